@@ -1,0 +1,9 @@
+/* Logging to stderr with a level threshold (SWITCHYARD_LOG=debug|info|warn|error). */
+#ifndef SY_BASE_LOG_H
+#define SY_BASE_LOG_H
+
+enum sy_log_level { SY_LOG_DEBUG, SY_LOG_INFO, SY_LOG_WARN, SY_LOG_ERROR };
+
+void sy_log(enum sy_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

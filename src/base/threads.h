@@ -1,0 +1,34 @@
+/* A fixed pool of worker threads that run one task split by (ith, nth).
+ *
+ * `sy_pool_run(pool, fn, ctx)` calls fn(ctx, ith, nth) once for every ith in [0, nth) where
+ * nth == sy_pool_size(pool); the calling thread runs ith == 0 itself, so a pool of size 1 has no
+ * extra threads and no synchronisation cost. It returns when every part has finished. Inside fn,
+ * `sy_pool_barrier(pool)` waits for all parts to reach the same point, so one run can execute a
+ * whole plan of kernels with a barrier between steps (the ggml way).
+ *
+ * One run at a time per pool: callers serialise (each engine worker owns its pool). */
+#ifndef SY_BASE_THREADS_H
+#define SY_BASE_THREADS_H
+
+struct sy_pool;
+
+typedef void (*sy_pool_fn)(void *ctx, int ith, int nth);
+
+/* n_threads <= 0 means one per online core. Returns NULL on failure. */
+struct sy_pool *sy_pool_create(int n_threads);
+void sy_pool_free(struct sy_pool *pool);
+int sy_pool_size(const struct sy_pool *pool);
+void sy_pool_run(struct sy_pool *pool, sy_pool_fn fn, void *ctx);
+void sy_pool_barrier(struct sy_pool *pool);
+
+/* The [begin, end) share of n items for part ith of nth, in contiguous blocks. */
+static inline void sy_split(int n, int ith, int nth, int *begin, int *end)
+{
+	int per = n / nth, rem = n % nth;
+	*begin = ith * per + (ith < rem ? ith : rem);
+	*end = *begin + per + (ith < rem ? 1 : 0);
+}
+
+int sy_n_cores(void);
+
+#endif

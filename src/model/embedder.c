@@ -1,0 +1,99 @@
+/* Architecture dispatch for embedders: inspects a model directory and opens the matching
+ * implementation. */
+#include "model/embedder.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file.h"
+
+enum pooling_mode pooling_mode_parse(const char *s)
+{
+	if (!s)
+		return POOLING_DEFAULT;
+	if (!strcmp(s, "cls"))
+		return POOLING_CLS;
+	if (!strcmp(s, "mean"))
+		return POOLING_MEAN;
+	if (!strcmp(s, "max"))
+		return POOLING_MAX;
+	if (!strcmp(s, "last"))
+		return POOLING_LAST;
+	return POOLING_DEFAULT;
+}
+
+const char *pooling_mode_name(enum pooling_mode m)
+{
+	switch (m) {
+	case POOLING_CLS: return "cls";
+	case POOLING_MEAN: return "mean";
+	case POOLING_MAX: return "max";
+	case POOLING_LAST: return "last";
+	case POOLING_DEFAULT: break;
+	}
+	return "default";
+}
+
+struct embed_options embed_default_options(void)
+{
+	return (struct embed_options){.pooling = POOLING_DEFAULT, .normalize = -1};
+}
+
+static int dir_has(const char *dir, const char *name)
+{
+	char *p = sy_path_join(dir, name);
+	int ok = p && sy_path_exists(p);
+	free(p);
+	return ok;
+}
+
+enum sy_status embedder_open(const char *path, const struct embed_options *opts,
+			     struct sy_error *err, struct embedder **out)
+{
+	*out = NULL;
+	struct embed_options defaults = embed_default_options();
+	if (!opts)
+		opts = &defaults;
+	if (!sy_path_is_dir(path))
+		return sy_error_set(err, SY_ERR_NOT_FOUND, "model %s: not a directory", path);
+	struct embedder *e = calloc(1, sizeof *e);
+	if (!e)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	enum sy_status s;
+	if (dir_has(path, "config.json"))
+		s = bert_embedder_open(path, opts, err, e);
+	else
+		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
+				 "model %s: no config.json (Hugging Face) or model.json (TF.js) found",
+				 path);
+	if (s != SY_OK) {
+		free(e);
+		return s;
+	}
+	*out = e;
+	return SY_OK;
+}
+
+int embedder_dims(const struct embedder *e)
+{
+	return e->vt->dims(e->impl);
+}
+
+const char *embedder_arch(const struct embedder *e)
+{
+	return e->vt->arch;
+}
+
+enum sy_status embedder_encode(struct embedder *e, const char *const *texts, const size_t *lens,
+			       int n, float *out, struct sy_error *err)
+{
+	return e->vt->encode(e->impl, texts, lens, n, out, err);
+}
+
+void embedder_close(struct embedder *e)
+{
+	if (!e)
+		return;
+	e->vt->close(e->impl);
+	free(e);
+}

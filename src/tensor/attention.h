@@ -1,0 +1,24 @@
+/* Scaled dot-product multi-head attention for one sequence (encoder, bidirectional).
+ *
+ * q, k, v: [t][n_heads * head_dim] with row stride ld (they may be slices of one fused QKV
+ * buffer). Keys at positions >= n_valid are masked out (right padding); the output rows for all t
+ * queries are written to out ([t][n_heads * head_dim], row stride ldo). With padding on the right
+ * this equals Hugging Face's additive mask: masked probabilities underflow to exactly 0.
+ *
+ * The work is split over (head, query-row) pairs by (ith, nth). scratch must hold
+ * attention_scratch_floats(t) floats per part (index it by ith). */
+#ifndef SY_TENSOR_ATTENTION_H
+#define SY_TENSOR_ATTENTION_H
+
+#include <stddef.h>
+
+size_t attention_scratch_floats(int t);
+
+void attention_f32(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+		   int t, int n_valid, int n_heads, int head_dim, float scale, float *scratch,
+		   int ith, int nth);
+
+void attention_f32_ref(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+		       int t, int n_valid, int n_heads, int head_dim, float scale);
+
+#endif

@@ -1,0 +1,34 @@
+/* Element-wise and row-wise kernels. Each fast kernel has a `_ref` scalar twin with the same
+ * signature; tests compare them on odd sizes and unaligned pointers. */
+#ifndef SY_TENSOR_OPS_H
+#define SY_TENSOR_OPS_H
+
+/* y = (x - mean) / sqrt(var + eps) * gamma + beta over one row of n; y may alias x. */
+void layer_norm_f32(float *y, const float *x, const float *gamma, const float *beta, int n, float eps);
+void layer_norm_f32_ref(float *y, const float *x, const float *gamma, const float *beta, int n,
+			float eps);
+
+/* x = softmax(x) over n, in place (max-subtracted). */
+void softmax_f32(float *x, int n);
+void softmax_f32_ref(float *x, int n);
+
+/* In place activations over n values. */
+void gelu_erf_f32(float *x, int n);
+void gelu_erf_f32_ref(float *x, int n);
+void gelu_tanh_f32(float *x, int n);
+void gelu_tanh_f32_ref(float *x, int n);
+void relu_f32(float *x, int n);
+void tanh_f32(float *x, int n);
+void tanh_f32_ref(float *x, int n);
+
+/* y += x over n. */
+void add_f32(float *y, const float *x, int n);
+
+/* x *= 1 / max(||x||_2, eps) over n (torch.nn.functional.normalize, eps 1e-12). */
+void l2_normalize_f32(float *x, int n);
+
+/* fp16 / bf16 to fp32 conversion of n values (little-endian uint16 storage). */
+void f16_to_f32(float *dst, const unsigned short *src, size_t n);
+void bf16_to_f32(float *dst, const unsigned short *src, size_t n);
+
+#endif

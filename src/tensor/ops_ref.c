@@ -1,0 +1,111 @@
+/* Scalar reference kernels: the plainest correct code, in double precision where it is cheap,
+ * used as the twin every fast kernel is tested against. */
+#include <math.h>
+
+#include "tensor/attention.h"
+#include "tensor/gemm.h"
+#include "tensor/ops.h"
+
+void layer_norm_f32_ref(float *y, const float *x, const float *gamma, const float *beta, int n,
+			float eps)
+{
+	double mean = 0, var = 0;
+	for (int i = 0; i < n; i++)
+		mean += x[i];
+	mean /= n;
+	for (int i = 0; i < n; i++)
+		var += (x[i] - mean) * (x[i] - mean);
+	var /= n;
+	double inv = 1.0 / sqrt(var + eps);
+	for (int i = 0; i < n; i++)
+		y[i] = (float)((x[i] - mean) * inv * (gamma ? gamma[i] : 1.0f) + (beta ? beta[i] : 0.0f));
+}
+
+void softmax_f32_ref(float *x, int n)
+{
+	float m = -INFINITY;
+	for (int i = 0; i < n; i++)
+		m = x[i] > m ? x[i] : m;
+	double s = 0;
+	for (int i = 0; i < n; i++) {
+		x[i] = expf(x[i] - m);
+		s += x[i];
+	}
+	for (int i = 0; i < n; i++)
+		x[i] = (float)(x[i] / s);
+}
+
+void gelu_erf_f32_ref(float *x, int n)
+{
+	for (int i = 0; i < n; i++)
+		x[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0))));
+}
+
+void gelu_tanh_f32_ref(float *x, int n)
+{
+	const double c = sqrt(2.0 / M_PI);
+	for (int i = 0; i < n; i++) {
+		double v = x[i];
+		x[i] = (float)(0.5 * v * (1.0 + tanh(c * (v + 0.044715 * v * v * v))));
+	}
+}
+
+void tanh_f32_ref(float *x, int n)
+{
+	for (int i = 0; i < n; i++)
+		x[i] = tanhf(x[i]);
+}
+
+static float epilogue_ref(enum gemm_epilogue epi, float v)
+{
+	switch (epi) {
+	case GEMM_EPILOGUE_NONE: return v;
+	case GEMM_EPILOGUE_GELU_ERF: gelu_erf_f32_ref(&v, 1); return v;
+	case GEMM_EPILOGUE_GELU_TANH: gelu_tanh_f32_ref(&v, 1); return v;
+	case GEMM_EPILOGUE_RELU: return v > 0 ? v : 0;
+	case GEMM_EPILOGUE_TANH: return tanhf(v);
+	}
+	return v;
+}
+
+void gemm_linear_ref(const float *x, int ldx, const float *w, const float *bias,
+		     enum gemm_epilogue epi, float *y, int ldy, int m, int n, int k)
+{
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < n; j++) {
+			double s = bias ? bias[j] : 0.0;
+			for (int p = 0; p < k; p++)
+				s += (double)x[(size_t)i * ldx + p] * w[(size_t)j * k + p];
+			y[(size_t)i * ldy + j] = epilogue_ref(epi, (float)s);
+		}
+}
+
+void attention_f32_ref(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+		       int t, int n_valid, int n_heads, int head_dim, float scale)
+{
+	double p[n_valid > 0 ? n_valid : 1];
+	for (int h = 0; h < n_heads; h++)
+		for (int i = 0; i < t; i++) {
+			const float *qi = q + (size_t)i * ld + h * head_dim;
+			double m = -INFINITY, s = 0;
+			for (int j = 0; j < n_valid; j++) {
+				const float *kj = k + (size_t)j * ld + h * head_dim;
+				double d = 0;
+				for (int e = 0; e < head_dim; e++)
+					d += (double)qi[e] * kj[e];
+				p[j] = d * scale;
+				m = p[j] > m ? p[j] : m;
+			}
+			for (int j = 0; j < n_valid; j++) {
+				p[j] = exp(p[j] - m);
+				s += p[j];
+			}
+			float *oi = out + (size_t)i * ldo + h * head_dim;
+			for (int e = 0; e < head_dim; e++) {
+				double acc = 0;
+				for (int j = 0; j < n_valid; j++)
+					acc += p[j] / s * v[(size_t)j * ld + h * head_dim + e];
+				oi[e] = (float)acc;
+			}
+		}
+}

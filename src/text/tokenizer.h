@@ -1,0 +1,76 @@
+/* Tokenizers in the Hugging Face `tokenizers` model: normalizer -> pre-tokenizer -> model ->
+ * post-processor, loaded from tokenizer.json (or a plain BERT vocab.txt).
+ *
+ * Offsets: every token carries the byte range [start, end) of the original input it came from
+ * (tokenizer_char_offset converts a byte offset to a code-point offset, which is what the Python
+ * library reports). Special tokens added by the post-processor have the empty range (0, 0).
+ *
+ * Invalid UTF-8 in the input is replaced by U+FFFD (one per maximal invalid subsequence) before
+ * normalisation; offsets still point into the original bytes. A loaded tokenizer is read-only and
+ * may be shared by threads. */
+#ifndef SY_TEXT_TOKENIZER_H
+#define SY_TEXT_TOKENIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/status.h"
+
+struct tokenizer;
+
+enum tok_truncation {
+	TOK_TRUNCATE_LONGEST_FIRST, /* remove from the longer sequence one token at a time */
+	TOK_TRUNCATE_ONLY_FIRST,
+	TOK_TRUNCATE_ONLY_SECOND,
+};
+
+struct tok_encode_params {
+	int max_length; /* total length including special tokens; 0 = the tokenizer's own setting
+			   (tokenizer.json "truncation"), < 0 = unlimited */
+	enum tok_truncation truncation;
+	bool add_special_tokens;
+};
+
+struct tok_encode_params tokenizer_default_params(void);
+
+struct tok_encoding {
+	int n;
+	int32_t *ids;
+	int32_t *type_ids;  /* token type (segment) ids from the post-processor */
+	uint8_t *special;   /* 1 for tokens added by the post-processor */
+	int8_t *seq;        /* 0 = first text, 1 = pair text, -1 = special */
+	uint32_t *offsets;  /* [n][2] byte offsets [start, end) into the text named by seq */
+};
+
+/* Loads a tokenizer from a tokenizer.json file, or from a directory holding tokenizer.json or
+ * vocab.txt (then tokenizer_config.json decides do_lower_case, default true). */
+enum sy_status tokenizer_load(const char *path, struct sy_error *err, struct tokenizer **out);
+/* Parses tokenizer.json content from memory (len bytes, need not be NUL-terminated). */
+enum sy_status tokenizer_load_json(const char *json, size_t len, struct sy_error *err,
+				   struct tokenizer **out);
+/* A BERT WordPiece tokenizer from a vocab.txt (one token per line; id = line number). */
+enum sy_status tokenizer_load_vocab_txt(const char *path, bool lowercase, struct sy_error *err,
+					struct tokenizer **out);
+void tokenizer_free(struct tokenizer *tok);
+
+/* Encodes text (and pair when non-NULL) into out, which the caller frees with
+ * tok_encoding_free. Fails only on allocation failure or an unusable parameter. */
+enum sy_status tokenizer_encode(const struct tokenizer *tok, const char *text, size_t len,
+				const char *pair, size_t pair_len, const struct tok_encode_params *params,
+				struct sy_error *err, struct tok_encoding *out);
+void tok_encoding_free(struct tok_encoding *enc);
+
+int tokenizer_vocab_size(const struct tokenizer *tok);
+int32_t tokenizer_token_to_id(const struct tokenizer *tok, const char *token, size_t len); /* -1 */
+const char *tokenizer_id_to_token(const struct tokenizer *tok, int32_t id);             /* NULL */
+int32_t tokenizer_pad_id(const struct tokenizer *tok); /* padding id, 0 when unspecified */
+/* "WordPiece", "Unigram", "BPE", "WordLevel" */
+const char *tokenizer_model_kind(const struct tokenizer *tok);
+/* The truncation max_length from tokenizer.json, or -1 when none. */
+int tokenizer_max_length(const struct tokenizer *tok);
+
+/* Number of code points in text[0, byte_off). */
+size_t tokenizer_char_offset(const char *text, size_t byte_off);
+
+#endif

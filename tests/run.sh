@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every test binary given as arguments, then the shell-level CLI tests (tests/cli/*.sh),
+# and prints the grand total as the last line: "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+export SY_SHARED="${SY_SHARED:-$(cd .. && pwd)/shared}"
+export BUILD="${BUILD:-build}"
+total_pass=0
+total_fail=0
+for t in "$@"; do
+	echo "== $t"
+	out=$(timeout 900 "$t" 2>&1)
+	rc=$?
+	echo "$out" | grep -vE '^[0-9]+ passed, [0-9]+ failed$' | sed 's/^/   /' | tail -40
+	line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
+	if [ -z "$line" ]; then
+		echo "   (no summary line; exit $rc): counted as 1 failure"
+		total_fail=$((total_fail + 1))
+		continue
+	fi
+	echo "   $line"
+	p=${line%% passed*}
+	f=${line#*, }
+	f=${f%% failed*}
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "   exit status $rc with no failed test: counted as 1 failure"
+		total_fail=$((total_fail + 1))
+	fi
+done
+for s in tests/cli/*.sh; do
+	[ -e "$s" ] || continue
+	echo "== $s"
+	if timeout 600 bash "$s" >"/tmp/sy-cli-test.$$" 2>&1; then
+		total_pass=$((total_pass + 1))
+		echo "   ok"
+	else
+		total_fail=$((total_fail + 1))
+		sed 's/^/   /' "/tmp/sy-cli-test.$$" | tail -30
+		echo "   not ok"
+	fi
+	rm -f "/tmp/sy-cli-test.$$"
+done
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
