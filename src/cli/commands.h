@@ -1,0 +1,10 @@
+/* Subcommands of the `switchyard` binary. Each takes argv with argv[0] = the subcommand name and
+ * returns the process exit status (0 ok, 1 runtime failure, 2 usage error). */
+#ifndef SY_CLI_COMMANDS_H
+#define SY_CLI_COMMANDS_H
+
+int cmd_encode(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+#endif

@@ -1,0 +1,40 @@
+/* The `switchyard` command: dispatches to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: switchyard <command> [options]\n"
+		"\n"
+		"commands:\n"
+		"  encode   embed texts with a model, one JSON line per text\n"
+		"  models   inspect a model directory (`models inspect DIR`)\n"
+		"  eval     evaluate a model on a data set (`eval sts --model ID --data FILE`)\n"
+		"\n"
+		"Run `switchyard <command> --help` for the options of one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "encode"))
+		return cmd_encode(argc - 1, argv + 1);
+	if (!strcmp(cmd, "models"))
+		return cmd_models(argc - 1, argv + 1);
+	if (!strcmp(cmd, "eval"))
+		return cmd_eval(argc - 1, argv + 1);
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "switchyard: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}
