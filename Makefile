@@ -30,18 +30,28 @@ CLI_OBJ  := $(call obj_of,cli)
 TEST_LAYERS_base   := base
 TEST_LAYERS_tensor := base tensor
 TEST_LAYERS_text   := base text
+TEST_LAYERS_text_models := base text
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 layers_for = $(or $(TEST_LAYERS_$(1)),$(LAYERS))
 
 .PRECIOUS: $(BUILD)/tests/%.o
-.PHONY: all deps test test-% format format-check clean bench models
+.PHONY: all deps deps-reference test test-% format format-check clean bench models
 all: switchyard $(BUILD)/libswitchyard.a
 
 deps:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential pkg-config clang-format \
-	  libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev python3 python3-numpy
+	  libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev
+
+# The independent reference (tools/reference) needs PyTorch; CI does not run it.
+deps-reference:
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy
+
+# Fetches the USE-lite files into models/use-lite (only needed where ../shared is absent).
+models:
+	tools/fetch_use_lite.sh models/use-lite
 
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(dir $@)
