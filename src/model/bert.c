@@ -1,0 +1,609 @@
+/* BERT-family encoder: weight loading and the post-LN transformer forward.
+ *
+ * The maths follows transformers' modeling_bert.py (RoBERTa and XLM-R share it; DistilBERT's
+ * modeling_distilbert.py is the same computation under other tensor names, without token types):
+ *
+ *   x = LayerNorm(word[id] + position[pos] + token_type[type])
+ *   per layer:  a = Attention(x W_qkv^T + b_qkv)            (per sequence, all heads)
+ *               x = LayerNorm(x + a W_o^T + b_o)
+ *               x = LayerNorm(x + act(x W_1^T + b_1) W_2^T + b_2)
+ *
+ * Positions are 0..len-1, except RoBERTa's create_position_ids_from_input_ids: non-padding tokens
+ * count up from padding_idx + 1 and padding-id tokens get padding_idx itself.
+ *
+ * Q, K and V weights are stacked into one [3H][H] matrix at load so one GEMM produces all three;
+ * each row of the result is [q | k | v], which attention reads with row stride 3H.
+ *
+ * The whole forward is one sy_pool_run: every step splits its work by (ith, nth) and a barrier
+ * separates steps, so threads are woken once per batch rather than once per kernel. */
+#include "model/bert.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file.h"
+#include "base/threads.h"
+#include "tensor/attention.h"
+#include "tensor/gemm.h"
+#include "tensor/ops.h"
+
+struct bert_layer {
+	struct gemm_weights qkv;      /* [3H][H]: query, key, value weights stacked */
+	float *qkv_bias;              /* [3H] */
+	struct gemm_weights attn_out; /* [H][H] */
+	float *attn_out_bias;         /* [H] */
+	float *ln1_gamma, *ln1_beta;  /* [H]: LayerNorm after attention */
+	struct gemm_weights ffn_up;   /* [I][H] */
+	float *ffn_up_bias;           /* [I] */
+	struct gemm_weights ffn_down; /* [H][I] */
+	float *ffn_down_bias;         /* [H] */
+	float *ln2_gamma, *ln2_beta;  /* [H]: LayerNorm after the feed-forward block */
+};
+
+struct bert_model {
+	struct bert_config cfg;
+	char prefix[32];
+	float *word_emb;                   /* [vocab_size][H] */
+	float *pos_emb;                    /* [max_positions][H] */
+	float *type_emb;                   /* [type_vocab_size][H], NULL without token types */
+	float *emb_ln_gamma, *emb_ln_beta; /* [H] */
+	struct bert_layer *layers;         /* [n_layers] */
+	size_t weight_bytes;
+	struct sy_pool *pool;
+
+	/* Scratch, grown to the largest batch seen (rows = tokens in the batch). */
+	int cap_rows, cap_seqs, cap_t;
+	float *x;            /* [cap_rows][H] hidden state; the forward's output */
+	float *qkv;          /* [cap_rows][3H] */
+	float *ctx;          /* [cap_rows][H] attention output (heads concatenated) */
+	float *tmp;          /* [cap_rows][H] sublayer output before residual + LayerNorm */
+	float *ffn;          /* [cap_rows][I] */
+	int32_t *pos_ids;    /* [cap_rows] */
+	int *seq_start;      /* [cap_seqs + 1] first row of each sequence */
+	float *attn_scratch; /* [pool size][attn_stride] */
+	size_t attn_stride;
+	long n_scratch_allocs;
+};
+
+/* ---- loading ---- */
+
+struct loader {
+	const struct safetensors *st;
+	const char *prefix;
+	struct sy_error *err;
+	size_t bytes; /* fp32 bytes loaded so far */
+};
+
+/* Reads prefix + name (shape[0..nd)) as fp32 into dst. LayerNorm parameters fall back to the
+ * old TensorFlow names gamma/beta, which transformers also renames on load. */
+static enum sy_status ld_into(struct loader *l, const char *name, int nd, const int64_t *shape,
+			      float *dst)
+{
+	char full[256];
+	snprintf(full, sizeof full, "%s%s", l->prefix, name);
+	const struct st_tensor *t;
+	enum sy_status s = safetensors_get(l->st, full, nd, shape, l->err, &t);
+	if (s == SY_ERR_NOT_FOUND) {
+		size_t n = strlen(full);
+		const char *alt = NULL;
+		if (n > 16 && !strcmp(full + n - 16, "LayerNorm.weight"))
+			alt = "gamma";
+		else if (n > 14 && !strcmp(full + n - 14, "LayerNorm.bias"))
+			alt = "beta";
+		if (alt) {
+			char alt_name[256];
+			snprintf(alt_name, sizeof alt_name, "%.*s%s", (int)(strrchr(full, '.') - full + 1),
+				 full, alt);
+			if (safetensors_find(l->st, alt_name))
+				s = safetensors_get(l->st, alt_name, nd, shape, l->err, &t);
+		}
+	}
+	if (s != SY_OK)
+		return s;
+	l->bytes += t->n_elems * sizeof(float);
+	return safetensors_tensor_read_f32(t, l->err, dst);
+}
+
+static enum sy_status ld_alloc(struct loader *l, const char *name, int nd, const int64_t *shape,
+			       float **out)
+{
+	size_t n = 1;
+	for (int i = 0; i < nd; i++)
+		n *= (size_t)shape[i];
+	*out = malloc(n * sizeof(float));
+	if (!*out)
+		return sy_error_set(l->err, SY_ERR_NOMEM, "out of memory loading %s%s", l->prefix,
+				    name);
+	return ld_into(l, name, nd, shape, *out);
+}
+
+/* Loads base.weight [n][k] (packed) and base.bias [n]. */
+static enum sy_status ld_linear(struct loader *l, const char *base, int n, int k,
+				struct gemm_weights *w, float **bias)
+{
+	char name[256];
+	float *tmp = NULL;
+	snprintf(name, sizeof name, "%s.weight", base);
+	enum sy_status s = ld_alloc(l, name, 2, (int64_t[]){n, k}, &tmp);
+	if (s == SY_OK)
+		s = gemm_weights_pack(tmp, n, k, l->err, w);
+	free(tmp);
+	if (s != SY_OK)
+		return s;
+	snprintf(name, sizeof name, "%s.bias", base);
+	return ld_alloc(l, name, 1, (int64_t[]){n}, bias);
+}
+
+static enum sy_status ld_norm(struct loader *l, const char *base, int n, float **gamma,
+			      float **beta)
+{
+	char name[256];
+	snprintf(name, sizeof name, "%s.weight", base);
+	enum sy_status s = ld_alloc(l, name, 1, (int64_t[]){n}, gamma);
+	if (s != SY_OK)
+		return s;
+	snprintf(name, sizeof name, "%s.bias", base);
+	return ld_alloc(l, name, 1, (int64_t[]){n}, beta);
+}
+
+/* Tensor names of one layer, as printf patterns taking the layer index. */
+struct layer_names {
+	const char *q, *k, *v, *o, *ln1, *up, *down, *ln2;
+};
+
+static const struct layer_names bert_names = {
+	"encoder.layer.%d.attention.self.query",
+	"encoder.layer.%d.attention.self.key",
+	"encoder.layer.%d.attention.self.value",
+	"encoder.layer.%d.attention.output.dense",
+	"encoder.layer.%d.attention.output.LayerNorm",
+	"encoder.layer.%d.intermediate.dense",
+	"encoder.layer.%d.output.dense",
+	"encoder.layer.%d.output.LayerNorm",
+};
+
+static const struct layer_names distilbert_names = {
+	"transformer.layer.%d.attention.q_lin",
+	"transformer.layer.%d.attention.k_lin",
+	"transformer.layer.%d.attention.v_lin",
+	"transformer.layer.%d.attention.out_lin",
+	"transformer.layer.%d.sa_layer_norm",
+	"transformer.layer.%d.ffn.lin1",
+	"transformer.layer.%d.ffn.lin2",
+	"transformer.layer.%d.output_layer_norm",
+};
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static void layer_name(char *buf, size_t cap, const char *pattern, int i)
+{
+	snprintf(buf, cap, pattern, i);
+}
+#pragma GCC diagnostic pop
+
+static enum sy_status load_layer(struct loader *l, const struct bert_config *c,
+				 const struct layer_names *nm, int i, struct bert_layer *L)
+{
+	const int H = c->hidden, I = c->intermediate;
+	char base[192], name[256];
+	enum sy_status s;
+	/* Q, K, V stacked into one [3H][H] matrix and one [3H] bias. */
+	float *w = malloc((size_t)3 * H * H * sizeof(float));
+	L->qkv_bias = malloc((size_t)3 * H * sizeof(float));
+	if (!w || !L->qkv_bias) {
+		free(w);
+		return sy_error_set(l->err, SY_ERR_NOMEM, "out of memory loading layer %d", i);
+	}
+	const char *qkv[3] = {nm->q, nm->k, nm->v};
+	for (int j = 0; j < 3; j++) {
+		layer_name(base, sizeof base, qkv[j], i);
+		snprintf(name, sizeof name, "%s.weight", base);
+		s = ld_into(l, name, 2, (int64_t[]){H, H}, w + (size_t)j * H * H);
+		if (s == SY_OK) {
+			snprintf(name, sizeof name, "%s.bias", base);
+			s = ld_into(l, name, 1, (int64_t[]){H}, L->qkv_bias + (size_t)j * H);
+		}
+		if (s != SY_OK) {
+			free(w);
+			return s;
+		}
+	}
+	s = gemm_weights_pack(w, 3 * H, H, l->err, &L->qkv);
+	free(w);
+	if (s != SY_OK)
+		return s;
+	layer_name(base, sizeof base, nm->o, i);
+	if ((s = ld_linear(l, base, H, H, &L->attn_out, &L->attn_out_bias)) != SY_OK)
+		return s;
+	layer_name(base, sizeof base, nm->ln1, i);
+	if ((s = ld_norm(l, base, H, &L->ln1_gamma, &L->ln1_beta)) != SY_OK)
+		return s;
+	layer_name(base, sizeof base, nm->up, i);
+	if ((s = ld_linear(l, base, I, H, &L->ffn_up, &L->ffn_up_bias)) != SY_OK)
+		return s;
+	layer_name(base, sizeof base, nm->down, i);
+	if ((s = ld_linear(l, base, H, I, &L->ffn_down, &L->ffn_down_bias)) != SY_OK)
+		return s;
+	layer_name(base, sizeof base, nm->ln2, i);
+	return ld_norm(l, base, H, &L->ln2_gamma, &L->ln2_beta);
+}
+
+const char *bert_detect_prefix(const struct safetensors *st)
+{
+	static const char *const prefixes[] = {"", "bert.", "roberta.", "distilbert.", "model."};
+	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "%sembeddings.word_embeddings.weight", prefixes[i]);
+		if (safetensors_find(st, name))
+			return prefixes[i];
+	}
+	return NULL;
+}
+
+static void layer_free(struct bert_layer *L)
+{
+	gemm_weights_free(&L->qkv);
+	gemm_weights_free(&L->attn_out);
+	gemm_weights_free(&L->ffn_up);
+	gemm_weights_free(&L->ffn_down);
+	free(L->qkv_bias);
+	free(L->attn_out_bias);
+	free(L->ln1_gamma);
+	free(L->ln1_beta);
+	free(L->ffn_up_bias);
+	free(L->ffn_down_bias);
+	free(L->ln2_gamma);
+	free(L->ln2_beta);
+}
+
+static void scratch_free(struct bert_model *m)
+{
+	free(m->x);
+	free(m->qkv);
+	free(m->ctx);
+	free(m->tmp);
+	free(m->ffn);
+	free(m->pos_ids);
+	free(m->seq_start);
+	free(m->attn_scratch);
+	m->x = m->qkv = m->ctx = m->tmp = m->ffn = m->attn_scratch = NULL;
+	m->pos_ids = NULL;
+	m->seq_start = NULL;
+	m->cap_rows = m->cap_seqs = m->cap_t = 0;
+}
+
+void bert_model_free(struct bert_model *m)
+{
+	if (!m)
+		return;
+	for (int i = 0; m->layers && i < m->cfg.n_layers; i++)
+		layer_free(&m->layers[i]);
+	free(m->layers);
+	free(m->word_emb);
+	free(m->pos_emb);
+	free(m->type_emb);
+	free(m->emb_ln_gamma);
+	free(m->emb_ln_beta);
+	scratch_free(m);
+	sy_pool_free(m->pool);
+	free(m);
+}
+
+enum sy_status bert_model_load_st(const struct bert_config *cfg, const struct safetensors *st,
+				  int n_threads, struct sy_error *err, struct bert_model **out)
+{
+	*out = NULL;
+	const char *prefix = bert_detect_prefix(st);
+	if (!prefix)
+		return sy_error_set(err, SY_ERR_FORMAT,
+				    "%s: no embeddings.word_embeddings.weight tensor (with or without "
+				    "a bert./roberta./distilbert./model. prefix)",
+				    st->path);
+	struct bert_model *m = calloc(1, sizeof *m);
+	if (!m)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	m->cfg = *cfg;
+	snprintf(m->prefix, sizeof m->prefix, "%s", prefix);
+	const int H = cfg->hidden;
+	struct loader l = {.st = st, .prefix = m->prefix, .err = err};
+	enum sy_status s =
+		ld_alloc(&l, "embeddings.word_embeddings.weight", 2,
+			 (int64_t[]){cfg->vocab_size, H}, &m->word_emb);
+	if (s == SY_OK)
+		s = ld_alloc(&l, "embeddings.position_embeddings.weight", 2,
+			     (int64_t[]){cfg->max_positions, H}, &m->pos_emb);
+	if (s == SY_OK && cfg->arch != BERT_ARCH_DISTILBERT && cfg->type_vocab_size > 0)
+		s = ld_alloc(&l, "embeddings.token_type_embeddings.weight", 2,
+			     (int64_t[]){cfg->type_vocab_size, H}, &m->type_emb);
+	if (s == SY_OK)
+		s = ld_norm(&l, "embeddings.LayerNorm", H, &m->emb_ln_gamma, &m->emb_ln_beta);
+	if (s == SY_OK) {
+		m->layers = calloc(cfg->n_layers ? (size_t)cfg->n_layers : 1, sizeof *m->layers);
+		if (!m->layers)
+			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	}
+	const struct layer_names *nm =
+		cfg->arch == BERT_ARCH_DISTILBERT ? &distilbert_names : &bert_names;
+	for (int i = 0; s == SY_OK && i < cfg->n_layers; i++)
+		s = load_layer(&l, cfg, nm, i, &m->layers[i]);
+	if (s == SY_OK) {
+		m->pool = sy_pool_create(n_threads);
+		if (!m->pool)
+			s = sy_error_set(err, SY_ERR_NOMEM, "cannot create the thread pool");
+	}
+	if (s != SY_OK) {
+		bert_model_free(m);
+		return s;
+	}
+	m->weight_bytes = l.bytes;
+	*out = m;
+	return SY_OK;
+}
+
+enum sy_status bert_model_load(const char *dir, int n_threads, struct sy_error *err,
+			       struct bert_model **out)
+{
+	*out = NULL;
+	struct bert_config cfg;
+	enum sy_status s = bert_config_load(dir, err, &cfg);
+	if (s != SY_OK)
+		return s;
+	char *path = sy_path_join(dir, "model.safetensors");
+	if (!path)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	if (!sy_path_exists(path)) {
+		sy_error_set(err, SY_ERR_UNSUPPORTED,
+			     "%s: missing (sharded checkpoints and pytorch_model.bin are not "
+			     "supported yet)",
+			     path);
+		free(path);
+		return SY_ERR_UNSUPPORTED;
+	}
+	struct safetensors *st;
+	s = safetensors_open(path, err, &st);
+	free(path);
+	if (s != SY_OK)
+		return s;
+	s = bert_model_load_st(&cfg, st, n_threads, err, out);
+	safetensors_close(st);
+	return s;
+}
+
+const struct bert_config *bert_model_config(const struct bert_model *m)
+{
+	return &m->cfg;
+}
+
+const char *bert_model_prefix(const struct bert_model *m)
+{
+	return m->prefix;
+}
+
+size_t bert_model_weight_bytes(const struct bert_model *m)
+{
+	return m->weight_bytes;
+}
+
+long bert_model_scratch_allocs(const struct bert_model *m)
+{
+	return m->n_scratch_allocs;
+}
+
+/* ---- forward ---- */
+
+/* Grows the scratch to hold rows tokens in n_seqs sequences of at most max_t tokens. */
+static enum sy_status scratch_reserve(struct bert_model *m, int rows, int n_seqs, int max_t,
+				      struct sy_error *err)
+{
+	if (rows <= m->cap_rows && n_seqs <= m->cap_seqs && max_t <= m->cap_t)
+		return SY_OK;
+	const size_t H = (size_t)m->cfg.hidden, I = (size_t)m->cfg.intermediate;
+	int cr = rows > m->cap_rows ? rows : m->cap_rows;
+	int cs = n_seqs > m->cap_seqs ? n_seqs : m->cap_seqs;
+	int ct = max_t > m->cap_t ? max_t : m->cap_t;
+	scratch_free(m);
+	m->n_scratch_allocs++;
+	size_t r = cr ? (size_t)cr : 1;
+	int nth = sy_pool_size(m->pool);
+	m->attn_stride = attention_scratch_floats(ct ? ct : 1);
+	m->x = malloc(r * H * sizeof(float));
+	m->qkv = malloc(r * 3 * H * sizeof(float));
+	m->ctx = malloc(r * H * sizeof(float));
+	m->tmp = malloc(r * H * sizeof(float));
+	m->ffn = malloc(r * I * sizeof(float));
+	m->pos_ids = malloc(r * sizeof(int32_t));
+	m->seq_start = malloc(((size_t)cs + 1) * sizeof(int));
+	m->attn_scratch = malloc((size_t)nth * (m->attn_stride ? m->attn_stride : 1) * sizeof(float));
+	if (!m->x || !m->qkv || !m->ctx || !m->tmp || !m->ffn || !m->pos_ids || !m->seq_start ||
+	    !m->attn_scratch) {
+		scratch_free(m);
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory for a batch of %d tokens",
+				    rows);
+	}
+	m->cap_rows = cr;
+	m->cap_seqs = cs;
+	m->cap_t = ct;
+	return SY_OK;
+}
+
+struct fwd_ctx {
+	struct bert_model *m;
+	const struct bert_input *in;
+	int rows;
+	int split_units;  /* attention split over (sequence, head) units instead of inside */
+	double attn_cost; /* total cost of the (sequence, head) units */
+};
+
+static enum gemm_epilogue act_epilogue(enum bert_act a)
+{
+	switch (a) {
+	case BERT_ACT_GELU_ERF: return GEMM_EPILOGUE_GELU_ERF;
+	case BERT_ACT_GELU_TANH: return GEMM_EPILOGUE_GELU_TANH;
+	case BERT_ACT_RELU: return GEMM_EPILOGUE_RELU;
+	}
+	return GEMM_EPILOGUE_NONE;
+}
+
+/* x[r] = LayerNorm(tmp[r] + x[r]) for this part's rows. */
+static void residual_norm(struct bert_model *m, int rows, const float *gamma, const float *beta,
+			  int ith, int nth)
+{
+	const int H = m->cfg.hidden;
+	int b, e;
+	sy_split(rows, ith, nth, &b, &e);
+	for (int r = b; r < e; r++) {
+		float *t = m->tmp + (size_t)r * H, *x = m->x + (size_t)r * H;
+		add_f32(t, x, H);
+		layer_norm_f32(x, t, gamma, beta, H, m->cfg.layer_norm_eps);
+	}
+}
+
+static void attention_step(struct fwd_ctx *c, int ith, int nth)
+{
+	struct bert_model *m = c->m;
+	const int H = m->cfg.hidden, nh = m->cfg.n_heads, hd = H / nh;
+	const float scale = 1.0f / sqrtf((float)hd);
+	float *scratch = m->attn_scratch + (size_t)ith * m->attn_stride;
+	const struct bert_input *in = c->in;
+	if (!c->split_units) {
+		/* Few sequences: every thread takes part in each one (heads x rows inside). */
+		for (int s = 0; s < in->n_seqs; s++) {
+			int len = in->lens[s];
+			if (len == 0)
+				continue;
+			const float *q = m->qkv + (size_t)m->seq_start[s] * 3 * H;
+			attention_f32(q, q + H, q + 2 * H, 3 * H, m->ctx + (size_t)m->seq_start[s] * H,
+				      H, len, len, nh, hd, scale, scratch, ith, nth);
+		}
+		return;
+	}
+	/* Many sequences: hand out whole (sequence, head) units, balanced by their cost
+	 * (about len^2 + len), each unit going to the part its cost midpoint falls in. */
+	double acc = 0;
+	for (int s = 0; s < in->n_seqs; s++) {
+		int len = in->lens[s];
+		double cost = (double)len * len + len;
+		for (int h = 0; h < nh; h++, acc += cost) {
+			if (len == 0)
+				continue;
+			int owner = (int)((acc + cost / 2) * nth / c->attn_cost);
+			if (owner >= nth)
+				owner = nth - 1;
+			if (owner != ith)
+				continue;
+			const float *q = m->qkv + (size_t)m->seq_start[s] * 3 * H + (size_t)h * hd;
+			attention_f32(q, q + H, q + 2 * H, 3 * H,
+				      m->ctx + (size_t)m->seq_start[s] * H + (size_t)h * hd, H, len,
+				      len, 1, hd, scale, scratch, 0, 1);
+		}
+	}
+}
+
+static void forward_part(void *p, int ith, int nth)
+{
+	struct fwd_ctx *c = p;
+	struct bert_model *m = c->m;
+	const struct bert_config *cfg = &m->cfg;
+	const int H = cfg->hidden, I = cfg->intermediate, rows = c->rows;
+	const struct bert_input *in = c->in;
+
+	/* Embeddings. */
+	int b, e;
+	sy_split(rows, ith, nth, &b, &e);
+	for (int r = b; r < e; r++) {
+		float *x = m->x + (size_t)r * H;
+		memcpy(x, m->word_emb + (size_t)in->ids[r] * H, (size_t)H * sizeof(float));
+		if (m->type_emb)
+			add_f32(x, m->type_emb + (size_t)(in->type_ids ? in->type_ids[r] : 0) * H, H);
+		add_f32(x, m->pos_emb + (size_t)m->pos_ids[r] * H, H);
+		layer_norm_f32(x, x, m->emb_ln_gamma, m->emb_ln_beta, H, cfg->layer_norm_eps);
+	}
+	sy_pool_barrier(m->pool);
+
+	const enum gemm_epilogue act = act_epilogue(cfg->act);
+	for (int l = 0; l < cfg->n_layers; l++) {
+		const struct bert_layer *L = &m->layers[l];
+		gemm_linear(m->x, H, &L->qkv, L->qkv_bias, GEMM_EPILOGUE_NONE, m->qkv, 3 * H, rows,
+			    ith, nth);
+		sy_pool_barrier(m->pool);
+		attention_step(c, ith, nth);
+		sy_pool_barrier(m->pool);
+		gemm_linear(m->ctx, H, &L->attn_out, L->attn_out_bias, GEMM_EPILOGUE_NONE, m->tmp, H,
+			    rows, ith, nth);
+		sy_pool_barrier(m->pool);
+		residual_norm(m, rows, L->ln1_gamma, L->ln1_beta, ith, nth);
+		sy_pool_barrier(m->pool);
+		gemm_linear(m->x, H, &L->ffn_up, L->ffn_up_bias, act, m->ffn, I, rows, ith, nth);
+		sy_pool_barrier(m->pool);
+		gemm_linear(m->ffn, I, &L->ffn_down, L->ffn_down_bias, GEMM_EPILOGUE_NONE, m->tmp, H,
+			    rows, ith, nth);
+		sy_pool_barrier(m->pool);
+		residual_norm(m, rows, L->ln2_gamma, L->ln2_beta, ith, nth);
+		sy_pool_barrier(m->pool);
+	}
+}
+
+enum sy_status bert_forward(struct bert_model *m, const struct bert_input *in,
+			    struct sy_error *err, const float **out)
+{
+	*out = NULL;
+	const struct bert_config *cfg = &m->cfg;
+	if (in->n_seqs < 0)
+		return sy_error_set(err, SY_ERR_INVALID_ARG, "bert: negative batch size");
+	long long rows = 0;
+	int max_t = 0;
+	for (int s = 0; s < in->n_seqs; s++) {
+		int len = in->lens[s];
+		if (len < 0 || len > cfg->max_tokens)
+			return sy_error_set(err, SY_ERR_INVALID_ARG,
+					    "bert: sequence %d has %d tokens; the model takes 0..%d", s,
+					    len, cfg->max_tokens);
+		rows += len;
+		if (len > max_t)
+			max_t = len;
+	}
+	if (rows > (1 << 24))
+		return sy_error_set(err, SY_ERR_LIMIT, "bert: batch of %lld tokens is too large",
+				    rows);
+	for (long long r = 0; r < rows; r++) {
+		if (in->ids[r] < 0 || in->ids[r] >= cfg->vocab_size)
+			return sy_error_set(err, SY_ERR_INVALID_ARG,
+					    "bert: token id %d outside the vocabulary (%d)",
+					    (int)in->ids[r], cfg->vocab_size);
+		if (m->type_emb && in->type_ids &&
+		    (in->type_ids[r] < 0 || in->type_ids[r] >= cfg->type_vocab_size))
+			return sy_error_set(err, SY_ERR_INVALID_ARG,
+					    "bert: token type id %d outside 0..%d", (int)in->type_ids[r],
+					    cfg->type_vocab_size - 1);
+	}
+	enum sy_status s = scratch_reserve(m, (int)rows, in->n_seqs, max_t, err);
+	if (s != SY_OK)
+		return s;
+
+	/* Row offsets and position ids. */
+	struct fwd_ctx c = {.m = m, .in = in, .rows = (int)rows};
+	int r = 0;
+	for (int q = 0; q < in->n_seqs; q++) {
+		m->seq_start[q] = r;
+		int count = 0;
+		for (int i = 0; i < in->lens[q]; i++, r++) {
+			if (cfg->arch != BERT_ARCH_ROBERTA)
+				m->pos_ids[r] = i;
+			else if (in->ids[r] == cfg->pad_token_id)
+				m->pos_ids[r] = cfg->pad_token_id;
+			else
+				m->pos_ids[r] = cfg->pad_token_id + ++count;
+		}
+		c.attn_cost += ((double)in->lens[q] * in->lens[q] + in->lens[q]) * cfg->n_heads;
+	}
+	m->seq_start[in->n_seqs] = r;
+	int nth = sy_pool_size(m->pool);
+	c.split_units = nth > 1 && in->n_seqs * cfg->n_heads >= 4 * nth;
+	if (rows > 0)
+		sy_pool_run(m->pool, forward_part, &c);
+	*out = m->x;
+	return SY_OK;
+}

@@ -1,0 +1,63 @@
+/* BERT-family encoder forward (BertModel / RobertaModel / XLMRobertaModel / DistilBertModel
+ * without the pooler), fp32, on the CPU thread pool.
+ *
+ * Input is a batch of sequences packed back to back: only real tokens are stored and computed
+ * (rows = sum of the lengths), so the GEMMs never see padding; attention runs per sequence over
+ * its own slice. The output is the last hidden state in the same packed layout.
+ *
+ * Weights are converted to fp32 at load (from F32/F16/BF16 safetensors) and the linear layers
+ * are packed for the GEMM; only the packed copies are kept. Scratch buffers are sized for the
+ * largest batch seen so far and reused, so a steady stream of batches allocates nothing.
+ *
+ * A model is used by one thread at a time (it owns its pool and scratch). */
+#ifndef SY_MODEL_BERT_H
+#define SY_MODEL_BERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "model/config.h"
+#include "model/embedder.h"
+#include "model/safetensors.h"
+
+struct bert_model;
+
+struct bert_input {
+	int n_seqs;
+	const int *lens;         /* [n_seqs] tokens per sequence, each in [0, config max_tokens] */
+	const int32_t *ids;      /* [sum lens] token ids, sequences back to back */
+	const int32_t *type_ids; /* [sum lens] token type ids, or NULL for all zeros */
+};
+
+/* Loads dir/config.json and dir/model.safetensors. n_threads <= 0: one per core. */
+enum sy_status bert_model_load(const char *dir, int n_threads, struct sy_error *err,
+			       struct bert_model **out);
+/* Loads from a parsed config and an open safetensors file (which may be closed afterwards). */
+enum sy_status bert_model_load_st(const struct bert_config *cfg, const struct safetensors *st,
+				  int n_threads, struct sy_error *err, struct bert_model **out);
+void bert_model_free(struct bert_model *m);
+
+const struct bert_config *bert_model_config(const struct bert_model *m);
+/* The tensor-name prefix found in the checkpoint ("", "bert.", "roberta.", ...). */
+const char *bert_model_prefix(const struct bert_model *m);
+/* Bytes of weights held (fp32, packed). */
+size_t bert_model_weight_bytes(const struct bert_model *m);
+/* How many times the forward scratch has been (re)allocated since load. */
+long bert_model_scratch_allocs(const struct bert_model *m);
+
+/* Runs the encoder. *out points to the last hidden state, packed [sum lens][hidden], owned by
+ * the model and valid until the next bert_forward or bert_model_free. Fails with
+ * SY_ERR_INVALID_ARG on a length past max_tokens or an id outside the vocabulary. */
+enum sy_status bert_forward(struct bert_model *m, const struct bert_input *in,
+			    struct sy_error *err, const float **out);
+
+/* Finds which prefix the checkpoint's tensor names carry: the one under which
+ * "embeddings.word_embeddings.weight" exists. Returns NULL when none does. */
+const char *bert_detect_prefix(const struct safetensors *st);
+
+/* For tests and tools: the encoder behind an embedder opened by bert_embedder_open, or NULL
+ * when e is another kind of embedder. */
+struct bert_model *bert_embedder_model(const struct embedder *e);
+
+#endif

@@ -1,0 +1,182 @@
+/* The BERT-family embedder: tokenizer -> encoder -> pooling head, behind struct embedder.
+ *
+ * Texts are tokenised one at a time into a packed batch (ids back to back, no padding) and the
+ * batch is run whenever adding the next text would pass a token budget. Because the encoder only
+ * ever computes real tokens, sorting texts by length would save nothing, so results are written
+ * in input order as they come. The budget bounds the scratch memory: activations are about
+ * (6 H + I) floats per token, so 2048 tokens of a base-size model take about 60 MB.
+ *
+ * The sequence limit is, in order of precedence: the max_length option, sentence-transformers'
+ * max_seq_length, the tokenizer's own truncation length, the model's position table; it is
+ * always clamped to what the position table allows. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/bert.h"
+#include "model/embedder.h"
+#include "model/pooling.h"
+#include "model/st_meta.h"
+#include "text/tokenizer.h"
+
+#define BERT_EMBED_BATCH_TOKENS 2048
+
+struct bert_embedder {
+	struct tokenizer *tok;
+	struct bert_model *model;
+	struct st_meta meta;
+	struct pooling_head head;
+	int max_length; /* tokens per text, special tokens included */
+	/* The packed batch being filled, grown to the largest batch seen. */
+	int32_t *ids, *type_ids; /* [cap_tokens] */
+	int *lens;               /* [cap_seqs] */
+	int cap_tokens, cap_seqs;
+};
+
+static void bert_embedder_close(void *impl)
+{
+	struct bert_embedder *b = impl;
+	if (!b)
+		return;
+	tokenizer_free(b->tok);
+	bert_model_free(b->model);
+	pooling_head_free(&b->head);
+	st_meta_free(&b->meta);
+	free(b->ids);
+	free(b->type_ids);
+	free(b->lens);
+	free(b);
+}
+
+static int bert_embedder_dims(const void *impl)
+{
+	const struct bert_embedder *b = impl;
+	return b->head.dims;
+}
+
+static enum sy_status batch_reserve(struct bert_embedder *b, int tokens, int seqs,
+				    struct sy_error *err)
+{
+	if (tokens > b->cap_tokens) {
+		int cap = tokens > 2 * b->cap_tokens ? tokens : 2 * b->cap_tokens;
+		int32_t *ids = realloc(b->ids, (size_t)cap * sizeof *ids);
+		if (ids)
+			b->ids = ids;
+		int32_t *types = realloc(b->type_ids, (size_t)cap * sizeof *types);
+		if (types)
+			b->type_ids = types;
+		if (!ids || !types)
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d tokens", tokens);
+		b->cap_tokens = cap;
+	}
+	if (seqs > b->cap_seqs) {
+		int cap = seqs > 2 * b->cap_seqs ? seqs : 2 * b->cap_seqs;
+		int *lens = realloc(b->lens, (size_t)cap * sizeof *lens);
+		if (!lens)
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d texts", seqs);
+		b->lens = lens;
+		b->cap_seqs = cap;
+	}
+	return SY_OK;
+}
+
+/* Runs the packed batch of n texts and writes their vectors to out[n][dims]. */
+static enum sy_status run_batch(struct bert_embedder *b, int n, struct sy_error *err, float *out)
+{
+	if (n == 0)
+		return SY_OK;
+	struct bert_input in = {.n_seqs = n, .lens = b->lens, .ids = b->ids, .type_ids = b->type_ids};
+	const float *hidden;
+	enum sy_status s = bert_forward(b->model, &in, err, &hidden);
+	if (s != SY_OK)
+		return s;
+	return pooling_head_apply(&b->head, hidden, b->lens, n, err, out);
+}
+
+static enum sy_status bert_embedder_encode(void *impl, const char *const *texts,
+					   const size_t *lens, int n, float *out,
+					   struct sy_error *err)
+{
+	struct bert_embedder *b = impl;
+	struct tok_encode_params params = tokenizer_default_params();
+	params.max_length = b->max_length;
+	params.add_special_tokens = true;
+	const int dims = b->head.dims;
+	int first = 0, n_batch = 0, n_tokens = 0;
+	for (int i = 0; i < n; i++) {
+		struct tok_encoding enc;
+		enum sy_status s = tokenizer_encode(b->tok, texts[i], lens[i], NULL, 0, &params, err,
+						    &enc);
+		if (s != SY_OK)
+			return s;
+		if (n_batch > 0 && n_tokens + enc.n > BERT_EMBED_BATCH_TOKENS) {
+			s = run_batch(b, n_batch, err, out + (size_t)first * dims);
+			first = i;
+			n_batch = n_tokens = 0;
+		}
+		if (s == SY_OK)
+			s = batch_reserve(b, n_tokens + enc.n, n_batch + 1, err);
+		if (s != SY_OK) {
+			tok_encoding_free(&enc);
+			return s;
+		}
+		memcpy(b->ids + n_tokens, enc.ids, (size_t)enc.n * sizeof *b->ids);
+		if (enc.type_ids)
+			memcpy(b->type_ids + n_tokens, enc.type_ids, (size_t)enc.n * sizeof *b->ids);
+		else
+			memset(b->type_ids + n_tokens, 0, (size_t)enc.n * sizeof *b->ids);
+		b->lens[n_batch++] = enc.n;
+		n_tokens += enc.n;
+		tok_encoding_free(&enc);
+	}
+	return run_batch(b, n_batch, err, out + (size_t)first * dims);
+}
+
+static const struct embedder_vt bert_vt = {"bert", bert_embedder_dims, bert_embedder_encode,
+					   bert_embedder_close};
+static const struct embedder_vt roberta_vt = {"roberta", bert_embedder_dims,
+					      bert_embedder_encode, bert_embedder_close};
+static const struct embedder_vt distilbert_vt = {"distilbert", bert_embedder_dims,
+						 bert_embedder_encode, bert_embedder_close};
+
+struct bert_model *bert_embedder_model(const struct embedder *e)
+{
+	if (!e || (e->vt != &bert_vt && e->vt != &roberta_vt && e->vt != &distilbert_vt))
+		return NULL;
+	return ((struct bert_embedder *)e->impl)->model;
+}
+
+enum sy_status bert_embedder_open(const char *dir, const struct embed_options *opts,
+				  struct sy_error *err, struct embedder *out)
+{
+	struct embed_options defaults = embed_default_options();
+	if (!opts)
+		opts = &defaults;
+	struct bert_embedder *b = calloc(1, sizeof *b);
+	if (!b)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	enum sy_status s = bert_model_load(dir, opts->n_threads, err, &b->model);
+	if (s == SY_OK)
+		s = st_meta_load(dir, err, &b->meta);
+	if (s == SY_OK)
+		s = tokenizer_load(dir, err, &b->tok);
+	const struct bert_config *cfg = s == SY_OK ? bert_model_config(b->model) : NULL;
+	if (s == SY_OK)
+		s = pooling_head_init(&b->meta, opts, cfg->hidden, err, &b->head);
+	if (s != SY_OK) {
+		bert_embedder_close(b);
+		return s;
+	}
+	int max_len = opts->max_length;
+	if (max_len <= 0)
+		max_len = b->meta.max_seq_length;
+	if (max_len <= 0)
+		max_len = tokenizer_max_length(b->tok);
+	if (max_len <= 0 || max_len > cfg->max_tokens)
+		max_len = cfg->max_tokens;
+	b->max_length = max_len;
+	out->impl = b;
+	out->vt = cfg->arch == BERT_ARCH_ROBERTA	  ? &roberta_vt
+		  : cfg->arch == BERT_ARCH_DISTILBERT ? &distilbert_vt
+						      : &bert_vt;
+	return SY_OK;
+}

@@ -1,0 +1,238 @@
+/* config.json parsing for the BERT family. Defaults follow the transformers configuration
+ * classes (BertConfig, RobertaConfig, DistilBertConfig) so that a minimal config.json means
+ * the same thing here as in Python. */
+#include "model/config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/file.h"
+
+const char *bert_arch_name(enum bert_arch a)
+{
+	switch (a) {
+	case BERT_ARCH_BERT: return "bert";
+	case BERT_ARCH_ROBERTA: return "roberta";
+	case BERT_ARCH_DISTILBERT: return "distilbert";
+	}
+	return "?";
+}
+
+const char *bert_act_name(enum bert_act a)
+{
+	switch (a) {
+	case BERT_ACT_GELU_ERF: return "gelu (erf)";
+	case BERT_ACT_GELU_TANH: return "gelu (tanh)";
+	case BERT_ACT_RELU: return "relu";
+	}
+	return "?";
+}
+
+/* Reads an integer field (first of up to two alternative names) into *out; absent keeps the
+ * default. Fails unless it is an integer in [lo, hi]. */
+static enum sy_status get_int(const cJSON *root, const char *name, const char *alt, int lo,
+			      int hi, const char *file, struct sy_error *err, int *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
+	if (!v && alt) {
+		v = cJSON_GetObjectItemCaseSensitive(root, alt);
+		name = alt;
+	}
+	if (!v || cJSON_IsNull(v))
+		return SY_OK;
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+	    floor(v->valuedouble) != v->valuedouble)
+		return sy_error_set(err, SY_ERR_FORMAT, "%s: %s: expected an integer in [%d, %d]",
+				    file, name, lo, hi);
+	*out = (int)v->valuedouble;
+	return SY_OK;
+}
+
+static enum sy_status parse_act(const char *s, const char *field, const char *file,
+				struct sy_error *err, enum bert_act *out)
+{
+	if (!strcmp(s, "gelu"))
+		*out = BERT_ACT_GELU_ERF;
+	else if (!strcmp(s, "gelu_new") || !strcmp(s, "gelu_pytorch_tanh") ||
+		 !strcmp(s, "gelu_fast"))
+		*out = BERT_ACT_GELU_TANH;
+	else if (!strcmp(s, "relu"))
+		*out = BERT_ACT_RELU;
+	else
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+				    "%s: %s \"%.40s\" is not supported (gelu, gelu_new, "
+				    "gelu_pytorch_tanh, relu)",
+				    file, field, s);
+	return SY_OK;
+}
+
+#define TRY(x)                                \
+	do {                                  \
+		enum sy_status _s = (x);      \
+		if (_s != SY_OK) {            \
+			cJSON_Delete(root);   \
+			return _s;            \
+		}                             \
+	} while (0)
+
+enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
+				 struct sy_error *err, struct bert_config *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!name)
+		name = "config.json";
+	cJSON *root = cJSON_ParseWithLength(json, len);
+	if (!root)
+		return sy_error_set(err, SY_ERR_FORMAT, "%s: not valid JSON", name);
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return sy_error_set(err, SY_ERR_FORMAT, "%s: expected a JSON object", name);
+	}
+	const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+	if (!cJSON_IsString(mt)) {
+		cJSON_Delete(root);
+		return sy_error_set(err, SY_ERR_FORMAT, "%s: model_type: expected a string", name);
+	}
+	const char *type = mt->valuestring;
+	snprintf(out->model_type, sizeof out->model_type, "%s", type);
+	const int big = 1 << 24;
+	if (!strcmp(type, "bert") || !strcmp(type, "roberta") || !strcmp(type, "xlm-roberta") ||
+	    !strcmp(type, "camembert")) {
+		int roberta = strcmp(type, "bert") != 0;
+		out->arch = roberta ? BERT_ARCH_ROBERTA : BERT_ARCH_BERT;
+		/* BertConfig / RobertaConfig defaults. */
+		out->vocab_size = roberta ? 50265 : 30522;
+		out->hidden = 768;
+		out->n_layers = 12;
+		out->n_heads = 12;
+		out->intermediate = 3072;
+		out->act = BERT_ACT_GELU_ERF;
+		out->layer_norm_eps = 1e-12f;
+		out->max_positions = 512;
+		out->type_vocab_size = 2;
+		out->pad_token_id = roberta ? 1 : 0;
+		TRY(get_int(root, "vocab_size", NULL, 1, 1 << 30, name, err, &out->vocab_size));
+		TRY(get_int(root, "hidden_size", NULL, 1, big, name, err, &out->hidden));
+		TRY(get_int(root, "num_hidden_layers", NULL, 0, 4096, name, err, &out->n_layers));
+		TRY(get_int(root, "num_attention_heads", NULL, 1, big, name, err, &out->n_heads));
+		TRY(get_int(root, "intermediate_size", NULL, 1, big, name, err,
+			    &out->intermediate));
+		TRY(get_int(root, "max_position_embeddings", NULL, 1, big, name, err,
+			    &out->max_positions));
+		TRY(get_int(root, "type_vocab_size", NULL, 0, big, name, err,
+			    &out->type_vocab_size));
+		TRY(get_int(root, "pad_token_id", NULL, -1, 1 << 30, name, err,
+			    &out->pad_token_id));
+		const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
+		if (act && !cJSON_IsString(act)) {
+			cJSON_Delete(root);
+			return sy_error_set(err, SY_ERR_FORMAT, "%s: hidden_act: expected a string",
+					    name);
+		}
+		if (act)
+			TRY(parse_act(act->valuestring, "hidden_act", name, err, &out->act));
+		const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
+		if (eps) {
+			if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) ||
+			    eps->valuedouble > 1) {
+				cJSON_Delete(root);
+				return sy_error_set(err, SY_ERR_FORMAT,
+						    "%s: layer_norm_eps: expected a number in (0, 1]",
+						    name);
+			}
+			out->layer_norm_eps = (float)eps->valuedouble;
+		}
+		const cJSON *pet = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
+		if (pet && !cJSON_IsNull(pet) &&
+		    (!cJSON_IsString(pet) || strcmp(pet->valuestring, "absolute") != 0)) {
+			cJSON_Delete(root);
+			return sy_error_set(err, SY_ERR_UNSUPPORTED,
+					    "%s: position_embedding_type \"%.40s\" is not supported "
+					    "(only \"absolute\")",
+					    name, cJSON_IsString(pet) ? pet->valuestring : "?");
+		}
+		if (roberta) {
+			/* RobertaEmbeddings numbers valid tokens from padding_idx + 1 on. */
+			if (out->pad_token_id < 0) {
+				cJSON_Delete(root);
+				return sy_error_set(err, SY_ERR_FORMAT,
+						    "%s: pad_token_id: RoBERTa needs a padding index "
+						    ">= 0",
+						    name);
+			}
+			out->position_offset = out->pad_token_id + 1;
+		}
+	} else if (!strcmp(type, "distilbert")) {
+		/* DistilBertConfig defaults; it also accepts the BERT names through attribute_map. */
+		out->arch = BERT_ARCH_DISTILBERT;
+		out->vocab_size = 30522;
+		out->hidden = 768;
+		out->n_layers = 6;
+		out->n_heads = 12;
+		out->intermediate = 3072;
+		out->act = BERT_ACT_GELU_ERF;
+		out->layer_norm_eps = 1e-12f; /* hard-coded in modeling_distilbert.py */
+		out->max_positions = 512;
+		out->type_vocab_size = 0;
+		out->pad_token_id = 0;
+		TRY(get_int(root, "vocab_size", NULL, 1, 1 << 30, name, err, &out->vocab_size));
+		TRY(get_int(root, "dim", "hidden_size", 1, big, name, err, &out->hidden));
+		TRY(get_int(root, "n_layers", "num_hidden_layers", 0, 4096, name, err,
+			    &out->n_layers));
+		TRY(get_int(root, "n_heads", "num_attention_heads", 1, big, name, err,
+			    &out->n_heads));
+		TRY(get_int(root, "hidden_dim", "intermediate_size", 1, big, name, err,
+			    &out->intermediate));
+		TRY(get_int(root, "max_position_embeddings", NULL, 1, big, name, err,
+			    &out->max_positions));
+		TRY(get_int(root, "pad_token_id", NULL, -1, 1 << 30, name, err,
+			    &out->pad_token_id));
+		const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "activation");
+		if (act && !cJSON_IsString(act)) {
+			cJSON_Delete(root);
+			return sy_error_set(err, SY_ERR_FORMAT, "%s: activation: expected a string",
+					    name);
+		}
+		if (act)
+			TRY(parse_act(act->valuestring, "activation", name, err, &out->act));
+	} else {
+		sy_error_set(err, SY_ERR_UNSUPPORTED,
+			     "%s: model_type \"%.40s\" is not supported (bert, roberta, xlm-roberta, "
+			     "camembert, distilbert)",
+			     name, type);
+		cJSON_Delete(root);
+		return SY_ERR_UNSUPPORTED;
+	}
+	cJSON_Delete(root);
+	if (out->hidden % out->n_heads != 0)
+		return sy_error_set(err, SY_ERR_FORMAT,
+				    "%s: hidden size %d is not a multiple of the %d attention heads",
+				    name, out->hidden, out->n_heads);
+	out->max_tokens = out->max_positions - out->position_offset;
+	if (out->max_tokens < 1)
+		return sy_error_set(err, SY_ERR_FORMAT,
+				    "%s: max_position_embeddings %d leaves no usable position after "
+				    "padding_idx %d",
+				    name, out->max_positions, out->pad_token_id);
+	return SY_OK;
+}
+
+enum sy_status bert_config_load(const char *dir, struct sy_error *err, struct bert_config *out)
+{
+	char *path = sy_path_join(dir, "config.json");
+	if (!path)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	char *buf;
+	size_t len;
+	enum sy_status s = sy_file_read(path, err, &buf, &len);
+	if (s == SY_OK) {
+		s = bert_config_parse(buf, len, path, err, out);
+		free(buf);
+	}
+	free(path);
+	return s;
+}
