@@ -49,6 +49,10 @@ deps-reference:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy
 
+# Side-by-side benchmark against ONNX Runtime (installs the peer with npm; see docs/PERFORMANCE.md).
+bench: all
+	bench/run.sh
+
 # Fetches the USE-lite files into models/use-lite (only needed where ../shared is absent).
 models:
 	tools/fetch_use_lite.sh models/use-lite
