@@ -149,11 +149,12 @@ enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
 		const cJSON *pet = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
 		if (pet && !cJSON_IsNull(pet) &&
 		    (!cJSON_IsString(pet) || strcmp(pet->valuestring, "absolute") != 0)) {
+			sy_error_set(err, SY_ERR_UNSUPPORTED,
+				     "%s: position_embedding_type \"%.40s\" is not supported (only "
+				     "\"absolute\")",
+				     name, cJSON_IsString(pet) ? pet->valuestring : "?");
 			cJSON_Delete(root);
-			return sy_error_set(err, SY_ERR_UNSUPPORTED,
-					    "%s: position_embedding_type \"%.40s\" is not supported "
-					    "(only \"absolute\")",
-					    name, cJSON_IsString(pet) ? pet->valuestring : "?");
+			return SY_ERR_UNSUPPORTED;
 		}
 		if (roberta) {
 			/* RobertaEmbeddings numbers valid tokens from padding_idx + 1 on. */
