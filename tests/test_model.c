@@ -34,7 +34,7 @@ static const char *const fixtures[] = {"bert-tiny", "roberta-tiny", "distilbert-
 /* Builds a safetensors image in an exactly-sized heap block (so ASan catches any read past its
  * end): 8-byte length, the header text, then data_len bytes of data (values i & 0xff). */
 static unsigned char *st_image(const char *header, size_t data_len, uint64_t claimed_len,
-			       size_t *len)
+                               size_t *len)
 {
 	size_t hl = strlen(header);
 	*len = 8 + hl + data_len;
@@ -63,24 +63,24 @@ static enum sy_status st_try(const char *header, size_t data_len, uint64_t claim
 	return s;
 }
 
-#define EXPECT_ST_ERR(header, data_len, claimed, status, needle)                              \
-	do {                                                                                  \
-		char _m[SY_ERROR_MSG_LEN];                                                    \
-		enum sy_status _s = st_try(header, data_len, claimed, _m);                    \
-		CHECKF(_s == (status), "status %s, want %s (%s)", sy_status_str(_s),          \
-		       sy_status_str(status), _m);                                            \
+#define EXPECT_ST_ERR(header, data_len, claimed, status, needle)                               \
+	do {                                                                                   \
+		char _m[SY_ERROR_MSG_LEN];                                                     \
+		enum sy_status _s = st_try(header, data_len, claimed, _m);                     \
+		CHECKF(_s == (status), "status %s, want %s (%s)", sy_status_str(_s),           \
+		       sy_status_str(status), _m);                                             \
 		CHECKF(strstr(_m, needle) != NULL, "message \"%s\" lacks \"%s\"", _m, needle); \
 	} while (0)
 
 static void test_safetensors_valid(void)
 {
 	const char *hdr = "{\"__metadata__\":{\"format\":\"pt\"},"
-			  "\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
-			  "\"h\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[16,22]},"
-			  "\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[22,26]},"
-			  "\"i\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[26,34]},"
-			  "\"e\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[34,34]},"
-			  "\"m\":{\"dtype\":\"BOOL\",\"shape\":[1],\"data_offsets\":[34,35]}}";
+	                  "\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+	                  "\"h\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[16,22]},"
+	                  "\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[22,26]},"
+	                  "\"i\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[26,34]},"
+	                  "\"e\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[34,34]},"
+	                  "\"m\":{\"dtype\":\"BOOL\",\"shape\":[1],\"data_offsets\":[34,35]}}";
 	size_t len;
 	unsigned char *b = st_image(hdr, 35, 0, &len);
 	size_t d = len - 35;
@@ -145,37 +145,37 @@ static void test_safetensors_bad(void)
 	EXPECT_ST_ERR(ok, 16, 1000, SY_ERR_FORMAT, "header length 1000 past the end of the file");
 	EXPECT_ST_ERR(ok, 16, UINT64_MAX, SY_ERR_FORMAT, "past the end of the file");
 	EXPECT_ST_ERR(ok, 12, 0, SY_ERR_FORMAT,
-		      "tensor a: data_offsets [0, 16] past the end of the data (12 bytes");
+	              "tensor a: data_offsets [0, 16] past the end of the data (12 bytes");
 	EXPECT_ST_ERR("{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,16]}}", 24, 0,
-		      SY_ERR_FORMAT, "tensor a: F32 [2,3] needs 24 bytes but data_offsets give 16");
+	              SY_ERR_FORMAT, "tensor a: F32 [2,3] needs 24 bytes but data_offsets give 16");
 	EXPECT_ST_ERR("{\"a\":{\"dtype\":\"Q4\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", 16, 0,
-		      SY_ERR_FORMAT, "tensor a: unknown dtype \"Q4\"");
+	              SY_ERR_FORMAT, "tensor a: unknown dtype \"Q4\"");
 	EXPECT_ST_ERR("{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]", 16, 0,
-		      SY_ERR_FORMAT, "header is not valid JSON");
+	              SY_ERR_FORMAT, "header is not valid JSON");
 	EXPECT_ST_ERR("[1,2]", 0, 0, SY_ERR_FORMAT, "header: expected a JSON object");
 	EXPECT_ST_ERR("{\"a\":{\"dtype\":\"F32\",\"shape\":[-2,2],\"data_offsets\":[0,16]}}", 16, 0,
-		      SY_ERR_FORMAT, "tensor a: shape[0]: expected a non-negative integer");
+	              SY_ERR_FORMAT, "tensor a: shape[0]: expected a non-negative integer");
 	EXPECT_ST_ERR("{\"a\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,16]}}", 16, 0,
-		      SY_ERR_FORMAT, "shape[0]");
+	              SY_ERR_FORMAT, "shape[0]");
 	EXPECT_ST_ERR("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[16,0]}}", 16, 0,
-		      SY_ERR_FORMAT, "begin after end");
+	              SY_ERR_FORMAT, "begin after end");
 	EXPECT_ST_ERR("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0]}}", 16, 0,
-		      SY_ERR_FORMAT, "data_offsets: expected [begin, end]");
+	              SY_ERR_FORMAT, "data_offsets: expected [begin, end]");
 	EXPECT_ST_ERR("{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,16]}}", 16, 0, SY_ERR_FORMAT,
-		      "tensor a: shape: expected an array");
+	              "tensor a: shape: expected an array");
 	EXPECT_ST_ERR("{\"a\":{\"dtype\":7,\"shape\":[4],\"data_offsets\":[0,16]}}", 16, 0,
-		      SY_ERR_FORMAT, "tensor a: dtype: expected a string");
+	              SY_ERR_FORMAT, "tensor a: dtype: expected a string");
 	EXPECT_ST_ERR("{\"a\":[]}", 16, 0, SY_ERR_FORMAT, "tensor a: expected an object");
 	/* A shape whose element count overflows size_t. */
 	EXPECT_ST_ERR("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],"
-		      "\"data_offsets\":[0,16]}}",
-		      16, 0, SY_ERR_FORMAT, "shape overflows");
+	              "\"data_offsets\":[0,16]}}",
+	              16, 0, SY_ERR_FORMAT, "shape overflows");
 	EXPECT_ST_ERR("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
-		      "\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}",
-		      16, 0, SY_ERR_FORMAT, "tensor a appears twice");
+	              "\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}",
+	              16, 0, SY_ERR_FORMAT, "tensor a appears twice");
 	EXPECT_ST_ERR("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],"
-		      "\"data_offsets\":[0,4]}}",
-		      16, 0, SY_ERR_UNSUPPORTED, "9 dimensions");
+	              "\"data_offsets\":[0,4]}}",
+	              16, 0, SY_ERR_UNSUPPORTED, "9 dimensions");
 }
 
 /* A real fixture cut short on disk: the header then promises data the file does not have. */
@@ -208,10 +208,11 @@ static void test_prefix_detect(void)
 	const char *names[] = {"", "bert.", "roberta.", "distilbert.", "model."};
 	for (int i = 0; i < 5; i++) {
 		char hdr[256];
-		snprintf(hdr, sizeof hdr,
-			 "{\"%sembeddings.word_embeddings.weight\":{\"dtype\":\"F32\",\"shape\":[1],"
-			 "\"data_offsets\":[0,4]}}",
-			 names[i]);
+		snprintf(
+		    hdr, sizeof hdr,
+		    "{\"%sembeddings.word_embeddings.weight\":{\"dtype\":\"F32\",\"shape\":[1],"
+		    "\"data_offsets\":[0,4]}}",
+		    names[i]);
 		size_t len;
 		unsigned char *b = st_image(hdr, 4, 0, &len);
 		struct safetensors *st;
@@ -238,41 +239,44 @@ static void test_config(void)
 	struct bert_config c;
 	char msg[SY_ERROR_MSG_LEN];
 	CHECK(cfg_parse("{\"model_type\":\"bert\",\"hidden_size\":64,\"num_attention_heads\":4,"
-			"\"num_hidden_layers\":2,\"intermediate_size\":128,\"vocab_size\":100,"
-			"\"max_position_embeddings\":64}",
-			&c, msg) == SY_OK);
+	                "\"num_hidden_layers\":2,\"intermediate_size\":128,\"vocab_size\":100,"
+	                "\"max_position_embeddings\":64}",
+	                &c, msg) == SY_OK);
 	CHECK(c.arch == BERT_ARCH_BERT && c.hidden == 64 && c.n_heads == 4 && c.n_layers == 2);
 	CHECK(c.intermediate == 128 && c.vocab_size == 100 && c.max_tokens == 64);
 	CHECK(c.act == BERT_ACT_GELU_ERF && c.type_vocab_size == 2 && c.position_offset == 0);
 	CHECK(fabsf(c.layer_norm_eps - 1e-12f) < 1e-20f);
 
-	CHECK(cfg_parse("{\"model_type\":\"roberta\",\"hidden_act\":\"gelu_new\","
-			"\"max_position_embeddings\":514,\"pad_token_id\":1,\"layer_norm_eps\":1e-5,"
-			"\"type_vocab_size\":1}",
-			&c, msg) == SY_OK);
+	CHECK(
+	    cfg_parse("{\"model_type\":\"roberta\",\"hidden_act\":\"gelu_new\","
+	              "\"max_position_embeddings\":514,\"pad_token_id\":1,\"layer_norm_eps\":1e-5,"
+	              "\"type_vocab_size\":1}",
+	              &c, msg) == SY_OK);
 	CHECK(c.arch == BERT_ARCH_ROBERTA && c.act == BERT_ACT_GELU_TANH);
 	CHECK(c.position_offset == 2 && c.max_tokens == 512 && c.hidden == 768);
 	CHECK(fabsf(c.layer_norm_eps - 1e-5f) < 1e-12f);
 
-	CHECK(cfg_parse("{\"model_type\":\"xlm-roberta\",\"vocab_size\":250002,"
-			"\"hidden_act\":\"gelu_pytorch_tanh\",\"position_embedding_type\":\"absolute\"}",
-			&c, msg) == SY_OK);
+	CHECK(cfg_parse(
+	          "{\"model_type\":\"xlm-roberta\",\"vocab_size\":250002,"
+	          "\"hidden_act\":\"gelu_pytorch_tanh\",\"position_embedding_type\":\"absolute\"}",
+	          &c, msg) == SY_OK);
 	CHECK(c.arch == BERT_ARCH_ROBERTA && c.vocab_size == 250002 && c.max_tokens == 510);
 	CHECK_STREQ(c.model_type, "xlm-roberta");
-	CHECK(cfg_parse("{\"model_type\":\"camembert\",\"hidden_act\":\"relu\"}", &c, msg) == SY_OK);
+	CHECK(cfg_parse("{\"model_type\":\"camembert\",\"hidden_act\":\"relu\"}", &c, msg) ==
+	      SY_OK);
 	CHECK(c.arch == BERT_ARCH_ROBERTA && c.act == BERT_ACT_RELU);
 
 	CHECK(cfg_parse("{\"model_type\":\"distilbert\",\"dim\":32,\"n_heads\":2,\"n_layers\":3,"
-			"\"hidden_dim\":48,\"activation\":\"gelu\",\"layer_norm_eps\":0.5}",
-			&c, msg) == SY_OK);
+	                "\"hidden_dim\":48,\"activation\":\"gelu\",\"layer_norm_eps\":0.5}",
+	                &c, msg) == SY_OK);
 	CHECK(c.arch == BERT_ARCH_DISTILBERT && c.hidden == 32 && c.n_heads == 2);
 	CHECK(c.n_layers == 3 && c.intermediate == 48 && c.type_vocab_size == 0);
 	CHECK(fabsf(c.layer_norm_eps - 1e-12f) < 1e-20f); /* fixed, whatever the file says */
 
 	CHECK(cfg_parse("{\"model_type\":\"gpt2\"}", &c, msg) == SY_ERR_UNSUPPORTED);
 	CHECKF(strstr(msg, "model_type \"gpt2\" is not supported"), "%s", msg);
-	CHECK(cfg_parse("{\"model_type\":\"bert\",\"position_embedding_type\":\"relative_key\"}", &c,
-			msg) == SY_ERR_UNSUPPORTED);
+	CHECK(cfg_parse("{\"model_type\":\"bert\",\"position_embedding_type\":\"relative_key\"}",
+	                &c, msg) == SY_ERR_UNSUPPORTED);
 	CHECKF(strstr(msg, "position_embedding_type \"relative_key\""), "%s", msg);
 	CHECK(cfg_parse("{\"model_type\":\"bert\",\"hidden_act\":\"swish\"}", &c, msg) ==
 	      SY_ERR_UNSUPPORTED);
@@ -293,7 +297,8 @@ static void test_config(void)
 
 	/* The fixtures' own config.json files. */
 	struct sy_error err = {0};
-	CHECKF(bert_config_load("tests/fixtures/distilbert-tiny", &err, &c) == SY_OK, "%s", err.msg);
+	CHECKF(bert_config_load("tests/fixtures/distilbert-tiny", &err, &c) == SY_OK, "%s",
+	       err.msg);
 	CHECK(c.arch == BERT_ARCH_DISTILBERT && c.hidden == 64 && c.max_tokens == 64);
 	CHECKF(bert_config_load("tests/fixtures/roberta-tiny", &err, &c) == SY_OK, "%s", err.msg);
 	CHECK(c.arch == BERT_ARCH_ROBERTA && c.max_positions == 66 && c.max_tokens == 64);
@@ -342,22 +347,22 @@ static void test_st_meta(void)
 	snprintf(sub, sizeof sub, "%s/1_Pooling", dir);
 	mkdir(sub, 0700);
 	write_file(dir, "modules.json",
-		   "[{\"type\":\"sentence_transformers.models.Transformer\",\"path\":\"\"},"
-		   "{\"type\":\"sentence_transformers.models.LSTM\",\"path\":\"1_LSTM\"}]");
+	           "[{\"type\":\"sentence_transformers.models.Transformer\",\"path\":\"\"},"
+	           "{\"type\":\"sentence_transformers.models.LSTM\",\"path\":\"1_LSTM\"}]");
 	CHECK(st_meta_load(dir, &err, &m) == SY_ERR_UNSUPPORTED);
 	CHECKF(strstr(err.msg, "modules.json: [1]: module type "
-			       "\"sentence_transformers.models.LSTM\" is not supported"),
+	                       "\"sentence_transformers.models.LSTM\" is not supported"),
 	       "%s", err.msg);
 	write_file(dir, "modules.json",
-		   "[{\"type\":\"sentence_transformers.models.Pooling\",\"path\":\"../x\"}]");
+	           "[{\"type\":\"sentence_transformers.models.Pooling\",\"path\":\"../x\"}]");
 	CHECK(st_meta_load(dir, &err, &m) == SY_ERR_FORMAT);
 	CHECKF(strstr(err.msg, "leaves the model directory"), "%s", err.msg);
 	write_file(dir, "modules.json",
-		   "[{\"type\":\"sentence_transformers.models.Pooling\",\"path\":\"1_Pooling\"}]");
+	           "[{\"type\":\"sentence_transformers.models.Pooling\",\"path\":\"1_Pooling\"}]");
 	CHECK(st_meta_load(dir, &err, &m) == SY_ERR_FORMAT);
 	CHECKF(strstr(err.msg, "1_Pooling/config.json: missing"), "%s", err.msg);
 	write_file(sub, "config.json",
-		   "{\"pooling_mode_cls_token\":true,\"pooling_mode_mean_tokens\":true}");
+	           "{\"pooling_mode_cls_token\":true,\"pooling_mode_mean_tokens\":true}");
 	CHECK(st_meta_load(dir, &err, &m) == SY_ERR_UNSUPPORTED);
 	CHECKF(strstr(err.msg, "2 pooling modes"), "%s", err.msg);
 	write_file(sub, "config.json", "{\"pooling_mode_mean_sqrt_len_tokens\":true}");
@@ -384,12 +389,12 @@ static void test_st_meta(void)
 struct golden {
 	struct safetensors *st;
 	int B, T, H;
-	int *lens;        /* [B] valid tokens per row */
-	int32_t *ids;     /* [sum lens] packed */
-	int32_t *types;   /* [sum lens] packed */
+	int *lens; /* [B] valid tokens per row */
+	int32_t *ids; /* [sum lens] packed */
+	int32_t *types; /* [sum lens] packed */
 	int32_t *ids_pad; /* [B][T] */
 	int total;
-	cJSON *json;      /* tests/golden/<name>.json */
+	cJSON *json; /* tests/golden/<name>.json */
 };
 
 static int32_t i32_at(const struct st_tensor *t, size_t i)
@@ -463,9 +468,8 @@ static float hidden_err(const struct golden *g, const float *packed, const float
 	size_t r = 0;
 	for (int b = 0; b < g->B; b++)
 		for (int t = 0; t < g->lens[b]; t++, r++) {
-			float e = harness_max_abs_diff(packed + r * g->H,
-						       ref + ((size_t)b * g->T + t) * g->H,
-						       (size_t)g->H);
+			float e = harness_max_abs_diff(
+			    packed + r * g->H, ref + ((size_t)b * g->T + t) * g->H, (size_t)g->H);
 			worst = e > worst ? e : worst;
 		}
 	return worst;
@@ -473,7 +477,7 @@ static float hidden_err(const struct golden *g, const float *packed, const float
 
 /* Compares rows [n][d] of got against ref: worst max abs error and worst cosine. */
 static void rows_err(const float *got, const float *ref, int n, int d, float *max_abs,
-		     double *min_cos)
+                     double *min_cos)
 {
 	*max_abs = 0;
 	*min_cos = 1;
@@ -528,9 +532,9 @@ static void golden_forward(const char *name, int n_threads)
 		enum pooling_mode mode;
 		const char *tensor;
 	} modes[] = {{POOLING_CLS, "pooled_cls"},
-		     {POOLING_MEAN, "pooled_mean"},
-		     {POOLING_MAX, "pooled_max"},
-		     {POOLING_LAST, "pooled_last"}};
+	             {POOLING_MEAN, "pooled_mean"},
+	             {POOLING_MAX, "pooled_max"},
+	             {POOLING_LAST, "pooled_last"}};
 	float *pooled = malloc((size_t)g.B * g.H * sizeof(float));
 	for (int i = 0; i < 4; i++) {
 		float *pref = golden_f32(&g, modes[i].tensor);
@@ -564,10 +568,11 @@ static void golden_forward(const char *name, int n_threads)
 		rows_err(emb, sref, g.B, head.dims, &ma, &mc);
 		printf("%-16s threads %d  sentence_embedding (%s%s%s, %d dims) max abs err %.2e  "
 		       "min cosine %.8f\n",
-		       name, n_threads, pooling_mode_name(head.mode), head.n_dense ? " + dense" : "",
-		       head.normalize ? " + normalize" : "", head.dims, ma, mc);
-		CHECKF(ma <= POOLED_TOL && mc >= COS_MIN, "%s sentence_embedding: %g %.8f", name, ma,
-		       mc);
+		       name, n_threads, pooling_mode_name(head.mode),
+		       head.n_dense ? " + dense" : "", head.normalize ? " + normalize" : "",
+		       head.dims, ma, mc);
+		CHECKF(ma <= POOLED_TOL && mc >= COS_MIN, "%s sentence_embedding: %g %.8f", name,
+		       ma, mc);
 		free(emb);
 	}
 	free(sref);
@@ -577,7 +582,8 @@ static void golden_forward(const char *name, int n_threads)
 	/* Steady state: batches no larger than the first allocate no scratch. */
 	long allocs = bert_model_scratch_allocs(m);
 	CHECK_EQ_INT(allocs, 1);
-	struct bert_input half = {.n_seqs = g.B / 2, .lens = g.lens, .ids = g.ids, .type_ids = g.types};
+	struct bert_input half = {
+	    .n_seqs = g.B / 2, .lens = g.lens, .ids = g.ids, .type_ids = g.types};
 	for (int rep = 0; rep < 3; rep++) {
 		CHECK(bert_forward(m, &half, &err, &hidden) == SY_OK);
 		CHECK(bert_forward(m, &in, &err, &hidden) == SY_OK);
@@ -696,7 +702,7 @@ static void test_forward_limits(void)
 	CHECK(safetensors_open("tests/fixtures/bert-tiny/model.safetensors", &err, &st) == SY_OK);
 	CHECK(bert_model_load_st(&c, st, 1, &err, &m) == SY_ERR_FORMAT);
 	CHECKF(strstr(err.msg, "tensor encoder.layer.0.intermediate.dense.weight: expected shape "
-			       "[96,64], found [128,64]"),
+	                       "[96,64], found [128,64]"),
 	       "%s", err.msg);
 	safetensors_close(st);
 }
@@ -732,14 +738,15 @@ static void golden_embedder(const char *name)
 		int mismatches = 0;
 		for (int i = 0; i < n; i++) {
 			struct tok_encoding enc;
-			CHECK(tokenizer_encode(tok, tv[i], lv[i], NULL, 0, &p, &err, &enc) == SY_OK);
+			CHECK(tokenizer_encode(tok, tv[i], lv[i], NULL, 0, &p, &err, &enc) ==
+			      SY_OK);
 			int same = enc.n == g.lens[i];
 			for (int t = 0; same && t < enc.n; t++)
 				same = enc.ids[t] == g.ids_pad[(size_t)i * g.T + t];
 			if (!same) {
 				mismatches++;
-				fprintf(stderr, "  %s text %d: %d tokens, golden %d\n", name, i, enc.n,
-					g.lens[i]);
+				fprintf(stderr, "  %s text %d: %d tokens, golden %d\n", name, i,
+				        enc.n, g.lens[i]);
 			}
 			tok_encoding_free(&enc);
 		}
@@ -832,12 +839,12 @@ static void test_embedder_options(void)
 static void test_inspect(void)
 {
 	static const char *const want[N_FIXTURES][4] = {
-		{"architecture:  bert (model_type bert)", "dtype F32", "pooling:       mean, normalize yes",
-		 "prompt:        query = \"query: \""},
-		{"architecture:  roberta (model_type roberta)", "dtype F16", "dense:         64 -> 32, tanh",
-		 "max positions: 66 (64 usable tokens)"},
-		{"architecture:  distilbert (model_type distilbert)", "dtype BF16",
-		 "pooling:       cls (default: no modules.json)", "tokenizer:     WordPiece"},
+	    {"architecture:  bert (model_type bert)", "dtype F32",
+	     "pooling:       mean, normalize yes", "prompt:        query = \"query: \""},
+	    {"architecture:  roberta (model_type roberta)", "dtype F16",
+	     "dense:         64 -> 32, tanh", "max positions: 66 (64 usable tokens)"},
+	    {"architecture:  distilbert (model_type distilbert)", "dtype BF16",
+	     "pooling:       cls (default: no modules.json)", "tokenizer:     WordPiece"},
 	};
 	for (int i = 0; i < N_FIXTURES; i++) {
 		char dir[256];
@@ -849,8 +856,8 @@ static void test_inspect(void)
 		CHECKF(model_inspect(dir, f, &err) == SY_OK, "%s", err.msg);
 		fclose(f);
 		for (int j = 0; j < 4; j++)
-			CHECKF(strstr(buf, want[i][j]), "%s: no \"%s\" in:\n%s", fixtures[i], want[i][j],
-			       buf);
+			CHECKF(strstr(buf, want[i][j]), "%s: no \"%s\" in:\n%s", fixtures[i],
+			       want[i][j], buf);
 		CHECKF(strstr(buf, "parameters:    2"), "%s", buf);
 		free(buf);
 	}

@@ -31,38 +31,38 @@
 #include "tensor/ops.h"
 
 struct bert_layer {
-	struct gemm_weights qkv;      /* [3H][H]: query, key, value weights stacked */
-	float *qkv_bias;              /* [3H] */
+	struct gemm_weights qkv; /* [3H][H]: query, key, value weights stacked */
+	float *qkv_bias; /* [3H] */
 	struct gemm_weights attn_out; /* [H][H] */
-	float *attn_out_bias;         /* [H] */
-	float *ln1_gamma, *ln1_beta;  /* [H]: LayerNorm after attention */
-	struct gemm_weights ffn_up;   /* [I][H] */
-	float *ffn_up_bias;           /* [I] */
+	float *attn_out_bias; /* [H] */
+	float *ln1_gamma, *ln1_beta; /* [H]: LayerNorm after attention */
+	struct gemm_weights ffn_up; /* [I][H] */
+	float *ffn_up_bias; /* [I] */
 	struct gemm_weights ffn_down; /* [H][I] */
-	float *ffn_down_bias;         /* [H] */
-	float *ln2_gamma, *ln2_beta;  /* [H]: LayerNorm after the feed-forward block */
+	float *ffn_down_bias; /* [H] */
+	float *ln2_gamma, *ln2_beta; /* [H]: LayerNorm after the feed-forward block */
 };
 
 struct bert_model {
 	struct bert_config cfg;
 	char prefix[32];
-	float *word_emb;                   /* [vocab_size][H] */
-	float *pos_emb;                    /* [max_positions][H] */
-	float *type_emb;                   /* [type_vocab_size][H], NULL without token types */
+	float *word_emb; /* [vocab_size][H] */
+	float *pos_emb; /* [max_positions][H] */
+	float *type_emb; /* [type_vocab_size][H], NULL without token types */
 	float *emb_ln_gamma, *emb_ln_beta; /* [H] */
-	struct bert_layer *layers;         /* [n_layers] */
+	struct bert_layer *layers; /* [n_layers] */
 	size_t weight_bytes;
 	struct sy_pool *pool;
 
 	/* Scratch, grown to the largest batch seen (rows = tokens in the batch). */
 	int cap_rows, cap_seqs, cap_t;
-	float *x;            /* [cap_rows][H] hidden state; the forward's output */
-	float *qkv;          /* [cap_rows][3H] */
-	float *ctx;          /* [cap_rows][H] attention output (heads concatenated) */
-	float *tmp;          /* [cap_rows][H] sublayer output before residual + LayerNorm */
-	float *ffn;          /* [cap_rows][I] */
-	int32_t *pos_ids;    /* [cap_rows] */
-	int *seq_start;      /* [cap_seqs + 1] first row of each sequence */
+	float *x; /* [cap_rows][H] hidden state; the forward's output */
+	float *qkv; /* [cap_rows][3H] */
+	float *ctx; /* [cap_rows][H] attention output (heads concatenated) */
+	float *tmp; /* [cap_rows][H] sublayer output before residual + LayerNorm */
+	float *ffn; /* [cap_rows][I] */
+	int32_t *pos_ids; /* [cap_rows] */
+	int *seq_start; /* [cap_seqs + 1] first row of each sequence */
 	float *attn_scratch; /* [pool size][attn_stride] */
 	size_t attn_stride;
 	long n_scratch_allocs;
@@ -80,7 +80,7 @@ struct loader {
 /* Reads prefix + name (shape[0..nd)) as fp32 into dst. LayerNorm parameters fall back to the
  * old TensorFlow names gamma/beta, which transformers also renames on load. */
 static enum sy_status ld_into(struct loader *l, const char *name, int nd, const int64_t *shape,
-			      float *dst)
+                              float *dst)
 {
 	char full[256];
 	snprintf(full, sizeof full, "%s%s", l->prefix, name);
@@ -95,8 +95,8 @@ static enum sy_status ld_into(struct loader *l, const char *name, int nd, const 
 			alt = "beta";
 		if (alt) {
 			char alt_name[256];
-			snprintf(alt_name, sizeof alt_name, "%.*s%s", (int)(strrchr(full, '.') - full + 1),
-				 full, alt);
+			snprintf(alt_name, sizeof alt_name, "%.*s%s",
+			         (int)(strrchr(full, '.') - full + 1), full, alt);
 			if (safetensors_find(l->st, alt_name))
 				s = safetensors_get(l->st, alt_name, nd, shape, l->err, &t);
 		}
@@ -108,7 +108,7 @@ static enum sy_status ld_into(struct loader *l, const char *name, int nd, const 
 }
 
 static enum sy_status ld_alloc(struct loader *l, const char *name, int nd, const int64_t *shape,
-			       float **out)
+                               float **out)
 {
 	size_t n = 1;
 	for (int i = 0; i < nd; i++)
@@ -116,13 +116,13 @@ static enum sy_status ld_alloc(struct loader *l, const char *name, int nd, const
 	*out = malloc(n * sizeof(float));
 	if (!*out)
 		return sy_error_set(l->err, SY_ERR_NOMEM, "out of memory loading %s%s", l->prefix,
-				    name);
+		                    name);
 	return ld_into(l, name, nd, shape, *out);
 }
 
 /* Loads base.weight [n][k] (packed) and base.bias [n]. */
 static enum sy_status ld_linear(struct loader *l, const char *base, int n, int k,
-				struct gemm_weights *w, float **bias)
+                                struct gemm_weights *w, float **bias)
 {
 	char name[256];
 	float *tmp = NULL;
@@ -138,7 +138,7 @@ static enum sy_status ld_linear(struct loader *l, const char *base, int n, int k
 }
 
 static enum sy_status ld_norm(struct loader *l, const char *base, int n, float **gamma,
-			      float **beta)
+                              float **beta)
 {
 	char name[256];
 	snprintf(name, sizeof name, "%s.weight", base);
@@ -155,25 +155,21 @@ struct layer_names {
 };
 
 static const struct layer_names bert_names = {
-	"encoder.layer.%d.attention.self.query",
-	"encoder.layer.%d.attention.self.key",
-	"encoder.layer.%d.attention.self.value",
-	"encoder.layer.%d.attention.output.dense",
-	"encoder.layer.%d.attention.output.LayerNorm",
-	"encoder.layer.%d.intermediate.dense",
-	"encoder.layer.%d.output.dense",
-	"encoder.layer.%d.output.LayerNorm",
+    "encoder.layer.%d.attention.self.query",
+    "encoder.layer.%d.attention.self.key",
+    "encoder.layer.%d.attention.self.value",
+    "encoder.layer.%d.attention.output.dense",
+    "encoder.layer.%d.attention.output.LayerNorm",
+    "encoder.layer.%d.intermediate.dense",
+    "encoder.layer.%d.output.dense",
+    "encoder.layer.%d.output.LayerNorm",
 };
 
 static const struct layer_names distilbert_names = {
-	"transformer.layer.%d.attention.q_lin",
-	"transformer.layer.%d.attention.k_lin",
-	"transformer.layer.%d.attention.v_lin",
-	"transformer.layer.%d.attention.out_lin",
-	"transformer.layer.%d.sa_layer_norm",
-	"transformer.layer.%d.ffn.lin1",
-	"transformer.layer.%d.ffn.lin2",
-	"transformer.layer.%d.output_layer_norm",
+    "transformer.layer.%d.attention.q_lin", "transformer.layer.%d.attention.k_lin",
+    "transformer.layer.%d.attention.v_lin", "transformer.layer.%d.attention.out_lin",
+    "transformer.layer.%d.sa_layer_norm",   "transformer.layer.%d.ffn.lin1",
+    "transformer.layer.%d.ffn.lin2",        "transformer.layer.%d.output_layer_norm",
 };
 
 #pragma GCC diagnostic push
@@ -185,7 +181,7 @@ static void layer_name(char *buf, size_t cap, const char *pattern, int i)
 #pragma GCC diagnostic pop
 
 static enum sy_status load_layer(struct loader *l, const struct bert_config *c,
-				 const struct layer_names *nm, int i, struct bert_layer *L)
+                                 const struct layer_names *nm, int i, struct bert_layer *L)
 {
 	const int H = c->hidden, I = c->intermediate;
 	char base[192], name[256];
@@ -293,15 +289,16 @@ void bert_model_free(struct bert_model *m)
 }
 
 enum sy_status bert_model_load_st(const struct bert_config *cfg, const struct safetensors *st,
-				  int n_threads, struct sy_error *err, struct bert_model **out)
+                                  int n_threads, struct sy_error *err, struct bert_model **out)
 {
 	*out = NULL;
 	const char *prefix = bert_detect_prefix(st);
 	if (!prefix)
-		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: no embeddings.word_embeddings.weight tensor (with or without "
-				    "a bert./roberta./distilbert./model. prefix)",
-				    st->path);
+		return sy_error_set(
+		    err, SY_ERR_FORMAT,
+		    "%s: no embeddings.word_embeddings.weight tensor (with or without "
+		    "a bert./roberta./distilbert./model. prefix)",
+		    st->path);
 	struct bert_model *m = calloc(1, sizeof *m);
 	if (!m)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
@@ -309,15 +306,14 @@ enum sy_status bert_model_load_st(const struct bert_config *cfg, const struct sa
 	snprintf(m->prefix, sizeof m->prefix, "%s", prefix);
 	const int H = cfg->hidden;
 	struct loader l = {.st = st, .prefix = m->prefix, .err = err};
-	enum sy_status s =
-		ld_alloc(&l, "embeddings.word_embeddings.weight", 2,
-			 (int64_t[]){cfg->vocab_size, H}, &m->word_emb);
+	enum sy_status s = ld_alloc(&l, "embeddings.word_embeddings.weight", 2,
+	                            (int64_t[]){cfg->vocab_size, H}, &m->word_emb);
 	if (s == SY_OK)
 		s = ld_alloc(&l, "embeddings.position_embeddings.weight", 2,
-			     (int64_t[]){cfg->max_positions, H}, &m->pos_emb);
+		             (int64_t[]){cfg->max_positions, H}, &m->pos_emb);
 	if (s == SY_OK && cfg->arch != BERT_ARCH_DISTILBERT && cfg->type_vocab_size > 0)
 		s = ld_alloc(&l, "embeddings.token_type_embeddings.weight", 2,
-			     (int64_t[]){cfg->type_vocab_size, H}, &m->type_emb);
+		             (int64_t[]){cfg->type_vocab_size, H}, &m->type_emb);
 	if (s == SY_OK)
 		s = ld_norm(&l, "embeddings.LayerNorm", H, &m->emb_ln_gamma, &m->emb_ln_beta);
 	if (s == SY_OK) {
@@ -326,7 +322,7 @@ enum sy_status bert_model_load_st(const struct bert_config *cfg, const struct sa
 			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	}
 	const struct layer_names *nm =
-		cfg->arch == BERT_ARCH_DISTILBERT ? &distilbert_names : &bert_names;
+	    cfg->arch == BERT_ARCH_DISTILBERT ? &distilbert_names : &bert_names;
 	for (int i = 0; s == SY_OK && i < cfg->n_layers; i++)
 		s = load_layer(&l, cfg, nm, i, &m->layers[i]);
 	if (s == SY_OK) {
@@ -344,7 +340,7 @@ enum sy_status bert_model_load_st(const struct bert_config *cfg, const struct sa
 }
 
 enum sy_status bert_model_load(const char *dir, int n_threads, struct sy_error *err,
-			       struct bert_model **out)
+                               struct bert_model **out)
 {
 	*out = NULL;
 	struct bert_config cfg;
@@ -356,9 +352,9 @@ enum sy_status bert_model_load(const char *dir, int n_threads, struct sy_error *
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	if (!sy_path_exists(path)) {
 		sy_error_set(err, SY_ERR_UNSUPPORTED,
-			     "%s: missing (sharded checkpoints and pytorch_model.bin are not "
-			     "supported yet)",
-			     path);
+		             "%s: missing (sharded checkpoints and pytorch_model.bin are not "
+		             "supported yet)",
+		             path);
 		free(path);
 		return SY_ERR_UNSUPPORTED;
 	}
@@ -396,7 +392,7 @@ long bert_model_scratch_allocs(const struct bert_model *m)
 
 /* Grows the scratch to hold rows tokens in n_seqs sequences of at most max_t tokens. */
 static enum sy_status scratch_reserve(struct bert_model *m, int rows, int n_seqs, int max_t,
-				      struct sy_error *err)
+                                      struct sy_error *err)
 {
 	if (rows <= m->cap_rows && n_seqs <= m->cap_seqs && max_t <= m->cap_t)
 		return SY_OK;
@@ -416,12 +412,13 @@ static enum sy_status scratch_reserve(struct bert_model *m, int rows, int n_seqs
 	m->ffn = malloc(r * I * sizeof(float));
 	m->pos_ids = malloc(r * sizeof(int32_t));
 	m->seq_start = malloc(((size_t)cs + 1) * sizeof(int));
-	m->attn_scratch = malloc((size_t)nth * (m->attn_stride ? m->attn_stride : 1) * sizeof(float));
+	m->attn_scratch =
+	    malloc((size_t)nth * (m->attn_stride ? m->attn_stride : 1) * sizeof(float));
 	if (!m->x || !m->qkv || !m->ctx || !m->tmp || !m->ffn || !m->pos_ids || !m->seq_start ||
 	    !m->attn_scratch) {
 		scratch_free(m);
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory for a batch of %d tokens",
-				    rows);
+		                    rows);
 	}
 	m->cap_rows = cr;
 	m->cap_seqs = cs;
@@ -433,7 +430,7 @@ struct fwd_ctx {
 	struct bert_model *m;
 	const struct bert_input *in;
 	int rows;
-	int split_units;  /* attention split over (sequence, head) units instead of inside */
+	int split_units; /* attention split over (sequence, head) units instead of inside */
 	double attn_cost; /* total cost of the (sequence, head) units */
 };
 
@@ -449,7 +446,7 @@ static enum gemm_epilogue act_epilogue(enum bert_act a)
 
 /* x[r] = LayerNorm(tmp[r] + x[r]) for this part's rows. */
 static void residual_norm(struct bert_model *m, int rows, const float *gamma, const float *beta,
-			  int ith, int nth)
+                          int ith, int nth)
 {
 	const int H = m->cfg.hidden;
 	int b, e;
@@ -475,8 +472,9 @@ static void attention_step(struct fwd_ctx *c, int ith, int nth)
 			if (len == 0)
 				continue;
 			const float *q = m->qkv + (size_t)m->seq_start[s] * 3 * H;
-			attention_f32(q, q + H, q + 2 * H, 3 * H, m->ctx + (size_t)m->seq_start[s] * H,
-				      H, len, len, nh, hd, scale, scratch, ith, nth);
+			attention_f32(q, q + H, q + 2 * H, 3 * H,
+			              m->ctx + (size_t)m->seq_start[s] * H, H, len, len, nh, hd,
+			              scale, scratch, ith, nth);
 		}
 		return;
 	}
@@ -496,8 +494,8 @@ static void attention_step(struct fwd_ctx *c, int ith, int nth)
 				continue;
 			const float *q = m->qkv + (size_t)m->seq_start[s] * 3 * H + (size_t)h * hd;
 			attention_f32(q, q + H, q + 2 * H, 3 * H,
-				      m->ctx + (size_t)m->seq_start[s] * H + (size_t)h * hd, H, len,
-				      len, 1, hd, scale, scratch, 0, 1);
+			              m->ctx + (size_t)m->seq_start[s] * H + (size_t)h * hd, H, len,
+			              len, 1, hd, scale, scratch, 0, 1);
 		}
 	}
 }
@@ -517,7 +515,8 @@ static void forward_part(void *p, int ith, int nth)
 		float *x = m->x + (size_t)r * H;
 		memcpy(x, m->word_emb + (size_t)in->ids[r] * H, (size_t)H * sizeof(float));
 		if (m->type_emb)
-			add_f32(x, m->type_emb + (size_t)(in->type_ids ? in->type_ids[r] : 0) * H, H);
+			add_f32(x, m->type_emb + (size_t)(in->type_ids ? in->type_ids[r] : 0) * H,
+			        H);
 		add_f32(x, m->pos_emb + (size_t)m->pos_ids[r] * H, H);
 		layer_norm_f32(x, x, m->emb_ln_gamma, m->emb_ln_beta, H, cfg->layer_norm_eps);
 	}
@@ -527,27 +526,27 @@ static void forward_part(void *p, int ith, int nth)
 	for (int l = 0; l < cfg->n_layers; l++) {
 		const struct bert_layer *L = &m->layers[l];
 		gemm_linear(m->x, H, &L->qkv, L->qkv_bias, GEMM_EPILOGUE_NONE, m->qkv, 3 * H, rows,
-			    ith, nth);
+		            ith, nth);
 		sy_pool_barrier(m->pool);
 		attention_step(c, ith, nth);
 		sy_pool_barrier(m->pool);
-		gemm_linear(m->ctx, H, &L->attn_out, L->attn_out_bias, GEMM_EPILOGUE_NONE, m->tmp, H,
-			    rows, ith, nth);
+		gemm_linear(m->ctx, H, &L->attn_out, L->attn_out_bias, GEMM_EPILOGUE_NONE, m->tmp,
+		            H, rows, ith, nth);
 		sy_pool_barrier(m->pool);
 		residual_norm(m, rows, L->ln1_gamma, L->ln1_beta, ith, nth);
 		sy_pool_barrier(m->pool);
 		gemm_linear(m->x, H, &L->ffn_up, L->ffn_up_bias, act, m->ffn, I, rows, ith, nth);
 		sy_pool_barrier(m->pool);
-		gemm_linear(m->ffn, I, &L->ffn_down, L->ffn_down_bias, GEMM_EPILOGUE_NONE, m->tmp, H,
-			    rows, ith, nth);
+		gemm_linear(m->ffn, I, &L->ffn_down, L->ffn_down_bias, GEMM_EPILOGUE_NONE, m->tmp,
+		            H, rows, ith, nth);
 		sy_pool_barrier(m->pool);
 		residual_norm(m, rows, L->ln2_gamma, L->ln2_beta, ith, nth);
 		sy_pool_barrier(m->pool);
 	}
 }
 
-enum sy_status bert_forward(struct bert_model *m, const struct bert_input *in,
-			    struct sy_error *err, const float **out)
+enum sy_status bert_forward(struct bert_model *m, const struct bert_input *in, struct sy_error *err,
+                            const float **out)
 {
 	*out = NULL;
 	const struct bert_config *cfg = &m->cfg;
@@ -558,26 +557,27 @@ enum sy_status bert_forward(struct bert_model *m, const struct bert_input *in,
 	for (int s = 0; s < in->n_seqs; s++) {
 		int len = in->lens[s];
 		if (len < 0 || len > cfg->max_tokens)
-			return sy_error_set(err, SY_ERR_INVALID_ARG,
-					    "bert: sequence %d has %d tokens; the model takes 0..%d", s,
-					    len, cfg->max_tokens);
+			return sy_error_set(
+			    err, SY_ERR_INVALID_ARG,
+			    "bert: sequence %d has %d tokens; the model takes 0..%d", s, len,
+			    cfg->max_tokens);
 		rows += len;
 		if (len > max_t)
 			max_t = len;
 	}
 	if (rows > (1 << 24))
 		return sy_error_set(err, SY_ERR_LIMIT, "bert: batch of %lld tokens is too large",
-				    rows);
+		                    rows);
 	for (long long r = 0; r < rows; r++) {
 		if (in->ids[r] < 0 || in->ids[r] >= cfg->vocab_size)
 			return sy_error_set(err, SY_ERR_INVALID_ARG,
-					    "bert: token id %d outside the vocabulary (%d)",
-					    (int)in->ids[r], cfg->vocab_size);
+			                    "bert: token id %d outside the vocabulary (%d)",
+			                    (int)in->ids[r], cfg->vocab_size);
 		if (m->type_emb && in->type_ids &&
 		    (in->type_ids[r] < 0 || in->type_ids[r] >= cfg->type_vocab_size))
 			return sy_error_set(err, SY_ERR_INVALID_ARG,
-					    "bert: token type id %d outside 0..%d", (int)in->type_ids[r],
-					    cfg->type_vocab_size - 1);
+			                    "bert: token type id %d outside 0..%d",
+			                    (int)in->type_ids[r], cfg->type_vocab_size - 1);
 	}
 	enum sy_status s = scratch_reserve(m, (int)rows, in->n_seqs, max_t, err);
 	if (s != SY_OK)

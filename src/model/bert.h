@@ -25,17 +25,17 @@ struct bert_model;
 
 struct bert_input {
 	int n_seqs;
-	const int *lens;         /* [n_seqs] tokens per sequence, each in [0, config max_tokens] */
-	const int32_t *ids;      /* [sum lens] token ids, sequences back to back */
+	const int *lens; /* [n_seqs] tokens per sequence, each in [0, config max_tokens] */
+	const int32_t *ids; /* [sum lens] token ids, sequences back to back */
 	const int32_t *type_ids; /* [sum lens] token type ids, or NULL for all zeros */
 };
 
 /* Loads dir/config.json and dir/model.safetensors. n_threads <= 0: one per core. */
 enum sy_status bert_model_load(const char *dir, int n_threads, struct sy_error *err,
-			       struct bert_model **out);
+                               struct bert_model **out);
 /* Loads from a parsed config and an open safetensors file (which may be closed afterwards). */
 enum sy_status bert_model_load_st(const struct bert_config *cfg, const struct safetensors *st,
-				  int n_threads, struct sy_error *err, struct bert_model **out);
+                                  int n_threads, struct sy_error *err, struct bert_model **out);
 void bert_model_free(struct bert_model *m);
 
 const struct bert_config *bert_model_config(const struct bert_model *m);
@@ -49,8 +49,8 @@ long bert_model_scratch_allocs(const struct bert_model *m);
 /* Runs the encoder. *out points to the last hidden state, packed [sum lens][hidden], owned by
  * the model and valid until the next bert_forward or bert_model_free. Fails with
  * SY_ERR_INVALID_ARG on a length past max_tokens or an id outside the vocabulary. */
-enum sy_status bert_forward(struct bert_model *m, const struct bert_input *in,
-			    struct sy_error *err, const float **out);
+enum sy_status bert_forward(struct bert_model *m, const struct bert_input *in, struct sy_error *err,
+                            const float **out);
 
 /* Finds which prefix the checkpoint's tensor names carry: the one under which
  * "embeddings.word_embeddings.weight" exists. Returns NULL when none does. */

@@ -28,7 +28,7 @@ struct bert_embedder {
 	int max_length; /* tokens per text, special tokens included */
 	/* The packed batch being filled, grown to the largest batch seen. */
 	int32_t *ids, *type_ids; /* [cap_tokens] */
-	int *lens;               /* [cap_seqs] */
+	int *lens; /* [cap_seqs] */
 	int cap_tokens, cap_seqs;
 };
 
@@ -54,7 +54,7 @@ static int bert_embedder_dims(const void *impl)
 }
 
 static enum sy_status batch_reserve(struct bert_embedder *b, int tokens, int seqs,
-				    struct sy_error *err)
+                                    struct sy_error *err)
 {
 	if (tokens > b->cap_tokens) {
 		int cap = tokens > 2 * b->cap_tokens ? tokens : 2 * b->cap_tokens;
@@ -65,7 +65,8 @@ static enum sy_status batch_reserve(struct bert_embedder *b, int tokens, int seq
 		if (types)
 			b->type_ids = types;
 		if (!ids || !types)
-			return sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d tokens", tokens);
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d tokens",
+			                    tokens);
 		b->cap_tokens = cap;
 	}
 	if (seqs > b->cap_seqs) {
@@ -84,7 +85,8 @@ static enum sy_status run_batch(struct bert_embedder *b, int n, struct sy_error 
 {
 	if (n == 0)
 		return SY_OK;
-	struct bert_input in = {.n_seqs = n, .lens = b->lens, .ids = b->ids, .type_ids = b->type_ids};
+	struct bert_input in = {
+	    .n_seqs = n, .lens = b->lens, .ids = b->ids, .type_ids = b->type_ids};
 	const float *hidden;
 	enum sy_status s = bert_forward(b->model, &in, err, &hidden);
 	if (s != SY_OK)
@@ -92,9 +94,8 @@ static enum sy_status run_batch(struct bert_embedder *b, int n, struct sy_error 
 	return pooling_head_apply(&b->head, hidden, b->lens, n, err, out);
 }
 
-static enum sy_status bert_embedder_encode(void *impl, const char *const *texts,
-					   const size_t *lens, int n, float *out,
-					   struct sy_error *err)
+static enum sy_status bert_embedder_encode(void *impl, const char *const *texts, const size_t *lens,
+                                           int n, float *out, struct sy_error *err)
 {
 	struct bert_embedder *b = impl;
 	struct tok_encode_params params = tokenizer_default_params();
@@ -104,8 +105,8 @@ static enum sy_status bert_embedder_encode(void *impl, const char *const *texts,
 	int first = 0, n_batch = 0, n_tokens = 0;
 	for (int i = 0; i < n; i++) {
 		struct tok_encoding enc;
-		enum sy_status s = tokenizer_encode(b->tok, texts[i], lens[i], NULL, 0, &params, err,
-						    &enc);
+		enum sy_status s =
+		    tokenizer_encode(b->tok, texts[i], lens[i], NULL, 0, &params, err, &enc);
 		if (s != SY_OK)
 			return s;
 		if (n_batch > 0 && n_tokens + enc.n > BERT_EMBED_BATCH_TOKENS) {
@@ -121,7 +122,8 @@ static enum sy_status bert_embedder_encode(void *impl, const char *const *texts,
 		}
 		memcpy(b->ids + n_tokens, enc.ids, (size_t)enc.n * sizeof *b->ids);
 		if (enc.type_ids)
-			memcpy(b->type_ids + n_tokens, enc.type_ids, (size_t)enc.n * sizeof *b->ids);
+			memcpy(b->type_ids + n_tokens, enc.type_ids,
+			       (size_t)enc.n * sizeof *b->ids);
 		else
 			memset(b->type_ids + n_tokens, 0, (size_t)enc.n * sizeof *b->ids);
 		b->lens[n_batch++] = enc.n;
@@ -132,11 +134,11 @@ static enum sy_status bert_embedder_encode(void *impl, const char *const *texts,
 }
 
 static const struct embedder_vt bert_vt = {"bert", bert_embedder_dims, bert_embedder_encode,
-					   bert_embedder_close};
-static const struct embedder_vt roberta_vt = {"roberta", bert_embedder_dims,
-					      bert_embedder_encode, bert_embedder_close};
+                                           bert_embedder_close};
+static const struct embedder_vt roberta_vt = {"roberta", bert_embedder_dims, bert_embedder_encode,
+                                              bert_embedder_close};
 static const struct embedder_vt distilbert_vt = {"distilbert", bert_embedder_dims,
-						 bert_embedder_encode, bert_embedder_close};
+                                                 bert_embedder_encode, bert_embedder_close};
 
 struct bert_model *bert_embedder_model(const struct embedder *e)
 {
@@ -146,7 +148,7 @@ struct bert_model *bert_embedder_model(const struct embedder *e)
 }
 
 enum sy_status bert_embedder_open(const char *dir, const struct embed_options *opts,
-				  struct sy_error *err, struct embedder *out)
+                                  struct sy_error *err, struct embedder *out)
 {
 	struct embed_options defaults = embed_default_options();
 	if (!opts)
@@ -175,8 +177,8 @@ enum sy_status bert_embedder_open(const char *dir, const struct embed_options *o
 		max_len = cfg->max_tokens;
 	b->max_length = max_len;
 	out->impl = b;
-	out->vt = cfg->arch == BERT_ARCH_ROBERTA	  ? &roberta_vt
-		  : cfg->arch == BERT_ARCH_DISTILBERT ? &distilbert_vt
-						      : &bert_vt;
+	out->vt = cfg->arch == BERT_ARCH_ROBERTA      ? &roberta_vt
+	          : cfg->arch == BERT_ARCH_DISTILBERT ? &distilbert_vt
+	                                              : &bert_vt;
 	return SY_OK;
 }

@@ -34,8 +34,8 @@ const char *bert_act_name(enum bert_act a)
 
 /* Reads an integer field (first of up to two alternative names) into *out; absent keeps the
  * default. Fails unless it is an integer in [lo, hi]. */
-static enum sy_status get_int(const cJSON *root, const char *name, const char *alt, int lo,
-			      int hi, const char *file, struct sy_error *err, int *out)
+static enum sy_status get_int(const cJSON *root, const char *name, const char *alt, int lo, int hi,
+                              const char *file, struct sy_error *err, int *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
 	if (!v && alt) {
@@ -47,40 +47,40 @@ static enum sy_status get_int(const cJSON *root, const char *name, const char *a
 	if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
 	    floor(v->valuedouble) != v->valuedouble)
 		return sy_error_set(err, SY_ERR_FORMAT, "%s: %s: expected an integer in [%d, %d]",
-				    file, name, lo, hi);
+		                    file, name, lo, hi);
 	*out = (int)v->valuedouble;
 	return SY_OK;
 }
 
 static enum sy_status parse_act(const char *s, const char *field, const char *file,
-				struct sy_error *err, enum bert_act *out)
+                                struct sy_error *err, enum bert_act *out)
 {
 	if (!strcmp(s, "gelu"))
 		*out = BERT_ACT_GELU_ERF;
 	else if (!strcmp(s, "gelu_new") || !strcmp(s, "gelu_pytorch_tanh") ||
-		 !strcmp(s, "gelu_fast"))
+	         !strcmp(s, "gelu_fast"))
 		*out = BERT_ACT_GELU_TANH;
 	else if (!strcmp(s, "relu"))
 		*out = BERT_ACT_RELU;
 	else
 		return sy_error_set(err, SY_ERR_UNSUPPORTED,
-				    "%s: %s \"%.40s\" is not supported (gelu, gelu_new, "
-				    "gelu_pytorch_tanh, relu)",
-				    file, field, s);
+		                    "%s: %s \"%.40s\" is not supported (gelu, gelu_new, "
+		                    "gelu_pytorch_tanh, relu)",
+		                    file, field, s);
 	return SY_OK;
 }
 
-#define TRY(x)                                \
-	do {                                  \
-		enum sy_status _s = (x);      \
-		if (_s != SY_OK) {            \
-			cJSON_Delete(root);   \
-			return _s;            \
-		}                             \
+#define TRY(x)                              \
+	do {                                \
+		enum sy_status _s = (x);    \
+		if (_s != SY_OK) {          \
+			cJSON_Delete(root); \
+			return _s;          \
+		}                           \
 	} while (0)
 
 enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
-				 struct sy_error *err, struct bert_config *out)
+                                 struct sy_error *err, struct bert_config *out)
 {
 	memset(out, 0, sizeof *out);
 	if (!name)
@@ -120,18 +120,18 @@ enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
 		TRY(get_int(root, "num_hidden_layers", NULL, 0, 4096, name, err, &out->n_layers));
 		TRY(get_int(root, "num_attention_heads", NULL, 1, big, name, err, &out->n_heads));
 		TRY(get_int(root, "intermediate_size", NULL, 1, big, name, err,
-			    &out->intermediate));
+		            &out->intermediate));
 		TRY(get_int(root, "max_position_embeddings", NULL, 1, big, name, err,
-			    &out->max_positions));
+		            &out->max_positions));
 		TRY(get_int(root, "type_vocab_size", NULL, 0, big, name, err,
-			    &out->type_vocab_size));
+		            &out->type_vocab_size));
 		TRY(get_int(root, "pad_token_id", NULL, -1, 1 << 30, name, err,
-			    &out->pad_token_id));
+		            &out->pad_token_id));
 		const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
 		if (act && !cJSON_IsString(act)) {
 			cJSON_Delete(root);
 			return sy_error_set(err, SY_ERR_FORMAT, "%s: hidden_act: expected a string",
-					    name);
+			                    name);
 		}
 		if (act)
 			TRY(parse_act(act->valuestring, "hidden_act", name, err, &out->act));
@@ -140,19 +140,20 @@ enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
 			if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) ||
 			    eps->valuedouble > 1) {
 				cJSON_Delete(root);
-				return sy_error_set(err, SY_ERR_FORMAT,
-						    "%s: layer_norm_eps: expected a number in (0, 1]",
-						    name);
+				return sy_error_set(
+				    err, SY_ERR_FORMAT,
+				    "%s: layer_norm_eps: expected a number in (0, 1]", name);
 			}
 			out->layer_norm_eps = (float)eps->valuedouble;
 		}
-		const cJSON *pet = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
+		const cJSON *pet =
+		    cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
 		if (pet && !cJSON_IsNull(pet) &&
 		    (!cJSON_IsString(pet) || strcmp(pet->valuestring, "absolute") != 0)) {
 			sy_error_set(err, SY_ERR_UNSUPPORTED,
-				     "%s: position_embedding_type \"%.40s\" is not supported (only "
-				     "\"absolute\")",
-				     name, cJSON_IsString(pet) ? pet->valuestring : "?");
+			             "%s: position_embedding_type \"%.40s\" is not supported (only "
+			             "\"absolute\")",
+			             name, cJSON_IsString(pet) ? pet->valuestring : "?");
 			cJSON_Delete(root);
 			return SY_ERR_UNSUPPORTED;
 		}
@@ -160,10 +161,11 @@ enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
 			/* RobertaEmbeddings numbers valid tokens from padding_idx + 1 on. */
 			if (out->pad_token_id < 0) {
 				cJSON_Delete(root);
-				return sy_error_set(err, SY_ERR_FORMAT,
-						    "%s: pad_token_id: RoBERTa needs a padding index "
-						    ">= 0",
-						    name);
+				return sy_error_set(
+				    err, SY_ERR_FORMAT,
+				    "%s: pad_token_id: RoBERTa needs a padding index "
+				    ">= 0",
+				    name);
 			}
 			out->position_offset = out->pad_token_id + 1;
 		}
@@ -183,42 +185,45 @@ enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
 		TRY(get_int(root, "vocab_size", NULL, 1, 1 << 30, name, err, &out->vocab_size));
 		TRY(get_int(root, "dim", "hidden_size", 1, big, name, err, &out->hidden));
 		TRY(get_int(root, "n_layers", "num_hidden_layers", 0, 4096, name, err,
-			    &out->n_layers));
+		            &out->n_layers));
 		TRY(get_int(root, "n_heads", "num_attention_heads", 1, big, name, err,
-			    &out->n_heads));
+		            &out->n_heads));
 		TRY(get_int(root, "hidden_dim", "intermediate_size", 1, big, name, err,
-			    &out->intermediate));
+		            &out->intermediate));
 		TRY(get_int(root, "max_position_embeddings", NULL, 1, big, name, err,
-			    &out->max_positions));
+		            &out->max_positions));
 		TRY(get_int(root, "pad_token_id", NULL, -1, 1 << 30, name, err,
-			    &out->pad_token_id));
+		            &out->pad_token_id));
 		const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "activation");
 		if (act && !cJSON_IsString(act)) {
 			cJSON_Delete(root);
 			return sy_error_set(err, SY_ERR_FORMAT, "%s: activation: expected a string",
-					    name);
+			                    name);
 		}
 		if (act)
 			TRY(parse_act(act->valuestring, "activation", name, err, &out->act));
 	} else {
-		sy_error_set(err, SY_ERR_UNSUPPORTED,
-			     "%s: model_type \"%.40s\" is not supported (bert, roberta, xlm-roberta, "
-			     "camembert, distilbert)",
-			     name, type);
+		sy_error_set(
+		    err, SY_ERR_UNSUPPORTED,
+		    "%s: model_type \"%.40s\" is not supported (bert, roberta, xlm-roberta, "
+		    "camembert, distilbert)",
+		    name, type);
 		cJSON_Delete(root);
 		return SY_ERR_UNSUPPORTED;
 	}
 	cJSON_Delete(root);
 	if (out->hidden % out->n_heads != 0)
-		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: hidden size %d is not a multiple of the %d attention heads",
-				    name, out->hidden, out->n_heads);
+		return sy_error_set(
+		    err, SY_ERR_FORMAT,
+		    "%s: hidden size %d is not a multiple of the %d attention heads", name,
+		    out->hidden, out->n_heads);
 	out->max_tokens = out->max_positions - out->position_offset;
 	if (out->max_tokens < 1)
-		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: max_position_embeddings %d leaves no usable position after "
-				    "padding_idx %d",
-				    name, out->max_positions, out->pad_token_id);
+		return sy_error_set(
+		    err, SY_ERR_FORMAT,
+		    "%s: max_position_embeddings %d leaves no usable position after "
+		    "padding_idx %d",
+		    name, out->max_positions, out->pad_token_id);
 	return SY_OK;
 }
 

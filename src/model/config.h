@@ -12,37 +12,37 @@
 #include "base/status.h"
 
 enum bert_arch {
-	BERT_ARCH_BERT,       /* bert */
-	BERT_ARCH_ROBERTA,    /* roberta, xlm-roberta, camembert: positions start after padding_idx */
+	BERT_ARCH_BERT, /* bert */
+	BERT_ARCH_ROBERTA, /* roberta, xlm-roberta, camembert: positions start after padding_idx */
 	BERT_ARCH_DISTILBERT, /* distilbert: no token types, different tensor names */
 };
 
 enum bert_act {
-	BERT_ACT_GELU_ERF,  /* "gelu" */
+	BERT_ACT_GELU_ERF, /* "gelu" */
 	BERT_ACT_GELU_TANH, /* "gelu_new", "gelu_pytorch_tanh", "gelu_fast" */
-	BERT_ACT_RELU,      /* "relu" */
+	BERT_ACT_RELU, /* "relu" */
 };
 
 struct bert_config {
 	enum bert_arch arch;
-	char model_type[32];   /* as written in config.json */
+	char model_type[32]; /* as written in config.json */
 	int vocab_size;
-	int hidden;            /* hidden_size (DistilBERT: dim) */
-	int n_layers;          /* num_hidden_layers (DistilBERT: n_layers) */
-	int n_heads;           /* num_attention_heads (DistilBERT: n_heads) */
-	int intermediate;      /* intermediate_size (DistilBERT: hidden_dim) */
-	enum bert_act act;     /* hidden_act (DistilBERT: activation) */
-	float layer_norm_eps;  /* DistilBERT: fixed 1e-12 */
-	int max_positions;     /* max_position_embeddings: rows of the position table */
-	int type_vocab_size;   /* rows of the token type table; 0 for DistilBERT */
-	int pad_token_id;      /* RoBERTa's padding_idx */
-	int position_offset;   /* first position id of a sequence: RoBERTa pad_token_id + 1, else 0 */
-	int max_tokens;        /* usable sequence length: max_positions - position_offset */
+	int hidden; /* hidden_size (DistilBERT: dim) */
+	int n_layers; /* num_hidden_layers (DistilBERT: n_layers) */
+	int n_heads; /* num_attention_heads (DistilBERT: n_heads) */
+	int intermediate; /* intermediate_size (DistilBERT: hidden_dim) */
+	enum bert_act act; /* hidden_act (DistilBERT: activation) */
+	float layer_norm_eps; /* DistilBERT: fixed 1e-12 */
+	int max_positions; /* max_position_embeddings: rows of the position table */
+	int type_vocab_size; /* rows of the token type table; 0 for DistilBERT */
+	int pad_token_id; /* RoBERTa's padding_idx */
+	int position_offset; /* first position id of a sequence: RoBERTa pad_token_id + 1, else 0 */
+	int max_tokens; /* usable sequence length: max_positions - position_offset */
 };
 
 /* Parses config.json content (len bytes; name is used in messages). */
 enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
-				 struct sy_error *err, struct bert_config *out);
+                                 struct sy_error *err, struct bert_config *out);
 /* Reads and parses dir/config.json. */
 enum sy_status bert_config_load(const char *dir, struct sy_error *err, struct bert_config *out);
 

@@ -50,18 +50,19 @@ static void print_weights(const char *dir, FILE *out)
 		elems[t->dtype] += t->n_elems;
 		bytes[t->dtype] += t->n_bytes;
 		count[t->dtype]++;
-		if (t->dtype == ST_DTYPE_F32 || t->dtype == ST_DTYPE_F16 || t->dtype == ST_DTYPE_BF16 ||
-		    t->dtype == ST_DTYPE_F64)
+		if (t->dtype == ST_DTYPE_F32 || t->dtype == ST_DTYPE_F16 ||
+		    t->dtype == ST_DTYPE_BF16 || t->dtype == ST_DTYPE_F64)
 			params += t->n_elems;
 	}
 	const char *prefix = bert_detect_prefix(st);
-	fprintf(out, "weights:       model.safetensors, %d tensors, %zu bytes, name prefix \"%s\"\n",
-		st->n_tensors, st->map.len, prefix ? prefix : "(none found)");
+	fprintf(out,
+	        "weights:       model.safetensors, %d tensors, %zu bytes, name prefix \"%s\"\n",
+	        st->n_tensors, st->map.len, prefix ? prefix : "(none found)");
 	fprintf(out, "parameters:    %zu (%.2f M)\n", params, (double)params / 1e6);
 	for (int d = 0; d <= ST_DTYPE_F8_E5M2; d++)
 		if (count[d])
 			fprintf(out, "dtype %-8s %d tensors, %zu values, %zu bytes\n",
-				st_dtype_name((enum st_dtype)d), count[d], elems[d], bytes[d]);
+			        st_dtype_name((enum st_dtype)d), count[d], elems[d], bytes[d]);
 	fprintf(out, "fp32 in memory: %zu bytes\n", params * sizeof(float));
 	safetensors_close(st);
 }
@@ -75,7 +76,7 @@ static void print_tokenizer(const char *dir, FILE *out)
 		return;
 	}
 	fprintf(out, "tokenizer:     %s, vocab %d", tokenizer_model_kind(tok),
-		tokenizer_vocab_size(tok));
+	        tokenizer_vocab_size(tok));
 	if (tokenizer_max_length(tok) > 0)
 		fprintf(out, ", truncation %d", tokenizer_max_length(tok));
 	fputc('\n', out);
@@ -94,20 +95,20 @@ static void print_meta(const char *dir, FILE *out)
 		fprintf(out, "pooling:       cls (default: no modules.json), normalize no\n");
 	else
 		fprintf(out, "pooling:       %s%s, normalize %s\n",
-			m.pooling == POOLING_DEFAULT ? "cls" : pooling_mode_name(m.pooling),
-			m.pooling == POOLING_DEFAULT ? " (default: no Pooling module)" : "",
-			m.normalize ? "yes" : "no");
+		        m.pooling == POOLING_DEFAULT ? "cls" : pooling_mode_name(m.pooling),
+		        m.pooling == POOLING_DEFAULT ? " (default: no Pooling module)" : "",
+		        m.normalize ? "yes" : "no");
 	for (int i = 0; i < m.n_dense; i++)
 		fprintf(out, "dense:         %d -> %d, %s%s\n", m.dense[i].in_features,
-			m.dense[i].out_features, epilogue_name(m.dense[i].act),
-			m.dense[i].bias ? "" : ", no bias");
+		        m.dense[i].out_features, epilogue_name(m.dense[i].act),
+		        m.dense[i].bias ? "" : ", no bias");
 	if (m.max_seq_length)
 		fprintf(out, "max_seq_length: %d\n", m.max_seq_length);
 	for (int i = 0; i < m.n_prompts; i++)
 		fprintf(out, "prompt:        %s = \"%s\"%s\n", m.prompts[i].name, m.prompts[i].text,
-			m.default_prompt_name && !strcmp(m.default_prompt_name, m.prompts[i].name)
-				? " (default)"
-				: "");
+		        m.default_prompt_name && !strcmp(m.default_prompt_name, m.prompts[i].name)
+		            ? " (default)"
+		            : "");
 	if (m.similarity_fn)
 		fprintf(out, "similarity:    %s\n", m.similarity_fn);
 	st_meta_free(&m);

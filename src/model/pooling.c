@@ -12,7 +12,7 @@
 #include "tensor/ops.h"
 
 void pooling_f32(enum pooling_mode mode, const float *hidden, const int *lens, int n, int dim,
-		 float *out)
+                 float *out)
 {
 	const float *seq = hidden;
 	for (int i = 0; i < n; i++) {
@@ -44,24 +44,22 @@ void pooling_f32(enum pooling_mode mode, const float *hidden, const int *lens, i
 			memcpy(o, seq + (size_t)(len - 1) * dim, (size_t)dim * sizeof *o);
 			break;
 		case POOLING_CLS:
-		case POOLING_DEFAULT:
-			memcpy(o, seq, (size_t)dim * sizeof *o);
-			break;
+		case POOLING_DEFAULT: memcpy(o, seq, (size_t)dim * sizeof *o); break;
 		}
 		seq += (size_t)len * dim;
 	}
 }
 
 static enum sy_status dense_load(const struct st_dense_meta *dm, struct sy_error *err,
-				 struct pooling_dense *d)
+                                 struct pooling_dense *d)
 {
 	char *path = sy_path_join(dm->dir, "model.safetensors");
 	if (!path)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	if (!sy_path_exists(path)) {
-		sy_error_set(err, SY_ERR_UNSUPPORTED,
-			     "%s: missing (Dense weights in pytorch_model.bin are not supported yet)",
-			     path);
+		sy_error_set(
+		    err, SY_ERR_UNSUPPORTED,
+		    "%s: missing (Dense weights in pytorch_model.bin are not supported yet)", path);
 		free(path);
 		return SY_ERR_UNSUPPORTED;
 	}
@@ -85,7 +83,7 @@ static enum sy_status dense_load(const struct st_dense_meta *dm, struct sy_error
 }
 
 enum sy_status pooling_head_init(const struct st_meta *meta, const struct embed_options *opts,
-				 int hidden, struct sy_error *err, struct pooling_head *out)
+                                 int hidden, struct sy_error *err, struct pooling_head *out)
 {
 	memset(out, 0, sizeof *out);
 	out->hidden = hidden;
@@ -96,10 +94,11 @@ enum sy_status pooling_head_init(const struct st_meta *meta, const struct embed_
 	if (opts && opts->normalize >= 0)
 		out->normalize = opts->normalize != 0;
 	if (meta && meta->pooling_dim && meta->pooling_dim != hidden)
-		return sy_error_set(err, SY_ERR_FORMAT,
-				    "Pooling word_embedding_dimension %d does not match the hidden size "
-				    "%d",
-				    meta->pooling_dim, hidden);
+		return sy_error_set(
+		    err, SY_ERR_FORMAT,
+		    "Pooling word_embedding_dimension %d does not match the hidden size "
+		    "%d",
+		    meta->pooling_dim, hidden);
 	int width = hidden;
 	out->max_width = hidden;
 	for (int i = 0; meta && i < meta->n_dense; i++) {
@@ -107,9 +106,9 @@ enum sy_status pooling_head_init(const struct st_meta *meta, const struct embed_
 		if (dm->in_features != width) {
 			pooling_head_free(out);
 			return sy_error_set(err, SY_ERR_FORMAT,
-					    "%s/config.json: in_features %d, but the layer before "
-					    "gives %d",
-					    dm->dir, dm->in_features, width);
+			                    "%s/config.json: in_features %d, but the layer before "
+			                    "gives %d",
+			                    dm->dir, dm->in_features, width);
 		}
 		enum sy_status s = dense_load(dm, err, &out->dense[i]);
 		out->n_dense = i + 1;
@@ -137,7 +136,7 @@ void pooling_head_free(struct pooling_head *h)
 }
 
 enum sy_status pooling_head_apply(struct pooling_head *h, const float *hidden, const int *lens,
-				  int n, struct sy_error *err, float *out)
+                                  int n, struct sy_error *err, float *out)
 {
 	if (h->n_dense == 0) {
 		pooling_f32(h->mode, hidden, lens, n, h->hidden, out);
@@ -153,7 +152,7 @@ enum sy_status pooling_head_apply(struct pooling_head *h, const float *hidden, c
 			if (!h->buf[0] || !h->buf[1]) {
 				h->cap_rows = 0;
 				return sy_error_set(err, SY_ERR_NOMEM,
-						    "out of memory for pooling scratch");
+				                    "out of memory for pooling scratch");
 			}
 		}
 		pooling_f32(h->mode, hidden, lens, n, h->hidden, h->buf[0]);
@@ -161,7 +160,8 @@ enum sy_status pooling_head_apply(struct pooling_head *h, const float *hidden, c
 		for (int i = 0; i < h->n_dense; i++) {
 			const struct pooling_dense *d = &h->dense[i];
 			float *dst = i == h->n_dense - 1 ? out : h->buf[cur ^ 1];
-			gemm_linear(h->buf[cur], d->in, &d->w, d->bias, d->act, dst, d->out, n, 0, 1);
+			gemm_linear(h->buf[cur], d->in, &d->w, d->bias, d->act, dst, d->out, n, 0,
+			            1);
 			cur ^= 1;
 		}
 	}

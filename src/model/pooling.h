@@ -19,11 +19,11 @@
 /* Pools n sequences of lens[i] tokens from hidden ([sum lens][dim], packed) into out[n][dim].
  * A sequence of length 0 pools to zeros. mode must not be POOLING_DEFAULT. */
 void pooling_f32(enum pooling_mode mode, const float *hidden, const int *lens, int n, int dim,
-		 float *out);
+                 float *out);
 
 struct pooling_dense {
-	struct gemm_weights w;  /* [out][in] packed */
-	float *bias;            /* [out], or NULL */
+	struct gemm_weights w; /* [out][in] packed */
+	float *bias; /* [out], or NULL */
 	enum gemm_epilogue act;
 	int in, out;
 };
@@ -31,25 +31,25 @@ struct pooling_dense {
 struct pooling_head {
 	enum pooling_mode mode; /* resolved; never POOLING_DEFAULT */
 	bool normalize;
-	int hidden;             /* width of the token states */
-	int dims;               /* width of the output */
+	int hidden; /* width of the token states */
+	int dims; /* width of the output */
 	int n_dense;
 	struct pooling_dense dense[ST_META_MAX_DENSE];
 	/* Scratch for the Dense chain, grown to the largest batch seen: two [cap_rows][max width]. */
 	float *buf[2];
 	int cap_rows, max_width;
-	long n_scratch_allocs;  /* (re)allocations of buf, for tests of steady-state allocation */
+	long n_scratch_allocs; /* (re)allocations of buf, for tests of steady-state allocation */
 };
 
 /* Builds the head from the metadata (loading Dense weights from their safetensors), with
  * overrides from opts (pooling, normalize; may be NULL). Defaults without metadata: cls, no
  * normalisation. Free with pooling_head_free. */
 enum sy_status pooling_head_init(const struct st_meta *meta, const struct embed_options *opts,
-				 int hidden, struct sy_error *err, struct pooling_head *out);
+                                 int hidden, struct sy_error *err, struct pooling_head *out);
 void pooling_head_free(struct pooling_head *h);
 
 /* Pools, runs the Dense layers and normalises n sequences into out[n][h->dims]. */
 enum sy_status pooling_head_apply(struct pooling_head *h, const float *hidden, const int *lens,
-				  int n, struct sy_error *err, float *out);
+                                  int n, struct sy_error *err, float *out);
 
 #endif

@@ -25,14 +25,11 @@ static const struct {
 	enum st_dtype dtype;
 	size_t size;
 } st_dtypes[] = {
-	{"F32", ST_DTYPE_F32, 4},	{"F16", ST_DTYPE_F16, 2},
-	{"BF16", ST_DTYPE_BF16, 2},	{"F64", ST_DTYPE_F64, 8},
-	{"I32", ST_DTYPE_I32, 4},	{"I64", ST_DTYPE_I64, 8},
-	{"I16", ST_DTYPE_I16, 2},	{"I8", ST_DTYPE_I8, 1},
-	{"U8", ST_DTYPE_U8, 1},		{"U16", ST_DTYPE_U16, 2},
-	{"U32", ST_DTYPE_U32, 4},	{"U64", ST_DTYPE_U64, 8},
-	{"BOOL", ST_DTYPE_BOOL, 1},	{"F8_E4M3", ST_DTYPE_F8_E4M3, 1},
-	{"F8_E5M2", ST_DTYPE_F8_E5M2, 1},
+    {"F32", ST_DTYPE_F32, 4},   {"F16", ST_DTYPE_F16, 2},         {"BF16", ST_DTYPE_BF16, 2},
+    {"F64", ST_DTYPE_F64, 8},   {"I32", ST_DTYPE_I32, 4},         {"I64", ST_DTYPE_I64, 8},
+    {"I16", ST_DTYPE_I16, 2},   {"I8", ST_DTYPE_I8, 1},           {"U8", ST_DTYPE_U8, 1},
+    {"U16", ST_DTYPE_U16, 2},   {"U32", ST_DTYPE_U32, 4},         {"U64", ST_DTYPE_U64, 8},
+    {"BOOL", ST_DTYPE_BOOL, 1}, {"F8_E4M3", ST_DTYPE_F8_E4M3, 1}, {"F8_E5M2", ST_DTYPE_F8_E5M2, 1},
 };
 
 #define N_DTYPES (sizeof st_dtypes / sizeof st_dtypes[0])
@@ -71,7 +68,8 @@ void st_shape_format(const int64_t *shape, int n_dims, char *buf, size_t cap)
 	buf[0] = '\0';
 	n += (size_t)snprintf(buf + n, cap - n, "[");
 	for (int i = 0; i < n_dims && n < cap; i++)
-		n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? "," : "", (long long)shape[i]);
+		n +=
+		    (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? "," : "", (long long)shape[i]);
 	if (n < cap)
 		snprintf(buf + n, cap - n, "]");
 }
@@ -102,29 +100,30 @@ void safetensors_close(struct safetensors *st)
 
 /* Validates one header entry and fills t (except name). */
 static enum sy_status parse_entry(const struct safetensors *st, const cJSON *e,
-				  const unsigned char *data, size_t data_len, struct sy_error *err,
-				  struct st_tensor *t)
+                                  const unsigned char *data, size_t data_len, struct sy_error *err,
+                                  struct st_tensor *t)
 {
 	const char *name = e->string;
 	if (!cJSON_IsObject(e))
-		return sy_error_set(err, SY_ERR_FORMAT, "%s: tensor %s: expected an object", st->path,
-				    name);
+		return sy_error_set(err, SY_ERR_FORMAT, "%s: tensor %s: expected an object",
+		                    st->path, name);
 	const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
 	const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
 	const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
 	if (!cJSON_IsString(dt))
 		return sy_error_set(err, SY_ERR_FORMAT, "%s: tensor %s: dtype: expected a string",
-				    st->path, name);
+		                    st->path, name);
 	if (st_dtype_parse(dt->valuestring, &t->dtype) != 0)
 		return sy_error_set(err, SY_ERR_FORMAT, "%s: tensor %s: unknown dtype \"%.32s\"",
-				    st->path, name, dt->valuestring);
+		                    st->path, name, dt->valuestring);
 	if (!cJSON_IsArray(shape))
 		return sy_error_set(err, SY_ERR_FORMAT, "%s: tensor %s: shape: expected an array",
-				    st->path, name);
+		                    st->path, name);
 	int nd = cJSON_GetArraySize(shape);
 	if (nd > ST_MAX_DIMS)
-		return sy_error_set(err, SY_ERR_UNSUPPORTED, "%s: tensor %s: %d dimensions (max %d)",
-				    st->path, name, nd, ST_MAX_DIMS);
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "%s: tensor %s: %d dimensions (max %d)", st->path, name, nd,
+		                    ST_MAX_DIMS);
 	t->n_dims = nd;
 	size_t n_elems = 1;
 	int i = 0;
@@ -133,13 +132,14 @@ static enum sy_status parse_entry(const struct safetensors *st, const cJSON *e,
 	{
 		uint64_t v;
 		if (json_uint(d, &v) != 0)
-			return sy_error_set(err, SY_ERR_FORMAT,
-					    "%s: tensor %s: shape[%d]: expected a non-negative integer",
-					    st->path, name, i);
+			return sy_error_set(
+			    err, SY_ERR_FORMAT,
+			    "%s: tensor %s: shape[%d]: expected a non-negative integer", st->path,
+			    name, i);
 		t->shape[i++] = (int64_t)v;
 		if (__builtin_mul_overflow(n_elems, (size_t)v, &n_elems))
 			return sy_error_set(err, SY_ERR_FORMAT, "%s: tensor %s: shape overflows",
-					    st->path, name);
+			                    st->path, name);
 	}
 	t->n_elems = n_elems;
 	uint64_t begin, end;
@@ -147,26 +147,28 @@ static enum sy_status parse_entry(const struct safetensors *st, const cJSON *e,
 	    json_uint(cJSON_GetArrayItem(offs, 0), &begin) != 0 ||
 	    json_uint(cJSON_GetArrayItem(offs, 1), &end) != 0)
 		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: tensor %s: data_offsets: expected [begin, end] integers",
-				    st->path, name);
+		                    "%s: tensor %s: data_offsets: expected [begin, end] integers",
+		                    st->path, name);
 	if (begin > end)
-		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: tensor %s: data_offsets [%llu, %llu]: begin after end", st->path,
-				    name, (unsigned long long)begin, (unsigned long long)end);
+		return sy_error_set(
+		    err, SY_ERR_FORMAT, "%s: tensor %s: data_offsets [%llu, %llu]: begin after end",
+		    st->path, name, (unsigned long long)begin, (unsigned long long)end);
 	if (end > data_len)
-		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: tensor %s: data_offsets [%llu, %llu] past the end of the data "
-				    "(%zu bytes; file truncated?)",
-				    st->path, name, (unsigned long long)begin, (unsigned long long)end,
-				    data_len);
+		return sy_error_set(
+		    err, SY_ERR_FORMAT,
+		    "%s: tensor %s: data_offsets [%llu, %llu] past the end of the data "
+		    "(%zu bytes; file truncated?)",
+		    st->path, name, (unsigned long long)begin, (unsigned long long)end, data_len);
 	size_t want;
-	if (__builtin_mul_overflow(n_elems, st_dtype_size(t->dtype), &want) || want != end - begin) {
+	if (__builtin_mul_overflow(n_elems, st_dtype_size(t->dtype), &want) ||
+	    want != end - begin) {
 		char sb[128];
 		st_shape_format(t->shape, t->n_dims, sb, sizeof sb);
-		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: tensor %s: %s %s needs %zu bytes but data_offsets give %llu",
-				    st->path, name, dt->valuestring, sb, n_elems * st_dtype_size(t->dtype),
-				    (unsigned long long)(end - begin));
+		return sy_error_set(
+		    err, SY_ERR_FORMAT,
+		    "%s: tensor %s: %s %s needs %zu bytes but data_offsets give %llu", st->path,
+		    name, dt->valuestring, sb, n_elems * st_dtype_size(t->dtype),
+		    (unsigned long long)(end - begin));
 	}
 	t->data = data ? data + begin : NULL;
 	t->n_bytes = (size_t)(end - begin);
@@ -174,34 +176,37 @@ static enum sy_status parse_entry(const struct safetensors *st, const cJSON *e,
 }
 
 static enum sy_status parse_header(struct safetensors *st, const unsigned char *data, size_t len,
-				   struct sy_error *err)
+                                   struct sy_error *err)
 {
 	if (len < 8)
-		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: truncated: %zu bytes, too short for the 8-byte header length",
-				    st->path, len);
+		return sy_error_set(
+		    err, SY_ERR_FORMAT,
+		    "%s: truncated: %zu bytes, too short for the 8-byte header length", st->path,
+		    len);
 	uint64_t hlen = 0;
 	for (int i = 7; i >= 0; i--)
 		hlen = hlen << 8 | data[i];
 	if (hlen > len - 8)
 		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: header length %llu past the end of the file (%zu bytes; "
-				    "truncated or not safetensors)",
-				    st->path, (unsigned long long)hlen, len);
+		                    "%s: header length %llu past the end of the file (%zu bytes; "
+		                    "truncated or not safetensors)",
+		                    st->path, (unsigned long long)hlen, len);
 	if (hlen > ST_MAX_HEADER_LEN)
-		return sy_error_set(err, SY_ERR_LIMIT, "%s: header length %llu over the 100 MB limit",
-				    st->path, (unsigned long long)hlen);
+		return sy_error_set(err, SY_ERR_LIMIT,
+		                    "%s: header length %llu over the 100 MB limit", st->path,
+		                    (unsigned long long)hlen);
 	const char *hdr = (const char *)data + 8;
 	const unsigned char *body = data + 8 + hlen;
 	size_t body_len = len - 8 - (size_t)hlen;
 	cJSON *root = cJSON_ParseWithLength(hdr, (size_t)hlen);
 	if (!root)
-		return sy_error_set(err, SY_ERR_FORMAT, "%s: header is not valid JSON (near byte %zu)",
-				    st->path,
-				    cJSON_GetErrorPtr() ? (size_t)(cJSON_GetErrorPtr() - hdr) : 0);
+		return sy_error_set(err, SY_ERR_FORMAT,
+		                    "%s: header is not valid JSON (near byte %zu)", st->path,
+		                    cJSON_GetErrorPtr() ? (size_t)(cJSON_GetErrorPtr() - hdr) : 0);
 	enum sy_status s = SY_OK;
 	if (!cJSON_IsObject(root)) {
-		s = sy_error_set(err, SY_ERR_FORMAT, "%s: header: expected a JSON object", st->path);
+		s = sy_error_set(err, SY_ERR_FORMAT, "%s: header: expected a JSON object",
+		                 st->path);
 		goto out;
 	}
 	int n = 0;
@@ -211,7 +216,7 @@ static enum sy_status parse_header(struct safetensors *st, const unsigned char *
 	{
 		if (!e->string) {
 			s = sy_error_set(err, SY_ERR_FORMAT, "%s: header: entry without a name",
-					 st->path);
+			                 st->path);
 			goto out;
 		}
 		if (!strcmp(e->string, "__metadata__"))
@@ -239,8 +244,8 @@ static enum sy_status parse_header(struct safetensors *st, const unsigned char *
 		t->name = np;
 		np += nl + 1;
 		if (sy_strmap_get(&st->index, t->name, nl) >= 0) {
-			s = sy_error_set(err, SY_ERR_FORMAT, "%s: tensor %s appears twice", st->path,
-					 t->name);
+			s = sy_error_set(err, SY_ERR_FORMAT, "%s: tensor %s appears twice",
+			                 st->path, t->name);
 			goto out;
 		}
 		if (sy_strmap_put(&st->index, t->name, nl, st->n_tensors) != 0) {
@@ -255,7 +260,7 @@ out:
 }
 
 enum sy_status safetensors_parse(const unsigned char *data, size_t len, const char *name,
-				 struct sy_error *err, struct safetensors **out)
+                                 struct sy_error *err, struct safetensors **out)
 {
 	*out = NULL;
 	struct safetensors *st = calloc(1, sizeof *st);
@@ -299,13 +304,14 @@ const struct st_tensor *safetensors_find(const struct safetensors *st, const cha
 }
 
 enum sy_status safetensors_get(const struct safetensors *st, const char *name, int n_dims,
-			       const int64_t *shape, struct sy_error *err,
-			       const struct st_tensor **out)
+                               const int64_t *shape, struct sy_error *err,
+                               const struct st_tensor **out)
 {
 	*out = NULL;
 	const struct st_tensor *t = safetensors_find(st, name);
 	if (!t)
-		return sy_error_set(err, SY_ERR_NOT_FOUND, "%s: tensor %s not found", st->path, name);
+		return sy_error_set(err, SY_ERR_NOT_FOUND, "%s: tensor %s not found", st->path,
+		                    name);
 	int ok = t->n_dims == n_dims;
 	for (int i = 0; ok && i < n_dims; i++)
 		ok = shape[i] < 0 || shape[i] == t->shape[i];
@@ -313,15 +319,16 @@ enum sy_status safetensors_get(const struct safetensors *st, const char *name, i
 		char want[160], got[160];
 		st_shape_format(shape, n_dims, want, sizeof want);
 		st_shape_format(t->shape, t->n_dims, got, sizeof got);
-		return sy_error_set(err, SY_ERR_FORMAT, "%s: tensor %s: expected shape %s, found %s",
-				    st->path, name, want, got);
+		return sy_error_set(err, SY_ERR_FORMAT,
+		                    "%s: tensor %s: expected shape %s, found %s", st->path, name,
+		                    want, got);
 	}
 	*out = t;
 	return SY_OK;
 }
 
 enum sy_status safetensors_tensor_read_f32(const struct st_tensor *t, struct sy_error *err,
-					   float *dst)
+                                           float *dst)
 {
 	size_t n = t->n_elems;
 	const unsigned char *p = t->data;
@@ -367,19 +374,19 @@ enum sy_status safetensors_tensor_read_f32(const struct st_tensor *t, struct sy_
 		return SY_OK;
 	default:
 		return sy_error_set(err, SY_ERR_UNSUPPORTED,
-				    "tensor %s: dtype %s cannot be read as float32", t->name,
-				    st_dtype_name(t->dtype));
+		                    "tensor %s: dtype %s cannot be read as float32", t->name,
+		                    st_dtype_name(t->dtype));
 	}
 }
 
 enum sy_status safetensors_tensor_to_f32(const struct st_tensor *t, struct sy_error *err,
-					 float **out)
+                                         float **out)
 {
 	*out = NULL;
 	float *dst = malloc(t->n_elems ? t->n_elems * sizeof(float) : 1);
 	if (!dst)
 		return sy_error_set(err, SY_ERR_NOMEM, "tensor %s: out of memory (%zu floats)",
-				    t->name, t->n_elems);
+		                    t->name, t->n_elems);
 	enum sy_status s = safetensors_tensor_read_f32(t, err, dst);
 	if (s != SY_OK) {
 		free(dst);
@@ -390,7 +397,7 @@ enum sy_status safetensors_tensor_to_f32(const struct st_tensor *t, struct sy_er
 }
 
 enum sy_status safetensors_read_f32(const struct safetensors *st, const char *name, int n_dims,
-				    const int64_t *shape, struct sy_error *err, float **out)
+                                    const int64_t *shape, struct sy_error *err, float **out)
 {
 	*out = NULL;
 	const struct st_tensor *t;

@@ -41,22 +41,22 @@ enum st_dtype {
 #define ST_MAX_DIMS 8
 
 struct st_tensor {
-	const char *name;          /* owned by the struct safetensors */
+	const char *name; /* owned by the struct safetensors */
 	enum st_dtype dtype;
-	int n_dims;                /* 0 for a scalar */
+	int n_dims; /* 0 for a scalar */
 	int64_t shape[ST_MAX_DIMS];
-	size_t n_elems;            /* product of shape (1 for a scalar) */
+	size_t n_elems; /* product of shape (1 for a scalar) */
 	const unsigned char *data; /* into the mapping; n_bytes long; may be unaligned */
 	size_t n_bytes;
 };
 
 struct safetensors {
-	char *path;                 /* for messages */
-	struct sy_mmap map;         /* empty when opened from memory */
+	char *path; /* for messages */
+	struct sy_mmap map; /* empty when opened from memory */
 	int n_tensors;
-	struct st_tensor *tensors;  /* [n_tensors] in header order */
-	struct sy_strmap index;     /* name -> index into tensors */
-	char *names;                /* storage for the tensor names */
+	struct st_tensor *tensors; /* [n_tensors] in header order */
+	struct sy_strmap index; /* name -> index into tensors */
+	char *names; /* storage for the tensor names */
 };
 
 /* Maps and validates the file at path. The caller frees *out with safetensors_close. */
@@ -64,7 +64,7 @@ enum sy_status safetensors_open(const char *path, struct sy_error *err, struct s
 /* Validates len bytes at data (which must outlive the result; nothing is copied). name is used
  * in messages. */
 enum sy_status safetensors_parse(const unsigned char *data, size_t len, const char *name,
-				 struct sy_error *err, struct safetensors **out);
+                                 struct sy_error *err, struct safetensors **out);
 void safetensors_close(struct safetensors *st);
 
 /* The tensor called name, or NULL. */
@@ -74,19 +74,19 @@ const struct st_tensor *safetensors_find(const struct safetensors *st, const cha
  * size). Fails with SY_ERR_NOT_FOUND or SY_ERR_FORMAT ("tensor x: expected shape [64,64],
  * found [64,32]"). */
 enum sy_status safetensors_get(const struct safetensors *st, const char *name, int n_dims,
-			       const int64_t *shape, struct sy_error *err,
-			       const struct st_tensor **out);
+                               const int64_t *shape, struct sy_error *err,
+                               const struct st_tensor **out);
 
 /* Converts t to a malloc'd float32 array of t->n_elems values (caller frees). */
 enum sy_status safetensors_tensor_to_f32(const struct st_tensor *t, struct sy_error *err,
-					 float **out);
+                                         float **out);
 /* Converts t into dst (t->n_elems floats, caller-provided). */
 enum sy_status safetensors_tensor_read_f32(const struct st_tensor *t, struct sy_error *err,
-					   float *dst);
+                                           float *dst);
 
 /* safetensors_get followed by safetensors_tensor_to_f32. */
 enum sy_status safetensors_read_f32(const struct safetensors *st, const char *name, int n_dims,
-				    const int64_t *shape, struct sy_error *err, float **out);
+                                    const int64_t *shape, struct sy_error *err, float **out);
 
 const char *st_dtype_name(enum st_dtype d);
 size_t st_dtype_size(enum st_dtype d);

@@ -12,8 +12,7 @@
 #include "base/file.h"
 
 /* Parses dir/rel into *out; *out stays NULL (and SY_OK is returned) when the file is absent. */
-static enum sy_status read_json(const char *dir, const char *rel, struct sy_error *err,
-				cJSON **out)
+static enum sy_status read_json(const char *dir, const char *rel, struct sy_error *err, cJSON **out)
 {
 	*out = NULL;
 	char *path = sy_path_join(dir, rel);
@@ -75,7 +74,7 @@ static char *join_rel(const char *dir, const char *rel, const char *name)
 }
 
 static enum sy_status load_pooling(const char *dir, const char *rel, struct sy_error *err,
-				   struct st_meta *m)
+                                   struct st_meta *m)
 {
 	char *mdir = join_rel(dir, rel, NULL);
 	if (!mdir)
@@ -86,7 +85,7 @@ static enum sy_status load_pooling(const char *dir, const char *rel, struct sy_e
 		goto out;
 	if (!cJSON_IsObject(c)) {
 		s = sy_error_set(err, SY_ERR_FORMAT, "%s/config.json: %s", mdir,
-				 c ? "expected a JSON object" : "missing (Pooling module)");
+		                 c ? "expected a JSON object" : "missing (Pooling module)");
 		goto out;
 	}
 	m->include_prompt = json_bool(c, "include_prompt", 1);
@@ -98,43 +97,46 @@ static enum sy_status load_pooling(const char *dir, const char *rel, struct sy_e
 		const char *v = pm->valuestring;
 		m->pooling = !strcmp(v, "lasttoken") ? POOLING_LAST : pooling_mode_parse(v);
 		if (m->pooling == POOLING_DEFAULT)
-			s = sy_error_set(err, SY_ERR_UNSUPPORTED,
-					 "%s/config.json: pooling_mode \"%.40s\" is not supported (cls, mean, "
-					 "max, lasttoken)",
-					 mdir, v);
+			s = sy_error_set(
+			    err, SY_ERR_UNSUPPORTED,
+			    "%s/config.json: pooling_mode \"%.40s\" is not supported (cls, mean, "
+			    "max, lasttoken)",
+			    mdir, v);
 		goto out;
 	}
 	static const struct {
 		const char *field;
 		enum pooling_mode mode;
 	} modes[] = {
-		{"pooling_mode_cls_token", POOLING_CLS},
-		{"pooling_mode_mean_tokens", POOLING_MEAN},
-		{"pooling_mode_max_tokens", POOLING_MAX},
-		{"pooling_mode_lasttoken", POOLING_LAST},
-		{"pooling_mode_mean_sqrt_len_tokens", POOLING_DEFAULT},
-		{"pooling_mode_weightedmean_tokens", POOLING_DEFAULT},
+	    {"pooling_mode_cls_token", POOLING_CLS},
+	    {"pooling_mode_mean_tokens", POOLING_MEAN},
+	    {"pooling_mode_max_tokens", POOLING_MAX},
+	    {"pooling_mode_lasttoken", POOLING_LAST},
+	    {"pooling_mode_mean_sqrt_len_tokens", POOLING_DEFAULT},
+	    {"pooling_mode_weightedmean_tokens", POOLING_DEFAULT},
 	};
 	int n_set = 0;
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
 		if (!json_bool(c, modes[i].field, 0))
 			continue;
 		if (modes[i].mode == POOLING_DEFAULT) {
-			s = sy_error_set(err, SY_ERR_UNSUPPORTED, "%s/config.json: %s is not supported",
-					 mdir, modes[i].field);
+			s = sy_error_set(err, SY_ERR_UNSUPPORTED,
+			                 "%s/config.json: %s is not supported", mdir,
+			                 modes[i].field);
 			goto out;
 		}
 		m->pooling = modes[i].mode;
 		n_set++;
 	}
 	if (n_set == 0)
-		s = sy_error_set(err, SY_ERR_FORMAT, "%s/config.json: no pooling_mode_* field is true",
-				 mdir);
+		s = sy_error_set(err, SY_ERR_FORMAT,
+		                 "%s/config.json: no pooling_mode_* field is true", mdir);
 	else if (n_set > 1)
-		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
-				 "%s/config.json: %d pooling modes at once (concatenated outputs) are not "
-				 "supported",
-				 mdir, n_set);
+		s = sy_error_set(
+		    err, SY_ERR_UNSUPPORTED,
+		    "%s/config.json: %d pooling modes at once (concatenated outputs) are not "
+		    "supported",
+		    mdir, n_set);
 out:
 	cJSON_Delete(c);
 	free(mdir);
@@ -142,11 +144,12 @@ out:
 }
 
 static enum sy_status load_dense(const char *dir, const char *rel, struct sy_error *err,
-				 struct st_meta *m)
+                                 struct st_meta *m)
 {
 	if (m->n_dense == ST_META_MAX_DENSE)
-		return sy_error_set(err, SY_ERR_UNSUPPORTED, "%s/modules.json: more than %d Dense modules",
-				    dir, ST_META_MAX_DENSE);
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "%s/modules.json: more than %d Dense modules", dir,
+		                    ST_META_MAX_DENSE);
 	struct st_dense_meta *d = &m->dense[m->n_dense];
 	d->dir = join_rel(dir, rel, NULL);
 	if (!d->dir)
@@ -158,16 +161,16 @@ static enum sy_status load_dense(const char *dir, const char *rel, struct sy_err
 		return s;
 	if (!cJSON_IsObject(c)) {
 		s = sy_error_set(err, SY_ERR_FORMAT, "%s/config.json: %s", d->dir,
-				 c ? "expected a JSON object" : "missing (Dense module)");
+		                 c ? "expected a JSON object" : "missing (Dense module)");
 		goto out;
 	}
 	const cJSON *in = cJSON_GetObjectItemCaseSensitive(c, "in_features");
 	const cJSON *outf = cJSON_GetObjectItemCaseSensitive(c, "out_features");
 	if (!cJSON_IsNumber(in) || !cJSON_IsNumber(outf) || in->valuedouble < 1 ||
 	    outf->valuedouble < 1 || in->valuedouble > (1 << 24) || outf->valuedouble > (1 << 24)) {
-		s = sy_error_set(err, SY_ERR_FORMAT,
-				 "%s/config.json: in_features/out_features: expected positive integers",
-				 d->dir);
+		s = sy_error_set(
+		    err, SY_ERR_FORMAT,
+		    "%s/config.json: in_features/out_features: expected positive integers", d->dir);
 		goto out;
 	}
 	d->in_features = (int)in->valuedouble;
@@ -187,9 +190,9 @@ static enum sy_status load_dense(const char *dir, const char *rel, struct sy_err
 			d->act = GEMM_EPILOGUE_GELU_ERF;
 		else
 			s = sy_error_set(err, SY_ERR_UNSUPPORTED,
-					 "%s/config.json: activation_function \"%.60s\" is not "
-					 "supported (Tanh, Identity, ReLU, GELU)",
-					 d->dir, act->valuestring);
+			                 "%s/config.json: activation_function \"%.60s\" is not "
+			                 "supported (Tanh, Identity, ReLU, GELU)",
+			                 d->dir, act->valuestring);
 	}
 out:
 	cJSON_Delete(c);
@@ -197,7 +200,7 @@ out:
 }
 
 static enum sy_status load_modules(const char *dir, const cJSON *mods, struct sy_error *err,
-				   struct st_meta *m)
+                                   struct st_meta *m)
 {
 	if (!cJSON_IsArray(mods))
 		return sy_error_set(err, SY_ERR_FORMAT, "%s/modules.json: expected an array", dir);
@@ -209,53 +212,57 @@ static enum sy_status load_modules(const char *dir, const cJSON *mods, struct sy
 		const cJSON *path = cJSON_GetObjectItemCaseSensitive(e, "path");
 		if (!cJSON_IsString(type) || !cJSON_IsString(path))
 			return sy_error_set(err, SY_ERR_FORMAT,
-					    "%s/modules.json: [%d]: expected {\"type\", \"path\"} "
-					    "strings",
-					    dir, i);
+			                    "%s/modules.json: [%d]: expected {\"type\", \"path\"} "
+			                    "strings",
+			                    dir, i);
 		if (!path_is_safe(path->valuestring))
-			return sy_error_set(err, SY_ERR_FORMAT,
-					    "%s/modules.json: [%d]: path \"%.60s\" leaves the model "
-					    "directory",
-					    dir, i, path->valuestring);
+			return sy_error_set(
+			    err, SY_ERR_FORMAT,
+			    "%s/modules.json: [%d]: path \"%.60s\" leaves the model "
+			    "directory",
+			    dir, i, path->valuestring);
 		const char *t = class_name(type->valuestring);
 		const char *rel = path->valuestring;
 		enum sy_status s = SY_OK;
 		if (m->normalize)
-			s = sy_error_set(err, SY_ERR_UNSUPPORTED,
-					 "%s/modules.json: [%d]: %s after Normalize is not supported",
-					 dir, i, t);
+			s = sy_error_set(
+			    err, SY_ERR_UNSUPPORTED,
+			    "%s/modules.json: [%d]: %s after Normalize is not supported", dir, i,
+			    t);
 		else if (!strcmp(t, "Transformer")) {
 			if (i != 0)
-				s = sy_error_set(err, SY_ERR_UNSUPPORTED,
-						 "%s/modules.json: [%d]: Transformer must come first",
-						 dir, i);
+				s = sy_error_set(
+				    err, SY_ERR_UNSUPPORTED,
+				    "%s/modules.json: [%d]: Transformer must come first", dir, i);
 			else if (rel[0])
 				s = sy_error_set(err, SY_ERR_UNSUPPORTED,
-						 "%s/modules.json: [0]: Transformer in subfolder "
-						 "\"%.60s\" is not supported",
-						 dir, rel);
+				                 "%s/modules.json: [0]: Transformer in subfolder "
+				                 "\"%.60s\" is not supported",
+				                 dir, rel);
 		} else if (!strcmp(t, "Pooling")) {
 			if (seen_pool++ || m->n_dense)
 				s = sy_error_set(err, SY_ERR_UNSUPPORTED,
-						 "%s/modules.json: [%d]: Pooling must come once, "
-						 "before Dense",
-						 dir, i);
+				                 "%s/modules.json: [%d]: Pooling must come once, "
+				                 "before Dense",
+				                 dir, i);
 			else
 				s = load_pooling(dir, rel, err, m);
 		} else if (!strcmp(t, "Dense")) {
 			if (!seen_pool)
-				s = sy_error_set(err, SY_ERR_UNSUPPORTED,
-						 "%s/modules.json: [%d]: Dense before Pooling is not "
-						 "supported",
-						 dir, i);
+				s = sy_error_set(
+				    err, SY_ERR_UNSUPPORTED,
+				    "%s/modules.json: [%d]: Dense before Pooling is not "
+				    "supported",
+				    dir, i);
 			else
 				s = load_dense(dir, rel, err, m);
 		} else if (!strcmp(t, "Normalize")) {
 			m->normalize = true;
 		} else {
-			s = sy_error_set(err, SY_ERR_UNSUPPORTED,
-					 "%s/modules.json: [%d]: module type \"%.80s\" is not supported",
-					 dir, i, type->valuestring);
+			s = sy_error_set(
+			    err, SY_ERR_UNSUPPORTED,
+			    "%s/modules.json: [%d]: module type \"%.80s\" is not supported", dir, i,
+			    type->valuestring);
 		}
 		if (s != SY_OK)
 			return s;
@@ -265,18 +272,20 @@ static enum sy_status load_modules(const char *dir, const cJSON *mods, struct sy
 }
 
 static enum sy_status load_prompts(const char *dir, const cJSON *c, struct sy_error *err,
-				   struct st_meta *m)
+                                   struct st_meta *m)
 {
 	if (!cJSON_IsObject(c))
 		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s/config_sentence_transformers.json: expected a JSON object", dir);
+		                    "%s/config_sentence_transformers.json: expected a JSON object",
+		                    dir);
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "prompts");
 	if (p && !cJSON_IsNull(p)) {
 		if (!cJSON_IsObject(p))
-			return sy_error_set(err, SY_ERR_FORMAT,
-					    "%s/config_sentence_transformers.json: prompts: expected "
-					    "an object",
-					    dir);
+			return sy_error_set(
+			    err, SY_ERR_FORMAT,
+			    "%s/config_sentence_transformers.json: prompts: expected "
+			    "an object",
+			    dir);
 		int n = cJSON_GetArraySize(p);
 		m->prompts = calloc(n ? (size_t)n : 1, sizeof *m->prompts);
 		if (!m->prompts)
@@ -285,10 +294,11 @@ static enum sy_status load_prompts(const char *dir, const cJSON *c, struct sy_er
 		cJSON_ArrayForEach(e, p)
 		{
 			if (!cJSON_IsString(e))
-				return sy_error_set(err, SY_ERR_FORMAT,
-						    "%s/config_sentence_transformers.json: prompts.%.60s: "
-						    "expected a string",
-						    dir, e->string);
+				return sy_error_set(
+				    err, SY_ERR_FORMAT,
+				    "%s/config_sentence_transformers.json: prompts.%.60s: "
+				    "expected a string",
+				    dir, e->string);
 			struct st_prompt *pr = &m->prompts[m->n_prompts++];
 			pr->name = strdup(e->string);
 			pr->text = strdup(e->valuestring);
@@ -324,9 +334,9 @@ enum sy_status st_meta_load(const char *dir, struct sy_error *err, struct st_met
 			out->max_seq_length = (int)msl->valuedouble;
 		else if (msl && !cJSON_IsNull(msl))
 			s = sy_error_set(err, SY_ERR_FORMAT,
-					 "%s/sentence_bert_config.json: max_seq_length: expected a "
-					 "positive integer",
-					 dir);
+			                 "%s/sentence_bert_config.json: max_seq_length: expected a "
+			                 "positive integer",
+			                 dir);
 		const cJSON *lc = cJSON_GetObjectItemCaseSensitive(sbc, "do_lower_case");
 		if (cJSON_IsBool(lc))
 			out->do_lower_case = cJSON_IsTrue(lc);

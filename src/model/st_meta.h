@@ -18,7 +18,7 @@
 #define ST_META_MAX_DENSE 4
 
 struct st_dense_meta {
-	char *dir;              /* module folder (model dir joined with its path) */
+	char *dir; /* module folder (model dir joined with its path) */
 	int in_features, out_features;
 	bool bias;
 	enum gemm_epilogue act; /* NONE (Identity), TANH, RELU or GELU_ERF */
@@ -30,19 +30,19 @@ struct st_prompt {
 };
 
 struct st_meta {
-	bool has_modules;          /* modules.json was found */
+	bool has_modules; /* modules.json was found */
 	enum pooling_mode pooling; /* POOLING_DEFAULT when there is no Pooling module */
-	bool include_prompt;       /* Pooling include_prompt (true when absent) */
-	int pooling_dim;           /* Pooling word_embedding_dimension; 0 when absent */
+	bool include_prompt; /* Pooling include_prompt (true when absent) */
+	int pooling_dim; /* Pooling word_embedding_dimension; 0 when absent */
 	int n_dense;
 	struct st_dense_meta dense[ST_META_MAX_DENSE]; /* applied in order after pooling */
-	bool normalize;            /* a Normalize module ends the pipeline */
-	int max_seq_length;        /* sentence_bert_config.json; 0 when absent */
-	int do_lower_case;         /* sentence_bert_config.json; -1 when absent */
+	bool normalize; /* a Normalize module ends the pipeline */
+	int max_seq_length; /* sentence_bert_config.json; 0 when absent */
+	int do_lower_case; /* sentence_bert_config.json; -1 when absent */
 	int n_prompts;
 	struct st_prompt *prompts;
 	char *default_prompt_name; /* NULL when absent or null */
-	char *similarity_fn;       /* similarity_fn_name; NULL when absent */
+	char *similarity_fn; /* similarity_fn_name; NULL when absent */
 };
 
 /* Reads the metadata of the model directory dir into out (zeroed first). Fails on malformed or
