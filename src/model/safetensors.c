@@ -198,11 +198,11 @@ static enum sy_status parse_header(struct safetensors *st, const unsigned char *
 	const char *hdr = (const char *)data + 8;
 	const unsigned char *body = data + 8 + hlen;
 	size_t body_len = len - 8 - (size_t)hlen;
+	/* No error position in the message: cJSON_GetErrorPtr is a process-wide global, and another
+	 * thread may be parsing at the same time. */
 	cJSON *root = cJSON_ParseWithLength(hdr, (size_t)hlen);
 	if (!root)
-		return sy_error_set(err, SY_ERR_FORMAT,
-		                    "%s: header is not valid JSON (near byte %zu)", st->path,
-		                    cJSON_GetErrorPtr() ? (size_t)(cJSON_GetErrorPtr() - hdr) : 0);
+		return sy_error_set(err, SY_ERR_FORMAT, "%s: header is not valid JSON", st->path);
 	enum sy_status s = SY_OK;
 	if (!cJSON_IsObject(root)) {
 		s = sy_error_set(err, SY_ERR_FORMAT, "%s: header: expected a JSON object",
