@@ -1,0 +1,622 @@
+/* Normalizers (see normalizer.h). Each leaf step reads w->n1 and writes w->n2, then the two are
+ * swapped, so a Sequence is just its steps in order.
+ *
+ * Alignment rules, as in Hugging Face's NormalizedString::transform: a character produced from an
+ * input character (its lowercase, its decomposition, the spaces put around a CJK ideograph)
+ * carries that character's original range; a removed character leaves nothing; Replace gives its
+ * replacement the range of the last character of the match; Prepend gives the prefix the range
+ * of the first character. NFC/NFKC composition gives a composed character the union of the ranges
+ * it was composed from.
+ *
+ * Unicode decomposition data come from utf8proc. Canonical ordering of combining marks (which a
+ * per-character decomposition does not do) is a stable sort of each run of non-starters by
+ * combining class; composition runs utf8proc's composer on each group of a starter and its
+ * marks, extended to the next starter when the two compose (Hangul LV + T and the like). */
+#include "text/normalizer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <utf8proc.h>
+
+#include "text/tokcfg.h"
+#include "text/unicode.h"
+
+#define DECOMP_MAX 32 /* longest full decomposition is 18 code points (U+FDFA under NFKD) */
+
+/* ---- Loading ---- */
+
+void normalizer_free(struct tok_normalizer *n)
+{
+	if (!n)
+		return;
+	for (int i = 0; i < n->n_seq; i++)
+		normalizer_free(n->seq[i]);
+	free(n->seq);
+	pattern_free(&n->pattern);
+	free(n->content);
+	free(n);
+}
+
+static enum sy_status pattern_from_json(const cJSON *j, const char *path, struct sy_error *err,
+					struct tok_pattern *out)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "pattern");
+	if (!cJSON_IsObject(p))
+		return sy_error_set(err, SY_ERR_FORMAT,
+				    "%s.pattern: expected {\"String\": ...} or {\"Regex\": ...}", path);
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(p, "String");
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(p, "Regex");
+	char field[TOKCFG_PATH_LEN + 16];
+	if (cJSON_IsString(s) && s->valuestring) {
+		snprintf(field, sizeof field, "%s.pattern.String", path);
+		if (!tokcfg_utf8_valid(s->valuestring, strlen(s->valuestring)))
+			return sy_error_set(err, SY_ERR_FORMAT, "%s: invalid UTF-8", field);
+		return pattern_init(out, s->valuestring, false, field, err);
+	}
+	if (cJSON_IsString(r) && r->valuestring) {
+		snprintf(field, sizeof field, "%s.pattern.Regex", path);
+		return pattern_init(out, r->valuestring, true, field, err);
+	}
+	return sy_error_set(err, SY_ERR_FORMAT,
+			    "%s.pattern: expected {\"String\": ...} or {\"Regex\": ...}", path);
+}
+
+static enum sy_status bert_from_json(const cJSON *j, const char *path, struct sy_error *err,
+				     struct tok_normalizer *n)
+{
+	enum sy_status st;
+	if ((st = tokcfg_bool(j, "clean_text", path, true, err, &n->clean_text)) != SY_OK ||
+	    (st = tokcfg_bool(j, "handle_chinese_chars", path, true, err,
+			      &n->handle_chinese_chars)) != SY_OK ||
+	    (st = tokcfg_bool(j, "lowercase", path, true, err, &n->lowercase)) != SY_OK)
+		return st;
+	/* strip_accents: null (or absent) follows lowercase, as BertNormalizer does. */
+	return tokcfg_bool(j, "strip_accents", path, n->lowercase, err, &n->strip_accents);
+}
+
+enum sy_status normalizer_from_json(const cJSON *j, const char *path, struct sy_error *err,
+				    struct tok_normalizer **out)
+{
+	*out = NULL;
+	const char *type;
+	enum sy_status st = tokcfg_type(j, path, err, &type);
+	if (st != SY_OK)
+		return st;
+	struct tok_normalizer *n = calloc(1, sizeof *n);
+	if (!n)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	const char *str;
+	if (strcmp(type, "BertNormalizer") == 0) {
+		n->kind = TOK_NORM_BERT;
+		st = bert_from_json(j, path, err, n);
+	} else if (strcmp(type, "NFC") == 0) {
+		n->kind = TOK_NORM_NFC;
+	} else if (strcmp(type, "NFD") == 0) {
+		n->kind = TOK_NORM_NFD;
+	} else if (strcmp(type, "NFKC") == 0) {
+		n->kind = TOK_NORM_NFKC;
+	} else if (strcmp(type, "NFKD") == 0) {
+		n->kind = TOK_NORM_NFKD;
+	} else if (strcmp(type, "Lowercase") == 0) {
+		n->kind = TOK_NORM_LOWERCASE;
+	} else if (strcmp(type, "StripAccents") == 0) {
+		n->kind = TOK_NORM_STRIP_ACCENTS;
+	} else if (strcmp(type, "ByteLevel") == 0) {
+		n->kind = TOK_NORM_BYTE_LEVEL;
+	} else if (strcmp(type, "Strip") == 0) {
+		n->kind = TOK_NORM_STRIP;
+		if ((st = tokcfg_bool(j, "strip_left", path, true, err, &n->strip_left)) == SY_OK)
+			st = tokcfg_bool(j, "strip_right", path, true, err, &n->strip_right);
+	} else if (strcmp(type, "Replace") == 0) {
+		n->kind = TOK_NORM_REPLACE;
+		if ((st = pattern_from_json(j, path, err, &n->pattern)) == SY_OK &&
+		    (st = tokcfg_string(j, "content", path, NULL, err, &str)) == SY_OK) {
+			if (!str)
+				st = sy_error_set(err, SY_ERR_FORMAT, "%s.content: missing", path);
+			else if (!(n->content = tokcfg_strdup(str)))
+				st = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		}
+	} else if (strcmp(type, "Prepend") == 0) {
+		n->kind = TOK_NORM_PREPEND;
+		if ((st = tokcfg_string(j, "prepend", path, NULL, err, &str)) == SY_OK) {
+			if (!str)
+				st = sy_error_set(err, SY_ERR_FORMAT, "%s.prepend: missing", path);
+			else if (!(n->content = tokcfg_strdup(str)))
+				st = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		}
+	} else if (strcmp(type, "Sequence") == 0) {
+		n->kind = TOK_NORM_SEQUENCE;
+		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "normalizers");
+		if (!cJSON_IsArray(arr)) {
+			st = sy_error_set(err, SY_ERR_FORMAT, "%s.normalizers: expected array", path);
+		} else {
+			int cnt = cJSON_GetArraySize(arr);
+			n->seq = calloc(cnt ? (size_t)cnt : 1, sizeof *n->seq);
+			if (!n->seq)
+				st = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+			const cJSON *it;
+			cJSON_ArrayForEach(it, arr)
+			{
+				if (st != SY_OK)
+					break;
+				char sub[TOKCFG_PATH_LEN];
+				snprintf(sub, sizeof sub, "%s.normalizers[%d]", path, n->n_seq);
+				st = normalizer_from_json(it, sub, err, &n->seq[n->n_seq]);
+				if (st == SY_OK)
+					n->n_seq++;
+			}
+		}
+	} else if (strcmp(type, "Precompiled") == 0 || strcmp(type, "Nmt") == 0) {
+		st = sy_error_set(err, SY_ERR_UNSUPPORTED, "%s.type: unsupported normalizer \"%s\"",
+				  path, type);
+	} else {
+		st = sy_error_set(err, SY_ERR_UNSUPPORTED, "%s.type: unknown normalizer \"%s\"", path,
+				  type);
+	}
+	if (st != SY_OK) {
+		normalizer_free(n);
+		return st;
+	}
+	*out = n;
+	return SY_OK;
+}
+
+/* ---- Canonical ordering and composition on code point arrays ---- */
+
+enum sy_status work_cp_reserve(struct tok_work *w, size_t n)
+{
+	if (n <= w->cp_cap)
+		return SY_OK;
+	size_t cap = w->cp_cap ? w->cp_cap : 64;
+	while (cap < n)
+		cap *= 2;
+	uint32_t *cp = realloc(w->cp, cap * sizeof *cp);
+	if (!cp)
+		return SY_ERR_NOMEM;
+	w->cp = cp;
+	uint32_t *ca = realloc(w->ca, cap * sizeof *ca);
+	if (!ca)
+		return SY_ERR_NOMEM;
+	w->ca = ca;
+	uint32_t *cb = realloc(w->cb, cap * sizeof *cb);
+	if (!cb)
+		return SY_ERR_NOMEM;
+	w->cb = cb;
+	w->cp_cap = cap;
+	return SY_OK;
+}
+
+/* Stable insertion sort of every run of non-starters by combining class. */
+static void canonical_order(uint32_t *cp, uint32_t *ca, uint32_t *cb, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		if (uc_ccc(cp[i]) == 0) {
+			i++;
+			continue;
+		}
+		size_t s = i;
+		while (i < n && uc_ccc(cp[i]) != 0)
+			i++;
+		for (size_t k = s + 1; k < i; k++) {
+			uint32_t c = cp[k], a = ca[k], b = cb[k];
+			int cc = uc_ccc(c);
+			size_t m = k;
+			while (m > s && uc_ccc(cp[m - 1]) > cc) {
+				cp[m] = cp[m - 1];
+				ca[m] = ca[m - 1];
+				cb[m] = cb[m - 1];
+				m--;
+			}
+			cp[m] = c;
+			ca[m] = a;
+			cb[m] = b;
+		}
+	}
+}
+
+/* Decodes src into w->cp/ca/cb, fully decomposing each character when opts asks for it. */
+static enum sy_status decode_to_cps(const struct tok_nstr *src, utf8proc_option_t opts,
+				    struct tok_work *w, size_t *n_out)
+{
+	size_t n = 0;
+	/* A character expands to at most DECOMP_MAX code points; bytes bound characters. */
+	for (size_t i = 0; i < src->len;) {
+		uint32_t k, c = utf8_decode(src->s + i, &k);
+		utf8proc_int32_t d[DECOMP_MAX];
+		utf8proc_ssize_t nd = 1;
+		d[0] = (utf8proc_int32_t)c;
+		if (c >= 0xC0 && opts) {
+			int bc = 0;
+			nd = utf8proc_decompose_char((utf8proc_int32_t)c, d, DECOMP_MAX, opts, &bc);
+			if (nd < 1 || nd > DECOMP_MAX) {
+				d[0] = (utf8proc_int32_t)c;
+				nd = 1;
+			}
+		}
+		if (work_cp_reserve(w, n + (size_t)nd) != SY_OK)
+			return SY_ERR_NOMEM;
+		for (utf8proc_ssize_t t = 0; t < nd; t++) {
+			w->cp[n] = (uint32_t)d[t];
+			w->ca[n] = src->o0[i];
+			w->cb[n] = src->o1[i];
+			n++;
+		}
+		i += k;
+	}
+	*n_out = n;
+	return SY_OK;
+}
+
+static enum sy_status encode_cps(struct tok_nstr *dst, const struct tok_work *w, size_t n)
+{
+	dst->len = 0;
+	if (nstr_reserve(dst, n * 4) != SY_OK)
+		return SY_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		nstr_put_cp(dst, w->cp[i], w->ca[i], w->cb[i]);
+	return SY_OK;
+}
+
+/* Composes buf[0, n) in place (canonical composition of an ordered, decomposed sequence). */
+static size_t compose_buf(utf8proc_int32_t *buf, size_t n)
+{
+	utf8proc_ssize_t m = utf8proc_normalize_utf32(buf, (utf8proc_ssize_t)n, UTF8PROC_COMPOSE);
+	return m < 0 ? n : (size_t)m;
+}
+
+static enum sy_status compose_to(struct tok_nstr *dst, struct tok_work *w, size_t n)
+{
+	dst->len = 0;
+	if (nstr_reserve(dst, n * 4) != SY_OK)
+		return SY_ERR_NOMEM;
+	utf8proc_int32_t stack[64], *tmp = stack;
+	size_t tmp_cap = 64;
+	enum sy_status st = SY_OK;
+	size_t g = 0;
+	while (g < n) {
+		size_t j = g + 1;
+		while (j < n && uc_ccc(w->cp[j]) != 0)
+			j++;
+		for (;;) {
+			/* A following starter joins the group only if it composes with the group's
+			 * composed last character (ASCII never does). */
+			if (j >= n || w->cp[j] < 0x80)
+				break;
+			if (j - g + 1 > tmp_cap) {
+				size_t cap = (j - g + 1) * 2;
+				utf8proc_int32_t *t = tmp == stack ? malloc(cap * sizeof *t)
+								   : realloc(tmp, cap * sizeof *t);
+				if (!t) {
+					st = SY_ERR_NOMEM;
+					goto out;
+				}
+				tmp = t;
+				tmp_cap = cap;
+			}
+			for (size_t k = g; k < j; k++)
+				tmp[k - g] = (utf8proc_int32_t)w->cp[k];
+			size_t m = compose_buf(tmp, j - g);
+			utf8proc_int32_t pair[2] = {tmp[m - 1], (utf8proc_int32_t)w->cp[j]};
+			if (compose_buf(pair, 2) != 1)
+				break;
+			j++;
+			while (j < n && uc_ccc(w->cp[j]) != 0)
+				j++;
+		}
+		if (j - g > tmp_cap) {
+			size_t cap = (j - g) * 2;
+			utf8proc_int32_t *t =
+				tmp == stack ? malloc(cap * sizeof *t) : realloc(tmp, cap * sizeof *t);
+			if (!t) {
+				st = SY_ERR_NOMEM;
+				goto out;
+			}
+			tmp = t;
+			tmp_cap = cap;
+		}
+		for (size_t k = g; k < j; k++)
+			tmp[k - g] = (utf8proc_int32_t)w->cp[k];
+		size_t m = j - g == 1 ? 1 : compose_buf(tmp, j - g);
+		if (m == j - g) {
+			for (size_t k = g; k < j; k++)
+				nstr_put_cp(dst, w->cp[k], w->ca[k], w->cb[k]);
+		} else {
+			uint32_t a = w->ca[g], b = w->cb[g];
+			for (size_t k = g; k < j; k++) {
+				a = w->ca[k] < a ? w->ca[k] : a;
+				b = w->cb[k] > b ? w->cb[k] : b;
+			}
+			for (size_t k = 0; k < m; k++)
+				nstr_put_cp(dst, (uint32_t)tmp[k], a, b);
+		}
+		g = j;
+	}
+out:
+	if (tmp != stack)
+		free(tmp);
+	return st;
+}
+
+/* Re-sorts combining marks of an nstr whose characters may be out of canonical order. */
+static enum sy_status reorder_nstr(struct tok_nstr *io, struct tok_nstr *tmp, struct tok_work *w)
+{
+	size_t n;
+	if (decode_to_cps(io, 0, w, &n) != SY_OK)
+		return SY_ERR_NOMEM;
+	canonical_order(w->cp, w->ca, w->cb, n);
+	if (encode_cps(tmp, w, n) != SY_OK)
+		return SY_ERR_NOMEM;
+	nstr_swap(io, tmp);
+	return SY_OK;
+}
+
+/* ---- Leaf normalizers: src -> dst ---- */
+
+static enum sy_status run_bert(const struct tok_normalizer *nz, const struct tok_nstr *src,
+			       struct tok_nstr *dst, bool *reorder)
+{
+	dst->len = 0;
+	if (nstr_reserve(dst, src->len + 16) != SY_OK)
+		return SY_ERR_NOMEM;
+	for (size_t i = 0; i < src->len;) {
+		unsigned char c = (unsigned char)src->s[i];
+		uint32_t a = src->o0[i], b = src->o1[i];
+		if (c < 0x80) {
+			i++;
+			if (nz->clean_text) {
+				if (c == 0 || uc_is_bert_control(c))
+					continue;
+				if (uc_is_whitespace(c))
+					c = ' ';
+			}
+			if (nz->lowercase && c >= 'A' && c <= 'Z')
+				c += 32;
+			if (dst->len + 1 > dst->cap && nstr_reserve(dst, 1) != SY_OK)
+				return SY_ERR_NOMEM;
+			dst->s[dst->len] = (char)c;
+			dst->o0[dst->len] = a;
+			dst->o1[dst->len] = b;
+			dst->len++;
+			continue;
+		}
+		uint32_t k, cp = utf8_decode(src->s + i, &k);
+		i += k;
+		if (nz->clean_text) {
+			if (cp == UC_REPLACEMENT || uc_is_bert_control(cp))
+				continue;
+			if (uc_is_whitespace(cp))
+				cp = ' ';
+		}
+		bool cjk = nz->handle_chinese_chars && uc_is_chinese(cp);
+		if (dst->len + 4 * (DECOMP_MAX * 2 + 2) > dst->cap &&
+		    nstr_reserve(dst, 4 * (DECOMP_MAX * 2 + 2)) != SY_OK)
+			return SY_ERR_NOMEM;
+		if (cjk)
+			nstr_put_cp(dst, ' ', a, b);
+		utf8proc_int32_t d[DECOMP_MAX];
+		utf8proc_ssize_t nd = 1;
+		d[0] = (utf8proc_int32_t)cp;
+		if (nz->strip_accents && cp >= 0xC0) {
+			int bc = 0;
+			nd = utf8proc_decompose_char((utf8proc_int32_t)cp, d, DECOMP_MAX,
+						     UTF8PROC_DECOMPOSE, &bc);
+			if (nd < 1 || nd > DECOMP_MAX) {
+				d[0] = (utf8proc_int32_t)cp;
+				nd = 1;
+			}
+		}
+		for (utf8proc_ssize_t t = 0; t < nd; t++) {
+			uint32_t x = (uint32_t)d[t];
+			if (nz->strip_accents && uc_is_mark_nonspacing(x))
+				continue;
+			if (x >= 0x300 && uc_ccc(x) != 0)
+				*reorder = true;
+			if (nz->lowercase) {
+				uint32_t lo[2];
+				int nl = uc_to_lower(x, lo);
+				for (int q = 0; q < nl; q++)
+					nstr_put_cp(dst, lo[q], a, b);
+			} else {
+				nstr_put_cp(dst, x, a, b);
+			}
+		}
+		if (cjk)
+			nstr_put_cp(dst, ' ', a, b);
+	}
+	return SY_OK;
+}
+
+static enum sy_status run_lowercase(const struct tok_nstr *src, struct tok_nstr *dst)
+{
+	dst->len = 0;
+	if (nstr_reserve(dst, src->len + src->len / 2 + 4) != SY_OK)
+		return SY_ERR_NOMEM;
+	for (size_t i = 0; i < src->len;) {
+		uint32_t k, cp = utf8_decode(src->s + i, &k), lo[2];
+		int nl = uc_to_lower(cp, lo);
+		if (dst->len + 8 > dst->cap && nstr_reserve(dst, 8) != SY_OK)
+			return SY_ERR_NOMEM;
+		for (int q = 0; q < nl; q++)
+			nstr_put_cp(dst, lo[q], src->o0[i], src->o1[i]);
+		i += k;
+	}
+	return SY_OK;
+}
+
+static enum sy_status run_strip_accents(const struct tok_nstr *src, struct tok_nstr *dst)
+{
+	dst->len = 0;
+	if (nstr_reserve(dst, src->len) != SY_OK)
+		return SY_ERR_NOMEM;
+	for (size_t i = 0; i < src->len;) {
+		uint32_t k, cp = utf8_decode(src->s + i, &k);
+		if (!uc_is_mark(cp)) {
+			memcpy(dst->s + dst->len, src->s + i, k);
+			for (uint32_t q = 0; q < k; q++) {
+				dst->o0[dst->len + q] = src->o0[i];
+				dst->o1[dst->len + q] = src->o1[i];
+			}
+			dst->len += k;
+		}
+		i += k;
+	}
+	return SY_OK;
+}
+
+static enum sy_status run_strip(const struct tok_normalizer *nz, const struct tok_nstr *src,
+				struct tok_nstr *dst)
+{
+	size_t s = 0, e = src->len;
+	if (nz->strip_left) {
+		while (s < e) {
+			uint32_t k, cp = utf8_decode(src->s + s, &k);
+			if (!uc_is_whitespace(cp))
+				break;
+			s += k;
+		}
+	}
+	if (nz->strip_right) {
+		while (e > s) {
+			size_t p = e - 1;
+			while (p > s && ((unsigned char)src->s[p] & 0xC0) == 0x80)
+				p--;
+			uint32_t k, cp = utf8_decode(src->s + p, &k);
+			if (!uc_is_whitespace(cp))
+				break;
+			e = p;
+		}
+	}
+	dst->len = 0;
+	return nstr_append_range(dst, src, s, e - s);
+}
+
+struct replace_ctx {
+	const struct tok_normalizer *nz;
+	const struct tok_nstr *src;
+	struct tok_nstr *dst;
+};
+
+static enum sy_status replace_cb(void *ctx, uint32_t start, uint32_t end, bool is_match)
+{
+	struct replace_ctx *rc = ctx;
+	const struct tok_nstr *src = rc->src;
+	if (!is_match)
+		return nstr_append_range(rc->dst, src, start, end - start);
+	/* The replacement takes the range of the byte just before the match end (HF's rule). */
+	uint32_t a, b;
+	if (end > 0) {
+		a = src->o0[end - 1];
+		b = src->o1[end - 1];
+	} else {
+		a = b = src->len ? src->o0[0] : 0;
+	}
+	return nstr_push_str(rc->dst, rc->nz->content, strlen(rc->nz->content), a, b);
+}
+
+static enum sy_status run_replace(const struct tok_normalizer *nz, const struct tok_nstr *src,
+				  struct tok_nstr *dst, struct tok_work *w, struct sy_error *err)
+{
+	dst->len = 0;
+	struct replace_ctx rc = {nz, src, dst};
+	enum sy_status st = pattern_find(&nz->pattern, src->s, src->len, w->md, replace_cb, &rc, err);
+	if (st == SY_ERR_NOMEM)
+		return sy_error_set(err, st, "out of memory");
+	return st;
+}
+
+static enum sy_status run_prepend(const struct tok_normalizer *nz, const struct tok_nstr *src,
+				  struct tok_nstr *dst)
+{
+	dst->len = 0;
+	if (src->len == 0)
+		return SY_OK;
+	if (nstr_push_str(dst, nz->content, strlen(nz->content), src->o0[0], src->o1[0]) != SY_OK)
+		return SY_ERR_NOMEM;
+	return nstr_append_range(dst, src, 0, src->len);
+}
+
+static enum sy_status run_byte_level(const struct tok_nstr *src, struct tok_nstr *dst)
+{
+	dst->len = 0;
+	if (nstr_reserve(dst, src->len * 2) != SY_OK)
+		return SY_ERR_NOMEM;
+	for (size_t i = 0; i < src->len; i++)
+		nstr_put_cp(dst, uc_byte_level_char((unsigned char)src->s[i]), src->o0[i], src->o1[i]);
+	return SY_OK;
+}
+
+enum sy_status normalizer_run(const struct tok_normalizer *nz, struct tok_work *w,
+			      struct sy_error *err)
+{
+	struct tok_nstr *io = &w->n1, *tmp = &w->n2;
+	enum sy_status st = SY_OK;
+	bool reorder = false;
+	size_t n;
+	switch (nz->kind) {
+	case TOK_NORM_SEQUENCE:
+		for (int i = 0; i < nz->n_seq; i++)
+			if ((st = normalizer_run(nz->seq[i], w, err)) != SY_OK)
+				return st;
+		return SY_OK;
+	case TOK_NORM_BERT:
+		st = run_bert(nz, io, tmp, &reorder);
+		if (st == SY_OK) {
+			nstr_swap(io, tmp);
+			if (reorder)
+				st = reorder_nstr(io, tmp, w);
+		}
+		break;
+	case TOK_NORM_NFD:
+	case TOK_NORM_NFKD:
+	case TOK_NORM_NFC:
+	case TOK_NORM_NFKC: {
+		bool compat = nz->kind == TOK_NORM_NFKD || nz->kind == TOK_NORM_NFKC;
+		bool compose = nz->kind == TOK_NORM_NFC || nz->kind == TOK_NORM_NFKC;
+		/* Pure ASCII is invariant under every normalization form. */
+		size_t i = 0;
+		while (i < io->len && (unsigned char)io->s[i] < 0x80)
+			i++;
+		if (i == io->len)
+			return SY_OK;
+		utf8proc_option_t opts = UTF8PROC_DECOMPOSE | (compat ? UTF8PROC_COMPAT : 0);
+		st = decode_to_cps(io, opts, w, &n);
+		if (st != SY_OK)
+			break;
+		canonical_order(w->cp, w->ca, w->cb, n);
+		st = compose ? compose_to(tmp, w, n) : encode_cps(tmp, w, n);
+		if (st == SY_OK)
+			nstr_swap(io, tmp);
+		break;
+	}
+	case TOK_NORM_LOWERCASE:
+		if ((st = run_lowercase(io, tmp)) == SY_OK)
+			nstr_swap(io, tmp);
+		break;
+	case TOK_NORM_STRIP_ACCENTS:
+		if ((st = run_strip_accents(io, tmp)) == SY_OK)
+			nstr_swap(io, tmp);
+		break;
+	case TOK_NORM_STRIP:
+		if ((st = run_strip(nz, io, tmp)) == SY_OK)
+			nstr_swap(io, tmp);
+		break;
+	case TOK_NORM_REPLACE:
+		if ((st = run_replace(nz, io, tmp, w, err)) == SY_OK)
+			nstr_swap(io, tmp);
+		return st;
+	case TOK_NORM_PREPEND:
+		if ((st = run_prepend(nz, io, tmp)) == SY_OK)
+			nstr_swap(io, tmp);
+		break;
+	case TOK_NORM_BYTE_LEVEL:
+		if ((st = run_byte_level(io, tmp)) == SY_OK)
+			nstr_swap(io, tmp);
+		break;
+	}
+	if (st != SY_OK)
+		return sy_error_set(err, st, "out of memory");
+	return SY_OK;
+}
