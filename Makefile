@@ -59,11 +59,13 @@ models:
 
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	@echo "  CC    $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -c $< -o $@
+	@echo "  CC    $<"
+	@$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libswitchyard.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
