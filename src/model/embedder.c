@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/file.h"
+#include "model/use_lite.h"
 
 enum pooling_mode pooling_mode_parse(const char *s)
 {
@@ -54,6 +55,15 @@ enum sy_status embedder_open(const char *path, const struct embed_options *opts,
 	struct embed_options defaults = embed_default_options();
 	if (!opts)
 		opts = &defaults;
+	char builtin[4096];
+	if (!strcmp(path, USE_LITE_ID) && !sy_path_is_dir(path)) {
+		path = use_lite_resolve(builtin, sizeof builtin);
+		if (!path)
+			return sy_error_set(err, SY_ERR_NOT_FOUND,
+					    "model use-lite: not found in $SWITCHYARD_MODELS/use-lite, "
+					    "models/use-lite or ../shared/models/use-lite (run `make "
+					    "models`)");
+	}
 	if (!sy_path_is_dir(path))
 		return sy_error_set(err, SY_ERR_NOT_FOUND, "model %s: not a directory", path);
 	struct embedder *e = calloc(1, sizeof *e);
@@ -62,6 +72,8 @@ enum sy_status embedder_open(const char *path, const struct embed_options *opts,
 	enum sy_status s;
 	if (dir_has(path, "config.json"))
 		s = bert_embedder_open(path, opts, err, e);
+	else if (dir_has(path, "model.json"))
+		s = use_lite_embedder_open(path, opts, err, e);
 	else
 		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
 				 "model %s: no config.json (Hugging Face) or model.json (TF.js) found",

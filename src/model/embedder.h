@@ -59,5 +59,7 @@ void embedder_close(struct embedder *e);
 /* Implementations (one per architecture file). Each fills *out with a vt and impl. */
 enum sy_status bert_embedder_open(const char *dir, const struct embed_options *opts,
 				  struct sy_error *err, struct embedder *out);
+enum sy_status use_lite_embedder_open(const char *dir, const struct embed_options *opts,
+				      struct sy_error *err, struct embedder *out);
 
 #endif
