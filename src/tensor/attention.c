@@ -1,20 +1,129 @@
-/* Multi-head attention (placeholder: scalar until the vectorised kernel lands). */
+/* Multi-head attention for one sequence, as two small GEMMs per (head, query block) on the same
+ * 6 x 16 micro-kernel as the linear layers, with a vectorised softmax in between:
+ *
+ *   S = (scale Q_blk) K^T   over the n_valid unmasked keys only (K packed as a transposed B),
+ *   P = softmax(S) row by row,
+ *   O_blk = P V             (V rows are read in place as B with row stride ld).
+ *
+ * Work items are (head, block of up to ATT_QB query rows), numbered head-major and split in
+ * contiguous ranges by (ith, nth), so a part usually handles whole heads and packs each head's
+ * keys once. The query block is chosen so that there are at least nth items when possible.
+ * Head dimensions above ATT_DC are processed in chunks of ATT_DC (S accumulates over chunks), so
+ * the scratch size depends on t only. */
+#include <string.h>
+
 #include "base/threads.h"
 #include "tensor/attention.h"
+#include "tensor/gemm_micro.h"
+#include "tensor/ops.h"
 
+#define ATT_QB 48  /* most query rows per work item (a multiple of GEMM_MR) */
+#define ATT_DC 128 /* head-dimension chunk for Q K^T */
+
+static size_t ceil_to(size_t v, size_t m)
+{
+	return (v + m - 1) / m * m;
+}
+
+/* Scratch layout of one part, in floats (t16 = t rounded up to 16):
+ *   s     [ATT_QB][t16]      scores, then probabilities, of one query block
+ *   pp    ATT_QB * t         probabilities packed as A for P V
+ *   kp    t16 * ATT_DC       keys of one head (one d chunk) packed as B
+ *   qp    ATT_QB * ATT_DC    scaled queries of the block packed as A
+ *   vedge t * 16             the last, narrower-than-16 column panel of V, zero-padded */
 size_t attention_scratch_floats(int t)
 {
-	return (size_t)t;
+	size_t tt = t > 0 ? (size_t)t : 1, t16 = ceil_to(tt, GEMM_NR);
+	return ATT_QB * t16 + ATT_QB * tt + t16 * ATT_DC + ATT_QB * ATT_DC + tt * GEMM_NR;
 }
 
 void attention_f32(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
 		   int t, int n_valid, int n_heads, int head_dim, float scale, float *scratch,
 		   int ith, int nth)
 {
-	(void)scratch;
+	if (t <= 0 || n_heads <= 0 || head_dim <= 0)
+		return;
+	const size_t tt = (size_t)t, t16 = ceil_to(tt, GEMM_NR);
+	float *s = scratch;
+	float *pp = s + ATT_QB * t16;
+	float *kp = pp + ATT_QB * tt;
+	float *qp = kp + t16 * ATT_DC;
+	float *vedge = qp + ATT_QB * ATT_DC;
+
+	/* Query blocks: at most ATT_QB rows, and enough blocks to give every part an item. */
+	int nqb = (t + ATT_QB - 1) / ATT_QB;
+	int want = (nth + n_heads - 1) / n_heads;
+	if (want > nqb)
+		nqb = want < t ? want : t;
+	int qb = (int)ceil_to((size_t)((t + nqb - 1) / nqb), GEMM_MR);
+	if (qb > ATT_QB)
+		qb = ATT_QB;
+	nqb = (t + qb - 1) / qb;
+
 	int b, e;
-	sy_split(n_heads, ith, nth, &b, &e);
-	for (int h = b; h < e; h++)
-		attention_f32_ref(q + h * head_dim, k + h * head_dim, v + h * head_dim, ld,
-				  out + h * head_dim, ldo, t, n_valid, 1, head_dim, scale);
+	sy_split(n_heads * nqb, ith, nth, &b, &e);
+	const int nv = n_valid < 0 ? 0 : n_valid > t ? t : n_valid;
+	const int ld_s = (int)ceil_to((size_t)(nv > 0 ? nv : 1), GEMM_NR);
+	const int n_dc = (head_dim + ATT_DC - 1) / ATT_DC;
+	int packed_head = -1;
+	for (int item = b; item < e; item++) {
+		const int h = item / nqb, i0 = item % nqb * qb;
+		const int mb = t - i0 < qb ? t - i0 : qb;
+		const size_t col = (size_t)h * head_dim;
+		if (nv == 0) {
+			/* No key to attend to: the reference's empty sum is 0. */
+			for (int i = 0; i < mb; i++)
+				memset(out + (size_t)(i0 + i) * ldo + col, 0, sizeof(float) * head_dim);
+			continue;
+		}
+		/* S = (scale Q) K^T, one head-dimension chunk at a time. */
+		for (int dc = 0; dc < n_dc; dc++) {
+			const int d0 = dc * ATT_DC;
+			const int kc = head_dim - d0 < ATT_DC ? head_dim - d0 : ATT_DC;
+			if (n_dc > 1 || packed_head != h) {
+				gemm_pack_bt(kp, k + col + d0, (size_t)ld, nv, kc);
+				packed_head = h;
+			}
+			gemm_pack_a(qp, q + (size_t)i0 * ld + col + d0, (size_t)ld, mb, kc);
+			const size_t qlen = ceil_to((size_t)mb, GEMM_MR) * (size_t)kc;
+			for (size_t i = 0; i < qlen; i++)
+				qp[i] *= scale;
+			for (int jp = 0; jp * GEMM_NR < nv; jp++) {
+				const int nr = nv - jp * GEMM_NR < GEMM_NR ? nv - jp * GEMM_NR : GEMM_NR;
+				for (int ir = 0; ir < mb; ir += GEMM_MR) {
+					const int mr = mb - ir < GEMM_MR ? mb - ir : GEMM_MR;
+					gemm_micro_tile(kc, qp + (size_t)ir * kc,
+							kp + (size_t)jp * GEMM_NR * kc, GEMM_NR,
+							s + (size_t)ir * ld_s + jp * GEMM_NR, (size_t)ld_s,
+							mr, nr, dc > 0 ? GEMM_TILE_ACCUM : 0, NULL);
+				}
+			}
+		}
+		for (int i = 0; i < mb; i++)
+			softmax_f32(s + (size_t)i * ld_s, nv);
+		gemm_pack_a(pp, s, (size_t)ld_s, mb, nv);
+
+		/* O = P V, 16 output columns at a time; a last panel narrower than 16 is copied
+		 * into a zero-padded buffer so that no load reaches past the head's columns. */
+		for (int c0 = 0; c0 < head_dim; c0 += GEMM_NR) {
+			const int nr = head_dim - c0 < GEMM_NR ? head_dim - c0 : GEMM_NR;
+			const float *bv = v + col + c0;
+			size_t ldb = (size_t)ld;
+			if (nr < GEMM_NR) {
+				for (int j = 0; j < nv; j++) {
+					float *dst = vedge + (size_t)j * GEMM_NR;
+					memcpy(dst, bv + (size_t)j * ld, sizeof(float) * nr);
+					memset(dst + nr, 0, sizeof(float) * (GEMM_NR - nr));
+				}
+				bv = vedge;
+				ldb = GEMM_NR;
+			}
+			for (int ir = 0; ir < mb; ir += GEMM_MR) {
+				const int mr = mb - ir < GEMM_MR ? mb - ir : GEMM_MR;
+				gemm_micro_tile(nv, pp + (size_t)ir * nv, bv, ldb,
+						out + (size_t)(i0 + ir) * ldo + col + c0, (size_t)ldo, mr,
+						nr, 0, NULL);
+			}
+		}
+	}
 }

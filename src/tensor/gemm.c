@@ -1,21 +1,54 @@
-/* Linear-layer GEMM (placeholder: packing is a copy and the kernel is scalar until the packed
- * AVX2+FMA kernel lands). */
+/* Linear-layer GEMM, Y = epi(X W^T + bias), with an AVX2+FMA register-blocked micro-kernel.
+ *
+ * The structure follows the BLIS/GotoBLAS layering. The micro-kernel keeps a 6 x 16 tile of Y in
+ * twelve ymm registers; each step over k broadcasts six values of X and loads sixteen of W, giving
+ * twelve independent FMAs (enough to cover the FMA latency on two pipes). Around it:
+ *   - W is packed once at load into panels of 16 output features: panel j holds W[16j..16j+15][p]
+ *     for p = 0..k-1, 16 floats per p, zero-padded past n. A slice over any range of p is
+ *     contiguous, so cache blocking over k needs no repacking.
+ *   - X is packed per block of MC rows x KC columns into micro-panels of 6 rows (6 floats per p,
+ *     zero-padded past m) on the stack, so the kernel reads one contiguous stream per operand.
+ *   - Loops: k blocks of at most KC (the 16 x KC slice of a W panel, 16 KB, stays in L1 while it is
+ *     reused by every 6-row micro-panel of the X block, which stays in L2), then X blocks of MC
+ *     rows, then W panels, then 6-row micro-panels.
+ *   - The bias and accumulation of earlier k blocks are fused into the tile store; the activation
+ *     is applied to the tile while it is still in L1, after the last k block.
+ * Threads split either the rows (in multiples of 6) or the W panels, whichever leaves the
+ * busiest part less work; with a few rows (one request) the panels are split. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/threads.h"
 #include "tensor/gemm.h"
+#include "tensor/gemm_micro.h"
+#include "tensor/ops.h"
+#include "tensor/vecmath.h"
+
+#ifndef GEMM_KC
+#define GEMM_KC 256 /* k block: a 16 x KC W slice is 16 KB, half of L1 */
+#endif
+#ifndef GEMM_MC
+#define GEMM_MC 144 /* row block: a packed MC x KC X block is 144 KB, in L2 */
+#endif
 
 enum sy_status gemm_weights_pack(const float *w, int n, int k, struct sy_error *err,
 				 struct gemm_weights *out)
 {
+	memset(out, 0, sizeof *out);
+	if (n < 0 || k < 0)
+		return sy_error_set(err, SY_ERR_INVALID_ARG, "gemm_weights_pack: bad shape %dx%d", n, k);
+	size_t panels = ((size_t)n + GEMM_NR - 1) / GEMM_NR;
+	size_t len = panels * GEMM_NR * (size_t)k;
+	/* aligned_alloc wants a size that is a multiple of the alignment. */
+	size_t bytes = (len * sizeof(float) + 63) / 64 * 64;
+	float *p = aligned_alloc(64, bytes ? bytes : 64);
+	if (!p)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory packing %dx%d weights", n, k);
+	gemm_pack_bt(p, w, (size_t)k, n, k);
 	out->n = n;
 	out->k = k;
-	out->packed_len = (size_t)n * k;
-	out->packed = malloc(out->packed_len * sizeof(float));
-	if (!out->packed)
-		return sy_error_set(err, SY_ERR_NOMEM, "out of memory packing %dx%d weights", n, k);
-	memcpy(out->packed, w, out->packed_len * sizeof(float));
+	out->packed = p;
+	out->packed_len = len;
 	return SY_OK;
 }
 
@@ -23,14 +56,213 @@ void gemm_weights_free(struct gemm_weights *w)
 {
 	free(w->packed);
 	w->packed = NULL;
+	w->packed_len = 0;
+}
+
+/* Full micro-panels are transposed 8 columns at a time through six row vectors. */
+void gemm_pack_a(float *restrict dst, const float *x, size_t ldx, int mc, int kc)
+{
+	for (int i = 0; i < mc; i += GEMM_MR) {
+		int mr = mc - i < GEMM_MR ? mc - i : GEMM_MR;
+		const float *r0 = x + (size_t)i * ldx;
+		if (mr == GEMM_MR) {
+			int p = 0;
+			for (; p + 8 <= kc; p += 8) {
+				float t[GEMM_MR][8];
+				for (int r = 0; r < GEMM_MR; r++)
+					_mm256_storeu_ps(t[r], _mm256_loadu_ps(r0 + (size_t)r * ldx + p));
+				for (int c = 0; c < 8; c++)
+					for (int r = 0; r < GEMM_MR; r++)
+						dst[(p + c) * GEMM_MR + r] = t[r][c];
+			}
+			for (; p < kc; p++)
+				for (int r = 0; r < GEMM_MR; r++)
+					dst[p * GEMM_MR + r] = r0[(size_t)r * ldx + p];
+		} else {
+			for (int p = 0; p < kc; p++)
+				for (int r = 0; r < GEMM_MR; r++)
+					dst[p * GEMM_MR + r] = r < mr ? r0[(size_t)r * ldx + p] : 0.0f;
+		}
+		dst += (size_t)GEMM_MR * kc;
+	}
+}
+
+void gemm_pack_bt(float *restrict dst, const float *w, size_t ldw, int n, int k)
+{
+	size_t panels = ((size_t)n + GEMM_NR - 1) / GEMM_NR;
+	for (size_t jp = 0; jp < panels; jp++, dst += GEMM_NR * (size_t)k) {
+		for (int jj = 0; jj < GEMM_NR; jj++) {
+			size_t j = jp * GEMM_NR + (size_t)jj;
+			const float *src = w + j * ldw;
+			for (int q = 0; q < k; q++)
+				dst[(size_t)q * GEMM_NR + (size_t)jj] = j < (size_t)n ? src[q] : 0.0f;
+		}
+	}
+}
+
+/* Twelve accumulators, two B loads and one broadcast register: 15 of the 16 ymm registers. */
+void gemm_micro_tile(int kc, const float *restrict a, const float *restrict b, size_t ldb, float *c,
+		     size_t ldc, int mr, int nr, int mode, const float *bias)
+{
+	__m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+	__m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+	__m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+	__m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+	__m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+	__m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+	for (int p = 0; p < kc; p++) {
+		__m256 b0 = _mm256_loadu_ps(b);
+		__m256 b1 = _mm256_loadu_ps(b + 8);
+		__m256 av = _mm256_broadcast_ss(a + 0);
+		c00 = _mm256_fmadd_ps(av, b0, c00);
+		c01 = _mm256_fmadd_ps(av, b1, c01);
+		av = _mm256_broadcast_ss(a + 1);
+		c10 = _mm256_fmadd_ps(av, b0, c10);
+		c11 = _mm256_fmadd_ps(av, b1, c11);
+		av = _mm256_broadcast_ss(a + 2);
+		c20 = _mm256_fmadd_ps(av, b0, c20);
+		c21 = _mm256_fmadd_ps(av, b1, c21);
+		av = _mm256_broadcast_ss(a + 3);
+		c30 = _mm256_fmadd_ps(av, b0, c30);
+		c31 = _mm256_fmadd_ps(av, b1, c31);
+		av = _mm256_broadcast_ss(a + 4);
+		c40 = _mm256_fmadd_ps(av, b0, c40);
+		c41 = _mm256_fmadd_ps(av, b1, c41);
+		av = _mm256_broadcast_ss(a + 5);
+		c50 = _mm256_fmadd_ps(av, b0, c50);
+		c51 = _mm256_fmadd_ps(av, b1, c51);
+		a += GEMM_MR;
+		b += ldb;
+	}
+	if (mr == GEMM_MR && nr == GEMM_NR) {
+		__m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
+		if (mode & GEMM_TILE_BIAS) {
+			bias0 = _mm256_loadu_ps(bias);
+			bias1 = _mm256_loadu_ps(bias + 8);
+		}
+#define GEMM_STORE_ROW(r, v0, v1)                                                     \
+	do {                                                                          \
+		float *cr = c + (size_t)(r) * ldc;                                    \
+		if (mode & GEMM_TILE_ACCUM) {                                              \
+			v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr));                  \
+			v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr + 8));              \
+		}                                                                     \
+		_mm256_storeu_ps(cr, _mm256_add_ps(v0, bias0));                       \
+		_mm256_storeu_ps(cr + 8, _mm256_add_ps(v1, bias1));                   \
+	} while (0)
+		GEMM_STORE_ROW(0, c00, c01);
+		GEMM_STORE_ROW(1, c10, c11);
+		GEMM_STORE_ROW(2, c20, c21);
+		GEMM_STORE_ROW(3, c30, c31);
+		GEMM_STORE_ROW(4, c40, c41);
+		GEMM_STORE_ROW(5, c50, c51);
+#undef GEMM_STORE_ROW
+		return;
+	}
+	/* Edge tile: spill the accumulators and store the valid part with masks. */
+	__m256 acc[GEMM_MR][2] = {{c00, c01}, {c10, c11}, {c20, c21},
+				  {c30, c31}, {c40, c41}, {c50, c51}};
+	__m256i m0 = vec_mask(nr < 8 ? nr : 8), m1 = vec_mask(nr > 8 ? nr - 8 : 0);
+	__m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
+	if (mode & GEMM_TILE_BIAS) {
+		bias0 = _mm256_maskload_ps(bias, m0);
+		bias1 = _mm256_maskload_ps(bias + 8, m1);
+	}
+	for (int r = 0; r < mr; r++) {
+		float *cr = c + (size_t)r * ldc;
+		__m256 v0 = acc[r][0], v1 = acc[r][1];
+		/* Same order of additions as full tiles, so results do not depend on the split. */
+		if (mode & GEMM_TILE_ACCUM) {
+			v0 = _mm256_add_ps(v0, _mm256_maskload_ps(cr, m0));
+			v1 = _mm256_add_ps(v1, _mm256_maskload_ps(cr + 8, m1));
+		}
+		_mm256_maskstore_ps(cr, m0, _mm256_add_ps(v0, bias0));
+		_mm256_maskstore_ps(cr + 8, m1, _mm256_add_ps(v1, bias1));
+	}
+}
+
+static void gemm_epilogue_rows(float *y, size_t ldy, int mr, int nr, enum gemm_epilogue epi)
+{
+	for (int r = 0; r < mr; r++) {
+		float *row = y + (size_t)r * ldy;
+		switch (epi) {
+		case GEMM_EPILOGUE_NONE: return;
+		case GEMM_EPILOGUE_GELU_ERF: gelu_erf_f32(row, nr); break;
+		case GEMM_EPILOGUE_GELU_TANH: gelu_tanh_f32(row, nr); break;
+		case GEMM_EPILOGUE_RELU: relu_f32(row, nr); break;
+		case GEMM_EPILOGUE_TANH: tanh_f32(row, nr); break;
+		}
+	}
+}
+
+/* The rows [*m0, *m1) and W panels [*j0, *j1) of part ith. Work is counted in micro-tiles per k
+ * step; packing X costs about one tile per 6-row panel, and every part that owns columns of a row
+ * packs that row. */
+static void gemm_partition(int m, int n_panels, int ith, int nth, int *m0, int *m1, int *j0,
+			   int *j1)
+{
+	long rb = (m + GEMM_MR - 1) / GEMM_MR;
+	long cost_rows = (rb + nth - 1) / nth * (n_panels + 1);
+	long cost_cols = rb * ((n_panels + nth - 1) / nth + 1);
+	if (nth == 1 || cost_rows <= cost_cols) {
+		int b, e;
+		sy_split((int)rb, ith, nth, &b, &e);
+		*m0 = b * GEMM_MR;
+		*m1 = e * GEMM_MR < m ? e * GEMM_MR : m;
+		*j0 = 0;
+		*j1 = n_panels;
+	} else {
+		*m0 = 0;
+		*m1 = m;
+		sy_split(n_panels, ith, nth, j0, j1);
+	}
 }
 
 void gemm_linear(const float *x, int ldx, const struct gemm_weights *w, const float *bias,
 		 enum gemm_epilogue epi, float *y, int ldy, int m, int ith, int nth)
 {
-	int b, e;
-	sy_split(m, ith, nth, &b, &e);
-	if (e > b)
-		gemm_linear_ref(x + (size_t)b * ldx, ldx, w->packed, bias, epi, y + (size_t)b * ldy, ldy,
-				e - b, w->n, w->k);
+	const int n = w->n, k = w->k;
+	const int n_panels = (n + GEMM_NR - 1) / GEMM_NR;
+	int m0, m1, j0, j1;
+	gemm_partition(m, n_panels, ith, nth, &m0, &m1, &j0, &j1);
+	if (m1 <= m0 || j1 <= j0)
+		return;
+	const int c0 = j0 * GEMM_NR, c1 = j1 * GEMM_NR < n ? j1 * GEMM_NR : n;
+
+	if (k == 0) {
+		for (int i = m0; i < m1; i++) {
+			float *row = y + (size_t)i * ldy;
+			for (int j = c0; j < c1; j++)
+				row[j] = bias ? bias[j] : 0.0f;
+			gemm_epilogue_rows(row + c0, (size_t)ldy, 1, c1 - c0, epi);
+		}
+		return;
+	}
+
+	_Alignas(64) float xpack[GEMM_MC * GEMM_KC];
+	/* Equal k blocks, so that k = 384 runs as 2 x 192 rather than 256 + 128. */
+	const int n_kb = (k + GEMM_KC - 1) / GEMM_KC;
+	const int kc_step = (k + n_kb - 1) / n_kb;
+	for (int pc = 0; pc < k; pc += kc_step) {
+		const int kc = k - pc < kc_step ? k - pc : kc_step;
+		const int last = pc + kc == k;
+		const int mode = (pc > 0 ? GEMM_TILE_ACCUM : 0) | (last && bias ? GEMM_TILE_BIAS : 0);
+		for (int ic = m0; ic < m1; ic += GEMM_MC) {
+			const int mc = m1 - ic < GEMM_MC ? m1 - ic : GEMM_MC;
+			gemm_pack_a(xpack, x + (size_t)ic * ldx + pc, (size_t)ldx, mc, kc);
+			for (int jp = j0; jp < j1; jp++) {
+				const float *bp = w->packed + (size_t)jp * GEMM_NR * k + (size_t)pc * GEMM_NR;
+				const int col = jp * GEMM_NR;
+				const int nr = n - col < GEMM_NR ? n - col : GEMM_NR;
+				for (int ir = 0; ir < mc; ir += GEMM_MR) {
+					const int mr = mc - ir < GEMM_MR ? mc - ir : GEMM_MR;
+					float *c = y + (size_t)(ic + ir) * ldy + col;
+					gemm_micro_tile(kc, xpack + (size_t)ir * kc, bp, GEMM_NR, c,
+							(size_t)ldy, mr, nr, mode, bias ? bias + col : NULL);
+					if (last && epi != GEMM_EPILOGUE_NONE)
+						gemm_epilogue_rows(c, (size_t)ldy, mr, nr, epi);
+				}
+			}
+		}
+	}
 }

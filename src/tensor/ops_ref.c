@@ -1,6 +1,7 @@
 /* Scalar reference kernels: the plainest correct code, in double precision where it is cheap,
  * used as the twin every fast kernel is tested against. */
 #include <math.h>
+#include <string.h>
 
 #include "tensor/attention.h"
 #include "tensor/gemm.h"
@@ -54,6 +55,62 @@ void tanh_f32_ref(float *x, int n)
 {
 	for (int i = 0; i < n; i++)
 		x[i] = tanhf(x[i]);
+}
+
+void relu_f32_ref(float *x, int n)
+{
+	for (int i = 0; i < n; i++)
+		x[i] = x[i] < 0 ? 0 : x[i];
+}
+
+void exp_f32_ref(float *x, int n)
+{
+	for (int i = 0; i < n; i++)
+		x[i] = expf(x[i]);
+}
+
+void add_f32_ref(float *y, const float *x, int n)
+{
+	for (int i = 0; i < n; i++)
+		y[i] += x[i];
+}
+
+void l2_normalize_f32_ref(float *x, int n)
+{
+	double s = 0;
+	for (int i = 0; i < n; i++)
+		s += (double)x[i] * x[i];
+	double norm = sqrt(s);
+	double inv = 1.0 / (norm > 1e-12 ? norm : 1e-12);
+	for (int i = 0; i < n; i++)
+		x[i] = (float)(x[i] * inv);
+}
+
+static float half_to_float(unsigned short h)
+{
+	unsigned sign = (h >> 15) & 1, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+	float v;
+	if (exp == 0)
+		v = ldexpf((float)mant, -24);
+	else if (exp == 31)
+		v = mant ? NAN : INFINITY;
+	else
+		v = ldexpf((float)(mant | 0x400), (int)exp - 25);
+	return sign ? -v : v;
+}
+
+void f16_to_f32_ref(float *dst, const unsigned short *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = half_to_float(src[i]);
+}
+
+void bf16_to_f32_ref(float *dst, const unsigned short *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned u = (unsigned)src[i] << 16;
+		memcpy(&dst[i], &u, 4);
+	}
 }
 
 static float epilogue_ref(enum gemm_epilogue epi, float v)
