@@ -481,7 +481,7 @@ static void test_parity(void)
 				worst = i;
 			}
 		}
-		printf("use-lite parity: %d texts, min cosine %.8f (text %d)\n", ref.n, min_cos,
+		printf("use-lite parity: %d texts, min cosine %.9f (1 - min = %.1e, text %d)\n", ref.n, min_cos, 1 - min_cos,
 		       worst);
 	}
 	free(out);
