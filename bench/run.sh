@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: Switchyard's encoder against ONNX Runtime (onnxruntime-node) on the same
+# random-weight models, the same token ids, the same batch shapes and the same thread count.
+# Run it as `make bench` (or bench/run.sh after `make`); docs/PERFORMANCE.md explains the table.
+#
+# Steps: install the peer (npm, --ignore-scripts), export the two model shapes once with the
+# independent PyTorch reference (tools/reference/export_onnx.py: model.onnx for ONNX Runtime,
+# model.safetensors for Switchyard, identical weights), write the inputs files both sides read,
+# build bench/out/encoder_bench against $BUILD/libswitchyard.a, measure the OpenBLAS GEMM peak,
+# then per model shape run Switchyard, then ONNX Runtime (which first checks that both last hidden
+# states agree), and print the table (also written to bench/out/results.md).
+#
+# Environment:
+#   BUILD=build          where libswitchyard.a is built (`make BUILD=... bench` passes it on)
+#   BENCH_THREADS=2      threads on both sides
+#   BENCH_RUNS=N         exactly N timed runs for every workload (default: the run rule below)
+#   BENCH_BUDGET_S=15    the run rule: at least 3 timed runs and at most runs_for's maximum, no
+#                        more once the timed runs of a workload have taken this many seconds
+#   BENCH_STREAM_STRIDE=12  the stream workload takes every Nth batch of 32 (1: all 94 batches)
+#   BENCH_MODELS="minilm-l6 bge-base"   which model shapes to run
+#   SY_SHARED=../shared  the shared data folder (STS-B, the bert-base-uncased tokenizer)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=${BUILD:-build}
+THREADS=${BENCH_THREADS:-2}
+MODELS=${BENCH_MODELS:-minilm-l6 bge-base}
+OUT=bench/out
+PY=/usr/bin/python3
+SHARED=${SY_SHARED:-$(cd .. && pwd)/shared}
+STSB=$SHARED/data/stsbenchmark/sts-dev.csv
+VOCAB=$SHARED/models/bert-base-uncased-tokenizer/vocab.txt
+T_START=$(date +%s)
+
+say() { printf '== %s\n' "$*" >&2; }
+die() {
+	printf 'bench/run.sh: %s\n' "$*" >&2
+	exit 1
+}
+
+# The export flags of each model shape (tools/reference/export_onnx.py --shape).
+shape_of() {
+	case $1 in
+	minilm-l6) echo "layers=6 hidden=384 heads=12 ffn=1536 vocab=30522 max_pos=512" ;;
+	bge-base) echo "layers=12 hidden=768 heads=12 ffn=3072 vocab=30522 max_pos=512" ;;
+	*) die "unknown model shape $1 (known: minilm-l6 bge-base)" ;;
+	esac
+}
+
+# "WARMUP MAX_RUNS" per model shape and workload. Warm-up runs the workload's first batch; the
+# bge-base shape's large batches take seconds a run, so they get no separate warm-up (a slow first
+# run is one of at least three, and the median drops it).
+runs_for() {
+	local r
+	case "$1/$2" in
+	*/1x16) r="5 51" ;;
+	bge-base/32x128 | bge-base/8x512) r="0 7" ;;
+	*) r="1 7" ;;
+	esac
+	if [ -n "${BENCH_RUNS:-}" ]; then
+		r="${r%% *} $BENCH_RUNS"
+	fi
+	echo "$r"
+}
+if [ -n "${BENCH_RUNS:-}" ]; then
+	RULE=(--min-runs "$BENCH_RUNS" --budget-ms 0)
+else
+	RULE=(--min-runs 3 --budget-ms "$((${BENCH_BUDGET_S:-15} * 1000))")
+fi
+STRIDE=${BENCH_STREAM_STRIDE:-12}
+
+WORKLOADS="1x16 32x32 32x128 8x512 stsb"
+
+# --- prerequisites -----------------------------------------------------------------------------
+if ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
+	die "$PY lacks torch/numpy (needed to export the models); run \`make deps-reference\` first"
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	die "node and npm are needed for the ONNX Runtime side"
+fi
+[ -f "$STSB" ] || die "$STSB not found (set SY_SHARED to the shared data folder)"
+[ -f "$VOCAB" ] || die "$VOCAB not found (set SY_SHARED to the shared data folder)"
+mkdir -p "$OUT/models" "$OUT/inputs"
+
+say "peer: onnxruntime-node (bench/peer)"
+if ! (cd bench/peer && node -e 'require("onnxruntime-node")' 2>/dev/null); then
+	(cd bench/peer && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2
+fi
+ORT_VERSION=$(cd bench/peer && node -p 'require("onnxruntime-node").env.versions.node')
+
+# --- models: exported once, again only when the shape or the reference changes ------------------
+ref_sum=$(cat tools/reference/export_onnx.py tools/reference/models.py tools/reference/make_fixtures.py \
+	tools/reference/safetensors_io.py | md5sum | cut -d' ' -f1)
+for m in $MODELS; do
+	d=$OUT/models/$m
+	stamp="$(shape_of "$m") $ref_sum"
+	if [ -f "$d/model.onnx" ] && [ -f "$d/model.safetensors" ] && [ "$(cat "$d/.stamp" 2>/dev/null)" = "$stamp" ]; then
+		continue
+	fi
+	say "exporting the $m shape into $d"
+	rm -rf "$d"
+	# shellcheck disable=SC2046 # the shape is a list of KEY=VALUE words
+	SY_SHARED=$SHARED "$PY" tools/reference/export_onnx.py --shape $(shape_of "$m") --out-dir "$d" >&2
+	echo "$stamp" >"$d/.stamp"
+done
+
+# --- inputs: written in one place, read by both sides ------------------------------------------
+say "inputs: fixed shapes (seeded random ids) and the STS-B dev stream (bert-base-uncased, max 128)"
+"$PY" - "$OUT/inputs" "$STSB" "$VOCAB" "$STRIDE" <<'EOF' >"$OUT/inputs/stream.txt"
+import os, random, struct, sys
+sys.path.insert(0, "tools/reference")
+import wordpiece
+
+out, stsb, vocab_path, stride = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+def write(name, batches):
+    # Little-endian int32: magic "SYB1", n_batches, per batch n_seqs, lens[], ids[].
+    words = [0x31425953, len(batches)]
+    for b in batches:
+        words.append(len(b))
+        words.extend(len(s) for s in b)
+        for s in b:
+            words.extend(s)
+    path = os.path.join(out, name + ".bin")
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<%dI" % len(words), *words))
+    os.replace(path + ".tmp", path)
+
+# Fixed shapes: every sequence full length, [CLS] random ids [SEP]; one generator per shape so
+# that each shape's ids never depend on the others.
+for i, (n, length) in enumerate(((1, 16), (32, 32), (32, 128), (8, 512))):
+    rng = random.Random(20240 + i)
+    batch = [[101] + [rng.randrange(1000, 30522) for _ in range(length - 2)] + [102] for _ in range(n)]
+    write(f"{n}x{length}", [batch])
+
+# The stream: both sentences of every STS-B dev pair, in file order, in batches of 32 as a client
+# sends them; every stride-th batch is kept, so the sample spans all the file's sources (captions,
+# news, forums) at a fraction of the cost.
+vocab = wordpiece.load_vocab(vocab_path)
+sentences = []
+with open(stsb, encoding="utf-8") as f:
+    for line in f:
+        cols = line.rstrip("\n").split("\t")
+        sentences += [cols[5], cols[6]]
+seqs = [wordpiece.encode(s, vocab, 128) for s in sentences]
+all_batches = [seqs[i:i + 32] for i in range(0, len(seqs), 32)]
+batches = all_batches[::stride]
+write("stsb", batches)
+n = sum(map(len, batches))
+real = sum(len(s) for b in batches for s in b)
+padded = sum(len(b) * max(map(len, b)) for b in batches)
+print(f"STS-B dev, {len(seqs)} sentences in {len(all_batches)} batches of 32; every {stride}th batch: "
+      f"{len(batches)} batches, {n} sentences, {real} tokens (mean {real / n:.1f}, "
+      f"max {max(len(s) for b in batches for s in b)}), {padded} tokens once padded per batch")
+EOF
+cat "$OUT/inputs/stream.txt" >&2
+
+# --- Switchyard's side -------------------------------------------------------------------------
+say "building $BUILD/libswitchyard.a and $OUT/encoder_bench"
+make -s BUILD="$BUILD" "$BUILD/libswitchyard.a" >&2
+# The project's compile flags (Makefile CFLAGS), plus OpenBLAS for the peak measurement.
+cc -std=c11 -O2 -g -mavx2 -mfma -mf16c -pthread -Iinclude -Isrc -D_GNU_SOURCE \
+	-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
+	bench/encoder_bench.c "$BUILD/libswitchyard.a" -o "$OUT/encoder_bench" \
+	-lopenblas -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
+
+COMMIT=$(git rev-parse --short HEAD)
+if [ -n "$(git status --porcelain --untracked-files=no -- src include Makefile)" ]; then
+	COMMIT="$COMMIT+uncommitted-changes"
+fi
+cat >"$OUT/meta.json" <<EOF
+{"machine": "$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs",
+ "date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "commit": "$COMMIT", "threads": $THREADS,
+ "ort": "$ORT_VERSION", "loadavg_start": "$(cut -d' ' -f1-3 /proc/loadavg)"}
+EOF
+
+# OpenBLAS's threads are only wanted by the peak measurement: the engine runs with one so that
+# no idle BLAS thread competes with its own.
+say "GEMM peak: OpenBLAS sgemm 2048^3 on $THREADS threads"
+OPENBLAS_NUM_THREADS=$THREADS "$OUT/encoder_bench" peak "$THREADS" >"$OUT/peak.jsonl"
+
+for m in $MODELS; do
+	d=$OUT/models/$m
+	args=()
+	for w in $WORKLOADS; do
+		read -r warm runs <<<"$(runs_for "$m" "$w")"
+		args+=("$w=$OUT/inputs/$w.bin:$warm:$runs")
+	done
+	hidden=$(sed -n 's/.*"hidden_size": *\([0-9]*\).*/\1/p' "$d/config.json")
+	say "$m: Switchyard"
+	OPENBLAS_NUM_THREADS=1 "$OUT/encoder_bench" run "$d" "$THREADS" "${RULE[@]}" "${args[@]}" \
+		--check stsb "$OUT/check-$m.f32" >"$OUT/sy-$m.jsonl"
+	say "$m: ONNX Runtime $ORT_VERSION"
+	if ! node bench/peer/ort_bench.js "$d/model.onnx" "$THREADS" "${RULE[@]}" "${args[@]}" \
+		--check stsb "$OUT/check-$m.f32" "$hidden" >"$OUT/ort-$m.jsonl"; then
+		die "$m: ONNX Runtime failed or its last hidden state differs from Switchyard's (see $OUT/ort-$m.jsonl)"
+	fi
+done
+
+# A second peak measurement at the end; the best of both is the peak, so a noisy moment at the
+# start does not flatter the achieved share.
+OPENBLAS_NUM_THREADS=$THREADS "$OUT/encoder_bench" peak "$THREADS" >>"$OUT/peak.jsonl"
+
+# --- the table ---------------------------------------------------------------------------------
+"$PY" - "$OUT" "$MODELS" "$(($(date +%s) - T_START))" <<'EOF'
+import json, os, sys
+
+out, models, elapsed = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
+meta = json.load(open(os.path.join(out, "meta.json")))
+peak = max(json.loads(l)["gflops"] for l in open(os.path.join(out, "peak.jsonl")))
+SHAPES = {"minilm-l6": (6, 384, 1536), "bge-base": (12, 768, 3072)}
+
+def lines(path):
+    return [json.loads(l) for l in open(path) if l.strip()]
+
+rows, checks = [], []
+for m in models:
+    sy = {r["workload"]: r for r in lines(os.path.join(out, f"sy-{m}.jsonl"))}
+    ort = lines(os.path.join(out, f"ort-{m}.jsonl"))
+    checks += [(m, r) for r in ort if r.get("kind") == "check"]
+    layers, h, ffn = SHAPES[m]
+    # Linear layers per token: Q, K, V and the attention output (h x h each), FFN up and down.
+    flop_per_token = 2 * layers * (4 * h * h + 2 * h * ffn)
+    for r in ort:
+        if r.get("kind") == "check":
+            continue
+        s = sy[r["workload"]]
+        tok = s["tokens"]
+        sy_tps, ort_tps = tok / s["median_ms"] * 1e3, tok / r["median_ms"] * 1e3
+        gflops = tok * flop_per_token / (s["median_ms"] * 1e6)
+        lat = f"{s['median_ms'] / r['median_ms']:.2f}" if r["workload"] == "1x16" else ""
+        name = "stsb (stream)" if r["workload"] == "stsb" else r["workload"]
+        rows.append([name, m, str(tok), f"{s['median_ms']:.2f}", f"{r['median_ms']:.2f}",
+                     f"{sy_tps:,.0f}", f"{ort_tps:,.0f}", f"{sy_tps / ort_tps:.2f}", lat,
+                     f"{gflops:.1f}", f"{100 * gflops / peak:.0f}%",
+                     f"{len(s['runs_ms'])}/{len(r['runs_ms'])}"])
+
+head = ["workload", "model", "tokens", "SY ms", "ORT ms", "SY tok/s", "ORT tok/s", "tok/s SY/ORT",
+        "latency SY/ORT", "SY linear GFLOP/s", "of peak", "runs SY/ORT"]
+stream = open(os.path.join(out, "inputs", "stream.txt")).read().strip()
+info = [f"machine: {meta['machine']}", f"date: {meta['date']}", f"commit: {meta['commit']}",
+        f"threads: {meta['threads']} per side; ONNX Runtime {meta['ort']} (onnxruntime-node)",
+        f"GEMM peak: {peak:.1f} GFLOP/s (OpenBLAS sgemm 2048^3, best of two measurements)",
+        f"stream: {stream}",
+        f"load average at start: {meta['loadavg_start']}; total time {elapsed} s"]
+info += [f"check {m}: last hidden state, {r['workload']} batch 0 ({r['sequences']} sequences, "
+         f"{r['tokens']} tokens): max abs diff {r['max_abs_diff']:.2e} (< {r['tolerance']:g})"
+         for m, r in checks]
+
+widths = [max(len(x) for x in col) for col in zip(head, *rows)]
+fmt = lambda r: "  ".join(c.rjust(w) if i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+print()
+print("\n".join(info))
+print()
+print(fmt(head))
+for r in rows:
+    print(fmt(r))
+
+with open(os.path.join(out, "results.md"), "w") as f:
+    f.write("".join(f"- {x}\n" for x in info) + "\n")
+    f.write("| " + " | ".join(head) + " |\n")
+    f.write("|" + "|".join("---" if i < 2 else "---:" for i in range(len(head))) + "|\n")
+    for r in rows:
+        f.write("| " + " | ".join(r) + " |\n")
+print(f"\n(written to {os.path.join(out, 'results.md')})")
+EOF
