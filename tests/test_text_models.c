@@ -625,6 +625,304 @@ static void test_bpe_bad_json(void)
 	model_release(&m);
 }
 
+/* ---- Robustness ---- */
+
+/* Appends "<0x00>".."<0xFF>" to a JSON vocabulary: as [piece, score] entries when scored, else
+ * as "piece": id members starting at first_id. */
+static void append_byte_tokens(char *json, size_t cap, int scored, int first_id)
+{
+	for (int b = 0; b < 256; b++) {
+		size_t n = strlen(json);
+		if (scored)
+			snprintf(json + n, cap - n, ",[\"<0x%02X>\",-20]", b);
+		else
+			snprintf(json + n, cap - n, ",\"<0x%02X>\":%d", b, first_id + b);
+	}
+}
+
+/* Random bytes, valid and invalid UTF-8, through models with the options on: every call
+ * succeeds, every range lies inside the piece (and the sanitizer sees no read past it), every id
+ * has a token, and where nothing can be dropped the ranges cover the piece in order (byte
+ * tokens of one character share its range). */
+static void test_random_bytes(void)
+{
+	static char uni[16384], bpe_bf[16384];
+	snprintf(uni, sizeof uni,
+	         "{\"type\":\"Unigram\",\"unk_id\":0,\"byte_fallback\":true,\"vocab\":["
+	         "[\"<unk>\",0],[\"a\",-1],[\"ab\",-2],[\"\\u00e9\",-3],[\"a\\u00e9\",-3],"
+	         "[\"#\",-4]");
+	append_byte_tokens(uni, sizeof uni, 1, 0);
+	strcat(uni, "]}");
+	snprintf(bpe_bf, sizeof bpe_bf,
+	         "{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"fuse_unk\":true,"
+	         "\"byte_fallback\":true,\"continuing_subword_prefix\":\"##\","
+	         "\"end_of_word_suffix\":\"</w>\",\"merges\":[\"a ##b\"],"
+	         "\"vocab\":{\"<unk>\":0,\"a\":1,\"##b\":2,\"ab\":3,\"<0xC3><0xA9>\":4");
+	append_byte_tokens(bpe_bf, sizeof bpe_bf, 0, 5);
+	strcat(bpe_bf, "}}");
+	struct {
+		model_builder fn;
+		const char *json;
+		int covers;
+	} cases[] = {
+	    {unigram_from_json, uni, 1},
+	    {bpe_from_json, bpe_bf, 1},
+	    {bpe_from_json,
+	     "{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"fuse_unk\":false,\"merges\":"
+	     "[\"a b\"],\"vocab\":{\"<unk>\":0,\"a\":1,\"b\":2,\"ab\":3}}",
+	     1},
+	    {bpe_from_json,
+	     "{\"type\":\"BPE\",\"ignore_merges\":true,\"merges\":[\"a b\"],"
+	     "\"vocab\":{\"a\":1,\"b\":2,\"ab\":3}}",
+	     0},
+	    {wordlevel_from_json, "{\"vocab\":{\"a\":0,\"<unk>\":1},\"unk_token\":\"<unk>\"}", 1},
+	};
+	static const unsigned char alphabet[] = {'a',  'b',  '#',  '<',  '>',  ' ',  0xC3, 0xA9,
+	                                         0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0x80, 0xFF};
+	uint32_t seed = 12345;
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		struct text_model m = model_load(cases[c].fn, cases[c].json);
+		if (!m.vt)
+			continue;
+		int bad = 0;
+		for (int iter = 0; iter < 3000 && !bad; iter++) {
+			char text[40];
+			seed = seed * 1664525u + 1013904223u;
+			size_t len = (seed >> 24) % sizeof text;
+			for (size_t i = 0; i < len; i++) {
+				seed = seed * 1664525u + 1013904223u;
+				text[i] = (char)alphabet[(seed >> 24) % sizeof alphabet];
+			}
+			struct sy_error err = {0};
+			struct tok_piece_buf out;
+			if (model_run(&m, text, len, &err, &out) != SY_OK) {
+				fprintf(stderr, "  case %zu: %s\n", c, err.msg);
+				bad = 1;
+			}
+			uint32_t prev_s = 0, prev_e = 0;
+			for (int i = 0; i < out.n && !bad; i++) {
+				const struct tok_piece *t = &out.v[i];
+				bad = t->start >= t->end || t->end > len ||
+				      !m.vt->id_to_token(m.impl, t->id);
+				if (cases[c].covers && !bad)
+					bad = !(t->start == prev_e ||
+					        (t->start == prev_s && t->end == prev_e && i > 0));
+				prev_s = t->start;
+				prev_e = t->end;
+			}
+			if (cases[c].covers && !bad)
+				bad = prev_e != len;
+			if (bad)
+				fprintf(stderr, "  case %zu: bad tokens for %zu random bytes\n", c,
+				        len);
+			free(out.v);
+		}
+		CHECK(!bad);
+		model_release(&m);
+	}
+}
+
+/* ---- Cross-check against the reference ---- */
+
+/* Random small models and texts whose ids were produced by the reference implementation
+ * (Hugging Face `tokenizers` 0.23.2, the Rust crate through its Node binding, with no normalizer
+ * or pre-tokenizer so the whole text reaches the model). Scores are multiples of 0.5, so many
+ * Viterbi paths tie; the BPE models mix the merge formats and every option. 40,000 such cases
+ * agreed when this was written; these are a few kept as a regression check. */
+struct ref_case {
+	const char *model;
+	const char *text;
+	int n;
+	int32_t ids[16];
+};
+
+static const struct ref_case ref_cases[] = {
+    {"{\"type\":\"Unigram\",\"unk_id\":1,\"vocab\":[[\"b\",-1.0],[\"<unk>\",0.0],[\"\342"
+     "\202\254\",-6.5],[\"b\",-0.5],[\"aaba\",-9.0],[\"\303\251\",-9.0],[\"\342\202\254a\""
+     ",-1.0]],\"byte_fallback\":false}",
+     "az\303\251z\303\274bazz",
+     5,
+     {1, 5, 1, 3, 1}},
+    {"{\"type\":\"Unigram\",\"unk_id\":1,\"vocab\":[[\"b\",-1.0],[\"<unk>\",0.0],[\"\342"
+     "\202\254\",-6.5],[\"b\",-0.5],[\"aaba\",-9.0],[\"\303\251\",-9.0],[\"\342\202\254a\""
+     ",-1.0]],\"byte_fallback\":false}",
+     "b\303\251az\303\274azazb",
+     4,
+     {3, 5, 1, 3}},
+    {"{\"type\":\"Unigram\",\"unk_id\":1,\"vocab\":[[\"b\",-1.0],[\"<unk>\",0.0],[\"\342"
+     "\202\254\",-6.5],[\"b\",-0.5],[\"aaba\",-9.0],[\"\303\251\",-9.0],[\"\342\202\254a\""
+     ",-1.0]],\"byte_fallback\":false}",
+     "\303\274z\342\202\254\303\251\342\202\254z\342\202\254\303\251",
+     7,
+     {1, 2, 5, 2, 1, 2, 5}},
+    {"{\"type\":\"Unigram\",\"unk_id\":1,\"vocab\":[[\"b\",-1.0],[\"<unk>\",0.0],[\"\342"
+     "\202\254\",-6.5],[\"b\",-0.5],[\"aaba\",-9.0],[\"\303\251\",-9.0],[\"\342\202\254a\""
+     ",-1.0]],\"byte_fallback\":false}",
+     "bb\303\274baz\303\251",
+     6,
+     {3, 3, 1, 3, 1, 5}},
+    {"{\"type\":\"Unigram\",\"unk_id\":8,\"vocab\":[[\"b\",-8.5],[\"<0xBC>\",-4.5],[\"<0xA"
+     "9>\",-7.5],[\"\342\202\254aba\",-3.0],[\"<0xE2>\",-2.0],[\"<0xC3>\",-1.0],[\"\303"
+     "\251\",-9.5],[\"<0x7A>\",-7.0],[\"<unk>\",0.0],[\"<0x82>\",-7.5],[\"ba\303\251a\",-1"
+     ".5]],\"byte_fallback\":true}",
+     "z\303\251\303\274a\303\274",
+     3,
+     {7, 6, 8}},
+    {"{\"type\":\"Unigram\",\"unk_id\":8,\"vocab\":[[\"b\",-8.5],[\"<0xBC>\",-4.5],[\"<0xA"
+     "9>\",-7.5],[\"\342\202\254aba\",-3.0],[\"<0xE2>\",-2.0],[\"<0xC3>\",-1.0],[\"\303"
+     "\251\",-9.5],[\"<0x7A>\",-7.0],[\"<unk>\",0.0],[\"<0x82>\",-7.5],[\"ba\303\251a\",-1"
+     ".5]],\"byte_fallback\":true}",
+     "z\303\251b\303\251bzz",
+     7,
+     {7, 6, 0, 6, 0, 7, 7}},
+    {"{\"type\":\"Unigram\",\"unk_id\":8,\"vocab\":[[\"b\",-8.5],[\"<0xBC>\",-4.5],[\"<0xA"
+     "9>\",-7.5],[\"\342\202\254aba\",-3.0],[\"<0xE2>\",-2.0],[\"<0xC3>\",-1.0],[\"\303"
+     "\251\",-9.5],[\"<0x7A>\",-7.0],[\"<unk>\",0.0],[\"<0x82>\",-7.5],[\"ba\303\251a\",-1"
+     ".5]],\"byte_fallback\":true}",
+     "\303\251\303\274bzbb\342\202\254\303\274b",
+     9,
+     {6, 5, 1, 0, 7, 0, 0, 8, 0}},
+    {"{\"type\":\"Unigram\",\"unk_id\":8,\"vocab\":[[\"b\",-8.5],[\"<0xBC>\",-4.5],[\"<0xA"
+     "9>\",-7.5],[\"\342\202\254aba\",-3.0],[\"<0xE2>\",-2.0],[\"<0xC3>\",-1.0],[\"\303"
+     "\251\",-9.5],[\"<0x7A>\",-7.0],[\"<unk>\",0.0],[\"<0x82>\",-7.5],[\"ba\303\251a\",-1"
+     ".5]],\"byte_fallback\":true}",
+     "z\342\202\254\303\251\303\274aa",
+     3,
+     {8, 6, 8}},
+    {"{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":null,\"continuing_subword_prefix\":"
+     "null,\"end_of_word_suffix\":null,\"fuse_unk\":true,\"byte_fallback\":false,\"ignore_"
+     "merges\":true,\"vocab\":{\"a\":0,\"\342\202\254\":1,\"ba\":2,\"aba\":3,\"b\":4},\"me"
+     "rges\":[[\"b\",\"a\"],[\"a\",\"ba\"],[\"b\",\"a\"]]}",
+     "zaa\303\274\303\251az\303\274aa",
+     5,
+     {0, 0, 0, 0, 0}},
+    {"{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":null,\"continuing_subword_prefix\":"
+     "null,\"end_of_word_suffix\":\"</w>\",\"fuse_unk\":false,\"byte_fallback\":false,\"ig"
+     "nore_merges\":true,\"vocab\":{\"a</w>\":0,\"b</w>\":1,\"\342\202\254</w>\":2,\"a\":3"
+     ",\"b\":4,\"bb</w>\":5},\"merges\":[\"b b</w>\"]}",
+     "b\303\251\342\202\254aa\303\251\303\251\342\202\254",
+     4,
+     {4, 3, 3, 2}},
+    {"{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"continuing_subword_pref"
+     "ix\":\"##\",\"end_of_word_suffix\":null,\"fuse_unk\":true,\"byte_fallback\":false,\""
+     "ignore_merges\":false,\"vocab\":{\"##\303\251\303\251\":0,\"##a\":1,\"<unk>\":2,\"##"
+     "b\":3,\"##\303\251\":4,\"##\342\202\254\":5,\"b\":6},\"merges\":[[\"##\303\251\",\"#"
+     "#\303\251\"]]}",
+     "azzzbzbba",
+     6,
+     {2, 3, 2, 3, 3, 1}},
+    {"{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":null,\"continuing_subword_prefix\":"
+     "null,\"end_of_word_suffix\":\"</w>\",\"fuse_unk\":true,\"byte_fallback\":false,\"ign"
+     "ore_merges\":false,\"vocab\":{\"\342\202\254\":0,\"a\":1,\"\303\251</w>\":2,\"b\":3,"
+     "\"\342\202\254</w>\":4,\"ab\":5,\"b</w>\":6,\"a</w>\":7,\"bb\":8},\"merges\":[\"a b"
+     "\",\"b b\"]}",
+     "b\303\274\303\251a\342\202\254\342\202\254\303\251\303\274",
+     4,
+     {3, 1, 0, 0}},
+    {"{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":null,\"continuing_subword_prefix\":"
+     "null,\"end_of_word_suffix\":null,\"fuse_unk\":false,\"byte_fallback\":false,\"ignore"
+     "_merges\":true,\"vocab\":{\"\342\202\254\342\202\254\":0,\"\342\202\254b\":1,\"a\":2"
+     ",\"\342\202\254a\":3,\"b\342\202\254\342\202\254\":4,\"a\342\202\254\":5,\"b\":6,\""
+     "\342\202\254\":7},\"merges\":[[\"\342\202\254\",\"\342\202\254\"],[\"\342\202\254\","
+     "\"a\"],[\"a\",\"\342\202\254\"],[\"b\",\"\342\202\254\342\202\254\"],[\"\342\202\254"
+     "\",\"b\"]]}",
+     "\303\274a\303\274b\342\202\254\303\251z\303\274z\303\274",
+     3,
+     {2, 6, 7}},
+    {"{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"continuing_subword_pref"
+     "ix\":null,\"end_of_word_suffix\":null,\"fuse_unk\":false,\"byte_fallback\":false,\"i"
+     "gnore_merges\":true,\"vocab\":{\"ab\":0,\"\303\251\":1,\"a\":2,\"\342\202\254a\":3,"
+     "\"b\":4,\"<unk>\":5,\"\342\202\254\":6,\"a\342\202\254\":7,\"abab\":8,\"\303\251\303"
+     "\251\":9},\"merges\":[\"\303\251 \303\251\",\"a \342\202\254\",\"\342\202\254 a\",\""
+     "a b\",\"ab ab\"]}",
+     "\303\251\303\274\342\202\254\342\202\254zab",
+     6,
+     {1, 5, 6, 6, 5, 0}},
+    {"{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"continuing_subword_pref"
+     "ix\":null,\"end_of_word_suffix\":null,\"fuse_unk\":true,\"byte_fallback\":true,\"ign"
+     "ore_merges\":true,\"vocab\":{\"<unk>\":0,\"\342\202\254ab\":1,\"a\":2,\"\342\202\254"
+     "a\":3,\"<0xC3>\":4,\"\303\251\":5,\"<0x82>\":6,\"<0xE2>\":7,\"bb\":8,\"\342\202\254"
+     "\":9,\"b\":10},\"merges\":[\"\342\202\254 a\",\"\342\202\254a b\",\"b b\"]}",
+     "\303\251\342\202\254z\303\251a",
+     5,
+     {5, 9, 0, 5, 2}},
+    {"{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"continuing_subword_pref"
+     "ix\":\"##\",\"end_of_word_suffix\":\"</w>\",\"fuse_unk\":false,\"byte_fallback\":fal"
+     "se,\"ignore_merges\":false,\"vocab\":{\"\303\251\":0,\"<unk>\":1,\"\303\251</w>\":2,"
+     "\"##\303\251\":3,\"\342\202\254</w>\":4,\"##a</w>\":5,\"##\303\251</w>\":6,\"b</w>\""
+     ":7,\"a\":8,\"b\":9,\"\342\202\254\":10,\"##b</w>\":11},\"merges\":[]}",
+     "\303\251\342\202\254z\303\274b\303\251",
+     6,
+     {0, 1, 1, 1, 1, 6}},
+    {"{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":null,\"continuing_subword_prefix\":"
+     "\"##\",\"end_of_word_suffix\":null,\"fuse_unk\":true,\"byte_fallback\":false,\"ignor"
+     "e_merges\":false,\"vocab\":{\"\342\202\254b\":0,\"##\342\202\254\":1,\"##\303\251\":"
+     "2,\"##bbb\":3,\"##a\":4,\"a\":5,\"\342\202\254\":6,\"##b\":7,\"b\":8,\"##bb\":9},\"m"
+     "erges\":[[\"\342\202\254\",\"##b\"],[\"##b\",\"##b\"],[\"##b\",\"##bb\"]]}",
+     "\342\202\254\303\251\303\251z\303\251a\303\251",
+     6,
+     {6, 2, 2, 2, 4, 2}},
+    {"{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"continuing_subword_pref"
+     "ix\":null,\"end_of_word_suffix\":\"</w>\",\"fuse_unk\":true,\"byte_fallback\":false,"
+     "\"ignore_merges\":true,\"vocab\":{\"a</w>\":0,\"ba\":1,\"b\":2,\"a\":3,\"\342\202"
+     "\254\":4,\"\342\202\254</w>\":5,\"<unk>\":6,\"b\342\202\254\":7,\"\303\251</w>\":8,"
+     "\"a\303\251</w>\":9,\"b</w>\":10},\"merges\":[\"a \303\251</w>\",\"b \342\202\254\","
+     "\"b a\"]}",
+     "\342\202\254az\342\202\254\303\251\342\202\254b",
+     7,
+     {4, 3, 6, 4, 6, 4, 10}},
+    {"{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"continuing_subword_pref"
+     "ix\":\"##\",\"end_of_word_suffix\":null,\"fuse_unk\":false,\"byte_fallback\":false,"
+     "\"ignore_merges\":false,\"vocab\":{\"\303\251\":0,\"\303\251b\303\251\":1,\"##b\":2,"
+     "\"\303\251b\":3,\"b\":4,\"\342\202\254\":5,\"<unk>\":6,\"##bb\":7,\"bb\":8,\"##\303"
+     "\251\":9},\"merges\":[\"\303\251 ##b\",\"b ##b\",\"\303\251 ##b\",\"##b ##b\",\"\303"
+     "\251b ##\303\251\"]}",
+     "zazbbaaaa",
+     8,
+     {6, 6, 6, 7, 6, 6, 6, 6}},
+    {"{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":null,\"continuing_subword_prefix\":"
+     "\"##\",\"end_of_word_suffix\":null,\"fuse_unk\":false,\"byte_fallback\":false,\"igno"
+     "re_merges\":false,\"vocab\":{\"ab\342\202\254\":0,\"\342\202\254\":1,\"##\303\251\":"
+     "2,\"##b\342\202\254\":3,\"##\342\202\254\":4,\"b\303\251\342\202\254\":5,\"b\":6,\"b"
+     "\303\251\":7,\"a\":8,\"##b\":9,\"\303\251\":10,\"##a\":11},\"merges\":[\"##b ##\342"
+     "\202\254\",\"b ##\303\251\",\"a ##b\342\202\254\",\"b\303\251 ##\342\202\254\"]}",
+     "a\303\274zazzzza",
+     3,
+     {8, 11, 11}},
+    {"{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"continuing_subword_pref"
+     "ix\":\"##\",\"end_of_word_suffix\":null,\"fuse_unk\":false,\"byte_fallback\":true,\""
+     "ignore_merges\":true,\"vocab\":{\"##\342\202\254\":0,\"<0x82>\":1,\"##a\":2,\"<0xBC>"
+     "\":3,\"<0xA9>\":4,\"<0xC3>\":5,\"\303\251\":6,\"b\":7,\"<0xE2>\":8,\"a\":9,\"<unk>\""
+     ":10,\"##\303\251\":11,\"##b\":12,\"\342\202\254\":13},\"merges\":[]}",
+     "ba\342\202\254b\303\251z",
+     6,
+     {7, 2, 0, 12, 11, 10}},
+    {"{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"continuing_subword_pref"
+     "ix\":null,\"end_of_word_suffix\":null,\"fuse_unk\":false,\"byte_fallback\":true,\"ig"
+     "nore_merges\":false,\"vocab\":{\"ba\":0,\"a\":1,\"\303\251\":2,\"<0xC3>\":3,\"\303"
+     "\251\303\251\":4,\"\342\202\254\":5,\"<0xE2>\":6,\"<0xAC>\":7,\"b\303\251\":8,\"b\":"
+     "9,\"<unk>\":10,\"<0x82>\":11,\"<0x7A>\":12},\"merges\":[\"\303\251 \303\251\",\"b a"
+     "\",\"b \303\251\"]}",
+     "\303\274\303\251\342\202\254a\303\251\303\274z",
+     7,
+     {10, 2, 5, 1, 2, 12, 10}},
+};
+
+static void test_reference_cases(void)
+{
+	for (size_t i = 0; i < sizeof ref_cases / sizeof ref_cases[0]; i++) {
+		const struct ref_case *c = &ref_cases[i];
+		model_builder fn =
+		    strstr(c->model, "\"Unigram\"") ? unigram_from_json : bpe_from_json;
+		struct text_model m = model_load(fn, c->model);
+		if (!m.vt)
+			continue;
+		expect_tokens(__LINE__ + 1000 * (int)i, &m, c->text, strlen(c->text), c->n, c->ids,
+		              NULL);
+		model_release(&m);
+	}
+}
+
 /* ---- WordLevel ---- */
 
 /* Vocab hello0 world1 [UNK]2: "hello" -> 0 over the whole piece; "foo" -> [UNK] (2) over it. */
@@ -702,5 +1000,7 @@ int main(void)
 	RUN(test_bpe_bad_json);
 	RUN(test_wordlevel);
 	RUN(test_wordlevel_bad_json);
+	RUN(test_reference_cases);
+	RUN(test_random_bytes);
 	return harness_summary();
 }
