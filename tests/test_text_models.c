@@ -7,6 +7,7 @@
 
 #include "harness.h"
 #include "text/text_model.h"
+#include "text/tokenizer.h"
 
 typedef enum sy_status (*model_builder)(const cJSON *model, struct sy_error *err,
                                         struct text_model *out);
@@ -625,6 +626,152 @@ static void test_bpe_bad_json(void)
 	model_release(&m);
 }
 
+/* ---- End to end, through whole tokenizer.json documents ---- */
+
+/* Encodes text with the document's own settings; checks ids and character offsets. */
+static void expect_encode(int line, const struct tokenizer *tok, const char *text, int n,
+                          const int32_t *ids, const uint32_t (*char_offs)[2])
+{
+	struct sy_error err = {0};
+	struct tok_encoding enc;
+	struct tok_encode_params p = tokenizer_default_params();
+	enum sy_status st = tokenizer_encode(tok, text, strlen(text), NULL, 0, &p, &err, &enc);
+	int ok = st == SY_OK && enc.n == n;
+	for (int i = 0; ok && i < n; i++)
+		ok = enc.ids[i] == ids[i] &&
+		     tokenizer_char_offset(text, enc.offsets[2 * i]) == char_offs[i][0] &&
+		     tokenizer_char_offset(text, enc.offsets[2 * i + 1]) == char_offs[i][1];
+	if (!ok) {
+		fprintf(stderr, "  FAIL line %d in %s: \"%s\": %s (%s), got", line,
+		        harness_cur_name, text, sy_status_str(st), err.msg);
+		for (int i = 0; st == SY_OK && i < enc.n; i++)
+			fprintf(stderr, " %d(%zu,%zu)", enc.ids[i],
+			        tokenizer_char_offset(text, enc.offsets[2 * i]),
+			        tokenizer_char_offset(text, enc.offsets[2 * i + 1]));
+		fputc('\n', stderr);
+		harness_cur_failed = 1;
+	}
+	if (st == SY_OK)
+		tok_encoding_free(&enc);
+}
+#define EXPECT_ENC(tok, text, ids, offs) \
+	expect_encode(__LINE__, (tok), (text), (int)(sizeof(ids) / sizeof(int32_t)), (ids), (offs))
+
+static struct tokenizer *doc_load(const char *json)
+{
+	struct sy_error err = {0};
+	struct tokenizer *tok = NULL;
+	enum sy_status st = tokenizer_load_json(json, strlen(json), &err, &tok);
+	CHECKF(st == SY_OK, "%s", err.msg);
+	return st == SY_OK ? tok : NULL;
+}
+
+/* A T5-shaped tokenizer: Metaspace (prepend "▁" always, split) + Unigram + "$A </s>".
+ * Pieces: 0 <pad>, 1 </s>, 2 <unk> (0 each), 3 ▁ -2, 4 ▁he -3, 5 llo -3, 6 ▁hello -7,
+ * 7 ▁world -4, 8 ▁w -3, 9 orld -3.5, 10 h, 11 e, 12 l, 13 o (-5 each), 14 ! -4.
+ * "hello world!" -> pieces "▁hello" "▁world!": ▁he+llo = -6 beats ▁hello = -7; ▁world+! = -8
+ * beats ▁w+orld+! = -10.5; then </s>: 4 5 7 14 1. The offsets of ▁he start at h (the ▁ is
+ * inserted). "hello 😀": "▁😀" is ▁ + unknown (min -7 - 10): 4 5 3 2 1.
+ * "héllo  world": "▁héllo" = ▁ h unk(é) llo (é has no piece); the second space gives a "▁"
+ * piece of its own: 3 10 2 5 3 7 1. The same ids and offsets come from the reference. */
+static void test_e2e_t5_unigram(void)
+{
+	struct tokenizer *tok = doc_load(
+	    "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":["
+	    "{\"id\":0,\"content\":\"<pad>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":"
+	    "false,"
+	    "\"normalized\":false,\"special\":true},"
+	    "{\"id\":1,\"content\":\"</"
+	    "s>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,"
+	    "\"normalized\":false,\"special\":true},"
+	    "{\"id\":2,\"content\":\"<unk>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":"
+	    "false,"
+	    "\"normalized\":false,\"special\":true}],"
+	    "\"normalizer\":null,"
+	    "\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\","
+	    "\"prepend_scheme\":\"always\",\"split\":true},"
+	    "\"post_processor\":{\"type\":\"TemplateProcessing\","
+	    "\"single\":[{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},"
+	    "{\"SpecialToken\":{\"id\":\"</s>\",\"type_id\":0}}],"
+	    "\"pair\":[{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},"
+	    "{\"SpecialToken\":{\"id\":\"</s>\",\"type_id\":0}},"
+	    "{\"Sequence\":{\"id\":\"B\",\"type_id\":0}},"
+	    "{\"SpecialToken\":{\"id\":\"</s>\",\"type_id\":0}}],"
+	    "\"special_tokens\":{\"</s>\":{\"id\":\"</s>\",\"ids\":[1],\"tokens\":[\"</s>\"]}}},"
+	    "\"decoder\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\","
+	    "\"prepend_scheme\":\"always\",\"split\":true},"
+	    "\"model\":{\"type\":\"Unigram\",\"unk_id\":2,\"byte_fallback\":false,\"vocab\":["
+	    "[\"<pad>\",0],[\"</s>\",0],[\"<unk>\",0],[\"\\u2581\",-2],[\"\\u2581he\",-3],"
+	    "[\"llo\",-3],[\"\\u2581hello\",-7],[\"\\u2581world\",-4],[\"\\u2581w\",-3],"
+	    "[\"orld\",-3.5],[\"h\",-5],[\"e\",-5],[\"l\",-5],[\"o\",-5],[\"!\",-4]]}}");
+	if (!tok)
+		return;
+	CHECK_STREQ(tokenizer_model_kind(tok), "Unigram");
+	EXPECT_ENC(tok, "hello world!", IDS(4, 5, 7, 14, 1),
+	           OFFS({0, 2}, {2, 5}, {5, 11}, {11, 12}, {0, 0}));
+	EXPECT_ENC(tok, "hello \xF0\x9F\x98\x80", IDS(4, 5, 3, 2, 1),
+	           OFFS({0, 2}, {2, 5}, {5, 6}, {6, 7}, {0, 0}));
+	EXPECT_ENC(tok, "h\xC3\xA9llo  world", IDS(3, 10, 2, 5, 3, 7, 1),
+	           OFFS({0, 1}, {0, 1}, {1, 2}, {2, 5}, {5, 6}, {6, 12}, {0, 0}));
+	EXPECT_ENC(tok, "", IDS(1), OFFS({0, 0}));
+	tokenizer_free(tok);
+}
+
+/* A RoBERTa-shaped tokenizer: ByteLevel pre-tokenizer (GPT-2 regex, bytes mapped to printable
+ * characters: space -> Ġ U+0120, 0xC3 -> Ã, 0xA9 -> ©) + BPE + RobertaProcessing <s> ... </s>.
+ * Vocab: 0 <s> 1 <pad> 2 </s> 3 <unk> 4 h 5 e 6 l 7 o 8 Ġ 9 w 10 r 11 d 12 ! 13 Ã 14 © 15 he
+ * 16 ll 17 llo 18 hello 19 Ġw 20 or 21 Ġwor 22 Ġworl 23 Ġworld 24 Ã©. Merges by rank:
+ * h e, l l, ll o, he llo, Ġ w, o r, Ġw or, Ġwor l, Ġworl d, Ã ©.
+ * "hello world!" -> words "hello" "Ġworld" "!": h e l l o -> he l l o -> he ll o -> he llo ->
+ * hello; Ġ w o r l d -> Ġw o r l d -> Ġw or l d -> Ġwor l d -> Ġworl d -> Ġworld:
+ * 0 18 23 12 2. "héllo" -> h Ã © l l o: ll (rank 1), llo (2), Ã© (9): h Ã© llo: 0 4 24 17 2.
+ * "hz!": z is not in the vocabulary: <unk>: 0 4 3 12 2. The reference agrees, offsets
+ * included. */
+static void test_e2e_roberta_bpe(void)
+{
+	struct tokenizer *tok = doc_load(
+	    "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":["
+	    "{\"id\":0,\"content\":\"<s>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,"
+	    "\"normalized\":false,\"special\":true},"
+	    "{\"id\":1,\"content\":\"<pad>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":"
+	    "false,"
+	    "\"normalized\":false,\"special\":true},"
+	    "{\"id\":2,\"content\":\"</"
+	    "s>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,"
+	    "\"normalized\":false,\"special\":true},"
+	    "{\"id\":3,\"content\":\"<unk>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":"
+	    "false,"
+	    "\"normalized\":false,\"special\":true}],"
+	    "\"normalizer\":null,"
+	    "\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,"
+	    "\"trim_offsets\":true,\"use_regex\":true},"
+	    "\"post_processor\":{\"type\":\"RobertaProcessing\",\"sep\":[\"</s>\",2],"
+	    "\"cls\":[\"<s>\",0],\"trim_offsets\":true,\"add_prefix_space\":false},"
+	    "\"decoder\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":true,"
+	    "\"use_regex\":true},"
+	    "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\","
+	    "\"continuing_subword_prefix\":\"\",\"end_of_word_suffix\":\"\",\"fuse_unk\":false,"
+	    "\"byte_fallback\":false,\"ignore_merges\":false,\"vocab\":{\"<s>\":0,\"<pad>\":1,"
+	    "\"</s>\":2,\"<unk>\":3,\"h\":4,\"e\":5,\"l\":6,\"o\":7,\"\\u0120\":8,\"w\":9,\"r\":10,"
+	    "\"d\":11,\"!\":12,\"\\u00c3\":13,\"\\u00a9\":14,\"he\":15,\"ll\":16,\"llo\":17,"
+	    "\"hello\":18,\"\\u0120w\":19,\"or\":20,\"\\u0120wor\":21,\"\\u0120worl\":22,"
+	    "\"\\u0120world\":23,\"\\u00c3\\u00a9\":24},"
+	    "\"merges\":[\"h e\",\"l l\",\"ll o\",\"he llo\",\"\\u0120 w\",\"o r\",\"\\u0120w or\","
+	    "\"\\u0120wor l\",\"\\u0120worl d\",\"\\u00c3 \\u00a9\"]}}");
+	if (!tok)
+		return;
+	CHECK_STREQ(tokenizer_model_kind(tok), "BPE");
+	EXPECT_ENC(tok, "hello world!", IDS(0, 18, 23, 12, 2),
+	           OFFS({0, 0}, {0, 5}, {6, 11}, {11, 12}, {0, 0}));
+	EXPECT_ENC(tok, "h\xC3\xA9llo", IDS(0, 4, 24, 17, 2),
+	           OFFS({0, 0}, {0, 1}, {1, 2}, {2, 5}, {0, 0}));
+	EXPECT_ENC(tok, "hz!", IDS(0, 4, 3, 12, 2), OFFS({0, 0}, {0, 1}, {1, 2}, {2, 3}, {0, 0}));
+	EXPECT_ENC(tok, " hello  world", IDS(0, 8, 18, 8, 23, 2),
+	           OFFS({0, 0}, {1, 1}, {1, 6}, {7, 7}, {8, 13}, {0, 0}));
+	EXPECT_ENC(tok, "", IDS(0, 2), OFFS({0, 0}, {0, 0}));
+	tokenizer_free(tok);
+}
+
 /* ---- Robustness ---- */
 
 /* Appends "<0x00>".."<0xFF>" to a JSON vocabulary: as [piece, score] entries when scored, else
@@ -1002,5 +1149,7 @@ int main(void)
 	RUN(test_wordlevel_bad_json);
 	RUN(test_reference_cases);
 	RUN(test_random_bytes);
+	RUN(test_e2e_t5_unigram);
+	RUN(test_e2e_roberta_bpe);
 	return harness_summary();
 }
