@@ -84,19 +84,19 @@ static double cosine(const float *a, const double *b, int n)
  *   q16 int32   [3]    uint16 q*0.25+1: 0,2,5         6
  * Group 1 (shard s3 = 13 bytes): b bool [3] 1,0,1; str string [2] "hi", "". */
 static const char *manifest_template =
-	"{\"format\":\"graph-model\",\"weightsManifest\":["
-	"{\"paths\":[\"s1\",\"s2\"],\"weights\":["
-	"{\"name\":\"f\",\"shape\":[2,3],\"dtype\":\"float32\"},"
-	"{\"name\":\"i\",\"shape\":[2],\"dtype\":\"int32\"},"
-	"{\"name\":\"q8\",\"shape\":[4],\"dtype\":\"float32\","
-	"\"quantization\":{\"dtype\":\"uint8\",\"scale\":0.5,\"min\":-1}},"
-	"{\"name\":\"h\",\"shape\":[2],\"dtype\":\"float32\","
-	"\"quantization\":{\"dtype\":\"float16\",\"original_dtype\":\"float32\"}},"
-	"{\"name\":\"q16\",\"shape\":[3],\"dtype\":\"int32\","
-	"\"quantization\":{\"dtype\":\"uint16\",\"scale\":0.25,\"min\":1}}]},"
-	"{\"paths\":[\"s3\"],\"weights\":["
-	"{\"name\":\"b\",\"shape\":[3],\"dtype\":\"bool\"},"
-	"{\"name\":\"str\",\"shape\":[2],\"dtype\":\"string\"}]}]}";
+    "{\"format\":\"graph-model\",\"weightsManifest\":["
+    "{\"paths\":[\"s1\",\"s2\"],\"weights\":["
+    "{\"name\":\"f\",\"shape\":[2,3],\"dtype\":\"float32\"},"
+    "{\"name\":\"i\",\"shape\":[2],\"dtype\":\"int32\"},"
+    "{\"name\":\"q8\",\"shape\":[4],\"dtype\":\"float32\","
+    "\"quantization\":{\"dtype\":\"uint8\",\"scale\":0.5,\"min\":-1}},"
+    "{\"name\":\"h\",\"shape\":[2],\"dtype\":\"float32\","
+    "\"quantization\":{\"dtype\":\"float16\",\"original_dtype\":\"float32\"}},"
+    "{\"name\":\"q16\",\"shape\":[3],\"dtype\":\"int32\","
+    "\"quantization\":{\"dtype\":\"uint16\",\"scale\":0.25,\"min\":1}}]},"
+    "{\"paths\":[\"s3\"],\"weights\":["
+    "{\"name\":\"b\",\"shape\":[3],\"dtype\":\"bool\"},"
+    "{\"name\":\"str\",\"shape\":[2],\"dtype\":\"string\"}]}]}";
 
 static unsigned char group0[46], group1[13];
 
@@ -127,8 +127,7 @@ static void make_synthetic(const char *dir, const char *manifest)
 	write_file(dir, "s3", group1, 13);
 }
 
-static enum sy_status open_synthetic(const char *dir, struct sy_error *err,
-				     struct tfjs_weights **w)
+static enum sy_status open_synthetic(const char *dir, struct sy_error *err, struct tfjs_weights **w)
 {
 	char path[512];
 	snprintf(path, sizeof path, "%s/model.json", dir);
@@ -195,23 +194,23 @@ struct bad_case {
 static void test_tfjs_bad_inputs(void)
 {
 	static const struct bad_case cases[] = {
-		{NULL, NULL, "s2", -1, SY_ERR_IO, "s2"},
-		{NULL, NULL, "s2", 15, SY_ERR_FORMAT, "short"},
-		{NULL, NULL, "s3", 14, SY_ERR_FORMAT, "hold 14 bytes"},
-		{"\"dtype\":\"int32\"}", "\"dtype\":\"float64\"}", NULL, 0, SY_ERR_UNSUPPORTED,
-		 "float64"},
-		{"\"shape\":[2,3]", "\"shape\":[2,-3]", NULL, 0, SY_ERR_FORMAT, "shape[1]"},
-		{"\"shape\":[2,3]", "\"shape\":\"2x3\"", NULL, 0, SY_ERR_FORMAT, "shape"},
-		{"{\"dtype\":\"uint8\"", "{\"dtype\":\"int4\"", NULL, 0, SY_ERR_UNSUPPORTED, "int4"},
-		{"\"scale\":0.5,", "", NULL, 0, SY_ERR_FORMAT, "scale and min"},
-		{"\"name\":\"f\",", "", NULL, 0, SY_ERR_FORMAT, "name"},
-		{"\"s1\"", "\"../s1\"", NULL, 0, SY_ERR_FORMAT, "paths[0]"},
-		{"\"weightsManifest\"", "\"weightManifest\"", NULL, 0, SY_ERR_FORMAT,
-		 "weightsManifest"},
-		{"\"dtype\":\"bool\"", "\"dtype\":\"bool\",\"quantization\":{\"dtype\":\"uint8\"}",
-		 NULL, 0, SY_ERR_UNSUPPORTED, "bool"},
-		{"{\"name\":\"b\",\"shape\":[3]", "{\"name\":\"b\",\"shape\":[2]", NULL, 0,
-		 SY_ERR_FORMAT, "string"},
+	    {NULL, NULL, "s2", -1, SY_ERR_IO, "s2"},
+	    {NULL, NULL, "s2", 15, SY_ERR_FORMAT, "short"},
+	    {NULL, NULL, "s3", 14, SY_ERR_FORMAT, "hold 14 bytes"},
+	    {"\"dtype\":\"int32\"}", "\"dtype\":\"float64\"}", NULL, 0, SY_ERR_UNSUPPORTED,
+	     "float64"},
+	    {"\"shape\":[2,3]", "\"shape\":[2,-3]", NULL, 0, SY_ERR_FORMAT, "shape[1]"},
+	    {"\"shape\":[2,3]", "\"shape\":\"2x3\"", NULL, 0, SY_ERR_FORMAT, "shape"},
+	    {"{\"dtype\":\"uint8\"", "{\"dtype\":\"int4\"", NULL, 0, SY_ERR_UNSUPPORTED, "int4"},
+	    {"\"scale\":0.5,", "", NULL, 0, SY_ERR_FORMAT, "scale and min"},
+	    {"\"name\":\"f\",", "", NULL, 0, SY_ERR_FORMAT, "name"},
+	    {"\"s1\"", "\"../s1\"", NULL, 0, SY_ERR_FORMAT, "paths[0]"},
+	    {"\"weightsManifest\"", "\"weightManifest\"", NULL, 0, SY_ERR_FORMAT,
+	     "weightsManifest"},
+	    {"\"dtype\":\"bool\"", "\"dtype\":\"bool\",\"quantization\":{\"dtype\":\"uint8\"}",
+	     NULL, 0, SY_ERR_UNSUPPORTED, "bool"},
+	    {"{\"name\":\"b\",\"shape\":[3]", "{\"name\":\"b\",\"shape\":[2]", NULL, 0,
+	     SY_ERR_FORMAT, "string"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const struct bad_case *c = &cases[i];
@@ -219,7 +218,7 @@ static void test_tfjs_bad_inputs(void)
 		snprintf(dir, sizeof dir, "%s/bad%zu", tmp_root, i);
 		mkdir(dir, 0700);
 		char *man = c->from ? replace_once(manifest_template, c->from, c->to)
-				    : strdup(manifest_template);
+		                    : strdup(manifest_template);
 		make_synthetic(dir, man);
 		free(man);
 		if (c->shard && c->shard_len < 0) {
@@ -252,7 +251,7 @@ static void test_tfjs_real_manifest(void)
 	struct sy_error err = {0};
 	struct tfjs_weights *w;
 	enum sy_status s =
-		tfjs_weights_open(harness_shared_path("models/use-lite/model.json"), &err, &w);
+	    tfjs_weights_open(harness_shared_path("models/use-lite/model.json"), &err, &w);
 	CHECKF(s == SY_OK, "%s", err.msg);
 	if (s != SY_OK)
 		return;
@@ -263,9 +262,9 @@ static void test_tfjs_real_manifest(void)
 	/* The timing-signal frequencies stored in the graph are 1e4^(-i/127), i = 0..127. */
 	float *f;
 	s = tfjs_weights_f32(w,
-			     "module_apply_default/Encoder_en/KonaTransformer/Encode/"
-			     "TransformerStack/Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1",
-			     2, (int64_t[]){1, 128}, &err, &f);
+	                     "module_apply_default/Encoder_en/KonaTransformer/Encode/"
+	                     "TransformerStack/Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1",
+	                     2, (int64_t[]){1, 128}, &err, &f);
 	CHECKF(s == SY_OK, "%s", err.msg);
 	if (s == SY_OK) {
 		double worst = 0;
@@ -296,7 +295,7 @@ static void check_cases(const struct use_tokenizer *t, const struct tok_case *ca
 		int32_t *ids;
 		int k;
 		enum sy_status s = use_tokenizer_encode(
-			t, c->text, c->len ? c->len : strlen(c->text), &err, &ids, &k);
+		    t, c->text, c->len ? c->len : strlen(c->text), &err, &ids, &k);
 		int same = s == SY_OK && k == c->n;
 		for (int j = 0; same && j < k; j++)
 			same = ids[j] == c->ids[j];
@@ -318,35 +317,43 @@ static void test_tokenizer_real_vocab(void)
 	struct sy_error err = {0};
 	struct use_tokenizer *t;
 	enum sy_status s =
-		use_tokenizer_load(harness_shared_path("models/use-lite/vocab.json"), &err, &t);
+	    use_tokenizer_load(harness_shared_path("models/use-lite/vocab.json"), &err, &t);
 	CHECKF(s == SY_OK, "%s", err.msg);
 	if (s != SY_OK)
 		return;
 	CHECK_EQ_INT(use_tokenizer_vocab_size(t), 8000);
 	CHECK_STREQ(use_tokenizer_piece(t, 9), "\xe2\x96\x81the");
 	static const struct tok_case cases[] = {
-		{"hello world", 0, 3, {2002, 102, 311}},
-		{"", 0, 0, {0}},
-		/* Every space becomes its own separator piece. */
-		{" ", 0, 2, {30, 30}},
-		/* A tab is unknown (id 0) after the leading separator. */
-		{"\t", 0, 2, {30, 0}},
-		{"Tabs\tand\nnewlines", 0, 8, {803, 1436, 0, 381, 0, 2664, 721, 7}},
-		{"naïve café résumé", 0, 11, {1216, 0, 105, 976, 209, 1133, 1067, 1133, 7, 400, 1133}},
-		/* CJK and emoji: runs of unknown characters collapse into one id 0. */
-		{"日本語のテキスト", 0, 2, {30, 0}},
-		{"emoji 🚀🔥 test", 0, 6, {299, 451, 2501, 30, 0, 748}},
-		/* NFKC: the ligature, full-width letters and the ideographic space. */
-		{"ﬁne ｆｕｌｌ　width", 0, 3, {839, 650, 7916}},
-		/* ':00' has score 0 and ':' a null score (0 too); "”5" is listed three times and
+	    {"hello world", 0, 3, {2002, 102, 311}},
+	    {"", 0, 0, {0}},
+	    /* Every space becomes its own separator piece. */
+	    {" ", 0, 2, {30, 30}},
+	    /* A tab is unknown (id 0) after the leading separator. */
+	    {"\t", 0, 2, {30, 0}},
+	    {"Tabs\tand\nnewlines", 0, 8, {803, 1436, 0, 381, 0, 2664, 721, 7}},
+	    {"naïve café résumé", 0, 11, {1216, 0, 105, 976, 209, 1133, 1067, 1133, 7, 400, 1133}},
+	    /* CJK and emoji: runs of unknown characters collapse into one id 0. */
+	    {"日本語のテキスト", 0, 2, {30, 0}},
+	    {"emoji 🚀🔥 test", 0, 6, {299, 451, 2501, 30, 0, 748}},
+	    /* NFKC: the ligature, full-width letters and the ideographic space. */
+	    {"ﬁne ｆｕｌｌ　width", 0, 3, {839, 650, 7916}},
+	    /* ':00' has score 0 and ':' a null score (0 too); "”5" is listed three times and
 		 * the last entry (4464) wins. */
-		{"12:00:00", 0, 3, {575, 5920, 5920}},
-		{"x:)y", 0, 4, {649, 57, 52, 48}},
-		{"\xe2\x80\x9d" "5", 0, 2, {30, 4464}},
-		/* A NUL is an ordinary unknown character; invalid UTF-8 becomes U+FFFD, also
+	    {"12:00:00", 0, 3, {575, 5920, 5920}},
+	    {"x:)y", 0, 4, {649, 57, 52, 48}},
+	    {"\xe2\x80\x9d"
+	     "5",
+	     0,
+	     2,
+	     {30, 4464}},
+	    /* A NUL is an ordinary unknown character; invalid UTF-8 becomes U+FFFD, also
 		 * unknown (the reserved piece U+FFFD is never matched). */
-		{"abc\0def", 7, 4, {2733, 131, 0, 5512}},
-		{"a\xff" "b", 0, 3, {11, 0, 151}},
+	    {"abc\0def", 7, 4, {2733, 131, 0, 5512}},
+	    {"a\xff"
+	     "b",
+	     0,
+	     3,
+	     {11, 0, 151}},
 	};
 	check_cases(t, cases, sizeof cases / sizeof cases[0]);
 	use_tokenizer_free(t);
@@ -359,44 +366,50 @@ static void test_tokenizer_rules(void)
 	 * ties at -1 between "▁a" (start 0) and "▁"+"a" (start 1), and the later start wins;
 	 * best[3] ties at -2 between "▁ab" and ...+"b", and "b" wins: [9, 10, 7]. */
 	static const char v1[] =
-		"[[\"\xef\xbf\xbd\",0],[\"<s>\",0],[\"</s>\",0],[\"e1\",0],[\"e2\",0],[\"e3\",0],"
-		"[\"\xe2\x96\x81" "a\",-1],[\"b\",-1],[\"\xe2\x96\x81" "ab\",-2],[\"\xe2\x96\x81\",-0.5],"
-		"[\"a\",-0.5]]";
+	    "[[\"\xef\xbf\xbd\",0],[\"<s>\",0],[\"</s>\",0],[\"e1\",0],[\"e2\",0],[\"e3\",0],"
+	    "[\"\xe2\x96\x81"
+	    "a\",-1],[\"b\",-1],[\"\xe2\x96\x81"
+	    "ab\",-2],[\"\xe2\x96\x81\",-0.5],"
+	    "[\"a\",-0.5]]";
 	/* 6 "zq" -3, 7 "q" -1, 8 "c" null, 9 "▁c" -2. "zq": no piece starts with "▁", so it is
 	 * unknown (score 0); at "z" only "zq" matches, so there is no unknown edge for "z" alone
 	 * and best[2] stays at its initial 0, which makes "q" (-1 + 0) beat "zq" (-3 + 0); the walk
 	 * back then lands on position 2 (unknown, the default) and collapses the unknowns:
 	 * [0, 7]. "c": "▁c" (-2) loses to the unreached start 1 plus "c" (0): [0, 8]. */
 	static const char v2[] =
-		"[[\"\xef\xbf\xbd\",0],[\"<s>\",0],[\"</s>\",0],[\"e1\",0],[\"e2\",0],[\"e3\",0],"
-		"[\"zq\",-3],[\"q\",-1],[\"c\",null],[\"\xe2\x96\x81" "c\",-2]]";
+	    "[[\"\xef\xbf\xbd\",0],[\"<s>\",0],[\"</s>\",0],[\"e1\",0],[\"e2\",0],[\"e3\",0],"
+	    "[\"zq\",-3],[\"q\",-1],[\"c\",null],[\"\xe2\x96\x81"
+	    "c\",-2]]";
 	struct sy_error err = {0};
 	struct use_tokenizer *t;
 	CHECKF(use_tokenizer_load_json(v1, sizeof v1 - 1, "v1", &err, &t) == SY_OK, "%s", err.msg);
 	static const struct tok_case c1[] = {
-		{"ab", 0, 3, {9, 10, 7}},
-		{"a b", 0, 4, {9, 10, 9, 7}},
-		{"abba", 0, 5, {9, 10, 7, 7, 10}},
+	    {"ab", 0, 3, {9, 10, 7}},
+	    {"a b", 0, 4, {9, 10, 9, 7}},
+	    {"abba", 0, 5, {9, 10, 7, 7, 10}},
 	};
 	check_cases(t, c1, sizeof c1 / sizeof c1[0]);
 	use_tokenizer_free(t);
 	CHECKF(use_tokenizer_load_json(v2, sizeof v2 - 1, "v2", &err, &t) == SY_OK, "%s", err.msg);
 	static const struct tok_case c2[] = {
-		{"zq", 0, 2, {0, 7}},
-		{"zzq", 0, 2, {0, 7}},
-		{"c", 0, 2, {0, 8}},
-		{"cq", 0, 3, {0, 8, 7}},
+	    {"zq", 0, 2, {0, 7}},
+	    {"zzq", 0, 2, {0, 7}},
+	    {"c", 0, 2, {0, 8}},
+	    {"cq", 0, 3, {0, 8, 7}},
 	};
 	check_cases(t, c2, sizeof c2 / sizeof c2[0]);
 	use_tokenizer_free(t);
 	/* Malformed vocabularies. */
-	static const char *bad[] = {"{}", "[[\"a\",1]]", "[1,2,3,4,5,6,7]",
-				    "[[\"\",0],[\"\",0],[\"\",0],[\"\",0],[\"\",0],[\"\",0],[\"x\"]]",
-				    "[[\"\",0],[\"\",0],[\"\",0],[\"\",0],[\"\",0],[\"\",0],[\"x\",\"1\"]]"};
+	static const char *bad[] = {
+	    "{}", "[[\"a\",1]]", "[1,2,3,4,5,6,7]",
+	    "[[\"\",0],[\"\",0],[\"\",0],[\"\",0],[\"\",0],[\"\",0],[\"x\"]]",
+	    "[[\"\",0],[\"\",0],[\"\",0],[\"\",0],[\"\",0],[\"\",0],[\"x\",\"1\"]]"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		err.msg[0] = '\0';
-		enum sy_status s = use_tokenizer_load_json(bad[i], strlen(bad[i]), "bad.json", &err, &t);
-		CHECKF(s == SY_ERR_FORMAT && strstr(err.msg, "bad.json"), "case %zu: %s", i, err.msg);
+		enum sy_status s =
+		    use_tokenizer_load_json(bad[i], strlen(bad[i]), "bad.json", &err, &t);
+		CHECKF(s == SY_ERR_FORMAT && strstr(err.msg, "bad.json"), "case %zu: %s", i,
+		       err.msg);
 	}
 }
 
@@ -419,7 +432,7 @@ static int load_reference(void)
 	size_t len;
 	struct sy_error err = {0};
 	if (sy_file_read(harness_shared_path("testdata/use-lite/reference.jsonl"), &err, &text,
-			 &len) != SY_OK) {
+	                 &len) != SY_OK) {
 		CHECKF(0, "%s", err.msg);
 		return 0;
 	}
@@ -468,7 +481,7 @@ static void test_parity(void)
 	float *out = malloc((size_t)ref.n * 512 * sizeof *out);
 	struct sy_error err = {0};
 	enum sy_status s =
-		embedder_encode(e, (const char *const *)ref.texts, ref.lens, ref.n, out, &err);
+	    embedder_encode(e, (const char *const *)ref.texts, ref.lens, ref.n, out, &err);
 	CHECKF(s == SY_OK, "%s", err.msg);
 	if (s == SY_OK) {
 		double min_cos = 2;
@@ -481,8 +494,8 @@ static void test_parity(void)
 				worst = i;
 			}
 		}
-		printf("use-lite parity: %d texts, min cosine %.9f (1 - min = %.1e, text %d)\n", ref.n, min_cos, 1 - min_cos,
-		       worst);
+		printf("use-lite parity: %d texts, min cosine %.9f (1 - min = %.1e, text %d)\n",
+		       ref.n, min_cos, 1 - min_cos, worst);
 	}
 	free(out);
 	embedder_close(e);

@@ -23,14 +23,14 @@
 
 static void eval_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: switchyard eval sts --model DIR|ID --data FILE [--batch N] [--threads N]\n"
-		"                           [--max-length N] [--limit N] [--json]\n"
-		"Embeds both sentences of every pair of an STS Benchmark file (tab-separated:\n"
-		"genre, file, year, id, score, sentence 1, sentence 2) and prints the Spearman and\n"
-		"Pearson correlations of their cosine similarity with the gold scores, and the\n"
-		"encoding speed. --batch texts per encode call (default 32); --limit the first N\n"
-		"pairs only; --json one JSON object instead of text lines.\n");
+	fprintf(
+	    f, "usage: switchyard eval sts --model DIR|ID --data FILE [--batch N] [--threads N]\n"
+	       "                           [--max-length N] [--limit N] [--json]\n"
+	       "Embeds both sentences of every pair of an STS Benchmark file (tab-separated:\n"
+	       "genre, file, year, id, score, sentence 1, sentence 2) and prints the Spearman and\n"
+	       "Pearson correlations of their cosine similarity with the gold scores, and the\n"
+	       "encoding speed. --batch texts per encode call (default 32); --limit the first N\n"
+	       "pairs only; --json one JSON object instead of text lines.\n");
 }
 
 struct sts_pair {
@@ -81,9 +81,9 @@ static int sts_parse(char *text, size_t len, const char *path, struct sts_pair *
 			continue; /* a header */
 		if (nf < 7 || !num_ok) {
 			fprintf(stderr,
-				"switchyard eval: %s:%d: expected 7 tab-separated fields with a "
-				"numeric score in the fifth\n",
-				path, line_no);
+			        "switchyard eval: %s:%d: expected 7 tab-separated fields with a "
+			        "numeric score in the fifth\n",
+			        path, line_no);
 			free(v);
 			return 1;
 		}
@@ -192,7 +192,7 @@ static void json_str(const char *s)
 
 /* Embeds the pairs and prints the figures. */
 static int sts_run(struct embedder *e, const struct sts_pair *pairs, int n, int batch,
-		   const char *model, const char *data, int json)
+                   const char *model, const char *data, int json)
 {
 	const int dims = embedder_dims(e);
 	const int n_texts = 2 * n;
@@ -224,7 +224,8 @@ static int sts_run(struct embedder *e, const struct sts_pair *pairs, int n, int 
 	}
 	double secs = (double)(sy_now_ns() - t0) / 1e9;
 	for (int i = 0; i < n; i++) {
-		sim[i] = cosine(vecs + (size_t)2 * i * dims, vecs + (size_t)(2 * i + 1) * dims, dims);
+		sim[i] =
+		    cosine(vecs + (size_t)2 * i * dims, vecs + (size_t)(2 * i + 1) * dims, dims);
 		gold[i] = pairs[i].gold;
 	}
 	if (ranks(sim, n, rs) || ranks(gold, n, rg)) {

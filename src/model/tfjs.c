@@ -32,8 +32,8 @@ const char *tfjs_dtype_name(enum tfjs_dtype d)
 static int dtype_parse(const char *s)
 {
 	static const enum tfjs_dtype all[] = {
-		TFJS_DTYPE_FLOAT32, TFJS_DTYPE_INT32, TFJS_DTYPE_BOOL,	 TFJS_DTYPE_COMPLEX64,
-		TFJS_DTYPE_STRING,  TFJS_DTYPE_UINT8, TFJS_DTYPE_UINT16, TFJS_DTYPE_FLOAT16,
+	    TFJS_DTYPE_FLOAT32, TFJS_DTYPE_INT32, TFJS_DTYPE_BOOL,   TFJS_DTYPE_COMPLEX64,
+	    TFJS_DTYPE_STRING,  TFJS_DTYPE_UINT8, TFJS_DTYPE_UINT16, TFJS_DTYPE_FLOAT16,
 	};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		if (!strcmp(s, tfjs_dtype_name(all[i])))
@@ -93,7 +93,7 @@ static int shard_path_ok(const char *p)
 
 /* Reads the shards of group gi into one buffer. */
 static enum sy_status read_group(const cJSON *paths, int gi, const char *dir, const char *what,
-				 struct sy_error *err, unsigned char **out, size_t *out_len)
+                                 struct sy_error *err, unsigned char **out, size_t *out_len)
 {
 	*out = NULL;
 	*out_len = 0;
@@ -108,10 +108,11 @@ static enum sy_status read_group(const cJSON *paths, int gi, const char *dir, co
 		const cJSON *p = cJSON_GetArrayItem(paths, i);
 		if (!cJSON_IsString(p) || !shard_path_ok(p->valuestring)) {
 			free(sizes);
-			return sy_error_set(err, SY_ERR_FORMAT,
-					    "%s: weightsManifest[%d].paths[%d]: expected a relative "
-					    "file name inside the model directory",
-					    what, gi, i);
+			return sy_error_set(
+			    err, SY_ERR_FORMAT,
+			    "%s: weightsManifest[%d].paths[%d]: expected a relative "
+			    "file name inside the model directory",
+			    what, gi, i);
 		}
 		char *full = sy_path_join(dir, p->valuestring);
 		struct stat st;
@@ -120,9 +121,9 @@ static enum sy_status read_group(const cJSON *paths, int gi, const char *dir, co
 		free(full);
 		if (rc != 0 || !S_ISREG(st.st_mode)) {
 			free(sizes);
-			return sy_error_set(err, SY_ERR_IO,
-					    "%s: weightsManifest[%d].paths[%d]: shard %s: %s", what, gi,
-					    i, p->valuestring, rc ? strerror(e) : "not a regular file");
+			return sy_error_set(
+			    err, SY_ERR_IO, "%s: weightsManifest[%d].paths[%d]: shard %s: %s", what,
+			    gi, i, p->valuestring, rc ? strerror(e) : "not a regular file");
 		}
 		sizes[i] = (size_t)st.st_size;
 		total += sizes[i];
@@ -131,7 +132,7 @@ static enum sy_status read_group(const cJSON *paths, int gi, const char *dir, co
 	if (!buf) {
 		free(sizes);
 		return sy_error_set(err, SY_ERR_NOMEM, "%s: out of memory for %zu bytes of weights",
-				    what, total);
+		                    what, total);
 	}
 	size_t off = 0;
 	enum sy_status s = SY_OK;
@@ -142,14 +143,15 @@ static enum sy_status read_group(const cJSON *paths, int gi, const char *dir, co
 		int e = full ? errno : ENOMEM;
 		free(full);
 		if (!f) {
-			s = sy_error_set(err, SY_ERR_IO, "%s: shard %s: %s", what, name, strerror(e));
+			s = sy_error_set(err, SY_ERR_IO, "%s: shard %s: %s", what, name,
+			                 strerror(e));
 			break;
 		}
 		size_t got = fread(buf + off, 1, sizes[i], f);
 		/* A shard that changed size since the stat would misplace every later tensor. */
 		if (got != sizes[i] || fgetc(f) != EOF)
-			s = sy_error_set(err, SY_ERR_IO, "%s: shard %s changed while being read", what,
-					 name);
+			s = sy_error_set(err, SY_ERR_IO, "%s: shard %s changed while being read",
+			                 what, name);
 		fclose(f);
 		off += got;
 	}
@@ -173,46 +175,48 @@ static const char *last_shard(const cJSON *paths)
 
 /* Parses weight entry j of group gi (fields only; data placement is done by the caller). */
 static enum sy_status parse_entry(const cJSON *e, int gi, int j, const char *what,
-				  struct sy_error *err, struct tfjs_tensor *t, const char **name)
+                                  struct sy_error *err, struct tfjs_tensor *t, const char **name)
 {
 	memset(t, 0, sizeof *t);
 	if (!cJSON_IsObject(e))
 		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: weightsManifest[%d].weights[%d]: expected an object", what,
-				    gi, j);
+		                    "%s: weightsManifest[%d].weights[%d]: expected an object", what,
+		                    gi, j);
 	const cJSON *jn = cJSON_GetObjectItemCaseSensitive(e, "name");
 	if (!cJSON_IsString(jn))
 		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: weightsManifest[%d].weights[%d].name: expected a string",
-				    what, gi, j);
+		                    "%s: weightsManifest[%d].weights[%d].name: expected a string",
+		                    what, gi, j);
 	*name = jn->valuestring;
 	const cJSON *js = cJSON_GetObjectItemCaseSensitive(e, "shape");
 	if (!cJSON_IsArray(js) || cJSON_GetArraySize(js) > TFJS_MAX_DIMS)
 		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: weight %s: shape: expected an array of at most %d sizes",
-				    what, *name, TFJS_MAX_DIMS);
+		                    "%s: weight %s: shape: expected an array of at most %d sizes",
+		                    what, *name, TFJS_MAX_DIMS);
 	t->n_dims = cJSON_GetArraySize(js);
 	t->n_elems = 1;
 	for (int d = 0; d < t->n_dims; d++) {
 		const cJSON *v = cJSON_GetArrayItem(js, d);
 		double x = cJSON_IsNumber(v) ? v->valuedouble : -1;
 		if (!(x >= 0 && x <= 4294967296.0 && x == floor(x)))
-			return sy_error_set(err, SY_ERR_FORMAT,
-					    "%s: weight %s: shape[%d]: expected a non-negative integer",
-					    what, *name, d);
+			return sy_error_set(
+			    err, SY_ERR_FORMAT,
+			    "%s: weight %s: shape[%d]: expected a non-negative integer", what,
+			    *name, d);
 		t->shape[d] = (int64_t)x;
 		if (t->shape[d] != 0 && t->n_elems > SIZE_MAX / 16 / (size_t)t->shape[d])
 			return sy_error_set(err, SY_ERR_LIMIT, "%s: weight %s: shape too large",
-					    what, *name);
+			                    what, *name);
 		t->n_elems *= (size_t)t->shape[d];
 	}
 	const cJSON *jd = cJSON_GetObjectItemCaseSensitive(e, "dtype");
 	int dt = cJSON_IsString(jd) ? dtype_parse(jd->valuestring) : -1;
 	if (dt < 0 || dt >= TFJS_DTYPE_UINT8)
-		return sy_error_set(err, cJSON_IsString(jd) ? SY_ERR_UNSUPPORTED : SY_ERR_FORMAT,
-				    "%s: weight %s: dtype: expected float32, int32, bool, complex64 "
-				    "or string, got %s",
-				    what, *name, cJSON_IsString(jd) ? jd->valuestring : "no string");
+		return sy_error_set(
+		    err, cJSON_IsString(jd) ? SY_ERR_UNSUPPORTED : SY_ERR_FORMAT,
+		    "%s: weight %s: dtype: expected float32, int32, bool, complex64 "
+		    "or string, got %s",
+		    what, *name, cJSON_IsString(jd) ? jd->valuestring : "no string");
 	t->dtype = (enum tfjs_dtype)dt;
 	t->stored = t->dtype;
 	const cJSON *q = cJSON_GetObjectItemCaseSensitive(e, "quantization");
@@ -220,40 +224,43 @@ static enum sy_status parse_entry(const cJSON *e, int gi, int j, const char *wha
 		return SY_OK;
 	if (!cJSON_IsObject(q))
 		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: weight %s: quantization: expected an object", what, *name);
+		                    "%s: weight %s: quantization: expected an object", what, *name);
 	const cJSON *qd = cJSON_GetObjectItemCaseSensitive(q, "dtype");
 	int qt = cJSON_IsString(qd) ? dtype_parse(qd->valuestring) : -1;
 	if (qt != TFJS_DTYPE_UINT8 && qt != TFJS_DTYPE_UINT16 && qt != TFJS_DTYPE_FLOAT16)
 		return sy_error_set(err, cJSON_IsString(qd) ? SY_ERR_UNSUPPORTED : SY_ERR_FORMAT,
-				    "%s: weight %s: quantization.dtype: expected uint8, uint16 or "
-				    "float16, got %s",
-				    what, *name, cJSON_IsString(qd) ? qd->valuestring : "no string");
+		                    "%s: weight %s: quantization.dtype: expected uint8, uint16 or "
+		                    "float16, got %s",
+		                    what, *name,
+		                    cJSON_IsString(qd) ? qd->valuestring : "no string");
 	t->stored = (enum tfjs_dtype)qt;
 	const cJSON *od = cJSON_GetObjectItemCaseSensitive(q, "original_dtype");
 	if (od && !cJSON_IsString(od))
 		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: weight %s: quantization.original_dtype: expected a string",
-				    what, *name);
+		                    "%s: weight %s: quantization.original_dtype: expected a string",
+		                    what, *name);
 	if (qt == TFJS_DTYPE_FLOAT16) {
 		if (t->dtype != TFJS_DTYPE_FLOAT32)
-			return sy_error_set(err, SY_ERR_UNSUPPORTED,
-					    "%s: weight %s: float16 quantisation of a %s tensor (only "
-					    "float32 can be)",
-					    what, *name, tfjs_dtype_name(t->dtype));
+			return sy_error_set(
+			    err, SY_ERR_UNSUPPORTED,
+			    "%s: weight %s: float16 quantisation of a %s tensor (only "
+			    "float32 can be)",
+			    what, *name, tfjs_dtype_name(t->dtype));
 		return SY_OK;
 	}
 	if (t->dtype != TFJS_DTYPE_FLOAT32 && t->dtype != TFJS_DTYPE_INT32)
-		return sy_error_set(err, SY_ERR_UNSUPPORTED,
-				    "%s: weight %s: %s quantisation of a %s tensor (only float32 and "
-				    "int32 can be)",
-				    what, *name, tfjs_dtype_name(t->stored), tfjs_dtype_name(t->dtype));
+		return sy_error_set(
+		    err, SY_ERR_UNSUPPORTED,
+		    "%s: weight %s: %s quantisation of a %s tensor (only float32 and "
+		    "int32 can be)",
+		    what, *name, tfjs_dtype_name(t->stored), tfjs_dtype_name(t->dtype));
 	const cJSON *sc = cJSON_GetObjectItemCaseSensitive(q, "scale");
 	const cJSON *mn = cJSON_GetObjectItemCaseSensitive(q, "min");
 	if (!cJSON_IsNumber(sc) || !cJSON_IsNumber(mn) || !isfinite(sc->valuedouble) ||
 	    !isfinite(mn->valuedouble))
 		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: weight %s: quantization: %s needs numbers scale and min",
-				    what, *name, tfjs_dtype_name(t->stored));
+		                    "%s: weight %s: quantization: %s needs numbers scale and min",
+		                    what, *name, tfjs_dtype_name(t->stored));
 	t->scale = sc->valuedouble;
 	t->min = mn->valuedouble;
 	return SY_OK;
@@ -262,9 +269,9 @@ static enum sy_status parse_entry(const cJSON *e, int gi, int j, const char *wha
 /* Byte length of entry t starting at data[off], given the group holds len bytes. String
  * tensors are self-delimiting (a 4-byte length before each element), so they are walked. */
 static enum sy_status entry_bytes(const struct tfjs_tensor *t, const char *name,
-				  const unsigned char *data, size_t off, size_t len,
-				  const char *shard, const char *what, struct sy_error *err,
-				  size_t *out)
+                                  const unsigned char *data, size_t off, size_t len,
+                                  const char *shard, const char *what, struct sy_error *err,
+                                  size_t *out)
 {
 	size_t es = dtype_size(t->stored);
 	if (es) {
@@ -290,21 +297,20 @@ static enum sy_status entry_bytes(const struct tfjs_tensor *t, const char *name,
 		return SY_OK;
 	}
 	return sy_error_set(err, SY_ERR_FORMAT,
-			    "%s: weight %s: string data runs past the end of the shards (is %s "
-			    "short?)",
-			    what, name, shard);
+	                    "%s: weight %s: string data runs past the end of the shards (is %s "
+	                    "short?)",
+	                    what, name, shard);
 }
 
 enum sy_status tfjs_weights_load(const cJSON *root, const char *dir, const char *what,
-				 struct sy_error *err, struct tfjs_weights **out)
+                                 struct sy_error *err, struct tfjs_weights **out)
 {
 	*out = NULL;
-	const cJSON *man = cJSON_IsObject(root)
-				   ? cJSON_GetObjectItemCaseSensitive(root, "weightsManifest")
-				   : NULL;
+	const cJSON *man =
+	    cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "weightsManifest") : NULL;
 	if (!cJSON_IsArray(man))
 		return sy_error_set(err, SY_ERR_FORMAT, "%s: weightsManifest: expected an array",
-				    what);
+		                    what);
 	struct tfjs_weights *w = calloc(1, sizeof *w);
 	if (!w)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
@@ -318,10 +324,11 @@ enum sy_status tfjs_weights_load(const cJSON *root, const char *dir, const char 
 		const cJSON *ps = cJSON_GetObjectItemCaseSensitive(grp, "paths");
 		if (!cJSON_IsObject(grp) || !cJSON_IsArray(ws) || !cJSON_IsArray(ps)) {
 			tfjs_weights_free(w);
-			return sy_error_set(err, SY_ERR_FORMAT,
-					    "%s: weightsManifest[%d]: expected an object with arrays "
-					    "paths and weights",
-					    what, g);
+			return sy_error_set(
+			    err, SY_ERR_FORMAT,
+			    "%s: weightsManifest[%d]: expected an object with arrays "
+			    "paths and weights",
+			    what, g);
 		}
 		n_entries += (size_t)cJSON_GetArraySize(ws);
 	}
@@ -353,15 +360,15 @@ enum sy_status tfjs_weights_load(const cJSON *root, const char *dir, const char 
 			size_t nb = 0;
 			if (s == SY_OK)
 				s = entry_bytes(t, name, data, off, len, last_shard(ps), what, err,
-						&nb);
+				                &nb);
 			if (s != SY_OK)
 				break;
 			if (nb > len - off) {
 				s = sy_error_set(err, SY_ERR_FORMAT,
-						 "%s: weightsManifest[%d]: weight %s needs bytes "
-						 "[%zu, %zu) but the shards hold only %zu (is %s "
-						 "short?)",
-						 what, g, name, off, off + nb, len, last_shard(ps));
+				                 "%s: weightsManifest[%d]: weight %s needs bytes "
+				                 "[%zu, %zu) but the shards hold only %zu (is %s "
+				                 "short?)",
+				                 what, g, name, off, off + nb, len, last_shard(ps));
 				break;
 			}
 			w->names[w->n_tensors] = strdup(name);
@@ -377,10 +384,11 @@ enum sy_status tfjs_weights_load(const cJSON *root, const char *dir, const char 
 			w->n_tensors++;
 		}
 		if (s == SY_OK && off != len)
-			s = sy_error_set(err, SY_ERR_FORMAT,
-					 "%s: weightsManifest[%d]: the shards hold %zu bytes but the "
-					 "weights use %zu",
-					 what, g, len, off);
+			s = sy_error_set(
+			    err, SY_ERR_FORMAT,
+			    "%s: weightsManifest[%d]: the shards hold %zu bytes but the "
+			    "weights use %zu",
+			    what, g, len, off);
 	}
 	if (s != SY_OK) {
 		tfjs_weights_free(w);
@@ -391,7 +399,7 @@ enum sy_status tfjs_weights_load(const cJSON *root, const char *dir, const char 
 }
 
 enum sy_status tfjs_weights_open(const char *model_json, struct sy_error *err,
-				 struct tfjs_weights **out)
+                                 struct tfjs_weights **out)
 {
 	*out = NULL;
 	char *text;
@@ -428,24 +436,24 @@ static void shape_str(char *buf, size_t cap, int n, const int64_t *shape)
 {
 	size_t k = (size_t)snprintf(buf, cap, "[");
 	for (int d = 0; d < n && k < cap; d++)
-		k += (size_t)snprintf(buf + k, cap - k, "%s%lld", d ? "," : "",
-				      (long long)shape[d]);
+		k +=
+		    (size_t)snprintf(buf + k, cap - k, "%s%lld", d ? "," : "", (long long)shape[d]);
 	if (k < cap)
 		snprintf(buf + k, cap - k, "]");
 }
 
 /* Finds name and checks its dtype and shape. */
 static enum sy_status lookup(const struct tfjs_weights *w, const char *name, enum tfjs_dtype dt,
-			     int n_dims, const int64_t *shape, struct sy_error *err,
-			     const struct tfjs_tensor **out)
+                             int n_dims, const int64_t *shape, struct sy_error *err,
+                             const struct tfjs_tensor **out)
 {
 	const struct tfjs_tensor *t = tfjs_weights_find(w, name);
 	*out = t;
 	if (!t)
 		return sy_error_set(err, SY_ERR_NOT_FOUND, "%s: no weight named %s", w->path, name);
 	if (t->dtype != dt)
-		return sy_error_set(err, SY_ERR_FORMAT, "%s: weight %s is %s, expected %s",
-				    w->path, name, tfjs_dtype_name(t->dtype), tfjs_dtype_name(dt));
+		return sy_error_set(err, SY_ERR_FORMAT, "%s: weight %s is %s, expected %s", w->path,
+		                    name, tfjs_dtype_name(t->dtype), tfjs_dtype_name(dt));
 	int same = t->n_dims == n_dims;
 	for (int d = 0; same && d < n_dims; d++)
 		same = t->shape[d] == shape[d];
@@ -454,7 +462,7 @@ static enum sy_status lookup(const struct tfjs_weights *w, const char *name, enu
 		shape_str(have, sizeof have, t->n_dims, t->shape);
 		shape_str(want, sizeof want, n_dims, shape);
 		return sy_error_set(err, SY_ERR_FORMAT, "%s: weight %s has shape %s, expected %s",
-				    w->path, name, have, want);
+		                    w->path, name, have, want);
 	}
 	return SY_OK;
 }
@@ -470,7 +478,7 @@ static double quantised(const struct tfjs_tensor *t, size_t i)
 }
 
 enum sy_status tfjs_weights_f32(const struct tfjs_weights *w, const char *name, int n_dims,
-				const int64_t *shape, struct sy_error *err, float **out)
+                                const int64_t *shape, struct sy_error *err, float **out)
 {
 	*out = NULL;
 	const struct tfjs_tensor *t;
@@ -502,7 +510,7 @@ enum sy_status tfjs_weights_f32(const struct tfjs_weights *w, const char *name, 
 }
 
 enum sy_status tfjs_weights_i32(const struct tfjs_weights *w, const char *name, int n_dims,
-				const int64_t *shape, struct sy_error *err, int32_t **out)
+                                const int64_t *shape, struct sy_error *err, int32_t **out)
 {
 	*out = NULL;
 	const struct tfjs_tensor *t;
@@ -534,7 +542,7 @@ static int scalar_dims(const struct tfjs_weights *w, const char *name)
 }
 
 enum sy_status tfjs_weights_scalar_f32(const struct tfjs_weights *w, const char *name,
-				       struct sy_error *err, float *out)
+                                       struct sy_error *err, float *out)
 {
 	const int64_t one = 1;
 	float *v;
@@ -547,7 +555,7 @@ enum sy_status tfjs_weights_scalar_f32(const struct tfjs_weights *w, const char 
 }
 
 enum sy_status tfjs_weights_scalar_i32(const struct tfjs_weights *w, const char *name,
-				       struct sy_error *err, int32_t *out)
+                                       struct sy_error *err, int32_t *out)
 {
 	const int64_t one = 1;
 	int32_t *v;

@@ -69,12 +69,12 @@ struct tfjs_weights {
 
 /* Reads the weights of the model whose model.json is at `model_json`. */
 enum sy_status tfjs_weights_open(const char *model_json, struct sy_error *err,
-				 struct tfjs_weights **out);
+                                 struct tfjs_weights **out);
 
 /* Same, from an already parsed model.json (root object); shard paths are resolved against dir;
  * `what` names model.json in messages. */
 enum sy_status tfjs_weights_load(const struct cJSON *root, const char *dir, const char *what,
-				 struct sy_error *err, struct tfjs_weights **out);
+                                 struct sy_error *err, struct tfjs_weights **out);
 
 void tfjs_weights_free(struct tfjs_weights *w);
 
@@ -84,18 +84,18 @@ const struct tfjs_tensor *tfjs_weights_find(const struct tfjs_weights *w, const 
 /* A malloc'd float32 copy of tensor `name` (dequantised), checking that its dtype is float32 and
  * its shape is shape[0..n_dims). The caller frees *out. */
 enum sy_status tfjs_weights_f32(const struct tfjs_weights *w, const char *name, int n_dims,
-				const int64_t *shape, struct sy_error *err, float **out);
+                                const int64_t *shape, struct sy_error *err, float **out);
 
 /* Same for an int32 tensor. */
 enum sy_status tfjs_weights_i32(const struct tfjs_weights *w, const char *name, int n_dims,
-				const int64_t *shape, struct sy_error *err, int32_t **out);
+                                const int64_t *shape, struct sy_error *err, int32_t **out);
 
 /* The value of a float32 scalar (shape [] or [1]). */
 enum sy_status tfjs_weights_scalar_f32(const struct tfjs_weights *w, const char *name,
-				       struct sy_error *err, float *out);
+                                       struct sy_error *err, float *out);
 
 /* The value of an int32 scalar (shape [] or [1]). */
 enum sy_status tfjs_weights_scalar_i32(const struct tfjs_weights *w, const char *name,
-				       struct sy_error *err, int32_t *out);
+                                       struct sy_error *err, int32_t *out);
 
 #endif

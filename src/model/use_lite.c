@@ -128,7 +128,7 @@ static enum sy_status ld_vec(struct loader *l, const char *name, int n, float **
 /* Loads a TF [in][out] kernel (with n_lead leading dimensions of 1, as Conv2D kernels have) and
  * packs it transposed. */
 static enum sy_status ld_linear(struct loader *l, const char *name, int n_lead, int in, int out,
-				struct gemm_weights *gw)
+                                struct gemm_weights *gw)
 {
 	int64_t shape[4] = {1, 1, 1, 1};
 	shape[n_lead] = in;
@@ -151,129 +151,97 @@ static enum sy_status ld_linear(struct loader *l, const char *name, int n_lead, 
 	return s;
 }
 
+/* Tensor names of layer %d. */
+#define N_HEAD_DIM                                                                               \
+	P_STACK "Layer_%d/TransformerLayer/MultiheadAttention/split_heads/split_last_dimension/" \
+	        "Reshape/shape/3"
+#define N_ATTN_SCALE P_STACK "Layer_%d/TransformerLayer/MultiheadAttention/mul/y"
+#define N_QKV_SPLIT P_STACK "Layer_%d/TransformerLayer/MultiheadAttention/Const"
+#define N_LN_ATTN P_ENC "Layer_%d/TransformerLayer/layer_prepostprocess/layer_norm/layer_norm_"
+#define N_QKV_K \
+	P_MOD "Layer_%d/TransformerLayer/MultiheadAttention/qkv_transform_single/kernel/part_0"
+#define N_QKV_B                                                                         \
+	P_ENC "Layer_%d/TransformerLayer/MultiheadAttention/qkv_transform_single/bias/" \
+	      "ConcatPartitions/concat"
+#define N_OUT_K \
+	P_MOD "Layer_%d/TransformerLayer/MultiheadAttention/output_transform_single/kernel/part_0"
+#define N_OUT_B                                                                            \
+	P_ENC "Layer_%d/TransformerLayer/MultiheadAttention/output_transform_single/bias/" \
+	      "ConcatPartitions/concat"
+#define N_RES_K P_ENC "Layer_%d/TransformerLayer/dense/kernel/ConcatPartitions/concat"
+#define N_RES_B P_ENC "Layer_%d/TransformerLayer/dense/bias/ConcatPartitions/concat"
+#define N_LN_FFN P_ENC "Layer_%d/TransformerLayer/FFN/layer_prepostprocess/layer_norm/layer_norm_"
+#define N_FFN1_K P_STACK "Layer_%d/TransformerLayer/FFN/conv1/Tensordot/Reshape_1"
+#define N_FFN1_B P_ENC "Layer_%d/TransformerLayer/FFN/conv1/bias/ConcatPartitions/concat"
+#define N_FFN2_K P_STACK "Layer_%d/TransformerLayer/FFN/conv2/Tensordot/Reshape_1"
+#define N_FFN2_B P_ENC "Layer_%d/TransformerLayer/FFN/conv2/bias/ConcatPartitions/concat"
+#define LN_SCALE "scale/ConcatPartitions/concat"
+#define LN_BIAS "bias/ConcatPartitions/concat"
+
 static enum sy_status ld_layer(struct loader *l, int i, int d_in, int n_heads, struct use_layer *L)
 {
 	const struct tfjs_weights *w = l->w;
 	L->d_in = d_in;
 	L->n_heads = n_heads;
 	int32_t hd;
-	enum sy_status s = tfjs_weights_scalar_i32(
-		w,
-		nm(l,
-		   P_STACK "Layer_%d/TransformerLayer/MultiheadAttention/split_heads/"
-			   "split_last_dimension/Reshape/shape/3",
-		   i),
-		l->err, &hd);
+	enum sy_status s = tfjs_weights_scalar_i32(w, nm(l, N_HEAD_DIM, i), l->err, &hd);
 	if (s != SY_OK)
 		return s;
 	if (hd <= 0 || (int64_t)hd * n_heads != d_in)
 		return sy_error_set(l->err, SY_ERR_FORMAT,
-				    "%s: layer %d: %d heads of width %d do not make its width %d",
-				    w->path, i, n_heads, (int)hd, d_in);
+		                    "%s: layer %d: %d heads of width %d do not make its width %d",
+		                    w->path, i, n_heads, (int)hd, d_in);
 	L->head_dim = hd;
-	s = tfjs_weights_scalar_f32(
-		w, nm(l, P_STACK "Layer_%d/TransformerLayer/MultiheadAttention/mul/y", i), l->err,
-		&L->attn_scale);
+	s = tfjs_weights_scalar_f32(w, nm(l, N_ATTN_SCALE, i), l->err, &L->attn_scale);
 	if (s != SY_OK)
 		return s;
 	int32_t *split;
-	s = tfjs_weights_i32(w, nm(l, P_STACK "Layer_%d/TransformerLayer/MultiheadAttention/Const", i),
-			     1, (int64_t[]){3}, l->err, &split);
+	s = tfjs_weights_i32(w, nm(l, N_QKV_SPLIT, i), 1, (int64_t[]){3}, l->err, &split);
 	if (s != SY_OK)
 		return s;
 	int even = split[0] == d_in && split[1] == d_in && split[2] == d_in;
 	free(split);
 	if (!even)
 		return sy_error_set(l->err, SY_ERR_FORMAT,
-				    "%s: layer %d: the QKV split is not three parts of %d", w->path,
-				    i, d_in);
-	char out_k[sizeof l->name];
-	snprintf(out_k, sizeof out_k,
-		 P_MOD "Layer_%d/TransformerLayer/MultiheadAttention/output_transform_single/kernel/"
-		       "part_0",
-		 i);
-	L->d_out = (int)dim_of(w, out_k, -1);
-	L->d_ff = (int)dim_of(
-		w, nm(l, P_STACK "Layer_%d/TransformerLayer/FFN/conv1/Tensordot/Reshape_1", i), -1);
+		                    "%s: layer %d: the QKV split is not three parts of %d", w->path,
+		                    i, d_in);
+	/* The widths after the attention block and inside the FFN come from the kernels. */
+	L->d_out = (int)dim_of(w, nm(l, N_OUT_K, i), -1);
+	L->d_ff = (int)dim_of(w, nm(l, N_FFN1_K, i), -1);
 	if (L->d_out <= 0 || L->d_out > 65536 || L->d_ff <= 0 || L->d_ff > 65536)
 		return sy_error_set(l->err, SY_ERR_FORMAT,
-				    "%s: layer %d: missing or malformed output_transform_single or "
-				    "FFN/conv1 kernel",
-				    w->path, i);
+		                    "%s: layer %d: missing or malformed output_transform_single or "
+		                    "FFN/conv1 kernel",
+		                    w->path, i);
 	const int di = d_in, dout = L->d_out, dff = L->d_ff;
-	s = ld_linear(l, out_k, 2, di, dout, &L->attn_out);
-	if (s == SY_OK)
-		s = ld_vec(l,
-			   nm(l,
-			      P_ENC "Layer_%d/TransformerLayer/layer_prepostprocess/layer_norm/"
-				    "layer_norm_scale/ConcatPartitions/concat",
-			      i),
-			   di, &L->ln_attn_gamma);
-	if (s == SY_OK)
-		s = ld_vec(l,
-			   nm(l,
-			      P_ENC "Layer_%d/TransformerLayer/layer_prepostprocess/layer_norm/"
-				    "layer_norm_bias/ConcatPartitions/concat",
-			      i),
-			   di, &L->ln_attn_beta);
-	if (s == SY_OK)
-		s = ld_linear(l,
-			      nm(l,
-				 P_MOD "Layer_%d/TransformerLayer/MultiheadAttention/"
-				       "qkv_transform_single/kernel/part_0",
-				 i),
-			      2, di, 3 * di, &L->qkv);
-	if (s == SY_OK)
-		s = ld_vec(l,
-			   nm(l,
-			      P_ENC "Layer_%d/TransformerLayer/MultiheadAttention/"
-				    "qkv_transform_single/bias/ConcatPartitions/concat",
-			      i),
-			   3 * di, &L->qkv_bias);
-	if (s == SY_OK)
-		s = ld_vec(l,
-			   nm(l,
-			      P_ENC "Layer_%d/TransformerLayer/MultiheadAttention/"
-				    "output_transform_single/bias/ConcatPartitions/concat",
-			      i),
-			   dout, &L->attn_out_bias);
 	L->has_res = di != dout;
+	s = ld_vec(l, nm(l, N_LN_ATTN LN_SCALE, i), di, &L->ln_attn_gamma);
+	if (s == SY_OK)
+		s = ld_vec(l, nm(l, N_LN_ATTN LN_BIAS, i), di, &L->ln_attn_beta);
+	if (s == SY_OK)
+		s = ld_linear(l, nm(l, N_QKV_K, i), 2, di, 3 * di, &L->qkv);
+	if (s == SY_OK)
+		s = ld_vec(l, nm(l, N_QKV_B, i), 3 * di, &L->qkv_bias);
+	if (s == SY_OK)
+		s = ld_linear(l, nm(l, N_OUT_K, i), 2, di, dout, &L->attn_out);
+	if (s == SY_OK)
+		s = ld_vec(l, nm(l, N_OUT_B, i), dout, &L->attn_out_bias);
 	if (s == SY_OK && L->has_res)
-		s = ld_linear(l,
-			      nm(l, P_ENC "Layer_%d/TransformerLayer/dense/kernel/ConcatPartitions/concat",
-				 i),
-			      0, di, dout, &L->res);
+		s = ld_linear(l, nm(l, N_RES_K, i), 0, di, dout, &L->res);
 	if (s == SY_OK && L->has_res)
-		s = ld_vec(l,
-			   nm(l, P_ENC "Layer_%d/TransformerLayer/dense/bias/ConcatPartitions/concat",
-			      i),
-			   dout, &L->res_bias);
+		s = ld_vec(l, nm(l, N_RES_B, i), dout, &L->res_bias);
 	if (s == SY_OK)
-		s = ld_vec(l,
-			   nm(l,
-			      P_ENC "Layer_%d/TransformerLayer/FFN/layer_prepostprocess/layer_norm/"
-				    "layer_norm_scale/ConcatPartitions/concat",
-			      i),
-			   dout, &L->ln_ffn_gamma);
+		s = ld_vec(l, nm(l, N_LN_FFN LN_SCALE, i), dout, &L->ln_ffn_gamma);
 	if (s == SY_OK)
-		s = ld_vec(l,
-			   nm(l,
-			      P_ENC "Layer_%d/TransformerLayer/FFN/layer_prepostprocess/layer_norm/"
-				    "layer_norm_bias/ConcatPartitions/concat",
-			      i),
-			   dout, &L->ln_ffn_beta);
+		s = ld_vec(l, nm(l, N_LN_FFN LN_BIAS, i), dout, &L->ln_ffn_beta);
 	if (s == SY_OK)
-		s = ld_linear(l, nm(l, P_STACK "Layer_%d/TransformerLayer/FFN/conv1/Tensordot/Reshape_1", i),
-			      0, dout, dff, &L->ffn_up);
+		s = ld_linear(l, nm(l, N_FFN1_K, i), 0, dout, dff, &L->ffn_up);
 	if (s == SY_OK)
-		s = ld_vec(l, nm(l, P_ENC "Layer_%d/TransformerLayer/FFN/conv1/bias/ConcatPartitions/concat", i),
-			   dff, &L->ffn_up_bias);
+		s = ld_vec(l, nm(l, N_FFN1_B, i), dff, &L->ffn_up_bias);
 	if (s == SY_OK)
-		s = ld_linear(l, nm(l, P_STACK "Layer_%d/TransformerLayer/FFN/conv2/Tensordot/Reshape_1", i),
-			      0, dff, dout, &L->ffn_down);
+		s = ld_linear(l, nm(l, N_FFN2_K, i), 0, dff, dout, &L->ffn_down);
 	if (s == SY_OK)
-		s = ld_vec(l, nm(l, P_ENC "Layer_%d/TransformerLayer/FFN/conv2/bias/ConcatPartitions/concat", i),
-			   dout, &L->ffn_down_bias);
+		s = ld_vec(l, nm(l, N_FFN2_B, i), dout, &L->ffn_down_bias);
 	return s;
 }
 
@@ -331,7 +299,7 @@ static void use_lite_free(struct use_lite *m)
 
 /* Everything that comes from model.json and the shards. */
 static enum sy_status load_weights(struct use_lite *m, const struct tfjs_weights *w,
-				   struct sy_error *err)
+                                   struct sy_error *err)
 {
 	struct loader l = {.w = w, .err = err};
 	const char *emb = "module/Embeddings_en";
@@ -339,40 +307,38 @@ static enum sy_status load_weights(struct use_lite *m, const struct tfjs_weights
 	m->d_emb = (int)dim_of(w, emb, 1);
 	if (m->n_emb_rows <= 0 || m->d_emb <= 0 || m->d_emb % 2 || m->d_emb > 65536)
 		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: %s: expected a [vocabulary][even width] embedding table",
-				    w->path, emb);
-	enum sy_status s = tfjs_weights_f32(w, emb, 2, (int64_t[]){m->n_emb_rows, m->d_emb}, err,
-					    &m->emb);
+		                    "%s: %s: expected a [vocabulary][even width] embedding table",
+		                    w->path, emb);
+	enum sy_status s =
+	    tfjs_weights_f32(w, emb, 2, (int64_t[]){m->n_emb_rows, m->d_emb}, err, &m->emb);
 	if (s == SY_OK)
 		s = tfjs_weights_f32(w, P_STACK "Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1",
-				     2, (int64_t[]){1, m->d_emb / 2}, err, &m->inv_timescales);
+		                     2, (int64_t[]){1, m->d_emb / 2}, err, &m->inv_timescales);
 	int32_t n_heads = 0, max_tokens = 0;
 	if (s == SY_OK)
 		s = tfjs_weights_scalar_i32(w,
-					    P_STACK "Layer_1/TransformerLayer/MultiheadAttention/"
-						    "split_heads/split_last_dimension/Reshape/shape/2",
-					    err, &n_heads);
+		                            P_STACK
+		                            "Layer_1/TransformerLayer/MultiheadAttention/"
+		                            "split_heads/split_last_dimension/Reshape/shape/2",
+		                            err, &n_heads);
 	if (s == SY_OK)
 		s = tfjs_weights_scalar_f32(w,
-					    P_STACK "Layer_1/TransformerLayer/FFN/"
-						    "layer_prepostprocess/layer_norm/Cast/x",
-					    err, &m->ln_eps);
+		                            P_STACK "Layer_1/TransformerLayer/FFN/"
+		                                    "layer_prepostprocess/layer_norm/Cast/x",
+		                            err, &m->ln_eps);
 	if (s == SY_OK)
 		s = tfjs_weights_scalar_i32(w, P_KONA "ClipToMaxLength/Less/y", err, &max_tokens);
 	if (s != SY_OK)
 		return s;
 	if (n_heads <= 0 || max_tokens <= 0 || max_tokens > 1 << 16 || !(m->ln_eps >= 0))
 		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: implausible hyper-parameters (heads %d, token limit %d)",
-				    w->path, (int)n_heads, (int)max_tokens);
+		                    "%s: implausible hyper-parameters (heads %d, token limit %d)",
+		                    w->path, (int)n_heads, (int)max_tokens);
 	m->max_tokens = max_tokens;
 	int d = m->d_emb;
 	m->d_max = d;
 	for (int i = 0; i < USE_MAX_LAYERS; i++) {
-		if (!tfjs_weights_find(w, nm(&l,
-					     P_MOD "Layer_%d/TransformerLayer/MultiheadAttention/"
-						   "qkv_transform_single/kernel/part_0",
-					     i)))
+		if (!tfjs_weights_find(w, nm(&l, N_QKV_K, i)))
 			break;
 		struct use_layer *L = &m->layers[i];
 		m->n_layers = i + 1;
@@ -382,10 +348,11 @@ static enum sy_status load_weights(struct use_lite *m, const struct tfjs_weights
 		/* Only a first layer can change the width: later ones add into the residual
 		 * stream in place. */
 		if (L->has_res && i > 0)
-			return sy_error_set(err, SY_ERR_UNSUPPORTED,
-					    "%s: layer %d changes the width (%d -> %d); only the first "
-					    "layer may",
-					    w->path, i, L->d_in, L->d_out);
+			return sy_error_set(
+			    err, SY_ERR_UNSUPPORTED,
+			    "%s: layer %d changes the width (%d -> %d); only the first "
+			    "layer may",
+			    w->path, i, L->d_in, L->d_out);
 		d = L->d_out;
 		if (d > m->d_max)
 			m->d_max = d;
@@ -394,7 +361,7 @@ static enum sy_status load_weights(struct use_lite *m, const struct tfjs_weights
 	}
 	if (m->n_layers == 0)
 		return sy_error_set(err, SY_ERR_FORMAT, "%s: no transformer layers (%sLayer_0/...)",
-				    w->path, P_MOD);
+		                    w->path, P_MOD);
 	m->dims = d;
 	s = ld_linear(&l, P_HIDDEN "weights", 0, d, d, &m->tanh_w);
 	if (s == SY_OK)
@@ -403,7 +370,7 @@ static enum sy_status load_weights(struct use_lite *m, const struct tfjs_weights
 }
 
 static enum sy_status use_lite_load(const char *dir, const struct embed_options *opts,
-				    struct sy_error *err, struct use_lite **out)
+                                    struct sy_error *err, struct use_lite **out)
 {
 	*out = NULL;
 	struct use_lite *m = calloc(1, sizeof *m);
@@ -423,8 +390,8 @@ static enum sy_status use_lite_load(const char *dir, const struct embed_options 
 		s = use_tokenizer_load(vj, err, &m->tok);
 	if (s == SY_OK && use_tokenizer_vocab_size(m->tok) > m->n_emb_rows)
 		s = sy_error_set(err, SY_ERR_FORMAT,
-				 "%s: %d pieces but the embedding table has %d rows", vj,
-				 use_tokenizer_vocab_size(m->tok), m->n_emb_rows);
+		                 "%s: %d pieces but the embedding table has %d rows", vj,
+		                 use_tokenizer_vocab_size(m->tok), m->n_emb_rows);
 	if (s == SY_OK) {
 		m->pool = sy_pool_create(opts->n_threads);
 		if (!m->pool)
@@ -445,8 +412,7 @@ static enum sy_status use_lite_load(const char *dir, const struct embed_options 
 
 /* ---- forward ---- */
 
-static enum sy_status scratch_reserve(struct use_lite *m, int rows, int max_t,
-				      struct sy_error *err)
+static enum sy_status scratch_reserve(struct use_lite *m, int rows, int max_t, struct sy_error *err)
 {
 	if (rows <= m->cap_rows && max_t <= m->cap_t)
 		return SY_OK;
@@ -464,12 +430,12 @@ static enum sy_status scratch_reserve(struct use_lite *m, int rows, int max_t,
 	m->tmp = malloc(r * (size_t)m->dims * sizeof(float));
 	m->ffn = malloc(r * (size_t)m->ff_max * sizeof(float));
 	m->attn_scratch =
-		malloc((size_t)nth * (m->attn_stride ? m->attn_stride : 1) * sizeof(float));
+	    malloc((size_t)nth * (m->attn_stride ? m->attn_stride : 1) * sizeof(float));
 	if (!m->x0 || !m->xn || !m->qkv || !m->ctx || !m->h || !m->tmp || !m->ffn ||
 	    !m->attn_scratch) {
 		scratch_free(m);
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory for a batch of %d tokens",
-				    rows);
+		                    rows);
 	}
 	m->cap_rows = cr;
 	m->cap_t = ct;
@@ -510,7 +476,7 @@ static void embed_rows(struct fwd_ctx *c, int ith, int nth)
 
 /* dst[r] = LayerNorm(src[r]) over n for this part's rows; with add, src[r] += add[r] first. */
 static void norm_rows(struct use_lite *m, float *src, const float *add, float *dst, int n,
-		      const float *gamma, const float *beta, int rows, int ith, int nth)
+                      const float *gamma, const float *beta, int rows, int ith, int nth)
 {
 	int b, e;
 	sy_split(rows, ith, nth, &b, &e);
@@ -535,8 +501,9 @@ static void attention_step(struct fwd_ctx *c, const struct use_layer *L, int ith
 			if (len == 0)
 				continue;
 			const float *q = m->qkv + (size_t)m->seq_start[s] * ld;
-			attention_f32(q, q + d, q + 2 * d, ld, m->ctx + (size_t)m->seq_start[s] * m->d_max,
-				      m->d_max, len, len, nh, hd, L->attn_scale, scratch, ith, nth);
+			attention_f32(q, q + d, q + 2 * d, ld,
+			              m->ctx + (size_t)m->seq_start[s] * m->d_max, m->d_max, len,
+			              len, nh, hd, L->attn_scale, scratch, ith, nth);
 		}
 		return;
 	}
@@ -556,8 +523,8 @@ static void attention_step(struct fwd_ctx *c, const struct use_layer *L, int ith
 				continue;
 			const float *q = m->qkv + (size_t)m->seq_start[s] * ld + (size_t)h * hd;
 			attention_f32(q, q + d, q + 2 * d, ld,
-				      m->ctx + (size_t)m->seq_start[s] * m->d_max + (size_t)h * hd,
-				      m->d_max, len, len, 1, hd, L->attn_scale, scratch, 0, 1);
+			              m->ctx + (size_t)m->seq_start[s] * m->d_max + (size_t)h * hd,
+			              m->d_max, len, len, 1, hd, L->attn_scale, scratch, 0, 1);
 		}
 	}
 }
@@ -612,28 +579,28 @@ static void forward_part(void *p, int ith, int nth)
 		 * changes (only layer 0, whose input is x0). */
 		const float *in = l == 0 ? m->x0 : m->h;
 		norm_rows(m, (float *)in, NULL, m->xn, L->d_in, L->ln_attn_gamma, L->ln_attn_beta,
-			  rows, ith, nth);
+		          rows, ith, nth);
 		if (L->has_res)
 			gemm_linear(m->x0, m->d_emb, &L->res, L->res_bias, GEMM_EPILOGUE_NONE, m->h,
-				    D, rows, ith, nth);
+			            D, rows, ith, nth);
 		sy_pool_barrier(m->pool);
 		gemm_linear(m->xn, dm, &L->qkv, L->qkv_bias, GEMM_EPILOGUE_NONE, m->qkv, 3 * dm,
-			    rows, ith, nth);
+		            rows, ith, nth);
 		sy_pool_barrier(m->pool);
 		attention_step(c, L, ith, nth);
 		sy_pool_barrier(m->pool);
 		gemm_linear(m->ctx, dm, &L->attn_out, L->attn_out_bias, GEMM_EPILOGUE_NONE, m->tmp,
-			    D, rows, ith, nth);
+		            D, rows, ith, nth);
 		sy_pool_barrier(m->pool);
 		/* h += attention; then the feed-forward block's pre-norm. */
 		norm_rows(m, m->h, m->tmp, m->xn, D, L->ln_ffn_gamma, L->ln_ffn_beta, rows, ith,
-			  nth);
+		          nth);
 		sy_pool_barrier(m->pool);
 		gemm_linear(m->xn, dm, &L->ffn_up, L->ffn_up_bias, GEMM_EPILOGUE_RELU, m->ffn,
-			    m->ff_max, rows, ith, nth);
+		            m->ff_max, rows, ith, nth);
 		sy_pool_barrier(m->pool);
 		gemm_linear(m->ffn, m->ff_max, &L->ffn_down, L->ffn_down_bias, GEMM_EPILOGUE_NONE,
-			    m->tmp, D, rows, ith, nth);
+		            m->tmp, D, rows, ith, nth);
 		sy_pool_barrier(m->pool);
 		norm_rows(m, m->h, m->tmp, NULL, D, NULL, NULL, rows, ith, nth);
 		sy_pool_barrier(m->pool);
@@ -641,7 +608,7 @@ static void forward_part(void *p, int ith, int nth)
 	pool_rows(c, ith, nth);
 	sy_pool_barrier(m->pool);
 	gemm_linear(m->pooled, D, &m->tanh_w, m->tanh_b, GEMM_EPILOGUE_TANH, c->out, D, c->n_seqs,
-		    ith, nth);
+	            ith, nth);
 	if (m->normalize) {
 		sy_pool_barrier(m->pool);
 		l2_rows(c, ith, nth);
@@ -660,7 +627,8 @@ static enum sy_status run_batch(struct use_lite *m, int n, struct sy_error *err,
 		rows += m->lens[s];
 		if (m->lens[s] > max_t)
 			max_t = m->lens[s];
-		c.attn_cost += ((double)m->lens[s] * m->lens[s] + m->lens[s]) * m->layers[0].n_heads;
+		c.attn_cost +=
+		    ((double)m->lens[s] * m->lens[s] + m->lens[s]) * m->layers[0].n_heads;
 	}
 	m->seq_start[n] = rows;
 	c.rows = rows;
@@ -679,7 +647,8 @@ static enum sy_status batch_reserve(struct use_lite *m, int tokens, int seqs, st
 		int cap = tokens > 2 * m->cap_tokens ? tokens : 2 * m->cap_tokens;
 		int32_t *ids = realloc(m->ids, (size_t)cap * sizeof *ids);
 		if (!ids)
-			return sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d tokens", tokens);
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d tokens",
+			                    tokens);
 		m->ids = ids;
 		m->cap_tokens = cap;
 	}
@@ -709,7 +678,7 @@ static int use_lite_dims(const void *impl)
 }
 
 static enum sy_status use_lite_encode(void *impl, const char *const *texts, const size_t *lens,
-				      int n, float *out, struct sy_error *err)
+                                      int n, float *out, struct sy_error *err)
 {
 	struct use_lite *m = impl;
 	if (n < 0)
@@ -753,19 +722,20 @@ static void use_lite_close(void *impl)
 }
 
 static const struct embedder_vt use_lite_vt = {"use-lite", use_lite_dims, use_lite_encode,
-					       use_lite_close};
+                                               use_lite_close};
 
 enum sy_status use_lite_embedder_open(const char *dir, const struct embed_options *opts,
-				      struct sy_error *err, struct embedder *out)
+                                      struct sy_error *err, struct embedder *out)
 {
 	struct embed_options defaults = embed_default_options();
 	if (!opts)
 		opts = &defaults;
 	if (opts->pooling != POOLING_DEFAULT && opts->pooling != POOLING_MEAN)
-		return sy_error_set(err, SY_ERR_UNSUPPORTED,
-				    "use-lite: the model pools by its own mean over tokens; pooling "
-				    "%s is not available",
-				    pooling_mode_name(opts->pooling));
+		return sy_error_set(
+		    err, SY_ERR_UNSUPPORTED,
+		    "use-lite: the model pools by its own mean over tokens; pooling "
+		    "%s is not available",
+		    pooling_mode_name(opts->pooling));
 	struct use_lite *m;
 	enum sy_status s = use_lite_load(dir, opts, err, &m);
 	if (s != SY_OK)

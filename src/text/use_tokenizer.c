@@ -89,7 +89,7 @@ static size_t utf16_length(const char *s, size_t len)
 }
 
 enum sy_status use_tokenizer_load_json(const char *json, size_t len, const char *what,
-				       struct sy_error *err, struct use_tokenizer **out)
+                                       struct sy_error *err, struct use_tokenizer **out)
 {
 	*out = NULL;
 	cJSON *root = cJSON_ParseWithLength(json, len);
@@ -98,8 +98,8 @@ enum sy_status use_tokenizer_load_json(const char *json, size_t len, const char 
 	if (!cJSON_IsArray(root) || cJSON_GetArraySize(root) <= USE_TOKENIZER_RESERVED) {
 		cJSON_Delete(root);
 		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s: expected an array of more than %d [piece, score] pairs", what,
-				    USE_TOKENIZER_RESERVED);
+		                    "%s: expected an array of more than %d [piece, score] pairs",
+		                    what, USE_TOKENIZER_RESERVED);
 	}
 	struct use_tokenizer *t = calloc(1, sizeof *t);
 	if (!t) {
@@ -120,9 +120,9 @@ enum sy_status use_tokenizer_load_json(const char *json, size_t len, const char 
 		if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 2 || !cJSON_IsString(p) ||
 		    !(cJSON_IsNumber(sc) || cJSON_IsNull(sc))) {
 			s = sy_error_set(err, SY_ERR_FORMAT,
-					 "%s: entry %d: expected [piece (string), score (number or "
-					 "null)]",
-					 what, i);
+			                 "%s: entry %d: expected [piece (string), score (number or "
+			                 "null)]",
+			                 what, i);
 			break;
 		}
 		size_t pl = strlen(p->valuestring);
@@ -159,7 +159,7 @@ enum sy_status use_tokenizer_load_json(const char *json, size_t len, const char 
 }
 
 enum sy_status use_tokenizer_load(const char *vocab_path, struct sy_error *err,
-				  struct use_tokenizer **out)
+                                  struct use_tokenizer **out)
 {
 	*out = NULL;
 	char *text;
@@ -175,7 +175,7 @@ enum sy_status use_tokenizer_load(const char *vocab_path, struct sy_error *err,
 /* Step 1: sanitised, NFKC-normalised text, separator in front, spaces replaced. Produces the
  * UTF-8 bytes and the byte offset of every code point (offs[n] = total length). */
 static enum sy_status preprocess(const char *text, size_t len, struct sy_error *err, char **out,
-				 uint32_t **offs_out, size_t *n_out)
+                                 uint32_t **offs_out, size_t *n_out)
 {
 	*out = NULL;
 	*offs_out = NULL;
@@ -194,12 +194,12 @@ static enum sy_status preprocess(const char *text, size_t len, struct sy_error *
 	utf8proc_ssize_t nl = 0;
 	if (cl > 0) {
 		nl = utf8proc_map((const utf8proc_uint8_t *)clean, (utf8proc_ssize_t)cl, &nfkc,
-				  UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
+		                  UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
 		if (nl < 0) {
 			free(clean);
-			return sy_error_set(err, nl == UTF8PROC_ERROR_NOMEM ? SY_ERR_NOMEM
-									   : SY_ERR_INTERNAL,
-					    "use tokenizer: NFKC: %s", utf8proc_errmsg(nl));
+			return sy_error_set(
+			    err, nl == UTF8PROC_ERROR_NOMEM ? SY_ERR_NOMEM : SY_ERR_INTERNAL,
+			    "use tokenizer: NFKC: %s", utf8proc_errmsg(nl));
 		}
 	}
 	free(clean);
@@ -237,7 +237,7 @@ static enum sy_status preprocess(const char *text, size_t len, struct sy_error *
 
 /* One lattice edge start -> end: the reference's update rule, ties and "still 0" included. */
 static inline void relax(double *best, int32_t *words, size_t start, size_t end, double score,
-			 int32_t id)
+                         int32_t id)
 {
 	double cand = score + best[start];
 	if (best[end] == 0 || cand >= best[end]) {
@@ -247,13 +247,14 @@ static inline void relax(double *best, int32_t *words, size_t start, size_t end,
 }
 
 enum sy_status use_tokenizer_encode(const struct use_tokenizer *t, const char *text, size_t len,
-				    struct sy_error *err, int32_t **ids, int *n_ids)
+                                    struct sy_error *err, int32_t **ids, int *n_ids)
 {
 	*ids = NULL;
 	*n_ids = 0;
 	if (len > USE_TOKENIZER_MAX_BYTES)
-		return sy_error_set(err, SY_ERR_LIMIT, "use tokenizer: text of %zu bytes exceeds %u",
-				    len, USE_TOKENIZER_MAX_BYTES);
+		return sy_error_set(err, SY_ERR_LIMIT,
+		                    "use tokenizer: text of %zu bytes exceeds %u", len,
+		                    USE_TOKENIZER_MAX_BYTES);
 	char *s;
 	uint32_t *offs;
 	size_t n;

@@ -38,11 +38,11 @@ struct use_tokenizer;
 
 /* Loads vocab.json. */
 enum sy_status use_tokenizer_load(const char *vocab_path, struct sy_error *err,
-				  struct use_tokenizer **out);
+                                  struct use_tokenizer **out);
 
 /* Same from the JSON text itself; `what` names it in messages. */
 enum sy_status use_tokenizer_load_json(const char *json, size_t len, const char *what,
-				       struct sy_error *err, struct use_tokenizer **out);
+                                       struct sy_error *err, struct use_tokenizer **out);
 
 void use_tokenizer_free(struct use_tokenizer *t);
 
@@ -54,6 +54,6 @@ const char *use_tokenizer_piece(const struct use_tokenizer *t, int id);
 /* Tokenises text[0, len). On success *ids is a malloc'd array of *n_ids ids (NULL when there
  * are none) that the caller frees. */
 enum sy_status use_tokenizer_encode(const struct use_tokenizer *t, const char *text, size_t len,
-				    struct sy_error *err, int32_t **ids, int *n_ids);
+                                    struct sy_error *err, int32_t **ids, int *n_ids);
 
 #endif
