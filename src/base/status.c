@@ -17,6 +17,9 @@ const char *sy_status_str(enum sy_status s)
 	case SY_ERR_NOMEM: return "out of memory";
 	case SY_ERR_LIMIT: return "limit exceeded";
 	case SY_ERR_INTERNAL: return "internal error";
+	case SY_ERR_BUSY: return "busy";
+	case SY_ERR_UNAVAILABLE: return "unavailable";
+	case SY_ERR_LOAD_FAILED: return "load failed";
 	}
 	return "unknown status";
 }

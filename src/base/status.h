@@ -19,6 +19,9 @@ enum sy_status {
 	SY_ERR_NOMEM,         /* allocation failed */
 	SY_ERR_LIMIT,         /* a size or count limit was exceeded */
 	SY_ERR_INTERNAL,      /* a bug: an invariant did not hold */
+	SY_ERR_BUSY,          /* a queue is full; retry later */
+	SY_ERR_UNAVAILABLE,   /* not ready yet (a model loading, the server draining) */
+	SY_ERR_LOAD_FAILED,   /* a model failed to load */
 };
 
 #define SY_ERROR_MSG_LEN 512
