@@ -14,13 +14,13 @@ OPT      ?= -O2
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE -MMD -MP
 CFLAGS   := -std=c11 $(OPT) -g -mavx2 -mfma -mf16c -pthread $(WARN)
-LDLIBS   := -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
+LDLIBS   := -lmicrohttpd -lyaml -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-LAYERS   := base tensor text model engine
+LAYERS   := base tensor text model engine server
 src_of    = $(sort $(wildcard src/$(1)/*.c))
 obj_of    = $(patsubst src/%.c,$(BUILD)/%.o,$(call src_of,$(1)))
 LIB_OBJ  := $(foreach l,$(LAYERS),$(call obj_of,$(l)))
@@ -42,7 +42,8 @@ all: switchyard $(BUILD)/libswitchyard.a
 deps:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential pkg-config clang-format \
-	  libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev
+	  libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev libyaml-dev \
+	  python3 curl
 
 # The independent reference (tools/reference) needs PyTorch; CI does not run it.
 deps-reference:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test binary given as arguments, then the shell-level CLI tests (tests/cli/*.sh),
+# Runs every test binary given as arguments, then the shell-level tests (tests/cli/*.sh for the
+# command line, tests/integration/*.sh for the running server),
 # and prints the grand total as the last line: "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -29,7 +30,7 @@ for t in "$@"; do
 		total_fail=$((total_fail + 1))
 	fi
 done
-for s in tests/cli/*.sh; do
+for s in tests/cli/*.sh tests/integration/*.sh; do
 	[ -e "$s" ] || continue
 	echo "== $s"
 	if timeout 600 bash "$s" >"/tmp/sy-cli-test.$$" 2>&1; then
