@@ -5,8 +5,8 @@
  * input character (its lowercase, its decomposition, the spaces put around a CJK ideograph)
  * carries that character's original range; a removed character leaves nothing; Replace gives its
  * replacement the range of the last character of the match; Prepend gives the prefix the range
- * of the first character. NFC/NFKC composition gives a composed character the union of the ranges
- * it was composed from.
+ * of the first character. NFC/NFKC composition gives a composed character the range of the
+ * character it was built on (as the reference's composer does).
  *
  * Unicode decomposition data come from utf8proc. Canonical ordering of combining marks (which a
  * per-character decomposition does not do) is a stable sort of each run of non-starters by
@@ -188,8 +188,10 @@ enum sy_status work_cp_reserve(struct tok_work *w, size_t n)
 	return SY_OK;
 }
 
-/* Stable insertion sort of every run of non-starters by combining class. */
-static void canonical_order(uint32_t *cp, uint32_t *ca, uint32_t *cb, size_t n)
+/* Stable insertion sort of every run of non-starters by combining class. Only the code points
+ * move: the original ranges stay with the positions, which is what the reference's alignment
+ * tracking produces for reordered marks. */
+static void canonical_order(uint32_t *cp, size_t n)
 {
 	size_t i = 0;
 	while (i < n) {
@@ -201,18 +203,14 @@ static void canonical_order(uint32_t *cp, uint32_t *ca, uint32_t *cb, size_t n)
 		while (i < n && uc_ccc(cp[i]) != 0)
 			i++;
 		for (size_t k = s + 1; k < i; k++) {
-			uint32_t c = cp[k], a = ca[k], b = cb[k];
+			uint32_t c = cp[k];
 			int cc = uc_ccc(c);
 			size_t m = k;
 			while (m > s && uc_ccc(cp[m - 1]) > cc) {
 				cp[m] = cp[m - 1];
-				ca[m] = ca[m - 1];
-				cb[m] = cb[m - 1];
 				m--;
 			}
 			cp[m] = c;
-			ca[m] = a;
-			cb[m] = b;
 		}
 	}
 }
@@ -228,7 +226,7 @@ static enum sy_status decode_to_cps(const struct tok_nstr *src, utf8proc_option_
 		utf8proc_int32_t d[DECOMP_MAX];
 		utf8proc_ssize_t nd = 1;
 		d[0] = (utf8proc_int32_t)c;
-		if (c >= 0xC0 && opts) {
+		if (c >= 0xA0 && opts) {
 			int bc = 0;
 			nd = utf8proc_decompose_char((utf8proc_int32_t)c, d, DECOMP_MAX, opts, &bc);
 			if (nd < 1 || nd > DECOMP_MAX) {
@@ -324,13 +322,21 @@ static enum sy_status compose_to(struct tok_nstr *dst, struct tok_work *w, size_
 			for (size_t k = g; k < j; k++)
 				nstr_put_cp(dst, w->cp[k], w->ca[k], w->cb[k]);
 		} else {
-			uint32_t a = w->ca[g], b = w->cb[g];
-			for (size_t k = g; k < j; k++) {
-				a = w->ca[k] < a ? w->ca[k] : a;
-				b = w->cb[k] > b ? w->cb[k] : b;
+			/* The composed character keeps the range of the character it was built on
+			 * (the group's first); marks left over keep their own, found in order. */
+			size_t q = g + 1;
+			nstr_put_cp(dst, (uint32_t)tmp[0], w->ca[g], w->cb[g]);
+			for (size_t k = 1; k < m; k++) {
+				size_t r = q;
+				while (r < j && w->cp[r] != (uint32_t)tmp[k])
+					r++;
+				if (r < j) {
+					nstr_put_cp(dst, (uint32_t)tmp[k], w->ca[r], w->cb[r]);
+					q = r + 1;
+				} else {
+					nstr_put_cp(dst, (uint32_t)tmp[k], w->ca[g], w->cb[g]);
+				}
 			}
-			for (size_t k = 0; k < m; k++)
-				nstr_put_cp(dst, (uint32_t)tmp[k], a, b);
 		}
 		g = j;
 	}
@@ -346,7 +352,7 @@ static enum sy_status reorder_nstr(struct tok_nstr *io, struct tok_nstr *tmp, st
 	size_t n;
 	if (decode_to_cps(io, 0, w, &n) != SY_OK)
 		return SY_ERR_NOMEM;
-	canonical_order(w->cp, w->ca, w->cb, n);
+	canonical_order(w->cp, n);
 	if (encode_cps(tmp, w, n) != SY_OK)
 		return SY_ERR_NOMEM;
 	nstr_swap(io, tmp);
@@ -585,7 +591,7 @@ enum sy_status normalizer_run(const struct tok_normalizer *nz, struct tok_work *
 		st = decode_to_cps(io, opts, w, &n);
 		if (st != SY_OK)
 			break;
-		canonical_order(w->cp, w->ca, w->cb, n);
+		canonical_order(w->cp, n);
 		st = compose ? compose_to(tmp, w, n) : encode_cps(tmp, w, n);
 		if (st == SY_OK)
 			nstr_swap(io, tmp);

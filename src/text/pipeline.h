@@ -4,6 +4,7 @@
 #ifndef SY_TEXT_PIPELINE_H
 #define SY_TEXT_PIPELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,7 @@
 struct tok_seq {
 	int32_t *ids;      /* [n] */
 	uint32_t *o0, *o1; /* [n] original byte range */
+	uint8_t *added;    /* [n] 1 for an added token matched in the text */
 	int n, cap;
 };
 
@@ -31,6 +33,6 @@ struct tok_work {
 
 /* Makes room for n code points in w->cp/ca/cb. */
 enum sy_status work_cp_reserve(struct tok_work *w, size_t n);
-enum sy_status tok_seq_push(struct tok_seq *s, int32_t id, uint32_t o0, uint32_t o1);
+enum sy_status tok_seq_push(struct tok_seq *s, int32_t id, uint32_t o0, uint32_t o1, bool added);
 
 #endif

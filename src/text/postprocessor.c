@@ -422,45 +422,52 @@ int postprocessor_added(const struct tok_postprocessor *p, bool pair)
 
 /* ---- Offsets trimming ---- */
 
-/* Leading (dir > 0) or trailing (dir < 0) characters of tok that are 'Ġ' or whitespace. */
-static uint32_t count_spaces(const char *tok, int dir)
+static bool is_space_char(uint32_t c)
 {
-	size_t len = strlen(tok);
-	uint32_t n = 0;
+	return c == 0x120 || uc_is_whitespace(c);
+}
+
+/* Leading (dir > 0) or trailing (dir < 0) characters of tok[0, len) that are 'Ġ' (the byte-level
+ * space) or whitespace. The string may be raw input, so it is decoded defensively. */
+static uint32_t count_spaces(const char *tok, size_t len, int dir)
+{
+	const unsigned char *u = (const unsigned char *)tok;
+	uint32_t n = 0, cp;
 	if (dir > 0) {
 		for (size_t i = 0; i < len;) {
-			uint32_t k, c = utf8_decode(tok + i, &k);
-			if (i + k > len || !(c == 0x120 || uc_is_whitespace(c)))
+			uint32_t k = utf8_sanitize_step(u + i, len - i, &cp);
+			if (!is_space_char(cp))
 				break;
 			n++;
 			i += k;
 		}
-	} else {
-		size_t e = len;
-		while (e > 0) {
-			size_t s = e - 1;
-			while (s > 0 && ((unsigned char)tok[s] & 0xC0) == 0x80)
-				s--;
-			uint32_t k, c = utf8_decode(tok + s, &k);
-			if (s + k != e || !(c == 0x120 || uc_is_whitespace(c)))
-				break;
-			n++;
-			e = s;
-		}
+		return n;
+	}
+	size_t e = len;
+	while (e > 0) {
+		size_t s = e - 1;
+		while (s > 0 && e - s < 4 && (u[s] & 0xC0) == 0x80)
+			s--;
+		uint32_t k = utf8_sanitize_step(u + s, e - s, &cp);
+		if (s + k != e || !is_space_char(cp))
+			break;
+		n++;
+		e = s;
 	}
 	return n;
 }
 
-void postprocessor_trim(const struct tok_postprocessor *p, struct tok_seq *s,
-			const char *(*id_to_token)(const void *ctx, int32_t id), const void *ctx)
+void postprocessor_trim(const struct tok_postprocessor *p, struct tok_seq *s, tok_string_fn str,
+			const void *ctx)
 {
 	if (!p->trim_offsets)
 		return;
 	for (int i = 0; i < s->n; i++) {
-		const char *tok = id_to_token(ctx, s->ids[i]);
+		size_t len = 0;
+		const char *tok = str(ctx, s, i, &len);
 		if (!tok)
 			continue;
-		uint32_t lead = count_spaces(tok, 1), trail = count_spaces(tok, -1);
+		uint32_t lead = count_spaces(tok, len, 1), trail = count_spaces(tok, len, -1);
 		if (lead) {
 			bool first = i == 0 || s->o0[i] == 0;
 			if (first && p->trim_prefix_space && lead == 1)

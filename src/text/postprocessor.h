@@ -47,9 +47,12 @@ void postprocessor_free(struct tok_postprocessor *p);
 /* Special tokens added for one sequence or a pair (the room truncation leaves for them). */
 int postprocessor_added(const struct tok_postprocessor *p, bool pair);
 
-/* Trims offsets in place (no-op unless trim_offsets). id_to_token gives token strings. */
-void postprocessor_trim(const struct tok_postprocessor *p, struct tok_seq *s,
-			const char *(*id_to_token)(const void *ctx, int32_t id), const void *ctx);
+/* Gives the string of token i of s (not NUL-terminated; *len bytes), or NULL. */
+typedef const char *(*tok_string_fn)(const void *ctx, const struct tok_seq *s, int i, size_t *len);
+
+/* Trims offsets in place (no-op unless trim_offsets). */
+void postprocessor_trim(const struct tok_postprocessor *p, struct tok_seq *s, tok_string_fn str,
+			const void *ctx);
 
 /* Builds the final encoding from the (truncated) sequences; b is NULL for a single text. */
 enum sy_status postprocessor_apply(const struct tok_postprocessor *p, const struct tok_seq *a,

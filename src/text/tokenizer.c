@@ -97,6 +97,7 @@ static void work_release_buffers(struct tok_work *w)
 		free(w->seq[i].ids);
 		free(w->seq[i].o0);
 		free(w->seq[i].o1);
+		free(w->seq[i].added);
 		memset(&w->seq[i], 0, sizeof w->seq[i]);
 	}
 }
@@ -151,7 +152,7 @@ static void work_put(struct tok_work *w, bool owned)
 		work_release_buffers(w);
 }
 
-enum sy_status tok_seq_push(struct tok_seq *s, int32_t id, uint32_t o0, uint32_t o1)
+enum sy_status tok_seq_push(struct tok_seq *s, int32_t id, uint32_t o0, uint32_t o1, bool added)
 {
 	if (s->n == s->cap) {
 		int cap = s->cap ? s->cap * 2 : 64;
@@ -167,8 +168,13 @@ enum sy_status tok_seq_push(struct tok_seq *s, int32_t id, uint32_t o0, uint32_t
 		if (!b)
 			return SY_ERR_NOMEM;
 		s->o1 = b;
+		uint8_t *f = realloc(s->added, (size_t)cap);
+		if (!f)
+			return SY_ERR_NOMEM;
+		s->added = f;
 		s->cap = cap;
 	}
+	s->added[s->n] = added;
 	s->ids[s->n] = id;
 	s->o0[s->n] = o0;
 	s->o1[s->n] = o1;
@@ -374,7 +380,7 @@ static enum sy_status encode_one(const struct tokenizer *t, const char *text, si
 	for (int i = 0; i < w->sp.n; i++) {
 		struct tok_split s = w->sp.v[i];
 		if (s.id >= 0) {
-			if (tok_seq_push(seq, s.id, s.o0, s.o1) != SY_OK)
+			if (tok_seq_push(seq, s.id, s.o0, s.o1, true) != SY_OK)
 				return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 			continue;
 		}
@@ -390,7 +396,7 @@ static enum sy_status encode_one(const struct tokenizer *t, const char *text, si
 			uint32_t pe = p->end <= s.len ? p->end : s.len;
 			uint32_t o0 = b->o0[s.off + ps];
 			uint32_t o1 = pe > ps ? b->o1[s.off + pe - 1] : o0;
-			if (tok_seq_push(seq, p->id, o0, o1) != SY_OK)
+			if (tok_seq_push(seq, p->id, o0, o1, false) != SY_OK)
 				return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 		}
 	}
@@ -409,6 +415,7 @@ static void seq_truncate(struct tok_seq *s, int n, bool left)
 		memmove(s->ids, s->ids + drop, (size_t)n * sizeof *s->ids);
 		memmove(s->o0, s->o0 + drop, (size_t)n * sizeof *s->o0);
 		memmove(s->o1, s->o1 + drop, (size_t)n * sizeof *s->o1);
+		memmove(s->added, s->added + drop, (size_t)n);
 	}
 	s->n = n;
 }
@@ -476,9 +483,60 @@ struct tok_encode_params tokenizer_default_params(void)
 	};
 }
 
-static const char *id_to_token_cb(const void *ctx, int32_t id)
+/* The token string offsets trimming looks at: the matched text for an added token (Hugging
+ * Face keeps the text with its stripped whitespace as the token's value), else the vocabulary
+ * string. */
+struct trim_ctx {
+	const struct tokenizer *tok;
+	const char *text;
+	size_t len;
+};
+
+static const char *trim_token(const void *ctx, const struct tok_seq *s, int i, size_t *len)
 {
-	return tokenizer_id_to_token(ctx, id);
+	const struct trim_ctx *tc = ctx;
+	if (s->added[i]) {
+		uint32_t a = s->o0[i], b = s->o1[i];
+		if (b > tc->len || a > b)
+			return NULL;
+		*len = b - a;
+		return tc->text + a;
+	}
+	const char *t = tokenizer_id_to_token(tc->tok, s->ids[i]);
+	if (t)
+		*len = strlen(t);
+	return t;
+}
+
+/* Moves a byte offset back to the start of the input unit (character, or U+FFFD-replaced
+ * invalid sequence) that contains it. Trimming counts spaces in characters of the token string
+ * but subtracts them as bytes, which can land inside a multi-byte character; the character
+ * offsets Hugging Face reports round such a position down the same way. */
+static uint32_t snap_to_unit(const char *text, size_t len, uint32_t x)
+{
+	if (x >= len || x == 0)
+		return x;
+	const unsigned char *s = (const unsigned char *)text;
+	uint32_t p = x;
+	while (p > 0 && x - p < 3 && (s[p] & 0xC0) == 0x80)
+		p--;
+	if ((s[p] & 0xC0) == 0x80)
+		return x; /* a lone continuation byte is a unit of its own */
+	uint32_t cp, k = utf8_sanitize_step(s + p, len - p, &cp);
+	return x < p + k ? p : x;
+}
+
+static void trim_offsets(const struct tokenizer *tok, struct tok_seq *s, const char *text,
+			 size_t len)
+{
+	if (!tok->post->trim_offsets)
+		return;
+	struct trim_ctx tc = {tok, text, len};
+	postprocessor_trim(tok->post, s, trim_token, &tc);
+	for (int i = 0; i < s->n; i++) {
+		s->o0[i] = snap_to_unit(text, len, s->o0[i]);
+		s->o1[i] = snap_to_unit(text, len, s->o1[i]);
+	}
 }
 
 enum sy_status tokenizer_encode(const struct tokenizer *tok, const char *text, size_t len,
@@ -527,9 +585,9 @@ enum sy_status tokenizer_encode(const struct tokenizer *tok, const char *text, s
 		}
 	}
 	if (st == SY_OK) {
-		postprocessor_trim(tok->post, &w->seq[0], id_to_token_cb, tok);
+		trim_offsets(tok, &w->seq[0], text, len);
 		if (b)
-			postprocessor_trim(tok->post, b, id_to_token_cb, tok);
+			trim_offsets(tok, b, pair, pair_len);
 		st = postprocessor_apply(tok->post, &w->seq[0], b, params->add_special_tokens, err,
 					 out);
 	}
@@ -787,6 +845,7 @@ static enum sy_status added_from_json(struct tokenizer *t, const cJSON *arr, str
 {
 	if (!arr || cJSON_IsNull(arr))
 		return SY_OK;
+	int32_t next = t->model.vt->vocab_size(t->model.impl), *next_id = &next;
 	if (!cJSON_IsArray(arr))
 		return sy_error_set(err, SY_ERR_FORMAT, "added_tokens: expected array");
 	int i = 0;
@@ -813,7 +872,18 @@ static enum sy_status added_from_json(struct tokenizer *t, const cJSON *arr, str
 			return sy_error_set(err, SY_ERR_FORMAT, "%s.content: missing", path);
 		if (id < 0)
 			return sy_error_set(err, SY_ERR_FORMAT, "%s.id: missing", path);
-		if (added_push(t, content, (int32_t)id, sw, ls, rs, norm, special) != SY_OK)
+		if (!*content)
+			continue; /* Hugging Face ignores empty added tokens */
+		/* Like Hugging Face (AddedVocabulary::add_tokens), the id is not taken from the file:
+		 * a token already added or in the model's vocabulary keeps that id, any other gets
+		 * the next id after the vocabulary. For files written by the library the two agree. */
+		size_t clen = strlen(content);
+		int32_t at = sy_strmap_get(&t->added_map, content, clen);
+		int32_t use = at >= 0 ? t->added[at].id
+				      : t->model.vt->token_to_id(t->model.impl, content, clen);
+		if (use < 0)
+			use = (*next_id)++;
+		if (added_push(t, content, use, sw, ls, rs, norm, special) != SY_OK)
 			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	}
 	return SY_OK;
