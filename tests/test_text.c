@@ -7,8 +7,10 @@
  * worked out by hand and cross-checked against the library's own node bindings (tokenizers
  * 0.23), whose character offsets are converted here with tokenizer_char_offset. */
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/file.h"
 #include "harness.h"
@@ -40,7 +42,7 @@ static struct tokenizer *load_bert_vocab(void)
 	return bert_vocab;
 }
 
-static __attribute__((unused)) struct tokenizer *load_snippet(const char *json)
+static struct tokenizer *load_snippet(const char *json)
 {
 	struct sy_error err = {0};
 	struct tokenizer *t = NULL;
@@ -79,7 +81,7 @@ static struct tok_encode_params params(int max_length, enum tok_truncation tr, b
 }
 
 /* Encodes text (NUL-terminated) with default params; returns the status. */
-static __attribute__((unused)) enum sy_status enc(const struct tokenizer *t, const char *text, const char *pair,
+static enum sy_status enc(const struct tokenizer *t, const char *text, const char *pair,
 			  const struct tok_encode_params *p, struct tok_encoding *e)
 {
 	struct sy_error err = {0};
@@ -1278,6 +1280,524 @@ static void test_snippets(void)
 	}
 }
 
+/* ---- Offsets ---- */
+
+static void test_offsets_accents(void)
+{
+	struct tokenizer *t = load_bert_json();
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	struct tok_encoding e;
+	struct tok_encode_params p = tokenizer_default_params();
+	/* "Héllo" is lowercased and stripped of its accent to "hello"; the token still covers the
+	 * six original bytes (five characters). */
+	CHECK(enc(t, "H\xc3\xa9llo", NULL, &p, &e) == SY_OK);
+	CHECK_IDS(&e, 101, 7592, 102);
+	CHECK_EQ_INT(e.offsets[2], 0);
+	CHECK_EQ_INT(e.offsets[3], 6);
+	CHECK_EQ_INT(tokenizer_char_offset("H\xc3\xa9llo", e.offsets[3]), 5);
+	CHECK(e.special[0] == 1 && e.special[1] == 0 && e.special[2] == 1);
+	CHECK(e.seq[0] == -1 && e.seq[1] == 0 && e.seq[2] == -1);
+	CHECK(e.offsets[0] == 0 && e.offsets[1] == 0 && e.offsets[4] == 0 && e.offsets[5] == 0);
+	tok_encoding_free(&e);
+	/* "[MASK]" written in the text is one token, matched before normalization; the text
+	 * around it keeps its offsets. */
+	const char *txt = "\xc3\x85ngstr\xc3\xb6m [MASK] caf\xc3\xa9!";
+	CHECK(enc(t, txt, NULL, &p, &e) == SY_OK);
+	int mask = -1;
+	for (int i = 0; i < e.n; i++)
+		if (e.ids[i] == 103)
+			mask = i;
+	CHECK(mask > 0);
+	if (mask > 0) {
+		CHECK_EQ_INT(e.offsets[2 * mask], 11);
+		CHECK_EQ_INT(e.offsets[2 * mask + 1], 17);
+		CHECK_EQ_INT(e.offsets[2], 0); /* first word starts at the A-ring */
+	}
+	CHECK_EQ_INT(e.offsets[2 * (e.n - 2) + 1], strlen(txt)); /* "!" ends the text */
+	tok_encoding_free(&e);
+}
+
+static void test_char_offset(void)
+{
+	CHECK_EQ_INT(tokenizer_char_offset("abc", 0), 0);
+	CHECK_EQ_INT(tokenizer_char_offset("abc", 3), 3);
+	CHECK_EQ_INT(tokenizer_char_offset("h\xc3\xa9llo", 3), 2);
+	CHECK_EQ_INT(tokenizer_char_offset("\xf0\x9f\xa6\x99x", 5), 2);
+	/* Invalid bytes count one per maximal invalid subsequence, as they are replaced. */
+	CHECK_EQ_INT(tokenizer_char_offset("\xff\xfe" "a", 3), 3);
+	CHECK_EQ_INT(tokenizer_char_offset("\xe2\x82" "a", 3), 2);
+	CHECK_EQ_INT(tokenizer_char_offset("a\0b", 3), 3);
+}
+
+/* ---- Invalid UTF-8 ---- */
+
+/* FixedLength(1) makes every input unit its own piece: ids show U+FFFD, offsets show the bytes
+ * each replacement stands for. */
+static const char *const unit_json =
+	"{\"pre_tokenizer\":{\"type\":\"FixedLength\",\"length\":1},"
+	"\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0,\"a\":1,\"b\":2,\"\\ufffd\":3,"
+	"\"\\u00e9\":4}}}";
+
+struct utf8_case {
+	const char *text;
+	size_t len;
+	int n;
+	int32_t ids[8];
+	uint32_t offsets[16];
+};
+
+static void test_invalid_utf8(void)
+{
+	static const struct utf8_case cases[] = {
+		/* 0xFF is never valid */
+		{"a\xff" "b", 3, 3, {1, 3, 2}, {0, 1, 1, 2, 2, 3}},
+		/* a truncated two-byte sequence at the end */
+		{"a\xc3", 2, 2, {1, 3}, {0, 1, 1, 2}},
+		/* a truncated three-byte sequence followed by ASCII: one replacement */
+		{"\xe2\x82" "a", 3, 2, {3, 1}, {0, 2, 2, 3}},
+		/* overlong encodings: C0 and C1 never start a sequence, E0 80 is overlong */
+		{"\xc0\xaf", 2, 2, {3, 3}, {0, 1, 1, 2}},
+		{"\xe0\x80\xaf", 3, 3, {3, 3, 3}, {0, 1, 1, 2, 2, 3}},
+		/* lone continuation bytes, each its own replacement */
+		{"\x80\xbf" "a", 3, 3, {3, 3, 1}, {0, 1, 1, 2, 2, 3}},
+		/* an encoded surrogate (ED A0 80) is three maximal subparts */
+		{"\xed\xa0\x80", 3, 3, {3, 3, 3}, {0, 1, 1, 2, 2, 3}},
+		/* beyond U+10FFFF */
+		{"\xf4\x90\x80\x80", 4, 4, {3, 3, 3, 3}, {0, 1, 1, 2, 2, 3, 3, 4}},
+		/* a truncated four-byte sequence, then a valid character */
+		{"\xf0\x9f\x98\xc3\xa9", 5, 2, {3, 4}, {0, 3, 3, 5}},
+		/* embedded NUL is just a character (not in the vocabulary) */
+		{"a\0b", 3, 3, {1, 0, 2}, {0, 1, 1, 2, 2, 3}},
+		/* a real U+FFFD in the input is the same token */
+		{"\xef\xbf\xbd", 3, 1, {3}, {0, 3}},
+	};
+	struct tokenizer *t = load_snippet(unit_json);
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	struct tok_encode_params p = params(-1, TOK_TRUNCATE_LONGEST_FIRST, false);
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		const struct utf8_case *uc = &cases[c];
+		/* Copy into an exact-size heap block so that ASan catches any read past the end. */
+		char *buf = malloc(uc->len);
+		memcpy(buf, uc->text, uc->len);
+		struct tok_encoding e;
+		struct sy_error err = {0};
+		CHECK(tokenizer_encode(t, buf, uc->len, NULL, 0, &p, &err, &e) == SY_OK);
+		bool same = e.n == uc->n;
+		for (int i = 0; same && i < e.n; i++)
+			same = e.ids[i] == uc->ids[i] && e.offsets[2 * i] == uc->offsets[2 * i] &&
+			       e.offsets[2 * i + 1] == uc->offsets[2 * i + 1];
+		CHECKF(same, "case %zu", c);
+		tok_encoding_free(&e);
+		free(buf);
+	}
+	tokenizer_free(t);
+}
+
+/* Random bytes through the real BERT tokenizer and a byte-level one: no crash, offsets in
+ * bounds and ordered. */
+static void test_random_bytes(void)
+{
+	struct tokenizer *ts[2] = {
+		load_bert_json(),
+		load_snippet("{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true},"
+			     "\"post_processor\":{\"type\":\"ByteLevel\",\"trim_offsets\":true},"
+			     "\"normalizer\":{\"type\":\"NFKC\"},"
+			     "\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0,\"\\u0120\":1}}}"),
+	};
+	CHECK(ts[0] && ts[1]);
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+	for (int it = 0; it < 3000 && ts[0] && ts[1]; it++) {
+		size_t len = (size_t)(x >> 58);
+		unsigned char *buf = malloc(len ? len : 1);
+		for (size_t i = 0; i < len; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			/* Mostly high bytes and a few ASCII, to hit every decoder path. */
+			buf[i] = (x & 3) ? (unsigned char)(0x80 + (x >> 8) % 128) : (unsigned char)(x >> 8);
+		}
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		for (int k = 0; k < 2; k++) {
+			struct tok_encoding e;
+			struct sy_error err = {0};
+			struct tok_encode_params p = params(-1, TOK_TRUNCATE_LONGEST_FIRST, true);
+			enum sy_status st =
+				tokenizer_encode(ts[k], (const char *)buf, len, NULL, 0, &p, &err, &e);
+			CHECKF(st == SY_OK, "%s", err.msg);
+			if (st != SY_OK)
+				continue;
+			uint32_t prev = 0;
+			for (int i = 0; i < e.n; i++) {
+				if (e.special[i])
+					continue;
+				CHECK(e.offsets[2 * i] <= e.offsets[2 * i + 1]);
+				CHECK(e.offsets[2 * i + 1] <= len);
+				CHECK(e.offsets[2 * i] >= prev);
+				prev = e.offsets[2 * i];
+			}
+			tok_encoding_free(&e);
+		}
+		free(buf);
+	}
+	tokenizer_free(ts[1]);
+}
+
+/* ---- Malformed files ---- */
+
+struct error_case {
+	const char *json;
+	enum sy_status status;
+	const char *msg; /* exact message */
+};
+
+#define WP_MIN "\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0}}"
+
+static void test_errors(void)
+{
+	static const struct error_case cases[] = {
+		{"{", SY_ERR_FORMAT, "tokenizer.json: invalid JSON near byte 0"},
+		{"[]", SY_ERR_FORMAT, "tokenizer.json: expected a JSON object"},
+		{"{}", SY_ERR_FORMAT, "tokenizer.json: model: missing"},
+		{"{\"model\":{\"type\":\"WordPiece\",\"vocab\":[]}}", SY_ERR_FORMAT,
+		 "tokenizer.json: model.vocab: expected object"},
+		{"{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":\"x\"}}}", SY_ERR_FORMAT,
+		 "tokenizer.json: model.vocab[\"a\"]: expected a non-negative integer id"},
+		{"{\"model\":{\"type\":\"Magic\"}}", SY_ERR_UNSUPPORTED,
+		 "tokenizer.json: model.type: unknown model \"Magic\""},
+		{"{\"normalizer\":{\"type\":\"Foo\"}," WP_MIN "}", SY_ERR_UNSUPPORTED,
+		 "tokenizer.json: normalizer.type: unknown normalizer \"Foo\""},
+		{"{\"normalizer\":{\"lowercase\":true}," WP_MIN "}", SY_ERR_FORMAT,
+		 "tokenizer.json: normalizer.type: missing"},
+		{"{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"\"}," WP_MIN "}",
+		 SY_ERR_UNSUPPORTED, "tokenizer.json: normalizer.type: unsupported normalizer \"Precompiled\""},
+		{"{\"normalizer\":{\"type\":\"BertNormalizer\",\"lowercase\":1}," WP_MIN "}", SY_ERR_FORMAT,
+		 "tokenizer.json: normalizer.lowercase: expected boolean"},
+		{"{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFC\"},{\"type\":\"Bar\"}]},"
+		 WP_MIN "}",
+		 SY_ERR_UNSUPPORTED, "tokenizer.json: normalizer.normalizers[1].type: unknown normalizer \"Bar\""},
+		{"{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"(\"},\"content\":\"\"}," WP_MIN "}",
+		 SY_ERR_UNSUPPORTED, NULL},
+		{"{\"normalizer\":{\"type\":\"Replace\",\"pattern\":\"x\",\"content\":\"\"}," WP_MIN "}",
+		 SY_ERR_FORMAT,
+		 "tokenizer.json: normalizer.pattern: expected {\"String\": ...} or {\"Regex\": ...}"},
+		{"{\"pre_tokenizer\":{\"type\":\"Qux\"}," WP_MIN "}", SY_ERR_UNSUPPORTED,
+		 "tokenizer.json: pre_tokenizer.type: unknown pre-tokenizer \"Qux\""},
+		{"{\"pre_tokenizer\":{\"type\":\"UnicodeScripts\"}," WP_MIN "}", SY_ERR_UNSUPPORTED,
+		 "tokenizer.json: pre_tokenizer.type: unsupported pre-tokenizer \"UnicodeScripts\""},
+		{"{\"pre_tokenizer\":{\"type\":\"Punctuation\",\"behavior\":\"Sideways\"}," WP_MIN "}",
+		 SY_ERR_FORMAT, "tokenizer.json: pre_tokenizer.behavior: unknown split behavior \"Sideways\""},
+		{"{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Metaspace\","
+		 "\"replacement\":\"ab\"}]}," WP_MIN "}",
+		 SY_ERR_FORMAT,
+		 "tokenizer.json: pre_tokenizer.pretokenizers[0].replacement: expected a single character"},
+		{"{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"}}," WP_MIN "}",
+		 SY_ERR_FORMAT, "tokenizer.json: pre_tokenizer.behavior: missing"},
+		{"{\"post_processor\":{\"type\":\"Zap\"}," WP_MIN "}", SY_ERR_UNSUPPORTED,
+		 "tokenizer.json: post_processor.type: unknown post-processor \"Zap\""},
+		{"{\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\"],\"cls\":[\"[CLS]\",1]},"
+		 WP_MIN "}",
+		 SY_ERR_FORMAT, "tokenizer.json: post_processor.sep: expected [token, id]"},
+		{"{\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":"
+		 "{\"id\":\"[X]\",\"type_id\":0}}],\"special_tokens\":{}}," WP_MIN "}",
+		 SY_ERR_FORMAT, "tokenizer.json: post_processor.special_tokens: missing \"[X]\""},
+		{"{\"added_tokens\":{}," WP_MIN "}", SY_ERR_FORMAT,
+		 "tokenizer.json: added_tokens: expected array"},
+		{"{\"added_tokens\":[{\"id\":1}]," WP_MIN "}", SY_ERR_FORMAT,
+		 "tokenizer.json: added_tokens[0].content: missing"},
+		{"{\"truncation\":{\"max_length\":5,\"strategy\":\"Middle\"}," WP_MIN "}", SY_ERR_FORMAT,
+		 "tokenizer.json: truncation.strategy: unknown strategy \"Middle\""},
+		{"{\"truncation\":{\"max_length\":-5}," WP_MIN "}", SY_ERR_FORMAT, NULL},
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		struct sy_error err = {0};
+		struct tokenizer *t = NULL;
+		enum sy_status st = tokenizer_load_json(cases[c].json, strlen(cases[c].json), &err, &t);
+		CHECKF(st == cases[c].status, "case %zu: status %d, want %d (%s)", c, (int)st,
+		       (int)cases[c].status, err.msg);
+		CHECK(t == NULL);
+		if (cases[c].msg)
+			CHECK_STREQ(err.msg, cases[c].msg);
+		else
+			CHECKF(strncmp(err.msg, "tokenizer.json: ", 16) == 0, "%s", err.msg);
+		tokenizer_free(t);
+	}
+	/* A file on disk names its path. */
+	struct sy_error err = {0};
+	struct tokenizer *t = NULL;
+	CHECK(tokenizer_load("/nonexistent/tokenizer.json", &err, &t) == SY_ERR_IO);
+	CHECK(strstr(err.msg, "/nonexistent/tokenizer.json") != NULL);
+	CHECK(tokenizer_load("/nonexistent-dir-for-test/", &err, &t) != SY_OK);
+}
+
+/* ---- Parameters, pairs, truncation through params ---- */
+
+static void test_params(void)
+{
+	struct tokenizer *t = load_bert_json();
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	struct tok_encoding e;
+	struct tok_encode_params p;
+	/* tokenizer.json truncates at 128. */
+	char long_text[2000];
+	for (int i = 0; i < 300; i++)
+		memcpy(long_text + 2 * i, "a ", 2);
+	long_text[600] = '\0';
+	p = tokenizer_default_params();
+	CHECK(enc(t, long_text, NULL, &p, &e) == SY_OK);
+	CHECK_EQ_INT(e.n, 128);
+	CHECK_EQ_INT(e.ids[127], 102);
+	tok_encoding_free(&e);
+	p = params(-1, TOK_TRUNCATE_LONGEST_FIRST, true);
+	CHECK(enc(t, long_text, NULL, &p, &e) == SY_OK);
+	CHECK_EQ_INT(e.n, 302);
+	tok_encoding_free(&e);
+	p = params(10, TOK_TRUNCATE_LONGEST_FIRST, true);
+	CHECK(enc(t, long_text, NULL, &p, &e) == SY_OK);
+	CHECK_EQ_INT(e.n, 10);
+	tok_encoding_free(&e);
+	p = params(10, TOK_TRUNCATE_LONGEST_FIRST, false);
+	CHECK(enc(t, long_text, NULL, &p, &e) == SY_OK);
+	CHECK_EQ_INT(e.n, 10);
+	CHECK_EQ_INT(e.ids[0], 1037);
+	tok_encoding_free(&e);
+	/* Pairs: [CLS] A [SEP] B [SEP] with type ids 0 / 1 (the TEXT_PAIR case with offsets). */
+	p = tokenizer_default_params();
+	CHECK(enc(t, "hello", "big world", &p, &e) == SY_OK);
+	CHECK_IDS(&e, 101, 7592, 102, 2502, 2088, 102);
+	static const int32_t types[] = {0, 0, 0, 1, 1, 1};
+	static const int8_t seqs[] = {-1, 0, -1, 1, 1, -1};
+	static const uint32_t offs[] = {0, 0, 0, 5, 0, 0, 0, 3, 4, 9, 0, 0};
+	for (int i = 0; i < e.n && i < 6; i++) {
+		CHECK_EQ_INT(e.type_ids[i], types[i]);
+		CHECK_EQ_INT(e.seq[i], seqs[i]);
+		CHECK_EQ_INT(e.offsets[2 * i], offs[2 * i]);
+		CHECK_EQ_INT(e.offsets[2 * i + 1], offs[2 * i + 1]);
+	}
+	tok_encoding_free(&e);
+	/* Each strategy through params: "a b c d e f" / "g h" at max_length 7 (3 specials). */
+	p = params(7, TOK_TRUNCATE_LONGEST_FIRST, true);
+	CHECK(enc(t, "a b c d e f", "g h", &p, &e) == SY_OK);
+	CHECK_IDS(&e, 101, 1037, 1038, 102, 1043, 1044, 102);
+	tok_encoding_free(&e);
+	p = params(7, TOK_TRUNCATE_ONLY_FIRST, true);
+	CHECK(enc(t, "a b c d e f", "g h", &p, &e) == SY_OK);
+	CHECK_IDS(&e, 101, 1037, 1038, 102, 1043, 1044, 102);
+	tok_encoding_free(&e);
+	p = params(7, TOK_TRUNCATE_ONLY_SECOND, true);
+	CHECK(enc(t, "a b", "c d e f g h", &p, &e) == SY_OK);
+	CHECK_IDS(&e, 101, 1037, 1038, 102, 1039, 1040, 102);
+	tok_encoding_free(&e);
+	/* only_second cannot shorten the first text: an error, as in Hugging Face. */
+	struct sy_error err = {0};
+	p = params(7, TOK_TRUNCATE_ONLY_SECOND, true);
+	CHECK(tokenizer_encode(t, "a b c d e f", 11, "g", 1, &p, &err, &e) == SY_ERR_INVALID_ARG);
+	CHECK(strstr(err.msg, "only_second") != NULL);
+	p = params(7, TOK_TRUNCATE_ONLY_SECOND, true);
+	CHECK(tokenizer_encode(t, "a b c d e f", 11, NULL, 0, &p, &err, &e) == SY_ERR_INVALID_ARG);
+	p.truncation = (enum tok_truncation)42;
+	CHECK(tokenizer_encode(t, "a", 1, NULL, 0, &p, &err, &e) == SY_ERR_INVALID_ARG);
+	/* Empty text: only the special tokens. */
+	p = tokenizer_default_params();
+	CHECK(tokenizer_encode(t, NULL, 0, NULL, 0, &p, &err, &e) == SY_OK);
+	CHECK_IDS(&e, 101, 102);
+	tok_encoding_free(&e);
+	CHECK(tokenizer_encode(t, "", 0, "", 0, NULL, &err, &e) == SY_OK);
+	CHECK_IDS(&e, 101, 102, 102);
+	tok_encoding_free(&e);
+}
+
+/* ---- Vocabulary queries and loaders ---- */
+
+static void test_queries(void)
+{
+	struct tokenizer *ts[2] = {load_bert_json(), load_bert_vocab()};
+	for (int i = 0; i < 2; i++) {
+		struct tokenizer *t = ts[i];
+		CHECK(t != NULL);
+		if (!t)
+			continue;
+		CHECK_EQ_INT(tokenizer_vocab_size(t), 30522);
+		CHECK_EQ_INT(tokenizer_token_to_id(t, "[MASK]", 6), 103);
+		CHECK_EQ_INT(tokenizer_token_to_id(t, "hello", 5), 7592);
+		CHECK_EQ_INT(tokenizer_token_to_id(t, "##ing", 5), 2075);
+		CHECK_EQ_INT(tokenizer_token_to_id(t, "no-such-token", 13), -1);
+		CHECK_STREQ(tokenizer_id_to_token(t, 7592), "hello");
+		CHECK_STREQ(tokenizer_id_to_token(t, 101), "[CLS]");
+		CHECK(tokenizer_id_to_token(t, 30522) == NULL);
+		CHECK(tokenizer_id_to_token(t, -1) == NULL);
+		CHECK_EQ_INT(tokenizer_pad_id(t), 0);
+		CHECK_STREQ(tokenizer_model_kind(t), "WordPiece");
+		CHECK_EQ_INT(tokenizer_max_length(t), i == 0 ? 128 : -1);
+	}
+}
+
+static bool write_file(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return false;
+	bool ok = fwrite(data, 1, len, f) == len;
+	return fclose(f) == 0 && ok;
+}
+
+static void test_load_directory(void)
+{
+	char dir[] = "/tmp/sy-text-test-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[256];
+	/* A cased vocab.txt with CRLF line ends, and tokenizer_config.json saying do_lower_case false. */
+	const char *vocab = "[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\n[MASK]\r\nHello\r\nhello\r\n##s\r\n,\r\nw\xc3\xa9\r\n";
+	snprintf(path, sizeof path, "%s/vocab.txt", dir);
+	CHECK(write_file(path, vocab, strlen(vocab)));
+	snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+	CHECK(write_file(path, "{\"do_lower_case\": false, \"strip_accents\": null}", 47));
+	struct sy_error err = {0};
+	struct tokenizer *t = NULL;
+	CHECK(tokenizer_load(dir, &err, &t) == SY_OK);
+	if (t) {
+		struct tok_encoding e;
+		struct tok_encode_params p = tokenizer_default_params();
+		CHECK(enc(t, "Hello hellos, w\xc3\xa9 HELLO [MASK]", NULL, &p, &e) == SY_OK);
+		CHECK_IDS(&e, 2, 5, 6, 7, 8, 9, 1, 4, 3);
+		tok_encoding_free(&e);
+		CHECK_EQ_INT(tokenizer_vocab_size(t), 10);
+		tokenizer_free(t);
+	}
+	/* Without the config, do_lower_case defaults to true (and accents are stripped). */
+	snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+	remove(path);
+	CHECK(tokenizer_load(dir, &err, &t) == SY_OK);
+	if (t) {
+		struct tok_encoding e;
+		struct tok_encode_params p = tokenizer_default_params();
+		CHECK(enc(t, "Hello w\xc3\xa9", NULL, &p, &e) == SY_OK);
+		CHECK_IDS(&e, 2, 6, 1, 3);
+		tok_encoding_free(&e);
+		tokenizer_free(t);
+	}
+	/* tokenizer.json wins over vocab.txt. */
+	snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+	const char *tj = "{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0,\"x\":1}}}";
+	CHECK(write_file(path, tj, strlen(tj)));
+	CHECK(tokenizer_load(dir, &err, &t) == SY_OK);
+	if (t) {
+		CHECK_EQ_INT(tokenizer_vocab_size(t), 2);
+		CHECK_EQ_INT(tokenizer_max_length(t), -1);
+		tokenizer_free(t);
+	}
+	remove(path);
+	snprintf(path, sizeof path, "%s/vocab.txt", dir);
+	remove(path);
+	CHECK(tokenizer_load(dir, &err, &t) == SY_ERR_NOT_FOUND);
+	CHECK(strstr(err.msg, dir) != NULL);
+	rmdir(dir);
+}
+
+/* ---- Threads and speed ---- */
+
+static const char *const sentences[] = {
+	"A man is playing a large flute.",
+	"Three men are playing chess.",
+	"The company was founded in 2016 by two engineers from Z\xc3\xbcrich.",
+	"You should've done this yesterday, but it's fine!",
+	"How are you doing? I'm doing great, thanks for asking.",
+	"Une femme coupe un oignon en d\xc3\xa9s.",
+	"\xe7\x94\x9f\xe6\xb4\xbb\xe7\x9a\x84\xe7\x9c\x9f\xe8\xb0\x9b\xe6\x98\xaf",
+	"let a = obj.toString();\ntoString();",
+};
+#define N_SENT ((int)(sizeof sentences / sizeof sentences[0]))
+
+struct thread_arg {
+	const struct tokenizer *t;
+	int bad;
+	int32_t want[N_SENT][64];
+	int want_n[N_SENT];
+};
+
+static void *thread_main(void *p)
+{
+	struct thread_arg *a = p;
+	struct tok_encode_params prm = tokenizer_default_params();
+	for (int it = 0; it < 200; it++) {
+		int s = it % N_SENT;
+		struct tok_encoding e;
+		struct sy_error err = {0};
+		if (tokenizer_encode(a->t, sentences[s], strlen(sentences[s]), NULL, 0, &prm, &err,
+				     &e) != SY_OK) {
+			a->bad++;
+			continue;
+		}
+		if (e.n != a->want_n[s] || memcmp(e.ids, a->want[s], (size_t)e.n * 4) != 0)
+			a->bad++;
+		tok_encoding_free(&e);
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	struct tokenizer *t = load_bert_json();
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	static struct thread_arg args[4];
+	for (int s = 0; s < N_SENT; s++) {
+		struct tok_encoding e;
+		struct tok_encode_params p = tokenizer_default_params();
+		CHECK(enc(t, sentences[s], NULL, &p, &e) == SY_OK);
+		CHECK(e.n <= 64);
+		for (int k = 0; k < 4; k++) {
+			args[k].want_n[s] = e.n;
+			memcpy(args[k].want[s], e.ids, (size_t)e.n * 4);
+		}
+		tok_encoding_free(&e);
+	}
+	pthread_t th[4];
+	for (int k = 0; k < 4; k++) {
+		args[k].t = t;
+		args[k].bad = 0;
+		CHECK(pthread_create(&th[k], NULL, thread_main, &args[k]) == 0);
+	}
+	for (int k = 0; k < 4; k++) {
+		pthread_join(th[k], NULL);
+		CHECK_EQ_INT(args[k].bad, 0);
+	}
+}
+
+/* Typical sentences must take microseconds, not milliseconds (the bound is loose enough for
+ * sanitizer builds; the measured figure is printed with SY_TEST_VERBOSE). */
+static void test_speed(void)
+{
+	struct tokenizer *t = load_bert_json();
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	struct tok_encode_params p = tokenizer_default_params();
+	int iters = 4000;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < iters; i++) {
+		struct tok_encoding e;
+		const char *s = sentences[i % N_SENT];
+		if (enc(t, s, NULL, &p, &e) == SY_OK)
+			tok_encoding_free(&e);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) /
+		    iters;
+	if (getenv("SY_TEST_VERBOSE"))
+		fprintf(stderr, "  %.2f us per sentence\n", us);
+	CHECKF(us < 500, "%.1f us per sentence", us);
+}
+
 int main(void)
 {
 	RUN(test_transformers_js_bert_json);
@@ -1285,6 +1805,16 @@ int main(void)
 	RUN(test_transformers_js_same_vocab);
 	RUN(test_llama_cpp_bge);
 	RUN(test_snippets);
+	RUN(test_offsets_accents);
+	RUN(test_char_offset);
+	RUN(test_invalid_utf8);
+	RUN(test_random_bytes);
+	RUN(test_errors);
+	RUN(test_params);
+	RUN(test_queries);
+	RUN(test_load_directory);
+	RUN(test_threads);
+	RUN(test_speed);
 	tokenizer_free(bert_json);
 	tokenizer_free(bert_vocab);
 	return harness_summary();
