@@ -24,7 +24,8 @@ static struct tokenizer *load_bert_json(void)
 {
 	if (!bert_json) {
 		struct sy_error err = {0};
-		const char *p = harness_shared_path("models/bert-base-uncased-tokenizer/tokenizer.json");
+		const char *p =
+		    harness_shared_path("models/bert-base-uncased-tokenizer/tokenizer.json");
 		if (tokenizer_load(p, &err, &bert_json) != SY_OK)
 			fprintf(stderr, "  cannot load %s: %s\n", p, err.msg);
 	}
@@ -82,19 +83,19 @@ static struct tok_encode_params params(int max_length, enum tok_truncation tr, b
 
 /* Encodes text (NUL-terminated) with default params; returns the status. */
 static enum sy_status enc(const struct tokenizer *t, const char *text, const char *pair,
-			  const struct tok_encode_params *p, struct tok_encoding *e)
+                          const struct tok_encode_params *p, struct tok_encoding *e)
 {
 	struct sy_error err = {0};
-	enum sy_status st = tokenizer_encode(t, text, strlen(text), pair, pair ? strlen(pair) : 0,
-					     p, &err, e);
+	enum sy_status st =
+	    tokenizer_encode(t, text, strlen(text), pair, pair ? strlen(pair) : 0, p, &err, e);
 	if (st != SY_OK)
 		fprintf(stderr, "    encode failed: %s\n", err.msg);
 	return st;
 }
 
-#define CHECK_IDS(e, ...)                                                              \
-	do {                                                                           \
-		static const int32_t _want[] = {__VA_ARGS__};                          \
+#define CHECK_IDS(e, ...)                                                            \
+	do {                                                                         \
+		static const int32_t _want[] = {__VA_ARGS__};                        \
 		CHECK(ids_equal((e), _want, (int)(sizeof _want / sizeof _want[0]))); \
 	} while (0)
 
@@ -126,8 +127,8 @@ static cJSON *load_cases(void)
 	char *data;
 	size_t len;
 	struct sy_error err = {0};
-	if (sy_file_read(harness_shared_path("testdata/tokenizers/transformers.js-cases.json"), &err,
-			 &data, &len) != SY_OK) {
+	if (sy_file_read(harness_shared_path("testdata/tokenizers/transformers.js-cases.json"),
+	                 &err, &data, &len) != SY_OK) {
 		fprintf(stderr, "  %s\n", err.msg);
 		return NULL;
 	}
@@ -154,7 +155,7 @@ static cJSON *load_cases(void)
 
 /* Runs every case of `key` through t; returns the number of mismatches (or -1 if absent). */
 static int run_cases(const struct tokenizer *t, const cJSON *root, const char *key, bool verbose,
-		     int *n_cases)
+                     int *n_cases)
 {
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, key);
 	if (!cJSON_IsArray(arr))
@@ -193,9 +194,10 @@ static int run_cases(const struct tokenizer *t, const cJSON *root, const char *k
 			if (!same) {
 				bad++;
 				if (verbose) {
-					const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
+					const cJSON *name =
+					    cJSON_GetObjectItemCaseSensitive(c, "name");
 					fprintf(stderr, "    %s case %s:\n", key,
-						cJSON_IsString(name) ? name->valuestring : "?");
+					        cJSON_IsString(name) ? name->valuestring : "?");
 					ids_equal(&e, want, n);
 				}
 			}
@@ -249,7 +251,7 @@ static void test_transformers_js_same_vocab(void)
 		return;
 	}
 	static const char *const keys[] = {
-		"Xenova/distilbert-base-uncased-finetuned-sst-2-english",
+	    "Xenova/distilbert-base-uncased-finetuned-sst-2-english",
 	};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		int n = 0, bad = run_cases(t, root, keys[i], true, &n);
@@ -267,11 +269,11 @@ static void run_llama_cases(const struct tokenizer *t, int *n_inputs, int *n_bad
 	struct sy_error err = {0};
 	*n_inputs = *n_bad = 0;
 	if (sy_file_read(harness_shared_path(
-				 "testdata/tokenizers/llama.cpp-bert-bge/ggml-vocab-bert-bge.gguf.inp"),
-			 &err, &inp, &il) != SY_OK ||
+	                     "testdata/tokenizers/llama.cpp-bert-bge/ggml-vocab-bert-bge.gguf.inp"),
+	                 &err, &inp, &il) != SY_OK ||
 	    sy_file_read(harness_shared_path(
-				 "testdata/tokenizers/llama.cpp-bert-bge/ggml-vocab-bert-bge.gguf.out"),
-			 &err, &outp, &ol) != SY_OK) {
+	                     "testdata/tokenizers/llama.cpp-bert-bge/ggml-vocab-bert-bge.gguf.out"),
+	                 &err, &outp, &ol) != SY_OK) {
 		fprintf(stderr, "  %s\n", err.msg);
 		*n_bad = 1;
 		return;
@@ -304,13 +306,14 @@ static void run_llama_cases(const struct tokenizer *t, int *n_inputs, int *n_bad
 		}
 		struct tok_encoding enc_out;
 		struct tok_encode_params prm = params(-1, TOK_TRUNCATE_LONGEST_FIRST, false);
-		if (tokenizer_encode(t, p, (size_t)(e - p), NULL, 0, &prm, &err, &enc_out) != SY_OK) {
+		if (tokenizer_encode(t, p, (size_t)(e - p), NULL, 0, &prm, &err, &enc_out) !=
+		    SY_OK) {
 			(*n_bad)++;
 		} else {
 			if (!ids_equal(&enc_out, want, nw)) {
 				(*n_bad)++;
 				fprintf(stderr, "    input %d: \"%.*s\"\n", *n_inputs,
-					(int)(e - p > 60 ? 60 : e - p), p);
+				        (int)(e - p > 60 ? 60 : e - p), p);
 			}
 			tok_encoding_free(&enc_out);
 		}
@@ -349,20 +352,73 @@ static void test_llama_cpp_bge(void)
  * the pair for tokens of the second sequence; (0, 0) for special tokens). n = -1: encoding must
  * fail (Hugging Face reports a truncation error). */
 
-#define WP_NORM "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":3,\"[MASK]\":4,\"hello\":5,\"world\":6,\"h\\u00e9llo\":7,\"H\\u00e9llo\":8,\"Hello\":9,\"W\\u00d6RLD\":10,\"ab\":11,\"cd\":12,\"\\u4e2d\":13,\"\\u6587\":14,\"c\":15,\"b\":16}}"
-#define WP_SEQ "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":3,\"[MASK]\":4,\"ca\":5,\"va\":6,\"\\u00e7a\":7,\"\\u00c7a\":8,\"\\u00e9\":9,\"e\\u0301\":10,\"fi\":11,\"1\":12,\"Hello\":13,\"hello\":14,\"i\\u0307\":15,\"a\":16,\"b\":17}}"
-#define WP_STRIP1 "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":3,\"[MASK]\":4,\"hi\":5,\" hi\":6,\"hi \":7,\" hi \":8}}"
-#define WP_STRIP2 "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":3,\"[MASK]\":4,\"hi\":5,\" hi\":6,\"hi \":7,\"hi  \":8}}"
-#define WP_REPLACE "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":3,\"[MASK]\":4,\"a\\u2581b\":5,\"\\u2581a\":6,\"a b\":7,\"a\":8,\"b\":9,\"X\":10,\"aXb\":11,\"\\u2581hi\":12}}"
-#define WP_UNK_ONLY "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":3,\"[MASK]\":4}}"
-#define WP_META "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":3,\"[MASK]\":4,\"\\u2581Hello\":5,\"\\u2581world\":6,\"Hello\":7,\"\\u2581\":8,\"\\u2581Hello\\u2581world\":9,\"Hello\\u2581world\":10,\"\\u2581a\":11,\"\\u2581b\":12}}"
-#define WP_BYTES "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":3,\"[MASK]\":4,\"Hello\":5,\"\\u0120Hello\":6,\"\\u0120world\":7,\"'s\":8,\"\\u0120123\":9,\"\\u0120ok\":10,\"\\u0120\":11,\"\\u0120\\u0120\":12,\"\\u00c3\\u00a9\":13,\"\\u0120\\u00c3\\u00a9\":14,\"!\":15}}"
-#define WP_POST "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":3,\"[MASK]\":4,\"hello\":5,\"world\":6,\"a\":7,\"b\":8,\"c\":9,\"d\":10,\"e\":11,\"f\":12,\"g\":13,\"<s>\":14,\"</s>\":15,\"\\u0120hello\":16,\"\\u0120world\":17,\"hello\\u0120\":18,\"\\u0120\":19}}"
-#define WP_ADDED "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":3,\"[MASK]\":4,\"hello\":5,\"world\":6,\"a\":7,\"b\":8,\"<mask>\":9}}"
-#define WP_TRUNC "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":3,\"[MASK]\":4,\"a\":5,\"b\":6,\"c\":7,\"d\":8,\"e\":9,\"f\":10,\"g\":11,\"h\":12}}"
-#define WP_HI "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":3,\"[MASK]\":4,\"hi\":5}}"
-#define WP_LONG "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":5,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":3,\"[MASK]\":4,\"a\":5,\"##a\":6}}"
-#define WP_AT "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"@@\",\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":3,\"[MASK]\":4,\"un\":5,\"@@want\":6,\"@@ed\":7,\"want\":8}}"
+#define WP_NORM                                                                                    \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","    \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]"  \
+	"\":3,\"[MASK]\":4,\"hello\":5,\"world\":6,\"h\\u00e9llo\":7,\"H\\u00e9llo\":8,\"Hello\":" \
+	"9,\"W\\u00d6RLD\":10,\"ab\":11,\"cd\":12,\"\\u4e2d\":13,\"\\u6587\":14,\"c\":15,\"b\":"   \
+	"16}}"
+#define WP_SEQ                                                                                    \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","   \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]" \
+	"\":3,\"[MASK]\":4,\"ca\":5,\"va\":6,\"\\u00e7a\":7,\"\\u00c7a\":8,\"\\u00e9\":9,"        \
+	"\"e\\u0301\":10,\"fi\":11,\"1\":12,\"Hello\":13,\"hello\":14,\"i\\u0307\":15,\"a\":16,"  \
+	"\"b\":17}}"
+#define WP_STRIP1                                                                                 \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","   \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]" \
+	"\":3,\"[MASK]\":4,\"hi\":5,\" hi\":6,\"hi \":7,\" hi \":8}}"
+#define WP_STRIP2                                                                                 \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","   \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]" \
+	"\":3,\"[MASK]\":4,\"hi\":5,\" hi\":6,\"hi \":7,\"hi  \":8}}"
+#define WP_REPLACE                                                                                \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","   \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]" \
+	"\":3,\"[MASK]\":4,\"a\\u2581b\":5,\"\\u2581a\":6,\"a "                                   \
+	"b\":7,\"a\":8,\"b\":9,\"X\":10,\"aXb\":11,\"\\u2581hi\":12}}"
+#define WP_UNK_ONLY                                                                               \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","   \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]" \
+	"\":3,\"[MASK]\":4}}"
+#define WP_META                                                                                    \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","    \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]"  \
+	"\":3,\"[MASK]\":4,\"\\u2581Hello\":5,\"\\u2581world\":6,\"Hello\":7,\"\\u2581\":8,"       \
+	"\"\\u2581Hello\\u2581world\":9,\"Hello\\u2581world\":10,\"\\u2581a\":11,\"\\u2581b\":12}" \
+	"}"
+#define WP_BYTES                                                                                  \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","   \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]" \
+	"\":3,\"[MASK]\":4,\"Hello\":5,\"\\u0120Hello\":6,\"\\u0120world\":7,\"'s\":8,"           \
+	"\"\\u0120123\":9,\"\\u0120ok\":10,\"\\u0120\":11,\"\\u0120\\u0120\":12,"                 \
+	"\"\\u00c3\\u00a9\":13,\"\\u0120\\u00c3\\u00a9\":14,\"!\":15}}"
+#define WP_POST                                                                                   \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","   \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]" \
+	"\":3,\"[MASK]\":4,\"hello\":5,\"world\":6,\"a\":7,\"b\":8,\"c\":9,\"d\":10,\"e\":11,"    \
+	"\"f\":12,\"g\":13,\"<s>\":14,\"</"                                                       \
+	"s>\":15,\"\\u0120hello\":16,\"\\u0120world\":17,\"hello\\u0120\":18,\"\\u0120\":19}}"
+#define WP_ADDED                                                                                  \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","   \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]" \
+	"\":3,\"[MASK]\":4,\"hello\":5,\"world\":6,\"a\":7,\"b\":8,\"<mask>\":9}}"
+#define WP_TRUNC                                                                                  \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","   \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]" \
+	"\":3,\"[MASK]\":4,\"a\":5,\"b\":6,\"c\":7,\"d\":8,\"e\":9,\"f\":10,\"g\":11,\"h\":12}}"
+#define WP_HI                                                                                     \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","   \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]" \
+	"\":3,\"[MASK]\":4,\"hi\":5}}"
+#define WP_LONG                                                                                    \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","    \
+	"\"max_input_chars_per_word\":5,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]\":" \
+	"3,\"[MASK]\":4,\"a\":5,\"##a\":6}}"
+#define WP_AT                                                                                     \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"@@\","   \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]" \
+	"\":3,\"[MASK]\":4,\"un\":5,\"@@want\":6,\"@@ed\":7,\"want\":8}}"
 
 struct snippet_case {
 	const char *name, *json, *text, *pair;
@@ -373,856 +429,1055 @@ struct snippet_case {
 };
 
 static const struct snippet_case snippet_cases[] = {
-	{.name = "bert_norm_default",
-	 .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
-	 .text = "Héllo WÖRLD",
-	 .special = true,
-	 .n = 2,
-	 .ids = {5, 6},
-	 .type_ids = {0, 0},
-	 .offsets = {0, 6, 7, 13}},
-	{.name = "bert_norm_keep_case",
-	 .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,\"strip_accents\":null,\"lowercase\":false},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
-	 .text = "Héllo WÖRLD",
-	 .special = true,
-	 .n = 2,
-	 .ids = {8, 10},
-	 .type_ids = {0, 0},
-	 .offsets = {0, 6, 7, 13}},
-	{.name = "bert_norm_strip_only",
-	 .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,\"strip_accents\":true,\"lowercase\":false},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
-	 .text = "Héllo",
-	 .special = true,
-	 .n = 1,
-	 .ids = {9},
-	 .type_ids = {0},
-	 .offsets = {0, 6}},
-	{.name = "bert_norm_lower_keep_accents",
-	 .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,\"strip_accents\":false,\"lowercase\":true},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
-	 .text = "HÉLLO",
-	 .special = true,
-	 .n = 1,
-	 .ids = {7},
-	 .type_ids = {0},
-	 .offsets = {0, 6}},
-	{.name = "bert_norm_chinese",
-	 .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
-	 .text = "ab中文cd",
-	 .special = true,
-	 .n = 4,
-	 .ids = {11, 13, 14, 12},
-	 .type_ids = {0, 0, 0, 0},
-	 .offsets = {0, 2, 2, 5, 5, 8, 8, 10}},
-	{.name = "bert_norm_no_chinese",
-	 .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":false,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
-	 .text = "ab中文cd",
-	 .special = true,
-	 .n = 1,
-	 .ids = {0},
-	 .type_ids = {0},
-	 .offsets = {0, 10}},
-	{.name = "bert_norm_clean",
-	 .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
-	 .text = "a\x01""b\tc\u200bd�e",
-	 .special = true,
-	 .n = 2,
-	 .ids = {11, 0},
-	 .type_ids = {0, 0},
-	 .offsets = {0, 3, 4, 13}},
-	{.name = "bert_norm_no_clean",
-	 .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":false,\"handle_chinese_chars\":true,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
-	 .text = "a\x01""b\tc",
-	 .special = true,
-	 .n = 2,
-	 .ids = {0, 15},
-	 .type_ids = {0, 0},
-	 .offsets = {0, 3, 4, 5}},
-	{.name = "nfd_strip_lower",
-	 .json = "{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFD\"},{\"type\":\"StripAccents\"},{\"type\":\"Lowercase\"}]},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_SEQ "}",
-	 .text = "Ça Va",
-	 .special = true,
-	 .n = 2,
-	 .ids = {5, 6},
-	 .type_ids = {0, 0},
-	 .offsets = {0, 3, 4, 6}},
-	{.name = "nfc_compose",
-	 .json = "{\"normalizer\":{\"type\":\"NFC\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_SEQ "}",
-	 .text = "e\u0301 Ça",
-	 .special = true,
-	 .n = 2,
-	 .ids = {9, 8},
-	 .type_ids = {0, 0},
-	 .offsets = {0, 1, 4, 7}},
-	{.name = "nfd_decompose",
-	 .json = "{\"normalizer\":{\"type\":\"NFD\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_SEQ "}",
-	 .text = "é",
-	 .special = true,
-	 .n = 1,
-	 .ids = {10},
-	 .type_ids = {0},
-	 .offsets = {0, 2}},
-	{.name = "nfkc",
-	 .json = "{\"normalizer\":{\"type\":\"NFKC\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_SEQ "}",
-	 .text = "ﬁ ① Ｈｅｌｌｏ",
-	 .special = true,
-	 .n = 3,
-	 .ids = {11, 12, 13},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 3, 4, 7, 8, 23}},
-	{.name = "nfkd",
-	 .json = "{\"normalizer\":{\"type\":\"NFKD\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_SEQ "}",
-	 .text = "ﬁ é",
-	 .special = true,
-	 .n = 2,
-	 .ids = {11, 10},
-	 .type_ids = {0, 0},
-	 .offsets = {0, 3, 4, 6}},
-	{.name = "lowercase",
-	 .json = "{\"normalizer\":{\"type\":\"Lowercase\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_SEQ "}",
-	 .text = "HeLLo İ A",
-	 .special = true,
-	 .n = 3,
-	 .ids = {14, 15, 16},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 5, 6, 8, 9, 10}},
-	{.name = "strip_both",
-	 .json = "{\"normalizer\":{\"type\":\"Strip\",\"strip_left\":true,\"strip_right\":true},\"model\":" WP_STRIP1 "}",
-	 .text = "  hi  ",
-	 .special = true,
-	 .n = 1,
-	 .ids = {5},
-	 .type_ids = {0},
-	 .offsets = {2, 4}},
-	{.name = "strip_left",
-	 .json = "{\"normalizer\":{\"type\":\"Strip\",\"strip_left\":true,\"strip_right\":false},\"model\":" WP_STRIP2 "}",
-	 .text = "  hi  ",
-	 .special = true,
-	 .n = 1,
-	 .ids = {8},
-	 .type_ids = {0},
-	 .offsets = {2, 6}},
-	{.name = "replace_string",
-	 .json = "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\\u2581\"},\"model\":" WP_REPLACE "}",
-	 .text = "a b",
-	 .special = true,
-	 .n = 1,
-	 .ids = {5},
-	 .type_ids = {0},
-	 .offsets = {0, 3}},
-	{.name = "replace_regex",
-	 .json = "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"\\\\s+\"},\"content\":\" \"},\"model\":" WP_REPLACE "}",
-	 .text = "a \t\n b",
-	 .special = true,
-	 .n = 1,
-	 .ids = {7},
-	 .type_ids = {0},
-	 .offsets = {0, 6}},
-	{.name = "replace_multi",
-	 .json = "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\"--\"},\"content\":\"X\"},\"model\":" WP_REPLACE "}",
-	 .text = "a--b",
-	 .special = true,
-	 .n = 1,
-	 .ids = {11},
-	 .type_ids = {0},
-	 .offsets = {0, 4}},
-	{.name = "prepend",
-	 .json = "{\"normalizer\":{\"type\":\"Prepend\",\"prepend\":\"\\u2581\"},\"model\":" WP_REPLACE "}",
-	 .text = "hi",
-	 .special = true,
-	 .n = 1,
-	 .ids = {12},
-	 .type_ids = {0},
-	 .offsets = {0, 2}},
-	{.name = "prepend_empty",
-	 .json = "{\"normalizer\":{\"type\":\"Prepend\",\"prepend\":\"\\u2581\"},\"model\":" WP_REPLACE "}",
-	 .text = "",
-	 .special = true,
-	 .n = 0,
-	 .ids = {},
-	 .type_ids = {},
-	 .offsets = {}},
-	{.name = "norm_sequence",
-	 .json = "{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Strip\",\"strip_left\":true,\"strip_right\":true},{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\\u2581\"},{\"type\":\"Prepend\",\"prepend\":\"\\u2581\"}]},\"model\":" WP_REPLACE "}",
-	 .text = "  a  ",
-	 .special = true,
-	 .n = 1,
-	 .ids = {6},
-	 .type_ids = {0},
-	 .offsets = {2, 3}},
-	{.name = "pre_whitespace",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Whitespace\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "Hello, world! 123abc é-x  __a",
-	 .special = true,
-	 .n = 9,
-	 .ids = {0, 0, 0, 0, 0, 0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0, 0, 0, 0, 0, 0},
-	 .offsets = {0, 5, 5, 6, 7, 12, 12, 13, 14, 20, 21, 23, 23, 24, 24, 25, 27, 30}},
-	{.name = "pre_whitespace_split",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "a  b\tc\u3000d\u00a0e",
-	 .special = true,
-	 .n = 5,
-	 .ids = {0, 0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0, 0},
-	 .offsets = {0, 1, 3, 4, 5, 6, 9, 10, 12, 13}},
-	{.name = "pre_bert",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "Hi,  there!! a$b ¿c?",
-	 .special = true,
-	 .n = 11,
-	 .ids = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-	 .offsets = {0, 2, 2, 3, 5, 10, 10, 11, 11, 12, 13, 14, 14, 15, 15, 16, 17, 19, 19, 20, 20, 21}},
-	{.name = "pre_punct_Removed",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Punctuation\",\"behavior\":\"Removed\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "the-final--countdown!",
-	 .special = true,
-	 .n = 3,
-	 .ids = {0, 0, 0},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 3, 4, 9, 11, 20}},
-	{.name = "pre_punct_Isolated",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Punctuation\",\"behavior\":\"Isolated\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "the-final--countdown!",
-	 .special = true,
-	 .n = 7,
-	 .ids = {0, 0, 0, 0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0, 0, 0, 0},
-	 .offsets = {0, 3, 3, 4, 4, 9, 9, 10, 10, 11, 11, 20, 20, 21}},
-	{.name = "pre_punct_MergedWithPrevious",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Punctuation\",\"behavior\":\"MergedWithPrevious\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "the-final--countdown!",
-	 .special = true,
-	 .n = 4,
-	 .ids = {0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0},
-	 .offsets = {0, 4, 4, 10, 10, 11, 11, 21}},
-	{.name = "pre_punct_MergedWithNext",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Punctuation\",\"behavior\":\"MergedWithNext\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "the-final--countdown!",
-	 .special = true,
-	 .n = 5,
-	 .ids = {0, 0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0, 0},
-	 .offsets = {0, 3, 3, 9, 9, 10, 10, 20, 20, 21}},
-	{.name = "pre_punct_Contiguous",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Punctuation\",\"behavior\":\"Contiguous\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "the-final--countdown!",
-	 .special = true,
-	 .n = 6,
-	 .ids = {0, 0, 0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0, 0, 0},
-	 .offsets = {0, 3, 3, 4, 4, 9, 9, 11, 11, 20, 20, 21}},
-	{.name = "pre_punct_default",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Punctuation\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "a,.b",
-	 .special = true,
-	 .n = 4,
-	 .ids = {0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0},
-	 .offsets = {0, 1, 1, 2, 2, 3, 3, 4}},
-	{.name = "pre_digits_individual",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Digits\",\"individual_digits\":true},\"model\":" WP_UNK_ONLY "}",
-	 .text = "abc123de45",
-	 .special = true,
-	 .n = 7,
-	 .ids = {0, 0, 0, 0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0, 0, 0, 0},
-	 .offsets = {0, 3, 3, 4, 4, 5, 5, 6, 6, 8, 8, 9, 9, 10}},
-	{.name = "pre_digits_contiguous",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Digits\",\"individual_digits\":false},\"model\":" WP_UNK_ONLY "}",
-	 .text = "abc123de45",
-	 .special = true,
-	 .n = 4,
-	 .ids = {0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0},
-	 .offsets = {0, 3, 3, 6, 6, 8, 8, 10}},
-	{.name = "pre_split_str_Removed",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":\"Removed\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
-	 .text = "the-final--countdown",
-	 .special = true,
-	 .n = 3,
-	 .ids = {0, 0, 0},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 3, 4, 9, 11, 20}},
-	{.name = "pre_split_str_Isolated",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":\"Isolated\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
-	 .text = "the-final--countdown",
-	 .special = true,
-	 .n = 6,
-	 .ids = {0, 0, 0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0, 0, 0},
-	 .offsets = {0, 3, 3, 4, 4, 9, 9, 10, 10, 11, 11, 20}},
-	{.name = "pre_split_str_MergedWithPrevious",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":\"MergedWithPrevious\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
-	 .text = "the-final--countdown",
-	 .special = true,
-	 .n = 4,
-	 .ids = {0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0},
-	 .offsets = {0, 4, 4, 10, 10, 11, 11, 20}},
-	{.name = "pre_split_str_MergedWithNext",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":\"MergedWithNext\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
-	 .text = "the-final--countdown",
-	 .special = true,
-	 .n = 4,
-	 .ids = {0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0},
-	 .offsets = {0, 3, 3, 9, 9, 10, 10, 20}},
-	{.name = "pre_split_str_Contiguous",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":\"Contiguous\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
-	 .text = "the-final--countdown",
-	 .special = true,
-	 .n = 5,
-	 .ids = {0, 0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0, 0},
-	 .offsets = {0, 3, 3, 4, 4, 9, 9, 11, 11, 20}},
-	{.name = "pre_split_regex",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\d+\"},\"behavior\":\"Isolated\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
-	 .text = "ab12cd345",
-	 .special = true,
-	 .n = 4,
-	 .ids = {0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0},
-	 .offsets = {0, 2, 2, 4, 4, 6, 6, 9}},
-	{.name = "pre_split_regex_invert",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\w+\"},\"behavior\":\"Removed\",\"invert\":true},\"model\":" WP_UNK_ONLY "}",
-	 .text = "hi, you there",
-	 .special = true,
-	 .n = 3,
-	 .ids = {0, 0, 0},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 2, 4, 7, 8, 13}},
-	{.name = "pre_split_invert_merged_next",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"[a-z]+\"},\"behavior\":\"MergedWithNext\",\"invert\":true},\"model\":" WP_UNK_ONLY "}",
-	 .text = "ab  cd.ef",
-	 .special = true,
-	 .n = 3,
-	 .ids = {0, 0, 0},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 2, 2, 6, 6, 9}},
-	{.name = "pre_char_delim",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"CharDelimiterSplit\",\"delimiter\":\"|\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "a|b||c",
-	 .special = true,
-	 .n = 3,
-	 .ids = {0, 0, 0},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 1, 2, 3, 5, 6}},
-	{.name = "pre_sequence",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"WhitespaceSplit\"},{\"type\":\"Digits\",\"individual_digits\":true}]},\"model\":" WP_UNK_ONLY "}",
-	 .text = "ab12 c3",
-	 .special = true,
-	 .n = 5,
-	 .ids = {0, 0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0, 0},
-	 .offsets = {0, 2, 2, 3, 3, 4, 5, 6, 6, 7}},
-	{.name = "pre_fixed_length",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"FixedLength\",\"length\":3},\"model\":" WP_UNK_ONLY "}",
-	 .text = "abcdéfgh",
-	 .special = true,
-	 .n = 3,
-	 .ids = {0, 0, 0},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 3, 3, 7, 7, 9}},
-	{.name = "pre_metaspace_always",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\",\"split\":true},\"model\":" WP_META "}",
-	 .text = "Hello world",
-	 .special = true,
-	 .n = 2,
-	 .ids = {5, 6},
-	 .type_ids = {0, 0},
-	 .offsets = {0, 5, 5, 11}},
-	{.name = "pre_metaspace_first",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"first\",\"split\":true},\"model\":" WP_META "}",
-	 .text = "Hello world",
-	 .special = true,
-	 .n = 2,
-	 .ids = {5, 6},
-	 .type_ids = {0, 0},
-	 .offsets = {0, 5, 5, 11}},
-	{.name = "pre_metaspace_never",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"never\",\"split\":true},\"model\":" WP_META "}",
-	 .text = "Hello world",
-	 .special = true,
-	 .n = 2,
-	 .ids = {7, 6},
-	 .type_ids = {0, 0},
-	 .offsets = {0, 5, 5, 11}},
-	{.name = "pre_metaspace_nosplit",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\",\"split\":false},\"model\":" WP_META "}",
-	 .text = "Hello world",
-	 .special = true,
-	 .n = 1,
-	 .ids = {9},
-	 .type_ids = {0},
-	 .offsets = {0, 11}},
-	{.name = "pre_metaspace_first_added",
-	 .json = "{\"added_tokens\":[{\"id\":4,\"content\":\"[MASK]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true}],\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"first\",\"split\":true},\"model\":" WP_META "}",
-	 .text = "a[MASK]b",
-	 .special = true,
-	 .n = 3,
-	 .ids = {11, 4, 0},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 1, 1, 7, 7, 8}},
-	{.name = "pre_metaspace_always_added",
-	 .json = "{\"added_tokens\":[{\"id\":4,\"content\":\"[MASK]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true}],\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\",\"split\":true},\"model\":" WP_META "}",
-	 .text = "a[MASK]b",
-	 .special = true,
-	 .n = 3,
-	 .ids = {11, 4, 12},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 1, 1, 7, 7, 8}},
-	{.name = "pre_metaspace_legacy",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"add_prefix_space\":true},\"model\":" WP_META "}",
-	 .text = " Hello  world",
-	 .special = true,
-	 .n = 3,
-	 .ids = {5, 8, 6},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 6, 6, 7, 7, 13}},
-	{.name = "pre_bytelevel",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":true},\"model\":" WP_BYTES "}",
-	 .text = "Hello world's 123  ok é!",
-	 .special = true,
-	 .n = 8,
-	 .ids = {5, 7, 8, 9, 11, 10, 14, 15},
-	 .type_ids = {0, 0, 0, 0, 0, 0, 0, 0},
-	 .offsets = {0, 5, 5, 11, 11, 13, 13, 17, 17, 18, 18, 21, 21, 24, 24, 25}},
-	{.name = "pre_bytelevel_prefix",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":true,\"use_regex\":true},\"model\":" WP_BYTES "}",
-	 .text = "Hello world",
-	 .special = true,
-	 .n = 2,
-	 .ids = {6, 7},
-	 .type_ids = {0, 0},
-	 .offsets = {0, 5, 5, 11}},
-	{.name = "pre_bytelevel_noregex",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":false},\"model\":" WP_BYTES "}",
-	 .text = "Hello world",
-	 .special = true,
-	 .n = 1,
-	 .ids = {0},
-	 .type_ids = {0},
-	 .offsets = {0, 11}},
-	{.name = "post_bert_single",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_POST "}",
-	 .text = "hello world",
-	 .special = true,
-	 .n = 4,
-	 .ids = {1, 5, 6, 2},
-	 .type_ids = {0, 0, 0, 0},
-	 .offsets = {0, 0, 0, 5, 6, 11, 0, 0}},
-	{.name = "post_bert_pair",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_POST "}",
-	 .text = "hello world",
-	 .pair = "a b",
-	 .special = true,
-	 .n = 7,
-	 .ids = {1, 5, 6, 2, 7, 8, 2},
-	 .type_ids = {0, 0, 0, 0, 1, 1, 1},
-	 .offsets = {0, 0, 0, 5, 6, 11, 0, 0, 0, 1, 2, 3, 0, 0}},
-	{.name = "post_bert_nospecial",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_POST "}",
-	 .text = "hello",
-	 .pair = "world",
-	 .special = false,
-	 .n = 2,
-	 .ids = {5, 6},
-	 .type_ids = {0, 1},
-	 .offsets = {0, 5, 0, 5}},
-	{.name = "post_roberta_pair",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"RobertaProcessing\",\"sep\":[\"</s>\",15],\"cls\":[\"<s>\",14],\"trim_offsets\":true,\"add_prefix_space\":true},\"model\":" WP_POST "}",
-	 .text = "hello world",
-	 .pair = "a b",
-	 .special = true,
-	 .n = 8,
-	 .ids = {14, 5, 6, 15, 15, 7, 8, 15},
-	 .type_ids = {0, 0, 0, 0, 0, 0, 0, 0},
-	 .offsets = {0, 0, 0, 5, 6, 11, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0}},
-	{.name = "post_template_pair",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"[CLS]\",\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_id\":0}}],\"pair\":[{\"SpecialToken\":{\"id\":\"[CLS]\",\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_id\":0}},{\"Sequence\":{\"id\":\"B\",\"type_id\":1}},{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_id\":1}}],\"special_tokens\":{\"[CLS]\":{\"id\":\"[CLS]\",\"ids\":[1],\"tokens\":[\"[CLS]\"]},\"[SEP]\":{\"id\":\"[SEP]\",\"ids\":[2],\"tokens\":[\"[SEP]\"]}}},\"model\":" WP_POST "}",
-	 .text = "hello",
-	 .pair = "world a",
-	 .special = true,
-	 .n = 6,
-	 .ids = {1, 5, 2, 6, 7, 2},
-	 .type_ids = {0, 0, 0, 1, 1, 1},
-	 .offsets = {0, 0, 0, 5, 0, 0, 0, 5, 6, 7, 0, 0}},
-	/* Extension: template pieces written as strings (the Python API's syntax). */
-	{.name = "post_template_strings_single",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[\"<multi>:3\",\"$A:2\",\"[SEP]\"],\"pair\":[\"$A\",\"[SEP]\",\"$B:1\",\"<multi>:4\"],\"special_tokens\":{\"<multi>\":{\"id\":\"<multi>\",\"ids\":[9,10],\"tokens\":[\"<s>\",\"</s>\"]},\"[SEP]\":{\"id\":\"[SEP]\",\"ids\":[2],\"tokens\":[\"[SEP]\"]}}},\"model\":" WP_POST "}",
-	 .text = "hello world",
-	 .special = true,
-	 .n = 5,
-	 .ids = {9, 10, 5, 6, 2},
-	 .type_ids = {3, 3, 2, 2, 0},
-	 .offsets = {0, 0, 0, 0, 0, 5, 6, 11, 0, 0}},
-	/* Extension: template pieces written as strings (the Python API's syntax). */
-	{.name = "post_template_strings_pair",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[\"<multi>:3\",\"$A:2\",\"[SEP]\"],\"pair\":[\"$A\",\"[SEP]\",\"$B:1\",\"<multi>:4\"],\"special_tokens\":{\"<multi>\":{\"id\":\"<multi>\",\"ids\":[9,10],\"tokens\":[\"<s>\",\"</s>\"]},\"[SEP]\":{\"id\":\"[SEP]\",\"ids\":[2],\"tokens\":[\"[SEP]\"]}}},\"model\":" WP_POST "}",
-	 .text = "hello",
-	 .pair = "world",
-	 .special = true,
-	 .n = 5,
-	 .ids = {5, 2, 6, 9, 10},
-	 .type_ids = {0, 0, 1, 4, 4},
-	 .offsets = {0, 5, 0, 0, 0, 5, 0, 0, 0, 0}},
-	{.name = "post_bytelevel_trim",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":true,\"use_regex\":true},\"post_processor\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":true,\"use_regex\":true},\"model\":" WP_POST "}",
-	 .text = "hello  world",
-	 .special = true,
-	 .n = 3,
-	 .ids = {16, 19, 17},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 5, 6, 6, 7, 12}},
-	{.name = "post_bytelevel_notrim",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":true,\"use_regex\":true},\"post_processor\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":false,\"use_regex\":true},\"model\":" WP_POST "}",
-	 .text = "hello  world",
-	 .special = true,
-	 .n = 3,
-	 .ids = {16, 19, 17},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 5, 5, 6, 6, 12}},
-	{.name = "post_sequence",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":true,\"use_regex\":true},\"post_processor\":{\"type\":\"Sequence\",\"processors\":[{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":true,\"use_regex\":true},{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"[CLS]\",\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_id\":0}}],\"pair\":[{\"SpecialToken\":{\"id\":\"[CLS]\",\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_id\":0}},{\"Sequence\":{\"id\":\"B\",\"type_id\":1}},{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_id\":1}}],\"special_tokens\":{\"[CLS]\":{\"id\":\"[CLS]\",\"ids\":[1],\"tokens\":[\"[CLS]\"]},\"[SEP]\":{\"id\":\"[SEP]\",\"ids\":[2],\"tokens\":[\"[SEP]\"]}}}]},\"model\":" WP_POST "}",
-	 .text = "hello world",
-	 .pair = "hello",
-	 .special = true,
-	 .n = 6,
-	 .ids = {1, 16, 17, 2, 16, 2},
-	 .type_ids = {0, 0, 0, 0, 1, 1},
-	 .offsets = {0, 0, 0, 5, 6, 11, 0, 0, 0, 5, 0, 0}},
-	{.name = "post_none_pair",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_POST "}",
-	 .text = "hello",
-	 .pair = "world",
-	 .special = true,
-	 .n = 2,
-	 .ids = {5, 6},
-	 .type_ids = {0, 1},
-	 .offsets = {0, 5, 0, 5}},
-	{.name = "added_raw",
-	 .json = "{\"added_tokens\":[{\"id\":4,\"content\":\"[MASK]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true}],\"normalizer\":{\"type\":\"Lowercase\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
-	 .text = "Hello[MASK] World [MASK]",
-	 .special = true,
-	 .n = 4,
-	 .ids = {5, 4, 6, 4},
-	 .type_ids = {0, 0, 0, 0},
-	 .offsets = {0, 5, 5, 11, 12, 17, 18, 24}},
-	{.name = "added_lstrip_rstrip",
-	 .json = "{\"added_tokens\":[{\"id\":20,\"content\":\"<tok>\",\"single_word\":false,\"lstrip\":true,\"rstrip\":true,\"normalized\":false,\"special\":true}],\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
-	 .text = "a  <tok>  b",
-	 .special = true,
-	 .n = 3,
-	 .ids = {7, 10, 8},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 1, 1, 10, 10, 11}},
-	{.name = "added_single_word",
-	 .json = "{\"added_tokens\":[{\"id\":20,\"content\":\"ab\",\"single_word\":true,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":false}],\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
-	 .text = "ab xaby ab, ab",
-	 .special = true,
-	 .n = 5,
-	 .ids = {10, 0, 10, 0, 10},
-	 .type_ids = {0, 0, 0, 0, 0},
-	 .offsets = {0, 2, 3, 7, 8, 10, 10, 11, 12, 14}},
-	{.name = "added_normalized",
-	 .json = "{\"added_tokens\":[{\"id\":20,\"content\":\"<MaSk>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":true,\"special\":false}],\"normalizer\":{\"type\":\"Lowercase\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
-	 .text = "a <MASK> b",
-	 .special = true,
-	 .n = 3,
-	 .ids = {7, 10, 8},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 1, 2, 8, 9, 10}},
-	{.name = "added_longest",
-	 .json = "{\"added_tokens\":[{\"id\":20,\"content\":\"<a>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},{\"id\":21,\"content\":\"<a><b>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true}],\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
-	 .text = "x<a><b>y<a>",
-	 .special = true,
-	 .n = 4,
-	 .ids = {0, 11, 0, 10},
-	 .type_ids = {0, 0, 0, 0},
-	 .offsets = {0, 1, 1, 7, 7, 8, 8, 11}},
-	{.name = "added_in_vocab",
-	 .json = "{\"added_tokens\":[{\"id\":5,\"content\":\"<mask>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true}],\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
-	 .text = "hello<mask>",
-	 .special = true,
-	 .n = 2,
-	 .ids = {5, 9},
-	 .type_ids = {0, 0},
-	 .offsets = {0, 5, 5, 11}},
-	{.name = "trunc_single",
-	 .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":5,\"strategy\":\"LongestFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_TRUNC "}",
-	 .text = "a b c d e f",
-	 .special = true,
-	 .n = 5,
-	 .ids = {1, 5, 6, 7, 2},
-	 .type_ids = {0, 0, 0, 0, 0},
-	 .offsets = {0, 0, 0, 1, 2, 3, 4, 5, 0, 0}},
-	{.name = "trunc_single_left",
-	 .json = "{\"truncation\":{\"direction\":\"Left\",\"max_length\":5,\"strategy\":\"LongestFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_TRUNC "}",
-	 .text = "a b c d e f",
-	 .special = true,
-	 .n = 5,
-	 .ids = {1, 8, 9, 10, 2},
-	 .type_ids = {0, 0, 0, 0, 0},
-	 .offsets = {0, 0, 6, 7, 8, 9, 10, 11, 0, 0}},
-	{.name = "trunc_longest_first",
-	 .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":8,\"strategy\":\"LongestFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_TRUNC "}",
-	 .text = "a b c d e f",
-	 .pair = "g h b",
-	 .special = true,
-	 .n = 8,
-	 .ids = {1, 5, 6, 7, 2, 11, 12, 2},
-	 .type_ids = {0, 0, 0, 0, 0, 1, 1, 1},
-	 .offsets = {0, 0, 0, 1, 2, 3, 4, 5, 0, 0, 0, 1, 2, 3, 0, 0}},
-	{.name = "trunc_longest_first_even",
-	 .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":9,\"strategy\":\"LongestFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_TRUNC "}",
-	 .text = "a b c d",
-	 .pair = "e f g h",
-	 .special = true,
-	 .n = 9,
-	 .ids = {1, 5, 6, 7, 2, 9, 10, 11, 2},
-	 .type_ids = {0, 0, 0, 0, 0, 1, 1, 1, 1},
-	 .offsets = {0, 0, 0, 1, 2, 3, 4, 5, 0, 0, 0, 1, 2, 3, 4, 5, 0, 0}},
-	{.name = "trunc_longest_first_swap",
-	 .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":7,\"strategy\":\"LongestFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_TRUNC "}",
-	 .text = "a b",
-	 .pair = "c d e f g h",
-	 .special = true,
-	 .n = 7,
-	 .ids = {1, 5, 6, 2, 7, 8, 2},
-	 .type_ids = {0, 0, 0, 0, 1, 1, 1},
-	 .offsets = {0, 0, 0, 1, 2, 3, 0, 0, 0, 1, 2, 3, 0, 0}},
-	{.name = "trunc_only_first",
-	 .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":8,\"strategy\":\"OnlyFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_TRUNC "}",
-	 .text = "a b c d e f",
-	 .pair = "g h b",
-	 .special = true,
-	 .n = 8,
-	 .ids = {1, 5, 6, 2, 11, 12, 6, 2},
-	 .type_ids = {0, 0, 0, 0, 1, 1, 1, 1},
-	 .offsets = {0, 0, 0, 1, 2, 3, 0, 0, 0, 1, 2, 3, 4, 5, 0, 0}},
-	{.name = "trunc_only_second",
-	 .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":8,\"strategy\":\"OnlySecond\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_TRUNC "}",
-	 .text = "a b",
-	 .pair = "c d e f g h",
-	 .special = true,
-	 .n = 8,
-	 .ids = {1, 5, 6, 2, 7, 8, 9, 2},
-	 .type_ids = {0, 0, 0, 0, 1, 1, 1, 1},
-	 .offsets = {0, 0, 0, 1, 2, 3, 0, 0, 0, 1, 2, 3, 4, 5, 0, 0}},
-	{.name = "trunc_only_second_single",
-	 .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":3,\"strategy\":\"OnlySecond\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_TRUNC "}",
-	 .text = "a b c d",
-	 .special = true,
-	 .n = -1},
-	{.name = "trunc_too_short",
-	 .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":6,\"strategy\":\"OnlyFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_TRUNC "}",
-	 .text = "a",
-	 .pair = "c d e f g h",
-	 .special = true,
-	 .n = -1},
-	{.name = "trunc_nospecial",
-	 .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":3,\"strategy\":\"LongestFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_TRUNC "}",
-	 .text = "a b c d e",
-	 .special = false,
-	 .n = 3,
-	 .ids = {5, 6, 7},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 1, 2, 3, 4, 5}},
-	{.name = "trunc_zero_room",
-	 .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":2,\"strategy\":\"LongestFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_TRUNC "}",
-	 .text = "a b c",
-	 .special = true,
-	 .n = 2,
-	 .ids = {1, 2},
-	 .type_ids = {0, 0},
-	 .offsets = {0, 0, 0, 0}},
-	{.name = "x_bert_clean_unicode_ws",
-	 .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
-	 .text = "abcd\u2028c\u00a0b\u3000ab",
-	 .special = true,
-	 .n = 4,
-	 .ids = {0, 15, 16, 11},
-	 .type_ids = {0, 0, 0, 0},
-	 .offsets = {0, 6, 9, 10, 12, 13, 16, 18}},
-	{.name = "x_whitespace_unicode",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Whitespace\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "nai\u0308ve café x_y ①② Ⓐb ٣٤",
-	 .special = true,
-	 .n = 6,
-	 .ids = {0, 0, 0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0, 0, 0},
-	 .offsets = {0, 7, 8, 13, 14, 17, 18, 24, 25, 29, 30, 34}},
-	{.name = "x_bytelevel_emoji_nl",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":true},\"model\":" WP_BYTES "}",
-	 .text = "a\n\nb 🦙 é\t x  ",
-	 .special = true,
-	 .n = 9,
-	 .ids = {0, 0, 0, 0, 0, 14, 0, 0, 12},
-	 .type_ids = {0, 0, 0, 0, 0, 0, 0, 0, 0},
-	 .offsets = {0, 1, 1, 2, 2, 3, 3, 4, 4, 9, 9, 12, 12, 13, 13, 15, 15, 17}},
-	{.name = "x_metaspace_existing",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\",\"split\":true},\"model\":" WP_META "}",
-	 .text = "▁Hello  world ",
-	 .special = true,
-	 .n = 4,
-	 .ids = {5, 8, 6, 8},
-	 .type_ids = {0, 0, 0, 0},
-	 .offsets = {0, 8, 8, 9, 9, 15, 15, 16}},
-	{.name = "x_split_empty_matches",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"x*\"},\"behavior\":\"Isolated\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
-	 .text = "abxxc",
-	 .special = true,
-	 .n = 4,
-	 .ids = {0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0},
-	 .offsets = {0, 1, 1, 2, 2, 4, 4, 5}},
-	{.name = "x_split_empty_matches_merged",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"x*\"},\"behavior\":\"MergedWithPrevious\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
-	 .text = "abxxc",
-	 .special = true,
-	 .n = 3,
-	 .ids = {0, 0, 0},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 1, 1, 4, 4, 5}},
-	{.name = "x_replace_empty_match",
-	 .json = "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"b*\"},\"content\":\"-\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_REPLACE "}",
-	 .text = "abc",
-	 .special = true,
-	 .n = 1,
-	 .ids = {0},
-	 .type_ids = {0},
-	 .offsets = {0, 3}},
-	{.name = "x_lowercase_greek",
-	 .json = "{\"normalizer\":{\"type\":\"Lowercase\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "ΣΑΣ ǅ",
-	 .special = true,
-	 .n = 2,
-	 .ids = {0, 0},
-	 .type_ids = {0, 0},
-	 .offsets = {0, 6, 7, 9}},
-	{.name = "x_added_normalized_no_normalizer",
-	 .json = "{\"added_tokens\":[{\"id\":20,\"content\":\"hello\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":true,\"special\":false}],\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
-	 .text = "xhellox hello",
-	 .special = true,
-	 .n = 4,
-	 .ids = {0, 5, 0, 5},
-	 .type_ids = {0, 0, 0, 0},
-	 .offsets = {0, 1, 1, 6, 6, 7, 8, 13}},
-	{.name = "x_trunc_pair_added",
-	 .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":7,\"strategy\":\"LongestFirst\",\"stride\":0},\"added_tokens\":[{\"id\":4,\"content\":\"[MASK]\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true}],\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_TRUNC "}",
-	 .text = "a [MASK] b c",
-	 .pair = "[MASK] d e",
-	 .special = true,
-	 .n = 7,
-	 .ids = {1, 5, 4, 2, 4, 8, 2},
-	 .type_ids = {0, 0, 0, 0, 1, 1, 1},
-	 .offsets = {0, 0, 0, 1, 2, 8, 0, 0, 0, 6, 7, 8, 0, 0}},
-	{.name = "x_llama3_split",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":false}]},\"model\":" WP_UNK_ONLY "}",
-	 .text = "Hello WORLD's 12345 ok!!\n\n  x",
-	 .special = true,
-	 .n = 10,
-	 .ids = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-	 .offsets = {0, 5, 5, 11, 11, 13, 13, 14, 14, 17, 17, 19, 19, 22, 22, 26, 26, 27, 27, 29}},
-	{.name = "x_digits_unicode",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Digits\",\"individual_digits\":false},\"model\":" WP_UNK_ONLY "}",
-	 .text = "a٣٤b½c",
-	 .special = true,
-	 .n = 5,
-	 .ids = {0, 0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0, 0},
-	 .offsets = {0, 1, 1, 5, 5, 6, 6, 8, 8, 9}},
-	{.name = "x_punct_unicode",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"Punctuation\",\"behavior\":\"Isolated\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "¿qué «x» a+b=c^d",
-	 .special = true,
-	 .n = 12,
-	 .ids = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-	 .offsets = {0, 2, 2, 7, 7, 9, 9, 10, 10, 12, 12, 14, 14, 15, 15, 16, 16, 17, 17, 18, 18, 19, 19, 20}},
-	{.name = "x_strip_unicode",
-	 .json = "{\"normalizer\":{\"type\":\"Strip\",\"strip_left\":true,\"strip_right\":true},\"model\":" WP_HI "}",
-	 .text = "\u3000\u00a0hi\u2003",
-	 .special = true,
-	 .n = 1,
-	 .ids = {5},
-	 .type_ids = {0},
-	 .offsets = {5, 7}},
-	{.name = "x_strip_accents",
-	 .json = "{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFKD\"},{\"type\":\"StripAccents\"}]},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "Ça va ё",
-	 .special = true,
-	 .n = 3,
-	 .ids = {0, 0, 0},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 3, 4, 6, 7, 9}},
-	{.name = "x_bytelevel_norm",
-	 .json = "{\"normalizer\":{\"type\":\"ByteLevel\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_BYTES "}",
-	 .text = "Hello world é",
-	 .special = true,
-	 .n = 1,
-	 .ids = {0},
-	 .type_ids = {0},
-	 .offsets = {0, 14}},
-	{.name = "x_bert_pre_cjk_norm",
-	 .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "a中b 生活!",
-	 .special = true,
-	 .n = 6,
-	 .ids = {0, 0, 0, 0, 0, 0},
-	 .type_ids = {0, 0, 0, 0, 0, 0},
-	 .offsets = {0, 1, 1, 4, 4, 5, 6, 9, 9, 12, 12, 13}},
-	{.name = "x_nfc_hangul",
-	 .json = "{\"normalizer\":{\"type\":\"NFC\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "각 가 e\u0301\u0327",
-	 .special = true,
-	 .n = 3,
-	 .ids = {0, 0, 0},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 3, 10, 13, 17, 22}},
-	{.name = "x_nfd_reorder",
-	 .json = "{\"normalizer\":{\"type\":\"NFD\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_UNK_ONLY "}",
-	 .text = "a\u0301\u0327 ệ",
-	 .special = true,
-	 .n = 2,
-	 .ids = {0, 0},
-	 .type_ids = {0, 0},
-	 .offsets = {0, 5, 6, 9}},
-	{.name = "x_added_rstrip_only",
-	 .json = "{\"added_tokens\":[{\"id\":20,\"content\":\"<t>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":true,\"normalized\":false,\"special\":true}],\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
-	 .text = "a <t>  b",
-	 .special = true,
-	 .n = 3,
-	 .ids = {7, 10, 8},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 1, 2, 7, 7, 8}},
-	{.name = "x_added_lstrip_at_start",
-	 .json = "{\"added_tokens\":[{\"id\":20,\"content\":\"<t>\",\"single_word\":false,\"lstrip\":true,\"rstrip\":false,\"normalized\":false,\"special\":true}],\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
-	 .text = "  <t>b <t>",
-	 .special = true,
-	 .n = 3,
-	 .ids = {10, 8, 10},
-	 .type_ids = {0, 0, 0},
-	 .offsets = {0, 5, 5, 6, 6, 10}},
-	{.name = "x_wordpiece_long_word",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_LONG "}",
-	 .text = "aaaaa aaaaaa",
-	 .special = true,
-	 .n = 6,
-	 .ids = {5, 6, 6, 6, 6, 0},
-	 .type_ids = {0, 0, 0, 0, 0, 0},
-	 .offsets = {0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 6, 12}},
-	{.name = "x_wordpiece_prefix_custom",
-	 .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_AT "}",
-	 .text = "unwanted wanted",
-	 .special = true,
-	 .n = 5,
-	 .ids = {5, 6, 7, 8, 7},
-	 .type_ids = {0, 0, 0, 0, 0},
-	 .offsets = {0, 2, 2, 6, 6, 8, 9, 13, 13, 15}},
+    {.name = "bert_norm_default",
+     .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_"
+             "chars\":true,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":"
+             "\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
+     .text = "Héllo WÖRLD",
+     .special = true,
+     .n = 2,
+     .ids = {5, 6},
+     .type_ids = {0, 0},
+     .offsets = {0, 6, 7, 13}},
+    {.name = "bert_norm_keep_case",
+     .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_"
+             "chars\":true,\"strip_accents\":null,\"lowercase\":false},\"pre_tokenizer\":{\"type\":"
+             "\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
+     .text = "Héllo WÖRLD",
+     .special = true,
+     .n = 2,
+     .ids = {8, 10},
+     .type_ids = {0, 0},
+     .offsets = {0, 6, 7, 13}},
+    {.name = "bert_norm_strip_only",
+     .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_"
+             "chars\":true,\"strip_accents\":true,\"lowercase\":false},\"pre_tokenizer\":{\"type\":"
+             "\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
+     .text = "Héllo",
+     .special = true,
+     .n = 1,
+     .ids = {9},
+     .type_ids = {0},
+     .offsets = {0, 6}},
+    {.name = "bert_norm_lower_keep_accents",
+     .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_"
+             "chars\":true,\"strip_accents\":false,\"lowercase\":true},\"pre_tokenizer\":{\"type\":"
+             "\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
+     .text = "HÉLLO",
+     .special = true,
+     .n = 1,
+     .ids = {7},
+     .type_ids = {0},
+     .offsets = {0, 6}},
+    {.name = "bert_norm_chinese",
+     .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_"
+             "chars\":true,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":"
+             "\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
+     .text = "ab中文cd",
+     .special = true,
+     .n = 4,
+     .ids = {11, 13, 14, 12},
+     .type_ids = {0, 0, 0, 0},
+     .offsets = {0, 2, 2, 5, 5, 8, 8, 10}},
+    {.name = "bert_norm_no_chinese",
+     .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_"
+             "chars\":false,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":"
+             "\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
+     .text = "ab中文cd",
+     .special = true,
+     .n = 1,
+     .ids = {0},
+     .type_ids = {0},
+     .offsets = {0, 10}},
+    {.name = "bert_norm_clean",
+     .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_"
+             "chars\":true,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":"
+             "\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
+     .text = "a\x01"
+             "b\tc\u200bd�e",
+     .special = true,
+     .n = 2,
+     .ids = {11, 0},
+     .type_ids = {0, 0},
+     .offsets = {0, 3, 4, 13}},
+    {.name = "bert_norm_no_clean",
+     .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":false,\"handle_chinese_"
+             "chars\":true,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":"
+             "\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
+     .text = "a\x01"
+             "b\tc",
+     .special = true,
+     .n = 2,
+     .ids = {0, 15},
+     .type_ids = {0, 0},
+     .offsets = {0, 3, 4, 5}},
+    {.name = "nfd_strip_lower",
+     .json = "{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFD\"},{\"type\":"
+             "\"StripAccents\"},{\"type\":\"Lowercase\"}]},\"pre_tokenizer\":{\"type\":"
+             "\"WhitespaceSplit\"},\"model\":" WP_SEQ "}",
+     .text = "Ça Va",
+     .special = true,
+     .n = 2,
+     .ids = {5, 6},
+     .type_ids = {0, 0},
+     .offsets = {0, 3, 4, 6}},
+    {.name = "nfc_compose",
+     .json = "{\"normalizer\":{\"type\":\"NFC\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+             "\"model\":" WP_SEQ "}",
+     .text = "e\u0301 Ça",
+     .special = true,
+     .n = 2,
+     .ids = {9, 8},
+     .type_ids = {0, 0},
+     .offsets = {0, 1, 4, 7}},
+    {.name = "nfd_decompose",
+     .json = "{\"normalizer\":{\"type\":\"NFD\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+             "\"model\":" WP_SEQ "}",
+     .text = "é",
+     .special = true,
+     .n = 1,
+     .ids = {10},
+     .type_ids = {0},
+     .offsets = {0, 2}},
+    {.name = "nfkc",
+     .json = "{\"normalizer\":{\"type\":\"NFKC\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+             "\"model\":" WP_SEQ "}",
+     .text = "ﬁ ① Ｈｅｌｌｏ",
+     .special = true,
+     .n = 3,
+     .ids = {11, 12, 13},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 3, 4, 7, 8, 23}},
+    {.name = "nfkd",
+     .json = "{\"normalizer\":{\"type\":\"NFKD\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+             "\"model\":" WP_SEQ "}",
+     .text = "ﬁ é",
+     .special = true,
+     .n = 2,
+     .ids = {11, 10},
+     .type_ids = {0, 0},
+     .offsets = {0, 3, 4, 6}},
+    {.name = "lowercase",
+     .json = "{\"normalizer\":{\"type\":\"Lowercase\"},\"pre_tokenizer\":{\"type\":"
+             "\"WhitespaceSplit\"},\"model\":" WP_SEQ "}",
+     .text = "HeLLo İ A",
+     .special = true,
+     .n = 3,
+     .ids = {14, 15, 16},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 5, 6, 8, 9, 10}},
+    {.name = "strip_both",
+     .json = "{\"normalizer\":{\"type\":\"Strip\",\"strip_left\":true,\"strip_right\":true},"
+             "\"model\":" WP_STRIP1 "}",
+     .text = "  hi  ",
+     .special = true,
+     .n = 1,
+     .ids = {5},
+     .type_ids = {0},
+     .offsets = {2, 4}},
+    {.name = "strip_left",
+     .json = "{\"normalizer\":{\"type\":\"Strip\",\"strip_left\":true,\"strip_right\":false},"
+             "\"model\":" WP_STRIP2 "}",
+     .text = "  hi  ",
+     .special = true,
+     .n = 1,
+     .ids = {8},
+     .type_ids = {0},
+     .offsets = {2, 6}},
+    {.name = "replace_string",
+     .json = "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\" "
+             "\"},\"content\":\"\\u2581\"},\"model\":" WP_REPLACE "}",
+     .text = "a b",
+     .special = true,
+     .n = 1,
+     .ids = {5},
+     .type_ids = {0},
+     .offsets = {0, 3}},
+    {.name = "replace_regex",
+     .json = "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"\\\\s+\"},\"content\":"
+             "\" \"},\"model\":" WP_REPLACE "}",
+     .text = "a \t\n b",
+     .special = true,
+     .n = 1,
+     .ids = {7},
+     .type_ids = {0},
+     .offsets = {0, 6}},
+    {.name = "replace_multi",
+     .json = "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\"--\"},\"content\":"
+             "\"X\"},\"model\":" WP_REPLACE "}",
+     .text = "a--b",
+     .special = true,
+     .n = 1,
+     .ids = {11},
+     .type_ids = {0},
+     .offsets = {0, 4}},
+    {.name = "prepend",
+     .json =
+         "{\"normalizer\":{\"type\":\"Prepend\",\"prepend\":\"\\u2581\"},\"model\":" WP_REPLACE "}",
+     .text = "hi",
+     .special = true,
+     .n = 1,
+     .ids = {12},
+     .type_ids = {0},
+     .offsets = {0, 2}},
+    {.name = "prepend_empty",
+     .json =
+         "{\"normalizer\":{\"type\":\"Prepend\",\"prepend\":\"\\u2581\"},\"model\":" WP_REPLACE "}",
+     .text = "",
+     .special = true,
+     .n = 0,
+     .ids = {},
+     .type_ids = {},
+     .offsets = {}},
+    {.name = "norm_sequence",
+     .json = "{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Strip\",\"strip_"
+             "left\":true,\"strip_right\":true},{\"type\":\"Replace\",\"pattern\":{\"String\":\" "
+             "\"},\"content\":\"\\u2581\"},{\"type\":\"Prepend\",\"prepend\":\"\\u2581\"}]},"
+             "\"model\":" WP_REPLACE "}",
+     .text = "  a  ",
+     .special = true,
+     .n = 1,
+     .ids = {6},
+     .type_ids = {0},
+     .offsets = {2, 3}},
+    {.name = "pre_whitespace",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Whitespace\"},\"model\":" WP_UNK_ONLY "}",
+     .text = "Hello, world! 123abc é-x  __a",
+     .special = true,
+     .n = 9,
+     .ids = {0, 0, 0, 0, 0, 0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0, 0, 0, 0, 0, 0},
+     .offsets = {0, 5, 5, 6, 7, 12, 12, 13, 14, 20, 21, 23, 23, 24, 24, 25, 27, 30}},
+    {.name = "pre_whitespace_split",
+     .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_UNK_ONLY "}",
+     .text = "a  b\tc\u3000d\u00a0e",
+     .special = true,
+     .n = 5,
+     .ids = {0, 0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0, 0},
+     .offsets = {0, 1, 3, 4, 5, 6, 9, 10, 12, 13}},
+    {.name = "pre_bert",
+     .json = "{\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},\"model\":" WP_UNK_ONLY "}",
+     .text = "Hi,  there!! a$b ¿c?",
+     .special = true,
+     .n = 11,
+     .ids = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+     .offsets = {0,  2,  2,  3,  5,  10, 10, 11, 11, 12, 13,
+                 14, 14, 15, 15, 16, 17, 19, 19, 20, 20, 21}},
+    {.name = "pre_punct_Removed",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Punctuation\",\"behavior\":\"Removed\"},"
+             "\"model\":" WP_UNK_ONLY "}",
+     .text = "the-final--countdown!",
+     .special = true,
+     .n = 3,
+     .ids = {0, 0, 0},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 3, 4, 9, 11, 20}},
+    {.name = "pre_punct_Isolated",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Punctuation\",\"behavior\":\"Isolated\"},"
+             "\"model\":" WP_UNK_ONLY "}",
+     .text = "the-final--countdown!",
+     .special = true,
+     .n = 7,
+     .ids = {0, 0, 0, 0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0, 0, 0, 0},
+     .offsets = {0, 3, 3, 4, 4, 9, 9, 10, 10, 11, 11, 20, 20, 21}},
+    {.name = "pre_punct_MergedWithPrevious",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Punctuation\",\"behavior\":\"MergedWithPrevious\"},"
+             "\"model\":" WP_UNK_ONLY "}",
+     .text = "the-final--countdown!",
+     .special = true,
+     .n = 4,
+     .ids = {0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0},
+     .offsets = {0, 4, 4, 10, 10, 11, 11, 21}},
+    {.name = "pre_punct_MergedWithNext",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Punctuation\",\"behavior\":\"MergedWithNext\"},"
+             "\"model\":" WP_UNK_ONLY "}",
+     .text = "the-final--countdown!",
+     .special = true,
+     .n = 5,
+     .ids = {0, 0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0, 0},
+     .offsets = {0, 3, 3, 9, 9, 10, 10, 20, 20, 21}},
+    {.name = "pre_punct_Contiguous",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Punctuation\",\"behavior\":\"Contiguous\"},"
+             "\"model\":" WP_UNK_ONLY "}",
+     .text = "the-final--countdown!",
+     .special = true,
+     .n = 6,
+     .ids = {0, 0, 0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0, 0, 0},
+     .offsets = {0, 3, 3, 4, 4, 9, 9, 11, 11, 20, 20, 21}},
+    {.name = "pre_punct_default",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Punctuation\"},\"model\":" WP_UNK_ONLY "}",
+     .text = "a,.b",
+     .special = true,
+     .n = 4,
+     .ids = {0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0},
+     .offsets = {0, 1, 1, 2, 2, 3, 3, 4}},
+    {.name = "pre_digits_individual",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Digits\",\"individual_digits\":true},"
+             "\"model\":" WP_UNK_ONLY "}",
+     .text = "abc123de45",
+     .special = true,
+     .n = 7,
+     .ids = {0, 0, 0, 0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0, 0, 0, 0},
+     .offsets = {0, 3, 3, 4, 4, 5, 5, 6, 6, 8, 8, 9, 9, 10}},
+    {.name = "pre_digits_contiguous",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Digits\",\"individual_digits\":false},"
+             "\"model\":" WP_UNK_ONLY "}",
+     .text = "abc123de45",
+     .special = true,
+     .n = 4,
+     .ids = {0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0},
+     .offsets = {0, 3, 3, 6, 6, 8, 8, 10}},
+    {.name = "pre_split_str_Removed",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":"
+             "\"Removed\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
+     .text = "the-final--countdown",
+     .special = true,
+     .n = 3,
+     .ids = {0, 0, 0},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 3, 4, 9, 11, 20}},
+    {.name = "pre_split_str_Isolated",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":"
+             "\"Isolated\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
+     .text = "the-final--countdown",
+     .special = true,
+     .n = 6,
+     .ids = {0, 0, 0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0, 0, 0},
+     .offsets = {0, 3, 3, 4, 4, 9, 9, 10, 10, 11, 11, 20}},
+    {.name = "pre_split_str_MergedWithPrevious",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":"
+             "\"MergedWithPrevious\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
+     .text = "the-final--countdown",
+     .special = true,
+     .n = 4,
+     .ids = {0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0},
+     .offsets = {0, 4, 4, 10, 10, 11, 11, 20}},
+    {.name = "pre_split_str_MergedWithNext",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":"
+             "\"MergedWithNext\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
+     .text = "the-final--countdown",
+     .special = true,
+     .n = 4,
+     .ids = {0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0},
+     .offsets = {0, 3, 3, 9, 9, 10, 10, 20}},
+    {.name = "pre_split_str_Contiguous",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":"
+             "\"Contiguous\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
+     .text = "the-final--countdown",
+     .special = true,
+     .n = 5,
+     .ids = {0, 0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0, 0},
+     .offsets = {0, 3, 3, 4, 4, 9, 9, 11, 11, 20}},
+    {.name = "pre_split_regex",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\d+\"},"
+             "\"behavior\":\"Isolated\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
+     .text = "ab12cd345",
+     .special = true,
+     .n = 4,
+     .ids = {0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0},
+     .offsets = {0, 2, 2, 4, 4, 6, 6, 9}},
+    {.name = "pre_split_regex_invert",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\w+\"},"
+             "\"behavior\":\"Removed\",\"invert\":true},\"model\":" WP_UNK_ONLY "}",
+     .text = "hi, you there",
+     .special = true,
+     .n = 3,
+     .ids = {0, 0, 0},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 2, 4, 7, 8, 13}},
+    {.name = "pre_split_invert_merged_next",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"[a-z]+\"},"
+             "\"behavior\":\"MergedWithNext\",\"invert\":true},\"model\":" WP_UNK_ONLY "}",
+     .text = "ab  cd.ef",
+     .special = true,
+     .n = 3,
+     .ids = {0, 0, 0},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 2, 2, 6, 6, 9}},
+    {.name = "pre_char_delim",
+     .json = "{\"pre_tokenizer\":{\"type\":\"CharDelimiterSplit\",\"delimiter\":\"|\"},"
+             "\"model\":" WP_UNK_ONLY "}",
+     .text = "a|b||c",
+     .special = true,
+     .n = 3,
+     .ids = {0, 0, 0},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 1, 2, 3, 5, 6}},
+    {.name = "pre_sequence",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":"
+             "\"WhitespaceSplit\"},{\"type\":\"Digits\",\"individual_digits\":true}]},"
+             "\"model\":" WP_UNK_ONLY "}",
+     .text = "ab12 c3",
+     .special = true,
+     .n = 5,
+     .ids = {0, 0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0, 0},
+     .offsets = {0, 2, 2, 3, 3, 4, 5, 6, 6, 7}},
+    {.name = "pre_fixed_length",
+     .json =
+         "{\"pre_tokenizer\":{\"type\":\"FixedLength\",\"length\":3},\"model\":" WP_UNK_ONLY "}",
+     .text = "abcdéfgh",
+     .special = true,
+     .n = 3,
+     .ids = {0, 0, 0},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 3, 3, 7, 7, 9}},
+    {.name = "pre_metaspace_always",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_"
+             "scheme\":\"always\",\"split\":true},\"model\":" WP_META "}",
+     .text = "Hello world",
+     .special = true,
+     .n = 2,
+     .ids = {5, 6},
+     .type_ids = {0, 0},
+     .offsets = {0, 5, 5, 11}},
+    {.name = "pre_metaspace_first",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_"
+             "scheme\":\"first\",\"split\":true},\"model\":" WP_META "}",
+     .text = "Hello world",
+     .special = true,
+     .n = 2,
+     .ids = {5, 6},
+     .type_ids = {0, 0},
+     .offsets = {0, 5, 5, 11}},
+    {.name = "pre_metaspace_never",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_"
+             "scheme\":\"never\",\"split\":true},\"model\":" WP_META "}",
+     .text = "Hello world",
+     .special = true,
+     .n = 2,
+     .ids = {7, 6},
+     .type_ids = {0, 0},
+     .offsets = {0, 5, 5, 11}},
+    {.name = "pre_metaspace_nosplit",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_"
+             "scheme\":\"always\",\"split\":false},\"model\":" WP_META "}",
+     .text = "Hello world",
+     .special = true,
+     .n = 1,
+     .ids = {9},
+     .type_ids = {0},
+     .offsets = {0, 11}},
+    {.name = "pre_metaspace_first_added",
+     .json = "{\"added_tokens\":[{\"id\":4,\"content\":\"[MASK]\",\"single_word\":false,\"lstrip\":"
+             "false,\"rstrip\":false,\"normalized\":false,\"special\":true}],\"pre_tokenizer\":{"
+             "\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"first\","
+             "\"split\":true},\"model\":" WP_META "}",
+     .text = "a[MASK]b",
+     .special = true,
+     .n = 3,
+     .ids = {11, 4, 0},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 1, 1, 7, 7, 8}},
+    {.name = "pre_metaspace_always_added",
+     .json = "{\"added_tokens\":[{\"id\":4,\"content\":\"[MASK]\",\"single_word\":false,\"lstrip\":"
+             "false,\"rstrip\":false,\"normalized\":false,\"special\":true}],\"pre_tokenizer\":{"
+             "\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\","
+             "\"split\":true},\"model\":" WP_META "}",
+     .text = "a[MASK]b",
+     .special = true,
+     .n = 3,
+     .ids = {11, 4, 12},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 1, 1, 7, 7, 8}},
+    {.name = "pre_metaspace_legacy",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"add_prefix_"
+             "space\":true},\"model\":" WP_META "}",
+     .text = " Hello  world",
+     .special = true,
+     .n = 3,
+     .ids = {5, 8, 6},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 6, 6, 7, 7, 13}},
+    {.name = "pre_bytelevel",
+     .json = "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_"
+             "offsets\":true,\"use_regex\":true},\"model\":" WP_BYTES "}",
+     .text = "Hello world's 123  ok é!",
+     .special = true,
+     .n = 8,
+     .ids = {5, 7, 8, 9, 11, 10, 14, 15},
+     .type_ids = {0, 0, 0, 0, 0, 0, 0, 0},
+     .offsets = {0, 5, 5, 11, 11, 13, 13, 17, 17, 18, 18, 21, 21, 24, 24, 25}},
+    {.name = "pre_bytelevel_prefix",
+     .json = "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_"
+             "offsets\":true,\"use_regex\":true},\"model\":" WP_BYTES "}",
+     .text = "Hello world",
+     .special = true,
+     .n = 2,
+     .ids = {6, 7},
+     .type_ids = {0, 0},
+     .offsets = {0, 5, 5, 11}},
+    {.name = "pre_bytelevel_noregex",
+     .json = "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_"
+             "offsets\":true,\"use_regex\":false},\"model\":" WP_BYTES "}",
+     .text = "Hello world",
+     .special = true,
+     .n = 1,
+     .ids = {0},
+     .type_ids = {0},
+     .offsets = {0, 11}},
+    {.name = "post_bert_single",
+     .json =
+         "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":"
+         "\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_POST "}",
+     .text = "hello world",
+     .special = true,
+     .n = 4,
+     .ids = {1, 5, 6, 2},
+     .type_ids = {0, 0, 0, 0},
+     .offsets = {0, 0, 0, 5, 6, 11, 0, 0}},
+    {.name = "post_bert_pair",
+     .json =
+         "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":"
+         "\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_POST "}",
+     .text = "hello world",
+     .pair = "a b",
+     .special = true,
+     .n = 7,
+     .ids = {1, 5, 6, 2, 7, 8, 2},
+     .type_ids = {0, 0, 0, 0, 1, 1, 1},
+     .offsets = {0, 0, 0, 5, 6, 11, 0, 0, 0, 1, 2, 3, 0, 0}},
+    {.name = "post_bert_nospecial",
+     .json =
+         "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":"
+         "\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_POST "}",
+     .text = "hello",
+     .pair = "world",
+     .special = false,
+     .n = 2,
+     .ids = {5, 6},
+     .type_ids = {0, 1},
+     .offsets = {0, 5, 0, 5}},
+    {.name = "post_roberta_pair",
+     .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":"
+             "\"RobertaProcessing\",\"sep\":[\"</"
+             "s>\",15],\"cls\":[\"<s>\",14],\"trim_offsets\":true,\"add_prefix_space\":true},"
+             "\"model\":" WP_POST "}",
+     .text = "hello world",
+     .pair = "a b",
+     .special = true,
+     .n = 8,
+     .ids = {14, 5, 6, 15, 15, 7, 8, 15},
+     .type_ids = {0, 0, 0, 0, 0, 0, 0, 0},
+     .offsets = {0, 0, 0, 5, 6, 11, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0}},
+    {.name = "post_template_pair",
+     .json =
+         "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":"
+         "\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"[CLS]\",\"type_id\":0}},{"
+         "\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_"
+         "id\":0}}],\"pair\":[{\"SpecialToken\":{\"id\":\"[CLS]\",\"type_id\":0}},{\"Sequence\":{"
+         "\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_id\":0}},{"
+         "\"Sequence\":{\"id\":\"B\",\"type_id\":1}},{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_"
+         "id\":1}}],\"special_tokens\":{\"[CLS]\":{\"id\":\"[CLS]\",\"ids\":[1],\"tokens\":[\"[CLS]"
+         "\"]},\"[SEP]\":{\"id\":\"[SEP]\",\"ids\":[2],\"tokens\":[\"[SEP]\"]}}},\"model\":" WP_POST
+         "}",
+     .text = "hello",
+     .pair = "world a",
+     .special = true,
+     .n = 6,
+     .ids = {1, 5, 2, 6, 7, 2},
+     .type_ids = {0, 0, 0, 1, 1, 1},
+     .offsets = {0, 0, 0, 5, 0, 0, 0, 5, 6, 7, 0, 0}},
+    /* Extension: template pieces written as strings (the Python API's syntax). */
+    {.name = "post_template_strings_single",
+     .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":"
+             "\"TemplateProcessing\",\"single\":[\"<multi>:3\",\"$A:2\",\"[SEP]\"],\"pair\":[\"$"
+             "A\",\"[SEP]\",\"$B:1\",\"<multi>:4\"],\"special_tokens\":{\"<multi>\":{\"id\":\"<"
+             "multi>\",\"ids\":[9,10],\"tokens\":[\"<s>\",\"</"
+             "s>\"]},\"[SEP]\":{\"id\":\"[SEP]\",\"ids\":[2],\"tokens\":[\"[SEP]\"]}}},"
+             "\"model\":" WP_POST "}",
+     .text = "hello world",
+     .special = true,
+     .n = 5,
+     .ids = {9, 10, 5, 6, 2},
+     .type_ids = {3, 3, 2, 2, 0},
+     .offsets = {0, 0, 0, 0, 0, 5, 6, 11, 0, 0}},
+    /* Extension: template pieces written as strings (the Python API's syntax). */
+    {.name = "post_template_strings_pair",
+     .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":"
+             "\"TemplateProcessing\",\"single\":[\"<multi>:3\",\"$A:2\",\"[SEP]\"],\"pair\":[\"$"
+             "A\",\"[SEP]\",\"$B:1\",\"<multi>:4\"],\"special_tokens\":{\"<multi>\":{\"id\":\"<"
+             "multi>\",\"ids\":[9,10],\"tokens\":[\"<s>\",\"</"
+             "s>\"]},\"[SEP]\":{\"id\":\"[SEP]\",\"ids\":[2],\"tokens\":[\"[SEP]\"]}}},"
+             "\"model\":" WP_POST "}",
+     .text = "hello",
+     .pair = "world",
+     .special = true,
+     .n = 5,
+     .ids = {5, 2, 6, 9, 10},
+     .type_ids = {0, 0, 1, 4, 4},
+     .offsets = {0, 5, 0, 0, 0, 5, 0, 0, 0, 0}},
+    {.name = "post_bytelevel_trim",
+     .json = "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_"
+             "offsets\":true,\"use_regex\":true},\"post_processor\":{\"type\":\"ByteLevel\",\"add_"
+             "prefix_space\":true,\"trim_offsets\":true,\"use_regex\":true},\"model\":" WP_POST "}",
+     .text = "hello  world",
+     .special = true,
+     .n = 3,
+     .ids = {16, 19, 17},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 5, 6, 6, 7, 12}},
+    {.name = "post_bytelevel_notrim",
+     .json =
+         "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":"
+         "true,\"use_regex\":true},\"post_processor\":{\"type\":\"ByteLevel\",\"add_prefix_space\":"
+         "true,\"trim_offsets\":false,\"use_regex\":true},\"model\":" WP_POST "}",
+     .text = "hello  world",
+     .special = true,
+     .n = 3,
+     .ids = {16, 19, 17},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 5, 5, 6, 6, 12}},
+    {.name = "post_sequence",
+     .json =
+         "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":"
+         "true,\"use_regex\":true},\"post_processor\":{\"type\":\"Sequence\",\"processors\":[{"
+         "\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":true,\"use_regex\":"
+         "true},{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"[CLS]\","
+         "\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"["
+         "SEP]\",\"type_id\":0}}],\"pair\":[{\"SpecialToken\":{\"id\":\"[CLS]\",\"type_id\":0}},{"
+         "\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"[SEP]\",\"type_"
+         "id\":0}},{\"Sequence\":{\"id\":\"B\",\"type_id\":1}},{\"SpecialToken\":{\"id\":\"[SEP]\","
+         "\"type_id\":1}}],\"special_tokens\":{\"[CLS]\":{\"id\":\"[CLS]\",\"ids\":[1],\"tokens\":["
+         "\"[CLS]\"]},\"[SEP]\":{\"id\":\"[SEP]\",\"ids\":[2],\"tokens\":[\"[SEP]\"]}}}]},"
+         "\"model\":" WP_POST "}",
+     .text = "hello world",
+     .pair = "hello",
+     .special = true,
+     .n = 6,
+     .ids = {1, 16, 17, 2, 16, 2},
+     .type_ids = {0, 0, 0, 0, 1, 1},
+     .offsets = {0, 0, 0, 5, 6, 11, 0, 0, 0, 5, 0, 0}},
+    {.name = "post_none_pair",
+     .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_POST "}",
+     .text = "hello",
+     .pair = "world",
+     .special = true,
+     .n = 2,
+     .ids = {5, 6},
+     .type_ids = {0, 1},
+     .offsets = {0, 5, 0, 5}},
+    {.name = "added_raw",
+     .json =
+         "{\"added_tokens\":[{\"id\":4,\"content\":\"[MASK]\",\"single_word\":false,\"lstrip\":"
+         "false,\"rstrip\":false,\"normalized\":false,\"special\":true}],\"normalizer\":{\"type\":"
+         "\"Lowercase\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
+     .text = "Hello[MASK] World [MASK]",
+     .special = true,
+     .n = 4,
+     .ids = {5, 4, 6, 4},
+     .type_ids = {0, 0, 0, 0},
+     .offsets = {0, 5, 5, 11, 12, 17, 18, 24}},
+    {.name = "added_lstrip_rstrip",
+     .json = "{\"added_tokens\":[{\"id\":20,\"content\":\"<tok>\",\"single_word\":false,\"lstrip\":"
+             "true,\"rstrip\":true,\"normalized\":false,\"special\":true}],\"pre_tokenizer\":{"
+             "\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
+     .text = "a  <tok>  b",
+     .special = true,
+     .n = 3,
+     .ids = {7, 10, 8},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 1, 1, 10, 10, 11}},
+    {.name = "added_single_word",
+     .json = "{\"added_tokens\":[{\"id\":20,\"content\":\"ab\",\"single_word\":true,\"lstrip\":"
+             "false,\"rstrip\":false,\"normalized\":false,\"special\":false}],\"pre_tokenizer\":{"
+             "\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
+     .text = "ab xaby ab, ab",
+     .special = true,
+     .n = 5,
+     .ids = {10, 0, 10, 0, 10},
+     .type_ids = {0, 0, 0, 0, 0},
+     .offsets = {0, 2, 3, 7, 8, 10, 10, 11, 12, 14}},
+    {.name = "added_normalized",
+     .json =
+         "{\"added_tokens\":[{\"id\":20,\"content\":\"<MaSk>\",\"single_word\":false,\"lstrip\":"
+         "false,\"rstrip\":false,\"normalized\":true,\"special\":false}],\"normalizer\":{\"type\":"
+         "\"Lowercase\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
+     .text = "a <MASK> b",
+     .special = true,
+     .n = 3,
+     .ids = {7, 10, 8},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 1, 2, 8, 9, 10}},
+    {.name = "added_longest",
+     .json =
+         "{\"added_tokens\":[{\"id\":20,\"content\":\"<a>\",\"single_word\":false,\"lstrip\":false,"
+         "\"rstrip\":false,\"normalized\":false,\"special\":true},{\"id\":21,\"content\":\"<a><b>"
+         "\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,"
+         "\"special\":true}],\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED
+         "}",
+     .text = "x<a><b>y<a>",
+     .special = true,
+     .n = 4,
+     .ids = {0, 11, 0, 10},
+     .type_ids = {0, 0, 0, 0},
+     .offsets = {0, 1, 1, 7, 7, 8, 8, 11}},
+    {.name = "added_in_vocab",
+     .json = "{\"added_tokens\":[{\"id\":5,\"content\":\"<mask>\",\"single_word\":false,\"lstrip\":"
+             "false,\"rstrip\":false,\"normalized\":false,\"special\":true}],\"pre_tokenizer\":{"
+             "\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
+     .text = "hello<mask>",
+     .special = true,
+     .n = 2,
+     .ids = {5, 9},
+     .type_ids = {0, 0},
+     .offsets = {0, 5, 5, 11}},
+    {.name = "trunc_single",
+     .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":5,\"strategy\":"
+             "\"LongestFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+             "\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"["
+             "CLS]\",1]},\"model\":" WP_TRUNC "}",
+     .text = "a b c d e f",
+     .special = true,
+     .n = 5,
+     .ids = {1, 5, 6, 7, 2},
+     .type_ids = {0, 0, 0, 0, 0},
+     .offsets = {0, 0, 0, 1, 2, 3, 4, 5, 0, 0}},
+    {.name = "trunc_single_left",
+     .json = "{\"truncation\":{\"direction\":\"Left\",\"max_length\":5,\"strategy\":"
+             "\"LongestFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+             "\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"["
+             "CLS]\",1]},\"model\":" WP_TRUNC "}",
+     .text = "a b c d e f",
+     .special = true,
+     .n = 5,
+     .ids = {1, 8, 9, 10, 2},
+     .type_ids = {0, 0, 0, 0, 0},
+     .offsets = {0, 0, 6, 7, 8, 9, 10, 11, 0, 0}},
+    {.name = "trunc_longest_first",
+     .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":8,\"strategy\":"
+             "\"LongestFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+             "\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"["
+             "CLS]\",1]},\"model\":" WP_TRUNC "}",
+     .text = "a b c d e f",
+     .pair = "g h b",
+     .special = true,
+     .n = 8,
+     .ids = {1, 5, 6, 7, 2, 11, 12, 2},
+     .type_ids = {0, 0, 0, 0, 0, 1, 1, 1},
+     .offsets = {0, 0, 0, 1, 2, 3, 4, 5, 0, 0, 0, 1, 2, 3, 0, 0}},
+    {.name = "trunc_longest_first_even",
+     .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":9,\"strategy\":"
+             "\"LongestFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+             "\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"["
+             "CLS]\",1]},\"model\":" WP_TRUNC "}",
+     .text = "a b c d",
+     .pair = "e f g h",
+     .special = true,
+     .n = 9,
+     .ids = {1, 5, 6, 7, 2, 9, 10, 11, 2},
+     .type_ids = {0, 0, 0, 0, 0, 1, 1, 1, 1},
+     .offsets = {0, 0, 0, 1, 2, 3, 4, 5, 0, 0, 0, 1, 2, 3, 4, 5, 0, 0}},
+    {.name = "trunc_longest_first_swap",
+     .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":7,\"strategy\":"
+             "\"LongestFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+             "\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"["
+             "CLS]\",1]},\"model\":" WP_TRUNC "}",
+     .text = "a b",
+     .pair = "c d e f g h",
+     .special = true,
+     .n = 7,
+     .ids = {1, 5, 6, 2, 7, 8, 2},
+     .type_ids = {0, 0, 0, 0, 1, 1, 1},
+     .offsets = {0, 0, 0, 1, 2, 3, 0, 0, 0, 1, 2, 3, 0, 0}},
+    {.name = "trunc_only_first",
+     .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":8,\"strategy\":\"OnlyFirst\","
+             "\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{"
+             "\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},"
+             "\"model\":" WP_TRUNC "}",
+     .text = "a b c d e f",
+     .pair = "g h b",
+     .special = true,
+     .n = 8,
+     .ids = {1, 5, 6, 2, 11, 12, 6, 2},
+     .type_ids = {0, 0, 0, 0, 1, 1, 1, 1},
+     .offsets = {0, 0, 0, 1, 2, 3, 0, 0, 0, 1, 2, 3, 4, 5, 0, 0}},
+    {.name = "trunc_only_second",
+     .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":8,\"strategy\":"
+             "\"OnlySecond\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_"
+             "processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]}"
+             ",\"model\":" WP_TRUNC "}",
+     .text = "a b",
+     .pair = "c d e f g h",
+     .special = true,
+     .n = 8,
+     .ids = {1, 5, 6, 2, 7, 8, 9, 2},
+     .type_ids = {0, 0, 0, 0, 1, 1, 1, 1},
+     .offsets = {0, 0, 0, 1, 2, 3, 0, 0, 0, 1, 2, 3, 4, 5, 0, 0}},
+    {.name = "trunc_only_second_single",
+     .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":3,\"strategy\":"
+             "\"OnlySecond\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_"
+             "processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]}"
+             ",\"model\":" WP_TRUNC "}",
+     .text = "a b c d",
+     .special = true,
+     .n = -1},
+    {.name = "trunc_too_short",
+     .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":6,\"strategy\":\"OnlyFirst\","
+             "\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{"
+             "\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},"
+             "\"model\":" WP_TRUNC "}",
+     .text = "a",
+     .pair = "c d e f g h",
+     .special = true,
+     .n = -1},
+    {.name = "trunc_nospecial",
+     .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":3,\"strategy\":"
+             "\"LongestFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+             "\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"["
+             "CLS]\",1]},\"model\":" WP_TRUNC "}",
+     .text = "a b c d e",
+     .special = false,
+     .n = 3,
+     .ids = {5, 6, 7},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 1, 2, 3, 4, 5}},
+    {.name = "trunc_zero_room",
+     .json = "{\"truncation\":{\"direction\":\"Right\",\"max_length\":2,\"strategy\":"
+             "\"LongestFirst\",\"stride\":0},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+             "\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"["
+             "CLS]\",1]},\"model\":" WP_TRUNC "}",
+     .text = "a b c",
+     .special = true,
+     .n = 2,
+     .ids = {1, 2},
+     .type_ids = {0, 0},
+     .offsets = {0, 0, 0, 0}},
+    {.name = "x_bert_clean_unicode_ws",
+     .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_"
+             "chars\":true,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":"
+             "\"WhitespaceSplit\"},\"model\":" WP_NORM "}",
+     .text = "abcd\u2028c\u00a0b\u3000ab",
+     .special = true,
+     .n = 4,
+     .ids = {0, 15, 16, 11},
+     .type_ids = {0, 0, 0, 0},
+     .offsets = {0, 6, 9, 10, 12, 13, 16, 18}},
+    {.name = "x_whitespace_unicode",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Whitespace\"},\"model\":" WP_UNK_ONLY "}",
+     .text = "nai\u0308ve café x_y ①② Ⓐb ٣٤",
+     .special = true,
+     .n = 6,
+     .ids = {0, 0, 0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0, 0, 0},
+     .offsets = {0, 7, 8, 13, 14, 17, 18, 24, 25, 29, 30, 34}},
+    {.name = "x_bytelevel_emoji_nl",
+     .json = "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_"
+             "offsets\":true,\"use_regex\":true},\"model\":" WP_BYTES "}",
+     .text = "a\n\nb 🦙 é\t x  ",
+     .special = true,
+     .n = 9,
+     .ids = {0, 0, 0, 0, 0, 14, 0, 0, 12},
+     .type_ids = {0, 0, 0, 0, 0, 0, 0, 0, 0},
+     .offsets = {0, 1, 1, 2, 2, 3, 3, 4, 4, 9, 9, 12, 12, 13, 13, 15, 15, 17}},
+    {.name = "x_metaspace_existing",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_"
+             "scheme\":\"always\",\"split\":true},\"model\":" WP_META "}",
+     .text = "▁Hello  world ",
+     .special = true,
+     .n = 4,
+     .ids = {5, 8, 6, 8},
+     .type_ids = {0, 0, 0, 0},
+     .offsets = {0, 8, 8, 9, 9, 15, 15, 16}},
+    {.name = "x_split_empty_matches",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"x*\"},\"behavior\":"
+             "\"Isolated\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
+     .text = "abxxc",
+     .special = true,
+     .n = 4,
+     .ids = {0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0},
+     .offsets = {0, 1, 1, 2, 2, 4, 4, 5}},
+    {.name = "x_split_empty_matches_merged",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"x*\"},\"behavior\":"
+             "\"MergedWithPrevious\",\"invert\":false},\"model\":" WP_UNK_ONLY "}",
+     .text = "abxxc",
+     .special = true,
+     .n = 3,
+     .ids = {0, 0, 0},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 1, 1, 4, 4, 5}},
+    {.name = "x_replace_empty_match",
+     .json = "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"b*\"},\"content\":\"-"
+             "\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_REPLACE "}",
+     .text = "abc",
+     .special = true,
+     .n = 1,
+     .ids = {0},
+     .type_ids = {0},
+     .offsets = {0, 3}},
+    {.name = "x_lowercase_greek",
+     .json = "{\"normalizer\":{\"type\":\"Lowercase\"},\"pre_tokenizer\":{\"type\":"
+             "\"WhitespaceSplit\"},\"model\":" WP_UNK_ONLY "}",
+     .text = "ΣΑΣ ǅ",
+     .special = true,
+     .n = 2,
+     .ids = {0, 0},
+     .type_ids = {0, 0},
+     .offsets = {0, 6, 7, 9}},
+    {.name = "x_added_normalized_no_normalizer",
+     .json = "{\"added_tokens\":[{\"id\":20,\"content\":\"hello\",\"single_word\":false,\"lstrip\":"
+             "false,\"rstrip\":false,\"normalized\":true,\"special\":false}],\"pre_tokenizer\":{"
+             "\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
+     .text = "xhellox hello",
+     .special = true,
+     .n = 4,
+     .ids = {0, 5, 0, 5},
+     .type_ids = {0, 0, 0, 0},
+     .offsets = {0, 1, 1, 6, 6, 7, 8, 13}},
+    {.name = "x_trunc_pair_added",
+     .json =
+         "{\"truncation\":{\"direction\":\"Right\",\"max_length\":7,\"strategy\":\"LongestFirst\","
+         "\"stride\":0},\"added_tokens\":[{\"id\":4,\"content\":\"[MASK]\",\"single_word\":false,"
+         "\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true}],\"pre_"
+         "tokenizer\":{\"type\":\"WhitespaceSplit\"},\"post_processor\":{\"type\":"
+         "\"BertProcessing\",\"sep\":[\"[SEP]\",2],\"cls\":[\"[CLS]\",1]},\"model\":" WP_TRUNC "}",
+     .text = "a [MASK] b c",
+     .pair = "[MASK] d e",
+     .special = true,
+     .n = 7,
+     .ids = {1, 5, 4, 2, 4, 8, 2},
+     .type_ids = {0, 0, 0, 0, 1, 1, 1},
+     .offsets = {0, 0, 0, 1, 2, 8, 0, 0, 0, 6, 7, 8, 0, 0}},
+    {.name = "x_llama3_split",
+     .json =
+         "{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\","
+         "\"pattern\":{\"Regex\":\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?"
+         "\\\\p{L}+|\\\\p{N}{1,3}| "
+         "?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},"
+         "\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":"
+         "false,\"trim_offsets\":true,\"use_regex\":false}]},\"model\":" WP_UNK_ONLY "}",
+     .text = "Hello WORLD's 12345 ok!!\n\n  x",
+     .special = true,
+     .n = 10,
+     .ids = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+     .offsets = {0, 5, 5, 11, 11, 13, 13, 14, 14, 17, 17, 19, 19, 22, 22, 26, 26, 27, 27, 29}},
+    {.name = "x_digits_unicode",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Digits\",\"individual_digits\":false},"
+             "\"model\":" WP_UNK_ONLY "}",
+     .text = "a٣٤b½c",
+     .special = true,
+     .n = 5,
+     .ids = {0, 0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0, 0},
+     .offsets = {0, 1, 1, 5, 5, 6, 6, 8, 8, 9}},
+    {.name = "x_punct_unicode",
+     .json = "{\"pre_tokenizer\":{\"type\":\"Punctuation\",\"behavior\":\"Isolated\"},"
+             "\"model\":" WP_UNK_ONLY "}",
+     .text = "¿qué «x» a+b=c^d",
+     .special = true,
+     .n = 12,
+     .ids = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+     .offsets = {0,  2,  2,  7,  7,  9,  9,  10, 10, 12, 12, 14,
+                 14, 15, 15, 16, 16, 17, 17, 18, 18, 19, 19, 20}},
+    {.name = "x_strip_unicode",
+     .json = "{\"normalizer\":{\"type\":\"Strip\",\"strip_left\":true,\"strip_right\":true},"
+             "\"model\":" WP_HI "}",
+     .text = "\u3000\u00a0hi\u2003",
+     .special = true,
+     .n = 1,
+     .ids = {5},
+     .type_ids = {0},
+     .offsets = {5, 7}},
+    {.name = "x_strip_accents",
+     .json = "{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFKD\"},{"
+             "\"type\":\"StripAccents\"}]},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+             "\"model\":" WP_UNK_ONLY "}",
+     .text = "Ça va ё",
+     .special = true,
+     .n = 3,
+     .ids = {0, 0, 0},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 3, 4, 6, 7, 9}},
+    {.name = "x_bytelevel_norm",
+     .json = "{\"normalizer\":{\"type\":\"ByteLevel\"},\"pre_tokenizer\":{\"type\":"
+             "\"WhitespaceSplit\"},\"model\":" WP_BYTES "}",
+     .text = "Hello world é",
+     .special = true,
+     .n = 1,
+     .ids = {0},
+     .type_ids = {0},
+     .offsets = {0, 14}},
+    {.name = "x_bert_pre_cjk_norm",
+     .json = "{\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_"
+             "chars\":true,\"strip_accents\":null,\"lowercase\":true},\"pre_tokenizer\":{\"type\":"
+             "\"BertPreTokenizer\"},\"model\":" WP_UNK_ONLY "}",
+     .text = "a中b 生活!",
+     .special = true,
+     .n = 6,
+     .ids = {0, 0, 0, 0, 0, 0},
+     .type_ids = {0, 0, 0, 0, 0, 0},
+     .offsets = {0, 1, 1, 4, 4, 5, 6, 9, 9, 12, 12, 13}},
+    {.name = "x_nfc_hangul",
+     .json = "{\"normalizer\":{\"type\":\"NFC\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+             "\"model\":" WP_UNK_ONLY "}",
+     .text = "각 가 e\u0301\u0327",
+     .special = true,
+     .n = 3,
+     .ids = {0, 0, 0},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 3, 10, 13, 17, 22}},
+    {.name = "x_nfd_reorder",
+     .json = "{\"normalizer\":{\"type\":\"NFD\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+             "\"model\":" WP_UNK_ONLY "}",
+     .text = "a\u0301\u0327 ệ",
+     .special = true,
+     .n = 2,
+     .ids = {0, 0},
+     .type_ids = {0, 0},
+     .offsets = {0, 5, 6, 9}},
+    {.name = "x_added_rstrip_only",
+     .json = "{\"added_tokens\":[{\"id\":20,\"content\":\"<t>\",\"single_word\":false,\"lstrip\":"
+             "false,\"rstrip\":true,\"normalized\":false,\"special\":true}],\"pre_tokenizer\":{"
+             "\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
+     .text = "a <t>  b",
+     .special = true,
+     .n = 3,
+     .ids = {7, 10, 8},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 1, 2, 7, 7, 8}},
+    {.name = "x_added_lstrip_at_start",
+     .json = "{\"added_tokens\":[{\"id\":20,\"content\":\"<t>\",\"single_word\":false,\"lstrip\":"
+             "true,\"rstrip\":false,\"normalized\":false,\"special\":true}],\"pre_tokenizer\":{"
+             "\"type\":\"WhitespaceSplit\"},\"model\":" WP_ADDED "}",
+     .text = "  <t>b <t>",
+     .special = true,
+     .n = 3,
+     .ids = {10, 8, 10},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 5, 5, 6, 6, 10}},
+    {.name = "x_wordpiece_long_word",
+     .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_LONG "}",
+     .text = "aaaaa aaaaaa",
+     .special = true,
+     .n = 6,
+     .ids = {5, 6, 6, 6, 6, 0},
+     .type_ids = {0, 0, 0, 0, 0, 0},
+     .offsets = {0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 6, 12}},
+    {.name = "x_wordpiece_prefix_custom",
+     .json = "{\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_AT "}",
+     .text = "unwanted wanted",
+     .special = true,
+     .n = 5,
+     .ids = {5, 6, 7, 8, 7},
+     .type_ids = {0, 0, 0, 0, 0},
+     .offsets = {0, 2, 2, 6, 6, 8, 9, 13, 13, 15}},
 };
 
 static void test_snippets(void)
@@ -1239,7 +1494,7 @@ static void test_snippets(void)
 		struct tok_encoding e;
 		struct sy_error err = {0};
 		enum sy_status st = tokenizer_encode(t, sc->text, strlen(sc->text), sc->pair,
-						     sc->pair ? strlen(sc->pair) : 0, &p, &err, &e);
+		                                     sc->pair ? strlen(sc->pair) : 0, &p, &err, &e);
 		if (sc->n < 0) {
 			CHECKF(st == SY_ERR_INVALID_ARG, "%s: expected a truncation error, got %d",
 			       sc->name, (int)st);
@@ -1262,12 +1517,12 @@ static void test_snippets(void)
 		if (!same) {
 			fprintf(stderr, "    got ");
 			for (int i = 0; i < e.n; i++)
-				fprintf(stderr, " %d:%d[%u,%u)", e.ids[i], e.type_ids[i], e.offsets[2 * i],
-					e.offsets[2 * i + 1]);
+				fprintf(stderr, " %d:%d[%u,%u)", e.ids[i], e.type_ids[i],
+				        e.offsets[2 * i], e.offsets[2 * i + 1]);
 			fprintf(stderr, "\n    want");
 			for (int i = 0; i < sc->n; i++)
 				fprintf(stderr, " %d:%d[%u,%u)", sc->ids[i], sc->type_ids[i],
-					sc->offsets[2 * i], sc->offsets[2 * i + 1]);
+				        sc->offsets[2 * i], sc->offsets[2 * i + 1]);
 			fprintf(stderr, "\n");
 		}
 		/* Special tokens are flagged and carry seq -1; the others belong to a text. */
@@ -1326,8 +1581,14 @@ static void test_char_offset(void)
 	CHECK_EQ_INT(tokenizer_char_offset("h\xc3\xa9llo", 3), 2);
 	CHECK_EQ_INT(tokenizer_char_offset("\xf0\x9f\xa6\x99x", 5), 2);
 	/* Invalid bytes count one per maximal invalid subsequence, as they are replaced. */
-	CHECK_EQ_INT(tokenizer_char_offset("\xff\xfe" "a", 3), 3);
-	CHECK_EQ_INT(tokenizer_char_offset("\xe2\x82" "a", 3), 2);
+	CHECK_EQ_INT(tokenizer_char_offset("\xff\xfe"
+	                                   "a",
+	                                   3),
+	             3);
+	CHECK_EQ_INT(tokenizer_char_offset("\xe2\x82"
+	                                   "a",
+	                                   3),
+	             2);
 	CHECK_EQ_INT(tokenizer_char_offset("a\0b", 3), 3);
 }
 
@@ -1336,9 +1597,9 @@ static void test_char_offset(void)
 /* FixedLength(1) makes every input unit its own piece: ids show U+FFFD, offsets show the bytes
  * each replacement stands for. */
 static const char *const unit_json =
-	"{\"pre_tokenizer\":{\"type\":\"FixedLength\",\"length\":1},"
-	"\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0,\"a\":1,\"b\":2,\"\\ufffd\":3,"
-	"\"\\u00e9\":4}}}";
+    "{\"pre_tokenizer\":{\"type\":\"FixedLength\",\"length\":1},"
+    "\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0,\"a\":1,\"b\":2,\"\\ufffd\":3,"
+    "\"\\u00e9\":4}}}";
 
 struct utf8_case {
 	const char *text;
@@ -1351,27 +1612,42 @@ struct utf8_case {
 static void test_invalid_utf8(void)
 {
 	static const struct utf8_case cases[] = {
-		/* 0xFF is never valid */
-		{"a\xff" "b", 3, 3, {1, 3, 2}, {0, 1, 1, 2, 2, 3}},
-		/* a truncated two-byte sequence at the end */
-		{"a\xc3", 2, 2, {1, 3}, {0, 1, 1, 2}},
-		/* a truncated three-byte sequence followed by ASCII: one replacement */
-		{"\xe2\x82" "a", 3, 2, {3, 1}, {0, 2, 2, 3}},
-		/* overlong encodings: C0 and C1 never start a sequence, E0 80 is overlong */
-		{"\xc0\xaf", 2, 2, {3, 3}, {0, 1, 1, 2}},
-		{"\xe0\x80\xaf", 3, 3, {3, 3, 3}, {0, 1, 1, 2, 2, 3}},
-		/* lone continuation bytes, each its own replacement */
-		{"\x80\xbf" "a", 3, 3, {3, 3, 1}, {0, 1, 1, 2, 2, 3}},
-		/* an encoded surrogate (ED A0 80) is three maximal subparts */
-		{"\xed\xa0\x80", 3, 3, {3, 3, 3}, {0, 1, 1, 2, 2, 3}},
-		/* beyond U+10FFFF */
-		{"\xf4\x90\x80\x80", 4, 4, {3, 3, 3, 3}, {0, 1, 1, 2, 2, 3, 3, 4}},
-		/* a truncated four-byte sequence, then a valid character */
-		{"\xf0\x9f\x98\xc3\xa9", 5, 2, {3, 4}, {0, 3, 3, 5}},
-		/* embedded NUL is just a character (not in the vocabulary) */
-		{"a\0b", 3, 3, {1, 0, 2}, {0, 1, 1, 2, 2, 3}},
-		/* a real U+FFFD in the input is the same token */
-		{"\xef\xbf\xbd", 3, 1, {3}, {0, 3}},
+	    /* 0xFF is never valid */
+	    {"a\xff"
+	     "b",
+	     3,
+	     3,
+	     {1, 3, 2},
+	     {0, 1, 1, 2, 2, 3}},
+	    /* a truncated two-byte sequence at the end */
+	    {"a\xc3", 2, 2, {1, 3}, {0, 1, 1, 2}},
+	    /* a truncated three-byte sequence followed by ASCII: one replacement */
+	    {"\xe2\x82"
+	     "a",
+	     3,
+	     2,
+	     {3, 1},
+	     {0, 2, 2, 3}},
+	    /* overlong encodings: C0 and C1 never start a sequence, E0 80 is overlong */
+	    {"\xc0\xaf", 2, 2, {3, 3}, {0, 1, 1, 2}},
+	    {"\xe0\x80\xaf", 3, 3, {3, 3, 3}, {0, 1, 1, 2, 2, 3}},
+	    /* lone continuation bytes, each its own replacement */
+	    {"\x80\xbf"
+	     "a",
+	     3,
+	     3,
+	     {3, 3, 1},
+	     {0, 1, 1, 2, 2, 3}},
+	    /* an encoded surrogate (ED A0 80) is three maximal subparts */
+	    {"\xed\xa0\x80", 3, 3, {3, 3, 3}, {0, 1, 1, 2, 2, 3}},
+	    /* beyond U+10FFFF */
+	    {"\xf4\x90\x80\x80", 4, 4, {3, 3, 3, 3}, {0, 1, 1, 2, 2, 3, 3, 4}},
+	    /* a truncated four-byte sequence, then a valid character */
+	    {"\xf0\x9f\x98\xc3\xa9", 5, 2, {3, 4}, {0, 3, 3, 5}},
+	    /* embedded NUL is just a character (not in the vocabulary) */
+	    {"a\0b", 3, 3, {1, 0, 2}, {0, 1, 1, 2, 2, 3}},
+	    /* a real U+FFFD in the input is the same token */
+	    {"\xef\xbf\xbd", 3, 1, {3}, {0, 3}},
 	};
 	struct tokenizer *t = load_snippet(unit_json);
 	CHECK(t != NULL);
@@ -1402,11 +1678,12 @@ static void test_invalid_utf8(void)
 static void test_random_bytes(void)
 {
 	struct tokenizer *ts[2] = {
-		load_bert_json(),
-		load_snippet("{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true},"
-			     "\"post_processor\":{\"type\":\"ByteLevel\",\"trim_offsets\":true},"
-			     "\"normalizer\":{\"type\":\"NFKC\"},"
-			     "\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0,\"\\u0120\":1}}}"),
+	    load_bert_json(),
+	    load_snippet(
+	        "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true},"
+	        "\"post_processor\":{\"type\":\"ByteLevel\",\"trim_offsets\":true},"
+	        "\"normalizer\":{\"type\":\"NFKC\"},"
+	        "\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0,\"\\u0120\":1}}}"),
 	};
 	CHECK(ts[0] && ts[1]);
 	uint64_t x = 0x9E3779B97F4A7C15ull;
@@ -1418,7 +1695,8 @@ static void test_random_bytes(void)
 			x ^= x >> 7;
 			x ^= x << 17;
 			/* Mostly high bytes and a few ASCII, to hit every decoder path. */
-			buf[i] = (x & 3) ? (unsigned char)(0x80 + (x >> 8) % 128) : (unsigned char)(x >> 8);
+			buf[i] = (x & 3) ? (unsigned char)(0x80 + (x >> 8) % 128)
+			                 : (unsigned char)(x >> 8);
 		}
 		x ^= x << 13;
 		x ^= x >> 7;
@@ -1428,7 +1706,7 @@ static void test_random_bytes(void)
 			struct sy_error err = {0};
 			struct tok_encode_params p = params(-1, TOK_TRUNCATE_LONGEST_FIRST, true);
 			enum sy_status st =
-				tokenizer_encode(ts[k], (const char *)buf, len, NULL, 0, &p, &err, &e);
+			    tokenizer_encode(ts[k], (const char *)buf, len, NULL, 0, &p, &err, &e);
 			CHECKF(st == SY_OK, "%s", err.msg);
 			if (st != SY_OK)
 				continue;
@@ -1461,63 +1739,70 @@ struct error_case {
 static void test_errors(void)
 {
 	static const struct error_case cases[] = {
-		{"{", SY_ERR_FORMAT, "tokenizer.json: invalid JSON near byte 0"},
-		{"[]", SY_ERR_FORMAT, "tokenizer.json: expected a JSON object"},
-		{"{}", SY_ERR_FORMAT, "tokenizer.json: model: missing"},
-		{"{\"model\":{\"type\":\"WordPiece\",\"vocab\":[]}}", SY_ERR_FORMAT,
-		 "tokenizer.json: model.vocab: expected object"},
-		{"{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":\"x\"}}}", SY_ERR_FORMAT,
-		 "tokenizer.json: model.vocab[\"a\"]: expected a non-negative integer id"},
-		{"{\"model\":{\"type\":\"Magic\"}}", SY_ERR_UNSUPPORTED,
-		 "tokenizer.json: model.type: unknown model \"Magic\""},
-		{"{\"normalizer\":{\"type\":\"Foo\"}," WP_MIN "}", SY_ERR_UNSUPPORTED,
-		 "tokenizer.json: normalizer.type: unknown normalizer \"Foo\""},
-		{"{\"normalizer\":{\"lowercase\":true}," WP_MIN "}", SY_ERR_FORMAT,
-		 "tokenizer.json: normalizer.type: missing"},
-		{"{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"\"}," WP_MIN "}",
-		 SY_ERR_UNSUPPORTED, "tokenizer.json: normalizer.type: unsupported normalizer \"Precompiled\""},
-		{"{\"normalizer\":{\"type\":\"BertNormalizer\",\"lowercase\":1}," WP_MIN "}", SY_ERR_FORMAT,
-		 "tokenizer.json: normalizer.lowercase: expected boolean"},
-		{"{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFC\"},{\"type\":\"Bar\"}]},"
-		 WP_MIN "}",
-		 SY_ERR_UNSUPPORTED, "tokenizer.json: normalizer.normalizers[1].type: unknown normalizer \"Bar\""},
-		{"{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"(\"},\"content\":\"\"}," WP_MIN "}",
-		 SY_ERR_UNSUPPORTED, NULL},
-		{"{\"normalizer\":{\"type\":\"Replace\",\"pattern\":\"x\",\"content\":\"\"}," WP_MIN "}",
-		 SY_ERR_FORMAT,
-		 "tokenizer.json: normalizer.pattern: expected {\"String\": ...} or {\"Regex\": ...}"},
-		{"{\"pre_tokenizer\":{\"type\":\"Qux\"}," WP_MIN "}", SY_ERR_UNSUPPORTED,
-		 "tokenizer.json: pre_tokenizer.type: unknown pre-tokenizer \"Qux\""},
-		{"{\"pre_tokenizer\":{\"type\":\"UnicodeScripts\"}," WP_MIN "}", SY_ERR_UNSUPPORTED,
-		 "tokenizer.json: pre_tokenizer.type: unsupported pre-tokenizer \"UnicodeScripts\""},
-		{"{\"pre_tokenizer\":{\"type\":\"Punctuation\",\"behavior\":\"Sideways\"}," WP_MIN "}",
-		 SY_ERR_FORMAT, "tokenizer.json: pre_tokenizer.behavior: unknown split behavior \"Sideways\""},
-		{"{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Metaspace\","
-		 "\"replacement\":\"ab\"}]}," WP_MIN "}",
-		 SY_ERR_FORMAT,
-		 "tokenizer.json: pre_tokenizer.pretokenizers[0].replacement: expected a single character"},
-		{"{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"}}," WP_MIN "}",
-		 SY_ERR_FORMAT, "tokenizer.json: pre_tokenizer.behavior: missing"},
-		{"{\"post_processor\":{\"type\":\"Zap\"}," WP_MIN "}", SY_ERR_UNSUPPORTED,
-		 "tokenizer.json: post_processor.type: unknown post-processor \"Zap\""},
-		{"{\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\"],\"cls\":[\"[CLS]\",1]},"
-		 WP_MIN "}",
-		 SY_ERR_FORMAT, "tokenizer.json: post_processor.sep: expected [token, id]"},
-		{"{\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":"
-		 "{\"id\":\"[X]\",\"type_id\":0}}],\"special_tokens\":{}}," WP_MIN "}",
-		 SY_ERR_FORMAT, "tokenizer.json: post_processor.special_tokens: missing \"[X]\""},
-		{"{\"added_tokens\":{}," WP_MIN "}", SY_ERR_FORMAT,
-		 "tokenizer.json: added_tokens: expected array"},
-		{"{\"added_tokens\":[{\"id\":1}]," WP_MIN "}", SY_ERR_FORMAT,
-		 "tokenizer.json: added_tokens[0].content: missing"},
-		{"{\"truncation\":{\"max_length\":5,\"strategy\":\"Middle\"}," WP_MIN "}", SY_ERR_FORMAT,
-		 "tokenizer.json: truncation.strategy: unknown strategy \"Middle\""},
-		{"{\"truncation\":{\"max_length\":-5}," WP_MIN "}", SY_ERR_FORMAT, NULL},
+	    {"{", SY_ERR_FORMAT, "tokenizer.json: invalid JSON near byte 0"},
+	    {"[]", SY_ERR_FORMAT, "tokenizer.json: expected a JSON object"},
+	    {"{}", SY_ERR_FORMAT, "tokenizer.json: model: missing"},
+	    {"{\"model\":{\"type\":\"WordPiece\",\"vocab\":[]}}", SY_ERR_FORMAT,
+	     "tokenizer.json: model.vocab: expected object"},
+	    {"{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":\"x\"}}}", SY_ERR_FORMAT,
+	     "tokenizer.json: model.vocab[\"a\"]: expected a non-negative integer id"},
+	    {"{\"model\":{\"type\":\"Magic\"}}", SY_ERR_UNSUPPORTED,
+	     "tokenizer.json: model.type: unknown model \"Magic\""},
+	    {"{\"normalizer\":{\"type\":\"Foo\"}," WP_MIN "}", SY_ERR_UNSUPPORTED,
+	     "tokenizer.json: normalizer.type: unknown normalizer \"Foo\""},
+	    {"{\"normalizer\":{\"lowercase\":true}," WP_MIN "}", SY_ERR_FORMAT,
+	     "tokenizer.json: normalizer.type: missing"},
+	    {"{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"\"}," WP_MIN "}",
+	     SY_ERR_UNSUPPORTED,
+	     "tokenizer.json: normalizer.type: unsupported normalizer \"Precompiled\""},
+	    {"{\"normalizer\":{\"type\":\"BertNormalizer\",\"lowercase\":1}," WP_MIN "}",
+	     SY_ERR_FORMAT, "tokenizer.json: normalizer.lowercase: expected boolean"},
+	    {"{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFC\"},{\"type\":"
+	     "\"Bar\"}]}," WP_MIN "}",
+	     SY_ERR_UNSUPPORTED,
+	     "tokenizer.json: normalizer.normalizers[1].type: unknown normalizer \"Bar\""},
+	    {"{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"(\"},\"content\":\"\"}"
+	     "," WP_MIN "}",
+	     SY_ERR_UNSUPPORTED, NULL},
+	    {"{\"normalizer\":{\"type\":\"Replace\",\"pattern\":\"x\",\"content\":\"\"}," WP_MIN
+	     "}",
+	     SY_ERR_FORMAT,
+	     "tokenizer.json: normalizer.pattern: expected {\"String\": ...} or {\"Regex\": ...}"},
+	    {"{\"pre_tokenizer\":{\"type\":\"Qux\"}," WP_MIN "}", SY_ERR_UNSUPPORTED,
+	     "tokenizer.json: pre_tokenizer.type: unknown pre-tokenizer \"Qux\""},
+	    {"{\"pre_tokenizer\":{\"type\":\"UnicodeScripts\"}," WP_MIN "}", SY_ERR_UNSUPPORTED,
+	     "tokenizer.json: pre_tokenizer.type: unsupported pre-tokenizer \"UnicodeScripts\""},
+	    {"{\"pre_tokenizer\":{\"type\":\"Punctuation\",\"behavior\":\"Sideways\"}," WP_MIN "}",
+	     SY_ERR_FORMAT,
+	     "tokenizer.json: pre_tokenizer.behavior: unknown split behavior \"Sideways\""},
+	    {"{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Metaspace\","
+	     "\"replacement\":\"ab\"}]}," WP_MIN "}",
+	     SY_ERR_FORMAT,
+	     "tokenizer.json: pre_tokenizer.pretokenizers[0].replacement: expected a single "
+	     "character"},
+	    {"{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"}}," WP_MIN "}",
+	     SY_ERR_FORMAT, "tokenizer.json: pre_tokenizer.behavior: missing"},
+	    {"{\"post_processor\":{\"type\":\"Zap\"}," WP_MIN "}", SY_ERR_UNSUPPORTED,
+	     "tokenizer.json: post_processor.type: unknown post-processor \"Zap\""},
+	    {"{\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\"],\"cls\":[\"[CLS]"
+	     "\",1]}," WP_MIN "}",
+	     SY_ERR_FORMAT, "tokenizer.json: post_processor.sep: expected [token, id]"},
+	    {"{\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":"
+	     "{\"id\":\"[X]\",\"type_id\":0}}],\"special_tokens\":{}}," WP_MIN "}",
+	     SY_ERR_FORMAT, "tokenizer.json: post_processor.special_tokens: missing \"[X]\""},
+	    {"{\"added_tokens\":{}," WP_MIN "}", SY_ERR_FORMAT,
+	     "tokenizer.json: added_tokens: expected array"},
+	    {"{\"added_tokens\":[{\"id\":1}]," WP_MIN "}", SY_ERR_FORMAT,
+	     "tokenizer.json: added_tokens[0].content: missing"},
+	    {"{\"truncation\":{\"max_length\":5,\"strategy\":\"Middle\"}," WP_MIN "}",
+	     SY_ERR_FORMAT, "tokenizer.json: truncation.strategy: unknown strategy \"Middle\""},
+	    {"{\"truncation\":{\"max_length\":-5}," WP_MIN "}", SY_ERR_FORMAT, NULL},
 	};
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
 		struct sy_error err = {0};
 		struct tokenizer *t = NULL;
-		enum sy_status st = tokenizer_load_json(cases[c].json, strlen(cases[c].json), &err, &t);
+		enum sy_status st =
+		    tokenizer_load_json(cases[c].json, strlen(cases[c].json), &err, &t);
 		CHECKF(st == cases[c].status, "case %zu: status %d, want %d (%s)", c, (int)st,
 		       (int)cases[c].status, err.msg);
 		CHECK(t == NULL);
@@ -1654,7 +1939,8 @@ static void test_load_directory(void)
 	CHECK(mkdtemp(dir) != NULL);
 	char path[256];
 	/* A cased vocab.txt with CRLF line ends, and tokenizer_config.json saying do_lower_case false. */
-	const char *vocab = "[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\n[MASK]\r\nHello\r\nhello\r\n##s\r\n,\r\nw\xc3\xa9\r\n";
+	const char *vocab = "[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\n[MASK]\r\nHello\r\nhello\r\n##"
+	                    "s\r\n,\r\nw\xc3\xa9\r\n";
 	snprintf(path, sizeof path, "%s/vocab.txt", dir);
 	CHECK(write_file(path, vocab, strlen(vocab)));
 	snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
@@ -1704,14 +1990,14 @@ static void test_load_directory(void)
 /* ---- Threads and speed ---- */
 
 static const char *const sentences[] = {
-	"A man is playing a large flute.",
-	"Three men are playing chess.",
-	"The company was founded in 2016 by two engineers from Z\xc3\xbcrich.",
-	"You should've done this yesterday, but it's fine!",
-	"How are you doing? I'm doing great, thanks for asking.",
-	"Une femme coupe un oignon en d\xc3\xa9s.",
-	"\xe7\x94\x9f\xe6\xb4\xbb\xe7\x9a\x84\xe7\x9c\x9f\xe8\xb0\x9b\xe6\x98\xaf",
-	"let a = obj.toString();\ntoString();",
+    "A man is playing a large flute.",
+    "Three men are playing chess.",
+    "The company was founded in 2016 by two engineers from Z\xc3\xbcrich.",
+    "You should've done this yesterday, but it's fine!",
+    "How are you doing? I'm doing great, thanks for asking.",
+    "Une femme coupe un oignon en d\xc3\xa9s.",
+    "\xe7\x94\x9f\xe6\xb4\xbb\xe7\x9a\x84\xe7\x9c\x9f\xe8\xb0\x9b\xe6\x98\xaf",
+    "let a = obj.toString();\ntoString();",
 };
 #define N_SENT ((int)(sizeof sentences / sizeof sentences[0]))
 
@@ -1731,7 +2017,7 @@ static void *thread_main(void *p)
 		struct tok_encoding e;
 		struct sy_error err = {0};
 		if (tokenizer_encode(a->t, sentences[s], strlen(sentences[s]), NULL, 0, &prm, &err,
-				     &e) != SY_OK) {
+		                     &e) != SY_OK) {
 			a->bad++;
 			continue;
 		}
@@ -1791,8 +2077,9 @@ static void test_speed(void)
 			tok_encoding_free(&e);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) /
-		    iters;
+	double us =
+	    ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) /
+	    iters;
 	if (getenv("SY_TEST_VERBOSE"))
 		fprintf(stderr, "  %.2f us per sentence\n", us);
 	CHECKF(us < 500, "%.1f us per sentence", us);

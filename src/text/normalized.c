@@ -57,8 +57,7 @@ enum sy_status nstr_push_cp(struct tok_nstr *n, uint32_t cp, uint32_t a, uint32_
 	return SY_OK;
 }
 
-enum sy_status nstr_push_str(struct tok_nstr *n, const char *s, size_t len, uint32_t a,
-			     uint32_t b)
+enum sy_status nstr_push_str(struct tok_nstr *n, const char *s, size_t len, uint32_t a, uint32_t b)
 {
 	if (nstr_reserve(n, len) != SY_OK)
 		return SY_ERR_NOMEM;
@@ -72,7 +71,7 @@ enum sy_status nstr_push_str(struct tok_nstr *n, const char *s, size_t len, uint
 }
 
 enum sy_status nstr_append_range(struct tok_nstr *dst, const struct tok_nstr *src, size_t off,
-				 size_t len)
+                                 size_t len)
 {
 	if (nstr_reserve(dst, len) != SY_OK)
 		return SY_ERR_NOMEM;

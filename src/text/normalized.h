@@ -20,7 +20,7 @@
 #include "base/status.h"
 
 struct tok_nstr {
-	char *s;      /* [len] UTF-8 */
+	char *s; /* [len] UTF-8 */
 	uint32_t *o0; /* [len] start of the original byte range of this byte's character */
 	uint32_t *o1; /* [len] end (exclusive) of that range */
 	size_t len, cap;
@@ -38,19 +38,18 @@ static inline void nstr_put_cp(struct tok_nstr *n, uint32_t cp, uint32_t a, uint
 /* Appends code point cp, growing as needed. */
 enum sy_status nstr_push_cp(struct tok_nstr *n, uint32_t cp, uint32_t a, uint32_t b);
 /* Appends UTF-8 bytes that all carry the range [a, b). */
-enum sy_status nstr_push_str(struct tok_nstr *n, const char *s, size_t len, uint32_t a,
-			     uint32_t b);
+enum sy_status nstr_push_str(struct tok_nstr *n, const char *s, size_t len, uint32_t a, uint32_t b);
 /* Appends src[off, off + len) with its alignments. */
 enum sy_status nstr_append_range(struct tok_nstr *dst, const struct tok_nstr *src, size_t off,
-				 size_t len);
+                                 size_t len);
 /* Replaces n's content with the input text, invalid UTF-8 replaced by U+FFFD (one per maximal
  * invalid subsequence, aligned to the bytes it replaces). */
 enum sy_status nstr_set_input(struct tok_nstr *n, const char *text, size_t len);
 
 struct tok_split {
 	uint32_t off, len; /* byte range in the current normalized string (when id < 0) */
-	int32_t id;        /* >= 0: an added token, final; -1: text still to tokenize */
-	uint32_t o0, o1;   /* original byte range of an added token */
+	int32_t id; /* >= 0: an added token, final; -1: text still to tokenize */
+	uint32_t o0, o1; /* original byte range of an added token */
 };
 
 struct tok_split_list {

@@ -40,12 +40,13 @@ void normalizer_free(struct tok_normalizer *n)
 }
 
 static enum sy_status pattern_from_json(const cJSON *j, const char *path, struct sy_error *err,
-					struct tok_pattern *out)
+                                        struct tok_pattern *out)
 {
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "pattern");
 	if (!cJSON_IsObject(p))
 		return sy_error_set(err, SY_ERR_FORMAT,
-				    "%s.pattern: expected {\"String\": ...} or {\"Regex\": ...}", path);
+		                    "%s.pattern: expected {\"String\": ...} or {\"Regex\": ...}",
+		                    path);
 	const cJSON *s = cJSON_GetObjectItemCaseSensitive(p, "String");
 	const cJSON *r = cJSON_GetObjectItemCaseSensitive(p, "Regex");
 	char field[TOKCFG_PATH_LEN + 16];
@@ -60,16 +61,16 @@ static enum sy_status pattern_from_json(const cJSON *j, const char *path, struct
 		return pattern_init(out, r->valuestring, true, field, err);
 	}
 	return sy_error_set(err, SY_ERR_FORMAT,
-			    "%s.pattern: expected {\"String\": ...} or {\"Regex\": ...}", path);
+	                    "%s.pattern: expected {\"String\": ...} or {\"Regex\": ...}", path);
 }
 
 static enum sy_status bert_from_json(const cJSON *j, const char *path, struct sy_error *err,
-				     struct tok_normalizer *n)
+                                     struct tok_normalizer *n)
 {
 	enum sy_status st;
 	if ((st = tokcfg_bool(j, "clean_text", path, true, err, &n->clean_text)) != SY_OK ||
 	    (st = tokcfg_bool(j, "handle_chinese_chars", path, true, err,
-			      &n->handle_chinese_chars)) != SY_OK ||
+	                      &n->handle_chinese_chars)) != SY_OK ||
 	    (st = tokcfg_bool(j, "lowercase", path, true, err, &n->lowercase)) != SY_OK)
 		return st;
 	/* strip_accents: null (or absent) follows lowercase, as BertNormalizer does. */
@@ -77,7 +78,7 @@ static enum sy_status bert_from_json(const cJSON *j, const char *path, struct sy
 }
 
 enum sy_status normalizer_from_json(const cJSON *j, const char *path, struct sy_error *err,
-				    struct tok_normalizer **out)
+                                    struct tok_normalizer **out)
 {
 	*out = NULL;
 	const char *type;
@@ -130,7 +131,8 @@ enum sy_status normalizer_from_json(const cJSON *j, const char *path, struct sy_
 		n->kind = TOK_NORM_SEQUENCE;
 		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "normalizers");
 		if (!cJSON_IsArray(arr)) {
-			st = sy_error_set(err, SY_ERR_FORMAT, "%s.normalizers: expected array", path);
+			st = sy_error_set(err, SY_ERR_FORMAT, "%s.normalizers: expected array",
+			                  path);
 		} else {
 			int cnt = cJSON_GetArraySize(arr);
 			n->seq = calloc(cnt ? (size_t)cnt : 1, sizeof *n->seq);
@@ -150,10 +152,10 @@ enum sy_status normalizer_from_json(const cJSON *j, const char *path, struct sy_
 		}
 	} else if (strcmp(type, "Precompiled") == 0 || strcmp(type, "Nmt") == 0) {
 		st = sy_error_set(err, SY_ERR_UNSUPPORTED, "%s.type: unsupported normalizer \"%s\"",
-				  path, type);
+		                  path, type);
 	} else {
-		st = sy_error_set(err, SY_ERR_UNSUPPORTED, "%s.type: unknown normalizer \"%s\"", path,
-				  type);
+		st = sy_error_set(err, SY_ERR_UNSUPPORTED, "%s.type: unknown normalizer \"%s\"",
+		                  path, type);
 	}
 	if (st != SY_OK) {
 		normalizer_free(n);
@@ -217,7 +219,7 @@ static void canonical_order(uint32_t *cp, size_t n)
 
 /* Decodes src into w->cp/ca/cb, fully decomposing each character when opts asks for it. */
 static enum sy_status decode_to_cps(const struct tok_nstr *src, utf8proc_option_t opts,
-				    struct tok_work *w, size_t *n_out)
+                                    struct tok_work *w, size_t *n_out)
 {
 	size_t n = 0;
 	/* A character expands to at most DECOMP_MAX code points; bytes bound characters. */
@@ -286,7 +288,7 @@ static enum sy_status compose_to(struct tok_nstr *dst, struct tok_work *w, size_
 			if (j - g + 1 > tmp_cap) {
 				size_t cap = (j - g + 1) * 2;
 				utf8proc_int32_t *t = tmp == stack ? malloc(cap * sizeof *t)
-								   : realloc(tmp, cap * sizeof *t);
+				                                   : realloc(tmp, cap * sizeof *t);
 				if (!t) {
 					st = SY_ERR_NOMEM;
 					goto out;
@@ -307,7 +309,7 @@ static enum sy_status compose_to(struct tok_nstr *dst, struct tok_work *w, size_
 		if (j - g > tmp_cap) {
 			size_t cap = (j - g) * 2;
 			utf8proc_int32_t *t =
-				tmp == stack ? malloc(cap * sizeof *t) : realloc(tmp, cap * sizeof *t);
+			    tmp == stack ? malloc(cap * sizeof *t) : realloc(tmp, cap * sizeof *t);
 			if (!t) {
 				st = SY_ERR_NOMEM;
 				goto out;
@@ -362,7 +364,7 @@ static enum sy_status reorder_nstr(struct tok_nstr *io, struct tok_nstr *tmp, st
 /* ---- Leaf normalizers: src -> dst ---- */
 
 static enum sy_status run_bert(const struct tok_normalizer *nz, const struct tok_nstr *src,
-			       struct tok_nstr *dst, bool *reorder)
+                               struct tok_nstr *dst, bool *reorder)
 {
 	dst->len = 0;
 	if (nstr_reserve(dst, src->len + 16) != SY_OK)
@@ -408,7 +410,7 @@ static enum sy_status run_bert(const struct tok_normalizer *nz, const struct tok
 		if (nz->strip_accents && cp >= 0xC0) {
 			int bc = 0;
 			nd = utf8proc_decompose_char((utf8proc_int32_t)cp, d, DECOMP_MAX,
-						     UTF8PROC_DECOMPOSE, &bc);
+			                             UTF8PROC_DECOMPOSE, &bc);
 			if (nd < 1 || nd > DECOMP_MAX) {
 				d[0] = (utf8proc_int32_t)cp;
 				nd = 1;
@@ -473,7 +475,7 @@ static enum sy_status run_strip_accents(const struct tok_nstr *src, struct tok_n
 }
 
 static enum sy_status run_strip(const struct tok_normalizer *nz, const struct tok_nstr *src,
-				struct tok_nstr *dst)
+                                struct tok_nstr *dst)
 {
 	size_t s = 0, e = src->len;
 	if (nz->strip_left) {
@@ -523,18 +525,19 @@ static enum sy_status replace_cb(void *ctx, uint32_t start, uint32_t end, bool i
 }
 
 static enum sy_status run_replace(const struct tok_normalizer *nz, const struct tok_nstr *src,
-				  struct tok_nstr *dst, struct tok_work *w, struct sy_error *err)
+                                  struct tok_nstr *dst, struct tok_work *w, struct sy_error *err)
 {
 	dst->len = 0;
 	struct replace_ctx rc = {nz, src, dst};
-	enum sy_status st = pattern_find(&nz->pattern, src->s, src->len, w->md, replace_cb, &rc, err);
+	enum sy_status st =
+	    pattern_find(&nz->pattern, src->s, src->len, w->md, replace_cb, &rc, err);
 	if (st == SY_ERR_NOMEM)
 		return sy_error_set(err, st, "out of memory");
 	return st;
 }
 
 static enum sy_status run_prepend(const struct tok_normalizer *nz, const struct tok_nstr *src,
-				  struct tok_nstr *dst)
+                                  struct tok_nstr *dst)
 {
 	dst->len = 0;
 	if (src->len == 0)
@@ -550,12 +553,13 @@ static enum sy_status run_byte_level(const struct tok_nstr *src, struct tok_nstr
 	if (nstr_reserve(dst, src->len * 2) != SY_OK)
 		return SY_ERR_NOMEM;
 	for (size_t i = 0; i < src->len; i++)
-		nstr_put_cp(dst, uc_byte_level_char((unsigned char)src->s[i]), src->o0[i], src->o1[i]);
+		nstr_put_cp(dst, uc_byte_level_char((unsigned char)src->s[i]), src->o0[i],
+		            src->o1[i]);
 	return SY_OK;
 }
 
 enum sy_status normalizer_run(const struct tok_normalizer *nz, struct tok_work *w,
-			      struct sy_error *err)
+                              struct sy_error *err)
 {
 	struct tok_nstr *io = &w->n1, *tmp = &w->n2;
 	enum sy_status st = SY_OK;

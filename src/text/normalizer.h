@@ -33,20 +33,20 @@ struct tok_normalizer {
 	/* BertNormalizer; strip_accents already resolved (null means: same as lowercase). */
 	bool clean_text, handle_chinese_chars, strip_accents, lowercase;
 	bool strip_left, strip_right; /* Strip */
-	struct tok_pattern pattern;   /* Replace */
-	char *content;                /* Replace: the replacement; Prepend: the prefix */
-	struct tok_normalizer **seq;  /* [n_seq] Sequence */
+	struct tok_pattern pattern; /* Replace */
+	char *content; /* Replace: the replacement; Prepend: the prefix */
+	struct tok_normalizer **seq; /* [n_seq] Sequence */
 	int n_seq;
 };
 
 /* Builds a normalizer from its JSON object; path ("normalizer", "normalizer.normalizers[2]")
  * names it in error messages. */
 enum sy_status normalizer_from_json(const cJSON *j, const char *path, struct sy_error *err,
-				    struct tok_normalizer **out);
+                                    struct tok_normalizer **out);
 void normalizer_free(struct tok_normalizer *n);
 
 /* Normalizes w->n1 in place (w->n2 is used as scratch). */
 enum sy_status normalizer_run(const struct tok_normalizer *n, struct tok_work *w,
-			      struct sy_error *err);
+                              struct sy_error *err);
 
 #endif

@@ -9,7 +9,7 @@
 #include "text/unicode.h"
 
 enum sy_status pattern_init(struct tok_pattern *p, const char *text, bool regex, const char *field,
-			    struct sy_error *err)
+                            struct sy_error *err)
 {
 	memset(p, 0, sizeof *p);
 	size_t len = strlen(text);
@@ -27,8 +27,9 @@ enum sy_status pattern_init(struct tok_pattern *p, const char *text, bool regex,
 	if (!p->re) {
 		PCRE2_UCHAR msg[256];
 		pcre2_get_error_message(code, msg, sizeof msg);
-		return sy_error_set(err, SY_ERR_UNSUPPORTED, "%s: cannot compile regex \"%s\": %s at %zu",
-				    field, text, (const char *)msg, (size_t)off);
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "%s: cannot compile regex \"%s\": %s at %zu", field, text,
+		                    (const char *)msg, (size_t)off);
 	}
 	/* JIT is an optimisation only: without it (e.g. no executable memory) matching still works. */
 	(void)pcre2_jit_compile(p->re, PCRE2_JIT_COMPLETE);
@@ -49,7 +50,7 @@ pcre2_match_data *pattern_match_data_create(void)
 }
 
 static enum sy_status find_literal(const struct tok_pattern *p, const char *s, size_t len,
-				   tok_match_fn fn, void *ctx)
+                                   tok_match_fn fn, void *ctx)
 {
 	size_t prev = 0, pos = 0, n = p->lit_len;
 	enum sy_status st;
@@ -72,7 +73,7 @@ static enum sy_status find_literal(const struct tok_pattern *p, const char *s, s
 }
 
 enum sy_status pattern_find(const struct tok_pattern *p, const char *s, size_t len,
-			    pcre2_match_data *md, tok_match_fn fn, void *ctx, struct sy_error *err)
+                            pcre2_match_data *md, tok_match_fn fn, void *ctx, struct sy_error *err)
 {
 	if (!p->re)
 		return find_literal(p, s, len, fn, ctx);
@@ -81,7 +82,7 @@ enum sy_status pattern_find(const struct tok_pattern *p, const char *s, size_t l
 	enum sy_status st;
 	while (pos <= len) {
 		int rc = pcre2_match(p->re, (PCRE2_SPTR)s, len, pos, opts | PCRE2_NO_UTF_CHECK, md,
-				     NULL);
+		                     NULL);
 		if (rc == PCRE2_ERROR_NOMATCH) {
 			if (opts == 0 || pos >= len)
 				break;
@@ -94,7 +95,7 @@ enum sy_status pattern_find(const struct tok_pattern *p, const char *s, size_t l
 			PCRE2_UCHAR msg[256];
 			pcre2_get_error_message(rc, msg, sizeof msg);
 			return sy_error_set(err, SY_ERR_LIMIT, "regex match failed: %s",
-					    (const char *)msg);
+			                    (const char *)msg);
 		}
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		size_t ms = ov[0], me = ov[1];

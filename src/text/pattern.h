@@ -19,14 +19,14 @@
 
 struct tok_pattern {
 	pcre2_code *re; /* NULL for a literal */
-	char *lit;      /* the literal (valid UTF-8), NULL for a regex */
+	char *lit; /* the literal (valid UTF-8), NULL for a regex */
 	size_t lit_len;
 };
 
 /* Compiles `text` as a regex (regex = true) or keeps it as a literal. `field` names the JSON
  * field for error messages. */
 enum sy_status pattern_init(struct tok_pattern *p, const char *text, bool regex, const char *field,
-			    struct sy_error *err);
+                            struct sy_error *err);
 void pattern_free(struct tok_pattern *p);
 
 /* Called for each consecutive range [start, end) of the subject, is_match telling a match from
@@ -35,7 +35,7 @@ typedef enum sy_status (*tok_match_fn)(void *ctx, uint32_t start, uint32_t end, 
 
 /* md: match data from pattern_match_data_create (per thread). */
 enum sy_status pattern_find(const struct tok_pattern *p, const char *s, size_t len,
-			    pcre2_match_data *md, tok_match_fn fn, void *ctx, struct sy_error *err);
+                            pcre2_match_data *md, tok_match_fn fn, void *ctx, struct sy_error *err);
 
 pcre2_match_data *pattern_match_data_create(void);
 

@@ -14,19 +14,19 @@
 
 /* The tokens of one input sequence before post-processing. */
 struct tok_seq {
-	int32_t *ids;      /* [n] */
+	int32_t *ids; /* [n] */
 	uint32_t *o0, *o1; /* [n] original byte range */
-	uint8_t *added;    /* [n] 1 for an added token matched in the text */
+	uint8_t *added; /* [n] 1 for an added token matched in the text */
 	int n, cap;
 };
 
 struct tok_work {
-	struct tok_nstr buf, buf2;     /* current normalized string, and the next one */
-	struct tok_nstr n1, n2;        /* normalizer scratch (one split at a time) */
+	struct tok_nstr buf, buf2; /* current normalized string, and the next one */
+	struct tok_nstr n1, n2; /* normalizer scratch (one split at a time) */
 	struct tok_split_list sp, sp2; /* current splits of buf, and the next ones */
-	struct tok_piece_buf pieces;   /* model output for one split */
-	pcre2_match_data *md;          /* for every regex of this tokenizer */
-	uint32_t *cp, *ca, *cb;        /* [cp_cap] code points with original ranges (NFC/NFD) */
+	struct tok_piece_buf pieces; /* model output for one split */
+	pcre2_match_data *md; /* for every regex of this tokenizer */
+	uint32_t *cp, *ca, *cb; /* [cp_cap] code points with original ranges (NFC/NFD) */
 	size_t cp_cap;
 	struct tok_seq seq[2]; /* text and pair tokens */
 };

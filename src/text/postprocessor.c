@@ -40,7 +40,7 @@ static int tpl_added(const struct tok_tpl_piece *t, int n)
 
 /* Appends a piece; ids (may be NULL) are copied. */
 static enum sy_status tpl_push(struct tok_tpl_piece **t, int *n, int seq, uint32_t type_id,
-			       const int32_t *ids, int n_ids)
+                               const int32_t *ids, int n_ids)
 {
 	struct tok_tpl_piece *v = realloc(*t, (size_t)(*n + 1) * sizeof *v);
 	if (!v)
@@ -68,7 +68,7 @@ static struct tok_postprocessor *pp_new(void)
 
 /* The template of a processor that adds [cls] A [sep] (B [sep]). */
 static enum sy_status pp_set_cls_sep(struct tok_postprocessor *p, int32_t cls, int32_t sep,
-				     bool roberta)
+                                     bool roberta)
 {
 	enum sy_status st = SY_OK;
 	uint32_t tb = roberta ? 0 : 1;
@@ -117,7 +117,7 @@ enum sy_status postprocessor_bert(int32_t cls, int32_t sep, struct tok_postproce
 
 /* ["[SEP]", 102] */
 static enum sy_status token_pair(const cJSON *j, const char *key, const char *path,
-				 struct sy_error *err, int32_t *id)
+                                 struct sy_error *err, int32_t *id)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
 	const cJSON *s = cJSON_GetArrayItem(v, 0), *n = cJSON_GetArrayItem(v, 1);
@@ -130,16 +130,16 @@ static enum sy_status token_pair(const cJSON *j, const char *key, const char *pa
 
 /* Finds the special token named `name` in special_tokens and returns its ids. */
 static enum sy_status special_ids(const cJSON *specials, const char *name, const char *path,
-				  struct sy_error *err, int32_t **ids, int *n_ids)
+                                  struct sy_error *err, int32_t **ids, int *n_ids)
 {
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(specials, name);
 	if (!cJSON_IsObject(e))
-		return sy_error_set(err, SY_ERR_FORMAT, "%s.special_tokens: missing \"%.60s\"", path,
-				    name);
+		return sy_error_set(err, SY_ERR_FORMAT, "%s.special_tokens: missing \"%.60s\"",
+		                    path, name);
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(e, "ids");
 	if (!cJSON_IsArray(arr))
-		return sy_error_set(err, SY_ERR_FORMAT, "%s.special_tokens[\"%.60s\"].ids: expected array",
-				    path, name);
+		return sy_error_set(err, SY_ERR_FORMAT,
+		                    "%s.special_tokens[\"%.60s\"].ids: expected array", path, name);
 	int n = cJSON_GetArraySize(arr), k = 0;
 	int32_t *v = malloc((size_t)(n ? n : 1) * sizeof *v);
 	if (!v)
@@ -150,8 +150,8 @@ static enum sy_status special_ids(const cJSON *specials, const char *name, const
 		if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > INT32_MAX) {
 			free(v);
 			return sy_error_set(err, SY_ERR_FORMAT,
-					    "%s.special_tokens[\"%.60s\"].ids[%d]: expected id", path,
-					    name, k);
+			                    "%s.special_tokens[\"%.60s\"].ids[%d]: expected id",
+			                    path, name, k);
 		}
 		v[k++] = (int32_t)it->valuedouble;
 	}
@@ -162,8 +162,8 @@ static enum sy_status special_ids(const cJSON *specials, const char *name, const
 
 /* One template piece in string form: "$A", "$B:1", "$1", "[SEP]", "[SEP]:1". */
 static enum sy_status piece_from_string(const char *s, const char *field, const cJSON *specials,
-					const char *path, struct sy_error *err,
-					struct tok_tpl_piece **t, int *n)
+                                        const char *path, struct sy_error *err,
+                                        struct tok_tpl_piece **t, int *n)
 {
 	char name[256];
 	const char *colon = strrchr(s, ':');
@@ -174,7 +174,7 @@ static enum sy_status piece_from_string(const char *s, const char *field, const 
 		type_id = strtoul(colon + 1, &end, 10);
 		if (!colon[1] || *end || type_id > UINT32_MAX)
 			return sy_error_set(err, SY_ERR_FORMAT, "%s: bad template piece \"%.60s\"",
-					    field, s);
+			                    field, s);
 	}
 	if (nl >= sizeof name)
 		return sy_error_set(err, SY_ERR_FORMAT, "%s: template piece too long", field);
@@ -193,14 +193,14 @@ static enum sy_status piece_from_string(const char *s, const char *field, const 
 			unsigned long v = strtoul(r, &end, 10);
 			if (*end || v > UINT32_MAX)
 				return sy_error_set(err, SY_ERR_FORMAT,
-						    "%s: bad template piece \"%.60s\"", field, s);
+				                    "%s: bad template piece \"%.60s\"", field, s);
 			seq = 0;
 			if (!(colon && colon != s))
 				type_id = v;
 		}
 		return tpl_push(t, n, seq, (uint32_t)type_id, NULL, 0) == SY_OK
-			       ? SY_OK
-			       : sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		           ? SY_OK
+		           : sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	}
 	int32_t *ids;
 	int n_ids;
@@ -213,8 +213,8 @@ static enum sy_status piece_from_string(const char *s, const char *field, const 
 }
 
 static enum sy_status template_from_json(const cJSON *v, const char *key, const cJSON *specials,
-					 const char *path, struct sy_error *err,
-					 struct tok_tpl_piece **t, int *n)
+                                         const char *path, struct sy_error *err,
+                                         struct tok_tpl_piece **t, int *n)
 {
 	char field[TOKCFG_PATH_LEN + 32];
 	snprintf(field, sizeof field, "%s.%s", path, key);
@@ -231,11 +231,12 @@ static enum sy_status template_from_json(const cJSON *v, const char *key, const 
 			size_t len = e ? (size_t)(e - s) : strlen(s);
 			char buf[256];
 			if (len >= sizeof buf)
-				return sy_error_set(err, SY_ERR_FORMAT, "%s: template piece too long",
-						    field);
+				return sy_error_set(err, SY_ERR_FORMAT,
+				                    "%s: template piece too long", field);
 			memcpy(buf, s, len);
 			buf[len] = '\0';
-			if ((st = piece_from_string(buf, field, specials, path, err, t, n)) != SY_OK)
+			if ((st = piece_from_string(buf, field, specials, path, err, t, n)) !=
+			    SY_OK)
 				return st;
 			s += len;
 		}
@@ -250,8 +251,8 @@ static enum sy_status template_from_json(const cJSON *v, const char *key, const 
 		char item[TOKCFG_PATH_LEN + 48];
 		snprintf(item, sizeof item, "%s[%d]", field, i++);
 		if (cJSON_IsString(it)) {
-			if ((st = piece_from_string(it->valuestring, item, specials, path, err, t, n)) !=
-			    SY_OK)
+			if ((st = piece_from_string(it->valuestring, item, specials, path, err, t,
+			                            n)) != SY_OK)
 				return st;
 			continue;
 		}
@@ -259,13 +260,14 @@ static enum sy_status template_from_json(const cJSON *v, const char *key, const 
 		const cJSON *sq = cJSON_GetObjectItemCaseSensitive(it, "Sequence");
 		const cJSON *body = sp ? sp : sq;
 		if (!cJSON_IsObject(it) || !cJSON_IsObject(body))
-			return sy_error_set(err, SY_ERR_FORMAT,
-					    "%s: expected {\"SpecialToken\": ...} or {\"Sequence\": ...}",
-					    item);
+			return sy_error_set(
+			    err, SY_ERR_FORMAT,
+			    "%s: expected {\"SpecialToken\": ...} or {\"Sequence\": ...}", item);
 		const char *id;
 		long type_id;
 		if ((st = tokcfg_string(body, "id", item, NULL, err, &id)) != SY_OK ||
-		    (st = tokcfg_int(body, "type_id", item, 0, UINT32_MAX, 0, err, &type_id)) != SY_OK)
+		    (st = tokcfg_int(body, "type_id", item, 0, UINT32_MAX, 0, err, &type_id)) !=
+		        SY_OK)
 			return st;
 		if (!id)
 			return sy_error_set(err, SY_ERR_FORMAT, "%s.id: missing", item);
@@ -273,8 +275,8 @@ static enum sy_status template_from_json(const cJSON *v, const char *key, const 
 			int seq = strcmp(id, "A") == 0 ? 0 : strcmp(id, "B") == 0 ? 1 : -1;
 			if (seq < 0)
 				return sy_error_set(err, SY_ERR_FORMAT,
-						    "%s.id: expected \"A\" or \"B\", got \"%.60s\"", item,
-						    id);
+				                    "%s.id: expected \"A\" or \"B\", got \"%.60s\"",
+				                    item, id);
 			if (tpl_push(t, n, seq, (uint32_t)type_id, NULL, 0) != SY_OK)
 				return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 		} else {
@@ -292,7 +294,7 @@ static enum sy_status template_from_json(const cJSON *v, const char *key, const 
 }
 
 static enum sy_status template_processing(const cJSON *j, const char *path, struct sy_error *err,
-					  struct tok_postprocessor *p)
+                                          struct tok_postprocessor *p)
 {
 	const cJSON *specials = cJSON_GetObjectItemCaseSensitive(j, "special_tokens");
 	if (specials && !cJSON_IsNull(specials) && !cJSON_IsObject(specials))
@@ -301,8 +303,8 @@ static enum sy_status template_processing(const cJSON *j, const char *path, stru
 	const cJSON *pair = cJSON_GetObjectItemCaseSensitive(j, "pair");
 	if (!single)
 		return sy_error_set(err, SY_ERR_FORMAT, "%s.single: missing", path);
-	enum sy_status st = template_from_json(single, "single", specials, path, err, &p->single,
-					       &p->n_single);
+	enum sy_status st =
+	    template_from_json(single, "single", specials, path, err, &p->single, &p->n_single);
 	if (st != SY_OK)
 		return st;
 	if (pair && !cJSON_IsNull(pair)) {
@@ -315,13 +317,13 @@ static enum sy_status template_processing(const cJSON *j, const char *path, stru
 			has_b |= p->pair[i].seq == 1;
 		}
 		if (!has_a || !has_b)
-			return sy_error_set(err, SY_ERR_FORMAT, "%s.pair: must contain both $A and $B",
-					    path);
+			return sy_error_set(err, SY_ERR_FORMAT,
+			                    "%s.pair: must contain both $A and $B", path);
 	} else {
 		/* No pair template: the single one followed by $B with type id 1. */
 		for (int i = 0; i < p->n_single; i++)
 			if (tpl_push(&p->pair, &p->n_pair, p->single[i].seq, p->single[i].type_id,
-				     p->single[i].ids, p->single[i].n_ids) != SY_OK)
+			             p->single[i].ids, p->single[i].n_ids) != SY_OK)
 				return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 		if (tpl_push(&p->pair, &p->n_pair, 1, 1, NULL, 0) != SY_OK)
 			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
@@ -331,7 +333,7 @@ static enum sy_status template_processing(const cJSON *j, const char *path, stru
 
 /* Parses one processor into p; *has_tpl tells whether p already has a template. */
 static enum sy_status parse_one(const cJSON *j, const char *path, struct sy_error *err,
-				struct tok_postprocessor *p, bool *has_tpl)
+                                struct tok_postprocessor *p, bool *has_tpl)
 {
 	const char *type;
 	enum sy_status st = tokcfg_type(j, path, err, &type);
@@ -341,7 +343,8 @@ static enum sy_status parse_one(const cJSON *j, const char *path, struct sy_erro
 	if (strcmp(type, "Sequence") == 0) {
 		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "processors");
 		if (!cJSON_IsArray(arr))
-			return sy_error_set(err, SY_ERR_FORMAT, "%s.processors: expected array", path);
+			return sy_error_set(err, SY_ERR_FORMAT, "%s.processors: expected array",
+			                    path);
 		int i = 0;
 		const cJSON *it;
 		cJSON_ArrayForEach(it, arr)
@@ -367,11 +370,11 @@ static enum sy_status parse_one(const cJSON *j, const char *path, struct sy_erro
 	bool bert = strcmp(type, "BertProcessing") == 0;
 	bool tpl = strcmp(type, "TemplateProcessing") == 0;
 	if (!roberta && !bert && !tpl)
-		return sy_error_set(err, SY_ERR_UNSUPPORTED, "%s.type: unknown post-processor \"%s\"",
-				    path, type);
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "%s.type: unknown post-processor \"%s\"", path, type);
 	if (*has_tpl)
 		return sy_error_set(err, SY_ERR_UNSUPPORTED,
-				    "%s: more than one processor adding special tokens", path);
+		                    "%s: more than one processor adding special tokens", path);
 	*has_tpl = true;
 	if (tpl)
 		return template_processing(j, path, err, p);
@@ -394,7 +397,7 @@ static enum sy_status parse_one(const cJSON *j, const char *path, struct sy_erro
 }
 
 enum sy_status postprocessor_from_json(const cJSON *j, const char *path, struct sy_error *err,
-				       struct tok_postprocessor **out)
+                                       struct tok_postprocessor **out)
 {
 	*out = NULL;
 	struct tok_postprocessor *p = pp_new();
@@ -458,7 +461,7 @@ static uint32_t count_spaces(const char *tok, size_t len, int dir)
 }
 
 void postprocessor_trim(const struct tok_postprocessor *p, struct tok_seq *s, tok_string_fn str,
-			const void *ctx)
+                        const void *ctx)
 {
 	if (!p->trim_offsets)
 		return;
@@ -482,8 +485,8 @@ void postprocessor_trim(const struct tok_postprocessor *p, struct tok_seq *s, to
 /* ---- Assembly ---- */
 
 enum sy_status postprocessor_apply(const struct tok_postprocessor *p, const struct tok_seq *a,
-				   const struct tok_seq *b, bool add_special_tokens,
-				   struct sy_error *err, struct tok_encoding *out)
+                                   const struct tok_seq *b, bool add_special_tokens,
+                                   struct sy_error *err, struct tok_encoding *out)
 {
 	const struct tok_tpl_piece *t = b ? p->pair : p->single;
 	int nt = b ? p->n_pair : p->n_single;

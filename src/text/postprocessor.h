@@ -23,9 +23,9 @@
 #include "text/tokenizer.h"
 
 struct tok_tpl_piece {
-	int seq;          /* 0 = $A, 1 = $B, -1 = special tokens */
+	int seq; /* 0 = $A, 1 = $B, -1 = special tokens */
 	uint32_t type_id; /* token type id given to every token of the piece */
-	int32_t *ids;     /* [n_ids] special token ids (seq < 0) */
+	int32_t *ids; /* [n_ids] special token ids (seq < 0) */
 	int n_ids;
 };
 
@@ -33,13 +33,13 @@ struct tok_postprocessor {
 	struct tok_tpl_piece *single, *pair; /* [n_single], [n_pair] */
 	int n_single, n_pair;
 	int added_single, added_pair; /* special tokens each template adds */
-	bool trim_offsets;            /* ByteLevel / Roberta offset trimming */
-	bool trim_prefix_space;       /* their add_prefix_space */
+	bool trim_offsets; /* ByteLevel / Roberta offset trimming */
+	bool trim_prefix_space; /* their add_prefix_space */
 };
 
 /* j may be NULL (no post-processor): then the default template. */
 enum sy_status postprocessor_from_json(const cJSON *j, const char *path, struct sy_error *err,
-				       struct tok_postprocessor **out);
+                                       struct tok_postprocessor **out);
 /* BertProcessing with the given [CLS] / [SEP] ids (for vocab.txt tokenizers). */
 enum sy_status postprocessor_bert(int32_t cls, int32_t sep, struct tok_postprocessor **out);
 void postprocessor_free(struct tok_postprocessor *p);
@@ -52,11 +52,11 @@ typedef const char *(*tok_string_fn)(const void *ctx, const struct tok_seq *s, i
 
 /* Trims offsets in place (no-op unless trim_offsets). */
 void postprocessor_trim(const struct tok_postprocessor *p, struct tok_seq *s, tok_string_fn str,
-			const void *ctx);
+                        const void *ctx);
 
 /* Builds the final encoding from the (truncated) sequences; b is NULL for a single text. */
 enum sy_status postprocessor_apply(const struct tok_postprocessor *p, const struct tok_seq *a,
-				   const struct tok_seq *b, bool add_special_tokens,
-				   struct sy_error *err, struct tok_encoding *out);
+                                   const struct tok_seq *b, bool add_special_tokens,
+                                   struct sy_error *err, struct tok_encoding *out);
 
 #endif

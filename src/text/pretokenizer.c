@@ -19,7 +19,7 @@
 #include "text/unicode.h"
 
 const char *const tok_gpt2_regex =
-	"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 /* ---- Loading ---- */
 
@@ -35,7 +35,7 @@ void pretokenizer_free(struct tok_pretokenizer *p)
 }
 
 static enum sy_status behavior_from_json(const cJSON *j, const char *path, bool required,
-					 struct sy_error *err, enum tok_split_behavior *out)
+                                         struct sy_error *err, enum tok_split_behavior *out)
 {
 	const char *b;
 	enum sy_status st = tokcfg_string(j, "behavior", path, NULL, err, &b);
@@ -51,11 +51,11 @@ static enum sy_status behavior_from_json(const cJSON *j, const char *path, bool 
 		const char *name, *snake;
 		enum tok_split_behavior v;
 	} names[] = {
-		{"Removed", "removed", TOK_SPLIT_REMOVED},
-		{"Isolated", "isolated", TOK_SPLIT_ISOLATED},
-		{"MergedWithPrevious", "merged_with_previous", TOK_SPLIT_MERGED_WITH_PREVIOUS},
-		{"MergedWithNext", "merged_with_next", TOK_SPLIT_MERGED_WITH_NEXT},
-		{"Contiguous", "contiguous", TOK_SPLIT_CONTIGUOUS},
+	    {"Removed", "removed", TOK_SPLIT_REMOVED},
+	    {"Isolated", "isolated", TOK_SPLIT_ISOLATED},
+	    {"MergedWithPrevious", "merged_with_previous", TOK_SPLIT_MERGED_WITH_PREVIOUS},
+	    {"MergedWithNext", "merged_with_next", TOK_SPLIT_MERGED_WITH_NEXT},
+	    {"Contiguous", "contiguous", TOK_SPLIT_CONTIGUOUS},
 	};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		if (strcmp(b, names[i].name) == 0 || strcmp(b, names[i].snake) == 0) {
@@ -63,12 +63,13 @@ static enum sy_status behavior_from_json(const cJSON *j, const char *path, bool 
 			return SY_OK;
 		}
 	}
-	return sy_error_set(err, SY_ERR_FORMAT, "%s.behavior: unknown split behavior \"%s\"", path, b);
+	return sy_error_set(err, SY_ERR_FORMAT, "%s.behavior: unknown split behavior \"%s\"", path,
+	                    b);
 }
 
 /* Reads a one-character string field into *out. */
 static enum sy_status char_from_json(const cJSON *j, const char *key, const char *path,
-				     const char *def, struct sy_error *err, uint32_t *out)
+                                     const char *def, struct sy_error *err, uint32_t *out)
 {
 	const char *s;
 	enum sy_status st = tokcfg_string(j, key, path, def, err, &s);
@@ -79,12 +80,12 @@ static enum sy_status char_from_json(const cJSON *j, const char *key, const char
 	uint32_t k;
 	if (!*s || (*out = utf8_decode(s, &k), s[k] != '\0'))
 		return sy_error_set(err, SY_ERR_FORMAT, "%s.%s: expected a single character", path,
-				    key);
+		                    key);
 	return SY_OK;
 }
 
 static enum sy_status metaspace_from_json(const cJSON *j, const char *path, struct sy_error *err,
-					  struct tok_pretokenizer *p)
+                                          struct tok_pretokenizer *p)
 {
 	enum sy_status st = char_from_json(j, "replacement", path, "\xe2\x96\x81", err, &p->ch);
 	if (st != SY_OK)
@@ -102,14 +103,15 @@ static enum sy_status metaspace_from_json(const cJSON *j, const char *path, stru
 			p->prepend = TOK_PREPEND_NEVER;
 		else
 			return sy_error_set(err, SY_ERR_FORMAT,
-					    "%s.prepend_scheme: unknown scheme \"%s\"", path, scheme);
+			                    "%s.prepend_scheme: unknown scheme \"%s\"", path,
+			                    scheme);
 	}
 	/* Older files only have add_prefix_space; false means never. */
 	const cJSON *aps = cJSON_GetObjectItemCaseSensitive(j, "add_prefix_space");
 	if (aps && !cJSON_IsNull(aps)) {
 		if (!cJSON_IsBool(aps))
-			return sy_error_set(err, SY_ERR_FORMAT, "%s.add_prefix_space: expected boolean",
-					    path);
+			return sy_error_set(err, SY_ERR_FORMAT,
+			                    "%s.add_prefix_space: expected boolean", path);
 		if (cJSON_IsFalse(aps))
 			p->prepend = TOK_PREPEND_NEVER;
 	}
@@ -117,7 +119,7 @@ static enum sy_status metaspace_from_json(const cJSON *j, const char *path, stru
 }
 
 enum sy_status pretokenizer_from_json(const cJSON *j, const char *path, struct sy_error *err,
-				      struct tok_pretokenizer **out)
+                                      struct tok_pretokenizer **out)
 {
 	*out = NULL;
 	const char *type;
@@ -147,7 +149,7 @@ enum sy_status pretokenizer_from_json(const cJSON *j, const char *path, struct s
 		char field[TOKCFG_PATH_LEN + 16];
 		snprintf(field, sizeof field, "%s (GPT-2 regex)", path);
 		if ((st = tokcfg_bool(j, "add_prefix_space", path, true, err,
-				      &p->add_prefix_space)) == SY_OK &&
+		                      &p->add_prefix_space)) == SY_OK &&
 		    (st = tokcfg_bool(j, "use_regex", path, true, err, &p->use_regex)) == SY_OK &&
 		    p->use_regex)
 			st = pattern_init(&p->pattern, tok_gpt2_regex, true, field, err);
@@ -167,11 +169,12 @@ enum sy_status pretokenizer_from_json(const cJSON *j, const char *path, struct s
 			snprintf(field, sizeof field, "%s.pattern.Regex", path);
 			st = pattern_init(&p->pattern, r->valuestring, true, field, err);
 		} else {
-			st = sy_error_set(err, SY_ERR_FORMAT,
-					  "%s.pattern: expected {\"String\": ...} or {\"Regex\": ...}",
-					  path);
+			st = sy_error_set(
+			    err, SY_ERR_FORMAT,
+			    "%s.pattern: expected {\"String\": ...} or {\"Regex\": ...}", path);
 		}
-		if (st == SY_OK && (st = behavior_from_json(j, path, true, err, &p->behavior)) == SY_OK)
+		if (st == SY_OK &&
+		    (st = behavior_from_json(j, path, true, err, &p->behavior)) == SY_OK)
 			st = tokcfg_bool(j, "invert", path, false, err, &p->invert);
 	} else if (strcmp(type, "CharDelimiterSplit") == 0) {
 		p->kind = TOK_PRE_CHAR_DELIMITER;
@@ -183,7 +186,8 @@ enum sy_status pretokenizer_from_json(const cJSON *j, const char *path, struct s
 		p->kind = TOK_PRE_SEQUENCE;
 		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "pretokenizers");
 		if (!cJSON_IsArray(arr)) {
-			st = sy_error_set(err, SY_ERR_FORMAT, "%s.pretokenizers: expected array", path);
+			st = sy_error_set(err, SY_ERR_FORMAT, "%s.pretokenizers: expected array",
+			                  path);
 		} else {
 			int cnt = cJSON_GetArraySize(arr);
 			p->seq = calloc(cnt ? (size_t)cnt : 1, sizeof *p->seq);
@@ -202,11 +206,11 @@ enum sy_status pretokenizer_from_json(const cJSON *j, const char *path, struct s
 			}
 		}
 	} else if (strcmp(type, "UnicodeScripts") == 0) {
-		st = sy_error_set(err, SY_ERR_UNSUPPORTED, "%s.type: unsupported pre-tokenizer \"%s\"",
-				  path, type);
+		st = sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                  "%s.type: unsupported pre-tokenizer \"%s\"", path, type);
 	} else {
 		st = sy_error_set(err, SY_ERR_UNSUPPORTED, "%s.type: unknown pre-tokenizer \"%s\"",
-				  path, type);
+		                  path, type);
 	}
 	if (st != SY_OK) {
 		pretokenizer_free(p);
@@ -223,11 +227,11 @@ struct splitter {
 	int first; /* index in out of this split's first piece */
 	enum tok_split_behavior behavior;
 	bool prev_match; /* whether the previous range was a match */
-	bool last_open;  /* merged_with_next: the last piece is a match awaiting a gap */
+	bool last_open; /* merged_with_next: the last piece is a match awaiting a gap */
 };
 
 static void splitter_begin(struct splitter *sp, struct tok_split_list *out,
-			   enum tok_split_behavior b)
+                           enum tok_split_behavior b)
 {
 	sp->out = out;
 	sp->first = out->n;
@@ -248,8 +252,7 @@ static void splitter_extend(struct splitter *sp, uint32_t end)
 }
 
 /* Adds the range [start, end) (absolute offsets in the string). */
-static enum sy_status splitter_add(struct splitter *sp, uint32_t start, uint32_t end,
-				   bool is_match)
+static enum sy_status splitter_add(struct splitter *sp, uint32_t start, uint32_t end, bool is_match)
 {
 	bool have = sp->out->n > sp->first;
 	enum sy_status st = SY_OK;
@@ -312,8 +315,8 @@ static bool char_matches(const struct tok_pretokenizer *p, enum char_class cls, 
 
 /* A character predicate: every matching character is its own match. */
 static enum sy_status match_chars(const struct tok_pretokenizer *p, enum char_class cls,
-				  const struct tok_nstr *b, uint32_t off, uint32_t len,
-				  struct splitter *sp)
+                                  const struct tok_nstr *b, uint32_t off, uint32_t len,
+                                  struct splitter *sp)
 {
 	uint32_t gap = off, end = off + len;
 	enum sy_status st;
@@ -335,7 +338,7 @@ static enum sy_status match_chars(const struct tok_pretokenizer *p, enum char_cl
 
 /* BertPreTokenizer: whitespace removed, then punctuation isolated, done in one pass. */
 static enum sy_status match_bert(const struct tok_nstr *b, uint32_t off, uint32_t len,
-				 struct tok_split_list *out)
+                                 struct tok_split_list *out)
 {
 	uint32_t run = UINT32_MAX, end = off + len;
 	enum sy_status st;
@@ -353,10 +356,12 @@ static enum sy_status match_bert(const struct tok_nstr *b, uint32_t off, uint32_
 		}
 		if (ws || punct) {
 			if (run != UINT32_MAX &&
-			    (st = splits_push(out, (struct tok_split){run, i - run, -1, 0, 0})) != SY_OK)
+			    (st = splits_push(out, (struct tok_split){run, i - run, -1, 0, 0})) !=
+			        SY_OK)
 				return st;
 			run = UINT32_MAX;
-			if (punct && (st = splits_push(out, (struct tok_split){i, k, -1, 0, 0})) != SY_OK)
+			if (punct &&
+			    (st = splits_push(out, (struct tok_split){i, k, -1, 0, 0})) != SY_OK)
 				return st;
 		} else if (run == UINT32_MAX) {
 			run = i;
@@ -370,7 +375,7 @@ static enum sy_status match_bert(const struct tok_nstr *b, uint32_t off, uint32_
 
 /* Whitespace: the matches of \w+|[^\w\s]+ are kept, the rest removed. */
 static enum sy_status match_whitespace(const struct tok_nstr *b, uint32_t off, uint32_t len,
-				       struct tok_split_list *out)
+                                       struct tok_split_list *out)
 {
 	uint32_t run = UINT32_MAX, end = off + len;
 	int run_cls = 0; /* 1: word, 2: other */
@@ -380,7 +385,8 @@ static enum sy_status match_whitespace(const struct tok_nstr *b, uint32_t off, u
 		int cls = uc_is_word(c) ? 1 : uc_is_whitespace(c) ? 0 : 2;
 		if (cls != run_cls || run == UINT32_MAX) {
 			if (run != UINT32_MAX &&
-			    (st = splits_push(out, (struct tok_split){run, i - run, -1, 0, 0})) != SY_OK)
+			    (st = splits_push(out, (struct tok_split){run, i - run, -1, 0, 0})) !=
+			        SY_OK)
 				return st;
 			run = cls ? i : UINT32_MAX;
 			run_cls = cls;
@@ -405,7 +411,7 @@ static enum sy_status regex_cb(void *ctx, uint32_t start, uint32_t end, bool is_
 }
 
 static enum sy_status match_fixed(const struct tok_pretokenizer *p, const struct tok_nstr *b,
-				  uint32_t off, uint32_t len, struct tok_split_list *out)
+                                  uint32_t off, uint32_t len, struct tok_split_list *out)
 {
 	uint32_t end = off + len, start = off;
 	long cnt = 0;
@@ -415,8 +421,8 @@ static enum sy_status match_fixed(const struct tok_pretokenizer *p, const struct
 	for (uint32_t i = off; i < end;) {
 		i += utf8_lead_len((unsigned char)b->s[i]);
 		if (++cnt == p->length || i >= end) {
-			if ((st = splits_push(out, (struct tok_split){start, i - start, -1, 0, 0})) !=
-			    SY_OK)
+			if ((st = splits_push(
+			         out, (struct tok_split){start, i - start, -1, 0, 0})) != SY_OK)
 				return st;
 			start = i;
 			cnt = 0;
@@ -427,7 +433,7 @@ static enum sy_status match_fixed(const struct tok_pretokenizer *p, const struct
 
 /* Runs a cut-only pre-tokenizer over every text split. */
 static enum sy_status run_cut(const struct tok_pretokenizer *p, struct tok_work *w,
-			      struct sy_error *err)
+                              struct sy_error *err)
 {
 	w->sp2.n = 0;
 	enum sy_status st = SY_OK;
@@ -440,8 +446,12 @@ static enum sy_status run_cut(const struct tok_pretokenizer *p, struct tok_work 
 		struct splitter sp;
 		switch (p->kind) {
 		case TOK_PRE_BERT: st = match_bert(&w->buf, s.off, s.len, &w->sp2); break;
-		case TOK_PRE_WHITESPACE: st = match_whitespace(&w->buf, s.off, s.len, &w->sp2); break;
-		case TOK_PRE_FIXED_LENGTH: st = match_fixed(p, &w->buf, s.off, s.len, &w->sp2); break;
+		case TOK_PRE_WHITESPACE:
+			st = match_whitespace(&w->buf, s.off, s.len, &w->sp2);
+			break;
+		case TOK_PRE_FIXED_LENGTH:
+			st = match_fixed(p, &w->buf, s.off, s.len, &w->sp2);
+			break;
 		case TOK_PRE_WHITESPACE_SPLIT:
 			splitter_begin(&sp, &w->sp2, TOK_SPLIT_REMOVED);
 			st = match_chars(p, CC_WS, &w->buf, s.off, s.len, &sp);
@@ -459,15 +469,16 @@ static enum sy_status run_cut(const struct tok_pretokenizer *p, struct tok_work 
 			break;
 		case TOK_PRE_DIGITS:
 			splitter_begin(&sp, &w->sp2,
-				       p->individual_digits ? TOK_SPLIT_ISOLATED : TOK_SPLIT_CONTIGUOUS);
+			               p->individual_digits ? TOK_SPLIT_ISOLATED
+			                                    : TOK_SPLIT_CONTIGUOUS);
 			st = match_chars(p, CC_DIGIT, &w->buf, s.off, s.len, &sp);
 			splitter_end(&sp);
 			break;
 		case TOK_PRE_SPLIT: {
 			splitter_begin(&sp, &w->sp2, p->behavior);
 			struct regex_ctx rc = {&sp, s.off, p->invert};
-			st = pattern_find(&p->pattern, w->buf.s + s.off, s.len, w->md, regex_cb, &rc,
-					  err);
+			st = pattern_find(&p->pattern, w->buf.s + s.off, s.len, w->md, regex_cb,
+			                  &rc, err);
 			if (st == SY_OK)
 				splitter_end(&sp);
 			else if (st != SY_ERR_NOMEM)
@@ -478,7 +489,8 @@ static enum sy_status run_cut(const struct tok_pretokenizer *p, struct tok_work 
 		}
 	}
 	if (st != SY_OK)
-		return sy_error_set(err, st, st == SY_ERR_NOMEM ? "out of memory" : "pre-tokenizer");
+		return sy_error_set(err, st,
+		                    st == SY_ERR_NOMEM ? "out of memory" : "pre-tokenizer");
 	splits_swap(&w->sp, &w->sp2);
 	return SY_OK;
 }
@@ -506,9 +518,10 @@ static enum sy_status run_metaspace(const struct tok_pretokenizer *p, struct tok
 			continue;
 		uint32_t start = (uint32_t)dst->len;
 		bool starts_rep = src->s[s.off] == ' ' ||
-				  (s.len >= rep_len && memcmp(src->s + s.off, rep, rep_len) == 0);
-		bool prepend = !starts_rep && (p->prepend == TOK_PREPEND_ALWAYS ||
-					       (p->prepend == TOK_PREPEND_FIRST && src->o0[s.off] == 0));
+		                  (s.len >= rep_len && memcmp(src->s + s.off, rep, rep_len) == 0);
+		bool prepend =
+		    !starts_rep && (p->prepend == TOK_PREPEND_ALWAYS ||
+		                    (p->prepend == TOK_PREPEND_FIRST && src->o0[s.off] == 0));
 		if (nstr_reserve(dst, (size_t)s.len * rep_len + rep_len) != SY_OK)
 			return SY_ERR_NOMEM;
 		if (prepend)
@@ -526,7 +539,7 @@ static enum sy_status run_metaspace(const struct tok_pretokenizer *p, struct tok
 		uint32_t end = (uint32_t)dst->len;
 		if (!p->split) {
 			if ((st = splits_push(&w->sp2, (struct tok_split){start, end - start, -1, 0,
-									  0})) != SY_OK)
+			                                                  0})) != SY_OK)
 				return st;
 			continue;
 		}
@@ -571,13 +584,12 @@ static enum sy_status bytelevel_piece(void *ctx, uint32_t start, uint32_t end, b
 	uint32_t at = (uint32_t)dst->len;
 	for (uint32_t j = start; j < end; j++)
 		nstr_put_cp(dst, uc_byte_level_char((unsigned char)bc->src->s[j]), bc->src->o0[j],
-			    bc->src->o1[j]);
-	return splits_push(&bc->w->sp2,
-			   (struct tok_split){at, (uint32_t)dst->len - at, -1, 0, 0});
+		            bc->src->o1[j]);
+	return splits_push(&bc->w->sp2, (struct tok_split){at, (uint32_t)dst->len - at, -1, 0, 0});
 }
 
 static enum sy_status run_byte_level(const struct tok_pretokenizer *p, struct tok_work *w,
-				     struct sy_error *err)
+                                     struct sy_error *err)
 {
 	w->buf2.len = 0;
 	w->sp2.n = 0;
@@ -601,7 +613,7 @@ static enum sy_status run_byte_level(const struct tok_pretokenizer *p, struct to
 			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 		if (p->use_regex)
 			st = pattern_find(&p->pattern, n1->s, n1->len, w->md, bytelevel_piece, &bc,
-					  err);
+			                  err);
 		else
 			st = bytelevel_piece(&bc, 0, (uint32_t)n1->len, false);
 		if (st == SY_ERR_NOMEM)
@@ -615,7 +627,7 @@ static enum sy_status run_byte_level(const struct tok_pretokenizer *p, struct to
 }
 
 enum sy_status pretokenizer_run(const struct tok_pretokenizer *p, struct tok_work *w,
-				struct sy_error *err)
+                                struct sy_error *err)
 {
 	enum sy_status st;
 	switch (p->kind) {

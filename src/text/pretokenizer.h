@@ -50,15 +50,15 @@ enum tok_prepend_scheme {
 struct tok_pretokenizer {
 	enum tok_pre_kind kind;
 	enum tok_split_behavior behavior; /* Punctuation, Split */
-	bool individual_digits;           /* Digits */
-	uint32_t ch;                      /* Metaspace replacement, CharDelimiterSplit delimiter */
-	enum tok_prepend_scheme prepend;  /* Metaspace */
-	bool split;                       /* Metaspace: split on the replacement */
+	bool individual_digits; /* Digits */
+	uint32_t ch; /* Metaspace replacement, CharDelimiterSplit delimiter */
+	enum tok_prepend_scheme prepend; /* Metaspace */
+	bool split; /* Metaspace: split on the replacement */
 	bool add_prefix_space, use_regex; /* ByteLevel */
-	struct tok_pattern pattern;       /* Split; ByteLevel's GPT-2 regex */
-	bool invert;                      /* Split */
-	long length;                      /* FixedLength, in characters */
-	struct tok_pretokenizer **seq;    /* [n_seq] Sequence */
+	struct tok_pattern pattern; /* Split; ByteLevel's GPT-2 regex */
+	bool invert; /* Split */
+	long length; /* FixedLength, in characters */
+	struct tok_pretokenizer **seq; /* [n_seq] Sequence */
 	int n_seq;
 };
 
@@ -66,11 +66,11 @@ struct tok_pretokenizer {
 extern const char *const tok_gpt2_regex;
 
 enum sy_status pretokenizer_from_json(const cJSON *j, const char *path, struct sy_error *err,
-				      struct tok_pretokenizer **out);
+                                      struct tok_pretokenizer **out);
 void pretokenizer_free(struct tok_pretokenizer *p);
 
 /* Applies p to the splits w->sp of w->buf, leaving the result in w->buf / w->sp. */
 enum sy_status pretokenizer_run(const struct tok_pretokenizer *p, struct tok_work *w,
-				struct sy_error *err);
+                                struct sy_error *err);
 
 #endif

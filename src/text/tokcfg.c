@@ -9,7 +9,7 @@
 #include "text/unicode.h"
 
 enum sy_status tokcfg_bool(const cJSON *obj, const char *key, const char *path, bool def,
-			   struct sy_error *err, bool *out)
+                           struct sy_error *err, bool *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	*out = def;
@@ -22,7 +22,7 @@ enum sy_status tokcfg_bool(const cJSON *obj, const char *key, const char *path, 
 }
 
 enum sy_status tokcfg_int(const cJSON *obj, const char *key, const char *path, long lo, long hi,
-			  long def, struct sy_error *err, long *out)
+                          long def, struct sy_error *err, long *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	*out = def;
@@ -32,13 +32,13 @@ enum sy_status tokcfg_int(const cJSON *obj, const char *key, const char *path, l
 		return sy_error_set(err, SY_ERR_FORMAT, "%s.%s: expected integer", path, key);
 	if (v->valuedouble < (double)lo || v->valuedouble > (double)hi)
 		return sy_error_set(err, SY_ERR_FORMAT, "%s.%s: %.0f out of range [%ld, %ld]", path,
-				    key, v->valuedouble, lo, hi);
+		                    key, v->valuedouble, lo, hi);
 	*out = (long)v->valuedouble;
 	return SY_OK;
 }
 
 enum sy_status tokcfg_string(const cJSON *obj, const char *key, const char *path, const char *def,
-			     struct sy_error *err, const char **out)
+                             struct sy_error *err, const char **out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	*out = def;
@@ -53,7 +53,7 @@ enum sy_status tokcfg_string(const cJSON *obj, const char *key, const char *path
 }
 
 enum sy_status tokcfg_type(const cJSON *obj, const char *path, struct sy_error *err,
-			   const char **out)
+                           const char **out)
 {
 	if (!cJSON_IsObject(obj))
 		return sy_error_set(err, SY_ERR_FORMAT, "%s: expected object", path);
@@ -80,8 +80,8 @@ bool tokcfg_utf8_valid(const char *s, size_t len)
 	size_t i = 0;
 	while (i < len) {
 		uint32_t cp, k = utf8_sanitize_step(u + i, len - i, &cp);
-		if (cp == UC_REPLACEMENT && !(k == 3 && u[i] == 0xEF && u[i + 1] == 0xBF &&
-					      u[i + 2] == 0xBD))
+		if (cp == UC_REPLACEMENT &&
+		    !(k == 3 && u[i] == 0xEF && u[i + 1] == 0xBF && u[i + 2] == 0xBD))
 			return false;
 		i += k;
 	}

@@ -16,16 +16,16 @@
 #define TOKCFG_PATH_LEN 160
 
 enum sy_status tokcfg_bool(const cJSON *obj, const char *key, const char *path, bool def,
-			   struct sy_error *err, bool *out);
+                           struct sy_error *err, bool *out);
 /* An integer in [lo, hi]. */
 enum sy_status tokcfg_int(const cJSON *obj, const char *key, const char *path, long lo, long hi,
-			  long def, struct sy_error *err, long *out);
+                          long def, struct sy_error *err, long *out);
 /* A string (valid UTF-8); *out points into the cJSON tree, or is def. */
 enum sy_status tokcfg_string(const cJSON *obj, const char *key, const char *path, const char *def,
-			     struct sy_error *err, const char **out);
+                             struct sy_error *err, const char **out);
 /* The mandatory "type" string of a component. */
 enum sy_status tokcfg_type(const cJSON *obj, const char *path, struct sy_error *err,
-			   const char **out);
+                           const char **out);
 /* Copies a NUL-terminated string; NULL on allocation failure. */
 char *tokcfg_strdup(const char *s);
 /* Whether s[0, len) is valid UTF-8. */

@@ -36,7 +36,7 @@
 #include "text/wordpiece.h"
 
 #define TOK_MAX_INPUT (1u << 30) /* bytes per text: offsets are 32-bit and expand up to 3x */
-#define WORK_KEEP (1u << 20)      /* scratch larger than this is released after a call */
+#define WORK_KEEP (1u << 20) /* scratch larger than this is released after a call */
 
 struct tok_added {
 	char *content; /* as written in tokenizer.json */
@@ -57,13 +57,13 @@ struct added_index {
 
 struct tokenizer {
 	struct text_model model;
-	struct tok_normalizer *normalizer;       /* NULL: none */
-	struct tok_pretokenizer *pretokenizer;   /* NULL: none */
-	struct tok_postprocessor *post;          /* never NULL */
-	struct tok_added *added;                 /* [n_added] */
+	struct tok_normalizer *normalizer; /* NULL: none */
+	struct tok_pretokenizer *pretokenizer; /* NULL: none */
+	struct tok_postprocessor *post; /* never NULL */
+	struct tok_added *added; /* [n_added] */
 	int n_added;
 	struct sy_strmap added_map; /* content -> index into added */
-	int *added_by_id;           /* [n_added] indices sorted by id */
+	int *added_by_id; /* [n_added] indices sorted by id */
 	struct added_index raw, norm;
 	int trunc_max; /* -1: no truncation in tokenizer.json */
 	enum tok_truncation trunc_strategy;
@@ -215,7 +215,7 @@ static int cmp_id_key(const void *a, const void *b)
 }
 
 static enum sy_status build_index(const struct tokenizer *t, bool normalized,
-				  struct added_index *ix)
+                                  struct added_index *ix)
 {
 	memset(ix, 0, sizeof *ix);
 	size_t cap = (size_t)(t->n_added ? t->n_added : 1);
@@ -228,7 +228,8 @@ static enum sy_status build_index(const struct tokenizer *t, bool normalized,
 	for (int i = 0; i < t->n_added; i++) {
 		const struct tok_added *a = &t->added[i];
 		if (a->normalized == normalized && a->norm_len > 0)
-			keys[ix->n++] = (struct added_key){(unsigned char)a->norm[0], a->norm_len, i};
+			keys[ix->n++] =
+			    (struct added_key){(unsigned char)a->norm[0], a->norm_len, i};
 	}
 	qsort(keys, (size_t)ix->n, sizeof *keys, cmp_added_key);
 	for (int k = 0; k < ix->n; k++)
@@ -258,8 +259,8 @@ static uint32_t char_before(const char *s, size_t end)
  * text between tokens as text splits, each token as a finished split (Hugging Face's
  * AddedVocabulary::find_matches). */
 static enum sy_status split_added(const struct tokenizer *t, const struct added_index *ix,
-				  const struct tok_nstr *b, uint32_t off, uint32_t len,
-				  struct tok_split_list *out)
+                                  const struct tok_nstr *b, uint32_t off, uint32_t len,
+                                  struct tok_split_list *out)
 {
 	const char *s = b->s + off;
 	uint32_t prev = 0, pos = 0;
@@ -269,7 +270,8 @@ static enum sy_status split_added(const struct tokenizer *t, const struct added_
 		int best = -1;
 		for (int k = ix->start[c]; k < ix->start[c + 1]; k++) {
 			const struct tok_added *a = &t->added[ix->idx[k]];
-			if (a->norm_len <= len - pos && memcmp(s + pos, a->norm, a->norm_len) == 0) {
+			if (a->norm_len <= len - pos &&
+			    memcmp(s + pos, a->norm, a->norm_len) == 0) {
 				best = ix->idx[k]; /* longest first */
 				break;
 			}
@@ -309,11 +311,11 @@ static enum sy_status split_added(const struct tokenizer *t, const struct added_
 			pos = stop;
 		}
 		if (start > prev &&
-		    (st = splits_push(out, (struct tok_split){off + prev, start - prev, -1, 0, 0})) !=
-			    SY_OK)
+		    (st = splits_push(
+		         out, (struct tok_split){off + prev, start - prev, -1, 0, 0})) != SY_OK)
 			return st;
 		struct tok_split sp = {off + start, stop - start, a->id, b->o0[off + start],
-				       b->o1[off + stop - 1]};
+		                       b->o1[off + stop - 1]};
 		if ((st = splits_push(out, sp)) != SY_OK)
 			return st;
 		prev = stop;
@@ -326,7 +328,7 @@ static enum sy_status split_added(const struct tokenizer *t, const struct added_
 /* ---- Encoding ---- */
 
 static enum sy_status encode_one(const struct tokenizer *t, const char *text, size_t len,
-				 struct tok_work *w, struct tok_seq *seq, struct sy_error *err)
+                                 struct tok_work *w, struct tok_seq *seq, struct sy_error *err)
 {
 	enum sy_status st;
 	seq->n = 0;
@@ -422,7 +424,7 @@ static void seq_truncate(struct tok_seq *s, int n, bool left)
 
 /* Hugging Face's truncate_encodings. */
 static enum sy_status truncate_seqs(struct tok_seq *a, struct tok_seq *b, int max_len,
-				    enum tok_truncation strategy, bool left, struct sy_error *err)
+                                    enum tok_truncation strategy, bool left, struct sy_error *err)
 {
 	if (max_len == 0) {
 		seq_truncate(a, 0, left);
@@ -464,12 +466,12 @@ static enum sy_status truncate_seqs(struct tok_seq *a, struct tok_seq *b, int ma
 	struct tok_seq *target = strategy == TOK_TRUNCATE_ONLY_FIRST ? a : b;
 	if (!target)
 		return sy_error_set(err, SY_ERR_INVALID_ARG,
-				    "truncation only_second: second sequence not provided");
+		                    "truncation only_second: second sequence not provided");
 	if (target->n <= to_remove)
-		return sy_error_set(err, SY_ERR_INVALID_ARG,
-				    "truncation %s: sequence too short to respect max_length %d",
-				    strategy == TOK_TRUNCATE_ONLY_FIRST ? "only_first" : "only_second",
-				    max_len);
+		return sy_error_set(
+		    err, SY_ERR_INVALID_ARG,
+		    "truncation %s: sequence too short to respect max_length %d",
+		    strategy == TOK_TRUNCATE_ONLY_FIRST ? "only_first" : "only_second", max_len);
 	seq_truncate(target, target->n - to_remove, left);
 	return SY_OK;
 }
@@ -477,9 +479,9 @@ static enum sy_status truncate_seqs(struct tok_seq *a, struct tok_seq *b, int ma
 struct tok_encode_params tokenizer_default_params(void)
 {
 	return (struct tok_encode_params){
-		.max_length = 0,
-		.truncation = TOK_TRUNCATE_LONGEST_FIRST,
-		.add_special_tokens = true,
+	    .max_length = 0,
+	    .truncation = TOK_TRUNCATE_LONGEST_FIRST,
+	    .add_special_tokens = true,
 	};
 }
 
@@ -527,7 +529,7 @@ static uint32_t snap_to_unit(const char *text, size_t len, uint32_t x)
 }
 
 static void trim_offsets(const struct tokenizer *tok, struct tok_seq *s, const char *text,
-			 size_t len)
+                         size_t len)
 {
 	if (!tok->post->trim_offsets)
 		return;
@@ -540,15 +542,16 @@ static void trim_offsets(const struct tokenizer *tok, struct tok_seq *s, const c
 }
 
 enum sy_status tokenizer_encode(const struct tokenizer *tok, const char *text, size_t len,
-				const char *pair, size_t pair_len, const struct tok_encode_params *params,
-				struct sy_error *err, struct tok_encoding *out)
+                                const char *pair, size_t pair_len,
+                                const struct tok_encode_params *params, struct sy_error *err,
+                                struct tok_encoding *out)
 {
 	memset(out, 0, sizeof *out);
 	if (!tok || (!text && len) || (!out))
 		return sy_error_set(err, SY_ERR_INVALID_ARG, "tokenizer_encode: NULL argument");
 	if (len > TOK_MAX_INPUT || (pair && pair_len > TOK_MAX_INPUT))
 		return sy_error_set(err, SY_ERR_LIMIT, "text of %zu bytes is too long (limit %u)",
-				    len > pair_len ? len : pair_len, TOK_MAX_INPUT);
+		                    len > pair_len ? len : pair_len, TOK_MAX_INPUT);
 	if (!pair && pair_len)
 		return sy_error_set(err, SY_ERR_INVALID_ARG, "tokenizer_encode: NULL pair");
 	struct tok_encode_params defp = tokenizer_default_params();
@@ -558,7 +561,7 @@ enum sy_status tokenizer_encode(const struct tokenizer *tok, const char *text, s
 	    params->truncation != TOK_TRUNCATE_ONLY_FIRST &&
 	    params->truncation != TOK_TRUNCATE_ONLY_SECOND)
 		return sy_error_set(err, SY_ERR_INVALID_ARG, "unknown truncation strategy %d",
-				    (int)params->truncation);
+		                    (int)params->truncation);
 	bool owned;
 	struct tok_work *w = work_get(&owned);
 	if (!w)
@@ -578,8 +581,8 @@ enum sy_status tokenizer_encode(const struct tokenizer *tok, const char *text, s
 		}
 		if (max_len >= 0) {
 			int room = params->add_special_tokens
-					   ? postprocessor_added(tok->post, pair != NULL)
-					   : 0;
+			               ? postprocessor_added(tok->post, pair != NULL)
+			               : 0;
 			int eff = max_len - room;
 			st = truncate_seqs(&w->seq[0], b, eff > 0 ? eff : 0, strategy, left, err);
 		}
@@ -589,7 +592,7 @@ enum sy_status tokenizer_encode(const struct tokenizer *tok, const char *text, s
 		if (b)
 			trim_offsets(tok, b, pair, pair_len);
 		st = postprocessor_apply(tok->post, &w->seq[0], b, params->add_special_tokens, err,
-					 out);
+		                         out);
 	}
 	work_put(w, owned);
 	return st;
@@ -701,8 +704,8 @@ static struct tokenizer *tokenizer_new(void)
 
 /* Registers an added token (a later entry with the same content replaces an earlier one). */
 static enum sy_status added_push(struct tokenizer *t, const char *content, int32_t id,
-				 bool single_word, bool lstrip, bool rstrip, bool normalized,
-				 bool special)
+                                 bool single_word, bool lstrip, bool rstrip, bool normalized,
+                                 bool special)
 {
 	size_t len = strlen(content);
 	int32_t at = sy_strmap_get(&t->added_map, content, len);
@@ -825,7 +828,7 @@ static enum sy_status model_from_json(const cJSON *m, struct sy_error *err, stru
 		else if (cJSON_IsArray(vocab))
 			type = "Unigram";
 		else if (cJSON_GetObjectItemCaseSensitive(m, "continuing_subword_prefix") ||
-			 cJSON_GetObjectItemCaseSensitive(m, "max_input_chars_per_word"))
+		         cJSON_GetObjectItemCaseSensitive(m, "max_input_chars_per_word"))
 			type = "WordPiece";
 		else
 			type = "WordLevel";
@@ -880,7 +883,7 @@ static enum sy_status added_from_json(struct tokenizer *t, const cJSON *arr, str
 		size_t clen = strlen(content);
 		int32_t at = sy_strmap_get(&t->added_map, content, clen);
 		int32_t use = at >= 0 ? t->added[at].id
-				      : t->model.vt->token_to_id(t->model.impl, content, clen);
+		                      : t->model.vt->token_to_id(t->model.impl, content, clen);
 		if (use < 0)
 			use = (*next_id)++;
 		if (added_push(t, content, use, sw, ls, rs, norm, special) != SY_OK)
@@ -890,7 +893,7 @@ static enum sy_status added_from_json(struct tokenizer *t, const cJSON *arr, str
 }
 
 static enum sy_status truncation_from_json(struct tokenizer *t, const cJSON *j,
-					   struct sy_error *err)
+                                           struct sy_error *err)
 {
 	if (!j || cJSON_IsNull(j))
 		return SY_OK;
@@ -900,9 +903,9 @@ static enum sy_status truncation_from_json(struct tokenizer *t, const cJSON *j,
 	const char *strategy, *direction;
 	enum sy_status st;
 	if ((st = tokcfg_int(j, "max_length", "truncation", 0, INT_MAX, 512, err, &max_len)) !=
-		    SY_OK ||
+	        SY_OK ||
 	    (st = tokcfg_string(j, "strategy", "truncation", "LongestFirst", err, &strategy)) !=
-		    SY_OK ||
+	        SY_OK ||
 	    (st = tokcfg_string(j, "direction", "truncation", "Right", err, &direction)) != SY_OK)
 		return st;
 	t->trunc_max = (int)max_len;
@@ -913,31 +916,32 @@ static enum sy_status truncation_from_json(struct tokenizer *t, const cJSON *j,
 	else if (strcmp(strategy, "OnlySecond") == 0 || strcmp(strategy, "only_second") == 0)
 		t->trunc_strategy = TOK_TRUNCATE_ONLY_SECOND;
 	else
-		return sy_error_set(err, SY_ERR_FORMAT, "truncation.strategy: unknown strategy \"%s\"",
-				    strategy);
+		return sy_error_set(err, SY_ERR_FORMAT,
+		                    "truncation.strategy: unknown strategy \"%s\"", strategy);
 	if (strcmp(direction, "Right") == 0 || strcmp(direction, "right") == 0)
 		t->trunc_left = false;
 	else if (strcmp(direction, "Left") == 0 || strcmp(direction, "left") == 0)
 		t->trunc_left = true;
 	else
 		return sy_error_set(err, SY_ERR_FORMAT,
-				    "truncation.direction: unknown direction \"%s\"", direction);
+		                    "truncation.direction: unknown direction \"%s\"", direction);
 	return SY_OK;
 }
 
 static enum sy_status tokenizer_from_cjson(const cJSON *root, struct sy_error *err,
-					   struct tokenizer **out)
+                                           struct tokenizer **out)
 {
 	if (!cJSON_IsObject(root))
 		return sy_error_set(err, SY_ERR_FORMAT, "expected a JSON object");
 	struct tokenizer *t = tokenizer_new();
 	if (!t)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	enum sy_status st = model_from_json(cJSON_GetObjectItemCaseSensitive(root, "model"), err,
-					    &t->model);
+	enum sy_status st =
+	    model_from_json(cJSON_GetObjectItemCaseSensitive(root, "model"), err, &t->model);
 	const cJSON *v;
 	if (st == SY_OK)
-		st = added_from_json(t, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), err);
+		st =
+		    added_from_json(t, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), err);
 	if (st == SY_OK && (v = cJSON_GetObjectItemCaseSensitive(root, "normalizer")) &&
 	    !cJSON_IsNull(v))
 		st = normalizer_from_json(v, "normalizer", err, &t->normalizer);
@@ -945,11 +949,12 @@ static enum sy_status tokenizer_from_cjson(const cJSON *root, struct sy_error *e
 	    !cJSON_IsNull(v))
 		st = pretokenizer_from_json(v, "pre_tokenizer", err, &t->pretokenizer);
 	if (st == SY_OK)
-		st = postprocessor_from_json(cJSON_GetObjectItemCaseSensitive(root, "post_processor"),
-					     "post_processor", err, &t->post);
+		st = postprocessor_from_json(
+		    cJSON_GetObjectItemCaseSensitive(root, "post_processor"), "post_processor", err,
+		    &t->post);
 	if (st == SY_OK)
 		st = truncation_from_json(t, cJSON_GetObjectItemCaseSensitive(root, "truncation"),
-					  err);
+		                          err);
 	if (st == SY_OK)
 		st = tokenizer_finish(t, err);
 	if (st == SY_OK) {
@@ -959,7 +964,7 @@ static enum sy_status tokenizer_from_cjson(const cJSON *root, struct sy_error *e
 			if (!cJSON_IsObject(v))
 				st = sy_error_set(err, SY_ERR_FORMAT, "padding: expected object");
 			else if ((st = tokcfg_int(v, "pad_id", "padding", 0, INT32_MAX,
-						  guess_pad_id(t), err, &pad)) == SY_OK)
+			                          guess_pad_id(t), err, &pad)) == SY_OK)
 				t->pad_id = (int32_t)pad;
 		} else {
 			t->pad_id = guess_pad_id(t);
@@ -974,7 +979,7 @@ static enum sy_status tokenizer_from_cjson(const cJSON *root, struct sy_error *e
 }
 
 static enum sy_status load_json_named(const char *json, size_t len, const char *name,
-				      struct sy_error *err, struct tokenizer **out)
+                                      struct sy_error *err, struct tokenizer **out)
 {
 	*out = NULL;
 	const char *end = NULL;
@@ -991,7 +996,7 @@ static enum sy_status load_json_named(const char *json, size_t len, const char *
 }
 
 enum sy_status tokenizer_load_json(const char *json, size_t len, struct sy_error *err,
-				   struct tokenizer **out)
+                                   struct tokenizer **out)
 {
 	if (!json || !out)
 		return sy_error_set(err, SY_ERR_INVALID_ARG, "tokenizer_load_json: NULL argument");
@@ -1000,13 +1005,13 @@ enum sy_status tokenizer_load_json(const char *json, size_t len, struct sy_error
 
 /* Options of a BERT WordPiece tokenizer built from vocab.txt (tokenizer_config.json names). */
 struct bert_opts {
-	bool lowercase;             /* do_lower_case */
-	int strip_accents;          /* -1: follow lowercase */
+	bool lowercase; /* do_lower_case */
+	int strip_accents; /* -1: follow lowercase */
 	bool tokenize_chinese_chars;
 };
 
 static enum sy_status bert_from_vocab(const char *path, const struct bert_opts *o,
-				      struct sy_error *err, struct tokenizer **out)
+                                      struct sy_error *err, struct tokenizer **out)
 {
 	*out = NULL;
 	char *data;
@@ -1037,12 +1042,13 @@ static enum sy_status bert_from_vocab(const char *path, const struct bert_opts *
 		t->pretokenizer->kind = TOK_PRE_BERT;
 		/* BertTokenizerFast registers the special tokens as added tokens, so "[MASK]"
 		 * written in the text is one token. */
-		static const char *const specials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+		static const char *const specials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]",
+		                                       "[MASK]"};
 		for (size_t i = 0; i < sizeof specials / sizeof specials[0] && st == SY_OK; i++) {
 			int32_t id = t->model.vt->token_to_id(t->model.impl, specials[i],
-							      strlen(specials[i]));
+			                                      strlen(specials[i]));
 			if (id >= 0 && added_push(t, specials[i], id, false, false, false, false,
-						  true) != SY_OK)
+			                          true) != SY_OK)
 				st = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 		}
 	}
@@ -1066,10 +1072,11 @@ static enum sy_status bert_from_vocab(const char *path, const struct bert_opts *
 }
 
 enum sy_status tokenizer_load_vocab_txt(const char *path, bool lowercase, struct sy_error *err,
-					struct tokenizer **out)
+                                        struct tokenizer **out)
 {
 	if (!path || !out)
-		return sy_error_set(err, SY_ERR_INVALID_ARG, "tokenizer_load_vocab_txt: NULL argument");
+		return sy_error_set(err, SY_ERR_INVALID_ARG,
+		                    "tokenizer_load_vocab_txt: NULL argument");
 	struct bert_opts o = {lowercase, -1, true};
 	return bert_from_vocab(path, &o, err, out);
 }
@@ -1105,9 +1112,9 @@ static enum sy_status read_bert_config(const char *dir, struct sy_error *err, st
 	bool sa;
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "strip_accents");
 	if ((st = tokcfg_bool(root, "do_lower_case", "tokenizer_config", true, err,
-			      &o->lowercase)) == SY_OK &&
+	                      &o->lowercase)) == SY_OK &&
 	    (st = tokcfg_bool(root, "tokenize_chinese_chars", "tokenizer_config", true, err,
-			      &o->tokenize_chinese_chars)) == SY_OK &&
+	                      &o->tokenize_chinese_chars)) == SY_OK &&
 	    (st = tokcfg_bool(root, "strip_accents", "tokenizer_config", false, err, &sa)) == SY_OK)
 		o->strip_accents = v && !cJSON_IsNull(v) ? sa : -1;
 	cJSON_Delete(root);
@@ -1123,8 +1130,7 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static enum sy_status load_json_file(const char *path, struct sy_error *err,
-				     struct tokenizer **out)
+static enum sy_status load_json_file(const char *path, struct sy_error *err, struct tokenizer **out)
 {
 	char *data;
 	size_t len;
@@ -1160,7 +1166,7 @@ enum sy_status tokenizer_load(const char *path, struct sy_error *err, struct tok
 			st = bert_from_vocab(vt, &o, err, out);
 	} else {
 		st = sy_error_set(err, SY_ERR_NOT_FOUND, "%s: neither tokenizer.json nor vocab.txt",
-				  path);
+		                  path);
 	}
 	free(tj);
 	free(vt);

@@ -152,7 +152,8 @@ bool uc_is_alphabetic(uint32_t c)
 bool uc_is_word(uint32_t c)
 {
 	if (c < 0x80)
-		return ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9') || c == '_';
+		return ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9') ||
+		       c == '_';
 	if (c == 0x200C || c == 0x200D)
 		return true;
 	int cat = category(c);

@@ -41,7 +41,8 @@ static inline uint32_t utf8_decode(const char *p, uint32_t *n)
 	}
 	if (s[0] < 0xF0) {
 		*n = 3;
-		return ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+		return ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) |
+		       (s[2] & 0x3F);
 	}
 	*n = 4;
 	return ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |

@@ -22,17 +22,17 @@
 
 struct wordpiece {
 	struct sy_strmap vocab; /* token -> id */
-	struct sy_strmap cont;  /* remainder -> id, for tokens starting with the prefix */
-	const char **by_id;     /* [n_ids] token of each id (keys of `vocab`), NULL for gaps */
+	struct sy_strmap cont; /* remainder -> id, for tokens starting with the prefix */
+	const char **by_id; /* [n_ids] token of each id (keys of `vocab`), NULL for gaps */
 	int32_t n_ids;
 	int n_entries; /* number of vocabulary entries: the model's vocab size */
 	char *unk;
-	int32_t unk_id;    /* -1 when unk is not in the vocabulary */
-	char *prefix;      /* continuing_subword_prefix */
+	int32_t unk_id; /* -1 when unk is not in the vocabulary */
+	char *prefix; /* continuing_subword_prefix */
 	size_t prefix_len; /* bytes */
-	long max_chars;    /* max_input_chars_per_word */
-	size_t max_len;    /* longest key of vocab, bytes */
-	size_t max_cont;   /* longest key of cont, bytes */
+	long max_chars; /* max_input_chars_per_word */
+	size_t max_len; /* longest key of vocab, bytes */
+	size_t max_cont; /* longest key of cont, bytes */
 };
 
 static void wp_free(void *impl)
@@ -54,14 +54,14 @@ static inline bool is_cont_byte(char c)
 }
 
 static enum sy_status wp_tokenize(const void *impl, const char *s, size_t len,
-				  struct tok_piece_buf *out, struct sy_error *err)
+                                  struct tok_piece_buf *out, struct sy_error *err)
 {
 	const struct wordpiece *wp = impl;
 	if (len == 0)
 		return SY_OK;
 	if (len > UINT32_MAX)
 		return sy_error_set(err, SY_ERR_LIMIT, "WordPiece: piece of %zu bytes is too long",
-				    len);
+		                    len);
 	size_t n_chars = 0;
 	for (size_t i = 0; i < len; i++)
 		n_chars += !is_cont_byte(s[i]);
@@ -69,7 +69,8 @@ static enum sy_status wp_tokenize(const void *impl, const char *s, size_t len,
 	if (n_chars <= (size_t)wp->max_chars) {
 		size_t start = 0;
 		while (start < len) {
-			const struct sy_strmap *m = start && wp->prefix_len ? &wp->cont : &wp->vocab;
+			const struct sy_strmap *m =
+			    start && wp->prefix_len ? &wp->cont : &wp->vocab;
 			size_t lim = start && wp->prefix_len ? wp->max_cont : wp->max_len;
 			size_t end = len;
 			if (end - start > lim) {
@@ -98,7 +99,8 @@ static enum sy_status wp_tokenize(const void *impl, const char *s, size_t len,
 	}
 	if (wp->unk_id < 0)
 		return sy_error_set(err, SY_ERR_INVALID_ARG,
-				    "WordPiece: unk_token \"%.60s\" is not in the vocabulary", wp->unk);
+		                    "WordPiece: unk_token \"%.60s\" is not in the vocabulary",
+		                    wp->unk);
 	if (tok_piece_push(out, wp->unk_id, 0, (uint32_t)len) != SY_OK)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	return SY_OK;
@@ -123,12 +125,12 @@ static int wp_vocab_size(const void *impl)
 }
 
 static const struct text_model_vt wordpiece_vt = {
-	.kind = "WordPiece",
-	.tokenize = wp_tokenize,
-	.token_to_id = wp_token_to_id,
-	.id_to_token = wp_id_to_token,
-	.vocab_size = wp_vocab_size,
-	.free = wp_free,
+    .kind = "WordPiece",
+    .tokenize = wp_tokenize,
+    .token_to_id = wp_token_to_id,
+    .id_to_token = wp_id_to_token,
+    .vocab_size = wp_vocab_size,
+    .free = wp_free,
 };
 
 static struct wordpiece *wp_new(const char *unk, const char *prefix, long max_chars)
@@ -194,9 +196,9 @@ enum sy_status wordpiece_from_json(const cJSON *model, struct sy_error *err, str
 		return sy_error_set(err, SY_ERR_FORMAT, "model: expected object");
 	if ((st = tokcfg_string(model, "unk_token", "model", "[UNK]", err, &unk)) != SY_OK ||
 	    (st = tokcfg_string(model, "continuing_subword_prefix", "model", "##", err, &prefix)) !=
-		    SY_OK ||
+	        SY_OK ||
 	    (st = tokcfg_int(model, "max_input_chars_per_word", "model", 0, 1L << 30, 100, err,
-			     &max_chars)) != SY_OK)
+	                     &max_chars)) != SY_OK)
 		return st;
 	const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
 	if (!vocab)
@@ -211,14 +213,16 @@ enum sy_status wordpiece_from_json(const cJSON *model, struct sy_error *err, str
 	{
 		double d = it->valuedouble;
 		if (!cJSON_IsNumber(it) || !(d >= 0) || d != floor(d)) {
-			st = sy_error_set(err, SY_ERR_FORMAT,
-					  "model.vocab[\"%.60s\"]: expected a non-negative integer id",
-					  it->string ? it->string : "");
+			st = sy_error_set(
+			    err, SY_ERR_FORMAT,
+			    "model.vocab[\"%.60s\"]: expected a non-negative integer id",
+			    it->string ? it->string : "");
 			break;
 		}
 		if (d >= WP_MAX_IDS) {
-			st = sy_error_set(err, SY_ERR_LIMIT, "model.vocab[\"%.60s\"]: id %.0f too large",
-					  it->string ? it->string : "", d);
+			st = sy_error_set(err, SY_ERR_LIMIT,
+			                  "model.vocab[\"%.60s\"]: id %.0f too large",
+			                  it->string ? it->string : "", d);
 			break;
 		}
 		if (sy_strmap_put(&wp->vocab, it->string, strlen(it->string), (int32_t)d) != 0) {
@@ -239,7 +243,7 @@ enum sy_status wordpiece_from_json(const cJSON *model, struct sy_error *err, str
 }
 
 enum sy_status wordpiece_from_vocab_txt(const char *data, size_t len, const char *name,
-					struct sy_error *err, struct text_model *out)
+                                        struct sy_error *err, struct text_model *out)
 {
 	struct wordpiece *wp = wp_new("[UNK]", "##", 100);
 	if (!wp)
@@ -253,12 +257,13 @@ enum sy_status wordpiece_from_vocab_txt(const char *data, size_t len, const char
 		if (e > i && data[e - 1] == '\r')
 			e--;
 		if (id >= WP_MAX_IDS) {
-			st = sy_error_set(err, SY_ERR_LIMIT, "%s: more than %d lines", name, WP_MAX_IDS);
+			st = sy_error_set(err, SY_ERR_LIMIT, "%s: more than %d lines", name,
+			                  WP_MAX_IDS);
 			break;
 		}
 		if (!tokcfg_utf8_valid(data + i, e - i)) {
 			st = sy_error_set(err, SY_ERR_FORMAT, "%s: line %d: invalid UTF-8", name,
-					  (int)id + 1);
+			                  (int)id + 1);
 			break;
 		}
 		if (sy_strmap_put(&wp->vocab, data + i, e - i, id) != 0) {

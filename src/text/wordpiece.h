@@ -11,6 +11,6 @@
 /* One token per line (id = line number, "\n" or "\r\n" endings); unk "[UNK]", prefix "##",
  * at most 100 characters per word, as BertTokenizer does. `name` is used in error messages. */
 enum sy_status wordpiece_from_vocab_txt(const char *data, size_t len, const char *name,
-					struct sy_error *err, struct text_model *out);
+                                        struct sy_error *err, struct text_model *out);
 
 #endif
