@@ -27,20 +27,27 @@ enum tok_truncation {
 
 struct tok_encode_params {
 	int max_length; /* total length including special tokens; 0 = the tokenizer's own setting
-			   (tokenizer.json "truncation"), < 0 = unlimited */
-	enum tok_truncation truncation;
+			   (tokenizer.json "truncation": its max_length, strategy and direction;
+			   none for vocab.txt), < 0 = unlimited */
+	enum tok_truncation truncation; /* used when max_length > 0 */
 	bool add_special_tokens;
 };
+
+/* Truncation follows Hugging Face's truncate_encodings: room for the post-processor's special
+ * tokens is kept; longest_first on a pair keeps the shorter text whole when it fits in half and
+ * otherwise splits max_length in halves (an odd token to the longer text, to the pair on a tie); only_first /
+ * only_second fail with SY_ERR_INVALID_ARG when that text cannot be shortened enough or (for
+ * only_second) there is no pair. */
 
 struct tok_encode_params tokenizer_default_params(void);
 
 struct tok_encoding {
 	int n;
 	int32_t *ids;
-	int32_t *type_ids;  /* token type (segment) ids from the post-processor */
-	uint8_t *special;   /* 1 for tokens added by the post-processor */
-	int8_t *seq;        /* 0 = first text, 1 = pair text, -1 = special */
-	uint32_t *offsets;  /* [n][2] byte offsets [start, end) into the text named by seq */
+	int32_t *type_ids; /* token type (segment) ids from the post-processor */
+	uint8_t *special; /* 1 for tokens added by the post-processor */
+	int8_t *seq; /* 0 = first text, 1 = pair text, -1 = special */
+	uint32_t *offsets; /* [n][2] byte offsets [start, end) into the text named by seq */
 };
 
 /* Loads a tokenizer from a tokenizer.json file, or from a directory holding tokenizer.json or
@@ -48,29 +55,36 @@ struct tok_encoding {
 enum sy_status tokenizer_load(const char *path, struct sy_error *err, struct tokenizer **out);
 /* Parses tokenizer.json content from memory (len bytes, need not be NUL-terminated). */
 enum sy_status tokenizer_load_json(const char *json, size_t len, struct sy_error *err,
-				   struct tokenizer **out);
+                                   struct tokenizer **out);
 /* A BERT WordPiece tokenizer from a vocab.txt (one token per line; id = line number). */
 enum sy_status tokenizer_load_vocab_txt(const char *path, bool lowercase, struct sy_error *err,
-					struct tokenizer **out);
+                                        struct tokenizer **out);
 void tokenizer_free(struct tokenizer *tok);
 
 /* Encodes text (and pair when non-NULL) into out, which the caller frees with
- * tok_encoding_free. Fails only on allocation failure or an unusable parameter. */
+ * tok_encoding_free. params may be NULL (defaults). Fails only on allocation failure or an
+ * unusable parameter (including an impossible only_first / only_second truncation). Thread-safe:
+ * scratch memory is kept per thread. */
 enum sy_status tokenizer_encode(const struct tokenizer *tok, const char *text, size_t len,
-				const char *pair, size_t pair_len, const struct tok_encode_params *params,
-				struct sy_error *err, struct tok_encoding *out);
+                                const char *pair, size_t pair_len,
+                                const struct tok_encode_params *params, struct sy_error *err,
+                                struct tok_encoding *out);
 void tok_encoding_free(struct tok_encoding *enc);
 
+/* The model's vocabulary size, or the largest added-token id + 1 when that is larger. */
 int tokenizer_vocab_size(const struct tokenizer *tok);
 int32_t tokenizer_token_to_id(const struct tokenizer *tok, const char *token, size_t len); /* -1 */
-const char *tokenizer_id_to_token(const struct tokenizer *tok, int32_t id);             /* NULL */
-int32_t tokenizer_pad_id(const struct tokenizer *tok); /* padding id, 0 when unspecified */
+const char *tokenizer_id_to_token(const struct tokenizer *tok, int32_t id); /* NULL */
+/* Padding id: tokenizer.json padding.pad_id, else the id of "[PAD]" or "<pad>", else 0. */
+int32_t tokenizer_pad_id(const struct tokenizer *tok);
 /* "WordPiece", "Unigram", "BPE", "WordLevel" */
 const char *tokenizer_model_kind(const struct tokenizer *tok);
 /* The truncation max_length from tokenizer.json, or -1 when none. */
 int tokenizer_max_length(const struct tokenizer *tok);
 
-/* Number of code points in text[0, byte_off). */
+/* Number of code points in text[0, byte_off), an invalid UTF-8 sequence counting as the one
+ * U+FFFD that replaces it. Converts the offsets of struct tok_encoding to the character offsets
+ * Hugging Face reports. */
 size_t tokenizer_char_offset(const char *text, size_t byte_off);
 
 #endif
