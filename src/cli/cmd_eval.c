@@ -122,11 +122,10 @@ static double pearson(const double *x, const double *y, int n)
 	return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
 }
 
-static const double *rank_keys;
-
-static int rank_cmp(const void *a, const void *b)
+static int rank_cmp(const void *a, const void *b, void *keys)
 {
-	double x = rank_keys[*(const int *)a], y = rank_keys[*(const int *)b];
+	const double *k = keys;
+	double x = k[*(const int *)a], y = k[*(const int *)b];
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
@@ -138,8 +137,7 @@ static int ranks(const double *x, int n, double *r)
 		return -1;
 	for (int i = 0; i < n; i++)
 		idx[i] = i;
-	rank_keys = x;
-	qsort(idx, (size_t)n, sizeof *idx, rank_cmp);
+	qsort_r(idx, (size_t)n, sizeof *idx, rank_cmp, (void *)x);
 	for (int i = 0; i < n;) {
 		int j = i;
 		while (j + 1 < n && x[idx[j + 1]] == x[idx[i]])
