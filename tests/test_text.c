@@ -419,6 +419,38 @@ static void test_llama_cpp_bge(void)
 	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"@@\","   \
 	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"[CLS]\":1,\"[SEP]\":2,\"[PAD]" \
 	"\":3,\"[MASK]\":4,\"un\":5,\"@@want\":6,\"@@ed\":7,\"want\":8}}"
+#define WP_CHARSMAP                                                                                \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","    \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"A\":1,\"1\":2,\"\\u00c1\":3,"   \
+	"\"fi\":4,\"...\":5,\"\\u00c5\":6,\"a\":7,\"\\u00e9\":8,\"A\\u00e9\":9,\"x\":10,\"y\":11," \
+	"\"z\":12,\"b\":13,\"e\\u0302\":14,\"\\u00e9\\u0302\":15,\"\\u00e9x\":16}}"
+#define WP_CHARSMAP_META                                                                         \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\","  \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"\\u2581A\":1,\"\\u2581x\":2," \
+	"\"\\u2581fi\":3,\"\\u2581...\":4,\"\\u2581\":5}}"
+#define WP_NMT                                                                                  \
+	"{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\"," \
+	"\"max_input_chars_per_word\":100,\"vocab\":{\"[UNK]\":0,\"ab\":1,\"c\":2,\"d\":3}}"
+/* A precompiled_charsmap built by SentencePiece from ten custom rules (fullwidth A and a,
+ * circled 1, A + combining acute, fi ligature, ellipsis, Angstrom sign, ideographic and no-break
+ * spaces, e + combining acute). */
+#define CHARSMAP                                                                                   \
+	"AAQAAAAAAQBBPAMAzAACAIEdAAAPAACAzAgCAIEFAAAVAACAoAUAAAAAAICAnAIAph0AAAIAAICrCQAAhKACABIA" \
+	"AICgBQAABgAAgIAEAgCAaQAAgQUAAAwAAIChBQAACAAAgIEFAAAKAACAGwAAAJGsAgAdAAAAHAAAAB8AAAAeAAAA" \
+	"rNQCACAAAAAjAAAAIgAAACUAAABlsAMAJwAAACYAAAApAAAAKAAAACsAAAAqAAAALQAAACwAAAAvAAAALgAAALwc" \
+	"AgC9oAIAMwAAADIAAAA1AAAANAAAADcAAAA2AAAAOQAAADgAAAA7AAAAOgAAAD0AAAA8AAAAPwAAAD4AAABBAAAA" \
+	"QAAAAEMAAABCAAAARQAAAEQAAABHAAAARgAAAEkAAABIAAAASwAAAEoAAABNAAAATAAAAE8AAABOAAAAUQAAAFAA" \
+	"AABTAAAAUgAAAFUAAABUAAAAVwAAAFYAAABZAAAAWAAAAFsAAABaAAAAXQAAAFwAAABfAAAAXgAAAGEAAABgAAAA" \
+	"YwAAAGIAAABlAAAAZAAAAGcAAABmAAAAaQAAAGgAAABrAAAAagAAAG0AAABsAAAAbwAAAG4AAABxAAAAcAAAAHMA" \
+	"AAByAAAAdQAAAHQAAAB3AAAAdgAAAHkAAAB4AAAAewAAAHoAAAB9AAAAfAAAAH8AAAB+AAAAgQAAAIAAAADCqAAA" \
+	"ggAAAIUAAACEAAAAhwAAAIYAAACJAAAAiAAAAIsAAACKAAAAjQAAAIwAAACPAAAAjgAAAJEAAACQAAAAkwAAAJIA" \
+	"AACVAAAAlAAAAJcAAACWAAAAmQAAAJgAAACbAAAAmgAAAJ0AAACcAAAAnwAAAJ4AAAChAAAAoAAAAOKgAADjxAAA" \
+	"pQAAAKQAAACnAAAApgAAAKkAAACoAAAAqwAAAKoAAACtAAAArAAAAK8AAADvjAAAsQAAALAAAACzAAAAsgAAALUA" \
+	"AAC0AAAAtwAAALYAAAC5AAAAuAAAALsAAAC6AAAAvQAAALwAAAC/AAAAvgAAAMEAAADAAAAAwwAAAMIAAADFAAAA" \
+	"xAAAAMcAAADGAAAAyQAAAMgAAADLAAAAygAAAM0AAADMAAAAzwAAAM4AAADRAAAA0AAAANMAAADSAAAA1QAAANQA" \
+	"AADXAAAA1gAAANkAAADYAAAA2wAAANoAAADdAAAA3AAAAN8AAADeAAAA4QAAAOAAAADjAAAA4gAAAOUAAADkAAAA" \
+	"5wAAAOYAAADpAAAA6AAAAOsAAADqAAAA7QAAAOwAAADvAAAA7gAAAPEAAADwAAAA8wAAAPIAAAD1AAAA9AAAAPcA" \
+	"AAD2AAAA+QAAAPgAAAD7AAAA+gAAAP0AAAD8AAAA/wAAAP4AAAAgAC4uLgAxAEEAYQBmaQDDgQDDhQDDqQA="
 
 struct snippet_case {
 	const char *name, *json, *text, *pair;
@@ -1478,6 +1510,83 @@ static const struct snippet_case snippet_cases[] = {
      .ids = {5, 6, 7, 8, 7},
      .type_ids = {0, 0, 0, 0, 0},
      .offsets = {0, 2, 2, 6, 6, 8, 9, 13, 13, 15}},
+    {.name = "precompiled_0",
+     .json = "{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"" CHARSMAP
+             "\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_CHARSMAP "}",
+     .text = "Ａ ① A\u0301 ﬁ … Å ａ e\u0301 Ae\u0301",
+     .special = true,
+     .n = 9,
+     .ids = {1, 2, 3, 4, 5, 6, 7, 8, 9},
+     .type_ids = {0, 0, 0, 0, 0, 0, 0, 0, 0},
+     .offsets = {0, 3, 4, 7, 8, 9, 12, 15, 16, 19, 20, 23, 24, 27, 28, 29, 32, 34}},
+    {.name = "precompiled_1",
+     .json = "{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"" CHARSMAP
+             "\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_CHARSMAP "}",
+     .text = "x\u3000y\u00a0z",
+     .special = true,
+     .n = 3,
+     .ids = {10, 11, 12},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 1, 4, 5, 7, 8}},
+    {.name = "precompiled_2",
+     .json = "{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"" CHARSMAP
+             "\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_CHARSMAP "}",
+     .text = "e\u0301\u0302 a\u0301 e\u0302",
+     .special = true,
+     .n = 3,
+     .ids = {8, 0, 14},
+     .type_ids = {0, 0, 0},
+     .offsets = {0, 1, 6, 9, 10, 13}},
+    {.name = "precompiled_3",
+     .json = "{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"" CHARSMAP
+             "\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_CHARSMAP "}",
+     .text = "……b ＡＡ",
+     .special = true,
+     .n = 2,
+     .ids = {0, 0},
+     .type_ids = {0, 0},
+     .offsets = {0, 7, 8, 14}},
+    {.name = "precompiled_4",
+     .json = "{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"" CHARSMAP
+             "\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_CHARSMAP "}",
+     .text = "e\u0301x",
+     .special = true,
+     .n = 1,
+     .ids = {16},
+     .type_ids = {0},
+     .offsets = {0, 4}},
+    {.name = "precompiled_5",
+     .json = "{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"" CHARSMAP
+             "\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},\"model\":" WP_CHARSMAP "}",
+     .text = "👩\u200d💻 Ａ\u0301",
+     .special = true,
+     .n = 2,
+     .ids = {0, 1},
+     .type_ids = {0, 0},
+     .offsets = {0, 11, 12, 15}},
+    {.name = "precompiled_seq",
+     .json = "{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Precompiled\","
+             "\"precompiled_charsmap\":\"" CHARSMAP
+             "\"},{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" {2,}\"},\"content\":\" "
+             "\"}]},\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\","
+             "\"prepend_scheme\":\"always\",\"split\":true},\"model\":" WP_CHARSMAP_META "}",
+     .text = "Ａ  x\u3000 ﬁ …",
+     .special = true,
+     .n = 4,
+     .ids = {1, 2, 3, 4},
+     .type_ids = {0, 0, 0, 0},
+     .offsets = {0, 3, 4, 6, 9, 13, 13, 17}},
+    {.name = "nmt",
+     .json = "{\"normalizer\":{\"type\":\"Nmt\"},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+             "\"model\":" WP_NMT "}",
+     .text = "a\x01"
+             "b\tc\u200bd▁c\ufeffd\x7f"
+             "",
+     .special = true,
+     .n = 5,
+     .ids = {1, 2, 3, 2, 3},
+     .type_ids = {0, 0, 0, 0, 0},
+     .offsets = {0, 3, 4, 5, 8, 9, 12, 13, 16, 17}},
 };
 
 static void test_snippets(void)
@@ -1726,6 +1835,68 @@ static void test_random_bytes(void)
 	tokenizer_free(ts[1]);
 }
 
+/* A Precompiled normalizer whose trie is random words must stay in bounds whatever the input. */
+static void test_precompiled_random_trie(void)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint64_t x = 0x243F6A8885A308D3ull;
+	for (int round = 0; round < 20; round++) {
+		/* 4-byte size, 64 random units, then ASCII replacements. */
+		unsigned char raw[4 + 256 + 8];
+		raw[0] = 0;
+		raw[1] = 1; /* 256 bytes of trie */
+		raw[2] = raw[3] = 0;
+		for (int i = 4; i < 4 + 256; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			raw[i] = (unsigned char)(round & 1 ? x : x & 0x8F);
+		}
+		memcpy(raw + 260, "ab\0cde\0x", 8);
+		char enc64[400], json[700];
+		int k = 0;
+		for (size_t i = 0; i < sizeof raw; i += 3) {
+			uint32_t v = (uint32_t)raw[i] << 16 |
+			             (i + 1 < sizeof raw ? (uint32_t)raw[i + 1] << 8 : 0) |
+			             (i + 2 < sizeof raw ? raw[i + 2] : 0);
+			enc64[k++] = b64[v >> 18];
+			enc64[k++] = b64[(v >> 12) & 63];
+			enc64[k++] = i + 1 < sizeof raw ? b64[(v >> 6) & 63] : '=';
+			enc64[k++] = i + 2 < sizeof raw ? b64[v & 63] : '=';
+		}
+		enc64[k] = '\0';
+		snprintf(
+		    json, sizeof json,
+		    "{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"%s\"},"
+		    "\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0}}}",
+		    enc64);
+		struct tokenizer *t = load_snippet(json);
+		CHECK(t != NULL);
+		if (!t)
+			continue;
+		for (int it = 0; it < 50; it++) {
+			unsigned char buf[24];
+			for (size_t i = 0; i < sizeof buf; i++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				buf[i] = (unsigned char)x;
+			}
+			struct tok_encoding e;
+			struct sy_error err = {0};
+			struct tok_encode_params p = params(-1, TOK_TRUNCATE_LONGEST_FIRST, false);
+			CHECK(tokenizer_encode(t, (const char *)buf, sizeof buf, NULL, 0, &p, &err,
+			                       &e) == SY_OK);
+			for (int i = 0; i < e.n; i++)
+				CHECK(e.offsets[2 * i] <= e.offsets[2 * i + 1] &&
+				      e.offsets[2 * i + 1] <= sizeof buf);
+			tok_encoding_free(&e);
+		}
+		tokenizer_free(t);
+	}
+}
+
 /* ---- Malformed files ---- */
 
 struct error_case {
@@ -1752,9 +1923,16 @@ static void test_errors(void)
 	     "tokenizer.json: normalizer.type: unknown normalizer \"Foo\""},
 	    {"{\"normalizer\":{\"lowercase\":true}," WP_MIN "}", SY_ERR_FORMAT,
 	     "tokenizer.json: normalizer.type: missing"},
-	    {"{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"\"}," WP_MIN "}",
-	     SY_ERR_UNSUPPORTED,
-	     "tokenizer.json: normalizer.type: unsupported normalizer \"Precompiled\""},
+	    {"{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"AAA=\"}," WP_MIN
+	     "}",
+	     SY_ERR_FORMAT, "tokenizer.json: normalizer.precompiled_charsmap: too short"},
+	    {"{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"!!\"}," WP_MIN
+	     "}",
+	     SY_ERR_FORMAT, "tokenizer.json: normalizer.precompiled_charsmap: invalid base64"},
+	    {"{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"/"
+	     "wAAAAAA\"}," WP_MIN "}",
+	     SY_ERR_FORMAT,
+	     "tokenizer.json: normalizer.precompiled_charsmap: trie size 255 exceeds the data"},
 	    {"{\"normalizer\":{\"type\":\"BertNormalizer\",\"lowercase\":1}," WP_MIN "}",
 	     SY_ERR_FORMAT, "tokenizer.json: normalizer.lowercase: expected boolean"},
 	    {"{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFC\"},{\"type\":"
@@ -2096,6 +2274,7 @@ int main(void)
 	RUN(test_char_offset);
 	RUN(test_invalid_utf8);
 	RUN(test_random_bytes);
+	RUN(test_precompiled_random_trie);
 	RUN(test_errors);
 	RUN(test_params);
 	RUN(test_queries);

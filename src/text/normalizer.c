@@ -36,7 +36,90 @@ void normalizer_free(struct tok_normalizer *n)
 	free(n->seq);
 	pattern_free(&n->pattern);
 	free(n->content);
+	free(n->trie);
+	free(n->repl);
 	free(n);
+}
+
+/* Decodes standard base64 (with optional '=' padding). Returns the length, or -1 if invalid. */
+static long base64_decode(const char *in, unsigned char *out)
+{
+	uint32_t acc = 0;
+	int bits = 0;
+	long n = 0;
+	size_t len = strlen(in);
+	while (len > 0 && in[len - 1] == '=')
+		len--;
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+		int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+		        : c >= 'a' && c <= 'z' ? c - 'a' + 26
+		        : c >= '0' && c <= '9' ? c - '0' + 52
+		        : c == '+'             ? 62
+		        : c == '/'             ? 63
+		                               : -1;
+		if (v < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[n++] = (unsigned char)(acc >> bits);
+		}
+	}
+	return n;
+}
+
+/* precompiled_charsmap: a little-endian u32 trie size in bytes, the trie units, then the
+ * replacement strings (the layout spm_precompiled reads). */
+static enum sy_status precompiled_from_json(const cJSON *j, const char *path, struct sy_error *err,
+                                            struct tok_normalizer *n)
+{
+	const char *b64;
+	enum sy_status st = tokcfg_string(j, "precompiled_charsmap", path, NULL, err, &b64);
+	if (st != SY_OK)
+		return st;
+	if (!b64)
+		return sy_error_set(err, SY_ERR_FORMAT, "%s.precompiled_charsmap: missing", path);
+	unsigned char *raw = malloc(strlen(b64) / 4 * 3 + 3);
+	if (!raw)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	long len = base64_decode(b64, raw);
+	if (len < 4) {
+		free(raw);
+		return sy_error_set(err, SY_ERR_FORMAT, "%s.precompiled_charsmap: %s", path,
+		                    len < 0 ? "invalid base64" : "too short");
+	}
+	size_t trie_bytes =
+	    (size_t)raw[0] | (size_t)raw[1] << 8 | (size_t)raw[2] << 16 | (size_t)raw[3] << 24;
+	size_t units = trie_bytes / 4;
+	if (units > ((size_t)len - 4) / 4) {
+		free(raw);
+		return sy_error_set(err, SY_ERR_FORMAT,
+		                    "%s.precompiled_charsmap: trie size %zu exceeds the data", path,
+		                    trie_bytes);
+	}
+	n->n_trie = units;
+	n->trie = malloc((units ? units : 1) * sizeof *n->trie);
+	n->repl_len = (size_t)len - 4 - units * 4;
+	n->repl = malloc(n->repl_len + 1);
+	if (!n->trie || !n->repl) {
+		free(raw);
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < units; i++) {
+		const unsigned char *u = raw + 4 + 4 * i;
+		n->trie[i] = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 |
+		             (uint32_t)u[3] << 24;
+	}
+	memcpy(n->repl, raw + 4 + units * 4, n->repl_len);
+	n->repl[n->repl_len] = '\0';
+	free(raw);
+	if (!tokcfg_utf8_valid(n->repl, n->repl_len))
+		return sy_error_set(err, SY_ERR_FORMAT,
+		                    "%s.precompiled_charsmap: replacements are not valid UTF-8",
+		                    path);
+	return SY_OK;
 }
 
 static enum sy_status pattern_from_json(const cJSON *j, const char *path, struct sy_error *err,
@@ -150,9 +233,11 @@ enum sy_status normalizer_from_json(const cJSON *j, const char *path, struct sy_
 					n->n_seq++;
 			}
 		}
-	} else if (strcmp(type, "Precompiled") == 0 || strcmp(type, "Nmt") == 0) {
-		st = sy_error_set(err, SY_ERR_UNSUPPORTED, "%s.type: unsupported normalizer \"%s\"",
-		                  path, type);
+	} else if (strcmp(type, "Precompiled") == 0) {
+		n->kind = TOK_NORM_PRECOMPILED;
+		st = precompiled_from_json(j, path, err, n);
+	} else if (strcmp(type, "Nmt") == 0) {
+		n->kind = TOK_NORM_NMT;
 	} else {
 		st = sy_error_set(err, SY_ERR_UNSUPPORTED, "%s.type: unknown normalizer \"%s\"",
 		                  path, type);
@@ -558,6 +643,130 @@ static enum sy_status run_byte_level(const struct tok_nstr *src, struct tok_nstr
 	return SY_OK;
 }
 
+/* Nmt (SentencePiece's nmt rules): drops ASCII control characters and turns a few others into
+ * spaces, as normalizers::unicode::Nmt does. */
+static enum sy_status run_nmt(const struct tok_nstr *src, struct tok_nstr *dst)
+{
+	dst->len = 0;
+	if (nstr_reserve(dst, src->len) != SY_OK)
+		return SY_ERR_NOMEM;
+	for (size_t i = 0; i < src->len;) {
+		uint32_t k, c = utf8_decode(src->s + i, &k);
+		bool drop = (c >= 0x01 && c <= 0x08) || c == 0x0B || (c >= 0x0E && c <= 0x1F) ||
+		            c == 0x7F || c == 0x8F || c == 0x9F;
+		bool space = c == 0x09 || c == 0x0A || c == 0x0C || c == 0x0D || c == 0x1680 ||
+		             (c >= 0x200B && c <= 0x200F) || c == 0x2028 || c == 0x2029 ||
+		             c == 0x2581 || c == 0xFEFF || c == 0xFFFD;
+		if (space)
+			nstr_put_cp(dst, ' ', src->o0[i], src->o1[i]);
+		else if (!drop)
+			nstr_append_range(dst, src, i, k);
+		i += k;
+	}
+	return SY_OK;
+}
+
+/* The replacement of the shortest key of the trie that is a prefix of s[0, len) (a NUL byte
+ * ends the key), as spm_precompiled's transform returns it; NULL when none. Every index is
+ * checked, since the trie comes from the file. */
+static const char *precompiled_lookup(const struct tok_normalizer *nz, const char *s, size_t len,
+                                      size_t *out_len)
+{
+	if (!nz->n_trie)
+		return NULL;
+	const uint32_t *a = nz->trie;
+	size_t pos = 0;
+#define UNIT_OFFSET(u) (((size_t)(u) >> 10) << (((u) & (1u << 9)) >> 6))
+	pos ^= UNIT_OFFSET(a[0]);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == 0)
+			break;
+		pos ^= c;
+		if (pos >= nz->n_trie)
+			return NULL;
+		uint32_t u = a[pos];
+		if ((u & ((1u << 31) | 0xFFu)) != c)
+			return NULL;
+		pos ^= UNIT_OFFSET(u);
+		if ((u >> 8) & 1) {
+			if (pos >= nz->n_trie)
+				return NULL;
+			size_t at = a[pos] & ((1u << 31) - 1);
+			if (at > nz->repl_len)
+				return NULL;
+			const char *r = nz->repl + at;
+			size_t rl = strlen(r);
+			/* A value pointing inside a character would not be a string. */
+			if ((at < nz->repl_len && (*r & 0xC0) == 0x80) || !tokcfg_utf8_valid(r, rl))
+				return NULL;
+			*out_len = rl;
+			return r;
+		}
+	}
+#undef UNIT_OFFSET
+	return NULL;
+}
+
+/* Emits replacement r for the characters of src[s, e): the i-th new character takes the range of
+ * the i-th old one (the last old one for any extra), as Hugging Face's Precompiled does. */
+static void precompiled_emit(const struct tok_nstr *src, size_t s, size_t e, const char *r,
+                             size_t rl, struct tok_nstr *dst)
+{
+	size_t old = s;
+	for (size_t i = 0; i < rl;) {
+		uint32_t k, c = utf8_decode(r + i, &k);
+		nstr_put_cp(dst, c, src->o0[old], src->o1[old]);
+		i += k;
+		size_t next = old + utf8_lead_len((unsigned char)src->s[old]);
+		if (next < e)
+			old = next;
+	}
+}
+
+/* Precompiled: each extended grapheme cluster shorter than 6 bytes is looked up whole; if it has
+ * no entry, each of its characters is looked up alone. */
+static enum sy_status run_precompiled(const struct tok_normalizer *nz, const struct tok_nstr *src,
+                                      struct tok_nstr *dst)
+{
+	dst->len = 0;
+	utf8proc_int32_t state = 0;
+	for (size_t gs = 0; gs < src->len;) {
+		uint32_t k, c = utf8_decode(src->s + gs, &k);
+		size_t ge = gs + k;
+		while (ge < src->len) {
+			uint32_t k2, c2 = utf8_decode(src->s + ge, &k2);
+			if (utf8proc_grapheme_break_stateful((utf8proc_int32_t)c,
+			                                     (utf8proc_int32_t)c2, &state))
+				break;
+			c = c2;
+			ge += k2;
+		}
+		state = 0;
+		const char *r;
+		size_t rl;
+		if (ge - gs < 6 && (r = precompiled_lookup(nz, src->s + gs, ge - gs, &rl))) {
+			if (nstr_reserve(dst, rl) != SY_OK)
+				return SY_ERR_NOMEM;
+			precompiled_emit(src, gs, ge, r, rl, dst);
+		} else {
+			for (size_t i = gs; i < ge;) {
+				uint32_t n = utf8_lead_len((unsigned char)src->s[i]);
+				if ((r = precompiled_lookup(nz, src->s + i, n, &rl))) {
+					if (nstr_reserve(dst, rl) != SY_OK)
+						return SY_ERR_NOMEM;
+					precompiled_emit(src, i, i + n, r, rl, dst);
+				} else if (nstr_append_range(dst, src, i, n) != SY_OK) {
+					return SY_ERR_NOMEM;
+				}
+				i += n;
+			}
+		}
+		gs = ge;
+	}
+	return SY_OK;
+}
+
 enum sy_status normalizer_run(const struct tok_normalizer *nz, struct tok_work *w,
                               struct sy_error *err)
 {
@@ -623,6 +832,14 @@ enum sy_status normalizer_run(const struct tok_normalizer *nz, struct tok_work *
 		break;
 	case TOK_NORM_BYTE_LEVEL:
 		if ((st = run_byte_level(io, tmp)) == SY_OK)
+			nstr_swap(io, tmp);
+		break;
+	case TOK_NORM_PRECOMPILED:
+		if ((st = run_precompiled(nz, io, tmp)) == SY_OK)
+			nstr_swap(io, tmp);
+		break;
+	case TOK_NORM_NMT:
+		if ((st = run_nmt(io, tmp)) == SY_OK)
 			nstr_swap(io, tmp);
 		break;
 	}

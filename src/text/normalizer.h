@@ -1,11 +1,13 @@
 /* Normalizers of tokenizer.json ("normalizer": {...}), applied to one piece of text at a time:
  * BertNormalizer, NFC, NFD, NFKC, NFKD, Lowercase, Strip, StripAccents, Replace (String or Regex
- * pattern), Prepend, ByteLevel and Sequence. Semantics follow Hugging Face `tokenizers`
+ * pattern), Prepend, ByteLevel, Precompiled (SentencePiece charsmaps), Nmt and Sequence. Semantics follow Hugging Face `tokenizers`
  * (the normalizers module); every step keeps the per-byte original ranges of struct tok_nstr. */
 #ifndef SY_TEXT_NORMALIZER_H
 #define SY_TEXT_NORMALIZER_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -25,6 +27,8 @@ enum tok_norm_kind {
 	TOK_NORM_REPLACE,
 	TOK_NORM_PREPEND,
 	TOK_NORM_BYTE_LEVEL,
+	TOK_NORM_PRECOMPILED,
+	TOK_NORM_NMT,
 	TOK_NORM_SEQUENCE,
 };
 
@@ -37,6 +41,12 @@ struct tok_normalizer {
 	char *content; /* Replace: the replacement; Prepend: the prefix */
 	struct tok_normalizer **seq; /* [n_seq] Sequence */
 	int n_seq;
+	/* Precompiled (SentencePiece's precompiled_charsmap): a Darts double-array trie over UTF-8
+	 * bytes whose values are offsets of NUL-terminated replacements in `repl`. */
+	uint32_t *trie; /* [n_trie] units */
+	size_t n_trie;
+	char *repl; /* [repl_len] replacement strings, valid UTF-8 */
+	size_t repl_len;
 };
 
 /* Builds a normalizer from its JSON object; path ("normalizer", "normalizer.normalizers[2]")
