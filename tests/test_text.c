@@ -4,8 +4,9 @@
  * truncation, offsets, invalid UTF-8 and malformed files.
  *
  * Expected outputs of the snippets follow the Hugging Face `tokenizers` definitions; they were
- * worked out by hand and cross-checked against the library's own node bindings (tokenizers
- * 0.23), whose character offsets are converted here with tokenizer_char_offset. */
+ * worked out from the reference source and checked against the library itself (its node
+ * bindings, tokenizers 0.23, whose character offsets were converted to the byte offsets used
+ * here). The Precompiled charsmap was built by SentencePiece from a ten-rule normalization TSV. */
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdint.h>
