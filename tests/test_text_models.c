@@ -151,6 +151,30 @@ static void test_unigram_reference_example(void)
 	model_release(&m);
 }
 
+/* Regression: a trie node with more than 8 children (the root here has "a".."l" and "x"), where
+ * the binary search stops with the matching child at its upper bound. Pieces: 0 <unk> 0, then
+ * single letters a..l at -5 (ids 1..12), 13 x -5, 14 xa -1, ..., 25 xl -1. "xk" must be the one
+ * piece xk (24), not x + k (-10); "xa" is 14. */
+static void test_unigram_wide_trie_node(void)
+{
+	char json[2048];
+	int n = snprintf(json, sizeof json, "{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"<unk>\",0]");
+	for (char c = 'a'; c <= 'l'; c++)
+		n += snprintf(json + n, sizeof json - (size_t)n, ",[\"%c\",-5]", c);
+	n += snprintf(json + n, sizeof json - (size_t)n, ",[\"x\",-5]");
+	for (char c = 'a'; c <= 'l'; c++)
+		n += snprintf(json + n, sizeof json - (size_t)n, ",[\"x%c\",-1]", c);
+	snprintf(json + n, sizeof json - (size_t)n, "]}");
+	struct text_model m = model_load(unigram_from_json, json);
+	for (char c = 'a'; c <= 'l'; c++) {
+		char text[3] = {'x', c, 0};
+		EXPECT_IDS(&m, text, 14 + (c - 'a'));
+		char one[2] = {c, 0};
+		EXPECT_IDS(&m, one, 1 + (c - 'a'));
+	}
+	model_release(&m);
+}
+
 /* Pieces: 0 <unk> 0, 1 a -1, 2 b -1, 3 c -1, 4 ab -1.5, 5 abc -5, 6 bc -1.2.
  * "abc": abc = -5, ab+c = -2.5, a+bc = -2.2, a+b+c = -3: Viterbi picks a+bc (1 6), where a
  * greedy longest match would take abc (5).
@@ -1125,6 +1149,7 @@ static void test_wordlevel_bad_json(void)
 int main(void)
 {
 	RUN(test_unigram_reference_example);
+	RUN(test_unigram_wide_trie_node);
 	RUN(test_unigram_viterbi_not_greedy);
 	RUN(test_unigram_unknown_penalty);
 	RUN(test_unigram_unknown_fusion);

@@ -175,7 +175,9 @@ out:
 static inline int32_t uni_trie_step(const struct unigram *u, uint32_t i, uint8_t b)
 {
 	const struct uni_node *nd = &u->nodes[i];
-	uint32_t lo = nd->child, hi = nd->child + nd->n_child;
+	uint32_t lo = nd->child, end = nd->child + nd->n_child, hi = end;
+	/* Narrow [lo, hi) while keeping every child before lo below b; the first child >= b may
+	 * be at hi itself, so the scan below runs to the end of the children, not to hi. */
 	while (hi - lo > 8) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		if (u->nodes[mid].byte < b)
@@ -183,7 +185,7 @@ static inline int32_t uni_trie_step(const struct unigram *u, uint32_t i, uint8_t
 		else
 			hi = mid;
 	}
-	for (; lo < hi; lo++) {
+	for (; lo < end; lo++) {
 		uint8_t x = u->nodes[lo].byte;
 		if (x == b)
 			return (int32_t)lo;
