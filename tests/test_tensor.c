@@ -538,7 +538,7 @@ static void test_gemm_shapes(void)
 	note_test("gemm shapes");
 }
 
-/* Rows past one X block (144) and k past one k block (256), split over threads by rows. */
+/* Rows past one X block (72) and k past one k block (512), split over threads by rows. */
 static void test_gemm_large(void)
 {
 	gemm_check(301, 35, 600, 3);
