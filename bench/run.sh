@@ -214,10 +214,10 @@ done
 OPENBLAS_NUM_THREADS=$THREADS "$OUT/encoder_bench" peak "$THREADS" >>"$OUT/peak.jsonl"
 
 # --- the table ---------------------------------------------------------------------------------
-"$PY" - "$OUT" "$MODELS" "$(($(date +%s) - T_START))" <<'EOF'
+"$PY" - "$OUT" "$MODELS" "$(($(date +%s) - T_START))" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'EOF'
 import json, os, sys
 
-out, models, elapsed = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
+out, models, elapsed, load_end = sys.argv[1], sys.argv[2].split(), int(sys.argv[3]), sys.argv[4]
 meta = json.load(open(os.path.join(out, "meta.json")))
 peak = max(json.loads(l)["gflops"] for l in open(os.path.join(out, "peak.jsonl")))
 SHAPES = {"minilm-l6": (6, 384, 1536), "bge-base": (12, 768, 3072)}
@@ -253,7 +253,8 @@ info = [f"machine: {meta['machine']}", f"date: {meta['date']}", f"commit: {meta[
         f"threads: {meta['threads']} per side; ONNX Runtime {meta['ort']} (onnxruntime-node)",
         f"GEMM peak: {peak:.1f} GFLOP/s (OpenBLAS sgemm 2048^3, best of two measurements)",
         f"stream: {stream}",
-        f"load average at start: {meta['loadavg_start']}; total time {elapsed} s"]
+        f"load average at start {meta['loadavg_start']}, at end {load_end} (other processes "
+        f"compete for the cores when it is near or above the thread count); total time {elapsed} s"]
 info += [f"check {m}: last hidden state, {r['workload']} batch 0 ({r['sequences']} sequences, "
          f"{r['tokens']} tokens): max abs diff {r['max_abs_diff']:.2e} (< {r['tolerance']:g})"
          for m, r in checks]
