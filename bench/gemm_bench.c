@@ -3,8 +3,10 @@
  * the repository root:
  *
  *   cc -std=c11 -O2 -mavx2 -mfma -mf16c -pthread -D_GNU_SOURCE -Isrc bench/gemm_bench.c \
- *      src/tensor/gemm.c src/tensor/ops.c src/tensor/ops_ref.c src/base/threads.c \
- *      src/base/status.c -lopenblas -lm -o /tmp/gemm_bench && /tmp/gemm_bench [m n k ...]
+ *      src/tensor/gemm.c src/tensor/attention.c src/tensor/ops.c src/tensor/ops_ref.c \
+ *      src/base/threads.c src/base/status.c -lopenblas -lm -o /tmp/gemm_bench
+ *   /tmp/gemm_bench            # the default shapes, then attention
+ *   /tmp/gemm_bench m n k ...  # given shapes only
  *
  * Each number is the best of 40 rounds of at least 25 ms, ours and OpenBLAS alternating (the best
  * round filters out other load on the machine); one thread is timed in thread CPU time, two in
@@ -15,6 +17,7 @@
 #include <time.h>
 
 #include "base/threads.h"
+#include "tensor/attention.h"
 #include "tensor/gemm.h"
 
 struct bench_ctx {
@@ -58,6 +61,35 @@ static double bench_round(struct sy_pool *pool, struct bench_ctx *c, const float
 		t = now_s() - t0;
 	} while (t < 0.025);
 	return t / reps;
+}
+
+/* Attention of one sequence (12 heads of 64, fused QKV rows), one thread, CPU time; GFLOP/s
+ * counts the two products, 4 t^2 d per head. */
+static void bench_attention(int t)
+{
+	const int heads = 12, d = 64, width = heads * d, ld = 3 * width;
+	float *qkv = malloc(sizeof(float) * t * ld), *out = malloc(sizeof(float) * t * width);
+	float *scratch = malloc(sizeof(float) * attention_scratch_floats(t));
+	for (long i = 0; i < (long)t * ld; i++)
+		qkv[i] = rand() / (float)RAND_MAX - 0.5f;
+	bench_clock = CLOCK_THREAD_CPUTIME_ID;
+	double best = 1e30;
+	for (int round = 0; round < 20; round++) {
+		int reps = 0;
+		double t0 = now_s(), el;
+		do {
+			attention_f32(qkv, qkv + width, qkv + 2 * width, ld, out, width, t, t, heads, d,
+				      0.125f, scratch, 0, 1);
+			reps++;
+			el = now_s() - t0;
+		} while (el < 0.025);
+		best = el / reps < best ? el / reps : best;
+	}
+	printf("attention t=%-4d 12x64: %.1f GFLOP/s (%.3f ms)\n", t, 4.0 * t * t * d * heads / best * 1e-9,
+	       best * 1e3);
+	free(qkv);
+	free(out);
+	free(scratch);
 }
 
 int main(int argc, char **argv)
@@ -110,6 +142,10 @@ int main(int argc, char **argv)
 		free(x);
 		free(w);
 		free(y);
+	}
+	if (argc <= 3) {
+		bench_attention(128);
+		bench_attention(512);
 	}
 	return 0;
 }

@@ -1,21 +1,24 @@
 /* Multi-head attention for one sequence, as two small GEMMs per (head, query block) on the same
  * 6 x 16 micro-kernel as the linear layers, with a vectorised softmax in between:
  *
- *   S = (scale Q_blk) K^T   over the n_valid unmasked keys only (K packed as a transposed B),
- *   P = softmax(S) row by row,
- *   O_blk = P V             (V rows are read in place as B with row stride ld).
+ *   S = Q_blk K^T           over the n_valid unmasked keys only (K packed once per head as a
+ *                           transposed B; Q rows are read in place),
+ *   E = exp(scale (S - max)) row by row, with the row sums kept aside,
+ *   O_blk = (E V) / sums    (E rows and V rows are read in place; dividing the 16-wide output
+ *                           instead of normalising E saves a pass over the longer rows).
  *
  * Work items are (head, block of up to ATT_QB query rows), numbered head-major and split in
  * contiguous ranges by (ith, nth), so a part usually handles whole heads and packs each head's
  * keys once. The query block is chosen so that there are at least nth items when possible.
  * Head dimensions above ATT_DC are processed in chunks of ATT_DC (S accumulates over chunks), so
  * the scratch size depends on t only. */
+#include <math.h>
 #include <string.h>
 
 #include "base/threads.h"
 #include "tensor/attention.h"
 #include "tensor/gemm_micro.h"
-#include "tensor/ops.h"
+#include "tensor/vecmath.h"
 
 #define ATT_QB 48  /* most query rows per work item (a multiple of GEMM_MR) */
 #define ATT_DC 128 /* head-dimension chunk for Q K^T */
@@ -26,15 +29,37 @@ static size_t ceil_to(size_t v, size_t m)
 }
 
 /* Scratch layout of one part, in floats (t16 = t rounded up to 16):
- *   s     [ATT_QB][t16]      scores, then probabilities, of one query block
- *   pp    ATT_QB * t         probabilities packed as A for P V
+ *   s     [ATT_QB][t16]      scores, then exponentials, of one query block
  *   kp    t16 * ATT_DC       keys of one head (one d chunk) packed as B
- *   qp    ATT_QB * ATT_DC    scaled queries of the block packed as A
  *   vedge t * 16             the last, narrower-than-16 column panel of V, zero-padded */
 size_t attention_scratch_floats(int t)
 {
 	size_t tt = t > 0 ? (size_t)t : 1, t16 = ceil_to(tt, GEMM_NR);
-	return ATT_QB * t16 + ATT_QB * tt + t16 * ATT_DC + ATT_QB * ATT_DC + tt * GEMM_NR;
+	return ATT_QB * t16 + t16 * ATT_DC + tt * GEMM_NR;
+}
+
+/* x[0..n) = exp(scale x - max(scale x)); returns 1 / sum. Like softmax_f32, but with the score
+ * scale applied on the way and the normalisation left to the caller. */
+static float att_exp_row(float *x, int n, float scale)
+{
+	const __m256 vs = _mm256_set1_ps(scale);
+	__m256 vmax = _mm256_set1_ps(-INFINITY);
+	for (int i = 0; i < n; i += 8) {
+		__m256i mask = vec_mask(n - i < 8 ? n - i : 8);
+		__m256 v = _mm256_mul_ps(_mm256_maskload_ps(x + i, mask), vs);
+		_mm256_maskstore_ps(x + i, mask, v);
+		vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(vmax, v, _mm256_castsi256_ps(mask)));
+	}
+	const __m256 vm = _mm256_set1_ps(vec_hmax(vmax));
+	__m256 acc = _mm256_setzero_ps();
+	for (int i = 0; i < n; i += 8) {
+		__m256i mask = vec_mask(n - i < 8 ? n - i : 8);
+		__m256 d = _mm256_sub_ps(_mm256_maskload_ps(x + i, mask), vm);
+		__m256 e = _mm256_and_ps(vec_exp(d), _mm256_castsi256_ps(mask));
+		_mm256_maskstore_ps(x + i, mask, e);
+		acc = _mm256_add_ps(acc, e);
+	}
+	return 1.0f / vec_hsum(acc);
 }
 
 void attention_f32(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
@@ -45,10 +70,9 @@ void attention_f32(const float *q, const float *k, const float *v, int ld, float
 		return;
 	const size_t tt = (size_t)t, t16 = ceil_to(tt, GEMM_NR);
 	float *s = scratch;
-	float *pp = s + ATT_QB * t16;
-	float *kp = pp + ATT_QB * tt;
-	float *qp = kp + t16 * ATT_DC;
-	float *vedge = qp + ATT_QB * ATT_DC;
+	float *kp = s + ATT_QB * t16;
+	float *vedge = kp + t16 * ATT_DC;
+	float inv_sum[ATT_QB];
 
 	/* Query blocks: at most ATT_QB rows, and enough blocks to give every part an item. */
 	int nqb = (t + ATT_QB - 1) / ATT_QB;
@@ -76,7 +100,7 @@ void attention_f32(const float *q, const float *k, const float *v, int ld, float
 				memset(out + (size_t)(i0 + i) * ldo + col, 0, sizeof(float) * head_dim);
 			continue;
 		}
-		/* S = (scale Q) K^T, one head-dimension chunk at a time. */
+		/* S = Q K^T, one head-dimension chunk at a time. */
 		for (int dc = 0; dc < n_dc; dc++) {
 			const int d0 = dc * ATT_DC;
 			const int kc = head_dim - d0 < ATT_DC ? head_dim - d0 : ATT_DC;
@@ -84,26 +108,23 @@ void attention_f32(const float *q, const float *k, const float *v, int ld, float
 				gemm_pack_bt(kp, k + col + d0, (size_t)ld, nv, kc);
 				packed_head = h;
 			}
-			gemm_pack_a(qp, q + (size_t)i0 * ld + col + d0, (size_t)ld, mb, kc);
-			const size_t qlen = ceil_to((size_t)mb, GEMM_MR) * (size_t)kc;
-			for (size_t i = 0; i < qlen; i++)
-				qp[i] *= scale;
+			const float *qb0 = q + (size_t)i0 * ld + col + d0;
 			for (int jp = 0; jp * GEMM_NR < nv; jp++) {
 				const int nr = nv - jp * GEMM_NR < GEMM_NR ? nv - jp * GEMM_NR : GEMM_NR;
 				for (int ir = 0; ir < mb; ir += GEMM_MR) {
 					const int mr = mb - ir < GEMM_MR ? mb - ir : GEMM_MR;
-					gemm_micro_tile(kc, qp + (size_t)ir * kc,
-							kp + (size_t)jp * GEMM_NR * kc, GEMM_NR,
-							s + (size_t)ir * ld_s + jp * GEMM_NR, (size_t)ld_s,
-							mr, nr, dc > 0 ? GEMM_TILE_ACCUM : 0, NULL);
+					gemm_micro_tile_rows(kc, qb0 + (size_t)ir * ld, (size_t)ld,
+							     kp + (size_t)jp * GEMM_NR * kc, GEMM_NR,
+							     s + (size_t)ir * ld_s + jp * GEMM_NR,
+							     (size_t)ld_s, mr, nr,
+							     dc > 0 ? GEMM_TILE_ACCUM : 0, NULL);
 				}
 			}
 		}
 		for (int i = 0; i < mb; i++)
-			softmax_f32(s + (size_t)i * ld_s, nv);
-		gemm_pack_a(pp, s, (size_t)ld_s, mb, nv);
+			inv_sum[i] = att_exp_row(s + (size_t)i * ld_s, nv, scale);
 
-		/* O = P V, 16 output columns at a time; a last panel narrower than 16 is copied
+		/* O = E V, 16 output columns at a time; a last panel narrower than 16 is copied
 		 * into a zero-padded buffer so that no load reaches past the head's columns. */
 		for (int c0 = 0; c0 < head_dim; c0 += GEMM_NR) {
 			const int nr = head_dim - c0 < GEMM_NR ? head_dim - c0 : GEMM_NR;
@@ -120,9 +141,18 @@ void attention_f32(const float *q, const float *k, const float *v, int ld, float
 			}
 			for (int ir = 0; ir < mb; ir += GEMM_MR) {
 				const int mr = mb - ir < GEMM_MR ? mb - ir : GEMM_MR;
-				gemm_micro_tile(nv, pp + (size_t)ir * nv, bv, ldb,
-						out + (size_t)(i0 + ir) * ldo + col + c0, (size_t)ldo, mr,
-						nr, 0, NULL);
+				gemm_micro_tile_rows(nv, s + (size_t)ir * ld_s, (size_t)ld_s, bv, ldb,
+						     out + (size_t)(i0 + ir) * ldo + col + c0,
+						     (size_t)ldo, mr, nr, 0, NULL);
+			}
+		}
+		for (int i = 0; i < mb; i++) {
+			float *o = out + (size_t)(i0 + i) * ldo + col;
+			const __m256 vi = _mm256_set1_ps(inv_sum[i]);
+			for (int e0 = 0; e0 < head_dim; e0 += 8) {
+				__m256i mask = vec_mask(head_dim - e0 < 8 ? head_dim - e0 : 8);
+				_mm256_maskstore_ps(o + e0, mask,
+						    _mm256_mul_ps(_mm256_maskload_ps(o + e0, mask), vi));
 			}
 		}
 	}

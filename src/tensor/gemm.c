@@ -102,10 +102,14 @@ void gemm_pack_bt(float *restrict dst, const float *w, size_t ldw, int n, int k)
 	}
 }
 
-/* Twelve accumulators, two B loads and one broadcast register: 15 of the 16 ymm registers. */
-void gemm_micro_tile(int kc, const float *restrict a, const float *restrict b, size_t ldb, float *c,
-		     size_t ldc, int mr, int nr, int mode, const float *bias)
+/* The micro-kernel body for both A layouts: A[r][p] is at ar[r][p * step]. Twelve accumulators,
+ * two B loads and one broadcast register: 15 of the 16 ymm registers. Inlined into each layout's
+ * entry point so that step is a constant. */
+static inline __attribute__((always_inline)) void
+gemm_micro_body(int kc, const float *const ar[GEMM_MR], const int step, const float *restrict b,
+		size_t ldb, float *c, size_t ldc, int mr, int nr, int mode, const float *bias)
 {
+	const float *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3], *a4 = ar[4], *a5 = ar[5];
 	/* The tile of C is written (and read, for later k blocks) only after the k loop; fetching
 	 * its lines now hides the miss behind the FMAs. */
 	for (int r = 0; r < mr; r++) {
@@ -122,25 +126,25 @@ void gemm_micro_tile(int kc, const float *restrict a, const float *restrict b, s
 	for (int p = 0; p < kc; p++) {
 		__m256 b0 = _mm256_loadu_ps(b);
 		__m256 b1 = _mm256_loadu_ps(b + 8);
-		__m256 av = _mm256_broadcast_ss(a + 0);
+		const size_t o = (size_t)p * step;
+		__m256 av = _mm256_broadcast_ss(a0 + o);
 		c00 = _mm256_fmadd_ps(av, b0, c00);
 		c01 = _mm256_fmadd_ps(av, b1, c01);
-		av = _mm256_broadcast_ss(a + 1);
+		av = _mm256_broadcast_ss(a1 + o);
 		c10 = _mm256_fmadd_ps(av, b0, c10);
 		c11 = _mm256_fmadd_ps(av, b1, c11);
-		av = _mm256_broadcast_ss(a + 2);
+		av = _mm256_broadcast_ss(a2 + o);
 		c20 = _mm256_fmadd_ps(av, b0, c20);
 		c21 = _mm256_fmadd_ps(av, b1, c21);
-		av = _mm256_broadcast_ss(a + 3);
+		av = _mm256_broadcast_ss(a3 + o);
 		c30 = _mm256_fmadd_ps(av, b0, c30);
 		c31 = _mm256_fmadd_ps(av, b1, c31);
-		av = _mm256_broadcast_ss(a + 4);
+		av = _mm256_broadcast_ss(a4 + o);
 		c40 = _mm256_fmadd_ps(av, b0, c40);
 		c41 = _mm256_fmadd_ps(av, b1, c41);
-		av = _mm256_broadcast_ss(a + 5);
+		av = _mm256_broadcast_ss(a5 + o);
 		c50 = _mm256_fmadd_ps(av, b0, c50);
 		c51 = _mm256_fmadd_ps(av, b1, c51);
-		a += GEMM_MR;
 		b += ldb;
 	}
 	if (mr == GEMM_MR && nr == GEMM_NR) {
@@ -188,6 +192,24 @@ void gemm_micro_tile(int kc, const float *restrict a, const float *restrict b, s
 		_mm256_maskstore_ps(cr, m0, _mm256_add_ps(v0, bias0));
 		_mm256_maskstore_ps(cr + 8, m1, _mm256_add_ps(v1, bias1));
 	}
+}
+
+void gemm_micro_tile(int kc, const float *restrict a, const float *restrict b, size_t ldb, float *c,
+		     size_t ldc, int mr, int nr, int mode, const float *bias)
+{
+	const float *ar[GEMM_MR] = {a, a + 1, a + 2, a + 3, a + 4, a + 5};
+	gemm_micro_body(kc, ar, GEMM_MR, b, ldb, c, ldc, mr, nr, mode, bias);
+}
+
+/* Rows past mr repeat the last valid row, so nothing outside A is read; their results are
+ * dropped. */
+void gemm_micro_tile_rows(int kc, const float *a, size_t lda, const float *restrict b, size_t ldb,
+			  float *c, size_t ldc, int mr, int nr, int mode, const float *bias)
+{
+	const float *ar[GEMM_MR];
+	for (int r = 0; r < GEMM_MR; r++)
+		ar[r] = a + (size_t)(r < mr ? r : mr - 1) * lda;
+	gemm_micro_body(kc, ar, 1, b, ldb, c, ldc, mr, nr, mode, bias);
 }
 
 static void gemm_epilogue_rows(float *y, size_t ldy, int mr, int nr, enum gemm_epilogue epi)

@@ -36,4 +36,8 @@ void gemm_pack_bt(float *restrict dst, const float *w, size_t ldw, int n, int k)
 void gemm_micro_tile(int kc, const float *restrict a, const float *restrict b, size_t ldb, float *c,
 		     size_t ldc, int mr, int nr, int mode, const float *bias);
 
+/* The same with A read in place: row r of the tile is a[r * lda + p]. Rows past mr are not read. */
+void gemm_micro_tile_rows(int kc, const float *a, size_t lda, const float *restrict b, size_t ldb,
+			  float *c, size_t ldc, int mr, int nr, int mode, const float *bias);
+
 #endif
