@@ -55,8 +55,8 @@ static double bench_round(struct sy_pool *pool, struct bench_ctx *c, const float
 		if (mode == 0)
 			sy_pool_run(pool, bench_part, c);
 		else
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->m, c->n, c->k, 1.0f, c->x,
-				    c->k, wt, c->k, 0.0f, c->y, c->n);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->m, c->n, c->k, 1.0f,
+			            c->x, c->k, wt, c->k, 0.0f, c->y, c->n);
 		reps++;
 		t = now_s() - t0;
 	} while (t < 0.025);
@@ -78,15 +78,15 @@ static void bench_attention(int t)
 		int reps = 0;
 		double t0 = now_s(), el;
 		do {
-			attention_f32(qkv, qkv + width, qkv + 2 * width, ld, out, width, t, t, heads, d,
-				      0.125f, scratch, 0, 1);
+			attention_f32(qkv, qkv + width, qkv + 2 * width, ld, out, width, t, t,
+			              heads, d, 0.125f, scratch, 0, 1);
 			reps++;
 			el = now_s() - t0;
 		} while (el < 0.025);
 		best = el / reps < best ? el / reps : best;
 	}
-	printf("attention t=%-4d 12x64: %.1f GFLOP/s (%.3f ms)\n", t, 4.0 * t * t * d * heads / best * 1e-9,
-	       best * 1e3);
+	printf("attention t=%-4d 12x64: %.1f GFLOP/s (%.3f ms)\n", t,
+	       4.0 * t * t * d * heads / best * 1e-9, best * 1e3);
 	free(qkv);
 	free(out);
 	free(scratch);
@@ -95,7 +95,7 @@ static void bench_attention(int t)
 int main(int argc, char **argv)
 {
 	int shapes[32][3] = {{4096, 1536, 384}, {128, 384, 384}, {512, 3072, 768}, {512, 768, 3072},
-			     {512, 2304, 768}, {16, 768, 768},    {1, 1536, 384}};
+	                     {512, 2304, 768},  {16, 768, 768},  {1, 1536, 384}};
 	int n_shapes = 7;
 	if (argc > 3) {
 		n_shapes = 0;

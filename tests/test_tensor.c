@@ -106,7 +106,7 @@ typedef void (*unary_fn)(float *x, int n);
 /* Runs fast and ref on a copy of xs (n values, at an unaligned address) and returns the largest
  * error divided by the tolerance tol(x, ref) (<= 1 passes); specials must match exactly. */
 static double unary_check(unary_fn fast, unary_fn ref, const float *xs, int n,
-			  double (*tol)(float x, float ref), const char *name)
+                          double (*tol)(float x, float ref), const char *name)
 {
 	float *a = buf_new(n), *b = buf_new(n);
 	memcpy(a, xs, sizeof(float) * n);
@@ -290,9 +290,10 @@ static void test_layer_norm(void)
 		fill(g, n, 2);
 		fill(b, n, 1);
 		for (int variant = 0; variant < 4; variant++) {
-			double r = layer_norm_case(x, n, variant & 1 ? NULL : g, variant & 2 ? NULL : b,
-						   variant == 3);
-			CHECKF(r <= 1, "layer_norm n=%d variant %d: %.3g x tolerance", n, variant, r);
+			double r = layer_norm_case(x, n, variant & 1 ? NULL : g,
+			                           variant & 2 ? NULL : b, variant == 3);
+			CHECKF(r <= 1, "layer_norm n=%d variant %d: %.3g x tolerance", n, variant,
+			       r);
 		}
 		/* A large common offset: the mean must not swamp the spread. */
 		for (int i = 0; i < n; i++)
@@ -355,7 +356,8 @@ static void test_softmax(void)
 			x[i] = 3.5f;
 		softmax_f32(x, n);
 		for (int i = 0; i < n; i++)
-			CHECKF(fabs(x[i] - 1.0 / n) <= 4 * EPS / n, "uniform n=%d i=%d %g", n, i, x[i]);
+			CHECKF(fabs(x[i] - 1.0 / n) <= 4 * EPS / n, "uniform n=%d i=%d %g", n, i,
+			       x[i]);
 		buf_free(x);
 	}
 	float one[1] = {-5e30f};
@@ -426,7 +428,8 @@ static void test_f16_bf16(void)
 			for (size_t i = 0; i < total; i++)
 				bad += memcmp(&a[i], &b[i], 4) != 0 &&
 				       !(kind == 0 && isnan(a[i]) && isnan(b[i]));
-			CHECKF(bad == 0, "%s len %zu: %zu mismatches", kind ? "bf16" : "f16", total, bad);
+			CHECKF(bad == 0, "%s len %zu: %zu mismatches", kind ? "bf16" : "f16", total,
+			       bad);
 		}
 	}
 	buf_free(a);
@@ -494,14 +497,15 @@ static void gemm_check(int m, int n, int k, int pad)
 							writes[(size_t)i * n + j]++;
 							double r0 = ref[(size_t)i * ldy + j];
 							double a = abs_d[(size_t)i * n + j] +
-								   (bp ? fabs(bp[j]) : 0);
-							double tol = 2 * EPS * sqrt(k + 1.0) * a * 1.13 +
-								     1e-6 * fabs(r0) + 1e-30;
+							           (bp ? fabs(bp[j]) : 0);
+							double tol =
+							    2 * EPS * sqrt(k + 1.0) * a * 1.13 +
+							    1e-6 * fabs(r0) + 1e-30;
 							double r = fabs(v - r0) / tol;
 							if (!(r <= 1) && bad < 3)
 								fprintf(stderr,
-									"  [%d,%d] %.9g ref %.9g\n",
-									i, j, v, r0);
+								        "  [%d,%d] %.9g ref %.9g\n",
+								        i, j, v, r0);
 							worst = r > worst || isnan(r) ? r : worst;
 							bad += !(r <= 1);
 						}
@@ -511,10 +515,11 @@ static void gemm_check(int m, int n, int k, int pad)
 				for (size_t i = 0; i < (size_t)m * n; i++)
 					multi += writes[i] != 1;
 				free(writes);
-				CHECKF(bad == 0 && multi == 0,
-				       "gemm m=%d n=%d k=%d pad=%d %s bias=%d nth=%d: %d bad (worst "
-				       "%.3g x tol), %d elements not written exactly once",
-				       m, n, k, pad, epi_name(epi), with_bias, nth, bad, worst, multi);
+				CHECKF(
+				    bad == 0 && multi == 0,
+				    "gemm m=%d n=%d k=%d pad=%d %s bias=%d nth=%d: %d bad (worst "
+				    "%.3g x tol), %d elements not written exactly once",
+				    m, n, k, pad, epi_name(epi), with_bias, nth, bad, worst, multi);
 			}
 		}
 	gemm_weights_free(&pw);
@@ -529,9 +534,9 @@ static void gemm_check(int m, int n, int k, int pad)
 static void test_gemm_shapes(void)
 {
 	static const struct gemm_case cases[] = {
-		{1, 1, 1},     {1, 17, 3},    {3, 7, 1},     {5, 33, 17},   {6, 16, 31},
-		{7, 15, 33},   {13, 31, 65},  {17, 48, 127}, {31, 65, 383}, {33, 100, 257},
-		{65, 17, 520}, {127, 33, 64}, {2, 384, 7},   {16, 64, 96},  {150, 40, 300},
+	    {1, 1, 1},     {1, 17, 3},    {3, 7, 1},     {5, 33, 17},   {6, 16, 31},
+	    {7, 15, 33},   {13, 31, 65},  {17, 48, 127}, {31, 65, 383}, {33, 100, 257},
+	    {65, 17, 520}, {127, 33, 64}, {2, 384, 7},   {16, 64, 96},  {150, 40, 300},
 	};
 	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
 		gemm_check(cases[c].m, cases[c].n, cases[c].k, (int)(c % 3) * 5);
@@ -609,7 +614,8 @@ static void test_gemm_pool(void)
 		g.m = 4;
 		memset(y2, 0, sizeof(float) * m * n);
 		sy_pool_run(pool, pool_gemm_part, &g);
-		CHECKF(memcmp(y1, y2, sizeof(float) * 4 * n) == 0, "pool of %d, 4 rows differs", th);
+		CHECKF(memcmp(y1, y2, sizeof(float) * 4 * n) == 0, "pool of %d, 4 rows differs",
+		       th);
 		sy_pool_free(pool);
 	}
 	gemm_weights_free(&pw);
@@ -643,13 +649,15 @@ static void attention_check(int t, int n_valid, int n_heads, int head_dim, int p
 				double s = 0;
 				for (int e = 0; e < head_dim; e++)
 					s += fabs(q[(size_t)i * ld + h * head_dim + e] *
-						  k[(size_t)j * ld + h * head_dim + e]);
+					          k[(size_t)j * ld + h * head_dim + e]);
 				smax = s * scale > smax ? s * scale : smax;
 			}
 	for (int j = 0; j < n_valid; j++)
 		for (int e = 0; e < width; e++)
-			vmax = fabs(v[(size_t)j * ld + e]) > vmax ? fabs(v[(size_t)j * ld + e]) : vmax;
-	double tol = (2 * EPS * sqrt(head_dim) * smax + 2 * EPS * sqrt(n_valid) + 1e-6) * vmax + 1e-30;
+			vmax =
+			    fabs(v[(size_t)j * ld + e]) > vmax ? fabs(v[(size_t)j * ld + e]) : vmax;
+	double tol =
+	    (2 * EPS * sqrt(head_dim) * smax + 2 * EPS * sqrt(n_valid) + 1e-6) * vmax + 1e-30;
 	size_t per = attention_scratch_floats(t);
 	float *scratch = malloc(sizeof(float) * per * 5);
 	for (int nth = 1; nth <= 5; nth++) {
@@ -659,7 +667,7 @@ static void attention_check(int t, int n_valid, int n_heads, int head_dim, int p
 			scratch[i] = NAN;
 		for (int ith = nth - 1; ith >= 0; ith--)
 			attention_f32(q, k, v, ld, o1, ldo, t, n_valid, n_heads, head_dim, scale,
-				      scratch + per * ith, ith, nth);
+			              scratch + per * ith, ith, nth);
 		double worst = 0;
 		int bad = 0;
 		for (int i = 0; i < t; i++)
@@ -674,9 +682,10 @@ static void attention_check(int t, int n_valid, int n_heads, int head_dim, int p
 				bad += !(r <= 1);
 			}
 		track(worst);
-		CHECKF(bad == 0, "attention t=%d valid=%d heads=%d dim=%d pad=%d nth=%d: %d bad, "
-		       "worst %.3g x tol (%.3g)", t, n_valid, n_heads, head_dim, pad, nth, bad,
-		       worst, tol);
+		CHECKF(bad == 0,
+		       "attention t=%d valid=%d heads=%d dim=%d pad=%d nth=%d: %d bad, "
+		       "worst %.3g x tol (%.3g)",
+		       t, n_valid, n_heads, head_dim, pad, nth, bad, worst, tol);
 	}
 	free(scratch);
 	buf_free(qkv);
@@ -687,10 +696,10 @@ static void attention_check(int t, int n_valid, int n_heads, int head_dim, int p
 static void test_attention(void)
 {
 	static const int cfg[][4] = {
-		/* t, n_valid, heads, dim */
-		{1, 1, 1, 64},   {3, 3, 2, 16},  {7, 5, 3, 32},    {17, 17, 2, 64}, {17, 9, 4, 8},
-		{31, 30, 1, 33}, {33, 1, 2, 7},  {65, 65, 12, 64}, {65, 40, 3, 24}, {127, 100, 2, 64},
-		{130, 130, 1, 17}, {20, 0, 2, 16}, {50, 50, 6, 32},
+	    /* t, n_valid, heads, dim */
+	    {1, 1, 1, 64},     {3, 3, 2, 16},  {7, 5, 3, 32},    {17, 17, 2, 64}, {17, 9, 4, 8},
+	    {31, 30, 1, 33},   {33, 1, 2, 7},  {65, 65, 12, 64}, {65, 40, 3, 24}, {127, 100, 2, 64},
+	    {130, 130, 1, 17}, {20, 0, 2, 16}, {50, 50, 6, 32},
 	};
 	for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++)
 		attention_check(cfg[c][0], cfg[c][1], cfg[c][2], cfg[c][3], (int)(c % 2) * 3);

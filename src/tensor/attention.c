@@ -20,7 +20,7 @@
 #include "tensor/gemm_micro.h"
 #include "tensor/vecmath.h"
 
-#define ATT_QB 48  /* most query rows per work item (a multiple of GEMM_MR) */
+#define ATT_QB 48 /* most query rows per work item (a multiple of GEMM_MR) */
 #define ATT_DC 128 /* head-dimension chunk for Q K^T */
 
 static size_t ceil_to(size_t v, size_t m)
@@ -63,8 +63,8 @@ static float att_exp_row(float *x, int n, float scale)
 }
 
 void attention_f32(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
-		   int t, int n_valid, int n_heads, int head_dim, float scale, float *scratch,
-		   int ith, int nth)
+                   int t, int n_valid, int n_heads, int head_dim, float scale, float *scratch,
+                   int ith, int nth)
 {
 	if (t <= 0 || n_heads <= 0 || head_dim <= 0)
 		return;
@@ -97,7 +97,8 @@ void attention_f32(const float *q, const float *k, const float *v, int ld, float
 		if (nv == 0) {
 			/* No key to attend to: the reference's empty sum is 0. */
 			for (int i = 0; i < mb; i++)
-				memset(out + (size_t)(i0 + i) * ldo + col, 0, sizeof(float) * head_dim);
+				memset(out + (size_t)(i0 + i) * ldo + col, 0,
+				       sizeof(float) * head_dim);
 			continue;
 		}
 		/* S = Q K^T, one head-dimension chunk at a time. */
@@ -110,14 +111,15 @@ void attention_f32(const float *q, const float *k, const float *v, int ld, float
 			}
 			const float *qb0 = q + (size_t)i0 * ld + col + d0;
 			for (int jp = 0; jp * GEMM_NR < nv; jp++) {
-				const int nr = nv - jp * GEMM_NR < GEMM_NR ? nv - jp * GEMM_NR : GEMM_NR;
+				const int nr =
+				    nv - jp * GEMM_NR < GEMM_NR ? nv - jp * GEMM_NR : GEMM_NR;
 				for (int ir = 0; ir < mb; ir += GEMM_MR) {
 					const int mr = mb - ir < GEMM_MR ? mb - ir : GEMM_MR;
-					gemm_micro_tile_rows(kc, qb0 + (size_t)ir * ld, (size_t)ld,
-							     kp + (size_t)jp * GEMM_NR * kc, GEMM_NR,
-							     s + (size_t)ir * ld_s + jp * GEMM_NR,
-							     (size_t)ld_s, mr, nr,
-							     dc > 0 ? GEMM_TILE_ACCUM : 0, NULL);
+					gemm_micro_tile_rows(
+					    kc, qb0 + (size_t)ir * ld, (size_t)ld,
+					    kp + (size_t)jp * GEMM_NR * kc, GEMM_NR,
+					    s + (size_t)ir * ld_s + jp * GEMM_NR, (size_t)ld_s, mr,
+					    nr, dc > 0 ? GEMM_TILE_ACCUM : 0, NULL);
 				}
 			}
 		}
@@ -141,9 +143,9 @@ void attention_f32(const float *q, const float *k, const float *v, int ld, float
 			}
 			for (int ir = 0; ir < mb; ir += GEMM_MR) {
 				const int mr = mb - ir < GEMM_MR ? mb - ir : GEMM_MR;
-				gemm_micro_tile_rows(nv, s + (size_t)ir * ld_s, (size_t)ld_s, bv, ldb,
-						     out + (size_t)(i0 + ir) * ldo + col + c0,
-						     (size_t)ldo, mr, nr, 0, NULL);
+				gemm_micro_tile_rows(nv, s + (size_t)ir * ld_s, (size_t)ld_s, bv,
+				                     ldb, out + (size_t)(i0 + ir) * ldo + col + c0,
+				                     (size_t)ldo, mr, nr, 0, NULL);
 			}
 		}
 		for (int i = 0; i < mb; i++) {
@@ -151,8 +153,9 @@ void attention_f32(const float *q, const float *k, const float *v, int ld, float
 			const __m256 vi = _mm256_set1_ps(inv_sum[i]);
 			for (int e0 = 0; e0 < head_dim; e0 += 8) {
 				__m256i mask = vec_mask(head_dim - e0 < 8 ? head_dim - e0 : 8);
-				_mm256_maskstore_ps(o + e0, mask,
-						    _mm256_mul_ps(_mm256_maskload_ps(o + e0, mask), vi));
+				_mm256_maskstore_ps(
+				    o + e0, mask,
+				    _mm256_mul_ps(_mm256_maskload_ps(o + e0, mask), vi));
 			}
 		}
 	}

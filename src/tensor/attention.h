@@ -18,10 +18,10 @@
 size_t attention_scratch_floats(int t);
 
 void attention_f32(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
-		   int t, int n_valid, int n_heads, int head_dim, float scale, float *scratch,
-		   int ith, int nth);
+                   int t, int n_valid, int n_heads, int head_dim, float scale, float *scratch,
+                   int ith, int nth);
 
 void attention_f32_ref(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
-		       int t, int n_valid, int n_heads, int head_dim, float scale);
+                       int t, int n_valid, int n_heads, int head_dim, float scale);
 
 #endif

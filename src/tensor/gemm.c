@@ -34,11 +34,12 @@
 #endif
 
 enum sy_status gemm_weights_pack(const float *w, int n, int k, struct sy_error *err,
-				 struct gemm_weights *out)
+                                 struct gemm_weights *out)
 {
 	memset(out, 0, sizeof *out);
 	if (n < 0 || k < 0)
-		return sy_error_set(err, SY_ERR_INVALID_ARG, "gemm_weights_pack: bad shape %dx%d", n, k);
+		return sy_error_set(err, SY_ERR_INVALID_ARG, "gemm_weights_pack: bad shape %dx%d",
+		                    n, k);
 	size_t panels = ((size_t)n + GEMM_NR - 1) / GEMM_NR;
 	size_t len = panels * GEMM_NR * (size_t)k;
 	/* aligned_alloc wants a size that is a multiple of the alignment. */
@@ -72,7 +73,8 @@ void gemm_pack_a(float *restrict dst, const float *x, size_t ldx, int mc, int kc
 			for (; p + 8 <= kc; p += 8) {
 				float t[GEMM_MR][8];
 				for (int r = 0; r < GEMM_MR; r++)
-					_mm256_storeu_ps(t[r], _mm256_loadu_ps(r0 + (size_t)r * ldx + p));
+					_mm256_storeu_ps(t[r],
+					                 _mm256_loadu_ps(r0 + (size_t)r * ldx + p));
 				for (int c = 0; c < 8; c++)
 					for (int r = 0; r < GEMM_MR; r++)
 						dst[(p + c) * GEMM_MR + r] = t[r][c];
@@ -83,7 +85,8 @@ void gemm_pack_a(float *restrict dst, const float *x, size_t ldx, int mc, int kc
 		} else {
 			for (int p = 0; p < kc; p++)
 				for (int r = 0; r < GEMM_MR; r++)
-					dst[p * GEMM_MR + r] = r < mr ? r0[(size_t)r * ldx + p] : 0.0f;
+					dst[p * GEMM_MR + r] =
+					    r < mr ? r0[(size_t)r * ldx + p] : 0.0f;
 		}
 		dst += (size_t)GEMM_MR * kc;
 	}
@@ -97,7 +100,8 @@ void gemm_pack_bt(float *restrict dst, const float *w, size_t ldw, int n, int k)
 			size_t j = jp * GEMM_NR + (size_t)jj;
 			const float *src = w + j * ldw;
 			for (int q = 0; q < k; q++)
-				dst[(size_t)q * GEMM_NR + (size_t)jj] = j < (size_t)n ? src[q] : 0.0f;
+				dst[(size_t)q * GEMM_NR + (size_t)jj] =
+				    j < (size_t)n ? src[q] : 0.0f;
 		}
 	}
 }
@@ -107,7 +111,7 @@ void gemm_pack_bt(float *restrict dst, const float *w, size_t ldw, int n, int k)
  * entry point so that step is a constant. */
 static inline __attribute__((always_inline)) void
 gemm_micro_body(int kc, const float *const ar[GEMM_MR], const int step, const float *restrict b,
-		size_t ldb, float *c, size_t ldc, int mr, int nr, int mode, const float *bias)
+                size_t ldb, float *c, size_t ldc, int mr, int nr, int mode, const float *bias)
 {
 	const float *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3], *a4 = ar[4], *a5 = ar[5];
 	/* The tile of C is written (and read, for later k blocks) only after the k loop; fetching
@@ -153,15 +157,15 @@ gemm_micro_body(int kc, const float *const ar[GEMM_MR], const int step, const fl
 			bias0 = _mm256_loadu_ps(bias);
 			bias1 = _mm256_loadu_ps(bias + 8);
 		}
-#define GEMM_STORE_ROW(r, v0, v1)                                                     \
-	do {                                                                          \
-		float *cr = c + (size_t)(r) * ldc;                                    \
-		if (mode & GEMM_TILE_ACCUM) {                                              \
-			v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr));                  \
-			v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr + 8));              \
-		}                                                                     \
-		_mm256_storeu_ps(cr, _mm256_add_ps(v0, bias0));                       \
-		_mm256_storeu_ps(cr + 8, _mm256_add_ps(v1, bias1));                   \
+#define GEMM_STORE_ROW(r, v0, v1)                                        \
+	do {                                                             \
+		float *cr = c + (size_t)(r)*ldc;                         \
+		if (mode & GEMM_TILE_ACCUM) {                            \
+			v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr));     \
+			v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr + 8)); \
+		}                                                        \
+		_mm256_storeu_ps(cr, _mm256_add_ps(v0, bias0));          \
+		_mm256_storeu_ps(cr + 8, _mm256_add_ps(v1, bias1));      \
 	} while (0)
 		GEMM_STORE_ROW(0, c00, c01);
 		GEMM_STORE_ROW(1, c10, c11);
@@ -174,7 +178,7 @@ gemm_micro_body(int kc, const float *const ar[GEMM_MR], const int step, const fl
 	}
 	/* Edge tile: spill the accumulators and store the valid part with masks. */
 	__m256 acc[GEMM_MR][2] = {{c00, c01}, {c10, c11}, {c20, c21},
-				  {c30, c31}, {c40, c41}, {c50, c51}};
+	                          {c30, c31}, {c40, c41}, {c50, c51}};
 	__m256i m0 = vec_mask(nr < 8 ? nr : 8), m1 = vec_mask(nr > 8 ? nr - 8 : 0);
 	__m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
 	if (mode & GEMM_TILE_BIAS) {
@@ -195,7 +199,7 @@ gemm_micro_body(int kc, const float *const ar[GEMM_MR], const int step, const fl
 }
 
 void gemm_micro_tile(int kc, const float *restrict a, const float *restrict b, size_t ldb, float *c,
-		     size_t ldc, int mr, int nr, int mode, const float *bias)
+                     size_t ldc, int mr, int nr, int mode, const float *bias)
 {
 	const float *ar[GEMM_MR] = {a, a + 1, a + 2, a + 3, a + 4, a + 5};
 	gemm_micro_body(kc, ar, GEMM_MR, b, ldb, c, ldc, mr, nr, mode, bias);
@@ -204,7 +208,7 @@ void gemm_micro_tile(int kc, const float *restrict a, const float *restrict b, s
 /* Rows past mr repeat the last valid row, so nothing outside A is read; their results are
  * dropped. */
 void gemm_micro_tile_rows(int kc, const float *a, size_t lda, const float *restrict b, size_t ldb,
-			  float *c, size_t ldc, int mr, int nr, int mode, const float *bias)
+                          float *c, size_t ldc, int mr, int nr, int mode, const float *bias)
 {
 	const float *ar[GEMM_MR];
 	for (int r = 0; r < GEMM_MR; r++)
@@ -230,7 +234,7 @@ static void gemm_epilogue_rows(float *y, size_t ldy, int mr, int nr, enum gemm_e
  * step; packing X costs about one tile per 6-row panel, and every part that owns columns of a row
  * packs that row. */
 static void gemm_partition(int m, int n_panels, int ith, int nth, int *m0, int *m1, int *j0,
-			   int *j1)
+                           int *j1)
 {
 	long rb = (m + GEMM_MR - 1) / GEMM_MR;
 	long cost_rows = (rb + nth - 1) / nth * (n_panels + 1);
@@ -250,7 +254,7 @@ static void gemm_partition(int m, int n_panels, int ith, int nth, int *m0, int *
 }
 
 void gemm_linear(const float *x, int ldx, const struct gemm_weights *w, const float *bias,
-		 enum gemm_epilogue epi, float *y, int ldy, int m, int ith, int nth)
+                 enum gemm_epilogue epi, float *y, int ldy, int m, int ith, int nth)
 {
 	const int n = w->n, k = w->k;
 	const int n_panels = (n + GEMM_NR - 1) / GEMM_NR;
@@ -277,19 +281,22 @@ void gemm_linear(const float *x, int ldx, const struct gemm_weights *w, const fl
 	for (int pc = 0; pc < k; pc += kc_step) {
 		const int kc = k - pc < kc_step ? k - pc : kc_step;
 		const int last = pc + kc == k;
-		const int mode = (pc > 0 ? GEMM_TILE_ACCUM : 0) | (last && bias ? GEMM_TILE_BIAS : 0);
+		const int mode =
+		    (pc > 0 ? GEMM_TILE_ACCUM : 0) | (last && bias ? GEMM_TILE_BIAS : 0);
 		for (int ic = m0; ic < m1; ic += GEMM_MC) {
 			const int mc = m1 - ic < GEMM_MC ? m1 - ic : GEMM_MC;
 			gemm_pack_a(xpack, x + (size_t)ic * ldx + pc, (size_t)ldx, mc, kc);
 			for (int jp = j0; jp < j1; jp++) {
-				const float *bp = w->packed + (size_t)jp * GEMM_NR * k + (size_t)pc * GEMM_NR;
+				const float *bp =
+				    w->packed + (size_t)jp * GEMM_NR * k + (size_t)pc * GEMM_NR;
 				const int col = jp * GEMM_NR;
 				const int nr = n - col < GEMM_NR ? n - col : GEMM_NR;
 				for (int ir = 0; ir < mc; ir += GEMM_MR) {
 					const int mr = mc - ir < GEMM_MR ? mc - ir : GEMM_MR;
 					float *c = y + (size_t)(ic + ir) * ldy + col;
 					gemm_micro_tile(kc, xpack + (size_t)ir * kc, bp, GEMM_NR, c,
-							(size_t)ldy, mr, nr, mode, bias ? bias + col : NULL);
+					                (size_t)ldy, mr, nr, mode,
+					                bias ? bias + col : NULL);
 					if (last && epi != GEMM_EPILOGUE_NONE)
 						gemm_epilogue_rows(c, (size_t)ldy, mr, nr, epi);
 				}

@@ -13,20 +13,20 @@
 #include "base/status.h"
 
 struct gemm_weights {
-	int n, k;      /* output features, input features */
+	int n, k; /* output features, input features */
 	float *packed; /* owned; layout private to gemm.c */
 	size_t packed_len;
 };
 
 /* Packs w (n x k, row stride k) into out. The caller may free w afterwards. */
 enum sy_status gemm_weights_pack(const float *w, int n, int k, struct sy_error *err,
-				 struct gemm_weights *out);
+                                 struct gemm_weights *out);
 void gemm_weights_free(struct gemm_weights *w);
 
 /* Epilogue applied to each output element after the bias. */
 enum gemm_epilogue {
 	GEMM_EPILOGUE_NONE,
-	GEMM_EPILOGUE_GELU_ERF,  /* 0.5 x (1 + erf(x / sqrt 2)) */
+	GEMM_EPILOGUE_GELU_ERF, /* 0.5 x (1 + erf(x / sqrt 2)) */
 	GEMM_EPILOGUE_GELU_TANH, /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 	GEMM_EPILOGUE_RELU,
 	GEMM_EPILOGUE_TANH,
@@ -35,10 +35,10 @@ enum gemm_epilogue {
 /* y[i][j] = epi(bias[j] + sum_p x[i][p] * W[j][p]) for rows i < m; strides in floats.
  * bias may be NULL. Part ith of nth; x, y need no alignment. */
 void gemm_linear(const float *x, int ldx, const struct gemm_weights *w, const float *bias,
-		 enum gemm_epilogue epi, float *y, int ldy, int m, int ith, int nth);
+                 enum gemm_epilogue epi, float *y, int ldy, int m, int ith, int nth);
 
 /* Scalar twin over the unpacked weights (n x k, row stride k). */
 void gemm_linear_ref(const float *x, int ldx, const float *w, const float *bias,
-		     enum gemm_epilogue epi, float *y, int ldy, int m, int n, int k);
+                     enum gemm_epilogue epi, float *y, int ldy, int m, int n, int k);
 
 #endif

@@ -12,13 +12,13 @@
 
 #include <stddef.h>
 
-#define GEMM_MR 6  /* rows of a micro-tile */
+#define GEMM_MR 6 /* rows of a micro-tile */
 #define GEMM_NR 16 /* columns of a micro-tile */
 
 /* Tile store modes for gemm_micro_tile. */
 enum gemm_tile_mode {
 	GEMM_TILE_ACCUM = 1, /* add the values already in C (an earlier k block) */
-	GEMM_TILE_BIAS = 2,  /* add bias[0..nr) */
+	GEMM_TILE_BIAS = 2, /* add bias[0..nr) */
 };
 
 /* Packs rows [0, m) x columns [0, k) of a (row stride lda) into packed-A micro-panels at dst,
@@ -34,10 +34,10 @@ void gemm_pack_bt(float *restrict dst, const float *w, size_t ldw, int n, int k)
  * ldb = 16). Every B row must be readable for 16 floats even when nr < 16. mr <= 6, nr <= 16;
  * C needs no alignment and nothing outside the mr x nr tile is written. */
 void gemm_micro_tile(int kc, const float *restrict a, const float *restrict b, size_t ldb, float *c,
-		     size_t ldc, int mr, int nr, int mode, const float *bias);
+                     size_t ldc, int mr, int nr, int mode, const float *bias);
 
 /* The same with A read in place: row r of the tile is a[r * lda + p]. Rows past mr are not read. */
 void gemm_micro_tile_rows(int kc, const float *a, size_t lda, const float *restrict b, size_t ldb,
-			  float *c, size_t ldc, int mr, int nr, int mode, const float *bias);
+                          float *c, size_t ldc, int mr, int nr, int mode, const float *bias);
 
 #endif

@@ -11,7 +11,8 @@
 #include "tensor/ops.h"
 #include "tensor/vecmath.h"
 
-void layer_norm_f32(float *y, const float *x, const float *gamma, const float *beta, int n, float eps)
+void layer_norm_f32(float *y, const float *x, const float *gamma, const float *beta, int n,
+                    float eps)
 {
 	if (n <= 0)
 		return;
@@ -67,7 +68,7 @@ void softmax_f32(float *x, int n)
 		int r = n - i < 8 ? n - i : 8;
 		__m256i mask = vec_mask(r);
 		__m256 v = _mm256_blendv_ps(vmax, _mm256_maskload_ps(x + i, mask),
-					    _mm256_castsi256_ps(mask));
+		                            _mm256_castsi256_ps(mask));
 		vmax = _mm256_max_ps(vmax, v);
 	}
 	float m = vec_hmax(vmax);
@@ -86,20 +87,21 @@ void softmax_f32(float *x, int n)
 	for (int i = 0; i < n; i += 8) {
 		int r = n - i < 8 ? n - i : 8;
 		__m256i mask = vec_mask(r);
-		_mm256_maskstore_ps(x + i, mask, _mm256_mul_ps(_mm256_maskload_ps(x + i, mask), inv));
+		_mm256_maskstore_ps(x + i, mask,
+		                    _mm256_mul_ps(_mm256_maskload_ps(x + i, mask), inv));
 	}
 }
 
 /* Applies f to n floats in place, 8 at a time with a masked tail. */
-#define MAP_INPLACE(x, n, f)                                                            \
-	do {                                                                            \
-		int i_ = 0;                                                             \
-		for (; i_ + 8 <= (n); i_ += 8)                                          \
-			_mm256_storeu_ps((x) + i_, f(_mm256_loadu_ps((x) + i_)));       \
-		if (i_ < (n)) {                                                         \
-			__m256i m_ = vec_mask((n) - i_);                                \
+#define MAP_INPLACE(x, n, f)                                                                    \
+	do {                                                                                    \
+		int i_ = 0;                                                                     \
+		for (; i_ + 8 <= (n); i_ += 8)                                                  \
+			_mm256_storeu_ps((x) + i_, f(_mm256_loadu_ps((x) + i_)));               \
+		if (i_ < (n)) {                                                                 \
+			__m256i m_ = vec_mask((n)-i_);                                          \
 			_mm256_maskstore_ps((x) + i_, m_, f(_mm256_maskload_ps((x) + i_, m_))); \
-		}                                                                       \
+		}                                                                               \
 	} while (0)
 
 static inline __m256 vec_relu(__m256 v)
@@ -137,11 +139,13 @@ void add_f32(float *y, const float *x, int n)
 {
 	int i = 0;
 	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
+		_mm256_storeu_ps(y + i,
+		                 _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
 	if (i < n) {
 		__m256i m = vec_mask(n - i);
-		_mm256_maskstore_ps(y + i, m,
-				    _mm256_add_ps(_mm256_maskload_ps(y + i, m), _mm256_maskload_ps(x + i, m)));
+		_mm256_maskstore_ps(
+		    y + i, m,
+		    _mm256_add_ps(_mm256_maskload_ps(y + i, m), _mm256_maskload_ps(x + i, m)));
 	}
 }
 
@@ -160,7 +164,8 @@ void l2_normalize_f32(float *x, int n)
 	__m256 inv = _mm256_set1_ps((float)(1.0 / (norm > 1e-12 ? norm : 1e-12)));
 	for (int i = 0; i < n; i += 8) {
 		__m256i mask = vec_mask(n - i < 8 ? n - i : 8);
-		_mm256_maskstore_ps(x + i, mask, _mm256_mul_ps(_mm256_maskload_ps(x + i, mask), inv));
+		_mm256_maskstore_ps(x + i, mask,
+		                    _mm256_mul_ps(_mm256_maskload_ps(x + i, mask), inv));
 	}
 }
 
@@ -170,12 +175,13 @@ void f16_to_f32(float *dst, const unsigned short *src, size_t n)
 {
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+		_mm256_storeu_ps(dst + i,
+		                 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
 	if (i < n) {
 		unsigned short tmp[8] = {0};
 		memcpy(tmp, src + i, (n - i) * sizeof *src);
 		_mm256_maskstore_ps(dst + i, vec_mask((int)(n - i)),
-				    _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tmp)));
+		                    _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tmp)));
 	}
 }
 

@@ -11,9 +11,10 @@
 #include <stddef.h>
 
 /* y = (x - mean) / sqrt(var + eps) * gamma + beta over one row of n; y may alias x. */
-void layer_norm_f32(float *y, const float *x, const float *gamma, const float *beta, int n, float eps);
+void layer_norm_f32(float *y, const float *x, const float *gamma, const float *beta, int n,
+                    float eps);
 void layer_norm_f32_ref(float *y, const float *x, const float *gamma, const float *beta, int n,
-			float eps);
+                        float eps);
 
 /* x = softmax(x) over n, in place (max-subtracted). */
 void softmax_f32(float *x, int n);

@@ -8,7 +8,7 @@
 #include "tensor/ops.h"
 
 void layer_norm_f32_ref(float *y, const float *x, const float *gamma, const float *beta, int n,
-			float eps)
+                        float eps)
 {
 	double mean = 0, var = 0;
 	for (int i = 0; i < n; i++)
@@ -19,7 +19,8 @@ void layer_norm_f32_ref(float *y, const float *x, const float *gamma, const floa
 	var /= n;
 	double inv = 1.0 / sqrt(var + eps);
 	for (int i = 0; i < n; i++)
-		y[i] = (float)((x[i] - mean) * inv * (gamma ? gamma[i] : 1.0f) + (beta ? beta[i] : 0.0f));
+		y[i] = (float)((x[i] - mean) * inv * (gamma ? gamma[i] : 1.0f) +
+		               (beta ? beta[i] : 0.0f));
 }
 
 void softmax_f32_ref(float *x, int n)
@@ -126,7 +127,7 @@ static float epilogue_ref(enum gemm_epilogue epi, float v)
 }
 
 void gemm_linear_ref(const float *x, int ldx, const float *w, const float *bias,
-		     enum gemm_epilogue epi, float *y, int ldy, int m, int n, int k)
+                     enum gemm_epilogue epi, float *y, int ldy, int m, int n, int k)
 {
 	for (int i = 0; i < m; i++)
 		for (int j = 0; j < n; j++) {
@@ -138,7 +139,7 @@ void gemm_linear_ref(const float *x, int ldx, const float *w, const float *bias,
 }
 
 void attention_f32_ref(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
-		       int t, int n_valid, int n_heads, int head_dim, float scale)
+                       int t, int n_valid, int n_heads, int head_dim, float scale)
 {
 	double p[n_valid > 0 ? n_valid : 1];
 	for (int h = 0; h < n_heads; h++)

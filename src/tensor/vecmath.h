@@ -55,7 +55,7 @@ static inline __m256 vec_exp(__m256 x)
 {
 	x = _mm256_min_ps(_mm256_set1_ps(89.0f), _mm256_max_ps(_mm256_set1_ps(-104.0f), x));
 	__m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-				   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 	__m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693147182464599609375f), x);
 	r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-1.904654323148236e-09f), r);
 	__m256 p = _mm256_set1_ps(1.3814612983372165e-03f);
@@ -92,8 +92,10 @@ static inline __m256 vec_tanh(__m256 x)
 	/* tanh(10) rounds to 1, so capping 2|x| at 20 changes nothing and keeps e finite. */
 	__m256 e = vec_exp(_mm256_min_ps(_mm256_set1_ps(20.0f), _mm256_add_ps(a, a)));
 	__m256 one = _mm256_set1_ps(1.0f);
-	__m256 large = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
-	__m256 r = _mm256_blendv_ps(large, small, _mm256_cmp_ps(a, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
+	__m256 large =
+	    _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+	__m256 r =
+	    _mm256_blendv_ps(large, small, _mm256_cmp_ps(a, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
 	return _mm256_or_ps(r, sign);
 }
 
@@ -140,7 +142,7 @@ static inline __m256 vec_gelu_erf(__m256 x)
 
 	__m256 phi_neg = _mm256_blendv_ps(phi_large, phi_small, _mm256_cmp_ps(a, one, _CMP_LT_OQ));
 	__m256 phi = _mm256_blendv_ps(_mm256_sub_ps(one, phi_neg), phi_neg,
-				      _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+	                              _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
 	return _mm256_mul_ps(x, phi);
 }
 
@@ -165,7 +167,7 @@ static inline __m256 vec_gelu_tanh(__m256 x)
 	/* u = x (c + 0.044715 c x^2), c = sqrt(2/pi): three roundings. */
 	__m256 x2 = _mm256_mul_ps(x, x);
 	__m256 u = _mm256_mul_ps(x, _mm256_fmadd_ps(x2, _mm256_set1_ps(0.035677408136300125f),
-						     _mm256_set1_ps(0.7978845608028654f)));
+	                                            _mm256_set1_ps(0.7978845608028654f)));
 	__m256 hx = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
 	__m256 near = _mm256_fmadd_ps(hx, vec_tanh_small(u), hx);
 	__m256 e = vec_exp(_mm256_mul_ps(u, _mm256_set1_ps(-2.0f)));
