@@ -660,6 +660,8 @@ static void attention_check(int t, int n_valid, int n_heads, int head_dim, int p
 	    (2 * EPS * sqrt(head_dim) * smax + 2 * EPS * sqrt(n_valid) + 1e-6) * vmax + 1e-30;
 	size_t per = attention_scratch_floats(t);
 	float *scratch = malloc(sizeof(float) * per * 5);
+	/* The result of nth = 1, which every other split must reproduce bit for bit. */
+	float *o_one = malloc(sizeof(float) * ((size_t)t * ldo + 1));
 	for (int nth = 1; nth <= 5; nth++) {
 		for (size_t i = 0; i < (size_t)t * ldo; i++)
 			o1[i] = SENTINEL;
@@ -686,7 +688,12 @@ static void attention_check(int t, int n_valid, int n_heads, int head_dim, int p
 		       "attention t=%d valid=%d heads=%d dim=%d pad=%d nth=%d: %d bad, "
 		       "worst %.3g x tol (%.3g)",
 		       t, n_valid, n_heads, head_dim, pad, nth, bad, worst, tol);
+		if (nth == 1)
+			memcpy(o_one, o1, sizeof(float) * t * ldo);
+		CHECKF(memcmp(o_one, o1, sizeof(float) * t * ldo) == 0,
+		       "attention t=%d nth=%d differs from nth=1", t, nth);
 	}
+	free(o_one);
 	free(scratch);
 	buf_free(qkv);
 	buf_free(o1);
