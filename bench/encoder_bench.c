@@ -1,6 +1,6 @@
 /* Switchyard's side of the side-by-side benchmark (bench/run.sh, docs/PERFORMANCE.md).
  *
- * Two modes:
+ * Three modes:
  *
  *   encoder_bench peak THREADS
  *       measures the GEMM peak the achieved GFLOP/s are compared with: OpenBLAS cblas_sgemm on
@@ -18,6 +18,15 @@
  *       as its own speed allows within the same budget. With --check, the last hidden state of
  *       the first batch of workload NAME (packed: real tokens only, [sum lens][hidden] float32)
  *       is written to OUT.f32, which the ONNX Runtime side compares with its own output.
+ *
+ *   encoder_bench serve MODEL_DIR THREADS NAME=INPUTS:WARMUP:MAX_RUNS...
+ *       what `make bench` uses: bench/peer/ort_bench.js starts this as a child and alternates
+ *       one Switchyard pass with one ONNX Runtime pass, so a burst of load from elsewhere on a
+ *       shared machine hits both engines alike. After loading it prints "ready HIDDEN", then
+ *       answers one command a line: "warm NAME N" (the first batch N times; "ok"), "pass NAME"
+ *       (one timed pass over all batches; "ms MILLISECONDS N_BATCHES N_TOKENS"), "dump NAME PATH"
+ *       (the --check output above; "ok") and "quit". WARMUP and MAX_RUNS are not used here; the
+ *       orchestrator decides. On an error it writes the message to stderr and exits with 1.
  *
  * The inputs file is written by bench/run.sh and read by the ONNX Runtime side as well, so both
  * engines see exactly the same token ids. Layout, all little-endian int32:
@@ -244,16 +253,57 @@ static int cmd_peak(int threads)
 	return 0;
 }
 
+/* What run and serve share: the model and the parsed workloads. */
+struct bench_session {
+	struct bert_model *m;
+	struct bench_workload ws[MAX_WORKLOADS];
+	int n_ws;
+};
+
+static void session_close(struct bench_session *s)
+{
+	for (int i = 0; i < s->n_ws; i++) {
+		free(s->ws[i].batches);
+		free(s->ws[i].buf);
+	}
+	bert_model_free(s->m);
+}
+
+/* Loads the encoder from dir, then every inputs file named by s->ws[0, n_ws). */
+static int session_open(struct bench_session *s, const char *dir, int threads)
+{
+	struct sy_error err = {0};
+	double t0 = sy_now_ms();
+	if (bert_model_load(dir, threads, &err, &s->m) != SY_OK) {
+		fprintf(stderr, "encoder_bench: %s: %s\n", dir, err.msg);
+		return -1;
+	}
+	fprintf(stderr, "encoder_bench: loaded %s in %.0f ms (%zu MB of weights, %d threads)\n",
+	        dir, sy_now_ms() - t0, bert_model_weight_bytes(s->m) >> 20, threads);
+	for (int i = 0; i < s->n_ws; i++) {
+		if (workload_load(&s->ws[i], bert_model_config(s->m)->vocab_size, &err) != SY_OK) {
+			fprintf(stderr, "encoder_bench: %s\n", err.msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static struct bench_workload *session_find(struct bench_session *s, const char *name)
+{
+	for (int i = 0; i < s->n_ws; i++)
+		if (strcmp(s->ws[i].name, name) == 0)
+			return &s->ws[i];
+	return NULL;
+}
+
 static int cmd_run(int argc, char **argv)
 {
-	const char *dir = argv[0];
-	int threads = atoi(argv[1]);
-	struct bench_workload ws[MAX_WORKLOADS];
-	int n_ws = 0;
+	struct bench_session s;
 	const char *check_name = NULL, *check_path = NULL;
-	memset(ws, 0, sizeof(ws));
-	int min_runs = 3;
+	int min_runs = 3, rc = 1;
 	double budget_ms = 15000.0;
+	memset(&s, 0, sizeof(s));
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--min-runs") == 0 && i + 1 < argc) {
 			min_runs = atoi(argv[++i]);
@@ -263,8 +313,8 @@ static int cmd_run(int argc, char **argv)
 			check_name = argv[i + 1];
 			check_path = argv[i + 2];
 			i += 2;
-		} else if (n_ws < MAX_WORKLOADS && workload_parse(argv[i], &ws[n_ws]) == 0) {
-			n_ws++;
+		} else if (s.n_ws < MAX_WORKLOADS && workload_parse(argv[i], &s.ws[s.n_ws]) == 0) {
+			s.n_ws++;
 		} else {
 			fprintf(stderr,
 			        "encoder_bench: bad argument %s (NAME=INPUTS:WARMUP:MAX_RUNS)\n",
@@ -272,45 +322,26 @@ static int cmd_run(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (session_open(&s, argv[0], atoi(argv[1])) != 0)
+		goto done;
 	struct sy_error err = {0};
-	struct bert_model *m = NULL;
-	int rc = 1;
-	double t0 = sy_now_ms();
-	if (bert_model_load(dir, threads, &err, &m) != SY_OK) {
-		fprintf(stderr, "encoder_bench: %s: %s\n", dir, err.msg);
-		return 1;
-	}
-	fprintf(stderr, "encoder_bench: loaded %s in %.0f ms (%zu MB of weights, %d threads)\n",
-	        dir, sy_now_ms() - t0, bert_model_weight_bytes(m) >> 20, threads);
-	const struct bert_config *cfg = bert_model_config(m);
-	for (int i = 0; i < n_ws; i++) {
-		if (workload_load(&ws[i], cfg->vocab_size, &err) != SY_OK) {
-			fprintf(stderr, "encoder_bench: %s\n", err.msg);
-			goto done;
-		}
-	}
 	if (check_name) {
-		int found = 0;
-		for (int i = 0; i < n_ws; i++) {
-			if (strcmp(ws[i].name, check_name) != 0)
-				continue;
-			found = 1;
-			if (check_dump(m, &ws[i], check_path, &err) != SY_OK) {
-				fprintf(stderr, "encoder_bench: check: %s\n", err.msg);
-				goto done;
-			}
-		}
-		if (!found) {
+		struct bench_workload *w = session_find(&s, check_name);
+		if (!w) {
 			fprintf(stderr, "encoder_bench: --check %s: no such workload\n",
 			        check_name);
 			goto done;
 		}
+		if (check_dump(s.m, w, check_path, &err) != SY_OK) {
+			fprintf(stderr, "encoder_bench: check: %s\n", err.msg);
+			goto done;
+		}
 	}
-	for (int i = 0; i < n_ws; i++) {
-		struct bench_workload *w = &ws[i];
+	for (int i = 0; i < s.n_ws; i++) {
+		struct bench_workload *w = &s.ws[i];
 		int n = 0;
 		double *ms = calloc((size_t)w->max_runs, sizeof(*ms));
-		if (!ms || workload_time(m, w, min_runs, budget_ms, &err, ms, &n) != SY_OK) {
+		if (!ms || workload_time(s.m, w, min_runs, budget_ms, &err, ms, &n) != SY_OK) {
 			fprintf(stderr, "encoder_bench: %s: %s\n", w->name,
 			        ms ? err.msg : "out of memory");
 			free(ms);
@@ -329,11 +360,66 @@ static int cmd_run(int argc, char **argv)
 	}
 	rc = 0;
 done:
-	for (int i = 0; i < n_ws; i++) {
-		free(ws[i].batches);
-		free(ws[i].buf);
+	session_close(&s);
+	return rc;
+}
+
+/* The serve protocol: one command a line on stdin, one reply a line on stdout. */
+static int cmd_serve(int argc, char **argv)
+{
+	struct bench_session s;
+	char line[4096], cmd[16], name[256], arg[3800];
+	int rc = 1;
+	memset(&s, 0, sizeof(s));
+	for (int i = 2; i < argc; i++) {
+		if (s.n_ws >= MAX_WORKLOADS || workload_parse(argv[i], &s.ws[s.n_ws]) != 0) {
+			fprintf(stderr, "encoder_bench: bad argument %s\n", argv[i]);
+			return 2;
+		}
+		s.n_ws++;
 	}
-	bert_model_free(m);
+	if (session_open(&s, argv[0], atoi(argv[1])) != 0)
+		goto done;
+	printf("ready %d\n", bert_model_config(s.m)->hidden);
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		struct sy_error err = {0};
+		struct bench_workload *w;
+		arg[0] = '\0';
+		int n = sscanf(line, "%15s %255s %3799s", cmd, name, arg);
+		if (n >= 1 && strcmp(cmd, "quit") == 0) {
+			rc = 0;
+			break;
+		}
+		if (n < 2 || !(w = session_find(&s, name))) {
+			fprintf(stderr, "encoder_bench: serve: bad command %s", line);
+			break;
+		}
+		enum sy_status st = SY_OK;
+		char reply[128] = "ok";
+		if (strcmp(cmd, "warm") == 0) {
+			for (int r = 0; r < atoi(arg) && st == SY_OK; r++)
+				st = workload_pass(s.m, w, 1, &err);
+		} else if (strcmp(cmd, "pass") == 0) {
+			double t0 = sy_now_ms();
+			st = workload_pass(s.m, w, w->n_batches, &err);
+			snprintf(reply, sizeof(reply), "ms %.3f %d %ld", sy_now_ms() - t0,
+			         w->n_batches, w->n_tokens);
+		} else if (strcmp(cmd, "dump") == 0 && n == 3) {
+			st = check_dump(s.m, w, arg, &err);
+		} else {
+			fprintf(stderr, "encoder_bench: serve: bad command %s", line);
+			break;
+		}
+		if (st != SY_OK) {
+			fprintf(stderr, "encoder_bench: serve: %s: %s\n", name, err.msg);
+			break;
+		}
+		printf("%s\n", reply);
+		fflush(stdout);
+	}
+done:
+	session_close(&s);
 	return rc;
 }
 
@@ -343,9 +429,12 @@ int main(int argc, char **argv)
 		return cmd_peak(atoi(argv[2]));
 	if (argc >= 5 && strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 2, argv + 2);
+	if (argc >= 5 && strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 2, argv + 2);
 	fprintf(stderr,
 	        "usage: encoder_bench peak THREADS\n"
 	        "       encoder_bench run MODEL_DIR THREADS [--min-runs N] [--budget-ms MS] "
-	        "NAME=INPUTS:WARMUP:MAX_RUNS... [--check NAME OUT.f32]\n");
+	        "NAME=INPUTS:WARMUP:MAX_RUNS... [--check NAME OUT.f32]\n"
+	        "       encoder_bench serve MODEL_DIR THREADS NAME=INPUTS:WARMUP:MAX_RUNS...\n");
 	return 2;
 }

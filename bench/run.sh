@@ -7,15 +7,15 @@
 # independent PyTorch reference (tools/reference/export_onnx.py: model.onnx for ONNX Runtime,
 # model.safetensors for Switchyard, identical weights), write the inputs files both sides read,
 # build bench/out/encoder_bench against $BUILD/libswitchyard.a, measure the OpenBLAS GEMM peak,
-# then per model shape run Switchyard, then ONNX Runtime (which first checks that both last hidden
-# states agree), and print the table (also written to bench/out/results.md).
+# then per model shape run both engines side by side, alternating pass by pass (after checking
+# that their last hidden states agree), and print the table (also written to bench/out/results.md).
 #
 # Environment:
 #   BUILD=build          where libswitchyard.a is built (`make BUILD=... bench` passes it on)
 #   BENCH_THREADS=2      threads on both sides
 #   BENCH_RUNS=N         exactly N timed runs for every workload (default: the run rule below)
-#   BENCH_BUDGET_S=15    the run rule: at least 3 timed runs and at most runs_for's maximum, no
-#                        more once the timed runs of a workload have taken this many seconds
+#   BENCH_BUDGET_S=15    the run rule: at least 3 timed runs per engine and at most runs_for's
+#                        maximum, no more once either engine's runs of a workload took this long
 #   BENCH_STREAM_STRIDE=12  the stream workload takes every Nth batch of 32 (1: all 94 batches)
 #   BENCH_MODELS="minilm-l6 bge-base"   which model shapes to run
 #   SY_SHARED=../shared  the shared data folder (STS-B, the bert-base-uncased tokenizer)
@@ -179,34 +179,23 @@ EOF
 say "GEMM peak: OpenBLAS sgemm 2048^3 on $THREADS threads"
 OPENBLAS_NUM_THREADS=$THREADS "$OUT/encoder_bench" peak "$THREADS" >"$OUT/peak.jsonl"
 
-# Per model shape and workload, Switchyard runs, then ONNX Runtime: each engine is loaded afresh
-# for every workload, which costs a few seconds, but a burst of load from elsewhere on the machine
-# then hits both columns of a row rather than one engine's whole block. The stream goes first, and
-# on it ONNX Runtime checks Switchyard's last hidden state before any timing is believed.
+# Per model shape, bench/peer/ort_bench.js loads ONNX Runtime and starts encoder_bench as its
+# child, then alternates the two engines pass by pass on every workload, so a burst of load from
+# elsewhere on the machine hits both columns of a row alike. The stream goes first, and on it the
+# script checks Switchyard's last hidden state against ONNX Runtime's before any timing.
 for m in $MODELS; do
 	d=$OUT/models/$m
-	hidden=$(sed -n 's/.*"hidden_size": *\([0-9]*\).*/\1/p' "$d/config.json")
-	: >"$OUT/sy-$m.jsonl"
-	: >"$OUT/ort-$m.jsonl"
+	specs=()
 	for w in $WORKLOADS; do
 		read -r warm runs <<<"$(runs_for "$m" "$w")"
-		spec="$w=$OUT/inputs/$w.bin:$warm:$runs"
-		check=()
-		if [ "$w" = stsb ]; then
-			check=(--check stsb "$OUT/check-$m.f32")
-		fi
-		say "$m, $w: Switchyard"
-		OPENBLAS_NUM_THREADS=1 "$OUT/encoder_bench" run "$d" "$THREADS" "${RULE[@]}" "$spec" \
-			"${check[@]}" >>"$OUT/sy-$m.jsonl"
-		say "$m, $w: ONNX Runtime $ORT_VERSION"
-		if [ "$w" = stsb ]; then
-			check+=("$hidden")
-		fi
-		if ! node bench/peer/ort_bench.js "$d/model.onnx" "$THREADS" "${RULE[@]}" "$spec" \
-			"${check[@]}" >>"$OUT/ort-$m.jsonl"; then
-			die "$m: ONNX Runtime failed or its last hidden state differs from Switchyard's (see $OUT/ort-$m.jsonl)"
-		fi
+		specs+=("$w=$OUT/inputs/$w.bin:$warm:$runs")
 	done
+	say "$m: Switchyard and ONNX Runtime $ORT_VERSION, alternating"
+	if ! node bench/peer/ort_bench.js "$d/model.onnx" "$THREADS" "${RULE[@]}" \
+		--switchyard "$OUT/encoder_bench" "$d" "${specs[@]}" \
+		--check stsb "$OUT/check-$m.f32" >"$OUT/results-$m.jsonl"; then
+		die "$m: the benchmark failed, or the engines' last hidden states differ (see $OUT/results-$m.jsonl)"
+	fi
 done
 
 # A second peak measurement at the end; the best of both is the peak, so a noisy moment at the
@@ -227,8 +216,9 @@ def lines(path):
 
 rows, checks = [], []
 for m in models:
-    sy = {r["workload"]: r for r in lines(os.path.join(out, f"sy-{m}.jsonl"))}
-    ort = lines(os.path.join(out, f"ort-{m}.jsonl"))
+    res = lines(os.path.join(out, f"results-{m}.jsonl"))
+    sy = {r["workload"]: r for r in res if r["side"] == "switchyard"}
+    ort = [r for r in res if r["side"] == "ort"]
     checks += [(m, r) for r in ort if r.get("kind") == "check"]
     layers, h, ffn = SHAPES[m]
     # Linear layers per token: Q, K, V and the attention output (h x h each), FFN up and down.
@@ -244,10 +234,11 @@ for m in models:
         rows.append([name, m, str(tok), f"{s['median_ms']:.2f}", f"{r['median_ms']:.2f}",
                      f"{sy_tps:,.0f}", f"{ort_tps:,.0f}", f"{sy_tps / ort_tps:.2f}", lat,
                      f"{gflops:.1f}", f"{100 * gflops / peak:.0f}%",
-                     f"{len(s['runs_ms'])}/{len(r['runs_ms'])}"])
+                     str(len(r["runs_ms"])) if len(s["runs_ms"]) == len(r["runs_ms"])
+                     else f"{len(s['runs_ms'])}/{len(r['runs_ms'])}"])
 
 head = ["workload", "model", "tokens", "SY ms", "ORT ms", "SY tok/s", "ORT tok/s", "tok/s SY/ORT",
-        "latency SY/ORT", "SY linear GFLOP/s", "of peak", "runs SY/ORT"]
+        "latency SY/ORT", "SY linear GFLOP/s", "of peak", "runs"]
 stream = open(os.path.join(out, "inputs", "stream.txt")).read().strip()
 info = [f"machine: {meta['machine']}", f"date: {meta['date']}", f"commit: {meta['commit']}",
         f"threads: {meta['threads']} per side; ONNX Runtime {meta['ort']} (onnxruntime-node)",

@@ -1,26 +1,37 @@
 // The ONNX Runtime side of Switchyard's side-by-side benchmark (bench/run.sh, docs/PERFORMANCE.md).
 //
 //   node ort_bench.js MODEL.onnx THREADS [--min-runs N] [--budget-ms MS]
-//                     NAME=INPUTS:WARMUP:MAX_RUNS... [--check NAME SY.f32 HIDDEN]
+//        [--switchyard ENCODER_BENCH MODEL_DIR] [--gap-ms MS] NAME=INPUTS:WARMUP:MAX_RUNS...
+//        [--check NAME SY.f32 [HIDDEN]]
 //
 // Reads the same inputs files as bench/encoder_bench (little-endian int32: magic "SYB1",
 // n_batches, then per batch n_seqs, lens[n_seqs], ids[sum lens]) and runs them the way a client
 // of ONNX Runtime does: each batch padded to its longest sequence, with the attention mask
 // marking the real tokens. The session uses THREADS intra-op threads, one inter-op thread,
 // sequential execution and every graph optimisation. Tensors are built before the clock starts
-// (as on Switchyard's side), so only session.run is timed.
+// (Switchyard's inputs are prepared before its clock starts too), so only session.run is timed.
 //
-// The run rule is encoder_bench's: the first batch WARMUP times untimed, then timed passes over all
-// batches, at least --min-runs (default 3), at most MAX_RUNS, and no more once the timed passes
-// have taken --budget-ms (default 15000) in all.
+// With --switchyard (what `make bench` uses) the script also starts `ENCODER_BENCH serve
+// MODEL_DIR` as a child and alternates the engines pass by pass (S O O S S O ..., so a steady
+// drift favours neither), which makes a burst of load from elsewhere on a shared machine hit
+// both alike. Per workload: the first batch WARMUP times on each engine untimed, then timed
+// passes over all batches, at least --min-runs (default 3) and at most MAX_RUNS each, and no
+// more rounds once either engine's timed passes have taken --budget-ms (default 15000) in all.
+// Before every timed pass the script idles --gap-ms (default 5), so that the threads the other
+// engine keeps spinning for a moment after its pass have gone to sleep. Without --switchyard
+// only ONNX Runtime runs, under the same rule.
 //
-// Prints one JSON line per workload, in the format of encoder_bench. With --check, compares the
-// last hidden state of the first batch of workload NAME with Switchyard's (SY.f32: packed real
-// tokens, [sum lens][HIDDEN] float32), prints the largest absolute difference over the real
-// tokens as a JSON line, and exits with status 3 when it is 1e-3 or more.
+// Prints one JSON line per engine and workload ("side": "switchyard" or "ort", the time of every
+// pass, the median). With --check, compares the last hidden state of the first batch of workload
+// NAME with Switchyard's (SY.f32: packed real tokens, [sum lens][HIDDEN] float32; with
+// --switchyard the child writes it first and reports HIDDEN itself), prints the largest absolute
+// difference over the real tokens as a JSON line, and exits with status 3 before any timing
+// when it is 1e-3 or more.
 'use strict';
 
+const childProcess = require('child_process');
 const fs = require('fs');
+const readline = require('readline');
 const ort = require('onnxruntime-node');
 
 const MAGIC = 0x31425953;
@@ -83,35 +94,108 @@ function median(v) {
   return s.length % 2 ? s[h] : 0.5 * (s[h - 1] + s[h]);
 }
 
+// Starts `encoder_bench serve` and returns {hidden, ask(line) -> Promise<reply line>, close()}.
+async function startSwitchyard(bin, dir, threads, specs) {
+  const child = childProcess.spawn(bin, ['serve', dir, String(threads), ...specs], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    // OpenBLAS is linked only for the peak measurement; its idle threads must not compete.
+    env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+  });
+  const waiting = [];
+  let exited = null;
+  child.on('exit', (code) => {
+    exited = `${bin} serve exited with status ${code}`;
+    while (waiting.length) waiting.shift().reject(new Error(exited));
+  });
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    if (waiting.length) waiting.shift().resolve(line);
+  });
+  const next = () => new Promise((resolve, reject) => {
+    if (exited) reject(new Error(exited));
+    else waiting.push({ resolve, reject });
+  });
+  const ready = await next();
+  if (!ready.startsWith('ready ')) throw new Error(`${bin} serve: unexpected ${ready}`);
+  return {
+    hidden: parseInt(ready.slice(6), 10),
+    ask: (line) => {
+      const reply = next();
+      child.stdin.write(line + '\n');
+      return reply;
+    },
+    close: () => {
+      child.stdin.end('quit\n');
+    },
+  };
+}
+
+// Compares the last hidden state of batch 0 of w with Switchyard's dump; exits 3 when it differs.
+async function checkOutputs(session, w, path, h) {
+  const batch = w.batches[0];
+  const { seq, feeds } = w.prepared[0];
+  const out = (await session.run(feeds)).last_hidden_state.data;
+  const buf = fs.readFileSync(path);
+  const sy = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
+  if (sy.length !== batch.ids.length * h) fail(`${path}: ${sy.length} floats, expected ${batch.ids.length * h}`);
+  let maxDiff = 0;
+  let at = 0;
+  for (let s = 0; s < batch.nSeqs; s++) {
+    for (let t = 0; t < batch.lens[s]; t++, at++) {
+      for (let j = 0; j < h; j++) {
+        const d = Math.abs(out[(s * seq + t) * h + j] - sy[at * h + j]);
+        // A NaN on either side must fail the check, so it is counted as an infinite difference.
+        maxDiff = Math.max(maxDiff, Number.isNaN(d) ? Infinity : d);
+      }
+    }
+  }
+  console.log(JSON.stringify({ side: 'ort', kind: 'check', workload: w.name, sequences: batch.nSeqs,
+    tokens: batch.ids.length, max_abs_diff: maxDiff, tolerance: CHECK_TOLERANCE }));
+  process.stderr.write(`ort_bench: check on ${w.name} batch 0: max abs diff ${maxDiff.toExponential(3)}\n`);
+  if (!(maxDiff < CHECK_TOLERANCE)) process.exit(3);
+}
+
+function report(side, w, ms, extra) {
+  console.log(JSON.stringify({ side, workload: w.name, batches: w.batches.length, tokens: w.tokens, ...extra,
+    median_ms: +median(ms).toFixed(3), runs_ms: ms.map((x) => +x.toFixed(3)) }));
+  process.stderr.write(`ort_bench: ${side.padEnd(10)} ${w.name.padEnd(8)} median ` +
+    `${median(ms).toFixed(2).padStart(9)} ms over ${ms.length} runs\n`);
+}
+
 async function main() {
   const args = process.argv.slice(2);
   if (args.length < 3) {
     fail('usage: node ort_bench.js MODEL.onnx THREADS [--min-runs N] [--budget-ms MS] ' +
-      'NAME=INPUTS:WARMUP:MAX_RUNS... [--check NAME SY.f32 HIDDEN]');
+      '[--switchyard ENCODER_BENCH MODEL_DIR] NAME=INPUTS:WARMUP:MAX_RUNS... [--check NAME SY.f32 [HIDDEN]]');
   }
   const [modelPath, threadsArg] = args;
   const threads = parseInt(threadsArg, 10);
   const workloads = [];
+  const specs = [];
   let check = null;
+  let peer = null;
   let minRuns = 3;
   let budgetMs = 15000;
+  let gapMs = 5;
   for (let i = 2; i < args.length; i++) {
     if (args[i] === '--min-runs' && i + 1 < args.length) {
       minRuns = parseInt(args[++i], 10);
-      continue;
-    }
-    if (args[i] === '--budget-ms' && i + 1 < args.length) {
+    } else if (args[i] === '--budget-ms' && i + 1 < args.length) {
       budgetMs = parseFloat(args[++i]);
-      continue;
+    } else if (args[i] === '--gap-ms' && i + 1 < args.length) {
+      gapMs = parseFloat(args[++i]);
+    } else if (args[i] === '--switchyard' && i + 2 < args.length) {
+      peer = { bin: args[i + 1], dir: args[i + 2] };
+      i += 2;
+    } else if (args[i] === '--check' && i + 2 < args.length) {
+      check = { name: args[i + 1], path: args[i + 2] };
+      i += 2;
+      if (i + 1 < args.length && /^\d+$/.test(args[i + 1])) check.hidden = parseInt(args[++i], 10);
+    } else {
+      const m = /^([^=]+)=(.+):(\d+):(\d+)$/.exec(args[i]);
+      if (!m || parseInt(m[4], 10) <= 0) fail(`bad argument ${args[i]} (NAME=INPUTS:WARMUP:MAX_RUNS)`);
+      workloads.push({ name: m[1], path: m[2], warmup: parseInt(m[3], 10), maxRuns: parseInt(m[4], 10) });
+      specs.push(args[i]);
     }
-    if (args[i] === '--check' && i + 3 < args.length) {
-      check = { name: args[i + 1], path: args[i + 2], hidden: parseInt(args[i + 3], 10) };
-      i += 3;
-      continue;
-    }
-    const m = /^([^=]+)=(.+):(\d+):(\d+)$/.exec(args[i]);
-    if (!m || parseInt(m[4], 10) <= 0) fail(`bad argument ${args[i]} (NAME=INPUTS:WARMUP:MAX_RUNS)`);
-    workloads.push({ name: m[1], path: m[2], warmup: parseInt(m[3], 10), maxRuns: parseInt(m[4], 10) });
   }
 
   const t0 = performance.now();
@@ -123,55 +207,56 @@ async function main() {
   });
   process.stderr.write(`ort_bench: loaded ${modelPath} in ${(performance.now() - t0).toFixed(0)} ms ` +
     `(onnxruntime ${ort.env.versions.node}, ${threads} threads)\n`);
-
   for (const w of workloads) {
     w.batches = loadInputs(w.path);
     w.prepared = w.batches.map(makeFeeds);
     w.tokens = w.batches.reduce((a, b) => a + b.ids.length, 0);
     w.padded = w.prepared.reduce((a, p, i) => a + p.seq * w.batches[i].nSeqs, 0);
   }
+  const sy = peer ? await startSwitchyard(peer.bin, peer.dir, threads, specs) : null;
 
   if (check) {
     const w = workloads.find((x) => x.name === check.name);
     if (!w) fail(`--check ${check.name}: no such workload`);
-    const batch = w.batches[0];
-    const { seq, feeds } = w.prepared[0];
-    const out = (await session.run(feeds)).last_hidden_state.data;
-    const buf = fs.readFileSync(check.path);
-    const sy = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
-    const h = check.hidden;
-    if (sy.length !== batch.ids.length * h) fail(`${check.path}: ${sy.length} floats, expected ${batch.ids.length * h}`);
-    let maxDiff = 0;
-    let at = 0;
-    for (let s = 0; s < batch.nSeqs; s++) {
-      for (let t = 0; t < batch.lens[s]; t++, at++) {
-        for (let j = 0; j < h; j++) {
-          const d = Math.abs(out[(s * seq + t) * h + j] - sy[at * h + j]);
-          // A NaN on either side must fail the check, so it is counted as an infinite difference.
-          maxDiff = Math.max(maxDiff, Number.isNaN(d) ? Infinity : d);
-        }
-      }
+    if (sy) {
+      if ((await sy.ask(`dump ${w.name} ${check.path}`)) !== 'ok') fail('switchyard: dump failed');
+      check.hidden = sy.hidden;
     }
-    console.log(JSON.stringify({ side: 'ort', kind: 'check', workload: w.name, sequences: batch.nSeqs,
-      tokens: batch.ids.length, max_abs_diff: maxDiff, tolerance: CHECK_TOLERANCE }));
-    process.stderr.write(`ort_bench: check on ${w.name} batch 0: max abs diff ${maxDiff.toExponential(3)}\n`);
-    if (!(maxDiff < CHECK_TOLERANCE)) process.exit(3);
+    if (!check.hidden) fail('--check without --switchyard needs HIDDEN');
+    await checkOutputs(session, w, check.path, check.hidden);
   }
 
+  const pause = () => new Promise((resolve) => setTimeout(resolve, gapMs));
+  const ortPass = async (w) => {
+    if (gapMs > 0) await pause();
+    const s = process.hrtime.bigint();
+    for (const p of w.prepared) await session.run(p.feeds);
+    return Number(process.hrtime.bigint() - s) / 1e6;
+  };
+  const syPass = async (w) => {
+    if (gapMs > 0) await pause();
+    const reply = await sy.ask(`pass ${w.name}`);
+    if (!reply.startsWith('ms ')) fail(`switchyard: unexpected reply ${reply}`);
+    return parseFloat(reply.split(' ')[1]);
+  };
+  const sum = (v) => v.reduce((a, x) => a + x, 0);
   for (const w of workloads) {
-    const ms = [];
-    let spent = 0;
+    const ortMs = [];
+    const syMs = [];
+    if (sy && (await sy.ask(`warm ${w.name} ${w.warmup}`)) !== 'ok') fail('switchyard: warm-up failed');
     for (let r = 0; r < w.warmup; r++) await session.run(w.prepared[0].feeds);
-    while (ms.length < w.maxRuns && (ms.length < minRuns || spent < budgetMs)) {
-      const s = process.hrtime.bigint();
-      for (const p of w.prepared) await session.run(p.feeds);
-      ms.push(Number(process.hrtime.bigint() - s) / 1e6);
-      spent += ms[ms.length - 1];
+    for (let round = 0; ; round++) {
+      const spent = Math.max(sum(ortMs), sum(syMs));
+      if (round >= w.maxRuns || (round >= minRuns && spent >= budgetMs)) break;
+      // Who goes first alternates, so that neither engine always runs right after the other.
+      if (sy && round % 2 === 0) syMs.push(await syPass(w));
+      ortMs.push(await ortPass(w));
+      if (sy && round % 2 === 1) syMs.push(await syPass(w));
     }
-    console.log(JSON.stringify({ side: 'ort', workload: w.name, batches: w.batches.length, tokens: w.tokens,
-      padded_tokens: w.padded, median_ms: +median(ms).toFixed(3), runs_ms: ms.map((x) => +x.toFixed(3)) }));
-    process.stderr.write(`ort_bench: ${w.name.padEnd(10)} median ${median(ms).toFixed(2).padStart(9)} ms over ${ms.length} runs\n`);
+    if (sy) report('switchyard', w, syMs, {});
+    report('ort', w, ortMs, { padded_tokens: w.padded });
   }
+  if (sy) sy.close();
 }
 
 main().catch((e) => fail(e.stack || String(e)));
