@@ -18,6 +18,7 @@
 #include "base/threads.h"
 #include "tensor/attention.h"
 #include "tensor/gemm_micro.h"
+#include "tensor/ops.h"
 #include "tensor/vecmath.h"
 
 #define ATT_QB 48 /* most query rows per work item (a multiple of GEMM_MR) */
@@ -36,30 +37,6 @@ size_t attention_scratch_floats(int t)
 {
 	size_t tt = t > 0 ? (size_t)t : 1, t16 = ceil_to(tt, GEMM_NR);
 	return ATT_QB * t16 + t16 * ATT_DC + tt * GEMM_NR;
-}
-
-/* x[0..n) = exp(scale x - max(scale x)); returns 1 / sum. Like softmax_f32, but with the score
- * scale applied on the way and the normalisation left to the caller. */
-static float att_exp_row(float *x, int n, float scale)
-{
-	const __m256 vs = _mm256_set1_ps(scale);
-	__m256 vmax = _mm256_set1_ps(-INFINITY);
-	for (int i = 0; i < n; i += 8) {
-		__m256i mask = vec_mask(n - i < 8 ? n - i : 8);
-		__m256 v = _mm256_mul_ps(_mm256_maskload_ps(x + i, mask), vs);
-		_mm256_maskstore_ps(x + i, mask, v);
-		vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(vmax, v, _mm256_castsi256_ps(mask)));
-	}
-	const __m256 vm = _mm256_set1_ps(vec_hmax(vmax));
-	__m256 acc = _mm256_setzero_ps();
-	for (int i = 0; i < n; i += 8) {
-		__m256i mask = vec_mask(n - i < 8 ? n - i : 8);
-		__m256 d = _mm256_sub_ps(_mm256_maskload_ps(x + i, mask), vm);
-		__m256 e = _mm256_and_ps(vec_exp(d), _mm256_castsi256_ps(mask));
-		_mm256_maskstore_ps(x + i, mask, e);
-		acc = _mm256_add_ps(acc, e);
-	}
-	return 1.0f / vec_hsum(acc);
 }
 
 void attention_f32(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
@@ -124,7 +101,7 @@ void attention_f32(const float *q, const float *k, const float *v, int ld, float
 			}
 		}
 		for (int i = 0; i < mb; i++)
-			inv_sum[i] = att_exp_row(s + (size_t)i * ld_s, nv, scale);
+			inv_sum[i] = softmax_exp_f32(s + (size_t)i * ld_s, nv, scale);
 
 		/* O = E V, 16 output columns at a time; a last panel narrower than 16 is copied
 		 * into a zero-padded buffer so that no load reaches past the head's columns. */
@@ -151,12 +128,12 @@ void attention_f32(const float *q, const float *k, const float *v, int ld, float
 		for (int i = 0; i < mb; i++) {
 			float *o = out + (size_t)(i0 + i) * ldo + col;
 			const __m256 vi = _mm256_set1_ps(inv_sum[i]);
-			for (int e0 = 0; e0 < head_dim; e0 += 8) {
-				__m256i mask = vec_mask(head_dim - e0 < 8 ? head_dim - e0 : 8);
-				_mm256_maskstore_ps(
-				    o + e0, mask,
-				    _mm256_mul_ps(_mm256_maskload_ps(o + e0, mask), vi));
-			}
+			int e0 = 0;
+			for (; e0 + 8 <= head_dim; e0 += 8)
+				_mm256_storeu_ps(o + e0,
+				                 _mm256_mul_ps(_mm256_loadu_ps(o + e0), vi));
+			for (; e0 < head_dim; e0++)
+				o[e0] *= inv_sum[i];
 		}
 	}
 }

@@ -92,16 +92,52 @@ void gemm_pack_a(float *restrict dst, const float *x, size_t ldx, int mc, int kc
 	}
 }
 
+/* Transposes the 8 x 8 block r[0..8) (8 rows of 8 floats) in registers. */
+static inline void transpose8(__m256 r[8])
+{
+	__m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+	__m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+	__m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+	__m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+	__m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+	__m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+	__m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+	__m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+	r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+	r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+	r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+	r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+	r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+	r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+	r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+	r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* Eight W rows at a time become one half (8 columns) of a panel: 8 x 8 blocks are transposed in
+ * registers; rows past n read as zero and the k tail is copied one value at a time. */
 void gemm_pack_bt(float *restrict dst, const float *w, size_t ldw, int n, int k)
 {
 	size_t panels = ((size_t)n + GEMM_NR - 1) / GEMM_NR;
 	for (size_t jp = 0; jp < panels; jp++, dst += GEMM_NR * (size_t)k) {
-		for (int jj = 0; jj < GEMM_NR; jj++) {
-			size_t j = jp * GEMM_NR + (size_t)jj;
-			const float *src = w + j * ldw;
-			for (int q = 0; q < k; q++)
-				dst[(size_t)q * GEMM_NR + (size_t)jj] =
-				    j < (size_t)n ? src[q] : 0.0f;
+		for (int half = 0; half < GEMM_NR; half += 8) {
+			const size_t j0 = jp * GEMM_NR + (size_t)half;
+			const int rows = j0 >= (size_t)n ? 0 : n - j0 < 8 ? (int)(n - j0) : 8;
+			const float *src = w + j0 * ldw;
+			int q = 0;
+			for (; q + 8 <= k; q += 8) {
+				__m256 r[8];
+				for (int i = 0; i < 8; i++)
+					r[i] = i < rows ? _mm256_loadu_ps(src + (size_t)i * ldw + q)
+					                : _mm256_setzero_ps();
+				transpose8(r);
+				for (int c = 0; c < 8; c++)
+					_mm256_storeu_ps(dst + (size_t)(q + c) * GEMM_NR + half,
+					                 r[c]);
+			}
+			for (; q < k; q++)
+				for (int i = 0; i < 8; i++)
+					dst[(size_t)q * GEMM_NR + half + i] =
+					    i < rows ? src[(size_t)i * ldw + q] : 0.0f;
 		}
 	}
 }
@@ -189,6 +225,17 @@ gemm_micro_body(int kc, const float *const ar[GEMM_MR], const int step, const fl
 		float *cr = c + (size_t)r * ldc;
 		__m256 v0 = acc[r][0], v1 = acc[r][1];
 		/* Same order of additions as full tiles, so results do not depend on the split. */
+		if (nr == GEMM_NR) {
+			/* Only rows are missing: plain loads and stores (masked stores are slow on
+			 * AMD cores, and with m < 6 every tile takes this path). */
+			if (mode & GEMM_TILE_ACCUM) {
+				v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr));
+				v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr + 8));
+			}
+			_mm256_storeu_ps(cr, _mm256_add_ps(v0, bias0));
+			_mm256_storeu_ps(cr + 8, _mm256_add_ps(v1, bias1));
+			continue;
+		}
 		if (mode & GEMM_TILE_ACCUM) {
 			v0 = _mm256_add_ps(v0, _mm256_maskload_ps(cr, m0));
 			v1 = _mm256_add_ps(v1, _mm256_maskload_ps(cr + 8, m1));

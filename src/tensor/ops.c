@@ -31,27 +31,38 @@ void layer_norm_f32(float *y, const float *x, const float *gamma, const float *b
 	 * centred values keep full precision even when the row has a large common offset. */
 	float mean_hi = (float)mean;
 	float mean_lo = (float)(mean - mean_hi);
-	__m256 vhi = _mm256_set1_ps(mean_hi), vlo = _mm256_set1_ps(mean_lo);
+	const __m256 vhi = _mm256_set1_ps(mean_hi), vlo = _mm256_set1_ps(mean_lo);
 
 	s0 = _mm256_setzero_pd();
 	s1 = _mm256_setzero_pd();
 	for (i = 0; i < n; i += 8) {
-		int r = n - i < 8 ? n - i : 8;
-		__m256i mask = vec_mask(r);
-		__m256 d = _mm256_sub_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), vhi), vlo);
-		d = _mm256_and_ps(d, _mm256_castsi256_ps(mask));
-		__m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(d));
-		__m256d d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1));
+		/* Full vectors, then one masked tail (masked lanes read 0, then are cleared). */
+		__m256 v;
+		if (i + 8 <= n) {
+			v = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vhi), vlo);
+		} else {
+			__m256i mask = vec_mask(n - i);
+			v = _mm256_sub_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), vhi), vlo);
+			v = _mm256_and_ps(v, _mm256_castsi256_ps(mask));
+		}
+		__m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+		__m256d d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
 		s0 = _mm256_fmadd_pd(d0, d0, s0);
 		s1 = _mm256_fmadd_pd(d1, d1, s1);
 	}
 	double var = vec_hsum_pd(_mm256_add_pd(s0, s1)) / n;
-	__m256 inv = _mm256_set1_ps((float)(1.0 / sqrt(var + eps)));
+	const __m256 inv = _mm256_set1_ps((float)(1.0 / sqrt(var + eps)));
 	const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
 
-	for (i = 0; i < n; i += 8) {
-		int r = n - i < 8 ? n - i : 8;
-		__m256i mask = vec_mask(r);
+	for (i = 0; i + 8 <= n; i += 8) {
+		__m256 d = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vhi), vlo);
+		__m256 g = gamma ? _mm256_loadu_ps(gamma + i) : one;
+		__m256 b = beta ? _mm256_loadu_ps(beta + i) : zero;
+		_mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_mul_ps(d, inv), g, b));
+	}
+	if (i < n) {
+		/* Masked stores are slow on some cores (AMD), so they are kept to the tail. */
+		__m256i mask = vec_mask(n - i);
 		__m256 d = _mm256_sub_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), vhi), vlo);
 		__m256 g = gamma ? _mm256_maskload_ps(gamma + i, mask) : one;
 		__m256 b = beta ? _mm256_maskload_ps(beta + i, mask) : zero;
@@ -59,37 +70,85 @@ void layer_norm_f32(float *y, const float *x, const float *gamma, const float *b
 	}
 }
 
+/* The largest of scale * x[0..n), n >= 1; the scaled values are written back unless scale is 1. */
+static float row_scale_max(float *x, int n, float scale)
+{
+	const __m256 vs = _mm256_set1_ps(scale);
+	const int store = scale != 1.0f;
+	__m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
+	int i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
+		if (store) {
+			v0 = _mm256_mul_ps(v0, vs);
+			v1 = _mm256_mul_ps(v1, vs);
+			_mm256_storeu_ps(x + i, v0);
+			_mm256_storeu_ps(x + i + 8, v1);
+		}
+		m0 = _mm256_max_ps(m0, v0);
+		m1 = _mm256_max_ps(m1, v1);
+	}
+	for (; i < n; i += 8) {
+		__m256i mask = vec_mask(n - i < 8 ? n - i : 8);
+		__m256 v = _mm256_mul_ps(_mm256_maskload_ps(x + i, mask), vs);
+		if (store)
+			_mm256_maskstore_ps(x + i, mask, v);
+		m0 = _mm256_max_ps(m0, _mm256_blendv_ps(m0, v, _mm256_castsi256_ps(mask)));
+	}
+	return vec_hmax(_mm256_max_ps(m0, m1));
+}
+
+/* x *= s over n values. */
+static void row_scale(float *x, int n, float s)
+{
+	const __m256 vs = _mm256_set1_ps(s);
+	int i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs));
+	if (i < n) {
+		__m256i mask = vec_mask(n - i);
+		_mm256_maskstore_ps(x + i, mask,
+		                    _mm256_mul_ps(_mm256_maskload_ps(x + i, mask), vs));
+	}
+}
+
+float softmax_exp_f32(float *x, int n, float scale)
+{
+	const float m = row_scale_max(x, n, scale);
+	const __m256 vm = _mm256_set1_ps(m);
+	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+	int i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m256 e0 = vec_exp(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+		__m256 e1 = vec_exp(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), vm));
+		_mm256_storeu_ps(x + i, e0);
+		_mm256_storeu_ps(x + i + 8, e1);
+		acc0 = _mm256_add_ps(acc0, e0);
+		acc1 = _mm256_add_ps(acc1, e1);
+	}
+	for (; i < n; i += 8) {
+		int r = n - i < 8 ? n - i : 8;
+		__m256 e;
+		if (r == 8) {
+			e = vec_exp(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+			_mm256_storeu_ps(x + i, e);
+		} else {
+			__m256i mask = vec_mask(r);
+			e = vec_exp(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), vm));
+			e = _mm256_and_ps(e, _mm256_castsi256_ps(mask));
+			_mm256_maskstore_ps(x + i, mask, e);
+		}
+		acc0 = _mm256_add_ps(acc0, e);
+	}
+	return 1.0f / vec_hsum(_mm256_add_ps(acc0, acc1));
+}
+
 void softmax_f32(float *x, int n)
 {
 	if (n <= 0)
 		return;
-	__m256 vmax = _mm256_set1_ps(-INFINITY);
-	for (int i = 0; i < n; i += 8) {
-		int r = n - i < 8 ? n - i : 8;
-		__m256i mask = vec_mask(r);
-		__m256 v = _mm256_blendv_ps(vmax, _mm256_maskload_ps(x + i, mask),
-		                            _mm256_castsi256_ps(mask));
-		vmax = _mm256_max_ps(vmax, v);
-	}
-	float m = vec_hmax(vmax);
 	/* Like the reference, a row of all -inf gives NaN (-inf - -inf). */
-	__m256 vm = _mm256_set1_ps(m);
-	__m256 acc = _mm256_setzero_ps();
-	for (int i = 0; i < n; i += 8) {
-		int r = n - i < 8 ? n - i : 8;
-		__m256i mask = vec_mask(r);
-		__m256 e = vec_exp(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), vm));
-		e = _mm256_and_ps(e, _mm256_castsi256_ps(mask));
-		_mm256_maskstore_ps(x + i, mask, e);
-		acc = _mm256_add_ps(acc, e);
-	}
-	__m256 inv = _mm256_set1_ps(1.0f / vec_hsum(acc));
-	for (int i = 0; i < n; i += 8) {
-		int r = n - i < 8 ? n - i : 8;
-		__m256i mask = vec_mask(r);
-		_mm256_maskstore_ps(x + i, mask,
-		                    _mm256_mul_ps(_mm256_maskload_ps(x + i, mask), inv));
-	}
+	row_scale(x, n, softmax_exp_f32(x, n, 1.0f));
 }
 
 /* Applies f to n floats in place, 8 at a time with a masked tail. */
@@ -153,20 +212,15 @@ void l2_normalize_f32(float *x, int n)
 {
 	__m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
 	for (int i = 0; i < n; i += 8) {
-		__m256i mask = vec_mask(n - i < 8 ? n - i : 8);
-		__m256 v = _mm256_maskload_ps(x + i, mask);
+		__m256 v = i + 8 <= n ? _mm256_loadu_ps(x + i)
+		                      : _mm256_maskload_ps(x + i, vec_mask(n - i));
 		__m256d v0 = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
 		__m256d v1 = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
 		s0 = _mm256_fmadd_pd(v0, v0, s0);
 		s1 = _mm256_fmadd_pd(v1, v1, s1);
 	}
 	double norm = sqrt(vec_hsum_pd(_mm256_add_pd(s0, s1)));
-	__m256 inv = _mm256_set1_ps((float)(1.0 / (norm > 1e-12 ? norm : 1e-12)));
-	for (int i = 0; i < n; i += 8) {
-		__m256i mask = vec_mask(n - i < 8 ? n - i : 8);
-		_mm256_maskstore_ps(x + i, mask,
-		                    _mm256_mul_ps(_mm256_maskload_ps(x + i, mask), inv));
-	}
+	row_scale(x, n, (float)(1.0 / (norm > 1e-12 ? norm : 1e-12)));
 }
 
 /* F16C converts 8 halves per instruction, subnormals, infinities and NaN payloads included; the

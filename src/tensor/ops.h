@@ -19,6 +19,10 @@ void layer_norm_f32_ref(float *y, const float *x, const float *gamma, const floa
 /* x = softmax(x) over n, in place (max-subtracted). */
 void softmax_f32(float *x, int n);
 void softmax_f32_ref(float *x, int n);
+/* The unnormalised half of softmax with a scale, for attention: x = exp(scale x - max(scale x))
+ * over n >= 1 values, in place; returns 1 / sum, by which the caller scales whatever it derives
+ * from x. */
+float softmax_exp_f32(float *x, int n, float scale);
 
 /* In place activations over n values. */
 void gelu_erf_f32(float *x, int n);
