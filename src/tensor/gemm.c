@@ -322,7 +322,7 @@ void gemm_linear(const float *x, int ldx, const struct gemm_weights *w, const fl
 	}
 
 	_Alignas(64) float xpack[GEMM_MC * GEMM_KC];
-	/* Equal k blocks, so that k = 384 runs as 2 x 192 rather than 256 + 128. */
+	/* Equal k blocks, so that k = 768 runs as 2 x 384 rather than 512 + 256. */
 	const int n_kb = (k + GEMM_KC - 1) / GEMM_KC;
 	const int kc_step = (k + n_kb - 1) / n_kb;
 	for (int pc = 0; pc < k; pc += kc_step) {
