@@ -6,10 +6,11 @@
  * this equals Hugging Face's additive mask: masked probabilities underflow to exactly 0.
  *
  * The work is split over (head, query-row block) pairs by (ith, nth); every part writes disjoint
- * output rows/columns. scratch must hold attention_scratch_floats(t) floats per part (index it by
- * ith); the size depends on t only (about (112 + 128) t floats plus a constant), whatever the
- * head dimension. n_valid is clamped to [0, t]; with n_valid = 0 the output is 0. The fast version
- * (attention.c) matches the scalar twin within about 1e-6 relative to max |v|. */
+ * output rows/columns, and the result is the same bit for bit whatever nth. scratch must hold
+ * attention_scratch_floats(t) floats per part (index it by ith); the size depends on t only
+ * (about 192 t floats), whatever the head dimension. n_valid is clamped to [0, t]; with
+ * n_valid = 0 the output is 0. Keys and values at positions >= n_valid are never read. The fast
+ * version (attention.c) matches the scalar twin within about 1e-6 relative to max |v|. */
 #ifndef SY_TENSOR_ATTENTION_H
 #define SY_TENSOR_ATTENTION_H
 
