@@ -37,6 +37,9 @@ struct engine_config {
 	int load_wait_ms;       /* how long a request waits for a load (default 60000) */
 	int load_failure_cooldown_s; /* a failed load is not retried before this (default 30) */
 	bool builtin_models;    /* add the built-in ids (use-lite) when found (default true) */
+	int n_workers;          /* batches that run at once, across models; each running batch
+				   uses n_threads compute threads, so keep n_workers * n_threads
+				   near the core count (default 1; 0 = 1) */
 };
 
 struct engine_config engine_default_config(void);

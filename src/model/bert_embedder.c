@@ -8,7 +8,12 @@
  *
  * The sequence limit is, in order of precedence: the max_length option, sentence-transformers'
  * max_seq_length, the tokenizer's own truncation length, the model's position table; it is
- * always clamped to what the position table allows. */
+ * always clamped to what the position table allows.
+ *
+ * The optional operations (struct embedder_ext) add per-item prompts or instructions (joined in
+ * front of the text before tokenisation, as sentence-transformers does), per-item normalisation
+ * (the head runs without its Normalize step and each row is normalised as asked, with the same
+ * function, so results equal the plain path bit for bit) and token counts. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +21,7 @@
 #include "model/embedder.h"
 #include "model/pooling.h"
 #include "model/st_meta.h"
+#include "tensor/ops.h"
 #include "text/tokenizer.h"
 
 #define BERT_EMBED_BATCH_TOKENS 2048
@@ -30,6 +36,8 @@ struct bert_embedder {
 	int32_t *ids, *type_ids; /* [cap_tokens] */
 	int *lens; /* [cap_seqs] */
 	int cap_tokens, cap_seqs;
+	char *join; /* prefix + text of the item being tokenised, [cap_join] bytes */
+	size_t cap_join;
 };
 
 static void bert_embedder_close(void *impl)
@@ -44,6 +52,7 @@ static void bert_embedder_close(void *impl)
 	free(b->ids);
 	free(b->type_ids);
 	free(b->lens);
+	free(b->join);
 	free(b);
 }
 
@@ -80,8 +89,10 @@ static enum sy_status batch_reserve(struct bert_embedder *b, int tokens, int seq
 	return SY_OK;
 }
 
-/* Runs the packed batch of n texts and writes their vectors to out[n][dims]. */
-static enum sy_status run_batch(struct bert_embedder *b, int n, struct sy_error *err, float *out)
+/* Runs the packed batch of n texts and writes their vectors to out[n][dims]. normalize[n] (or
+ * NULL for the model's default) overrides the head's normalisation per text. */
+static enum sy_status run_batch(struct bert_embedder *b, int n, const signed char *normalize,
+                                struct sy_error *err, float *out)
 {
 	if (n == 0)
 		return SY_OK;
@@ -91,11 +102,47 @@ static enum sy_status run_batch(struct bert_embedder *b, int n, struct sy_error 
 	enum sy_status s = bert_forward(b->model, &in, err, &hidden);
 	if (s != SY_OK)
 		return s;
-	return pooling_head_apply(&b->head, hidden, b->lens, n, err, out);
+	if (!normalize)
+		return pooling_head_apply(&b->head, hidden, b->lens, n, err, out);
+	const bool model_default = b->head.normalize;
+	b->head.normalize = false;
+	s = pooling_head_apply(&b->head, hidden, b->lens, n, err, out);
+	b->head.normalize = model_default;
+	const int dims = b->head.dims;
+	for (int i = 0; s == SY_OK && i < n; i++)
+		if (normalize[i] < 0 ? model_default : normalize[i] != 0)
+			l2_normalize_f32(out + (size_t)i * dims, dims);
+	return s;
 }
 
-static enum sy_status bert_embedder_encode(void *impl, const char *const *texts, const size_t *lens,
-                                           int n, float *out, struct sy_error *err)
+/* Points *text, *len at prefix + text, joined in b->join when there is a prefix. */
+static enum sy_status item_text(struct bert_embedder *b, const struct embed_call *c, int i,
+                                struct sy_error *err, const char **text, size_t *len)
+{
+	const char *pre = c->prefixes ? c->prefixes[i] : NULL;
+	size_t pl = pre ? c->prefix_lens[i] : 0;
+	*text = c->texts[i];
+	*len = c->lens[i];
+	if (pl == 0)
+		return SY_OK;
+	size_t need = pl + c->lens[i] + 1;
+	if (need > b->cap_join) {
+		char *j = realloc(b->join, need);
+		if (!j)
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory for a prompt");
+		b->join = j;
+		b->cap_join = need;
+	}
+	memcpy(b->join, pre, pl);
+	memcpy(b->join + pl, c->texts[i], c->lens[i]);
+	b->join[pl + c->lens[i]] = '\0';
+	*text = b->join;
+	*len = pl + c->lens[i];
+	return SY_OK;
+}
+
+static enum sy_status bert_embedder_encode_ex(void *impl, const struct embed_call *c,
+                                              struct sy_error *err, float *out, int *n_tokens_out)
 {
 	struct bert_embedder *b = impl;
 	struct tok_encode_params params = tokenizer_default_params();
@@ -103,14 +150,21 @@ static enum sy_status bert_embedder_encode(void *impl, const char *const *texts,
 	params.add_special_tokens = true;
 	const int dims = b->head.dims;
 	int first = 0, n_batch = 0, n_tokens = 0;
-	for (int i = 0; i < n; i++) {
-		struct tok_encoding enc;
-		enum sy_status s =
-		    tokenizer_encode(b->tok, texts[i], lens[i], NULL, 0, &params, err, &enc);
+	for (int i = 0; i < c->n; i++) {
+		const char *text;
+		size_t len;
+		enum sy_status s = item_text(b, c, i, err, &text, &len);
 		if (s != SY_OK)
 			return s;
+		struct tok_encoding enc;
+		s = tokenizer_encode(b->tok, text, len, NULL, 0, &params, err, &enc);
+		if (s != SY_OK)
+			return s;
+		if (n_tokens_out)
+			n_tokens_out[i] = enc.n;
 		if (n_batch > 0 && n_tokens + enc.n > BERT_EMBED_BATCH_TOKENS) {
-			s = run_batch(b, n_batch, err, out + (size_t)first * dims);
+			s = run_batch(b, n_batch, c->normalize ? c->normalize + first : NULL, err,
+			              out + (size_t)first * dims);
 			first = i;
 			n_batch = n_tokens = 0;
 		}
@@ -130,8 +184,81 @@ static enum sy_status bert_embedder_encode(void *impl, const char *const *texts,
 		n_tokens += enc.n;
 		tok_encoding_free(&enc);
 	}
-	return run_batch(b, n_batch, err, out + (size_t)first * dims);
+	return run_batch(b, n_batch, c->normalize ? c->normalize + first : NULL, err,
+	                 out + (size_t)first * dims);
 }
+
+static enum sy_status bert_embedder_encode(void *impl, const char *const *texts, const size_t *lens,
+                                           int n, float *out, struct sy_error *err)
+{
+	struct embed_call c = {.n = n, .texts = texts, .lens = lens};
+	return bert_embedder_encode_ex(impl, &c, err, out, NULL);
+}
+
+static enum sy_status bert_embedder_count_tokens(const void *impl, const char *prefix,
+                                                 size_t prefix_len, const char *text, size_t len,
+                                                 struct sy_error *err, int *out)
+{
+	const struct bert_embedder *b = impl;
+	struct tok_encode_params params = tokenizer_default_params();
+	params.max_length = -1;
+	params.add_special_tokens = true;
+	char *joined = NULL;
+	if (prefix && prefix_len) {
+		joined = malloc(prefix_len + len + 1);
+		if (!joined)
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory for a prompt");
+		memcpy(joined, prefix, prefix_len);
+		memcpy(joined + prefix_len, text, len);
+		joined[prefix_len + len] = '\0';
+		text = joined;
+		len += prefix_len;
+	}
+	struct tok_encoding enc;
+	enum sy_status s = tokenizer_encode(b->tok, text, len, NULL, 0, &params, err, &enc);
+	free(joined);
+	if (s != SY_OK)
+		return s;
+	*out = enc.n;
+	tok_encoding_free(&enc);
+	return SY_OK;
+}
+
+/* Weights (fp32, packed) plus the scratch of a full packed batch: about (6 H + I) floats per
+ * token for the activations and one max_length^2 attention score block. */
+static size_t bert_embedder_bytes(const void *impl)
+{
+	const struct bert_embedder *b = impl;
+	const struct bert_config *cfg = bert_model_config(b->model);
+	size_t bytes = bert_model_weight_bytes(b->model);
+	for (int i = 0; i < b->head.n_dense; i++)
+		bytes += ((size_t)b->head.dense[i].in + 1) * (size_t)b->head.dense[i].out *
+		         sizeof(float);
+	bytes += (size_t)BERT_EMBED_BATCH_TOKENS *
+	         (6 * (size_t)cfg->hidden + (size_t)cfg->intermediate) * sizeof(float);
+	bytes += (size_t)b->max_length * (size_t)b->max_length * sizeof(float);
+	return bytes;
+}
+
+static const char *bert_embedder_prompt(const void *impl, const char *name)
+{
+	const struct bert_embedder *b = impl;
+	return st_meta_prompt(&b->meta, name);
+}
+
+static int bert_embedder_max_tokens(const void *impl)
+{
+	const struct bert_embedder *b = impl;
+	return b->max_length;
+}
+
+static const struct embedder_ext bert_ext = {
+    .encode_ex = bert_embedder_encode_ex,
+    .count_tokens = bert_embedder_count_tokens,
+    .bytes = bert_embedder_bytes,
+    .prompt = bert_embedder_prompt,
+    .max_tokens = bert_embedder_max_tokens,
+};
 
 static const struct embedder_vt bert_vt = {"bert", bert_embedder_dims, bert_embedder_encode,
                                            bert_embedder_close};
@@ -177,6 +304,7 @@ enum sy_status bert_embedder_open(const char *dir, const struct embed_options *o
 		max_len = cfg->max_tokens;
 	b->max_length = max_len;
 	out->impl = b;
+	out->ext = &bert_ext;
 	out->vt = cfg->arch == BERT_ARCH_ROBERTA      ? &roberta_vt
 	          : cfg->arch == BERT_ARCH_DISTILBERT ? &distilbert_vt
 	                                              : &bert_vt;

@@ -1,7 +1,9 @@
 /* Architecture dispatch for embedders: inspects a model directory and opens the matching
- * implementation. */
+ * implementation; wrappers for the optional operations (struct embedder_ext) with fallbacks
+ * for implementations that lack them. */
 #include "model/embedder.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,4 +110,77 @@ void embedder_close(struct embedder *e)
 		return;
 	e->vt->close(e->impl);
 	free(e);
+}
+
+/* Fallback for embedders without encode_ex: joins each prefix to its text and calls encode. */
+static enum sy_status encode_prefixed(struct embedder *e, const struct embed_call *call,
+				      struct sy_error *err, float *out)
+{
+	const int n = call->n;
+	bool any = false;
+	for (int i = 0; call->prefixes && i < n; i++)
+		any |= call->prefixes[i] && call->prefix_lens[i] > 0;
+	if (!any)
+		return e->vt->encode(e->impl, call->texts, call->lens, n, out, err);
+	char **joined = calloc((size_t)n, sizeof *joined);
+	size_t *lens = malloc((size_t)n * sizeof *lens);
+	enum sy_status s = joined && lens ? SY_OK : SY_ERR_NOMEM;
+	for (int i = 0; s == SY_OK && i < n; i++) {
+		size_t pl = call->prefixes[i] ? call->prefix_lens[i] : 0;
+		lens[i] = pl + call->lens[i];
+		joined[i] = malloc(lens[i] + 1);
+		if (!joined[i]) {
+			s = SY_ERR_NOMEM;
+			break;
+		}
+		if (pl)
+			memcpy(joined[i], call->prefixes[i], pl);
+		memcpy(joined[i] + pl, call->texts[i], call->lens[i]);
+		joined[i][lens[i]] = '\0';
+	}
+	if (s == SY_OK)
+		s = e->vt->encode(e->impl, (const char *const *)joined, lens, n, out, err);
+	else
+		sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d prefixed texts", n);
+	for (int i = 0; joined && i < n; i++)
+		free(joined[i]);
+	free(joined);
+	free(lens);
+	return s;
+}
+
+enum sy_status embedder_encode_ex(struct embedder *e, const struct embed_call *call,
+				  struct sy_error *err, float *out, int *n_tokens)
+{
+	if (e->ext && e->ext->encode_ex)
+		return e->ext->encode_ex(e->impl, call, err, out, n_tokens);
+	if (n_tokens)
+		memset(n_tokens, 0, (size_t)call->n * sizeof *n_tokens);
+	return encode_prefixed(e, call, err, out);
+}
+
+enum sy_status embedder_count_tokens(const struct embedder *e, const char *prefix,
+				     size_t prefix_len, const char *text, size_t len,
+				     struct sy_error *err, int *out)
+{
+	*out = 0;
+	if (!e->ext || !e->ext->count_tokens)
+		return sy_error_set(err, SY_ERR_UNSUPPORTED, "model %s: cannot count tokens",
+				    e->vt->arch);
+	return e->ext->count_tokens(e->impl, prefix, prefix_len, text, len, err, out);
+}
+
+size_t embedder_bytes(const struct embedder *e)
+{
+	return e->ext && e->ext->bytes ? e->ext->bytes(e->impl) : 0;
+}
+
+const char *embedder_prompt(const struct embedder *e, const char *name)
+{
+	return e->ext && e->ext->prompt ? e->ext->prompt(e->impl, name) : NULL;
+}
+
+int embedder_max_tokens(const struct embedder *e)
+{
+	return e->ext && e->ext->max_tokens ? e->ext->max_tokens(e->impl) : 0;
 }

@@ -43,9 +43,43 @@ struct embedder_vt {
 	void (*close)(void *impl);
 };
 
+/* One call with per-item options, as the engine batches items of several requests. Arrays that
+ * are NULL mean "the default for every item". */
+struct embed_call {
+	int n;
+	const char *const *texts;        /* [n] UTF-8 */
+	const size_t *lens;              /* [n] bytes */
+	const char *const *prefixes;     /* [n] text put before each text (a prompt or an
+					    instruction; an entry may be NULL), or NULL */
+	const size_t *prefix_lens;       /* [n] bytes of each prefix */
+	const signed char *normalize;    /* [n] -1 the model's default, 0 off, 1 L2-normalise */
+};
+
+/* Optional operations beyond embedder_vt. Kept in a second table so that implementations that
+ * initialise embedder_vt positionally keep compiling; an embedder without it (ext == NULL), or
+ * with a NULL member, gets the fallbacks described at the embedder_* wrappers below. */
+struct embedder_ext {
+	/* Encodes call->n texts into out[n][dims] and writes the tokens each text was fed
+	 * (special tokens included, after truncation) to n_tokens[n] when non-NULL. */
+	enum sy_status (*encode_ex)(void *impl, const struct embed_call *call, struct sy_error *err,
+				    float *out, int *n_tokens);
+	/* Tokens prefix + text would take before truncation, special tokens included. Must be
+	 * safe to call while another thread runs encode_ex (tokenizers are read-only). */
+	enum sy_status (*count_tokens)(const void *impl, const char *prefix, size_t prefix_len,
+				       const char *text, size_t len, struct sy_error *err,
+				       int *out);
+	/* Resident bytes: weights plus the scratch a full batch needs. */
+	size_t (*bytes)(const void *impl);
+	/* The prompt called name (sentence-transformers prompts), or NULL. */
+	const char *(*prompt)(const void *impl, const char *name);
+	/* The sequence limit in tokens (texts are truncated to it), or 0 when unknown. */
+	int (*max_tokens)(const void *impl);
+};
+
 struct embedder {
 	const struct embedder_vt *vt;
 	void *impl;
+	const struct embedder_ext *ext; /* optional; NULL when the implementation has none */
 };
 
 enum sy_status embedder_open(const char *path, const struct embed_options *opts,
@@ -55,6 +89,18 @@ const char *embedder_arch(const struct embedder *e);
 enum sy_status embedder_encode(struct embedder *e, const char *const *texts, const size_t *lens,
 			       int n, float *out, struct sy_error *err);
 void embedder_close(struct embedder *e);
+
+/* Per-item options. Without encode_ex, falls back to encode on the prefixed texts: the
+ * normalize options are ignored (the model's own behaviour stands) and n_tokens are 0. */
+enum sy_status embedder_encode_ex(struct embedder *e, const struct embed_call *call,
+				  struct sy_error *err, float *out, int *n_tokens);
+/* SY_ERR_UNSUPPORTED when the embedder cannot count tokens. Thread-safe (see embedder_ext). */
+enum sy_status embedder_count_tokens(const struct embedder *e, const char *prefix,
+				     size_t prefix_len, const char *text, size_t len,
+				     struct sy_error *err, int *out);
+size_t embedder_bytes(const struct embedder *e);                      /* 0 when unknown */
+const char *embedder_prompt(const struct embedder *e, const char *name); /* NULL: none */
+int embedder_max_tokens(const struct embedder *e);                   /* 0 when unknown */
 
 /* Implementations (one per architecture file). Each fills *out with a vt and impl. */
 enum sy_status bert_embedder_open(const char *dir, const struct embed_options *opts,

@@ -1,0 +1,271 @@
+/* Dynamic batching: the engine's worker threads take items off the per-model queues and run
+ * them through the model as one embedder call, items of several requests together.
+ *
+ * Which model runs next (fairness): among the models with queued items and no batch running,
+ * the one whose oldest queued item has waited longest, so a busy model cannot starve a quiet
+ * one and requests are served roughly in arrival order across models.
+ *
+ * When a batch closes: it takes items from the head of the queue until the next item would
+ * pass max_batch_tokens (estimated before tokenisation as bytes / 4 + 2; the first item always
+ * goes in) or max_batch_items are taken. If the queue ends before either limit, the batch waits
+ * until its oldest item has waited max_wait_ms, so that requests arriving meanwhile join it;
+ * while draining it runs at once. Items of one request may span several batches.
+ *
+ * The embedders pack their batches without padding (src/model/bert_embedder.c), so sorting the
+ * items of a batch by length would save no computation; items keep their queue order.
+ *
+ * Workers default to one: each running batch uses the model's own pool of n_threads compute
+ * threads, and on a machine with few cores two models computing at once would only share the
+ * cores less well. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "engine/engine_internal.h"
+
+/* Per-worker buffers for the embedder call, grown to the largest batch seen. */
+struct worker_buf {
+	struct engine_item **items;
+	const char **texts, **prefixes;
+	size_t *lens, *prefix_lens;
+	signed char *normalize;
+	int *n_tokens;
+	int cap;
+	float *out;
+	size_t cap_out; /* floats */
+};
+
+static void worker_buf_free(struct worker_buf *b)
+{
+	free(b->items);
+	free(b->texts);
+	free(b->prefixes);
+	free(b->lens);
+	free(b->prefix_lens);
+	free(b->normalize);
+	free(b->n_tokens);
+	free(b->out);
+	memset(b, 0, sizeof *b);
+}
+
+static bool worker_buf_reserve(struct worker_buf *b, int n, int dims)
+{
+	if (n > b->cap) {
+		worker_buf_free(b);
+		b->items = malloc((size_t)n * sizeof *b->items);
+		b->texts = malloc((size_t)n * sizeof *b->texts);
+		b->prefixes = malloc((size_t)n * sizeof *b->prefixes);
+		b->lens = malloc((size_t)n * sizeof *b->lens);
+		b->prefix_lens = malloc((size_t)n * sizeof *b->prefix_lens);
+		b->normalize = malloc((size_t)n * sizeof *b->normalize);
+		b->n_tokens = malloc((size_t)n * sizeof *b->n_tokens);
+		if (!b->items || !b->texts || !b->prefixes || !b->lens || !b->prefix_lens ||
+		    !b->normalize || !b->n_tokens) {
+			worker_buf_free(b);
+			return false;
+		}
+		b->cap = n;
+	}
+	size_t need = (size_t)n * (size_t)(dims > 0 ? dims : 1);
+	if (need > b->cap_out) {
+		free(b->out);
+		b->out = malloc(need * sizeof *b->out);
+		b->cap_out = b->out ? need : 0;
+		if (!b->out)
+			return false;
+	}
+	return true;
+}
+
+/* The model whose oldest queued item is oldest, among those with no batch running. */
+static struct engine_model *pick_model(struct engine *e)
+{
+	struct engine_model *best = NULL;
+	for (int i = 0; i < e->n_models; i++) {
+		struct engine_model *m = e->models[i];
+		if (!m->head || m->running || m->state != ENGINE_MODEL_LOADED)
+			continue;
+		if (!best || m->head->job->admit_ns < best->head->job->admit_ns)
+			best = m;
+	}
+	return best;
+}
+
+/* How many items the next batch of m takes; *full tells whether a limit closed it (rather
+ * than the end of the queue). */
+static int batch_size(const struct engine *e, const struct engine_model *m, bool *full)
+{
+	int n = 0;
+	long tokens = 0;
+	*full = false;
+	for (const struct engine_item *it = m->head; it; it = it->next) {
+		if (n == e->cfg.max_batch_items ||
+		    (n > 0 && tokens + it->est_tokens > e->cfg.max_batch_tokens)) {
+			*full = true;
+			break;
+		}
+		tokens += it->est_tokens;
+		n++;
+	}
+	if (n == e->cfg.max_batch_items || tokens >= e->cfg.max_batch_tokens)
+		*full = true;
+	return n;
+}
+
+static int hist_bucket(int n)
+{
+	int b = 0;
+	while (b < 7 && n > (1 << b))
+		b++;
+	return b;
+}
+
+static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t mono_deadline_ns)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	uint64_t mono = sy_now_ns();
+	uint64_t left = mono_deadline_ns > mono ? mono_deadline_ns - mono : 0;
+	uint64_t t = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec + left;
+	struct timespec ts = {.tv_sec = (time_t)(t / 1000000000ull),
+			      .tv_nsec = (long)(t % 1000000000ull)};
+	pthread_cond_timedwait(cv, mu, &ts);
+}
+
+/* Runs one batch of n items (taken off m's queue by the caller) with mu released, then hands
+ * the results back under mu. */
+static void batch_run(struct engine *e, struct engine_model *m, struct worker_buf *b, int n)
+{
+	const int dims = m->dims;
+	struct sy_error err = {0};
+	enum sy_status s = SY_OK;
+	pthread_mutex_unlock(&e->mu);
+
+	if (!worker_buf_reserve(b, n, dims))
+		s = sy_error_set(&err, SY_ERR_NOMEM, "out of memory for a batch of %d items", n);
+	if (s == SY_OK) {
+		for (int i = 0; i < n; i++) {
+			const struct engine_item *it = b->items[i];
+			const struct engine_job *j = it->job;
+			b->texts[i] = j->texts[it->index];
+			b->lens[i] = j->lens[it->index];
+			b->prefixes[i] = j->prefix;
+			b->prefix_lens[i] = j->prefix ? j->prefix_len : 0;
+			b->normalize[i] = j->normalize;
+			b->n_tokens[i] = 0;
+		}
+		struct embed_call call = {
+		    .n = n,
+		    .texts = b->texts,
+		    .lens = b->lens,
+		    .prefixes = b->prefixes,
+		    .prefix_lens = b->prefix_lens,
+		    .normalize = b->normalize,
+		};
+		s = embedder_encode_ex(m->emb, &call, &err, b->out, b->n_tokens);
+	}
+	long tokens = 0;
+	if (s == SY_OK)
+		for (int i = 0; i < n; i++) {
+			const struct engine_item *it = b->items[i];
+			/* The job waits for its remaining count under mu, so it is alive here. */
+			memcpy(it->job->dense + (size_t)it->index * dims, b->out + (size_t)i * dims,
+			       (size_t)dims * sizeof(float));
+			it->job->n_tokens[it->index] = b->n_tokens[i];
+			tokens += b->n_tokens[i];
+		}
+	const uint64_t end = sy_now_ns();
+
+	pthread_mutex_lock(&e->mu);
+	for (int i = 0; i < n; i++) {
+		struct engine_job *j = b->items[i]->job;
+		j->end_ns = end;
+		if (s != SY_OK && j->status == SY_OK) {
+			j->status = s;
+			j->err = err;
+		}
+		if (--j->remaining == 0)
+			pthread_cond_signal(&j->done);
+	}
+	m->running = false;
+	m->n_batches++;
+	m->n_tokens += tokens;
+	m->last_used_ns = end;
+	e->batch_size_hist[hist_bucket(n)]++;
+	pthread_cond_broadcast(&m->cv);
+	/* Another worker may have skipped m while it ran. */
+	if (e->cfg.n_workers > 1 && m->head)
+		pthread_cond_broadcast(&e->work_cv);
+}
+
+static void *worker_main(void *arg)
+{
+	struct engine *e = arg;
+	struct worker_buf buf = {0};
+	pthread_mutex_lock(&e->mu);
+	for (;;) {
+		struct engine_model *m = pick_model(e);
+		if (!m) {
+			if (e->stopping)
+				break;
+			pthread_cond_wait(&e->work_cv, &e->mu);
+			continue;
+		}
+		bool full;
+		int n = batch_size(e, m, &full);
+		uint64_t now = sy_now_ns();
+		uint64_t due = m->head->job->admit_ns + (uint64_t)e->cfg.max_wait_ms * 1000000ull;
+		if (!full && now < due && !e->draining && !e->stopping) {
+			timed_wait(&e->work_cv, &e->mu, due);
+			continue;
+		}
+		if (!worker_buf_reserve(&buf, n, 0)) {
+			/* Run one at a time until memory comes back. */
+			n = 1;
+			if (!worker_buf_reserve(&buf, 1, 0)) {
+				timed_wait(&e->work_cv, &e->mu, now + 10000000ull);
+				continue;
+			}
+		}
+		for (int i = 0; i < n; i++) {
+			struct engine_item *it = m->head;
+			m->head = it->next;
+			it->next = NULL;
+			buf.items[i] = it;
+			if (!it->job->start_ns)
+				it->job->start_ns = now;
+		}
+		if (!m->head)
+			m->tail = NULL;
+		m->queue_items -= n;
+		m->running = true;
+		batch_run(e, m, &buf, n);
+	}
+	pthread_mutex_unlock(&e->mu);
+	worker_buf_free(&buf);
+	return NULL;
+}
+
+enum sy_status engine_workers_start(struct engine *e, struct sy_error *err)
+{
+	int n = e->cfg.n_workers;
+	e->workers = calloc((size_t)n, sizeof *e->workers);
+	if (!e->workers)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		if (pthread_create(&e->workers[i], NULL, worker_main, e) != 0)
+			return sy_error_set(err, SY_ERR_INTERNAL, "cannot start engine worker %d", i);
+		e->n_workers = i + 1;
+	}
+	return SY_OK;
+}
+
+void engine_workers_join(struct engine *e)
+{
+	for (int i = 0; i < e->n_workers; i++)
+		pthread_join(e->workers[i], NULL);
+	free(e->workers);
+	e->workers = NULL;
+	e->n_workers = 0;
+}

@@ -1,0 +1,120 @@
+/* The engine's shared state, for its files only: the catalogue (catalog.c), loading, the memory
+ * budget and eviction (loader.c), the per-model queues and the workers that batch them
+ * (batcher.c), and the request path (engine.c).
+ *
+ * Locking: one mutex (engine.mu) guards everything below except what a worker does with the
+ * items of the batch it has taken off a queue (it owns them until it hands the results back
+ * under the mutex) and the embedder itself (used by the one worker that set model.running, or
+ * by the loader while the state is LOADING). Loads, estimates and embedder runs happen with the
+ * mutex released; the state machine below keeps others away meanwhile:
+ *
+ *   AVAILABLE --request--> LOADING --ok--> LOADED --evict/TTL/unload--> AVAILABLE
+ *                             |--fail--> FAILED --cooldown passed, next request--> LOADING
+ *
+ * A model is "idle" (and may be evicted or unloaded) when it is LOADED, nothing of it is queued
+ * or running, and no request that was admitted to it is still inside engine_encode. */
+#ifndef SY_ENGINE_ENGINE_INTERNAL_H
+#define SY_ENGINE_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "engine/engine.h"
+#include "model/embedder.h"
+
+/* One engine_encode call: its inputs, outputs and progress. Lives on the caller's stack. */
+struct engine_job {
+	int n_items, dims;
+	const char *const *texts; /* [n_items] */
+	const size_t *lens;       /* [n_items] bytes */
+	const char *prefix;       /* prompt or instruction put before every text, or NULL */
+	size_t prefix_len;
+	signed char normalize;    /* -1 model default, 0 off, 1 on */
+	float *dense;             /* [n_items][dims] results, written by the workers */
+	int *n_tokens;            /* [n_items] */
+	int remaining;            /* items not done yet (engine.mu) */
+	enum sy_status status;    /* first failure of any of its batches (engine.mu) */
+	struct sy_error err;
+	uint64_t admit_ns;        /* when the items were queued */
+	uint64_t start_ns;        /* when the first batch holding one of its items started; 0 before */
+	uint64_t end_ns;          /* when the last batch holding one of its items ended */
+	pthread_cond_t done;      /* signalled when remaining reaches 0 */
+};
+
+/* One text of a job, waiting in its model's queue (FIFO, singly linked). */
+struct engine_item {
+	struct engine_job *job;
+	int index;      /* into the job's arrays */
+	int est_tokens; /* tokens estimated before tokenisation: bytes / 4 + 2 */
+	struct engine_item *next;
+};
+
+struct engine_model {
+	char *id, *path;
+	bool pinned;
+	enum engine_model_state state;
+	struct embedder *emb; /* when LOADED */
+	char arch[32];
+	int dims;
+	size_t bytes;      /* counted against the budget: resident bytes when LOADED, the estimate
+			      while LOADING, the last known value otherwise */
+	char error[256];   /* last load error */
+	enum sy_status error_status;
+	uint64_t failed_ns; /* when the last load failed */
+	uint64_t last_used_ns; /* last admission or batch end; 0 never used */
+	pthread_cond_t cv; /* state changes and finished batches */
+	/* queue */
+	struct engine_item *head, *tail;
+	long queue_items;
+	bool running;      /* a worker is running a batch of this model */
+	int n_admitted;    /* requests admitted and still inside engine_encode */
+	/* counters */
+	long n_requests, n_items, n_tokens, n_batches, n_errors;
+	long n_loads, n_evictions, n_load_failures;
+	double load_ms;
+};
+
+struct engine {
+	struct engine_config cfg;
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv;  /* workers: items queued, a batch finished, shutdown */
+	pthread_cond_t idle_cv;  /* drain: a request left the engine */
+	pthread_cond_t reap_cv;  /* the reaper: shutdown */
+	struct engine_model **models; /* [n_models] catalogue order; entries are never removed */
+	int n_models, cap_models;
+	size_t used;             /* bytes of LOADED and LOADING models */
+	bool draining, stopping;
+	long n_inside;           /* engine_encode / count_tokens / admin calls in progress */
+	pthread_t *workers;
+	int n_workers;
+	pthread_t reaper;
+	bool has_reaper;
+	long n_evictions, n_load_failures;
+	long batch_size_hist[8];
+};
+
+/* catalog.c */
+struct engine_model *engine_model_find(struct engine *e, const char *id); /* mu held */
+void engine_model_free(struct engine_model *m);
+void engine_model_info_fill(const struct engine_model *m, uint64_t now_ns,
+			    struct engine_model_info *out); /* mu held */
+
+/* loader.c */
+/* Makes m LOADED, loading it (and evicting others) when needed; waits at most load_wait_ms for
+ * a load another thread runs. Called and returns with mu held (released while loading). */
+enum sy_status engine_model_ensure_loaded(struct engine *e, struct engine_model *m,
+					  struct sy_error *err);
+bool engine_model_idle(const struct engine_model *m); /* mu held */
+/* Unloads an idle model: state AVAILABLE, bytes returned to the budget. Returns the embedder,
+ * which the caller closes after releasing mu. */
+struct embedder *engine_model_detach(struct engine *e, struct engine_model *m);
+enum sy_status engine_reaper_start(struct engine *e, struct sy_error *err);
+
+/* batcher.c */
+enum sy_status engine_workers_start(struct engine *e, struct sy_error *err);
+void engine_workers_join(struct engine *e); /* after setting stopping */
+
+#endif
