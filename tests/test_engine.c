@@ -35,7 +35,7 @@ static const char *texts[] = {
 };
 #define N_TEXTS ((int)(sizeof texts / sizeof *texts))
 
-static __attribute__((unused)) void sleep_ms(int ms)
+static void sleep_ms(int ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
@@ -245,10 +245,603 @@ static void test_models_dir(void)
 	engine_destroy(e);
 }
 
+/* ---- memory budget ---- */
+
+/* Resident bytes of bert-tiny as the engine counts them. */
+static size_t bert_tiny_bytes(void)
+{
+	struct engine_config c = test_config();
+	struct engine *e = engine_new(&c);
+	add(e, "m", BERT, false);
+	struct sy_error err = {0};
+	CHECKF(engine_model_load(e, "m", &err) == SY_OK, "%s", err.msg);
+	size_t bytes = info_of(e, "m").bytes;
+	engine_destroy(e);
+	return bytes;
+}
+
+static int touch(struct engine *e, const char *id)
+{
+	struct sy_error err = {0};
+	struct engine_encode_result r;
+	enum sy_status s = encode(e, id, 0, 2, -1, true, false, &err, &r);
+	CHECKF(s == SY_OK, "%s: %s", id, err.msg);
+	engine_encode_result_free(&r);
+	return s;
+}
+
+#define CHECK_STATES(e, sa, sb, sc)                                                             \
+	do {                                                                                    \
+		CHECK_STREQ(engine_model_state_str(state_of(e, "A")), sa);                      \
+		CHECK_STREQ(engine_model_state_str(state_of(e, "B")), sb);                      \
+		CHECK_STREQ(engine_model_state_str(state_of(e, "C")), sc);                      \
+	} while (0)
+
+static void test_lru_eviction(void)
+{
+	/* Three copies of one model, so that all three weigh the same; the budget holds two. */
+	size_t one = bert_tiny_bytes();
+	CHECK(one > 0);
+	struct engine_config c = test_config();
+	c.memory_budget = 2 * one + one / 2;
+	struct engine *e = engine_new(&c);
+	add(e, "A", BERT, false);
+	add(e, "B", BERT, false);
+	add(e, "C", BERT, false);
+	touch(e, "A");
+	touch(e, "B");
+	CHECK_STATES(e, "loaded", "loaded", "available");
+	touch(e, "C"); /* A is least recently used */
+	CHECK_STATES(e, "available", "loaded", "loaded");
+	touch(e, "B");
+	touch(e, "A"); /* now C is */
+	CHECK_STATES(e, "loaded", "loaded", "available");
+	touch(e, "C"); /* and now B */
+	CHECK_STATES(e, "loaded", "available", "loaded");
+	CHECK_EQ_INT(info_of(e, "A").n_evictions, 1);
+	CHECK_EQ_INT(info_of(e, "B").n_evictions, 1);
+	CHECK_EQ_INT(info_of(e, "C").n_evictions, 1);
+	CHECK_EQ_INT(info_of(e, "A").n_loads, 2);
+	struct engine_stats st;
+	engine_stats_get(e, &st);
+	CHECK_EQ_INT(st.n_evictions, 3);
+	CHECK_EQ_INT(st.n_loaded, 2);
+	CHECK(st.memory_used <= st.memory_budget);
+	CHECK_EQ_INT(st.memory_used, 2 * one);
+	engine_destroy(e);
+}
+
+static void test_pinned_never_evicted(void)
+{
+	size_t one = bert_tiny_bytes();
+	struct engine_config c = test_config();
+	c.memory_budget = 2 * one + one / 2;
+	struct engine *e = engine_new(&c);
+	add(e, "A", BERT, true);
+	add(e, "B", BERT, false);
+	add(e, "C", BERT, false);
+	touch(e, "A");
+	touch(e, "B");
+	touch(e, "C"); /* A is least recently used, but pinned: B goes */
+	CHECK_STATES(e, "loaded", "available", "loaded");
+	touch(e, "B");
+	CHECK_STATES(e, "loaded", "loaded", "available");
+	CHECK(info_of(e, "A").pinned);
+	CHECK_EQ_INT(info_of(e, "A").n_evictions, 0);
+	engine_destroy(e);
+
+	/* Budget for one model only, and that one pinned: another model cannot load, and that is
+	 * not held against it (SY_ERR_UNAVAILABLE, state stays available). */
+	c.memory_budget = one + one / 2;
+	e = engine_new(&c);
+	add(e, "A", BERT, true);
+	add(e, "B", BERT, false);
+	add(e, "C", BERT, false);
+	touch(e, "A");
+	struct sy_error err = {0};
+	struct engine_encode_result r;
+	CHECK_EQ_INT(encode(e, "B", 0, 1, -1, true, false, &err, &r), SY_ERR_UNAVAILABLE);
+	CHECKF(strstr(err.msg, "budget") != NULL, "%s", err.msg);
+	CHECK_STATES(e, "loaded", "available", "available");
+	engine_destroy(e);
+}
+
+static void test_too_big_for_budget(void)
+{
+	struct engine_config c = test_config();
+	c.memory_budget = 1 << 20;
+	struct engine *e = engine_new(&c);
+	add(e, "big", BERT, false);
+	struct sy_error err = {0};
+	struct engine_encode_result r;
+	CHECK_EQ_INT(encode(e, "big", 0, 1, -1, true, false, &err, &r), SY_ERR_LOAD_FAILED);
+	CHECKF(strstr(err.msg, "big") && strstr(err.msg, "needs ~") &&
+		   strstr(err.msg, "budget is 1 MB"),
+	       "%s", err.msg);
+	struct engine_model_info info = info_of(e, "big");
+	CHECK_EQ_INT(info.state, ENGINE_MODEL_FAILED);
+	CHECK(strstr(info.error, "budget") != NULL);
+	CHECK(info.bytes > (size_t)1 << 20);
+	engine_destroy(e);
+}
+
+/* ---- load failures ---- */
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	CHECKF(f != NULL, "%s", path);
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = calloc(1, 1 << 16);
+	size_t n = fread(buf, 1, (1 << 16) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void test_load_failure_cooldown(void)
+{
+	char dir[] = "/tmp/sy-engine-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	/* bert-tiny with a corrupt config.json (the other files linked). */
+	const char *names[] = {"1_Pooling", "model.safetensors", "tokenizer.json", "modules.json",
+			       "config_sentence_transformers.json", "sentence_bert_config.json",
+			       "special_tokens_map.json", "tokenizer_config.json", "vocab.txt"};
+	char cwd[2048], src[4096], dst[4096];
+	CHECK(getcwd(cwd, sizeof cwd) != NULL);
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		snprintf(src, sizeof src, "%s/%s/%s", cwd, BERT, names[i]);
+		snprintf(dst, sizeof dst, "%s/%s", dir, names[i]);
+		CHECK(symlink(src, dst) == 0);
+	}
+	snprintf(dst, sizeof dst, "%s/config.json", dir);
+	write_file(dst, "{\"model_type\": \"bert\", \"hidden_size\": ");
+
+	struct engine_config c = test_config();
+	c.load_failure_cooldown_s = 1;
+	struct engine *e = engine_new(&c);
+	add(e, "broken", dir, false);
+	struct sy_error err = {0};
+	struct engine_encode_result r;
+	CHECK_EQ_INT(encode(e, "broken", 0, 1, -1, true, false, &err, &r), SY_ERR_LOAD_FAILED);
+	CHECKF(strstr(err.msg, "broken") && strstr(err.msg, "config.json"), "%s", err.msg);
+	struct engine_model_info info = info_of(e, "broken");
+	CHECK_EQ_INT(info.state, ENGINE_MODEL_FAILED);
+	CHECK(strstr(info.error, "config.json") != NULL);
+	CHECK_EQ_INT(info.n_load_failures, 1);
+	/* In the cooldown: fails at once, without another attempt. */
+	uint64_t t0 = sy_now_ns();
+	CHECK_EQ_INT(encode(e, "broken", 0, 1, -1, true, false, &err, &r), SY_ERR_LOAD_FAILED);
+	CHECK((sy_now_ns() - t0) < 50000000ull);
+	CHECKF(strstr(err.msg, "config.json") && strstr(err.msg, "cooldown"), "%s", err.msg);
+	CHECK_EQ_INT(info_of(e, "broken").n_load_failures, 1);
+	/* After the cooldown the next request tries again (and fails again). */
+	sleep_ms(1100);
+	CHECK_EQ_INT(encode(e, "broken", 0, 1, -1, true, false, &err, &r), SY_ERR_LOAD_FAILED);
+	CHECK_EQ_INT(info_of(e, "broken").n_load_failures, 2);
+	/* Fixed on disk: after the cooldown it loads. */
+	snprintf(src, sizeof src, "%s/config.json", BERT);
+	char *good = read_text(src);
+	unlink(dst);
+	write_file(dst, good ? good : "");
+	free(good);
+	sleep_ms(1100);
+	CHECKF(encode(e, "broken", 0, 1, -1, true, false, &err, &r) == SY_OK, "%s", err.msg);
+	engine_encode_result_free(&r);
+	CHECK_EQ_INT(info_of(e, "broken").state, ENGINE_MODEL_LOADED);
+	CHECK_EQ_INT(info_of(e, "broken").error[0], '\0');
+	struct engine_stats st;
+	engine_stats_get(e, &st);
+	CHECK_EQ_INT(st.n_load_failures, 2);
+	engine_destroy(e);
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		snprintf(dst, sizeof dst, "%s/%s", dir, names[i]);
+		unlink(dst);
+	}
+	snprintf(dst, sizeof dst, "%s/config.json", dir);
+	unlink(dst);
+	rmdir(dir);
+
+	/* A path that does not exist fails the same way. */
+	e = engine_new(&c);
+	add(e, "ghost", "/nonexistent/model", false);
+	CHECK_EQ_INT(encode(e, "ghost", 0, 1, -1, true, false, &err, &r), SY_ERR_LOAD_FAILED);
+	CHECKF(strstr(err.msg, "/nonexistent/model") != NULL, "%s", err.msg);
+	engine_destroy(e);
+}
+
+/* ---- concurrency and batching ---- */
+
+struct client {
+	struct engine *e;
+	const char *model;
+	int id, rounds;
+	pthread_barrier_t *start;
+	const float *ref_default, *ref_raw; /* [N_TEXTS][dims] */
+	int dims;
+	int n_ok, n_bad;
+	enum sy_status last;
+};
+
+static void *client_main(void *arg)
+{
+	struct client *c = arg;
+	pthread_barrier_wait(c->start);
+	for (int k = 0; k < c->rounds; k++) {
+		int first = (c->id + k) % N_TEXTS;
+		int n = 1 + (c->id + k) % 3;
+		if (first + n > N_TEXTS)
+			n = N_TEXTS - first;
+		int normalize = (c->id + k) % 2 ? 0 : -1;
+		struct sy_error err = {0};
+		struct engine_encode_result r;
+		enum sy_status s = encode(c->e, c->model, first, n, normalize, true, false, &err, &r);
+		c->last = s;
+		if (s != SY_OK) {
+			c->n_bad++;
+			continue;
+		}
+		const float *ref = (normalize ? c->ref_default : c->ref_raw) + (size_t)first * c->dims;
+		if (r.dims == c->dims && max_diff(r.dense, ref, (size_t)n * c->dims) <= 1e-6)
+			c->n_ok++;
+		else
+			c->n_bad++;
+		engine_encode_result_free(&r);
+	}
+	return NULL;
+}
+
+static void test_concurrent_batching(void)
+{
+	struct engine_config c = test_config();
+	c.max_wait_ms = 5;
+	struct engine *e = engine_new(&c);
+	add(e, "bert", BERT, false);
+	/* References: the model's default (normalised) and raw vectors, one text at a time. */
+	struct sy_error err = {0};
+	struct engine_encode_result def, raw;
+	CHECK_EQ_INT(encode(e, "bert", 0, N_TEXTS, -1, true, false, &err, &def), SY_OK);
+	CHECK_EQ_INT(encode(e, "bert", 0, N_TEXTS, 0, true, false, &err, &raw), SY_OK);
+	int dims = def.dims;
+	long batches0 = info_of(e, "bert").n_batches;
+
+	enum { N_CLIENTS = 8, ROUNDS = 6 };
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, N_CLIENTS);
+	struct client cl[N_CLIENTS];
+	pthread_t th[N_CLIENTS];
+	for (int i = 0; i < N_CLIENTS; i++) {
+		cl[i] = (struct client){.e = e, .model = "bert", .id = i, .rounds = ROUNDS,
+					.start = &start, .ref_default = def.dense,
+					.ref_raw = raw.dense, .dims = dims};
+		pthread_create(&th[i], NULL, client_main, &cl[i]);
+	}
+	int ok = 0;
+	for (int i = 0; i < N_CLIENTS; i++) {
+		pthread_join(th[i], NULL);
+		ok += cl[i].n_ok;
+		CHECKF(cl[i].n_bad == 0, "client %d: %d bad (last status %s)", i, cl[i].n_bad,
+		       sy_status_str(cl[i].last));
+	}
+	pthread_barrier_destroy(&start);
+	CHECK_EQ_INT(ok, N_CLIENTS * ROUNDS);
+	struct engine_model_info info = info_of(e, "bert");
+	long batches = info.n_batches - batches0;
+	CHECKF(batches < N_CLIENTS * ROUNDS, "%ld batches for %d requests", batches,
+	       N_CLIENTS * ROUNDS);
+	CHECK_EQ_INT(info.n_requests, 2 + N_CLIENTS * ROUNDS);
+	CHECK_EQ_INT(info.queue_items, 0);
+	struct engine_stats st;
+	engine_stats_get(e, &st);
+	long multi = 0;
+	for (int i = 1; i < 8; i++)
+		multi += st.batch_size_hist[i];
+	CHECK(multi > 0);
+	engine_encode_result_free(&def);
+	engine_encode_result_free(&raw);
+	engine_destroy(e);
+}
+
+static void test_shared_first_load(void)
+{
+	struct engine_config c = test_config();
+	struct engine *e = engine_new(&c);
+	add(e, "bert", BERT, false);
+	int dims = 0;
+	float *ref = direct(BERT, texts, N_TEXTS, &dims);
+	float *raw = calloc((size_t)N_TEXTS * (size_t)dims, sizeof *raw);
+	enum { N_CLIENTS = 4 };
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, N_CLIENTS);
+	struct client cl[N_CLIENTS];
+	pthread_t th[N_CLIENTS];
+	for (int i = 0; i < N_CLIENTS; i++) {
+		/* Even ids only: every request uses the model's default normalisation. */
+		cl[i] = (struct client){.e = e, .model = "bert", .id = 2 * i, .rounds = 1,
+					.start = &start, .ref_default = ref, .ref_raw = raw,
+					.dims = dims};
+		pthread_create(&th[i], NULL, client_main, &cl[i]);
+	}
+	for (int i = 0; i < N_CLIENTS; i++) {
+		pthread_join(th[i], NULL);
+		CHECKF(cl[i].n_ok == 1, "client %d: %s", i, sy_status_str(cl[i].last));
+	}
+	pthread_barrier_destroy(&start);
+	CHECK_EQ_INT(info_of(e, "bert").n_loads, 1);
+	free(ref);
+	free(raw);
+	engine_destroy(e);
+}
+
+struct slow_req {
+	struct engine *e;
+	int first, n;
+	enum sy_status s;
+};
+
+static void *slow_main(void *arg)
+{
+	struct slow_req *q = arg;
+	struct sy_error err = {0};
+	struct engine_encode_result r;
+	q->s = encode(q->e, "bert", q->first, q->n, -1, true, false, &err, &r);
+	if (q->s == SY_OK)
+		engine_encode_result_free(&r);
+	return NULL;
+}
+
+/* Waits until the model has at least n items queued (at most 5 s). */
+static bool wait_queued(struct engine *e, long n)
+{
+	for (int i = 0; i < 500; i++) {
+		if (info_of(e, "bert").queue_items >= n)
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}
+
+static void test_queue_full(void)
+{
+	struct engine_config c = test_config();
+	c.max_queue_items = 4;
+	c.max_wait_ms = 400; /* the first request waits in the queue meanwhile */
+	struct engine *e = engine_new(&c);
+	add(e, "bert", BERT, false);
+	struct sy_error err = {0};
+	CHECK_EQ_INT(engine_model_load(e, "bert", &err), SY_OK);
+	struct slow_req q = {.e = e, .first = 0, .n = 3};
+	pthread_t th;
+	pthread_create(&th, NULL, slow_main, &q);
+	CHECK(wait_queued(e, 3));
+	struct engine_encode_result r;
+	uint64_t t0 = sy_now_ns();
+	CHECK_EQ_INT(encode(e, "bert", 0, 2, -1, true, false, &err, &r), SY_ERR_BUSY);
+	CHECK((sy_now_ns() - t0) < 100000000ull);
+	CHECKF(strstr(err.msg, "queue full") != NULL, "%s", err.msg);
+	CHECK_EQ_INT(encode(e, "bert", 0, 5, -1, true, false, &err, &r), SY_ERR_LIMIT);
+	/* One more item still fits, and joins the first request's batch. */
+	CHECK_EQ_INT(encode(e, "bert", 3, 1, -1, true, false, &err, &r), SY_OK);
+	engine_encode_result_free(&r);
+	pthread_join(th, NULL);
+	CHECK_EQ_INT(q.s, SY_OK);
+	CHECK_EQ_INT(info_of(e, "bert").n_batches, 1);
+	engine_destroy(e);
+}
+
+/* ---- per-request options ---- */
+
+static void test_normalize_truncate_prompts(void)
+{
+	struct engine_config c = test_config();
+	struct engine *e = engine_new(&c);
+	add(e, "bert", BERT, false);
+	struct sy_error err = {0};
+	struct engine_encode_result def, off, on;
+	CHECK_EQ_INT(encode(e, "bert", 0, 3, -1, true, false, &err, &def), SY_OK);
+	CHECK_EQ_INT(encode(e, "bert", 0, 3, 0, true, false, &err, &off), SY_OK);
+	CHECK_EQ_INT(encode(e, "bert", 0, 3, 1, true, false, &err, &on), SY_OK);
+	int d = def.dims;
+	for (int i = 0; i < 3; i++) {
+		double n2 = 0;
+		for (int j = 0; j < d; j++)
+			n2 += (double)off.dense[i * d + j] * off.dense[i * d + j];
+		CHECKF(fabs(sqrt(n2) - 1) > 1e-3, "item %d: raw norm %g", i, sqrt(n2));
+		float *x = malloc((size_t)d * sizeof *x);
+		memcpy(x, off.dense + i * d, (size_t)d * sizeof *x);
+		l2_normalize_f32(x, d);
+		CHECK(max_diff(x, on.dense + i * d, (size_t)d) == 0);
+		free(x);
+	}
+	/* bert-tiny ends with a Normalize module: the default is on. */
+	CHECK(max_diff(def.dense, on.dense, (size_t)3 * d) == 0);
+	engine_encode_result_free(&def);
+	engine_encode_result_free(&off);
+	engine_encode_result_free(&on);
+
+	/* bert-tiny takes 64 tokens. */
+	char *long_text = malloc(4000);
+	long_text[0] = '\0';
+	for (int i = 0; i < 200; i++)
+		strcat(long_text, "word ");
+	const char *t[] = {"short text", long_text};
+	size_t lens[] = {strlen(t[0]), strlen(t[1])};
+	struct engine_encode_request req = {.model = "bert", .n_items = 2, .texts = t,
+					    .lens = lens, .normalize = -1, .truncate = true};
+	struct engine_encode_result r;
+	CHECK_EQ_INT(engine_encode(e, &req, &err, &r), SY_OK);
+	CHECK_EQ_INT(r.n_tokens[1], 64);
+	CHECK_EQ_INT(r.n_tokens[0], 4);
+	engine_encode_result_free(&r);
+	req.truncate = false;
+	CHECK_EQ_INT(engine_encode(e, &req, &err, &r), SY_ERR_LIMIT);
+	CHECKF(strstr(err.msg, "item 1") && strstr(err.msg, "202 tokens") && strstr(err.msg, "64"),
+	       "%s", err.msg);
+	req.n_items = 1;
+	CHECK_EQ_INT(engine_encode(e, &req, &err, &r), SY_OK);
+	engine_encode_result_free(&r);
+	free(long_text);
+
+	/* is_query: bert-tiny's "query" prompt is "query: ", joined before the text. */
+	const char *q[] = {"query: The quick brown fox jumps over the lazy dog.",
+			   "query: Embeddings map text to vectors."};
+	int dims;
+	float *ref = direct(BERT, q, 2, &dims);
+	struct engine_encode_result plain, query;
+	CHECK_EQ_INT(encode(e, "bert", 0, 2, -1, true, false, &err, &plain), SY_OK);
+	CHECK_EQ_INT(encode(e, "bert", 0, 2, -1, true, true, &err, &query), SY_OK);
+	CHECK(max_diff(plain.dense, query.dense, (size_t)2 * dims) > 1e-3);
+	CHECK(ref && max_diff(query.dense, ref, (size_t)2 * dims) <= 1e-6);
+	CHECK(query.n_tokens[0] > plain.n_tokens[0]);
+	free(ref);
+	/* An instruction overrides the prompt. */
+	const char *ins[] = {"Represent this: The quick brown fox jumps over the lazy dog."};
+	ref = direct(BERT, ins, 1, &dims);
+	size_t len0 = strlen(texts[0]);
+	struct engine_encode_request ireq = {.model = "bert", .n_items = 1, .texts = texts,
+					     .lens = &len0, .normalize = -1, .truncate = true,
+					     .is_query = true, .instruction = "Represent this: "};
+	CHECK_EQ_INT(engine_encode(e, &ireq, &err, &r), SY_OK);
+	CHECK(ref && max_diff(r.dense, ref, (size_t)dims) <= 1e-6);
+	engine_encode_result_free(&r);
+	free(ref);
+	engine_encode_result_free(&plain);
+	engine_encode_result_free(&query);
+	/* distilbert-tiny has no prompts: is_query changes nothing. */
+	add(e, "distil", DISTIL, false);
+	CHECK_EQ_INT(encode(e, "distil", 0, 2, -1, true, false, &err, &plain), SY_OK);
+	CHECK_EQ_INT(encode(e, "distil", 0, 2, -1, true, true, &err, &query), SY_OK);
+	CHECK(max_diff(plain.dense, query.dense, (size_t)2 * plain.dims) == 0);
+	engine_encode_result_free(&plain);
+	engine_encode_result_free(&query);
+	engine_destroy(e);
+}
+
+/* ---- shutdown and idle unload ---- */
+
+static void test_drain_while_busy(void)
+{
+	struct engine_config c = test_config();
+	c.max_wait_ms = 2000; /* requests sit in the queue until the drain flushes them */
+	struct engine *e = engine_new(&c);
+	add(e, "bert", BERT, false);
+	struct sy_error err = {0};
+	CHECK_EQ_INT(engine_model_load(e, "bert", &err), SY_OK);
+	enum { N = 4 };
+	struct slow_req q[N];
+	pthread_t th[N];
+	for (int i = 0; i < N; i++) {
+		q[i] = (struct slow_req){.e = e, .first = i, .n = 2};
+		pthread_create(&th[i], NULL, slow_main, &q[i]);
+	}
+	CHECK(wait_queued(e, 2 * N));
+	uint64_t t0 = sy_now_ns();
+	engine_drain(e);
+	CHECKF(sy_now_ns() - t0 < 1500000000ull, "drain took %.0f ms",
+	       (double)(sy_now_ns() - t0) / 1e6);
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ_INT(q[i].s, SY_OK);
+	}
+	struct engine_encode_result r;
+	CHECK_EQ_INT(encode(e, "bert", 0, 1, -1, true, false, &err, &r), SY_ERR_UNAVAILABLE);
+	CHECK_EQ_INT(engine_model_load(e, "bert", &err), SY_ERR_UNAVAILABLE);
+	engine_destroy(e);
+}
+
+static void test_idle_ttl(void)
+{
+	struct engine_config c = test_config();
+	c.idle_ttl_s = 1;
+	struct engine *e = engine_new(&c);
+	add(e, "bert", BERT, false);
+	add(e, "pinned", DISTIL, true);
+	touch(e, "bert");
+	touch(e, "pinned");
+	CHECK_EQ_INT(state_of(e, "bert"), ENGINE_MODEL_LOADED);
+	sleep_ms(400);
+	CHECK_EQ_INT(state_of(e, "bert"), ENGINE_MODEL_LOADED);
+	sleep_ms(1300);
+	CHECK_EQ_INT(state_of(e, "bert"), ENGINE_MODEL_AVAILABLE);
+	CHECK_EQ_INT(state_of(e, "pinned"), ENGINE_MODEL_LOADED);
+	struct engine_stats st;
+	engine_stats_get(e, &st);
+	CHECK_EQ_INT(st.n_loaded, 1);
+	/* It loads again on the next request. */
+	touch(e, "bert");
+	CHECK_EQ_INT(info_of(e, "bert").n_loads, 2);
+	engine_destroy(e);
+}
+
+/* ---- the built-in model ---- */
+
+static void test_use_lite(void)
+{
+	char buf[4096];
+	if (!use_lite_resolve(buf, sizeof buf)) {
+		fprintf(stderr, "  (use-lite not found: skipped)\n");
+		return;
+	}
+	struct engine_config c = test_config();
+	c.builtin_models = true;
+	struct engine *e = engine_new(&c);
+	struct engine_model_info info = info_of(e, "use-lite");
+	CHECK_EQ_INT(info.state, ENGINE_MODEL_AVAILABLE);
+	int dims = 0;
+	float *ref = direct("use-lite", texts, N_TEXTS, &dims);
+	struct sy_error err = {0};
+	struct engine_encode_result r;
+	enum sy_status s = encode(e, "use-lite", 0, N_TEXTS, -1, true, false, &err, &r);
+	CHECKF(s == SY_OK, "%s", err.msg);
+	if (s == SY_OK && ref) {
+		CHECK_EQ_INT(r.dims, dims);
+		CHECK(max_diff(r.dense, ref, (size_t)N_TEXTS * dims) <= 1e-6);
+	}
+	engine_encode_result_free(&r);
+	info = info_of(e, "use-lite");
+	CHECK_STREQ(info.arch, "use-lite");
+	CHECK(info.bytes > 0);
+	/* An instruction is joined to the text for embedders without per-item options too. */
+	const char *joined[] = {"note: a"};
+	float *ref2 = direct("use-lite", joined, 1, &dims);
+	size_t len = 1;
+	const char *t[] = {"a"};
+	struct engine_encode_request req = {.model = "use-lite", .n_items = 1, .texts = t,
+					    .lens = &len, .normalize = -1, .truncate = true,
+					    .instruction = "note: "};
+	CHECK_EQ_INT(engine_encode(e, &req, &err, &r), SY_OK);
+	CHECK(ref2 && max_diff(r.dense, ref2, (size_t)dims) <= 1e-6);
+	engine_encode_result_free(&r);
+	free(ref);
+	free(ref2);
+	engine_destroy(e);
+}
+
 int main(void)
 {
 	RUN(test_encode_matches_embedder);
 	RUN(test_not_found_and_bad_requests);
 	RUN(test_models_dir);
+	RUN(test_lru_eviction);
+	RUN(test_pinned_never_evicted);
+	RUN(test_too_big_for_budget);
+	RUN(test_load_failure_cooldown);
+	RUN(test_concurrent_batching);
+	RUN(test_shared_first_load);
+	RUN(test_queue_full);
+	RUN(test_normalize_truncate_prompts);
+	RUN(test_drain_while_busy);
+	RUN(test_idle_ttl);
+	RUN(test_use_lite);
 	return harness_summary();
 }
