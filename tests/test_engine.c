@@ -67,8 +67,8 @@ static void add(struct engine *e, const char *id, const char *path, bool pinned)
 
 /* Encodes texts[first, first + n) with the request options given; returns the status. */
 static enum sy_status encode(struct engine *e, const char *model, int first, int n, int normalize,
-			     bool truncate, bool is_query, struct sy_error *err,
-			     struct engine_encode_result *res)
+                             bool truncate, bool is_query, struct sy_error *err,
+                             struct engine_encode_result *res)
 {
 	size_t lens[N_TEXTS];
 	for (int i = 0; i < n; i++)
@@ -202,8 +202,11 @@ static void test_not_found_and_bad_requests(void)
 	CHECK_EQ_INT(encode(e, "bert", 0, 0, -1, true, false, &err, &r), SY_ERR_INVALID_ARG);
 	size_t len = 1;
 	const char *t[] = {"x"};
-	struct engine_encode_request req = {.model = "bert", .n_items = 1, .texts = t, .lens = &len,
-					    .outputs = ENGINE_OUTPUT_SPARSE};
+	struct engine_encode_request req = {.model = "bert",
+	                                    .n_items = 1,
+	                                    .texts = t,
+	                                    .lens = &len,
+	                                    .outputs = ENGINE_OUTPUT_SPARSE};
 	CHECK_EQ_INT(engine_encode(e, &req, &err, &r), SY_ERR_UNSUPPORTED);
 	struct engine_model_info info;
 	CHECK_EQ_INT(engine_model_get(e, "nope", &err, &info), SY_ERR_NOT_FOUND);
@@ -270,11 +273,11 @@ static int touch(struct engine *e, const char *id)
 	return s;
 }
 
-#define CHECK_STATES(e, sa, sb, sc)                                                             \
-	do {                                                                                    \
-		CHECK_STREQ(engine_model_state_str(state_of(e, "A")), sa);                      \
-		CHECK_STREQ(engine_model_state_str(state_of(e, "B")), sb);                      \
-		CHECK_STREQ(engine_model_state_str(state_of(e, "C")), sc);                      \
+#define CHECK_STATES(e, sa, sb, sc)                                        \
+	do {                                                               \
+		CHECK_STREQ(engine_model_state_str(state_of(e, "A")), sa); \
+		CHECK_STREQ(engine_model_state_str(state_of(e, "B")), sb); \
+		CHECK_STREQ(engine_model_state_str(state_of(e, "C")), sc); \
 	} while (0)
 
 static void test_lru_eviction(void)
@@ -320,7 +323,9 @@ static void test_pinned_never_evicted(void)
 	add(e, "A", BERT, true);
 	add(e, "B", BERT, false);
 	add(e, "C", BERT, false);
-	touch(e, "A");
+	struct sy_error err = {0};
+	CHECKF(engine_models_load_pinned(e, &err) == SY_OK, "%s", err.msg);
+	CHECK_STATES(e, "loaded", "available", "available");
 	touch(e, "B");
 	touch(e, "C"); /* A is least recently used, but pinned: B goes */
 	CHECK_STATES(e, "loaded", "available", "loaded");
@@ -338,7 +343,6 @@ static void test_pinned_never_evicted(void)
 	add(e, "B", BERT, false);
 	add(e, "C", BERT, false);
 	touch(e, "A");
-	struct sy_error err = {0};
 	struct engine_encode_result r;
 	CHECK_EQ_INT(encode(e, "B", 0, 1, -1, true, false, &err, &r), SY_ERR_UNAVAILABLE);
 	CHECKF(strstr(err.msg, "budget") != NULL, "%s", err.msg);
@@ -356,7 +360,7 @@ static void test_too_big_for_budget(void)
 	struct engine_encode_result r;
 	CHECK_EQ_INT(encode(e, "big", 0, 1, -1, true, false, &err, &r), SY_ERR_LOAD_FAILED);
 	CHECKF(strstr(err.msg, "big") && strstr(err.msg, "needs ~") &&
-		   strstr(err.msg, "budget is 1 MB"),
+	           strstr(err.msg, "budget is 1 MB"),
 	       "%s", err.msg);
 	struct engine_model_info info = info_of(e, "big");
 	CHECK_EQ_INT(info.state, ENGINE_MODEL_FAILED);
@@ -394,9 +398,15 @@ static void test_load_failure_cooldown(void)
 	char dir[] = "/tmp/sy-engine-XXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
 	/* bert-tiny with a corrupt config.json (the other files linked). */
-	const char *names[] = {"1_Pooling", "model.safetensors", "tokenizer.json", "modules.json",
-			       "config_sentence_transformers.json", "sentence_bert_config.json",
-			       "special_tokens_map.json", "tokenizer_config.json", "vocab.txt"};
+	const char *names[] = {"1_Pooling",
+	                       "model.safetensors",
+	                       "tokenizer.json",
+	                       "modules.json",
+	                       "config_sentence_transformers.json",
+	                       "sentence_bert_config.json",
+	                       "special_tokens_map.json",
+	                       "tokenizer_config.json",
+	                       "vocab.txt"};
 	char cwd[2048], src[4096], dst[4096];
 	CHECK(getcwd(cwd, sizeof cwd) != NULL);
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
@@ -485,13 +495,15 @@ static void *client_main(void *arg)
 		int normalize = (c->id + k) % 2 ? 0 : -1;
 		struct sy_error err = {0};
 		struct engine_encode_result r;
-		enum sy_status s = encode(c->e, c->model, first, n, normalize, true, false, &err, &r);
+		enum sy_status s =
+		    encode(c->e, c->model, first, n, normalize, true, false, &err, &r);
 		c->last = s;
 		if (s != SY_OK) {
 			c->n_bad++;
 			continue;
 		}
-		const float *ref = (normalize ? c->ref_default : c->ref_raw) + (size_t)first * c->dims;
+		const float *ref =
+		    (normalize ? c->ref_default : c->ref_raw) + (size_t)first * c->dims;
 		if (r.dims == c->dims && max_diff(r.dense, ref, (size_t)n * c->dims) <= 1e-6)
 			c->n_ok++;
 		else
@@ -521,9 +533,14 @@ static void test_concurrent_batching(void)
 	struct client cl[N_CLIENTS];
 	pthread_t th[N_CLIENTS];
 	for (int i = 0; i < N_CLIENTS; i++) {
-		cl[i] = (struct client){.e = e, .model = "bert", .id = i, .rounds = ROUNDS,
-					.start = &start, .ref_default = def.dense,
-					.ref_raw = raw.dense, .dims = dims};
+		cl[i] = (struct client){.e = e,
+		                        .model = "bert",
+		                        .id = i,
+		                        .rounds = ROUNDS,
+		                        .start = &start,
+		                        .ref_default = def.dense,
+		                        .ref_raw = raw.dense,
+		                        .dims = dims};
 		pthread_create(&th[i], NULL, client_main, &cl[i]);
 	}
 	int ok = 0;
@@ -552,6 +569,51 @@ static void test_concurrent_batching(void)
 	engine_destroy(e);
 }
 
+/* Two models, two workers, clients on both at once. */
+static void test_concurrent_two_models(void)
+{
+	struct engine_config c = test_config();
+	c.n_workers = 2;
+	struct engine *e = engine_new(&c);
+	add(e, "bert", BERT, false);
+	add(e, "distil", DISTIL, false);
+	const char *ids[] = {"bert", "distil"};
+	struct engine_encode_result def[2], raw[2];
+	struct sy_error err = {0};
+	for (int k = 0; k < 2; k++) {
+		CHECK_EQ_INT(encode(e, ids[k], 0, N_TEXTS, -1, true, false, &err, &def[k]), SY_OK);
+		CHECK_EQ_INT(encode(e, ids[k], 0, N_TEXTS, 0, true, false, &err, &raw[k]), SY_OK);
+	}
+	enum { N_CLIENTS = 6, ROUNDS = 5 };
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, N_CLIENTS);
+	struct client cl[N_CLIENTS];
+	pthread_t th[N_CLIENTS];
+	for (int i = 0; i < N_CLIENTS; i++) {
+		int k = i % 2;
+		cl[i] = (struct client){.e = e,
+		                        .model = ids[k],
+		                        .id = i,
+		                        .rounds = ROUNDS,
+		                        .start = &start,
+		                        .ref_default = def[k].dense,
+		                        .ref_raw = raw[k].dense,
+		                        .dims = def[k].dims};
+		pthread_create(&th[i], NULL, client_main, &cl[i]);
+	}
+	for (int i = 0; i < N_CLIENTS; i++) {
+		pthread_join(th[i], NULL);
+		CHECKF(cl[i].n_ok == ROUNDS, "client %d: %d bad (last status %s)", i, cl[i].n_bad,
+		       sy_status_str(cl[i].last));
+	}
+	pthread_barrier_destroy(&start);
+	for (int k = 0; k < 2; k++) {
+		engine_encode_result_free(&def[k]);
+		engine_encode_result_free(&raw[k]);
+	}
+	engine_destroy(e);
+}
+
 static void test_shared_first_load(void)
 {
 	struct engine_config c = test_config();
@@ -567,9 +629,14 @@ static void test_shared_first_load(void)
 	pthread_t th[N_CLIENTS];
 	for (int i = 0; i < N_CLIENTS; i++) {
 		/* Even ids only: every request uses the model's default normalisation. */
-		cl[i] = (struct client){.e = e, .model = "bert", .id = 2 * i, .rounds = 1,
-					.start = &start, .ref_default = ref, .ref_raw = raw,
-					.dims = dims};
+		cl[i] = (struct client){.e = e,
+		                        .model = "bert",
+		                        .id = 2 * i,
+		                        .rounds = 1,
+		                        .start = &start,
+		                        .ref_default = ref,
+		                        .ref_raw = raw,
+		                        .dims = dims};
 		pthread_create(&th[i], NULL, client_main, &cl[i]);
 	}
 	for (int i = 0; i < N_CLIENTS; i++) {
@@ -676,8 +743,12 @@ static void test_normalize_truncate_prompts(void)
 		strcat(long_text, "word ");
 	const char *t[] = {"short text", long_text};
 	size_t lens[] = {strlen(t[0]), strlen(t[1])};
-	struct engine_encode_request req = {.model = "bert", .n_items = 2, .texts = t,
-					    .lens = lens, .normalize = -1, .truncate = true};
+	struct engine_encode_request req = {.model = "bert",
+	                                    .n_items = 2,
+	                                    .texts = t,
+	                                    .lens = lens,
+	                                    .normalize = -1,
+	                                    .truncate = true};
 	struct engine_encode_result r;
 	CHECK_EQ_INT(engine_encode(e, &req, &err, &r), SY_OK);
 	CHECK_EQ_INT(r.n_tokens[1], 64);
@@ -694,7 +765,7 @@ static void test_normalize_truncate_prompts(void)
 
 	/* is_query: bert-tiny's "query" prompt is "query: ", joined before the text. */
 	const char *q[] = {"query: The quick brown fox jumps over the lazy dog.",
-			   "query: Embeddings map text to vectors."};
+	                   "query: Embeddings map text to vectors."};
 	int dims;
 	float *ref = direct(BERT, q, 2, &dims);
 	struct engine_encode_result plain, query;
@@ -708,9 +779,14 @@ static void test_normalize_truncate_prompts(void)
 	const char *ins[] = {"Represent this: The quick brown fox jumps over the lazy dog."};
 	ref = direct(BERT, ins, 1, &dims);
 	size_t len0 = strlen(texts[0]);
-	struct engine_encode_request ireq = {.model = "bert", .n_items = 1, .texts = texts,
-					     .lens = &len0, .normalize = -1, .truncate = true,
-					     .is_query = true, .instruction = "Represent this: "};
+	struct engine_encode_request ireq = {.model = "bert",
+	                                     .n_items = 1,
+	                                     .texts = texts,
+	                                     .lens = &len0,
+	                                     .normalize = -1,
+	                                     .truncate = true,
+	                                     .is_query = true,
+	                                     .instruction = "Represent this: "};
 	CHECK_EQ_INT(engine_encode(e, &ireq, &err, &r), SY_OK);
 	CHECK(ref && max_diff(r.dense, ref, (size_t)dims) <= 1e-6);
 	engine_encode_result_free(&r);
@@ -807,18 +883,29 @@ static void test_use_lite(void)
 		CHECK_EQ_INT(r.dims, dims);
 		CHECK(max_diff(r.dense, ref, (size_t)N_TEXTS * dims) <= 1e-6);
 	}
-	engine_encode_result_free(&r);
+	if (s == SY_OK)
+		for (int i = 0; i < N_TEXTS; i++)
+			CHECKF((r.n_tokens[i] > 0) == (texts[i][0] != '\0'), "item %d: %d tokens",
+			       i, r.n_tokens[i]);
+	int n_tok = 0;
+	CHECK_EQ_INT(engine_count_tokens(e, "use-lite", "hello world", 11, &err, &n_tok), SY_OK);
+	CHECK(n_tok >= 2);
 	info = info_of(e, "use-lite");
 	CHECK_STREQ(info.arch, "use-lite");
 	CHECK(info.bytes > 0);
+	engine_encode_result_free(&r);
 	/* An instruction is joined to the text for embedders without per-item options too. */
 	const char *joined[] = {"note: a"};
 	float *ref2 = direct("use-lite", joined, 1, &dims);
 	size_t len = 1;
 	const char *t[] = {"a"};
-	struct engine_encode_request req = {.model = "use-lite", .n_items = 1, .texts = t,
-					    .lens = &len, .normalize = -1, .truncate = true,
-					    .instruction = "note: "};
+	struct engine_encode_request req = {.model = "use-lite",
+	                                    .n_items = 1,
+	                                    .texts = t,
+	                                    .lens = &len,
+	                                    .normalize = -1,
+	                                    .truncate = true,
+	                                    .instruction = "note: "};
 	CHECK_EQ_INT(engine_encode(e, &req, &err, &r), SY_OK);
 	CHECK(ref2 && max_diff(r.dense, ref2, (size_t)dims) <= 1e-6);
 	engine_encode_result_free(&r);
@@ -837,6 +924,7 @@ int main(void)
 	RUN(test_too_big_for_budget);
 	RUN(test_load_failure_cooldown);
 	RUN(test_concurrent_batching);
+	RUN(test_concurrent_two_models);
 	RUN(test_shared_first_load);
 	RUN(test_queue_full);
 	RUN(test_normalize_truncate_prompts);

@@ -1,9 +1,10 @@
 /* Dynamic batching: the engine's worker threads take items off the per-model queues and run
  * them through the model as one embedder call, items of several requests together.
  *
- * Which model runs next (fairness): among the models with queued items and no batch running,
- * the one whose oldest queued item has waited longest, so a busy model cannot starve a quiet
- * one and requests are served roughly in arrival order across models.
+ * Which model runs next (fairness): among the models with a batch ready to run and none
+ * running, the one whose oldest queued item has waited longest, so a busy model cannot starve a
+ * quiet one and requests are served roughly in arrival order across models. A batch still
+ * waiting for company (below) does not hold up a ready batch of another model.
  *
  * When a batch closes: it takes items from the head of the queue until the next item would
  * pass max_batch_tokens (estimated before tokenisation as bytes / 4 + 2; the first item always
@@ -78,20 +79,6 @@ static bool worker_buf_reserve(struct worker_buf *b, int n, int dims)
 	return true;
 }
 
-/* The model whose oldest queued item is oldest, among those with no batch running. */
-static struct engine_model *pick_model(struct engine *e)
-{
-	struct engine_model *best = NULL;
-	for (int i = 0; i < e->n_models; i++) {
-		struct engine_model *m = e->models[i];
-		if (!m->head || m->running || m->state != ENGINE_MODEL_LOADED)
-			continue;
-		if (!best || m->head->job->admit_ns < best->head->job->admit_ns)
-			best = m;
-	}
-	return best;
-}
-
 /* How many items the next batch of m takes; *full tells whether a limit closed it (rather
  * than the end of the queue). */
 static int batch_size(const struct engine *e, const struct engine_model *m, bool *full)
@@ -113,6 +100,36 @@ static int batch_size(const struct engine *e, const struct engine_model *m, bool
 	return n;
 }
 
+/* Picks the model to run next: among the models with queued items and no batch running whose
+ * batch is ready (closed by a limit, or its oldest item has waited max_wait_ms, or the engine
+ * is draining), the one whose oldest item is oldest. Returns NULL when none is ready, with
+ * *wake the time the first one will be (0 when nothing is queued). */
+static struct engine_model *pick_model(struct engine *e, uint64_t now, int *n_out, uint64_t *wake)
+{
+	struct engine_model *best = NULL;
+	int best_n = 0;
+	*wake = 0;
+	const uint64_t wait = (uint64_t)e->cfg.max_wait_ms * 1000000ull;
+	for (int i = 0; i < e->n_models; i++) {
+		struct engine_model *m = e->models[i];
+		if (!m->head || m->running || m->state != ENGINE_MODEL_LOADED)
+			continue;
+		const uint64_t admit = m->head->job->admit_ns;
+		if (best && admit >= best->head->job->admit_ns)
+			continue;
+		bool full;
+		int n = batch_size(e, m, &full);
+		if (full || now >= admit + wait || e->draining || e->stopping) {
+			best = m;
+			best_n = n;
+		} else if (!*wake || admit + wait < *wake) {
+			*wake = admit + wait;
+		}
+	}
+	*n_out = best_n;
+	return best;
+}
+
 static int hist_bucket(int n)
 {
 	int b = 0;
@@ -129,7 +146,7 @@ static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t mono_de
 	uint64_t left = mono_deadline_ns > mono ? mono_deadline_ns - mono : 0;
 	uint64_t t = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec + left;
 	struct timespec ts = {.tv_sec = (time_t)(t / 1000000000ull),
-			      .tv_nsec = (long)(t % 1000000000ull)};
+	                      .tv_nsec = (long)(t % 1000000000ull)};
 	pthread_cond_timedwait(cv, mu, &ts);
 }
 
@@ -205,19 +222,16 @@ static void *worker_main(void *arg)
 	struct worker_buf buf = {0};
 	pthread_mutex_lock(&e->mu);
 	for (;;) {
-		struct engine_model *m = pick_model(e);
+		uint64_t now = sy_now_ns(), wake;
+		int n;
+		struct engine_model *m = pick_model(e, now, &n, &wake);
 		if (!m) {
-			if (e->stopping)
+			if (wake)
+				timed_wait(&e->work_cv, &e->mu, wake);
+			else if (e->stopping)
 				break;
-			pthread_cond_wait(&e->work_cv, &e->mu);
-			continue;
-		}
-		bool full;
-		int n = batch_size(e, m, &full);
-		uint64_t now = sy_now_ns();
-		uint64_t due = m->head->job->admit_ns + (uint64_t)e->cfg.max_wait_ms * 1000000ull;
-		if (!full && now < due && !e->draining && !e->stopping) {
-			timed_wait(&e->work_cv, &e->mu, due);
+			else
+				pthread_cond_wait(&e->work_cv, &e->mu);
 			continue;
 		}
 		if (!worker_buf_reserve(&buf, n, 0)) {
@@ -255,7 +269,8 @@ enum sy_status engine_workers_start(struct engine *e, struct sy_error *err)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	for (int i = 0; i < n; i++) {
 		if (pthread_create(&e->workers[i], NULL, worker_main, e) != 0)
-			return sy_error_set(err, SY_ERR_INTERNAL, "cannot start engine worker %d", i);
+			return sy_error_set(err, SY_ERR_INTERNAL, "cannot start engine worker %d",
+			                    i);
 		e->n_workers = i + 1;
 	}
 	return SY_OK;

@@ -57,7 +57,7 @@ static char *str_dup(const char *s)
 static bool id_valid(const char *id)
 {
 	size_t n = strlen(id);
-	if (n == 0 || n >= sizeof ((struct engine_model_info *)0)->id)
+	if (n == 0 || n >= sizeof((struct engine_model_info *)0)->id)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)id[i];
@@ -68,14 +68,15 @@ static bool id_valid(const char *id)
 }
 
 enum sy_status engine_model_add(struct engine *e, const char *id, const char *path, bool pinned,
-				struct sy_error *err)
+                                struct sy_error *err)
 {
 	if (!id || !path || !id_valid(id))
-		return sy_error_set(err, SY_ERR_INVALID_ARG,
-				    "model id \"%s\": use 1-255 printable characters without spaces, "
-				    "quotes, '?', '#' or '\\', not starting or ending with '/'",
-				    id ? id : "(null)");
-	if (strlen(path) >= sizeof ((struct engine_model_info *)0)->path)
+		return sy_error_set(
+		    err, SY_ERR_INVALID_ARG,
+		    "model id \"%s\": use 1-255 printable characters without spaces, "
+		    "quotes, '?', '#' or '\\', not starting or ending with '/'",
+		    id ? id : "(null)");
+	if (strlen(path) >= sizeof((struct engine_model_info *)0)->path)
 		return sy_error_set(err, SY_ERR_INVALID_ARG, "model %s: path too long", id);
 	char *path_copy = str_dup(path);
 	if (!path_copy)
@@ -86,8 +87,8 @@ enum sy_status engine_model_add(struct engine *e, const char *id, const char *pa
 		enum sy_status s = SY_OK;
 		if (m->state == ENGINE_MODEL_LOADED || m->state == ENGINE_MODEL_LOADING) {
 			s = sy_error_set(err, SY_ERR_INVALID_ARG,
-					 "model %s: already in the catalogue and %s", id,
-					 engine_model_state_str(m->state));
+			                 "model %s: already in the catalogue and %s", id,
+			                 engine_model_state_str(m->state));
 			free(path_copy);
 		} else {
 			free(m->path);
@@ -187,7 +188,7 @@ enum sy_status engine_models_dir_add(struct engine *e, const char *dir, struct s
 }
 
 void engine_model_info_fill(const struct engine_model *m, uint64_t now_ns,
-			    struct engine_model_info *out)
+                            struct engine_model_info *out)
 {
 	memset(out, 0, sizeof *out);
 	snprintf(out->id, sizeof out->id, "%s", m->id);
@@ -199,7 +200,9 @@ void engine_model_info_fill(const struct engine_model *m, uint64_t now_ns,
 	out->dims = m->dims;
 	if (m->state == ENGINE_MODEL_FAILED)
 		snprintf(out->error, sizeof out->error, "%s", m->error);
-	out->idle_s = m->last_used_ns ? (double)(now_ns - m->last_used_ns) / 1e9 : -1;
+	out->idle_s = !m->last_used_ns           ? -1
+	              : now_ns > m->last_used_ns ? (double)(now_ns - m->last_used_ns) / 1e9
+	                                         : 0;
 	if (m->running || m->n_admitted > 0)
 		out->idle_s = 0;
 	out->queue_items = m->queue_items;
@@ -226,7 +229,7 @@ int engine_models_list(struct engine *e, struct engine_model_info *out, int cap)
 }
 
 enum sy_status engine_model_get(struct engine *e, const char *id, struct sy_error *err,
-				struct engine_model_info *out)
+                                struct engine_model_info *out)
 {
 	pthread_mutex_lock(&e->mu);
 	struct engine_model *m = engine_model_find(e, id);

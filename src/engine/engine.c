@@ -49,7 +49,7 @@ static size_t half_of_ram(void)
 }
 
 enum sy_status engine_create(const struct engine_config *cfg, struct sy_error *err,
-			     struct engine **out)
+                             struct engine **out)
 {
 	*out = NULL;
 	struct engine_config c = cfg ? *cfg : engine_default_config();
@@ -80,7 +80,8 @@ enum sy_status engine_create(const struct engine_config *cfg, struct sy_error *e
 	pthread_cond_init(&e->idle_cv, NULL);
 	pthread_cond_init(&e->reap_cv, NULL);
 	/* The first log call reads the level once; make it here, before any thread starts. */
-	sy_log(SY_LOG_DEBUG, "engine: budget %.0f MB, %d worker(s), batches of %d tokens / %d items",
+	sy_log(SY_LOG_DEBUG,
+	       "engine: budget %.0f MB, %d worker(s), batches of %d tokens / %d items",
 	       (double)c.memory_budget / (1024.0 * 1024.0), c.n_workers, c.max_batch_tokens,
 	       c.max_batch_items);
 	enum sy_status s = SY_OK;
@@ -166,7 +167,7 @@ void engine_encode_result_free(struct engine_encode_result *r)
 /* Finds the model, refuses while draining, and loads it. On success the model is LOADED and
  * counted as admitted (so it cannot be unloaded) until admitted_leave; mu held throughout. */
 static enum sy_status admitted_enter(struct engine *e, const char *id, struct sy_error *err,
-				     struct engine_model **out)
+                                     struct engine_model **out)
 {
 	*out = NULL;
 	if (e->draining)
@@ -202,7 +203,7 @@ static void admitted_leave(struct engine *e, struct engine_model *m, enum sy_sta
 /* With truncate off: every text must fit the model's sequence limit. Runs with mu released
  * (the model is admitted, so it stays loaded; counting only reads the tokenizer). */
 static enum sy_status check_lengths(const struct engine_model *m, const struct engine_job *j,
-				    struct sy_error *err)
+                                    struct sy_error *err)
 {
 	const int limit = embedder_max_tokens(m->emb);
 	if (limit <= 0)
@@ -210,22 +211,22 @@ static enum sy_status check_lengths(const struct engine_model *m, const struct e
 	for (int i = 0; i < j->n_items; i++) {
 		int n;
 		enum sy_status s = embedder_count_tokens(m->emb, j->prefix, j->prefix_len,
-							 j->texts[i], j->lens[i], err, &n);
+		                                         j->texts[i], j->lens[i], err, &n);
 		if (s == SY_ERR_UNSUPPORTED)
 			return SY_OK;
 		if (s != SY_OK)
 			return s;
 		if (n > limit)
 			return sy_error_set(err, SY_ERR_LIMIT,
-					    "item %d: %d tokens, more than the %d model %s takes "
-					    "(truncate is false)",
-					    i, n, limit, m->id);
+			                    "item %d: %d tokens, more than the %d model %s takes "
+			                    "(truncate is false)",
+			                    i, n, limit, m->id);
 	}
 	return SY_OK;
 }
 
 enum sy_status engine_encode(struct engine *e, const struct engine_encode_request *req,
-			     struct sy_error *err, struct engine_encode_result *out)
+                             struct sy_error *err, struct engine_encode_result *out)
 {
 	memset(out, 0, sizeof *out);
 	const uint64_t t0 = sy_now_ns();
@@ -235,9 +236,9 @@ enum sy_status engine_encode(struct engine *e, const struct engine_encode_reques
 		return sy_error_set(err, SY_ERR_INVALID_ARG, "no items to encode");
 	if (req->outputs & ~(unsigned)ENGINE_OUTPUT_DENSE)
 		return sy_error_set(err, SY_ERR_UNSUPPORTED,
-				    "model %s: only dense output is available (sparse and "
-				    "multivector need a SPLADE or ColBERT model)",
-				    req->model);
+		                    "model %s: only dense output is available (sparse and "
+		                    "multivector need a SPLADE or ColBERT model)",
+		                    req->model);
 	for (int i = 0; i < req->n_items; i++)
 		if (!req->texts[i])
 			return sy_error_set(err, SY_ERR_INVALID_ARG, "item %d: no text", i);
@@ -260,8 +261,8 @@ enum sy_status engine_encode(struct engine *e, const struct engine_encode_reques
 	};
 	/* The prompt belongs to the embedder, which stays loaded while the request is admitted. */
 	job.prefix = req->instruction ? req->instruction
-		     : req->is_query  ? embedder_prompt(m->emb, "query")
-				      : NULL;
+	             : req->is_query  ? embedder_prompt(m->emb, "query")
+	                              : NULL;
 	job.prefix_len = job.prefix ? strlen(job.prefix) : 0;
 	pthread_mutex_unlock(&e->mu);
 
@@ -276,19 +277,20 @@ enum sy_status engine_encode(struct engine *e, const struct engine_encode_reques
 		items[i].job = &job;
 		items[i].index = i;
 		size_t bytes = req->lens[i] + job.prefix_len;
-		items[i].est_tokens = bytes / 4 + 2 > (size_t)1 << 30 ? 1 << 30 : (int)(bytes / 4 + 2);
+		items[i].est_tokens =
+		    bytes / 4 + 2 > (size_t)1 << 30 ? 1 << 30 : (int)(bytes / 4 + 2);
 		items[i].next = i + 1 < n ? &items[i + 1] : NULL;
 	}
 
 	pthread_mutex_lock(&e->mu);
 	if (s == SY_OK && n > e->cfg.max_queue_items)
 		s = sy_error_set(err, SY_ERR_LIMIT,
-				 "model %s: a request may hold at most %d items (it has %d)", m->id,
-				 e->cfg.max_queue_items, n);
+		                 "model %s: a request may hold at most %d items (it has %d)", m->id,
+		                 e->cfg.max_queue_items, n);
 	else if (s == SY_OK && m->queue_items + n > e->cfg.max_queue_items)
 		s = sy_error_set(err, SY_ERR_BUSY,
-				 "model %s: queue full (%ld items waiting, limit %d)", m->id,
-				 m->queue_items, e->cfg.max_queue_items);
+		                 "model %s: queue full (%ld items waiting, limit %d)", m->id,
+		                 m->queue_items, e->cfg.max_queue_items);
 	if (s == SY_OK) {
 		pthread_cond_init(&job.done, NULL);
 		job.admit_ns = sy_now_ns();
@@ -329,7 +331,7 @@ enum sy_status engine_encode(struct engine *e, const struct engine_encode_reques
 }
 
 enum sy_status engine_count_tokens(struct engine *e, const char *model, const char *text,
-				   size_t len, struct sy_error *err, int *out)
+                                   size_t len, struct sy_error *err, int *out)
 {
 	*out = 0;
 	pthread_mutex_lock(&e->mu);

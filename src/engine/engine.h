@@ -27,17 +27,17 @@
 struct engine;
 
 struct engine_config {
-	size_t memory_budget;   /* bytes for loaded models; 0 = half of physical RAM */
-	int n_threads;          /* compute threads per model run; 0 = one per core */
-	int max_batch_tokens;   /* a batch closes when its tokens would pass this (default 8192) */
-	int max_batch_items;    /* ... or at this many items (default 256) */
-	int max_wait_ms;        /* ... or when its oldest item has waited this long (default 2) */
-	int max_queue_items;    /* per model; admission beyond it fails with SY_ERR_BUSY (default 4096) */
-	int idle_ttl_s;         /* unload a model idle this long; 0 = never (default 0) */
-	int load_wait_ms;       /* how long a request waits for a load (default 60000) */
+	size_t memory_budget; /* bytes for loaded models; 0 = half of physical RAM */
+	int n_threads; /* compute threads per model run; 0 = one per core */
+	int max_batch_tokens; /* a batch closes when its tokens would pass this (default 8192) */
+	int max_batch_items; /* ... or at this many items (default 256) */
+	int max_wait_ms; /* ... or when its oldest item has waited this long (default 2) */
+	int max_queue_items; /* per model; admission beyond it fails with SY_ERR_BUSY (default 4096) */
+	int idle_ttl_s; /* unload a model idle this long; 0 = never (default 0) */
+	int load_wait_ms; /* how long a request waits for a load (default 60000) */
 	int load_failure_cooldown_s; /* a failed load is not retried before this (default 30) */
-	bool builtin_models;    /* add the built-in ids (use-lite) when found (default true) */
-	int n_workers;          /* batches that run at once, across models; each running batch
+	bool builtin_models; /* add the built-in ids (use-lite) when found (default true) */
+	int n_workers; /* batches that run at once, across models; each running batch
 				   uses n_threads compute threads, so keep n_workers * n_threads
 				   near the core count (default 1; 0 = 1) */
 };
@@ -45,7 +45,7 @@ struct engine_config {
 struct engine_config engine_default_config(void);
 
 enum sy_status engine_create(const struct engine_config *cfg, struct sy_error *err,
-			     struct engine **out);
+                             struct engine **out);
 /* Stops accepting work, finishes what is queued, unloads everything and frees. */
 void engine_destroy(struct engine *e);
 /* Refuse new requests (SY_ERR_UNAVAILABLE) and wait until in-flight work is done (shutdown). */
@@ -54,7 +54,7 @@ void engine_drain(struct engine *e);
 /* Catalogue. id may contain '/'; path is a model directory. Adding an existing id replaces its
  * path when the model is not loaded, else fails with SY_ERR_INVALID_ARG. */
 enum sy_status engine_model_add(struct engine *e, const char *id, const char *path, bool pinned,
-				struct sy_error *err);
+                                struct sy_error *err);
 /* Adds every subdirectory of dir as a model named after it. */
 enum sy_status engine_models_dir_add(struct engine *e, const char *dir, struct sy_error *err);
 
@@ -69,24 +69,28 @@ const char *engine_model_state_str(enum engine_model_state s); /* "available", .
 struct engine_model_info {
 	char id[256];
 	char path[1024];
-	char arch[32];     /* "bert", "use-lite", ... ("" until loaded once) */
+	char arch[32]; /* "bert", "use-lite", ... ("" until loaded once) */
 	enum engine_model_state state;
 	bool pinned;
-	size_t bytes;      /* resident bytes when loaded (weights + scratch), else estimate or 0 */
-	int dims;          /* dense output dims (0 until loaded once) */
-	char error[256];   /* last load error, when state == FAILED */
-	double idle_s;     /* seconds since last use (-1 never used) */
+	size_t bytes; /* resident bytes when loaded (weights + scratch), else estimate or 0 */
+	int dims; /* dense output dims (0 until loaded once) */
+	char error[256]; /* last load error, when state == FAILED */
+	double idle_s; /* seconds since last use (-1 never used) */
 	/* counters since start */
-	long queue_items;  /* items waiting now */
+	long queue_items; /* items waiting now */
 	long n_requests, n_items, n_tokens, n_batches, n_errors;
 	long n_loads, n_evictions, n_load_failures;
-	double load_ms;    /* duration of the last load */
+	double load_ms; /* duration of the last load */
 };
 
 /* Fills up to cap entries (catalogue order) and returns the number of models. */
 int engine_models_list(struct engine *e, struct engine_model_info *out, int cap);
 enum sy_status engine_model_get(struct engine *e, const char *id, struct sy_error *err,
-				struct engine_model_info *out);
+                                struct engine_model_info *out);
+/* Loads every pinned model now, blocking (pinned models are meant to be loaded eagerly, at
+ * startup after the catalogue is built; the others load on first use). A failure is remembered
+ * per model as usual and the others are still loaded; returns the first failure. */
+enum sy_status engine_models_load_pinned(struct engine *e, struct sy_error *err);
 /* Admin: load now (blocking) / unload now (waits for the model's in-flight batch). */
 enum sy_status engine_model_load(struct engine *e, const char *id, struct sy_error *err);
 enum sy_status engine_model_unload(struct engine *e, const char *id, struct sy_error *err);
@@ -94,15 +98,15 @@ enum sy_status engine_model_unload(struct engine *e, const char *id, struct sy_e
 struct engine_stats {
 	size_t memory_budget, memory_used; /* bytes */
 	int n_models, n_loaded;
-	long queue_items;                  /* all models */
+	long queue_items; /* all models */
 	long n_evictions, n_load_failures;
-	long batch_size_hist[8];           /* batches with items in (0,1],(1,2],(2,4],...,(64,inf) */
+	long batch_size_hist[8]; /* batches with items in (0,1],(1,2],(2,4],...,(64,inf) */
 };
 void engine_stats_get(struct engine *e, struct engine_stats *out);
 
 enum engine_output {
 	ENGINE_OUTPUT_DENSE = 1,
-	ENGINE_OUTPUT_SPARSE = 2,     /* issue 6 */
+	ENGINE_OUTPUT_SPARSE = 2, /* issue 6 */
 	ENGINE_OUTPUT_MULTIVECTOR = 4, /* issue 6 */
 };
 
@@ -110,28 +114,35 @@ struct engine_encode_request {
 	const char *model;
 	int n_items;
 	const char *const *texts; /* [n_items], UTF-8 (invalid bytes are replaced) */
-	const size_t *lens;       /* [n_items] bytes */
-	unsigned outputs;         /* ENGINE_OUTPUT_* bits; 0 means dense */
-	int normalize;            /* -1 model default, 0 off, 1 on */
-	bool truncate;            /* false: a text longer than the model limit is SY_ERR_LIMIT */
-	bool is_query;            /* use the model's "query" prompt when it has one */
-	const char *instruction;  /* prepended to each text when non-NULL (overrides prompts) */
+	const size_t *lens; /* [n_items] bytes */
+	unsigned outputs; /* ENGINE_OUTPUT_* bits; 0 means dense */
+	int normalize; /* -1 model default, 0 off, 1 on */
+	bool truncate; /* false: a text longer than the model limit is SY_ERR_LIMIT */
+	bool is_query; /* use the model's "query" prompt when it has one */
+	const char *instruction; /* prepended to each text when non-NULL (overrides prompts) */
 };
 
 struct engine_encode_result {
 	int n_items, dims;
-	float *dense;      /* [n_items][dims] */
-	int *n_tokens;     /* [n_items] tokens per item incl. special tokens (for usage) */
+	float *dense; /* [n_items][dims] */
+	int *n_tokens; /* [n_items] tokens per item incl. special tokens (for usage) */
 	double queue_ms, tokenize_ms, inference_ms, total_ms;
 };
 
-/* Blocking. On success the caller owns *out and frees it with engine_encode_result_free. */
+/* Blocking. On success the caller owns *out and frees it with engine_encode_result_free.
+ * Timing: the models tokenise inside their call, so tokenize_ms is 0 and inference_ms covers
+ * tokenisation too (from the start of the first batch holding one of the request's items to the
+ * end of the last); queue_ms runs from admission to that start; total_ms includes a lazy load.
+ * truncate == false is checked before admission for models that can count tokens (BERT family);
+ * USE-lite clips to its limit as it always does. normalize applies to the BERT family; USE-lite
+ * always normalises. A request with more items than max_queue_items fails with SY_ERR_LIMIT, one
+ * that does not fit in the queue now with SY_ERR_BUSY. */
 enum sy_status engine_encode(struct engine *e, const struct engine_encode_request *req,
-			     struct sy_error *err, struct engine_encode_result *out);
+                             struct sy_error *err, struct engine_encode_result *out);
 void engine_encode_result_free(struct engine_encode_result *r);
 
 /* Tokens of one text for a model (loads it if needed), for OpenAI usage counting. */
 enum sy_status engine_count_tokens(struct engine *e, const char *model, const char *text,
-				   size_t len, struct sy_error *err, int *out);
+                                   size_t len, struct sy_error *err, int *out);
 
 #endif

@@ -29,25 +29,25 @@
 struct engine_job {
 	int n_items, dims;
 	const char *const *texts; /* [n_items] */
-	const size_t *lens;       /* [n_items] bytes */
-	const char *prefix;       /* prompt or instruction put before every text, or NULL */
+	const size_t *lens; /* [n_items] bytes */
+	const char *prefix; /* prompt or instruction put before every text, or NULL */
 	size_t prefix_len;
-	signed char normalize;    /* -1 model default, 0 off, 1 on */
-	float *dense;             /* [n_items][dims] results, written by the workers */
-	int *n_tokens;            /* [n_items] */
-	int remaining;            /* items not done yet (engine.mu) */
-	enum sy_status status;    /* first failure of any of its batches (engine.mu) */
+	signed char normalize; /* -1 model default, 0 off, 1 on */
+	float *dense; /* [n_items][dims] results, written by the workers */
+	int *n_tokens; /* [n_items] */
+	int remaining; /* items not done yet (engine.mu) */
+	enum sy_status status; /* first failure of any of its batches (engine.mu) */
 	struct sy_error err;
-	uint64_t admit_ns;        /* when the items were queued */
-	uint64_t start_ns;        /* when the first batch holding one of its items started; 0 before */
-	uint64_t end_ns;          /* when the last batch holding one of its items ended */
-	pthread_cond_t done;      /* signalled when remaining reaches 0 */
+	uint64_t admit_ns; /* when the items were queued */
+	uint64_t start_ns; /* when the first batch holding one of its items started; 0 before */
+	uint64_t end_ns; /* when the last batch holding one of its items ended */
+	pthread_cond_t done; /* signalled when remaining reaches 0 */
 };
 
 /* One text of a job, waiting in its model's queue (FIFO, singly linked). */
 struct engine_item {
 	struct engine_job *job;
-	int index;      /* into the job's arrays */
+	int index; /* into the job's arrays */
 	int est_tokens; /* tokens estimated before tokenisation: bytes / 4 + 2 */
 	struct engine_item *next;
 };
@@ -59,9 +59,9 @@ struct engine_model {
 	struct embedder *emb; /* when LOADED */
 	char arch[32];
 	int dims;
-	size_t bytes;      /* counted against the budget: resident bytes when LOADED, the estimate
+	size_t bytes; /* counted against the budget: resident bytes when LOADED, the estimate
 			      while LOADING, the last known value otherwise */
-	char error[256];   /* last load error */
+	char error[256]; /* last load error */
 	enum sy_status error_status;
 	uint64_t failed_ns; /* when the last load failed */
 	uint64_t last_used_ns; /* last admission or batch end; 0 never used */
@@ -69,8 +69,8 @@ struct engine_model {
 	/* queue */
 	struct engine_item *head, *tail;
 	long queue_items;
-	bool running;      /* a worker is running a batch of this model */
-	int n_admitted;    /* requests admitted and still inside engine_encode */
+	bool running; /* a worker is running a batch of this model */
+	int n_admitted; /* requests admitted and still inside engine_encode */
 	/* counters */
 	long n_requests, n_items, n_tokens, n_batches, n_errors;
 	long n_loads, n_evictions, n_load_failures;
@@ -80,14 +80,14 @@ struct engine_model {
 struct engine {
 	struct engine_config cfg;
 	pthread_mutex_t mu;
-	pthread_cond_t work_cv;  /* workers: items queued, a batch finished, shutdown */
-	pthread_cond_t idle_cv;  /* drain: a request left the engine */
-	pthread_cond_t reap_cv;  /* the reaper: shutdown */
+	pthread_cond_t work_cv; /* workers: items queued, a batch finished, shutdown */
+	pthread_cond_t idle_cv; /* drain: a request left the engine */
+	pthread_cond_t reap_cv; /* the reaper: shutdown */
 	struct engine_model **models; /* [n_models] catalogue order; entries are never removed */
 	int n_models, cap_models;
-	size_t used;             /* bytes of LOADED and LOADING models */
+	size_t used; /* bytes of LOADED and LOADING models */
 	bool draining, stopping;
-	long n_inside;           /* engine_encode / count_tokens / admin calls in progress */
+	long n_inside; /* engine_encode / count_tokens / admin calls in progress */
 	pthread_t *workers;
 	int n_workers;
 	pthread_t reaper;
@@ -100,13 +100,13 @@ struct engine {
 struct engine_model *engine_model_find(struct engine *e, const char *id); /* mu held */
 void engine_model_free(struct engine_model *m);
 void engine_model_info_fill(const struct engine_model *m, uint64_t now_ns,
-			    struct engine_model_info *out); /* mu held */
+                            struct engine_model_info *out); /* mu held */
 
 /* loader.c */
 /* Makes m LOADED, loading it (and evicting others) when needed; waits at most load_wait_ms for
  * a load another thread runs. Called and returns with mu held (released while loading). */
 enum sy_status engine_model_ensure_loaded(struct engine *e, struct engine_model *m,
-					  struct sy_error *err);
+                                          struct sy_error *err);
 bool engine_model_idle(const struct engine_model *m); /* mu held */
 /* Unloads an idle model: state AVAILABLE, bytes returned to the budget. Returns the embedder,
  * which the caller closes after releasing mu. */

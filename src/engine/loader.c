@@ -89,8 +89,8 @@ static size_t dir_estimate(const char *dir, int depth)
 				total += dir_estimate(p, depth + 1);
 		} else if (S_ISREG(sb.st_mode)) {
 			total += ends_with(name, ".safetensors")
-				     ? safetensors_fp32_bytes(p, (size_t)sb.st_size)
-				     : (size_t)sb.st_size;
+			             ? safetensors_fp32_bytes(p, (size_t)sb.st_size)
+			             : (size_t)sb.st_size;
 		}
 		free(p);
 	}
@@ -129,7 +129,7 @@ static void graveyard_close(struct graveyard *g)
 
 /* Evicts idle unpinned models, least recently used first, until need more bytes fit. */
 static void evict_for(struct engine *e, size_t need, const struct engine_model *keep,
-		      struct graveyard *g)
+                      struct graveyard *g)
 {
 	while (e->used + need > e->cfg.memory_budget && g->n < (int)(sizeof g->v / sizeof *g->v)) {
 		struct engine_model *victim = NULL;
@@ -143,7 +143,7 @@ static void evict_for(struct engine *e, size_t need, const struct engine_model *
 		if (!victim)
 			return;
 		sy_log(SY_LOG_INFO, "engine: evicting %s (%.1f MB) to make room", victim->id,
-			    (double)victim->bytes / MB);
+		       (double)victim->bytes / MB);
 		victim->n_evictions++;
 		e->n_evictions++;
 		g->v[g->n++] = engine_model_detach(e, victim);
@@ -151,8 +151,11 @@ static void evict_for(struct engine *e, size_t need, const struct engine_model *
 }
 
 static enum sy_status load_fail(struct engine *e, struct engine_model *m, enum sy_status s,
-				const char *msg, struct sy_error *err)
+                                const char *msg, struct sy_error *err)
 {
+	/* Embedder messages may start with "model <path>:"; name the model by its id instead. */
+	if (!strncmp(msg, "model ", 6))
+		msg += 6;
 	snprintf(m->error, sizeof m->error, "model %s: %s", m->id, msg);
 	m->error_status = s;
 	m->state = ENGINE_MODEL_FAILED;
@@ -177,7 +180,7 @@ static enum sy_status load_locked(struct engine *e, struct engine_model *m, stru
 	if (est > budget) {
 		char msg[200];
 		snprintf(msg, sizeof msg, "needs ~%.0f MB, the memory budget is %.0f MB",
-			 (double)est / MB, (double)budget / MB);
+		         (double)est / MB, (double)budget / MB);
 		m->bytes = est;
 		return load_fail(e, m, SY_ERR_LIMIT, msg, err);
 	}
@@ -226,8 +229,8 @@ static enum sy_status load_locked(struct engine *e, struct engine_model *m, stru
 	m->last_used_ns = t1;
 	m->n_loads++;
 	pthread_cond_broadcast(&m->cv);
-	sy_log(SY_LOG_INFO, "engine: loaded %s (%s, %d dims, %.1f MB) in %.0f ms", m->id, m->arch, m->dims,
-		    (double)actual / MB, m->load_ms);
+	sy_log(SY_LOG_INFO, "engine: loaded %s (%s, %d dims, %.1f MB) in %.0f ms", m->id, m->arch,
+	       m->dims, (double)actual / MB, m->load_ms);
 	if (e->used > budget) {
 		/* The estimate was low: make up for it with other idle models. */
 		evict_for(e, 0, m, &g);
@@ -251,7 +254,7 @@ static void deadline_ts(uint64_t ns, struct timespec *ts)
 }
 
 enum sy_status engine_model_ensure_loaded(struct engine *e, struct engine_model *m,
-					  struct sy_error *err)
+                                          struct sy_error *err)
 {
 	const uint64_t deadline = sy_now_ns() + (uint64_t)e->cfg.load_wait_ms * 1000000ull;
 	for (;;) {
@@ -260,8 +263,8 @@ enum sy_status engine_model_ensure_loaded(struct engine *e, struct engine_model 
 		case ENGINE_MODEL_LOADING: {
 			if (sy_now_ns() >= deadline)
 				return sy_error_set(err, SY_ERR_UNAVAILABLE,
-						    "model %s: still loading after %d ms", m->id,
-						    e->cfg.load_wait_ms);
+				                    "model %s: still loading after %d ms", m->id,
+				                    e->cfg.load_wait_ms);
 			struct timespec ts;
 			deadline_ts(deadline, &ts);
 			pthread_cond_timedwait(&m->cv, &e->mu, &ts);
@@ -271,10 +274,10 @@ enum sy_status engine_model_ensure_loaded(struct engine *e, struct engine_model 
 			uint64_t cool = (uint64_t)e->cfg.load_failure_cooldown_s * 1000000000ull;
 			uint64_t since = sy_now_ns() - m->failed_ns;
 			if (since < cool)
-				return sy_error_set(err, SY_ERR_LOAD_FAILED,
-						    "%s (retried after a %d s cooldown; %.1f s left)",
-						    m->error, e->cfg.load_failure_cooldown_s,
-						    (double)(cool - since) / 1e9);
+				return sy_error_set(
+				    err, SY_ERR_LOAD_FAILED,
+				    "%s (retried after a %d s cooldown; %.1f s left)", m->error,
+				    e->cfg.load_failure_cooldown_s, (double)(cool - since) / 1e9);
 			m->state = ENGINE_MODEL_AVAILABLE;
 			continue;
 		}
@@ -316,6 +319,29 @@ enum sy_status engine_model_load(struct engine *e, const char *id, struct sy_err
 	return s;
 }
 
+enum sy_status engine_models_load_pinned(struct engine *e, struct sy_error *err)
+{
+	enum sy_status first = SY_OK;
+	pthread_mutex_lock(&e->mu);
+	for (int i = 0; i < e->n_models; i++) {
+		struct engine_model *m = e->models[i];
+		if (!m->pinned)
+			continue;
+		/* Entries are never removed and ids never change, so m->id stays valid. */
+		pthread_mutex_unlock(&e->mu);
+		struct sy_error one = {0};
+		enum sy_status s = engine_model_load(e, m->id, &one);
+		if (s != SY_OK && first == SY_OK) {
+			first = s;
+			if (err)
+				*err = one;
+		}
+		pthread_mutex_lock(&e->mu);
+	}
+	pthread_mutex_unlock(&e->mu);
+	return first;
+}
+
 enum sy_status engine_model_unload(struct engine *e, const char *id, struct sy_error *err)
 {
 	pthread_mutex_lock(&e->mu);
@@ -330,8 +356,8 @@ enum sy_status engine_model_unload(struct engine *e, const char *id, struct sy_e
 		if (sy_now_ns() >= deadline) {
 			pthread_mutex_unlock(&e->mu);
 			return sy_error_set(err, SY_ERR_UNAVAILABLE,
-					    "model %s: still busy after %d ms", id,
-					    e->cfg.load_wait_ms);
+			                    "model %s: still busy after %d ms", id,
+			                    e->cfg.load_wait_ms);
 		}
 		struct timespec ts;
 		deadline_ts(deadline, &ts);
@@ -363,10 +389,11 @@ static void *reaper_main(void *arg)
 		uint64_t now = sy_now_ns();
 		for (int i = 0; i < e->n_models && g.n < (int)(sizeof g.v / sizeof *g.v); i++) {
 			struct engine_model *m = e->models[i];
-			if (m->pinned || !engine_model_idle(m) || now - m->last_used_ns < ttl)
+			if (m->pinned || !engine_model_idle(m) || now < m->last_used_ns ||
+			    now - m->last_used_ns < ttl)
 				continue;
 			sy_log(SY_LOG_INFO, "engine: unloading %s, idle for %.1f s", m->id,
-				    (double)(now - m->last_used_ns) / 1e9);
+			       (double)(now - m->last_used_ns) / 1e9);
 			g.v[g.n++] = engine_model_detach(e, m);
 		}
 		if (g.n) {

@@ -9,6 +9,7 @@
 
 #include "base/file.h"
 #include "model/use_lite.h"
+#include "text/use_tokenizer.h"
 
 enum pooling_mode pooling_mode_parse(const char *s)
 {
@@ -51,7 +52,7 @@ static int dir_has(const char *dir, const char *name)
 }
 
 enum sy_status embedder_open(const char *path, const struct embed_options *opts,
-			     struct sy_error *err, struct embedder **out)
+                             struct sy_error *err, struct embedder **out)
 {
 	*out = NULL;
 	struct embed_options defaults = embed_default_options();
@@ -61,10 +62,11 @@ enum sy_status embedder_open(const char *path, const struct embed_options *opts,
 	if (!strcmp(path, USE_LITE_ID) && !sy_path_is_dir(path)) {
 		path = use_lite_resolve(builtin, sizeof builtin);
 		if (!path)
-			return sy_error_set(err, SY_ERR_NOT_FOUND,
-					    "model use-lite: not found in $SWITCHYARD_MODELS/use-lite, "
-					    "models/use-lite or ../shared/models/use-lite (run `make "
-					    "models`)");
+			return sy_error_set(
+			    err, SY_ERR_NOT_FOUND,
+			    "model use-lite: not found in $SWITCHYARD_MODELS/use-lite, "
+			    "models/use-lite or ../shared/models/use-lite (run `make "
+			    "models`)");
 	}
 	if (!sy_path_is_dir(path))
 		return sy_error_set(err, SY_ERR_NOT_FOUND, "model %s: not a directory", path);
@@ -77,9 +79,9 @@ enum sy_status embedder_open(const char *path, const struct embed_options *opts,
 	else if (dir_has(path, "model.json"))
 		s = use_lite_embedder_open(path, opts, err, e);
 	else
-		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
-				 "model %s: no config.json (Hugging Face) or model.json (TF.js) found",
-				 path);
+		s = sy_error_set(
+		    err, SY_ERR_UNSUPPORTED,
+		    "model %s: no config.json (Hugging Face) or model.json (TF.js) found", path);
 	if (s != SY_OK) {
 		free(e);
 		return s;
@@ -99,7 +101,7 @@ const char *embedder_arch(const struct embedder *e)
 }
 
 enum sy_status embedder_encode(struct embedder *e, const char *const *texts, const size_t *lens,
-			       int n, float *out, struct sy_error *err)
+                               int n, float *out, struct sy_error *err)
 {
 	return e->vt->encode(e->impl, texts, lens, n, out, err);
 }
@@ -114,7 +116,7 @@ void embedder_close(struct embedder *e)
 
 /* Fallback for embedders without encode_ex: joins each prefix to its text and calls encode. */
 static enum sy_status encode_prefixed(struct embedder *e, const struct embed_call *call,
-				      struct sy_error *err, float *out)
+                                      struct sy_error *err, float *out)
 {
 	const int n = call->n;
 	bool any = false;
@@ -149,24 +151,59 @@ static enum sy_status encode_prefixed(struct embedder *e, const struct embed_cal
 	return s;
 }
 
+/* Tokens of prefix + text for an embedder without count_tokens: USE-lite's tokenizer (no special
+ * tokens; the count is before the model's own clip to its token limit), else unsupported. */
+static enum sy_status count_fallback(const struct embedder *e, const char *prefix,
+                                     size_t prefix_len, const char *text, size_t len,
+                                     struct sy_error *err, int *out)
+{
+	const struct use_tokenizer *ut = use_lite_embedder_tokenizer(e);
+	if (!ut)
+		return sy_error_set(err, SY_ERR_UNSUPPORTED, "model %s: cannot count tokens",
+		                    e->vt->arch);
+	char *joined = NULL;
+	if (prefix && prefix_len) {
+		joined = malloc(prefix_len + len + 1);
+		if (!joined)
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory for a prompt");
+		memcpy(joined, prefix, prefix_len);
+		memcpy(joined + prefix_len, text, len);
+		joined[prefix_len + len] = '\0';
+		text = joined;
+		len += prefix_len;
+	}
+	int32_t *ids = NULL;
+	int n = 0;
+	enum sy_status s = use_tokenizer_encode(ut, text, len, err, &ids, &n);
+	free(ids);
+	free(joined);
+	*out = n;
+	return s;
+}
+
 enum sy_status embedder_encode_ex(struct embedder *e, const struct embed_call *call,
-				  struct sy_error *err, float *out, int *n_tokens)
+                                  struct sy_error *err, float *out, int *n_tokens)
 {
 	if (e->ext && e->ext->encode_ex)
 		return e->ext->encode_ex(e->impl, call, err, out, n_tokens);
-	if (n_tokens)
-		memset(n_tokens, 0, (size_t)call->n * sizeof *n_tokens);
-	return encode_prefixed(e, call, err, out);
+	enum sy_status s = encode_prefixed(e, call, err, out);
+	for (int i = 0; s == SY_OK && n_tokens && i < call->n; i++) {
+		const char *pre = call->prefixes ? call->prefixes[i] : NULL;
+		size_t pl = pre ? call->prefix_lens[i] : 0;
+		if (count_fallback(e, pre, pl, call->texts[i], call->lens[i], NULL, &n_tokens[i]) !=
+		    SY_OK)
+			n_tokens[i] = 0;
+	}
+	return s;
 }
 
 enum sy_status embedder_count_tokens(const struct embedder *e, const char *prefix,
-				     size_t prefix_len, const char *text, size_t len,
-				     struct sy_error *err, int *out)
+                                     size_t prefix_len, const char *text, size_t len,
+                                     struct sy_error *err, int *out)
 {
 	*out = 0;
 	if (!e->ext || !e->ext->count_tokens)
-		return sy_error_set(err, SY_ERR_UNSUPPORTED, "model %s: cannot count tokens",
-				    e->vt->arch);
+		return count_fallback(e, prefix, prefix_len, text, len, err, out);
 	return e->ext->count_tokens(e->impl, prefix, prefix_len, text, len, err, out);
 }
 

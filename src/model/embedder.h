@@ -27,9 +27,9 @@ const char *pooling_mode_name(enum pooling_mode m);
 
 struct embed_options {
 	enum pooling_mode pooling;
-	int normalize;  /* -1: the model's default; 0: off; 1: L2-normalise */
+	int normalize; /* -1: the model's default; 0: off; 1: L2-normalise */
 	int max_length; /* tokens incl. special tokens; 0: the model's default */
-	int n_threads;  /* 0: one per core */
+	int n_threads; /* 0: one per core */
 };
 
 struct embed_options embed_default_options(void);
@@ -39,7 +39,7 @@ struct embedder_vt {
 	int (*dims)(const void *impl);
 	/* Encodes n texts (lens[i] bytes each) into out[n][dims]. */
 	enum sy_status (*encode)(void *impl, const char *const *texts, const size_t *lens, int n,
-				 float *out, struct sy_error *err);
+	                         float *out, struct sy_error *err);
 	void (*close)(void *impl);
 };
 
@@ -47,12 +47,12 @@ struct embedder_vt {
  * are NULL mean "the default for every item". */
 struct embed_call {
 	int n;
-	const char *const *texts;        /* [n] UTF-8 */
-	const size_t *lens;              /* [n] bytes */
-	const char *const *prefixes;     /* [n] text put before each text (a prompt or an
+	const char *const *texts; /* [n] UTF-8 */
+	const size_t *lens; /* [n] bytes */
+	const char *const *prefixes; /* [n] text put before each text (a prompt or an
 					    instruction; an entry may be NULL), or NULL */
-	const size_t *prefix_lens;       /* [n] bytes of each prefix */
-	const signed char *normalize;    /* [n] -1 the model's default, 0 off, 1 L2-normalise */
+	const size_t *prefix_lens; /* [n] bytes of each prefix */
+	const signed char *normalize; /* [n] -1 the model's default, 0 off, 1 L2-normalise */
 };
 
 /* Optional operations beyond embedder_vt. Kept in a second table so that implementations that
@@ -62,12 +62,12 @@ struct embedder_ext {
 	/* Encodes call->n texts into out[n][dims] and writes the tokens each text was fed
 	 * (special tokens included, after truncation) to n_tokens[n] when non-NULL. */
 	enum sy_status (*encode_ex)(void *impl, const struct embed_call *call, struct sy_error *err,
-				    float *out, int *n_tokens);
+	                            float *out, int *n_tokens);
 	/* Tokens prefix + text would take before truncation, special tokens included. Must be
 	 * safe to call while another thread runs encode_ex (tokenizers are read-only). */
 	enum sy_status (*count_tokens)(const void *impl, const char *prefix, size_t prefix_len,
-				       const char *text, size_t len, struct sy_error *err,
-				       int *out);
+	                               const char *text, size_t len, struct sy_error *err,
+	                               int *out);
 	/* Resident bytes: weights plus the scratch a full batch needs. */
 	size_t (*bytes)(const void *impl);
 	/* The prompt called name (sentence-transformers prompts), or NULL. */
@@ -83,29 +83,31 @@ struct embedder {
 };
 
 enum sy_status embedder_open(const char *path, const struct embed_options *opts,
-			     struct sy_error *err, struct embedder **out);
+                             struct sy_error *err, struct embedder **out);
 int embedder_dims(const struct embedder *e);
 const char *embedder_arch(const struct embedder *e);
 enum sy_status embedder_encode(struct embedder *e, const char *const *texts, const size_t *lens,
-			       int n, float *out, struct sy_error *err);
+                               int n, float *out, struct sy_error *err);
 void embedder_close(struct embedder *e);
 
 /* Per-item options. Without encode_ex, falls back to encode on the prefixed texts: the
- * normalize options are ignored (the model's own behaviour stands) and n_tokens are 0. */
+ * normalize options are ignored (the model's own behaviour stands) and n_tokens come from
+ * embedder_count_tokens (0 where it is unsupported). */
 enum sy_status embedder_encode_ex(struct embedder *e, const struct embed_call *call,
-				  struct sy_error *err, float *out, int *n_tokens);
-/* SY_ERR_UNSUPPORTED when the embedder cannot count tokens. Thread-safe (see embedder_ext). */
+                                  struct sy_error *err, float *out, int *n_tokens);
+/* Without count_tokens: USE-lite counts with its tokenizer (before its clip to the model's
+ * limit); others fail with SY_ERR_UNSUPPORTED. Thread-safe (see embedder_ext). */
 enum sy_status embedder_count_tokens(const struct embedder *e, const char *prefix,
-				     size_t prefix_len, const char *text, size_t len,
-				     struct sy_error *err, int *out);
-size_t embedder_bytes(const struct embedder *e);                      /* 0 when unknown */
+                                     size_t prefix_len, const char *text, size_t len,
+                                     struct sy_error *err, int *out);
+size_t embedder_bytes(const struct embedder *e); /* 0 when unknown */
 const char *embedder_prompt(const struct embedder *e, const char *name); /* NULL: none */
-int embedder_max_tokens(const struct embedder *e);                   /* 0 when unknown */
+int embedder_max_tokens(const struct embedder *e); /* 0 when unknown */
 
 /* Implementations (one per architecture file). Each fills *out with a vt and impl. */
 enum sy_status bert_embedder_open(const char *dir, const struct embed_options *opts,
-				  struct sy_error *err, struct embedder *out);
+                                  struct sy_error *err, struct embedder *out);
 enum sy_status use_lite_embedder_open(const char *dir, const struct embed_options *opts,
-				      struct sy_error *err, struct embedder *out);
+                                      struct sy_error *err, struct embedder *out);
 
 #endif
