@@ -644,6 +644,54 @@ static void test_builtin_id(void)
 	rmdir(models);
 }
 
+/* Per-item options through embedder_encode_ex: normalize off on one item leaves the tanh output
+ * (whose L2-normalised form is the default output), a prefix equals encoding the joined text,
+ * and token counts match embedder_count_tokens clipped to the model's limit. */
+static void test_encode_ex(void)
+{
+	struct sy_error err = {0};
+	struct embedder *e;
+	enum sy_status s = embedder_open(harness_shared_path("models/use-lite"), NULL, &err, &e);
+	CHECKF(s == SY_OK, "%s", err.msg);
+	if (s != SY_OK)
+		return;
+	const int D = embedder_dims(e);
+	const char *plain[2] = {"hello world", "query: hello world"};
+	size_t plain_lens[2] = {strlen(plain[0]), strlen(plain[1])};
+	float *want = malloc(sizeof(float) * 2 * (size_t)D);
+	float *got = malloc(sizeof(float) * 3 * (size_t)D);
+	CHECK(embedder_encode(e, plain, plain_lens, 2, want, &err) == SY_OK);
+
+	const char *texts[3] = {"hello world", "hello world", "hello world"};
+	size_t lens[3] = {11, 11, 11};
+	const char *prefixes[3] = {NULL, NULL, "query: "};
+	size_t prefix_lens[3] = {0, 0, 7};
+	signed char norm[3] = {0, -1, 1};
+	struct embed_call call = {.n = 3, .texts = texts, .lens = lens, .prefixes = prefixes,
+	                          .prefix_lens = prefix_lens, .normalize = norm};
+	int n_tokens[3] = {0};
+	s = embedder_encode_ex(e, &call, &err, got, n_tokens);
+	CHECKF(s == SY_OK, "%s", err.msg);
+	CHECK(harness_max_abs_diff(got + D, want, (size_t)D) == 0.0f);
+	CHECK(harness_max_abs_diff(got + 2 * D, want + D, (size_t)D) == 0.0f);
+	double ss = 0;
+	for (int j = 0; j < D; j++)
+		ss += (double)got[j] * got[j];
+	double norm0 = sqrt(ss);
+	CHECKF(fabs(norm0 - 1.0) > 1e-3, "unnormalised norm %f", norm0);
+	CHECK(harness_cosine(got, want, (size_t)D) > 0.999999);
+	int c0 = -1, c2 = -1;
+	CHECK(embedder_count_tokens(e, NULL, 0, "hello world", 11, &err, &c0) == SY_OK);
+	CHECK(embedder_count_tokens(e, "query: ", 7, "hello world", 11, &err, &c2) == SY_OK);
+	CHECK(c0 > 0 && c2 > c0);
+	CHECK_EQ_INT(n_tokens[0], c0);
+	CHECK_EQ_INT(n_tokens[2], c2);
+	CHECK_EQ_INT(embedder_max_tokens(e), 128);
+	free(want);
+	free(got);
+	embedder_close(e);
+}
+
 int main(void)
 {
 	snprintf(tmp_root, sizeof tmp_root, "/tmp/sy-test-use-lite.XXXXXX");
@@ -661,6 +709,7 @@ int main(void)
 	RUN(test_token_limit);
 	RUN(test_options);
 	RUN(test_builtin_id);
+	RUN(test_encode_ex);
 	for (int i = 0; i < ref.n; i++)
 		free(ref.texts[i]);
 	char cmd[400];

@@ -9,7 +9,6 @@
 
 #include "base/file.h"
 #include "model/use_lite.h"
-#include "text/use_tokenizer.h"
 
 enum pooling_mode pooling_mode_parse(const char *s)
 {
@@ -151,36 +150,6 @@ static enum sy_status encode_prefixed(struct embedder *e, const struct embed_cal
 	return s;
 }
 
-/* Tokens of prefix + text for an embedder without count_tokens: USE-lite's tokenizer (no special
- * tokens; the count is before the model's own clip to its token limit), else unsupported. */
-static enum sy_status count_fallback(const struct embedder *e, const char *prefix,
-                                     size_t prefix_len, const char *text, size_t len,
-                                     struct sy_error *err, int *out)
-{
-	const struct use_tokenizer *ut = use_lite_embedder_tokenizer(e);
-	if (!ut)
-		return sy_error_set(err, SY_ERR_UNSUPPORTED, "model %s: cannot count tokens",
-		                    e->vt->arch);
-	char *joined = NULL;
-	if (prefix && prefix_len) {
-		joined = malloc(prefix_len + len + 1);
-		if (!joined)
-			return sy_error_set(err, SY_ERR_NOMEM, "out of memory for a prompt");
-		memcpy(joined, prefix, prefix_len);
-		memcpy(joined + prefix_len, text, len);
-		joined[prefix_len + len] = '\0';
-		text = joined;
-		len += prefix_len;
-	}
-	int32_t *ids = NULL;
-	int n = 0;
-	enum sy_status s = use_tokenizer_encode(ut, text, len, err, &ids, &n);
-	free(ids);
-	free(joined);
-	*out = n;
-	return s;
-}
-
 enum sy_status embedder_encode_ex(struct embedder *e, const struct embed_call *call,
                                   struct sy_error *err, float *out, int *n_tokens)
 {
@@ -190,8 +159,8 @@ enum sy_status embedder_encode_ex(struct embedder *e, const struct embed_call *c
 	for (int i = 0; s == SY_OK && n_tokens && i < call->n; i++) {
 		const char *pre = call->prefixes ? call->prefixes[i] : NULL;
 		size_t pl = pre ? call->prefix_lens[i] : 0;
-		if (count_fallback(e, pre, pl, call->texts[i], call->lens[i], NULL, &n_tokens[i]) !=
-		    SY_OK)
+		if (embedder_count_tokens(e, pre, pl, call->texts[i], call->lens[i], NULL,
+		                          &n_tokens[i]) != SY_OK)
 			n_tokens[i] = 0;
 	}
 	return s;
@@ -203,7 +172,8 @@ enum sy_status embedder_count_tokens(const struct embedder *e, const char *prefi
 {
 	*out = 0;
 	if (!e->ext || !e->ext->count_tokens)
-		return count_fallback(e, prefix, prefix_len, text, len, err, out);
+		return sy_error_set(err, SY_ERR_UNSUPPORTED, "model %s: cannot count tokens",
+		                    e->vt->arch);
 	return e->ext->count_tokens(e->impl, prefix, prefix_len, text, len, err, out);
 }
 

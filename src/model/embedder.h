@@ -95,8 +95,7 @@ void embedder_close(struct embedder *e);
  * embedder_count_tokens (0 where it is unsupported). */
 enum sy_status embedder_encode_ex(struct embedder *e, const struct embed_call *call,
                                   struct sy_error *err, float *out, int *n_tokens);
-/* Without count_tokens: USE-lite counts with its tokenizer (before its clip to the model's
- * limit); others fail with SY_ERR_UNSUPPORTED. Thread-safe (see embedder_ext). */
+/* Embedders without count_tokens fail with SY_ERR_UNSUPPORTED. Thread-safe (see embedder_ext). */
 enum sy_status embedder_count_tokens(const struct embedder *e, const char *prefix,
                                      size_t prefix_len, const char *text, size_t len,
                                      struct sy_error *err, int *out);

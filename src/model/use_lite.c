@@ -547,21 +547,23 @@ static void pool_rows(struct fwd_ctx *c, int ith, int nth)
 	}
 }
 
-/* x / sqrt(max(sum x^2, 1e-12)), the graph's l2_normalize. */
+/* y / sqrt(max(sum y^2, 1e-12)), the graph's l2_normalize. */
+static void l2_row(float *y, int D)
+{
+	double ss = 0;
+	for (int j = 0; j < D; j++)
+		ss += (double)y[j] * y[j];
+	float k = (float)(1.0 / sqrt(ss > 1e-12 ? ss : 1e-12));
+	for (int j = 0; j < D; j++)
+		y[j] *= k;
+}
+
 static void l2_rows(struct fwd_ctx *c, int ith, int nth)
 {
-	const int D = c->m->dims;
 	int b, e;
 	sy_split(c->n_seqs, ith, nth, &b, &e);
-	for (int s = b; s < e; s++) {
-		float *y = c->out + (size_t)s * D;
-		double ss = 0;
-		for (int j = 0; j < D; j++)
-			ss += (double)y[j] * y[j];
-		float k = (float)(1.0 / sqrt(ss > 1e-12 ? ss : 1e-12));
-		for (int j = 0; j < D; j++)
-			y[j] *= k;
-	}
+	for (int s = b; s < e; s++)
+		l2_row(c->out + (size_t)s * c->m->dims, c->m->dims);
 }
 
 static void forward_part(void *p, int ith, int nth)
@@ -724,6 +726,102 @@ static void use_lite_close(void *impl)
 static const struct embedder_vt use_lite_vt = {"use-lite", use_lite_dims, use_lite_encode,
                                                use_lite_close};
 
+/* Joins prefix and text into a malloc'd buffer (or returns text itself when there is no
+ * prefix); *owned is set to what the caller frees. */
+static const char *join_prefix(const char *prefix, size_t prefix_len, const char *text,
+                               size_t *len, char **owned)
+{
+	*owned = NULL;
+	if (!prefix || !prefix_len)
+		return text;
+	char *j = malloc(prefix_len + *len + 1);
+	if (!j)
+		return NULL;
+	memcpy(j, prefix, prefix_len);
+	memcpy(j + prefix_len, text, *len);
+	j[prefix_len + *len] = '\0';
+	*len += prefix_len;
+	*owned = j;
+	return j;
+}
+
+/* Tokens before the clip to max_tokens (USE adds no special tokens). Read-only on the
+ * tokenizer, so safe beside a running encode. */
+static enum sy_status use_lite_count_tokens(const void *impl, const char *prefix,
+                                            size_t prefix_len, const char *text, size_t len,
+                                            struct sy_error *err, int *out)
+{
+	const struct use_lite *m = impl;
+	char *owned;
+	text = join_prefix(prefix, prefix_len, text, &len, &owned);
+	if (!text)
+		return sy_error_set(err, SY_ERR_NOMEM, "use-lite: out of memory for a prompt");
+	int32_t *ids = NULL;
+	int n = 0;
+	enum sy_status s = use_tokenizer_encode(m->tok, text, len, err, &ids, &n);
+	free(ids);
+	free(owned);
+	*out = n;
+	return s;
+}
+
+/* Per-item prefixes and normalisation: runs the model without its final L2 step, then
+ * normalises the rows whose option (or the model default) asks for it. */
+static enum sy_status use_lite_encode_ex(void *impl, const struct embed_call *call,
+                                         struct sy_error *err, float *out, int *n_tokens)
+{
+	struct use_lite *m = impl;
+	const int n = call->n;
+	const char **texts = calloc((size_t)(n ? n : 1), sizeof *texts);
+	char **owned = calloc((size_t)(n ? n : 1), sizeof *owned);
+	size_t *lens = malloc((size_t)(n ? n : 1) * sizeof *lens);
+	enum sy_status s = texts && owned && lens ? SY_OK : SY_ERR_NOMEM;
+	for (int i = 0; s == SY_OK && i < n; i++) {
+		lens[i] = call->lens[i];
+		const char *pre = call->prefixes ? call->prefixes[i] : NULL;
+		texts[i] = join_prefix(pre, pre ? call->prefix_lens[i] : 0, call->texts[i], &lens[i],
+		                       &owned[i]);
+		if (!texts[i])
+			s = SY_ERR_NOMEM;
+	}
+	if (s != SY_OK) {
+		sy_error_set(err, s, "use-lite: out of memory for %d texts", n);
+	} else {
+		int model_default = m->normalize;
+		m->normalize = 0;
+		s = use_lite_encode(m, texts, lens, n, out, err);
+		m->normalize = model_default;
+		for (int i = 0; s == SY_OK && i < n; i++) {
+			int want = call->normalize && call->normalize[i] >= 0 ? call->normalize[i]
+			                                                      : model_default;
+			if (want)
+				l2_row(out + (size_t)i * m->dims, m->dims);
+			if (n_tokens) {
+				int c = 0;
+				use_lite_count_tokens(m, NULL, 0, texts[i], lens[i], NULL, &c);
+				n_tokens[i] = c < m->max_tokens ? c : m->max_tokens;
+			}
+		}
+	}
+	for (int i = 0; owned && i < n; i++)
+		free(owned[i]);
+	free(owned);
+	free(texts);
+	free(lens);
+	return s;
+}
+
+static int use_lite_max_tokens(const void *impl)
+{
+	return ((const struct use_lite *)impl)->max_tokens;
+}
+
+static const struct embedder_ext use_lite_ext = {
+    .encode_ex = use_lite_encode_ex,
+    .count_tokens = use_lite_count_tokens,
+    .max_tokens = use_lite_max_tokens,
+};
+
 enum sy_status use_lite_embedder_open(const char *dir, const struct embed_options *opts,
                                       struct sy_error *err, struct embedder *out)
 {
@@ -742,6 +840,7 @@ enum sy_status use_lite_embedder_open(const char *dir, const struct embed_option
 		return s;
 	out->vt = &use_lite_vt;
 	out->impl = m;
+	out->ext = &use_lite_ext;
 	return SY_OK;
 }
 
