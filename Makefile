@@ -73,14 +73,16 @@ $(BUILD)/libswitchyard.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/switchyard: $(CLI_OBJ) $(BUILD)/libswitchyard.a
-	$(CC) $(LDFLAGS) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	@echo "  LINK  $@"
+	@$(CC) $(LDFLAGS) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 switchyard: $(BUILD)/switchyard
 	@if [ -z "$(SANITIZE)" ]; then ln -sf $(BUILD)/switchyard switchyard; fi
 
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(foreach l,$$(call layers_for,$$*),$$(call obj_of,$$(l)))
-	$(CC) $(LDFLAGS) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	@echo "  LINK  $@"
+	@$(CC) $(LDFLAGS) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # `make test` runs every test binary (each prints "N passed, N failed"), then the CLI tests,
 # and ends with the totals.
