@@ -13,6 +13,7 @@ static void usage(FILE *f)
 		"  encode   embed texts with a model, one JSON line per text\n"
 		"  models   inspect a model directory (`models inspect DIR`)\n"
 		"  eval     evaluate a model on a data set (`eval sts --model ID --data FILE`)\n"
+		"  serve    run the HTTP server (`serve --port 8080 --model ID=PATH`)\n"
 		"\n"
 		"Run `switchyard <command> --help` for the options of one command.\n");
 }
@@ -30,6 +31,8 @@ int main(int argc, char **argv)
 		return cmd_models(argc - 1, argv + 1);
 	if (!strcmp(cmd, "eval"))
 		return cmd_eval(argc - 1, argv + 1);
+	if (!strcmp(cmd, "serve"))
+		return cmd_serve(argc - 1, argv + 1);
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
 		usage(stdout);
 		return 0;

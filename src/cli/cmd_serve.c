@@ -1,0 +1,303 @@
+/* `switchyard serve`: the HTTP server in front of the engine.
+ *
+ * Settings come from --config FILE (YAML, see src/server/config.h) and then the flags, which
+ * win. The first line on stdout is "switchyard listening on http://HOST:PORT" (with the real
+ * port when --port 0 asked for a free one), so scripts can wait for it.
+ *
+ * Shutdown: SIGTERM or SIGINT stops accepting connections, /readyz turns 503, requests already
+ * in progress finish and are answered, the engine drains, and the process exits 0. A second
+ * signal during the drain skips the wait. Signals are blocked in every thread and taken here
+ * with sigwait, so no handler runs in the middle of a request. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "cli/commands.h"
+#include "engine/engine.h"
+#include "server/config.h"
+#include "server/server.h"
+
+#define DRAIN_TIMEOUT_MS 60000
+
+static void serve_usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: switchyard serve [options]\n"
+	    "  --host ADDR              address to bind (default 127.0.0.1)\n"
+	    "  --port N                 port (default 8080; 0 picks a free one)\n"
+	    "  --config FILE            YAML settings and model catalogue (flags override it)\n"
+	    "  --model ID=PATH          add a model (repeatable); --model PATH uses PATH as id\n"
+	    "  --models-dir DIR         add every subdirectory of DIR as a model\n"
+	    "  --memory-budget SIZE     bytes for loaded models, K/M/G suffix (default: half "
+	    "of RAM)\n"
+	    "  --threads N              compute threads per model run (default: one per core)\n"
+	    "  --workers N              batches run at once, across models (default 1)\n"
+	    "  --max-batch-tokens N     close a batch at this many tokens (default 8192)\n"
+	    "  --max-batch-items N      ... or at this many items (default 256)\n"
+	    "  --max-wait-ms N          ... or when its oldest item waited this long (default 2)\n"
+	    "  --max-queue-items N      per-model queue bound; beyond it 503 QUEUE_FULL\n"
+	    "  --idle-ttl S             unload models idle this many seconds (default never)\n"
+	    "  --load-wait-ms N         how long a request waits for a model load before 503 "
+	    "MODEL_LOADING\n"
+	    "  --api-key-file FILE      bearer tokens, one per line; \"admin:TOKEN\" for admin\n"
+	    "  --max-body-bytes SIZE    request body limit (default 16M; larger answers 413)\n"
+	    "  --max-items N            items per request (default 2048; more answers 413)\n"
+	    "  --max-chars N            characters per item (default 100000; more answers 422)\n"
+	    "  --no-builtin-models      do not add the built-in model ids (use-lite)\n");
+}
+
+static int parse_int_arg(const char *flag, const char *s, long min, long max, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "switchyard serve: %s needs an integer in [%ld, %ld], got '%s'\n",
+		        flag, min, max, s);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int replace_str(char **dst, const char *s)
+{
+	char *c = strdup(s);
+	if (!c)
+		return -1;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+/* Applies one flag with its value to c; returns 0, or -1 after printing why. */
+static int apply_flag(struct serve_config *c, const char *flag, const char *val)
+{
+	struct sy_error err = {0};
+	const long big = 1L << 30;
+	if (!strcmp(flag, "--host"))
+		return replace_str(&c->host, val);
+	if (!strcmp(flag, "--port"))
+		return parse_int_arg(flag, val, 0, 65535, &c->port);
+	if (!strcmp(flag, "--models-dir"))
+		return replace_str(&c->models_dir, val);
+	if (!strcmp(flag, "--api-key-file"))
+		return replace_str(&c->api_key_file, val);
+	if (!strcmp(flag, "--model")) {
+		const char *eq = strchr(val, '=');
+		char id[512];
+		const char *path = val;
+		if (eq) {
+			if ((size_t)(eq - val) >= sizeof id) {
+				fprintf(stderr, "switchyard serve: --model: id too long\n");
+				return -1;
+			}
+			memcpy(id, val, (size_t)(eq - val));
+			id[eq - val] = '\0';
+			path = eq + 1;
+		} else {
+			snprintf(id, sizeof id, "%s", val);
+		}
+		if (serve_config_model_set(c, id, path, false, &err) != SY_OK) {
+			fprintf(stderr, "switchyard serve: --model %s: %s\n", val, err.msg);
+			return -1;
+		}
+		return 0;
+	}
+	if (!strcmp(flag, "--memory-budget") || !strcmp(flag, "--max-body-bytes")) {
+		size_t v;
+		if (serve_config_parse_size(val, &err, &v) != SY_OK) {
+			fprintf(stderr, "switchyard serve: %s: %s\n", flag, err.msg);
+			return -1;
+		}
+		if (!strcmp(flag, "--memory-budget"))
+			c->engine.memory_budget = v;
+		else
+			c->limits.max_body_bytes = v;
+		return 0;
+	}
+	if (!strcmp(flag, "--threads"))
+		return parse_int_arg(flag, val, 0, 1024, &c->engine.n_threads);
+	if (!strcmp(flag, "--workers"))
+		return parse_int_arg(flag, val, 0, 1024, &c->engine.n_workers);
+	if (!strcmp(flag, "--max-batch-tokens"))
+		return parse_int_arg(flag, val, 1, big, &c->engine.max_batch_tokens);
+	if (!strcmp(flag, "--max-batch-items"))
+		return parse_int_arg(flag, val, 1, big, &c->engine.max_batch_items);
+	if (!strcmp(flag, "--max-wait-ms"))
+		return parse_int_arg(flag, val, 0, 60000, &c->engine.max_wait_ms);
+	if (!strcmp(flag, "--max-queue-items"))
+		return parse_int_arg(flag, val, 1, big, &c->engine.max_queue_items);
+	if (!strcmp(flag, "--idle-ttl"))
+		return parse_int_arg(flag, val, 0, big, &c->engine.idle_ttl_s);
+	if (!strcmp(flag, "--load-wait-ms"))
+		return parse_int_arg(flag, val, 1, big, &c->engine.load_wait_ms);
+	if (!strcmp(flag, "--max-items"))
+		return parse_int_arg(flag, val, 1, big, &c->limits.max_items);
+	if (!strcmp(flag, "--max-chars"))
+		return parse_int_arg(flag, val, 1, big, &c->limits.max_chars);
+	fprintf(stderr, "switchyard serve: unknown option '%s'\n", flag);
+	return -1;
+}
+
+/* Walks argv: "--flag value" and "--flag=value". With config_only, only --config is acted on
+ * (its path returned in *config); otherwise every flag but --config is applied to c. */
+static int parse_args(int argc, char **argv, bool config_only, const char **config,
+                      struct serve_config *c)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--no-builtin-models")) {
+			if (!config_only)
+				c->engine.builtin_models = false;
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0) {
+			fprintf(stderr, "switchyard serve: unexpected argument '%s'\n", a);
+			return -1;
+		}
+		char flag[64];
+		const char *val;
+		const char *eq = strchr(a, '=');
+		if (eq) {
+			snprintf(flag, sizeof flag, "%.*s", (int)(eq - a), a);
+			val = eq + 1;
+		} else {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "switchyard serve: %s needs a value\n", a);
+				return -1;
+			}
+			snprintf(flag, sizeof flag, "%s", a);
+			val = argv[++i];
+		}
+		if (!strcmp(flag, "--config")) {
+			*config = val;
+			continue;
+		}
+		if (!config_only && apply_flag(c, flag, val) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Waits for SIGTERM/SIGINT (blocked in every thread); returns the signal. */
+static int wait_signal(const sigset_t *set)
+{
+	for (;;) {
+		int sig = 0;
+		if (sigwait(set, &sig) == 0)
+			return sig;
+	}
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			serve_usage(stdout);
+			return 0;
+		}
+	}
+	struct serve_config cfg;
+	struct sy_error err = {0};
+	if (serve_config_init(&cfg, &err) != SY_OK) {
+		fprintf(stderr, "switchyard serve: %s\n", err.msg);
+		return 1;
+	}
+	const char *config = NULL;
+	int rc = 2;
+	if (parse_args(argc, argv, true, &config, &cfg) != 0)
+		goto out_usage;
+	if (config && serve_config_load_file(&cfg, config, &err) != SY_OK) {
+		fprintf(stderr, "switchyard serve: %s\n", err.msg);
+		goto out;
+	}
+	if (parse_args(argc, argv, false, &config, &cfg) != 0)
+		goto out_usage;
+
+	/* Block the shutdown signals before any thread starts, so every thread inherits the
+	 * mask and only sigwait below sees them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = 1;
+	struct engine *e = NULL;
+	if (engine_create(&cfg.engine, &err, &e) != SY_OK) {
+		fprintf(stderr, "switchyard serve: %s\n", err.msg);
+		goto out;
+	}
+	for (int i = 0; i < cfg.n_models; i++) {
+		if (engine_model_add(e, cfg.models[i].id, cfg.models[i].path, cfg.models[i].pinned,
+		                     &err) != SY_OK) {
+			fprintf(stderr, "switchyard serve: model %s: %s\n", cfg.models[i].id,
+			        err.msg);
+			engine_destroy(e);
+			goto out;
+		}
+	}
+	if (cfg.models_dir && engine_models_dir_add(e, cfg.models_dir, &err) != SY_OK) {
+		fprintf(stderr, "switchyard serve: --models-dir %s: %s\n", cfg.models_dir, err.msg);
+		engine_destroy(e);
+		goto out;
+	}
+	/* Pinned models load now, before the address is printed, so the first request finds them
+	 * ready. A failure is reported and remembered (shown in /v1/models), not fatal. */
+	if (engine_models_load_pinned(e, &err) != SY_OK)
+		fprintf(stderr, "switchyard serve: warning: a pinned model failed to load: %s\n",
+		        err.msg);
+	struct server_config scfg = {
+	    .host = cfg.host,
+	    .port = cfg.port,
+	    .limits = cfg.limits,
+	    .api_key_file = cfg.api_key_file,
+	};
+	struct server *srv = NULL;
+	if (server_start(e, &scfg, &err, &srv) != SY_OK) {
+		fprintf(stderr, "switchyard serve: %s\n", err.msg);
+		engine_destroy(e);
+		goto out;
+	}
+	bool v6 = strchr(cfg.host, ':') != NULL;
+	printf("switchyard listening on http://%s%s%s:%d\n", v6 ? "[" : "", cfg.host, v6 ? "]" : "",
+	       server_port(srv));
+	fflush(stdout);
+
+	int sig = wait_signal(&set);
+	fprintf(stderr, "switchyard serve: %s: draining %ld request(s) in progress\n",
+	        sig == SIGINT ? "SIGINT" : "SIGTERM", server_inflight(srv));
+	server_drain_begin(srv);
+	/* Wait for the answers in progress, in slices so a second signal can cut it short. */
+	bool idle = false;
+	for (int waited = 0; waited < DRAIN_TIMEOUT_MS && !idle; waited += 100) {
+		idle = server_wait_idle(srv, 100);
+		struct timespec zero = {0, 0};
+		if (!idle && sigtimedwait(&set, NULL, &zero) > 0) {
+			fprintf(stderr,
+			        "switchyard serve: second signal: not waiting any longer\n");
+			break;
+		}
+	}
+	if (!idle)
+		fprintf(stderr, "switchyard serve: %ld request(s) still in progress at exit\n",
+		        server_inflight(srv));
+	engine_drain(e);
+	server_stop(srv);
+	engine_destroy(e);
+	rc = 0;
+	goto out;
+out_usage:
+	serve_usage(stderr);
+out:
+	serve_config_free(&cfg);
+	return rc;
+}

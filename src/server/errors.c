@@ -1,0 +1,59 @@
+/* Engine status -> HTTP error mapping and the JSON error body (see errors.h). */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "server/errors.h"
+#include "server/json_codec.h"
+
+enum sy_status api_error_set(struct api_error *e, int http_status, const char *code,
+                             const char *fmt, ...)
+{
+	e->http_status = http_status;
+	e->code = code;
+	e->retry_after_s = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof e->message, fmt, ap);
+	va_end(ap);
+	return SY_ERR_INVALID_ARG;
+}
+
+void api_error_from_engine(struct api_error *e, const struct sy_error *err, bool draining)
+{
+	const char *msg = err->msg[0] ? err->msg : sy_status_str(err->status);
+	switch (err->status) {
+	case SY_ERR_NOT_FOUND: api_error_set(e, 404, "MODEL_NOT_FOUND", "%s", msg); break;
+	case SY_ERR_UNAVAILABLE:
+		if (draining) {
+			api_error_set(e, 503, "SHUTTING_DOWN", "%s", msg);
+		} else {
+			api_error_set(e, 503, "MODEL_LOADING", "%s", msg);
+			e->retry_after_s = 1;
+		}
+		break;
+	case SY_ERR_LOAD_FAILED: api_error_set(e, 502, "MODEL_LOAD_FAILED", "%s", msg); break;
+	case SY_ERR_BUSY:
+		api_error_set(e, 503, "QUEUE_FULL", "%s", msg);
+		e->retry_after_s = 1;
+		break;
+	case SY_ERR_INVALID_ARG:
+	case SY_ERR_FORMAT:
+	case SY_ERR_UNSUPPORTED: api_error_set(e, 400, "INVALID_INPUT", "%s", msg); break;
+	case SY_ERR_LIMIT:
+		/* The engine's limit is per item (a text longer than the model takes with
+		 * truncate:false), the same class as our characters-per-item limit: 422. */
+		api_error_set(e, 422, "INVALID_INPUT", "%s", msg);
+		break;
+	default: api_error_set(e, 500, "INTERNAL", "%s", msg); break;
+	}
+}
+
+void api_error_write_json(const struct api_error *e, struct sbuf *out)
+{
+	sbuf_puts(out, "{\"error\":{\"code\":");
+	json_write_str(out, e->code, -1);
+	sbuf_puts(out, ",\"message\":");
+	json_write_str(out, e->message, -1);
+	sbuf_puts(out, "}}");
+}

@@ -1,0 +1,628 @@
+/* The HTTP front: libmicrohttpd setup, request body accumulation under a size limit, routing,
+ * auth, and the common response headers.
+ *
+ * Threading: MHD runs one thread per connection (MHD_USE_THREAD_PER_CONNECTION with an internal
+ * polling thread for accepts), so a handler may block on the engine for as long as a batch takes
+ * without stalling other clients; the engine batches concurrent requests together.
+ *
+ * A request passes through on_request() several times. The first call (headers complete)
+ * resolves the route and checks the method, auth, draining and the declared Content-Length, so
+ * a request that will be refused is answered at once, before its body is read or any work is
+ * done. Later calls append body bytes (stopping at max_body_bytes); the last call runs the
+ * handler. on_completed() runs when the answer has gone out (or the client went away) and frees
+ * the request; the in-flight count it maintains is what a graceful shutdown waits on. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "server/server_internal.h"
+
+/* Bytes of an over-limit chunked body read and dropped before the connection is closed. */
+#define BODY_DISCARD_MAX ((size_t)16 << 20)
+
+enum route_kind {
+	ROUTE_KIND_NONE,
+	ROUTE_KIND_ENCODE,
+	ROUTE_KIND_SCORE,
+	ROUTE_KIND_EXTRACT,
+	ROUTE_KIND_EMBEDDINGS,
+	ROUTE_KIND_MODELS,
+	ROUTE_KIND_MODEL_GET,
+	ROUTE_KIND_MODEL_LOAD,
+	ROUTE_KIND_MODEL_UNLOAD,
+	ROUTE_KIND_HEALTHZ,
+	ROUTE_KIND_READYZ,
+	ROUTE_KIND_METRICS,
+	ROUTE_KIND_STATUS_PAGE,
+};
+
+/* One request's state across the access-handler calls. */
+struct conn_request {
+	struct request rq;
+	enum route_kind kind;
+	char *tail; /* the path's variable part (a model id), malloc'd */
+	struct sbuf body; /* accumulated body (POST routes only) */
+	size_t body_seen; /* bytes received, including discarded ones */
+	bool answered; /* a response has been queued */
+	bool body_too_large; /* the body passed the limit: answer 413 when it ends */
+	bool discard_body; /* the body is not needed (GET, or an early error) */
+	struct response early; /* an answer decided before the body was read */
+	bool has_early;
+};
+
+struct server_limits server_default_limits(void)
+{
+	return (struct server_limits){
+	    .max_body_bytes = 16u << 20,
+	    .max_items = 2048,
+	    .max_chars = 100000,
+	};
+}
+
+/* ---- responses ---- */
+
+void response_header_add(struct response *rs, const char *name, const char *fmt, ...)
+{
+	if (rs->n_headers >= RESPONSE_MAX_HEADERS)
+		return;
+	rs->headers[rs->n_headers].name = name;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(rs->headers[rs->n_headers].value, sizeof rs->headers[0].value, fmt, ap);
+	va_end(ap);
+	rs->n_headers++;
+}
+
+void response_error(struct response *rs, const struct api_error *err)
+{
+	rs->error = *err;
+	rs->has_error = true;
+	rs->status = err->http_status;
+}
+
+void response_error_set(struct response *rs, int status, const char *code, const char *fmt, ...)
+{
+	rs->has_error = true;
+	rs->status = status;
+	rs->error.http_status = status;
+	rs->error.code = code;
+	rs->error.retry_after_s = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(rs->error.message, sizeof rs->error.message, fmt, ap);
+	va_end(ap);
+}
+
+double request_elapsed_ms(const struct request *rq)
+{
+	return (double)(sy_now_ns() - rq->t_start_ns) / 1e6;
+}
+
+void response_timing_headers(struct response *rs, double queue_ms, double inference_ms,
+                             double total_ms)
+{
+	response_header_add(rs, "X-Queue-Time", "%.3f", queue_ms);
+	response_header_add(rs, "X-Inference-Time", "%.3f", inference_ms);
+	response_header_add(rs, "X-Total-Time", "%.3f", total_ms);
+}
+
+static void response_free(struct response *rs)
+{
+	sbuf_free(&rs->body);
+}
+
+/* Queues rs on the connection with the common headers, records metrics and frees rs's body. */
+static enum MHD_Result response_send(struct conn_request *cr, struct response *rs)
+{
+	struct request *rq = &cr->rq;
+	struct server *s = rq->srv;
+	if (rs->has_error) {
+		rs->body.len = 0;
+		api_error_write_json(&rs->error, &rs->body);
+		rs->status = rs->error.http_status;
+		rs->content_type = "application/json";
+		if (rs->error.retry_after_s > 0)
+			response_header_add(rs, "Retry-After", "%d", rs->error.retry_after_s);
+	}
+	if (rs->status == 0)
+		rs->status = 500;
+	size_t len = 0;
+	char *data = NULL;
+	if (rs->body.oom) {
+		rs->status = 500;
+		rs->content_type = "application/json";
+		sbuf_free(&rs->body);
+	} else {
+		data = sbuf_take(&rs->body, &len);
+	}
+	struct MHD_Response *r;
+	if (data)
+		r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	else if (rs->status == 500)
+		r = MHD_create_response_from_buffer(
+		    strlen("{\"error\":{\"code\":\"INTERNAL\",\"message\":\"out of memory\"}}"),
+		    (void *)"{\"error\":{\"code\":\"INTERNAL\",\"message\":\"out of memory\"}}",
+		    MHD_RESPMEM_PERSISTENT);
+	else
+		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		free(data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type",
+	                        rs->content_type ? rs->content_type : "application/json");
+	MHD_add_response_header(r, "X-Request-ID", rq->request_id);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	for (int i = 0; i < rs->n_headers; i++)
+		MHD_add_response_header(r, rs->headers[i].name, rs->headers[i].value);
+	if (atomic_load(&s->draining))
+		MHD_add_response_header(r, "Connection", "close");
+	enum MHD_Result ret = MHD_queue_response(cr->rq.conn, (unsigned)rs->status, r);
+	MHD_destroy_response(r);
+	cr->answered = true;
+	metrics_request_observe(s->metrics, rq->route, rs->status,
+	                        (double)(sy_now_ns() - rq->t_start_ns) / 1e9);
+	return ret;
+}
+
+/* ---- routing ---- */
+
+static bool has_prefix(const char *s, const char *prefix, const char **rest)
+{
+	size_t n = strlen(prefix);
+	if (strncmp(s, prefix, n) != 0)
+		return false;
+	*rest = s + n;
+	return true;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* Resolves the path to a route. Sets *allowed to the one method the route takes, *tail to its
+ * variable part (malloc'd, or NULL) and *label to its metrics label. */
+static enum route_kind route_resolve(const char *path, enum http_method *allowed, char **tail,
+                                     enum metrics_route *label)
+{
+	const char *rest;
+	*tail = NULL;
+	*allowed = HTTP_METHOD_POST;
+	*label = METRICS_ROUTE_OTHER;
+	if (has_prefix(path, "/v1/encode/", &rest)) {
+		*label = METRICS_ROUTE_ENCODE;
+		*tail = strdup(rest);
+		return ROUTE_KIND_ENCODE;
+	}
+	if (has_prefix(path, "/v1/score/", &rest)) {
+		*label = METRICS_ROUTE_SCORE;
+		*tail = strdup(rest);
+		return ROUTE_KIND_SCORE;
+	}
+	if (has_prefix(path, "/v1/extract/", &rest)) {
+		*label = METRICS_ROUTE_EXTRACT;
+		*tail = strdup(rest);
+		return ROUTE_KIND_EXTRACT;
+	}
+	if (!strcmp(path, "/v1/embeddings")) {
+		*label = METRICS_ROUTE_EMBEDDINGS;
+		return ROUTE_KIND_EMBEDDINGS;
+	}
+	if (!strcmp(path, "/v1/models") || !strcmp(path, "/v1/models/")) {
+		*label = METRICS_ROUTE_MODELS;
+		*allowed = HTTP_METHOD_GET;
+		return ROUTE_KIND_MODELS;
+	}
+	if (has_prefix(path, "/v1/models/", &rest)) {
+		/* Ids may contain '/', so the admin verbs are recognised as a final segment. */
+		enum route_kind k = ROUTE_KIND_MODEL_GET;
+		size_t n = strlen(rest);
+		if (has_suffix(rest, "/load")) {
+			k = ROUTE_KIND_MODEL_LOAD;
+			n -= 5;
+		} else if (has_suffix(rest, "/unload")) {
+			k = ROUTE_KIND_MODEL_UNLOAD;
+			n -= 7;
+		}
+		*tail = strndup(rest, n);
+		if (k == ROUTE_KIND_MODEL_GET) {
+			*allowed = HTTP_METHOD_GET;
+			*label = METRICS_ROUTE_MODELS;
+		} else {
+			*label = METRICS_ROUTE_MODEL_ADMIN;
+		}
+		return k;
+	}
+	*allowed = HTTP_METHOD_GET;
+	if (!strcmp(path, "/healthz")) {
+		*label = METRICS_ROUTE_HEALTHZ;
+		return ROUTE_KIND_HEALTHZ;
+	}
+	if (!strcmp(path, "/readyz")) {
+		*label = METRICS_ROUTE_READYZ;
+		return ROUTE_KIND_READYZ;
+	}
+	if (!strcmp(path, "/metrics")) {
+		*label = METRICS_ROUTE_METRICS;
+		return ROUTE_KIND_METRICS;
+	}
+	if (!strcmp(path, "/") || !strcmp(path, "/index.html")) {
+		*label = METRICS_ROUTE_STATUS_PAGE;
+		return ROUTE_KIND_STATUS_PAGE;
+	}
+	return ROUTE_KIND_NONE;
+}
+
+static enum http_method method_parse(const char *m)
+{
+	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
+		return HTTP_METHOD_GET;
+	if (!strcmp(m, "POST"))
+		return HTTP_METHOD_POST;
+	return HTTP_METHOD_OTHER;
+}
+
+/* An X-Request-ID we are willing to echo: 1..128 characters of [A-Za-z0-9._:-]. */
+static bool request_id_sane(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == ':' || c == '-'))
+			return false;
+		if (n >= 128)
+			return false;
+	}
+	return n > 0;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	/* splitmix64's finaliser: consecutive counters give unrelated-looking ids. */
+	x += 0x9E3779B97F4A7C15ull;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
+}
+
+static void request_id_assign(struct server *s, struct MHD_Connection *conn, char *out, size_t cap)
+{
+	const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID");
+	if (given && request_id_sane(given)) {
+		snprintf(out, cap, "%s", given);
+		return;
+	}
+	unsigned long n = atomic_fetch_add(&s->next_id, 1);
+	snprintf(out, cap, "sy-%016llx", (unsigned long long)mix64(s->id_salt ^ n));
+}
+
+/* Decides, from the headers alone, whether the request is refused. Fills cr->early if so. */
+static void request_precheck(struct server *s, struct conn_request *cr, enum http_method allowed)
+{
+	struct response *rs = &cr->early;
+	struct MHD_Connection *conn = cr->rq.conn;
+	if (cr->kind == ROUTE_KIND_NONE) {
+		response_error_set(rs, 404, "NOT_FOUND", "no route for %s", cr->rq.path);
+		goto refused;
+	}
+	if (cr->rq.method != allowed) {
+		response_error_set(rs, 405, "METHOD_NOT_ALLOWED", "%s needs %s", cr->rq.path,
+		                   allowed == HTTP_METHOD_GET ? "GET" : "POST");
+		response_header_add(rs, "Allow", "%s",
+		                    allowed == HTTP_METHOD_GET ? "GET, HEAD" : "POST");
+		goto refused;
+	}
+	bool probe = cr->kind == ROUTE_KIND_HEALTHZ || cr->kind == ROUTE_KIND_READYZ;
+	if (s->auth && !probe) {
+		const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+		enum auth_level level = auth_check(s->auth, h);
+		bool admin_route =
+		    cr->kind == ROUTE_KIND_MODEL_LOAD || cr->kind == ROUTE_KIND_MODEL_UNLOAD;
+		if (level == AUTH_LEVEL_NONE) {
+			response_error_set(rs, 401, "UNAUTHORIZED",
+			                   h ? "invalid bearer token"
+			                     : "missing Authorization: Bearer <token> header");
+			response_header_add(rs, "WWW-Authenticate", "Bearer");
+			goto refused;
+		}
+		if (admin_route && level != AUTH_LEVEL_ADMIN) {
+			response_error_set(rs, 401, "UNAUTHORIZED", "%s needs the admin token",
+			                   cr->rq.path);
+			response_header_add(rs, "WWW-Authenticate", "Bearer");
+			goto refused;
+		}
+	}
+	if (atomic_load(&s->draining) && !probe && cr->kind != ROUTE_KIND_METRICS) {
+		response_error_set(rs, 503, "SHUTTING_DOWN", "the server is shutting down");
+		goto refused;
+	}
+	if (allowed == HTTP_METHOD_POST) {
+		const char *cl =
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+		if (cl) {
+			char *end;
+			errno = 0;
+			unsigned long long n = strtoull(cl, &end, 10);
+			if (errno == 0 && *end == '\0' && n > s->limits.max_body_bytes) {
+				response_error_set(rs, 413, "INVALID_INPUT",
+				                   "body: %llu bytes exceed the limit of %zu", n,
+				                   s->limits.max_body_bytes);
+				goto refused;
+			}
+			if (errno == 0 && *end == '\0' && n > 0)
+				sbuf_reserve(&cr->body, (size_t)n);
+		}
+	} else {
+		cr->discard_body = true;
+	}
+	return;
+refused:
+	cr->has_early = true;
+	cr->discard_body = true;
+}
+
+static void route_dispatch(struct conn_request *cr, struct response *rs)
+{
+	struct request *rq = &cr->rq;
+	const char *tail = cr->tail ? cr->tail : "";
+	switch (cr->kind) {
+	case ROUTE_KIND_ENCODE: route_encode(rq, tail, rs); break;
+	case ROUTE_KIND_SCORE: route_score(rq, tail, rs); break;
+	case ROUTE_KIND_EXTRACT: route_extract(rq, tail, rs); break;
+	case ROUTE_KIND_EMBEDDINGS: route_embeddings(rq, rs); break;
+	case ROUTE_KIND_MODELS: route_models_list(rq, rs); break;
+	case ROUTE_KIND_MODEL_GET: route_model_get(rq, tail, rs); break;
+	case ROUTE_KIND_MODEL_LOAD: route_model_load(rq, tail, true, rs); break;
+	case ROUTE_KIND_MODEL_UNLOAD: route_model_load(rq, tail, false, rs); break;
+	case ROUTE_KIND_HEALTHZ: route_healthz(rq, rs); break;
+	case ROUTE_KIND_READYZ: route_readyz(rq, rs); break;
+	case ROUTE_KIND_METRICS: route_metrics(rq, rs); break;
+	case ROUTE_KIND_STATUS_PAGE: route_status_page(rq, rs); break;
+	default: response_error_set(rs, 404, "NOT_FOUND", "no route for %s", rq->path); break;
+	}
+}
+
+/* ---- libmicrohttpd callbacks ---- */
+
+static bool request_has_body(struct MHD_Connection *conn)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+	if (cl && strcmp(cl, "0") != 0)
+		return true;
+	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding") != NULL;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+	struct server *s = cls;
+	struct conn_request *cr = *con_cls;
+	if (!cr) {
+		cr = calloc(1, sizeof *cr);
+		if (!cr)
+			return MHD_NO;
+		*con_cls = cr;
+		atomic_fetch_add(&s->inflight, 1);
+		cr->rq.srv = s;
+		cr->rq.conn = conn;
+		cr->rq.t_start_ns = sy_now_ns();
+		cr->rq.path = url;
+		cr->rq.method = method_parse(method);
+		cr->rq.body = "";
+		request_id_assign(s, conn, cr->rq.request_id, sizeof cr->rq.request_id);
+		enum http_method allowed;
+		cr->kind = route_resolve(url, &allowed, &cr->tail, &cr->rq.route);
+		request_precheck(s, cr, allowed);
+		if (cr->has_early && request_has_body(conn)) {
+			/* Answer before the body is read (with "Expect: 100-continue" the client
+			 * never sends it); MHD closes the connection afterwards. Requests without
+			 * a body are answered in the last call instead, keeping the connection. */
+			enum MHD_Result r = response_send(cr, &cr->early);
+			response_free(&cr->early);
+			return r;
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (cr->answered)
+			return MHD_YES;
+		cr->body_seen += n;
+		if (cr->discard_body)
+			return cr->body_too_large &&
+			               cr->body_seen - s->limits.max_body_bytes > BODY_DISCARD_MAX
+			           ? MHD_NO
+			           : MHD_YES;
+		if (cr->body_seen > s->limits.max_body_bytes) {
+			/* A body without Content-Length (chunked) ran past the limit. MHD cannot
+			 * answer in the middle of a body, so the rest is read and dropped and 413
+			 * answers at its end; a body that goes on far past the limit is cut off by
+			 * closing the connection. */
+			cr->body_too_large = true;
+			cr->discard_body = true;
+			sbuf_free(&cr->body);
+			return cr->body_seen - s->limits.max_body_bytes > BODY_DISCARD_MAX
+			           ? MHD_NO
+			           : MHD_YES;
+		}
+		sbuf_put(&cr->body, upload_data, n);
+		return MHD_YES;
+	}
+	if (cr->answered)
+		return MHD_YES;
+	if (cr->has_early) {
+		enum MHD_Result r = response_send(cr, &cr->early);
+		response_free(&cr->early);
+		return r;
+	}
+	struct response rs = {0};
+	if (cr->body_too_large) {
+		response_error_set(&rs, 413, "INVALID_INPUT",
+		                   "body: more than %zu bytes (the limit)",
+		                   s->limits.max_body_bytes);
+	} else if (cr->body.oom) {
+		response_error_set(&rs, 500, "INTERNAL", "out of memory reading the body");
+	} else {
+		if (cr->body.data) {
+			cr->rq.body = cr->body.data;
+			cr->rq.body_len = cr->body.len;
+		}
+		route_dispatch(cr, &rs);
+	}
+	enum MHD_Result r = response_send(cr, &rs);
+	response_free(&rs);
+	return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	struct server *s = cls;
+	struct conn_request *cr = *con_cls;
+	if (!cr)
+		return;
+	*con_cls = NULL;
+	sbuf_free(&cr->body);
+	response_free(&cr->early);
+	free(cr->tail);
+	free(cr);
+	atomic_fetch_sub(&s->inflight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	size_t n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	sy_log(SY_LOG_DEBUG, "http: %s", msg);
+}
+
+/* ---- lifecycle ---- */
+
+enum sy_status server_start(struct engine *e, const struct server_config *cfg, struct sy_error *err,
+                            struct server **out)
+{
+	*out = NULL;
+	struct server *s = calloc(1, sizeof *s);
+	if (!s)
+		return sy_error_set(err, SY_ERR_NOMEM, "server: out of memory");
+	s->engine = e;
+	s->limits = cfg->limits;
+	s->started_ns = sy_now_ns();
+	s->id_salt = mix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ s->started_ns);
+	snprintf(s->host, sizeof s->host, "%s", cfg->host ? cfg->host : "127.0.0.1");
+	enum sy_status st;
+	if (cfg->api_key_file && (st = auth_load_file(cfg->api_key_file, err, &s->auth)) != SY_OK) {
+		free(s);
+		return st;
+	}
+	s->metrics = metrics_create();
+	if (!s->metrics) {
+		server_stop(s);
+		return sy_error_set(err, SY_ERR_NOMEM, "server: out of memory");
+	}
+
+	char port_str[16];
+	snprintf(port_str, sizeof port_str, "%d", cfg->port);
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	int gai = getaddrinfo(s->host, port_str, &hints, &ai);
+	if (gai != 0 || !ai) {
+		server_stop(s);
+		return sy_error_set(err, SY_ERR_INVALID_ARG, "--host %s: %s", cfg->host,
+		                    gai_strerror(gai));
+	}
+	struct sockaddr_storage addr;
+	memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+	bool v6 = ai->ai_family == AF_INET6;
+	freeaddrinfo(ai);
+
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	                 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	unsigned conn_limit = cfg->connection_limit > 0 ? (unsigned)cfg->connection_limit : 256;
+	unsigned timeout = cfg->connection_timeout_s > 0 ? (unsigned)cfg->connection_timeout_s : 60;
+	s->daemon =
+	    MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+	                     (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	                     MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+	                     timeout, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
+	if (!s->daemon) {
+		int e2 = errno;
+		server_stop(s);
+		return sy_error_set(err, SY_ERR_IO, "cannot listen on %s port %d: %s", cfg->host,
+		                    cfg->port, e2 ? strerror(e2) : "libmicrohttpd failed to start");
+	}
+	const union MHD_DaemonInfo *info =
+	    MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : cfg->port;
+	*out = s;
+	return SY_OK;
+}
+
+int server_port(const struct server *s)
+{
+	return s->port;
+}
+
+long server_inflight(const struct server *s)
+{
+	return atomic_load(&((struct server *)s)->inflight);
+}
+
+void server_drain_begin(struct server *s)
+{
+	atomic_store(&s->draining, true);
+	if (s->daemon) {
+		/* Close the listening socket: new connections are refused by the kernel, open
+		 * ones keep being served (and answer 503 to new requests, see precheck). */
+		MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+	}
+}
+
+bool server_wait_idle(struct server *s, int timeout_ms)
+{
+	double deadline = sy_now_ms() + timeout_ms;
+	while (atomic_load(&s->inflight) > 0) {
+		if (sy_now_ms() >= deadline)
+			return false;
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return true;
+}
+
+void server_stop(struct server *s)
+{
+	if (!s)
+		return;
+	if (s->daemon)
+		MHD_stop_daemon(s->daemon);
+	auth_free(s->auth);
+	metrics_free(s->metrics);
+	free(s);
+}

@@ -1,0 +1,597 @@
+/* JSON codecs of the HTTP API (see json_codec.h): request parsing with field-precise errors and
+ * response writing into an sbuf. */
+#include "server/json_codec.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- writing ---- */
+
+/* Decodes one UTF-8 sequence at s[0..n); returns its length, or 0 when it is invalid. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	if (c < 0x80)
+		return 1;
+	size_t len;
+	uint32_t cp, min;
+	if ((c & 0xE0) == 0xC0) {
+		len = 2, cp = c & 0x1F, min = 0x80;
+	} else if ((c & 0xF0) == 0xE0) {
+		len = 3, cp = c & 0x0F, min = 0x800;
+	} else if ((c & 0xF8) == 0xF0) {
+		len = 4, cp = c & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return len;
+}
+
+long json_utf8_count(const char *s, size_t len, size_t *bad_offset)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	long n = 0;
+	size_t i = 0;
+	while (i < len) {
+		if (p[i] < 0x80) {
+			i++;
+			n++;
+			continue;
+		}
+		size_t l = utf8_seq_len(p + i, len - i);
+		if (!l) {
+			if (bad_offset)
+				*bad_offset = i;
+			return -1;
+		}
+		i += l;
+		n++;
+	}
+	return n;
+}
+
+void json_write_str(struct sbuf *b, const char *s, long len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = len < 0 ? strlen(s) : (size_t)len;
+	const unsigned char *p = (const unsigned char *)s;
+	/* Worst case: every byte becomes \u00XX (6 bytes) or U+FFFD as \ufffd (6 bytes). */
+	if (!sbuf_reserve(b, 6 * n + 2))
+		return;
+	char *o = b->data + b->len;
+	*o++ = '"';
+	size_t i = 0;
+	while (i < n) {
+		unsigned c = p[i];
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			*o++ = (char)c;
+			i++;
+		} else if (c < 0x80) {
+			*o++ = '\\';
+			switch (c) {
+			case '"': *o++ = '"'; break;
+			case '\\': *o++ = '\\'; break;
+			case '\n': *o++ = 'n'; break;
+			case '\r': *o++ = 'r'; break;
+			case '\t': *o++ = 't'; break;
+			default:
+				*o++ = 'u';
+				*o++ = '0';
+				*o++ = '0';
+				*o++ = hex[c >> 4];
+				*o++ = hex[c & 15];
+			}
+			i++;
+		} else {
+			size_t l = utf8_seq_len(p + i, n - i);
+			if (l) {
+				memcpy(o, p + i, l);
+				o += l;
+				i += l;
+			} else {
+				memcpy(o, "\\ufffd", 6);
+				o += 6;
+				i++;
+			}
+		}
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
+}
+
+void json_write_float(struct sbuf *b, float v)
+{
+	if (!isfinite(v)) {
+		sbuf_put(b, "null", 4);
+		return;
+	}
+	if (!sbuf_reserve(b, 32))
+		return;
+	int n = snprintf(b->data + b->len, 32, "%.9g", (double)v);
+	if (n > 0 && n < 32)
+		b->len += (size_t)n;
+	b->data[b->len] = '\0';
+}
+
+void json_write_floats(struct sbuf *b, const float *v, int n)
+{
+	/* "-1.23456789e-38," is at most 16 bytes; reserving once keeps the loop tight. */
+	if (!sbuf_reserve(b, (size_t)n * 17 + 2))
+		return;
+	sbuf_putc(b, '[');
+	for (int i = 0; i < n; i++) {
+		if (i)
+			sbuf_putc(b, ',');
+		json_write_float(b, v[i]);
+	}
+	sbuf_putc(b, ']');
+}
+
+void json_write_base64(struct sbuf *b, const void *data, size_t n)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = data;
+	if (!sbuf_reserve(b, (n + 2) / 3 * 4))
+		return;
+	char *o = b->data + b->len;
+	size_t i = 0;
+	for (; i + 3 <= n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		*o++ = tab[v >> 18];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = tab[(v >> 6) & 63];
+		*o++ = tab[v & 63];
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		*o++ = tab[v >> 18];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = '=';
+		*o++ = '=';
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		*o++ = tab[v >> 18];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = tab[(v >> 6) & 63];
+		*o++ = '=';
+	}
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
+}
+
+/* ---- parsing helpers ---- */
+
+static const char *json_type_name(const cJSON *v)
+{
+	if (cJSON_IsNull(v))
+		return "null";
+	if (cJSON_IsBool(v))
+		return "boolean";
+	if (cJSON_IsNumber(v))
+		return "number";
+	if (cJSON_IsString(v))
+		return "string";
+	if (cJSON_IsArray(v))
+		return "array";
+	if (cJSON_IsObject(v))
+		return "object";
+	return "invalid";
+}
+
+/* Parses the body as one JSON object. */
+static enum sy_status parse_object(const char *body, size_t len, struct api_error *err, cJSON **out)
+{
+	*out = NULL;
+	if (len == 0)
+		return api_error_set(err, 400, "INVALID_INPUT",
+		                     "body: empty; expected a JSON object");
+	const char *end = NULL;
+	cJSON *doc = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+	if (!doc) {
+		size_t at = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
+		return api_error_set(err, 400, "INVALID_INPUT",
+		                     "body: malformed JSON near byte %zu", at);
+	}
+	/* Only whitespace may follow the value. */
+	for (const char *p = end; p && p < body + len; p++) {
+		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
+			cJSON_Delete(doc);
+			return api_error_set(
+			    err, 400, "INVALID_INPUT",
+			    "body: unexpected data after the JSON value at byte %zu",
+			    (size_t)(p - body));
+		}
+	}
+	if (!cJSON_IsObject(doc)) {
+		api_error_set(err, 400, "INVALID_INPUT", "body: expected a JSON object, got %s",
+		              json_type_name(doc));
+		cJSON_Delete(doc);
+		return SY_ERR_INVALID_ARG;
+	}
+	*out = doc;
+	return SY_OK;
+}
+
+/* Checks one text: valid UTF-8 and within the characters limit. `field` names it in errors. */
+static enum sy_status check_text(const char *field, const char *s, size_t len,
+                                 const struct server_limits *lim, struct api_error *err)
+{
+	size_t bad = 0;
+	long chars = json_utf8_count(s, len, &bad);
+	if (chars < 0)
+		return api_error_set(err, 400, "INVALID_INPUT", "%s: invalid UTF-8 at byte %zu",
+		                     field, bad);
+	if (lim->max_chars > 0 && chars > lim->max_chars)
+		return api_error_set(err, 422, "INVALID_INPUT",
+		                     "%s: %ld characters exceed the limit of %d per item", field,
+		                     chars, lim->max_chars);
+	return SY_OK;
+}
+
+static enum sy_status get_bool(const cJSON *obj, const char *name, const char *prefix,
+                               struct api_error *err, int *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	if (!v || cJSON_IsNull(v))
+		return SY_OK;
+	if (!cJSON_IsBool(v))
+		return api_error_set(err, 400, "INVALID_INPUT", "%s%s: expected boolean, got %s",
+		                     prefix, name, json_type_name(v));
+	*out = cJSON_IsTrue(v) ? 1 : 0;
+	return SY_OK;
+}
+
+/* ---- POST /v1/encode/{model} ---- */
+
+static enum sy_status parse_output_types(const cJSON *v, struct api_error *err, unsigned *out)
+{
+	if (!cJSON_IsArray(v))
+		return api_error_set(err, 400, "INVALID_INPUT",
+		                     "params.output_types: expected array of strings, got %s",
+		                     json_type_name(v));
+	unsigned bits = 0;
+	int i = 0;
+	for (const cJSON *t = v->child; t; t = t->next, i++) {
+		if (!cJSON_IsString(t))
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "params.output_types[%d]: expected string, got %s", i,
+			                     json_type_name(t));
+		if (!strcmp(t->valuestring, "dense"))
+			bits |= ENGINE_OUTPUT_DENSE;
+		else if (!strcmp(t->valuestring, "sparse"))
+			bits |= ENGINE_OUTPUT_SPARSE;
+		else if (!strcmp(t->valuestring, "multivector"))
+			bits |= ENGINE_OUTPUT_MULTIVECTOR;
+		else
+			return api_error_set(
+			    err, 400, "INVALID_INPUT",
+			    "params.output_types[%d]: unknown output type; expected "
+			    "dense, sparse or multivector",
+			    i);
+	}
+	if (!bits)
+		return api_error_set(err, 400, "INVALID_INPUT",
+		                     "params.output_types: must name at least one output type");
+	*out = bits;
+	return SY_OK;
+}
+
+static enum sy_status parse_encode_params(const cJSON *p, struct api_error *err,
+                                          struct encode_request *r)
+{
+	if (!p || cJSON_IsNull(p))
+		return SY_OK;
+	if (!cJSON_IsObject(p))
+		return api_error_set(err, 400, "INVALID_INPUT", "params: expected object, got %s",
+		                     json_type_name(p));
+	const cJSON *ot = cJSON_GetObjectItemCaseSensitive(p, "output_types");
+	if (ot && !cJSON_IsNull(ot) && parse_output_types(ot, err, &r->outputs) != SY_OK)
+		return SY_ERR_INVALID_ARG;
+	int truncate = 1, is_query = 0;
+	if (get_bool(p, "normalize", "params.", err, &r->normalize) != SY_OK ||
+	    get_bool(p, "truncate", "params.", err, &truncate) != SY_OK ||
+	    get_bool(p, "is_query", "params.", err, &is_query) != SY_OK)
+		return SY_ERR_INVALID_ARG;
+	r->truncate = truncate;
+	r->is_query = is_query;
+	const cJSON *ins = cJSON_GetObjectItemCaseSensitive(p, "instruction");
+	if (ins && !cJSON_IsNull(ins)) {
+		if (!cJSON_IsString(ins))
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "params.instruction: expected string, got %s",
+			                     json_type_name(ins));
+		size_t bad;
+		if (json_utf8_count(ins->valuestring, strlen(ins->valuestring), &bad) < 0)
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "params.instruction: invalid UTF-8 at byte %zu", bad);
+		r->instruction = ins->valuestring;
+	}
+	const cJSON *dt = cJSON_GetObjectItemCaseSensitive(p, "output_dtype");
+	if (dt && !cJSON_IsNull(dt)) {
+		if (!cJSON_IsString(dt))
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "params.output_dtype: expected string, got %s",
+			                     json_type_name(dt));
+		const char *s = dt->valuestring;
+		if (!strcmp(s, "float16") || !strcmp(s, "int8") || !strcmp(s, "binary"))
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "params.output_dtype: %s is not supported yet; only "
+			                     "float32 is",
+			                     s);
+		if (strcmp(s, "float32") != 0)
+			return api_error_set(
+			    err, 400, "INVALID_INPUT",
+			    "params.output_dtype: unknown dtype; expected float32");
+	}
+	return SY_OK;
+}
+
+static enum sy_status encode_request_alloc(int n, struct encode_request *r)
+{
+	size_t m = n > 0 ? (size_t)n : 1;
+	r->ids = calloc(m, sizeof *r->ids);
+	r->texts = calloc(m, sizeof *r->texts);
+	r->lens = calloc(m, sizeof *r->lens);
+	return r->ids && r->texts && r->lens ? SY_OK : SY_ERR_NOMEM;
+}
+
+enum sy_status json_encode_request_parse(const char *body, size_t len,
+                                         const struct server_limits *lim, struct api_error *err,
+                                         struct encode_request *out)
+{
+	memset(out, 0, sizeof *out);
+	out->normalize = -1;
+	out->truncate = true;
+	out->outputs = ENGINE_OUTPUT_DENSE;
+	if (parse_object(body, len, err, &out->doc) != SY_OK)
+		return SY_ERR_INVALID_ARG;
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(out->doc, "items");
+	if (!items) {
+		api_error_set(err, 400, "INVALID_INPUT", "items: required field is missing");
+		goto fail;
+	}
+	if (!cJSON_IsArray(items)) {
+		api_error_set(err, 400, "INVALID_INPUT", "items: expected array, got %s",
+		              json_type_name(items));
+		goto fail;
+	}
+	int n = cJSON_GetArraySize(items);
+	if (n == 0) {
+		api_error_set(err, 400, "INVALID_INPUT", "items: must not be empty");
+		goto fail;
+	}
+	if (lim->max_items > 0 && n > lim->max_items) {
+		api_error_set(err, 413, "INVALID_INPUT",
+		              "items: %d items exceed the limit of %d per request", n,
+		              lim->max_items);
+		goto fail;
+	}
+	if (parse_encode_params(cJSON_GetObjectItemCaseSensitive(out->doc, "params"), err, out) !=
+	    SY_OK)
+		goto fail;
+	if (encode_request_alloc(n, out) != SY_OK) {
+		api_error_set(err, 500, "INTERNAL", "out of memory");
+		goto fail;
+	}
+	char field[64];
+	int i = 0;
+	for (const cJSON *it = items->child; it; it = it->next, i++) {
+		if (!cJSON_IsObject(it)) {
+			api_error_set(err, 400, "INVALID_INPUT",
+			              "items[%d]: expected object, got %s", i, json_type_name(it));
+			goto fail;
+		}
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "text");
+		if (!t) {
+			api_error_set(err, 400, "INVALID_INPUT",
+			              "items[%d].text: required field is missing", i);
+			goto fail;
+		}
+		if (!cJSON_IsString(t)) {
+			api_error_set(err, 400, "INVALID_INPUT",
+			              "items[%d].text: expected string, got %s", i,
+			              json_type_name(t));
+			goto fail;
+		}
+		out->texts[i] = t->valuestring;
+		out->lens[i] = strlen(t->valuestring);
+		snprintf(field, sizeof field, "items[%d].text", i);
+		if (check_text(field, out->texts[i], out->lens[i], lim, err) != SY_OK)
+			goto fail;
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+		if (id && !cJSON_IsNull(id)) {
+			if (!cJSON_IsString(id)) {
+				api_error_set(err, 400, "INVALID_INPUT",
+				              "items[%d].id: expected string, got %s", i,
+				              json_type_name(id));
+				goto fail;
+			}
+			size_t bad;
+			if (json_utf8_count(id->valuestring, strlen(id->valuestring), &bad) < 0) {
+				api_error_set(err, 400, "INVALID_INPUT",
+				              "items[%d].id: invalid UTF-8 at byte %zu", i, bad);
+				goto fail;
+			}
+			out->ids[i] = id->valuestring;
+		}
+	}
+	out->n_items = n;
+	return SY_OK;
+fail:
+	json_encode_request_free(out);
+	return SY_ERR_INVALID_ARG;
+}
+
+void json_encode_request_free(struct encode_request *r)
+{
+	cJSON_Delete(r->doc);
+	free(r->ids);
+	free(r->texts);
+	free(r->lens);
+	memset(r, 0, sizeof *r);
+}
+
+/* ---- POST /v1/embeddings (OpenAI) ---- */
+
+enum sy_status json_embeddings_request_parse(const char *body, size_t len,
+                                             const struct server_limits *lim, struct api_error *err,
+                                             struct embeddings_request *out)
+{
+	memset(out, 0, sizeof *out);
+	if (parse_object(body, len, err, &out->doc) != SY_OK)
+		return SY_ERR_INVALID_ARG;
+	const cJSON *doc = out->doc;
+	const cJSON *model = cJSON_GetObjectItemCaseSensitive(doc, "model");
+	if (!model) {
+		api_error_set(err, 400, "INVALID_INPUT", "model: required field is missing");
+		goto fail;
+	}
+	if (!cJSON_IsString(model) || !model->valuestring[0]) {
+		api_error_set(err, 400, "INVALID_INPUT",
+		              "model: expected a non-empty string, got %s", json_type_name(model));
+		goto fail;
+	}
+	out->model = model->valuestring;
+
+	const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(doc, "encoding_format");
+	if (fmt && !cJSON_IsNull(fmt)) {
+		if (!cJSON_IsString(fmt)) {
+			api_error_set(err, 400, "INVALID_INPUT",
+			              "encoding_format: expected string, got %s",
+			              json_type_name(fmt));
+			goto fail;
+		}
+		if (!strcmp(fmt->valuestring, "base64")) {
+			out->base64 = true;
+		} else if (strcmp(fmt->valuestring, "float") != 0) {
+			api_error_set(err, 400, "INVALID_INPUT",
+			              "encoding_format: expected \"float\" or \"base64\"");
+			goto fail;
+		}
+	}
+	const cJSON *dims = cJSON_GetObjectItemCaseSensitive(doc, "dimensions");
+	if (dims && !cJSON_IsNull(dims)) {
+		if (!cJSON_IsNumber(dims) || dims->valuedouble < 1 || dims->valuedouble > 1 << 20 ||
+		    dims->valuedouble != (double)dims->valueint) {
+			api_error_set(err, 400, "INVALID_INPUT",
+			              "dimensions: expected a positive integer");
+			goto fail;
+		}
+		out->dimensions = dims->valueint;
+	}
+
+	const cJSON *input = cJSON_GetObjectItemCaseSensitive(doc, "input");
+	if (!input) {
+		api_error_set(err, 400, "INVALID_INPUT", "input: required field is missing");
+		goto fail;
+	}
+	int n;
+	if (cJSON_IsString(input)) {
+		n = 1;
+	} else if (cJSON_IsArray(input)) {
+		n = cJSON_GetArraySize(input);
+		if (n == 0) {
+			api_error_set(err, 400, "INVALID_INPUT", "input: must not be empty");
+			goto fail;
+		}
+	} else {
+		api_error_set(err, 400, "INVALID_INPUT",
+		              "input: expected a string or an array of strings, got %s",
+		              json_type_name(input));
+		goto fail;
+	}
+	if (lim->max_items > 0 && n > lim->max_items) {
+		api_error_set(err, 413, "INVALID_INPUT",
+		              "input: %d inputs exceed the limit of %d per request", n,
+		              lim->max_items);
+		goto fail;
+	}
+	out->texts = calloc((size_t)n, sizeof *out->texts);
+	out->lens = calloc((size_t)n, sizeof *out->lens);
+	if (!out->texts || !out->lens) {
+		api_error_set(err, 500, "INTERNAL", "out of memory");
+		goto fail;
+	}
+	char field[64];
+	if (cJSON_IsString(input)) {
+		out->texts[0] = input->valuestring;
+		out->lens[0] = strlen(input->valuestring);
+		if (check_text("input", out->texts[0], out->lens[0], lim, err) != SY_OK)
+			goto fail;
+	} else {
+		int i = 0;
+		for (const cJSON *t = input->child; t; t = t->next, i++) {
+			if (cJSON_IsNumber(t) || cJSON_IsArray(t)) {
+				api_error_set(err, 400, "INVALID_INPUT",
+				              "input[%d]: token-id arrays are not supported; send "
+				              "text",
+				              i);
+				goto fail;
+			}
+			if (!cJSON_IsString(t)) {
+				api_error_set(err, 400, "INVALID_INPUT",
+				              "input[%d]: expected string, got %s", i,
+				              json_type_name(t));
+				goto fail;
+			}
+			out->texts[i] = t->valuestring;
+			out->lens[i] = strlen(t->valuestring);
+			snprintf(field, sizeof field, "input[%d]", i);
+			if (check_text(field, out->texts[i], out->lens[i], lim, err) != SY_OK)
+				goto fail;
+		}
+	}
+	out->n_inputs = n;
+	return SY_OK;
+fail:
+	json_embeddings_request_free(out);
+	return SY_ERR_INVALID_ARG;
+}
+
+void json_embeddings_request_free(struct embeddings_request *r)
+{
+	cJSON_Delete(r->doc);
+	free(r->texts);
+	free(r->lens);
+	memset(r, 0, sizeof *r);
+}
+
+/* ---- models ---- */
+
+void json_model_info_write(struct sbuf *b, const struct engine_model_info *m)
+{
+	sbuf_puts(b, "{\"id\":");
+	json_write_str(b, m->id, -1);
+	sbuf_puts(b, ",\"object\":\"model\",\"owned_by\":\"switchyard\",\"state\":");
+	json_write_str(b, engine_model_state_str(m->state), -1);
+	/* Every model the engine loads today is a dense encoder. */
+	sbuf_puts(b, ",\"tasks\":[\"encode\"],\"arch\":");
+	json_write_str(b, m->arch, -1);
+	sbuf_printf(b,
+	            ",\"bytes\":%zu,\"dims\":%d,\"pinned\":%s,\"idle_s\":%.3f,"
+	            "\"queue_items\":%ld,\"requests\":%ld,\"items\":%ld,\"tokens\":%ld,"
+	            "\"batches\":%ld,\"errors\":%ld,\"loads\":%ld,\"evictions\":%ld,"
+	            "\"load_failures\":%ld,\"load_ms\":%.3f",
+	            m->bytes, m->dims, m->pinned ? "true" : "false", m->idle_s, m->queue_items,
+	            m->n_requests, m->n_items, m->n_tokens, m->n_batches, m->n_errors, m->n_loads,
+	            m->n_evictions, m->n_load_failures, m->load_ms);
+	if (m->state == ENGINE_MODEL_FAILED || m->error[0]) {
+		sbuf_puts(b, ",\"error\":");
+		json_write_str(b, m->error, -1);
+	}
+	sbuf_putc(b, '}');
+}

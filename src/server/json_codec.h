@@ -1,0 +1,83 @@
+/* JSON codecs of the HTTP API: request parsing (cJSON) with field-precise errors, and fast
+ * response writing straight into a buffer (no intermediate tree, so a 32 x 1024 float answer
+ * costs one pass).
+ *
+ * Parsing errors name the field ("items[2].text: expected string") and carry the HTTP status
+ * (struct api_error): malformed JSON, wrong types and missing fields answer 400; too many items
+ * answers 413; a text over the characters-per-item limit answers 422. Text must be valid UTF-8
+ * (JSON requires it): invalid bytes answer 400 naming the field and byte offset, rather than
+ * being silently replaced, so a client learns its encoding is wrong. */
+#ifndef SY_SERVER_JSON_CODEC_H
+#define SY_SERVER_JSON_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/status.h"
+#include "server/errors.h"
+#include "server/sbuf.h"
+#include "server/server.h"
+
+/* ---- writing ---- */
+
+/* A JSON string literal of s (len bytes, or strlen(s) when len < 0), quotes included. Invalid
+ * UTF-8 is written as U+FFFD so the output is always valid JSON. */
+void json_write_str(struct sbuf *b, const char *s, long len);
+/* A float with 9 significant digits (round-trips float32, the same text as `switchyard encode`);
+ * NaN and infinities, which JSON cannot carry, are written as null. */
+void json_write_float(struct sbuf *b, float v);
+/* [v0,v1,...] */
+void json_write_floats(struct sbuf *b, const float *v, int n);
+/* Standard base64 (RFC 4648, with padding) of n bytes, without quotes. */
+void json_write_base64(struct sbuf *b, const void *data, size_t n);
+
+/* Counts the code points of s[0..len); returns -1 on invalid UTF-8 (overlong forms, surrogates,
+ * values past U+10FFFF, truncated sequences) and sets *bad_offset to the first bad byte. */
+long json_utf8_count(const char *s, size_t len, size_t *bad_offset);
+
+/* ---- POST /v1/encode/{model} ---- */
+
+struct encode_request {
+	cJSON *doc; /* the parsed body; texts and ids point into it */
+	int n_items;
+	const char **ids; /* [n_items]; NULL entries mean the default "item-<i>" */
+	const char **texts; /* [n_items] UTF-8 */
+	size_t *lens; /* [n_items] bytes */
+	unsigned outputs; /* ENGINE_OUTPUT_* bits asked for (default dense) */
+	int normalize; /* -1 model default, 0, 1 */
+	bool truncate; /* default true */
+	bool is_query; /* default false */
+	const char *instruction; /* NULL when absent */
+};
+
+/* Parses and validates a body against the limits. On failure fills err; *out is then empty. */
+enum sy_status json_encode_request_parse(const char *body, size_t len,
+                                         const struct server_limits *lim, struct api_error *err,
+                                         struct encode_request *out);
+void json_encode_request_free(struct encode_request *r);
+
+/* ---- POST /v1/embeddings (OpenAI) ---- */
+
+struct embeddings_request {
+	cJSON *doc;
+	const char *model;
+	int n_inputs;
+	const char **texts; /* [n_inputs] */
+	size_t *lens; /* [n_inputs] bytes */
+	bool base64; /* encoding_format "base64" (else "float") */
+	int dimensions; /* 0 when not given */
+};
+
+enum sy_status json_embeddings_request_parse(const char *body, size_t len,
+                                             const struct server_limits *lim, struct api_error *err,
+                                             struct embeddings_request *out);
+void json_embeddings_request_free(struct embeddings_request *r);
+
+/* ---- models ---- */
+
+/* One model object of GET /v1/models (DESIGN.md section 10). */
+void json_model_info_write(struct sbuf *b, const struct engine_model_info *m);
+
+#endif

@@ -1,0 +1,142 @@
+/* POST /v1/encode/{model}, /v1/score/{model} and /v1/extract/{model} (DESIGN.md section 3).
+ *
+ * Encode parses and validates the whole request first (limits, types, UTF-8), so a bad request
+ * costs no engine work; then one blocking engine_encode call, whose items the engine batches
+ * with those of concurrent requests. Score and extract exist as routes so clients get a clear
+ * answer: no loaded architecture has a cross-encoder or extraction head yet. */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/json_codec.h"
+#include "server/server_internal.h"
+
+static bool model_missing(struct request *rq, const char *model, const char *route,
+                          struct response *rs)
+{
+	if (!model[0]) {
+		response_error_set(rs, 404, "MODEL_NOT_FOUND",
+		                   "no model named in the path; use /v1/%s/{model}", route);
+		return true;
+	}
+	return false;
+}
+
+/* Answers for output types no model supports yet: 404 for an unknown model (so typos are
+ * reported as such), else 400 naming the model and the task. */
+static void unsupported_output(struct request *rq, const char *model, unsigned outputs,
+                               struct response *rs)
+{
+	struct sy_error err = {0};
+	struct engine_model_info info;
+	if (engine_model_get(rq->srv->engine, model, &err, &info) != SY_OK) {
+		struct api_error ae;
+		api_error_from_engine(&ae, &err, false);
+		response_error(rs, &ae);
+		return;
+	}
+	const char *what = outputs & ENGINE_OUTPUT_SPARSE ? "sparse" : "multivector";
+	response_error_set(rs, 400, "INVALID_INPUT",
+	                   "params.output_types: model %s does not support %s output (no %s models "
+	                   "are available yet; use \"dense\")",
+	                   model, what, what);
+}
+
+static void write_encode_response(struct request *rq, const char *model,
+                                  const struct encode_request *req,
+                                  const struct engine_encode_result *res, struct response *rs)
+{
+	struct sbuf *b = &rs->body;
+	/* Rough size: ~13 bytes per float plus the ids; one reservation avoids regrowth. */
+	sbuf_reserve(b, (size_t)res->n_items * ((size_t)res->dims * 13 + 64) + 256);
+	sbuf_puts(b, "{\"model\":");
+	json_write_str(b, model, -1);
+	sbuf_puts(b, ",\"items\":[");
+	for (int i = 0; i < res->n_items; i++) {
+		if (i)
+			sbuf_putc(b, ',');
+		sbuf_puts(b, "{\"id\":");
+		if (req->ids[i])
+			json_write_str(b, req->ids[i], -1);
+		else
+			sbuf_printf(b, "\"item-%d\"", i);
+		sbuf_printf(b, ",\"dense\":{\"dims\":%d,\"values\":", res->dims);
+		json_write_floats(b, res->dense + (size_t)i * (size_t)res->dims, res->dims);
+		sbuf_puts(b, "}}");
+	}
+	double total_ms = request_elapsed_ms(rq);
+	sbuf_printf(b,
+	            "],\"timing\":{\"queue_ms\":%.3f,\"tokenize_ms\":%.3f,\"inference_ms\":%.3f,"
+	            "\"total_ms\":%.3f}}",
+	            res->queue_ms, res->tokenize_ms, res->inference_ms, total_ms);
+	response_timing_headers(rs, res->queue_ms, res->inference_ms, total_ms);
+	rs->status = 200;
+}
+
+void route_encode(struct request *rq, const char *model, struct response *rs)
+{
+	if (model_missing(rq, model, "encode", rs))
+		return;
+	struct encode_request req;
+	struct api_error ae;
+	if (json_encode_request_parse(rq->body, rq->body_len, &rq->srv->limits, &ae, &req) !=
+	    SY_OK) {
+		response_error(rs, &ae);
+		return;
+	}
+	if (req.outputs & ~(unsigned)ENGINE_OUTPUT_DENSE) {
+		unsupported_output(rq, model, req.outputs, rs);
+		json_encode_request_free(&req);
+		return;
+	}
+	struct engine_encode_request er = {
+	    .model = model,
+	    .n_items = req.n_items,
+	    .texts = req.texts,
+	    .lens = req.lens,
+	    .outputs = ENGINE_OUTPUT_DENSE,
+	    .normalize = req.normalize,
+	    .truncate = req.truncate,
+	    .is_query = req.is_query,
+	    .instruction = req.instruction,
+	};
+	struct engine_encode_result res = {0};
+	struct sy_error err = {0};
+	if (engine_encode(rq->srv->engine, &er, &err, &res) != SY_OK) {
+		api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));
+		response_error(rs, &ae);
+		json_encode_request_free(&req);
+		return;
+	}
+	write_encode_response(rq, model, &req, &res, rs);
+	engine_encode_result_free(&res);
+	json_encode_request_free(&req);
+}
+
+/* Score and extract: the model must exist (404 otherwise); no model can do the task yet. */
+static void route_task_unsupported(struct request *rq, const char *model, const char *task,
+                                   const char *kind, struct response *rs)
+{
+	if (model_missing(rq, model, task, rs))
+		return;
+	struct sy_error err = {0};
+	struct engine_model_info info;
+	if (engine_model_get(rq->srv->engine, model, &err, &info) != SY_OK) {
+		struct api_error ae;
+		api_error_from_engine(&ae, &err, false);
+		response_error(rs, &ae);
+		return;
+	}
+	response_error_set(rs, 400, "INVALID_INPUT",
+	                   "model %s does not support %s (no %s models are available yet)", model,
+	                   task, kind);
+}
+
+void route_score(struct request *rq, const char *model, struct response *rs)
+{
+	route_task_unsupported(rq, model, "score", "cross-encoder", rs);
+}
+
+void route_extract(struct request *rq, const char *model, struct response *rs)
+{
+	route_task_unsupported(rq, model, "extract", "extraction (NER/GLiNER)", rs);
+}

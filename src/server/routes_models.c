@@ -1,0 +1,95 @@
+/* GET /v1/models, GET /v1/models/{id}, and the admin routes POST /v1/models/{id}/load|unload.
+ *
+ * The list keeps the shape of DESIGN.md section 10 ({"object":"list","data":[...]}, each model
+ * with id, state, tasks and bytes) in catalogue order, plus the engine's counters and the
+ * memory budget, which the status page and scripts use. */
+#include <stdlib.h>
+
+#include "server/json_codec.h"
+#include "server/server_internal.h"
+
+int server_models_snapshot(struct engine *e, struct engine_model_info **out)
+{
+	*out = NULL;
+	struct engine_model_info probe;
+	int n = engine_models_list(e, &probe, 0);
+	/* The catalogue may grow between the two calls; a little headroom keeps this one pass. */
+	for (int attempt = 0; n > 0 && attempt < 4; attempt++) {
+		int cap = n + 8;
+		struct engine_model_info *v = calloc((size_t)cap, sizeof *v);
+		if (!v)
+			return 0;
+		int got = engine_models_list(e, v, cap);
+		if (got <= cap) {
+			*out = v;
+			return got;
+		}
+		free(v);
+		n = got;
+	}
+	return 0;
+}
+
+void route_models_list(struct request *rq, struct response *rs)
+{
+	struct engine_model_info *models = NULL;
+	int n = server_models_snapshot(rq->srv->engine, &models);
+	struct engine_stats st;
+	engine_stats_get(rq->srv->engine, &st);
+	struct sbuf *b = &rs->body;
+	sbuf_puts(b, "{\"object\":\"list\",\"data\":[");
+	for (int i = 0; i < n; i++) {
+		if (i)
+			sbuf_putc(b, ',');
+		json_model_info_write(b, &models[i]);
+	}
+	sbuf_printf(b, "],\"memory_budget\":%zu,\"memory_used\":%zu}", st.memory_budget,
+	            st.memory_used);
+	free(models);
+	rs->status = 200;
+}
+
+static bool id_missing(const char *id, struct response *rs)
+{
+	if (id[0])
+		return false;
+	response_error_set(rs, 404, "MODEL_NOT_FOUND", "no model id in the path");
+	return true;
+}
+
+void route_model_get(struct request *rq, const char *id, struct response *rs)
+{
+	if (id_missing(id, rs))
+		return;
+	struct engine_model_info info;
+	struct sy_error err = {0};
+	if (engine_model_get(rq->srv->engine, id, &err, &info) != SY_OK) {
+		struct api_error ae;
+		api_error_from_engine(&ae, &err, false);
+		response_error(rs, &ae);
+		return;
+	}
+	json_model_info_write(&rs->body, &info);
+	rs->status = 200;
+}
+
+void route_model_load(struct request *rq, const char *id, bool load, struct response *rs)
+{
+	if (id_missing(id, rs))
+		return;
+	struct engine *e = rq->srv->engine;
+	struct sy_error err = {0};
+	enum sy_status st =
+	    load ? engine_model_load(e, id, &err) : engine_model_unload(e, id, &err);
+	struct engine_model_info info;
+	if (st == SY_OK)
+		st = engine_model_get(e, id, &err, &info);
+	if (st != SY_OK) {
+		struct api_error ae;
+		api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));
+		response_error(rs, &ae);
+		return;
+	}
+	json_model_info_write(&rs->body, &info);
+	rs->status = 200;
+}

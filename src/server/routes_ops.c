@@ -1,0 +1,28 @@
+/* Operational routes: GET /healthz (liveness), GET /readyz (readiness: 503 while draining, so a
+ * load balancer stops sending work before the process exits) and GET /metrics (Prometheus). */
+#include "server/server_internal.h"
+
+void route_healthz(struct request *rq, struct response *rs)
+{
+	sbuf_puts(&rs->body, "{\"status\":\"ok\"}");
+	rs->status = 200;
+}
+
+void route_readyz(struct request *rq, struct response *rs)
+{
+	if (atomic_load(&rq->srv->draining)) {
+		sbuf_puts(&rs->body, "{\"status\":\"draining\"}");
+		rs->status = 503;
+		return;
+	}
+	sbuf_puts(&rs->body, "{\"status\":\"ready\"}");
+	rs->status = 200;
+}
+
+void route_metrics(struct request *rq, struct response *rs)
+{
+	struct server *s = rq->srv;
+	metrics_render(s->metrics, s->engine, atomic_load(&s->inflight), &rs->body);
+	rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	rs->status = 200;
+}

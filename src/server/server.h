@@ -1,0 +1,51 @@
+/* The HTTP server: libmicrohttpd with one thread per connection, in front of the engine.
+ *
+ * Lifecycle (cmd_serve.c): server_start() binds and starts answering; on SIGTERM the caller runs
+ * server_drain_begin() (stop accepting connections, /readyz answers 503, new requests on open
+ * connections answer 503 SHUTTING_DOWN), server_wait_idle() (requests already in progress
+ * finish and are answered), then engine_drain() and server_stop(). The engine outlives the
+ * server: server_stop() must come before engine_destroy(). */
+#ifndef SY_SERVER_SERVER_H
+#define SY_SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/status.h"
+#include "engine/engine.h"
+
+/* Request limits, checked before any work is done (DESIGN.md section 3). */
+struct server_limits {
+	size_t max_body_bytes; /* request body; larger answers 413 without being read */
+	int max_items; /* items (or OpenAI inputs) per request; more answers 413 */
+	int max_chars; /* Unicode code points per text; more answers 422 */
+};
+
+struct server_config {
+	const char *host; /* address to bind: "127.0.0.1", "0.0.0.0", "::1", a name */
+	int port; /* 0 picks a free port (see server_port) */
+	struct server_limits limits;
+	const char
+	    *api_key_file; /* NULL: no auth; else one token per line, "admin:TOKEN" for admin */
+	int connection_limit; /* concurrent connections (each has a thread); 0: default 256 */
+	int connection_timeout_s; /* idle keep-alive connections close after this; 0: default 60 */
+};
+
+struct server_limits server_default_limits(void);
+
+struct server;
+
+enum sy_status server_start(struct engine *e, const struct server_config *cfg, struct sy_error *err,
+                            struct server **out);
+/* The port actually bound (differs from cfg->port when that was 0). */
+int server_port(const struct server *s);
+/* Stops accepting new connections and marks the server draining (see above). */
+void server_drain_begin(struct server *s);
+/* Waits up to timeout_ms for requests in progress to be answered; true when none is left. */
+bool server_wait_idle(struct server *s, int timeout_ms);
+/* Requests being answered now. */
+long server_inflight(const struct server *s);
+/* Closes every connection, joins the threads and frees. */
+void server_stop(struct server *s);
+
+#endif

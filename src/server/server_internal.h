@@ -1,0 +1,105 @@
+/* What the server's files share: the server state, one request and its response, and the route
+ * handlers that http.c dispatches to.
+ *
+ * A handler runs on the connection's own thread (libmicrohttpd, one thread per connection), after
+ * the whole body has arrived and auth and limits have passed. It fills `struct response` and
+ * returns; http.c adds the common headers (X-Request-ID, Content-Type, Retry-After) and records
+ * metrics. Handlers may block on the engine: other connections have their own threads. */
+#ifndef SY_SERVER_SERVER_INTERNAL_H
+#define SY_SERVER_SERVER_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "server/auth.h"
+#include "server/errors.h"
+#include "server/metrics.h"
+#include "server/sbuf.h"
+#include "server/server.h"
+
+struct MHD_Daemon;
+struct MHD_Connection;
+
+struct server {
+	struct engine *engine; /* not owned */
+	struct server_limits limits;
+	struct auth *auth; /* NULL: no auth configured */
+	struct metrics *metrics;
+	struct MHD_Daemon *daemon;
+	char host[256];
+	int port; /* bound port */
+	uint64_t started_ns; /* sy_now_ns() at start */
+	atomic_bool draining;
+	atomic_long inflight; /* requests between their first byte and their answer */
+	atomic_ulong next_id; /* request counter for generated X-Request-IDs */
+	uint64_t id_salt; /* mixes the counter so ids differ between runs */
+};
+
+enum http_method {
+	HTTP_METHOD_OTHER,
+	HTTP_METHOD_GET, /* HEAD is treated as GET; libmicrohttpd drops the body */
+	HTTP_METHOD_POST,
+};
+
+#define RESPONSE_MAX_HEADERS 8
+
+struct response {
+	int status; /* HTTP status; 0 means "not set" (500) */
+	const char *content_type; /* static string; default application/json */
+	struct sbuf body;
+	struct {
+		const char *name; /* static string */
+		char value[64];
+	} headers[RESPONSE_MAX_HEADERS];
+	int n_headers;
+	struct api_error error; /* when has_error: the body is written from it */
+	bool has_error;
+};
+
+struct request {
+	struct server *srv;
+	struct MHD_Connection *conn;
+	enum http_method method;
+	const char *path; /* decoded URL path, valid for the request's life */
+	const char *body; /* the whole body (NUL-terminated), or "" */
+	size_t body_len; /* bytes */
+	uint64_t t_start_ns; /* first byte seen */
+	char request_id[136];
+	enum metrics_route route;
+};
+
+/* Response helpers (http.c). */
+void response_header_add(struct response *rs, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Marks the response as an error answer; the body is written from err. */
+void response_error(struct response *rs, const struct api_error *err);
+/* Shorthand for an error built in place. */
+void response_error_set(struct response *rs, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Milliseconds since the request started. */
+double request_elapsed_ms(const struct request *rq);
+/* Adds X-Queue-Time, X-Inference-Time and X-Total-Time (milliseconds). */
+void response_timing_headers(struct response *rs, double queue_ms, double inference_ms,
+                             double total_ms);
+
+/* Route handlers. `tail` is the rest of the path after the route's prefix (a model id). */
+void route_encode(struct request *rq, const char *model, struct response *rs);
+void route_score(struct request *rq, const char *model, struct response *rs);
+void route_extract(struct request *rq, const char *model, struct response *rs);
+void route_embeddings(struct request *rq, struct response *rs);
+void route_models_list(struct request *rq, struct response *rs);
+void route_model_get(struct request *rq, const char *id, struct response *rs);
+void route_model_load(struct request *rq, const char *id, bool load, struct response *rs);
+void route_healthz(struct request *rq, struct response *rs);
+void route_readyz(struct request *rq, struct response *rs);
+void route_metrics(struct request *rq, struct response *rs);
+void route_status_page(struct request *rq, struct response *rs);
+
+/* A copy of the engine's model list (catalogue order) in *out (malloc'd, caller frees);
+ * returns the count (0 with *out NULL when empty or out of memory). */
+int server_models_snapshot(struct engine *e, struct engine_model_info **out);
+
+#endif
