@@ -126,6 +126,44 @@ static void test_json_write_floats(void)
 	sbuf_free(&b);
 }
 
+/* The fast formatter must write exactly what snprintf("%.9g") writes (the CLI's text). */
+static void test_json_write_float_matches_printf(void)
+{
+	struct sbuf b = {0};
+	char want[64];
+	long mismatches = 0, n = 0;
+	unsigned seed = 987654321u;
+	for (long i = 0; i < 400000; i++) {
+		float f;
+		if (i < 300) {
+			/* Powers of two and their neighbours across and past the fast range:
+			 * exact decimal ties such as 2^-13 = 0.0001220703125 live here. */
+			f = ldexpf(1.0f, (int)(i % 100) - 40) * (i < 100   ? 1.0f
+			                                         : i < 200 ? 3.0f
+			                                                   : -5.0f);
+		} else if (i < 200000) {
+			seed = seed * 1103515245u + 12345u;
+			uint32_t bits = seed ^ (seed << 13);
+			memcpy(&f, &bits, sizeof f);
+		} else {
+			/* Embedding-like values: mostly within (-1, 1). */
+			seed = seed * 1103515245u + 12345u;
+			f = ((float)(seed >> 8) / 16777216.0f - 0.5f) * (float)(1 << (i % 12)) /
+			    64.0f;
+		}
+		if (!isfinite(f))
+			continue;
+		b.len = 0;
+		json_write_float(&b, f);
+		snprintf(want, sizeof want, "%.9g", (double)f);
+		n++;
+		if (strcmp(b.data, want) != 0 && mismatches++ < 5)
+			CHECKF(0, "%.9g: wrote '%s', printf '%s'", (double)f, b.data, want);
+	}
+	CHECKF(mismatches == 0, "%ld of %ld differ", mismatches, n);
+	sbuf_free(&b);
+}
+
 static void test_json_write_base64(void)
 {
 	static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
@@ -572,6 +610,7 @@ int main(void)
 	RUN(test_sbuf);
 	RUN(test_json_write_str);
 	RUN(test_json_write_floats);
+	RUN(test_json_write_float_matches_printf);
 	RUN(test_json_write_base64);
 	RUN(test_utf8_count);
 	RUN(test_encode_parse_ok);

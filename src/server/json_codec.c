@@ -112,6 +112,94 @@ void json_write_str(struct sbuf *b, const char *s, long len)
 	b->data[b->len] = '\0';
 }
 
+/* N = v * 10^k rounded to an integer, ties to even, computed exactly: v = m * 2^e with m < 2^24,
+ * so for 0 <= k <= 13 and -64 < e <= 40, m * 10^k * 2^e fits in 128 bits before the shift. */
+static uint64_t scale_round(uint32_t m, int e, int k)
+{
+	static const uint64_t pow10[] = {1,
+	                                 10,
+	                                 100,
+	                                 1000,
+	                                 10000,
+	                                 100000,
+	                                 1000000,
+	                                 10000000,
+	                                 100000000,
+	                                 1000000000,
+	                                 10000000000ull,
+	                                 100000000000ull,
+	                                 1000000000000ull,
+	                                 10000000000000ull};
+	unsigned __int128 num = (unsigned __int128)m * pow10[k];
+	if (e >= 0)
+		return (uint64_t)(num << e);
+	unsigned sh = (unsigned)-e;
+	unsigned __int128 q = num >> sh, r = num - (q << sh),
+	                  half = (unsigned __int128)1 << (sh - 1);
+	if (r > half || (r == half && (q & 1)))
+		q++;
+	return (uint64_t)q;
+}
+
+/* Writes v as printf's "%.9g" would, for 1e-4 <= |v| < 1e9 (fixed notation), without printf:
+ * the correctly rounded 9 significant digits from exact integer arithmetic, then trailing zeros
+ * trimmed. Returns the length, or 0 when v is outside that range (the caller uses snprintf). A
+ * response of 32 x 1024 floats spends most of its writing time here, and snprintf is ~5x slower. */
+static int format_g9(float v, char *out)
+{
+	float a = fabsf(v);
+	if (!(a >= 1e-4f && a < 1e9f))
+		return 0;
+	int e2;
+	float fr = frexpf(a, &e2); /* a = fr * 2^e2, fr in [0.5, 1) */
+	uint32_t m = (uint32_t)ldexpf(fr, 24);
+	int e = e2 - 24; /* a = m * 2^e exactly */
+	int d = (int)floor(log10((double)a));
+	uint64_t n = 0;
+	for (int tries = 0; tries < 3; tries++) {
+		int k = 8 - d;
+		if (k < 0 || k > 13)
+			return 0;
+		n = scale_round(m, e, k);
+		if (n >= 1000000000ull)
+			d++;
+		else if (n < 100000000ull)
+			d--;
+		else
+			break;
+	}
+	if (n < 100000000ull || n >= 1000000000ull || d < -4 || d > 8)
+		return 0;
+	char digits[9];
+	for (int i = 8; i >= 0; i--) {
+		digits[i] = (char)('0' + n % 10);
+		n /= 10;
+	}
+	int nd = 9;
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	char *o = out;
+	if (signbit(v))
+		*o++ = '-';
+	if (d >= 0) {
+		for (int i = 0; i <= d; i++)
+			*o++ = digits[i];
+		if (nd > d + 1) {
+			*o++ = '.';
+			for (int i = d + 1; i < nd; i++)
+				*o++ = digits[i];
+		}
+	} else {
+		*o++ = '0';
+		*o++ = '.';
+		for (int i = 0; i < -d - 1; i++)
+			*o++ = '0';
+		for (int i = 0; i < nd; i++)
+			*o++ = digits[i];
+	}
+	return (int)(o - out);
+}
+
 void json_write_float(struct sbuf *b, float v)
 {
 	if (!isfinite(v)) {
@@ -120,7 +208,9 @@ void json_write_float(struct sbuf *b, float v)
 	}
 	if (!sbuf_reserve(b, 32))
 		return;
-	int n = snprintf(b->data + b->len, 32, "%.9g", (double)v);
+	int n = format_g9(v, b->data + b->len);
+	if (n == 0)
+		n = snprintf(b->data + b->len, 32, "%.9g", (double)v);
 	if (n > 0 && n < 32)
 		b->len += (size_t)n;
 	b->data[b->len] = '\0';

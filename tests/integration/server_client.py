@@ -595,13 +595,17 @@ def mode_pressure(url):
         loader = threading.Thread(
             target=lambda: Client(url).request("POST", "/v1/models/roberta/load", b""))
         loader.start()
+        # Send the encode only once the admin load is under way, so it finds the model loading.
         deadline = time.time() + 2
-        while time.time() < deadline and seen is None:
+        while time.time() < deadline:
+            state = states(c)["roberta"]["state"]
+            if state != "available":
+                break
+        if state == "loading":
             st, h, b = c.request("POST", "/v1/encode/roberta", {"items": [{"text": "x"}]})
+            check(st in (200, 503), f"encode during a load: {st} {b}")
             if st == 503:
                 seen = (h, b)
-            elif st == 200:
-                break
         loader.join()
         if seen:
             break
@@ -630,17 +634,18 @@ def mode_busy(url, pid):
     threads = [threading.Thread(target=long_request, args=(k,)) for k in range(4)]
     for th in threads:
         th.start()
-    # Wait until the requests are in progress.
+    # Wait until the four requests are in progress: in flight are they and the /metrics request
+    # asking. Two readings 20 ms apart, because the previous /metrics request on this
+    # connection may still be counted for a moment after its answer arrived.
     deadline = time.time() + 10
-    while time.time() < deadline:
+    seen = 0
+    while time.time() < deadline and seen < 2:
         st, _, text = keep.request("GET", "/metrics")
         line = [l for l in text.decode().splitlines()
                 if l.startswith("switchyard_http_inflight_requests ")]
-        if line and int(line[0].split()[1]) >= 5:
-            break
-        time.sleep(0.01)
-    else:
-        check(False, "long requests never became in-flight")
+        seen = seen + 1 if line and int(line[0].split()[1]) >= 5 else 0
+        time.sleep(0.02)
+    check(seen == 2, "long requests never became in-flight")
     os.kill(pid, signal.SIGTERM)
     time.sleep(0.1)
     st, _, b = keep.request("GET", "/readyz")
