@@ -534,19 +534,19 @@ static void gemm_check(int m, int n, int k, int pad)
 static void test_gemm_shapes(void)
 {
 	static const struct gemm_case cases[] = {
-	    {1, 1, 1},     {1, 17, 3},    {3, 7, 1},     {5, 33, 17},   {6, 16, 31},
-	    {7, 15, 33},   {13, 31, 65},  {17, 48, 127}, {31, 65, 383}, {33, 100, 257},
-	    {65, 17, 520}, {127, 33, 64}, {2, 384, 7},   {16, 64, 96},  {150, 40, 300},
+	    {1, 1, 1},      {1, 17, 3},    {3, 7, 1},     {5, 33, 17},   {6, 16, 31},
+	    {7, 15, 33},    {13, 31, 65},  {17, 48, 127}, {31, 65, 383}, {33, 100, 257},
+	    {65, 17, 1537}, {127, 33, 64}, {2, 384, 7},   {16, 64, 96},  {150, 40, 300},
 	};
 	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
 		gemm_check(cases[c].m, cases[c].n, cases[c].k, (int)(c % 3) * 5);
 	note_test("gemm shapes");
 }
 
-/* Rows past one X block (72) and k past one k block (512), split over threads by rows. */
+/* Rows past one X block (72) and k past one k block (768), split over threads by rows. */
 static void test_gemm_large(void)
 {
-	gemm_check(301, 35, 600, 3);
+	gemm_check(301, 35, 1000, 3);
 	gemm_check(400, 20, 70, 0);
 	note_test("gemm large");
 }

@@ -36,7 +36,7 @@ enum gemm_epilogue {
  * bias may be NULL. Part ith of nth; x, y need no alignment and must not overlap; nothing outside
  * the m x n block of y is written. Parts split the rows (in multiples of 6) or, for few rows, the
  * columns (in multiples of 16); the result does not depend on nth bit for bit. Each call uses about
- * 150 KB of stack for a packed block of x and allocates nothing. Accuracy: fp32 accumulation
+ * 220 KB of stack for a packed block of x and allocates nothing. Accuracy: fp32 accumulation
  * (within 2 eps sqrt(k+1) sum_p |x w| of the exact sum), then the epilogue within a few ulp. */
 void gemm_linear(const float *x, int ldx, const struct gemm_weights *w, const float *bias,
                  enum gemm_epilogue epi, float *y, int ldy, int m, int ith, int nth);
