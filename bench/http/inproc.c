@@ -2,7 +2,7 @@
  * engine_encode by N client threads, without HTTP or JSON, so the difference between the two
  * runs is what the server layer costs.
  *
- * usage: inproc MODEL_ID=PATH BODY_JSON N_CLIENTS SECONDS
+ * usage: inproc MODEL_ID=PATH BODY_JSON N_CLIENTS SECONDS [N_THREADS]
  * BODY_JSON is the file wrk posts ({"items":[{"text":...}]}); the texts are taken from it.
  * Prints one line: "RESULT requests_per_s p50_ms p99_ms requests". */
 #include <cjson/cJSON.h>
@@ -63,8 +63,9 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	if (argc != 5) {
-		fprintf(stderr, "usage: inproc MODEL_ID=PATH BODY_JSON N_CLIENTS SECONDS\n");
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr,
+		        "usage: inproc MODEL_ID=PATH BODY_JSON N_CLIENTS SECONDS [N_THREADS]\n");
 		return 2;
 	}
 	char *spec = argv[1], *eq = strchr(spec, '=');
@@ -95,6 +96,7 @@ int main(int argc, char **argv)
 
 	struct engine_config cfg = engine_default_config();
 	cfg.builtin_models = false;
+	cfg.n_threads = argc == 6 ? atoi(argv[5]) : 0;
 	struct engine *e;
 	if (engine_create(&cfg, &err, &e) != SY_OK ||
 	    engine_model_add(e, model, path, false, &err) ||

@@ -9,6 +9,7 @@
 #   BUILD=build            where switchyard and libswitchyard.a are built
 #   DURATION=5             seconds per measurement
 #   CONNS="1 8"            client connections (and in-process threads)
+#   THREADS=0              compute threads per model run, both sides (0: one per core)
 #   MODELS="bert=tests/fixtures/bert-tiny use-lite=$SY_SHARED/models/use-lite"
 #   SY_SHARED=../shared
 # Needs wrk (Debian package wrk: apt-get install wrk).
@@ -18,6 +19,7 @@ BUILD=${BUILD:-build}
 SY=$BUILD/switchyard
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-1 8}
+THREADS=${THREADS:-0}
 SHARED=${SY_SHARED:-$(cd .. && pwd)/shared}
 MODELS=${MODELS:-bert=tests/fixtures/bert-tiny use-lite=$SHARED/models/use-lite}
 OUT=$BUILD/bench-http
@@ -60,7 +62,7 @@ for spec in $MODELS; do
 		echo "skipping $id: $path not found"
 		continue
 	fi
-	timeout 3600 "$SY" serve --host 127.0.0.1 --port 0 --no-builtin-models --model "$spec" \
+	timeout 3600 "$SY" serve --host 127.0.0.1 --port 0 --no-builtin-models --model "$spec" --threads "$THREADS" \
 		>"$tmp/out" 2>"$tmp/err" &
 	pid=$!
 	url=
@@ -79,7 +81,7 @@ for spec in $MODELS; do
 			threads=$((c < 2 ? 1 : 2))
 			h=$(BODY=$body wrk -t"$threads" -c"$c" -d"${DURATION}s" -s bench/http/post.lua \
 				"$url/v1/encode/$id" | sed -n 's/^RESULT //p')
-			p=$("$OUT/inproc" "$spec" "$body" "$c" "$DURATION" | sed -n 's/^RESULT //p')
+			p=$("$OUT/inproc" "$spec" "$body" "$c" "$DURATION" "$THREADS" | sed -n 's/^RESULT //p')
 			read -r hr h50 h99 hn herr <<<"$h"
 			read -r pr p50 p99 pn <<<"$p"
 			[ "$herr" = 0 ] || echo "warning: $herr HTTP errors ($id, $n items, $c clients)"
@@ -93,5 +95,5 @@ for spec in $MODELS; do
 	pid=
 done
 echo
-echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(nproc) cores, $THREADS compute threads (0: one per core), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 cat "$OUT/results.md"
