@@ -20,20 +20,20 @@ struct sy_embedder;
 
 struct sy_embedder_params {
 	const char *pooling; /* NULL (model default), "cls", "mean", "max", "last" */
-	int normalize;       /* -1 model default, 0 off, 1 on */
-	int max_length;      /* 0 model default */
-	int n_threads;       /* 0 one per core */
+	int normalize; /* -1 model default, 0 off, 1 on */
+	int max_length; /* 0 model default */
+	int n_threads; /* 0 one per core */
 };
 
 struct sy_embedder_params sy_embedder_default_params(void);
 
 /* Returns 0 on success, a negative value on failure (message in errbuf). */
 int sy_embedder_open(const char *model, const struct sy_embedder_params *params,
-		     struct sy_embedder **out, char *errbuf, size_t errlen);
+                     struct sy_embedder **out, char *errbuf, size_t errlen);
 int sy_embedder_dims(const struct sy_embedder *e);
 /* Encodes n NUL-terminated texts into out[n][dims]. */
 int sy_embedder_encode(struct sy_embedder *e, const char *const *texts, int n, float *out,
-		       char *errbuf, size_t errlen);
+                       char *errbuf, size_t errlen);
 void sy_embedder_close(struct sy_embedder *e);
 
 #ifdef __cplusplus

@@ -19,48 +19,48 @@ static const char *harness_cur_name;
 	do {                                                                            \
 		if (!(cond)) {                                                          \
 			fprintf(stderr, "  FAIL %s:%d in %s: %s\n", __FILE__, __LINE__, \
-				harness_cur_name, #cond);                               \
+			        harness_cur_name, #cond);                               \
 			harness_cur_failed = 1;                                         \
 		}                                                                       \
 	} while (0)
 
-#define CHECKF(cond, ...)                                                                 \
-	do {                                                                              \
-		if (!(cond)) {                                                            \
-			fprintf(stderr, "  FAIL %s:%d in %s: %s: ", __FILE__, __LINE__,   \
-				harness_cur_name, #cond);                                 \
-			fprintf(stderr, __VA_ARGS__);                                     \
-			fputc('\n', stderr);                                              \
-			harness_cur_failed = 1;                                           \
-		}                                                                         \
+#define CHECKF(cond, ...)                                                               \
+	do {                                                                            \
+		if (!(cond)) {                                                          \
+			fprintf(stderr, "  FAIL %s:%d in %s: %s: ", __FILE__, __LINE__, \
+			        harness_cur_name, #cond);                               \
+			fprintf(stderr, __VA_ARGS__);                                   \
+			fputc('\n', stderr);                                            \
+			harness_cur_failed = 1;                                         \
+		}                                                                       \
 	} while (0)
 
-#define CHECK_EQ_INT(a, b)                                                                       \
-	do {                                                                                     \
-		long long _a = (long long)(a), _b = (long long)(b);                              \
-		CHECKF(_a == _b, "%lld != %lld", _a, _b);                                        \
+#define CHECK_EQ_INT(a, b)                                          \
+	do {                                                        \
+		long long _a = (long long)(a), _b = (long long)(b); \
+		CHECKF(_a == _b, "%lld != %lld", _a, _b);           \
 	} while (0)
 
-#define CHECK_STREQ(a, b)                                                                        \
-	do {                                                                                     \
-		const char *_a = (a), *_b = (b);                                                 \
-		CHECKF(_a && _b && strcmp(_a, _b) == 0, "\"%s\" != \"%s\"", _a ? _a : "(null)", \
-		       _b ? _b : "(null)");                                                      \
+#define CHECK_STREQ(a, b)                                                                     \
+	do {                                                                                  \
+		const char *_a = (a), *_b = (b);                                              \
+		CHECKF(_a &&_b &&strcmp(_a, _b) == 0, "\"%s\" != \"%s\"", _a ? _a : "(null)", \
+		       _b ? _b : "(null)");                                                   \
 	} while (0)
 
-#define RUN(fn)                                                                   \
-	do {                                                                      \
-		harness_cur_name = #fn;                                           \
-		harness_cur_failed = 0;                                           \
-		fn();                                                             \
-		if (harness_cur_failed) {                                         \
-			harness_failed++;                                         \
-			fprintf(stderr, "not ok %s\n", #fn);                      \
-		} else {                                                          \
-			harness_passed++;                                         \
-			if (getenv("SY_TEST_VERBOSE"))                            \
-				fprintf(stderr, "ok %s\n", #fn);                  \
-		}                                                                 \
+#define RUN(fn)                                                  \
+	do {                                                     \
+		harness_cur_name = #fn;                          \
+		harness_cur_failed = 0;                          \
+		fn();                                            \
+		if (harness_cur_failed) {                        \
+			harness_failed++;                        \
+			fprintf(stderr, "not ok %s\n", #fn);     \
+		} else {                                         \
+			harness_passed++;                        \
+			if (getenv("SY_TEST_VERBOSE"))           \
+				fprintf(stderr, "ok %s\n", #fn); \
+		}                                                \
 	} while (0)
 
 static inline int harness_summary(void)

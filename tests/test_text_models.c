@@ -158,7 +158,8 @@ static void test_unigram_reference_example(void)
 static void test_unigram_wide_trie_node(void)
 {
 	char json[2048];
-	int n = snprintf(json, sizeof json, "{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"<unk>\",0]");
+	int n = snprintf(json, sizeof json,
+	                 "{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"<unk>\",0]");
 	for (char c = 'a'; c <= 'l'; c++)
 		n += snprintf(json + n, sizeof json - (size_t)n, ",[\"%c\",-5]", c);
 	n += snprintf(json + n, sizeof json - (size_t)n, ",[\"x\",-5]");

@@ -667,8 +667,12 @@ static void test_encode_ex(void)
 	const char *prefixes[3] = {NULL, NULL, "query: "};
 	size_t prefix_lens[3] = {0, 0, 7};
 	signed char norm[3] = {0, -1, 1};
-	struct embed_call call = {.n = 3, .texts = texts, .lens = lens, .prefixes = prefixes,
-	                          .prefix_lens = prefix_lens, .normalize = norm};
+	struct embed_call call = {.n = 3,
+	                          .texts = texts,
+	                          .lens = lens,
+	                          .prefixes = prefixes,
+	                          .prefix_lens = prefix_lens,
+	                          .normalize = norm};
 	int n_tokens[3] = {0};
 	s = embedder_encode_ex(e, &call, &err, got, n_tokens);
 	CHECKF(s == SY_OK, "%s", err.msg);

@@ -31,7 +31,8 @@ enum sy_status sy_file_read(const char *path, struct sy_error *err, char **out, 
 			if (!nb) {
 				free(buf);
 				fclose(f);
-				return sy_error_set(err, SY_ERR_NOMEM, "out of memory reading %s", path);
+				return sy_error_set(err, SY_ERR_NOMEM, "out of memory reading %s",
+				                    path);
 			}
 			buf = nb;
 			cap *= 2;

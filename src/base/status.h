@@ -11,17 +11,17 @@
 
 enum sy_status {
 	SY_OK = 0,
-	SY_ERR_INVALID_ARG,   /* a caller or client passed something unusable */
-	SY_ERR_IO,            /* open/read/mmap failed */
-	SY_ERR_FORMAT,        /* a file or message is malformed */
-	SY_ERR_UNSUPPORTED,   /* well-formed, but a feature we do not implement */
-	SY_ERR_NOT_FOUND,     /* a named thing (tensor, model, token) does not exist */
-	SY_ERR_NOMEM,         /* allocation failed */
-	SY_ERR_LIMIT,         /* a size or count limit was exceeded */
-	SY_ERR_INTERNAL,      /* a bug: an invariant did not hold */
-	SY_ERR_BUSY,          /* a queue is full; retry later */
-	SY_ERR_UNAVAILABLE,   /* not ready yet (a model loading, the server draining) */
-	SY_ERR_LOAD_FAILED,   /* a model failed to load */
+	SY_ERR_INVALID_ARG, /* a caller or client passed something unusable */
+	SY_ERR_IO, /* open/read/mmap failed */
+	SY_ERR_FORMAT, /* a file or message is malformed */
+	SY_ERR_UNSUPPORTED, /* well-formed, but a feature we do not implement */
+	SY_ERR_NOT_FOUND, /* a named thing (tensor, model, token) does not exist */
+	SY_ERR_NOMEM, /* allocation failed */
+	SY_ERR_LIMIT, /* a size or count limit was exceeded */
+	SY_ERR_INTERNAL, /* a bug: an invariant did not hold */
+	SY_ERR_BUSY, /* a queue is full; retry later */
+	SY_ERR_UNAVAILABLE, /* not ready yet (a model loading, the server draining) */
+	SY_ERR_LOAD_FAILED, /* a model failed to load */
 };
 
 #define SY_ERROR_MSG_LEN 512
@@ -36,9 +36,10 @@ const char *sy_status_str(enum sy_status s);
 /* Records status and message (printf-style) in err (if non-NULL) and returns status, so a failing
  * path can `return sy_error_set(err, SY_ERR_FORMAT, "...", ...);`. */
 enum sy_status sy_error_set(struct sy_error *err, enum sy_status status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prepends "prefix: " to an existing message (for adding context such as a file name). */
-void sy_error_prefix(struct sy_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sy_error_prefix(struct sy_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -94,7 +94,8 @@ int sy_strmap_put(struct sy_strmap *m, const char *key, size_t len, int32_t valu
 	const char *k = store_key(m, key, len);
 	if (!k)
 		return -1;
-	m->slots[j] = (struct sy_strmap_slot){.key = k, .len = (uint32_t)len, .hash = h, .value = value};
+	m->slots[j] =
+	    (struct sy_strmap_slot){.key = k, .len = (uint32_t)len, .hash = h, .value = value};
 	m->n++;
 	return 0;
 }

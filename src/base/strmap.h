@@ -15,7 +15,7 @@ struct sy_strmap_slot {
 
 struct sy_strmap {
 	struct sy_strmap_slot *slots;
-	size_t cap;  /* power of two */
+	size_t cap; /* power of two */
 	size_t n;
 	char **blocks; /* key storage */
 	size_t n_blocks;

@@ -24,7 +24,7 @@ struct sy_pool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	atomic_uint generation; /* bumped for each run; workers run once per new value */
-	atomic_int pending;     /* parts of the current run not yet finished */
+	atomic_int pending; /* parts of the current run not yet finished */
 	atomic_int stop;
 	sy_pool_fn fn;
 	void *ctx;

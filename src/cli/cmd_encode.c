@@ -13,10 +13,13 @@
 
 static void encode_usage(FILE *f)
 {
-	fprintf(f, "usage: switchyard encode --model DIR|ID [--pooling cls|mean|max|last] [--normalize|--no-normalize]\n"
-		   "                         [--max-length N] [--threads N] [--input FILE|-] [TEXT...]\n"
-		   "Prints one JSON line per text: {\"index\":i,\"dense\":[...]}.\n"
-		   "--input reads one text per line (\"-\" for stdin); TEXT arguments come first.\n");
+	fprintf(
+	    f,
+	    "usage: switchyard encode --model DIR|ID [--pooling cls|mean|max|last] "
+	    "[--normalize|--no-normalize]\n"
+	    "                         [--max-length N] [--threads N] [--input FILE|-] [TEXT...]\n"
+	    "Prints one JSON line per text: {\"index\":i,\"dense\":[...]}.\n"
+	    "--input reads one text per line (\"-\" for stdin); TEXT arguments come first.\n");
 }
 
 struct text_list {
@@ -99,7 +102,8 @@ int cmd_encode(int argc, char **argv)
 		} else if (!strcmp(a, "--pooling") && val) {
 			opts.pooling = pooling_mode_parse(val);
 			if (opts.pooling == POOLING_DEFAULT) {
-				fprintf(stderr, "switchyard encode: --pooling must be cls, mean, max or last\n");
+				fprintf(stderr, "switchyard encode: --pooling must be cls, mean, "
+				                "max or last\n");
 				goto out;
 			}
 			i++;
@@ -109,13 +113,17 @@ int cmd_encode(int argc, char **argv)
 			opts.normalize = 0;
 		} else if (!strcmp(a, "--max-length") && val) {
 			if (parse_int(val, &opts.max_length) != 0 || opts.max_length < 1) {
-				fprintf(stderr, "switchyard encode: --max-length needs a positive integer\n");
+				fprintf(
+				    stderr,
+				    "switchyard encode: --max-length needs a positive integer\n");
 				goto out;
 			}
 			i++;
 		} else if (!strcmp(a, "--threads") && val) {
 			if (parse_int(val, &opts.n_threads) != 0) {
-				fprintf(stderr, "switchyard encode: --threads needs a non-negative integer\n");
+				fprintf(
+				    stderr,
+				    "switchyard encode: --threads needs a non-negative integer\n");
 				goto out;
 			}
 			i++;
@@ -123,7 +131,8 @@ int cmd_encode(int argc, char **argv)
 			input = val;
 			i++;
 		} else if (a[0] == '-' && a[1] == '-') {
-			fprintf(stderr, "switchyard encode: unknown or incomplete option '%s'\n", a);
+			fprintf(stderr, "switchyard encode: unknown or incomplete option '%s'\n",
+			        a);
 			encode_usage(stderr);
 			goto out;
 		} else if (list_push(&texts, (char *)a) != 0) {
@@ -137,7 +146,8 @@ int cmd_encode(int argc, char **argv)
 		goto out;
 	}
 	if (!input && texts.n == 0) {
-		fprintf(stderr, "switchyard encode: no input: give TEXT arguments or --input FILE\n");
+		fprintf(stderr,
+		        "switchyard encode: no input: give TEXT arguments or --input FILE\n");
 		goto out;
 	}
 
@@ -145,7 +155,8 @@ int cmd_encode(int argc, char **argv)
 	if (input) {
 		in = !strcmp(input, "-") ? stdin : fopen(input, "rb");
 		if (!in) {
-			fprintf(stderr, "switchyard encode: cannot open %s: %s\n", input, strerror(errno));
+			fprintf(stderr, "switchyard encode: cannot open %s: %s\n", input,
+			        strerror(errno));
 			rc = 1;
 			goto out;
 		}

@@ -6,16 +6,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: switchyard <command> [options]\n"
-		"\n"
-		"commands:\n"
-		"  encode   embed texts with a model, one JSON line per text\n"
-		"  models   inspect a model directory (`models inspect DIR`)\n"
-		"  eval     evaluate a model on a data set (`eval sts --model ID --data FILE`)\n"
-		"  serve    run the HTTP server (`serve --port 8080 --model ID=PATH`)\n"
-		"\n"
-		"Run `switchyard <command> --help` for the options of one command.\n");
+	fprintf(f, "usage: switchyard <command> [options]\n"
+	           "\n"
+	           "commands:\n"
+	           "  encode   embed texts with a model, one JSON line per text\n"
+	           "  models   inspect a model directory (`models inspect DIR`)\n"
+	           "  eval     evaluate a model on a data set (`eval sts --model ID --data FILE`)\n"
+	           "  serve    run the HTTP server (`serve --port 8080 --model ID=PATH`)\n"
+	           "\n"
+	           "Run `switchyard <command> --help` for the options of one command.\n");
 }
 
 int main(int argc, char **argv)

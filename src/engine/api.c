@@ -23,7 +23,7 @@ struct sy_embedder_params sy_embedder_default_params(void)
 }
 
 int sy_embedder_open(const char *model, const struct sy_embedder_params *params,
-		     struct sy_embedder **out, char *errbuf, size_t errlen)
+                     struct sy_embedder **out, char *errbuf, size_t errlen)
 {
 	*out = NULL;
 	struct embed_options opts = embed_default_options();
@@ -31,7 +31,8 @@ int sy_embedder_open(const char *model, const struct sy_embedder_params *params,
 		if (params->pooling) {
 			opts.pooling = pooling_mode_parse(params->pooling);
 			if (opts.pooling == POOLING_DEFAULT)
-				return fail(errbuf, errlen, "pooling must be cls, mean, max or last");
+				return fail(errbuf, errlen,
+				            "pooling must be cls, mean, max or last");
 		}
 		opts.normalize = params->normalize;
 		opts.max_length = params->max_length;
@@ -55,7 +56,7 @@ int sy_embedder_dims(const struct sy_embedder *e)
 }
 
 int sy_embedder_encode(struct sy_embedder *e, const char *const *texts, int n, float *out,
-		       char *errbuf, size_t errlen)
+                       char *errbuf, size_t errlen)
 {
 	if (n < 0)
 		return fail(errbuf, errlen, "negative text count");

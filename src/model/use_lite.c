@@ -728,8 +728,8 @@ static const struct embedder_vt use_lite_vt = {"use-lite", use_lite_dims, use_li
 
 /* Joins prefix and text into a malloc'd buffer (or returns text itself when there is no
  * prefix); *owned is set to what the caller frees. */
-static const char *join_prefix(const char *prefix, size_t prefix_len, const char *text,
-                               size_t *len, char **owned)
+static const char *join_prefix(const char *prefix, size_t prefix_len, const char *text, size_t *len,
+                               char **owned)
 {
 	*owned = NULL;
 	if (!prefix || !prefix_len)
@@ -747,9 +747,9 @@ static const char *join_prefix(const char *prefix, size_t prefix_len, const char
 
 /* Tokens before the clip to max_tokens (USE adds no special tokens). Read-only on the
  * tokenizer, so safe beside a running encode. */
-static enum sy_status use_lite_count_tokens(const void *impl, const char *prefix,
-                                            size_t prefix_len, const char *text, size_t len,
-                                            struct sy_error *err, int *out)
+static enum sy_status use_lite_count_tokens(const void *impl, const char *prefix, size_t prefix_len,
+                                            const char *text, size_t len, struct sy_error *err,
+                                            int *out)
 {
 	const struct use_lite *m = impl;
 	char *owned;
@@ -779,8 +779,8 @@ static enum sy_status use_lite_encode_ex(void *impl, const struct embed_call *ca
 	for (int i = 0; s == SY_OK && i < n; i++) {
 		lens[i] = call->lens[i];
 		const char *pre = call->prefixes ? call->prefixes[i] : NULL;
-		texts[i] = join_prefix(pre, pre ? call->prefix_lens[i] : 0, call->texts[i], &lens[i],
-		                       &owned[i]);
+		texts[i] = join_prefix(pre, pre ? call->prefix_lens[i] : 0, call->texts[i],
+		                       &lens[i], &owned[i]);
 		if (!texts[i])
 			s = SY_ERR_NOMEM;
 	}

@@ -28,9 +28,9 @@ enum sy_status tok_piece_push(struct tok_piece_buf *b, int32_t id, uint32_t star
 struct text_model_vt {
 	const char *kind; /* "WordPiece", "Unigram", "BPE", "WordLevel" */
 	enum sy_status (*tokenize)(const void *impl, const char *piece, size_t len,
-				   struct tok_piece_buf *out, struct sy_error *err);
+	                           struct tok_piece_buf *out, struct sy_error *err);
 	int32_t (*token_to_id)(const void *impl, const char *tok, size_t len); /* -1 if absent */
-	const char *(*id_to_token)(const void *impl, int32_t id);              /* NULL if absent */
+	const char *(*id_to_token)(const void *impl, int32_t id); /* NULL if absent */
 	int (*vocab_size)(const void *impl);
 	void (*free)(void *impl);
 };
@@ -42,9 +42,11 @@ struct text_model {
 
 /* Builders from the tokenizer.json "model" object. Errors name the offending field, e.g.
  * "model.vocab[3]: expected [piece, score]". */
-enum sy_status wordpiece_from_json(const cJSON *model, struct sy_error *err, struct text_model *out);
+enum sy_status wordpiece_from_json(const cJSON *model, struct sy_error *err,
+                                   struct text_model *out);
 enum sy_status unigram_from_json(const cJSON *model, struct sy_error *err, struct text_model *out);
 enum sy_status bpe_from_json(const cJSON *model, struct sy_error *err, struct text_model *out);
-enum sy_status wordlevel_from_json(const cJSON *model, struct sy_error *err, struct text_model *out);
+enum sy_status wordlevel_from_json(const cJSON *model, struct sy_error *err,
+                                   struct text_model *out);
 
 #endif

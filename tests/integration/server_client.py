@@ -384,6 +384,8 @@ def mode_basic(url, cli_jsonl, texts_file):
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(16)]
     for th in threads:
         th.start()
+    for ev in sent:
+        ev.wait(30)
     for th in threads:
         th.join()
     check(not errors, f"concurrent clients: {errors[:3]}")
@@ -622,10 +624,24 @@ def mode_busy(url, pid):
     body = {"items": [{"text": t} for t in long_texts(n, 7)]}
     results = [None] * 4
 
+    sent = [threading.Event() for _ in range(4)]
+    payload = json.dumps(body).encode()
+    u = urllib.parse.urlparse(url)
+
     def long_request(k):
+        # http.client directly, so the thread can say when its whole request has been sent:
+        # the signal must come only after every request reached the server.
         try:
-            results[k] = Client(url).request("POST", "/v1/encode/bert", body)
+            c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+            c.request("POST", "/v1/encode/bert", body=payload,
+                      headers={"Content-Type": "application/json"})
+            sent[k].set()
+            r = c.getresponse()
+            data = r.read()
+            results[k] = (r.status, {}, json.loads(data))
+            c.close()
         except Exception as e:  # noqa: BLE001 (reported below)
+            sent[k].set()
             results[k] = e
 
     keep = Client(url)  # a connection opened before the signal
