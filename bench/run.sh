@@ -19,6 +19,8 @@
 #   BENCH_STREAM_STRIDE=12  the stream workload takes every Nth batch of 32 (1: all 94 batches)
 #   BENCH_MODELS="minilm-l6 bge-base"   which model shapes to run
 #   SY_SHARED=../shared  the shared data folder (STS-B, the bert-base-uncased tokenizer)
+#   ORT_SPINNING=1       0 turns off the idle spinning of ORT's intra-op threads, which otherwise
+#                        slows Switchyard's passes that alternate with it on 2 cores
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -241,7 +243,8 @@ head = ["workload", "model", "tokens", "SY ms", "ORT ms", "SY tok/s", "ORT tok/s
         "latency SY/ORT", "SY linear GFLOP/s", "of peak", "runs"]
 stream = open(os.path.join(out, "inputs", "stream.txt")).read().strip()
 info = [f"machine: {meta['machine']}", f"date: {meta['date']}", f"commit: {meta['commit']}",
-        f"threads: {meta['threads']} per side; ONNX Runtime {meta['ort']} (onnxruntime-node)",
+        f"threads: {meta['threads']} per side; ONNX Runtime {meta['ort']} (onnxruntime-node), "
+        f"ORT idle spinning {'off' if os.environ.get('ORT_SPINNING') == '0' else 'on (its default)'}",
         f"GEMM peak: {peak:.1f} GFLOP/s (OpenBLAS sgemm 2048^3, best of two measurements)",
         f"stream: {stream}",
         f"load average at start {meta['loadavg_start']}, at end {load_end} (other processes "

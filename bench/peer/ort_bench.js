@@ -204,9 +204,13 @@ async function main() {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // ORT's intra-op workers spin while idle by default, and on a 2-core machine that spinning
+    // slows whatever else runs, Switchyard's passes included. ORT_SPINNING=0 turns it off (at
+    // some cost to ORT's own small-batch latency); the default keeps ORT's default.
+    extra: { session: { intra_op: { allow_spinning: process.env.ORT_SPINNING === '0' ? '0' : '1' } } },
   });
   process.stderr.write(`ort_bench: loaded ${modelPath} in ${(performance.now() - t0).toFixed(0)} ms ` +
-    `(onnxruntime ${ort.env.versions.node}, ${threads} threads)\n`);
+    `(onnxruntime ${ort.env.versions.node}, ${threads} threads, spinning ${process.env.ORT_SPINNING === '0' ? 'off' : 'on'})\n`);
   for (const w of workloads) {
     w.batches = loadInputs(w.path);
     w.prepared = w.batches.map(makeFeeds);
