@@ -384,8 +384,6 @@ def mode_basic(url, cli_jsonl, texts_file):
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(16)]
     for th in threads:
         th.start()
-    for ev in sent:
-        ev.wait(30)
     for th in threads:
         th.join()
     check(not errors, f"concurrent clients: {errors[:3]}")
@@ -650,6 +648,8 @@ def mode_busy(url, pid):
     threads = [threading.Thread(target=long_request, args=(k,)) for k in range(4)]
     for th in threads:
         th.start()
+    for ev in sent:
+        ev.wait(30)
     # Wait until the four requests are in progress: in flight are they and the /metrics request
     # asking. Two readings 20 ms apart, because the previous /metrics request on this
     # connection may still be counted for a moment after its answer arrived.
