@@ -13,7 +13,9 @@
  *   SY_ERR_LOAD_FAILED   load failed (or in cooldown)   -> 502 MODEL_LOAD_FAILED
  *   SY_ERR_BUSY          queue full                     -> 503 QUEUE_FULL + Retry-After
  *   SY_ERR_INVALID_ARG   bad request content            -> 400/422 INVALID_INPUT
- *   SY_ERR_LIMIT         too many items / too long      -> 413 INVALID_INPUT
+ *   SY_ERR_LIMIT         text too long (truncate=false)  -> 422 INVALID_INPUT
+ *                        or more items than the queue holds (the server's own
+ *                        --max-items check answers 413 before this)
  *   SY_ERR_UNSUPPORTED   task the model cannot do       -> 400 INVALID_INPUT */
 #ifndef SY_ENGINE_ENGINE_H
 #define SY_ENGINE_ENGINE_H
