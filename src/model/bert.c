@@ -57,10 +57,14 @@ struct bert_model {
 	/* Scratch, grown to the largest batch seen (rows = tokens in the batch). */
 	int cap_rows, cap_seqs, cap_t;
 	float *x; /* [cap_rows][H] hidden state; the forward's output */
-	float *qkv; /* [cap_rows][3H] */
-	float *ctx; /* [cap_rows][H] attention output (heads concatenated) */
+	/* qkv, ctx and ffn share one block: the FFN runs after the attention output projection
+	 * has consumed ctx, so [qkv | ctx] and ffn are never live at once. This keeps the scratch
+	 * at (2H + max(4H, I)) floats per token instead of 6H + I. */
+	float *qkv_ffn; /* the shared block, [cap_rows][max(4H, I)] */
+	float *qkv; /* [cap_rows][3H], at qkv_ffn */
+	float *ctx; /* [cap_rows][H] attention output (heads concatenated), after qkv */
 	float *tmp; /* [cap_rows][H] sublayer output before residual + LayerNorm */
-	float *ffn; /* [cap_rows][I] */
+	float *ffn; /* [cap_rows][I], at qkv_ffn */
 	int32_t *pos_ids; /* [cap_rows] */
 	int *seq_start; /* [cap_seqs + 1] first row of each sequence */
 	float *attn_scratch; /* [pool size][attn_stride] */
@@ -258,14 +262,12 @@ static void layer_free(struct bert_layer *L)
 static void scratch_free(struct bert_model *m)
 {
 	free(m->x);
-	free(m->qkv);
-	free(m->ctx);
+	free(m->qkv_ffn);
 	free(m->tmp);
-	free(m->ffn);
 	free(m->pos_ids);
 	free(m->seq_start);
 	free(m->attn_scratch);
-	m->x = m->qkv = m->ctx = m->tmp = m->ffn = m->attn_scratch = NULL;
+	m->x = m->qkv_ffn = m->qkv = m->ctx = m->tmp = m->ffn = m->attn_scratch = NULL;
 	m->pos_ids = NULL;
 	m->seq_start = NULL;
 	m->cap_rows = m->cap_seqs = m->cap_t = 0;
@@ -383,6 +385,18 @@ size_t bert_model_weight_bytes(const struct bert_model *m)
 	return m->weight_bytes;
 }
 
+size_t bert_model_scratch_bytes(const struct bert_model *m)
+{
+	if (!m->x)
+		return 0;
+	const size_t H = (size_t)m->cfg.hidden, I = (size_t)m->cfg.intermediate;
+	const size_t r = m->cap_rows ? (size_t)m->cap_rows : 1, shared = 4 * H > I ? 4 * H : I;
+	return r * (2 * H + shared) * sizeof(float) + r * sizeof(int32_t) +
+	       ((size_t)m->cap_seqs + 1) * sizeof(int) +
+	       (size_t)sy_pool_size(m->pool) * (m->attn_stride ? m->attn_stride : 1) *
+	           sizeof(float);
+}
+
 long bert_model_scratch_allocs(const struct bert_model *m)
 {
 	return m->n_scratch_allocs;
@@ -406,16 +420,16 @@ static enum sy_status scratch_reserve(struct bert_model *m, int rows, int n_seqs
 	int nth = sy_pool_size(m->pool);
 	m->attn_stride = attention_scratch_floats(ct ? ct : 1);
 	m->x = malloc(r * H * sizeof(float));
-	m->qkv = malloc(r * 3 * H * sizeof(float));
-	m->ctx = malloc(r * H * sizeof(float));
+	const size_t shared = 4 * H > I ? 4 * H : I;
+	m->qkv_ffn = malloc(r * shared * sizeof(float));
+	m->qkv = m->ffn = m->qkv_ffn;
+	m->ctx = m->qkv_ffn ? m->qkv_ffn + r * 3 * H : NULL;
 	m->tmp = malloc(r * H * sizeof(float));
-	m->ffn = malloc(r * I * sizeof(float));
 	m->pos_ids = malloc(r * sizeof(int32_t));
 	m->seq_start = malloc(((size_t)cs + 1) * sizeof(int));
 	m->attn_scratch =
 	    malloc((size_t)nth * (m->attn_stride ? m->attn_stride : 1) * sizeof(float));
-	if (!m->x || !m->qkv || !m->ctx || !m->tmp || !m->ffn || !m->pos_ids || !m->seq_start ||
-	    !m->attn_scratch) {
+	if (!m->x || !m->qkv_ffn || !m->tmp || !m->pos_ids || !m->seq_start || !m->attn_scratch) {
 		scratch_free(m);
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory for a batch of %d tokens",
 		                    rows);
@@ -424,6 +438,17 @@ static enum sy_status scratch_reserve(struct bert_model *m, int rows, int n_seqs
 	m->cap_seqs = cs;
 	m->cap_t = ct;
 	return SY_OK;
+}
+
+enum sy_status bert_model_reserve(struct bert_model *m, int rows, int n_seqs, int max_t,
+                                  struct sy_error *err)
+{
+	if (rows < 0 || n_seqs < 0 || max_t < 0 || rows > (1 << 24) || n_seqs > (1 << 24))
+		return sy_error_set(err, SY_ERR_INVALID_ARG,
+		                    "bert: cannot reserve %d tokens in %d sequences", rows, n_seqs);
+	if (max_t > m->cfg.max_tokens)
+		max_t = m->cfg.max_tokens;
+	return scratch_reserve(m, rows, n_seqs, max_t, err);
 }
 
 struct fwd_ctx {

@@ -43,6 +43,13 @@ const struct bert_config *bert_model_config(const struct bert_model *m);
 const char *bert_model_prefix(const struct bert_model *m);
 /* Bytes of weights held (fp32, packed). */
 size_t bert_model_weight_bytes(const struct bert_model *m);
+/* Sizes the forward scratch for batches of up to rows tokens in n_seqs sequences of at most
+ * max_t tokens, so that later forwards within those bounds allocate nothing. Callers that
+ * know their batch limit (the embedder) reserve at load. */
+enum sy_status bert_model_reserve(struct bert_model *m, int rows, int n_seqs, int max_t,
+                                  struct sy_error *err);
+/* Bytes of forward scratch currently held (activations). */
+size_t bert_model_scratch_bytes(const struct bert_model *m);
 /* How many times the forward scratch has been (re)allocated since load. */
 long bert_model_scratch_allocs(const struct bert_model *m);
 

@@ -24,7 +24,7 @@
 #include "tensor/ops.h"
 #include "text/tokenizer.h"
 
-#define BERT_EMBED_BATCH_TOKENS 2048
+#define BERT_EMBED_BATCH_TOKENS 1024
 
 struct bert_embedder {
 	struct tokenizer *tok;
@@ -224,19 +224,14 @@ static enum sy_status bert_embedder_count_tokens(const void *impl, const char *p
 	return SY_OK;
 }
 
-/* Weights (fp32, packed) plus the scratch of a full packed batch: about (6 H + I) floats per
- * token for the activations and one max_length^2 attention score block. */
+/* Weights (fp32, packed) plus the encoder scratch reserved at open for a full packed batch. */
 static size_t bert_embedder_bytes(const void *impl)
 {
 	const struct bert_embedder *b = impl;
-	const struct bert_config *cfg = bert_model_config(b->model);
-	size_t bytes = bert_model_weight_bytes(b->model);
+	size_t bytes = bert_model_weight_bytes(b->model) + bert_model_scratch_bytes(b->model);
 	for (int i = 0; i < b->head.n_dense; i++)
 		bytes += ((size_t)b->head.dense[i].in + 1) * (size_t)b->head.dense[i].out *
 		         sizeof(float);
-	bytes += (size_t)BERT_EMBED_BATCH_TOKENS *
-	         (6 * (size_t)cfg->hidden + (size_t)cfg->intermediate) * sizeof(float);
-	bytes += (size_t)b->max_length * (size_t)b->max_length * sizeof(float);
 	return bytes;
 }
 
@@ -303,6 +298,14 @@ enum sy_status bert_embedder_open(const char *dir, const struct embed_options *o
 	if (max_len <= 0 || max_len > cfg->max_tokens)
 		max_len = cfg->max_tokens;
 	b->max_length = max_len;
+	/* Activations are sized here, once: a batch never holds more than BERT_EMBED_BATCH_TOKENS
+	 * tokens (or one text of max_len), so the forward pass never allocates. */
+	int rows = max_len > BERT_EMBED_BATCH_TOKENS ? max_len : BERT_EMBED_BATCH_TOKENS;
+	s = bert_model_reserve(b->model, rows, rows, max_len, err);
+	if (s != SY_OK) {
+		bert_embedder_close(b);
+		return s;
+	}
 	out->impl = b;
 	out->ext = &bert_ext;
 	out->vt = cfg->arch == BERT_ARCH_ROBERTA      ? &roberta_vt

@@ -28,7 +28,9 @@ trap cleanup EXIT
 start_server() {
 	local name=$1
 	shift
-	timeout 60 "$SY" serve --host 127.0.0.1 --port 0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+	# --foreground: a signal sent to timeout reaches the server once (without it, timeout
+	# also signals its process group, and the busy test would see a second SIGTERM).
+	timeout --foreground 60 "$SY" serve --host 127.0.0.1 --port 0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
 	PID=$!
 	pids+=("$PID")
 	URL=
