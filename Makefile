@@ -14,13 +14,13 @@ OPT      ?= -O2
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE -MMD -MP
 CFLAGS   := -std=c11 $(OPT) -g -mavx2 -mfma -mf16c -pthread $(WARN)
-LDLIBS   := -lmicrohttpd -lyaml -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
+LDLIBS   := -lcurl -lcrypto -lmicrohttpd -lyaml -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-LAYERS   := base tensor text model engine server
+LAYERS   := base tensor text model hub engine server
 src_of    = $(sort $(wildcard src/$(1)/*.c))
 obj_of    = $(patsubst src/%.c,$(BUILD)/%.o,$(call src_of,$(1)))
 LIB_OBJ  := $(foreach l,$(LAYERS),$(call obj_of,$(l)))
@@ -31,6 +31,7 @@ TEST_LAYERS_base   := base
 TEST_LAYERS_tensor := base tensor
 TEST_LAYERS_text   := base text
 TEST_LAYERS_text_models := base text
+TEST_LAYERS_hub    := base hub
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 layers_for = $(or $(TEST_LAYERS_$(1)),$(LAYERS))
@@ -42,7 +43,7 @@ all: switchyard $(BUILD)/libswitchyard.a
 deps:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential pkg-config clang-format \
-	  libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev libyaml-dev \
+	  libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev libyaml-dev libcurl4-openssl-dev libssl-dev \
 	  python3 curl
 
 # The independent reference (tools/reference) needs PyTorch; CI does not run it.

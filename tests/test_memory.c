@@ -85,12 +85,12 @@ static size_t spec_elems(const struct tensor_spec *t)
 static int build_specs(struct tensor_spec *t)
 {
 	int n = 0;
-#define ADD(nm, a, b)                                                        \
-	do {                                                                 \
-		snprintf(t[n].name, sizeof t[n].name, "%s", nm);             \
-		t[n].d0 = (a);                                               \
-		t[n].d1 = (b);                                               \
-		n++;                                                         \
+#define ADD(nm, a, b)                                            \
+	do {                                                     \
+		snprintf(t[n].name, sizeof t[n].name, "%s", nm); \
+		t[n].d0 = (a);                                   \
+		t[n].d1 = (b);                                   \
+		n++;                                             \
 	} while (0)
 	ADD("embeddings.word_embeddings.weight", VOCAB, HID);
 	ADD("embeddings.position_embeddings.weight", MAXPOS, HID);
@@ -249,9 +249,9 @@ static void remove_dir(const char *dir)
 /* 32 texts of about 128 tokens each (ordinary words, so WordPiece keeps them whole). */
 static void make_texts(char texts[32][1024], const char *ptrs[32], size_t lens[32])
 {
-	static const char *const words[] = {"the", "model", "routes", "every", "request",
-	                                    "to", "a", "small", "encoder", "and", "returns",
-	                                    "vectors", "quickly", "for", "search", "agents"};
+	static const char *const words[] = {
+	    "the",     "model", "routes",  "every",   "request", "to",  "a",      "small",
+	    "encoder", "and",   "returns", "vectors", "quickly", "for", "search", "agents"};
 	for (int i = 0; i < 32; i++) {
 		size_t n = 0;
 		for (int w = 0; w < 126; w++)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "hub/hub.h"
 #include "model/embedder.h"
 
 #define CHUNK 64
@@ -164,13 +165,17 @@ int cmd_encode(int argc, char **argv)
 
 	struct sy_error err = {0};
 	struct embedder *e = NULL;
-	if (embedder_open(model, &opts, &err, &e) != SY_OK) {
+	char *hub_dir = NULL;
+	if (hub_resolve_model(model, true, &err, &hub_dir) != SY_OK ||
+	    embedder_open(hub_dir ? hub_dir : model, &opts, &err, &e) != SY_OK) {
+		free(hub_dir);
 		fprintf(stderr, "switchyard encode: %s\n", err.msg);
 		if (in && in != stdin)
 			fclose(in);
 		rc = 1;
 		goto out;
 	}
+	free(hub_dir);
 	float *vecs = malloc(sizeof(float) * CHUNK * (size_t)embedder_dims(e));
 	rc = vecs ? 0 : 1;
 	size_t index = 0;

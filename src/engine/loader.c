@@ -28,6 +28,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "engine/engine_internal.h"
+#include "hub/hub.h"
 #include "model/safetensors.h"
 
 #define MB (1024.0 * 1024.0)
@@ -209,7 +210,12 @@ static enum sy_status load_locked(struct engine *e, struct engine_model *m, stru
 	struct sy_error load_err = {0};
 	struct embedder *emb = NULL;
 	uint64_t t0 = sy_now_ns();
-	enum sy_status s = embedder_open(m->path, &opts, &load_err, &emb);
+	/* A Hub id ("org/name") loads from the Hugging Face cache, downloaded first if needed. */
+	char *hub_dir = NULL;
+	enum sy_status s = hub_resolve_model(m->path, true, &load_err, &hub_dir);
+	if (s == SY_OK)
+		s = embedder_open(hub_dir ? hub_dir : m->path, &opts, &load_err, &emb);
+	free(hub_dir);
 	uint64_t t1 = sy_now_ns();
 
 	pthread_mutex_lock(&e->mu);
