@@ -37,7 +37,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 layers_for = $(or $(TEST_LAYERS_$(1)),$(LAYERS))
 
 .PRECIOUS: $(BUILD)/tests/%.o
-.PHONY: all deps deps-reference test test-% format format-check clean bench models
+.PHONY: all deps deps-node deps-reference test test-% format format-check clean bench models
 all: switchyard $(BUILD)/libswitchyard.a
 
 deps:
@@ -45,6 +45,10 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential pkg-config clang-format \
 	  libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev libyaml-dev libcurl4-openssl-dev libssl-dev \
 	  python3 curl
+
+# Official client libraries for the compatibility tests (npm registry; no install scripts run).
+deps-node:
+	cd tests/compat && npm ci --ignore-scripts --no-audit --no-fund
 
 # The independent reference (tools/reference) needs PyTorch; CI does not run it.
 deps-reference:

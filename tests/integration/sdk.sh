@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Client libraries against a real server (with an API key): the Python SDK (clients/python,
+# Debian's python3), the JavaScript SDK (clients/js, node) and the official `openai` npm client
+# (tests/compat, installed by `make deps-node`). Each compares vectors with `switchyard encode`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SY=${BUILD:-build}/switchyard
+[ -x "$SY" ] || { echo "FAIL: $SY is not built"; exit 1; }
+fail() { echo "FAIL: $*"; exit 1; }
+
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# Expected vectors from the CLI.
+texts=("hello world" "Café déjà vu" "The quick brown fox jumps over the lazy dog.")
+"$SY" encode --model tests/fixtures/bert-tiny "${texts[@]}" >"$tmp/cli.jsonl"
+python3 - "$tmp/cli.jsonl" "$tmp/expect.json" "${texts[@]}" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+json.dump({"texts": sys.argv[3:], "dense": [r["dense"] for r in rows]}, open(sys.argv[2], "w"))
+PY
+
+printf 'sdk-token\n' >"$tmp/keys.txt"
+timeout --foreground 120 "$SY" serve --host 127.0.0.1 --port 0 --no-builtin-models \
+	--api-key-file "$tmp/keys.txt" --model bert=tests/fixtures/bert-tiny \
+	--model roberta=tests/fixtures/roberta-tiny >"$tmp/serve.out" 2>"$tmp/serve.err" &
+pid=$!
+url=
+for _ in $(seq 1 200); do
+	url=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/serve.out")
+	[ -n "$url" ] && break
+	sleep 0.05
+done
+[ -n "$url" ] || { cat "$tmp/serve.err"; fail "server did not start"; }
+export SY_URL="$url" SY_TOKEN=sdk-token SY_EXPECT="$tmp/expect.json"
+
+python3 clients/python/tests/test_client.py >"$tmp/py.log" 2>&1 || { cat "$tmp/py.log"; fail "Python SDK"; }
+grep -q "skipped" "$tmp/py.log" && { cat "$tmp/py.log"; fail "Python SDK tests skipped against a live server"; }
+echo "ok: python SDK ($(grep -o 'Ran [0-9]* tests' "$tmp/py.log"))"
+
+command -v node >/dev/null || fail "node is not installed"
+node --test clients/js/test/ >"$tmp/js.log" 2>&1 || { cat "$tmp/js.log"; fail "JS SDK"; }
+grep -q "^# skipped 0" "$tmp/js.log" || { cat "$tmp/js.log"; fail "JS SDK tests skipped"; }
+echo "ok: js SDK ($(grep '^# pass' "$tmp/js.log"))"
+
+if [ -d tests/compat/node_modules/openai ]; then
+	(cd tests/compat && node openai_embeddings.mjs "$url" sdk-token "$SY_EXPECT") || fail "openai npm client"
+else
+	fail "tests/compat/node_modules is missing: run \`make deps-node\` (npm install of the openai client)"
+fi
