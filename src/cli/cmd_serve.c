@@ -40,7 +40,7 @@ static void serve_usage(FILE *f)
 	    "  --workers N              batches run at once, across models (default 1)\n"
 	    "  --max-batch-tokens N     close a batch at this many tokens (default 8192)\n"
 	    "  --max-batch-items N      ... or at this many items (default 256)\n"
-	    "  --max-wait-ms N          ... or when its oldest item waited this long (default 2)\n"
+	    "  --max-wait-ms N          ... or when its oldest item waited this long (default 0)\n"
 	    "  --max-queue-items N      per-model queue bound; beyond it 503 QUEUE_FULL\n"
 	    "  --idle-ttl S             unload models idle this many seconds (default never)\n"
 	    "  --load-wait-ms N         how long a request waits for a model load before 503 "

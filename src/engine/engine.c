@@ -30,7 +30,7 @@ struct engine_config engine_default_config(void)
 	    .n_threads = 0,
 	    .max_batch_tokens = 8192,
 	    .max_batch_items = 256,
-	    .max_wait_ms = 2,
+	    .max_wait_ms = 0,
 	    .max_queue_items = 4096,
 	    .idle_ttl_s = 0,
 	    .load_wait_ms = 60000,

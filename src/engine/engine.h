@@ -33,7 +33,8 @@ struct engine_config {
 	int n_threads; /* compute threads per model run; 0 = one per core */
 	int max_batch_tokens; /* a batch closes when its tokens would pass this (default 8192) */
 	int max_batch_items; /* ... or at this many items (default 256) */
-	int max_wait_ms; /* ... or when its oldest item has waited this long (default 2) */
+	int max_wait_ms; /* ... or when its oldest item has waited this long (default 0: an idle
+	                  * worker runs what is queued at once; items gather while it is busy) */
 	int max_queue_items; /* per model; admission beyond it fails with SY_ERR_BUSY (default 4096) */
 	int idle_ttl_s; /* unload a model idle this long; 0 = never (default 0) */
 	int load_wait_ms; /* how long a request waits for a load (default 60000) */

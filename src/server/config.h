@@ -9,7 +9,7 @@
  *     threads: 0                 # compute threads per model run; 0 = one per core
  *     workers: 1                 # batches run at once, across models
  *     max_batch_tokens: 8192
- *     max_wait_ms: 2
+ *     max_wait_ms: 0
  *     api_key_file: keys.txt
  *     models_dir: /srv/models    # each subdirectory is a model named after it
  *     max_body_bytes: 16M
