@@ -32,6 +32,7 @@ TEST_LAYERS_tensor := base tensor
 TEST_LAYERS_text   := base text
 TEST_LAYERS_text_models := base text
 TEST_LAYERS_hub    := base hub
+TEST_LAYERS_qgemm  := base tensor
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 layers_for = $(or $(TEST_LAYERS_$(1)),$(LAYERS))

@@ -274,7 +274,13 @@ static int session_open(struct bench_session *s, const char *dir, int threads)
 {
 	struct sy_error err = {0};
 	double t0 = sy_now_ms();
-	if (bert_model_load(dir, threads, &err, &s->m) != SY_OK) {
+	/* SY_BENCH_QUANTIZE=int8 runs the linear layers in int8 (bench/run.sh's ":int8" shapes). */
+	enum linear_precision prec = LINEAR_FP32;
+	if (!linear_precision_parse(getenv("SY_BENCH_QUANTIZE"), &prec)) {
+		fprintf(stderr, "encoder_bench: SY_BENCH_QUANTIZE must be int8 or none\n");
+		return -1;
+	}
+	if (bert_model_load_prec(dir, threads, prec, &err, &s->m) != SY_OK) {
 		fprintf(stderr, "encoder_bench: %s: %s\n", dir, err.msg);
 		return -1;
 	}

@@ -17,7 +17,9 @@
 #   BENCH_BUDGET_S=15    the run rule: at least 3 timed runs per engine and at most runs_for's
 #                        maximum, no more once either engine's runs of a workload took this long
 #   BENCH_STREAM_STRIDE=12  the stream workload takes every Nth batch of 32 (1: all 94 batches)
-#   BENCH_MODELS="minilm-l6 bge-base"   which model shapes to run
+#   BENCH_MODELS="minilm-l6 minilm-l6:int8 bge-base"   which model shapes to run; ":int8" runs
+#                        Switchyard's linear layers in int8 (--quantize int8) against ORT fp32,
+#                        and checks hidden states by cosine (>= 0.99 per token) instead of 1e-3
 #   SY_SHARED=../shared  the shared data folder (STS-B, the bert-base-uncased tokenizer)
 #   ORT_SPINNING=1       0 turns off the idle spinning of ORT's intra-op threads, which otherwise
 #                        slows Switchyard's passes that alternate with it on 2 cores
@@ -26,7 +28,7 @@ cd "$(dirname "$0")/.."
 
 BUILD=${BUILD:-build}
 THREADS=${BENCH_THREADS:-2}
-MODELS=${BENCH_MODELS:-minilm-l6 bge-base}
+MODELS=${BENCH_MODELS:-minilm-l6 minilm-l6:int8 bge-base}
 OUT=bench/out
 PY=/usr/bin/python3
 SHARED=${SY_SHARED:-$(cd .. && pwd)/shared}
@@ -93,7 +95,7 @@ ORT_VERSION=$(cd bench/peer && node -p 'require("onnxruntime-node").env.versions
 # --- models: exported once, again only when the shape or the reference changes ------------------
 ref_sum=$(cat tools/reference/export_onnx.py tools/reference/models.py tools/reference/make_fixtures.py \
 	tools/reference/safetensors_io.py | md5sum | cut -d' ' -f1)
-for m in $MODELS; do
+for m in $(for x in $MODELS; do echo "${x%%:*}"; done | sort -u); do
 	d=$OUT/models/$m
 	stamp="$(shape_of "$m") $ref_sum"
 	if [ -f "$d/model.onnx" ] && [ -f "$d/model.safetensors" ] && [ "$(cat "$d/.stamp" 2>/dev/null)" = "$stamp" ]; then
@@ -186,17 +188,25 @@ OPENBLAS_NUM_THREADS=$THREADS "$OUT/encoder_bench" peak "$THREADS" >"$OUT/peak.j
 # elsewhere on the machine hits both columns of a row alike. The stream goes first, and on it the
 # script checks Switchyard's last hidden state against ONNX Runtime's before any timing.
 for m in $MODELS; do
-	d=$OUT/models/$m
+	base=${m%%:*}
+	quant=none
+	check_cos=
+	if [ "$m" != "$base" ]; then
+		quant=${m#*:}
+		check_cos=0.99
+	fi
+	d=$OUT/models/$base
 	specs=()
 	for w in $WORKLOADS; do
-		read -r warm runs <<<"$(runs_for "$m" "$w")"
+		read -r warm runs <<<"$(runs_for "$base" "$w")"
 		specs+=("$w=$OUT/inputs/$w.bin:$warm:$runs")
 	done
 	say "$m: Switchyard and ONNX Runtime $ORT_VERSION, alternating"
-	if ! node bench/peer/ort_bench.js "$d/model.onnx" "$THREADS" "${RULE[@]}" \
+	if ! SY_BENCH_QUANTIZE=$quant CHECK_MIN_COSINE=$check_cos node bench/peer/ort_bench.js \
+		"$d/model.onnx" "$THREADS" "${RULE[@]}" \
 		--switchyard "$OUT/encoder_bench" "$d" "${specs[@]}" \
-		--check stsb "$OUT/check-$m.f32" >"$OUT/results-$m.jsonl"; then
-		die "$m: the benchmark failed, or the engines' last hidden states differ (see $OUT/results-$m.jsonl)"
+		--check stsb "$OUT/check-${m/:/-}.f32" >"$OUT/results-${m/:/-}.jsonl"; then
+		die "$m: the benchmark failed, or the engines' last hidden states differ (see $OUT/results-${m/:/-}.jsonl)"
 	fi
 done
 
@@ -218,11 +228,11 @@ def lines(path):
 
 rows, checks = [], []
 for m in models:
-    res = lines(os.path.join(out, f"results-{m}.jsonl"))
+    res = lines(os.path.join(out, f"results-{m.replace(':', '-')}.jsonl"))
     sy = {r["workload"]: r for r in res if r["side"] == "switchyard"}
     ort = [r for r in res if r["side"] == "ort"]
     checks += [(m, r) for r in ort if r.get("kind") == "check"]
-    layers, h, ffn = SHAPES[m]
+    layers, h, ffn = SHAPES[m.split(":")[0]]
     # Linear layers per token: Q, K, V and the attention output (h x h each), FFN up and down.
     flop_per_token = 2 * layers * (4 * h * h + 2 * h * ffn)
     order = ["1x16", "32x32", "32x128", "8x512", "stsb"]
@@ -250,7 +260,10 @@ info = [f"machine: {meta['machine']}", f"date: {meta['date']}", f"commit: {meta[
         f"load average at start {meta['loadavg_start']}, at end {load_end} (other processes "
         f"compete for the cores when it is near or above the thread count); total time {elapsed} s"]
 info += [f"check {m}: last hidden state, {r['workload']} batch 0 ({r['sequences']} sequences, "
-         f"{r['tokens']} tokens): max abs diff {r['max_abs_diff']:.2e} (< {r['tolerance']:g})"
+         f"{r['tokens']} tokens): " +
+         (f"min token cosine {r['min_cosine']:.5f} (>= {r['min_cosine_required']:g}; max abs diff "
+          f"{r['max_abs_diff']:.2e})" if r.get("min_cosine_required") else
+          f"max abs diff {r['max_abs_diff']:.2e} (< {r['tolerance']:g})")
          for m, r in checks]
 
 widths = [max(len(x) for x in col) for col in zip(head, *rows)]

@@ -804,6 +804,68 @@ static void test_golden_embedder(void)
 		golden_embedder(fixtures[i]);
 }
 
+/* int8 dynamic quantisation (--quantize int8) on the golden texts: every sentence embedding
+ * within cosine 0.995 of the fp32 reference, and the quantised weights held are smaller. */
+static void int8_embedder(const char *name)
+{
+	struct golden g;
+	if (golden_load(name, &g) != 0) {
+		golden_free(&g);
+		return;
+	}
+	char dir[256];
+	snprintf(dir, sizeof dir, "tests/fixtures/%s", name);
+	const cJSON *texts = cJSON_GetObjectItemCaseSensitive(g.json, "texts");
+	const cJSON *ml = cJSON_GetObjectItemCaseSensitive(g.json, "max_length");
+	int n = cJSON_GetArraySize(texts);
+	const char **tv = calloc((size_t)n, sizeof *tv);
+	size_t *lv = calloc((size_t)n, sizeof *lv);
+	for (int i = 0; i < n; i++) {
+		tv[i] = cJSON_GetArrayItem(texts, i)->valuestring;
+		lv[i] = strlen(tv[i]);
+	}
+	struct sy_error err = {0};
+	struct embed_options opts = embed_default_options();
+	opts.max_length = (int)ml->valuedouble;
+	opts.n_threads = 2;
+	opts.precision = LINEAR_INT8;
+	struct embedder *e = NULL, *f = NULL;
+	float *sref = golden_f32(&g, "sentence_embedding");
+	CHECKF(embedder_open(dir, &opts, &err, &e) == SY_OK, "%s", err.msg);
+	opts.precision = LINEAR_FP32;
+	CHECKF(embedder_open(dir, &opts, &err, &f) == SY_OK, "%s", err.msg);
+	if (e && f && sref) {
+		int d = embedder_dims(e);
+		float *out = malloc((size_t)n * d * sizeof(float));
+		CHECK(embedder_encode(e, tv, lv, n, out, &err) == SY_OK);
+		float ma;
+		double mc;
+		rows_err(out, sref, n, d, &ma, &mc);
+		struct bert_model *qm = bert_embedder_model(e), *fm = bert_embedder_model(f);
+		printf("%-16s int8 embedder vs fp32 golden: min cosine %.6f, max abs err %.3g; "
+		       "weights %zu -> %zu bytes\n",
+		       name, mc, ma, bert_model_weight_bytes(fm), bert_model_weight_bytes(qm));
+		CHECKF(mc >= 0.995, "%s int8 cosine %.6f", name, mc);
+		CHECK(bert_model_precision(qm) == LINEAR_INT8);
+		CHECK(bert_model_weight_bytes(qm) < bert_model_weight_bytes(fm));
+		free(out);
+	}
+	if (e)
+		embedder_close(e);
+	if (f)
+		embedder_close(f);
+	free(sref);
+	free(tv);
+	free(lv);
+	golden_free(&g);
+}
+
+static void test_int8_embedder(void)
+{
+	for (int i = 0; i < N_FIXTURES; i++)
+		int8_embedder(fixtures[i]);
+}
+
 static void test_embedder_options(void)
 {
 	struct sy_error err = {0};
@@ -876,6 +938,7 @@ int main(void)
 	RUN(test_golden_forward);
 	RUN(test_forward_limits);
 	RUN(test_golden_embedder);
+	RUN(test_int8_embedder);
 	RUN(test_embedder_options);
 	RUN(test_inspect);
 	return harness_summary();

@@ -501,6 +501,39 @@ static void test_parity(void)
 	embedder_close(e);
 }
 
+/* int8 dynamic quantisation of every dense layer (--quantize int8): cosine >= 0.995 to the TF.js
+ * reference on every reference text. */
+static void test_parity_int8(void)
+{
+	if (!load_reference())
+		return;
+	struct embed_options opts = embed_default_options();
+	opts.precision = LINEAR_INT8;
+	struct embedder *e = open_model(&opts);
+	if (!e)
+		return;
+	float *out = malloc((size_t)ref.n * 512 * sizeof *out);
+	struct sy_error err = {0};
+	enum sy_status s =
+	    embedder_encode(e, (const char *const *)ref.texts, ref.lens, ref.n, out, &err);
+	CHECKF(s == SY_OK, "%s", err.msg);
+	if (s == SY_OK) {
+		double min_cos = 2, sum = 0;
+		for (int i = 0; i < ref.n; i++) {
+			double c = cosine(out + (size_t)i * 512, ref.emb[i], 512);
+			CHECKF(c >= 0.995, "int8 text %d \"%s\": cosine %.6f", i, ref.texts[i], c);
+			min_cos = c < min_cos ? c : min_cos;
+			sum += c;
+		}
+		printf("use-lite int8 parity: %d texts, min cosine %.6f, mean %.6f\n", ref.n,
+		       min_cos, sum / ref.n);
+		/* It really is quantised: not the fp32 result to the last digits. */
+		CHECK(min_cos < 0.9999999);
+	}
+	free(out);
+	embedder_close(e);
+}
+
 /* Each text alone must give what it gives in a batch (texts never see each other), with one
  * thread or several. */
 static void test_batch_vs_single(void)
@@ -709,6 +742,7 @@ int main(void)
 	RUN(test_tokenizer_real_vocab);
 	RUN(test_tokenizer_rules);
 	RUN(test_parity);
+	RUN(test_parity_int8);
 	RUN(test_batch_vs_single);
 	RUN(test_token_limit);
 	RUN(test_options);

@@ -14,13 +14,13 @@
 
 static void encode_usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: switchyard encode --model DIR|ID [--pooling cls|mean|max|last] "
-	    "[--normalize|--no-normalize]\n"
-	    "                         [--max-length N] [--threads N] [--input FILE|-] [TEXT...]\n"
-	    "Prints one JSON line per text: {\"index\":i,\"dense\":[...]}.\n"
-	    "--input reads one text per line (\"-\" for stdin); TEXT arguments come first.\n");
+	fprintf(f,
+	        "usage: switchyard encode --model DIR|ID [--pooling cls|mean|max|last] "
+	        "[--normalize|--no-normalize]\n"
+	        "                         [--max-length N] [--threads N] [--quantize int8|none]\n"
+	        "                         [--input FILE|-] [TEXT...]\n"
+	        "Prints one JSON line per text: {\"index\":i,\"dense\":[...]}.\n"
+	        "--input reads one text per line (\"-\" for stdin); TEXT arguments come first.\n");
 }
 
 struct text_list {
@@ -105,6 +105,13 @@ int cmd_encode(int argc, char **argv)
 			if (opts.pooling == POOLING_DEFAULT) {
 				fprintf(stderr, "switchyard encode: --pooling must be cls, mean, "
 				                "max or last\n");
+				goto out;
+			}
+			i++;
+		} else if (!strcmp(a, "--quantize") && val) {
+			if (!linear_precision_parse(val, &opts.precision)) {
+				fprintf(stderr,
+				        "switchyard encode: --quantize must be int8 or none\n");
 				goto out;
 			}
 			i++;

@@ -25,7 +25,8 @@ static void eval_usage(FILE *f)
 {
 	fprintf(
 	    f, "usage: switchyard eval sts --model DIR|ID --data FILE [--batch N] [--threads N]\n"
-	       "                           [--max-length N] [--limit N] [--json]\n"
+	       "                           [--max-length N] [--limit N] [--json] [--quantize "
+	       "int8|none]\n"
 	       "Embeds both sentences of every pair of an STS Benchmark file (tab-separated:\n"
 	       "genre, file, year, id, score, sentence 1, sentence 2) and prints the Spearman and\n"
 	       "Pearson correlations of their cosine similarity with the gold scores, and the\n"
@@ -297,6 +298,12 @@ int cmd_eval(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--max-length") && val) {
 			bad = parse_count(val, &opts.max_length) || opts.max_length < 1;
+			i++;
+		} else if (!strcmp(a, "--quantize") && val) {
+			if (!linear_precision_parse(val, &opts.precision)) {
+				fprintf(stderr, "switchyard eval: --quantize: use int8 or none\n");
+				return 2;
+			}
 			i++;
 		} else if (!strcmp(a, "--limit") && val) {
 			bad = parse_count(val, &limit);

@@ -37,6 +37,8 @@ static void serve_usage(FILE *f)
 	    "  --memory-budget SIZE     bytes for loaded models, K/M/G suffix (default: half "
 	    "of RAM)\n"
 	    "  --threads N              compute threads per model run (default: one per core)\n"
+	    "  --quantize int8|none     linear layers in int8 (dynamic quantisation; default "
+	    "none)\n"
 	    "  --workers N              batches run at once, across models (default 1)\n"
 	    "  --max-batch-tokens N     close a batch at this many tokens (default 8192)\n"
 	    "  --max-batch-items N      ... or at this many items (default 256)\n"
@@ -130,6 +132,14 @@ static int apply_flag(struct serve_config *c, const char *flag, const char *val)
 		return parse_int_arg(flag, val, 1, big, &c->engine.max_batch_tokens);
 	if (!strcmp(flag, "--max-batch-items"))
 		return parse_int_arg(flag, val, 1, big, &c->engine.max_batch_items);
+	if (!strcmp(flag, "--quantize")) {
+		if (!linear_precision_parse(val, &c->engine.precision)) {
+			fprintf(stderr, "switchyard serve: --quantize: \"%s\": use int8 or none\n",
+			        val);
+			return -1;
+		}
+		return 0;
+	}
 	if (!strcmp(flag, "--max-wait-ms"))
 		return parse_int_arg(flag, val, 0, 60000, &c->engine.max_wait_ms);
 	if (!strcmp(flag, "--max-queue-items"))
@@ -238,7 +248,10 @@ int cmd_serve(int argc, char **argv)
 	}
 	for (int i = 0; i < cfg.n_models; i++) {
 		if (engine_model_add(e, cfg.models[i].id, cfg.models[i].path, cfg.models[i].pinned,
-		                     &err) != SY_OK) {
+		                     &err) != SY_OK ||
+		    (cfg.models[i].precision_set &&
+		     engine_model_set_precision(e, cfg.models[i].id, cfg.models[i].precision,
+		                                &err) != SY_OK)) {
 			fprintf(stderr, "switchyard serve: model %s: %s\n", cfg.models[i].id,
 			        err.msg);
 			engine_destroy(e);

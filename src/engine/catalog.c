@@ -126,6 +126,7 @@ enum sy_status engine_model_add(struct engine *e, const char *id, const char *pa
 	}
 	m->path = path_copy;
 	m->pinned = pinned;
+	m->precision = e->cfg.precision;
 	m->state = ENGINE_MODEL_AVAILABLE;
 	pthread_cond_init(&m->cv, NULL);
 	e->models[e->n_models++] = m;
@@ -136,6 +137,23 @@ enum sy_status engine_model_add(struct engine *e, const char *id, const char *pa
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+enum sy_status engine_model_set_precision(struct engine *e, const char *id, enum linear_precision p,
+                                          struct sy_error *err)
+{
+	pthread_mutex_lock(&e->mu);
+	struct engine_model *m = engine_model_find(e, id);
+	enum sy_status s = SY_OK;
+	if (!m)
+		s = sy_error_set(err, SY_ERR_NOT_FOUND, "model %s is not in the catalogue", id);
+	else if (m->state == ENGINE_MODEL_LOADED || m->state == ENGINE_MODEL_LOADING)
+		s = sy_error_set(err, SY_ERR_INVALID_ARG,
+		                 "model %s is loaded: unload it before changing its precision", id);
+	else
+		m->precision = p;
+	pthread_mutex_unlock(&e->mu);
+	return s;
 }
 
 enum sy_status engine_models_dir_add(struct engine *e, const char *dir, struct sy_error *err)
@@ -196,6 +214,7 @@ void engine_model_info_fill(const struct engine_model *m, uint64_t now_ns,
 	snprintf(out->arch, sizeof out->arch, "%s", m->arch);
 	out->state = m->state;
 	out->pinned = m->pinned;
+	out->precision = m->precision;
 	out->bytes = m->bytes;
 	out->dims = m->dims;
 	if (m->state == ENGINE_MODEL_FAILED)

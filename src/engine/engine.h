@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "base/status.h"
+#include "tensor/linear.h"
 
 struct engine;
 
@@ -37,6 +38,8 @@ struct engine_config {
 	                  * worker runs what is queued at once; items gather while it is busy) */
 	int max_queue_items; /* per model; admission beyond it fails with SY_ERR_BUSY (default 4096) */
 	int idle_ttl_s; /* unload a model idle this long; 0 = never (default 0) */
+	enum linear_precision precision; /* models' linear layers unless set per model
+	                                   (engine_model_set_precision); default fp32 */
 	int load_wait_ms; /* how long a request waits for a load (default 60000) */
 	int load_failure_cooldown_s; /* a failed load is not retried before this (default 30) */
 	bool builtin_models; /* add the built-in ids (use-lite) when found (default true) */
@@ -58,6 +61,11 @@ void engine_drain(struct engine *e);
  * path when the model is not loaded, else fails with SY_ERR_INVALID_ARG. */
 enum sy_status engine_model_add(struct engine *e, const char *id, const char *path, bool pinned,
                                 struct sy_error *err);
+/* Runs model id's linear layers in precision p from its next load on (int8: dynamic
+ * quantisation). Fails with SY_ERR_NOT_FOUND for an unknown id and SY_ERR_INVALID_ARG while the
+ * model is loaded. */
+enum sy_status engine_model_set_precision(struct engine *e, const char *id, enum linear_precision p,
+                                          struct sy_error *err);
 /* Adds every subdirectory of dir as a model named after it. */
 enum sy_status engine_models_dir_add(struct engine *e, const char *dir, struct sy_error *err);
 
@@ -75,6 +83,7 @@ struct engine_model_info {
 	char arch[32]; /* "bert", "use-lite", ... ("" until loaded once) */
 	enum engine_model_state state;
 	bool pinned;
+	enum linear_precision precision; /* what the model loads (or loaded) with */
 	size_t bytes; /* resident bytes when loaded (weights + scratch), else estimate or 0 */
 	int dims; /* dense output dims (0 until loaded once) */
 	char error[256]; /* last load error, when state == FAILED */

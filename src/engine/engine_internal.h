@@ -55,6 +55,7 @@ struct engine_item {
 struct engine_model {
 	char *id, *path;
 	bool pinned;
+	enum linear_precision precision; /* the engine's default unless set for this model */
 	enum engine_model_state state;
 	struct embedder *emb; /* when LOADED */
 	char arch[32];

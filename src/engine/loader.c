@@ -207,6 +207,7 @@ static enum sy_status load_locked(struct engine *e, struct engine_model *m, stru
 
 	struct embed_options opts = embed_default_options();
 	opts.n_threads = e->cfg.n_threads;
+	opts.precision = m->precision;
 	struct sy_error load_err = {0};
 	struct embedder *emb = NULL;
 	uint64_t t0 = sy_now_ns();

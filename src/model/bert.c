@@ -28,17 +28,18 @@
 #include "base/threads.h"
 #include "tensor/attention.h"
 #include "tensor/gemm.h"
+#include "tensor/linear.h"
 #include "tensor/ops.h"
 
 struct bert_layer {
-	struct gemm_weights qkv; /* [3H][H]: query, key, value weights stacked */
+	struct linear qkv; /* [3H][H]: query, key, value weights stacked */
 	float *qkv_bias; /* [3H] */
-	struct gemm_weights attn_out; /* [H][H] */
+	struct linear attn_out; /* [H][H] */
 	float *attn_out_bias; /* [H] */
 	float *ln1_gamma, *ln1_beta; /* [H]: LayerNorm after attention */
-	struct gemm_weights ffn_up; /* [I][H] */
+	struct linear ffn_up; /* [I][H] */
 	float *ffn_up_bias; /* [I] */
-	struct gemm_weights ffn_down; /* [H][I] */
+	struct linear ffn_down; /* [H][I] */
 	float *ffn_down_bias; /* [H] */
 	float *ln2_gamma, *ln2_beta; /* [H]: LayerNorm after the feed-forward block */
 };
@@ -52,6 +53,7 @@ struct bert_model {
 	float *emb_ln_gamma, *emb_ln_beta; /* [H] */
 	struct bert_layer *layers; /* [n_layers] */
 	size_t weight_bytes;
+	enum linear_precision prec; /* of the encoder's linear layers */
 	struct sy_pool *pool;
 
 	/* Scratch, grown to the largest batch seen (rows = tokens in the batch). */
@@ -78,7 +80,8 @@ struct loader {
 	const struct safetensors *st;
 	const char *prefix;
 	struct sy_error *err;
-	size_t bytes; /* fp32 bytes loaded so far */
+	size_t bytes; /* bytes held so far (fp32 tensors; packed size of linear layers) */
+	enum linear_precision prec; /* of the encoder's linear layers */
 };
 
 /* Reads prefix + name (shape[0..nd)) as fp32 into dst. LayerNorm parameters fall back to the
@@ -124,16 +127,27 @@ static enum sy_status ld_alloc(struct loader *l, const char *name, int nd, const
 	return ld_into(l, name, nd, shape, *out);
 }
 
+/* Packs a linear layer's weights (already counted as fp32 by ld_into) in the loader's
+ * precision, and counts what is held instead. */
+static enum sy_status pack_linear(struct loader *l, const float *w, int n, int k,
+                                  struct linear *out)
+{
+	enum sy_status s = linear_pack(w, n, k, l->prec, l->err, out);
+	if (s == SY_OK && l->prec != LINEAR_FP32)
+		l->bytes = l->bytes - (size_t)n * k * sizeof(float) + linear_bytes(out);
+	return s;
+}
+
 /* Loads base.weight [n][k] (packed) and base.bias [n]. */
-static enum sy_status ld_linear(struct loader *l, const char *base, int n, int k,
-                                struct gemm_weights *w, float **bias)
+static enum sy_status ld_linear(struct loader *l, const char *base, int n, int k, struct linear *w,
+                                float **bias)
 {
 	char name[256];
 	float *tmp = NULL;
 	snprintf(name, sizeof name, "%s.weight", base);
 	enum sy_status s = ld_alloc(l, name, 2, (int64_t[]){n, k}, &tmp);
 	if (s == SY_OK)
-		s = gemm_weights_pack(tmp, n, k, l->err, w);
+		s = pack_linear(l, tmp, n, k, w);
 	free(tmp);
 	if (s != SY_OK)
 		return s;
@@ -211,7 +225,7 @@ static enum sy_status load_layer(struct loader *l, const struct bert_config *c,
 			return s;
 		}
 	}
-	s = gemm_weights_pack(w, 3 * H, H, l->err, &L->qkv);
+	s = pack_linear(l, w, 3 * H, H, &L->qkv);
 	free(w);
 	if (s != SY_OK)
 		return s;
@@ -245,10 +259,10 @@ const char *bert_detect_prefix(const struct safetensors *st)
 
 static void layer_free(struct bert_layer *L)
 {
-	gemm_weights_free(&L->qkv);
-	gemm_weights_free(&L->attn_out);
-	gemm_weights_free(&L->ffn_up);
-	gemm_weights_free(&L->ffn_down);
+	linear_free(&L->qkv);
+	linear_free(&L->attn_out);
+	linear_free(&L->ffn_up);
+	linear_free(&L->ffn_down);
 	free(L->qkv_bias);
 	free(L->attn_out_bias);
 	free(L->ln1_gamma);
@@ -293,6 +307,13 @@ void bert_model_free(struct bert_model *m)
 enum sy_status bert_model_load_st(const struct bert_config *cfg, const struct safetensors *st,
                                   int n_threads, struct sy_error *err, struct bert_model **out)
 {
+	return bert_model_load_st_prec(cfg, st, n_threads, LINEAR_FP32, err, out);
+}
+
+enum sy_status bert_model_load_st_prec(const struct bert_config *cfg, const struct safetensors *st,
+                                       int n_threads, enum linear_precision prec,
+                                       struct sy_error *err, struct bert_model **out)
+{
 	*out = NULL;
 	const char *prefix = bert_detect_prefix(st);
 	if (!prefix)
@@ -307,7 +328,8 @@ enum sy_status bert_model_load_st(const struct bert_config *cfg, const struct sa
 	m->cfg = *cfg;
 	snprintf(m->prefix, sizeof m->prefix, "%s", prefix);
 	const int H = cfg->hidden;
-	struct loader l = {.st = st, .prefix = m->prefix, .err = err};
+	m->prec = prec;
+	struct loader l = {.st = st, .prefix = m->prefix, .err = err, .prec = prec};
 	enum sy_status s = ld_alloc(&l, "embeddings.word_embeddings.weight", 2,
 	                            (int64_t[]){cfg->vocab_size, H}, &m->word_emb);
 	if (s == SY_OK)
@@ -344,6 +366,12 @@ enum sy_status bert_model_load_st(const struct bert_config *cfg, const struct sa
 enum sy_status bert_model_load(const char *dir, int n_threads, struct sy_error *err,
                                struct bert_model **out)
 {
+	return bert_model_load_prec(dir, n_threads, LINEAR_FP32, err, out);
+}
+
+enum sy_status bert_model_load_prec(const char *dir, int n_threads, enum linear_precision prec,
+                                    struct sy_error *err, struct bert_model **out)
+{
 	*out = NULL;
 	struct bert_config cfg;
 	enum sy_status s = bert_config_load(dir, err, &cfg);
@@ -365,7 +393,7 @@ enum sy_status bert_model_load(const char *dir, int n_threads, struct sy_error *
 	free(path);
 	if (s != SY_OK)
 		return s;
-	s = bert_model_load_st(&cfg, st, n_threads, err, out);
+	s = bert_model_load_st_prec(&cfg, st, n_threads, prec, err, out);
 	safetensors_close(st);
 	return s;
 }
@@ -378,6 +406,11 @@ const struct bert_config *bert_model_config(const struct bert_model *m)
 const char *bert_model_prefix(const struct bert_model *m)
 {
 	return m->prefix;
+}
+
+enum linear_precision bert_model_precision(const struct bert_model *m)
+{
+	return m->prec;
 }
 
 size_t bert_model_weight_bytes(const struct bert_model *m)
@@ -550,20 +583,20 @@ static void forward_part(void *p, int ith, int nth)
 	const enum gemm_epilogue act = act_epilogue(cfg->act);
 	for (int l = 0; l < cfg->n_layers; l++) {
 		const struct bert_layer *L = &m->layers[l];
-		gemm_linear(m->x, H, &L->qkv, L->qkv_bias, GEMM_EPILOGUE_NONE, m->qkv, 3 * H, rows,
-		            ith, nth);
+		linear_run(m->x, H, &L->qkv, L->qkv_bias, GEMM_EPILOGUE_NONE, m->qkv, 3 * H, rows,
+		           ith, nth);
 		sy_pool_barrier(m->pool);
 		attention_step(c, ith, nth);
 		sy_pool_barrier(m->pool);
-		gemm_linear(m->ctx, H, &L->attn_out, L->attn_out_bias, GEMM_EPILOGUE_NONE, m->tmp,
-		            H, rows, ith, nth);
+		linear_run(m->ctx, H, &L->attn_out, L->attn_out_bias, GEMM_EPILOGUE_NONE, m->tmp, H,
+		           rows, ith, nth);
 		sy_pool_barrier(m->pool);
 		residual_norm(m, rows, L->ln1_gamma, L->ln1_beta, ith, nth);
 		sy_pool_barrier(m->pool);
-		gemm_linear(m->x, H, &L->ffn_up, L->ffn_up_bias, act, m->ffn, I, rows, ith, nth);
+		linear_run(m->x, H, &L->ffn_up, L->ffn_up_bias, act, m->ffn, I, rows, ith, nth);
 		sy_pool_barrier(m->pool);
-		gemm_linear(m->ffn, I, &L->ffn_down, L->ffn_down_bias, GEMM_EPILOGUE_NONE, m->tmp,
-		            H, rows, ith, nth);
+		linear_run(m->ffn, I, &L->ffn_down, L->ffn_down_bias, GEMM_EPILOGUE_NONE, m->tmp, H,
+		           rows, ith, nth);
 		sy_pool_barrier(m->pool);
 		residual_norm(m, rows, L->ln2_gamma, L->ln2_beta, ith, nth);
 		sy_pool_barrier(m->pool);

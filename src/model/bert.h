@@ -20,6 +20,7 @@
 #include "model/config.h"
 #include "model/embedder.h"
 #include "model/safetensors.h"
+#include "tensor/linear.h"
 
 struct bert_model;
 
@@ -33,15 +34,23 @@ struct bert_input {
 /* Loads dir/config.json and dir/model.safetensors. n_threads <= 0: one per core. */
 enum sy_status bert_model_load(const char *dir, int n_threads, struct sy_error *err,
                                struct bert_model **out);
+/* The same with the encoder's linear layers (QKV, attention output, FFN) in precision prec:
+ * LINEAR_INT8 keeps only their int8 weights (embeddings, norms, attention stay fp32). */
+enum sy_status bert_model_load_prec(const char *dir, int n_threads, enum linear_precision prec,
+                                    struct sy_error *err, struct bert_model **out);
 /* Loads from a parsed config and an open safetensors file (which may be closed afterwards). */
 enum sy_status bert_model_load_st(const struct bert_config *cfg, const struct safetensors *st,
                                   int n_threads, struct sy_error *err, struct bert_model **out);
+enum sy_status bert_model_load_st_prec(const struct bert_config *cfg, const struct safetensors *st,
+                                       int n_threads, enum linear_precision prec,
+                                       struct sy_error *err, struct bert_model **out);
 void bert_model_free(struct bert_model *m);
 
 const struct bert_config *bert_model_config(const struct bert_model *m);
 /* The tensor-name prefix found in the checkpoint ("", "bert.", "roberta.", ...). */
 const char *bert_model_prefix(const struct bert_model *m);
-/* Bytes of weights held (fp32, packed). */
+enum linear_precision bert_model_precision(const struct bert_model *m);
+/* Bytes of weights held (fp32 or int8, packed). */
 size_t bert_model_weight_bytes(const struct bert_model *m);
 /* Sizes the forward scratch for batches of up to rows tokens in n_seqs sequences of at most
  * max_t tokens, so that later forwards within those bounds allocate nothing. Callers that

@@ -278,7 +278,8 @@ enum sy_status bert_embedder_open(const char *dir, const struct embed_options *o
 	struct bert_embedder *b = calloc(1, sizeof *b);
 	if (!b)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	enum sy_status s = bert_model_load(dir, opts->n_threads, err, &b->model);
+	enum sy_status s =
+	    bert_model_load_prec(dir, opts->n_threads, opts->precision, err, &b->model);
 	if (s == SY_OK)
 		s = st_meta_load(dir, err, &b->meta);
 	if (s == SY_OK)

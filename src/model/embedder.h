@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "base/status.h"
+#include "tensor/linear.h"
 
 enum pooling_mode {
 	POOLING_DEFAULT = 0, /* what the model's metadata says (sentence-transformers), else cls */
@@ -30,6 +31,8 @@ struct embed_options {
 	int normalize; /* -1: the model's default; 0: off; 1: L2-normalise */
 	int max_length; /* tokens incl. special tokens; 0: the model's default */
 	int n_threads; /* 0: one per core */
+	enum linear_precision precision; /* the encoder's linear layers: fp32 (default) or int8
+	                                   (dynamic quantisation, tensor/qgemm.h) */
 };
 
 struct embed_options embed_default_options(void);

@@ -24,6 +24,7 @@
 #include "model/tfjs.h"
 #include "tensor/attention.h"
 #include "tensor/gemm.h"
+#include "tensor/linear.h"
 #include "tensor/ops.h"
 #include "text/use_tokenizer.h"
 
@@ -45,17 +46,17 @@ struct use_layer {
 	int n_heads, head_dim; /* n_heads * head_dim == d_in */
 	float attn_scale; /* multiplies q: 1/sqrt(head_dim), stored in the graph */
 	float *ln_attn_gamma, *ln_attn_beta; /* [d_in] */
-	struct gemm_weights qkv; /* [3 d_in][d_in] */
+	struct linear qkv; /* [3 d_in][d_in] */
 	float *qkv_bias; /* [3 d_in] */
-	struct gemm_weights attn_out; /* [d_out][d_in] */
+	struct linear attn_out; /* [d_out][d_in] */
 	float *attn_out_bias; /* [d_out] */
 	int has_res; /* d_in != d_out: the residual goes through a dense layer */
-	struct gemm_weights res; /* [d_out][d_in] (AdjustResidualInput/dense) */
+	struct linear res; /* [d_out][d_in] (AdjustResidualInput/dense) */
 	float *res_bias; /* [d_out] */
 	float *ln_ffn_gamma, *ln_ffn_beta; /* [d_out] */
-	struct gemm_weights ffn_up; /* [d_ff][d_out] (FFN/conv1) */
+	struct linear ffn_up; /* [d_ff][d_out] (FFN/conv1) */
 	float *ffn_up_bias; /* [d_ff] */
-	struct gemm_weights ffn_down; /* [d_out][d_ff] (FFN/conv2) */
+	struct linear ffn_down; /* [d_out][d_ff] (FFN/conv2) */
 	float *ffn_down_bias; /* [d_out] */
 };
 
@@ -67,7 +68,8 @@ struct use_lite {
 	int n_layers;
 	struct use_layer layers[USE_MAX_LAYERS];
 	int dims; /* output width */
-	struct gemm_weights tanh_w; /* [dims][dims] */
+	struct linear tanh_w; /* [dims][dims] */
+	enum linear_precision prec; /* of the linear layers */
 	float *tanh_b; /* [dims] */
 	float ln_eps;
 	int max_tokens; /* tokens kept per text */
@@ -100,6 +102,7 @@ struct use_lite {
 struct loader {
 	const struct tfjs_weights *w;
 	struct sy_error *err;
+	enum linear_precision prec;
 	char name[512];
 };
 
@@ -128,7 +131,7 @@ static enum sy_status ld_vec(struct loader *l, const char *name, int n, float **
 /* Loads a TF [in][out] kernel (with n_lead leading dimensions of 1, as Conv2D kernels have) and
  * packs it transposed. */
 static enum sy_status ld_linear(struct loader *l, const char *name, int n_lead, int in, int out,
-                                struct gemm_weights *gw)
+                                struct linear *gw)
 {
 	int64_t shape[4] = {1, 1, 1, 1};
 	shape[n_lead] = in;
@@ -146,7 +149,7 @@ static enum sy_status ld_linear(struct loader *l, const char *name, int n_lead, 
 		for (int o = 0; o < out; o++)
 			t[(size_t)o * in + i] = k[(size_t)i * out + o];
 	free(k);
-	s = gemm_weights_pack(t, out, in, l->err, gw);
+	s = linear_pack(t, out, in, l->prec, l->err, gw);
 	free(t);
 	return s;
 }
@@ -247,11 +250,11 @@ static enum sy_status ld_layer(struct loader *l, int i, int d_in, int n_heads, s
 
 static void layer_free(struct use_layer *L)
 {
-	gemm_weights_free(&L->qkv);
-	gemm_weights_free(&L->attn_out);
-	gemm_weights_free(&L->res);
-	gemm_weights_free(&L->ffn_up);
-	gemm_weights_free(&L->ffn_down);
+	linear_free(&L->qkv);
+	linear_free(&L->attn_out);
+	linear_free(&L->res);
+	linear_free(&L->ffn_up);
+	linear_free(&L->ffn_down);
 	free(L->ln_attn_gamma);
 	free(L->ln_attn_beta);
 	free(L->qkv_bias);
@@ -286,7 +289,7 @@ static void use_lite_free(struct use_lite *m)
 	free(m->inv_timescales);
 	for (int i = 0; i < m->n_layers; i++)
 		layer_free(&m->layers[i]);
-	gemm_weights_free(&m->tanh_w);
+	linear_free(&m->tanh_w);
 	free(m->tanh_b);
 	scratch_free(m);
 	free(m->pooled);
@@ -301,7 +304,7 @@ static void use_lite_free(struct use_lite *m)
 static enum sy_status load_weights(struct use_lite *m, const struct tfjs_weights *w,
                                    struct sy_error *err)
 {
-	struct loader l = {.w = w, .err = err};
+	struct loader l = {.w = w, .err = err, .prec = m->prec};
 	const char *emb = "module/Embeddings_en";
 	m->n_emb_rows = (int)dim_of(w, emb, 0);
 	m->d_emb = (int)dim_of(w, emb, 1);
@@ -376,6 +379,7 @@ static enum sy_status use_lite_load(const char *dir, const struct embed_options 
 	struct use_lite *m = calloc(1, sizeof *m);
 	if (!m)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	m->prec = opts->precision;
 	char *mj = sy_path_join(dir, "model.json"), *vj = sy_path_join(dir, "vocab.json");
 	enum sy_status s = SY_OK;
 	if (!mj || !vj)
@@ -583,34 +587,34 @@ static void forward_part(void *p, int ith, int nth)
 		norm_rows(m, (float *)in, NULL, m->xn, L->d_in, L->ln_attn_gamma, L->ln_attn_beta,
 		          rows, ith, nth);
 		if (L->has_res)
-			gemm_linear(m->x0, m->d_emb, &L->res, L->res_bias, GEMM_EPILOGUE_NONE, m->h,
-			            D, rows, ith, nth);
+			linear_run(m->x0, m->d_emb, &L->res, L->res_bias, GEMM_EPILOGUE_NONE, m->h,
+			           D, rows, ith, nth);
 		sy_pool_barrier(m->pool);
-		gemm_linear(m->xn, dm, &L->qkv, L->qkv_bias, GEMM_EPILOGUE_NONE, m->qkv, 3 * dm,
-		            rows, ith, nth);
+		linear_run(m->xn, dm, &L->qkv, L->qkv_bias, GEMM_EPILOGUE_NONE, m->qkv, 3 * dm,
+		           rows, ith, nth);
 		sy_pool_barrier(m->pool);
 		attention_step(c, L, ith, nth);
 		sy_pool_barrier(m->pool);
-		gemm_linear(m->ctx, dm, &L->attn_out, L->attn_out_bias, GEMM_EPILOGUE_NONE, m->tmp,
-		            D, rows, ith, nth);
+		linear_run(m->ctx, dm, &L->attn_out, L->attn_out_bias, GEMM_EPILOGUE_NONE, m->tmp,
+		           D, rows, ith, nth);
 		sy_pool_barrier(m->pool);
 		/* h += attention; then the feed-forward block's pre-norm. */
 		norm_rows(m, m->h, m->tmp, m->xn, D, L->ln_ffn_gamma, L->ln_ffn_beta, rows, ith,
 		          nth);
 		sy_pool_barrier(m->pool);
-		gemm_linear(m->xn, dm, &L->ffn_up, L->ffn_up_bias, GEMM_EPILOGUE_RELU, m->ffn,
-		            m->ff_max, rows, ith, nth);
+		linear_run(m->xn, dm, &L->ffn_up, L->ffn_up_bias, GEMM_EPILOGUE_RELU, m->ffn,
+		           m->ff_max, rows, ith, nth);
 		sy_pool_barrier(m->pool);
-		gemm_linear(m->ffn, m->ff_max, &L->ffn_down, L->ffn_down_bias, GEMM_EPILOGUE_NONE,
-		            m->tmp, D, rows, ith, nth);
+		linear_run(m->ffn, m->ff_max, &L->ffn_down, L->ffn_down_bias, GEMM_EPILOGUE_NONE,
+		           m->tmp, D, rows, ith, nth);
 		sy_pool_barrier(m->pool);
 		norm_rows(m, m->h, m->tmp, NULL, D, NULL, NULL, rows, ith, nth);
 		sy_pool_barrier(m->pool);
 	}
 	pool_rows(c, ith, nth);
 	sy_pool_barrier(m->pool);
-	gemm_linear(m->pooled, D, &m->tanh_w, m->tanh_b, GEMM_EPILOGUE_TANH, c->out, D, c->n_seqs,
-	            ith, nth);
+	linear_run(m->pooled, D, &m->tanh_w, m->tanh_b, GEMM_EPILOGUE_TANH, c->out, D, c->n_seqs,
+	           ith, nth);
 	if (m->normalize) {
 		sy_pool_barrier(m->pool);
 		l2_rows(c, ith, nth);

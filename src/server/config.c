@@ -205,6 +205,20 @@ static enum sy_status yaml_bool(struct yaml_ctx *y, const yaml_node_t *n, const 
 	return SY_OK;
 }
 
+/* quantize: int8 | none (fp32). */
+static enum sy_status yaml_precision(struct yaml_ctx *y, const yaml_node_t *v, const char *key,
+                                     enum linear_precision *out)
+{
+	char *s = NULL;
+	enum sy_status st = yaml_string(y, v, key, &s);
+	if (st == SY_OK && !linear_precision_parse(s, out))
+		st = sy_error_set(y->err, SY_ERR_FORMAT,
+		                  "%s: line %d: %s: \"%s\" is not a precision (use int8 or none)",
+		                  y->name, node_line(v), key, s);
+	free(s);
+	return st;
+}
+
 static enum sy_status yaml_models(struct yaml_ctx *y, struct serve_config *c, const yaml_node_t *n)
 {
 	if (n->type != YAML_SEQUENCE_NODE)
@@ -223,7 +237,8 @@ static enum sy_status yaml_models(struct yaml_ctx *y, struct serve_config *c, co
 			    "path",
 			    y->name, m ? node_line(m) : 0, idx);
 		char *id = NULL, *path = NULL;
-		bool pinned = false;
+		bool pinned = false, prec_set = false;
+		enum linear_precision prec = LINEAR_FP32;
 		enum sy_status st = SY_OK;
 		for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
 		     st == SY_OK && p < m->data.mapping.pairs.top; p++) {
@@ -244,7 +259,10 @@ static enum sy_status yaml_models(struct yaml_ctx *y, struct serve_config *c, co
 				st = yaml_string(y, v, key, &path);
 			else if (!strcmp(kn, "pinned"))
 				st = yaml_bool(y, v, key, &pinned);
-			else
+			else if (!strcmp(kn, "quantize")) {
+				st = yaml_precision(y, v, key, &prec);
+				prec_set = true;
+			} else
 				sy_log(SY_LOG_WARN, "%s: line %d: %s: unknown key ignored", y->name,
 				       node_line(k), key);
 		}
@@ -258,6 +276,12 @@ static enum sy_status yaml_models(struct yaml_ctx *y, struct serve_config *c, co
 			                  node_line(m), idx);
 		if (st == SY_OK)
 			st = serve_config_model_set(c, id, path, pinned, y->err);
+		if (st == SY_OK && prec_set)
+			for (int i = 0; i < c->n_models; i++)
+				if (!strcmp(c->models[i].id, id)) {
+					c->models[i].precision = prec;
+					c->models[i].precision_set = true;
+				}
 		free(id);
 		free(path);
 		if (st != SY_OK)
@@ -289,6 +313,8 @@ static enum sy_status yaml_top_key(struct yaml_ctx *y, struct serve_config *c, c
 		return yaml_int(y, v, key, 1, big, &e->max_batch_tokens);
 	if (!strcmp(key, "max_batch_items"))
 		return yaml_int(y, v, key, 1, big, &e->max_batch_items);
+	if (!strcmp(key, "quantize"))
+		return yaml_precision(y, v, key, &e->precision);
 	if (!strcmp(key, "max_wait_ms"))
 		return yaml_int(y, v, key, 0, 60000, &e->max_wait_ms);
 	if (!strcmp(key, "max_queue_items"))

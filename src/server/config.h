@@ -19,6 +19,7 @@
  *       - id: BAAI/bge-small-en-v1.5
  *         path: /srv/models/bge-small
  *         pinned: true           # loaded at start, never evicted
+ *         quantize: int8         # this model's linear layers in int8 (or none)
  *
  * Paths are used as written (relative ones against the working directory). Unknown keys are
  * reported as warnings, not errors, so the routing layer can keep its settings in the same file. */
@@ -36,6 +37,8 @@ struct serve_model {
 	char *id;
 	char *path;
 	bool pinned;
+	bool precision_set; /* `quantize:` given for this model */
+	enum linear_precision precision;
 };
 
 struct serve_config {

@@ -671,6 +671,7 @@ void json_model_info_write(struct sbuf *b, const struct engine_model_info *m)
 	/* Every model the engine loads today is a dense encoder. */
 	sbuf_puts(b, ",\"tasks\":[\"encode\"],\"arch\":");
 	json_write_str(b, m->arch, -1);
+	sbuf_printf(b, ",\"precision\":\"%s\"", linear_precision_name(m->precision));
 	sbuf_printf(b,
 	            ",\"bytes\":%zu,\"dims\":%d,\"pinned\":%s,\"idle_s\":%.3f,"
 	            "\"queue_items\":%ld,\"requests\":%ld,\"items\":%ld,\"tokens\":%ld,"
