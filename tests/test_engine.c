@@ -190,6 +190,44 @@ static void test_encode_matches_embedder(void)
 	engine_destroy(e);
 }
 
+/* A model set to int8 loads quantised (its info says so) and stays close to fp32; a loaded
+ * model's precision cannot change, an unknown one is refused. */
+static void test_int8_precision(void)
+{
+	struct engine_config c = test_config();
+	struct engine *e = engine_new(&c);
+	add(e, "fp", ROBERTA, false);
+	add(e, "q", ROBERTA, false);
+	struct sy_error err = {0};
+	CHECK(engine_model_set_precision(e, "q", LINEAR_INT8, &err) == SY_OK);
+	CHECK(engine_model_set_precision(e, "nope", LINEAR_INT8, &err) == SY_ERR_NOT_FOUND);
+	struct engine_encode_result rf, rq;
+	CHECK(encode(e, "fp", 0, N_TEXTS, -1, true, false, &err, &rf) == SY_OK);
+	CHECK(encode(e, "q", 0, N_TEXTS, -1, true, false, &err, &rq) == SY_OK);
+	CHECK(info_of(e, "q").precision == LINEAR_INT8);
+	CHECK(info_of(e, "fp").precision == LINEAR_FP32);
+	CHECK(info_of(e, "q").bytes < info_of(e, "fp").bytes);
+	double min_cos = 1;
+	for (int i = 0; i < N_TEXTS; i++) {
+		const float *a = rf.dense + (size_t)i * rf.dims,
+		            *b = rq.dense + (size_t)i * rq.dims;
+		double d = 0, na = 0, nb = 0;
+		for (int j = 0; j < rf.dims; j++) {
+			d += (double)a[j] * b[j];
+			na += (double)a[j] * a[j];
+			nb += (double)b[j] * b[j];
+		}
+		double cs = d / sqrt(na * nb);
+		min_cos = cs < min_cos ? cs : min_cos;
+	}
+	CHECKF(min_cos >= 0.995, "int8 vs fp32 through the engine: min cosine %.6f", min_cos);
+	CHECK(max_diff(rf.dense, rq.dense, (size_t)N_TEXTS * rf.dims) > 0);
+	CHECK(engine_model_set_precision(e, "q", LINEAR_FP32, &err) == SY_ERR_INVALID_ARG);
+	engine_encode_result_free(&rf);
+	engine_encode_result_free(&rq);
+	engine_destroy(e);
+}
+
 static void test_not_found_and_bad_requests(void)
 {
 	struct engine_config c = test_config();
@@ -917,6 +955,7 @@ static void test_use_lite(void)
 int main(void)
 {
 	RUN(test_encode_matches_embedder);
+	RUN(test_int8_precision);
 	RUN(test_not_found_and_bad_requests);
 	RUN(test_models_dir);
 	RUN(test_lru_eviction);

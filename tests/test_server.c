@@ -495,11 +495,13 @@ static void test_config_yaml(void)
 	                   "max_items: 100\n"
 	                   "max_chars: 5000\n"
 	                   "idle_ttl_s: 60\n"
+	                   "quantize: int8\n"
 	                   "routes: {retrieve: bge}\n" /* another layer's key: ignored */
 	                   "models:\n"
 	                   "  - id: BAAI/bge-small-en-v1.5\n"
 	                   "    path: /m/bge\n"
 	                   "    pinned: true\n"
+	                   "    quantize: none\n"
 	                   "  - {id: tiny, path: tests/fixtures/bert-tiny}\n";
 	CHECK(serve_config_load_text(&c, "s.yaml", yaml, strlen(yaml), &err) == SY_OK);
 	CHECK_STREQ(c.host, "0.0.0.0");
@@ -509,6 +511,7 @@ static void test_config_yaml(void)
 	CHECK_EQ_INT(c.engine.max_batch_tokens, 4096);
 	CHECK_EQ_INT(c.engine.max_wait_ms, 5);
 	CHECK_EQ_INT(c.engine.idle_ttl_s, 60);
+	CHECK(c.engine.precision == LINEAR_INT8);
 	CHECK_STREQ(c.api_key_file, "/etc/keys");
 	CHECK_STREQ(c.models_dir, "/srv/models");
 	CHECK_EQ_INT(c.limits.max_body_bytes, 2u << 20);
@@ -519,6 +522,8 @@ static void test_config_yaml(void)
 		CHECK_STREQ(c.models[0].id, "BAAI/bge-small-en-v1.5");
 		CHECK_STREQ(c.models[0].path, "/m/bge");
 		CHECK(c.models[0].pinned);
+		CHECK(c.models[0].precision_set && c.models[0].precision == LINEAR_FP32);
+		CHECK(!c.models[1].precision_set);
 		CHECK_STREQ(c.models[1].id, "tiny");
 		CHECK(!c.models[1].pinned);
 	}
@@ -550,6 +555,9 @@ static void test_config_yaml(void)
 	    {"models:\n  - id: x\n    path: /p\n    pinned: maybe\n",
 	     "line 4: models[0].pinned: expected true or false"},
 	    {"models:\n  - just-a-string\n", "models[0]: expected a mapping"},
+	    {"quantize: int4\n", "bad.yaml: line 1: quantize: \"int4\" is not a precision"},
+	    {"models:\n  - id: x\n    path: /p\n    quantize: fp8\n",
+	     "line 4: models[0].quantize: \"fp8\" is not a precision (use int8 or none)"},
 	    {"- a\n- b\n", "expected a mapping of settings"},
 	    {"port: 1\n  bad indent: [\n", "bad.yaml: line"},
 	};

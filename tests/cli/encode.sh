@@ -77,7 +77,22 @@ check_err "pooling must be" encode --model tests/fixtures/bert-tiny --pooling me
 check_err "unknown command" frobnicate
 check_err "no input" encode --model tests/fixtures/bert-tiny
 check_err "cannot open" encode --model tests/fixtures/bert-tiny --input /nonexistent/file
+check_err "quantize must be int8 or none" encode --model tests/fixtures/bert-tiny --quantize int4 "x"
 
-# 5. models inspect names the architecture.
+# 5. --quantize int8 gives vectors close to fp32 (cosine >= 0.995) but not identical.
+f=$("$SY" encode --model tests/fixtures/roberta-tiny "hello world" "Café déjà vu")
+q=$("$SY" encode --model tests/fixtures/roberta-tiny --quantize int8 "hello world" "Café déjà vu")
+python3 - "$f" "$q" <<'PY' || fail "int8 vectors"
+import json, math, sys
+f = [json.loads(l)["dense"] for l in sys.argv[1].splitlines()]
+q = [json.loads(l)["dense"] for l in sys.argv[2].splitlines()]
+assert len(f) == len(q) == 2
+for a, b in zip(f, q):
+    c = sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+    assert c >= 0.995, c
+assert f != q, "int8 output identical to fp32"
+PY
+
+# 6. models inspect names the architecture.
 "$SY" models inspect tests/fixtures/roberta-tiny | grep -qi roberta || fail "inspect lacks roberta"
 echo "cli encode tests ok"
