@@ -11,9 +11,9 @@ SANITIZE ?=
 BUILD    ?= $(if $(SANITIZE),build-san,build)
 OPT      ?= -O2
 
-WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+WARN     ?= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE -MMD -MP
-CFLAGS   := -std=c11 $(OPT) -g -mavx2 -mfma -mf16c -pthread $(WARN)
+CFLAGS   := -std=c11 $(OPT) -g -mavx2 -mfma -mf16c -pthread $(WARN) $(EXTRA_CFLAGS)
 LDLIBS   := -lcurl -lcrypto -lmicrohttpd -lyaml -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -34,17 +34,24 @@ TEST_LAYERS_text_models := base text
 TEST_LAYERS_hub    := base hub
 TEST_LAYERS_qgemm  := base tensor
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+# Fuzz targets: fuzz/fuzz_<name>.c defines LLVMFuzzerTestOneInput; fuzz/corpus/<name>/ holds its
+# seeds and fuzz/regressions/<name>/ the inputs of crashes it found. `make test` replays both
+# through every target built with fuzz/replay_main.c; `make fuzz` runs libFuzzer (clang).
+FUZZ_SRCS  := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
+REPLAY_BINS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 60
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 layers_for = $(or $(TEST_LAYERS_$(1)),$(LAYERS))
 
 .PRECIOUS: $(BUILD)/tests/%.o
-.PHONY: all deps deps-node deps-reference test test-% format format-check clean bench models
+.PHONY: all deps deps-node deps-reference fuzz fuzz-build fuzz-ci test-tsan test test-% format format-check clean bench models
 all: switchyard $(BUILD)/libswitchyard.a
 
 deps:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential pkg-config clang-format \
-	  libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev libyaml-dev libcurl4-openssl-dev libssl-dev \
+	  libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev libyaml-dev libcurl4-openssl-dev libssl-dev clang \
 	  python3 curl
 
 # Official client libraries for the compatibility tests (npm registry; no install scripts run).
@@ -90,10 +97,55 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(foreach l,$$(call layers_for,$
 	@echo "  LINK  $@"
 	@$(CC) $(LDFLAGS) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-# `make test` runs every test binary (each prints "N passed, N failed"), then the CLI tests,
-# and ends with the totals.
-test: $(TEST_BINS) $(BUILD)/switchyard
-	@BUILD=$(BUILD) tests/run.sh $(TEST_BINS)
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/replay_main.c $(BUILD)/libswitchyard.a
+	@mkdir -p $(dir $@)
+	@echo "  LINK  $@"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+# `make test` runs every test binary (each prints "N passed, N failed"), the fuzz corpora and
+# regressions through each fuzz target, then the CLI tests, and ends with the totals.
+test: $(TEST_BINS) $(REPLAY_BINS) $(BUILD)/switchyard
+	@BUILD=$(BUILD) tests/run.sh $(TEST_BINS) $(REPLAY_BINS)
+
+# libFuzzer builds (clang, ASan + UBSan) in build-fuzz/. `make fuzz` runs every target for
+# FUZZ_SECONDS (default 60) on a scratch corpus seeded from fuzz/corpus/<name>/; a crash leaves
+# its input in build-fuzz/ (copy it to fuzz/regressions/<name>/ once fixed). `make fuzz-ci`
+# is the bounded run CI does (20 s a target).
+FUZZ_BUILD := build-fuzz
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang SANITIZE=address,undefined \
+	  WARN="-Wall -Wno-unused-parameter" EXTRA_CFLAGS=-fsanitize=fuzzer-no-link \
+	  $(FUZZ_BUILD)/libswitchyard.a
+	@mkdir -p $(FUZZ_BUILD)/bin
+	@for n in $(FUZZ_NAMES); do \
+	  echo "  FUZZ  $$n"; \
+	  clang $(CPPFLAGS) -std=c11 -O1 -g -mavx2 -mfma -mf16c -pthread \
+	    -fsanitize=fuzzer,address,undefined fuzz/fuzz_$$n.c $(FUZZ_BUILD)/libswitchyard.a \
+	    -o $(FUZZ_BUILD)/bin/fuzz_$$n $(LDLIBS) || exit 1; \
+	done
+
+fuzz: fuzz-build
+	@for n in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n $(FUZZ_BUILD)/crashes/$$n; \
+	  echo "== fuzz_$$n for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/bin/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -max_len=65536 -artifact_prefix=$(FUZZ_BUILD)/crashes/$$n/ -print_final_stats=0 \
+	    $(FUZZ_BUILD)/corpus/$$n fuzz/corpus/$$n 2>$(FUZZ_BUILD)/fuzz_$$n.log \
+	    || { tail -40 $(FUZZ_BUILD)/fuzz_$$n.log; echo "fuzz_$$n: crash, input in $(FUZZ_BUILD)/crashes/$$n/"; exit 1; }; \
+	  grep -E "^#[0-9]+.*(DONE|pulse)" $(FUZZ_BUILD)/fuzz_$$n.log | tail -1; \
+	done
+
+fuzz-ci:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
+
+# The threaded parts (thread pool, kernels' thread splits, engine and batcher, server) under
+# ThreadSanitizer, in build-tsan/ (CI runs it).
+TSAN_TESTS := base tensor engine server
+test-tsan:
+	@$(MAKE) --no-print-directory BUILD=build-tsan SANITIZE=thread \
+	  $(patsubst %,build-tsan/tests/test_%,$(TSAN_TESTS))
+	@TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh --no-scripts \
+	  $(patsubst %,build-tsan/tests/test_%,$(TSAN_TESTS))
 
 # `make test-text` builds and runs one test binary.
 test-%: $(BUILD)/tests/test_%
@@ -106,6 +158,6 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-san switchyard
+	rm -rf build build-san build-tsan build-fuzz switchyard
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Runs every test binary given as arguments, then the shell-level tests (tests/cli/*.sh for the
 # command line, tests/integration/*.sh for the running server),
-# and prints the grand total as the last line: "N passed, N failed".
+# and prints the grand total as the last line: "N passed, N failed". --no-scripts (first
+# argument) runs only the binaries.
 set -u
 cd "$(dirname "$0")/.."
 export SY_SHARED="${SY_SHARED:-$(cd .. && pwd)/shared}"
 export BUILD="${BUILD:-build}"
 total_pass=0
 total_fail=0
+scripts=1
+if [ "${1:-}" = "--no-scripts" ]; then
+	scripts=0
+	shift
+fi
 for t in "$@"; do
 	echo "== $t"
 	out=$(timeout 900 "$t" 2>&1)
@@ -31,7 +37,7 @@ for t in "$@"; do
 	fi
 done
 for s in tests/cli/*.sh tests/integration/*.sh; do
-	[ -e "$s" ] || continue
+	[ "$scripts" = 1 ] && [ -e "$s" ] || continue
 	echo "== $s"
 	if timeout 600 bash "$s" >"/tmp/sy-cli-test.$$" 2>&1; then
 		total_pass=$((total_pass + 1))
