@@ -51,6 +51,9 @@ static void serve_usage(FILE *f)
 	    "  --max-body-bytes SIZE    request body limit (default 16M; larger answers 413)\n"
 	    "  --max-items N            items per request (default 2048; more answers 413)\n"
 	    "  --max-chars N            characters per item (default 100000; more answers 422)\n"
+	    "  --max-connections N      concurrent connections, one thread each (default 256)\n"
+	    "  --idle-timeout S         close a connection that sends nothing for S seconds "
+	    "(default 60)\n"
 	    "  --no-builtin-models      do not add the built-in model ids (use-lite)\n");
 }
 
@@ -152,6 +155,10 @@ static int apply_flag(struct serve_config *c, const char *flag, const char *val)
 		return parse_int_arg(flag, val, 1, big, &c->limits.max_items);
 	if (!strcmp(flag, "--max-chars"))
 		return parse_int_arg(flag, val, 1, big, &c->limits.max_chars);
+	if (!strcmp(flag, "--max-connections"))
+		return parse_int_arg(flag, val, 1, 65536, &c->max_connections);
+	if (!strcmp(flag, "--idle-timeout"))
+		return parse_int_arg(flag, val, 1, 86400, &c->idle_timeout_s);
 	fprintf(stderr, "switchyard serve: unknown option '%s'\n", flag);
 	return -1;
 }
@@ -273,6 +280,8 @@ int cmd_serve(int argc, char **argv)
 	    .port = cfg.port,
 	    .limits = cfg.limits,
 	    .api_key_file = cfg.api_key_file,
+	    .connection_limit = cfg.max_connections,
+	    .connection_timeout_s = cfg.idle_timeout_s,
 	};
 	struct server *srv = NULL;
 	if (server_start(e, &scfg, &err, &srv) != SY_OK) {

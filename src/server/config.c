@@ -333,6 +333,10 @@ static enum sy_status yaml_top_key(struct yaml_ctx *y, struct serve_config *c, c
 		return yaml_int(y, v, key, 1, big, &c->limits.max_items);
 	if (!strcmp(key, "max_chars"))
 		return yaml_int(y, v, key, 1, big, &c->limits.max_chars);
+	if (!strcmp(key, "max_connections"))
+		return yaml_int(y, v, key, 1, 65536, &c->max_connections);
+	if (!strcmp(key, "idle_timeout_s"))
+		return yaml_int(y, v, key, 1, 86400, &c->idle_timeout_s);
 	if (!strcmp(key, "models"))
 		return yaml_models(y, c, v);
 	/* Sections that belong to other layers sharing the file (DESIGN.md section 6). */

@@ -48,6 +48,8 @@ struct serve_config {
 	char *api_key_file; /* NULL: no auth */
 	struct engine_config engine;
 	struct server_limits limits;
+	int max_connections; /* concurrent connections; 0: the server's default (256) */
+	int idle_timeout_s; /* close connections idle (or trickling nothing) this long; 0: 60 */
 	struct serve_model *models; /* [n_models], catalogue order */
 	int n_models;
 };
