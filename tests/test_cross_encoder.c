@@ -44,7 +44,7 @@ static void golden_pairs(const char *name)
 	if (ce) {
 		CHECK_EQ_INT(cross_encoder_num_labels(ce), L);
 		float *s = malloc((size_t)n * sizeof *s), *lg = malloc((size_t)n * L * sizeof *lg);
-		CHECKF(cross_encoder_score(ce, q, ql, d, dl, n, &err, s, lg) == SY_OK, "%s",
+		CHECKF(cross_encoder_score(ce, q, ql, d, dl, n, &err, s, lg, NULL) == SY_OK, "%s",
 		       err.msg);
 		double worst_l = 0, worst_s = 0, worst_one = 0;
 		for (int i = 0; i < n; i++) {
@@ -59,7 +59,7 @@ static void golden_pairs(const char *name)
 			    fabs(s[i] - cJSON_GetObjectItemCaseSensitive(p, "score")->valuedouble));
 			float one;
 			CHECK(cross_encoder_score(ce, q + i, ql + i, d + i, dl + i, 1, &err, &one,
-			                          NULL) == SY_OK);
+			                          NULL, NULL) == SY_OK);
 			worst_one = fmax(worst_one, fabs(one - s[i]));
 		}
 		printf("  %-14s %d pairs: logits max abs err %.2e, scores %.2e; one by one vs "

@@ -30,7 +30,7 @@ pid=$!
 trap 'kill $pid 2>/dev/null; wait 2>/dev/null' EXIT
 url=
 for _ in $(seq 1 200); do
-	url=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$OUT/serve.out")
+	url=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$OUT/serve.out" 2>/dev/null || true)
 	[ -n "$url" ] && break
 	sleep 0.05
 done

@@ -4,6 +4,7 @@
 #define SY_CLI_COMMANDS_H
 
 int cmd_encode(int argc, char **argv);
+int cmd_score(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -250,6 +250,21 @@ enum sy_status engine_encode(struct engine *e, const struct engine_encode_reques
 		pthread_mutex_unlock(&e->mu);
 		return s;
 	}
+	const bool pair_model = embedder_is_pair_model(m->emb);
+	if (pair_model != (req->query != NULL)) {
+		s = pair_model ? sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                              "model %s is a cross-encoder: it scores (query, "
+		                              "document) pairs; use /v1/score/%s or /v1/rerank",
+		                              req->model, req->model)
+		               : sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                              "model %s does not support score: it is an embedding "
+		                              "model (scoring needs a cross-encoder, a "
+		                              "*ForSequenceClassification model)",
+		                              req->model);
+		admitted_leave(e, m, s);
+		pthread_mutex_unlock(&e->mu);
+		return s;
+	}
 	const int n = req->n_items, dims = m->dims;
 	struct engine_job job = {
 	    .n_items = n,
@@ -260,10 +275,11 @@ enum sy_status engine_encode(struct engine *e, const struct engine_encode_reques
 	    .remaining = n,
 	};
 	/* The prompt belongs to the embedder, which stays loaded while the request is admitted. */
-	job.prefix = req->instruction ? req->instruction
-	             : req->is_query  ? embedder_prompt(m->emb, "query")
-	                              : NULL;
-	job.prefix_len = job.prefix ? strlen(job.prefix) : 0;
+	job.prefix = req->query         ? req->query
+	             : req->instruction ? req->instruction
+	             : req->is_query    ? embedder_prompt(m->emb, "query")
+	                                : NULL;
+	job.prefix_len = req->query ? req->query_len : job.prefix ? strlen(job.prefix) : 0;
 	pthread_mutex_unlock(&e->mu);
 
 	job.dense = malloc((size_t)n * (size_t)dims * sizeof *job.dense);

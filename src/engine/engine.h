@@ -132,6 +132,11 @@ struct engine_encode_request {
 	bool truncate; /* false: a text longer than the model limit is SY_ERR_LIMIT */
 	bool is_query; /* use the model's "query" prompt when it has one */
 	const char *instruction; /* prepended to each text when non-NULL (overrides prompts) */
+	/* Score mode: when non-NULL, each item is the pair (query, texts[i]) for a cross-encoder,
+	 * and the result has dims 1 (the relevance score). A model of the other kind fails with
+	 * SY_ERR_UNSUPPORTED either way. */
+	const char *query;
+	size_t query_len;
 };
 
 struct engine_encode_result {

@@ -307,7 +307,7 @@ static enum sy_status run_batch(struct cross_encoder *ce, int n_seqs, struct sy_
 enum sy_status cross_encoder_score(struct cross_encoder *ce, const char *const *queries,
                                    const size_t *query_lens, const char *const *docs,
                                    const size_t *doc_lens, int n, struct sy_error *err,
-                                   float *scores, float *logits)
+                                   float *scores, float *logits, int *n_tokens_out)
 {
 	struct tok_encode_params p = tokenizer_default_params();
 	p.max_length = ce->max_length;
@@ -326,6 +326,8 @@ enum sy_status cross_encoder_score(struct cross_encoder *ce, const char *const *
 		}
 		if (s != SY_OK)
 			return s;
+		if (n_tokens_out)
+			n_tokens_out[i] = enc.n;
 		if (n_batch > 0 && n_tokens + enc.n > CE_BATCH_TOKENS) {
 			s = run_batch(ce, n_batch, err, scores + first,
 			              logits ? logits + (size_t)first * L : NULL);
@@ -349,4 +351,78 @@ enum sy_status cross_encoder_score(struct cross_encoder *ce, const char *const *
 	}
 	return run_batch(ce, n_batch, err, scores + first,
 	                 logits ? logits + (size_t)first * L : NULL);
+}
+
+/* ---- as an embedder: the engine batches (query, document) items like texts ---- */
+
+static int ce_dims(const void *impl)
+{
+	(void)impl;
+	return 1;
+}
+
+static enum sy_status ce_encode(void *impl, const char *const *texts, const size_t *lens, int n,
+                                float *out, struct sy_error *err)
+{
+	return sy_error_set(err, SY_ERR_UNSUPPORTED,
+	                    "a cross-encoder scores (query, document) pairs; it does not embed "
+	                    "texts");
+}
+
+static enum sy_status ce_encode_ex(void *impl, const struct embed_call *c, struct sy_error *err,
+                                   float *out, int *n_tokens)
+{
+	const char **q = malloc((size_t)c->n * sizeof *q);
+	size_t *ql = malloc((size_t)c->n * sizeof *ql);
+	enum sy_status s = SY_OK;
+	if (!q || !ql)
+		s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	for (int i = 0; s == SY_OK && i < c->n; i++) {
+		q[i] = c->prefixes && c->prefixes[i] ? c->prefixes[i] : "";
+		ql[i] = c->prefixes && c->prefixes[i] ? c->prefix_lens[i] : 0;
+	}
+	if (s == SY_OK)
+		s = cross_encoder_score(impl, q, ql, c->texts, c->lens, c->n, err, out, NULL,
+		                        n_tokens);
+	free(q);
+	free(ql);
+	return s;
+}
+
+static size_t ce_bytes(const void *impl)
+{
+	return cross_encoder_bytes(impl);
+}
+
+static int ce_max_tokens(const void *impl)
+{
+	return cross_encoder_max_tokens(impl);
+}
+
+static bool ce_pairs(const void *impl)
+{
+	(void)impl;
+	return true;
+}
+
+static void ce_close(void *impl)
+{
+	cross_encoder_close(impl);
+}
+
+static const struct embedder_ext ce_ext = {
+    .encode_ex = ce_encode_ex, .bytes = ce_bytes, .max_tokens = ce_max_tokens, .pairs = ce_pairs};
+static const struct embedder_vt ce_vt = {"cross-encoder", ce_dims, ce_encode, ce_close};
+
+enum sy_status cross_encoder_embedder_open(const char *dir, const struct embed_options *opts,
+                                           struct sy_error *err, struct embedder *out)
+{
+	struct cross_encoder *ce;
+	enum sy_status s = cross_encoder_open(dir, opts, err, &ce);
+	if (s != SY_OK)
+		return s;
+	out->impl = ce;
+	out->vt = &ce_vt;
+	out->ext = &ce_ext;
+	return SY_OK;
 }

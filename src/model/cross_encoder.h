@@ -39,11 +39,11 @@ const char *cross_encoder_arch(const struct cross_encoder *ce); /* "bert", "robe
 int cross_encoder_max_tokens(const struct cross_encoder *ce);
 size_t cross_encoder_bytes(const struct cross_encoder *ce);
 
-/* Scores n pairs (queries[i], docs[i]) into scores[n]; logits[n][num_labels] too when
- * non-NULL. Pairs are run in packed batches. */
+/* Scores n pairs (queries[i], docs[i]) into scores[n]; logits[n][num_labels] and the tokens
+ * of each pair after truncation (n_tokens[n]) too when non-NULL. Pairs run in packed batches. */
 enum sy_status cross_encoder_score(struct cross_encoder *ce, const char *const *queries,
                                    const size_t *query_lens, const char *const *docs,
                                    const size_t *doc_lens, int n, struct sy_error *err,
-                                   float *scores, float *logits);
+                                   float *scores, float *logits, int *n_tokens);
 
 #endif

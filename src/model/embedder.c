@@ -2,6 +2,7 @@
  * implementation; wrappers for the optional operations (struct embedder_ext) with fallbacks
  * for implementations that lack them. */
 #include "model/embedder.h"
+#include "model/cross_encoder.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -73,7 +74,9 @@ enum sy_status embedder_open(const char *path, const struct embed_options *opts,
 	if (!e)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	enum sy_status s;
-	if (dir_has(path, "config.json"))
+	if (dir_has(path, "config.json") && cross_encoder_detect(path))
+		s = cross_encoder_embedder_open(path, opts, err, e);
+	else if (dir_has(path, "config.json"))
 		s = bert_embedder_open(path, opts, err, e);
 	else if (dir_has(path, "model.json"))
 		s = use_lite_embedder_open(path, opts, err, e);
@@ -185,6 +188,11 @@ size_t embedder_bytes(const struct embedder *e)
 const char *embedder_prompt(const struct embedder *e, const char *name)
 {
 	return e->ext && e->ext->prompt ? e->ext->prompt(e->impl, name) : NULL;
+}
+
+bool embedder_is_pair_model(const struct embedder *e)
+{
+	return e->ext && e->ext->pairs && e->ext->pairs(e->impl);
 }
 
 int embedder_max_tokens(const struct embedder *e)

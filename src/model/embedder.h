@@ -9,6 +9,7 @@
 #ifndef SY_MODEL_EMBEDDER_H
 #define SY_MODEL_EMBEDDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/status.h"
@@ -77,6 +78,9 @@ struct embedder_ext {
 	const char *(*prompt)(const void *impl, const char *name);
 	/* The sequence limit in tokens (texts are truncated to it), or 0 when unknown. */
 	int (*max_tokens)(const void *impl);
+	/* True for pair models (cross-encoders): encode_ex then reads each item as the pair
+	 * (prefixes[i], texts[i]) = (query, document) and writes one relevance score (dims 1). */
+	bool (*pairs)(const void *impl);
 };
 
 struct embedder {
@@ -105,11 +109,14 @@ enum sy_status embedder_count_tokens(const struct embedder *e, const char *prefi
 size_t embedder_bytes(const struct embedder *e); /* 0 when unknown */
 const char *embedder_prompt(const struct embedder *e, const char *name); /* NULL: none */
 int embedder_max_tokens(const struct embedder *e); /* 0 when unknown */
+bool embedder_is_pair_model(const struct embedder *e); /* a cross-encoder (see embedder_ext) */
 
 /* Implementations (one per architecture file). Each fills *out with a vt and impl. */
 enum sy_status bert_embedder_open(const char *dir, const struct embed_options *opts,
                                   struct sy_error *err, struct embedder *out);
 enum sy_status use_lite_embedder_open(const char *dir, const struct embed_options *opts,
                                       struct sy_error *err, struct embedder *out);
+enum sy_status cross_encoder_embedder_open(const char *dir, const struct embed_options *opts,
+                                           struct sy_error *err, struct embedder *out);
 
 #endif

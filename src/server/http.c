@@ -38,6 +38,7 @@ enum route_kind {
 	ROUTE_KIND_SCORE,
 	ROUTE_KIND_EXTRACT,
 	ROUTE_KIND_EMBEDDINGS,
+	ROUTE_KIND_RERANK,
 	ROUTE_KIND_MODELS,
 	ROUTE_KIND_MODEL_GET,
 	ROUTE_KIND_MODEL_LOAD,
@@ -222,6 +223,10 @@ static enum route_kind route_resolve(const char *path, enum http_method *allowed
 		*label = METRICS_ROUTE_EMBEDDINGS;
 		return ROUTE_KIND_EMBEDDINGS;
 	}
+	if (!strcmp(path, "/v1/rerank")) {
+		*label = METRICS_ROUTE_SCORE;
+		return ROUTE_KIND_RERANK;
+	}
 	if (!strcmp(path, "/v1/models") || !strcmp(path, "/v1/models/")) {
 		*label = METRICS_ROUTE_MODELS;
 		*allowed = HTTP_METHOD_GET;
@@ -385,6 +390,7 @@ static void route_dispatch(struct conn_request *cr, struct response *rs)
 	case ROUTE_KIND_SCORE: route_score(rq, tail, rs); break;
 	case ROUTE_KIND_EXTRACT: route_extract(rq, tail, rs); break;
 	case ROUTE_KIND_EMBEDDINGS: route_embeddings(rq, rs); break;
+	case ROUTE_KIND_RERANK: route_rerank(rq, rs); break;
 	case ROUTE_KIND_MODELS: route_models_list(rq, rs); break;
 	case ROUTE_KIND_MODEL_GET: route_model_get(rq, tail, rs); break;
 	case ROUTE_KIND_MODEL_LOAD: route_model_load(rq, tail, true, rs); break;

@@ -535,6 +535,169 @@ void json_encode_request_free(struct encode_request *r)
 	memset(r, 0, sizeof *r);
 }
 
+/* ---- POST /v1/score/{model}, POST /v1/rerank ---- */
+
+void json_pairs_request_free(struct pairs_request *r)
+{
+	cJSON_Delete(r->doc);
+	free(r->ids);
+	free(r->texts);
+	free(r->lens);
+	memset(r, 0, sizeof *r);
+}
+
+/* The query: a string, or (score) an object with a "text" string. */
+static enum sy_status pairs_query(const cJSON *q, bool object_ok, const struct server_limits *lim,
+                                  struct api_error *err, struct pairs_request *out)
+{
+	if (!q)
+		return api_error_set(err, 400, "INVALID_INPUT", "query: required field is missing");
+	if (object_ok && cJSON_IsObject(q)) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(q, "text");
+		if (!t)
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "query.text: required field is missing");
+		if (!cJSON_IsString(t))
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "query.text: expected string, got %s",
+			                     json_type_name(t));
+		q = t;
+	} else if (!cJSON_IsString(q)) {
+		return api_error_set(err, 400, "INVALID_INPUT", "query: expected %s, got %s",
+		                     object_ok ? "object with text, or string" : "string",
+		                     json_type_name(q));
+	}
+	out->query = q->valuestring;
+	out->query_len = strlen(q->valuestring);
+	return check_text("query", out->query, out->query_len, lim, err);
+}
+
+/* items (score) or documents (rerank): [{id?, text} | "text" (documents only)]. */
+static enum sy_status pairs_items(const cJSON *arr, const char *name, bool strings_ok,
+                                  const struct server_limits *lim, struct api_error *err,
+                                  struct pairs_request *out)
+{
+	if (!arr)
+		return api_error_set(err, 400, "INVALID_INPUT", "%s: required field is missing",
+		                     name);
+	if (!cJSON_IsArray(arr))
+		return api_error_set(err, 400, "INVALID_INPUT", "%s: expected array, got %s", name,
+		                     json_type_name(arr));
+	int n = cJSON_GetArraySize(arr);
+	if (n == 0)
+		return api_error_set(err, 400, "INVALID_INPUT", "%s: must not be empty", name);
+	if (lim->max_items > 0 && n > lim->max_items)
+		return api_error_set(err, 413, "INVALID_INPUT",
+		                     "%s: %d items exceed the limit of %d per request", name, n,
+		                     lim->max_items);
+	out->ids = calloc((size_t)n, sizeof *out->ids);
+	out->texts = calloc((size_t)n, sizeof *out->texts);
+	out->lens = calloc((size_t)n, sizeof *out->lens);
+	if (!out->ids || !out->texts || !out->lens)
+		return api_error_set(err, 500, "INTERNAL", "out of memory");
+	char field[64];
+	int i = 0;
+	for (const cJSON *it = arr->child; it; it = it->next, i++) {
+		const cJSON *t = it;
+		if (cJSON_IsObject(it)) {
+			t = cJSON_GetObjectItemCaseSensitive(it, "text");
+			if (!t)
+				return api_error_set(err, 400, "INVALID_INPUT",
+				                     "%s[%d].text: required field is missing", name,
+				                     i);
+			const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+			if (id && !cJSON_IsNull(id)) {
+				size_t bad;
+				if (!cJSON_IsString(id))
+					return api_error_set(err, 400, "INVALID_INPUT",
+					                     "%s[%d].id: expected string, got %s",
+					                     name, i, json_type_name(id));
+				if (json_utf8_count(id->valuestring, strlen(id->valuestring),
+				                    &bad) < 0)
+					return api_error_set(err, 400, "INVALID_INPUT",
+					                     "%s[%d].id: invalid UTF-8 at byte %zu",
+					                     name, i, bad);
+				out->ids[i] = id->valuestring;
+			}
+		} else if (!strings_ok || !cJSON_IsString(it)) {
+			return api_error_set(
+			    err, 400, "INVALID_INPUT", "%s[%d]: expected %s, got %s", name, i,
+			    strings_ok ? "string or object" : "object", json_type_name(it));
+		}
+		if (!cJSON_IsString(t))
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "%s[%d].text: expected string, got %s", name, i,
+			                     json_type_name(t));
+		out->texts[i] = t->valuestring;
+		out->lens[i] = strlen(t->valuestring);
+		snprintf(field, sizeof field, "%s[%d].text", name, i);
+		if (check_text(field, out->texts[i], out->lens[i], lim, err) != SY_OK)
+			return SY_ERR_INVALID_ARG;
+	}
+	out->n_items = n;
+	out->top_n = n;
+	return SY_OK;
+}
+
+enum sy_status json_score_request_parse(const char *body, size_t len,
+                                        const struct server_limits *lim, struct api_error *err,
+                                        struct pairs_request *out)
+{
+	memset(out, 0, sizeof *out);
+	if (parse_object(body, len, err, &out->doc) != SY_OK)
+		return SY_ERR_INVALID_ARG;
+	if (pairs_query(cJSON_GetObjectItemCaseSensitive(out->doc, "query"), true, lim, err, out) !=
+	        SY_OK ||
+	    pairs_items(cJSON_GetObjectItemCaseSensitive(out->doc, "items"), "items", false, lim,
+	                err, out) != SY_OK) {
+		json_pairs_request_free(out);
+		return SY_ERR_INVALID_ARG;
+	}
+	return SY_OK;
+}
+
+enum sy_status json_rerank_request_parse(const char *body, size_t len,
+                                         const struct server_limits *lim, struct api_error *err,
+                                         struct pairs_request *out)
+{
+	memset(out, 0, sizeof *out);
+	if (parse_object(body, len, err, &out->doc) != SY_OK)
+		return SY_ERR_INVALID_ARG;
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(out->doc, "model");
+	enum sy_status s = SY_OK;
+	if (!m)
+		s = api_error_set(err, 400, "INVALID_INPUT", "model: required field is missing");
+	else if (!cJSON_IsString(m) || !m->valuestring[0])
+		s = api_error_set(err, 400, "INVALID_INPUT", "model: expected a model id string");
+	else
+		out->model = m->valuestring;
+	if (s == SY_OK)
+		s = pairs_query(cJSON_GetObjectItemCaseSensitive(out->doc, "query"), false, lim,
+		                err, out);
+	if (s == SY_OK)
+		s = pairs_items(cJSON_GetObjectItemCaseSensitive(out->doc, "documents"),
+		                "documents", true, lim, err, out);
+	const cJSON *tn = cJSON_GetObjectItemCaseSensitive(out->doc, "top_n");
+	if (s == SY_OK && tn && !cJSON_IsNull(tn)) {
+		if (!cJSON_IsNumber(tn) || !(tn->valuedouble >= 1 && tn->valuedouble <= 1e9) ||
+		    floor(tn->valuedouble) != tn->valuedouble)
+			s = api_error_set(err, 400, "INVALID_INPUT",
+			                  "top_n: expected a positive integer");
+		else if (tn->valuedouble < out->n_items)
+			out->top_n =
+			    (int)tn->valuedouble; /* larger: all documents, as Cohere does */
+	}
+	int rd = 0;
+	if (s == SY_OK)
+		s = get_bool(out->doc, "return_documents", "", err, &rd);
+	out->return_documents = rd;
+	if (s != SY_OK) {
+		json_pairs_request_free(out);
+		return SY_ERR_INVALID_ARG;
+	}
+	return SY_OK;
+}
+
 /* ---- POST /v1/embeddings (OpenAI) ---- */
 
 enum sy_status json_embeddings_request_parse(const char *body, size_t len,
@@ -668,8 +831,10 @@ void json_model_info_write(struct sbuf *b, const struct engine_model_info *m)
 	json_write_str(b, m->id, -1);
 	sbuf_puts(b, ",\"object\":\"model\",\"owned_by\":\"switchyard\",\"state\":");
 	json_write_str(b, engine_model_state_str(m->state), -1);
-	/* Every model the engine loads today is a dense encoder. */
-	sbuf_puts(b, ",\"tasks\":[\"encode\"],\"arch\":");
+	/* Known once the model has loaded: cross-encoders score pairs, the others encode. */
+	sbuf_puts(b, !strcmp(m->arch, "cross-encoder")
+	                 ? ",\"tasks\":[\"score\",\"rerank\"],\"arch\":"
+	                 : ",\"tasks\":[\"encode\"],\"arch\":");
 	json_write_str(b, m->arch, -1);
 	sbuf_printf(b, ",\"precision\":\"%s\"", linear_precision_name(m->precision));
 	sbuf_printf(b,

@@ -75,6 +75,31 @@ enum sy_status json_embeddings_request_parse(const char *body, size_t len,
                                              struct embeddings_request *out);
 void json_embeddings_request_free(struct embeddings_request *r);
 
+/* ---- POST /v1/score/{model} and POST /v1/rerank (cross-encoders) ---- */
+
+/* Both shapes parse into this: score {query:{text}|"text", items:[{id?,text}]}; rerank
+ * (Cohere/Jina) {model, query:"text", documents:["text"|{text}], top_n?, return_documents?}. */
+struct pairs_request {
+	cJSON *doc;
+	const char *model; /* rerank only */
+	const char *query;
+	size_t query_len;
+	int n_items;
+	const char **ids; /* [n_items]; NULL entries: "item-<i>" (score only) */
+	const char **texts; /* [n_items] */
+	size_t *lens; /* [n_items] */
+	int top_n; /* rerank: results to return (n_items when absent) */
+	bool return_documents; /* rerank */
+};
+
+enum sy_status json_score_request_parse(const char *body, size_t len,
+                                        const struct server_limits *lim, struct api_error *err,
+                                        struct pairs_request *out);
+enum sy_status json_rerank_request_parse(const char *body, size_t len,
+                                         const struct server_limits *lim, struct api_error *err,
+                                         struct pairs_request *out);
+void json_pairs_request_free(struct pairs_request *r);
+
 /* ---- models ---- */
 
 /* One model object of GET /v1/models (DESIGN.md section 10). */

@@ -1,9 +1,10 @@
-/* POST /v1/encode/{model}, /v1/score/{model} and /v1/extract/{model} (DESIGN.md section 3).
+/* POST /v1/encode/{model} and /v1/extract/{model} (DESIGN.md section 3; score and rerank are in
+ * routes_score.c).
  *
  * Encode parses and validates the whole request first (limits, types, UTF-8), so a bad request
  * costs no engine work; then one blocking engine_encode call, whose items the engine batches
- * with those of concurrent requests. Score and extract exist as routes so clients get a clear
- * answer: no loaded architecture has a cross-encoder or extraction head yet. */
+ * with those of concurrent requests. Extract exists as a route so clients get a clear answer:
+ * no loaded architecture has an extraction head yet. */
 #include <stdio.h>
 #include <string.h>
 
@@ -129,11 +130,6 @@ static void route_task_unsupported(struct request *rq, const char *model, const 
 	response_error_set(rs, 400, "INVALID_INPUT",
 	                   "model %s does not support %s (no %s models are available yet)", model,
 	                   task, kind);
-}
-
-void route_score(struct request *rq, const char *model, struct response *rs)
-{
-	route_task_unsupported(rq, model, "score", "cross-encoder", rs);
 }
 
 void route_extract(struct request *rq, const char *model, struct response *rs)

@@ -90,6 +90,7 @@ void route_encode(struct request *rq, const char *model, struct response *rs);
 void route_score(struct request *rq, const char *model, struct response *rs);
 void route_extract(struct request *rq, const char *model, struct response *rs);
 void route_embeddings(struct request *rq, struct response *rs);
+void route_rerank(struct request *rq, struct response *rs);
 void route_models_list(struct request *rq, struct response *rs);
 void route_model_get(struct request *rq, const char *id, struct response *rs);
 void route_model_load(struct request *rq, const char *id, bool load, struct response *rs);

@@ -36,7 +36,7 @@ timeout --foreground 300 "$SY" serve --host 127.0.0.1 --port 0 --no-builtin-mode
 pid=$!
 url=
 for _ in $(seq 1 200); do
-	url=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/serve.out")
+	url=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/serve.out" 2>/dev/null || true)
 	[ -n "$url" ] && break
 	sleep 0.05
 done

@@ -24,7 +24,7 @@ timeout --foreground 120 python3 tests/integration/fake_hub.py "$FX" "$tmp/hub.l
 pids+=($!)
 port=
 for _ in $(seq 1 100); do
-	port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$tmp/hub.out")
+	port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$tmp/hub.out" 2>/dev/null || true)
 	[ -n "$port" ] && break
 	sleep 0.05
 done
@@ -93,7 +93,7 @@ timeout --foreground 60 "$SY" serve --host 127.0.0.1 --port 0 --no-builtin-model
 pids+=($!)
 url=
 for _ in $(seq 1 200); do
-	url=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/serve.out")
+	url=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/serve.out" 2>/dev/null || true)
 	[ -n "$url" ] && break
 	sleep 0.05
 done

@@ -35,7 +35,7 @@ start_server() {
 	pids+=("$PID")
 	URL=
 	for _ in $(seq 1 200); do
-		URL=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/$name.out")
+		URL=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/$name.out" 2>/dev/null || true)
 		[ -n "$URL" ] && break
 		kill -0 "$PID" 2>/dev/null || { cat "$tmp/$name.err"; fail "$name server exited"; }
 		sleep 0.05

@@ -24,13 +24,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-timeout 60 "$SY" serve --host 127.0.0.1 --port 0 --no-builtin-models \
+timeout --foreground 60 "$SY" serve --host 127.0.0.1 --port 0 --no-builtin-models \
 	--model bert=tests/fixtures/bert-tiny --model roberta=tests/fixtures/roberta-tiny \
 	>"$tmp/out" 2>"$tmp/err" &
 pid=$!
 url=
 for _ in $(seq 1 200); do
-	url=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/out")
+	url=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/out" 2>/dev/null || true)
 	[ -n "$url" ] && break
 	sleep 0.05
 done

@@ -1,0 +1,20 @@
+/* Fuzz target: the body of POST /v1/rerank (Cohere/Jina shape) (src/server/json_codec.c). */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/errors.h"
+#include "server/json_codec.h"
+#include "server/server.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct server_limits lim = {.max_body_bytes = 1 << 20, .max_items = 64, .max_chars = 4096};
+	struct api_error err = {0};
+	struct pairs_request r;
+	if (json_rerank_request_parse((const char *)data, size, &lim, &err, &r) == SY_OK)
+		json_pairs_request_free(&r);
+	else if (err.http_status < 400 || err.http_status > 499)
+		__builtin_trap();
+	return 0;
+}
