@@ -47,7 +47,8 @@ int cmd_score(int argc, char **argv)
 			opts.max_length = atoi(argv[++i]);
 		} else if (!strcmp(a, "--quantize") && val) {
 			if (!linear_precision_parse(argv[++i], &opts.precision)) {
-				fprintf(stderr, "switchyard score: --quantize must be int8 or none\n");
+				fprintf(stderr,
+				        "switchyard score: --quantize must be int8 or none\n");
 				goto out;
 			}
 		} else if (a[0] == '-' && a[1] == '-') {
@@ -97,7 +98,8 @@ int cmd_score(int argc, char **argv)
 			fclose(in);
 	}
 	if (n_docs == 0) {
-		fprintf(stderr, "switchyard score: no documents: give DOC arguments or --input FILE\n");
+		fprintf(stderr,
+		        "switchyard score: no documents: give DOC arguments or --input FILE\n");
 		goto free_docs;
 	}
 	struct sy_error err = {0};
@@ -120,8 +122,8 @@ int cmd_score(int argc, char **argv)
 			ql[i] = strlen(query);
 			dl[i] = strlen(docs[i]);
 		}
-		if (cross_encoder_score(ce, q, ql, (const char *const *)docs, dl, n_docs, &err, scores,
-		                        NULL, NULL) == SY_OK) {
+		if (cross_encoder_score(ce, q, ql, (const char *const *)docs, dl, n_docs, &err,
+		                        scores, NULL, NULL) == SY_OK) {
 			for (int i = 0; i < n_docs; i++)
 				printf("{\"index\":%d,\"score\":%.9g}\n", i, scores[i]);
 			rc = 0;

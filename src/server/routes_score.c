@@ -24,8 +24,7 @@ static int by_score(const void *a, const void *b)
 
 /* Runs the pairs; on success *order holds the items sorted by score (caller frees). */
 static bool run_pairs(struct request *rq, const char *model, const struct pairs_request *req,
-                      struct response *rs, struct engine_encode_result *res,
-                      struct ranked **order)
+                      struct response *rs, struct engine_encode_result *res, struct ranked **order)
 {
 	struct engine_encode_request er = {
 	    .model = model,
