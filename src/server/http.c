@@ -223,7 +223,8 @@ static enum route_kind route_resolve(const char *path, enum http_method *allowed
 		*label = METRICS_ROUTE_EMBEDDINGS;
 		return ROUTE_KIND_EMBEDDINGS;
 	}
-	if (!strcmp(path, "/v1/rerank")) {
+	/* Cohere's v2 clients post to /v2/rerank with the same body. */
+	if (!strcmp(path, "/v1/rerank") || !strcmp(path, "/v2/rerank")) {
 		*label = METRICS_ROUTE_SCORE;
 		return ROUTE_KIND_RERANK;
 	}

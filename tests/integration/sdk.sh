@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Client libraries against a real server (with an API key): the Python SDK (clients/python,
-# Debian's python3), the JavaScript SDK (clients/js, node) and the official `openai` npm client
-# (tests/compat, installed by `make deps-node`). Each compares vectors with `switchyard encode`.
+# Debian's python3), the JavaScript SDK (clients/js, node) and the official `openai` and
+# `cohere-ai` npm clients (tests/compat, installed by `make deps-node`): embeddings compared with
+# `switchyard encode`, rerank with /v1/score.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SY=${BUILD:-build}/switchyard
@@ -29,7 +30,8 @@ PY
 printf 'sdk-token\n' >"$tmp/keys.txt"
 timeout --foreground 120 "$SY" serve --host 127.0.0.1 --port 0 --no-builtin-models \
 	--api-key-file "$tmp/keys.txt" --model bert=tests/fixtures/bert-tiny \
-	--model roberta=tests/fixtures/roberta-tiny >"$tmp/serve.out" 2>"$tmp/serve.err" &
+	--model roberta=tests/fixtures/roberta-tiny --model ce=tests/fixtures/bert-ce-tiny \
+	>"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!
 url=
 for _ in $(seq 1 200); do
@@ -51,6 +53,7 @@ echo "ok: js SDK ($(grep '^# pass' "$tmp/js.log"))"
 
 if [ -d tests/compat/node_modules/openai ]; then
 	(cd tests/compat && node openai_embeddings.mjs "$url" sdk-token "$SY_EXPECT") || fail "openai npm client"
+	(cd tests/compat && node cohere_rerank.mjs "$url" sdk-token ce) || fail "cohere-ai npm client"
 else
 	fail "tests/compat/node_modules is missing: run \`make deps-node\` (npm install of the openai client)"
 fi

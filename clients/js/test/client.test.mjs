@@ -43,6 +43,17 @@ describe('real server', { skip: !URL && 'SY_URL not set (run tests/integration/s
     await assert.rejects(c.encode('bert', [7]), TypeError);
   });
 
+  test('score and rerank', async () => {
+    const docs = ['Bananas are rich in potassium.', 'A switchyard is where railway cars are sorted onto tracks.', 'x'];
+    const r = await c.score('ce', 'what is a switchyard?', docs.map((text, i) => ({ id: `d${i}`, text })));
+    assert.deepEqual(r.scores.map((s) => s.rank), [0, 1, 2]);
+    const rr = await c.rerank('ce', 'what is a switchyard?', docs, { topN: 2, returnDocuments: true });
+    assert.equal(rr.length, 2);
+    assert.equal(rr[0].index, Number(r.scores[0].item_id.slice(1)));
+    assert.equal(rr[0].document, docs[rr[0].index]);
+    await assert.rejects(c.encode('ce', ['x']), sy.InvalidInputError);
+  });
+
   test('auth', { skip: !TOKEN && 'server without auth' }, async () => {
     await assert.rejects(new Client(URL).encode('bert', ['x']), (e) => e instanceof sy.UnauthorizedError && e.status === 401);
     assert.equal(await new Client(URL).health(), true);

@@ -73,6 +73,22 @@ class RealServer(unittest.TestCase):
             self.c.score("bert", "query", ["doc"])
         self.assertIn("bert", cm.exception.message)
 
+    def test_score_and_rerank(self):
+        docs = ["Bananas are rich in potassium.",
+                "A switchyard is where railway cars are sorted onto tracks.", "x"]
+        r = self.c.score("ce", "what is a switchyard?", [{"id": f"d{i}", "text": d}
+                                                          for i, d in enumerate(docs)])
+        self.assertEqual(sorted(s.item_id for s in r.scores), ["d0", "d1", "d2"])
+        self.assertEqual([s.rank for s in r.scores], [0, 1, 2])
+        self.assertTrue(all(a.score >= b.score for a, b in zip(r.scores, r.scores[1:])))
+        rr = self.c.rerank("ce", "what is a switchyard?", docs, top_n=2, return_documents=True)
+        self.assertEqual(len(rr), 2)
+        self.assertEqual(rr[0].index, int(r.scores[0].item_id[1:]))
+        self.assertEqual(rr[0].document, docs[rr[0].index])
+        self.assertAlmostEqual(rr[0].relevance_score, r.scores[0].score, places=6)
+        with self.assertRaises(switchyard.InvalidInputError):
+            self.c.encode("ce", ["x"])  # a cross-encoder does not embed
+
     @unittest.skipUnless(TOKEN, "server without auth")
     def test_auth(self):
         with self.assertRaises(switchyard.UnauthorizedError) as cm:
