@@ -4,24 +4,11 @@
 # skips files an encoder does not need, resumes an interrupted download with a Range request,
 # checks the LFS sha256, reports 401/404 clearly, and the pulled id then works offline through
 # `encode`, `models inspect|path` and `serve`. Every process is bounded by timeout and stopped.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-SY=${BUILD:-build}/switchyard
+. "$(dirname "$0")/lib/common.sh"
 FX=tests/fixtures/bert-tiny
-[ -x "$SY" ] || { echo "FAIL: $SY is not built"; exit 1; }
-fail() { echo "FAIL: $*"; exit 1; }
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-timeout --foreground 120 python3 tests/integration/fake_hub.py "$FX" "$tmp/hub.log" >"$tmp/hub.out" 2>"$tmp/hub.err" &
-pids+=($!)
+sy_bg timeout --foreground 120 python3 tests/integration/fake_hub.py "$FX" "$tmp/hub.log" \
+	>"$tmp/hub.out" 2>"$tmp/hub.err"
 port=
 for _ in $(seq 1 100); do
 	port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$tmp/hub.out" 2>/dev/null || true)
@@ -88,16 +75,8 @@ grep -q "not in the Hugging Face cache" "$tmp/err" || fail "offline encode messa
 ok
 
 # 5. serve --model ID loads it from the cache.
-timeout --foreground 60 "$SY" serve --host 127.0.0.1 --port 0 --no-builtin-models \
-	--model sy-test/bert-tiny >"$tmp/serve.out" 2>"$tmp/serve.err" &
-pids+=($!)
-url=
-for _ in $(seq 1 200); do
-	url=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/serve.out" 2>/dev/null || true)
-	[ -n "$url" ] && break
-	sleep 0.05
-done
-[ -n "$url" ] || { cat "$tmp/serve.err"; fail "server did not start"; }
+sy_start serve --no-builtin-models --model sy-test/bert-tiny
+url=$URL
 code=$(curl -s -o "$tmp/enc.json" -w '%{http_code}' "$url/v1/encode/sy-test/bert-tiny" \
 	-d '{"items":[{"text":"hello world"}]}')
 [ "$code" = 200 ] || fail "encode through serve: $code $(cat "$tmp/enc.json")"

@@ -4,30 +4,11 @@
 # shape (top_n, return_documents, indices into the input, usage), batching of concurrent
 # requests, the model list's tasks, and clear 4xx answers: scoring with an embedding model,
 # encoding with a cross-encoder, bad bodies. The server keeps serving after each.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-SY=${BUILD:-build}/switchyard
-[ -x "$SY" ] || { echo "FAIL: $SY is not built"; exit 1; }
-fail() { echo "FAIL: $*"; exit 1; }
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-timeout --foreground 120 "$SY" serve --host 127.0.0.1 --port 0 --no-builtin-models \
-	--model ce=tests/fixtures/bert-ce-tiny --model org/xlmr-ce=tests/fixtures/xlmr-ce-tiny \
-	--model bert=tests/fixtures/bert-tiny --max-items 64 >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-url=
-for _ in $(seq 1 200); do
-	url=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/out" 2>/dev/null || true)
-	[ -n "$url" ] && break
-	sleep 0.05
-done
-[ -n "$url" ] || { cat "$tmp/err"; fail "server did not start"; }
+. "$(dirname "$0")/lib/common.sh"
+sy_start score --no-builtin-models --model ce=tests/fixtures/bert-ce-tiny \
+	--model org/xlmr-ce=tests/fixtures/xlmr-ce-tiny --model bert=tests/fixtures/bert-tiny \
+	--max-items 64
+url=$URL
 python3 - "$url" <<'PY' || fail "score checks"
 import http.client, json, sys, threading, urllib.parse
 u = urllib.parse.urlparse(sys.argv[1])

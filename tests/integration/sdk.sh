@@ -3,20 +3,7 @@
 # Debian's python3), the JavaScript SDK (clients/js, node) and the official `openai` and
 # `cohere-ai` npm clients (tests/compat, installed by `make deps-node`): embeddings compared with
 # `switchyard encode`, rerank with /v1/score.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-SY=${BUILD:-build}/switchyard
-[ -x "$SY" ] || { echo "FAIL: $SY is not built"; exit 1; }
-fail() { echo "FAIL: $*"; exit 1; }
-
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib/common.sh"
 
 # Expected vectors from the CLI.
 texts=("hello world" "Café déjà vu" "The quick brown fox jumps over the lazy dog.")
@@ -28,18 +15,10 @@ json.dump({"texts": sys.argv[3:], "dense": [r["dense"] for r in rows]}, open(sys
 PY
 
 printf 'sdk-token\n' >"$tmp/keys.txt"
-timeout --foreground 120 "$SY" serve --host 127.0.0.1 --port 0 --no-builtin-models \
-	--api-key-file "$tmp/keys.txt" --model bert=tests/fixtures/bert-tiny \
-	--model roberta=tests/fixtures/roberta-tiny --model ce=tests/fixtures/bert-ce-tiny \
-	>"$tmp/serve.out" 2>"$tmp/serve.err" &
-pid=$!
-url=
-for _ in $(seq 1 200); do
-	url=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/serve.out" 2>/dev/null || true)
-	[ -n "$url" ] && break
-	sleep 0.05
-done
-[ -n "$url" ] || { cat "$tmp/serve.err"; fail "server did not start"; }
+sy_start serve --no-builtin-models --api-key-file "$tmp/keys.txt" \
+	--model bert=tests/fixtures/bert-tiny --model roberta=tests/fixtures/roberta-tiny \
+	--model ce=tests/fixtures/bert-ce-tiny
+url=$URL
 export SY_URL="$url" SY_TOKEN=sdk-token SY_EXPECT="$tmp/expect.json"
 
 python3 clients/python/tests/test_client.py >"$tmp/py.log" 2>&1 || { cat "$tmp/py.log"; fail "Python SDK"; }

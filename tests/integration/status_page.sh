@@ -3,38 +3,17 @@
 # sends one encode request so there is something to show, loads / in headless Chromium, checks
 # the rendered DOM (models table with the loaded model, memory and latency cards) and saves a
 # screenshot to ${BUILD:-build}/status_page.png. Skips (exit 0) when Chromium is not installed.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-SY=$BUILD/switchyard
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-fail() { echo "FAIL: $*"; exit 1; }
 if [ ! -x "$CHROMIUM" ]; then
 	echo "skipped: chromium not installed ($CHROMIUM; Debian package chromium)"
 	exit 0
 fi
-[ -x "$SY" ] || fail "$SY is not built"
+. "$(dirname "$0")/lib/common.sh"
+BUILD=${BUILD:-build}
 
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-timeout --foreground 60 "$SY" serve --host 127.0.0.1 --port 0 --no-builtin-models \
-	--model bert=tests/fixtures/bert-tiny --model roberta=tests/fixtures/roberta-tiny \
-	>"$tmp/out" 2>"$tmp/err" &
-pid=$!
-url=
-for _ in $(seq 1 200); do
-	url=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/out" 2>/dev/null || true)
-	[ -n "$url" ] && break
-	sleep 0.05
-done
-[ -n "$url" ] || fail "server did not start: $(cat "$tmp/err")"
+sy_start serve --no-builtin-models --model bert=tests/fixtures/bert-tiny \
+	--model roberta=tests/fixtures/roberta-tiny
+url=$URL
 for i in 1 2 3 4 5; do
 	curl -sf "$url/v1/encode/bert" -d '{"items":[{"text":"hello"},{"text":"world"}]}' >/dev/null ||
 		fail "encode request failed"

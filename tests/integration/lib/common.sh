@@ -1,0 +1,50 @@
+# Shared by the shell suites in tests/integration (sourced, not run: run.sh only runs the *.sh
+# files one level up). Sets SY (the binary under test), a temporary folder $tmp removed on exit
+# together with every process started through sy_start / sy_bg, and `fail`.
+#
+#   sy_start NAME ARGS...   starts `switchyard serve --host 127.0.0.1 --port 0 ARGS...` under
+#                           `timeout --foreground` (so a signal sent to $PID reaches the server
+#                           once), waits for its "listening" line and sets URL and PID; output in
+#                           $tmp/NAME.out and $tmp/NAME.err.
+#   sy_bg CMD...            starts any other helper process in the background, stopped on exit.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../../.."
+SY=${BUILD:-build}/switchyard
+SY_SERVER_TIMEOUT=${SY_SERVER_TIMEOUT:-120}
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+[ -x "$SY" ] || fail "$SY is not built"
+
+tmp=$(mktemp -d)
+sy_pids=()
+sy_cleanup() {
+	for p in "${sy_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap sy_cleanup EXIT
+
+sy_bg() {
+	"$@" &
+	sy_pids+=($!)
+}
+
+sy_start() {
+	local name=$1
+	shift
+	timeout --foreground "$SY_SERVER_TIMEOUT" "$SY" serve --host 127.0.0.1 --port 0 "$@" \
+		>"$tmp/$name.out" 2>"$tmp/$name.err" &
+	PID=$!
+	sy_pids+=("$PID")
+	URL=
+	for _ in $(seq 1 400); do
+		URL=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/$name.out" 2>/dev/null || true)
+		[ -n "$URL" ] && return 0
+		kill -0 "$PID" 2>/dev/null || { cat "$tmp/$name.err"; fail "$name server exited"; }
+		sleep 0.05
+	done
+	cat "$tmp/$name.err"
+	fail "$name server did not print its address"
+}
