@@ -139,6 +139,18 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+enum sy_status engine_model_token(struct engine *e, const char *model, int id, char *buf,
+                                  size_t cap)
+{
+	pthread_mutex_lock(&e->mu);
+	struct engine_model *m = engine_model_find(e, model);
+	const char *t = m && m->state == ENGINE_MODEL_LOADED ? embedder_token(m->emb, id) : NULL;
+	if (t)
+		snprintf(buf, cap, "%s", t);
+	pthread_mutex_unlock(&e->mu);
+	return t ? SY_OK : SY_ERR_NOT_FOUND;
+}
+
 enum sy_status engine_model_set_precision(struct engine *e, const char *id, enum linear_precision p,
                                           struct sy_error *err)
 {

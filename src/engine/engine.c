@@ -234,10 +234,16 @@ enum sy_status engine_encode(struct engine *e, const struct engine_encode_reques
 		return sy_error_set(err, SY_ERR_INVALID_ARG, "no model named");
 	if (req->n_items <= 0 || !req->texts || !req->lens)
 		return sy_error_set(err, SY_ERR_INVALID_ARG, "no items to encode");
-	if (req->outputs & ~(unsigned)ENGINE_OUTPUT_DENSE)
+	const unsigned outputs = req->outputs ? req->outputs : ENGINE_OUTPUT_DENSE;
+	if (outputs & ENGINE_OUTPUT_MULTIVECTOR)
 		return sy_error_set(err, SY_ERR_UNSUPPORTED,
-		                    "model %s: only dense output is available (sparse and "
-		                    "multivector need a SPLADE or ColBERT model)",
+		                    "model %s: multivector output needs a ColBERT model, which "
+		                    "Switchyard does not run yet",
+		                    req->model);
+	if (outputs == (ENGINE_OUTPUT_DENSE | ENGINE_OUTPUT_SPARSE))
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "model %s: ask for one output type per request (a model gives "
+		                    "either dense or sparse vectors)",
 		                    req->model);
 	for (int i = 0; i < req->n_items; i++)
 		if (!req->texts[i])
@@ -247,6 +253,22 @@ enum sy_status engine_encode(struct engine *e, const struct engine_encode_reques
 	struct engine_model *m;
 	enum sy_status s = admitted_enter(e, req->model, err, &m);
 	if (s != SY_OK) {
+		pthread_mutex_unlock(&e->mu);
+		return s;
+	}
+	const bool sparse_model = embedder_is_sparse_model(m->emb);
+	if (!req->query && sparse_model != ((outputs & ENGINE_OUTPUT_SPARSE) != 0)) {
+		s = sparse_model
+		        ? sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                       "model %s is a sparse (SPLADE) model: ask for "
+		                       "output_types [\"sparse\"]",
+		                       req->model)
+		        : sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                       "model %s does not support sparse output: it has no "
+		                       "masked-language-model head (sparse output needs a "
+		                       "SPLADE model, BertForMaskedLM); use \"dense\"",
+		                       req->model);
+		admitted_leave(e, m, s);
 		pthread_mutex_unlock(&e->mu);
 		return s;
 	}

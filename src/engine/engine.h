@@ -95,6 +95,10 @@ struct engine_model_info {
 	double load_ms; /* duration of the last load */
 };
 
+/* The vocabulary piece of token id of a loaded sparse model (SPLADE terms), copied into buf.
+ * SY_ERR_NOT_FOUND when the model is unknown, not loaded or has no such id. */
+enum sy_status engine_model_token(struct engine *e, const char *model, int id, char *buf,
+                                  size_t cap);
 /* Fills up to cap entries (catalogue order) and returns the number of models. */
 int engine_models_list(struct engine *e, struct engine_model_info *out, int cap);
 enum sy_status engine_model_get(struct engine *e, const char *id, struct sy_error *err,

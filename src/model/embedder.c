@@ -76,6 +76,8 @@ enum sy_status embedder_open(const char *path, const struct embed_options *opts,
 	enum sy_status s;
 	if (dir_has(path, "config.json") && cross_encoder_detect(path))
 		s = cross_encoder_embedder_open(path, opts, err, e);
+	else if (dir_has(path, "config.json") && splade_detect(path))
+		s = splade_embedder_open(path, opts, err, e);
 	else if (dir_has(path, "config.json"))
 		s = bert_embedder_open(path, opts, err, e);
 	else if (dir_has(path, "model.json"))
@@ -188,6 +190,16 @@ size_t embedder_bytes(const struct embedder *e)
 const char *embedder_prompt(const struct embedder *e, const char *name)
 {
 	return e->ext && e->ext->prompt ? e->ext->prompt(e->impl, name) : NULL;
+}
+
+bool embedder_is_sparse_model(const struct embedder *e)
+{
+	return e->ext && e->ext->sparse && e->ext->sparse(e->impl);
+}
+
+const char *embedder_token(const struct embedder *e, int id)
+{
+	return e->ext && e->ext->token ? e->ext->token(e->impl, id) : NULL;
 }
 
 bool embedder_is_pair_model(const struct embedder *e)

@@ -81,6 +81,10 @@ struct embedder_ext {
 	/* True for pair models (cross-encoders): encode_ex then reads each item as the pair
 	 * (prefixes[i], texts[i]) = (query, document) and writes one relevance score (dims 1). */
 	bool (*pairs)(const void *impl);
+	/* True for sparse models (SPLADE): the dims floats of an item are term weights over the
+	 * vocabulary, almost all zero; token(id) names a term. */
+	bool (*sparse)(const void *impl);
+	const char *(*token)(const void *impl, int id);
 };
 
 struct embedder {
@@ -110,12 +114,18 @@ size_t embedder_bytes(const struct embedder *e); /* 0 when unknown */
 const char *embedder_prompt(const struct embedder *e, const char *name); /* NULL: none */
 int embedder_max_tokens(const struct embedder *e); /* 0 when unknown */
 bool embedder_is_pair_model(const struct embedder *e); /* a cross-encoder (see embedder_ext) */
+bool embedder_is_sparse_model(const struct embedder *e); /* SPLADE (see embedder_ext) */
+const char *embedder_token(const struct embedder *e, int id); /* NULL when unknown */
 
 /* Implementations (one per architecture file). Each fills *out with a vt and impl. */
 enum sy_status bert_embedder_open(const char *dir, const struct embed_options *opts,
                                   struct sy_error *err, struct embedder *out);
 enum sy_status use_lite_embedder_open(const char *dir, const struct embed_options *opts,
                                       struct sy_error *err, struct embedder *out);
+/* SPLADE (src/model/splade.c): a config.json naming BertForMaskedLM. */
+bool splade_detect(const char *dir);
+enum sy_status splade_embedder_open(const char *dir, const struct embed_options *opts,
+                                    struct sy_error *err, struct embedder *out);
 enum sy_status cross_encoder_embedder_open(const char *dir, const struct embed_options *opts,
                                            struct sy_error *err, struct embedder *out);
 

@@ -410,6 +410,25 @@ static enum sy_status parse_encode_params(const cJSON *p, struct api_error *err,
 			                     "params.instruction: invalid UTF-8 at byte %zu", bad);
 		r->instruction = ins->valuestring;
 	}
+	const cJSON *tk = cJSON_GetObjectItemCaseSensitive(p, "sparse_top_k");
+	if (tk && !cJSON_IsNull(tk)) {
+		if (!cJSON_IsNumber(tk) || !(tk->valuedouble >= 1 && tk->valuedouble <= 1e7) ||
+		    floor(tk->valuedouble) != tk->valuedouble)
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "params.sparse_top_k: expected a positive integer");
+		r->sparse_top_k = (int)tk->valuedouble;
+	}
+	const cJSON *th = cJSON_GetObjectItemCaseSensitive(p, "sparse_threshold");
+	if (th && !cJSON_IsNull(th)) {
+		if (!cJSON_IsNumber(th) || !(th->valuedouble >= 0 && th->valuedouble < 1e30))
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "params.sparse_threshold: expected a number >= 0");
+		r->sparse_threshold = th->valuedouble;
+	}
+	int rt = 0;
+	if (get_bool(p, "return_tokens", "params.", err, &rt) != SY_OK)
+		return SY_ERR_INVALID_ARG;
+	r->return_tokens = rt;
 	const cJSON *dt = cJSON_GetObjectItemCaseSensitive(p, "output_dtype");
 	if (dt && !cJSON_IsNull(dt)) {
 		if (!cJSON_IsString(dt))
@@ -837,6 +856,11 @@ void json_model_info_write(struct sbuf *b, const struct engine_model_info *m)
 	                 : ",\"tasks\":[\"encode\"],\"arch\":");
 	json_write_str(b, m->arch, -1);
 	sbuf_printf(b, ",\"precision\":\"%s\"", linear_precision_name(m->precision));
+	/* encode's output type: SPLADE models give sparse vectors, the others dense ones. */
+	if (!strcmp(m->arch, "splade"))
+		sbuf_puts(b, ",\"outputs\":[\"sparse\"]");
+	else if (m->arch[0] && strcmp(m->arch, "cross-encoder") != 0)
+		sbuf_puts(b, ",\"outputs\":[\"dense\"]");
 	sbuf_printf(b,
 	            ",\"bytes\":%zu,\"dims\":%d,\"pinned\":%s,\"idle_s\":%.3f,"
 	            "\"queue_items\":%ld,\"requests\":%ld,\"items\":%ld,\"tokens\":%ld,"

@@ -50,6 +50,9 @@ struct encode_request {
 	bool truncate; /* default true */
 	bool is_query; /* default false */
 	const char *instruction; /* NULL when absent */
+	int sparse_top_k; /* sparse output: keep the k largest weights; 0 = all */
+	double sparse_threshold; /* sparse output: keep weights above this (default 0) */
+	bool return_tokens; /* sparse output: the vocabulary piece of each index */
 };
 
 /* Parses and validates a body against the limits. On failure fills err; *out is then empty. */

@@ -6,6 +6,7 @@
  * with those of concurrent requests. Extract exists as a route so clients get a clear answer:
  * no loaded architecture has an extraction head yet. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/json_codec.h"
@@ -35,11 +36,70 @@ static void unsupported_output(struct request *rq, const char *model, unsigned o
 		response_error(rs, &ae);
 		return;
 	}
-	const char *what = outputs & ENGINE_OUTPUT_SPARSE ? "sparse" : "multivector";
 	response_error_set(rs, 400, "INVALID_INPUT",
-	                   "params.output_types: model %s does not support %s output (no %s models "
-	                   "are available yet; use \"dense\")",
-	                   model, what, what);
+	                   "params.output_types: model %s does not support multivector output (no "
+	                   "ColBERT models are available yet; use \"dense\")",
+	                   model);
+}
+
+struct term {
+	int index;
+	float value;
+};
+
+static int by_value_desc(const void *a, const void *b)
+{
+	const struct term *x = a, *y = b;
+	if (x->value != y->value)
+		return x->value < y->value ? 1 : -1;
+	return x->index - y->index;
+}
+
+static int by_index(const void *a, const void *b)
+{
+	return ((const struct term *)a)->index - ((const struct term *)b)->index;
+}
+
+/* {"indices":[...],"values":[...],"tokens"?:[...]} of one item's vocabulary weights: those
+ * above the threshold, the top_k largest when asked, in index order. */
+static bool write_sparse(struct request *rq, const char *model, const struct encode_request *req,
+                         const float *w, int dims, struct term *terms, struct sbuf *b)
+{
+	int n = 0;
+	for (int v = 0; v < dims; v++)
+		if (w[v] > 0 && w[v] > req->sparse_threshold)
+			terms[n++] = (struct term){v, w[v]};
+	if (req->sparse_top_k > 0 && n > req->sparse_top_k) {
+		qsort(terms, (size_t)n, sizeof *terms, by_value_desc);
+		n = req->sparse_top_k;
+		qsort(terms, (size_t)n, sizeof *terms, by_index);
+	}
+	sbuf_puts(b, "{\"indices\":[");
+	for (int i = 0; i < n; i++)
+		sbuf_printf(b, i ? ",%d" : "%d", terms[i].index);
+	sbuf_puts(b, "],\"values\":[");
+	for (int i = 0; i < n; i++) {
+		if (i)
+			sbuf_putc(b, ',');
+		json_write_float(b, terms[i].value);
+	}
+	sbuf_putc(b, ']');
+	if (req->return_tokens) {
+		sbuf_puts(b, ",\"tokens\":[");
+		for (int i = 0; i < n; i++) {
+			char tok[256];
+			if (i)
+				sbuf_putc(b, ',');
+			if (engine_model_token(rq->srv->engine, model, terms[i].index, tok,
+			                       sizeof tok) == SY_OK)
+				json_write_str(b, tok, -1);
+			else
+				sbuf_puts(b, "null");
+		}
+		sbuf_putc(b, ']');
+	}
+	sbuf_putc(b, '}');
+	return true;
 }
 
 static void write_encode_response(struct request *rq, const char *model,
@@ -47,8 +107,15 @@ static void write_encode_response(struct request *rq, const char *model,
                                   const struct engine_encode_result *res, struct response *rs)
 {
 	struct sbuf *b = &rs->body;
+	const bool sparse = (req->outputs & ENGINE_OUTPUT_SPARSE) != 0;
+	struct term *terms = sparse ? malloc((size_t)res->dims * sizeof *terms) : NULL;
+	if (sparse && !terms) {
+		response_error_set(rs, 500, "INTERNAL", "out of memory");
+		return;
+	}
 	/* Rough size: ~13 bytes per float plus the ids; one reservation avoids regrowth. */
-	sbuf_reserve(b, (size_t)res->n_items * ((size_t)res->dims * 13 + 64) + 256);
+	if (!sparse)
+		sbuf_reserve(b, (size_t)res->n_items * ((size_t)res->dims * 13 + 64) + 256);
 	sbuf_puts(b, "{\"model\":");
 	json_write_str(b, model, -1);
 	sbuf_puts(b, ",\"items\":[");
@@ -60,10 +127,18 @@ static void write_encode_response(struct request *rq, const char *model,
 			json_write_str(b, req->ids[i], -1);
 		else
 			sbuf_printf(b, "\"item-%d\"", i);
+		if (sparse) {
+			sbuf_puts(b, ",\"sparse\":");
+			write_sparse(rq, model, req, res->dense + (size_t)i * (size_t)res->dims,
+			             res->dims, terms, b);
+			sbuf_putc(b, '}');
+			continue;
+		}
 		sbuf_printf(b, ",\"dense\":{\"dims\":%d,\"values\":", res->dims);
 		json_write_floats(b, res->dense + (size_t)i * (size_t)res->dims, res->dims);
 		sbuf_puts(b, "}}");
 	}
+	free(terms);
 	double total_ms = request_elapsed_ms(rq);
 	sbuf_printf(b,
 	            "],\"timing\":{\"queue_ms\":%.3f,\"tokenize_ms\":%.3f,\"inference_ms\":%.3f,"
@@ -84,7 +159,7 @@ void route_encode(struct request *rq, const char *model, struct response *rs)
 		response_error(rs, &ae);
 		return;
 	}
-	if (req.outputs & ~(unsigned)ENGINE_OUTPUT_DENSE) {
+	if (req.outputs & ENGINE_OUTPUT_MULTIVECTOR) {
 		unsupported_output(rq, model, req.outputs, rs);
 		json_encode_request_free(&req);
 		return;
@@ -94,7 +169,7 @@ void route_encode(struct request *rq, const char *model, struct response *rs)
 	    .n_items = req.n_items,
 	    .texts = req.texts,
 	    .lens = req.lens,
-	    .outputs = ENGINE_OUTPUT_DENSE,
+	    .outputs = req.outputs,
 	    .normalize = req.normalize,
 	    .truncate = req.truncate,
 	    .is_query = req.is_query,

@@ -1,0 +1,363 @@
+/* SPLADE sparse encoder: a BertForMaskedLM checkpoint read as a bag of weighted vocabulary terms
+ * (naver/splade, opensearch neural sparse encoders). For each token the MLM head gives logits
+ * over the vocabulary (transform dense -> activation -> LayerNorm -> decoder, the decoder being
+ * the word-embedding matrix as the checkpoints tie it, plus cls.predictions.bias); the text's
+ * weight for term j is max over its tokens of log(1 + relu(logit_j)). The result is a vector of
+ * vocabulary size, almost all zeros; the server sends the nonzero entries (indices, values).
+ *
+ * It plugs into the engine as an embedder of dims = vocabulary size whose ext says `sparse`, so
+ * requests are batched like dense ones. The decoder runs over chunks of 64 tokens so the logits
+ * scratch stays at 64 x vocabulary floats (7.8 MB for 30,522 terms). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file.h"
+#include "model/bert.h"
+#include "model/config.h"
+#include "model/embedder.h"
+#include "model/safetensors.h"
+#include "tensor/gemm.h"
+#include "tensor/ops.h"
+#include "text/tokenizer.h"
+
+#define SPLADE_BATCH_TOKENS 1024
+#define SPLADE_CHUNK 64 /* tokens per decoder GEMM */
+
+struct splade {
+	struct bert_model *model;
+	struct tokenizer *tok;
+	struct bert_config cfg;
+	int hidden, vocab, max_length;
+	struct gemm_weights tw; /* transform dense [H][H] */
+	float *bt, *ln_g, *ln_b; /* [H] */
+	struct gemm_weights dec; /* [V][H] */
+	float *dec_bias; /* [V] */
+	float *chunk_h, *logits; /* [CHUNK][H], [CHUNK][V] */
+	int32_t *ids;
+	int *lens;
+	char *join;
+	size_t cap_join;
+	int cap_tokens, cap_seqs;
+};
+
+static bool is_masked_lm(const char *dir)
+{
+	char *path = sy_path_join(dir, "config.json");
+	char *text = NULL;
+	size_t len = 0;
+	struct sy_error err;
+	bool yes = false;
+	if (path && sy_file_read(path, &err, &text, &len) == SY_OK) {
+		cJSON *doc = cJSON_ParseWithLength(text, len);
+		const cJSON *a;
+		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(doc, "architectures"))
+		{
+			if (cJSON_IsString(a) && !strcmp(a->valuestring, "BertForMaskedLM"))
+				yes = true;
+		}
+		cJSON_Delete(doc);
+	}
+	free(text);
+	free(path);
+	return yes;
+}
+
+bool splade_detect(const char *dir)
+{
+	return is_masked_lm(dir);
+}
+
+static void splade_free(struct splade *sp)
+{
+	if (!sp)
+		return;
+	bert_model_free(sp->model);
+	tokenizer_free(sp->tok);
+	gemm_weights_free(&sp->tw);
+	free(sp->bt);
+	free(sp->ln_g);
+	free(sp->ln_b);
+	gemm_weights_free(&sp->dec);
+	free(sp->dec_bias);
+	free(sp->chunk_h);
+	free(sp->logits);
+	free(sp->ids);
+	free(sp->lens);
+	free(sp->join);
+	free(sp);
+}
+
+static enum sy_status load_head(struct splade *sp, const struct safetensors *st,
+                                struct sy_error *err)
+{
+	const int H = sp->hidden, V = sp->vocab;
+	float *wt = NULL;
+	enum sy_status s = safetensors_read_f32(st, "cls.predictions.transform.dense.weight", 2,
+	                                        (int64_t[]){H, H}, err, &wt);
+	if (s == SY_OK)
+		s = gemm_weights_pack(wt, H, H, err, &sp->tw);
+	free(wt);
+	if (s == SY_OK)
+		s = safetensors_read_f32(st, "cls.predictions.transform.dense.bias", 1,
+		                         (int64_t[]){H}, err, &sp->bt);
+	if (s == SY_OK)
+		s = safetensors_read_f32(st, "cls.predictions.transform.LayerNorm.weight", 1,
+		                         (int64_t[]){H}, err, &sp->ln_g);
+	if (s == SY_OK)
+		s = safetensors_read_f32(st, "cls.predictions.transform.LayerNorm.bias", 1,
+		                         (int64_t[]){H}, err, &sp->ln_b);
+	if (s != SY_OK)
+		return s;
+	/* The decoder is tied to the word embeddings; a checkpoint may also store it. */
+	const char *dec_name = "cls.predictions.decoder.weight";
+	char emb_name[96];
+	if (!safetensors_find(st, dec_name)) {
+		snprintf(emb_name, sizeof emb_name, "%sembeddings.word_embeddings.weight",
+		         bert_model_prefix(sp->model));
+		dec_name = emb_name;
+	}
+	float *w = NULL;
+	s = safetensors_read_f32(st, dec_name, 2, (int64_t[]){V, H}, err, &w);
+	if (s == SY_OK)
+		s = gemm_weights_pack(w, V, H, err, &sp->dec);
+	free(w);
+	if (s != SY_OK)
+		return s;
+	const char *bias_name = safetensors_find(st, "cls.predictions.bias")
+	                            ? "cls.predictions.bias"
+	                            : "cls.predictions.decoder.bias";
+	return safetensors_read_f32(st, bias_name, 1, (int64_t[]){V}, err, &sp->dec_bias);
+}
+
+static enum sy_status splade_load(const char *dir, const struct embed_options *opts,
+                                  struct sy_error *err, struct splade **out)
+{
+	*out = NULL;
+	struct splade *sp = calloc(1, sizeof *sp);
+	if (!sp)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	enum sy_status s = bert_config_load(dir, err, &sp->cfg);
+	if (s == SY_OK && sp->cfg.arch != BERT_ARCH_BERT)
+		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                 "%s: SPLADE is supported for BertForMaskedLM checkpoints only",
+		                 dir);
+	char *path = s == SY_OK ? sy_path_join(dir, "model.safetensors") : NULL;
+	struct safetensors *st = NULL;
+	if (s == SY_OK)
+		s = path ? safetensors_open(path, err, &st)
+		         : sy_error_set(err, SY_ERR_NOMEM, "oom");
+	free(path);
+	if (s == SY_OK)
+		s = bert_model_load_st_prec(&sp->cfg, st, opts->n_threads, opts->precision, err,
+		                            &sp->model);
+	if (s == SY_OK) {
+		sp->hidden = sp->cfg.hidden;
+		sp->vocab = sp->cfg.vocab_size;
+		s = load_head(sp, st, err);
+	}
+	safetensors_close(st);
+	if (s == SY_OK)
+		s = tokenizer_load(dir, err, &sp->tok);
+	if (s == SY_OK) {
+		int m = opts->max_length > 0 ? opts->max_length : tokenizer_max_length(sp->tok);
+		sp->max_length = m > 0 && m < sp->cfg.max_tokens ? m : sp->cfg.max_tokens;
+		sp->chunk_h = malloc((size_t)SPLADE_CHUNK * sp->hidden * sizeof(float));
+		sp->logits = malloc((size_t)SPLADE_CHUNK * sp->vocab * sizeof(float));
+		if (!sp->chunk_h || !sp->logits)
+			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	}
+	if (s == SY_OK) {
+		int rows =
+		    sp->max_length > SPLADE_BATCH_TOKENS ? sp->max_length : SPLADE_BATCH_TOKENS;
+		s = bert_model_reserve(sp->model, rows, rows, sp->max_length, err);
+	}
+	if (s != SY_OK) {
+		splade_free(sp);
+		return s;
+	}
+	*out = sp;
+	return SY_OK;
+}
+
+/* out[V] = max over rows [0, n) of log1p(relu(head(h_row))). */
+static void pool_sequence(struct splade *sp, const float *h, int n, float *out)
+{
+	const int H = sp->hidden, V = sp->vocab;
+	memset(out, 0, (size_t)V * sizeof *out);
+	for (int r0 = 0; r0 < n; r0 += SPLADE_CHUNK) {
+		const int rows = n - r0 < SPLADE_CHUNK ? n - r0 : SPLADE_CHUNK;
+		const enum gemm_epilogue act =
+		    sp->cfg.act == BERT_ACT_GELU_ERF    ? GEMM_EPILOGUE_GELU_ERF
+		    : sp->cfg.act == BERT_ACT_GELU_TANH ? GEMM_EPILOGUE_GELU_TANH
+		                                        : GEMM_EPILOGUE_RELU;
+		gemm_linear(h + (size_t)r0 * H, H, &sp->tw, sp->bt, act, sp->chunk_h, H, rows, 0,
+		            1);
+		for (int r = 0; r < rows; r++) {
+			float *t = sp->chunk_h + (size_t)r * H;
+			layer_norm_f32(t, t, sp->ln_g, sp->ln_b, H, sp->cfg.layer_norm_eps);
+		}
+		gemm_linear(sp->chunk_h, H, &sp->dec, sp->dec_bias, GEMM_EPILOGUE_RELU, sp->logits,
+		            V, rows, 0, 1);
+		for (int r = 0; r < rows; r++) {
+			const float *l = sp->logits + (size_t)r * V;
+			for (int v = 0; v < V; v++)
+				if (l[v] > 0) {
+					float w = log1pf(l[v]);
+					if (w > out[v])
+						out[v] = w;
+				}
+		}
+	}
+}
+
+static enum sy_status run_batch(struct splade *sp, int n_seqs, struct sy_error *err, float *out)
+{
+	if (n_seqs == 0)
+		return SY_OK;
+	struct bert_input in = {.n_seqs = n_seqs, .lens = sp->lens, .ids = sp->ids};
+	const float *hidden;
+	enum sy_status s = bert_forward(sp->model, &in, err, &hidden);
+	if (s != SY_OK)
+		return s;
+	int row = 0;
+	for (int i = 0; i < n_seqs; i++) {
+		pool_sequence(sp, hidden + (size_t)row * sp->hidden, sp->lens[i],
+		              out + (size_t)i * sp->vocab);
+		row += sp->lens[i];
+	}
+	return SY_OK;
+}
+
+static enum sy_status grow(struct splade *sp, int tokens, int seqs, struct sy_error *err)
+{
+	if (tokens > sp->cap_tokens) {
+		int32_t *a = realloc(sp->ids, (size_t)tokens * 2 * sizeof *a);
+		if (!a)
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		sp->ids = a;
+		sp->cap_tokens = tokens * 2;
+	}
+	if (seqs > sp->cap_seqs) {
+		int *a = realloc(sp->lens, (size_t)seqs * 2 * sizeof *a);
+		if (!a)
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		sp->lens = a;
+		sp->cap_seqs = seqs * 2;
+	}
+	return SY_OK;
+}
+
+static enum sy_status splade_encode_ex(void *impl, const struct embed_call *c, struct sy_error *err,
+                                       float *out, int *n_tokens_out)
+{
+	struct splade *sp = impl;
+	struct tok_encode_params p = tokenizer_default_params();
+	p.max_length = sp->max_length;
+	p.add_special_tokens = true;
+	int first = 0, n_batch = 0, n_tokens = 0;
+	for (int i = 0; i < c->n; i++) {
+		const char *text = c->texts[i];
+		size_t len = c->lens[i];
+		const size_t pl = c->prefixes && c->prefixes[i] ? c->prefix_lens[i] : 0;
+		if (pl) { /* instruction or prompt: put before the text */
+			if (pl + len + 1 > sp->cap_join) {
+				char *j = realloc(sp->join, pl + len + 1);
+				if (!j)
+					return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+				sp->join = j;
+				sp->cap_join = pl + len + 1;
+			}
+			memcpy(sp->join, c->prefixes[i], pl);
+			memcpy(sp->join + pl, text, len);
+			text = sp->join;
+			len += pl;
+		}
+		struct tok_encoding enc;
+		enum sy_status s = tokenizer_encode(sp->tok, text, len, NULL, 0, &p, err, &enc);
+		if (s != SY_OK)
+			return s;
+		if (n_tokens_out)
+			n_tokens_out[i] = enc.n;
+		if (n_batch > 0 && n_tokens + enc.n > SPLADE_BATCH_TOKENS) {
+			s = run_batch(sp, n_batch, err, out + (size_t)first * sp->vocab);
+			first = i;
+			n_batch = n_tokens = 0;
+		}
+		if (s == SY_OK)
+			s = grow(sp, n_tokens + enc.n, n_batch + 1, err);
+		if (s != SY_OK) {
+			tok_encoding_free(&enc);
+			return s;
+		}
+		memcpy(sp->ids + n_tokens, enc.ids, (size_t)enc.n * sizeof *sp->ids);
+		sp->lens[n_batch++] = enc.n;
+		n_tokens += enc.n;
+		tok_encoding_free(&enc);
+	}
+	return run_batch(sp, n_batch, err, out + (size_t)first * sp->vocab);
+}
+
+static int splade_dims(const void *impl)
+{
+	return ((const struct splade *)impl)->vocab;
+}
+
+static enum sy_status splade_encode(void *impl, const char *const *texts, const size_t *lens, int n,
+                                    float *out, struct sy_error *err)
+{
+	struct embed_call c = {.n = n, .texts = texts, .lens = lens};
+	return splade_encode_ex(impl, &c, err, out, NULL);
+}
+
+static size_t splade_bytes(const void *impl)
+{
+	const struct splade *sp = impl;
+	return bert_model_weight_bytes(sp->model) + bert_model_scratch_bytes(sp->model) +
+	       (sp->dec.packed_len + sp->tw.packed_len) * sizeof(float) +
+	       (size_t)SPLADE_CHUNK * (size_t)(sp->vocab + sp->hidden) * sizeof(float);
+}
+
+static int splade_max_tokens(const void *impl)
+{
+	return ((const struct splade *)impl)->max_length;
+}
+
+static bool splade_sparse(const void *impl)
+{
+	(void)impl;
+	return true;
+}
+
+static const char *splade_token(const void *impl, int id)
+{
+	return tokenizer_id_to_token(((const struct splade *)impl)->tok, id);
+}
+
+static void splade_close(void *impl)
+{
+	splade_free(impl);
+}
+
+static const struct embedder_ext splade_ext = {.encode_ex = splade_encode_ex,
+                                               .bytes = splade_bytes,
+                                               .max_tokens = splade_max_tokens,
+                                               .sparse = splade_sparse,
+                                               .token = splade_token};
+static const struct embedder_vt splade_vt = {"splade", splade_dims, splade_encode, splade_close};
+
+enum sy_status splade_embedder_open(const char *dir, const struct embed_options *opts,
+                                    struct sy_error *err, struct embedder *out)
+{
+	struct embed_options defaults = embed_default_options();
+	struct splade *sp;
+	enum sy_status s = splade_load(dir, opts ? opts : &defaults, err, &sp);
+	if (s != SY_OK)
+		return s;
+	out->impl = sp;
+	out->vt = &splade_vt;
+	out->ext = &splade_ext;
+	return SY_OK;
+}

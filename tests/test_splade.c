@@ -1,0 +1,90 @@
+/* SPLADE (src/model/splade.c) against the independent reference
+ * (tools/reference/make_splade.py, tests/golden/splade-tiny.json): the vocabulary weights of
+ * every text (one truncated at 64 positions), batched and one by one; detection; a clear error
+ * for dense-only checkpoints. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file.h"
+#include "harness.h"
+#include "model/embedder.h"
+
+static void test_golden(void)
+{
+	char *text;
+	size_t len;
+	struct sy_error err = {0};
+	CHECKF(sy_file_read("tests/golden/splade-tiny.json", &err, &text, &len) == SY_OK, "%s",
+	       err.msg);
+	cJSON *doc = cJSON_ParseWithLength(text, len);
+	free(text);
+	const cJSON *texts = cJSON_GetObjectItemCaseSensitive(doc, "texts");
+	const int n = cJSON_GetArraySize(texts);
+	const int V = (int)cJSON_GetObjectItemCaseSensitive(doc, "vocab_size")->valuedouble;
+	CHECK(splade_detect("tests/fixtures/splade-tiny"));
+	CHECK(!splade_detect("tests/fixtures/bert-tiny"));
+	struct embed_options opts = embed_default_options();
+	opts.n_threads = 2;
+	struct embedder *e = NULL;
+	CHECKF(embedder_open("tests/fixtures/splade-tiny", &opts, &err, &e) == SY_OK, "%s",
+	       err.msg);
+	if (!e || n <= 0) {
+		cJSON_Delete(doc);
+		return;
+	}
+	CHECK_STREQ(embedder_arch(e), "splade");
+	CHECK(embedder_is_sparse_model(e));
+	CHECK_EQ_INT(embedder_dims(e), V);
+	CHECK_STREQ(embedder_token(e, 2054), "what");
+	const char **tv = calloc((size_t)n, sizeof *tv);
+	size_t *lv = calloc((size_t)n, sizeof *lv);
+	for (int i = 0; i < n; i++) {
+		tv[i] = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(texts, i), "text")
+		            ->valuestring;
+		lv[i] = strlen(tv[i]);
+	}
+	float *all = malloc((size_t)n * V * sizeof *all), *one = malloc((size_t)V * sizeof *one);
+	float *ref = calloc((size_t)V, sizeof *ref);
+	CHECKF(embedder_encode(e, tv, lv, n, all, &err) == SY_OK, "%s", err.msg);
+	double worst = 0, worst_one = 0;
+	int active_diff = 0;
+	for (int i = 0; i < n; i++) {
+		const cJSON *g = cJSON_GetArrayItem(texts, i);
+		memset(ref, 0, (size_t)V * sizeof *ref);
+		const cJSON *ix = cJSON_GetObjectItemCaseSensitive(g, "indices");
+		const cJSON *vx = cJSON_GetObjectItemCaseSensitive(g, "values");
+		for (int k = 0; k < cJSON_GetArraySize(ix); k++)
+			ref[(int)cJSON_GetArrayItem(ix, k)->valuedouble] =
+			    (float)cJSON_GetArrayItem(vx, k)->valuedouble;
+		const float *got = all + (size_t)i * V;
+		CHECK(embedder_encode(e, tv + i, lv + i, 1, one, &err) == SY_OK);
+		for (int v = 0; v < V; v++) {
+			worst = fmax(worst, fabs(got[v] - ref[v]));
+			worst_one = fmax(worst_one, fabs(got[v] - one[v]));
+			/* Terms near zero may fall either side of it; any other must agree. */
+			if ((got[v] > 1e-4f) != (ref[v] > 1e-4f) && fabs(got[v] - ref[v]) > 1e-5)
+				active_diff++;
+		}
+	}
+	printf("  splade-tiny: %d texts, max abs err %.2e over %d terms, batch vs one %.2e, "
+	       "active-set differences %d\n",
+	       n, worst, V, worst_one, active_diff);
+	CHECK(worst <= 1e-5);
+	CHECK(worst_one <= 1e-6);
+	CHECK_EQ_INT(active_diff, 0);
+	free(all);
+	free(one);
+	free(ref);
+	free(tv);
+	free(lv);
+	embedder_close(e);
+	cJSON_Delete(doc);
+}
+
+int main(void)
+{
+	RUN(test_golden);
+	return harness_summary();
+}
