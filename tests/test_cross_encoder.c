@@ -1,7 +1,8 @@
 /* Cross-encoders (src/model/cross_encoder.c) against the independent reference
  * (tools/reference/make_cross_encoders.py, goldens in tests/golden/<fixture>.json): the logits
  * and scores of every pair, in one packed batch and one pair at a time, for the
- * BertForSequenceClassification (F16) and XLMRobertaForSequenceClassification (BF16) layouts;
+ * BertForSequenceClassification (F16), XLMRobertaForSequenceClassification (BF16) and
+ * DistilBertForSequenceClassification (F16) layouts;
  * detection, and a clear refusal of models without a classification head. */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -83,6 +84,7 @@ static void test_golden_pairs(void)
 {
 	golden_pairs("bert-ce-tiny");
 	golden_pairs("xlmr-ce-tiny");
+	golden_pairs("distilbert-ce-tiny");
 }
 
 static void test_not_a_cross_encoder(void)

@@ -274,14 +274,15 @@ static void test_models_dir(void)
 	CHECKF(engine_models_dir_add(e, "tests/fixtures", &err) == SY_OK, "%s", err.msg);
 	struct engine_model_info v[8];
 	int n = engine_models_list(e, v, 8);
-	CHECK_EQ_INT(n, 6);
-	if (n == 6) {
+	CHECK_EQ_INT(n, 7);
+	if (n == 7) {
 		CHECK_STREQ(v[0].id, "bert-ce-tiny");
 		CHECK_STREQ(v[1].id, "bert-tiny");
-		CHECK_STREQ(v[2].id, "distilbert-tiny");
-		CHECK_STREQ(v[3].id, "roberta-tiny");
-		CHECK_STREQ(v[4].id, "splade-tiny");
-		CHECK_STREQ(v[5].id, "xlmr-ce-tiny");
+		CHECK_STREQ(v[2].id, "distilbert-ce-tiny");
+		CHECK_STREQ(v[3].id, "distilbert-tiny");
+		CHECK_STREQ(v[4].id, "roberta-tiny");
+		CHECK_STREQ(v[5].id, "splade-tiny");
+		CHECK_STREQ(v[6].id, "xlmr-ce-tiny");
 		CHECK_STREQ(engine_model_state_str(v[0].state), "available");
 		CHECK(v[0].idle_s < 0);
 	}

@@ -3,7 +3,8 @@
 (tests/golden/<name>.json): seeded random weights in the exact Hugging Face layouts of
 BertForSequenceClassification (bert.* encoder with its pooler, classifier.{weight,bias}) and
 XLMRobertaForSequenceClassification (roberta.* encoder without a pooler, classifier.dense and
-classifier.out_proj), with the real bert-base-uncased tokenizer files.
+classifier.out_proj) and DistilBertForSequenceClassification (distilbert.* encoder,
+pre_classifier + ReLU + classifier), with the real bert-base-uncased tokenizer files.
 
 The goldens come from the independent reference (models.py, written from the transformers
 modeling code; the heads below follow BertForSequenceClassification and
@@ -50,11 +51,20 @@ FIXTURES = [
                               model_type="xlm-roberta",
                               id2label={"0": "irrelevant", "1": "relevant"},
                               label2id={"irrelevant": 0, "relevant": 1})},
+    {"name": "distilbert-ce-tiny", "seed": 13, "head": "distilbert",
+     "config": mf.bert_config("distilbert", 2, 64, 4, 128, 64, 30522, "gelu", "float16",
+                              architectures=["DistilBertForSequenceClassification"],
+                              id2label={"0": "LABEL_0"}, label2id={"LABEL_0": 0})},
 ]
 
 
 def head_state(fx, n_labels):
-    h = fx["config"]["hidden_size"]
+    h = fx["config"].get("hidden_size") or fx["config"]["dim"]
+    if fx["head"] == "distilbert":  # DistilBertForSequenceClassification
+        return {"pre_classifier.weight": 0.1 * torch.randn(h, h),
+                "pre_classifier.bias": 0.02 * torch.randn(h),
+                "classifier.weight": 0.2 * torch.randn(n_labels, h),
+                "classifier.bias": 0.02 * torch.randn(n_labels)}
     if fx["head"] == "bert":
         return {"classifier.weight": 0.2 * torch.randn(n_labels, h),
                 "classifier.bias": 0.02 * torch.randn(n_labels)}
@@ -91,7 +101,7 @@ def main():
         torch.manual_seed(fx["seed"])
         enc = models.build(c)
         state = mf.random_state(enc)
-        prefix = "bert." if fx["head"] == "bert" else "roberta."
+        prefix = {"bert": "bert.", "roberta": "roberta.", "distilbert": "distilbert."}[fx["head"]]
         full = {prefix + k: v for k, v in state.items()
                 if fx["head"] == "bert" or not k.startswith("pooler.")}
         full.update({k: v.float() for k, v in head_state(fx, n_labels).items()})
@@ -105,9 +115,9 @@ def main():
         w = {k: v.to(torch.float64) for k, v in w.items()}
         ref = models.build(c).to(torch.float64).eval()
         enc_state = {k[len(prefix):]: v for k, v in w.items() if k.startswith(prefix)}
-        ref.load_state_dict(enc_state, strict=fx["head"] == "bert")
+        ref.load_state_dict(enc_state, strict=fx["head"] != "roberta")  # RoBERTa heads: no pooler
         max_len = models.max_tokens(c)
-        zero_types = c.get("type_vocab_size", 2) <= 1
+        zero_types = c.get("type_vocab_size", 2) <= 1  # DistilBERT ignores token types anyway
         rows = []
         with torch.no_grad():
             for q, doc in PAIRS:
@@ -117,6 +127,9 @@ def main():
                 x = hid[0, 0]
                 if fx["head"] == "bert":
                     h1 = torch.tanh(w["bert.pooler.dense.weight"] @ x + w["bert.pooler.dense.bias"])
+                    logits = w["classifier.weight"] @ h1 + w["classifier.bias"]
+                elif fx["head"] == "distilbert":
+                    h1 = torch.relu(w["pre_classifier.weight"] @ x + w["pre_classifier.bias"])
                     logits = w["classifier.weight"] @ h1 + w["classifier.bias"]
                 else:
                     h1 = torch.tanh(w["classifier.dense.weight"] @ x + w["classifier.dense.bias"])
