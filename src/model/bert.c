@@ -418,6 +418,11 @@ size_t bert_model_weight_bytes(const struct bert_model *m)
 	return m->weight_bytes;
 }
 
+struct sy_pool *bert_model_pool(struct bert_model *m)
+{
+	return m->pool;
+}
+
 size_t bert_model_scratch_bytes(const struct bert_model *m)
 {
 	if (!m->x)

@@ -57,6 +57,9 @@ size_t bert_model_weight_bytes(const struct bert_model *m);
  * know their batch limit (the embedder) reserve at load. */
 enum sy_status bert_model_reserve(struct bert_model *m, int rows, int n_seqs, int max_t,
                                   struct sy_error *err);
+/* The model's compute threads, for heads that run their own kernels after bert_forward (the
+ * same one-thread-at-a-time rule applies). */
+struct sy_pool *bert_model_pool(struct bert_model *m);
 /* Bytes of forward scratch currently held (activations). */
 size_t bert_model_scratch_bytes(const struct bert_model *m);
 /* How many times the forward scratch has been (re)allocated since load. */

@@ -6,8 +6,9 @@
  * vocabulary size, almost all zeros; the server sends the nonzero entries (indices, values).
  *
  * It plugs into the engine as an embedder of dims = vocabulary size whose ext says `sparse`, so
- * requests are batched like dense ones. The decoder runs over chunks of 64 tokens so the logits
- * scratch stays at 64 x vocabulary floats (7.8 MB for 30,522 terms). */
+ * requests are batched like dense ones. The decoder runs over chunks of 64 tokens, on the
+ * encoder's threads, so the logits scratch stays at 64 x vocabulary floats (7.8 MB for 30,522
+ * terms). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "base/file.h"
+#include "base/threads.h"
 #include "model/bert.h"
 #include "model/config.h"
 #include "model/embedder.h"
@@ -182,6 +184,19 @@ static enum sy_status splade_load(const char *dir, const struct embed_options *o
 	return SY_OK;
 }
 
+/* One decoder GEMM of a chunk, split across the model's threads (by vocabulary panels). */
+struct dec_ctx {
+	struct splade *sp;
+	int rows;
+};
+
+static void dec_part(void *p, int ith, int nth)
+{
+	struct dec_ctx *c = p;
+	gemm_linear(c->sp->chunk_h, c->sp->hidden, &c->sp->dec, c->sp->dec_bias, GEMM_EPILOGUE_RELU,
+	            c->sp->logits, c->sp->vocab, c->rows, ith, nth);
+}
+
 /* out[V] = max over rows [0, n) of log1p(relu(head(h_row))). */
 static void pool_sequence(struct splade *sp, const float *h, int n, float *out)
 {
@@ -199,8 +214,8 @@ static void pool_sequence(struct splade *sp, const float *h, int n, float *out)
 			float *t = sp->chunk_h + (size_t)r * H;
 			layer_norm_f32(t, t, sp->ln_g, sp->ln_b, H, sp->cfg.layer_norm_eps);
 		}
-		gemm_linear(sp->chunk_h, H, &sp->dec, sp->dec_bias, GEMM_EPILOGUE_RELU, sp->logits,
-		            V, rows, 0, 1);
+		struct dec_ctx dc = {sp, rows};
+		sy_pool_run(bert_model_pool(sp->model), dec_part, &dc);
 		for (int r = 0; r < rows; r++) {
 			const float *l = sp->logits + (size_t)r * V;
 			for (int v = 0; v < V; v++)
