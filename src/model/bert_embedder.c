@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "model/bert.h"
+#include "model/packed_batch.h"
 #include "model/embedder.h"
 #include "model/pooling.h"
 #include "model/st_meta.h"
@@ -32,10 +33,7 @@ struct bert_embedder {
 	struct st_meta meta;
 	struct pooling_head head;
 	int max_length; /* tokens per text, special tokens included */
-	/* The packed batch being filled, grown to the largest batch seen. */
-	int32_t *ids, *type_ids; /* [cap_tokens] */
-	int *lens; /* [cap_seqs] */
-	int cap_tokens, cap_seqs;
+	struct packed_batch batch; /* the batch being filled */
 	char *join; /* prefix + text of the item being tokenised, [cap_join] bytes */
 	size_t cap_join;
 };
@@ -49,9 +47,7 @@ static void bert_embedder_close(void *impl)
 	bert_model_free(b->model);
 	pooling_head_free(&b->head);
 	st_meta_free(&b->meta);
-	free(b->ids);
-	free(b->type_ids);
-	free(b->lens);
+	packed_batch_free(&b->batch);
 	free(b->join);
 	free(b);
 }
@@ -62,51 +58,25 @@ static int bert_embedder_dims(const void *impl)
 	return b->head.dims;
 }
 
-static enum sy_status batch_reserve(struct bert_embedder *b, int tokens, int seqs,
-                                    struct sy_error *err)
-{
-	if (tokens > b->cap_tokens) {
-		int cap = tokens > 2 * b->cap_tokens ? tokens : 2 * b->cap_tokens;
-		int32_t *ids = realloc(b->ids, (size_t)cap * sizeof *ids);
-		if (ids)
-			b->ids = ids;
-		int32_t *types = realloc(b->type_ids, (size_t)cap * sizeof *types);
-		if (types)
-			b->type_ids = types;
-		if (!ids || !types)
-			return sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d tokens",
-			                    tokens);
-		b->cap_tokens = cap;
-	}
-	if (seqs > b->cap_seqs) {
-		int cap = seqs > 2 * b->cap_seqs ? seqs : 2 * b->cap_seqs;
-		int *lens = realloc(b->lens, (size_t)cap * sizeof *lens);
-		if (!lens)
-			return sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d texts", seqs);
-		b->lens = lens;
-		b->cap_seqs = cap;
-	}
-	return SY_OK;
-}
-
-/* Runs the packed batch of n texts and writes their vectors to out[n][dims]. normalize[n] (or
- * NULL for the model's default) overrides the head's normalisation per text. */
-static enum sy_status run_batch(struct bert_embedder *b, int n, const signed char *normalize,
+/* Runs the packed batch and writes its texts' vectors to out[n][dims], then empties it.
+ * normalize[n] (or NULL for the model's default) overrides the head's normalisation per text. */
+static enum sy_status run_batch(struct bert_embedder *b, const signed char *normalize,
                                 struct sy_error *err, float *out)
 {
+	const int n = b->batch.n_seqs;
 	if (n == 0)
 		return SY_OK;
-	struct bert_input in = {
-	    .n_seqs = n, .lens = b->lens, .ids = b->ids, .type_ids = b->type_ids};
+	struct bert_input in = packed_batch_input(&b->batch);
+	packed_batch_clear(&b->batch);
 	const float *hidden;
 	enum sy_status s = bert_forward(b->model, &in, err, &hidden);
 	if (s != SY_OK)
 		return s;
 	if (!normalize)
-		return pooling_head_apply(&b->head, hidden, b->lens, n, err, out);
+		return pooling_head_apply(&b->head, hidden, in.lens, n, err, out);
 	const bool model_default = b->head.normalize;
 	b->head.normalize = false;
-	s = pooling_head_apply(&b->head, hidden, b->lens, n, err, out);
+	s = pooling_head_apply(&b->head, hidden, in.lens, n, err, out);
 	b->head.normalize = model_default;
 	const int dims = b->head.dims;
 	for (int i = 0; s == SY_OK && i < n; i++)
@@ -149,7 +119,8 @@ static enum sy_status bert_embedder_encode_ex(void *impl, const struct embed_cal
 	params.max_length = b->max_length;
 	params.add_special_tokens = true;
 	const int dims = b->head.dims;
-	int first = 0, n_batch = 0, n_tokens = 0;
+	int first = 0;
+	packed_batch_clear(&b->batch);
 	for (int i = 0; i < c->n; i++) {
 		const char *text;
 		size_t len;
@@ -162,29 +133,18 @@ static enum sy_status bert_embedder_encode_ex(void *impl, const struct embed_cal
 			return s;
 		if (n_tokens_out)
 			n_tokens_out[i] = enc.n;
-		if (n_batch > 0 && n_tokens + enc.n > BERT_EMBED_BATCH_TOKENS) {
-			s = run_batch(b, n_batch, c->normalize ? c->normalize + first : NULL, err,
+		if (b->batch.n_seqs > 0 && b->batch.n_tokens + enc.n > BERT_EMBED_BATCH_TOKENS) {
+			s = run_batch(b, c->normalize ? c->normalize + first : NULL, err,
 			              out + (size_t)first * dims);
 			first = i;
-			n_batch = n_tokens = 0;
 		}
 		if (s == SY_OK)
-			s = batch_reserve(b, n_tokens + enc.n, n_batch + 1, err);
-		if (s != SY_OK) {
-			tok_encoding_free(&enc);
-			return s;
-		}
-		memcpy(b->ids + n_tokens, enc.ids, (size_t)enc.n * sizeof *b->ids);
-		if (enc.type_ids)
-			memcpy(b->type_ids + n_tokens, enc.type_ids,
-			       (size_t)enc.n * sizeof *b->ids);
-		else
-			memset(b->type_ids + n_tokens, 0, (size_t)enc.n * sizeof *b->ids);
-		b->lens[n_batch++] = enc.n;
-		n_tokens += enc.n;
+			s = packed_batch_add(&b->batch, enc.ids, enc.type_ids, enc.n, err);
 		tok_encoding_free(&enc);
+		if (s != SY_OK)
+			return s;
 	}
-	return run_batch(b, n_batch, c->normalize ? c->normalize + first : NULL, err,
+	return run_batch(b, c->normalize ? c->normalize + first : NULL, err,
 	                 out + (size_t)first * dims);
 }
 

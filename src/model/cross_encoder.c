@@ -10,6 +10,7 @@
 #include "base/file.h"
 #include "model/bert.h"
 #include "model/config.h"
+#include "model/packed_batch.h"
 #include "model/safetensors.h"
 #include "text/tokenizer.h"
 
@@ -25,10 +26,7 @@ struct cross_encoder {
 	bool zero_types; /* the model has at most one token type */
 	float *w1, *b1; /* [H][H], [H]: pooler / classifier.dense / pre_classifier */
 	float *w2, *b2; /* [L][H], [L]: classifier / classifier.out_proj */
-	/* The packed batch being filled. */
-	int32_t *ids, *types;
-	int *lens, *first_row;
-	int cap_tokens, cap_seqs;
+	struct packed_batch batch; /* the pairs being filled */
 };
 
 /* config.json: the architecture's head, and the number of labels (id2label, else num_labels,
@@ -105,10 +103,7 @@ void cross_encoder_close(struct cross_encoder *ce)
 	free(ce->b1);
 	free(ce->w2);
 	free(ce->b2);
-	free(ce->ids);
-	free(ce->types);
-	free(ce->lens);
-	free(ce->first_row);
+	packed_batch_free(&ce->batch);
 	free(ce);
 }
 
@@ -215,40 +210,11 @@ size_t cross_encoder_bytes(const struct cross_encoder *ce)
 	       ((size_t)ce->hidden + 1) * (size_t)(ce->hidden + ce->n_labels) * sizeof(float);
 }
 
-static enum sy_status batch_reserve(struct cross_encoder *ce, int tokens, int seqs,
-                                    struct sy_error *err)
-{
-	if (tokens > ce->cap_tokens) {
-		int cap = tokens > 2 * ce->cap_tokens ? tokens : 2 * ce->cap_tokens;
-		int32_t *a = realloc(ce->ids, (size_t)cap * sizeof *a);
-		if (a)
-			ce->ids = a;
-		int32_t *b = a ? realloc(ce->types, (size_t)cap * sizeof *b) : NULL;
-		if (b)
-			ce->types = b;
-		if (!a || !b)
-			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-		ce->cap_tokens = cap;
-	}
-	if (seqs > ce->cap_seqs) {
-		int cap = seqs > 2 * ce->cap_seqs ? seqs : 2 * ce->cap_seqs;
-		int *a = realloc(ce->lens, (size_t)cap * sizeof *a);
-		if (a)
-			ce->lens = a;
-		int *b = a ? realloc(ce->first_row, (size_t)cap * sizeof *b) : NULL;
-		if (b)
-			ce->first_row = b;
-		if (!a || !b)
-			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-		ce->cap_seqs = cap;
-	}
-	return SY_OK;
-}
-
 /* Head on the first token of each sequence of the packed batch; writes scores and logits. */
-static void run_head(const struct cross_encoder *ce, const float *hidden, int n_seqs, float *scores,
-                     float *logits)
+static void run_head(const struct cross_encoder *ce, const float *hidden,
+                     const struct bert_input *in, float *scores, float *logits)
 {
+	const int n_seqs = in->n_seqs;
 	const int H = ce->hidden, L = ce->n_labels;
 	float *h1 = malloc((size_t)H * sizeof *h1), *lg = malloc((size_t)L * sizeof *lg);
 	if (!h1 || !lg) {
@@ -256,8 +222,9 @@ static void run_head(const struct cross_encoder *ce, const float *hidden, int n_
 		free(lg);
 		return;
 	}
-	for (int s = 0; s < n_seqs; s++) {
-		const float *x = hidden + (size_t)ce->first_row[s] * H;
+	int row = 0; /* the first token of sequence s */
+	for (int s = 0; s < n_seqs; row += in->lens[s], s++) {
+		const float *x = hidden + (size_t)row * H;
 		for (int j = 0; j < H; j++) {
 			double acc = ce->b1[j];
 			const float *w = ce->w1 + (size_t)j * H;
@@ -290,17 +257,18 @@ static void run_head(const struct cross_encoder *ce, const float *hidden, int n_
 	free(lg);
 }
 
-static enum sy_status run_batch(struct cross_encoder *ce, int n_seqs, struct sy_error *err,
-                                float *scores, float *logits)
+/* Runs the packed pairs, writes their scores (and logits), then empties the batch. */
+static enum sy_status run_batch(struct cross_encoder *ce, struct sy_error *err, float *scores,
+                                float *logits)
 {
-	if (n_seqs == 0)
+	if (ce->batch.n_seqs == 0)
 		return SY_OK;
-	struct bert_input in = {
-	    .n_seqs = n_seqs, .lens = ce->lens, .ids = ce->ids, .type_ids = ce->types};
+	struct bert_input in = packed_batch_input(&ce->batch);
+	packed_batch_clear(&ce->batch);
 	const float *hidden;
 	enum sy_status s = bert_forward(ce->model, &in, err, &hidden);
 	if (s == SY_OK)
-		run_head(ce, hidden, n_seqs, scores, logits);
+		run_head(ce, hidden, &in, scores, logits);
 	return s;
 }
 
@@ -313,7 +281,8 @@ enum sy_status cross_encoder_score(struct cross_encoder *ce, const char *const *
 	p.max_length = ce->max_length;
 	p.add_special_tokens = true;
 	const int L = ce->n_labels;
-	int first = 0, n_batch = 0, n_tokens = 0;
+	int first = 0;
+	packed_batch_clear(&ce->batch);
 	for (int i = 0; i < n; i++) {
 		struct tok_encoding enc;
 		p.truncation = TOK_TRUNCATE_ONLY_SECOND;
@@ -328,29 +297,19 @@ enum sy_status cross_encoder_score(struct cross_encoder *ce, const char *const *
 			return s;
 		if (n_tokens_out)
 			n_tokens_out[i] = enc.n;
-		if (n_batch > 0 && n_tokens + enc.n > CE_BATCH_TOKENS) {
-			s = run_batch(ce, n_batch, err, scores + first,
+		if (ce->batch.n_seqs > 0 && ce->batch.n_tokens + enc.n > CE_BATCH_TOKENS) {
+			s = run_batch(ce, err, scores + first,
 			              logits ? logits + (size_t)first * L : NULL);
 			first = i;
-			n_batch = n_tokens = 0;
 		}
 		if (s == SY_OK)
-			s = batch_reserve(ce, n_tokens + enc.n, n_batch + 1, err);
-		if (s != SY_OK) {
-			tok_encoding_free(&enc);
-			return s;
-		}
-		memcpy(ce->ids + n_tokens, enc.ids, (size_t)enc.n * sizeof *ce->ids);
-		for (int t = 0; t < enc.n; t++)
-			ce->types[n_tokens + t] =
-			    ce->zero_types || !enc.type_ids ? 0 : enc.type_ids[t];
-		ce->first_row[n_batch] = n_tokens;
-		ce->lens[n_batch++] = enc.n;
-		n_tokens += enc.n;
+			s = packed_batch_add(&ce->batch, enc.ids,
+			                     ce->zero_types ? NULL : enc.type_ids, enc.n, err);
 		tok_encoding_free(&enc);
+		if (s != SY_OK)
+			return s;
 	}
-	return run_batch(ce, n_batch, err, scores + first,
-	                 logits ? logits + (size_t)first * L : NULL);
+	return run_batch(ce, err, scores + first, logits ? logits + (size_t)first * L : NULL);
 }
 
 /* ---- as an embedder: the engine batches (query, document) items like texts ---- */

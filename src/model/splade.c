@@ -20,6 +20,7 @@
 #include "model/bert.h"
 #include "model/config.h"
 #include "model/embedder.h"
+#include "model/packed_batch.h"
 #include "model/safetensors.h"
 #include "tensor/gemm.h"
 #include "tensor/ops.h"
@@ -38,11 +39,9 @@ struct splade {
 	struct gemm_weights dec; /* [V][H] */
 	float *dec_bias; /* [V] */
 	float *chunk_h, *logits; /* [CHUNK][H], [CHUNK][V] */
-	int32_t *ids;
-	int *lens;
+	struct packed_batch batch; /* the texts being filled */
 	char *join;
 	size_t cap_join;
-	int cap_tokens, cap_seqs;
 };
 
 static bool is_masked_lm(const char *dir)
@@ -86,8 +85,7 @@ static void splade_free(struct splade *sp)
 	free(sp->dec_bias);
 	free(sp->chunk_h);
 	free(sp->logits);
-	free(sp->ids);
-	free(sp->lens);
+	packed_batch_free(&sp->batch);
 	free(sp->join);
 	free(sp);
 }
@@ -228,39 +226,22 @@ static void pool_sequence(struct splade *sp, const float *h, int n, float *out)
 	}
 }
 
-static enum sy_status run_batch(struct splade *sp, int n_seqs, struct sy_error *err, float *out)
+/* Runs the packed texts, writes their term weights to out, then empties the batch. */
+static enum sy_status run_batch(struct splade *sp, struct sy_error *err, float *out)
 {
-	if (n_seqs == 0)
+	if (sp->batch.n_seqs == 0)
 		return SY_OK;
-	struct bert_input in = {.n_seqs = n_seqs, .lens = sp->lens, .ids = sp->ids};
+	struct bert_input in = packed_batch_input(&sp->batch);
+	packed_batch_clear(&sp->batch);
 	const float *hidden;
 	enum sy_status s = bert_forward(sp->model, &in, err, &hidden);
 	if (s != SY_OK)
 		return s;
 	int row = 0;
-	for (int i = 0; i < n_seqs; i++) {
-		pool_sequence(sp, hidden + (size_t)row * sp->hidden, sp->lens[i],
+	for (int i = 0; i < in.n_seqs; i++) {
+		pool_sequence(sp, hidden + (size_t)row * sp->hidden, in.lens[i],
 		              out + (size_t)i * sp->vocab);
-		row += sp->lens[i];
-	}
-	return SY_OK;
-}
-
-static enum sy_status grow(struct splade *sp, int tokens, int seqs, struct sy_error *err)
-{
-	if (tokens > sp->cap_tokens) {
-		int32_t *a = realloc(sp->ids, (size_t)tokens * 2 * sizeof *a);
-		if (!a)
-			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-		sp->ids = a;
-		sp->cap_tokens = tokens * 2;
-	}
-	if (seqs > sp->cap_seqs) {
-		int *a = realloc(sp->lens, (size_t)seqs * 2 * sizeof *a);
-		if (!a)
-			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-		sp->lens = a;
-		sp->cap_seqs = seqs * 2;
+		row += in.lens[i];
 	}
 	return SY_OK;
 }
@@ -272,7 +253,8 @@ static enum sy_status splade_encode_ex(void *impl, const struct embed_call *c, s
 	struct tok_encode_params p = tokenizer_default_params();
 	p.max_length = sp->max_length;
 	p.add_special_tokens = true;
-	int first = 0, n_batch = 0, n_tokens = 0;
+	int first = 0;
+	packed_batch_clear(&sp->batch);
 	for (int i = 0; i < c->n; i++) {
 		const char *text = c->texts[i];
 		size_t len = c->lens[i];
@@ -296,23 +278,17 @@ static enum sy_status splade_encode_ex(void *impl, const struct embed_call *c, s
 			return s;
 		if (n_tokens_out)
 			n_tokens_out[i] = enc.n;
-		if (n_batch > 0 && n_tokens + enc.n > SPLADE_BATCH_TOKENS) {
-			s = run_batch(sp, n_batch, err, out + (size_t)first * sp->vocab);
+		if (sp->batch.n_seqs > 0 && sp->batch.n_tokens + enc.n > SPLADE_BATCH_TOKENS) {
+			s = run_batch(sp, err, out + (size_t)first * sp->vocab);
 			first = i;
-			n_batch = n_tokens = 0;
 		}
 		if (s == SY_OK)
-			s = grow(sp, n_tokens + enc.n, n_batch + 1, err);
-		if (s != SY_OK) {
-			tok_encoding_free(&enc);
-			return s;
-		}
-		memcpy(sp->ids + n_tokens, enc.ids, (size_t)enc.n * sizeof *sp->ids);
-		sp->lens[n_batch++] = enc.n;
-		n_tokens += enc.n;
+			s = packed_batch_add(&sp->batch, enc.ids, NULL, enc.n, err);
 		tok_encoding_free(&enc);
+		if (s != SY_OK)
+			return s;
 	}
-	return run_batch(sp, n_batch, err, out + (size_t)first * sp->vocab);
+	return run_batch(sp, err, out + (size_t)first * sp->vocab);
 }
 
 static int splade_dims(const void *impl)
