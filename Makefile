@@ -48,11 +48,15 @@ layers_for = $(or $(TEST_LAYERS_$(1)),$(LAYERS))
 .PHONY: all deps deps-node deps-reference fuzz fuzz-build fuzz-ci test-tsan test test-% format format-check clean bench models
 all: switchyard $(BUILD)/libswitchyard.a
 
+# Debian packages, then the npm clients the compatibility tests use (Node from Debian when the
+# machine has none).
 deps:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential pkg-config clang-format \
-	  libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev libyaml-dev libcurl4-openssl-dev libssl-dev clang \
-	  python3 curl
+	  libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev libyaml-dev \
+	  libcurl4-openssl-dev libssl-dev clang python3 curl
+	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm
+	$(MAKE) deps-node
 
 # Official client libraries for the compatibility tests (npm registry; no install scripts run).
 deps-node:
