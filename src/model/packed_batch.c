@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum sy_status packed_batch_add(struct packed_batch *b, const int32_t *ids,
-                                const int32_t *type_ids, int n, struct sy_error *err)
+enum sy_status packed_batch_add(struct packed_batch *b, const int32_t *ids, const int32_t *type_ids,
+                                int n, struct sy_error *err)
 {
 	if (b->n_tokens + n > b->cap_tokens) {
 		int need = b->n_tokens + n;

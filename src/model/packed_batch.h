@@ -18,8 +18,8 @@ struct packed_batch {
 };
 
 /* Appends a sequence of n tokens; type_ids NULL means all zeros. */
-enum sy_status packed_batch_add(struct packed_batch *b, const int32_t *ids,
-                                const int32_t *type_ids, int n, struct sy_error *err);
+enum sy_status packed_batch_add(struct packed_batch *b, const int32_t *ids, const int32_t *type_ids,
+                                int n, struct sy_error *err);
 /* Empties the batch, keeping its memory. */
 void packed_batch_clear(struct packed_batch *b);
 void packed_batch_free(struct packed_batch *b);
