@@ -16,6 +16,7 @@
  *
  * The whole forward is one sy_pool_run: every step splits its work by (ith, nth) and a barrier
  * separates steps, so threads are woken once per batch rather than once per kernel. */
+#include "model/weights.h"
 #include "model/bert.h"
 
 #include <math.h>
@@ -377,20 +378,8 @@ enum sy_status bert_model_load_prec(const char *dir, int n_threads, enum linear_
 	enum sy_status s = bert_config_load(dir, err, &cfg);
 	if (s != SY_OK)
 		return s;
-	char *path = sy_path_join(dir, "model.safetensors");
-	if (!path)
-		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	if (!sy_path_exists(path)) {
-		sy_error_set(err, SY_ERR_UNSUPPORTED,
-		             "%s: missing (sharded checkpoints and pytorch_model.bin are not "
-		             "supported yet)",
-		             path);
-		free(path);
-		return SY_ERR_UNSUPPORTED;
-	}
 	struct safetensors *st;
-	s = safetensors_open(path, err, &st);
-	free(path);
+	s = model_weights_open(dir, err, &st, NULL);
 	if (s != SY_OK)
 		return s;
 	s = bert_model_load_st_prec(&cfg, st, n_threads, prec, err, out);

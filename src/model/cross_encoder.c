@@ -12,6 +12,7 @@
 #include "model/config.h"
 #include "model/packed_batch.h"
 #include "model/safetensors.h"
+#include "model/weights.h"
 #include "text/tokenizer.h"
 
 #define CE_BATCH_TOKENS 1024 /* tokens per encoder call, as the embedder */
@@ -158,12 +159,9 @@ enum sy_status cross_encoder_open(const char *dir, const struct embed_options *o
 	struct bert_config cfg;
 	if (s == SY_OK)
 		s = bert_config_load(dir, err, &cfg);
-	char *path = s == SY_OK ? sy_path_join(dir, "model.safetensors") : NULL;
 	struct safetensors *st = NULL;
 	if (s == SY_OK)
-		s = path ? safetensors_open(path, err, &st)
-		         : sy_error_set(err, SY_ERR_NOMEM, "oom");
-	free(path);
+		s = model_weights_open(dir, err, &st, NULL);
 	if (s == SY_OK)
 		s = bert_model_load_st_prec(&cfg, st, opts->n_threads, opts->precision, err,
 		                            &ce->model);

@@ -9,6 +9,7 @@
 #include "model/bert.h"
 #include "model/config.h"
 #include "model/safetensors.h"
+#include "model/weights.h"
 #include "model/st_meta.h"
 #include "text/tokenizer.h"
 
@@ -26,22 +27,13 @@ static const char *epilogue_name(enum gemm_epilogue e)
 
 static void print_weights(const char *dir, FILE *out)
 {
-	char *path = sy_path_join(dir, "model.safetensors");
-	if (!path)
-		return;
-	if (!sy_path_exists(path)) {
-		fprintf(out, "weights:       no model.safetensors\n");
-		free(path);
-		return;
-	}
 	struct sy_error err = {0};
 	struct safetensors *st;
-	if (safetensors_open(path, &err, &st) != SY_OK) {
-		fprintf(out, "weights:       error: %s\n", err.msg);
-		free(path);
+	const char *file = NULL;
+	if (model_weights_open(dir, &err, &st, &file) != SY_OK) {
+		fprintf(out, "weights:       %s\n", err.msg);
 		return;
 	}
-	free(path);
 	size_t elems[ST_DTYPE_F8_E5M2 + 1] = {0}, bytes[ST_DTYPE_F8_E5M2 + 1] = {0};
 	int count[ST_DTYPE_F8_E5M2 + 1] = {0};
 	size_t params = 0;
@@ -55,8 +47,7 @@ static void print_weights(const char *dir, FILE *out)
 			params += t->n_elems;
 	}
 	const char *prefix = bert_detect_prefix(st);
-	fprintf(out,
-	        "weights:       model.safetensors, %d tensors, %zu bytes, name prefix \"%s\"\n",
+	fprintf(out, "weights:       %s, %d tensors, %zu bytes, name prefix \"%s\"\n", file,
 	        st->n_tensors, st->map.len, prefix ? prefix : "(none found)");
 	fprintf(out, "parameters:    %zu (%.2f M)\n", params, (double)params / 1e6);
 	for (int d = 0; d <= ST_DTYPE_F8_E5M2; d++)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "model/safetensors.h"
+#include "model/weights.h"
 #include "tensor/ops.h"
 
 void pooling_f32(enum pooling_mode mode, const float *hidden, const int *lens, int n, int dim,
@@ -53,19 +54,8 @@ void pooling_f32(enum pooling_mode mode, const float *hidden, const int *lens, i
 static enum sy_status dense_load(const struct st_dense_meta *dm, struct sy_error *err,
                                  struct pooling_dense *d)
 {
-	char *path = sy_path_join(dm->dir, "model.safetensors");
-	if (!path)
-		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	if (!sy_path_exists(path)) {
-		sy_error_set(
-		    err, SY_ERR_UNSUPPORTED,
-		    "%s: missing (Dense weights in pytorch_model.bin are not supported yet)", path);
-		free(path);
-		return SY_ERR_UNSUPPORTED;
-	}
 	struct safetensors *st;
-	enum sy_status s = safetensors_open(path, err, &st);
-	free(path);
+	enum sy_status s = model_weights_open(dm->dir, err, &st, NULL);
 	if (s != SY_OK)
 		return s;
 	d->in = dm->in_features;

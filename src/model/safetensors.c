@@ -93,6 +93,9 @@ void safetensors_close(struct safetensors *st)
 	sy_strmap_free(&st->index);
 	free(st->tensors);
 	free(st->names);
+	for (int i = 0; i < st->n_owned; i++)
+		free(st->owned[i]);
+	free(st->owned);
 	free(st->path);
 	sy_mmap_close(&st->map);
 	free(st);

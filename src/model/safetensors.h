@@ -57,6 +57,10 @@ struct safetensors {
 	struct st_tensor *tensors; /* [n_tensors] in header order */
 	struct sy_strmap index; /* name -> index into tensors */
 	char *names; /* storage for the tensor names */
+	/* Buffers some tensors' data point into when they could not stay in the mapping (a
+	 * PyTorch checkpoint's deflated or non-contiguous tensors); freed by safetensors_close. */
+	unsigned char **owned;
+	int n_owned;
 };
 
 /* Maps and validates the file at path. The caller frees *out with safetensors_close. */

@@ -22,6 +22,7 @@
 #include "model/embedder.h"
 #include "model/packed_batch.h"
 #include "model/safetensors.h"
+#include "model/weights.h"
 #include "tensor/gemm.h"
 #include "tensor/ops.h"
 #include "text/tokenizer.h"
@@ -144,12 +145,9 @@ static enum sy_status splade_load(const char *dir, const struct embed_options *o
 		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
 		                 "%s: SPLADE is supported for BertForMaskedLM checkpoints only",
 		                 dir);
-	char *path = s == SY_OK ? sy_path_join(dir, "model.safetensors") : NULL;
 	struct safetensors *st = NULL;
 	if (s == SY_OK)
-		s = path ? safetensors_open(path, err, &st)
-		         : sy_error_set(err, SY_ERR_NOMEM, "oom");
-	free(path);
+		s = model_weights_open(dir, err, &st, NULL);
 	if (s == SY_OK)
 		s = bert_model_load_st_prec(&sp->cfg, st, opts->n_threads, opts->precision, err,
 		                            &sp->model);

@@ -1,0 +1,33 @@
+/* Weights of a model directory in either format; see weights.h. */
+#include "model/weights.h"
+
+#include <stdlib.h>
+
+#include "base/file.h"
+#include "model/torch_ckpt.h"
+
+enum sy_status model_weights_open(const char *dir, struct sy_error *err, struct safetensors **out,
+                                  const char **file)
+{
+	*out = NULL;
+	static const char *const names[] = {"model.safetensors", "pytorch_model.bin"};
+	for (int i = 0; i < 2; i++) {
+		char *path = sy_path_join(dir, names[i]);
+		if (!path)
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		if (!sy_path_exists(path)) {
+			free(path);
+			continue;
+		}
+		if (file)
+			*file = names[i];
+		enum sy_status s = i == 0 ? safetensors_open(path, err, out)
+		                          : torch_ckpt_open(path, err, out);
+		free(path);
+		return s;
+	}
+	return sy_error_set(err, SY_ERR_UNSUPPORTED,
+	                    "%s: neither model.safetensors nor pytorch_model.bin (sharded "
+	                    "checkpoints are not supported yet)",
+	                    dir);
+}

@@ -1,0 +1,16 @@
+/* One way for every model loader to get named tensors from a model directory, whichever format
+ * it ships: model.safetensors (preferred when both exist) or a PyTorch zip checkpoint
+ * pytorch_model.bin (read by torch_ckpt.c's restricted unpickler). Both give a struct
+ * safetensors, closed with safetensors_close. */
+#ifndef SY_MODEL_WEIGHTS_H
+#define SY_MODEL_WEIGHTS_H
+
+#include "base/status.h"
+#include "model/safetensors.h"
+
+/* Opens dir's weights. *file (if file is not NULL) is set to the file name read. Fails with
+ * SY_ERR_UNSUPPORTED naming both files when neither exists. */
+enum sy_status model_weights_open(const char *dir, struct sy_error *err, struct safetensors **out,
+                                  const char **file);
+
+#endif
