@@ -68,12 +68,12 @@ static void check_mixed(const char *path)
 
 static void test_mixed_stored(void)
 {
-	check_mixed("tests/fixtures/torch/mixed.bin");
+	check_mixed("tests/torch_ckpt/mixed.bin");
 }
 
 static void test_mixed_deflated(void)
 {
-	check_mixed("tests/fixtures/torch/mixed-deflate.bin");
+	check_mixed("tests/torch_ckpt/mixed-deflate.bin");
 }
 
 /* A temporary model directory: distilbert-tiny's files, with pytorch_model.bin instead of
@@ -95,7 +95,7 @@ static char *make_pt_dir(void)
 		if (symlink(src, dst) != 0)
 			return NULL;
 	}
-	snprintf(src, sizeof src, "%s/tests/fixtures/torch/distilbert-tiny.bin", cwd);
+	snprintf(src, sizeof src, "%s/tests/torch_ckpt/distilbert-tiny.bin", cwd);
 	snprintf(dst, sizeof dst, "%s/pytorch_model.bin", dir);
 	if (symlink(src, dst) != 0)
 		return NULL;
@@ -104,9 +104,9 @@ static char *make_pt_dir(void)
 
 static void remove_pt_dir(char *dir)
 {
-	static const char *const files[] = {"config.json",          "special_tokens_map.json",
-	                                    "tokenizer.json",       "tokenizer_config.json",
-	                                    "vocab.txt",            "pytorch_model.bin"};
+	static const char *const files[] = {"config.json",    "special_tokens_map.json",
+	                                    "tokenizer.json", "tokenizer_config.json",
+	                                    "vocab.txt",      "pytorch_model.bin"};
 	char p[8192];
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		snprintf(p, sizeof p, "%s/%s", dir, files[i]);
@@ -123,7 +123,7 @@ static void test_distilbert_same_tensors(void)
 	CHECKF(safetensors_open("tests/fixtures/distilbert-tiny/model.safetensors", &err, &a) ==
 	           SY_OK,
 	       "%s", err.msg);
-	CHECKF(torch_ckpt_open("tests/fixtures/torch/distilbert-tiny.bin", &err, &b) == SY_OK, "%s",
+	CHECKF(torch_ckpt_open("tests/torch_ckpt/distilbert-tiny.bin", &err, &b) == SY_OK, "%s",
 	       err.msg);
 	if (!a || !b) {
 		safetensors_close(a);
@@ -134,8 +134,8 @@ static void test_distilbert_same_tensors(void)
 	int same = 0;
 	for (int i = 0; i < a->n_tensors; i++) {
 		const struct st_tensor *x = &a->tensors[i], *y = safetensors_find(b, x->name);
-		if (y && x->dtype == y->dtype && x->n_dims == y->n_dims && x->n_bytes == y->n_bytes &&
-		    !memcmp(x->shape, y->shape, sizeof x->shape) &&
+		if (y && x->dtype == y->dtype && x->n_dims == y->n_dims &&
+		    x->n_bytes == y->n_bytes && !memcmp(x->shape, y->shape, sizeof x->shape) &&
 		    !memcmp(x->data, y->data, x->n_bytes))
 			same++;
 		else
@@ -271,11 +271,12 @@ static enum sy_status parse_ckpt(const char *pkl, size_t len, size_t storage_byt
 #define PKL(lit) lit, sizeof(lit) - 1
 
 /* {'w': _rebuild_tensor_v2(storage('0', FloatStorage, numel N), OFF, (2,3), (3,1), False, ())} */
-#define TENSOR_PKL(numel, off)                                                                  \
-	"\x80\x02}(X\x01\x00\x00\x00w"                                                          \
-	"ctorch._utils\n_rebuild_tensor_v2\n"                                                   \
-	"((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00" "0"                  \
-	"X\x03\x00\x00\x00"                                                            \
+#define TENSOR_PKL(numel, off)                                              \
+	"\x80\x02}(X\x01\x00\x00\x00w"                                      \
+	"ctorch._utils\n_rebuild_tensor_v2\n"                               \
+	"((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00" \
+	"0"                                                                 \
+	"X\x03\x00\x00\x00"                                                 \
 	"cpuK" numel "tQK" off "K\x02K\x03\x86K\x03K\x01\x86\x89)tRu."
 
 static void expect_refused(const char *pkl, size_t len, size_t storage, const char *needle)
@@ -305,24 +306,33 @@ static void test_refuses_bad_views(void)
 
 static void test_refuses_globals(void)
 {
-	expect_refused(PKL("\x80\x02" "cos\nsystem\nX\x02\x00\x00\x00ls\x85R."), 0, "os.system");
-	expect_refused(PKL("\x80\x02" "cbuiltins\neval\nX\x01\x00\x00\x00"
-	                   "1\x85R."), 0,
-	               "builtins.eval");
+	expect_refused(PKL("\x80\x02"
+	                   "cos\nsystem\nX\x02\x00\x00\x00ls\x85R."),
+	               0, "os.system");
+	expect_refused(PKL("\x80\x02"
+	                   "cbuiltins\neval\nX\x01\x00\x00\x00"
+	                   "1\x85R."),
+	               0, "builtins.eval");
 	expect_refused(PKL("\x80\x04\x8c\x05posix\x8c\x06system\x93."), 0, "posix.system");
-	expect_refused(PKL("\x80\x02" "ctorch\nFloatStorage\n)R."), 0, "cannot be called");
-	expect_refused(PKL("\x80\x02" "ccollections\nOrderedDict\nK\x01\x85R."), 0, "only built empty");
+	expect_refused(PKL("\x80\x02"
+	                   "ctorch\nFloatStorage\n)R."),
+	               0, "cannot be called");
+	expect_refused(PKL("\x80\x02"
+	                   "ccollections\nOrderedDict\nK\x01\x85R."),
+	               0, "only built empty");
 	/* REDUCE of a non-global */
 	expect_refused(PKL("\x80\x02K\x01)R."), 0, "REDUCE");
 }
 
 static void test_refuses_opcodes(void)
 {
-	expect_refused(PKL("\x80\x02(ios\nsystem\n."), 0, "opcode 0x69");     /* INST */
-	expect_refused(PKL("\x80\x02" "ccollections\nOrderedDict\n)\x81."), 0, "0x81"); /* NEWOBJ */
-	expect_refused(PKL("\x80\x02(o."), 0, "opcode 0x6f");                 /* OBJ */
-	expect_refused(PKL("\x80\x02]."), 0, "opcode 0x5d");                  /* EMPTY_LIST */
-	expect_refused(PKL("\x80\x02S'x'\n."), 0, "opcode 0x53");             /* STRING */
+	expect_refused(PKL("\x80\x02(ios\nsystem\n."), 0, "opcode 0x69"); /* INST */
+	expect_refused(PKL("\x80\x02"
+	                   "ccollections\nOrderedDict\n)\x81."),
+	               0, "0x81"); /* NEWOBJ */
+	expect_refused(PKL("\x80\x02(o."), 0, "opcode 0x6f"); /* OBJ */
+	expect_refused(PKL("\x80\x02]."), 0, "opcode 0x5d"); /* EMPTY_LIST */
+	expect_refused(PKL("\x80\x02S'x'\n."), 0, "opcode 0x53"); /* STRING */
 	expect_refused(PKL("\x80\x02K\x01."), 0, "not a state dict");
 	expect_refused(PKL("\x80\x02}X\x01\x00\x00\x00kK\x01s."), 0, "entry k is not a tensor");
 	expect_refused(PKL("\x80\x02}K\x01K\x01s."), 0, "not a string");
@@ -335,12 +345,15 @@ static void test_refuses_limits(void)
 	expect_refused(PKL("\x80\x02X\xff\xff\xff\x7f"), 0, "limit");
 	expect_refused(PKL("\x80\x02\x8d\xff\xff\xff\xff\xff\xff\xff\xff"), 0, "limit");
 	expect_refused(PKL("\x80\x02X\x10\x00\x00\x00"
-	                   "ab"), 0, "truncated");
+	                   "ab"),
+	               0, "truncated");
 	expect_refused(PKL("\x80\x02K\x01r\xff\xff\xff\x7f."), 0, "memo index");
 	expect_refused(PKL("\x80\x02h\x05."), 0, "never stored");
 	expect_refused(PKL("\x80\x02}"), 0, "without STOP");
 	expect_refused(PKL("\x80\x02}s."), 0, "underflow");
-	expect_refused(PKL("\x80\x02\x8a\x09" "123456789."), 0, "integer of 9 bytes");
+	expect_refused(PKL("\x80\x02\x8a\x09"
+	                   "123456789."),
+	               0, "integer of 9 bytes");
 	/* recursion bombs: nesting is a counter here, never C recursion */
 	static char bomb[20000];
 	memset(bomb, '(', sizeof bomb);
@@ -360,7 +373,7 @@ static void test_refuses_bad_archives(void)
 	CHECK(torch_ckpt_parse((const unsigned char *)"PK", 2, "x", &err, &st) != SY_OK);
 	CHECK(strstr(err.msg, "not a zip") != NULL);
 	static unsigned char buf[8192];
-	FILE *f = fopen("tests/fixtures/torch/mixed.bin", "rb");
+	FILE *f = fopen("tests/torch_ckpt/mixed.bin", "rb");
 	size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
 	if (f)
 		fclose(f);

@@ -67,24 +67,25 @@ static enum sy_status zip_read(const unsigned char *d, size_t len, const char *p
 			return sy_error_set(err, SY_ERR_FORMAT, "%s: zip64 locator missing", path);
 		uint64_t z64 = le(d + eocd - 20 + 8, 8);
 		if (!in(z64, 56, len) || le(d + z64, 4) != 0x06064b50)
-			return sy_error_set(err, SY_ERR_FORMAT, "%s: zip64 end record out of bounds",
-			                    path);
+			return sy_error_set(err, SY_ERR_FORMAT,
+			                    "%s: zip64 end record out of bounds", path);
 		count = le(d + z64 + 32, 8);
 		cd_size = le(d + z64 + 40, 8);
 		cd_off = le(d + z64 + 48, 8);
 	}
 	if (!in(cd_off, cd_size, len) || count > cd_size / 46)
-		return sy_error_set(err, SY_ERR_FORMAT,
-		                    "%s: zip central directory (%llu entries at %llu) out of bounds",
-		                    path, (unsigned long long)count, (unsigned long long)cd_off);
+		return sy_error_set(
+		    err, SY_ERR_FORMAT,
+		    "%s: zip central directory (%llu entries at %llu) out of bounds", path,
+		    (unsigned long long)count, (unsigned long long)cd_off);
 	z->e = calloc(count ? count : 1, sizeof *z->e);
 	if (!z->e)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	const unsigned char *p = d + cd_off, *end = p + cd_size;
 	for (uint64_t i = 0; i < count; i++) {
 		if (end - p < 46 || le(p, 4) != 0x02014b50)
-			return sy_error_set(err, SY_ERR_FORMAT, "%s: zip entry %llu is malformed", path,
-			                    (unsigned long long)i);
+			return sy_error_set(err, SY_ERR_FORMAT, "%s: zip entry %llu is malformed",
+			                    path, (unsigned long long)i);
 		struct zentry *e = &z->e[z->n];
 		uint64_t flags = le(p + 8, 2);
 		e->method = (int)le(p + 10, 2);
@@ -93,8 +94,9 @@ static enum sy_status zip_read(const unsigned char *d, size_t len, const char *p
 		size_t nl = le(p + 28, 2), xl = le(p + 30, 2), cl = le(p + 32, 2);
 		uint64_t loc = le(p + 42, 4);
 		if ((size_t)(end - p) - 46 < nl + xl + cl)
-			return sy_error_set(err, SY_ERR_FORMAT, "%s: zip entry %llu overruns the directory",
-			                    path, (unsigned long long)i);
+			return sy_error_set(err, SY_ERR_FORMAT,
+			                    "%s: zip entry %llu overruns the directory", path,
+			                    (unsigned long long)i);
 		e->name = (const char *)p + 46;
 		e->name_len = nl;
 		/* zip64 extended information: the fields that were 0xffffffff, in this order. */
@@ -109,8 +111,9 @@ static enum sy_status zip_read(const unsigned char *d, size_t len, const char *p
 				for (int k = 0; k < 3; k++)
 					if (*fields[k] == 0xffffffff) {
 						if (fe - f < 8)
-							return sy_error_set(err, SY_ERR_FORMAT,
-							                    "%s: zip64 field missing", path);
+							return sy_error_set(
+							    err, SY_ERR_FORMAT,
+							    "%s: zip64 field missing", path);
 						*fields[k] = le(f, 8);
 						f += 8;
 					}
@@ -119,21 +122,26 @@ static enum sy_status zip_read(const unsigned char *d, size_t len, const char *p
 		}
 		p += 46 + nl + xl + cl;
 		if (flags & 1)
-			return sy_error_set(err, SY_ERR_UNSUPPORTED, "%s: encrypted zip entry", path);
+			return sy_error_set(err, SY_ERR_UNSUPPORTED, "%s: encrypted zip entry",
+			                    path);
 		if (!in(loc, 30, len) || le(d + loc, 4) != 0x04034b50)
-			return sy_error_set(err, SY_ERR_FORMAT, "%s: zip local header %llu out of bounds",
-			                    path, (unsigned long long)i);
+			return sy_error_set(err, SY_ERR_FORMAT,
+			                    "%s: zip local header %llu out of bounds", path,
+			                    (unsigned long long)i);
 		uint64_t data = loc + 30 + le(d + loc + 26, 2) + le(d + loc + 28, 2);
 		if (!in(data, e->csize, len))
-			return sy_error_set(err, SY_ERR_FORMAT, "%s: zip entry %.*s data out of bounds",
-			                    path, (int)(nl > 200 ? 200 : nl), e->name);
+			return sy_error_set(err, SY_ERR_FORMAT,
+			                    "%s: zip entry %.*s data out of bounds", path,
+			                    (int)(nl > 200 ? 200 : nl), e->name);
 		if (e->method != 0 && e->method != 8)
-			return sy_error_set(err, SY_ERR_UNSUPPORTED,
-			                    "%s: zip entry %.*s uses compression method %d (only stored "
-			                    "and deflate are read)",
-			                    path, (int)(nl > 200 ? 200 : nl), e->name, e->method);
+			return sy_error_set(
+			    err, SY_ERR_UNSUPPORTED,
+			    "%s: zip entry %.*s uses compression method %d (only stored "
+			    "and deflate are read)",
+			    path, (int)(nl > 200 ? 200 : nl), e->name, e->method);
 		if (e->method == 0 && e->csize != e->usize)
-			return sy_error_set(err, SY_ERR_FORMAT, "%s: stored zip entry sizes differ", path);
+			return sy_error_set(err, SY_ERR_FORMAT, "%s: stored zip entry sizes differ",
+			                    path);
 		e->data = d + data;
 		z->n++;
 	}
@@ -155,14 +163,14 @@ static const struct zentry *zip_find(const struct zip *z, const char *prefix, si
 
 /* Inflates a deflated entry into a new owned buffer of exactly e->usize bytes. */
 static enum sy_status inflate_entry(const struct zip *z, const struct zentry *e,
-                                    struct sy_error *err, size_t *owned_total,
-                                    unsigned char **out)
+                                    struct sy_error *err, size_t *owned_total, unsigned char **out)
 {
 	*out = NULL;
 	/* deflate cannot expand more than ~1032:1; a larger claim is a lie or a bomb */
 	if (e->usize > TORCH_CKPT_MAX_OWNED_BYTES - *owned_total || e->usize / 1032 > e->csize + 1)
-		return sy_error_set(err, SY_ERR_LIMIT, "%s: zip entry %.*s claims %llu bytes", z->path,
-		                    (int)e->name_len, e->name, (unsigned long long)e->usize);
+		return sy_error_set(err, SY_ERR_LIMIT, "%s: zip entry %.*s claims %llu bytes",
+		                    z->path, (int)e->name_len, e->name,
+		                    (unsigned long long)e->usize);
 	unsigned char *buf = malloc(e->usize ? e->usize : 1);
 	if (!buf)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
@@ -190,8 +198,9 @@ static enum sy_status inflate_entry(const struct zip *z, const struct zentry *e,
 	inflateEnd(&zs);
 	if (r != Z_STREAM_END || out_left != 0) {
 		free(buf);
-		return sy_error_set(err, SY_ERR_FORMAT, "%s: zip entry %.*s does not inflate to %llu bytes",
-		                    z->path, (int)e->name_len, e->name, (unsigned long long)e->usize);
+		return sy_error_set(err, SY_ERR_FORMAT,
+		                    "%s: zip entry %.*s does not inflate to %llu bytes", z->path,
+		                    (int)e->name_len, e->name, (unsigned long long)e->usize);
 	}
 	*owned_total += e->usize;
 	*out = buf;
@@ -243,10 +252,10 @@ static enum sy_status place_tensor(struct safetensors *st, const struct tp_tenso
 	uint64_t last;
 	if (__builtin_add_overflow(extent, (uint64_t)t->offset, &last) ||
 	    last >= (uint64_t)t->storage_numel)
-		return sy_error_set(err, SY_ERR_FORMAT,
-		                    "%s: tensor %s reaches element %llu of a storage of %lld elements",
-		                    st->path, dst->name, (unsigned long long)last,
-		                    (long long)t->storage_numel);
+		return sy_error_set(
+		    err, SY_ERR_FORMAT,
+		    "%s: tensor %s reaches element %llu of a storage of %lld elements", st->path,
+		    dst->name, (unsigned long long)last, (long long)t->storage_numel);
 	if (n > SIZE_MAX / es)
 		goto overflow;
 	dst->n_bytes = (size_t)n * es;
@@ -313,7 +322,8 @@ static enum sy_status build(struct safetensors *st, const struct zip *z, const u
 		const struct tp_tensor *t = &tt[i];
 		struct st_tensor *dst = &st->tensors[i];
 		if (memchr(t->name, 0, t->name_len)) {
-			s = sy_error_set(err, SY_ERR_FORMAT, "%s: tensor name with a NUL byte", st->path);
+			s = sy_error_set(err, SY_ERR_FORMAT, "%s: tensor name with a NUL byte",
+			                 st->path);
 			break;
 		}
 		memcpy(np, t->name, t->name_len);
@@ -321,23 +331,26 @@ static enum sy_status build(struct safetensors *st, const struct zip *z, const u
 		dst->name = np;
 		np += t->name_len + 1;
 		if (sy_strmap_get(&st->index, dst->name, t->name_len) >= 0) {
-			s = sy_error_set(err, SY_ERR_FORMAT, "%s: tensor %s appears twice", st->path,
-			                 dst->name);
+			s = sy_error_set(err, SY_ERR_FORMAT, "%s: tensor %s appears twice",
+			                 st->path, dst->name);
 			break;
 		}
 		const struct zentry *e = zip_find(z, prefix, pl, "data/", t->key, t->key_len);
 		if (!e) {
-			s = sy_error_set(err, SY_ERR_FORMAT, "%s: tensor %s: storage %.*s missing from the "
-			                 "archive", st->path, dst->name, (int)t->key_len, t->key);
+			s = sy_error_set(err, SY_ERR_FORMAT,
+			                 "%s: tensor %s: storage %.*s missing from the "
+			                 "archive",
+			                 st->path, dst->name, (int)t->key_len, t->key);
 			break;
 		}
 		size_t es = st_dtype_size(t->dtype);
 		if ((uint64_t)t->storage_numel > e->usize / es) {
-			s = sy_error_set(err, SY_ERR_FORMAT,
-			                 "%s: tensor %s: storage %.*s holds %llu bytes, fewer than %lld "
-			                 "elements of %zu",
-			                 st->path, dst->name, (int)t->key_len, t->key,
-			                 (unsigned long long)e->usize, (long long)t->storage_numel, es);
+			s = sy_error_set(
+			    err, SY_ERR_FORMAT,
+			    "%s: tensor %s: storage %.*s holds %llu bytes, fewer than %lld "
+			    "elements of %zu",
+			    st->path, dst->name, (int)t->key_len, t->key,
+			    (unsigned long long)e->usize, (long long)t->storage_numel, es);
 			break;
 		}
 		const unsigned char *base = NULL;
@@ -393,7 +406,8 @@ enum sy_status torch_ckpt_parse(const unsigned char *data, size_t len, const cha
 		if (e->name_len >= 9 && memcmp(e->name + e->name_len - 9, "/data.pkl", 9) == 0 &&
 		    !memchr(e->name, '/', e->name_len - 9)) {
 			if (pkl)
-				s = sy_error_set(err, SY_ERR_FORMAT, "%s: more than one data.pkl", st->path);
+				s = sy_error_set(err, SY_ERR_FORMAT, "%s: more than one data.pkl",
+				                 st->path);
 			pkl = e;
 			pl = e->name_len - 8;
 		}
@@ -404,13 +418,15 @@ enum sy_status torch_ckpt_parse(const unsigned char *data, size_t len, const cha
 		                 st->path);
 	if (s == SY_OK) {
 		const struct zentry *bo = zip_find(&z, pkl->name, pl, "byteorder", "", 0);
-		if (bo && !(bo->method == 0 && bo->csize == 6 && memcmp(bo->data, "little", 6) == 0))
+		if (bo &&
+		    !(bo->method == 0 && bo->csize == 6 && memcmp(bo->data, "little", 6) == 0))
 			s = sy_error_set(err, SY_ERR_UNSUPPORTED,
 			                 "%s: only little-endian checkpoints are read", st->path);
 	}
 	unsigned char *pkl_buf = NULL;
 	if (s == SY_OK) {
-		size_t owned = TORCH_CKPT_MAX_OWNED_BYTES - ((size_t)64 << 20); /* pickle <= 64 MiB */
+		size_t owned =
+		    TORCH_CKPT_MAX_OWNED_BYTES - ((size_t)64 << 20); /* pickle <= 64 MiB */
 		if (pkl->usize > ((size_t)64 << 20))
 			s = sy_error_set(err, SY_ERR_LIMIT, "%s: data.pkl of %llu bytes", st->path,
 			                 (unsigned long long)pkl->usize);

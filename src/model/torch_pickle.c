@@ -143,9 +143,9 @@ static int resolve_global(struct up *u, const char *mod, size_t ml, const char *
 		const char *name;
 		enum st_dtype dtype;
 	} storages[] = {
-		{"FloatStorage", ST_DTYPE_F32},  {"HalfStorage", ST_DTYPE_F16},
-		{"BFloat16Storage", ST_DTYPE_BF16}, {"DoubleStorage", ST_DTYPE_F64},
-		{"LongStorage", ST_DTYPE_I64},   {"IntStorage", ST_DTYPE_I32},
+	    {"FloatStorage", ST_DTYPE_F32},     {"HalfStorage", ST_DTYPE_F16},
+	    {"BFloat16Storage", ST_DTYPE_BF16}, {"DoubleStorage", ST_DTYPE_F64},
+	    {"LongStorage", ST_DTYPE_I64},      {"IntStorage", ST_DTYPE_I32},
 	};
 	int g = -1;
 	enum st_dtype dt = ST_DTYPE_F32;
@@ -181,15 +181,18 @@ static bool int_tuple(struct up *u, int idx, const char *what, int64_t *dst, int
 {
 	const struct pv *t = &u->vals[idx];
 	if (t->kind != PV_TUPLE || t->n_items > ST_MAX_DIMS) {
-		sy_error_set(u->err, SY_ERR_FORMAT, "pickle: tensor %s is not a tuple of at most %d ints",
-		             what, ST_MAX_DIMS);
+		sy_error_set(u->err, SY_ERR_FORMAT,
+		             "pickle: tensor %s is not a tuple of at most %d ints", what,
+		             ST_MAX_DIMS);
 		return false;
 	}
 	for (uint32_t i = 0; i < t->n_items; i++) {
 		const struct pv *e = &u->vals[t->items[i]];
 		if (e->kind != PV_INT || e->i < 0) {
-			sy_error_set(u->err, SY_ERR_FORMAT, "pickle: tensor %s holds a non-integer or "
-			             "negative entry", what);
+			sy_error_set(u->err, SY_ERR_FORMAT,
+			             "pickle: tensor %s holds a non-integer or "
+			             "negative entry",
+			             what);
 			return false;
 		}
 		dst[i] = e->i;
@@ -201,15 +204,18 @@ static bool int_tuple(struct up *u, int idx, const char *what, int64_t *dst, int
 static int rebuild_tensor(struct up *u, const struct pv *args)
 {
 	if (args->n_items != 6 && args->n_items != 7) {
-		sy_error_set(u->err, SY_ERR_FORMAT, "pickle: _rebuild_tensor_v2 takes 6 or 7 arguments, "
-		             "got %u", args->n_items);
+		sy_error_set(u->err, SY_ERR_FORMAT,
+		             "pickle: _rebuild_tensor_v2 takes 6 or 7 arguments, "
+		             "got %u",
+		             args->n_items);
 		return -1;
 	}
 	const struct pv *st = &u->vals[args->items[0]];
 	const struct pv *off = &u->vals[args->items[1]];
 	if (st->kind != PV_STORAGE || off->kind != PV_INT || off->i < 0) {
-		sy_error_set(u->err, SY_ERR_FORMAT,
-		             "pickle: _rebuild_tensor_v2 needs a storage and a non-negative offset");
+		sy_error_set(
+		    u->err, SY_ERR_FORMAT,
+		    "pickle: _rebuild_tensor_v2 needs a storage and a non-negative offset");
 		return -1;
 	}
 	if (u->n_tensors >= TP_MAX_TENSORS) {
@@ -233,7 +239,8 @@ static int rebuild_tensor(struct up *u, const struct pv *args)
 	    !int_tuple(u, args->items[3], "stride", t->stride, &nd))
 		return -1;
 	if (ns != nd) {
-		sy_error_set(u->err, SY_ERR_FORMAT, "pickle: tensor size has %d dims, stride %d", ns, nd);
+		sy_error_set(u->err, SY_ERR_FORMAT, "pickle: tensor size has %d dims, stride %d",
+		             ns, nd);
 		return -1;
 	}
 	t->n_dims = ns;
@@ -266,8 +273,7 @@ static int reduce(struct up *u, int fn_idx, int args_idx)
 			return -1;
 		}
 		return new_val(u, PV_DICT);
-	case G_REBUILD_TENSOR_V2:
-		return rebuild_tensor(u, args);
+	case G_REBUILD_TENSOR_V2: return rebuild_tensor(u, args);
 	case G_REBUILD_PARAMETER:
 		if (args->n_items < 1 || u->vals[args->items[0]].kind != PV_TENSOR) {
 			sy_error_set(u->err, SY_ERR_FORMAT,
@@ -275,8 +281,7 @@ static int reduce(struct up *u, int fn_idx, int args_idx)
 			return -1;
 		}
 		return args->items[0];
-	case G_STORAGE:
-		break;
+	case G_STORAGE: break;
 	}
 	sy_error_set(u->err, SY_ERR_UNSUPPORTED, "pickle: a storage class cannot be called");
 	return -1;
@@ -287,18 +292,21 @@ static int persistent_load(struct up *u, int pid_idx)
 {
 	const struct pv *t = &u->vals[pid_idx];
 	if (t->kind != PV_TUPLE || t->n_items != 5) {
-		sy_error_set(u->err, SY_ERR_UNSUPPORTED,
-		             "pickle: persistent id is not a ('storage', type, key, location, numel) "
-		             "tuple");
+		sy_error_set(
+		    u->err, SY_ERR_UNSUPPORTED,
+		    "pickle: persistent id is not a ('storage', type, key, location, numel) "
+		    "tuple");
 		return -1;
 	}
 	const struct pv *tag = &u->vals[t->items[0]], *cls = &u->vals[t->items[1]];
 	const struct pv *key = &u->vals[t->items[2]], *numel = &u->vals[t->items[4]];
 	if (tag->kind != PV_STR || !str_is(tag->s, tag->n, "storage") || cls->kind != PV_GLOBAL ||
-	    cls->glob != G_STORAGE || key->kind != PV_STR || numel->kind != PV_INT || numel->i < 0) {
-		sy_error_set(u->err, SY_ERR_UNSUPPORTED,
-		             "pickle: persistent id is not a ('storage', type, key, location, numel) "
-		             "tuple");
+	    cls->glob != G_STORAGE || key->kind != PV_STR || numel->kind != PV_INT ||
+	    numel->i < 0) {
+		sy_error_set(
+		    u->err, SY_ERR_UNSUPPORTED,
+		    "pickle: persistent id is not a ('storage', type, key, location, numel) "
+		    "tuple");
 		return -1;
 	}
 	for (size_t i = 0; i < key->n; i++) {
@@ -306,12 +314,14 @@ static int persistent_load(struct up *u, int pid_idx)
 		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		      c == '_' || c == '-' || c == '.') ||
 		    (c == '.' && i == 0)) {
-			sy_error_set(u->err, SY_ERR_FORMAT, "pickle: storage key has a bad character");
+			sy_error_set(u->err, SY_ERR_FORMAT,
+			             "pickle: storage key has a bad character");
 			return -1;
 		}
 	}
 	if (key->n == 0 || key->n > 64) {
-		sy_error_set(u->err, SY_ERR_FORMAT, "pickle: storage key of bad length %zu", key->n);
+		sy_error_set(u->err, SY_ERR_FORMAT, "pickle: storage key of bad length %zu",
+		             key->n);
 		return -1;
 	}
 	int v = new_val(u, PV_STORAGE);
@@ -393,7 +403,8 @@ static int make_tuple(struct up *u, int base)
 static bool set_items(struct up *u, int dict_pos, int from)
 {
 	if (dict_pos < 0 || u->vals[u->stack[dict_pos]].kind != PV_DICT || (u->sp - from) % 2) {
-		sy_error_set(u->err, SY_ERR_FORMAT, "pickle: SETITEM(S) without a dict and key/value "
+		sy_error_set(u->err, SY_ERR_FORMAT,
+		             "pickle: SETITEM(S) without a dict and key/value "
 		             "pairs");
 		return false;
 	}
@@ -454,7 +465,8 @@ static enum sy_status run(struct up *u, int *result)
 			break;
 		case '(': /* MARK */
 			if (u->n_marks >= TP_MAX_MARKS)
-				return sy_error_set(u->err, SY_ERR_LIMIT, "pickle: more than %d nested MARKs",
+				return sy_error_set(u->err, SY_ERR_LIMIT,
+				                    "pickle: more than %d nested MARKs",
 				                    TP_MAX_MARKS);
 			u->marks[u->n_marks++] = u->sp;
 			break;
@@ -519,7 +531,8 @@ static enum sy_status run(struct up *u, int *result)
 				return u->err->status;
 			int w = *u->p++;
 			if (w > 8)
-				return sy_error_set(u->err, SY_ERR_LIMIT, "pickle: integer of %d bytes", w);
+				return sy_error_set(u->err, SY_ERR_LIMIT,
+				                    "pickle: integer of %d bytes", w);
 			if (!need(u, (size_t)w))
 				return u->err->status;
 			uint64_t x = w ? rd_le(u->p, w) : 0;
@@ -575,7 +588,8 @@ static enum sy_status run(struct up *u, int *result)
 			const unsigned char *m = u->p;
 			const unsigned char *nl1 = memchr(m, '\n', (size_t)(u->end - m));
 			if (!nl1 || nl1 - m > 256)
-				return fmt_err(u, "GLOBAL module name unterminated or too long", op);
+				return fmt_err(u, "GLOBAL module name unterminated or too long",
+				               op);
 			const unsigned char *nm = nl1 + 1;
 			const unsigned char *nl2 = memchr(nm, '\n', (size_t)(u->end - nm));
 			if (!nl2 || nl2 - nm > 256)
@@ -628,10 +642,11 @@ static enum sy_status run(struct up *u, int *result)
 			*result = u->stack[0];
 			return SY_OK;
 		default:
-			return sy_error_set(u->err, SY_ERR_UNSUPPORTED,
-			                    "pickle: opcode 0x%02x ('%c') is not allowed in a state dict "
-			                    "(only tensors are read; nothing is executed)",
-			                    op, op >= 0x20 && op < 0x7f ? (int)op : '?');
+			return sy_error_set(
+			    u->err, SY_ERR_UNSUPPORTED,
+			    "pickle: opcode 0x%02x ('%c') is not allowed in a state dict "
+			    "(only tensors are read; nothing is executed)",
+			    op, op >= 0x20 && op < 0x7f ? (int)op : '?');
 		}
 	}
 	return sy_error_set(u->err, SY_ERR_FORMAT, "pickle: ends without STOP");
@@ -662,8 +677,10 @@ enum sy_status torch_pickle_parse(const unsigned char *data, size_t len, struct 
 		for (uint32_t i = 0; s == SY_OK && i + 1 < d->n_items; i += 2) {
 			const struct pv *k = &u->vals[d->items[i]], *t = &u->vals[d->items[i + 1]];
 			if (k->kind != PV_STR)
-				s = sy_error_set(err, SY_ERR_FORMAT, "pickle: state dict key %u is not a "
-				                 "string", i / 2);
+				s = sy_error_set(err, SY_ERR_FORMAT,
+				                 "pickle: state dict key %u is not a "
+				                 "string",
+				                 i / 2);
 			else if (t->kind != PV_TENSOR)
 				s = sy_error_set(err, SY_ERR_UNSUPPORTED,
 				                 "pickle: state dict entry %.*s is not a tensor",

@@ -21,8 +21,8 @@ enum sy_status model_weights_open(const char *dir, struct sy_error *err, struct 
 		}
 		if (file)
 			*file = names[i];
-		enum sy_status s = i == 0 ? safetensors_open(path, err, out)
-		                          : torch_ckpt_open(path, err, out);
+		enum sy_status s =
+		    i == 0 ? safetensors_open(path, err, out) : torch_ckpt_open(path, err, out);
 		free(path);
 		return s;
 	}

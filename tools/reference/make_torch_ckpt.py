@@ -1,13 +1,13 @@
 """Fixtures for the PyTorch zip checkpoint reader (src/model/torch_ckpt.c, torch_pickle.c).
 
 Writes, with the real torch.save (run with /usr/bin/python3, Debian's torch):
-  tests/fixtures/torch/distilbert-tiny.bin  the state dict of tests/fixtures/distilbert-tiny
+  tests/torch_ckpt/distilbert-tiny.bin  the state dict of tests/fixtures/distilbert-tiny
       (same tensors, same dtypes); the C test loads both formats and compares every tensor and
       the encoder output.
-  tests/fixtures/torch/mixed.bin  small tensors of every dtype the reader accepts, a tied
+  tests/torch_ckpt/mixed.bin  small tensors of every dtype the reader accepts, a tied
       storage, a non-contiguous (transposed) view, an nn.Parameter and a storage offset; the
       values are arange(n) * scale so the test recomputes them.
-  tests/fixtures/torch/mixed-deflate.bin  the same archive rewritten with every entry deflated.
+  tests/torch_ckpt/mixed-deflate.bin  the same archive rewritten with every entry deflated.
   fuzz/corpus/torch_pickle/*  the data.pkl of the above, and fuzz/corpus/torch_zip/* the small
       archives.
 Malicious pickles are built by hand in tests/test_torch_ckpt.c (nothing here runs them).
@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import safetensors_io  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-OUT = os.path.join(ROOT, "tests", "fixtures", "torch")
+# Not under tests/fixtures: every folder there is a model directory.
+OUT = os.path.join(ROOT, "tests", "torch_ckpt")
 
 
 def mixed():
@@ -47,7 +48,10 @@ def mixed():
 def deflate_copy(src, dst):
     with zipfile.ZipFile(src) as zi, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zo:
         for info in zi.infolist():
-            zo.writestr(info.filename, zi.read(info.filename))
+            # a fixed date keeps the file byte-identical across runs
+            out = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            out.compress_type = zipfile.ZIP_DEFLATED
+            zo.writestr(out, zi.read(info.filename))
 
 
 def main():
