@@ -525,8 +525,9 @@ static void attention_step(struct fwd_ctx *c, int ith, int nth)
 				continue;
 			const float *q = m->qkv + (size_t)m->seq_start[s] * 3 * H;
 			attention_f32(q, q + H, q + 2 * H, 3 * H,
-			              m->ctx + (size_t)m->seq_start[s] * H, H, len, len, nh, hd,
-			              scale, scratch, ith, nth);
+			              m->ctx + (size_t)m->seq_start[s] * H, H, len,
+			              in->n_valid ? in->n_valid[s] : len, nh, hd, scale, scratch,
+			              ith, nth);
 		}
 		return;
 	}
@@ -547,7 +548,8 @@ static void attention_step(struct fwd_ctx *c, int ith, int nth)
 			const float *q = m->qkv + (size_t)m->seq_start[s] * 3 * H + (size_t)h * hd;
 			attention_f32(q, q + H, q + 2 * H, 3 * H,
 			              m->ctx + (size_t)m->seq_start[s] * H + (size_t)h * hd, H, len,
-			              len, 1, hd, scale, scratch, 0, 1);
+			              in->n_valid ? in->n_valid[s] : len, 1, hd, scale, scratch, 0,
+			              1);
 		}
 	}
 }

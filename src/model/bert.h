@@ -29,6 +29,10 @@ struct bert_input {
 	const int *lens; /* [n_seqs] tokens per sequence, each in [0, config max_tokens] */
 	const int32_t *ids; /* [sum lens] token ids, sequences back to back */
 	const int32_t *type_ids; /* [sum lens] token type ids, or NULL for all zeros */
+	/* [n_seqs] keys each sequence attends to: its first n_valid[s] tokens (the others still
+	 * get outputs, as padding positions with attention mask 0 do in Hugging Face; ColBERT's
+	 * query expansion needs it), or NULL: every token of the sequence */
+	const int *n_valid;
 };
 
 /* Loads dir/config.json and dir/model.safetensors. n_threads <= 0: one per core. */

@@ -38,6 +38,35 @@ const char *pooling_mode_name(enum pooling_mode m)
 	return "default";
 }
 
+int ner_aggregation_parse(const char *s)
+{
+	static const char *const names[] = {"first", "simple", "average", "max"};
+	for (int i = 0; s && i < 4; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
+const char *ner_aggregation_name(enum ner_aggregation a)
+{
+	switch (a) {
+	case NER_AGG_FIRST: return "first";
+	case NER_AGG_SIMPLE: return "simple";
+	case NER_AGG_AVERAGE: return "average";
+	case NER_AGG_MAX: return "max";
+	}
+	return "first";
+}
+
+void embed_item_result_free(struct embed_item_result *r)
+{
+	if (!r)
+		return;
+	free(r->vectors);
+	free(r->entities);
+	memset(r, 0, sizeof *r);
+}
+
 struct embed_options embed_default_options(void)
 {
 	return (struct embed_options){.pooling = POOLING_DEFAULT, .normalize = -1};
@@ -74,7 +103,11 @@ enum sy_status embedder_open(const char *path, const struct embed_options *opts,
 	if (!e)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	enum sy_status s;
-	if (dir_has(path, "config.json") && cross_encoder_detect(path))
+	if (dir_has(path, "config.json") && token_classifier_detect(path))
+		s = token_classifier_embedder_open(path, opts, err, e);
+	else if (dir_has(path, "config.json") && colbert_detect(path))
+		s = colbert_embedder_open(path, opts, err, e);
+	else if (dir_has(path, "config.json") && cross_encoder_detect(path))
 		s = cross_encoder_embedder_open(path, opts, err, e);
 	else if (dir_has(path, "config.json") && splade_detect(path))
 		s = splade_embedder_open(path, opts, err, e);
@@ -210,4 +243,31 @@ bool embedder_is_pair_model(const struct embedder *e)
 int embedder_max_tokens(const struct embedder *e)
 {
 	return e->ext && e->ext->max_tokens ? e->ext->max_tokens(e->impl) : 0;
+}
+
+bool embedder_is_multivector_model(const struct embedder *e)
+{
+	return e->ext && e->ext->multivector && e->ext->multivector(e->impl);
+}
+
+bool embedder_is_extractor(const struct embedder *e)
+{
+	return e->ext && e->ext->extractor && e->ext->extractor(e->impl);
+}
+
+const char *const *embedder_labels(const struct embedder *e, int *n)
+{
+	*n = 0;
+	return e->ext && e->ext->labels ? e->ext->labels(e->impl, n) : NULL;
+}
+
+enum sy_status embedder_encode_items(struct embedder *e, const struct embed_call *call,
+                                     struct sy_error *err, struct embed_item_result *out,
+                                     int *n_tokens)
+{
+	if (!e->ext || !e->ext->encode_items)
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "model %s gives fixed-size vectors, not per-token results",
+		                    e->vt->arch);
+	return e->ext->encode_items(e->impl, call, err, out, n_tokens);
 }

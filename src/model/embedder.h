@@ -38,6 +38,45 @@ struct embed_options {
 
 struct embed_options embed_default_options(void);
 
+/* Extraction (NER, GLiNER): how token predictions become entity spans. The strategies are those
+ * of Hugging Face's token-classification pipeline: simple groups tokens; first, average and max
+ * first make words (a word's label from its first token, the mean of its tokens' scores, or its
+ * most confident token) and never split a word between entities. */
+enum ner_aggregation {
+	NER_AGG_FIRST = 0, /* default */
+	NER_AGG_SIMPLE,
+	NER_AGG_AVERAGE,
+	NER_AGG_MAX,
+};
+/* Parses "simple", "first", "average", "max"; returns -1 for anything else. */
+int ner_aggregation_parse(const char *s);
+const char *ner_aggregation_name(enum ner_aggregation a);
+
+struct extract_params {
+	const char *const *labels; /* [n_labels] entity types to look for (zero-shot models);
+				      NULL: the model's own */
+	int n_labels;
+	float threshold; /* entities scoring below are dropped */
+	enum ner_aggregation aggregation;
+};
+
+/* One entity: a span of the item's text, [start, end) in bytes. */
+struct embed_entity {
+	char label[64];
+	size_t start, end;
+	float score;
+};
+
+/* The result of one item when its size depends on the text: a multi-vector (ColBERT: one
+ * vector per kept token) or entities. The arrays are malloc'd; embed_item_result_free. */
+struct embed_item_result {
+	float *vectors; /* [n_vectors][dims] */
+	int n_vectors, dims;
+	struct embed_entity *entities; /* [n_entities] in text order */
+	int n_entities;
+};
+void embed_item_result_free(struct embed_item_result *r);
+
 struct embedder_vt {
 	const char *arch; /* "bert", "roberta", "distilbert", "use-lite", ... */
 	int (*dims)(const void *impl);
@@ -57,6 +96,10 @@ struct embed_call {
 					    instruction; an entry may be NULL), or NULL */
 	const size_t *prefix_lens; /* [n] bytes of each prefix */
 	const signed char *normalize; /* [n] -1 the model's default, 0 off, 1 L2-normalise */
+	const bool *is_query; /* [n] the text is a search query (ColBERT encodes queries and
+				 documents differently), or NULL: documents */
+	const struct extract_params *const *extract; /* [n] extraction options, or NULL (an
+							entry may be NULL): defaults */
 };
 
 /* Optional operations beyond embedder_vt. Kept in a second table so that implementations that
@@ -85,6 +128,19 @@ struct embedder_ext {
 	 * vocabulary, almost all zero; token(id) names a term. */
 	bool (*sparse)(const void *impl);
 	const char *(*token)(const void *impl, int id);
+	/* True for multi-vector models (ColBERT): encode_items gives each item one vector per
+	 * token it keeps. */
+	bool (*multivector)(const void *impl);
+	/* True for extractors (NER, GLiNER): encode_items gives each item its entities. */
+	bool (*extractor)(const void *impl);
+	/* Extractors with a fixed label set (NER): its entity types, [n]; NULL for zero-shot
+	 * models, which take labels per call. */
+	const char *const *(*labels)(const void *impl, int *n);
+	/* Variable-size results (multi-vector or entities): fills out[call->n] (zeroed by the
+	 * caller; on failure the caller frees what was filled) and n_tokens like encode_ex. */
+	enum sy_status (*encode_items)(void *impl, const struct embed_call *call,
+	                               struct sy_error *err, struct embed_item_result *out,
+	                               int *n_tokens);
 };
 
 struct embedder {
@@ -116,6 +172,14 @@ int embedder_max_tokens(const struct embedder *e); /* 0 when unknown */
 bool embedder_is_pair_model(const struct embedder *e); /* a cross-encoder (see embedder_ext) */
 bool embedder_is_sparse_model(const struct embedder *e); /* SPLADE (see embedder_ext) */
 const char *embedder_token(const struct embedder *e, int id); /* NULL when unknown */
+bool embedder_is_multivector_model(const struct embedder *e); /* ColBERT */
+bool embedder_is_extractor(const struct embedder *e); /* NER, GLiNER */
+/* The fixed entity types of an extractor ([*n]), or NULL (zero-shot, or not an extractor). */
+const char *const *embedder_labels(const struct embedder *e, int *n);
+/* Models without encode_items fail with SY_ERR_UNSUPPORTED. */
+enum sy_status embedder_encode_items(struct embedder *e, const struct embed_call *call,
+                                     struct sy_error *err, struct embed_item_result *out,
+                                     int *n_tokens);
 
 /* Implementations (one per architecture file). Each fills *out with a vt and impl. */
 enum sy_status bert_embedder_open(const char *dir, const struct embed_options *opts,
@@ -126,6 +190,14 @@ enum sy_status use_lite_embedder_open(const char *dir, const struct embed_option
 bool splade_detect(const char *dir);
 enum sy_status splade_embedder_open(const char *dir, const struct embed_options *opts,
                                     struct sy_error *err, struct embedder *out);
+/* Token classification (src/model/token_classifier.c): *ForTokenClassification (NER). */
+bool token_classifier_detect(const char *dir);
+enum sy_status token_classifier_embedder_open(const char *dir, const struct embed_options *opts,
+                                              struct sy_error *err, struct embedder *out);
+/* ColBERT (src/model/colbert.c): a BERT encoder with a per-token linear projection. */
+bool colbert_detect(const char *dir);
+enum sy_status colbert_embedder_open(const char *dir, const struct embed_options *opts,
+                                     struct sy_error *err, struct embedder *out);
 enum sy_status cross_encoder_embedder_open(const char *dir, const struct embed_options *opts,
                                            struct sy_error *err, struct embedder *out);
 

@@ -146,3 +146,50 @@ def encode(text, vocab, max_length=None):
     if max_length is not None:
         ids = ids[: max(0, max_length - 2)]
     return [vocab["[CLS]"]] + ids + [vocab["[SEP]"]]
+
+
+def tokenize_with_offsets(text, vocab, unk="[UNK]"):
+    """The word pieces of `text` (no special tokens) with the character range [start, end) of
+    `text` each one covers: the same steps as tokenize(), every normalised character remembering
+    the input character it came from (NFD expansions and dropped accents map back to their
+    character). A piece covers from its first character's origin to its last one's, plus one;
+    an [UNK] covers its whole pre-token."""
+    chars = []  # (normalised char, index of the input char)
+    for i, ch in enumerate(text):
+        cp = ord(ch)
+        if cp == 0 or cp == 0xFFFD or _is_control(ch):
+            continue
+        if _is_whitespace(ch):
+            chars.append((" ", i))
+        elif _is_cjk(ch):
+            chars.extend([(" ", i), (ch, i), (" ", i)])
+        else:
+            for c in unicodedata.normalize("NFD", ch.lower()):
+                if unicodedata.category(c) != "Mn":
+                    chars.append((c, i))
+    words, cur = [], []
+    for c, i in chars + [(" ", len(text))]:
+        if c == " ":
+            if cur:
+                words.append(cur)
+            cur = []
+        elif _is_punctuation(c):
+            if cur:
+                words.append(cur)
+            words.append([(c, i)])
+            cur = []
+        else:
+            cur.append((c, i))
+    out = []
+    for w in words:
+        s = "".join(c for c, _ in w)
+        pieces = wordpiece(s, vocab, unk)
+        if pieces == [unk]:
+            out.append((unk, w[0][1], w[-1][1] + 1))
+            continue
+        pos = 0
+        for p in pieces:
+            n = len(p) - 2 if p.startswith("##") else len(p)
+            out.append((p, w[pos][1], w[pos + n - 1][1] + 1))
+            pos += n
+    return out

@@ -1,0 +1,480 @@
+/* Token classification (named-entity recognition): a BERT-family encoder with a linear layer
+ * over every token's last hidden state, as *ForTokenClassification checkpoints such as
+ * dslim/bert-base-NER store it (`classifier.weight` [labels][hidden], `classifier.bias`, label
+ * names in config.json id2label). The probabilities of each token's labels go through
+ * ner_aggregate (Hugging Face's pipeline rules) to give entity spans.
+ *
+ * Which tokens continue a word (for the first/average/max strategies) follows the pipeline
+ * too: for WordPiece, a token whose vocabulary piece is longer than the text it covers (the
+ * "##" of a continuation); for other tokenizers, a token that neither starts the text nor has a
+ * space just before or at its start; an unknown token always starts a word.
+ *
+ * Texts longer than the model's limit are cut there: entities are found in the first
+ * max_length tokens only. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file.h"
+#include "base/threads.h"
+#include "model/bert.h"
+#include "model/config.h"
+#include "model/embedder.h"
+#include "model/ner_aggregate.h"
+#include "model/packed_batch.h"
+#include "model/weights.h"
+#include "tensor/gemm.h"
+#include "tensor/ops.h"
+#include "text/tokenizer.h"
+
+#define TC_BATCH_TOKENS 1024
+
+struct token_classifier {
+	struct bert_model *model;
+	struct tokenizer *tok;
+	int hidden, n_labels, max_length;
+	bool zero_types, wordpiece;
+	int32_t unk_id;
+	char **labels; /* [n_labels] id2label */
+	char **types; /* entity types (labels without B-/I-, no "O"), [n_types] */
+	int n_types;
+	struct gemm_weights w; /* classifier [n_labels][hidden] */
+	float *b; /* [n_labels] */
+	float *probs; /* [TC_BATCH_TOKENS or max_length][n_labels] */
+	struct packed_batch batch;
+	struct tok_encoding *encs; /* the batch's encodings (offsets are needed after the run) */
+	int *enc_item; /* the call item of each */
+	int cap_encs;
+	struct ner_token *toks;
+	int cap_toks;
+};
+
+/* config.json: a *ForTokenClassification architecture of the BERT family, and its labels. */
+static enum sy_status read_config(const char *dir, struct sy_error *err,
+                                  struct token_classifier *tc)
+{
+	char *path = sy_path_join(dir, "config.json");
+	char *text = NULL;
+	size_t len = 0;
+	enum sy_status s = path ? sy_file_read(path, err, &text, &len) : SY_ERR_NOMEM;
+	if (s != SY_OK) {
+		free(path);
+		return s == SY_ERR_NOMEM ? sy_error_set(err, s, "out of memory") : s;
+	}
+	cJSON *doc = cJSON_ParseWithLength(text, len);
+	free(text);
+	const char *arch = NULL;
+	const cJSON *a;
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(doc, "architectures"))
+	{
+		if (cJSON_IsString(a) && strstr(a->valuestring, "ForTokenClassification"))
+			arch = a->valuestring;
+	}
+	if (!arch) {
+		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                 "%s: architectures names no *ForTokenClassification model", path);
+	} else if (strncmp(arch, "Bert", 4) && strncmp(arch, "Roberta", 7) &&
+	           strncmp(arch, "XLMRoberta", 10) && strncmp(arch, "Camembert", 9) &&
+	           strncmp(arch, "DistilBert", 10)) {
+		s = sy_error_set(
+		    err, SY_ERR_UNSUPPORTED,
+		    "%s: %s is not supported (BERT, RoBERTa, XLM-RoBERTa, CamemBERT and "
+		    "DistilBERT token classifiers are)",
+		    path, arch);
+	}
+	const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(doc, "id2label");
+	int n = s == SY_OK && cJSON_IsObject(id2label) ? cJSON_GetArraySize(id2label) : 0;
+	if (s == SY_OK && (n < 1 || n > 4096))
+		s = sy_error_set(err, SY_ERR_FORMAT,
+		                 "%s: a token classifier needs id2label naming its labels", path);
+	if (s == SY_OK) {
+		tc->n_labels = n;
+		tc->labels = calloc((size_t)n, sizeof *tc->labels);
+		if (!tc->labels)
+			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	}
+	const cJSON *l;
+	const cJSON *entries = s == SY_OK ? id2label : (const cJSON *)NULL;
+	cJSON_ArrayForEach(l, entries)
+	{
+		char *end;
+		long id = strtol(l->string, &end, 10);
+		if (*end || id < 0 || id >= n || !cJSON_IsString(l) || tc->labels[id] ||
+		    strlen(l->valuestring) >= sizeof(((struct embed_entity *)0)->label)) {
+			s = sy_error_set(err, SY_ERR_FORMAT,
+			                 "%s: id2label entry \"%s\" is not a label id 0..%d with a "
+			                 "name of at most 63 bytes",
+			                 path, l->string, n - 1);
+			break;
+		}
+		tc->labels[id] = strdup(l->valuestring);
+		if (!tc->labels[id])
+			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	}
+	for (int i = 0; s == SY_OK && i < n; i++)
+		if (!tc->labels[i])
+			s = sy_error_set(err, SY_ERR_FORMAT, "%s: id2label lacks label %d", path,
+			                 i);
+	cJSON_Delete(doc);
+	free(path);
+	return s;
+}
+
+bool token_classifier_detect(const char *dir)
+{
+	char *path = sy_path_join(dir, "config.json");
+	char *text = NULL;
+	size_t len = 0;
+	struct sy_error err;
+	bool yes = false;
+	if (path && sy_file_read(path, &err, &text, &len) == SY_OK) {
+		cJSON *doc = cJSON_ParseWithLength(text, len);
+		const cJSON *a;
+		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(doc, "architectures"))
+		{
+			if (cJSON_IsString(a) && strstr(a->valuestring, "ForTokenClassification"))
+				yes = true;
+		}
+		cJSON_Delete(doc);
+	}
+	free(text);
+	free(path);
+	return yes;
+}
+
+static void tc_free(struct token_classifier *tc)
+{
+	if (!tc)
+		return;
+	bert_model_free(tc->model);
+	tokenizer_free(tc->tok);
+	for (int i = 0; tc->labels && i < tc->n_labels; i++)
+		free(tc->labels[i]);
+	free(tc->labels);
+	for (int i = 0; i < tc->n_types; i++)
+		free(tc->types[i]);
+	free(tc->types);
+	gemm_weights_free(&tc->w);
+	free(tc->b);
+	free(tc->probs);
+	packed_batch_free(&tc->batch);
+	free(tc->encs);
+	free(tc->enc_item);
+	free(tc->toks);
+	free(tc);
+}
+
+/* The entity types the labels name, in label order: "B-PER", "I-PER" -> "PER"; "O" left out. */
+static enum sy_status collect_types(struct token_classifier *tc, struct sy_error *err)
+{
+	tc->types = calloc((size_t)tc->n_labels, sizeof *tc->types);
+	if (!tc->types)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < tc->n_labels; i++) {
+		const char *dash = strchr(tc->labels[i], '-');
+		const char *t = dash ? dash + 1 : tc->labels[i];
+		bool seen = !strcmp(t, "O");
+		for (int j = 0; !seen && j < tc->n_types; j++)
+			seen = !strcmp(tc->types[j], t);
+		if (seen)
+			continue;
+		tc->types[tc->n_types] = strdup(t);
+		if (!tc->types[tc->n_types])
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		tc->n_types++;
+	}
+	return SY_OK;
+}
+
+static enum sy_status tc_load(const char *dir, const struct embed_options *opts,
+                              struct sy_error *err, struct token_classifier **out)
+{
+	*out = NULL;
+	struct token_classifier *tc = calloc(1, sizeof *tc);
+	if (!tc)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	enum sy_status s = read_config(dir, err, tc);
+	struct bert_config cfg;
+	if (s == SY_OK)
+		s = bert_config_load(dir, err, &cfg);
+	struct safetensors *st = NULL;
+	if (s == SY_OK)
+		s = model_weights_open(dir, err, &st, NULL);
+	if (s == SY_OK)
+		s = bert_model_load_st_prec(&cfg, st, opts->n_threads, opts->precision, err,
+		                            &tc->model);
+	float *w = NULL;
+	if (s == SY_OK) {
+		tc->hidden = cfg.hidden;
+		tc->zero_types = cfg.type_vocab_size <= 1;
+		s = safetensors_read_f32(st, "classifier.weight", 2,
+		                         (int64_t[]){tc->n_labels, tc->hidden}, err, &w);
+	}
+	if (s == SY_OK)
+		s = gemm_weights_pack(w, tc->n_labels, tc->hidden, err, &tc->w);
+	free(w);
+	if (s == SY_OK)
+		s = safetensors_read_f32(st, "classifier.bias", 1, (int64_t[]){tc->n_labels}, err,
+		                         &tc->b);
+	safetensors_close(st);
+	if (s == SY_OK)
+		s = collect_types(tc, err);
+	if (s == SY_OK)
+		s = tokenizer_load(dir, err, &tc->tok);
+	if (s == SY_OK) {
+		tc->wordpiece = !strcmp(tokenizer_model_kind(tc->tok), "WordPiece");
+		tc->unk_id = tokenizer_token_to_id(tc->tok, tc->wordpiece ? "[UNK]" : "<unk>", 5);
+		int m = opts->max_length > 0 ? opts->max_length : tokenizer_max_length(tc->tok);
+		tc->max_length = m > 0 && m < cfg.max_tokens ? m : cfg.max_tokens;
+		int rows = tc->max_length > TC_BATCH_TOKENS ? tc->max_length : TC_BATCH_TOKENS;
+		tc->probs = malloc((size_t)rows * (size_t)tc->n_labels * sizeof *tc->probs);
+		if (!tc->probs)
+			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		if (s == SY_OK)
+			s = bert_model_reserve(tc->model, rows, rows, tc->max_length, err);
+	}
+	if (s != SY_OK) {
+		tc_free(tc);
+		return s;
+	}
+	*out = tc;
+	return SY_OK;
+}
+
+static size_t utf8_chars(const char *s, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return c;
+}
+
+static bool is_subword(const struct token_classifier *tc, const struct tok_encoding *enc, int i,
+                       const char *text)
+{
+	const size_t start = enc->offsets[2 * i], end = enc->offsets[2 * i + 1];
+	if (enc->ids[i] == tc->unk_id)
+		return false;
+	if (tc->wordpiece) {
+		const char *piece = tokenizer_id_to_token(tc->tok, enc->ids[i]);
+		return piece &&
+		       utf8_chars(piece, strlen(piece)) != utf8_chars(text + start, end - start);
+	}
+	return start > 0 && text[start - 1] != ' ' && text[start] != ' ';
+}
+
+struct tc_head_ctx {
+	struct token_classifier *tc;
+	const float *hidden;
+	int rows;
+};
+
+static void head_part(void *p, int ith, int nth)
+{
+	struct tc_head_ctx *c = p;
+	gemm_linear(c->hidden, c->tc->hidden, &c->tc->w, c->tc->b, GEMM_EPILOGUE_NONE, c->tc->probs,
+	            c->tc->n_labels, c->rows, ith, nth);
+}
+
+/* Runs the packed texts and turns each into entities in out[enc_item[k]]; empties the batch. */
+static enum sy_status run_batch(struct token_classifier *tc, const struct embed_call *c,
+                                struct sy_error *err, struct embed_item_result *out)
+{
+	const int n_seqs = tc->batch.n_seqs;
+	if (n_seqs == 0)
+		return SY_OK;
+	struct bert_input in = packed_batch_input(&tc->batch);
+	const float *hidden;
+	enum sy_status s = bert_forward(tc->model, &in, err, &hidden);
+	if (s == SY_OK) {
+		struct tc_head_ctx hc = {tc, hidden, tc->batch.n_tokens};
+		sy_pool_run(bert_model_pool(tc->model), head_part, &hc);
+		for (int r = 0; r < tc->batch.n_tokens; r++)
+			softmax_f32(tc->probs + (size_t)r * tc->n_labels, tc->n_labels);
+	}
+	int row = 0;
+	for (int k = 0; k < n_seqs; row += tc->batch.lens[k], k++) {
+		struct tok_encoding *enc = &tc->encs[k];
+		const int item = tc->enc_item[k];
+		if (s == SY_OK) {
+			int nt = 0;
+			for (int i = 0; i < enc->n; i++) {
+				if (enc->special[i])
+					continue;
+				tc->toks[nt++] = (struct ner_token){
+				    .start = enc->offsets[2 * i],
+				    .end = enc->offsets[2 * i + 1],
+				    .is_subword = is_subword(tc, enc, i, c->texts[item]),
+				    .probs = tc->probs + (size_t)(row + i) * tc->n_labels};
+			}
+			const struct extract_params *xp =
+			    c->extract && c->extract[item] ? c->extract[item] : NULL;
+			s = ner_aggregate(tc->toks, nt, (const char *const *)tc->labels,
+			                  tc->n_labels, xp ? xp->aggregation : NER_AGG_FIRST,
+			                  xp ? xp->threshold : 0.0f, err, &out[item].entities,
+			                  &out[item].n_entities);
+		}
+		tok_encoding_free(enc);
+	}
+	packed_batch_clear(&tc->batch);
+	return s;
+}
+
+static enum sy_status reserve_encs(struct token_classifier *tc, int n, int tokens,
+                                   struct sy_error *err)
+{
+	if (n > tc->cap_encs) {
+		struct tok_encoding *e = realloc(tc->encs, (size_t)n * sizeof *e);
+		if (e)
+			tc->encs = e;
+		int *it = realloc(tc->enc_item, (size_t)n * sizeof *it);
+		if (it)
+			tc->enc_item = it;
+		if (!e || !it)
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		tc->cap_encs = n;
+	}
+	if (tokens > tc->cap_toks) {
+		struct ner_token *t = realloc(tc->toks, (size_t)tokens * sizeof *t);
+		if (!t)
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		tc->toks = t;
+		tc->cap_toks = tokens;
+	}
+	return SY_OK;
+}
+
+static enum sy_status tc_encode_items(void *impl, const struct embed_call *c, struct sy_error *err,
+                                      struct embed_item_result *out, int *n_tokens)
+{
+	struct token_classifier *tc = impl;
+	struct tok_encode_params p = tokenizer_default_params();
+	p.max_length = tc->max_length;
+	p.add_special_tokens = true;
+	enum sy_status s = SY_OK;
+	packed_batch_clear(&tc->batch);
+	for (int i = 0; s == SY_OK && i < c->n; i++) {
+		const struct extract_params *xp = c->extract ? c->extract[i] : NULL;
+		if (xp && xp->labels) {
+			s = sy_error_set(err, SY_ERR_UNSUPPORTED,
+			                 "this NER model has fixed labels; it does not take labels "
+			                 "per call");
+			break;
+		}
+		struct tok_encoding enc;
+		s = tokenizer_encode(tc->tok, c->texts[i], c->lens[i], NULL, 0, &p, err, &enc);
+		if (s != SY_OK)
+			break;
+		if (n_tokens)
+			n_tokens[i] = enc.n;
+		if (tc->batch.n_seqs > 0 && tc->batch.n_tokens + enc.n > TC_BATCH_TOKENS)
+			s = run_batch(tc, c, err, out);
+		const int k = tc->batch.n_seqs;
+		if (s == SY_OK)
+			s = reserve_encs(tc, k + 1, tc->batch.n_tokens + enc.n, err);
+		if (s == SY_OK)
+			s = packed_batch_add(&tc->batch, enc.ids,
+			                     tc->zero_types ? NULL : enc.type_ids, enc.n, err);
+		if (s != SY_OK) {
+			tok_encoding_free(&enc);
+			break;
+		}
+		tc->encs[k] = enc;
+		tc->enc_item[k] = i;
+	}
+	if (s == SY_OK)
+		return run_batch(tc, c, err, out);
+	for (int k = 0; k < tc->batch.n_seqs; k++)
+		tok_encoding_free(&tc->encs[k]);
+	packed_batch_clear(&tc->batch);
+	return s;
+}
+
+/* ---- as an embedder ---- */
+
+static int tc_dims(const void *impl)
+{
+	(void)impl;
+	return 0;
+}
+
+static enum sy_status tc_encode(void *impl, const char *const *texts, const size_t *lens, int n,
+                                float *out, struct sy_error *err)
+{
+	(void)impl, (void)texts, (void)lens, (void)n, (void)out;
+	return sy_error_set(err, SY_ERR_UNSUPPORTED,
+	                    "a token-classification (NER) model extracts entities; it does not "
+	                    "embed texts");
+}
+
+static enum sy_status tc_count_tokens(const void *impl, const char *prefix, size_t prefix_len,
+                                      const char *text, size_t len, struct sy_error *err, int *out)
+{
+	(void)prefix, (void)prefix_len;
+	const struct token_classifier *tc = impl;
+	struct tok_encode_params p = tokenizer_default_params();
+	p.max_length = -1;
+	p.add_special_tokens = true;
+	struct tok_encoding enc;
+	enum sy_status s = tokenizer_encode(tc->tok, text, len, NULL, 0, &p, err, &enc);
+	if (s == SY_OK) {
+		*out = enc.n;
+		tok_encoding_free(&enc);
+	}
+	return s;
+}
+
+static size_t tc_bytes(const void *impl)
+{
+	const struct token_classifier *tc = impl;
+	int rows = tc->max_length > TC_BATCH_TOKENS ? tc->max_length : TC_BATCH_TOKENS;
+	return bert_model_weight_bytes(tc->model) + bert_model_scratch_bytes(tc->model) +
+	       (tc->w.packed_len + (size_t)rows * tc->n_labels) * sizeof(float);
+}
+
+static int tc_max_tokens(const void *impl)
+{
+	return ((const struct token_classifier *)impl)->max_length;
+}
+
+static bool tc_extractor(const void *impl)
+{
+	(void)impl;
+	return true;
+}
+
+static const char *const *tc_labels(const void *impl, int *n)
+{
+	const struct token_classifier *tc = impl;
+	*n = tc->n_types;
+	return (const char *const *)tc->types;
+}
+
+static void tc_close(void *impl)
+{
+	tc_free(impl);
+}
+
+static const struct embedder_ext tc_ext = {.count_tokens = tc_count_tokens,
+                                           .bytes = tc_bytes,
+                                           .max_tokens = tc_max_tokens,
+                                           .extractor = tc_extractor,
+                                           .labels = tc_labels,
+                                           .encode_items = tc_encode_items};
+static const struct embedder_vt tc_vt = {"token-classifier", tc_dims, tc_encode, tc_close};
+
+enum sy_status token_classifier_embedder_open(const char *dir, const struct embed_options *opts,
+                                              struct sy_error *err, struct embedder *out)
+{
+	struct embed_options defaults = embed_default_options();
+	struct token_classifier *tc;
+	enum sy_status s = tc_load(dir, opts ? opts : &defaults, err, &tc);
+	if (s != SY_OK)
+		return s;
+	out->impl = tc;
+	out->vt = &tc_vt;
+	out->ext = &tc_ext;
+	return SY_OK;
+}
