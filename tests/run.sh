@@ -16,7 +16,14 @@ if [ "${1:-}" = "--no-scripts" ]; then
 fi
 for t in "$@"; do
 	echo "== $t"
-	out=$(timeout 900 "$t" 2>&1)
+	args=()
+	case $t in
+	*/fuzz/fuzz_*) # a fuzz target's replay build: its seeds and crash regressions
+		name=${t##*/fuzz_}
+		args=("fuzz/corpus/$name" "fuzz/regressions/$name")
+		;;
+	esac
+	out=$(timeout 900 "$t" "${args[@]}" 2>&1)
 	rc=$?
 	echo "$out" | grep -vE '^[0-9]+ passed, [0-9]+ failed$' | sed 's/^/   /' | tail -40
 	line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)

@@ -14,13 +14,16 @@
 
 static void encode_usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: switchyard encode --model DIR|ID [--pooling cls|mean|max|last] "
-	        "[--normalize|--no-normalize]\n"
-	        "                         [--max-length N] [--threads N] [--quantize int8|none]\n"
-	        "                         [--input FILE|-] [TEXT...]\n"
-	        "Prints one JSON line per text: {\"index\":i,\"dense\":[...]}.\n"
-	        "--input reads one text per line (\"-\" for stdin); TEXT arguments come first.\n");
+	fprintf(
+	    f, "usage: switchyard encode --model DIR|ID [--pooling cls|mean|max|last] "
+	       "[--normalize|--no-normalize]\n"
+	       "                         [--max-length N] [--threads N] [--quantize int8|none]\n"
+	       "                         [--query] [--input FILE|-] [TEXT...]\n"
+	       "Prints one JSON line per text: {\"index\":i,\"dense\":[...]}; ColBERT models give\n"
+	       "{\"index\":i,\"multivector\":{\"token_dims\",\"num_tokens\",\"values\"}} (--query: "
+	       "the texts\n"
+	       "are search queries, encoded with ColBERT's query marker and [MASK] expansion).\n"
+	       "--input reads one text per line (\"-\" for stdin); TEXT arguments come first.\n");
 }
 
 struct text_list {
@@ -64,12 +67,53 @@ static int parse_int(const char *s, int *out)
 	return 0;
 }
 
+/* Multi-vector models (ColBERT): one line per text with its token vectors. */
+static int encode_chunk_multi(struct embedder *e, char **texts, const size_t *lens, size_t n,
+                              size_t first_index, bool is_query)
+{
+	bool q[CHUNK];
+	struct embed_item_result r[CHUNK];
+	memset(r, 0, sizeof r);
+	for (size_t i = 0; i < n; i++)
+		q[i] = is_query;
+	struct embed_call call = {
+	    .n = (int)n, .texts = (const char *const *)texts, .lens = lens, .is_query = q};
+	struct sy_error err = {0};
+	int rc = 0;
+	if (embedder_encode_items(e, &call, &err, r, NULL) != SY_OK) {
+		fprintf(stderr, "switchyard encode: %s\n", err.msg);
+		rc = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0) {
+			printf(
+			    "{\"index\":%zu,\"multivector\":{\"token_dims\":%d,\"num_tokens\":%d,"
+			    "\"values\":",
+			    first_index + i, r[i].dims, r[i].n_vectors);
+			print_floats(r[i].vectors, r[i].n_vectors * r[i].dims);
+			fputs("}}\n", stdout);
+		}
+		embed_item_result_free(&r[i]);
+	}
+	return rc || ferror(stdout) ? 1 : 0;
+}
+
+static bool g_is_query; /* --query: texts are search queries (ColBERT) */
+
 /* Embeds texts[0..n) and prints their lines, numbering from first_index. */
 static int encode_chunk(struct embedder *e, char **texts, size_t n, size_t first_index, float *out)
 {
 	size_t lens[CHUNK] = {0};
 	for (size_t i = 0; i < n; i++)
 		lens[i] = strlen(texts[i]);
+	if (embedder_is_multivector_model(e))
+		return encode_chunk_multi(e, texts, lens, n, first_index, g_is_query);
+	if (embedder_is_extractor(e) || embedder_is_pair_model(e)) {
+		fprintf(stderr, "switchyard encode: this is %s; use `switchyard %s`\n",
+		        embedder_is_extractor(e) ? "an extraction model" : "a cross-encoder",
+		        embedder_is_extractor(e) ? "extract" : "score");
+		return 1;
+	}
 	struct sy_error err = {0};
 	if (embedder_encode(e, (const char *const *)texts, lens, (int)n, out, &err) != SY_OK) {
 		fprintf(stderr, "switchyard encode: %s\n", err.msg);
@@ -115,6 +159,8 @@ int cmd_encode(int argc, char **argv)
 				goto out;
 			}
 			i++;
+		} else if (!strcmp(a, "--query")) {
+			g_is_query = true;
 		} else if (!strcmp(a, "--normalize")) {
 			opts.normalize = 1;
 		} else if (!strcmp(a, "--no-normalize")) {
@@ -183,7 +229,7 @@ int cmd_encode(int argc, char **argv)
 		goto out;
 	}
 	free(hub_dir);
-	float *vecs = malloc(sizeof(float) * CHUNK * (size_t)embedder_dims(e));
+	float *vecs = malloc(sizeof(float) * CHUNK * (size_t)(embedder_dims(e) + 1));
 	rc = vecs ? 0 : 1;
 	size_t index = 0;
 	for (size_t i = 0; rc == 0 && i < texts.n; i += CHUNK) {

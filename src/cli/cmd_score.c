@@ -1,5 +1,6 @@
 /* `switchyard score`: relevance scores of documents for a query with a cross-encoder
- * (src/model/cross_encoder.h), one JSON line per document in input order:
+ * (src/model/cross_encoder.h) or a ColBERT model (MaxSim of the query's and each document's
+ * token vectors, src/model/colbert.h), one JSON line per document in input order:
  * {"index":i,"score":s}. Documents come from the arguments after the options, then from
  * --input (one per line, "-" for stdin). */
 #include <errno.h>
@@ -9,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "hub/hub.h"
+#include "model/colbert.h"
 #include "model/cross_encoder.h"
 
 static void score_usage(FILE *f)
@@ -18,7 +20,52 @@ static void score_usage(FILE *f)
 	           "                        [--quantize int8|none] [--input FILE|-] [DOC...]\n"
 	           "Prints one JSON line per document, in input order: {\"index\":i,\"score\":s}\n"
 	           "(sigmoid of the logit for one-label models, else the probability of the last "
-	           "label).\n");
+	           "label; for ColBERT models the MaxSim of query and document token vectors).\n");
+}
+
+/* ColBERT: the query and the documents as token vectors, each score their MaxSim. */
+static int score_colbert(const char *dir, const struct embed_options *opts, const char *query,
+                         const char **docs, int n_docs)
+{
+	struct sy_error err = {0};
+	struct embedder *e = NULL;
+	if (embedder_open(dir, opts, &err, &e) != SY_OK) {
+		fprintf(stderr, "switchyard score: %s\n", err.msg);
+		return 1;
+	}
+	const int n = n_docs + 1;
+	const char **texts = malloc((size_t)n * sizeof *texts);
+	size_t *lens = malloc((size_t)n * sizeof *lens);
+	bool *isq = calloc((size_t)n, sizeof *isq);
+	struct embed_item_result *r = calloc((size_t)n, sizeof *r);
+	int rc = 1;
+	if (texts && lens && isq && r) {
+		texts[0] = query;
+		isq[0] = true;
+		for (int i = 0; i < n; i++) {
+			if (i)
+				texts[i] = docs[i - 1];
+			lens[i] = strlen(texts[i]);
+		}
+		struct embed_call call = {.n = n, .texts = texts, .lens = lens, .is_query = isq};
+		if (embedder_encode_items(e, &call, &err, r, NULL) == SY_OK) {
+			for (int i = 1; i < n; i++)
+				printf("{\"index\":%d,\"score\":%.9g}\n", i - 1,
+				       colbert_maxsim(r[0].vectors, r[0].n_vectors, r[i].vectors,
+				                      r[i].n_vectors, r[0].dims));
+			rc = 0;
+		} else {
+			fprintf(stderr, "switchyard score: %s\n", err.msg);
+		}
+		for (int i = 0; i < n; i++)
+			embed_item_result_free(&r[i]);
+	}
+	free(texts);
+	free(lens);
+	free(isq);
+	free(r);
+	embedder_close(e);
+	return rc;
 }
 
 int cmd_score(int argc, char **argv)
@@ -106,7 +153,14 @@ int cmd_score(int argc, char **argv)
 	char *hub_dir = NULL;
 	struct cross_encoder *ce = NULL;
 	rc = 1;
-	if (hub_resolve_model(model, true, &err, &hub_dir) != SY_OK ||
+	const enum sy_status hs = hub_resolve_model(model, true, &err, &hub_dir);
+	if (hs == SY_OK && colbert_detect(hub_dir ? hub_dir : model)) {
+		rc = score_colbert(hub_dir ? hub_dir : model, &opts, query, (const char **)docs,
+		                   n_docs);
+		free(hub_dir);
+		goto free_docs;
+	}
+	if (hs != SY_OK ||
 	    cross_encoder_open(hub_dir ? hub_dir : model, &opts, &err, &ce) != SY_OK) {
 		fprintf(stderr, "switchyard score: %s\n", err.msg);
 		free(hub_dir);

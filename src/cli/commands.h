@@ -5,6 +5,7 @@
 
 int cmd_encode(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

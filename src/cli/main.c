@@ -10,7 +10,8 @@ static void usage(FILE *f)
 	           "\n"
 	           "commands:\n"
 	           "  encode   embed texts with a model, one JSON line per text\n"
-	           "  score    score documents against a query with a cross-encoder\n"
+	           "  score    score documents against a query (cross-encoder or ColBERT)\n"
+	           "  extract  find entities in texts with a NER model, one JSON line per text\n"
 	           "  models   inspect, pull or locate models (`models inspect|pull|path`)\n"
 	           "  eval     evaluate a model on a data set (`eval sts --model ID --data FILE`)\n"
 	           "  serve    run the HTTP server (`serve --port 8080 --model ID=PATH`)\n"
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
 		return cmd_encode(argc - 1, argv + 1);
 	if (!strcmp(cmd, "score"))
 		return cmd_score(argc - 1, argv + 1);
+	if (!strcmp(cmd, "extract"))
+		return cmd_extract(argc - 1, argv + 1);
 	if (!strcmp(cmd, "models"))
 		return cmd_models(argc - 1, argv + 1);
 	if (!strcmp(cmd, "eval"))

@@ -34,6 +34,9 @@ struct worker_buf {
 	const char **texts, **prefixes;
 	size_t *lens, *prefix_lens;
 	signed char *normalize;
+	bool *is_query;
+	const struct extract_params **extract;
+	struct embed_item_result *results;
 	int *n_tokens;
 	int cap;
 	float *out;
@@ -48,6 +51,9 @@ static void worker_buf_free(struct worker_buf *b)
 	free(b->lens);
 	free(b->prefix_lens);
 	free(b->normalize);
+	free(b->is_query);
+	free(b->extract);
+	free(b->results);
 	free(b->n_tokens);
 	free(b->out);
 	memset(b, 0, sizeof *b);
@@ -63,9 +69,12 @@ static bool worker_buf_reserve(struct worker_buf *b, int n, int dims)
 		b->lens = malloc((size_t)n * sizeof *b->lens);
 		b->prefix_lens = malloc((size_t)n * sizeof *b->prefix_lens);
 		b->normalize = malloc((size_t)n * sizeof *b->normalize);
+		b->is_query = malloc((size_t)n * sizeof *b->is_query);
+		b->extract = malloc((size_t)n * sizeof *b->extract);
+		b->results = malloc((size_t)n * sizeof *b->results);
 		b->n_tokens = malloc((size_t)n * sizeof *b->n_tokens);
 		if (!b->items || !b->texts || !b->prefixes || !b->lens || !b->prefix_lens ||
-		    !b->normalize || !b->n_tokens) {
+		    !b->normalize || !b->is_query || !b->extract || !b->results || !b->n_tokens) {
 			worker_buf_free(b);
 			return false;
 		}
@@ -160,6 +169,7 @@ static void batch_run(struct engine *e, struct engine_model *m, struct worker_bu
 	const int dims = m->dims;
 	struct sy_error err = {0};
 	enum sy_status s = SY_OK;
+	bool variable = false;
 	pthread_mutex_unlock(&e->mu);
 
 	if (!worker_buf_reserve(b, n, dims))
@@ -173,8 +183,11 @@ static void batch_run(struct engine *e, struct engine_model *m, struct worker_bu
 			b->prefixes[i] = j->prefix;
 			b->prefix_lens[i] = j->prefix ? j->prefix_len : 0;
 			b->normalize[i] = j->normalize;
+			b->is_query[i] = j->is_query;
+			b->extract[i] = j->extract;
 			b->n_tokens[i] = 0;
 		}
+		variable = b->items[0]->job->items != NULL;
 		struct embed_call call = {
 		    .n = n,
 		    .texts = b->texts,
@@ -182,16 +195,29 @@ static void batch_run(struct engine *e, struct engine_model *m, struct worker_bu
 		    .prefixes = b->prefixes,
 		    .prefix_lens = b->prefix_lens,
 		    .normalize = b->normalize,
+		    .is_query = b->is_query,
+		    .extract = b->extract,
 		};
-		s = embedder_encode_ex(m->emb, &call, &err, b->out, b->n_tokens);
+		if (variable) {
+			memset(b->results, 0, (size_t)n * sizeof *b->results);
+			s = embedder_encode_items(m->emb, &call, &err, b->results, b->n_tokens);
+			if (s != SY_OK)
+				for (int i = 0; i < n; i++)
+					embed_item_result_free(&b->results[i]);
+		} else {
+			s = embedder_encode_ex(m->emb, &call, &err, b->out, b->n_tokens);
+		}
 	}
 	long tokens = 0;
 	if (s == SY_OK)
 		for (int i = 0; i < n; i++) {
 			const struct engine_item *it = b->items[i];
 			/* The job waits for its remaining count under mu, so it is alive here. */
-			memcpy(it->job->dense + (size_t)it->index * dims, b->out + (size_t)i * dims,
-			       (size_t)dims * sizeof(float));
+			if (variable)
+				it->job->items[it->index] = b->results[i]; /* the job owns it now */
+			else
+				memcpy(it->job->dense + (size_t)it->index * dims,
+				       b->out + (size_t)i * dims, (size_t)dims * sizeof(float));
 			it->job->n_tokens[it->index] = b->n_tokens[i];
 			tokens += b->n_tokens[i];
 		}

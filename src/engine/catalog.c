@@ -229,6 +229,7 @@ void engine_model_info_fill(const struct engine_model *m, uint64_t now_ns,
 	out->precision = m->precision;
 	out->bytes = m->bytes;
 	out->dims = m->dims;
+	snprintf(out->labels, sizeof out->labels, "%s", m->labels);
 	if (m->state == ENGINE_MODEL_FAILED)
 		snprintf(out->error, sizeof out->error, "%s", m->error);
 	out->idle_s = !m->last_used_ns           ? -1

@@ -21,6 +21,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/engine_internal.h"
+#include "model/colbert.h"
 #include "model/use_lite.h"
 
 struct engine_config engine_default_config(void)
@@ -160,6 +161,9 @@ void engine_encode_result_free(struct engine_encode_result *r)
 	if (!r)
 		return;
 	free(r->dense);
+	for (int i = 0; r->items && i < r->n_items; i++)
+		embed_item_result_free(&r->items[i]);
+	free(r->items);
 	free(r->n_tokens);
 	memset(r, 0, sizeof *r);
 }
@@ -225,6 +229,131 @@ static enum sy_status check_lengths(const struct engine_model *m, const struct e
 	return SY_OK;
 }
 
+/* Whether model m does what req asks (the output type, or scoring); mu held. */
+static enum sy_status check_task(const struct engine_model *m,
+                                 const struct engine_encode_request *req, unsigned outputs,
+                                 struct sy_error *err)
+{
+	const struct embedder *emb = m->emb;
+	const char *id = req->model;
+	if (embedder_is_pair_model(emb) != (req->query != NULL))
+		return embedder_is_pair_model(emb)
+		           ? sy_error_set(
+		                 err, SY_ERR_UNSUPPORTED,
+		                 "model %s is a cross-encoder: it scores (query, document) "
+		                 "pairs; use /v1/score/%s or /v1/rerank",
+		                 id, id)
+		           : sy_error_set(
+		                 err, SY_ERR_UNSUPPORTED,
+		                 "model %s does not support score: it is %s (scoring needs "
+		                 "a cross-encoder, a *ForSequenceClassification model, or a "
+		                 "ColBERT model)",
+		                 id,
+		                 embedder_is_extractor(emb) ? "an extraction model"
+		                                            : "an embedding model");
+	if (req->query)
+		return SY_OK;
+	if (embedder_is_extractor(emb) != ((outputs & ENGINE_OUTPUT_ENTITIES) != 0))
+		return embedder_is_extractor(emb)
+		           ? sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                          "model %s is an extraction model (entities): use "
+		                          "/v1/extract/%s",
+		                          id, id)
+		           : sy_error_set(
+		                 err, SY_ERR_UNSUPPORTED,
+		                 "model %s does not support extract (entities): extraction needs a "
+		                 "token-classification (NER) model, "
+		                 "*ForTokenClassification",
+		                 id);
+	if (outputs & ENGINE_OUTPUT_ENTITIES)
+		return SY_OK;
+	static const char *const kinds[] = {"", "dense", "sparse", "", "multivector"};
+	const unsigned gives = embedder_is_sparse_model(emb)        ? ENGINE_OUTPUT_SPARSE
+	                       : embedder_is_multivector_model(emb) ? ENGINE_OUTPUT_MULTIVECTOR
+	                                                            : ENGINE_OUTPUT_DENSE;
+	if (outputs == gives)
+		return SY_OK;
+	if (outputs & (outputs - 1)) { /* several types: name one the model does not give */
+		const unsigned other = outputs & ~gives & (0u - (outputs & ~gives));
+		if (outputs & gives)
+			return sy_error_set(
+			    err, SY_ERR_UNSUPPORTED,
+			    "model %s does not support %s output together with %s: ask "
+			    "for one output type per request (it gives %s vectors)",
+			    id, kinds[other], kinds[gives], kinds[gives]);
+		outputs = other;
+	}
+	if (gives != ENGINE_OUTPUT_DENSE)
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "model %s is a %s model: ask for output_types [\"%s\"]", id,
+		                    gives == ENGINE_OUTPUT_SPARSE ? "sparse (SPLADE)"
+		                                                  : "multi-vector (ColBERT)",
+		                    kinds[gives]);
+	return sy_error_set(err, SY_ERR_UNSUPPORTED,
+	                    "model %s does not support %s output: %s; it gives dense vectors "
+	                    "(output_types [\"dense\"])",
+	                    id, kinds[outputs],
+	                    outputs == ENGINE_OUTPUT_SPARSE
+	                        ? "it has no masked-language-model head (sparse output needs a "
+	                          "SPLADE model, BertForMaskedLM)"
+	                        : "multivector output needs a ColBERT model (HF_ColBERT)");
+}
+
+/* Score mode on a ColBERT model: the query encoded as a query, the items as documents, each
+ * score their MaxSim. */
+static enum sy_status colbert_score(struct engine *e, const struct engine_encode_request *req,
+                                    struct sy_error *err, struct engine_encode_result *out)
+{
+	const uint64_t t0 = sy_now_ns();
+	struct engine_encode_request q = {
+	    .model = req->model,
+	    .n_items = 1,
+	    .texts = &req->query,
+	    .lens = &req->query_len,
+	    .outputs = ENGINE_OUTPUT_MULTIVECTOR,
+	    .truncate = true,
+	    .is_query = true,
+	};
+	struct engine_encode_request d = *req;
+	d.query = NULL;
+	d.query_len = 0;
+	d.outputs = ENGINE_OUTPUT_MULTIVECTOR;
+	d.is_query = false;
+	struct engine_encode_result qr, dr;
+	enum sy_status s = engine_encode(e, &q, err, &qr);
+	if (s != SY_OK)
+		return s;
+	s = engine_encode(e, &d, err, &dr);
+	if (s != SY_OK) {
+		engine_encode_result_free(&qr);
+		return s;
+	}
+	const int n = dr.n_items;
+	out->dense = malloc((size_t)n * sizeof *out->dense);
+	if (!out->dense) {
+		engine_encode_result_free(&qr);
+		engine_encode_result_free(&dr);
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	}
+	const struct embed_item_result *qv = &qr.items[0];
+	for (int i = 0; i < n; i++)
+		out->dense[i] =
+		    (float)colbert_maxsim(qv->vectors, qv->n_vectors, dr.items[i].vectors,
+		                          dr.items[i].n_vectors, qv->dims);
+	out->n_items = n;
+	out->dims = 1;
+	out->n_tokens = dr.n_tokens; /* the documents' tokens; the query's are added to the first */
+	dr.n_tokens = NULL;
+	if (n > 0)
+		out->n_tokens[0] += qr.n_tokens[0];
+	out->queue_ms = qr.queue_ms + dr.queue_ms;
+	out->inference_ms = qr.inference_ms + dr.inference_ms;
+	out->total_ms = (double)(sy_now_ns() - t0) / 1e6;
+	engine_encode_result_free(&qr);
+	engine_encode_result_free(&dr);
+	return SY_OK;
+}
+
 enum sy_status engine_encode(struct engine *e, const struct engine_encode_request *req,
                              struct sy_error *err, struct engine_encode_result *out)
 {
@@ -235,16 +364,8 @@ enum sy_status engine_encode(struct engine *e, const struct engine_encode_reques
 	if (req->n_items <= 0 || !req->texts || !req->lens)
 		return sy_error_set(err, SY_ERR_INVALID_ARG, "no items to encode");
 	const unsigned outputs = req->outputs ? req->outputs : ENGINE_OUTPUT_DENSE;
-	if (outputs & ENGINE_OUTPUT_MULTIVECTOR)
-		return sy_error_set(err, SY_ERR_UNSUPPORTED,
-		                    "model %s: multivector output needs a ColBERT model, which "
-		                    "Switchyard does not run yet",
-		                    req->model);
-	if (outputs == (ENGINE_OUTPUT_DENSE | ENGINE_OUTPUT_SPARSE))
-		return sy_error_set(err, SY_ERR_UNSUPPORTED,
-		                    "model %s: ask for one output type per request (a model gives "
-		                    "either dense or sparse vectors)",
-		                    req->model);
+	if (outputs & ENGINE_OUTPUT_ENTITIES && outputs != ENGINE_OUTPUT_ENTITIES)
+		return sy_error_set(err, SY_ERR_INVALID_ARG, "entities come alone");
 	for (int i = 0; i < req->n_items; i++)
 		if (!req->texts[i])
 			return sy_error_set(err, SY_ERR_INVALID_ARG, "item %d: no text", i);
@@ -256,37 +377,20 @@ enum sy_status engine_encode(struct engine *e, const struct engine_encode_reques
 		pthread_mutex_unlock(&e->mu);
 		return s;
 	}
-	const bool sparse_model = embedder_is_sparse_model(m->emb);
-	if (!req->query && sparse_model != ((outputs & ENGINE_OUTPUT_SPARSE) != 0)) {
-		s = sparse_model
-		        ? sy_error_set(err, SY_ERR_UNSUPPORTED,
-		                       "model %s is a sparse (SPLADE) model: ask for "
-		                       "output_types [\"sparse\"]",
-		                       req->model)
-		        : sy_error_set(err, SY_ERR_UNSUPPORTED,
-		                       "model %s does not support sparse output: it has no "
-		                       "masked-language-model head (sparse output needs a "
-		                       "SPLADE model, BertForMaskedLM); use \"dense\"",
-		                       req->model);
+	const bool multivector = embedder_is_multivector_model(m->emb);
+	if (multivector && req->query) {
+		/* ColBERT scores by MaxSim over its own encodings (two requests of its own). */
+		admitted_leave(e, m, SY_OK);
+		pthread_mutex_unlock(&e->mu);
+		return colbert_score(e, req, err, out);
+	}
+	s = check_task(m, req, outputs, err);
+	if (s != SY_OK) {
 		admitted_leave(e, m, s);
 		pthread_mutex_unlock(&e->mu);
 		return s;
 	}
-	const bool pair_model = embedder_is_pair_model(m->emb);
-	if (pair_model != (req->query != NULL)) {
-		s = pair_model ? sy_error_set(err, SY_ERR_UNSUPPORTED,
-		                              "model %s is a cross-encoder: it scores (query, "
-		                              "document) pairs; use /v1/score/%s or /v1/rerank",
-		                              req->model, req->model)
-		               : sy_error_set(err, SY_ERR_UNSUPPORTED,
-		                              "model %s does not support score: it is an embedding "
-		                              "model (scoring needs a cross-encoder, a "
-		                              "*ForSequenceClassification model)",
-		                              req->model);
-		admitted_leave(e, m, s);
-		pthread_mutex_unlock(&e->mu);
-		return s;
-	}
+	const bool variable = multivector || embedder_is_extractor(m->emb);
 	const int n = req->n_items, dims = m->dims;
 	struct engine_job job = {
 	    .n_items = n,
@@ -295,6 +399,8 @@ enum sy_status engine_encode(struct engine *e, const struct engine_encode_reques
 	    .lens = req->lens,
 	    .normalize = (signed char)(req->normalize < 0 ? -1 : req->normalize > 0),
 	    .remaining = n,
+	    .is_query = req->is_query,
+	    .extract = req->extract,
 	};
 	/* The prompt belongs to the embedder, which stays loaded while the request is admitted. */
 	job.prefix = req->query         ? req->query
@@ -304,10 +410,13 @@ enum sy_status engine_encode(struct engine *e, const struct engine_encode_reques
 	job.prefix_len = req->query ? req->query_len : job.prefix ? strlen(job.prefix) : 0;
 	pthread_mutex_unlock(&e->mu);
 
-	job.dense = malloc((size_t)n * (size_t)dims * sizeof *job.dense);
+	if (variable)
+		job.items = calloc((size_t)n, sizeof *job.items);
+	else
+		job.dense = malloc((size_t)n * (size_t)dims * sizeof *job.dense);
 	job.n_tokens = calloc((size_t)n, sizeof *job.n_tokens);
 	struct engine_item *items = calloc((size_t)n, sizeof *items);
-	if (!job.dense || !job.n_tokens || !items)
+	if ((!job.dense && !job.items) || !job.n_tokens || !items)
 		s = sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d items", n);
 	if (s == SY_OK && !req->truncate)
 		s = check_lengths(m, &job, err);
@@ -353,6 +462,9 @@ enum sy_status engine_encode(struct engine *e, const struct engine_encode_reques
 	free(items);
 	if (s != SY_OK) {
 		free(job.dense);
+		for (int i = 0; job.items && i < n; i++)
+			embed_item_result_free(&job.items[i]);
+		free(job.items);
 		free(job.n_tokens);
 		return s;
 	}
@@ -360,6 +472,7 @@ enum sy_status engine_encode(struct engine *e, const struct engine_encode_reques
 	out->n_items = n;
 	out->dims = dims;
 	out->dense = job.dense;
+	out->items = job.items;
 	out->n_tokens = job.n_tokens;
 	out->queue_ms = (double)(job.start_ns - job.admit_ns) / 1e6;
 	out->tokenize_ms = 0;

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "base/status.h"
+#include "model/embedder.h"
 #include "tensor/linear.h"
 
 struct engine;
@@ -86,6 +87,7 @@ struct engine_model_info {
 	enum linear_precision precision; /* what the model loads (or loaded) with */
 	size_t bytes; /* resident bytes when loaded (weights + scratch), else estimate or 0 */
 	int dims; /* dense output dims (0 until loaded once) */
+	char labels[1024]; /* an extractor's fixed entity types, '\n'-separated ("" otherwise) */
 	char error[256]; /* last load error, when state == FAILED */
 	double idle_s; /* seconds since last use (-1 never used) */
 	/* counters since start */
@@ -122,8 +124,9 @@ void engine_stats_get(struct engine *e, struct engine_stats *out);
 
 enum engine_output {
 	ENGINE_OUTPUT_DENSE = 1,
-	ENGINE_OUTPUT_SPARSE = 2, /* issue 6 */
-	ENGINE_OUTPUT_MULTIVECTOR = 4, /* issue 6 */
+	ENGINE_OUTPUT_SPARSE = 2, /* SPLADE: dims = vocabulary size, mostly zeros */
+	ENGINE_OUTPUT_MULTIVECTOR = 4, /* ColBERT: result items[i].vectors */
+	ENGINE_OUTPUT_ENTITIES = 8, /* NER / GLiNER: result items[i].entities */
 };
 
 struct engine_encode_request {
@@ -137,15 +140,20 @@ struct engine_encode_request {
 	bool is_query; /* use the model's "query" prompt when it has one */
 	const char *instruction; /* prepended to each text when non-NULL (overrides prompts) */
 	/* Score mode: when non-NULL, each item is the pair (query, texts[i]) for a cross-encoder,
-	 * and the result has dims 1 (the relevance score). A model of the other kind fails with
-	 * SY_ERR_UNSUPPORTED either way. */
+	 * and the result has dims 1 (the relevance score). A ColBERT model scores too: the query
+	 * and the items are encoded (the query as a query) and each score is their MaxSim. Other
+	 * models fail with SY_ERR_UNSUPPORTED either way. */
 	const char *query;
 	size_t query_len;
+	/* With ENGINE_OUTPUT_ENTITIES: labels, threshold and aggregation (NULL: the model's
+	 * defaults). */
+	const struct extract_params *extract;
 };
 
 struct engine_encode_result {
 	int n_items, dims;
-	float *dense; /* [n_items][dims] */
+	float *dense; /* [n_items][dims]; NULL when items is set */
+	struct embed_item_result *items; /* [n_items] multi-vectors or entities, or NULL */
 	int *n_tokens; /* [n_items] tokens per item incl. special tokens (for usage) */
 	double queue_ms, tokenize_ms, inference_ms, total_ms;
 };

@@ -34,6 +34,9 @@ struct engine_job {
 	size_t prefix_len;
 	signed char normalize; /* -1 model default, 0 off, 1 on */
 	float *dense; /* [n_items][dims] results, written by the workers */
+	struct embed_item_result *items; /* [n_items] variable-size results instead, or NULL */
+	bool is_query; /* the texts are search queries (ColBERT) */
+	const struct extract_params *extract; /* NULL: defaults */
 	int *n_tokens; /* [n_items] */
 	int remaining; /* items not done yet (engine.mu) */
 	enum sy_status status; /* first failure of any of its batches (engine.mu) */
@@ -60,6 +63,7 @@ struct engine_model {
 	struct embedder *emb; /* when LOADED */
 	char arch[32];
 	int dims;
+	char labels[1024]; /* embedder_labels, '\n'-separated */
 	size_t bytes; /* counted against the budget: resident bytes when LOADED, the estimate
 			      while LOADING, the last known value otherwise */
 	char error[256]; /* last load error */

@@ -232,6 +232,12 @@ static enum sy_status load_locked(struct engine *e, struct engine_model *m, stru
 	e->used += actual;
 	snprintf(m->arch, sizeof m->arch, "%s", embedder_arch(emb));
 	m->dims = embedder_dims(emb);
+	m->labels[0] = '\0';
+	int n_labels = 0;
+	const char *const *labels = embedder_labels(emb, &n_labels);
+	for (int i = 0, at = 0; labels && i < n_labels && at < (int)sizeof m->labels; i++)
+		at += snprintf(m->labels + at, sizeof m->labels - (size_t)at, "%s%s", i ? "\n" : "",
+		               labels[i]);
 	m->state = ENGINE_MODEL_LOADED;
 	m->last_used_ns = t1;
 	m->n_loads++;

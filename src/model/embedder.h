@@ -56,7 +56,8 @@ struct extract_params {
 	const char *const *labels; /* [n_labels] entity types to look for (zero-shot models);
 				      NULL: the model's own */
 	int n_labels;
-	float threshold; /* entities scoring below are dropped */
+	float threshold; /* entities scoring below are dropped; < 0: the model's default (0 for
+			    NER, which keeps what the pipeline keeps) */
 	enum ner_aggregation aggregation;
 };
 

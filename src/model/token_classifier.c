@@ -313,8 +313,8 @@ static enum sy_status run_batch(struct token_classifier *tc, const struct embed_
 			    c->extract && c->extract[item] ? c->extract[item] : NULL;
 			s = ner_aggregate(tc->toks, nt, (const char *const *)tc->labels,
 			                  tc->n_labels, xp ? xp->aggregation : NER_AGG_FIRST,
-			                  xp ? xp->threshold : 0.0f, err, &out[item].entities,
-			                  &out[item].n_entities);
+			                  xp && xp->threshold > 0 ? xp->threshold : 0.0f, err,
+			                  &out[item].entities, &out[item].n_entities);
 		}
 		tok_encoding_free(enc);
 	}

@@ -458,9 +458,101 @@ static enum sy_status encode_request_alloc(int n, struct encode_request *r)
 	return r->ids && r->texts && r->lens ? SY_OK : SY_ERR_NOMEM;
 }
 
+/* POST /v1/extract/{model} params: labels?, threshold?, aggregation?. */
+static enum sy_status parse_extract_params(const cJSON *p, struct api_error *err,
+                                           struct encode_request *r)
+{
+	if (!p || cJSON_IsNull(p))
+		return SY_OK;
+	if (!cJSON_IsObject(p))
+		return api_error_set(err, 400, "INVALID_INPUT", "params: expected object, got %s",
+		                     json_type_name(p));
+	const cJSON *l = cJSON_GetObjectItemCaseSensitive(p, "labels");
+	if (l && !cJSON_IsNull(l)) {
+		if (!cJSON_IsArray(l))
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "params.labels: expected array of strings, got %s",
+			                     json_type_name(l));
+		const int n = cJSON_GetArraySize(l);
+		if (n < 1 || n > 256)
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "params.labels: expected 1 to 256 labels, got %d", n);
+		r->labels = calloc((size_t)n, sizeof *r->labels);
+		if (!r->labels)
+			return api_error_set(err, 500, "INTERNAL", "out of memory");
+		int i = 0;
+		for (const cJSON *t = l->child; t; t = t->next, i++) {
+			size_t bad;
+			if (!cJSON_IsString(t))
+				return api_error_set(err, 400, "INVALID_INPUT",
+				                     "params.labels[%d]: expected string, got %s",
+				                     i, json_type_name(t));
+			const size_t len = strlen(t->valuestring);
+			if (len == 0 || len > 63)
+				return api_error_set(err, 400, "INVALID_INPUT",
+				                     "params.labels[%d]: expected 1 to 63 bytes",
+				                     i);
+			if (json_utf8_count(t->valuestring, len, &bad) < 0)
+				return api_error_set(err, 400, "INVALID_INPUT",
+				                     "params.labels[%d]: invalid UTF-8 at byte %zu",
+				                     i, bad);
+			r->labels[i] = t->valuestring;
+		}
+		r->n_labels = n;
+	}
+	const cJSON *th = cJSON_GetObjectItemCaseSensitive(p, "threshold");
+	if (th && !cJSON_IsNull(th)) {
+		if (!cJSON_IsNumber(th) || !(th->valuedouble >= 0 && th->valuedouble <= 1))
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "params.threshold: expected a number from 0 to 1");
+		r->threshold = th->valuedouble;
+		r->has_threshold = true;
+	}
+	const cJSON *ag = cJSON_GetObjectItemCaseSensitive(p, "aggregation");
+	if (ag && !cJSON_IsNull(ag)) {
+		int a = cJSON_IsString(ag) ? ner_aggregation_parse(ag->valuestring) : -1;
+		if (a < 0)
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "params.aggregation: expected \"simple\", \"first\", "
+			                     "\"average\" or \"max\"");
+		r->aggregation = a;
+	}
+	static const char *const known[] = {"labels", "threshold", "aggregation"};
+	for (const cJSON *k = p->child; k; k = k->next) {
+		bool ok = false;
+		for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+			ok |= !strcmp(k->string, known[i]);
+		if (!ok)
+			return api_error_set(
+			    err, 400, "INVALID_INPUT",
+			    "params.%.64s: unknown parameter; extract takes labels, "
+			    "threshold and aggregation",
+			    k->string);
+	}
+	return SY_OK;
+}
+
+static enum sy_status parse_items_request(const char *body, size_t len,
+                                          const struct server_limits *lim, struct api_error *err,
+                                          struct encode_request *out, bool extract);
+
 enum sy_status json_encode_request_parse(const char *body, size_t len,
                                          const struct server_limits *lim, struct api_error *err,
                                          struct encode_request *out)
+{
+	return parse_items_request(body, len, lim, err, out, false);
+}
+
+enum sy_status json_extract_request_parse(const char *body, size_t len,
+                                          const struct server_limits *lim, struct api_error *err,
+                                          struct encode_request *out)
+{
+	return parse_items_request(body, len, lim, err, out, true);
+}
+
+static enum sy_status parse_items_request(const char *body, size_t len,
+                                          const struct server_limits *lim, struct api_error *err,
+                                          struct encode_request *out, bool extract)
 {
 	memset(out, 0, sizeof *out);
 	out->normalize = -1;
@@ -489,8 +581,9 @@ enum sy_status json_encode_request_parse(const char *body, size_t len,
 		              lim->max_items);
 		goto fail;
 	}
-	if (parse_encode_params(cJSON_GetObjectItemCaseSensitive(out->doc, "params"), err, out) !=
-	    SY_OK)
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(out->doc, "params");
+	if ((extract ? parse_extract_params(params, err, out)
+	             : parse_encode_params(params, err, out)) != SY_OK)
 		goto fail;
 	if (encode_request_alloc(n, out) != SY_OK) {
 		api_error_set(err, 500, "INTERNAL", "out of memory");
@@ -551,6 +644,7 @@ void json_encode_request_free(struct encode_request *r)
 	free(r->ids);
 	free(r->texts);
 	free(r->lens);
+	free(r->labels);
 	memset(r, 0, sizeof *r);
 }
 
@@ -850,17 +944,38 @@ void json_model_info_write(struct sbuf *b, const struct engine_model_info *m)
 	json_write_str(b, m->id, -1);
 	sbuf_puts(b, ",\"object\":\"model\",\"owned_by\":\"switchyard\",\"state\":");
 	json_write_str(b, engine_model_state_str(m->state), -1);
-	/* Known once the model has loaded: cross-encoders score pairs, the others encode. */
-	sbuf_puts(b, !strcmp(m->arch, "cross-encoder")
-	                 ? ",\"tasks\":[\"score\",\"rerank\"],\"arch\":"
-	                 : ",\"tasks\":[\"encode\"],\"arch\":");
-	json_write_str(b, m->arch, -1);
+	/* Known once the model has loaded: cross-encoders score pairs, ColBERT models encode
+	 * (multivector) and score (MaxSim), extractors extract, the others encode. */
+	const char *a = m->arch;
+	sbuf_puts(b, !strcmp(a, "cross-encoder") ? ",\"tasks\":[\"score\",\"rerank\"]"
+	             : !strcmp(a, "colbert")     ? ",\"tasks\":[\"encode\",\"score\",\"rerank\"]"
+	             : !strcmp(a, "token-classifier") ? ",\"tasks\":[\"extract\"]"
+	                                              : ",\"tasks\":[\"encode\"]");
+	sbuf_puts(b, ",\"arch\":");
+	json_write_str(b, a, -1);
 	sbuf_printf(b, ",\"precision\":\"%s\"", linear_precision_name(m->precision));
-	/* encode's output type: SPLADE models give sparse vectors, the others dense ones. */
-	if (!strcmp(m->arch, "splade"))
+	/* encode's output type: SPLADE models give sparse vectors, ColBERT multi-vectors, the
+	 * other encoders dense ones; extractors list their entity types. */
+	if (!strcmp(a, "splade"))
 		sbuf_puts(b, ",\"outputs\":[\"sparse\"]");
-	else if (m->arch[0] && strcmp(m->arch, "cross-encoder") != 0)
+	else if (!strcmp(a, "colbert"))
+		sbuf_puts(b, ",\"outputs\":[\"multivector\"]");
+	else if (!strcmp(a, "token-classifier"))
+		sbuf_puts(b, ",\"outputs\":[\"entities\"]");
+	else if (a[0] && strcmp(a, "cross-encoder") != 0)
 		sbuf_puts(b, ",\"outputs\":[\"dense\"]");
+	if (m->labels[0]) {
+		sbuf_puts(b, ",\"labels\":[");
+		for (const char *l = m->labels; *l;) {
+			const char *nl = strchr(l, '\n');
+			size_t n = nl ? (size_t)(nl - l) : strlen(l);
+			if (l != m->labels)
+				sbuf_putc(b, ',');
+			json_write_str(b, l, (long)n);
+			l += n + (nl ? 1 : 0);
+		}
+		sbuf_putc(b, ']');
+	}
 	sbuf_printf(b,
 	            ",\"bytes\":%zu,\"dims\":%d,\"pinned\":%s,\"idle_s\":%.3f,"
 	            "\"queue_items\":%ld,\"requests\":%ld,\"items\":%ld,\"tokens\":%ld,"

@@ -53,6 +53,12 @@ struct encode_request {
 	int sparse_top_k; /* sparse output: keep the k largest weights; 0 = all */
 	double sparse_threshold; /* sparse output: keep weights above this (default 0) */
 	bool return_tokens; /* sparse output: the vocabulary piece of each index */
+	/* extract */
+	const char **labels; /* [n_labels] or NULL */
+	int n_labels;
+	double threshold;
+	bool has_threshold;
+	int aggregation; /* enum ner_aggregation */
 };
 
 /* Parses and validates a body against the limits. On failure fills err; *out is then empty. */
@@ -60,6 +66,11 @@ enum sy_status json_encode_request_parse(const char *body, size_t len,
                                          const struct server_limits *lim, struct api_error *err,
                                          struct encode_request *out);
 void json_encode_request_free(struct encode_request *r);
+/* POST /v1/extract/{model}: {items:[{id?,text}], params?:{labels?, threshold?, aggregation?}}
+ * into the same struct (its extract fields). */
+enum sy_status json_extract_request_parse(const char *body, size_t len,
+                                          const struct server_limits *lim, struct api_error *err,
+                                          struct encode_request *out);
 
 /* ---- POST /v1/embeddings (OpenAI) ---- */
 

@@ -1,15 +1,17 @@
 /* POST /v1/encode/{model} and /v1/extract/{model} (DESIGN.md section 3; score and rerank are in
  * routes_score.c).
  *
- * Encode parses and validates the whole request first (limits, types, UTF-8), so a bad request
+ * Both parse and validate the whole request first (limits, types, UTF-8), so a bad request
  * costs no engine work; then one blocking engine_encode call, whose items the engine batches
- * with those of concurrent requests. Extract exists as a route so clients get a clear answer:
- * no loaded architecture has an extraction head yet. */
+ * with those of concurrent requests. Encode answers dense, sparse (SPLADE) or multivector
+ * (ColBERT: {token_dims, num_tokens, values} with the vectors back to back); extract answers
+ * entities with character offsets (code points, as Python counts them) into each text. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/json_codec.h"
+#include "text/tokenizer.h"
 #include "server/server_internal.h"
 
 static bool model_missing(struct request *rq, const char *model, const char *route,
@@ -21,25 +23,6 @@ static bool model_missing(struct request *rq, const char *model, const char *rou
 		return true;
 	}
 	return false;
-}
-
-/* Answers for output types no model supports yet: 404 for an unknown model (so typos are
- * reported as such), else 400 naming the model and the task. */
-static void unsupported_output(struct request *rq, const char *model, unsigned outputs,
-                               struct response *rs)
-{
-	struct sy_error err = {0};
-	struct engine_model_info info;
-	if (engine_model_get(rq->srv->engine, model, &err, &info) != SY_OK) {
-		struct api_error ae;
-		api_error_from_engine(&ae, &err, false);
-		response_error(rs, &ae);
-		return;
-	}
-	response_error_set(rs, 400, "INVALID_INPUT",
-	                   "params.output_types: model %s does not support multivector output (no "
-	                   "ColBERT models are available yet; use \"dense\")",
-	                   model);
 }
 
 struct term {
@@ -108,13 +91,14 @@ static void write_encode_response(struct request *rq, const char *model,
 {
 	struct sbuf *b = &rs->body;
 	const bool sparse = (req->outputs & ENGINE_OUTPUT_SPARSE) != 0;
+	const bool multi = res->items != NULL;
 	struct term *terms = sparse ? malloc((size_t)res->dims * sizeof *terms) : NULL;
 	if (sparse && !terms) {
 		response_error_set(rs, 500, "INTERNAL", "out of memory");
 		return;
 	}
 	/* Rough size: ~13 bytes per float plus the ids; one reservation avoids regrowth. */
-	if (!sparse)
+	if (!sparse && !multi)
 		sbuf_reserve(b, (size_t)res->n_items * ((size_t)res->dims * 13 + 64) + 256);
 	sbuf_puts(b, "{\"model\":");
 	json_write_str(b, model, -1);
@@ -132,6 +116,15 @@ static void write_encode_response(struct request *rq, const char *model,
 			write_sparse(rq, model, req, res->dense + (size_t)i * (size_t)res->dims,
 			             res->dims, terms, b);
 			sbuf_putc(b, '}');
+			continue;
+		}
+		if (multi) {
+			const struct embed_item_result *r = &res->items[i];
+			sbuf_printf(
+			    b, ",\"multivector\":{\"token_dims\":%d,\"num_tokens\":%d,\"values\":",
+			    r->dims, r->n_vectors);
+			json_write_floats(b, r->vectors, r->n_vectors * r->dims);
+			sbuf_puts(b, "}}");
 			continue;
 		}
 		sbuf_printf(b, ",\"dense\":{\"dims\":%d,\"values\":", res->dims);
@@ -159,11 +152,6 @@ void route_encode(struct request *rq, const char *model, struct response *rs)
 		response_error(rs, &ae);
 		return;
 	}
-	if (req.outputs & ENGINE_OUTPUT_MULTIVECTOR) {
-		unsupported_output(rq, model, req.outputs, rs);
-		json_encode_request_free(&req);
-		return;
-	}
 	struct engine_encode_request er = {
 	    .model = model,
 	    .n_items = req.n_items,
@@ -188,26 +176,80 @@ void route_encode(struct request *rq, const char *model, struct response *rs)
 	json_encode_request_free(&req);
 }
 
-/* Score and extract: the model must exist (404 otherwise); no model can do the task yet. */
-static void route_task_unsupported(struct request *rq, const char *model, const char *task,
-                                   const char *kind, struct response *rs)
+static void write_extract_response(const char *model, const struct encode_request *req,
+                                   const struct engine_encode_result *res, double total_ms,
+                                   struct response *rs)
 {
-	if (model_missing(rq, model, task, rs))
-		return;
-	struct sy_error err = {0};
-	struct engine_model_info info;
-	if (engine_model_get(rq->srv->engine, model, &err, &info) != SY_OK) {
-		struct api_error ae;
-		api_error_from_engine(&ae, &err, false);
-		response_error(rs, &ae);
-		return;
+	struct sbuf *b = &rs->body;
+	sbuf_puts(b, "{\"model\":");
+	json_write_str(b, model, -1);
+	sbuf_puts(b, ",\"items\":[");
+	for (int i = 0; i < res->n_items; i++) {
+		const struct embed_item_result *r = &res->items[i];
+		const char *text = req->texts[i];
+		sbuf_puts(b, i ? ",{\"id\":" : "{\"id\":");
+		if (req->ids[i])
+			json_write_str(b, req->ids[i], -1);
+		else
+			sbuf_printf(b, "\"item-%d\"", i);
+		sbuf_puts(b, ",\"entities\":[");
+		for (int k = 0; k < r->n_entities; k++) {
+			const struct embed_entity *en = &r->entities[k];
+			sbuf_puts(b, k ? ",{\"text\":" : "{\"text\":");
+			json_write_str(b, text + en->start, (long)(en->end - en->start));
+			sbuf_puts(b, ",\"label\":");
+			json_write_str(b, en->label, -1);
+			sbuf_puts(b, ",\"score\":");
+			json_write_float(b, en->score);
+			sbuf_printf(b, ",\"start\":%zu,\"end\":%zu}",
+			            tokenizer_char_offset(text, en->start),
+			            tokenizer_char_offset(text, en->end));
+		}
+		sbuf_puts(b, "]}");
 	}
-	response_error_set(rs, 400, "INVALID_INPUT",
-	                   "model %s does not support %s (no %s models are available yet)", model,
-	                   task, kind);
+	sbuf_printf(b,
+	            "],\"timing\":{\"queue_ms\":%.3f,\"tokenize_ms\":%.3f,\"inference_ms\":%.3f,"
+	            "\"total_ms\":%.3f}}",
+	            res->queue_ms, res->tokenize_ms, res->inference_ms, total_ms);
+	response_timing_headers(rs, res->queue_ms, res->inference_ms, total_ms);
+	rs->status = 200;
 }
 
 void route_extract(struct request *rq, const char *model, struct response *rs)
 {
-	route_task_unsupported(rq, model, "extract", "extraction (NER/GLiNER)", rs);
+	if (model_missing(rq, model, "extract", rs))
+		return;
+	struct encode_request req;
+	struct api_error ae;
+	if (json_extract_request_parse(rq->body, rq->body_len, &rq->srv->limits, &ae, &req) !=
+	    SY_OK) {
+		response_error(rs, &ae);
+		return;
+	}
+	const struct extract_params xp = {
+	    .labels = req.labels,
+	    .n_labels = req.n_labels,
+	    .threshold = req.has_threshold ? (float)req.threshold : -1.0f,
+	    .aggregation = (enum ner_aggregation)req.aggregation,
+	};
+	struct engine_encode_request er = {
+	    .model = model,
+	    .n_items = req.n_items,
+	    .texts = req.texts,
+	    .lens = req.lens,
+	    .outputs = ENGINE_OUTPUT_ENTITIES,
+	    .normalize = -1,
+	    .truncate = true,
+	    .extract = &xp,
+	};
+	struct engine_encode_result res = {0};
+	struct sy_error err = {0};
+	if (engine_encode(rq->srv->engine, &er, &err, &res) != SY_OK) {
+		api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));
+		response_error(rs, &ae);
+	} else {
+		write_extract_response(model, &req, &res, request_elapsed_ms(rq), rs);
+	}
+	engine_encode_result_free(&res);
+	json_encode_request_free(&req);
 }
