@@ -5,6 +5,16 @@
  * weight for term j is max over its tokens of log(1 + relu(logit_j)). The result is a vector of
  * vocabulary size, almost all zeros; the server sends the nonzero entries (indices, values).
  *
+ * DistilBertForMaskedLM checkpoints (opensearch-neural-sparse-encoding-doc-v2-distill) have the
+ * same head under other names: vocab_transform -> activation -> vocab_layer_norm ->
+ * vocab_projector (tied to the word embeddings, with its own bias).
+ *
+ * Inference-free queries: a model directory with an idf.json (token -> weight, as OpenSearch's
+ * doc-only sparse encoders ship) encodes queries (is_query) without the network: the query's
+ * token ids, special tokens included, each get their idf weight (tokens absent from idf.json
+ * weigh 0, and idf.json tokens missing from the vocabulary are ignored). Documents of such a
+ * model have the special tokens' weights set to 0, as those models' reference code does.
+ *
  * It plugs into the engine as an embedder of dims = vocabulary size whose ext says `sparse`, so
  * requests are batched like dense ones. The decoder runs over chunks of 64 tokens, on the
  * encoder's threads, so the logits scratch stays at 64 x vocabulary floats (7.8 MB for 30,522
@@ -39,6 +49,9 @@ struct splade {
 	float *bt, *ln_g, *ln_b; /* [H] */
 	struct gemm_weights dec; /* [V][H] */
 	float *dec_bias; /* [V] */
+	float *idf; /* [V] query weights from idf.json, or NULL */
+	int32_t special[8]; /* ids zeroed in documents when idf is set */
+	int n_special;
 	float *chunk_h, *logits; /* [CHUNK][H], [CHUNK][V] */
 	struct packed_batch batch; /* the texts being filled */
 	char *join;
@@ -57,7 +70,8 @@ static bool is_masked_lm(const char *dir)
 		const cJSON *a;
 		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(doc, "architectures"))
 		{
-			if (cJSON_IsString(a) && !strcmp(a->valuestring, "BertForMaskedLM"))
+			if (cJSON_IsString(a) && (!strcmp(a->valuestring, "BertForMaskedLM") ||
+			                          !strcmp(a->valuestring, "DistilBertForMaskedLM")))
 				yes = true;
 		}
 		cJSON_Delete(doc);
@@ -84,6 +98,7 @@ static void splade_free(struct splade *sp)
 	free(sp->ln_b);
 	gemm_weights_free(&sp->dec);
 	free(sp->dec_bias);
+	free(sp->idf);
 	free(sp->chunk_h);
 	free(sp->logits);
 	packed_batch_free(&sp->batch);
@@ -95,25 +110,29 @@ static enum sy_status load_head(struct splade *sp, const struct safetensors *st,
                                 struct sy_error *err)
 {
 	const int H = sp->hidden, V = sp->vocab;
+	const bool distil = sp->cfg.arch == BERT_ARCH_DISTILBERT;
+	const char *tw_name = distil ? "vocab_transform" : "cls.predictions.transform.dense";
+	const char *ln_name = distil ? "vocab_layer_norm" : "cls.predictions.transform.LayerNorm";
+	char name[128];
 	float *wt = NULL;
-	enum sy_status s = safetensors_read_f32(st, "cls.predictions.transform.dense.weight", 2,
-	                                        (int64_t[]){H, H}, err, &wt);
+	snprintf(name, sizeof name, "%s.weight", tw_name);
+	enum sy_status s = safetensors_read_f32(st, name, 2, (int64_t[]){H, H}, err, &wt);
 	if (s == SY_OK)
 		s = gemm_weights_pack(wt, H, H, err, &sp->tw);
 	free(wt);
+	snprintf(name, sizeof name, "%s.bias", tw_name);
 	if (s == SY_OK)
-		s = safetensors_read_f32(st, "cls.predictions.transform.dense.bias", 1,
-		                         (int64_t[]){H}, err, &sp->bt);
+		s = safetensors_read_f32(st, name, 1, (int64_t[]){H}, err, &sp->bt);
+	snprintf(name, sizeof name, "%s.weight", ln_name);
 	if (s == SY_OK)
-		s = safetensors_read_f32(st, "cls.predictions.transform.LayerNorm.weight", 1,
-		                         (int64_t[]){H}, err, &sp->ln_g);
+		s = safetensors_read_f32(st, name, 1, (int64_t[]){H}, err, &sp->ln_g);
+	snprintf(name, sizeof name, "%s.bias", ln_name);
 	if (s == SY_OK)
-		s = safetensors_read_f32(st, "cls.predictions.transform.LayerNorm.bias", 1,
-		                         (int64_t[]){H}, err, &sp->ln_b);
+		s = safetensors_read_f32(st, name, 1, (int64_t[]){H}, err, &sp->ln_b);
 	if (s != SY_OK)
 		return s;
 	/* The decoder is tied to the word embeddings; a checkpoint may also store it. */
-	const char *dec_name = "cls.predictions.decoder.weight";
+	const char *dec_name = distil ? "vocab_projector.weight" : "cls.predictions.decoder.weight";
 	char emb_name[96];
 	if (!safetensors_find(st, dec_name)) {
 		snprintf(emb_name, sizeof emb_name, "%sembeddings.word_embeddings.weight",
@@ -127,10 +146,58 @@ static enum sy_status load_head(struct splade *sp, const struct safetensors *st,
 	free(w);
 	if (s != SY_OK)
 		return s;
-	const char *bias_name = safetensors_find(st, "cls.predictions.bias")
+	const char *bias_name = distil ? "vocab_projector.bias"
+	                        : safetensors_find(st, "cls.predictions.bias")
 	                            ? "cls.predictions.bias"
 	                            : "cls.predictions.decoder.bias";
 	return safetensors_read_f32(st, bias_name, 1, (int64_t[]){V}, err, &sp->dec_bias);
+}
+
+/* idf.json (optional): {"token": weight, ...} -> sp->idf[V]; and the special token ids. */
+static enum sy_status load_idf(struct splade *sp, const char *dir, struct sy_error *err)
+{
+	char *path = sy_path_join(dir, "idf.json");
+	if (!path)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	if (!sy_path_exists(path)) {
+		free(path);
+		return SY_OK;
+	}
+	char *text = NULL;
+	size_t len = 0;
+	enum sy_status s = sy_file_read(path, err, &text, &len);
+	cJSON *doc = s == SY_OK ? cJSON_ParseWithLength(text, len) : NULL;
+	free(text);
+	if (s == SY_OK && !cJSON_IsObject(doc))
+		s = sy_error_set(err, SY_ERR_FORMAT, "%s: not a JSON object of token weights",
+		                 path);
+	if (s == SY_OK && !(sp->idf = calloc((size_t)sp->vocab, sizeof *sp->idf)))
+		s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	const cJSON *t;
+	const cJSON *weights = s == SY_OK ? doc : (const cJSON *)NULL;
+	cJSON_ArrayForEach(t, weights)
+	{
+		if (!cJSON_IsNumber(t) || !isfinite(t->valuedouble)) {
+			s = sy_error_set(err, SY_ERR_FORMAT,
+			                 "%s: the weight of \"%.40s\" is not a number", path,
+			                 t->string);
+			break;
+		}
+		int32_t id = tokenizer_token_to_id(sp->tok, t->string, strlen(t->string));
+		if (id >= 0 && id < sp->vocab)
+			sp->idf[id] = (float)t->valuedouble;
+	}
+	cJSON_Delete(doc);
+	free(path);
+	static const char *const names[] = {"[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]",
+	                                    "<s>",   "</s>",  "<pad>", "<unk>", "<mask>"};
+	for (size_t i = 0; s == SY_OK && i < sizeof names / sizeof *names && sp->n_special < 8;
+	     i++) {
+		int32_t id = tokenizer_token_to_id(sp->tok, names[i], strlen(names[i]));
+		if (id >= 0 && id < sp->vocab)
+			sp->special[sp->n_special++] = id;
+	}
+	return s;
 }
 
 static enum sy_status splade_load(const char *dir, const struct embed_options *opts,
@@ -141,9 +208,10 @@ static enum sy_status splade_load(const char *dir, const struct embed_options *o
 	if (!sp)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	enum sy_status s = bert_config_load(dir, err, &sp->cfg);
-	if (s == SY_OK && sp->cfg.arch != BERT_ARCH_BERT)
+	if (s == SY_OK && sp->cfg.arch == BERT_ARCH_ROBERTA)
 		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
-		                 "%s: SPLADE is supported for BertForMaskedLM checkpoints only",
+		                 "%s: SPLADE is supported for BertForMaskedLM and "
+		                 "DistilBertForMaskedLM checkpoints",
 		                 dir);
 	struct safetensors *st = NULL;
 	if (s == SY_OK)
@@ -159,6 +227,8 @@ static enum sy_status splade_load(const char *dir, const struct embed_options *o
 	safetensors_close(st);
 	if (s == SY_OK)
 		s = tokenizer_load(dir, err, &sp->tok);
+	if (s == SY_OK)
+		s = load_idf(sp, dir, err);
 	if (s == SY_OK) {
 		int m = opts->max_length > 0 ? opts->max_length : tokenizer_max_length(sp->tok);
 		sp->max_length = m > 0 && m < sp->cfg.max_tokens ? m : sp->cfg.max_tokens;
@@ -237,8 +307,10 @@ static enum sy_status run_batch(struct splade *sp, struct sy_error *err, float *
 		return s;
 	int row = 0;
 	for (int i = 0; i < in.n_seqs; i++) {
-		pool_sequence(sp, hidden + (size_t)row * sp->hidden, in.lens[i],
-		              out + (size_t)i * sp->vocab);
+		float *o = out + (size_t)i * sp->vocab;
+		pool_sequence(sp, hidden + (size_t)row * sp->hidden, in.lens[i], o);
+		for (int k = 0; sp->idf && k < sp->n_special; k++)
+			o[sp->special[k]] = 0;
 		row += in.lens[i];
 	}
 	return SY_OK;
@@ -276,6 +348,21 @@ static enum sy_status splade_encode_ex(void *impl, const struct embed_call *c, s
 			return s;
 		if (n_tokens_out)
 			n_tokens_out[i] = enc.n;
+		if (sp->idf && c->is_query && c->is_query[i]) {
+			/* Inference-free query: the batch so far runs first, so that the batch's
+			 * outputs stay contiguous. */
+			s = run_batch(sp, err, out + (size_t)first * sp->vocab);
+			float *o = out + (size_t)i * sp->vocab;
+			memset(o, 0, (size_t)sp->vocab * sizeof *o);
+			for (int k = 0; k < enc.n; k++)
+				if (enc.ids[k] >= 0 && enc.ids[k] < sp->vocab)
+					o[enc.ids[k]] = sp->idf[enc.ids[k]];
+			tok_encoding_free(&enc);
+			if (s != SY_OK)
+				return s;
+			first = i + 1;
+			continue;
+		}
 		if (sp->batch.n_seqs > 0 && sp->batch.n_tokens + enc.n > SPLADE_BATCH_TOKENS) {
 			s = run_batch(sp, err, out + (size_t)first * sp->vocab);
 			first = i;

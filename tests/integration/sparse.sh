@@ -6,7 +6,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sy_start sparse --no-builtin-models --model sp=tests/fixtures/splade-tiny \
-	--model bert=tests/fixtures/bert-tiny
+	--model bert=tests/fixtures/bert-tiny --model osd=tests/fixtures/splade-distil-tiny
 python3 - "$URL" <<'PY' || fail "sparse checks"
 import http.client, json, sys, threading, urllib.parse
 u = urllib.parse.urlparse(sys.argv[1])
@@ -61,6 +61,18 @@ for k in range(8):
     got = res[k][1]["items"][0]["sparse"]
     assert got["indices"] == first[k % 4]["indices"]
     assert max(abs(a - b) for a, b in zip(got["values"], first[k % 4]["values"])) < 1e-6
+
+# DistilBERT SPLADE with idf.json: documents through the network, queries from the idf weights.
+gd = json.load(open("tests/golden/splade-distil-tiny.json"))["texts"]
+for want in gd:
+    st, r = req("POST", "/v1/encode/osd", {"items": [{"text": want["text"]}], "params": {
+        "output_types": ["sparse"], "is_query": want["is_query"], "return_tokens": True}})
+    assert st == 200, (st, r)
+    sp = r["items"][0]["sparse"]
+    assert sp["indices"] == want["indices"], (want["text"], sp["indices"], want["indices"])
+    assert max([abs(a - b) for a, b in zip(sp["values"], want["values"])] + [0]) < 1e-5
+    if want["is_query"]:
+        assert "[CLS]" in sp["tokens"]
 
 st, m = req("GET", "/v1/models/sp")
 assert m["arch"] == "splade" and m["outputs"] == ["sparse"] and m["dims"] == 30522, m
