@@ -14,13 +14,13 @@ OPT      ?= -O2
 WARN     ?= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE -MMD -MP
 CFLAGS   := -std=c11 $(OPT) -g -mavx2 -mfma -mf16c -pthread $(WARN) $(EXTRA_CFLAGS)
-LDLIBS   := -lz -lcurl -lcrypto -lmicrohttpd -lyaml -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
+LDLIBS   := -lnats -lz -lcurl -lcrypto -lmicrohttpd -lyaml -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-LAYERS   := base tensor text model hub engine server
+LAYERS   := base tensor text model hub engine server cluster
 src_of    = $(sort $(wildcard src/$(1)/*.c))
 obj_of    = $(patsubst src/%.c,$(BUILD)/%.o,$(call src_of,$(1)))
 LIB_OBJ  := $(foreach l,$(LAYERS),$(call obj_of,$(l)))
@@ -54,7 +54,8 @@ deps:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential pkg-config clang-format \
 	  libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev libyaml-dev \
-	  libcurl4-openssl-dev libssl-dev zlib1g-dev clang python3 curl
+	  libcurl4-openssl-dev libssl-dev zlib1g-dev libnats-dev nats-server python3-yaml wrk \
+	  clang python3 curl
 	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm
 	$(MAKE) deps-node
 

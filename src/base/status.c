@@ -20,6 +20,9 @@ const char *sy_status_str(enum sy_status s)
 	case SY_ERR_BUSY: return "busy";
 	case SY_ERR_UNAVAILABLE: return "unavailable";
 	case SY_ERR_LOAD_FAILED: return "load failed";
+	case SY_ERR_NO_WORKERS: return "no workers";
+	case SY_ERR_TIMEOUT: return "timeout";
+	case SY_ERR_DEAD_LETTER: return "dead letter";
 	}
 	return "unknown status";
 }

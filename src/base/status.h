@@ -22,6 +22,9 @@ enum sy_status {
 	SY_ERR_BUSY, /* a queue is full; retry later */
 	SY_ERR_UNAVAILABLE, /* not ready yet (a model loading, the server draining) */
 	SY_ERR_LOAD_FAILED, /* a model failed to load */
+	SY_ERR_NO_WORKERS, /* no worker serves the model's pool (cluster gateway) */
+	SY_ERR_TIMEOUT, /* no answer in time (cluster gateway) */
+	SY_ERR_DEAD_LETTER, /* a work unit failed every delivery and was set aside */
 };
 
 #define SY_ERROR_MSG_LEN 512

@@ -1,4 +1,6 @@
-/* `switchyard serve`: the HTTP server in front of the engine.
+/* `switchyard serve`: the HTTP server in front of the engine; `switchyard gateway` (the same
+ * HTTP server, its work sent to workers over NATS JetStream) and `switchyard worker` (an engine
+ * draining a pool's work stream) share its flags (src/cluster, docs/CLUSTER.md).
  *
  * Settings come from --config FILE (YAML, see src/server/config.h) and then the flags, which
  * win. The first line on stdout is "switchyard listening on http://HOST:PORT" (with the real
@@ -9,6 +11,8 @@
  * signal during the drain skips the wait. Signals are blocked in every thread and taken here
  * with sigwait, so no handler runs in the middle of a request. */
 #include <errno.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,17 +22,69 @@
 
 #include "base/log.h"
 #include "cli/commands.h"
+#include "cluster/gateway.h"
+#include "cluster/worker.h"
 #include "engine/engine.h"
 #include "server/config.h"
 #include "server/server.h"
 
 #define DRAIN_TIMEOUT_MS 60000
+#define MAX_CLUSTER_ITEMS 32
+
+enum run_mode { MODE_SERVE, MODE_GATEWAY, MODE_WORKER };
+static const char *const mode_names[] = {"serve", "gateway", "worker"};
+
+/* The cluster flags of gateway and worker. */
+static struct {
+	enum run_mode mode;
+	const char *nats;
+	const char *pools[MAX_CLUSTER_ITEMS];
+	int n_pools;
+	const char *map_models[MAX_CLUSTER_ITEMS], *map_pools[MAX_CLUSTER_ITEMS];
+	char map_buf[MAX_CLUSTER_ITEMS][512];
+	int n_map;
+	int request_timeout_ms, fetch_batch, ack_wait_s, max_deliver, max_pending;
+} cl = {.request_timeout_ms = 30000,
+        .fetch_batch = 64,
+        .ack_wait_s = 30,
+        .max_deliver = 5,
+        .max_pending = 100000};
+
+static void cluster_usage(FILE *f, enum run_mode mode)
+{
+	if (mode == MODE_GATEWAY)
+		fprintf(
+		    f,
+		    "gateway options (besides those of serve; models are only catalogued here):\n"
+		    "  --nats URL               NATS server with JetStream (required)\n"
+		    "  --pool NAME              a worker pool (repeatable; the first takes the "
+		    "models\n"
+		    "                           not mapped with --model-pool)\n"
+		    "  --model-pool ID=POOL     send model ID's work to POOL\n"
+		    "  --request-timeout-ms N   answer 504 TIMEOUT past this (default 30000)\n"
+		    "  --max-pending N          bound of a pool's work stream when created "
+		    "(default 100000)\n");
+	else if (mode == MODE_WORKER)
+		fprintf(f, "worker options (besides the engine options of serve):\n"
+		           "  --nats URL               NATS server with JetStream (required)\n"
+		           "  --pool NAME              the pool whose work this worker drains "
+		           "(required)\n"
+		           "  --fetch-batch N          messages per fetch (default 64)\n"
+		           "  --ack-wait S             redeliver unacked work after S seconds "
+		           "(default 30)\n"
+		           "  --max-deliver N          deliveries before the dead-letter stream "
+		           "(default 5)\n"
+		           "  --max-pending N          bound of the work stream when created "
+		           "(default 100000)\n");
+}
 
 static void serve_usage(FILE *f)
 {
+	fprintf(f, "usage: switchyard %s [options]\n", mode_names[cl.mode]);
+	cluster_usage(f, cl.mode);
 	fprintf(
 	    f,
-	    "usage: switchyard serve [options]\n"
+	    "serve options:\n"
 	    "  --host ADDR              address to bind (default 127.0.0.1)\n"
 	    "  --port N                 port (default 8080; 0 picks a free one)\n"
 	    "  --config FILE            YAML settings and model catalogue (flags override it)\n"
@@ -81,11 +137,60 @@ static int replace_str(char **dst, const char *s)
 	return 0;
 }
 
+/* The cluster flags; 1 when flag is not one of them. */
+static int apply_cluster_flag(const char *flag, const char *val)
+{
+	const long big = 1L << 30;
+	if (!strcmp(flag, "--nats")) {
+		cl.nats = val;
+		return 0;
+	}
+	if (!strcmp(flag, "--pool")) {
+		if (cl.n_pools == MAX_CLUSTER_ITEMS ||
+		    (cl.mode == MODE_WORKER && cl.n_pools == 1)) {
+			fprintf(stderr, "switchyard %s: too many --pool\n", mode_names[cl.mode]);
+			return -1;
+		}
+		cl.pools[cl.n_pools++] = val;
+		return 0;
+	}
+	if (cl.mode == MODE_GATEWAY && !strcmp(flag, "--model-pool")) {
+		const char *eq = strchr(val, '=');
+		if (!eq || eq == val || !eq[1] || cl.n_map == MAX_CLUSTER_ITEMS ||
+		    strlen(val) >= sizeof cl.map_buf[0]) {
+			fprintf(stderr, "switchyard gateway: --model-pool needs ID=POOL\n");
+			return -1;
+		}
+		char *b = cl.map_buf[cl.n_map];
+		snprintf(b, sizeof cl.map_buf[0], "%s", val);
+		b[eq - val] = '\0';
+		cl.map_models[cl.n_map] = b;
+		cl.map_pools[cl.n_map++] = b + (eq - val) + 1;
+		return 0;
+	}
+	if (cl.mode == MODE_GATEWAY && !strcmp(flag, "--request-timeout-ms"))
+		return parse_int_arg(flag, val, 1, big, &cl.request_timeout_ms);
+	if (!strcmp(flag, "--max-pending"))
+		return parse_int_arg(flag, val, 1, big, &cl.max_pending);
+	if (cl.mode == MODE_WORKER && !strcmp(flag, "--fetch-batch"))
+		return parse_int_arg(flag, val, 1, 4096, &cl.fetch_batch);
+	if (cl.mode == MODE_WORKER && !strcmp(flag, "--ack-wait"))
+		return parse_int_arg(flag, val, 1, 86400, &cl.ack_wait_s);
+	if (cl.mode == MODE_WORKER && !strcmp(flag, "--max-deliver"))
+		return parse_int_arg(flag, val, 1, 1000, &cl.max_deliver);
+	return 1;
+}
+
 /* Applies one flag with its value to c; returns 0, or -1 after printing why. */
 static int apply_flag(struct serve_config *c, const char *flag, const char *val)
 {
 	struct sy_error err = {0};
 	const long big = 1L << 30;
+	if (cl.mode != MODE_SERVE) {
+		int r = apply_cluster_flag(flag, val);
+		if (r <= 0)
+			return r;
+	}
 	if (!strcmp(flag, "--host"))
 		return replace_str(&c->host, val);
 	if (!strcmp(flag, "--port"))
@@ -159,7 +264,7 @@ static int apply_flag(struct serve_config *c, const char *flag, const char *val)
 		return parse_int_arg(flag, val, 1, 65536, &c->max_connections);
 	if (!strcmp(flag, "--idle-timeout"))
 		return parse_int_arg(flag, val, 1, 86400, &c->idle_timeout_s);
-	fprintf(stderr, "switchyard serve: unknown option '%s'\n", flag);
+	fprintf(stderr, "switchyard %s: unknown option '%s'\n", mode_names[cl.mode], flag);
 	return -1;
 }
 
@@ -213,8 +318,75 @@ static int wait_signal(const sigset_t *set)
 	}
 }
 
+/* worker: runs the worker loop on its own thread while the main thread waits for a signal. */
+struct worker_thread {
+	struct engine *e;
+	struct worker_config cfg;
+	atomic_bool stop;
+	enum sy_status status;
+	struct sy_error err;
+	atomic_bool done;
+};
+
+static void *worker_thread_main(void *arg)
+{
+	struct worker_thread *w = arg;
+	w->status = worker_run(w->e, &w->cfg, &w->stop, &w->err);
+	atomic_store(&w->done, true);
+	if (w->status != SY_OK)
+		kill(getpid(), SIGTERM); /* wake the main thread */
+	return NULL;
+}
+
+static int run_worker(struct engine *e, const sigset_t *set)
+{
+	struct worker_thread w = {.e = e,
+	                          .cfg = {.nats_url = cl.nats,
+	                                  .pool = cl.pools[0],
+	                                  .fetch_batch = cl.fetch_batch,
+	                                  .ack_wait_s = cl.ack_wait_s,
+	                                  .max_deliver = cl.max_deliver,
+	                                  .max_pending = cl.max_pending}};
+	pthread_t t;
+	if (pthread_create(&t, NULL, worker_thread_main, &w) != 0) {
+		fprintf(stderr, "switchyard worker: cannot start a thread\n");
+		return 1;
+	}
+	printf("switchyard worker on %s, pool %s\n", cl.nats, cl.pools[0]);
+	fflush(stdout);
+	int sig = wait_signal(set);
+	if (!atomic_load(&w.done))
+		fprintf(stderr, "switchyard worker: %s: finishing the batch in hand\n",
+		        sig == SIGINT ? "SIGINT" : "SIGTERM");
+	atomic_store(&w.stop, true);
+	pthread_join(t, NULL);
+	if (w.status != SY_OK) {
+		fprintf(stderr, "switchyard worker: %s\n", w.err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+static int serve_main(int argc, char **argv, enum run_mode mode);
+
 int cmd_serve(int argc, char **argv)
 {
+	return serve_main(argc, argv, MODE_SERVE);
+}
+
+int cmd_gateway(int argc, char **argv)
+{
+	return serve_main(argc, argv, MODE_GATEWAY);
+}
+
+int cmd_worker(int argc, char **argv)
+{
+	return serve_main(argc, argv, MODE_WORKER);
+}
+
+static int serve_main(int argc, char **argv, enum run_mode mode)
+{
+	cl.mode = mode;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			serve_usage(stdout);
@@ -237,6 +409,11 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (parse_args(argc, argv, false, &config, &cfg) != 0)
 		goto out_usage;
+	if (mode != MODE_SERVE && (!cl.nats || cl.n_pools == 0)) {
+		fprintf(stderr, "switchyard %s: --nats URL and --pool NAME are required\n",
+		        mode_names[mode]);
+		goto out_usage;
+	}
 
 	/* Block the shutdown signals before any thread starts, so every thread inherits the
 	 * mask and only sigwait below sees them. */
@@ -272,7 +449,32 @@ int cmd_serve(int argc, char **argv)
 	}
 	/* Pinned models load now, before the address is printed, so the first request finds them
 	 * ready. A failure is reported and remembered (shown in /v1/models), not fatal. */
-	if (engine_models_load_pinned(e, &err) != SY_OK)
+	if (mode == MODE_WORKER) {
+		if (engine_models_load_pinned(e, &err) != SY_OK)
+			fprintf(stderr,
+			        "switchyard worker: warning: a pinned model failed to load: %s\n",
+			        err.msg);
+		rc = run_worker(e, &set);
+		engine_drain(e);
+		engine_destroy(e);
+		goto out;
+	}
+	struct gateway *gw = NULL;
+	if (mode == MODE_GATEWAY) {
+		struct gateway_config gc = {.nats_url = cl.nats,
+		                            .pools = cl.pools,
+		                            .n_pools = cl.n_pools,
+		                            .map_models = cl.map_models,
+		                            .map_pools = cl.map_pools,
+		                            .n_map = cl.n_map,
+		                            .request_timeout_ms = cl.request_timeout_ms,
+		                            .max_pending = cl.max_pending};
+		if (gateway_open(e, &gc, &err, &gw) != SY_OK) {
+			fprintf(stderr, "switchyard gateway: %s\n", err.msg);
+			engine_destroy(e);
+			goto out;
+		}
+	} else if (engine_models_load_pinned(e, &err) != SY_OK)
 		fprintf(stderr, "switchyard serve: warning: a pinned model failed to load: %s\n",
 		        err.msg);
 	struct server_config scfg = {
@@ -282,10 +484,12 @@ int cmd_serve(int argc, char **argv)
 	    .api_key_file = cfg.api_key_file,
 	    .connection_limit = cfg.max_connections,
 	    .connection_timeout_s = cfg.idle_timeout_s,
+	    .backend = gw ? gateway_backend(gw) : NULL,
 	};
 	struct server *srv = NULL;
 	if (server_start(e, &scfg, &err, &srv) != SY_OK) {
-		fprintf(stderr, "switchyard serve: %s\n", err.msg);
+		fprintf(stderr, "switchyard %s: %s\n", mode_names[mode], err.msg);
+		gateway_close(gw);
 		engine_destroy(e);
 		goto out;
 	}
@@ -295,8 +499,8 @@ int cmd_serve(int argc, char **argv)
 	fflush(stdout);
 
 	int sig = wait_signal(&set);
-	fprintf(stderr, "switchyard serve: %s: draining %ld request(s) in progress\n",
-	        sig == SIGINT ? "SIGINT" : "SIGTERM", server_inflight(srv));
+	fprintf(stderr, "switchyard %s: %s: draining %ld request(s) in progress\n",
+	        mode_names[mode], sig == SIGINT ? "SIGINT" : "SIGTERM", server_inflight(srv));
 	server_drain_begin(srv);
 	/* Wait for the answers in progress, in slices so a second signal can cut it short. */
 	bool idle = false;
@@ -314,6 +518,7 @@ int cmd_serve(int argc, char **argv)
 		        server_inflight(srv));
 	engine_drain(e);
 	server_stop(srv);
+	gateway_close(gw);
 	engine_destroy(e);
 	rc = 0;
 	goto out;

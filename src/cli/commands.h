@@ -9,5 +9,7 @@ int cmd_extract(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_gateway(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 
 #endif

@@ -6,17 +6,21 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: switchyard <command> [options]\n"
-	           "\n"
-	           "commands:\n"
-	           "  encode   embed texts with a model, one JSON line per text\n"
-	           "  score    score documents against a query (cross-encoder or ColBERT)\n"
-	           "  extract  find entities in texts with a NER model, one JSON line per text\n"
-	           "  models   inspect, pull or locate models (`models inspect|pull|path`)\n"
-	           "  eval     evaluate a model on a data set (`eval sts --model ID --data FILE`)\n"
-	           "  serve    run the HTTP server (`serve --port 8080 --model ID=PATH`)\n"
-	           "\n"
-	           "Run `switchyard <command> --help` for the options of one command.\n");
+	fprintf(f,
+	        "usage: switchyard <command> [options]\n"
+	        "\n"
+	        "commands:\n"
+	        "  encode   embed texts with a model, one JSON line per text\n"
+	        "  score    score documents against a query (cross-encoder or ColBERT)\n"
+	        "  extract  find entities in texts with a NER model, one JSON line per text\n"
+	        "  models   inspect, pull or locate models (`models inspect|pull|path`)\n"
+	        "  eval     evaluate a model on a data set (`eval sts --model ID --data FILE`)\n"
+	        "  serve    run the HTTP server (`serve --port 8080 --model ID=PATH`)\n"
+	        "  gateway  the HTTP server in front of workers (`gateway --nats URL --pool P`)\n"
+	        "  worker   drain a pool's work from NATS JetStream (`worker --nats URL --pool "
+	        "P`)\n"
+	        "\n"
+	        "Run `switchyard <command> --help` for the options of one command.\n");
 }
 
 int main(int argc, char **argv)
@@ -38,6 +42,10 @@ int main(int argc, char **argv)
 		return cmd_eval(argc - 1, argv + 1);
 	if (!strcmp(cmd, "serve"))
 		return cmd_serve(argc - 1, argv + 1);
+	if (!strcmp(cmd, "gateway"))
+		return cmd_gateway(argc - 1, argv + 1);
+	if (!strcmp(cmd, "worker"))
+		return cmd_worker(argc - 1, argv + 1);
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
 		usage(stdout);
 		return 0;

@@ -148,6 +148,9 @@ struct engine_encode_request {
 	/* With ENGINE_OUTPUT_ENTITIES: labels, threshold and aggregation (NULL: the model's
 	 * defaults). */
 	const struct extract_params *extract;
+	/* The caller will ask engine_model_token for the sparse terms (return_tokens): a hint
+	 * for remote backends (the cluster gateway), which fetch the names with the result. */
+	bool want_tokens;
 };
 
 struct engine_encode_result {

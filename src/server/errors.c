@@ -45,6 +45,12 @@ void api_error_from_engine(struct api_error *e, const struct sy_error *err, bool
 		 * truncate:false), the same class as our characters-per-item limit: 422. */
 		api_error_set(e, 422, "INVALID_INPUT", "%s", msg);
 		break;
+	case SY_ERR_NO_WORKERS:
+		api_error_set(e, 503, "NO_WORKERS", "%s", msg);
+		e->retry_after_s = 2;
+		break;
+	case SY_ERR_TIMEOUT: api_error_set(e, 504, "TIMEOUT", "%s", msg); break;
+	case SY_ERR_DEAD_LETTER: api_error_set(e, 502, "DEAD_LETTER", "%s", msg); break;
 	default: api_error_set(e, 500, "INTERNAL", "%s", msg); break;
 	}
 }

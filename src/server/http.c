@@ -533,6 +533,8 @@ enum sy_status server_start(struct engine *e, const struct server_config *cfg, s
 	if (!s)
 		return sy_error_set(err, SY_ERR_NOMEM, "server: out of memory");
 	s->engine = e;
+	if (cfg->backend)
+		s->backend = *cfg->backend;
 	s->limits = cfg->limits;
 	s->started_ns = sy_now_ns();
 	s->id_salt = mix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ s->started_ns);
@@ -632,4 +634,22 @@ void server_stop(struct server *s)
 	auth_free(s->auth);
 	metrics_free(s->metrics);
 	free(s);
+}
+
+enum sy_status server_encode(struct server *srv, const struct engine_encode_request *req,
+                             struct sy_error *err, struct engine_encode_result *out)
+{
+	if (srv->backend.encode)
+		return srv->backend.encode(srv->backend.ctx, req, err, out);
+	return engine_encode(srv->engine, req, err, out);
+}
+
+enum sy_status server_model_token(struct server *srv, const char *model, int id, char *buf,
+                                  size_t cap)
+{
+	if (srv->backend.encode)
+		return srv->backend.token
+		           ? srv->backend.token(srv->backend.ctx, model, id, buf, cap)
+		           : SY_ERR_NOT_FOUND;
+	return engine_model_token(srv->engine, model, id, buf, cap);
 }

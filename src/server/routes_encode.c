@@ -73,8 +73,8 @@ static bool write_sparse(struct request *rq, const char *model, const struct enc
 			char tok[256];
 			if (i)
 				sbuf_putc(b, ',');
-			if (engine_model_token(rq->srv->engine, model, terms[i].index, tok,
-			                       sizeof tok) == SY_OK)
+			if (server_model_token(rq->srv, model, terms[i].index, tok, sizeof tok) ==
+			    SY_OK)
 				json_write_str(b, tok, -1);
 			else
 				sbuf_puts(b, "null");
@@ -162,10 +162,11 @@ void route_encode(struct request *rq, const char *model, struct response *rs)
 	    .truncate = req.truncate,
 	    .is_query = req.is_query,
 	    .instruction = req.instruction,
+	    .want_tokens = req.return_tokens,
 	};
 	struct engine_encode_result res = {0};
 	struct sy_error err = {0};
-	if (engine_encode(rq->srv->engine, &er, &err, &res) != SY_OK) {
+	if (server_encode(rq->srv, &er, &err, &res) != SY_OK) {
 		api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));
 		response_error(rs, &ae);
 		json_encode_request_free(&req);
@@ -244,7 +245,7 @@ void route_extract(struct request *rq, const char *model, struct response *rs)
 	};
 	struct engine_encode_result res = {0};
 	struct sy_error err = {0};
-	if (engine_encode(rq->srv->engine, &er, &err, &res) != SY_OK) {
+	if (server_encode(rq->srv, &er, &err, &res) != SY_OK) {
 		api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));
 		response_error(rs, &ae);
 	} else {

@@ -83,7 +83,7 @@ void route_embeddings(struct request *rq, struct response *rs)
 	    .truncate = true,
 	};
 	struct engine_encode_result res = {0};
-	if (engine_encode(e, &er, &err, &res) != SY_OK) {
+	if (server_encode(rq->srv, &er, &err, &res) != SY_OK) {
 		api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));
 		response_error(rs, &ae);
 		goto out;

@@ -38,7 +38,7 @@ static bool run_pairs(struct request *rq, const char *model, const struct pairs_
 	    .query_len = req->query_len,
 	};
 	struct sy_error err = {0};
-	if (engine_encode(rq->srv->engine, &er, &err, res) != SY_OK) {
+	if (server_encode(rq->srv, &er, &err, res) != SY_OK) {
 		struct api_error ae;
 		api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));
 		response_error(rs, &ae);

@@ -21,6 +21,17 @@ struct server_limits {
 	int max_chars; /* Unicode code points per text; more answers 422 */
 };
 
+/* Where the routes send their work: the local engine (serve, the default) or another backend
+ * with the same contract as engine_encode (the cluster gateway, src/cluster). The engine still
+ * answers the catalogue (/v1/models) and statistics. */
+struct server_backend {
+	enum sy_status (*encode)(void *ctx, const struct engine_encode_request *req,
+	                         struct sy_error *err, struct engine_encode_result *out);
+	/* The vocabulary piece of a sparse model's term id, as engine_model_token; may be NULL. */
+	enum sy_status (*token)(void *ctx, const char *model, int id, char *buf, size_t cap);
+	void *ctx;
+};
+
 struct server_config {
 	const char *host; /* address to bind: "127.0.0.1", "0.0.0.0", "::1", a name */
 	int port; /* 0 picks a free port (see server_port) */
@@ -29,6 +40,7 @@ struct server_config {
 	    *api_key_file; /* NULL: no auth; else one token per line, "admin:TOKEN" for admin */
 	int connection_limit; /* concurrent connections (each has a thread); 0: default 256 */
 	int connection_timeout_s; /* idle keep-alive connections close after this; 0: default 60 */
+	const struct server_backend *backend; /* NULL: the engine given to server_start */
 };
 
 struct server_limits server_default_limits(void);

@@ -25,6 +25,7 @@ struct MHD_Connection;
 
 struct server {
 	struct engine *engine; /* not owned */
+	struct server_backend backend; /* where encode work goes (the engine by default) */
 	struct server_limits limits;
 	struct auth *auth; /* NULL: no auth configured */
 	struct metrics *metrics;
@@ -37,6 +38,12 @@ struct server {
 	atomic_ulong next_id; /* request counter for generated X-Request-IDs */
 	uint64_t id_salt; /* mixes the counter so ids differ between runs */
 };
+
+/* The routes' encode call: through the backend (engine_encode unless one was given). */
+enum sy_status server_encode(struct server *srv, const struct engine_encode_request *req,
+                             struct sy_error *err, struct engine_encode_result *out);
+enum sy_status server_model_token(struct server *srv, const char *model, int id, char *buf,
+                                  size_t cap);
 
 enum http_method {
 	HTTP_METHOD_OTHER,

@@ -1,0 +1,482 @@
+/* The cluster gateway (see gateway.h). */
+#include "cluster/gateway.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "cluster/jetstream.h"
+#include "cluster/wire.h"
+
+#define MAX_POOLS 32
+#define MAX_DIMS (1 << 22)
+
+/* A request waiting for its units' replies (gateway.mu). */
+struct pending {
+	char req_id[64];
+	const char *model; /* the request's (alive while it waits) */
+	int n_items;
+	unsigned outputs;
+	int dims; /* from the first reply */
+	float *dense; /* [n_items][dims], allocated with the first reply */
+	struct embed_item_result *items; /* [n_items] */
+	int *n_tokens;
+	bool *got; /* [n_items] */
+	int n_got;
+	enum sy_status status;
+	struct sy_error err;
+	double queue_ms, inference_ms;
+	pthread_cond_t cv;
+	struct pending *next;
+};
+
+struct term {
+	char *model;
+	int id;
+	char *name;
+};
+
+struct gateway {
+	struct engine *engine;
+	struct gateway_config cfg;
+	natsConnection *nc;
+	jsCtx *js;
+	natsSubscription *inbox_sub, *hb_sub;
+	char inbox[128];
+	struct server_backend backend;
+	pthread_mutex_t mu;
+	struct pending *pending;
+	unsigned long next_id;
+	char pool_names[MAX_POOLS][40];
+	uint64_t pool_seen_ns[MAX_POOLS]; /* last heartbeat */
+	struct term *terms; /* sparse term names seen in replies */
+	int n_terms, cap_terms;
+};
+
+static int pool_index(struct gateway *g, const char *pool)
+{
+	for (int i = 0; i < g->cfg.n_pools && i < MAX_POOLS; i++)
+		if (!strcmp(g->pool_names[i], pool))
+			return i;
+	return -1;
+}
+
+static const char *pool_of(const struct gateway *g, const char *model)
+{
+	for (int i = 0; i < g->cfg.n_map; i++)
+		if (!strcmp(g->cfg.map_models[i], model))
+			return g->cfg.map_pools[i];
+	return g->cfg.pools[0];
+}
+
+static void on_heartbeat(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+	(void)nc, (void)sub;
+	struct gateway *g = closure;
+	const char *subj = natsMsg_GetSubject(msg);
+	const char *pool = subj ? strrchr(subj, '.') : NULL;
+	if (pool) {
+		pthread_mutex_lock(&g->mu);
+		int i = pool_index(g, pool + 1);
+		if (i >= 0)
+			g->pool_seen_ns[i] = sy_now_ns();
+		pthread_mutex_unlock(&g->mu);
+	}
+	natsMsg_Destroy(msg);
+}
+
+static struct pending *pending_find(struct gateway *g, const char *req_id)
+{
+	for (struct pending *p = g->pending; p; p = p->next)
+		if (!strcmp(p->req_id, req_id))
+			return p;
+	return NULL;
+}
+
+static void pending_fail(struct pending *p, enum sy_status s, const char *msg)
+{
+	if (p->status == SY_OK) {
+		p->status = s;
+		sy_error_set(&p->err, s, "%s", msg);
+	}
+	pthread_cond_signal(&p->cv);
+}
+
+static void remember_terms(struct gateway *g, const char *model, const struct wire_reply *r)
+{
+	for (int k = 0; k < r->n_terms; k++) {
+		bool known = false;
+		for (int i = 0; i < g->n_terms && !known; i++)
+			known =
+			    g->terms[i].id == r->term_ids[k] && !strcmp(g->terms[i].model, model);
+		if (known || g->n_terms >= 1 << 20)
+			continue;
+		if (g->n_terms == g->cap_terms) {
+			int cap = g->cap_terms ? 2 * g->cap_terms : 256;
+			struct term *t = realloc(g->terms, (size_t)cap * sizeof *t);
+			if (!t)
+				return;
+			g->terms = t;
+			g->cap_terms = cap;
+		}
+		struct term *t = &g->terms[g->n_terms];
+		t->model = strdup(model);
+		t->name = strdup(r->term_names[k]);
+		t->id = r->term_ids[k];
+		if (t->model && t->name)
+			g->n_terms++;
+		else {
+			free(t->model);
+			free(t->name);
+		}
+	}
+}
+
+/* Copies a reply's items into the waiting request (mu held). */
+static void take_reply(struct gateway *g, struct pending *p, struct wire_reply *r,
+                       const char *model)
+{
+	if (r->status != SY_OK) {
+		pending_fail(p, r->status, r->message);
+		return;
+	}
+	if (r->first + r->n > p->n_items) {
+		pending_fail(p, SY_ERR_INTERNAL,
+		             "a worker answered items the request does not have");
+		return;
+	}
+	if (!r->items) {
+		if (!p->dense) {
+			p->dims = r->dims;
+			p->dense = calloc((size_t)p->n_items * (size_t)(r->dims ? r->dims : 1),
+			                  sizeof *p->dense);
+			if (!p->dense) {
+				pending_fail(p, SY_ERR_NOMEM, "out of memory");
+				return;
+			}
+		} else if (r->dims != p->dims) {
+			pending_fail(p, SY_ERR_INTERNAL, "workers answered different dimensions");
+			return;
+		}
+	}
+	for (int i = 0; i < r->n; i++) {
+		const int at = r->first + i;
+		if (p->got[at])
+			continue; /* a redelivered unit answered twice */
+		p->got[at] = true;
+		p->n_got++;
+		p->n_tokens[at] = r->n_tokens[i];
+		if (r->items) {
+			p->items[at] = r->items[i];
+			memset(&r->items[i], 0, sizeof r->items[i]); /* moved */
+		} else {
+			memcpy(p->dense + (size_t)at * p->dims, r->dense + (size_t)i * r->dims,
+			       (size_t)p->dims * sizeof(float));
+		}
+	}
+	if (r->queue_ms > p->queue_ms)
+		p->queue_ms = r->queue_ms;
+	if (r->inference_ms > p->inference_ms)
+		p->inference_ms = r->inference_ms;
+	if (model && r->n_terms)
+		remember_terms(g, model, r);
+	if (p->n_got == p->n_items)
+		pthread_cond_signal(&p->cv);
+}
+
+static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+	(void)nc, (void)sub;
+	struct gateway *g = closure;
+	struct wire_reply r;
+	struct sy_error err = {0};
+	if (wire_reply_parse(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), MAX_DIMS,
+	                     &err, &r) == SY_OK) {
+		pthread_mutex_lock(&g->mu);
+		struct pending *p = pending_find(g, r.req_id);
+		if (p)
+			take_reply(g, p, &r, p->model);
+		pthread_mutex_unlock(&g->mu);
+		wire_reply_free(&r);
+	} else {
+		sy_log(SY_LOG_WARN, "gateway: ignoring a malformed reply: %s", err.msg);
+	}
+	natsMsg_Destroy(msg);
+}
+
+/* JetStream refused a published unit (stream over its bound, no stream): fail its request. */
+static void on_publish_error(jsCtx *js, jsPubAckErr *pae, void *closure)
+{
+	(void)js;
+	struct gateway *g = closure;
+	const char *req = NULL;
+	if (pae->Msg && natsMsgHeader_Get(pae->Msg, "Sy-Req", &req) == NATS_OK && req) {
+		pthread_mutex_lock(&g->mu);
+		struct pending *p = pending_find(g, req);
+		if (p) {
+			char m[256];
+			snprintf(m, sizeof m,
+			         "the work queue refused the request (%s); retry later",
+			         pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
+			pending_fail(p, SY_ERR_BUSY, m);
+		}
+		pthread_mutex_unlock(&g->mu);
+	}
+}
+
+static enum sy_status publish_unit(struct gateway *g, const char *subject, struct pending *p,
+                                   const struct engine_encode_request *req, int first, int n,
+                                   bool return_tokens, struct sy_error *err)
+{
+	struct sbuf b = {0};
+	wire_work_write(&b, g->inbox, p->req_id, first, n, req, return_tokens);
+	if (b.oom) {
+		sbuf_free(&b);
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	}
+	if ((int64_t)b.len > natsConnection_GetMaxPayload(g->nc)) {
+		size_t len = b.len;
+		sbuf_free(&b);
+		return sy_error_set(err, SY_ERR_LIMIT,
+		                    "a work unit of %zu bytes is larger than the NATS max_payload "
+		                    "(%ld bytes)",
+		                    len, (long)natsConnection_GetMaxPayload(g->nc));
+	}
+	natsMsg *m = NULL;
+	natsStatus s = natsMsg_Create(&m, subject, NULL, b.data, (int)b.len);
+	sbuf_free(&b);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, "Sy-Req", p->req_id);
+	if (s == NATS_OK)
+		s = js_PublishMsgAsync(g->js, &m, NULL);
+	natsMsg_Destroy(m); /* NULL once the library owns it */
+	return s == NATS_OK ? SY_OK : cluster_nats_error(err, s, "publishing work");
+}
+
+static enum sy_status gw_encode(void *ctx, const struct engine_encode_request *req,
+                                struct sy_error *err, struct engine_encode_result *out)
+{
+	struct gateway *g = ctx;
+	memset(out, 0, sizeof *out);
+	const uint64_t t0 = sy_now_ns();
+	struct engine_model_info info;
+	enum sy_status s = engine_model_get(g->engine, req->model, err, &info);
+	if (s != SY_OK)
+		return s;
+	const char *pool = pool_of(g, req->model);
+	const int n = req->n_items;
+	struct pending *p = calloc(1, sizeof *p);
+	if (!p)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	p->n_items = n;
+	p->model = req->model;
+	p->outputs = req->outputs;
+	p->n_tokens = calloc((size_t)n, sizeof *p->n_tokens);
+	p->got = calloc((size_t)n, sizeof *p->got);
+	const bool variable =
+	    (req->outputs & (ENGINE_OUTPUT_MULTIVECTOR | ENGINE_OUTPUT_ENTITIES)) && !req->query;
+	if (variable)
+		p->items = calloc((size_t)n, sizeof *p->items);
+	if (!p->n_tokens || !p->got || (variable && !p->items)) {
+		free(p->n_tokens);
+		free(p->got);
+		free(p->items);
+		free(p);
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	}
+	pthread_cond_init(&p->cv, NULL);
+	bool registered = false;
+	pthread_mutex_lock(&g->mu);
+	const int pi = pool_index(g, pool);
+	const uint64_t seen = pi >= 0 ? g->pool_seen_ns[pi] : 0;
+	if (!seen || sy_now_ns() - seen > 3ull * CLUSTER_HEARTBEAT_MS * 1000000ull) {
+		s = sy_error_set(err, SY_ERR_NO_WORKERS,
+		                 "no worker serves pool %s (model %s): start `switchyard worker "
+		                 "--pool %s`",
+		                 pool, req->model, pool);
+	} else {
+		snprintf(p->req_id, sizeof p->req_id, "%lu", ++g->next_id);
+		p->next = g->pending;
+		g->pending = p;
+		registered = true;
+	}
+	pthread_mutex_unlock(&g->mu);
+	char subject[320];
+	cluster_work_subject(subject, sizeof subject, req->model, pool);
+	/* One unit per item; a score call (query set) is one unit. */
+	const bool whole = req->query != NULL;
+	for (int i = 0; s == SY_OK && i < n; i += whole ? n : 1)
+		s = publish_unit(g, subject, p, req, i, whole ? n : 1, req->want_tokens, err);
+	pthread_mutex_lock(&g->mu);
+	if (registered) {
+		const uint64_t deadline = t0 + (uint64_t)g->cfg.request_timeout_ms * 1000000ull;
+		while (s == SY_OK && p->status == SY_OK && p->n_got < n) {
+			uint64_t now = sy_now_ns();
+			if (now >= deadline) {
+				s = sy_error_set(
+				    err, SY_ERR_TIMEOUT,
+				    "no answer from pool %s within %d ms (%d of %d items "
+				    "done)",
+				    pool, g->cfg.request_timeout_ms, p->n_got, n);
+				break;
+			}
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			uint64_t left =
+			    deadline - now > 100000000ull ? 100000000ull : deadline - now;
+			uint64_t t =
+			    (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + left;
+			ts.tv_sec = (time_t)(t / 1000000000ull);
+			ts.tv_nsec = (long)(t % 1000000000ull);
+			pthread_cond_timedwait(&p->cv, &g->mu, &ts);
+		}
+		if (s == SY_OK && p->status != SY_OK) {
+			s = p->status;
+			if (err)
+				*err = p->err;
+		}
+		for (struct pending **pp = &g->pending; *pp; pp = &(*pp)->next)
+			if (*pp == p) {
+				*pp = p->next;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&g->mu);
+	pthread_cond_destroy(&p->cv);
+	if (s == SY_OK) {
+		out->n_items = n;
+		out->dims = p->items ? info.dims : p->dims;
+		out->dense = p->dense;
+		out->items = p->items;
+		out->n_tokens = p->n_tokens;
+		out->queue_ms = p->queue_ms;
+		out->inference_ms = p->inference_ms;
+		out->total_ms = (double)(sy_now_ns() - t0) / 1e6;
+	} else {
+		free(p->dense);
+		for (int i = 0; p->items && i < n; i++)
+			embed_item_result_free(&p->items[i]);
+		free(p->items);
+		free(p->n_tokens);
+	}
+	free(p->got);
+	free(p);
+	return s;
+}
+
+static enum sy_status gw_token(void *ctx, const char *model, int id, char *buf, size_t cap)
+{
+	struct gateway *g = ctx;
+	enum sy_status s = SY_ERR_NOT_FOUND;
+	pthread_mutex_lock(&g->mu);
+	for (int i = 0; i < g->n_terms; i++)
+		if (g->terms[i].id == id && !strcmp(g->terms[i].model, model)) {
+			snprintf(buf, cap, "%s", g->terms[i].name);
+			s = SY_OK;
+			break;
+		}
+	pthread_mutex_unlock(&g->mu);
+	return s;
+}
+
+enum sy_status gateway_open(struct engine *e, const struct gateway_config *cfg,
+                            struct sy_error *err, struct gateway **out)
+{
+	*out = NULL;
+	if (cfg->n_pools < 1 || cfg->n_pools > MAX_POOLS)
+		return sy_error_set(err, SY_ERR_INVALID_ARG, "name 1 to %d pools with --pool",
+		                    MAX_POOLS);
+	for (int i = 0; i < cfg->n_pools; i++)
+		if (!cluster_pool_name_ok(cfg->pools[i]))
+			return sy_error_set(
+			    err, SY_ERR_INVALID_ARG,
+			    "--pool: \"%s\" is not a pool name (1-32 of A-Z a-z 0-9 _ -)",
+			    cfg->pools[i]);
+	for (int i = 0; i < cfg->n_map; i++) {
+		bool known = false;
+		for (int k = 0; k < cfg->n_pools; k++)
+			known |= !strcmp(cfg->pools[k], cfg->map_pools[i]);
+		if (!known)
+			return sy_error_set(err, SY_ERR_INVALID_ARG,
+			                    "model %s is mapped to pool %s, which no --pool names",
+			                    cfg->map_models[i], cfg->map_pools[i]);
+	}
+	struct gateway *g = calloc(1, sizeof *g);
+	if (!g)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	g->engine = e;
+	g->cfg = *cfg;
+	if (g->cfg.request_timeout_ms <= 0)
+		g->cfg.request_timeout_ms = 30000;
+	for (int i = 0; i < cfg->n_pools; i++)
+		snprintf(g->pool_names[i], sizeof g->pool_names[i], "%s", cfg->pools[i]);
+	pthread_mutex_init(&g->mu, NULL);
+	enum sy_status s =
+	    cluster_connect(cfg->nats_url, "switchyard-gateway", err, &g->nc, &g->js);
+	for (int i = 0; s == SY_OK && i < cfg->n_pools; i++)
+		s = cluster_streams_ensure(g->js, cfg->pools[i],
+		                           cfg->max_pending > 0 ? cfg->max_pending : 100000, err);
+	if (s == SY_OK) {
+		/* Async publishing with errors reported to on_publish_error. */
+		jsCtx_Destroy(g->js);
+		g->js = NULL;
+		jsOptions jo;
+		jsOptions_Init(&jo);
+		jo.Wait = 5000;
+		jo.PublishAsync.ErrHandler = on_publish_error;
+		jo.PublishAsync.ErrHandlerClosure = g;
+		jo.PublishAsync.MaxPending = 100000;
+		natsStatus ns = natsConnection_JetStream(&g->js, g->nc, &jo);
+		if (ns != NATS_OK)
+			s = cluster_nats_error(err, ns, "JetStream");
+	}
+	if (s == SY_OK) {
+		natsInbox *inbox = NULL;
+		natsStatus ns = natsInbox_Create(&inbox);
+		if (ns == NATS_OK) {
+			snprintf(g->inbox, sizeof g->inbox, "%s", (const char *)inbox);
+			natsInbox_Destroy(inbox);
+			ns = natsConnection_Subscribe(&g->inbox_sub, g->nc, g->inbox, on_reply, g);
+		}
+		if (ns == NATS_OK)
+			ns = natsSubscription_SetPendingLimits(g->inbox_sub, -1, -1);
+		if (ns == NATS_OK)
+			ns = natsConnection_Subscribe(&g->hb_sub, g->nc, "sy.workers.*",
+			                              on_heartbeat, g);
+		if (ns != NATS_OK)
+			s = cluster_nats_error(err, ns, "subscribing");
+	}
+	if (s != SY_OK) {
+		gateway_close(g);
+		return s;
+	}
+	g->backend = (struct server_backend){.encode = gw_encode, .token = gw_token, .ctx = g};
+	*out = g;
+	return SY_OK;
+}
+
+const struct server_backend *gateway_backend(struct gateway *g)
+{
+	return &g->backend;
+}
+
+void gateway_close(struct gateway *g)
+{
+	if (!g)
+		return;
+	natsSubscription_Destroy(g->inbox_sub);
+	natsSubscription_Destroy(g->hb_sub);
+	jsCtx_Destroy(g->js);
+	natsConnection_Destroy(g->nc);
+	for (int i = 0; i < g->n_terms; i++) {
+		free(g->terms[i].model);
+		free(g->terms[i].name);
+	}
+	free(g->terms);
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+}

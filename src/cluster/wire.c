@@ -1,0 +1,507 @@
+/* The cluster's JSON messages (see wire.h). Writers use the server's JSON helpers; readers
+ * use cJSON and validate every field, since a message may come from anywhere on the bus. */
+#include "cluster/wire.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/json_codec.h"
+
+/* ---- work ---- */
+
+void wire_work_write(struct sbuf *b, const char *reply, const char *req_id, int first, int n,
+                     const struct engine_encode_request *req, bool return_tokens)
+{
+	const struct extract_params *xp = req->extract;
+	sbuf_puts(b, "{\"v\":1,\"reply\":");
+	json_write_str(b, reply, -1);
+	sbuf_puts(b, ",\"req\":");
+	json_write_str(b, req_id, -1);
+	sbuf_printf(b, ",\"first\":%d,\"model\":", first);
+	json_write_str(b, req->model, -1);
+	sbuf_printf(b, ",\"p\":{\"outputs\":%u,\"normalize\":%d,\"truncate\":%s,\"is_query\":%s,",
+	            req->outputs, req->normalize < 0 ? -1 : req->normalize > 0,
+	            req->truncate ? "true" : "false", req->is_query ? "true" : "false");
+	sbuf_puts(b, "\"instruction\":");
+	if (req->instruction)
+		json_write_str(b, req->instruction, -1);
+	else
+		sbuf_puts(b, "null");
+	sbuf_puts(b, ",\"query\":");
+	if (req->query)
+		json_write_str(b, req->query, (long)req->query_len);
+	else
+		sbuf_puts(b, "null");
+	sbuf_puts(b, ",\"labels\":");
+	if (xp && xp->labels) {
+		sbuf_putc(b, '[');
+		for (int i = 0; i < xp->n_labels; i++) {
+			if (i)
+				sbuf_putc(b, ',');
+			json_write_str(b, xp->labels[i], -1);
+		}
+		sbuf_putc(b, ']');
+	} else {
+		sbuf_puts(b, "null");
+	}
+	sbuf_puts(b, ",\"threshold\":");
+	json_write_float(b, xp ? xp->threshold : -1.0f);
+	sbuf_printf(b, ",\"aggregation\":%d,\"tokens\":%s},\"texts\":[",
+	            xp ? (int)xp->aggregation : 0, return_tokens ? "true" : "false");
+	for (int i = 0; i < n; i++) {
+		if (i)
+			sbuf_putc(b, ',');
+		json_write_str(b, req->texts[first + i], (long)req->lens[first + i]);
+	}
+	sbuf_puts(b, "]}");
+}
+
+static const char *get_str(const cJSON *o, const char *k, bool nullable, bool *ok)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	if (nullable && (!v || cJSON_IsNull(v)))
+		return NULL;
+	if (!cJSON_IsString(v)) {
+		*ok = false;
+		return NULL;
+	}
+	return v->valuestring;
+}
+
+static double get_num(const cJSON *o, const char *k, double lo, double hi, bool *ok)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi)) {
+		*ok = false;
+		return lo;
+	}
+	return v->valuedouble;
+}
+
+static bool get_bool(const cJSON *o, const char *k, bool *ok)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	if (!cJSON_IsBool(v)) {
+		*ok = false;
+		return false;
+	}
+	return cJSON_IsTrue(v);
+}
+
+enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *err,
+                               struct wire_work *out)
+{
+	memset(out, 0, sizeof *out);
+	out->doc = cJSON_ParseWithLength(data, len);
+	if (!cJSON_IsObject(out->doc)) {
+		wire_work_free(out);
+		return sy_error_set(err, SY_ERR_FORMAT, "work message: not a JSON object");
+	}
+	bool ok = get_num(out->doc, "v", 1, 1, &(bool){true}) == 1;
+	if (!ok) {
+		wire_work_free(out);
+		return sy_error_set(err, SY_ERR_FORMAT, "work message: unknown version");
+	}
+	out->reply = get_str(out->doc, "reply", false, &ok);
+	out->req_id = get_str(out->doc, "req", false, &ok);
+	out->model = get_str(out->doc, "model", false, &ok);
+	out->first = (int)get_num(out->doc, "first", 0, WIRE_MAX_TEXTS, &ok);
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(out->doc, "p");
+	const cJSON *texts = cJSON_GetObjectItemCaseSensitive(out->doc, "texts");
+	if (!ok || !cJSON_IsObject(p) || !cJSON_IsArray(texts)) {
+		wire_work_free(out);
+		return sy_error_set(
+		    err, SY_ERR_FORMAT,
+		    "work message: reply, req, model, first, p and texts are required");
+	}
+	if (strlen(out->req_id) >= sizeof(((struct wire_reply *)0)->req_id) || !out->reply[0] ||
+	    !out->model[0]) {
+		wire_work_free(out);
+		return sy_error_set(err, SY_ERR_FORMAT, "work message: bad reply, req or model");
+	}
+	struct engine_encode_request *er = &out->er;
+	er->model = out->model;
+	er->outputs = (unsigned)get_num(p, "outputs", 1, 15, &ok);
+	er->normalize = (int)get_num(p, "normalize", -1, 1, &ok);
+	er->truncate = get_bool(p, "truncate", &ok);
+	er->is_query = get_bool(p, "is_query", &ok);
+	er->instruction = get_str(p, "instruction", true, &ok);
+	er->query = get_str(p, "query", true, &ok);
+	er->query_len = er->query ? strlen(er->query) : 0;
+	out->xp.threshold = (float)get_num(p, "threshold", -1, 1, &ok);
+	out->xp.aggregation = (enum ner_aggregation)get_num(p, "aggregation", 0, 3, &ok);
+	out->return_tokens = get_bool(p, "tokens", &ok);
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(p, "labels");
+	const int n_labels = cJSON_IsArray(labels) ? cJSON_GetArraySize(labels) : 0;
+	const int n = cJSON_GetArraySize(texts);
+	if (ok && labels && !cJSON_IsNull(labels) &&
+	    (!cJSON_IsArray(labels) || n_labels < 1 || n_labels > WIRE_MAX_LABELS))
+		ok = false;
+	if (!ok || n < 1 || n > WIRE_MAX_TEXTS || out->first + n > WIRE_MAX_TEXTS) {
+		wire_work_free(out);
+		return sy_error_set(err, SY_ERR_FORMAT, "work message: bad parameters or texts");
+	}
+	out->texts = calloc((size_t)n, sizeof *out->texts);
+	out->lens = calloc((size_t)n, sizeof *out->lens);
+	out->labels = n_labels ? calloc((size_t)n_labels, sizeof *out->labels) : NULL;
+	out->params = cJSON_PrintUnformatted(p);
+	if (!out->texts || !out->lens || (n_labels && !out->labels) || !out->params) {
+		wire_work_free(out);
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	}
+	int i = 0;
+	for (const cJSON *t = texts->child; t; t = t->next, i++) {
+		if (!cJSON_IsString(t)) {
+			wire_work_free(out);
+			return sy_error_set(err, SY_ERR_FORMAT,
+			                    "work message: texts[%d] is not a string", i);
+		}
+		out->texts[i] = t->valuestring;
+		out->lens[i] = strlen(t->valuestring);
+	}
+	i = 0;
+	for (const cJSON *l = n_labels ? labels->child : NULL; l; l = l->next, i++) {
+		if (!cJSON_IsString(l) || !l->valuestring[0]) {
+			wire_work_free(out);
+			return sy_error_set(err, SY_ERR_FORMAT,
+			                    "work message: labels[%d] is not a name", i);
+		}
+		out->labels[i] = l->valuestring;
+	}
+	out->xp.labels = out->labels;
+	out->xp.n_labels = n_labels;
+	er->n_items = n;
+	er->texts = out->texts;
+	er->lens = out->lens;
+	er->extract = &out->xp;
+	return SY_OK;
+}
+
+void wire_work_free(struct wire_work *w)
+{
+	cJSON_Delete(w->doc);
+	free(w->params);
+	free(w->texts);
+	free(w->lens);
+	free(w->labels);
+	memset(w, 0, sizeof *w);
+}
+
+/* ---- replies ---- */
+
+void wire_reply_write_error(struct sbuf *b, const char *req_id, int first,
+                            const struct sy_error *err)
+{
+	sbuf_puts(b, "{\"req\":");
+	json_write_str(b, req_id, -1);
+	sbuf_printf(b, ",\"first\":%d,\"ok\":false,\"status\":%d,\"message\":", first,
+	            (int)err->status);
+	json_write_str(b, err->msg, -1);
+	sbuf_putc(b, '}');
+}
+
+void wire_reply_write_ok(struct sbuf *b, const char *req_id, int first,
+                         const struct engine_encode_result *res, int from, int n, unsigned outputs,
+                         bool return_tokens, const char *(*tokens)(void *ctx, int id),
+                         void *tokens_ctx)
+{
+	sbuf_puts(b, "{\"req\":");
+	json_write_str(b, req_id, -1);
+	sbuf_printf(b, ",\"first\":%d,\"ok\":true,\"dims\":%d,\"n_tokens\":[", first, res->dims);
+	for (int i = 0; i < n; i++)
+		sbuf_printf(b, i ? ",%d" : "%d", res->n_tokens[from + i]);
+	sbuf_printf(b, "],\"queue_ms\":%.3f,\"inference_ms\":%.3f", res->queue_ms,
+	            res->inference_ms);
+	const bool sparse = (outputs & ENGINE_OUTPUT_SPARSE) && !res->items;
+	if (res->items && (outputs & ENGINE_OUTPUT_ENTITIES)) {
+		sbuf_puts(b, ",\"entities\":[");
+		for (int i = 0; i < n; i++) {
+			const struct embed_item_result *r = &res->items[from + i];
+			sbuf_puts(b, i ? ",[" : "[");
+			for (int k = 0; k < r->n_entities; k++) {
+				const struct embed_entity *e = &r->entities[k];
+				sbuf_puts(b, k ? ",{\"l\":" : "{\"l\":");
+				json_write_str(b, e->label, -1);
+				sbuf_printf(b, ",\"s\":%zu,\"e\":%zu,\"x\":", e->start, e->end);
+				json_write_float(b, e->score);
+				sbuf_putc(b, '}');
+			}
+			sbuf_putc(b, ']');
+		}
+		sbuf_puts(b, "]}");
+		return;
+	}
+	if (res->items) {
+		sbuf_puts(b, ",\"multivector\":[");
+		for (int i = 0; i < n; i++) {
+			const struct embed_item_result *r = &res->items[from + i];
+			sbuf_printf(b, "%s{\"d\":%d,\"n\":%d,\"v\":", i ? "," : "", r->dims,
+			            r->n_vectors);
+			json_write_floats(b, r->vectors, r->n_vectors * r->dims);
+			sbuf_putc(b, '}');
+		}
+		sbuf_puts(b, "]}");
+		return;
+	}
+	sbuf_puts(b, sparse ? ",\"sparse\":[" : ",\"dense\":[");
+	for (int i = 0; i < n; i++) {
+		const float *v = res->dense + (size_t)(from + i) * (size_t)res->dims;
+		if (i)
+			sbuf_putc(b, ',');
+		if (!sparse) {
+			json_write_floats(b, v, res->dims);
+			continue;
+		}
+		sbuf_puts(b, "{\"i\":[");
+		int k = 0;
+		for (int d = 0; d < res->dims; d++)
+			if (v[d] != 0)
+				sbuf_printf(b, k++ ? ",%d" : "%d", d);
+		sbuf_puts(b, "],\"v\":[");
+		k = 0;
+		for (int d = 0; d < res->dims; d++)
+			if (v[d] != 0) {
+				if (k++)
+					sbuf_putc(b, ',');
+				json_write_float(b, v[d]);
+			}
+		sbuf_putc(b, ']');
+		if (return_tokens && tokens) {
+			sbuf_puts(b, ",\"t\":[");
+			k = 0;
+			for (int d = 0; d < res->dims; d++)
+				if (v[d] != 0) {
+					const char *t = tokens(tokens_ctx, d);
+					if (k++)
+						sbuf_putc(b, ',');
+					if (t)
+						json_write_str(b, t, -1);
+					else
+						sbuf_puts(b, "null");
+				}
+			sbuf_putc(b, ']');
+		}
+		sbuf_putc(b, '}');
+	}
+	sbuf_puts(b, "]}");
+}
+
+static enum sy_status bad_reply(struct sy_error *err, struct wire_reply *r, const char *what)
+{
+	wire_reply_free(r);
+	return sy_error_set(err, SY_ERR_FORMAT, "reply: %s", what);
+}
+
+/* Reads a float array of exactly n numbers into out. */
+static bool read_floats(const cJSON *a, float *out, long n)
+{
+	if (!cJSON_IsArray(a))
+		return false;
+	long i = 0;
+	for (const cJSON *x = a->child; x; x = x->next, i++) {
+		if (i >= n || !cJSON_IsNumber(x))
+			return false;
+		out[i] = (float)x->valuedouble;
+	}
+	return i == n;
+}
+
+static enum sy_status parse_entities(const cJSON *list, struct wire_reply *r, struct sy_error *err)
+{
+	int i = 0;
+	for (const cJSON *it = list->child; it; it = it->next, i++) {
+		if (!cJSON_IsArray(it))
+			return bad_reply(err, r, "entities must be arrays");
+		const int m = cJSON_GetArraySize(it);
+		struct embed_item_result *ir = &r->items[i];
+		ir->entities = m ? calloc((size_t)m, sizeof *ir->entities) : NULL;
+		if (m && !ir->entities)
+			return bad_reply(err, r, "out of memory");
+		for (const cJSON *e = it->child; e; e = e->next) {
+			bool ok = true;
+			struct embed_entity *en = &ir->entities[ir->n_entities];
+			const char *l = get_str(e, "l", false, &ok);
+			en->start = (size_t)get_num(e, "s", 0, 1e12, &ok);
+			en->end = (size_t)get_num(e, "e", 0, 1e12, &ok);
+			en->score = (float)get_num(e, "x", -1e30, 1e30, &ok);
+			if (!ok || strlen(l) >= sizeof en->label || en->end < en->start)
+				return bad_reply(err, r, "a malformed entity");
+			snprintf(en->label, sizeof en->label, "%s", l);
+			ir->n_entities++;
+		}
+	}
+	return SY_OK;
+}
+
+static enum sy_status parse_multivectors(const cJSON *list, struct wire_reply *r,
+                                         struct sy_error *err)
+{
+	int i = 0;
+	for (const cJSON *it = list->child; it; it = it->next, i++) {
+		bool ok = true;
+		struct embed_item_result *ir = &r->items[i];
+		ir->dims = (int)get_num(it, "d", 1, 65536, &ok);
+		ir->n_vectors = (int)get_num(it, "n", 0, 1 << 20, &ok);
+		if (!ok || (long)ir->dims * ir->n_vectors > (1L << 26))
+			return bad_reply(err, r, "a malformed multivector");
+		ir->vectors =
+		    malloc((size_t)ir->dims * (size_t)(ir->n_vectors + 1) * sizeof(float));
+		if (!ir->vectors)
+			return bad_reply(err, r, "out of memory");
+		if (!read_floats(cJSON_GetObjectItemCaseSensitive(it, "v"), ir->vectors,
+		                 (long)ir->dims * ir->n_vectors))
+			return bad_reply(err, r, "multivector values do not match d x n");
+	}
+	return SY_OK;
+}
+
+static enum sy_status parse_sparse(const cJSON *list, struct wire_reply *r, struct sy_error *err)
+{
+	int i = 0;
+	for (const cJSON *it = list->child; it; it = it->next, i++) {
+		const cJSON *ix = cJSON_GetObjectItemCaseSensitive(it, "i");
+		const cJSON *vx = cJSON_GetObjectItemCaseSensitive(it, "v");
+		const cJSON *tx = cJSON_GetObjectItemCaseSensitive(it, "t");
+		if (!cJSON_IsArray(ix) || !cJSON_IsArray(vx) ||
+		    cJSON_GetArraySize(ix) != cJSON_GetArraySize(vx) ||
+		    (tx &&
+		     (!cJSON_IsArray(tx) || cJSON_GetArraySize(tx) != cJSON_GetArraySize(ix))))
+			return bad_reply(err, r, "a malformed sparse vector");
+		float *row = r->dense + (size_t)i * (size_t)r->dims;
+		const cJSON *v = vx->child, *t = tx ? tx->child : NULL;
+		for (const cJSON *x = ix->child; x; x = x->next, v = v->next) {
+			if (!cJSON_IsNumber(x) || !cJSON_IsNumber(v) || x->valuedouble < 0 ||
+			    x->valuedouble >= r->dims)
+				return bad_reply(err, r, "a sparse index out of range");
+			const int id = (int)x->valuedouble;
+			row[id] = (float)v->valuedouble;
+			if (t) {
+				if (cJSON_IsString(t)) {
+					int *ids = realloc(r->term_ids,
+					                   (size_t)(r->n_terms + 1) * sizeof *ids);
+					if (ids)
+						r->term_ids = ids;
+					char **names =
+					    realloc(r->term_names,
+					            (size_t)(r->n_terms + 1) * sizeof *names);
+					if (names)
+						r->term_names = names;
+					char *name = strdup(t->valuestring);
+					if (!ids || !names || !name) {
+						free(name);
+						return bad_reply(err, r, "out of memory");
+					}
+					r->term_ids[r->n_terms] = id;
+					r->term_names[r->n_terms++] = name;
+				}
+				t = t->next;
+			}
+		}
+	}
+	return SY_OK;
+}
+
+enum sy_status wire_reply_parse(const char *data, size_t len, int dims_limit, struct sy_error *err,
+                                struct wire_reply *out)
+{
+	memset(out, 0, sizeof *out);
+	cJSON *doc = cJSON_ParseWithLength(data, len);
+	enum sy_status s = SY_OK;
+	bool ok = cJSON_IsObject(doc);
+	const char *req = ok ? get_str(doc, "req", false, &ok) : NULL;
+	if (ok && strlen(req) >= sizeof out->req_id)
+		ok = false;
+	if (ok) {
+		snprintf(out->req_id, sizeof out->req_id, "%s", req);
+		out->first = (int)get_num(doc, "first", 0, WIRE_MAX_TEXTS, &ok);
+	}
+	const bool good = ok && get_bool(doc, "ok", &ok);
+	if (!ok) {
+		cJSON_Delete(doc);
+		return bad_reply(err, out, "not a reply (req, first, ok)");
+	}
+	if (!good) {
+		out->status = (enum sy_status)get_num(doc, "status", 1, SY_ERR_DEAD_LETTER, &ok);
+		const char *m = get_str(doc, "message", false, &ok);
+		if (!ok)
+			out->status = SY_ERR_INTERNAL;
+		snprintf(out->message, sizeof out->message, "%s", m ? m : "a worker failed");
+		cJSON_Delete(doc);
+		return SY_OK;
+	}
+	out->dims = (int)get_num(doc, "dims", 0, dims_limit, &ok);
+	out->queue_ms = get_num(doc, "queue_ms", 0, 1e12, &ok);
+	out->inference_ms = get_num(doc, "inference_ms", 0, 1e12, &ok);
+	const cJSON *nt = cJSON_GetObjectItemCaseSensitive(doc, "n_tokens");
+	const int n = cJSON_IsArray(nt) ? cJSON_GetArraySize(nt) : 0;
+	if (!ok || n < 1 || n > WIRE_MAX_TEXTS) {
+		cJSON_Delete(doc);
+		return bad_reply(err, out, "bad dims, timing or n_tokens");
+	}
+	out->n = n;
+	out->n_tokens = calloc((size_t)n, sizeof *out->n_tokens);
+	if (!out->n_tokens) {
+		cJSON_Delete(doc);
+		return bad_reply(err, out, "out of memory");
+	}
+	int i = 0;
+	for (const cJSON *x = nt->child; x; x = x->next, i++)
+		out->n_tokens[i] = cJSON_IsNumber(x) ? (int)x->valuedouble : 0;
+	const cJSON *dense = cJSON_GetObjectItemCaseSensitive(doc, "dense");
+	const cJSON *sparse = cJSON_GetObjectItemCaseSensitive(doc, "sparse");
+	const cJSON *multi = cJSON_GetObjectItemCaseSensitive(doc, "multivector");
+	const cJSON *ents = cJSON_GetObjectItemCaseSensitive(doc, "entities");
+	const cJSON *list = dense ? dense : sparse ? sparse : multi ? multi : ents;
+	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != n) {
+		cJSON_Delete(doc);
+		return bad_reply(err, out, "no results, or not one per text");
+	}
+	if (dense || sparse) {
+		if ((size_t)n * (size_t)out->dims > ((size_t)1 << 28)) {
+			cJSON_Delete(doc);
+			return bad_reply(err, out, "too large");
+		}
+		out->dense = calloc((size_t)n * (size_t)(out->dims ? out->dims : 1), sizeof(float));
+		if (!out->dense) {
+			cJSON_Delete(doc);
+			return bad_reply(err, out, "out of memory");
+		}
+		i = 0;
+		if (dense) {
+			for (const cJSON *row = dense->child; row; row = row->next, i++)
+				if (!read_floats(row, out->dense + (size_t)i * out->dims,
+				                 out->dims)) {
+					cJSON_Delete(doc);
+					return bad_reply(err, out,
+					                 "a dense vector of the wrong size");
+				}
+		} else {
+			s = parse_sparse(sparse, out, err);
+		}
+	} else {
+		out->items = calloc((size_t)n, sizeof *out->items);
+		if (!out->items) {
+			cJSON_Delete(doc);
+			return bad_reply(err, out, "out of memory");
+		}
+		s = multi ? parse_multivectors(multi, out, err) : parse_entities(ents, out, err);
+	}
+	cJSON_Delete(doc);
+	return s;
+}
+
+void wire_reply_free(struct wire_reply *r)
+{
+	free(r->dense);
+	for (int i = 0; r->items && i < r->n; i++)
+		embed_item_result_free(&r->items[i]);
+	free(r->items);
+	free(r->n_tokens);
+	for (int i = 0; i < r->n_terms; i++)
+		free(r->term_names[i]);
+	free(r->term_names);
+	free(r->term_ids);
+	memset(r, 0, sizeof *r);
+}

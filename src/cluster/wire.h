@@ -1,0 +1,87 @@
+/* The cluster's wire format (docs/CLUSTER.md): JSON messages between the gateway and the
+ * workers over NATS JetStream.
+ *
+ * Work (gateway -> stream sy.work.<model>.<pool>): one unit of an engine_encode request, the
+ * texts [first, first + n) of it (one item for encode/extract, every item of a score call):
+ *   {"v":1,"reply":INBOX,"req":ID,"first":i,"model":M,
+ *    "p":{"outputs":u,"normalize":-1|0|1,"truncate":b,"is_query":b,"instruction":s|null,
+ *         "query":s|null,"labels":[s]|null,"threshold":x,"aggregation":k,"tokens":b},
+ *    "texts":[s,...]}
+ * "p" is written in this fixed order, so units with equal parameters have equal "p" text and a
+ * worker may run them as one engine call.
+ *
+ * Reply (worker -> the gateway's inbox):
+ *   {"req":ID,"first":i,"ok":true,"dims":d,"n_tokens":[k,...],"queue_ms":x,"inference_ms":x,
+ *    then one of "dense":[[...],...] | "sparse":[{"i":[...],"v":[...],"t":[...]?},...] |
+ *    "multivector":[{"d":d,"n":k,"v":[...]},...] |
+ *    "entities":[[{"l":label,"s":start,"e":end,"x":score},...],...]}
+ *   {"req":ID,"first":i,"ok":false,"status":k,"message":s}   (k: enum sy_status)
+ * Floats are written with 9 significant digits, which give every float32 back exactly, so
+ * answers through the gateway equal those of `serve`. Entity offsets are bytes. */
+#ifndef SY_CLUSTER_WIRE_H
+#define SY_CLUSTER_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/status.h"
+#include "engine/engine.h"
+#include "server/sbuf.h"
+
+#define WIRE_MAX_TEXTS 100000
+#define WIRE_MAX_LABELS 256
+
+/* Writes the work unit of texts [first, first + n) of req. */
+void wire_work_write(struct sbuf *b, const char *reply, const char *req_id, int first, int n,
+                     const struct engine_encode_request *req, bool return_tokens);
+
+struct wire_work {
+	cJSON *doc; /* strings below point into it */
+	const char *reply, *req_id, *model;
+	char *params; /* the "p" object as written (for grouping), malloc'd */
+	int first;
+	bool return_tokens;
+	struct engine_encode_request er; /* model, texts, lens, outputs, ... ready to run */
+	struct extract_params xp;
+	const char **texts;
+	size_t *lens;
+	const char **labels;
+};
+
+/* Parses and checks a work unit (untrusted: every field is validated). */
+enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *err,
+                               struct wire_work *out);
+void wire_work_free(struct wire_work *w);
+
+/* Replies for the texts [from, from + n) of res, as unit (req_id, first). tokens(ctx, id)
+ * names sparse terms when return_tokens (may be NULL). */
+void wire_reply_write_ok(struct sbuf *b, const char *req_id, int first,
+                         const struct engine_encode_result *res, int from, int n, unsigned outputs,
+                         bool return_tokens, const char *(*tokens)(void *ctx, int id),
+                         void *tokens_ctx);
+void wire_reply_write_error(struct sbuf *b, const char *req_id, int first,
+                            const struct sy_error *err);
+
+struct wire_reply {
+	char req_id[96];
+	int first, n;
+	enum sy_status status; /* SY_OK or the worker's failure */
+	char message[SY_ERROR_MSG_LEN];
+	int dims;
+	float *dense; /* [n][dims] (sparse replies are scattered into it) */
+	struct embed_item_result *items; /* [n] multi-vectors or entities, or NULL */
+	int *n_tokens; /* [n] */
+	int *term_ids; /* sparse terms named in "t": [n_terms] ids and their names */
+	char **term_names;
+	int n_terms;
+	double queue_ms, inference_ms;
+};
+
+/* Parses a reply; dims_limit bounds "dims" (a sparse reply allocates n x dims floats). */
+enum sy_status wire_reply_parse(const char *data, size_t len, int dims_limit, struct sy_error *err,
+                                struct wire_reply *out);
+void wire_reply_free(struct wire_reply *r);
+
+#endif

@@ -1,0 +1,330 @@
+/* The cluster worker (see worker.h). */
+#include "cluster/worker.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "cluster/jetstream.h"
+#include "cluster/wire.h"
+
+struct worker {
+	struct engine *e;
+	const struct worker_config *cfg;
+	natsConnection *nc;
+	jsCtx *js;
+	atomic_bool *stop;
+	char dead_subject[64], hb_subject[64], id[64];
+	const char *nak_text; /* fault injection */
+	int delay_ms;
+	long n_units, n_dead;
+};
+
+/* One fetched message and what became of it. */
+struct unit {
+	natsMsg *msg;
+	struct wire_work w;
+	bool parsed, done;
+};
+
+static void *heartbeat_main(void *arg)
+{
+	struct worker *wk = arg;
+	while (!atomic_load(wk->stop)) {
+		natsConnection_PublishString(wk->nc, wk->hb_subject, wk->id);
+		for (int i = 0; i < CLUSTER_HEARTBEAT_MS / 50 && !atomic_load(wk->stop); i++)
+			usleep(50 * 1000);
+	}
+	return NULL;
+}
+
+static void reply_error(struct worker *wk, const struct wire_work *w, const struct sy_error *err)
+{
+	struct sbuf b = {0};
+	wire_reply_write_error(&b, w->req_id, w->first, err);
+	if (!b.oom)
+		natsConnection_Publish(wk->nc, w->reply, b.data, (int)b.len);
+	sbuf_free(&b);
+}
+
+/* Sets a unit aside: the dead-letter stream keeps it, the client (if known) hears why. */
+static void dead_letter(struct worker *wk, struct unit *u, const char *why)
+{
+	jsPubAck *pa = NULL;
+	const char *data = natsMsg_GetData(u->msg);
+	natsStatus s = js_Publish(&pa, wk->js, wk->dead_subject, data,
+	                          natsMsg_GetDataLength(u->msg), NULL, NULL);
+	jsPubAck_Destroy(pa);
+	if (s != NATS_OK)
+		sy_log(SY_LOG_WARN, "worker: dead-letter publish failed: %s",
+		       natsStatus_GetText(s));
+	if (u->parsed) {
+		struct sy_error err = {0};
+		sy_error_set(
+		    &err, SY_ERR_DEAD_LETTER,
+		    "work for model %s failed %s and was set aside in the dead-letter stream "
+		    "(%s)",
+		    u->w.model, why, wk->dead_subject);
+		reply_error(wk, &u->w, &err);
+	}
+	natsMsg_Term(u->msg, NULL);
+	u->done = true;
+	wk->n_dead++;
+	sy_log(SY_LOG_WARN, "worker: message set aside in %s: %s", wk->dead_subject, why);
+}
+
+struct token_ctx {
+	struct engine *e;
+	const char *model;
+	char buf[256];
+};
+
+static const char *token_name(void *ctx, int id)
+{
+	struct token_ctx *t = ctx;
+	return engine_model_token(t->e, t->model, id, t->buf, sizeof t->buf) == SY_OK ? t->buf
+	                                                                              : NULL;
+}
+
+static bool transient(enum sy_status s)
+{
+	return s == SY_ERR_UNAVAILABLE || s == SY_ERR_BUSY;
+}
+
+/* Runs units[idx[0..n)] (same model and parameters) as one engine call, replies, acks. */
+static void run_group(struct worker *wk, struct unit *units, const int *idx, int n)
+{
+	int total = 0;
+	for (int k = 0; k < n; k++)
+		total += units[idx[k]].w.er.n_items;
+	struct engine_encode_request er = units[idx[0]].w.er;
+	const char **texts = malloc((size_t)total * sizeof *texts);
+	size_t *lens = malloc((size_t)total * sizeof *lens);
+	struct engine_encode_result res = {0};
+	struct sy_error err = {0};
+	enum sy_status s = texts && lens ? SY_OK : SY_ERR_NOMEM;
+	if (s == SY_OK) {
+		int at = 0;
+		for (int k = 0; k < n; k++) {
+			const struct wire_work *w = &units[idx[k]].w;
+			memcpy(texts + at, w->texts, (size_t)w->er.n_items * sizeof *texts);
+			memcpy(lens + at, w->lens, (size_t)w->er.n_items * sizeof *lens);
+			at += w->er.n_items;
+		}
+		er.n_items = total;
+		er.texts = texts;
+		er.lens = lens;
+		s = engine_encode(wk->e, &er, &err, &res);
+	} else {
+		sy_error_set(&err, s, "out of memory");
+	}
+	if (s != SY_OK && n > 1 && !transient(s)) {
+		/* One unit's failure (a text too long, say) must not fail the others. */
+		free(texts);
+		free(lens);
+		for (int k = 0; k < n; k++)
+			run_group(wk, units, idx + k, 1);
+		return;
+	}
+	struct token_ctx tc = {.e = wk->e, .model = er.model};
+	int at = 0;
+	for (int k = 0; k < n; k++) {
+		struct unit *u = &units[idx[k]];
+		if (transient(s)) {
+			natsMsg_NakWithDelay(u->msg, 500, NULL);
+			u->done = true;
+			continue;
+		}
+		struct sbuf b = {0};
+		if (s == SY_OK)
+			wire_reply_write_ok(&b, u->w.req_id, u->w.first, &res, at, u->w.er.n_items,
+			                    er.outputs, u->w.return_tokens, token_name, &tc);
+		else
+			wire_reply_write_error(&b, u->w.req_id, u->w.first, &err);
+		at += u->w.er.n_items;
+		natsStatus ps =
+		    b.oom ? NATS_NO_MEMORY
+		          : natsConnection_Publish(wk->nc, u->w.reply, b.data, (int)b.len);
+		if (ps == NATS_MAX_PAYLOAD) {
+			struct sy_error big = {0};
+			sy_error_set(
+			    &big, SY_ERR_LIMIT,
+			    "the answer (%zu bytes) is larger than the NATS max_payload (%ld)",
+			    b.len, (long)natsConnection_GetMaxPayload(wk->nc));
+			reply_error(wk, &u->w, &big);
+		}
+		sbuf_free(&b);
+		natsMsg_Ack(u->msg, NULL);
+		u->done = true;
+		wk->n_units++;
+	}
+	engine_encode_result_free(&res);
+	free(texts);
+	free(lens);
+}
+
+static bool has_text(const struct wire_work *w, const char *t)
+{
+	for (int i = 0; t && i < w->er.n_items; i++)
+		if (!strcmp(w->texts[i], t))
+			return true;
+	return false;
+}
+
+static void run_batch(struct worker *wk, natsMsgList *list)
+{
+	const int n = list->Count;
+	struct unit *units = calloc((size_t)n, sizeof *units);
+	int *idx = malloc((size_t)n * sizeof *idx);
+	if (!units || !idx) {
+		free(units);
+		free(idx);
+		return; /* unacked: redelivered */
+	}
+	for (int i = 0; i < n; i++) {
+		struct unit *u = &units[i];
+		u->msg = list->Msgs[i];
+		struct sy_error err = {0};
+		u->parsed =
+		    wire_work_parse(natsMsg_GetData(u->msg), (size_t)natsMsg_GetDataLength(u->msg),
+		                    &err, &u->w) == SY_OK;
+		if (!u->parsed) {
+			dead_letter(wk, u, err.msg);
+			continue;
+		}
+		jsMsgMetaData *meta = NULL;
+		uint64_t delivered = 1;
+		if (natsMsg_GetMetaData(&meta, u->msg) == NATS_OK) {
+			delivered = meta->NumDelivered;
+			jsMsgMetaData_Destroy(meta);
+		}
+		if (delivered > (uint64_t)wk->cfg->max_deliver) {
+			char why[64];
+			snprintf(why, sizeof why, "%llu deliveries",
+			         (unsigned long long)delivered - 1);
+			dead_letter(wk, u, why);
+			continue;
+		}
+		if (wk->nak_text && has_text(&u->w, wk->nak_text)) {
+			natsMsg_NakWithDelay(u->msg, 50, NULL);
+			u->done = true;
+		}
+	}
+	/* Group the rest by (model, parameters), in arrival order. */
+	for (int i = 0; i < n; i++) {
+		if (units[i].done)
+			continue;
+		int m = 0;
+		for (int j = i; j < n; j++) {
+			struct unit *u = &units[j];
+			if (!u->done && !strcmp(u->w.model, units[i].w.model) &&
+			    !strcmp(u->w.params, units[i].w.params)) {
+				idx[m++] = j;
+				u->done = true; /* taken; run_group acks or naks it */
+			}
+		}
+		run_group(wk, units, idx, m);
+	}
+	for (int i = 0; i < n; i++)
+		if (units[i].parsed)
+			wire_work_free(&units[i].w);
+	free(units);
+	free(idx);
+}
+
+enum sy_status worker_run(struct engine *e, const struct worker_config *cfg, atomic_bool *stop,
+                          struct sy_error *err)
+{
+	if (!cluster_pool_name_ok(cfg->pool))
+		return sy_error_set(err, SY_ERR_INVALID_ARG,
+		                    "--pool: \"%s\" is not a pool name (1-32 of A-Z a-z 0-9 _ -)",
+		                    cfg->pool ? cfg->pool : "");
+	struct worker wk = {.e = e, .cfg = cfg, .stop = stop};
+	snprintf(wk.dead_subject, sizeof wk.dead_subject, "sy.dead.%s", cfg->pool);
+	snprintf(wk.hb_subject, sizeof wk.hb_subject, "sy.workers.%s", cfg->pool);
+	snprintf(wk.id, sizeof wk.id, "worker-%ld", (long)getpid());
+	wk.nak_text = getenv("SY_WORKER_NAK_TEXT");
+	wk.delay_ms = getenv("SY_WORKER_DELAY_MS") ? atoi(getenv("SY_WORKER_DELAY_MS")) : 0;
+	enum sy_status s = cluster_connect(cfg->nats_url, wk.id, err, &wk.nc, &wk.js);
+	if (s == SY_OK)
+		s = cluster_streams_ensure(wk.js, cfg->pool, cfg->max_pending, err);
+	natsSubscription *sub = NULL;
+	if (s == SY_OK) {
+		char subject[96], durable[64], stream[64];
+		snprintf(subject, sizeof subject, "sy.work.*.%s", cfg->pool);
+		snprintf(durable, sizeof durable, "sy-%s", cfg->pool);
+		cluster_stream_name(stream, sizeof stream, cfg->pool);
+		/* The consumer is created here (or found) and only bound to, so it outlives every
+		 * worker: the work in it waits for the next one. */
+		jsConsumerConfig cc;
+		jsConsumerConfig_Init(&cc);
+		cc.Durable = durable;
+		cc.AckPolicy = js_AckExplicit;
+		cc.AckWait = (int64_t)cfg->ack_wait_s * 1000000000LL;
+		cc.MaxDeliver = -1; /* the worker counts deliveries itself (dead letters) */
+		cc.MaxAckPending = 10000;
+		cc.FilterSubject = subject;
+		jsConsumerInfo *ci = NULL;
+		natsStatus ns = js_AddConsumer(&ci, wk.js, stream, &cc, NULL, NULL);
+		jsConsumerInfo_Destroy(ci);
+		if (ns != NATS_OK &&
+		    js_GetConsumerInfo(&ci, wk.js, stream, durable, NULL, NULL) == NATS_OK) {
+			jsConsumerInfo_Destroy(ci);
+			ns = NATS_OK;
+		}
+		if (ns != NATS_OK) {
+			s = cluster_nats_error(err, ns, "creating the pool's consumer");
+		} else {
+			jsSubOptions so;
+			jsSubOptions_Init(&so);
+			so.Stream = stream;
+			so.Consumer = durable;
+			ns = js_PullSubscribe(&sub, wk.js, subject, durable, NULL, &so, NULL);
+			if (ns != NATS_OK)
+				s = cluster_nats_error(err, ns, "pull subscription");
+		}
+	}
+	pthread_t hb;
+	bool hb_started = false;
+	if (s == SY_OK)
+		hb_started = pthread_create(&hb, NULL, heartbeat_main, &wk) == 0;
+	if (s == SY_OK)
+		sy_log(SY_LOG_INFO, "worker: pool %s on %s, fetching up to %d", cfg->pool,
+		       cfg->nats_url, cfg->fetch_batch);
+	while (s == SY_OK && !atomic_load(stop)) {
+		natsMsgList list = {0};
+		natsStatus ns = natsSubscription_Fetch(&list, sub, cfg->fetch_batch, 500, NULL);
+		if (ns == NATS_TIMEOUT || (ns == NATS_OK && list.Count == 0)) {
+			natsMsgList_Destroy(&list);
+			continue;
+		}
+		if (ns != NATS_OK) {
+			/* Disconnected, or the server restarting: wait and fetch again. */
+			natsMsgList_Destroy(&list);
+			usleep(200 * 1000);
+			continue;
+		}
+		if (wk.delay_ms > 0)
+			usleep((useconds_t)wk.delay_ms * 1000);
+		run_batch(&wk, &list);
+		natsMsgList_Destroy(&list);
+	}
+	if (hb_started)
+		pthread_join(hb, NULL);
+	if (sub) {
+		/* Leave the durable consumer for the other workers (and our restart). */
+		natsSubscription_Destroy(sub);
+	}
+	if (wk.nc) {
+		natsConnection_FlushTimeout(wk.nc, 2000);
+		sy_log(SY_LOG_INFO, "worker: done: %ld units answered, %ld set aside", wk.n_units,
+		       wk.n_dead);
+	}
+	jsCtx_Destroy(wk.js);
+	natsConnection_Destroy(wk.nc);
+	return s;
+}

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# The cluster end to end with a real nats-server (-js, on loopback): one gateway and two workers
+# answer exactly what `serve` answers (encode dense/sparse/multivector, extract, score, rerank,
+# OpenAI embeddings); 503 NO_WORKERS for a pool nobody serves; a worker killed with -9 while it
+# holds work loses nothing (redelivery) and no item is answered twice; a poison unit (NAKed on
+# every delivery) and an unparseable message land in the dead-letter stream, the client getting
+# 502 DEAD_LETTER; NATS restarted while idle and the system recovers; workers drain on SIGTERM.
+set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"
+command -v nats-server >/dev/null || fail "nats-server is not installed (make deps)"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+NPORT=$(free_port)
+NATS=nats://127.0.0.1:$NPORT
+start_nats() {
+	timeout --foreground 300 nats-server -js -sd "$tmp/js" -a 127.0.0.1 -p "$NPORT" >>"$tmp/nats.log" 2>&1 &
+	NATS_PID=$!
+	sy_pids+=("$NATS_PID")
+	for _ in $(seq 1 100); do
+		python3 -c "import socket; socket.create_connection(('127.0.0.1', $NPORT), 1)" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "nats-server did not start"
+}
+start_nats
+MODELS=(--no-builtin-models --model bert=tests/fixtures/bert-tiny --model ner=tests/fixtures/ner-tiny
+	--model sp=tests/fixtures/splade-tiny --model cb=tests/fixtures/colbert-tiny
+	--model ce=tests/fixtures/bert-ce-tiny)
+start_worker() { # NAME [env...]
+	local name=$1
+	shift
+	env "$@" timeout --foreground 300 "$SY" worker --nats "$NATS" --pool p1 --ack-wait 2 --max-deliver 3 \
+		--threads 1 "${MODELS[@]}" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+	LAST=$!
+	sy_pids+=("$LAST")
+}
+start_worker w1
+W1=$LAST
+start_worker w2
+W2=$LAST
+sy_start serve "${MODELS[@]}"
+SERVE_URL=$URL
+timeout --foreground 300 "$SY" gateway --host 127.0.0.1 --port 0 --nats "$NATS" --pool p1 --pool p2 \
+	--model-pool lonely=p2 --request-timeout-ms 20000 --no-builtin-models --model bert --model ner \
+	--model sp --model cb --model ce --model lonely >"$tmp/gw.out" 2>"$tmp/gw.err" &
+GW=$!
+sy_pids+=("$GW")
+GW_URL=
+for _ in $(seq 1 200); do
+	GW_URL=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/gw.out" 2>/dev/null || true)
+	[ -n "$GW_URL" ] && break
+	sleep 0.05
+done
+[ -n "$GW_URL" ] || { cat "$tmp/gw.err"; fail "gateway did not start"; }
+
+python3 - "$SERVE_URL" "$GW_URL" "$NPORT" <<'PY' || { tail -n 5 "$tmp"/w1.err "$tmp"/gw.err; fail "cluster equivalence"; }
+import http.client, json, sys, time, urllib.parse
+sys.path.insert(0, "tests/integration/lib")
+from nats_client import Nats
+serve, gw, nport = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+def req(url, method, path, body=None):
+    u = urllib.parse.urlparse(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    c.request(method, path, None if body is None else json.dumps(body), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = json.loads(r.read())
+    hdr = dict(r.getheaders())
+    c.close()
+    return r.status, data, hdr
+
+def strip(d):
+    d = dict(d)
+    d.pop("timing", None)
+    return d
+
+# Wait for the workers' heartbeats.
+for _ in range(100):
+    st, _, _ = req(gw, "POST", "/v1/encode/bert", {"items": [{"text": "warm up"}]})
+    if st == 200:
+        break
+    time.sleep(0.1)
+assert st == 200, st
+texts = ["Tim Cook is the CEO of Apple.", "A switchyard sorts railway cars.", "Café déjà vu!", "x"]
+cases = [
+    ("/v1/encode/bert", {"items": [{"id": f"i{k}", "text": t} for k, t in enumerate(texts)]}),
+    ("/v1/encode/bert", {"items": [{"text": t} for t in texts], "params": {"normalize": False, "is_query": True}}),
+    ("/v1/encode/sp", {"items": [{"text": t} for t in texts], "params": {"output_types": ["sparse"], "return_tokens": True, "sparse_top_k": 20}}),
+    ("/v1/encode/cb", {"items": [{"text": t} for t in texts], "params": {"output_types": ["multivector"]}}),
+    ("/v1/encode/cb", {"items": [{"text": t} for t in texts], "params": {"output_types": ["multivector"], "is_query": True}}),
+    ("/v1/extract/ner", {"items": [{"text": t} for t in texts], "params": {"aggregation": "average"}}),
+    ("/v1/score/ce", {"query": "who runs Apple?", "items": [{"text": t} for t in texts]}),
+    ("/v1/score/cb", {"query": "who runs Apple?", "items": [{"text": t} for t in texts]}),
+    ("/v1/rerank", {"model": "ce", "query": "railway", "documents": texts, "top_n": 2, "return_documents": True}),
+    ("/v1/embeddings", {"model": "bert", "input": texts}),
+    # errors come back the same way
+    ("/v1/encode/ner", {"items": [{"text": "x"}]}),
+    ("/v1/extract/ner", {"items": [{"text": "x"}], "params": {"labels": ["person"]}}),
+    ("/v1/encode/bert", {"items": [{"text": "word " * 200}], "params": {"truncate": False}}),
+    ("/v1/encode/nope", {"items": [{"text": "x"}]}),
+]
+for path, body in cases:
+    a = req(serve, "POST", path, body)
+    b = req(gw, "POST", path, body)
+    assert a[0] == b[0], (path, a[0], b[0], b[1])
+    assert strip(a[1]) == strip(b[1]), (path, json.dumps(a[1])[:300], json.dumps(b[1])[:300])
+print("ok: gateway answers equal serve on", len(cases), "requests")
+
+# A pool that no worker serves: 503 NO_WORKERS with Retry-After.
+st, r, h = req(gw, "POST", "/v1/encode/lonely", {"items": [{"text": "x"}]})
+assert st == 503 and r["error"]["code"] == "NO_WORKERS" and "Retry-After" in h, (st, r, h)
+
+# An unparseable message published straight to the work subject goes to the dead letters.
+n = Nats(nport)
+before = n.stream_messages("SY_DEAD")
+n.publish("sy.work.bert.p1", b"\x00 not json")
+for _ in range(100):
+    if n.stream_messages("SY_DEAD") == before + 1:
+        break
+    time.sleep(0.1)
+assert n.stream_messages("SY_DEAD") == before + 1
+print("ok: no workers -> 503, garbage -> dead letters")
+PY
+
+# Poison: workers that NAK a text on every delivery; after --max-deliver 3 it is set aside.
+kill "$W1" "$W2"
+wait "$W1" "$W2" 2>/dev/null || true
+start_worker w3 SY_WORKER_NAK_TEXT=poison
+W3=$LAST
+start_worker w4 SY_WORKER_NAK_TEXT=poison
+W4=$LAST
+python3 - "$GW_URL" "$NPORT" <<'PY' || { tail -n 5 "$tmp"/w3.err; fail "poison message"; }
+import http.client, json, sys, time, urllib.parse
+sys.path.insert(0, "tests/integration/lib")
+from nats_client import Nats
+u = urllib.parse.urlparse(sys.argv[1])
+def post(path, body):
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    return r.status, json.loads(r.read())
+n = Nats(int(sys.argv[2]))
+before = n.stream_messages("SY_DEAD")
+for _ in range(100):
+    st, r = post("/v1/encode/bert", {"items": [{"text": "fine"}]})
+    if st == 200:
+        break
+    time.sleep(0.1)
+st, r = post("/v1/encode/bert", {"items": [{"text": "fine"}, {"text": "poison"}]})
+assert st == 502 and r["error"]["code"] == "DEAD_LETTER", (st, r)
+assert n.stream_messages("SY_DEAD") == before + 1
+print("ok: poison -> 502 DEAD_LETTER after max-deliver")
+PY
+
+# kill -9 a worker holding work: every request still completes, each item once, right answers.
+kill "$W3" "$W4"
+wait "$W3" "$W4" 2>/dev/null || true
+start_worker w5 SY_WORKER_DELAY_MS=1500
+W5=$LAST
+start_worker w6
+W6=$LAST
+python3 - "$SERVE_URL" "$GW_URL" "$W5" "$NPORT" <<'PY' || { tail -n 5 "$tmp"/w5.err "$tmp"/w6.err; fail "kill -9 redelivery"; }
+import http.client, json, os, signal, sys, threading, time, urllib.parse
+sys.path.insert(0, "tests/integration/lib")
+from nats_client import Nats
+serve, gw, victim = sys.argv[1], sys.argv[2], int(sys.argv[3])
+consumer = "$JS.API.CONSUMER.INFO.SY_WORK_p1.sy-p1"
+nats = Nats(int(sys.argv[4]))
+def post(url, path, body):
+    u = urllib.parse.urlparse(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    return r.status, json.loads(r.read())
+for _ in range(100):
+    if post(gw, "/v1/encode/bert", {"items": [{"text": "w"}]})[0] == 200:
+        break
+    time.sleep(0.1)
+bodies = [{"items": [{"id": f"r{k}-{i}", "text": f"request {k} item {i}"} for i in range(4)]} for k in range(12)]
+res = {}
+def one(k):
+    res[k] = post(gw, "/v1/encode/bert", bodies[k])
+ths = [threading.Thread(target=one, args=(k,)) for k in range(12)]
+[t.start() for t in ths]
+time.sleep(0.6)
+os.kill(victim, signal.SIGKILL)
+time.sleep(0.2)
+# The victim died holding work: messages delivered and never acked (redelivered after 2 s).
+held = nats.request(consumer).get("num_ack_pending", 0)
+assert held > 0, held
+[t.join() for t in ths]
+for k in range(12):
+    st, r = res[k]
+    assert st == 200, (k, st, r)
+    want = post(serve, "/v1/encode/bert", bodies[k])[1]
+    assert [i["id"] for i in r["items"]] == [i["id"] for i in want["items"]]
+    assert [i["dense"] for i in r["items"]] == [i["dense"] for i in want["items"]], k
+print("ok: 12 requests survived kill -9 of a worker holding", held, "unacked units")
+PY
+grep -q . "$tmp/w5.err" || true
+
+# NATS restarts while idle: the gateway and the worker reconnect.
+kill "$NATS_PID"
+wait "$NATS_PID" 2>/dev/null || true
+start_nats
+python3 - "$GW_URL" <<'PY' || { tail -n 5 "$tmp"/w6.err "$tmp"/gw.err; fail "NATS restart"; }
+import http.client, json, sys, time, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+st = None
+for _ in range(150):
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    c.request("POST", "/v1/encode/bert", json.dumps({"items": [{"text": "after restart"}]}), {"Content-Type": "application/json"})
+    r = c.getresponse(); r.read()
+    st = r.status
+    if st == 200:
+        break
+    time.sleep(0.1)
+assert st == 200, st
+print("ok: recovered after a NATS restart")
+PY
+
+# A worker drains and exits 0 on SIGTERM.
+kill -TERM "$W6"
+rc=0
+wait "$W6" || rc=$?
+[ "$rc" = 0 ] || fail "worker exit status $rc after SIGTERM"
+echo "ok: worker drained on SIGTERM"
