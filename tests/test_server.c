@@ -13,7 +13,7 @@
 #include "server/errors.h"
 #include "server/json_codec.h"
 #include "server/metrics.h"
-#include "server/sbuf.h"
+#include "base/sbuf.h"
 
 static struct server_limits test_limits(void)
 {

@@ -354,7 +354,9 @@ static int run_worker(struct engine *e, const sigset_t *set)
 	}
 	printf("switchyard worker on %s, pool %s\n", cl.nats, cl.pools[0]);
 	fflush(stdout);
-	int sig = wait_signal(set);
+	int sig;
+	while ((sig = wait_signal(set)) == SIGHUP)
+		; /* workers have no routes to reload */
 	if (!atomic_load(&w.done))
 		fprintf(stderr, "switchyard worker: %s: finishing the batch in hand\n",
 		        sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -421,6 +423,7 @@ static int serve_main(int argc, char **argv, enum run_mode mode)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -485,6 +488,7 @@ static int serve_main(int argc, char **argv, enum run_mode mode)
 	    .connection_limit = cfg.max_connections,
 	    .connection_timeout_s = cfg.idle_timeout_s,
 	    .backend = gw ? gateway_backend(gw) : NULL,
+	    .router_config = config,
 	};
 	struct server *srv = NULL;
 	if (server_start(e, &scfg, &err, &srv) != SY_OK) {
@@ -498,7 +502,19 @@ static int serve_main(int argc, char **argv, enum run_mode mode)
 	       server_port(srv));
 	fflush(stdout);
 
-	int sig = wait_signal(&set);
+	int sig;
+	while ((sig = wait_signal(&set)) == SIGHUP) {
+		/* SIGHUP: re-read the routing sections of --config (atomically; on error the old
+		 * ones stay). */
+		struct sy_error rerr = {0};
+		if (server_router_reload(srv, &rerr) == SY_OK)
+			fprintf(stderr, "switchyard %s: SIGHUP: routes reloaded from %s\n",
+			        mode_names[mode], config ? config : "-");
+		else
+			fprintf(stderr,
+			        "switchyard %s: SIGHUP: reload failed, routes unchanged: %s\n",
+			        mode_names[mode], rerr.msg);
+	}
 	fprintf(stderr, "switchyard %s: %s: draining %ld request(s) in progress\n",
 	        mode_names[mode], sig == SIGINT ? "SIGINT" : "SIGTERM", server_inflight(srv));
 	server_drain_begin(srv);

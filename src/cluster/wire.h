@@ -28,7 +28,7 @@
 
 #include "base/status.h"
 #include "engine/engine.h"
-#include "server/sbuf.h"
+#include "base/sbuf.h"
 
 #define WIRE_MAX_TEXTS 100000
 #define WIRE_MAX_LABELS 256

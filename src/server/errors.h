@@ -11,7 +11,7 @@
 #define SY_SERVER_ERRORS_H
 
 #include "base/status.h"
-#include "server/sbuf.h"
+#include "base/sbuf.h"
 
 struct api_error {
 	int http_status; /* 400, 404, ... */

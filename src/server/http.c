@@ -47,6 +47,9 @@ enum route_kind {
 	ROUTE_KIND_READYZ,
 	ROUTE_KIND_METRICS,
 	ROUTE_KIND_STATUS_PAGE,
+	ROUTE_KIND_CHAT,
+	ROUTE_KIND_ROUTER_RELOAD,
+	ROUTE_KIND_ROUTES,
 };
 
 /* One request's state across the access-handler calls. */
@@ -122,6 +125,9 @@ void response_timing_headers(struct response *rs, double queue_ms, double infere
 static void response_free(struct response *rs)
 {
 	sbuf_free(&rs->body);
+	if (rs->stream_read && rs->stream_free) /* never handed to MHD */
+		rs->stream_free(rs->stream_ctx);
+	rs->stream_read = NULL;
 }
 
 /* Queues rs on the connection with the common headers, records metrics and frees rs's body. */
@@ -149,7 +155,13 @@ static enum MHD_Result response_send(struct conn_request *cr, struct response *r
 		data = sbuf_take(&rs->body, &len);
 	}
 	struct MHD_Response *r;
-	if (data)
+	if (rs->stream_read && !rs->has_error) {
+		free(data);
+		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, rs->stream_read,
+		                                      rs->stream_ctx, rs->stream_free);
+		rs->stream_read = NULL; /* MHD owns the context now */
+		data = NULL;
+	} else if (data)
 		r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	else if (rs->status == 500)
 		r = MHD_create_response_from_buffer(
@@ -223,6 +235,14 @@ static enum route_kind route_resolve(const char *path, enum http_method *allowed
 		*label = METRICS_ROUTE_EMBEDDINGS;
 		return ROUTE_KIND_EMBEDDINGS;
 	}
+	if (!strcmp(path, "/v1/chat/completions")) {
+		*label = METRICS_ROUTE_CHAT;
+		return ROUTE_KIND_CHAT;
+	}
+	if (!strcmp(path, "/v1/admin/router/reload")) {
+		*label = METRICS_ROUTE_MODEL_ADMIN;
+		return ROUTE_KIND_ROUTER_RELOAD;
+	}
 	/* Cohere's v2 clients post to /v2/rerank with the same body. */
 	if (!strcmp(path, "/v1/rerank") || !strcmp(path, "/v2/rerank")) {
 		*label = METRICS_ROUTE_SCORE;
@@ -265,6 +285,10 @@ static enum route_kind route_resolve(const char *path, enum http_method *allowed
 	if (!strcmp(path, "/metrics")) {
 		*label = METRICS_ROUTE_METRICS;
 		return ROUTE_KIND_METRICS;
+	}
+	if (!strcmp(path, "/v1/routes")) {
+		*label = METRICS_ROUTE_MODELS;
+		return ROUTE_KIND_ROUTES;
 	}
 	if (!strcmp(path, "/") || !strcmp(path, "/index.html")) {
 		*label = METRICS_ROUTE_STATUS_PAGE;
@@ -337,8 +361,9 @@ static void request_precheck(struct server *s, struct conn_request *cr, enum htt
 	if (s->auth && !probe) {
 		const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
 		enum auth_level level = auth_check(s->auth, h);
-		bool admin_route =
-		    cr->kind == ROUTE_KIND_MODEL_LOAD || cr->kind == ROUTE_KIND_MODEL_UNLOAD;
+		bool admin_route = cr->kind == ROUTE_KIND_MODEL_LOAD ||
+		                   cr->kind == ROUTE_KIND_MODEL_UNLOAD ||
+		                   cr->kind == ROUTE_KIND_ROUTER_RELOAD;
 		if (level == AUTH_LEVEL_NONE) {
 			response_error_set(rs, 401, "UNAUTHORIZED",
 			                   h ? "invalid bearer token"
@@ -400,6 +425,9 @@ static void route_dispatch(struct conn_request *cr, struct response *rs)
 	case ROUTE_KIND_READYZ: route_readyz(rq, rs); break;
 	case ROUTE_KIND_METRICS: route_metrics(rq, rs); break;
 	case ROUTE_KIND_STATUS_PAGE: route_status_page(rq, rs); break;
+	case ROUTE_KIND_CHAT: route_chat(rq, rs); break;
+	case ROUTE_KIND_ROUTER_RELOAD: route_router_reload(rq, rs); break;
+	case ROUTE_KIND_ROUTES: route_routes(rq, rs); break;
 	default: response_error_set(rs, 404, "NOT_FOUND", "no route for %s", rq->path); break;
 	}
 }
@@ -549,6 +577,20 @@ enum sy_status server_start(struct engine *e, const struct server_config *cfg, s
 		server_stop(s);
 		return sy_error_set(err, SY_ERR_NOMEM, "server: out of memory");
 	}
+	pthread_mutex_init(&s->router_mu, NULL);
+	s->router_deps.engine = e;
+	if ((st = router_state_create(err, &s->router_deps.state)) != SY_OK ||
+	    (st = upstream_client_create(err, &s->router_deps.upstream)) != SY_OK) {
+		server_stop(s);
+		return st;
+	}
+	if (cfg->router_config) {
+		snprintf(s->router_config, sizeof s->router_config, "%s", cfg->router_config);
+		if ((st = server_router_reload(s, err)) != SY_OK) {
+			server_stop(s);
+			return st;
+		}
+	}
 
 	char port_str[16];
 	snprintf(port_str, sizeof port_str, "%d", cfg->port);
@@ -631,6 +673,9 @@ void server_stop(struct server *s)
 		return;
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
+	server_router_shutdown(s);
+	upstream_client_destroy(s->router_deps.upstream);
+	router_state_free(s->router_deps.state);
 	auth_free(s->auth);
 	metrics_free(s->metrics);
 	free(s);

@@ -7,7 +7,7 @@
 #define SY_SERVER_METRICS_H
 
 #include "engine/engine.h"
-#include "server/sbuf.h"
+#include "base/sbuf.h"
 
 /* Route labels (fixed, so label cardinality stays bounded whatever clients send). */
 enum metrics_route {
@@ -21,6 +21,7 @@ enum metrics_route {
 	METRICS_ROUTE_READYZ,
 	METRICS_ROUTE_METRICS,
 	METRICS_ROUTE_STATUS_PAGE,
+	METRICS_ROUTE_CHAT,
 	METRICS_ROUTE_OTHER,
 	METRICS_ROUTE_COUNT,
 };

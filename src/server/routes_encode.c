@@ -166,6 +166,10 @@ void route_encode(struct request *rq, const char *model, struct response *rs)
 	};
 	struct engine_encode_result res = {0};
 	struct sy_error err = {0};
+	char task_model[256];
+	er.model = server_task_model(rq, "encode", model, task_model, sizeof task_model, &er);
+	if (er.model != model)
+		response_header_add(rs, "x-switchyard-model", "%s", er.model);
 	if (server_encode(rq->srv, &er, &err, &res) != SY_OK) {
 		api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));
 		response_error(rs, &ae);
@@ -245,6 +249,10 @@ void route_extract(struct request *rq, const char *model, struct response *rs)
 	};
 	struct engine_encode_result res = {0};
 	struct sy_error err = {0};
+	char task_model[256];
+	er.model = server_task_model(rq, "extract", model, task_model, sizeof task_model, &er);
+	if (er.model != model)
+		response_header_add(rs, "x-switchyard-model", "%s", er.model);
 	if (server_encode(rq->srv, &er, &err, &res) != SY_OK) {
 		api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));
 		response_error(rs, &ae);

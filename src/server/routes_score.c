@@ -38,6 +38,10 @@ static bool run_pairs(struct request *rq, const char *model, const struct pairs_
 	    .query_len = req->query_len,
 	};
 	struct sy_error err = {0};
+	char task_model[256];
+	er.model = server_task_model(rq, "score", model, task_model, sizeof task_model, &er);
+	if (er.model != model)
+		response_header_add(rs, "x-switchyard-model", "%s", er.model);
 	if (server_encode(rq->srv, &er, &err, res) != SY_OK) {
 		struct api_error ae;
 		api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));

@@ -41,6 +41,9 @@ struct server_config {
 	int connection_limit; /* concurrent connections (each has a thread); 0: default 256 */
 	int connection_timeout_s; /* idle keep-alive connections close after this; 0: default 60 */
 	const struct server_backend *backend; /* NULL: the engine given to server_start */
+	/* The YAML file with the routing sections (upstreams, routes, tasks, router), reloaded on
+	 * server_router_reload; NULL: no routing. */
+	const char *router_config;
 };
 
 struct server_limits server_default_limits(void);
@@ -59,5 +62,8 @@ bool server_wait_idle(struct server *s, int timeout_ms);
 long server_inflight(const struct server *s);
 /* Closes every connection, joins the threads and frees. */
 void server_stop(struct server *s);
+/* Re-reads the routing sections of the config file and swaps them in atomically (requests in
+ * flight finish with the old ones). On failure the old routing stays and err says why. */
+enum sy_status server_router_reload(struct server *s, struct sy_error *err);
 
 #endif

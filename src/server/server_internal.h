@@ -11,13 +11,16 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "engine/engine.h"
 #include "server/auth.h"
 #include "server/errors.h"
 #include "server/metrics.h"
-#include "server/sbuf.h"
+#include "base/sbuf.h"
+#include "router/router.h"
 #include "server/server.h"
 
 struct MHD_Daemon;
@@ -27,6 +30,11 @@ struct server {
 	struct engine *engine; /* not owned */
 	struct server_backend backend; /* where encode work goes (the engine by default) */
 	struct server_limits limits;
+	/* the routing layer: the current router, swapped on reload (routes_chat.c) */
+	pthread_mutex_t router_mu;
+	struct router_ref *router; /* NULL: no routing configured */
+	char router_config[1024]; /* the YAML file it came from ("" none) */
+	struct router_deps router_deps;
 	struct auth *auth; /* NULL: no auth configured */
 	struct metrics *metrics;
 	struct MHD_Daemon *daemon;
@@ -51,7 +59,7 @@ enum http_method {
 	HTTP_METHOD_POST,
 };
 
-#define RESPONSE_MAX_HEADERS 8
+#define RESPONSE_MAX_HEADERS 16
 
 struct response {
 	int status; /* HTTP status; 0 means "not set" (500) */
@@ -59,11 +67,17 @@ struct response {
 	struct sbuf body;
 	struct {
 		const char *name; /* static string */
-		char value[64];
+		char value[400];
 	} headers[RESPONSE_MAX_HEADERS];
 	int n_headers;
 	struct api_error error; /* when has_error: the body is written from it */
 	bool has_error;
+	/* A streamed body (Server-Sent Events) instead of `body`: libmicrohttpd calls stream_read
+	 * from the connection's thread until it returns MHD_CONTENT_READER_END_OF_STREAM, then
+	 * stream_free(stream_ctx). */
+	ssize_t (*stream_read)(void *ctx, uint64_t pos, char *buf, size_t max);
+	void *stream_ctx;
+	void (*stream_free)(void *ctx);
 };
 
 struct request {
@@ -105,6 +119,19 @@ void route_healthz(struct request *rq, struct response *rs);
 void route_readyz(struct request *rq, struct response *rs);
 void route_metrics(struct request *rq, struct response *rs);
 void route_status_page(struct request *rq, struct response *rs);
+void route_chat(struct request *rq, struct response *rs);
+void route_router_reload(struct request *rq, struct response *rs);
+void route_routes(struct request *rq, struct response *rs);
+
+/* The router in use, with a reference (NULL when none); release with server_router_release. */
+struct router_ref;
+struct router *server_router_acquire(struct server *s, struct router_ref **ref);
+void server_router_release(struct server *s, struct router_ref *ref);
+void server_router_shutdown(struct server *s); /* drops the current router (server_stop) */
+/* A task-table name for `operation` resolves to a model id (written to model); otherwise the
+ * name stands. Starts the shadow copy of the request when the task has one. */
+const char *server_task_model(struct request *rq, const char *operation, const char *name,
+                              char *model, size_t cap, const struct engine_encode_request *req);
 
 /* A copy of the engine's model list (catalogue order) in *out (malloc'd, caller frees);
  * returns the count (0 with *out NULL when empty or out of memory). */

@@ -1,5 +1,5 @@
 /* A growable byte buffer (see sbuf.h). Growth doubles, so building a body of n bytes costs O(n). */
-#include "server/sbuf.h"
+#include "base/sbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -2,8 +2,8 @@
  *
  * Appends never fail loudly: an allocation failure sets `oom` and later appends do nothing, so a
  * handler can write a whole response and check once at the end (the server then answers 500). */
-#ifndef SY_SERVER_SBUF_H
-#define SY_SERVER_SBUF_H
+#ifndef SY_BASE_SBUF_H
+#define SY_BASE_SBUF_H
 
 #include <stdbool.h>
 #include <stddef.h>

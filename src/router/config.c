@@ -1,0 +1,934 @@
+/* Reading the routing sections of the YAML config (docs/ROUTING.md has the full format):
+ *
+ *   upstreams:  name -> {base_url, api_key_env, model, price_input, price_output, timeout_ms,
+ *                        ttft_timeout_ms, max_concurrency}
+ *   routes:     name -> {policy, candidates, default, retries, fallback, max_retry_after_s,
+ *                        breaker: {failures, cooldown_s},
+ *                        budget: {window, limit_usd, per_key_usd, downgrade_at},
+ *                        race, verifier: {json, schema, regex, min_length, max_length,
+ *                        min_confidence}, rules: [{if: {...}, then}], semantic: {...},
+ *                        learned: {...}, strong_weak: {...}, llm_classifier: {...}}
+ *   tasks:      name -> {operation, model, splits: [{model, weight}], shadow}
+ *   router:     {decision_log}
+ * Every error names the file, the line and the key. */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "router/router_internal.h"
+
+struct y {
+	yaml_document_t *doc;
+	const char *name;
+	struct sy_error *err;
+};
+
+static int line_of(const yaml_node_t *n)
+{
+	return n ? (int)n->start_mark.line + 1 : 0;
+}
+
+static yaml_node_t *node(struct y *y, int id)
+{
+	return yaml_document_get_node(y->doc, id);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static enum sy_status bad(struct y *y, const yaml_node_t *n, const char *fmt, const char *what)
+{
+	return sy_error_set(y->err, SY_ERR_FORMAT, "%s: line %d: %s %s", y->name, line_of(n), what,
+	                    fmt);
+}
+
+/* Iterates a mapping: calls fn(key, value) for each pair. */
+typedef enum sy_status (*pair_fn)(struct y *y, const char *key, yaml_node_t *v, void *ctx);
+
+static enum sy_status each_pair(struct y *y, yaml_node_t *m, const char *what, pair_fn fn,
+                                void *ctx)
+{
+	if (!m || m->type != YAML_MAPPING_NODE)
+		return bad(y, m, "must be a mapping", what);
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
+		const char *k = scalar(node(y, p->key));
+		if (!k)
+			return bad(y, node(y, p->key), "has a key that is not a string", what);
+		enum sy_status s = fn(y, k, node(y, p->value), ctx);
+		if (s != SY_OK)
+			return s;
+	}
+	return SY_OK;
+}
+
+static enum sy_status get_str(struct y *y, yaml_node_t *v, const char *key, char *out, size_t cap)
+{
+	const char *s = scalar(v);
+	if (!s || strlen(s) >= cap)
+		return bad(y, v, "must be a string (of reasonable length)", key);
+	snprintf(out, cap, "%s", s);
+	return SY_OK;
+}
+
+static enum sy_status get_num(struct y *y, yaml_node_t *v, const char *key, double lo, double hi,
+                              double *out)
+{
+	const char *s = scalar(v);
+	char *end;
+	double d = s ? strtod(s, &end) : NAN;
+	if (!s || end == s || *end || !(d >= lo && d <= hi)) {
+		char m[96];
+		snprintf(m, sizeof m, "must be a number in [%g, %g]", lo, hi);
+		return bad(y, v, m, key);
+	}
+	*out = d;
+	return SY_OK;
+}
+
+static enum sy_status get_int(struct y *y, yaml_node_t *v, const char *key, long lo, long hi,
+                              int *out)
+{
+	double d;
+	enum sy_status s = get_num(y, v, key, (double)lo, (double)hi, &d);
+	if (s == SY_OK && d != floor(d))
+		return bad(y, v, "must be an integer", key);
+	if (s == SY_OK)
+		*out = (int)d;
+	return s;
+}
+
+static enum sy_status get_bool(struct y *y, yaml_node_t *v, const char *key, bool *out)
+{
+	const char *s = scalar(v);
+	if (s && (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))) {
+		*out = true;
+		return SY_OK;
+	}
+	if (s && (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))) {
+		*out = false;
+		return SY_OK;
+	}
+	return bad(y, v, "must be true or false", key);
+}
+
+/* A sequence of strings into a malloc'd array (lowercased when lower). */
+static enum sy_status get_strings(struct y *y, yaml_node_t *v, const char *key, bool lower,
+                                  char ***out, int *n)
+{
+	if (!v || v->type != YAML_SEQUENCE_NODE)
+		return bad(y, v, "must be a list of strings", key);
+	int cnt = (int)(v->data.sequence.items.top - v->data.sequence.items.start);
+	char **a = calloc((size_t)(cnt ? cnt : 1), sizeof *a);
+	if (!a)
+		return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
+	int i = 0;
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		const char *s = scalar(node(y, *it));
+		if (!s) {
+			for (int k = 0; k < i; k++)
+				free(a[k]);
+			free(a);
+			return bad(y, node(y, *it), "must hold strings only", key);
+		}
+		a[i] = strdup(s);
+		if (lower)
+			for (char *c = a[i]; c && *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+		i++;
+	}
+	*out = a;
+	*n = cnt;
+	return SY_OK;
+}
+
+/* A YAML node as cJSON (for verifier schemas). */
+static cJSON *to_json(struct y *y, yaml_node_t *n)
+{
+	if (!n)
+		return NULL;
+	if (n->type == YAML_SCALAR_NODE) {
+		const char *s = scalar(n);
+		char *end;
+		double d = strtod(s, &end);
+		bool quoted = n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+		              n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+		if (!quoted && *s && !*end)
+			return cJSON_CreateNumber(d);
+		if (!quoted && (!strcmp(s, "true") || !strcmp(s, "false")))
+			return cJSON_CreateBool(!strcmp(s, "true"));
+		if (!quoted && (!strcmp(s, "null") || !strcmp(s, "~")))
+			return cJSON_CreateNull();
+		return cJSON_CreateString(s);
+	}
+	if (n->type == YAML_SEQUENCE_NODE) {
+		cJSON *a = cJSON_CreateArray();
+		for (yaml_node_item_t *it = n->data.sequence.items.start;
+		     it < n->data.sequence.items.top; it++)
+			cJSON_AddItemToArray(a, to_json(y, node(y, *it)));
+		return a;
+	}
+	cJSON *o = cJSON_CreateObject();
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
+		cJSON_AddItemToObject(o, scalar(node(y, p->key)) ? scalar(node(y, p->key)) : "",
+		                      to_json(y, node(y, p->value)));
+	return o;
+}
+
+/* ---- upstreams ---- */
+
+static enum sy_status upstream_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+{
+	struct upstream_def *u = ctx;
+	double d;
+	enum sy_status s;
+	if (!strcmp(k, "base_url"))
+		return get_str(y, v, k, u->base_url, sizeof u->base_url);
+	if (!strcmp(k, "api_key_env"))
+		return get_str(y, v, k, u->api_key_env, sizeof u->api_key_env);
+	if (!strcmp(k, "model"))
+		return get_str(y, v, k, u->model, sizeof u->model);
+	if (!strcmp(k, "price_input") || !strcmp(k, "price_output")) {
+		s = get_num(y, v, k, 0, 1e6, &d);
+		if (s == SY_OK)
+			*(k[6] == 'i' ? &u->price_input : &u->price_output) = d;
+		return s;
+	}
+	if (!strcmp(k, "timeout_ms"))
+		return get_int(y, v, k, 1, 3600000, &u->timeout_ms);
+	if (!strcmp(k, "ttft_timeout_ms"))
+		return get_int(y, v, k, 1, 3600000, &u->ttft_timeout_ms);
+	if (!strcmp(k, "max_concurrency"))
+		return get_int(y, v, k, 1, 1000000, &u->max_concurrency);
+	return bad(y, v,
+	           "is not an upstream setting (base_url, api_key_env, model, price_input, "
+	           "price_output, timeout_ms, ttft_timeout_ms, max_concurrency)",
+	           k);
+}
+
+static enum sy_status upstream_entry(struct y *y, const char *name, yaml_node_t *v, void *ctx)
+{
+	struct router *r = ctx;
+	struct upstream_def *a =
+	    realloc(r->upstreams, (size_t)(r->n_upstreams + 1) * sizeof *r->upstreams);
+	if (!a)
+		return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
+	r->upstreams = a;
+	struct upstream_def *u = &r->upstreams[r->n_upstreams];
+	memset(u, 0, sizeof *u);
+	if (strlen(name) >= sizeof u->name)
+		return bad(y, v, "is too long", "upstream name");
+	snprintf(u->name, sizeof u->name, "%s", name);
+	u->timeout_ms = 60000;
+	enum sy_status s = each_pair(y, v, name, upstream_field, u);
+	if (s == SY_OK && !u->base_url[0])
+		s = bad(y, v, "needs a base_url", name);
+	if (s == SY_OK && !u->model[0])
+		snprintf(u->model, sizeof u->model, "%s", name);
+	if (s == SY_OK)
+		r->n_upstreams++;
+	return s;
+}
+
+static int upstream_index(const struct router *r, const char *name)
+{
+	for (int i = 0; i < r->n_upstreams; i++)
+		if (!strcmp(r->upstreams[i].name, name))
+			return i;
+	return -1;
+}
+
+/* ---- routes ---- */
+
+struct route_ctx {
+	struct router *r;
+	struct route_def *rt;
+};
+
+static int candidate_of(const struct route_def *rt, const struct router *r, const char *name)
+{
+	int u = upstream_index(r, name);
+	for (int i = 0; i < rt->n_candidates; i++)
+		if (rt->candidates[i] == u)
+			return i;
+	return -1;
+}
+
+static enum sy_status need_candidate(struct y *y, yaml_node_t *v, struct route_ctx *c,
+                                     const char *name, int *out)
+{
+	*out = candidate_of(c->rt, c->r, name);
+	if (*out < 0)
+		return sy_error_set(y->err, SY_ERR_FORMAT,
+		                    "%s: line %d: route %s: \"%s\" is not one of its candidates",
+		                    y->name, line_of(v), c->rt->name, name);
+	return SY_OK;
+}
+
+static enum sy_status breaker_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+{
+	struct route_def *rt = ctx;
+	if (!strcmp(k, "failures"))
+		return get_int(y, v, k, 1, 1000, &rt->breaker_failures);
+	if (!strcmp(k, "cooldown_s"))
+		return get_int(y, v, k, 0, 86400, &rt->breaker_cooldown_s);
+	return bad(y, v, "is not a breaker setting (failures, cooldown_s)", k);
+}
+
+static enum sy_status budget_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+{
+	struct route_def *rt = ctx;
+	if (!strcmp(k, "window")) {
+		enum sy_status s = get_str(y, v, k, rt->budget_window, sizeof rt->budget_window);
+		if (s == SY_OK && strcmp(rt->budget_window, "hourly") &&
+		    strcmp(rt->budget_window, "daily") && strcmp(rt->budget_window, "monthly"))
+			s = bad(y, v, "must be hourly, daily or monthly", k);
+		return s;
+	}
+	if (!strcmp(k, "limit_usd"))
+		return get_num(y, v, k, 0, 1e12, &rt->budget_limit_usd);
+	if (!strcmp(k, "per_key_usd"))
+		return get_num(y, v, k, 0, 1e12, &rt->budget_per_key_usd);
+	if (!strcmp(k, "downgrade_at"))
+		return get_num(y, v, k, 0, 1, &rt->budget_downgrade_at);
+	return bad(y, v, "is not a budget setting (window, limit_usd, per_key_usd, downgrade_at)",
+	           k);
+}
+
+static enum sy_status verifier_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+{
+	struct verifier *vf = ctx;
+	double d;
+	enum sy_status s = SY_OK;
+	if (!strcmp(k, "json"))
+		return get_bool(y, v, k, &vf->json);
+	if (!strcmp(k, "schema")) {
+		cJSON_Delete(vf->schema);
+		vf->schema = to_json(y, v);
+		return SY_OK;
+	}
+	if (!strcmp(k, "regex")) {
+		const char *p = scalar(v);
+		if (!p)
+			return bad(y, v, "must be a string", k);
+		return verifier_set_regex(vf, p, y->err);
+	}
+	if (!strcmp(k, "min_length") || !strcmp(k, "max_length")) {
+		s = get_num(y, v, k, 0, 1e9, &d);
+		if (s == SY_OK)
+			*(k[1] == 'i' ? &vf->min_length : &vf->max_length) = (long)d;
+		return s;
+	}
+	if (!strcmp(k, "min_confidence"))
+		return get_num(y, v, k, 0, 1, &vf->min_confidence);
+	return bad(y, v,
+	           "is not a verifier check (json, schema, regex, min_length, max_length, "
+	           "min_confidence)",
+	           k);
+}
+
+static enum sy_status rule_if_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+{
+	struct rule *ru = ctx;
+	double d;
+	enum sy_status s;
+	if (!strcmp(k, "keywords"))
+		return get_strings(y, v, k, true, &ru->keywords, &ru->n_keywords);
+	if (!strcmp(k, "tags"))
+		return get_strings(y, v, k, false, &ru->tags, &ru->n_tags);
+	if (!strcmp(k, "regex")) {
+		const char *p = scalar(v);
+		if (!p)
+			return bad(y, v, "must be a string", k);
+		int code;
+		PCRE2_SIZE off;
+		ru->regex = pcre2_compile((PCRE2_SPTR)p, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code,
+		                          &off, NULL);
+		if (!ru->regex)
+			return bad(y, v, "is not a valid PCRE2 pattern", k);
+		snprintf(ru->regex_src, sizeof ru->regex_src, "%s", p);
+		return SY_OK;
+	}
+	if (!strcmp(k, "min_length") || !strcmp(k, "max_length")) {
+		s = get_num(y, v, k, 0, 1e12, &d);
+		if (s == SY_OK)
+			*(k[1] == 'i' ? &ru->min_length : &ru->max_length) = (long)d;
+		return s;
+	}
+	if (!strcmp(k, "min_messages"))
+		return get_int(y, v, k, 0, 1000000, &ru->min_messages);
+	if (!strcmp(k, "max_messages"))
+		return get_int(y, v, k, 0, 1000000, &ru->max_messages);
+	if (!strcmp(k, "metadata")) {
+		if (!v || v->type != YAML_MAPPING_NODE)
+			return bad(y, v, "must be a mapping of key: value", k);
+		int n = (int)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+		ru->meta_keys = calloc((size_t)n + 1, sizeof *ru->meta_keys);
+		ru->meta_values = calloc((size_t)n + 1, sizeof *ru->meta_values);
+		if (!ru->meta_keys || !ru->meta_values)
+			return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
+		for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
+		     p < v->data.mapping.pairs.top; p++) {
+			const char *mk = scalar(node(y, p->key)), *mv = scalar(node(y, p->value));
+			if (!mk || !mv)
+				return bad(y, v, "must map strings to strings", k);
+			ru->meta_keys[ru->n_meta] = strdup(mk);
+			ru->meta_values[ru->n_meta++] = strdup(mv);
+		}
+		return SY_OK;
+	}
+	return bad(y, v,
+	           "is not a rule condition (keywords, regex, min_length, max_length, "
+	           "min_messages, max_messages, metadata, tags)",
+	           k);
+}
+
+static enum sy_status rules_list(struct y *y, yaml_node_t *v, struct route_ctx *c)
+{
+	struct route_def *rt = c->rt;
+	if (!v || v->type != YAML_SEQUENCE_NODE)
+		return bad(y, v, "must be a list of {if: {...}, then: candidate}", "rules");
+	int n = (int)(v->data.sequence.items.top - v->data.sequence.items.start);
+	rt->rules = calloc((size_t)(n ? n : 1), sizeof *rt->rules);
+	if (!rt->rules)
+		return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *m = node(y, *it);
+		struct rule *ru = &rt->rules[rt->n_rules++];
+		ru->min_length = ru->max_length = -1;
+		ru->min_messages = ru->max_messages = -1;
+		ru->then = -1;
+		if (!m || m->type != YAML_MAPPING_NODE)
+			return bad(y, m, "must be {if: {...}, then: candidate}", "rule");
+		for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
+		     p < m->data.mapping.pairs.top; p++) {
+			const char *k = scalar(node(y, p->key));
+			yaml_node_t *val = node(y, p->value);
+			enum sy_status s;
+			if (k && !strcmp(k, "if"))
+				s = each_pair(y, val, "if", rule_if_field, ru);
+			else if (k && !strcmp(k, "then") && scalar(val))
+				s = need_candidate(y, val, c, scalar(val), &ru->then);
+			else
+				s = bad(y, val, "is not part of a rule (if, then)", k ? k : "?");
+			if (s != SY_OK)
+				return s;
+		}
+		if (ru->then < 0)
+			return bad(y, m, "needs then: candidate", "rule");
+	}
+	return SY_OK;
+}
+
+static enum sy_status semantic_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+{
+	struct route_ctx *c = ctx;
+	struct route_def *rt = c->rt;
+	double d;
+	if (!strcmp(k, "encoder"))
+		return get_str(y, v, k, rt->encoder, sizeof rt->encoder);
+	if (!strcmp(k, "threshold")) {
+		enum sy_status s = get_num(y, v, k, -1, 1, &d);
+		rt->semantic_threshold = (float)d;
+		return s;
+	}
+	if (!strcmp(k, "examples")) {
+		if (!v || v->type != YAML_MAPPING_NODE)
+			return bad(y, v, "must map candidates to lists of example utterances", k);
+		int n = (int)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+		rt->targets = calloc((size_t)(n ? n : 1), sizeof *rt->targets);
+		if (!rt->targets)
+			return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
+		for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
+		     p < v->data.mapping.pairs.top; p++) {
+			struct semantic_target *t = &rt->targets[rt->n_targets++];
+			t->threshold = -1;
+			const char *cand = scalar(node(y, p->key));
+			enum sy_status s =
+			    cand ? need_candidate(y, node(y, p->key), c, cand, &t->candidate)
+			         : bad(y, v, "keys must be candidate names", k);
+			if (s == SY_OK)
+				s = get_strings(y, node(y, p->value), "examples", false,
+				                &t->examples, &t->n_examples);
+			if (s == SY_OK && t->n_examples == 0)
+				s = bad(y, node(y, p->value), "needs at least one example", cand);
+			if (s != SY_OK)
+				return s;
+		}
+		return SY_OK;
+	}
+	return bad(y, v, "is not a semantic setting (encoder, threshold, examples)", k);
+}
+
+static enum sy_status learned_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+{
+	struct route_ctx *c = ctx;
+	struct route_def *rt = c->rt;
+	if (!strcmp(k, "model_file")) {
+		const char *p = scalar(v);
+		if (!p)
+			return bad(y, v, "must be a path", k);
+		/* Relative to the config file's folder. */
+		char path[1024];
+		const char *slash = strrchr(y->name, '/');
+		if (p[0] != '/' && slash)
+			snprintf(path, sizeof path, "%.*s/%s", (int)(slash - y->name), y->name, p);
+		else
+			snprintf(path, sizeof path, "%s", p);
+		classifier_free(rt->classifier);
+		rt->classifier = NULL;
+		enum sy_status s = classifier_load(path, y->err, &rt->classifier);
+		if (s != SY_OK)
+			sy_error_prefix(y->err, "%s: line %d: route %s: ", y->name, line_of(v),
+			                rt->name);
+		if (s == SY_OK && !rt->encoder[0])
+			snprintf(rt->encoder, sizeof rt->encoder, "%s", rt->classifier->encoder);
+		return s;
+	}
+	if (!strcmp(k, "encoder"))
+		return get_str(y, v, k, rt->encoder, sizeof rt->encoder);
+	if (!strcmp(k, "strong") || !strcmp(k, "weak")) {
+		const char *n = scalar(v);
+		return n ? need_candidate(y, v, c, n, k[0] == 's' ? &rt->strong : &rt->weak)
+		         : bad(y, v, "must be a candidate", k);
+	}
+	if (!strcmp(k, "threshold")) {
+		double d;
+		enum sy_status s = get_num(y, v, k, 0, 1, &d);
+		rt->sw_threshold = (float)d;
+		return s;
+	}
+	return bad(y, v,
+	           "is not a learned/strong_weak setting (model_file, encoder, strong, weak, "
+	           "threshold)",
+	           k);
+}
+
+static enum sy_status llm_clf_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+{
+	struct route_ctx *c = ctx;
+	struct route_def *rt = c->rt;
+	if (!strcmp(k, "upstream")) {
+		const char *n = scalar(v);
+		rt->clf_upstream = n ? upstream_index(c->r, n) : -1;
+		return rt->clf_upstream >= 0 ? SY_OK : bad(y, v, "must name an upstream", k);
+	}
+	if (!strcmp(k, "timeout_ms"))
+		return get_int(y, v, k, 1, 600000, &rt->clf_timeout_ms);
+	if (!strcmp(k, "labels")) {
+		if (!v || v->type != YAML_MAPPING_NODE)
+			return bad(y, v, "must map candidates to descriptions", k);
+		int n = (int)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+		rt->clf_labels = calloc((size_t)n + 1, sizeof *rt->clf_labels);
+		rt->clf_descriptions = calloc((size_t)n + 1, sizeof *rt->clf_descriptions);
+		rt->clf_candidates = calloc((size_t)n + 1, sizeof *rt->clf_candidates);
+		if (!rt->clf_labels || !rt->clf_descriptions || !rt->clf_candidates)
+			return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
+		for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
+		     p < v->data.mapping.pairs.top; p++) {
+			const char *cand = scalar(node(y, p->key)),
+			           *desc = scalar(node(y, p->value));
+			if (!cand || !desc)
+				return bad(y, v, "must map candidate names to descriptions", k);
+			enum sy_status s =
+			    need_candidate(y, v, c, cand, &rt->clf_candidates[rt->n_clf]);
+			if (s != SY_OK)
+				return s;
+			rt->clf_labels[rt->n_clf] = strdup(cand);
+			rt->clf_descriptions[rt->n_clf++] = strdup(desc);
+		}
+		return SY_OK;
+	}
+	return bad(y, v, "is not an llm_classifier setting (upstream, labels, timeout_ms)", k);
+}
+
+static enum sy_status route_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+{
+	struct route_ctx *c = ctx;
+	struct route_def *rt = c->rt;
+	if (!strcmp(k, "policy")) {
+		static const char *const names[] = {"static",  "rules",       "semantic",
+		                                    "learned", "strong_weak", "llm_classifier",
+		                                    "cascade"};
+		const char *p = scalar(v);
+		for (int i = 0; p && i < 7; i++)
+			if (!strcmp(p, names[i])) {
+				rt->policy = (enum policy_kind)i;
+				return SY_OK;
+			}
+		return bad(
+		    y, v,
+		    "must be static, rules, semantic, learned, strong_weak, llm_classifier or "
+		    "cascade",
+		    k);
+	}
+	if (!strcmp(k, "candidates"))
+		return SY_OK; /* read first, by route_entry */
+	if (!strcmp(k, "default")) {
+		const char *n = scalar(v);
+		return n ? need_candidate(y, v, c, n, &rt->default_candidate)
+		         : bad(y, v, "must be a candidate", k);
+	}
+	if (!strcmp(k, "retries"))
+		return get_int(y, v, k, 0, 10, &rt->retries);
+	if (!strcmp(k, "fallback"))
+		return get_bool(y, v, k, &rt->fallback);
+	if (!strcmp(k, "max_retry_after_s"))
+		return get_int(y, v, k, 0, 3600, &rt->max_retry_after_s);
+	if (!strcmp(k, "race"))
+		return get_int(y, v, k, 0, 16, &rt->race);
+	if (!strcmp(k, "breaker"))
+		return each_pair(y, v, k, breaker_field, rt);
+	if (!strcmp(k, "budget"))
+		return each_pair(y, v, k, budget_field, rt);
+	if (!strcmp(k, "verifier")) {
+		rt->has_verifier = true;
+		return each_pair(y, v, k, verifier_field, &rt->verifier);
+	}
+	if (!strcmp(k, "rules"))
+		return rules_list(y, v, c);
+	if (!strcmp(k, "semantic"))
+		return each_pair(y, v, k, semantic_field, c);
+	if (!strcmp(k, "learned") || !strcmp(k, "strong_weak"))
+		return each_pair(y, v, k, learned_field, c);
+	if (!strcmp(k, "llm_classifier"))
+		return each_pair(y, v, k, llm_clf_field, c);
+	return bad(y, v,
+	           "is not a route setting (policy, candidates, default, retries, fallback, "
+	           "max_retry_after_s, race, breaker, budget, verifier, rules, semantic, learned, "
+	           "strong_weak, llm_classifier)",
+	           k);
+}
+
+static enum sy_status route_entry(struct y *y, const char *name, yaml_node_t *v, void *ctx)
+{
+	struct router *r = ctx;
+	struct route_def *a = realloc(r->routes, (size_t)(r->n_routes + 1) * sizeof *r->routes);
+	if (!a)
+		return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
+	r->routes = a;
+	struct route_def *rt = &r->routes[r->n_routes];
+	memset(rt, 0, sizeof *rt);
+	r->n_routes++; /* counted now so router_free releases what is parsed */
+	if (strlen(name) >= sizeof rt->name)
+		return bad(y, v, "is too long", "route name");
+	snprintf(rt->name, sizeof rt->name, "%s", name);
+	rt->fallback = true;
+	rt->max_retry_after_s = 2;
+	rt->breaker_failures = 3;
+	rt->breaker_cooldown_s = 30;
+	rt->budget_downgrade_at = 0.8;
+	rt->semantic_threshold = 0.5f;
+	rt->sw_threshold = 0.5f;
+	rt->clf_upstream = -1;
+	rt->clf_timeout_ms = 3000;
+	rt->verifier.min_length = rt->verifier.max_length = -1;
+	rt->verifier.min_confidence = -1;
+	pthread_mutex_init(&rt->embed_mu, NULL);
+	if (!v || v->type != YAML_MAPPING_NODE)
+		return bad(y, v, "must be a mapping", name);
+	/* candidates first: the other settings name them */
+	yaml_node_t *cands = NULL;
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++)
+		if (scalar(node(y, p->key)) && !strcmp(scalar(node(y, p->key)), "candidates"))
+			cands = node(y, p->value);
+	char **names = NULL;
+	int n = 0;
+	enum sy_status s = cands ? get_strings(y, cands, "candidates", false, &names, &n)
+	                         : bad(y, v, "needs candidates: [upstream, ...]", name);
+	if (s == SY_OK && n == 0)
+		s = bad(y, cands, "must name at least one upstream", "candidates");
+	if (s == SY_OK && !(rt->candidates = calloc((size_t)n, sizeof *rt->candidates)))
+		s = sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
+	for (int i = 0; s == SY_OK && i < n; i++) {
+		int u = upstream_index(r, names[i]);
+		if (u < 0)
+			s = sy_error_set(
+			    y->err, SY_ERR_FORMAT,
+			    "%s: line %d: route %s: candidate \"%s\" is not an upstream", y->name,
+			    line_of(cands), name, names[i]);
+		rt->candidates[rt->n_candidates++] = u;
+	}
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	struct route_ctx c = {r, rt};
+	if (s == SY_OK)
+		s = each_pair(y, v, name, route_field, &c);
+	if (s == SY_OK && (rt->policy == POLICY_LEARNED || rt->policy == POLICY_STRONG_WEAK) &&
+	    !rt->classifier)
+		s = bad(y, v, "needs a model_file (switchyard router train)", name);
+	if (s == SY_OK && rt->policy == POLICY_STRONG_WEAK && rt->classifier &&
+	    rt->classifier->n_classes != 2)
+		s = bad(y, v, "needs a two-class (strong/weak) model_file", name);
+	if (s == SY_OK && rt->policy == POLICY_SEMANTIC && (!rt->n_targets || !rt->encoder[0]))
+		s = bad(y, v, "needs semantic: {encoder, examples}", name);
+	if (s == SY_OK && rt->policy == POLICY_LLM_CLASSIFIER &&
+	    (rt->clf_upstream < 0 || !rt->n_clf))
+		s = bad(y, v, "needs llm_classifier: {upstream, labels}", name);
+	if (s == SY_OK && rt->policy == POLICY_STRONG_WEAK && rt->strong == rt->weak)
+		s = bad(y, v, "needs strong and weak candidates that differ", name);
+	if (s == SY_OK && rt->budget_window[0] && rt->budget_limit_usd <= 0 &&
+	    rt->budget_per_key_usd <= 0)
+		s = bad(y, v, "needs limit_usd or per_key_usd", "budget");
+	return s;
+}
+
+/* ---- tasks ---- */
+
+static enum sy_status task_entry(struct y *y, const char *name, yaml_node_t *v, void *ctx)
+{
+	struct router *r = ctx;
+	struct task_def *a = realloc(r->tasks, (size_t)(r->n_tasks + 1) * sizeof *r->tasks);
+	if (!a)
+		return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
+	r->tasks = a;
+	struct task_def *t = &r->tasks[r->n_tasks];
+	memset(t, 0, sizeof *t);
+	r->n_tasks++;
+	snprintf(t->name, sizeof t->name, "%s", name);
+	snprintf(t->operation, sizeof t->operation, "encode");
+	if (!v || v->type != YAML_MAPPING_NODE)
+		return bad(y, v, "must be {operation, model, splits?, shadow?}", name);
+	char model[ROUTER_MAX_NAME] = "";
+	yaml_node_t *splits = NULL;
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+	     p++) {
+		const char *k = scalar(node(y, p->key));
+		yaml_node_t *val = node(y, p->value);
+		enum sy_status s = SY_OK;
+		if (k && !strcmp(k, "operation")) {
+			s = get_str(y, val, k, t->operation, sizeof t->operation);
+			if (s == SY_OK && strcmp(t->operation, "encode") &&
+			    strcmp(t->operation, "score") && strcmp(t->operation, "extract"))
+				s = bad(y, val, "must be encode, score or extract", k);
+		} else if (k && !strcmp(k, "model")) {
+			s = get_str(y, val, k, model, sizeof model);
+		} else if (k && !strcmp(k, "shadow")) {
+			s = get_str(y, val, k, t->shadow, sizeof t->shadow);
+		} else if (k && !strcmp(k, "splits")) {
+			splits = val;
+		} else {
+			s = bad(y, val, "is not a task setting (operation, model, splits, shadow)",
+			        k ? k : "?");
+		}
+		if (s != SY_OK)
+			return s;
+	}
+	int n = splits && splits->type == YAML_SEQUENCE_NODE
+	            ? (int)(splits->data.sequence.items.top - splits->data.sequence.items.start)
+	            : 0;
+	if (splits && splits->type != YAML_SEQUENCE_NODE)
+		return bad(y, splits, "must be a list of {model, weight}", "splits");
+	if (!model[0] && !n)
+		return bad(y, v, "needs a model (or splits)", name);
+	t->models = calloc((size_t)n + 1, sizeof *t->models);
+	t->weights = calloc((size_t)n + 1, sizeof *t->weights);
+	if (!t->models || !t->weights)
+		return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
+	double used = 0;
+	for (int i = 0; i < n; i++) {
+		yaml_node_t *m = node(y, splits->data.sequence.items.start[i]);
+		char sm[ROUTER_MAX_NAME] = "";
+		double w = -1;
+		for (yaml_node_pair_t *p =
+		         m && m->type == YAML_MAPPING_NODE ? m->data.mapping.pairs.start : NULL;
+		     p && p < m->data.mapping.pairs.top; p++) {
+			const char *k = scalar(node(y, p->key));
+			enum sy_status s = SY_OK;
+			if (k && !strcmp(k, "model"))
+				s = get_str(y, node(y, p->value), k, sm, sizeof sm);
+			else if (k && !strcmp(k, "weight"))
+				s = get_num(y, node(y, p->value), k, 0, 1, &w);
+			if (s != SY_OK)
+				return s;
+		}
+		if (!sm[0] || w < 0)
+			return bad(y, m, "must be {model, weight}", "split");
+		t->models[t->n_models] = strdup(sm);
+		t->weights[t->n_models++] = w;
+		used += w;
+	}
+	if (used > 1 + 1e-9)
+		return bad(y, splits, "weights add up to more than 1", "splits");
+	if (model[0]) { /* the main model takes the rest */
+		t->models[t->n_models] = strdup(model);
+		t->weights[t->n_models++] = 1 - used;
+	}
+	return SY_OK;
+}
+
+static enum sy_status router_section(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+{
+	struct router *r = ctx;
+	if (!strcmp(k, "decision_log"))
+		return get_str(y, v, k, r->decision_log, sizeof r->decision_log);
+	return bad(y, v, "is not a router setting (decision_log)", k);
+}
+
+static enum sy_status top_entry(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+{
+	struct router *r = ctx;
+	if (!strcmp(k, "upstreams"))
+		return each_pair(y, v, k, upstream_entry, r);
+	if (!strcmp(k, "tasks"))
+		return each_pair(y, v, k, task_entry, r);
+	if (!strcmp(k, "router"))
+		return each_pair(y, v, k, router_section, r);
+	return SY_OK; /* routes are read after the upstreams; the rest belongs to serve */
+}
+
+static enum sy_status routes_entry(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+{
+	if (!strcmp(k, "routes"))
+		return each_pair(y, v, k, route_entry, ctx);
+	return SY_OK;
+}
+
+enum sy_status router_load_text(const char *name, const char *text, size_t len,
+                                const struct router_deps *deps, struct sy_error *err,
+                                struct router **out)
+{
+	*out = NULL;
+	struct router *r = calloc(1, sizeof *r);
+	if (!r)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	r->deps = *deps;
+	if (len == 0) {
+		*out = r;
+		return SY_OK;
+	}
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	if (!yaml_parser_initialize(&parser)) {
+		free(r);
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		enum sy_status s = sy_error_set(err, SY_ERR_FORMAT, "%s: line %zu: %s", name,
+		                                parser.problem_mark.line + 1,
+		                                parser.problem ? parser.problem : "invalid YAML");
+		yaml_parser_delete(&parser);
+		free(r);
+		return s;
+	}
+	struct y y = {&doc, name, err};
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	enum sy_status s = SY_OK;
+	if (root) {
+		s = each_pair(&y, root, "the config", top_entry, r);
+		if (s == SY_OK)
+			s = each_pair(&y, root, "the config", routes_entry, r);
+	}
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	if (s != SY_OK) {
+		router_free(r);
+		return s;
+	}
+	*out = r;
+	return SY_OK;
+}
+
+enum sy_status router_load_file(const char *path, const struct router_deps *deps,
+                                struct sy_error *err, struct router **out)
+{
+	char *text = NULL;
+	size_t len = 0;
+	enum sy_status s = sy_file_read(path, err, &text, &len);
+	if (s != SY_OK)
+		return s;
+	s = router_load_text(path, text, len, deps, err, out);
+	free(text);
+	return s;
+}
+
+static void free_strings(char **a, int n)
+{
+	for (int i = 0; a && i < n; i++)
+		free(a[i]);
+	free(a);
+}
+
+void router_free(struct router *r)
+{
+	if (!r)
+		return;
+	for (int i = 0; i < r->n_routes; i++) {
+		struct route_def *rt = &r->routes[i];
+		free(rt->candidates);
+		verifier_free(&rt->verifier);
+		for (int k = 0; k < rt->n_rules; k++) {
+			struct rule *ru = &rt->rules[k];
+			free_strings(ru->keywords, ru->n_keywords);
+			free_strings(ru->tags, ru->n_tags);
+			free_strings(ru->meta_keys, ru->n_meta);
+			free_strings(ru->meta_values, ru->n_meta);
+			if (ru->regex)
+				pcre2_code_free(ru->regex);
+		}
+		free(rt->rules);
+		for (int k = 0; k < rt->n_targets; k++) {
+			free_strings(rt->targets[k].examples, rt->targets[k].n_examples);
+			free(rt->targets[k].vectors);
+		}
+		free(rt->targets);
+		classifier_free(rt->classifier);
+		free_strings(rt->clf_labels, rt->n_clf);
+		free_strings(rt->clf_descriptions, rt->n_clf);
+		free(rt->clf_candidates);
+		pthread_mutex_destroy(&rt->embed_mu);
+	}
+	free(r->routes);
+	for (int i = 0; i < r->n_tasks; i++) {
+		free_strings(r->tasks[i].models, r->tasks[i].n_models);
+		free(r->tasks[i].weights);
+	}
+	free(r->tasks);
+	free(r->upstreams);
+	free(r);
+}
+
+int router_n_routes(const struct router *r)
+{
+	return r ? r->n_routes : 0;
+}
+
+int router_n_tasks(const struct router *r)
+{
+	return r ? r->n_tasks : 0;
+}
+
+bool router_task_resolve(const struct router *r, const char *name, const char *operation,
+                         char *model, size_t cap, char *shadow, size_t shadow_cap)
+{
+	for (int i = 0; r && i < r->n_tasks; i++) {
+		const struct task_def *t = &r->tasks[i];
+		if (strcmp(t->name, name) != 0 || strcmp(t->operation, operation) != 0)
+			continue;
+		double u = (double)rand() / ((double)RAND_MAX + 1.0), acc = 0;
+		int pick = t->n_models - 1;
+		for (int k = 0; k < t->n_models; k++) {
+			acc += t->weights[k];
+			if (u < acc) {
+				pick = k;
+				break;
+			}
+		}
+		snprintf(model, cap, "%s", t->models[pick]);
+		snprintf(shadow, shadow_cap, "%s", t->shadow);
+		return true;
+	}
+	return false;
+}

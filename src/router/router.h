@@ -1,0 +1,96 @@
+/* The routing layer (DESIGN.md section 6, docs/ROUTING.md): a task table for the model routes
+ * and LLM routes for /v1/chat/completions, read from the `upstreams:`, `routes:`, `tasks:` and
+ * `router:` sections of the YAML config.
+ *
+ * A route has candidates (OpenAI-compatible upstreams with prices and limits) and a policy that
+ * orders them for each request: static, rules, semantic, learned, strong_weak, llm_classifier or
+ * cascade. Execution then walks that order with retries (honouring Retry-After), a circuit
+ * breaker per candidate, budget windows re-checked before every attempt, optional racing and
+ * verifiers, and explains itself: the outcome's route, model, reason, attempts and cost (sent as
+ * x-switchyard-* headers), one JSONL decision-log line, and Prometheus counters.
+ *
+ * A loaded router is immutable; breaker and budget state live in a router_state that outlives
+ * reloads (router_reload builds a new router and swaps it in atomically: requests in flight keep
+ * the one they started with). */
+#ifndef SY_ROUTER_ROUTER_H
+#define SY_ROUTER_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/status.h"
+#include "engine/engine.h"
+#include "base/sbuf.h"
+#include "upstream/upstream.h"
+
+struct router;
+struct router_state;
+
+struct router_deps {
+	struct engine *engine; /* local encoders for semantic and learned policies */
+	struct upstream_client *upstream;
+	struct router_state *state; /* breakers, budgets, counters (router_state_create) */
+};
+
+enum sy_status router_state_create(struct sy_error *err, struct router_state **out);
+void router_state_free(struct router_state *s);
+
+/* Parses the routing sections of a YAML config (text of the whole file). An empty text gives a
+ * router with no routes and no tasks. */
+enum sy_status router_load_text(const char *name, const char *text, size_t len,
+                                const struct router_deps *deps, struct sy_error *err,
+                                struct router **out);
+enum sy_status router_load_file(const char *path, const struct router_deps *deps,
+                                struct sy_error *err, struct router **out);
+void router_free(struct router *r);
+
+int router_n_routes(const struct router *r);
+int router_n_tasks(const struct router *r);
+
+/* ---- tasks: name -> (operation, model) ---- */
+
+/* When name is a task of `operation` ("encode", "score", "extract"), writes the model to run
+ * (a weighted split drawn at random) and the shadow model (or "") and returns true. */
+bool router_task_resolve(const struct router *r, const char *name, const char *operation,
+                         char *model, size_t cap, char *shadow, size_t shadow_cap);
+
+/* ---- chat ---- */
+
+struct chat_outcome {
+	/* the answer: http_status with body (JSON, or the SSE text of a synthesized stream), or a
+	 * stream still running (stream_call) */
+	int http_status;
+	char *body;
+	size_t body_len;
+	bool sse; /* body (or the stream) is text/event-stream */
+	struct upstream_call *stream_call; /* a committed pass-through stream, or NULL */
+	/* the error, when error_code is set */
+	const char *error_code;
+	char error_message[512];
+	int retry_after_s;
+	/* explanation */
+	char route[128], model[128], policy[32], reason[384], signals[512];
+	int attempts;
+	double cost_usd;
+	long prompt_tokens, completion_tokens;
+	double latency_ms;
+	/* internal: for router_stream_finish */
+	void *priv;
+};
+
+/* Answers one POST /v1/chat/completions body. api_key identifies the caller for per-key
+ * budgets ("" when none). critical exempts the request from budget downgrades. */
+void router_chat(struct router *r, const char *body, size_t len, const char *api_key, bool critical,
+                 struct chat_outcome *out);
+/* For a pass-through stream: the bytes forwarded so far were the whole stream; accounts its
+ * usage and cost, writes the decision log line, and frees the outcome's resources. */
+void router_chat_finish(struct router *r, struct chat_outcome *out);
+
+/* Prometheus text for the routing counters (decisions, escalations, fallbacks, breaker state,
+ * spend), appended to b. */
+void router_metrics_write(const struct router *r, struct sbuf *b);
+/* A JSON array of the routes with their policy, candidates and breaker states, for the status
+ * page. */
+void router_routes_json(const struct router *r, struct sbuf *b);
+
+#endif

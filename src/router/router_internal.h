@@ -1,0 +1,160 @@
+/* The routing layer's shared structures, for its files only (see router.h). */
+#ifndef SY_ROUTER_ROUTER_INTERNAL_H
+#define SY_ROUTER_ROUTER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "router/classifier.h"
+#include "router/router.h"
+#include "router/verifier.h"
+
+#define ROUTER_MAX_NAME 128
+
+struct upstream_def {
+	char name[ROUTER_MAX_NAME];
+	char base_url[512]; /* up to /v1 */
+	char api_key_env[128];
+	char model[ROUTER_MAX_NAME]; /* the provider's model id */
+	double price_input, price_output; /* USD per million tokens */
+	int timeout_ms, ttft_timeout_ms, max_concurrency;
+};
+
+enum policy_kind {
+	POLICY_STATIC,
+	POLICY_RULES,
+	POLICY_SEMANTIC,
+	POLICY_LEARNED,
+	POLICY_STRONG_WEAK,
+	POLICY_LLM_CLASSIFIER,
+	POLICY_CASCADE,
+};
+
+struct rule {
+	char **keywords; /* lowercase; any matches */
+	int n_keywords;
+	pcre2_code *regex;
+	char regex_src[256];
+	long min_length, max_length; /* characters of the conversation; -1: unset */
+	int min_messages, max_messages; /* -1: unset */
+	char **meta_keys, **meta_values; /* metadata key equals value */
+	int n_meta;
+	char **tags; /* metadata.tags contains every one */
+	int n_tags;
+	int then; /* candidate index */
+};
+
+struct semantic_target {
+	int candidate;
+	char **examples;
+	int n_examples;
+	float threshold; /* cosine; < 0: the route's */
+	float *vectors; /* [n_examples][dims], normalised; embedded on first use */
+};
+
+struct route_def {
+	char name[ROUTER_MAX_NAME];
+	enum policy_kind policy;
+	int *candidates; /* indices into router.upstreams, in order */
+	int n_candidates;
+	int default_candidate; /* index into candidates */
+	int retries; /* extra attempts per candidate on retryable errors */
+	bool fallback; /* try the next candidates after one fails (default true) */
+	int max_retry_after_s; /* a Retry-After longer than this moves on (default 2) */
+	int breaker_failures, breaker_cooldown_s; /* default 3 failures, 30 s */
+	/* budget */
+	char budget_window[16]; /* hourly, daily, monthly; "" none */
+	double budget_limit_usd, budget_per_key_usd, budget_downgrade_at;
+	/* racing */
+	int race; /* 0/1: off; N: first N candidates at once */
+	/* verifier for cascade and racing */
+	struct verifier verifier;
+	bool has_verifier;
+	/* rules */
+	struct rule *rules;
+	int n_rules;
+	/* semantic */
+	char encoder[ROUTER_MAX_NAME];
+	float semantic_threshold;
+	struct semantic_target *targets;
+	int n_targets;
+	int dims;
+	pthread_mutex_t embed_mu;
+	bool embedded;
+	/* learned / strong_weak */
+	struct classifier *classifier;
+	char **class_candidates; /* learned: class label -> candidate name (default: same) */
+	int strong, weak; /* candidate indices for strong_weak */
+	float sw_threshold; /* P(weak good) >= threshold -> weak */
+	/* llm classifier */
+	int clf_upstream; /* index into router.upstreams */
+	char **clf_labels, **clf_descriptions; /* label -> candidate name, description */
+	int *clf_candidates;
+	int n_clf;
+	int clf_timeout_ms;
+};
+
+struct task_def {
+	char name[ROUTER_MAX_NAME];
+	char operation[16];
+	char **models;
+	double *weights;
+	int n_models;
+	char shadow[ROUTER_MAX_NAME];
+};
+
+struct router {
+	struct router_deps deps;
+	struct upstream_def *upstreams;
+	int n_upstreams;
+	struct route_def *routes;
+	int n_routes;
+	struct task_def *tasks;
+	int n_tasks;
+	char decision_log[512];
+};
+
+/* ---- shared state (state.c) ---- */
+
+enum breaker_state { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN };
+
+/* Whether candidate `name` may be tried now (closed, or open past its cooldown: half-open
+ * lets one probe through). */
+bool state_breaker_allows(struct router_state *s, const char *name, int cooldown_s);
+void state_breaker_record(struct router_state *s, const char *name, bool ok, int failures);
+enum breaker_state state_breaker_get(struct router_state *s, const char *name, int cooldown_s);
+/* Spend in the current window (hourly/daily/monthly) for key ("route:<r>" or "key:<k>"). */
+double state_spend(struct router_state *s, const char *key, const char *window);
+void state_spend_add(struct router_state *s, const char *key, const char *window, double usd);
+/* In-flight calls per upstream, for max_concurrency. */
+bool state_concurrency_take(struct router_state *s, const char *name, int max);
+void state_concurrency_release(struct router_state *s, const char *name);
+void state_count(struct router_state *s, const char *counter, const char *route, const char *label,
+                 double add);
+void state_metrics_write(struct router_state *s, struct sbuf *b);
+void state_log_line(struct router_state *s, const char *path, const char *line);
+
+/* ---- policies (policy.c) ---- */
+
+struct chat_features {
+	const char *last_user; /* text of the last user message ("" when none) */
+	long chars; /* characters over all messages */
+	int n_messages;
+	const void *metadata; /* cJSON object or NULL */
+};
+
+/* Orders the route's candidates for a request: writes order[n] (candidate indices, the chosen
+ * one first, then the rest in the route's fallback order) and the reason and signals. */
+int policy_order(struct router *r, struct route_def *rt, const struct chat_features *f, int *order,
+                 char *reason, size_t reason_cap, char *signals, size_t signals_cap);
+const char *policy_name(enum policy_kind k);
+
+/* Embeds texts with a local model through the engine into out[n][dims] (normalised). */
+enum sy_status router_embed(struct router *r, const char *model, const char *const *texts, int n,
+                            struct sy_error *err, float **out, int *dims);
+
+#endif

@@ -1,0 +1,317 @@
+/* State that outlives router reloads: circuit breakers, spend per budget window, in-flight
+ * calls per upstream, counters, and the decision-log file (see router_internal.h). One mutex;
+ * every entry is small and looked up by name. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "router/router_internal.h"
+
+struct breaker {
+	char name[ROUTER_MAX_NAME];
+	int consecutive_failures;
+	bool open;
+	uint64_t opened_ns;
+	bool probing; /* half-open: one call let through */
+};
+
+struct spend {
+	char key[2 * ROUTER_MAX_NAME];
+	char window[16];
+	long period; /* which hour/day/month the sum belongs to */
+	double usd;
+};
+
+struct inflight {
+	char name[ROUTER_MAX_NAME];
+	int n;
+};
+
+struct counter {
+	char name[48], route[ROUTER_MAX_NAME], label[ROUTER_MAX_NAME];
+	double value;
+};
+
+struct router_state {
+	pthread_mutex_t mu;
+	struct breaker *breakers;
+	int n_breakers, cap_breakers;
+	struct spend *spends;
+	int n_spends, cap_spends;
+	struct inflight *inflight;
+	int n_inflight, cap_inflight;
+	struct counter *counters;
+	int n_counters, cap_counters;
+	FILE *log;
+	char log_path[512];
+};
+
+#define GROW(arr, n, cap)                                                     \
+	do {                                                                  \
+		if ((n) == (cap)) {                                           \
+			int nc = (cap) ? 2 * (cap) : 16;                      \
+			void *p = realloc((arr), (size_t)nc * sizeof *(arr)); \
+			if (!p)                                               \
+				break;                                        \
+			(arr) = p;                                            \
+			(cap) = nc;                                           \
+		}                                                             \
+	} while (0)
+
+enum sy_status router_state_create(struct sy_error *err, struct router_state **out)
+{
+	struct router_state *s = calloc(1, sizeof *s);
+	if (!s)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	pthread_mutex_init(&s->mu, NULL);
+	*out = s;
+	return SY_OK;
+}
+
+void router_state_free(struct router_state *s)
+{
+	if (!s)
+		return;
+	if (s->log)
+		fclose(s->log);
+	free(s->breakers);
+	free(s->spends);
+	free(s->inflight);
+	free(s->counters);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+static struct breaker *breaker_find(struct router_state *s, const char *name, bool create)
+{
+	for (int i = 0; i < s->n_breakers; i++)
+		if (!strcmp(s->breakers[i].name, name))
+			return &s->breakers[i];
+	if (!create)
+		return NULL;
+	GROW(s->breakers, s->n_breakers, s->cap_breakers);
+	if (s->n_breakers == s->cap_breakers)
+		return NULL;
+	struct breaker *b = &s->breakers[s->n_breakers++];
+	memset(b, 0, sizeof *b);
+	snprintf(b->name, sizeof b->name, "%s", name);
+	return b;
+}
+
+static enum breaker_state breaker_state_of(const struct breaker *b, int cooldown_s)
+{
+	if (!b || !b->open)
+		return BREAKER_CLOSED;
+	if (sy_now_ns() - b->opened_ns >= (uint64_t)cooldown_s * 1000000000ull)
+		return BREAKER_HALF_OPEN;
+	return BREAKER_OPEN;
+}
+
+bool state_breaker_allows(struct router_state *s, const char *name, int cooldown_s)
+{
+	pthread_mutex_lock(&s->mu);
+	struct breaker *b = breaker_find(s, name, false);
+	enum breaker_state st = breaker_state_of(b, cooldown_s);
+	bool ok = st == BREAKER_CLOSED;
+	if (st == BREAKER_HALF_OPEN && !b->probing) {
+		b->probing = true; /* one probe at a time */
+		ok = true;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
+void state_breaker_record(struct router_state *s, const char *name, bool ok, int failures)
+{
+	pthread_mutex_lock(&s->mu);
+	struct breaker *b = breaker_find(s, name, true);
+	if (b) {
+		b->probing = false;
+		if (ok) {
+			b->consecutive_failures = 0;
+			b->open = false;
+		} else if (++b->consecutive_failures >= failures || b->open) {
+			b->open = true; /* a failed probe re-opens for a full cooldown */
+			b->opened_ns = sy_now_ns();
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+enum breaker_state state_breaker_get(struct router_state *s, const char *name, int cooldown_s)
+{
+	pthread_mutex_lock(&s->mu);
+	enum breaker_state st = breaker_state_of(breaker_find(s, name, false), cooldown_s);
+	pthread_mutex_unlock(&s->mu);
+	return st;
+}
+
+/* The period number of now for a window: hours, days or months since the epoch (UTC). */
+static long period_of(const char *window)
+{
+	time_t t = time(NULL);
+	if (!strcmp(window, "hourly"))
+		return (long)(t / 3600);
+	if (!strcmp(window, "monthly")) {
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		return (long)tm.tm_year * 12 + tm.tm_mon;
+	}
+	return (long)(t / 86400);
+}
+
+static struct spend *spend_find(struct router_state *s, const char *key, const char *window,
+                                bool create)
+{
+	long period = period_of(window);
+	for (int i = 0; i < s->n_spends; i++) {
+		struct spend *sp = &s->spends[i];
+		if (!strcmp(sp->key, key) && !strcmp(sp->window, window)) {
+			if (sp->period != period) { /* a new window began */
+				sp->period = period;
+				sp->usd = 0;
+			}
+			return sp;
+		}
+	}
+	if (!create)
+		return NULL;
+	GROW(s->spends, s->n_spends, s->cap_spends);
+	if (s->n_spends == s->cap_spends)
+		return NULL;
+	struct spend *sp = &s->spends[s->n_spends++];
+	memset(sp, 0, sizeof *sp);
+	snprintf(sp->key, sizeof sp->key, "%s", key);
+	snprintf(sp->window, sizeof sp->window, "%s", window);
+	sp->period = period;
+	return sp;
+}
+
+double state_spend(struct router_state *s, const char *key, const char *window)
+{
+	pthread_mutex_lock(&s->mu);
+	struct spend *sp = spend_find(s, key, window, false);
+	double v = sp ? sp->usd : 0;
+	pthread_mutex_unlock(&s->mu);
+	return v;
+}
+
+void state_spend_add(struct router_state *s, const char *key, const char *window, double usd)
+{
+	pthread_mutex_lock(&s->mu);
+	struct spend *sp = spend_find(s, key, window, true);
+	if (sp)
+		sp->usd += usd;
+	pthread_mutex_unlock(&s->mu);
+}
+
+bool state_concurrency_take(struct router_state *s, const char *name, int max)
+{
+	pthread_mutex_lock(&s->mu);
+	struct inflight *f = NULL;
+	for (int i = 0; i < s->n_inflight && !f; i++)
+		if (!strcmp(s->inflight[i].name, name))
+			f = &s->inflight[i];
+	if (!f) {
+		GROW(s->inflight, s->n_inflight, s->cap_inflight);
+		if (s->n_inflight < s->cap_inflight) {
+			f = &s->inflight[s->n_inflight++];
+			memset(f, 0, sizeof *f);
+			snprintf(f->name, sizeof f->name, "%s", name);
+		}
+	}
+	bool ok = f && (max <= 0 || f->n < max);
+	if (ok)
+		f->n++;
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
+void state_concurrency_release(struct router_state *s, const char *name)
+{
+	pthread_mutex_lock(&s->mu);
+	for (int i = 0; i < s->n_inflight; i++)
+		if (!strcmp(s->inflight[i].name, name) && s->inflight[i].n > 0)
+			s->inflight[i].n--;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void state_count(struct router_state *s, const char *counter, const char *route, const char *label,
+                 double add)
+{
+	pthread_mutex_lock(&s->mu);
+	struct counter *c = NULL;
+	for (int i = 0; i < s->n_counters && !c; i++)
+		if (!strcmp(s->counters[i].name, counter) && !strcmp(s->counters[i].route, route) &&
+		    !strcmp(s->counters[i].label, label))
+			c = &s->counters[i];
+	if (!c) {
+		GROW(s->counters, s->n_counters, s->cap_counters);
+		if (s->n_counters < s->cap_counters) {
+			c = &s->counters[s->n_counters++];
+			memset(c, 0, sizeof *c);
+			snprintf(c->name, sizeof c->name, "%s", counter);
+			snprintf(c->route, sizeof c->route, "%s", route);
+			snprintf(c->label, sizeof c->label, "%s", label);
+		}
+	}
+	if (c)
+		c->value += add;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void state_metrics_write(struct router_state *s, struct sbuf *b)
+{
+	static const char *const names[][2] = {
+	    {"decisions", "routing decisions, by route and chosen candidate"},
+	    {"escalations", "cascade escalations (a verifier failed), by route and candidate"},
+	    {"fallbacks", "moves to the next candidate after a failure, by route and candidate"},
+	    {"spend_usd", "spend in USD from token usage, by route and candidate"},
+	    {"refusals", "requests refused (budget exhausted, no candidate), by route and code"},
+	};
+	pthread_mutex_lock(&s->mu);
+	for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
+		sbuf_printf(b,
+		            "# HELP switchyard_router_%s_total %s\n# TYPE "
+		            "switchyard_router_%s_total counter\n",
+		            names[n][0], names[n][1], names[n][0]);
+		for (int i = 0; i < s->n_counters; i++) {
+			const struct counter *c = &s->counters[i];
+			if (strcmp(c->name, names[n][0]) != 0)
+				continue;
+			sbuf_printf(b,
+			            "switchyard_router_%s_total{route=\"%s\",label=\"%s\"} %.9g\n",
+			            c->name, c->route, c->label, c->value);
+		}
+	}
+	sbuf_puts(b,
+	          "# HELP switchyard_router_breaker_open 1 when a candidate's circuit breaker is "
+	          "open\n# TYPE switchyard_router_breaker_open gauge\n");
+	for (int i = 0; i < s->n_breakers; i++)
+		sbuf_printf(b, "switchyard_router_breaker_open{candidate=\"%s\"} %d\n",
+		            s->breakers[i].name, s->breakers[i].open ? 1 : 0);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void state_log_line(struct router_state *s, const char *path, const char *line)
+{
+	if (!path || !path[0])
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (s->log && strcmp(s->log_path, path) != 0) {
+		fclose(s->log);
+		s->log = NULL;
+	}
+	if (!s->log) {
+		s->log = fopen(path, "a");
+		snprintf(s->log_path, sizeof s->log_path, "%s", path);
+	}
+	if (s->log) {
+		fputs(line, s->log);
+		fputc('\n', s->log);
+		fflush(s->log);
+	}
+	pthread_mutex_unlock(&s->mu);
+}

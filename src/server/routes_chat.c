@@ -1,0 +1,316 @@
+/* The routing layer's HTTP side: POST /v1/chat/completions (OpenAI shape, streamed or not, the
+ * `model` naming a route or an upstream), POST /v1/admin/router/reload, GET /v1/routes, and the
+ * task table's name resolution for encode/score/extract (src/router, docs/ROUTING.md).
+ *
+ * The router in use is reference-counted: a reload builds the new one, swaps the pointer under
+ * a mutex and drops the holder's reference to the old one, which is freed when the last request
+ * using it (a stream may last minutes) lets go. */
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/log.h"
+#include "server/json_codec.h"
+#include "server/server_internal.h"
+
+struct router_ref {
+	struct router *r;
+	int refs; /* server.router_mu */
+};
+
+struct router *server_router_acquire(struct server *s, struct router_ref **ref)
+{
+	pthread_mutex_lock(&s->router_mu);
+	*ref = s->router;
+	if (*ref)
+		(*ref)->refs++;
+	pthread_mutex_unlock(&s->router_mu);
+	return *ref ? (*ref)->r : NULL;
+}
+
+void server_router_release(struct server *s, struct router_ref *ref)
+{
+	if (!ref)
+		return;
+	pthread_mutex_lock(&s->router_mu);
+	bool last = --ref->refs == 0;
+	pthread_mutex_unlock(&s->router_mu);
+	if (last) {
+		router_free(ref->r);
+		free(ref);
+	}
+}
+
+void server_router_shutdown(struct server *s)
+{
+	pthread_mutex_lock(&s->router_mu);
+	struct router_ref *old = s->router;
+	s->router = NULL;
+	pthread_mutex_unlock(&s->router_mu);
+	server_router_release(s, old);
+}
+
+enum sy_status server_router_reload(struct server *s, struct sy_error *err)
+{
+	if (!s->router_config[0])
+		return sy_error_set(err, SY_ERR_INVALID_ARG,
+		                    "no config file: start with --config FILE to use routes");
+	struct router *r = NULL;
+	enum sy_status st = router_load_file(s->router_config, &s->router_deps, err, &r);
+	if (st != SY_OK)
+		return st;
+	struct router_ref *ref = calloc(1, sizeof *ref);
+	if (!ref) {
+		router_free(r);
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	}
+	ref->r = r;
+	ref->refs = 1; /* the server's own */
+	pthread_mutex_lock(&s->router_mu);
+	struct router_ref *old = s->router;
+	s->router = ref;
+	pthread_mutex_unlock(&s->router_mu);
+	server_router_release(s, old);
+	sy_log(SY_LOG_INFO, "router: %d route(s), %d task(s) from %s", router_n_routes(r),
+	       router_n_tasks(r), s->router_config);
+	return SY_OK;
+}
+
+/* ---- tasks ---- */
+
+struct shadow_job {
+	struct server *srv;
+	char model[256];
+	int n;
+	char **texts;
+	size_t *lens;
+	struct engine_encode_request req;
+};
+
+static void *shadow_main(void *arg)
+{
+	struct shadow_job *j = arg;
+	struct engine_encode_result res;
+	struct sy_error err = {0};
+	j->req.model = j->model;
+	j->req.texts = (const char *const *)j->texts;
+	j->req.lens = j->lens;
+	if (server_encode(j->srv, &j->req, &err, &res) == SY_OK)
+		engine_encode_result_free(&res);
+	else
+		sy_log(SY_LOG_DEBUG, "router: shadow request to %s failed: %s", j->model, err.msg);
+	for (int i = 0; i < j->n; i++)
+		free(j->texts[i]);
+	free(j->texts);
+	free(j->lens);
+	free(j);
+	return NULL;
+}
+
+/* Runs a copy of req against the shadow model in the background; its answer is dropped. */
+static void shadow_start(struct server *srv, const char *model,
+                         const struct engine_encode_request *req)
+{
+	struct shadow_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return;
+	j->srv = srv;
+	snprintf(j->model, sizeof j->model, "%s", model);
+	j->n = req->n_items;
+	j->req = *req;
+	j->req.query = NULL; /* a copy below */
+	j->texts = calloc((size_t)j->n, sizeof *j->texts);
+	j->lens = calloc((size_t)j->n, sizeof *j->lens);
+	bool ok = j->texts && j->lens;
+	for (int i = 0; ok && i < j->n; i++) {
+		j->texts[i] = strndup(req->texts[i], req->lens[i]);
+		j->lens[i] = req->lens[i];
+		ok = j->texts[i] != NULL;
+	}
+	/* Score and extract parameters point into the caller's request, which is gone by the time
+	 * the shadow runs: shadow those as plain encodes of the same texts. */
+	j->req.extract = NULL;
+	j->req.instruction = NULL;
+	if (req->outputs & ENGINE_OUTPUT_ENTITIES || req->query)
+		j->req.outputs = req->outputs & ENGINE_OUTPUT_ENTITIES ? ENGINE_OUTPUT_ENTITIES
+		                                                       : ENGINE_OUTPUT_DENSE;
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (!ok || pthread_create(&t, &a, shadow_main, j) != 0) {
+		for (int i = 0; j->texts && i < j->n; i++)
+			free(j->texts[i]);
+		free(j->texts);
+		free(j->lens);
+		free(j);
+	}
+	pthread_attr_destroy(&a);
+}
+
+const char *server_task_model(struct request *rq, const char *operation, const char *name,
+                              char *model, size_t cap, const struct engine_encode_request *req)
+{
+	struct router_ref *ref;
+	struct router *r = server_router_acquire(rq->srv, &ref);
+	char shadow[256] = "";
+	bool hit = r && router_task_resolve(r, name, operation, model, cap, shadow, sizeof shadow);
+	server_router_release(rq->srv, ref);
+	if (!hit)
+		return name;
+	if (shadow[0] && req && req->query == NULL)
+		shadow_start(rq->srv, shadow, req);
+	return model;
+}
+
+/* ---- chat ---- */
+
+struct chat_stream {
+	struct server *srv;
+	struct router_ref *ref;
+	struct router *r;
+	struct chat_outcome out;
+	size_t sent;
+	bool failed_notice_sent;
+};
+
+static ssize_t chat_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	struct chat_stream *cs = cls;
+	const char *data;
+	size_t len;
+	enum upstream_state st;
+	for (;;) {
+		st = upstream_call_wait_data(cs->out.stream_call, cs->sent, 1000, &data, &len);
+		if (len > cs->sent || st != UPSTREAM_RUNNING)
+			break;
+	}
+	if (len > cs->sent) {
+		size_t n = len - cs->sent < max ? len - cs->sent : max;
+		memcpy(buf, data + cs->sent, n);
+		cs->sent += n;
+		return (ssize_t)n;
+	}
+	if (st == UPSTREAM_FAILED && !cs->failed_notice_sent) {
+		/* The upstream broke off mid-stream: say so in the stream before it ends. */
+		struct upstream_result res;
+		upstream_call_result(cs->out.stream_call, &res);
+		int n = snprintf(buf, max,
+		                 "data: {\"error\":{\"code\":\"UPSTREAM_ERROR\",\"message\":\"the "
+		                 "upstream stream broke off: %.200s\"}}\n\n",
+		                 res.error);
+		cs->failed_notice_sent = true;
+		if (n > 0 && (size_t)n < max)
+			return n;
+	}
+	return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void chat_stream_free(void *cls)
+{
+	struct chat_stream *cs = cls;
+	router_chat_finish(cs->r, &cs->out);
+	server_router_release(cs->srv, cs->ref);
+	free(cs);
+}
+
+static void explain_headers(struct response *rs, const struct chat_outcome *o, bool with_cost)
+{
+	if (o->route[0])
+		response_header_add(rs, "x-switchyard-route", "%s", o->route);
+	if (o->model[0])
+		response_header_add(rs, "x-switchyard-model", "%s", o->model);
+	if (o->reason[0])
+		response_header_add(rs, "x-switchyard-reason", "%.390s", o->reason);
+	response_header_add(rs, "x-switchyard-attempts", "%d", o->attempts);
+	if (with_cost)
+		response_header_add(rs, "x-switchyard-cost-usd", "%.8f", o->cost_usd);
+}
+
+static const char *bearer(struct request *rq)
+{
+	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
+	if (h && !strncasecmp(h, "Bearer ", 7))
+		return h + 7;
+	return "";
+}
+
+void route_chat(struct request *rq, struct response *rs)
+{
+	struct server *s = rq->srv;
+	struct router_ref *ref;
+	struct router *r = server_router_acquire(s, &ref);
+	if (!r) {
+		response_error_set(
+		    rs, 404, "MODEL_NOT_FOUND",
+		    "no routes are configured: add upstreams: and routes: to the YAML "
+		    "given with --config (docs/ROUTING.md)");
+		return;
+	}
+	const char *crit =
+	    MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "x-switchyard-critical");
+	const bool critical = crit && (!strcmp(crit, "1") || !strcasecmp(crit, "true"));
+	struct chat_stream *cs = calloc(1, sizeof *cs);
+	if (!cs) {
+		server_router_release(s, ref);
+		response_error_set(rs, 500, "INTERNAL", "out of memory");
+		return;
+	}
+	cs->srv = s;
+	cs->ref = ref;
+	cs->r = r;
+	router_chat(r, rq->body, rq->body_len, bearer(rq), critical, &cs->out);
+	struct chat_outcome *o = &cs->out;
+	explain_headers(rs, o, !o->stream_call);
+	if (o->error_code) {
+		struct api_error ae;
+		api_error_set(&ae, o->http_status, o->error_code, "%s", o->error_message);
+		ae.retry_after_s = o->retry_after_s;
+		response_error(rs, &ae);
+		chat_stream_free(cs);
+		return;
+	}
+	rs->status = o->http_status ? o->http_status : 200;
+	if (o->stream_call) {
+		rs->content_type = "text/event-stream";
+		response_header_add(rs, "X-Accel-Buffering", "no");
+		rs->stream_read = chat_stream_read;
+		rs->stream_ctx = cs;
+		rs->stream_free = chat_stream_free;
+		return;
+	}
+	rs->content_type = o->sse ? "text/event-stream" : "application/json";
+	sbuf_put(&rs->body, o->body ? o->body : "", o->body_len);
+	chat_stream_free(cs);
+}
+
+void route_router_reload(struct request *rq, struct response *rs)
+{
+	struct sy_error err = {0};
+	if (server_router_reload(rq->srv, &err) != SY_OK) {
+		response_error_set(rs, 400, "INVALID_INPUT",
+		                   "reload failed, the routes in use stay: %s", err.msg);
+		return;
+	}
+	struct router_ref *ref;
+	struct router *r = server_router_acquire(rq->srv, &ref);
+	sbuf_printf(&rs->body, "{\"reloaded\":true,\"routes\":%d,\"tasks\":%d}", router_n_routes(r),
+	            router_n_tasks(r));
+	server_router_release(rq->srv, ref);
+	rs->status = 200;
+}
+
+void route_routes(struct request *rq, struct response *rs)
+{
+	struct router_ref *ref;
+	struct router *r = server_router_acquire(rq->srv, &ref);
+	sbuf_puts(&rs->body, "{\"object\":\"list\",\"data\":");
+	router_routes_json(r, &rs->body);
+	sbuf_putc(&rs->body, '}');
+	server_router_release(rq->srv, ref);
+	rs->status = 200;
+}
