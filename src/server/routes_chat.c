@@ -195,14 +195,16 @@ static ssize_t chat_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		cs->sent += n;
 		return (ssize_t)n;
 	}
-	if (st == UPSTREAM_FAILED && !cs->failed_notice_sent) {
-		/* The upstream broke off mid-stream: say so in the stream before it ends. */
+	/* A stream that failed, or ended without its final "data: [DONE]" (the connection closed
+	 * early), broke off: say so in the stream before it ends. */
+	const bool complete = st == UPSTREAM_DONE && len >= 6 && memmem(data, len, "[DONE]", 6);
+	if (!complete && !cs->failed_notice_sent) {
 		struct upstream_result res;
 		upstream_call_result(cs->out.stream_call, &res);
 		int n = snprintf(buf, max,
 		                 "data: {\"error\":{\"code\":\"UPSTREAM_ERROR\",\"message\":\"the "
 		                 "upstream stream broke off: %.200s\"}}\n\n",
-		                 res.error);
+		                 res.error[0] ? res.error : "it ended before its last event");
 		cs->failed_notice_sent = true;
 		if (n > 0 && (size_t)n < max)
 			return n;

@@ -78,6 +78,15 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
 {
 	struct upstream_call *call = ud;
 	size_t n = size * nitems;
+	if (n > 12 && !strncmp(buf, "HTTP/", 5)) {
+		/* the status line: known before the body, which a stream needs */
+		const char *sp = memchr(buf, ' ', n);
+		if (sp) {
+			pthread_mutex_lock(&call->client->mu);
+			call->http_status = atoi(sp + 1);
+			pthread_mutex_unlock(&call->client->mu);
+		}
+	}
 	if (n > 12 && !strncasecmp(buf, "Retry-After:", 12)) {
 		char *end;
 		long v = strtol(buf + 12, &end, 10);
