@@ -261,6 +261,10 @@ assert any(r["name"] == "fragile" and r["candidates"][0]["breaker"] == "open" fo
 print("ok: routing")
 PY
 
+# the official openai npm client through routes (plain, streamed, errors)
+[ -d tests/compat/node_modules/openai ] || fail "tests/compat/node_modules is missing: run \`make deps-node\`"
+(cd tests/compat && node openai_chat.mjs "$URL") || fail "openai npm client chat"
+
 # reload: a new route appears through the admin route and through SIGHUP
 sed -i 's/^  plain: {policy: static, candidates: \[small\]}/  plain: {policy: static, candidates: [small]}\n  fresh: {policy: static, candidates: [big]}/' "$tmp/config.yaml"
 curl -sf -X POST "$URL/v1/admin/router/reload" | grep -q '"reloaded":true' || fail "admin reload"
