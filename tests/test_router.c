@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "router/classifier.h"
+#include "router/eval.h"
 #include "router/router_internal.h"
 #include "router/verifier.h"
 
@@ -22,15 +23,21 @@ static void test_verifier(void)
 	CHECK(!verifier_check(&v, "not json", 8, why, sizeof why));
 	CHECK(strstr(why, "JSON") != NULL);
 	CHECK(verifier_check(&v, "{\"a\":1}", 7, why, sizeof why));
-	v.schema = cJSON_Parse("{\"type\":\"object\",\"required\":[\"a\",\"b\"],\"properties\":{\"a\":"
-	                       "{\"type\":\"integer\",\"minimum\":0},\"b\":{\"enum\":[\"x\",\"y\"]},"
-	                       "\"c\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}");
+	v.schema =
+	    cJSON_Parse("{\"type\":\"object\",\"required\":[\"a\",\"b\"],\"properties\":{\"a\":"
+	                "{\"type\":\"integer\",\"minimum\":0},\"b\":{\"enum\":[\"x\",\"y\"]},"
+	                "\"c\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}");
 	const char *good = "{\"a\":3,\"b\":\"x\",\"c\":[\"p\",\"q\"]}";
 	CHECK(verifier_check(&v, good, strlen(good), why, sizeof why));
-	const char *bad[] = {"{\"a\":3}", "{\"a\":-1,\"b\":\"x\"}", "{\"a\":1.5,\"b\":\"x\"}",
-	                     "{\"a\":1,\"b\":\"z\"}", "{\"a\":1,\"b\":\"x\",\"c\":[1]}", "[1]"};
-	const char *frag[] = {"missing required \"b\"", "out of range", "expected integer",
-	                      "enum", "$.c[0]: expected string", "expected object"};
+	const char *bad[] = {"{\"a\":3}",
+	                     "{\"a\":-1,\"b\":\"x\"}",
+	                     "{\"a\":1.5,\"b\":\"x\"}",
+	                     "{\"a\":1,\"b\":\"z\"}",
+	                     "{\"a\":1,\"b\":\"x\",\"c\":[1]}",
+	                     "[1]"};
+	const char *frag[] = {"missing required \"b\"",  "out of range",
+	                      "expected integer",        "enum",
+	                      "$.c[0]: expected string", "expected object"};
 	for (int i = 0; i < 6; i++) {
 		CHECKF(!verifier_check(&v, bad[i], strlen(bad[i]), why, sizeof why), "%s", bad[i]);
 		CHECKF(strstr(why, frag[i]) != NULL, "%s: %s", bad[i], why);
@@ -148,23 +155,30 @@ static void test_config_errors(void)
 	     "candidate \"b\" is not an upstream"},
 	    {"upstreams:\n  a: {base_url: u}\nroutes:\n  r: {policy: static}\n",
 	     "needs candidates"},
-	    {"upstreams:\n  a: {base_url: u}\nroutes:\n  r:\n    policy: rules\n    candidates: [a]\n"
+	    {"upstreams:\n  a: {base_url: u}\nroutes:\n  r:\n    policy: rules\n    candidates: "
+	     "[a]\n"
 	     "    rules: [{if: {regex: \"(\"}, then: a}]\n",
 	     "line 7: regex is not a valid PCRE2 pattern"},
-	    {"upstreams:\n  a: {base_url: u}\nroutes:\n  r:\n    policy: rules\n    candidates: [a]\n"
+	    {"upstreams:\n  a: {base_url: u}\nroutes:\n  r:\n    policy: rules\n    candidates: "
+	     "[a]\n"
 	     "    rules: [{if: {keywords: [x]}, then: z}]\n",
 	     "\"z\" is not one of its candidates"},
 	    {"upstreams:\n  a: {base_url: u}\nroutes:\n  r: {policy: semantic, candidates: [a]}\n",
 	     "needs semantic"},
 	    {"upstreams:\n  a: {base_url: u}\nroutes:\n  r: {policy: learned, candidates: [a]}\n",
 	     "needs a model_file"},
-	    {"upstreams:\n  a: {base_url: u}\nroutes:\n  r: {candidates: [a], budget: {window: weekly}}\n",
+	    {"upstreams:\n  a: {base_url: u}\nroutes:\n  r: {candidates: [a], budget: {window: "
+	     "weekly}}\n",
 	     "window must be hourly, daily or monthly"},
-	    {"upstreams:\n  a: {base_url: u}\nroutes:\n  r: {candidates: [a], budget: {window: daily}}\n",
+	    {"upstreams:\n  a: {base_url: u}\nroutes:\n  r: {candidates: [a], budget: {window: "
+	     "daily}}\n",
 	     "needs limit_usd or per_key_usd"},
-	    {"tasks:\n  t: {operation: dance, model: m}\n", "operation must be encode, score or extract"},
-	    {"tasks:\n  t: {model: m, splits: [{model: n, weight: 1.5}]}\n", "weight must be a number"},
-	    {"tasks:\n  t: {model: m, splits: [{model: n, weight: 0.7}, {model: o, weight: 0.6}]}\n",
+	    {"tasks:\n  t: {operation: dance, model: m}\n",
+	     "operation must be encode, score or extract"},
+	    {"tasks:\n  t: {model: m, splits: [{model: n, weight: 1.5}]}\n",
+	     "weight must be a number"},
+	    {"tasks:\n  t: {model: m, splits: [{model: n, weight: 0.7}, {model: o, weight: "
+	     "0.6}]}\n",
 	     "weights add up to more than 1"},
 	    {"routes: [\n", "t.yaml: line"},
 	};
@@ -180,12 +194,13 @@ static void test_config_errors(void)
 
 static void test_rules_and_tasks(void)
 {
-	const char *yaml = "upstreams:\n  s: {base_url: u}\n  b: {base_url: u}\n"
-	                   "routes:\n  r:\n    policy: rules\n    candidates: [s, b]\n    default: s\n"
-	                   "    rules:\n      - {if: {keywords: [Refund]}, then: b}\n"
-	                   "      - {if: {max_length: 3}, then: b}\n"
-	                   "      - {if: {metadata: {tier: gold}, tags: [vip]}, then: b}\n"
-	                   "tasks:\n  t: {operation: score, model: m, splits: [{model: n, weight: 0.25}]}\n";
+	const char *yaml =
+	    "upstreams:\n  s: {base_url: u}\n  b: {base_url: u}\n"
+	    "routes:\n  r:\n    policy: rules\n    candidates: [s, b]\n    default: s\n"
+	    "    rules:\n      - {if: {keywords: [Refund]}, then: b}\n"
+	    "      - {if: {max_length: 3}, then: b}\n"
+	    "      - {if: {metadata: {tier: gold}, tags: [vip]}, then: b}\n"
+	    "tasks:\n  t: {operation: score, model: m, splits: [{model: n, weight: 0.25}]}\n";
 	struct sy_error err = {0};
 	struct router *r = NULL;
 	CHECKF(load(yaml, &err, &r) == SY_OK, "%s", err.msg);
@@ -208,7 +223,8 @@ static void test_rules_and_tasks(void)
 	policy_order(r, rt, &f, order, reason, sizeof reason, signals, sizeof signals);
 	CHECK(order[0] == 1 && strstr(reason, "length 2") != NULL);
 	cJSON *meta = cJSON_Parse("{\"tier\":\"gold\",\"tags\":[\"a\",\"vip\"]}");
-	f = (struct chat_features){.last_user = "hello", .chars = 50, .n_messages = 1, .metadata = meta};
+	f = (struct chat_features){
+	    .last_user = "hello", .chars = 50, .n_messages = 1, .metadata = meta};
 	policy_order(r, rt, &f, order, reason, sizeof reason, signals, sizeof signals);
 	CHECK(order[0] == 1);
 	cJSON_Delete(meta);
@@ -221,13 +237,61 @@ static void test_rules_and_tasks(void)
 	int n_n = 0;
 	char model[64], shadow[64];
 	for (int i = 0; i < 4000; i++) {
-		CHECK(router_task_resolve(r, "t", "score", model, sizeof model, shadow, sizeof shadow));
+		CHECK(router_task_resolve(r, "t", "score", model, sizeof model, shadow,
+		                          sizeof shadow));
 		n_n += !strcmp(model, "n");
 	}
 	CHECKF(n_n > 800 && n_n < 1200, "split drew n %d times of 4000", n_n);
 	CHECK(!router_task_resolve(r, "t", "encode", model, sizeof model, shadow, sizeof shadow));
-	CHECK(!router_task_resolve(r, "other", "score", model, sizeof model, shadow, sizeof shadow));
+	CHECK(
+	    !router_task_resolve(r, "other", "score", model, sizeof model, shadow, sizeof shadow));
 	router_free(r);
+}
+
+/* The metrics on data small enough to compute by hand. */
+static void test_eval_metrics(void)
+{
+	const int gold[] = {0, 0, 1, 1, 2}, pred[] = {0, 1, 1, 1, 2};
+	struct intent_report r;
+	intent_report_compute(gold, pred, 5, 3, 2, &r);
+	CHECK(fabs(r.accuracy - 0.8) < 1e-12);
+	CHECK(fabs(r.in_scope_accuracy - 0.75) < 1e-12);
+	CHECK(fabs(r.f1[0] - 2.0 / 3) < 1e-12 && fabs(r.f1[1] - 0.8) < 1e-12);
+	CHECK(fabs(r.macro_f1 - (2.0 / 3 + 0.8) / 2) < 1e-12); /* oos left out */
+	CHECK(fabs(r.oos_recall - 1) < 1e-12 && fabs(r.oos_precision - 1) < 1e-12);
+	intent_report_free(&r);
+	/* RouteLLM: weak right on 0 and 3, strong right on 0, 1 and 3 */
+	const bool w[] = {1, 0, 0, 1}, s[] = {1, 1, 0, 1};
+	const double oracle[] = {0, 1, 0, 0};
+	struct routellm_curve c;
+	routellm_curve_compute(oracle, w, s, 4, &c);
+	CHECK(fabs(c.r_weak - 0.5) < 1e-12 && fabs(c.r_strong - 0.75) < 1e-12);
+	CHECK(fabs(c.pgr[1] - 1) < 1e-12 && fabs(c.pgr[0]) < 1e-12);
+	CHECK(fabs(c.apgr - 0.875) < 1e-12);
+	CHECK(fabs(routellm_cpt(&c, 0.5) - 0.25) < 1e-12);
+	routellm_curve_free(&c);
+	/* the worst order sends the win last: APGR 0.125, CPT(50%) 100% */
+	const double worst[] = {1, 0, 1, 1};
+	routellm_curve_compute(worst, w, s, 4, &c);
+	CHECK(fabs(c.apgr - 0.125) < 1e-12);
+	CHECK(fabs(routellm_cpt(&c, 0.5) - 1) < 1e-12);
+	routellm_curve_free(&c);
+	/* a random order over many prompts recovers about half the gap */
+	enum { N = 20000 };
+	static bool ww[N], ss[N];
+	static double sc[N];
+	unsigned seed = 1;
+	for (int i = 0; i < N; i++) {
+		seed = seed * 1664525u + 1013904223u;
+		ww[i] = (seed >> 20) % 10 < 6;
+		ss[i] = ww[i] || (seed >> 8) % 10 < 5;
+		seed = seed * 1664525u + 1013904223u;
+		sc[i] = (double)(seed >> 8);
+	}
+	routellm_curve_compute(sc, ww, ss, N, &c);
+	printf("  random router APGR %.4f over %d prompts\n", c.apgr, N);
+	CHECK(fabs(c.apgr - 0.5) < 0.02);
+	routellm_curve_free(&c);
 }
 
 int main(void)
@@ -236,5 +300,6 @@ int main(void)
 	RUN(test_classifier);
 	RUN(test_config_errors);
 	RUN(test_rules_and_tasks);
+	RUN(test_eval_metrics);
 	return harness_summary();
 }

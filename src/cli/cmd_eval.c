@@ -270,8 +270,13 @@ int cmd_eval(int argc, char **argv)
 		eval_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (!strcmp(argv[1], "intents"))
+		return cmd_eval_intents(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "routellm"))
+		return cmd_eval_routellm(argc - 1, argv + 1);
 	if (strcmp(argv[1], "sts") != 0) {
-		fprintf(stderr, "switchyard eval: unknown task '%s' (only 'sts')\n", argv[1]);
+		fprintf(stderr, "switchyard eval: unknown task '%s' (sts, intents, routellm)\n",
+		        argv[1]);
 		eval_usage(stderr);
 		return 2;
 	}

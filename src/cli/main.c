@@ -38,6 +38,8 @@ int main(int argc, char **argv)
 		return cmd_extract(argc - 1, argv + 1);
 	if (!strcmp(cmd, "models"))
 		return cmd_models(argc - 1, argv + 1);
+	if (!strcmp(cmd, "router"))
+		return cmd_router(argc - 1, argv + 1);
 	if (!strcmp(cmd, "eval"))
 		return cmd_eval(argc - 1, argv + 1);
 	if (!strcmp(cmd, "serve"))

@@ -8,10 +8,11 @@
 #include <string.h>
 
 #include "base/file.h"
+#include "tensor/gemm.h"
 
 struct classifier_train_options classifier_default_options(void)
 {
-	return (struct classifier_train_options){.l2 = 1e-4, .lr = 0.5, .epochs = 300};
+	return (struct classifier_train_options){.l2 = 1e-5, .lr = 32.0, .epochs = 400};
 }
 
 void classifier_free(struct classifier *c)
@@ -65,6 +66,9 @@ static void softmax_row(const float *W, const float *b, const float *x, int K, i
 		p[k] /= s;
 }
 
+/* Full-batch gradient descent with momentum. Both products of an epoch are GEMMs: the logits
+ * Z[n][K] = X W^T, and the weight gradient G^T X as (G^T)[K][n] times X^T packed as weights of
+ * shape [D][n] (packed once). */
 enum sy_status classifier_train(const float *X, const int *y, int n, int dims,
                                 const char *const *labels, int n_classes,
                                 const struct classifier_train_options *o, struct sy_error *err,
@@ -83,35 +87,54 @@ enum sy_status classifier_train(const float *X, const int *y, int n, int dims,
 	struct classifier_train_options def = classifier_default_options();
 	if (!o)
 		o = &def;
-	struct classifier *c = classifier_alloc(n_classes, dims);
-	double *gW = calloc((size_t)n_classes * dims, sizeof *gW);
-	double *gb = calloc((size_t)n_classes, sizeof *gb);
-	double *vW = calloc((size_t)n_classes * dims, sizeof *vW);
-	double *vb = calloc((size_t)n_classes, sizeof *vb);
-	double *p = calloc((size_t)n_classes, sizeof *p);
-	if (!c || !gW || !gb || !vW || !vb || !p) {
-		classifier_free(c);
-		free(gW), free(gb), free(vW), free(vb), free(p);
-		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	}
-	for (int k = 0; k < n_classes; k++)
-		c->labels[k] = strdup(labels[k] ? labels[k] : "");
 	const int K = n_classes, D = dims;
+	struct classifier *c = classifier_alloc(K, D);
+	float *Z = malloc((size_t)n * K * sizeof *Z); /* logits, then gradients */
+	float *Gt = malloc((size_t)K * n * sizeof *Gt); /* [K][n] */
+	float *gW = malloc((size_t)K * D * sizeof *gW);
+	float *Xt = malloc((size_t)D * n * sizeof *Xt);
+	double *vW = calloc((size_t)K * D, sizeof *vW), *vb = calloc((size_t)K, sizeof *vb);
+	struct gemm_weights xt = {0}, wp = {0};
+	enum sy_status s = c && Z && Gt && gW && Xt && vW && vb ? SY_OK : SY_ERR_NOMEM;
+	if (s == SY_OK) {
+		for (int i = 0; i < n; i++)
+			for (int d = 0; d < D; d++)
+				Xt[(size_t)d * n + i] = X[(size_t)i * D + d];
+		s = gemm_weights_pack(Xt, D, n, err, &xt);
+	} else {
+		sy_error_set(err, s, "out of memory");
+	}
+	for (int k = 0; s == SY_OK && k < K; k++)
+		c->labels[k] = strdup(labels[k] ? labels[k] : "");
 	const double mom = 0.9;
-	for (int ep = 0; ep < o->epochs; ep++) {
-		memset(gW, 0, (size_t)K * D * sizeof *gW);
-		memset(gb, 0, (size_t)K * sizeof *gb);
+	for (int ep = 0; s == SY_OK && ep < o->epochs; ep++) {
+		gemm_weights_free(&wp);
+		s = gemm_weights_pack(c->W, K, D, err, &wp);
+		if (s != SY_OK)
+			break;
+		gemm_linear(X, D, &wp, c->b, GEMM_EPILOGUE_NONE, Z, K, n, 0, 1);
+		double gb[1024];
+		double *gbp = K <= 1024 ? gb : calloc((size_t)K, sizeof *gbp);
+		if (!gbp) {
+			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+			break;
+		}
+		memset(gbp, 0, (size_t)K * sizeof *gbp);
 		for (int i = 0; i < n; i++) {
-			const float *x = X + (size_t)i * D;
-			softmax_row(c->W, c->b, x, K, D, p);
+			float *z = Z + (size_t)i * K;
+			float mx = z[0];
+			for (int k = 1; k < K; k++)
+				mx = z[k] > mx ? z[k] : mx;
+			double sum = 0;
+			for (int k = 0; k < K; k++)
+				sum += exp((double)z[k] - mx);
 			for (int k = 0; k < K; k++) {
-				double g = p[k] - (y[i] == k);
-				gb[k] += g;
-				double *gw = gW + (size_t)k * D;
-				for (int d = 0; d < D; d++)
-					gw[d] += g * x[d];
+				double g = exp((double)z[k] - mx) / sum - (y[i] == k);
+				Gt[(size_t)k * n + i] = (float)g;
+				gbp[k] += g;
 			}
 		}
+		gemm_linear(Gt, n, &xt, NULL, GEMM_EPILOGUE_NONE, gW, D, K, 0, 1);
 		for (int k = 0; k < K; k++) {
 			for (int d = 0; d < D; d++) {
 				size_t j = (size_t)k * D + d;
@@ -119,11 +142,19 @@ enum sy_status classifier_train(const float *X, const int *y, int n, int dims,
 				vW[j] = mom * vW[j] - o->lr * g;
 				c->W[j] += (float)vW[j];
 			}
-			vb[k] = mom * vb[k] - o->lr * gb[k] / n;
+			vb[k] = mom * vb[k] - o->lr * gbp[k] / n;
 			c->b[k] += (float)vb[k];
 		}
+		if (gbp != gb)
+			free(gbp);
 	}
-	free(gW), free(gb), free(vW), free(vb), free(p);
+	gemm_weights_free(&wp);
+	gemm_weights_free(&xt);
+	free(Z), free(Gt), free(gW), free(Xt), free(vW), free(vb);
+	if (s != SY_OK) {
+		classifier_free(c);
+		return s;
+	}
 	*out = c;
 	return SY_OK;
 }

@@ -24,9 +24,10 @@ struct classifier {
 };
 
 struct classifier_train_options {
-	double l2; /* default 1e-4 */
-	double lr; /* default 0.5 */
-	int epochs; /* default 300 */
+	double l2; /* default 1e-5 */
+	double
+	    lr; /* default 32 (rows are unit vectors, so gradients are small; with momentum 0.9) */
+	int epochs; /* default 400 */
 };
 
 struct classifier_train_options classifier_default_options(void);

@@ -13,6 +13,22 @@ sy_bg python3 tests/integration/lib/mock_llm.py "$tmp/mock.port"
 for _ in $(seq 1 100); do [ -s "$tmp/mock.port" ] && break; sleep 0.05; done
 MOCK=http://127.0.0.1:$(cat "$tmp/mock.port")/v1
 export SY_TEST_KEY=sk-test
+# a learned router (labels = candidates) and a strong/weak one, trained by `switchyard router train`
+python3 - "$tmp" <<'PY'
+import sys
+big = ["write a python function to sort a list", "debug this segfault in my C program",
+       "prove that the square root of two is irrational", "derive the gradient of softmax",
+       "optimise this SQL query with three joins", "explain the proof of the halting problem"]
+small = ["hello there", "thanks a lot", "what time is it", "good morning", "how are you",
+         "tell me a joke"]
+with open(f"{sys.argv[1]}/learned.csv", "w") as f:
+    f.write("text,label\n" + "".join(f'"{t}",big\n' for t in big) + "".join(f'"{t}",small\n' for t in small))
+with open(f"{sys.argv[1]}/sw.csv", "w") as f:
+    f.write("text,label\n" + "".join(f'"{t}",0\n' for t in big) + "".join(f'"{t}",1\n' for t in small))
+PY
+"$SY" router train --data "$tmp/learned.csv" --out "$tmp/learned.json" >"$tmp/train.out" 2>&1 || { cat "$tmp/train.out"; fail "router train"; }
+"$SY" router train --strong-weak --strong-share 0.5 --data "$tmp/sw.csv" --out "$tmp/sw.json" >"$tmp/train2.out" 2>&1 || { cat "$tmp/train2.out"; fail "router train --strong-weak"; }
+grep -q "training accuracy 1.0000" "$tmp/train.out" || { cat "$tmp/train.out"; fail "learned router does not fit its training data"; }
 cat >"$tmp/config.yaml" <<YAML
 models:
   - {id: bert, path: tests/fixtures/bert-tiny}
@@ -80,6 +96,14 @@ routes:
     default: small
     llm_classifier: {upstream: labeler, labels: {big: "hard questions", small: "everything else"}}
   cutoff: {policy: static, candidates: [cut]}
+  learnt:
+    policy: learned
+    candidates: [small, big]
+    learned: {model_file: learned.json}
+  sw:
+    policy: strong_weak
+    candidates: [small, big]
+    strong_weak: {model_file: sw.json, strong: big, weak: small}
 tasks:
   retrieve: {operation: encode, model: bert}
   split: {operation: encode, model: bert, splits: [{model: roberta, weight: 0.5}]}
@@ -204,6 +228,16 @@ assert h["x-switchyard-model"] == "small", h
 a, h = ok("asked", "this is a hard one")
 assert h["x-switchyard-model"] == "big" and "llm_classifier" in h["x-switchyard-reason"], h
 a, h = ok("asked", "easy")
+assert h["x-switchyard-model"] == "small", h
+
+# learned and strong/weak routers (trained above on USE-lite embeddings)
+a, h = ok("learnt", "please debug my python program, it crashes")
+assert h["x-switchyard-model"] == "big" and "learned: class big" in h["x-switchyard-reason"], h
+a, h = ok("learnt", "hello, thanks!")
+assert h["x-switchyard-model"] == "small", h
+a, h = ok("sw", "prove this theorem about irrational numbers")
+assert h["x-switchyard-model"] == "big" and "strong_weak" in h["x-switchyard-reason"], h
+a, h = ok("sw", "good morning, how are you")
 assert h["x-switchyard-model"] == "small", h
 
 # streams: passed through as they arrive, with usage accounted

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# CLI tests for router training and evaluation on small labelled files (USE-lite embeddings):
+# `switchyard eval intents` with --test reports accuracy and macro-F1 (JSON) for both routers,
+# `switchyard router train` writes a classifier the learned policy loads, and malformed data
+# stops with the file and line.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SY=${BUILD:-build}/switchyard
+fail() { echo "FAIL: $*"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/train.csv" <<'CSV'
+text,label
+"what's the weather like tomorrow",weather
+"will it rain today",weather
+"is it going to be sunny this weekend",weather
+"how cold is it outside",weather
+"play some jazz music",music
+"put on my workout playlist",music
+"skip this song",music
+"turn up the volume of the music",music
+"book a table for two at eight",restaurant
+"reserve a dinner table for tonight",restaurant
+"find me an italian restaurant nearby",restaurant
+"cancel my restaurant booking",restaurant
+CSV
+cat >"$tmp/test.jsonl" <<'JSONL'
+{"text": "do I need an umbrella today", "label": "weather"}
+{"text": "what will the temperature be on friday", "label": "weather"}
+{"text": "play the next track", "label": "music"}
+{"text": "I want to listen to some rock songs", "label": "music"}
+{"text": "get me a table at a sushi place", "label": "restaurant"}
+{"text": "make a dinner reservation for four", "label": "restaurant"}
+JSONL
+out=$("$SY" eval intents --data "$tmp/train.csv" --test "$tmp/test.jsonl" --json 2>/dev/null) || fail "eval intents"
+python3 - "$out" <<'PY' || fail "eval intents results"
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["train"] == 12 and r["test"] == 6 and r["classes"] == 3, r
+assert r["learned"]["accuracy"] >= 5 / 6 and r["semantic"]["accuracy"] >= 4 / 6, r
+assert 0 <= r["learned"]["macro_f1"] <= 1
+PY
+"$SY" eval intents --data "$tmp/train.csv" --test "$tmp/test.jsonl" | grep -q "worst classes" || fail "text report"
+"$SY" router train --data "$tmp/train.csv" --out "$tmp/r.json" | grep -q "3 classes" || fail "router train"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['labels']==['weather','music','restaurant'] and d['encoder']=='use-lite' and len(d['W'])==3" "$tmp/r.json" || fail "classifier file"
+# malformed data: file and line
+printf 'text,label\n"unterminated,weather\n' >"$tmp/bad.csv"
+"$SY" router train --data "$tmp/bad.csv" --out "$tmp/x.json" 2>"$tmp/err" && fail "bad CSV accepted"
+grep -q "bad.csv: line 2: unterminated quoted field" "$tmp/err" || { cat "$tmp/err"; fail "bad CSV message"; }
+printf '{"text": "a", "label": "x"}\n{"text": 5}\n' >"$tmp/bad.jsonl"
+"$SY" eval intents --data "$tmp/train.csv" --test "$tmp/bad.jsonl" 2>"$tmp/err" && fail "bad JSONL accepted"
+grep -q "bad.jsonl: line 2" "$tmp/err" || { cat "$tmp/err"; fail "bad JSONL message"; }
+printf 'text,label\n"a",zzz\n' >"$tmp/unknown.csv"
+"$SY" eval intents --data "$tmp/train.csv" --test "$tmp/unknown.csv" 2>"$tmp/err" && fail "unknown label accepted"
+grep -q 'label "zzz" is not in the training data' "$tmp/err" || { cat "$tmp/err"; fail "unknown label message"; }
+"$SY" router train --strong-weak --data "$tmp/train.csv" --out "$tmp/x.json" 2>"$tmp/err" && fail "strong/weak labels"
+grep -q "is 0 or 1" "$tmp/err" || { cat "$tmp/err"; fail "strong/weak label message"; }
+echo ok
