@@ -924,18 +924,20 @@ int cmd_eval_routellm(int argc, char **argv)
 			free(gsm.label[gsm.n]);
 		}
 	}
-	/* 4/5 of MMLU to train, every 5th to test */
-	struct examples tr = {0}, te = {0};
+	/* 3/5 of MMLU to train, 1/5 to calibrate the threshold, every 5th to test */
+	struct examples tr = {0}, ca = {0}, te = {0};
 	for (int i = 0; i < mmlu.n; i++)
-		examples_push(i % 5 == 4 ? &te : &tr, mmlu.text[i], strlen(mmlu.text[i]), NULL,
-		              mmlu.weak_ok[i], mmlu.strong_ok[i]);
+		examples_push(i % 5 == 4 ? &te : i % 5 == 3 ? &ca : &tr, mmlu.text[i],
+		              strlen(mmlu.text[i]), NULL, mmlu.weak_ok[i], mmlu.strong_ok[i]);
 	int *y = malloc((size_t)tr.n * sizeof *y);
 	for (int i = 0; i < tr.n; i++) /* 0: the strong model is needed (wins), 1: weak will do */
 		y[i] = !(tr.strong_ok[i] && !tr.weak_ok[i]);
 	int dims = 0, d2 = 0, d3 = 0;
 	struct embedder *emb = open_encoder(model, threads);
+	int dc = 0;
 	float *X = emb ? embed_all(emb, tr.text, tr.n, &dims, "MMLU training") : NULL;
-	float *T = X ? embed_all(emb, te.text, te.n, &d2, "MMLU held-out") : NULL;
+	float *C = X ? embed_all(emb, ca.text, ca.n, &dc, "MMLU calibration") : NULL;
+	float *T = C ? embed_all(emb, te.text, te.n, &d2, "MMLU held-out") : NULL;
 	float *G = T ? embed_all(emb, gsm.text, gsm.n, &d3, "GSM8K") : NULL;
 	embedder_close(emb);
 	struct classifier *c = NULL;
@@ -947,19 +949,20 @@ int cmd_eval_routellm(int argc, char **argv)
 		double *pw = malloc((size_t)(tr.n > te.n ? (tr.n > gsm.n ? tr.n : gsm.n)
 		                                         : (te.n > gsm.n ? te.n : gsm.n)) *
 		                    sizeof *pw);
-		/* calibrate: the share-quantile of P(weak ok) on the training prompts */
-		for (int i = 0; i < tr.n; i++) {
-			classifier_predict(c, X + (size_t)i * dims, p);
+		/* calibrate: the share-quantile of P(weak ok) on the calibration prompts (not the
+		 * training ones, where the classifier is overconfident) */
+		for (int i = 0; i < ca.n; i++) {
+			classifier_predict(c, C + (size_t)i * dims, p);
 			pw[i] = p[1];
 		}
-		for (int i = 1; i < tr.n; i++)
+		for (int i = 1; i < ca.n; i++)
 			for (int j = i; j > 0 && pw[j] < pw[j - 1]; j--) {
 				double t = pw[j];
 				pw[j] = pw[j - 1];
 				pw[j - 1] = t;
 			}
-		const int k = (int)floor(share * tr.n);
-		const double threshold = k < tr.n ? pw[k] : 1.0;
+		const int k = (int)floor(share * ca.n);
+		const double threshold = k < ca.n ? pw[k] : 1.0;
 		struct split_result rm, rg;
 		struct routellm_curve curves[3];
 		for (int i = 0; i < te.n; i++) {
@@ -1009,10 +1012,12 @@ int cmd_eval_routellm(int argc, char **argv)
 		rc = 0;
 	}
 	free(X);
+	free(C);
 	free(T);
 	free(G);
 	free(y);
 	examples_free(&tr);
+	examples_free(&ca);
 	examples_free(&te);
 out:
 	for (int i = 0; i < n_files; i++)
