@@ -25,8 +25,10 @@ static void report(const char *name, double *t, int n)
 int main(void)
 {
 	const char *yaml =
-	    "upstreams:\n  small: {base_url: http://127.0.0.1:1/v1}\n  big: {base_url: http://127.0.0.1:1/v1}\n"
-	    "routes:\n  triage:\n    policy: rules\n    candidates: [small, big]\n    default: small\n"
+	    "upstreams:\n  small: {base_url: http://127.0.0.1:1/v1}\n  big: {base_url: "
+	    "http://127.0.0.1:1/v1}\n"
+	    "routes:\n  triage:\n    policy: rules\n    candidates: [small, big]\n    default: "
+	    "small\n"
 	    "    rules:\n"
 	    "      - {if: {keywords: [refund, invoice, chargeback, dispute, lawyer]}, then: big}\n"
 	    "      - {if: {regex: \"(?i)\\\\b(python|rust|sql|kubernetes)\\\\b\"}, then: big}\n"
@@ -36,13 +38,18 @@ int main(void)
 	    "      - {if: {min_messages: 12}, then: big}\n"
 	    "  topics:\n    policy: semantic\n    candidates: [small, big]\n    default: small\n"
 	    "    semantic:\n      encoder: use-lite\n      threshold: 0.3\n      examples:\n"
-	    "        big: [\"write a python function\", \"debug my program\", \"fix this code\", \"explain "
+	    "        big: [\"write a python function\", \"debug my program\", \"fix this code\", "
+	    "\"explain "
 	    "this stack trace\", \"optimise my sql query\", \"prove this theorem\", \"derive the "
-	    "gradient\", \"review my pull request\", \"design a database schema\", \"translate this "
-	    "legal contract\", \"summarise this research paper\", \"plan a migration to kubernetes\", "
+	    "gradient\", \"review my pull request\", \"design a database schema\", \"translate "
+	    "this "
+	    "legal contract\", \"summarise this research paper\", \"plan a migration to "
+	    "kubernetes\", "
 	    "\"write unit tests\", \"refactor this class\", \"find the bug\"]\n"
-	    "        small: [\"hello there\", \"how are you today\", \"good morning\", \"thanks\", \"what "
-	    "time is it\", \"tell me a joke\", \"what's the weather\", \"say hi\", \"ok\", \"cool\", "
+	    "        small: [\"hello there\", \"how are you today\", \"good morning\", \"thanks\", "
+	    "\"what "
+	    "time is it\", \"tell me a joke\", \"what's the weather\", \"say hi\", \"ok\", "
+	    "\"cool\", "
 	    "\"nice one\", \"bye\", \"see you\", \"good night\", \"who are you\"]\n";
 	struct engine_config ec = engine_default_config();
 	ec.n_threads = 1;
@@ -61,7 +68,8 @@ int main(void)
 		return 1;
 	}
 	static const char *const texts[] = {
-	    "Hi! I bought a jacket last week and it arrived torn. Can I get a refund or an exchange?",
+	    "Hi! I bought a jacket last week and it arrived torn. Can I get a refund or an "
+	    "exchange?",
 	    "Could you help me understand why my Python script raises a KeyError on line 40?",
 	    "What's a good name for a golden retriever puppy?",
 	    "Please summarise the attached meeting notes in three bullet points for my manager.",

@@ -395,6 +395,8 @@ static int cmd_router_train(int argc, char **argv)
 			if (p_weak && pp)
 				p_weak[i] = pp[1];
 		}
+		for (int i = 0; sw && p_weak && i < e.n; i++)
+			p_weak[i] = classifier_p1(c, X + (size_t)i * dims);
 		if (sw && share > 0 && p_weak) {
 			/* threshold: the share-quantile of P(weak is good), lowest first */
 			int k = (int)floor(share * e.n);
@@ -405,7 +407,7 @@ static int cmd_router_train(int argc, char **argv)
 					p_weak[j - 1] = t;
 				}
 			c->threshold = k < e.n ? p_weak[k] : 1.0;
-			printf("threshold %.6f sends %.1f%% of the training prompts to the strong "
+			printf("threshold %.9f sends %.1f%% of the training prompts to the strong "
 			       "model\n",
 			       c->threshold, 100.0 * k / e.n);
 		}
@@ -927,8 +929,11 @@ int cmd_eval_routellm(int argc, char **argv)
 	/* 3/5 of MMLU to train, 1/5 to calibrate the threshold, every 5th to test */
 	struct examples tr = {0}, ca = {0}, te = {0};
 	for (int i = 0; i < mmlu.n; i++)
-		examples_push(i % 5 == 4 ? &te : i % 5 == 3 ? &ca : &tr, mmlu.text[i],
-		              strlen(mmlu.text[i]), NULL, mmlu.weak_ok[i], mmlu.strong_ok[i]);
+		examples_push(i % 5 == 4   ? &te
+		              : i % 5 == 3 ? &ca
+		                           : &tr,
+		              mmlu.text[i], strlen(mmlu.text[i]), NULL, mmlu.weak_ok[i],
+		              mmlu.strong_ok[i]);
 	int *y = malloc((size_t)tr.n * sizeof *y);
 	for (int i = 0; i < tr.n; i++) /* 0: the strong model is needed (wins), 1: weak will do */
 		y[i] = !(tr.strong_ok[i] && !tr.weak_ok[i]);
@@ -942,19 +947,23 @@ int cmd_eval_routellm(int argc, char **argv)
 	embedder_close(emb);
 	struct classifier *c = NULL;
 	const char *labels[] = {"strong", "weak"};
-	if (G && classifier_train(X, y, tr.n, dims, labels, 2, NULL, &err, &c) != SY_OK)
+	/* Stronger regularisation than for intents: the signal in a prompt's embedding about
+	 * which model will answer it right is weak, and a sharper fit ranks held-out prompts
+	 * worse. */
+	struct classifier_train_options to = classifier_default_options();
+	to.l2 = 1e-3;
+	to.lr = 8;
+	to.epochs = 200;
+	if (G && classifier_train(X, y, tr.n, dims, labels, 2, &to, &err, &c) != SY_OK)
 		fprintf(stderr, "switchyard eval routellm: %s\n", err.msg);
 	if (c) {
-		float p[2];
 		double *pw = malloc((size_t)(tr.n > te.n ? (tr.n > gsm.n ? tr.n : gsm.n)
 		                                         : (te.n > gsm.n ? te.n : gsm.n)) *
 		                    sizeof *pw);
 		/* calibrate: the share-quantile of P(weak ok) on the calibration prompts (not the
 		 * training ones, where the classifier is overconfident) */
-		for (int i = 0; i < ca.n; i++) {
-			classifier_predict(c, C + (size_t)i * dims, p);
-			pw[i] = p[1];
-		}
+		for (int i = 0; i < ca.n; i++)
+			pw[i] = classifier_p1(c, C + (size_t)i * dims);
 		for (int i = 1; i < ca.n; i++)
 			for (int j = i; j > 0 && pw[j] < pw[j - 1]; j--) {
 				double t = pw[j];
@@ -965,16 +974,12 @@ int cmd_eval_routellm(int argc, char **argv)
 		const double threshold = k < ca.n ? pw[k] : 1.0;
 		struct split_result rm, rg;
 		struct routellm_curve curves[3];
-		for (int i = 0; i < te.n; i++) {
-			classifier_predict(c, T + (size_t)i * dims, p);
-			pw[i] = p[1];
-		}
+		for (int i = 0; i < te.n; i++)
+			pw[i] = classifier_p1(c, T + (size_t)i * dims);
 		eval_split(pw, te.weak_ok, te.strong_ok, te.n, threshold, &rm, &curves[0],
 		           &curves[1], &curves[2]);
-		for (int i = 0; i < gsm.n; i++) {
-			classifier_predict(c, G + (size_t)i * dims, p);
-			pw[i] = p[1];
-		}
+		for (int i = 0; i < gsm.n; i++)
+			pw[i] = classifier_p1(c, G + (size_t)i * dims);
 		eval_split(pw, gsm.weak_ok, gsm.strong_ok, gsm.n, threshold, &rg, NULL, NULL, NULL);
 		if (json) {
 			printf("{\"model\":\"%s\",\"train\":%d,\"target_strong_share\":%.3f,"

@@ -178,6 +178,15 @@ int classifier_predict(const struct classifier *c, const float *x, float *probs)
 	return best;
 }
 
+double classifier_p1(const struct classifier *c, const float *x)
+{
+	double z = (double)c->b[1] - c->b[0];
+	const float *w0 = c->W, *w1 = c->W + c->dims;
+	for (int d = 0; d < c->dims; d++)
+		z += ((double)w1[d] - w0[d]) * x[d];
+	return 1 / (1 + exp(-z));
+}
+
 enum sy_status classifier_save(const struct classifier *c, const char *path, struct sy_error *err)
 {
 	FILE *f = fopen(path, "w");

@@ -39,6 +39,9 @@ enum sy_status classifier_train(const float *X, const int *y, int n, int dims,
                                 struct classifier **out);
 /* probs[n_classes] for x[dims]; returns the argmax. */
 int classifier_predict(const struct classifier *c, const float *x, float *probs);
+/* For two classes: P(class 1) in double precision (no float rounding to 0 or 1, so close
+ * scores keep their order). */
+double classifier_p1(const struct classifier *c, const float *x);
 enum sy_status classifier_save(const struct classifier *c, const char *path, struct sy_error *err);
 enum sy_status classifier_load(const char *path, struct sy_error *err, struct classifier **out);
 void classifier_free(struct classifier *c);

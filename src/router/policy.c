@@ -249,15 +249,15 @@ static int policy_learned(struct router *r, struct route_def *rt, const struct c
 		return rt->default_candidate;
 	}
 	int k = classifier_predict(c, q, p);
-	free(q);
 	int choice;
 	if (rt->policy == POLICY_STRONG_WEAK) {
 		/* class 1: the weak model will do */
-		const float th = c->threshold >= 0 ? (float)c->threshold : rt->sw_threshold;
-		choice = p[1] >= th ? rt->weak : rt->strong;
-		snprintf(signals, scap, "{\"p_weak_ok\":%.4f,\"threshold\":%.4f}", p[1], th);
-		snprintf(reason, rcap, "strong_weak: P(weak is good enough) %.3f %s %.3f: %s", p[1],
-		         p[1] >= th ? ">=" : "<", th, cand_name(r, rt, choice));
+		const double th = c->threshold >= 0 ? c->threshold : rt->sw_threshold;
+		const double pw = classifier_p1(c, q);
+		choice = pw >= th ? rt->weak : rt->strong;
+		snprintf(signals, scap, "{\"p_weak_ok\":%.6f,\"threshold\":%.6f}", pw, th);
+		snprintf(reason, rcap, "strong_weak: P(weak is good enough) %.3f %s %.3f: %s", pw,
+		         pw >= th ? ">=" : "<", th, cand_name(r, rt, choice));
 	} else {
 		choice = -1;
 		for (int i = 0; i < rt->n_candidates && choice < 0; i++)
@@ -273,6 +273,7 @@ static int policy_learned(struct router *r, struct route_def *rt, const struct c
 			snprintf(reason, rcap, "learned: class %s (p %.3f)", c->labels[k], p[k]);
 		}
 	}
+	free(q);
 	if (p != probs)
 		free(p);
 	return choice;

@@ -1,9 +1,12 @@
-/* GET /: a live status page for people (loaded models, memory, queues, recent latency).
+/* GET /: a live status page for people (loaded models, memory, queues, recent latency, the LLM
+ * routes with their breakers and budgets).
  *
  * Rendered on the server in one pass, with inline CSS and no scripts or external assets, so it
  * works offline and behind strict content policies; a meta refresh reloads it every 2 seconds.
  * Everything that comes from outside (model ids, paths, errors) is HTML-escaped. */
+#include <cjson/cJSON.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/clock.h"
 #include "server/server_internal.h"
@@ -156,6 +159,64 @@ static void render_batches(const struct engine_stats *st, struct sbuf *b)
 	sbuf_printf(b, "</tr></table><div class=\"sub\">%ld batches</div>\n", total);
 }
 
+/* The LLM routes: policy, candidates with their breaker state, budget spend. */
+static void render_routes(struct server *s, struct sbuf *b)
+{
+	struct router_ref *ref;
+	struct router *r = server_router_acquire(s, &ref);
+	if (r && router_n_routes(r) > 0) {
+		struct sbuf j = {0};
+		router_routes_json(r, &j);
+		cJSON *doc = j.oom ? NULL : cJSON_ParseWithLength(j.data, j.len);
+		sbuf_free(&j);
+		sbuf_puts(b, "<h2>Routes</h2><table id=\"routes\"><tr><th>route</th><th>policy</th>"
+		             "<th>candidates (breaker)</th><th>budget</th></tr>");
+		const cJSON *rt;
+		cJSON_ArrayForEach(rt, doc)
+		{
+			const cJSON *name = cJSON_GetObjectItemCaseSensitive(rt, "name");
+			const cJSON *policy = cJSON_GetObjectItemCaseSensitive(rt, "policy");
+			sbuf_puts(b, "<tr><td>");
+			put_html(b, cJSON_IsString(name) ? name->valuestring : "");
+			sbuf_puts(b, "</td><td>");
+			put_html(b, cJSON_IsString(policy) ? policy->valuestring : "");
+			sbuf_puts(b, "</td><td>");
+			const cJSON *c;
+			int k = 0;
+			cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(rt, "candidates"))
+			{
+				const cJSON *cn = cJSON_GetObjectItemCaseSensitive(c, "name");
+				const cJSON *br = cJSON_GetObjectItemCaseSensitive(c, "breaker");
+				if (k++)
+					sbuf_puts(b, ", ");
+				put_html(b, cJSON_IsString(cn) ? cn->valuestring : "");
+				if (cJSON_IsString(br) && strcmp(br->valuestring, "closed") != 0) {
+					sbuf_puts(b, " <b>(");
+					put_html(b, br->valuestring);
+					sbuf_puts(b, ")</b>");
+				}
+			}
+			sbuf_puts(b, "</td><td>");
+			const cJSON *bu = cJSON_GetObjectItemCaseSensitive(rt, "budget");
+			if (bu) {
+				const cJSON *sp = cJSON_GetObjectItemCaseSensitive(bu, "spent_usd");
+				const cJSON *li = cJSON_GetObjectItemCaseSensitive(bu, "limit_usd");
+				const cJSON *wi = cJSON_GetObjectItemCaseSensitive(bu, "window");
+				sbuf_printf(b, "%.4f / %.4f USD ",
+				            cJSON_IsNumber(sp) ? sp->valuedouble : 0,
+				            cJSON_IsNumber(li) ? li->valuedouble : 0);
+				put_html(b, cJSON_IsString(wi) ? wi->valuestring : "");
+			} else {
+				sbuf_puts(b, "&ndash;");
+			}
+			sbuf_puts(b, "</td></tr>");
+		}
+		sbuf_puts(b, "</table>\n");
+		cJSON_Delete(doc);
+	}
+	server_router_release(s, ref);
+}
+
 void route_status_page(struct request *rq, struct response *rs)
 {
 	struct server *s = rq->srv;
@@ -170,7 +231,9 @@ void route_status_page(struct request *rq, struct response *rs)
 	render_cards(s, &st, &recent, b);
 	render_models(models, n, b);
 	render_batches(&st, b);
+	render_routes(s, b);
 	sbuf_puts(b, "<div class=\"sub\">JSON: <a href=\"/v1/models\">/v1/models</a> &middot; "
+	             "<a href=\"/v1/routes\">/v1/routes</a> &middot; "
 	             "Prometheus: <a href=\"/metrics\">/metrics</a></div></body></html>\n");
 	free(models);
 	rs->content_type = "text/html; charset=utf-8";

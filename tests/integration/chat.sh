@@ -76,6 +76,7 @@ routes:
   racer: {policy: static, candidates: [slowrace, small], race: 2}
   hurry: {policy: static, candidates: [slow]}
   budgeted: {policy: static, candidates: [pricey], budget: {window: daily, limit_usd: 0.05}}
+  perkey: {policy: static, candidates: [pricey], budget: {window: monthly, per_key_usd: 0.05}}
   thrifty:
     policy: static
     candidates: [big, small]
@@ -210,6 +211,11 @@ assert st == 502 and "time-to-first-token" in data and time.time() - t0 < 2.5, (
 a, h = ok("budgeted", "spend")
 st, data, h = chat("budgeted", "more")
 assert st == 429 and json.loads(data)["error"]["code"] == "BUDGET_EXHAUSTED", (st, data)
+# per API key: one key's spend does not stop another's
+a, h = ok("perkey", "spend", headers={"Authorization": "Bearer key-a"})
+st, data, h = chat("perkey", "more", headers={"Authorization": "Bearer key-a"})
+assert st == 429 and "this key" in json.loads(data)["error"]["message"], (st, data)
+a, h = ok("perkey", "other key", headers={"Authorization": "Bearer key-b"})
 # downgrade near the limit (non-critical to the cheapest), critical requests keep the choice
 a, h = ok("thrifty", "first")
 assert h["x-switchyard-model"] == "big", h
@@ -290,6 +296,8 @@ for k in ['switchyard_router_decisions_total{route="triage",label="big"}', "swit
           "switchyard_router_fallbacks_total", 'switchyard_router_breaker_open{candidate="fail2"} 1',
           "switchyard_router_spend_usd_total", 'switchyard_router_refusals_total{route="budgeted",label="BUDGET_EXHAUSTED"}']:
     assert k in m, k
+c.request("GET", "/"); page = c.getresponse().read().decode()
+assert '<table id="routes">' in page and "fail2 <b>(open)</b>" in page, page[-2000:]
 c.request("GET", "/v1/routes"); routes = json.loads(c.getresponse().read())
 assert any(r["name"] == "fragile" and r["candidates"][0]["breaker"] == "open" for r in routes["data"]), routes
 print("ok: routing")
