@@ -145,7 +145,7 @@ fuzz-ci:
 
 # The threaded parts (thread pool, kernels' thread splits, engine and batcher, server) under
 # ThreadSanitizer, in build-tsan/ (CI runs it).
-TSAN_TESTS := base tensor engine server
+TSAN_TESTS := base tensor engine server upstream
 test-tsan:
 	@$(MAKE) --no-print-directory BUILD=build-tsan SANITIZE=thread \
 	  $(patsubst %,build-tsan/tests/test_%,$(TSAN_TESTS))

@@ -447,8 +447,13 @@ enum sy_status wire_reply_parse(const char *data, size_t len, int dims_limit, st
 		return bad_reply(err, out, "out of memory");
 	}
 	int i = 0;
-	for (const cJSON *x = nt->child; x; x = x->next, i++)
-		out->n_tokens[i] = cJSON_IsNumber(x) ? (int)x->valuedouble : 0;
+	for (const cJSON *x = nt->child; x; x = x->next, i++) {
+		if (!cJSON_IsNumber(x) || !(x->valuedouble >= 0 && x->valuedouble <= 1e9)) {
+			cJSON_Delete(doc);
+			return bad_reply(err, out, "n_tokens must hold counts");
+		}
+		out->n_tokens[i] = (int)x->valuedouble;
+	}
 	const cJSON *dense = cJSON_GetObjectItemCaseSensitive(doc, "dense");
 	const cJSON *sparse = cJSON_GetObjectItemCaseSensitive(doc, "sparse");
 	const cJSON *multi = cJSON_GetObjectItemCaseSensitive(doc, "multivector");
