@@ -108,6 +108,7 @@ routes:
 tasks:
   retrieve: {operation: encode, model: bert}
   split: {operation: encode, model: bert, splits: [{model: roberta, weight: 0.5}]}
+  shadowed: {operation: encode, model: bert, shadow: roberta}
 router:
   decision_log: $tmp/decisions.jsonl
 YAML
@@ -284,6 +285,18 @@ for _ in range(30):
     seen.add(r.getheader("x-switchyard-model"))
 assert seen == {"bert", "roberta"}, seen
 
+# shadow traffic: the answer is bert's, and roberta gets a copy in the background
+c.request("GET", "/v1/models/roberta"); before = json.loads(c.getresponse().read())["requests"]
+c.request("POST", "/v1/encode/shadowed", json.dumps({"items": [{"text": "x"}]}), {"Content-Type": "application/json"})
+r = c.getresponse(); body = json.loads(r.read())
+assert r.status == 200 and r.getheader("x-switchyard-model") == "bert" and body["items"][0]["dense"]["dims"] == 64
+for _ in range(50):
+    c.request("GET", "/v1/models/roberta"); after = json.loads(c.getresponse().read())["requests"]
+    if after > before:
+        break
+    time.sleep(0.1)
+assert after == before + 1, (before, after)
+
 # explained: decision log lines and Prometheus counters
 lines = [json.loads(l) for l in open(f"{tmp}/decisions.jsonl")]
 assert len(lines) >= 30, len(lines)
@@ -306,6 +319,15 @@ PY
 # the official openai npm client through routes (plain, streamed, errors)
 [ -d tests/compat/node_modules/openai ] || fail "tests/compat/node_modules is missing: run \`make deps-node\`"
 (cd tests/compat && node openai_chat.mjs "$URL") || fail "openai npm client chat"
+
+# reload while a request is in flight: it finishes on the routes it started with
+curl -s -o "$tmp/inflight.json" -w '%{http_code}' "$URL/v1/chat/completions" \
+	-d '{"model":"slowrace","messages":[{"role":"user","content":"x"}]}' >"$tmp/inflight.code" &
+inflight=$!
+sleep 0.5
+curl -sf -X POST "$URL/v1/admin/router/reload" | grep -q '"reloaded":true' || fail "reload in flight"
+wait "$inflight"
+[ "$(cat "$tmp/inflight.code")" = 200 ] && grep -q 'chatcmpl-mock' "$tmp/inflight.json" || fail "the in-flight request did not finish after a reload"
 
 # reload: a new route appears through the admin route and through SIGHUP
 sed -i 's/^  plain: {policy: static, candidates: \[small\]}/  plain: {policy: static, candidates: [small]}\n  fresh: {policy: static, candidates: [big]}/' "$tmp/config.yaml"

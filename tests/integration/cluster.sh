@@ -218,6 +218,49 @@ assert st == 200, st
 print("ok: recovered after a NATS restart")
 PY
 
+# A pool whose stream holds at most 2 units and whose worker is slow: a burst gets 503
+# QUEUE_FULL for what does not fit, and a request waiting past --request-timeout-ms gets 504.
+timeout --foreground 300 "$SY" gateway --host 127.0.0.1 --port 0 --nats "$NATS" --pool tiny \
+	--max-pending 2 --request-timeout-ms 1000 --no-builtin-models --model bert \
+	>"$tmp/gw2.out" 2>"$tmp/gw2.err" &
+sy_pids+=($!)
+GW2_URL=
+for _ in $(seq 1 200); do
+	GW2_URL=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/gw2.out" 2>/dev/null || true)
+	[ -n "$GW2_URL" ] && break
+	sleep 0.05
+done
+[ -n "$GW2_URL" ] || { cat "$tmp/gw2.err"; fail "second gateway did not start"; }
+SY_WORKER_DELAY_MS=2500 timeout --foreground 300 "$SY" worker --nats "$NATS" --pool tiny --fetch-batch 1 \
+	--threads 1 "${MODELS[@]}" >"$tmp/w7.out" 2>"$tmp/w7.err" &
+sy_pids+=($!)
+python3 - "$GW2_URL" <<'PY' || { tail -n 5 "$tmp"/w7.err "$tmp"/gw2.err; fail "queue full / timeout"; }
+import http.client, json, sys, threading, time, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+def post(body):
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    c.request("POST", "/v1/encode/bert", json.dumps(body), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    return r.status, json.loads(r.read()), r.getheader("Retry-After")
+for _ in range(100):  # the worker's heartbeat
+    st, r, _ = post({"items": [{"text": "w"}]})
+    if r.get("error", {}).get("code") != "NO_WORKERS":
+        break
+    time.sleep(0.1)
+# one unit, alone: the worker holds it 2.5 s, past the gateway's 1 s
+st, r, _ = post({"items": [{"text": "slow one"}]})
+assert st == 504 and r["error"]["code"] == "TIMEOUT" and "within 1000 ms" in r["error"]["message"], (st, r)
+# a burst while that unit still counts against the bound of 2
+res = []
+def one(k):
+    res.append(post({"items": [{"text": f"burst {k} {i}"} for i in range(3)]}))
+ths = [threading.Thread(target=one, args=(k,)) for k in range(4)]
+[t.start() for t in ths]; [t.join() for t in ths]
+codes = sorted(r[1]["error"]["code"] for r in res if r[0] != 200)
+assert "QUEUE_FULL" in codes and all(r[2] for r in res if r[0] == 503), res
+print("ok: a slow pool -> 504 TIMEOUT; a burst over the bound ->", codes.count("QUEUE_FULL"), "x 503 QUEUE_FULL")
+PY
+
 # A worker drains and exits 0 on SIGTERM.
 kill -TERM "$W6"
 rc=0
