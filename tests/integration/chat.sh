@@ -33,6 +33,7 @@ cat >"$tmp/config.yaml" <<YAML
 models:
   - {id: bert, path: tests/fixtures/bert-tiny}
   - {id: roberta, path: tests/fixtures/roberta-tiny}
+  - {id: ner, path: tests/fixtures/ner-tiny}
 upstreams:
   small:   {base_url: "$MOCK", model: echo-small, price_input: 0.1, price_output: 0.2, api_key_env: SY_TEST_KEY}
   big:     {base_url: "$MOCK", model: echo-big, price_input: 10, price_output: 30}
@@ -314,6 +315,21 @@ assert '<table id="routes">' in page and "fail2 <b>(open)</b>" in page, page[-20
 c.request("GET", "/v1/routes"); routes = json.loads(c.getresponse().read())
 assert any(r["name"] == "fragile" and r["candidates"][0]["breaker"] == "open" for r in routes["data"]), routes
 print("ok: routing")
+PY
+
+# the Python SDK (clients/python): chat through a route, streamed and not, and extract
+PYTHONPATH=clients/python python3 - "$URL" <<'PY' || fail "Python SDK chat/extract"
+import json, sys
+from switchyard import Client
+c = Client(sys.argv[1])
+r = c.chat("triage", [{"role": "user", "content": "refund please"}])
+assert r["choices"][0]["message"]["content"] == "[echo-big] refund please", r
+text = "".join(ch["choices"][0]["delta"].get("content", "") for ch in c.chat("plain", [{"role": "user", "content": "abc"}], stream=True) if ch.get("choices"))
+assert sorted(text) == sorted("[echo-small] abc"), text
+g = json.load(open("tests/golden/ner-tiny.json"))["texts"][0]
+res = c.extract("ner", [g["text"]], aggregation="first")
+assert [(e.label, e.start, e.end) for e in res.items[0].entities] == [(e["label"], e["start"], e["end"]) for e in g["entities"]["first"]]
+print("ok: python SDK chat and extract")
 PY
 
 # the official openai npm client through routes (plain, streamed, errors)
