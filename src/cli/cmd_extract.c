@@ -160,31 +160,9 @@ int cmd_extract(int argc, char **argv)
 		extract_usage(stderr);
 		goto out;
 	}
-	if (input) {
-		FILE *in = !strcmp(input, "-") ? stdin : fopen(input, "rb");
-		if (!in) {
-			fprintf(stderr, "switchyard extract: cannot open %s: %s\n", input,
-			        strerror(errno));
-			rc = 1;
-			goto out;
-		}
-		char *line = NULL;
-		size_t line_cap = 0;
-		ssize_t got;
-		while ((got = getline(&line, &line_cap, in)) >= 0) {
-			while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
-				line[--got] = '\0';
-			if (n == cap) {
-				char **t = realloc(texts, (size_t)(cap *= 2) * sizeof *t);
-				if (!t)
-					break;
-				texts = t;
-			}
-			texts[n++] = strdup(line);
-		}
-		free(line);
-		if (in != stdin)
-			fclose(in);
+	if (input && cli_read_lines("extract", input, &texts, &n, &cap) != 0) {
+		rc = 1;
+		goto free_texts;
 	}
 	if (n == 0) {
 		fprintf(stderr,

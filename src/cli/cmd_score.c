@@ -117,32 +117,10 @@ int cmd_score(int argc, char **argv)
 		score_usage(stderr);
 		goto out;
 	}
-	char *line = NULL;
-	size_t line_cap = 0;
 	int first_owned = n_docs;
-	if (input) {
-		FILE *in = !strcmp(input, "-") ? stdin : fopen(input, "rb");
-		if (!in) {
-			fprintf(stderr, "switchyard score: cannot open %s: %s\n", input,
-			        strerror(errno));
-			rc = 1;
-			goto out;
-		}
-		ssize_t got;
-		while ((got = getline(&line, &line_cap, in)) >= 0) {
-			while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
-				line[--got] = '\0';
-			if (n_docs == cap) {
-				char **d = realloc(docs, (size_t)(cap *= 2) * sizeof *d);
-				if (!d)
-					break;
-				docs = d;
-			}
-			docs[n_docs++] = strdup(line);
-		}
-		free(line);
-		if (in != stdin)
-			fclose(in);
+	if (input && cli_read_lines("score", input, &docs, &n_docs, &cap) != 0) {
+		rc = 1;
+		goto free_docs;
 	}
 	if (n_docs == 0) {
 		fprintf(stderr,

@@ -3,6 +3,10 @@
 #ifndef SY_CLI_COMMANDS_H
 #define SY_CLI_COMMANDS_H
 
+/* Appends the lines of input ("-": stdin) to *v (n used, cap allocated; each line strdup'd,
+ * without its line ending). Returns 0, or -1 after printing why. */
+int cli_read_lines(const char *cmd, const char *input, char ***v, int *n, int *cap);
+
 int cmd_encode(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_extract(int argc, char **argv);

@@ -53,34 +53,12 @@ struct colbert {
 	size_t cap_join;
 };
 
-static bool config_names_colbert(const char *dir)
-{
-	char *path = sy_path_join(dir, "config.json");
-	char *text = NULL;
-	size_t len = 0;
-	struct sy_error err;
-	bool yes = false;
-	if (path && sy_file_read(path, &err, &text, &len) == SY_OK) {
-		cJSON *doc = cJSON_ParseWithLength(text, len);
-		const cJSON *a;
-		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(doc, "architectures"))
-		{
-			if (cJSON_IsString(a) && strstr(a->valuestring, "ColBERT"))
-				yes = true;
-		}
-		cJSON_Delete(doc);
-	}
-	free(text);
-	free(path);
-	return yes;
-}
-
 bool colbert_detect(const char *dir)
 {
 	char *p = sy_path_join(dir, "artifact.metadata");
 	bool meta = p && sy_path_exists(p);
 	free(p);
-	return meta || config_names_colbert(dir);
+	return meta || config_find_architecture(dir, "ColBERT", true, NULL, 0);
 }
 
 static void cb_free(struct colbert *cb)

@@ -242,3 +242,31 @@ enum sy_status bert_config_load(const char *dir, struct sy_error *err, struct be
 	free(path);
 	return s;
 }
+
+bool config_find_architecture(const char *dir, const char *name, bool substring, char *buf,
+                              size_t cap)
+{
+	char *path = sy_path_join(dir, "config.json");
+	char *text = NULL;
+	size_t len = 0;
+	struct sy_error err;
+	bool yes = false;
+	if (path && sy_file_read(path, &err, &text, &len) == SY_OK) {
+		cJSON *doc = cJSON_ParseWithLength(text, len);
+		const cJSON *a;
+		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(doc, "architectures"))
+		{
+			if (!yes && cJSON_IsString(a) &&
+			    (substring ? strstr(a->valuestring, name) != NULL
+			               : !strcmp(a->valuestring, name))) {
+				yes = true;
+				if (buf && cap)
+					snprintf(buf, cap, "%s", a->valuestring);
+			}
+		}
+		cJSON_Delete(doc);
+	}
+	free(text);
+	free(path);
+	return yes;
+}

@@ -7,6 +7,7 @@
 #ifndef SY_MODEL_CONFIG_H
 #define SY_MODEL_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/status.h"
@@ -47,6 +48,12 @@ enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
 enum sy_status bert_config_load(const char *dir, struct sy_error *err, struct bert_config *out);
 
 const char *bert_arch_name(enum bert_arch a);
+
+/* The first entry of dir/config.json's "architectures" that equals `name` (or, with
+ * `substring`, contains it), copied into buf (cap bytes); false when none does or the file cannot
+ * be read. Model heads detect themselves with it (SPLADE, NER, ColBERT, cross-encoders). */
+bool config_find_architecture(const char *dir, const char *name, bool substring, char *buf,
+                              size_t cap);
 const char *bert_act_name(enum bert_act a);
 
 #endif

@@ -58,32 +58,10 @@ struct splade {
 	size_t cap_join;
 };
 
-static bool is_masked_lm(const char *dir)
-{
-	char *path = sy_path_join(dir, "config.json");
-	char *text = NULL;
-	size_t len = 0;
-	struct sy_error err;
-	bool yes = false;
-	if (path && sy_file_read(path, &err, &text, &len) == SY_OK) {
-		cJSON *doc = cJSON_ParseWithLength(text, len);
-		const cJSON *a;
-		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(doc, "architectures"))
-		{
-			if (cJSON_IsString(a) && (!strcmp(a->valuestring, "BertForMaskedLM") ||
-			                          !strcmp(a->valuestring, "DistilBertForMaskedLM")))
-				yes = true;
-		}
-		cJSON_Delete(doc);
-	}
-	free(text);
-	free(path);
-	return yes;
-}
-
 bool splade_detect(const char *dir)
 {
-	return is_masked_lm(dir);
+	return config_find_architecture(dir, "BertForMaskedLM", false, NULL, 0) ||
+	       config_find_architecture(dir, "DistilBertForMaskedLM", false, NULL, 0);
 }
 
 static void splade_free(struct splade *sp)

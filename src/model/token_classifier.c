@@ -124,24 +124,7 @@ static enum sy_status read_config(const char *dir, struct sy_error *err,
 
 bool token_classifier_detect(const char *dir)
 {
-	char *path = sy_path_join(dir, "config.json");
-	char *text = NULL;
-	size_t len = 0;
-	struct sy_error err;
-	bool yes = false;
-	if (path && sy_file_read(path, &err, &text, &len) == SY_OK) {
-		cJSON *doc = cJSON_ParseWithLength(text, len);
-		const cJSON *a;
-		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(doc, "architectures"))
-		{
-			if (cJSON_IsString(a) && strstr(a->valuestring, "ForTokenClassification"))
-				yes = true;
-		}
-		cJSON_Delete(doc);
-	}
-	free(text);
-	free(path);
-	return yes;
+	return config_find_architecture(dir, "ForTokenClassification", true, NULL, 0);
 }
 
 static void tc_free(struct token_classifier *tc)
