@@ -103,7 +103,9 @@ enum sy_status embedder_open(const char *path, const struct embed_options *opts,
 	if (!e)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	enum sy_status s;
-	if (dir_has(path, "config.json") && token_classifier_detect(path))
+	if (gliner_detect(path))
+		s = gliner_embedder_open(path, opts, err, e);
+	else if (dir_has(path, "config.json") && token_classifier_detect(path))
 		s = token_classifier_embedder_open(path, opts, err, e);
 	else if (dir_has(path, "config.json") && colbert_detect(path))
 		s = colbert_embedder_open(path, opts, err, e);

@@ -195,6 +195,11 @@ enum sy_status splade_embedder_open(const char *dir, const struct embed_options 
 bool token_classifier_detect(const char *dir);
 enum sy_status token_classifier_embedder_open(const char *dir, const struct embed_options *opts,
                                               struct sy_error *err, struct embedder *out);
+/* GLiNER (src/model/gliner.c): zero-shot span extraction over a DeBERTa-v2 encoder, a directory
+ * with gliner_config.json. */
+bool gliner_detect(const char *dir);
+enum sy_status gliner_embedder_open(const char *dir, const struct embed_options *opts,
+                                    struct sy_error *err, struct embedder *out);
 /* ColBERT (src/model/colbert.c): a BERT encoder with a per-token linear projection. */
 bool colbert_detect(const char *dir);
 enum sy_status colbert_embedder_open(const char *dir, const struct embed_options *opts,

@@ -341,9 +341,15 @@ static enum sy_status tc_encode_items(void *impl, const struct embed_call *c, st
 	for (int i = 0; s == SY_OK && i < c->n; i++) {
 		const struct extract_params *xp = c->extract ? c->extract[i] : NULL;
 		if (xp && xp->labels) {
-			s = sy_error_set(err, SY_ERR_UNSUPPORTED,
-			                 "this NER model has fixed labels; it does not take labels "
-			                 "per call");
+			char list[256] = "";
+			for (int k = 0, at = 0; k < tc->n_types && at < (int)sizeof list - 1; k++)
+				at += snprintf(list + at, sizeof list - (size_t)at, "%s%s",
+				               k ? ", " : "", tc->types[k]);
+			s = sy_error_set(
+			    err, SY_ERR_UNSUPPORTED,
+			    "this NER model has fixed labels (%s); it does not take labels "
+			    "per call (zero-shot labels need a GLiNER model)",
+			    list);
 			break;
 		}
 		struct tok_encoding enc;

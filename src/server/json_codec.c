@@ -694,8 +694,9 @@ void json_model_info_write(struct sbuf *b, const struct engine_model_info *m)
 	const char *a = m->arch;
 	sbuf_puts(b, !strcmp(a, "cross-encoder") ? ",\"tasks\":[\"score\",\"rerank\"]"
 	             : !strcmp(a, "colbert")     ? ",\"tasks\":[\"encode\",\"score\",\"rerank\"]"
-	             : !strcmp(a, "token-classifier") ? ",\"tasks\":[\"extract\"]"
-	                                              : ",\"tasks\":[\"encode\"]");
+	             : !strcmp(a, "token-classifier") || !strcmp(a, "gliner")
+	                 ? ",\"tasks\":[\"extract\"]"
+	                 : ",\"tasks\":[\"encode\"]");
 	sbuf_puts(b, ",\"arch\":");
 	json_write_str(b, a, -1);
 	sbuf_printf(b, ",\"precision\":\"%s\"", linear_precision_name(m->precision));
@@ -705,7 +706,7 @@ void json_model_info_write(struct sbuf *b, const struct engine_model_info *m)
 		sbuf_puts(b, ",\"outputs\":[\"sparse\"]");
 	else if (!strcmp(a, "colbert"))
 		sbuf_puts(b, ",\"outputs\":[\"multivector\"]");
-	else if (!strcmp(a, "token-classifier"))
+	else if (!strcmp(a, "token-classifier") || !strcmp(a, "gliner"))
 		sbuf_puts(b, ",\"outputs\":[\"entities\"]");
 	else if (a[0] && strcmp(a, "cross-encoder") != 0)
 		sbuf_puts(b, ",\"outputs\":[\"dense\"]");

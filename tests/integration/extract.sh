@@ -9,7 +9,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sy_start extract --no-builtin-models --model ner=tests/fixtures/ner-tiny \
 	--model colbert=tests/fixtures/colbert-tiny --model bert=tests/fixtures/bert-tiny \
-	--model ce=tests/fixtures/bert-ce-tiny --model sp=tests/fixtures/splade-tiny
+	--model ce=tests/fixtures/bert-ce-tiny --model sp=tests/fixtures/splade-tiny \
+	--model gliner=tests/fixtures/gliner-tiny
 python3 - "$URL" <<'PY' || fail "extract/multivector checks"
 import http.client, json, sys, threading, urllib.parse
 u = urllib.parse.urlparse(sys.argv[1])
@@ -62,6 +63,22 @@ st, m = req("GET", "/v1/models/ner")
 assert m["tasks"] == ["extract"] and m["outputs"] == ["entities"], m
 assert m["labels"] == ["MISC", "PER", "ORG", "LOC"], m
 
+# ---- GLiNER: labels per call, the seed's example among the texts ----
+gl = json.load(open("tests/golden/gliner-tiny.json"))
+for want in gl["texts"]:
+    st, r = req("POST", "/v1/extract/gliner", {"items": [{"text": want["text"]}],
+                                               "params": {"labels": want["labels"], "threshold": gl["threshold"]}})
+    assert st == 200, (st, r)
+    got = r["items"][0]["entities"]
+    assert [(e["text"], e["label"], e["start"], e["end"]) for e in got] == \
+           [(e["text"], e["label"], e["start"], e["end"]) for e in want["entities"]], (got, want["entities"])
+    assert all(abs(a["score"] - b["score"]) < 1e-5 for a, b in zip(got, want["entities"]))
+st, r = req("POST", "/v1/extract/gliner", {"items": [{"text": "Tim Cook is the CEO of Apple."}],
+                                           "params": {"labels": ["person", "organization"]}})
+assert st == 200 and all(e["score"] > 0.5 for e in r["items"][0]["entities"]), r  # default threshold 0.5
+st, m = req("GET", "/v1/models/gliner")
+assert m["arch"] == "gliner" and m["tasks"] == ["extract"] and "labels" not in m, m
+
 # ---- ColBERT ----
 c = json.load(open("tests/golden/colbert-tiny.json"))
 def close(a, b, tol=1e-5):
@@ -107,6 +124,8 @@ for path, body, frag in [
     ("/v1/extract/ce", {"items": [{"text": "x"}]}, "cross-encoder"),
     ("/v1/extract/colbert", {"items": [{"text": "x"}]}, "does not support extract"),
     ("/v1/extract/ner", {"items": [{"text": "x"}], "params": {"labels": ["person"]}}, "fixed labels"),
+    ("/v1/extract/gliner", {"items": [{"text": "x"}]}, "params.labels"),
+    ("/v1/encode/gliner", {"items": [{"text": "x"}]}, "use /v1/extract/gliner"),
     ("/v1/extract/ner", {"items": [{"text": "x"}], "params": {"labels": "person"}}, "params.labels"),
     ("/v1/extract/ner", {"items": [{"text": "x"}], "params": {"labels": []}}, "params.labels"),
     ("/v1/extract/ner", {"items": [{"text": "x"}], "params": {"labels": [3]}}, "params.labels[0]"),

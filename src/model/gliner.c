@@ -1,0 +1,615 @@
+/* GLiNER zero-shot extraction (urchade/GLiNER span models such as gliner_small-v2.1 and
+ * gliner_multi-v2.1): entity types are given per call and read by the same encoder as the text.
+ *
+ * A directory holds gliner_config.json (max_width, hidden_size, span_mode markerV0, has_rnn,
+ * embed_ent_token, ent_token / sep_token, encoder_config: a DeBERTa-v2 config), the weights
+ * (pytorch_model.bin or model.safetensors: token_rep_layer.bert_layer.model.* the encoder,
+ * token_rep_layer.projection when the encoder's width differs, rnn.lstm.*, span_rep_layer.
+ * span_rep_layer.{project_start,project_end,out_project}.{0,3}, prompt_rep_layer.{0,3}) and the
+ * tokenizer (tokenizer.json or vocab.txt) knowing the two marker tokens.
+ *
+ * For a text and labels: the words are the matches of \w+(?:[-_]\w+)*|\S; the encoder reads
+ * [CLS] (<<ENT>> label)... <<SEP>> words... [SEP] (each label and word tokenised on its own);
+ * each label is the state of its <<ENT>> token (or of the token after it), each word the state of
+ * its first sub-token; the words go through a bidirectional LSTM; the span of words s..e (up to
+ * max_width words) is out_project(relu([project_start(h_s); project_end(h_e)])) and its score
+ * for a label sigmoid(span . prompt_rep_layer(label)). Spans above the threshold are taken
+ * highest first without overlaps (flat NER), then returned in text order with character
+ * offsets. Words past what the encoder's 512 positions hold are dropped. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "base/file.h"
+#include "model/deberta_v2.h"
+#include "model/embedder.h"
+#include "model/weights.h"
+#include "tensor/gemm.h"
+#include "text/tokenizer.h"
+
+#define GLINER_MAX_TOKENS 512
+#define GLINER_MAX_LABELS 256
+
+/* Linear(in, 4 out) -> ReLU -> Linear(4 out, out) */
+struct mlp {
+	struct gemm_weights a, b;
+	float *ba, *bb;
+	int in, mid, out;
+};
+
+struct gliner {
+	struct deberta_model *enc;
+	struct deberta_config ecfg;
+	struct tokenizer *tok;
+	int hidden, max_width;
+	bool embed_ent_token, has_rnn;
+	int32_t ent_id, sep_id, cls_id, end_id;
+	struct gemm_weights proj; /* token_rep_layer.projection, when the widths differ */
+	float *proj_b;
+	bool has_proj;
+	/* LSTM, two directions: W_ih [4n][H], W_hh [4n][n], b = b_ih + b_hh [4n] */
+	float *wih[2], *whh[2], *bl[2];
+	int n; /* hidden / 2 */
+	struct mlp start, end, out, prompt;
+	pcre2_code *words_re;
+};
+
+static void mlp_free(struct mlp *m)
+{
+	gemm_weights_free(&m->a);
+	gemm_weights_free(&m->b);
+	free(m->ba);
+	free(m->bb);
+}
+
+static void gliner_free(struct gliner *g)
+{
+	if (!g)
+		return;
+	deberta_free(g->enc);
+	tokenizer_free(g->tok);
+	gemm_weights_free(&g->proj);
+	free(g->proj_b);
+	for (int d = 0; d < 2; d++) {
+		free(g->wih[d]);
+		free(g->whh[d]);
+		free(g->bl[d]);
+	}
+	mlp_free(&g->start);
+	mlp_free(&g->end);
+	mlp_free(&g->out);
+	mlp_free(&g->prompt);
+	if (g->words_re)
+		pcre2_code_free(g->words_re);
+	free(g);
+}
+
+static enum sy_status read_linear(const struct safetensors *st, const char *name, int out_f,
+                                  int in_f, struct sy_error *err, struct gemm_weights *w,
+                                  float **bias)
+{
+	char full[256];
+	snprintf(full, sizeof full, "%s.weight", name);
+	float *W = NULL;
+	enum sy_status s = safetensors_read_f32(st, full, 2, (int64_t[]){out_f, in_f}, err, &W);
+	if (s == SY_OK)
+		s = gemm_weights_pack(W, out_f, in_f, err, w);
+	free(W);
+	if (s == SY_OK) {
+		snprintf(full, sizeof full, "%s.bias", name);
+		s = safetensors_read_f32(st, full, 1, (int64_t[]){out_f}, err, bias);
+	}
+	return s;
+}
+
+static enum sy_status mlp_load(const struct safetensors *st, const char *name, int in, int out,
+                               struct sy_error *err, struct mlp *m)
+{
+	char a[200], b[200];
+	snprintf(a, sizeof a, "%s.0", name);
+	snprintf(b, sizeof b, "%s.3", name);
+	m->in = in;
+	m->mid = 4 * out;
+	m->out = out;
+	enum sy_status s = read_linear(st, a, m->mid, in, err, &m->a, &m->ba);
+	if (s == SY_OK)
+		s = read_linear(st, b, out, m->mid, err, &m->b, &m->bb);
+	return s;
+}
+
+/* y[rows][out] = mlp(x[rows][in]); scratch holds rows x mid floats. */
+static void mlp_run(const struct mlp *m, const float *x, int rows, float *scratch, float *y)
+{
+	gemm_linear(x, m->in, &m->a, m->ba, GEMM_EPILOGUE_RELU, scratch, m->mid, rows, 0, 1);
+	gemm_linear(scratch, m->mid, &m->b, m->bb, GEMM_EPILOGUE_NONE, y, m->out, rows, 0, 1);
+}
+
+static int32_t find_token(const struct tokenizer *tok, const char *s)
+{
+	return tokenizer_token_to_id(tok, s, strlen(s));
+}
+
+static enum sy_status gliner_load(const char *dir, struct sy_error *err, struct gliner **out)
+{
+	*out = NULL;
+	char *path = sy_path_join(dir, "gliner_config.json"), *text = NULL;
+	size_t len = 0;
+	enum sy_status s = path ? sy_file_read(path, err, &text, &len) : SY_ERR_NOMEM;
+	if (s != SY_OK) {
+		free(path);
+		return s;
+	}
+	cJSON *doc = cJSON_ParseWithLength(text, len);
+	free(text);
+	struct gliner *g = calloc(1, sizeof *g);
+	if (!g) {
+		cJSON_Delete(doc);
+		free(path);
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	}
+	const cJSON *mode = cJSON_GetObjectItemCaseSensitive(doc, "span_mode");
+	const cJSON *mw = cJSON_GetObjectItemCaseSensitive(doc, "max_width");
+	const cJSON *hs = cJSON_GetObjectItemCaseSensitive(doc, "hidden_size");
+	const cJSON *ec = cJSON_GetObjectItemCaseSensitive(doc, "encoder_config");
+	const cJSON *eet = cJSON_GetObjectItemCaseSensitive(doc, "embed_ent_token");
+	const cJSON *rnn = cJSON_GetObjectItemCaseSensitive(doc, "has_rnn");
+	const cJSON *ent = cJSON_GetObjectItemCaseSensitive(doc, "ent_token");
+	const cJSON *sep = cJSON_GetObjectItemCaseSensitive(doc, "sep_token");
+	if (!cJSON_IsObject(doc))
+		s = sy_error_set(err, SY_ERR_FORMAT, "%s: not a JSON object", path);
+	else if (!cJSON_IsString(mode) || strcmp(mode->valuestring, "markerV0") != 0)
+		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                 "%s: span_mode %s is not supported (the span models' markerV0 is)",
+		                 path, cJSON_IsString(mode) ? mode->valuestring : "(none)");
+	else if (!cJSON_IsNumber(mw) || mw->valuedouble < 1 || mw->valuedouble > 64 ||
+	         !cJSON_IsNumber(hs) || hs->valuedouble < 2 || hs->valuedouble > 8192 ||
+	         (int)hs->valuedouble % 2)
+		s = sy_error_set(err, SY_ERR_FORMAT, "%s: max_width and hidden_size are required",
+		                 path);
+	else if (!cJSON_IsObject(ec))
+		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                 "%s: no encoder_config (the encoder must be described inline)",
+		                 path);
+	else if (cJSON_IsBool(rnn) && !cJSON_IsTrue(rnn))
+		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                 "%s: models without the LSTM (has_rnn false) "
+		                 "are not supported",
+		                 path);
+	if (s == SY_OK) {
+		g->max_width = (int)mw->valuedouble;
+		g->hidden = (int)hs->valuedouble;
+		g->n = g->hidden / 2;
+		g->has_rnn = true;
+		g->embed_ent_token = !cJSON_IsBool(eet) || cJSON_IsTrue(eet);
+		s = deberta_config_parse(ec, path, err, &g->ecfg);
+	}
+	char ent_tok[64] = "<<ENT>>", sep_tok[64] = "<<SEP>>";
+	if (cJSON_IsString(ent))
+		snprintf(ent_tok, sizeof ent_tok, "%s", ent->valuestring);
+	if (cJSON_IsString(sep))
+		snprintf(sep_tok, sizeof sep_tok, "%s", sep->valuestring);
+	cJSON_Delete(doc);
+	struct safetensors *st = NULL;
+	if (s == SY_OK)
+		s = model_weights_open(dir, err, &st, NULL);
+	if (s == SY_OK)
+		s = deberta_load(&g->ecfg, st, "token_rep_layer.bert_layer.model.", err, &g->enc);
+	const int H = g->hidden, E = g->ecfg.hidden, n = g->n;
+	if (s == SY_OK && E != H) {
+		g->has_proj = true;
+		s = read_linear(st, "token_rep_layer.projection", H, E, err, &g->proj, &g->proj_b);
+	}
+	for (int d = 0; s == SY_OK && d < 2; d++) {
+		const char *sfx = d ? "_reverse" : "";
+		char name[96];
+		float *bih = NULL, *bhh = NULL;
+		snprintf(name, sizeof name, "rnn.lstm.weight_ih_l0%s", sfx);
+		s = safetensors_read_f32(st, name, 2, (int64_t[]){4 * n, H}, err, &g->wih[d]);
+		snprintf(name, sizeof name, "rnn.lstm.weight_hh_l0%s", sfx);
+		if (s == SY_OK)
+			s = safetensors_read_f32(st, name, 2, (int64_t[]){4 * n, n}, err,
+			                         &g->whh[d]);
+		snprintf(name, sizeof name, "rnn.lstm.bias_ih_l0%s", sfx);
+		if (s == SY_OK)
+			s = safetensors_read_f32(st, name, 1, (int64_t[]){4 * n}, err, &bih);
+		snprintf(name, sizeof name, "rnn.lstm.bias_hh_l0%s", sfx);
+		if (s == SY_OK)
+			s = safetensors_read_f32(st, name, 1, (int64_t[]){4 * n}, err, &bhh);
+		if (s == SY_OK) {
+			for (int i = 0; i < 4 * n; i++)
+				bih[i] += bhh[i];
+			g->bl[d] = bih;
+			bih = NULL;
+		}
+		free(bih);
+		free(bhh);
+	}
+	if (s == SY_OK)
+		s = mlp_load(st, "span_rep_layer.span_rep_layer.project_start", H, H, err,
+		             &g->start);
+	if (s == SY_OK)
+		s = mlp_load(st, "span_rep_layer.span_rep_layer.project_end", H, H, err, &g->end);
+	if (s == SY_OK)
+		s = mlp_load(st, "span_rep_layer.span_rep_layer.out_project", 2 * H, H, err,
+		             &g->out);
+	if (s == SY_OK)
+		s = mlp_load(st, "prompt_rep_layer", H, H, err, &g->prompt);
+	safetensors_close(st);
+	if (s == SY_OK)
+		s = tokenizer_load(dir, err, &g->tok);
+	if (s == SY_OK) {
+		g->ent_id = find_token(g->tok, ent_tok);
+		g->sep_id = find_token(g->tok, sep_tok);
+		g->cls_id = find_token(g->tok, "[CLS]");
+		if (g->cls_id < 0)
+			g->cls_id = find_token(g->tok, "<s>");
+		g->end_id = find_token(g->tok, "[SEP]");
+		if (g->end_id < 0)
+			g->end_id = find_token(g->tok, "</s>");
+		if (g->ent_id < 0 || g->sep_id < 0 || g->cls_id < 0 || g->end_id < 0)
+			s = sy_error_set(err, SY_ERR_FORMAT,
+			                 "%s: the tokenizer lacks %s, %s or the [CLS]/[SEP] tokens",
+			                 dir, ent_tok, sep_tok);
+	}
+	if (s == SY_OK) {
+		int code;
+		PCRE2_SIZE off;
+		g->words_re =
+		    pcre2_compile((PCRE2_SPTR) "\\w+(?:[-_]\\w+)*|\\S", PCRE2_ZERO_TERMINATED,
+		                  PCRE2_UTF | PCRE2_UCP, &code, &off, NULL);
+		if (!g->words_re)
+			s = sy_error_set(err, SY_ERR_INTERNAL, "word pattern");
+	}
+	free(path);
+	if (s != SY_OK) {
+		gliner_free(g);
+		return s;
+	}
+	*out = g;
+	return SY_OK;
+}
+
+static float sigm(float x)
+{
+	return 1.0f / (1.0f + expf(-x));
+}
+
+/* One LSTM direction over x[L][H] into out[L][2n] at column offset d * n. */
+static void lstm_run(const struct gliner *g, int d, const float *x, int L, float *out, float *gates,
+                     float *h, float *c)
+{
+	const int n = g->n, H = g->hidden;
+	memset(h, 0, (size_t)n * sizeof *h);
+	memset(c, 0, (size_t)n * sizeof *c);
+	for (int s = 0; s < L; s++) {
+		const int t = d ? L - 1 - s : s;
+		const float *xt = x + (size_t)t * H;
+		for (int r = 0; r < 4 * n; r++) {
+			double acc = g->bl[d][r];
+			const float *wi = g->wih[d] + (size_t)r * H,
+			            *wh = g->whh[d] + (size_t)r * n;
+			for (int k = 0; k < H; k++)
+				acc += (double)wi[k] * xt[k];
+			for (int k = 0; k < n; k++)
+				acc += (double)wh[k] * h[k];
+			gates[r] = (float)acc;
+		}
+		for (int k = 0; k < n; k++) {
+			const float i = sigm(gates[k]), f = sigm(gates[n + k]),
+			            gg = tanhf(gates[2 * n + k]), o = sigm(gates[3 * n + k]);
+			c[k] = f * c[k] + i * gg;
+			h[k] = o * tanhf(c[k]);
+		}
+		memcpy(out + (size_t)t * 2 * n + (size_t)d * n, h, (size_t)n * sizeof *h);
+	}
+}
+
+struct candidate {
+	int s, e, label;
+	float score;
+};
+
+static int by_score(const void *a, const void *b)
+{
+	const struct candidate *x = a, *y = b;
+	if (x->score != y->score)
+		return x->score < y->score ? 1 : -1;
+	/* stable: arrival order (start, width, label) */
+	if (x->s != y->s)
+		return x->s - y->s;
+	if (x->e != y->e)
+		return x->e - y->e;
+	return x->label - y->label;
+}
+
+static int by_start(const void *a, const void *b)
+{
+	return ((const struct candidate *)a)->s - ((const struct candidate *)b)->s;
+}
+
+/* Appends the token ids of text to ids (no special tokens). */
+static enum sy_status append_tokens(const struct gliner *g, const char *text, size_t len,
+                                    int32_t *ids, int *n, int cap, struct sy_error *err, bool *full)
+{
+	struct tok_encode_params p = tokenizer_default_params();
+	p.add_special_tokens = false;
+	p.max_length = -1;
+	struct tok_encoding enc;
+	enum sy_status s = tokenizer_encode(g->tok, text, len, NULL, 0, &p, err, &enc);
+	if (s != SY_OK)
+		return s;
+	if (*n + enc.n > cap) {
+		*full = true;
+	} else {
+		memcpy(ids + *n, enc.ids, (size_t)enc.n * sizeof *ids);
+		*n += enc.n;
+	}
+	tok_encoding_free(&enc);
+	return SY_OK;
+}
+
+/* Entities of one text for the given labels (see the file comment). */
+static enum sy_status gliner_extract_one(struct gliner *g, const char *text, size_t len,
+                                         const char *const *labels, int n_labels, float threshold,
+                                         struct sy_error *err, struct embed_item_result *out,
+                                         int *n_tokens)
+{
+	if (n_labels < 1 || n_labels > GLINER_MAX_LABELS)
+		return sy_error_set(err, SY_ERR_INVALID_ARG,
+		                    "GLiNER needs 1 to %d entity labels per call (params.labels)",
+		                    GLINER_MAX_LABELS);
+	const int H = g->hidden, E = g->ecfg.hidden, W = g->max_width;
+	int32_t ids[GLINER_MAX_TOKENS];
+	int n = 0, ent_pos[GLINER_MAX_LABELS];
+	bool full = false;
+	enum sy_status s = SY_OK;
+	ids[n++] = g->cls_id;
+	for (int k = 0; s == SY_OK && k < n_labels; k++) {
+		ent_pos[k] = n;
+		ids[n++] = g->ent_id;
+		s = append_tokens(g, labels[k], strlen(labels[k]), ids, &n, GLINER_MAX_TOKENS - 2,
+		                  err, &full);
+		if (full)
+			return sy_error_set(err, SY_ERR_LIMIT,
+			                    "the labels alone fill the %d tokens",
+			                    GLINER_MAX_TOKENS);
+	}
+	if (s != SY_OK)
+		return s;
+	ids[n++] = g->sep_id;
+	float *tok = NULL, *words = NULL, *rnn = NULL, *srep = NULL, *erep = NULL, *prompts = NULL,
+	      *prep = NULL, *scratch = NULL, *span = NULL, *cat = NULL, *gates = NULL, *hc = NULL;
+	struct candidate *cand = NULL;
+	/* words: their byte ranges and first sub-token */
+	int cap_words = 64, L = 0;
+	size_t *ws = malloc((size_t)cap_words * sizeof *ws),
+	       *we = malloc((size_t)cap_words * sizeof *we);
+	int *first = malloc((size_t)cap_words * sizeof *first);
+	pcre2_match_data *md = pcre2_match_data_create_from_pattern(g->words_re, NULL);
+	PCRE2_SIZE at = 0;
+	while (s == SY_OK && ws && we && first && md && !full &&
+	       pcre2_match(g->words_re, (PCRE2_SPTR)text, len, at, 0, md, NULL) >= 0) {
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+		if (L == cap_words) {
+			cap_words *= 2;
+			size_t *a = realloc(ws, (size_t)cap_words * sizeof *a);
+			if (a)
+				ws = a;
+			size_t *b = realloc(we, (size_t)cap_words * sizeof *b);
+			if (b)
+				we = b;
+			int *c = realloc(first, (size_t)cap_words * sizeof *c);
+			if (c)
+				first = c;
+			if (!a || !b || !c)
+				break;
+		}
+		const int before = n;
+		s = append_tokens(g, text + ov[0], ov[1] - ov[0], ids, &n, GLINER_MAX_TOKENS - 1,
+		                  err, &full);
+		if (s == SY_OK && !full) {
+			if (n == before) /* a word the tokenizer drops: read it as [UNK] */
+				ids[n++] = find_token(g->tok, "[UNK]") >= 0
+				               ? find_token(g->tok, "[UNK]")
+				               : 0;
+			ws[L] = ov[0];
+			we[L] = ov[1];
+			first[L++] = before;
+		}
+		at = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+		if (at >= len)
+			break;
+	}
+	pcre2_match_data_free(md);
+	ids[n++] = g->end_id;
+	if (n_tokens)
+		*n_tokens = n;
+	if (s == SY_OK && (!ws || !we || !first))
+		s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	if (s == SY_OK && L == 0)
+		goto done;
+	const int mid = 4 * (2 * H > H ? 2 * H : H);
+	tok = malloc((size_t)n * (E > H ? E : H) * sizeof *tok);
+	words = calloc((size_t)L * H, sizeof *words);
+	rnn = malloc((size_t)L * H * sizeof *rnn);
+	srep = malloc((size_t)L * H * sizeof *srep);
+	erep = malloc((size_t)L * H * sizeof *erep);
+	prompts = malloc((size_t)n_labels * H * sizeof *prompts);
+	prep = malloc((size_t)n_labels * H * sizeof *prep);
+	scratch = malloc((size_t)(L > n_labels ? L : n_labels) * mid * sizeof *scratch);
+	span = malloc((size_t)H * sizeof *span);
+	cat = malloc((size_t)2 * H * sizeof *cat);
+	gates = malloc((size_t)4 * g->n * sizeof *gates);
+	hc = malloc((size_t)2 * g->n * sizeof *hc);
+	cand = malloc((size_t)L * W * n_labels * sizeof *cand);
+	if (s == SY_OK && (!tok || !words || !rnn || !srep || !erep || !prompts || !prep ||
+	                   !scratch || !span || !cat || !gates || !hc || !cand))
+		s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	if (s == SY_OK)
+		s = deberta_forward(g->enc, ids, n, err, tok);
+	if (s == SY_OK && g->has_proj) {
+		float *p = malloc((size_t)n * H * sizeof *p);
+		if (!p) {
+			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		} else {
+			gemm_linear(tok, E, &g->proj, g->proj_b, GEMM_EPILOGUE_NONE, p, H, n, 0, 1);
+			memcpy(tok, p, (size_t)n * H * sizeof *p);
+			free(p);
+		}
+	}
+	int nc = 0;
+	if (s == SY_OK) {
+		for (int k = 0; k < n_labels; k++)
+			memcpy(prompts + (size_t)k * H,
+			       tok + (size_t)(ent_pos[k] + (g->embed_ent_token ? 0 : 1)) * H,
+			       (size_t)H * sizeof *prompts);
+		for (int w = 0; w < L; w++)
+			memcpy(words + (size_t)w * H, tok + (size_t)first[w] * H,
+			       (size_t)H * sizeof *words);
+		lstm_run(g, 0, words, L, rnn, gates, hc, hc + g->n);
+		lstm_run(g, 1, words, L, rnn, gates, hc, hc + g->n);
+		mlp_run(&g->start, rnn, L, scratch, srep);
+		mlp_run(&g->end, rnn, L, scratch, erep);
+		mlp_run(&g->prompt, prompts, n_labels, scratch, prep);
+		for (int st = 0; st < L; st++)
+			for (int k = 0; k < W && st + k < L; k++) {
+				const int e = st + k;
+				for (int j = 0; j < H; j++) {
+					float a = srep[(size_t)st * H + j],
+					      b = erep[(size_t)e * H + j];
+					cat[j] = a > 0 ? a : 0;
+					cat[H + j] = b > 0 ? b : 0;
+				}
+				mlp_run(&g->out, cat, 1, scratch, span);
+				for (int c = 0; c < n_labels; c++) {
+					double dot = 0;
+					for (int j = 0; j < H; j++)
+						dot += (double)span[j] * prep[(size_t)c * H + j];
+					const float p = (float)(1.0 / (1.0 + exp(-dot)));
+					if (p > threshold)
+						cand[nc++] = (struct candidate){st, e, c, p};
+				}
+			}
+		/* flat greedy decoding */
+		qsort(cand, (size_t)nc, sizeof *cand, by_score);
+		int kept = 0;
+		for (int i = 0; i < nc; i++) {
+			bool overlaps = false;
+			for (int j = 0; j < kept && !overlaps; j++)
+				overlaps = !(cand[i].s > cand[j].e || cand[j].s > cand[i].e);
+			if (!overlaps)
+				cand[kept++] = cand[i];
+		}
+		qsort(cand, (size_t)kept, sizeof *cand, by_start);
+		out->entities = kept ? calloc((size_t)kept, sizeof *out->entities) : NULL;
+		if (kept && !out->entities)
+			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		for (int i = 0; s == SY_OK && i < kept; i++) {
+			struct embed_entity *en = &out->entities[i];
+			snprintf(en->label, sizeof en->label, "%s", labels[cand[i].label]);
+			en->start = ws[cand[i].s];
+			en->end = we[cand[i].e];
+			en->score = cand[i].score;
+			out->n_entities++;
+		}
+	}
+done:
+	free(ws), free(we), free(first), free(tok), free(words), free(rnn), free(srep), free(erep);
+	free(prompts), free(prep), free(scratch), free(span), free(cat), free(gates), free(hc);
+	free(cand);
+	return s;
+}
+
+/* ---- as an embedder (an extractor with labels per call) ---- */
+
+static enum sy_status gl_encode_items(void *impl, const struct embed_call *c, struct sy_error *err,
+                                      struct embed_item_result *out, int *n_tokens)
+{
+	struct gliner *g = impl;
+	for (int i = 0; i < c->n; i++) {
+		const struct extract_params *xp = c->extract ? c->extract[i] : NULL;
+		if (!xp || !xp->labels)
+			return sy_error_set(err, SY_ERR_INVALID_ARG,
+			                    "GLiNER is zero-shot: give the entity types to find in "
+			                    "params.labels");
+		enum sy_status s =
+		    gliner_extract_one(g, c->texts[i], c->lens[i], xp->labels, xp->n_labels,
+		                       xp->threshold >= 0 ? xp->threshold : 0.5f, err, &out[i],
+		                       n_tokens ? &n_tokens[i] : NULL);
+		if (s != SY_OK)
+			return s;
+	}
+	return SY_OK;
+}
+
+static int gl_dims(const void *impl)
+{
+	(void)impl;
+	return 0;
+}
+
+static enum sy_status gl_encode(void *impl, const char *const *texts, const size_t *lens, int n,
+                                float *out, struct sy_error *err)
+{
+	(void)impl, (void)texts, (void)lens, (void)n, (void)out;
+	return sy_error_set(err, SY_ERR_UNSUPPORTED,
+	                    "a GLiNER model extracts entities; it does not embed texts");
+}
+
+static size_t gl_bytes(const void *impl)
+{
+	const struct gliner *g = impl;
+	return deberta_bytes(g->enc) +
+	       (size_t)(8 * g->n * (g->hidden + g->n) + 4 * 4 * g->hidden * g->hidden * 3) *
+	           sizeof(float);
+}
+
+static int gl_max_tokens(const void *impl)
+{
+	(void)impl;
+	return GLINER_MAX_TOKENS;
+}
+
+static bool gl_extractor(const void *impl)
+{
+	(void)impl;
+	return true;
+}
+
+static void gl_close(void *impl)
+{
+	gliner_free(impl);
+}
+
+static const struct embedder_ext gl_ext = {.bytes = gl_bytes,
+                                           .max_tokens = gl_max_tokens,
+                                           .extractor = gl_extractor,
+                                           .encode_items = gl_encode_items};
+static const struct embedder_vt gl_vt = {"gliner", gl_dims, gl_encode, gl_close};
+
+bool gliner_detect(const char *dir)
+{
+	char *p = sy_path_join(dir, "gliner_config.json");
+	bool yes = p && sy_path_exists(p);
+	free(p);
+	return yes;
+}
+
+enum sy_status gliner_embedder_open(const char *dir, const struct embed_options *opts,
+                                    struct sy_error *err, struct embedder *out)
+{
+	(void)opts;
+	struct gliner *g;
+	enum sy_status s = gliner_load(dir, err, &g);
+	if (s != SY_OK)
+		return s;
+	out->impl = g;
+	out->vt = &gl_vt;
+	out->ext = &gl_ext;
+	return SY_OK;
+}

@@ -1,0 +1,165 @@
+/* GLiNER (src/model/gliner.c) and its DeBERTa-v2 encoder (src/model/deberta_v2.c) against the
+ * independent reference (tools/reference/make_gliner.py, tests/golden/gliner-tiny.json): the
+ * encoder's last hidden states on a sequence long enough for the log-bucketed relative
+ * positions, and the decoded entities (spans, labels, scores, character offsets) of every text
+ * with its own labels; plus the refusals (no labels, embedding). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/file.h"
+#include "harness.h"
+#include "model/deberta_v2.h"
+#include "model/embedder.h"
+#include "model/weights.h"
+#include "text/tokenizer.h"
+
+#define FIXTURE "tests/fixtures/gliner-tiny"
+
+static cJSON *golden(void)
+{
+	char *text;
+	size_t len;
+	struct sy_error err = {0};
+	CHECKF(sy_file_read("tests/golden/gliner-tiny.json", &err, &text, &len) == SY_OK, "%s",
+	       err.msg);
+	cJSON *doc = cJSON_ParseWithLength(text, len);
+	free(text);
+	return doc;
+}
+
+static void test_encoder(void)
+{
+	cJSON *doc = golden();
+	char *ctext;
+	size_t clen;
+	struct sy_error err = {0};
+	CHECK(sy_file_read(FIXTURE "/gliner_config.json", &err, &ctext, &clen) == SY_OK);
+	cJSON *cfg = cJSON_ParseWithLength(ctext, clen);
+	free(ctext);
+	struct deberta_config dc;
+	CHECKF(deberta_config_parse(cJSON_GetObjectItemCaseSensitive(cfg, "encoder_config"), "t",
+	                            &err, &dc) == SY_OK,
+	       "%s", err.msg);
+	struct safetensors *st = NULL;
+	struct deberta_model *m = NULL;
+	CHECK(model_weights_open(FIXTURE, &err, &st, NULL) == SY_OK);
+	CHECKF(deberta_load(&dc, st, "token_rep_layer.bert_layer.model.", &err, &m) == SY_OK, "%s",
+	       err.msg);
+	safetensors_close(st);
+	const cJSON *enc = cJSON_GetObjectItemCaseSensitive(doc, "encoder");
+	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(enc, "ids");
+	const cJSON *hid = cJSON_GetObjectItemCaseSensitive(enc, "hidden");
+	const int T = cJSON_GetArraySize(ids), H = dc.hidden;
+	int32_t *v = malloc((size_t)T * sizeof *v);
+	float *out = malloc((size_t)T * H * sizeof *out);
+	for (int i = 0; i < T; i++)
+		v[i] = (int32_t)cJSON_GetArrayItem(ids, i)->valuedouble;
+	double worst = 0;
+	if (m && deberta_forward(m, v, T, &err, out) == SY_OK)
+		for (int i = 0; i < T; i++)
+			for (int d = 0; d < H; d++)
+				worst = fmax(worst,
+				             fabs(out[(size_t)i * H + d] -
+				                  cJSON_GetArrayItem(cJSON_GetArrayItem(hid, i), d)
+				                      ->valuedouble));
+	else
+		CHECKF(0, "forward: %s", err.msg);
+	printf("  deberta-v2 (v3 style, log-bucketed relative positions): %d tokens, max abs err "
+	       "%.2e\n",
+	       T, worst);
+	CHECK(worst <= 1e-4);
+	/* unsupported variants are named */
+	cJSON *bad = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(cfg, "encoder_config"), true);
+	cJSON_ReplaceItemInObjectCaseSensitive(bad, "share_att_key", cJSON_CreateFalse());
+	CHECK(deberta_config_parse(bad, "t", &err, &dc) == SY_ERR_UNSUPPORTED);
+	CHECK(strstr(err.msg, "share_att_key") != NULL);
+	cJSON_Delete(bad);
+	free(v);
+	free(out);
+	deberta_free(m);
+	cJSON_Delete(cfg);
+	cJSON_Delete(doc);
+}
+
+static void test_entities(void)
+{
+	cJSON *doc = golden();
+	const float threshold =
+	    (float)cJSON_GetObjectItemCaseSensitive(doc, "threshold")->valuedouble;
+	struct sy_error err = {0};
+	struct embedder *e = NULL;
+	CHECKF(embedder_open(FIXTURE, NULL, &err, &e) == SY_OK, "%s", err.msg);
+	if (!e) {
+		cJSON_Delete(doc);
+		return;
+	}
+	CHECK_STREQ(embedder_arch(e), "gliner");
+	CHECK(embedder_is_extractor(e));
+	int nl;
+	CHECK(embedder_labels(e, &nl) == NULL); /* zero-shot: labels come with each call */
+	const cJSON *t;
+	double worst = 0;
+	int n_ent = 0, n_tok_ok = 0, n_texts = 0;
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(doc, "texts"))
+	{
+		const char *text = cJSON_GetObjectItemCaseSensitive(t, "text")->valuestring;
+		const cJSON *lab = cJSON_GetObjectItemCaseSensitive(t, "labels");
+		const char *labels[16];
+		int n = 0;
+		const cJSON *l;
+		cJSON_ArrayForEach(l, lab) labels[n++] = l->valuestring;
+		struct extract_params xp = {
+		    .labels = labels, .n_labels = n, .threshold = threshold};
+		const struct extract_params *xps[1] = {&xp};
+		size_t len = strlen(text);
+		struct embed_call call = {.n = 1, .texts = &text, .lens = &len, .extract = xps};
+		struct embed_item_result r = {0};
+		int ntok = 0;
+		CHECKF(embedder_encode_items(e, &call, &err, &r, &ntok) == SY_OK, "%s", err.msg);
+		n_tok_ok += ntok == cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "ids"));
+		const cJSON *want = cJSON_GetObjectItemCaseSensitive(t, "entities");
+		CHECKF(r.n_entities == cJSON_GetArraySize(want), "%s: %d entities, want %d", text,
+		       r.n_entities, cJSON_GetArraySize(want));
+		for (int k = 0; k < r.n_entities && k < cJSON_GetArraySize(want); k++) {
+			const cJSON *w = cJSON_GetArrayItem(want, k);
+			const struct embed_entity *en = &r.entities[k];
+			CHECK_STREQ(en->label,
+			            cJSON_GetObjectItemCaseSensitive(w, "label")->valuestring);
+			CHECK_EQ_INT(
+			    (int)tokenizer_char_offset(text, en->start),
+			    (int)cJSON_GetObjectItemCaseSensitive(w, "start")->valuedouble);
+			CHECK_EQ_INT((int)tokenizer_char_offset(text, en->end),
+			             (int)cJSON_GetObjectItemCaseSensitive(w, "end")->valuedouble);
+			worst = fmax(
+			    worst, fabs(en->score -
+			                cJSON_GetObjectItemCaseSensitive(w, "score")->valuedouble));
+			n_ent++;
+		}
+		embed_item_result_free(&r);
+		n_texts++;
+	}
+	printf("  gliner-tiny: %d texts, %d entities, max score err %.2e\n", n_texts, n_ent, worst);
+	CHECK(n_ent >= 10);
+	CHECK_EQ_INT(n_tok_ok, n_texts);
+	CHECK(worst <= 1e-5);
+	/* no labels, and embedding, are refused */
+	const char *text = "Tim Cook";
+	size_t len = strlen(text);
+	struct embed_call call = {.n = 1, .texts = &text, .lens = &len};
+	struct embed_item_result r = {0};
+	CHECK(embedder_encode_items(e, &call, &err, &r, NULL) == SY_ERR_INVALID_ARG);
+	CHECK(strstr(err.msg, "params.labels") != NULL);
+	float dummy[4];
+	CHECK(embedder_encode(e, &text, &len, 1, dummy, &err) == SY_ERR_UNSUPPORTED);
+	embedder_close(e);
+	cJSON_Delete(doc);
+}
+
+int main(void)
+{
+	RUN(test_encoder);
+	RUN(test_entities);
+	return harness_summary();
+}
