@@ -294,6 +294,21 @@ static struct embedder *open_encoder(const char *model, int threads)
 	return emb;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The threshold on P(weak is good enough) that sends `share` of these prompts to the strong
+ * model (those below it): the share-quantile of p_weak[n], which is sorted in place. */
+static double strong_share_threshold(double *p_weak, int n, double share)
+{
+	qsort(p_weak, (size_t)n, sizeof *p_weak, cmp_double);
+	const int k = (int)floor(share * n);
+	return k < n ? p_weak[k] : 1.0;
+}
+
 /* ---- switchyard router train ---- */
 
 static void train_usage(FILE *f)
@@ -399,14 +414,8 @@ static int cmd_router_train(int argc, char **argv)
 			p_weak[i] = classifier_p1(c, X + (size_t)i * dims);
 		if (sw && share > 0 && p_weak) {
 			/* threshold: the share-quantile of P(weak is good), lowest first */
-			int k = (int)floor(share * e.n);
-			for (int i = 1; i < e.n; i++)
-				for (int j = i; j > 0 && p_weak[j] < p_weak[j - 1]; j--) {
-					double t = p_weak[j];
-					p_weak[j] = p_weak[j - 1];
-					p_weak[j - 1] = t;
-				}
-			c->threshold = k < e.n ? p_weak[k] : 1.0;
+			const int k = (int)floor(share * e.n);
+			c->threshold = strong_share_threshold(p_weak, e.n, share);
 			printf("threshold %.9f sends %.1f%% of the training prompts to the strong "
 			       "model\n",
 			       c->threshold, 100.0 * k / e.n);
@@ -964,14 +973,7 @@ int cmd_eval_routellm(int argc, char **argv)
 		 * training ones, where the classifier is overconfident) */
 		for (int i = 0; i < ca.n; i++)
 			pw[i] = classifier_p1(c, C + (size_t)i * dims);
-		for (int i = 1; i < ca.n; i++)
-			for (int j = i; j > 0 && pw[j] < pw[j - 1]; j--) {
-				double t = pw[j];
-				pw[j] = pw[j - 1];
-				pw[j - 1] = t;
-			}
-		const int k = (int)floor(share * ca.n);
-		const double threshold = k < ca.n ? pw[k] : 1.0;
+		const double threshold = strong_share_threshold(pw, ca.n, share);
 		struct split_result rm, rg;
 		struct routellm_curve curves[3];
 		for (int i = 0; i < te.n; i++)
