@@ -160,6 +160,8 @@ static enum sy_status gliner_load(const char *dir, struct sy_error *err, struct 
 	const cJSON *rnn = cJSON_GetObjectItemCaseSensitive(doc, "has_rnn");
 	const cJSON *ent = cJSON_GetObjectItemCaseSensitive(doc, "ent_token");
 	const cJSON *sep = cJSON_GetObjectItemCaseSensitive(doc, "sep_token");
+	const cJSON *cti = cJSON_GetObjectItemCaseSensitive(doc, "class_token_index");
+	const int class_token_index = cJSON_IsNumber(cti) ? (int)cti->valuedouble : -1;
 	if (!cJSON_IsObject(doc))
 		s = sy_error_set(err, SY_ERR_FORMAT, "%s: not a JSON object", path);
 	else if (!cJSON_IsString(mode) || strcmp(mode->valuestring, "markerV0") != 0)
@@ -245,6 +247,13 @@ static enum sy_status gliner_load(const char *dir, struct sy_error *err, struct 
 	if (s == SY_OK) {
 		g->ent_id = find_token(g->tok, ent_tok);
 		g->sep_id = find_token(g->tok, sep_tok);
+		/* A base model's tokenizer lacks the two markers; GLiNER appends them to the
+		 * vocabulary in this order, the first at class_token_index. */
+		if (g->ent_id < 0 && g->sep_id < 0 && class_token_index > 0 &&
+		    class_token_index + 1 < g->ecfg.vocab) {
+			g->ent_id = class_token_index;
+			g->sep_id = class_token_index + 1;
+		}
 		g->cls_id = find_token(g->tok, "[CLS]");
 		if (g->cls_id < 0)
 			g->cls_id = find_token(g->tok, "<s>");
