@@ -5,6 +5,7 @@
  * with its own labels; plus the refusals (no labels, embedding). */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,9 +158,38 @@ static void test_entities(void)
 	cJSON_Delete(doc);
 }
 
+/* A base model's tokenizer without the markers: they are taken at class_token_index. */
+static void test_base_tokenizer(void)
+{
+	char dir[] = "/tmp/sy-gliner-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char cmd[512];
+	snprintf(cmd, sizeof cmd,
+	         "cp " FIXTURE "/gliner_config.json " FIXTURE "/model.safetensors " FIXTURE
+	         "/tokenizer_config.json %s/ && grep -v '^<<' " FIXTURE "/vocab.txt > %s/vocab.txt",
+	         dir, dir);
+	CHECK(system(cmd) == 0);
+	struct sy_error err = {0};
+	struct embedder *e = NULL;
+	CHECKF(embedder_open(dir, NULL, &err, &e) == SY_OK, "%s", err.msg);
+	const char *text = "Tim Cook is the CEO of Apple.", *labels[] = {"person", "organization"};
+	size_t len = strlen(text);
+	struct extract_params xp = {.labels = labels, .n_labels = 2, .threshold = 0.85f};
+	const struct extract_params *xps[1] = {&xp};
+	struct embed_call call = {.n = 1, .texts = &text, .lens = &len, .extract = xps};
+	struct embed_item_result r = {0};
+	CHECK(e && embedder_encode_items(e, &call, &err, &r, NULL) == SY_OK);
+	CHECK_EQ_INT(r.n_entities, 6); /* as with the fixture's own tokenizer (the golden) */
+	embed_item_result_free(&r);
+	embedder_close(e);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
 	RUN(test_encoder);
 	RUN(test_entities);
+	RUN(test_base_tokenizer);
 	return harness_summary();
 }
