@@ -324,14 +324,16 @@ static int persistent_load(struct up *u, int pid_idx)
 		             key->n);
 		return -1;
 	}
+	/* new_val may move u->vals: take the indices first (t points into it). */
+	const int cls_i = t->items[1], key_i = t->items[2], numel_i = t->items[4];
 	int v = new_val(u, PV_STORAGE);
 	if (v >= 0) {
 		struct pv *s = &u->vals[v];
-		const struct pv *k = &u->vals[t->items[2]];
-		s->dtype = u->vals[t->items[1]].dtype;
+		const struct pv *k = &u->vals[key_i];
+		s->dtype = u->vals[cls_i].dtype;
 		s->s = k->s;
 		s->n = k->n;
-		s->i = u->vals[t->items[4]].i;
+		s->i = u->vals[numel_i].i;
 	}
 	return v;
 }
