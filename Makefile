@@ -20,7 +20,8 @@ CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-LAYERS   := base tensor text model hub engine upstream router server cluster
+LAYERS   := base tensor text model/formats model/arch model/heads model hub engine upstream \
+            router server cluster
 src_of    = $(sort $(wildcard src/$(1)/*.c))
 obj_of    = $(patsubst src/%.c,$(BUILD)/%.o,$(call src_of,$(1)))
 LIB_OBJ  := $(foreach l,$(LAYERS),$(call obj_of,$(l)))

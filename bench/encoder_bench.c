@@ -43,7 +43,7 @@
 
 #include "base/clock.h"
 #include "base/file.h"
-#include "model/bert.h"
+#include "model/arch/bert.h"
 
 #define INPUTS_MAGIC 0x31425953u
 #define MAX_WORKLOADS 32

@@ -1,10 +1,10 @@
-/* Fuzz target: safetensors headers and layouts (src/model/safetensors.c). A file that parses has
+/* Fuzz target: safetensors headers and layouts (src/model/formats/safetensors.c). A file that parses has
  * every tensor read back as float32, which exercises the bounds and dtype checks. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "model/safetensors.h"
+#include "model/formats/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

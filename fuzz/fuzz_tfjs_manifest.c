@@ -1,4 +1,4 @@
-/* Fuzz target: TF.js model.json manifests (src/model/tfjs.c): weightsManifest groups, paths,
+/* Fuzz target: TF.js model.json manifests (src/model/formats/tfjs.c): weightsManifest groups, paths,
  * dtypes, shapes and quantisation entries. Shard paths resolve against an empty temporary
  * directory, so valid-looking manifests fail cleanly on the missing (or path-escaping) files. */
 #include <cjson/cJSON.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "model/tfjs.h"
+#include "model/formats/tfjs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

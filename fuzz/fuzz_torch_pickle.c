@@ -1,9 +1,9 @@
-/* Fuzz target: the restricted unpickler for PyTorch state dicts (src/model/torch_pickle.c). */
+/* Fuzz target: the restricted unpickler for PyTorch state dicts (src/model/formats/torch_pickle.c). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "model/torch_pickle.h"
+#include "model/formats/torch_pickle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,11 +1,11 @@
-/* Fuzz target: PyTorch zip checkpoints (src/model/torch_ckpt.c): the zip directory, zip64
+/* Fuzz target: PyTorch zip checkpoints (src/model/formats/torch_ckpt.c): the zip directory, zip64
  * records, deflate, storage lookup and view bounds. A checkpoint that opens has every tensor read
  * back as float32, which touches every byte the reader claims is in bounds. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "model/torch_ckpt.h"
+#include "model/formats/torch_ckpt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

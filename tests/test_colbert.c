@@ -1,4 +1,4 @@
-/* ColBERT (src/model/colbert.c) against the independent reference
+/* ColBERT (src/model/heads/colbert.c) against the independent reference
  * (tools/reference/make_colbert.py, tests/golden/colbert-tiny.json): query vectors (marker,
  * [MASK] expansion not attended to, a query cut at query_maxlen), document vectors (marker,
  * punctuation dropped, one cut at doc_maxlen), queries and documents mixed in one packed call,
@@ -10,7 +10,7 @@
 
 #include "base/file.h"
 #include "harness.h"
-#include "model/colbert.h"
+#include "model/heads/colbert.h"
 #include "model/embedder.h"
 
 #define FIXTURE "tests/fixtures/colbert-tiny"

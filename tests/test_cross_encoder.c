@@ -1,4 +1,4 @@
-/* Cross-encoders (src/model/cross_encoder.c) against the independent reference
+/* Cross-encoders (src/model/heads/cross_encoder.c) against the independent reference
  * (tools/reference/make_cross_encoders.py, goldens in tests/golden/<fixture>.json): the logits
  * and scores of every pair, in one packed batch and one pair at a time, for the
  * BertForSequenceClassification (F16), XLMRobertaForSequenceClassification (BF16) and
@@ -11,7 +11,7 @@
 
 #include "base/file.h"
 #include "harness.h"
-#include "model/cross_encoder.h"
+#include "model/heads/cross_encoder.h"
 
 static void golden_pairs(const char *name)
 {

@@ -16,7 +16,7 @@
 #include "engine/engine.h"
 #include "harness.h"
 #include "model/embedder.h"
-#include "model/use_lite.h"
+#include "model/arch/use_lite.h"
 #include "tensor/ops.h"
 
 #define BERT "tests/fixtures/bert-tiny"

@@ -1,4 +1,4 @@
-/* GLiNER (src/model/gliner.c) and its DeBERTa-v2 encoder (src/model/deberta_v2.c) against the
+/* GLiNER (src/model/heads/gliner.c) and its DeBERTa-v2 encoder (src/model/arch/deberta_v2.c) against the
  * independent reference (tools/reference/make_gliner.py, tests/golden/gliner-tiny.json): the
  * encoder's last hidden states on a sequence long enough for the log-bucketed relative
  * positions, and the decoded entities (spans, labels, scores, character offsets) of every text
@@ -11,9 +11,9 @@
 
 #include "base/file.h"
 #include "harness.h"
-#include "model/deberta_v2.h"
+#include "model/arch/deberta_v2.h"
 #include "model/embedder.h"
-#include "model/weights.h"
+#include "model/formats/weights.h"
 #include "text/tokenizer.h"
 
 #define FIXTURE "tests/fixtures/gliner-tiny"

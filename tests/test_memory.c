@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "model/bert.h"
+#include "model/arch/bert.h"
 #include "model/embedder.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)

@@ -1,5 +1,5 @@
-/* Token classification (src/model/token_classifier.c) and entity grouping
- * (src/model/ner_aggregate.c) against the independent reference (tools/reference/make_ner.py,
+/* Token classification (src/model/heads/token_classifier.c) and entity grouping
+ * (src/model/heads/ner_aggregate.c) against the independent reference (tools/reference/make_ner.py,
  * tests/golden/ner-tiny.json): the entities of every text under each aggregation strategy, all
  * texts in one call (packed) and one by one; the grouping rules on hand-made predictions; the
  * model's label set and the refusal of per-call labels. */
@@ -11,7 +11,7 @@
 #include "base/file.h"
 #include "harness.h"
 #include "model/embedder.h"
-#include "model/ner_aggregate.h"
+#include "model/heads/ner_aggregate.h"
 #include "text/tokenizer.h"
 
 #define FIXTURE "tests/fixtures/ner-tiny"

@@ -1,4 +1,4 @@
-/* SPLADE (src/model/splade.c) against the independent reference
+/* SPLADE (src/model/heads/splade.c) against the independent reference
  * (tools/reference/make_splade.py, tests/golden/splade-tiny.json): the vocabulary weights of
  * every text (one truncated at 64 positions), batched and one by one; detection; a clear error
  * for dense-only checkpoints. */

@@ -1,5 +1,5 @@
-/* PyTorch zip checkpoints (src/model/torch_ckpt.c) and the restricted unpickler
- * (src/model/torch_pickle.c): fixtures written by the real torch.save
+/* PyTorch zip checkpoints (src/model/formats/torch_ckpt.c) and the restricted unpickler
+ * (src/model/formats/torch_pickle.c): fixtures written by the real torch.save
  * (tools/reference/make_torch_ckpt.py) read back exactly, a model loads from pytorch_model.bin
  * with the same outputs as from model.safetensors, and hostile pickles and archives are refused
  * with errors that name the problem. */
@@ -10,10 +10,10 @@
 
 #include "harness.h"
 #include "model/embedder.h"
-#include "model/safetensors.h"
-#include "model/torch_ckpt.h"
-#include "model/torch_pickle.h"
-#include "model/weights.h"
+#include "model/formats/safetensors.h"
+#include "model/formats/torch_ckpt.h"
+#include "model/formats/torch_pickle.h"
+#include "model/formats/weights.h"
 
 static float f32_at(const struct safetensors *st, const char *name, size_t i)
 {

@@ -18,8 +18,8 @@
 #include "base/file.h"
 #include "harness.h"
 #include "model/embedder.h"
-#include "model/tfjs.h"
-#include "model/use_lite.h"
+#include "model/formats/tfjs.h"
+#include "model/arch/use_lite.h"
 #include "text/use_tokenizer.h"
 
 /* ---- helpers ---- */

@@ -1,5 +1,5 @@
 /* `switchyard extract`: entities in texts with an extraction model (token classification /
- * NER, src/model/token_classifier.c), one JSON line per text in input order:
+ * NER, src/model/heads/token_classifier.c), one JSON line per text in input order:
  * {"index":i,"entities":[{"text","label","score","start","end"}]}, offsets in characters (code
  * points) as the HTTP API gives them. Texts come from the arguments after the options, then
  * from --input (one per line, "-" for stdin). */

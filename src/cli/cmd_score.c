@@ -1,6 +1,6 @@
 /* `switchyard score`: relevance scores of documents for a query with a cross-encoder
- * (src/model/cross_encoder.h) or a ColBERT model (MaxSim of the query's and each document's
- * token vectors, src/model/colbert.h), one JSON line per document in input order:
+ * (src/model/heads/cross_encoder.h) or a ColBERT model (MaxSim of the query's and each document's
+ * token vectors, src/model/heads/colbert.h), one JSON line per document in input order:
  * {"index":i,"score":s}. Documents come from the arguments after the options, then from
  * --input (one per line, "-" for stdin). */
 #include <errno.h>
@@ -10,8 +10,8 @@
 
 #include "cli/commands.h"
 #include "hub/hub.h"
-#include "model/colbert.h"
-#include "model/cross_encoder.h"
+#include "model/heads/colbert.h"
+#include "model/heads/cross_encoder.h"
 
 static void score_usage(FILE *f)
 {

@@ -15,7 +15,7 @@
  * 6.5-8.1 ms median on the MiniLM shape) and gained no throughput with 8 concurrent clients,
  * since items already gather in the queue while the worker computes.
  *
- * The embedders pack their batches without padding (src/model/bert_embedder.c), so sorting the
+ * The embedders pack their batches without padding (src/model/heads/bert_embedder.c), so sorting the
  * items of a batch by length would save no computation; items keep their queue order.
  *
  * Workers default to one: each running batch uses the model's own pool of n_threads compute

@@ -21,8 +21,8 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/engine_internal.h"
-#include "model/colbert.h"
-#include "model/use_lite.h"
+#include "model/heads/colbert.h"
+#include "model/arch/use_lite.h"
 
 struct engine_config engine_default_config(void)
 {

@@ -29,7 +29,7 @@
 #include "base/log.h"
 #include "engine/engine_internal.h"
 #include "hub/hub.h"
-#include "model/safetensors.h"
+#include "model/formats/safetensors.h"
 
 #define MB (1024.0 * 1024.0)
 

@@ -2,14 +2,14 @@
  * implementation; wrappers for the optional operations (struct embedder_ext) with fallbacks
  * for implementations that lack them. */
 #include "model/embedder.h"
-#include "model/cross_encoder.h"
+#include "model/heads/cross_encoder.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/file.h"
-#include "model/use_lite.h"
+#include "model/arch/use_lite.h"
 
 enum pooling_mode pooling_mode_parse(const char *s)
 {

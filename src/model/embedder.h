@@ -187,20 +187,20 @@ enum sy_status bert_embedder_open(const char *dir, const struct embed_options *o
                                   struct sy_error *err, struct embedder *out);
 enum sy_status use_lite_embedder_open(const char *dir, const struct embed_options *opts,
                                       struct sy_error *err, struct embedder *out);
-/* SPLADE (src/model/splade.c): a config.json naming BertForMaskedLM. */
+/* SPLADE (src/model/heads/splade.c): a config.json naming BertForMaskedLM. */
 bool splade_detect(const char *dir);
 enum sy_status splade_embedder_open(const char *dir, const struct embed_options *opts,
                                     struct sy_error *err, struct embedder *out);
-/* Token classification (src/model/token_classifier.c): *ForTokenClassification (NER). */
+/* Token classification (src/model/heads/token_classifier.c): *ForTokenClassification (NER). */
 bool token_classifier_detect(const char *dir);
 enum sy_status token_classifier_embedder_open(const char *dir, const struct embed_options *opts,
                                               struct sy_error *err, struct embedder *out);
-/* GLiNER (src/model/gliner.c): zero-shot span extraction over a DeBERTa-v2 encoder, a directory
+/* GLiNER (src/model/heads/gliner.c): zero-shot span extraction over a DeBERTa-v2 encoder, a directory
  * with gliner_config.json. */
 bool gliner_detect(const char *dir);
 enum sy_status gliner_embedder_open(const char *dir, const struct embed_options *opts,
                                     struct sy_error *err, struct embedder *out);
-/* ColBERT (src/model/colbert.c): a BERT encoder with a per-token linear projection. */
+/* ColBERT (src/model/heads/colbert.c): a BERT encoder with a per-token linear projection. */
 bool colbert_detect(const char *dir);
 enum sy_status colbert_embedder_open(const char *dir, const struct embed_options *opts,
                                      struct sy_error *err, struct embedder *out);

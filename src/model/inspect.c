@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "base/file.h"
-#include "model/bert.h"
+#include "model/arch/bert.h"
 #include "model/config.h"
-#include "model/safetensors.h"
-#include "model/weights.h"
+#include "model/formats/safetensors.h"
+#include "model/formats/weights.h"
 #include "model/st_meta.h"
 #include "text/tokenizer.h"
 

@@ -1,4 +1,4 @@
-"""Fixtures for the PyTorch zip checkpoint reader (src/model/torch_ckpt.c, torch_pickle.c).
+"""Fixtures for the PyTorch zip checkpoint reader (src/model/formats/torch_ckpt.c, torch_pickle.c).
 
 Writes, with the real torch.save (run with /usr/bin/python3, Debian's torch):
   tests/torch_ckpt/distilbert-tiny.bin  the state dict of tests/fixtures/distilbert-tiny

@@ -19,7 +19,7 @@
 #include "base/status.h"
 #include "model/config.h"
 #include "model/embedder.h"
-#include "model/safetensors.h"
+#include "model/formats/safetensors.h"
 #include "tensor/linear.h"
 
 struct bert_model;

@@ -1,7 +1,7 @@
 /* Restricted unpickler for PyTorch state dicts; see torch_pickle.h. The interpreter keeps every
  * value in one flat array and the stack holds indices into it, so nothing recurses (a deeply
  * nested pickle is only a long array) and every limit is a simple counter. */
-#include "model/torch_pickle.h"
+#include "model/formats/torch_pickle.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

@@ -26,9 +26,9 @@
 #include <pcre2.h>
 
 #include "base/file.h"
-#include "model/deberta_v2.h"
+#include "model/arch/deberta_v2.h"
 #include "model/embedder.h"
-#include "model/weights.h"
+#include "model/formats/weights.h"
 #include "tensor/gemm.h"
 #include "text/tokenizer.h"
 

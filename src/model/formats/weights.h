@@ -6,7 +6,7 @@
 #define SY_MODEL_WEIGHTS_H
 
 #include "base/status.h"
-#include "model/safetensors.h"
+#include "model/formats/safetensors.h"
 
 /* Opens dir's weights. *file (if file is not NULL) is set to the file name read. Fails with
  * SY_ERR_UNSUPPORTED naming both files when neither exists. */

@@ -11,7 +11,7 @@
  * batch runs when the next text would pass a token budget; the whole forward of a batch is one
  * sy_pool_run with barriers between steps. Activations take about 5.4 K floats per token, so
  * the 2048-token budget bounds the scratch at about 45 MB. */
-#include "model/use_lite.h"
+#include "model/arch/use_lite.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +21,7 @@
 
 #include "base/file.h"
 #include "base/threads.h"
-#include "model/tfjs.h"
+#include "model/formats/tfjs.h"
 #include "tensor/attention.h"
 #include "tensor/gemm.h"
 #include "tensor/linear.h"

@@ -1,5 +1,5 @@
 /* Packed batches of token sequences (see packed_batch.h). */
-#include "model/packed_batch.h"
+#include "model/arch/packed_batch.h"
 
 #include <stdlib.h>
 #include <string.h>

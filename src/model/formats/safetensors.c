@@ -7,7 +7,7 @@
  * non-negative integers, and data_offsets [begin, end] with begin <= end <= size of the data
  * section and end - begin == product(shape) * sizeof(dtype), all computed with overflow checks.
  * Overlapping tensors are allowed (they are harmless for a reader); out-of-bounds ones never are. */
-#include "model/safetensors.h"
+#include "model/formats/safetensors.h"
 
 #include <math.h>
 #include <stdio.h>

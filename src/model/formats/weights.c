@@ -1,10 +1,10 @@
 /* Weights of a model directory in either format; see weights.h. */
-#include "model/weights.h"
+#include "model/formats/weights.h"
 
 #include <stdlib.h>
 
 #include "base/file.h"
-#include "model/torch_ckpt.h"
+#include "model/formats/torch_ckpt.h"
 
 enum sy_status model_weights_open(const char *dir, struct sy_error *err, struct safetensors **out,
                                   const char **file)

@@ -16,8 +16,8 @@
  *
  * The whole forward is one sy_pool_run: every step splits its work by (ith, nth) and a barrier
  * separates steps, so threads are woken once per batch rather than once per kernel. */
-#include "model/weights.h"
-#include "model/bert.h"
+#include "model/formats/weights.h"
+#include "model/arch/bert.h"
 
 #include <math.h>
 #include <stdarg.h>

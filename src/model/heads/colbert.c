@@ -22,12 +22,12 @@
 
 #include "base/file.h"
 #include "base/threads.h"
-#include "model/bert.h"
-#include "model/colbert.h"
+#include "model/arch/bert.h"
+#include "model/heads/colbert.h"
 #include "model/config.h"
 #include "model/embedder.h"
-#include "model/packed_batch.h"
-#include "model/weights.h"
+#include "model/arch/packed_batch.h"
+#include "model/formats/weights.h"
 #include "tensor/gemm.h"
 #include "text/tokenizer.h"
 

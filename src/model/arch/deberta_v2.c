@@ -1,7 +1,7 @@
 /* DeBERTa-v2/v3 encoder (see deberta_v2.h). The relative-position projections Qr and Kr are
  * fixed per layer, so they are computed once at load; a forward pass then needs, per head,
  * q_i . Kr[r] and k_j . Qr[r] for the 2 span relative buckets r, and gathers them by i - j. */
-#include "model/deberta_v2.h"
+#include "model/arch/deberta_v2.h"
 
 #include <math.h>
 #include <stdio.h>

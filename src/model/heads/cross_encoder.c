@@ -1,5 +1,5 @@
 /* Cross-encoder: BERT-family encoder + sequence-classification head (see cross_encoder.h). */
-#include "model/cross_encoder.h"
+#include "model/heads/cross_encoder.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -8,11 +8,11 @@
 #include <string.h>
 
 #include "base/file.h"
-#include "model/bert.h"
+#include "model/arch/bert.h"
 #include "model/config.h"
-#include "model/packed_batch.h"
-#include "model/safetensors.h"
-#include "model/weights.h"
+#include "model/arch/packed_batch.h"
+#include "model/formats/safetensors.h"
+#include "model/formats/weights.h"
 #include "text/tokenizer.h"
 
 #define CE_BATCH_TOKENS 1024 /* tokens per encoder call, as the embedder */

@@ -1,5 +1,5 @@
 /* TensorFlow.js weights: manifest parsing, shard reading, dequantising lookups (see tfjs.h). */
-#include "model/tfjs.h"
+#include "model/formats/tfjs.h"
 
 #include <errno.h>
 #include <math.h>

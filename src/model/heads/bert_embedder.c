@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/bert.h"
-#include "model/packed_batch.h"
+#include "model/arch/bert.h"
+#include "model/arch/packed_batch.h"
 #include "model/embedder.h"
-#include "model/pooling.h"
+#include "model/heads/pooling.h"
 #include "model/st_meta.h"
 #include "tensor/ops.h"
 #include "text/tokenizer.h"

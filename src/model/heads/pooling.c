@@ -2,14 +2,14 @@
  * layers (sentence_transformers.models.Dense: act(W x + b)) reuse the linear-layer GEMM with the
  * activation as its epilogue. Both are tiny next to the encoder, so they run on the calling
  * thread. */
-#include "model/pooling.h"
+#include "model/heads/pooling.h"
 
 #include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/safetensors.h"
-#include "model/weights.h"
+#include "model/formats/safetensors.h"
+#include "model/formats/weights.h"
 #include "tensor/ops.h"
 
 void pooling_f32(enum pooling_mode mode, const float *hidden, const int *lens, int n, int dim,

@@ -1,7 +1,7 @@
 /* PyTorch zip checkpoints; see torch_ckpt.h. The zip central directory is parsed here (with the
  * zip64 records checkpoints over 4 GiB use) because only a tiny subset of zip is needed and every
  * field must be bounds-checked against the mapping anyway. */
-#include "model/torch_ckpt.h"
+#include "model/formats/torch_ckpt.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -11,7 +11,7 @@
 #include <zlib.h>
 
 #include "base/file.h"
-#include "model/torch_pickle.h"
+#include "model/formats/torch_pickle.h"
 
 struct zentry {
 	const char *name;

@@ -19,7 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/status.h"
-#include "model/safetensors.h"
+#include "model/formats/safetensors.h"
 
 struct deberta_config {
 	int vocab, hidden, layers, heads, intermediate, max_positions;

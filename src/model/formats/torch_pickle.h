@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "base/status.h"
-#include "model/safetensors.h"
+#include "model/formats/safetensors.h"
 
 /* One tensor of the state dict, as the pickle describes it. Strings point into the pickle
  * bytes (which must outlive the result). Sizes are in elements. */

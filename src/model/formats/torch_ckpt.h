@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "base/status.h"
-#include "model/safetensors.h"
+#include "model/formats/safetensors.h"
 
 /* Total bytes the reader may allocate for inflated or gathered tensors. */
 #define TORCH_CKPT_MAX_OWNED_BYTES ((size_t)32 << 30)

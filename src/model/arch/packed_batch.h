@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "base/status.h"
-#include "model/bert.h"
+#include "model/arch/bert.h"
 
 struct packed_batch {
 	int32_t *ids, *type_ids; /* [n_tokens] */

@@ -1,4 +1,4 @@
-/* ColBERT (src/model/colbert.c): opened through embedder_open as a multi-vector embedder. */
+/* ColBERT (src/model/heads/colbert.c): opened through embedder_open as a multi-vector embedder. */
 #ifndef SY_MODEL_COLBERT_H
 #define SY_MODEL_COLBERT_H
 

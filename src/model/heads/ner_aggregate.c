@@ -1,5 +1,5 @@
 /* Entity spans from token predictions (see ner_aggregate.h for the rules). */
-#include "model/ner_aggregate.h"
+#include "model/heads/ner_aggregate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
