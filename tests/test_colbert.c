@@ -10,12 +10,15 @@
 
 #include "base/file.h"
 #include "harness.h"
+#include "model_call.h"
 #include "model/heads/colbert.h"
-#include "model/embedder.h"
+#include "model/families.h"
+#include "model/model.h"
+#include "model/registry.h"
 
 #define FIXTURE "tests/fixtures/colbert-tiny"
 
-static double compare_vectors(const struct embed_item_result *r, const cJSON *g, int dim,
+static double compare_vectors(const struct model_item_result *r, const cJSON *g, int dim,
                               const char *what)
 {
 	const cJSON *vs = cJSON_GetObjectItemCaseSensitive(g, "vectors");
@@ -46,20 +49,20 @@ static void test_golden(void)
 	const cJSON *ms = cJSON_GetObjectItemCaseSensitive(doc, "maxsim");
 	const int nq = cJSON_GetArraySize(qs), nd = cJSON_GetArraySize(ds);
 	const int dim = (int)cJSON_GetObjectItemCaseSensitive(doc, "dim")->valuedouble;
-	CHECK(colbert_detect(FIXTURE));
-	CHECK(!colbert_detect("tests/fixtures/bert-tiny"));
-	struct embed_options opts = embed_default_options();
+	CHECK(is_family(FIXTURE, "colbert"));
+	CHECK(!is_family("tests/fixtures/bert-tiny", "colbert"));
+	struct model_options opts = model_default_options();
 	opts.n_threads = 2;
-	struct embedder *e = NULL;
-	CHECKF(embedder_open(FIXTURE, &opts, &err, &e) == SY_OK, "%s", err.msg);
+	struct model *e = NULL;
+	CHECKF(model_open(FIXTURE, &opts, &err, &e) == SY_OK, "%s", err.msg);
 	if (!e || nq <= 0 || nd <= 0) {
 		cJSON_Delete(doc);
 		return;
 	}
-	CHECK_STREQ(embedder_arch(e), "colbert");
-	CHECK(embedder_is_multivector_model(e));
-	CHECK(!embedder_is_extractor(e));
-	CHECK_EQ_INT(embedder_dims(e), dim);
+	CHECK_STREQ(e->arch, "colbert");
+	CHECK(e->encode && e->encode->output == MODEL_OUTPUT_MULTIVECTOR);
+	CHECK(e->score && !e->extract);
+	CHECK_EQ_INT(model_dims(e), dim);
 	/* Queries and documents interleaved in one call. */
 	const int n = nq + nd;
 	const char **tv = calloc((size_t)n, sizeof *tv);
@@ -74,9 +77,9 @@ static void test_golden(void)
 		tv[i] = cJSON_GetObjectItemCaseSensitive(gold[i], "text")->valuestring;
 		lv[i] = strlen(tv[i]);
 	}
-	struct embed_call call = {.n = n, .texts = tv, .lens = lv, .is_query = isq};
-	struct embed_item_result *r = calloc((size_t)n, sizeof *r);
-	CHECKF(embedder_encode_items(e, &call, &err, r, ntok) == SY_OK, "%s", err.msg);
+	struct model_item_result *r = calloc((size_t)n, sizeof *r);
+	CHECKF(model_call(e, MODEL_TASK_ENCODE, tv, lv, isq, NULL, n, &err, NULL, r, ntok) == SY_OK,
+	       "%s", err.msg);
 	double worst = 0;
 	for (int i = 0; i < n; i++) {
 		char what[32];
@@ -108,23 +111,49 @@ static void test_golden(void)
 	       nq, nd, worst, worst_score);
 	CHECK(worst <= 1e-5);
 	CHECK(worst_score <= 1e-4);
+	/* The score task (MaxSim inside the ColBERT head) gives the same scores. */
+	const char **dt = calloc((size_t)nd, sizeof *dt);
+	size_t *dl = calloc((size_t)nd, sizeof *dl);
+	float *sc = calloc((size_t)nd, sizeof *sc);
+	double worst_task = 0;
+	for (int i = 0, k = 0; i < n; i++)
+		if (!isq[i]) {
+			dt[k] = tv[i];
+			dl[k++] = lv[i];
+		}
+	for (int qi = 0; qi < nq; qi++) {
+		const char *q = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(qs, qi), "text")
+		                    ->valuestring;
+		CHECKF(model_score_pairs(e, q, strlen(q), dt, dl, nd, &err, sc, NULL) == SY_OK,
+		       "%s", err.msg);
+		for (int di = 0; di < nd; di++)
+			worst_task = fmax(
+			    worst_task,
+			    fabs(sc[di] -
+			         cJSON_GetArrayItem(cJSON_GetArrayItem(ms, qi), di)->valuedouble));
+	}
+	printf("  colbert-tiny score task: max abs err %.2e on MaxSim\n", worst_task);
+	CHECK(worst_task <= 1e-4);
+	free(dt);
+	free(dl);
+	free(sc);
 	/* A document alone gives the same vectors as in the mixed call. */
 	int last = n - 1;
-	struct embed_call one = {
-	    .n = 1, .texts = tv + last, .lens = lv + last, .is_query = isq + last};
-	struct embed_item_result r1 = {0};
-	CHECK(embedder_encode_items(e, &one, &err, &r1, NULL) == SY_OK);
+	struct model_item_result r1 = {0};
+	CHECK(model_call(e, MODEL_TASK_ENCODE, tv + last, lv + last, isq + last, NULL, 1, &err,
+	                 NULL, &r1, NULL) == SY_OK);
 	CHECK_EQ_INT(r1.n_vectors, r[last].n_vectors);
 	double d1 = 0;
 	for (int k = 0; k < r1.n_vectors * dim && r1.n_vectors == r[last].n_vectors; k++)
 		d1 = fmax(d1, fabs(r1.vectors[k] - r[last].vectors[k]));
 	CHECK(d1 <= 1e-6);
-	embed_item_result_free(&r1);
+	model_item_result_free(&r1);
 	for (int i = 0; i < n; i++)
-		embed_item_result_free(&r[i]);
+		model_item_result_free(&r[i]);
 	/* One vector per text is not what it gives. */
 	float dummy[64];
-	CHECK(embedder_encode(e, tv, lv, 1, dummy, &err) == SY_ERR_UNSUPPORTED);
+	CHECK(model_encode_texts(e, tv, lv, 1, NULL, &err, dummy, NULL, NULL) ==
+	      SY_ERR_INVALID_ARG);
 	CHECK(strstr(err.msg, "multivector") != NULL);
 	free(r);
 	free(tv);
@@ -132,7 +161,7 @@ static void test_golden(void)
 	free(isq);
 	free(ntok);
 	free(gold);
-	embedder_close(e);
+	model_close(e);
 	cJSON_Delete(doc);
 }
 

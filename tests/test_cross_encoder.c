@@ -11,6 +11,8 @@
 
 #include "base/file.h"
 #include "harness.h"
+#include "model_call.h"
+#include "model/registry.h"
 #include "model/heads/cross_encoder.h"
 
 static void golden_pairs(const char *name)
@@ -37,11 +39,11 @@ static void golden_pairs(const char *name)
 		ql[i] = strlen(q[i]);
 		dl[i] = strlen(d[i]);
 	}
-	CHECK(cross_encoder_detect(dir));
-	struct embed_options opts = embed_default_options();
+	CHECK(is_family(dir, "cross-encoder"));
+	struct model_options opts = model_default_options();
 	opts.n_threads = 2;
 	struct cross_encoder *ce = NULL;
-	CHECKF(cross_encoder_open(dir, &opts, &err, &ce) == SY_OK, "%s: %s", name, err.msg);
+	CHECKF(cross_encoder_load(dir, &opts, &err, &ce) == SY_OK, "%s: %s", name, err.msg);
 	if (ce) {
 		CHECK_EQ_INT(cross_encoder_num_labels(ce), L);
 		float *s = malloc((size_t)n * sizeof *s), *lg = malloc((size_t)n * L * sizeof *lg);
@@ -91,12 +93,12 @@ static void test_not_a_cross_encoder(void)
 {
 	struct sy_error err = {0};
 	struct cross_encoder *ce = NULL;
-	CHECK(!cross_encoder_detect("tests/fixtures/bert-tiny"));
-	CHECK(cross_encoder_open("tests/fixtures/bert-tiny", NULL, &err, &ce) ==
+	CHECK(!is_family("tests/fixtures/bert-tiny", "cross-encoder"));
+	CHECK(cross_encoder_load("tests/fixtures/bert-tiny", NULL, &err, &ce) ==
 	      SY_ERR_UNSUPPORTED);
 	CHECKF(strstr(err.msg, "ForSequenceClassification") != NULL, "%s", err.msg);
 	CHECK(ce == NULL);
-	CHECK(cross_encoder_open("/nonexistent", NULL, &err, &ce) != SY_OK);
+	CHECK(cross_encoder_load("/nonexistent", NULL, &err, &ce) != SY_OK);
 }
 
 int main(void)

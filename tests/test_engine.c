@@ -15,7 +15,9 @@
 #include "base/clock.h"
 #include "engine/engine.h"
 #include "harness.h"
-#include "model/embedder.h"
+#include "model/families.h"
+#include "model/model.h"
+#include "model/registry.h"
 #include "model/arch/use_lite.h"
 #include "tensor/ops.h"
 
@@ -69,43 +71,37 @@ static void add(struct engine *e, const char *id, const char *path, bool pinned)
 /* Encodes texts[first, first + n) with the request options given; returns the status. */
 static enum sy_status encode(struct engine *e, const char *model, int first, int n, int normalize,
                              bool truncate, bool is_query, struct sy_error *err,
-                             struct engine_encode_result *res)
+                             struct engine_result *res)
 {
 	size_t lens[N_TEXTS];
 	for (int i = 0; i < n; i++)
 		lens[i] = strlen(texts[first + i]);
-	struct engine_encode_request req = {
-	    .model = model,
-	    .n_items = n,
-	    .texts = texts + first,
-	    .lens = lens,
-	    .normalize = normalize,
-	    .truncate = truncate,
-	    .is_query = is_query,
-	};
+	struct engine_encode_request req = {.items = {model, n, texts + first, lens, truncate},
+	                                    .normalize = normalize,
+	                                    .is_query = is_query};
 	return engine_encode(e, &req, err, res);
 }
 
 /* Reference vectors straight from the embedder. */
 static float *direct(const char *path, const char *const *t, int n, int *dims)
 {
-	struct embed_options o = embed_default_options();
+	struct model_options o = model_default_options();
 	o.n_threads = 1;
 	struct sy_error err = {0};
-	struct embedder *emb = NULL;
-	if (embedder_open(path, &o, &err, &emb) != SY_OK) {
+	struct model *emb = NULL;
+	if (model_open(path, &o, &err, &emb) != SY_OK) {
 		CHECKF(0, "%s: %s", path, err.msg);
 		return NULL;
 	}
-	*dims = embedder_dims(emb);
+	*dims = model_dims(emb);
 	size_t *lens = malloc((size_t)n * sizeof *lens);
 	float *v = malloc((size_t)n * (size_t)*dims * sizeof *v);
 	for (int i = 0; i < n; i++)
 		lens[i] = strlen(t[i]);
-	enum sy_status s = embedder_encode(emb, t, lens, n, v, &err);
+	enum sy_status s = model_encode_texts(emb, t, lens, n, NULL, &err, v, NULL, NULL);
 	CHECKF(s == SY_OK, "%s", err.msg);
 	free(lens);
-	embedder_close(emb);
+	model_close(emb);
 	return v;
 }
 
@@ -157,7 +153,7 @@ static void test_encode_matches_embedder(void)
 		int dims = 0;
 		float *ref = direct(paths[k], texts, N_TEXTS, &dims);
 		struct sy_error err = {0};
-		struct engine_encode_result r;
+		struct engine_result r;
 		enum sy_status s = encode(e, ids[k], 0, N_TEXTS, -1, true, false, &err, &r);
 		CHECKF(s == SY_OK, "%s: %s", ids[k], err.msg);
 		if (s == SY_OK && ref) {
@@ -169,9 +165,9 @@ static void test_encode_matches_embedder(void)
 				CHECKF(r.n_tokens[i] >= 2, "%s item %d: %d tokens", ids[k], i,
 				       r.n_tokens[i]);
 			CHECK(r.total_ms >= r.inference_ms && r.queue_ms >= 0);
-			CHECK_EQ_INT(r.tokenize_ms, 0);
+			CHECK(r.tokenization_ms > 0); /* items are tokenised before they queue */
 		}
-		engine_encode_result_free(&r);
+		engine_result_free(&r);
 		free(ref);
 		CHECK_EQ_INT(state_of(e, ids[k]), ENGINE_MODEL_LOADED);
 	}
@@ -202,7 +198,7 @@ static void test_int8_precision(void)
 	struct sy_error err = {0};
 	CHECK(engine_model_set_precision(e, "q", LINEAR_INT8, &err) == SY_OK);
 	CHECK(engine_model_set_precision(e, "nope", LINEAR_INT8, &err) == SY_ERR_NOT_FOUND);
-	struct engine_encode_result rf, rq;
+	struct engine_result rf, rq;
 	CHECK(encode(e, "fp", 0, N_TEXTS, -1, true, false, &err, &rf) == SY_OK);
 	CHECK(encode(e, "q", 0, N_TEXTS, -1, true, false, &err, &rq) == SY_OK);
 	CHECK(info_of(e, "q").precision == LINEAR_INT8);
@@ -224,8 +220,8 @@ static void test_int8_precision(void)
 	CHECKF(min_cos >= 0.995, "int8 vs fp32 through the engine: min cosine %.6f", min_cos);
 	CHECK(max_diff(rf.dense, rq.dense, (size_t)N_TEXTS * rf.dims) > 0);
 	CHECK(engine_model_set_precision(e, "q", LINEAR_FP32, &err) == SY_ERR_INVALID_ARG);
-	engine_encode_result_free(&rf);
-	engine_encode_result_free(&rq);
+	engine_result_free(&rf);
+	engine_result_free(&rq);
 	engine_destroy(e);
 }
 
@@ -235,16 +231,13 @@ static void test_not_found_and_bad_requests(void)
 	struct engine *e = engine_new(&c);
 	add(e, "bert", BERT, false);
 	struct sy_error err = {0};
-	struct engine_encode_result r;
+	struct engine_result r;
 	CHECK_EQ_INT(encode(e, "nope", 0, 1, -1, true, false, &err, &r), SY_ERR_NOT_FOUND);
 	CHECK(strstr(err.msg, "nope") != NULL);
 	CHECK_EQ_INT(encode(e, "bert", 0, 0, -1, true, false, &err, &r), SY_ERR_INVALID_ARG);
 	size_t len = 1;
 	const char *t[] = {"x"};
-	struct engine_encode_request req = {.model = "bert",
-	                                    .n_items = 1,
-	                                    .texts = t,
-	                                    .lens = &len,
+	struct engine_encode_request req = {.items = {"bert", 1, t, &len, false},
 	                                    .outputs = ENGINE_OUTPUT_SPARSE};
 	CHECK_EQ_INT(engine_encode(e, &req, &err, &r), SY_ERR_UNSUPPORTED);
 	struct engine_model_info info;
@@ -260,7 +253,7 @@ static void test_not_found_and_bad_requests(void)
 	CHECK_EQ_INT(engine_model_add(e, "bert", DISTIL, false, &err), SY_OK);
 	CHECK_EQ_INT(encode(e, "bert", 0, 1, -1, true, false, &err, &r), SY_OK);
 	CHECK_STREQ(info_of(e, "bert").arch, "distilbert");
-	engine_encode_result_free(&r);
+	engine_result_free(&r);
 	int n = 0;
 	CHECK_EQ_INT(engine_count_tokens(e, "bert", "hello world", 11, &err, &n), SY_OK);
 	CHECK_EQ_INT(n, 4); /* [CLS] hello world [SEP] */
@@ -321,10 +314,10 @@ static size_t bert_tiny_bytes(void)
 static int touch(struct engine *e, const char *id)
 {
 	struct sy_error err = {0};
-	struct engine_encode_result r;
+	struct engine_result r;
 	enum sy_status s = encode(e, id, 0, 2, -1, true, false, &err, &r);
 	CHECKF(s == SY_OK, "%s: %s", id, err.msg);
-	engine_encode_result_free(&r);
+	engine_result_free(&r);
 	return s;
 }
 
@@ -398,7 +391,7 @@ static void test_pinned_never_evicted(void)
 	add(e, "B", BERT, false);
 	add(e, "C", BERT, false);
 	touch(e, "A");
-	struct engine_encode_result r;
+	struct engine_result r;
 	CHECK_EQ_INT(encode(e, "B", 0, 1, -1, true, false, &err, &r), SY_ERR_UNAVAILABLE);
 	CHECKF(strstr(err.msg, "budget") != NULL, "%s", err.msg);
 	CHECK_STATES(e, "loaded", "available", "available");
@@ -412,7 +405,7 @@ static void test_too_big_for_budget(void)
 	struct engine *e = engine_new(&c);
 	add(e, "big", BERT, false);
 	struct sy_error err = {0};
-	struct engine_encode_result r;
+	struct engine_result r;
 	CHECK_EQ_INT(encode(e, "big", 0, 1, -1, true, false, &err, &r), SY_ERR_LOAD_FAILED);
 	CHECKF(strstr(err.msg, "big") && strstr(err.msg, "needs ~") &&
 	           strstr(err.msg, "budget is 1 MB"),
@@ -477,7 +470,7 @@ static void test_load_failure_cooldown(void)
 	struct engine *e = engine_new(&c);
 	add(e, "broken", dir, false);
 	struct sy_error err = {0};
-	struct engine_encode_result r;
+	struct engine_result r;
 	CHECK_EQ_INT(encode(e, "broken", 0, 1, -1, true, false, &err, &r), SY_ERR_LOAD_FAILED);
 	CHECKF(strstr(err.msg, "broken") && strstr(err.msg, "config.json"), "%s", err.msg);
 	struct engine_model_info info = info_of(e, "broken");
@@ -502,7 +495,7 @@ static void test_load_failure_cooldown(void)
 	free(good);
 	sleep_ms(1100);
 	CHECKF(encode(e, "broken", 0, 1, -1, true, false, &err, &r) == SY_OK, "%s", err.msg);
-	engine_encode_result_free(&r);
+	engine_result_free(&r);
 	CHECK_EQ_INT(info_of(e, "broken").state, ENGINE_MODEL_LOADED);
 	CHECK_EQ_INT(info_of(e, "broken").error[0], '\0');
 	struct engine_stats st;
@@ -549,7 +542,7 @@ static void *client_main(void *arg)
 			n = N_TEXTS - first;
 		int normalize = (c->id + k) % 2 ? 0 : -1;
 		struct sy_error err = {0};
-		struct engine_encode_result r;
+		struct engine_result r;
 		enum sy_status s =
 		    encode(c->e, c->model, first, n, normalize, true, false, &err, &r);
 		c->last = s;
@@ -563,7 +556,7 @@ static void *client_main(void *arg)
 			c->n_ok++;
 		else
 			c->n_bad++;
-		engine_encode_result_free(&r);
+		engine_result_free(&r);
 	}
 	return NULL;
 }
@@ -576,7 +569,7 @@ static void test_concurrent_batching(void)
 	add(e, "bert", BERT, false);
 	/* References: the model's default (normalised) and raw vectors, one text at a time. */
 	struct sy_error err = {0};
-	struct engine_encode_result def, raw;
+	struct engine_result def, raw;
 	CHECK_EQ_INT(encode(e, "bert", 0, N_TEXTS, -1, true, false, &err, &def), SY_OK);
 	CHECK_EQ_INT(encode(e, "bert", 0, N_TEXTS, 0, true, false, &err, &raw), SY_OK);
 	int dims = def.dims;
@@ -619,8 +612,8 @@ static void test_concurrent_batching(void)
 	for (int i = 1; i < 8; i++)
 		multi += st.batch_size_hist[i];
 	CHECK(multi > 0);
-	engine_encode_result_free(&def);
-	engine_encode_result_free(&raw);
+	engine_result_free(&def);
+	engine_result_free(&raw);
 	engine_destroy(e);
 }
 
@@ -633,7 +626,7 @@ static void test_concurrent_two_models(void)
 	add(e, "bert", BERT, false);
 	add(e, "distil", DISTIL, false);
 	const char *ids[] = {"bert", "distil"};
-	struct engine_encode_result def[2], raw[2];
+	struct engine_result def[2], raw[2];
 	struct sy_error err = {0};
 	for (int k = 0; k < 2; k++) {
 		CHECK_EQ_INT(encode(e, ids[k], 0, N_TEXTS, -1, true, false, &err, &def[k]), SY_OK);
@@ -663,8 +656,8 @@ static void test_concurrent_two_models(void)
 	}
 	pthread_barrier_destroy(&start);
 	for (int k = 0; k < 2; k++) {
-		engine_encode_result_free(&def[k]);
-		engine_encode_result_free(&raw[k]);
+		engine_result_free(&def[k]);
+		engine_result_free(&raw[k]);
 	}
 	engine_destroy(e);
 }
@@ -715,10 +708,10 @@ static void *slow_main(void *arg)
 {
 	struct slow_req *q = arg;
 	struct sy_error err = {0};
-	struct engine_encode_result r;
+	struct engine_result r;
 	q->s = encode(q->e, "bert", q->first, q->n, -1, true, false, &err, &r);
 	if (q->s == SY_OK)
-		engine_encode_result_free(&r);
+		engine_result_free(&r);
 	return NULL;
 }
 
@@ -746,7 +739,7 @@ static void test_queue_full(void)
 	pthread_t th;
 	pthread_create(&th, NULL, slow_main, &q);
 	CHECK(wait_queued(e, 3));
-	struct engine_encode_result r;
+	struct engine_result r;
 	uint64_t t0 = sy_now_ns();
 	CHECK_EQ_INT(encode(e, "bert", 0, 2, -1, true, false, &err, &r), SY_ERR_BUSY);
 	CHECK((sy_now_ns() - t0) < 100000000ull);
@@ -754,7 +747,7 @@ static void test_queue_full(void)
 	CHECK_EQ_INT(encode(e, "bert", 0, 5, -1, true, false, &err, &r), SY_ERR_LIMIT);
 	/* One more item still fits, and joins the first request's batch. */
 	CHECK_EQ_INT(encode(e, "bert", 3, 1, -1, true, false, &err, &r), SY_OK);
-	engine_encode_result_free(&r);
+	engine_result_free(&r);
 	pthread_join(th, NULL);
 	CHECK_EQ_INT(q.s, SY_OK);
 	CHECK_EQ_INT(info_of(e, "bert").n_batches, 1);
@@ -769,7 +762,7 @@ static void test_normalize_truncate_prompts(void)
 	struct engine *e = engine_new(&c);
 	add(e, "bert", BERT, false);
 	struct sy_error err = {0};
-	struct engine_encode_result def, off, on;
+	struct engine_result def, off, on;
 	CHECK_EQ_INT(encode(e, "bert", 0, 3, -1, true, false, &err, &def), SY_OK);
 	CHECK_EQ_INT(encode(e, "bert", 0, 3, 0, true, false, &err, &off), SY_OK);
 	CHECK_EQ_INT(encode(e, "bert", 0, 3, 1, true, false, &err, &on), SY_OK);
@@ -787,9 +780,9 @@ static void test_normalize_truncate_prompts(void)
 	}
 	/* bert-tiny ends with a Normalize module: the default is on. */
 	CHECK(max_diff(def.dense, on.dense, (size_t)3 * d) == 0);
-	engine_encode_result_free(&def);
-	engine_encode_result_free(&off);
-	engine_encode_result_free(&on);
+	engine_result_free(&def);
+	engine_result_free(&off);
+	engine_result_free(&on);
 
 	/* bert-tiny takes 64 tokens. */
 	char *long_text = malloc(4000);
@@ -798,24 +791,19 @@ static void test_normalize_truncate_prompts(void)
 		strcat(long_text, "word ");
 	const char *t[] = {"short text", long_text};
 	size_t lens[] = {strlen(t[0]), strlen(t[1])};
-	struct engine_encode_request req = {.model = "bert",
-	                                    .n_items = 2,
-	                                    .texts = t,
-	                                    .lens = lens,
-	                                    .normalize = -1,
-	                                    .truncate = true};
-	struct engine_encode_result r;
+	struct engine_encode_request req = {.items = {"bert", 2, t, lens, true}, .normalize = -1};
+	struct engine_result r;
 	CHECK_EQ_INT(engine_encode(e, &req, &err, &r), SY_OK);
 	CHECK_EQ_INT(r.n_tokens[1], 64);
 	CHECK_EQ_INT(r.n_tokens[0], 4);
-	engine_encode_result_free(&r);
-	req.truncate = false;
+	engine_result_free(&r);
+	req.items.truncate = false;
 	CHECK_EQ_INT(engine_encode(e, &req, &err, &r), SY_ERR_LIMIT);
 	CHECKF(strstr(err.msg, "item 1") && strstr(err.msg, "202 tokens") && strstr(err.msg, "64"),
 	       "%s", err.msg);
-	req.n_items = 1;
+	req.items.n_items = 1;
 	CHECK_EQ_INT(engine_encode(e, &req, &err, &r), SY_OK);
-	engine_encode_result_free(&r);
+	engine_result_free(&r);
 	free(long_text);
 
 	/* is_query: bert-tiny's "query" prompt is "query: ", joined before the text. */
@@ -823,7 +811,7 @@ static void test_normalize_truncate_prompts(void)
 	                   "query: Embeddings map text to vectors."};
 	int dims;
 	float *ref = direct(BERT, q, 2, &dims);
-	struct engine_encode_result plain, query;
+	struct engine_result plain, query;
 	CHECK_EQ_INT(encode(e, "bert", 0, 2, -1, true, false, &err, &plain), SY_OK);
 	CHECK_EQ_INT(encode(e, "bert", 0, 2, -1, true, true, &err, &query), SY_OK);
 	CHECK(max_diff(plain.dense, query.dense, (size_t)2 * dims) > 1e-3);
@@ -834,27 +822,23 @@ static void test_normalize_truncate_prompts(void)
 	const char *ins[] = {"Represent this: The quick brown fox jumps over the lazy dog."};
 	ref = direct(BERT, ins, 1, &dims);
 	size_t len0 = strlen(texts[0]);
-	struct engine_encode_request ireq = {.model = "bert",
-	                                     .n_items = 1,
-	                                     .texts = texts,
-	                                     .lens = &len0,
+	struct engine_encode_request ireq = {.items = {"bert", 1, texts, &len0, true},
 	                                     .normalize = -1,
-	                                     .truncate = true,
 	                                     .is_query = true,
 	                                     .instruction = "Represent this: "};
 	CHECK_EQ_INT(engine_encode(e, &ireq, &err, &r), SY_OK);
 	CHECK(ref && max_diff(r.dense, ref, (size_t)dims) <= 1e-6);
-	engine_encode_result_free(&r);
+	engine_result_free(&r);
 	free(ref);
-	engine_encode_result_free(&plain);
-	engine_encode_result_free(&query);
+	engine_result_free(&plain);
+	engine_result_free(&query);
 	/* distilbert-tiny has no prompts: is_query changes nothing. */
 	add(e, "distil", DISTIL, false);
 	CHECK_EQ_INT(encode(e, "distil", 0, 2, -1, true, false, &err, &plain), SY_OK);
 	CHECK_EQ_INT(encode(e, "distil", 0, 2, -1, true, true, &err, &query), SY_OK);
 	CHECK(max_diff(plain.dense, query.dense, (size_t)2 * plain.dims) == 0);
-	engine_encode_result_free(&plain);
-	engine_encode_result_free(&query);
+	engine_result_free(&plain);
+	engine_result_free(&query);
 	engine_destroy(e);
 }
 
@@ -884,7 +868,7 @@ static void test_drain_while_busy(void)
 		pthread_join(th[i], NULL);
 		CHECK_EQ_INT(q[i].s, SY_OK);
 	}
-	struct engine_encode_result r;
+	struct engine_result r;
 	CHECK_EQ_INT(encode(e, "bert", 0, 1, -1, true, false, &err, &r), SY_ERR_UNAVAILABLE);
 	CHECK_EQ_INT(engine_model_load(e, "bert", &err), SY_ERR_UNAVAILABLE);
 	engine_destroy(e);
@@ -931,7 +915,7 @@ static void test_use_lite(void)
 	int dims = 0;
 	float *ref = direct("use-lite", texts, N_TEXTS, &dims);
 	struct sy_error err = {0};
-	struct engine_encode_result r;
+	struct engine_result r;
 	enum sy_status s = encode(e, "use-lite", 0, N_TEXTS, -1, true, false, &err, &r);
 	CHECKF(s == SY_OK, "%s", err.msg);
 	if (s == SY_OK && ref) {
@@ -948,22 +932,17 @@ static void test_use_lite(void)
 	info = info_of(e, "use-lite");
 	CHECK_STREQ(info.arch, "use-lite");
 	CHECK(info.bytes > 0);
-	engine_encode_result_free(&r);
+	engine_result_free(&r);
 	/* An instruction is joined to the text for embedders without per-item options too. */
 	const char *joined[] = {"note: a"};
 	float *ref2 = direct("use-lite", joined, 1, &dims);
 	size_t len = 1;
 	const char *t[] = {"a"};
-	struct engine_encode_request req = {.model = "use-lite",
-	                                    .n_items = 1,
-	                                    .texts = t,
-	                                    .lens = &len,
-	                                    .normalize = -1,
-	                                    .truncate = true,
-	                                    .instruction = "note: "};
+	struct engine_encode_request req = {
+	    .items = {"use-lite", 1, t, &len, true}, .normalize = -1, .instruction = "note: "};
 	CHECK_EQ_INT(engine_encode(e, &req, &err, &r), SY_OK);
 	CHECK(ref2 && max_diff(r.dense, ref2, (size_t)dims) <= 1e-6);
-	engine_encode_result_free(&r);
+	engine_result_free(&r);
 	free(ref);
 	free(ref2);
 	engine_destroy(e);

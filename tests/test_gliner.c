@@ -12,7 +12,9 @@
 #include "base/file.h"
 #include "harness.h"
 #include "model/arch/deberta_v2.h"
-#include "model/embedder.h"
+#include "model/families.h"
+#include "model/model.h"
+#include "model/registry.h"
 #include "model/formats/weights.h"
 #include "text/tokenizer.h"
 
@@ -90,16 +92,16 @@ static void test_entities(void)
 	const float threshold =
 	    (float)cJSON_GetObjectItemCaseSensitive(doc, "threshold")->valuedouble;
 	struct sy_error err = {0};
-	struct embedder *e = NULL;
-	CHECKF(embedder_open(FIXTURE, NULL, &err, &e) == SY_OK, "%s", err.msg);
+	struct model *e = NULL;
+	CHECKF(model_open(FIXTURE, NULL, &err, &e) == SY_OK, "%s", err.msg);
 	if (!e) {
 		cJSON_Delete(doc);
 		return;
 	}
-	CHECK_STREQ(embedder_arch(e), "gliner");
-	CHECK(embedder_is_extractor(e));
+	CHECK_STREQ(e->arch, "gliner");
+	CHECK(e->extract && !e->encode && !e->score);
 	int nl;
-	CHECK(embedder_labels(e, &nl) == NULL); /* zero-shot: labels come with each call */
+	CHECK(model_labels(e, &nl) == NULL); /* zero-shot: labels come with each call */
 	const cJSON *t;
 	double worst = 0;
 	int n_ent = 0, n_tok_ok = 0, n_texts = 0;
@@ -113,19 +115,18 @@ static void test_entities(void)
 		cJSON_ArrayForEach(l, lab) labels[n++] = l->valuestring;
 		struct extract_params xp = {
 		    .labels = labels, .n_labels = n, .threshold = threshold};
-		const struct extract_params *xps[1] = {&xp};
 		size_t len = strlen(text);
-		struct embed_call call = {.n = 1, .texts = &text, .lens = &len, .extract = xps};
-		struct embed_item_result r = {0};
+		struct model_item_result r = {0};
 		int ntok = 0;
-		CHECKF(embedder_encode_items(e, &call, &err, &r, &ntok) == SY_OK, "%s", err.msg);
+		CHECKF(model_extract_texts(e, &text, &len, 1, &xp, &err, &r, &ntok) == SY_OK, "%s",
+		       err.msg);
 		n_tok_ok += ntok == cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "ids"));
 		const cJSON *want = cJSON_GetObjectItemCaseSensitive(t, "entities");
 		CHECKF(r.n_entities == cJSON_GetArraySize(want), "%s: %d entities, want %d", text,
 		       r.n_entities, cJSON_GetArraySize(want));
 		for (int k = 0; k < r.n_entities && k < cJSON_GetArraySize(want); k++) {
 			const cJSON *w = cJSON_GetArrayItem(want, k);
-			const struct embed_entity *en = &r.entities[k];
+			const struct model_entity *en = &r.entities[k];
 			CHECK_STREQ(en->label,
 			            cJSON_GetObjectItemCaseSensitive(w, "label")->valuestring);
 			CHECK_EQ_INT(
@@ -138,7 +139,7 @@ static void test_entities(void)
 			                cJSON_GetObjectItemCaseSensitive(w, "score")->valuedouble));
 			n_ent++;
 		}
-		embed_item_result_free(&r);
+		model_item_result_free(&r);
 		n_texts++;
 	}
 	printf("  gliner-tiny: %d texts, %d entities, max score err %.2e\n", n_texts, n_ent, worst);
@@ -148,13 +149,13 @@ static void test_entities(void)
 	/* no labels, and embedding, are refused */
 	const char *text = "Tim Cook";
 	size_t len = strlen(text);
-	struct embed_call call = {.n = 1, .texts = &text, .lens = &len};
-	struct embed_item_result r = {0};
-	CHECK(embedder_encode_items(e, &call, &err, &r, NULL) == SY_ERR_INVALID_ARG);
+	struct model_item_result r = {0};
+	CHECK(model_extract_texts(e, &text, &len, 1, NULL, &err, &r, NULL) == SY_ERR_INVALID_ARG);
 	CHECK(strstr(err.msg, "params.labels") != NULL);
 	float dummy[4];
-	CHECK(embedder_encode(e, &text, &len, 1, dummy, &err) == SY_ERR_UNSUPPORTED);
-	embedder_close(e);
+	CHECK(model_encode_texts(e, &text, &len, 1, NULL, &err, dummy, NULL, NULL) ==
+	      SY_ERR_UNSUPPORTED);
+	model_close(e);
 	cJSON_Delete(doc);
 }
 
@@ -170,18 +171,16 @@ static void test_base_tokenizer(void)
 	         dir, dir);
 	CHECK(system(cmd) == 0);
 	struct sy_error err = {0};
-	struct embedder *e = NULL;
-	CHECKF(embedder_open(dir, NULL, &err, &e) == SY_OK, "%s", err.msg);
+	struct model *e = NULL;
+	CHECKF(model_open(dir, NULL, &err, &e) == SY_OK, "%s", err.msg);
 	const char *text = "Tim Cook is the CEO of Apple.", *labels[] = {"person", "organization"};
 	size_t len = strlen(text);
 	struct extract_params xp = {.labels = labels, .n_labels = 2, .threshold = 0.85f};
-	const struct extract_params *xps[1] = {&xp};
-	struct embed_call call = {.n = 1, .texts = &text, .lens = &len, .extract = xps};
-	struct embed_item_result r = {0};
-	CHECK(e && embedder_encode_items(e, &call, &err, &r, NULL) == SY_OK);
+	struct model_item_result r = {0};
+	CHECK(e && model_extract_texts(e, &text, &len, 1, &xp, &err, &r, NULL) == SY_OK);
 	CHECK_EQ_INT(r.n_entities, 6); /* as with the fixture's own tokenizer (the golden) */
-	embed_item_result_free(&r);
-	embedder_close(e);
+	model_item_result_free(&r);
+	model_close(e);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	CHECK(system(cmd) == 0);
 }

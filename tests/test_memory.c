@@ -19,7 +19,9 @@
 
 #include "harness.h"
 #include "model/arch/bert.h"
-#include "model/embedder.h"
+#include "model/families.h"
+#include "model/model.h"
+#include "model/registry.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SANITIZED 1
@@ -280,18 +282,18 @@ static void test_minilm_memory(void)
 	}
 
 	struct sy_error err = {0};
-	struct embed_options opts = embed_default_options();
+	struct model_options opts = model_default_options();
 	opts.n_threads = 2;
 	opts.pooling = POOLING_MEAN;
 	size_t rss0 = rss_bytes();
-	struct embedder *e = NULL;
-	CHECKF(embedder_open(dir, &opts, &err, &e) == SY_OK, "%s", err.msg);
+	struct model *e = NULL;
+	CHECKF(model_open(dir, &opts, &err, &e) == SY_OK, "%s", err.msg);
 	if (!e) {
 		remove_dir(dir);
 		return;
 	}
 	size_t rss_open = rss_bytes();
-	struct bert_model *m = bert_embedder_model(e);
+	struct bert_model *m = bert_dense_model(e);
 	size_t weights = bert_model_weight_bytes(m);
 	size_t scratch = bert_model_scratch_bytes(m);
 
@@ -300,8 +302,10 @@ static void test_minilm_memory(void)
 	size_t lens[32];
 	make_texts(texts, ptrs, lens);
 	float *out = malloc((size_t)32 * HID * sizeof(float));
-	CHECKF(embedder_encode(e, ptrs, lens, 32, out, &err) == SY_OK, "%s", err.msg);
-	CHECKF(embedder_encode(e, ptrs, lens, 32, out, &err) == SY_OK, "%s", err.msg);
+	CHECKF(model_encode_texts(e, ptrs, lens, 32, NULL, &err, out, NULL, NULL) == SY_OK, "%s",
+	       err.msg);
+	CHECKF(model_encode_texts(e, ptrs, lens, 32, NULL, &err, out, NULL, NULL) == SY_OK, "%s",
+	       err.msg);
 	size_t rss_run = rss_bytes();
 	double mb = 1.0 / (1 << 20);
 	printf("  MiniLM shape: file %.1f MB, fp32 weights held %.1f MB, scratch %.1f MB;\n"
@@ -341,12 +345,12 @@ static void test_minilm_memory(void)
 	CHECK_EQ_INT(bert_model_scratch_allocs(m), scratch_before);
 	/* The counter works: the encode call (tokenisation) does allocate. */
 	before = allocs_now();
-	CHECK(embedder_encode(e, ptrs, lens, 1, out, &err) == SY_OK);
+	CHECK(model_encode_texts(e, ptrs, lens, 1, NULL, &err, out, NULL, NULL) == SY_OK);
 	CHECKF(allocs_now() - before > 0, "the allocation counter counts nothing");
 
 	free(ids);
 	free(out);
-	embedder_close(e);
+	model_close(e);
 	remove_dir(dir);
 }
 

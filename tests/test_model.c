@@ -15,7 +15,9 @@
 #include "harness.h"
 #include "model/arch/bert.h"
 #include "model/config.h"
-#include "model/embedder.h"
+#include "model/families.h"
+#include "model/model.h"
+#include "model/registry.h"
 #include "model/inspect.h"
 #include "model/heads/pooling.h"
 #include "model/formats/safetensors.h"
@@ -758,21 +760,23 @@ static void golden_embedder(const char *name)
 		CHECKF(0, "%s", err.msg);
 	}
 
-	struct embed_options opts = embed_default_options();
+	struct model_options opts = model_default_options();
 	opts.max_length = (int)ml->valuedouble;
 	opts.n_threads = 2;
-	struct embedder *e;
-	if (embedder_open(dir, &opts, &err, &e) != SY_OK) {
+	struct model *e;
+	if (model_open(dir, &opts, &err, &e) != SY_OK) {
 		CHECKF(0, "%s", err.msg);
 		goto out;
 	}
-	int d = embedder_dims(e);
+	int d = model_dims(e);
 	float *sref = golden_f32(&g, "sentence_embedding");
 	float *all = malloc((size_t)n * d * sizeof(float));
 	float *one = malloc((size_t)n * d * sizeof(float));
-	CHECKF(embedder_encode(e, tv, lv, n, all, &err) == SY_OK, "%s", err.msg);
+	CHECKF(model_encode_texts(e, tv, lv, n, NULL, &err, all, NULL, NULL) == SY_OK, "%s",
+	       err.msg);
 	for (int i = 0; i < n; i++)
-		CHECK(embedder_encode(e, tv + i, lv + i, 1, one + (size_t)i * d, &err) == SY_OK);
+		CHECK(model_encode_texts(e, tv + i, lv + i, 1, NULL, &err, one + (size_t)i * d,
+		                         NULL, NULL) == SY_OK);
 	if (sref) {
 		float ma, mb;
 		double mc, mcb;
@@ -780,18 +784,18 @@ static void golden_embedder(const char *name)
 		rows_err(all, one, n, d, &mb, &mcb);
 		printf("%-16s embedder (%s) vs sentence_embedding: max abs err %.2e  min cosine "
 		       "%.8f; batch vs one-by-one max abs diff %.2e\n",
-		       name, embedder_arch(e), ma, mc, mb);
+		       name, e->arch, ma, mc, mb);
 		CHECKF(mc >= COS_MIN && ma <= POOLED_TOL, "%s embedder: %g %.8f", name, ma, mc);
 		CHECKF(mb <= 1e-5f, "%s batch vs single: %g", name, mb);
 	}
 	/* Steady state: encoding again allocates no new scratch in the encoder. */
-	long allocs = bert_model_scratch_allocs(bert_embedder_model(e));
-	CHECK(embedder_encode(e, tv, lv, n, all, &err) == SY_OK);
-	CHECK_EQ_INT(bert_model_scratch_allocs(bert_embedder_model(e)), allocs);
+	long allocs = bert_model_scratch_allocs(bert_dense_model(e));
+	CHECK(model_encode_texts(e, tv, lv, n, NULL, &err, all, NULL, NULL) == SY_OK);
+	CHECK_EQ_INT(bert_model_scratch_allocs(bert_dense_model(e)), allocs);
 	free(all);
 	free(one);
 	free(sref);
-	embedder_close(e);
+	model_close(e);
 out:
 	free(tv);
 	free(lv);
@@ -825,23 +829,23 @@ static void int8_embedder(const char *name)
 		lv[i] = strlen(tv[i]);
 	}
 	struct sy_error err = {0};
-	struct embed_options opts = embed_default_options();
+	struct model_options opts = model_default_options();
 	opts.max_length = (int)ml->valuedouble;
 	opts.n_threads = 2;
 	opts.precision = LINEAR_INT8;
-	struct embedder *e = NULL, *f = NULL;
+	struct model *e = NULL, *f = NULL;
 	float *sref = golden_f32(&g, "sentence_embedding");
-	CHECKF(embedder_open(dir, &opts, &err, &e) == SY_OK, "%s", err.msg);
+	CHECKF(model_open(dir, &opts, &err, &e) == SY_OK, "%s", err.msg);
 	opts.precision = LINEAR_FP32;
-	CHECKF(embedder_open(dir, &opts, &err, &f) == SY_OK, "%s", err.msg);
+	CHECKF(model_open(dir, &opts, &err, &f) == SY_OK, "%s", err.msg);
 	if (e && f && sref) {
-		int d = embedder_dims(e);
+		int d = model_dims(e);
 		float *out = malloc((size_t)n * d * sizeof(float));
-		CHECK(embedder_encode(e, tv, lv, n, out, &err) == SY_OK);
+		CHECK(model_encode_texts(e, tv, lv, n, NULL, &err, out, NULL, NULL) == SY_OK);
 		float ma;
 		double mc;
 		rows_err(out, sref, n, d, &ma, &mc);
-		struct bert_model *qm = bert_embedder_model(e), *fm = bert_embedder_model(f);
+		struct bert_model *qm = bert_dense_model(e), *fm = bert_dense_model(f);
 		printf("%-16s int8 embedder vs fp32 golden: min cosine %.6f, max abs err %.3g; "
 		       "weights %zu -> %zu bytes\n",
 		       name, mc, ma, bert_model_weight_bytes(fm), bert_model_weight_bytes(qm));
@@ -851,9 +855,9 @@ static void int8_embedder(const char *name)
 		free(out);
 	}
 	if (e)
-		embedder_close(e);
+		model_close(e);
 	if (f)
-		embedder_close(f);
+		model_close(f);
 	free(sref);
 	free(tv);
 	free(lv);
@@ -869,33 +873,33 @@ static void test_int8_embedder(void)
 static void test_embedder_options(void)
 {
 	struct sy_error err = {0};
-	struct embed_options opts = embed_default_options();
+	struct model_options opts = model_default_options();
 	opts.pooling = POOLING_MAX;
 	opts.normalize = 0;
 	opts.n_threads = 1;
-	struct embedder *e;
-	if (embedder_open("tests/fixtures/bert-tiny", &opts, &err, &e) != SY_OK) {
+	struct model *e;
+	if (model_open("tests/fixtures/bert-tiny", &opts, &err, &e) != SY_OK) {
 		CHECKF(0, "%s", err.msg);
 		return;
 	}
-	CHECK_STREQ(embedder_arch(e), "bert");
-	CHECK_EQ_INT(embedder_dims(e), 64);
+	CHECK_STREQ(e->arch, "bert");
+	CHECK_EQ_INT(model_dims(e), 64);
 	const char *t = "hello world";
 	size_t l = strlen(t);
 	float v[64];
-	CHECK(embedder_encode(e, &t, &l, 1, v, &err) == SY_OK);
+	CHECK(model_encode_texts(e, &t, &l, 1, NULL, &err, v, NULL, NULL) == SY_OK);
 	double norm = 0;
 	for (int i = 0; i < 64; i++)
 		norm += (double)v[i] * v[i];
 	CHECK(fabs(sqrt(norm) - 1) > 1e-3); /* normalisation turned off */
-	embedder_close(e);
-	CHECK(embedder_open("tests/fixtures/roberta-tiny", NULL, &err, &e) == SY_OK);
+	model_close(e);
+	CHECK(model_open("tests/fixtures/roberta-tiny", NULL, &err, &e) == SY_OK);
 	if (e) {
-		CHECK_STREQ(embedder_arch(e), "roberta");
-		CHECK_EQ_INT(embedder_dims(e), 32);
-		embedder_close(e);
+		CHECK_STREQ(e->arch, "roberta");
+		CHECK_EQ_INT(model_dims(e), 32);
+		model_close(e);
 	}
-	CHECK(embedder_open("tests/fixtures/nonexistent", NULL, &err, &e) == SY_ERR_NOT_FOUND);
+	CHECK(model_open("tests/fixtures/nonexistent", NULL, &err, &e) == SY_ERR_NOT_FOUND);
 }
 
 static void test_inspect(void)

@@ -10,7 +10,10 @@
 
 #include "base/file.h"
 #include "harness.h"
-#include "model/embedder.h"
+#include "model_call.h"
+#include "model/families.h"
+#include "model/model.h"
+#include "model/registry.h"
 #include "model/heads/ner_aggregate.h"
 #include "text/tokenizer.h"
 
@@ -19,7 +22,7 @@
 static const char *const STRATEGIES[] = {"simple", "first", "average", "max"};
 
 /* Compares one item's entities with the golden list; returns the worst score error. */
-static double compare_entities(const struct embed_item_result *r, const cJSON *want,
+static double compare_entities(const struct model_item_result *r, const cJSON *want,
                                const char *text, const char *what)
 {
 	double worst = 0;
@@ -27,7 +30,7 @@ static double compare_entities(const struct embed_item_result *r, const cJSON *w
 	       r->n_entities, cJSON_GetArraySize(want));
 	for (int k = 0; k < r->n_entities && k < cJSON_GetArraySize(want); k++) {
 		const cJSON *w = cJSON_GetArrayItem(want, k);
-		const struct embed_entity *e = &r->entities[k];
+		const struct model_entity *e = &r->entities[k];
 		const char *label = cJSON_GetObjectItemCaseSensitive(w, "label")->valuestring;
 		const int ws = (int)cJSON_GetObjectItemCaseSensitive(w, "start")->valuedouble;
 		const int we = (int)cJSON_GetObjectItemCaseSensitive(w, "end")->valuedouble;
@@ -53,21 +56,20 @@ static void test_golden(void)
 	free(text);
 	const cJSON *texts = cJSON_GetObjectItemCaseSensitive(doc, "texts");
 	const int n = cJSON_GetArraySize(texts);
-	CHECK(token_classifier_detect(FIXTURE));
-	CHECK(!token_classifier_detect("tests/fixtures/bert-tiny"));
-	struct embed_options opts = embed_default_options();
+	CHECK(is_family(FIXTURE, "token-classifier"));
+	CHECK(!is_family("tests/fixtures/bert-tiny", "token-classifier"));
+	struct model_options opts = model_default_options();
 	opts.n_threads = 2;
-	struct embedder *e = NULL;
-	CHECKF(embedder_open(FIXTURE, &opts, &err, &e) == SY_OK, "%s", err.msg);
+	struct model *e = NULL;
+	CHECKF(model_open(FIXTURE, &opts, &err, &e) == SY_OK, "%s", err.msg);
 	if (!e || n <= 0) {
 		cJSON_Delete(doc);
 		return;
 	}
-	CHECK_STREQ(embedder_arch(e), "token-classifier");
-	CHECK(embedder_is_extractor(e));
-	CHECK(!embedder_is_multivector_model(e));
+	CHECK_STREQ(e->arch, "token-classifier");
+	CHECK(e->extract && !e->encode && !e->score);
 	int nl = 0;
-	const char *const *labels = embedder_labels(e, &nl);
+	const char *const *labels = model_labels(e, &nl);
 	CHECK_EQ_INT(nl, 4);
 	if (nl == 4) {
 		CHECK_STREQ(labels[0], "MISC");
@@ -87,12 +89,9 @@ static void test_golden(void)
 	int n_entities = 0;
 	for (int st = 0; st < 4; st++) {
 		struct extract_params xp = {.aggregation = ner_aggregation_parse(STRATEGIES[st])};
-		const struct extract_params **xps = calloc((size_t)n, sizeof *xps);
-		for (int i = 0; i < n; i++)
-			xps[i] = &xp;
-		struct embed_call call = {.n = n, .texts = tv, .lens = lv, .extract = xps};
-		struct embed_item_result *all = calloc((size_t)n, sizeof *all);
-		CHECKF(embedder_encode_items(e, &call, &err, all, ntok) == SY_OK, "%s", err.msg);
+		struct model_item_result *all = calloc((size_t)n, sizeof *all);
+		CHECKF(model_extract_texts(e, tv, lv, n, &xp, &err, all, ntok) == SY_OK, "%s",
+		       err.msg);
 		for (int i = 0; i < n; i++) {
 			const cJSON *g = cJSON_GetArrayItem(texts, i);
 			const cJSON *want = cJSON_GetObjectItemCaseSensitive(
@@ -105,20 +104,18 @@ static void test_golden(void)
 			    ntok[i],
 			    (int)cJSON_GetObjectItemCaseSensitive(g, "n_tokens")->valuedouble);
 			/* One at a time gives the same entities. */
-			struct embed_call one = {
-			    .n = 1, .texts = tv + i, .lens = lv + i, .extract = xps};
-			struct embed_item_result r = {0};
-			CHECK(embedder_encode_items(e, &one, &err, &r, NULL) == SY_OK);
+			struct model_item_result r = {0};
+			CHECK(model_extract_texts(e, tv + i, lv + i, 1, &xp, &err, &r, NULL) ==
+			      SY_OK);
 			CHECK_EQ_INT(r.n_entities, all[i].n_entities);
 			for (int k = 0; k < r.n_entities && k < all[i].n_entities; k++)
 				CHECK(r.entities[k].start == all[i].entities[k].start &&
 				      fabsf(r.entities[k].score - all[i].entities[k].score) <
 				          1e-6f);
-			embed_item_result_free(&r);
-			embed_item_result_free(&all[i]);
+			model_item_result_free(&r);
+			model_item_result_free(&all[i]);
 		}
 		free(all);
-		free(xps);
 	}
 	printf("  ner-tiny: %d texts x 4 strategies, %d entities, max score err %.2e\n", n,
 	       n_entities, worst);
@@ -127,30 +124,27 @@ static void test_golden(void)
 
 	/* A threshold drops the weak entities only. */
 	struct extract_params strict = {.threshold = 0.7f};
-	const struct extract_params *sp[1] = {&strict};
-	struct embed_call c1 = {.n = 1, .texts = tv, .lens = lv, .extract = sp};
-	struct embed_item_result r = {0};
-	CHECK(embedder_encode_items(e, &c1, &err, &r, NULL) == SY_OK);
+	struct model_item_result r = {0};
+	CHECK(model_extract_texts(e, tv, lv, 1, &strict, &err, &r, NULL) == SY_OK);
 	for (int k = 0; k < r.n_entities; k++)
 		CHECK(r.entities[k].score >= 0.7f);
-	embed_item_result_free(&r);
+	model_item_result_free(&r);
 
 	/* Labels per call are for zero-shot models. */
 	const char *want_labels[] = {"person"};
 	struct extract_params zs = {.labels = want_labels, .n_labels = 1};
-	const struct extract_params *zp[1] = {&zs};
-	struct embed_call c2 = {.n = 1, .texts = tv, .lens = lv, .extract = zp};
-	CHECK(embedder_encode_items(e, &c2, &err, &r, NULL) == SY_ERR_UNSUPPORTED);
+	CHECK(model_extract_texts(e, tv, lv, 1, &zs, &err, &r, NULL) == SY_ERR_UNSUPPORTED);
 	CHECK(strstr(err.msg, "fixed labels") != NULL);
-	embed_item_result_free(&r);
+	model_item_result_free(&r);
 	/* It embeds nothing. */
 	float dummy[4];
-	CHECK(embedder_encode(e, tv, lv, 1, dummy, &err) == SY_ERR_UNSUPPORTED);
+	CHECK(model_encode_texts(e, tv, lv, 1, NULL, &err, dummy, NULL, NULL) ==
+	      SY_ERR_UNSUPPORTED);
 
 	free(tv);
 	free(lv);
 	free(ntok);
-	embedder_close(e);
+	model_close(e);
 	cJSON_Delete(doc);
 }
 
@@ -174,7 +168,7 @@ static void test_aggregate_rules(void)
 	    {18, 21, false, p[6]},
 	};
 	struct sy_error err = {0};
-	struct embed_entity *e = NULL;
+	struct model_entity *e = NULL;
 	int n = 0;
 	CHECK(ner_aggregate(t, 7, labels, 5, NER_AGG_FIRST, 0, &err, &e, &n) == SY_OK);
 	CHECK_EQ_INT(n, 3);

@@ -9,7 +9,10 @@
 
 #include "base/file.h"
 #include "harness.h"
-#include "model/embedder.h"
+#include "model_call.h"
+#include "model/families.h"
+#include "model/model.h"
+#include "model/registry.h"
 
 static void test_golden(void)
 {
@@ -23,21 +26,20 @@ static void test_golden(void)
 	const cJSON *texts = cJSON_GetObjectItemCaseSensitive(doc, "texts");
 	const int n = cJSON_GetArraySize(texts);
 	const int V = (int)cJSON_GetObjectItemCaseSensitive(doc, "vocab_size")->valuedouble;
-	CHECK(splade_detect("tests/fixtures/splade-tiny"));
-	CHECK(!splade_detect("tests/fixtures/bert-tiny"));
-	struct embed_options opts = embed_default_options();
+	CHECK(is_family("tests/fixtures/splade-tiny", "splade"));
+	CHECK(!is_family("tests/fixtures/bert-tiny", "splade"));
+	struct model_options opts = model_default_options();
 	opts.n_threads = 2;
-	struct embedder *e = NULL;
-	CHECKF(embedder_open("tests/fixtures/splade-tiny", &opts, &err, &e) == SY_OK, "%s",
-	       err.msg);
+	struct model *e = NULL;
+	CHECKF(model_open("tests/fixtures/splade-tiny", &opts, &err, &e) == SY_OK, "%s", err.msg);
 	if (!e || n <= 0) {
 		cJSON_Delete(doc);
 		return;
 	}
-	CHECK_STREQ(embedder_arch(e), "splade");
-	CHECK(embedder_is_sparse_model(e));
-	CHECK_EQ_INT(embedder_dims(e), V);
-	CHECK_STREQ(embedder_token(e, 2054), "what");
+	CHECK_STREQ(e->arch, "splade");
+	CHECK(e->encode && e->encode->output == MODEL_OUTPUT_SPARSE);
+	CHECK_EQ_INT(model_dims(e), V);
+	CHECK_STREQ(model_token(e, 2054), "what");
 	const char **tv = calloc((size_t)n, sizeof *tv);
 	size_t *lv = calloc((size_t)n, sizeof *lv);
 	for (int i = 0; i < n; i++) {
@@ -47,7 +49,8 @@ static void test_golden(void)
 	}
 	float *all = malloc((size_t)n * V * sizeof *all), *one = malloc((size_t)V * sizeof *one);
 	float *ref = calloc((size_t)V, sizeof *ref);
-	CHECKF(embedder_encode(e, tv, lv, n, all, &err) == SY_OK, "%s", err.msg);
+	CHECKF(model_encode_texts(e, tv, lv, n, NULL, &err, all, NULL, NULL) == SY_OK, "%s",
+	       err.msg);
 	double worst = 0, worst_one = 0;
 	int active_diff = 0;
 	for (int i = 0; i < n; i++) {
@@ -59,7 +62,8 @@ static void test_golden(void)
 			ref[(int)cJSON_GetArrayItem(ix, k)->valuedouble] =
 			    (float)cJSON_GetArrayItem(vx, k)->valuedouble;
 		const float *got = all + (size_t)i * V;
-		CHECK(embedder_encode(e, tv + i, lv + i, 1, one, &err) == SY_OK);
+		CHECK(model_encode_texts(e, tv + i, lv + i, 1, NULL, &err, one, NULL, NULL) ==
+		      SY_OK);
 		for (int v = 0; v < V; v++) {
 			worst = fmax(worst, fabs(got[v] - ref[v]));
 			worst_one = fmax(worst_one, fabs(got[v] - one[v]));
@@ -79,7 +83,7 @@ static void test_golden(void)
 	free(ref);
 	free(tv);
 	free(lv);
-	embedder_close(e);
+	model_close(e);
 	cJSON_Delete(doc);
 }
 
@@ -98,17 +102,17 @@ static void test_distil_idf(void)
 	const cJSON *texts = cJSON_GetObjectItemCaseSensitive(doc, "texts");
 	const int n = cJSON_GetArraySize(texts);
 	const int V = (int)cJSON_GetObjectItemCaseSensitive(doc, "vocab_size")->valuedouble;
-	CHECK(splade_detect("tests/fixtures/splade-distil-tiny"));
-	struct embed_options opts = embed_default_options();
+	CHECK(is_family("tests/fixtures/splade-distil-tiny", "splade"));
+	struct model_options opts = model_default_options();
 	opts.n_threads = 2;
-	struct embedder *e = NULL;
-	CHECKF(embedder_open("tests/fixtures/splade-distil-tiny", &opts, &err, &e) == SY_OK, "%s",
+	struct model *e = NULL;
+	CHECKF(model_open("tests/fixtures/splade-distil-tiny", &opts, &err, &e) == SY_OK, "%s",
 	       err.msg);
 	if (!e || n <= 0) {
 		cJSON_Delete(doc);
 		return;
 	}
-	CHECK(embedder_is_sparse_model(e));
+	CHECK(e->encode && e->encode->output == MODEL_OUTPUT_SPARSE);
 	/* Interleave: query, document, query, ... so that queries split the packed batches. */
 	const char **tv = calloc((size_t)n, sizeof *tv);
 	size_t *lv = calloc((size_t)n, sizeof *lv);
@@ -123,8 +127,9 @@ static void test_distil_idf(void)
 		isq[i] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g, "is_query"));
 	}
 	float *out = malloc((size_t)n * V * sizeof *out), *ref = malloc((size_t)V * sizeof *ref);
-	struct embed_call call = {.n = n, .texts = tv, .lens = lv, .is_query = isq};
-	CHECKF(embedder_encode_ex(e, &call, &err, out, ntok) == SY_OK, "%s", err.msg);
+	CHECKF(model_call(e, MODEL_TASK_ENCODE, tv, lv, isq, NULL, n, &err, out, NULL, ntok) ==
+	           SY_OK,
+	       "%s", err.msg);
 	double worst_doc = 0, worst_query = 0;
 	int n_queries = 0, active = 0;
 	for (int i = 0; i < n; i++) {
@@ -163,7 +168,7 @@ static void test_distil_idf(void)
 	free(isq);
 	free(order);
 	free(ntok);
-	embedder_close(e);
+	model_close(e);
 	cJSON_Delete(doc);
 }
 

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "model/embedder.h"
+#include "model/families.h"
+#include "model/model.h"
+#include "model/registry.h"
 #include "model/formats/safetensors.h"
 #include "model/formats/torch_ckpt.h"
 #include "model/formats/torch_pickle.h"
@@ -158,26 +160,26 @@ static void test_distilbert_same_embeddings(void)
 	CHECKF(model_weights_open(dir, &err, &st, &file) == SY_OK, "%s", err.msg);
 	CHECK(file && !strcmp(file, "pytorch_model.bin"));
 	safetensors_close(st);
-	struct embed_options opts = embed_default_options();
+	struct model_options opts = model_default_options();
 	opts.n_threads = 1;
-	struct embedder *ea = NULL, *eb = NULL;
-	CHECKF(embedder_open("tests/fixtures/distilbert-tiny", &opts, &err, &ea) == SY_OK, "%s",
+	struct model *ea = NULL, *eb = NULL;
+	CHECKF(model_open("tests/fixtures/distilbert-tiny", &opts, &err, &ea) == SY_OK, "%s",
 	       err.msg);
-	CHECKF(embedder_open(dir, &opts, &err, &eb) == SY_OK, "%s", err.msg);
+	CHECKF(model_open(dir, &opts, &err, &eb) == SY_OK, "%s", err.msg);
 	if (ea && eb) {
 		const char *texts[] = {"hello world", "a checkpoint in another format"};
 		size_t lens[] = {11, 30};
-		int d = embedder_dims(ea);
-		CHECK_EQ_INT(embedder_dims(eb), d);
+		int d = model_dims(ea);
+		CHECK_EQ_INT(model_dims(eb), d);
 		float *va = calloc((size_t)2 * d, sizeof(float)), *vb = calloc((size_t)2 * d, 4);
-		CHECK(embedder_encode(ea, texts, lens, 2, va, &err) == SY_OK);
-		CHECK(embedder_encode(eb, texts, lens, 2, vb, &err) == SY_OK);
+		CHECK(model_encode_texts(ea, texts, lens, 2, NULL, &err, va, NULL, NULL) == SY_OK);
+		CHECK(model_encode_texts(eb, texts, lens, 2, NULL, &err, vb, NULL, NULL) == SY_OK);
 		CHECK(memcmp(va, vb, (size_t)2 * d * sizeof(float)) == 0);
 		free(va);
 		free(vb);
 	}
-	embedder_close(ea);
-	embedder_close(eb);
+	model_close(ea);
+	model_close(eb);
 	remove_pt_dir(dir);
 }
 

@@ -17,7 +17,9 @@
 
 #include "base/file.h"
 #include "harness.h"
-#include "model/embedder.h"
+#include "model/families.h"
+#include "model/model.h"
+#include "model/registry.h"
 #include "model/formats/tfjs.h"
 #include "model/arch/use_lite.h"
 #include "text/use_tokenizer.h"
@@ -460,11 +462,11 @@ static int load_reference(void)
 	return ok && ref.n > 0;
 }
 
-static struct embedder *open_model(const struct embed_options *opts)
+static struct model *open_model(const struct model_options *opts)
 {
 	struct sy_error err = {0};
-	struct embedder *e;
-	enum sy_status s = embedder_open(harness_shared_path("models/use-lite"), opts, &err, &e);
+	struct model *e;
+	enum sy_status s = model_open(harness_shared_path("models/use-lite"), opts, &err, &e);
 	CHECKF(s == SY_OK, "%s", err.msg);
 	return s == SY_OK ? e : NULL;
 }
@@ -473,15 +475,15 @@ static void test_parity(void)
 {
 	if (!load_reference())
 		return;
-	struct embedder *e = open_model(NULL);
+	struct model *e = open_model(NULL);
 	if (!e)
 		return;
-	CHECK_STREQ(embedder_arch(e), "use-lite");
-	CHECK_EQ_INT(embedder_dims(e), 512);
+	CHECK_STREQ(e->arch, "use-lite");
+	CHECK_EQ_INT(model_dims(e), 512);
 	float *out = malloc((size_t)ref.n * 512 * sizeof *out);
 	struct sy_error err = {0};
-	enum sy_status s =
-	    embedder_encode(e, (const char *const *)ref.texts, ref.lens, ref.n, out, &err);
+	enum sy_status s = model_encode_texts(e, (const char *const *)ref.texts, ref.lens, ref.n,
+	                                      NULL, &err, out, NULL, NULL);
 	CHECKF(s == SY_OK, "%s", err.msg);
 	if (s == SY_OK) {
 		double min_cos = 2;
@@ -498,7 +500,7 @@ static void test_parity(void)
 		       ref.n, min_cos, 1 - min_cos, worst);
 	}
 	free(out);
-	embedder_close(e);
+	model_close(e);
 }
 
 /* int8 dynamic quantisation of every dense layer (--quantize int8): cosine >= 0.995 to the TF.js
@@ -507,15 +509,15 @@ static void test_parity_int8(void)
 {
 	if (!load_reference())
 		return;
-	struct embed_options opts = embed_default_options();
+	struct model_options opts = model_default_options();
 	opts.precision = LINEAR_INT8;
-	struct embedder *e = open_model(&opts);
+	struct model *e = open_model(&opts);
 	if (!e)
 		return;
 	float *out = malloc((size_t)ref.n * 512 * sizeof *out);
 	struct sy_error err = {0};
-	enum sy_status s =
-	    embedder_encode(e, (const char *const *)ref.texts, ref.lens, ref.n, out, &err);
+	enum sy_status s = model_encode_texts(e, (const char *const *)ref.texts, ref.lens, ref.n,
+	                                      NULL, &err, out, NULL, NULL);
 	CHECKF(s == SY_OK, "%s", err.msg);
 	if (s == SY_OK) {
 		double min_cos = 2, sum = 0;
@@ -531,7 +533,7 @@ static void test_parity_int8(void)
 		CHECK(min_cos < 0.9999999);
 	}
 	free(out);
-	embedder_close(e);
+	model_close(e);
 }
 
 /* Each text alone must give what it gives in a batch (texts never see each other), with one
@@ -540,12 +542,12 @@ static void test_batch_vs_single(void)
 {
 	if (!load_reference())
 		return;
-	struct embed_options one = embed_default_options();
+	struct model_options one = model_default_options();
 	one.n_threads = 1;
-	struct embedder *e = open_model(NULL), *e1 = open_model(&one);
+	struct model *e = open_model(NULL), *e1 = open_model(&one);
 	if (!e || !e1) {
-		embedder_close(e);
-		embedder_close(e1);
+		model_close(e);
+		model_close(e1);
 		return;
 	}
 	/* The batch, with an empty text added in the middle. */
@@ -564,15 +566,18 @@ static void test_batch_vs_single(void)
 	float *batch = malloc((size_t)n * 512 * sizeof *batch);
 	float *single = malloc(512 * sizeof *single);
 	struct sy_error err = {0};
-	CHECKF(embedder_encode(e, texts, lens, n, batch, &err) == SY_OK, "%s", err.msg);
+	CHECKF(model_encode_texts(e, texts, lens, n, NULL, &err, batch, NULL, NULL) == SY_OK, "%s",
+	       err.msg);
 	double worst = 0, worst1 = 0;
 	for (int i = 0; i < n; i++) {
-		CHECKF(embedder_encode(e, &texts[i], &lens[i], 1, single, &err) == SY_OK, "%s",
-		       err.msg);
+		CHECKF(model_encode_texts(e, &texts[i], &lens[i], 1, NULL, &err, single, NULL,
+		                          NULL) == SY_OK,
+		       "%s", err.msg);
 		for (int j = 0; j < 512; j++)
 			worst = fmax(worst, fabs(single[j] - batch[(size_t)i * 512 + j]));
-		CHECKF(embedder_encode(e1, &texts[i], &lens[i], 1, single, &err) == SY_OK, "%s",
-		       err.msg);
+		CHECKF(model_encode_texts(e1, &texts[i], &lens[i], 1, NULL, &err, single, NULL,
+		                          NULL) == SY_OK,
+		       "%s", err.msg);
 		for (int j = 0; j < 512; j++)
 			worst1 = fmax(worst1, fabs(single[j] - batch[(size_t)i * 512 + j]));
 	}
@@ -585,20 +590,20 @@ static void test_batch_vs_single(void)
 	CHECKF(fabs(nn - 1) < 1e-5, "empty text: squared norm %g", nn);
 	free(batch);
 	free(single);
-	embedder_close(e);
-	embedder_close(e1);
+	model_close(e);
+	model_close(e1);
 }
 
 /* Only the first 128 tokens reach the model (ClipToMaxLength); --max-length lowers that. */
 static void test_token_limit(void)
 {
-	struct embedder *e = open_model(NULL);
-	struct embed_options o4 = embed_default_options();
+	struct model *e = open_model(NULL);
+	struct model_options o4 = model_default_options();
 	o4.max_length = 4;
-	struct embedder *e4 = open_model(&o4);
+	struct model *e4 = open_model(&o4);
 	if (!e || !e4) {
-		embedder_close(e);
-		embedder_close(e4);
+		model_close(e);
+		model_close(e4);
 		return;
 	}
 	/* "the cat sat " gives 3 tokens per repetition (one per word). */
@@ -610,23 +615,26 @@ static void test_token_limit(void)
 	size_t lens[4] = {strlen(a), strlen(b), strlen(texts[2]), strlen(texts[3])};
 	float out[4][512];
 	struct sy_error err = {0};
-	CHECKF(embedder_encode(e, texts, lens, 2, out[0], &err) == SY_OK, "%s", err.msg);
+	CHECKF(model_encode_texts(e, texts, lens, 2, NULL, &err, out[0], NULL, NULL) == SY_OK, "%s",
+	       err.msg);
 	CHECK(memcmp(out[0], out[1], sizeof out[0]) == 0);
-	CHECKF(embedder_encode(e4, texts + 2, lens + 2, 2, out[2], &err) == SY_OK, "%s", err.msg);
+	CHECKF(model_encode_texts(e4, texts + 2, lens + 2, 2, NULL, &err, out[2], NULL, NULL) ==
+	           SY_OK,
+	       "%s", err.msg);
 	CHECK(memcmp(out[2], out[3], sizeof out[2]) == 0);
-	embedder_close(e);
-	embedder_close(e4);
+	model_close(e);
+	model_close(e4);
 }
 
 static void test_options(void)
 {
-	struct embed_options o = embed_default_options();
+	struct model_options o = model_default_options();
 	o.pooling = POOLING_CLS;
 	struct sy_error err = {0};
-	struct embedder *e;
-	enum sy_status s = embedder_open(harness_shared_path("models/use-lite"), &o, &err, &e);
+	struct model *e;
+	enum sy_status s = model_open(harness_shared_path("models/use-lite"), &o, &err, &e);
 	CHECKF(s == SY_ERR_UNSUPPORTED && strstr(err.msg, "cls"), "%s", err.msg);
-	o = embed_default_options();
+	o = model_default_options();
 	o.normalize = 0;
 	e = open_model(&o);
 	if (!e)
@@ -634,14 +642,14 @@ static void test_options(void)
 	const char *text = "A man is playing a guitar.";
 	size_t len = strlen(text);
 	float v[512];
-	CHECK(embedder_encode(e, &text, &len, 1, v, &err) == SY_OK);
+	CHECK(model_encode_texts(e, &text, &len, 1, NULL, &err, v, NULL, NULL) == SY_OK);
 	double nn = 0;
 	for (int j = 0; j < 512; j++) {
 		nn += (double)v[j] * v[j];
 		CHECK(fabsf(v[j]) <= 1.0f);
 	}
 	CHECKF(nn > 1.5, "unnormalised squared norm %g", nn);
-	embedder_close(e);
+	model_close(e);
 }
 
 static void test_builtin_id(void)
@@ -664,50 +672,52 @@ static void test_builtin_id(void)
 	CHECK(p && !strcmp(p, want));
 	CHECK(use_lite_resolve(buf, 8) == NULL || strlen(buf) < 8);
 	struct sy_error err = {0};
-	struct embedder *e;
-	enum sy_status s = embedder_open("use-lite", NULL, &err, &e);
+	struct model *e;
+	enum sy_status s = model_open("use-lite", NULL, &err, &e);
 	CHECKF(s == SY_OK, "%s", err.msg);
 	if (s == SY_OK) {
-		CHECK_STREQ(embedder_arch(e), "use-lite");
-		CHECK(use_lite_embedder_tokenizer(e) != NULL);
-		embedder_close(e);
+		CHECK_STREQ(e->arch, "use-lite");
+		CHECK(use_lite_model_tokenizer(e) != NULL);
+		model_close(e);
 	}
 	unsetenv("SWITCHYARD_MODELS");
 	unlink(link);
 	rmdir(models);
 }
 
-/* Per-item options through embedder_encode_ex: normalize off on one item leaves the tanh output
+/* Per-item options through the encode task: normalize off on one item leaves the tanh output
  * (whose L2-normalised form is the default output), a prefix equals encoding the joined text,
- * and token counts match embedder_count_tokens clipped to the model's limit. */
+ * token counts grow with the prefix, and truncate off refuses a text past the 128 tokens. */
 static void test_encode_ex(void)
 {
 	struct sy_error err = {0};
-	struct embedder *e;
-	enum sy_status s = embedder_open(harness_shared_path("models/use-lite"), NULL, &err, &e);
+	struct model *e;
+	enum sy_status s = model_open(harness_shared_path("models/use-lite"), NULL, &err, &e);
 	CHECKF(s == SY_OK, "%s", err.msg);
 	if (s != SY_OK)
 		return;
-	const int D = embedder_dims(e);
+	const int D = model_dims(e);
 	const char *plain[2] = {"hello world", "query: hello world"};
 	size_t plain_lens[2] = {strlen(plain[0]), strlen(plain[1])};
 	float *want = malloc(sizeof(float) * 2 * (size_t)D);
 	float *got = malloc(sizeof(float) * 3 * (size_t)D);
-	CHECK(embedder_encode(e, plain, plain_lens, 2, want, &err) == SY_OK);
+	CHECK(model_encode_texts(e, plain, plain_lens, 2, NULL, &err, want, NULL, NULL) == SY_OK);
 
 	const char *texts[3] = {"hello world", "hello world", "hello world"};
 	size_t lens[3] = {11, 11, 11};
 	const char *prefixes[3] = {NULL, NULL, "query: "};
 	size_t prefix_lens[3] = {0, 0, 7};
 	signed char norm[3] = {0, -1, 1};
-	struct embed_call call = {.n = 3,
-	                          .texts = texts,
-	                          .lens = lens,
-	                          .prefixes = prefixes,
-	                          .prefix_lens = prefix_lens,
-	                          .normalize = norm};
+	struct model_input ins[3];
+	for (int i = 0; i < 3; i++)
+		ins[i] = (struct model_input){.text = texts[i],
+		                              .len = lens[i],
+		                              .prefix = prefixes[i],
+		                              .prefix_len = prefix_lens[i],
+		                              .truncate = true,
+		                              .normalize = norm[i]};
 	int n_tokens[3] = {0};
-	s = embedder_encode_ex(e, &call, &err, got, n_tokens);
+	s = model_run_inputs(e, MODEL_TASK_ENCODE, ins, 3, &err, got, NULL, n_tokens);
 	CHECKF(s == SY_OK, "%s", err.msg);
 	CHECK(harness_max_abs_diff(got + D, want, (size_t)D) == 0.0f);
 	CHECK(harness_max_abs_diff(got + 2 * D, want + D, (size_t)D) == 0.0f);
@@ -717,16 +727,24 @@ static void test_encode_ex(void)
 	double norm0 = sqrt(ss);
 	CHECKF(fabs(norm0 - 1.0) > 1e-3, "unnormalised norm %f", norm0);
 	CHECK(harness_cosine(got, want, (size_t)D) > 0.999999);
-	int c0 = -1, c2 = -1;
-	CHECK(embedder_count_tokens(e, NULL, 0, "hello world", 11, &err, &c0) == SY_OK);
-	CHECK(embedder_count_tokens(e, "query: ", 7, "hello world", 11, &err, &c2) == SY_OK);
-	CHECK(c0 > 0 && c2 > c0);
-	CHECK_EQ_INT(n_tokens[0], c0);
-	CHECK_EQ_INT(n_tokens[2], c2);
-	CHECK_EQ_INT(embedder_max_tokens(e), 128);
+	CHECK(n_tokens[0] > 0 && n_tokens[2] > n_tokens[0]);
+	CHECK_EQ_INT(n_tokens[1], n_tokens[0]);
+	CHECK_EQ_INT(model_max_tokens(e), 128);
+	/* 200 words: clipped to 128 tokens by default, refused with truncate off. */
+	char long_text[1200] = "";
+	for (int i = 0; i < 200; i++)
+		strcat(long_text, "word ");
+	struct model_input lin = {
+	    .text = long_text, .len = strlen(long_text), .truncate = true, .normalize = -1};
+	int nt = 0;
+	CHECK(model_run_inputs(e, MODEL_TASK_ENCODE, &lin, 1, &err, got, NULL, &nt) == SY_OK);
+	CHECK_EQ_INT(nt, 128);
+	lin.truncate = false;
+	CHECK(model_run_inputs(e, MODEL_TASK_ENCODE, &lin, 1, &err, got, NULL, &nt) ==
+	      SY_ERR_LIMIT);
 	free(want);
 	free(got);
-	embedder_close(e);
+	model_close(e);
 }
 
 int main(void)

@@ -30,22 +30,18 @@ struct client {
 static void *client_run(void *arg)
 {
 	struct client *c = arg;
-	struct engine_encode_request req = {.model = c->model,
-	                                    .n_items = c->n_items,
-	                                    .texts = c->texts,
-	                                    .lens = c->lens,
-	                                    .normalize = -1,
-	                                    .truncate = true};
+	struct engine_encode_request req = {
+	    .items = {c->model, c->n_items, c->texts, c->lens, true}, .normalize = -1};
 	while (sy_now_ms() < c->until_ms) {
 		double t0 = sy_now_ms();
-		struct engine_encode_result res;
+		struct engine_result res;
 		struct sy_error err = {0};
 		if (engine_encode(c->e, &req, &err, &res) != SY_OK) {
 			fprintf(stderr, "inproc: %s\n", err.msg);
 			c->failed = 1;
 			return NULL;
 		}
-		engine_encode_result_free(&res);
+		engine_result_free(&res);
 		if (c->n == c->cap) {
 			c->cap = c->cap ? c->cap * 2 : 1024;
 			c->lat_ms = realloc(c->lat_ms, (size_t)c->cap * sizeof *c->lat_ms);

@@ -33,6 +33,7 @@ enum sy_status sy_error_set(struct sy_error *err, enum sy_status status, const c
 		va_list ap;
 		va_start(ap, fmt);
 		err->status = status;
+		err->hint = 0;
 		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 		va_end(ap);
 	}

@@ -32,12 +32,16 @@ enum sy_status {
 struct sy_error {
 	enum sy_status status;
 	char msg[SY_ERROR_MSG_LEN];
+	/* A detail for the layers above, by status; 0 when none. SY_ERR_UNSUPPORTED for a task a
+	 * model lacks: the tasks it does offer (the engine's task bits), so a caller can say where
+	 * to go instead. */
+	unsigned hint;
 };
 
 const char *sy_status_str(enum sy_status s);
 
-/* Records status and message (printf-style) in err (if non-NULL) and returns status, so a failing
- * path can `return sy_error_set(err, SY_ERR_FORMAT, "...", ...);`. */
+/* Records status and message (printf-style) in err (if non-NULL), clears its hint, and returns
+ * status, so a failing path can `return sy_error_set(err, SY_ERR_FORMAT, "...", ...);`. */
 enum sy_status sy_error_set(struct sy_error *err, enum sy_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

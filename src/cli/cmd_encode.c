@@ -1,14 +1,13 @@
 /* `switchyard encode`: embeds texts given on the command line or one per line of a file, and
  * prints one JSON object per text, in input order: {"index":i,"dense":[...]}.
- * Texts are sent to the model in chunks so a large file streams with bounded memory. */
+ * Built on the public library (include/switchyard.h); texts are sent in chunks so a large
+ * file streams with bounded memory. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
-#include "hub/hub.h"
-#include "model/embedder.h"
 
 #define CHUNK 64
 
@@ -67,71 +66,73 @@ static int parse_int(const char *s, int *out)
 	return 0;
 }
 
-/* Multi-vector models (ColBERT): one line per text with its token vectors. */
-static int encode_chunk_multi(struct embedder *e, char **texts, const size_t *lens, size_t n,
-                              size_t first_index, bool is_query)
+/* What the chunks share: the engine, the model and how to encode. */
+struct encode_run {
+	sy_engine *e;
+	const char *model;
+	sy_encode_params p;
+};
+
+/* Encodes texts[0..n) and prints their lines, numbering from first_index: dense (or sparse,
+ * vocabulary-sized) vectors, or ColBERT's token vectors. */
+static int encode_chunk(const struct encode_run *r, char **texts, size_t n, size_t first_index)
 {
-	bool q[CHUNK];
-	struct embed_item_result r[CHUNK];
-	memset(r, 0, sizeof r);
-	for (size_t i = 0; i < n; i++)
-		q[i] = is_query;
-	struct embed_call call = {
-	    .n = (int)n, .texts = (const char *const *)texts, .lens = lens, .is_query = q};
-	struct sy_error err = {0};
-	int rc = 0;
-	if (embedder_encode_items(e, &call, &err, r, NULL) != SY_OK) {
-		fprintf(stderr, "switchyard encode: %s\n", err.msg);
-		rc = 1;
+	sy_result *res;
+	int rc = sy_encode(r->e, r->model, (const char *const *)texts, n, &r->p, &res);
+	if (rc < 0) {
+		cli_engine_error("encode", r->e, rc);
+		return 1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (rc == 0) {
-			printf(
-			    "{\"index\":%zu,\"multivector\":{\"token_dims\":%d,\"num_tokens\":%d,"
-			    "\"values\":",
-			    first_index + i, r[i].dims, r[i].n_vectors);
-			print_floats(r[i].vectors, r[i].n_vectors * r[i].dims);
-			fputs("}}\n", stdout);
+		size_t dims, nv;
+		const float *v = sy_result_dense(res, i, &dims);
+		if (v) {
+			printf("{\"index\":%zu,\"dense\":", first_index + i);
+			print_floats(v, (int)dims);
+			fputs("}\n", stdout);
+			continue;
 		}
-		embed_item_result_free(&r[i]);
+		v = sy_result_multivector(res, i, &nv, &dims);
+		printf("{\"index\":%zu,\"multivector\":{\"token_dims\":%zu,\"num_tokens\":%zu,"
+		       "\"values\":",
+		       first_index + i, dims, nv);
+		print_floats(v, (int)(nv * dims));
+		fputs("}}\n", stdout);
 	}
-	return rc || ferror(stdout) ? 1 : 0;
+	sy_result_free(res);
+	return ferror(stdout) ? 1 : 0;
 }
 
-static bool g_is_query; /* --query: texts are search queries (ColBERT) */
-
-/* Embeds texts[0..n) and prints their lines, numbering from first_index. */
-static int encode_chunk(struct embedder *e, char **texts, size_t n, size_t first_index, float *out)
+/* Opens the engine and checks that the model encodes; fills r. */
+static int encode_open(const char *model, const struct cli_model_opts *mo, struct encode_run *r)
 {
-	size_t lens[CHUNK] = {0};
-	for (size_t i = 0; i < n; i++)
-		lens[i] = strlen(texts[i]);
-	if (embedder_is_multivector_model(e))
-		return encode_chunk_multi(e, texts, lens, n, first_index, g_is_query);
-	if (embedder_is_extractor(e) || embedder_is_pair_model(e)) {
+	if (cli_engine_open("encode", model, mo, &r->e, &r->model) < 0)
+		return 1;
+	int tasks = 0, output = 0;
+	int rc = sy_model_tasks(r->e, r->model, &tasks, &output);
+	if (rc < 0) {
+		cli_engine_error("encode", r->e, rc);
+	} else if (!(tasks & SY_TASK_ENCODE)) {
+		const bool extractor = tasks & SY_TASK_EXTRACT;
 		fprintf(stderr, "switchyard encode: this is %s; use `switchyard %s`\n",
-		        embedder_is_extractor(e) ? "an extraction model" : "a cross-encoder",
-		        embedder_is_extractor(e) ? "extract" : "score");
+		        extractor ? "an extraction model" : "a cross-encoder",
+		        extractor ? "extract" : "score");
+		rc = -1;
+	}
+	if (rc < 0) {
+		sy_engine_close(r->e);
+		r->e = NULL;
 		return 1;
 	}
-	struct sy_error err = {0};
-	if (embedder_encode(e, (const char *const *)texts, lens, (int)n, out, &err) != SY_OK) {
-		fprintf(stderr, "switchyard encode: %s\n", err.msg);
-		return 1;
-	}
-	int dims = embedder_dims(e);
-	for (size_t i = 0; i < n; i++) {
-		printf("{\"index\":%zu,\"dense\":", first_index + i);
-		print_floats(out + i * (size_t)dims, dims);
-		fputs("}\n", stdout);
-	}
-	return ferror(stdout) ? 1 : 0;
+	r->p.output = output;
+	return 0;
 }
 
 int cmd_encode(int argc, char **argv)
 {
 	const char *model = NULL, *input = NULL;
-	struct embed_options opts = embed_default_options();
+	struct cli_model_opts mo = {0};
+	struct encode_run run = {.p = sy_encode_default_params()};
 	struct text_list texts = {0};
 	int rc = 2;
 	for (int i = 1; i < argc; i++) {
@@ -145,28 +146,30 @@ int cmd_encode(int argc, char **argv)
 			model = val;
 			i++;
 		} else if (!strcmp(a, "--pooling") && val) {
-			opts.pooling = pooling_mode_parse(val);
-			if (opts.pooling == POOLING_DEFAULT) {
+			mo.pooling = val;
+			if (strcmp(val, "cls") && strcmp(val, "mean") && strcmp(val, "max") &&
+			    strcmp(val, "last")) {
 				fprintf(stderr, "switchyard encode: --pooling must be cls, mean, "
 				                "max or last\n");
 				goto out;
 			}
 			i++;
 		} else if (!strcmp(a, "--quantize") && val) {
-			if (!linear_precision_parse(val, &opts.precision)) {
+			if (strcmp(val, "int8") && strcmp(val, "none")) {
 				fprintf(stderr,
 				        "switchyard encode: --quantize must be int8 or none\n");
 				goto out;
 			}
+			mo.int8 = !strcmp(val, "int8");
 			i++;
 		} else if (!strcmp(a, "--query")) {
-			g_is_query = true;
+			run.p.is_query = 1;
 		} else if (!strcmp(a, "--normalize")) {
-			opts.normalize = 1;
+			run.p.normalize = 1;
 		} else if (!strcmp(a, "--no-normalize")) {
-			opts.normalize = 0;
+			run.p.normalize = 0;
 		} else if (!strcmp(a, "--max-length") && val) {
-			if (parse_int(val, &opts.max_length) != 0 || opts.max_length < 1) {
+			if (parse_int(val, &mo.max_length) != 0 || mo.max_length < 1) {
 				fprintf(
 				    stderr,
 				    "switchyard encode: --max-length needs a positive integer\n");
@@ -174,7 +177,7 @@ int cmd_encode(int argc, char **argv)
 			}
 			i++;
 		} else if (!strcmp(a, "--threads") && val) {
-			if (parse_int(val, &opts.n_threads) != 0) {
+			if (parse_int(val, &mo.n_threads) != 0) {
 				fprintf(
 				    stderr,
 				    "switchyard encode: --threads needs a non-negative integer\n");
@@ -216,25 +219,17 @@ int cmd_encode(int argc, char **argv)
 		}
 	}
 
-	struct sy_error err = {0};
-	struct embedder *e = NULL;
-	char *hub_dir = NULL;
-	if (hub_resolve_model(model, true, &err, &hub_dir) != SY_OK ||
-	    embedder_open(hub_dir ? hub_dir : model, &opts, &err, &e) != SY_OK) {
-		free(hub_dir);
-		fprintf(stderr, "switchyard encode: %s\n", err.msg);
+	if (encode_open(model, &mo, &run) != 0) {
 		if (in && in != stdin)
 			fclose(in);
 		rc = 1;
 		goto out;
 	}
-	free(hub_dir);
-	float *vecs = malloc(sizeof(float) * CHUNK * (size_t)(embedder_dims(e) + 1));
-	rc = vecs ? 0 : 1;
+	rc = 0;
 	size_t index = 0;
 	for (size_t i = 0; rc == 0 && i < texts.n; i += CHUNK) {
 		size_t n = texts.n - i < CHUNK ? texts.n - i : CHUNK;
-		rc = encode_chunk(e, texts.v + i, n, index, vecs);
+		rc = encode_chunk(&run, texts.v + i, n, index);
 		index += n;
 	}
 	if (in && rc == 0) {
@@ -252,7 +247,7 @@ int cmd_encode(int argc, char **argv)
 				break;
 			}
 			if (++n == CHUNK) {
-				rc = encode_chunk(e, chunk, n, index, vecs);
+				rc = encode_chunk(&run, chunk, n, index);
 				index += n;
 				for (size_t j = 0; j < n; j++)
 					free(chunk[j]);
@@ -260,15 +255,14 @@ int cmd_encode(int argc, char **argv)
 			}
 		}
 		if (rc == 0 && n)
-			rc = encode_chunk(e, chunk, n, index, vecs);
+			rc = encode_chunk(&run, chunk, n, index);
 		for (size_t j = 0; j < n; j++)
 			free(chunk[j]);
 		free(line);
 		if (in != stdin)
 			fclose(in);
 	}
-	free(vecs);
-	embedder_close(e);
+	sy_engine_close(run.e);
 out:
 	free(texts.v);
 	return rc;

@@ -19,7 +19,7 @@
 #include "base/clock.h"
 #include "base/file.h"
 #include "cli/commands.h"
-#include "model/embedder.h"
+#include "model/registry.h"
 
 static void eval_usage(FILE *f)
 {
@@ -190,10 +190,10 @@ static void json_str(const char *s)
 }
 
 /* Embeds the pairs and prints the figures. */
-static int sts_run(struct embedder *e, const struct sts_pair *pairs, int n, int batch,
+static int sts_run(struct model *e, const struct sts_pair *pairs, int n, int batch,
                    const char *model, const char *data, int json)
 {
-	const int dims = embedder_dims(e);
+	const int dims = model_dims(e);
 	const int n_texts = 2 * n;
 	const char **texts = malloc((size_t)n_texts * sizeof *texts);
 	size_t *lens = malloc((size_t)n_texts * sizeof *lens);
@@ -215,8 +215,8 @@ static int sts_run(struct embedder *e, const struct sts_pair *pairs, int n, int 
 	uint64_t t0 = sy_now_ns();
 	for (int i = 0; i < n_texts; i += batch) {
 		int k = n_texts - i < batch ? n_texts - i : batch;
-		if (embedder_encode(e, texts + i, lens + i, k, vecs + (size_t)i * dims, &err) !=
-		    SY_OK) {
+		if (model_encode_texts(e, texts + i, lens + i, k, NULL, &err,
+		                       vecs + (size_t)i * dims, NULL, NULL) != SY_OK) {
 			fprintf(stderr, "switchyard eval: %s\n", err.msg);
 			goto out;
 		}
@@ -237,14 +237,14 @@ static int sts_run(struct embedder *e, const struct sts_pair *pairs, int n, int 
 		printf("{\"task\":\"sts\",\"model\":");
 		json_str(model);
 		printf(",\"arch\":");
-		json_str(embedder_arch(e));
+		json_str(e->arch);
 		printf(",\"data\":");
 		json_str(data);
 		printf(",\"pairs\":%d,\"spearman\":%.6f,\"pearson\":%.6f,\"sentences\":%d,"
 		       "\"seconds\":%.4f,\"sentences_per_second\":%.1f,\"batch\":%d}\n",
 		       n, sp, pe, n_texts, secs, rate, batch);
 	} else {
-		printf("model:     %s (%s, %d dims)\n", model, embedder_arch(e), dims);
+		printf("model:     %s (%s, %d dims)\n", model, e->arch, dims);
 		printf("data:      %s\n", data);
 		printf("pairs:     %d\n", n);
 		printf("spearman:  %.4f\n", sp);
@@ -281,7 +281,7 @@ int cmd_eval(int argc, char **argv)
 		return 2;
 	}
 	const char *model = NULL, *data = NULL;
-	struct embed_options opts = embed_default_options();
+	struct model_options opts = model_default_options();
 	int batch = 32, limit = 0, json = 0;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -346,14 +346,14 @@ int cmd_eval(int argc, char **argv)
 	if (limit > 0 && limit < n)
 		n = limit;
 	int rc = 1;
-	struct embedder *e = NULL;
+	struct model *e = NULL;
 	if (n < 2)
 		fprintf(stderr, "switchyard eval: %s: need at least 2 pairs, found %d\n", data, n);
-	else if (embedder_open(model, &opts, &err, &e) != SY_OK)
+	else if (model_open(model, &opts, &err, &e) != SY_OK)
 		fprintf(stderr, "switchyard eval: %s\n", err.msg);
 	else
 		rc = sts_run(e, pairs, n, batch, model, data, json);
-	embedder_close(e);
+	model_close(e);
 	free(pairs);
 	free(text);
 	return rc;

@@ -1,5 +1,5 @@
 /* `switchyard extract`: entities in texts with an extraction model (token classification /
- * NER, src/model/heads/token_classifier.c), one JSON line per text in input order:
+ * NER, or GLiNER with --labels) through the public library, one JSON line per text in input order:
  * {"index":i,"entities":[{"text","label","score","start","end"}]}, offsets in characters (code
  * points) as the HTTP API gives them. Texts come from the arguments after the options, then
  * from --input (one per line, "-" for stdin). */
@@ -9,8 +9,6 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "hub/hub.h"
-#include "model/embedder.h"
 #include "text/tokenizer.h"
 
 static void extract_usage(FILE *f)
@@ -40,47 +38,34 @@ static void print_json_str(const char *s, size_t n)
 	putchar('"');
 }
 
-static int extract_texts(struct embedder *e, char **texts, int n, const struct extract_params *xp)
+static int extract_texts(sy_engine *e, const char *model, char **texts, int n,
+                         const sy_extract_params *xp)
 {
-	size_t *lens = malloc((size_t)n * sizeof *lens);
-	const struct extract_params **xps = malloc((size_t)n * sizeof *xps);
-	struct embed_item_result *r = calloc((size_t)n, sizeof *r);
-	int rc = 1;
-	if (!lens || !xps || !r)
-		goto out;
-	for (int i = 0; i < n; i++) {
-		lens[i] = strlen(texts[i]);
-		xps[i] = xp;
-	}
-	struct embed_call call = {
-	    .n = n, .texts = (const char *const *)texts, .lens = lens, .extract = xps};
-	struct sy_error err = {0};
-	if (embedder_encode_items(e, &call, &err, r, NULL) != SY_OK) {
-		fprintf(stderr, "switchyard extract: %s\n", err.msg);
-		goto out;
+	sy_result *r;
+	int rc = sy_extract_with(e, model, (const char *const *)texts, (size_t)n, xp, &r);
+	if (rc < 0) {
+		cli_engine_error("extract", e, rc);
+		return 1;
 	}
 	for (int i = 0; i < n; i++) {
 		printf("{\"index\":%d,\"entities\":[", i);
-		for (int k = 0; k < r[i].n_entities; k++) {
-			const struct embed_entity *en = &r[i].entities[k];
+		const size_t ne = sy_result_entity_count(r, (size_t)i);
+		for (size_t k = 0; k < ne; k++) {
+			float score;
+			size_t start, end;
+			const char *label = sy_result_entity(r, (size_t)i, k, &score, &start, &end);
 			printf(k ? ",{\"text\":" : "{\"text\":");
-			print_json_str(texts[i] + en->start, en->end - en->start);
+			print_json_str(texts[i] + start, end - start);
 			printf(",\"label\":");
-			print_json_str(en->label, strlen(en->label));
-			printf(",\"score\":%.7g,\"start\":%zu,\"end\":%zu}", en->score,
-			       tokenizer_char_offset(texts[i], en->start),
-			       tokenizer_char_offset(texts[i], en->end));
+			print_json_str(label, strlen(label));
+			printf(",\"score\":%.7g,\"start\":%zu,\"end\":%zu}", score,
+			       tokenizer_char_offset(texts[i], start),
+			       tokenizer_char_offset(texts[i], end));
 		}
 		printf("]}\n");
 	}
-	rc = ferror(stdout) ? 1 : 0;
-out:
-	for (int i = 0; r && i < n; i++)
-		embed_item_result_free(&r[i]);
-	free(r);
-	free(xps);
-	free(lens);
-	return rc;
+	sy_result_free(r);
+	return ferror(stdout) ? 1 : 0;
 }
 
 int cmd_extract(int argc, char **argv)
@@ -88,8 +73,8 @@ int cmd_extract(int argc, char **argv)
 	const char *model = NULL, *input = NULL;
 	char *labels_arg = NULL;
 	const char *labels[256];
-	struct embed_options opts = embed_default_options();
-	struct extract_params xp = {.threshold = -1, .aggregation = NER_AGG_FIRST};
+	struct cli_model_opts mo = {0};
+	sy_extract_params xp = sy_extract_default_params();
 	int n = 0, cap = 16, rc = 2, first_owned;
 	char **texts = malloc((size_t)cap * sizeof *texts);
 	if (!texts)
@@ -105,13 +90,14 @@ int cmd_extract(int argc, char **argv)
 		} else if (!strcmp(a, "--input") && val) {
 			input = argv[++i];
 		} else if (!strcmp(a, "--aggregation") && val) {
-			int ag = ner_aggregation_parse(argv[++i]);
-			if (ag < 0) {
+			const char *ag = argv[++i];
+			if (strcmp(ag, "first") && strcmp(ag, "simple") && strcmp(ag, "average") &&
+			    strcmp(ag, "max")) {
 				fprintf(stderr, "switchyard extract: --aggregation must be first, "
 				                "simple, average or max\n");
 				goto out;
 			}
-			xp.aggregation = (enum ner_aggregation)ag;
+			xp.aggregation = ag;
 		} else if (!strcmp(a, "--threshold") && val) {
 			char *end;
 			double t = strtod(argv[++i], &end);
@@ -130,15 +116,17 @@ int cmd_extract(int argc, char **argv)
 				labels[xp.n_labels++] = t;
 			xp.labels = xp.n_labels ? labels : NULL;
 		} else if (!strcmp(a, "--threads") && val) {
-			opts.n_threads = atoi(argv[++i]);
+			mo.n_threads = atoi(argv[++i]);
 		} else if (!strcmp(a, "--max-length") && val) {
-			opts.max_length = atoi(argv[++i]);
+			mo.max_length = atoi(argv[++i]);
 		} else if (!strcmp(a, "--quantize") && val) {
-			if (!linear_precision_parse(argv[++i], &opts.precision)) {
+			const char *q = argv[++i];
+			if (strcmp(q, "int8") && strcmp(q, "none")) {
 				fprintf(stderr,
 				        "switchyard extract: --quantize must be int8 or none\n");
 				goto out;
 			}
+			mo.int8 = !strcmp(q, "int8");
 		} else if (a[0] == '-' && a[1] == '-') {
 			fprintf(stderr, "switchyard extract: unknown or incomplete option '%s'\n",
 			        a);
@@ -169,26 +157,22 @@ int cmd_extract(int argc, char **argv)
 		        "switchyard extract: no input: give TEXT arguments or --input FILE\n");
 		goto free_texts;
 	}
-	struct sy_error err = {0};
-	char *hub_dir = NULL;
-	struct embedder *e = NULL;
+	sy_engine *e;
+	const char *id;
 	rc = 1;
-	if (hub_resolve_model(model, true, &err, &hub_dir) != SY_OK ||
-	    embedder_open(hub_dir ? hub_dir : model, &opts, &err, &e) != SY_OK) {
-		fprintf(stderr, "switchyard extract: %s\n", err.msg);
-		free(hub_dir);
+	if (cli_engine_open("extract", model, &mo, &e, &id) < 0)
 		goto free_texts;
-	}
-	free(hub_dir);
-	if (!embedder_is_extractor(e)) {
+	int tasks = 0, st = sy_model_tasks(e, id, &tasks, NULL);
+	if (st < 0)
+		cli_engine_error("extract", e, st);
+	else if (!(tasks & SY_TASK_EXTRACT))
 		fprintf(stderr,
 		        "switchyard extract: %s is not an extraction model (extraction needs a "
-		        "token-classification (NER) model, *ForTokenClassification)\n",
+		        "token-classification (NER) model, *ForTokenClassification, or GLiNER)\n",
 		        model);
-	} else {
-		rc = extract_texts(e, texts, n, &xp);
-	}
-	embedder_close(e);
+	else
+		rc = extract_texts(e, id, texts, n, &xp);
+	sy_engine_close(e);
 free_texts:
 	for (int i = first_owned; i < n; i++)
 		free(texts[i]);

@@ -17,7 +17,7 @@
 #include "base/clock.h"
 #include "base/file.h"
 #include "cli/commands.h"
-#include "model/embedder.h"
+#include "model/registry.h"
 #include "router/classifier.h"
 #include "router/eval.h"
 
@@ -221,9 +221,9 @@ static int read_labelled(const char *path, struct examples *e)
 
 /* ---- embedding ---- */
 
-static float *embed_all(struct embedder *emb, char **texts, int n, int *dims, const char *what)
+static float *embed_all(struct model *emb, char **texts, int n, int *dims, const char *what)
 {
-	const int D = embedder_dims(emb), B = 64;
+	const int D = model_dims(emb), B = 64;
 	float *X = malloc((size_t)n * D * sizeof *X);
 	size_t *lens = malloc((size_t)B * sizeof *lens);
 	if (!X || !lens) {
@@ -237,8 +237,8 @@ static float *embed_all(struct embedder *emb, char **texts, int n, int *dims, co
 		for (int k = 0; k < m; k++)
 			lens[k] = strlen(texts[i + k]);
 		struct sy_error err = {0};
-		if (embedder_encode(emb, (const char *const *)texts + i, lens, m, X + (size_t)i * D,
-		                    &err) != SY_OK) {
+		if (model_encode_texts(emb, (const char *const *)texts + i, lens, m, NULL, &err,
+		                       X + (size_t)i * D, NULL, NULL) != SY_OK) {
 			fprintf(stderr, "embedding %s: %s\n", what, err.msg);
 			free(X);
 			free(lens);
@@ -283,13 +283,13 @@ static int *label_ids(struct examples *e, char ***labels, int *n_labels, bool gr
 	return y;
 }
 
-static struct embedder *open_encoder(const char *model, int threads)
+static struct model *open_encoder(const char *model, int threads)
 {
-	struct embed_options opts = embed_default_options();
+	struct model_options opts = model_default_options();
 	opts.n_threads = threads;
-	struct embedder *emb = NULL;
+	struct model *emb = NULL;
 	struct sy_error err = {0};
-	if (embedder_open(model, &opts, &err, &emb) != SY_OK)
+	if (model_open(model, &opts, &err, &emb) != SY_OK)
 		fprintf(stderr, "switchyard: %s\n", err.msg);
 	return emb;
 }
@@ -391,7 +391,7 @@ static int cmd_router_train(int argc, char **argv)
 	}
 	int *y = label_ids(&e, &labels, &n_labels, !sw);
 	int rc = 1, dims = 0;
-	struct embedder *emb = open_encoder(model, threads);
+	struct model *emb = open_encoder(model, threads);
 	float *X = emb ? embed_all(emb, e.text, e.n, &dims, "training") : NULL;
 	struct classifier *c = NULL;
 	struct sy_error err = {0};
@@ -436,7 +436,7 @@ static int cmd_router_train(int argc, char **argv)
 	for (int i = 0; i < n_labels; i++)
 		free(labels[i]);
 	free(labels);
-	embedder_close(emb);
+	model_close(emb);
 	examples_free(&e);
 	return rc;
 }
@@ -604,10 +604,10 @@ int cmd_eval_intents(int argc, char **argv)
 			goto out_labels;
 		}
 	int dims = 0, dt = 0;
-	struct embedder *emb = open_encoder(model, threads);
+	struct model *emb = open_encoder(model, threads);
 	float *X = emb ? embed_all(emb, in_train.text, in_train.n, &dims, "training") : NULL;
 	float *T = X ? embed_all(emb, test.text, test.n, &dt, "test") : NULL;
-	embedder_close(emb);
+	model_close(emb);
 	struct classifier *c = NULL;
 	struct sy_error err = {0};
 	uint64_t t0 = sy_now_ns();
@@ -947,13 +947,13 @@ int cmd_eval_routellm(int argc, char **argv)
 	for (int i = 0; i < tr.n; i++) /* 0: the strong model is needed (wins), 1: weak will do */
 		y[i] = !(tr.strong_ok[i] && !tr.weak_ok[i]);
 	int dims = 0, d2 = 0, d3 = 0;
-	struct embedder *emb = open_encoder(model, threads);
+	struct model *emb = open_encoder(model, threads);
 	int dc = 0;
 	float *X = emb ? embed_all(emb, tr.text, tr.n, &dims, "MMLU training") : NULL;
 	float *C = X ? embed_all(emb, ca.text, ca.n, &dc, "MMLU calibration") : NULL;
 	float *T = C ? embed_all(emb, te.text, te.n, &d2, "MMLU held-out") : NULL;
 	float *G = T ? embed_all(emb, gsm.text, gsm.n, &d3, "GSM8K") : NULL;
-	embedder_close(emb);
+	model_close(emb);
 	struct classifier *c = NULL;
 	const char *labels[] = {"strong", "weak"};
 	/* Stronger regularisation than for intents: the signal in a prompt's embedding about

@@ -1,17 +1,13 @@
-/* `switchyard score`: relevance scores of documents for a query with a cross-encoder
- * (src/model/heads/cross_encoder.h) or a ColBERT model (MaxSim of the query's and each document's
- * token vectors, src/model/heads/colbert.h), one JSON line per document in input order:
- * {"index":i,"score":s}. Documents come from the arguments after the options, then from
- * --input (one per line, "-" for stdin). */
+/* `switchyard score`: relevance scores of documents for a query with a model's score task (a
+ * cross-encoder, or ColBERT's MaxSim), through the public library, one JSON line per document in
+ * input order: {"index":i,"score":s}. Documents come from the arguments after the options, then
+ * from --input (one per line, "-" for stdin). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
-#include "hub/hub.h"
-#include "model/heads/colbert.h"
-#include "model/heads/cross_encoder.h"
 
 static void score_usage(FILE *f)
 {
@@ -23,55 +19,10 @@ static void score_usage(FILE *f)
 	           "label; for ColBERT models the MaxSim of query and document token vectors).\n");
 }
 
-/* ColBERT: the query and the documents as token vectors, each score their MaxSim. */
-static int score_colbert(const char *dir, const struct embed_options *opts, const char *query,
-                         const char **docs, int n_docs)
-{
-	struct sy_error err = {0};
-	struct embedder *e = NULL;
-	if (embedder_open(dir, opts, &err, &e) != SY_OK) {
-		fprintf(stderr, "switchyard score: %s\n", err.msg);
-		return 1;
-	}
-	const int n = n_docs + 1;
-	const char **texts = malloc((size_t)n * sizeof *texts);
-	size_t *lens = malloc((size_t)n * sizeof *lens);
-	bool *isq = calloc((size_t)n, sizeof *isq);
-	struct embed_item_result *r = calloc((size_t)n, sizeof *r);
-	int rc = 1;
-	if (texts && lens && isq && r) {
-		texts[0] = query;
-		isq[0] = true;
-		for (int i = 0; i < n; i++) {
-			if (i)
-				texts[i] = docs[i - 1];
-			lens[i] = strlen(texts[i]);
-		}
-		struct embed_call call = {.n = n, .texts = texts, .lens = lens, .is_query = isq};
-		if (embedder_encode_items(e, &call, &err, r, NULL) == SY_OK) {
-			for (int i = 1; i < n; i++)
-				printf("{\"index\":%d,\"score\":%.9g}\n", i - 1,
-				       colbert_maxsim(r[0].vectors, r[0].n_vectors, r[i].vectors,
-				                      r[i].n_vectors, r[0].dims));
-			rc = 0;
-		} else {
-			fprintf(stderr, "switchyard score: %s\n", err.msg);
-		}
-		for (int i = 0; i < n; i++)
-			embed_item_result_free(&r[i]);
-	}
-	free(texts);
-	free(lens);
-	free(isq);
-	free(r);
-	embedder_close(e);
-	return rc;
-}
-
 int cmd_score(int argc, char **argv)
 {
 	const char *model = NULL, *query = NULL, *input = NULL;
-	struct embed_options opts = embed_default_options();
+	struct cli_model_opts mo = {0};
 	int n_docs = 0, cap = 16, rc = 2;
 	char **docs = malloc((size_t)cap * sizeof *docs);
 	if (!docs)
@@ -89,15 +40,17 @@ int cmd_score(int argc, char **argv)
 		} else if (!strcmp(a, "--input") && val) {
 			input = argv[++i];
 		} else if (!strcmp(a, "--threads") && val) {
-			opts.n_threads = atoi(argv[++i]);
+			mo.n_threads = atoi(argv[++i]);
 		} else if (!strcmp(a, "--max-length") && val) {
-			opts.max_length = atoi(argv[++i]);
+			mo.max_length = atoi(argv[++i]);
 		} else if (!strcmp(a, "--quantize") && val) {
-			if (!linear_precision_parse(argv[++i], &opts.precision)) {
+			const char *q = argv[++i];
+			if (strcmp(q, "int8") && strcmp(q, "none")) {
 				fprintf(stderr,
 				        "switchyard score: --quantize must be int8 or none\n");
 				goto out;
 			}
+			mo.int8 = !strcmp(q, "int8");
 		} else if (a[0] == '-' && a[1] == '-') {
 			fprintf(stderr, "switchyard score: unknown or incomplete option '%s'\n", a);
 			score_usage(stderr);
@@ -127,47 +80,23 @@ int cmd_score(int argc, char **argv)
 		        "switchyard score: no documents: give DOC arguments or --input FILE\n");
 		goto free_docs;
 	}
-	struct sy_error err = {0};
-	char *hub_dir = NULL;
-	struct cross_encoder *ce = NULL;
+	sy_engine *e;
+	const char *id;
 	rc = 1;
-	const enum sy_status hs = hub_resolve_model(model, true, &err, &hub_dir);
-	if (hs == SY_OK && colbert_detect(hub_dir ? hub_dir : model)) {
-		rc = score_colbert(hub_dir ? hub_dir : model, &opts, query, (const char **)docs,
-		                   n_docs);
-		free(hub_dir);
+	if (cli_engine_open("score", model, &mo, &e, &id) < 0)
 		goto free_docs;
+	sy_result *res;
+	int st = sy_score(e, id, query, (const char *const *)docs, (size_t)n_docs, &res);
+	if (st < 0) {
+		cli_engine_error("score", e, st);
+	} else {
+		for (int i = 0; i < n_docs; i++)
+			printf("{\"index\":%d,\"score\":%.9g}\n", i,
+			       sy_result_score(res, (size_t)i));
+		sy_result_free(res);
+		rc = ferror(stdout) ? 1 : 0;
 	}
-	if (hs != SY_OK ||
-	    cross_encoder_open(hub_dir ? hub_dir : model, &opts, &err, &ce) != SY_OK) {
-		fprintf(stderr, "switchyard score: %s\n", err.msg);
-		free(hub_dir);
-		goto free_docs;
-	}
-	free(hub_dir);
-	const char **q = malloc((size_t)n_docs * sizeof *q);
-	size_t *ql = malloc((size_t)n_docs * sizeof *ql), *dl = malloc((size_t)n_docs * sizeof *dl);
-	float *scores = malloc((size_t)n_docs * sizeof *scores);
-	if (q && ql && dl && scores) {
-		for (int i = 0; i < n_docs; i++) {
-			q[i] = query;
-			ql[i] = strlen(query);
-			dl[i] = strlen(docs[i]);
-		}
-		if (cross_encoder_score(ce, q, ql, (const char *const *)docs, dl, n_docs, &err,
-		                        scores, NULL, NULL) == SY_OK) {
-			for (int i = 0; i < n_docs; i++)
-				printf("{\"index\":%d,\"score\":%.9g}\n", i, scores[i]);
-			rc = 0;
-		} else {
-			fprintf(stderr, "switchyard score: %s\n", err.msg);
-		}
-	}
-	free(q);
-	free(ql);
-	free(dl);
-	free(scores);
-	cross_encoder_close(ce);
+	sy_engine_close(e);
 free_docs:
 	for (int i = first_owned; i < n_docs; i++)
 		free(docs[i]);

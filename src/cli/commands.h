@@ -3,9 +3,27 @@
 #ifndef SY_CLI_COMMANDS_H
 #define SY_CLI_COMMANDS_H
 
+#include <stdbool.h>
+
+#include "switchyard.h"
+
 /* Appends the lines of input ("-": stdin) to *v (n used, cap allocated; each line strdup'd,
  * without its line ending). Returns 0, or -1 after printing why. */
 int cli_read_lines(const char *cmd, const char *input, char ***v, int *n, int *cap);
+
+/* Load options of the model a one-shot command runs. */
+struct cli_model_opts {
+	const char *pooling; /* NULL: the model's own */
+	int max_length; /* 0: the model's own */
+	int n_threads; /* 0: one per core */
+	bool int8; /* --quantize int8 */
+};
+/* Opens an engine holding model (a directory, Hub id or "use-lite"), under its own name when
+ * that is a valid id (*id says which). Returns 0, or a negative status after printing why. */
+int cli_engine_open(const char *cmd, const char *model, const struct cli_model_opts *o,
+                    sy_engine **out, const char **id);
+/* Prints the engine's message for a failed call. */
+void cli_engine_error(const char *cmd, sy_engine *e, int rc);
 
 int cmd_encode(int argc, char **argv);
 int cmd_score(int argc, char **argv);

@@ -23,7 +23,7 @@ struct pending {
 	unsigned outputs;
 	int dims; /* from the first reply */
 	float *dense; /* [n_items][dims], allocated with the first reply */
-	struct embed_item_result *items; /* [n_items] */
+	struct model_item_result *items; /* [n_items] */
 	int *n_tokens;
 	bool *got; /* [n_items] */
 	int n_got;
@@ -97,13 +97,19 @@ static struct pending *pending_find(struct gateway *g, const char *req_id)
 	return NULL;
 }
 
-static void pending_fail(struct pending *p, enum sy_status s, const char *msg)
+static void pending_fail_hint(struct pending *p, enum sy_status s, const char *msg, unsigned hint)
 {
 	if (p->status == SY_OK) {
 		p->status = s;
 		sy_error_set(&p->err, s, "%s", msg);
+		p->err.hint = hint;
 	}
 	pthread_cond_signal(&p->cv);
+}
+
+static void pending_fail(struct pending *p, enum sy_status s, const char *msg)
+{
+	pending_fail_hint(p, s, msg, 0);
 }
 
 static void remember_terms(struct gateway *g, const char *model, const struct wire_reply *r)
@@ -141,7 +147,7 @@ static void take_reply(struct gateway *g, struct pending *p, struct wire_reply *
                        const char *model)
 {
 	if (r->status != SY_OK) {
-		pending_fail(p, r->status, r->message);
+		pending_fail_hint(p, r->status, r->message, r->hint);
 		return;
 	}
 	if (r->first + r->n > p->n_items) {
@@ -229,7 +235,7 @@ static void on_publish_error(jsCtx *js, jsPubAckErr *pae, void *closure)
 }
 
 static enum sy_status publish_unit(struct gateway *g, const char *subject, struct pending *p,
-                                   const struct engine_encode_request *req, int first, int n,
+                                   const struct engine_request *req, int first, int n,
                                    bool return_tokens, struct sy_error *err)
 {
 	struct sbuf b = {0};
@@ -257,28 +263,31 @@ static enum sy_status publish_unit(struct gateway *g, const char *subject, struc
 	return s == NATS_OK ? SY_OK : cluster_nats_error(err, s, "publishing work");
 }
 
-static enum sy_status gw_encode(void *ctx, const struct engine_encode_request *req,
-                                struct sy_error *err, struct engine_encode_result *out)
+static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct sy_error *err,
+                             struct engine_result *out)
 {
 	struct gateway *g = ctx;
 	memset(out, 0, sizeof *out);
 	const uint64_t t0 = sy_now_ns();
+	const char *model = req->items.model;
 	struct engine_model_info info;
-	enum sy_status s = engine_model_get(g->engine, req->model, err, &info);
+	enum sy_status s = engine_model_get(g->engine, model, err, &info);
 	if (s != SY_OK)
 		return s;
-	const char *pool = pool_of(g, req->model);
-	const int n = req->n_items;
+	const char *pool = pool_of(g, model);
+	const int n = req->items.n_items;
+	const unsigned outputs = req->task == ENGINE_TASK_ENCODE ? req->encode.outputs : 0;
 	struct pending *p = calloc(1, sizeof *p);
 	if (!p)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	p->n_items = n;
-	p->model = req->model;
-	p->outputs = req->outputs;
+	p->model = model;
+	p->outputs = outputs;
 	p->n_tokens = calloc((size_t)n, sizeof *p->n_tokens);
 	p->got = calloc((size_t)n, sizeof *p->got);
 	const bool variable =
-	    (req->outputs & (ENGINE_OUTPUT_MULTIVECTOR | ENGINE_OUTPUT_ENTITIES)) && !req->query;
+	    req->task == ENGINE_TASK_EXTRACT ||
+	    (req->task == ENGINE_TASK_ENCODE && outputs & ENGINE_OUTPUT_MULTIVECTOR);
 	if (variable)
 		p->items = calloc((size_t)n, sizeof *p->items);
 	if (!p->n_tokens || !p->got || (variable && !p->items)) {
@@ -297,7 +306,7 @@ static enum sy_status gw_encode(void *ctx, const struct engine_encode_request *r
 		s = sy_error_set(err, SY_ERR_NO_WORKERS,
 		                 "no worker serves pool %s (model %s): start `switchyard worker "
 		                 "--pool %s`",
-		                 pool, req->model, pool);
+		                 pool, model, pool);
 	} else {
 		snprintf(p->req_id, sizeof p->req_id, "%lu", ++g->next_id);
 		p->next = g->pending;
@@ -306,11 +315,12 @@ static enum sy_status gw_encode(void *ctx, const struct engine_encode_request *r
 	}
 	pthread_mutex_unlock(&g->mu);
 	char subject[320];
-	cluster_work_subject(subject, sizeof subject, req->model, pool);
-	/* One unit per item; a score call (query set) is one unit. */
-	const bool whole = req->query != NULL;
+	cluster_work_subject(subject, sizeof subject, model, pool);
+	/* One unit per item; a score call is one unit. */
+	const bool whole = req->task == ENGINE_TASK_SCORE;
+	const bool want_tokens = req->task == ENGINE_TASK_ENCODE && req->encode.want_tokens;
 	for (int i = 0; s == SY_OK && i < n; i += whole ? n : 1)
-		s = publish_unit(g, subject, p, req, i, whole ? n : 1, req->want_tokens, err);
+		s = publish_unit(g, subject, p, req, i, whole ? n : 1, want_tokens, err);
 	pthread_mutex_lock(&g->mu);
 	if (registered) {
 		const uint64_t deadline = t0 + (uint64_t)g->cfg.request_timeout_ms * 1000000ull;
@@ -350,7 +360,10 @@ static enum sy_status gw_encode(void *ctx, const struct engine_encode_request *r
 	if (s == SY_OK) {
 		out->n_items = n;
 		out->dims = p->items ? info.dims : p->dims;
-		out->dense = p->dense;
+		if (req->task == ENGINE_TASK_SCORE)
+			out->scores = p->dense;
+		else
+			out->dense = p->dense;
 		out->items = p->items;
 		out->n_tokens = p->n_tokens;
 		out->queue_ms = p->queue_ms;
@@ -359,7 +372,7 @@ static enum sy_status gw_encode(void *ctx, const struct engine_encode_request *r
 	} else {
 		free(p->dense);
 		for (int i = 0; p->items && i < n; i++)
-			embed_item_result_free(&p->items[i]);
+			model_item_result_free(&p->items[i]);
 		free(p->items);
 		free(p->n_tokens);
 	}
@@ -454,7 +467,7 @@ enum sy_status gateway_open(struct engine *e, const struct gateway_config *cfg,
 		gateway_close(g);
 		return s;
 	}
-	g->backend = (struct server_backend){.encode = gw_encode, .token = gw_token, .ctx = g};
+	g->backend = (struct server_backend){.run = gw_run, .token = gw_token, .ctx = g};
 	*out = g;
 	return SY_OK;
 }

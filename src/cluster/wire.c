@@ -12,26 +12,35 @@
 /* ---- work ---- */
 
 void wire_work_write(struct sbuf *b, const char *reply, const char *req_id, int first, int n,
-                     const struct engine_encode_request *req, bool return_tokens)
+                     const struct engine_request *req, bool return_tokens)
 {
-	const struct extract_params *xp = req->extract;
+	const bool enc = req->task == ENGINE_TASK_ENCODE, score = req->task == ENGINE_TASK_SCORE;
+	const struct extract_params *xp =
+	    req->task == ENGINE_TASK_EXTRACT ? req->extract.params : NULL;
+	const char *instruction = enc     ? req->encode.instruction
+	                          : score ? req->score.instruction
+	                                  : NULL;
+	const int normalize = enc ? req->encode.normalize : -1;
 	sbuf_puts(b, "{\"v\":1,\"reply\":");
 	json_write_str(b, reply, -1);
 	sbuf_puts(b, ",\"req\":");
 	json_write_str(b, req_id, -1);
 	sbuf_printf(b, ",\"first\":%d,\"model\":", first);
-	json_write_str(b, req->model, -1);
-	sbuf_printf(b, ",\"p\":{\"outputs\":%u,\"normalize\":%d,\"truncate\":%s,\"is_query\":%s,",
-	            req->outputs, req->normalize < 0 ? -1 : req->normalize > 0,
-	            req->truncate ? "true" : "false", req->is_query ? "true" : "false");
+	json_write_str(b, req->items.model, -1);
+	sbuf_printf(b,
+	            ",\"p\":{\"task\":%d,\"outputs\":%u,\"normalize\":%d,\"truncate\":%s,"
+	            "\"is_query\":%s,",
+	            (int)req->task, enc ? req->encode.outputs : 0u,
+	            normalize < 0 ? -1 : normalize > 0, req->items.truncate ? "true" : "false",
+	            enc && req->encode.is_query ? "true" : "false");
 	sbuf_puts(b, "\"instruction\":");
-	if (req->instruction)
-		json_write_str(b, req->instruction, -1);
+	if (instruction)
+		json_write_str(b, instruction, -1);
 	else
 		sbuf_puts(b, "null");
 	sbuf_puts(b, ",\"query\":");
-	if (req->query)
-		json_write_str(b, req->query, (long)req->query_len);
+	if (score && req->score.query)
+		json_write_str(b, req->score.query, (long)req->score.query_len);
 	else
 		sbuf_puts(b, "null");
 	sbuf_puts(b, ",\"labels\":");
@@ -53,7 +62,7 @@ void wire_work_write(struct sbuf *b, const char *reply, const char *req_id, int 
 	for (int i = 0; i < n; i++) {
 		if (i)
 			sbuf_putc(b, ',');
-		json_write_str(b, req->texts[first + i], (long)req->lens[first + i]);
+		json_write_str(b, req->items.texts[first + i], (long)req->items.lens[first + i]);
 	}
 	sbuf_puts(b, "]}");
 }
@@ -121,15 +130,32 @@ enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *er
 		wire_work_free(out);
 		return sy_error_set(err, SY_ERR_FORMAT, "work message: bad reply, req or model");
 	}
-	struct engine_encode_request *er = &out->er;
-	er->model = out->model;
-	er->outputs = (unsigned)get_num(p, "outputs", 1, 15, &ok);
-	er->normalize = (int)get_num(p, "normalize", -1, 1, &ok);
-	er->truncate = get_bool(p, "truncate", &ok);
-	er->is_query = get_bool(p, "is_query", &ok);
-	er->instruction = get_str(p, "instruction", true, &ok);
-	er->query = get_str(p, "query", true, &ok);
-	er->query_len = er->query ? strlen(er->query) : 0;
+	struct engine_request *er = &out->er;
+	const int task = (int)get_num(p, "task", 1, 4, &ok);
+	const unsigned outputs = (unsigned)get_num(p, "outputs", 0, 7, &ok);
+	const int normalize = (int)get_num(p, "normalize", -1, 1, &ok);
+	const bool truncate = get_bool(p, "truncate", &ok);
+	const bool is_query = get_bool(p, "is_query", &ok);
+	const char *instruction = get_str(p, "instruction", true, &ok);
+	const char *query = get_str(p, "query", true, &ok);
+	if (task == ENGINE_TASK_ENCODE && outputs != 0)
+		*er = (struct engine_request){.task = ENGINE_TASK_ENCODE,
+		                              .encode = {.outputs = outputs,
+		                                         .normalize = normalize,
+		                                         .is_query = is_query,
+		                                         .instruction = instruction}};
+	else if (task == ENGINE_TASK_SCORE && query)
+		*er = (struct engine_request){.task = ENGINE_TASK_SCORE,
+		                              .score = {.query = query,
+		                                        .query_len = strlen(query),
+		                                        .instruction = instruction}};
+	else if (task == ENGINE_TASK_EXTRACT)
+		*er = (struct engine_request){.task = ENGINE_TASK_EXTRACT,
+		                              .extract = {.params = &out->xp}};
+	else
+		ok = false;
+	er->items.model = out->model;
+	er->items.truncate = truncate;
 	out->xp.threshold = (float)get_num(p, "threshold", -1, 1, &ok);
 	out->xp.aggregation = (enum ner_aggregation)get_num(p, "aggregation", 0, 3, &ok);
 	out->return_tokens = get_bool(p, "tokens", &ok);
@@ -172,10 +198,9 @@ enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *er
 	}
 	out->xp.labels = out->labels;
 	out->xp.n_labels = n_labels;
-	er->n_items = n;
-	er->texts = out->texts;
-	er->lens = out->lens;
-	er->extract = &out->xp;
+	er->items.n_items = n;
+	er->items.texts = out->texts;
+	er->items.lens = out->lens;
 	return SY_OK;
 }
 
@@ -196,16 +221,16 @@ void wire_reply_write_error(struct sbuf *b, const char *req_id, int first,
 {
 	sbuf_puts(b, "{\"req\":");
 	json_write_str(b, req_id, -1);
-	sbuf_printf(b, ",\"first\":%d,\"ok\":false,\"status\":%d,\"message\":", first,
-	            (int)err->status);
+	sbuf_printf(b, ",\"first\":%d,\"ok\":false,\"status\":%d,\"hint\":%u,\"message\":", first,
+	            (int)err->status, err->hint & 7u);
 	json_write_str(b, err->msg, -1);
 	sbuf_putc(b, '}');
 }
 
 void wire_reply_write_ok(struct sbuf *b, const char *req_id, int first,
-                         const struct engine_encode_result *res, int from, int n, unsigned outputs,
-                         bool return_tokens, const char *(*tokens)(void *ctx, int id),
-                         void *tokens_ctx)
+                         const struct engine_result *res, int from, int n,
+                         const struct engine_request *req, bool return_tokens,
+                         const char *(*tokens)(void *ctx, int id), void *tokens_ctx)
 {
 	sbuf_puts(b, "{\"req\":");
 	json_write_str(b, req_id, -1);
@@ -214,14 +239,15 @@ void wire_reply_write_ok(struct sbuf *b, const char *req_id, int first,
 		sbuf_printf(b, i ? ",%d" : "%d", res->n_tokens[from + i]);
 	sbuf_printf(b, "],\"queue_ms\":%.3f,\"inference_ms\":%.3f", res->queue_ms,
 	            res->inference_ms);
-	const bool sparse = (outputs & ENGINE_OUTPUT_SPARSE) && !res->items;
-	if (res->items && (outputs & ENGINE_OUTPUT_ENTITIES)) {
+	const bool sparse = req->task == ENGINE_TASK_ENCODE &&
+	                    (req->encode.outputs & ENGINE_OUTPUT_SPARSE) && !res->items;
+	if (res->items && req->task == ENGINE_TASK_EXTRACT) {
 		sbuf_puts(b, ",\"entities\":[");
 		for (int i = 0; i < n; i++) {
-			const struct embed_item_result *r = &res->items[from + i];
+			const struct model_item_result *r = &res->items[from + i];
 			sbuf_puts(b, i ? ",[" : "[");
 			for (int k = 0; k < r->n_entities; k++) {
-				const struct embed_entity *e = &r->entities[k];
+				const struct model_entity *e = &r->entities[k];
 				sbuf_puts(b, k ? ",{\"l\":" : "{\"l\":");
 				json_write_str(b, e->label, -1);
 				sbuf_printf(b, ",\"s\":%zu,\"e\":%zu,\"x\":", e->start, e->end);
@@ -236,7 +262,7 @@ void wire_reply_write_ok(struct sbuf *b, const char *req_id, int first,
 	if (res->items) {
 		sbuf_puts(b, ",\"multivector\":[");
 		for (int i = 0; i < n; i++) {
-			const struct embed_item_result *r = &res->items[from + i];
+			const struct model_item_result *r = &res->items[from + i];
 			sbuf_printf(b, "%s{\"d\":%d,\"n\":%d,\"v\":", i ? "," : "", r->dims,
 			            r->n_vectors);
 			json_write_floats(b, r->vectors, r->n_vectors * r->dims);
@@ -245,9 +271,11 @@ void wire_reply_write_ok(struct sbuf *b, const char *req_id, int first,
 		sbuf_puts(b, "]}");
 		return;
 	}
+	/* Scores travel as dense vectors of one dimension. */
+	const float *rows = res->scores ? res->scores : res->dense;
 	sbuf_puts(b, sparse ? ",\"sparse\":[" : ",\"dense\":[");
 	for (int i = 0; i < n; i++) {
-		const float *v = res->dense + (size_t)(from + i) * (size_t)res->dims;
+		const float *v = rows + (size_t)(from + i) * (size_t)res->dims;
 		if (i)
 			sbuf_putc(b, ',');
 		if (!sparse) {
@@ -315,13 +343,13 @@ static enum sy_status parse_entities(const cJSON *list, struct wire_reply *r, st
 		if (!cJSON_IsArray(it))
 			return bad_reply(err, r, "entities must be arrays");
 		const int m = cJSON_GetArraySize(it);
-		struct embed_item_result *ir = &r->items[i];
+		struct model_item_result *ir = &r->items[i];
 		ir->entities = m ? calloc((size_t)m, sizeof *ir->entities) : NULL;
 		if (m && !ir->entities)
 			return bad_reply(err, r, "out of memory");
 		for (const cJSON *e = it->child; e; e = e->next) {
 			bool ok = true;
-			struct embed_entity *en = &ir->entities[ir->n_entities];
+			struct model_entity *en = &ir->entities[ir->n_entities];
 			const char *l = get_str(e, "l", false, &ok);
 			en->start = (size_t)get_num(e, "s", 0, 1e12, &ok);
 			en->end = (size_t)get_num(e, "e", 0, 1e12, &ok);
@@ -341,7 +369,7 @@ static enum sy_status parse_multivectors(const cJSON *list, struct wire_reply *r
 	int i = 0;
 	for (const cJSON *it = list->child; it; it = it->next, i++) {
 		bool ok = true;
-		struct embed_item_result *ir = &r->items[i];
+		struct model_item_result *ir = &r->items[i];
 		ir->dims = (int)get_num(it, "d", 1, 65536, &ok);
 		ir->n_vectors = (int)get_num(it, "n", 0, 1 << 20, &ok);
 		if (!ok || (long)ir->dims * ir->n_vectors > (1L << 26))
@@ -428,6 +456,10 @@ enum sy_status wire_reply_parse(const char *data, size_t len, int dims_limit, st
 		if (!ok)
 			out->status = SY_ERR_INTERNAL;
 		snprintf(out->message, sizeof out->message, "%s", m ? m : "a worker failed");
+		/* Optional; the engine's task bits (what the model offers) when present. */
+		bool hint_ok = true;
+		const unsigned hint = (unsigned)get_num(doc, "hint", 0, 7, &hint_ok);
+		out->hint = hint_ok ? hint : 0;
 		cJSON_Delete(doc);
 		return SY_OK;
 	}
@@ -501,7 +533,7 @@ void wire_reply_free(struct wire_reply *r)
 {
 	free(r->dense);
 	for (int i = 0; r->items && i < r->n; i++)
-		embed_item_result_free(&r->items[i]);
+		model_item_result_free(&r->items[i]);
 	free(r->items);
 	free(r->n_tokens);
 	for (int i = 0; i < r->n_terms; i++)

@@ -35,7 +35,7 @@
 
 /* Writes the work unit of texts [first, first + n) of req. */
 void wire_work_write(struct sbuf *b, const char *reply, const char *req_id, int first, int n,
-                     const struct engine_encode_request *req, bool return_tokens);
+                     const struct engine_request *req, bool return_tokens);
 
 struct wire_work {
 	cJSON *doc; /* strings below point into it */
@@ -43,7 +43,7 @@ struct wire_work {
 	char *params; /* the "p" object as written (for grouping), malloc'd */
 	int first;
 	bool return_tokens;
-	struct engine_encode_request er; /* model, texts, lens, outputs, ... ready to run */
+	struct engine_request er; /* task, model, texts, lens, parameters: ready to run */
 	struct extract_params xp;
 	const char **texts;
 	size_t *lens;
@@ -55,12 +55,12 @@ enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *er
                                struct wire_work *out);
 void wire_work_free(struct wire_work *w);
 
-/* Replies for the texts [from, from + n) of res, as unit (req_id, first). tokens(ctx, id)
- * names sparse terms when return_tokens (may be NULL). */
+/* Replies for the texts [from, from + n) of res, the result of req, as unit (req_id, first).
+ * tokens(ctx, id) names sparse terms when return_tokens (may be NULL). */
 void wire_reply_write_ok(struct sbuf *b, const char *req_id, int first,
-                         const struct engine_encode_result *res, int from, int n, unsigned outputs,
-                         bool return_tokens, const char *(*tokens)(void *ctx, int id),
-                         void *tokens_ctx);
+                         const struct engine_result *res, int from, int n,
+                         const struct engine_request *req, bool return_tokens,
+                         const char *(*tokens)(void *ctx, int id), void *tokens_ctx);
 void wire_reply_write_error(struct sbuf *b, const char *req_id, int first,
                             const struct sy_error *err);
 
@@ -69,9 +69,10 @@ struct wire_reply {
 	int first, n;
 	enum sy_status status; /* SY_OK or the worker's failure */
 	char message[SY_ERROR_MSG_LEN];
+	unsigned hint; /* the worker's sy_error.hint */
 	int dims;
 	float *dense; /* [n][dims] (sparse replies are scattered into it) */
-	struct embed_item_result *items; /* [n] multi-vectors or entities, or NULL */
+	struct model_item_result *items; /* [n] multi-vectors or entities, or NULL */
 	int *n_tokens; /* [n] */
 	int *term_ids; /* sparse terms named in "t": [n_terms] ids and their names */
 	char **term_names;

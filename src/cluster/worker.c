@@ -100,25 +100,25 @@ static void run_group(struct worker *wk, struct unit *units, const int *idx, int
 {
 	int total = 0;
 	for (int k = 0; k < n; k++)
-		total += units[idx[k]].w.er.n_items;
-	struct engine_encode_request er = units[idx[0]].w.er;
+		total += units[idx[k]].w.er.items.n_items;
+	struct engine_request er = units[idx[0]].w.er;
 	const char **texts = malloc((size_t)total * sizeof *texts);
 	size_t *lens = malloc((size_t)total * sizeof *lens);
-	struct engine_encode_result res = {0};
+	struct engine_result res = {0};
 	struct sy_error err = {0};
 	enum sy_status s = texts && lens ? SY_OK : SY_ERR_NOMEM;
 	if (s == SY_OK) {
 		int at = 0;
 		for (int k = 0; k < n; k++) {
 			const struct wire_work *w = &units[idx[k]].w;
-			memcpy(texts + at, w->texts, (size_t)w->er.n_items * sizeof *texts);
-			memcpy(lens + at, w->lens, (size_t)w->er.n_items * sizeof *lens);
-			at += w->er.n_items;
+			memcpy(texts + at, w->texts, (size_t)w->er.items.n_items * sizeof *texts);
+			memcpy(lens + at, w->lens, (size_t)w->er.items.n_items * sizeof *lens);
+			at += w->er.items.n_items;
 		}
-		er.n_items = total;
-		er.texts = texts;
-		er.lens = lens;
-		s = engine_encode(wk->e, &er, &err, &res);
+		er.items.n_items = total;
+		er.items.texts = texts;
+		er.items.lens = lens;
+		s = engine_request_run(wk->e, &er, &err, &res);
 	} else {
 		sy_error_set(&err, s, "out of memory");
 	}
@@ -130,7 +130,7 @@ static void run_group(struct worker *wk, struct unit *units, const int *idx, int
 			run_group(wk, units, idx + k, 1);
 		return;
 	}
-	struct token_ctx tc = {.e = wk->e, .model = er.model};
+	struct token_ctx tc = {.e = wk->e, .model = er.items.model};
 	int at = 0;
 	for (int k = 0; k < n; k++) {
 		struct unit *u = &units[idx[k]];
@@ -141,11 +141,12 @@ static void run_group(struct worker *wk, struct unit *units, const int *idx, int
 		}
 		struct sbuf b = {0};
 		if (s == SY_OK)
-			wire_reply_write_ok(&b, u->w.req_id, u->w.first, &res, at, u->w.er.n_items,
-			                    er.outputs, u->w.return_tokens, token_name, &tc);
+			wire_reply_write_ok(&b, u->w.req_id, u->w.first, &res, at,
+			                    u->w.er.items.n_items, &er, u->w.return_tokens,
+			                    token_name, &tc);
 		else
 			wire_reply_write_error(&b, u->w.req_id, u->w.first, &err);
-		at += u->w.er.n_items;
+		at += u->w.er.items.n_items;
 		natsStatus ps =
 		    b.oom ? NATS_NO_MEMORY
 		          : natsConnection_Publish(wk->nc, u->w.reply, b.data, (int)b.len);
@@ -162,14 +163,14 @@ static void run_group(struct worker *wk, struct unit *units, const int *idx, int
 		u->done = true;
 		wk->n_units++;
 	}
-	engine_encode_result_free(&res);
+	engine_result_free(&res);
 	free(texts);
 	free(lens);
 }
 
 static bool has_text(const struct wire_work *w, const char *t)
 {
-	for (int i = 0; t && i < w->er.n_items; i++)
+	for (int i = 0; t && i < w->er.items.n_items; i++)
 		if (!strcmp(w->texts[i], t))
 			return true;
 	return false;

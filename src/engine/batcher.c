@@ -1,5 +1,5 @@
-/* Dynamic batching: the engine's worker threads take items off the per-model queues and run
- * them through the model as one embedder call, items of several requests together.
+/* Dynamic batching: the engine's worker threads take prepared items off the per-model queues
+ * and run them through the model's task as one call, items of several requests together.
  *
  * Which model runs next (fairness): among the models with a batch ready to run and none
  * running, the one whose oldest queued item has waited longest, so a busy model cannot starve a
@@ -7,16 +7,17 @@
  * waiting for company (below) does not hold up a ready batch of another model.
  *
  * When a batch closes: it takes items from the head of the queue until the next item would
- * pass max_batch_tokens (estimated before tokenisation as bytes / 4 + 2; the first item always
- * goes in) or max_batch_items are taken. If the queue ends before either limit, the batch waits
+ * pass max_batch_tokens (exact: items are tokenised before they queue; the first item always
+ * goes in), max_batch_items are taken, or the next item is of another task (a ColBERT model
+ * both encodes and scores; a batch runs one task). If the queue ends before either limit, the batch waits
  * until its oldest item has waited max_wait_ms, so that requests arriving meanwhile join it;
  * while draining it runs at once. Items of one request may span several batches. The default
  * max_wait_ms is 0: waiting for company added 2-3 ms to a lone request (4.4-5.0 ms instead of
  * 6.5-8.1 ms median on the MiniLM shape) and gained no throughput with 8 concurrent clients,
  * since items already gather in the queue while the worker computes.
  *
- * The embedders pack their batches without padding (src/model/heads/bert_embedder.c), so sorting the
- * items of a batch by length would save no computation; items keep their queue order.
+ * The models pack their batches without padding (src/model/arch/packed_batch.c), so sorting
+ * the items of a batch by length would save no computation; items keep their queue order.
  *
  * Workers default to one: each running batch uses the model's own pool of n_threads compute
  * threads, and on a machine with few cores two models computing at once would only share the
@@ -28,16 +29,11 @@
 #include "base/clock.h"
 #include "engine/engine_internal.h"
 
-/* Per-worker buffers for the embedder call, grown to the largest batch seen. */
+/* Per-worker buffers for a batch, grown to the largest batch seen. */
 struct worker_buf {
 	struct engine_item **items;
-	const char **texts, **prefixes;
-	size_t *lens, *prefix_lens;
-	signed char *normalize;
-	bool *is_query;
-	const struct extract_params **extract;
-	struct embed_item_result *results;
-	int *n_tokens;
+	struct model_item *mitems;
+	struct model_item_result *results;
 	int cap;
 	float *out;
 	size_t cap_out; /* floats */
@@ -46,15 +42,8 @@ struct worker_buf {
 static void worker_buf_free(struct worker_buf *b)
 {
 	free(b->items);
-	free(b->texts);
-	free(b->prefixes);
-	free(b->lens);
-	free(b->prefix_lens);
-	free(b->normalize);
-	free(b->is_query);
-	free(b->extract);
+	free(b->mitems);
 	free(b->results);
-	free(b->n_tokens);
 	free(b->out);
 	memset(b, 0, sizeof *b);
 }
@@ -62,23 +51,15 @@ static void worker_buf_free(struct worker_buf *b)
 static bool worker_buf_reserve(struct worker_buf *b, int n, int dims)
 {
 	if (n > b->cap) {
-		worker_buf_free(b);
+		free(b->items);
+		free(b->mitems);
+		free(b->results);
 		b->items = malloc((size_t)n * sizeof *b->items);
-		b->texts = malloc((size_t)n * sizeof *b->texts);
-		b->prefixes = malloc((size_t)n * sizeof *b->prefixes);
-		b->lens = malloc((size_t)n * sizeof *b->lens);
-		b->prefix_lens = malloc((size_t)n * sizeof *b->prefix_lens);
-		b->normalize = malloc((size_t)n * sizeof *b->normalize);
-		b->is_query = malloc((size_t)n * sizeof *b->is_query);
-		b->extract = malloc((size_t)n * sizeof *b->extract);
+		b->mitems = malloc((size_t)n * sizeof *b->mitems);
 		b->results = malloc((size_t)n * sizeof *b->results);
-		b->n_tokens = malloc((size_t)n * sizeof *b->n_tokens);
-		if (!b->items || !b->texts || !b->prefixes || !b->lens || !b->prefix_lens ||
-		    !b->normalize || !b->is_query || !b->extract || !b->results || !b->n_tokens) {
-			worker_buf_free(b);
+		b->cap = b->items && b->mitems && b->results ? n : 0;
+		if (!b->cap)
 			return false;
-		}
-		b->cap = n;
 	}
 	size_t need = (size_t)n * (size_t)(dims > 0 ? dims : 1);
 	if (need > b->cap_out) {
@@ -99,12 +80,13 @@ static int batch_size(const struct engine *e, const struct engine_model *m, bool
 	long tokens = 0;
 	*full = false;
 	for (const struct engine_item *it = m->head; it; it = it->next) {
-		if (n == e->cfg.max_batch_items ||
-		    (n > 0 && tokens + it->est_tokens > e->cfg.max_batch_tokens)) {
+		/* A batch runs one task; another task's items wait for the next one. */
+		if (n == e->cfg.max_batch_items || it->job->task != m->head->job->task ||
+		    (n > 0 && tokens + it->tokens > e->cfg.max_batch_tokens)) {
 			*full = true;
 			break;
 		}
-		tokens += it->est_tokens;
+		tokens += it->tokens;
 		n++;
 	}
 	if (n == e->cfg.max_batch_items || tokens >= e->cfg.max_batch_tokens)
@@ -162,65 +144,63 @@ static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t mono_de
 	pthread_cond_timedwait(cv, mu, &ts);
 }
 
+/* Runs the batch's task on the model; the results land in b (fixed-size outputs in b->out,
+ * the others in b->results). */
+static enum sy_status batch_compute(struct engine_model *m, struct worker_buf *b, int n,
+                                    struct sy_error *err)
+{
+	const struct engine_job *j0 = b->items[0]->job;
+	for (int i = 0; i < n; i++) {
+		const struct engine_item *it = b->items[i];
+		b->mitems[i] =
+		    (struct model_item){&it->job->inputs[it->index], &it->job->prepared[it->index]};
+	}
+	struct model *model = m->model;
+	enum sy_status s;
+	switch (j0->task) {
+	case ENGINE_TASK_SCORE: return model->score->run(model->impl, b->mitems, n, err, b->out);
+	case ENGINE_TASK_EXTRACT:
+		memset(b->results, 0, (size_t)n * sizeof *b->results);
+		s = model->extract->run(model->impl, b->mitems, n, err, b->results);
+		break;
+	case ENGINE_TASK_ENCODE:
+	default:
+		memset(b->results, 0, (size_t)n * sizeof *b->results);
+		s = model->encode->run(model->impl, b->mitems, n, err, b->out, b->results);
+		break;
+	}
+	if (s != SY_OK)
+		for (int i = 0; i < n; i++)
+			model_item_result_free(&b->results[i]);
+	return s;
+}
+
 /* Runs one batch of n items (taken off m's queue by the caller) with mu released, then hands
  * the results back under mu. */
 static void batch_run(struct engine *e, struct engine_model *m, struct worker_buf *b, int n)
 {
-	const int dims = m->dims;
+	const struct engine_job *j0 = b->items[0]->job;
+	const int width = j0->task == ENGINE_TASK_SCORE ? 1 : j0->out ? j0->dims : 0;
 	struct sy_error err = {0};
 	enum sy_status s = SY_OK;
-	bool variable = false;
 	pthread_mutex_unlock(&e->mu);
 
-	if (!worker_buf_reserve(b, n, dims))
+	if (!worker_buf_reserve(b, n, width))
 		s = sy_error_set(&err, SY_ERR_NOMEM, "out of memory for a batch of %d items", n);
-	if (s == SY_OK) {
-		for (int i = 0; i < n; i++) {
-			const struct engine_item *it = b->items[i];
-			const struct engine_job *j = it->job;
-			b->texts[i] = j->texts[it->index];
-			b->lens[i] = j->lens[it->index];
-			b->prefixes[i] = j->prefix;
-			b->prefix_lens[i] = j->prefix ? j->prefix_len : 0;
-			b->normalize[i] = j->normalize;
-			b->is_query[i] = j->is_query;
-			b->extract[i] = j->extract;
-			b->n_tokens[i] = 0;
-		}
-		variable = b->items[0]->job->items != NULL;
-		struct embed_call call = {
-		    .n = n,
-		    .texts = b->texts,
-		    .lens = b->lens,
-		    .prefixes = b->prefixes,
-		    .prefix_lens = b->prefix_lens,
-		    .normalize = b->normalize,
-		    .is_query = b->is_query,
-		    .extract = b->extract,
-		};
-		if (variable) {
-			memset(b->results, 0, (size_t)n * sizeof *b->results);
-			s = embedder_encode_items(m->emb, &call, &err, b->results, b->n_tokens);
-			if (s != SY_OK)
-				for (int i = 0; i < n; i++)
-					embed_item_result_free(&b->results[i]);
-		} else {
-			s = embedder_encode_ex(m->emb, &call, &err, b->out, b->n_tokens);
-		}
-	}
-	long tokens = 0;
 	if (s == SY_OK)
-		for (int i = 0; i < n; i++) {
-			const struct engine_item *it = b->items[i];
-			/* The job waits for its remaining count under mu, so it is alive here. */
-			if (variable)
-				it->job->items[it->index] = b->results[i]; /* the job owns it now */
-			else
-				memcpy(it->job->dense + (size_t)it->index * dims,
-				       b->out + (size_t)i * dims, (size_t)dims * sizeof(float));
-			it->job->n_tokens[it->index] = b->n_tokens[i];
-			tokens += b->n_tokens[i];
-		}
+		s = batch_compute(m, b, n, &err);
+	long tokens = 0;
+	for (int i = 0; s == SY_OK && i < n; i++) {
+		const struct engine_item *it = b->items[i];
+		struct engine_job *j = it->job;
+		/* The job waits for its remaining count under mu, so it is alive here. */
+		if (j->out)
+			memcpy(j->out + (size_t)it->index * width, b->out + (size_t)i * width,
+			       (size_t)width * sizeof(float));
+		else
+			j->items[it->index] = b->results[i]; /* the job owns it now */
+		tokens += j->n_tokens[it->index];
+	}
 	const uint64_t end = sy_now_ns();
 
 	pthread_mutex_lock(&e->mu);

@@ -36,7 +36,7 @@ void engine_model_free(struct engine_model *m)
 {
 	if (!m)
 		return;
-	embedder_close(m->emb);
+	model_close(m->model);
 	pthread_cond_destroy(&m->cv);
 	free(m->id);
 	free(m->path);
@@ -98,6 +98,7 @@ enum sy_status engine_model_add(struct engine *e, const char *id, const char *pa
 			m->error[0] = '\0';
 			m->arch[0] = '\0';
 			m->dims = 0;
+			m->tasks = m->outputs = 0;
 			m->bytes = 0;
 		}
 		pthread_mutex_unlock(&e->mu);
@@ -127,6 +128,7 @@ enum sy_status engine_model_add(struct engine *e, const char *id, const char *pa
 	m->path = path_copy;
 	m->pinned = pinned;
 	m->precision = e->cfg.precision;
+	m->opts = model_default_options();
 	m->state = ENGINE_MODEL_AVAILABLE;
 	pthread_cond_init(&m->cv, NULL);
 	e->models[e->n_models++] = m;
@@ -144,7 +146,7 @@ enum sy_status engine_model_token(struct engine *e, const char *model, int id, c
 {
 	pthread_mutex_lock(&e->mu);
 	struct engine_model *m = engine_model_find(e, model);
-	const char *t = m && m->state == ENGINE_MODEL_LOADED ? embedder_token(m->emb, id) : NULL;
+	const char *t = m && m->state == ENGINE_MODEL_LOADED ? model_token(m->model, id) : NULL;
 	if (t)
 		snprintf(buf, cap, "%s", t);
 	pthread_mutex_unlock(&e->mu);
@@ -164,6 +166,23 @@ enum sy_status engine_model_set_precision(struct engine *e, const char *id, enum
 		                 "model %s is loaded: unload it before changing its precision", id);
 	else
 		m->precision = p;
+	pthread_mutex_unlock(&e->mu);
+	return s;
+}
+
+enum sy_status engine_model_set_options(struct engine *e, const char *id,
+                                        const struct model_options *o, struct sy_error *err)
+{
+	pthread_mutex_lock(&e->mu);
+	struct engine_model *m = engine_model_find(e, id);
+	enum sy_status s = SY_OK;
+	if (!m)
+		s = sy_error_set(err, SY_ERR_NOT_FOUND, "model %s is not in the catalogue", id);
+	else if (m->state == ENGINE_MODEL_LOADED || m->state == ENGINE_MODEL_LOADING)
+		s = sy_error_set(err, SY_ERR_INVALID_ARG,
+		                 "model %s is loaded: unload it before changing its options", id);
+	else
+		m->opts = *o;
 	pthread_mutex_unlock(&e->mu);
 	return s;
 }
@@ -229,6 +248,8 @@ void engine_model_info_fill(const struct engine_model *m, uint64_t now_ns,
 	out->precision = m->precision;
 	out->bytes = m->bytes;
 	out->dims = m->dims;
+	out->tasks = m->tasks;
+	out->outputs = m->outputs;
 	snprintf(out->labels, sizeof out->labels, "%s", m->labels);
 	if (m->state == ENGINE_MODEL_FAILED)
 		snprintf(out->error, sizeof out->error, "%s", m->error);

@@ -1,18 +1,18 @@
-/* The engine's life cycle and request path: create / drain / destroy, engine_encode (admit a
- * request's items to its model's queue and wait for the workers to finish them), token
- * counting and statistics. The catalogue is in catalog.c, loading and the memory budget in
- * loader.c, the queues' workers in batcher.c; engine_internal.h describes the locking.
+/* The engine's life cycle and request path: create / drain / destroy, the task entry points
+ * (plan: admit the model, check the task, prepare every item on the caller's thread; then
+ * compute: queue the prepared items and wait for the workers), token counting and statistics.
+ * The catalogue is in catalog.c, loading and the memory budget in loader.c, the queues'
+ * workers in batcher.c; engine_internal.h describes the locking.
  *
  * A request is admitted whole or not at all: if its items do not fit in the model's queue
  * (max_queue_items), it fails at once with SY_ERR_BUSY, so latency does not pile up behind a
- * long queue. With truncate == false the texts are tokenised on the calling thread before
- * admission, so an over-long text fails the request before any model work and never fails a
- * batch it would share with other requests.
+ * long queue. Items are tokenised before admission, so an over-long text (truncate off) fails
+ * the request before any model work and never fails a batch it would share with other
+ * requests, and batches close on exact token counts.
  *
- * Timing: queue_ms runs from admission to the start of the first batch holding one of the
- * request's items; inference_ms from there to the end of the last such batch (tokenisation
- * included: the embedder tokenises inside its call, so tokenize_ms is reported as 0); total_ms
- * covers the whole call, a lazy load included. */
+ * Timing: tokenization_ms is the prepare stage; queue_ms runs from admission to the start of
+ * the first batch holding one of the request's items; inference_ms from there to the end of the
+ * last such batch; total_ms covers the whole call, a lazy load included. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,6 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/engine_internal.h"
-#include "model/heads/colbert.h"
 #include "model/arch/use_lite.h"
 
 struct engine_config engine_default_config(void)
@@ -156,16 +155,27 @@ void engine_stats_get(struct engine *e, struct engine_stats *out)
 	pthread_mutex_unlock(&e->mu);
 }
 
-void engine_encode_result_free(struct engine_encode_result *r)
+void engine_result_free(struct engine_result *r)
 {
 	if (!r)
 		return;
 	free(r->dense);
+	free(r->scores);
 	for (int i = 0; r->items && i < r->n_items; i++)
-		embed_item_result_free(&r->items[i]);
+		model_item_result_free(&r->items[i]);
 	free(r->items);
 	free(r->n_tokens);
 	memset(r, 0, sizeof *r);
+}
+
+const char *engine_task_name(enum engine_task t)
+{
+	switch (t) {
+	case ENGINE_TASK_ENCODE: return "encode";
+	case ENGINE_TASK_SCORE: return "score";
+	case ENGINE_TASK_EXTRACT: return "extract";
+	}
+	return "?";
 }
 
 /* Finds the model, refuses while draining, and loads it. On success the model is LOADED and
@@ -204,283 +214,301 @@ static void admitted_leave(struct engine *e, struct engine_model *m, enum sy_sta
 	pthread_cond_broadcast(&e->idle_cv);
 }
 
-/* With truncate off: every text must fit the model's sequence limit. Runs with mu released
- * (the model is admitted, so it stays loaded; counting only reads the tokenizer). */
-static enum sy_status check_lengths(const struct engine_model *m, const struct engine_job *j,
-                                    struct sy_error *err)
+/* What a model is, for messages that say why it cannot do something. */
+static const char *model_kind(const struct model *md)
 {
-	const int limit = embedder_max_tokens(m->emb);
-	if (limit <= 0)
-		return SY_OK; /* the model cannot say; it truncates as it always does */
-	for (int i = 0; i < j->n_items; i++) {
-		int n;
-		enum sy_status s = embedder_count_tokens(m->emb, j->prefix, j->prefix_len,
-		                                         j->texts[i], j->lens[i], err, &n);
-		if (s == SY_ERR_UNSUPPORTED)
-			return SY_OK;
-		if (s != SY_OK)
-			return s;
-		if (n > limit)
-			return sy_error_set(err, SY_ERR_LIMIT,
-			                    "item %d: %d tokens, more than the %d model %s takes "
-			                    "(truncate is false)",
-			                    i, n, limit, m->id);
-	}
-	return SY_OK;
+	if (md->encode)
+		return md->encode->output == MODEL_OUTPUT_SPARSE ? "a sparse (SPLADE) model"
+		       : md->encode->output == MODEL_OUTPUT_MULTIVECTOR
+		           ? "a multi-vector (ColBERT) model"
+		           : "an embedding model";
+	if (md->score)
+		return "a cross-encoder: it scores (query, document) pairs";
+	return "an extraction model (entities)";
 }
 
-/* Whether model m does what req asks (the output type, or scoring); mu held. */
-static enum sy_status check_task(const struct engine_model *m,
-                                 const struct engine_encode_request *req, unsigned outputs,
+/* An encode request asking for outputs the model does not give. */
+static enum sy_status output_mismatch(const struct engine_model *m, unsigned want,
+                                      struct sy_error *err)
+{
+	static const char *const kinds[] = {"", "dense", "sparse", "", "multivector"};
+	const unsigned gives = m->model->encode->output;
+	const unsigned lacks = want & ~gives & (0u - (want & ~gives)); /* one of them */
+	if (want & gives)
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "model %s does not support %s output together with %s: ask for "
+		                    "one output type per request (it gives %s vectors)",
+		                    m->id, kinds[lacks], kinds[gives], kinds[gives]);
+	if (gives != MODEL_OUTPUT_DENSE)
+		return sy_error_set(
+		    err, SY_ERR_UNSUPPORTED,
+		    "model %s does not support %s output: it is %s (output type %s)", m->id,
+		    kinds[lacks], model_kind(m->model), kinds[gives]);
+	return sy_error_set(
+	    err, SY_ERR_UNSUPPORTED,
+	    "model %s does not support %s output: it gives dense vectors (%s)", m->id, kinds[lacks],
+	    lacks == MODEL_OUTPUT_SPARSE ? "sparse output needs a SPLADE model, BertForMaskedLM"
+	                                 : "multivector output needs a ColBERT model, HF_ColBERT");
+}
+
+/* The reason model m cannot do what req asks, or SY_OK; mu held. */
+static enum sy_status check_task_message(const struct engine_model *m,
+                                         const struct engine_request *req, struct sy_error *err)
+{
+	const struct model *md = m->model;
+	switch (req->task) {
+	case ENGINE_TASK_SCORE:
+		return md->score ? SY_OK
+		                 : sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                                "model %s does not support score: it is %s, not a "
+		                                "cross-encoder or a ColBERT model",
+		                                m->id, model_kind(md));
+	case ENGINE_TASK_EXTRACT:
+		return md->extract
+		           ? SY_OK
+		           : sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                          "model %s does not support extract: it is %s, not "
+		                          "an extraction model",
+		                          m->id, model_kind(md));
+	case ENGINE_TASK_ENCODE: break;
+	}
+	if (!md->encode)
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "model %s does not support encode: it is %s", m->id,
+		                    model_kind(md));
+	const unsigned want = req->encode.outputs ? req->encode.outputs : ENGINE_OUTPUT_DENSE;
+	return want == md->encode->output ? SY_OK : output_mismatch(m, want, err);
+}
+
+/* Whether model m offers what req asks; mu held. The messages say what the model is, in the
+ * engine's terms; err->hint carries the tasks it offers, for the layers above to add their own
+ * advice. */
+static enum sy_status check_task(const struct engine_model *m, const struct engine_request *req,
                                  struct sy_error *err)
 {
-	const struct embedder *emb = m->emb;
-	const char *id = req->model;
-	if (embedder_is_pair_model(emb) != (req->query != NULL))
-		return embedder_is_pair_model(emb)
-		           ? sy_error_set(
-		                 err, SY_ERR_UNSUPPORTED,
-		                 "model %s is a cross-encoder: it scores (query, document) "
-		                 "pairs; use /v1/score/%s or /v1/rerank",
-		                 id, id)
-		           : sy_error_set(
-		                 err, SY_ERR_UNSUPPORTED,
-		                 "model %s does not support score: it is %s (scoring needs "
-		                 "a cross-encoder, a *ForSequenceClassification model, or a "
-		                 "ColBERT model)",
-		                 id,
-		                 embedder_is_extractor(emb) ? "an extraction model"
-		                                            : "an embedding model");
-	if (req->query)
-		return SY_OK;
-	if (embedder_is_extractor(emb) != ((outputs & ENGINE_OUTPUT_ENTITIES) != 0))
-		return embedder_is_extractor(emb)
-		           ? sy_error_set(err, SY_ERR_UNSUPPORTED,
-		                          "model %s is an extraction model (entities): use "
-		                          "/v1/extract/%s",
-		                          id, id)
-		           : sy_error_set(
-		                 err, SY_ERR_UNSUPPORTED,
-		                 "model %s does not support extract (entities): extraction needs a "
-		                 "token-classification (NER) model, "
-		                 "*ForTokenClassification",
-		                 id);
-	if (outputs & ENGINE_OUTPUT_ENTITIES)
-		return SY_OK;
-	static const char *const kinds[] = {"", "dense", "sparse", "", "multivector"};
-	const unsigned gives = embedder_is_sparse_model(emb)        ? ENGINE_OUTPUT_SPARSE
-	                       : embedder_is_multivector_model(emb) ? ENGINE_OUTPUT_MULTIVECTOR
-	                                                            : ENGINE_OUTPUT_DENSE;
-	if (outputs == gives)
-		return SY_OK;
-	if (outputs & (outputs - 1)) { /* several types: name one the model does not give */
-		const unsigned other = outputs & ~gives & (0u - (outputs & ~gives));
-		if (outputs & gives)
-			return sy_error_set(
-			    err, SY_ERR_UNSUPPORTED,
-			    "model %s does not support %s output together with %s: ask "
-			    "for one output type per request (it gives %s vectors)",
-			    id, kinds[other], kinds[gives], kinds[gives]);
-		outputs = other;
-	}
-	if (gives != ENGINE_OUTPUT_DENSE)
-		return sy_error_set(err, SY_ERR_UNSUPPORTED,
-		                    "model %s is a %s model: ask for output_types [\"%s\"]", id,
-		                    gives == ENGINE_OUTPUT_SPARSE ? "sparse (SPLADE)"
-		                                                  : "multi-vector (ColBERT)",
-		                    kinds[gives]);
-	return sy_error_set(err, SY_ERR_UNSUPPORTED,
-	                    "model %s does not support %s output: %s; it gives dense vectors "
-	                    "(output_types [\"dense\"])",
-	                    id, kinds[outputs],
-	                    outputs == ENGINE_OUTPUT_SPARSE
-	                        ? "it has no masked-language-model head (sparse output needs a "
-	                          "SPLADE model, BertForMaskedLM)"
-	                        : "multivector output needs a ColBERT model (HF_ColBERT)");
+	enum sy_status s = check_task_message(m, req, err);
+	if (s == SY_ERR_UNSUPPORTED && err)
+		err->hint = m->tasks;
+	return s;
 }
 
-/* Score mode on a ColBERT model: the query encoded as a query, the items as documents, each
- * score their MaxSim. */
-static enum sy_status colbert_score(struct engine *e, const struct engine_encode_request *req,
-                                    struct sy_error *err, struct engine_encode_result *out)
+/* The model input every item of req shares (the text is filled per item); mu held, as the
+ * prompt belongs to the model, which stays loaded while the request is admitted. */
+static struct model_input input_frame(const struct engine_model *m,
+                                      const struct engine_request *req)
 {
-	const uint64_t t0 = sy_now_ns();
-	struct engine_encode_request q = {
-	    .model = req->model,
-	    .n_items = 1,
-	    .texts = &req->query,
-	    .lens = &req->query_len,
-	    .outputs = ENGINE_OUTPUT_MULTIVECTOR,
-	    .truncate = true,
-	    .is_query = true,
-	};
-	struct engine_encode_request d = *req;
-	d.query = NULL;
-	d.query_len = 0;
-	d.outputs = ENGINE_OUTPUT_MULTIVECTOR;
-	d.is_query = false;
-	struct engine_encode_result qr, dr;
-	enum sy_status s = engine_encode(e, &q, err, &qr);
-	if (s != SY_OK)
-		return s;
-	s = engine_encode(e, &d, err, &dr);
-	if (s != SY_OK) {
-		engine_encode_result_free(&qr);
-		return s;
+	struct model_input in = {.truncate = req->items.truncate, .normalize = -1};
+	switch (req->task) {
+	case ENGINE_TASK_ENCODE: {
+		const struct engine_encode_request *r = &req->encode;
+		in.is_query = r->is_query;
+		in.normalize = (signed char)(r->normalize < 0 ? -1 : r->normalize > 0);
+		in.prefix = r->instruction ? r->instruction
+		            : r->is_query  ? model_prompt(m->model, "query")
+		                           : NULL;
+		break;
 	}
-	const int n = dr.n_items;
-	out->dense = malloc((size_t)n * sizeof *out->dense);
-	if (!out->dense) {
-		engine_encode_result_free(&qr);
-		engine_encode_result_free(&dr);
-		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	case ENGINE_TASK_SCORE:
+		in.query = req->score.query ? req->score.query : "";
+		in.query_len = req->score.query ? req->score.query_len : 0;
+		in.prefix = req->score.instruction;
+		break;
+	case ENGINE_TASK_EXTRACT: in.extract = req->extract.params; break;
 	}
-	const struct embed_item_result *qv = &qr.items[0];
-	for (int i = 0; i < n; i++)
-		out->dense[i] =
-		    (float)colbert_maxsim(qv->vectors, qv->n_vectors, dr.items[i].vectors,
-		                          dr.items[i].n_vectors, qv->dims);
-	out->n_items = n;
-	out->dims = 1;
-	out->n_tokens = dr.n_tokens; /* the documents' tokens; the query's are added to the first */
-	dr.n_tokens = NULL;
-	if (n > 0)
-		out->n_tokens[0] += qr.n_tokens[0];
-	out->queue_ms = qr.queue_ms + dr.queue_ms;
-	out->inference_ms = qr.inference_ms + dr.inference_ms;
-	out->total_ms = (double)(sy_now_ns() - t0) / 1e6;
-	engine_encode_result_free(&qr);
-	engine_encode_result_free(&dr);
+	in.prefix_len = in.prefix ? strlen(in.prefix) : 0;
+	return in;
+}
+
+/* Prepares (tokenises) every item of the job on the calling thread, with mu released: the
+ * model is admitted, so it stays loaded, and prepare only reads it. */
+static enum sy_status prepare_items(const struct engine_model *m, struct engine_job *j,
+                                    const struct engine_request *req,
+                                    const struct model_input *frame, struct sy_error *err)
+{
+	const struct model *model = m->model;
+	const struct model_encode_task *enc = model->encode;
+	enum sy_status (*prepare)(const void *, const struct model_input *, struct sy_error *,
+	                          struct model_prepared *) =
+	    req->task == ENGINE_TASK_SCORE     ? model->score->prepare
+	    : req->task == ENGINE_TASK_EXTRACT ? model->extract->prepare
+	                                       : enc->prepare;
+	for (int i = 0; i < j->n_items; i++) {
+		j->inputs[i] = *frame;
+		j->inputs[i].text = req->items.texts[i];
+		j->inputs[i].len = req->items.lens[i];
+		struct sy_error item_err = {0};
+		enum sy_status s = prepare(model->impl, &j->inputs[i], &item_err, &j->prepared[i]);
+		if (s == SY_ERR_LIMIT)
+			return sy_error_set(err, s, "item %d: %s (model %s, truncate is false)", i,
+			                    item_err.msg, m->id);
+		if (s != SY_OK)
+			return sy_error_set(err, s, "item %d: %s", i, item_err.msg);
+		j->n_tokens[i] = j->prepared[i].n_tokens;
+	}
 	return SY_OK;
 }
 
-enum sy_status engine_encode(struct engine *e, const struct engine_encode_request *req,
-                             struct sy_error *err, struct engine_encode_result *out)
+/* Allocates the job's arrays and its outputs for the task. */
+static enum sy_status job_alloc(struct engine_job *j, const struct engine_model *m,
+                                const struct engine_request *req, struct sy_error *err)
+{
+	const int n = j->n_items;
+	j->inputs = calloc((size_t)n, sizeof *j->inputs);
+	j->prepared = calloc((size_t)n, sizeof *j->prepared);
+	j->n_tokens = calloc((size_t)n, sizeof *j->n_tokens);
+	bool fixed = req->task == ENGINE_TASK_SCORE ||
+	             (req->task == ENGINE_TASK_ENCODE &&
+	              m->model->encode->output != MODEL_OUTPUT_MULTIVECTOR);
+	j->dims = req->task == ENGINE_TASK_SCORE ? 1 : fixed ? m->dims : 0;
+	if (fixed)
+		j->out = malloc((size_t)n * (size_t)j->dims * sizeof *j->out);
+	else
+		j->items = calloc((size_t)n, sizeof *j->items);
+	if (!j->inputs || !j->prepared || !j->n_tokens || (!j->out && !j->items))
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d items", n);
+	return SY_OK;
+}
+
+static void job_free(const struct engine_model *m, struct engine_job *j, bool keep_results)
+{
+	for (int i = 0; j->prepared && i < j->n_items; i++)
+		model_prepared_free(m->model, &j->prepared[i]);
+	free(j->prepared);
+	free(j->inputs);
+	if (keep_results)
+		return;
+	free(j->out);
+	for (int i = 0; j->items && i < j->n_items; i++)
+		model_item_result_free(&j->items[i]);
+	free(j->items);
+	free(j->n_tokens);
+}
+
+/* Queues the job's items and waits until the workers are done with them; mu held. */
+static enum sy_status queue_and_wait(struct engine *e, struct engine_model *m, struct engine_job *j,
+                                     struct engine_item *items, struct sy_error *err)
+{
+	const int n = j->n_items;
+	if (n > e->cfg.max_queue_items)
+		return sy_error_set(err, SY_ERR_LIMIT,
+		                    "model %s: a request may hold at most %d items (it has %d)",
+		                    m->id, e->cfg.max_queue_items, n);
+	if (m->queue_items + n > e->cfg.max_queue_items)
+		return sy_error_set(err, SY_ERR_BUSY,
+		                    "model %s: queue full (%ld items waiting, limit %d)", m->id,
+		                    m->queue_items, e->cfg.max_queue_items);
+	for (int i = 0; i < n; i++)
+		items[i] = (struct engine_item){.job = j,
+		                                .index = i,
+		                                .tokens = j->prepared[i].enc.n > 0
+		                                              ? j->prepared[i].enc.n
+		                                              : j->prepared[i].n_tokens,
+		                                .next = i + 1 < n ? &items[i + 1] : NULL};
+	pthread_cond_init(&j->done, NULL);
+	j->remaining = n;
+	j->admit_ns = sy_now_ns();
+	if (m->tail)
+		m->tail->next = &items[0];
+	else
+		m->head = &items[0];
+	m->tail = &items[n - 1];
+	m->queue_items += n;
+	m->n_requests++;
+	m->n_items += n;
+	pthread_cond_broadcast(&e->work_cv);
+	while (j->remaining > 0)
+		pthread_cond_wait(&j->done, &e->mu);
+	pthread_cond_destroy(&j->done);
+	if (j->status != SY_OK && err)
+		*err = j->err;
+	return j->status;
+}
+
+enum sy_status engine_request_run(struct engine *e, const struct engine_request *req,
+                                  struct sy_error *err, struct engine_result *out)
 {
 	memset(out, 0, sizeof *out);
 	const uint64_t t0 = sy_now_ns();
-	if (!req || !req->model)
+	if (!req || !req->items.model)
 		return sy_error_set(err, SY_ERR_INVALID_ARG, "no model named");
-	if (req->n_items <= 0 || !req->texts || !req->lens)
-		return sy_error_set(err, SY_ERR_INVALID_ARG, "no items to encode");
-	const unsigned outputs = req->outputs ? req->outputs : ENGINE_OUTPUT_DENSE;
-	if (outputs & ENGINE_OUTPUT_ENTITIES && outputs != ENGINE_OUTPUT_ENTITIES)
-		return sy_error_set(err, SY_ERR_INVALID_ARG, "entities come alone");
-	for (int i = 0; i < req->n_items; i++)
-		if (!req->texts[i])
+	const int n = req->items.n_items;
+	if (n <= 0 || !req->items.texts || !req->items.lens)
+		return sy_error_set(err, SY_ERR_INVALID_ARG, "no items to %s",
+		                    engine_task_name(req->task));
+	for (int i = 0; i < n; i++)
+		if (!req->items.texts[i])
 			return sy_error_set(err, SY_ERR_INVALID_ARG, "item %d: no text", i);
 
 	pthread_mutex_lock(&e->mu);
 	struct engine_model *m;
-	enum sy_status s = admitted_enter(e, req->model, err, &m);
+	enum sy_status s = admitted_enter(e, req->items.model, err, &m);
 	if (s != SY_OK) {
 		pthread_mutex_unlock(&e->mu);
 		return s;
 	}
-	const bool multivector = embedder_is_multivector_model(m->emb);
-	if (multivector && req->query) {
-		/* ColBERT scores by MaxSim over its own encodings (two requests of its own). */
-		admitted_leave(e, m, SY_OK);
-		pthread_mutex_unlock(&e->mu);
-		return colbert_score(e, req, err, out);
-	}
-	s = check_task(m, req, outputs, err);
-	if (s != SY_OK) {
-		admitted_leave(e, m, s);
-		pthread_mutex_unlock(&e->mu);
-		return s;
-	}
-	const bool variable = multivector || embedder_is_extractor(m->emb);
-	const int n = req->n_items, dims = m->dims;
-	struct engine_job job = {
-	    .n_items = n,
-	    .dims = dims,
-	    .texts = req->texts,
-	    .lens = req->lens,
-	    .normalize = (signed char)(req->normalize < 0 ? -1 : req->normalize > 0),
-	    .remaining = n,
-	    .is_query = req->is_query,
-	    .extract = req->extract,
-	};
-	/* The prompt belongs to the embedder, which stays loaded while the request is admitted. */
-	job.prefix = req->query         ? req->query
-	             : req->instruction ? req->instruction
-	             : req->is_query    ? embedder_prompt(m->emb, "query")
-	                                : NULL;
-	job.prefix_len = req->query ? req->query_len : job.prefix ? strlen(job.prefix) : 0;
+	s = check_task(m, req, err);
+	struct model_input frame = {0};
+	if (s == SY_OK)
+		frame = input_frame(m, req);
 	pthread_mutex_unlock(&e->mu);
 
-	if (variable)
-		job.items = calloc((size_t)n, sizeof *job.items);
-	else
-		job.dense = malloc((size_t)n * (size_t)dims * sizeof *job.dense);
-	job.n_tokens = calloc((size_t)n, sizeof *job.n_tokens);
+	struct engine_job job = {.task = req->task, .n_items = n};
 	struct engine_item *items = calloc((size_t)n, sizeof *items);
-	if ((!job.dense && !job.items) || !job.n_tokens || !items)
+	if (s == SY_OK && !items)
 		s = sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d items", n);
-	if (s == SY_OK && !req->truncate)
-		s = check_lengths(m, &job, err);
-	for (int i = 0; s == SY_OK && i < n; i++) {
-		items[i].job = &job;
-		items[i].index = i;
-		size_t bytes = req->lens[i] + job.prefix_len;
-		items[i].est_tokens =
-		    bytes / 4 + 2 > (size_t)1 << 30 ? 1 << 30 : (int)(bytes / 4 + 2);
-		items[i].next = i + 1 < n ? &items[i + 1] : NULL;
-	}
+	if (s == SY_OK)
+		s = job_alloc(&job, m, req, err);
+	const uint64_t t_prep = sy_now_ns();
+	if (s == SY_OK)
+		s = prepare_items(m, &job, req, &frame, err);
+	const uint64_t t_queue = sy_now_ns();
 
 	pthread_mutex_lock(&e->mu);
-	if (s == SY_OK && n > e->cfg.max_queue_items)
-		s = sy_error_set(err, SY_ERR_LIMIT,
-		                 "model %s: a request may hold at most %d items (it has %d)", m->id,
-		                 e->cfg.max_queue_items, n);
-	else if (s == SY_OK && m->queue_items + n > e->cfg.max_queue_items)
-		s = sy_error_set(err, SY_ERR_BUSY,
-		                 "model %s: queue full (%ld items waiting, limit %d)", m->id,
-		                 m->queue_items, e->cfg.max_queue_items);
-	if (s == SY_OK) {
-		pthread_cond_init(&job.done, NULL);
-		job.admit_ns = sy_now_ns();
-		if (m->tail)
-			m->tail->next = &items[0];
-		else
-			m->head = &items[0];
-		m->tail = &items[n - 1];
-		m->queue_items += n;
-		m->n_requests++;
-		m->n_items += n;
-		pthread_cond_broadcast(&e->work_cv);
-		while (job.remaining > 0)
-			pthread_cond_wait(&job.done, &e->mu);
-		pthread_cond_destroy(&job.done);
-		s = job.status;
-		if (s != SY_OK && err)
-			*err = job.err;
-	}
+	if (s == SY_OK)
+		s = queue_and_wait(e, m, &job, items, err);
 	admitted_leave(e, m, s);
 	pthread_mutex_unlock(&e->mu);
 	free(items);
-	if (s != SY_OK) {
-		free(job.dense);
-		for (int i = 0; job.items && i < n; i++)
-			embed_item_result_free(&job.items[i]);
-		free(job.items);
-		free(job.n_tokens);
+	job_free(m, &job, s == SY_OK);
+	if (s != SY_OK)
 		return s;
-	}
-	const uint64_t t1 = sy_now_ns();
 	out->n_items = n;
-	out->dims = dims;
-	out->dense = job.dense;
+	out->dims = job.dims;
+	if (req->task == ENGINE_TASK_SCORE)
+		out->scores = job.out;
+	else
+		out->dense = job.out;
 	out->items = job.items;
 	out->n_tokens = job.n_tokens;
+	out->tokenization_ms = (double)(t_queue - t_prep) / 1e6;
 	out->queue_ms = (double)(job.start_ns - job.admit_ns) / 1e6;
-	out->tokenize_ms = 0;
 	out->inference_ms = (double)(job.end_ns - job.start_ns) / 1e6;
-	out->total_ms = (double)(t1 - t0) / 1e6;
+	out->total_ms = (double)(sy_now_ns() - t0) / 1e6;
 	return SY_OK;
 }
 
+enum sy_status engine_encode(struct engine *e, const struct engine_encode_request *req,
+                             struct sy_error *err, struct engine_result *out)
+{
+	struct engine_request r = {.task = ENGINE_TASK_ENCODE, .encode = *req};
+	return engine_request_run(e, &r, err, out);
+}
+
+enum sy_status engine_score(struct engine *e, const struct engine_score_request *req,
+                            struct sy_error *err, struct engine_result *out)
+{
+	struct engine_request r = {.task = ENGINE_TASK_SCORE, .score = *req};
+	return engine_request_run(e, &r, err, out);
+}
+
+enum sy_status engine_extract(struct engine *e, const struct engine_extract_request *req,
+                              struct sy_error *err, struct engine_result *out)
+{
+	struct engine_request r = {.task = ENGINE_TASK_EXTRACT, .extract = *req};
+	return engine_request_run(e, &r, err, out);
+}
+
+/* The tokens the model's first task prepares for text (after the model's truncation). */
 enum sy_status engine_count_tokens(struct engine *e, const char *model, const char *text,
                                    size_t len, struct sy_error *err, int *out)
 {
@@ -493,10 +521,24 @@ enum sy_status engine_count_tokens(struct engine *e, const char *model, const ch
 		return s;
 	}
 	pthread_mutex_unlock(&e->mu);
-	s = embedder_count_tokens(m->emb, NULL, 0, text, len, err, out);
+	const struct model *md = m->model;
+	static const char *const one_label[] = {"x"};
+	const struct extract_params any_labels = {
+	    .labels = one_label, .n_labels = 1, .threshold = -1};
+	struct model_input in = {.text = text, .len = len, .truncate = true, .normalize = -1};
+	struct model_prepared p = {0};
+	if (md->encode) {
+		s = md->encode->prepare(md->impl, &in, err, &p);
+	} else if (md->score) {
+		s = md->score->prepare(md->impl, &in, err, &p);
+	} else {
+		in.extract = md->extract->labels ? NULL : &any_labels;
+		s = md->extract->prepare(md->impl, &in, err, &p);
+	}
+	*out = p.n_tokens;
+	model_prepared_free(md, &p);
 	pthread_mutex_lock(&e->mu);
-	/* A model that cannot count is not a failed request. */
-	admitted_leave(e, m, s == SY_ERR_UNSUPPORTED ? SY_OK : s);
+	admitted_leave(e, m, s);
 	pthread_mutex_unlock(&e->mu);
 	return s;
 }

@@ -3,20 +3,19 @@
  * (src/model) and never the layers above it.
  *
  * Threading: every public function is safe to call from many threads at once (the HTTP server
- * calls engine_encode from its connection threads). engine_encode blocks the calling thread until
- * its items are done; the work itself runs on the engine's worker threads, where items from
- * concurrent requests for the same model are batched together.
+ * calls the task entry points from its connection threads). engine_encode, engine_score and
+ * engine_extract block the calling thread until its items are done; the items are prepared
+ * (tokenised) on that thread, the computation runs on the engine's worker threads, where items
+ * from concurrent requests for the same model and task are batched together.
  *
- * Errors map to the API's error codes (DESIGN.md section 3):
- *   SY_ERR_NOT_FOUND     unknown model                 -> 404 MODEL_NOT_FOUND
- *   SY_ERR_UNAVAILABLE   model still loading (waited)   -> 503 MODEL_LOADING + Retry-After
- *   SY_ERR_LOAD_FAILED   load failed (or in cooldown)   -> 502 MODEL_LOAD_FAILED
- *   SY_ERR_BUSY          queue full                     -> 503 QUEUE_FULL + Retry-After
- *   SY_ERR_INVALID_ARG   bad request content            -> 400/422 INVALID_INPUT
- *   SY_ERR_LIMIT         text too long (truncate=false)  -> 422 INVALID_INPUT
- *                        or more items than the queue holds (the server's own
- *                        --max-items check answers 413 before this)
- *   SY_ERR_UNSUPPORTED   task the model cannot do       -> 400 INVALID_INPUT */
+ * Errors are status codes with neutral messages; the layers above word them for their users:
+ *   SY_ERR_NOT_FOUND     unknown model
+ *   SY_ERR_UNAVAILABLE   model still loading (waited), or the engine is draining
+ *   SY_ERR_LOAD_FAILED   load failed (or in cooldown)
+ *   SY_ERR_BUSY          queue full
+ *   SY_ERR_INVALID_ARG   bad request content
+ *   SY_ERR_LIMIT         text too long (truncate off), or more items than the queue holds
+ *   SY_ERR_UNSUPPORTED   a task or output the model does not offer */
 #ifndef SY_ENGINE_ENGINE_H
 #define SY_ENGINE_ENGINE_H
 
@@ -25,7 +24,7 @@
 #include <stdint.h>
 
 #include "base/status.h"
-#include "model/embedder.h"
+#include "model/model.h"
 #include "tensor/linear.h"
 
 struct engine;
@@ -67,6 +66,11 @@ enum sy_status engine_model_add(struct engine *e, const char *id, const char *pa
  * model is loaded. */
 enum sy_status engine_model_set_precision(struct engine *e, const char *id, enum linear_precision p,
                                           struct sy_error *err);
+/* Loads model id with these pooling, normalize and max_length options (n_threads and precision
+ * are ignored: the engine's and engine_model_set_precision's) from its next load on. Fails like
+ * engine_model_set_precision. */
+enum sy_status engine_model_set_options(struct engine *e, const char *id,
+                                        const struct model_options *o, struct sy_error *err);
 /* Adds every subdirectory of dir as a model named after it. */
 enum sy_status engine_models_dir_add(struct engine *e, const char *dir, struct sy_error *err);
 
@@ -87,6 +91,8 @@ struct engine_model_info {
 	enum linear_precision precision; /* what the model loads (or loaded) with */
 	size_t bytes; /* resident bytes when loaded (weights + scratch), else estimate or 0 */
 	int dims; /* dense output dims (0 until loaded once) */
+	unsigned tasks; /* ENGINE_TASK_* bits the model offers (0 until loaded once) */
+	unsigned outputs; /* ENGINE_OUTPUT_* bits of its encode task (0 without one) */
 	char labels[1024]; /* an extractor's fixed entity types, '\n'-separated ("" otherwise) */
 	char error[256]; /* last load error, when state == FAILED */
 	double idle_s; /* seconds since last use (-1 never used) */
@@ -122,56 +128,98 @@ struct engine_stats {
 };
 void engine_stats_get(struct engine *e, struct engine_stats *out);
 
+/* Tasks (engine_model_info.tasks bits, and the task of an engine_request). */
+enum engine_task {
+	ENGINE_TASK_ENCODE = 1,
+	ENGINE_TASK_SCORE = 2,
+	ENGINE_TASK_EXTRACT = 4,
+};
+const char *engine_task_name(enum engine_task t); /* "encode", "score", "extract" */
+
+/* Outputs of the encode task: the model's output bits (model/model.h). */
 enum engine_output {
-	ENGINE_OUTPUT_DENSE = 1,
-	ENGINE_OUTPUT_SPARSE = 2, /* SPLADE: dims = vocabulary size, mostly zeros */
-	ENGINE_OUTPUT_MULTIVECTOR = 4, /* ColBERT: result items[i].vectors */
-	ENGINE_OUTPUT_ENTITIES = 8, /* NER / GLiNER: result items[i].entities */
+	ENGINE_OUTPUT_DENSE = MODEL_OUTPUT_DENSE,
+	ENGINE_OUTPUT_SPARSE =
+	    MODEL_OUTPUT_SPARSE, /* SPLADE: dims = vocabulary size, mostly zeros */
+	ENGINE_OUTPUT_MULTIVECTOR = MODEL_OUTPUT_MULTIVECTOR, /* ColBERT: result items[i].vectors */
 };
 
-struct engine_encode_request {
+/* The items of a request, whatever its task. */
+struct engine_items {
 	const char *model;
 	int n_items;
 	const char *const *texts; /* [n_items], UTF-8 (invalid bytes are replaced) */
 	const size_t *lens; /* [n_items] bytes */
+	bool truncate; /* false: a text longer than the model limit is SY_ERR_LIMIT */
+};
+
+struct engine_encode_request {
+	struct engine_items items;
 	unsigned outputs; /* ENGINE_OUTPUT_* bits; 0 means dense */
 	int normalize; /* -1 model default, 0 off, 1 on */
-	bool truncate; /* false: a text longer than the model limit is SY_ERR_LIMIT */
 	bool is_query; /* use the model's "query" prompt when it has one */
 	const char *instruction; /* prepended to each text when non-NULL (overrides prompts) */
-	/* Score mode: when non-NULL, each item is the pair (query, texts[i]) for a cross-encoder,
-	 * and the result has dims 1 (the relevance score). A ColBERT model scores too: the query
-	 * and the items are encoded (the query as a query) and each score is their MaxSim. Other
-	 * models fail with SY_ERR_UNSUPPORTED either way. */
-	const char *query;
-	size_t query_len;
-	/* With ENGINE_OUTPUT_ENTITIES: labels, threshold and aggregation (NULL: the model's
-	 * defaults). */
-	const struct extract_params *extract;
 	/* The caller will ask engine_model_token for the sparse terms (return_tokens): a hint
 	 * for remote backends (the cluster gateway), which fetch the names with the result. */
 	bool want_tokens;
 };
 
-struct engine_encode_result {
-	int n_items, dims;
-	float *dense; /* [n_items][dims]; NULL when items is set */
-	struct embed_item_result *items; /* [n_items] multi-vectors or entities, or NULL */
-	int *n_tokens; /* [n_items] tokens per item incl. special tokens (for usage) */
-	double queue_ms, tokenize_ms, inference_ms, total_ms;
+/* Each item is the pair (query, texts[i]); the result is one relevance score per item. */
+struct engine_score_request {
+	struct engine_items items;
+	const char *query;
+	size_t query_len;
+	const char *instruction; /* put before each document by models that read one (ColBERT) */
 };
 
-/* Blocking. On success the caller owns *out and frees it with engine_encode_result_free.
- * Timing: the models tokenise inside their call, so tokenize_ms is 0 and inference_ms covers
- * tokenisation too (from the start of the first batch holding one of the request's items to the
- * end of the last); queue_ms runs from admission to that start; total_ms includes a lazy load.
- * truncate == false is checked before admission for models that can count tokens (BERT family);
- * USE-lite clips to its limit as it always does. normalize applies to the BERT family; USE-lite
- * always normalises. A request with more items than max_queue_items fails with SY_ERR_LIMIT, one
- * that does not fit in the queue now with SY_ERR_BUSY. */
+struct engine_extract_request {
+	struct engine_items items;
+	const struct extract_params *params; /* labels, threshold, aggregation; NULL defaults */
+};
+
+/* A request of any task, for the layers that carry requests without looking into them (the
+ * server's dispatch stage, the cluster's wire format). items is the common first member of
+ * each request type. */
+struct engine_request {
+	enum engine_task task;
+	union {
+		struct engine_items items;
+		struct engine_encode_request encode;
+		struct engine_score_request score;
+		struct engine_extract_request extract;
+	};
+};
+
+struct engine_result {
+	int n_items, dims;
+	float *dense; /* encode, dense or sparse: [n_items][dims]; NULL otherwise */
+	float *scores; /* score: [n_items] relevance; NULL otherwise */
+	struct model_item_result *items; /* [n_items] multi-vectors or entities, or NULL */
+	int *n_tokens; /* [n_items] tokens per item incl. special tokens (for usage) */
+	/* tokenization_ms: preparing the items on the caller's thread before they queue;
+	 * queue_ms: from admission to the start of the first batch holding one of them;
+	 * inference_ms: from there to the end of the last; total_ms: the whole call, a lazy
+	 * load included. */
+	double tokenization_ms, queue_ms, inference_ms, total_ms;
+};
+void engine_result_free(struct engine_result *r);
+
+/* The task entry points. Blocking; on success the caller owns *out (engine_result_free).
+ * Each item is prepared (tokenised) on the calling thread before it queues, so a text too
+ * long for the model with truncate off fails the request before any model work, batches
+ * close on exact token counts, and nothing is tokenised twice. A request with more items than
+ * max_queue_items fails with SY_ERR_LIMIT, one that does not fit in the queue now with
+ * SY_ERR_BUSY. A model without the task fails with SY_ERR_UNSUPPORTED (engine_model_get tells
+ * what it can do). */
 enum sy_status engine_encode(struct engine *e, const struct engine_encode_request *req,
-                             struct sy_error *err, struct engine_encode_result *out);
-void engine_encode_result_free(struct engine_encode_result *r);
+                             struct sy_error *err, struct engine_result *out);
+enum sy_status engine_score(struct engine *e, const struct engine_score_request *req,
+                            struct sy_error *err, struct engine_result *out);
+enum sy_status engine_extract(struct engine *e, const struct engine_extract_request *req,
+                              struct sy_error *err, struct engine_result *out);
+/* The entry point of req->task. */
+enum sy_status engine_request_run(struct engine *e, const struct engine_request *req,
+                                  struct sy_error *err, struct engine_result *out);
 
 /* Tokens of one text for a model (loads it if needed), for OpenAI usage counting. */
 enum sy_status engine_count_tokens(struct engine *e, const char *model, const char *text,

@@ -4,15 +4,16 @@
  *
  * Locking: one mutex (engine.mu) guards everything below except what a worker does with the
  * items of the batch it has taken off a queue (it owns them until it hands the results back
- * under the mutex) and the embedder itself (used by the one worker that set model.running, or
- * by the loader while the state is LOADING). Loads, estimates and embedder runs happen with the
- * mutex released; the state machine below keeps others away meanwhile:
+ * under the mutex) and the model itself (run by the one worker that set model.running, or
+ * opened by the loader while the state is LOADING; prepare is safe beside a run). Loads,
+ * estimates, prepares and runs happen with the mutex released; the state machine below keeps
+ * others away meanwhile:
  *
  *   AVAILABLE --request--> LOADING --ok--> LOADED --evict/TTL/unload--> AVAILABLE
  *                             |--fail--> FAILED --cooldown passed, next request--> LOADING
  *
  * A model is "idle" (and may be evicted or unloaded) when it is LOADED, nothing of it is queued
- * or running, and no request that was admitted to it is still inside engine_encode. */
+ * or running, and no request that was admitted to it is still inside a task entry point. */
 #ifndef SY_ENGINE_ENGINE_INTERNAL_H
 #define SY_ENGINE_ENGINE_INTERNAL_H
 
@@ -23,20 +24,16 @@
 
 #include "base/status.h"
 #include "engine/engine.h"
-#include "model/embedder.h"
+#include "model/model.h"
 
-/* One engine_encode call: its inputs, outputs and progress. Lives on the caller's stack. */
+/* One request: its prepared items, outputs and progress. Lives on the caller's stack. */
 struct engine_job {
+	enum engine_task task;
 	int n_items, dims;
-	const char *const *texts; /* [n_items] */
-	const size_t *lens; /* [n_items] bytes */
-	const char *prefix; /* prompt or instruction put before every text, or NULL */
-	size_t prefix_len;
-	signed char normalize; /* -1 model default, 0 off, 1 on */
-	float *dense; /* [n_items][dims] results, written by the workers */
-	struct embed_item_result *items; /* [n_items] variable-size results instead, or NULL */
-	bool is_query; /* the texts are search queries (ColBERT) */
-	const struct extract_params *extract; /* NULL: defaults */
+	struct model_input *inputs; /* [n_items] what each item's prepare was given */
+	struct model_prepared *prepared; /* [n_items] its tokens */
+	float *out; /* encode dense or sparse: [n_items][dims]; score: [n_items]; else NULL */
+	struct model_item_result *items; /* [n_items] variable-size results instead, or NULL */
 	int *n_tokens; /* [n_items] */
 	int remaining; /* items not done yet (engine.mu) */
 	enum sy_status status; /* first failure of any of its batches (engine.mu) */
@@ -47,11 +44,11 @@ struct engine_job {
 	pthread_cond_t done; /* signalled when remaining reaches 0 */
 };
 
-/* One text of a job, waiting in its model's queue (FIFO, singly linked). */
+/* One item of a job, waiting in its model's queue (FIFO, singly linked). */
 struct engine_item {
 	struct engine_job *job;
 	int index; /* into the job's arrays */
-	int est_tokens; /* tokens estimated before tokenisation: bytes / 4 + 2 */
+	int tokens; /* what the item computes (its prepared tokens): batches close on these */
 	struct engine_item *next;
 };
 
@@ -59,11 +56,13 @@ struct engine_model {
 	char *id, *path;
 	bool pinned;
 	enum linear_precision precision; /* the engine's default unless set for this model */
+	struct model_options opts; /* pooling, normalize, max_length (engine_model_set_options) */
 	enum engine_model_state state;
-	struct embedder *emb; /* when LOADED */
+	struct model *model; /* when LOADED */
 	char arch[32];
 	int dims;
-	char labels[1024]; /* embedder_labels, '\n'-separated */
+	unsigned tasks, outputs; /* engine_model_info's, known after the first load */
+	char labels[1024]; /* model_labels, '\n'-separated */
 	size_t bytes; /* counted against the budget: resident bytes when LOADED, the estimate
 			      while LOADING, the last known value otherwise */
 	char error[256]; /* last load error */
@@ -75,7 +74,7 @@ struct engine_model {
 	struct engine_item *head, *tail;
 	long queue_items;
 	bool running; /* a worker is running a batch of this model */
-	int n_admitted; /* requests admitted and still inside engine_encode */
+	int n_admitted; /* requests admitted and still inside a task entry point */
 	/* counters */
 	long n_requests, n_items, n_tokens, n_batches, n_errors;
 	long n_loads, n_evictions, n_load_failures;
@@ -92,7 +91,7 @@ struct engine {
 	int n_models, cap_models;
 	size_t used; /* bytes of LOADED and LOADING models */
 	bool draining, stopping;
-	long n_inside; /* engine_encode / count_tokens / admin calls in progress */
+	long n_inside; /* task / count_tokens / admin calls in progress */
 	pthread_t *workers;
 	int n_workers;
 	pthread_t reaper;
@@ -113,9 +112,9 @@ void engine_model_info_fill(const struct engine_model *m, uint64_t now_ns,
 enum sy_status engine_model_ensure_loaded(struct engine *e, struct engine_model *m,
                                           struct sy_error *err);
 bool engine_model_idle(const struct engine_model *m); /* mu held */
-/* Unloads an idle model: state AVAILABLE, bytes returned to the budget. Returns the embedder,
+/* Unloads an idle model: state AVAILABLE, bytes returned to the budget. Returns the model,
  * which the caller closes after releasing mu. */
-struct embedder *engine_model_detach(struct engine *e, struct engine_model *m);
+struct model *engine_model_detach(struct engine *e, struct engine_model *m);
 enum sy_status engine_reaper_start(struct engine *e, struct sy_error *err);
 
 /* batcher.c */

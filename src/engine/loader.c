@@ -4,7 +4,7 @@
  * since the encoder converts half-precision weights at load; other files at their size), then
  * makes room by evicting the least recently used models that are loaded, not pinned and idle,
  * and reserves the estimate while it runs, so two loads at once cannot both take the same free
- * space. When the load is done the reservation is replaced by what the embedder reports it
+ * space. When the load is done the reservation is replaced by what the model reports it
  * holds (weights plus the scratch of a full batch), or kept when it cannot say.
  *
  * Outcomes: a model whose estimate alone exceeds the budget fails for good (until the cooldown
@@ -28,6 +28,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "engine/engine_internal.h"
+#include "model/registry.h"
 #include "hub/hub.h"
 #include "model/formats/safetensors.h"
 
@@ -105,26 +106,26 @@ bool engine_model_idle(const struct engine_model *m)
 	       m->n_admitted == 0;
 }
 
-struct embedder *engine_model_detach(struct engine *e, struct engine_model *m)
+struct model *engine_model_detach(struct engine *e, struct engine_model *m)
 {
-	struct embedder *emb = m->emb;
-	m->emb = NULL;
+	struct model *model = m->model;
+	m->model = NULL;
 	m->state = ENGINE_MODEL_AVAILABLE;
 	e->used -= m->bytes < e->used ? m->bytes : e->used;
 	pthread_cond_broadcast(&m->cv);
-	return emb;
+	return model;
 }
 
-/* Embedders detached under the mutex, closed once it is released. */
+/* Models detached under the mutex, closed once it is released. */
 struct graveyard {
-	struct embedder *v[64];
+	struct model *v[64];
 	int n;
 };
 
 static void graveyard_close(struct graveyard *g)
 {
 	for (int i = 0; i < g->n; i++)
-		embedder_close(g->v[i]);
+		model_close(g->v[i]);
 	g->n = 0;
 }
 
@@ -205,17 +206,17 @@ static enum sy_status load_locked(struct engine *e, struct engine_model *m, stru
 	pthread_mutex_unlock(&e->mu);
 	graveyard_close(&g);
 
-	struct embed_options opts = embed_default_options();
+	struct model_options opts = m->opts;
 	opts.n_threads = e->cfg.n_threads;
 	opts.precision = m->precision;
 	struct sy_error load_err = {0};
-	struct embedder *emb = NULL;
+	struct model *model = NULL;
 	uint64_t t0 = sy_now_ns();
 	/* A Hub id ("org/name") loads from the Hugging Face cache, downloaded first if needed. */
 	char *hub_dir = NULL;
 	enum sy_status s = hub_resolve_model(m->path, true, &load_err, &hub_dir);
 	if (s == SY_OK)
-		s = embedder_open(hub_dir ? hub_dir : m->path, &opts, &load_err, &emb);
+		s = model_open(hub_dir ? hub_dir : m->path, &opts, &load_err, &model);
 	free(hub_dir);
 	uint64_t t1 = sy_now_ns();
 
@@ -224,17 +225,21 @@ static enum sy_status load_locked(struct engine *e, struct engine_model *m, stru
 	m->load_ms = (double)(t1 - t0) / 1e6;
 	if (s != SY_OK)
 		return load_fail(e, m, s, load_err.msg, err);
-	size_t actual = embedder_bytes(emb);
+	size_t actual = model_bytes(model);
 	if (actual == 0)
 		actual = est;
-	m->emb = emb;
+	m->model = model;
 	m->bytes = actual;
 	e->used += actual;
-	snprintf(m->arch, sizeof m->arch, "%s", embedder_arch(emb));
-	m->dims = embedder_dims(emb);
+	snprintf(m->arch, sizeof m->arch, "%s", model->arch);
+	m->dims = model_dims(model);
+	m->tasks = (model->encode ? ENGINE_TASK_ENCODE : 0u) |
+	           (model->score ? ENGINE_TASK_SCORE : 0u) |
+	           (model->extract ? ENGINE_TASK_EXTRACT : 0u);
+	m->outputs = model->encode ? (unsigned)model->encode->output : 0u;
 	m->labels[0] = '\0';
 	int n_labels = 0;
-	const char *const *labels = embedder_labels(emb, &n_labels);
+	const char *const *labels = model_labels(model, &n_labels);
 	for (int i = 0, at = 0; labels && i < n_labels && at < (int)sizeof m->labels; i++)
 		at += snprintf(m->labels + at, sizeof m->labels - (size_t)at, "%s%s", i ? "\n" : "",
 		               labels[i]);
@@ -376,13 +381,13 @@ enum sy_status engine_model_unload(struct engine *e, const char *id, struct sy_e
 		deadline_ts(deadline, &ts);
 		pthread_cond_timedwait(&m->cv, &e->mu, &ts);
 	}
-	struct embedder *emb = NULL;
+	struct model *model = NULL;
 	if (m->state == ENGINE_MODEL_LOADED) {
-		emb = engine_model_detach(e, m);
+		model = engine_model_detach(e, m);
 		sy_log(SY_LOG_INFO, "engine: unloaded %s", m->id);
 	}
 	pthread_mutex_unlock(&e->mu);
-	embedder_close(emb);
+	model_close(model);
 	return SY_OK;
 }
 

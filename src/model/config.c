@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/file.h"
+#include "model/desc.h"
 
 const char *bert_arch_name(enum bert_arch a)
 {
@@ -241,6 +242,14 @@ enum sy_status bert_config_load(const char *dir, struct sy_error *err, struct be
 	}
 	free(path);
 	return s;
+}
+
+enum sy_status bert_config_from_desc(const struct model_desc *d, struct sy_error *err,
+                                     struct bert_config *out)
+{
+	if (!d->config_text)
+		return sy_error_set(err, SY_ERR_UNSUPPORTED, "model %s: no config.json", d->path);
+	return bert_config_parse(d->config_text, d->config_len, d->config_name, err, out);
 }
 
 bool config_find_architecture(const char *dir, const char *name, bool substring, char *buf,

@@ -44,6 +44,10 @@ struct bert_config {
 /* Parses config.json content (len bytes; name is used in messages). */
 enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
                                  struct sy_error *err, struct bert_config *out);
+/* Parses the config.json of a model's description. */
+struct model_desc;
+enum sy_status bert_config_from_desc(const struct model_desc *d, struct sy_error *err,
+                                     struct bert_config *out);
 /* Reads and parses dir/config.json. */
 enum sy_status bert_config_load(const char *dir, struct sy_error *err, struct bert_config *out);
 

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 
 #include "base/status.h"
-#include "model/embedder.h"
+#include "model/model.h"
 #include "tensor/gemm.h"
 
 #define ST_META_MAX_DENSE 4

@@ -45,14 +45,9 @@ enum sy_status router_embed(struct router *r, const char *model, const char *con
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	for (int i = 0; i < n; i++)
 		lens[i] = strlen(texts[i]);
-	struct engine_encode_request req = {.model = model,
-	                                    .n_items = n,
-	                                    .texts = texts,
-	                                    .lens = lens,
-	                                    .outputs = ENGINE_OUTPUT_DENSE,
-	                                    .normalize = 1,
-	                                    .truncate = true};
-	struct engine_encode_result res;
+	struct engine_encode_request req = {
+	    .items = {model, n, texts, lens, true}, .outputs = ENGINE_OUTPUT_DENSE, .normalize = 1};
+	struct engine_result res;
 	enum sy_status s = r->deps.engine ? engine_encode(r->deps.engine, &req, err, &res)
 	                                  : sy_error_set(err, SY_ERR_UNAVAILABLE, "no engine");
 	free(lens);
@@ -72,7 +67,7 @@ enum sy_status router_embed(struct router *r, const char *model, const char *con
 	*out = res.dense;
 	*dims = res.dims;
 	res.dense = NULL;
-	engine_encode_result_free(&res);
+	engine_result_free(&res);
 	return SY_OK;
 }
 

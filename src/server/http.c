@@ -77,51 +77,6 @@ struct server_limits server_default_limits(void)
 
 /* ---- responses ---- */
 
-void response_header_add(struct response *rs, const char *name, const char *fmt, ...)
-{
-	if (rs->n_headers >= RESPONSE_MAX_HEADERS)
-		return;
-	rs->headers[rs->n_headers].name = name;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(rs->headers[rs->n_headers].value, sizeof rs->headers[0].value, fmt, ap);
-	va_end(ap);
-	rs->n_headers++;
-}
-
-void response_error(struct response *rs, const struct api_error *err)
-{
-	rs->error = *err;
-	rs->has_error = true;
-	rs->status = err->http_status;
-}
-
-void response_error_set(struct response *rs, int status, const char *code, const char *fmt, ...)
-{
-	rs->has_error = true;
-	rs->status = status;
-	rs->error.http_status = status;
-	rs->error.code = code;
-	rs->error.retry_after_s = 0;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(rs->error.message, sizeof rs->error.message, fmt, ap);
-	va_end(ap);
-}
-
-double request_elapsed_ms(const struct request *rq)
-{
-	return (double)(sy_now_ns() - rq->t_start_ns) / 1e6;
-}
-
-void response_timing_headers(struct response *rs, double queue_ms, double inference_ms,
-                             double total_ms)
-{
-	response_header_add(rs, "X-Queue-Time", "%.3f", queue_ms);
-	response_header_add(rs, "X-Inference-Time", "%.3f", inference_ms);
-	response_header_add(rs, "X-Total-Time", "%.3f", total_ms);
-}
-
 static void response_free(struct response *rs)
 {
 	sbuf_free(&rs->body);
@@ -679,22 +634,4 @@ void server_stop(struct server *s)
 	auth_free(s->auth);
 	metrics_free(s->metrics);
 	free(s);
-}
-
-enum sy_status server_encode(struct server *srv, const struct engine_encode_request *req,
-                             struct sy_error *err, struct engine_encode_result *out)
-{
-	if (srv->backend.encode)
-		return srv->backend.encode(srv->backend.ctx, req, err, out);
-	return engine_encode(srv->engine, req, err, out);
-}
-
-enum sy_status server_model_token(struct server *srv, const char *model, int id, char *buf,
-                                  size_t cap)
-{
-	if (srv->backend.encode)
-		return srv->backend.token
-		           ? srv->backend.token(srv->backend.ctx, model, id, buf, cap)
-		           : SY_ERR_NOT_FOUND;
-	return engine_model_token(srv->engine, model, id, buf, cap);
 }

@@ -681,6 +681,18 @@ void json_embeddings_request_free(struct embeddings_request *r)
 	memset(r, 0, sizeof *r);
 }
 
+/* ---- answers ---- */
+
+void json_timing_write(struct sbuf *b, const struct engine_result *res, double total_ms)
+{
+	/* tokenization_ms is SIE's name; tokenize_ms, the name before it, stays one release. */
+	sbuf_printf(b,
+	            ",\"timing\":{\"queue_ms\":%.3f,\"tokenization_ms\":%.3f,"
+	            "\"tokenize_ms\":%.3f,\"inference_ms\":%.3f,\"total_ms\":%.3f}",
+	            res->queue_ms, res->tokenization_ms, res->tokenization_ms, res->inference_ms,
+	            total_ms);
+}
+
 /* ---- models ---- */
 
 void json_model_info_write(struct sbuf *b, const struct engine_model_info *m)
@@ -689,27 +701,27 @@ void json_model_info_write(struct sbuf *b, const struct engine_model_info *m)
 	json_write_str(b, m->id, -1);
 	sbuf_puts(b, ",\"object\":\"model\",\"owned_by\":\"switchyard\",\"state\":");
 	json_write_str(b, engine_model_state_str(m->state), -1);
-	/* Known once the model has loaded: cross-encoders score pairs, ColBERT models encode
-	 * (multivector) and score (MaxSim), extractors extract, the others encode. */
-	const char *a = m->arch;
-	sbuf_puts(b, !strcmp(a, "cross-encoder") ? ",\"tasks\":[\"score\",\"rerank\"]"
-	             : !strcmp(a, "colbert")     ? ",\"tasks\":[\"encode\",\"score\",\"rerank\"]"
-	             : !strcmp(a, "token-classifier") || !strcmp(a, "gliner")
-	                 ? ",\"tasks\":[\"extract\"]"
-	                 : ",\"tasks\":[\"encode\"]");
-	sbuf_puts(b, ",\"arch\":");
-	json_write_str(b, a, -1);
+	/* Known once the model has loaded (until then: encode). Scoring models also rerank; the
+	 * encode task's output type, and "entities" for extractors. */
+	const unsigned t = m->tasks ? m->tasks : ENGINE_TASK_ENCODE;
+	sbuf_puts(b, ",\"tasks\":[");
+	int k = 0;
+	if (t & ENGINE_TASK_ENCODE)
+		sbuf_puts(b, k++ ? ",\"encode\"" : "\"encode\"");
+	if (t & ENGINE_TASK_SCORE)
+		sbuf_puts(b, k++ ? ",\"score\",\"rerank\"" : "\"score\",\"rerank\"");
+	if (t & ENGINE_TASK_EXTRACT)
+		sbuf_puts(b, k++ ? ",\"extract\"" : "\"extract\"");
+	sbuf_puts(b, "],\"arch\":");
+	json_write_str(b, m->arch, -1);
 	sbuf_printf(b, ",\"precision\":\"%s\"", linear_precision_name(m->precision));
-	/* encode's output type: SPLADE models give sparse vectors, ColBERT multi-vectors, the
-	 * other encoders dense ones; extractors list their entity types. */
-	if (!strcmp(a, "splade"))
-		sbuf_puts(b, ",\"outputs\":[\"sparse\"]");
-	else if (!strcmp(a, "colbert"))
-		sbuf_puts(b, ",\"outputs\":[\"multivector\"]");
-	else if (!strcmp(a, "token-classifier") || !strcmp(a, "gliner"))
+	if (m->outputs)
+		sbuf_printf(b, ",\"outputs\":[\"%s\"]",
+		            m->outputs == ENGINE_OUTPUT_SPARSE        ? "sparse"
+		            : m->outputs == ENGINE_OUTPUT_MULTIVECTOR ? "multivector"
+		                                                      : "dense");
+	else if (m->tasks & ENGINE_TASK_EXTRACT)
 		sbuf_puts(b, ",\"outputs\":[\"entities\"]");
-	else if (a[0] && strcmp(a, "cross-encoder") != 0)
-		sbuf_puts(b, ",\"outputs\":[\"dense\"]");
 	if (m->labels[0]) {
 		sbuf_puts(b, ",\"labels\":[");
 		for (const char *l = m->labels; *l;) {

@@ -103,4 +103,7 @@ void json_pairs_request_free(struct pairs_request *r);
 /* One model object of GET /v1/models (DESIGN.md section 10). */
 void json_model_info_write(struct sbuf *b, const struct engine_model_info *m);
 
+/* ,"timing":{...} of an engine result (the caller writes the braces around). */
+void json_timing_write(struct sbuf *b, const struct engine_result *res, double total_ms);
+
 #endif

@@ -1,6 +1,6 @@
 /* The routing layer's HTTP side: POST /v1/chat/completions (OpenAI shape, streamed or not, the
- * `model` naming a route or an upstream), POST /v1/admin/router/reload, GET /v1/routes, and the
- * task table's name resolution for encode/score/extract (src/router, docs/ROUTING.md).
+ * `model` naming a route or an upstream), POST /v1/admin/router/reload and GET /v1/routes
+ * (src/router, docs/ROUTING.md). The task table's names are resolved in dispatch.c.
  *
  * The router in use is reference-counted: a reload builds the new one, swaps the pointer under
  * a mutex and drops the holder's reference to the old one, which is freed when the last request
@@ -77,93 +77,6 @@ enum sy_status server_router_reload(struct server *s, struct sy_error *err)
 	sy_log(SY_LOG_INFO, "router: %d route(s), %d task(s) from %s", router_n_routes(r),
 	       router_n_tasks(r), s->router_config);
 	return SY_OK;
-}
-
-/* ---- tasks ---- */
-
-struct shadow_job {
-	struct server *srv;
-	char model[256];
-	int n;
-	char **texts;
-	size_t *lens;
-	struct engine_encode_request req;
-};
-
-static void *shadow_main(void *arg)
-{
-	struct shadow_job *j = arg;
-	struct engine_encode_result res;
-	struct sy_error err = {0};
-	j->req.model = j->model;
-	j->req.texts = (const char *const *)j->texts;
-	j->req.lens = j->lens;
-	if (server_encode(j->srv, &j->req, &err, &res) == SY_OK)
-		engine_encode_result_free(&res);
-	else
-		sy_log(SY_LOG_DEBUG, "router: shadow request to %s failed: %s", j->model, err.msg);
-	for (int i = 0; i < j->n; i++)
-		free(j->texts[i]);
-	free(j->texts);
-	free(j->lens);
-	free(j);
-	return NULL;
-}
-
-/* Runs a copy of req against the shadow model in the background; its answer is dropped. */
-static void shadow_start(struct server *srv, const char *model,
-                         const struct engine_encode_request *req)
-{
-	struct shadow_job *j = calloc(1, sizeof *j);
-	if (!j)
-		return;
-	j->srv = srv;
-	snprintf(j->model, sizeof j->model, "%s", model);
-	j->n = req->n_items;
-	j->req = *req;
-	j->req.query = NULL; /* a copy below */
-	j->texts = calloc((size_t)j->n, sizeof *j->texts);
-	j->lens = calloc((size_t)j->n, sizeof *j->lens);
-	bool ok = j->texts && j->lens;
-	for (int i = 0; ok && i < j->n; i++) {
-		j->texts[i] = strndup(req->texts[i], req->lens[i]);
-		j->lens[i] = req->lens[i];
-		ok = j->texts[i] != NULL;
-	}
-	/* Score and extract parameters point into the caller's request, which is gone by the time
-	 * the shadow runs: shadow those as plain encodes of the same texts. */
-	j->req.extract = NULL;
-	j->req.instruction = NULL;
-	if (req->outputs & ENGINE_OUTPUT_ENTITIES || req->query)
-		j->req.outputs = req->outputs & ENGINE_OUTPUT_ENTITIES ? ENGINE_OUTPUT_ENTITIES
-		                                                       : ENGINE_OUTPUT_DENSE;
-	pthread_t t;
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (!ok || pthread_create(&t, &a, shadow_main, j) != 0) {
-		for (int i = 0; j->texts && i < j->n; i++)
-			free(j->texts[i]);
-		free(j->texts);
-		free(j->lens);
-		free(j);
-	}
-	pthread_attr_destroy(&a);
-}
-
-const char *server_task_model(struct request *rq, const char *operation, const char *name,
-                              char *model, size_t cap, const struct engine_encode_request *req)
-{
-	struct router_ref *ref;
-	struct router *r = server_router_acquire(rq->srv, &ref);
-	char shadow[256] = "";
-	bool hit = r && router_task_resolve(r, name, operation, model, cap, shadow, sizeof shadow);
-	server_router_release(rq->srv, ref);
-	if (!hit)
-		return name;
-	if (shadow[0] && req && req->query == NULL)
-		shadow_start(rq->srv, shadow, req);
-	return model;
 }
 
 /* ---- chat ---- */

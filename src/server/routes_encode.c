@@ -2,7 +2,7 @@
  * routes_score.c).
  *
  * Both parse and validate the whole request first (limits, types, UTF-8), so a bad request
- * costs no engine work; then one blocking engine_encode call, whose items the engine batches
+ * costs no engine work; then one dispatched encode request, whose items the engine batches
  * with those of concurrent requests. Encode answers dense, sparse (SPLADE) or multivector
  * (ColBERT: {token_dims, num_tokens, values} with the vectors back to back); extract answers
  * entities with character offsets (code points, as Python counts them) into each text. */
@@ -86,8 +86,8 @@ static bool write_sparse(struct request *rq, const char *model, const struct enc
 }
 
 static void write_encode_response(struct request *rq, const char *model,
-                                  const struct encode_request *req,
-                                  const struct engine_encode_result *res, struct response *rs)
+                                  const struct encode_request *req, const struct engine_result *res,
+                                  struct response *rs)
 {
 	struct sbuf *b = &rs->body;
 	const bool sparse = (req->outputs & ENGINE_OUTPUT_SPARSE) != 0;
@@ -119,7 +119,7 @@ static void write_encode_response(struct request *rq, const char *model,
 			continue;
 		}
 		if (multi) {
-			const struct embed_item_result *r = &res->items[i];
+			const struct model_item_result *r = &res->items[i];
 			sbuf_printf(
 			    b, ",\"multivector\":{\"token_dims\":%d,\"num_tokens\":%d,\"values\":",
 			    r->dims, r->n_vectors);
@@ -133,10 +133,9 @@ static void write_encode_response(struct request *rq, const char *model,
 	}
 	free(terms);
 	double total_ms = request_elapsed_ms(rq);
-	sbuf_printf(b,
-	            "],\"timing\":{\"queue_ms\":%.3f,\"tokenize_ms\":%.3f,\"inference_ms\":%.3f,"
-	            "\"total_ms\":%.3f}}",
-	            res->queue_ms, res->tokenize_ms, res->inference_ms, total_ms);
+	sbuf_putc(b, ']');
+	json_timing_write(b, res, total_ms);
+	sbuf_putc(b, '}');
 	response_timing_headers(rs, res->queue_ms, res->inference_ms, total_ms);
 	rs->status = 200;
 }
@@ -152,37 +151,26 @@ void route_encode(struct request *rq, const char *model, struct response *rs)
 		response_error(rs, &ae);
 		return;
 	}
-	struct engine_encode_request er = {
-	    .model = model,
-	    .n_items = req.n_items,
-	    .texts = req.texts,
-	    .lens = req.lens,
-	    .outputs = req.outputs,
-	    .normalize = req.normalize,
-	    .truncate = req.truncate,
-	    .is_query = req.is_query,
-	    .instruction = req.instruction,
-	    .want_tokens = req.return_tokens,
-	};
-	struct engine_encode_result res = {0};
-	struct sy_error err = {0};
-	char task_model[256];
-	er.model = server_task_model(rq, "encode", model, task_model, sizeof task_model, &er);
-	if (er.model != model)
-		response_header_add(rs, "x-switchyard-model", "%s", er.model);
-	if (server_encode(rq->srv, &er, &err, &res) != SY_OK) {
-		api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));
-		response_error(rs, &ae);
+	struct engine_request er = {
+	    .task = ENGINE_TASK_ENCODE,
+	    .encode = {.items = {model, req.n_items, req.texts, req.lens, req.truncate},
+	               .outputs = req.outputs,
+	               .normalize = req.normalize,
+	               .is_query = req.is_query,
+	               .instruction = req.instruction,
+	               .want_tokens = req.return_tokens}};
+	struct engine_result res = {0};
+	if (!server_dispatch(rq, &er, rs, &res)) {
 		json_encode_request_free(&req);
 		return;
 	}
 	write_encode_response(rq, model, &req, &res, rs);
-	engine_encode_result_free(&res);
+	engine_result_free(&res);
 	json_encode_request_free(&req);
 }
 
 static void write_extract_response(const char *model, const struct encode_request *req,
-                                   const struct engine_encode_result *res, double total_ms,
+                                   const struct engine_result *res, double total_ms,
                                    struct response *rs)
 {
 	struct sbuf *b = &rs->body;
@@ -190,7 +178,7 @@ static void write_extract_response(const char *model, const struct encode_reques
 	json_write_str(b, model, -1);
 	sbuf_puts(b, ",\"items\":[");
 	for (int i = 0; i < res->n_items; i++) {
-		const struct embed_item_result *r = &res->items[i];
+		const struct model_item_result *r = &res->items[i];
 		const char *text = req->texts[i];
 		sbuf_puts(b, i ? ",{\"id\":" : "{\"id\":");
 		if (req->ids[i])
@@ -199,7 +187,7 @@ static void write_extract_response(const char *model, const struct encode_reques
 			sbuf_printf(b, "\"item-%d\"", i);
 		sbuf_puts(b, ",\"entities\":[");
 		for (int k = 0; k < r->n_entities; k++) {
-			const struct embed_entity *en = &r->entities[k];
+			const struct model_entity *en = &r->entities[k];
 			sbuf_puts(b, k ? ",{\"text\":" : "{\"text\":");
 			json_write_str(b, text + en->start, (long)(en->end - en->start));
 			sbuf_puts(b, ",\"label\":");
@@ -212,10 +200,9 @@ static void write_extract_response(const char *model, const struct encode_reques
 		}
 		sbuf_puts(b, "]}");
 	}
-	sbuf_printf(b,
-	            "],\"timing\":{\"queue_ms\":%.3f,\"tokenize_ms\":%.3f,\"inference_ms\":%.3f,"
-	            "\"total_ms\":%.3f}}",
-	            res->queue_ms, res->tokenize_ms, res->inference_ms, total_ms);
+	sbuf_putc(b, ']');
+	json_timing_write(b, res, total_ms);
+	sbuf_putc(b, '}');
 	response_timing_headers(rs, res->queue_ms, res->inference_ms, total_ms);
 	rs->status = 200;
 }
@@ -237,28 +224,12 @@ void route_extract(struct request *rq, const char *model, struct response *rs)
 	    .threshold = req.has_threshold ? (float)req.threshold : -1.0f,
 	    .aggregation = (enum ner_aggregation)req.aggregation,
 	};
-	struct engine_encode_request er = {
-	    .model = model,
-	    .n_items = req.n_items,
-	    .texts = req.texts,
-	    .lens = req.lens,
-	    .outputs = ENGINE_OUTPUT_ENTITIES,
-	    .normalize = -1,
-	    .truncate = true,
-	    .extract = &xp,
-	};
-	struct engine_encode_result res = {0};
-	struct sy_error err = {0};
-	char task_model[256];
-	er.model = server_task_model(rq, "extract", model, task_model, sizeof task_model, &er);
-	if (er.model != model)
-		response_header_add(rs, "x-switchyard-model", "%s", er.model);
-	if (server_encode(rq->srv, &er, &err, &res) != SY_OK) {
-		api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));
-		response_error(rs, &ae);
-	} else {
+	struct engine_request er = {
+	    .task = ENGINE_TASK_EXTRACT,
+	    .extract = {.items = {model, req.n_items, req.texts, req.lens, true}, .params = &xp}};
+	struct engine_result res = {0};
+	if (server_dispatch(rq, &er, rs, &res))
 		write_extract_response(model, &req, &res, request_elapsed_ms(rq), rs);
-	}
-	engine_encode_result_free(&res);
+	engine_result_free(&res);
 	json_encode_request_free(&req);
 }

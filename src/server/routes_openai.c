@@ -15,7 +15,7 @@
 #include "server/server_internal.h"
 
 static void write_embeddings_response(struct request *rq, const struct embeddings_request *req,
-                                      const struct engine_encode_result *res, struct response *rs)
+                                      const struct engine_result *res, struct response *rs)
 {
 	struct sbuf *b = &rs->body;
 	size_t per = req->base64 ? (size_t)res->dims * 6 : (size_t)res->dims * 13;
@@ -73,21 +73,14 @@ void route_embeddings(struct request *rq, struct response *rs)
 			goto out;
 		}
 	}
-	struct engine_encode_request er = {
-	    .model = req.model,
-	    .n_items = req.n_inputs,
-	    .texts = req.texts,
-	    .lens = req.lens,
-	    .outputs = ENGINE_OUTPUT_DENSE,
-	    .normalize = -1,
-	    .truncate = true,
-	};
-	struct engine_encode_result res = {0};
-	if (server_encode(rq->srv, &er, &err, &res) != SY_OK) {
-		api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));
-		response_error(rs, &ae);
+	struct engine_request er = {
+	    .task = ENGINE_TASK_ENCODE,
+	    .encode = {.items = {req.model, req.n_inputs, req.texts, req.lens, true},
+	               .outputs = ENGINE_OUTPUT_DENSE,
+	               .normalize = -1}};
+	struct engine_result res = {0};
+	if (!server_dispatch(rq, &er, rs, &res))
 		goto out;
-	}
 	if (req.dimensions && req.dimensions != res.dims)
 		response_error_set(rs, 400, "INVALID_INPUT",
 		                   "dimensions: model %s has %d dimensions, %d were asked for "
@@ -95,7 +88,7 @@ void route_embeddings(struct request *rq, struct response *rs)
 		                   req.model, res.dims, req.dimensions);
 	else
 		write_embeddings_response(rq, &req, &res, rs);
-	engine_encode_result_free(&res);
+	engine_result_free(&res);
 out:
 	json_embeddings_request_free(&req);
 }

@@ -1,8 +1,8 @@
 /* POST /v1/score/{model} and POST /v1/rerank (Cohere/Jina shape): a query against a list of
- * documents through a cross-encoder. Both parse and validate the whole request first, then make
- * one engine_encode call in score mode (each item is the pair (query, document)), which the
- * engine batches with concurrent requests like any encode. Answers are sorted by score, best
- * first; ties keep input order. A model that is not a cross-encoder answers 400 saying so. */
+ * documents through a model's score task (a cross-encoder, or ColBERT's MaxSim). Both parse and
+ * validate the whole request first, then dispatch one score request (each item is the pair
+ * (query, document)), which the engine batches with concurrent requests. Answers are sorted by
+ * score, best first; ties keep input order. A model that cannot score answers 400 saying so. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,38 +24,23 @@ static int by_score(const void *a, const void *b)
 
 /* Runs the pairs; on success *order holds the items sorted by score (caller frees). */
 static bool run_pairs(struct request *rq, const char *model, const struct pairs_request *req,
-                      struct response *rs, struct engine_encode_result *res, struct ranked **order)
+                      struct response *rs, struct engine_result *res, struct ranked **order)
 {
-	struct engine_encode_request er = {
-	    .model = model,
-	    .n_items = req->n_items,
-	    .texts = req->texts,
-	    .lens = req->lens,
-	    .outputs = ENGINE_OUTPUT_DENSE,
-	    .normalize = -1,
-	    .truncate = true,
-	    .query = req->query,
-	    .query_len = req->query_len,
-	};
-	struct sy_error err = {0};
-	char task_model[256];
-	er.model = server_task_model(rq, "score", model, task_model, sizeof task_model, &er);
-	if (er.model != model)
-		response_header_add(rs, "x-switchyard-model", "%s", er.model);
-	if (server_encode(rq->srv, &er, &err, res) != SY_OK) {
-		struct api_error ae;
-		api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));
-		response_error(rs, &ae);
+	struct engine_request er = {
+	    .task = ENGINE_TASK_SCORE,
+	    .score = {.items = {model, req->n_items, req->texts, req->lens, true},
+	              .query = req->query,
+	              .query_len = req->query_len}};
+	if (!server_dispatch(rq, &er, rs, res))
 		return false;
-	}
 	*order = malloc((size_t)res->n_items * sizeof **order);
 	if (!*order) {
-		engine_encode_result_free(res);
+		engine_result_free(res);
 		response_error_set(rs, 500, "INTERNAL", "out of memory");
 		return false;
 	}
 	for (int i = 0; i < res->n_items; i++)
-		(*order)[i] = (struct ranked){i, res->dense[i]};
+		(*order)[i] = (struct ranked){i, res->scores[i]};
 	qsort(*order, (size_t)res->n_items, sizeof **order, by_score);
 	return true;
 }
@@ -74,7 +59,7 @@ void route_score(struct request *rq, const char *model, struct response *rs)
 		response_error(rs, &ae);
 		return;
 	}
-	struct engine_encode_result res;
+	struct engine_result res;
 	struct ranked *order;
 	if (run_pairs(rq, model, &req, rs, &res, &order)) {
 		struct sbuf *b = &rs->body;
@@ -93,14 +78,13 @@ void route_score(struct request *rq, const char *model, struct response *rs)
 			sbuf_printf(b, ",\"rank\":%d}", r);
 		}
 		double total = request_elapsed_ms(rq);
-		sbuf_printf(b,
-		            "],\"timing\":{\"queue_ms\":%.3f,\"inference_ms\":%.3f,"
-		            "\"total_ms\":%.3f}}",
-		            res.queue_ms, res.inference_ms, total);
+		sbuf_putc(b, ']');
+		json_timing_write(b, &res, total);
+		sbuf_putc(b, '}');
 		response_timing_headers(rs, res.queue_ms, res.inference_ms, total);
 		rs->status = 200;
 		free(order);
-		engine_encode_result_free(&res);
+		engine_result_free(&res);
 	}
 	json_pairs_request_free(&req);
 }
@@ -114,7 +98,7 @@ void route_rerank(struct request *rq, struct response *rs)
 		response_error(rs, &ae);
 		return;
 	}
-	struct engine_encode_result res;
+	struct engine_result res;
 	struct ranked *order;
 	if (run_pairs(rq, req.model, &req, rs, &res, &order)) {
 		struct sbuf *b = &rs->body;
@@ -139,7 +123,7 @@ void route_rerank(struct request *rq, struct response *rs)
 		response_timing_headers(rs, res.queue_ms, res.inference_ms, request_elapsed_ms(rq));
 		rs->status = 200;
 		free(order);
-		engine_encode_result_free(&res);
+		engine_result_free(&res);
 	}
 	json_pairs_request_free(&req);
 }

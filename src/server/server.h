@@ -22,11 +22,11 @@ struct server_limits {
 };
 
 /* Where the routes send their work: the local engine (serve, the default) or another backend
- * with the same contract as engine_encode (the cluster gateway, src/cluster). The engine still
- * answers the catalogue (/v1/models) and statistics. */
+ * with the same contract as engine_request_run (the cluster gateway, src/cluster). The engine
+ * still answers the catalogue (/v1/models) and statistics. */
 struct server_backend {
-	enum sy_status (*encode)(void *ctx, const struct engine_encode_request *req,
-	                         struct sy_error *err, struct engine_encode_result *out);
+	enum sy_status (*run)(void *ctx, const struct engine_request *req, struct sy_error *err,
+	                      struct engine_result *out);
 	/* The vocabulary piece of a sparse model's term id, as engine_model_token; may be NULL. */
 	enum sy_status (*token)(void *ctx, const char *model, int id, char *buf, size_t cap);
 	void *ctx;

@@ -28,7 +28,7 @@ struct MHD_Connection;
 
 struct server {
 	struct engine *engine; /* not owned */
-	struct server_backend backend; /* where encode work goes (the engine by default) */
+	struct server_backend backend; /* where model work goes (the engine by default) */
 	struct server_limits limits;
 	/* the routing layer: the current router, swapped on reload (routes_chat.c) */
 	pthread_mutex_t router_mu;
@@ -46,12 +46,6 @@ struct server {
 	atomic_ulong next_id; /* request counter for generated X-Request-IDs */
 	uint64_t id_salt; /* mixes the counter so ids differ between runs */
 };
-
-/* The routes' encode call: through the backend (engine_encode unless one was given). */
-enum sy_status server_encode(struct server *srv, const struct engine_encode_request *req,
-                             struct sy_error *err, struct engine_encode_result *out);
-enum sy_status server_model_token(struct server *srv, const char *model, int id, char *buf,
-                                  size_t cap);
 
 enum http_method {
 	HTTP_METHOD_OTHER,
@@ -90,9 +84,10 @@ struct request {
 	uint64_t t_start_ns; /* first byte seen */
 	char request_id[136];
 	enum metrics_route route;
+	char model[256]; /* the model a task-table name resolved to (server_dispatch) */
 };
 
-/* Response helpers (http.c). */
+/* Response helpers (response.c). */
 void response_header_add(struct response *rs, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Marks the response as an error answer; the body is written from err. */
@@ -105,6 +100,17 @@ double request_elapsed_ms(const struct request *rq);
 /* Adds X-Queue-Time, X-Inference-Time and X-Total-Time (milliseconds). */
 void response_timing_headers(struct response *rs, double queue_ms, double inference_ms,
                              double total_ms);
+
+/* The dispatch stage (dispatch.c), the only way a route's work reaches a model: resolves a
+ * task-table name for the request's task (the answer then names the model in
+ * x-switchyard-model; a shadow copy runs in the background when the task has one), runs the
+ * request through the backend (the engine unless one was given), and on failure writes the
+ * error answer into rs. Returns true with *out filled (engine_result_free) on success. */
+bool server_dispatch(struct request *rq, struct engine_request *req, struct response *rs,
+                     struct engine_result *out);
+/* The vocabulary piece of a sparse model's term id, through the backend. */
+enum sy_status server_model_token(struct server *srv, const char *model, int id, char *buf,
+                                  size_t cap);
 
 /* Route handlers. `tail` is the rest of the path after the route's prefix (a model id). */
 void route_encode(struct request *rq, const char *model, struct response *rs);
@@ -128,10 +134,6 @@ struct router_ref;
 struct router *server_router_acquire(struct server *s, struct router_ref **ref);
 void server_router_release(struct server *s, struct router_ref *ref);
 void server_router_shutdown(struct server *s); /* drops the current router (server_stop) */
-/* A task-table name for `operation` resolves to a model id (written to model); otherwise the
- * name stands. Starts the shadow copy of the request when the task has one. */
-const char *server_task_model(struct request *rq, const char *operation, const char *name,
-                              char *model, size_t cap, const struct engine_encode_request *req);
 
 /* A copy of the engine's model list (catalogue order) in *out (malloc'd, caller frees);
  * returns the count (0 with *out NULL when empty or out of memory). */

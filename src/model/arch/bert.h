@@ -18,7 +18,7 @@
 
 #include "base/status.h"
 #include "model/config.h"
-#include "model/embedder.h"
+#include "model/model.h"
 #include "model/formats/safetensors.h"
 #include "tensor/linear.h"
 
@@ -78,9 +78,5 @@ enum sy_status bert_forward(struct bert_model *m, const struct bert_input *in, s
 /* Finds which prefix the checkpoint's tensor names carry: the one under which
  * "embeddings.word_embeddings.weight" exists. Returns NULL when none does. */
 const char *bert_detect_prefix(const struct safetensors *st);
-
-/* For tests and tools: the encoder behind an embedder opened by bert_embedder_open, or NULL
- * when e is another kind of embedder. */
-struct bert_model *bert_embedder_model(const struct embedder *e);
 
 #endif

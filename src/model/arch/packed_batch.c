@@ -56,3 +56,27 @@ struct bert_input packed_batch_input(const struct packed_batch *b)
 	return (struct bert_input){
 	    .n_seqs = b->n_seqs, .lens = b->lens, .ids = b->ids, .type_ids = b->type_ids};
 }
+
+enum sy_status packed_batch_chunks(struct packed_batch *b, const struct model_item *items, int n,
+                                   int budget, bool with_types, packed_flush_fn flush, void *ctx,
+                                   struct sy_error *err)
+{
+	enum sy_status s = SY_OK;
+	int first = 0;
+	packed_batch_clear(b);
+	for (int i = 0; s == SY_OK && i < n; i++) {
+		const struct tok_encoding *enc = &items[i].prep->enc;
+		if (b->n_seqs > 0 && b->n_tokens + enc->n > budget) {
+			s = flush(ctx, b, first, i - first, err);
+			packed_batch_clear(b);
+			first = i;
+		}
+		if (s == SY_OK)
+			s = packed_batch_add(b, enc->ids, with_types ? enc->type_ids : NULL, enc->n,
+			                     err);
+	}
+	if (s == SY_OK && b->n_seqs > 0)
+		s = flush(ctx, b, first, n - first, err);
+	packed_batch_clear(b);
+	return s;
+}

@@ -7,8 +7,11 @@
 
 #include <stdint.h>
 
+#include <stdbool.h>
+
 #include "base/status.h"
 #include "model/arch/bert.h"
+#include "model/model.h"
 
 struct packed_batch {
 	int32_t *ids, *type_ids; /* [n_tokens] */
@@ -25,5 +28,17 @@ void packed_batch_clear(struct packed_batch *b);
 void packed_batch_free(struct packed_batch *b);
 /* The batch as bert_forward's input (valid until the next add). */
 struct bert_input packed_batch_input(const struct packed_batch *b);
+
+/* Called for each chunk packed_batch_chunks makes: the batch holds items [first, first+count). */
+typedef enum sy_status (*packed_flush_fn)(void *ctx, struct packed_batch *b, int first, int count,
+                                          struct sy_error *err);
+
+/* Packs the prepared items' tokens into b in chunks of at most budget tokens (an item longer
+ * than budget goes alone), calling flush after each chunk; b is emptied before each. With
+ * with_types each encoding's token types go in, else zeros. Items keep their order, so a
+ * chunk's outputs are contiguous. */
+enum sy_status packed_batch_chunks(struct packed_batch *b, const struct model_item *items, int n,
+                                   int budget, bool with_types, packed_flush_fn flush, void *ctx,
+                                   struct sy_error *err);
 
 #endif

@@ -1,4 +1,4 @@
-/* Universal Sentence Encoder lite: weight loading, the forward pass and the embedder (see
+/* Universal Sentence Encoder lite: weight loading, the forward pass and the encode task (see
  * use_lite.h for the computation and where each step comes from in the graph).
  *
  * TF.js stores dense and 1x1-convolution kernels as [in][out] (MatMul x W, Conv2D kernels
@@ -7,7 +7,7 @@
  * within each part head h owns features [h * head_dim, (h + 1) * head_dim) (split_last_dimension
  * reshapes [.., d] to [.., heads, head_dim]), which is the layout attention_f32 reads.
  *
- * Texts are tokenised one at a time into a packed batch (ids back to back, no padding) and the
+ * Prepared texts are packed into a batch (ids back to back, no padding) and the
  * batch runs when the next text would pass a token budget; the whole forward of a batch is one
  * sy_pool_run with barriers between steps. Activations take about 5.4 K floats per token, so
  * the 2048-token budget bounds the scratch at about 45 MB. */
@@ -21,6 +21,7 @@
 
 #include "base/file.h"
 #include "base/threads.h"
+#include "model/families.h"
 #include "model/formats/tfjs.h"
 #include "tensor/attention.h"
 #include "tensor/gemm.h"
@@ -372,7 +373,7 @@ static enum sy_status load_weights(struct use_lite *m, const struct tfjs_weights
 	return s;
 }
 
-static enum sy_status use_lite_load(const char *dir, const struct embed_options *opts,
+static enum sy_status use_lite_load(const char *dir, const struct model_options *opts,
                                     struct sy_error *err, struct use_lite **out)
 {
 	*out = NULL;
@@ -676,49 +677,92 @@ static enum sy_status batch_reserve(struct use_lite *m, int tokens, int seqs, st
 	return SY_OK;
 }
 
-/* ---- embedder ---- */
+/* ---- the encode task ---- */
 
 static int use_lite_dims(const void *impl)
 {
 	return ((const struct use_lite *)impl)->dims;
 }
 
-static enum sy_status use_lite_encode(void *impl, const char *const *texts, const size_t *lens,
-                                      int n, float *out, struct sy_error *err)
+/* prefix + text, tokenised; only the first max_tokens positions reach the model
+ * (ClipToMaxLength), unless truncate is off and the text is longer. USE adds no special
+ * tokens. */
+static enum sy_status use_lite_prepare(const void *impl, const struct model_input *in,
+                                       struct sy_error *err, struct model_prepared *out)
 {
+	const struct use_lite *m = impl;
+	const char *text = in->text;
+	size_t len = in->len;
+	char *joined = NULL;
+	if (in->prefix && in->prefix_len) {
+		joined = malloc(in->prefix_len + len + 1);
+		if (!joined)
+			return sy_error_set(err, SY_ERR_NOMEM,
+			                    "use-lite: out of memory for a prompt");
+		memcpy(joined, in->prefix, in->prefix_len);
+		memcpy(joined + in->prefix_len, text, len);
+		joined[in->prefix_len + len] = '\0';
+		text = joined;
+		len += in->prefix_len;
+	}
+	int32_t *ids = NULL;
+	int n = 0;
+	enum sy_status s = use_tokenizer_encode(m->tok, text, len, err, &ids, &n);
+	free(joined);
+	if (s == SY_OK && n > m->max_tokens) {
+		if (in->truncate)
+			n = m->max_tokens;
+		else
+			s = model_too_long(err, n, m->max_tokens);
+	}
+	if (s != SY_OK) {
+		free(ids);
+		return s;
+	}
+	out->enc.ids = ids;
+	out->enc.n = n;
+	out->n_tokens = n;
+	return SY_OK;
+}
+
+/* Packs the items in chunks of USE_BATCH_TOKENS / USE_BATCH_SEQS, runs each without the
+ * model's final L2 step, then normalises the rows whose option (or the model default) asks
+ * for it. */
+static enum sy_status use_lite_run(void *impl, const struct model_item *items, int n,
+                                   struct sy_error *err, float *out, struct model_item_result *res)
+{
+	(void)res;
 	struct use_lite *m = impl;
-	if (n < 0)
-		return sy_error_set(err, SY_ERR_INVALID_ARG, "use-lite: negative batch size");
-	const int dims = m->dims;
+	const int dims = m->dims, model_default = m->normalize;
 	int first = 0, n_batch = 0, n_tokens = 0;
 	enum sy_status s = SY_OK;
+	m->normalize = 0;
 	for (int i = 0; i < n && s == SY_OK; i++) {
-		int32_t *ids;
-		int n_ids;
-		s = use_tokenizer_encode(m->tok, texts[i], lens[i], err, &ids, &n_ids);
-		if (s != SY_OK)
-			break;
-		/* ClipToMaxLength: only the first max_tokens positions reach the model. */
-		if (n_ids > m->max_tokens)
-			n_ids = m->max_tokens;
+		const struct tok_encoding *enc = &items[i].prep->enc;
 		if (n_batch > 0 &&
-		    (n_tokens + n_ids > USE_BATCH_TOKENS || n_batch >= USE_BATCH_SEQS)) {
+		    (n_tokens + enc->n > USE_BATCH_TOKENS || n_batch >= USE_BATCH_SEQS)) {
 			s = run_batch(m, n_batch, err, out + (size_t)first * dims);
 			first = i;
 			n_batch = n_tokens = 0;
 		}
 		if (s == SY_OK)
-			s = batch_reserve(m, n_tokens + n_ids, n_batch + 1, err);
+			s = batch_reserve(m, n_tokens + enc->n, n_batch + 1, err);
 		if (s == SY_OK) {
-			if (n_ids > 0)
-				memcpy(m->ids + n_tokens, ids, (size_t)n_ids * sizeof *ids);
-			m->lens[n_batch++] = n_ids;
-			n_tokens += n_ids;
+			if (enc->n > 0)
+				memcpy(m->ids + n_tokens, enc->ids,
+				       (size_t)enc->n * sizeof *enc->ids);
+			m->lens[n_batch++] = enc->n;
+			n_tokens += enc->n;
 		}
-		free(ids);
 	}
 	if (s == SY_OK)
 		s = run_batch(m, n_batch, err, out + (size_t)first * dims);
+	m->normalize = model_default;
+	for (int i = 0; s == SY_OK && i < n; i++) {
+		const signed char want = items[i].in->normalize;
+		if (want < 0 ? model_default : want)
+			l2_row(out + (size_t)i * dims, dims);
+	}
 	return s;
 }
 
@@ -727,111 +771,29 @@ static void use_lite_close(void *impl)
 	use_lite_free(impl);
 }
 
-static const struct embedder_vt use_lite_vt = {"use-lite", use_lite_dims, use_lite_encode,
-                                               use_lite_close};
-
-/* Joins prefix and text into a malloc'd buffer (or returns text itself when there is no
- * prefix); *owned is set to what the caller frees. */
-static const char *join_prefix(const char *prefix, size_t prefix_len, const char *text, size_t *len,
-                               char **owned)
-{
-	*owned = NULL;
-	if (!prefix || !prefix_len)
-		return text;
-	char *j = malloc(prefix_len + *len + 1);
-	if (!j)
-		return NULL;
-	memcpy(j, prefix, prefix_len);
-	memcpy(j + prefix_len, text, *len);
-	j[prefix_len + *len] = '\0';
-	*len += prefix_len;
-	*owned = j;
-	return j;
-}
-
-/* Tokens before the clip to max_tokens (USE adds no special tokens). Read-only on the
- * tokenizer, so safe beside a running encode. */
-static enum sy_status use_lite_count_tokens(const void *impl, const char *prefix, size_t prefix_len,
-                                            const char *text, size_t len, struct sy_error *err,
-                                            int *out)
-{
-	const struct use_lite *m = impl;
-	char *owned;
-	text = join_prefix(prefix, prefix_len, text, &len, &owned);
-	if (!text)
-		return sy_error_set(err, SY_ERR_NOMEM, "use-lite: out of memory for a prompt");
-	int32_t *ids = NULL;
-	int n = 0;
-	enum sy_status s = use_tokenizer_encode(m->tok, text, len, err, &ids, &n);
-	free(ids);
-	free(owned);
-	*out = n;
-	return s;
-}
-
-/* Per-item prefixes and normalisation: runs the model without its final L2 step, then
- * normalises the rows whose option (or the model default) asks for it. */
-static enum sy_status use_lite_encode_ex(void *impl, const struct embed_call *call,
-                                         struct sy_error *err, float *out, int *n_tokens)
-{
-	struct use_lite *m = impl;
-	const int n = call->n;
-	const char **texts = calloc((size_t)(n ? n : 1), sizeof *texts);
-	char **owned = calloc((size_t)(n ? n : 1), sizeof *owned);
-	size_t *lens = malloc((size_t)(n ? n : 1) * sizeof *lens);
-	enum sy_status s = texts && owned && lens ? SY_OK : SY_ERR_NOMEM;
-	for (int i = 0; s == SY_OK && i < n; i++) {
-		lens[i] = call->lens[i];
-		const char *pre = call->prefixes ? call->prefixes[i] : NULL;
-		texts[i] = join_prefix(pre, pre ? call->prefix_lens[i] : 0, call->texts[i],
-		                       &lens[i], &owned[i]);
-		if (!texts[i])
-			s = SY_ERR_NOMEM;
-	}
-	if (s != SY_OK) {
-		sy_error_set(err, s, "use-lite: out of memory for %d texts", n);
-	} else {
-		int model_default = m->normalize;
-		m->normalize = 0;
-		s = use_lite_encode(m, texts, lens, n, out, err);
-		m->normalize = model_default;
-		for (int i = 0; s == SY_OK && i < n; i++) {
-			int want = call->normalize && call->normalize[i] >= 0 ? call->normalize[i]
-			                                                      : model_default;
-			if (want)
-				l2_row(out + (size_t)i * m->dims, m->dims);
-			if (n_tokens) {
-				int c = 0;
-				use_lite_count_tokens(m, NULL, 0, texts[i], lens[i], NULL, &c);
-				n_tokens[i] = c < m->max_tokens ? c : m->max_tokens;
-			}
-		}
-	}
-	for (int i = 0; owned && i < n; i++)
-		free(owned[i]);
-	free(owned);
-	free(texts);
-	free(lens);
-	return s;
-}
-
 static int use_lite_max_tokens(const void *impl)
 {
 	return ((const struct use_lite *)impl)->max_tokens;
 }
 
-static const struct embedder_ext use_lite_ext = {
-    .encode_ex = use_lite_encode_ex,
-    .count_tokens = use_lite_count_tokens,
-    .max_tokens = use_lite_max_tokens,
+static const struct model_ops use_lite_ops = {.close = use_lite_close,
+                                              .max_tokens = use_lite_max_tokens};
+static const struct model_encode_task use_lite_encode = {
+    .output = MODEL_OUTPUT_DENSE,
+    .dims = use_lite_dims,
+    .prepare = use_lite_prepare,
+    .run = use_lite_run,
 };
 
-enum sy_status use_lite_embedder_open(const char *dir, const struct embed_options *opts,
-                                      struct sy_error *err, struct embedder *out)
+/* A TF.js directory (model.json) without a Hugging Face config.json. */
+bool use_lite_detect(const struct model_desc *d)
 {
-	struct embed_options defaults = embed_default_options();
-	if (!opts)
-		opts = &defaults;
+	return d->has[MODEL_FILE_TFJS] && !d->has[MODEL_FILE_CONFIG];
+}
+
+enum sy_status use_lite_open(const struct model_desc *d, const struct model_options *opts,
+                             struct sy_error *err, struct model *out)
+{
 	if (opts->pooling != POOLING_DEFAULT && opts->pooling != POOLING_MEAN)
 		return sy_error_set(
 		    err, SY_ERR_UNSUPPORTED,
@@ -839,20 +801,21 @@ enum sy_status use_lite_embedder_open(const char *dir, const struct embed_option
 		    "%s is not available",
 		    pooling_mode_name(opts->pooling));
 	struct use_lite *m;
-	enum sy_status s = use_lite_load(dir, opts, err, &m);
+	enum sy_status s = use_lite_load(d->path, opts, err, &m);
 	if (s != SY_OK)
 		return s;
-	out->vt = &use_lite_vt;
+	out->arch = "use-lite";
 	out->impl = m;
-	out->ext = &use_lite_ext;
+	out->ops = &use_lite_ops;
+	out->encode = &use_lite_encode;
 	return SY_OK;
 }
 
-const struct use_tokenizer *use_lite_embedder_tokenizer(const struct embedder *e)
+const struct use_tokenizer *use_lite_model_tokenizer(const struct model *m)
 {
-	if (!e || e->vt != &use_lite_vt)
+	if (!m || m->ops != &use_lite_ops)
 		return NULL;
-	return ((const struct use_lite *)e->impl)->tok;
+	return ((const struct use_lite *)m->impl)->tok;
 }
 
 /* ---- the built-in id ---- */

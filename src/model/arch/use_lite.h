@@ -26,7 +26,7 @@
 #include <stddef.h>
 
 #include "base/status.h"
-#include "model/embedder.h"
+#include "model/model.h"
 
 #define USE_LITE_ID "use-lite" /* the built-in model id */
 
@@ -37,9 +37,9 @@
  * or returns NULL when none exists (or cap is too small). */
 const char *use_lite_resolve(char *buf, size_t cap);
 
-/* The tokenizer of an embedder opened by use_lite_embedder_open (NULL for any other embedder),
- * so tests can check the ids the model is fed. Valid until the embedder is closed. */
+/* The tokenizer of a USE-lite model (NULL for any other model), so tests can check the ids the
+ * model is fed. Valid until the model is closed. */
 struct use_tokenizer;
-const struct use_tokenizer *use_lite_embedder_tokenizer(const struct embedder *e);
+const struct use_tokenizer *use_lite_model_tokenizer(const struct model *m);
 
 #endif

@@ -25,7 +25,7 @@
 #include "model/arch/bert.h"
 #include "model/heads/colbert.h"
 #include "model/config.h"
-#include "model/embedder.h"
+#include "model/families.h"
 #include "model/arch/packed_batch.h"
 #include "model/formats/weights.h"
 #include "tensor/gemm.h"
@@ -45,20 +45,13 @@ struct colbert {
 	struct gemm_weights w; /* linear [dim][hidden] */
 	float *proj; /* [rows][dim] */
 	struct packed_batch batch;
-	int *n_valid; /* [cap_seqs] per packed sequence */
-	int *item; /* [cap_seqs] call item of each packed sequence */
-	bool *is_query; /* [cap_seqs] */
+	int *n_valid; /* [cap_seqs] attended tokens of each packed sequence */
 	int cap_seqs;
-	char *join;
-	size_t cap_join;
 };
 
-bool colbert_detect(const char *dir)
+bool colbert_detect(const struct model_desc *d)
 {
-	char *p = sy_path_join(dir, "artifact.metadata");
-	bool meta = p && sy_path_exists(p);
-	free(p);
-	return meta || config_find_architecture(dir, "ColBERT", true, NULL, 0);
+	return d->has[MODEL_FILE_COLBERT_META] || model_desc_architecture(d, "ColBERT", true);
 }
 
 static void cb_free(struct colbert *cb)
@@ -71,9 +64,6 @@ static void cb_free(struct colbert *cb)
 	free(cb->proj);
 	packed_batch_free(&cb->batch);
 	free(cb->n_valid);
-	free(cb->item);
-	free(cb->is_query);
-	free(cb->join);
 	free(cb);
 }
 
@@ -168,15 +158,16 @@ static enum sy_status read_settings(struct colbert *cb, const char *dir, struct 
 	return s;
 }
 
-static enum sy_status cb_load(const char *dir, const struct embed_options *opts,
+static enum sy_status cb_load(const struct model_desc *d, const struct model_options *opts,
                               struct sy_error *err, struct colbert **out)
 {
+	const char *dir = d->path;
 	*out = NULL;
 	struct colbert *cb = calloc(1, sizeof *cb);
 	if (!cb)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	struct bert_config cfg;
-	enum sy_status s = bert_config_load(dir, err, &cfg);
+	enum sy_status s = bert_config_from_desc(d, err, &cfg);
 	struct safetensors *st = NULL;
 	if (s == SY_OK)
 		s = model_weights_open(dir, err, &st, NULL);
@@ -249,140 +240,186 @@ static void proj_part(void *p, int ith, int nth)
 	            c->cb->dim, c->rows, ith, nth);
 }
 
-/* Runs the packed sequences and writes each one's kept, normalised vectors; empties it. */
-static enum sy_status run_batch(struct colbert *cb, struct sy_error *err,
-                                struct embed_item_result *out)
+struct cb_run {
+	struct colbert *cb;
+	const struct model_item *items;
+	struct model_item_result *out;
+};
+
+/* Runs one packed chunk and writes each item's kept, normalised vectors. */
+static enum sy_status run_chunk(void *ctx, struct packed_batch *pb, int first, int count,
+                                struct sy_error *err)
 {
-	const int n_seqs = cb->batch.n_seqs;
-	if (n_seqs == 0)
-		return SY_OK;
-	struct bert_input in = packed_batch_input(&cb->batch);
+	struct cb_run *r = ctx;
+	struct colbert *cb = r->cb;
+	if (count > cb->cap_seqs) {
+		int *nv = realloc(cb->n_valid, (size_t)count * sizeof *nv);
+		if (!nv)
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		cb->n_valid = nv;
+		cb->cap_seqs = count;
+	}
+	for (int k = 0; k < count; k++) {
+		const struct model_item *it = &r->items[first + k];
+		/* A query's [MASK] expansion is not attended to (unless the model says so). */
+		cb->n_valid[k] = it->in->is_query && !cb->attend_to_mask_tokens ? it->prep->n_tokens
+		                                                                : pb->lens[k];
+	}
+	struct bert_input in = packed_batch_input(pb);
 	in.n_valid = cb->n_valid;
 	const float *hidden;
 	enum sy_status s = bert_forward(cb->model, &in, err, &hidden);
 	if (s == SY_OK) {
-		struct cb_proj_ctx pc = {cb, hidden, cb->batch.n_tokens};
+		struct cb_proj_ctx pc = {cb, hidden, pb->n_tokens};
 		sy_pool_run(bert_model_pool(cb->model), proj_part, &pc);
 	}
 	const int D = cb->dim;
 	int row = 0;
-	for (int k = 0; s == SY_OK && k < n_seqs; row += cb->batch.lens[k], k++) {
-		const int len = cb->batch.lens[k];
-		const int32_t *ids = cb->batch.ids + row;
-		struct embed_item_result *r = &out[cb->item[k]];
-		r->vectors = malloc((size_t)len * D * sizeof *r->vectors);
-		if (!r->vectors) {
+	for (int k = 0; s == SY_OK && k < count; row += pb->lens[k], k++) {
+		const int len = pb->lens[k];
+		const int32_t *ids = pb->ids + row;
+		const bool q = r->items[first + k].in->is_query;
+		struct model_item_result *res = &r->out[first + k];
+		res->vectors = malloc((size_t)len * D * sizeof *res->vectors);
+		if (!res->vectors) {
 			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 			break;
 		}
-		r->dims = D;
+		res->dims = D;
 		for (int i = 0; i < len; i++) {
-			if (!cb->is_query[k] && skipped(cb, ids[i]))
+			if (!q && skipped(cb, ids[i]))
 				continue;
 			const float *v = cb->proj + (size_t)(row + i) * D;
 			double ss = 0;
 			for (int d = 0; d < D; d++)
 				ss += (double)v[d] * v[d];
 			const float inv = (float)(1.0 / fmax(sqrt(ss), 1e-12));
-			float *o = r->vectors + (size_t)r->n_vectors * D;
+			float *o = res->vectors + (size_t)res->n_vectors * D;
 			for (int d = 0; d < D; d++)
 				o[d] = v[d] * inv;
-			r->n_vectors++;
+			res->n_vectors++;
 		}
 	}
-	packed_batch_clear(&cb->batch);
 	return s;
 }
 
-static enum sy_status reserve_seqs(struct colbert *cb, int n, struct sy_error *err)
+static enum sy_status tokenize_marked(const struct colbert *cb, const struct model_input *in,
+                                      int max_length, struct sy_error *err,
+                                      struct tok_encoding *enc)
 {
-	if (n <= cb->cap_seqs)
-		return SY_OK;
-	int *nv = realloc(cb->n_valid, (size_t)n * sizeof *nv);
-	if (nv)
-		cb->n_valid = nv;
-	int *it = realloc(cb->item, (size_t)n * sizeof *it);
-	if (it)
-		cb->item = it;
-	bool *q = realloc(cb->is_query, (size_t)n * sizeof *q);
-	if (q)
-		cb->is_query = q;
-	if (!nv || !it || !q)
+	const size_t n = 2 + in->prefix_len + in->len;
+	char *join = malloc(n + 1);
+	if (!join)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	cb->cap_seqs = n;
-	return SY_OK;
-}
-
-/* Tokenises '. ' + text (after an optional prefix) into enc, cut to max_length. */
-static enum sy_status tokenize_marked(struct colbert *cb, const char *prefix, size_t pl,
-                                      const char *text, size_t len, int max_length,
-                                      struct sy_error *err, struct tok_encoding *enc)
-{
-	const size_t n = 2 + pl + len;
-	if (n + 1 > cb->cap_join) {
-		char *j = realloc(cb->join, n + 1);
-		if (!j)
-			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-		cb->join = j;
-		cb->cap_join = n + 1;
-	}
-	memcpy(cb->join, ". ", 2);
-	if (pl)
-		memcpy(cb->join + 2, prefix, pl);
-	memcpy(cb->join + 2 + pl, text, len);
+	memcpy(join, ". ", 2);
+	if (in->prefix_len)
+		memcpy(join + 2, in->prefix, in->prefix_len);
+	memcpy(join + 2 + in->prefix_len, in->text, in->len);
 	struct tok_encode_params p = tokenizer_default_params();
 	p.max_length = max_length;
 	p.add_special_tokens = true;
-	return tokenizer_encode(cb->tok, cb->join, n, NULL, 0, &p, err, enc);
+	enum sy_status s = tokenizer_encode(cb->tok, join, n, NULL, 0, &p, err, enc);
+	free(join);
+	return s;
 }
 
-static enum sy_status cb_encode_items(void *impl, const struct embed_call *c, struct sy_error *err,
-                                      struct embed_item_result *out, int *n_tokens)
+/* '. ' + text, cut to the query or document length, its '.' replaced by the [Q] or [D]
+ * marker; a query is then padded with [MASK] to query_maxlen. With truncate off a text past
+ * doc_maxlen fails. n_tokens counts the tokens before the [MASK] padding. */
+static enum sy_status cb_prepare(const void *impl, const struct model_input *in,
+                                 struct sy_error *err, struct model_prepared *out)
+{
+	const struct colbert *cb = impl;
+	const bool q = in->is_query;
+	const int limit = q ? cb->query_maxlen : cb->doc_maxlen;
+	struct tok_encoding *enc = &out->enc;
+	enum sy_status s = tokenize_marked(cb, in, in->truncate ? limit : -1, err, enc);
+	if (s == SY_OK && !in->truncate && enc->n > cb->doc_maxlen) {
+		s = model_too_long(err, enc->n, cb->doc_maxlen);
+		tok_encoding_free(enc);
+	} else if (s == SY_OK && enc->n > limit) {
+		tok_encoding_free(enc);
+		s = tokenize_marked(cb, in, limit, err, enc);
+	}
+	if (s != SY_OK)
+		return s;
+	if (enc->n >= 2)
+		enc->ids[1] = q ? cb->q_marker : cb->d_marker;
+	out->n_tokens = enc->n;
+	if (q && enc->n < cb->query_maxlen) {
+		int32_t *ids = realloc(enc->ids, (size_t)cb->query_maxlen * sizeof *ids);
+		if (!ids) {
+			tok_encoding_free(enc);
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		}
+		enc->ids = ids;
+		for (; enc->n < cb->query_maxlen; enc->n++)
+			ids[enc->n] = cb->mask_id;
+	}
+	return SY_OK;
+}
+
+static enum sy_status cb_run(void *impl, const struct model_item *items, int n,
+                             struct sy_error *err, float *out, struct model_item_result *res)
+{
+	(void)out;
+	struct colbert *cb = impl;
+	struct cb_run r = {cb, items, res};
+	return packed_batch_chunks(&cb->batch, items, n, CB_BATCH_TOKENS, false, run_chunk, &r,
+	                           err);
+}
+
+/* ---- the score task: MaxSim of the query's vectors with each document's ---- */
+
+static enum sy_status cb_score_prepare(const void *impl, const struct model_input *in,
+                                       struct sy_error *err, struct model_prepared *out)
+{
+	struct model_input doc = *in; /* the document, with the instruction if any */
+	doc.is_query = false;
+	return cb_prepare(impl, &doc, err, out);
+}
+
+static bool same_query(const struct model_input *a, const struct model_input *b)
+{
+	return a->query_len == b->query_len &&
+	       (a->query == b->query || !memcmp(a->query, b->query, a->query_len));
+}
+
+/* Encodes the documents, then each distinct query once (a batch usually holds one). */
+static enum sy_status cb_score_run(void *impl, const struct model_item *items, int n,
+                                   struct sy_error *err, float *scores)
 {
 	struct colbert *cb = impl;
-	enum sy_status s = SY_OK;
-	int32_t *ids =
-	    malloc((size_t)(cb->query_maxlen > cb->doc_maxlen ? cb->query_maxlen : cb->doc_maxlen) *
-	           sizeof *ids);
-	if (!ids)
+	struct model_item_result *docs = calloc((size_t)(n > 0 ? n : 1), sizeof *docs);
+	if (!docs)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	packed_batch_clear(&cb->batch);
-	for (int i = 0; s == SY_OK && i < c->n; i++) {
-		const bool q = c->is_query && c->is_query[i];
-		const size_t pl = c->prefixes && c->prefixes[i] ? c->prefix_lens[i] : 0;
-		struct tok_encoding enc;
-		s = tokenize_marked(cb, pl ? c->prefixes[i] : NULL, pl, c->texts[i], c->lens[i],
-		                    q ? cb->query_maxlen : cb->doc_maxlen, err, &enc);
-		if (s != SY_OK)
-			break;
-		int n = enc.n;
-		memcpy(ids, enc.ids, (size_t)n * sizeof *ids);
-		tok_encoding_free(&enc);
-		if (n >= 2)
-			ids[1] = q ? cb->q_marker : cb->d_marker;
-		const int valid = n;
-		if (q)
-			for (; n < cb->query_maxlen; n++)
-				ids[n] = cb->mask_id;
-		if (n_tokens)
-			n_tokens[i] = valid;
-		if (cb->batch.n_seqs > 0 && cb->batch.n_tokens + n > CB_BATCH_TOKENS)
-			s = run_batch(cb, err, out);
-		const int k = cb->batch.n_seqs;
-		if (s == SY_OK)
-			s = reserve_seqs(cb, k + 1, err);
-		if (s == SY_OK)
-			s = packed_batch_add(&cb->batch, ids, NULL, n, err);
-		if (s == SY_OK) {
-			cb->n_valid[k] = q && !cb->attend_to_mask_tokens ? valid : n;
-			cb->item[k] = i;
-			cb->is_query[k] = q;
+	enum sy_status s = cb_run(cb, items, n, err, NULL, docs);
+	struct model_item_result qv = {0};
+	const struct model_input *qin = NULL;
+	for (int i = 0; s == SY_OK && i < n; i++) {
+		const struct model_input *in = items[i].in;
+		if (!qin || !same_query(qin, in)) {
+			model_item_result_free(&qv);
+			struct model_input q = {.text = in->query ? in->query : "",
+			                        .len = in->query ? in->query_len : 0,
+			                        .is_query = true,
+			                        .truncate = true};
+			struct model_prepared qp = {0};
+			s = cb_prepare(cb, &q, err, &qp);
+			struct model_item qi = {&q, &qp};
+			if (s == SY_OK)
+				s = cb_run(cb, &qi, 1, err, NULL, &qv);
+			tok_encoding_free(&qp.enc);
+			qin = in;
 		}
+		if (s == SY_OK)
+			scores[i] = (float)colbert_maxsim(qv.vectors, qv.n_vectors, docs[i].vectors,
+			                                  docs[i].n_vectors, qv.dims);
 	}
-	free(ids);
-	if (s == SY_OK)
-		return run_batch(cb, err, out);
-	packed_batch_clear(&cb->batch);
+	model_item_result_free(&qv);
+	for (int i = 0; i < n; i++)
+		model_item_result_free(&docs[i]);
+	free(docs);
 	return s;
 }
 
@@ -410,33 +447,6 @@ static int cb_dims(const void *impl)
 	return ((const struct colbert *)impl)->dim;
 }
 
-static enum sy_status cb_encode(void *impl, const char *const *texts, const size_t *lens, int n,
-                                float *out, struct sy_error *err)
-{
-	(void)impl, (void)texts, (void)lens, (void)n, (void)out;
-	return sy_error_set(err, SY_ERR_UNSUPPORTED,
-	                    "a ColBERT model gives one vector per token (multivector output), "
-	                    "not one per text");
-}
-
-static enum sy_status cb_count_tokens(const void *impl, const char *prefix, size_t prefix_len,
-                                      const char *text, size_t len, struct sy_error *err, int *out)
-{
-	const struct colbert *cb = impl;
-	struct tok_encode_params p = tokenizer_default_params();
-	p.max_length = -1;
-	p.add_special_tokens = true;
-	struct tok_encoding enc;
-	/* The marker replaces the "." ColBERT puts before the text: count it as one token. */
-	enum sy_status s = tokenizer_encode(cb->tok, text, len, NULL, 0, &p, err, &enc);
-	if (s == SY_OK) {
-		*out = enc.n + 1;
-		tok_encoding_free(&enc);
-	}
-	(void)prefix, (void)prefix_len;
-	return s;
-}
-
 static size_t cb_bytes(const void *impl)
 {
 	const struct colbert *cb = impl;
@@ -450,34 +460,32 @@ static int cb_max_tokens(const void *impl)
 	return ((const struct colbert *)impl)->doc_maxlen;
 }
 
-static bool cb_multivector(const void *impl)
-{
-	(void)impl;
-	return true;
-}
-
 static void cb_close(void *impl)
 {
 	cb_free(impl);
 }
 
-static const struct embedder_ext cb_ext = {.count_tokens = cb_count_tokens,
-                                           .bytes = cb_bytes,
-                                           .max_tokens = cb_max_tokens,
-                                           .multivector = cb_multivector,
-                                           .encode_items = cb_encode_items};
-static const struct embedder_vt cb_vt = {"colbert", cb_dims, cb_encode, cb_close};
+static const struct model_ops cb_ops = {
+    .close = cb_close, .bytes = cb_bytes, .max_tokens = cb_max_tokens};
+static const struct model_encode_task cb_encode = {
+    .output = MODEL_OUTPUT_MULTIVECTOR,
+    .dims = cb_dims,
+    .prepare = cb_prepare,
+    .run = cb_run,
+};
+static const struct model_score_task cb_score = {.prepare = cb_score_prepare, .run = cb_score_run};
 
-enum sy_status colbert_embedder_open(const char *dir, const struct embed_options *opts,
-                                     struct sy_error *err, struct embedder *out)
+enum sy_status colbert_open(const struct model_desc *d, const struct model_options *opts,
+                            struct sy_error *err, struct model *out)
 {
-	struct embed_options defaults = embed_default_options();
 	struct colbert *cb;
-	enum sy_status s = cb_load(dir, opts ? opts : &defaults, err, &cb);
+	enum sy_status s = cb_load(d, opts, err, &cb);
 	if (s != SY_OK)
 		return s;
+	out->arch = "colbert";
 	out->impl = cb;
-	out->vt = &cb_vt;
-	out->ext = &cb_ext;
+	out->ops = &cb_ops;
+	out->encode = &cb_encode;
+	out->score = &cb_score;
 	return SY_OK;
 }

@@ -1,4 +1,4 @@
-/* ColBERT (src/model/heads/colbert.c): opened through embedder_open as a multi-vector embedder. */
+/* ColBERT (src/model/heads/colbert.c): a multi-vector encode task and a MaxSim score task. */
 #ifndef SY_MODEL_COLBERT_H
 #define SY_MODEL_COLBERT_H
 

@@ -12,6 +12,7 @@
 #include "model/config.h"
 #include "model/arch/packed_batch.h"
 #include "model/formats/safetensors.h"
+#include "model/families.h"
 #include "model/formats/weights.h"
 #include "text/tokenizer.h"
 
@@ -32,32 +33,16 @@ struct cross_encoder {
 
 /* config.json: the architecture's head, and the number of labels (id2label, else num_labels,
  * else 2 as transformers defaults to). */
-static enum sy_status read_head_config(const char *dir, struct sy_error *err, enum ce_head *head,
-                                       int *n_labels)
+static enum sy_status read_head_config(const struct model_desc *d, struct sy_error *err,
+                                       enum ce_head *head, int *n_labels)
 {
-	char *path = sy_path_join(dir, "config.json");
-	char *text = NULL;
-	size_t len = 0;
-	enum sy_status s = path ? sy_file_read(path, err, &text, &len) : SY_ERR_NOMEM;
-	if (s != SY_OK) {
-		free(path);
-		return s == SY_ERR_NOMEM ? sy_error_set(err, s, "out of memory") : s;
-	}
-	cJSON *doc = cJSON_ParseWithLength(text, len);
-	free(text);
-	const cJSON *archs = cJSON_GetObjectItemCaseSensitive(doc, "architectures");
-	const char *arch = NULL;
-	const cJSON *a;
-	cJSON_ArrayForEach(a, archs)
-	{
-		if (cJSON_IsString(a) && strstr(a->valuestring, "ForSequenceClassification"))
-			arch = a->valuestring;
-	}
+	const char *arch = model_desc_architecture(d, "ForSequenceClassification", true);
+	enum sy_status s = SY_OK;
 	if (!arch) {
 		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
 		                 "%s: architectures names no *ForSequenceClassification model, so "
 		                 "this is not a cross-encoder",
-		                 path);
+		                 d->config_name);
 	} else if (!strncmp(arch, "Bert", 4)) {
 		*head = CE_HEAD_BERT;
 	} else if (!strncmp(arch, "Roberta", 7) || !strncmp(arch, "XLMRoberta", 10) ||
@@ -70,28 +55,27 @@ static enum sy_status read_head_config(const char *dir, struct sy_error *err, en
 		    err, SY_ERR_UNSUPPORTED,
 		    "%s: %s is not supported (BERT, RoBERTa, XLM-RoBERTa, CamemBERT and "
 		    "DistilBERT sequence classifiers are)",
-		    path, arch);
+		    d->config_name, arch);
 	}
 	if (s == SY_OK) {
-		const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(doc, "id2label");
-		const cJSON *nl = cJSON_GetObjectItemCaseSensitive(doc, "num_labels");
+		const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(d->config, "id2label");
+		const cJSON *nl = cJSON_GetObjectItemCaseSensitive(d->config, "num_labels");
 		*n_labels = cJSON_IsObject(id2label) ? cJSON_GetArraySize(id2label)
 		            : cJSON_IsNumber(nl)     ? (int)nl->valuedouble
 		                                     : 2;
 		if (*n_labels < 1 || *n_labels > 4096)
-			s = sy_error_set(err, SY_ERR_FORMAT, "%s: %d labels", path, *n_labels);
+			s = sy_error_set(err, SY_ERR_FORMAT, "%s: %d labels", d->config_name,
+			                 *n_labels);
 	}
-	cJSON_Delete(doc);
-	free(path);
 	return s;
 }
 
-bool cross_encoder_detect(const char *dir)
+bool cross_encoder_detect(const struct model_desc *d)
 {
 	struct sy_error err;
 	enum ce_head h;
 	int n;
-	return read_head_config(dir, &err, &h, &n) == SY_OK;
+	return read_head_config(d, &err, &h, &n) == SY_OK;
 }
 
 void cross_encoder_close(struct cross_encoder *ce)
@@ -145,23 +129,23 @@ static enum sy_status load_head(struct cross_encoder *ce, const struct safetenso
 	return s;
 }
 
-enum sy_status cross_encoder_open(const char *dir, const struct embed_options *opts,
-                                  struct sy_error *err, struct cross_encoder **out)
+static enum sy_status ce_load(const struct model_desc *d, const struct model_options *opts,
+                              struct sy_error *err, struct cross_encoder **out)
 {
 	*out = NULL;
-	struct embed_options defaults = embed_default_options();
+	struct model_options defaults = model_default_options();
 	if (!opts)
 		opts = &defaults;
 	struct cross_encoder *ce = calloc(1, sizeof *ce);
 	if (!ce)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	enum sy_status s = read_head_config(dir, err, &ce->head, &ce->n_labels);
+	enum sy_status s = read_head_config(d, err, &ce->head, &ce->n_labels);
 	struct bert_config cfg;
 	if (s == SY_OK)
-		s = bert_config_load(dir, err, &cfg);
+		s = bert_config_from_desc(d, err, &cfg);
 	struct safetensors *st = NULL;
 	if (s == SY_OK)
-		s = model_weights_open(dir, err, &st, NULL);
+		s = model_weights_open(d->path, err, &st, NULL);
 	if (s == SY_OK)
 		s = bert_model_load_st_prec(&cfg, st, opts->n_threads, opts->precision, err,
 		                            &ce->model);
@@ -172,7 +156,7 @@ enum sy_status cross_encoder_open(const char *dir, const struct embed_options *o
 	}
 	safetensors_close(st);
 	if (s == SY_OK)
-		s = tokenizer_load(dir, err, &ce->tok);
+		s = tokenizer_load(d->path, err, &ce->tok);
 	if (s == SY_OK) {
 		int m = opts->max_length > 0 ? opts->max_length : tokenizer_max_length(ce->tok);
 		ce->max_length = m > 0 && m < cfg.max_tokens ? m : cfg.max_tokens;
@@ -185,6 +169,18 @@ enum sy_status cross_encoder_open(const char *dir, const struct embed_options *o
 	}
 	*out = ce;
 	return SY_OK;
+}
+
+enum sy_status cross_encoder_load(const char *dir, const struct model_options *opts,
+                                  struct sy_error *err, struct cross_encoder **out)
+{
+	*out = NULL;
+	struct model_desc d;
+	enum sy_status s = model_desc_read(dir, err, &d);
+	if (s == SY_OK)
+		s = ce_load(&d, opts, err, out);
+	model_desc_free(&d);
+	return s;
 }
 
 int cross_encoder_num_labels(const struct cross_encoder *ce)
@@ -255,19 +251,49 @@ static void run_head(const struct cross_encoder *ce, const float *hidden,
 	free(lg);
 }
 
-/* Runs the packed pairs, writes their scores (and logits), then empties the batch. */
-static enum sy_status run_batch(struct cross_encoder *ce, struct sy_error *err, float *scores,
-                                float *logits)
+/* The pair's tokens: past the model's limit the document is cut first (only_second), and only
+ * a query that does not fit on its own is cut too (longest_first). */
+static enum sy_status tokenize_pair(const struct cross_encoder *ce, const char *q, size_t ql,
+                                    const char *doc, size_t dl, struct sy_error *err,
+                                    struct tok_encoding *enc)
 {
-	if (ce->batch.n_seqs == 0)
-		return SY_OK;
-	struct bert_input in = packed_batch_input(&ce->batch);
-	packed_batch_clear(&ce->batch);
-	const float *hidden;
-	enum sy_status s = bert_forward(ce->model, &in, err, &hidden);
-	if (s == SY_OK)
-		run_head(ce, hidden, &in, scores, logits);
+	struct tok_encode_params p = tokenizer_default_params();
+	p.max_length = ce->max_length;
+	p.add_special_tokens = true;
+	p.truncation = TOK_TRUNCATE_ONLY_SECOND;
+	enum sy_status s = tokenizer_encode(ce->tok, q, ql, doc, dl, &p, err, enc);
+	if (s == SY_ERR_INVALID_ARG) { /* the query alone is too long: cut both */
+		p.truncation = TOK_TRUNCATE_LONGEST_FIRST;
+		s = tokenizer_encode(ce->tok, q, ql, doc, dl, &p, err, enc);
+	}
 	return s;
+}
+
+struct ce_run {
+	struct cross_encoder *ce;
+	float *scores, *logits;
+};
+
+static enum sy_status run_chunk(void *ctx, struct packed_batch *pb, int first, int count,
+                                struct sy_error *err)
+{
+	(void)count;
+	struct ce_run *r = ctx;
+	struct bert_input in = packed_batch_input(pb);
+	const float *hidden;
+	enum sy_status s = bert_forward(r->ce->model, &in, err, &hidden);
+	if (s == SY_OK)
+		run_head(r->ce, hidden, &in, r->scores + first,
+		         r->logits ? r->logits + (size_t)first * r->ce->n_labels : NULL);
+	return s;
+}
+
+static enum sy_status run_items(struct cross_encoder *ce, const struct model_item *items, int n,
+                                struct sy_error *err, float *scores, float *logits)
+{
+	struct ce_run r = {ce, scores, logits};
+	return packed_batch_chunks(&ce->batch, items, n, CE_BATCH_TOKENS, !ce->zero_types,
+	                           run_chunk, &r, err);
 }
 
 enum sy_status cross_encoder_score(struct cross_encoder *ce, const char *const *queries,
@@ -275,75 +301,44 @@ enum sy_status cross_encoder_score(struct cross_encoder *ce, const char *const *
                                    const size_t *doc_lens, int n, struct sy_error *err,
                                    float *scores, float *logits, int *n_tokens_out)
 {
-	struct tok_encode_params p = tokenizer_default_params();
-	p.max_length = ce->max_length;
-	p.add_special_tokens = true;
-	const int L = ce->n_labels;
-	int first = 0;
-	packed_batch_clear(&ce->batch);
-	for (int i = 0; i < n; i++) {
-		struct tok_encoding enc;
-		p.truncation = TOK_TRUNCATE_ONLY_SECOND;
-		enum sy_status s = tokenizer_encode(ce->tok, queries[i], query_lens[i], docs[i],
-		                                    doc_lens[i], &p, err, &enc);
-		if (s == SY_ERR_INVALID_ARG) { /* the query alone is too long: cut both */
-			p.truncation = TOK_TRUNCATE_LONGEST_FIRST;
-			s = tokenizer_encode(ce->tok, queries[i], query_lens[i], docs[i],
-			                     doc_lens[i], &p, err, &enc);
-		}
-		if (s != SY_OK)
-			return s;
-		if (n_tokens_out)
-			n_tokens_out[i] = enc.n;
-		if (ce->batch.n_seqs > 0 && ce->batch.n_tokens + enc.n > CE_BATCH_TOKENS) {
-			s = run_batch(ce, err, scores + first,
-			              logits ? logits + (size_t)first * L : NULL);
-			first = i;
-		}
-		if (s == SY_OK)
-			s = packed_batch_add(&ce->batch, enc.ids,
-			                     ce->zero_types ? NULL : enc.type_ids, enc.n, err);
-		tok_encoding_free(&enc);
-		if (s != SY_OK)
-			return s;
-	}
-	return run_batch(ce, err, scores + first, logits ? logits + (size_t)first * L : NULL);
-}
-
-/* ---- as an embedder: the engine batches (query, document) items like texts ---- */
-
-static int ce_dims(const void *impl)
-{
-	(void)impl;
-	return 1;
-}
-
-static enum sy_status ce_encode(void *impl, const char *const *texts, const size_t *lens, int n,
-                                float *out, struct sy_error *err)
-{
-	return sy_error_set(err, SY_ERR_UNSUPPORTED,
-	                    "a cross-encoder scores (query, document) pairs; it does not embed "
-	                    "texts");
-}
-
-static enum sy_status ce_encode_ex(void *impl, const struct embed_call *c, struct sy_error *err,
-                                   float *out, int *n_tokens)
-{
-	const char **q = malloc((size_t)c->n * sizeof *q);
-	size_t *ql = malloc((size_t)c->n * sizeof *ql);
-	enum sy_status s = SY_OK;
-	if (!q || !ql)
-		s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	for (int i = 0; s == SY_OK && i < c->n; i++) {
-		q[i] = c->prefixes && c->prefixes[i] ? c->prefixes[i] : "";
-		ql[i] = c->prefixes && c->prefixes[i] ? c->prefix_lens[i] : 0;
+	struct model_prepared *preps = calloc((size_t)(n > 0 ? n : 1), sizeof *preps);
+	struct model_item *items = calloc((size_t)(n > 0 ? n : 1), sizeof *items);
+	enum sy_status s =
+	    preps && items ? SY_OK : sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	int done = 0;
+	for (; s == SY_OK && done < n; done++) {
+		s = tokenize_pair(ce, queries[done], query_lens[done], docs[done], doc_lens[done],
+		                  err, &preps[done].enc);
+		items[done].prep = &preps[done];
+		if (s == SY_OK && n_tokens_out)
+			n_tokens_out[done] = preps[done].enc.n;
 	}
 	if (s == SY_OK)
-		s = cross_encoder_score(impl, q, ql, c->texts, c->lens, c->n, err, out, NULL,
-		                        n_tokens);
-	free(q);
-	free(ql);
+		s = run_items(ce, items, n, err, scores, logits);
+	for (int i = 0; i < done; i++)
+		tok_encoding_free(&preps[i].enc);
+	free(preps);
+	free(items);
 	return s;
+}
+
+/* ---- the score task ---- */
+
+static enum sy_status ce_prepare(const void *impl, const struct model_input *in,
+                                 struct sy_error *err, struct model_prepared *out)
+{
+	enum sy_status s =
+	    tokenize_pair(impl, in->query ? in->query : "", in->query ? in->query_len : 0, in->text,
+	                  in->len, err, &out->enc);
+	if (s == SY_OK)
+		out->n_tokens = out->enc.n;
+	return s;
+}
+
+static enum sy_status ce_run(void *impl, const struct model_item *items, int n,
+                             struct sy_error *err, float *scores)
+{
+	return run_items(impl, items, n, err, scores, NULL);
 }
 
 static size_t ce_bytes(const void *impl)
@@ -356,30 +351,25 @@ static int ce_max_tokens(const void *impl)
 	return cross_encoder_max_tokens(impl);
 }
 
-static bool ce_pairs(const void *impl)
-{
-	(void)impl;
-	return true;
-}
-
 static void ce_close(void *impl)
 {
 	cross_encoder_close(impl);
 }
 
-static const struct embedder_ext ce_ext = {
-    .encode_ex = ce_encode_ex, .bytes = ce_bytes, .max_tokens = ce_max_tokens, .pairs = ce_pairs};
-static const struct embedder_vt ce_vt = {"cross-encoder", ce_dims, ce_encode, ce_close};
+static const struct model_ops ce_ops = {
+    .close = ce_close, .bytes = ce_bytes, .max_tokens = ce_max_tokens};
+static const struct model_score_task ce_score = {.prepare = ce_prepare, .run = ce_run};
 
-enum sy_status cross_encoder_embedder_open(const char *dir, const struct embed_options *opts,
-                                           struct sy_error *err, struct embedder *out)
+enum sy_status cross_encoder_open(const struct model_desc *d, const struct model_options *opts,
+                                  struct sy_error *err, struct model *out)
 {
 	struct cross_encoder *ce;
-	enum sy_status s = cross_encoder_open(dir, opts, err, &ce);
+	enum sy_status s = ce_load(d, opts, err, &ce);
 	if (s != SY_OK)
 		return s;
+	out->arch = "cross-encoder";
 	out->impl = ce;
-	out->vt = &ce_vt;
-	out->ext = &ce_ext;
+	out->ops = &ce_ops;
+	out->score = &ce_score;
 	return SY_OK;
 }

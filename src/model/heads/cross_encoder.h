@@ -21,16 +21,13 @@
 #include <stddef.h>
 
 #include "base/status.h"
-#include "model/embedder.h"
+#include "model/model.h"
 
 struct cross_encoder;
 
-/* True when dir/config.json names a *ForSequenceClassification architecture. */
-bool cross_encoder_detect(const char *dir);
-
 /* Opens dir (config.json, model.safetensors, tokenizer). opts: n_threads, max_length,
  * precision (pooling and normalize are ignored). */
-enum sy_status cross_encoder_open(const char *dir, const struct embed_options *opts,
+enum sy_status cross_encoder_load(const char *dir, const struct model_options *opts,
                                   struct sy_error *err, struct cross_encoder **out);
 void cross_encoder_close(struct cross_encoder *ce);
 

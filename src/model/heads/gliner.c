@@ -27,7 +27,7 @@
 
 #include "base/file.h"
 #include "model/arch/deberta_v2.h"
-#include "model/embedder.h"
+#include "model/families.h"
 #include "model/formats/weights.h"
 #include "tensor/gemm.h"
 #include "text/tokenizer.h"
@@ -362,213 +362,288 @@ static enum sy_status append_tokens(const struct gliner *g, const char *text, si
 	return SY_OK;
 }
 
-/* Entities of one text for the given labels (see the file comment). */
-static enum sy_status gliner_extract_one(struct gliner *g, const char *text, size_t len,
-                                         const char *const *labels, int n_labels, float threshold,
-                                         struct sy_error *err, struct embed_item_result *out,
-                                         int *n_tokens)
+/* What prepare keeps for run: the prompt and word layout of the encoder's input. */
+struct gliner_prep {
+	const struct extract_params *xp; /* the call's labels and threshold */
+	int ent_pos[GLINER_MAX_LABELS]; /* the <<ENT>> token of each label */
+	int n_words;
+	size_t *ws, *we; /* [n_words] byte ranges in the text */
+	int *first; /* [n_words] first sub-token */
+};
+
+static void gliner_prep_free(void *extra)
 {
-	if (n_labels < 1 || n_labels > GLINER_MAX_LABELS)
-		return sy_error_set(err, SY_ERR_INVALID_ARG,
-		                    "GLiNER needs 1 to %d entity labels per call (params.labels)",
-		                    GLINER_MAX_LABELS);
-	const int H = g->hidden, E = g->ecfg.hidden, W = g->max_width;
-	int32_t ids[GLINER_MAX_TOKENS];
-	int n = 0, ent_pos[GLINER_MAX_LABELS];
-	bool full = false;
-	enum sy_status s = SY_OK;
-	ids[n++] = g->cls_id;
-	for (int k = 0; s == SY_OK && k < n_labels; k++) {
-		ent_pos[k] = n;
-		ids[n++] = g->ent_id;
-		s = append_tokens(g, labels[k], strlen(labels[k]), ids, &n, GLINER_MAX_TOKENS - 2,
-		                  err, &full);
-		if (full)
-			return sy_error_set(err, SY_ERR_LIMIT,
-			                    "the labels alone fill the %d tokens",
-			                    GLINER_MAX_TOKENS);
-	}
-	if (s != SY_OK)
-		return s;
-	ids[n++] = g->sep_id;
-	float *tok = NULL, *words = NULL, *rnn = NULL, *srep = NULL, *erep = NULL, *prompts = NULL,
-	      *prep = NULL, *scratch = NULL, *span = NULL, *cat = NULL, *gates = NULL, *hc = NULL;
-	struct candidate *cand = NULL;
-	/* words: their byte ranges and first sub-token */
-	int cap_words = 64, L = 0;
-	size_t *ws = malloc((size_t)cap_words * sizeof *ws),
-	       *we = malloc((size_t)cap_words * sizeof *we);
-	int *first = malloc((size_t)cap_words * sizeof *first);
+	struct gliner_prep *gp = extra;
+	if (!gp)
+		return;
+	free(gp->ws);
+	free(gp->we);
+	free(gp->first);
+	free(gp);
+}
+
+/* Appends the words of text (matches of the word pattern) to ids, keeping their byte ranges and
+ * first sub-tokens in gp; stops when the next word would not fit (*full). */
+static enum sy_status collect_words(const struct gliner *g, const char *text, size_t len,
+                                    int32_t *ids, int *n, struct gliner_prep *gp, bool *full,
+                                    struct sy_error *err)
+{
+	int cap_words = 64;
+	gp->ws = malloc((size_t)cap_words * sizeof *gp->ws);
+	gp->we = malloc((size_t)cap_words * sizeof *gp->we);
+	gp->first = malloc((size_t)cap_words * sizeof *gp->first);
 	pcre2_match_data *md = pcre2_match_data_create_from_pattern(g->words_re, NULL);
+	enum sy_status s = gp->ws && gp->we && gp->first && md
+	                       ? SY_OK
+	                       : sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	PCRE2_SIZE at = 0;
-	while (s == SY_OK && ws && we && first && md && !full &&
+	while (s == SY_OK && !*full &&
 	       pcre2_match(g->words_re, (PCRE2_SPTR)text, len, at, 0, md, NULL) >= 0) {
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-		if (L == cap_words) {
+		if (gp->n_words == cap_words) {
 			cap_words *= 2;
-			size_t *a = realloc(ws, (size_t)cap_words * sizeof *a);
+			size_t *a = realloc(gp->ws, (size_t)cap_words * sizeof *a);
 			if (a)
-				ws = a;
-			size_t *b = realloc(we, (size_t)cap_words * sizeof *b);
+				gp->ws = a;
+			size_t *b = realloc(gp->we, (size_t)cap_words * sizeof *b);
 			if (b)
-				we = b;
-			int *c = realloc(first, (size_t)cap_words * sizeof *c);
+				gp->we = b;
+			int *c = realloc(gp->first, (size_t)cap_words * sizeof *c);
 			if (c)
-				first = c;
-			if (!a || !b || !c)
+				gp->first = c;
+			if (!a || !b || !c) {
+				s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 				break;
+			}
 		}
-		const int before = n;
-		s = append_tokens(g, text + ov[0], ov[1] - ov[0], ids, &n, GLINER_MAX_TOKENS - 1,
-		                  err, &full);
-		if (s == SY_OK && !full) {
-			if (n == before) /* a word the tokenizer drops: read it as [UNK] */
-				ids[n++] = find_token(g->tok, "[UNK]") >= 0
-				               ? find_token(g->tok, "[UNK]")
-				               : 0;
-			ws[L] = ov[0];
-			we[L] = ov[1];
-			first[L++] = before;
+		const int before = *n;
+		s = append_tokens(g, text + ov[0], ov[1] - ov[0], ids, n, GLINER_MAX_TOKENS - 1,
+		                  err, full);
+		if (s == SY_OK && !*full) {
+			if (*n == before) /* a word the tokenizer drops: read it as [UNK] */
+				ids[(*n)++] = find_token(g->tok, "[UNK]") >= 0
+				                  ? find_token(g->tok, "[UNK]")
+				                  : 0;
+			gp->ws[gp->n_words] = ov[0];
+			gp->we[gp->n_words] = ov[1];
+			gp->first[gp->n_words++] = before;
 		}
 		at = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
 		if (at >= len)
 			break;
 	}
 	pcre2_match_data_free(md);
-	ids[n++] = g->end_id;
-	if (n_tokens)
-		*n_tokens = n;
-	if (s == SY_OK && (!ws || !we || !first))
-		s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	if (s == SY_OK && L == 0)
-		goto done;
-	const int mid = 4 * (2 * H > H ? 2 * H : H);
-	tok = malloc((size_t)n * (E > H ? E : H) * sizeof *tok);
-	words = calloc((size_t)L * H, sizeof *words);
-	rnn = malloc((size_t)L * H * sizeof *rnn);
-	srep = malloc((size_t)L * H * sizeof *srep);
-	erep = malloc((size_t)L * H * sizeof *erep);
-	prompts = malloc((size_t)n_labels * H * sizeof *prompts);
-	prep = malloc((size_t)n_labels * H * sizeof *prep);
-	scratch = malloc((size_t)(L > n_labels ? L : n_labels) * mid * sizeof *scratch);
-	span = malloc((size_t)H * sizeof *span);
-	cat = malloc((size_t)2 * H * sizeof *cat);
-	gates = malloc((size_t)4 * g->n * sizeof *gates);
-	hc = malloc((size_t)2 * g->n * sizeof *hc);
-	cand = malloc((size_t)L * W * n_labels * sizeof *cand);
-	if (s == SY_OK && (!tok || !words || !rnn || !srep || !erep || !prompts || !prep ||
-	                   !scratch || !span || !cat || !gates || !hc || !cand))
-		s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	if (s == SY_OK)
-		s = deberta_forward(g->enc, ids, n, err, tok);
-	if (s == SY_OK && g->has_proj) {
-		float *p = malloc((size_t)n * H * sizeof *p);
-		if (!p) {
-			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-		} else {
-			gemm_linear(tok, E, &g->proj, g->proj_b, GEMM_EPILOGUE_NONE, p, H, n, 0, 1);
-			memcpy(tok, p, (size_t)n * H * sizeof *p);
-			free(p);
-		}
-	}
-	int nc = 0;
-	if (s == SY_OK) {
-		for (int k = 0; k < n_labels; k++)
-			memcpy(prompts + (size_t)k * H,
-			       tok + (size_t)(ent_pos[k] + (g->embed_ent_token ? 0 : 1)) * H,
-			       (size_t)H * sizeof *prompts);
-		for (int w = 0; w < L; w++)
-			memcpy(words + (size_t)w * H, tok + (size_t)first[w] * H,
-			       (size_t)H * sizeof *words);
-		lstm_run(g, 0, words, L, rnn, gates, hc, hc + g->n);
-		lstm_run(g, 1, words, L, rnn, gates, hc, hc + g->n);
-		mlp_run(&g->start, rnn, L, scratch, srep);
-		mlp_run(&g->end, rnn, L, scratch, erep);
-		mlp_run(&g->prompt, prompts, n_labels, scratch, prep);
-		for (int st = 0; st < L; st++)
-			for (int k = 0; k < W && st + k < L; k++) {
-				const int e = st + k;
-				for (int j = 0; j < H; j++) {
-					float a = srep[(size_t)st * H + j],
-					      b = erep[(size_t)e * H + j];
-					cat[j] = a > 0 ? a : 0;
-					cat[H + j] = b > 0 ? b : 0;
-				}
-				mlp_run(&g->out, cat, 1, scratch, span);
-				for (int c = 0; c < n_labels; c++) {
-					double dot = 0;
-					for (int j = 0; j < H; j++)
-						dot += (double)span[j] * prep[(size_t)c * H + j];
-					const float p = (float)(1.0 / (1.0 + exp(-dot)));
-					if (p > threshold)
-						cand[nc++] = (struct candidate){st, e, c, p};
-				}
-			}
-		/* flat greedy decoding */
-		qsort(cand, (size_t)nc, sizeof *cand, by_score);
-		int kept = 0;
-		for (int i = 0; i < nc; i++) {
-			bool overlaps = false;
-			for (int j = 0; j < kept && !overlaps; j++)
-				overlaps = !(cand[i].s > cand[j].e || cand[j].s > cand[i].e);
-			if (!overlaps)
-				cand[kept++] = cand[i];
-		}
-		qsort(cand, (size_t)kept, sizeof *cand, by_start);
-		out->entities = kept ? calloc((size_t)kept, sizeof *out->entities) : NULL;
-		if (kept && !out->entities)
-			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-		for (int i = 0; s == SY_OK && i < kept; i++) {
-			struct embed_entity *en = &out->entities[i];
-			snprintf(en->label, sizeof en->label, "%s", labels[cand[i].label]);
-			en->start = ws[cand[i].s];
-			en->end = we[cand[i].e];
-			en->score = cand[i].score;
-			out->n_entities++;
-		}
-	}
-done:
-	free(ws), free(we), free(first), free(tok), free(words), free(rnn), free(srep), free(erep);
-	free(prompts), free(prep), free(scratch), free(span), free(cat), free(gates), free(hc);
-	free(cand);
 	return s;
 }
 
-/* ---- as an embedder (an extractor with labels per call) ---- */
-
-static enum sy_status gl_encode_items(void *impl, const struct embed_call *c, struct sy_error *err,
-                                      struct embed_item_result *out, int *n_tokens)
+/* The encoder's input for a text and the call's labels: [CLS] (<<ENT>> label)... <<SEP>>
+ * words... [SEP]. Words past the encoder's positions are dropped, or (truncate off) the item
+ * is refused. */
+static enum sy_status gl_prepare(const void *impl, const struct model_input *in,
+                                 struct sy_error *err, struct model_prepared *out)
 {
-	struct gliner *g = impl;
-	for (int i = 0; i < c->n; i++) {
-		const struct extract_params *xp = c->extract ? c->extract[i] : NULL;
-		if (!xp || !xp->labels)
-			return sy_error_set(err, SY_ERR_INVALID_ARG,
-			                    "GLiNER is zero-shot: give the entity types to find in "
-			                    "params.labels");
-		enum sy_status s =
-		    gliner_extract_one(g, c->texts[i], c->lens[i], xp->labels, xp->n_labels,
-		                       xp->threshold >= 0 ? xp->threshold : 0.5f, err, &out[i],
-		                       n_tokens ? &n_tokens[i] : NULL);
+	const struct gliner *g = impl;
+	const struct extract_params *xp = in->extract;
+	if (!xp || !xp->labels)
+		return sy_error_set(err, SY_ERR_INVALID_ARG,
+		                    "GLiNER is zero-shot: give the entity types to find in "
+		                    "params.labels");
+	if (xp->n_labels < 1 || xp->n_labels > GLINER_MAX_LABELS)
+		return sy_error_set(err, SY_ERR_INVALID_ARG,
+		                    "GLiNER needs 1 to %d entity labels per call (params.labels)",
+		                    GLINER_MAX_LABELS);
+	struct gliner_prep *gp = calloc(1, sizeof *gp);
+	int32_t *ids = malloc(GLINER_MAX_TOKENS * sizeof *ids);
+	int n = 0;
+	bool full = false;
+	enum sy_status s = gp && ids ? SY_OK : sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	if (s == SY_OK) {
+		gp->xp = xp;
+		ids[n++] = g->cls_id;
+	}
+	for (int k = 0; s == SY_OK && k < xp->n_labels; k++) {
+		gp->ent_pos[k] = n;
+		ids[n++] = g->ent_id;
+		s = append_tokens(g, xp->labels[k], strlen(xp->labels[k]), ids, &n,
+		                  GLINER_MAX_TOKENS - 2, err, &full);
+		if (s == SY_OK && full)
+			s = sy_error_set(err, SY_ERR_LIMIT, "the labels alone fill the %d tokens",
+			                 GLINER_MAX_TOKENS);
+	}
+	if (s == SY_OK) {
+		ids[n++] = g->sep_id;
+		s = collect_words(g, in->text, in->len, ids, &n, gp, &full, err);
+	}
+	if (s == SY_OK && full && !in->truncate)
+		s = sy_error_set(err, SY_ERR_LIMIT,
+		                 "the labels and the text take more than the %d tokens the model "
+		                 "takes",
+		                 GLINER_MAX_TOKENS);
+	if (s != SY_OK) {
+		gliner_prep_free(gp);
+		free(ids);
+		return s;
+	}
+	ids[n++] = g->end_id;
+	out->enc.ids = ids;
+	out->enc.n = n;
+	out->n_tokens = n;
+	out->extra = gp;
+	return SY_OK;
+}
+
+/* Scratch of one run: token states, word states and the heads' buffers. */
+struct gl_scratch {
+	float *tok, *words, *rnn, *srep, *erep, *prompts, *prep, *mlp, *span, *cat, *gates, *hc;
+	struct candidate *cand;
+};
+
+static void gl_scratch_free(struct gl_scratch *b)
+{
+	free(b->tok), free(b->words), free(b->rnn), free(b->srep), free(b->erep);
+	free(b->prompts), free(b->prep), free(b->mlp), free(b->span), free(b->cat);
+	free(b->gates), free(b->hc), free(b->cand);
+}
+
+static bool gl_scratch_alloc(const struct gliner *g, int n, int L, int n_labels,
+                             struct gl_scratch *b)
+{
+	const int H = g->hidden, E = g->ecfg.hidden, W = g->max_width;
+	const int mid = 4 * (2 * H > H ? 2 * H : H);
+	b->tok = malloc((size_t)n * (E > H ? E : H) * sizeof *b->tok);
+	b->words = calloc((size_t)L * H, sizeof *b->words);
+	b->rnn = malloc((size_t)L * H * sizeof *b->rnn);
+	b->srep = malloc((size_t)L * H * sizeof *b->srep);
+	b->erep = malloc((size_t)L * H * sizeof *b->erep);
+	b->prompts = malloc((size_t)n_labels * H * sizeof *b->prompts);
+	b->prep = malloc((size_t)n_labels * H * sizeof *b->prep);
+	b->mlp = malloc((size_t)(L > n_labels ? L : n_labels) * mid * sizeof *b->mlp);
+	b->span = malloc((size_t)H * sizeof *b->span);
+	b->cat = malloc((size_t)2 * H * sizeof *b->cat);
+	b->gates = malloc((size_t)4 * g->n * sizeof *b->gates);
+	b->hc = malloc((size_t)2 * g->n * sizeof *b->hc);
+	b->cand = malloc((size_t)L * W * n_labels * sizeof *b->cand);
+	return b->tok && b->words && b->rnn && b->srep && b->erep && b->prompts && b->prep &&
+	       b->mlp && b->span && b->cat && b->gates && b->hc && b->cand;
+}
+
+/* Scores every span of up to max_width words against every label; keeps those above the
+ * threshold in b->cand and returns how many. */
+static int score_spans(const struct gliner *g, struct gl_scratch *b, int L, int n_labels,
+                       float threshold)
+{
+	const int H = g->hidden, W = g->max_width;
+	int nc = 0;
+	for (int st = 0; st < L; st++)
+		for (int k = 0; k < W && st + k < L; k++) {
+			const int e = st + k;
+			for (int j = 0; j < H; j++) {
+				float a = b->srep[(size_t)st * H + j],
+				      c = b->erep[(size_t)e * H + j];
+				b->cat[j] = a > 0 ? a : 0;
+				b->cat[H + j] = c > 0 ? c : 0;
+			}
+			mlp_run(&g->out, b->cat, 1, b->mlp, b->span);
+			for (int c = 0; c < n_labels; c++) {
+				double dot = 0;
+				for (int j = 0; j < H; j++)
+					dot += (double)b->span[j] * b->prep[(size_t)c * H + j];
+				const float p = (float)(1.0 / (1.0 + exp(-dot)));
+				if (p > threshold)
+					b->cand[nc++] = (struct candidate){st, e, c, p};
+			}
+		}
+	return nc;
+}
+
+/* Flat greedy decoding: the highest-scoring spans first, none overlapping, then in text
+ * order as entities. */
+static enum sy_status decode_spans(const struct gliner_prep *gp, struct candidate *cand, int nc,
+                                   struct sy_error *err, struct model_item_result *out)
+{
+	qsort(cand, (size_t)nc, sizeof *cand, by_score);
+	int kept = 0;
+	for (int i = 0; i < nc; i++) {
+		bool overlaps = false;
+		for (int j = 0; j < kept && !overlaps; j++)
+			overlaps = !(cand[i].s > cand[j].e || cand[j].s > cand[i].e);
+		if (!overlaps)
+			cand[kept++] = cand[i];
+	}
+	qsort(cand, (size_t)kept, sizeof *cand, by_start);
+	out->entities = kept ? calloc((size_t)kept, sizeof *out->entities) : NULL;
+	if (kept && !out->entities)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < kept; i++) {
+		struct model_entity *en = &out->entities[i];
+		snprintf(en->label, sizeof en->label, "%s", gp->xp->labels[cand[i].label]);
+		en->start = gp->ws[cand[i].s];
+		en->end = gp->we[cand[i].e];
+		en->score = cand[i].score;
+		out->n_entities++;
+	}
+	return SY_OK;
+}
+
+/* Entities of one prepared item (see the file comment). */
+static enum sy_status gliner_run_one(struct gliner *g, const struct model_prepared *p,
+                                     struct sy_error *err, struct model_item_result *out)
+{
+	const struct gliner_prep *gp = p->extra;
+	const int H = g->hidden, E = g->ecfg.hidden, L = gp->n_words, n = p->enc.n;
+	const int n_labels = gp->xp->n_labels;
+	const float threshold = gp->xp->threshold >= 0 ? gp->xp->threshold : 0.5f;
+	if (L == 0)
+		return SY_OK;
+	struct gl_scratch b = {0};
+	enum sy_status s = gl_scratch_alloc(g, n, L, n_labels, &b)
+	                       ? SY_OK
+	                       : sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	if (s == SY_OK)
+		s = deberta_forward(g->enc, p->enc.ids, n, err, b.tok);
+	if (s == SY_OK && g->has_proj) {
+		float *pr = malloc((size_t)n * H * sizeof *pr);
+		if (!pr) {
+			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		} else {
+			gemm_linear(b.tok, E, &g->proj, g->proj_b, GEMM_EPILOGUE_NONE, pr, H, n, 0,
+			            1);
+			memcpy(b.tok, pr, (size_t)n * H * sizeof *pr);
+			free(pr);
+		}
+	}
+	if (s == SY_OK) {
+		for (int k = 0; k < n_labels; k++)
+			memcpy(b.prompts + (size_t)k * H,
+			       b.tok + (size_t)(gp->ent_pos[k] + (g->embed_ent_token ? 0 : 1)) * H,
+			       (size_t)H * sizeof *b.prompts);
+		for (int w = 0; w < L; w++)
+			memcpy(b.words + (size_t)w * H, b.tok + (size_t)gp->first[w] * H,
+			       (size_t)H * sizeof *b.words);
+		lstm_run(g, 0, b.words, L, b.rnn, b.gates, b.hc, b.hc + g->n);
+		lstm_run(g, 1, b.words, L, b.rnn, b.gates, b.hc, b.hc + g->n);
+		mlp_run(&g->start, b.rnn, L, b.mlp, b.srep);
+		mlp_run(&g->end, b.rnn, L, b.mlp, b.erep);
+		mlp_run(&g->prompt, b.prompts, n_labels, b.mlp, b.prep);
+		int nc = score_spans(g, &b, L, n_labels, threshold);
+		s = decode_spans(gp, b.cand, nc, err, out);
+	}
+	gl_scratch_free(&b);
+	return s;
+}
+
+static enum sy_status gl_run(void *impl, const struct model_item *items, int n,
+                             struct sy_error *err, struct model_item_result *res)
+{
+	for (int i = 0; i < n; i++) {
+		enum sy_status s = gliner_run_one(impl, items[i].prep, err, &res[i]);
 		if (s != SY_OK)
 			return s;
 	}
 	return SY_OK;
 }
 
-static int gl_dims(const void *impl)
-{
-	(void)impl;
-	return 0;
-}
-
-static enum sy_status gl_encode(void *impl, const char *const *texts, const size_t *lens, int n,
-                                float *out, struct sy_error *err)
-{
-	(void)impl, (void)texts, (void)lens, (void)n, (void)out;
-	return sy_error_set(err, SY_ERR_UNSUPPORTED,
-	                    "a GLiNER model extracts entities; it does not embed texts");
-}
+/* ---- the extract task (labels per call) ---- */
 
 static size_t gl_bytes(const void *impl)
 {
@@ -584,41 +659,33 @@ static int gl_max_tokens(const void *impl)
 	return GLINER_MAX_TOKENS;
 }
 
-static bool gl_extractor(const void *impl)
-{
-	(void)impl;
-	return true;
-}
-
 static void gl_close(void *impl)
 {
 	gliner_free(impl);
 }
 
-static const struct embedder_ext gl_ext = {.bytes = gl_bytes,
-                                           .max_tokens = gl_max_tokens,
-                                           .extractor = gl_extractor,
-                                           .encode_items = gl_encode_items};
-static const struct embedder_vt gl_vt = {"gliner", gl_dims, gl_encode, gl_close};
+static const struct model_ops gl_ops = {.close = gl_close,
+                                        .bytes = gl_bytes,
+                                        .max_tokens = gl_max_tokens,
+                                        .free_extra = gliner_prep_free};
+static const struct model_extract_task gl_extract = {.prepare = gl_prepare, .run = gl_run};
 
-bool gliner_detect(const char *dir)
+bool gliner_detect(const struct model_desc *d)
 {
-	char *p = sy_path_join(dir, "gliner_config.json");
-	bool yes = p && sy_path_exists(p);
-	free(p);
-	return yes;
+	return d->has[MODEL_FILE_GLINER];
 }
 
-enum sy_status gliner_embedder_open(const char *dir, const struct embed_options *opts,
-                                    struct sy_error *err, struct embedder *out)
+enum sy_status gliner_open(const struct model_desc *d, const struct model_options *opts,
+                           struct sy_error *err, struct model *out)
 {
 	(void)opts;
 	struct gliner *g;
-	enum sy_status s = gliner_load(dir, err, &g);
+	enum sy_status s = gliner_load(d->path, err, &g);
 	if (s != SY_OK)
 		return s;
+	out->arch = "gliner";
 	out->impl = g;
-	out->vt = &gl_vt;
-	out->ext = &gl_ext;
+	out->ops = &gl_ops;
+	out->extract = &gl_extract;
 	return SY_OK;
 }

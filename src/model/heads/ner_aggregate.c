@@ -67,7 +67,7 @@ static struct candidate word_candidate(const struct ner_token *t, int b, int e, 
 
 enum sy_status ner_aggregate(const struct ner_token *toks, int n, const char *const *labels,
                              int n_labels, enum ner_aggregation agg, float threshold,
-                             struct sy_error *err, struct embed_entity **out, int *n_out)
+                             struct sy_error *err, struct model_entity **out, int *n_out)
 {
 	*out = NULL;
 	*n_out = 0;
@@ -75,7 +75,7 @@ enum sy_status ner_aggregate(const struct ner_token *toks, int n, const char *co
 		return SY_OK;
 	struct candidate *cand = malloc((size_t)n * sizeof *cand);
 	float *mean = malloc((size_t)n_labels * sizeof *mean);
-	struct embed_entity *ents = malloc((size_t)n * sizeof *ents);
+	struct model_entity *ents = malloc((size_t)n * sizeof *ents);
 	if (!cand || !mean || !ents) {
 		free(cand);
 		free(mean);
@@ -116,7 +116,7 @@ enum sy_status ner_aggregate(const struct ner_token *toks, int n, const char *co
 		}
 		const float score = (float)(sum / (e - g));
 		if (strcmp(type, "O") != 0 && score >= threshold) {
-			struct embed_entity *en = &ents[ne++];
+			struct model_entity *en = &ents[ne++];
 			snprintf(en->label, sizeof en->label, "%s", type);
 			en->start = cand[g].start;
 			en->end = cand[e - 1].end;

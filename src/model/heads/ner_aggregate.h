@@ -20,7 +20,7 @@
 #include <stddef.h>
 
 #include "base/status.h"
-#include "model/embedder.h"
+#include "model/model.h"
 
 struct ner_token {
 	size_t start, end; /* bytes of the text the token covers */
@@ -32,6 +32,6 @@ struct ner_token {
  * label id i (config.json id2label). */
 enum sy_status ner_aggregate(const struct ner_token *toks, int n, const char *const *labels,
                              int n_labels, enum ner_aggregation agg, float threshold,
-                             struct sy_error *err, struct embed_entity **out, int *n_out);
+                             struct sy_error *err, struct model_entity **out, int *n_out);
 
 #endif

@@ -72,7 +72,7 @@ static enum sy_status dense_load(const struct st_dense_meta *dm, struct sy_error
 	return s;
 }
 
-enum sy_status pooling_head_init(const struct st_meta *meta, const struct embed_options *opts,
+enum sy_status pooling_head_init(const struct st_meta *meta, const struct model_options *opts,
                                  int hidden, struct sy_error *err, struct pooling_head *out)
 {
 	memset(out, 0, sizeof *out);

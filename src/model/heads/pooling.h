@@ -12,7 +12,7 @@
 #include <stdbool.h>
 
 #include "base/status.h"
-#include "model/embedder.h"
+#include "model/model.h"
 #include "model/st_meta.h"
 #include "tensor/gemm.h"
 
@@ -44,7 +44,7 @@ struct pooling_head {
 /* Builds the head from the metadata (loading Dense weights from their safetensors), with
  * overrides from opts (pooling, normalize; may be NULL). Defaults without metadata: cls, no
  * normalisation. Free with pooling_head_free. */
-enum sy_status pooling_head_init(const struct st_meta *meta, const struct embed_options *opts,
+enum sy_status pooling_head_init(const struct st_meta *meta, const struct model_options *opts,
                                  int hidden, struct sy_error *err, struct pooling_head *out);
 void pooling_head_free(struct pooling_head *h);
 

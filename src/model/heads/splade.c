@@ -15,8 +15,8 @@
  * weigh 0, and idf.json tokens missing from the vocabulary are ignored). Documents of such a
  * model have the special tokens' weights set to 0, as those models' reference code does.
  *
- * It plugs into the engine as an embedder of dims = vocabulary size whose ext says `sparse`, so
- * requests are batched like dense ones. The decoder runs over chunks of 64 tokens, on the
+ * It is an encode task with sparse output of dims = vocabulary size, so requests are batched
+ * like dense ones. The decoder runs over chunks of 64 tokens, on the
  * encoder's threads, so the logits scratch stays at 64 x vocabulary floats (7.8 MB for 30,522
  * terms). */
 #include <cjson/cJSON.h>
@@ -29,7 +29,7 @@
 #include "base/threads.h"
 #include "model/arch/bert.h"
 #include "model/config.h"
-#include "model/embedder.h"
+#include "model/families.h"
 #include "model/arch/packed_batch.h"
 #include "model/formats/safetensors.h"
 #include "model/formats/weights.h"
@@ -53,15 +53,13 @@ struct splade {
 	int32_t special[8]; /* ids zeroed in documents when idf is set */
 	int n_special;
 	float *chunk_h, *logits; /* [CHUNK][H], [CHUNK][V] */
-	struct packed_batch batch; /* the texts being filled */
-	char *join;
-	size_t cap_join;
+	struct packed_batch batch; /* the chunk being run */
 };
 
-bool splade_detect(const char *dir)
+bool splade_detect(const struct model_desc *d)
 {
-	return config_find_architecture(dir, "BertForMaskedLM", false, NULL, 0) ||
-	       config_find_architecture(dir, "DistilBertForMaskedLM", false, NULL, 0);
+	return model_desc_architecture(d, "BertForMaskedLM", false) ||
+	       model_desc_architecture(d, "DistilBertForMaskedLM", false);
 }
 
 static void splade_free(struct splade *sp)
@@ -80,7 +78,6 @@ static void splade_free(struct splade *sp)
 	free(sp->chunk_h);
 	free(sp->logits);
 	packed_batch_free(&sp->batch);
-	free(sp->join);
 	free(sp);
 }
 
@@ -178,14 +175,15 @@ static enum sy_status load_idf(struct splade *sp, const char *dir, struct sy_err
 	return s;
 }
 
-static enum sy_status splade_load(const char *dir, const struct embed_options *opts,
+static enum sy_status splade_load(const struct model_desc *d, const struct model_options *opts,
                                   struct sy_error *err, struct splade **out)
 {
 	*out = NULL;
 	struct splade *sp = calloc(1, sizeof *sp);
 	if (!sp)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	enum sy_status s = bert_config_load(dir, err, &sp->cfg);
+	const char *dir = d->path;
+	enum sy_status s = bert_config_from_desc(d, err, &sp->cfg);
 	if (s == SY_OK && sp->cfg.arch == BERT_ARCH_ROBERTA)
 		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
 		                 "%s: SPLADE is supported for BertForMaskedLM and "
@@ -272,20 +270,26 @@ static void pool_sequence(struct splade *sp, const float *h, int n, float *out)
 	}
 }
 
-/* Runs the packed texts, writes their term weights to out, then empties the batch. */
-static enum sy_status run_batch(struct splade *sp, struct sy_error *err, float *out)
+struct splade_run {
+	struct splade *sp;
+	float *out;
+	const int *index; /* [n] the output row of each packed item */
+};
+
+/* Runs one packed chunk and writes its texts' term weights. */
+static enum sy_status run_chunk(void *ctx, struct packed_batch *pb, int first, int count,
+                                struct sy_error *err)
 {
-	if (sp->batch.n_seqs == 0)
-		return SY_OK;
-	struct bert_input in = packed_batch_input(&sp->batch);
-	packed_batch_clear(&sp->batch);
+	struct splade_run *r = ctx;
+	struct splade *sp = r->sp;
+	struct bert_input in = packed_batch_input(pb);
 	const float *hidden;
 	enum sy_status s = bert_forward(sp->model, &in, err, &hidden);
 	if (s != SY_OK)
 		return s;
 	int row = 0;
-	for (int i = 0; i < in.n_seqs; i++) {
-		float *o = out + (size_t)i * sp->vocab;
+	for (int i = 0; i < count; i++) {
+		float *o = r->out + (size_t)r->index[first + i] * sp->vocab;
 		pool_sequence(sp, hidden + (size_t)row * sp->hidden, in.lens[i], o);
 		for (int k = 0; sp->idf && k < sp->n_special; k++)
 			o[sp->special[k]] = 0;
@@ -294,76 +298,55 @@ static enum sy_status run_batch(struct splade *sp, struct sy_error *err, float *
 	return SY_OK;
 }
 
-static enum sy_status splade_encode_ex(void *impl, const struct embed_call *c, struct sy_error *err,
-                                       float *out, int *n_tokens_out)
+static enum sy_status splade_prepare(const void *impl, const struct model_input *in,
+                                     struct sy_error *err, struct model_prepared *out)
 {
+	const struct splade *sp = impl;
+	enum sy_status s = model_tokenize(sp->tok, in, sp->max_length, err, &out->enc);
+	if (s == SY_OK)
+		out->n_tokens = out->enc.n;
+	return s;
+}
+
+/* Inference-free queries (idf.json) are weighed at once; the other texts run through the
+ * network in packed chunks. */
+static enum sy_status splade_run(void *impl, const struct model_item *items, int n,
+                                 struct sy_error *err, float *out, struct model_item_result *res)
+{
+	(void)res;
 	struct splade *sp = impl;
-	struct tok_encode_params p = tokenizer_default_params();
-	p.max_length = sp->max_length;
-	p.add_special_tokens = true;
-	int first = 0;
-	packed_batch_clear(&sp->batch);
-	for (int i = 0; i < c->n; i++) {
-		const char *text = c->texts[i];
-		size_t len = c->lens[i];
-		const size_t pl = c->prefixes && c->prefixes[i] ? c->prefix_lens[i] : 0;
-		if (pl) { /* instruction or prompt: put before the text */
-			if (pl + len + 1 > sp->cap_join) {
-				char *j = realloc(sp->join, pl + len + 1);
-				if (!j)
-					return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-				sp->join = j;
-				sp->cap_join = pl + len + 1;
-			}
-			memcpy(sp->join, c->prefixes[i], pl);
-			memcpy(sp->join + pl, text, len);
-			text = sp->join;
-			len += pl;
-		}
-		struct tok_encoding enc;
-		enum sy_status s = tokenizer_encode(sp->tok, text, len, NULL, 0, &p, err, &enc);
-		if (s != SY_OK)
-			return s;
-		if (n_tokens_out)
-			n_tokens_out[i] = enc.n;
-		if (sp->idf && c->is_query && c->is_query[i]) {
-			/* Inference-free query: the batch so far runs first, so that the batch's
-			 * outputs stay contiguous. */
-			s = run_batch(sp, err, out + (size_t)first * sp->vocab);
-			float *o = out + (size_t)i * sp->vocab;
-			memset(o, 0, (size_t)sp->vocab * sizeof *o);
-			for (int k = 0; k < enc.n; k++)
-				if (enc.ids[k] >= 0 && enc.ids[k] < sp->vocab)
-					o[enc.ids[k]] = sp->idf[enc.ids[k]];
-			tok_encoding_free(&enc);
-			if (s != SY_OK)
-				return s;
-			first = i + 1;
+	int *index = malloc((size_t)(n > 0 ? n : 1) * sizeof *index);
+	struct model_item *rest = malloc((size_t)(n > 0 ? n : 1) * sizeof *rest);
+	if (!index || !rest) {
+		free(index);
+		free(rest);
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	}
+	int m = 0;
+	for (int i = 0; i < n; i++) {
+		if (!sp->idf || !items[i].in->is_query) {
+			rest[m] = items[i];
+			index[m++] = i;
 			continue;
 		}
-		if (sp->batch.n_seqs > 0 && sp->batch.n_tokens + enc.n > SPLADE_BATCH_TOKENS) {
-			s = run_batch(sp, err, out + (size_t)first * sp->vocab);
-			first = i;
-		}
-		if (s == SY_OK)
-			s = packed_batch_add(&sp->batch, enc.ids, NULL, enc.n, err);
-		tok_encoding_free(&enc);
-		if (s != SY_OK)
-			return s;
+		const struct tok_encoding *enc = &items[i].prep->enc;
+		float *o = out + (size_t)i * sp->vocab;
+		memset(o, 0, (size_t)sp->vocab * sizeof *o);
+		for (int k = 0; k < enc->n; k++)
+			if (enc->ids[k] >= 0 && enc->ids[k] < sp->vocab)
+				o[enc->ids[k]] = sp->idf[enc->ids[k]];
 	}
-	return run_batch(sp, err, out + (size_t)first * sp->vocab);
+	struct splade_run r = {sp, out, index};
+	enum sy_status s = packed_batch_chunks(&sp->batch, rest, m, SPLADE_BATCH_TOKENS, false,
+	                                       run_chunk, &r, err);
+	free(index);
+	free(rest);
+	return s;
 }
 
 static int splade_dims(const void *impl)
 {
 	return ((const struct splade *)impl)->vocab;
-}
-
-static enum sy_status splade_encode(void *impl, const char *const *texts, const size_t *lens, int n,
-                                    float *out, struct sy_error *err)
-{
-	struct embed_call c = {.n = n, .texts = texts, .lens = lens};
-	return splade_encode_ex(impl, &c, err, out, NULL);
 }
 
 static size_t splade_bytes(const void *impl)
@@ -379,12 +362,6 @@ static int splade_max_tokens(const void *impl)
 	return ((const struct splade *)impl)->max_length;
 }
 
-static bool splade_sparse(const void *impl)
-{
-	(void)impl;
-	return true;
-}
-
 static const char *splade_token(const void *impl, int id)
 {
 	return tokenizer_id_to_token(((const struct splade *)impl)->tok, id);
@@ -395,23 +372,26 @@ static void splade_close(void *impl)
 	splade_free(impl);
 }
 
-static const struct embedder_ext splade_ext = {.encode_ex = splade_encode_ex,
-                                               .bytes = splade_bytes,
-                                               .max_tokens = splade_max_tokens,
-                                               .sparse = splade_sparse,
-                                               .token = splade_token};
-static const struct embedder_vt splade_vt = {"splade", splade_dims, splade_encode, splade_close};
+static const struct model_ops splade_ops = {
+    .close = splade_close, .bytes = splade_bytes, .max_tokens = splade_max_tokens};
+static const struct model_encode_task splade_encode = {
+    .output = MODEL_OUTPUT_SPARSE,
+    .dims = splade_dims,
+    .prepare = splade_prepare,
+    .run = splade_run,
+    .token = splade_token,
+};
 
-enum sy_status splade_embedder_open(const char *dir, const struct embed_options *opts,
-                                    struct sy_error *err, struct embedder *out)
+enum sy_status splade_open(const struct model_desc *d, const struct model_options *opts,
+                           struct sy_error *err, struct model *out)
 {
-	struct embed_options defaults = embed_default_options();
 	struct splade *sp;
-	enum sy_status s = splade_load(dir, opts ? opts : &defaults, err, &sp);
+	enum sy_status s = splade_load(d, opts, err, &sp);
 	if (s != SY_OK)
 		return s;
+	out->arch = "splade";
 	out->impl = sp;
-	out->vt = &splade_vt;
-	out->ext = &splade_ext;
+	out->ops = &splade_ops;
+	out->encode = &splade_encode;
 	return SY_OK;
 }

@@ -21,7 +21,7 @@
 #include "base/threads.h"
 #include "model/arch/bert.h"
 #include "model/config.h"
-#include "model/embedder.h"
+#include "model/families.h"
 #include "model/heads/ner_aggregate.h"
 #include "model/arch/packed_batch.h"
 #include "model/formats/weights.h"
@@ -44,34 +44,18 @@ struct token_classifier {
 	float *b; /* [n_labels] */
 	float *probs; /* [TC_BATCH_TOKENS or max_length][n_labels] */
 	struct packed_batch batch;
-	struct tok_encoding *encs; /* the batch's encodings (offsets are needed after the run) */
-	int *enc_item; /* the call item of each */
-	int cap_encs;
 	struct ner_token *toks;
 	int cap_toks;
 };
 
 /* config.json: a *ForTokenClassification architecture of the BERT family, and its labels. */
-static enum sy_status read_config(const char *dir, struct sy_error *err,
+static enum sy_status read_config(const struct model_desc *d, struct sy_error *err,
                                   struct token_classifier *tc)
 {
-	char *path = sy_path_join(dir, "config.json");
-	char *text = NULL;
-	size_t len = 0;
-	enum sy_status s = path ? sy_file_read(path, err, &text, &len) : SY_ERR_NOMEM;
-	if (s != SY_OK) {
-		free(path);
-		return s == SY_ERR_NOMEM ? sy_error_set(err, s, "out of memory") : s;
-	}
-	cJSON *doc = cJSON_ParseWithLength(text, len);
-	free(text);
-	const char *arch = NULL;
-	const cJSON *a;
-	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(doc, "architectures"))
-	{
-		if (cJSON_IsString(a) && strstr(a->valuestring, "ForTokenClassification"))
-			arch = a->valuestring;
-	}
+	const char *path = d->config_name;
+	const cJSON *doc = d->config;
+	enum sy_status s = SY_OK;
+	const char *arch = model_desc_architecture(d, "ForTokenClassification", true);
 	if (!arch) {
 		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
 		                 "%s: architectures names no *ForTokenClassification model", path);
@@ -102,7 +86,7 @@ static enum sy_status read_config(const char *dir, struct sy_error *err,
 		char *end;
 		long id = strtol(l->string, &end, 10);
 		if (*end || id < 0 || id >= n || !cJSON_IsString(l) || tc->labels[id] ||
-		    strlen(l->valuestring) >= sizeof(((struct embed_entity *)0)->label)) {
+		    strlen(l->valuestring) >= sizeof(((struct model_entity *)0)->label)) {
 			s = sy_error_set(err, SY_ERR_FORMAT,
 			                 "%s: id2label entry \"%s\" is not a label id 0..%d with a "
 			                 "name of at most 63 bytes",
@@ -117,14 +101,12 @@ static enum sy_status read_config(const char *dir, struct sy_error *err,
 		if (!tc->labels[i])
 			s = sy_error_set(err, SY_ERR_FORMAT, "%s: id2label lacks label %d", path,
 			                 i);
-	cJSON_Delete(doc);
-	free(path);
 	return s;
 }
 
-bool token_classifier_detect(const char *dir)
+bool token_classifier_detect(const struct model_desc *d)
 {
-	return config_find_architecture(dir, "ForTokenClassification", true, NULL, 0);
+	return model_desc_architecture(d, "ForTokenClassification", true) != NULL;
 }
 
 static void tc_free(struct token_classifier *tc)
@@ -143,8 +125,6 @@ static void tc_free(struct token_classifier *tc)
 	free(tc->b);
 	free(tc->probs);
 	packed_batch_free(&tc->batch);
-	free(tc->encs);
-	free(tc->enc_item);
 	free(tc->toks);
 	free(tc);
 }
@@ -171,17 +151,18 @@ static enum sy_status collect_types(struct token_classifier *tc, struct sy_error
 	return SY_OK;
 }
 
-static enum sy_status tc_load(const char *dir, const struct embed_options *opts,
+static enum sy_status tc_load(const struct model_desc *d, const struct model_options *opts,
                               struct sy_error *err, struct token_classifier **out)
 {
+	const char *dir = d->path;
 	*out = NULL;
 	struct token_classifier *tc = calloc(1, sizeof *tc);
 	if (!tc)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	enum sy_status s = read_config(dir, err, tc);
+	enum sy_status s = read_config(d, err, tc);
 	struct bert_config cfg;
 	if (s == SY_OK)
-		s = bert_config_load(dir, err, &cfg);
+		s = bert_config_from_desc(d, err, &cfg);
 	struct safetensors *st = NULL;
 	if (s == SY_OK)
 		s = model_weights_open(dir, err, &st, NULL);
@@ -261,158 +242,90 @@ static void head_part(void *p, int ith, int nth)
 	            c->tc->n_labels, c->rows, ith, nth);
 }
 
-/* Runs the packed texts and turns each into entities in out[enc_item[k]]; empties the batch. */
-static enum sy_status run_batch(struct token_classifier *tc, const struct embed_call *c,
-                                struct sy_error *err, struct embed_item_result *out)
-{
-	const int n_seqs = tc->batch.n_seqs;
-	if (n_seqs == 0)
-		return SY_OK;
-	struct bert_input in = packed_batch_input(&tc->batch);
-	const float *hidden;
-	enum sy_status s = bert_forward(tc->model, &in, err, &hidden);
-	if (s == SY_OK) {
-		struct tc_head_ctx hc = {tc, hidden, tc->batch.n_tokens};
-		sy_pool_run(bert_model_pool(tc->model), head_part, &hc);
-		for (int r = 0; r < tc->batch.n_tokens; r++)
-			softmax_f32(tc->probs + (size_t)r * tc->n_labels, tc->n_labels);
-	}
-	int row = 0;
-	for (int k = 0; k < n_seqs; row += tc->batch.lens[k], k++) {
-		struct tok_encoding *enc = &tc->encs[k];
-		const int item = tc->enc_item[k];
-		if (s == SY_OK) {
-			int nt = 0;
-			for (int i = 0; i < enc->n; i++) {
-				if (enc->special[i])
-					continue;
-				tc->toks[nt++] = (struct ner_token){
-				    .start = enc->offsets[2 * i],
-				    .end = enc->offsets[2 * i + 1],
-				    .is_subword = is_subword(tc, enc, i, c->texts[item]),
-				    .probs = tc->probs + (size_t)(row + i) * tc->n_labels};
-			}
-			const struct extract_params *xp =
-			    c->extract && c->extract[item] ? c->extract[item] : NULL;
-			s = ner_aggregate(tc->toks, nt, (const char *const *)tc->labels,
-			                  tc->n_labels, xp ? xp->aggregation : NER_AGG_FIRST,
-			                  xp && xp->threshold > 0 ? xp->threshold : 0.0f, err,
-			                  &out[item].entities, &out[item].n_entities);
-		}
-		tok_encoding_free(enc);
-	}
-	packed_batch_clear(&tc->batch);
-	return s;
-}
+struct tc_run {
+	struct token_classifier *tc;
+	const struct model_item *items;
+	struct model_item_result *out;
+};
 
-static enum sy_status reserve_encs(struct token_classifier *tc, int n, int tokens,
-                                   struct sy_error *err)
+/* Runs one packed chunk and turns each of its texts into entities. */
+static enum sy_status run_chunk(void *ctx, struct packed_batch *pb, int first, int count,
+                                struct sy_error *err)
 {
-	if (n > tc->cap_encs) {
-		struct tok_encoding *e = realloc(tc->encs, (size_t)n * sizeof *e);
-		if (e)
-			tc->encs = e;
-		int *it = realloc(tc->enc_item, (size_t)n * sizeof *it);
-		if (it)
-			tc->enc_item = it;
-		if (!e || !it)
-			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-		tc->cap_encs = n;
-	}
-	if (tokens > tc->cap_toks) {
-		struct ner_token *t = realloc(tc->toks, (size_t)tokens * sizeof *t);
+	struct tc_run *r = ctx;
+	struct token_classifier *tc = r->tc;
+	if (pb->n_tokens > tc->cap_toks) {
+		struct ner_token *t = realloc(tc->toks, (size_t)pb->n_tokens * sizeof *t);
 		if (!t)
 			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 		tc->toks = t;
-		tc->cap_toks = tokens;
+		tc->cap_toks = pb->n_tokens;
 	}
-	return SY_OK;
+	struct bert_input in = packed_batch_input(pb);
+	const float *hidden;
+	enum sy_status s = bert_forward(tc->model, &in, err, &hidden);
+	if (s != SY_OK)
+		return s;
+	struct tc_head_ctx hc = {tc, hidden, pb->n_tokens};
+	sy_pool_run(bert_model_pool(tc->model), head_part, &hc);
+	for (int t = 0; t < pb->n_tokens; t++)
+		softmax_f32(tc->probs + (size_t)t * tc->n_labels, tc->n_labels);
+	int row = 0;
+	for (int k = 0; s == SY_OK && k < count; row += pb->lens[k], k++) {
+		const struct model_item *it = &r->items[first + k];
+		const struct tok_encoding *enc = &it->prep->enc;
+		int nt = 0;
+		for (int i = 0; i < enc->n; i++) {
+			if (enc->special[i])
+				continue;
+			tc->toks[nt++] = (struct ner_token){
+			    .start = enc->offsets[2 * i],
+			    .end = enc->offsets[2 * i + 1],
+			    .is_subword = is_subword(tc, enc, i, it->in->text),
+			    .probs = tc->probs + (size_t)(row + i) * tc->n_labels};
+		}
+		const struct extract_params *xp = it->in->extract;
+		struct model_item_result *res = &r->out[first + k];
+		s = ner_aggregate(tc->toks, nt, (const char *const *)tc->labels, tc->n_labels,
+		                  xp ? xp->aggregation : NER_AGG_FIRST,
+		                  xp && xp->threshold > 0 ? xp->threshold : 0.0f, err,
+		                  &res->entities, &res->n_entities);
+	}
+	return s;
 }
 
-static enum sy_status tc_encode_items(void *impl, const struct embed_call *c, struct sy_error *err,
-                                      struct embed_item_result *out, int *n_tokens)
+/* The text's tokens (with offsets, for the entity spans). Labels per call are refused here,
+ * before the item queues: this model's labels are fixed. */
+static enum sy_status tc_prepare(const void *impl, const struct model_input *in,
+                                 struct sy_error *err, struct model_prepared *out)
+{
+	const struct token_classifier *tc = impl;
+	if (in->extract && in->extract->labels) {
+		char list[256] = "";
+		for (int k = 0, at = 0; k < tc->n_types && at < (int)sizeof list - 1; k++)
+			at += snprintf(list + at, sizeof list - (size_t)at, "%s%s", k ? ", " : "",
+			               tc->types[k]);
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "this NER model has fixed labels (%s); it does not take labels "
+		                    "per call (zero-shot labels need a GLiNER model)",
+		                    list);
+	}
+	struct model_input plain = *in; /* no prompt: offsets refer to the text itself */
+	plain.prefix = NULL;
+	plain.prefix_len = 0;
+	enum sy_status s = model_tokenize(tc->tok, &plain, tc->max_length, err, &out->enc);
+	if (s == SY_OK)
+		out->n_tokens = out->enc.n;
+	return s;
+}
+
+static enum sy_status tc_run(void *impl, const struct model_item *items, int n,
+                             struct sy_error *err, struct model_item_result *res)
 {
 	struct token_classifier *tc = impl;
-	struct tok_encode_params p = tokenizer_default_params();
-	p.max_length = tc->max_length;
-	p.add_special_tokens = true;
-	enum sy_status s = SY_OK;
-	packed_batch_clear(&tc->batch);
-	for (int i = 0; s == SY_OK && i < c->n; i++) {
-		const struct extract_params *xp = c->extract ? c->extract[i] : NULL;
-		if (xp && xp->labels) {
-			char list[256] = "";
-			for (int k = 0, at = 0; k < tc->n_types && at < (int)sizeof list - 1; k++)
-				at += snprintf(list + at, sizeof list - (size_t)at, "%s%s",
-				               k ? ", " : "", tc->types[k]);
-			s = sy_error_set(
-			    err, SY_ERR_UNSUPPORTED,
-			    "this NER model has fixed labels (%s); it does not take labels "
-			    "per call (zero-shot labels need a GLiNER model)",
-			    list);
-			break;
-		}
-		struct tok_encoding enc;
-		s = tokenizer_encode(tc->tok, c->texts[i], c->lens[i], NULL, 0, &p, err, &enc);
-		if (s != SY_OK)
-			break;
-		if (n_tokens)
-			n_tokens[i] = enc.n;
-		if (tc->batch.n_seqs > 0 && tc->batch.n_tokens + enc.n > TC_BATCH_TOKENS)
-			s = run_batch(tc, c, err, out);
-		const int k = tc->batch.n_seqs;
-		if (s == SY_OK)
-			s = reserve_encs(tc, k + 1, tc->batch.n_tokens + enc.n, err);
-		if (s == SY_OK)
-			s = packed_batch_add(&tc->batch, enc.ids,
-			                     tc->zero_types ? NULL : enc.type_ids, enc.n, err);
-		if (s != SY_OK) {
-			tok_encoding_free(&enc);
-			break;
-		}
-		tc->encs[k] = enc;
-		tc->enc_item[k] = i;
-	}
-	if (s == SY_OK)
-		return run_batch(tc, c, err, out);
-	for (int k = 0; k < tc->batch.n_seqs; k++)
-		tok_encoding_free(&tc->encs[k]);
-	packed_batch_clear(&tc->batch);
-	return s;
-}
-
-/* ---- as an embedder ---- */
-
-static int tc_dims(const void *impl)
-{
-	(void)impl;
-	return 0;
-}
-
-static enum sy_status tc_encode(void *impl, const char *const *texts, const size_t *lens, int n,
-                                float *out, struct sy_error *err)
-{
-	(void)impl, (void)texts, (void)lens, (void)n, (void)out;
-	return sy_error_set(err, SY_ERR_UNSUPPORTED,
-	                    "a token-classification (NER) model extracts entities; it does not "
-	                    "embed texts");
-}
-
-static enum sy_status tc_count_tokens(const void *impl, const char *prefix, size_t prefix_len,
-                                      const char *text, size_t len, struct sy_error *err, int *out)
-{
-	(void)prefix, (void)prefix_len;
-	const struct token_classifier *tc = impl;
-	struct tok_encode_params p = tokenizer_default_params();
-	p.max_length = -1;
-	p.add_special_tokens = true;
-	struct tok_encoding enc;
-	enum sy_status s = tokenizer_encode(tc->tok, text, len, NULL, 0, &p, err, &enc);
-	if (s == SY_OK) {
-		*out = enc.n;
-		tok_encoding_free(&enc);
-	}
-	return s;
+	struct tc_run r = {tc, items, res};
+	return packed_batch_chunks(&tc->batch, items, n, TC_BATCH_TOKENS, !tc->zero_types,
+	                           run_chunk, &r, err);
 }
 
 static size_t tc_bytes(const void *impl)
@@ -428,12 +341,6 @@ static int tc_max_tokens(const void *impl)
 	return ((const struct token_classifier *)impl)->max_length;
 }
 
-static bool tc_extractor(const void *impl)
-{
-	(void)impl;
-	return true;
-}
-
 static const char *const *tc_labels(const void *impl, int *n)
 {
 	const struct token_classifier *tc = impl;
@@ -446,24 +353,21 @@ static void tc_close(void *impl)
 	tc_free(impl);
 }
 
-static const struct embedder_ext tc_ext = {.count_tokens = tc_count_tokens,
-                                           .bytes = tc_bytes,
-                                           .max_tokens = tc_max_tokens,
-                                           .extractor = tc_extractor,
-                                           .labels = tc_labels,
-                                           .encode_items = tc_encode_items};
-static const struct embedder_vt tc_vt = {"token-classifier", tc_dims, tc_encode, tc_close};
+static const struct model_ops tc_ops = {
+    .close = tc_close, .bytes = tc_bytes, .max_tokens = tc_max_tokens};
+static const struct model_extract_task tc_extract = {
+    .labels = tc_labels, .prepare = tc_prepare, .run = tc_run};
 
-enum sy_status token_classifier_embedder_open(const char *dir, const struct embed_options *opts,
-                                              struct sy_error *err, struct embedder *out)
+enum sy_status token_classifier_open(const struct model_desc *d, const struct model_options *opts,
+                                     struct sy_error *err, struct model *out)
 {
-	struct embed_options defaults = embed_default_options();
 	struct token_classifier *tc;
-	enum sy_status s = tc_load(dir, opts ? opts : &defaults, err, &tc);
+	enum sy_status s = tc_load(d, opts, err, &tc);
 	if (s != SY_OK)
 		return s;
+	out->arch = "token-classifier";
 	out->impl = tc;
-	out->vt = &tc_vt;
-	out->ext = &tc_ext;
+	out->ops = &tc_ops;
+	out->extract = &tc_extract;
 	return SY_OK;
 }

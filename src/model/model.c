@@ -1,0 +1,253 @@
+/* What every model shares: option parsing, result and prepared-item lifetimes, the accessors
+ * over the optional entry points, and the one-call helpers that prepare and run together. */
+#include "model/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum pooling_mode pooling_mode_parse(const char *s)
+{
+	if (!s)
+		return POOLING_DEFAULT;
+	if (!strcmp(s, "cls"))
+		return POOLING_CLS;
+	if (!strcmp(s, "mean"))
+		return POOLING_MEAN;
+	if (!strcmp(s, "max"))
+		return POOLING_MAX;
+	if (!strcmp(s, "last"))
+		return POOLING_LAST;
+	return POOLING_DEFAULT;
+}
+
+const char *pooling_mode_name(enum pooling_mode m)
+{
+	switch (m) {
+	case POOLING_CLS: return "cls";
+	case POOLING_MEAN: return "mean";
+	case POOLING_MAX: return "max";
+	case POOLING_LAST: return "last";
+	case POOLING_DEFAULT: break;
+	}
+	return "default";
+}
+
+int ner_aggregation_parse(const char *s)
+{
+	static const char *const names[] = {"first", "simple", "average", "max"};
+	for (int i = 0; s && i < 4; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return -1;
+}
+
+const char *ner_aggregation_name(enum ner_aggregation a)
+{
+	switch (a) {
+	case NER_AGG_FIRST: return "first";
+	case NER_AGG_SIMPLE: return "simple";
+	case NER_AGG_AVERAGE: return "average";
+	case NER_AGG_MAX: return "max";
+	}
+	return "first";
+}
+
+struct model_options model_default_options(void)
+{
+	return (struct model_options){.pooling = POOLING_DEFAULT, .normalize = -1};
+}
+
+void model_item_result_free(struct model_item_result *r)
+{
+	if (!r)
+		return;
+	free(r->vectors);
+	free(r->entities);
+	memset(r, 0, sizeof *r);
+}
+
+void model_close(struct model *m)
+{
+	if (!m)
+		return;
+	m->ops->close(m->impl);
+	free(m);
+}
+
+size_t model_bytes(const struct model *m)
+{
+	return m->ops->bytes ? m->ops->bytes(m->impl) : 0;
+}
+
+int model_max_tokens(const struct model *m)
+{
+	return m->ops->max_tokens ? m->ops->max_tokens(m->impl) : 0;
+}
+
+const char *model_prompt(const struct model *m, const char *name)
+{
+	return m->ops->prompt ? m->ops->prompt(m->impl, name) : NULL;
+}
+
+int model_dims(const struct model *m)
+{
+	return m->encode ? m->encode->dims(m->impl) : 0;
+}
+
+const char *const *model_labels(const struct model *m, int *n)
+{
+	*n = 0;
+	return m->extract && m->extract->labels ? m->extract->labels(m->impl, n) : NULL;
+}
+
+const char *model_token(const struct model *m, int id)
+{
+	return m->encode && m->encode->token ? m->encode->token(m->impl, id) : NULL;
+}
+
+void model_prepared_free(const struct model *m, struct model_prepared *p)
+{
+	if (!p)
+		return;
+	tok_encoding_free(&p->enc);
+	if (p->extra && m->ops->free_extra)
+		m->ops->free_extra(p->extra);
+	memset(p, 0, sizeof *p);
+}
+
+enum sy_status model_too_long(struct sy_error *err, int n, int limit)
+{
+	return sy_error_set(err, SY_ERR_LIMIT, "%d tokens, more than the %d the model takes", n,
+	                    limit);
+}
+
+enum sy_status model_tokenize(const struct tokenizer *tok, const struct model_input *in,
+                              int max_length, struct sy_error *err, struct tok_encoding *out)
+{
+	const char *text = in->text;
+	size_t len = in->len;
+	char *joined = NULL;
+	if (in->prefix && in->prefix_len) {
+		joined = malloc(in->prefix_len + len + 1);
+		if (!joined)
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory for a prompt");
+		memcpy(joined, in->prefix, in->prefix_len);
+		memcpy(joined + in->prefix_len, text, len);
+		joined[in->prefix_len + len] = '\0';
+		text = joined;
+		len += in->prefix_len;
+	}
+	struct tok_encode_params p = tokenizer_default_params();
+	p.add_special_tokens = true;
+	p.max_length = in->truncate ? max_length : -1;
+	enum sy_status s = tokenizer_encode(tok, text, len, NULL, 0, &p, err, out);
+	free(joined);
+	if (s == SY_OK && !in->truncate && max_length > 0 && out->n > max_length) {
+		s = model_too_long(err, out->n, max_length);
+		tok_encoding_free(out);
+	}
+	return s;
+}
+
+typedef enum sy_status (*prepare_fn)(const void *impl, const struct model_input *in,
+                                     struct sy_error *err, struct model_prepared *out);
+
+static prepare_fn task_prepare(const struct model *m, enum model_task task)
+{
+	switch (task) {
+	case MODEL_TASK_ENCODE: return m->encode ? m->encode->prepare : NULL;
+	case MODEL_TASK_SCORE: return m->score ? m->score->prepare : NULL;
+	case MODEL_TASK_EXTRACT: return m->extract ? m->extract->prepare : NULL;
+	}
+	return NULL;
+}
+
+enum sy_status model_run_inputs(struct model *m, enum model_task task,
+                                const struct model_input *ins, int n, struct sy_error *err,
+                                float *out, struct model_item_result *res, int *n_tokens)
+{
+	prepare_fn prepare = task_prepare(m, task);
+	if (!prepare)
+		return sy_error_set(err, SY_ERR_UNSUPPORTED, "model %s does not %s", m->arch,
+		                    task == MODEL_TASK_ENCODE  ? "encode"
+		                    : task == MODEL_TASK_SCORE ? "score"
+		                                               : "extract");
+	const bool multi = task == MODEL_TASK_EXTRACT ||
+	                   (task == MODEL_TASK_ENCODE && m->encode->output == MODEL_OUTPUT_MULTIVECTOR);
+	if (multi ? !res : !out)
+		return sy_error_set(err, SY_ERR_INVALID_ARG,
+		                    "model %s: %s output needs %s", m->arch,
+		                    multi ? (task == MODEL_TASK_EXTRACT ? "entity" : "multivector")
+		                          : "fixed-size",
+		                    multi ? "per-item results" : "an output array");
+	if (n <= 0)
+		return SY_OK;
+	struct model_prepared *preps = calloc((size_t)n, sizeof *preps);
+	struct model_item *items = calloc((size_t)n, sizeof *items);
+	enum sy_status s = preps && items
+	                       ? SY_OK
+	                       : sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d items", n);
+	int done = 0;
+	for (; s == SY_OK && done < n; done++) {
+		s = prepare(m->impl, &ins[done], err, &preps[done]);
+		items[done] = (struct model_item){&ins[done], &preps[done]};
+		if (s == SY_OK && n_tokens)
+			n_tokens[done] = preps[done].n_tokens;
+	}
+	if (s == SY_OK && task == MODEL_TASK_ENCODE)
+		s = m->encode->run(m->impl, items, n, err, out, res);
+	else if (s == SY_OK && task == MODEL_TASK_SCORE)
+		s = m->score->run(m->impl, items, n, err, out);
+	else if (s == SY_OK)
+		s = m->extract->run(m->impl, items, n, err, res);
+	for (int i = 0; i < done; i++)
+		model_prepared_free(m, &preps[i]);
+	free(preps);
+	free(items);
+	return s;
+}
+
+/* n items of one task, texts[i] in the frame of tmpl. */
+static enum sy_status run_call(struct model *m, enum model_task task, const char *const *texts,
+                               const size_t *lens, int n, const struct model_input *tmpl,
+                               struct sy_error *err, float *out, struct model_item_result *res,
+                               int *n_tokens)
+{
+	struct model_input *ins = calloc((size_t)(n > 0 ? n : 1), sizeof *ins);
+	if (!ins)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d items", n);
+	for (int i = 0; i < n; i++) {
+		ins[i] = *tmpl;
+		ins[i].text = texts[i];
+		ins[i].len = lens[i];
+	}
+	enum sy_status s = model_run_inputs(m, task, ins, n, err, out, res, n_tokens);
+	free(ins);
+	return s;
+}
+
+enum sy_status model_encode_texts(struct model *m, const char *const *texts, const size_t *lens,
+                                  int n, const struct model_input *tmpl, struct sy_error *err,
+                                  float *out, struct model_item_result *res, int *n_tokens)
+{
+	struct model_input def = {.truncate = true, .normalize = -1};
+	return run_call(m, MODEL_TASK_ENCODE, texts, lens, n, tmpl ? tmpl : &def, err, out, res,
+	                n_tokens);
+}
+
+enum sy_status model_score_pairs(struct model *m, const char *query, size_t query_len,
+                                 const char *const *docs, const size_t *lens, int n,
+                                 struct sy_error *err, float *scores, int *n_tokens)
+{
+	struct model_input tmpl = {
+	    .query = query, .query_len = query_len, .truncate = true, .normalize = -1};
+	return run_call(m, MODEL_TASK_SCORE, docs, lens, n, &tmpl, err, scores, NULL, n_tokens);
+}
+
+enum sy_status model_extract_texts(struct model *m, const char *const *texts, const size_t *lens,
+                                   int n, const struct extract_params *xp, struct sy_error *err,
+                                   struct model_item_result *res, int *n_tokens)
+{
+	struct model_input tmpl = {.extract = xp, .truncate = true, .normalize = -1};
+	return run_call(m, MODEL_TASK_EXTRACT, texts, lens, n, &tmpl, err, NULL, res, n_tokens);
+}
