@@ -1,7 +1,9 @@
-/* Tests for src/base: status strings, errors, files, the thread pool. */
+/* Tests for src/base: status strings, errors, files, the thread pool, byte sizes, the YAML
+ * reader and the JSON field reader. */
 #include <stdatomic.h>
 
 #include "base/file.h"
+#include "base/json_read.h"
 #include "base/size.h"
 #include "base/status.h"
 #include "base/strmap.h"
@@ -226,7 +228,8 @@ static void test_yaml_refused(void)
 	CHECK(strstr(err.msg, "/nonexistent/c.yaml") != NULL);
 }
 
-/* Runs a typed read that must fail; its message must hold frag. `bad_err` is the error. */
+/* Runs a typed read (YAML or JSON) that must fail; its message must hold frag. The call names
+ * its error `bad_err`. */
 #define YAML_GET_BAD(call, frag)                                                              \
 	do {                                                                                  \
 		struct sy_error bad_err = {0};                                                \
@@ -374,6 +377,76 @@ static void test_size_parse(void)
 	}
 }
 
+static void test_json_read(void)
+{
+	cJSON *doc = cJSON_Parse("{\"b\": true, \"i\": 42, \"big\": 70000, \"frac\": 1.5,"
+	                         " \"s\": \"text\", \"n\": null, \"arr\": [\"x\", \"y\"],"
+	                         " \"mixed\": [\"x\", 3], \"obj\": {\"inner\": {\"k\": \"v\"}}}");
+	CHECK(doc != NULL);
+	struct sy_error err = {0};
+	bool b = false;
+	CHECK(json_read_bool(doc, "b", "cfg", false, &err, &b) == SY_OK && b);
+	CHECK(json_read_bool(doc, "n", "cfg", true, &err, &b) == SY_OK && b); /* null: default */
+	CHECK(json_read_bool(doc, "absent", "cfg", false, &err, &b) == SY_OK && !b);
+	YAML_GET_BAD(json_read_bool(doc, "i", "cfg", false, &bad_err, &b),
+	             "cfg.i: expected boolean");
+
+	long i = 0;
+	CHECK(json_read_int(doc, "i", NULL, 0, 100, 7, &err, &i) == SY_OK);
+	CHECK_EQ_INT(i, 42);
+	CHECK(json_read_int(doc, "absent", NULL, 0, 100, 7, &err, &i) == SY_OK);
+	CHECK_EQ_INT(i, 7);
+	YAML_GET_BAD(json_read_int(doc, "big", "a.b[1]", 0, 65535, 0, &bad_err, &i),
+	             "a.b[1].big: 70000 out of range [0, 65535]");
+	YAML_GET_BAD(json_read_int(doc, "frac", "", 0, 9, 0, &bad_err, &i),
+	             "frac: expected integer");
+	YAML_GET_BAD(json_read_int(doc, "s", NULL, 0, 9, 0, &bad_err, &i), "s: expected integer");
+
+	double x = 0;
+	CHECK(json_read_number(doc, "frac", NULL, 0, 2, 0, &err, &x) == SY_OK && x == 1.5);
+	YAML_GET_BAD(json_read_number(doc, "frac", "p", 0, 1, 0, &bad_err, &x),
+	             "p.frac: 1.5 out of range [0, 1]");
+	YAML_GET_BAD(json_read_number(doc, "arr", "p", 0, 1, 0, &bad_err, &x),
+	             "p.arr: expected number");
+
+	const char *s = NULL;
+	CHECK(json_read_string(doc, "s", NULL, "d", &err, &s) == SY_OK);
+	CHECK_STREQ(s, "text");
+	CHECK(json_read_string(doc, "n", NULL, "d", &err, &s) == SY_OK);
+	CHECK_STREQ(s, "d");
+	YAML_GET_BAD(json_read_string(doc, "i", "top", NULL, &bad_err, &s),
+	             "top.i: expected string");
+	YAML_GET_BAD(json_read_string_required(doc, "absent", "top", &bad_err, &s),
+	             "top.absent: missing");
+	const cJSON *inner = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "obj"), "inner");
+	CHECK(json_read_string_required(inner, "k", "obj.inner", &err, &s) == SY_OK);
+	CHECK_STREQ(s, "v");
+	YAML_GET_BAD(json_read_bool(inner, "k", "obj.inner", false, &bad_err, &b),
+	             "obj.inner.k: expected boolean");
+
+	const char **list = NULL;
+	int n = -1;
+	CHECK(json_read_strings(doc, "arr", NULL, &err, &list, &n) == SY_OK);
+	CHECK_EQ_INT(n, 2);
+	if (n == 2)
+		CHECK(!strcmp(list[0], "x") && !strcmp(list[1], "y"));
+	free(list);
+	CHECK(json_read_strings(doc, "absent", NULL, &err, &list, &n) == SY_OK);
+	CHECK(list == NULL && n == 0);
+	YAML_GET_BAD(json_read_strings(doc, "mixed", "q", &bad_err, &list, &n),
+	             "q.mixed[1]: expected string");
+	YAML_GET_BAD(json_read_strings(doc, "s", "q", &bad_err, &list, &n),
+	             "q.s: expected array of strings");
+
+	CHECK_STREQ(json_read_type_name(cJSON_GetObjectItem(doc, "i")), "integer");
+	CHECK_STREQ(json_read_type_name(cJSON_GetObjectItem(doc, "frac")), "number");
+	CHECK_STREQ(json_read_type_name(cJSON_GetObjectItem(doc, "n")), "null");
+	CHECK_STREQ(json_read_type_name(doc), "object");
+	CHECK(json_read_has_number(doc, "frac", &x) && x == 1.5);
+	CHECK(!json_read_has_number(doc, "s", &x) && !json_read_has_number(doc, "absent", &x));
+	cJSON_Delete(doc);
+}
+
 int main(void)
 {
 	RUN(test_strmap);
@@ -387,5 +460,6 @@ int main(void)
 	RUN(test_yaml_refused);
 	RUN(test_yaml_get);
 	RUN(test_yaml_keys);
+	RUN(test_json_read);
 	return harness_summary();
 }
