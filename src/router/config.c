@@ -8,7 +8,7 @@
  *                        race, verifier: {json, schema, regex, min_length, max_length,
  *                        min_confidence}, rules: [{if: {...}, then}], semantic: {...},
  *                        learned: {...}, strong_weak: {...}, llm_classifier: {...}}
- *   tasks:      name -> {operation, model, splits: [{model, weight}], shadow}
+ *   tasks:      name -> {operation, model, splits: [{model, weight}], shadow} (tasks.c)
  *   router:     {decision_log}
  * Every error names the file, the line and the key. */
 #include <ctype.h>
@@ -136,7 +136,6 @@ static const char *const route_keys[] = {
     "race",    "breaker",     "budget",         "verifier", "rules",    "semantic",
     "learned", "strong_weak", "llm_classifier", NULL};
 static const char *const llm_classifier_keys[] = {"upstream", "labels", "timeout_ms", NULL};
-static const char *const task_keys[] = {"operation", "model", "splits", "shadow", NULL};
 static const char *const router_keys[] = {"decision_log", NULL};
 
 /* ---- upstreams ---- */
@@ -626,86 +625,6 @@ static enum sy_status route_entry(struct y *y, const char *name, const struct ya
 	return s;
 }
 
-/* ---- tasks ---- */
-
-static enum sy_status task_entry(struct y *y, const char *name, const struct yaml_value *v,
-                                 void *ctx)
-{
-	struct router *r = ctx;
-	struct task_def *a = realloc(r->tasks, (size_t)(r->n_tasks + 1) * sizeof *r->tasks);
-	if (!a)
-		return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
-	r->tasks = a;
-	struct task_def *t = &r->tasks[r->n_tasks];
-	memset(t, 0, sizeof *t);
-	r->n_tasks++;
-	snprintf(t->name, sizeof t->name, "%s", name);
-	snprintf(t->operation, sizeof t->operation, "encode");
-	if (!yaml_is_mapping(v))
-		return bad(y, v, "must be {operation, model, splits?, shadow?}", name);
-	char model[ROUTER_MAX_NAME] = "";
-	const struct yaml_value *splits = NULL;
-	for (int i = 0; i < yaml_count(v); i++) {
-		const char *k = yaml_scalar(yaml_map_key(v, i));
-		const struct yaml_value *val = yaml_map_value(v, i);
-		enum sy_status s = SY_OK;
-		if (k && !strcmp(k, "operation")) {
-			s = get_str(y, val, k, t->operation, sizeof t->operation);
-			if (s == SY_OK && strcmp(t->operation, "encode") &&
-			    strcmp(t->operation, "score") && strcmp(t->operation, "extract"))
-				s = bad(y, val, "must be encode, score or extract", k);
-		} else if (k && !strcmp(k, "model")) {
-			s = get_str(y, val, k, model, sizeof model);
-		} else if (k && !strcmp(k, "shadow")) {
-			s = get_str(y, val, k, t->shadow, sizeof t->shadow);
-		} else if (k && !strcmp(k, "splits")) {
-			splits = val;
-		} else {
-			s = yaml_unknown_key(y->d, val, k, "a task setting", task_keys, y->err);
-		}
-		if (s != SY_OK)
-			return s;
-	}
-	int n = yaml_count(splits);
-	if (splits && !yaml_is_sequence(splits))
-		return bad(y, splits, "must be a list of {model, weight}", "splits");
-	if (!model[0] && !n)
-		return bad(y, v, "needs a model (or splits)", name);
-	t->models = calloc((size_t)n + 1, sizeof *t->models);
-	t->weights = calloc((size_t)n + 1, sizeof *t->weights);
-	if (!t->models || !t->weights)
-		return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
-	double used = 0;
-	for (int i = 0; i < n; i++) {
-		const struct yaml_value *m = yaml_seq_item(splits, i);
-		char sm[ROUTER_MAX_NAME] = "";
-		double w = -1;
-		for (int j = 0; j < yaml_count(m) && yaml_is_mapping(m); j++) {
-			const char *k = yaml_scalar(yaml_map_key(m, j));
-			const struct yaml_value *val = yaml_map_value(m, j);
-			enum sy_status s = SY_OK;
-			if (!strcmp(k, "model"))
-				s = get_str(y, val, k, sm, sizeof sm);
-			else if (!strcmp(k, "weight"))
-				s = get_num(y, val, k, 0, 1, &w);
-			if (s != SY_OK)
-				return s;
-		}
-		if (!sm[0] || w < 0)
-			return bad(y, m, "must be {model, weight}", "split");
-		t->models[t->n_models] = strdup(sm);
-		t->weights[t->n_models++] = w;
-		used += w;
-	}
-	if (used > 1 + 1e-9)
-		return bad(y, splits, "weights add up to more than 1", "splits");
-	if (model[0]) { /* the main model takes the rest */
-		t->models[t->n_models] = strdup(model);
-		t->weights[t->n_models++] = 1 - used;
-	}
-	return SY_OK;
-}
-
 static enum sy_status router_section(struct y *y, const char *k, const struct yaml_value *v,
                                      void *ctx)
 {
@@ -721,7 +640,7 @@ static enum sy_status top_entry(struct y *y, const char *k, const struct yaml_va
 	if (!strcmp(k, "upstreams"))
 		return each_pair(y, v, k, upstream_entry, r);
 	if (!strcmp(k, "tasks"))
-		return each_pair(y, v, k, task_entry, r);
+		return router_tasks_read(y->d, v, y->err, r);
 	if (!strcmp(k, "router"))
 		return each_pair(y, v, k, router_section, r);
 	return SY_OK; /* routes are read after the upstreams; the rest belongs to serve */
@@ -819,11 +738,7 @@ void router_free(struct router *r)
 		pthread_mutex_destroy(&rt->embed_mu);
 	}
 	free(r->routes);
-	for (int i = 0; i < r->n_tasks; i++) {
-		free_strings(r->tasks[i].models, r->tasks[i].n_models);
-		free(r->tasks[i].weights);
-	}
-	free(r->tasks);
+	router_tasks_free(r);
 	free(r->upstreams);
 	free(r);
 }
@@ -831,32 +746,4 @@ void router_free(struct router *r)
 int router_n_routes(const struct router *r)
 {
 	return r ? r->n_routes : 0;
-}
-
-int router_n_tasks(const struct router *r)
-{
-	return r ? r->n_tasks : 0;
-}
-
-bool router_task_resolve(const struct router *r, const char *name, const char *operation,
-                         char *model, size_t cap, char *shadow, size_t shadow_cap)
-{
-	for (int i = 0; r && i < r->n_tasks; i++) {
-		const struct task_def *t = &r->tasks[i];
-		if (strcmp(t->name, name) != 0 || strcmp(t->operation, operation) != 0)
-			continue;
-		double u = (double)rand() / ((double)RAND_MAX + 1.0), acc = 0;
-		int pick = t->n_models - 1;
-		for (int k = 0; k < t->n_models; k++) {
-			acc += t->weights[k];
-			if (u < acc) {
-				pick = k;
-				break;
-			}
-		}
-		snprintf(model, cap, "%s", t->models[pick]);
-		snprintf(shadow, shadow_cap, "%s", t->shadow);
-		return true;
-	}
-	return false;
 }
