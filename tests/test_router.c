@@ -147,7 +147,7 @@ static void test_config_errors(void)
 {
 	static const char *const cases[][2] = {
 	    {"upstreams:\n  a: {model: x}\n", "line 2: a needs a base_url"},
-	    {"upstreams:\n  a: {base_url: u, price_input: -1}\n", "price_input must be a number"},
+	    {"upstreams:\n  a: {base_url: u, price_input: -1}\n", "price_input: expected a number"},
 	    {"upstreams:\n  a: {base_url: u, colour: red}\n", "colour is not an upstream setting"},
 	    {"upstreams:\n  a: {base_url: u}\nroutes:\n  r: {policy: magic, candidates: [a]}\n",
 	     "policy must be static"},
@@ -176,7 +176,7 @@ static void test_config_errors(void)
 	    {"tasks:\n  t: {operation: dance, model: m}\n",
 	     "operation must be encode, score or extract"},
 	    {"tasks:\n  t: {model: m, splits: [{model: n, weight: 1.5}]}\n",
-	     "weight must be a number"},
+	     "weight: expected a number"},
 	    {"tasks:\n  t: {model: m, splits: [{model: n, weight: 0.7}, {model: o, weight: "
 	     "0.6}]}\n",
 	     "weights add up to more than 1"},

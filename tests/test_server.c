@@ -442,40 +442,6 @@ static void test_auth(void)
 	CHECK(a == NULL);
 }
 
-static void test_size_parse(void)
-{
-	static const struct {
-		const char *s;
-		size_t want;
-	} ok[] = {
-	    {"0", 0},
-	    {"1048576", 1048576},
-	    {"512K", 512u << 10},
-	    {"512k", 512u << 10},
-	    {"64M", (size_t)64 << 20},
-	    {"2G", (size_t)2 << 30},
-	    {"1.5G", (size_t)3 << 29},
-	    {"3GiB", (size_t)3 << 30},
-	    {"10MB", (size_t)10 << 20},
-	    {"1T", (size_t)1 << 40},
-	    {" 7M ", (size_t)7 << 20},
-	};
-	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-		size_t v = 1;
-		struct sy_error err = {0};
-		CHECKF(serve_config_parse_size(ok[i].s, &err, &v) == SY_OK, "%s: %s", ok[i].s,
-		       err.msg);
-		CHECKF(v == ok[i].want, "%s: %zu != %zu", ok[i].s, v, ok[i].want);
-	}
-	static const char *const bad[] = {"", "M", "-1", "12X", "1.5", "1e3", "5 G B", "abc"};
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		size_t v;
-		struct sy_error err = {0};
-		CHECKF(serve_config_parse_size(bad[i], &err, &v) != SY_OK, "accepted '%s'", bad[i]);
-		CHECK(err.msg[0] != '\0');
-	}
-}
-
 static void test_config_yaml(void)
 {
 	struct serve_config c;
@@ -627,7 +593,6 @@ int main(void)
 	RUN(test_model_info_json);
 	RUN(test_errors);
 	RUN(test_auth);
-	RUN(test_size_parse);
 	RUN(test_config_yaml);
 	RUN(test_metrics);
 	return harness_summary();

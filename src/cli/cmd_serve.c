@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/size.h"
 #include "cli/commands.h"
 #include "cluster/gateway.h"
 #include "cluster/worker.h"
@@ -222,7 +223,7 @@ static int apply_flag(struct serve_config *c, const char *flag, const char *val)
 	}
 	if (!strcmp(flag, "--memory-budget") || !strcmp(flag, "--max-body-bytes")) {
 		size_t v;
-		if (serve_config_parse_size(val, &err, &v) != SY_OK) {
+		if (sy_size_parse(val, &err, &v) != SY_OK) {
 			fprintf(stderr, "switchyard serve: %s: %s\n", flag, err.msg);
 			return -1;
 		}

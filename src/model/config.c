@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/file.h"
+#include "base/json_read.h"
 #include "model/desc.h"
 
 const char *bert_arch_name(enum bert_arch a)
@@ -33,24 +34,31 @@ const char *bert_act_name(enum bert_act a)
 	return "?";
 }
 
-/* Reads an integer field (first of up to two alternative names) into *out; absent keeps the
- * default. Fails unless it is an integer in [lo, hi]. */
+/* Reads an integer field (first of up to two alternative names) into *out; absent or null keeps
+ * the default. Fails unless it is an integer in [lo, hi]. */
 static enum sy_status get_int(const cJSON *root, const char *name, const char *alt, int lo, int hi,
                               const char *file, struct sy_error *err, int *out)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
-	if (!v && alt) {
-		v = cJSON_GetObjectItemCaseSensitive(root, alt);
+	if (alt && !cJSON_GetObjectItemCaseSensitive(root, name))
 		name = alt;
+	long v;
+	enum sy_status s = json_read_int(root, name, NULL, lo, hi, *out, err, &v);
+	if (s != SY_OK) {
+		sy_error_prefix(err, "%s", file);
+		return s;
 	}
-	if (!v || cJSON_IsNull(v))
-		return SY_OK;
-	if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
-	    floor(v->valuedouble) != v->valuedouble)
-		return sy_error_set(err, SY_ERR_FORMAT, "%s: %s: expected an integer in [%d, %d]",
-		                    file, name, lo, hi);
-	*out = (int)v->valuedouble;
+	*out = (int)v;
 	return SY_OK;
+}
+
+/* An optional string field (absent or null: *out stays NULL). */
+static enum sy_status get_str(const cJSON *root, const char *name, const char *file,
+                              struct sy_error *err, const char **out)
+{
+	enum sy_status s = json_read_string(root, name, NULL, NULL, err, out);
+	if (s != SY_OK)
+		sy_error_prefix(err, "%s", file);
+	return s;
 }
 
 static enum sy_status parse_act(const char *s, const char *field, const char *file,
@@ -93,12 +101,13 @@ enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
 		cJSON_Delete(root);
 		return sy_error_set(err, SY_ERR_FORMAT, "%s: expected a JSON object", name);
 	}
-	const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
-	if (!cJSON_IsString(mt)) {
+	const char *type = NULL;
+	enum sy_status st = json_read_string_required(root, "model_type", NULL, err, &type);
+	if (st != SY_OK) {
 		cJSON_Delete(root);
-		return sy_error_set(err, SY_ERR_FORMAT, "%s: model_type: expected a string", name);
+		sy_error_prefix(err, "%s", name);
+		return st;
 	}
-	const char *type = mt->valuestring;
 	snprintf(out->model_type, sizeof out->model_type, "%s", type);
 	const int big = 1 << 24;
 	if (!strcmp(type, "bert") || !strcmp(type, "roberta") || !strcmp(type, "xlm-roberta") ||
@@ -128,14 +137,10 @@ enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
 		            &out->type_vocab_size));
 		TRY(get_int(root, "pad_token_id", NULL, -1, 1 << 30, name, err,
 		            &out->pad_token_id));
-		const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
-		if (act && !cJSON_IsString(act)) {
-			cJSON_Delete(root);
-			return sy_error_set(err, SY_ERR_FORMAT, "%s: hidden_act: expected a string",
-			                    name);
-		}
+		const char *act = NULL;
+		TRY(get_str(root, "hidden_act", name, err, &act));
 		if (act)
-			TRY(parse_act(act->valuestring, "hidden_act", name, err, &out->act));
+			TRY(parse_act(act, "hidden_act", name, err, &out->act));
 		const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
 		if (eps) {
 			if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) ||
@@ -195,14 +200,10 @@ enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
 		            &out->max_positions));
 		TRY(get_int(root, "pad_token_id", NULL, -1, 1 << 30, name, err,
 		            &out->pad_token_id));
-		const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "activation");
-		if (act && !cJSON_IsString(act)) {
-			cJSON_Delete(root);
-			return sy_error_set(err, SY_ERR_FORMAT, "%s: activation: expected a string",
-			                    name);
-		}
+		const char *act = NULL;
+		TRY(get_str(root, "activation", name, err, &act));
 		if (act)
-			TRY(parse_act(act->valuestring, "activation", name, err, &out->act));
+			TRY(parse_act(act, "activation", name, err, &out->act));
 	} else {
 		sy_error_set(
 		    err, SY_ERR_UNSUPPORTED,

@@ -8,7 +8,7 @@
  *                        race, verifier: {json, schema, regex, min_length, max_length,
  *                        min_confidence}, rules: [{if: {...}, then}], semantic: {...},
  *                        learned: {...}, strong_weak: {...}, llm_classifier: {...}}
- *   tasks:      name -> {operation, model, splits: [{model, weight}], shadow}
+ *   tasks:      name -> {operation, model, splits: [{model, weight}], shadow} (tasks.c)
  *   router:     {decision_log}
  * Every error names the file, the line and the key. */
 #include <ctype.h>
@@ -17,176 +17,131 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yaml.h>
-
 #include "base/file.h"
 #include "base/log.h"
+#include "base/yaml.h"
 #include "router/router_internal.h"
 
 struct y {
-	yaml_document_t *doc;
-	const char *name;
+	const struct yaml_doc *d;
 	struct sy_error *err;
 };
 
-static int line_of(const yaml_node_t *n)
+static int line_of(const struct yaml_value *n)
 {
-	return n ? (int)n->start_mark.line + 1 : 0;
+	return n ? n->line : 0;
 }
 
-static yaml_node_t *node(struct y *y, int id)
+static enum sy_status bad(struct y *y, const struct yaml_value *n, const char *fmt,
+                          const char *what)
 {
-	return yaml_document_get_node(y->doc, id);
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static enum sy_status bad(struct y *y, const yaml_node_t *n, const char *fmt, const char *what)
-{
-	return sy_error_set(y->err, SY_ERR_FORMAT, "%s: line %d: %s %s", y->name, line_of(n), what,
-	                    fmt);
+	return yaml_error(y->d, n, y->err, "%s %s", what, fmt);
 }
 
 /* Iterates a mapping: calls fn(key, value) for each pair. */
-typedef enum sy_status (*pair_fn)(struct y *y, const char *key, yaml_node_t *v, void *ctx);
+typedef enum sy_status (*pair_fn)(struct y *y, const char *key, const struct yaml_value *v,
+                                  void *ctx);
 
-static enum sy_status each_pair(struct y *y, yaml_node_t *m, const char *what, pair_fn fn,
-                                void *ctx)
+static enum sy_status each_pair(struct y *y, const struct yaml_value *m, const char *what,
+                                pair_fn fn, void *ctx)
 {
-	if (!m || m->type != YAML_MAPPING_NODE)
+	if (!yaml_is_mapping(m))
 		return bad(y, m, "must be a mapping", what);
-	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
-	     p++) {
-		const char *k = scalar(node(y, p->key));
-		if (!k)
-			return bad(y, node(y, p->key), "has a key that is not a string", what);
-		enum sy_status s = fn(y, k, node(y, p->value), ctx);
+	for (int i = 0; i < yaml_count(m); i++) {
+		enum sy_status s =
+		    fn(y, yaml_scalar(yaml_map_key(m, i)), yaml_map_value(m, i), ctx);
 		if (s != SY_OK)
 			return s;
 	}
 	return SY_OK;
 }
 
-static enum sy_status get_str(struct y *y, yaml_node_t *v, const char *key, char *out, size_t cap)
+static enum sy_status get_str(struct y *y, const struct yaml_value *v, const char *key, char *out,
+                              size_t cap)
 {
-	const char *s = scalar(v);
-	if (!s || strlen(s) >= cap)
-		return bad(y, v, "must be a string (of reasonable length)", key);
-	snprintf(out, cap, "%s", s);
-	return SY_OK;
+	return yaml_get_strbuf(y->d, v, key, cap, y->err, out);
 }
 
-static enum sy_status get_num(struct y *y, yaml_node_t *v, const char *key, double lo, double hi,
-                              double *out)
+static enum sy_status get_num(struct y *y, const struct yaml_value *v, const char *key, double lo,
+                              double hi, double *out)
 {
-	const char *s = scalar(v);
-	char *end;
-	double d = s ? strtod(s, &end) : NAN;
-	if (!s || end == s || *end || !(d >= lo && d <= hi)) {
-		char m[96];
-		snprintf(m, sizeof m, "must be a number in [%g, %g]", lo, hi);
-		return bad(y, v, m, key);
-	}
-	*out = d;
-	return SY_OK;
+	return yaml_get_num(y->d, v, key, lo, hi, y->err, out);
 }
 
-static enum sy_status get_int(struct y *y, yaml_node_t *v, const char *key, long lo, long hi,
-                              int *out)
+static enum sy_status get_int(struct y *y, const struct yaml_value *v, const char *key, long lo,
+                              long hi, int *out)
 {
-	double d;
-	enum sy_status s = get_num(y, v, key, (double)lo, (double)hi, &d);
-	if (s == SY_OK && d != floor(d))
-		return bad(y, v, "must be an integer", key);
-	if (s == SY_OK)
-		*out = (int)d;
+	return yaml_get_int(y->d, v, key, lo, hi, y->err, out);
+}
+
+/* A list of strings into a malloc'd array (lowercased when lower). */
+static enum sy_status get_strings(struct y *y, const struct yaml_value *v, const char *key,
+                                  bool lower, char ***out, int *n)
+{
+	enum sy_status s = yaml_get_strings(y->d, v, key, y->err, out, n);
+	for (int i = 0; s == SY_OK && lower && i < *n; i++)
+		for (char *c = (*out)[i]; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
 	return s;
 }
 
-static enum sy_status get_bool(struct y *y, yaml_node_t *v, const char *key, bool *out)
-{
-	const char *s = scalar(v);
-	if (s && (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))) {
-		*out = true;
-		return SY_OK;
-	}
-	if (s && (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))) {
-		*out = false;
-		return SY_OK;
-	}
-	return bad(y, v, "must be true or false", key);
-}
-
-/* A sequence of strings into a malloc'd array (lowercased when lower). */
-static enum sy_status get_strings(struct y *y, yaml_node_t *v, const char *key, bool lower,
-                                  char ***out, int *n)
-{
-	if (!v || v->type != YAML_SEQUENCE_NODE)
-		return bad(y, v, "must be a list of strings", key);
-	int cnt = (int)(v->data.sequence.items.top - v->data.sequence.items.start);
-	char **a = calloc((size_t)(cnt ? cnt : 1), sizeof *a);
-	if (!a)
-		return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
-	int i = 0;
-	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-	     it++) {
-		const char *s = scalar(node(y, *it));
-		if (!s) {
-			for (int k = 0; k < i; k++)
-				free(a[k]);
-			free(a);
-			return bad(y, node(y, *it), "must hold strings only", key);
-		}
-		a[i] = strdup(s);
-		if (lower)
-			for (char *c = a[i]; c && *c; c++)
-				*c = (char)tolower((unsigned char)*c);
-		i++;
-	}
-	*out = a;
-	*n = cnt;
-	return SY_OK;
-}
-
-/* A YAML node as cJSON (for verifier schemas). */
-static cJSON *to_json(struct y *y, yaml_node_t *n)
+/* A YAML value as cJSON (for verifier schemas): unquoted numbers, true/false and null/~ take
+ * their JSON types, everything else is a string. */
+static cJSON *to_json(const struct yaml_value *n)
 {
 	if (!n)
 		return NULL;
-	if (n->type == YAML_SCALAR_NODE) {
-		const char *s = scalar(n);
+	if (n->kind == YAML_KIND_SCALAR) {
+		const char *s = n->str;
 		char *end;
 		double d = strtod(s, &end);
-		bool quoted = n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
-		              n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-		if (!quoted && *s && !*end)
+		if (!n->quoted && *s && !*end)
 			return cJSON_CreateNumber(d);
-		if (!quoted && (!strcmp(s, "true") || !strcmp(s, "false")))
+		if (!n->quoted && (!strcmp(s, "true") || !strcmp(s, "false")))
 			return cJSON_CreateBool(!strcmp(s, "true"));
-		if (!quoted && (!strcmp(s, "null") || !strcmp(s, "~")))
+		if (!n->quoted && (!strcmp(s, "null") || !strcmp(s, "~")))
 			return cJSON_CreateNull();
 		return cJSON_CreateString(s);
 	}
-	if (n->type == YAML_SEQUENCE_NODE) {
+	if (n->kind == YAML_KIND_SEQUENCE) {
 		cJSON *a = cJSON_CreateArray();
-		for (yaml_node_item_t *it = n->data.sequence.items.start;
-		     it < n->data.sequence.items.top; it++)
-			cJSON_AddItemToArray(a, to_json(y, node(y, *it)));
+		for (int i = 0; i < yaml_count(n); i++)
+			cJSON_AddItemToArray(a, to_json(yaml_seq_item(n, i)));
 		return a;
 	}
 	cJSON *o = cJSON_CreateObject();
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
-		cJSON_AddItemToObject(o, scalar(node(y, p->key)) ? scalar(node(y, p->key)) : "",
-		                      to_json(y, node(y, p->value)));
+	for (int i = 0; i < yaml_count(n); i++)
+		cJSON_AddItemToObject(o, yaml_scalar(yaml_map_key(n, i)),
+		                      to_json(yaml_map_value(n, i)));
 	return o;
 }
 
+/* The keys each section takes; a message for any other key lists them. */
+static const char *const upstream_keys[] = {"base_url",        "api_key_env",     "model",
+                                            "price_input",     "price_output",    "timeout_ms",
+                                            "ttft_timeout_ms", "max_concurrency", NULL};
+static const char *const breaker_keys[] = {"failures", "cooldown_s", NULL};
+static const char *const budget_keys[] = {"window", "limit_usd", "per_key_usd", "downgrade_at",
+                                          NULL};
+static const char *const verifier_keys[] = {"json",       "schema",         "regex", "min_length",
+                                            "max_length", "min_confidence", NULL};
+static const char *const rule_keys[] = {"keywords",   "regex",        "min_length",
+                                        "max_length", "min_messages", "max_messages",
+                                        "metadata",   "tags",         NULL};
+static const char *const semantic_keys[] = {"encoder", "threshold", "examples", NULL};
+static const char *const learned_keys[] = {"model_file", "encoder",   "strong",
+                                           "weak",       "threshold", NULL};
+static const char *const route_keys[] = {
+    "policy",  "candidates",  "default",        "retries",  "fallback", "max_retry_after_s",
+    "race",    "breaker",     "budget",         "verifier", "rules",    "semantic",
+    "learned", "strong_weak", "llm_classifier", NULL};
+static const char *const llm_classifier_keys[] = {"upstream", "labels", "timeout_ms", NULL};
+static const char *const router_keys[] = {"decision_log", NULL};
+
 /* ---- upstreams ---- */
 
-static enum sy_status upstream_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+static enum sy_status upstream_field(struct y *y, const char *k, const struct yaml_value *v,
+                                     void *ctx)
 {
 	struct upstream_def *u = ctx;
 	double d;
@@ -209,13 +164,11 @@ static enum sy_status upstream_field(struct y *y, const char *k, yaml_node_t *v,
 		return get_int(y, v, k, 1, 3600000, &u->ttft_timeout_ms);
 	if (!strcmp(k, "max_concurrency"))
 		return get_int(y, v, k, 1, 1000000, &u->max_concurrency);
-	return bad(y, v,
-	           "is not an upstream setting (base_url, api_key_env, model, price_input, "
-	           "price_output, timeout_ms, ttft_timeout_ms, max_concurrency)",
-	           k);
+	return yaml_unknown_key(y->d, v, k, "an upstream setting", upstream_keys, y->err);
 }
 
-static enum sy_status upstream_entry(struct y *y, const char *name, yaml_node_t *v, void *ctx)
+static enum sy_status upstream_entry(struct y *y, const char *name, const struct yaml_value *v,
+                                     void *ctx)
 {
 	struct router *r = ctx;
 	struct upstream_def *a =
@@ -263,28 +216,30 @@ static int candidate_of(const struct route_def *rt, const struct router *r, cons
 	return -1;
 }
 
-static enum sy_status need_candidate(struct y *y, yaml_node_t *v, struct route_ctx *c,
+static enum sy_status need_candidate(struct y *y, const struct yaml_value *v, struct route_ctx *c,
                                      const char *name, int *out)
 {
 	*out = candidate_of(c->rt, c->r, name);
 	if (*out < 0)
 		return sy_error_set(y->err, SY_ERR_FORMAT,
 		                    "%s: line %d: route %s: \"%s\" is not one of its candidates",
-		                    y->name, line_of(v), c->rt->name, name);
+		                    y->d->name, line_of(v), c->rt->name, name);
 	return SY_OK;
 }
 
-static enum sy_status breaker_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+static enum sy_status breaker_field(struct y *y, const char *k, const struct yaml_value *v,
+                                    void *ctx)
 {
 	struct route_def *rt = ctx;
 	if (!strcmp(k, "failures"))
 		return get_int(y, v, k, 1, 1000, &rt->breaker_failures);
 	if (!strcmp(k, "cooldown_s"))
 		return get_int(y, v, k, 0, 86400, &rt->breaker_cooldown_s);
-	return bad(y, v, "is not a breaker setting (failures, cooldown_s)", k);
+	return yaml_unknown_key(y->d, v, k, "a breaker setting", breaker_keys, y->err);
 }
 
-static enum sy_status budget_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+static enum sy_status budget_field(struct y *y, const char *k, const struct yaml_value *v,
+                                   void *ctx)
 {
 	struct route_def *rt = ctx;
 	if (!strcmp(k, "window")) {
@@ -300,24 +255,24 @@ static enum sy_status budget_field(struct y *y, const char *k, yaml_node_t *v, v
 		return get_num(y, v, k, 0, 1e12, &rt->budget_per_key_usd);
 	if (!strcmp(k, "downgrade_at"))
 		return get_num(y, v, k, 0, 1, &rt->budget_downgrade_at);
-	return bad(y, v, "is not a budget setting (window, limit_usd, per_key_usd, downgrade_at)",
-	           k);
+	return yaml_unknown_key(y->d, v, k, "a budget setting", budget_keys, y->err);
 }
 
-static enum sy_status verifier_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+static enum sy_status verifier_field(struct y *y, const char *k, const struct yaml_value *v,
+                                     void *ctx)
 {
 	struct verifier *vf = ctx;
 	double d;
 	enum sy_status s = SY_OK;
 	if (!strcmp(k, "json"))
-		return get_bool(y, v, k, &vf->json);
+		return yaml_get_bool(y->d, v, k, y->err, &vf->json);
 	if (!strcmp(k, "schema")) {
 		cJSON_Delete(vf->schema);
-		vf->schema = to_json(y, v);
+		vf->schema = to_json(v);
 		return SY_OK;
 	}
 	if (!strcmp(k, "regex")) {
-		const char *p = scalar(v);
+		const char *p = yaml_scalar(v);
 		if (!p)
 			return bad(y, v, "must be a string", k);
 		return verifier_set_regex(vf, p, y->err);
@@ -330,13 +285,11 @@ static enum sy_status verifier_field(struct y *y, const char *k, yaml_node_t *v,
 	}
 	if (!strcmp(k, "min_confidence"))
 		return get_num(y, v, k, 0, 1, &vf->min_confidence);
-	return bad(y, v,
-	           "is not a verifier check (json, schema, regex, min_length, max_length, "
-	           "min_confidence)",
-	           k);
+	return yaml_unknown_key(y->d, v, k, "a verifier check", verifier_keys, y->err);
 }
 
-static enum sy_status rule_if_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+static enum sy_status rule_if_field(struct y *y, const char *k, const struct yaml_value *v,
+                                    void *ctx)
 {
 	struct rule *ru = ctx;
 	double d;
@@ -346,7 +299,7 @@ static enum sy_status rule_if_field(struct y *y, const char *k, yaml_node_t *v, 
 	if (!strcmp(k, "tags"))
 		return get_strings(y, v, k, false, &ru->tags, &ru->n_tags);
 	if (!strcmp(k, "regex")) {
-		const char *p = scalar(v);
+		const char *p = yaml_scalar(v);
 		if (!p)
 			return bad(y, v, "must be a string", k);
 		int code;
@@ -369,16 +322,16 @@ static enum sy_status rule_if_field(struct y *y, const char *k, yaml_node_t *v, 
 	if (!strcmp(k, "max_messages"))
 		return get_int(y, v, k, 0, 1000000, &ru->max_messages);
 	if (!strcmp(k, "metadata")) {
-		if (!v || v->type != YAML_MAPPING_NODE)
+		if (!yaml_is_mapping(v))
 			return bad(y, v, "must be a mapping of key: value", k);
-		int n = (int)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+		int n = yaml_count(v);
 		ru->meta_keys = calloc((size_t)n + 1, sizeof *ru->meta_keys);
 		ru->meta_values = calloc((size_t)n + 1, sizeof *ru->meta_values);
 		if (!ru->meta_keys || !ru->meta_values)
 			return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
-		for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
-		     p < v->data.mapping.pairs.top; p++) {
-			const char *mk = scalar(node(y, p->key)), *mv = scalar(node(y, p->value));
+		for (int i = 0; i < n; i++) {
+			const char *mk = yaml_scalar(yaml_map_key(v, i)),
+			           *mv = yaml_scalar(yaml_map_value(v, i));
 			if (!mk || !mv)
 				return bad(y, v, "must map strings to strings", k);
 			ru->meta_keys[ru->n_meta] = strdup(mk);
@@ -386,39 +339,34 @@ static enum sy_status rule_if_field(struct y *y, const char *k, yaml_node_t *v, 
 		}
 		return SY_OK;
 	}
-	return bad(y, v,
-	           "is not a rule condition (keywords, regex, min_length, max_length, "
-	           "min_messages, max_messages, metadata, tags)",
-	           k);
+	return yaml_unknown_key(y->d, v, k, "a rule condition", rule_keys, y->err);
 }
 
-static enum sy_status rules_list(struct y *y, yaml_node_t *v, struct route_ctx *c)
+static enum sy_status rules_list(struct y *y, const struct yaml_value *v, struct route_ctx *c)
 {
 	struct route_def *rt = c->rt;
-	if (!v || v->type != YAML_SEQUENCE_NODE)
+	if (!yaml_is_sequence(v))
 		return bad(y, v, "must be a list of {if: {...}, then: candidate}", "rules");
-	int n = (int)(v->data.sequence.items.top - v->data.sequence.items.start);
+	int n = yaml_count(v);
 	rt->rules = calloc((size_t)(n ? n : 1), sizeof *rt->rules);
 	if (!rt->rules)
 		return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
-	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-	     it++) {
-		yaml_node_t *m = node(y, *it);
+	for (int i = 0; i < n; i++) {
+		const struct yaml_value *m = yaml_seq_item(v, i);
 		struct rule *ru = &rt->rules[rt->n_rules++];
 		ru->min_length = ru->max_length = -1;
 		ru->min_messages = ru->max_messages = -1;
 		ru->then = -1;
-		if (!m || m->type != YAML_MAPPING_NODE)
+		if (!yaml_is_mapping(m))
 			return bad(y, m, "must be {if: {...}, then: candidate}", "rule");
-		for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
-		     p < m->data.mapping.pairs.top; p++) {
-			const char *k = scalar(node(y, p->key));
-			yaml_node_t *val = node(y, p->value);
+		for (int j = 0; j < yaml_count(m); j++) {
+			const char *k = yaml_scalar(yaml_map_key(m, j));
+			const struct yaml_value *val = yaml_map_value(m, j);
 			enum sy_status s;
 			if (k && !strcmp(k, "if"))
 				s = each_pair(y, val, "if", rule_if_field, ru);
-			else if (k && !strcmp(k, "then") && scalar(val))
-				s = need_candidate(y, val, c, scalar(val), &ru->then);
+			else if (k && !strcmp(k, "then") && yaml_scalar(val))
+				s = need_candidate(y, val, c, yaml_scalar(val), &ru->then);
 			else
 				s = bad(y, val, "is not part of a rule (if, then)", k ? k : "?");
 			if (s != SY_OK)
@@ -430,7 +378,8 @@ static enum sy_status rules_list(struct y *y, yaml_node_t *v, struct route_ctx *
 	return SY_OK;
 }
 
-static enum sy_status semantic_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+static enum sy_status semantic_field(struct y *y, const char *k, const struct yaml_value *v,
+                                     void *ctx)
 {
 	struct route_ctx *c = ctx;
 	struct route_def *rt = c->rt;
@@ -443,53 +392,54 @@ static enum sy_status semantic_field(struct y *y, const char *k, yaml_node_t *v,
 		return s;
 	}
 	if (!strcmp(k, "examples")) {
-		if (!v || v->type != YAML_MAPPING_NODE)
+		if (!yaml_is_mapping(v))
 			return bad(y, v, "must map candidates to lists of example utterances", k);
-		int n = (int)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+		int n = yaml_count(v);
 		rt->targets = calloc((size_t)(n ? n : 1), sizeof *rt->targets);
 		if (!rt->targets)
 			return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
-		for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
-		     p < v->data.mapping.pairs.top; p++) {
+		for (int i = 0; i < n; i++) {
 			struct semantic_target *t = &rt->targets[rt->n_targets++];
 			t->threshold = -1;
-			const char *cand = scalar(node(y, p->key));
-			enum sy_status s =
-			    cand ? need_candidate(y, node(y, p->key), c, cand, &t->candidate)
-			         : bad(y, v, "keys must be candidate names", k);
+			const struct yaml_value *kv = yaml_map_key(v, i),
+			                        *ex = yaml_map_value(v, i);
+			const char *cand = yaml_scalar(kv);
+			enum sy_status s = need_candidate(y, kv, c, cand, &t->candidate);
 			if (s == SY_OK)
-				s = get_strings(y, node(y, p->value), "examples", false,
-				                &t->examples, &t->n_examples);
+				s = get_strings(y, ex, "examples", false, &t->examples,
+				                &t->n_examples);
 			if (s == SY_OK && t->n_examples == 0)
-				s = bad(y, node(y, p->value), "needs at least one example", cand);
+				s = bad(y, ex, "needs at least one example", cand);
 			if (s != SY_OK)
 				return s;
 		}
 		return SY_OK;
 	}
-	return bad(y, v, "is not a semantic setting (encoder, threshold, examples)", k);
+	return yaml_unknown_key(y->d, v, k, "a semantic setting", semantic_keys, y->err);
 }
 
-static enum sy_status learned_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+static enum sy_status learned_field(struct y *y, const char *k, const struct yaml_value *v,
+                                    void *ctx)
 {
 	struct route_ctx *c = ctx;
 	struct route_def *rt = c->rt;
 	if (!strcmp(k, "model_file")) {
-		const char *p = scalar(v);
+		const char *p = yaml_scalar(v);
 		if (!p)
 			return bad(y, v, "must be a path", k);
 		/* Relative to the config file's folder. */
 		char path[1024];
-		const char *slash = strrchr(y->name, '/');
+		const char *slash = strrchr(y->d->name, '/');
 		if (p[0] != '/' && slash)
-			snprintf(path, sizeof path, "%.*s/%s", (int)(slash - y->name), y->name, p);
+			snprintf(path, sizeof path, "%.*s/%s", (int)(slash - y->d->name),
+			         y->d->name, p);
 		else
 			snprintf(path, sizeof path, "%s", p);
 		classifier_free(rt->classifier);
 		rt->classifier = NULL;
 		enum sy_status s = classifier_load(path, y->err, &rt->classifier);
 		if (s != SY_OK)
-			sy_error_prefix(y->err, "%s: line %d: route %s: ", y->name, line_of(v),
+			sy_error_prefix(y->err, "%s: line %d: route %s: ", y->d->name, line_of(v),
 			                rt->name);
 		if (s == SY_OK && !rt->encoder[0])
 			snprintf(rt->encoder, sizeof rt->encoder, "%s", rt->classifier->encoder);
@@ -498,7 +448,7 @@ static enum sy_status learned_field(struct y *y, const char *k, yaml_node_t *v, 
 	if (!strcmp(k, "encoder"))
 		return get_str(y, v, k, rt->encoder, sizeof rt->encoder);
 	if (!strcmp(k, "strong") || !strcmp(k, "weak")) {
-		const char *n = scalar(v);
+		const char *n = yaml_scalar(v);
 		return n ? need_candidate(y, v, c, n, k[0] == 's' ? &rt->strong : &rt->weak)
 		         : bad(y, v, "must be a candidate", k);
 	}
@@ -508,36 +458,33 @@ static enum sy_status learned_field(struct y *y, const char *k, yaml_node_t *v, 
 		rt->sw_threshold = (float)d;
 		return s;
 	}
-	return bad(y, v,
-	           "is not a learned/strong_weak setting (model_file, encoder, strong, weak, "
-	           "threshold)",
-	           k);
+	return yaml_unknown_key(y->d, v, k, "a learned/strong_weak setting", learned_keys, y->err);
 }
 
-static enum sy_status llm_clf_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+static enum sy_status llm_clf_field(struct y *y, const char *k, const struct yaml_value *v,
+                                    void *ctx)
 {
 	struct route_ctx *c = ctx;
 	struct route_def *rt = c->rt;
 	if (!strcmp(k, "upstream")) {
-		const char *n = scalar(v);
+		const char *n = yaml_scalar(v);
 		rt->clf_upstream = n ? upstream_index(c->r, n) : -1;
 		return rt->clf_upstream >= 0 ? SY_OK : bad(y, v, "must name an upstream", k);
 	}
 	if (!strcmp(k, "timeout_ms"))
 		return get_int(y, v, k, 1, 600000, &rt->clf_timeout_ms);
 	if (!strcmp(k, "labels")) {
-		if (!v || v->type != YAML_MAPPING_NODE)
+		if (!yaml_is_mapping(v))
 			return bad(y, v, "must map candidates to descriptions", k);
-		int n = (int)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+		int n = yaml_count(v);
 		rt->clf_labels = calloc((size_t)n + 1, sizeof *rt->clf_labels);
 		rt->clf_descriptions = calloc((size_t)n + 1, sizeof *rt->clf_descriptions);
 		rt->clf_candidates = calloc((size_t)n + 1, sizeof *rt->clf_candidates);
 		if (!rt->clf_labels || !rt->clf_descriptions || !rt->clf_candidates)
 			return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
-		for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
-		     p < v->data.mapping.pairs.top; p++) {
-			const char *cand = scalar(node(y, p->key)),
-			           *desc = scalar(node(y, p->value));
+		for (int i = 0; i < n; i++) {
+			const char *cand = yaml_scalar(yaml_map_key(v, i)),
+			           *desc = yaml_scalar(yaml_map_value(v, i));
 			if (!cand || !desc)
 				return bad(y, v, "must map candidate names to descriptions", k);
 			enum sy_status s =
@@ -549,10 +496,11 @@ static enum sy_status llm_clf_field(struct y *y, const char *k, yaml_node_t *v, 
 		}
 		return SY_OK;
 	}
-	return bad(y, v, "is not an llm_classifier setting (upstream, labels, timeout_ms)", k);
+	return yaml_unknown_key(y->d, v, k, "an llm_classifier setting", llm_classifier_keys,
+	                        y->err);
 }
 
-static enum sy_status route_field(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+static enum sy_status route_field(struct y *y, const char *k, const struct yaml_value *v, void *ctx)
 {
 	struct route_ctx *c = ctx;
 	struct route_def *rt = c->rt;
@@ -560,29 +508,28 @@ static enum sy_status route_field(struct y *y, const char *k, yaml_node_t *v, vo
 		static const char *const names[] = {"static",  "rules",       "semantic",
 		                                    "learned", "strong_weak", "llm_classifier",
 		                                    "cascade"};
-		const char *p = scalar(v);
+		const char *p = yaml_scalar(v);
 		for (int i = 0; p && i < 7; i++)
 			if (!strcmp(p, names[i])) {
 				rt->policy = (enum policy_kind)i;
 				return SY_OK;
 			}
-		return bad(
-		    y, v,
-		    "must be static, rules, semantic, learned, strong_weak, llm_classifier or "
-		    "cascade",
-		    k);
+		return bad(y, v,
+		           "must be static, rules, semantic, learned, strong_weak, llm_classifier "
+		           "or cascade",
+		           k);
 	}
 	if (!strcmp(k, "candidates"))
 		return SY_OK; /* read first, by route_entry */
 	if (!strcmp(k, "default")) {
-		const char *n = scalar(v);
+		const char *n = yaml_scalar(v);
 		return n ? need_candidate(y, v, c, n, &rt->default_candidate)
 		         : bad(y, v, "must be a candidate", k);
 	}
 	if (!strcmp(k, "retries"))
 		return get_int(y, v, k, 0, 10, &rt->retries);
 	if (!strcmp(k, "fallback"))
-		return get_bool(y, v, k, &rt->fallback);
+		return yaml_get_bool(y->d, v, k, y->err, &rt->fallback);
 	if (!strcmp(k, "max_retry_after_s"))
 		return get_int(y, v, k, 0, 3600, &rt->max_retry_after_s);
 	if (!strcmp(k, "race"))
@@ -603,14 +550,11 @@ static enum sy_status route_field(struct y *y, const char *k, yaml_node_t *v, vo
 		return each_pair(y, v, k, learned_field, c);
 	if (!strcmp(k, "llm_classifier"))
 		return each_pair(y, v, k, llm_clf_field, c);
-	return bad(y, v,
-	           "is not a route setting (policy, candidates, default, retries, fallback, "
-	           "max_retry_after_s, race, breaker, budget, verifier, rules, semantic, learned, "
-	           "strong_weak, llm_classifier)",
-	           k);
+	return yaml_unknown_key(y->d, v, k, "a route setting", route_keys, y->err);
 }
 
-static enum sy_status route_entry(struct y *y, const char *name, yaml_node_t *v, void *ctx)
+static enum sy_status route_entry(struct y *y, const char *name, const struct yaml_value *v,
+                                  void *ctx)
 {
 	struct router *r = ctx;
 	struct route_def *a = realloc(r->routes, (size_t)(r->n_routes + 1) * sizeof *r->routes);
@@ -635,13 +579,10 @@ static enum sy_status route_entry(struct y *y, const char *name, yaml_node_t *v,
 	rt->verifier.min_length = rt->verifier.max_length = -1;
 	rt->verifier.min_confidence = -1;
 	pthread_mutex_init(&rt->embed_mu, NULL);
-	if (!v || v->type != YAML_MAPPING_NODE)
+	if (!yaml_is_mapping(v))
 		return bad(y, v, "must be a mapping", name);
 	/* candidates first: the other settings name them */
-	yaml_node_t *cands = NULL;
-	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++)
-		if (scalar(node(y, p->key)) && !strcmp(scalar(node(y, p->key)), "candidates"))
-			cands = node(y, p->value);
+	const struct yaml_value *cands = yaml_lookup(v, "candidates");
 	char **names = NULL;
 	int n = 0;
 	enum sy_status s = cands ? get_strings(y, cands, "candidates", false, &names, &n)
@@ -655,8 +596,8 @@ static enum sy_status route_entry(struct y *y, const char *name, yaml_node_t *v,
 		if (u < 0)
 			s = sy_error_set(
 			    y->err, SY_ERR_FORMAT,
-			    "%s: line %d: route %s: candidate \"%s\" is not an upstream", y->name,
-			    line_of(cands), name, names[i]);
+			    "%s: line %d: route %s: candidate \"%s\" is not an upstream",
+			    y->d->name, line_of(cands), name, names[i]);
 		rt->candidates[rt->n_candidates++] = u;
 	}
 	for (int i = 0; i < n; i++)
@@ -684,111 +625,29 @@ static enum sy_status route_entry(struct y *y, const char *name, yaml_node_t *v,
 	return s;
 }
 
-/* ---- tasks ---- */
-
-static enum sy_status task_entry(struct y *y, const char *name, yaml_node_t *v, void *ctx)
-{
-	struct router *r = ctx;
-	struct task_def *a = realloc(r->tasks, (size_t)(r->n_tasks + 1) * sizeof *r->tasks);
-	if (!a)
-		return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
-	r->tasks = a;
-	struct task_def *t = &r->tasks[r->n_tasks];
-	memset(t, 0, sizeof *t);
-	r->n_tasks++;
-	snprintf(t->name, sizeof t->name, "%s", name);
-	snprintf(t->operation, sizeof t->operation, "encode");
-	if (!v || v->type != YAML_MAPPING_NODE)
-		return bad(y, v, "must be {operation, model, splits?, shadow?}", name);
-	char model[ROUTER_MAX_NAME] = "";
-	yaml_node_t *splits = NULL;
-	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
-	     p++) {
-		const char *k = scalar(node(y, p->key));
-		yaml_node_t *val = node(y, p->value);
-		enum sy_status s = SY_OK;
-		if (k && !strcmp(k, "operation")) {
-			s = get_str(y, val, k, t->operation, sizeof t->operation);
-			if (s == SY_OK && strcmp(t->operation, "encode") &&
-			    strcmp(t->operation, "score") && strcmp(t->operation, "extract"))
-				s = bad(y, val, "must be encode, score or extract", k);
-		} else if (k && !strcmp(k, "model")) {
-			s = get_str(y, val, k, model, sizeof model);
-		} else if (k && !strcmp(k, "shadow")) {
-			s = get_str(y, val, k, t->shadow, sizeof t->shadow);
-		} else if (k && !strcmp(k, "splits")) {
-			splits = val;
-		} else {
-			s = bad(y, val, "is not a task setting (operation, model, splits, shadow)",
-			        k ? k : "?");
-		}
-		if (s != SY_OK)
-			return s;
-	}
-	int n = splits && splits->type == YAML_SEQUENCE_NODE
-	            ? (int)(splits->data.sequence.items.top - splits->data.sequence.items.start)
-	            : 0;
-	if (splits && splits->type != YAML_SEQUENCE_NODE)
-		return bad(y, splits, "must be a list of {model, weight}", "splits");
-	if (!model[0] && !n)
-		return bad(y, v, "needs a model (or splits)", name);
-	t->models = calloc((size_t)n + 1, sizeof *t->models);
-	t->weights = calloc((size_t)n + 1, sizeof *t->weights);
-	if (!t->models || !t->weights)
-		return sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
-	double used = 0;
-	for (int i = 0; i < n; i++) {
-		yaml_node_t *m = node(y, splits->data.sequence.items.start[i]);
-		char sm[ROUTER_MAX_NAME] = "";
-		double w = -1;
-		for (yaml_node_pair_t *p =
-		         m && m->type == YAML_MAPPING_NODE ? m->data.mapping.pairs.start : NULL;
-		     p && p < m->data.mapping.pairs.top; p++) {
-			const char *k = scalar(node(y, p->key));
-			enum sy_status s = SY_OK;
-			if (k && !strcmp(k, "model"))
-				s = get_str(y, node(y, p->value), k, sm, sizeof sm);
-			else if (k && !strcmp(k, "weight"))
-				s = get_num(y, node(y, p->value), k, 0, 1, &w);
-			if (s != SY_OK)
-				return s;
-		}
-		if (!sm[0] || w < 0)
-			return bad(y, m, "must be {model, weight}", "split");
-		t->models[t->n_models] = strdup(sm);
-		t->weights[t->n_models++] = w;
-		used += w;
-	}
-	if (used > 1 + 1e-9)
-		return bad(y, splits, "weights add up to more than 1", "splits");
-	if (model[0]) { /* the main model takes the rest */
-		t->models[t->n_models] = strdup(model);
-		t->weights[t->n_models++] = 1 - used;
-	}
-	return SY_OK;
-}
-
-static enum sy_status router_section(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+static enum sy_status router_section(struct y *y, const char *k, const struct yaml_value *v,
+                                     void *ctx)
 {
 	struct router *r = ctx;
 	if (!strcmp(k, "decision_log"))
 		return get_str(y, v, k, r->decision_log, sizeof r->decision_log);
-	return bad(y, v, "is not a router setting (decision_log)", k);
+	return yaml_unknown_key(y->d, v, k, "a router setting", router_keys, y->err);
 }
 
-static enum sy_status top_entry(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+static enum sy_status top_entry(struct y *y, const char *k, const struct yaml_value *v, void *ctx)
 {
 	struct router *r = ctx;
 	if (!strcmp(k, "upstreams"))
 		return each_pair(y, v, k, upstream_entry, r);
 	if (!strcmp(k, "tasks"))
-		return each_pair(y, v, k, task_entry, r);
+		return router_tasks_read(y->d, v, y->err, r);
 	if (!strcmp(k, "router"))
 		return each_pair(y, v, k, router_section, r);
 	return SY_OK; /* routes are read after the upstreams; the rest belongs to serve */
 }
 
-static enum sy_status routes_entry(struct y *y, const char *k, yaml_node_t *v, void *ctx)
+static enum sy_status routes_entry(struct y *y, const char *k, const struct yaml_value *v,
+                                   void *ctx)
 {
 	if (!strcmp(k, "routes"))
 		return each_pair(y, v, k, route_entry, ctx);
@@ -808,31 +667,19 @@ enum sy_status router_load_text(const char *name, const char *text, size_t len,
 		*out = r;
 		return SY_OK;
 	}
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	if (!yaml_parser_initialize(&parser)) {
-		free(r);
-		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		enum sy_status s = sy_error_set(err, SY_ERR_FORMAT, "%s: line %zu: %s", name,
-		                                parser.problem_mark.line + 1,
-		                                parser.problem ? parser.problem : "invalid YAML");
-		yaml_parser_delete(&parser);
+	struct yaml_doc *d;
+	enum sy_status s = yaml_doc_load_text(name, text, len, err, &d);
+	if (s != SY_OK) {
 		free(r);
 		return s;
 	}
-	struct y y = {&doc, name, err};
-	yaml_node_t *root = yaml_document_get_root_node(&doc);
-	enum sy_status s = SY_OK;
-	if (root) {
-		s = each_pair(&y, root, "the config", top_entry, r);
+	struct y y = {d, err};
+	if (d->root) {
+		s = each_pair(&y, d->root, "the config", top_entry, r);
 		if (s == SY_OK)
-			s = each_pair(&y, root, "the config", routes_entry, r);
+			s = each_pair(&y, d->root, "the config", routes_entry, r);
 	}
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
+	yaml_doc_free(d);
 	if (s != SY_OK) {
 		router_free(r);
 		return s;
@@ -891,11 +738,7 @@ void router_free(struct router *r)
 		pthread_mutex_destroy(&rt->embed_mu);
 	}
 	free(r->routes);
-	for (int i = 0; i < r->n_tasks; i++) {
-		free_strings(r->tasks[i].models, r->tasks[i].n_models);
-		free(r->tasks[i].weights);
-	}
-	free(r->tasks);
+	router_tasks_free(r);
 	free(r->upstreams);
 	free(r);
 }
@@ -903,32 +746,4 @@ void router_free(struct router *r)
 int router_n_routes(const struct router *r)
 {
 	return r ? r->n_routes : 0;
-}
-
-int router_n_tasks(const struct router *r)
-{
-	return r ? r->n_tasks : 0;
-}
-
-bool router_task_resolve(const struct router *r, const char *name, const char *operation,
-                         char *model, size_t cap, char *shadow, size_t shadow_cap)
-{
-	for (int i = 0; r && i < r->n_tasks; i++) {
-		const struct task_def *t = &r->tasks[i];
-		if (strcmp(t->name, name) != 0 || strcmp(t->operation, operation) != 0)
-			continue;
-		double u = (double)rand() / ((double)RAND_MAX + 1.0), acc = 0;
-		int pick = t->n_models - 1;
-		for (int k = 0; k < t->n_models; k++) {
-			acc += t->weights[k];
-			if (u < acc) {
-				pick = k;
-				break;
-			}
-		}
-		snprintf(model, cap, "%s", t->models[pick]);
-		snprintf(shadow, shadow_cap, "%s", t->shadow);
-		return true;
-	}
-	return false;
 }

@@ -118,6 +118,16 @@ struct router {
 	char decision_log[512];
 };
 
+/* ---- the task table (tasks.c) ---- */
+
+struct yaml_doc;
+struct yaml_value;
+
+/* Reads the `tasks:` mapping of the config into r->tasks. */
+enum sy_status router_tasks_read(const struct yaml_doc *d, const struct yaml_value *tasks,
+                                 struct sy_error *err, struct router *r);
+void router_tasks_free(struct router *r);
+
 /* ---- shared state (state.c) ---- */
 
 enum breaker_state { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN };

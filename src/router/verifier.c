@@ -10,6 +10,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "base/json_read.h"
+
 enum sy_status verifier_set_regex(struct verifier *v, const char *pattern, struct sy_error *err)
 {
 	if (!pattern)
@@ -30,23 +32,6 @@ enum sy_status verifier_set_regex(struct verifier *v, const char *pattern, struc
 	return SY_OK;
 }
 
-static const char *type_of(const cJSON *v)
-{
-	if (cJSON_IsObject(v))
-		return "object";
-	if (cJSON_IsArray(v))
-		return "array";
-	if (cJSON_IsString(v))
-		return "string";
-	if (cJSON_IsBool(v))
-		return "boolean";
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsNumber(v))
-		return v->valuedouble == floor(v->valuedouble) ? "integer" : "number";
-	return "invalid";
-}
-
 bool verifier_schema_check(const cJSON *schema, const cJSON *value, const char *path, char *why,
                            size_t cap)
 {
@@ -54,7 +39,7 @@ bool verifier_schema_check(const cJSON *schema, const cJSON *value, const char *
 		return true;
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(schema, "type");
 	if (cJSON_IsString(t)) {
-		const char *have = type_of(value);
+		const char *have = json_read_type_name(value);
 		bool ok = !strcmp(t->valuestring, have) ||
 		          (!strcmp(t->valuestring, "number") && !strcmp(have, "integer"));
 		if (!ok) {
@@ -73,20 +58,17 @@ bool verifier_schema_check(const cJSON *schema, const cJSON *value, const char *
 		}
 	}
 	if (cJSON_IsString(value)) {
-		const cJSON *mn = cJSON_GetObjectItemCaseSensitive(schema, "minLength");
-		const cJSON *mx = cJSON_GetObjectItemCaseSensitive(schema, "maxLength");
-		double n = (double)strlen(value->valuestring);
-		if ((cJSON_IsNumber(mn) && n < mn->valuedouble) ||
-		    (cJSON_IsNumber(mx) && n > mx->valuedouble)) {
+		double n = (double)strlen(value->valuestring), mn, mx;
+		if ((json_read_has_number(schema, "minLength", &mn) && n < mn) ||
+		    (json_read_has_number(schema, "maxLength", &mx) && n > mx)) {
 			snprintf(why, cap, "%s: string length %.0f out of range", path, n);
 			return false;
 		}
 	}
 	if (cJSON_IsNumber(value)) {
-		const cJSON *mn = cJSON_GetObjectItemCaseSensitive(schema, "minimum");
-		const cJSON *mx = cJSON_GetObjectItemCaseSensitive(schema, "maximum");
-		if ((cJSON_IsNumber(mn) && value->valuedouble < mn->valuedouble) ||
-		    (cJSON_IsNumber(mx) && value->valuedouble > mx->valuedouble)) {
+		double mn, mx;
+		if ((json_read_has_number(schema, "minimum", &mn) && value->valuedouble < mn) ||
+		    (json_read_has_number(schema, "maximum", &mx) && value->valuedouble > mx)) {
 			snprintf(why, cap, "%s: %g out of range", path, value->valuedouble);
 			return false;
 		}

@@ -69,8 +69,4 @@ enum sy_status serve_config_load_text(struct serve_config *c, const char *name, 
 enum sy_status serve_config_model_set(struct serve_config *c, const char *id, const char *path,
                                       bool pinned, struct sy_error *err);
 
-/* Parses a byte size: digits with an optional K/M/G/T suffix (powers of 1024, optionally
- * followed by "B" or "iB"), e.g. "512M", "2G", "1048576". */
-enum sy_status serve_config_parse_size(const char *s, struct sy_error *err, size_t *out);
-
 #endif

@@ -151,13 +151,13 @@ static enum sy_status bert_from_json(const cJSON *j, const char *path, struct sy
                                      struct tok_normalizer *n)
 {
 	enum sy_status st;
-	if ((st = tokcfg_bool(j, "clean_text", path, true, err, &n->clean_text)) != SY_OK ||
-	    (st = tokcfg_bool(j, "handle_chinese_chars", path, true, err,
-	                      &n->handle_chinese_chars)) != SY_OK ||
-	    (st = tokcfg_bool(j, "lowercase", path, true, err, &n->lowercase)) != SY_OK)
+	if ((st = json_read_bool(j, "clean_text", path, true, err, &n->clean_text)) != SY_OK ||
+	    (st = json_read_bool(j, "handle_chinese_chars", path, true, err,
+	                         &n->handle_chinese_chars)) != SY_OK ||
+	    (st = json_read_bool(j, "lowercase", path, true, err, &n->lowercase)) != SY_OK)
 		return st;
 	/* strip_accents: null (or absent) follows lowercase, as BertNormalizer does. */
-	return tokcfg_bool(j, "strip_accents", path, n->lowercase, err, &n->strip_accents);
+	return json_read_bool(j, "strip_accents", path, n->lowercase, err, &n->strip_accents);
 }
 
 enum sy_status normalizer_from_json(const cJSON *j, const char *path, struct sy_error *err,
@@ -191,8 +191,9 @@ enum sy_status normalizer_from_json(const cJSON *j, const char *path, struct sy_
 		n->kind = TOK_NORM_BYTE_LEVEL;
 	} else if (strcmp(type, "Strip") == 0) {
 		n->kind = TOK_NORM_STRIP;
-		if ((st = tokcfg_bool(j, "strip_left", path, true, err, &n->strip_left)) == SY_OK)
-			st = tokcfg_bool(j, "strip_right", path, true, err, &n->strip_right);
+		if ((st = json_read_bool(j, "strip_left", path, true, err, &n->strip_left)) ==
+		    SY_OK)
+			st = json_read_bool(j, "strip_right", path, true, err, &n->strip_right);
 	} else if (strcmp(type, "Replace") == 0) {
 		n->kind = TOK_NORM_REPLACE;
 		if ((st = pattern_from_json(j, path, err, &n->pattern)) == SY_OK &&

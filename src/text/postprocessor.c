@@ -266,7 +266,7 @@ static enum sy_status template_from_json(const cJSON *v, const char *key, const 
 		const char *id;
 		long type_id;
 		if ((st = tokcfg_string(body, "id", item, NULL, err, &id)) != SY_OK ||
-		    (st = tokcfg_int(body, "type_id", item, 0, UINT32_MAX, 0, err, &type_id)) !=
+		    (st = json_read_int(body, "type_id", item, 0, UINT32_MAX, 0, err, &type_id)) !=
 		        SY_OK)
 			return st;
 		if (!id)
@@ -357,8 +357,8 @@ static enum sy_status parse_one(const cJSON *j, const char *path, struct sy_erro
 		return SY_OK;
 	}
 	if (strcmp(type, "ByteLevel") == 0) {
-		if ((st = tokcfg_bool(j, "trim_offsets", path, true, err, &trim)) != SY_OK ||
-		    (st = tokcfg_bool(j, "add_prefix_space", path, true, err, &aps)) != SY_OK)
+		if ((st = json_read_bool(j, "trim_offsets", path, true, err, &trim)) != SY_OK ||
+		    (st = json_read_bool(j, "add_prefix_space", path, true, err, &aps)) != SY_OK)
 			return st;
 		if (trim) {
 			p->trim_offsets = true;
@@ -383,8 +383,8 @@ static enum sy_status parse_one(const cJSON *j, const char *path, struct sy_erro
 	    (st = token_pair(j, "sep", path, err, &sep)) != SY_OK)
 		return st;
 	if (roberta) {
-		if ((st = tokcfg_bool(j, "trim_offsets", path, true, err, &trim)) != SY_OK ||
-		    (st = tokcfg_bool(j, "add_prefix_space", path, true, err, &aps)) != SY_OK)
+		if ((st = json_read_bool(j, "trim_offsets", path, true, err, &trim)) != SY_OK ||
+		    (st = json_read_bool(j, "add_prefix_space", path, true, err, &aps)) != SY_OK)
 			return st;
 		if (trim) {
 			p->trim_offsets = true;

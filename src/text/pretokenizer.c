@@ -115,7 +115,7 @@ static enum sy_status metaspace_from_json(const cJSON *j, const char *path, stru
 		if (cJSON_IsFalse(aps))
 			p->prepend = TOK_PREPEND_NEVER;
 	}
-	return tokcfg_bool(j, "split", path, true, err, &p->split);
+	return json_read_bool(j, "split", path, true, err, &p->split);
 }
 
 enum sy_status pretokenizer_from_json(const cJSON *j, const char *path, struct sy_error *err,
@@ -140,7 +140,8 @@ enum sy_status pretokenizer_from_json(const cJSON *j, const char *path, struct s
 		st = behavior_from_json(j, path, false, err, &p->behavior);
 	} else if (strcmp(type, "Digits") == 0) {
 		p->kind = TOK_PRE_DIGITS;
-		st = tokcfg_bool(j, "individual_digits", path, false, err, &p->individual_digits);
+		st =
+		    json_read_bool(j, "individual_digits", path, false, err, &p->individual_digits);
 	} else if (strcmp(type, "Metaspace") == 0) {
 		p->kind = TOK_PRE_METASPACE;
 		st = metaspace_from_json(j, path, err, p);
@@ -148,9 +149,10 @@ enum sy_status pretokenizer_from_json(const cJSON *j, const char *path, struct s
 		p->kind = TOK_PRE_BYTE_LEVEL;
 		char field[TOKCFG_PATH_LEN + 16];
 		snprintf(field, sizeof field, "%s (GPT-2 regex)", path);
-		if ((st = tokcfg_bool(j, "add_prefix_space", path, true, err,
-		                      &p->add_prefix_space)) == SY_OK &&
-		    (st = tokcfg_bool(j, "use_regex", path, true, err, &p->use_regex)) == SY_OK &&
+		if ((st = json_read_bool(j, "add_prefix_space", path, true, err,
+		                         &p->add_prefix_space)) == SY_OK &&
+		    (st = json_read_bool(j, "use_regex", path, true, err, &p->use_regex)) ==
+		        SY_OK &&
 		    p->use_regex)
 			st = pattern_init(&p->pattern, tok_gpt2_regex, true, field, err);
 	} else if (strcmp(type, "Split") == 0) {
@@ -175,13 +177,13 @@ enum sy_status pretokenizer_from_json(const cJSON *j, const char *path, struct s
 		}
 		if (st == SY_OK &&
 		    (st = behavior_from_json(j, path, true, err, &p->behavior)) == SY_OK)
-			st = tokcfg_bool(j, "invert", path, false, err, &p->invert);
+			st = json_read_bool(j, "invert", path, false, err, &p->invert);
 	} else if (strcmp(type, "CharDelimiterSplit") == 0) {
 		p->kind = TOK_PRE_CHAR_DELIMITER;
 		st = char_from_json(j, "delimiter", path, NULL, err, &p->ch);
 	} else if (strcmp(type, "FixedLength") == 0) {
 		p->kind = TOK_PRE_FIXED_LENGTH;
-		st = tokcfg_int(j, "length", path, 0, 1L << 30, 5, err, &p->length);
+		st = json_read_int(j, "length", path, 0, 1L << 30, 5, err, &p->length);
 	} else if (strcmp(type, "Sequence") == 0) {
 		p->kind = TOK_PRE_SEQUENCE;
 		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "pretokenizers");

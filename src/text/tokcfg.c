@@ -1,55 +1,19 @@
-/* tokenizer.json field readers (see tokcfg.h). */
+/* tokenizer.json field readers (see tokcfg.h): base/json_read.h plus the checks tokenizer.json
+ * needs on top (valid UTF-8, a component's "type"). */
 #include "text/tokcfg.h"
 
-#include <limits.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "text/unicode.h"
 
-enum sy_status tokcfg_bool(const cJSON *obj, const char *key, const char *path, bool def,
-                           struct sy_error *err, bool *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	*out = def;
-	if (!v || cJSON_IsNull(v))
-		return SY_OK;
-	if (!cJSON_IsBool(v))
-		return sy_error_set(err, SY_ERR_FORMAT, "%s.%s: expected boolean", path, key);
-	*out = cJSON_IsTrue(v);
-	return SY_OK;
-}
-
-enum sy_status tokcfg_int(const cJSON *obj, const char *key, const char *path, long lo, long hi,
-                          long def, struct sy_error *err, long *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	*out = def;
-	if (!v || cJSON_IsNull(v))
-		return SY_OK;
-	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
-		return sy_error_set(err, SY_ERR_FORMAT, "%s.%s: expected integer", path, key);
-	if (v->valuedouble < (double)lo || v->valuedouble > (double)hi)
-		return sy_error_set(err, SY_ERR_FORMAT, "%s.%s: %.0f out of range [%ld, %ld]", path,
-		                    key, v->valuedouble, lo, hi);
-	*out = (long)v->valuedouble;
-	return SY_OK;
-}
-
 enum sy_status tokcfg_string(const cJSON *obj, const char *key, const char *path, const char *def,
                              struct sy_error *err, const char **out)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	*out = def;
-	if (!v || cJSON_IsNull(v))
-		return SY_OK;
-	if (!cJSON_IsString(v) || !v->valuestring)
-		return sy_error_set(err, SY_ERR_FORMAT, "%s.%s: expected string", path, key);
-	if (!tokcfg_utf8_valid(v->valuestring, strlen(v->valuestring)))
+	enum sy_status st = json_read_string(obj, key, path, def, err, out);
+	if (st == SY_OK && *out && *out != def && !tokcfg_utf8_valid(*out, strlen(*out)))
 		return sy_error_set(err, SY_ERR_FORMAT, "%s.%s: invalid UTF-8", path, key);
-	*out = v->valuestring;
-	return SY_OK;
+	return st;
 }
 
 enum sy_status tokcfg_type(const cJSON *obj, const char *path, struct sy_error *err,

@@ -864,12 +864,12 @@ static enum sy_status added_from_json(struct tokenizer *t, const cJSON *arr, str
 		bool sw, ls, rs, norm, special;
 		enum sy_status st;
 		if ((st = tokcfg_string(it, "content", path, NULL, err, &content)) != SY_OK ||
-		    (st = tokcfg_int(it, "id", path, 0, INT32_MAX, -1, err, &id)) != SY_OK ||
-		    (st = tokcfg_bool(it, "special", path, false, err, &special)) != SY_OK ||
-		    (st = tokcfg_bool(it, "single_word", path, false, err, &sw)) != SY_OK ||
-		    (st = tokcfg_bool(it, "lstrip", path, false, err, &ls)) != SY_OK ||
-		    (st = tokcfg_bool(it, "rstrip", path, false, err, &rs)) != SY_OK ||
-		    (st = tokcfg_bool(it, "normalized", path, !special, err, &norm)) != SY_OK)
+		    (st = json_read_int(it, "id", path, 0, INT32_MAX, -1, err, &id)) != SY_OK ||
+		    (st = json_read_bool(it, "special", path, false, err, &special)) != SY_OK ||
+		    (st = json_read_bool(it, "single_word", path, false, err, &sw)) != SY_OK ||
+		    (st = json_read_bool(it, "lstrip", path, false, err, &ls)) != SY_OK ||
+		    (st = json_read_bool(it, "rstrip", path, false, err, &rs)) != SY_OK ||
+		    (st = json_read_bool(it, "normalized", path, !special, err, &norm)) != SY_OK)
 			return st;
 		if (!content)
 			return sy_error_set(err, SY_ERR_FORMAT, "%s.content: missing", path);
@@ -902,7 +902,7 @@ static enum sy_status truncation_from_json(struct tokenizer *t, const cJSON *j,
 	long max_len;
 	const char *strategy, *direction;
 	enum sy_status st;
-	if ((st = tokcfg_int(j, "max_length", "truncation", 0, INT_MAX, 512, err, &max_len)) !=
+	if ((st = json_read_int(j, "max_length", "truncation", 0, INT_MAX, 512, err, &max_len)) !=
 	        SY_OK ||
 	    (st = tokcfg_string(j, "strategy", "truncation", "LongestFirst", err, &strategy)) !=
 	        SY_OK ||
@@ -963,8 +963,8 @@ static enum sy_status tokenizer_from_cjson(const cJSON *root, struct sy_error *e
 		if (v && !cJSON_IsNull(v)) {
 			if (!cJSON_IsObject(v))
 				st = sy_error_set(err, SY_ERR_FORMAT, "padding: expected object");
-			else if ((st = tokcfg_int(v, "pad_id", "padding", 0, INT32_MAX,
-			                          guess_pad_id(t), err, &pad)) == SY_OK)
+			else if ((st = json_read_int(v, "pad_id", "padding", 0, INT32_MAX,
+			                             guess_pad_id(t), err, &pad)) == SY_OK)
 				t->pad_id = (int32_t)pad;
 		} else {
 			t->pad_id = guess_pad_id(t);
@@ -1111,11 +1111,12 @@ static enum sy_status read_bert_config(const char *dir, struct sy_error *err, st
 	}
 	bool sa;
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "strip_accents");
-	if ((st = tokcfg_bool(root, "do_lower_case", "tokenizer_config", true, err,
-	                      &o->lowercase)) == SY_OK &&
-	    (st = tokcfg_bool(root, "tokenize_chinese_chars", "tokenizer_config", true, err,
-	                      &o->tokenize_chinese_chars)) == SY_OK &&
-	    (st = tokcfg_bool(root, "strip_accents", "tokenizer_config", false, err, &sa)) == SY_OK)
+	if ((st = json_read_bool(root, "do_lower_case", "tokenizer_config", true, err,
+	                         &o->lowercase)) == SY_OK &&
+	    (st = json_read_bool(root, "tokenize_chinese_chars", "tokenizer_config", true, err,
+	                         &o->tokenize_chinese_chars)) == SY_OK &&
+	    (st = json_read_bool(root, "strip_accents", "tokenizer_config", false, err, &sa)) ==
+	        SY_OK)
 		o->strip_accents = v && !cJSON_IsNull(v) ? sa : -1;
 	cJSON_Delete(root);
 	if (st != SY_OK)

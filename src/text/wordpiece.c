@@ -197,8 +197,8 @@ enum sy_status wordpiece_from_json(const cJSON *model, struct sy_error *err, str
 	if ((st = tokcfg_string(model, "unk_token", "model", "[UNK]", err, &unk)) != SY_OK ||
 	    (st = tokcfg_string(model, "continuing_subword_prefix", "model", "##", err, &prefix)) !=
 	        SY_OK ||
-	    (st = tokcfg_int(model, "max_input_chars_per_word", "model", 0, 1L << 30, 100, err,
-	                     &max_chars)) != SY_OK)
+	    (st = json_read_int(model, "max_input_chars_per_word", "model", 0, 1L << 30, 100, err,
+	                        &max_chars)) != SY_OK)
 		return st;
 	const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
 	if (!vocab)
