@@ -172,14 +172,14 @@ enum sy_status model_run_inputs(struct model *m, enum model_task task,
 		                    task == MODEL_TASK_ENCODE  ? "encode"
 		                    : task == MODEL_TASK_SCORE ? "score"
 		                                               : "extract");
-	const bool multi = task == MODEL_TASK_EXTRACT ||
-	                   (task == MODEL_TASK_ENCODE && m->encode->output == MODEL_OUTPUT_MULTIVECTOR);
+	const bool multi =
+	    task == MODEL_TASK_EXTRACT ||
+	    (task == MODEL_TASK_ENCODE && m->encode->output == MODEL_OUTPUT_MULTIVECTOR);
 	if (multi ? !res : !out)
-		return sy_error_set(err, SY_ERR_INVALID_ARG,
-		                    "model %s: %s output needs %s", m->arch,
-		                    multi ? (task == MODEL_TASK_EXTRACT ? "entity" : "multivector")
-		                          : "fixed-size",
-		                    multi ? "per-item results" : "an output array");
+		return sy_error_set(
+		    err, SY_ERR_INVALID_ARG, "model %s: %s output needs %s", m->arch,
+		    multi ? (task == MODEL_TASK_EXTRACT ? "entity" : "multivector") : "fixed-size",
+		    multi ? "per-item results" : "an output array");
 	if (n <= 0)
 		return SY_OK;
 	struct model_prepared *preps = calloc((size_t)n, sizeof *preps);

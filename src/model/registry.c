@@ -50,8 +50,8 @@ const char *model_family_of(const char *path)
 	return name;
 }
 
-enum sy_status model_open(const char *path, const struct model_options *opts,
-                          struct sy_error *err, struct model **out)
+enum sy_status model_open(const char *path, const struct model_options *opts, struct sy_error *err,
+                          struct model **out)
 {
 	*out = NULL;
 	struct model_options defaults = model_default_options();

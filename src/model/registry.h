@@ -8,8 +8,8 @@
 #include "model/model.h"
 
 /* Opens the model at path (a directory, or the built-in id "use-lite"). */
-enum sy_status model_open(const char *path, const struct model_options *opts,
-                          struct sy_error *err, struct model **out);
+enum sy_status model_open(const char *path, const struct model_options *opts, struct sy_error *err,
+                          struct model **out);
 
 /* The name of the family that would open path (a directory), or NULL when none recognises
  * it. Reads only the description, not the weights. */

@@ -110,7 +110,8 @@ static struct shadow_job *shadow_copy(struct server *srv, const char *model,
 		j->req.score.instruction = j->instruction;
 	} else if (req->extract.params) {
 		j->xp = *req->extract.params;
-		j->labels = j->xp.n_labels ? calloc((size_t)j->xp.n_labels, sizeof *j->labels) : NULL;
+		j->labels =
+		    j->xp.n_labels ? calloc((size_t)j->xp.n_labels, sizeof *j->labels) : NULL;
 		ok &= !j->xp.n_labels || j->labels;
 		for (int i = 0; ok && i < j->xp.n_labels; i++)
 			j->labels[i] = dup_or_null(j->xp.labels[i], strlen(j->xp.labels[i]), &ok);
@@ -169,8 +170,8 @@ static void add_advice(struct api_error *ae, const struct engine_request *req, u
 	if (offers & ENGINE_TASK_EXTRACT)
 		snprintf(ae->message + n, sizeof ae->message - n, "; use /v1/extract/%s", m);
 	else if (offers & ENGINE_TASK_SCORE)
-		snprintf(ae->message + n, sizeof ae->message - n, "; use /v1/score/%s or /v1/rerank",
-		         m);
+		snprintf(ae->message + n, sizeof ae->message - n,
+		         "; use /v1/score/%s or /v1/rerank", m);
 }
 
 bool server_dispatch(struct request *rq, struct engine_request *req, struct response *rs,

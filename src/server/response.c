@@ -49,4 +49,3 @@ void response_timing_headers(struct response *rs, double queue_ms, double infere
 	response_header_add(rs, "X-Inference-Time", "%.3f", inference_ms);
 	response_header_add(rs, "X-Total-Time", "%.3f", total_ms);
 }
-
