@@ -1,15 +1,18 @@
 /* The routing layer's pieces without a network: verifiers, the logistic-regression classifier
  * (training, prediction, save/load, bad files), config errors naming the line and the key, the
- * rules policy's order and reasons, and the task table's weighted splits. The whole path with
+ * rules policy's order and reasons, the task table's weighted splits, the CSV parser and the
+ * dataset loaders (CSV, JSONL, CLINC150, RouteLLM) with their errors. The whole path with
  * upstreams is in tests/integration/chat.sh. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "router/classifier.h"
+#include "router/dataset.h"
 #include "router/eval.h"
 #include "router/router_internal.h"
 #include "router/verifier.h"
@@ -294,6 +297,266 @@ static void test_eval_metrics(void)
 	routellm_curve_free(&c);
 }
 
+/* ---- datasets ---- */
+
+struct csv_rows {
+	char got[8][4][64];
+	int n_fields[8], line[8];
+	int n;
+};
+
+static enum sy_status collect_row(char **f, int n, int line, void *ctx, struct sy_error *err)
+{
+	(void)err;
+	struct csv_rows *r = ctx;
+	if (r->n < 8) {
+		for (int i = 0; i < n && i < 4; i++)
+			snprintf(r->got[r->n][i], sizeof r->got[r->n][i], "%s", f[i]);
+		r->n_fields[r->n] = n;
+		r->line[r->n] = line;
+	}
+	r->n++;
+	return SY_OK;
+}
+
+static enum sy_status fail_on_line_2(char **f, int n, int line, void *ctx, struct sy_error *err)
+{
+	(void)f, (void)n;
+	++*(int *)ctx;
+	return line == 2 ? sy_error_set(err, SY_ERR_LIMIT, "stop at line %d", line) : SY_OK;
+}
+
+/* Parses a copy of text (the parser rewrites in place). */
+static enum sy_status csv_of(const char *text, struct csv_rows *r, struct sy_error *err)
+{
+	memset(r, 0, sizeof *r);
+	char *copy = strdup(text);
+	enum sy_status s = dataset_csv_parse(copy, strlen(copy), "t.csv", collect_row, r, err);
+	free(copy);
+	return s;
+}
+
+static void test_csv_parse(void)
+{
+	struct csv_rows r;
+	struct sy_error err = {0};
+	/* quoted commas, doubled quotes, a newline inside quotes, CRLF, a blank line, an empty
+	 * field, and a last line without its newline */
+	const char *text = "text,label\r\n"
+	                   "\"a, b\",x\r\n"
+	                   "\"say \"\"hi\"\"\",y\n"
+	                   "\n"
+	                   "\"two\nlines\",z\n"
+	                   ",empty\n"
+	                   "plain,last";
+	CHECK_EQ_INT(csv_of(text, &r, &err), SY_OK);
+	CHECK_EQ_INT(r.n, 6);
+	CHECK_STREQ(r.got[0][0], "text");
+	CHECK_STREQ(r.got[1][0], "a, b");
+	CHECK_STREQ(r.got[1][1], "x");
+	CHECK_STREQ(r.got[2][0], "say \"hi\"");
+	CHECK_STREQ(r.got[3][0], "two\nlines");
+	CHECK_STREQ(r.got[3][1], "z");
+	CHECK_STREQ(r.got[4][0], "");
+	CHECK_STREQ(r.got[4][1], "empty");
+	CHECK_STREQ(r.got[5][1], "last");
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ_INT(r.n_fields[i], 2);
+	/* rows are numbered by the line they start on, past the blank and the two-line one */
+	CHECK_EQ_INT(r.line[1], 2);
+	CHECK_EQ_INT(r.line[2], 3);
+	CHECK_EQ_INT(r.line[3], 5);
+	CHECK_EQ_INT(r.line[4], 7);
+	CHECK_EQ_INT(r.line[5], 8);
+	/* an unterminated quote names the line its row starts on */
+	CHECK_EQ_INT(csv_of("text,label\nok,x\n\"never closed,y\nmore\n", &r, &err), SY_ERR_FORMAT);
+	CHECK_STREQ(err.msg, "t.csv: line 3: unterminated quoted field");
+	/* empty text has no rows; a row callback's failure stops the parse with its status */
+	CHECK_EQ_INT(csv_of("", &r, &err), SY_OK);
+	CHECK_EQ_INT(r.n, 0);
+	char two[] = "a\nb\nc\n";
+	int seen = 0;
+	CHECK_EQ_INT(dataset_csv_parse(two, strlen(two), "t.csv", fail_on_line_2, &seen, &err),
+	             SY_ERR_LIMIT);
+	CHECK_EQ_INT(seen, 2);
+	CHECK_STREQ(err.msg, "stop at line 2");
+}
+
+static void test_labelled_loaders(void)
+{
+	struct dataset d = {0};
+	struct sy_error err = {0};
+	char csv[] = "text,label\n\"hello, world\",greet\n\"bye\nnow\",leave\n";
+	CHECK_EQ_INT(dataset_labelled_parse("x.csv", csv, strlen(csv), &err, &d), SY_OK);
+	CHECK_EQ_INT(d.n, 2);
+	CHECK_STREQ(d.text[0], "hello, world");
+	CHECK_STREQ(d.label[0], "greet");
+	CHECK_STREQ(d.text[1], "bye\nnow");
+	dataset_free(&d);
+	char short_row[] = "text,label\nonly text\n";
+	CHECK_EQ_INT(dataset_labelled_parse("x.csv", short_row, strlen(short_row), &err, &d),
+	             SY_ERR_FORMAT);
+	CHECK_STREQ(err.msg, "x.csv: line 2: 1 field(s), expected at least 2");
+	dataset_free(&d);
+	/* JSONL: string or number labels, blank lines skipped, a bad line named */
+	char jl[] = "{\"text\": \"a\", \"label\": \"x\"}\n\n{\"text\": \"b\", \"label\": 3}\n";
+	CHECK_EQ_INT(dataset_labelled_parse("y.jsonl", jl, strlen(jl), &err, &d), SY_OK);
+	CHECK_EQ_INT(d.n, 2);
+	CHECK_STREQ(d.label[1], "3");
+	dataset_free(&d);
+	char bad[] = "{\"text\": \"a\", \"label\": \"x\"}\n{\"text\": 5}\n";
+	CHECK_EQ_INT(dataset_labelled_parse("y.jsonl", bad, strlen(bad), &err, &d), SY_ERR_FORMAT);
+	CHECK_STREQ(err.msg, "y.jsonl: line 2: expected {\"text\": ..., \"label\": ...}");
+	dataset_free(&d);
+	/* RouteLLM booleans */
+	char rl[] = "prompt,weak,strong\n\"q, 1\",True,False\nq2,0,true\nq3,1,1\n";
+	CHECK_EQ_INT(dataset_routellm_parse("m.csv", rl, strlen(rl), &err, &d), SY_OK);
+	CHECK_EQ_INT(d.n, 3);
+	CHECK_STREQ(d.text[0], "q, 1");
+	CHECK(d.weak_ok[0] && !d.strong_ok[0] && !d.weak_ok[1] && d.strong_ok[1]);
+	CHECK(d.weak_ok[2] && d.strong_ok[2]);
+	struct dataset tr = {0}, ca = {0}, te = {0};
+	for (int i = 0; i < 7; i++)
+		dataset_push(&d, "p", 1, NULL, false, true);
+	CHECK_EQ_INT(dataset_routellm_split(&d, &err, &tr, &ca, &te), SY_OK);
+	CHECK_EQ_INT(tr.n, 6);
+	CHECK_EQ_INT(ca.n, 2);
+	CHECK_EQ_INT(te.n, 2);
+	int *y = routellm_train_labels(&d);
+	CHECK(y && y[0] == 1 && y[1] == 0 && y[2] == 1 && y[3] == 0);
+	free(y);
+	dataset_truncate(&d, 2);
+	CHECK_EQ_INT(d.n, 2);
+	dataset_free(&tr);
+	dataset_free(&ca);
+	dataset_free(&te);
+	dataset_free(&d);
+}
+
+static void test_labels(void)
+{
+	struct dataset d = {0};
+	struct sy_error err = {0};
+	const char *labels_in[] = {"b", "a", "b", "c"};
+	for (int i = 0; i < 4; i++)
+		dataset_push(&d, "t", 1, labels_in[i], false, false);
+	char **labels = NULL;
+	int n_labels = 0;
+	int *y = dataset_label_ids(&d, &labels, &n_labels, true);
+	CHECK(y && y[0] == 0 && y[1] == 1 && y[2] == 0 && y[3] == 2);
+	CHECK_EQ_INT(n_labels, 3);
+	CHECK_STREQ(labels[2], "c");
+	free(y);
+	struct dataset t = {0};
+	dataset_push(&t, "t", 1, "zzz", false, false);
+	y = dataset_label_ids(&t, &labels, &n_labels, false);
+	CHECK(y && y[0] == -1 && n_labels == 3);
+	free(y);
+	for (int i = 0; i < n_labels; i++)
+		free(labels[i]);
+	free(labels);
+	/* an intent set whose test label is not a training one */
+	struct intent_data id;
+	CHECK_EQ_INT(intent_data_prepare(&d, &t, false, &err, &id), SY_ERR_FORMAT);
+	CHECK_STREQ(err.msg, "test example 1: label \"zzz\" is not in the training data");
+	intent_data_free(&id);
+	dataset_free(&t);
+	dataset_push(&t, "t", 1, "oos", false, false);
+	dataset_push(&d, "t", 1, "oos", false, false);
+	CHECK_EQ_INT(intent_data_prepare(&d, &t, true, &err, &id), SY_OK);
+	CHECK(id.in_train.n == 4 && id.n_in == 3 && id.oos == 3 && id.y_test[0] == 3);
+	intent_data_free(&id);
+	dataset_free(&t);
+	/* strong/weak labels are 0 or 1 */
+	dataset_push(&t, "t", 1, "1", false, false);
+	dataset_push(&t, "t", 1, "0", false, false);
+	CHECK_EQ_INT(dataset_strong_weak_labels(&t, "sw.csv", &err), SY_OK);
+	CHECK_STREQ(t.label[0], "weak");
+	CHECK_STREQ(t.label[1], "strong");
+	CHECK_EQ_INT(dataset_strong_weak_labels(&d, "sw.csv", &err), SY_ERR_FORMAT);
+	CHECK_STREQ(err.msg, "sw.csv: example 1: a strong/weak label is 0 or 1, not \"b\"");
+	dataset_free(&t);
+	dataset_free(&d);
+	/* the nearest example's class */
+	const float X[] = {1, 0, 0, 1}, T[] = {0.9f, 0.1f, 0.2f, 0.8f};
+	const int yx[] = {5, 7};
+	int pred[2];
+	intent_predict_nearest(X, yx, 2, T, 2, 2, pred);
+	CHECK(pred[0] == 5 && pred[1] == 7);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* The file loaders on a scratch folder: CLINC150, a labelled file split every 5th, a file with
+ * no example, and RouteLLM's layout. */
+static void test_dataset_files(void)
+{
+	char dir[] = "/tmp/sy_test_dataset_XXXXXX", path[256];
+	CHECK(mkdtemp(dir) != NULL);
+	struct dataset tr = {0}, te = {0};
+	struct sy_error err = {0};
+	bool clinc = false;
+	snprintf(path, sizeof path, "%s/data_train_val.json", dir);
+	write_file(path, "{\"train\": [[\"hi\", \"greet\"]], \"oos_train\": [[\"zz\", \"oos\"]],"
+	                 " \"val\": [[\"hey\", \"greet\"]], \"oos_val\": []}");
+	CHECK_EQ_INT(dataset_read_intents(dir, NULL, &err, &tr, &te, &clinc), SY_OK);
+	CHECK(clinc && tr.n == 2 && te.n == 1);
+	CHECK_STREQ(tr.label[1], "oos");
+	dataset_free(&tr);
+	dataset_free(&te);
+	write_file(path, "{\"train\": [[\"hi\", 3]]}");
+	CHECK_EQ_INT(dataset_read_clinc(dir, &err, &tr, &te), SY_ERR_FORMAT);
+	CHECK(strstr(err.msg, "train[0]: expected [text, label]") != NULL);
+	dataset_free(&tr);
+	dataset_free(&te);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/train.csv", dir);
+	write_file(path, "text,label\na,x\nb,x\nc,y\nd,y\ne,z\nf,z\n");
+	CHECK_EQ_INT(dataset_read_intents(dir, NULL, &err, &tr, &te, &clinc), SY_OK);
+	CHECK(!clinc && tr.n == 5 && te.n == 1);
+	CHECK_STREQ(te.text[0], "e");
+	dataset_free(&tr);
+	dataset_free(&te);
+	write_file(path, "text,label\n");
+	CHECK_EQ_INT(dataset_read_labelled(path, &err, &tr), SY_ERR_FORMAT);
+	CHECK(strstr(err.msg, "train.csv: no examples") != NULL);
+	dataset_free(&tr);
+	unlink(path);
+	/* RouteLLM: mmlu/mmlu_*.csv in name order, other files ignored, then GSM8K */
+	char sub[300];
+	snprintf(sub, sizeof sub, "%s/mmlu", dir);
+	mkdir(sub, 0700);
+	snprintf(sub, sizeof sub, "%s/gsm8k", dir);
+	mkdir(sub, 0700);
+	snprintf(path, sizeof path, "%s/mmlu/mmlu_b.csv", dir);
+	write_file(path, "prompt,weak,strong\nsecond,True,True\n");
+	snprintf(path, sizeof path, "%s/mmlu/mmlu_a.csv", dir);
+	write_file(path, "prompt,weak,strong\nfirst,False,True\n");
+	snprintf(path, sizeof path, "%s/mmlu/notes.txt", dir);
+	write_file(path, "not a table");
+	struct dataset mmlu = {0}, gsm = {0};
+	CHECK_EQ_INT(dataset_read_routellm(dir, &err, &mmlu, &gsm), SY_ERR_IO); /* no GSM8K yet */
+	dataset_free(&mmlu);
+	snprintf(path, sizeof path, "%s/gsm8k/gsm8k_responses.csv", dir);
+	write_file(path, "prompt,weak,strong\n\"q, with comma\",1,0\n");
+	CHECK_EQ_INT(dataset_read_routellm(dir, &err, &mmlu, &gsm), SY_OK);
+	CHECK(mmlu.n == 2 && gsm.n == 1);
+	CHECK_STREQ(mmlu.text[0], "first");
+	CHECK(!mmlu.weak_ok[0] && mmlu.strong_ok[0] && gsm.weak_ok[0] && !gsm.strong_ok[0]);
+	dataset_free(&mmlu);
+	dataset_free(&gsm);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
 	RUN(test_verifier);
@@ -301,5 +564,9 @@ int main(void)
 	RUN(test_config_errors);
 	RUN(test_rules_and_tasks);
 	RUN(test_eval_metrics);
+	RUN(test_csv_parse);
+	RUN(test_labelled_loaders);
+	RUN(test_labels);
+	RUN(test_dataset_files);
 	return harness_summary();
 }

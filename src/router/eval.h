@@ -17,6 +17,11 @@
 #include <stdbool.h>
 
 #include "base/sbuf.h"
+#include "base/status.h"
+#include "router/classifier.h"
+#include "router/dataset.h"
+
+struct model;
 
 struct intent_report {
 	int n, n_classes;
@@ -53,5 +58,66 @@ void routellm_curve_free(struct routellm_curve *c);
 /* An SVG plot of quality against the share of strong calls for several curves. */
 void routellm_svg(struct sbuf *b, const struct routellm_curve *curves, const char *const *names,
                   int n_curves, const char *title);
+
+/* ---- running the evaluations (eval_run.c) ---- */
+
+/* Embeds texts[n] with emb, 64 a batch, into *out ([n][*dims], caller frees), every row scaled
+ * to unit length whatever the model's own normalisation. */
+enum sy_status eval_embed(struct model *emb, char *const *texts, int n, struct sy_error *err,
+                          float **out, int *dims);
+
+/* Fraction of the rows X[n][c->dims] the classifier labels as y[n]. */
+double classifier_accuracy(const struct classifier *c, const float *X, const int *y, int n);
+/* The threshold on P(class 1 = the weak model will do) that sends `share` of the rows
+ * X[n][c->dims] to the strong model (those below it): the share-quantile of their P(weak). */
+double classifier_share_threshold(const struct classifier *c, const float *X, int n, double share);
+
+/* An intent evaluation's classes: the training examples without out-of-scope ones, their class
+ * ids in first-seen order, and the test's ids; with_oos adds the class "oos" last. */
+struct intent_data {
+	struct dataset in_train; /* the training examples labelled other than "oos" */
+	int *y; /* [in_train.n] */
+	int *y_test; /* [test->n] */
+	char **labels; /* [n_labels] */
+	int n_labels; /* n_in, + 1 with the out-of-scope class */
+	int n_in; /* classes to train */
+	int oos; /* the out-of-scope class id, or -1 */
+};
+/* Fails when a test label is not a training one. */
+enum sy_status intent_data_prepare(const struct dataset *train, const struct dataset *test,
+                                   bool with_oos, struct sy_error *err, struct intent_data *out);
+void intent_data_free(struct intent_data *d);
+
+/* pred[n_test] for the test rows T[n_test][c->dims]: the classifier's argmax, or oos_class
+ * (when >= 0) where the top probability is below oos_threshold. */
+void intent_predict_classifier(const struct classifier *c, const float *T, int n_test,
+                               int oos_class, double oos_threshold, int *pred);
+/* The semantic router: pred[n_test] is the class y of the nearest training row of
+ * X[n_train][dims] (cosine; rows are unit vectors) to each test row of T[n_test][dims]. */
+void intent_predict_nearest(const float *X, const int *y, int n_train, const float *T, int n_test,
+                            int dims, int *pred);
+
+/* The training options of the RouteLLM strong/weak classifier. */
+struct classifier_train_options routellm_train_options(void);
+/* Strong/weak training classes: 0 where only the strong model answered right, else 1 (the weak
+ * one will do). Returns y[d->n] (caller frees) or NULL. */
+int *routellm_train_labels(const struct dataset *d);
+
+/* A strong/weak router on one test split, against a random router (the mean of 20 seeds) and
+ * the oracle, and at a calibrated threshold. */
+struct routellm_split {
+	int n;
+	double r_weak, r_strong;
+	double apgr, cpt50, cpt80;
+	double share_at_t, pgr_at_t; /* strong calls and PGR at the threshold */
+	double apgr_random, cpt50_random, cpt80_random, apgr_oracle, cpt50_oracle;
+};
+/* Scores the rows X[d->n][c->dims] of d with the classifier (strong when P(weak will do) <
+ * threshold). The curves of the router, the first random seed and the oracle go to `router`,
+ * `random` and `oracle` when not NULL (free them with routellm_curve_free). */
+void routellm_split_eval(const struct classifier *c, const float *X, const struct dataset *d,
+                         double threshold, struct routellm_split *out,
+                         struct routellm_curve *router, struct routellm_curve *random,
+                         struct routellm_curve *oracle);
 
 #endif

@@ -58,12 +58,12 @@ bool router_task_resolve(const struct router *r, const char *name, const char *o
 
 struct chat_outcome {
 	/* the answer: http_status with body (JSON, or the SSE text of a synthesized stream), or a
-	 * stream still running (stream_call) */
+	 * committed pass-through stream (stream), read with router_chat_stream_read */
 	int http_status;
 	char *body;
 	size_t body_len;
 	bool sse; /* body (or the stream) is text/event-stream */
-	struct upstream_call *stream_call; /* a committed pass-through stream, or NULL */
+	bool stream; /* a pass-through stream is committed: its cost is known once it ended */
 	/* the error, when error_code is set */
 	const char *error_code;
 	char error_message[512];
@@ -74,16 +74,23 @@ struct chat_outcome {
 	double cost_usd;
 	long prompt_tokens, completion_tokens;
 	double latency_ms;
-	/* internal: for router_stream_finish */
+	/* internal: the request's state until router_chat_finish */
 	void *priv;
 };
 
 /* Answers one POST /v1/chat/completions body. api_key identifies the caller for per-key
- * budgets ("" when none). critical exempts the request from budget downgrades. */
+ * budgets ("" when none). critical exempts the request from budget downgrades. Every outcome,
+ * error or not, ends with router_chat_finish; until then a committed stream holds its
+ * upstream call and its candidate's concurrency slot. */
 void router_chat(struct router *r, const char *body, size_t len, const char *api_key, bool critical,
                  struct chat_outcome *out);
-/* For a pass-through stream: the bytes forwarded so far were the whole stream; accounts its
- * usage and cost, writes the decision log line, and frees the outcome's resources. */
+/* For a committed stream: waits for the bytes after those already read and copies up to max of
+ * them into buf; returns how many, 0 at the end. A stream that broke off (failed, or ended
+ * without "data: [DONE]") ends with one SSE error event, and the decision log records it. */
+size_t router_chat_stream_read(struct router *r, struct chat_outcome *out, char *buf, size_t max);
+/* Ends a request: for a stream, the bytes read so far were the whole stream (the client may
+ * have left early); accounts its usage and cost and writes the decision-log line. Frees the
+ * outcome's resources. */
 void router_chat_finish(struct router *r, struct chat_outcome *out);
 
 /* Prometheus text for the routing counters (decisions, escalations, fallbacks, breaker state,

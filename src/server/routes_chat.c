@@ -86,43 +86,15 @@ struct chat_stream {
 	struct router_ref *ref;
 	struct router *r;
 	struct chat_outcome out;
-	size_t sent;
-	bool failed_notice_sent;
 };
 
+/* The router forwards the stream and tells a broken one apart from a finished one. */
 static ssize_t chat_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	(void)pos;
 	struct chat_stream *cs = cls;
-	const char *data;
-	size_t len;
-	enum upstream_state st;
-	for (;;) {
-		st = upstream_call_wait_data(cs->out.stream_call, cs->sent, 1000, &data, &len);
-		if (len > cs->sent || st != UPSTREAM_RUNNING)
-			break;
-	}
-	if (len > cs->sent) {
-		size_t n = len - cs->sent < max ? len - cs->sent : max;
-		memcpy(buf, data + cs->sent, n);
-		cs->sent += n;
-		return (ssize_t)n;
-	}
-	/* A stream that failed, or ended without its final "data: [DONE]" (the connection closed
-	 * early), broke off: say so in the stream before it ends. */
-	const bool complete = st == UPSTREAM_DONE && len >= 6 && memmem(data, len, "[DONE]", 6);
-	if (!complete && !cs->failed_notice_sent) {
-		struct upstream_result res;
-		upstream_call_result(cs->out.stream_call, &res);
-		int n = snprintf(buf, max,
-		                 "data: {\"error\":{\"code\":\"UPSTREAM_ERROR\",\"message\":\"the "
-		                 "upstream stream broke off: %.200s\"}}\n\n",
-		                 res.error[0] ? res.error : "it ended before its last event");
-		cs->failed_notice_sent = true;
-		if (n > 0 && (size_t)n < max)
-			return n;
-	}
-	return MHD_CONTENT_READER_END_OF_STREAM;
+	const size_t n = router_chat_stream_read(cs->r, &cs->out, buf, max);
+	return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
 static void chat_stream_free(void *cls)
@@ -180,7 +152,7 @@ void route_chat(struct request *rq, struct response *rs)
 	cs->r = r;
 	router_chat(r, rq->body, rq->body_len, bearer(rq), critical, &cs->out);
 	struct chat_outcome *o = &cs->out;
-	explain_headers(rs, o, !o->stream_call);
+	explain_headers(rs, o, !o->stream);
 	if (o->error_code) {
 		struct api_error ae;
 		api_error_set(&ae, o->http_status, o->error_code, "%s", o->error_message);
@@ -190,7 +162,7 @@ void route_chat(struct request *rq, struct response *rs)
 		return;
 	}
 	rs->status = o->http_status ? o->http_status : 200;
-	if (o->stream_call) {
+	if (o->stream) {
 		rs->content_type = "text/event-stream";
 		response_header_add(rs, "X-Accel-Buffering", "no");
 		rs->stream_read = chat_stream_read;

@@ -305,10 +305,16 @@ last = [l for l in lines if l["route"] == "chain"][-1]
 assert last["choice"] == "small" and [a["candidate"] for a in last["attempts"]] == ["fail", "broken", "small"], last
 assert all(k in last for k in ("time", "policy", "signals", "reason", "latency_ms", "prompt_tokens", "cost_usd"))
 assert any(a["result"].startswith("cancelled") for l in lines if l["route"] == "racer" for a in l["attempts"])
+# a passed-through stream is counted, charged and logged as any answer; one cut midway is an error
+streamed = [l for l in lines if l["route"] == "plain" and l["attempts"] and l["attempts"][-1]["result"] == "streaming"]
+assert streamed and streamed[0]["status"] == 200 and streamed[0]["completion_tokens"] > 0 and streamed[0]["cost_usd"] > 0, streamed
+cut = [l for l in lines if l["route"] == "cutoff"][-1]
+assert cut["error"] == "UPSTREAM_ERROR" and cut["attempts"][-1]["result"].startswith("stream broke off"), cut
 c.request("GET", "/metrics"); m = c.getresponse().read().decode()
 for k in ['switchyard_router_decisions_total{route="triage",label="big"}', "switchyard_router_escalations_total",
           "switchyard_router_fallbacks_total", 'switchyard_router_breaker_open{candidate="fail2"} 1',
-          "switchyard_router_spend_usd_total", 'switchyard_router_refusals_total{route="budgeted",label="BUDGET_EXHAUSTED"}']:
+          "switchyard_router_spend_usd_total", 'switchyard_router_refusals_total{route="budgeted",label="BUDGET_EXHAUSTED"}',
+          'switchyard_router_decisions_total{route="cutoff",label="cut"} 1']:
     assert k in m, k
 c.request("GET", "/"); page = c.getresponse().read().decode()
 assert '<table id="routes">' in page and "fail2 <b>(open)</b>" in page, page[-2000:]

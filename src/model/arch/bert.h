@@ -58,7 +58,7 @@ enum linear_precision bert_model_precision(const struct bert_model *m);
 size_t bert_model_weight_bytes(const struct bert_model *m);
 /* Sizes the forward scratch for batches of up to rows tokens in n_seqs sequences of at most
  * max_t tokens, so that later forwards within those bounds allocate nothing. Callers that
- * know their batch limit (the embedder) reserve at load. */
+ * know their batch limit (the task heads) reserve at load. */
 enum sy_status bert_model_reserve(struct bert_model *m, int rows, int n_seqs, int max_t,
                                   struct sy_error *err);
 /* The model's compute threads, for heads that run their own kernels after bert_forward (the

@@ -1,6 +1,6 @@
-/* The batch an encoder-based model fills while tokenising: sequences packed back to back (only
+/* The batch an encoder-based model runs: prepared sequences packed back to back (only
  * real tokens, as bert_forward takes them), grown to the largest batch seen and reused, so a
- * steady stream of batches allocates nothing. Shared by the embedder, the cross-encoder and
+ * steady stream of batches allocates nothing. Shared by the dense heads, the cross-encoder and
  * SPLADE, which differ only in what they do with the encoder's output. */
 #ifndef SY_MODEL_PACKED_BATCH_H
 #define SY_MODEL_PACKED_BATCH_H

@@ -440,7 +440,7 @@ double colbert_maxsim(const float *q, int nq, const float *d, int nd, int dims)
 	return total;
 }
 
-/* ---- as an embedder ---- */
+/* ---- the model ---- */
 
 static int cb_dims(const void *impl)
 {

@@ -16,7 +16,7 @@
 #include "model/formats/weights.h"
 #include "text/tokenizer.h"
 
-#define CE_BATCH_TOKENS 1024 /* tokens per encoder call, as the embedder */
+#define CE_BATCH_TOKENS 1024 /* tokens per encoder call, as the dense head */
 
 enum ce_head { CE_HEAD_BERT, CE_HEAD_ROBERTA, CE_HEAD_DISTILBERT };
 

@@ -1,0 +1,504 @@
+/* The execute stage of a chat request (chat_internal.h): calls the decided candidates until one
+ * answers.
+ *
+ * Racing starts the first `race` candidates at once; the first answer that passes the verifier
+ * wins and the others are cancelled. Otherwise the fallback chain walks the order: a candidate
+ * whose breaker is open or that is at its concurrency limit is skipped, a retryable failure is
+ * retried (honouring Retry-After up to the route's limit) and then moves on, a refusal of the
+ * request itself (a 4xx other than 408/409/429/401/403) stops, and the budget is re-checked
+ * before each move. In a cascade an answer that fails the verifier escalates to the next
+ * candidate; when none passes, the last one stands.
+ *
+ * A client asking for a stream gets the upstream's stream passed through, committed once its
+ * first bytes arrive with a 2xx, unless the route must see the whole answer first (a verifier,
+ * a cascade, racing): then the answer is synthesized as one SSE stream. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/json_write.h"
+#include "router/chat_internal.h"
+
+/* The cascade's fallback: the last answer that failed its verifier. */
+struct kept_answer {
+	cJSON *doc;
+	char *raw;
+	size_t raw_len;
+	int candidate; /* -1 when none */
+};
+
+static void add_attempt(struct chat_run *run, int c, int status, double ms, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void add_attempt(struct chat_run *run, int c, int status, double ms, const char *fmt, ...)
+{
+	if (run->n_attempts >= CHAT_MAX_ATTEMPTS)
+		return;
+	struct chat_attempt *a = &run->attempts[run->n_attempts++];
+	a->candidate = c;
+	a->http_status = status;
+	a->ms = ms;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(a->what, sizeof a->what, fmt, ap);
+	va_end(ap);
+}
+
+/* Whether a finished call failed in a way another try may fix. */
+static bool retryable(enum upstream_state st, int http)
+{
+	return st == UPSTREAM_FAILED || http == 408 || http == 409 || http == 429 || http >= 500 ||
+	       http == 401 || http == 403;
+}
+
+static const char *answer_content(const cJSON *doc)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(
+	        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "choices"), 0), "message"),
+	    "content");
+	return cJSON_IsString(c) ? c->valuestring : NULL;
+}
+
+/* The body for candidate u: the client's, with u's model, the stream flag, no metadata. */
+static char *upstream_body(const cJSON *req, const struct upstream_def *u, bool stream)
+{
+	cJSON *copy = cJSON_Duplicate(req, true);
+	if (!copy)
+		return NULL;
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "metadata");
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "stream_options");
+	cJSON_ReplaceItemInObjectCaseSensitive(copy, "model", cJSON_CreateString(u->model));
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "stream");
+	cJSON_AddBoolToObject(copy, "stream", stream);
+	if (stream) {
+		cJSON *so = cJSON_AddObjectToObject(copy, "stream_options");
+		cJSON_AddBoolToObject(so, "include_usage", true);
+	}
+	char *s = cJSON_PrintUnformatted(copy);
+	cJSON_Delete(copy);
+	return s;
+}
+
+/* Starts the request on candidate u (the client's body rewritten for it); NULL with err set
+ * when it could not start. */
+static struct upstream_call *start_call(struct router *r, const struct upstream_def *u,
+                                        const cJSON *req, bool stream, struct sy_error *err)
+{
+	char *body = upstream_body(req, u, stream);
+	if (!body) {
+		sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	char url[600];
+	snprintf(url, sizeof url, "%s/chat/completions", u->base_url);
+	const char *key = u->api_key_env[0] ? getenv(u->api_key_env) : NULL;
+	struct upstream_request ur = {.url = url,
+	                              .api_key = key,
+	                              .body = body,
+	                              .body_len = strlen(body),
+	                              .timeout_ms = u->timeout_ms,
+	                              .ttfb_timeout_ms = u->ttft_timeout_ms};
+	struct upstream_call *call = NULL;
+	enum sy_status s = upstream_call_start(r->deps.upstream, &ur, err, &call);
+	free(body);
+	return s == SY_OK ? call : NULL;
+}
+
+/* A non-streamed answer as an SSE stream (for a client that asked stream:true while the
+ * route needed the whole answer first: cascade, racing, verifiers). */
+static void synthesize_sse(const cJSON *doc, struct sbuf *b)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
+	const cJSON *model = cJSON_GetObjectItemCaseSensitive(doc, "model");
+	const char *content = answer_content(doc);
+	const cJSON *fr = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "choices"), 0),
+	    "finish_reason");
+	const char *idv = cJSON_IsString(id) ? id->valuestring : "chatcmpl-switchyard";
+	const char *mv = cJSON_IsString(model) ? model->valuestring : "";
+	long created = (long)time(NULL);
+	sbuf_puts(b, "data: {\"id\":");
+	json_write_str(b, idv, -1);
+	sbuf_printf(b, ",\"object\":\"chat.completion.chunk\",\"created\":%ld,\"model\":", created);
+	json_write_str(b, mv, -1);
+	sbuf_puts(b, ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":");
+	json_write_str(b, content ? content : "", -1);
+	sbuf_puts(b, "},\"finish_reason\":null}]}\n\ndata: {\"id\":");
+	json_write_str(b, idv, -1);
+	sbuf_printf(b, ",\"object\":\"chat.completion.chunk\",\"created\":%ld,\"model\":", created);
+	json_write_str(b, mv, -1);
+	sbuf_puts(b, ",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":");
+	json_write_str(b, cJSON_IsString(fr) ? fr->valuestring : "stop", -1);
+	sbuf_puts(b, "}]");
+	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(doc, "usage");
+	if (usage) {
+		char *u = cJSON_PrintUnformatted(usage);
+		if (u)
+			sbuf_printf(b, ",\"usage\":%s", u);
+		cJSON_free(u);
+	}
+	sbuf_puts(b, "}\n\ndata: [DONE]\n\n");
+}
+
+/* Takes a successful non-streamed answer into the outcome (as JSON or synthesized SSE). */
+static void take_answer(struct chat_outcome *o, cJSON *doc, const char *raw, size_t raw_len,
+                        bool want_stream)
+{
+	chat_find_usage(doc, &o->prompt_tokens, &o->completion_tokens);
+	o->http_status = 200;
+	if (want_stream) {
+		struct sbuf b = {0};
+		synthesize_sse(doc, &b);
+		o->body = sbuf_take(&b, &o->body_len);
+		o->sse = true;
+	} else {
+		o->body = malloc(raw_len + 1);
+		if (o->body) {
+			memcpy(o->body, raw, raw_len);
+			o->body[raw_len] = '\0';
+			o->body_len = raw_len;
+		}
+	}
+}
+
+/* One non-streamed call to candidate c: returns the parsed answer (caller deletes, with *raw)
+ * or NULL, recording the attempt. *http gets the status (502 for a malformed answer, 0 when
+ * there was none), *retry_after the upstream's Retry-After (or -1). */
+static cJSON *call_once(struct router *r, struct chat_run *run, int c, int *http, int *retry_after,
+                        char **raw, size_t *raw_len)
+{
+	const struct upstream_def *u = chat_candidate(r, run->rt, c);
+	*http = 0;
+	*retry_after = -1;
+	struct sy_error err = {0};
+	struct upstream_call *call = start_call(r, u, run->req.doc, false, &err);
+	if (!call) {
+		add_attempt(run, c, 0, 0, "not started: %s", err.msg);
+		return NULL;
+	}
+	enum upstream_state s = upstream_call_wait(call, -1);
+	struct upstream_result res;
+	upstream_call_result(call, &res);
+	*http = res.http_status;
+	*retry_after = res.retry_after_s;
+	cJSON *doc = NULL;
+	if (s == UPSTREAM_DONE && res.http_status / 100 == 2) {
+		doc = cJSON_ParseWithLength(res.body, res.body_len);
+		if (!doc || !answer_content(doc)) {
+			add_attempt(run, c, res.http_status, res.total_ms, "malformed answer");
+			cJSON_Delete(doc);
+			doc = NULL;
+			*http = 502;
+		} else {
+			add_attempt(run, c, res.http_status, res.total_ms, "ok");
+			*raw = malloc(res.body_len + 1);
+			if (*raw) {
+				memcpy(*raw, res.body, res.body_len);
+				(*raw)[res.body_len] = '\0';
+				*raw_len = res.body_len;
+			}
+		}
+	} else if (s == UPSTREAM_DONE) {
+		add_attempt(run, c, res.http_status, res.total_ms, "http %d", res.http_status);
+	} else {
+		add_attempt(run, c, 0, res.total_ms, "%s", res.error);
+	}
+	upstream_call_free(call);
+	return doc;
+}
+
+/* Streams candidate c's answer through: starts it and waits for the first bytes; commits
+ * (returns true, the call in run->stream) when the answer is a 2xx, else records the failure. */
+static bool try_stream(struct router *r, struct chat_run *run, int c, struct chat_outcome *o,
+                       int *http, int *retry_after)
+{
+	const struct upstream_def *u = chat_candidate(r, run->rt, c);
+	struct sy_error err = {0};
+	struct upstream_call *call = start_call(r, u, run->req.doc, true, &err);
+	*http = 0;
+	*retry_after = -1;
+	if (!call) {
+		add_attempt(run, c, 0, 0, "not started: %s", err.msg);
+		return false;
+	}
+	const char *data;
+	size_t len;
+	enum upstream_state s = upstream_call_wait_data(call, 0, -1, &data, &len);
+	struct upstream_result res;
+	upstream_call_result(call, &res);
+	if (len > 0 && res.http_status / 100 == 2) {
+		add_attempt(run, c, res.http_status, res.ttfb_ms, "streaming");
+		run->stream = call;
+		o->stream = true;
+		o->sse = true;
+		o->http_status = 200;
+		return true;
+	}
+	if (s == UPSTREAM_RUNNING) /* headers said error but the body is still coming */
+		s = upstream_call_wait(call, -1);
+	upstream_call_result(call, &res);
+	*http = res.http_status;
+	*retry_after = res.retry_after_s;
+	if (s == UPSTREAM_DONE && res.http_status / 100 == 2)
+		add_attempt(run, c, res.http_status, res.total_ms, "empty stream");
+	else if (s == UPSTREAM_DONE)
+		add_attempt(run, c, res.http_status, res.total_ms, "http %d", res.http_status);
+	else
+		add_attempt(run, c, 0, res.total_ms, "%s", res.error);
+	upstream_call_free(call);
+	return false;
+}
+
+/* Racing: the first `n` candidates of the order at once; the first answer that passes the
+ * verifier wins and the others are cancelled. Returns the winner's index in the order or -1. */
+static int race(struct router *r, struct chat_run *run, int n, struct chat_outcome *o)
+{
+	const struct route_def *rt = run->rt;
+	struct upstream_call *calls[CHAT_MAX_CANDIDATES] = {0};
+	int idx[CHAT_MAX_CANDIDATES];
+	int m = 0;
+	for (int i = 0; i < n && m < CHAT_MAX_CANDIDATES; i++) {
+		const struct upstream_def *u = chat_candidate(r, rt, run->order[i]);
+		if (!state_breaker_allows(r->deps.state, u->name, rt->breaker_cooldown_s)) {
+			add_attempt(run, run->order[i], 0, 0, "breaker open");
+			continue;
+		}
+		struct sy_error err = {0};
+		calls[m] = start_call(r, u, run->req.doc, false, &err);
+		if (calls[m])
+			idx[m++] = i;
+	}
+	int winner = -1, open = m;
+	while (open > 0 && winner < 0) {
+		for (int k = 0; k < m && winner < 0; k++) {
+			if (!calls[k] || upstream_call_wait(calls[k], 5) == UPSTREAM_RUNNING)
+				continue;
+			struct upstream_result res;
+			upstream_call_result(calls[k], &res);
+			const int c = run->order[idx[k]];
+			const struct upstream_def *u = chat_candidate(r, rt, c);
+			cJSON *doc = res.http_status / 100 == 2
+			                 ? cJSON_ParseWithLength(res.body, res.body_len)
+			                 : NULL;
+			const char *content = doc ? answer_content(doc) : NULL;
+			char why[160] = "";
+			if (content && (!rt->has_verifier ||
+			                verifier_check(&rt->verifier, content, strlen(content), why,
+			                               sizeof why))) {
+				add_attempt(run, c, res.http_status, res.total_ms, "won the race");
+				state_breaker_record(r->deps.state, u->name, true,
+				                     rt->breaker_failures);
+				take_answer(o, doc, res.body, res.body_len, run->req.stream);
+				winner = idx[k];
+			} else {
+				add_attempt(run, c, res.http_status, res.total_ms, "%s",
+				            content        ? why
+				            : res.error[0] ? res.error
+				                           : "http error");
+				if (!content)
+					state_breaker_record(r->deps.state, u->name, false,
+					                     rt->breaker_failures);
+			}
+			cJSON_Delete(doc);
+			upstream_call_free(calls[k]);
+			calls[k] = NULL;
+			open--;
+		}
+	}
+	for (int k = 0; k < m; k++)
+		if (calls[k]) {
+			upstream_call_cancel(calls[k]);
+			add_attempt(run, run->order[idx[k]], 0, 0, "cancelled (lost the race)");
+			upstream_call_free(calls[k]);
+		}
+	return winner;
+}
+
+enum try_result {
+	TRY_WON, /* the answer is in the outcome (or the stream committed) */
+	TRY_ESCALATE, /* an answer failed the verifier: kept, go to the next candidate */
+	TRY_FAILED, /* no answer: *http and *retry_after say why */
+};
+
+/* One attempt on candidate c. */
+static enum try_result try_candidate(struct router *r, struct chat_run *run, int c,
+                                     struct chat_outcome *o, struct kept_answer *kept, int *http,
+                                     int *retry_after)
+{
+	const struct route_def *rt = run->rt;
+	const struct upstream_def *u = chat_candidate(r, rt, c);
+	struct router_state *st = r->deps.state;
+	/* a verifier or a cascade must see the whole answer before the client gets any of it */
+	if (run->req.stream && !rt->has_verifier && rt->policy != POLICY_CASCADE) {
+		if (!try_stream(r, run, c, o, http, retry_after))
+			return TRY_FAILED;
+		state_breaker_record(st, u->name, true, rt->breaker_failures);
+		run->stream_taken = true;
+		return TRY_WON;
+	}
+	char *raw = NULL;
+	size_t raw_len = 0;
+	cJSON *doc = call_once(r, run, c, http, retry_after, &raw, &raw_len);
+	if (!doc)
+		return TRY_FAILED;
+	state_breaker_record(st, u->name, true, rt->breaker_failures);
+	const char *content = answer_content(doc);
+	char why[160] = "";
+	if (rt->has_verifier &&
+	    !verifier_check(&rt->verifier, content, strlen(content), why, sizeof why)) {
+		/* escalate: keep this answer in case nothing better comes */
+		snprintf(run->attempts[run->n_attempts - 1].what, sizeof run->attempts[0].what,
+		         "verifier: %s", why);
+		state_count(st, "escalations", rt->name, u->name, 1);
+		cJSON_Delete(kept->doc);
+		free(kept->raw);
+		*kept = (struct kept_answer){doc, raw, raw_len, c};
+		return TRY_ESCALATE;
+	}
+	take_answer(o, doc, raw, raw_len, run->req.stream);
+	cJSON_Delete(doc);
+	free(raw);
+	return TRY_WON;
+}
+
+enum candidate_result {
+	CANDIDATE_WON,
+	CANDIDATE_NEXT, /* failed, or escalated: the chain moves on */
+	CANDIDATE_STOP, /* the request itself was refused: the chain stops (error set) */
+};
+
+/* Candidate c with its retries. */
+static enum candidate_result run_candidate(struct router *r, struct chat_run *run, int c,
+                                           struct chat_outcome *o, struct kept_answer *kept)
+{
+	const struct route_def *rt = run->rt;
+	const struct upstream_def *u = chat_candidate(r, rt, c);
+	struct router_state *st = r->deps.state;
+	for (int a = 0; a <= rt->retries; a++) {
+		int http = 0, ra = -1;
+		enum try_result t = try_candidate(r, run, c, o, kept, &http, &ra);
+		if (t == TRY_WON)
+			return CANDIDATE_WON;
+		if (t == TRY_ESCALATE)
+			return CANDIDATE_NEXT;
+		const bool again =
+		    retryable(http ? UPSTREAM_DONE : UPSTREAM_FAILED, http) || http == 0;
+		state_breaker_record(st, u->name, false, rt->breaker_failures);
+		if (!again) { /* the request itself was refused: do not insist elsewhere */
+			chat_error_set(o, 502, "UPSTREAM_ERROR",
+			               "candidate %s refused the request (HTTP %d)", u->name, http);
+			return CANDIDATE_STOP;
+		}
+		if (a < rt->retries) {
+			if (ra > rt->max_retry_after_s)
+				return CANDIDATE_NEXT; /* longer than we wait */
+			if (ra > 0)
+				usleep((useconds_t)ra * 1000000u);
+			if (!state_breaker_allows(st, u->name, rt->breaker_cooldown_s))
+				return CANDIDATE_NEXT;
+		}
+	}
+	return CANDIDATE_NEXT;
+}
+
+/* The fallback chain from the order's index `from`: returns the index that answered or -1. */
+static int fallback_chain(struct router *r, struct chat_run *run, int from, struct chat_outcome *o,
+                          struct kept_answer *kept)
+{
+	const struct route_def *rt = run->rt;
+	struct router_state *st = r->deps.state;
+	for (int k = from; k < run->n_order; k++) {
+		if (k > 0) {
+			/* moving on: re-check the budget (it may downgrade the rest) */
+			char note[192];
+			if (!chat_budget_check(r, rt, run, run->order + k, run->n_order - k, note,
+			                       sizeof note)) {
+				chat_error_set(o, 429, "BUDGET_EXHAUSTED",
+				               "route %s: the %s budget ran out during fallback",
+				               rt->name, rt->budget_window);
+				return -1;
+			}
+		}
+		const int c = run->order[k];
+		const struct upstream_def *u = chat_candidate(r, rt, c);
+		if (k > 0 && rt->policy != POLICY_CASCADE)
+			state_count(st, "fallbacks", rt->name, u->name, 1);
+		if (!state_breaker_allows(st, u->name, rt->breaker_cooldown_s)) {
+			add_attempt(run, c, 0, 0, "breaker open");
+			continue;
+		}
+		if (!state_concurrency_take(st, u->name, u->max_concurrency)) {
+			add_attempt(run, c, 0, 0, "at max concurrency (%d)", u->max_concurrency);
+			continue;
+		}
+		enum candidate_result res = run_candidate(r, run, c, o, kept);
+		if (!run->stream_taken) /* a committed stream holds its slot until it ends */
+			state_concurrency_release(st, u->name);
+		if (res == CANDIDATE_WON) {
+			run->chosen = c;
+			return k;
+		}
+		if (res == CANDIDATE_STOP)
+			return -1;
+	}
+	return -1;
+}
+
+/* No candidate answered and no error was set yet: 503 when every breaker was open, else 502
+ * naming the last failure. */
+static void set_failure(struct router *r, struct chat_run *run, struct chat_outcome *o)
+{
+	const struct route_def *rt = run->rt;
+	const int n = run->n_attempts;
+	int open_breakers = 0;
+	for (int a = 0; a < n; a++)
+		open_breakers += !strcmp(run->attempts[a].what, "breaker open");
+	if (open_breakers == n && n > 0) {
+		chat_error_set(o, 503, "UPSTREAM_UNAVAILABLE",
+		               "route %s: every candidate's circuit breaker is open; retry later",
+		               rt->name);
+		o->retry_after_s = rt->breaker_cooldown_s > 0 ? rt->breaker_cooldown_s : 1;
+	} else {
+		chat_error_set(o, 502, "UPSTREAM_ERROR",
+		               "route %s: all %d attempt(s) failed; last: %s: %s", rt->name, n,
+		               n ? chat_candidate(r, rt, run->attempts[n - 1].candidate)->name
+		                 : "-",
+		               n ? run->attempts[n - 1].what : "none");
+	}
+	run->refusal = o->error_code;
+}
+
+void chat_execute(struct router *r, struct chat_run *run, struct chat_outcome *o)
+{
+	const struct route_def *rt = run->rt;
+	int won = -1;
+	if (rt->race >= 2) {
+		const int k = rt->race < run->n_order ? rt->race : run->n_order;
+		won = race(r, run, k, o);
+		if (won >= 0) {
+			run->chosen = run->order[won];
+			chat_reason_append(o, "; raced %d, %s won", k,
+			                   chat_candidate(r, rt, run->chosen)->name);
+		}
+	}
+	struct kept_answer kept = {.candidate = -1};
+	if (won < 0)
+		won = fallback_chain(r, run, 0, o, &kept);
+	if (won < 0 && kept.doc) {
+		/* every candidate failed the verifier: the last (strongest) answer stands */
+		take_answer(o, kept.doc, kept.raw, kept.raw_len, run->req.stream);
+		run->chosen = kept.candidate;
+		chat_reason_append(o, "; no answer passed the verifier, the last one stands");
+		o->error_code = NULL;
+	}
+	cJSON_Delete(kept.doc);
+	free(kept.raw);
+	if (run->chosen < 0 && !o->error_code)
+		set_failure(r, run, o);
+	if (run->chosen >= 0)
+		snprintf(o->model, sizeof o->model, "%s", chat_candidate(r, rt, run->chosen)->name);
+}
