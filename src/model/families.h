@@ -14,18 +14,24 @@ typedef enum sy_status (*model_open_fn)(const struct model_desc *d,
                                         const struct model_options *opts, struct sy_error *err,
                                         struct model *out);
 
-#define MODEL_FAMILY(name)                                                                       \
-	bool name##_detect(const struct model_desc *d);                                          \
-	enum sy_status name##_open(const struct model_desc *d, const struct model_options *opts, \
-	                           struct sy_error *err, struct model *out)
+/* The registry's table, in detection order (registry.c): more specific families first, as a
+ * GLiNER directory also has a DeBERTa config and a ColBERT or NER checkpoint is also a BERT
+ * encoder; bert_dense takes whatever config.json is left. One line per family:
+ * X(symbol prefix, name) with symbol_detect and symbol_open defined in the family's file. */
+#define MODEL_FAMILIES(X)                                                                         \
+	X(gliner, "gliner") /* heads/gliner.c: gliner_config.json, DeBERTa-v2 encoder */          \
+	X(token_classifier, "token-classifier") /* heads/token_classifier.c: NER */               \
+	X(colbert, "colbert") /* heads/colbert.c: HF_ColBERT / artifact.metadata */               \
+	X(cross_encoder, "cross-encoder") /* heads/cross_encoder.c: *ForSequenceClassification */ \
+	X(splade, "splade") /* heads/splade.c: (Distil)BertForMaskedLM */                         \
+	X(bert_dense, "bert") /* heads/bert_dense.c: BERT-family encoders, pooled */              \
+	X(use_lite, "use-lite") /* arch/use_lite.c: TF.js Universal Sentence Encoder lite */
 
-MODEL_FAMILY(gliner); /* heads/gliner.c: gliner_config.json, DeBERTa-v2 encoder */
-MODEL_FAMILY(token_classifier); /* heads/token_classifier.c: *ForTokenClassification (NER) */
-MODEL_FAMILY(colbert); /* heads/colbert.c: HF_ColBERT / artifact.metadata */
-MODEL_FAMILY(cross_encoder); /* heads/cross_encoder.c: *ForSequenceClassification */
-MODEL_FAMILY(splade); /* heads/splade.c: (Distil)BertForMaskedLM */
-MODEL_FAMILY(bert_dense); /* heads/bert_dense.c: BERT-family encoders, pooled */
-MODEL_FAMILY(use_lite); /* arch/use_lite.c: TF.js Universal Sentence Encoder lite */
+#define MODEL_FAMILY_DECLARE(sym, name)                                                         \
+	bool sym##_detect(const struct model_desc *d);                                          \
+	enum sy_status sym##_open(const struct model_desc *d, const struct model_options *opts, \
+	                          struct sy_error *err, struct model *out);
+MODEL_FAMILIES(MODEL_FAMILY_DECLARE)
 
 /* For tests and tools: the encoder of a model bert_dense opened, or NULL for another model. */
 struct bert_model *bert_dense_model(const struct model *m);

@@ -1,6 +1,5 @@
-/* The model registry (see registry.h): the families in detection order. More specific
- * families come first: a GLiNER directory also has a DeBERTa config, a ColBERT or NER checkpoint
- * is also a BERT encoder, and bert_dense takes whatever config.json is left. */
+/* The model registry (see registry.h): the families of families.h's MODEL_FAMILIES list, in its
+ * order. */
 #include "model/registry.h"
 
 #include <stdlib.h>
@@ -16,15 +15,8 @@ struct model_family {
 	model_open_fn open;
 };
 
-static const struct model_family families[] = {
-    {"gliner", gliner_detect, gliner_open},
-    {"token-classifier", token_classifier_detect, token_classifier_open},
-    {"colbert", colbert_detect, colbert_open},
-    {"cross-encoder", cross_encoder_detect, cross_encoder_open},
-    {"splade", splade_detect, splade_open},
-    {"bert", bert_dense_detect, bert_dense_open},
-    {"use-lite", use_lite_detect, use_lite_open},
-};
+#define MODEL_FAMILY_ENTRY(sym, name) {name, sym##_detect, sym##_open},
+static const struct model_family families[] = {MODEL_FAMILIES(MODEL_FAMILY_ENTRY)};
 
 #define N_FAMILIES (sizeof families / sizeof families[0])
 

@@ -1,7 +1,6 @@
 /* /v1/chat/completions through a route (router.h): runs the stages of chat_internal.h over one
  * request (parse, decide, execute, account), forwards a committed stream and accounts it once it
  * ended, and explains the routes (status page, Prometheus counters). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,30 +8,6 @@
 #include "base/clock.h"
 #include "base/json_write.h"
 #include "router/chat_internal.h"
-
-void chat_error_set(struct chat_outcome *o, int status, const char *code, const char *fmt, ...)
-{
-	o->http_status = status;
-	o->error_code = code;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(o->error_message, sizeof o->error_message, fmt, ap);
-	va_end(ap);
-}
-
-void chat_reason_append(struct chat_outcome *o, const char *fmt, ...)
-{
-	const size_t l = strlen(o->reason);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(o->reason + l, sizeof o->reason - l, fmt, ap);
-	va_end(ap);
-}
-
-const struct upstream_def *chat_candidate(const struct router *r, const struct route_def *rt, int i)
-{
-	return &r->upstreams[rt->candidates[i]];
-}
 
 void router_chat(struct router *r, const char *body, size_t len, const char *api_key, bool critical,
                  struct chat_outcome *o)

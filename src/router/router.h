@@ -44,6 +44,24 @@ enum sy_status router_load_file(const char *path, const struct router_deps *deps
                                 struct sy_error *err, struct router **out);
 void router_free(struct router *r);
 
+/* ---- the router in use: reference-counted, swapped atomically on reload (holder.c) ---- */
+
+struct router_holder;
+struct router_ref;
+
+/* Holds the router of path's routing sections (none when path is NULL), built with deps (the
+ * holder copies the struct; what it points to must outlive the holder). */
+enum sy_status router_holder_create(const char *path, const struct router_deps *deps,
+                                    struct sy_error *err, struct router_holder **out);
+/* Drops the holder's reference; a router still held by a request is freed by its release. The
+ * releases must still reach a live holder: free it after the last request has ended. */
+void router_holder_free(struct router_holder *h);
+/* The router in use with a reference (NULL when none, or h is NULL); router_release it. */
+struct router *router_acquire(struct router_holder *h, struct router_ref **ref);
+void router_release(struct router_holder *h, struct router_ref *ref);
+/* Re-reads the config file into a new router and swaps it in; on error the old one stays. */
+enum sy_status router_reload(struct router_holder *h, struct sy_error *err);
+
 int router_n_routes(const struct router *r);
 int router_n_tasks(const struct router *r);
 

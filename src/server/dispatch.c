@@ -145,12 +145,12 @@ static void shadow_start(struct server *srv, const char *model, const struct eng
 static void resolve_task(struct request *rq, struct engine_request *req, struct response *rs)
 {
 	struct router_ref *ref;
-	struct router *r = server_router_acquire(rq->srv, &ref);
+	struct router *r = router_acquire(rq->srv->routers, &ref);
 	char shadow[256] = "";
 	const char *name = req->items.model;
 	bool hit = r && router_task_resolve(r, name, engine_task_name(req->task), rq->model,
 	                                    sizeof rq->model, shadow, sizeof shadow);
-	server_router_release(rq->srv, ref);
+	router_release(rq->srv->routers, ref);
 	if (!hit)
 		return;
 	req->items.model = rq->model;

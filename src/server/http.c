@@ -532,19 +532,13 @@ enum sy_status server_start(struct engine *e, const struct server_config *cfg, s
 		server_stop(s);
 		return sy_error_set(err, SY_ERR_NOMEM, "server: out of memory");
 	}
-	pthread_mutex_init(&s->router_mu, NULL);
 	s->router_deps.engine = e;
 	if ((st = router_state_create(err, &s->router_deps.state)) != SY_OK ||
-	    (st = upstream_client_create(err, &s->router_deps.upstream)) != SY_OK) {
+	    (st = upstream_client_create(err, &s->router_deps.upstream)) != SY_OK ||
+	    (cfg->router_config && (st = router_holder_create(cfg->router_config, &s->router_deps,
+	                                                      err, &s->routers)) != SY_OK)) {
 		server_stop(s);
 		return st;
-	}
-	if (cfg->router_config) {
-		snprintf(s->router_config, sizeof s->router_config, "%s", cfg->router_config);
-		if ((st = server_router_reload(s, err)) != SY_OK) {
-			server_stop(s);
-			return st;
-		}
 	}
 
 	char port_str[16];
@@ -628,7 +622,7 @@ void server_stop(struct server *s)
 		return;
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
-	server_router_shutdown(s);
+	router_holder_free(s->routers);
 	upstream_client_destroy(s->router_deps.upstream);
 	router_state_free(s->router_deps.state);
 	auth_free(s->auth);

@@ -16,67 +16,12 @@
 #include "server/json_codec.h"
 #include "server/server_internal.h"
 
-struct router_ref {
-	struct router *r;
-	int refs; /* server.router_mu */
-};
-
-struct router *server_router_acquire(struct server *s, struct router_ref **ref)
-{
-	pthread_mutex_lock(&s->router_mu);
-	*ref = s->router;
-	if (*ref)
-		(*ref)->refs++;
-	pthread_mutex_unlock(&s->router_mu);
-	return *ref ? (*ref)->r : NULL;
-}
-
-void server_router_release(struct server *s, struct router_ref *ref)
-{
-	if (!ref)
-		return;
-	pthread_mutex_lock(&s->router_mu);
-	bool last = --ref->refs == 0;
-	pthread_mutex_unlock(&s->router_mu);
-	if (last) {
-		router_free(ref->r);
-		free(ref);
-	}
-}
-
-void server_router_shutdown(struct server *s)
-{
-	pthread_mutex_lock(&s->router_mu);
-	struct router_ref *old = s->router;
-	s->router = NULL;
-	pthread_mutex_unlock(&s->router_mu);
-	server_router_release(s, old);
-}
-
 enum sy_status server_router_reload(struct server *s, struct sy_error *err)
 {
-	if (!s->router_config[0])
+	if (!s->routers)
 		return sy_error_set(err, SY_ERR_INVALID_ARG,
 		                    "no config file: start with --config FILE to use routes");
-	struct router *r = NULL;
-	enum sy_status st = router_load_file(s->router_config, &s->router_deps, err, &r);
-	if (st != SY_OK)
-		return st;
-	struct router_ref *ref = calloc(1, sizeof *ref);
-	if (!ref) {
-		router_free(r);
-		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	}
-	ref->r = r;
-	ref->refs = 1; /* the server's own */
-	pthread_mutex_lock(&s->router_mu);
-	struct router_ref *old = s->router;
-	s->router = ref;
-	pthread_mutex_unlock(&s->router_mu);
-	server_router_release(s, old);
-	sy_log(SY_LOG_INFO, "router: %d route(s), %d task(s) from %s", router_n_routes(r),
-	       router_n_tasks(r), s->router_config);
-	return SY_OK;
+	return router_reload(s->routers, err);
 }
 
 /* ---- chat ---- */
@@ -101,7 +46,7 @@ static void chat_stream_free(void *cls)
 {
 	struct chat_stream *cs = cls;
 	router_chat_finish(cs->r, &cs->out);
-	server_router_release(cs->srv, cs->ref);
+	router_release(cs->srv->routers, cs->ref);
 	free(cs);
 }
 
@@ -130,7 +75,7 @@ void route_chat(struct request *rq, struct response *rs)
 {
 	struct server *s = rq->srv;
 	struct router_ref *ref;
-	struct router *r = server_router_acquire(s, &ref);
+	struct router *r = router_acquire(s->routers, &ref);
 	if (!r) {
 		response_error_set(
 		    rs, 404, "MODEL_NOT_FOUND",
@@ -143,7 +88,7 @@ void route_chat(struct request *rq, struct response *rs)
 	const bool critical = crit && (!strcmp(crit, "1") || !strcasecmp(crit, "true"));
 	struct chat_stream *cs = calloc(1, sizeof *cs);
 	if (!cs) {
-		server_router_release(s, ref);
+		router_release(s->routers, ref);
 		response_error_set(rs, 500, "INTERNAL", "out of memory");
 		return;
 	}
@@ -184,20 +129,20 @@ void route_router_reload(struct request *rq, struct response *rs)
 		return;
 	}
 	struct router_ref *ref;
-	struct router *r = server_router_acquire(rq->srv, &ref);
+	struct router *r = router_acquire(rq->srv->routers, &ref);
 	sbuf_printf(&rs->body, "{\"reloaded\":true,\"routes\":%d,\"tasks\":%d}", router_n_routes(r),
 	            router_n_tasks(r));
-	server_router_release(rq->srv, ref);
+	router_release(rq->srv->routers, ref);
 	rs->status = 200;
 }
 
 void route_routes(struct request *rq, struct response *rs)
 {
 	struct router_ref *ref;
-	struct router *r = server_router_acquire(rq->srv, &ref);
+	struct router *r = router_acquire(rq->srv->routers, &ref);
 	sbuf_puts(&rs->body, "{\"object\":\"list\",\"data\":");
 	router_routes_json(r, &rs->body);
 	sbuf_putc(&rs->body, '}');
-	server_router_release(rq->srv, ref);
+	router_release(rq->srv->routers, ref);
 	rs->status = 200;
 }

@@ -24,10 +24,10 @@ void route_metrics(struct request *rq, struct response *rs)
 	struct server *s = rq->srv;
 	metrics_render(s->metrics, s->engine, atomic_load(&s->inflight), &rs->body);
 	struct router_ref *ref;
-	struct router *r = server_router_acquire(s, &ref);
+	struct router *r = router_acquire(s->routers, &ref);
 	if (r)
 		router_metrics_write(r, &rs->body);
-	server_router_release(s, ref);
+	router_release(s->routers, ref);
 	rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	rs->status = 200;
 }

@@ -30,10 +30,8 @@ struct server {
 	struct engine *engine; /* not owned */
 	struct server_backend backend; /* where model work goes (the engine by default) */
 	struct server_limits limits;
-	/* the routing layer: the current router, swapped on reload (routes_chat.c) */
-	pthread_mutex_t router_mu;
-	struct router_ref *router; /* NULL: no routing configured */
-	char router_config[1024]; /* the YAML file it came from ("" none) */
+	/* the routing layer: the router in use, swapped on reload (router/holder.c) */
+	struct router_holder *routers; /* NULL: no routing configured */
 	struct router_deps router_deps;
 	struct auth *auth; /* NULL: no auth configured */
 	struct metrics *metrics;
@@ -128,12 +126,6 @@ void route_status_page(struct request *rq, struct response *rs);
 void route_chat(struct request *rq, struct response *rs);
 void route_router_reload(struct request *rq, struct response *rs);
 void route_routes(struct request *rq, struct response *rs);
-
-/* The router in use, with a reference (NULL when none); release with server_router_release. */
-struct router_ref;
-struct router *server_router_acquire(struct server *s, struct router_ref **ref);
-void server_router_release(struct server *s, struct router_ref *ref);
-void server_router_shutdown(struct server *s); /* drops the current router (server_stop) */
 
 /* A copy of the engine's model list (catalogue order) in *out (malloc'd, caller frees);
  * returns the count (0 with *out NULL when empty or out of memory). */

@@ -163,7 +163,7 @@ static void render_batches(const struct engine_stats *st, struct sbuf *b)
 static void render_routes(struct server *s, struct sbuf *b)
 {
 	struct router_ref *ref;
-	struct router *r = server_router_acquire(s, &ref);
+	struct router *r = router_acquire(s->routers, &ref);
 	if (r && router_n_routes(r) > 0) {
 		struct sbuf j = {0};
 		router_routes_json(r, &j);
@@ -214,7 +214,7 @@ static void render_routes(struct server *s, struct sbuf *b)
 		sbuf_puts(b, "</table>\n");
 		cJSON_Delete(doc);
 	}
-	server_router_release(s, ref);
+	router_release(s->routers, ref);
 }
 
 void route_status_page(struct request *rq, struct response *rs)
