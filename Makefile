@@ -47,7 +47,7 @@ layers_for = $(or $(TEST_LAYERS_$(1)),$(LAYERS))
 
 .PRECIOUS: $(BUILD)/tests/%.o
 .PHONY: all deps deps-node deps-reference fuzz fuzz-build fuzz-ci test-tsan test test-% format format-check clean bench models
-all: switchyard $(BUILD)/libswitchyard.a
+all: switchyard $(BUILD)/libswitchyard.a $(BUILD)/switchyard.pc
 
 # Debian packages, then the npm clients the compatibility tests use (Node from Debian when the
 # machine has none).
@@ -90,6 +90,16 @@ $(BUILD)/tests/%.o: tests/%.c
 $(BUILD)/libswitchyard.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+
+# pkg-config for programs linking the library from this tree: headers in include/, the archive
+# in $(BUILD)/; Libs.private is what the static archive needs (pkg-config --static).
+SY_VERSION := $(shell sed -n 's/^\#define SY_VERSION_STRING "\(.*\)"/\1/p' include/switchyard.h)
+$(BUILD)/switchyard.pc: include/switchyard.h Makefile
+	@mkdir -p $(dir $@)
+	@printf '%s\n' 'prefix=$${pcfiledir}/..' 'includedir=$${prefix}/include' 'libdir=$${pcfiledir}' '' \
+	  'Name: switchyard' 'Description: Switchyard inference engine (embeddings, reranking, extraction)' \
+	  'Version: $(SY_VERSION)' 'Cflags: -I$${includedir} -pthread' \
+	  'Libs: -L$${libdir} -lswitchyard' 'Libs.private: $(LDLIBS)' >$@
 
 $(BUILD)/switchyard: $(CLI_OBJ) $(BUILD)/libswitchyard.a
 	@echo "  LINK  $@"
@@ -146,7 +156,7 @@ fuzz-ci:
 
 # The threaded parts (thread pool, kernels' thread splits, engine and batcher, server) under
 # ThreadSanitizer, in build-tsan/ (CI runs it).
-TSAN_TESTS := base tensor engine server upstream
+TSAN_TESTS := base tensor engine server upstream api
 test-tsan:
 	@$(MAKE) --no-print-directory BUILD=build-tsan SANITIZE=thread \
 	  $(patsubst %,build-tsan/tests/test_%,$(TSAN_TESTS))

@@ -107,6 +107,8 @@ int sy_engine_open(const sy_engine_params *p, sy_engine **out)
 		free(h);
 		return fail(NULL, s, err.msg);
 	}
+	if (last_engine == h) /* a closed engine's message at the same address */
+		last_engine = NULL;
 	*out = h;
 	return 0;
 }
@@ -115,6 +117,8 @@ void sy_engine_close(sy_engine *e)
 {
 	if (!e)
 		return;
+	if (last_engine == e)
+		last_engine = NULL;
 	engine_destroy(e->e);
 	free(e);
 }
