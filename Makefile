@@ -120,7 +120,7 @@ $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/replay_main.c $(BUILD)/libswitchyard.a
 
 # `make test` runs every test binary (each prints "N passed, N failed"), the fuzz corpora and
 # regressions through each fuzz target, then the CLI tests, and ends with the totals.
-test: $(TEST_BINS) $(REPLAY_BINS) $(BUILD)/switchyard
+test: $(TEST_BINS) $(REPLAY_BINS) $(BUILD)/switchyard $(BUILD)/switchyard.pc
 	@BUILD=$(BUILD) tests/run.sh $(TEST_BINS) $(REPLAY_BINS)
 
 # libFuzzer builds (clang, ASan + UBSan) in build-fuzz/. `make fuzz` runs every target for

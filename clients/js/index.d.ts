@@ -23,7 +23,7 @@ export interface EncodeParams {
 
 export interface SparseVector { indices: number[]; values: number[]; tokens?: string[] }
 export interface MultiVector { token_dims: number; num_tokens: number; values: number[][] }
-export interface Timing { queue_ms: number; tokenize_ms: number; inference_ms: number; total_ms: number }
+export interface Timing { queue_ms: number; tokenization_ms: number; /** old name of tokenization_ms */ tokenize_ms: number; inference_ms: number; total_ms: number }
 
 export interface EncodedItem { id: string; dense?: number[]; sparse?: SparseVector; multivector?: MultiVector }
 export interface EncodeResult { model: string; items: EncodedItem[]; dense: Array<number[] | undefined>; timing: Timing; raw: unknown }

@@ -31,7 +31,8 @@ int main(int argc, char **argv)
 	}
 	int tasks = 0, output = 0;
 	sy_result *r = NULL;
-	if ((rc = sy_model_add(e, "m", model)) < 0 || (rc = sy_model_tasks(e, "m", &tasks, &output)) < 0)
+	if ((rc = sy_model_add(e, "m", model)) < 0 ||
+	    (rc = sy_model_tasks(e, "m", &tasks, &output)) < 0)
 		goto fail;
 	sy_encode_params p = sy_encode_default_params();
 	p.output = output; /* what the model gives: dense, sparse or multivector */
@@ -46,9 +47,10 @@ int main(int argc, char **argv)
 			print_floats(v, dims);
 			puts("}");
 		} else if ((v = sy_result_multivector(r, i, &n, &dims))) {
-			printf("{\"index\":%zu,\"multivector\":{\"token_dims\":%zu,\"num_tokens\":%zu,"
-			       "\"values\":",
-			       i, dims, n);
+			printf(
+			    "{\"index\":%zu,\"multivector\":{\"token_dims\":%zu,\"num_tokens\":%zu,"
+			    "\"values\":",
+			    i, dims, n);
 			print_floats(v, n * dims);
 			puts("}}");
 		}

@@ -128,6 +128,39 @@ static int encode_open(const char *model, const struct cli_model_opts *mo, struc
 	return 0;
 }
 
+/* Encodes the lines of in (line endings dropped) in chunks, numbering from index. */
+static int encode_lines(const struct encode_run *run, FILE *in, size_t index)
+{
+	char *chunk[CHUNK];
+	size_t n = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	int rc = 0;
+	while (rc == 0 && (got = getline(&line, &cap, in)) >= 0) {
+		while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+			line[--got] = '\0';
+		chunk[n] = strdup(line);
+		if (!chunk[n]) {
+			rc = 1;
+			break;
+		}
+		if (++n == CHUNK) {
+			rc = encode_chunk(run, chunk, n, index);
+			index += n;
+			for (size_t j = 0; j < n; j++)
+				free(chunk[j]);
+			n = 0;
+		}
+	}
+	if (rc == 0 && n)
+		rc = encode_chunk(run, chunk, n, index);
+	for (size_t j = 0; j < n; j++)
+		free(chunk[j]);
+	free(line);
+	return rc;
+}
+
 int cmd_encode(int argc, char **argv)
 {
 	const char *model = NULL, *input = NULL;
@@ -232,36 +265,10 @@ int cmd_encode(int argc, char **argv)
 		rc = encode_chunk(&run, texts.v + i, n, index);
 		index += n;
 	}
-	if (in && rc == 0) {
-		char *chunk[CHUNK];
-		size_t n = 0;
-		char *line = NULL;
-		size_t cap = 0;
-		ssize_t got;
-		while (rc == 0 && (got = getline(&line, &cap, in)) >= 0) {
-			while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
-				line[--got] = '\0';
-			chunk[n] = strdup(line);
-			if (!chunk[n]) {
-				rc = 1;
-				break;
-			}
-			if (++n == CHUNK) {
-				rc = encode_chunk(&run, chunk, n, index);
-				index += n;
-				for (size_t j = 0; j < n; j++)
-					free(chunk[j]);
-				n = 0;
-			}
-		}
-		if (rc == 0 && n)
-			rc = encode_chunk(&run, chunk, n, index);
-		for (size_t j = 0; j < n; j++)
-			free(chunk[j]);
-		free(line);
-		if (in != stdin)
-			fclose(in);
-	}
+	if (in && rc == 0)
+		rc = encode_lines(&run, in, index);
+	if (in && in != stdin)
+		fclose(in);
 	sy_engine_close(run.e);
 out:
 	free(texts.v);

@@ -148,10 +148,12 @@ class Client:
                 sparse=SparseVector(sp["indices"], sp["values"], sp.get("tokens")) if sp else None,
                 multivector=MultiVector(mv["token_dims"], mv["num_tokens"], mv["values"])
                 if mv else None))
-        t = d.get("timing", {})
+        t = dict(d.get("timing", {}))
+        t.setdefault("tokenization_ms", t.get("tokenize_ms", 0.0))
         return EncodeResult(d.get("model", model), items,
                             Timing(**{k: float(t.get(k, 0.0)) for k in
-                                      ("queue_ms", "tokenize_ms", "inference_ms", "total_ms")}), d)
+                                      ("queue_ms", "tokenization_ms", "tokenize_ms",
+                                       "inference_ms", "total_ms")}), d)
 
     def score(self, model: str, query: Union[str, Dict[str, Any]], items: ItemsLike,
               **params: Any) -> ScoreResult:

@@ -28,6 +28,7 @@ class EncodedItem:
 @dataclass
 class Timing:
     queue_ms: float = 0.0
+    tokenization_ms: float = 0.0  # SIE's name; servers before it sent tokenize_ms
     tokenize_ms: float = 0.0
     inference_ms: float = 0.0
     total_ms: float = 0.0
