@@ -12,8 +12,9 @@ trap 'rm -rf "$tmp"' EXIT
 [ -f "$B/switchyard.pc" ] || fail "$B/switchyard.pc missing (make writes it)"
 # A sanitizer build's archive needs the same runtime in the program.
 san=()
-if nm "$B/libswitchyard.a" 2>/dev/null | grep -q __asan_; then san=(-fsanitize=address,undefined); fi
-if nm "$B/libswitchyard.a" 2>/dev/null | grep -q __tsan_; then san=(-fsanitize=thread); fi
+syms=$(nm "$B/libswitchyard.a" 2>/dev/null || true)
+case $syms in *__asan_*) san=(-fsanitize=address,undefined) ;; esac
+case $syms in *__tsan_*) san=(-fsanitize=thread) ;; esac
 # shellcheck disable=SC2046
 cc "${san[@]}" -std=c11 -Wall -Wextra -Werror examples/c/embed.c \
 	$(PKG_CONFIG_PATH="$B" pkg-config --static --cflags --libs switchyard) -o "$tmp/embed" ||
