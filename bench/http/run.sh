@@ -27,8 +27,10 @@ command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk";
 [ -x "$SY" ] && [ -f "$BUILD/libswitchyard.a" ] || { echo "build first: make BUILD=$BUILD"; exit 1; }
 mkdir -p "$OUT"
 
-cc -std=c11 -O2 -Iinclude -Isrc -D_GNU_SOURCE -pthread bench/http/inproc.c "$BUILD/libswitchyard.a" \
-	-o "$OUT/inproc" -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
+# The library's own pkg-config file gives what the static archive needs.
+# shellcheck disable=SC2046
+cc -std=c11 -O2 -Isrc -D_GNU_SOURCE bench/http/inproc.c \
+	$(PKG_CONFIG_PATH="$BUILD" pkg-config --static --cflags --libs switchyard) -o "$OUT/inproc"
 
 # Request bodies: 1 item, and 32 distinct items of 8-30 words.
 /usr/bin/python3 - "$OUT" <<'PY'
