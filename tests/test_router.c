@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "router/chat_internal.h"
 #include "router/classifier.h"
 #include "router/dataset.h"
 #include "router/eval.h"
@@ -557,6 +558,45 @@ static void test_dataset_files(void)
 	CHECK(system(cmd) == 0);
 }
 
+/* Usage an upstream reports cannot make spend negative or overflow (issue 23.11), spend only
+ * grows, and the per-key spend table is bounded with unknown keys sharing one entry. */
+static void test_budget_guards(void)
+{
+	const char *bad[] = {"{\"usage\":{\"prompt_tokens\":-5,\"completion_tokens\":1e300}}",
+	                     "{\"usage\":{\"prompt_tokens\":1.5,\"completion_tokens\":\"7\"}}",
+	                     "{\"usage\":{\"prompt_tokens\":1e10,\"completion_tokens\":-1e300}}"};
+	for (int i = 0; i < 3; i++) {
+		cJSON *doc = cJSON_Parse(bad[i]);
+		long in = 11, out = 22; /* the estimates stand */
+		chat_find_usage(doc, &in, &out);
+		CHECKF(in == 11 && out == 22, "case %d: %ld %ld", i, in, out);
+		cJSON_Delete(doc);
+	}
+	cJSON *ok = cJSON_Parse("{\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3}}");
+	long in = 0, out = 0;
+	chat_find_usage(ok, &in, &out);
+	CHECK(in == 12 && out == 3);
+	cJSON_Delete(ok);
+
+	struct sy_error err = {0};
+	struct router_state *st;
+	CHECK(router_state_create(&err, &st) == SY_OK);
+	state_spend_add(st, "key:a", "daily", 1.0);
+	state_spend_add(st, "key:a", "daily", -5.0);
+	state_spend_add(st, "key:a", "daily", NAN);
+	CHECK(state_spend(st, "key:a", "daily") == 1.0);
+	char key[32];
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof key, "key:k%d", i);
+		state_spend_add(st, key, "daily", 0.01);
+	}
+	/* Past the bound, two keys never seen count together: neither starts from nothing. */
+	CHECK(state_spend(st, "key:k4999", "daily") > 0.5);
+	CHECK(state_spend(st, "key:never-seen", "daily") == state_spend(st, "key:k4999", "daily"));
+	CHECK(state_spend(st, "key:a", "daily") == 1.0); /* known keys keep their own */
+	router_state_free(st);
+}
+
 int main(void)
 {
 	RUN(test_verifier);
@@ -568,5 +608,6 @@ int main(void)
 	RUN(test_labelled_loaders);
 	RUN(test_labels);
 	RUN(test_dataset_files);
+	RUN(test_budget_guards);
 	return harness_summary();
 }

@@ -438,6 +438,25 @@ static void test_auth(void)
 	CHECK(strstr(err.msg, "empty.txt: no tokens") != NULL);
 	CHECK(auth_load_text("sp.txt", "ok\nhas space\n", &err, &a) == SY_ERR_FORMAT);
 	CHECK(strstr(err.msg, "sp.txt: line 2") != NULL);
+	/* An empty admin token is refused, not taken as the user token "admin:" (issue 23.8). */
+	CHECK(auth_load_text("ea.txt", "ok\nadmin:\n", &err, &a) == SY_ERR_FORMAT);
+	CHECK(strstr(err.msg, "line 2") && strstr(err.msg, "empty admin token"));
+	CHECK(auth_load_text("ea2.txt", "admin:   \n", &err, &a) == SY_ERR_FORMAT);
+	CHECK(auth_load_text("ec.txt", "critical:\n", &err, &a) == SY_ERR_FORMAT);
+	/* Identities: the line's index whatever the header's spelling; who may claim critical. */
+	CHECK(auth_load_text("ids", "user-1\ncritical:crit-2\nadmin:root-3\n", &err, &a) == SY_OK);
+	if (a) {
+		struct auth_identity id = auth_identify(a, "Bearer   user-1  ");
+		CHECK(id.level == AUTH_LEVEL_USER && id.index == 0 && !id.critical);
+		id = auth_identify(a, "Bearer crit-2");
+		CHECK(id.level == AUTH_LEVEL_USER && id.index == 1 && id.critical);
+		id = auth_identify(a, "Bearer root-3");
+		CHECK(id.level == AUTH_LEVEL_ADMIN && id.index == 2 && id.critical);
+		id = auth_identify(a, "Bearer critical:crit-2");
+		CHECK(id.level == AUTH_LEVEL_NONE && id.index == -1);
+		auth_free(a);
+		a = NULL;
+	}
 	CHECK(auth_load_file("/nonexistent/keys", &err, &a) != SY_OK);
 	CHECK(a == NULL);
 }

@@ -21,6 +21,8 @@ struct pending {
 	const char *model; /* the request's (alive while it waits) */
 	int n_items;
 	unsigned outputs;
+	enum wire_kind want; /* the kind of reply the request expects */
+	const size_t *lens; /* [n_items] the texts' bytes (entity offsets must fall inside) */
 	int dims; /* from the first reply */
 	float *dense; /* [n_items][dims], allocated with the first reply */
 	struct model_item_result *items; /* [n_items] */
@@ -142,6 +144,26 @@ static void remember_terms(struct gateway *g, const char *model, const struct wi
 	}
 }
 
+/* Whether a reply fits its request: the kind asked for, one dimension for scores, entities
+ * inside their texts. A worker's reply is not trusted: a wrong kind would leave the items
+ * unset, an offset past the text would send gateway memory to the client. NULL when it fits. */
+static const char *reply_mismatch(const struct pending *p, const struct wire_reply *r)
+{
+	if (r->first < 0 || r->n < 1 || r->first + r->n > p->n_items)
+		return "a worker answered items the request does not have";
+	if (r->kind != p->want)
+		return "a worker answered another kind of result than the request asked for";
+	if (r->kind == WIRE_DENSE && (r->dims < 1 || (p->outputs == 0 && r->dims != 1)))
+		return "a worker answered scores or vectors of the wrong size";
+	for (int i = 0; r->kind == WIRE_ENTITIES && i < r->n; i++)
+		for (int k = 0; k < r->items[i].n_entities; k++) {
+			const struct model_entity *en = &r->items[i].entities[k];
+			if (en->start > en->end || en->end > p->lens[r->first + i])
+				return "a worker answered an entity outside its text";
+		}
+	return NULL;
+}
+
 /* Copies a reply's items into the waiting request (mu held). */
 static void take_reply(struct gateway *g, struct pending *p, struct wire_reply *r,
                        const char *model)
@@ -150,9 +172,10 @@ static void take_reply(struct gateway *g, struct pending *p, struct wire_reply *
 		pending_fail_hint(p, r->status, r->message, r->hint);
 		return;
 	}
-	if (r->first + r->n > p->n_items) {
-		pending_fail(p, SY_ERR_INTERNAL,
-		             "a worker answered items the request does not have");
+	const char *bad = reply_mismatch(p, r);
+	if (bad) {
+		sy_log(SY_LOG_WARN, "gateway: request %s: %s", p->req_id, bad);
+		pending_fail(p, SY_ERR_INTERNAL, bad);
 		return;
 	}
 	if (!r->items) {
@@ -282,7 +305,9 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	p->n_items = n;
 	p->model = model;
-	p->outputs = outputs;
+	p->outputs = req->task == ENGINE_TASK_SCORE ? 0u : outputs ? outputs : ENGINE_OUTPUT_DENSE;
+	p->want = wire_kind_of(req);
+	p->lens = req->items.lens;
 	p->n_tokens = calloc((size_t)n, sizeof *p->n_tokens);
 	p->got = calloc((size_t)n, sizeof *p->got);
 	const bool variable =

@@ -77,7 +77,8 @@ void cluster_work_subject(char *buf, size_t cap, const char *model, const char *
 }
 
 static enum sy_status stream_ensure(jsCtx *js, const char *name, const char *subject,
-                                    bool work_queue, long max_msgs, struct sy_error *err)
+                                    bool work_queue, long max_msgs, int64_t max_bytes,
+                                    struct sy_error *err)
 {
 	jsStreamInfo *si = NULL;
 	jsErrCode code = 0;
@@ -95,6 +96,7 @@ static enum sy_status stream_ensure(jsCtx *js, const char *name, const char *sub
 	c.Retention = work_queue ? js_WorkQueuePolicy : js_LimitsPolicy;
 	c.Storage = js_FileStorage;
 	c.MaxMsgs = max_msgs;
+	c.MaxBytes = max_bytes;
 	c.Discard = js_DiscardNew;
 	s = js_AddStream(&si, js, &c, NULL, &code);
 	if (s == NATS_OK) {
@@ -117,8 +119,10 @@ enum sy_status cluster_streams_ensure(jsCtx *js, const char *pool, long max_pend
 	char name[64], subject[96];
 	cluster_stream_name(name, sizeof name, pool);
 	snprintf(subject, sizeof subject, "sy.work.*.%s", pool);
-	enum sy_status s = stream_ensure(js, name, subject, true, max_pending, err);
+	enum sy_status s =
+	    stream_ensure(js, name, subject, true, max_pending, CLUSTER_WORK_MAX_BYTES, err);
 	if (s == SY_OK)
-		s = stream_ensure(js, "SY_DEAD", "sy.dead.>", false, 100000, err);
+		s = stream_ensure(js, "SY_DEAD", "sy.dead.>", false, 100000, CLUSTER_DEAD_MAX_BYTES,
+		                  err);
 	return s;
 }

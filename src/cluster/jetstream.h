@@ -15,6 +15,10 @@
 #include "base/status.h"
 
 #define CLUSTER_HEARTBEAT_MS 1000
+/* Byte bounds of the streams (a request can only fill them this far; publishing beyond answers
+ * QUEUE_FULL, and a dead letter that does not fit is NAKed, not dropped). */
+#define CLUSTER_WORK_MAX_BYTES ((int64_t)1 << 30)
+#define CLUSTER_DEAD_MAX_BYTES ((int64_t)256 << 20)
 
 /* Pool names: 1-32 of [A-Za-z0-9_-] (they become stream names). */
 bool cluster_pool_name_ok(const char *pool);

@@ -2,6 +2,7 @@
  * use cJSON and validate every field, since a message may come from anywhere on the bus. */
 #include "cluster/wire.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,41 @@
 #include "server/json_codec.h"
 
 /* ---- work ---- */
+
+enum wire_kind wire_kind_of(const struct engine_request *req)
+{
+	switch (req->task) {
+	case ENGINE_TASK_SCORE: return WIRE_DENSE;
+	case ENGINE_TASK_EXTRACT: return WIRE_ENTITIES;
+	case ENGINE_TASK_ENCODE: break;
+	}
+	const unsigned o = req->encode.outputs ? req->encode.outputs : ENGINE_OUTPUT_DENSE;
+	return o & ENGINE_OUTPUT_MULTIVECTOR ? WIRE_MULTIVECTOR
+	       : o & ENGINE_OUTPUT_SPARSE    ? WIRE_SPARSE
+	                                     : WIRE_DENSE;
+}
+
+bool wire_reply_subject_ok(const char *subject)
+{
+	static const char prefix[] = "_INBOX.";
+	const size_t n = strlen(subject);
+	if (n > 255 || strncmp(subject, prefix, sizeof prefix - 1) != 0)
+		return false;
+	const char *p = subject + sizeof prefix - 1;
+	bool token = false; /* inside a token (no empty ones: "a..b", a trailing '.') */
+	for (; *p; p++) {
+		if (*p == '.') {
+			if (!token)
+				return false;
+			token = false;
+		} else if (isalnum((unsigned char)*p) || *p == '_' || *p == '-') {
+			token = true;
+		} else {
+			return false;
+		}
+	}
+	return token;
+}
 
 void wire_work_write(struct sbuf *b, const char *reply, const char *req_id, int first, int n,
                      const struct engine_request *req, bool return_tokens)
@@ -125,8 +161,8 @@ enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *er
 		    err, SY_ERR_FORMAT,
 		    "work message: reply, req, model, first, p and texts are required");
 	}
-	if (strlen(out->req_id) >= sizeof(((struct wire_reply *)0)->req_id) || !out->reply[0] ||
-	    !out->model[0]) {
+	if (strlen(out->req_id) >= sizeof(((struct wire_reply *)0)->req_id) ||
+	    !wire_reply_subject_ok(out->reply) || !out->model[0]) {
 		wire_work_free(out);
 		return sy_error_set(err, SY_ERR_FORMAT, "work message: bad reply, req or model");
 	}
@@ -495,6 +531,10 @@ enum sy_status wire_reply_parse(const char *data, size_t len, int dims_limit, st
 		cJSON_Delete(doc);
 		return bad_reply(err, out, "no results, or not one per text");
 	}
+	out->kind = dense    ? WIRE_DENSE
+	            : sparse ? WIRE_SPARSE
+	            : multi  ? WIRE_MULTIVECTOR
+	                     : WIRE_ENTITIES;
 	if (dense || sparse) {
 		if ((size_t)n * (size_t)out->dims > ((size_t)1 << 28)) {
 			cJSON_Delete(doc);

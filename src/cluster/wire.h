@@ -64,10 +64,28 @@ void wire_reply_write_ok(struct sbuf *b, const char *req_id, int first,
 void wire_reply_write_error(struct sbuf *b, const char *req_id, int first,
                             const struct sy_error *err);
 
+/* What a reply carries; the gateway checks it against what the request asked for. */
+enum wire_kind {
+	WIRE_NONE, /* an error reply */
+	WIRE_DENSE, /* dense vectors, or scores as vectors of one dimension */
+	WIRE_SPARSE,
+	WIRE_MULTIVECTOR,
+	WIRE_ENTITIES,
+};
+
+/* The kind of reply a request expects. */
+enum wire_kind wire_kind_of(const struct engine_request *req);
+
+/* Whether subject is one a worker may publish its replies to: an inbox (_INBOX. then tokens of
+ * letters, digits, '_' and '-', at most 255 bytes). A reply subject comes from the message, so
+ * anything else (spaces, CR/LF that would write raw protocol, wildcards) is refused. */
+bool wire_reply_subject_ok(const char *subject);
+
 struct wire_reply {
 	char req_id[96];
 	int first, n;
 	enum sy_status status; /* SY_OK or the worker's failure */
+	enum wire_kind kind; /* what it carries */
 	char message[SY_ERROR_MSG_LEN];
 	unsigned hint; /* the worker's sy_error.hint */
 	int dims;

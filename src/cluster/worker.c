@@ -59,9 +59,15 @@ static void dead_letter(struct worker *wk, struct unit *u, const char *why)
 	natsStatus s = js_Publish(&pa, wk->js, wk->dead_subject, data,
 	                          natsMsg_GetDataLength(u->msg), NULL, NULL);
 	jsPubAck_Destroy(pa);
-	if (s != NATS_OK)
-		sy_log(SY_LOG_WARN, "worker: dead-letter publish failed: %s",
+	if (s != NATS_OK) {
+		/* Not set aside, so not terminated either: it comes back later (nothing is lost
+		 * when the dead-letter stream is full or away). */
+		sy_log(SY_LOG_WARN, "worker: dead-letter publish failed, message kept: %s",
 		       natsStatus_GetText(s));
+		natsMsg_NakWithDelay(u->msg, 5000, NULL);
+		u->done = true;
+		return;
+	}
 	if (u->parsed) {
 		struct sy_error err = {0};
 		sy_error_set(

@@ -153,18 +153,28 @@ enum sy_status engine_model_token(struct engine *e, const char *model, int id, c
 	return t ? SY_OK : SY_ERR_NOT_FOUND;
 }
 
+/* The model id whose load settings may change now (known and not loaded) in *out; mu held.
+ * what names the setting for the message. */
+static enum sy_status settable(struct engine *e, const char *id, const char *what,
+                               struct sy_error *err, struct engine_model **out)
+{
+	struct engine_model *m = *out = engine_model_find(e, id);
+	if (!m)
+		return sy_error_set(err, SY_ERR_NOT_FOUND, "model %s is not in the catalogue", id);
+	if (m->state == ENGINE_MODEL_LOADED || m->state == ENGINE_MODEL_LOADING)
+		return sy_error_set(err, SY_ERR_INVALID_ARG,
+		                    "model %s is loaded: unload it before changing its %s", id,
+		                    what);
+	return SY_OK;
+}
+
 enum sy_status engine_model_set_precision(struct engine *e, const char *id, enum linear_precision p,
                                           struct sy_error *err)
 {
 	pthread_mutex_lock(&e->mu);
-	struct engine_model *m = engine_model_find(e, id);
-	enum sy_status s = SY_OK;
-	if (!m)
-		s = sy_error_set(err, SY_ERR_NOT_FOUND, "model %s is not in the catalogue", id);
-	else if (m->state == ENGINE_MODEL_LOADED || m->state == ENGINE_MODEL_LOADING)
-		s = sy_error_set(err, SY_ERR_INVALID_ARG,
-		                 "model %s is loaded: unload it before changing its precision", id);
-	else
+	struct engine_model *m;
+	enum sy_status s = settable(e, id, "precision", err, &m);
+	if (s == SY_OK)
 		m->precision = p;
 	pthread_mutex_unlock(&e->mu);
 	return s;
@@ -174,14 +184,9 @@ enum sy_status engine_model_set_options(struct engine *e, const char *id,
                                         const struct model_options *o, struct sy_error *err)
 {
 	pthread_mutex_lock(&e->mu);
-	struct engine_model *m = engine_model_find(e, id);
-	enum sy_status s = SY_OK;
-	if (!m)
-		s = sy_error_set(err, SY_ERR_NOT_FOUND, "model %s is not in the catalogue", id);
-	else if (m->state == ENGINE_MODEL_LOADED || m->state == ENGINE_MODEL_LOADING)
-		s = sy_error_set(err, SY_ERR_INVALID_ARG,
-		                 "model %s is loaded: unload it before changing its options", id);
-	else
+	struct engine_model *m;
+	enum sy_status s = settable(e, id, "options", err, &m);
+	if (s == SY_OK)
 		m->opts = *o;
 	pthread_mutex_unlock(&e->mu);
 	return s;

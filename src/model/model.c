@@ -121,22 +121,33 @@ enum sy_status model_too_long(struct sy_error *err, int n, int limit)
 	                    limit);
 }
 
+enum sy_status model_join_prefix(const struct model_input *in, struct sy_error *err,
+                                 const char **text, size_t *len, char **joined)
+{
+	*text = in->text;
+	*len = in->len;
+	*joined = NULL;
+	if (!in->prefix || !in->prefix_len)
+		return SY_OK;
+	char *j = malloc(in->prefix_len + in->len + 1);
+	if (!j)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory for a prompt");
+	memcpy(j, in->prefix, in->prefix_len);
+	memcpy(j + in->prefix_len, in->text, in->len);
+	j[in->prefix_len + in->len] = '\0';
+	*text = *joined = j;
+	*len = in->prefix_len + in->len;
+	return SY_OK;
+}
+
 enum sy_status model_tokenize(const struct tokenizer *tok, const struct model_input *in,
                               int max_length, struct sy_error *err, struct tok_encoding *out)
 {
-	const char *text = in->text;
-	size_t len = in->len;
-	char *joined = NULL;
-	if (in->prefix && in->prefix_len) {
-		joined = malloc(in->prefix_len + len + 1);
-		if (!joined)
-			return sy_error_set(err, SY_ERR_NOMEM, "out of memory for a prompt");
-		memcpy(joined, in->prefix, in->prefix_len);
-		memcpy(joined + in->prefix_len, text, len);
-		joined[in->prefix_len + len] = '\0';
-		text = joined;
-		len += in->prefix_len;
-	}
+	const char *text;
+	size_t len;
+	char *joined;
+	if (model_join_prefix(in, err, &text, &len, &joined) != SY_OK)
+		return SY_ERR_NOMEM;
 	struct tok_encode_params p = tokenizer_default_params();
 	p.add_special_tokens = true;
 	p.max_length = in->truncate ? max_length : -1;

@@ -210,6 +210,10 @@ enum sy_status model_extract_texts(struct model *m, const char *const *texts, co
                                    struct model_item_result *res, int *n_tokens);
 
 /* Helpers for prepare implementations. */
+/* prefix + text of in: *text and *len point at in->text itself when there is no prefix, else
+ * at the malloc'd join in *joined (the caller frees it; NULL when nothing was joined). */
+enum sy_status model_join_prefix(const struct model_input *in, struct sy_error *err,
+                                 const char **text, size_t *len, char **joined);
 /* Tokenises prefix + text (joined, as sentence-transformers prompts are) into out.
  * max_length > 0 truncates to it unless in->truncate is false, in which case a longer text
  * fails with SY_ERR_LIMIT naming both counts. */

@@ -3,23 +3,37 @@
  * token usage at its prices to the spend counters and the route's and the key's budget windows,
  * and writes one JSONL line to the decision log: route, policy, signals, choice, reason, every
  * attempt, latency, tokens, cost, status and error. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/clock.h"
 #include "base/json_write.h"
+#include "base/log.h"
 #include "router/chat_internal.h"
+
+/* A token count an upstream reports: a whole number from 0 to a billion. Anything else (negative,
+ * 1e300, NaN) is not taken, so it can neither make spend negative, which would keep a budget
+ * from ever running out, nor overflow the conversion. */
+static bool usage_count(const cJSON *v, long *out)
+{
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 1e9) ||
+	    v->valuedouble != floor(v->valuedouble))
+		return false;
+	*out = (long)v->valuedouble;
+	return true;
+}
 
 void chat_find_usage(const cJSON *doc, long *in, long *out)
 {
 	const cJSON *u = cJSON_GetObjectItemCaseSensitive(doc, "usage");
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
-	if (cJSON_IsNumber(p))
-		*in = (long)p->valuedouble;
-	if (cJSON_IsNumber(c))
-		*out = (long)c->valuedouble;
+	if (p && !usage_count(p, in))
+		sy_log(SY_LOG_WARN, "router: ignoring usage.prompt_tokens out of range");
+	if (c && !usage_count(c, out))
+		sy_log(SY_LOG_WARN, "router: ignoring usage.completion_tokens out of range");
 }
 
 void chat_stream_usage(const char *data, size_t len, long *in, long *out)

@@ -71,6 +71,13 @@ void router_release(struct router_holder *h, struct router_ref *ref)
 
 enum sy_status router_reload(struct router_holder *h, struct sy_error *err)
 {
+	return router_reload_ex(h, false, err);
+}
+
+/* A config that lost all its routes and tasks (a truncated or emptied file) would turn every
+ * call into a 404; unless allow_empty, the reload is refused and the old router stays. */
+enum sy_status router_reload_ex(struct router_holder *h, bool allow_empty, struct sy_error *err)
+{
 	if (!h->path[0])
 		return sy_error_set(err, SY_ERR_INVALID_ARG,
 		                    "no config file: start with --config FILE to use routes");
@@ -78,6 +85,21 @@ enum sy_status router_reload(struct router_holder *h, struct sy_error *err)
 	enum sy_status st = router_load_file(h->path, &h->deps, err, &r);
 	if (st != SY_OK)
 		return st;
+	if (!allow_empty && router_n_routes(r) + router_n_tasks(r) == 0) {
+		struct router_ref *cur;
+		const struct router *old = router_acquire(h, &cur);
+		const int had = old ? router_n_routes(old) + router_n_tasks(old) : 0;
+		router_release(h, cur);
+		if (had > 0) {
+			router_free(r);
+			return sy_error_set(
+			    err, SY_ERR_INVALID_ARG,
+			    "%s has no routes and no tasks (the ones in use have %d); "
+			    "refused, as a truncated file would drop them all (reload "
+			    "with allow_empty=true to mean it)",
+			    h->path, had);
+		}
+	}
 	struct router_ref *ref = calloc(1, sizeof *ref);
 	if (!ref) {
 		router_free(r);

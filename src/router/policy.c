@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/log.h"
+#include "base/json_write.h"
 #include "router/router_internal.h"
 
 const char *policy_name(enum policy_kind k)
@@ -21,6 +22,18 @@ const char *policy_name(enum policy_kind k)
 }
 
 /* order = [first, the other candidates in route order] */
+/* Signals go into the decision log as a JSON object; names and labels in them may come from a
+ * model's answer, so they are written escaped. The object is kept only when it fits whole (a cut
+ * one would break the log's line); else "{}". Frees b. */
+static void signals_set(char *signals, size_t scap, struct sbuf *b)
+{
+	if (!b->oom && b->data && b->len < scap)
+		memcpy(signals, b->data, b->len + 1);
+	else
+		snprintf(signals, scap, "{}");
+	sbuf_free(b);
+}
+
 static int order_from(const struct route_def *rt, int first, int *order)
 {
 	int n = 0;
@@ -185,7 +198,8 @@ static int policy_semantic(struct router *r, struct route_def *rt, const struct 
 	}
 	int best = -1;
 	float best_sim = -2;
-	size_t at = (size_t)snprintf(signals, scap, "{");
+	struct sbuf sig = {0};
+	sbuf_putc(&sig, '{');
 	for (int t = 0; t < rt->n_targets; t++) {
 		const struct semantic_target *tg = &rt->targets[t];
 		float top = -2;
@@ -197,17 +211,18 @@ static int policy_semantic(struct router *r, struct route_def *rt, const struct 
 			if (dot > top)
 				top = (float)dot;
 		}
-		if (at < scap)
-			at += (size_t)snprintf(signals + at, scap - at, "%s\"%s\":%.4f",
-			                       t ? "," : "", cand_name(r, rt, tg->candidate), top);
+		if (t)
+			sbuf_putc(&sig, ',');
+		json_write_str(&sig, cand_name(r, rt, tg->candidate), -1);
+		sbuf_printf(&sig, ":%.4f", top);
 		const float th = tg->threshold >= 0 ? tg->threshold : rt->semantic_threshold;
 		if (top >= th && top > best_sim) {
 			best_sim = top;
 			best = t;
 		}
 	}
-	if (at < scap)
-		snprintf(signals + at, scap - at, "}");
+	sbuf_putc(&sig, '}');
+	signals_set(signals, scap, &sig);
 	free(q);
 	if (best < 0) {
 		snprintf(reason, rcap, "semantic: no route above its threshold: default %s",
@@ -258,7 +273,11 @@ static int policy_learned(struct router *r, struct route_def *rt, const struct c
 		for (int i = 0; i < rt->n_candidates && choice < 0; i++)
 			if (!strcmp(cand_name(r, rt, i), c->labels[k]))
 				choice = i;
-		snprintf(signals, scap, "{\"label\":\"%s\",\"p\":%.4f}", c->labels[k], p[k]);
+		struct sbuf sig = {0};
+		sbuf_puts(&sig, "{\"label\":");
+		json_write_str(&sig, c->labels[k], -1);
+		sbuf_printf(&sig, ",\"p\":%.4f}", p[k]);
+		signals_set(signals, scap, &sig);
 		if (choice < 0) {
 			snprintf(reason, rcap,
 			         "learned: class \"%s\" (p %.3f) names no candidate: default %s",
@@ -350,7 +369,13 @@ static int policy_llm_classifier(struct router *r, struct route_def *rt,
 	}
 	upstream_call_free(call);
 	free(body);
-	snprintf(signals, scap, "{\"classifier\":\"%s\",\"label\":\"%.60s\"}", u->name, label);
+	struct sbuf sig = {0};
+	sbuf_puts(&sig, "{\"classifier\":");
+	json_write_str(&sig, u->name, -1);
+	sbuf_puts(&sig, ",\"label\":");
+	json_write_str(&sig, label, (long)strnlen(label, 60));
+	sbuf_putc(&sig, '}');
+	signals_set(signals, scap, &sig);
 	if (choice < 0) {
 		snprintf(reason, rcap, "llm_classifier: %s (%s): default %s",
 		         label[0] ? "unknown label" : "no label", label[0] ? label : err.msg,

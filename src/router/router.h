@@ -59,8 +59,11 @@ void router_holder_free(struct router_holder *h);
 /* The router in use with a reference (NULL when none, or h is NULL); router_release it. */
 struct router *router_acquire(struct router_holder *h, struct router_ref **ref);
 void router_release(struct router_holder *h, struct router_ref *ref);
-/* Re-reads the config file into a new router and swaps it in; on error the old one stays. */
+/* Re-reads the config file into a new router and swaps it in; on error the old one stays, and so
+ * it does when the new file has no routes and no tasks while the old one had some (a truncated
+ * file) unless allow_empty. router_reload is router_reload_ex without allow_empty. */
 enum sy_status router_reload(struct router_holder *h, struct sy_error *err);
+enum sy_status router_reload_ex(struct router_holder *h, bool allow_empty, struct sy_error *err);
 
 int router_n_routes(const struct router *r);
 int router_n_tasks(const struct router *r);

@@ -1,6 +1,7 @@
 /* State that outlives router reloads: circuit breakers, spend per budget window, in-flight
  * calls per upstream, counters, and the decision-log file (see router_internal.h). One mutex;
  * every entry is small and looked up by name. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,10 +163,24 @@ static long period_of(const char *window)
 	return (long)(t / 86400);
 }
 
+/* The spend table is bounded: keys come from requests. Past the bound, unknown keys share one
+ * entry per window ("(overflow)"), so a flood of new keys meets a per-key budget together
+ * rather than each getting a fresh one or none being counted. */
+#define SPEND_MAX 4096
+#define SPEND_OVERFLOW "(overflow)"
+
 static struct spend *spend_find(struct router_state *s, const char *key, const char *window,
                                 bool create)
 {
 	long period = period_of(window);
+	if (s->n_spends >= SPEND_MAX && strcmp(key, SPEND_OVERFLOW) != 0) {
+		bool known = false;
+		for (int i = 0; i < s->n_spends && !known; i++)
+			known =
+			    !strcmp(s->spends[i].key, key) && !strcmp(s->spends[i].window, window);
+		if (!known)
+			key = SPEND_OVERFLOW;
+	}
 	for (int i = 0; i < s->n_spends; i++) {
 		struct spend *sp = &s->spends[i];
 		if (!strcmp(sp->key, key) && !strcmp(sp->window, window)) {
@@ -177,6 +192,8 @@ static struct spend *spend_find(struct router_state *s, const char *key, const c
 		}
 	}
 	if (!create)
+		return NULL;
+	if (s->n_spends >= SPEND_MAX + 8) /* the overflow entries' room is full too */
 		return NULL;
 	GROW(s->spends, s->n_spends, s->cap_spends);
 	if (s->n_spends == s->cap_spends)
@@ -202,7 +219,7 @@ void state_spend_add(struct router_state *s, const char *key, const char *window
 {
 	pthread_mutex_lock(&s->mu);
 	struct spend *sp = spend_find(s, key, window, true);
-	if (sp)
+	if (sp && usd > 0 && isfinite(usd)) /* spend only grows */
 		sp->usd += usd;
 	pthread_mutex_unlock(&s->mu);
 }

@@ -13,6 +13,7 @@ struct auth_token {
 	char *token;
 	size_t len;
 	bool admin;
+	bool critical; /* may claim x-switchyard-critical */
 };
 
 struct auth {
@@ -20,7 +21,7 @@ struct auth {
 	int n_tokens;
 };
 
-static bool auth_add(struct auth *a, const char *s, size_t len, bool admin)
+static bool auth_add(struct auth *a, const char *s, size_t len, bool admin, bool critical)
 {
 	struct auth_token *t = realloc(a->tokens, (size_t)(a->n_tokens + 1) * sizeof *t);
 	if (!t)
@@ -31,7 +32,8 @@ static bool auth_add(struct auth *a, const char *s, size_t len, bool admin)
 		return false;
 	memcpy(copy, s, len);
 	copy[len] = '\0';
-	a->tokens[a->n_tokens++] = (struct auth_token){.token = copy, .len = len, .admin = admin};
+	a->tokens[a->n_tokens++] =
+	    (struct auth_token){.token = copy, .len = len, .admin = admin, .critical = critical};
 	return true;
 }
 
@@ -55,10 +57,20 @@ enum sy_status auth_load_text(const char *name, const char *text, struct sy_erro
 			e--;
 		if (s == e || *s == '#')
 			continue;
-		bool admin = false;
-		if (e - s > 6 && !strncmp(s, "admin:", 6)) {
+		bool admin = false, critical = false;
+		if (e - s >= 6 && !strncmp(s, "admin:", 6)) {
 			admin = true;
 			s += 6;
+		} else if (e - s >= 9 && !strncmp(s, "critical:", 9)) {
+			critical = true;
+			s += 9;
+		}
+		if (s == e) { /* "admin:" alone must not become a user token named "admin:" */
+			auth_free(a);
+			return sy_error_set(err, SY_ERR_FORMAT,
+			                    "%s: line %d: an empty %s token (write %s:TOKEN)", name,
+			                    line_no, admin ? "admin" : "critical",
+			                    admin ? "admin" : "critical");
 		}
 		for (const char *c = s; c < e; c++) {
 			if (isspace((unsigned char)*c) || (unsigned char)*c < 0x21) {
@@ -68,7 +80,7 @@ enum sy_status auth_load_text(const char *name, const char *text, struct sy_erro
 				                    name, line_no);
 			}
 		}
-		if (!auth_add(a, s, (size_t)(e - s), admin)) {
+		if (!auth_add(a, s, (size_t)(e - s), admin, critical)) {
 			auth_free(a);
 			return sy_error_set(err, SY_ERR_NOMEM, "%s: out of memory", name);
 		}
@@ -105,14 +117,15 @@ static bool token_equal(const char *a, size_t alen, const char *b, size_t blen)
 	return diff == 0;
 }
 
-enum auth_level auth_check(const struct auth *a, const char *authorization)
+struct auth_identity auth_identify(const struct auth *a, const char *authorization)
 {
+	struct auth_identity id = {AUTH_LEVEL_NONE, -1, false};
 	if (!authorization)
-		return AUTH_LEVEL_NONE;
+		return id;
 	while (*authorization == ' ')
 		authorization++;
 	if (strncasecmp(authorization, "Bearer ", 7) != 0)
-		return AUTH_LEVEL_NONE;
+		return id;
 	const char *s = authorization + 7;
 	while (*s == ' ')
 		s++;
@@ -120,17 +133,24 @@ enum auth_level auth_check(const struct auth *a, const char *authorization)
 	while (len && s[len - 1] == ' ')
 		len--;
 	if (!len)
-		return AUTH_LEVEL_NONE;
+		return id;
 	/* Check every token so the time does not depend on which one matched. */
-	enum auth_level level = AUTH_LEVEL_NONE;
 	for (int i = 0; i < a->n_tokens; i++) {
 		if (token_equal(s, len, a->tokens[i].token, a->tokens[i].len)) {
 			enum auth_level l = a->tokens[i].admin ? AUTH_LEVEL_ADMIN : AUTH_LEVEL_USER;
-			if (l > level)
-				level = l;
+			if (l > id.level) {
+				id.level = l;
+				id.index = i;
+				id.critical = a->tokens[i].admin || a->tokens[i].critical;
+			}
 		}
 	}
-	return level;
+	return id;
+}
+
+enum auth_level auth_check(const struct auth *a, const char *authorization)
+{
+	return auth_identify(a, authorization).level;
 }
 
 int auth_n_tokens(const struct auth *a)

@@ -12,6 +12,7 @@
  * handler. on_completed() runs when the answer has gone out (or the client went away) and frees
  * the request; the in-flight count it maintains is what a graceful shutdown waits on. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -297,10 +299,56 @@ static void request_id_assign(struct server *s, struct MHD_Connection *conn, cha
 }
 
 /* Decides, from the headers alone, whether the request is refused. Fills cr->early if so. */
+/* Framing headers seen on a request, for the checks against request smuggling. */
+struct framing {
+	int n_length, n_encoding;
+	bool lengths_differ;
+	const char *length;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+	(void)kind;
+	struct framing *f = cls;
+	if (!strcasecmp(key, "Content-Length")) {
+		if (f->length && strcmp(f->length, value ? value : "") != 0)
+			f->lengths_differ = true;
+		f->length = value ? value : "";
+		f->n_length++;
+	} else if (!strcasecmp(key, "Transfer-Encoding")) {
+		f->n_encoding++;
+	}
+	return MHD_YES;
+}
+
+/* What makes a request ambiguous or unsafe to route: two different Content-Length headers, or
+ * Content-Length with Transfer-Encoding (a proxy in front may frame the body differently, which
+ * smuggles a second request), and control characters in the decoded path (a %00 would cut the
+ * model name short: /v1/encode/bert%00x must not reach bert). NULL when it is fine. */
+static const char *request_malformed(struct MHD_Connection *conn, const char *path)
+{
+	struct framing f = {0};
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+	if (f.lengths_differ)
+		return "two different Content-Length headers";
+	if (f.n_length && f.n_encoding)
+		return "Content-Length together with Transfer-Encoding";
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return "a control character (or %00) in the path";
+	return NULL;
+}
+
 static void request_precheck(struct server *s, struct conn_request *cr, enum http_method allowed)
 {
 	struct response *rs = &cr->early;
 	struct MHD_Connection *conn = cr->rq.conn;
+	const char *bad = request_malformed(conn, cr->rq.path);
+	if (bad) {
+		response_error_set(rs, 400, "INVALID_INPUT", "malformed request: %s", bad);
+		goto refused;
+	}
 	if (cr->kind == ROUTE_KIND_NONE) {
 		response_error_set(rs, 404, "NOT_FOUND", "no route for %s", cr->rq.path);
 		goto refused;
@@ -395,6 +443,26 @@ static bool request_has_body(struct MHD_Connection *conn)
 	if (cl && strcmp(cl, "0") != 0)
 		return true;
 	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding") != NULL;
+}
+
+/* Percent-decodes the URL in place as libmicrohttpd would, except that %00 becomes 0x01 instead
+ * of ending the string early, so request_malformed can refuse it. */
+static size_t unescape_url(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls, (void)conn;
+	char *w = s;
+	for (const char *r = s; *r; r++) {
+		if (r[0] == '%' && isxdigit((unsigned char)r[1]) && isxdigit((unsigned char)r[2])) {
+			const char hex[3] = {r[1], r[2], 0};
+			const char c = (char)strtol(hex, NULL, 16);
+			*w++ = c ? c : 0x01;
+			r += 2;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -564,11 +632,11 @@ enum sy_status server_start(struct engine *e, const struct server_config *cfg, s
 		flags |= MHD_USE_IPv6;
 	unsigned conn_limit = cfg->connection_limit > 0 ? (unsigned)cfg->connection_limit : 256;
 	unsigned timeout = cfg->connection_timeout_s > 0 ? (unsigned)cfg->connection_timeout_s : 60;
-	s->daemon =
-	    MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-	                     (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-	                     MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-	                     timeout, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
+	s->daemon = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT, conn_limit,
+	    MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL, MHD_OPTION_END);
 	if (!s->daemon) {
 		int e2 = errno;
 		server_stop(s);

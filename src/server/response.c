@@ -12,8 +12,14 @@ void response_header_add(struct response *rs, const char *name, const char *fmt,
 	rs->headers[rs->n_headers].name = name;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(rs->headers[rs->n_headers].value, sizeof rs->headers[0].value, fmt, ap);
+	char *v = rs->headers[rs->n_headers].value;
+	vsnprintf(v, sizeof rs->headers[0].value, fmt, ap);
 	va_end(ap);
+	/* Values may quote what a client or a model wrote (a steered classifier label in the
+	 * routing reason): a CR or LF would split the header. */
+	for (; *v; v++)
+		if ((unsigned char)*v < 0x20 || *v == 0x7f)
+			*v = ' ';
 	rs->n_headers++;
 }
 

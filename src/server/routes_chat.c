@@ -63,12 +63,35 @@ static void explain_headers(struct response *rs, const struct chat_outcome *o, b
 		response_header_add(rs, "x-switchyard-cost-usd", "%.8f", o->cost_usd);
 }
 
-static const char *bearer(struct request *rq)
+/* Who the request is for budgets, and whether it may claim the critical exemption. With a key
+ * file, the matched token's line ("token#3"), whatever the header's spelling, and the token's
+ * permission; without one, the bearer text with the spaces around it trimmed (so "Bearer  t"
+ * is "t"), and the header alone decides, as there is no identity to grant permissions to. */
+static void principal_of(struct request *rq, char *key, size_t cap, bool *may_be_critical)
 {
 	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
-	if (h && !strncasecmp(h, "Bearer ", 7))
-		return h + 7;
-	return "";
+	key[0] = '\0';
+	if (rq->srv->auth) {
+		struct auth_identity id = auth_identify(rq->srv->auth, h);
+		if (id.index >= 0)
+			snprintf(key, cap, "token#%d", id.index);
+		*may_be_critical = id.critical;
+		return;
+	}
+	*may_be_critical = true;
+	if (!h)
+		return;
+	while (*h == ' ')
+		h++;
+	if (strncasecmp(h, "Bearer ", 7) != 0)
+		return;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	size_t n = strlen(h);
+	while (n && h[n - 1] == ' ')
+		n--;
+	snprintf(key, cap, "%.*s", (int)(n < cap ? n : cap - 1), h);
 }
 
 void route_chat(struct request *rq, struct response *rs)
@@ -83,9 +106,13 @@ void route_chat(struct request *rq, struct response *rs)
 		    "given with --config (docs/ROUTING.md)");
 		return;
 	}
+	char key[160];
+	bool may_be_critical;
+	principal_of(rq, key, sizeof key, &may_be_critical);
 	const char *crit =
 	    MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "x-switchyard-critical");
-	const bool critical = crit && (!strcmp(crit, "1") || !strcasecmp(crit, "true"));
+	const bool critical =
+	    may_be_critical && crit && (!strcmp(crit, "1") || !strcasecmp(crit, "true"));
 	struct chat_stream *cs = calloc(1, sizeof *cs);
 	if (!cs) {
 		router_release(s->routers, ref);
@@ -95,7 +122,7 @@ void route_chat(struct request *rq, struct response *rs)
 	cs->srv = s;
 	cs->ref = ref;
 	cs->r = r;
-	router_chat(r, rq->body, rq->body_len, bearer(rq), critical, &cs->out);
+	router_chat(r, rq->body, rq->body_len, key, critical, &cs->out);
 	struct chat_outcome *o = &cs->out;
 	explain_headers(rs, o, !o->stream);
 	if (o->error_code) {
@@ -123,7 +150,12 @@ void route_chat(struct request *rq, struct response *rs)
 void route_router_reload(struct request *rq, struct response *rs)
 {
 	struct sy_error err = {0};
-	if (server_router_reload(rq->srv, &err) != SY_OK) {
+	const char *ae =
+	    MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "allow_empty");
+	const bool allow_empty = ae && (!strcmp(ae, "true") || !strcmp(ae, "1"));
+	enum sy_status s = rq->srv->routers ? router_reload_ex(rq->srv->routers, allow_empty, &err)
+	                                    : server_router_reload(rq->srv, &err);
+	if (s != SY_OK) {
 		response_error_set(rs, 400, "INVALID_INPUT",
 		                   "reload failed, the routes in use stay: %s", err.msg);
 		return;

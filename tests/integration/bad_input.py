@@ -39,6 +39,26 @@ def raw_request(method, path, body=b"", headers=None, timeout=BOUND_S):
     return r.status, data, dt
 
 
+def raw_bytes(request):
+    """Sends bytes as they are (for framing http.client will not write) and reads the status and
+    whatever comes back before the server closes or a second passes."""
+    s = socket.create_connection((HOST, PORT), timeout=BOUND_S)
+    s.sendall(request)
+    s.settimeout(1)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        pass
+    s.close()
+    line = data.split(b"\r\n", 1)[0].split()
+    return (int(line[1]) if len(line) > 1 and line[1].isdigit() else 0), data
+
+
 def still_serving():
     st, _, _ = raw_request("GET", "/healthz")
     if st != 200:
@@ -132,6 +152,21 @@ def main():
         case(f"traversal {path[:50]}", method, path, '{"items":[{"text":"a"}]}',
              {400, 404, 414, 431})
     case("unknown route", "GET", "/etc/passwd", b"", {404}, "NOT_FOUND")
+    # A NUL in a path segment must not cut the model name short (issue 23.15).
+    case("NUL in the model name", "POST", "/v1/encode/bert%00x", '{"items":[{"text":"a"}]}',
+         {400}, "INVALID_INPUT", "path")
+    # Request smuggling behind a proxy: ambiguous framing is refused (issue 23.14).
+    body = b'{"items":[{"text":"a"}]}'
+    for name, head in [
+            ("two different Content-Length headers",
+             b"Content-Length: %d\r\nContent-Length: 5\r\n" % len(body)),
+            ("Content-Length with Transfer-Encoding",
+             b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n" % len(body))]:
+        st, data = raw_bytes(b"POST /v1/encode/bert HTTP/1.1\r\nHost: x\r\n" + head +
+                             b"Content-Type: application/json\r\n\r\n" + body)
+        if st != 400:
+            fail(f"{name}: status {st}: {data[:200]}")
+        still_serving()
     case("wrong method", "GET", enc, b"", {405})
     # Broken model files: a clear 502 naming the problem, again on retry, others unaffected.
     for m, frag in [("corrupt", "safetensors"), ("truncated", "safetensors"),

@@ -218,6 +218,9 @@ a, h = ok("perkey", "spend", headers={"Authorization": "Bearer key-a"})
 st, data, h = chat("perkey", "more", headers={"Authorization": "Bearer key-a"})
 assert st == 429 and "this key" in json.loads(data)["error"]["message"], (st, data)
 a, h = ok("perkey", "other key", headers={"Authorization": "Bearer key-b"})
+# the same key spelled with other spaces is the same key, not a fresh budget (issue 23.11)
+st, data, h = chat("perkey", "more", headers={"Authorization": "Bearer    key-a  "})
+assert st == 429 and "this key" in json.loads(data)["error"]["message"], (st, data)
 # downgrade near the limit (non-critical to the cheapest), critical requests keep the choice
 a, h = ok("thrifty", "first")
 assert h["x-switchyard-model"] == "big", h
@@ -237,6 +240,10 @@ a, h = ok("asked", "this is a hard one")
 assert h["x-switchyard-model"] == "big" and "llm_classifier" in h["x-switchyard-reason"], h
 a, h = ok("asked", "easy")
 assert h["x-switchyard-model"] == "small", h
+# A label the user steered into CR/LF and quotes: the default route, and one intact log line
+# (checked with the decision log below; issue 23.12).
+a, h = ok("asked", "please inject this")
+assert "unknown label" in h["x-switchyard-reason"], h
 
 # learned and strong/weak routers (trained above on USE-lite embeddings)
 a, h = ok("learnt", "please debug my python program, it crashes")
@@ -300,6 +307,9 @@ assert after == before + 1, (before, after)
 
 # explained: decision log lines and Prometheus counters
 lines = [json.loads(l) for l in open(f"{tmp}/decisions.jsonl")]
+assert not any("forged" in l for l in lines), "a classifier label forged a decision-log line"
+assert any(l.get("signals", {}).get("label", "").startswith("sm\r\nall") for l in lines), \
+    "the steered label is not in the log, escaped"
 assert len(lines) >= 30, len(lines)
 last = [l for l in lines if l["route"] == "chain"][-1]
 assert last["choice"] == "small" and [a["candidate"] for a in last["attempts"]] == ["fail", "broken", "small"], last
@@ -367,4 +377,16 @@ echo "routes: [oops" >>"$tmp/config.yaml"
 code=$(curl -s -o "$tmp/reload.json" -w '%{http_code}' -X POST "$URL/v1/admin/router/reload")
 [ "$code" = 400 ] || fail "broken reload answered $code"
 curl -sf "$URL/v1/chat/completions" -d '{"model":"newer","messages":[{"role":"user","content":"x"}]}' | grep -q 'echo-small' || fail "routes lost after a failed reload"
+# a file truncated to nothing would drop every route: refused by SIGHUP and the admin route,
+# taken only with allow_empty=true (issue 23.7)
+cp "$tmp/config.yaml" "$tmp/config.full"
+: >"$tmp/config.yaml"
+code=$(curl -s -o "$tmp/reload.json" -w '%{http_code}' -X POST "$URL/v1/admin/router/reload")
+[ "$code" = 400 ] && grep -q "no routes" "$tmp/reload.json" || fail "an emptied config reloaded: $code $(cat "$tmp/reload.json")"
+kill -HUP "$PID"
+sleep 0.3
+curl -sf "$URL/v1/chat/completions" -d '{"model":"newer","messages":[{"role":"user","content":"x"}]}' | grep -q 'echo-small' || fail "routes lost after an emptied config"
+curl -sf -X POST "$URL/v1/admin/router/reload?allow_empty=true" | grep -q '"routes":0' || fail "allow_empty reload"
+grep -v '^routes: \[oops' "$tmp/config.full" >"$tmp/config.yaml" # without the broken line
+curl -sf -X POST "$URL/v1/admin/router/reload" | grep -q '"reloaded":true' || fail "reload after allow_empty"
 echo "ok: reload"

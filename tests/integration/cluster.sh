@@ -121,6 +121,104 @@ assert n.stream_messages("SY_DEAD") == before + 1
 print("ok: no workers -> 503, garbage -> dead letters")
 PY
 
+# A worker's reply is not trusted (issue 23.1): a rogue "worker" (this script: fake heartbeats,
+# a core subscription on the work subject) answers a dense request with a multivector and an
+# extract request with an entity past its text. The gateway answers an error, sends no memory
+# back, and keeps serving.
+timeout --foreground 300 "$SY" gateway --host 127.0.0.1 --port 0 --nats "$NATS" --pool rogue \
+	--request-timeout-ms 5000 --no-builtin-models --model bert --model ner \
+	>"$tmp/gw3.out" 2>"$tmp/gw3.err" &
+GW3=$!
+sy_pids+=("$GW3")
+GW3_URL=
+for _ in $(seq 1 200); do
+	GW3_URL=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/gw3.out" 2>/dev/null || true)
+	[ -n "$GW3_URL" ] && break
+	sleep 0.05
+done
+[ -n "$GW3_URL" ] || fail "rogue-pool gateway did not start"
+python3 - "$GW3_URL" "$NPORT" <<'PY' || { tail -n 5 "$tmp"/gw3.err; fail "untrusted worker replies"; }
+import http.client, json, sys, threading, time, urllib.parse
+sys.path.insert(0, "tests/integration/lib")
+from nats_client import Nats
+u = urllib.parse.urlparse(sys.argv[1])
+def post(path, body):
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    return r.status, r.read()
+n = Nats(int(sys.argv[2]))
+n.subscribe("sy.work.*.rogue")
+stop = False
+def beat():
+    hb = Nats(int(sys.argv[2]))
+    while not stop:
+        hb.publish("sy.workers.rogue", b"rogue")
+        time.sleep(0.3)
+threading.Thread(target=beat, daemon=True).start()
+time.sleep(0.8)
+forged = [
+    ("/v1/encode/bert", {"items": [{"text": "hello"}]},
+     {"ok": True, "dims": 2, "n_tokens": [3], "queue_ms": 0, "inference_ms": 0,
+      "multivector": [{"d": 2, "n": 1, "v": [1, 2]}]}),
+    ("/v1/extract/ner", {"items": [{"text": "hello"}]},
+     {"ok": True, "dims": 0, "n_tokens": [3], "queue_ms": 0, "inference_ms": 0,
+      "entities": [[{"l": "PER", "s": 0, "e": 30000, "x": 0.9}]]}),
+    ("/v1/extract/ner", {"items": [{"text": "hello"}]},
+     {"ok": True, "dims": 0, "n_tokens": [3], "queue_ms": 0, "inference_ms": 0,
+      "entities": [[{"l": "PER", "s": 0, "e": 1000000, "x": 0.9}]]}),
+]
+for path, body, reply in forged:
+    res = {}
+    t = threading.Thread(target=lambda: res.update(r=post(path, body)))
+    t.start()
+    subj, _, data = n.next_msg(timeout=10)
+    unit = json.loads(data)
+    reply.update({"req": unit["req"], "first": unit["first"]})
+    n.publish(unit["reply"], json.dumps(reply).encode())
+    t.join()
+    st, raw = res["r"]
+    assert st >= 500 and len(raw) < 2000, (path, st, raw[:300])
+    assert b"worker answered" in raw, raw[:300]
+stop = True
+print("ok: forged worker replies (wrong kind, offsets past the text) answered as errors")
+PY
+kill "$GW3" 2>/dev/null || true
+
+# NATS protocol injection through a unit's reply subject (issue 23.2): the worker refuses the
+# unit (dead letter) instead of writing the text as protocol; the dead-letter stream survives.
+python3 - "$NPORT" <<'PY' || fail "reply-subject injection"
+import json, sys, time
+sys.path.insert(0, "tests/integration/lib")
+from nats_client import Nats
+n = Nats(int(sys.argv[1]))
+watch = Nats(int(sys.argv[1]))
+watch.subscribe("sy.y")
+before = n.stream_messages("SY_DEAD")
+evil = "sy.x 0\r\n\r\nPUB $JS.API.STREAM.DELETE.SY_DEAD _INBOX.evil 0\r\n\r\nPUB sy.y"
+unit = {"v": 1, "reply": evil, "req": "r1", "first": 0, "model": "bert",
+        "p": {"task": 1, "outputs": 1, "normalize": -1, "truncate": True, "is_query": False,
+              "instruction": None, "query": None, "labels": None, "threshold": -1,
+              "aggregation": 0, "tokens": False}, "texts": ["x"]}
+n.publish("sy.work.bert.p1", json.dumps(unit).encode())
+for _ in range(100):
+    if n.stream_messages("SY_DEAD") == before + 1:
+        break
+    time.sleep(0.1)
+info = n.stream_info("SY_DEAD")
+assert "error" not in info, info  # still there
+assert info["state"]["messages"] == before + 1, info["state"]
+try:
+    watch.next_msg(timeout=1)
+    raise AssertionError("a message reached sy.y")
+except TimeoutError:
+    pass
+# Both streams have a byte bound (issue 23.3).
+assert info["config"]["max_bytes"] > 0, info["config"]
+assert n.stream_info("SY_WORK_p1")["config"]["max_bytes"] > 0
+print("ok: a reply subject with protocol text is refused; streams are byte-bounded")
+PY
+
 # Poison: workers that NAK a text on every delivery; after --max-deliver 3 it is set aside.
 kill "$W1" "$W2"
 wait "$W1" "$W2" 2>/dev/null || true

@@ -691,20 +691,11 @@ static enum sy_status use_lite_prepare(const void *impl, const struct model_inpu
                                        struct sy_error *err, struct model_prepared *out)
 {
 	const struct use_lite *m = impl;
-	const char *text = in->text;
-	size_t len = in->len;
-	char *joined = NULL;
-	if (in->prefix && in->prefix_len) {
-		joined = malloc(in->prefix_len + len + 1);
-		if (!joined)
-			return sy_error_set(err, SY_ERR_NOMEM,
-			                    "use-lite: out of memory for a prompt");
-		memcpy(joined, in->prefix, in->prefix_len);
-		memcpy(joined + in->prefix_len, text, len);
-		joined[in->prefix_len + len] = '\0';
-		text = joined;
-		len += in->prefix_len;
-	}
+	const char *text;
+	size_t len;
+	char *joined;
+	if (model_join_prefix(in, err, &text, &len, &joined) != SY_OK)
+		return SY_ERR_NOMEM;
 	int32_t *ids = NULL;
 	int n = 0;
 	enum sy_status s = use_tokenizer_encode(m->tok, text, len, err, &ids, &n);

@@ -12,7 +12,9 @@ POST /v1/chat/completions behaves by the request's "model" (the upstream's model
   streamcut   a stream that sends two chunks and then drops the connection
   json        answers {"answer": 42, "confidence": 0.9} as content
   lowconf     answers "maybe 41; confidence: 0.2"
-  labeler     answers "big" when the last user message contains "hard", else "small"
+  labeler     answers "big" when the last user message contains "hard", a label with CR/LF and
+              quotes when it contains "inject" (a model steered to break the decision log), else
+              "small"
 GET /stats returns {"calls": {model: n}, "disconnects": {model: n}, "last_body": {...}}.
 Run: python3 mock_llm.py PORTFILE  (writes the port it listens on to PORTFILE).
 """
@@ -107,7 +109,9 @@ class Handler(BaseHTTPRequestHandler):
                         self.connection.setblocking(True)
             content = {"json": '{"answer": 42, "confidence": 0.9}',
                        "lowconf": "maybe 41; confidence: 0.2",
-                       "labeler": "big" if "hard" in text else "small"}.get(model, f"[{model}] {text}")
+                       "labeler": "big" if "hard" in text else
+                       "sm\r\nall\"}\n{\"forged\":1}" if "inject" in text else "small"}.get(
+                           model, f"[{model}] {text}")
             if not stream:
                 return self.send(200, answer(model, content, body))
             self.send_response(200)

@@ -1,6 +1,6 @@
 """A minimal NATS client over the text protocol (standard library only), for the cluster
-tests: publish raw bytes to a subject, and make JetStream API requests
-($JS.API.STREAM.INFO.<name>) to read a stream's message count."""
+tests: publish raw bytes to a subject, subscribe and read messages (a rogue worker), and make
+JetStream API requests ($JS.API.STREAM.INFO.<name>) to read a stream's state and config."""
 import json
 import socket
 import time
@@ -50,6 +50,29 @@ class Nats:
             if line == b"PING":
                 self.s.sendall(b"PONG\r\n")
         raise TimeoutError(subject)
+
+    def subscribe(self, subject):
+        self.sid += 1
+        self.s.sendall(b"SUB %s %d\r\nPING\r\n" % (subject.encode(), self.sid))
+        while self._line() != b"PONG":
+            pass
+
+    def next_msg(self, timeout=5):
+        """(subject, reply or None, data) of the next message on a subscription."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self._line()
+            if line.startswith(b"MSG "):
+                parts = line.split()
+                n = int(parts[-1])
+                reply = parts[3].decode() if len(parts) == 5 else None
+                return parts[1].decode(), reply, self._read(n)
+            if line == b"PING":
+                self.s.sendall(b"PONG\r\n")
+        raise TimeoutError("no message")
+
+    def stream_info(self, name):
+        return self.request("$JS.API.STREAM.INFO." + name)
 
     def stream_messages(self, name):
         info = self.request("$JS.API.STREAM.INFO." + name)
