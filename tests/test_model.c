@@ -175,6 +175,15 @@ static void test_safetensors_bad(void)
 	EXPECT_ST_ERR("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
 	              "\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}",
 	              16, 0, SY_ERR_FORMAT, "tensor a appears twice");
+	/* Overlapping ranges (issue 23.16): refused, as docs/SECURITY.md says; touching ones and
+	 * empty tensors are fine. */
+	EXPECT_ST_ERR("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+	              "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
+	              16, 0, SY_ERR_FORMAT, "overlapping data_offsets");
+	CHECK(st_try("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+	             "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+	             "\"c\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]}}",
+	             16, 0, msg) == SY_OK);
 	EXPECT_ST_ERR("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],"
 	              "\"data_offsets\":[0,4]}}",
 	              16, 0, SY_ERR_UNSUPPORTED, "9 dimensions");

@@ -150,6 +150,14 @@ static enum sy_status load(const char *yaml, struct sy_error *err, struct router
 static void test_config_errors(void)
 {
 	static const char *const cases[][2] = {
+	    /* A self-referencing alias (it crashed the loader) and a billion laughs: refused at the
+	     * alias, before anything expands (issue 23.6). */
+	    {"upstreams:\n  a: {base_url: u}\nroutes:\n  r:\n    candidates: [a]\n    verify: "
+	     "{schema: &s {type: object, properties: {x: *s}}}\n",
+	     "aliases"},
+	    {"x: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\ny: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	     "z: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n",
+	     "line 2: aliases"},
 	    {"upstreams:\n  a: {model: x}\n", "line 2: a needs a base_url"},
 	    {"upstreams:\n  a: {base_url: u, price_input: -1}\n", "price_input: expected a number"},
 	    {"upstreams:\n  a: {base_url: u, colour: red}\n", "colour is not an upstream setting"},

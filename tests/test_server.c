@@ -415,6 +415,22 @@ static void test_errors(void)
 	sbuf_free(&b);
 }
 
+/* Server paths are taken out of what non-admin callers see (issue 23.16); API routes stay. */
+static void test_redact_paths(void)
+{
+	char m[256] = "model ghost: /srv/models/ghost/config.json: not valid JSON; use "
+	              "/v1/extract/ner (see \"/etc/x/y\", /tmp) or a/b/c";
+	text_redact_paths(m, sizeof m);
+	CHECK_STREQ(m, "model ghost: <path>: not valid JSON; use /v1/extract/ner (see \"<path>\", "
+	               "/tmp) or a/b/c");
+	char small[12] = "x /a/b/c/d";
+	text_redact_paths(small, sizeof small);
+	CHECK_STREQ(small, "x <path>");
+	char tiny[8] = "/a/b";
+	text_redact_paths(tiny, sizeof tiny);
+	CHECK_STREQ(tiny, "<path>");
+}
+
 static void test_auth(void)
 {
 	struct auth *a = NULL;
@@ -612,6 +628,7 @@ int main(void)
 	RUN(test_model_info_json);
 	RUN(test_errors);
 	RUN(test_auth);
+	RUN(test_redact_paths);
 	RUN(test_config_yaml);
 	RUN(test_metrics);
 	return harness_summary();

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "server/errors.h"
 #include "server/json_codec.h"
@@ -62,4 +63,37 @@ void api_error_write_json(const struct api_error *e, struct sbuf *out)
 	sbuf_puts(out, ",\"message\":");
 	json_write_str(out, e->message, -1);
 	sbuf_puts(out, "}}");
+}
+
+static bool path_end(char c)
+{
+	return !c || c == ' ' || c == '\t' || c == ':' || c == ',' || c == ')' || c == '"' ||
+	       c == '\'' || c == ';';
+}
+
+void text_redact_paths(char *s, size_t cap)
+{
+	char out[SY_ERROR_MSG_LEN * 2];
+	size_t w = 0;
+	const size_t lim = cap < sizeof out ? cap : sizeof out;
+	for (const char *r = s; *r && w + 1 < lim;) {
+		const bool starts = *r == '/' && (r == s || r[-1] == ' ' || r[-1] == '(' ||
+		                                  r[-1] == '"' || r[-1] == '\'' || r[-1] == '=');
+		if (starts && strncmp(r, "/v1/", 4) != 0 && strncmp(r, "/v2/", 4) != 0) {
+			const char *e = r + 1;
+			int slashes = 1;
+			while (!path_end(*e))
+				slashes += *e++ == '/';
+			if (slashes > 1) {
+				w += (size_t)snprintf(out + w, lim - w, "<path>");
+				if (w >= lim)
+					w = lim - 1;
+				r = e;
+				continue;
+			}
+		}
+		out[w++] = *r++;
+	}
+	out[w] = '\0';
+	memcpy(s, out, w + 1);
 }

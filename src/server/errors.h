@@ -10,6 +10,8 @@
 #ifndef SY_SERVER_ERRORS_H
 #define SY_SERVER_ERRORS_H
 
+#include <stddef.h>
+
 #include "base/status.h"
 #include "base/sbuf.h"
 
@@ -27,6 +29,11 @@ enum sy_status api_error_set(struct api_error *e, int http_status, const char *c
 /* Maps an engine failure (see engine.h) to the API's status and code. `draining` turns
  * SY_ERR_UNAVAILABLE into SHUTTING_DOWN rather than MODEL_LOADING. */
 void api_error_from_engine(struct api_error *e, const struct sy_error *err, bool draining);
+
+/* Replaces the absolute file paths in s (a token starting with '/' that holds another '/', not
+ * an API route such as /v1/...) with "<path>", in place: what a caller without the admin token
+ * sees of load errors, so the server's layout does not leak. cap is s's size. */
+void text_redact_paths(char *s, size_t cap);
 
 /* Writes {"error":{"code":...,"message":...}}. */
 void api_error_write_json(const struct api_error *e, struct sbuf *out);

@@ -94,6 +94,8 @@ static enum MHD_Result response_send(struct conn_request *cr, struct response *r
 	struct server *s = rq->srv;
 	if (rs->has_error) {
 		rs->body.len = 0;
+		if (!rq->admin_view)
+			text_redact_paths(rs->error.message, sizeof rs->error.message);
 		api_error_write_json(&rs->error, &rs->body);
 		rs->status = rs->error.http_status;
 		rs->content_type = "application/json";
@@ -484,6 +486,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		cr->rq.method = method_parse(method);
 		cr->rq.body = "";
 		request_id_assign(s, conn, cr->rq.request_id, sizeof cr->rq.request_id);
+		cr->rq.admin_view =
+		    !s->auth || auth_check(s->auth, MHD_lookup_connection_value(
+		                                        conn, MHD_HEADER_KIND, "Authorization")) ==
+		                    AUTH_LEVEL_ADMIN;
 		enum http_method allowed;
 		cr->kind = route_resolve(url, &allowed, &cr->tail, &cr->rq.route);
 		request_precheck(s, cr, allowed);

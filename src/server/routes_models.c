@@ -30,6 +30,14 @@ int server_models_snapshot(struct engine *e, struct engine_model_info **out)
 	return 0;
 }
 
+/* What a caller sees of a model: load errors without server paths unless it may see them. */
+static void model_info_write(const struct request *rq, struct engine_model_info *m, struct sbuf *b)
+{
+	if (!rq->admin_view)
+		text_redact_paths(m->error, sizeof m->error);
+	json_model_info_write(b, m);
+}
+
 void route_models_list(struct request *rq, struct response *rs)
 {
 	struct engine_model_info *models = NULL;
@@ -41,7 +49,7 @@ void route_models_list(struct request *rq, struct response *rs)
 	for (int i = 0; i < n; i++) {
 		if (i)
 			sbuf_putc(b, ',');
-		json_model_info_write(b, &models[i]);
+		model_info_write(rq, &models[i], b);
 	}
 	sbuf_printf(b, "],\"memory_budget\":%zu,\"memory_used\":%zu}", st.memory_budget,
 	            st.memory_used);
@@ -69,7 +77,7 @@ void route_model_get(struct request *rq, const char *id, struct response *rs)
 		response_error(rs, &ae);
 		return;
 	}
-	json_model_info_write(&rs->body, &info);
+	model_info_write(rq, &info, &rs->body);
 	rs->status = 200;
 }
 
@@ -90,6 +98,6 @@ void route_model_load(struct request *rq, const char *id, bool load, struct resp
 		response_error(rs, &ae);
 		return;
 	}
-	json_model_info_write(&rs->body, &info);
+	model_info_write(rq, &info, &rs->body);
 	rs->status = 200;
 }

@@ -83,6 +83,7 @@ struct request {
 	char request_id[136];
 	enum metrics_route route;
 	char model[256]; /* the model a task-table name resolved to (server_dispatch) */
+	bool admin_view; /* may see server paths in messages: no auth, or an admin token */
 };
 
 /* Response helpers (response.c). */

@@ -226,6 +226,8 @@ void route_status_page(struct request *rq, struct response *rs)
 	metrics_recent_get(s->metrics, &recent);
 	struct engine_model_info *models = NULL;
 	int n = server_models_snapshot(s->engine, &models);
+	for (int i = 0; i < n && !rq->admin_view; i++)
+		text_redact_paths(models[i].error, sizeof models[i].error);
 	struct sbuf *b = &rs->body;
 	sbuf_puts(b, page_head);
 	render_cards(s, &st, &recent, b);

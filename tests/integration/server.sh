@@ -86,7 +86,10 @@ $PY "$CLIENT" toobig "$URL"
 
 # 4. Auth: user and admin tokens from a key file.
 printf '# keys\nuser-token-1\n\n  admin:admin-token-1  \n' >"$tmp/keys.txt"
-start_server auth "${MODELS[@]}" --api-key-file "$tmp/keys.txt" --no-builtin-models
+mkdir -p "$tmp/broken-model"
+echo '{not json' >"$tmp/broken-model/config.json"
+start_server auth "${MODELS[@]}" --model "broken=$tmp/broken-model" \
+	--api-key-file "$tmp/keys.txt" --no-builtin-models
 $PY "$CLIENT" auth "$URL" user-token-1 admin-token-1
 
 # 5. Back-pressure: a full queue and a model still loading answer 503 with Retry-After.

@@ -541,6 +541,18 @@ def mode_auth(url, user, admin):
     check(st == 200 and r["state"] == "loaded", f"admin load: {st} {r}")
     st, _, r = c.request("POST", "/v1/encode/bert", {"items": [{"text": "x"}]}, token=admin)
     check(st == 200, "admin token works on ordinary routes")
+    # Server paths in load errors are for the admin token only (issue 23.16).
+    st, _, r = c.request("POST", "/v1/encode/broken", {"items": [{"text": "x"}]}, token=user)
+    msg = r["error"]["message"]
+    check(st == 502 and "<path>" in msg and "/broken-model" not in msg, f"user sees a path: {msg}")
+    st, _, r = c.request("GET", "/v1/models/broken", token=user)
+    check("/broken-model" not in r.get("error", "") and "<path>" in r.get("error", ""), f"{r}")
+    st, _, r = c.request("GET", "/v1/models", token=user)
+    check(not any("/broken-model" in m.get("error", "") for m in r["data"]), "paths in the list")
+    st, _, raw = c.request("GET", "/", token=user, raw=True)
+    check(st == 200 and b"/broken-model" not in raw, "paths on the status page")
+    st, _, r = c.request("POST", "/v1/encode/broken", {"items": [{"text": "x"}]}, token=admin)
+    check(st == 502 and "/broken-model/config.json" in r["error"]["message"], f"admin: {r}")
 
 
 def long_texts(n, seed):

@@ -178,6 +178,37 @@ static enum sy_status parse_entry(const struct safetensors *st, const cJSON *e,
 	return SY_OK;
 }
 
+static int by_data(const void *a, const void *b)
+{
+	const struct st_tensor *x = *(const struct st_tensor *const *)a;
+	const struct st_tensor *y = *(const struct st_tensor *const *)b;
+	return x->data < y->data ? -1 : x->data > y->data;
+}
+
+/* Tensors whose byte ranges overlap: one write would show in another, and a crafted file could
+ * alias a tensor the model expects to be separate. Refused (empty tensors take no room). */
+static enum sy_status check_overlaps(struct safetensors *st, struct sy_error *err)
+{
+	if (st->n_tensors < 2)
+		return SY_OK;
+	const struct st_tensor **v = malloc((size_t)st->n_tensors * sizeof *v);
+	if (!v)
+		return sy_error_set(err, SY_ERR_NOMEM, "%s: out of memory", st->path);
+	int n = 0;
+	for (int i = 0; i < st->n_tensors; i++)
+		if (st->tensors[i].n_bytes)
+			v[n++] = &st->tensors[i];
+	qsort(v, (size_t)n, sizeof *v, by_data);
+	enum sy_status s = SY_OK;
+	for (int i = 1; i < n && s == SY_OK; i++)
+		if (v[i]->data < v[i - 1]->data + v[i - 1]->n_bytes)
+			s = sy_error_set(err, SY_ERR_FORMAT,
+			                 "%s: tensors %s and %s have overlapping data_offsets",
+			                 st->path, v[i - 1]->name, v[i]->name);
+	free(v);
+	return s;
+}
+
 static enum sy_status parse_header(struct safetensors *st, const unsigned char *data, size_t len,
                                    struct sy_error *err)
 {
@@ -257,6 +288,7 @@ static enum sy_status parse_header(struct safetensors *st, const unsigned char *
 		}
 		st->n_tensors++;
 	}
+	s = check_overlaps(st, err);
 out:
 	cJSON_Delete(root);
 	return s;
