@@ -125,9 +125,9 @@ static const char *const budget_keys[] = {"window", "limit_usd", "per_key_usd", 
                                           NULL};
 static const char *const verifier_keys[] = {"json",       "schema",         "regex", "min_length",
                                             "max_length", "min_confidence", NULL};
-static const char *const rule_keys[] = {"keywords",   "regex",        "min_length",
-                                        "max_length", "min_messages", "max_messages",
-                                        "metadata",   "tags",         NULL};
+static const char *const rule_keys[] = {
+    "keywords",     "regex",        "on_limit", "min_length", "max_length",
+    "min_messages", "max_messages", "metadata", "tags",       NULL};
 static const char *const semantic_keys[] = {"encoder", "threshold", "examples", NULL};
 static const char *const learned_keys[] = {"model_file", "encoder",   "strong",
                                            "weak",       "threshold", NULL};
@@ -308,7 +308,17 @@ static enum sy_status rule_if_field(struct y *y, const char *k, const struct yam
 		                          &off, NULL);
 		if (!ru->regex)
 			return bad(y, v, "is not a valid PCRE2 pattern", k);
+		/* The JIT makes matching far cheaper; where it is unavailable the interpreter runs,
+		 * bounded by the match limits in policy.c either way. */
+		pcre2_jit_compile(ru->regex, PCRE2_JIT_COMPLETE);
 		snprintf(ru->regex_src, sizeof ru->regex_src, "%s", p);
+		return SY_OK;
+	}
+	if (!strcmp(k, "on_limit")) {
+		const char *p = yaml_scalar(v);
+		if (!p || (strcmp(p, "match") && strcmp(p, "skip")))
+			return bad(y, v, "must be match or skip", k);
+		ru->regex_limit_skips = !strcmp(p, "skip");
 		return SY_OK;
 	}
 	if (!strcmp(k, "min_length") || !strcmp(k, "max_length")) {

@@ -105,8 +105,40 @@ static const char *meta_str(const cJSON *meta, const char *k, char *buf, size_t 
 	return NULL;
 }
 
-static bool rule_matches(const struct rule *ru, const struct chat_features *f, char *why,
-                         size_t cap)
+/* Work bounds for a rule's regex on a prompt: a pattern such as ^(\w+\s?)*$ backtracks
+ * exponentially. A hit is an error (logged, counted) that by default takes the rule rather than
+ * silently skipping it, so an expensive prompt cannot route around it. */
+#define RULE_MATCH_LIMIT 100000
+#define RULE_DEPTH_LIMIT 10000
+
+static int regex_match(struct router *r, const struct route_def *rt, const struct rule *ru,
+                       const char *text)
+{
+	pcre2_match_context *mc = pcre2_match_context_create(NULL);
+	pcre2_match_data *md = pcre2_match_data_create_from_pattern(ru->regex, NULL);
+	int rc = -1;
+	if (mc && md) {
+		pcre2_set_match_limit(mc, RULE_MATCH_LIMIT);
+		pcre2_set_depth_limit(mc, RULE_DEPTH_LIMIT);
+		rc = pcre2_match(ru->regex, (PCRE2_SPTR)text, strlen(text), 0, 0, md, mc);
+	}
+	pcre2_match_data_free(md);
+	pcre2_match_context_free(mc);
+	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+	    rc == PCRE2_ERROR_HEAPLIMIT) {
+		sy_log(SY_LOG_WARN, "router: route %s: regex /%.60s/ hit its work limit (%s)",
+		       rt->name, ru->regex_src,
+		       ru->regex_limit_skips ? "rule skipped" : "rule taken");
+		char label[32]; /* the rule's number: patterns hold quotes and backslashes */
+		snprintf(label, sizeof label, "rule %d", (int)(ru - rt->rules) + 1);
+		state_count(r->deps.state, "regex_limits", rt->name, label, 1);
+		return ru->regex_limit_skips ? 0 : 1;
+	}
+	return rc >= 0;
+}
+
+static bool rule_matches(struct router *r, const struct route_def *rt, const struct rule *ru,
+                         const struct chat_features *f, char *why, size_t cap)
 {
 	const cJSON *meta = f->metadata;
 	if (ru->n_keywords) {
@@ -119,12 +151,7 @@ static bool rule_matches(const struct rule *ru, const struct chat_features *f, c
 		snprintf(why, cap, "keyword \"%s\"", ru->keywords[hit]);
 	}
 	if (ru->regex) {
-		pcre2_match_data *md = pcre2_match_data_create_from_pattern(ru->regex, NULL);
-		int rc = md ? pcre2_match(ru->regex, (PCRE2_SPTR)f->last_user, strlen(f->last_user),
-		                          0, 0, md, NULL)
-		            : -1;
-		pcre2_match_data_free(md);
-		if (rc < 0)
+		if (!regex_match(r, rt, ru, f->last_user))
 			return false;
 		snprintf(why, cap, "regex /%.100s/", ru->regex_src);
 	}
@@ -403,7 +430,7 @@ int policy_order(struct router *r, struct route_def *rt, const struct chat_featu
 		char why[160] = "";
 		int hit = -1;
 		for (int i = 0; i < rt->n_rules && hit < 0; i++)
-			if (rule_matches(&rt->rules[i], f, why, sizeof why))
+			if (rule_matches(r, rt, &rt->rules[i], f, why, sizeof why))
 				hit = i;
 		if (hit >= 0) {
 			first = rt->rules[hit].then;

@@ -37,8 +37,10 @@ enum policy_kind {
 struct rule {
 	char **keywords; /* lowercase; any matches */
 	int n_keywords;
-	pcre2_code *regex;
+	pcre2_code *regex; /* JIT-compiled when the platform allows */
 	char regex_src[256];
+	bool regex_limit_skips; /* on_limit: skip; default (match) takes the rule when a regex
+				   hits its work limit, so a prompt cannot steer around it */
 	long min_length, max_length; /* characters of the conversation; -1: unset */
 	int min_messages, max_messages; /* -1: unset */
 	char **meta_keys, **meta_values; /* metadata key equals value */

@@ -287,6 +287,7 @@ void state_metrics_write(struct router_state *s, struct sbuf *b)
 	    {"fallbacks", "moves to the next candidate after a failure, by route and candidate"},
 	    {"spend_usd", "spend in USD from token usage, by route and candidate"},
 	    {"refusals", "requests refused (budget exhausted, no candidate), by route and code"},
+	    {"regex_limits", "rule regexes that hit their work limit, by route and rule"},
 	};
 	pthread_mutex_lock(&s->mu);
 	for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {

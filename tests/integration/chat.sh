@@ -62,6 +62,16 @@ routes:
       - {if: {metadata: {tier: premium}}, then: big}
       - {if: {tags: [vip]}, then: big}
       - {if: {min_messages: 5}, then: big}
+  backtrack:
+    policy: rules
+    candidates: [small, big]
+    rules:
+      - {if: {regex: '^(\w+\s?)*$'}, then: big}
+  backtrack_skip:
+    policy: rules
+    candidates: [small, big]
+    rules:
+      - {if: {regex: '^(\w+\s?)*$', on_limit: skip}, then: big}
   chain: {policy: static, candidates: [fail, broken, small]}
   refused: {policy: static, candidates: [badreq, small]}
   patient: {policy: static, candidates: [limited], retries: 1}
@@ -235,6 +245,17 @@ assert h["x-switchyard-model"] == "big" and "semantic" in h["x-switchyard-reason
 a, h = ok("topics", "hello, good morning to you")
 assert h["x-switchyard-model"] == "small", h
 
+# a regex that backtracks without end hits its work limit: quickly, counted, and the rule is
+# taken (a prompt cannot steer around it) unless the rule says on_limit: skip (issue 23.13)
+evil = "a" * 40 + "!"
+t0 = time.time()
+a, h = ok("backtrack", evil)
+assert time.time() - t0 < 2 and h["x-switchyard-model"] == "big", (time.time() - t0, h)
+a, h = ok("backtrack_skip", evil)
+assert h["x-switchyard-model"] == "small", h
+a, h = ok("backtrack", "plain words only")
+assert h["x-switchyard-model"] == "big", h
+
 # LLM classifier
 a, h = ok("asked", "this is a hard one")
 assert h["x-switchyard-model"] == "big" and "llm_classifier" in h["x-switchyard-reason"], h
@@ -321,7 +342,7 @@ assert streamed and streamed[0]["status"] == 200 and streamed[0]["completion_tok
 cut = [l for l in lines if l["route"] == "cutoff"][-1]
 assert cut["error"] == "UPSTREAM_ERROR" and cut["attempts"][-1]["result"].startswith("stream broke off"), cut
 c.request("GET", "/metrics"); m = c.getresponse().read().decode()
-for k in ['switchyard_router_decisions_total{route="triage",label="big"}', "switchyard_router_escalations_total",
+for k in ['switchyard_router_regex_limits_total{route="backtrack",label="rule 1"}', 'switchyard_router_decisions_total{route="triage",label="big"}', "switchyard_router_escalations_total",
           "switchyard_router_fallbacks_total", 'switchyard_router_breaker_open{candidate="fail2"} 1',
           "switchyard_router_spend_usd_total", 'switchyard_router_refusals_total{route="budgeted",label="BUDGET_EXHAUSTED"}',
           'switchyard_router_decisions_total{route="cutoff",label="cut"} 1']:
