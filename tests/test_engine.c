@@ -948,6 +948,33 @@ static void test_use_lite(void)
 	engine_destroy(e);
 }
 
+/* A request is bounded by its prepared tokens before any model work (issue 23.4): an
+ * instruction that goes with every item counts with each. */
+static void test_request_token_bound(void)
+{
+	struct engine_config c = test_config();
+	c.max_request_tokens = 40;
+	struct engine *e = engine_new(&c);
+	if (!e)
+		return;
+	add(e, "bert", BERT, false);
+	struct sy_error err = {0};
+	struct engine_result r;
+	CHECK_EQ_INT(encode(e, "bert", 0, 2, -1, true, false, &err, &r), SY_OK);
+	engine_result_free(&r);
+	const char *t[] = {"one", "two", "three", "four"};
+	size_t lens[] = {3, 3, 5, 4};
+	struct engine_encode_request req = {.items = {"bert", 4, t, lens, true},
+	                                    .normalize = -1,
+	                                    .instruction = "a long instruction that goes before "
+	                                                   "every item of the request"};
+	CHECK_EQ_INT(engine_encode(e, &req, &err, &r), SY_ERR_LIMIT);
+	CHECKF(strstr(err.msg, "40 tokens one request may") != NULL, "%s", err.msg);
+	struct engine_model_info info = info_of(e, "bert");
+	CHECK(info.n_batches == 1); /* the refused request ran nothing */
+	engine_destroy(e);
+}
+
 int main(void)
 {
 	RUN(test_encode_matches_embedder);
@@ -966,5 +993,6 @@ int main(void)
 	RUN(test_drain_while_busy);
 	RUN(test_idle_ttl);
 	RUN(test_use_lite);
+	RUN(test_request_token_bound);
 	return harness_summary();
 }

@@ -108,6 +108,10 @@ static void serve_usage(FILE *f)
 	    "  --max-body-bytes SIZE    request body limit (default 16M; larger answers 413)\n"
 	    "  --max-items N            items per request (default 2048; more answers 413)\n"
 	    "  --max-chars N            characters per item (default 100000; more answers 422)\n"
+	    "  --max-prefix-chars N     characters of an instruction or a score query, which go\n"
+	    "                           with every item (default 8192; more answers 422)\n"
+	    "  --max-request-tokens N   tokens one request may hold once tokenised (default\n"
+	    "                           1048576; more answers 422 before any model work)\n"
 	    "  --max-connections N      concurrent connections, one thread each (default 256)\n"
 	    "  --idle-timeout S         close a connection that sends nothing for S seconds "
 	    "(default 60)\n"
@@ -261,6 +265,14 @@ static int apply_flag(struct serve_config *c, const char *flag, const char *val)
 		return parse_int_arg(flag, val, 1, big, &c->limits.max_items);
 	if (!strcmp(flag, "--max-chars"))
 		return parse_int_arg(flag, val, 1, big, &c->limits.max_chars);
+	if (!strcmp(flag, "--max-prefix-chars"))
+		return parse_int_arg(flag, val, 1, big, &c->limits.max_prefix_chars);
+	if (!strcmp(flag, "--max-request-tokens")) {
+		int v;
+		int rc = parse_int_arg(flag, val, 1, big, &v);
+		c->engine.max_request_tokens = v;
+		return rc;
+	}
 	if (!strcmp(flag, "--max-connections"))
 		return parse_int_arg(flag, val, 1, 65536, &c->max_connections);
 	if (!strcmp(flag, "--idle-timeout"))

@@ -32,6 +32,7 @@ struct engine_config engine_default_config(void)
 	    .max_batch_items = 256,
 	    .max_wait_ms = 0,
 	    .max_queue_items = 4096,
+	    .max_request_tokens = 1L << 20,
 	    .idle_ttl_s = 0,
 	    .load_wait_ms = 60000,
 	    .load_failure_cooldown_s = 30,
@@ -63,6 +64,8 @@ enum sy_status engine_create(const struct engine_config *cfg, struct sy_error *e
 		c.max_wait_ms = 0;
 	if (c.max_queue_items <= 0)
 		c.max_queue_items = 4096;
+	if (c.max_request_tokens <= 0)
+		c.max_request_tokens = 1L << 20;
 	if (c.idle_ttl_s < 0)
 		c.idle_ttl_s = 0;
 	if (c.load_wait_ms <= 0)
@@ -321,10 +324,11 @@ static struct model_input input_frame(const struct engine_model *m,
 
 /* Prepares (tokenises) every item of the job on the calling thread, with mu released: the
  * model is admitted, so it stays loaded, and prepare only reads it. */
-static enum sy_status prepare_items(const struct engine_model *m, struct engine_job *j,
-                                    const struct engine_request *req,
+static enum sy_status prepare_items(const struct engine *e, const struct engine_model *m,
+                                    struct engine_job *j, const struct engine_request *req,
                                     const struct model_input *frame, struct sy_error *err)
 {
+	long total = 0;
 	const struct model *model = m->model;
 	const struct model_encode_task *enc = model->encode;
 	enum sy_status (*prepare)(const void *, const struct model_input *, struct sy_error *,
@@ -344,6 +348,13 @@ static enum sy_status prepare_items(const struct engine_model *m, struct engine_
 		if (s != SY_OK)
 			return sy_error_set(err, s, "item %d: %s", i, item_err.msg);
 		j->n_tokens[i] = j->prepared[i].n_tokens;
+		total += j->prepared[i].enc.n > 0 ? j->prepared[i].enc.n : j->prepared[i].n_tokens;
+		if (total > e->cfg.max_request_tokens)
+			return sy_error_set(
+			    err, SY_ERR_LIMIT,
+			    "the request holds more than the %ld tokens one request may "
+			    "(at item %d)",
+			    e->cfg.max_request_tokens, i);
 	}
 	return SY_OK;
 }
@@ -460,7 +471,7 @@ enum sy_status engine_request_run(struct engine *e, const struct engine_request 
 		s = job_alloc(&job, m, req, err);
 	const uint64_t t_prep = sy_now_ns();
 	if (s == SY_OK)
-		s = prepare_items(m, &job, req, &frame, err);
+		s = prepare_items(e, m, &job, req, &frame, err);
 	const uint64_t t_queue = sy_now_ns();
 
 	pthread_mutex_lock(&e->mu);

@@ -37,6 +37,9 @@ struct engine_config {
 	int max_wait_ms; /* ... or when its oldest item has waited this long (default 0: an idle
 	                  * worker runs what is queued at once; items gather while it is busy) */
 	int max_queue_items; /* per model; admission beyond it fails with SY_ERR_BUSY (default 4096) */
+	long max_request_tokens; /* tokens one request may hold once prepared (instructions and
+				    prompts included); more fails with SY_ERR_LIMIT before any
+				    model work (default 1 << 20; <= 0: the default) */
 	int idle_ttl_s; /* unload a model idle this long; 0 = never (default 0) */
 	enum linear_precision precision; /* models' linear layers unless set per model
 	                                   (engine_model_set_precision); default fp32 */

@@ -183,6 +183,14 @@ static enum sy_status read_top_key(const struct yaml_doc *d, struct serve_config
 		return yaml_get_int(d, v, key, 1, big, err, &c->limits.max_items);
 	if (!strcmp(key, "max_chars"))
 		return yaml_get_int(d, v, key, 1, big, err, &c->limits.max_chars);
+	if (!strcmp(key, "max_prefix_chars"))
+		return yaml_get_int(d, v, key, 1, big, err, &c->limits.max_prefix_chars);
+	if (!strcmp(key, "max_request_tokens")) {
+		int t = (int)e->max_request_tokens;
+		enum sy_status s = yaml_get_int(d, v, key, 1, big, err, &t);
+		e->max_request_tokens = t;
+		return s;
+	}
 	if (!strcmp(key, "max_connections"))
 		return yaml_get_int(d, v, key, 1, 65536, err, &c->max_connections);
 	if (!strcmp(key, "idle_timeout_s"))

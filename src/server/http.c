@@ -74,6 +74,7 @@ struct server_limits server_default_limits(void)
 	    .max_body_bytes = 16u << 20,
 	    .max_items = 2048,
 	    .max_chars = 100000,
+	    .max_prefix_chars = 8192,
 	};
 }
 

@@ -61,6 +61,25 @@ static enum sy_status parse_object(const char *body, size_t len, struct api_erro
 	return SY_OK;
 }
 
+/* An instruction or a score query goes with every item of its request (into every work unit
+ * through the gateway): bounded on its own, well below an item's limit. */
+static enum sy_status check_prefix(const char *field, const char *s, size_t len,
+                                   const struct server_limits *lim, struct api_error *err)
+{
+	size_t bad = 0;
+	long chars = json_utf8_count(s, len, &bad);
+	if (chars < 0)
+		return api_error_set(err, 400, "INVALID_INPUT", "%s: invalid UTF-8 at byte %zu",
+		                     field, bad);
+	if (lim->max_prefix_chars > 0 && chars > lim->max_prefix_chars)
+		return api_error_set(
+		    err, 422, "INVALID_INPUT",
+		    "%s: %ld characters exceed the limit of %d (it goes with every "
+		    "item)",
+		    field, chars, lim->max_prefix_chars);
+	return SY_OK;
+}
+
 /* Checks one text: valid UTF-8 and within the characters limit. `field` names it in errors. */
 static enum sy_status check_text(const char *field, const char *s, size_t len,
                                  const struct server_limits *lim, struct api_error *err)
@@ -125,8 +144,8 @@ static enum sy_status parse_output_types(const cJSON *v, struct api_error *err, 
 	return SY_OK;
 }
 
-static enum sy_status parse_encode_params(const cJSON *p, struct api_error *err,
-                                          struct encode_request *r)
+static enum sy_status parse_encode_params(const cJSON *p, const struct server_limits *lim,
+                                          struct api_error *err, struct encode_request *r)
 {
 	if (!p || cJSON_IsNull(p))
 		return SY_OK;
@@ -149,10 +168,9 @@ static enum sy_status parse_encode_params(const cJSON *p, struct api_error *err,
 			return api_error_set(err, 400, "INVALID_INPUT",
 			                     "params.instruction: expected string, got %s",
 			                     json_type_name(ins));
-		size_t bad;
-		if (json_utf8_count(ins->valuestring, strlen(ins->valuestring), &bad) < 0)
-			return api_error_set(err, 400, "INVALID_INPUT",
-			                     "params.instruction: invalid UTF-8 at byte %zu", bad);
+		if (check_prefix("params.instruction", ins->valuestring, strlen(ins->valuestring),
+		                 lim, err) != SY_OK)
+			return SY_ERR_INVALID_ARG;
 		r->instruction = ins->valuestring;
 	}
 	const cJSON *tk = cJSON_GetObjectItemCaseSensitive(p, "sparse_top_k");
@@ -328,7 +346,7 @@ static enum sy_status parse_items_request(const char *body, size_t len,
 	}
 	const cJSON *params = cJSON_GetObjectItemCaseSensitive(out->doc, "params");
 	if ((extract ? parse_extract_params(params, err, out)
-	             : parse_encode_params(params, err, out)) != SY_OK)
+	             : parse_encode_params(params, lim, err, out)) != SY_OK)
 		goto fail;
 	if (encode_request_alloc(n, out) != SY_OK) {
 		api_error_set(err, 500, "INTERNAL", "out of memory");
@@ -427,7 +445,7 @@ static enum sy_status pairs_query(const cJSON *q, bool object_ok, const struct s
 	}
 	out->query = q->valuestring;
 	out->query_len = strlen(q->valuestring);
-	return check_text("query", out->query, out->query_len, lim, err);
+	return check_prefix("query", out->query, out->query_len, lim, err);
 }
 
 /* items (score) or documents (rerank): [{id?, text} | "text" (documents only)]. */

@@ -19,6 +19,8 @@ struct server_limits {
 	size_t max_body_bytes; /* request body; larger answers 413 without being read */
 	int max_items; /* items (or OpenAI inputs) per request; more answers 413 */
 	int max_chars; /* Unicode code points per text; more answers 422 */
+	int max_prefix_chars; /* code points of an instruction or a score query, which go with
+				 every item; more answers 422 */
 };
 
 /* Where the routes send their work: the local engine (serve, the default) or another backend

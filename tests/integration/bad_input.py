@@ -152,6 +152,13 @@ def main():
         case(f"traversal {path[:50]}", method, path, '{"items":[{"text":"a"}]}',
              {400, 404, 414, 431})
     case("unknown route", "GET", "/etc/passwd", b"", {404}, "NOT_FOUND")
+    # An instruction or a score query goes with every item: bounded on its own (issue 23.4).
+    case("100k-character instruction", "POST", enc,
+         json.dumps({"items": [{"text": "a"}] * 64, "params": {"instruction": "x " * 50000}}),
+         {422}, "INVALID_INPUT", "params.instruction")
+    case("100k-character score query", "POST", "/v1/score/bert",
+         json.dumps({"query": "x " * 50000, "items": [{"text": "a"}]}), {422}, "INVALID_INPUT",
+         "query")
     # A NUL in a path segment must not cut the model name short (issue 23.15).
     case("NUL in the model name", "POST", "/v1/encode/bert%00x", '{"items":[{"text":"a"}]}',
          {400}, "INVALID_INPUT", "path")
