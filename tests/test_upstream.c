@@ -19,8 +19,8 @@
 static int listen_fd, port;
 static atomic_int closed_early; /* connections the client closed before the answer */
 
-/* Answers by path: /ok, /ratelimited, /stream (three pieces 50 ms apart), /hang (nothing for
- * 3 s, watching for the client to go away). */
+/* Answers by path: /ok, /ratelimited, /stream (three pieces 50 ms apart), /flood (64 MB),
+ * /hang (nothing for 3 s, watching for the client to go away). */
 static void *serve_one(void *arg)
 {
 	int fd = (int)(long)arg;
@@ -47,6 +47,16 @@ static void *serve_one(void *arg)
 			snprintf(out, sizeof out, "data: %d\n\n", i);
 			send(fd, out, strlen(out), MSG_NOSIGNAL);
 		}
+	} else if (strstr(req, "POST /flood")) { /* 64 MB of body, or until the client leaves */
+		snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+		send(fd, out, strlen(out), MSG_NOSIGNAL);
+		static char chunk[65536];
+		memset(chunk, 'x', sizeof chunk);
+		for (int i = 0; i < 1024; i++)
+			if (send(fd, chunk, sizeof chunk, MSG_NOSIGNAL) < 0) {
+				atomic_fetch_add(&closed_early, 1);
+				break;
+			}
 	} else if (strstr(req, "POST /hang")) {
 		for (int i = 0; i < 60; i++) {
 			usleep(50000);
@@ -118,6 +128,18 @@ static void test_calls(void)
 	upstream_call_result(call, &res);
 	CHECK_EQ_INT(res.http_status, 200);
 	CHECK(res.body_len == 11 && !memcmp(res.body, "{\"ok\":true}", 11));
+	upstream_call_free(call);
+	/* an upstream sending without end is cut off at the per-call limit (issue 23.10): the
+	 * call fails saying so, holding no more than the limit */
+	char url[128];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/flood", port);
+	struct upstream_request fr = {
+	    .url = url, .body = "{}", .body_len = 2, .max_response_bytes = 1 << 20};
+	CHECK(upstream_call_start(c, &fr, &err, &call) == SY_OK);
+	CHECK(upstream_call_wait(call, -1) == UPSTREAM_FAILED);
+	upstream_call_result(call, &res);
+	CHECKF(strstr(res.error, "1048576 bytes") != NULL, "%s", res.error);
+	CHECK(res.body_len <= 1 << 20);
 	upstream_call_free(call);
 	/* status and Retry-After */
 	call = start(c, "/ratelimited", 5000, 0);

@@ -11,14 +11,41 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Opens path for reading only when it is a regular file. A FIFO or a device named like a model
+ * file would block the read for ever (a load that never ends holds up its requests and
+ * shutdown), so it is refused; O_NONBLOCK keeps even the open of a FIFO from waiting. */
+static int open_regular(const char *path, struct sy_error *err, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		sy_error_set(err, SY_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+		sy_error_set(err, SY_ERR_IO, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	int flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	return fd;
+}
+
 enum sy_status sy_file_read(const char *path, struct sy_error *err, char **out, size_t *len)
 {
 	*out = NULL;
 	if (len)
 		*len = 0;
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	struct stat st;
+	int fd = open_regular(path, err, &st);
+	if (fd < 0)
+		return SY_ERR_IO;
+	FILE *f = fdopen(fd, "rb");
+	if (!f) {
+		close(fd);
 		return sy_error_set(err, SY_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+	}
 	size_t cap = 1 << 16, n = 0;
 	char *buf = malloc(cap);
 	if (!buf) {
@@ -59,14 +86,10 @@ enum sy_status sy_mmap_open(const char *path, struct sy_error *err, struct sy_mm
 {
 	out->data = NULL;
 	out->len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return sy_error_set(err, SY_ERR_IO, "cannot open %s: %s", path, strerror(errno));
 	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		close(fd);
-		return sy_error_set(err, SY_ERR_IO, "cannot stat %s: %s", path, strerror(errno));
-	}
+	int fd = open_regular(path, err, &st);
+	if (fd < 0)
+		return SY_ERR_IO;
 	if (st.st_size == 0) {
 		close(fd);
 		return SY_OK;

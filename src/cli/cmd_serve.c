@@ -542,9 +542,17 @@ static int serve_main(int argc, char **argv, enum run_mode mode)
 			break;
 		}
 	}
-	if (!idle)
-		fprintf(stderr, "switchyard serve: %ld request(s) still in progress at exit\n",
+	if (!idle) {
+		/* Something still runs (a model load stuck on its files, an answer that does not
+		 * end): the teardown below would wait for it, so the second signal or the drain
+		 * timeout is where shutdown ends. */
+		fprintf(stderr,
+		        "switchyard serve: %ld request(s) still in progress at exit; exiting "
+		        "without waiting for them\n",
 		        server_inflight(srv));
+		fflush(NULL);
+		_exit(0);
+	}
 	engine_drain(e);
 	server_stop(srv);
 	gateway_close(gw);

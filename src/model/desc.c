@@ -15,18 +15,20 @@ static const char *const file_names[MODEL_FILE_COUNT] = {
     [MODEL_FILE_TORCH] = "pytorch_model.bin",
 };
 
-static void read_config(struct model_desc *d)
+/* Reads config.json; a file that is there but cannot be read (a FIFO, a device, no permission)
+ * fails the description, so the load says why instead of blocking or guessing. */
+static enum sy_status read_config(struct model_desc *d, struct sy_error *err)
 {
 	size_t len = 0;
 	char *text = NULL;
-	struct sy_error ignored;
-	if (d->config_name && sy_file_read(d->config_name, &ignored, &text, &len) == SY_OK) {
-		d->config_text = text;
-		d->config_len = len;
-		d->config = cJSON_ParseWithLength(text, len);
-	}
+	enum sy_status s = sy_file_read(d->config_name, err, &text, &len);
+	if (s != SY_OK)
+		return s;
+	d->config_text = text;
+	d->config_len = len;
+	d->config = cJSON_ParseWithLength(text, len);
 	if (!d->config)
-		return;
+		return SY_OK; /* the family's parser says what is wrong with it */
 	const cJSON *mt = cJSON_GetObjectItemCaseSensitive(d->config, "model_type");
 	if (cJSON_IsString(mt))
 		snprintf(d->model_type, sizeof d->model_type, "%s", mt->valuestring);
@@ -40,6 +42,7 @@ static void read_config(struct model_desc *d)
 			snprintf(d->architectures[d->n_architectures++], sizeof d->architectures[0],
 			         "%s", a->valuestring);
 	}
+	return SY_OK;
 }
 
 enum sy_status model_desc_read(const char *dir, struct sy_error *err, struct model_desc *out)
@@ -58,9 +61,10 @@ enum sy_status model_desc_read(const char *dir, struct sy_error *err, struct mod
 		out->has[f] = p && sy_path_exists(p);
 		free(p);
 	}
-	if (out->has[MODEL_FILE_CONFIG])
-		read_config(out);
-	return SY_OK;
+	enum sy_status s = out->has[MODEL_FILE_CONFIG] ? read_config(out, err) : SY_OK;
+	if (s != SY_OK)
+		model_desc_free(out);
+	return s;
 }
 
 void model_desc_free(struct model_desc *d)

@@ -20,6 +20,7 @@ struct upstream_call {
 	char *url, *body;
 	size_t body_len;
 	int timeout_ms, ttfb_timeout_ms;
+	size_t max_len; /* response bytes past which the transfer is cut off */
 	/* guarded by client->mu */
 	enum upstream_state state;
 	char *data; /* response body */
@@ -51,6 +52,12 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	if (call->cancel_requested) {
 		pthread_mutex_unlock(&call->client->mu);
 		return 0; /* aborts the transfer */
+	}
+	if (call->len + n > call->max_len) {
+		snprintf(call->error, sizeof call->error,
+		         "the response passed %zu bytes (the limit per call): cut off", call->max_len);
+		pthread_mutex_unlock(&call->client->mu);
+		return 0; /* aborts the transfer; finish keeps the error above */
 	}
 	if (call->len + n + 1 > call->cap) {
 		size_t cap = call->cap ? call->cap : 4096;
@@ -241,6 +248,7 @@ enum sy_status upstream_call_start(struct upstream_client *c, const struct upstr
 	call->retry_after_s = -1;
 	call->timeout_ms = r->timeout_ms > 0 ? r->timeout_ms : 60000;
 	call->ttfb_timeout_ms = r->ttfb_timeout_ms;
+	call->max_len = r->max_response_bytes ? r->max_response_bytes : (size_t)8 << 20;
 	pthread_cond_init(&call->cv, NULL);
 	if (!call->url || !call->body || !call->easy) {
 		upstream_call_free(call);

@@ -27,6 +27,8 @@ struct upstream_request {
 	size_t body_len;
 	int timeout_ms; /* whole call; 0: 60000 */
 	int ttfb_timeout_ms; /* until the first body byte; 0: none beyond timeout_ms */
+	size_t max_response_bytes; /* the body is cut off (the call FAILS) past this; 0: 8 MiB.
+				      An upstream cannot grow the server's memory without end. */
 };
 
 /* Starts a call; returns at once. The request's strings are copied. */

@@ -177,7 +177,8 @@ def main():
     case("wrong method", "GET", enc, b"", {405})
     # Broken model files: a clear 502 naming the problem, again on retry, others unaffected.
     for m, frag in [("corrupt", "safetensors"), ("truncated", "safetensors"),
-                    ("badconfig", "config.json"), ("empty", "")]:
+                    ("badconfig", "config.json"), ("empty", ""),
+                    ("fifo", "not a regular file")]:
         for attempt in range(2):
             case(f"model {m} (attempt {attempt + 1})", "POST", f"/v1/encode/{m}",
                  '{"items":[{"text":"a"}]}', {502}, "MODEL_LOAD_FAILED", frag)
