@@ -399,6 +399,53 @@ int cmd_worker(int argc, char **argv)
 	return serve_main(argc, argv, MODE_WORKER);
 }
 
+/* Serves until SIGTERM or SIGINT (SIGHUP reloads the routes), then drains: the answers in
+ * progress get up to DRAIN_TIMEOUT_MS. Work that outlasts it or a second signal (a load stuck on
+ * its files, an answer that does not end) would hold the teardown for ever, so then the process
+ * exits here without waiting. */
+static void wait_and_drain(struct server *srv, sigset_t *set, enum run_mode mode,
+                           const char *config)
+{
+	int sig;
+	while ((sig = wait_signal(set)) == SIGHUP) {
+		/* SIGHUP: re-read the routing sections of --config (atomically; on error the old
+		 * ones stay). */
+		struct sy_error rerr = {0};
+		if (server_router_reload(srv, &rerr) == SY_OK)
+			fprintf(stderr, "switchyard %s: SIGHUP: routes reloaded from %s\n",
+			        mode_names[mode], config ? config : "-");
+		else
+			fprintf(stderr,
+			        "switchyard %s: SIGHUP: reload failed, routes unchanged: %s\n",
+			        mode_names[mode], rerr.msg);
+	}
+	fprintf(stderr, "switchyard %s: %s: draining %ld request(s) in progress\n",
+	        mode_names[mode], sig == SIGINT ? "SIGINT" : "SIGTERM", server_inflight(srv));
+	server_drain_begin(srv);
+	/* Wait for the answers in progress, in slices so a second signal can cut it short. */
+	bool idle = false;
+	for (int waited = 0; waited < DRAIN_TIMEOUT_MS && !idle; waited += 100) {
+		idle = server_wait_idle(srv, 100);
+		struct timespec zero = {0, 0};
+		if (!idle && sigtimedwait(set, NULL, &zero) > 0) {
+			fprintf(stderr,
+			        "switchyard serve: second signal: not waiting any longer\n");
+			break;
+		}
+	}
+	if (!idle) {
+		/* Something still runs (a model load stuck on its files, an answer that does not
+		 * end): the teardown below would wait for it, so the second signal or the drain
+		 * timeout is where shutdown ends. */
+		fprintf(stderr,
+		        "switchyard serve: %ld request(s) still in progress at exit; exiting "
+		        "without waiting for them\n",
+		        server_inflight(srv));
+		fflush(NULL);
+		_exit(0);
+	}
+}
+
 static int serve_main(int argc, char **argv, enum run_mode mode)
 {
 	cl.mode = mode;
@@ -515,44 +562,7 @@ static int serve_main(int argc, char **argv, enum run_mode mode)
 	       server_port(srv));
 	fflush(stdout);
 
-	int sig;
-	while ((sig = wait_signal(&set)) == SIGHUP) {
-		/* SIGHUP: re-read the routing sections of --config (atomically; on error the old
-		 * ones stay). */
-		struct sy_error rerr = {0};
-		if (server_router_reload(srv, &rerr) == SY_OK)
-			fprintf(stderr, "switchyard %s: SIGHUP: routes reloaded from %s\n",
-			        mode_names[mode], config ? config : "-");
-		else
-			fprintf(stderr,
-			        "switchyard %s: SIGHUP: reload failed, routes unchanged: %s\n",
-			        mode_names[mode], rerr.msg);
-	}
-	fprintf(stderr, "switchyard %s: %s: draining %ld request(s) in progress\n",
-	        mode_names[mode], sig == SIGINT ? "SIGINT" : "SIGTERM", server_inflight(srv));
-	server_drain_begin(srv);
-	/* Wait for the answers in progress, in slices so a second signal can cut it short. */
-	bool idle = false;
-	for (int waited = 0; waited < DRAIN_TIMEOUT_MS && !idle; waited += 100) {
-		idle = server_wait_idle(srv, 100);
-		struct timespec zero = {0, 0};
-		if (!idle && sigtimedwait(&set, NULL, &zero) > 0) {
-			fprintf(stderr,
-			        "switchyard serve: second signal: not waiting any longer\n");
-			break;
-		}
-	}
-	if (!idle) {
-		/* Something still runs (a model load stuck on its files, an answer that does not
-		 * end): the teardown below would wait for it, so the second signal or the drain
-		 * timeout is where shutdown ends. */
-		fprintf(stderr,
-		        "switchyard serve: %ld request(s) still in progress at exit; exiting "
-		        "without waiting for them\n",
-		        server_inflight(srv));
-		fflush(NULL);
-		_exit(0);
-	}
+	wait_and_drain(srv, &set, mode, config);
 	engine_drain(e);
 	server_stop(srv);
 	gateway_close(gw);

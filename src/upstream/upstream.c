@@ -55,7 +55,8 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	}
 	if (call->len + n > call->max_len) {
 		snprintf(call->error, sizeof call->error,
-		         "the response passed %zu bytes (the limit per call): cut off", call->max_len);
+		         "the response passed %zu bytes (the limit per call): cut off",
+		         call->max_len);
 		pthread_mutex_unlock(&call->client->mu);
 		return 0; /* aborts the transfer; finish keeps the error above */
 	}

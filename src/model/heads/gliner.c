@@ -134,6 +134,66 @@ static int32_t find_token(const struct tokenizer *tok, const char *s)
 	return tokenizer_token_to_id(tok, s, strlen(s));
 }
 
+/* The bidirectional LSTM's weights (PyTorch's layout; the two biases summed). */
+static enum sy_status load_lstm(struct gliner *g, const struct safetensors *st,
+                                struct sy_error *err)
+{
+	const int H = g->hidden, n = g->n;
+	enum sy_status s = SY_OK;
+	for (int d = 0; s == SY_OK && d < 2; d++) {
+		const char *sfx = d ? "_reverse" : "";
+		char name[96];
+		float *bih = NULL, *bhh = NULL;
+		snprintf(name, sizeof name, "rnn.lstm.weight_ih_l0%s", sfx);
+		s = safetensors_read_f32(st, name, 2, (int64_t[]){4 * n, H}, err, &g->wih[d]);
+		snprintf(name, sizeof name, "rnn.lstm.weight_hh_l0%s", sfx);
+		if (s == SY_OK)
+			s = safetensors_read_f32(st, name, 2, (int64_t[]){4 * n, n}, err,
+			                         &g->whh[d]);
+		snprintf(name, sizeof name, "rnn.lstm.bias_ih_l0%s", sfx);
+		if (s == SY_OK)
+			s = safetensors_read_f32(st, name, 1, (int64_t[]){4 * n}, err, &bih);
+		snprintf(name, sizeof name, "rnn.lstm.bias_hh_l0%s", sfx);
+		if (s == SY_OK)
+			s = safetensors_read_f32(st, name, 1, (int64_t[]){4 * n}, err, &bhh);
+		if (s == SY_OK) {
+			for (int i = 0; i < 4 * n; i++)
+				bih[i] += bhh[i];
+			g->bl[d] = bih;
+			bih = NULL;
+		}
+		free(bih);
+		free(bhh);
+	}
+	return s;
+}
+
+/* The token ids of the prompt's markers and the sequence ends. */
+static enum sy_status find_markers(struct gliner *g, const char *dir, const char *ent_tok,
+                                   const char *sep_tok, int class_token_index, struct sy_error *err)
+{
+	g->ent_id = find_token(g->tok, ent_tok);
+	g->sep_id = find_token(g->tok, sep_tok);
+	/* A base model's tokenizer lacks the two markers; GLiNER appends them to the vocabulary in
+	 * this order, the first at class_token_index. */
+	if (g->ent_id < 0 && g->sep_id < 0 && class_token_index > 0 &&
+	    class_token_index + 1 < g->ecfg.vocab) {
+		g->ent_id = class_token_index;
+		g->sep_id = class_token_index + 1;
+	}
+	g->cls_id = find_token(g->tok, "[CLS]");
+	if (g->cls_id < 0)
+		g->cls_id = find_token(g->tok, "<s>");
+	g->end_id = find_token(g->tok, "[SEP]");
+	if (g->end_id < 0)
+		g->end_id = find_token(g->tok, "</s>");
+	if (g->ent_id < 0 || g->sep_id < 0 || g->cls_id < 0 || g->end_id < 0)
+		return sy_error_set(err, SY_ERR_FORMAT,
+		                    "%s: the tokenizer lacks %s, %s or the [CLS]/[SEP] tokens", dir,
+		                    ent_tok, sep_tok);
+	return SY_OK;
+}
+
 static enum sy_status gliner_load(const char *dir, struct sy_error *err, struct gliner **out)
 {
 	*out = NULL;
@@ -201,36 +261,13 @@ static enum sy_status gliner_load(const char *dir, struct sy_error *err, struct 
 		s = model_weights_open(dir, err, &st, NULL);
 	if (s == SY_OK)
 		s = deberta_load(&g->ecfg, st, "token_rep_layer.bert_layer.model.", err, &g->enc);
-	const int H = g->hidden, E = g->ecfg.hidden, n = g->n;
+	const int H = g->hidden, E = g->ecfg.hidden;
 	if (s == SY_OK && E != H) {
 		g->has_proj = true;
 		s = read_linear(st, "token_rep_layer.projection", H, E, err, &g->proj, &g->proj_b);
 	}
-	for (int d = 0; s == SY_OK && d < 2; d++) {
-		const char *sfx = d ? "_reverse" : "";
-		char name[96];
-		float *bih = NULL, *bhh = NULL;
-		snprintf(name, sizeof name, "rnn.lstm.weight_ih_l0%s", sfx);
-		s = safetensors_read_f32(st, name, 2, (int64_t[]){4 * n, H}, err, &g->wih[d]);
-		snprintf(name, sizeof name, "rnn.lstm.weight_hh_l0%s", sfx);
-		if (s == SY_OK)
-			s = safetensors_read_f32(st, name, 2, (int64_t[]){4 * n, n}, err,
-			                         &g->whh[d]);
-		snprintf(name, sizeof name, "rnn.lstm.bias_ih_l0%s", sfx);
-		if (s == SY_OK)
-			s = safetensors_read_f32(st, name, 1, (int64_t[]){4 * n}, err, &bih);
-		snprintf(name, sizeof name, "rnn.lstm.bias_hh_l0%s", sfx);
-		if (s == SY_OK)
-			s = safetensors_read_f32(st, name, 1, (int64_t[]){4 * n}, err, &bhh);
-		if (s == SY_OK) {
-			for (int i = 0; i < 4 * n; i++)
-				bih[i] += bhh[i];
-			g->bl[d] = bih;
-			bih = NULL;
-		}
-		free(bih);
-		free(bhh);
-	}
+	if (s == SY_OK)
+		s = load_lstm(g, st, err);
 	if (s == SY_OK)
 		s = mlp_load(st, "span_rep_layer.span_rep_layer.project_start", H, H, err,
 		             &g->start);
@@ -244,27 +281,8 @@ static enum sy_status gliner_load(const char *dir, struct sy_error *err, struct 
 	safetensors_close(st);
 	if (s == SY_OK)
 		s = tokenizer_load(dir, err, &g->tok);
-	if (s == SY_OK) {
-		g->ent_id = find_token(g->tok, ent_tok);
-		g->sep_id = find_token(g->tok, sep_tok);
-		/* A base model's tokenizer lacks the two markers; GLiNER appends them to the
-		 * vocabulary in this order, the first at class_token_index. */
-		if (g->ent_id < 0 && g->sep_id < 0 && class_token_index > 0 &&
-		    class_token_index + 1 < g->ecfg.vocab) {
-			g->ent_id = class_token_index;
-			g->sep_id = class_token_index + 1;
-		}
-		g->cls_id = find_token(g->tok, "[CLS]");
-		if (g->cls_id < 0)
-			g->cls_id = find_token(g->tok, "<s>");
-		g->end_id = find_token(g->tok, "[SEP]");
-		if (g->end_id < 0)
-			g->end_id = find_token(g->tok, "</s>");
-		if (g->ent_id < 0 || g->sep_id < 0 || g->cls_id < 0 || g->end_id < 0)
-			s = sy_error_set(err, SY_ERR_FORMAT,
-			                 "%s: the tokenizer lacks %s, %s or the [CLS]/[SEP] tokens",
-			                 dir, ent_tok, sep_tok);
-	}
+	if (s == SY_OK)
+		s = find_markers(g, dir, ent_tok, sep_tok, class_token_index, err);
 	if (s == SY_OK) {
 		int code;
 		PCRE2_SIZE off;
