@@ -911,6 +911,51 @@ static void test_embedder_options(void)
 	CHECK(model_open("tests/fixtures/nonexistent", NULL, &err, &e) == SY_ERR_NOT_FOUND);
 }
 
+/* A tokenizer that gives ids past the model's embedding table is refused at load, naming both
+ * (issue 23.5), rather than failing on the first text that reaches the missing rows. */
+static void test_tokenizer_fits(void)
+{
+	char dir[] = "/tmp/sy-test-tokfit-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char *text = NULL;
+	size_t len = 0;
+	struct sy_error err = {0};
+	CHECK(sy_file_read("tests/fixtures/bert-tiny/tokenizer.json", &err, &text, &len) == SY_OK);
+	cJSON *doc = text ? cJSON_Parse(text) : NULL;
+	free(text);
+	cJSON *added = cJSON_GetObjectItemCaseSensitive(doc, "added_tokens");
+	CHECK(cJSON_IsArray(added));
+	cJSON *t = cJSON_CreateObject();
+	cJSON_AddNumberToObject(t, "id", 40000);
+	cJSON_AddStringToObject(t, "content", "[FAR]");
+	cJSON_AddBoolToObject(t, "special", true);
+	cJSON_AddItemToArray(added, t);
+	char *out = cJSON_PrintUnformatted(doc);
+	write_file(dir, "tokenizer.json", out);
+	free(out);
+	cJSON_Delete(doc);
+	char *cfg = NULL;
+	CHECK(sy_file_read("tests/fixtures/bert-tiny/config.json", &err, &cfg, &len) == SY_OK);
+	write_file(dir, "config.json", cfg ? cfg : "{}");
+	free(cfg);
+	char abs[4096], dst[128];
+	snprintf(dst, sizeof dst, "%s/model.safetensors", dir);
+	CHECK(realpath("tests/fixtures/bert-tiny/model.safetensors", abs) != NULL &&
+	      symlink(abs, dst) == 0);
+	struct model *m = NULL;
+	CHECK(model_open(dir, NULL, &err, &m) == SY_ERR_FORMAT);
+	CHECKF(strstr(err.msg, "tokenizer gives ids up to") && strstr(err.msg, "30522 rows"), "%s",
+	       err.msg);
+	model_close(m);
+	char path[256];
+	const char *files[] = {"tokenizer.json", "config.json", "model.safetensors"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 static void test_inspect(void)
 {
 	static const char *const want[N_FIXTURES][4] = {
@@ -953,6 +998,7 @@ int main(void)
 	RUN(test_golden_embedder);
 	RUN(test_int8_embedder);
 	RUN(test_embedder_options);
+	RUN(test_tokenizer_fits);
 	RUN(test_inspect);
 	return harness_summary();
 }

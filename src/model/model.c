@@ -262,3 +262,16 @@ enum sy_status model_extract_texts(struct model *m, const char *const *texts, co
 	struct model_input tmpl = {.extract = xp, .truncate = true, .normalize = -1};
 	return run_call(m, MODEL_TASK_EXTRACT, texts, lens, n, &tmpl, err, NULL, res, n_tokens);
 }
+
+enum sy_status model_tokenizer_fits(const struct tokenizer *tok, int rows, const char *dir,
+                                    struct sy_error *err)
+{
+	const int n = tokenizer_vocab_size(tok);
+	if (rows > 0 && n > rows)
+		return sy_error_set(
+		    err, SY_ERR_FORMAT,
+		    "%s: the tokenizer gives ids up to %d but the model's embedding "
+		    "table has %d rows",
+		    dir, n - 1, rows);
+	return SY_OK;
+}

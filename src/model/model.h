@@ -219,6 +219,11 @@ enum sy_status model_join_prefix(const struct model_input *in, struct sy_error *
  * fails with SY_ERR_LIMIT naming both counts. */
 enum sy_status model_tokenize(const struct tokenizer *tok, const struct model_input *in,
                               int max_length, struct sy_error *err, struct tok_encoding *out);
+/* Whether every id the tokenizer can give has a row in the model's embedding table (rows); a
+ * tokenizer that does not fit its model is refused at load, not at the first text that reaches
+ * a missing row (which would blame the request). */
+enum sy_status model_tokenizer_fits(const struct tokenizer *tok, int rows, const char *dir,
+                                    struct sy_error *err);
 /* The SY_ERR_LIMIT error for an item of n tokens past a limit (truncate off). */
 enum sy_status model_too_long(struct sy_error *err, int n, int limit);
 

@@ -198,6 +198,8 @@ static enum sy_status cb_load(const struct model_desc *d, const struct model_opt
 	if (s == SY_OK)
 		s = tokenizer_load(dir, err, &cb->tok);
 	if (s == SY_OK)
+		s = model_tokenizer_fits(cb->tok, cfg.vocab_size, dir, err);
+	if (s == SY_OK)
 		s = read_settings(cb, dir, err);
 	if (s == SY_OK && opts->max_length > 0 && opts->max_length < cb->doc_maxlen)
 		cb->doc_maxlen = opts->max_length;

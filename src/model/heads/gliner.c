@@ -282,6 +282,8 @@ static enum sy_status gliner_load(const char *dir, struct sy_error *err, struct 
 	if (s == SY_OK)
 		s = tokenizer_load(dir, err, &g->tok);
 	if (s == SY_OK)
+		s = model_tokenizer_fits(g->tok, g->ecfg.vocab, dir, err);
+	if (s == SY_OK)
 		s = find_markers(g, dir, ent_tok, sep_tok, class_token_index, err);
 	if (s == SY_OK) {
 		int code;

@@ -204,6 +204,8 @@ static enum sy_status splade_load(const struct model_desc *d, const struct model
 	if (s == SY_OK)
 		s = tokenizer_load(dir, err, &sp->tok);
 	if (s == SY_OK)
+		s = model_tokenizer_fits(sp->tok, sp->cfg.vocab_size, dir, err);
+	if (s == SY_OK)
 		s = load_idf(sp, dir, err);
 	if (s == SY_OK) {
 		int m = opts->max_length > 0 ? opts->max_length : tokenizer_max_length(sp->tok);
