@@ -2264,6 +2264,35 @@ static void test_speed(void)
 	CHECKF(us < 500, "%.1f us per sentence", us);
 }
 
+/* What a tokenizer holds is reported for the model's memory budget (issue 23.5): it grows with
+ * the vocabulary, by at least the bytes of its entries. */
+static void test_tokenizer_bytes(void)
+{
+	const int n = 200000;
+	char *json = malloc((size_t)n * 24 + 256);
+	if (!json)
+		return;
+	int at = sprintf(json, "{\"model\":{\"type\":\"WordLevel\",\"unk_token\":\"w0\","
+	                       "\"vocab\":{");
+	for (int i = 0; i < n; i++)
+		at += sprintf(json + at, "%s\"w%d\":%d", i ? "," : "", i, i);
+	at += sprintf(json + at, "}},\"pre_tokenizer\":{\"type\":\"Whitespace\"}}");
+	struct sy_error err = {0};
+	struct tokenizer *big = NULL, *small = NULL;
+	CHECKF(tokenizer_load_json(json, (size_t)at, &err, &big) == SY_OK, "%s", err.msg);
+	const char *tiny = "{\"model\":{\"type\":\"WordLevel\",\"unk_token\":\"a\",\"vocab\":"
+	                   "{\"a\":0,\"b\":1}}}";
+	CHECKF(tokenizer_load_json(tiny, strlen(tiny), &err, &small) == SY_OK, "%s", err.msg);
+	if (big && small) {
+		const size_t b = tokenizer_bytes(big), s = tokenizer_bytes(small);
+		printf("  200k-entry vocabulary: %zu bytes held; 2 entries: %zu\n", b, s);
+		CHECK(b > (size_t)n * 8 + s && b < (size_t)n * 200);
+	}
+	tokenizer_free(big);
+	tokenizer_free(small);
+	free(json);
+}
+
 int main(void)
 {
 	RUN(test_transformers_js_bert_json);
@@ -2282,6 +2311,7 @@ int main(void)
 	RUN(test_load_directory);
 	RUN(test_threads);
 	RUN(test_speed);
+	RUN(test_tokenizer_bytes);
 	tokenizer_free(bert_json);
 	tokenizer_free(bert_vocab);
 	return harness_summary();

@@ -31,6 +31,11 @@ void sy_strmap_free(struct sy_strmap *m)
 	memset(m, 0, sizeof *m);
 }
 
+size_t sy_strmap_bytes(const struct sy_strmap *m)
+{
+	return m->cap * sizeof *m->slots + m->block_bytes + m->n_blocks * sizeof *m->blocks;
+}
+
 static const char *store_key(struct sy_strmap *m, const char *key, size_t len)
 {
 	if (len + 1 > m->block_left) {
@@ -45,6 +50,7 @@ static const char *store_key(struct sy_strmap *m, const char *key, size_t len)
 		}
 		m->blocks = nb;
 		m->blocks[m->n_blocks++] = b;
+		m->block_bytes += sz;
 		m->block_cur = b;
 		m->block_left = sz;
 	}

@@ -21,12 +21,15 @@ struct sy_strmap {
 	size_t n_blocks;
 	char *block_cur;
 	size_t block_left;
+	size_t block_bytes; /* key storage allocated */
 };
 
 void sy_strmap_init(struct sy_strmap *m);
 void sy_strmap_free(struct sy_strmap *m);
 /* Inserts or overwrites. Returns 0, or -1 on allocation failure. */
 int sy_strmap_put(struct sy_strmap *m, const char *key, size_t len, int32_t value);
+/* Bytes the map holds (slots and key storage), for memory accounting. */
+size_t sy_strmap_bytes(const struct sy_strmap *m);
 /* Returns the value, or -1 when absent (so values should be >= 0). */
 int32_t sy_strmap_get(const struct sy_strmap *m, const char *key, size_t len);
 

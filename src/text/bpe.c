@@ -336,12 +336,19 @@ static void bpe_free(void *impl)
 	free(m);
 }
 
+static size_t bpe_bytes(const void *impl)
+{
+	const struct bpe *m = impl;
+	return sizeof *m + tok_vocab_bytes(&m->vocab) + (size_t)m->merge_cap * sizeof *m->merges;
+}
+
 static const struct text_model_vt bpe_vt = {
     .kind = "BPE",
     .tokenize = bpe_tokenize,
     .token_to_id = bpe_token_to_id,
     .id_to_token = bpe_id_to_token,
     .vocab_size = bpe_vocab_size,
+    .bytes = bpe_bytes,
     .free = bpe_free,
 };
 

@@ -52,6 +52,7 @@ enum sy_status tok_vocab_from_json(const cJSON *obj, const char *field, struct s
                                    struct tok_vocab *out);
 /* The token with this id, or NULL. */
 const char *tok_vocab_token(const struct tok_vocab *v, int32_t id);
+size_t tok_vocab_bytes(const struct tok_vocab *v);
 void tok_vocab_free(struct tok_vocab *v);
 
 /* Fills ids[256] with the ids of the byte-fallback tokens "<0x00>" .. "<0xFF>" (upper-case hex,

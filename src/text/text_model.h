@@ -32,6 +32,7 @@ struct text_model_vt {
 	int32_t (*token_to_id)(const void *impl, const char *tok, size_t len); /* -1 if absent */
 	const char *(*id_to_token)(const void *impl, int32_t id); /* NULL if absent */
 	int (*vocab_size)(const void *impl);
+	size_t (*bytes)(const void *impl); /* what it holds, for the model's memory budget */
 	void (*free)(void *impl);
 };
 

@@ -608,6 +608,15 @@ void tok_encoding_free(struct tok_encoding *enc)
 
 /* ---- Queries ---- */
 
+size_t tokenizer_bytes(const struct tokenizer *tok)
+{
+	size_t b = sizeof *tok + sy_strmap_bytes(&tok->added_map) +
+	           (size_t)tok->n_added * (sizeof *tok->added + sizeof *tok->added_by_id);
+	if (tok->model.vt && tok->model.vt->bytes)
+		b += tok->model.vt->bytes(tok->model.impl);
+	return b;
+}
+
 int tokenizer_vocab_size(const struct tokenizer *tok)
 {
 	return tok->vocab_size;

@@ -71,6 +71,9 @@ enum sy_status tokenizer_encode(const struct tokenizer *tok, const char *text, s
                                 struct tok_encoding *out);
 void tok_encoding_free(struct tok_encoding *enc);
 
+/* Bytes the tokenizer holds (its vocabulary, merges or trie and the added tokens), counted in
+ * its model's memory budget: a large vocabulary is not free. */
+size_t tokenizer_bytes(const struct tokenizer *tok);
 /* The model's vocabulary size, or the largest added-token id + 1 when that is larger. */
 int tokenizer_vocab_size(const struct tokenizer *tok);
 int32_t tokenizer_token_to_id(const struct tokenizer *tok, const char *token, size_t len); /* -1 */

@@ -366,12 +366,23 @@ static void unigram_free(void *impl)
 	free(u);
 }
 
+static size_t unigram_bytes(const void *impl)
+{
+	const struct unigram *u = impl;
+	size_t blob = 0;
+	if (u->n > 0) /* pieces are back to back: the last one ends the blob */
+		blob = u->piece_off[u->n - 1] + strlen(u->blob + u->piece_off[u->n - 1]) + 1;
+	return sizeof *u + blob + (size_t)u->n * (sizeof *u->piece_off + sizeof *u->score) +
+	       sy_strmap_bytes(&u->map) + (size_t)u->n_nodes * sizeof *u->nodes;
+}
+
 static const struct text_model_vt unigram_vt = {
     .kind = "Unigram",
     .tokenize = unigram_tokenize,
     .token_to_id = unigram_token_to_id,
     .id_to_token = unigram_id_to_token,
     .vocab_size = unigram_vocab_size,
+    .bytes = unigram_bytes,
     .free = unigram_free,
 };
 

@@ -206,12 +206,23 @@ static void wordlevel_free(void *impl)
 	free(wl);
 }
 
+size_t tok_vocab_bytes(const struct tok_vocab *v)
+{
+	return sy_strmap_bytes(&v->map) + (size_t)v->n_by_id * sizeof *v->by_id;
+}
+
+static size_t wordlevel_bytes(const void *impl)
+{
+	return sizeof(struct wordlevel) + tok_vocab_bytes(&((const struct wordlevel *)impl)->vocab);
+}
+
 static const struct text_model_vt wordlevel_vt = {
     .kind = "WordLevel",
     .tokenize = wordlevel_tokenize,
     .token_to_id = wordlevel_token_to_id,
     .id_to_token = wordlevel_id_to_token,
     .vocab_size = wordlevel_vocab_size,
+    .bytes = wordlevel_bytes,
     .free = wordlevel_free,
 };
 

@@ -124,12 +124,20 @@ static int wp_vocab_size(const void *impl)
 	return wp->n_entries;
 }
 
+static size_t wp_bytes(const void *impl)
+{
+	const struct wordpiece *w = impl;
+	return sizeof *w + sy_strmap_bytes(&w->vocab) + sy_strmap_bytes(&w->cont) +
+	       (size_t)w->n_ids * sizeof *w->by_id;
+}
+
 static const struct text_model_vt wordpiece_vt = {
     .kind = "WordPiece",
     .tokenize = wp_tokenize,
     .token_to_id = wp_token_to_id,
     .id_to_token = wp_id_to_token,
     .vocab_size = wp_vocab_size,
+    .bytes = wp_bytes,
     .free = wp_free,
 };
 

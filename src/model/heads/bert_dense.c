@@ -105,7 +105,8 @@ static enum sy_status dense_run(void *impl, const struct model_item *items, int 
 static size_t dense_bytes(const void *impl)
 {
 	const struct bert_dense *b = impl;
-	size_t bytes = bert_model_weight_bytes(b->model) + bert_model_scratch_bytes(b->model);
+	size_t bytes = bert_model_weight_bytes(b->model) + bert_model_scratch_bytes(b->model) +
+	               tokenizer_bytes(b->tok);
 	for (int i = 0; i < b->head.n_dense; i++)
 		bytes += ((size_t)b->head.dense[i].in + 1) * (size_t)b->head.dense[i].out *
 		         sizeof(float);

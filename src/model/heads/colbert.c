@@ -453,7 +453,8 @@ static size_t cb_bytes(const void *impl)
 {
 	const struct colbert *cb = impl;
 	int rows = cb->doc_maxlen > CB_BATCH_TOKENS ? cb->doc_maxlen : CB_BATCH_TOKENS;
-	return bert_model_weight_bytes(cb->model) + bert_model_scratch_bytes(cb->model) +
+	return tokenizer_bytes(cb->tok) + bert_model_weight_bytes(cb->model) +
+	       bert_model_scratch_bytes(cb->model) +
 	       (cb->w.packed_len + (size_t)rows * cb->dim) * sizeof(float);
 }
 

@@ -202,7 +202,8 @@ int cross_encoder_max_tokens(const struct cross_encoder *ce)
 
 size_t cross_encoder_bytes(const struct cross_encoder *ce)
 {
-	return bert_model_weight_bytes(ce->model) + bert_model_scratch_bytes(ce->model) +
+	return tokenizer_bytes(ce->tok) + bert_model_weight_bytes(ce->model) +
+	       bert_model_scratch_bytes(ce->model) +
 	       ((size_t)ce->hidden + 1) * (size_t)(ce->hidden + ce->n_labels) * sizeof(float);
 }
 

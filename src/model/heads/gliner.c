@@ -668,7 +668,7 @@ static enum sy_status gl_run(void *impl, const struct model_item *items, int n,
 static size_t gl_bytes(const void *impl)
 {
 	const struct gliner *g = impl;
-	return deberta_bytes(g->enc) +
+	return tokenizer_bytes(g->tok) + deberta_bytes(g->enc) +
 	       (size_t)(8 * g->n * (g->hidden + g->n) + 4 * 4 * g->hidden * g->hidden * 3) *
 	           sizeof(float);
 }

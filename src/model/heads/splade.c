@@ -354,7 +354,8 @@ static int splade_dims(const void *impl)
 static size_t splade_bytes(const void *impl)
 {
 	const struct splade *sp = impl;
-	return bert_model_weight_bytes(sp->model) + bert_model_scratch_bytes(sp->model) +
+	return tokenizer_bytes(sp->tok) + bert_model_weight_bytes(sp->model) +
+	       bert_model_scratch_bytes(sp->model) +
 	       (sp->dec.packed_len + sp->tw.packed_len) * sizeof(float) +
 	       (size_t)SPLADE_CHUNK * (size_t)(sp->vocab + sp->hidden) * sizeof(float);
 }

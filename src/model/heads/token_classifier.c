@@ -334,7 +334,8 @@ static size_t tc_bytes(const void *impl)
 {
 	const struct token_classifier *tc = impl;
 	int rows = tc->max_length > TC_BATCH_TOKENS ? tc->max_length : TC_BATCH_TOKENS;
-	return bert_model_weight_bytes(tc->model) + bert_model_scratch_bytes(tc->model) +
+	return tokenizer_bytes(tc->tok) + bert_model_weight_bytes(tc->model) +
+	       bert_model_scratch_bytes(tc->model) +
 	       (tc->w.packed_len + (size_t)rows * tc->n_labels) * sizeof(float);
 }
 
