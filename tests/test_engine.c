@@ -975,6 +975,39 @@ static void test_request_token_bound(void)
 	engine_destroy(e);
 }
 
+/* The first request for a model waits for its load at most load_wait_ms like any other (issue
+ * 23.9): the load goes on on its own thread, a later request finds the model loaded, and destroy
+ * waits for a load still running. */
+static void test_first_load_deadline(void)
+{
+	setenv("SY_TEST_LOAD_DELAY_MS", "600", 1);
+	struct engine_config c = test_config();
+	c.load_wait_ms = 100;
+	struct engine *e = engine_new(&c);
+	if (!e) {
+		unsetenv("SY_TEST_LOAD_DELAY_MS");
+		return;
+	}
+	add(e, "bert", BERT, false);
+	add(e, "distil", DISTIL, false);
+	struct sy_error err = {0};
+	struct engine_result r;
+	const uint64_t t0 = sy_now_ns();
+	CHECK_EQ_INT(encode(e, "bert", 0, 1, -1, true, false, &err, &r), SY_ERR_UNAVAILABLE);
+	const double waited = (double)(sy_now_ns() - t0) / 1e6;
+	CHECKF(waited < 450 && strstr(err.msg, "still loading"), "%.0f ms: %s", waited, err.msg);
+	CHECK_EQ_INT(state_of(e, "bert"), ENGINE_MODEL_LOADING);
+	for (int i = 0; i < 200 && state_of(e, "bert") == ENGINE_MODEL_LOADING; i++)
+		usleep(50 * 1000); /* the load goes on without anyone waiting for it */
+	CHECK_EQ_INT(state_of(e, "bert"), ENGINE_MODEL_LOADED);
+	CHECK_EQ_INT(encode(e, "bert", 0, 1, -1, true, false, &err, &r), SY_OK);
+	engine_result_free(&r);
+	/* A load still running when the engine goes away is waited for, not leaked. */
+	CHECK_EQ_INT(encode(e, "distil", 0, 1, -1, true, false, &err, &r), SY_ERR_UNAVAILABLE);
+	engine_destroy(e);
+	unsetenv("SY_TEST_LOAD_DELAY_MS");
+}
+
 int main(void)
 {
 	RUN(test_encode_matches_embedder);
@@ -994,5 +1027,6 @@ int main(void)
 	RUN(test_idle_ttl);
 	RUN(test_use_lite);
 	RUN(test_request_token_bound);
+	RUN(test_first_load_deadline);
 	return harness_summary();
 }

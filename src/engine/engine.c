@@ -123,6 +123,7 @@ void engine_destroy(struct engine *e)
 		return;
 	engine_drain(e);
 	pthread_mutex_lock(&e->mu);
+	engine_loaders_join(e);
 	e->stopping = true;
 	pthread_cond_broadcast(&e->work_cv);
 	pthread_cond_broadcast(&e->reap_cv);
@@ -193,7 +194,7 @@ static enum sy_status admitted_enter(struct engine *e, const char *id, struct sy
 	if (!m)
 		return sy_error_set(err, SY_ERR_NOT_FOUND, "model %s: not in the catalogue", id);
 	e->n_inside++;
-	enum sy_status s = engine_model_ensure_loaded(e, m, err);
+	enum sy_status s = engine_model_ensure_loaded(e, m, e->cfg.load_wait_ms, err);
 	if (s != SY_OK) {
 		m->n_errors++;
 		e->n_inside--;

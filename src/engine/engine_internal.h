@@ -98,6 +98,7 @@ struct engine {
 	bool has_reaper;
 	long n_evictions, n_load_failures;
 	long batch_size_hist[8];
+	int n_loaders; /* load threads running (loader.c); destroy waits for them */
 };
 
 /* catalog.c */
@@ -107,10 +108,13 @@ void engine_model_info_fill(const struct engine_model *m, uint64_t now_ns,
                             struct engine_model_info *out); /* mu held */
 
 /* loader.c */
-/* Makes m LOADED, loading it (and evicting others) when needed; waits at most load_wait_ms for
- * a load another thread runs. Called and returns with mu held (released while loading). */
-enum sy_status engine_model_ensure_loaded(struct engine *e, struct engine_model *m,
+/* Makes m LOADED, starting its load (and evicting others) when needed. The load runs on a
+ * thread of its own, so the caller waits at most wait_ms for it, whoever started it (< 0: until
+ * it ends; the admin routes and pinned loads). Called and returns with mu held. */
+enum sy_status engine_model_ensure_loaded(struct engine *e, struct engine_model *m, int wait_ms,
                                           struct sy_error *err);
+/* Waits until no load thread runs any more (destroy); mu held. */
+void engine_loaders_join(struct engine *e);
 bool engine_model_idle(const struct engine_model *m); /* mu held */
 /* Unloads an idle model: state AVAILABLE, bytes returned to the budget. Returns the model,
  * which the caller closes after releasing mu. */

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/file.h"
@@ -214,6 +215,11 @@ static enum sy_status load_locked(struct engine *e, struct engine_model *m, stru
 	uint64_t t0 = sy_now_ns();
 	/* A Hub id ("org/name") loads from the Hugging Face cache, downloaded first if needed. */
 	char *hub_dir = NULL;
+	/* Test hook: SY_TEST_LOAD_DELAY_MS makes every load that long (a slow disk or download),
+	 * so the tests can watch requests give up waiting while the load goes on. */
+	const char *delay = getenv("SY_TEST_LOAD_DELAY_MS");
+	if (delay && atoi(delay) > 0)
+		usleep((useconds_t)atoi(delay) * 1000u);
 	enum sy_status s = hub_resolve_model(m->path, true, &load_err, &hub_dir);
 	if (s == SY_OK)
 		s = model_open(hub_dir ? hub_dir : m->path, &opts, &load_err, &model);
@@ -271,21 +277,110 @@ static void deadline_ts(uint64_t ns, struct timespec *ts)
 	ts->tv_nsec = (long)(t % 1000000000ull);
 }
 
-enum sy_status engine_model_ensure_loaded(struct engine *e, struct engine_model *m,
+/* One load on its own thread. The request that started it may stop waiting (its deadline);
+ * whoever lets go last frees it. */
+struct load_run {
+	struct engine *e;
+	struct engine_model *m;
+	enum sy_status status;
+	struct sy_error err;
+	bool done;
+	int refs; /* e->mu: the thread and the request that started it */
+};
+
+static void load_run_release(struct load_run *r) /* mu held */
+{
+	if (--r->refs == 0)
+		free(r);
+}
+
+static void *load_main(void *arg)
+{
+	struct load_run *r = arg;
+	struct engine *e = r->e;
+	pthread_mutex_lock(&e->mu);
+	r->status = load_locked(e, r->m, &r->err);
+	r->done = true;
+	e->n_loaders--;
+	pthread_cond_broadcast(&r->m->cv);
+	pthread_cond_broadcast(&e->idle_cv);
+	load_run_release(r);
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}
+
+void engine_loaders_join(struct engine *e)
+{
+	while (e->n_loaders > 0)
+		pthread_cond_wait(&e->idle_cv, &e->mu);
+}
+
+/* Starts m's load on a thread and waits for it until deadline (0: no deadline); mu held. A
+ * load that cannot get a thread runs here instead, as it did before. */
+static enum sy_status load_and_wait(struct engine *e, struct engine_model *m, uint64_t deadline,
+                                    struct sy_error *err)
+{
+	struct load_run *r = calloc(1, sizeof *r);
+	pthread_t t;
+	pthread_attr_t a;
+	bool started = false;
+	if (r) {
+		*r = (struct load_run){.e = e, .m = m, .refs = 2};
+		m->state = ENGINE_MODEL_LOADING; /* others wait for this load, not start one */
+		e->n_loaders++;
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		started = pthread_create(&t, &a, load_main, r) == 0;
+		pthread_attr_destroy(&a);
+		if (!started) {
+			e->n_loaders--;
+			m->state = ENGINE_MODEL_AVAILABLE;
+			free(r);
+		}
+	}
+	if (!started)
+		return load_locked(e, m, err);
+	while (!r->done) {
+		if (deadline && sy_now_ns() >= deadline) {
+			load_run_release(r);
+			return sy_error_set(err, SY_ERR_UNAVAILABLE,
+			                    "model %s: still loading after %d ms", m->id,
+			                    e->cfg.load_wait_ms);
+		}
+		if (deadline) {
+			struct timespec ts;
+			deadline_ts(deadline, &ts);
+			pthread_cond_timedwait(&m->cv, &e->mu, &ts);
+		} else {
+			pthread_cond_wait(&m->cv, &e->mu);
+		}
+	}
+	enum sy_status s = r->status;
+	if (s != SY_OK && err)
+		*err = r->err;
+	load_run_release(r);
+	return s;
+}
+
+enum sy_status engine_model_ensure_loaded(struct engine *e, struct engine_model *m, int wait_ms,
                                           struct sy_error *err)
 {
-	const uint64_t deadline = sy_now_ns() + (uint64_t)e->cfg.load_wait_ms * 1000000ull;
+	const uint64_t deadline = wait_ms < 0 ? 0 : sy_now_ns() + (uint64_t)wait_ms * 1000000ull;
 	for (;;) {
 		switch (m->state) {
 		case ENGINE_MODEL_LOADED: return SY_OK;
 		case ENGINE_MODEL_LOADING: {
-			if (sy_now_ns() >= deadline)
+			if (deadline && sy_now_ns() >= deadline)
 				return sy_error_set(err, SY_ERR_UNAVAILABLE,
 				                    "model %s: still loading after %d ms", m->id,
 				                    e->cfg.load_wait_ms);
-			struct timespec ts;
-			deadline_ts(deadline, &ts);
-			pthread_cond_timedwait(&m->cv, &e->mu, &ts);
+			if (deadline) {
+				struct timespec ts;
+				deadline_ts(deadline, &ts);
+				pthread_cond_timedwait(&m->cv, &e->mu, &ts);
+			} else {
+				pthread_cond_wait(&m->cv, &e->mu);
+			}
 			continue;
 		}
 		case ENGINE_MODEL_FAILED: {
@@ -300,7 +395,7 @@ enum sy_status engine_model_ensure_loaded(struct engine *e, struct engine_model 
 			continue;
 		}
 		case ENGINE_MODEL_AVAILABLE: {
-			enum sy_status s = load_locked(e, m, err);
+			enum sy_status s = load_and_wait(e, m, deadline, err);
 			if (s != SY_OK)
 				return s;
 			/* The mutex was released since: check the state again. */
@@ -328,7 +423,7 @@ enum sy_status engine_model_load(struct engine *e, const char *id, struct sy_err
 	if (m->state == ENGINE_MODEL_FAILED)
 		m->state = ENGINE_MODEL_AVAILABLE;
 	e->n_inside++;
-	s = engine_model_ensure_loaded(e, m, err);
+	s = engine_model_ensure_loaded(e, m, -1, err); /* an explicit load waits for its end */
 	if (s == SY_OK)
 		m->last_used_ns = sy_now_ns();
 	e->n_inside--;
