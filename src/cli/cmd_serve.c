@@ -106,6 +106,8 @@ static void serve_usage(FILE *f)
 	    "MODEL_LOADING\n"
 	    "  --api-key-file FILE      bearer tokens, one per line; \"admin:TOKEN\" for admin\n"
 	    "  --max-body-bytes SIZE    request body limit (default 16M; larger answers 413)\n"
+	    "  --max-inflight-body-bytes SIZE  bodies held at once over all connections\n"
+	    "                           (default 256M; past it 503 QUEUE_FULL)\n"
 	    "  --max-items N            items per request (default 2048; more answers 413)\n"
 	    "  --max-chars N            characters per item (default 100000; more answers 422)\n"
 	    "  --max-prefix-chars N     characters of an instruction or a score query, which go\n"
@@ -225,7 +227,8 @@ static int apply_flag(struct serve_config *c, const char *flag, const char *val)
 		}
 		return 0;
 	}
-	if (!strcmp(flag, "--memory-budget") || !strcmp(flag, "--max-body-bytes")) {
+	if (!strcmp(flag, "--memory-budget") || !strcmp(flag, "--max-body-bytes") ||
+	    !strcmp(flag, "--max-inflight-body-bytes")) {
 		size_t v;
 		if (sy_size_parse(val, &err, &v) != SY_OK) {
 			fprintf(stderr, "switchyard serve: %s: %s\n", flag, err.msg);
@@ -233,8 +236,10 @@ static int apply_flag(struct serve_config *c, const char *flag, const char *val)
 		}
 		if (!strcmp(flag, "--memory-budget"))
 			c->engine.memory_budget = v;
-		else
+		else if (!strcmp(flag, "--max-body-bytes"))
 			c->limits.max_body_bytes = v;
+		else
+			c->limits.max_inflight_body_bytes = v;
 		return 0;
 	}
 	if (!strcmp(flag, "--threads"))

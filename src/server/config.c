@@ -179,6 +179,8 @@ static enum sy_status read_top_key(const struct yaml_doc *d, struct serve_config
 		return yaml_get_bool(d, v, key, err, &e->builtin_models);
 	if (!strcmp(key, "max_body_bytes"))
 		return yaml_get_size(d, v, key, err, &c->limits.max_body_bytes);
+	if (!strcmp(key, "max_inflight_body_bytes"))
+		return yaml_get_size(d, v, key, err, &c->limits.max_inflight_body_bytes);
 	if (!strcmp(key, "max_items"))
 		return yaml_get_int(d, v, key, 1, big, err, &c->limits.max_items);
 	if (!strcmp(key, "max_chars"))

@@ -64,6 +64,8 @@ struct conn_request {
 	bool answered; /* a response has been queued */
 	bool body_too_large; /* the body passed the limit: answer 413 when it ends */
 	bool discard_body; /* the body is not needed (GET, or an early error) */
+	bool bodies_full; /* the server holds too many body bytes: 503 when the body ends */
+	size_t held; /* body bytes charged to server.body_bytes */
 	struct response early; /* an answer decided before the body was read */
 	bool has_early;
 };
@@ -75,6 +77,7 @@ struct server_limits server_default_limits(void)
 	    .max_items = 2048,
 	    .max_chars = 100000,
 	    .max_prefix_chars = 8192,
+	    .max_inflight_body_bytes = (size_t)256 << 20,
 	};
 }
 
@@ -302,6 +305,28 @@ static void request_id_assign(struct server *s, struct MHD_Connection *conn, cha
 }
 
 /* Decides, from the headers alone, whether the request is refused. Fills cr->early if so. */
+/* Charges n more body bytes to the server-wide bound; false (nothing charged) when they would
+ * pass it. Bodies of all connections together are bounded, not only each one. */
+static bool charge_body(struct server *s, struct conn_request *cr, size_t n)
+{
+	const size_t lim = s->limits.max_inflight_body_bytes;
+	size_t cur = atomic_load(&s->body_bytes);
+	do {
+		if (lim && cur + n > lim)
+			return false;
+	} while (!atomic_compare_exchange_weak(&s->body_bytes, &cur, cur + n));
+	cr->held += n;
+	return true;
+}
+
+static void busy_bodies(struct server *s, struct response *rs)
+{
+	response_error_set(rs, 503, "QUEUE_FULL",
+	                   "the server holds too many request bytes at once (limit %zu); retry",
+	                   s->limits.max_inflight_body_bytes);
+	rs->error.retry_after_s = 1;
+}
+
 /* Framing headers seen on a request, for the checks against request smuggling. */
 struct framing {
 	int n_length, n_encoding;
@@ -401,8 +426,13 @@ static void request_precheck(struct server *s, struct conn_request *cr, enum htt
 				                   s->limits.max_body_bytes);
 				goto refused;
 			}
-			if (errno == 0 && *end == '\0' && n > 0)
+			if (errno == 0 && *end == '\0' && n > 0) {
+				if (!charge_body(s, cr, (size_t)n)) {
+					busy_bodies(s, rs);
+					goto refused;
+				}
 				sbuf_reserve(&cr->body, (size_t)n);
+			}
 		}
 	} else {
 		cr->discard_body = true;
@@ -527,6 +557,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			           ? MHD_NO
 			           : MHD_YES;
 		}
+		/* Bytes past what Content-Length declared (and charged): chunked bodies. */
+		if (cr->body.len + n > cr->held &&
+		    !charge_body(s, cr, cr->body.len + n - cr->held)) {
+			cr->bodies_full = true;
+			cr->discard_body = true;
+			sbuf_free(&cr->body);
+			return MHD_YES;
+		}
 		sbuf_put(&cr->body, upload_data, n);
 		return MHD_YES;
 	}
@@ -538,7 +576,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return r;
 	}
 	struct response rs = {0};
-	if (cr->body_too_large) {
+	if (cr->bodies_full) {
+		busy_bodies(s, &rs);
+	} else if (cr->body_too_large) {
 		response_error_set(&rs, 413, "INVALID_INPUT",
 		                   "body: more than %zu bytes (the limit)",
 		                   s->limits.max_body_bytes);
@@ -564,6 +604,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!cr)
 		return;
 	*con_cls = NULL;
+	atomic_fetch_sub(&s->body_bytes, cr->held);
 	sbuf_free(&cr->body);
 	response_free(&cr->early);
 	free(cr->tail);

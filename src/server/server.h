@@ -21,6 +21,8 @@ struct server_limits {
 	int max_chars; /* Unicode code points per text; more answers 422 */
 	int max_prefix_chars; /* code points of an instruction or a score query, which go with
 				 every item; more answers 422 */
+	size_t max_inflight_body_bytes; /* request bodies held at once, all connections together;
+					   past it 503 QUEUE_FULL + Retry-After (0: no bound) */
 };
 
 /* Where the routes send their work: the local engine (serve, the default) or another backend

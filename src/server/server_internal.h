@@ -41,6 +41,7 @@ struct server {
 	uint64_t started_ns; /* sy_now_ns() at start */
 	atomic_bool draining;
 	atomic_long inflight; /* requests between their first byte and their answer */
+	atomic_size_t body_bytes; /* request body bytes held now (limits.max_inflight_body_bytes) */
 	atomic_ulong next_id; /* request counter for generated X-Request-IDs */
 	uint64_t id_salt; /* mixes the counter so ids differ between runs */
 };

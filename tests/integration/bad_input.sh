@@ -26,3 +26,42 @@ url=$URL
 pid=$PID
 python3 tests/integration/bad_input.py "$url" || { tail -20 "$tmp/serve.err"; fail "bad input"; }
 kill -0 "$pid" || fail "the server died"
+
+# Bodies held at once are bounded over all connections (issue 23.5): with 64 KB for the whole
+# server, a second 40 KB upload waiting beside a first one answers 503 QUEUE_FULL at once, and
+# the room comes back when the first one ends.
+sy_start bodies --no-builtin-models --model "bert=$FX/bert-tiny" --max-inflight-body-bytes 64K
+python3 - "$URL" <<'PY' || fail "bodies in flight"
+import socket, sys, time, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+def head(n):
+    return (b"POST /v1/encode/bert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % n)
+def status(sock):
+    data = b""
+    while b"\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return int(data.split()[1]) if data.split()[1:2] else 0, data
+body = b'{"items":[{"text":"' + b"x" * 39950 + b'"}]}'
+first = socket.create_connection((u.hostname, u.port), timeout=10)
+first.sendall(head(len(body)) + body[:1000])  # holds its 40 KB while the rest is on its way
+time.sleep(0.3)
+second = socket.create_connection((u.hostname, u.port), timeout=10)
+second.sendall(head(len(body)))
+st, data = status(second)
+assert st == 503 and b"QUEUE_FULL" in data and b"Retry-After" in data, data[:300]
+second.close()
+first.sendall(body[1000:])
+st, data = status(first)
+assert st == 200, data[:300]
+first.close()
+time.sleep(0.2)
+third = socket.create_connection((u.hostname, u.port), timeout=10)
+third.sendall(head(len(body)) + body)
+st, data = status(third)
+assert st == 200, data[:300]
+print("ok: request bodies in flight bounded over all connections")
+PY
