@@ -1008,6 +1008,45 @@ static void test_first_load_deadline(void)
 	unsetenv("SY_TEST_LOAD_DELAY_MS");
 }
 
+static bool gone_after(void *ctx)
+{
+	return sy_now_ns() >= *(const uint64_t *)ctx;
+}
+
+/* Work whose caller went away is dropped from the queue (issue 23.4): the request returns soon
+ * after, its queued items never run, and the queue holds nothing of it. */
+static void test_cancel_gone_caller(void)
+{
+	struct engine_config c = test_config();
+	c.max_wait_ms = 3000; /* a lone request's items wait in the queue for company */
+	struct engine *e = engine_new(&c);
+	add(e, "bert", BERT, false);
+	struct sy_error err = {0};
+	CHECK_EQ_INT(engine_model_load(e, "bert", &err), SY_OK);
+	const char *t[] = {"one", "two", "three"};
+	size_t lens[] = {3, 3, 5};
+	uint64_t when = sy_now_ns() + 200000000ull;
+	const struct engine_cancel cancel = {gone_after, &when};
+	struct engine_request req = {
+	    .task = ENGINE_TASK_ENCODE,
+	    .encode = {.items = {"bert", 3, t, lens, true}, .normalize = -1},
+	    .cancel = &cancel};
+	struct engine_result r;
+	const uint64_t t0 = sy_now_ns();
+	CHECK_EQ_INT(engine_request_run(e, &req, &err, &r), SY_ERR_UNAVAILABLE);
+	const double ms = (double)(sy_now_ns() - t0) / 1e6;
+	CHECKF(ms < 1500 && strstr(err.msg, "went away"), "%.0f ms: %s", ms, err.msg);
+	struct engine_model_info info = info_of(e, "bert");
+	CHECK_EQ_INT((int)info.n_cancelled_items, 3);
+	CHECK_EQ_INT((int)info.n_batches, 0);
+	CHECK_EQ_INT((int)info.queue_items, 0);
+	/* A caller that stays gets its answer. */
+	when = UINT64_MAX;
+	CHECK_EQ_INT(engine_request_run(e, &req, &err, &r), SY_OK);
+	engine_result_free(&r);
+	engine_destroy(e);
+}
+
 int main(void)
 {
 	RUN(test_encode_matches_embedder);
@@ -1028,5 +1067,6 @@ int main(void)
 	RUN(test_use_lite);
 	RUN(test_request_token_bound);
 	RUN(test_first_load_deadline);
+	RUN(test_cancel_gone_caller);
 	return harness_summary();
 }

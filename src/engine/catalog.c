@@ -272,6 +272,7 @@ void engine_model_info_fill(const struct engine_model *m, uint64_t now_ns,
 	out->n_loads = m->n_loads;
 	out->n_evictions = m->n_evictions;
 	out->n_load_failures = m->n_load_failures;
+	out->n_cancelled_items = m->n_cancelled_items;
 	out->load_ms = m->load_ms;
 }
 

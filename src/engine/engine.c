@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -396,9 +397,65 @@ static void job_free(const struct engine_model *m, struct engine_job *j, bool ke
 	free(j->n_tokens);
 }
 
+/* Takes the job's items still queued off m's queue (its caller went away); mu held. Returns
+ * how many. */
+static int unqueue_job(struct engine_model *m, const struct engine_job *j)
+{
+	int removed = 0;
+	struct engine_item **pp = &m->head, *last = NULL;
+	while (*pp) {
+		struct engine_item *it = *pp;
+		if (it->job == j) {
+			*pp = it->next;
+			removed++;
+		} else {
+			last = it;
+			pp = &it->next;
+		}
+	}
+	m->tail = last;
+	m->queue_items -= removed;
+	return removed;
+}
+
+/* Waits for the workers to finish the job; with a cancel, looks every 50 ms whether its caller
+ * is still there, and when it is not drops what is still queued. mu held. */
+static void wait_job(struct engine_model *m, struct engine_job *j, struct engine *e,
+                     const struct engine_cancel *cancel)
+{
+	bool dropped = false;
+	while (j->remaining > 0) {
+		if (!cancel || !cancel->gone || dropped) {
+			pthread_cond_wait(&j->done, &e->mu);
+			continue;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&j->done, &e->mu, &ts);
+		if (j->remaining > 0 && cancel->gone(cancel->ctx)) {
+			dropped = true;
+			const int k = unqueue_job(m, j);
+			j->remaining -= k;
+			m->n_cancelled_items += k;
+			if (j->status == SY_OK) {
+				j->status = SY_ERR_UNAVAILABLE;
+				sy_error_set(&j->err, SY_ERR_UNAVAILABLE,
+				             "the caller went away: %d queued item(s) dropped", k);
+			}
+			pthread_cond_broadcast(&e->work_cv);
+		}
+	}
+}
+
 /* Queues the job's items and waits until the workers are done with them; mu held. */
 static enum sy_status queue_and_wait(struct engine *e, struct engine_model *m, struct engine_job *j,
-                                     struct engine_item *items, struct sy_error *err)
+                                     struct engine_item *items, const struct engine_cancel *cancel,
+                                     struct sy_error *err)
 {
 	const int n = j->n_items;
 	if (n > e->cfg.max_queue_items)
@@ -428,8 +485,7 @@ static enum sy_status queue_and_wait(struct engine *e, struct engine_model *m, s
 	m->n_requests++;
 	m->n_items += n;
 	pthread_cond_broadcast(&e->work_cv);
-	while (j->remaining > 0)
-		pthread_cond_wait(&j->done, &e->mu);
+	wait_job(m, j, e, cancel);
 	pthread_cond_destroy(&j->done);
 	if (j->status != SY_OK && err)
 		*err = j->err;
@@ -477,7 +533,7 @@ enum sy_status engine_request_run(struct engine *e, const struct engine_request 
 
 	pthread_mutex_lock(&e->mu);
 	if (s == SY_OK)
-		s = queue_and_wait(e, m, &job, items, err);
+		s = queue_and_wait(e, m, &job, items, req->cancel, err);
 	admitted_leave(e, m, s);
 	pthread_mutex_unlock(&e->mu);
 	free(items);

@@ -103,6 +103,7 @@ struct engine_model_info {
 	long queue_items; /* items waiting now */
 	long n_requests, n_items, n_tokens, n_batches, n_errors;
 	long n_loads, n_evictions, n_load_failures;
+	long n_cancelled_items; /* queued items dropped because their caller went away */
 	double load_ms; /* duration of the last load */
 };
 
@@ -183,6 +184,15 @@ struct engine_extract_request {
 /* A request of any task, for the layers that carry requests without looking into them (the
  * server's dispatch stage, the cluster's wire format). items is the common first member of
  * each request type. */
+/* Whether the caller still wants the answer, asked while the request waits (with the engine's
+ * lock held, so it must be quick and not call the engine). When gone() says so, the request's
+ * items still queued are dropped and the request fails with SY_ERR_UNAVAILABLE as soon as its
+ * items already in a running batch are done. */
+struct engine_cancel {
+	bool (*gone)(void *ctx);
+	void *ctx;
+};
+
 struct engine_request {
 	enum engine_task task;
 	union {
@@ -191,6 +201,7 @@ struct engine_request {
 		struct engine_score_request score;
 		struct engine_extract_request extract;
 	};
+	const struct engine_cancel *cancel; /* NULL: the caller always waits */
 };
 
 struct engine_result {

@@ -78,6 +78,7 @@ struct engine_model {
 	/* counters */
 	long n_requests, n_items, n_tokens, n_batches, n_errors;
 	long n_loads, n_evictions, n_load_failures;
+	long n_cancelled_items; /* queued items dropped because their caller went away */
 	double load_ms;
 };
 

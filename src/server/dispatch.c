@@ -2,10 +2,12 @@
  * task-table lookup, weighted splits and shadow traffic (the router decides, src/router), the
  * backend call (the local engine, or the cluster gateway), and the error answer. Routes parse
  * and write; this file is the only one that calls the backend. */
+#include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "base/log.h"
 #include "server/server_internal.h"
@@ -87,6 +89,7 @@ static struct shadow_job *shadow_copy(struct server *srv, const char *model,
 	const int n = req->items.n_items;
 	j->srv = srv;
 	j->req = *req;
+	j->req.cancel = NULL; /* the shadow has no client to lose */
 	snprintf(j->model, sizeof j->model, "%s", model);
 	j->req.items.model = j->model;
 	j->texts = calloc((size_t)n, sizeof *j->texts);
@@ -174,14 +177,35 @@ static void add_advice(struct api_error *ae, const struct engine_request *req, u
 		         "; use /v1/score/%s or /v1/rerank", m);
 }
 
+/* The client is gone when its connection reads as closed (a pipelined next request reads as
+ * data, so it is still there). The connection's thread is the one waiting here, so nothing
+ * else reads the socket meanwhile. */
+static bool client_gone(void *ctx)
+{
+	struct request *rq = ctx;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return false;
+	char c;
+	return recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 bool server_dispatch(struct request *rq, struct engine_request *req, struct response *rs,
                      struct engine_result *out)
 {
 	memset(out, 0, sizeof *out);
 	resolve_task(rq, req, rs);
+	/* Work for a client that went away is dropped from the queue (the local engine). */
+	const struct engine_cancel cancel = {client_gone, rq};
+	if (!rq->srv->backend.run && rq->conn)
+		req->cancel = &cancel;
 	struct sy_error err = {0};
-	if (backend_run(rq->srv, req, &err, out) == SY_OK)
+	if (backend_run(rq->srv, req, &err, out) == SY_OK) {
+		req->cancel = NULL;
 		return true;
+	}
+	req->cancel = NULL;
 	struct api_error ae;
 	api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));
 	if (err.status == SY_ERR_UNSUPPORTED)

@@ -756,10 +756,10 @@ void json_model_info_write(struct sbuf *b, const struct engine_model_info *m)
 	            ",\"bytes\":%zu,\"dims\":%d,\"pinned\":%s,\"idle_s\":%.3f,"
 	            "\"queue_items\":%ld,\"requests\":%ld,\"items\":%ld,\"tokens\":%ld,"
 	            "\"batches\":%ld,\"errors\":%ld,\"loads\":%ld,\"evictions\":%ld,"
-	            "\"load_failures\":%ld,\"load_ms\":%.3f",
+	            "\"load_failures\":%ld,\"cancelled_items\":%ld,\"load_ms\":%.3f",
 	            m->bytes, m->dims, m->pinned ? "true" : "false", m->idle_s, m->queue_items,
 	            m->n_requests, m->n_items, m->n_tokens, m->n_batches, m->n_errors, m->n_loads,
-	            m->n_evictions, m->n_load_failures, m->load_ms);
+	            m->n_evictions, m->n_load_failures, m->n_cancelled_items, m->load_ms);
 	if (m->state == ENGINE_MODEL_FAILED || m->error[0]) {
 		sbuf_puts(b, ",\"error\":");
 		json_write_str(b, m->error, -1);

@@ -65,3 +65,33 @@ st, data = status(third)
 assert st == 200, data[:300]
 print("ok: request bodies in flight bounded over all connections")
 PY
+
+# A client that goes away takes its queued work with it (issue 23.4): with batches waiting 3 s
+# for company, an encode whose client closes the connection after 0.3 s never runs; the model's
+# counters show its items dropped, and the server keeps serving.
+sy_start gone --no-builtin-models --model "bert=$FX/bert-tiny" --max-wait-ms 3000 --threads 1
+python3 - "$URL" <<'PY' || fail "client gone"
+import http.client, json, socket, sys, time, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+def get(path):
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    c.request("GET", path)
+    r = c.getresponse()
+    return json.loads(r.read())
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+c.request("POST", "/v1/models/bert/load", b"")
+c.getresponse().read()
+body = json.dumps({"items": [{"text": f"item {i}"} for i in range(8)]}).encode()
+s = socket.create_connection((u.hostname, u.port), timeout=10)
+s.sendall(b"POST /v1/encode/bert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          b"Content-Length: %d\r\n\r\n" % len(body) + body)
+time.sleep(0.3)
+s.close()
+for _ in range(40):
+    m = get("/v1/models/bert")
+    if m["cancelled_items"] == 8:
+        break
+    time.sleep(0.05)
+assert m["cancelled_items"] == 8 and m["batches"] == 0 and m["queue_items"] == 0, m
+print("ok: work of a client that went away dropped from the queue")
+PY
