@@ -277,6 +277,18 @@ static void deadline_ts(uint64_t ns, struct timespec *ts)
 	ts->tv_nsec = (long)(t % 1000000000ull);
 }
 
+/* Waits for a change of m (its state, a load's end) until deadline (0: none); mu held. */
+static void wait_model(struct engine *e, struct engine_model *m, uint64_t deadline)
+{
+	if (!deadline) {
+		pthread_cond_wait(&m->cv, &e->mu);
+		return;
+	}
+	struct timespec ts;
+	deadline_ts(deadline, &ts);
+	pthread_cond_timedwait(&m->cv, &e->mu, &ts);
+}
+
 /* One load on its own thread. The request that started it may stop waiting (its deadline);
  * whoever lets go last frees it. */
 struct load_run {
@@ -347,13 +359,7 @@ static enum sy_status load_and_wait(struct engine *e, struct engine_model *m, ui
 			                    "model %s: still loading after %d ms", m->id,
 			                    e->cfg.load_wait_ms);
 		}
-		if (deadline) {
-			struct timespec ts;
-			deadline_ts(deadline, &ts);
-			pthread_cond_timedwait(&m->cv, &e->mu, &ts);
-		} else {
-			pthread_cond_wait(&m->cv, &e->mu);
-		}
+		wait_model(e, m, deadline);
 	}
 	enum sy_status s = r->status;
 	if (s != SY_OK && err)
@@ -374,13 +380,7 @@ enum sy_status engine_model_ensure_loaded(struct engine *e, struct engine_model 
 				return sy_error_set(err, SY_ERR_UNAVAILABLE,
 				                    "model %s: still loading after %d ms", m->id,
 				                    e->cfg.load_wait_ms);
-			if (deadline) {
-				struct timespec ts;
-				deadline_ts(deadline, &ts);
-				pthread_cond_timedwait(&m->cv, &e->mu, &ts);
-			} else {
-				pthread_cond_wait(&m->cv, &e->mu);
-			}
+			wait_model(e, m, deadline);
 			continue;
 		}
 		case ENGINE_MODEL_FAILED: {

@@ -61,39 +61,35 @@ static enum sy_status parse_object(const char *body, size_t len, struct api_erro
 	return SY_OK;
 }
 
+/* Checks one text: valid UTF-8 and at most limit characters (0: no limit); `field` names it in
+ * errors and `what` says whose limit it is. */
+static enum sy_status check_chars(const char *field, const char *s, size_t len, int limit,
+                                  const char *what, struct api_error *err)
+{
+	size_t bad = 0;
+	long chars = json_utf8_count(s, len, &bad);
+	if (chars < 0)
+		return api_error_set(err, 400, "INVALID_INPUT", "%s: invalid UTF-8 at byte %zu",
+		                     field, bad);
+	if (limit > 0 && chars > limit)
+		return api_error_set(err, 422, "INVALID_INPUT",
+		                     "%s: %ld characters exceed the limit of %d %s", field, chars,
+		                     limit, what);
+	return SY_OK;
+}
+
+static enum sy_status check_text(const char *field, const char *s, size_t len,
+                                 const struct server_limits *lim, struct api_error *err)
+{
+	return check_chars(field, s, len, lim->max_chars, "per item", err);
+}
+
 /* An instruction or a score query goes with every item of its request (into every work unit
  * through the gateway): bounded on its own, well below an item's limit. */
 static enum sy_status check_prefix(const char *field, const char *s, size_t len,
                                    const struct server_limits *lim, struct api_error *err)
 {
-	size_t bad = 0;
-	long chars = json_utf8_count(s, len, &bad);
-	if (chars < 0)
-		return api_error_set(err, 400, "INVALID_INPUT", "%s: invalid UTF-8 at byte %zu",
-		                     field, bad);
-	if (lim->max_prefix_chars > 0 && chars > lim->max_prefix_chars)
-		return api_error_set(
-		    err, 422, "INVALID_INPUT",
-		    "%s: %ld characters exceed the limit of %d (it goes with every "
-		    "item)",
-		    field, chars, lim->max_prefix_chars);
-	return SY_OK;
-}
-
-/* Checks one text: valid UTF-8 and within the characters limit. `field` names it in errors. */
-static enum sy_status check_text(const char *field, const char *s, size_t len,
-                                 const struct server_limits *lim, struct api_error *err)
-{
-	size_t bad = 0;
-	long chars = json_utf8_count(s, len, &bad);
-	if (chars < 0)
-		return api_error_set(err, 400, "INVALID_INPUT", "%s: invalid UTF-8 at byte %zu",
-		                     field, bad);
-	if (lim->max_chars > 0 && chars > lim->max_chars)
-		return api_error_set(err, 422, "INVALID_INPUT",
-		                     "%s: %ld characters exceed the limit of %d per item", field,
-		                     chars, lim->max_chars);
-	return SY_OK;
+	return check_chars(field, s, len, lim->max_prefix_chars, "(it goes with every item)", err);
 }
 
 static enum sy_status get_bool(const cJSON *obj, const char *name, const char *prefix,
