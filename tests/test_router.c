@@ -159,6 +159,20 @@ static void test_config_errors(void)
 	     "z: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n",
 	     "line 2: aliases"},
 	    {"upstreams:\n  a: {model: x}\n", "line 2: a needs a base_url"},
+	    /* More candidates than the chat stages order (they overflowed a fixed array). */
+	    {"upstreams:\n  u0: {base_url: u}\n  u1: {base_url: u}\n  u2: {base_url: u}\n  u3: "
+	     "{base_url: u}\n  u4: {base_url: u}\n  u5: {base_url: u}\n  u6: {base_url: u}\n  u7: "
+	     "{base_url: u}\n  u8: {base_url: u}\n  u9: {base_url: u}\n  u10: {base_url: u}\n  "
+	     "u11: {base_url: u}\n  u12: {base_url: u}\n  u13: {base_url: u}\n  u14: {base_url: "
+	     "u}\n  u15: {base_url: u}\n  u16: {base_url: u}\n  u17: {base_url: u}\n  u18: "
+	     "{base_url: u}\n  u19: {base_url: u}\n  u20: {base_url: u}\n  u21: {base_url: u}\n  "
+	     "u22: {base_url: u}\n  u23: {base_url: u}\n  u24: {base_url: u}\n  u25: {base_url: "
+	     "u}\n  u26: {base_url: u}\n  u27: {base_url: u}\n  u28: {base_url: u}\n  u29: "
+	     "{base_url: u}\n  u30: {base_url: u}\n  u31: {base_url: u}\n  u32: {base_url: "
+	     "u}\nroutes:\n  r: {candidates: "
+	     "[u0,u1,u2,u3,u4,u5,u6,u7,u8,u9,u10,u11,u12,u13,u14,u15,u16,u17,u18,u19,u20,u21,u22,"
+	     "u23,u24,u25,u26,u27,u28,u29,u30,u31,u32]}\n",
+	     "at most 32 upstreams"},
 	    {"upstreams:\n  a: {base_url: u, price_input: -1}\n", "price_input: expected a number"},
 	    {"upstreams:\n  a: {base_url: u, colour: red}\n", "colour is not an upstream setting"},
 	    {"upstreams:\n  a: {base_url: u}\nroutes:\n  r: {policy: magic, candidates: [a]}\n",

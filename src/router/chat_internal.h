@@ -24,7 +24,7 @@
 
 #include "router/router_internal.h"
 
-#define CHAT_MAX_CANDIDATES 32
+#define CHAT_MAX_CANDIDATES ROUTER_MAX_CANDIDATES
 #define CHAT_MAX_ATTEMPTS 64
 
 /* What the client asked, as the parse stage read it. */

@@ -599,6 +599,8 @@ static enum sy_status route_entry(struct y *y, const char *name, const struct ya
 	                         : bad(y, v, "needs candidates: [upstream, ...]", name);
 	if (s == SY_OK && n == 0)
 		s = bad(y, cands, "must name at least one upstream", "candidates");
+	if (s == SY_OK && n > ROUTER_MAX_CANDIDATES)
+		s = bad(y, cands, "may name at most 32 upstreams", "candidates");
 	if (s == SY_OK && !(rt->candidates = calloc((size_t)n, sizeof *rt->candidates)))
 		s = sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
 	for (int i = 0; s == SY_OK && i < n; i++) {

@@ -34,6 +34,9 @@ enum policy_kind {
 	POLICY_CASCADE,
 };
 
+/* Candidates a route may have: the chat stages order them in fixed arrays of this size. */
+#define ROUTER_MAX_CANDIDATES 32
+
 struct rule {
 	char **keywords; /* lowercase; any matches */
 	int n_keywords;
