@@ -79,14 +79,106 @@ static enum sy_status parse_act(const char *s, const char *field, const char *fi
 	return SY_OK;
 }
 
-#define TRY(x)                              \
-	do {                                \
-		enum sy_status _s = (x);    \
-		if (_s != SY_OK) {          \
-			cJSON_Delete(root); \
-			return _s;          \
-		}                           \
+#define PASS(x)                          \
+	do {                             \
+		enum sy_status _s = (x); \
+		if (_s != SY_OK)         \
+			return _s;       \
 	} while (0)
+
+/* BertConfig / RobertaConfig fields over their defaults. */
+static enum sy_status bert_fields(const cJSON *root, const char *type, const char *name,
+                                  struct sy_error *err, struct bert_config *out)
+{
+	const int big = 1 << 24;
+	int roberta = strcmp(type, "bert") != 0;
+	out->arch = roberta ? BERT_ARCH_ROBERTA : BERT_ARCH_BERT;
+	/* BertConfig / RobertaConfig defaults. */
+	out->vocab_size = roberta ? 50265 : 30522;
+	out->hidden = 768;
+	out->n_layers = 12;
+	out->n_heads = 12;
+	out->intermediate = 3072;
+	out->act = BERT_ACT_GELU_ERF;
+	out->layer_norm_eps = 1e-12f;
+	out->max_positions = 512;
+	out->type_vocab_size = 2;
+	out->pad_token_id = roberta ? 1 : 0;
+	PASS(get_int(root, "vocab_size", NULL, 1, 1 << 30, name, err, &out->vocab_size));
+	PASS(get_int(root, "hidden_size", NULL, 1, big, name, err, &out->hidden));
+	PASS(get_int(root, "num_hidden_layers", NULL, 0, 4096, name, err, &out->n_layers));
+	PASS(get_int(root, "num_attention_heads", NULL, 1, big, name, err, &out->n_heads));
+	PASS(get_int(root, "intermediate_size", NULL, 1, big, name, err, &out->intermediate));
+	PASS(
+	    get_int(root, "max_position_embeddings", NULL, 1, big, name, err, &out->max_positions));
+	PASS(get_int(root, "type_vocab_size", NULL, 0, big, name, err, &out->type_vocab_size));
+	PASS(get_int(root, "pad_token_id", NULL, -1, 1 << 30, name, err, &out->pad_token_id));
+	const char *act = NULL;
+	PASS(get_str(root, "hidden_act", name, err, &act));
+	if (act)
+		PASS(parse_act(act, "hidden_act", name, err, &out->act));
+	const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
+	if (eps) {
+		if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) || eps->valuedouble > 1) {
+			return sy_error_set(err, SY_ERR_FORMAT,
+			                    "%s: layer_norm_eps: expected a number in (0, 1]",
+			                    name);
+		}
+		out->layer_norm_eps = (float)eps->valuedouble;
+	}
+	const cJSON *pet = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
+	if (pet && !cJSON_IsNull(pet) &&
+	    (!cJSON_IsString(pet) || strcmp(pet->valuestring, "absolute") != 0)) {
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "%s: position_embedding_type \"%.40s\" is not supported (only "
+		                    "\"absolute\")",
+		                    name, cJSON_IsString(pet) ? pet->valuestring : "?");
+	}
+	if (roberta) {
+		/* RobertaEmbeddings numbers valid tokens from padding_idx + 1 on. */
+		if (out->pad_token_id < 0) {
+			return sy_error_set(err, SY_ERR_FORMAT,
+			                    "%s: pad_token_id: RoBERTa needs a padding index "
+			                    ">= 0",
+			                    name);
+		}
+		out->position_offset = out->pad_token_id + 1;
+	}
+	return SY_OK;
+}
+
+/* DistilBertConfig fields over their defaults. */
+static enum sy_status distil_fields(const cJSON *root, const char *name, struct sy_error *err,
+                                    struct bert_config *out)
+{
+	const int big = 1 << 24;
+	/* DistilBertConfig defaults; it also accepts the BERT names through attribute_map. */
+	out->arch = BERT_ARCH_DISTILBERT;
+	out->vocab_size = 30522;
+	out->hidden = 768;
+	out->n_layers = 6;
+	out->n_heads = 12;
+	out->intermediate = 3072;
+	out->act = BERT_ACT_GELU_ERF;
+	out->layer_norm_eps = 1e-12f; /* hard-coded in modeling_distilbert.py */
+	out->max_positions = 512;
+	out->type_vocab_size = 0;
+	out->pad_token_id = 0;
+	PASS(get_int(root, "vocab_size", NULL, 1, 1 << 30, name, err, &out->vocab_size));
+	PASS(get_int(root, "dim", "hidden_size", 1, big, name, err, &out->hidden));
+	PASS(get_int(root, "n_layers", "num_hidden_layers", 0, 4096, name, err, &out->n_layers));
+	PASS(get_int(root, "n_heads", "num_attention_heads", 1, big, name, err, &out->n_heads));
+	PASS(get_int(root, "hidden_dim", "intermediate_size", 1, big, name, err,
+	             &out->intermediate));
+	PASS(
+	    get_int(root, "max_position_embeddings", NULL, 1, big, name, err, &out->max_positions));
+	PASS(get_int(root, "pad_token_id", NULL, -1, 1 << 30, name, err, &out->pad_token_id));
+	const char *act = NULL;
+	PASS(get_str(root, "activation", name, err, &act));
+	if (act)
+		PASS(parse_act(act, "activation", name, err, &out->act));
+	return SY_OK;
+}
 
 enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
                                  struct sy_error *err, struct bert_config *out)
@@ -109,111 +201,19 @@ enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
 		return st;
 	}
 	snprintf(out->model_type, sizeof out->model_type, "%s", type);
-	const int big = 1 << 24;
 	if (!strcmp(type, "bert") || !strcmp(type, "roberta") || !strcmp(type, "xlm-roberta") ||
-	    !strcmp(type, "camembert")) {
-		int roberta = strcmp(type, "bert") != 0;
-		out->arch = roberta ? BERT_ARCH_ROBERTA : BERT_ARCH_BERT;
-		/* BertConfig / RobertaConfig defaults. */
-		out->vocab_size = roberta ? 50265 : 30522;
-		out->hidden = 768;
-		out->n_layers = 12;
-		out->n_heads = 12;
-		out->intermediate = 3072;
-		out->act = BERT_ACT_GELU_ERF;
-		out->layer_norm_eps = 1e-12f;
-		out->max_positions = 512;
-		out->type_vocab_size = 2;
-		out->pad_token_id = roberta ? 1 : 0;
-		TRY(get_int(root, "vocab_size", NULL, 1, 1 << 30, name, err, &out->vocab_size));
-		TRY(get_int(root, "hidden_size", NULL, 1, big, name, err, &out->hidden));
-		TRY(get_int(root, "num_hidden_layers", NULL, 0, 4096, name, err, &out->n_layers));
-		TRY(get_int(root, "num_attention_heads", NULL, 1, big, name, err, &out->n_heads));
-		TRY(get_int(root, "intermediate_size", NULL, 1, big, name, err,
-		            &out->intermediate));
-		TRY(get_int(root, "max_position_embeddings", NULL, 1, big, name, err,
-		            &out->max_positions));
-		TRY(get_int(root, "type_vocab_size", NULL, 0, big, name, err,
-		            &out->type_vocab_size));
-		TRY(get_int(root, "pad_token_id", NULL, -1, 1 << 30, name, err,
-		            &out->pad_token_id));
-		const char *act = NULL;
-		TRY(get_str(root, "hidden_act", name, err, &act));
-		if (act)
-			TRY(parse_act(act, "hidden_act", name, err, &out->act));
-		const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
-		if (eps) {
-			if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) ||
-			    eps->valuedouble > 1) {
-				cJSON_Delete(root);
-				return sy_error_set(
-				    err, SY_ERR_FORMAT,
-				    "%s: layer_norm_eps: expected a number in (0, 1]", name);
-			}
-			out->layer_norm_eps = (float)eps->valuedouble;
-		}
-		const cJSON *pet =
-		    cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
-		if (pet && !cJSON_IsNull(pet) &&
-		    (!cJSON_IsString(pet) || strcmp(pet->valuestring, "absolute") != 0)) {
-			sy_error_set(err, SY_ERR_UNSUPPORTED,
-			             "%s: position_embedding_type \"%.40s\" is not supported (only "
-			             "\"absolute\")",
-			             name, cJSON_IsString(pet) ? pet->valuestring : "?");
-			cJSON_Delete(root);
-			return SY_ERR_UNSUPPORTED;
-		}
-		if (roberta) {
-			/* RobertaEmbeddings numbers valid tokens from padding_idx + 1 on. */
-			if (out->pad_token_id < 0) {
-				cJSON_Delete(root);
-				return sy_error_set(
-				    err, SY_ERR_FORMAT,
-				    "%s: pad_token_id: RoBERTa needs a padding index "
-				    ">= 0",
-				    name);
-			}
-			out->position_offset = out->pad_token_id + 1;
-		}
-	} else if (!strcmp(type, "distilbert")) {
-		/* DistilBertConfig defaults; it also accepts the BERT names through attribute_map. */
-		out->arch = BERT_ARCH_DISTILBERT;
-		out->vocab_size = 30522;
-		out->hidden = 768;
-		out->n_layers = 6;
-		out->n_heads = 12;
-		out->intermediate = 3072;
-		out->act = BERT_ACT_GELU_ERF;
-		out->layer_norm_eps = 1e-12f; /* hard-coded in modeling_distilbert.py */
-		out->max_positions = 512;
-		out->type_vocab_size = 0;
-		out->pad_token_id = 0;
-		TRY(get_int(root, "vocab_size", NULL, 1, 1 << 30, name, err, &out->vocab_size));
-		TRY(get_int(root, "dim", "hidden_size", 1, big, name, err, &out->hidden));
-		TRY(get_int(root, "n_layers", "num_hidden_layers", 0, 4096, name, err,
-		            &out->n_layers));
-		TRY(get_int(root, "n_heads", "num_attention_heads", 1, big, name, err,
-		            &out->n_heads));
-		TRY(get_int(root, "hidden_dim", "intermediate_size", 1, big, name, err,
-		            &out->intermediate));
-		TRY(get_int(root, "max_position_embeddings", NULL, 1, big, name, err,
-		            &out->max_positions));
-		TRY(get_int(root, "pad_token_id", NULL, -1, 1 << 30, name, err,
-		            &out->pad_token_id));
-		const char *act = NULL;
-		TRY(get_str(root, "activation", name, err, &act));
-		if (act)
-			TRY(parse_act(act, "activation", name, err, &out->act));
-	} else {
-		sy_error_set(
-		    err, SY_ERR_UNSUPPORTED,
-		    "%s: model_type \"%.40s\" is not supported (bert, roberta, xlm-roberta, "
-		    "camembert, distilbert)",
-		    name, type);
-		cJSON_Delete(root);
-		return SY_ERR_UNSUPPORTED;
-	}
+	    !strcmp(type, "camembert"))
+		st = bert_fields(root, type, name, err, out);
+	else if (!strcmp(type, "distilbert"))
+		st = distil_fields(root, name, err, out);
+	else
+		st = sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                  "%s: model_type \"%.40s\" is not supported (bert, roberta, "
+		                  "xlm-roberta, camembert, distilbert)",
+		                  name, type);
 	cJSON_Delete(root);
+	if (st != SY_OK)
+		return st;
 	if (out->hidden % out->n_heads != 0)
 		return sy_error_set(
 		    err, SY_ERR_FORMAT,
