@@ -141,6 +141,26 @@ static void test_calls(void)
 	CHECKF(strstr(res.error, "1048576 bytes") != NULL, "%s", res.error);
 	CHECK(res.body_len <= 1 << 20);
 	upstream_call_free(call);
+	/* a reader that falls behind pauses the transfer (a stream window of 64 KB): the bytes held
+	 * stay near the window, then reading on takes all 64 MB (issue 23.10) */
+	struct upstream_request wr = {.url = url,
+	                              .body = "{}",
+	                              .body_len = 2,
+	                              .max_response_bytes = (size_t)128 << 20,
+	                              .stream_window = 64 << 10};
+	CHECK(upstream_call_start(c, &wr, &err, &call) == SY_OK);
+	usleep(400 * 1000);
+	const char *d;
+	size_t got = 0, taken = 0;
+	upstream_call_wait_data(call, 0, 0, &d, &got);
+	CHECKF(got <= (192u << 10), "held %zu bytes while the reader slept", got);
+	enum upstream_state ws;
+	do {
+		ws = upstream_call_wait_data(call, taken, 2000, &d, &got);
+		taken = got;
+	} while (ws == UPSTREAM_RUNNING);
+	CHECKF(ws == UPSTREAM_DONE && got == (size_t)64 << 20, "state %d, %zu bytes", (int)ws, got);
+	upstream_call_free(call);
 	/* status and Retry-After */
 	call = start(c, "/ratelimited", 5000, 0);
 	CHECK(upstream_call_wait(call, -1) == UPSTREAM_DONE);

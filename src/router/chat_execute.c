@@ -101,7 +101,9 @@ static struct upstream_call *start_call(struct router *r, const struct upstream_
 	                              .body = body,
 	                              .body_len = strlen(body),
 	                              .timeout_ms = u->timeout_ms,
-	                              .ttfb_timeout_ms = u->ttft_timeout_ms};
+	                              .ttfb_timeout_ms = u->ttft_timeout_ms,
+	                              /* a stream waits for a client that reads slowly */
+	                              .stream_window = stream ? (size_t)1 << 20 : 0};
 	struct upstream_call *call = NULL;
 	enum sy_status s = upstream_call_start(r->deps.upstream, &ur, err, &call);
 	free(body);

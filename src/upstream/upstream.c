@@ -21,10 +21,14 @@ struct upstream_call {
 	size_t body_len;
 	int timeout_ms, ttfb_timeout_ms;
 	size_t max_len; /* response bytes past which the transfer is cut off */
+	size_t window; /* stream_window: 0 none */
 	/* guarded by client->mu */
 	enum upstream_state state;
 	char *data; /* response body */
 	size_t len, cap;
+	size_t taken; /* bytes the reader has taken (wait_data's have, at most len) */
+	bool paused; /* the write callback paused the transfer: the reader is behind */
+	bool resume; /* the reader caught up: the client thread unpauses the transfer */
 	int http_status, retry_after_s;
 	char error[256];
 	uint64_t t0, t_first, t_end;
@@ -52,6 +56,11 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	if (call->cancel_requested) {
 		pthread_mutex_unlock(&call->client->mu);
 		return 0; /* aborts the transfer */
+	}
+	if (call->window && call->len - call->taken > call->window) {
+		call->paused = true; /* curl keeps this data and hands it over again later */
+		pthread_mutex_unlock(&call->client->mu);
+		return CURL_WRITEFUNC_PAUSE;
 	}
 	if (call->len + n > call->max_len) {
 		snprintf(call->error, sizeof call->error,
@@ -180,7 +189,20 @@ static void *client_main(void *arg)
 			if (call->cancel_requested || c->stop)
 				finish(c, call, CURLE_ABORTED_BY_CALLBACK);
 		}
+		/* Paused transfers whose reader caught up. Unpausing may call the write callback at
+		 * once, which takes the lock, so it happens after the lock is released; a call stays
+		 * RUNNING (so alive) until this thread finishes it. */
+		struct upstream_call *resume[16];
+		int n_resume = 0;
+		for (struct upstream_call *call = c->active; call && n_resume < 16;
+		     call = call->next_active)
+			if (call->resume) {
+				call->resume = call->paused = false;
+				resume[n_resume++] = call;
+			}
 		pthread_mutex_unlock(&c->mu);
+		for (int i = 0; i < n_resume; i++)
+			curl_easy_pause(resume[i]->easy, CURLPAUSE_CONT);
 		int running = 0;
 		curl_multi_perform(c->multi, &running);
 		CURLMsg *m;
@@ -250,6 +272,7 @@ enum sy_status upstream_call_start(struct upstream_client *c, const struct upstr
 	call->timeout_ms = r->timeout_ms > 0 ? r->timeout_ms : 60000;
 	call->ttfb_timeout_ms = r->ttfb_timeout_ms;
 	call->max_len = r->max_response_bytes ? r->max_response_bytes : (size_t)8 << 20;
+	call->window = r->stream_window;
 	pthread_cond_init(&call->cv, NULL);
 	if (!call->url || !call->body || !call->easy) {
 		upstream_call_free(call);
@@ -332,6 +355,17 @@ enum upstream_state upstream_call_wait_data(struct upstream_call *call, size_t h
 	if (timeout_ms >= 0)
 		deadline_ts(&ts, timeout_ms);
 	pthread_mutex_lock(&c->mu);
+	const size_t took = have < call->len ? have : call->len;
+	if (took > call->taken)
+		call->taken = took;
+	bool wake = false;
+	if (call->paused && !call->resume && call->len - call->taken <= call->window / 2)
+		wake = call->resume = true;
+	if (wake) {
+		pthread_mutex_unlock(&c->mu);
+		curl_multi_wakeup(c->multi);
+		pthread_mutex_lock(&c->mu);
+	}
 	while (call->state == UPSTREAM_RUNNING && call->len <= have) {
 		if (timeout_ms < 0)
 			pthread_cond_wait(&call->cv, &c->mu);

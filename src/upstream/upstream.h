@@ -29,6 +29,9 @@ struct upstream_request {
 	int ttfb_timeout_ms; /* until the first body byte; 0: none beyond timeout_ms */
 	size_t max_response_bytes; /* the body is cut off (the call FAILS) past this; 0: 8 MiB.
 				      An upstream cannot grow the server's memory without end. */
+	size_t stream_window; /* > 0: the transfer pauses while more than this many bytes have
+				 arrived that the reader (upstream_call_wait_data's have) has not
+				 taken, so a client that stops reading slows the upstream down */
 };
 
 /* Starts a call; returns at once. The request's strings are copied. */
