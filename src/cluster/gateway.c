@@ -368,6 +368,15 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 			ts.tv_sec = (time_t)(t / 1000000000ull);
 			ts.tv_nsec = (long)(t % 1000000000ull);
 			pthread_cond_timedwait(&p->cv, &g->mu, &ts);
+			/* A client that went away stops the wait; the units already published are
+			 * still computed, and their replies are dropped as unknown. */
+			if (p->n_got < n && req->cancel && req->cancel->gone &&
+			    req->cancel->gone(req->cancel->ctx)) {
+				s = sy_error_set(err, SY_ERR_UNAVAILABLE,
+				                 "the caller went away (%d of %d items done)",
+				                 p->n_got, n);
+				break;
+			}
 		}
 		if (s == SY_OK && p->status != SY_OK) {
 			s = p->status;

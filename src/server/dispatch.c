@@ -196,9 +196,10 @@ bool server_dispatch(struct request *rq, struct engine_request *req, struct resp
 {
 	memset(out, 0, sizeof *out);
 	resolve_task(rq, req, rs);
-	/* Work for a client that went away is dropped from the queue (the local engine). */
+	/* Work for a client that went away is dropped from the queue (the local engine), or no
+	 * longer waited for (the cluster gateway). */
 	const struct engine_cancel cancel = {client_gone, rq};
-	if (!rq->srv->backend.run && rq->conn)
+	if (rq->conn)
 		req->cancel = &cancel;
 	struct sy_error err = {0};
 	if (backend_run(rq->srv, req, &err, out) == SY_OK) {

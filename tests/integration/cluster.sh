@@ -180,8 +180,26 @@ for path, body, reply in forged:
     st, raw = res["r"]
     assert st >= 500 and len(raw) < 2000, (path, st, raw[:300])
     assert b"worker answered" in raw, raw[:300]
+# A client that goes away stops the gateway's wait (issue 23.4): with no reply coming, the
+# request would hold its connection thread for the 5 s request timeout.
+import socket
+raw = socket.create_connection((u.hostname, u.port), timeout=10)
+body = json.dumps({"items": [{"text": "never answered"}]}).encode()
+raw.sendall(b"POST /v1/encode/bert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body) + body)
+n.next_msg(timeout=10)  # the unit is out; nobody answers it
+raw.close()
+t0 = time.time()
+def inflight():
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    c.request("GET", "/metrics")
+    m = c.getresponse().read().decode()
+    return int([l for l in m.splitlines() if l.startswith("switchyard_http_inflight_requests ")][0].split()[1])
+while inflight() > 1 and time.time() - t0 < 3:
+    time.sleep(0.05)
+assert inflight() == 1 and time.time() - t0 < 3, ("the gateway still waits for a gone client", time.time() - t0)
 stop = True
-print("ok: forged worker replies (wrong kind, offsets past the text) answered as errors")
+print("ok: forged worker replies (wrong kind, offsets past the text) answered as errors; a gone client stops the wait")
 PY
 kill "$GW3" 2>/dev/null || true
 
