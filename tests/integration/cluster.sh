@@ -274,7 +274,11 @@ start_worker w5 SY_WORKER_DELAY_MS=1500
 W5=$LAST
 start_worker w6
 W6=$LAST
-python3 - "$SERVE_URL" "$GW_URL" "$W5" "$NPORT" <<'PY' || { tail -n 5 "$tmp"/w5.err "$tmp"/w6.err; fail "kill -9 redelivery"; }
+# The victim is the worker itself, not its `timeout` wrapper (killing the wrapper with -9 left
+# the worker running on, orphaned, past the end of the suite).
+W5_WORKER=$(pgrep -P "$W5" | head -1)
+[ -n "$W5_WORKER" ] || fail "worker w5 not found under its wrapper"
+python3 - "$SERVE_URL" "$GW_URL" "$W5_WORKER" "$NPORT" <<'PY' || { tail -n 5 "$tmp"/w5.err "$tmp"/w6.err; fail "kill -9 redelivery"; }
 import http.client, json, os, signal, sys, threading, time, urllib.parse
 sys.path.insert(0, "tests/integration/lib")
 from nats_client import Nats

@@ -19,8 +19,27 @@ fail() {
 
 tmp=$(mktemp -d)
 sy_pids=()
+# Every process started here ends with the suite: SIGTERM to each (and to the child of its
+# `timeout` wrapper), then after 3 s SIGKILL to whatever is left, so a process that ignores or
+# cannot act on SIGTERM (a worker stuck reconnecting to a NATS that is gone) does not outlive it.
 sy_cleanup() {
-	for p in "${sy_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	local p left
+	for p in "${sy_pids[@]}"; do
+		pkill -TERM -P "$p" 2>/dev/null || true
+		kill "$p" 2>/dev/null || true
+	done
+	for _ in $(seq 1 30); do
+		left=0
+		for p in "${sy_pids[@]}"; do
+			if kill -0 "$p" 2>/dev/null || pgrep -P "$p" >/dev/null 2>&1; then left=1; fi
+		done
+		[ "$left" = 0 ] && break
+		sleep 0.1
+	done
+	for p in "${sy_pids[@]}"; do
+		pkill -KILL -P "$p" 2>/dev/null || true
+		kill -9 "$p" 2>/dev/null || true
+	done
 	wait 2>/dev/null || true
 	rm -rf "$tmp"
 }
