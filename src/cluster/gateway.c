@@ -20,7 +20,7 @@ struct pending {
 	char req_id[64];
 	const char *model; /* the request's (alive while it waits) */
 	int n_items;
-	unsigned outputs;
+	bool score; /* a score request: its "dense" replies are one score per item */
 	enum wire_kind want; /* the kind of reply the request expects */
 	const size_t *lens; /* [n_items] the texts' bytes (entity offsets must fall inside) */
 	int dims; /* from the first reply */
@@ -153,7 +153,7 @@ static const char *reply_mismatch(const struct pending *p, const struct wire_rep
 		return "a worker answered items the request does not have";
 	if (r->kind != p->want)
 		return "a worker answered another kind of result than the request asked for";
-	if (r->kind == WIRE_DENSE && (r->dims < 1 || (p->outputs == 0 && r->dims != 1)))
+	if (r->kind == WIRE_DENSE && (r->dims < 1 || (p->score && r->dims != 1)))
 		return "a worker answered scores or vectors of the wrong size";
 	for (int i = 0; r->kind == WIRE_ENTITIES && i < r->n; i++)
 		for (int k = 0; k < r->items[i].n_entities; k++) {
@@ -299,20 +299,17 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 		return s;
 	const char *pool = pool_of(g, model);
 	const int n = req->items.n_items;
-	const unsigned outputs = req->task == ENGINE_TASK_ENCODE ? req->encode.outputs : 0;
 	struct pending *p = calloc(1, sizeof *p);
 	if (!p)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	p->n_items = n;
 	p->model = model;
-	p->outputs = req->task == ENGINE_TASK_SCORE ? 0u : outputs ? outputs : ENGINE_OUTPUT_DENSE;
+	p->score = req->task == ENGINE_TASK_SCORE;
 	p->want = wire_kind_of(req);
 	p->lens = req->items.lens;
 	p->n_tokens = calloc((size_t)n, sizeof *p->n_tokens);
 	p->got = calloc((size_t)n, sizeof *p->got);
-	const bool variable =
-	    req->task == ENGINE_TASK_EXTRACT ||
-	    (req->task == ENGINE_TASK_ENCODE && outputs & ENGINE_OUTPUT_MULTIVECTOR);
+	const bool variable = p->want == WIRE_MULTIVECTOR || p->want == WIRE_ENTITIES;
 	if (variable)
 		p->items = calloc((size_t)n, sizeof *p->items);
 	if (!p->n_tokens || !p->got || (variable && !p->items)) {

@@ -155,24 +155,8 @@ static enum sy_status batch_compute(struct engine_model *m, struct worker_buf *b
 		b->mitems[i] =
 		    (struct model_item){&it->job->inputs[it->index], &it->job->prepared[it->index]};
 	}
-	struct model *model = m->model;
-	enum sy_status s;
-	switch (j0->task) {
-	case ENGINE_TASK_SCORE: return model->score->run(model->impl, b->mitems, n, err, b->out);
-	case ENGINE_TASK_EXTRACT:
-		memset(b->results, 0, (size_t)n * sizeof *b->results);
-		s = model->extract->run(model->impl, b->mitems, n, err, b->results);
-		break;
-	case ENGINE_TASK_ENCODE:
-	default:
-		memset(b->results, 0, (size_t)n * sizeof *b->results);
-		s = model->encode->run(model->impl, b->mitems, n, err, b->out, b->results);
-		break;
-	}
-	if (s != SY_OK)
-		for (int i = 0; i < n; i++)
-			model_item_result_free(&b->results[i]);
-	return s;
+	return model_task_run(m->model, (enum model_task)j0->task, b->mitems, n, err, b->out,
+	                      b->results);
 }
 
 /* Runs one batch of n items (taken off m's queue by the caller) with mu released, then hands

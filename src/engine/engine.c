@@ -332,12 +332,7 @@ static enum sy_status prepare_items(const struct engine *e, const struct engine_
 {
 	long total = 0;
 	const struct model *model = m->model;
-	const struct model_encode_task *enc = model->encode;
-	enum sy_status (*prepare)(const void *, const struct model_input *, struct sy_error *,
-	                          struct model_prepared *) =
-	    req->task == ENGINE_TASK_SCORE     ? model->score->prepare
-	    : req->task == ENGINE_TASK_EXTRACT ? model->extract->prepare
-	                                       : enc->prepare;
+	const model_prepare_fn prepare = model_task_prepare(model, (enum model_task)req->task);
 	for (int i = 0; i < j->n_items; i++) {
 		j->inputs[i] = *frame;
 		j->inputs[i].text = req->items.texts[i];
@@ -595,14 +590,12 @@ enum sy_status engine_count_tokens(struct engine *e, const char *model, const ch
 	    .labels = one_label, .n_labels = 1, .threshold = -1};
 	struct model_input in = {.text = text, .len = len, .truncate = true, .normalize = -1};
 	struct model_prepared p = {0};
-	if (md->encode) {
-		s = md->encode->prepare(md->impl, &in, err, &p);
-	} else if (md->score) {
-		s = md->score->prepare(md->impl, &in, err, &p);
-	} else {
-		in.extract = md->extract->labels ? NULL : &any_labels;
-		s = md->extract->prepare(md->impl, &in, err, &p);
-	}
+	const enum model_task t = md->encode  ? MODEL_TASK_ENCODE
+	                          : md->score ? MODEL_TASK_SCORE
+	                                      : MODEL_TASK_EXTRACT;
+	if (t == MODEL_TASK_EXTRACT && !md->extract->labels)
+		in.extract = &any_labels; /* zero-shot: a label to prepare with */
+	s = model_task_prepare(md, t)(md->impl, &in, err, &p);
 	*out = p.n_tokens;
 	model_prepared_free(md, &p);
 	pthread_mutex_lock(&e->mu);

@@ -132,11 +132,11 @@ struct engine_stats {
 };
 void engine_stats_get(struct engine *e, struct engine_stats *out);
 
-/* Tasks (engine_model_info.tasks bits, and the task of an engine_request). */
+/* Tasks (engine_model_info.tasks bits, and the task of an engine_request): the model's. */
 enum engine_task {
-	ENGINE_TASK_ENCODE = 1,
-	ENGINE_TASK_SCORE = 2,
-	ENGINE_TASK_EXTRACT = 4,
+	ENGINE_TASK_ENCODE = MODEL_TASK_ENCODE,
+	ENGINE_TASK_SCORE = MODEL_TASK_SCORE,
+	ENGINE_TASK_EXTRACT = MODEL_TASK_EXTRACT,
 };
 const char *engine_task_name(enum engine_task t); /* "encode", "score", "extract" */
 

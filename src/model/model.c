@@ -160,10 +160,7 @@ enum sy_status model_tokenize(const struct tokenizer *tok, const struct model_in
 	return s;
 }
 
-typedef enum sy_status (*prepare_fn)(const void *impl, const struct model_input *in,
-                                     struct sy_error *err, struct model_prepared *out);
-
-static prepare_fn task_prepare(const struct model *m, enum model_task task)
+model_prepare_fn model_task_prepare(const struct model *m, enum model_task task)
 {
 	switch (task) {
 	case MODEL_TASK_ENCODE: return m->encode ? m->encode->prepare : NULL;
@@ -173,11 +170,27 @@ static prepare_fn task_prepare(const struct model *m, enum model_task task)
 	return NULL;
 }
 
+enum sy_status model_task_run(struct model *m, enum model_task task, const struct model_item *items,
+                              int n, struct sy_error *err, float *out,
+                              struct model_item_result *res)
+{
+	if (task == MODEL_TASK_SCORE)
+		return m->score->run(m->impl, items, n, err, out);
+	if (res)
+		memset(res, 0, (size_t)n * sizeof *res);
+	enum sy_status s = task == MODEL_TASK_ENCODE
+	                       ? m->encode->run(m->impl, items, n, err, out, res)
+	                       : m->extract->run(m->impl, items, n, err, res);
+	for (int i = 0; s != SY_OK && res && i < n; i++)
+		model_item_result_free(&res[i]);
+	return s;
+}
+
 enum sy_status model_run_inputs(struct model *m, enum model_task task,
                                 const struct model_input *ins, int n, struct sy_error *err,
                                 float *out, struct model_item_result *res, int *n_tokens)
 {
-	prepare_fn prepare = task_prepare(m, task);
+	model_prepare_fn prepare = model_task_prepare(m, task);
 	if (!prepare)
 		return sy_error_set(err, SY_ERR_UNSUPPORTED, "model %s does not %s", m->arch,
 		                    task == MODEL_TASK_ENCODE  ? "encode"
@@ -205,12 +218,8 @@ enum sy_status model_run_inputs(struct model *m, enum model_task task,
 		if (s == SY_OK && n_tokens)
 			n_tokens[done] = preps[done].n_tokens;
 	}
-	if (s == SY_OK && task == MODEL_TASK_ENCODE)
-		s = m->encode->run(m->impl, items, n, err, out, res);
-	else if (s == SY_OK && task == MODEL_TASK_SCORE)
-		s = m->score->run(m->impl, items, n, err, out);
-	else if (s == SY_OK)
-		s = m->extract->run(m->impl, items, n, err, res);
+	if (s == SY_OK)
+		s = model_task_run(m, task, items, n, err, out, res);
 	for (int i = 0; i < done; i++)
 		model_prepared_free(m, &preps[i]);
 	free(preps);
@@ -263,15 +272,21 @@ enum sy_status model_extract_texts(struct model *m, const char *const *texts, co
 	return run_call(m, MODEL_TASK_EXTRACT, texts, lens, n, &tmpl, err, NULL, res, n_tokens);
 }
 
-enum sy_status model_tokenizer_fits(const struct tokenizer *tok, int rows, const char *dir,
-                                    struct sy_error *err)
+enum sy_status model_tokenizer_load(const char *dir, int rows, struct sy_error *err,
+                                    struct tokenizer **out)
 {
-	const int n = tokenizer_vocab_size(tok);
-	if (rows > 0 && n > rows)
+	enum sy_status s = tokenizer_load(dir, err, out);
+	if (s != SY_OK)
+		return s;
+	const int n = tokenizer_vocab_size(*out);
+	if (rows > 0 && n > rows) {
+		tokenizer_free(*out);
+		*out = NULL;
 		return sy_error_set(
 		    err, SY_ERR_FORMAT,
 		    "%s: the tokenizer gives ids up to %d but the model's embedding "
 		    "table has %d rows",
 		    dir, n - 1, rows);
+	}
 	return SY_OK;
 }

@@ -190,6 +190,17 @@ void model_prepared_free(const struct model *m, struct model_prepared *p);
 
 enum model_task { MODEL_TASK_ENCODE = 1, MODEL_TASK_SCORE = 2, MODEL_TASK_EXTRACT = 4 };
 
+typedef enum sy_status (*model_prepare_fn)(const void *impl, const struct model_input *in,
+                                           struct sy_error *err, struct model_prepared *out);
+/* The prepare entry point of a task, or NULL when the model does not offer it. */
+model_prepare_fn model_task_prepare(const struct model *m, enum model_task task);
+/* Runs prepared items of one task the model offers: out holds fixed-size results (encode's
+ * [n][dims], score's [n]), res[n] the per-item ones (zeroed here, and freed again when the run
+ * fails). */
+enum sy_status model_task_run(struct model *m, enum model_task task, const struct model_item *items,
+                              int n, struct sy_error *err, float *out,
+                              struct model_item_result *res);
+
 /* One call, prepare and run together (tests, tools), the inputs free to differ per item: out is
  * encode's [n][dims] (dense, sparse) or score's [n]; res is multivector or extract results;
  * n_tokens[n] may be NULL. */
@@ -219,11 +230,11 @@ enum sy_status model_join_prefix(const struct model_input *in, struct sy_error *
  * fails with SY_ERR_LIMIT naming both counts. */
 enum sy_status model_tokenize(const struct tokenizer *tok, const struct model_input *in,
                               int max_length, struct sy_error *err, struct tok_encoding *out);
-/* Whether every id the tokenizer can give has a row in the model's embedding table (rows); a
- * tokenizer that does not fit its model is refused at load, not at the first text that reaches
- * a missing row (which would blame the request). */
-enum sy_status model_tokenizer_fits(const struct tokenizer *tok, int rows, const char *dir,
-                                    struct sy_error *err);
+/* Loads dir's tokenizer for a model whose embedding table has rows rows: a tokenizer that gives
+ * ids past them is refused here, at load, not at the first text that reaches a missing row
+ * (which would blame the request). */
+enum sy_status model_tokenizer_load(const char *dir, int rows, struct sy_error *err,
+                                    struct tokenizer **out);
 /* The SY_ERR_LIMIT error for an item of n tokens past a limit (truncate off). */
 enum sy_status model_too_long(struct sy_error *err, int n, int limit);
 

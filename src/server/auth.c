@@ -117,22 +117,31 @@ static bool token_equal(const char *a, size_t alen, const char *b, size_t blen)
 	return diff == 0;
 }
 
-struct auth_identity auth_identify(const struct auth *a, const char *authorization)
+const char *auth_bearer(const char *authorization, size_t *len)
 {
-	struct auth_identity id = {AUTH_LEVEL_NONE, -1, false};
+	*len = 0;
 	if (!authorization)
-		return id;
+		return NULL;
 	while (*authorization == ' ')
 		authorization++;
 	if (strncasecmp(authorization, "Bearer ", 7) != 0)
-		return id;
+		return NULL;
 	const char *s = authorization + 7;
 	while (*s == ' ')
 		s++;
-	size_t len = strlen(s);
-	while (len && s[len - 1] == ' ')
-		len--;
-	if (!len)
+	size_t n = strlen(s);
+	while (n && s[n - 1] == ' ')
+		n--;
+	*len = n;
+	return n ? s : NULL;
+}
+
+struct auth_identity auth_identify(const struct auth *a, const char *authorization)
+{
+	struct auth_identity id = {AUTH_LEVEL_NONE, -1, false};
+	size_t len;
+	const char *s = auth_bearer(authorization, &len);
+	if (!s)
 		return id;
 	/* Check every token so the time does not depend on which one matched. */
 	for (int i = 0; i < a->n_tokens; i++) {

@@ -10,6 +10,7 @@
 #define SY_SERVER_AUTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "base/status.h"
 
@@ -26,6 +27,9 @@ enum sy_status auth_load_file(const char *path, struct sy_error *err, struct aut
 /* Same, from the file's text (for tests). `name` appears in error messages. */
 enum sy_status auth_load_text(const char *name, const char *text, struct sy_error *err,
                               struct auth **out);
+/* The token of an Authorization header value "Bearer TOKEN" (spaces around it trimmed, the
+ * scheme's case ignored): a pointer into the value and its *len, or NULL when there is none. */
+const char *auth_bearer(const char *authorization, size_t *len);
 /* The level granted by an Authorization header value ("Bearer TOKEN"); NULL gives NONE. */
 enum auth_level auth_check(const struct auth *a, const char *authorization);
 /* Who an Authorization header is: the level, and for a known token its line's index in the key

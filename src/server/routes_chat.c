@@ -79,19 +79,10 @@ static void principal_of(struct request *rq, char *key, size_t cap, bool *may_be
 		return;
 	}
 	*may_be_critical = true;
-	if (!h)
-		return;
-	while (*h == ' ')
-		h++;
-	if (strncasecmp(h, "Bearer ", 7) != 0)
-		return;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	size_t n = strlen(h);
-	while (n && h[n - 1] == ' ')
-		n--;
-	snprintf(key, cap, "%.*s", (int)(n < cap ? n : cap - 1), h);
+	size_t n;
+	const char *t = auth_bearer(h, &n);
+	if (t)
+		snprintf(key, cap, "%.*s", (int)(n < cap ? n : cap - 1), t);
 }
 
 void route_chat(struct request *rq, struct response *rs)

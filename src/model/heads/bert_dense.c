@@ -174,9 +174,7 @@ enum sy_status bert_dense_open(const struct model_desc *d, const struct model_op
 	if (s == SY_OK)
 		s = st_meta_load(d->path, err, &b->meta);
 	if (s == SY_OK)
-		s = tokenizer_load(d->path, err, &b->tok);
-	if (s == SY_OK)
-		s = model_tokenizer_fits(b->tok, cfg.vocab_size, d->path, err);
+		s = model_tokenizer_load(d->path, cfg.vocab_size, err, &b->tok);
 	if (s == SY_OK)
 		s = pooling_head_init(&b->meta, opts, cfg.hidden, err, &b->head);
 	if (s != SY_OK) {

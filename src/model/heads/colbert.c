@@ -196,9 +196,7 @@ static enum sy_status cb_load(const struct model_desc *d, const struct model_opt
 	free(w);
 	safetensors_close(st);
 	if (s == SY_OK)
-		s = tokenizer_load(dir, err, &cb->tok);
-	if (s == SY_OK)
-		s = model_tokenizer_fits(cb->tok, cfg.vocab_size, dir, err);
+		s = model_tokenizer_load(dir, cfg.vocab_size, err, &cb->tok);
 	if (s == SY_OK)
 		s = read_settings(cb, dir, err);
 	if (s == SY_OK && opts->max_length > 0 && opts->max_length < cb->doc_maxlen)

@@ -156,9 +156,7 @@ static enum sy_status ce_load(const struct model_desc *d, const struct model_opt
 	}
 	safetensors_close(st);
 	if (s == SY_OK)
-		s = tokenizer_load(d->path, err, &ce->tok);
-	if (s == SY_OK)
-		s = model_tokenizer_fits(ce->tok, cfg.vocab_size, d->path, err);
+		s = model_tokenizer_load(d->path, cfg.vocab_size, err, &ce->tok);
 	if (s == SY_OK) {
 		int m = opts->max_length > 0 ? opts->max_length : tokenizer_max_length(ce->tok);
 		ce->max_length = m > 0 && m < cfg.max_tokens ? m : cfg.max_tokens;

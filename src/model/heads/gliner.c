@@ -280,9 +280,7 @@ static enum sy_status gliner_load(const char *dir, struct sy_error *err, struct 
 		s = mlp_load(st, "prompt_rep_layer", H, H, err, &g->prompt);
 	safetensors_close(st);
 	if (s == SY_OK)
-		s = tokenizer_load(dir, err, &g->tok);
-	if (s == SY_OK)
-		s = model_tokenizer_fits(g->tok, g->ecfg.vocab, dir, err);
+		s = model_tokenizer_load(dir, g->ecfg.vocab, err, &g->tok);
 	if (s == SY_OK)
 		s = find_markers(g, dir, ent_tok, sep_tok, class_token_index, err);
 	if (s == SY_OK) {

@@ -202,9 +202,7 @@ static enum sy_status splade_load(const struct model_desc *d, const struct model
 	}
 	safetensors_close(st);
 	if (s == SY_OK)
-		s = tokenizer_load(dir, err, &sp->tok);
-	if (s == SY_OK)
-		s = model_tokenizer_fits(sp->tok, sp->cfg.vocab_size, dir, err);
+		s = model_tokenizer_load(dir, sp->cfg.vocab_size, err, &sp->tok);
 	if (s == SY_OK)
 		s = load_idf(sp, dir, err);
 	if (s == SY_OK) {

@@ -186,9 +186,7 @@ static enum sy_status tc_load(const struct model_desc *d, const struct model_opt
 	if (s == SY_OK)
 		s = collect_types(tc, err);
 	if (s == SY_OK)
-		s = tokenizer_load(dir, err, &tc->tok);
-	if (s == SY_OK)
-		s = model_tokenizer_fits(tc->tok, cfg.vocab_size, dir, err);
+		s = model_tokenizer_load(dir, cfg.vocab_size, err, &tc->tok);
 	if (s == SY_OK) {
 		tc->wordpiece = !strcmp(tokenizer_model_kind(tc->tok), "WordPiece");
 		tc->unk_id = tokenizer_token_to_id(tc->tok, tc->wordpiece ? "[UNK]" : "<unk>", 5);
