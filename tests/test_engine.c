@@ -1047,6 +1047,39 @@ static void test_cancel_gone_caller(void)
 	engine_destroy(e);
 }
 
+/* A batch already running when its only caller leaves is stopped (between layers, or here
+ * before its first: the test hook holds the batch 300 ms), and its items count as cancelled. */
+static void test_cancel_running_batch(void)
+{
+	setenv("SY_TEST_BATCH_DELAY_MS", "300", 1);
+	struct engine_config c = test_config();
+	struct engine *e = engine_new(&c);
+	unsetenv("SY_TEST_BATCH_DELAY_MS");
+	add(e, "bert", BERT, false);
+	struct sy_error err = {0};
+	CHECK_EQ_INT(engine_model_load(e, "bert", &err), SY_OK);
+	const char *t[] = {"one", "two", "three"};
+	size_t lens[] = {3, 3, 5};
+	uint64_t when = sy_now_ns() + 100000000ull;
+	const struct engine_cancel cancel = {gone_after, &when};
+	struct engine_request req = {
+	    .task = ENGINE_TASK_ENCODE,
+	    .encode = {.items = {"bert", 3, t, lens, true}, .normalize = -1},
+	    .cancel = &cancel};
+	struct engine_result r;
+	CHECK_EQ_INT(engine_request_run(e, &req, &err, &r), SY_ERR_UNAVAILABLE);
+	CHECKF(strstr(err.msg, "went away") != NULL, "%s", err.msg);
+	struct engine_model_info info = info_of(e, "bert");
+	CHECK_EQ_INT((int)info.n_cancelled_items, 3);
+	/* A caller that stays is served by the same slow batches. */
+	when = UINT64_MAX;
+	CHECK_EQ_INT(engine_request_run(e, &req, &err, &r), SY_OK);
+	engine_result_free(&r);
+	info = info_of(e, "bert");
+	CHECK_EQ_INT((int)info.n_cancelled_items, 3);
+	engine_destroy(e);
+}
+
 int main(void)
 {
 	RUN(test_encode_matches_embedder);
@@ -1068,5 +1101,6 @@ int main(void)
 	RUN(test_request_token_bound);
 	RUN(test_first_load_deadline);
 	RUN(test_cancel_gone_caller);
+	RUN(test_cancel_running_batch);
 	return harness_summary();
 }

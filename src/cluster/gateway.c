@@ -286,6 +286,18 @@ static enum sy_status publish_unit(struct gateway *g, const char *subject, struc
 	return s == NATS_OK ? SY_OK : cluster_nats_error(err, s, "publishing work");
 }
 
+/* Tells the pool's workers to drop what is left of a request the gateway gave up on (its
+ * client went away or its time ran out), so the units already published are not computed for
+ * no one. Best effort: a worker that misses it computes the units, and their replies are
+ * dropped as unknown. */
+static void publish_cancel(struct gateway *g, const char *pool, const char *req_id)
+{
+	char subject[96], key[WIRE_CANCEL_KEY_MAX];
+	wire_cancel_subject(subject, sizeof subject, pool);
+	if (wire_cancel_key(key, sizeof key, g->inbox, req_id))
+		natsConnection_PublishString(g->nc, subject, key);
+}
+
 static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct sy_error *err,
                              struct engine_result *out)
 {
@@ -344,6 +356,7 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 	for (int i = 0; s == SY_OK && i < n; i += whole ? n : 1)
 		s = publish_unit(g, subject, p, req, i, whole ? n : 1, want_tokens, err);
 	pthread_mutex_lock(&g->mu);
+	bool given_up = false;
 	if (registered) {
 		const uint64_t deadline = t0 + (uint64_t)g->cfg.request_timeout_ms * 1000000ull;
 		while (s == SY_OK && p->status == SY_OK && p->n_got < n) {
@@ -365,8 +378,8 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 			ts.tv_sec = (time_t)(t / 1000000000ull);
 			ts.tv_nsec = (long)(t % 1000000000ull);
 			pthread_cond_timedwait(&p->cv, &g->mu, &ts);
-			/* A client that went away stops the wait; the units already published are
-			 * still computed, and their replies are dropped as unknown. */
+			/* A client that went away stops the wait; the workers hear that the units
+			 * already published are not wanted any more (publish_cancel). */
 			if (p->n_got < n && req->cancel && req->cancel->gone &&
 			    req->cancel->gone(req->cancel->ctx)) {
 				s = sy_error_set(err, SY_ERR_UNAVAILABLE,
@@ -380,6 +393,7 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 			if (err)
 				*err = p->err;
 		}
+		given_up = p->n_got < n && (s == SY_ERR_TIMEOUT || s == SY_ERR_UNAVAILABLE);
 		for (struct pending **pp = &g->pending; *pp; pp = &(*pp)->next)
 			if (*pp == p) {
 				*pp = p->next;
@@ -387,6 +401,8 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 			}
 	}
 	pthread_mutex_unlock(&g->mu);
+	if (given_up)
+		publish_cancel(g, pool, p->req_id);
 	pthread_cond_destroy(&p->cv);
 	if (s == SY_OK) {
 		out->n_items = n;

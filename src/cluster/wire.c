@@ -582,3 +582,14 @@ void wire_reply_free(struct wire_reply *r)
 	free(r->term_ids);
 	memset(r, 0, sizeof *r);
 }
+
+void wire_cancel_subject(char *buf, size_t cap, const char *pool)
+{
+	snprintf(buf, cap, "sy.cancel.%s", pool);
+}
+
+bool wire_cancel_key(char *buf, size_t cap, const char *reply, const char *req_id)
+{
+	const int k = snprintf(buf, cap, "%s %s", reply, req_id);
+	return k > 0 && (size_t)k < cap;
+}

@@ -17,7 +17,11 @@
  *    "entities":[[{"l":label,"s":start,"e":end,"x":score},...],...]}
  *   {"req":ID,"first":i,"ok":false,"status":k,"message":s}   (k: enum sy_status)
  * Floats are written with 9 significant digits, which give every float32 back exactly, so
- * answers through the gateway equal those of `serve`. Entity offsets are bytes. */
+ * answers through the gateway equal those of `serve`. Entity offsets are bytes.
+ *
+ * Cancel (gateway -> core NATS subject sy.cancel.<pool>, not stored): the text "INBOX REQ", a
+ * request the gateway gave up on (its client went away, or its time ran out). Workers skip that
+ * request's units they have not started and stop a run that serves only such units. */
 #ifndef SY_CLUSTER_WIRE_H
 #define SY_CLUSTER_WIRE_H
 
@@ -80,6 +84,13 @@ enum wire_kind wire_kind_of(const struct engine_request *req);
  * letters, digits, '_' and '-', at most 255 bytes). A reply subject comes from the message, so
  * anything else (spaces, CR/LF that would write raw protocol, wildcards) is refused. */
 bool wire_reply_subject_ok(const char *subject);
+
+#define WIRE_CANCEL_KEY_MAX 360 /* an inbox (<= 255 bytes), a space, a request id */
+
+/* The subject a pool's cancels go to. */
+void wire_cancel_subject(char *buf, size_t cap, const char *pool);
+/* The cancel text naming unit (reply, req_id); false when it does not fit (never sent). */
+bool wire_cancel_key(char *buf, size_t cap, const char *reply, const char *req_id);
 
 struct wire_reply {
 	char req_id[96];

@@ -12,6 +12,16 @@
 #include "cluster/jetstream.h"
 #include "cluster/wire.h"
 
+/* The requests the gateways gave up on, most recent last (a ring: a cancel older than the
+ * last CANCEL_KEEP has long been acted on, or its units were already answered). Written by the
+ * NATS callback thread, read by the fetch loop and the engine's cancel check. */
+#define CANCEL_KEEP 512
+struct cancel_set {
+	pthread_mutex_t mu;
+	char keys[CANCEL_KEEP][WIRE_CANCEL_KEY_MAX];
+	int next;
+};
+
 struct worker {
 	struct engine *e;
 	const struct worker_config *cfg;
@@ -21,7 +31,8 @@ struct worker {
 	char dead_subject[64], hb_subject[64], id[64];
 	const char *nak_text; /* fault injection */
 	int delay_ms;
-	long n_units, n_dead;
+	long n_units, n_dead, n_cancelled;
+	struct cancel_set cancels;
 };
 
 /* One fetched message and what became of it. */
@@ -40,6 +51,63 @@ static void *heartbeat_main(void *arg)
 			usleep(50 * 1000);
 	}
 	return NULL;
+}
+
+static void on_cancel(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+	(void)nc;
+	(void)sub;
+	struct cancel_set *c = closure;
+	const int len = natsMsg_GetDataLength(msg);
+	if (len > 0 && len < WIRE_CANCEL_KEY_MAX) {
+		pthread_mutex_lock(&c->mu);
+		memcpy(c->keys[c->next], natsMsg_GetData(msg), (size_t)len);
+		c->keys[c->next][len] = '\0';
+		c->next = (c->next + 1) % CANCEL_KEEP;
+		pthread_mutex_unlock(&c->mu);
+	}
+	natsMsg_Destroy(msg);
+}
+
+/* Whether the gateway that sent w gave up on its request. */
+static bool unit_cancelled(struct cancel_set *c, const struct wire_work *w)
+{
+	char key[WIRE_CANCEL_KEY_MAX];
+	if (!wire_cancel_key(key, sizeof key, w->reply, w->req_id))
+		return false;
+	bool found = false;
+	pthread_mutex_lock(&c->mu);
+	for (int i = 0; i < CANCEL_KEEP && !found; i++)
+		found = c->keys[i][0] && !strcmp(c->keys[i], key);
+	pthread_mutex_unlock(&c->mu);
+	return found;
+}
+
+struct group_ctx {
+	struct worker *wk;
+	const struct unit *units;
+	const int *idx;
+	int n;
+};
+
+/* The engine's cancel check for a group run: gone when every unit's request was given up. */
+static bool group_gone(void *ctx)
+{
+	const struct group_ctx *g = ctx;
+	for (int k = 0; k < g->n; k++)
+		if (!unit_cancelled(&g->wk->cancels, &g->units[g->idx[k]].w))
+			return false;
+	return true;
+}
+
+/* Acks a unit nobody waits for any more: no reply, nothing computed (or what was is dropped). */
+static void drop_cancelled(struct worker *wk, struct unit *u)
+{
+	natsMsg_Ack(u->msg, NULL);
+	u->done = true;
+	wk->n_cancelled++;
+	sy_log(SY_LOG_INFO, "worker: unit %s/%d of model %s dropped: its gateway gave up on it",
+	       u->w.req_id, u->w.first, u->w.model);
 }
 
 static void reply_error(struct worker *wk, const struct wire_work *w, const struct sy_error *err)
@@ -124,9 +192,21 @@ static void run_group(struct worker *wk, struct unit *units, const int *idx, int
 		er.items.n_items = total;
 		er.items.texts = texts;
 		er.items.lens = lens;
+		struct group_ctx gc = {wk, units, idx, n};
+		const struct engine_cancel cancel = {group_gone, &gc};
+		er.cancel = &cancel;
 		s = engine_request_run(wk->e, &er, &err, &res);
+		er.cancel = NULL;
 	} else {
 		sy_error_set(&err, s, "out of memory");
+	}
+	if (s != SY_OK && group_gone(&(struct group_ctx){wk, units, idx, n})) {
+		for (int k = 0; k < n; k++)
+			drop_cancelled(wk, &units[idx[k]]);
+		engine_result_free(&res);
+		free(texts);
+		free(lens);
+		return;
 	}
 	if (s != SY_OK && n > 1 && !transient(s)) {
 		/* One unit's failure (a text too long, say) must not fail the others. */
@@ -216,6 +296,10 @@ static void run_batch(struct worker *wk, natsMsgList *list)
 			dead_letter(wk, u, why);
 			continue;
 		}
+		if (unit_cancelled(&wk->cancels, &u->w)) {
+			drop_cancelled(wk, u);
+			continue;
+		}
 		if (wk->nak_text && has_text(&u->w, wk->nak_text)) {
 			natsMsg_NakWithDelay(u->msg, 50, NULL);
 			u->done = true;
@@ -251,6 +335,7 @@ enum sy_status worker_run(struct engine *e, const struct worker_config *cfg, ato
 		                    "--pool: \"%s\" is not a pool name (1-32 of A-Z a-z 0-9 _ -)",
 		                    cfg->pool ? cfg->pool : "");
 	struct worker wk = {.e = e, .cfg = cfg, .stop = stop};
+	pthread_mutex_init(&wk.cancels.mu, NULL);
 	snprintf(wk.dead_subject, sizeof wk.dead_subject, "sy.dead.%s", cfg->pool);
 	snprintf(wk.hb_subject, sizeof wk.hb_subject, "sy.workers.%s", cfg->pool);
 	snprintf(wk.id, sizeof wk.id, "worker-%ld", (long)getpid());
@@ -295,6 +380,15 @@ enum sy_status worker_run(struct engine *e, const struct worker_config *cfg, ato
 				s = cluster_nats_error(err, ns, "pull subscription");
 		}
 	}
+	natsSubscription *cancel_sub = NULL;
+	if (s == SY_OK) {
+		char subject[96];
+		wire_cancel_subject(subject, sizeof subject, cfg->pool);
+		natsStatus ns =
+		    natsConnection_Subscribe(&cancel_sub, wk.nc, subject, on_cancel, &wk.cancels);
+		if (ns != NATS_OK)
+			s = cluster_nats_error(err, ns, "subscribing to cancels");
+	}
 	pthread_t hb;
 	bool hb_started = false;
 	if (s == SY_OK)
@@ -326,12 +420,18 @@ enum sy_status worker_run(struct engine *e, const struct worker_config *cfg, ato
 		/* Leave the durable consumer for the other workers (and our restart). */
 		natsSubscription_Destroy(sub);
 	}
+	if (cancel_sub) {
+		natsSubscription_Unsubscribe(cancel_sub);
+		natsSubscription_Destroy(cancel_sub);
+	}
 	if (wk.nc) {
 		natsConnection_FlushTimeout(wk.nc, 2000);
-		sy_log(SY_LOG_INFO, "worker: done: %ld units answered, %ld set aside", wk.n_units,
-		       wk.n_dead);
+		sy_log(SY_LOG_INFO,
+		       "worker: done: %ld units answered, %ld set aside, %ld dropped (given up)",
+		       wk.n_units, wk.n_dead, wk.n_cancelled);
 	}
 	jsCtx_Destroy(wk.js);
 	natsConnection_Destroy(wk.nc);
+	pthread_mutex_destroy(&wk.cancels.mu);
 	return s;
 }

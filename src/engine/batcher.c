@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "engine/engine_internal.h"
@@ -144,18 +145,38 @@ static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t mono_de
 	pthread_cond_timedwait(cv, mu, &ts);
 }
 
+struct batch_jobs {
+	struct engine_item *const *items;
+	int n;
+};
+
+/* Whether every caller the batch serves has gone away (asked between layers, mu released: the
+ * jobs stay alive until the batch hands its results back). */
+static bool batch_abandoned(void *ctx)
+{
+	const struct batch_jobs *b = ctx;
+	for (int i = 0; i < b->n; i++)
+		if (!atomic_load(&b->items[i]->job->abandoned))
+			return false;
+	return true;
+}
+
 /* Runs the batch's task on the model; the results land in b (fixed-size outputs in b->out,
  * the others in b->results). */
-static enum sy_status batch_compute(struct engine_model *m, struct worker_buf *b, int n,
-                                    struct sy_error *err)
+static enum sy_status batch_compute(const struct engine *e, struct engine_model *m,
+                                    struct worker_buf *b, int n, struct sy_error *err)
 {
+	struct batch_jobs jobs = {b->items, n};
+	const struct model_stop stop = {batch_abandoned, &jobs};
+	if (e->test_batch_delay_ms > 0)
+		usleep((useconds_t)e->test_batch_delay_ms * 1000);
 	const struct engine_job *j0 = b->items[0]->job;
 	for (int i = 0; i < n; i++) {
 		const struct engine_item *it = b->items[i];
 		b->mitems[i] =
 		    (struct model_item){&it->job->inputs[it->index], &it->job->prepared[it->index]};
 	}
-	return model_task_run(m->model, (enum model_task)j0->task, b->mitems, n, err, b->out,
+	return model_task_run(m->model, (enum model_task)j0->task, b->mitems, n, &stop, err, b->out,
 	                      b->results);
 }
 
@@ -172,7 +193,7 @@ static void batch_run(struct engine *e, struct engine_model *m, struct worker_bu
 	if (!worker_buf_reserve(b, n, width))
 		s = sy_error_set(&err, SY_ERR_NOMEM, "out of memory for a batch of %d items", n);
 	if (s == SY_OK)
-		s = batch_compute(m, b, n, &err);
+		s = batch_compute(e, m, b, n, &err);
 	long tokens = 0;
 	for (int i = 0; s == SY_OK && i < n; i++) {
 		const struct engine_item *it = b->items[i];
@@ -187,7 +208,11 @@ static void batch_run(struct engine *e, struct engine_model *m, struct worker_bu
 	}
 	const uint64_t end = sy_now_ns();
 
+	const bool stopped = s != SY_OK && batch_abandoned(&(struct batch_jobs){b->items, n});
+
 	pthread_mutex_lock(&e->mu);
+	if (stopped)
+		m->n_cancelled_items += n;
 	for (int i = 0; i < n; i++) {
 		struct engine_job *j = b->items[i]->job;
 		j->end_ns = end;
@@ -257,6 +282,8 @@ static void *worker_main(void *arg)
 enum sy_status engine_workers_start(struct engine *e, struct sy_error *err)
 {
 	int n = e->cfg.n_workers;
+	const char *delay = getenv("SY_TEST_BATCH_DELAY_MS");
+	e->test_batch_delay_ms = delay ? atoi(delay) : 0;
 	e->workers = calloc((size_t)n, sizeof *e->workers);
 	if (!e->workers)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");

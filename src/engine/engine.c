@@ -414,7 +414,8 @@ static int unqueue_job(struct engine_model *m, const struct engine_job *j)
 }
 
 /* Waits for the workers to finish the job; with a cancel, looks every 50 ms whether its caller
- * is still there, and when it is not drops what is still queued. mu held. */
+ * is still there, and when it is not drops what is still queued and marks the job abandoned,
+ * which stops a running batch that serves no one else (batcher.c). mu held. */
 static void wait_job(struct engine_model *m, struct engine_job *j, struct engine *e,
                      const struct engine_cancel *cancel)
 {
@@ -434,6 +435,7 @@ static void wait_job(struct engine_model *m, struct engine_job *j, struct engine
 		pthread_cond_timedwait(&j->done, &e->mu, &ts);
 		if (j->remaining > 0 && cancel->gone(cancel->ctx)) {
 			dropped = true;
+			atomic_store(&j->abandoned, true);
 			const int k = unqueue_job(m, j);
 			j->remaining -= k;
 			m->n_cancelled_items += k;
@@ -469,6 +471,7 @@ static enum sy_status queue_and_wait(struct engine *e, struct engine_model *m, s
 		                                              : j->prepared[i].n_tokens,
 		                                .next = i + 1 < n ? &items[i + 1] : NULL};
 	pthread_cond_init(&j->done, NULL);
+	atomic_init(&j->abandoned, false);
 	j->remaining = n;
 	j->admit_ns = sy_now_ns();
 	if (m->tail)

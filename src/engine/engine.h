@@ -103,7 +103,7 @@ struct engine_model_info {
 	long queue_items; /* items waiting now */
 	long n_requests, n_items, n_tokens, n_batches, n_errors;
 	long n_loads, n_evictions, n_load_failures;
-	long n_cancelled_items; /* queued items dropped because their caller went away */
+	long n_cancelled_items; /* items dropped or stopped because their caller went away */
 	double load_ms; /* duration of the last load */
 };
 

@@ -18,6 +18,7 @@
 #define SY_ENGINE_ENGINE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,7 @@ struct engine_job {
 	uint64_t start_ns; /* when the first batch holding one of its items started; 0 before */
 	uint64_t end_ns; /* when the last batch holding one of its items ended */
 	pthread_cond_t done; /* signalled when remaining reaches 0 */
+	atomic_bool abandoned; /* its caller went away: a running batch of only such jobs stops */
 };
 
 /* One item of a job, waiting in its model's queue (FIFO, singly linked). */
@@ -78,7 +80,7 @@ struct engine_model {
 	/* counters */
 	long n_requests, n_items, n_tokens, n_batches, n_errors;
 	long n_loads, n_evictions, n_load_failures;
-	long n_cancelled_items; /* queued items dropped because their caller went away */
+	long n_cancelled_items; /* items dropped or stopped because their caller went away */
 	double load_ms;
 };
 
@@ -100,6 +102,8 @@ struct engine {
 	long n_evictions, n_load_failures;
 	long batch_size_hist[8];
 	int n_loaders; /* load threads running (loader.c); destroy waits for them */
+	int test_batch_delay_ms; /* test hook SY_TEST_BATCH_DELAY_MS: each batch waits that long
+				    before it runs (a slow batch whose callers leave meanwhile) */
 };
 
 /* catalog.c */

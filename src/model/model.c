@@ -170,19 +170,43 @@ model_prepare_fn model_task_prepare(const struct model *m, enum model_task task)
 	return NULL;
 }
 
-enum sy_status model_task_run(struct model *m, enum model_task task, const struct model_item *items,
-                              int n, struct sy_error *err, float *out,
-                              struct model_item_result *res)
+static _Thread_local const struct model_stop *current_stop;
+
+const struct model_stop *model_stop_current(void)
 {
-	if (task == MODEL_TASK_SCORE)
-		return m->score->run(m->impl, items, n, err, out);
-	if (res)
-		memset(res, 0, (size_t)n * sizeof *res);
-	enum sy_status s = task == MODEL_TASK_ENCODE
-	                       ? m->encode->run(m->impl, items, n, err, out, res)
-	                       : m->extract->run(m->impl, items, n, err, res);
-	for (int i = 0; s != SY_OK && res && i < n; i++)
-		model_item_result_free(&res[i]);
+	return current_stop;
+}
+
+bool model_stop_requested(const struct model_stop *stop)
+{
+	return stop && stop->stop && stop->stop(stop->ctx);
+}
+
+enum sy_status model_stopped_error(struct sy_error *err)
+{
+	return sy_error_set(err, SY_ERR_UNAVAILABLE,
+	                    "stopped: every caller of the batch went away");
+}
+
+enum sy_status model_task_run(struct model *m, enum model_task task, const struct model_item *items,
+                              int n, const struct model_stop *stop, struct sy_error *err,
+                              float *out, struct model_item_result *res)
+{
+	if (model_stop_requested(stop))
+		return model_stopped_error(err);
+	current_stop = stop;
+	enum sy_status s;
+	if (task == MODEL_TASK_SCORE) {
+		s = m->score->run(m->impl, items, n, err, out);
+	} else {
+		if (res)
+			memset(res, 0, (size_t)n * sizeof *res);
+		s = task == MODEL_TASK_ENCODE ? m->encode->run(m->impl, items, n, err, out, res)
+		                              : m->extract->run(m->impl, items, n, err, res);
+		for (int i = 0; s != SY_OK && res && i < n; i++)
+			model_item_result_free(&res[i]);
+	}
+	current_stop = NULL;
 	return s;
 }
 
@@ -219,7 +243,7 @@ enum sy_status model_run_inputs(struct model *m, enum model_task task,
 			n_tokens[done] = preps[done].n_tokens;
 	}
 	if (s == SY_OK)
-		s = model_task_run(m, task, items, n, err, out, res);
+		s = model_task_run(m, task, items, n, NULL, err, out, res);
 	for (int i = 0; i < done; i++)
 		model_prepared_free(m, &preps[i]);
 	free(preps);

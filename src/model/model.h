@@ -194,12 +194,27 @@ typedef enum sy_status (*model_prepare_fn)(const void *impl, const struct model_
                                            struct sy_error *err, struct model_prepared *out);
 /* The prepare entry point of a task, or NULL when the model does not offer it. */
 model_prepare_fn model_task_prepare(const struct model *m, enum model_task task);
+/* A way to stop a run early: asked between layers, stop(ctx) true gives the run up with
+ * SY_ERR_UNAVAILABLE. The engine stops a batch whose callers have all gone away. */
+struct model_stop {
+	bool (*stop)(void *ctx);
+	void *ctx;
+};
+
 /* Runs prepared items of one task the model offers: out holds fixed-size results (encode's
  * [n][dims], score's [n]), res[n] the per-item ones (zeroed here, and freed again when the run
- * fails). */
+ * fails). stop may be NULL. */
 enum sy_status model_task_run(struct model *m, enum model_task task, const struct model_item *items,
-                              int n, struct sy_error *err, float *out,
-                              struct model_item_result *res);
+                              int n, const struct model_stop *stop, struct sy_error *err,
+                              float *out, struct model_item_result *res);
+
+/* For the architectures: the stop of the run in progress on this thread (model_task_run sets
+ * it for the run's duration, so the tasks' signatures need not carry it), and whether it asks
+ * to stop now. An architecture that runs its layers on a thread pool takes it before handing
+ * out the work and decides on one thread, so all threads leave at the same layer. */
+const struct model_stop *model_stop_current(void);
+bool model_stop_requested(const struct model_stop *stop);
+enum sy_status model_stopped_error(struct sy_error *err);
 
 /* One call, prepare and run together (tests, tools), the inputs free to differ per item: out is
  * encode's [n][dims] (dense, sparse) or score's [n]; res is multivector or extract results;

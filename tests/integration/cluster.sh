@@ -183,11 +183,14 @@ for path, body, reply in forged:
 # A client that goes away stops the gateway's wait (issue 23.4): with no reply coming, the
 # request would hold its connection thread for the 5 s request timeout.
 import socket
+cancels = Nats(int(sys.argv[2]))
+cancels.subscribe("sy.cancel.rogue")
 raw = socket.create_connection((u.hostname, u.port), timeout=10)
 body = json.dumps({"items": [{"text": "never answered"}]}).encode()
 raw.sendall(b"POST /v1/encode/bert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n" % len(body) + body)
-n.next_msg(timeout=10)  # the unit is out; nobody answers it
+_, _, data = n.next_msg(timeout=10)  # the unit is out; nobody answers it
+unit = json.loads(data)
 raw.close()
 t0 = time.time()
 def inflight():
@@ -198,8 +201,11 @@ def inflight():
 while inflight() > 1 and time.time() - t0 < 3:
     time.sleep(0.05)
 assert inflight() == 1 and time.time() - t0 < 3, ("the gateway still waits for a gone client", time.time() - t0)
+# ... and tells the pool's workers to drop the unit it had published.
+subj, _, data = cancels.next_msg(timeout=5)
+assert data.decode() == unit["reply"] + " " + unit["req"], data
 stop = True
-print("ok: forged worker replies (wrong kind, offsets past the text) answered as errors; a gone client stops the wait")
+print("ok: forged worker replies (wrong kind, offsets past the text) answered as errors; a gone client stops the wait and cancels its units")
 PY
 kill "$GW3" 2>/dev/null || true
 
@@ -351,7 +357,7 @@ for _ in $(seq 1 200); do
 	sleep 0.05
 done
 [ -n "$GW2_URL" ] || { cat "$tmp/gw2.err"; fail "second gateway did not start"; }
-SY_WORKER_DELAY_MS=2500 timeout --foreground 300 "$SY" worker --nats "$NATS" --pool tiny --fetch-batch 1 \
+SWITCHYARD_LOG=info SY_WORKER_DELAY_MS=2500 timeout --foreground 300 "$SY" worker --nats "$NATS" --pool tiny --fetch-batch 1 \
 	--threads 1 "${MODELS[@]}" >"$tmp/w7.out" 2>"$tmp/w7.err" &
 sy_pids+=($!)
 python3 - "$GW2_URL" <<'PY' || { tail -n 5 "$tmp"/w7.err "$tmp"/gw2.err; fail "queue full / timeout"; }
@@ -380,6 +386,15 @@ codes = sorted(r[1]["error"]["code"] for r in res if r[0] != 200)
 assert "QUEUE_FULL" in codes and all(r[2] for r in res if r[0] == 503), res
 print("ok: a slow pool -> 504 TIMEOUT; a burst over the bound ->", codes.count("QUEUE_FULL"), "x 503 QUEUE_FULL")
 PY
+# The units of requests the gateway gave up on (504 above) are dropped by the worker, not
+# computed for no one.
+for _ in $(seq 1 100); do
+	grep -q "dropped: its gateway gave up on it" "$tmp/w7.err" && break
+	sleep 0.1
+done
+grep -q "dropped: its gateway gave up on it" "$tmp/w7.err" ||
+	{ tail -n 5 "$tmp/w7.err"; fail "the worker computed units whose gateway gave up"; }
+echo "ok: units of a request given up are dropped by the worker"
 
 # A worker drains and exits 0 on SIGTERM.
 kill -TERM "$W6"

@@ -30,6 +30,7 @@
 #include "tensor/attention.h"
 #include "tensor/gemm.h"
 #include "tensor/linear.h"
+#include "model/model.h"
 #include "tensor/ops.h"
 
 struct bert_layer {
@@ -484,6 +485,8 @@ struct fwd_ctx {
 	int rows;
 	int split_units; /* attention split over (sequence, head) units instead of inside */
 	double attn_cost; /* total cost of the (sequence, head) units */
+	const struct model_stop *stop; /* the run's, asked by part 0 after each layer */
+	bool stopped; /* part 0's answer, read by every part after the layer's last barrier */
 };
 
 static enum gemm_epilogue act_epilogue(enum bert_act a)
@@ -595,7 +598,11 @@ static void forward_part(void *p, int ith, int nth)
 		           rows, ith, nth);
 		sy_pool_barrier(m->pool);
 		residual_norm(m, rows, L->ln2_gamma, L->ln2_beta, ith, nth);
+		if (ith == 0 && l + 1 < cfg->n_layers)
+			c->stopped = model_stop_requested(c->stop);
 		sy_pool_barrier(m->pool);
+		if (c->stopped)
+			return;
 	}
 }
 
@@ -638,7 +645,7 @@ enum sy_status bert_forward(struct bert_model *m, const struct bert_input *in, s
 		return s;
 
 	/* Row offsets and position ids. */
-	struct fwd_ctx c = {.m = m, .in = in, .rows = (int)rows};
+	struct fwd_ctx c = {.m = m, .in = in, .rows = (int)rows, .stop = model_stop_current()};
 	int r = 0;
 	for (int q = 0; q < in->n_seqs; q++) {
 		m->seq_start[q] = r;
@@ -658,6 +665,8 @@ enum sy_status bert_forward(struct bert_model *m, const struct bert_input *in, s
 	c.split_units = nth > 1 && in->n_seqs * cfg->n_heads >= 4 * nth;
 	if (rows > 0)
 		sy_pool_run(m->pool, forward_part, &c);
+	if (c.stopped)
+		return model_stopped_error(err);
 	*out = m->x;
 	return SY_OK;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tensor/gemm.h"
+#include "model/model.h"
 #include "tensor/ops.h"
 
 struct deberta_layer {
@@ -352,7 +353,10 @@ enum sy_status deberta_forward(struct deberta_model *m, const int32_t *ids, int 
 	}
 	const float scale =
 	    1.0f / sqrtf((float)d * (float)(1 + (c->c2p ? 1 : 0) + (c->p2c ? 1 : 0)));
+	const struct model_stop *stop = model_stop_current();
 	for (int li = 0; li < c->layers; li++) {
+		if (li > 0 && model_stop_requested(stop))
+			return model_stopped_error(err);
 		const struct deberta_layer *l = &m->layers[li];
 		gemm_linear(m->x, H, &l->q, l->bq, GEMM_EPILOGUE_NONE, m->q, H, T, 0, 1);
 		gemm_linear(m->x, H, &l->k, l->bk, GEMM_EPILOGUE_NONE, m->k, H, T, 0, 1);
