@@ -293,7 +293,7 @@ static void test_minilm_memory(void)
 		return;
 	}
 	size_t rss_open = rss_bytes();
-	struct bert_model *m = bert_dense_model(e);
+	struct bert_model *m = bert_of_encoder(dense_encoder(e));
 	size_t weights = bert_model_weight_bytes(m);
 	size_t scratch = bert_model_scratch_bytes(m);
 
@@ -333,7 +333,7 @@ static void test_minilm_memory(void)
 		for (int i = 0; i < T; i++)
 			ids[s * T + i] = 1000 + (s * 131 + i * 17) % 20000;
 	}
-	struct bert_input in = {.n_seqs = B, .lens = seq_lens, .ids = ids};
+	struct encoder_input in = {.n_seqs = B, .lens = seq_lens, .ids = ids};
 	const float *hidden = NULL;
 	long before = allocs_now();
 	long scratch_before = bert_model_scratch_allocs(m);

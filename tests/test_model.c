@@ -527,7 +527,8 @@ static void golden_forward(const char *name, int n_threads)
 		return;
 	}
 	CHECK_EQ_INT(bert_model_config(m)->hidden, g.H);
-	struct bert_input in = {.n_seqs = g.B, .lens = g.lens, .ids = g.ids, .type_ids = g.types};
+	struct encoder_input in = {
+	    .n_seqs = g.B, .lens = g.lens, .ids = g.ids, .type_ids = g.types};
 	const float *hidden;
 	CHECKF(bert_forward(m, &in, &err, &hidden) == SY_OK, "%s", err.msg);
 	float *ref = golden_f32(&g, "last_hidden_state");
@@ -593,7 +594,7 @@ static void golden_forward(const char *name, int n_threads)
 	/* Steady state: batches no larger than the first allocate no scratch. */
 	long allocs = bert_model_scratch_allocs(m);
 	CHECK_EQ_INT(allocs, 1);
-	struct bert_input half = {
+	struct encoder_input half = {
 	    .n_seqs = g.B / 2, .lens = g.lens, .ids = g.ids, .type_ids = g.types};
 	for (int rep = 0; rep < 3; rep++) {
 		CHECK(bert_forward(m, &half, &err, &hidden) == SY_OK);
@@ -641,7 +642,7 @@ static void golden_single(const char *name)
 			v[i] = i32_at(ids, (size_t)i);
 		float *ref;
 		CHECK(safetensors_tensor_to_f32(h, NULL, &ref) == SY_OK);
-		struct bert_input in = {.n_seqs = 1, .lens = &len, .ids = v};
+		struct encoder_input in = {.n_seqs = 1, .lens = &len, .ids = v};
 		const float *hidden;
 		CHECKF(bert_forward(m, &in, &err, &hidden) == SY_OK, "%s", err.msg);
 		if (hidden) {
@@ -682,7 +683,7 @@ static void test_forward_limits(void)
 	for (int i = 0; i < 65; i++)
 		ids[i] = 5 + i;
 	int len = 65; /* 66 positions - padding_idx 1 - 1 = 64 usable */
-	struct bert_input in = {.n_seqs = 1, .lens = &len, .ids = ids};
+	struct encoder_input in = {.n_seqs = 1, .lens = &len, .ids = ids};
 	const float *h;
 	CHECK(bert_forward(m, &in, &err, &h) == SY_ERR_INVALID_ARG);
 	CHECKF(strstr(err.msg, "65 tokens"), "%s", err.msg);
@@ -798,9 +799,9 @@ static void golden_embedder(const char *name)
 		CHECKF(mb <= 1e-5f, "%s batch vs single: %g", name, mb);
 	}
 	/* Steady state: encoding again allocates no new scratch in the encoder. */
-	long allocs = bert_model_scratch_allocs(bert_dense_model(e));
+	long allocs = bert_model_scratch_allocs(bert_of_encoder(dense_encoder(e)));
 	CHECK(model_encode_texts(e, tv, lv, n, NULL, &err, all, NULL, NULL) == SY_OK);
-	CHECK_EQ_INT(bert_model_scratch_allocs(bert_dense_model(e)), allocs);
+	CHECK_EQ_INT(bert_model_scratch_allocs(bert_of_encoder(dense_encoder(e))), allocs);
 	free(all);
 	free(one);
 	free(sref);
@@ -854,7 +855,8 @@ static void int8_embedder(const char *name)
 		float ma;
 		double mc;
 		rows_err(out, sref, n, d, &ma, &mc);
-		struct bert_model *qm = bert_dense_model(e), *fm = bert_dense_model(f);
+		struct bert_model *qm = bert_of_encoder(dense_encoder(e)),
+		                  *fm = bert_of_encoder(dense_encoder(f));
 		printf("%-16s int8 embedder vs fp32 golden: min cosine %.6f, max abs err %.3g; "
 		       "weights %zu -> %zu bytes\n",
 		       name, mc, ma, bert_model_weight_bytes(fm), bert_model_weight_bytes(qm));

@@ -16,7 +16,7 @@ typedef enum sy_status (*model_open_fn)(const struct model_desc *d,
 
 /* The registry's table, in detection order (registry.c): more specific families first, as a
  * GLiNER directory also has a DeBERTa config and a ColBERT or NER checkpoint is also a BERT
- * encoder; bert_dense takes whatever config.json is left. One line per family:
+ * encoder; dense takes whatever config.json is left. One line per family:
  * X(symbol prefix, name) with symbol_detect and symbol_open defined in the family's file. */
 #define MODEL_FAMILIES(X)                                                                         \
 	X(gliner, "gliner") /* heads/gliner.c: gliner_config.json, DeBERTa-v2 encoder */          \
@@ -24,7 +24,7 @@ typedef enum sy_status (*model_open_fn)(const struct model_desc *d,
 	X(colbert, "colbert") /* heads/colbert.c: HF_ColBERT / artifact.metadata */               \
 	X(cross_encoder, "cross-encoder") /* heads/cross_encoder.c: *ForSequenceClassification */ \
 	X(splade, "splade") /* heads/splade.c: (Distil)BertForMaskedLM */                         \
-	X(bert_dense, "bert") /* heads/bert_dense.c: BERT-family encoders, pooled */              \
+	X(dense, "dense") /* heads/dense.c: any encoder (arch/encoder.h), pooled */               \
 	X(use_lite, "use-lite") /* arch/use_lite.c: TF.js Universal Sentence Encoder lite */
 
 #define MODEL_FAMILY_DECLARE(sym, name)                                                         \
@@ -33,7 +33,8 @@ typedef enum sy_status (*model_open_fn)(const struct model_desc *d,
 	                          struct sy_error *err, struct model *out);
 MODEL_FAMILIES(MODEL_FAMILY_DECLARE)
 
-/* For tests and tools: the encoder of a model bert_dense opened, or NULL for another model. */
-struct bert_model *bert_dense_model(const struct model *m);
+/* For tests and tools: the encoder of a model dense opened, or NULL for another model. */
+struct encoder;
+const struct encoder *dense_encoder(const struct model *m);
 
 #endif

@@ -481,7 +481,7 @@ enum sy_status bert_model_reserve(struct bert_model *m, int rows, int n_seqs, in
 
 struct fwd_ctx {
 	struct bert_model *m;
-	const struct bert_input *in;
+	const struct encoder_input *in;
 	int rows;
 	int split_units; /* attention split over (sequence, head) units instead of inside */
 	double attn_cost; /* total cost of the (sequence, head) units */
@@ -519,7 +519,7 @@ static void attention_step(struct fwd_ctx *c, int ith, int nth)
 	const int H = m->cfg.hidden, nh = m->cfg.n_heads, hd = H / nh;
 	const float scale = 1.0f / sqrtf((float)hd);
 	float *scratch = m->attn_scratch + (size_t)ith * m->attn_stride;
-	const struct bert_input *in = c->in;
+	const struct encoder_input *in = c->in;
 	if (!c->split_units) {
 		/* Few sequences: every thread takes part in each one (heads x rows inside). */
 		for (int s = 0; s < in->n_seqs; s++) {
@@ -563,7 +563,7 @@ static void forward_part(void *p, int ith, int nth)
 	struct bert_model *m = c->m;
 	const struct bert_config *cfg = &m->cfg;
 	const int H = cfg->hidden, I = cfg->intermediate, rows = c->rows;
-	const struct bert_input *in = c->in;
+	const struct encoder_input *in = c->in;
 
 	/* Embeddings. */
 	int b, e;
@@ -606,8 +606,8 @@ static void forward_part(void *p, int ith, int nth)
 	}
 }
 
-enum sy_status bert_forward(struct bert_model *m, const struct bert_input *in, struct sy_error *err,
-                            const float **out)
+enum sy_status bert_forward(struct bert_model *m, const struct encoder_input *in,
+                            struct sy_error *err, const float **out)
 {
 	*out = NULL;
 	const struct bert_config *cfg = &m->cfg;
@@ -669,4 +669,71 @@ enum sy_status bert_forward(struct bert_model *m, const struct bert_input *in, s
 		return model_stopped_error(err);
 	*out = m->x;
 	return SY_OK;
+}
+
+/* The encoder interface (arch/encoder.h). */
+static enum sy_status enc_forward(void *impl, const struct encoder_input *in, struct sy_error *err,
+                                  const float **out)
+{
+	return bert_forward(impl, in, err, out);
+}
+
+static enum sy_status enc_reserve(void *impl, int rows, int n_seqs, int max_t, struct sy_error *err)
+{
+	return bert_model_reserve(impl, rows, n_seqs, max_t, err);
+}
+
+static size_t enc_weight_bytes(const void *impl)
+{
+	return bert_model_weight_bytes(impl);
+}
+
+static size_t enc_scratch_bytes(const void *impl)
+{
+	return bert_model_scratch_bytes(impl);
+}
+
+static void enc_free(void *impl)
+{
+	bert_model_free(impl);
+}
+
+static const struct encoder_ops bert_encoder_ops = {
+    .forward = enc_forward,
+    .reserve = enc_reserve,
+    .weight_bytes = enc_weight_bytes,
+    .scratch_bytes = enc_scratch_bytes,
+    .free = enc_free,
+};
+
+/* The last architecture tried: every config.json left over; its parser names what it lacks. */
+bool bert_encoder_detect(const struct model_desc *d)
+{
+	return d->has[MODEL_FILE_CONFIG];
+}
+
+enum sy_status bert_encoder_open(const struct model_desc *d, const struct safetensors *st,
+                                 int n_threads, enum linear_precision prec, struct sy_error *err,
+                                 struct encoder *out)
+{
+	struct bert_config cfg;
+	enum sy_status s = bert_config_from_desc(d, err, &cfg);
+	struct bert_model *m = NULL;
+	if (s == SY_OK)
+		s = bert_model_load_st_prec(&cfg, st, n_threads, prec, err, &m);
+	if (s != SY_OK)
+		return s;
+	*out = (struct encoder){.ops = &bert_encoder_ops,
+	                        .impl = m,
+	                        .arch = bert_arch_name(cfg.arch),
+	                        .hidden = cfg.hidden,
+	                        .vocab_size = cfg.vocab_size,
+	                        .max_tokens = cfg.max_tokens,
+	                        .uses_type_ids = cfg.type_vocab_size > 0};
+	return SY_OK;
+}
+
+struct bert_model *bert_of_encoder(const struct encoder *e)
+{
+	return e && e->ops == &bert_encoder_ops ? e->impl : NULL;
 }

@@ -17,23 +17,13 @@
 #include <stdint.h>
 
 #include "base/status.h"
+#include "model/arch/encoder.h"
 #include "model/config.h"
 #include "model/model.h"
 #include "model/formats/safetensors.h"
 #include "tensor/linear.h"
 
 struct bert_model;
-
-struct bert_input {
-	int n_seqs;
-	const int *lens; /* [n_seqs] tokens per sequence, each in [0, config max_tokens] */
-	const int32_t *ids; /* [sum lens] token ids, sequences back to back */
-	const int32_t *type_ids; /* [sum lens] token type ids, or NULL for all zeros */
-	/* [n_seqs] keys each sequence attends to: its first n_valid[s] tokens (the others still
-	 * get outputs, as padding positions with attention mask 0 do in Hugging Face; ColBERT's
-	 * query expansion needs it), or NULL: every token of the sequence */
-	const int *n_valid;
-};
 
 /* Loads dir/config.json and dir/model.safetensors. n_threads <= 0: one per core. */
 enum sy_status bert_model_load(const char *dir, int n_threads, struct sy_error *err,
@@ -72,8 +62,17 @@ long bert_model_scratch_allocs(const struct bert_model *m);
 /* Runs the encoder. *out points to the last hidden state, packed [sum lens][hidden], owned by
  * the model and valid until the next bert_forward or bert_model_free. Fails with
  * SY_ERR_INVALID_ARG on a length past max_tokens or an id outside the vocabulary. */
-enum sy_status bert_forward(struct bert_model *m, const struct bert_input *in, struct sy_error *err,
-                            const float **out);
+enum sy_status bert_forward(struct bert_model *m, const struct encoder_input *in,
+                            struct sy_error *err, const float **out);
+
+/* The encoder interface over a BERT-family model (arch/encoder.h); bert_encoder_open opens
+ * one from a model description. */
+bool bert_encoder_detect(const struct model_desc *d);
+enum sy_status bert_encoder_open(const struct model_desc *d, const struct safetensors *st,
+                                 int n_threads, enum linear_precision prec, struct sy_error *err,
+                                 struct encoder *out);
+/* The BERT model behind an encoder bert_encoder_open made, or NULL for another architecture. */
+struct bert_model *bert_of_encoder(const struct encoder *e);
 
 /* Finds which prefix the checkpoint's tensor names carry: the one under which
  * "embeddings.word_embeddings.weight" exists. Returns NULL when none does. */

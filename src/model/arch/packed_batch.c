@@ -51,9 +51,9 @@ void packed_batch_free(struct packed_batch *b)
 	memset(b, 0, sizeof *b);
 }
 
-struct bert_input packed_batch_input(const struct packed_batch *b)
+struct encoder_input packed_batch_input(const struct packed_batch *b)
 {
-	return (struct bert_input){
+	return (struct encoder_input){
 	    .n_seqs = b->n_seqs, .lens = b->lens, .ids = b->ids, .type_ids = b->type_ids};
 }
 

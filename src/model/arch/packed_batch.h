@@ -1,5 +1,5 @@
 /* The batch an encoder-based model runs: prepared sequences packed back to back (only
- * real tokens, as bert_forward takes them), grown to the largest batch seen and reused, so a
+ * real tokens, as the encoders take them), grown to the largest batch seen and reused, so a
  * steady stream of batches allocates nothing. Shared by the dense heads, the cross-encoder and
  * SPLADE, which differ only in what they do with the encoder's output. */
 #ifndef SY_MODEL_PACKED_BATCH_H
@@ -10,7 +10,7 @@
 #include <stdbool.h>
 
 #include "base/status.h"
-#include "model/arch/bert.h"
+#include "model/arch/encoder.h"
 #include "model/model.h"
 
 struct packed_batch {
@@ -26,8 +26,8 @@ enum sy_status packed_batch_add(struct packed_batch *b, const int32_t *ids, cons
 /* Empties the batch, keeping its memory. */
 void packed_batch_clear(struct packed_batch *b);
 void packed_batch_free(struct packed_batch *b);
-/* The batch as bert_forward's input (valid until the next add). */
-struct bert_input packed_batch_input(const struct packed_batch *b);
+/* The batch as an encoder's input (valid until the next add). */
+struct encoder_input packed_batch_input(const struct packed_batch *b);
 
 /* Called for each chunk packed_batch_chunks makes: the batch holds items [first, first+count). */
 typedef enum sy_status (*packed_flush_fn)(void *ctx, struct packed_batch *b, int first, int count,

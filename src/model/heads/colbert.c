@@ -265,7 +265,7 @@ static enum sy_status run_chunk(void *ctx, struct packed_batch *pb, int first, i
 		cb->n_valid[k] = it->in->is_query && !cb->attend_to_mask_tokens ? it->prep->n_tokens
 		                                                                : pb->lens[k];
 	}
-	struct bert_input in = packed_batch_input(pb);
+	struct encoder_input in = packed_batch_input(pb);
 	in.n_valid = cb->n_valid;
 	const float *hidden;
 	enum sy_status s = bert_forward(cb->model, &in, err, &hidden);

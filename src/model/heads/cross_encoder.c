@@ -207,7 +207,7 @@ size_t cross_encoder_bytes(const struct cross_encoder *ce)
 
 /* Head on the first token of each sequence of the packed batch; writes scores and logits. */
 static void run_head(const struct cross_encoder *ce, const float *hidden,
-                     const struct bert_input *in, float *scores, float *logits)
+                     const struct encoder_input *in, float *scores, float *logits)
 {
 	const int n_seqs = in->n_seqs;
 	const int H = ce->hidden, L = ce->n_labels;
@@ -280,7 +280,7 @@ static enum sy_status run_chunk(void *ctx, struct packed_batch *pb, int first, i
 {
 	(void)count;
 	struct ce_run *r = ctx;
-	struct bert_input in = packed_batch_input(pb);
+	struct encoder_input in = packed_batch_input(pb);
 	const float *hidden;
 	enum sy_status s = bert_forward(r->ce->model, &in, err, &hidden);
 	if (s == SY_OK)

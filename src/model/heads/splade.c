@@ -282,7 +282,7 @@ static enum sy_status run_chunk(void *ctx, struct packed_batch *pb, int first, i
 {
 	struct splade_run *r = ctx;
 	struct splade *sp = r->sp;
-	struct bert_input in = packed_batch_input(pb);
+	struct encoder_input in = packed_batch_input(pb);
 	const float *hidden;
 	enum sy_status s = bert_forward(sp->model, &in, err, &hidden);
 	if (s != SY_OK)

@@ -261,7 +261,7 @@ static enum sy_status run_chunk(void *ctx, struct packed_batch *pb, int first, i
 		tc->toks = t;
 		tc->cap_toks = pb->n_tokens;
 	}
-	struct bert_input in = packed_batch_input(pb);
+	struct encoder_input in = packed_batch_input(pb);
 	const float *hidden;
 	enum sy_status s = bert_forward(tc->model, &in, err, &hidden);
 	if (s != SY_OK)

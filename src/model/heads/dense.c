@@ -1,9 +1,10 @@
-/* BERT-family dense embeddings: tokenizer -> encoder -> pooling head (sentence-transformers
- * pooling, Dense layers, Normalize), as the encode task.
+/* Dense embeddings from any encoder (arch/encoder.h: the BERT family, NewModel, ...):
+ * tokenizer -> encoder -> pooling head (sentence-transformers pooling, Dense layers,
+ * Normalize), as the encode task.
  *
  * prepare tokenises prompt + text (joined before tokenisation, as sentence-transformers does).
  * run packs the prepared items back to back (no padding) in chunks of at most
- * BERT_DENSE_BATCH_TOKENS; because the encoder only ever computes real tokens, sorting texts by
+ * DENSE_BATCH_TOKENS; because the encoder only ever computes real tokens, sorting texts by
  * length would save nothing, so results are written in input order. The chunk bounds the
  * scratch memory: activations are about (6 H + I) floats per token, so 2048 tokens of a
  * base-size model take about 60 MB.
@@ -14,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/arch/bert.h"
+#include "model/arch/encoder.h"
 #include "model/arch/packed_batch.h"
 #include "model/config.h"
 #include "model/families.h"
@@ -24,11 +25,11 @@
 #include "tensor/ops.h"
 #include "text/tokenizer.h"
 
-#define BERT_DENSE_BATCH_TOKENS 1024
+#define DENSE_BATCH_TOKENS 1024
 
-struct bert_dense {
+struct dense {
 	struct tokenizer *tok;
-	struct bert_model *model;
+	struct encoder enc;
 	struct st_meta meta;
 	struct pooling_head head;
 	int max_length; /* tokens per text, special tokens included */
@@ -37,11 +38,11 @@ struct bert_dense {
 
 static void dense_close(void *impl)
 {
-	struct bert_dense *b = impl;
+	struct dense *b = impl;
 	if (!b)
 		return;
 	tokenizer_free(b->tok);
-	bert_model_free(b->model);
+	encoder_free(&b->enc);
 	pooling_head_free(&b->head);
 	st_meta_free(&b->meta);
 	packed_batch_free(&b->batch);
@@ -49,7 +50,7 @@ static void dense_close(void *impl)
 }
 
 struct dense_run {
-	struct bert_dense *b;
+	struct dense *b;
 	const struct model_item *items;
 	float *out;
 };
@@ -61,10 +62,10 @@ static enum sy_status run_chunk(void *ctx, struct packed_batch *pb, int first, i
                                 struct sy_error *err)
 {
 	struct dense_run *r = ctx;
-	struct bert_dense *b = r->b;
-	struct bert_input in = packed_batch_input(pb);
+	struct dense *b = r->b;
+	struct encoder_input in = packed_batch_input(pb);
 	const float *hidden;
-	enum sy_status s = bert_forward(b->model, &in, err, &hidden);
+	enum sy_status s = encoder_forward(&b->enc, &in, err, &hidden);
 	if (s != SY_OK)
 		return s;
 	const int dims = b->head.dims;
@@ -84,7 +85,7 @@ static enum sy_status run_chunk(void *ctx, struct packed_batch *pb, int first, i
 static enum sy_status dense_prepare(const void *impl, const struct model_input *in,
                                     struct sy_error *err, struct model_prepared *out)
 {
-	const struct bert_dense *b = impl;
+	const struct dense *b = impl;
 	enum sy_status s = model_tokenize(b->tok, in, b->max_length, err, &out->enc);
 	if (s == SY_OK)
 		out->n_tokens = out->enc.n;
@@ -95,18 +96,17 @@ static enum sy_status dense_run(void *impl, const struct model_item *items, int 
                                 struct sy_error *err, float *out, struct model_item_result *res)
 {
 	(void)res;
-	struct bert_dense *b = impl;
+	struct dense *b = impl;
 	struct dense_run r = {b, items, out};
-	return packed_batch_chunks(&b->batch, items, n, BERT_DENSE_BATCH_TOKENS, true, run_chunk,
-	                           &r, err);
+	return packed_batch_chunks(&b->batch, items, n, DENSE_BATCH_TOKENS, true, run_chunk, &r,
+	                           err);
 }
 
 /* Weights (fp32, packed) plus the encoder scratch reserved at open for a full packed batch. */
 static size_t dense_bytes(const void *impl)
 {
-	const struct bert_dense *b = impl;
-	size_t bytes = bert_model_weight_bytes(b->model) + bert_model_scratch_bytes(b->model) +
-	               tokenizer_bytes(b->tok);
+	const struct dense *b = impl;
+	size_t bytes = encoder_bytes(&b->enc) + tokenizer_bytes(b->tok);
 	for (int i = 0; i < b->head.n_dense; i++)
 		bytes += ((size_t)b->head.dense[i].in + 1) * (size_t)b->head.dense[i].out *
 		         sizeof(float);
@@ -115,18 +115,18 @@ static size_t dense_bytes(const void *impl)
 
 static const char *dense_prompt(const void *impl, const char *name)
 {
-	const struct bert_dense *b = impl;
+	const struct dense *b = impl;
 	return st_meta_prompt(&b->meta, name);
 }
 
 static int dense_max_tokens(const void *impl)
 {
-	return ((const struct bert_dense *)impl)->max_length;
+	return ((const struct dense *)impl)->max_length;
 }
 
 static int dense_dims(const void *impl)
 {
-	return ((const struct bert_dense *)impl)->head.dims;
+	return ((const struct dense *)impl)->head.dims;
 }
 
 static const struct model_ops dense_ops = {
@@ -143,40 +143,32 @@ static const struct model_encode_task dense_encode = {
     .run = dense_run,
 };
 
-struct bert_model *bert_dense_model(const struct model *m)
+const struct encoder *dense_encoder(const struct model *m)
 {
 	if (!m || m->ops != &dense_ops)
 		return NULL;
-	return ((struct bert_dense *)m->impl)->model;
+	return &((struct dense *)m->impl)->enc;
 }
 
-/* Any config.json the other families did not take: the BERT family's parser decides. */
-bool bert_dense_detect(const struct model_desc *d)
+/* Any config.json the other families did not take: the encoder architectures decide. */
+bool dense_detect(const struct model_desc *d)
 {
 	return d->has[MODEL_FILE_CONFIG];
 }
 
-enum sy_status bert_dense_open(const struct model_desc *d, const struct model_options *opts,
-                               struct sy_error *err, struct model *out)
+enum sy_status dense_open(const struct model_desc *d, const struct model_options *opts,
+                          struct sy_error *err, struct model *out)
 {
-	struct bert_dense *b = calloc(1, sizeof *b);
+	struct dense *b = calloc(1, sizeof *b);
 	if (!b)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	struct bert_config cfg;
-	enum sy_status s = bert_config_from_desc(d, err, &cfg);
-	struct safetensors *st = NULL;
-	if (s == SY_OK)
-		s = model_weights_open(d->path, err, &st, NULL);
-	if (s == SY_OK)
-		s = bert_model_load_st_prec(&cfg, st, opts->n_threads, opts->precision, err,
-		                            &b->model);
-	safetensors_close(st);
+	enum sy_status s = encoder_open(d, opts->n_threads, opts->precision, err, &b->enc);
 	if (s == SY_OK)
 		s = st_meta_load(d->path, err, &b->meta);
 	if (s == SY_OK)
-		s = model_tokenizer_load(d->path, cfg.vocab_size, err, &b->tok);
+		s = model_tokenizer_load(d->path, b->enc.vocab_size, err, &b->tok);
 	if (s == SY_OK)
-		s = pooling_head_init(&b->meta, opts, cfg.hidden, err, &b->head);
+		s = pooling_head_init(&b->meta, opts, b->enc.hidden, err, &b->head);
 	if (s != SY_OK) {
 		dense_close(b);
 		return s;
@@ -186,18 +178,18 @@ enum sy_status bert_dense_open(const struct model_desc *d, const struct model_op
 		max_len = b->meta.max_seq_length;
 	if (max_len <= 0)
 		max_len = tokenizer_max_length(b->tok);
-	if (max_len <= 0 || max_len > cfg.max_tokens)
-		max_len = cfg.max_tokens;
+	if (max_len <= 0 || max_len > b->enc.max_tokens)
+		max_len = b->enc.max_tokens;
 	b->max_length = max_len;
-	/* Activations are sized here, once: a chunk never holds more than BERT_DENSE_BATCH_TOKENS
+	/* Activations are sized here, once: a chunk never holds more than DENSE_BATCH_TOKENS
 	 * tokens (or one text of max_len), so the forward pass never allocates. */
-	int rows = max_len > BERT_DENSE_BATCH_TOKENS ? max_len : BERT_DENSE_BATCH_TOKENS;
-	s = bert_model_reserve(b->model, rows, rows, max_len, err);
+	int rows = max_len > DENSE_BATCH_TOKENS ? max_len : DENSE_BATCH_TOKENS;
+	s = encoder_reserve(&b->enc, rows, rows, max_len, err);
 	if (s != SY_OK) {
 		dense_close(b);
 		return s;
 	}
-	out->arch = bert_arch_name(cfg.arch);
+	out->arch = b->enc.arch;
 	out->impl = b;
 	out->ops = &dense_ops;
 	out->encode = &dense_encode;
