@@ -94,6 +94,8 @@ SY_API int sy_model_add(sy_engine *e, const char *id, const char *path_or_hub_id
 typedef struct sy_model_params {
 	const char *pooling; /* NULL (the model's own), "cls", "mean", "max", "last" */
 	int max_length; /* tokens per text; 0: the model's own limit */
+	int dense_dims; /* of a model with several N-named Dense heads (stella's 2_Dense_N), the one
+	                   giving this many dimensions; 0: the one modules.json names */
 } sy_model_params;
 
 SY_API sy_model_params sy_model_default_params(void);

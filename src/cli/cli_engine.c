@@ -22,6 +22,7 @@ int cli_engine_open(const char *cmd, const char *model, const struct cli_model_o
 	sy_model_params mp = sy_model_default_params();
 	mp.pooling = o->pooling;
 	mp.max_length = o->max_length;
+	mp.dense_dims = o->dense_dims;
 	/* Named as given, so messages name it; a path that is no valid id ("/abs/dir/") goes
 	 * under a plain one. */
 	*id = model;

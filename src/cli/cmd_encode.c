@@ -16,7 +16,8 @@ static void encode_usage(FILE *f)
 	fprintf(
 	    f, "usage: switchyard encode --model DIR|ID [--pooling cls|mean|max|last] "
 	       "[--normalize|--no-normalize]\n"
-	       "                         [--max-length N] [--threads N] [--quantize int8|none]\n"
+	       "                         [--max-length N] [--dense-dims N] [--threads N]\n"
+	       "                         [--quantize int8|none]\n"
 	       "                         [--query] [--input FILE|-] [TEXT...]\n"
 	       "Prints one JSON line per text: {\"index\":i,\"dense\":[...]}; ColBERT models give\n"
 	       "{\"index\":i,\"multivector\":{\"token_dims\",\"num_tokens\",\"values\"}} (--query: "
@@ -201,6 +202,14 @@ int cmd_encode(int argc, char **argv)
 			run.p.normalize = 1;
 		} else if (!strcmp(a, "--no-normalize")) {
 			run.p.normalize = 0;
+		} else if (!strcmp(a, "--dense-dims") && val) {
+			if (parse_int(val, &mo.dense_dims) != 0 || mo.dense_dims < 1) {
+				fprintf(
+				    stderr,
+				    "switchyard encode: --dense-dims needs a positive integer\n");
+				goto out;
+			}
+			i++;
 		} else if (!strcmp(a, "--max-length") && val) {
 			if (parse_int(val, &mo.max_length) != 0 || mo.max_length < 1) {
 				fprintf(

@@ -389,6 +389,15 @@ static int run_worker(struct engine *e, const sigset_t *set)
 
 static int serve_main(int argc, char **argv, enum run_mode mode);
 
+/* A config file's `dense_dims:` for one model (model_options.dense_dims). */
+static enum sy_status set_dense_dims(struct engine *e, const struct serve_model *sm,
+                                     struct sy_error *err)
+{
+	struct model_options o = model_default_options();
+	o.dense_dims = sm->dense_dims;
+	return engine_model_set_options(e, sm->id, &o, err);
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	return serve_main(argc, argv, MODE_SERVE);
@@ -503,7 +512,9 @@ static int serve_main(int argc, char **argv, enum run_mode mode)
 		                     &err) != SY_OK ||
 		    (cfg.models[i].precision_set &&
 		     engine_model_set_precision(e, cfg.models[i].id, cfg.models[i].precision,
-		                                &err) != SY_OK)) {
+		                                &err) != SY_OK) ||
+		    (cfg.models[i].dense_dims > 0 &&
+		     set_dense_dims(e, &cfg.models[i], &err) != SY_OK)) {
 			fprintf(stderr, "switchyard serve: model %s: %s\n", cfg.models[i].id,
 			        err.msg);
 			engine_destroy(e);

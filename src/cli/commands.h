@@ -15,6 +15,7 @@ int cli_read_lines(const char *cmd, const char *input, char ***v, int *n, int *c
 struct cli_model_opts {
 	const char *pooling; /* NULL: the model's own */
 	int max_length; /* 0: the model's own */
+	int dense_dims; /* 0: the Dense head modules.json names */
 	int n_threads; /* 0: one per core */
 	bool int8; /* --quantize int8 */
 };

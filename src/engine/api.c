@@ -150,6 +150,9 @@ int sy_model_add_with(sy_engine *e, const char *id, const char *path_or_hub_id,
 	if (p && p->max_length < 0)
 		return fail(e, SY_ERR_INVALID_ARG, "max_length must not be negative");
 	o.max_length = p ? p->max_length : 0;
+	if (p && p->dense_dims < 0)
+		return fail(e, SY_ERR_INVALID_ARG, "dense_dims must not be negative");
+	o.dense_dims = p ? p->dense_dims : 0;
 	int rc = sy_model_add(e, id, path_or_hub_id);
 	if (rc < 0)
 		return rc;

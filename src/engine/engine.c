@@ -297,6 +297,21 @@ static enum sy_status check_task(const struct engine_model *m, const struct engi
 	return s;
 }
 
+/* What goes before each text of an encode request: the instruction, or the model's prompt of
+ * that name when the instruction names one (stella's "s2s_query"); for a query without one, the
+ * model's "query" prompt, or stella's retrieval prompt "s2p_query". */
+static const char *encode_prefix(const struct model *m, const struct engine_encode_request *r)
+{
+	if (r->instruction) {
+		const char *named = model_prompt(m, r->instruction);
+		return named ? named : r->instruction;
+	}
+	if (!r->is_query)
+		return NULL;
+	const char *p = model_prompt(m, "query");
+	return p ? p : model_prompt(m, "s2p_query");
+}
+
 /* The model input every item of req shares (the text is filled per item); mu held, as the
  * prompt belongs to the model, which stays loaded while the request is admitted. */
 static struct model_input input_frame(const struct engine_model *m,
@@ -308,9 +323,7 @@ static struct model_input input_frame(const struct engine_model *m,
 		const struct engine_encode_request *r = &req->encode;
 		in.is_query = r->is_query;
 		in.normalize = (signed char)(r->normalize < 0 ? -1 : r->normalize > 0);
-		in.prefix = r->instruction ? r->instruction
-		            : r->is_query  ? model_prompt(m->model, "query")
-		                           : NULL;
+		in.prefix = encode_prefix(m->model, r);
 		break;
 	}
 	case ENGINE_TASK_SCORE:

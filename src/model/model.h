@@ -49,6 +49,9 @@ struct model_options {
 	int n_threads; /* 0: one per core */
 	enum linear_precision precision; /* the encoder's linear layers: fp32 (default) or int8
 	                                   (dynamic quantisation, tensor/qgemm.h) */
+	int dense_dims; /* > 0: of a model that ships several N-named Dense heads (stella's
+	                   2_Dense_256 ... 2_Dense_8192), the one giving this many dimensions instead
+	                   of the one modules.json names; 0: modules.json's */
 };
 
 struct model_options model_default_options(void);

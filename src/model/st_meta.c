@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -197,6 +198,45 @@ static enum sy_status load_dense(const char *dir, const char *rel, struct sy_err
 out:
 	cJSON_Delete(c);
 	return s;
+}
+
+enum sy_status st_meta_choose_dense(const char *dir, int dims, struct sy_error *err,
+                                    struct st_meta *m)
+{
+	if (dims <= 0)
+		return SY_OK;
+	struct st_dense_meta *d = m->n_dense ? &m->dense[m->n_dense - 1] : NULL;
+	const size_t dl = strlen(dir);
+	const char *rel =
+	    d && !strncmp(d->dir, dir, dl) && d->dir[dl] == '/' ? d->dir + dl + 1 : NULL;
+	const char *base = rel ? strrchr(rel, '/') : NULL;
+	base = base ? base + 1 : rel;
+	const char *us = base ? strrchr(base, '_') : NULL;
+	bool numbered = us && us[1];
+	for (const char *c = us ? us + 1 : ""; numbered && *c; c++)
+		numbered = *c >= '0' && *c <= '9';
+	if (!numbered)
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "option dense_dims: %s has no set of N-named Dense heads "
+		                    "(2_Dense_N folders)",
+		                    dir);
+	char want[512];
+	snprintf(want, sizeof want, "%.*s_%d", (int)(us - rel), rel, dims);
+	char *path = sy_path_join(dir, want);
+	if (!path)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	struct stat sb;
+	const bool there = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+	free(path);
+	if (!there)
+		return sy_error_set(
+		    err, SY_ERR_NOT_FOUND,
+		    "option dense_dims %d: %s has no folder %s (modules.json names %s)", dims, dir,
+		    want, rel);
+	free(d->dir);
+	memset(d, 0, sizeof *d);
+	m->n_dense--;
+	return load_dense(dir, want, err, m);
 }
 
 static enum sy_status load_modules(const char *dir, const cJSON *mods, struct sy_error *err,

@@ -51,6 +51,13 @@ struct st_meta {
 enum sy_status st_meta_load(const char *dir, struct sy_error *err, struct st_meta *out);
 void st_meta_free(struct st_meta *m);
 
+/* Swaps the last Dense module for its sibling of dims outputs: modules.json names one head of a
+ * set (stella: 2_Dense_1024 of 2_Dense_256 ... 2_Dense_8192), and the folder whose name ends in
+ * _<dims> instead of _1024 is read. dims <= 0 keeps modules.json's choice. Fails naming the
+ * option when the model has no such set or no such head. */
+enum sy_status st_meta_choose_dense(const char *dir, int dims, struct sy_error *err,
+                                    struct st_meta *m);
+
 /* The prompt called name, or NULL. */
 const char *st_meta_prompt(const struct st_meta *m, const char *name);
 

@@ -91,6 +91,7 @@ static enum sy_status read_model(const struct yaml_doc *d, struct serve_config *
 		                  idx);
 	const char *id = NULL, *path = NULL;
 	bool pinned = false, prec_set = false;
+	int dense_dims = 0;
 	enum linear_precision prec = LINEAR_FP32;
 	enum sy_status st = SY_OK;
 	for (int i = 0; st == SY_OK && i < yaml_count(m); i++) {
@@ -104,6 +105,8 @@ static enum sy_status read_model(const struct yaml_doc *d, struct serve_config *
 			st = yaml_get_str(d, v, key, err, &path);
 		else if (!strcmp(kn, "pinned"))
 			st = yaml_get_bool(d, v, key, err, &pinned);
+		else if (!strcmp(kn, "dense_dims"))
+			st = yaml_get_int(d, v, key, 1, 1 << 20, err, &dense_dims);
 		else if (!strcmp(kn, "quantize")) {
 			st = get_precision(d, v, key, err, &prec);
 			prec_set = true;
@@ -117,12 +120,12 @@ static enum sy_status read_model(const struct yaml_doc *d, struct serve_config *
 		st = yaml_error(d, m, err, "models[%d].path: missing", idx);
 	if (st == SY_OK)
 		st = serve_config_model_set(c, id, path, pinned, err);
-	if (st == SY_OK && prec_set)
-		for (int i = 0; i < c->n_models; i++)
-			if (!strcmp(c->models[i].id, id)) {
-				c->models[i].precision = prec;
-				c->models[i].precision_set = true;
-			}
+	for (int i = 0; st == SY_OK && i < c->n_models; i++)
+		if (!strcmp(c->models[i].id, id)) {
+			c->models[i].precision = prec_set ? prec : c->models[i].precision;
+			c->models[i].precision_set |= prec_set;
+			c->models[i].dense_dims = dense_dims;
+		}
 	return st;
 }
 

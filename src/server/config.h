@@ -39,6 +39,7 @@ struct serve_model {
 	bool pinned;
 	bool precision_set; /* `quantize:` given for this model */
 	enum linear_precision precision;
+	int dense_dims; /* `dense_dims:`, 0 when not given (model_options.dense_dims) */
 };
 
 struct serve_config {

@@ -4,14 +4,21 @@
 #include <math.h>
 #include <stdlib.h>
 
-enum sy_status rope_table_init(struct rope_table *t, int rot_dim, int n_pos, double base,
-                               bool interleaved, struct sy_error *err)
+void rope_inv_freq(float *inv_freq, int rot_dim, double base)
+{
+	/* float32, as torch computes 1 / base ** (arange(0, dim, 2).float() / dim) */
+	for (int i = 0; i < rot_dim / 2; i++)
+		inv_freq[i] = 1.0f / powf((float)base, (float)(2 * i) / (float)rot_dim);
+}
+
+enum sy_status rope_table_init_freqs(struct rope_table *t, int rot_dim, int n_pos,
+                                     const float *inv_freq, bool interleaved, struct sy_error *err)
 {
 	*t = (struct rope_table){0};
-	if (rot_dim < 2 || rot_dim % 2 || n_pos < 1 || !(base > 1.0))
+	if (rot_dim < 2 || rot_dim % 2 || n_pos < 1)
 		return sy_error_set(err, SY_ERR_INVALID_ARG,
-		                    "rotary embedding: %d dimensions, %d positions, base %g",
-		                    rot_dim, n_pos, base);
+		                    "rotary embedding: %d dimensions, %d positions", rot_dim,
+		                    n_pos);
 	const int half = rot_dim / 2;
 	t->cos = malloc((size_t)n_pos * half * sizeof *t->cos);
 	t->sin = malloc((size_t)n_pos * half * sizeof *t->sin);
@@ -22,16 +29,26 @@ enum sy_status rope_table_init(struct rope_table *t, int rot_dim, int n_pos, dou
 	t->rot_dim = rot_dim;
 	t->n_pos = n_pos;
 	t->interleaved = interleaved;
-	for (int i = 0; i < half; i++) {
-		/* float32 as torch computes base ** (arange(0, dim, 2).float() / dim) and 1 / it */
-		const float inv = 1.0f / powf((float)base, (float)(2 * i) / (float)rot_dim);
-		for (int p = 0; p < n_pos; p++) {
-			const float a = (float)p * inv;
+	for (int p = 0; p < n_pos; p++)
+		for (int i = 0; i < half; i++) {
+			const float a =
+			    (float)p * inv_freq[i]; /* the float32 product torch forms */
 			t->cos[(size_t)p * half + i] = cosf(a);
 			t->sin[(size_t)p * half + i] = sinf(a);
 		}
-	}
 	return SY_OK;
+}
+
+enum sy_status rope_table_init(struct rope_table *t, int rot_dim, int n_pos, double base,
+                               bool interleaved, struct sy_error *err)
+{
+	*t = (struct rope_table){0};
+	if (rot_dim < 2 || rot_dim % 2 || rot_dim > 4096 || !(base > 1.0))
+		return sy_error_set(err, SY_ERR_INVALID_ARG,
+		                    "rotary embedding: %d dimensions, base %g", rot_dim, base);
+	float inv[2048];
+	rope_inv_freq(inv, rot_dim, base);
+	return rope_table_init_freqs(t, rot_dim, n_pos, inv, interleaved, err);
 }
 
 void rope_table_free(struct rope_table *t)

@@ -24,6 +24,11 @@ struct rope_table {
 /* Builds the table for positions [0, n_pos) with the given base (rope_theta). */
 enum sy_status rope_table_init(struct rope_table *t, int rot_dim, int n_pos, double base,
                                bool interleaved, struct sy_error *err);
+/* The same with the frequencies given (rot_dim / 2 of them; scaled variants such as NTK). */
+enum sy_status rope_table_init_freqs(struct rope_table *t, int rot_dim, int n_pos,
+                                     const float *inv_freq, bool interleaved, struct sy_error *err);
+/* inv_freq[i] = 1 / base^(2i / rot_dim) in float32, as torch computes it. */
+void rope_inv_freq(float *inv_freq, int rot_dim, double base);
 void rope_table_free(struct rope_table *t);
 
 /* Rotates, in place, rows [0, rows) of x (row r at x + r * ld, n_heads heads of head_dim

@@ -166,6 +166,8 @@ enum sy_status dense_open(const struct model_desc *d, const struct model_options
 	if (s == SY_OK)
 		s = st_meta_load(d->path, err, &b->meta);
 	if (s == SY_OK)
+		s = st_meta_choose_dense(d->path, opts->dense_dims, err, &b->meta);
+	if (s == SY_OK)
 		s = model_tokenizer_load(d->path, b->enc.vocab_size, err, &b->tok);
 	if (s == SY_OK)
 		s = pooling_head_init(&b->meta, opts, b->enc.hidden, err, &b->head);

@@ -1,0 +1,358 @@
+/* NewModel (src/model/arch/new_model.c: GTE v1.5, stella_en_400M_v5) against the independent
+ * reference (tools/reference/make_new_model.py, tests/golden/new-tiny.json):
+ *   - last hidden states of every text, one at a time and packed in one batch, within 1e-4
+ *     (F32 with NTK-scaled rotary and qkv_proj; BF16 with q/k/v_proj and plain rotary);
+ *   - sentence embeddings through the dense head (mean pooling + stella's 2_Dense_64 read from
+ *     pytorch_model.bin; CLS + Normalize), cosine >= 0.99999;
+ *   - stella's prompts: a query gets s2p_query, an instruction naming s2s_query gets that prompt;
+ *     the other Dense head (2_Dense_16) by the dense_dims option, and a missing one refused;
+ *   - int8 linear layers within cosine 0.99 of fp32 on this fixture: its random weights saturate
+ *     attention, and the quantisation scheme of tensor/qgemm.h simulated in the PyTorch
+ *     reference gives 0.989 on the 3-token text, so this is the scheme's error, not the
+ *     kernel's (no real NewModel checkpoint is available offline to measure);
+ *   - config values it does not implement refused naming their key. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../include/switchyard.h"
+#include "base/file.h"
+#include "harness.h"
+#include "model/arch/encoder.h"
+#include "model/families.h"
+#include "model/model.h"
+#include "model/registry.h"
+
+#define F32 "tests/fixtures/new-tiny"
+#define BF16 "tests/fixtures/new-bf16-tiny"
+
+static cJSON *golden;
+
+static const cJSON *model_golden(const char *name)
+{
+	const cJSON *models = cJSON_GetObjectItemCaseSensitive(golden, "models");
+	return cJSON_GetObjectItemCaseSensitive(models, name);
+}
+
+static int n_texts(void)
+{
+	return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(golden, "texts"));
+}
+
+static const char *text(int i)
+{
+	return cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(golden, "texts"), i)
+	    ->valuestring;
+}
+
+static const cJSON *row(const cJSON *g, const char *key, int i)
+{
+	return cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(g, key), i);
+}
+
+static double cosine_vs(const float *v, const cJSON *want, int n)
+{
+	double dot = 0, a = 0, b = 0;
+	for (int k = 0; k < n; k++) {
+		const double w = cJSON_GetArrayItem(want, k)->valuedouble;
+		dot += v[k] * w;
+		a += (double)v[k] * v[k];
+		b += w * w;
+	}
+	return dot / sqrt(a * b);
+}
+
+static struct model *open_model(const char *dir, enum linear_precision prec, int dense_dims)
+{
+	struct model_options o = model_default_options();
+	o.n_threads = 2;
+	o.precision = prec;
+	o.dense_dims = dense_dims;
+	struct model *m = NULL;
+	struct sy_error err = {0};
+	CHECKF(model_open(dir, &o, &err, &m) == SY_OK, "%s: %s", dir, err.msg);
+	return m;
+}
+
+/* The encoder's last hidden states on the golden token ids, each text alone and all packed. */
+static void check_hidden(const char *dir, const char *name)
+{
+	struct model *m = open_model(dir, LINEAR_FP32, 0);
+	if (!m)
+		return;
+	CHECK_STREQ(m->arch, "new");
+	struct encoder *enc = (struct encoder *)dense_encoder(m);
+	const cJSON *g = model_golden(name);
+	const int n = n_texts(), H = enc->hidden;
+	int32_t ids[1024];
+	int lens[16], total = 0;
+	for (int i = 0; i < n; i++) {
+		const cJSON *r = row(g, "ids", i);
+		lens[i] = cJSON_GetArraySize(r);
+		for (int k = 0; k < lens[i]; k++)
+			ids[total + k] = (int32_t)cJSON_GetArrayItem(r, k)->valueint;
+		total += lens[i];
+	}
+	struct sy_error err = {0};
+	double worst = 0, worst_batch = 0;
+	float *alone = malloc((size_t)total * H * sizeof *alone);
+	for (int i = 0, at = 0; i < n; at += lens[i], i++) {
+		const float *h;
+		struct encoder_input in = {.n_seqs = 1, .lens = &lens[i], .ids = ids + at};
+		CHECKF(encoder_forward(enc, &in, &err, &h) == SY_OK, "%s", err.msg);
+		memcpy(alone + (size_t)at * H, h, (size_t)lens[i] * H * sizeof *h);
+		const cJSON *want = row(g, "hidden", i);
+		CHECK_EQ_INT(cJSON_GetArraySize(want), lens[i] * H);
+		for (int k = 0; k < lens[i] * H; k++)
+			worst = fmax(worst, fabs(h[k] - cJSON_GetArrayItem(want, k)->valuedouble));
+	}
+	const float *h;
+	struct encoder_input in = {.n_seqs = n, .lens = lens, .ids = ids};
+	CHECKF(encoder_forward(enc, &in, &err, &h) == SY_OK, "%s", err.msg);
+	for (int k = 0; k < total * H; k++)
+		worst_batch = fmax(worst_batch, fabs(h[k] - alone[k]));
+	CHECKF(worst < 1e-4, "%s: hidden states differ by %g", name, worst);
+	CHECKF(worst_batch < 1e-5, "%s: batched differs from one by one by %g", name, worst_batch);
+	printf("  %s: hidden states within %.2g of the reference; batched vs alone %.2g\n", name,
+	       worst, worst_batch);
+	free(alone);
+	model_close(m);
+}
+
+static void test_hidden_f32_ntk(void)
+{
+	check_hidden(F32, "new-tiny");
+}
+
+static void test_hidden_bf16_split_qkv(void)
+{
+	check_hidden(BF16, "new-bf16-tiny");
+}
+
+/* Sentence embeddings of every text (with tmpl's options) against the golden key. */
+static double embeddings_vs(struct model *m, const char *name, const char *key,
+                            const struct model_input *tmpl)
+{
+	const cJSON *g = model_golden(name);
+	const int n = n_texts(), dims = model_dims(m);
+	const char *tv[16];
+	size_t lv[16];
+	for (int i = 0; i < n; i++) {
+		tv[i] = text(i);
+		lv[i] = strlen(tv[i]);
+	}
+	float *out = malloc((size_t)n * dims * sizeof *out);
+	struct sy_error err = {0};
+	double worst = 1;
+	CHECKF(model_encode_texts(m, tv, lv, n, tmpl, &err, out, NULL, NULL) == SY_OK, "%s",
+	       err.msg);
+	for (int i = 0; i < n; i++) {
+		CHECK_EQ_INT(cJSON_GetArraySize(row(g, key, i)), dims);
+		worst = fmin(worst, cosine_vs(out + (size_t)i * dims, row(g, key, i), dims));
+	}
+	free(out);
+	return worst;
+}
+
+static void test_embeddings(void)
+{
+	struct model *m = open_model(F32, LINEAR_FP32, 0);
+	if (!m)
+		return;
+	CHECK_EQ_INT(model_dims(m), 64); /* 2_Dense_64, as modules.json names it */
+	double c = embeddings_vs(m, "new-tiny", "embeddings", NULL);
+	CHECKF(c >= 0.99999, "cosine %.7f", c);
+	/* stella's retrieval prompt, joined before the text as sentence-transformers does */
+	const char *s2p = model_prompt(m, "s2p_query");
+	CHECK(s2p != NULL);
+	struct model_input q = {
+	    .prefix = s2p, .prefix_len = s2p ? strlen(s2p) : 0, .truncate = true, .normalize = -1};
+	double cq = embeddings_vs(m, "new-tiny", "s2p_embeddings", &q);
+	CHECKF(cq >= 0.99999, "s2p cosine %.7f", cq);
+	model_close(m);
+	printf("  new-tiny: embeddings cosine %.7f, with s2p_query %.7f\n", c, cq);
+
+	m = open_model(BF16, LINEAR_FP32, 0);
+	if (m) {
+		c = embeddings_vs(m, "new-bf16-tiny", "embeddings", NULL);
+		CHECKF(c >= 0.99999, "bf16 cosine %.7f", c);
+		model_close(m);
+	}
+}
+
+static void test_dense_dims_option(void)
+{
+	struct model *m = open_model(F32, LINEAR_FP32, 16);
+	if (m) {
+		CHECK_EQ_INT(model_dims(m), 16);
+		double c = embeddings_vs(m, "new-tiny", "embeddings_dense16", NULL);
+		CHECKF(c >= 0.99999, "2_Dense_16 cosine %.7f", c);
+		model_close(m);
+	}
+	struct model_options o = model_default_options();
+	o.dense_dims = 17;
+	struct sy_error err = {0};
+	CHECK_EQ_INT(model_open(F32, &o, &err, &m), SY_ERR_NOT_FOUND);
+	CHECKF(strstr(err.msg, "dense_dims") && strstr(err.msg, "2_Dense_17"), "%s", err.msg);
+	o.dense_dims = 16; /* a model without N-named heads */
+	CHECK_EQ_INT(model_open(BF16, &o, &err, &m), SY_ERR_UNSUPPORTED);
+	CHECKF(strstr(err.msg, "dense_dims") != NULL, "%s", err.msg);
+}
+
+/* Through the engine: is_query picks s2p_query (stella has no "query" prompt), and an
+ * instruction that names one of the model's prompts is that prompt. */
+static void test_prompts_through_the_engine(void)
+{
+	sy_engine_params ep = sy_engine_default_params();
+	ep.n_threads = 2;
+	sy_engine *e = NULL;
+	CHECK_EQ_INT(sy_engine_open(&ep, &e), 0);
+	if (!e)
+		return;
+	CHECK_EQ_INT(sy_model_add(e, "stella", F32), 0);
+	const char *t[] = {text(4)};
+	sy_encode_params p = sy_encode_default_params();
+	p.is_query = 1;
+	sy_result *r = NULL;
+	CHECK_EQ_INT(sy_encode(e, "stella", t, 1, &p, &r), 0);
+	size_t dims = 0;
+	const float *v = r ? sy_result_dense(r, 0, &dims) : NULL;
+	CHECK_EQ_INT((int)dims, 64);
+	if (v) {
+		double c = cosine_vs(v, row(model_golden("new-tiny"), "s2p_embeddings", 4), 64);
+		CHECKF(c >= 0.99999, "is_query cosine %.7f", c);
+	}
+	sy_result_free(r);
+	/* "s2s_query" as the instruction == the s2s prompt's text as the instruction */
+	const char *s2s = cJSON_GetObjectItemCaseSensitive(
+	                      cJSON_GetObjectItemCaseSensitive(golden, "prompts"), "s2s_query")
+	                      ->valuestring;
+	sy_result *a = NULL, *b = NULL;
+	p.is_query = 0;
+	p.instruction = "s2s_query";
+	CHECK_EQ_INT(sy_encode(e, "stella", t, 1, &p, &a), 0);
+	p.instruction = s2s;
+	CHECK_EQ_INT(sy_encode(e, "stella", t, 1, &p, &b), 0);
+	size_t da = 0, db = 0;
+	const float *va = a ? sy_result_dense(a, 0, &da) : NULL;
+	const float *vb = b ? sy_result_dense(b, 0, &db) : NULL;
+	CHECK(va && vb && da == db && !memcmp(va, vb, da * sizeof *va));
+	sy_result_free(a);
+	sy_result_free(b);
+	sy_engine_close(e);
+}
+
+static void test_int8(void)
+{
+	struct model *f = open_model(F32, LINEAR_FP32, 0);
+	struct model *q = open_model(F32, LINEAR_INT8, 0);
+	if (!f || !q)
+		return;
+	const int n = n_texts(), dims = model_dims(f);
+	const char *tv[16];
+	size_t lv[16];
+	for (int i = 0; i < n; i++) {
+		tv[i] = text(i);
+		lv[i] = strlen(tv[i]);
+	}
+	float *a = malloc((size_t)n * dims * sizeof *a), *b = malloc((size_t)n * dims * sizeof *b);
+	struct sy_error err = {0};
+	CHECK_EQ_INT(model_encode_texts(f, tv, lv, n, NULL, &err, a, NULL, NULL), SY_OK);
+	CHECK_EQ_INT(model_encode_texts(q, tv, lv, n, NULL, &err, b, NULL, NULL), SY_OK);
+	double worst = 1;
+	for (int i = 0; i < n; i++) {
+		double dot = 0, na = 0, nb = 0;
+		for (int k = 0; k < dims; k++) {
+			dot += (double)a[i * dims + k] * b[i * dims + k];
+			na += (double)a[i * dims + k] * a[i * dims + k];
+			nb += (double)b[i * dims + k] * b[i * dims + k];
+		}
+		worst = fmin(worst, dot / sqrt(na * nb));
+	}
+	CHECKF(worst >= 0.99, "int8 cosine %.5f", worst);
+	printf("  int8 vs fp32: worst cosine %.5f\n", worst);
+	CHECK(model_bytes(q) < model_bytes(f));
+	free(a);
+	free(b);
+	model_close(f);
+	model_close(q);
+}
+
+/* A copy of the F32 fixture with one config.json key replaced (value as JSON text). */
+static void expect_refused(const char *key, const char *value, const char *why)
+{
+	char dir[] = "/tmp/sy-new-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char *cfg_text;
+	size_t len;
+	struct sy_error err = {0};
+	CHECK_EQ_INT(sy_file_read(F32 "/config.json", &err, &cfg_text, &len), SY_OK);
+	cJSON *cfg = cJSON_ParseWithLength(cfg_text, len);
+	free(cfg_text);
+	cJSON_ReplaceItemInObjectCaseSensitive(cfg, key, cJSON_Parse(value));
+	char *out = cJSON_Print(cfg);
+	cJSON_Delete(cfg);
+	char path[256], target[512], cwd[256];
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	FILE *fp = fopen(path, "w");
+	fputs(out, fp);
+	fclose(fp);
+	free(out);
+	static const char *const links[] = {"model.safetensors", "tokenizer.json", "vocab.txt",
+	                                    "tokenizer_config.json", "special_tokens_map.json"};
+	CHECK(getcwd(cwd, sizeof cwd) != NULL);
+	for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, links[i]);
+		snprintf(target, sizeof target, "%s/" F32 "/%s", cwd, links[i]);
+		CHECK(symlink(target, path) == 0);
+	}
+	struct model *m = NULL;
+	struct model_options o = model_default_options();
+	enum sy_status s = model_open(dir, &o, &err, &m);
+	CHECKF(s == SY_ERR_UNSUPPORTED && strstr(err.msg, why), "%s=%s: status %d: %s", key, value,
+	       (int)s, err.msg);
+	model_close(m);
+	for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, links[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_refused_config(void)
+{
+	expect_refused("rope_scaling", "{\"type\": \"yarn\", \"factor\": 4.0}",
+	               "rope_scaling.type");
+	expect_refused("logn_attention_scale", "true", "logn_attention_scale");
+	expect_refused("layer_norm_type", "\"rms_norm\"", "layer_norm_type");
+	expect_refused("hidden_act", "\"silu\"", "hidden_act");
+	expect_refused("position_embedding_type", "\"alibi\"", "position_embedding_type");
+}
+
+int main(void)
+{
+	char *g;
+	size_t len;
+	struct sy_error err = {0};
+	if (sy_file_read("tests/golden/new-tiny.json", &err, &g, &len) != SY_OK) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	golden = cJSON_ParseWithLength(g, len);
+	free(g);
+	RUN(test_hidden_f32_ntk);
+	RUN(test_hidden_bf16_split_qkv);
+	RUN(test_embeddings);
+	RUN(test_dense_dims_option);
+	RUN(test_prompts_through_the_engine);
+	RUN(test_int8);
+	RUN(test_refused_config);
+	cJSON_Delete(golden);
+	return harness_summary();
+}
