@@ -8,6 +8,8 @@
 #include "base/file.h"
 #include "model/arch/bert.h"
 #include "model/config.h"
+#include "model/desc.h"
+#include "model/registry.h"
 #include "model/formats/safetensors.h"
 #include "model/formats/weights.h"
 #include "model/st_meta.h"
@@ -95,31 +97,88 @@ static void print_meta(const char *dir, FILE *out)
 		        m.dense[i].bias ? "" : ", no bias");
 	if (m.max_seq_length)
 		fprintf(out, "max_seq_length: %d\n", m.max_seq_length);
-	for (int i = 0; i < m.n_prompts; i++)
-		fprintf(out, "prompt:        %s = \"%s\"%s\n", m.prompts[i].name, m.prompts[i].text,
+	for (int i = 0; i < m.n_prompts; i++) {
+		fprintf(out, "prompt:        %s = \"", m.prompts[i].name);
+		for (const char *c = m.prompts[i].text; *c; c++) /* one line per prompt */
+			fputs(*c == '\n' ? "\\n" : *c == '"' ? "\\\"" : (char[]){*c, 0}, out);
+		fprintf(out, "\"%s\n",
 		        m.default_prompt_name && !strcmp(m.default_prompt_name, m.prompts[i].name)
 		            ? " (default)"
 		            : "");
+	}
 	if (m.similarity_fn)
 		fprintf(out, "similarity:    %s\n", m.similarity_fn);
 	st_meta_free(&m);
 }
 
+/* An architecture other than the BERT family's: the config.json keys every Hugging Face
+ * encoder config shares, and the position scheme. */
+static void print_config_keys(const struct model_desc *d, FILE *out)
+{
+	static const char *const keys[][2] = {
+	    {"num_hidden_layers", "layers:       "},
+	    {"hidden_size", "hidden:       "},
+	    {"num_attention_heads", "heads:        "},
+	    {"intermediate_size", "intermediate: "},
+	    {"vocab_size", "vocab:        "},
+	    {"max_position_embeddings", "max positions:"},
+	    {"type_vocab_size", "token types:  "},
+	    {"rope_theta", "rope theta:   "},
+	    {"position_embedding_type", "positions:    "},
+	    {"hidden_act", "activation:   "},
+	};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(d->config, keys[i][0]);
+		if (cJSON_IsNumber(v))
+			fprintf(out, "%s %.10g\n", keys[i][1], v->valuedouble);
+		else if (cJSON_IsString(v))
+			fprintf(out, "%s %s\n", keys[i][1], v->valuestring);
+	}
+	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(d->config, "rope_scaling");
+	if (cJSON_IsObject(rs)) {
+		char *t = cJSON_PrintUnformatted(rs);
+		fprintf(out, "rope scaling:  %s\n", t ? t : "?");
+		free(t);
+	}
+}
+
 enum sy_status model_inspect(const char *dir, FILE *out, struct sy_error *err)
 {
-	struct bert_config c;
-	enum sy_status s = bert_config_load(dir, err, &c);
+	struct model_desc d;
+	enum sy_status s = model_desc_read(dir, err, &d);
 	if (s != SY_OK)
 		return s;
+	const char *family = model_family_of(dir);
+	struct bert_config c;
+	const bool bert = !strcmp(d.model_type, "bert") || !strcmp(d.model_type, "roberta") ||
+	                  !strcmp(d.model_type, "xlm-roberta") ||
+	                  !strcmp(d.model_type, "camembert") || !strcmp(d.model_type, "distilbert");
+	if (bert || !d.config) {
+		s = bert_config_load(dir, err, &c);
+		if (s != SY_OK) {
+			model_desc_free(&d);
+			return s;
+		}
+	}
 	fprintf(out, "directory:     %s\n", dir);
-	fprintf(out, "architecture:  %s (model_type %s)\n", bert_arch_name(c.arch), c.model_type);
-	fprintf(out, "layers:        %d\n", c.n_layers);
-	fprintf(out, "hidden:        %d\n", c.hidden);
-	fprintf(out, "heads:         %d (head dim %d)\n", c.n_heads, c.hidden / c.n_heads);
-	fprintf(out, "intermediate:  %d, %s\n", c.intermediate, bert_act_name(c.act));
-	fprintf(out, "vocab:         %d\n", c.vocab_size);
-	fprintf(out, "max positions: %d (%d usable tokens)\n", c.max_positions, c.max_tokens);
-	fprintf(out, "token types:   %d\n", c.type_vocab_size);
+	fprintf(out, "family:        %s\n", family ? family : "(none recognises it)");
+	if (bert) {
+		fprintf(out, "architecture:  %s (model_type %s)\n", bert_arch_name(c.arch),
+		        c.model_type);
+		fprintf(out, "layers:        %d\n", c.n_layers);
+		fprintf(out, "hidden:        %d\n", c.hidden);
+		fprintf(out, "heads:         %d (head dim %d)\n", c.n_heads, c.hidden / c.n_heads);
+		fprintf(out, "intermediate:  %d, %s\n", c.intermediate, bert_act_name(c.act));
+		fprintf(out, "vocab:         %d\n", c.vocab_size);
+		fprintf(out, "max positions: %d (%d usable tokens)\n", c.max_positions,
+		        c.max_tokens);
+		fprintf(out, "token types:   %d\n", c.type_vocab_size);
+	} else {
+		fprintf(out, "architecture:  %s (model_type %s)\n",
+		        d.n_architectures ? d.architectures[0] : "?", d.model_type);
+		print_config_keys(&d, out);
+	}
+	model_desc_free(&d);
 	print_weights(dir, out);
 	print_tokenizer(dir, out);
 	print_meta(dir, out);
