@@ -233,6 +233,22 @@ static void test_gelu_tanh(void)
 	CHECKF(r <= 1, "gelu_tanh error %.3g x tolerance", r);
 }
 
+/* x / (1 + e^-x): the exp's few ulp and the division's, scaled by the condition of the
+ * quotient, which grows like |x| for negative x. */
+static double tol_silu(float x, float ref)
+{
+	return (4 + fabs(x)) * ulp_of(ref) + 1e-37;
+}
+
+static void test_silu(void)
+{
+	static float xs[3 * 40001 + 16];
+	int n = sweep(xs, 40001, -30.0f, 30.0f);
+	double r = unary_check(silu_f32, silu_f32_ref, xs, n, tol_silu, "silu");
+	note("silu", r);
+	CHECKF(r <= 1, "silu error %.3g x tolerance", r);
+}
+
 static void test_relu_add(void)
 {
 	for (int s = 0; s < N_SIZES; s++) {
@@ -727,6 +743,7 @@ int main(void)
 	RUN(test_tanh);
 	RUN(test_gelu_erf);
 	RUN(test_gelu_tanh);
+	RUN(test_silu);
 	RUN(test_relu_add);
 	RUN(test_layer_norm);
 	RUN(test_softmax);

@@ -179,6 +179,11 @@ void gelu_tanh_f32(float *x, int n)
 	MAP_INPLACE(x, n, vec_gelu_tanh);
 }
 
+void silu_f32(float *x, int n)
+{
+	MAP_INPLACE(x, n, vec_silu);
+}
+
 void relu_f32(float *x, int n)
 {
 	MAP_INPLACE(x, n, vec_relu);

@@ -29,6 +29,9 @@ void gelu_erf_f32(float *x, int n);
 void gelu_erf_f32_ref(float *x, int n);
 void gelu_tanh_f32(float *x, int n);
 void gelu_tanh_f32_ref(float *x, int n);
+/* SiLU, x / (1 + e^-x) (SwiGLU's gate). */
+void silu_f32(float *x, int n);
+void silu_f32_ref(float *x, int n);
 /* max(x, 0); NaN passes through. */
 void relu_f32(float *x, int n);
 void relu_f32_ref(float *x, int n);

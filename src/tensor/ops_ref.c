@@ -43,6 +43,14 @@ void gelu_erf_f32_ref(float *x, int n)
 		x[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0))));
 }
 
+void silu_f32_ref(float *x, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const double v = x[i];
+		x[i] = (float)(v / (1.0 + exp(-v)));
+	}
+}
+
 void gelu_tanh_f32_ref(float *x, int n)
 {
 	const double c = sqrt(2.0 / M_PI);

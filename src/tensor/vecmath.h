@@ -176,4 +176,12 @@ static inline __m256 vec_gelu_tanh(__m256 x)
 	return _mm256_blendv_ps(far, near, _mm256_cmp_ps(au, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
 }
 
+/* SiLU (swish), x sigmoid(x) = x / (1 + e^-x): relative precision on both sides (for large
+ * negative x, e^-x grows to inf and the quotient goes to -0, as torch's does). */
+static inline __m256 vec_silu(__m256 x)
+{
+	__m256 e = vec_exp(_mm256_sub_ps(_mm256_setzero_ps(), x));
+	return _mm256_div_ps(x, _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
+}
+
 #endif
