@@ -53,8 +53,9 @@ struct encoder {
 /* The architectures, in detection order: X(symbol prefix, what it reads). Each file defines
  * sym_encoder_detect(desc) (whether the description is its architecture) and
  * sym_encoder_open(desc, weights, n_threads, precision, err, out). */
-#define ENCODER_ARCHS(X)                   \
-	X(mpnet) /* arch/mpnet.c: mpnet */ \
+#define ENCODER_ARCHS(X)                                                   \
+	X(mpnet) /* arch/mpnet.c: mpnet */                                 \
+	X(jina_bert) /* arch/jina_bert.c: bert with ALiBi (JinaBERT v2) */ \
 	X(bert) /* arch/bert.c: bert, roberta, xlm-roberta, camembert, distilbert */
 
 #define ENCODER_ARCH_DECLARE(sym)                                                    \
