@@ -13,6 +13,7 @@
  *   slope of an epilogue (GELU) and the last term the epilogue's own rounding.
  *   Attention: <= (2 eps sqrt(d) smax + 2 eps sqrt(n_valid) + 1e-6) max|v|, smax the largest
  *   scale sum_e |q k| (score error) and the rest the P V accumulation. */
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/threads.h"
@@ -644,9 +645,11 @@ static void test_gemm_pool(void)
 
 /* --- attention ---------------------------------------------------------------------------- */
 
-/* Checks attention_f32 against the reference for one configuration and thread splits 1..5.
+/* Checks attention_f32 against the reference for one configuration and thread splits 1..5
+ * (with biased: attention_rel_f32 with a random distance bias table, against its reference).
  * Keys and values past n_valid hold NaN: the fast kernel must not read them into the result. */
-static void attention_check(int t, int n_valid, int n_heads, int head_dim, int pad)
+static void attention_check_bias(int t, int n_valid, int n_heads, int head_dim, int pad,
+                                 bool biased)
 {
 	const int width = n_heads * head_dim, ld = 3 * width + pad, ldo = width + pad + 1;
 	float *qkv = buf_new((size_t)t * ld), *o1 = buf_new((size_t)t * ldo);
@@ -657,7 +660,27 @@ static void attention_check(int t, int n_valid, int n_heads, int head_dim, int p
 			qkv[(size_t)j * ld + e] = NAN;
 	const float *q = qkv, *k = qkv + width, *v = qkv + 2 * width;
 	const float scale = 1.0f / sqrtf((float)head_dim);
-	attention_f32_ref(q, k, v, ld, o2, ldo, t, n_valid, n_heads, head_dim, scale);
+	/* Distances -(t-1) .. t-1 per head, with a spare entry each side that must not be read. */
+	const int bias_ld = 2 * t + 1;
+	float *table = NULL, *bias = NULL;
+	double bmax = 0;
+	if (biased) {
+		table = malloc(sizeof(float) * (size_t)n_heads * bias_ld);
+		fill(table, (size_t)n_heads * bias_ld, 3);
+		for (int h = 0; h < n_heads; h++) {
+			table[(size_t)h * bias_ld] = NAN;
+			table[(size_t)h * bias_ld + bias_ld - 1] = NAN;
+			for (int x = 1; x < bias_ld - 1; x++) {
+				table[(size_t)h * bias_ld + x] *= 4;
+				bmax = fmax(bmax, fabs(table[(size_t)h * bias_ld + x]));
+			}
+		}
+		bias = table + t;
+		attention_rel_f32_ref(q, k, v, ld, o2, ldo, t, n_valid, n_heads, head_dim, scale,
+		                      bias, bias_ld);
+	} else {
+		attention_f32_ref(q, k, v, ld, o2, ldo, t, n_valid, n_heads, head_dim, scale);
+	}
 	double smax = 0, vmax = 0;
 	for (int h = 0; h < n_heads; h++)
 		for (int i = 0; i < t; i++)
@@ -673,7 +696,9 @@ static void attention_check(int t, int n_valid, int n_heads, int head_dim, int p
 			vmax =
 			    fabs(v[(size_t)j * ld + e]) > vmax ? fabs(v[(size_t)j * ld + e]) : vmax;
 	double tol =
-	    (2 * EPS * sqrt(head_dim) * smax + 2 * EPS * sqrt(n_valid) + 1e-6) * vmax + 1e-30;
+	    (2 * EPS * sqrt(head_dim) * smax + 4 * EPS * bmax + 2 * EPS * sqrt(n_valid) + 1e-6) *
+	        vmax +
+	    1e-30;
 	size_t per = attention_scratch_floats(t);
 	float *scratch = malloc(sizeof(float) * per * 5);
 	/* The result of nth = 1, which every other split must reproduce bit for bit. */
@@ -683,9 +708,15 @@ static void attention_check(int t, int n_valid, int n_heads, int head_dim, int p
 			o1[i] = SENTINEL;
 		for (size_t i = 0; i < per * 5; i++)
 			scratch[i] = NAN;
-		for (int ith = nth - 1; ith >= 0; ith--)
-			attention_f32(q, k, v, ld, o1, ldo, t, n_valid, n_heads, head_dim, scale,
-			              scratch + per * ith, ith, nth);
+		for (int ith = nth - 1; ith >= 0; ith--) {
+			if (biased)
+				attention_rel_f32(q, k, v, ld, o1, ldo, t, n_valid, n_heads,
+				                  head_dim, scale, bias, bias_ld,
+				                  scratch + per * ith, ith, nth);
+			else
+				attention_f32(q, k, v, ld, o1, ldo, t, n_valid, n_heads, head_dim,
+				              scale, scratch + per * ith, ith, nth);
+		}
 		double worst = 0;
 		int bad = 0;
 		for (int i = 0; i < t; i++)
@@ -701,9 +732,10 @@ static void attention_check(int t, int n_valid, int n_heads, int head_dim, int p
 			}
 		track(worst);
 		CHECKF(bad == 0,
-		       "attention t=%d valid=%d heads=%d dim=%d pad=%d nth=%d: %d bad, "
+		       "attention%s t=%d valid=%d heads=%d dim=%d pad=%d nth=%d: %d bad, "
 		       "worst %.3g x tol (%.3g)",
-		       t, n_valid, n_heads, head_dim, pad, nth, bad, worst, tol);
+		       biased ? " (distance bias)" : "", t, n_valid, n_heads, head_dim, pad, nth,
+		       bad, worst, tol);
 		if (nth == 1)
 			memcpy(o_one, o1, sizeof(float) * t * ldo);
 		CHECKF(memcmp(o_one, o1, sizeof(float) * t * ldo) == 0,
@@ -711,9 +743,15 @@ static void attention_check(int t, int n_valid, int n_heads, int head_dim, int p
 	}
 	free(o_one);
 	free(scratch);
+	free(table);
 	buf_free(qkv);
 	buf_free(o1);
 	free(o2);
+}
+
+static void attention_check(int t, int n_valid, int n_heads, int head_dim, int pad)
+{
+	attention_check_bias(t, n_valid, n_heads, head_dim, pad, false);
 }
 
 static void test_attention(void)
@@ -727,6 +765,12 @@ static void test_attention(void)
 	for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++)
 		attention_check(cfg[c][0], cfg[c][1], cfg[c][2], cfg[c][3], (int)(c % 2) * 3);
 	note_test("attention");
+	/* The same shapes with an additive bias by key-query distance (MPNet, ALiBi). */
+	for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++)
+		attention_check_bias(cfg[c][0], cfg[c][1], cfg[c][2], cfg[c][3], (int)(c % 2) * 3,
+		                     true);
+	attention_check_bias(19, 15, 2, 200, 1, true);
+	note_test("attention with a distance bias");
 }
 
 /* Head dimensions above one 128-wide chunk accumulate the scores over chunks. */

@@ -86,12 +86,10 @@ static enum sy_status parse_act(const char *s, const char *field, const char *fi
 			return _s;       \
 	} while (0)
 
-/* BertConfig / RobertaConfig fields over their defaults. */
-static enum sy_status bert_fields(const cJSON *root, const char *type, const char *name,
+enum sy_status bert_config_fields(const cJSON *root, bool roberta, const char *name,
                                   struct sy_error *err, struct bert_config *out)
 {
 	const int big = 1 << 24;
-	int roberta = strcmp(type, "bert") != 0;
 	out->arch = roberta ? BERT_ARCH_ROBERTA : BERT_ARCH_BERT;
 	/* BertConfig / RobertaConfig defaults. */
 	out->vocab_size = roberta ? 50265 : 30522;
@@ -126,14 +124,6 @@ static enum sy_status bert_fields(const cJSON *root, const char *type, const cha
 		}
 		out->layer_norm_eps = (float)eps->valuedouble;
 	}
-	const cJSON *pet = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
-	if (pet && !cJSON_IsNull(pet) &&
-	    (!cJSON_IsString(pet) || strcmp(pet->valuestring, "absolute") != 0)) {
-		return sy_error_set(err, SY_ERR_UNSUPPORTED,
-		                    "%s: position_embedding_type \"%.40s\" is not supported (only "
-		                    "\"absolute\")",
-		                    name, cJSON_IsString(pet) ? pet->valuestring : "?");
-	}
 	if (roberta) {
 		/* RobertaEmbeddings numbers valid tokens from padding_idx + 1 on. */
 		if (out->pad_token_id < 0) {
@@ -143,6 +133,22 @@ static enum sy_status bert_fields(const cJSON *root, const char *type, const cha
 			                    name);
 		}
 		out->position_offset = out->pad_token_id + 1;
+	}
+	return SY_OK;
+}
+
+/* BertConfig / RobertaConfig fields over their defaults. */
+static enum sy_status bert_fields(const cJSON *root, const char *type, const char *name,
+                                  struct sy_error *err, struct bert_config *out)
+{
+	PASS(bert_config_fields(root, strcmp(type, "bert") != 0, name, err, out));
+	const cJSON *pet = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
+	if (pet && !cJSON_IsNull(pet) &&
+	    (!cJSON_IsString(pet) || strcmp(pet->valuestring, "absolute") != 0)) {
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "%s: position_embedding_type \"%.40s\" is not supported (only "
+		                    "\"absolute\")",
+		                    name, cJSON_IsString(pet) ? pet->valuestring : "?");
 	}
 	return SY_OK;
 }
@@ -214,6 +220,11 @@ enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
 	cJSON_Delete(root);
 	if (st != SY_OK)
 		return st;
+	return bert_config_finish(name, err, out);
+}
+
+enum sy_status bert_config_finish(const char *name, struct sy_error *err, struct bert_config *out)
+{
 	if (out->hidden % out->n_heads != 0)
 		return sy_error_set(
 		    err, SY_ERR_FORMAT,

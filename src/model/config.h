@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "base/status.h"
 
 enum bert_arch {
@@ -44,6 +46,16 @@ struct bert_config {
 /* Parses config.json content (len bytes; name is used in messages). */
 enum sy_status bert_config_parse(const char *json, size_t len, const char *name,
                                  struct sy_error *err, struct bert_config *out);
+/* For architectures built on the BERT layer (arch/mpnet.c, arch/jina_bert.c): the BertConfig
+ * fields of a parsed config.json (vocab_size, hidden_size, num_hidden_layers,
+ * num_attention_heads, intermediate_size, hidden_act, layer_norm_eps, max_position_embeddings,
+ * type_vocab_size, pad_token_id) over BertConfig's defaults (RobertaConfig's with roberta, whose
+ * positions start after pad_token_id); position_embedding_type is left to the caller. The
+ * caller may change fields, then calls bert_config_finish (head size, usable length). */
+
+enum sy_status bert_config_fields(const cJSON *root, bool roberta, const char *name,
+                                  struct sy_error *err, struct bert_config *out);
+enum sy_status bert_config_finish(const char *name, struct sy_error *err, struct bert_config *out);
 /* Parses the config.json of a model's description. */
 struct model_desc;
 enum sy_status bert_config_from_desc(const struct model_desc *d, struct sy_error *err,

@@ -146,6 +146,8 @@ enum sy_status model_inspect(const char *dir, FILE *out, struct sy_error *err)
 {
 	struct model_desc d;
 	enum sy_status s = model_desc_read(dir, err, &d);
+	if (s == SY_ERR_NOT_FOUND) /* no such directory: an I/O failure to the caller */
+		return sy_error_set(err, SY_ERR_IO, "%s: not a directory", dir);
 	if (s != SY_OK)
 		return s;
 	const char *family = model_family_of(dir);

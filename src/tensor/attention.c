@@ -13,6 +13,7 @@
  * Head dimensions above ATT_DC are processed in chunks of ATT_DC (S accumulates over chunks), so
  * the scratch size depends on t only. */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "base/threads.h"
@@ -42,6 +43,22 @@ size_t attention_scratch_floats(int t)
 void attention_f32(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
                    int t, int n_valid, int n_heads, int head_dim, float scale, float *scratch,
                    int ith, int nth)
+{
+	attention_rel_f32(q, k, v, ld, out, ldo, t, n_valid, n_heads, head_dim, scale, NULL, 0,
+	                  scratch, ith, nth);
+}
+
+/* Row i of a query block's scores (nv of them) becomes scale s + bias by distance, so that the
+ * softmax then runs with scale 1. */
+static void add_rel_bias(float *s, int nv, float scale, const float *bias_at_i)
+{
+	for (int j = 0; j < nv; j++)
+		s[j] = s[j] * scale + bias_at_i[j];
+}
+
+void attention_rel_f32(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+                       int t, int n_valid, int n_heads, int head_dim, float scale,
+                       const float *rel_bias, int bias_ld, float *scratch, int ith, int nth)
 {
 	if (t <= 0 || n_heads <= 0 || head_dim <= 0)
 		return;
@@ -100,8 +117,17 @@ void attention_f32(const float *q, const float *k, const float *v, int ld, float
 				}
 			}
 		}
-		for (int i = 0; i < mb; i++)
-			inv_sum[i] = softmax_exp_f32(s + (size_t)i * ld_s, nv, scale);
+		if (rel_bias) {
+			/* Key j of query i0 + i sits at distance j - (i0 + i). */
+			const float *bh = rel_bias + (ptrdiff_t)h * bias_ld - i0;
+			for (int i = 0; i < mb; i++) {
+				add_rel_bias(s + (size_t)i * ld_s, nv, scale, bh - i);
+				inv_sum[i] = softmax_exp_f32(s + (size_t)i * ld_s, nv, 1.0f);
+			}
+		} else {
+			for (int i = 0; i < mb; i++)
+				inv_sum[i] = softmax_exp_f32(s + (size_t)i * ld_s, nv, scale);
+		}
 
 		/* O = E V, 16 output columns at a time; a last panel narrower than 16 is copied
 		 * into a zero-padded buffer so that no load reaches past the head's columns. */

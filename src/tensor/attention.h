@@ -25,4 +25,21 @@ void attention_f32(const float *q, const float *k, const float *v, int ld, float
 void attention_f32_ref(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
                        int t, int n_valid, int n_heads, int head_dim, float scale);
 
+/* The same with an additive bias on the scaled scores that depends only on how far the key is
+ * from the query: head h's score of query i on key j is
+ *
+ *     scale (q_i . k_j) + rel_bias[h * bias_ld + (j - i)]
+ *
+ * where rel_bias points at distance 0 of head 0, so each head's entries from -(t - 1) to t - 1
+ * around it must exist. MPNet's relative position buckets and ALiBi (JinaBERT) are both of this
+ * form, and the table is heads x (2 t - 1) floats however long the text (instead of heads x t x
+ * t). rel_bias NULL: no bias (attention_f32). Same splitting, scratch and accuracy rules. */
+void attention_rel_f32(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+                       int t, int n_valid, int n_heads, int head_dim, float scale,
+                       const float *rel_bias, int bias_ld, float *scratch, int ith, int nth);
+
+void attention_rel_f32_ref(const float *q, const float *k, const float *v, int ld, float *out,
+                           int ldo, int t, int n_valid, int n_heads, int head_dim, float scale,
+                           const float *rel_bias, int bias_ld);
+
 #endif

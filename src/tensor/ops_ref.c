@@ -1,6 +1,7 @@
 /* Scalar reference kernels: the plainest correct code, in double precision where it is cheap,
  * used as the twin every fast kernel is tested against. */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "tensor/attention.h"
@@ -149,6 +150,13 @@ void gemm_linear_ref(const float *x, int ldx, const float *w, const float *bias,
 void attention_f32_ref(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
                        int t, int n_valid, int n_heads, int head_dim, float scale)
 {
+	attention_rel_f32_ref(q, k, v, ld, out, ldo, t, n_valid, n_heads, head_dim, scale, NULL, 0);
+}
+
+void attention_rel_f32_ref(const float *q, const float *k, const float *v, int ld, float *out,
+                           int ldo, int t, int n_valid, int n_heads, int head_dim, float scale,
+                           const float *rel_bias, int bias_ld)
+{
 	double p[n_valid > 0 ? n_valid : 1];
 	for (int h = 0; h < n_heads; h++)
 		for (int i = 0; i < t; i++) {
@@ -160,6 +168,8 @@ void attention_f32_ref(const float *q, const float *k, const float *v, int ld, f
 				for (int e = 0; e < head_dim; e++)
 					d += (double)qi[e] * kj[e];
 				p[j] = d * scale;
+				if (rel_bias)
+					p[j] += rel_bias[(ptrdiff_t)h * bias_ld + j - i];
 				m = p[j] > m ? p[j] : m;
 			}
 			for (int j = 0; j < n_valid; j++) {

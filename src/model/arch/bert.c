@@ -39,8 +39,8 @@ struct bert_layer {
 	struct linear attn_out; /* [H][H] */
 	float *attn_out_bias; /* [H] */
 	float *ln1_gamma, *ln1_beta; /* [H]: LayerNorm after attention */
-	struct linear ffn_up; /* [I][H] */
-	float *ffn_up_bias; /* [I] */
+	struct linear ffn_up; /* [I][H], or [2I][H] for a GLU feed-forward */
+	float *ffn_up_bias; /* [I], NULL for a GLU feed-forward */
 	struct linear ffn_down; /* [H][I] */
 	float *ffn_down_bias; /* [H] */
 	float *ln2_gamma, *ln2_beta; /* [H]: LayerNorm after the feed-forward block */
@@ -54,6 +54,11 @@ struct bert_model {
 	float *type_emb; /* [type_vocab_size][H], NULL without token types */
 	float *emb_ln_gamma, *emb_ln_beta; /* [H] */
 	struct bert_layer *layers; /* [n_layers] */
+	bool glu_ffn; /* ffn_up is [2I][H] without bias: act(first I) * second I (bert.h) */
+	/* Attention bias by key-query distance (bert.h), or NULL: [n_heads][rel_ld], distance 0
+	 * of each head at max_tokens - 1. */
+	float *rel_bias;
+	int rel_ld;
 	size_t weight_bytes;
 	enum linear_precision prec; /* of the encoder's linear layers */
 	struct sy_pool *pool;
@@ -68,7 +73,7 @@ struct bert_model {
 	float *qkv; /* [cap_rows][3H], at qkv_ffn */
 	float *ctx; /* [cap_rows][H] attention output (heads concatenated), after qkv */
 	float *tmp; /* [cap_rows][H] sublayer output before residual + LayerNorm */
-	float *ffn; /* [cap_rows][I], at qkv_ffn */
+	float *ffn; /* [cap_rows][I] ([cap_rows][2I] for a GLU), at qkv_ffn */
 	int32_t *pos_ids; /* [cap_rows] */
 	int *seq_start; /* [cap_seqs + 1] first row of each sequence */
 	float *attn_scratch; /* [pool size][attn_stride] */
@@ -169,12 +174,7 @@ static enum sy_status ld_norm(struct loader *l, const char *base, int n, float *
 	return ld_alloc(l, name, 1, (int64_t[]){n}, beta);
 }
 
-/* Tensor names of one layer, as printf patterns taking the layer index. */
-struct layer_names {
-	const char *q, *k, *v, *o, *ln1, *up, *down, *ln2;
-};
-
-static const struct layer_names bert_names = {
+static const struct bert_layer_names bert_names = {
     "encoder.layer.%d.attention.self.query",
     "encoder.layer.%d.attention.self.key",
     "encoder.layer.%d.attention.self.value",
@@ -185,7 +185,7 @@ static const struct layer_names bert_names = {
     "encoder.layer.%d.output.LayerNorm",
 };
 
-static const struct layer_names distilbert_names = {
+static const struct bert_layer_names distilbert_names = {
     "transformer.layer.%d.attention.q_lin", "transformer.layer.%d.attention.k_lin",
     "transformer.layer.%d.attention.v_lin", "transformer.layer.%d.attention.out_lin",
     "transformer.layer.%d.sa_layer_norm",   "transformer.layer.%d.ffn.lin1",
@@ -201,7 +201,8 @@ static void layer_name(char *buf, size_t cap, const char *pattern, int i)
 #pragma GCC diagnostic pop
 
 static enum sy_status load_layer(struct loader *l, const struct bert_config *c,
-                                 const struct layer_names *nm, int i, struct bert_layer *L)
+                                 const struct bert_layer_names *nm, bool glu, int i,
+                                 struct bert_layer *L)
 {
 	const int H = c->hidden, I = c->intermediate;
 	char base[192], name[256];
@@ -238,7 +239,18 @@ static enum sy_status load_layer(struct loader *l, const struct bert_config *c,
 	if ((s = ld_norm(l, base, H, &L->ln1_gamma, &L->ln1_beta)) != SY_OK)
 		return s;
 	layer_name(base, sizeof base, nm->up, i);
-	if ((s = ld_linear(l, base, I, H, &L->ffn_up, &L->ffn_up_bias)) != SY_OK)
+	if (glu) {
+		/* One bias-free [2I][H] matrix: the gated half, then the linear half. */
+		float *tmp = NULL;
+		snprintf(name, sizeof name, "%s.weight", base);
+		s = ld_alloc(l, name, 2, (int64_t[]){2 * (int64_t)I, H}, &tmp);
+		if (s == SY_OK)
+			s = pack_linear(l, tmp, 2 * I, H, &L->ffn_up);
+		free(tmp);
+	} else {
+		s = ld_linear(l, base, I, H, &L->ffn_up, &L->ffn_up_bias);
+	}
+	if (s != SY_OK)
 		return s;
 	layer_name(base, sizeof base, nm->down, i);
 	if ((s = ld_linear(l, base, H, I, &L->ffn_down, &L->ffn_down_bias)) != SY_OK)
@@ -249,7 +261,8 @@ static enum sy_status load_layer(struct loader *l, const struct bert_config *c,
 
 const char *bert_detect_prefix(const struct safetensors *st)
 {
-	static const char *const prefixes[] = {"", "bert.", "roberta.", "distilbert.", "model."};
+	static const char *const prefixes[] = {"",       "bert.", "roberta.", "distilbert.",
+	                                       "model.", "mpnet."};
 	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
 		char name[64];
 		snprintf(name, sizeof name, "%sembeddings.word_embeddings.weight", prefixes[i]);
@@ -301,6 +314,7 @@ void bert_model_free(struct bert_model *m)
 	free(m->type_emb);
 	free(m->emb_ln_gamma);
 	free(m->emb_ln_beta);
+	free(m->rel_bias);
 	scratch_free(m);
 	sy_pool_free(m->pool);
 	free(m);
@@ -316,25 +330,45 @@ enum sy_status bert_model_load_st_prec(const struct bert_config *cfg, const stru
                                        int n_threads, enum linear_precision prec,
                                        struct sy_error *err, struct bert_model **out)
 {
+	return bert_model_load_variant(cfg, NULL, st, n_threads, prec, err, out);
+}
+
+enum sy_status bert_model_load_variant(const struct bert_config *cfg,
+                                       const struct bert_variant *var, const struct safetensors *st,
+                                       int n_threads, enum linear_precision prec,
+                                       struct sy_error *err, struct bert_model **out)
+{
 	*out = NULL;
+	const struct bert_variant plain = {0};
+	if (!var)
+		var = &plain;
 	const char *prefix = bert_detect_prefix(st);
-	if (!prefix)
+	if (!prefix) {
+		free(var->rel_bias);
 		return sy_error_set(
 		    err, SY_ERR_FORMAT,
 		    "%s: no embeddings.word_embeddings.weight tensor (with or without "
 		    "a bert./roberta./distilbert./model. prefix)",
 		    st->path);
+	}
 	struct bert_model *m = calloc(1, sizeof *m);
-	if (!m)
+	if (!m) {
+		free(var->rel_bias);
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	}
 	m->cfg = *cfg;
+	m->glu_ffn = var->glu_ffn;
+	m->rel_bias = var->rel_bias;
+	m->rel_ld = 2 * cfg->max_tokens - 1;
 	snprintf(m->prefix, sizeof m->prefix, "%s", prefix);
 	const int H = cfg->hidden;
 	m->prec = prec;
 	struct loader l = {.st = st, .prefix = m->prefix, .err = err, .prec = prec};
 	enum sy_status s = ld_alloc(&l, "embeddings.word_embeddings.weight", 2,
 	                            (int64_t[]){cfg->vocab_size, H}, &m->word_emb);
-	if (s == SY_OK)
+	if (m->rel_bias)
+		l.bytes += (size_t)cfg->n_heads * m->rel_ld * sizeof(float);
+	if (s == SY_OK && !var->no_position_table)
 		s = ld_alloc(&l, "embeddings.position_embeddings.weight", 2,
 		             (int64_t[]){cfg->max_positions, H}, &m->pos_emb);
 	if (s == SY_OK && cfg->arch != BERT_ARCH_DISTILBERT && cfg->type_vocab_size > 0)
@@ -347,10 +381,11 @@ enum sy_status bert_model_load_st_prec(const struct bert_config *cfg, const stru
 		if (!m->layers)
 			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	}
-	const struct layer_names *nm =
-	    cfg->arch == BERT_ARCH_DISTILBERT ? &distilbert_names : &bert_names;
+	const struct bert_layer_names *nm = var->names                          ? var->names
+	                                    : cfg->arch == BERT_ARCH_DISTILBERT ? &distilbert_names
+	                                                                        : &bert_names;
 	for (int i = 0; s == SY_OK && i < cfg->n_layers; i++)
-		s = load_layer(&l, cfg, nm, i, &m->layers[i]);
+		s = load_layer(&l, cfg, nm, var->glu_ffn, i, &m->layers[i]);
 	if (s == SY_OK) {
 		m->pool = sy_pool_create(n_threads);
 		if (!m->pool)
@@ -413,11 +448,17 @@ struct sy_pool *bert_model_pool(struct bert_model *m)
 	return m->pool;
 }
 
+/* Floats per token of the feed-forward activations. */
+static size_t ffn_width(const struct bert_model *m)
+{
+	return (size_t)m->cfg.intermediate * (m->glu_ffn ? 2 : 1);
+}
+
 size_t bert_model_scratch_bytes(const struct bert_model *m)
 {
 	if (!m->x)
 		return 0;
-	const size_t H = (size_t)m->cfg.hidden, I = (size_t)m->cfg.intermediate;
+	const size_t H = (size_t)m->cfg.hidden, I = ffn_width(m);
 	const size_t r = m->cap_rows ? (size_t)m->cap_rows : 1, shared = 4 * H > I ? 4 * H : I;
 	return r * (2 * H + shared) * sizeof(float) + r * sizeof(int32_t) +
 	       ((size_t)m->cap_seqs + 1) * sizeof(int) +
@@ -438,7 +479,7 @@ static enum sy_status scratch_reserve(struct bert_model *m, int rows, int n_seqs
 {
 	if (rows <= m->cap_rows && n_seqs <= m->cap_seqs && max_t <= m->cap_t)
 		return SY_OK;
-	const size_t H = (size_t)m->cfg.hidden, I = (size_t)m->cfg.intermediate;
+	const size_t H = (size_t)m->cfg.hidden, I = ffn_width(m);
 	int cr = rows > m->cap_rows ? rows : m->cap_rows;
 	int cs = n_seqs > m->cap_seqs ? n_seqs : m->cap_seqs;
 	int ct = max_t > m->cap_t ? max_t : m->cap_t;
@@ -513,6 +554,28 @@ static void residual_norm(struct bert_model *m, int rows, const float *gamma, co
 	}
 }
 
+/* GLU feed-forward: each row [g | u] of ffn (2I wide) gets act(g) * u in its first I floats,
+ * which the down projection reads with row stride 2I. */
+static void glu_step(struct bert_model *m, int rows, int ith, int nth)
+{
+	const int I = m->cfg.intermediate;
+	int b, e;
+	sy_split(rows, ith, nth, &b, &e);
+	for (int r = b; r < e; r++) {
+		float *g = m->ffn + (size_t)r * 2 * I;
+		switch (m->cfg.act) {
+		case BERT_ACT_GELU_ERF: gelu_erf_f32(g, I); break;
+		case BERT_ACT_GELU_TANH: gelu_tanh_f32(g, I); break;
+		case BERT_ACT_RELU:
+			for (int j = 0; j < I; j++)
+				g[j] = g[j] > 0 ? g[j] : 0;
+			break;
+		}
+		for (int j = 0; j < I; j++)
+			g[j] *= g[I + j];
+	}
+}
+
 static void attention_step(struct fwd_ctx *c, int ith, int nth)
 {
 	struct bert_model *m = c->m;
@@ -520,6 +583,7 @@ static void attention_step(struct fwd_ctx *c, int ith, int nth)
 	const float scale = 1.0f / sqrtf((float)hd);
 	float *scratch = m->attn_scratch + (size_t)ith * m->attn_stride;
 	const struct encoder_input *in = c->in;
+	const float *bias = m->rel_bias ? m->rel_bias + (m->cfg.max_tokens - 1) : NULL;
 	if (!c->split_units) {
 		/* Few sequences: every thread takes part in each one (heads x rows inside). */
 		for (int s = 0; s < in->n_seqs; s++) {
@@ -527,10 +591,10 @@ static void attention_step(struct fwd_ctx *c, int ith, int nth)
 			if (len == 0)
 				continue;
 			const float *q = m->qkv + (size_t)m->seq_start[s] * 3 * H;
-			attention_f32(q, q + H, q + 2 * H, 3 * H,
-			              m->ctx + (size_t)m->seq_start[s] * H, H, len,
-			              in->n_valid ? in->n_valid[s] : len, nh, hd, scale, scratch,
-			              ith, nth);
+			attention_rel_f32(q, q + H, q + 2 * H, 3 * H,
+			                  m->ctx + (size_t)m->seq_start[s] * H, H, len,
+			                  in->n_valid ? in->n_valid[s] : len, nh, hd, scale, bias,
+			                  m->rel_ld, scratch, ith, nth);
 		}
 		return;
 	}
@@ -549,10 +613,11 @@ static void attention_step(struct fwd_ctx *c, int ith, int nth)
 			if (owner != ith)
 				continue;
 			const float *q = m->qkv + (size_t)m->seq_start[s] * 3 * H + (size_t)h * hd;
-			attention_f32(q, q + H, q + 2 * H, 3 * H,
-			              m->ctx + (size_t)m->seq_start[s] * H + (size_t)h * hd, H, len,
-			              in->n_valid ? in->n_valid[s] : len, 1, hd, scale, scratch, 0,
-			              1);
+			attention_rel_f32(q, q + H, q + 2 * H, 3 * H,
+			                  m->ctx + (size_t)m->seq_start[s] * H + (size_t)h * hd, H,
+			                  len, in->n_valid ? in->n_valid[s] : len, 1, hd, scale,
+			                  bias ? bias + (size_t)h * m->rel_ld : NULL, m->rel_ld,
+			                  scratch, 0, 1);
 		}
 	}
 }
@@ -574,7 +639,8 @@ static void forward_part(void *p, int ith, int nth)
 		if (m->type_emb)
 			add_f32(x, m->type_emb + (size_t)(in->type_ids ? in->type_ids[r] : 0) * H,
 			        H);
-		add_f32(x, m->pos_emb + (size_t)m->pos_ids[r] * H, H);
+		if (m->pos_emb)
+			add_f32(x, m->pos_emb + (size_t)m->pos_ids[r] * H, H);
 		layer_norm_f32(x, x, m->emb_ln_gamma, m->emb_ln_beta, H, cfg->layer_norm_eps);
 	}
 	sy_pool_barrier(m->pool);
@@ -592,10 +658,18 @@ static void forward_part(void *p, int ith, int nth)
 		sy_pool_barrier(m->pool);
 		residual_norm(m, rows, L->ln1_gamma, L->ln1_beta, ith, nth);
 		sy_pool_barrier(m->pool);
-		linear_run(m->x, H, &L->ffn_up, L->ffn_up_bias, act, m->ffn, I, rows, ith, nth);
+		if (m->glu_ffn) {
+			linear_run(m->x, H, &L->ffn_up, NULL, GEMM_EPILOGUE_NONE, m->ffn, 2 * I,
+			           rows, ith, nth);
+			sy_pool_barrier(m->pool);
+			glu_step(m, rows, ith, nth);
+		} else {
+			linear_run(m->x, H, &L->ffn_up, L->ffn_up_bias, act, m->ffn, I, rows, ith,
+			           nth);
+		}
 		sy_pool_barrier(m->pool);
-		linear_run(m->ffn, I, &L->ffn_down, L->ffn_down_bias, GEMM_EPILOGUE_NONE, m->tmp, H,
-		           rows, ith, nth);
+		linear_run(m->ffn, m->glu_ffn ? 2 * I : I, &L->ffn_down, L->ffn_down_bias,
+		           GEMM_EPILOGUE_NONE, m->tmp, H, rows, ith, nth);
 		sy_pool_barrier(m->pool);
 		residual_norm(m, rows, L->ln2_gamma, L->ln2_beta, ith, nth);
 		if (ith == 0 && l + 1 < cfg->n_layers)
@@ -723,14 +797,20 @@ enum sy_status bert_encoder_open(const struct model_desc *d, const struct safete
 		s = bert_model_load_st_prec(&cfg, st, n_threads, prec, err, &m);
 	if (s != SY_OK)
 		return s;
+	bert_encoder_wrap(m, bert_arch_name(cfg.arch), out);
+	return SY_OK;
+}
+
+void bert_encoder_wrap(struct bert_model *m, const char *arch, struct encoder *out)
+{
+	const struct bert_config *cfg = &m->cfg;
 	*out = (struct encoder){.ops = &bert_encoder_ops,
 	                        .impl = m,
-	                        .arch = bert_arch_name(cfg.arch),
-	                        .hidden = cfg.hidden,
-	                        .vocab_size = cfg.vocab_size,
-	                        .max_tokens = cfg.max_tokens,
-	                        .uses_type_ids = cfg.type_vocab_size > 0};
-	return SY_OK;
+	                        .arch = arch,
+	                        .hidden = cfg->hidden,
+	                        .vocab_size = cfg->vocab_size,
+	                        .max_tokens = cfg->max_tokens,
+	                        .uses_type_ids = m->type_emb != NULL};
 }
 
 struct bert_model *bert_of_encoder(const struct encoder *e)

@@ -13,6 +13,7 @@
 #ifndef SY_MODEL_BERT_H
 #define SY_MODEL_BERT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,33 @@ enum sy_status bert_model_load_st_prec(const struct bert_config *cfg, const stru
                                        int n_threads, enum linear_precision prec,
                                        struct sy_error *err, struct bert_model **out);
 void bert_model_free(struct bert_model *m);
+
+/* Tensor names of one layer, as printf patterns taking the layer index (under the checkpoint's
+ * prefix): Q, K, V, attention output, its LayerNorm, FFN up and down, their LayerNorm. */
+struct bert_layer_names {
+	const char *q, *k, *v, *o, *ln1, *up, *down, *ln2;
+};
+
+/* What an architecture built on the BERT post-LN layer changes (arch/mpnet.c,
+ * arch/jina_bert.c); all zero is BERT itself. */
+struct bert_variant {
+	const struct bert_layer_names *names; /* NULL: BERT's (DistilBERT's for distilbert) */
+	bool
+	    no_position_table; /* no embeddings.position_embeddings: positions come from rel_bias */
+	/* Feed-forward as a GLU: `up` is one bias-free [2I][H] matrix whose output [g | u] becomes
+	 * act(g) * u (hidden_act's function) before `down`. */
+	bool glu_ffn;
+	/* An additive attention bias that depends only on the key-query distance j - i, added to
+	 * head h's scaled scores: rel_bias[h * (2 max_tokens - 1) + max_tokens - 1 + (j - i)]
+	 * (malloc'd; the load takes it over, also when it fails), or NULL. */
+	float *rel_bias;
+};
+
+/* bert_model_load_st_prec for a variant (NULL: plain BERT). */
+enum sy_status bert_model_load_variant(const struct bert_config *cfg,
+                                       const struct bert_variant *var, const struct safetensors *st,
+                                       int n_threads, enum linear_precision prec,
+                                       struct sy_error *err, struct bert_model **out);
 
 const struct bert_config *bert_model_config(const struct bert_model *m);
 /* The tensor-name prefix found in the checkpoint ("", "bert.", "roberta.", ...). */
@@ -71,6 +99,8 @@ bool bert_encoder_detect(const struct model_desc *d);
 enum sy_status bert_encoder_open(const struct model_desc *d, const struct safetensors *st,
                                  int n_threads, enum linear_precision prec, struct sy_error *err,
                                  struct encoder *out);
+/* The encoder interface over m (which *out then owns), named arch. */
+void bert_encoder_wrap(struct bert_model *m, const char *arch, struct encoder *out);
 /* The BERT model behind an encoder bert_encoder_open made, or NULL for another architecture. */
 struct bert_model *bert_of_encoder(const struct encoder *e);
 

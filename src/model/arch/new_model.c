@@ -33,9 +33,10 @@ static enum sy_status parse_sizes(const cJSON *o, const char *p, struct sy_error
                                   struct rope_glu_config *c)
 {
 	long v[7];
-	static const char *const keys[] = {
-	    "vocab_size",        "hidden_size",             "num_hidden_layers", "num_attention_heads",
-	    "intermediate_size", "max_position_embeddings", "type_vocab_size"};
+	static const char *const keys[] = {"vocab_size",        "hidden_size",
+	                                   "num_hidden_layers", "num_attention_heads",
+	                                   "intermediate_size", "max_position_embeddings",
+	                                   "type_vocab_size"};
 	static const long defs[] = {30528, 768, 12, 12, 3072, 512, 0};
 	for (int i = 0; i < 7; i++) {
 		enum sy_status s =
@@ -51,10 +52,10 @@ static enum sy_status parse_sizes(const cJSON *o, const char *p, struct sy_error
 	                              .max_positions = (int)v[5],
 	                              .type_vocab = (int)v[6]};
 	if (c->hidden % c->heads || (c->hidden / c->heads) % 2 || c->layers > 1000)
-		return sy_error_set(
-		    err, SY_ERR_FORMAT,
-		    "%s: hidden_size %d, num_attention_heads %d or num_hidden_layers %d out of range",
-		    p, c->hidden, c->heads, c->layers);
+		return sy_error_set(err, SY_ERR_FORMAT,
+		                    "%s: hidden_size %d, num_attention_heads %d or "
+		                    "num_hidden_layers %d out of range",
+		                    p, c->hidden, c->heads, c->layers);
 	double eps;
 	enum sy_status s = json_read_number(o, "layer_norm_eps", p, 0, 1, 1e-12, err, &eps);
 	c->eps = (float)eps;
@@ -74,7 +75,8 @@ static enum sy_status parse_rope_scaling(const cJSON *o, const char *p, struct s
 	enum sy_status s = json_read_string_required(rs, "type", "rope_scaling", err, &type);
 	if (s == SY_OK && strcmp(type, "ntk"))
 		return sy_error_set(err, SY_ERR_UNSUPPORTED,
-		                    "%s: rope_scaling.type \"%.40s\" is not supported (ntk)", p, type);
+		                    "%s: rope_scaling.type \"%.40s\" is not supported (ntk)", p,
+		                    type);
 	if (s == SY_OK)
 		s = json_read_number(rs, "factor", "rope_scaling", 1.0, 1e6, 1.0, err,
 		                     &c->ntk_factor);
@@ -108,8 +110,8 @@ static enum sy_status parse_config(const struct model_desc *d, struct sy_error *
 		s = json_read_string(o, "layer_norm_type", p, "layer_norm", err, &str);
 	if (s == SY_OK && strcmp(str, "layer_norm"))
 		return sy_error_set(err, SY_ERR_UNSUPPORTED,
-		                    "%s: layer_norm_type \"%.40s\" is not supported (layer_norm)", p,
-		                    str);
+		                    "%s: layer_norm_type \"%.40s\" is not supported (layer_norm)",
+		                    p, str);
 	if (s == SY_OK)
 		s = json_read_string(o, "hidden_act", p, "gelu", err, &str);
 	if (s == SY_OK) {
