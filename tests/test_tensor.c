@@ -628,9 +628,11 @@ static void test_gemm_pool(void)
 
 /* --- attention ---------------------------------------------------------------------------- */
 
-/* Checks attention_f32 against the reference for one configuration and thread splits 1..5.
- * Keys and values past n_valid hold NaN: the fast kernel must not read them into the result. */
-static void attention_check(int t, int n_valid, int n_heads, int head_dim, int pad)
+/* Checks attention_window_f32 (attention_f32 when window < 0) against the reference for one
+ * configuration and thread splits 1..5. Keys and values past n_valid hold NaN: the fast kernel
+ * must not read them into the result. */
+static void attention_check_window(int t, int n_valid, int window, int n_heads, int head_dim,
+                                   int pad)
 {
 	const int width = n_heads * head_dim, ld = 3 * width + pad, ldo = width + pad + 1;
 	float *qkv = buf_new((size_t)t * ld), *o1 = buf_new((size_t)t * ldo);
@@ -641,7 +643,8 @@ static void attention_check(int t, int n_valid, int n_heads, int head_dim, int p
 			qkv[(size_t)j * ld + e] = NAN;
 	const float *q = qkv, *k = qkv + width, *v = qkv + 2 * width;
 	const float scale = 1.0f / sqrtf((float)head_dim);
-	attention_f32_ref(q, k, v, ld, o2, ldo, t, n_valid, n_heads, head_dim, scale);
+	attention_window_f32_ref(q, k, v, ld, o2, ldo, t, n_valid, window, n_heads, head_dim,
+	                         scale);
 	double smax = 0, vmax = 0;
 	for (int h = 0; h < n_heads; h++)
 		for (int i = 0; i < t; i++)
@@ -667,9 +670,15 @@ static void attention_check(int t, int n_valid, int n_heads, int head_dim, int p
 			o1[i] = SENTINEL;
 		for (size_t i = 0; i < per * 5; i++)
 			scratch[i] = NAN;
-		for (int ith = nth - 1; ith >= 0; ith--)
-			attention_f32(q, k, v, ld, o1, ldo, t, n_valid, n_heads, head_dim, scale,
-			              scratch + per * ith, ith, nth);
+		for (int ith = nth - 1; ith >= 0; ith--) {
+			if (window < 0)
+				attention_f32(q, k, v, ld, o1, ldo, t, n_valid, n_heads, head_dim,
+				              scale, scratch + per * ith, ith, nth);
+			else
+				attention_window_f32(q, k, v, ld, o1, ldo, t, n_valid, window,
+				                     n_heads, head_dim, scale, scratch + per * ith,
+				                     ith, nth);
+		}
 		double worst = 0;
 		int bad = 0;
 		for (int i = 0; i < t; i++)
@@ -685,9 +694,9 @@ static void attention_check(int t, int n_valid, int n_heads, int head_dim, int p
 			}
 		track(worst);
 		CHECKF(bad == 0,
-		       "attention t=%d valid=%d heads=%d dim=%d pad=%d nth=%d: %d bad, "
+		       "attention t=%d valid=%d window=%d heads=%d dim=%d pad=%d nth=%d: %d bad, "
 		       "worst %.3g x tol (%.3g)",
-		       t, n_valid, n_heads, head_dim, pad, nth, bad, worst, tol);
+		       t, n_valid, window, n_heads, head_dim, pad, nth, bad, worst, tol);
 		if (nth == 1)
 			memcpy(o_one, o1, sizeof(float) * t * ldo);
 		CHECKF(memcmp(o_one, o1, sizeof(float) * t * ldo) == 0,
@@ -698,6 +707,11 @@ static void attention_check(int t, int n_valid, int n_heads, int head_dim, int p
 	buf_free(qkv);
 	buf_free(o1);
 	free(o2);
+}
+
+static void attention_check(int t, int n_valid, int n_heads, int head_dim, int pad)
+{
+	attention_check_window(t, n_valid, -1, n_heads, head_dim, pad);
 }
 
 static void test_attention(void)
@@ -721,6 +735,22 @@ static void test_attention_wide_heads(void)
 	note_test("attention wide heads");
 }
 
+/* Sliding windows: narrower and wider than a query block and a key panel, windows that reach
+ * past n_valid, queries whose window holds no valid key (output 0), window 0 (itself only). */
+static void test_attention_window(void)
+{
+	static const int cfg[][5] = {
+	    /* t, n_valid, window, heads, dim */
+	    {1, 1, 0, 1, 16},      {9, 9, 0, 2, 16},    {40, 40, 4, 2, 16},    {100, 100, 8, 3, 32},
+	    {130, 130, 16, 2, 17}, {130, 90, 8, 4, 24}, {200, 200, 64, 1, 64}, {97, 97, 200, 2, 8},
+	    {120, 20, 5, 2, 16},   {70, 0, 4, 2, 16},   {150, 150, 1, 12, 64}, {19, 15, 3, 2, 200},
+	};
+	for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++)
+		attention_check_window(cfg[c][0], cfg[c][1], cfg[c][2], cfg[c][3], cfg[c][4],
+		                       (int)(c % 2) * 3);
+	note_test("attention window");
+}
+
 int main(void)
 {
 	RUN(test_exp);
@@ -738,5 +768,6 @@ int main(void)
 	RUN(test_gemm_pool);
 	RUN(test_attention);
 	RUN(test_attention_wide_heads);
+	RUN(test_attention_window);
 	return harness_summary();
 }

@@ -1,6 +1,7 @@
 /* Scalar reference kernels: the plainest correct code, in double precision where it is cheap,
  * used as the twin every fast kernel is tested against. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tensor/attention.h"
@@ -141,12 +142,23 @@ void gemm_linear_ref(const float *x, int ldx, const float *w, const float *bias,
 void attention_f32_ref(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
                        int t, int n_valid, int n_heads, int head_dim, float scale)
 {
+	attention_window_f32_ref(q, k, v, ld, out, ldo, t, n_valid, -1, n_heads, head_dim, scale);
+}
+
+void attention_window_f32_ref(const float *q, const float *k, const float *v, int ld, float *out,
+                              int ldo, int t, int n_valid, int window, int n_heads, int head_dim,
+                              float scale)
+{
 	double p[n_valid > 0 ? n_valid : 1];
 	for (int h = 0; h < n_heads; h++)
 		for (int i = 0; i < t; i++) {
 			const float *qi = q + (size_t)i * ld + h * head_dim;
 			double m = -INFINITY, s = 0;
 			for (int j = 0; j < n_valid; j++) {
+				if (window >= 0 && abs(i - j) > window) {
+					p[j] = -INFINITY;
+					continue;
+				}
 				const float *kj = k + (size_t)j * ld + h * head_dim;
 				double d = 0;
 				for (int e = 0; e < head_dim; e++)
@@ -155,14 +167,16 @@ void attention_f32_ref(const float *q, const float *k, const float *v, int ld, f
 				m = p[j] > m ? p[j] : m;
 			}
 			for (int j = 0; j < n_valid; j++) {
-				p[j] = exp(p[j] - m);
+				p[j] = p[j] == -INFINITY ? 0 : exp(p[j] - m);
 				s += p[j];
 			}
 			float *oi = out + (size_t)i * ldo + h * head_dim;
 			for (int e = 0; e < head_dim; e++) {
 				double acc = 0;
 				for (int j = 0; j < n_valid; j++)
-					acc += p[j] / s * v[(size_t)j * ld + h * head_dim + e];
+					if (p[j] != 0)
+						acc +=
+						    p[j] / s * v[(size_t)j * ld + h * head_dim + e];
 				oi[e] = (float)acc;
 			}
 		}
