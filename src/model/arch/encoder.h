@@ -53,7 +53,8 @@ struct encoder {
 /* The architectures, in detection order: X(symbol prefix, what it reads). Each file defines
  * sym_encoder_detect(desc) (whether the description is its architecture) and
  * sym_encoder_open(desc, weights, n_threads, precision, err, out). */
-#define ENCODER_ARCHS(X) \
+#define ENCODER_ARCHS(X)                                  \
+	X(modernbert) /* arch/modernbert.c: modernbert */ \
 	X(bert) /* arch/bert.c: bert, roberta, xlm-roberta, camembert, distilbert */
 
 #define ENCODER_ARCH_DECLARE(sym)                                                    \
