@@ -357,10 +357,84 @@ def make(fx, failures):
     })
 
 
+# ---------------------------------------------------------------- cross-encoder
+
+
+CE = {"name": "modernbert-ce-tiny", "seed": 3003,
+      "config": dict(sorted({**config(3, 64, 4, 96, 128, 8, 3, "gelu", "float32", False,
+                                      "ModernBertForSequenceClassification"),
+                             "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0}}.items()))}
+
+PAIRS = [
+    ("what is a switchyard?", "A switchyard is the part of a power station where lines are switched."),
+    ("capital of france", "Paris is the capital and most populous city of France, on the Seine."),
+    ("capital of france", "The quick brown fox jumps over the lazy dog near the old railway switchyard "
+                          "while trains are sorted onto their tracks for the night."),
+    ("hello", "hello"),
+]
+
+
+def encode_pair(q, d, vocab, max_len):
+    """[CLS] q [SEP] d [SEP], the document cut first; ModernBERT has no token types."""
+    qa = [vocab[t] for t in wordpiece.tokenize(q, vocab)]
+    da = [vocab[t] for t in wordpiece.tokenize(d, vocab)]
+    da = da[:max(0, max_len - 3 - len(qa))]
+    return [vocab["[CLS]"]] + qa + [vocab["[SEP]"]] + da + [vocab["[SEP]"]]
+
+
+def make_cross_encoder(failures):
+    """ModernBertForSequenceClassification (as Alibaba-NLP/gte-reranker-modernbert-base): encoder
+    under model., then pooling (classifier_pooling: cls = first token, mean = over the tokens),
+    head = norm(act(dense(x))) with head.dense bias only with classifier_bias, classifier with a
+    bias; one label: score = sigmoid(logit)."""
+    c = CE["config"]
+    d = os.path.join(REPO, "tests", "fixtures", CE["name"])
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+    write_json(os.path.join(d, "config.json"), c)
+    torch.manual_seed(CE["seed"])
+    w = random_weights(c, False)
+    h = c["hidden_size"]
+    full = {"model." + k: v.float() for k, v in w.items()}
+    full["head.dense.weight"] = 0.1 * torch.randn(h, h)
+    full["head.norm.weight"] = 1.0 + 0.1 * torch.randn(h)
+    full["classifier.weight"] = 0.2 * torch.randn(1, h)
+    full["classifier.bias"] = 0.02 * torch.randn(1)
+    safetensors_io.save(os.path.join(d, "model.safetensors"), full)
+    for f in TOKENIZER_FILES:
+        shutil.copyfile(os.path.join(TOKENIZER_DIR, f), os.path.join(d, f))
+    ws, _ = safetensors_io.load(os.path.join(d, "model.safetensors"))
+    ws = {k: v.double() for k, v in ws.items()}
+    enc = {k[len("model."):]: v for k, v in ws.items() if k.startswith("model.")}
+    vocab = wordpiece.load_vocab(os.path.join(d, "vocab.txt"))
+    rows = []
+    with torch.no_grad():
+        for q, doc in PAIRS:
+            ids = encode_pair(q, doc, vocab, c["max_position_embeddings"])
+            t = torch.tensor([ids])
+            hs = forward(c, enc, t, torch.ones_like(t))[0]
+            x = hs[0] if c["classifier_pooling"] == "cls" else hs.mean(0)
+            y = act_fn(c["classifier_activation"])(ws["head.dense.weight"] @ x)
+            y = F.layer_norm(y, (h,), ws["head.norm.weight"], None, c["norm_eps"])
+            logits = ws["classifier.weight"] @ y + ws["classifier.bias"]
+            rows.append({"query": q, "document": doc, "input_ids": ids,
+                         "token_type_ids": [0] * len(ids), "logits": [float(v) for v in logits],
+                         "score": float(torch.sigmoid(logits[0]))})
+    if max(len(r["input_ids"]) for r in rows) <= c["local_attention"]:
+        failures.append("modernbert-ce-tiny: no pair is longer than the local window")
+    write_json(os.path.join(REPO, "tests", "golden", CE["name"] + ".json"),
+               {"model": "tests/fixtures/" + CE["name"], "generator": "tools/reference/make_modernbert.py",
+                "num_labels": 1, "max_length": c["max_position_embeddings"], "pairs": rows})
+    print(f"{CE['name']}: {len(rows)} pairs, lengths {[len(r['input_ids']) for r in rows]}, "
+          f"scores {[round(r['score'], 4) for r in rows]}")
+
+
 def main():
     failures = []
     for fx in FIXTURES:
         make(fx, failures)
+    make_cross_encoder(failures)
     for f in failures:
         print("FAIL:", f)
     return 1 if failures else 0
