@@ -2,7 +2,8 @@
  * (tools/reference/make_cross_encoders.py, goldens in tests/golden/<fixture>.json): the logits
  * and scores of every pair, in one packed batch and one pair at a time, for the
  * BertForSequenceClassification (F16), XLMRobertaForSequenceClassification (BF16) and
- * DistilBertForSequenceClassification (F16) layouts;
+ * DistilBertForSequenceClassification (F16) layouts, and ModernBertForSequenceClassification
+ * (F32, mean pooling, tools/reference/make_modernbert.py);
  * detection, and a clear refusal of models without a classification head. */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -87,6 +88,7 @@ static void test_golden_pairs(void)
 	golden_pairs("bert-ce-tiny");
 	golden_pairs("xlmr-ce-tiny");
 	golden_pairs("distilbert-ce-tiny");
+	golden_pairs("modernbert-ce-tiny");
 }
 
 static void test_not_a_cross_encoder(void)

@@ -645,11 +645,11 @@ static void test_gemm_pool(void)
 
 /* --- attention ---------------------------------------------------------------------------- */
 
-/* Checks attention_f32 against the reference for one configuration and thread splits 1..5
- * (with biased: attention_rel_f32 with a random distance bias table, against its reference).
- * Keys and values past n_valid hold NaN: the fast kernel must not read them into the result. */
-static void attention_check_bias(int t, int n_valid, int n_heads, int head_dim, int pad,
-                                 bool biased)
+/* Checks attention_ext_f32 (window < 0: none; with biased, a random distance bias table)
+ * against its reference for one configuration and thread splits 1..5. Keys and values past
+ * n_valid hold NaN: the fast kernel must not read them into the result. */
+static void attention_check_ext(int t, int n_valid, int window, int n_heads, int head_dim, int pad,
+                                bool biased)
 {
 	const int width = n_heads * head_dim, ld = 3 * width + pad, ldo = width + pad + 1;
 	float *qkv = buf_new((size_t)t * ld), *o1 = buf_new((size_t)t * ldo);
@@ -676,11 +676,9 @@ static void attention_check_bias(int t, int n_valid, int n_heads, int head_dim, 
 			}
 		}
 		bias = table + t;
-		attention_rel_f32_ref(q, k, v, ld, o2, ldo, t, n_valid, n_heads, head_dim, scale,
-		                      bias, bias_ld);
-	} else {
-		attention_f32_ref(q, k, v, ld, o2, ldo, t, n_valid, n_heads, head_dim, scale);
 	}
+	attention_ext_f32_ref(q, k, v, ld, o2, ldo, t, n_valid, window, bias, bias_ld, n_heads,
+	                      head_dim, scale);
 	double smax = 0, vmax = 0;
 	for (int h = 0; h < n_heads; h++)
 		for (int i = 0; i < t; i++)
@@ -709,13 +707,13 @@ static void attention_check_bias(int t, int n_valid, int n_heads, int head_dim, 
 		for (size_t i = 0; i < per * 5; i++)
 			scratch[i] = NAN;
 		for (int ith = nth - 1; ith >= 0; ith--) {
-			if (biased)
-				attention_rel_f32(q, k, v, ld, o1, ldo, t, n_valid, n_heads,
-				                  head_dim, scale, bias, bias_ld,
-				                  scratch + per * ith, ith, nth);
-			else
+			if (window < 0 && !biased)
 				attention_f32(q, k, v, ld, o1, ldo, t, n_valid, n_heads, head_dim,
 				              scale, scratch + per * ith, ith, nth);
+			else
+				attention_ext_f32(q, k, v, ld, o1, ldo, t, n_valid, window, bias,
+				                  bias_ld, n_heads, head_dim, scale,
+				                  scratch + per * ith, ith, nth);
 		}
 		double worst = 0;
 		int bad = 0;
@@ -732,10 +730,10 @@ static void attention_check_bias(int t, int n_valid, int n_heads, int head_dim, 
 			}
 		track(worst);
 		CHECKF(bad == 0,
-		       "attention%s t=%d valid=%d heads=%d dim=%d pad=%d nth=%d: %d bad, "
+		       "attention%s t=%d valid=%d window=%d heads=%d dim=%d pad=%d nth=%d: %d bad, "
 		       "worst %.3g x tol (%.3g)",
-		       biased ? " (distance bias)" : "", t, n_valid, n_heads, head_dim, pad, nth,
-		       bad, worst, tol);
+		       biased ? " (distance bias)" : "", t, n_valid, window, n_heads, head_dim, pad,
+		       nth, bad, worst, tol);
 		if (nth == 1)
 			memcpy(o_one, o1, sizeof(float) * t * ldo);
 		CHECKF(memcmp(o_one, o1, sizeof(float) * t * ldo) == 0,
@@ -751,7 +749,7 @@ static void attention_check_bias(int t, int n_valid, int n_heads, int head_dim, 
 
 static void attention_check(int t, int n_valid, int n_heads, int head_dim, int pad)
 {
-	attention_check_bias(t, n_valid, n_heads, head_dim, pad, false);
+	attention_check_ext(t, n_valid, -1, n_heads, head_dim, pad, false);
 }
 
 static void test_attention(void)
@@ -767,9 +765,9 @@ static void test_attention(void)
 	note_test("attention");
 	/* The same shapes with an additive bias by key-query distance (MPNet, ALiBi). */
 	for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++)
-		attention_check_bias(cfg[c][0], cfg[c][1], cfg[c][2], cfg[c][3], (int)(c % 2) * 3,
-		                     true);
-	attention_check_bias(19, 15, 2, 200, 1, true);
+		attention_check_ext(cfg[c][0], cfg[c][1], -1, cfg[c][2], cfg[c][3],
+		                    (int)(c % 2) * 3, true);
+	attention_check_ext(19, 15, -1, 2, 200, 1, true);
 	note_test("attention with a distance bias");
 }
 
@@ -779,6 +777,27 @@ static void test_attention_wide_heads(void)
 	attention_check(19, 15, 2, 200, 1);
 	attention_check(8, 8, 1, 256, 0);
 	note_test("attention wide heads");
+}
+
+/* Sliding windows: narrower and wider than a query block and a key panel, windows that reach
+ * past n_valid, queries whose window holds no valid key (output 0), window 0 (itself only). */
+static void test_attention_window(void)
+{
+	static const int cfg[][5] = {
+	    /* t, n_valid, window, heads, dim */
+	    {1, 1, 0, 1, 16},      {9, 9, 0, 2, 16},    {40, 40, 4, 2, 16},    {100, 100, 8, 3, 32},
+	    {130, 130, 16, 2, 17}, {130, 90, 8, 4, 24}, {200, 200, 64, 1, 64}, {97, 97, 200, 2, 8},
+	    {120, 20, 5, 2, 16},   {70, 0, 4, 2, 16},   {150, 150, 1, 12, 64}, {19, 15, 3, 2, 200},
+	};
+	for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++)
+		attention_check_ext(cfg[c][0], cfg[c][1], cfg[c][2], cfg[c][3], cfg[c][4],
+		                    (int)(c % 2) * 3, false);
+	note_test("attention window");
+	/* A window and a distance bias together (the one kernel serves both). */
+	for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++)
+		attention_check_ext(cfg[c][0], cfg[c][1], cfg[c][2], cfg[c][3], cfg[c][4],
+		                    (int)(c % 2) * 3, true);
+	note_test("attention window with a distance bias");
 }
 
 int main(void)
@@ -799,5 +818,6 @@ int main(void)
 	RUN(test_gemm_pool);
 	RUN(test_attention);
 	RUN(test_attention_wide_heads);
+	RUN(test_attention_window);
 	return harness_summary();
 }

@@ -44,21 +44,33 @@ void attention_f32(const float *q, const float *k, const float *v, int ld, float
                    int t, int n_valid, int n_heads, int head_dim, float scale, float *scratch,
                    int ith, int nth)
 {
-	attention_rel_f32(q, k, v, ld, out, ldo, t, n_valid, n_heads, head_dim, scale, NULL, 0,
+	attention_ext_f32(q, k, v, ld, out, ldo, t, n_valid, -1, NULL, 0, n_heads, head_dim, scale,
 	                  scratch, ith, nth);
-}
-
-/* Row i of a query block's scores (nv of them) becomes scale s + bias by distance, so that the
- * softmax then runs with scale 1. */
-static void add_rel_bias(float *s, int nv, float scale, const float *bias_at_i)
-{
-	for (int j = 0; j < nv; j++)
-		s[j] = s[j] * scale + bias_at_i[j];
 }
 
 void attention_rel_f32(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
                        int t, int n_valid, int n_heads, int head_dim, float scale,
                        const float *rel_bias, int bias_ld, float *scratch, int ith, int nth)
+{
+	attention_ext_f32(q, k, v, ld, out, ldo, t, n_valid, -1, rel_bias, bias_ld, n_heads,
+	                  head_dim, scale, scratch, ith, nth);
+}
+
+void attention_window_f32(const float *q, const float *k, const float *v, int ld, float *out,
+                          int ldo, int t, int n_valid, int window, int n_heads, int head_dim,
+                          float scale, float *scratch, int ith, int nth)
+{
+	attention_ext_f32(q, k, v, ld, out, ldo, t, n_valid, window, NULL, 0, n_heads, head_dim,
+	                  scale, scratch, ith, nth);
+}
+
+/* With a window, a query block [i0, i0 + mb) needs the keys [i0 - window, i0 + mb + window)
+ * only: S is computed over that range (from the 16-key panel it starts in), each row's
+ * exponentials over its own window, the rest of its row zeroed, and E V over the range. Without
+ * one the range is all n_valid keys and every row's window too, the plain computation. */
+void attention_ext_f32(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+                       int t, int n_valid, int window, const float *rel_bias, int bias_ld,
+                       int n_heads, int head_dim, float scale, float *scratch, int ith, int nth)
 {
 	if (t <= 0 || n_heads <= 0 || head_dim <= 0)
 		return;
@@ -95,6 +107,19 @@ void attention_rel_f32(const float *q, const float *k, const float *v, int ld, f
 				       sizeof(float) * head_dim);
 			continue;
 		}
+		/* The keys this block reads: [kb, ke), kb on a panel boundary. */
+		int kb = 0, ke = nv;
+		if (window >= 0) {
+			kb = i0 - window > 0 ? (i0 - window) / GEMM_NR * GEMM_NR : 0;
+			ke = i0 + mb + window < nv ? i0 + mb + window : nv;
+		}
+		if (ke <= kb) {
+			for (int i = 0; i < mb; i++)
+				memset(out + (size_t)(i0 + i) * ldo + col, 0,
+				       sizeof(float) * head_dim);
+			continue;
+		}
+		const int nk = ke - kb;
 		/* S = Q K^T, one head-dimension chunk at a time. */
 		for (int dc = 0; dc < n_dc; dc++) {
 			const int d0 = dc * ATT_DC;
@@ -104,39 +129,55 @@ void attention_rel_f32(const float *q, const float *k, const float *v, int ld, f
 				packed_head = h;
 			}
 			const float *qb0 = q + (size_t)i0 * ld + col + d0;
-			for (int jp = 0; jp * GEMM_NR < nv; jp++) {
+			for (int jp = kb / GEMM_NR; jp * GEMM_NR < ke; jp++) {
 				const int nr =
-				    nv - jp * GEMM_NR < GEMM_NR ? nv - jp * GEMM_NR : GEMM_NR;
+				    ke - jp * GEMM_NR < GEMM_NR ? ke - jp * GEMM_NR : GEMM_NR;
 				for (int ir = 0; ir < mb; ir += GEMM_MR) {
 					const int mr = mb - ir < GEMM_MR ? mb - ir : GEMM_MR;
 					gemm_micro_tile_rows(
 					    kc, qb0 + (size_t)ir * ld, (size_t)ld,
 					    kp + (size_t)jp * GEMM_NR * kc, GEMM_NR,
-					    s + (size_t)ir * ld_s + jp * GEMM_NR, (size_t)ld_s, mr,
-					    nr, dc > 0 ? GEMM_TILE_ACCUM : 0, NULL);
+					    s + (size_t)ir * ld_s + (jp * GEMM_NR - kb),
+					    (size_t)ld_s, mr, nr, dc > 0 ? GEMM_TILE_ACCUM : 0,
+					    NULL);
 				}
 			}
 		}
-		if (rel_bias) {
-			/* Key j of query i0 + i sits at distance j - (i0 + i). */
-			const float *bh = rel_bias + (ptrdiff_t)h * bias_ld - i0;
-			for (int i = 0; i < mb; i++) {
-				add_rel_bias(s + (size_t)i * ld_s, nv, scale, bh - i);
-				inv_sum[i] = softmax_exp_f32(s + (size_t)i * ld_s, nv, 1.0f);
+		for (int i = 0; i < mb; i++) {
+			float *row = s + (size_t)i * ld_s;
+			int lo = kb, hi = ke;
+			if (window >= 0) {
+				const int qi = i0 + i;
+				lo = qi - window > kb ? qi - window : kb;
+				hi = qi + window + 1 < ke ? qi + window + 1 : ke;
 			}
-		} else {
-			for (int i = 0; i < mb; i++)
-				inv_sum[i] = softmax_exp_f32(s + (size_t)i * ld_s, nv, scale);
+			if (hi <= lo) {
+				memset(row, 0, sizeof(float) * nk);
+				inv_sum[i] = 0;
+				continue;
+			}
+			if (rel_bias) {
+				/* scale s + the bias of key j at distance j - qi, then exp with scale 1 */
+				const float *bq = rel_bias + (ptrdiff_t)h * bias_ld - (i0 + i);
+				float *r = row + (lo - kb);
+				for (int j = lo; j < hi; j++, r++)
+					*r = *r * scale + bq[j];
+				inv_sum[i] = softmax_exp_f32(row + (lo - kb), hi - lo, 1.0f);
+			} else {
+				inv_sum[i] = softmax_exp_f32(row + (lo - kb), hi - lo, scale);
+			}
+			memset(row, 0, sizeof(float) * (lo - kb));
+			memset(row + (hi - kb), 0, sizeof(float) * (ke - hi));
 		}
 
 		/* O = E V, 16 output columns at a time; a last panel narrower than 16 is copied
 		 * into a zero-padded buffer so that no load reaches past the head's columns. */
 		for (int c0 = 0; c0 < head_dim; c0 += GEMM_NR) {
 			const int nr = head_dim - c0 < GEMM_NR ? head_dim - c0 : GEMM_NR;
-			const float *bv = v + col + c0;
+			const float *bv = v + (size_t)kb * ld + col + c0;
 			size_t ldb = (size_t)ld;
 			if (nr < GEMM_NR) {
-				for (int j = 0; j < nv; j++) {
+				for (int j = 0; j < nk; j++) {
 					float *dst = vedge + (size_t)j * GEMM_NR;
 					memcpy(dst, bv + (size_t)j * ld, sizeof(float) * nr);
 					memset(dst + nr, 0, sizeof(float) * (GEMM_NR - nr));
@@ -146,7 +187,7 @@ void attention_rel_f32(const float *q, const float *k, const float *v, int ld, f
 			}
 			for (int ir = 0; ir < mb; ir += GEMM_MR) {
 				const int mr = mb - ir < GEMM_MR ? mb - ir : GEMM_MR;
-				gemm_micro_tile_rows(nv, s + (size_t)ir * ld_s, (size_t)ld_s, bv,
+				gemm_micro_tile_rows(nk, s + (size_t)ir * ld_s, (size_t)ld_s, bv,
 				                     ldb, out + (size_t)(i0 + ir) * ldo + col + c0,
 				                     (size_t)ldo, mr, nr, 0, NULL);
 			}

@@ -42,4 +42,25 @@ void attention_rel_f32_ref(const float *q, const float *k, const float *v, int l
                            int ldo, int t, int n_valid, int n_heads, int head_dim, float scale,
                            const float *rel_bias, int bias_ld);
 
+/* Sliding-window attention (ModernBERT's local layers): query i attends to the keys j < n_valid
+ * with |i - j| <= window; window < 0 means no window (attention_f32). A query whose window
+ * holds no valid key gets 0. Same scratch, splitting and accuracy as attention_f32; the work
+ * per query is about 2 window + 48 keys instead of n_valid. */
+void attention_window_f32(const float *q, const float *k, const float *v, int ld, float *out,
+                          int ldo, int t, int n_valid, int window, int n_heads, int head_dim,
+                          float scale, float *scratch, int ith, int nth);
+
+void attention_window_f32_ref(const float *q, const float *k, const float *v, int ld, float *out,
+                              int ldo, int t, int n_valid, int window, int n_heads, int head_dim,
+                              float scale);
+
+/* Both at once (a window and a distance bias; either may be off): what the three above call. */
+void attention_ext_f32(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+                       int t, int n_valid, int window, const float *rel_bias, int bias_ld,
+                       int n_heads, int head_dim, float scale, float *scratch, int ith, int nth);
+
+void attention_ext_f32_ref(const float *q, const float *k, const float *v, int ld, float *out,
+                           int ldo, int t, int n_valid, int window, const float *rel_bias,
+                           int bias_ld, int n_heads, int head_dim, float scale);
+
 #endif

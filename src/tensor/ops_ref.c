@@ -2,6 +2,7 @@
  * used as the twin every fast kernel is tested against. */
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tensor/attention.h"
@@ -150,12 +151,29 @@ void gemm_linear_ref(const float *x, int ldx, const float *w, const float *bias,
 void attention_f32_ref(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
                        int t, int n_valid, int n_heads, int head_dim, float scale)
 {
-	attention_rel_f32_ref(q, k, v, ld, out, ldo, t, n_valid, n_heads, head_dim, scale, NULL, 0);
+	attention_ext_f32_ref(q, k, v, ld, out, ldo, t, n_valid, -1, NULL, 0, n_heads, head_dim,
+	                      scale);
 }
 
 void attention_rel_f32_ref(const float *q, const float *k, const float *v, int ld, float *out,
                            int ldo, int t, int n_valid, int n_heads, int head_dim, float scale,
                            const float *rel_bias, int bias_ld)
+{
+	attention_ext_f32_ref(q, k, v, ld, out, ldo, t, n_valid, -1, rel_bias, bias_ld, n_heads,
+	                      head_dim, scale);
+}
+
+void attention_window_f32_ref(const float *q, const float *k, const float *v, int ld, float *out,
+                              int ldo, int t, int n_valid, int window, int n_heads, int head_dim,
+                              float scale)
+{
+	attention_ext_f32_ref(q, k, v, ld, out, ldo, t, n_valid, window, NULL, 0, n_heads, head_dim,
+	                      scale);
+}
+
+void attention_ext_f32_ref(const float *q, const float *k, const float *v, int ld, float *out,
+                           int ldo, int t, int n_valid, int window, const float *rel_bias,
+                           int bias_ld, int n_heads, int head_dim, float scale)
 {
 	double p[n_valid > 0 ? n_valid : 1];
 	for (int h = 0; h < n_heads; h++)
@@ -163,6 +181,10 @@ void attention_rel_f32_ref(const float *q, const float *k, const float *v, int l
 			const float *qi = q + (size_t)i * ld + h * head_dim;
 			double m = -INFINITY, s = 0;
 			for (int j = 0; j < n_valid; j++) {
+				if (window >= 0 && abs(i - j) > window) {
+					p[j] = -INFINITY;
+					continue;
+				}
 				const float *kj = k + (size_t)j * ld + h * head_dim;
 				double d = 0;
 				for (int e = 0; e < head_dim; e++)
@@ -173,14 +195,16 @@ void attention_rel_f32_ref(const float *q, const float *k, const float *v, int l
 				m = p[j] > m ? p[j] : m;
 			}
 			for (int j = 0; j < n_valid; j++) {
-				p[j] = exp(p[j] - m);
+				p[j] = p[j] == -INFINITY ? 0 : exp(p[j] - m);
 				s += p[j];
 			}
 			float *oi = out + (size_t)i * ldo + h * head_dim;
 			for (int e = 0; e < head_dim; e++) {
 				double acc = 0;
 				for (int j = 0; j < n_valid; j++)
-					acc += p[j] / s * v[(size_t)j * ld + h * head_dim + e];
+					if (p[j] != 0)
+						acc +=
+						    p[j] / s * v[(size_t)j * ld + h * head_dim + e];
 				oi[e] = (float)acc;
 			}
 		}

@@ -53,6 +53,28 @@ PY
 	rm -f "$tmp" "$tmp.out"
 done
 
+# 2b. ModernBERT (modernbert-tiny: mean pooling, texts longer than its local window): the
+#     golden texts through the CLI match sentence_embedding of tests/golden/modernbert-tiny.json.
+tmp=$(mktemp)
+python3 -c "import json; print('\n'.join(i['text'] for i in json.load(open('tests/golden/modernbert-tiny.json'))['items']))" >"$tmp"
+"$SY" encode --model tests/fixtures/modernbert-tiny --input "$tmp" >"$tmp.out"
+python3 - "$tmp.out" <<'PY' || fail "modernbert-tiny embeddings differ from the golden"
+import json, sys, math
+items = json.load(open("tests/golden/modernbert-tiny.json"))["items"]
+got = [json.loads(l) for l in open(sys.argv[1])]
+assert len(got) == len(items), (len(got), len(items))
+worst = 1.0
+for i, (g, it) in enumerate(zip(got, items)):
+    assert g["index"] == i
+    v, ref = g["dense"], it["sentence_embedding"]
+    assert len(v) == len(ref)
+    dot = sum(x * y for x, y in zip(v, ref))
+    worst = min(worst, dot / (math.sqrt(sum(x * x for x in v)) * math.sqrt(sum(y * y for y in ref))))
+print(f"modernbert-tiny: {len(got)} texts, min cosine {worst:.8f}")
+assert worst >= 0.99999, worst
+PY
+rm -f "$tmp" "$tmp.out"
+
 # 3. Options: --pooling max changes the vector; --no-normalize gives a non-unit vector.
 a=$("$SY" encode --model tests/fixtures/bert-tiny --pooling max --no-normalize "hello world")
 python3 -c "

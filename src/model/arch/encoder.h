@@ -55,6 +55,7 @@ struct encoder {
  * sym_encoder_open(desc, weights, n_threads, precision, err, out). */
 #define ENCODER_ARCHS(X)                                                                       \
 	X(new_model) /* arch/new_model.c: model_type "new" (Alibaba-NLP NewModel, GTE v1.5) */ \
+	X(modernbert) /* arch/modernbert.c: modernbert */                                      \
 	X(mpnet) /* arch/mpnet.c: mpnet */                                                     \
 	X(jina_bert) /* arch/jina_bert.c: bert with ALiBi (JinaBERT v2) */                     \
 	X(bert) /* arch/bert.c: bert, roberta, xlm-roberta, camembert, distilbert */

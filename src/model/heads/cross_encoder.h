@@ -1,4 +1,4 @@
-/* Cross-encoders: a BERT-family encoder with a sequence-classification head, reading a
+/* Cross-encoders: an encoder (arch/encoder.h) with a sequence-classification head, reading a
  * (query, document) pair as one sequence and giving it a relevance score, as rerankers such as
  * cross-encoder/ms-marco-MiniLM-L-6-v2 (BertForSequenceClassification) and
  * BAAI/bge-reranker-base (XLMRobertaForSequenceClassification) do.
@@ -7,6 +7,9 @@
  *   BertForSequenceClassification:        logits = classifier(tanh(bert.pooler.dense(x)))
  *   (XLM)RobertaForSequenceClassification: logits = classifier.out_proj(tanh(classifier.dense(x)))
  *   DistilBertForSequenceClassification:  logits = classifier(relu(pre_classifier(x)))
+ *   ModernBertForSequenceClassification:  logits = classifier(head.norm(act(head.dense(p))))
+ *       p the first token (classifier_pooling "cls") or the mean of the tokens ("mean"), act
+ *       classifier_activation, as Alibaba-NLP/gte-reranker-modernbert-base
  * Score: sigmoid(logit) with one label (sentence-transformers' CrossEncoder default), else the
  * softmax probability of the last label (the "relevant" class of two-label rerankers).
  *
