@@ -298,18 +298,25 @@ static enum sy_status check_task(const struct engine_model *m, const struct engi
 }
 
 /* What goes before each text of an encode request: the instruction, or the model's prompt of
- * that name when the instruction names one (stella's "s2s_query"); for a query without one, the
- * model's "query" prompt, or stella's retrieval prompt "s2p_query". */
+ * that name when the instruction names one (stella's "s2s_query"); without one, the model's
+ * prompt for queries or documents under the names models use for them ("query", nomic's
+ * "search_query", stella's retrieval prompt "s2p_query"; "document", "search_document"). */
 static const char *encode_prefix(const struct model *m, const struct engine_encode_request *r)
 {
 	if (r->instruction) {
 		const char *named = model_prompt(m, r->instruction);
 		return named ? named : r->instruction;
 	}
-	if (!r->is_query)
-		return NULL;
-	const char *p = model_prompt(m, "query");
-	return p ? p : model_prompt(m, "s2p_query");
+	static const char *const query[] = {"query", "search_query", "s2p_query"};
+	static const char *const document[] = {"document", "search_document"};
+	const char *const *names = r->is_query ? query : document;
+	const size_t n = r->is_query ? 3 : 2;
+	for (size_t i = 0; i < n; i++) {
+		const char *p = model_prompt(m, names[i]);
+		if (p)
+			return p;
+	}
+	return NULL;
 }
 
 /* The model input every item of req shares (the text is filled per item); mu held, as the

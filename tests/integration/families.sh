@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The model families beyond BERT over HTTP, against their goldens (tools/reference/make_*.py):
-# a NewModel laid out as stella_en_400M_v5 ships (mean pooling, 2_Dense_64 from
+# NomicBERT with its search_query / search_document prefixes, and a NewModel laid out as stella_en_400M_v5 ships (mean pooling, 2_Dense_64 from
 # pytorch_model.bin, s2p_query/s2s_query prompts) answers /v1/encode as the reference computes
 # it, picks the s2p_query prompt for queries and a prompt named by the instruction, lists its
 # dimensions in /v1/models, and a config file's dense_dims picks another 2_Dense_N head.
@@ -14,7 +14,8 @@ models:
     dense_dims: 16
 YAML
 sy_start families --no-builtin-models --model stella=tests/fixtures/new-tiny \
-	--model gte-bf16=tests/fixtures/new-bf16-tiny --config "$tmp/models.yaml"
+	--model gte-bf16=tests/fixtures/new-bf16-tiny --model nomic=tests/fixtures/nomic-tiny \
+	--config "$tmp/models.yaml"
 python3 - "$URL" <<'PY' || fail "families over HTTP"
 import http.client, json, math, sys, urllib.parse
 u = urllib.parse.urlparse(sys.argv[1])
@@ -53,6 +54,15 @@ assert st == 200 and r["dims"] == 64 and r["arch"] == "new", r
 st, r = call("GET", "/v1/models/stella16")
 assert st == 200 and r["dims"] == 16, r
 print("ok: NewModel (stella layout) over HTTP")
+gn = json.load(open("tests/golden/nomic-tiny.json"))["models"]["nomic-tiny"]
+for params, key in ((None, "search_document"), ({"is_query": True}, "search_query"),
+                    ({"instruction": ""}, "embeddings")):
+    got = encode("nomic", params)
+    worst = min(cos(a, b) for a, b in zip(got, gn[key]))
+    assert worst >= 0.99999, ("nomic", key, worst)
+st, r = call("GET", "/v1/models/nomic")
+assert st == 200 and r["arch"] == "nomic_bert" and r["dims"] == 32, r
+print("ok: NomicBERT over HTTP (search_document / search_query prefixes)")
 PY
 
 # The same through the CLI: a query gets s2p_query, --dense-dims picks 2_Dense_16.

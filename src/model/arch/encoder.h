@@ -48,6 +48,10 @@ struct encoder {
 	int hidden, vocab_size;
 	int max_tokens; /* the longest sequence it takes (its positions) */
 	bool uses_type_ids; /* it has a token type table */
+	/* What the architecture's models put before queries and documents when their
+	 * sentence-transformers files name no such prompts (NomicBERT's "search_query: "), or
+	 * NULL. */
+	const char *query_prefix, *document_prefix;
 };
 
 /* The architectures, in detection order: X(symbol prefix, what it reads). Each file defines
@@ -55,6 +59,7 @@ struct encoder {
  * sym_encoder_open(desc, weights, n_threads, precision, err, out). */
 #define ENCODER_ARCHS(X)                                                                       \
 	X(new_model) /* arch/new_model.c: model_type "new" (Alibaba-NLP NewModel, GTE v1.5) */ \
+	X(nomic_bert) /* arch/nomic_bert.c: nomic_bert (nomic-embed-text) */                   \
 	X(modernbert) /* arch/modernbert.c: modernbert */                                      \
 	X(mpnet) /* arch/mpnet.c: mpnet */                                                     \
 	X(jina_bert) /* arch/jina_bert.c: bert with ALiBi (JinaBERT v2) */                     \

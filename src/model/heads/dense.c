@@ -116,7 +116,15 @@ static size_t dense_bytes(const void *impl)
 static const char *dense_prompt(const void *impl, const char *name)
 {
 	const struct dense *b = impl;
-	return st_meta_prompt(&b->meta, name);
+	const char *p = st_meta_prompt(&b->meta, name);
+	if (p)
+		return p;
+	/* The architecture's own prefixes, under the names the engine asks for. */
+	if (!strcmp(name, "search_query"))
+		return b->enc.query_prefix;
+	if (!strcmp(name, "search_document"))
+		return b->enc.document_prefix;
+	return NULL;
 }
 
 static int dense_max_tokens(const void *impl)

@@ -1,5 +1,9 @@
-/* NewModel (src/model/arch/new_model.c: GTE v1.5, stella_en_400M_v5) against the independent
- * reference (tools/reference/make_new_model.py, tests/golden/new-tiny.json):
+/* The rotary gated-MLP encoders (src/model/arch/rope_glu.c) against their independent
+ * references: NomicBERT (nomic_bert.c; tools/reference/make_nomic_bert.py, golden
+ * tests/golden/nomic-tiny.json: F32 swiglu without biases; F16 geglu with biases and
+ * interleaved rotary on half of each head; the search_query / search_document prefixes) and
+ * NewModel (new_model.c: GTE v1.5, stella_en_400M_v5; tools/reference/make_new_model.py,
+ * tests/golden/new-tiny.json):
  *   - last hidden states of every text, one at a time and packed in one batch, within 1e-4
  *     (F32 with NTK-scaled rotary and qkv_proj; BF16 with q/k/v_proj and plain rotary);
  *   - sentence embeddings through the dense head (mean pooling + stella's 2_Dense_64 read from
@@ -29,8 +33,11 @@
 
 #define F32 "tests/fixtures/new-tiny"
 #define BF16 "tests/fixtures/new-bf16-tiny"
+#define NOMIC "tests/fixtures/nomic-tiny"
+#define NOMIC_F16 "tests/fixtures/nomic-f16-tiny"
 
-static cJSON *golden;
+static cJSON *golden; /* the golden file of the test running */
+static cJSON *golden_new, *golden_nomic;
 
 static const cJSON *model_golden(const char *name)
 {
@@ -79,12 +86,12 @@ static struct model *open_model(const char *dir, enum linear_precision prec, int
 }
 
 /* The encoder's last hidden states on the golden token ids, each text alone and all packed. */
-static void check_hidden(const char *dir, const char *name)
+static void check_hidden(const char *dir, const char *name, const char *arch)
 {
 	struct model *m = open_model(dir, LINEAR_FP32, 0);
 	if (!m)
 		return;
-	CHECK_STREQ(m->arch, "new");
+	CHECK_STREQ(m->arch, arch);
 	struct encoder *enc = (struct encoder *)dense_encoder(m);
 	const cJSON *g = model_golden(name);
 	const int n = n_texts(), H = enc->hidden;
@@ -125,12 +132,14 @@ static void check_hidden(const char *dir, const char *name)
 
 static void test_hidden_f32_ntk(void)
 {
-	check_hidden(F32, "new-tiny");
+	golden = golden_new;
+	check_hidden(F32, "new-tiny", "new");
 }
 
 static void test_hidden_bf16_split_qkv(void)
 {
-	check_hidden(BF16, "new-bf16-tiny");
+	golden = golden_new;
+	check_hidden(BF16, "new-bf16-tiny", "new");
 }
 
 /* Sentence embeddings of every text (with tmpl's options) against the golden key. */
@@ -283,14 +292,16 @@ static void test_int8(void)
 }
 
 /* A copy of the F32 fixture with one config.json key replaced (value as JSON text). */
-static void expect_refused(const char *key, const char *value, const char *why)
+static void expect_refused(const char *fixture, const char *key, const char *value, const char *why)
 {
 	char dir[] = "/tmp/sy-new-XXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
 	char *cfg_text;
 	size_t len;
 	struct sy_error err = {0};
-	CHECK_EQ_INT(sy_file_read(F32 "/config.json", &err, &cfg_text, &len), SY_OK);
+	char cfg_path[256];
+	snprintf(cfg_path, sizeof cfg_path, "%s/config.json", fixture);
+	CHECK_EQ_INT(sy_file_read(cfg_path, &err, &cfg_text, &len), SY_OK);
 	cJSON *cfg = cJSON_ParseWithLength(cfg_text, len);
 	free(cfg_text);
 	cJSON_ReplaceItemInObjectCaseSensitive(cfg, key, cJSON_Parse(value));
@@ -307,7 +318,7 @@ static void expect_refused(const char *key, const char *value, const char *why)
 	CHECK(getcwd(cwd, sizeof cwd) != NULL);
 	for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, links[i]);
-		snprintf(target, sizeof target, "%s/" F32 "/%s", cwd, links[i]);
+		snprintf(target, sizeof target, "%s/%s/%s", cwd, fixture, links[i]);
 		CHECK(symlink(target, path) == 0);
 	}
 	struct model *m = NULL;
@@ -327,32 +338,126 @@ static void expect_refused(const char *key, const char *value, const char *why)
 
 static void test_refused_config(void)
 {
-	expect_refused("rope_scaling", "{\"type\": \"yarn\", \"factor\": 4.0}",
+	expect_refused(F32, "rope_scaling", "{\"type\": \"yarn\", \"factor\": 4.0}",
 	               "rope_scaling.type");
-	expect_refused("logn_attention_scale", "true", "logn_attention_scale");
-	expect_refused("layer_norm_type", "\"rms_norm\"", "layer_norm_type");
-	expect_refused("hidden_act", "\"silu\"", "hidden_act");
-	expect_refused("position_embedding_type", "\"alibi\"", "position_embedding_type");
+	expect_refused(F32, "logn_attention_scale", "true", "logn_attention_scale");
+	expect_refused(F32, "layer_norm_type", "\"rms_norm\"", "layer_norm_type");
+	expect_refused(F32, "hidden_act", "\"silu\"", "hidden_act");
+	expect_refused(F32, "position_embedding_type", "\"alibi\"", "position_embedding_type");
 }
 
-int main(void)
+static void test_nomic_hidden(void)
+{
+	golden = golden_nomic;
+	check_hidden(NOMIC, "nomic-tiny", "nomic_bert");
+	check_hidden(NOMIC_F16, "nomic-f16-tiny", "nomic_bert");
+}
+
+/* Sentence embeddings with nomic's prefixes: documents get "search_document: ", queries
+ * "search_query: " (the model card's; the fixture has no prompts file), an empty instruction
+ * none; the F16 fixture's CLS states as they are. */
+static void test_nomic_embeddings(void)
+{
+	golden = golden_nomic;
+	struct model *m = open_model(NOMIC, LINEAR_FP32, 0);
+	if (!m)
+		return;
+	const char *doc = model_prompt(m, "search_document"), *q = model_prompt(m, "search_query");
+	CHECK(doc && !strcmp(doc, "search_document: ") && q && !strcmp(q, "search_query: "));
+	struct model_input in = {
+	    .prefix = doc, .prefix_len = doc ? strlen(doc) : 0, .truncate = true, .normalize = -1};
+	double c = embeddings_vs(m, "nomic-tiny", "search_document", &in);
+	CHECKF(c >= 0.99999, "search_document cosine %.7f", c);
+	in.prefix = q;
+	in.prefix_len = q ? strlen(q) : 0;
+	c = embeddings_vs(m, "nomic-tiny", "search_query", &in);
+	CHECKF(c >= 0.99999, "search_query cosine %.7f", c);
+	c = embeddings_vs(m, "nomic-tiny", "embeddings", NULL);
+	CHECKF(c >= 0.99999, "no prefix cosine %.7f", c);
+	model_close(m);
+	m = open_model(NOMIC_F16, LINEAR_FP32, 0);
+	if (m) {
+		c = embeddings_vs(m, "nomic-f16-tiny", "embeddings", NULL);
+		CHECKF(c >= 0.99999, "f16 cosine %.7f", c);
+		model_close(m);
+	}
+	/* Through the engine, is_query picks the query prefix and a plain encode the document
+	 * one. */
+	sy_engine_params ep = sy_engine_default_params();
+	ep.n_threads = 2;
+	sy_engine *e = NULL;
+	CHECK_EQ_INT(sy_engine_open(&ep, &e), 0);
+	if (!e)
+		return;
+	CHECK_EQ_INT(sy_model_add(e, "nomic", NOMIC), 0);
+	const char *t[] = {text(2)};
+	sy_encode_params p = sy_encode_default_params();
+	for (int query = 0; query <= 1; query++) {
+		p.is_query = query;
+		sy_result *r = NULL;
+		CHECK_EQ_INT(sy_encode(e, "nomic", t, 1, &p, &r), 0);
+		size_t dims = 0;
+		const float *v = r ? sy_result_dense(r, 0, &dims) : NULL;
+		if (v) {
+			const cJSON *want = row(model_golden("nomic-tiny"),
+			                        query ? "search_query" : "search_document", 2);
+			CHECKF(cosine_vs(v, want, (int)dims) >= 0.99999, "engine, query=%d", query);
+		}
+		sy_result_free(r);
+	}
+	sy_engine_close(e);
+}
+
+static void test_nomic_refused(void)
+{
+	expect_refused(NOMIC, "prenorm", "true", "prenorm");
+	expect_refused(NOMIC, "rotary_scaling_factor", "2.0", "rotary_scaling_factor");
+	expect_refused(NOMIC, "activation_function", "\"gelu\"", "activation_function");
+	expect_refused(NOMIC, "causal", "true", "causal");
+}
+
+static cJSON *load_golden(const char *path)
 {
 	char *g;
 	size_t len;
 	struct sy_error err = {0};
-	if (sy_file_read("tests/golden/new-tiny.json", &err, &g, &len) != SY_OK) {
+	if (sy_file_read(path, &err, &g, &len) != SY_OK) {
 		fprintf(stderr, "%s\n", err.msg);
-		return 1;
+		exit(1);
 	}
-	golden = cJSON_ParseWithLength(g, len);
+	cJSON *doc = cJSON_ParseWithLength(g, len);
 	free(g);
+	return doc;
+}
+
+/* The NewModel tests read golden_new; each sets it first. */
+#define NEW(fn)                      \
+	static void new_##fn(void)   \
+	{                            \
+		golden = golden_new; \
+		fn();                \
+	}
+NEW(test_embeddings)
+NEW(test_dense_dims_option)
+NEW(test_prompts_through_the_engine)
+NEW(test_int8)
+NEW(test_refused_config)
+
+int main(void)
+{
+	golden_new = load_golden("tests/golden/new-tiny.json");
+	golden_nomic = load_golden("tests/golden/nomic-tiny.json");
 	RUN(test_hidden_f32_ntk);
 	RUN(test_hidden_bf16_split_qkv);
-	RUN(test_embeddings);
-	RUN(test_dense_dims_option);
-	RUN(test_prompts_through_the_engine);
-	RUN(test_int8);
-	RUN(test_refused_config);
-	cJSON_Delete(golden);
+	RUN(new_test_embeddings);
+	RUN(new_test_dense_dims_option);
+	RUN(new_test_prompts_through_the_engine);
+	RUN(new_test_int8);
+	RUN(new_test_refused_config);
+	RUN(test_nomic_hidden);
+	RUN(test_nomic_embeddings);
+	RUN(test_nomic_refused);
+	cJSON_Delete(golden_new);
+	cJSON_Delete(golden_nomic);
 	return harness_summary();
 }
