@@ -253,6 +253,7 @@ void engine_model_info_fill(const struct engine_model *m, uint64_t now_ns,
 	out->precision = m->precision;
 	out->bytes = m->bytes;
 	out->dims = m->dims;
+	out->max_tokens = m->max_tokens;
 	out->tasks = m->tasks;
 	out->outputs = m->outputs;
 	snprintf(out->labels, sizeof out->labels, "%s", m->labels);

@@ -94,6 +94,8 @@ struct engine_model_info {
 	enum linear_precision precision; /* what the model loads (or loaded) with */
 	size_t bytes; /* resident bytes when loaded (weights + scratch), else estimate or 0 */
 	int dims; /* dense output dims (0 until loaded once) */
+	int max_tokens; /* tokens per text the model takes, special ones included (0 until loaded
+	                   once, or when unknown) */
 	unsigned tasks; /* ENGINE_TASK_* bits the model offers (0 until loaded once) */
 	unsigned outputs; /* ENGINE_OUTPUT_* bits of its encode task (0 without one) */
 	char labels[1024]; /* an extractor's fixed entity types, '\n'-separated ("" otherwise) */

@@ -63,6 +63,7 @@ struct engine_model {
 	struct model *model; /* when LOADED */
 	char arch[32];
 	int dims;
+	int max_tokens; /* model_max_tokens, known after the first load */
 	unsigned tasks, outputs; /* engine_model_info's, known after the first load */
 	char labels[1024]; /* model_labels, '\n'-separated */
 	size_t bytes; /* counted against the budget: resident bytes when LOADED, the estimate

@@ -748,6 +748,8 @@ void json_model_info_write(struct sbuf *b, const struct engine_model_info *m)
 		}
 		sbuf_putc(b, ']');
 	}
+	if (m->max_tokens > 0)
+		sbuf_printf(b, ",\"max_tokens\":%d", m->max_tokens);
 	sbuf_printf(b,
 	            ",\"bytes\":%zu,\"dims\":%d,\"pinned\":%s,\"idle_s\":%.3f,"
 	            "\"queue_items\":%ld,\"requests\":%ld,\"items\":%ld,\"tokens\":%ld,"

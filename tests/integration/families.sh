@@ -50,7 +50,7 @@ a = encode("stella", {"instruction": "s2s_query"})
 b = encode("stella", {"instruction": g["prompts"]["s2s_query"]})
 assert a == b, "instruction s2s_query differs from its text"
 st, r = call("GET", "/v1/models/stella")
-assert st == 200 and r["dims"] == 64 and r["arch"] == "new", r
+assert st == 200 and r["dims"] == 64 and r["arch"] == "new" and r["max_tokens"] == 128, r
 st, r = call("GET", "/v1/models/stella16")
 assert st == 200 and r["dims"] == 16, r
 print("ok: NewModel (stella layout) over HTTP")
