@@ -15,6 +15,7 @@ models:
 YAML
 sy_start families --no-builtin-models --model stella=tests/fixtures/new-tiny \
 	--model gte-bf16=tests/fixtures/new-bf16-tiny --model nomic=tests/fixtures/nomic-tiny \
+	--model qwen3=tests/fixtures/qwen3-emb-tiny \
 	--config "$tmp/models.yaml"
 python3 - "$URL" <<'PY' || fail "families over HTTP"
 import http.client, json, math, sys, urllib.parse
@@ -63,6 +64,16 @@ for params, key in ((None, "search_document"), ({"is_query": True}, "search_quer
 st, r = call("GET", "/v1/models/nomic")
 assert st == 200 and r["arch"] == "nomic_bert" and r["dims"] == 32, r
 print("ok: NomicBERT over HTTP (search_document / search_query prefixes)")
+gq = json.load(open("tests/golden/qwen3-emb-tiny.json"))["models"]["qwen3-emb-tiny"]
+for params, key in ((None, "embeddings"), ({"is_query": True}, "query_embeddings")):
+    got = encode("qwen3", params)
+    worst = min(cos(a, b) for a, b in zip(got, gq[key]))
+    assert worst >= 0.99999, ("qwen3", key, worst)
+st, r = call("POST", "/v1/embeddings", {"model": "qwen3", "input": g["texts"]})
+assert st == 200, (st, r)
+worst = min(cos(d["embedding"], b) for d, b in zip(r["data"], gq["embeddings"]))
+assert worst >= 0.99999, ("qwen3 /v1/embeddings", worst)
+print("ok: Qwen3-Embedding over HTTP (/v1/encode with and without is_query, /v1/embeddings)")
 PY
 
 # The same through the CLI: a query gets s2p_query, --dense-dims picks 2_Dense_16.

@@ -1,5 +1,9 @@
-/* The rotary gated-MLP encoders (src/model/arch/rope_glu.c) against their independent
- * references: NomicBERT (nomic_bert.c; tools/reference/make_nomic_bert.py, golden
+/* Encoder architectures beyond the BERT family against their independent references (goldens
+ * of the form {texts, models: {name: {ids, hidden, embeddings, ...}}}):
+ *   - the decoder used as an encoder (src/model/arch/decoder.c: Qwen3-Embedding;
+ *     tools/reference/make_qwen3.py, tests/golden/qwen3-emb-tiny.json: BF16, grouped-query
+ *     causal attention, q/k norms, last-token pooling, the query instruction prompt);
+ *   - the rotary gated-MLP encoders (src/model/arch/rope_glu.c): NomicBERT (nomic_bert.c; tools/reference/make_nomic_bert.py, golden
  * tests/golden/nomic-tiny.json: F32 swiglu without biases; F16 geglu with biases and
  * interleaved rotary on half of each head; the search_query / search_document prefixes) and
  * NewModel (new_model.c: GTE v1.5, stella_en_400M_v5; tools/reference/make_new_model.py,
@@ -35,9 +39,10 @@
 #define BF16 "tests/fixtures/new-bf16-tiny"
 #define NOMIC "tests/fixtures/nomic-tiny"
 #define NOMIC_F16 "tests/fixtures/nomic-f16-tiny"
+#define QWEN3 "tests/fixtures/qwen3-emb-tiny"
 
 static cJSON *golden; /* the golden file of the test running */
-static cJSON *golden_new, *golden_nomic;
+static cJSON *golden_new, *golden_nomic, *golden_qwen3;
 
 static const cJSON *model_golden(const char *name)
 {
@@ -416,6 +421,87 @@ static void test_nomic_refused(void)
 	expect_refused(NOMIC, "causal", "true", "causal");
 }
 
+/* Qwen3-Embedding: every token's state (causal: a prefix's states do not depend on what
+ * follows, checked by the reference), the last token's normalised state per text, the query
+ * instruction through the engine's is_query, int8, and what is refused. */
+static void test_qwen3_embedding(void)
+{
+	golden = golden_qwen3;
+	check_hidden(QWEN3, "qwen3-emb-tiny", "qwen3");
+	struct model *m = open_model(QWEN3, LINEAR_FP32, 0);
+	if (!m)
+		return;
+	double c = embeddings_vs(m, "qwen3-emb-tiny", "embeddings", NULL);
+	CHECKF(c >= 0.99999, "embeddings cosine %.7f", c);
+	const char *qp = model_prompt(m, "query");
+	struct model_input q = {
+	    .prefix = qp, .prefix_len = qp ? strlen(qp) : 0, .truncate = true, .normalize = -1};
+	c = embeddings_vs(m, "qwen3-emb-tiny", "query_embeddings", &q);
+	CHECKF(c >= 0.99999, "query cosine %.7f", c);
+	model_close(m);
+	sy_engine_params ep = sy_engine_default_params();
+	ep.n_threads = 2;
+	sy_engine *e = NULL;
+	CHECK_EQ_INT(sy_engine_open(&ep, &e), 0);
+	if (!e)
+		return;
+	CHECK_EQ_INT(sy_model_add(e, "qwen3", QWEN3), 0);
+	const char *t[] = {text(3), text(0)};
+	sy_encode_params p = sy_encode_default_params();
+	for (int query = 0; query <= 1; query++) {
+		p.is_query = query;
+		sy_result *r = NULL;
+		CHECK_EQ_INT(sy_encode(e, "qwen3", t, 2, &p, &r), 0);
+		for (int i = 0; r && i < 2; i++) {
+			size_t dims = 0;
+			const float *v = sy_result_dense(r, (size_t)i, &dims);
+			const cJSON *want =
+			    row(model_golden("qwen3-emb-tiny"),
+			        query ? "query_embeddings" : "embeddings", i ? 0 : 3);
+			CHECKF(v && cosine_vs(v, want, (int)dims) >= 0.99999,
+			       "engine, query=%d item %d", query, i);
+		}
+		sy_result_free(r);
+	}
+	sy_engine_close(e);
+	expect_refused(QWEN3, "rope_scaling", "{\"rope_type\": \"yarn\", \"factor\": 4.0}",
+	               "rope_scaling");
+	expect_refused(QWEN3, "use_sliding_window", "true", "use_sliding_window");
+	expect_refused(QWEN3, "hidden_act", "\"gelu\"", "hidden_act");
+}
+
+static void test_qwen3_int8(void)
+{
+	golden = golden_qwen3;
+	struct model *f = open_model(QWEN3, LINEAR_FP32, 0), *q = open_model(QWEN3, LINEAR_INT8, 0);
+	if (!f || !q)
+		return;
+	const int n = n_texts(), dims = model_dims(f);
+	const char *tv[16];
+	size_t lv[16];
+	for (int i = 0; i < n; i++) {
+		tv[i] = text(i);
+		lv[i] = strlen(tv[i]);
+	}
+	float *a = malloc((size_t)n * dims * sizeof *a), *b = malloc((size_t)n * dims * sizeof *b);
+	struct sy_error err = {0};
+	CHECK_EQ_INT(model_encode_texts(f, tv, lv, n, NULL, &err, a, NULL, NULL), SY_OK);
+	CHECK_EQ_INT(model_encode_texts(q, tv, lv, n, NULL, &err, b, NULL, NULL), SY_OK);
+	double worst = 1;
+	for (int i = 0; i < n; i++) {
+		double dot = 0;
+		for (int k = 0; k < dims; k++) /* both normalised */
+			dot += (double)a[i * dims + k] * b[i * dims + k];
+		worst = fmin(worst, dot);
+	}
+	printf("  qwen3 int8 vs fp32: worst cosine %.5f\n", worst);
+	CHECKF(worst >= 0.99, "qwen3 int8 cosine %.5f", worst);
+	free(a);
+	free(b);
+	model_close(f);
+	model_close(q);
+}
+
 static cJSON *load_golden(const char *path)
 {
 	char *g;
@@ -447,6 +533,7 @@ int main(void)
 {
 	golden_new = load_golden("tests/golden/new-tiny.json");
 	golden_nomic = load_golden("tests/golden/nomic-tiny.json");
+	golden_qwen3 = load_golden("tests/golden/qwen3-emb-tiny.json");
 	RUN(test_hidden_f32_ntk);
 	RUN(test_hidden_bf16_split_qkv);
 	RUN(new_test_embeddings);
@@ -457,7 +544,10 @@ int main(void)
 	RUN(test_nomic_hidden);
 	RUN(test_nomic_embeddings);
 	RUN(test_nomic_refused);
+	RUN(test_qwen3_embedding);
+	RUN(test_qwen3_int8);
 	cJSON_Delete(golden_new);
 	cJSON_Delete(golden_nomic);
+	cJSON_Delete(golden_qwen3);
 	return harness_summary();
 }

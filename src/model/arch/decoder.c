@@ -1,0 +1,571 @@
+/* Decoder-only transformers used as encoders (model_type "qwen3": Qwen3-Embedding and
+ * Qwen3-Reranker; "qwen2": mxbai-rerank-v2), as transformers' modeling_qwen3.py and
+ * modeling_qwen2.py compute them:
+ *
+ *   x = embed_tokens[id]
+ *   per layer (pre-norm):
+ *     h = RMSNorm(x)                                  input_layernorm
+ *     q, k, v = h W_q^T, h W_k^T, h W_v^T             (+ biases: Qwen2 always on q/k/v,
+ *                                                      Qwen3 when attention_bias)
+ *     q, k = RMSNorm per head (Qwen3's q_norm, k_norm), then rotary (rope_theta)
+ *     x += W_o causal_softmax(q k^T / sqrt(head_dim)) v   grouped-query: num_key_value_heads
+ *     h = RMSNorm(x)                                  post_attention_layernorm
+ *     x += W_down (silu(h W_gate^T) * (h W_up^T))
+ *   out = RMSNorm(x)                                  model.norm
+ *
+ * The output is the final normed hidden state of every token; the dense head pools it (the
+ * last token, for Qwen3-Embedding). Causal attention runs on the shared attention kernel with a
+ * distance bias that is 0 for keys at or before the query and -1e30 after it (exactly 0 after
+ * the exponential), which computes the scores of future keys only to drop them: a true causal
+ * kernel would halve the attention work. Grouped-query attention copies each key/value head
+ * to the query heads that share it.
+ *
+ * Refused at load, naming the key: rope_scaling (any), use_sliding_window true, a hidden_act
+ * other than silu. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json_read.h"
+#include "base/threads.h"
+#include "model/arch/encoder.h"
+#include "model/arch/weight_loader.h"
+#include "model/model.h"
+#include "tensor/attention.h"
+#include "tensor/linear.h"
+#include "tensor/ops.h"
+#include "tensor/rms_norm.h"
+#include "tensor/rope.h"
+
+struct dec_config {
+	int vocab, hidden, layers, heads, kv_heads, head_dim, intermediate, max_positions;
+	float eps;
+	double rope_theta;
+	bool qk_norm; /* Qwen3 */
+	bool qkv_bias, o_bias;
+};
+
+struct dec_layer {
+	float *in_norm, *post_norm; /* [H] */
+	struct linear qkv; /* [(nh + 2 nkv) hd][H]: q, k, v stacked */
+	float *qkv_b; /* or NULL */
+	float *q_norm, *k_norm; /* [hd], Qwen3 */
+	struct linear o; /* [H][nh hd] */
+	float *o_b;
+	struct linear up_gate; /* [2I][H]: up, then gate */
+	struct linear down; /* [H][I] */
+};
+
+struct decoder {
+	struct dec_config cfg;
+	const char *arch;
+	float *embed; /* [vocab][H] */
+	float *final_norm; /* [H] */
+	struct dec_layer *layers;
+	struct rope_table rope;
+	size_t weight_bytes;
+	struct sy_pool *pool;
+	/* scratch, grown to the largest batch */
+	int cap_rows, cap_seqs, cap_t;
+	float *x, *h, *proj, *qkvx, *ctx, *ug, *attn_scratch;
+	float *causal; /* [2 cap_t - 1]: 0 up to distance 0, -1e30 after */
+	int *pos_ids, *seq_start;
+	size_t attn_stride;
+};
+
+/* ---- config ---- */
+
+static enum sy_status parse_config(const struct model_desc *d, bool qwen3, struct sy_error *err,
+                                   struct dec_config *c)
+{
+	const cJSON *o = d->config;
+	const char *p = d->config_name;
+	memset(c, 0, sizeof *c);
+	long v[8];
+	static const char *const keys[] = {
+	    "vocab_size",          "hidden_size", "num_hidden_layers", "num_attention_heads",
+	    "num_key_value_heads", "head_dim",    "intermediate_size", "max_position_embeddings"};
+	for (int i = 0; i < 8; i++) {
+		/* num_key_value_heads defaults to the heads, head_dim to hidden / heads */
+		const long def = i == 4 ? v[3] : i == 5 ? v[1] / (v[3] ? v[3] : 1) : 0;
+		const bool needed = def == 0 && i != 4 && i != 5;
+		if (needed && !cJSON_GetObjectItemCaseSensitive(o, keys[i]))
+			return sy_error_set(err, SY_ERR_FORMAT, "%s: %s: missing", p, keys[i]);
+		enum sy_status s = json_read_int(o, keys[i], p, 1, 1L << 24, def, err, &v[i]);
+		if (s != SY_OK)
+			return s;
+	}
+	*c = (struct dec_config){.vocab = (int)v[0],
+	                         .hidden = (int)v[1],
+	                         .layers = (int)v[2],
+	                         .heads = (int)v[3],
+	                         .kv_heads = (int)v[4],
+	                         .head_dim = (int)v[5],
+	                         .intermediate = (int)v[6],
+	                         .max_positions = (int)v[7],
+	                         .qk_norm = qwen3};
+	if (c->heads % c->kv_heads || c->head_dim % 2 || c->layers > 1000 || c->head_dim > 2048)
+		return sy_error_set(
+		    err, SY_ERR_FORMAT,
+		    "%s: num_attention_heads %d, num_key_value_heads %d, head_dim %d or "
+		    "num_hidden_layers %d out of range",
+		    p, c->heads, c->kv_heads, c->head_dim, c->layers);
+	double eps;
+	enum sy_status s = json_read_number(o, "rms_norm_eps", p, 0, 1, 1e-6, err, &eps);
+	c->eps = (float)eps;
+	if (s == SY_OK)
+		s = json_read_number(o, "rope_theta", p, 1.0000001, 1e12, 10000.0, err,
+		                     &c->rope_theta);
+	bool flag = false;
+	if (s == SY_OK)
+		s = json_read_bool(o, "attention_bias", p, !qwen3, err, &flag);
+	c->qkv_bias = flag;
+	c->o_bias = qwen3 && flag; /* Qwen2's o_proj never has one */
+	if (s == SY_OK)
+		s = json_read_bool(o, "use_sliding_window", p, false, err, &flag);
+	if (s == SY_OK && flag)
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "%s: use_sliding_window true is not supported", p);
+	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "rope_scaling");
+	if (s == SY_OK && rs && !cJSON_IsNull(rs))
+		return sy_error_set(err, SY_ERR_UNSUPPORTED, "%s: rope_scaling is not supported",
+		                    p);
+	const char *act = "silu";
+	if (s == SY_OK)
+		s = json_read_string(o, "hidden_act", p, "silu", err, &act);
+	if (s == SY_OK && strcmp(act, "silu"))
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "%s: hidden_act \"%.40s\" is not supported (silu)", p, act);
+	return s;
+}
+
+/* ---- loading ---- */
+
+static void decoder_free(struct decoder *m)
+{
+	if (!m)
+		return;
+	for (int i = 0; m->layers && i < m->cfg.layers; i++) {
+		struct dec_layer *L = &m->layers[i];
+		linear_free(&L->qkv);
+		linear_free(&L->o);
+		linear_free(&L->up_gate);
+		linear_free(&L->down);
+		free(L->in_norm);
+		free(L->post_norm);
+		free(L->qkv_b);
+		free(L->q_norm);
+		free(L->k_norm);
+		free(L->o_b);
+	}
+	free(m->layers);
+	free(m->embed);
+	free(m->final_norm);
+	rope_table_free(&m->rope);
+	sy_pool_free(m->pool);
+	float *bufs[] = {m->x, m->h, m->proj, m->qkvx, m->ctx, m->ug, m->attn_scratch, m->causal};
+	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+		free(bufs[i]);
+	free(m->pos_ids);
+	free(m->seq_start);
+	free(m);
+}
+
+/* Rows of several tensors ("%d" patterns of layer li, rows[i] x k each) stacked into one packed
+ * linear layer, and their biases when with_bias. */
+static enum sy_status load_stacked(struct weight_loader *l, int li, const char *const *names,
+                                   const int *rows, int n_parts, int k, bool with_bias,
+                                   struct linear *out, float **bias)
+{
+	int total = 0;
+	for (int i = 0; i < n_parts; i++)
+		total += rows[i];
+	float *w = malloc((size_t)total * k * sizeof *w);
+	*bias = with_bias ? malloc((size_t)total * sizeof **bias) : NULL;
+	enum sy_status s = w && (!with_bias || *bias)
+	                       ? SY_OK
+	                       : sy_error_set(l->err, SY_ERR_NOMEM, "out of memory");
+	char name[192];
+	for (int i = 0, at = 0; s == SY_OK && i < n_parts; at += rows[i], i++) {
+		float *part = NULL, *b = NULL;
+		snprintf(name, sizeof name, names[i], li);
+		s = weight_tensor(l, &part, 2, (int64_t[]){rows[i], k}, "%s.weight", name);
+		if (s == SY_OK)
+			memcpy(w + (size_t)at * k, part, (size_t)rows[i] * k * sizeof *w);
+		if (s == SY_OK && with_bias)
+			s = weight_tensor(l, &b, 1, (int64_t[]){rows[i]}, "%s.bias", name);
+		if (s == SY_OK && with_bias)
+			memcpy(*bias + at, b, (size_t)rows[i] * sizeof *b);
+		free(part);
+		free(b);
+	}
+	if (s == SY_OK) {
+		s = linear_pack(w, total, k, l->prec, l->err, out);
+		if (s == SY_OK) /* what is held is the packed copy */
+			l->bytes = l->bytes - (size_t)total * k * sizeof(float) + linear_bytes(out);
+	}
+	free(w);
+	return s;
+}
+
+static enum sy_status load_layer(struct weight_loader *l, const struct dec_config *c, int li,
+                                 struct dec_layer *L)
+{
+	const int H = c->hidden, hd = c->head_dim, I = c->intermediate;
+	static const char *const qkv[] = {"layers.%d.self_attn.q_proj",
+	                                  "layers.%d.self_attn.k_proj",
+	                                  "layers.%d.self_attn.v_proj"};
+	static const char *const ug[] = {"layers.%d.mlp.up_proj", "layers.%d.mlp.gate_proj"};
+	const int qkv_rows[] = {c->heads * hd, c->kv_heads * hd, c->kv_heads * hd};
+	const int ug_rows[] = {I, I};
+	enum sy_status s = weight_tensor(l, &L->in_norm, 1, (int64_t[]){H},
+	                                 "layers.%d.input_layernorm.weight", li);
+	if (s == SY_OK)
+		s = weight_tensor(l, &L->post_norm, 1, (int64_t[]){H},
+		                  "layers.%d.post_attention_layernorm.weight", li);
+	if (s == SY_OK)
+		s = load_stacked(l, li, qkv, qkv_rows, 3, H, c->qkv_bias, &L->qkv, &L->qkv_b);
+	if (s == SY_OK && c->qk_norm)
+		s = weight_tensor(l, &L->q_norm, 1, (int64_t[]){hd},
+		                  "layers.%d.self_attn.q_norm.weight", li);
+	if (s == SY_OK && c->qk_norm)
+		s = weight_tensor(l, &L->k_norm, 1, (int64_t[]){hd},
+		                  "layers.%d.self_attn.k_norm.weight", li);
+	char name[96];
+	snprintf(name, sizeof name, "layers.%d.self_attn.o_proj", li);
+	if (s == SY_OK)
+		s = weight_linear(l, &L->o, c->o_bias ? &L->o_b : NULL, H, c->heads * hd, "%s",
+		                  name);
+	if (s == SY_OK)
+		s = load_stacked(l, li, ug, ug_rows, 2, H, false, &L->up_gate, &(float *){NULL});
+	snprintf(name, sizeof name, "layers.%d.mlp.down_proj", li);
+	if (s == SY_OK)
+		s = weight_linear(l, &L->down, NULL, H, I, "%s", name);
+	return s;
+}
+
+static enum sy_status load_weights(struct decoder *m, struct weight_loader *l)
+{
+	const struct dec_config *c = &m->cfg;
+	enum sy_status s =
+	    weight_tensor(l, &m->embed, 2, (int64_t[]){c->vocab, c->hidden}, "embed_tokens.weight");
+	if (s == SY_OK)
+		s = weight_tensor(l, &m->final_norm, 1, (int64_t[]){c->hidden}, "norm.weight");
+	if (s == SY_OK) {
+		m->layers = calloc((size_t)c->layers, sizeof *m->layers);
+		if (!m->layers)
+			s = sy_error_set(l->err, SY_ERR_NOMEM, "out of memory");
+	}
+	for (int i = 0; s == SY_OK && i < c->layers; i++)
+		s = load_layer(l, c, i, &m->layers[i]);
+	return s;
+}
+
+/* ---- forward ---- */
+
+static enum sy_status reserve(void *impl, int rows, int n_seqs, int max_t, struct sy_error *err)
+{
+	struct decoder *m = impl;
+	const struct dec_config *c = &m->cfg;
+	if (rows < 0 || n_seqs < 0 || max_t < 0 || rows > (1 << 24) || n_seqs > (1 << 24))
+		return sy_error_set(err, SY_ERR_INVALID_ARG, "%s: cannot reserve %d tokens",
+		                    m->arch, rows);
+	if (max_t > c->max_positions)
+		max_t = c->max_positions;
+	if (rows <= m->cap_rows && n_seqs <= m->cap_seqs && max_t <= m->cap_t)
+		return SY_OK;
+	const int cr = rows > m->cap_rows ? rows : m->cap_rows;
+	const int cs = n_seqs > m->cap_seqs ? n_seqs : m->cap_seqs;
+	const int ct = max_t > m->cap_t ? max_t : m->cap_t;
+	const size_t r = cr ? (size_t)cr : 1, H = (size_t)c->hidden,
+	             A = (size_t)c->heads * c->head_dim,
+	             P = (size_t)(c->heads + 2 * c->kv_heads) * c->head_dim,
+	             I = (size_t)c->intermediate, t = ct ? (size_t)ct : 1;
+	m->attn_stride = attention_scratch_floats((int)t);
+	float **bufs[] = {&m->x,   &m->h,  &m->proj,         &m->qkvx,
+	                  &m->ctx, &m->ug, &m->attn_scratch, &m->causal};
+	const size_t sizes[] = {r * H,
+	                        r * H,
+	                        r * P,
+	                        r * 3 * A,
+	                        r * A,
+	                        r * 2 * I,
+	                        (size_t)sy_pool_size(m->pool) * m->attn_stride,
+	                        2 * t - 1};
+	bool ok = true;
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+		free(*bufs[i]);
+		*bufs[i] = malloc(sizes[i] * sizeof(float));
+		ok = ok && *bufs[i];
+	}
+	free(m->pos_ids);
+	free(m->seq_start);
+	m->pos_ids = malloc(r * sizeof *m->pos_ids);
+	m->seq_start = malloc(((size_t)cs + 1) * sizeof *m->seq_start);
+	if (!ok || !m->pos_ids || !m->seq_start) {
+		m->cap_rows = m->cap_seqs = m->cap_t = 0;
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory for a batch of %d tokens",
+		                    rows);
+	}
+	for (size_t d = 0; d < 2 * t - 1; d++) /* index t - 1 is distance 0 */
+		m->causal[d] = d < t ? 0.0f : -1e30f;
+	m->cap_rows = cr;
+	m->cap_seqs = cs;
+	m->cap_t = ct;
+	return SY_OK;
+}
+
+struct fwd {
+	struct decoder *m;
+	const struct encoder_input *in;
+	int rows;
+	const struct model_stop *stop;
+	bool stopped;
+};
+
+/* Per row of this part: q/k norms, rotary, then q and the key/value heads each query head reads
+ * laid side by side in qkvx ([q | k | v], nh heads each), as the attention kernel wants them. */
+static void heads_prepare(struct fwd *f, const struct dec_layer *L, int ith, int nth)
+{
+	struct decoder *m = f->m;
+	const struct dec_config *c = &m->cfg;
+	const int hd = c->head_dim, nh = c->heads, nkv = c->kv_heads, A = nh * hd;
+	const int P = (nh + 2 * nkv) * hd, group = nh / nkv;
+	int lo, hi;
+	sy_split(f->rows, ith, nth, &lo, &hi);
+	for (int r = lo; r < hi; r++) {
+		float *p = m->proj + (size_t)r * P, *q = p, *k = p + A, *v = k + nkv * hd;
+		if (c->qk_norm) {
+			for (int h = 0; h < nh; h++)
+				rms_norm_f32(q + h * hd, q + h * hd, L->q_norm, 0.0f, hd, c->eps);
+			for (int h = 0; h < nkv; h++)
+				rms_norm_f32(k + h * hd, k + h * hd, L->k_norm, 0.0f, hd, c->eps);
+		}
+		rope_apply(&m->rope, q, P, 1, &m->pos_ids[r], nh + nkv, hd);
+		float *out = m->qkvx + (size_t)r * 3 * A;
+		memcpy(out, q, (size_t)A * sizeof *out);
+		for (int h = 0; h < nh; h++) {
+			memcpy(out + A + h * hd, k + (h / group) * hd, (size_t)hd * sizeof *out);
+			memcpy(out + 2 * A + h * hd, v + (h / group) * hd,
+			       (size_t)hd * sizeof *out);
+		}
+	}
+}
+
+static void attention_all(struct fwd *f, int ith, int nth)
+{
+	struct decoder *m = f->m;
+	const int hd = m->cfg.head_dim, nh = m->cfg.heads, A = nh * hd;
+	float *scratch = m->attn_scratch + (size_t)ith * m->attn_stride;
+	const float *causal0 = m->causal + (m->cap_t - 1); /* distance 0 */
+	for (int s = 0; s < f->in->n_seqs; s++) {
+		const int len = f->in->lens[s];
+		if (len == 0)
+			continue;
+		const float *q = m->qkvx + (size_t)m->seq_start[s] * 3 * A;
+		attention_rel_f32(q, q + A, q + 2 * A, 3 * A, m->ctx + (size_t)m->seq_start[s] * A,
+		                  A, len, f->in->n_valid ? f->in->n_valid[s] : len, nh, hd,
+		                  1.0f / sqrtf((float)hd), causal0, 0, scratch, ith, nth);
+	}
+}
+
+static void norm_rows(struct decoder *m, float *dst, const float *src, const float *w, int rows,
+                      int ith, int nth)
+{
+	const int H = m->cfg.hidden;
+	int lo, hi;
+	sy_split(rows, ith, nth, &lo, &hi);
+	for (int r = lo; r < hi; r++)
+		rms_norm_f32(dst + (size_t)r * H, src + (size_t)r * H, w, 0.0f, H, m->cfg.eps);
+}
+
+/* x += tmp for this part's rows (tmp in h). */
+static void residual(struct decoder *m, int rows, int ith, int nth)
+{
+	const int H = m->cfg.hidden;
+	int lo, hi;
+	sy_split(rows, ith, nth, &lo, &hi);
+	for (int r = lo; r < hi; r++)
+		add_f32(m->x + (size_t)r * H, m->h + (size_t)r * H, H);
+}
+
+static void swiglu(struct decoder *m, int rows, int ith, int nth)
+{
+	const int I = m->cfg.intermediate;
+	int lo, hi;
+	sy_split(rows, ith, nth, &lo, &hi);
+	for (int r = lo; r < hi; r++) {
+		float *up = m->ug + (size_t)r * 2 * I, *gate = up + I;
+		silu_f32(gate, I);
+		for (int j = 0; j < I; j++)
+			up[j] *= gate[j];
+	}
+}
+
+static void forward_part(void *ctx, int ith, int nth)
+{
+	struct fwd *f = ctx;
+	struct decoder *m = f->m;
+	const struct dec_config *c = &m->cfg;
+	const int H = c->hidden, I = c->intermediate, rows = f->rows;
+	const int A = c->heads * c->head_dim, P = (c->heads + 2 * c->kv_heads) * c->head_dim;
+	int lo, hi;
+	sy_split(rows, ith, nth, &lo, &hi);
+	for (int r = lo; r < hi; r++)
+		memcpy(m->x + (size_t)r * H, m->embed + (size_t)f->in->ids[r] * H,
+		       (size_t)H * sizeof(float));
+	sy_pool_barrier(m->pool);
+	for (int li = 0; li < c->layers; li++) {
+		const struct dec_layer *L = &m->layers[li];
+		norm_rows(m, m->h, m->x, L->in_norm, rows, ith, nth);
+		sy_pool_barrier(m->pool);
+		linear_run(m->h, H, &L->qkv, L->qkv_b, GEMM_EPILOGUE_NONE, m->proj, P, rows, ith,
+		           nth);
+		sy_pool_barrier(m->pool);
+		heads_prepare(f, L, ith, nth);
+		sy_pool_barrier(m->pool);
+		attention_all(f, ith, nth);
+		sy_pool_barrier(m->pool);
+		linear_run(m->ctx, A, &L->o, L->o_b, GEMM_EPILOGUE_NONE, m->h, H, rows, ith, nth);
+		sy_pool_barrier(m->pool);
+		residual(m, rows, ith, nth);
+		norm_rows(m, m->h, m->x, L->post_norm, rows, ith, nth);
+		sy_pool_barrier(m->pool);
+		linear_run(m->h, H, &L->up_gate, NULL, GEMM_EPILOGUE_NONE, m->ug, 2 * I, rows, ith,
+		           nth);
+		sy_pool_barrier(m->pool);
+		swiglu(m, rows, ith, nth);
+		sy_pool_barrier(m->pool);
+		linear_run(m->ug, 2 * I, &L->down, NULL, GEMM_EPILOGUE_NONE, m->h, H, rows, ith,
+		           nth);
+		sy_pool_barrier(m->pool);
+		residual(m, rows, ith, nth);
+		if (ith == 0 && li + 1 < c->layers)
+			f->stopped = model_stop_requested(f->stop);
+		sy_pool_barrier(m->pool);
+		if (f->stopped)
+			return;
+	}
+	norm_rows(m, m->x, m->x, m->final_norm, rows, ith, nth);
+}
+
+static enum sy_status forward(void *impl, const struct encoder_input *in, struct sy_error *err,
+                              const float **out)
+{
+	struct decoder *m = impl;
+	const struct dec_config *c = &m->cfg;
+	*out = NULL;
+	long long rows = 0;
+	int max_t = 0;
+	for (int s = 0; s < in->n_seqs; s++) {
+		if (in->lens[s] < 0 || in->lens[s] > c->max_positions)
+			return sy_error_set(err, SY_ERR_INVALID_ARG,
+			                    "%s: sequence %d has %d tokens; the model takes 0..%d",
+			                    m->arch, s, in->lens[s], c->max_positions);
+		rows += in->lens[s];
+		max_t = in->lens[s] > max_t ? in->lens[s] : max_t;
+	}
+	if (rows > (1 << 24))
+		return sy_error_set(err, SY_ERR_LIMIT, "%s: batch of %lld tokens is too large",
+		                    m->arch, rows);
+	for (long long r = 0; r < rows; r++)
+		if (in->ids[r] < 0 || in->ids[r] >= c->vocab)
+			return sy_error_set(err, SY_ERR_INVALID_ARG,
+			                    "%s: token id %d outside the vocabulary (%d)", m->arch,
+			                    (int)in->ids[r], c->vocab);
+	enum sy_status s = reserve(m, (int)rows, in->n_seqs, max_t, err);
+	if (s != SY_OK)
+		return s;
+	int r = 0;
+	for (int q = 0; q < in->n_seqs; q++) {
+		m->seq_start[q] = r;
+		for (int i = 0; i < in->lens[q]; i++)
+			m->pos_ids[r++] = i;
+	}
+	m->seq_start[in->n_seqs] = r;
+	struct fwd f = {.m = m, .in = in, .rows = (int)rows, .stop = model_stop_current()};
+	if (rows > 0)
+		sy_pool_run(m->pool, forward_part, &f);
+	if (f.stopped)
+		return model_stopped_error(err);
+	*out = m->x;
+	return SY_OK;
+}
+
+/* ---- the encoder interface ---- */
+
+static size_t weight_bytes(const void *impl)
+{
+	return ((const struct decoder *)impl)->weight_bytes;
+}
+
+static size_t scratch_bytes(const void *impl)
+{
+	const struct decoder *m = impl;
+	const struct dec_config *c = &m->cfg;
+	const size_t r = (size_t)m->cap_rows, H = (size_t)c->hidden,
+	             A = (size_t)c->heads * c->head_dim,
+	             P = (size_t)(c->heads + 2 * c->kv_heads) * c->head_dim,
+	             I = (size_t)c->intermediate;
+	return (r * (2 * H + P + 4 * A + 2 * I) + 2 * (size_t)m->cap_t) * sizeof(float) +
+	       r * sizeof(int) + (size_t)sy_pool_size(m->pool) * m->attn_stride * sizeof(float) +
+	       (size_t)m->rope.n_pos * (size_t)m->rope.rot_dim * sizeof(float);
+}
+
+static void impl_free(void *impl)
+{
+	decoder_free(impl);
+}
+
+static const struct encoder_ops decoder_ops = {
+    .forward = forward,
+    .reserve = reserve,
+    .weight_bytes = weight_bytes,
+    .scratch_bytes = scratch_bytes,
+    .free = impl_free,
+};
+
+bool decoder_encoder_detect(const struct model_desc *d)
+{
+	return !strcmp(d->model_type, "qwen3") || !strcmp(d->model_type, "qwen2");
+}
+
+enum sy_status decoder_encoder_open(const struct model_desc *d, const struct safetensors *st,
+                                    int n_threads, enum linear_precision prec, struct sy_error *err,
+                                    struct encoder *out)
+{
+	const bool qwen3 = !strcmp(d->model_type, "qwen3");
+	struct decoder *m = calloc(1, sizeof *m);
+	if (!m)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	m->arch = qwen3 ? "qwen3" : "qwen2";
+	enum sy_status s = parse_config(d, qwen3, err, &m->cfg);
+	/* Qwen3Model saves its tensors bare, Qwen3ForCausalLM (the released checkpoints) under
+	 * "model.". */
+	struct weight_loader l = {.st = st, .prefix = "", .prec = prec, .err = err};
+	if (s == SY_OK && !weight_exists(&l, "embed_tokens.weight"))
+		l.prefix = "model.";
+	if (s == SY_OK)
+		s = load_weights(m, &l);
+	if (s == SY_OK)
+		s = rope_table_init(&m->rope, m->cfg.head_dim, m->cfg.max_positions,
+		                    m->cfg.rope_theta, false, err);
+	if (s == SY_OK) {
+		m->pool = sy_pool_create(n_threads);
+		if (!m->pool)
+			s = sy_error_set(err, SY_ERR_NOMEM, "cannot create the thread pool");
+	}
+	if (s != SY_OK) {
+		decoder_free(m);
+		return s;
+	}
+	m->weight_bytes = l.bytes;
+	*out = (struct encoder){.ops = &decoder_ops,
+	                        .impl = m,
+	                        .arch = m->arch,
+	                        .hidden = m->cfg.hidden,
+	                        .vocab_size = m->cfg.vocab,
+	                        .max_tokens = m->cfg.max_positions};
+	return SY_OK;
+}
