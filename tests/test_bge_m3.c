@@ -84,7 +84,8 @@ static void check_item(const struct model_item_result *r, const cJSON *g, const 
 		float *v = floats_of(cJSON_GetArrayItem(cv, i), &n);
 		CHECK_EQ_INT(r->dims, n);
 		if (r->dims == n)
-			worst = fmin(worst, harness_cosine(r->vectors + (size_t)i * n, v, (size_t)n));
+			worst =
+			    fmin(worst, harness_cosine(r->vectors + (size_t)i * n, v, (size_t)n));
 		free(v);
 	}
 	CHECKF(worst >= 0.99999, "%s: worst colbert cosine %.7f", what, worst);
@@ -229,13 +230,15 @@ static void test_score_modes(void)
 		                        NULL) == SY_OK,
 		       "%s", err.msg);
 		for (int i = 0; i < n_docs; i++) {
-			const cJSON *g =
-			    cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(g_scores, i), cases[c].key);
-			const double want = cases[c].hybrid >= 0
-			                        ? cJSON_GetArrayItem(g, cases[c].hybrid)->valuedouble
-			                        : g->valuedouble;
-			CHECKF(fabs(scores[i] - want) < 1e-4, "%s (case %zu) document %d: %f, want %f",
-			       cases[c].key, c, i, scores[i], want);
+			const cJSON *g = cJSON_GetObjectItemCaseSensitive(
+			    cJSON_GetArrayItem(g_scores, i), cases[c].key);
+			const double want =
+			    cases[c].hybrid >= 0
+			        ? cJSON_GetArrayItem(g, cases[c].hybrid)->valuedouble
+			        : g->valuedouble;
+			CHECKF(fabs(scores[i] - want) < 1e-4,
+			       "%s (case %zu) document %d: %f, want %f", cases[c].key, c, i,
+			       scores[i], want);
 		}
 	}
 	free(ins);
@@ -308,9 +311,9 @@ static void test_engine(void)
 	                                  .params = &p};
 	CHECKF(engine_score(e, &sr, &err, &r) == SY_OK, "%s", err.msg);
 	if (r.scores) {
-		const double want = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(g_scores, 0),
-		                                                     "sparse")
-		                        ->valuedouble;
+		const double want =
+		    cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(g_scores, 0), "sparse")
+		        ->valuedouble;
 		CHECKF(fabs(r.scores[0] - want) < 1e-4, "engine sparse score %f, want %f",
 		       r.scores[0], want);
 	}
