@@ -304,6 +304,17 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 	struct gateway *g = ctx;
 	memset(out, 0, sizeof *out);
 	const uint64_t t0 = sy_now_ns();
+	/* The wire carries one output per item and no score options (BGE-M3's). */
+	if (req->task == ENGINE_TASK_ENCODE && (req->encode.outputs & (req->encode.outputs - 1)))
+		return sy_error_set(err, SY_ERR_INVALID_ARG,
+		                    "several output types in one request are not supported through "
+		                    "the cluster gateway yet: ask for one output type per request");
+	if (req->task == ENGINE_TASK_SCORE && req->score.params &&
+	    (req->score.params->mode != MODEL_SCORE_DEFAULT || req->score.params->has_weights))
+		return sy_error_set(
+		    err, SY_ERR_INVALID_ARG,
+		    "options.score_mode and options.score_weights are not supported "
+		    "through the cluster gateway yet");
 	const char *model = req->items.model;
 	struct engine_model_info info;
 	enum sy_status s = engine_model_get(g->engine, model, err, &info);

@@ -222,6 +222,8 @@ static void admitted_leave(struct engine *e, struct engine_model *m, enum sy_sta
 /* What a model is, for messages that say why it cannot do something. */
 static const char *model_kind(const struct model *md)
 {
+	if (md->encode && md->encode->outputs)
+		return "a multi-output (BGE-M3) model";
 	if (md->encode)
 		return md->encode->output == MODEL_OUTPUT_SPARSE ? "a sparse (SPLADE) model"
 		       : md->encode->output == MODEL_OUTPUT_MULTIVECTOR
@@ -232,13 +234,37 @@ static const char *model_kind(const struct model *md)
 	return "an extraction model (entities)";
 }
 
+/* "dense, sparse and multivector" of output bits, into buf. */
+static const char *outputs_list(unsigned bits, char *buf, size_t cap)
+{
+	buf[0] = 0;
+	int k = 0, n = __builtin_popcount(bits & MODEL_OUTPUTS_ALL);
+	for (unsigned b = 1; b <= MODEL_OUTPUT_MULTIVECTOR; b <<= 1) {
+		if (!(bits & b))
+			continue;
+		size_t at = strlen(buf);
+		snprintf(buf + at, cap - at, "%s%s",
+		         k == 0       ? ""
+		         : k == n - 1 ? " and "
+		                      : ", ",
+		         model_output_name(b));
+		k++;
+	}
+	return buf;
+}
+
 /* An encode request asking for outputs the model does not give. */
 static enum sy_status output_mismatch(const struct engine_model *m, unsigned want,
                                       struct sy_error *err)
 {
 	static const char *const kinds[] = {"", "dense", "sparse", "", "multivector"};
-	const unsigned gives = m->model->encode->output;
+	const unsigned gives = model_outputs(m->model);
 	const unsigned lacks = want & ~gives & (0u - (want & ~gives)); /* one of them */
+	char list[64];
+	if (m->model->encode->outputs)
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "model %s does not support %s output: its outputs are %s",
+		                    m->id, kinds[lacks], outputs_list(gives, list, sizeof list));
 	if (want & gives)
 		return sy_error_set(err, SY_ERR_UNSUPPORTED,
 		                    "model %s does not support %s output together with %s: ask for "
@@ -256,6 +282,12 @@ static enum sy_status output_mismatch(const struct engine_model *m, unsigned wan
 	                                 : "multivector output needs a ColBERT model, HF_ColBERT");
 }
 
+/* Whether a score request carries options (score_mode, score_weights). */
+static bool score_options(const struct engine_score_request *r)
+{
+	return r->params && (r->params->mode != MODEL_SCORE_DEFAULT || r->params->has_weights);
+}
+
 /* The reason model m cannot do what req asks, or SY_OK; mu held. */
 static enum sy_status check_task_message(const struct engine_model *m,
                                          const struct engine_request *req, struct sy_error *err)
@@ -263,6 +295,12 @@ static enum sy_status check_task_message(const struct engine_model *m,
 	const struct model *md = m->model;
 	switch (req->task) {
 	case ENGINE_TASK_SCORE:
+		if (md->score && score_options(&req->score) && !md->score->modes)
+			return sy_error_set(
+			    err, SY_ERR_INVALID_ARG,
+			    "model %s does not take score_mode or score_weights: it "
+			    "scores one way (they are for BGE-M3 models)",
+			    m->id);
 		return md->score ? SY_OK
 		                 : sy_error_set(err, SY_ERR_UNSUPPORTED,
 		                                "model %s does not support score: it is %s, not a "
@@ -282,6 +320,8 @@ static enum sy_status check_task_message(const struct engine_model *m,
 		                    "model %s does not support encode: it is %s", m->id,
 		                    model_kind(md));
 	const unsigned want = req->encode.outputs ? req->encode.outputs : ENGINE_OUTPUT_DENSE;
+	if (md->encode->outputs)
+		return want & ~md->encode->outputs ? output_mismatch(m, want, err) : SY_OK;
 	return want == md->encode->output ? SY_OK : output_mismatch(m, want, err);
 }
 
@@ -329,6 +369,7 @@ static struct model_input input_frame(const struct engine_model *m,
 	case ENGINE_TASK_ENCODE: {
 		const struct engine_encode_request *r = &req->encode;
 		in.is_query = r->is_query;
+		in.outputs = r->outputs;
 		in.normalize = (signed char)(r->normalize < 0 ? -1 : r->normalize > 0);
 		in.prefix = encode_prefix(m->model, r);
 		break;
@@ -337,6 +378,7 @@ static struct model_input input_frame(const struct engine_model *m,
 		in.query = req->score.query ? req->score.query : "";
 		in.query_len = req->score.query ? req->score.query_len : 0;
 		in.prefix = req->score.instruction;
+		in.score = req->score.params;
 		break;
 	case ENGINE_TASK_EXTRACT: in.extract = req->extract.params; break;
 	}
@@ -385,7 +427,7 @@ static enum sy_status job_alloc(struct engine_job *j, const struct engine_model 
 	j->prepared = calloc((size_t)n, sizeof *j->prepared);
 	j->n_tokens = calloc((size_t)n, sizeof *j->n_tokens);
 	bool fixed = req->task == ENGINE_TASK_SCORE ||
-	             (req->task == ENGINE_TASK_ENCODE &&
+	             (req->task == ENGINE_TASK_ENCODE && !m->model->encode->outputs &&
 	              m->model->encode->output != MODEL_OUTPUT_MULTIVECTOR);
 	j->dims = req->task == ENGINE_TASK_SCORE ? 1 : fixed ? m->dims : 0;
 	if (fixed)
@@ -510,6 +552,33 @@ static enum sy_status queue_and_wait(struct engine *e, struct engine_model *m, s
 	return j->status;
 }
 
+/* A multi-output model's per-item results of a request for dense or sparse alone, as a
+ * one-output model gives them: out->dense [n][dims] (sparse: vocabulary-sized, mostly zeros). */
+static enum sy_status flatten_items(struct engine_result *out, unsigned want, int dims)
+{
+	const int n = out->n_items;
+	float *flat = calloc((size_t)n * (size_t)(dims > 0 ? dims : 1), sizeof *flat);
+	if (!flat)
+		return SY_ERR_NOMEM;
+	for (int i = 0; i < n; i++) {
+		const struct model_item_result *r = &out->items[i];
+		float *row = flat + (size_t)i * dims;
+		if (want == ENGINE_OUTPUT_DENSE && r->dense)
+			memcpy(row, r->dense,
+			       (size_t)(r->dense_dims < dims ? r->dense_dims : dims) * sizeof *row);
+		for (int k = 0; want == ENGINE_OUTPUT_SPARSE && k < r->n_sparse; k++)
+			if (r->sparse_ids[k] >= 0 && r->sparse_ids[k] < dims)
+				row[r->sparse_ids[k]] = r->sparse_weights[k];
+	}
+	for (int i = 0; i < n; i++)
+		model_item_result_free(&out->items[i]);
+	free(out->items);
+	out->items = NULL;
+	out->dense = flat;
+	out->dims = dims;
+	return SY_OK;
+}
+
 enum sy_status engine_request_run(struct engine *e, const struct engine_request *req,
                                   struct sy_error *err, struct engine_result *out)
 {
@@ -534,8 +603,19 @@ enum sy_status engine_request_run(struct engine *e, const struct engine_request 
 	}
 	s = check_task(m, req, err);
 	struct model_input frame = {0};
-	if (s == SY_OK)
+	unsigned flat = 0; /* a multi-output model asked for dense or sparse alone */
+	int flat_dims = 0;
+	if (s == SY_OK) {
 		frame = input_frame(m, req);
+		if (req->task == ENGINE_TASK_ENCODE && m->model->encode->outputs) {
+			const unsigned want =
+			    req->encode.outputs ? req->encode.outputs : ENGINE_OUTPUT_DENSE;
+			if (want == ENGINE_OUTPUT_DENSE || want == ENGINE_OUTPUT_SPARSE) {
+				flat = want;
+				flat_dims = model_output_dims(m->model, (enum model_output)want);
+			}
+		}
+	}
 	pthread_mutex_unlock(&e->mu);
 
 	struct engine_job job = {.task = req->task, .n_items = n};
@@ -566,6 +646,10 @@ enum sy_status engine_request_run(struct engine *e, const struct engine_request 
 		out->dense = job.out;
 	out->items = job.items;
 	out->n_tokens = job.n_tokens;
+	if (flat && flatten_items(out, flat, flat_dims) != SY_OK) {
+		engine_result_free(out);
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d items", n);
+	}
 	out->tokenization_ms = (double)(t_queue - t_prep) / 1e6;
 	out->queue_ms = (double)(job.start_ns - job.admit_ns) / 1e6;
 	out->inference_ms = (double)(job.end_ns - job.start_ns) / 1e6;

@@ -176,6 +176,9 @@ struct engine_score_request {
 	const char *query;
 	size_t query_len;
 	const char *instruction; /* put before each document by models that read one (ColBERT) */
+	/* score_mode and score_weights (BGE-M3), or NULL; a model that scores one way refuses
+	 * them with SY_ERR_INVALID_ARG */
+	const struct score_params *params;
 };
 
 struct engine_extract_request {

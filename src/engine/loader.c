@@ -243,7 +243,7 @@ static enum sy_status load_locked(struct engine *e, struct engine_model *m, stru
 	m->tasks = (model->encode ? ENGINE_TASK_ENCODE : 0u) |
 	           (model->score ? ENGINE_TASK_SCORE : 0u) |
 	           (model->extract ? ENGINE_TASK_EXTRACT : 0u);
-	m->outputs = model->encode ? (unsigned)model->encode->output : 0u;
+	m->outputs = model_outputs(model);
 	m->labels[0] = '\0';
 	int n_labels = 0;
 	const char *const *labels = model_labels(model, &n_labels);

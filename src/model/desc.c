@@ -8,11 +8,17 @@
 #include "base/file.h"
 
 static const char *const file_names[MODEL_FILE_COUNT] = {
-    [MODEL_FILE_CONFIG] = "config.json",        [MODEL_FILE_TFJS] = "model.json",
-    [MODEL_FILE_GLINER] = "gliner_config.json", [MODEL_FILE_COLBERT_META] = "artifact.metadata",
-    [MODEL_FILE_ST_MODULES] = "modules.json",   [MODEL_FILE_TOKENIZER_JSON] = "tokenizer.json",
-    [MODEL_FILE_VOCAB_TXT] = "vocab.txt",       [MODEL_FILE_SAFETENSORS] = "model.safetensors",
+    [MODEL_FILE_CONFIG] = "config.json",
+    [MODEL_FILE_TFJS] = "model.json",
+    [MODEL_FILE_GLINER] = "gliner_config.json",
+    [MODEL_FILE_COLBERT_META] = "artifact.metadata",
+    [MODEL_FILE_ST_MODULES] = "modules.json",
+    [MODEL_FILE_TOKENIZER_JSON] = "tokenizer.json",
+    [MODEL_FILE_VOCAB_TXT] = "vocab.txt",
+    [MODEL_FILE_SAFETENSORS] = "model.safetensors",
     [MODEL_FILE_TORCH] = "pytorch_model.bin",
+    [MODEL_FILE_COLBERT_LINEAR] = "colbert_linear.pt",
+    [MODEL_FILE_SPARSE_LINEAR] = "sparse_linear.pt",
 };
 
 /* Reads config.json; a file that is there but cannot be read (a FIFO, a device, no permission)

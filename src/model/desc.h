@@ -23,6 +23,8 @@ enum model_file {
 	MODEL_FILE_VOCAB_TXT, /* vocab.txt */
 	MODEL_FILE_SAFETENSORS, /* model.safetensors */
 	MODEL_FILE_TORCH, /* pytorch_model.bin */
+	MODEL_FILE_COLBERT_LINEAR, /* colbert_linear.pt (BGE-M3) */
+	MODEL_FILE_SPARSE_LINEAR, /* sparse_linear.pt (BGE-M3) */
 	MODEL_FILE_COUNT
 };
 

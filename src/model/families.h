@@ -21,6 +21,7 @@ typedef enum sy_status (*model_open_fn)(const struct model_desc *d,
 #define MODEL_FAMILIES(X)                                                                         \
 	X(gliner, "gliner") /* heads/gliner.c: gliner_config.json, DeBERTa-v2 encoder */          \
 	X(token_classifier, "token-classifier") /* heads/token_classifier.c: NER */               \
+	X(bge_m3, "bge-m3") /* heads/bge_m3.c: colbert_linear.pt + sparse_linear.pt */            \
 	X(colbert, "colbert") /* heads/colbert.c: HF_ColBERT / artifact.metadata */               \
 	X(cross_encoder, "cross-encoder") /* heads/cross_encoder.c: *ForSequenceClassification */ \
 	X(splade, "splade") /* heads/splade.c: (Distil)BertForMaskedLM */                         \

@@ -63,6 +63,9 @@ void model_item_result_free(struct model_item_result *r)
 		return;
 	free(r->vectors);
 	free(r->entities);
+	free(r->dense);
+	free(r->sparse_ids);
+	free(r->sparse_weights);
 	memset(r, 0, sizeof *r);
 }
 
@@ -92,6 +95,57 @@ const char *model_prompt(const struct model *m, const char *name)
 int model_dims(const struct model *m)
 {
 	return m->encode ? m->encode->dims(m->impl) : 0;
+}
+
+unsigned model_outputs(const struct model *m)
+{
+	if (!m->encode)
+		return 0;
+	return m->encode->outputs ? m->encode->outputs : (unsigned)m->encode->output;
+}
+
+int model_output_dims(const struct model *m, enum model_output o)
+{
+	if (!(model_outputs(m) & (unsigned)o))
+		return 0;
+	if (m->encode->output_dims)
+		return m->encode->output_dims(m->impl, o);
+	return m->encode->dims(m->impl);
+}
+
+const char *model_output_name(unsigned bit)
+{
+	switch (bit) {
+	case MODEL_OUTPUT_DENSE: return "dense";
+	case MODEL_OUTPUT_SPARSE: return "sparse";
+	case MODEL_OUTPUT_MULTIVECTOR: return "multivector";
+	default: return "";
+	}
+}
+
+int model_score_mode_parse(const char *s)
+{
+	if (!strcmp(s, "dense"))
+		return MODEL_SCORE_DENSE;
+	if (!strcmp(s, "sparse"))
+		return MODEL_SCORE_SPARSE;
+	if (!strcmp(s, "colbert"))
+		return MODEL_SCORE_COLBERT;
+	if (!strcmp(s, "hybrid"))
+		return MODEL_SCORE_HYBRID;
+	return -1;
+}
+
+const char *model_score_mode_name(enum model_score_mode m)
+{
+	switch (m) {
+	case MODEL_SCORE_DENSE: return "dense";
+	case MODEL_SCORE_SPARSE: return "sparse";
+	case MODEL_SCORE_COLBERT: return "colbert";
+	case MODEL_SCORE_HYBRID: return "hybrid";
+	case MODEL_SCORE_DEFAULT: break;
+	}
+	return "default";
 }
 
 const char *const *model_labels(const struct model *m, int *n)
@@ -220,9 +274,9 @@ enum sy_status model_run_inputs(struct model *m, enum model_task task,
 		                    task == MODEL_TASK_ENCODE  ? "encode"
 		                    : task == MODEL_TASK_SCORE ? "score"
 		                                               : "extract");
-	const bool multi =
-	    task == MODEL_TASK_EXTRACT ||
-	    (task == MODEL_TASK_ENCODE && m->encode->output == MODEL_OUTPUT_MULTIVECTOR);
+	const bool multi = task == MODEL_TASK_EXTRACT ||
+	                   (task == MODEL_TASK_ENCODE &&
+	                    (m->encode->outputs || m->encode->output == MODEL_OUTPUT_MULTIVECTOR));
 	if (multi ? !res : !out)
 		return sy_error_set(
 		    err, SY_ERR_INVALID_ARG, "model %s: %s output needs %s", m->arch,

@@ -87,12 +87,19 @@ struct model_entity {
 };
 
 /* The result of one item when its size depends on the text: a multi-vector (ColBERT: one
- * vector per kept token) or entities. The arrays are malloc'd; model_item_result_free. */
+ * vector per kept token) or entities; or, from an encode task that gives several outputs
+ * (model_encode_task.outputs), whichever of dense, sparse and multivector the item asked for.
+ * The arrays are malloc'd; model_item_result_free. */
 struct model_item_result {
 	float *vectors; /* [n_vectors][dims] */
 	int n_vectors, dims;
 	struct model_entity *entities; /* [n_entities] in text order */
 	int n_entities;
+	float *dense; /* [dense_dims], or NULL */
+	int dense_dims;
+	int32_t *sparse_ids; /* [n_sparse] vocabulary ids in increasing order, or NULL */
+	float *sparse_weights; /* [n_sparse] their weights (> 0) */
+	int n_sparse;
 };
 void model_item_result_free(struct model_item_result *r);
 
@@ -101,6 +108,27 @@ enum model_output {
 	MODEL_OUTPUT_DENSE = 1,
 	MODEL_OUTPUT_SPARSE = 2, /* dims = vocabulary size, mostly zeros; token() names a term */
 	MODEL_OUTPUT_MULTIVECTOR = 4, /* per-item struct model_item_result vectors */
+};
+#define MODEL_OUTPUTS_ALL 7u
+/* "dense", "sparse", "multivector" (one bit), or "" */
+const char *model_output_name(unsigned bit);
+
+/* Score options of the models that score in several ways (BGE-M3: dense, sparse, ColBERT
+ * MaxSim or a weighted mix of the three). */
+enum model_score_mode {
+	MODEL_SCORE_DEFAULT = 0, /* the model's own (BGE-M3: dense) */
+	MODEL_SCORE_DENSE,
+	MODEL_SCORE_SPARSE,
+	MODEL_SCORE_COLBERT,
+	MODEL_SCORE_HYBRID,
+};
+/* Parses "dense", "sparse", "colbert", "hybrid"; returns -1 for anything else. */
+int model_score_mode_parse(const char *s);
+const char *model_score_mode_name(enum model_score_mode m);
+struct score_params {
+	enum model_score_mode mode;
+	bool has_weights; /* false: the model's default weights */
+	float weights[3]; /* hybrid: dense, sparse, colbert */
 };
 
 /* One item as a task's prepare receives it. */
@@ -115,6 +143,9 @@ struct model_input {
 	bool truncate; /* false: a text past the model's limit fails with SY_ERR_LIMIT */
 	signed char normalize; /* encode: -1 the model's default, 0 off, 1 L2-normalise */
 	const struct extract_params *extract; /* extract: NULL for the defaults */
+	unsigned outputs; /* encode with a task that gives several outputs: the MODEL_OUTPUT_* bits
+			     wanted; 0: the task's output */
+	const struct score_params *score; /* score: NULL for the defaults */
 };
 
 /* An item after prepare: its tokens, and whatever else the model keeps for run. */
@@ -132,7 +163,14 @@ struct model_item {
 };
 
 struct model_encode_task {
-	enum model_output output; /* the one output this model gives */
+	enum model_output output; /* the one output this model gives (its default when outputs) */
+	/* 0: output alone. Else the MODEL_OUTPUT_* bits one run can give together (BGE-M3's dense,
+	 * sparse and multivector from one forward): run then ignores out and fills res[i] with the
+	 * outputs items[i].in->outputs asks for (0: output), dense in dense, sparse in sparse_ids
+	 * and sparse_weights, multivector in vectors; dims is the dense dims and output_dims tells
+	 * each output's. */
+	unsigned outputs;
+	int (*output_dims)(const void *impl, enum model_output o);
 	int (*dims)(const void *impl); /* floats per item (dense, sparse), or per vector */
 	enum sy_status (*prepare)(const void *impl, const struct model_input *in,
 	                          struct sy_error *err, struct model_prepared *out);
@@ -144,6 +182,7 @@ struct model_encode_task {
 };
 
 struct model_score_task {
+	bool modes; /* it takes struct score_params (model_input.score); else they are refused */
 	enum sy_status (*prepare)(const void *impl, const struct model_input *in,
 	                          struct sy_error *err, struct model_prepared *out);
 	enum sy_status (*run)(void *impl, const struct model_item *items, int n,
@@ -184,6 +223,10 @@ size_t model_bytes(const struct model *m); /* 0 when unknown */
 int model_max_tokens(const struct model *m); /* 0 when unknown */
 const char *model_prompt(const struct model *m, const char *name); /* NULL: none */
 int model_dims(const struct model *m); /* the encode task's dims; 0 without one */
+/* The MODEL_OUTPUT_* bits the encode task gives (one or several); 0 without one. */
+unsigned model_outputs(const struct model *m);
+/* Floats per item of output o (per vector for multivector); 0 when the model lacks it. */
+int model_output_dims(const struct model *m, enum model_output o);
 /* The fixed labels of an extractor, or NULL (zero-shot, or no extract task). */
 const char *const *model_labels(const struct model *m, int *n);
 /* The term of a sparse model's dimension id, or NULL. */

@@ -511,6 +511,54 @@ static enum sy_status pairs_items(const cJSON *arr, const char *name, bool strin
 	return SY_OK;
 }
 
+/* options: {"score_mode": "dense" | "sparse" | "colbert" | "hybrid",
+ *           "score_weights": [w_dense, w_sparse, w_colbert]} (BGE-M3); other keys are left
+ * alone. */
+static enum sy_status pairs_options(const cJSON *o, struct api_error *err,
+                                    struct pairs_request *out)
+{
+	if (!o || cJSON_IsNull(o))
+		return SY_OK;
+	if (!cJSON_IsObject(o))
+		return api_error_set(err, 400, "INVALID_INPUT", "options: expected object, got %s",
+		                     json_type_name(o));
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "score_mode");
+	if (m && !cJSON_IsNull(m)) {
+		const int mode = cJSON_IsString(m) ? model_score_mode_parse(m->valuestring) : -1;
+		if (mode < 0)
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "options.score_mode: expected one of dense, sparse, "
+			                     "colbert, hybrid");
+		out->score.mode = (enum model_score_mode)mode;
+		out->has_score = true;
+	}
+	const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "score_weights");
+	if (w && !cJSON_IsNull(w)) {
+		double sum = 0;
+		bool ok = cJSON_IsArray(w) && cJSON_GetArraySize(w) == 3;
+		int k = 0;
+		for (const cJSON *x = ok ? w->child : NULL; x; x = x->next, k++) {
+			if (!cJSON_IsNumber(x) || !(x->valuedouble >= 0 && x->valuedouble <= 1e6)) {
+				ok = false;
+				break;
+			}
+			out->score.weights[k] = (float)x->valuedouble;
+			sum += x->valuedouble;
+		}
+		if (!ok || !(sum > 0))
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "options.score_weights: expected [w_dense, w_sparse, "
+			                     "w_colbert], three numbers >= 0 with a positive sum");
+		if (out->score.mode != MODEL_SCORE_HYBRID)
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "options.score_weights: only with options.score_mode "
+			                     "hybrid");
+		out->score.has_weights = true;
+		out->has_score = true;
+	}
+	return SY_OK;
+}
+
 enum sy_status json_score_request_parse(const char *body, size_t len,
                                         const struct server_limits *lim, struct api_error *err,
                                         struct pairs_request *out)
@@ -521,7 +569,9 @@ enum sy_status json_score_request_parse(const char *body, size_t len,
 	if (pairs_query(cJSON_GetObjectItemCaseSensitive(out->doc, "query"), true, lim, err, out) !=
 	        SY_OK ||
 	    pairs_items(cJSON_GetObjectItemCaseSensitive(out->doc, "items"), "items", false, lim,
-	                err, out) != SY_OK) {
+	                err, out) != SY_OK ||
+	    pairs_options(cJSON_GetObjectItemCaseSensitive(out->doc, "options"), err, out) !=
+	        SY_OK) {
 		json_pairs_request_free(out);
 		return SY_ERR_INVALID_ARG;
 	}
@@ -562,6 +612,8 @@ enum sy_status json_rerank_request_parse(const char *body, size_t len,
 	int rd = 0;
 	if (s == SY_OK)
 		s = get_bool(out->doc, "return_documents", "", err, &rd);
+	if (s == SY_OK)
+		s = pairs_options(cJSON_GetObjectItemCaseSensitive(out->doc, "options"), err, out);
 	out->return_documents = rd;
 	if (s != SY_OK) {
 		json_pairs_request_free(out);

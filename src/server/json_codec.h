@@ -88,6 +88,8 @@ struct pairs_request {
 	size_t *lens; /* [n_items] */
 	int top_n; /* rerank: results to return (n_items when absent) */
 	bool return_documents; /* rerank */
+	struct score_params score; /* options.score_mode, options.score_weights (BGE-M3) */
+	bool has_score; /* either was given */
 };
 
 enum sy_status json_score_request_parse(const char *body, size_t len,

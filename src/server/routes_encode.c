@@ -43,15 +43,17 @@ static int by_index(const void *a, const void *b)
 	return ((const struct term *)a)->index - ((const struct term *)b)->index;
 }
 
-/* {"indices":[...],"values":[...],"tokens"?:[...]} of one item's vocabulary weights: those
- * above the threshold, the top_k largest when asked, in index order. */
-static bool write_sparse(struct request *rq, const char *model, const struct encode_request *req,
-                         const float *w, int dims, struct term *terms, struct sbuf *b)
+/* {"indices":[...],"values":[...],"tokens"?:[...]} of one item's terms (n of them, in index
+ * order): those above the threshold, the top_k largest when asked, in index order. terms is
+ * reordered. */
+static void write_terms(struct request *rq, const char *model, const struct encode_request *req,
+                        struct term *terms, int n, struct sbuf *b)
 {
-	int n = 0;
-	for (int v = 0; v < dims; v++)
-		if (w[v] > 0 && w[v] > req->sparse_threshold)
-			terms[n++] = (struct term){v, w[v]};
+	int m = 0;
+	for (int i = 0; i < n; i++)
+		if (terms[i].value > 0 && terms[i].value > req->sparse_threshold)
+			terms[m++] = terms[i];
+	n = m;
 	if (req->sparse_top_k > 0 && n > req->sparse_top_k) {
 		qsort(terms, (size_t)n, sizeof *terms, by_value_desc);
 		n = req->sparse_top_k;
@@ -82,6 +84,51 @@ static bool write_sparse(struct request *rq, const char *model, const struct enc
 		sbuf_putc(b, ']');
 	}
 	sbuf_putc(b, '}');
+}
+
+/* The same of a vocabulary-sized row of weights. */
+static void write_sparse(struct request *rq, const char *model, const struct encode_request *req,
+                         const float *w, int dims, struct term *terms, struct sbuf *b)
+{
+	int n = 0;
+	for (int v = 0; v < dims; v++)
+		if (w[v] > 0)
+			terms[n++] = (struct term){v, w[v]};
+	write_terms(rq, model, req, terms, n, b);
+}
+
+static void write_multivector(const struct model_item_result *r, struct sbuf *b)
+{
+	sbuf_printf(b, "{\"token_dims\":%d,\"num_tokens\":%d,\"values\":", r->dims, r->n_vectors);
+	json_write_floats(b, r->vectors, r->n_vectors * r->dims);
+	sbuf_putc(b, '}');
+}
+
+/* An item of a model that gave several outputs in one run (BGE-M3): each asked-for output under
+ * its key. */
+static bool write_outputs(struct request *rq, const char *model, const struct encode_request *req,
+                          const struct model_item_result *r, struct sbuf *b)
+{
+	if ((req->outputs & ENGINE_OUTPUT_DENSE) && r->dense) {
+		sbuf_printf(b, ",\"dense\":{\"dims\":%d,\"values\":", r->dense_dims);
+		json_write_floats(b, r->dense, r->dense_dims);
+		sbuf_putc(b, '}');
+	}
+	if (req->outputs & ENGINE_OUTPUT_SPARSE) {
+		struct term *terms =
+		    malloc((size_t)(r->n_sparse > 0 ? r->n_sparse : 1) * sizeof *terms);
+		if (!terms)
+			return false;
+		for (int k = 0; k < r->n_sparse; k++)
+			terms[k] = (struct term){r->sparse_ids[k], r->sparse_weights[k]};
+		sbuf_puts(b, ",\"sparse\":");
+		write_terms(rq, model, req, terms, r->n_sparse, b);
+		free(terms);
+	}
+	if ((req->outputs & ENGINE_OUTPUT_MULTIVECTOR) && r->vectors) {
+		sbuf_puts(b, ",\"multivector\":");
+		write_multivector(r, b);
+	}
 	return true;
 }
 
@@ -90,15 +137,17 @@ static void write_encode_response(struct request *rq, const char *model,
                                   struct response *rs)
 {
 	struct sbuf *b = &rs->body;
-	const bool sparse = (req->outputs & ENGINE_OUTPUT_SPARSE) != 0;
-	const bool multi = res->items != NULL;
+	/* Several outputs per item: results per item carry each, and no flat array. */
+	const bool several = res->items && !res->dense && (req->outputs & (req->outputs - 1)) != 0;
+	const bool sparse = !several && (req->outputs & ENGINE_OUTPUT_SPARSE) != 0;
+	const bool multi = !several && res->items != NULL;
 	struct term *terms = sparse ? malloc((size_t)res->dims * sizeof *terms) : NULL;
 	if (sparse && !terms) {
 		response_error_set(rs, 500, "INTERNAL", "out of memory");
 		return;
 	}
 	/* Rough size: ~13 bytes per float plus the ids; one reservation avoids regrowth. */
-	if (!sparse && !multi)
+	if (!sparse && !multi && !several)
 		sbuf_reserve(b, (size_t)res->n_items * ((size_t)res->dims * 13 + 64) + 256);
 	sbuf_puts(b, "{\"model\":");
 	json_write_str(b, model, -1);
@@ -111,6 +160,14 @@ static void write_encode_response(struct request *rq, const char *model,
 			json_write_str(b, req->ids[i], -1);
 		else
 			sbuf_printf(b, "\"item-%d\"", i);
+		if (several) {
+			if (!write_outputs(rq, model, req, &res->items[i], b)) {
+				response_error_set(rs, 500, "INTERNAL", "out of memory");
+				return;
+			}
+			sbuf_putc(b, '}');
+			continue;
+		}
 		if (sparse) {
 			sbuf_puts(b, ",\"sparse\":");
 			write_sparse(rq, model, req, res->dense + (size_t)i * (size_t)res->dims,
@@ -119,12 +176,9 @@ static void write_encode_response(struct request *rq, const char *model,
 			continue;
 		}
 		if (multi) {
-			const struct model_item_result *r = &res->items[i];
-			sbuf_printf(
-			    b, ",\"multivector\":{\"token_dims\":%d,\"num_tokens\":%d,\"values\":",
-			    r->dims, r->n_vectors);
-			json_write_floats(b, r->vectors, r->n_vectors * r->dims);
-			sbuf_puts(b, "}}");
+			sbuf_puts(b, ",\"multivector\":");
+			write_multivector(&res->items[i], b);
+			sbuf_putc(b, '}');
 			continue;
 		}
 		sbuf_printf(b, ",\"dense\":{\"dims\":%d,\"values\":", res->dims);

@@ -30,7 +30,8 @@ static bool run_pairs(struct request *rq, const char *model, const struct pairs_
 	    .task = ENGINE_TASK_SCORE,
 	    .score = {.items = {model, req->n_items, req->texts, req->lens, true},
 	              .query = req->query,
-	              .query_len = req->query_len}};
+	              .query_len = req->query_len,
+	              .params = req->has_score ? &req->score : NULL}};
 	if (!server_dispatch(rq, &er, rs, res))
 		return false;
 	*order = malloc((size_t)res->n_items * sizeof **order);

@@ -2,6 +2,7 @@
 #include "model/formats/weights.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/file.h"
 #include "model/formats/torch_ckpt.h"
@@ -30,4 +31,23 @@ enum sy_status model_weights_open(const char *dir, struct sy_error *err, struct 
 	                    "%s: neither model.safetensors nor pytorch_model.bin (sharded "
 	                    "checkpoints are not supported yet)",
 	                    dir);
+}
+
+enum sy_status model_weights_open_file(const char *dir, const char *name, struct sy_error *err,
+                                       struct safetensors **out)
+{
+	*out = NULL;
+	char *path = sy_path_join(dir, name);
+	if (!path)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	enum sy_status s;
+	const size_t n = strlen(name), ext = strlen(".safetensors");
+	if (!sy_path_exists(path))
+		s = sy_error_set(err, SY_ERR_NOT_FOUND, "%s: no such file", path);
+	else if (n > ext && !strcmp(name + n - ext, ".safetensors"))
+		s = safetensors_open(path, err, out);
+	else
+		s = torch_ckpt_open(path, err, out);
+	free(path);
+	return s;
 }

@@ -13,4 +13,10 @@
 enum sy_status model_weights_open(const char *dir, struct sy_error *err, struct safetensors **out,
                                   const char **file);
 
+/* Opens one named weight file of dir: a .safetensors file, or else a PyTorch checkpoint
+ * (torch.save's zip: pytorch_model.bin, BGE-M3's colbert_linear.pt). SY_ERR_NOT_FOUND when it is
+ * absent. */
+enum sy_status model_weights_open_file(const char *dir, const char *name, struct sy_error *err,
+                                       struct safetensors **out);
+
 #endif
