@@ -1,5 +1,7 @@
 /* Encoder architectures beyond the BERT family against their independent references (goldens
  * of the form {texts, models: {name: {ids, hidden, embeddings, ...}}}):
+ *   - Qwen3-Reranker (src/model/heads/lm_reranker.c over the decoder; golden
+ *     tests/golden/qwen3-rerank-tiny.json: scores from the yes/no logits);
  *   - the decoder used as an encoder (src/model/arch/decoder.c: Qwen3-Embedding;
  *     tools/reference/make_qwen3.py, tests/golden/qwen3-emb-tiny.json: BF16, grouped-query
  *     causal attention, q/k norms, last-token pooling, the query instruction prompt);
@@ -30,6 +32,7 @@
 #include "../include/switchyard.h"
 #include "base/file.h"
 #include "harness.h"
+#include "model_call.h"
 #include "model/arch/encoder.h"
 #include "model/families.h"
 #include "model/model.h"
@@ -40,6 +43,7 @@
 #define NOMIC "tests/fixtures/nomic-tiny"
 #define NOMIC_F16 "tests/fixtures/nomic-f16-tiny"
 #define QWEN3 "tests/fixtures/qwen3-emb-tiny"
+#define QWEN3_RERANK "tests/fixtures/qwen3-rerank-tiny"
 
 static cJSON *golden; /* the golden file of the test running */
 static cJSON *golden_new, *golden_nomic, *golden_qwen3;
@@ -502,6 +506,89 @@ static void test_qwen3_int8(void)
 	model_close(q);
 }
 
+/* Qwen3-Reranker: the card's prompt around each (query, document), the yes/no logits at the
+ * last position, scores within 1e-4 of the reference (one pair cut to the model's positions,
+ * one with its own instruction), batched == one by one, and the same through the engine. */
+static void test_qwen3_reranker(void)
+{
+	CHECK(is_family(QWEN3_RERANK, "lm-reranker"));
+	CHECK(is_family(QWEN3, "dense"));
+	char *text_g;
+	size_t len;
+	struct sy_error err = {0};
+	CHECK_EQ_INT(sy_file_read("tests/golden/qwen3-rerank-tiny.json", &err, &text_g, &len),
+	             SY_OK);
+	cJSON *g = cJSON_ParseWithLength(text_g, len);
+	free(text_g);
+	const cJSON *pairs = cJSON_GetObjectItemCaseSensitive(g, "pairs");
+	const cJSON *want = cJSON_GetObjectItemCaseSensitive(g, "scores");
+	const int n = cJSON_GetArraySize(pairs);
+	struct model *m = open_model(QWEN3_RERANK, LINEAR_FP32, 0);
+	if (!m) {
+		cJSON_Delete(g);
+		return;
+	}
+	struct model_input ins[8];
+	for (int i = 0; i < n; i++) {
+		const cJSON *pr = cJSON_GetArrayItem(pairs, i);
+		const char *q = cJSON_GetObjectItemCaseSensitive(pr, "query")->valuestring;
+		const char *d = cJSON_GetObjectItemCaseSensitive(pr, "document")->valuestring;
+		const cJSON *instr = cJSON_GetObjectItemCaseSensitive(pr, "instruction");
+		ins[i] = (struct model_input){
+		    .text = d,
+		    .len = strlen(d),
+		    .query = q,
+		    .query_len = strlen(q),
+		    .prefix = cJSON_IsString(instr) ? instr->valuestring : NULL,
+		    .prefix_len = cJSON_IsString(instr) ? strlen(instr->valuestring) : 0,
+		    .truncate = true,
+		    .normalize = -1};
+	}
+	float batched[8], alone[8];
+	int n_tokens[8];
+	CHECK_EQ_INT(model_run_inputs(m, MODEL_TASK_SCORE, ins, n, &err, batched, NULL, n_tokens),
+	             SY_OK);
+	double worst = 0;
+	for (int i = 0; i < n; i++) {
+		CHECK_EQ_INT(
+		    model_run_inputs(m, MODEL_TASK_SCORE, &ins[i], 1, &err, &alone[i], NULL, NULL),
+		    SY_OK);
+		CHECK(alone[i] == batched[i]);
+		CHECK_EQ_INT(n_tokens[i], cJSON_GetArraySize(cJSON_GetArrayItem(
+		                              cJSON_GetObjectItemCaseSensitive(g, "ids"), i)));
+		worst = fmax(worst, fabs(batched[i] - cJSON_GetArrayItem(want, i)->valuedouble));
+	}
+	CHECKF(worst < 1e-4, "reranker scores differ by %g", worst);
+	printf("  qwen3-rerank-tiny: scores within %.2g of the reference\n", worst);
+	/* a document past the limit with truncate off is refused before any work */
+	ins[2].truncate = false;
+	CHECK_EQ_INT(model_run_inputs(m, MODEL_TASK_SCORE, &ins[2], 1, &err, alone, NULL, NULL),
+	             SY_ERR_LIMIT);
+	model_close(m);
+	sy_engine_params ep = sy_engine_default_params();
+	ep.n_threads = 2;
+	sy_engine *e = NULL;
+	CHECK_EQ_INT(sy_engine_open(&ep, &e), 0);
+	if (e) {
+		CHECK_EQ_INT(sy_model_add(e, "rr", QWEN3_RERANK), 0);
+		const cJSON *p0 = cJSON_GetArrayItem(pairs, 0), *p1 = cJSON_GetArrayItem(pairs, 1);
+		const char *docs[] = {
+		    cJSON_GetObjectItemCaseSensitive(p0, "document")->valuestring,
+		    cJSON_GetObjectItemCaseSensitive(p1, "document")->valuestring};
+		sy_result *r = NULL;
+		CHECK_EQ_INT(sy_score(e, "rr",
+		                      cJSON_GetObjectItemCaseSensitive(p0, "query")->valuestring,
+		                      docs, 2, &r),
+		             0);
+		for (int i = 0; r && i < 2; i++)
+			CHECK(fabs(sy_result_score(r, (size_t)i) -
+			           cJSON_GetArrayItem(want, i)->valuedouble) < 1e-4);
+		sy_result_free(r);
+		sy_engine_close(e);
+	}
+	cJSON_Delete(g);
+}
+
 static cJSON *load_golden(const char *path)
 {
 	char *g;
@@ -546,6 +633,7 @@ int main(void)
 	RUN(test_nomic_refused);
 	RUN(test_qwen3_embedding);
 	RUN(test_qwen3_int8);
+	RUN(test_qwen3_reranker);
 	cJSON_Delete(golden_new);
 	cJSON_Delete(golden_nomic);
 	cJSON_Delete(golden_qwen3);

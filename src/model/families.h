@@ -24,6 +24,7 @@ typedef enum sy_status (*model_open_fn)(const struct model_desc *d,
 	X(bge_m3, "bge-m3") /* heads/bge_m3.c: colbert_linear.pt + sparse_linear.pt */            \
 	X(colbert, "colbert") /* heads/colbert.c: HF_ColBERT / artifact.metadata */               \
 	X(cross_encoder, "cross-encoder") /* heads/cross_encoder.c: *ForSequenceClassification */ \
+	X(lm_reranker, "lm-reranker") /* heads/lm_reranker.c: Qwen3-Reranker (yes/no logits) */   \
 	X(splade, "splade") /* heads/splade.c: (Distil)BertForMaskedLM */                         \
 	X(dense, "dense") /* heads/dense.c: any encoder (arch/encoder.h), pooled */               \
 	X(use_lite, "use-lite") /* arch/use_lite.c: TF.js Universal Sentence Encoder lite */

@@ -559,6 +559,22 @@ static enum sy_status pairs_options(const cJSON *o, struct api_error *err,
 	return SY_OK;
 }
 
+/* The optional top-level "instruction" of a score or rerank body. */
+static enum sy_status pairs_instruction(const cJSON *ins, const struct server_limits *lim,
+                                        struct api_error *err, struct pairs_request *out)
+{
+	if (!ins || cJSON_IsNull(ins))
+		return SY_OK;
+	if (!cJSON_IsString(ins))
+		return api_error_set(err, 400, "INVALID_INPUT",
+		                     "instruction: expected string, got %s", json_type_name(ins));
+	if (check_prefix("instruction", ins->valuestring, strlen(ins->valuestring), lim, err) !=
+	    SY_OK)
+		return SY_ERR_INVALID_ARG;
+	out->instruction = ins->valuestring;
+	return SY_OK;
+}
+
 enum sy_status json_score_request_parse(const char *body, size_t len,
                                         const struct server_limits *lim, struct api_error *err,
                                         struct pairs_request *out)
@@ -571,7 +587,9 @@ enum sy_status json_score_request_parse(const char *body, size_t len,
 	    pairs_items(cJSON_GetObjectItemCaseSensitive(out->doc, "items"), "items", false, lim,
 	                err, out) != SY_OK ||
 	    pairs_options(cJSON_GetObjectItemCaseSensitive(out->doc, "options"), err, out) !=
-	        SY_OK) {
+	        SY_OK ||
+	    pairs_instruction(cJSON_GetObjectItemCaseSensitive(out->doc, "instruction"), lim, err,
+	                      out) != SY_OK) {
 		json_pairs_request_free(out);
 		return SY_ERR_INVALID_ARG;
 	}
@@ -614,6 +632,9 @@ enum sy_status json_rerank_request_parse(const char *body, size_t len,
 		s = get_bool(out->doc, "return_documents", "", err, &rd);
 	if (s == SY_OK)
 		s = pairs_options(cJSON_GetObjectItemCaseSensitive(out->doc, "options"), err, out);
+	if (s == SY_OK)
+		s = pairs_instruction(cJSON_GetObjectItemCaseSensitive(out->doc, "instruction"),
+		                      lim, err, out);
 	out->return_documents = rd;
 	if (s != SY_OK) {
 		json_pairs_request_free(out);

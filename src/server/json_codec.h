@@ -89,6 +89,8 @@ struct pairs_request {
 	int top_n; /* rerank: results to return (n_items when absent) */
 	bool return_documents; /* rerank */
 	struct score_params score; /* options.score_mode, options.score_weights (BGE-M3) */
+	const char *instruction; /* "instruction": the task for models that read one (LLM
+	                            rerankers, ColBERT), or NULL */
 	bool has_score; /* either was given */
 };
 

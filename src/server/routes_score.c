@@ -31,6 +31,7 @@ static bool run_pairs(struct request *rq, const char *model, const struct pairs_
 	    .score = {.items = {model, req->n_items, req->texts, req->lens, true},
 	              .query = req->query,
 	              .query_len = req->query_len,
+	              .instruction = req->instruction,
 	              .params = req->has_score ? &req->score : NULL}};
 	if (!server_dispatch(rq, &er, rs, res))
 		return false;

@@ -15,7 +15,7 @@ models:
 YAML
 sy_start families --no-builtin-models --model stella=tests/fixtures/new-tiny \
 	--model gte-bf16=tests/fixtures/new-bf16-tiny --model nomic=tests/fixtures/nomic-tiny \
-	--model qwen3=tests/fixtures/qwen3-emb-tiny \
+	--model qwen3=tests/fixtures/qwen3-emb-tiny --model qwen3-rr=tests/fixtures/qwen3-rerank-tiny \
 	--config "$tmp/models.yaml"
 python3 - "$URL" <<'PY' || fail "families over HTTP"
 import http.client, json, math, sys, urllib.parse
@@ -74,6 +74,18 @@ assert st == 200, (st, r)
 worst = min(cos(d["embedding"], b) for d, b in zip(r["data"], gq["embeddings"]))
 assert worst >= 0.99999, ("qwen3 /v1/embeddings", worst)
 print("ok: Qwen3-Embedding over HTTP (/v1/encode with and without is_query, /v1/embeddings)")
+gr = json.load(open("tests/golden/qwen3-rerank-tiny.json"))
+q = gr["pairs"][0]["query"]
+docs = [p["document"] for p in gr["pairs"][:3]]  # the same query for the first two; the third
+st, r = call("POST", "/v1/rerank", {"model": "qwen3-rr", "query": q, "documents": docs[:2]})
+assert st == 200, (st, r)
+by_index = {x["index"]: x["relevance_score"] for x in r["results"]}
+assert all(abs(by_index[i] - gr["scores"][i]) < 1e-4 for i in range(2)), (by_index, gr["scores"])
+p3 = gr["pairs"][3]
+st, r = call("POST", "/v1/score/qwen3-rr", {"query": {"text": p3["query"]}, "items": [{"text": p3["document"]}],
+                                            "instruction": p3["instruction"]})
+assert st == 200 and abs(r["scores"][0]["score"] - gr["scores"][3]) < 1e-4, (st, r)
+print("ok: Qwen3-Reranker over HTTP (/v1/rerank, /v1/score with an instruction)")
 PY
 
 # The same through the CLI: a query gets s2p_query, --dense-dims picks 2_Dense_16.

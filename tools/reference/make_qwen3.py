@@ -13,6 +13,12 @@ q_norm / k_norm, rotary (rope_theta, rotate-half), grouped-query causal attentio
                                    the query instruction prompt).
   tests/golden/qwen3-emb-tiny.json  ids, last hidden states (after the final norm), embeddings,
                                    query embeddings with the prompt.
+  tests/fixtures/qwen3-rerank-tiny/  Qwen3-Reranker's layout: a Qwen3ForCausalLM with its own
+                                   lm_head (tie_word_embeddings false), no sentence-transformers
+                                   files; F32.
+  tests/golden/qwen3-rerank-tiny.json  (query, document) pairs with the card's prompt, their token
+                                   ids and scores (softmax of the "no" and "yes" logits at the last
+                                   position), one document cut to fit max_position_embeddings.
 
 The fixtures tokenize with the bert-base-uncased WordPiece files (whose post-processor appends
 [SEP], as Qwen3-Embedding's appends <|endoftext|>): the model pipeline is what is proven here.
@@ -155,8 +161,48 @@ def fixture(name, cfg, qwen3, dtype, seed):
     return dst, w
 
 
+RERANK_PREFIX = ("<|im_start|>system\nJudge whether the Document meets the requirements based on the Query "
+                 "and the Instruct provided. Note that the answer can only be \"yes\" or \"no\".<|im_end|>\n"
+                 "<|im_start|>user\n")
+RERANK_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+DEFAULT_INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
+
+
+def rerank(vocab):
+    """The Qwen3-Reranker fixture and its golden, as the model card computes the score."""
+    cfg = config(True, 64, 2, 4, 2, 16, 96, 256, "float32")
+    cfg["tie_word_embeddings"] = False
+    dst, w = fixture("qwen3-rerank-tiny", cfg, True, torch.float32, 6)
+    g = torch.Generator().manual_seed(7)
+    w["lm_head.weight"] = torch.randn(cfg["vocab_size"], cfg["hidden_size"], generator=g) * 0.3
+    safetensors_io.save(os.path.join(dst, "model.safetensors"), w)
+    tok = lambda t: [vocab[p] for p in wordpiece.tokenize(t, vocab)]  # no special tokens
+    pre, suf = tok(RERANK_PREFIX), tok(RERANK_SUFFIX)
+    room = cfg["max_position_embeddings"] - len(pre) - len(suf)
+    yes, no = vocab["yes"], vocab["no"]
+    pairs = [("what is the capital of France?", nm.TEXTS[2], None),
+             ("what is the capital of France?", "Paris is the capital and largest city of France.", None),
+             ("who founded the company?", nm.TEXTS[3] + " " + nm.TEXTS[3], None),
+             ("hello", "Hello", "Retrieve greetings that match the query")]
+    out = {"pairs": [], "ids": [], "scores": []}
+    W = {k: v.double() for k, v in w.items()}
+    for q, d, instr in pairs:
+        body = f"<Instruct>: {instr or DEFAULT_INSTRUCTION}\n<Query>: {q}\n<Document>: {d}"
+        ids = pre + tok(body)[:room] + suf
+        h = forward(cfg, w, ids)[-1]
+        yl, nl = float(h @ W["lm_head.weight"][yes]), float(h @ W["lm_head.weight"][no])
+        score = torch.softmax(torch.tensor([nl, yl], dtype=torch.float64), 0)[1].item()
+        out["pairs"].append({"query": q, "document": d, "instruction": instr})
+        out["ids"].append(ids)
+        out["scores"].append(score)
+    print(f"qwen3-rerank-tiny: token counts {[len(i) for i in out['ids']]}, scores {out['scores']}")
+    assert max(len(i) for i in out["ids"]) == cfg["max_position_embeddings"], "no pair was cut"
+    nm.write_json(os.path.join(nm.REPO, "tests", "golden", "qwen3-rerank-tiny.json"), out)
+
+
 def main():
     vocab = wordpiece.load_vocab(os.path.join(nm.FIX, "bert-tiny", "vocab.txt"))
+    rerank(vocab)
     cfg = config(True, 64, 3, 4, 2, 32, 96, 256, "bfloat16")
     dst, w = fixture("qwen3-emb-tiny", cfg, True, torch.bfloat16, 5)
     nm.st_files(dst, "lasttoken",
