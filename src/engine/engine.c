@@ -552,6 +552,33 @@ static enum sy_status queue_and_wait(struct engine *e, struct engine_model *m, s
 	return j->status;
 }
 
+/* Whether a request's dimensions can be given: the model's own size, or fewer when the model
+ * was trained for it (*kind says how) and its output is one dense vector. mu held. */
+static enum sy_status check_dimensions(const struct engine_model *m,
+                                       const struct engine_encode_request *r, struct sy_error *err,
+                                       enum model_matryoshka *kind)
+{
+	const unsigned want = r->outputs ? r->outputs : ENGINE_OUTPUT_DENSE;
+	if (r->dimensions < 0)
+		return sy_error_set(err, SY_ERR_INVALID_ARG, "dimensions must be positive");
+	if (want != ENGINE_OUTPUT_DENSE)
+		return sy_error_set(err, SY_ERR_INVALID_ARG,
+		                    "dimensions applies to dense output alone");
+	if (r->dimensions == m->dims)
+		return SY_OK;
+	if (r->dimensions > m->dims)
+		return sy_error_set(err, SY_ERR_INVALID_ARG,
+		                    "dimensions: model %s gives %d dimensions, %d were asked for",
+		                    m->id, m->dims, r->dimensions);
+	*kind = model_matryoshka(m->model);
+	if (*kind == MODEL_MRL_NONE)
+		return sy_error_set(err, SY_ERR_INVALID_ARG,
+		                    "dimensions: model %s (%d dimensions) is not trained for fewer "
+		                    "(Matryoshka); %d were asked for",
+		                    m->id, m->dims, r->dimensions);
+	return SY_OK;
+}
+
 /* A multi-output model's per-item results of a request for dense or sparse alone, as a
  * one-output model gives them: out->dense [n][dims] (sparse: vocabulary-sized, mostly zeros). */
 static enum sy_status flatten_items(struct engine_result *out, unsigned want, int dims)
@@ -605,6 +632,9 @@ enum sy_status engine_request_run(struct engine *e, const struct engine_request 
 	struct model_input frame = {0};
 	unsigned flat = 0; /* a multi-output model asked for dense or sparse alone */
 	int flat_dims = 0;
+	enum model_matryoshka mrl = MODEL_MRL_NONE;
+	if (s == SY_OK && req->task == ENGINE_TASK_ENCODE && req->encode.dimensions)
+		s = check_dimensions(m, &req->encode, err, &mrl);
 	if (s == SY_OK) {
 		frame = input_frame(m, req);
 		if (req->task == ENGINE_TASK_ENCODE && m->model->encode->outputs) {
@@ -649,6 +679,10 @@ enum sy_status engine_request_run(struct engine *e, const struct engine_request 
 	if (flat && flatten_items(out, flat, flat_dims) != SY_OK) {
 		engine_result_free(out);
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d items", n);
+	}
+	if (mrl != MODEL_MRL_NONE && out->dense && req->encode.dimensions < out->dims) {
+		model_matryoshka_apply(mrl, out->dense, n, out->dims, req->encode.dimensions);
+		out->dims = req->encode.dimensions;
 	}
 	out->tokenization_ms = (double)(t_queue - t_prep) / 1e6;
 	out->queue_ms = (double)(job.start_ns - job.admit_ns) / 1e6;

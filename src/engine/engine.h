@@ -165,6 +165,8 @@ struct engine_encode_request {
 	int normalize; /* -1 model default, 0 off, 1 on */
 	bool is_query; /* use the model's "query" prompt when it has one */
 	const char *instruction; /* prepended to each text when non-NULL (overrides prompts) */
+	int dimensions; /* > 0: dense vectors cut to this many dimensions (Matryoshka), for models
+	                   trained for it; 0: all */
 	/* The caller will ask engine_model_token for the sparse terms (return_tokens): a hint
 	 * for remote backends (the cluster gateway), which fetch the names with the result. */
 	bool want_tokens;

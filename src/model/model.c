@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/ops.h"
+
 enum pooling_mode pooling_mode_parse(const char *s)
 {
 	if (!s)
@@ -85,6 +87,22 @@ size_t model_bytes(const struct model *m)
 int model_max_tokens(const struct model *m)
 {
 	return m->ops->max_tokens ? m->ops->max_tokens(m->impl) : 0;
+}
+
+enum model_matryoshka model_matryoshka(const struct model *m)
+{
+	return m->ops->matryoshka ? m->ops->matryoshka(m->impl) : MODEL_MRL_NONE;
+}
+
+void model_matryoshka_apply(enum model_matryoshka kind, float *v, int n, int dims, int keep)
+{
+	for (int i = 0; i < n; i++) {
+		float *row = v + (size_t)i * dims, *dst = v + (size_t)i * keep;
+		if (kind == MODEL_MRL_LAYER_NORM) /* torch's F.layer_norm: no affine, eps 1e-5 */
+			layer_norm_f32(row, row, NULL, NULL, dims, 1e-5f);
+		memmove(dst, row, (size_t)keep * sizeof *dst);
+		l2_normalize_f32(dst, keep);
+	}
 }
 
 const char *model_prompt(const struct model *m, const char *name)

@@ -199,12 +199,18 @@ struct model_extract_task {
 	                      struct sy_error *err, struct model_item_result *res);
 };
 
+/* How a model gives fewer dimensions than it has (Matryoshka representation learning), for the
+ * models trained for it: the first N dimensions, renormalised; nomic-embed-text-v1.5's recipe
+ * first applies a layer norm (no affine) over the full vector. NONE: not trained for it. */
+enum model_matryoshka { MODEL_MRL_NONE = 0, MODEL_MRL_TRUNCATE, MODEL_MRL_LAYER_NORM };
+
 struct model_ops {
 	void (*close)(void *impl);
 	size_t (*bytes)(const void *impl); /* resident: weights plus the scratch of a full batch */
 	int (*max_tokens)(const void *impl); /* the sequence limit, or 0 when unknown */
 	const char *(*prompt)(const void *impl, const char *name); /* sentence-transformers */
 	void (*free_extra)(void *extra); /* NULL: prepare never sets extra */
+	enum model_matryoshka (*matryoshka)(const void *impl); /* NULL: MODEL_MRL_NONE */
 };
 
 struct model {
@@ -222,6 +228,10 @@ void model_close(struct model *m);
 size_t model_bytes(const struct model *m); /* 0 when unknown */
 int model_max_tokens(const struct model *m); /* 0 when unknown */
 const char *model_prompt(const struct model *m, const char *name); /* NULL: none */
+enum model_matryoshka model_matryoshka(const struct model *m);
+/* Reduces n dense vectors of dims floats (rows of v, in place) to their first keep dimensions
+ * as kind says, each L2-normalised: the result is [n][keep] at v. */
+void model_matryoshka_apply(enum model_matryoshka kind, float *v, int n, int dims, int keep);
 int model_dims(const struct model *m); /* the encode task's dims; 0 without one */
 /* The MODEL_OUTPUT_* bits the encode task gives (one or several); 0 without one. */
 unsigned model_outputs(const struct model *m);

@@ -169,6 +169,14 @@ static enum sy_status parse_encode_params(const cJSON *p, const struct server_li
 			return SY_ERR_INVALID_ARG;
 		r->instruction = ins->valuestring;
 	}
+	const cJSON *dm = cJSON_GetObjectItemCaseSensitive(p, "dimensions");
+	if (dm && !cJSON_IsNull(dm)) {
+		if (!cJSON_IsNumber(dm) || !(dm->valuedouble >= 1 && dm->valuedouble <= 1e6) ||
+		    floor(dm->valuedouble) != dm->valuedouble)
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "params.dimensions: expected a positive integer");
+		r->dimensions = (int)dm->valuedouble;
+	}
 	const cJSON *tk = cJSON_GetObjectItemCaseSensitive(p, "sparse_top_k");
 	if (tk && !cJSON_IsNull(tk)) {
 		if (!cJSON_IsNumber(tk) || !(tk->valuedouble >= 1 && tk->valuedouble <= 1e7) ||

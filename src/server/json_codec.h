@@ -37,6 +37,7 @@ struct encode_request {
 	int sparse_top_k; /* sparse output: keep the k largest weights; 0 = all */
 	double sparse_threshold; /* sparse output: keep weights above this (default 0) */
 	bool return_tokens; /* sparse output: the vocabulary piece of each index */
+	int dimensions; /* params.dimensions: Matryoshka size, 0 = the model's */
 	/* extract */
 	const char **labels; /* [n_labels] or NULL */
 	int n_labels;

@@ -212,6 +212,7 @@ void route_encode(struct request *rq, const char *model, struct response *rs)
 	               .normalize = req.normalize,
 	               .is_query = req.is_query,
 	               .instruction = req.instruction,
+	               .dimensions = req.dimensions,
 	               .want_tokens = req.return_tokens}};
 	struct engine_result res = {0};
 	if (!server_dispatch(rq, &er, rs, &res)) {

@@ -4,8 +4,9 @@
  * strings (token-id arrays are refused: our models have their own vocabularies), embeddings come
  * back as float arrays or, with encoding_format "base64", as the base64 of little-endian float32
  * bytes, and usage counts the tokens the model's real tokenizer produced (special tokens
- * included). `dimensions` is accepted only when it equals the model's size: Matryoshka
- * truncation would silently degrade models not trained for it. Texts longer than the model's
+ * included). `dimensions` below the model's size is accepted only for models trained for it
+ * (Matryoshka: nomic-embed-text-v1.5, Qwen3-Embedding; the engine refuses it for the others,
+ * whose truncated vectors would be silently worse). Texts longer than the model's
  * limit are truncated (the OpenAI service refuses them; truncating is the friendlier choice for
  * an embedding server, and /v1/encode offers truncate:false). */
 #include <stdio.h>
@@ -54,40 +55,16 @@ void route_embeddings(struct request *rq, struct response *rs)
 		response_error(rs, &ae);
 		return;
 	}
-	struct engine *e = rq->srv->engine;
-	struct sy_error err = {0};
-	if (req.dimensions) {
-		/* Refuse before any work when the size is already known (the model was loaded
-		 * once); otherwise check after encoding. */
-		struct engine_model_info info;
-		if (engine_model_get(e, req.model, &err, &info) != SY_OK) {
-			api_error_from_engine(&ae, &err, atomic_load(&rq->srv->draining));
-			response_error(rs, &ae);
-			goto out;
-		}
-		if (info.dims && info.dims != req.dimensions) {
-			response_error_set(rs, 400, "INVALID_INPUT",
-			                   "dimensions: model %s has %d dimensions, %d were asked "
-			                   "for (reducing dimensions is not supported)",
-			                   req.model, info.dims, req.dimensions);
-			goto out;
-		}
-	}
 	struct engine_request er = {
 	    .task = ENGINE_TASK_ENCODE,
 	    .encode = {.items = {req.model, req.n_inputs, req.texts, req.lens, true},
 	               .outputs = ENGINE_OUTPUT_DENSE,
-	               .normalize = -1}};
+	               .normalize = -1,
+	               .dimensions = req.dimensions}};
 	struct engine_result res = {0};
 	if (!server_dispatch(rq, &er, rs, &res))
 		goto out;
-	if (req.dimensions && req.dimensions != res.dims)
-		response_error_set(rs, 400, "INVALID_INPUT",
-		                   "dimensions: model %s has %d dimensions, %d were asked for "
-		                   "(reducing dimensions is not supported)",
-		                   req.model, res.dims, req.dimensions);
-	else
-		write_embeddings_response(rq, &req, &res, rs);
+	write_embeddings_response(rq, &req, &res, rs);
 	engine_result_free(&res);
 out:
 	json_embeddings_request_free(&req);

@@ -86,6 +86,29 @@ st, r = call("POST", "/v1/score/qwen3-rr", {"query": {"text": p3["query"]}, "ite
                                             "instruction": p3["instruction"]})
 assert st == 200 and abs(r["scores"][0]["score"] - gr["scores"][3]) < 1e-4, (st, r)
 print("ok: Qwen3-Reranker over HTTP (/v1/rerank, /v1/score with an instruction)")
+# Matryoshka dimensions, computed here from the goldens: nomic-embed-text-v1.5's recipe (layer
+# norm without affine, eps 1e-5, the first N, L2) and Qwen3-Embedding's (the first N, L2).
+def l2(v):
+    n = math.sqrt(sum(x * x for x in v))
+    return [x / n for x in v]
+def layer_norm(v, eps=1e-5):
+    mu = sum(v) / len(v)
+    var = sum((x - mu) ** 2 for x in v) / len(v)
+    return [(x - mu) / math.sqrt(var + eps) for x in v]
+for model, golden_rows, recipe in (("nomic", gn["search_document"], lambda v: l2(layer_norm(v)[:16])),
+                                   ("qwen3", gq["embeddings"], lambda v: l2(v[:16]))):
+    got = encode(model, {"dimensions": 16})
+    assert all(len(a) == 16 for a in got), model
+    worst = min(cos(a, recipe(b)) for a, b in zip(got, golden_rows))
+    assert worst >= 0.99999 and all(abs(math.sqrt(sum(x * x for x in a)) - 1) < 1e-5 for a in got), (model, worst)
+st, r = call("POST", "/v1/embeddings", {"model": "qwen3", "input": g["texts"][:2], "dimensions": 16})
+assert st == 200 and len(r["data"][0]["embedding"]) == 16, (st, r)
+for model, why in (("stella", "not trained"), ("gte-bf16", "not trained")):
+    st, r = call("POST", f"/v1/encode/{model}", {"items": [{"text": "x"}], "params": {"dimensions": 8}})
+    assert st == 400 and why in r["error"]["message"], (model, st, r)
+st, r = call("POST", "/v1/encode/qwen3", {"items": [{"text": "x"}], "params": {"dimensions": 65}})
+assert st == 400 and "dimensions" in r["error"]["message"], (st, r)
+print("ok: Matryoshka dimensions (nomic's and Qwen3's recipes; refused for models not trained for it)")
 PY
 
 # The same through the CLI: a query gets s2p_query, --dense-dims picks 2_Dense_16.

@@ -566,6 +566,8 @@ enum sy_status decoder_encoder_open(const struct model_desc *d, const struct saf
 	                        .arch = m->arch,
 	                        .hidden = m->cfg.hidden,
 	                        .vocab_size = m->cfg.vocab,
-	                        .max_tokens = m->cfg.max_positions};
+	                        .max_tokens = m->cfg.max_positions,
+	                        /* Qwen3-Embedding is trained for it (32 up to its size) */
+	                        .matryoshka = qwen3 ? MODEL_MRL_TRUNCATE : MODEL_MRL_NONE};
 	return SY_OK;
 }

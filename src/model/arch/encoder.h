@@ -52,6 +52,7 @@ struct encoder {
 	 * sentence-transformers files name no such prompts (NomicBERT's "search_query: "), or
 	 * NULL. */
 	const char *query_prefix, *document_prefix;
+	int matryoshka; /* enum model_matryoshka: how it gives fewer dimensions, if trained to */
 };
 
 /* The architectures, in detection order: X(symbol prefix, what it reads). Each file defines

@@ -19,6 +19,7 @@
 #include "model/arch/encoder.h"
 #include "model/arch/rope_glu.h"
 #include "model/arch/weight_loader.h"
+#include "model/model.h"
 #include "tensor/rope.h"
 
 /* The first of two keys present (n_embd or hidden_size), as an int in [lo, 1 << 24]. */
@@ -162,6 +163,7 @@ enum sy_status nomic_bert_encoder_open(const struct model_desc *d, const struct 
 	if (s == SY_OK) {
 		out->query_prefix = "search_query: ";
 		out->document_prefix = "search_document: ";
+		out->matryoshka = MODEL_MRL_LAYER_NORM; /* v1.5's recipe (768 down to 64) */
 	}
 	return s;
 }

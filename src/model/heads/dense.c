@@ -137,7 +137,15 @@ static int dense_dims(const void *impl)
 	return ((const struct dense *)impl)->head.dims;
 }
 
+static enum model_matryoshka dense_matryoshka(const void *impl)
+{
+	const struct dense *b = impl;
+	/* Only the encoder's own output is trained for it, not a Dense projection after it. */
+	return b->head.n_dense ? MODEL_MRL_NONE : (enum model_matryoshka)b->enc.matryoshka;
+}
+
 static const struct model_ops dense_ops = {
+    .matryoshka = dense_matryoshka,
     .close = dense_close,
     .bytes = dense_bytes,
     .max_tokens = dense_max_tokens,
