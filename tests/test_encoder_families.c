@@ -1,5 +1,8 @@
 /* Encoder architectures beyond the BERT family against their independent references (goldens
  * of the form {texts, models: {name: {ids, hidden, embeddings, ...}}}):
+ *   - EmbeddingGemma (decoder.c's Gemma3: tools/reference/make_gemma3.py, golden
+ *     tests/golden/embeddinggemma-tiny.json: bidirectional, sliding and full layers, sandwich
+ *     norms, two Dense layers after pooling, query / document prompts);
  *   - Qwen3-Reranker (src/model/heads/lm_reranker.c over the decoder; golden
  *     tests/golden/qwen3-rerank-tiny.json: scores from the yes/no logits);
  *   - the decoder used as an encoder (src/model/arch/decoder.c: Qwen3-Embedding;
@@ -44,9 +47,10 @@
 #define NOMIC_F16 "tests/fixtures/nomic-f16-tiny"
 #define QWEN3 "tests/fixtures/qwen3-emb-tiny"
 #define QWEN3_RERANK "tests/fixtures/qwen3-rerank-tiny"
+#define GEMMA "tests/fixtures/embeddinggemma-tiny"
 
 static cJSON *golden; /* the golden file of the test running */
-static cJSON *golden_new, *golden_nomic, *golden_qwen3;
+static cJSON *golden_new, *golden_nomic, *golden_qwen3, *golden_gemma;
 
 static const cJSON *model_golden(const char *name)
 {
@@ -589,6 +593,50 @@ static void test_qwen3_reranker(void)
 	cJSON_Delete(g);
 }
 
+/* EmbeddingGemma: hidden states (sliding layers with a window narrower than the texts, full
+ * layers), the sentence embedding through two Dense layers, and its query / document prompts
+ * through the engine; causal Gemma3 and soft-capping refused. */
+static void test_embeddinggemma(void)
+{
+	golden = golden_gemma;
+	check_hidden(GEMMA, "embeddinggemma-tiny", "gemma3");
+	struct model *m = open_model(GEMMA, LINEAR_FP32, 0);
+	if (!m)
+		return;
+	double c = embeddings_vs(m, "embeddinggemma-tiny", "embeddings", NULL);
+	CHECKF(c >= 0.99999, "embeddings cosine %.7f", c);
+	model_close(m);
+	sy_engine_params ep = sy_engine_default_params();
+	ep.n_threads = 2;
+	sy_engine *e = NULL;
+	CHECK_EQ_INT(sy_engine_open(&ep, &e), 0);
+	if (!e)
+		return;
+	CHECK_EQ_INT(sy_model_add(e, "eg", GEMMA), 0);
+	const char *t[] = {text(3), text(1)};
+	sy_encode_params p = sy_encode_default_params();
+	for (int query = 0; query <= 1; query++) {
+		p.is_query = query;
+		sy_result *r = NULL;
+		CHECK_EQ_INT(sy_encode(e, "eg", t, 2, &p, &r), 0);
+		for (int i = 0; r && i < 2; i++) {
+			size_t dims = 0;
+			const float *v = sy_result_dense(r, (size_t)i, &dims);
+			const cJSON *want =
+			    row(model_golden("embeddinggemma-tiny"),
+			        query ? "query_embeddings" : "document_embeddings", i ? 1 : 3);
+			CHECKF(v && cosine_vs(v, want, (int)dims) >= 0.99999,
+			       "engine, query=%d item %d", query, i);
+		}
+		sy_result_free(r);
+	}
+	sy_engine_close(e);
+	expect_refused(GEMMA, "use_bidirectional_attention", "false",
+	               "use_bidirectional_attention");
+	expect_refused(GEMMA, "attn_logit_softcapping", "50.0", "attn_logit_softcapping");
+	expect_refused(GEMMA, "hidden_activation", "\"silu\"", "hidden_activation");
+}
+
 static cJSON *load_golden(const char *path)
 {
 	char *g;
@@ -621,6 +669,7 @@ int main(void)
 	golden_new = load_golden("tests/golden/new-tiny.json");
 	golden_nomic = load_golden("tests/golden/nomic-tiny.json");
 	golden_qwen3 = load_golden("tests/golden/qwen3-emb-tiny.json");
+	golden_gemma = load_golden("tests/golden/embeddinggemma-tiny.json");
 	RUN(test_hidden_f32_ntk);
 	RUN(test_hidden_bf16_split_qkv);
 	RUN(new_test_embeddings);
@@ -634,8 +683,10 @@ int main(void)
 	RUN(test_qwen3_embedding);
 	RUN(test_qwen3_int8);
 	RUN(test_qwen3_reranker);
+	RUN(test_embeddinggemma);
 	cJSON_Delete(golden_new);
 	cJSON_Delete(golden_nomic);
 	cJSON_Delete(golden_qwen3);
+	cJSON_Delete(golden_gemma);
 	return harness_summary();
 }

@@ -16,6 +16,7 @@ YAML
 sy_start families --no-builtin-models --model stella=tests/fixtures/new-tiny \
 	--model gte-bf16=tests/fixtures/new-bf16-tiny --model nomic=tests/fixtures/nomic-tiny \
 	--model qwen3=tests/fixtures/qwen3-emb-tiny --model qwen3-rr=tests/fixtures/qwen3-rerank-tiny \
+	--model gemma=tests/fixtures/embeddinggemma-tiny \
 	--config "$tmp/models.yaml"
 python3 - "$URL" <<'PY' || fail "families over HTTP"
 import http.client, json, math, sys, urllib.parse
@@ -86,6 +87,11 @@ st, r = call("POST", "/v1/score/qwen3-rr", {"query": {"text": p3["query"]}, "ite
                                             "instruction": p3["instruction"]})
 assert st == 200 and abs(r["scores"][0]["score"] - gr["scores"][3]) < 1e-4, (st, r)
 print("ok: Qwen3-Reranker over HTTP (/v1/rerank, /v1/score with an instruction)")
+ge = json.load(open("tests/golden/embeddinggemma-tiny.json"))["models"]["embeddinggemma-tiny"]
+for params, key in ((None, "document_embeddings"), ({"is_query": True}, "query_embeddings")):
+    worst = min(cos(a, b) for a, b in zip(encode("gemma", params), ge[key]))
+    assert worst >= 0.99999, ("gemma", key, worst)
+print("ok: EmbeddingGemma over HTTP (document and query prompts)")
 # Matryoshka dimensions, computed here from the goldens: nomic-embed-text-v1.5's recipe (layer
 # norm without affine, eps 1e-5, the first N, L2) and Qwen3-Embedding's (the first N, L2).
 def l2(v):

@@ -1,6 +1,6 @@
 /* Decoder-only transformers used as encoders (model_type "qwen3": Qwen3-Embedding and
- * Qwen3-Reranker; "qwen2": mxbai-rerank-v2), as transformers' modeling_qwen3.py and
- * modeling_qwen2.py compute them:
+ * Qwen3-Reranker; "qwen2"; "gemma3_text": EmbeddingGemma, see struct dec_config), as
+ * transformers' modeling_qwen3.py, modeling_qwen2.py and modeling_gemma3.py compute them:
  *
  *   x = embed_tokens[id]
  *   per layer (pre-norm):
@@ -42,12 +42,22 @@ struct dec_config {
 	int vocab, hidden, layers, heads, kv_heads, head_dim, intermediate, max_positions;
 	float eps;
 	double rope_theta;
-	bool qk_norm; /* Qwen3 */
+	bool qk_norm; /* Qwen3, Gemma3 */
 	bool qkv_bias, o_bias;
+	/* Gemma3 (EmbeddingGemma): bidirectional attention, RMSNorm scaling by (1 + w), embeddings
+	 * times sqrt(hidden), a norm after attention and around the MLP ("sandwich"), GELU-tanh
+	 * gate, scores scaled by query_pre_attn_scalar^-0.5, and sliding-window layers (keys within
+	 * sliding_window - 1 either side) with their own rotary base. */
+	bool gemma;
+	float attn_scale;
+	int window; /* |i - j| <= window on sliding layers */
+	double rope_local_theta;
+	bool *sliding; /* [layers] */
 };
 
 struct dec_layer {
-	float *in_norm, *post_norm; /* [H] */
+	float *in_norm, *post_norm; /* [H]; Gemma3: post_norm follows attention */
+	float *pre_ff_norm, *post_ff_norm; /* [H], Gemma3 */
 	struct linear qkv; /* [(nh + 2 nkv) hd][H]: q, k, v stacked */
 	float *qkv_b; /* or NULL */
 	float *q_norm, *k_norm; /* [hd], Qwen3 */
@@ -63,7 +73,7 @@ struct decoder {
 	float *embed; /* [vocab][H] */
 	float *final_norm; /* [H] */
 	struct dec_layer *layers;
-	struct rope_table rope;
+	struct rope_table rope, rope_local; /* rope_local: Gemma3's sliding layers */
 	size_t weight_bytes;
 	struct sy_pool *pool;
 	/* scratch, grown to the largest batch */
@@ -76,9 +86,80 @@ struct decoder {
 
 /* ---- config ---- */
 
+/* Gemma3's own keys (after the shared ones): the attention scale, the sliding layers and
+ * their window and rotary base, bidirectional attention; what this file does not compute
+ * (causal Gemma3, logit soft-capping, another activation) is refused naming the key. */
+static enum sy_status parse_gemma(const cJSON *o, const char *p, struct sy_error *err,
+                                  struct dec_config *c)
+{
+	c->gemma = true;
+	c->qk_norm = true;
+	double scalar, window;
+	enum sy_status s =
+	    json_read_number(o, "query_pre_attn_scalar", p, 1e-6, 1e9, c->head_dim, err, &scalar);
+	c->attn_scale = (float)(1.0 / sqrt(scalar));
+	if (s == SY_OK)
+		s = json_read_number(o, "sliding_window", p, 1, 1 << 24, 4096, err, &window);
+	c->window = (int)window - 1; /* distance < sliding_window */
+	if (s == SY_OK)
+		s = json_read_number(o, "rope_local_base_freq", p, 1.0000001, 1e12, 10000.0, err,
+		                     &c->rope_local_theta);
+	bool bidir = false;
+	if (s == SY_OK)
+		s = json_read_bool(o, "use_bidirectional_attention", p, false, err, &bidir);
+	if (s == SY_OK && !bidir)
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "%s: use_bidirectional_attention false (causal Gemma3) is not "
+		                    "supported; EmbeddingGemma sets it",
+		                    p);
+	const cJSON *cap = cJSON_GetObjectItemCaseSensitive(o, "attn_logit_softcapping");
+	if (s == SY_OK && cap && !cJSON_IsNull(cap))
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "%s: attn_logit_softcapping is not supported", p);
+	const char *act = "";
+	if (s == SY_OK)
+		s = json_read_string(o, "hidden_activation", p, "gelu_pytorch_tanh", err, &act);
+	if (s == SY_OK && strcmp(act, "gelu_pytorch_tanh"))
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "%s: hidden_activation \"%.40s\" is not supported "
+		                    "(gelu_pytorch_tanh)",
+		                    p, act);
+	if (s != SY_OK)
+		return s;
+	c->sliding = calloc((size_t)c->layers, sizeof *c->sliding);
+	if (!c->sliding)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	const cJSON *types = cJSON_GetObjectItemCaseSensitive(o, "layer_types");
+	if (cJSON_IsArray(types)) {
+		if (cJSON_GetArraySize(types) != c->layers)
+			return sy_error_set(err, SY_ERR_FORMAT,
+			                    "%s: layer_types has %d entries for %d layers", p,
+			                    cJSON_GetArraySize(types), c->layers);
+		for (int i = 0; i < c->layers; i++) {
+			const cJSON *t = cJSON_GetArrayItem(types, i);
+			const bool sl =
+			    cJSON_IsString(t) && !strcmp(t->valuestring, "sliding_attention");
+			if (!sl &&
+			    !(cJSON_IsString(t) && !strcmp(t->valuestring, "full_attention")))
+				return sy_error_set(err, SY_ERR_UNSUPPORTED,
+				                    "%s: layer_types[%d]: not sliding_attention or "
+				                    "full_attention",
+				                    p, i);
+			c->sliding[i] = sl;
+		}
+		return SY_OK;
+	}
+	long pattern;
+	s = json_read_int(o, "sliding_window_pattern", p, 1, 1000, 6, err, &pattern);
+	for (int i = 0; s == SY_OK && i < c->layers; i++)
+		c->sliding[i] = (i + 1) % pattern != 0;
+	return s;
+}
+
 static enum sy_status parse_config(const struct model_desc *d, bool qwen3, struct sy_error *err,
                                    struct dec_config *c)
 {
+	const bool gemma = !strcmp(d->model_type, "gemma3_text");
 	const cJSON *o = d->config;
 	const char *p = d->config_name;
 	memset(c, 0, sizeof *c);
@@ -114,9 +195,16 @@ static enum sy_status parse_config(const struct model_desc *d, bool qwen3, struc
 	double eps;
 	enum sy_status s = json_read_number(o, "rms_norm_eps", p, 0, 1, 1e-6, err, &eps);
 	c->eps = (float)eps;
+	c->attn_scale = (float)(1.0 / sqrt((double)c->head_dim));
 	if (s == SY_OK)
 		s = json_read_number(o, "rope_theta", p, 1.0000001, 1e12, 10000.0, err,
 		                     &c->rope_theta);
+	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "rope_scaling");
+	if (s == SY_OK && rs && !cJSON_IsNull(rs))
+		return sy_error_set(err, SY_ERR_UNSUPPORTED, "%s: rope_scaling is not supported",
+		                    p);
+	if (s == SY_OK && gemma)
+		return parse_gemma(o, p, err, c);
 	bool flag = false;
 	if (s == SY_OK)
 		s = json_read_bool(o, "attention_bias", p, !qwen3, err, &flag);
@@ -127,10 +215,6 @@ static enum sy_status parse_config(const struct model_desc *d, bool qwen3, struc
 	if (s == SY_OK && flag)
 		return sy_error_set(err, SY_ERR_UNSUPPORTED,
 		                    "%s: use_sliding_window true is not supported", p);
-	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "rope_scaling");
-	if (s == SY_OK && rs && !cJSON_IsNull(rs))
-		return sy_error_set(err, SY_ERR_UNSUPPORTED, "%s: rope_scaling is not supported",
-		                    p);
 	const char *act = "silu";
 	if (s == SY_OK)
 		s = json_read_string(o, "hidden_act", p, "silu", err, &act);
@@ -154,6 +238,8 @@ static void decoder_free(struct decoder *m)
 		linear_free(&L->down);
 		free(L->in_norm);
 		free(L->post_norm);
+		free(L->pre_ff_norm);
+		free(L->post_ff_norm);
 		free(L->qkv_b);
 		free(L->q_norm);
 		free(L->k_norm);
@@ -163,6 +249,8 @@ static void decoder_free(struct decoder *m)
 	free(m->embed);
 	free(m->final_norm);
 	rope_table_free(&m->rope);
+	rope_table_free(&m->rope_local);
+	free(m->cfg.sliding);
 	sy_pool_free(m->pool);
 	float *bufs[] = {m->x, m->h, m->proj, m->qkvx, m->ctx, m->ug, m->attn_scratch, m->causal};
 	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
@@ -224,6 +312,12 @@ static enum sy_status load_layer(struct weight_loader *l, const struct dec_confi
 	if (s == SY_OK)
 		s = weight_tensor(l, &L->post_norm, 1, (int64_t[]){H},
 		                  "layers.%d.post_attention_layernorm.weight", li);
+	if (s == SY_OK && c->gemma)
+		s = weight_tensor(l, &L->pre_ff_norm, 1, (int64_t[]){H},
+		                  "layers.%d.pre_feedforward_layernorm.weight", li);
+	if (s == SY_OK && c->gemma)
+		s = weight_tensor(l, &L->post_ff_norm, 1, (int64_t[]){H},
+		                  "layers.%d.post_feedforward_layernorm.weight", li);
 	if (s == SY_OK)
 		s = load_stacked(l, li, qkv, qkv_rows, 3, H, c->qkv_bias, &L->qkv, &L->qkv_b);
 	if (s == SY_OK && c->qk_norm)
@@ -326,23 +420,25 @@ struct fwd {
 
 /* Per row of this part: q/k norms, rotary, then q and the key/value heads each query head reads
  * laid side by side in qkvx ([q | k | v], nh heads each), as the attention kernel wants them. */
-static void heads_prepare(struct fwd *f, const struct dec_layer *L, int ith, int nth)
+static void heads_prepare(struct fwd *f, const struct dec_layer *L, bool sliding, int ith, int nth)
 {
 	struct decoder *m = f->m;
 	const struct dec_config *c = &m->cfg;
 	const int hd = c->head_dim, nh = c->heads, nkv = c->kv_heads, A = nh * hd;
 	const int P = (nh + 2 * nkv) * hd, group = nh / nkv;
+	const float off = c->gemma ? 1.0f : 0.0f; /* Gemma's norms scale by (1 + w) */
 	int lo, hi;
 	sy_split(f->rows, ith, nth, &lo, &hi);
 	for (int r = lo; r < hi; r++) {
 		float *p = m->proj + (size_t)r * P, *q = p, *k = p + A, *v = k + nkv * hd;
 		if (c->qk_norm) {
 			for (int h = 0; h < nh; h++)
-				rms_norm_f32(q + h * hd, q + h * hd, L->q_norm, 0.0f, hd, c->eps);
+				rms_norm_f32(q + h * hd, q + h * hd, L->q_norm, off, hd, c->eps);
 			for (int h = 0; h < nkv; h++)
-				rms_norm_f32(k + h * hd, k + h * hd, L->k_norm, 0.0f, hd, c->eps);
+				rms_norm_f32(k + h * hd, k + h * hd, L->k_norm, off, hd, c->eps);
 		}
-		rope_apply(&m->rope, q, P, 1, &m->pos_ids[r], nh + nkv, hd);
+		rope_apply(sliding ? &m->rope_local : &m->rope, q, P, 1, &m->pos_ids[r], nh + nkv,
+		           hd);
 		float *out = m->qkvx + (size_t)r * 3 * A;
 		memcpy(out, q, (size_t)A * sizeof *out);
 		for (int h = 0; h < nh; h++) {
@@ -353,7 +449,7 @@ static void heads_prepare(struct fwd *f, const struct dec_layer *L, int ith, int
 	}
 }
 
-static void attention_all(struct fwd *f, int ith, int nth)
+static void attention_all(struct fwd *f, bool sliding, int ith, int nth)
 {
 	struct decoder *m = f->m;
 	const int hd = m->cfg.head_dim, nh = m->cfg.heads, A = nh * hd;
@@ -364,9 +460,15 @@ static void attention_all(struct fwd *f, int ith, int nth)
 		if (len == 0)
 			continue;
 		const float *q = m->qkvx + (size_t)m->seq_start[s] * 3 * A;
-		attention_rel_f32(q, q + A, q + 2 * A, 3 * A, m->ctx + (size_t)m->seq_start[s] * A,
-		                  A, len, f->in->n_valid ? f->in->n_valid[s] : len, nh, hd,
-		                  1.0f / sqrtf((float)hd), causal0, 0, scratch, ith, nth);
+		float *o = m->ctx + (size_t)m->seq_start[s] * A;
+		const int nv = f->in->n_valid ? f->in->n_valid[s] : len;
+		if (!m->cfg.gemma) /* causal */
+			attention_rel_f32(q, q + A, q + 2 * A, 3 * A, o, A, len, nv, nh, hd,
+			                  m->cfg.attn_scale, causal0, 0, scratch, ith, nth);
+		else /* bidirectional, within the window on sliding layers */
+			attention_window_f32(q, q + A, q + 2 * A, 3 * A, o, A, len, nv,
+			                     sliding ? m->cfg.window : -1, nh, hd,
+			                     m->cfg.attn_scale, scratch, ith, nth);
 	}
 }
 
@@ -377,7 +479,8 @@ static void norm_rows(struct decoder *m, float *dst, const float *src, const flo
 	int lo, hi;
 	sy_split(rows, ith, nth, &lo, &hi);
 	for (int r = lo; r < hi; r++)
-		rms_norm_f32(dst + (size_t)r * H, src + (size_t)r * H, w, 0.0f, H, m->cfg.eps);
+		rms_norm_f32(dst + (size_t)r * H, src + (size_t)r * H, w,
+		             m->cfg.gemma ? 1.0f : 0.0f, H, m->cfg.eps);
 }
 
 /* x += tmp for this part's rows (tmp in h). */
@@ -397,7 +500,10 @@ static void swiglu(struct decoder *m, int rows, int ith, int nth)
 	sy_split(rows, ith, nth, &lo, &hi);
 	for (int r = lo; r < hi; r++) {
 		float *up = m->ug + (size_t)r * 2 * I, *gate = up + I;
-		silu_f32(gate, I);
+		if (m->cfg.gemma)
+			gelu_tanh_f32(gate, I);
+		else
+			silu_f32(gate, I);
 		for (int j = 0; j < I; j++)
 			up[j] *= gate[j];
 	}
@@ -412,25 +518,37 @@ static void forward_part(void *ctx, int ith, int nth)
 	const int A = c->heads * c->head_dim, P = (c->heads + 2 * c->kv_heads) * c->head_dim;
 	int lo, hi;
 	sy_split(rows, ith, nth, &lo, &hi);
-	for (int r = lo; r < hi; r++)
-		memcpy(m->x + (size_t)r * H, m->embed + (size_t)f->in->ids[r] * H,
-		       (size_t)H * sizeof(float));
+	/* Gemma scales its embeddings by sqrt(hidden), in float32 as the weights run here. */
+	const float escale = c->gemma ? sqrtf((float)H) : 1.0f;
+	for (int r = lo; r < hi; r++) {
+		float *x = m->x + (size_t)r * H;
+		const float *e = m->embed + (size_t)f->in->ids[r] * H;
+		for (int k = 0; k < H; k++)
+			x[k] = e[k] * escale;
+	}
 	sy_pool_barrier(m->pool);
 	for (int li = 0; li < c->layers; li++) {
 		const struct dec_layer *L = &m->layers[li];
+		const bool sliding = c->sliding && c->sliding[li];
 		norm_rows(m, m->h, m->x, L->in_norm, rows, ith, nth);
 		sy_pool_barrier(m->pool);
 		linear_run(m->h, H, &L->qkv, L->qkv_b, GEMM_EPILOGUE_NONE, m->proj, P, rows, ith,
 		           nth);
 		sy_pool_barrier(m->pool);
-		heads_prepare(f, L, ith, nth);
+		heads_prepare(f, L, sliding, ith, nth);
 		sy_pool_barrier(m->pool);
-		attention_all(f, ith, nth);
+		attention_all(f, sliding, ith, nth);
 		sy_pool_barrier(m->pool);
 		linear_run(m->ctx, A, &L->o, L->o_b, GEMM_EPILOGUE_NONE, m->h, H, rows, ith, nth);
 		sy_pool_barrier(m->pool);
-		residual(m, rows, ith, nth);
-		norm_rows(m, m->h, m->x, L->post_norm, rows, ith, nth);
+		if (c->gemma) { /* x += post_norm(attn); h = pre_ff_norm(x) */
+			norm_rows(m, m->h, m->h, L->post_norm, rows, ith, nth);
+			residual(m, rows, ith, nth);
+			norm_rows(m, m->h, m->x, L->pre_ff_norm, rows, ith, nth);
+		} else { /* x += attn; h = post_attention_layernorm(x) */
+			residual(m, rows, ith, nth);
+			norm_rows(m, m->h, m->x, L->post_norm, rows, ith, nth);
+		}
 		sy_pool_barrier(m->pool);
 		linear_run(m->h, H, &L->up_gate, NULL, GEMM_EPILOGUE_NONE, m->ug, 2 * I, rows, ith,
 		           nth);
@@ -440,6 +558,8 @@ static void forward_part(void *ctx, int ith, int nth)
 		linear_run(m->ug, 2 * I, &L->down, NULL, GEMM_EPILOGUE_NONE, m->h, H, rows, ith,
 		           nth);
 		sy_pool_barrier(m->pool);
+		if (c->gemma)
+			norm_rows(m, m->h, m->h, L->post_ff_norm, rows, ith, nth);
 		residual(m, rows, ith, nth);
 		if (ith == 0 && li + 1 < c->layers)
 			f->stopped = model_stop_requested(f->stop);
@@ -528,7 +648,8 @@ static const struct encoder_ops decoder_ops = {
 
 bool decoder_encoder_detect(const struct model_desc *d)
 {
-	return !strcmp(d->model_type, "qwen3") || !strcmp(d->model_type, "qwen2");
+	return !strcmp(d->model_type, "qwen3") || !strcmp(d->model_type, "qwen2") ||
+	       !strcmp(d->model_type, "gemma3_text");
 }
 
 enum sy_status decoder_encoder_open(const struct model_desc *d, const struct safetensors *st,
@@ -536,10 +657,11 @@ enum sy_status decoder_encoder_open(const struct model_desc *d, const struct saf
                                     struct encoder *out)
 {
 	const bool qwen3 = !strcmp(d->model_type, "qwen3");
+	const bool gemma = !strcmp(d->model_type, "gemma3_text");
 	struct decoder *m = calloc(1, sizeof *m);
 	if (!m)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	m->arch = qwen3 ? "qwen3" : "qwen2";
+	m->arch = gemma ? "gemma3" : qwen3 ? "qwen3" : "qwen2";
 	enum sy_status s = parse_config(d, qwen3, err, &m->cfg);
 	/* Qwen3Model saves its tensors bare, Qwen3ForCausalLM (the released checkpoints) under
 	 * "model.". */
@@ -551,6 +673,9 @@ enum sy_status decoder_encoder_open(const struct model_desc *d, const struct saf
 	if (s == SY_OK)
 		s = rope_table_init(&m->rope, m->cfg.head_dim, m->cfg.max_positions,
 		                    m->cfg.rope_theta, false, err);
+	if (s == SY_OK && gemma)
+		s = rope_table_init(&m->rope_local, m->cfg.head_dim, m->cfg.max_positions,
+		                    m->cfg.rope_local_theta, false, err);
 	if (s == SY_OK) {
 		m->pool = sy_pool_create(n_threads);
 		if (!m->pool)

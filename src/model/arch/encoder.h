@@ -61,7 +61,7 @@ struct encoder {
 #define ENCODER_ARCHS(X)                                                                       \
 	X(new_model) /* arch/new_model.c: model_type "new" (Alibaba-NLP NewModel, GTE v1.5) */ \
 	X(nomic_bert) /* arch/nomic_bert.c: nomic_bert (nomic-embed-text) */                   \
-	X(decoder) /* arch/decoder.c: qwen3, qwen2 (decoder LMs as encoders) */                \
+	X(decoder) /* arch/decoder.c: qwen3, qwen2, gemma3_text (decoders as encoders) */      \
 	X(modernbert) /* arch/modernbert.c: modernbert */                                      \
 	X(mpnet) /* arch/mpnet.c: mpnet */                                                     \
 	X(jina_bert) /* arch/jina_bert.c: bert with ALiBi (JinaBERT v2) */                     \
