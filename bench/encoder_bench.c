@@ -10,7 +10,8 @@
  *
  *   encoder_bench run MODEL_DIR THREADS [--min-runs N] [--budget-ms MS]
  *                     NAME=INPUTS:WARMUP:MAX_RUNS... [--check NAME OUT.f32]
- *       loads the encoder once, then for each workload runs the first batch WARMUP times
+ *       loads the encoder once (any architecture the encoder interface opens:
+ *       model/arch/encoder.h), then for each workload runs the first batch WARMUP times
  *       untimed, then timed passes over all its batches: at least --min-runs (default 3), at
  *       most MAX_RUNS, and no more once the timed passes have taken --budget-ms (default 15000)
  *       in all. Prints one JSON line per workload with the time of every pass. The ONNX Runtime
@@ -33,7 +34,7 @@
  *
  *   magic 0x31425953 ("SYB1"), n_batches, then per batch: n_seqs, lens[n_seqs], ids[sum lens].
  *
- * Only bert_forward is timed: tokenisation and input preparation happen before the clock starts,
+ * Only encoder_forward is timed: tokenisation and input preparation happen before the clock starts,
  * as on the ONNX Runtime side, so the comparison is engine against engine. */
 #include <cblas.h>
 #include <stdint.h>
@@ -43,12 +44,13 @@
 
 #include "base/clock.h"
 #include "base/file.h"
-#include "model/arch/bert.h"
+#include "model/arch/encoder.h"
+#include "model/desc.h"
 
 #define INPUTS_MAGIC 0x31425953u
 #define MAX_WORKLOADS 32
 
-/* One batch of sequences, as bert_forward takes it. */
+/* One batch of sequences, as encoder_forward takes it. */
 struct bench_batch {
 	int n_seqs;
 	const int *lens; /* [n_seqs] points into the inputs buffer */
@@ -156,16 +158,16 @@ static int workload_parse(char *arg, struct bench_workload *w)
 }
 
 /* Runs batches [0, n_batches) of w through the encoder. */
-static enum sy_status workload_pass(struct bert_model *m, const struct bench_workload *w,
+static enum sy_status workload_pass(struct encoder *m, const struct bench_workload *w,
                                     int n_batches, struct sy_error *err)
 {
 	for (int b = 0; b < n_batches; b++) {
-		struct bert_input in = {.n_seqs = w->batches[b].n_seqs,
-		                        .lens = w->batches[b].lens,
-		                        .ids = w->batches[b].ids,
-		                        .type_ids = NULL};
+		struct encoder_input in = {.n_seqs = w->batches[b].n_seqs,
+		                           .lens = w->batches[b].lens,
+		                           .ids = w->batches[b].ids,
+		                           .type_ids = NULL};
 		const float *out;
-		enum sy_status st = bert_forward(m, &in, err, &out);
+		enum sy_status st = encoder_forward(m, &in, err, &out);
 		if (st != SY_OK)
 			return st;
 	}
@@ -174,9 +176,8 @@ static enum sy_status workload_pass(struct bert_model *m, const struct bench_wor
 
 /* Warms up on the first batch, then times whole passes (the run rule is in the file comment):
  * ms[0, *n_runs) receives the time of each pass, ms has room for w->max_runs. */
-static enum sy_status workload_time(struct bert_model *m, const struct bench_workload *w,
-                                    int min_runs, double budget_ms, struct sy_error *err,
-                                    double *ms, int *n_runs)
+static enum sy_status workload_time(struct encoder *m, const struct bench_workload *w, int min_runs,
+                                    double budget_ms, struct sy_error *err, double *ms, int *n_runs)
 {
 	double spent = 0.0;
 	int n = 0;
@@ -197,17 +198,17 @@ static enum sy_status workload_time(struct bert_model *m, const struct bench_wor
 	return SY_OK;
 }
 
-static enum sy_status check_dump(struct bert_model *m, const struct bench_workload *w,
+static enum sy_status check_dump(struct encoder *m, const struct bench_workload *w,
                                  const char *path, struct sy_error *err)
 {
 	const struct bench_batch *bt = &w->batches[0];
-	struct bert_input in = {
+	struct encoder_input in = {
 	    .n_seqs = bt->n_seqs, .lens = bt->lens, .ids = bt->ids, .type_ids = NULL};
 	const float *out;
-	enum sy_status st = bert_forward(m, &in, err, &out);
+	enum sy_status st = encoder_forward(m, &in, err, &out);
 	if (st != SY_OK)
 		return st;
-	size_t n = (size_t)bt->n_tokens * (size_t)bert_model_config(m)->hidden;
+	size_t n = (size_t)bt->n_tokens * (size_t)m->hidden;
 	FILE *f = fopen(path, "wb");
 	if (!f)
 		return sy_error_set(err, SY_ERR_IO, "%s: cannot create", path);
@@ -255,7 +256,9 @@ static int cmd_peak(int threads)
 
 /* What run and serve share: the model and the parsed workloads. */
 struct bench_session {
-	struct bert_model *m;
+	struct model_desc desc; /* config.json, kept while the encoder is open */
+	struct encoder enc;
+	struct encoder *m; /* &enc once it is open, else NULL */
 	struct bench_workload ws[MAX_WORKLOADS];
 	int n_ws;
 };
@@ -266,7 +269,8 @@ static void session_close(struct bench_session *s)
 		free(s->ws[i].batches);
 		free(s->ws[i].buf);
 	}
-	bert_model_free(s->m);
+	encoder_free(s->m);
+	model_desc_free(&s->desc);
 }
 
 /* Loads the encoder from dir, then every inputs file named by s->ws[0, n_ws). */
@@ -280,14 +284,19 @@ static int session_open(struct bench_session *s, const char *dir, int threads)
 		fprintf(stderr, "encoder_bench: SY_BENCH_QUANTIZE must be int8 or none\n");
 		return -1;
 	}
-	if (bert_model_load_prec(dir, threads, prec, &err, &s->m) != SY_OK) {
+	/* The architecture comes from config.json, as the engine picks it (BERT, NewModel,
+	 * ModernBERT, ...). */
+	if (model_desc_read(dir, &err, &s->desc) != SY_OK ||
+	    encoder_open(&s->desc, threads, prec, &err, &s->enc) != SY_OK) {
 		fprintf(stderr, "encoder_bench: %s: %s\n", dir, err.msg);
 		return -1;
 	}
-	fprintf(stderr, "encoder_bench: loaded %s in %.0f ms (%zu MB of weights, %d threads)\n",
-	        dir, sy_now_ms() - t0, bert_model_weight_bytes(s->m) >> 20, threads);
+	s->m = &s->enc;
+	fprintf(stderr,
+	        "encoder_bench: loaded %s (%s) in %.0f ms (%zu MB of weights, %d threads)\n", dir,
+	        s->m->arch, sy_now_ms() - t0, s->m->ops->weight_bytes(s->m->impl) >> 20, threads);
 	for (int i = 0; i < s->n_ws; i++) {
-		if (workload_load(&s->ws[i], bert_model_config(s->m)->vocab_size, &err) != SY_OK) {
+		if (workload_load(&s->ws[i], s->m->vocab_size, &err) != SY_OK) {
 			fprintf(stderr, "encoder_bench: %s\n", err.msg);
 			return -1;
 		}
@@ -386,7 +395,7 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (session_open(&s, argv[0], atoi(argv[1])) != 0)
 		goto done;
-	printf("ready %d\n", bert_model_config(s.m)->hidden);
+	printf("ready %d\n", s.m->hidden);
 	fflush(stdout);
 	while (fgets(line, sizeof(line), stdin)) {
 		struct sy_error err = {0};

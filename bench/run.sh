@@ -19,7 +19,11 @@
 #   BENCH_STREAM_STRIDE=12  the stream workload takes every Nth batch of 32 (1: all 94 batches)
 #   BENCH_MODELS="minilm-l6 minilm-l6:int8 bge-base"   which model shapes to run; ":int8" runs
 #                        Switchyard's linear layers in int8 (--quantize int8) against ORT fp32,
-#                        and checks hidden states by cosine (>= 0.99 per token) instead of 1e-3
+#                        and checks hidden states by cosine (>= 0.99 per token) instead of 1e-3.
+#                        Also known, not run by default: gte-base (NewModel, the
+#                        Alibaba-NLP/gte-base-en-v1.5 shape) and modernbert-base (the
+#                        answerdotai/ModernBERT-base shape), e.g.
+#                        BENCH_MODELS="gte-base modernbert-base" make bench
 #   SY_SHARED=../shared  the shared data folder (STS-B, the bert-base-uncased tokenizer)
 #   ORT_SPINNING=1       0 turns off the idle spinning of ORT's intra-op threads, which otherwise
 #                        slows Switchyard's passes that alternate with it on 2 cores
@@ -42,12 +46,22 @@ die() {
 	exit 1
 }
 
-# The export flags of each model shape (tools/reference/export_onnx.py --shape).
+# The export flags of each model shape (tools/reference/export_onnx.py --shape). gte-base and
+# modernbert-base carry their models' real config values (rotary theta and NTK factor, window,
+# global layer period, vocabulary, 8192 positions); the bench's sequences stop at 512 tokens.
 shape_of() {
 	case $1 in
 	minilm-l6) echo "layers=6 hidden=384 heads=12 ffn=1536 vocab=30522 max_pos=512" ;;
 	bge-base) echo "layers=12 hidden=768 heads=12 ffn=3072 vocab=30522 max_pos=512" ;;
-	*) die "unknown model shape $1 (known: minilm-l6 bge-base)" ;;
+	gte-base)
+		echo "arch=new layers=12 hidden=768 heads=12 ffn=3072 vocab=30528 max_pos=8192" \
+			"rope_theta=500000 ntk=2"
+		;;
+	modernbert-base)
+		echo "arch=modernbert layers=22 hidden=768 heads=12 ffn=1152 vocab=50368" \
+			"max_pos=8192 local=128 every=3"
+		;;
+	*) die "unknown model shape $1 (known: minilm-l6 bge-base gte-base modernbert-base)" ;;
 	esac
 }
 
@@ -58,7 +72,8 @@ runs_for() {
 	local r
 	case "$1/$2" in
 	*/1x16) r="5 51" ;;
-	bge-base/32x128 | bge-base/8x512) r="0 7" ;;
+	bge-base/32x128 | bge-base/8x512 | gte-base/32x128 | gte-base/8x512) r="0 7" ;;
+	modernbert-base/32x128 | modernbert-base/8x512) r="0 7" ;;
 	*) r="1 7" ;;
 	esac
 	if [ -n "${BENCH_RUNS:-}" ]; then
@@ -94,7 +109,8 @@ ORT_VERSION=$(cd bench/peer && node -p 'require("onnxruntime-node").env.versions
 
 # --- models: exported once, again only when the shape or the reference changes ------------------
 ref_sum=$(cat tools/reference/export_onnx.py tools/reference/models.py tools/reference/make_fixtures.py \
-	tools/reference/safetensors_io.py | md5sum | cut -d' ' -f1)
+	tools/reference/safetensors_io.py tools/reference/onnx_encoders.py \
+	tools/reference/make_new_model.py tools/reference/make_modernbert.py | md5sum | cut -d' ' -f1)
 for m in $(for x in $MODELS; do echo "${x%%:*}"; done | sort -u); do
 	d=$OUT/models/$m
 	stamp="$(shape_of "$m") $ref_sum"
@@ -105,6 +121,14 @@ for m in $(for x in $MODELS; do echo "${x%%:*}"; done | sort -u); do
 	rm -rf "$d"
 	# shellcheck disable=SC2046 # the shape is a list of KEY=VALUE words
 	SY_SHARED=$SHARED "$PY" tools/reference/export_onnx.py --shape $(shape_of "$m") --out-dir "$d" >&2
+	# The exported graph itself, in ONNX Runtime, against the float64 reference (check.bin and
+	# check-ref.f32 from export_onnx.py: three sequences of up to 200 tokens, right-padded).
+	h=$("$PY" -c 'import json, sys; c = json.load(open(sys.argv[1])); print(c.get("hidden_size", c.get("dim")))' \
+		"$d/config.json")
+	if ! node bench/peer/ort_bench.js "$d/model.onnx" "$THREADS" --min-runs 1 --budget-ms 0 \
+		"ref=$d/check.bin:0:1" --check ref "$d/check-ref.f32" "$h" >"$d/check-ref.jsonl"; then
+		die "$m: the exported ONNX graph does not match the reference (see $d/check-ref.jsonl)"
+	fi
 	echo "$stamp" >"$d/.stamp"
 done
 
@@ -166,7 +190,7 @@ make -s BUILD="$BUILD" "$BUILD/libswitchyard.a" >&2
 cc -std=c11 -O2 -g -mavx2 -mfma -mf16c -pthread -Iinclude -Isrc -D_GNU_SOURCE \
 	-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
 	bench/encoder_bench.c "$BUILD/libswitchyard.a" -o "$OUT/encoder_bench" \
-	-lopenblas -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
+	-lopenblas -lcjson -lutf8proc -lpcre2-8 -lz -lm -lpthread
 
 COMMIT=$(git rev-parse --short HEAD)
 if [ -n "$(git status --porcelain --untracked-files=no -- src include Makefile)" ]; then
@@ -221,7 +245,9 @@ import json, os, sys
 out, models, elapsed, load_end = sys.argv[1], sys.argv[2].split(), int(sys.argv[3]), sys.argv[4]
 meta = json.load(open(os.path.join(out, "meta.json")))
 peak = max(json.loads(l)["gflops"] for l in open(os.path.join(out, "peak.jsonl")))
-SHAPES = {"minilm-l6": (6, 384, 1536), "bge-base": (12, 768, 3072)}
+# layers, hidden, intermediate, gated MLP (NewModel's up_gate_proj, ModernBERT's Wi: 2 x ffn rows)
+SHAPES = {"minilm-l6": (6, 384, 1536, False), "bge-base": (12, 768, 3072, False),
+          "gte-base": (12, 768, 3072, True), "modernbert-base": (22, 768, 1152, True)}
 
 def lines(path):
     return [json.loads(l) for l in open(path) if l.strip()]
@@ -232,9 +258,10 @@ for m in models:
     sy = {r["workload"]: r for r in res if r["side"] == "switchyard"}
     ort = [r for r in res if r["side"] == "ort"]
     checks += [(m, r) for r in ort if r.get("kind") == "check"]
-    layers, h, ffn = SHAPES[m.split(":")[0]]
-    # Linear layers per token: Q, K, V and the attention output (h x h each), FFN up and down.
-    flop_per_token = 2 * layers * (4 * h * h + 2 * h * ffn)
+    layers, h, ffn, glu = SHAPES[m.split(":")[0]]
+    # Linear layers per token: Q, K, V and the attention output (h x h each), FFN up (h x ffn,
+    # twice for a gated MLP) and down.
+    flop_per_token = 2 * layers * (4 * h * h + (3 if glu else 2) * h * ffn)
     order = ["1x16", "32x32", "32x128", "8x512", "stsb"]
     for r in sorted((r for r in ort if r.get("kind") != "check"), key=lambda r: order.index(r["workload"])):
         s = sy[r["workload"]]

@@ -68,8 +68,10 @@ function loadInputs(path) {
   return batches;
 }
 
-// Pads one batch to its longest sequence and wraps it as the three int64 input tensors.
-function makeFeeds(batch) {
+// Pads one batch to its longest sequence and wraps it as the int64 input tensors the graph takes
+// (input_ids, attention_mask and token_type_ids; a model without token types, such as ModernBERT
+// or a NewModel with type_vocab_size 0, has no token_type_ids input in its exported graph).
+function makeFeeds(batch, inputNames) {
   const seq = Math.max(...batch.lens);
   const n = batch.nSeqs * seq;
   const ids = new BigInt64Array(n);
@@ -82,14 +84,17 @@ function makeFeeds(batch) {
     }
   }
   const dims = [batch.nSeqs, seq];
-  return {
-    seq,
-    feeds: {
-      input_ids: new ort.Tensor('int64', ids, dims),
-      attention_mask: new ort.Tensor('int64', mask, dims),
-      token_type_ids: new ort.Tensor('int64', new BigInt64Array(n), dims),
-    },
+  const all = {
+    input_ids: new ort.Tensor('int64', ids, dims),
+    attention_mask: new ort.Tensor('int64', mask, dims),
+    token_type_ids: new ort.Tensor('int64', new BigInt64Array(n), dims),
   };
+  const feeds = {};
+  for (const name of inputNames) {
+    if (!all[name]) fail(`the graph takes an input ${name} this script does not know`);
+    feeds[name] = all[name];
+  }
+  return { seq, feeds };
 }
 
 function median(v) {
@@ -225,7 +230,7 @@ async function main() {
     `(onnxruntime ${ort.env.versions.node}, ${threads} threads, spinning ${process.env.ORT_SPINNING === '0' ? 'off' : 'on'})\n`);
   for (const w of workloads) {
     w.batches = loadInputs(w.path);
-    w.prepared = w.batches.map(makeFeeds);
+    w.prepared = w.batches.map((b) => makeFeeds(b, session.inputNames));
     w.tokens = w.batches.reduce((a, b) => a + b.ids.length, 0);
     w.padded = w.prepared.reduce((a, p, i) => a + p.seq * w.batches[i].nSeqs, 0);
   }
