@@ -1,8 +1,9 @@
 /* Multi-head attention kernel (see attention.c for the algorithm), written once and built per
  * kernel path: attention_<isa>.c defines SY_ISA_FN(name) (e.g. name##_avx2) and includes this
  * file, which then defines attention_ext_f32_<isa> calling that path's gemm_pack_bt,
- * gemm_micro_tile_rows and softmax_exp_f32 directly. Without SY_ISA_FN only the constants are
- * defined (attention.c sizes the scratch with them). */
+ * gemm_micro_tile_rows and softmax_exp_f32 directly, and the includer's
+ *   static void att_scale_row(float *o, int n, float s)   o[0..n) *= s
+ * Without SY_ISA_FN only the constants are defined (attention.c sizes the scratch with them). */
 #ifndef SY_TENSOR_ATTENTION_IMPL_H
 #define SY_TENSOR_ATTENTION_IMPL_H
 
@@ -159,9 +160,7 @@ void SY_ISA_FN(attention_ext_f32)(const float *q, const float *k, const float *v
 		}
 		for (int i = 0; i < mb; i++) {
 			float *o = out + (size_t)(i0 + i) * ldo + col;
-			const float vi = inv_sum[i];
-			for (int e0 = 0; e0 < head_dim; e0++)
-				o[e0] *= vi;
+			att_scale_row(o, head_dim, inv_sum[i]);
 		}
 	}
 }
