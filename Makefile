@@ -13,7 +13,12 @@ OPT      ?= -O2
 
 WARN     ?= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE -MMD -MP
-CFLAGS   := -std=c11 $(OPT) -g -mavx2 -mfma -mf16c -pthread $(WARN) $(EXTRA_CFLAGS)
+CFLAGS   := -std=c11 $(OPT) -g -pthread $(WARN) $(EXTRA_CFLAGS)
+# Runtime kernel dispatch (src/tensor/isa.c): everything is built for the baseline CPU, except the
+# kernel units src/**/*_avx2.c, which get the AVX2 flags and run only where CPUID says they can.
+# Elsewhere than x86-64 those units are left out (the portable path runs).
+ISA_AVX2 := -mavx2 -mfma -mf16c
+X86      := $(if $(filter x86_64% i%86%,$(shell $(CC) -dumpmachine)),1,)
 LDLIBS   := -lnats -lz -lcurl -lcrypto -lmicrohttpd -lyaml -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -22,7 +27,7 @@ endif
 
 LAYERS   := base tensor text model/formats model/arch model/heads model hub engine upstream \
             router server cluster
-src_of    = $(sort $(wildcard src/$(1)/*.c))
+src_of    = $(filter-out $(if $(X86),,%_avx2.c),$(sort $(wildcard src/$(1)/*.c)))
 obj_of    = $(patsubst src/%.c,$(BUILD)/%.o,$(call src_of,$(1)))
 LIB_OBJ  := $(foreach l,$(LAYERS),$(call obj_of,$(l)))
 CLI_OBJ  := $(call obj_of,cli)
@@ -56,7 +61,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential pkg-config clang-format \
 	  libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev libyaml-dev \
 	  libcurl4-openssl-dev libssl-dev zlib1g-dev libnats-dev nats-server python3-yaml wrk \
-	  clang python3 curl
+	  clang python3 curl qemu-user
 	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm
 	$(MAKE) deps-node
 
@@ -77,10 +82,11 @@ bench: all
 models:
 	tools/fetch_use_lite.sh models/use-lite
 
+$(BUILD)/%_avx2.o: ISA_CFLAGS := $(ISA_AVX2)
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
-	@$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA_CFLAGS) -c $< -o $@
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
@@ -135,7 +141,7 @@ fuzz-build:
 	@mkdir -p $(FUZZ_BUILD)/bin
 	@for n in $(FUZZ_NAMES); do \
 	  echo "  FUZZ  $$n"; \
-	  clang $(CPPFLAGS) -std=c11 -O1 -g -mavx2 -mfma -mf16c -pthread \
+	  clang $(CPPFLAGS) -std=c11 -O1 -g -pthread \
 	    -fsanitize=fuzzer,address,undefined fuzz/fuzz_$$n.c $(FUZZ_BUILD)/libswitchyard.a \
 	    -o $(FUZZ_BUILD)/bin/fuzz_$$n $(LDLIBS) || exit 1; \
 	done

@@ -1,12 +1,13 @@
-/* GEMM micro-benchmark: gemm_linear (packed AVX2+FMA kernel) against OpenBLAS cblas_sgemm on the
- * shapes of a BERT encoder, on 1 and 2 threads. Not built by the Makefile; compile by hand from
+/* GEMM micro-benchmark: gemm_linear (the packed kernel of the path isa.c picks) against OpenBLAS
+ * cblas_sgemm on the shapes of a BERT encoder, on 1 and 2 threads. Not built by the Makefile; compile by hand from
  * the repository root:
  *
- *   cc -std=c11 -O2 -mavx2 -mfma -mf16c -pthread -D_GNU_SOURCE -Isrc bench/gemm_bench.c \
- *      src/tensor/gemm.c src/tensor/attention.c src/tensor/ops.c src/tensor/ops_ref.c \
- *      src/base/threads.c src/base/status.c -lopenblas -lm -o /tmp/gemm_bench
+ *   make build/libswitchyard.a
+ *   cc -std=c11 -O2 -pthread -D_GNU_SOURCE -Isrc bench/gemm_bench.c build/libswitchyard.a \
+ *      -lopenblas -lm -o /tmp/gemm_bench
  *   /tmp/gemm_bench            # the default shapes, then attention
  *   /tmp/gemm_bench m n k ...  # given shapes only
+ *   SWITCHYARD_ISA=portable /tmp/gemm_bench   # the portable kernels (src/tensor/isa.c)
  *
  * Each number is the best of 40 rounds of at least 25 ms, ours and OpenBLAS alternating (the best
  * round filters out other load on the machine); one thread is timed in thread CPU time, two in

@@ -9,6 +9,7 @@
 
 #include "harness.h"
 #include "tensor/gemm.h"
+#include "tensor/isa.h"
 #include "tensor/qgemm.h"
 
 static uint64_t rng = 0x243f6a8885a308d3ull;
@@ -199,9 +200,25 @@ static void test_quantize_row(void)
 
 int main(void)
 {
+	/* Every kernel path this CPU runs (SWITCHYARD_ISA=<path>: that one only). */
+	struct sy_error err;
+	if (sy_isa_init(&err) != SY_OK) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	const char *forced = getenv("SWITCHYARD_ISA");
+	const int one = forced && *forced && strcmp(forced, "auto");
+	const enum sy_isa start = sy_isa_current();
 	RUN(test_quantize_row);
-	RUN(test_kernel_matches_twin);
-	RUN(test_extremes_no_saturation);
-	RUN(test_accuracy_vs_fp32);
+	for (int isa = 0; isa < SY_ISA_COUNT; isa++) {
+		if (one ? isa != (int)start : !sy_isa_supported((enum sy_isa)isa))
+			continue;
+		sy_isa_set((enum sy_isa)isa);
+		printf("-- %s kernels\n", sy_isa_name((enum sy_isa)isa));
+		RUN(test_kernel_matches_twin);
+		RUN(test_extremes_no_saturation);
+		RUN(test_accuracy_vs_fp32);
+	}
+	sy_isa_set(start);
 	return harness_summary();
 }

@@ -12,7 +12,10 @@
  *   random-walk bound on fp32 accumulation scaled by the absolute sum, the 1.13 being the largest
  *   slope of an epilogue (GELU) and the last term the epilogue's own rounding.
  *   Attention: <= (2 eps sqrt(d) smax + 2 eps sqrt(n_valid) + 1e-6) max|v|, smax the largest
- *   scale sum_e |q k| (score error) and the rest the P V accumulation. */
+ *   scale sum_e |q k| (score error) and the rest the P V accumulation.
+ *
+ * Every kernel path this CPU runs (src/tensor/isa.c: avx2, portable) is tested in turn, with the
+ * same bounds; SWITCHYARD_ISA=<path> restricts the run to that one. */
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,6 +23,7 @@
 #include "harness.h"
 #include "tensor/attention.h"
 #include "tensor/gemm.h"
+#include "tensor/isa.h"
 #include "tensor/ops.h"
 
 #define EPS 1.1920929e-07
@@ -800,24 +804,81 @@ static void test_attention_window(void)
 	note_test("attention window with a distance bias");
 }
 
+/* The dispatch itself: a supported current path, the hook refusing what the CPU lacks, and
+ * weights packed under one path giving the same result under every other (shared layouts). */
+static void test_isa_dispatch(void)
+{
+	const enum sy_isa cur = sy_isa_current();
+	CHECK(sy_isa_supported(cur));
+	CHECK(sy_isa_supported(SY_ISA_PORTABLE));
+	CHECK(!sy_isa_set(SY_ISA_COUNT));
+	CHECK(sy_isa_current() == cur);
+	CHECK_STREQ(sy_isa_name(SY_ISA_PORTABLE), "portable");
+	CHECK_STREQ(sy_isa_name(SY_ISA_AVX2), "avx2");
+	const int m = 13, n = 37, k = 70;
+	float *x = buf_new((size_t)m * k), *w = buf_new((size_t)n * k);
+	float *y0 = buf_new((size_t)m * n), *y1 = buf_new((size_t)m * n);
+	fill(x, (size_t)m * k, 1);
+	fill(w, (size_t)n * k, 1);
+	struct gemm_weights pw;
+	CHECK(gemm_weights_pack(w, n, k, NULL, &pw) == SY_OK);
+	for (int i = 0; i < SY_ISA_COUNT; i++) {
+		if (!sy_isa_set((enum sy_isa)i))
+			continue;
+		gemm_linear(x, k, &pw, NULL, GEMM_EPILOGUE_NONE, y1, n, m, 0, 1);
+		if (i == 0)
+			memcpy(y0, y1, sizeof(float) * m * n);
+		for (int e = 0; e < m * n; e++)
+			CHECKF(fabsf(y0[e] - y1[e]) <= 1e-5f * (1 + fabsf(y0[e])), "%s: %g vs %g",
+			       sy_isa_name((enum sy_isa)i), y1[e], y0[e]);
+	}
+	CHECK(sy_isa_set(cur));
+	gemm_weights_free(&pw);
+	buf_free(x);
+	buf_free(w);
+	buf_free(y0);
+	buf_free(y1);
+}
+
 int main(void)
 {
-	RUN(test_exp);
-	RUN(test_tanh);
-	RUN(test_gelu_erf);
-	RUN(test_gelu_tanh);
-	RUN(test_silu);
-	RUN(test_relu_add);
-	RUN(test_layer_norm);
-	RUN(test_softmax);
-	RUN(test_l2_normalize);
-	RUN(test_f16_bf16);
-	RUN(test_gemm_shapes);
-	RUN(test_gemm_large);
-	RUN(test_gemm_k0_and_errors);
-	RUN(test_gemm_pool);
-	RUN(test_attention);
-	RUN(test_attention_wide_heads);
-	RUN(test_attention_window);
+	struct sy_error err;
+	if (sy_isa_init(&err) != SY_OK) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	const char *forced = getenv("SWITCHYARD_ISA");
+	const bool one = forced && *forced && strcmp(forced, "auto");
+	const enum sy_isa start = sy_isa_current();
+	RUN(test_isa_dispatch);
+	for (int isa = 0; isa < SY_ISA_COUNT; isa++) {
+		if (one ? isa != (int)start : !sy_isa_supported((enum sy_isa)isa)) {
+			if (!one)
+				printf("-- %s kernels: not supported here, skipped\n",
+				       sy_isa_name((enum sy_isa)isa));
+			continue;
+		}
+		sy_isa_set((enum sy_isa)isa);
+		printf("-- %s kernels\n", sy_isa_name((enum sy_isa)isa));
+		fflush(stdout);
+		RUN(test_exp);
+		RUN(test_tanh);
+		RUN(test_gelu_erf);
+		RUN(test_gelu_tanh);
+		RUN(test_silu);
+		RUN(test_relu_add);
+		RUN(test_layer_norm);
+		RUN(test_softmax);
+		RUN(test_l2_normalize);
+		RUN(test_f16_bf16);
+		RUN(test_gemm_shapes);
+		RUN(test_gemm_large);
+		RUN(test_gemm_k0_and_errors);
+		RUN(test_gemm_pool);
+		RUN(test_attention);
+		RUN(test_attention_wide_heads);
+		RUN(test_attention_window);
+	}
+	sy_isa_set(start);
 	return harness_summary();
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "tensor/isa.h"
 
 static void usage(FILE *f)
 {
@@ -27,6 +28,13 @@ int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
+		return 2;
+	}
+	/* The kernel path was chosen before main (src/tensor/isa.c); a SWITCHYARD_ISA this CPU
+	 * cannot honour stops every command here. */
+	struct sy_error err;
+	if (sy_isa_init(&err) != SY_OK) {
+		fprintf(stderr, "switchyard: %s\n", err.msg);
 		return 2;
 	}
 	const char *cmd = argv[1];

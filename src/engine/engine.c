@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "engine/engine_internal.h"
 #include "model/arch/use_lite.h"
+#include "tensor/isa.h"
 
 struct engine_config engine_default_config(void)
 {
@@ -75,6 +76,9 @@ enum sy_status engine_create(const struct engine_config *cfg, struct sy_error *e
 		c.load_failure_cooldown_s = 0;
 	if (c.n_workers <= 0)
 		c.n_workers = 1;
+	/* A SWITCHYARD_ISA the CPU lacks is refused here for library users (the CLI checks first). */
+	if (sy_isa_init(err) != SY_OK)
+		return err ? err->status : SY_ERR_INVALID_ARG;
 	struct engine *e = calloc(1, sizeof *e);
 	if (!e)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
@@ -88,6 +92,7 @@ enum sy_status engine_create(const struct engine_config *cfg, struct sy_error *e
 	       "engine: budget %.0f MB, %d worker(s), batches of %d tokens / %d items",
 	       (double)c.memory_budget / (1024.0 * 1024.0), c.n_workers, c.max_batch_tokens,
 	       c.max_batch_items);
+	sy_log(SY_LOG_INFO, "engine: %s kernels", sy_isa_name(sy_isa_current()));
 	enum sy_status s = SY_OK;
 	if (c.builtin_models) {
 		char buf[4096];

@@ -1,10 +1,12 @@
 /* Operational routes: GET /healthz (liveness), GET /readyz (readiness: 503 while draining, so a
  * load balancer stops sending work before the process exits) and GET /metrics (Prometheus). */
 #include "server/server_internal.h"
+#include "tensor/isa.h"
 
 void route_healthz(struct request *rq, struct response *rs)
 {
-	sbuf_puts(&rs->body, "{\"status\":\"ok\"}");
+	/* isa: the kernel path this process runs (src/tensor/isa.c), "avx2" or "portable". */
+	sbuf_printf(&rs->body, "{\"status\":\"ok\",\"isa\":\"%s\"}", sy_isa_name(sy_isa_current()));
 	rs->status = 200;
 }
 

@@ -1,4 +1,5 @@
-/* Multi-head attention for one sequence, as two small GEMMs per (head, query block) on the same
+/* Multi-head attention for one sequence (the ISA-neutral entry points; the kernel itself,
+ * attention_impl.h, is built once per path: attention_avx2.c, attention_portable.c), as two small GEMMs per (head, query block) on the same
  * 6 x 16 micro-kernel as the linear layers, with a vectorised softmax in between:
  *
  *   S = Q_blk K^T           over the n_valid unmasked keys only (K packed once per head as a
@@ -12,23 +13,11 @@
  * keys once. The query block is chosen so that there are at least nth items when possible.
  * Head dimensions above ATT_DC are processed in chunks of ATT_DC (S accumulates over chunks), so
  * the scratch size depends on t only. */
-#include <math.h>
 #include <stddef.h>
-#include <string.h>
 
-#include "base/threads.h"
 #include "tensor/attention.h"
+#include "tensor/attention_impl.h"
 #include "tensor/gemm_micro.h"
-#include "tensor/ops.h"
-#include "tensor/vecmath.h"
-
-#define ATT_QB 48 /* most query rows per work item (a multiple of GEMM_MR) */
-#define ATT_DC 128 /* head-dimension chunk for Q K^T */
-
-static size_t ceil_to(size_t v, size_t m)
-{
-	return (v + m - 1) / m * m;
-}
 
 /* Scratch layout of one part, in floats (t16 = t rounded up to 16):
  *   s     [ATT_QB][t16]      scores, then exponentials, of one query block
@@ -62,145 +51,4 @@ void attention_window_f32(const float *q, const float *k, const float *v, int ld
 {
 	attention_ext_f32(q, k, v, ld, out, ldo, t, n_valid, window, NULL, 0, n_heads, head_dim,
 	                  scale, scratch, ith, nth);
-}
-
-/* With a window, a query block [i0, i0 + mb) needs the keys [i0 - window, i0 + mb + window)
- * only: S is computed over that range (from the 16-key panel it starts in), each row's
- * exponentials over its own window, the rest of its row zeroed, and E V over the range. Without
- * one the range is all n_valid keys and every row's window too, the plain computation. */
-void attention_ext_f32(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
-                       int t, int n_valid, int window, const float *rel_bias, int bias_ld,
-                       int n_heads, int head_dim, float scale, float *scratch, int ith, int nth)
-{
-	if (t <= 0 || n_heads <= 0 || head_dim <= 0)
-		return;
-	const size_t tt = (size_t)t, t16 = ceil_to(tt, GEMM_NR);
-	float *s = scratch;
-	float *kp = s + ATT_QB * t16;
-	float *vedge = kp + t16 * ATT_DC;
-	float inv_sum[ATT_QB];
-
-	/* Query blocks: at most ATT_QB rows, and enough blocks to give every part an item. */
-	int nqb = (t + ATT_QB - 1) / ATT_QB;
-	int want = (nth + n_heads - 1) / n_heads;
-	if (want > nqb)
-		nqb = want < t ? want : t;
-	int qb = (int)ceil_to((size_t)((t + nqb - 1) / nqb), GEMM_MR);
-	if (qb > ATT_QB)
-		qb = ATT_QB;
-	nqb = (t + qb - 1) / qb;
-
-	int b, e;
-	sy_split(n_heads * nqb, ith, nth, &b, &e);
-	const int nv = n_valid < 0 ? 0 : n_valid > t ? t : n_valid;
-	const int ld_s = (int)ceil_to((size_t)(nv > 0 ? nv : 1), GEMM_NR);
-	const int n_dc = (head_dim + ATT_DC - 1) / ATT_DC;
-	int packed_head = -1;
-	for (int item = b; item < e; item++) {
-		const int h = item / nqb, i0 = item % nqb * qb;
-		const int mb = t - i0 < qb ? t - i0 : qb;
-		const size_t col = (size_t)h * head_dim;
-		if (nv == 0) {
-			/* No key to attend to: the reference's empty sum is 0. */
-			for (int i = 0; i < mb; i++)
-				memset(out + (size_t)(i0 + i) * ldo + col, 0,
-				       sizeof(float) * head_dim);
-			continue;
-		}
-		/* The keys this block reads: [kb, ke), kb on a panel boundary. */
-		int kb = 0, ke = nv;
-		if (window >= 0) {
-			kb = i0 - window > 0 ? (i0 - window) / GEMM_NR * GEMM_NR : 0;
-			ke = i0 + mb + window < nv ? i0 + mb + window : nv;
-		}
-		if (ke <= kb) {
-			for (int i = 0; i < mb; i++)
-				memset(out + (size_t)(i0 + i) * ldo + col, 0,
-				       sizeof(float) * head_dim);
-			continue;
-		}
-		const int nk = ke - kb;
-		/* S = Q K^T, one head-dimension chunk at a time. */
-		for (int dc = 0; dc < n_dc; dc++) {
-			const int d0 = dc * ATT_DC;
-			const int kc = head_dim - d0 < ATT_DC ? head_dim - d0 : ATT_DC;
-			if (n_dc > 1 || packed_head != h) {
-				gemm_pack_bt(kp, k + col + d0, (size_t)ld, nv, kc);
-				packed_head = h;
-			}
-			const float *qb0 = q + (size_t)i0 * ld + col + d0;
-			for (int jp = kb / GEMM_NR; jp * GEMM_NR < ke; jp++) {
-				const int nr =
-				    ke - jp * GEMM_NR < GEMM_NR ? ke - jp * GEMM_NR : GEMM_NR;
-				for (int ir = 0; ir < mb; ir += GEMM_MR) {
-					const int mr = mb - ir < GEMM_MR ? mb - ir : GEMM_MR;
-					gemm_micro_tile_rows(
-					    kc, qb0 + (size_t)ir * ld, (size_t)ld,
-					    kp + (size_t)jp * GEMM_NR * kc, GEMM_NR,
-					    s + (size_t)ir * ld_s + (jp * GEMM_NR - kb),
-					    (size_t)ld_s, mr, nr, dc > 0 ? GEMM_TILE_ACCUM : 0,
-					    NULL);
-				}
-			}
-		}
-		for (int i = 0; i < mb; i++) {
-			float *row = s + (size_t)i * ld_s;
-			int lo = kb, hi = ke;
-			if (window >= 0) {
-				const int qi = i0 + i;
-				lo = qi - window > kb ? qi - window : kb;
-				hi = qi + window + 1 < ke ? qi + window + 1 : ke;
-			}
-			if (hi <= lo) {
-				memset(row, 0, sizeof(float) * nk);
-				inv_sum[i] = 0;
-				continue;
-			}
-			if (rel_bias) {
-				/* scale s + the bias of key j at distance j - qi, then exp with scale 1 */
-				const float *bq = rel_bias + (ptrdiff_t)h * bias_ld - (i0 + i);
-				float *r = row + (lo - kb);
-				for (int j = lo; j < hi; j++, r++)
-					*r = *r * scale + bq[j];
-				inv_sum[i] = softmax_exp_f32(row + (lo - kb), hi - lo, 1.0f);
-			} else {
-				inv_sum[i] = softmax_exp_f32(row + (lo - kb), hi - lo, scale);
-			}
-			memset(row, 0, sizeof(float) * (lo - kb));
-			memset(row + (hi - kb), 0, sizeof(float) * (ke - hi));
-		}
-
-		/* O = E V, 16 output columns at a time; a last panel narrower than 16 is copied
-		 * into a zero-padded buffer so that no load reaches past the head's columns. */
-		for (int c0 = 0; c0 < head_dim; c0 += GEMM_NR) {
-			const int nr = head_dim - c0 < GEMM_NR ? head_dim - c0 : GEMM_NR;
-			const float *bv = v + (size_t)kb * ld + col + c0;
-			size_t ldb = (size_t)ld;
-			if (nr < GEMM_NR) {
-				for (int j = 0; j < nk; j++) {
-					float *dst = vedge + (size_t)j * GEMM_NR;
-					memcpy(dst, bv + (size_t)j * ld, sizeof(float) * nr);
-					memset(dst + nr, 0, sizeof(float) * (GEMM_NR - nr));
-				}
-				bv = vedge;
-				ldb = GEMM_NR;
-			}
-			for (int ir = 0; ir < mb; ir += GEMM_MR) {
-				const int mr = mb - ir < GEMM_MR ? mb - ir : GEMM_MR;
-				gemm_micro_tile_rows(nk, s + (size_t)ir * ld_s, (size_t)ld_s, bv,
-				                     ldb, out + (size_t)(i0 + ir) * ldo + col + c0,
-				                     (size_t)ldo, mr, nr, 0, NULL);
-			}
-		}
-		for (int i = 0; i < mb; i++) {
-			float *o = out + (size_t)(i0 + i) * ldo + col;
-			const __m256 vi = _mm256_set1_ps(inv_sum[i]);
-			int e0 = 0;
-			for (; e0 + 8 <= head_dim; e0 += 8)
-				_mm256_storeu_ps(o + e0,
-				                 _mm256_mul_ps(_mm256_loadu_ps(o + e0), vi));
-			for (; e0 < head_dim; e0++)
-				o[e0] *= inv_sum[i];
-		}
-	}
 }

@@ -29,6 +29,12 @@
 #define QGEMM_WMAX 63 /* weights in [-63, 63] */
 #define QGEMM_XMAX 127 /* activations in [-127, 127] */
 
+/* Kernel geometry (private to the tensor layer): the packed layout's panel width, and the tile
+ * rows and quantised row block of the drivers. */
+#define QGEMM_NR 16 /* channels per panel */
+#define QGEMM_MR 4 /* rows per micro-tile */
+#define QGEMM_RB 48 /* rows quantised per block (48 x k4 bytes of stack) */
+
 struct qgemm_weights {
 	int n, k; /* output features, input features */
 	int k4; /* k rounded up to a multiple of 4 */

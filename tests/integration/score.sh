@@ -26,8 +26,9 @@ def req(method, path, body=None):
     return r.status, out
 
 def ok():
-    st, _ = req("GET", "/healthz")
+    st, body = req("GET", "/healthz")
     assert st == 200
+    assert body["isa"] in ("avx2", "portable"), body  # the kernel path (src/tensor/isa.c)
 
 for model, name in (("ce", "bert-ce-tiny"), ("org/xlmr-ce", "xlmr-ce-tiny")):
     g = json.load(open(f"tests/golden/{name}.json"))

@@ -1,5 +1,6 @@
-/* Fast element-wise and row-wise kernels (AVX2+FMA, F16C). Each has a scalar twin in ops_ref.c
- * that tests compare it with.
+/* Fast element-wise and row-wise kernels, AVX2+FMA and F16C path (compiled with -mavx2 -mfma
+ * -mf16c; reached only through the dispatch table in isa.c). Each has a scalar twin in
+ * ops_ref.c that tests compare it with.
  *
  * Every loop handles 8 floats at a time and finishes the row with a masked load/store, so any n
  * and any alignment work without a scalar tail. Row reductions that decide the result (layer norm
@@ -8,11 +9,12 @@
 #include <math.h>
 #include <string.h>
 
+#include "tensor/kernels.h"
 #include "tensor/ops.h"
 #include "tensor/vecmath.h"
 
-void layer_norm_f32(float *y, const float *x, const float *gamma, const float *beta, int n,
-                    float eps)
+void layer_norm_f32_avx2(float *y, const float *x, const float *gamma, const float *beta, int n,
+                         float eps)
 {
 	if (n <= 0)
 		return;
@@ -112,7 +114,7 @@ static void row_scale(float *x, int n, float s)
 	}
 }
 
-float softmax_exp_f32(float *x, int n, float scale)
+float softmax_exp_f32_avx2(float *x, int n, float scale)
 {
 	const float m = row_scale_max(x, n, scale);
 	const __m256 vm = _mm256_set1_ps(m);
@@ -143,12 +145,12 @@ float softmax_exp_f32(float *x, int n, float scale)
 	return 1.0f / vec_hsum(_mm256_add_ps(acc0, acc1));
 }
 
-void softmax_f32(float *x, int n)
+void softmax_f32_avx2(float *x, int n)
 {
 	if (n <= 0)
 		return;
 	/* Like the reference, a row of all -inf gives NaN (-inf - -inf). */
-	row_scale(x, n, softmax_exp_f32(x, n, 1.0f));
+	row_scale(x, n, softmax_exp_f32_avx2(x, n, 1.0f));
 }
 
 /* Applies f to n floats in place, 8 at a time with a masked tail. */
@@ -169,37 +171,37 @@ static inline __m256 vec_relu(__m256 v)
 	return _mm256_max_ps(_mm256_setzero_ps(), v);
 }
 
-void gelu_erf_f32(float *x, int n)
+void gelu_erf_f32_avx2(float *x, int n)
 {
 	MAP_INPLACE(x, n, vec_gelu_erf);
 }
 
-void gelu_tanh_f32(float *x, int n)
+void gelu_tanh_f32_avx2(float *x, int n)
 {
 	MAP_INPLACE(x, n, vec_gelu_tanh);
 }
 
-void silu_f32(float *x, int n)
+void silu_f32_avx2(float *x, int n)
 {
 	MAP_INPLACE(x, n, vec_silu);
 }
 
-void relu_f32(float *x, int n)
+void relu_f32_avx2(float *x, int n)
 {
 	MAP_INPLACE(x, n, vec_relu);
 }
 
-void tanh_f32(float *x, int n)
+void tanh_f32_avx2(float *x, int n)
 {
 	MAP_INPLACE(x, n, vec_tanh);
 }
 
-void exp_f32(float *x, int n)
+void exp_f32_avx2(float *x, int n)
 {
 	MAP_INPLACE(x, n, vec_exp);
 }
 
-void add_f32(float *y, const float *x, int n)
+void add_f32_avx2(float *y, const float *x, int n)
 {
 	int i = 0;
 	for (; i + 8 <= n; i += 8)
@@ -213,7 +215,7 @@ void add_f32(float *y, const float *x, int n)
 	}
 }
 
-void l2_normalize_f32(float *x, int n)
+void l2_normalize_f32_avx2(float *x, int n)
 {
 	__m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
 	for (int i = 0; i < n; i += 8) {
@@ -230,7 +232,7 @@ void l2_normalize_f32(float *x, int n)
 
 /* F16C converts 8 halves per instruction, subnormals, infinities and NaN payloads included; the
  * tail goes through a zero-padded copy because there is no masked 16-bit load. */
-void f16_to_f32(float *dst, const unsigned short *src, size_t n)
+void f16_to_f32_avx2(float *dst, const unsigned short *src, size_t n)
 {
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8)
@@ -245,7 +247,7 @@ void f16_to_f32(float *dst, const unsigned short *src, size_t n)
 }
 
 /* bf16 is the upper half of an fp32: widen to 32 bits and shift left by 16. */
-void bf16_to_f32(float *dst, const unsigned short *src, size_t n)
+void bf16_to_f32_avx2(float *dst, const unsigned short *src, size_t n)
 {
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8) {
