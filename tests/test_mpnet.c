@@ -32,6 +32,8 @@ static void test_golden(void)
 {
 	CHECK(is_family(DIR, "dense"));
 	golden_check_model(DIR, "tests/golden/mpnet-tiny.json", "mpnet");
+	/* the same weights stored as BF16 */
+	golden_check_model(DIR "-bf16", "tests/golden/mpnet-tiny-bf16.json", "mpnet");
 }
 
 static void test_refused(void)

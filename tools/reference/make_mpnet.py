@@ -171,17 +171,20 @@ def main():
     # Larger relative biases than the 0.02 init so that they visibly shape the attention.
     state["encoder.relative_attention_bias.weight"] *= 50
     max_len = models.max_tokens(dict(c, model_type="roberta"))
-    d = eg.write_fixture_dir(NAME, c, state, torch.float32, max_len)
-
-    def build(dtype):
-        m = MPNetModel(c).to(dtype).eval()
-        m.load_state_dict(eg.load_weights(d, dtype), strict=True)
-        return m
-
     rel = torch.arange(-300, 301)
     table = bucket(rel, c["relative_attention_num_buckets"])
-    failures = eg.write_golden(NAME, d, build, TEXTS, max_len,
-                               {"bucket_distances": rel.tolist(), "buckets": table.tolist()})
+    failures = []
+    # The same weights stored as F32 and as BF16 (the golden of each from its own file).
+    for name, disk, cfg in ((NAME, torch.float32, c), (NAME + "-bf16", torch.bfloat16, dict(c, torch_dtype="bfloat16"))):
+        d = eg.write_fixture_dir(name, cfg, state, disk, max_len)
+
+        def build(dtype, d=d):
+            m = MPNetModel(c).to(dtype).eval()
+            m.load_state_dict(eg.load_weights(d, dtype), strict=True)
+            return m
+
+        failures += eg.write_golden(name, d, build, TEXTS, max_len,
+                                    {"bucket_distances": rel.tolist(), "buckets": table.tolist()})
     if failures:
         for f in failures:
             print("FAIL:", f)
