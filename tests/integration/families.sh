@@ -16,7 +16,8 @@ YAML
 sy_start families --no-builtin-models --model stella=tests/fixtures/new-tiny \
 	--model gte-bf16=tests/fixtures/new-bf16-tiny --model nomic=tests/fixtures/nomic-tiny \
 	--model qwen3=tests/fixtures/qwen3-emb-tiny --model qwen3-rr=tests/fixtures/qwen3-rerank-tiny \
-	--model gemma=tests/fixtures/embeddinggemma-tiny \
+	--model gemma=tests/fixtures/embeddinggemma-tiny --model modernbert=tests/fixtures/modernbert-tiny \
+	--model mpnet=tests/fixtures/mpnet-tiny --model jina=tests/fixtures/jina-bert-tiny \
 	--config "$tmp/models.yaml"
 python3 - "$URL" <<'PY' || fail "families over HTTP"
 import http.client, json, math, sys, urllib.parse
@@ -92,6 +93,18 @@ for params, key in ((None, "document_embeddings"), ({"is_query": True}, "query_e
     worst = min(cos(a, b) for a, b in zip(encode("gemma", params), ge[key]))
     assert worst >= 0.99999, ("gemma", key, worst)
 print("ok: EmbeddingGemma over HTTP (document and query prompts)")
+# ModernBERT, MPNet and JinaBERT v2 through /v1/embeddings, against their goldens.
+for model, path, item_key, emb_key in (("modernbert", "modernbert-tiny", "items", "sentence_embedding"),
+                                       ("mpnet", "mpnet-tiny", "texts", "embedding"),
+                                       ("jina", "jina-bert-tiny", "texts", "embedding")):
+    gg = json.load(open(f"tests/golden/{path}.json"))[item_key]
+    st, r = call("POST", "/v1/embeddings", {"model": model, "input": [t["text"] for t in gg]})
+    assert st == 200, (model, st, r)
+    worst = min(cos(d["embedding"], t[emb_key]) for d, t in zip(r["data"], gg))
+    assert worst >= 0.99999, (model, worst)
+    st, r = call("GET", f"/v1/models/{model}")
+    assert st == 200 and r["max_tokens"] > 0 and r["outputs"] == ["dense"], (model, r)
+print("ok: ModernBERT, MPNet and JinaBERT v2 over HTTP")
 # Matryoshka dimensions, computed here from the goldens: nomic-embed-text-v1.5's recipe (layer
 # norm without affine, eps 1e-5, the first N, L2) and Qwen3-Embedding's (the first N, L2).
 def l2(v):
