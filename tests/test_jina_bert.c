@@ -34,6 +34,8 @@ static void test_golden(void)
 {
 	CHECK(is_family(DIR, "dense"));
 	golden_check_model(DIR, "tests/golden/jina-bert-tiny.json", "jina_bert");
+	/* the same weights stored as F32 */
+	golden_check_model(DIR "-f32", "tests/golden/jina-bert-tiny-f32.json", "jina_bert");
 }
 
 static void test_refused(void)

@@ -178,15 +178,18 @@ def main():
     for k in state:
         if k.endswith("mlp.layernorm.weight"):  # a LayerNorm gamma that random_state does not know
             state[k] = 1.0 + 0.1 * torch.randn(state[k].shape)
-    d = eg.write_fixture_dir(NAME, c, state, torch.float16, c["max_position_embeddings"])
+    failures = []
+    # The same weights stored as F16 (the fixture the real checkpoints resemble) and F32.
+    for name, disk, cfg in ((NAME, torch.float16, c), (NAME + "-f32", torch.float32, dict(c, torch_dtype="float32"))):
+        d = eg.write_fixture_dir(name, cfg, state, disk, c["max_position_embeddings"])
 
-    def build(dtype):
-        m = JinaBertModel(c).to(dtype).eval()
-        m.load_state_dict(eg.load_weights(d, dtype), strict=True)
-        return m
+        def build(dtype, d=d):
+            m = JinaBertModel(c).to(dtype).eval()
+            m.load_state_dict(eg.load_weights(d, dtype), strict=True)
+            return m
 
-    failures = eg.write_golden(NAME, d, build, make_mpnet.TEXTS, c["max_position_embeddings"],
-                               {"alibi_slopes": slopes(c["num_attention_heads"])})
+        failures += eg.write_golden(name, d, build, make_mpnet.TEXTS, c["max_position_embeddings"],
+                                    {"alibi_slopes": slopes(c["num_attention_heads"])})
     if failures:
         for f in failures:
             print("FAIL:", f)
