@@ -146,5 +146,23 @@ for args, key in (((), "embeddings"), (("--query",), "s2p_embeddings"),
     worst = min(cos(a, b) for a, b in zip(got, want))
     assert worst >= 0.99999, (args, worst)
 print("ok: NewModel through the CLI")
+# The other families through the CLI, against their goldens (documents: nomic's prefix applies).
+def cli_dir(d, texts, *args):
+    out = subprocess.run([sys.argv[1], "encode", "--model", d, *args, *texts],
+                         check=True, capture_output=True, text=True, timeout=120).stdout
+    return [json.loads(l)["dense"] for l in out.splitlines()]
+checks = []
+gn = json.load(open("tests/golden/nomic-tiny.json"))
+checks.append(("tests/fixtures/nomic-tiny", gn["texts"], gn["models"]["nomic-tiny"]["search_document"]))
+for name, key, emb in (("mpnet-tiny", "texts", "embedding"), ("jina-bert-tiny", "texts", "embedding"),
+                       ("modernbert-tiny", "items", "sentence_embedding")):
+    gg = json.load(open(f"tests/golden/{name}.json"))[key]
+    checks.append((f"tests/fixtures/{name}", [t["text"] for t in gg], [t[emb] for t in gg]))
+gq = json.load(open("tests/golden/qwen3-emb-tiny.json"))
+checks.append(("tests/fixtures/qwen3-emb-tiny", gq["texts"], gq["models"]["qwen3-emb-tiny"]["embeddings"]))
+for d, texts, want in checks:
+    worst = min(cos(a, b) for a, b in zip(cli_dir(d, texts), want))
+    assert worst >= 0.99999, (d, worst)
+print("ok: NomicBERT, MPNet, JinaBERT v2, ModernBERT and Qwen3-Embedding through the CLI")
 PY
 echo "ok: families"
