@@ -117,7 +117,12 @@ static void serve_usage(FILE *f)
 	    "  --max-connections N      concurrent connections, one thread each (default 256)\n"
 	    "  --idle-timeout S         close a connection that sends nothing for S seconds "
 	    "(default 60)\n"
-	    "  --no-builtin-models      do not add the built-in model ids (use-lite)\n");
+	    "  --no-builtin-models      do not add the built-in model ids (use-lite)\n"
+	    "Every option that takes one value can also come from the environment as\n"
+	    "SWITCHYARD_<OPTION> (e.g. SWITCHYARD_PORT=8080, SWITCHYARD_MEMORY_BUDGET=4G), and "
+	    "PORT\n"
+	    "sets --port; the config file comes first, then the environment, then the command\n"
+	    "line, which wins.\n");
 }
 
 static int parse_int_arg(const char *flag, const char *s, long min, long max, int *out)
@@ -284,6 +289,81 @@ static int apply_flag(struct serve_config *c, const char *flag, const char *val)
 		return parse_int_arg(flag, val, 1, 86400, &c->idle_timeout_s);
 	fprintf(stderr, "switchyard %s: unknown option '%s'\n", mode_names[cl.mode], flag);
 	return -1;
+}
+
+/* The flags that may also come from the environment, as SWITCHYARD_<FLAG> (upper case, '-' as
+ * '_'): every single-valued one. --model and --model-pool take a list and stay flags (or the
+ * config file). */
+static const char *const env_flags[] = {
+    "--host",
+    "--port",
+    "--models-dir",
+    "--api-key-file",
+    "--memory-budget",
+    "--max-body-bytes",
+    "--max-inflight-body-bytes",
+    "--threads",
+    "--workers",
+    "--max-batch-tokens",
+    "--max-batch-items",
+    "--max-wait-ms",
+    "--quantize",
+    "--max-queue-items",
+    "--idle-ttl",
+    "--load-wait-ms",
+    "--max-items",
+    "--max-chars",
+    "--max-prefix-chars",
+    "--max-request-tokens",
+    "--max-connections",
+    "--idle-timeout",
+    /* the cluster's, applied in the modes that take them (env_applies) */
+    "--nats",
+    "--pool",
+    "--max-pending",
+    "--request-timeout-ms",
+    "--ack-wait",
+    "--max-deliver",
+    "--fetch-batch",
+};
+
+/* Whether flag (from env_flags) applies to the running mode: one environment can then serve a
+ * gateway and its workers without an option one of them refuses. */
+static bool env_applies(const char *flag)
+{
+	if (!strcmp(flag, "--nats") || !strcmp(flag, "--pool") || !strcmp(flag, "--max-pending"))
+		return cl.mode != MODE_SERVE;
+	if (!strcmp(flag, "--request-timeout-ms"))
+		return cl.mode == MODE_GATEWAY;
+	if (!strcmp(flag, "--ack-wait") || !strcmp(flag, "--max-deliver") ||
+	    !strcmp(flag, "--fetch-batch"))
+		return cl.mode == MODE_WORKER;
+	return true;
+}
+
+/* Applies the environment's settings to c: SWITCHYARD_<FLAG> for each flag above, and PORT
+ * (the container platforms' convention) for --port when SWITCHYARD_PORT is unset. The config
+ * file comes first, then these, then the command line, which wins. */
+static int apply_env(struct serve_config *c)
+{
+	for (size_t i = 0; i < sizeof env_flags / sizeof *env_flags; i++) {
+		char name[64] = "SWITCHYARD_";
+		size_t k = strlen(name);
+		for (const char *f = env_flags[i] + 2; *f && k + 1 < sizeof name; f++)
+			name[k++] = *f == '-' ? '_' : (char)(*f >= 'a' && *f <= 'z' ? *f - 32 : *f);
+		name[k] = '\0';
+		const char *v = env_applies(env_flags[i]) ? getenv(name) : NULL;
+		if (!v && !strcmp(env_flags[i], "--port"))
+			v = getenv("PORT");
+		if (!v || !v[0])
+			continue;
+		if (apply_flag(c, env_flags[i], v) != 0) {
+			fprintf(stderr, "switchyard %s: (from the environment, %s)\n",
+			        mode_names[cl.mode], getenv(name) ? name : "PORT");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Walks argv: "--flag value" and "--flag=value". With config_only, only --config is acted on
@@ -483,6 +563,8 @@ static int serve_main(int argc, char **argv, enum run_mode mode)
 		fprintf(stderr, "switchyard serve: %s\n", err.msg);
 		goto out;
 	}
+	if (apply_env(&cfg) != 0)
+		goto out;
 	if (parse_args(argc, argv, false, &config, &cfg) != 0)
 		goto out_usage;
 	if (mode != MODE_SERVE && (!cl.nats || cl.n_pools == 0)) {

@@ -2,26 +2,30 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "switchyard.h"
 #include "cli/commands.h"
 #include "tensor/isa.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: switchyard <command> [options]\n"
-	        "\n"
-	        "commands:\n"
-	        "  encode   embed texts with a model, one JSON line per text\n"
-	        "  score    score documents against a query (cross-encoder or ColBERT)\n"
-	        "  extract  find entities in texts with a NER model, one JSON line per text\n"
-	        "  models   inspect, pull or locate models (`models inspect|pull|path`)\n"
-	        "  eval     evaluate a model on a data set (`eval sts --model ID --data FILE`)\n"
-	        "  serve    run the HTTP server (`serve --port 8080 --model ID=PATH`)\n"
-	        "  gateway  the HTTP server in front of workers (`gateway --nats URL --pool P`)\n"
-	        "  worker   drain a pool's work from NATS JetStream (`worker --nats URL --pool "
-	        "P`)\n"
-	        "\n"
-	        "Run `switchyard <command> --help` for the options of one command.\n");
+	fprintf(
+	    f,
+	    "usage: switchyard <command> [options]\n"
+	    "\n"
+	    "commands:\n"
+	    "  encode   embed texts with a model, one JSON line per text\n"
+	    "  score    score documents against a query (cross-encoder or ColBERT)\n"
+	    "  extract  find entities in texts with a NER model, one JSON line per text\n"
+	    "  models   inspect, pull or locate models (`models inspect|pull|path`)\n"
+	    "  eval     evaluate a model or a router on a data set (`eval sts|intents|routellm`)\n"
+	    "  router   train a routing classifier (`router train`)\n"
+	    "  serve    run the HTTP server (`serve --port 8080 --model ID=PATH`)\n"
+	    "  gateway  the HTTP server in front of workers (`gateway --nats URL --pool P`)\n"
+	    "  worker   drain a pool's work from NATS JetStream (`worker --nats URL --pool "
+	    "P`)\n"
+	    "\n"
+	    "Run `switchyard <command> --help` for the options of one command;\n"
+	    "`switchyard --version` prints the version and the kernels this CPU runs.\n");
 }
 
 int main(int argc, char **argv)
@@ -56,6 +60,11 @@ int main(int argc, char **argv)
 		return cmd_gateway(argc - 1, argv + 1);
 	if (!strcmp(cmd, "worker"))
 		return cmd_worker(argc - 1, argv + 1);
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		printf("switchyard %s (kernels: %s)\n", SY_VERSION_STRING,
+		       sy_isa_name(sy_isa_current()));
+		return 0;
+	}
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
 		usage(stdout);
 		return 0;

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Options from the environment and the version: `switchyard --version` prints the library's
+# version and the kernel path; serve reads SWITCHYARD_<OPTION> and PORT, the command line wins
+# over them, and a bad value from the environment fails at start naming the variable.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SY=${BUILD:-build}/switchyard
+fail() { echo "FAIL: $*"; exit 1; }
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+want=$(sed -n 's/^#define SY_VERSION_STRING "\(.*\)"/\1/p' include/switchyard.h)
+out=$("$SY" --version)
+case "$out" in
+"switchyard $want (kernels: "*")") ;;
+*) fail "--version printed '$out'" ;;
+esac
+echo "ok: $out"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Starts serve with the given environment and arguments; prints the URL it listens on.
+listening() {
+	local log=$tmp/serve.$RANDOM
+	env "$@" timeout 20 "$SY" serve --no-builtin-models >"$log.out" 2>"$log.err" &
+	pids+=($!)
+	for _ in $(seq 1 100); do
+		u=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$log.out" 2>/dev/null || true)
+		[ -n "$u" ] && { echo "$u"; kill "${pids[-1]}"; return 0; }
+		sleep 0.05
+	done
+	cat "$log.err" >&2
+	return 1
+}
+p1=$(free_port)
+u=$(listening SWITCHYARD_PORT="$p1") || fail "SWITCHYARD_PORT"
+[ "$u" = "http://127.0.0.1:$p1" ] || fail "SWITCHYARD_PORT=$p1 listened on $u"
+p2=$(free_port)
+u=$(listening PORT="$p2") || fail "PORT"
+[ "$u" = "http://127.0.0.1:$p2" ] || fail "PORT=$p2 listened on $u"
+# the command line wins: --port 0 picks a free port whatever SWITCHYARD_PORT says
+p3=$(free_port)
+log=$tmp/cli
+SWITCHYARD_PORT=$p3 timeout 20 "$SY" serve --no-builtin-models --port 0 >"$log.out" 2>"$log.err" &
+pids+=($!)
+u=
+for _ in $(seq 1 100); do
+	u=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$log.out" 2>/dev/null || true)
+	[ -n "$u" ] && break
+	sleep 0.05
+done
+[ -n "$u" ] && [ "$u" != "http://127.0.0.1:$p3" ] || fail "--port did not win over SWITCHYARD_PORT ($u)"
+echo "ok: SWITCHYARD_PORT, PORT, and the command line over them"
+# a bad value from the environment: exit 1 at start, naming the variable
+rc=0
+SWITCHYARD_MEMORY_BUDGET=lots timeout 20 "$SY" serve --no-builtin-models --port 0 >/dev/null 2>"$tmp/bad.err" || rc=$?
+[ "$rc" != 0 ] && grep -q "SWITCHYARD_MEMORY_BUDGET" "$tmp/bad.err" || fail "bad SWITCHYARD_MEMORY_BUDGET: rc $rc, $(cat "$tmp/bad.err")"
+# cluster options in the environment do not stop a plain serve
+p4=$(free_port)
+u=$(listening SWITCHYARD_PORT="$p4" SWITCHYARD_NATS=nats://127.0.0.1:1 SWITCHYARD_ACK_WAIT=5) ||
+	fail "serve with cluster settings in the environment"
+echo "ok: a bad value from the environment names its variable; cluster settings do not bother serve"
+echo "options tests ok"
