@@ -268,12 +268,18 @@ static void test_prompts_through_the_engine(void)
 	sy_engine_close(e);
 }
 
-static void test_int8(void)
+/* The worst cosine over the golden texts between dir's embeddings with int8 linear layers and
+ * with fp32 ones (the int8 model must also hold fewer bytes). */
+static double int8_worst_cosine(const char *dir)
 {
-	struct model *f = open_model(F32, LINEAR_FP32, 0);
-	struct model *q = open_model(F32, LINEAR_INT8, 0);
-	if (!f || !q)
-		return;
+	struct model *f = open_model(dir, LINEAR_FP32, 0);
+	struct model *q = open_model(dir, LINEAR_INT8, 0);
+	double worst = 1;
+	if (!f || !q) {
+		model_close(f);
+		model_close(q);
+		return 0;
+	}
 	const int n = n_texts(), dims = model_dims(f);
 	const char *tv[16];
 	size_t lv[16];
@@ -285,7 +291,6 @@ static void test_int8(void)
 	struct sy_error err = {0};
 	CHECK_EQ_INT(model_encode_texts(f, tv, lv, n, NULL, &err, a, NULL, NULL), SY_OK);
 	CHECK_EQ_INT(model_encode_texts(q, tv, lv, n, NULL, &err, b, NULL, NULL), SY_OK);
-	double worst = 1;
 	for (int i = 0; i < n; i++) {
 		double dot = 0, na = 0, nb = 0;
 		for (int k = 0; k < dims; k++) {
@@ -295,13 +300,19 @@ static void test_int8(void)
 		}
 		worst = fmin(worst, dot / sqrt(na * nb));
 	}
-	CHECKF(worst >= 0.99, "int8 cosine %.5f", worst);
-	printf("  int8 vs fp32: worst cosine %.5f\n", worst);
 	CHECK(model_bytes(q) < model_bytes(f));
 	free(a);
 	free(b);
 	model_close(f);
 	model_close(q);
+	return worst;
+}
+
+static void test_int8(void)
+{
+	const double worst = int8_worst_cosine(F32);
+	CHECKF(worst >= 0.99, "int8 cosine %.5f", worst);
+	printf("  int8 vs fp32: worst cosine %.5f\n", worst);
 }
 
 /* A copy of the F32 fixture with one config.json key replaced (value as JSON text). */
@@ -481,33 +492,9 @@ static void test_qwen3_embedding(void)
 static void test_qwen3_int8(void)
 {
 	golden = golden_qwen3;
-	struct model *f = open_model(QWEN3, LINEAR_FP32, 0), *q = open_model(QWEN3, LINEAR_INT8, 0);
-	if (!f || !q)
-		return;
-	const int n = n_texts(), dims = model_dims(f);
-	const char *tv[16];
-	size_t lv[16];
-	for (int i = 0; i < n; i++) {
-		tv[i] = text(i);
-		lv[i] = strlen(tv[i]);
-	}
-	float *a = malloc((size_t)n * dims * sizeof *a), *b = malloc((size_t)n * dims * sizeof *b);
-	struct sy_error err = {0};
-	CHECK_EQ_INT(model_encode_texts(f, tv, lv, n, NULL, &err, a, NULL, NULL), SY_OK);
-	CHECK_EQ_INT(model_encode_texts(q, tv, lv, n, NULL, &err, b, NULL, NULL), SY_OK);
-	double worst = 1;
-	for (int i = 0; i < n; i++) {
-		double dot = 0;
-		for (int k = 0; k < dims; k++) /* both normalised */
-			dot += (double)a[i * dims + k] * b[i * dims + k];
-		worst = fmin(worst, dot);
-	}
+	const double worst = int8_worst_cosine(QWEN3);
 	printf("  qwen3 int8 vs fp32: worst cosine %.5f\n", worst);
 	CHECKF(worst >= 0.99, "qwen3 int8 cosine %.5f", worst);
-	free(a);
-	free(b);
-	model_close(f);
-	model_close(q);
 }
 
 /* Qwen3-Reranker: the card's prompt around each (query, document), the yes/no logits at the

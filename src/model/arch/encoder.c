@@ -32,6 +32,49 @@ enum sy_status encoder_open(const struct model_desc *d, int n_threads, enum line
 	return s;
 }
 
+enum sy_status encoder_input_check(const struct encoder_input *in, const char *arch, int max_tokens,
+                                   int vocab, int type_vocab, struct sy_error *err, int *rows,
+                                   int *max_t)
+{
+	long long total = 0;
+	*rows = *max_t = 0;
+	for (int s = 0; s < in->n_seqs; s++) {
+		if (in->lens[s] < 0 || in->lens[s] > max_tokens)
+			return sy_error_set(err, SY_ERR_INVALID_ARG,
+			                    "%s: sequence %d has %d tokens; the model takes 0..%d",
+			                    arch, s, in->lens[s], max_tokens);
+		total += in->lens[s];
+		*max_t = in->lens[s] > *max_t ? in->lens[s] : *max_t;
+	}
+	if (total > (1 << 24))
+		return sy_error_set(err, SY_ERR_LIMIT, "%s: batch of %lld tokens is too large",
+		                    arch, total);
+	for (long long r = 0; r < total; r++) {
+		if (in->ids[r] < 0 || in->ids[r] >= vocab)
+			return sy_error_set(err, SY_ERR_INVALID_ARG,
+			                    "%s: token id %d outside the vocabulary (%d)", arch,
+			                    (int)in->ids[r], vocab);
+		if (type_vocab > 0 && in->type_ids &&
+		    (in->type_ids[r] < 0 || in->type_ids[r] >= type_vocab))
+			return sy_error_set(err, SY_ERR_INVALID_ARG,
+			                    "%s: token type id %d outside 0..%d", arch,
+			                    (int)in->type_ids[r], type_vocab - 1);
+	}
+	*rows = (int)total;
+	return SY_OK;
+}
+
+void encoder_input_positions(const struct encoder_input *in, int *seq_start, int *pos_ids)
+{
+	int r = 0;
+	for (int q = 0; q < in->n_seqs; q++) {
+		seq_start[q] = r;
+		for (int i = 0; i < in->lens[q]; i++)
+			pos_ids[r++] = i;
+	}
+	seq_start[in->n_seqs] = r;
+}
+
 void encoder_free(struct encoder *e)
 {
 	if (e && e->ops)

@@ -80,6 +80,15 @@ enum sy_status encoder_open(const struct model_desc *d, int n_threads, enum line
                             struct sy_error *err, struct encoder *out);
 void encoder_free(struct encoder *e);
 
+/* For the architectures' forward: checks a packed batch against the encoder's limits (each
+ * length in [0, max_tokens], every id below vocab, and with type_vocab > 0 every token type
+ * below it) and gives its total tokens and longest sequence. Messages start with arch. */
+enum sy_status encoder_input_check(const struct encoder_input *in, const char *arch, int max_tokens,
+                                   int vocab, int type_vocab, struct sy_error *err, int *rows,
+                                   int *max_t);
+/* seq_start[n_seqs + 1]: each sequence's first row; pos_ids[rows]: positions from 0 in each. */
+void encoder_input_positions(const struct encoder_input *in, int *seq_start, int *pos_ids);
+
 static inline enum sy_status encoder_forward(struct encoder *e, const struct encoder_input *in,
                                              struct sy_error *err, const float **out)
 {

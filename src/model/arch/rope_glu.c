@@ -341,41 +341,15 @@ static enum sy_status forward(void *impl, const struct encoder_input *in, struct
 	struct rope_glu *m = impl;
 	const struct rope_glu_config *c = &m->cfg;
 	*out = NULL;
-	long long rows = 0;
-	int max_t = 0;
-	for (int s = 0; s < in->n_seqs; s++) {
-		if (in->lens[s] < 0 || in->lens[s] > c->max_positions)
-			return sy_error_set(err, SY_ERR_INVALID_ARG,
-			                    "%s: sequence %d has %d tokens; the model takes 0..%d",
-			                    m->arch, s, in->lens[s], c->max_positions);
-		rows += in->lens[s];
-		max_t = in->lens[s] > max_t ? in->lens[s] : max_t;
-	}
-	if (rows > (1 << 24))
-		return sy_error_set(err, SY_ERR_LIMIT, "%s: batch of %lld tokens is too large",
-		                    m->arch, rows);
-	for (long long r = 0; r < rows; r++) {
-		if (in->ids[r] < 0 || in->ids[r] >= c->vocab)
-			return sy_error_set(err, SY_ERR_INVALID_ARG,
-			                    "%s: token id %d outside the vocabulary (%d)", m->arch,
-			                    (int)in->ids[r], c->vocab);
-		if (m->type && in->type_ids &&
-		    (in->type_ids[r] < 0 || in->type_ids[r] >= c->type_vocab))
-			return sy_error_set(err, SY_ERR_INVALID_ARG,
-			                    "%s: token type id %d outside 0..%d", m->arch,
-			                    (int)in->type_ids[r], c->type_vocab - 1);
-	}
-	enum sy_status s = reserve(m, (int)rows, in->n_seqs, max_t, err);
+	int rows, max_t;
+	enum sy_status s = encoder_input_check(in, m->arch, c->max_positions, c->vocab,
+	                                       m->type ? c->type_vocab : 0, err, &rows, &max_t);
+	if (s == SY_OK)
+		s = reserve(m, rows, in->n_seqs, max_t, err);
 	if (s != SY_OK)
 		return s;
-	int r = 0;
-	for (int q = 0; q < in->n_seqs; q++) {
-		m->seq_start[q] = r;
-		for (int i = 0; i < in->lens[q]; i++)
-			m->pos_ids[r++] = i;
-	}
-	m->seq_start[in->n_seqs] = r;
-	struct fwd f = {.m = m, .in = in, .rows = (int)rows, .stop = model_stop_current()};
+	encoder_input_positions(in, m->seq_start, m->pos_ids);
+	struct fwd f = {.m = m, .in = in, .rows = rows, .stop = model_stop_current()};
 	if (rows > 0)
 		sy_pool_run(m->pool, forward_part, &f);
 	if (f.stopped)
