@@ -94,9 +94,9 @@ static enum sy_status lmr_prepare(const void *impl, const struct model_input *in
 		return s;
 	}
 	const int nb = b.n < room ? b.n : room, n = r->prefix.n + nb + r->suffix.n;
+	/* ids only (no token types): tok_encoding_free frees the ids block alone */
 	out->enc.ids = malloc((size_t)n * sizeof *out->enc.ids);
-	out->enc.type_ids = calloc((size_t)n, sizeof *out->enc.type_ids);
-	if (!out->enc.ids || !out->enc.type_ids) {
+	if (!out->enc.ids) {
 		tok_encoding_free(&b);
 		tok_encoding_free(&out->enc);
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
