@@ -56,5 +56,19 @@ for s in tests/cli/*.sh tests/integration/*.sh; do
 	fi
 	rm -f "/tmp/sy-cli-test.$$"
 done
+# No process the suites started may outlive them: a switchyard or nats-server running from this
+# checkout (its working directory here) after every suite has ended is a failure. Processes of
+# other checkouts on the same machine are not ours and are left alone.
+here=$(pwd -P)
+sleep 0.5
+left=
+for pid in $(pgrep -x switchyard 2>/dev/null; pgrep -x nats-server 2>/dev/null); do
+	[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$here" ] || continue
+	left="$left $pid($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-80))"
+done
+if [ -n "$left" ]; then
+	echo "== processes left running by the suites:$left"
+	total_fail=$((total_fail + 1))
+fi
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
