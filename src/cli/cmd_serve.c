@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@
 #include "cluster/gateway.h"
 #include "cluster/worker.h"
 #include "engine/engine.h"
+#include "hub/hub.h"
+#include "model/registry.h"
 #include "server/config.h"
 #include "server/server.h"
 
@@ -45,6 +48,7 @@ static struct {
 	char map_buf[MAX_CLUSTER_ITEMS][512];
 	int n_map;
 	int request_timeout_ms, fetch_batch, ack_wait_s, max_deliver, max_pending;
+	bool strict; /* --strict: a catalogued model that cannot load stops the start */
 } cl = {.request_timeout_ms = 30000,
         .fetch_batch = 64,
         .ack_wait_s = 30,
@@ -118,6 +122,8 @@ static void serve_usage(FILE *f)
 	    "  --idle-timeout S         close a connection that sends nothing for S seconds "
 	    "(default 60)\n"
 	    "  --no-builtin-models      do not add the built-in model ids (use-lite)\n"
+	    "  --strict                 a catalogued model path that is not a model directory or\n"
+	    "                           a Hub id stops the start (default: a warning)\n"
 	    "Every option that takes one value can also come from the environment as\n"
 	    "SWITCHYARD_<OPTION> (e.g. SWITCHYARD_PORT=8080, SWITCHYARD_MEMORY_BUDGET=4G), and "
 	    "PORT\n"
@@ -378,6 +384,10 @@ static int parse_args(int argc, char **argv, bool config_only, const char **conf
 				c->engine.builtin_models = false;
 			continue;
 		}
+		if (!strcmp(a, "--strict")) {
+			cl.strict = true;
+			continue;
+		}
 		if (strncmp(a, "--", 2) != 0) {
 			fprintf(stderr, "switchyard serve: unexpected argument '%s'\n", a);
 			return -1;
@@ -468,6 +478,40 @@ static int run_worker(struct engine *e, const sigset_t *set)
 }
 
 static int serve_main(int argc, char **argv, enum run_mode mode);
+
+/* Checks the catalogue's local paths at start, so a typo is not first seen as a 502 on the first
+ * request: a directory no model family recognises, or a path that is neither a directory nor a
+ * Hub id, is a warning (with --strict, the start fails). Hub ids download on first use, and the
+ * gateway's models live on the workers, so neither is checked here. Returns the bad count. */
+static int check_model_paths(const struct serve_config *c, enum run_mode mode)
+{
+	int bad = 0;
+	for (int i = 0; mode != MODE_GATEWAY && i < c->n_models; i++) {
+		const char *path = c->models[i].path, *why = NULL;
+		struct stat sb;
+		if (!strcmp(path, "use-lite"))
+			continue;
+		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			if (!model_family_of(path))
+				why = "a directory no model family recognises (no config.json, "
+				      "gliner_config.json or model.json)";
+		} else if (!hub_id_valid(path)) {
+			why = "no such directory, and not a Hub id (org/name)";
+		}
+		if (!why)
+			continue;
+		bad++;
+		if (cl.strict)
+			fprintf(stderr, "switchyard %s: model %s: %s: %s\n", mode_names[mode],
+			        c->models[i].id, path, why);
+		else
+			sy_log(SY_LOG_WARN,
+			       "model %s: %s: %s (its requests will fail; --strict stops "
+			       "the start instead)",
+			       c->models[i].id, path, why);
+	}
+	return bad;
+}
 
 /* A config file's `dense_dims:` for one model (model_options.dense_dims). */
 static enum sy_status set_dense_dims(struct engine *e, const struct serve_model *sm,
@@ -587,6 +631,10 @@ static int serve_main(int argc, char **argv, enum run_mode mode)
 	struct engine *e = NULL;
 	if (engine_create(&cfg.engine, &err, &e) != SY_OK) {
 		fprintf(stderr, "switchyard serve: %s\n", err.msg);
+		goto out;
+	}
+	if (check_model_paths(&cfg, mode) > 0 && cl.strict) {
+		engine_destroy(e);
 		goto out;
 	}
 	for (int i = 0; i < cfg.n_models; i++) {

@@ -65,4 +65,20 @@ p4=$(free_port)
 u=$(listening SWITCHYARD_PORT="$p4" SWITCHYARD_NATS=nats://127.0.0.1:1 SWITCHYARD_ACK_WAIT=5) ||
 	fail "serve with cluster settings in the environment"
 echo "ok: a bad value from the environment names its variable; cluster settings do not bother serve"
+# catalogue paths are checked at start: a warning, or with --strict a failed start
+rc=0
+timeout 20 "$SY" serve --no-builtin-models --port 0 --strict --model x=/no/such/dir >/dev/null 2>"$tmp/strict.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "model x: /no/such/dir: no such directory" "$tmp/strict.err" ||
+	fail "--strict with a bad model path: rc $rc, $(cat "$tmp/strict.err")"
+timeout 20 "$SY" serve --no-builtin-models --port 0 --model x=/no/such/dir --model y=tests/golden \
+	>"$tmp/warn.out" 2>"$tmp/warn.err" &
+pids+=($!)
+for _ in $(seq 1 100); do
+	grep -q "listening" "$tmp/warn.out" 2>/dev/null && break
+	sleep 0.05
+done
+grep -q "listening" "$tmp/warn.out" || fail "serve did not start beside bad model paths"
+grep -q "model x: /no/such/dir" "$tmp/warn.err" && grep -q "model y: tests/golden: a directory no model family recognises" "$tmp/warn.err" ||
+	fail "no start-up warning for bad model paths: $(cat "$tmp/warn.err")"
+echo "ok: bad catalogue paths warn at start, and stop it with --strict"
 echo "options tests ok"
