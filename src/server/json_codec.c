@@ -169,7 +169,11 @@ static enum sy_status parse_encode_params(const cJSON *p, const struct server_li
 			return SY_ERR_INVALID_ARG;
 		r->instruction = ins->valuestring;
 	}
+	/* params.dimensions, or SIE's params.options.dimensions */
 	const cJSON *dm = cJSON_GetObjectItemCaseSensitive(p, "dimensions");
+	const cJSON *popts = cJSON_GetObjectItemCaseSensitive(p, "options");
+	if ((!dm || cJSON_IsNull(dm)) && cJSON_IsObject(popts))
+		dm = cJSON_GetObjectItemCaseSensitive(popts, "dimensions");
 	if (dm && !cJSON_IsNull(dm)) {
 		if (!cJSON_IsNumber(dm) || !(dm->valuedouble >= 1 && dm->valuedouble <= 1e6) ||
 		    floor(dm->valuedouble) != dm->valuedouble)

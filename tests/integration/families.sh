@@ -122,6 +122,7 @@ for model, golden_rows, recipe in (("nomic", gn["search_document"], lambda v: l2
     assert worst >= 0.99999 and all(abs(math.sqrt(sum(x * x for x in a)) - 1) < 1e-5 for a in got), (model, worst)
 st, r = call("POST", "/v1/embeddings", {"model": "qwen3", "input": g["texts"][:2], "dimensions": 16})
 assert st == 200 and len(r["data"][0]["embedding"]) == 16, (st, r)
+assert encode("qwen3", {"options": {"dimensions": 16}}) == encode("qwen3", {"dimensions": 16})  # SIE's spelling
 for model, why in (("stella", "not trained"), ("gte-bf16", "not trained")):
     st, r = call("POST", f"/v1/encode/{model}", {"items": [{"text": "x"}], "params": {"dimensions": 8}})
     assert st == 400 and why in r["error"]["message"], (model, st, r)
