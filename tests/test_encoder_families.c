@@ -370,6 +370,38 @@ static void test_refused_config(void)
 	expect_refused(F32, "position_embedding_type", "\"alibi\"", "position_embedding_type");
 }
 
+/* Through the engine (the public library): texts (golden indexes idx[0..1]) encoded as documents
+ * and as queries match the golden's doc_key and query_key rows, so the model's prompts are
+ * applied as the engine chooses them. */
+static void engine_prompts_match(const char *dir, const char *name, const char *doc_key,
+                                 const char *query_key, const int idx[2])
+{
+	sy_engine_params ep = sy_engine_default_params();
+	ep.n_threads = 2;
+	sy_engine *e = NULL;
+	CHECK_EQ_INT(sy_engine_open(&ep, &e), 0);
+	if (!e)
+		return;
+	CHECK_EQ_INT(sy_model_add(e, "m", dir), 0);
+	const char *t[] = {text(idx[0]), text(idx[1])};
+	sy_encode_params p = sy_encode_default_params();
+	for (int query = 0; query <= 1; query++) {
+		p.is_query = query;
+		sy_result *r = NULL;
+		CHECK_EQ_INT(sy_encode(e, "m", t, 2, &p, &r), 0);
+		for (int i = 0; r && i < 2; i++) {
+			size_t dims = 0;
+			const float *v = sy_result_dense(r, (size_t)i, &dims);
+			const cJSON *want =
+			    row(model_golden(name), query ? query_key : doc_key, idx[i]);
+			CHECKF(v && cosine_vs(v, want, (int)dims) >= 0.99999,
+			       "%s, query=%d item %d", name, query, i);
+		}
+		sy_result_free(r);
+	}
+	sy_engine_close(e);
+}
+
 static void test_nomic_hidden(void)
 {
 	golden = golden_nomic;
@@ -407,29 +439,9 @@ static void test_nomic_embeddings(void)
 	}
 	/* Through the engine, is_query picks the query prefix and a plain encode the document
 	 * one. */
-	sy_engine_params ep = sy_engine_default_params();
-	ep.n_threads = 2;
-	sy_engine *e = NULL;
-	CHECK_EQ_INT(sy_engine_open(&ep, &e), 0);
-	if (!e)
-		return;
-	CHECK_EQ_INT(sy_model_add(e, "nomic", NOMIC), 0);
-	const char *t[] = {text(2)};
-	sy_encode_params p = sy_encode_default_params();
-	for (int query = 0; query <= 1; query++) {
-		p.is_query = query;
-		sy_result *r = NULL;
-		CHECK_EQ_INT(sy_encode(e, "nomic", t, 1, &p, &r), 0);
-		size_t dims = 0;
-		const float *v = r ? sy_result_dense(r, 0, &dims) : NULL;
-		if (v) {
-			const cJSON *want = row(model_golden("nomic-tiny"),
-			                        query ? "search_query" : "search_document", 2);
-			CHECKF(cosine_vs(v, want, (int)dims) >= 0.99999, "engine, query=%d", query);
-		}
-		sy_result_free(r);
-	}
-	sy_engine_close(e);
+	golden = golden_nomic;
+	engine_prompts_match(NOMIC, "nomic-tiny", "search_document", "search_query",
+	                     (const int[2]){2, 0});
 }
 
 static void test_nomic_refused(void)
@@ -458,31 +470,8 @@ static void test_qwen3_embedding(void)
 	c = embeddings_vs(m, "qwen3-emb-tiny", "query_embeddings", &q);
 	CHECKF(c >= 0.99999, "query cosine %.7f", c);
 	model_close(m);
-	sy_engine_params ep = sy_engine_default_params();
-	ep.n_threads = 2;
-	sy_engine *e = NULL;
-	CHECK_EQ_INT(sy_engine_open(&ep, &e), 0);
-	if (!e)
-		return;
-	CHECK_EQ_INT(sy_model_add(e, "qwen3", QWEN3), 0);
-	const char *t[] = {text(3), text(0)};
-	sy_encode_params p = sy_encode_default_params();
-	for (int query = 0; query <= 1; query++) {
-		p.is_query = query;
-		sy_result *r = NULL;
-		CHECK_EQ_INT(sy_encode(e, "qwen3", t, 2, &p, &r), 0);
-		for (int i = 0; r && i < 2; i++) {
-			size_t dims = 0;
-			const float *v = sy_result_dense(r, (size_t)i, &dims);
-			const cJSON *want =
-			    row(model_golden("qwen3-emb-tiny"),
-			        query ? "query_embeddings" : "embeddings", i ? 0 : 3);
-			CHECKF(v && cosine_vs(v, want, (int)dims) >= 0.99999,
-			       "engine, query=%d item %d", query, i);
-		}
-		sy_result_free(r);
-	}
-	sy_engine_close(e);
+	engine_prompts_match(QWEN3, "qwen3-emb-tiny", "embeddings", "query_embeddings",
+	                     (const int[2]){3, 0});
 	expect_refused(QWEN3, "rope_scaling", "{\"rope_type\": \"yarn\", \"factor\": 4.0}",
 	               "rope_scaling");
 	expect_refused(QWEN3, "use_sliding_window", "true", "use_sliding_window");
@@ -593,31 +582,8 @@ static void test_embeddinggemma(void)
 	double c = embeddings_vs(m, "embeddinggemma-tiny", "embeddings", NULL);
 	CHECKF(c >= 0.99999, "embeddings cosine %.7f", c);
 	model_close(m);
-	sy_engine_params ep = sy_engine_default_params();
-	ep.n_threads = 2;
-	sy_engine *e = NULL;
-	CHECK_EQ_INT(sy_engine_open(&ep, &e), 0);
-	if (!e)
-		return;
-	CHECK_EQ_INT(sy_model_add(e, "eg", GEMMA), 0);
-	const char *t[] = {text(3), text(1)};
-	sy_encode_params p = sy_encode_default_params();
-	for (int query = 0; query <= 1; query++) {
-		p.is_query = query;
-		sy_result *r = NULL;
-		CHECK_EQ_INT(sy_encode(e, "eg", t, 2, &p, &r), 0);
-		for (int i = 0; r && i < 2; i++) {
-			size_t dims = 0;
-			const float *v = sy_result_dense(r, (size_t)i, &dims);
-			const cJSON *want =
-			    row(model_golden("embeddinggemma-tiny"),
-			        query ? "query_embeddings" : "document_embeddings", i ? 1 : 3);
-			CHECKF(v && cosine_vs(v, want, (int)dims) >= 0.99999,
-			       "engine, query=%d item %d", query, i);
-		}
-		sy_result_free(r);
-	}
-	sy_engine_close(e);
+	engine_prompts_match(GEMMA, "embeddinggemma-tiny", "document_embeddings",
+	                     "query_embeddings", (const int[2]){3, 1});
 	expect_refused(GEMMA, "use_bidirectional_attention", "false",
 	               "use_bidirectional_attention");
 	expect_refused(GEMMA, "attn_logit_softcapping", "50.0", "attn_logit_softcapping");
