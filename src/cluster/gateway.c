@@ -309,10 +309,6 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 		return sy_error_set(err, SY_ERR_INVALID_ARG,
 		                    "several output types in one request are not supported through "
 		                    "the cluster gateway yet: ask for one output type per request");
-	if (req->task == ENGINE_TASK_ENCODE && req->encode.dimensions)
-		return sy_error_set(err, SY_ERR_INVALID_ARG,
-		                    "dimensions (Matryoshka) is not supported through the cluster "
-		                    "gateway yet");
 	if (req->task == ENGINE_TASK_SCORE && req->score.params &&
 	    (req->score.params->mode != MODEL_SCORE_DEFAULT || req->score.params->has_weights))
 		return sy_error_set(

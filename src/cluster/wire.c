@@ -65,10 +65,11 @@ void wire_work_write(struct sbuf *b, const char *reply, const char *req_id, int 
 	json_write_str(b, req->items.model, -1);
 	sbuf_printf(b,
 	            ",\"p\":{\"task\":%d,\"outputs\":%u,\"normalize\":%d,\"truncate\":%s,"
-	            "\"is_query\":%s,",
+	            "\"is_query\":%s,\"dims\":%d,",
 	            (int)req->task, enc ? req->encode.outputs : 0u,
 	            normalize < 0 ? -1 : normalize > 0, req->items.truncate ? "true" : "false",
-	            enc && req->encode.is_query ? "true" : "false");
+	            enc && req->encode.is_query ? "true" : "false",
+	            enc ? req->encode.dimensions : 0);
 	sbuf_puts(b, "\"instruction\":");
 	if (instruction)
 		json_write_str(b, instruction, -1);
@@ -172,6 +173,10 @@ enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *er
 	const int normalize = (int)get_num(p, "normalize", -1, 1, &ok);
 	const bool truncate = get_bool(p, "truncate", &ok);
 	const bool is_query = get_bool(p, "is_query", &ok);
+	/* "dims" is optional: units from a gateway that predates it ask for every dimension */
+	const int dims = cJSON_GetObjectItemCaseSensitive(p, "dims")
+	                     ? (int)get_num(p, "dims", 0, 1 << 20, &ok)
+	                     : 0;
 	const char *instruction = get_str(p, "instruction", true, &ok);
 	const char *query = get_str(p, "query", true, &ok);
 	if (task == ENGINE_TASK_ENCODE && outputs != 0)
@@ -179,7 +184,8 @@ enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *er
 		                              .encode = {.outputs = outputs,
 		                                         .normalize = normalize,
 		                                         .is_query = is_query,
-		                                         .instruction = instruction}};
+		                                         .instruction = instruction,
+		                                         .dimensions = dims}};
 	else if (task == ENGINE_TASK_SCORE && query)
 		*er = (struct engine_request){.task = ENGINE_TASK_SCORE,
 		                              .score = {.query = query,

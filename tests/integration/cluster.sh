@@ -24,7 +24,7 @@ start_nats() {
 start_nats
 MODELS=(--no-builtin-models --model bert=tests/fixtures/bert-tiny --model ner=tests/fixtures/ner-tiny
 	--model sp=tests/fixtures/splade-tiny --model cb=tests/fixtures/colbert-tiny
-	--model ce=tests/fixtures/bert-ce-tiny)
+	--model ce=tests/fixtures/bert-ce-tiny --model nomic=tests/fixtures/nomic-tiny)
 start_worker() { # NAME [env...]
 	local name=$1
 	shift
@@ -41,7 +41,7 @@ sy_start serve "${MODELS[@]}"
 SERVE_URL=$URL
 timeout --foreground 300 "$SY" gateway --host 127.0.0.1 --port 0 --nats "$NATS" --pool p1 --pool p2 \
 	--model-pool lonely=p2 --request-timeout-ms 20000 --no-builtin-models --model bert --model ner \
-	--model sp --model cb --model ce --model lonely >"$tmp/gw.out" 2>"$tmp/gw.err" &
+	--model sp --model cb --model ce --model nomic --model lonely >"$tmp/gw.out" 2>"$tmp/gw.err" &
 GW=$!
 sy_pids+=("$GW")
 GW_URL=
@@ -92,6 +92,9 @@ cases = [
     ("/v1/score/cb", {"query": "who runs Apple?", "items": [{"text": t} for t in texts]}),
     ("/v1/rerank", {"model": "ce", "query": "railway", "documents": texts, "top_n": 2, "return_documents": True}),
     ("/v1/embeddings", {"model": "bert", "input": texts}),
+    ("/v1/encode/nomic", {"items": [{"text": t} for t in texts], "params": {"dimensions": 16}}),  # Matryoshka
+    ("/v1/embeddings", {"model": "nomic", "input": texts, "dimensions": 8}),
+    ("/v1/encode/bert", {"items": [{"text": "x"}], "params": {"dimensions": 8}}),  # refused alike
     # errors come back the same way
     ("/v1/encode/ner", {"items": [{"text": "x"}]}),
     ("/v1/extract/ner", {"items": [{"text": "x"}], "params": {"labels": ["person"]}}),
