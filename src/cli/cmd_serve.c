@@ -122,6 +122,7 @@ static void serve_usage(FILE *f)
 	    "  --idle-timeout S         close a connection that sends nothing for S seconds "
 	    "(default 60)\n"
 	    "  --no-builtin-models      do not add the built-in model ids (use-lite)\n"
+	    "  --log-format text|json   log lines as text (default) or JSON {ts, level, msg}\n"
 	    "  --strict                 a catalogued model path that is not a model directory or\n"
 	    "                           a Hub id stops the start (default: a warning)\n"
 	    "Every option that takes one value can also come from the environment as\n"
@@ -208,6 +209,15 @@ static int apply_flag(struct serve_config *c, const char *flag, const char *val)
 		int r = apply_cluster_flag(flag, val);
 		if (r <= 0)
 			return r;
+	}
+	if (!strcmp(flag, "--log-format")) {
+		if (!sy_log_format_ok(val)) {
+			fprintf(stderr, "switchyard %s: --log-format: \"%s\": use text or json\n",
+			        mode_names[cl.mode], val);
+			return -1;
+		}
+		setenv("SWITCHYARD_LOG_FORMAT", val, 1); /* what base/log.c reads */
+		return 0;
 	}
 	if (!strcmp(flag, "--host"))
 		return replace_str(&c->host, val);
@@ -323,6 +333,7 @@ static const char *const env_flags[] = {
     "--max-request-tokens",
     "--max-connections",
     "--idle-timeout",
+    "--log-format",
     /* the cluster's, applied in the modes that take them (env_applies) */
     "--nats",
     "--pool",

@@ -81,4 +81,26 @@ grep -q "listening" "$tmp/warn.out" || fail "serve did not start beside bad mode
 grep -q "model x: /no/such/dir" "$tmp/warn.err" && grep -q "model y: tests/golden: a directory no model family recognises" "$tmp/warn.err" ||
 	fail "no start-up warning for bad model paths: $(cat "$tmp/warn.err")"
 echo "ok: bad catalogue paths warn at start, and stop it with --strict"
+# log lines: an RFC 3339 UTC timestamp in text, JSON lines {ts, level, msg} with --log-format json
+grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z switchyard warn: model x' "$tmp/warn.err" ||
+	fail "text log line without a timestamp: $(head -1 "$tmp/warn.err")"
+SWITCHYARD_LOG_FORMAT=json timeout 20 "$SY" serve --no-builtin-models --port 0 --model x=/no/such/dir \
+	>"$tmp/json2.out" 2>"$tmp/json2.err" &
+pids+=($!)
+for _ in $(seq 1 100); do
+	grep -q "listening" "$tmp/json2.out" 2>/dev/null && break
+	sleep 0.05
+done
+python3 - "$tmp/json2.err" <<'PY' || fail "JSON log lines"
+import json, re, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+assert lines, "no JSON line"
+l = lines[0]
+assert set(l) == {"ts", "level", "msg"} and l["level"] == "warn" and "model x" in l["msg"], l
+assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", l["ts"]), l
+PY
+rc=0
+timeout 20 "$SY" serve --no-builtin-models --port 0 --log-format xml >/dev/null 2>"$tmp/xml.err" || rc=$?
+[ "$rc" != 0 ] && grep -q "use text or json" "$tmp/xml.err" || fail "--log-format xml accepted"
+echo "ok: log lines carry timestamps; --log-format json (or SWITCHYARD_LOG_FORMAT) gives JSON lines"
 echo "options tests ok"
