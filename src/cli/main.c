@@ -1,5 +1,6 @@
 /* The `switchyard` command: dispatches to subcommands. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "switchyard.h"
@@ -28,6 +29,56 @@ static void usage(FILE *f)
 	    "`switchyard --version` prints the version and the kernels this CPU runs.\n");
 }
 
+/* argv with every "--opt=value" split into "--opt" "value", so the one-shot commands take both
+ * spellings as serve does. *names holds the "--opt" copies to free with the array. */
+static char **split_equals(int argc, char **argv, char ***names, int *n_names)
+{
+	char **out = malloc(((size_t)argc * 2 + 1) * sizeof *out);
+	*names = malloc(((size_t)argc + 1) * sizeof **names);
+	*n_names = 0;
+	if (!out || !*names) {
+		free(out);
+		free(*names);
+		*names = NULL;
+		return NULL;
+	}
+	int n = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *eq = i > 0 && !strncmp(argv[i], "--", 2) ? strchr(argv[i], '=') : NULL;
+		char *name = eq ? strndup(argv[i], (size_t)(eq - argv[i])) : NULL;
+		if (name) {
+			(*names)[(*n_names)++] = name;
+			out[n++] = name;
+			out[n++] = (char *)eq + 1;
+		} else {
+			out[n++] = argv[i];
+		}
+	}
+	out[n] = NULL;
+	return out;
+}
+
+/* Runs a one-shot command on argv with "--opt=value" split. */
+static int run_split(int (*cmd)(int, char **), int argc, char **argv)
+{
+	char **names;
+	int n_names;
+	char **v = split_equals(argc, argv, &names, &n_names);
+	if (!v) {
+		fprintf(stderr, "switchyard: out of memory\n");
+		return 1;
+	}
+	int n = 0;
+	while (v[n])
+		n++;
+	const int rc = cmd(n, v);
+	for (int i = 0; i < n_names; i++)
+		free(names[i]);
+	free(names);
+	free(v);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -43,11 +94,11 @@ int main(int argc, char **argv)
 	}
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "encode"))
-		return cmd_encode(argc - 1, argv + 1);
+		return run_split(cmd_encode, argc - 1, argv + 1);
 	if (!strcmp(cmd, "score"))
-		return cmd_score(argc - 1, argv + 1);
+		return run_split(cmd_score, argc - 1, argv + 1);
 	if (!strcmp(cmd, "extract"))
-		return cmd_extract(argc - 1, argv + 1);
+		return run_split(cmd_extract, argc - 1, argv + 1);
 	if (!strcmp(cmd, "models"))
 		return cmd_models(argc - 1, argv + 1);
 	if (!strcmp(cmd, "router"))

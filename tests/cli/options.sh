@@ -22,6 +22,14 @@ case "$out" in
 *) fail "--version printed '$out'" ;;
 esac
 echo "ok: $out"
+# the one-shot commands take --opt=value as serve does
+a=$("$SY" encode --model=tests/fixtures/bert-tiny --max-length=16 "hello there")
+b=$("$SY" encode --model tests/fixtures/bert-tiny --max-length 16 "hello there")
+[ -n "$a" ] && [ "$a" = "$b" ] || fail "encode --opt=value differs from --opt value"
+a=$("$SY" score --model=tests/fixtures/bert-ce-tiny --query="what is a yard?" "a yard")
+b=$("$SY" score --model tests/fixtures/bert-ce-tiny --query "what is a yard?" "a yard")
+[ -n "$a" ] && [ "$a" = "$b" ] || fail "score --opt=value differs from --opt value"
+echo "ok: encode and score take --opt=value"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Starts serve with the given environment and arguments; prints the URL it listens on.
