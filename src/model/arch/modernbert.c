@@ -22,6 +22,7 @@
  * The forward is one sy_pool_run as in bert.c: every step splits its work by (ith, nth) and a
  * barrier separates steps. */
 #include "model/arch/encoder.h"
+#include "model/arch/weight_loader.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -211,89 +212,29 @@ static enum sy_status mb_config_parse(const cJSON *c, struct sy_error *err, stru
 
 /* ---- loading ---- */
 
-struct mb_loader {
-	const struct safetensors *st;
-	const char *prefix;
-	enum linear_precision prec;
-	struct sy_error *err;
-	size_t bytes;
-};
-
-static enum sy_status ld(struct mb_loader *l, const char *name, int nd, const int64_t *shape,
-                         float **out)
-{
-	char full[256];
-	snprintf(full, sizeof full, "%s%s", l->prefix, name);
-	enum sy_status s = safetensors_read_f32(l->st, full, nd, shape, l->err, out);
-	if (s == SY_OK) {
-		size_t n = 1;
-		for (int i = 0; i < nd; i++)
-			n *= (size_t)shape[i];
-		l->bytes += n * sizeof(float);
-	}
-	return s;
-}
-
-/* base.weight [n] and, with bias, base.bias [n]. */
-static enum sy_status ld_norm(struct mb_loader *l, const char *base, int n, bool bias, float **w,
-                              float **b)
-{
-	char name[192];
-	snprintf(name, sizeof name, "%s.weight", base);
-	enum sy_status s = ld(l, name, 1, (int64_t[]){n}, w);
-	if (s == SY_OK && bias) {
-		snprintf(name, sizeof name, "%s.bias", base);
-		s = ld(l, name, 1, (int64_t[]){n}, b);
-	}
-	return s;
-}
-
-/* base.weight [n][k] packed in the loader's precision and, with bias, base.bias [n]. */
-static enum sy_status ld_linear(struct mb_loader *l, const char *base, int n, int k, bool bias,
-                                struct linear *w, float **b)
-{
-	char name[192];
-	snprintf(name, sizeof name, "%s.weight", base);
-	float *tmp = NULL;
-	enum sy_status s = ld(l, name, 2, (int64_t[]){n, k}, &tmp);
-	if (s == SY_OK) {
-		s = linear_pack(tmp, n, k, l->prec, l->err, w);
-		if (s == SY_OK)
-			l->bytes = l->bytes - (size_t)n * k * sizeof(float) + linear_bytes(w);
-	}
-	free(tmp);
-	if (s == SY_OK && bias) {
-		snprintf(name, sizeof name, "%s.bias", base);
-		s = ld(l, name, 1, (int64_t[]){n}, b);
-	}
-	return s;
-}
-
-static enum sy_status load_layer(struct mb_loader *l, const struct mb_config *c, int i,
+static enum sy_status load_layer(struct weight_loader *l, const struct mb_config *c, int i,
                                  struct mb_layer *L)
 {
 	const int H = c->hidden, I = c->intermediate;
-	char base[96];
 	enum sy_status s = SY_OK;
-	if (i > 0) {
-		snprintf(base, sizeof base, "layers.%d.attn_norm", i);
-		s = ld_norm(l, base, H, c->norm_bias, &L->attn_norm_w, &L->attn_norm_b);
-	}
-	snprintf(base, sizeof base, "layers.%d.attn.Wqkv", i);
+	if (i > 0) /* layer 0's attention norm is the identity */
+		s = weight_norm(l, &L->attn_norm_w, c->norm_bias ? &L->attn_norm_b : NULL, H,
+		                "layers.%d.attn_norm", i);
 	if (s == SY_OK)
-		s = ld_linear(l, base, 3 * H, H, c->attention_bias, &L->wqkv, &L->wqkv_b);
-	snprintf(base, sizeof base, "layers.%d.attn.Wo", i);
+		s = weight_linear(l, &L->wqkv, c->attention_bias ? &L->wqkv_b : NULL, 3 * H, H,
+		                  "layers.%d.attn.Wqkv", i);
 	if (s == SY_OK)
-		s = ld_linear(l, base, H, H, c->attention_bias, &L->wo, &L->wo_b);
-	snprintf(base, sizeof base, "layers.%d.mlp_norm", i);
+		s = weight_linear(l, &L->wo, c->attention_bias ? &L->wo_b : NULL, H, H,
+		                  "layers.%d.attn.Wo", i);
 	if (s == SY_OK)
-		s = ld_norm(l, base, H, c->norm_bias, &L->mlp_norm_w, &L->mlp_norm_b);
-	snprintf(base, sizeof base, "layers.%d.mlp.Wi", i);
+		s = weight_norm(l, &L->mlp_norm_w, c->norm_bias ? &L->mlp_norm_b : NULL, H,
+		                "layers.%d.mlp_norm", i);
 	if (s == SY_OK)
-		s = ld_linear(l, base, 2 * I, H, c->mlp_bias, &L->wi, &L->wi_b);
-	snprintf(base, sizeof base, "layers.%d.mlp.Wo", i);
+		s = weight_linear(l, &L->wi, c->mlp_bias ? &L->wi_b : NULL, 2 * I, H,
+		                  "layers.%d.mlp.Wi", i);
 	if (s == SY_OK)
-		s = ld_linear(l, base, H, I, c->mlp_bias, &L->wo2, &L->wo2_b);
+		s = weight_linear(l, &L->wo2, c->mlp_bias ? &L->wo2_b : NULL, H, I,
+		                  "layers.%d.mlp.Wo", i);
 	return s;
 }
 
@@ -647,14 +588,15 @@ enum sy_status modernbert_encoder_open(const struct model_desc *d, const struct 
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	m->cfg = cfg;
 	const int H = cfg.hidden;
-	struct mb_loader l = {.st = st, .prefix = prefix, .prec = prec, .err = err};
-	s = ld(&l, "embeddings.tok_embeddings.weight", 2, (int64_t[]){cfg.vocab_size, H},
-	       &m->tok_emb);
+	struct weight_loader l = {.st = st, .prefix = prefix, .prec = prec, .err = err};
+	s = weight_tensor(&l, &m->tok_emb, 2, (int64_t[]){cfg.vocab_size, H},
+	                  "embeddings.tok_embeddings.weight");
 	if (s == SY_OK)
-		s = ld_norm(&l, "embeddings.norm", H, cfg.norm_bias, &m->emb_norm_w,
-		            &m->emb_norm_b);
+		s = weight_norm(&l, &m->emb_norm_w, cfg.norm_bias ? &m->emb_norm_b : NULL, H,
+		                "embeddings.norm");
 	if (s == SY_OK)
-		s = ld_norm(&l, "final_norm", H, cfg.norm_bias, &m->final_norm_w, &m->final_norm_b);
+		s = weight_norm(&l, &m->final_norm_w, cfg.norm_bias ? &m->final_norm_b : NULL, H,
+		                "final_norm");
 	if (s == SY_OK && !(m->layers = calloc((size_t)cfg.n_layers, sizeof *m->layers)))
 		s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	for (int i = 0; s == SY_OK && i < cfg.n_layers; i++)
