@@ -18,6 +18,7 @@
  * separates steps, so threads are woken once per batch rather than once per kernel. */
 #include "model/formats/weights.h"
 #include "model/arch/bert.h"
+#include "model/arch/weight_loader.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -83,97 +84,6 @@ struct bert_model {
 
 /* ---- loading ---- */
 
-struct loader {
-	const struct safetensors *st;
-	const char *prefix;
-	struct sy_error *err;
-	size_t bytes; /* bytes held so far (fp32 tensors; packed size of linear layers) */
-	enum linear_precision prec; /* of the encoder's linear layers */
-};
-
-/* Reads prefix + name (shape[0..nd)) as fp32 into dst. LayerNorm parameters fall back to the
- * old TensorFlow names gamma/beta, which transformers also renames on load. */
-static enum sy_status ld_into(struct loader *l, const char *name, int nd, const int64_t *shape,
-                              float *dst)
-{
-	char full[256];
-	snprintf(full, sizeof full, "%s%s", l->prefix, name);
-	const struct st_tensor *t;
-	enum sy_status s = safetensors_get(l->st, full, nd, shape, l->err, &t);
-	if (s == SY_ERR_NOT_FOUND) {
-		size_t n = strlen(full);
-		const char *alt = NULL;
-		if (n > 16 && !strcmp(full + n - 16, "LayerNorm.weight"))
-			alt = "gamma";
-		else if (n > 14 && !strcmp(full + n - 14, "LayerNorm.bias"))
-			alt = "beta";
-		if (alt) {
-			char alt_name[256];
-			snprintf(alt_name, sizeof alt_name, "%.*s%s",
-			         (int)(strrchr(full, '.') - full + 1), full, alt);
-			if (safetensors_find(l->st, alt_name))
-				s = safetensors_get(l->st, alt_name, nd, shape, l->err, &t);
-		}
-	}
-	if (s != SY_OK)
-		return s;
-	l->bytes += t->n_elems * sizeof(float);
-	return safetensors_tensor_read_f32(t, l->err, dst);
-}
-
-static enum sy_status ld_alloc(struct loader *l, const char *name, int nd, const int64_t *shape,
-                               float **out)
-{
-	size_t n = 1;
-	for (int i = 0; i < nd; i++)
-		n *= (size_t)shape[i];
-	*out = malloc(n * sizeof(float));
-	if (!*out)
-		return sy_error_set(l->err, SY_ERR_NOMEM, "out of memory loading %s%s", l->prefix,
-		                    name);
-	return ld_into(l, name, nd, shape, *out);
-}
-
-/* Packs a linear layer's weights (already counted as fp32 by ld_into) in the loader's
- * precision, and counts what is held instead. */
-static enum sy_status pack_linear(struct loader *l, const float *w, int n, int k,
-                                  struct linear *out)
-{
-	enum sy_status s = linear_pack(w, n, k, l->prec, l->err, out);
-	if (s == SY_OK && l->prec != LINEAR_FP32)
-		l->bytes = l->bytes - (size_t)n * k * sizeof(float) + linear_bytes(out);
-	return s;
-}
-
-/* Loads base.weight [n][k] (packed) and base.bias [n]. */
-static enum sy_status ld_linear(struct loader *l, const char *base, int n, int k, struct linear *w,
-                                float **bias)
-{
-	char name[256];
-	float *tmp = NULL;
-	snprintf(name, sizeof name, "%s.weight", base);
-	enum sy_status s = ld_alloc(l, name, 2, (int64_t[]){n, k}, &tmp);
-	if (s == SY_OK)
-		s = pack_linear(l, tmp, n, k, w);
-	free(tmp);
-	if (s != SY_OK)
-		return s;
-	snprintf(name, sizeof name, "%s.bias", base);
-	return ld_alloc(l, name, 1, (int64_t[]){n}, bias);
-}
-
-static enum sy_status ld_norm(struct loader *l, const char *base, int n, float **gamma,
-                              float **beta)
-{
-	char name[256];
-	snprintf(name, sizeof name, "%s.weight", base);
-	enum sy_status s = ld_alloc(l, name, 1, (int64_t[]){n}, gamma);
-	if (s != SY_OK)
-		return s;
-	snprintf(name, sizeof name, "%s.bias", base);
-	return ld_alloc(l, name, 1, (int64_t[]){n}, beta);
-}
-
 static const struct bert_layer_names bert_names = {
     "encoder.layer.%d.attention.self.query",
     "encoder.layer.%d.attention.self.key",
@@ -192,71 +102,28 @@ static const struct bert_layer_names distilbert_names = {
     "transformer.layer.%d.ffn.lin2",        "transformer.layer.%d.output_layer_norm",
 };
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-static void layer_name(char *buf, size_t cap, const char *pattern, int i)
-{
-	snprintf(buf, cap, pattern, i);
-}
-#pragma GCC diagnostic pop
-
-static enum sy_status load_layer(struct loader *l, const struct bert_config *c,
+static enum sy_status load_layer(struct weight_loader *l, const struct bert_config *c,
                                  const struct bert_layer_names *nm, bool glu, int i,
                                  struct bert_layer *L)
 {
 	const int H = c->hidden, I = c->intermediate;
-	char base[192], name[256];
-	enum sy_status s;
-	/* Q, K, V stacked into one [3H][H] matrix and one [3H] bias. */
-	float *w = malloc((size_t)3 * H * H * sizeof(float));
-	L->qkv_bias = malloc((size_t)3 * H * sizeof(float));
-	if (!w || !L->qkv_bias) {
-		free(w);
-		return sy_error_set(l->err, SY_ERR_NOMEM, "out of memory loading layer %d", i);
-	}
-	const char *qkv[3] = {nm->q, nm->k, nm->v};
-	for (int j = 0; j < 3; j++) {
-		layer_name(base, sizeof base, qkv[j], i);
-		snprintf(name, sizeof name, "%s.weight", base);
-		s = ld_into(l, name, 2, (int64_t[]){H, H}, w + (size_t)j * H * H);
-		if (s == SY_OK) {
-			snprintf(name, sizeof name, "%s.bias", base);
-			s = ld_into(l, name, 1, (int64_t[]){H}, L->qkv_bias + (size_t)j * H);
-		}
-		if (s != SY_OK) {
-			free(w);
-			return s;
-		}
-	}
-	s = pack_linear(l, w, 3 * H, H, &L->qkv);
-	free(w);
-	if (s != SY_OK)
-		return s;
-	layer_name(base, sizeof base, nm->o, i);
-	if ((s = ld_linear(l, base, H, H, &L->attn_out, &L->attn_out_bias)) != SY_OK)
-		return s;
-	layer_name(base, sizeof base, nm->ln1, i);
-	if ((s = ld_norm(l, base, H, &L->ln1_gamma, &L->ln1_beta)) != SY_OK)
-		return s;
-	layer_name(base, sizeof base, nm->up, i);
-	if (glu) {
-		/* One bias-free [2I][H] matrix: the gated half, then the linear half. */
-		float *tmp = NULL;
-		snprintf(name, sizeof name, "%s.weight", base);
-		s = ld_alloc(l, name, 2, (int64_t[]){2 * (int64_t)I, H}, &tmp);
-		if (s == SY_OK)
-			s = pack_linear(l, tmp, 2 * I, H, &L->ffn_up);
-		free(tmp);
-	} else {
-		s = ld_linear(l, base, I, H, &L->ffn_up, &L->ffn_up_bias);
-	}
-	if (s != SY_OK)
-		return s;
-	layer_name(base, sizeof base, nm->down, i);
-	if ((s = ld_linear(l, base, H, I, &L->ffn_down, &L->ffn_down_bias)) != SY_OK)
-		return s;
-	layer_name(base, sizeof base, nm->ln2, i);
-	return ld_norm(l, base, H, &L->ln2_gamma, &L->ln2_beta);
+	/* Q, K, V stacked into one [3H][H] layer with one [3H] bias. */
+	const char *const qkv[] = {nm->q, nm->k, nm->v};
+	enum sy_status s = weight_stacked(l, &L->qkv, &L->qkv_bias, qkv, (int[]){H, H, H}, 3, H, i);
+	if (s == SY_OK)
+		s = weight_stacked(l, &L->attn_out, &L->attn_out_bias, &nm->o, (int[]){H}, 1, H, i);
+	if (s == SY_OK)
+		s = weight_stacked_norm(l, &L->ln1_gamma, &L->ln1_beta, nm->ln1, H, i);
+	/* GLU: one bias-free [2I][H] matrix, the gated half then the linear half */
+	if (s == SY_OK)
+		s = weight_stacked(l, &L->ffn_up, glu ? NULL : &L->ffn_up_bias, &nm->up,
+		                   (int[]){glu ? 2 * I : I}, 1, H, i);
+	if (s == SY_OK)
+		s = weight_stacked(l, &L->ffn_down, &L->ffn_down_bias, &nm->down, (int[]){H}, 1, I,
+		                   i);
+	if (s == SY_OK)
+		s = weight_stacked_norm(l, &L->ln2_gamma, &L->ln2_beta, nm->ln2, H, i);
+	return s;
 }
 
 const char *bert_detect_prefix(const struct safetensors *st)
@@ -363,19 +230,19 @@ enum sy_status bert_model_load_variant(const struct bert_config *cfg,
 	snprintf(m->prefix, sizeof m->prefix, "%s", prefix);
 	const int H = cfg->hidden;
 	m->prec = prec;
-	struct loader l = {.st = st, .prefix = m->prefix, .err = err, .prec = prec};
-	enum sy_status s = ld_alloc(&l, "embeddings.word_embeddings.weight", 2,
-	                            (int64_t[]){cfg->vocab_size, H}, &m->word_emb);
+	struct weight_loader l = {.st = st, .prefix = m->prefix, .prec = prec, .err = err};
+	enum sy_status s = weight_tensor(&l, &m->word_emb, 2, (int64_t[]){cfg->vocab_size, H},
+	                                 "embeddings.word_embeddings.weight");
 	if (m->rel_bias)
 		l.bytes += (size_t)cfg->n_heads * m->rel_ld * sizeof(float);
 	if (s == SY_OK && !var->no_position_table)
-		s = ld_alloc(&l, "embeddings.position_embeddings.weight", 2,
-		             (int64_t[]){cfg->max_positions, H}, &m->pos_emb);
+		s = weight_tensor(&l, &m->pos_emb, 2, (int64_t[]){cfg->max_positions, H},
+		                  "embeddings.position_embeddings.weight");
 	if (s == SY_OK && cfg->arch != BERT_ARCH_DISTILBERT && cfg->type_vocab_size > 0)
-		s = ld_alloc(&l, "embeddings.token_type_embeddings.weight", 2,
-		             (int64_t[]){cfg->type_vocab_size, H}, &m->type_emb);
+		s = weight_tensor(&l, &m->type_emb, 2, (int64_t[]){cfg->type_vocab_size, H},
+		                  "embeddings.token_type_embeddings.weight");
 	if (s == SY_OK)
-		s = ld_norm(&l, "embeddings.LayerNorm", H, &m->emb_ln_gamma, &m->emb_ln_beta);
+		s = weight_norm(&l, &m->emb_ln_gamma, &m->emb_ln_beta, H, "embeddings.LayerNorm");
 	if (s == SY_OK) {
 		m->layers = calloc(cfg->n_layers ? (size_t)cfg->n_layers : 1, sizeof *m->layers);
 		if (!m->layers)

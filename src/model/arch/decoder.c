@@ -260,43 +260,6 @@ static void decoder_free(struct decoder *m)
 	free(m);
 }
 
-/* Rows of several tensors ("%d" patterns of layer li, rows[i] x k each) stacked into one packed
- * linear layer, and their biases when with_bias. */
-static enum sy_status load_stacked(struct weight_loader *l, int li, const char *const *names,
-                                   const int *rows, int n_parts, int k, bool with_bias,
-                                   struct linear *out, float **bias)
-{
-	int total = 0;
-	for (int i = 0; i < n_parts; i++)
-		total += rows[i];
-	float *w = malloc((size_t)total * k * sizeof *w);
-	*bias = with_bias ? malloc((size_t)total * sizeof **bias) : NULL;
-	enum sy_status s = w && (!with_bias || *bias)
-	                       ? SY_OK
-	                       : sy_error_set(l->err, SY_ERR_NOMEM, "out of memory");
-	char name[192];
-	for (int i = 0, at = 0; s == SY_OK && i < n_parts; at += rows[i], i++) {
-		float *part = NULL, *b = NULL;
-		snprintf(name, sizeof name, names[i], li);
-		s = weight_tensor(l, &part, 2, (int64_t[]){rows[i], k}, "%s.weight", name);
-		if (s == SY_OK)
-			memcpy(w + (size_t)at * k, part, (size_t)rows[i] * k * sizeof *w);
-		if (s == SY_OK && with_bias)
-			s = weight_tensor(l, &b, 1, (int64_t[]){rows[i]}, "%s.bias", name);
-		if (s == SY_OK && with_bias)
-			memcpy(*bias + at, b, (size_t)rows[i] * sizeof *b);
-		free(part);
-		free(b);
-	}
-	if (s == SY_OK) {
-		s = linear_pack(w, total, k, l->prec, l->err, out);
-		if (s == SY_OK) /* what is held is the packed copy */
-			l->bytes = l->bytes - (size_t)total * k * sizeof(float) + linear_bytes(out);
-	}
-	free(w);
-	return s;
-}
-
 static enum sy_status load_layer(struct weight_loader *l, const struct dec_config *c, int li,
                                  struct dec_layer *L)
 {
@@ -319,7 +282,8 @@ static enum sy_status load_layer(struct weight_loader *l, const struct dec_confi
 		s = weight_tensor(l, &L->post_ff_norm, 1, (int64_t[]){H},
 		                  "layers.%d.post_feedforward_layernorm.weight", li);
 	if (s == SY_OK)
-		s = load_stacked(l, li, qkv, qkv_rows, 3, H, c->qkv_bias, &L->qkv, &L->qkv_b);
+		s = weight_stacked(l, &L->qkv, c->qkv_bias ? &L->qkv_b : NULL, qkv, qkv_rows, 3, H,
+		                   li);
 	if (s == SY_OK && c->qk_norm)
 		s = weight_tensor(l, &L->q_norm, 1, (int64_t[]){hd},
 		                  "layers.%d.self_attn.q_norm.weight", li);
@@ -332,7 +296,7 @@ static enum sy_status load_layer(struct weight_loader *l, const struct dec_confi
 		s = weight_linear(l, &L->o, c->o_bias ? &L->o_b : NULL, H, c->heads * hd, "%s",
 		                  name);
 	if (s == SY_OK)
-		s = load_stacked(l, li, ug, ug_rows, 2, H, false, &L->up_gate, &(float *){NULL});
+		s = weight_stacked(l, &L->up_gate, NULL, ug, ug_rows, 2, H, li);
 	snprintf(name, sizeof name, "layers.%d.mlp.down_proj", li);
 	if (s == SY_OK)
 		s = weight_linear(l, &L->down, NULL, H, I, "%s", name);

@@ -88,77 +88,32 @@ static void model_free(struct rope_glu *m)
 	free(m);
 }
 
-/* Parts stacked into one linear layer: parts[i] ("%d" patterns for layer li) of rows[i] x k
- * each, their biases when with_bias. */
-static enum sy_status load_stacked(struct weight_loader *l, int li, const char *const *parts,
-                                   int n_parts, int rows, int k, bool with_bias, struct linear *out,
-                                   float **bias)
-{
-	float *w[3] = {0}, *b[3] = {0};
-	enum sy_status s = SY_OK;
-	char name[192];
-	for (int i = 0; s == SY_OK && i < n_parts; i++) {
-		snprintf(name, sizeof name, parts[i], li);
-		s = weight_tensor(l, &w[i], 2, (int64_t[]){rows, k}, "%s.weight", name);
-		if (s == SY_OK && with_bias)
-			s = weight_tensor(l, &b[i], 1, (int64_t[]){rows}, "%s.bias", name);
-	}
-	const size_t n = (size_t)n_parts * rows;
-	float *all = s == SY_OK ? malloc(n * k * sizeof *all) : NULL;
-	*bias = s == SY_OK && with_bias ? malloc(n * sizeof **bias) : NULL;
-	if (s == SY_OK && (!all || (with_bias && !*bias)))
-		s = sy_error_set(l->err, SY_ERR_NOMEM, "out of memory");
-	for (int i = 0; s == SY_OK && i < n_parts; i++) {
-		memcpy(all + (size_t)i * rows * k, w[i], (size_t)rows * k * sizeof *all);
-		if (with_bias)
-			memcpy(*bias + (size_t)i * rows, b[i], (size_t)rows * sizeof *all);
-	}
-	if (s == SY_OK) {
-		s = linear_pack(all, (int)n, k, l->prec, l->err, out);
-		if (s == SY_OK) /* what is held is the packed copy */
-			l->bytes = l->bytes - n * k * sizeof(float) + linear_bytes(out);
-	}
-	for (int i = 0; i < n_parts; i++) {
-		free(w[i]);
-		free(b[i]);
-	}
-	free(all);
-	return s;
-}
-
-/* One linear layer under a "%d" pattern, with or without its bias. */
-static enum sy_status load_linear(struct weight_loader *l, int li, const char *pattern, int n,
-                                  int k, bool with_bias, struct linear *w, float **bias)
-{
-	char name[192];
-	snprintf(name, sizeof name, pattern, li);
-	return weight_linear(l, w, with_bias ? bias : NULL, n, k, "%s", name);
-}
-
 static enum sy_status load_layer(struct weight_loader *l, const struct rope_glu_config *c,
                                  const struct rope_glu_names *nm, int li, struct rg_layer *L)
 {
 	const int H = c->hidden, I = c->intermediate;
+	/* q, k and v (up and gate) come as one tensor or as parts stacked at load */
 	const char *const qkv[] = {nm->q, nm->k, nm->v}, *const ug[] = {nm->up, nm->gate};
-	enum sy_status s =
-	    nm->qkv ? load_linear(l, li, nm->qkv, 3 * H, H, nm->qkv_bias, &L->qkv, &L->qkv_b)
-	            : load_stacked(l, li, qkv, 3, H, H, nm->qkv_bias, &L->qkv, &L->qkv_b);
+	enum sy_status s = nm->qkv ? weight_stacked(l, &L->qkv, nm->qkv_bias ? &L->qkv_b : NULL,
+	                                            &nm->qkv, (int[]){3 * H}, 1, H, li)
+	                           : weight_stacked(l, &L->qkv, nm->qkv_bias ? &L->qkv_b : NULL,
+	                                            qkv, (int[]){H, H, H}, 3, H, li);
 	if (s == SY_OK)
-		s = load_linear(l, li, nm->o, H, H, nm->o_bias, &L->o, &L->o_b);
+		s = weight_stacked(l, &L->o, nm->o_bias ? &L->o_b : NULL, &nm->o, (int[]){H}, 1, H,
+		                   li);
 	if (s == SY_OK)
-		s = nm->up_gate ? load_linear(l, li, nm->up_gate, 2 * I, H, nm->up_gate_bias,
-		                              &L->up_gate, &L->up_gate_b)
-		                : load_stacked(l, li, ug, 2, I, H, nm->up_gate_bias, &L->up_gate,
-		                               &L->up_gate_b);
+		s = nm->up_gate
+		        ? weight_stacked(l, &L->up_gate, nm->up_gate_bias ? &L->up_gate_b : NULL,
+		                         &nm->up_gate, (int[]){2 * I}, 1, H, li)
+		        : weight_stacked(l, &L->up_gate, nm->up_gate_bias ? &L->up_gate_b : NULL,
+		                         ug, (int[]){I, I}, 2, H, li);
 	if (s == SY_OK)
-		s = load_linear(l, li, nm->down, H, I, nm->down_bias, &L->down, &L->down_b);
-	char name[192];
-	snprintf(name, sizeof name, nm->norm1, li);
+		s = weight_stacked(l, &L->down, nm->down_bias ? &L->down_b : NULL, &nm->down,
+		                   (int[]){H}, 1, I, li);
 	if (s == SY_OK)
-		s = weight_norm(l, &L->attn_g, &L->attn_b, H, "%s", name);
-	snprintf(name, sizeof name, nm->norm2, li);
+		s = weight_stacked_norm(l, &L->attn_g, &L->attn_b, nm->norm1, H, li);
 	if (s == SY_OK)
-		s = weight_norm(l, &L->mlp_g, &L->mlp_b, H, "%s", name);
+		s = weight_stacked_norm(l, &L->mlp_g, &L->mlp_b, nm->norm2, H, li);
 	return s;
 }
 

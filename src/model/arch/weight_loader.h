@@ -33,7 +33,19 @@ enum sy_status weight_tensor(struct weight_loader *l, float **out, int nd, const
 enum sy_status weight_linear(struct weight_loader *l, struct linear *w, float **bias, int n, int k,
                              const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-/* A norm's name.weight [n], and with beta name.bias [n] (else *beta = NULL). */
+/* Several linear layers stacked into one packed [sum rows][k] layer (q, k and v; up and gate):
+ * part i is patterns[i] (a printf pattern taking the layer index) with rows[i] rows; with bias,
+ * their biases stacked the same way into *bias (malloc'd). */
+enum sy_status weight_stacked(struct weight_loader *l, struct linear *w, float **bias,
+                              const char *const *patterns, const int *rows, int n_parts, int k,
+                              int layer);
+
+/* weight_norm under a printf pattern taking the layer index. */
+enum sy_status weight_stacked_norm(struct weight_loader *l, float **gamma, float **beta,
+                                   const char *pattern, int n, int layer);
+
+/* A norm's name.weight [n], and with beta name.bias [n] (else *beta = NULL). A LayerNorm's
+ * parameters may also carry the old TensorFlow names gamma / beta. */
 enum sy_status weight_norm(struct weight_loader *l, float **gamma, float **beta, int n,
                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
