@@ -127,6 +127,17 @@ SY_API int sy_encode(sy_engine *e, const char *model, const char *const *texts, 
 /* The relevance of each of n documents to query (cross-encoders; ColBERT by MaxSim). */
 SY_API int sy_score(sy_engine *e, const char *model, const char *query, const char *const *docs,
                     size_t n, sy_result **out);
+typedef struct sy_score_params {
+	const char *instruction; /* the task for models that read one (LLM rerankers: it replaces
+	                            the default instruction; ColBERT), or NULL */
+	int truncate; /* 1 (default): cut pairs to the model's limit; 0: refuse longer ones */
+} sy_score_params;
+
+SY_API sy_score_params sy_score_default_params(void);
+/* sy_score with an instruction and truncation. p may be NULL (defaults). */
+SY_API int sy_score_with(sy_engine *e, const char *model, const char *query,
+                         const char *const *docs, size_t n, const sy_score_params *p,
+                         sy_result **out);
 /* Entities in each of n texts. labels (n_labels) name the types to find for zero-shot models
  * (GLiNER); NULL for models with fixed labels (NER). */
 SY_API int sy_extract(sy_engine *e, const char *model, const char *const *texts, size_t n,

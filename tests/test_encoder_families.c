@@ -4,7 +4,8 @@
  *     tests/golden/embeddinggemma-tiny.json: bidirectional, sliding and full layers, sandwich
  *     norms, two Dense layers after pooling, query / document prompts);
  *   - Qwen3-Reranker (src/model/heads/lm_reranker.c over the decoder; golden
- *     tests/golden/qwen3-rerank-tiny.json: scores from the yes/no logits);
+ *     tests/golden/qwen3-rerank-tiny.json: scores from the yes/no logits) and mxbai-rerank-v2
+ *     (tests/golden/mxbai-rerank-v2-tiny.json: Qwen2 with biases, "1"/"0" logits, its cuts);
  *   - the decoder used as an encoder (src/model/arch/decoder.c: Qwen3-Embedding;
  *     tools/reference/make_qwen3.py, tests/golden/qwen3-emb-tiny.json: BF16, grouped-query
  *     causal attention, q/k norms, last-token pooling, the query instruction prompt);
@@ -47,6 +48,7 @@
 #define NOMIC_F16 "tests/fixtures/nomic-f16-tiny"
 #define QWEN3 "tests/fixtures/qwen3-emb-tiny"
 #define QWEN3_RERANK "tests/fixtures/qwen3-rerank-tiny"
+#define MXBAI_RERANK "tests/fixtures/mxbai-rerank-v2-tiny"
 #define GEMMA "tests/fixtures/embeddinggemma-tiny"
 
 static cJSON *golden; /* the golden file of the test running */
@@ -486,24 +488,23 @@ static void test_qwen3_int8(void)
 	CHECKF(worst >= 0.99, "qwen3 int8 cosine %.5f", worst);
 }
 
-/* Qwen3-Reranker: the card's prompt around each (query, document), the yes/no logits at the
- * last position, scores within 1e-4 of the reference (one pair cut to the model's positions,
- * one with its own instruction), batched == one by one, and the same through the engine. */
-static void test_qwen3_reranker(void)
+/* An LLM reranker against its golden: the family's prompt around each (query, document), the
+ * answer logits at the last position, scores within 1e-4 of the reference (pairs cut to the
+ * model's positions, one with its own instruction), the token counts, batched == one by one,
+ * and the same through the engine. */
+static void check_lm_reranker(const char *dir, const char *golden_path)
 {
-	CHECK(is_family(QWEN3_RERANK, "lm-reranker"));
-	CHECK(is_family(QWEN3, "dense"));
+	CHECK(is_family(dir, "lm-reranker"));
 	char *text_g;
 	size_t len;
 	struct sy_error err = {0};
-	CHECK_EQ_INT(sy_file_read("tests/golden/qwen3-rerank-tiny.json", &err, &text_g, &len),
-	             SY_OK);
+	CHECK_EQ_INT(sy_file_read(golden_path, &err, &text_g, &len), SY_OK);
 	cJSON *g = cJSON_ParseWithLength(text_g, len);
 	free(text_g);
 	const cJSON *pairs = cJSON_GetObjectItemCaseSensitive(g, "pairs");
 	const cJSON *want = cJSON_GetObjectItemCaseSensitive(g, "scores");
 	const int n = cJSON_GetArraySize(pairs);
-	struct model *m = open_model(QWEN3_RERANK, LINEAR_FP32, 0);
+	struct model *m = open_model(dir, LINEAR_FP32, 0);
 	if (!m) {
 		cJSON_Delete(g);
 		return;
@@ -538,8 +539,8 @@ static void test_qwen3_reranker(void)
 		                              cJSON_GetObjectItemCaseSensitive(g, "ids"), i)));
 		worst = fmax(worst, fabs(batched[i] - cJSON_GetArrayItem(want, i)->valuedouble));
 	}
-	CHECKF(worst < 1e-4, "reranker scores differ by %g", worst);
-	printf("  qwen3-rerank-tiny: scores within %.2g of the reference\n", worst);
+	CHECKF(worst < 1e-4, "%s: reranker scores differ by %g", dir, worst);
+	printf("  %s: scores within %.2g of the reference\n", dir, worst);
 	/* a document past the limit with truncate off is refused before any work */
 	ins[2].truncate = false;
 	CHECK_EQ_INT(model_run_inputs(m, MODEL_TASK_SCORE, &ins[2], 1, &err, alone, NULL, NULL),
@@ -550,7 +551,7 @@ static void test_qwen3_reranker(void)
 	sy_engine *e = NULL;
 	CHECK_EQ_INT(sy_engine_open(&ep, &e), 0);
 	if (e) {
-		CHECK_EQ_INT(sy_model_add(e, "rr", QWEN3_RERANK), 0);
+		CHECK_EQ_INT(sy_model_add(e, "rr", dir), 0);
 		const cJSON *p0 = cJSON_GetArrayItem(pairs, 0), *p1 = cJSON_GetArrayItem(pairs, 1);
 		const char *docs[] = {
 		    cJSON_GetObjectItemCaseSensitive(p0, "document")->valuestring,
@@ -567,6 +568,20 @@ static void test_qwen3_reranker(void)
 		sy_engine_close(e);
 	}
 	cJSON_Delete(g);
+}
+
+/* Qwen3-Reranker: the card's prompt, "yes" / "no"; the embedding model beside it stays dense. */
+static void test_qwen3_reranker(void)
+{
+	CHECK(is_family(QWEN3, "dense"));
+	check_lm_reranker(QWEN3_RERANK, "tests/golden/qwen3-rerank-tiny.json");
+}
+
+/* mxbai-rerank-v2 (Qwen2 with biases, tied head, BF16): mixedbread's prompt, "1" / "0", the
+ * query cut to 3/4 of max_length and the document to the rest. */
+static void test_mxbai_reranker(void)
+{
+	check_lm_reranker(MXBAI_RERANK, "tests/golden/mxbai-rerank-v2-tiny.json");
 }
 
 /* EmbeddingGemma: hidden states (sliding layers with a window narrower than the texts, full
@@ -636,6 +651,7 @@ int main(void)
 	RUN(test_qwen3_embedding);
 	RUN(test_qwen3_int8);
 	RUN(test_qwen3_reranker);
+	RUN(test_mxbai_reranker);
 	RUN(test_embeddinggemma);
 	cJSON_Delete(golden_new);
 	cJSON_Delete(golden_nomic);

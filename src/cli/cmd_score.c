@@ -11,17 +11,21 @@
 
 static void score_usage(FILE *f)
 {
-	fprintf(f, "usage: switchyard score --model DIR|ID --query TEXT [--threads N] "
-	           "[--max-length N]\n"
-	           "                        [--quantize int8|none] [--input FILE|-] [DOC...]\n"
-	           "Prints one JSON line per document, in input order: {\"index\":i,\"score\":s}\n"
-	           "(sigmoid of the logit for one-label models, else the probability of the last "
-	           "label; for ColBERT models the MaxSim of query and document token vectors).\n");
+	fprintf(f,
+	        "usage: switchyard score --model DIR|ID --query TEXT [--instruction TEXT]\n"
+	        "                        [--threads N] [--max-length N] [--quantize int8|none]\n"
+	        "                        [--input FILE|-] [DOC...]\n"
+	        "Prints one JSON line per document, in input order: {\"index\":i,\"score\":s}\n"
+	        "(sigmoid of the logit for one-label models, else the probability of the last "
+	        "label; for ColBERT models the MaxSim of query and document token vectors;\n"
+	        "for LLM rerankers the probability of the yes answer). --instruction replaces an\n"
+	        "LLM reranker's default task instruction.\n");
 }
 
 int cmd_score(int argc, char **argv)
 {
 	const char *model = NULL, *query = NULL, *input = NULL;
+	sy_score_params sp = sy_score_default_params();
 	struct cli_model_opts mo = {0};
 	int n_docs = 0, cap = 16, rc = 2;
 	char **docs = malloc((size_t)cap * sizeof *docs);
@@ -37,6 +41,8 @@ int cmd_score(int argc, char **argv)
 			model = argv[++i];
 		} else if (!strcmp(a, "--query") && val) {
 			query = argv[++i];
+		} else if (!strcmp(a, "--instruction") && val) {
+			sp.instruction = argv[++i];
 		} else if (!strcmp(a, "--input") && val) {
 			input = argv[++i];
 		} else if (!strcmp(a, "--threads") && val) {
@@ -86,7 +92,7 @@ int cmd_score(int argc, char **argv)
 	if (cli_engine_open("score", model, &mo, &e, &id) < 0)
 		goto free_docs;
 	sy_result *res;
-	int st = sy_score(e, id, query, (const char *const *)docs, (size_t)n_docs, &res);
+	int st = sy_score_with(e, id, query, (const char *const *)docs, (size_t)n_docs, &sp, &res);
 	if (st < 0) {
 		cli_engine_error("score", e, st);
 	} else {

@@ -254,25 +254,41 @@ int sy_encode(sy_engine *e, const char *model, const char *const *texts, size_t 
 	return rc;
 }
 
-int sy_score(sy_engine *e, const char *model, const char *query, const char *const *docs, size_t n,
-             sy_result **out)
+sy_score_params sy_score_default_params(void)
+{
+	return (sy_score_params){.truncate = 1};
+}
+
+int sy_score_with(sy_engine *e, const char *model, const char *query, const char *const *docs,
+                  size_t n, const sy_score_params *p, sy_result **out)
 {
 	if (!e || !model || !query || !out)
 		return e ? fail(e, SY_ERR_INVALID_ARG,
 		                "sy_score: engine, model, query and out are needed")
 		         : SY_EINVAL;
+	const sy_score_params def = sy_score_default_params();
+	if (!p)
+		p = &def;
 	*out = NULL;
 	size_t *lens;
 	int rc = text_lens(e, docs, n, &lens);
 	if (rc < 0)
 		return rc;
-	struct engine_request req = {.task = ENGINE_TASK_SCORE,
-	                             .score = {.items = {model, (int)n, docs, lens, true},
-	                                       .query = query,
-	                                       .query_len = strlen(query)}};
+	struct engine_request req = {
+	    .task = ENGINE_TASK_SCORE,
+	    .score = {.items = {model, (int)n, docs, lens, p->truncate != 0},
+	              .query = query,
+	              .query_len = strlen(query),
+	              .instruction = p->instruction}};
 	rc = run(e, &req, out);
 	free(lens);
 	return rc;
+}
+
+int sy_score(sy_engine *e, const char *model, const char *query, const char *const *docs, size_t n,
+             sy_result **out)
+{
+	return sy_score_with(e, model, query, docs, n, NULL, out);
 }
 
 sy_extract_params sy_extract_default_params(void)

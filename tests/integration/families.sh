@@ -16,6 +16,7 @@ YAML
 sy_start families --no-builtin-models --model stella=tests/fixtures/new-tiny \
 	--model gte-bf16=tests/fixtures/new-bf16-tiny --model nomic=tests/fixtures/nomic-tiny \
 	--model qwen3=tests/fixtures/qwen3-emb-tiny --model qwen3-rr=tests/fixtures/qwen3-rerank-tiny \
+	--model mxbai-rr=tests/fixtures/mxbai-rerank-v2-tiny \
 	--model gemma=tests/fixtures/embeddinggemma-tiny --model modernbert=tests/fixtures/modernbert-tiny \
 	--model mpnet=tests/fixtures/mpnet-tiny --model jina=tests/fixtures/jina-bert-tiny \
 	--config "$tmp/models.yaml"
@@ -88,6 +89,21 @@ st, r = call("POST", "/v1/score/qwen3-rr", {"query": {"text": p3["query"]}, "ite
                                             "instruction": p3["instruction"]})
 assert st == 200 and abs(r["scores"][0]["score"] - gr["scores"][3]) < 1e-4, (st, r)
 print("ok: Qwen3-Reranker over HTTP (/v1/rerank, /v1/score with an instruction)")
+gm = json.load(open("tests/golden/mxbai-rerank-v2-tiny.json"))
+q = gm["pairs"][0]["query"]
+docs = [p["document"] for p in gm["pairs"][:2]]  # the same query for the first two
+st, r = call("POST", "/v2/rerank", {"model": "mxbai-rr", "query": q, "documents": docs})
+assert st == 200, (st, r)
+by_index = {x["index"]: x["relevance_score"] for x in r["results"]}
+assert all(abs(by_index[i] - gm["scores"][i]) < 1e-4 for i in range(2)), (by_index, gm["scores"])
+for i in (2, 3, 4):  # a cut document; an instruction; a query past 3/4 of max_length
+    p = gm["pairs"][i]
+    body = {"query": {"text": p["query"]}, "items": [{"text": p["document"]}]}
+    if p["instruction"]:
+        body["instruction"] = p["instruction"]
+    st, r = call("POST", "/v1/score/mxbai-rr", body)
+    assert st == 200 and abs(r["scores"][0]["score"] - gm["scores"][i]) < 1e-4, (i, st, r)
+print("ok: mxbai-rerank-v2 over HTTP (/v2/rerank, /v1/score: cut document, instruction, cut query)")
 ge = json.load(open("tests/golden/embeddinggemma-tiny.json"))["models"]["embeddinggemma-tiny"]
 for params, key in ((None, "document_embeddings"), ({"is_query": True}, "query_embeddings")):
     worst = min(cos(a, b) for a, b in zip(encode("gemma", params), ge[key]))
@@ -165,5 +181,17 @@ for d, texts, want in checks:
     worst = min(cos(a, b) for a, b in zip(cli_dir(d, texts), want))
     assert worst >= 0.99999, (d, worst)
 print("ok: NomicBERT, MPNet, JinaBERT v2, ModernBERT and Qwen3-Embedding through the CLI")
+# The LLM rerankers through `switchyard score`, with and without an instruction.
+for name in ("qwen3-rerank-tiny", "mxbai-rerank-v2-tiny"):
+    gr = json.load(open(f"tests/golden/{name}.json"))
+    for i, p in enumerate(gr["pairs"]):
+        args = [sys.argv[1], "score", "--model", f"tests/fixtures/{name}", "--query", p["query"]]
+        if p["instruction"]:
+            args += ["--instruction", p["instruction"]]
+        out = subprocess.run(args + [p["document"]], check=True, capture_output=True, text=True,
+                             timeout=120).stdout
+        got = json.loads(out)["score"]
+        assert abs(got - gr["scores"][i]) < 1e-4, (name, i, got, gr["scores"][i])
+print("ok: Qwen3-Reranker and mxbai-rerank-v2 through the CLI (score --instruction)")
 PY
 echo "ok: families"

@@ -19,6 +19,13 @@ q_norm / k_norm, rotary (rope_theta, rotate-half), grouped-query causal attentio
   tests/golden/qwen3-rerank-tiny.json  (query, document) pairs with the card's prompt, their token
                                    ids and scores (softmax of the "no" and "yes" logits at the last
                                    position), one document cut to fit max_position_embeddings.
+  tests/fixtures/mxbai-rerank-v2-tiny/  mxbai-rerank-base-v2's layout: a Qwen2ForCausalLM with
+                                   q/k/v biases, tied embeddings (the answer rows come from the
+                                   embedding table), BF16.
+  tests/golden/mxbai-rerank-v2-tiny.json  pairs with the prompt of mixedbread's mxbai_rerank
+                                   package (pieces tokenized apart, query kept to 3/4 of
+                                   max_length, document cut to the rest), ids and scores
+                                   (sigmoid of logit("1") - logit("0") at the last position).
 
 The fixtures tokenize with the bert-base-uncased WordPiece files (whose post-processor appends
 [SEP], as Qwen3-Embedding's appends <|endoftext|>): the model pipeline is what is proven here.
@@ -200,9 +207,56 @@ def rerank(vocab):
     nm.write_json(os.path.join(nm.REPO, "tests", "golden", "qwen3-rerank-tiny.json"), out)
 
 
+MXBAI_PREFIX = ("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+                "<|im_end|>\n<|im_start|>user\n")
+MXBAI_TASK = ("You are a search relevance expert who evaluates how well documents match search queries. "
+              "For each query-document pair, carefully analyze the semantic relationship between them, "
+              "then provide your binary relevance judgment (0 for not relevant, 1 for relevant).\nRelevance:")
+MXBAI_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n"
+
+
+def rerank_mxbai(vocab):
+    """The mxbai-rerank-v2 fixture and its golden, as mixedbread's package prepares its inputs:
+    prefix + query part (<= 3/4 of max_length) + sep + document part (the rest of max_length)
+    + sep + task + suffix, each piece tokenized on its own; max_length (8192) is lowered so that
+    it plus the fixed pieces fits the model's positions."""
+    cfg = config(False, 64, 2, 4, 2, 16, 96, 256, "bfloat16")
+    dst, w = fixture("mxbai-rerank-v2-tiny", cfg, False, torch.bfloat16, 8)
+    tok = lambda t: [vocab[p] for p in wordpiece.tokenize(t, vocab)]  # no special tokens
+    pre, sep, task, suf = tok(MXBAI_PREFIX), tok("\n"), tok(MXBAI_TASK), tok(MXBAI_SUFFIX)
+    fixed = len(pre) + len(sep) + len(task) + len(suf)
+    max_len = min(8192, cfg["max_position_embeddings"] - fixed)
+    yes, no = tok("1")[0], tok("0")[0]
+    long_query = " ".join([nm.TEXTS[3]] * 4)
+    pairs = [("what is the capital of France?", nm.TEXTS[2], None),
+             ("what is the capital of France?", "Paris is the capital and largest city of France.", None),
+             ("who founded the company?", nm.TEXTS[3] + " " + nm.TEXTS[3], None),
+             ("hello", "Hello", "Retrieve greetings that match the query"),
+             (long_query, nm.TEXTS[1], None)]
+    out = {"pairs": [], "ids": [], "scores": [], "cut": []}
+    E = w["model.embed_tokens.weight"].double()  # tied: the LM head is the embedding table
+    for q, d, instr in pairs:
+        qtext = (f"instruction: {instr}\n" if instr else "") + f"query: {q}"
+        q_ids = tok(qtext)[: max_len * 3 // 4]
+        d_ids = tok(f"document: {d}")
+        second = (sep + d_ids)[: max(0, max_len - len(q_ids))]  # truncation="only_second"
+        ids = pre + q_ids + second + sep + task + suf
+        h = forward(cfg, w, ids)[-1]
+        diff = float(h @ E[yes]) - float(h @ E[no])
+        out["pairs"].append({"query": q, "document": d, "instruction": instr})
+        out["ids"].append(ids)
+        out["scores"].append(1.0 / (1.0 + math.exp(-diff)))
+        out["cut"].append(len(q_ids) < len(tok(qtext)) or len(second) < len(sep + d_ids))
+    print(f"mxbai-rerank-v2-tiny: token counts {[len(i) for i in out['ids']]}, cut {out['cut']}, "
+          f"scores {out['scores']}")
+    assert out["cut"][2] and out["cut"][4] and not out["cut"][0], "the pairs do not test the cuts"
+    nm.write_json(os.path.join(nm.REPO, "tests", "golden", "mxbai-rerank-v2-tiny.json"), out)
+
+
 def main():
     vocab = wordpiece.load_vocab(os.path.join(nm.FIX, "bert-tiny", "vocab.txt"))
     rerank(vocab)
+    rerank_mxbai(vocab)
     cfg = config(True, 64, 3, 4, 2, 32, 96, 256, "bfloat16")
     dst, w = fixture("qwen3-emb-tiny", cfg, True, torch.bfloat16, 5)
     nm.st_files(dst, "lasttoken",

@@ -1,20 +1,26 @@
-/* Rerankers that are causal LMs asked a yes/no question (Qwen3-Reranker), as its model card
- * computes the score:
+/* Rerankers that are causal LMs asked a yes/no question, in two prompt styles:
  *
+ * Qwen3-Reranker (model_type qwen3), as its model card computes the score:
  *   text  = PREFIX + "<Instruct>: " instruction + "\n<Query>: " query + "\n<Document>: " doc
  *           + SUFFIX      (the chat template: system line, user turn, assistant turn with an
- *                          empty <think> block)
+ *                          empty <think> block); the answer tokens are "yes" and "no".
+ * mxbai-rerank-v2 (model_type qwen2), as mixedbread's mxbai_rerank package builds it:
+ *   ids   = PREFIX + tok(["instruction: " instr "\n"] "query: " query) + tok("\n")
+ *           + tok("document: " doc) + tok("\n") + tok(TASK) + tok(SUFFIX)
+ *           with every piece tokenized apart; the query part keeps at most 3/4 of max_length and
+ *           the document fills the rest; the answer tokens are "1" and "0".
+ *
  *   score = softmax(logit_no, logit_yes)[yes] = sigmoid(logit_yes - logit_no)
  *
- * with the logits of the tokens "yes" and "no" at the last position. Only those two rows of the
- * LM head are read and kept (lm_head.weight, or the embedding table when tied): the vocabulary
- * is never computed. The prefix, body and suffix are tokenized apart without special tokens and
- * joined, as the card does; the body is cut to leave room for the other two.
+ * with the logits of the two answer tokens at the last position (mxbai's package returns the
+ * difference itself, whose sigmoid this is). Only those two rows of the LM head are read and
+ * kept (lm_head.weight, or the embedding table when tied): the vocabulary is never computed.
  *
  * Detected as a Qwen3/Qwen2 causal-LM directory without sentence-transformers files (those are
- * the embedding models). The instruction defaults to the card's web-search one; a request's
- * instruction replaces it. */
+ * the embedding models). Qwen3-Reranker's instruction defaults to the card's web-search one;
+ * mxbai has none by default; a request's instruction replaces either. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,20 +32,37 @@
 #include "text/tokenizer.h"
 
 #define LMR_BATCH_TOKENS 2048
-#define LMR_MAX_LENGTH 8192 /* the card's max_length */
+#define LMR_MAX_LENGTH 8192 /* both cards' max_length */
 
-static const char PREFIX[] =
+static const char QWEN3_PREFIX[] =
     "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query "
     "and the Instruct provided. Note that the answer can only be \"yes\" or \"no\"."
     "<|im_end|>\n<|im_start|>user\n";
-static const char SUFFIX[] = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n";
-static const char DEFAULT_INSTRUCTION[] =
+static const char QWEN3_SUFFIX[] = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n";
+static const char QWEN3_INSTRUCTION[] =
     "Given a web search query, retrieve relevant passages that answer the query";
+
+static const char MXBAI_PREFIX[] = "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. "
+                                   "You are a helpful assistant.<|im_end|>\n<|im_start|>user\n";
+static const char MXBAI_TASK[] =
+    "You are a search relevance expert who evaluates how well documents match search queries. "
+    "For each query-document pair, carefully analyze the semantic relationship between them, "
+    "then provide your binary relevance judgment (0 for not relevant, 1 for relevant).\n"
+    "Relevance:";
+static const char MXBAI_SUFFIX[] = "<|im_end|>\n<|im_start|>assistant\n";
+
+enum lmr_style {
+	LMR_QWEN3, /* Qwen3-Reranker */
+	LMR_MXBAI, /* mxbai-rerank-v2 */
+};
 
 struct lm_reranker {
 	struct encoder enc;
 	struct tokenizer *tok;
-	struct tok_encoding prefix, suffix;
+	enum lmr_style style;
+	/* the fixed token runs around a pair: the chat prefix, and what follows the pair (Qwen3:
+	 * the chat suffix; mxbai: "\n", the task and the chat suffix); mxbai's "\n" alone */
+	struct tok_encoding prefix, suffix, sep;
 	float *yes_row, *no_row; /* [H] */
 	int max_length;
 	struct packed_batch batch;
@@ -54,6 +77,7 @@ static void lmr_close(void *impl)
 	tokenizer_free(r->tok);
 	tok_encoding_free(&r->prefix);
 	tok_encoding_free(&r->suffix);
+	tok_encoding_free(&r->sep);
 	free(r->yes_row);
 	free(r->no_row);
 	packed_batch_free(&r->batch);
@@ -61,53 +85,127 @@ static void lmr_close(void *impl)
 }
 
 static enum sy_status tokenize_plain(const struct lm_reranker *r, const char *text, size_t len,
-                                     int max_length, struct sy_error *err, struct tok_encoding *out)
+                                     struct sy_error *err, struct tok_encoding *out)
 {
 	struct tok_encode_params p = tokenizer_default_params();
 	p.add_special_tokens = false;
-	p.max_length = max_length;
+	p.max_length = -1;
 	return tokenizer_encode(r->tok, text, len, NULL, 0, &p, err, out);
+}
+
+/* Tokenizes printf(fmt, ...) without special tokens. */
+static enum sy_status tokenize_fmt(const struct lm_reranker *r, struct sy_error *err,
+                                   struct tok_encoding *out, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static enum sy_status tokenize_fmt(const struct lm_reranker *r, struct sy_error *err,
+                                   struct tok_encoding *out, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	const int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (!text)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	va_start(ap, fmt);
+	vsnprintf(text, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	enum sy_status s = tokenize_plain(r, text, (size_t)n, err, out);
+	free(text);
+	return s;
+}
+
+/* Appends runs of ids to the prepared sequence (ids only: no token types). */
+static enum sy_status join_ids(struct tok_encoding *out, struct sy_error *err, int n_parts,
+                               const int32_t *const *ids, const int *lens)
+{
+	int n = 0;
+	for (int i = 0; i < n_parts; i++)
+		n += lens[i];
+	out->ids = malloc((size_t)(n ? n : 1) * sizeof *out->ids);
+	if (!out->ids)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	out->n = 0;
+	for (int i = 0; i < n_parts; i++) {
+		memcpy(out->ids + out->n, ids[i], (size_t)lens[i] * sizeof *ids[i]);
+		out->n += lens[i];
+	}
+	return SY_OK;
+}
+
+/* Qwen3-Reranker: the body as one text, cut to leave room for the prefix and suffix. */
+static enum sy_status prepare_qwen3(const struct lm_reranker *r, const struct model_input *in,
+                                    struct sy_error *err, struct tok_encoding *out)
+{
+	const char *instr = in->prefix ? in->prefix : QWEN3_INSTRUCTION;
+	const int ilen = (int)(in->prefix ? in->prefix_len : strlen(QWEN3_INSTRUCTION));
+	struct tok_encoding b = {0};
+	enum sy_status s = tokenize_fmt(
+	    r, err, &b, "<Instruct>: %.*s\n<Query>: %.*s\n<Document>: %.*s", ilen, instr,
+	    (int)in->query_len, in->query ? in->query : "", (int)in->len, in->text);
+	if (s != SY_OK)
+		return s;
+	const int room = r->max_length - r->prefix.n - r->suffix.n;
+	if (b.n > room && !in->truncate)
+		s = model_too_long(err, b.n + r->prefix.n + r->suffix.n, r->max_length);
+	const int nb = b.n < room ? b.n : room;
+	if (s == SY_OK)
+		s = join_ids(out, err, 3,
+		             (const int32_t *const[]){r->prefix.ids, b.ids, r->suffix.ids},
+		             (const int[]){r->prefix.n, nb, r->suffix.n});
+	tok_encoding_free(&b);
+	return s;
+}
+
+/* mxbai-rerank-v2: query and document tokenized apart; the query keeps at most 3/4 of
+ * max_length, the document what is left of max_length (and of the model's positions). */
+static enum sy_status prepare_mxbai(const struct lm_reranker *r, const struct model_input *in,
+                                    struct sy_error *err, struct tok_encoding *out)
+{
+	struct tok_encoding q = {0}, d = {0};
+	const char *query = in->query ? in->query : "";
+	enum sy_status s =
+	    in->prefix ? tokenize_fmt(r, err, &q, "instruction: %.*s\nquery: %.*s",
+	                              (int)in->prefix_len, in->prefix, (int)in->query_len, query)
+	               : tokenize_fmt(r, err, &q, "query: %.*s", (int)in->query_len, query);
+	if (s == SY_OK)
+		s = tokenize_fmt(r, err, &d, "document: %.*s", (int)in->len, in->text);
+	if (s != SY_OK) {
+		tok_encoding_free(&q);
+		return s;
+	}
+	/* max_length counts the pair alone; the fixed runs come on top, within the positions */
+	const int fixed = r->prefix.n + r->suffix.n;
+	const int max_len = r->max_length - fixed;
+	const int nq = q.n < max_len * 3 / 4 ? q.n : max_len * 3 / 4;
+	int nd = max_len - nq - r->sep.n;
+	if (nd < 0)
+		nd = 0;
+	if (d.n < nd)
+		nd = d.n;
+	if ((nq < q.n || nd < d.n) && !in->truncate)
+		s = model_too_long(err, q.n + r->sep.n + d.n + fixed, r->max_length);
+	if (s == SY_OK)
+		s = join_ids(out, err, 5,
+		             (const int32_t *const[]){r->prefix.ids, q.ids, r->sep.ids, d.ids,
+		                                      r->suffix.ids},
+		             (const int[]){r->prefix.n, nq, r->sep.n, nd, r->suffix.n});
+	tok_encoding_free(&q);
+	tok_encoding_free(&d);
+	return s;
 }
 
 static enum sy_status lmr_prepare(const void *impl, const struct model_input *in,
                                   struct sy_error *err, struct model_prepared *out)
 {
 	const struct lm_reranker *r = impl;
-	const char *instr = in->prefix ? in->prefix : DEFAULT_INSTRUCTION;
-	const size_t ilen = in->prefix ? in->prefix_len : strlen(DEFAULT_INSTRUCTION);
-	const size_t cap = ilen + in->query_len + in->len + 64;
-	char *body = malloc(cap);
-	if (!body)
-		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	const int blen =
-	    snprintf(body, cap, "<Instruct>: %.*s\n<Query>: %.*s\n<Document>: %.*s", (int)ilen,
-	             instr, (int)in->query_len, in->query ? in->query : "", (int)in->len, in->text);
-	const int room = r->max_length - r->prefix.n - r->suffix.n;
-	struct tok_encoding b = {0};
-	enum sy_status s = tokenize_plain(r, body, (size_t)blen, -1, err, &b);
-	free(body);
-	if (s != SY_OK)
-		return s;
-	if (b.n > room && !in->truncate) {
-		s = model_too_long(err, b.n + r->prefix.n + r->suffix.n, r->max_length);
-		tok_encoding_free(&b);
-		return s;
-	}
-	const int nb = b.n < room ? b.n : room, n = r->prefix.n + nb + r->suffix.n;
-	/* ids only (no token types): tok_encoding_free frees the ids block alone */
-	out->enc.ids = malloc((size_t)n * sizeof *out->enc.ids);
-	if (!out->enc.ids) {
-		tok_encoding_free(&b);
+	enum sy_status s = r->style == LMR_MXBAI ? prepare_mxbai(r, in, err, &out->enc)
+	                                         : prepare_qwen3(r, in, err, &out->enc);
+	if (s != SY_OK) {
 		tok_encoding_free(&out->enc);
-		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		return s;
 	}
-	memcpy(out->enc.ids, r->prefix.ids, (size_t)r->prefix.n * sizeof *out->enc.ids);
-	memcpy(out->enc.ids + r->prefix.n, b.ids, (size_t)nb * sizeof *out->enc.ids);
-	memcpy(out->enc.ids + r->prefix.n + nb, r->suffix.ids,
-	       (size_t)r->suffix.n * sizeof *out->enc.ids);
-	out->enc.n = n;
-	out->n_tokens = n;
-	tok_encoding_free(&b);
+	out->n_tokens = out->enc.n;
 	return SY_OK;
 }
 
@@ -207,29 +305,72 @@ static enum sy_status head_row(const struct safetensors *st, int id, int vocab, 
 	return safetensors_tensor_read_f32(&view, err, *out);
 }
 
+/* The id an answer is read at: Qwen3-Reranker looks the token up by name, mxbai's package takes
+ * the first id of the text tokenized alone. */
+static int32_t answer_id(const struct lm_reranker *r, const char *text)
+{
+	if (r->style == LMR_QWEN3)
+		return tokenizer_token_to_id(r->tok, text, strlen(text));
+	struct sy_error ignored = {0};
+	struct tok_encoding e = {0};
+	int32_t id = -1;
+	if (tokenize_plain(r, text, strlen(text), &ignored, &e) == SY_OK && e.n > 0)
+		id = e.ids[0];
+	tok_encoding_free(&e);
+	return id;
+}
+
+/* The fixed token runs of the style: the prefix, and what follows the pair. */
+static enum sy_status fixed_runs(struct lm_reranker *r, struct sy_error *err)
+{
+	if (r->style == LMR_QWEN3) {
+		enum sy_status s =
+		    tokenize_plain(r, QWEN3_PREFIX, strlen(QWEN3_PREFIX), err, &r->prefix);
+		return s == SY_OK
+		           ? tokenize_plain(r, QWEN3_SUFFIX, strlen(QWEN3_SUFFIX), err, &r->suffix)
+		           : s;
+	}
+	struct tok_encoding task = {0}, chat = {0};
+	enum sy_status s = tokenize_plain(r, MXBAI_PREFIX, strlen(MXBAI_PREFIX), err, &r->prefix);
+	if (s == SY_OK)
+		s = tokenize_plain(r, "\n", 1, err, &r->sep);
+	if (s == SY_OK)
+		s = tokenize_plain(r, MXBAI_TASK, strlen(MXBAI_TASK), err, &task);
+	if (s == SY_OK)
+		s = tokenize_plain(r, MXBAI_SUFFIX, strlen(MXBAI_SUFFIX), err, &chat);
+	if (s == SY_OK)
+		s = join_ids(&r->suffix, err, 3,
+		             (const int32_t *const[]){r->sep.ids, task.ids, chat.ids},
+		             (const int[]){r->sep.n, task.n, chat.n});
+	tok_encoding_free(&task);
+	tok_encoding_free(&chat);
+	return s;
+}
+
 enum sy_status lm_reranker_open(const struct model_desc *d, const struct model_options *opts,
                                 struct sy_error *err, struct model *out)
 {
 	struct lm_reranker *r = calloc(1, sizeof *r);
 	if (!r)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	r->style = !strcmp(d->model_type, "qwen2") ? LMR_MXBAI : LMR_QWEN3;
+	const char *yes_text = r->style == LMR_MXBAI ? "1" : "yes";
+	const char *no_text = r->style == LMR_MXBAI ? "0" : "no";
 	enum sy_status s = encoder_open(d, opts->n_threads, opts->precision, err, &r->enc);
 	if (s == SY_OK)
 		s = model_tokenizer_load(d->path, r->enc.vocab_size, err, &r->tok);
 	int32_t yes = -1, no = -1;
 	if (s == SY_OK) {
-		yes = tokenizer_token_to_id(r->tok, "yes", 3);
-		no = tokenizer_token_to_id(r->tok, "no", 2);
+		yes = answer_id(r, yes_text);
+		no = answer_id(r, no_text);
 		if (yes < 0 || no < 0)
 			s = sy_error_set(
 			    err, SY_ERR_FORMAT,
-			    "%s: the tokenizer has no \"yes\" or \"no\" token to score with",
-			    d->path);
+			    "%s: the tokenizer has no \"%s\" or \"%s\" token to score with",
+			    d->path, yes_text, no_text);
 	}
 	if (s == SY_OK)
-		s = tokenize_plain(r, PREFIX, sizeof PREFIX - 1, -1, err, &r->prefix);
-	if (s == SY_OK)
-		s = tokenize_plain(r, SUFFIX, sizeof SUFFIX - 1, -1, err, &r->suffix);
+		s = fixed_runs(r, err);
 	struct safetensors *st = NULL;
 	if (s == SY_OK)
 		s = model_weights_open(d->path, err, &st, NULL);
@@ -238,7 +379,10 @@ enum sy_status lm_reranker_open(const struct model_desc *d, const struct model_o
 	if (s == SY_OK)
 		s = head_row(st, no, r->enc.vocab_size, r->enc.hidden, err, &r->no_row);
 	safetensors_close(st);
+	/* Qwen3: max_length is the whole sequence; mxbai: the pair alone, the fixed runs on top */
 	r->max_length = opts->max_length > 0 ? opts->max_length : LMR_MAX_LENGTH;
+	if (r->style == LMR_MXBAI)
+		r->max_length += r->prefix.n + r->suffix.n;
 	if (r->max_length > r->enc.max_tokens)
 		r->max_length = r->enc.max_tokens;
 	if (s == SY_OK && r->max_length <= r->prefix.n + r->suffix.n)
