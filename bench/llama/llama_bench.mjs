@@ -1,0 +1,196 @@
+// The llama.cpp side of the decoder-embedder comparison (bench/llama/run.sh, docs/PERFORMANCE.md).
+//
+//   node llama_bench.mjs MODEL.gguf THREADS --switchyard ENCODER_BENCH MODEL_DIR
+//        [--min-runs N] [--budget-ms MS] [--gap-ms MS] [--label L] NAME=INPUTS:WARMUP:MAX_RUNS...
+//
+// llama.cpp is the prebuilt CPU build that the node-llama-cpp npm package ships (it picks the
+// backend variant for this CPU at run time, as llama.cpp's own GGML_CPU_ALL_VARIANTS build does);
+// it runs its embedding path: an embedding context (pooling from the GGUF: last token for
+// qwen3), THREADS threads, one sequence per llama_decode, the token ids given directly.
+//
+// Switchyard is `ENCODER_BENCH serve MODEL_DIR` (bench/encoder_bench.c) on the same weights in
+// Hugging Face layout, started as a child; SY_BENCH_QUANTIZE=int8 in the environment runs its
+// linear layers in int8. The engines alternate pass by pass (S L L S S L ..), after a check:
+// the first sequence of the first workload's last-token hidden state from each side, compared
+// by cosine (it must be at least 0.999; the q8_0 / int8 pairing at least 0.99), so both sides
+// are known to compute the same model before anything is timed.
+//
+// Inputs files are those of bench/encoder_bench.c (little-endian int32: magic "SYB1",
+// n_batches, then per batch n_seqs, lens[n_seqs], ids[sum lens]). Only the model work is timed
+// on either side. Prints one JSON line per engine and workload with every pass and the median.
+import childProcess from 'child_process';
+import fs from 'fs';
+import readline from 'readline';
+import { getLlama } from 'node-llama-cpp';
+
+const MAGIC = 0x31425953;
+
+function fail(msg) {
+  process.stderr.write(`llama_bench: ${msg}\n`);
+  process.exit(2);
+}
+
+function loadInputs(path) {
+  const buf = fs.readFileSync(path);
+  const w = new Int32Array(buf.buffer, buf.byteOffset, buf.length / 4);
+  if (w[0] >>> 0 !== MAGIC) fail(`${path}: bad magic`);
+  const batches = [];
+  let at = 2;
+  for (let b = 0; b < w[1]; b++) {
+    const nSeqs = w[at++];
+    const lens = Array.from(w.subarray(at, at + nSeqs));
+    at += nSeqs;
+    const seqs = [];
+    for (const n of lens) {
+      seqs.push(Array.from(w.subarray(at, at + n)));
+      at += n;
+    }
+    batches.push({ nSeqs, lens, seqs });
+  }
+  if (at !== w.length) fail(`${path}: trailing data`);
+  return batches;
+}
+
+function median(v) {
+  const s = [...v].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : 0.5 * (s[h - 1] + s[h]);
+}
+
+async function startSwitchyard(bin, dir, threads, specs) {
+  const child = childProcess.spawn(bin, ['serve', dir, String(threads), ...specs], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+  });
+  const waiting = [];
+  let exited = null;
+  child.on('exit', (code) => {
+    exited = `${bin} serve exited with status ${code}`;
+    while (waiting.length) waiting.shift().reject(new Error(exited));
+  });
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    if (waiting.length) waiting.shift().resolve(line);
+  });
+  const next = () => new Promise((resolve, reject) => {
+    if (exited) reject(new Error(exited));
+    else waiting.push({ resolve, reject });
+  });
+  const ready = await next();
+  if (!ready.startsWith('ready ')) throw new Error(`${bin} serve: unexpected ${ready}`);
+  return {
+    hidden: parseInt(ready.slice(6), 10),
+    ask: (line) => {
+      const reply = next();
+      child.stdin.write(line + '\n');
+      return reply;
+    },
+    close: () => child.stdin.end('quit\n'),
+  };
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  if (args.length < 3) fail('usage: node llama_bench.mjs MODEL.gguf THREADS --switchyard BIN DIR NAME=INPUTS:WARMUP:MAX_RUNS...');
+  const [modelPath, threadsArg] = args;
+  const threads = parseInt(threadsArg, 10);
+  const workloads = [];
+  const specs = [];
+  let peer = null;
+  let minRuns = 3;
+  let budgetMs = 15000;
+  let gapMs = 5;
+  let label = 'llama.cpp';
+  for (let i = 2; i < args.length; i++) {
+    if (args[i] === '--min-runs' && i + 1 < args.length) minRuns = parseInt(args[++i], 10);
+    else if (args[i] === '--budget-ms' && i + 1 < args.length) budgetMs = parseFloat(args[++i]);
+    else if (args[i] === '--gap-ms' && i + 1 < args.length) gapMs = parseFloat(args[++i]);
+    else if (args[i] === '--label' && i + 1 < args.length) label = args[++i];
+    else if (args[i] === '--switchyard' && i + 2 < args.length) {
+      peer = { bin: args[i + 1], dir: args[i + 2] };
+      i += 2;
+    } else {
+      const m = /^([^=]+)=(.+):(\d+):(\d+)$/.exec(args[i]);
+      if (!m) fail(`bad argument ${args[i]} (NAME=INPUTS:WARMUP:MAX_RUNS)`);
+      workloads.push({ name: m[1], path: m[2], warmup: parseInt(m[3], 10), maxRuns: parseInt(m[4], 10) });
+      specs.push(args[i]);
+    }
+  }
+  if (!peer) fail('--switchyard ENCODER_BENCH MODEL_DIR is required');
+  for (const w of workloads) {
+    w.batches = loadInputs(w.path);
+    w.tokens = w.batches.reduce((a, b) => a + b.lens.reduce((x, y) => x + y, 0), 0);
+  }
+  const longest = Math.max(...workloads.flatMap((w) => w.batches.flatMap((b) => b.lens)));
+
+  const t0 = performance.now();
+  const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'warn' });
+  const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+  const ctx = await model.createEmbeddingContext({ contextSize: Math.max(512, longest), batchSize: Math.max(512, longest), threads });
+  process.stderr.write(`llama_bench: loaded ${modelPath} in ${(performance.now() - t0).toFixed(0)} ms ` +
+    `(node-llama-cpp prebuilt, ${threads} threads)\n`);
+  const sy = await startSwitchyard(peer.bin, peer.dir, threads, specs);
+
+  // The check: the same model on both sides.
+  const w0 = workloads[0];
+  const dumpPath = `${process.env.TMPDIR || '/tmp'}/llama_bench.${process.pid}.f32`;
+  if ((await sy.ask(`dump ${w0.name} ${dumpPath}`)) !== 'ok') fail('switchyard: dump failed');
+  const buf = fs.readFileSync(dumpPath);
+  fs.unlinkSync(dumpPath);
+  const syOut = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
+  const h = sy.hidden;
+  const first = w0.batches[0];
+  const last = syOut.subarray((first.lens[0] - 1) * h, first.lens[0] * h);
+  const ll = (await ctx.getEmbeddingFor(first.seqs[0])).vector;
+  if (ll.length !== h) fail(`llama.cpp embedding has ${ll.length} dims, Switchyard ${h}`);
+  let dot = 0; let na = 0; let nb = 0; let maxDiff = 0;
+  for (let j = 0; j < h; j++) {
+    dot += ll[j] * last[j]; na += ll[j] * ll[j]; nb += last[j] * last[j];
+    maxDiff = Math.max(maxDiff, Math.abs(ll[j] - last[j]));
+  }
+  const cos = dot / Math.sqrt(na * nb);
+  const need = Number(process.env.CHECK_MIN_COSINE || 0.999);
+  console.log(JSON.stringify({ side: label, kind: 'check', workload: w0.name, cosine: cos, max_abs_diff: maxDiff, min_cosine_required: need }));
+  process.stderr.write(`llama_bench: check on ${w0.name}: cosine ${cos.toFixed(6)}, max abs diff ${maxDiff.toExponential(3)}\n`);
+  if (!(cos >= need)) process.exit(3);
+
+  const pause = () => new Promise((resolve) => setTimeout(resolve, gapMs));
+  const llamaPass = async (w) => {
+    if (gapMs > 0) await pause();
+    const s = process.hrtime.bigint();
+    for (const b of w.batches) for (const ids of b.seqs) await ctx.getEmbeddingFor(ids);
+    return Number(process.hrtime.bigint() - s) / 1e6;
+  };
+  const syPass = async (w) => {
+    if (gapMs > 0) await pause();
+    const reply = await sy.ask(`pass ${w.name}`);
+    if (!reply.startsWith('ms ')) fail(`switchyard: unexpected reply ${reply}`);
+    return parseFloat(reply.split(' ')[1]);
+  };
+  const sum = (v) => v.reduce((a, x) => a + x, 0);
+  const report = (side, w, ms) => {
+    console.log(JSON.stringify({ side, workload: w.name, tokens: w.tokens, median_ms: +median(ms).toFixed(3),
+      tokens_per_s: Math.round(w.tokens / (median(ms) / 1000)), runs_ms: ms.map((x) => +x.toFixed(3)) }));
+    process.stderr.write(`llama_bench: ${side.padEnd(12)} ${w.name.padEnd(8)} median ${median(ms).toFixed(2).padStart(9)} ms ` +
+      `over ${ms.length} runs\n`);
+  };
+  for (const w of workloads) {
+    const llMs = [];
+    const syMs = [];
+    if ((await sy.ask(`warm ${w.name} ${w.warmup}`)) !== 'ok') fail('switchyard: warm-up failed');
+    for (let r = 0; r < w.warmup; r++) await ctx.getEmbeddingFor(w.batches[0].seqs[0]);
+    for (let round = 0; ; round++) {
+      const spent = Math.max(sum(llMs), sum(syMs));
+      if (round >= w.maxRuns || (round >= minRuns && spent >= budgetMs)) break;
+      if (round % 2 === 0) syMs.push(await syPass(w));
+      llMs.push(await llamaPass(w));
+      if (round % 2 === 1) syMs.push(await syPass(w));
+    }
+    report('switchyard', w, syMs);
+    report(label, w, llMs);
+  }
+  sy.close();
+  await ctx.dispose();
+  await model.dispose();
+}
+
+main().catch((e) => fail(e.stack || String(e)));
