@@ -51,6 +51,12 @@ function loadInputs(path) {
   return batches;
 }
 
+// Peak resident memory (VmHWM) of a process, in MiB.
+function peakRssMiB(pid) {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(parseInt(m[1], 10) / 1024) : null;
+}
+
 function median(v) {
   const s = [...v].sort((a, b) => a - b);
   const h = s.length >> 1;
@@ -78,6 +84,7 @@ async function startSwitchyard(bin, dir, threads, specs) {
   const ready = await next();
   if (!ready.startsWith('ready ')) throw new Error(`${bin} serve: unexpected ${ready}`);
   return {
+    pid: child.pid,
     hidden: parseInt(ready.slice(6), 10),
     ask: (line) => {
       const reply = next();
@@ -188,6 +195,9 @@ async function main() {
     report('switchyard', w, syMs);
     report(label, w, llMs);
   }
+  // Peak resident memory of each side: Switchyard's process, and this Node process (llama.cpp's
+  // model and context, plus Node itself, which idles at about 50 MiB).
+  console.log(JSON.stringify({ kind: 'rss', switchyard_mib: peakRssMiB(sy.pid), [label + '_mib']: peakRssMiB('self') }));
   sy.close();
   await ctx.dispose();
   await model.dispose();

@@ -76,11 +76,16 @@ import json, sys
 out, threads = sys.argv[1], sys.argv[2]
 rows = {}
 checks = []
+rss = {}
 for g in ("f32", "q8_0"):
     for line in open(f"{out}/results-{g}.jsonl"):
         r = json.loads(line)
         if r.get("kind") == "check":
             checks.append(f"{r['side']}: cosine {r['cosine']:.6f}")
+            continue
+        if r.get("kind") == "rss":
+            rss["switchyard-" + ("fp32" if g == "f32" else "int8")] = r["switchyard_mib"]
+            rss["llama.cpp-" + g] = r[f"llama.cpp-{g}_mib"]
             continue
         side = "switchyard-" + ("fp32" if g == "f32" else "int8") if r["side"] == "switchyard" else r["side"]
         rows[(r["workload"], side)] = r
@@ -96,5 +101,6 @@ for w in ("q1x32", "d16x256"):
     f = rows[(w, "llama.cpp-f32")]["median_ms"] / rows[(w, "switchyard-fp32")]["median_ms"]
     q = rows[(w, "llama.cpp-q8_0")]["median_ms"] / rows[(w, "switchyard-int8")]["median_ms"]
     print(f"| {w} | " + " | ".join(cells) + f" | {f:.2f}x | {q:.2f}x |")
+print("| peak RSS | " + " | ".join(f"{rss[c]} MiB" for c in cols) + " | | |")
 print("checks: " + "; ".join(checks))
 PY
