@@ -15,9 +15,11 @@ WARN     ?= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE -MMD -MP
 CFLAGS   := -std=c11 $(OPT) -g -pthread $(WARN) $(EXTRA_CFLAGS)
 # Runtime kernel dispatch (src/tensor/isa.c): everything is built for the baseline CPU, except the
-# kernel units src/**/*_avx2.c, which get the AVX2 flags and run only where CPUID says they can.
+# kernel units src/**/*_avx2.c and *_avx512.c, which get their ISA's flags and run only where
+# CPUID says they can.
 # Elsewhere than x86-64 those units are left out (the portable path runs).
 ISA_AVX2 := -mavx2 -mfma -mf16c
+ISA_AVX512 := $(ISA_AVX2) -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 X86      := $(if $(filter x86_64% i%86%,$(shell $(CC) -dumpmachine)),1,)
 LDLIBS   := -lnats -lz -lcurl -lcrypto -lmicrohttpd -lyaml -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
 ifneq ($(SANITIZE),)
@@ -27,7 +29,7 @@ endif
 
 LAYERS   := base tensor text model/formats model/arch model/heads model hub engine upstream \
             router server cluster
-src_of    = $(filter-out $(if $(X86),,%_avx2.c),$(sort $(wildcard src/$(1)/*.c)))
+src_of    = $(filter-out $(if $(X86),,%_avx2.c %_avx512.c),$(sort $(wildcard src/$(1)/*.c)))
 obj_of    = $(patsubst src/%.c,$(BUILD)/%.o,$(call src_of,$(1)))
 LIB_OBJ  := $(foreach l,$(LAYERS),$(call obj_of,$(l)))
 CLI_OBJ  := $(call obj_of,cli)
@@ -87,6 +89,7 @@ models:
 	tools/fetch_use_lite.sh models/use-lite
 
 $(BUILD)/%_avx2.o: ISA_CFLAGS := $(ISA_AVX2)
+$(BUILD)/%_avx512.o: ISA_CFLAGS := $(ISA_AVX512)
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"

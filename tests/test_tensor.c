@@ -815,6 +815,7 @@ static void test_isa_dispatch(void)
 	CHECK(sy_isa_current() == cur);
 	CHECK_STREQ(sy_isa_name(SY_ISA_PORTABLE), "portable");
 	CHECK_STREQ(sy_isa_name(SY_ISA_AVX2), "avx2");
+	CHECK_STREQ(sy_isa_name(SY_ISA_AVX512), "avx512");
 	const int m = 13, n = 37, k = 70;
 	float *x = buf_new((size_t)m * k), *w = buf_new((size_t)n * k);
 	float *y0 = buf_new((size_t)m * n), *y1 = buf_new((size_t)m * n);

@@ -1,7 +1,9 @@
 /* Runtime kernel dispatch: one binary for every x86-64 CPU.
  *
  * The kernels that use SIMD intrinsics exist once per path, in their own translation units:
- *   *_avx2.c      AVX2 + FMA + F16C; the only files built with -mavx2 -mfma -mf16c (Makefile);
+ *   *_avx2.c      AVX2 + FMA + F16C; built with -mavx2 -mfma -mf16c (Makefile);
+ *   *_avx512.c    AVX-512 F/BW/VL/VNNI on top of those: the int8 GEMM (vpdpbusd); the AVX-512
+ *                 table takes the AVX2 kernels for everything else;
  *   *_portable.c  plain C (GCC vector extensions for the GEMM micro-kernel), baseline x86-64.
  * The rest of the tree, this file included, is built for the baseline, so nothing outside those
  * units can execute an instruction the CPU lacks. Each path fills a `struct sy_kernels`
@@ -11,7 +13,7 @@
  * path (GEMM driver -> micro-kernel, attention -> softmax) the calls are direct.
  *
  * The table is chosen once, by a constructor that runs before main and so before any thread:
- * SWITCHYARD_ISA=avx2|portable forces a path, unset/empty/auto takes the best the CPU supports
+ * SWITCHYARD_ISA=avx512|avx2|portable forces a path, unset/empty/auto takes the best the CPU supports
  * (CPUID through __builtin_cpu_supports, which also checks that the OS saves the ymm state).
  * A forced path the CPU lacks, or an unknown name, leaves the best path in place and records the
  * error; sy_isa_init() returns it, and the engine and the CLI refuse to start with it. The
@@ -57,18 +59,30 @@
 static const struct sy_kernels kernels_portable = SY_KERNELS_TABLE(portable);
 #if SY_ISA_X86
 static const struct sy_kernels kernels_avx2 = SY_KERNELS_TABLE(avx2);
+
+/* The AVX2 table with the kernels AVX-512 does better. */
+static struct sy_kernels kernels_avx512_make(void)
+{
+	struct sy_kernels k = SY_KERNELS_TABLE(avx2);
+	k.name = "avx512";
+	k.qgemm_linear = qgemm_linear_avx512;
+	return k;
+}
+static struct sy_kernels kernels_avx512;
 #endif
 
 static const struct sy_kernels *const tables[SY_ISA_COUNT] = {
     [SY_ISA_PORTABLE] = &kernels_portable,
 #if SY_ISA_X86
     [SY_ISA_AVX2] = &kernels_avx2,
+    [SY_ISA_AVX512] = &kernels_avx512,
 #endif
 };
 
 static const char *const names[SY_ISA_COUNT] = {
     [SY_ISA_PORTABLE] = "portable",
     [SY_ISA_AVX2] = "avx2",
+    [SY_ISA_AVX512] = "avx512",
 };
 
 /* Starts on the portable table so that a kernel called before the constructor (another
@@ -95,6 +109,15 @@ static bool isa_cpu_has(enum sy_isa isa)
 		const bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
 		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
 	}
+#else
+		return false;
+#endif
+	case SY_ISA_AVX512:
+#if SY_ISA_X86
+		/* libgcc's checks include the OS saving the zmm and mask state (XCR0). */
+		return isa_cpu_has(SY_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
+		       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+		       __builtin_cpu_supports("avx512vnni");
 #else
 		return false;
 #endif
@@ -132,6 +155,9 @@ bool sy_isa_set(enum sy_isa isa)
 
 static void isa_select(void)
 {
+#if SY_ISA_X86
+	kernels_avx512 = kernels_avx512_make();
+#endif
 	enum sy_isa best = SY_ISA_PORTABLE;
 	for (int i = SY_ISA_COUNT - 1; i >= 0; i--)
 		if (sy_isa_supported((enum sy_isa)i)) {
@@ -147,15 +173,19 @@ static void isa_select(void)
 				found = i;
 		if (found < 0)
 			snprintf(init_error, sizeof init_error,
-			         "SWITCHYARD_ISA=%.40s: unknown kernel path (known: auto, avx2, "
-			         "portable)",
+			         "SWITCHYARD_ISA=%.40s: unknown kernel path (known: auto, avx512, "
+			         "avx2, portable)",
 			         want);
 		else if (!sy_isa_supported((enum sy_isa)found))
 			snprintf(init_error, sizeof init_error,
 			         "SWITCHYARD_ISA=%s: this CPU (or this build) cannot run the %s "
 			         "kernels%s; the best it runs is %s",
 			         names[found], names[found],
-			         found == SY_ISA_AVX2 ? " (they need AVX2, FMA and F16C)" : "",
+			         found == SY_ISA_AVX2 ? " (they need AVX2, FMA and F16C)"
+			         : found == SY_ISA_AVX512
+			             ? " (they need AVX2, FMA, F16C and AVX-512 "
+			               "F/BW/VL/VNNI)"
+			             : "",
 			         names[best]);
 		else
 			pick = (enum sy_isa)found;

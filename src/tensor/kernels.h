@@ -88,4 +88,9 @@ struct sy_kernels {
 SY_KERNELS_DECLARE(avx2)
 SY_KERNELS_DECLARE(portable)
 
+/* The AVX-512 path (VNNI) replaces only the kernels where it pays; its table takes the AVX2
+ * kernels for the rest (isa.c). */
+void qgemm_linear_avx512(const float *x, int ldx, const struct qgemm_weights *w, const float *bias,
+                         enum gemm_epilogue epi, float *y, int ldy, int m, int ith, int nth);
+
 #endif

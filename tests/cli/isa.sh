@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runtime kernel dispatch (src/tensor/isa.c) through the whole CLI:
-#   1. SWITCHYARD_ISA=portable gives the same embeddings as the default path (cosine >= 0.9999);
+#   1. SWITCHYARD_ISA=portable gives the same embeddings as the default path (cosine >= 0.9999),
+#      and the int8 embeddings of every path the CPU runs (avx512, avx2, portable) agree alike;
 #   2. an unknown SWITCHYARD_ISA is refused with a clear message and exit status 2;
 #   3. under qemu-x86_64 -cpu Nehalem (no AVX, AVX2, FMA or F16C; Debian's qemu-user, `make deps`)
 #      the binary runs the portable path and matches the native output, the tensor tests pass
@@ -51,6 +52,21 @@ for m in "${models[@]}"; do
 done
 SWITCHYARD_ISA=auto "$SY" encode --model tests/fixtures/bert-tiny "hello" >/dev/null ||
 	fail "SWITCHYARD_ISA=auto refused"
+# The int8 GEMM per path (AVX-512 VNNI, AVX2, portable) where the CPU has it: the integer sums are
+# exact on every path, so the int8 embeddings agree as closely as the fp32 ones.
+for isa in avx512 avx2 portable; do
+	if ! SWITCHYARD_ISA=$isa "$SY" encode --quantize int8 --model tests/fixtures/bert-tiny "${texts[@]}" \
+		>"$tmp/int8.$isa" 2>"$tmp/err"; then
+		grep -q "cannot run the $isa kernels" "$tmp/err" || fail "int8 on $isa: $(cat "$tmp/err")"
+		echo "  int8 on $isa: not supported by this CPU, skipped"
+		rm -f "$tmp/int8.$isa"
+	fi
+done
+for isa in avx2 portable; do
+	[ -f "$tmp/int8.avx512" ] && [ -f "$tmp/int8.$isa" ] || continue
+	compare "$tmp/int8.avx512" "$tmp/int8.$isa" "bert-tiny int8, avx512 vs $isa" ||
+		fail "the int8 embeddings of the avx512 and $isa paths differ"
+done
 
 # 2. An unknown path.
 set +e

@@ -1,0 +1,111 @@
+/* int8 linear layers (see qgemm.h for the arithmetic), AVX-512 VNNI path (compiled with the
+ * AVX-512 F/BW/VL/VNNI flags; reached only through the dispatch table in isa.c when CPUID has
+ * them). The packed layout is the one every path shares: per group of 4 inputs, 64 bytes hold
+ * the 4 weights of channels 0..15 in order, so ONE 64-byte load gives the 16 channels x 4 inputs
+ * that vpdpbusd multiplies with 4 broadcast activation bytes, summing the 4 products of each
+ * channel straight into an int32 lane. The AVX2 path needs three instructions for the same
+ * (vpmaddubsw, vpmaddwd, vpaddd) and twice the loads.
+ *
+ * The integer sums are exact on both paths (the 7-bit weights keep AVX2's int16 pairs from
+ * saturating; vpdpbusd has no int16 step at all), so this path and the AVX2 path and the scalar
+ * twin agree to the last bit before the float epilogue.
+ *
+ * The 4 x 16 tile keeps two accumulators per row (even and odd groups of 4 inputs): eight
+ * independent vpdpbusd chains hide the instruction's latency. */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "tensor/kernels.h"
+#include "tensor/qgemm.h"
+
+/* qgemm_quantize_row's quantisation, written as unsigned q + 128 into u[k4] (padding 128).
+ * Returns the scale. */
+static float quantize_row_u8(const float *x, int k, int k4, uint8_t *u)
+{
+	__m512 vmax = _mm512_setzero_ps();
+	int p = 0;
+	for (; p + 16 <= k; p += 16)
+		vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_loadu_ps(x + p)));
+	if (p < k) {
+		const __mmask16 m = (__mmask16)((1u << (k - p)) - 1);
+		vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + p)));
+	}
+	const float amax = _mm512_reduce_max_ps(vmax);
+	const float inv = amax > 0 ? (float)QGEMM_XMAX / amax : 0.0f;
+	const __m512 vinv = _mm512_set1_ps(inv);
+	const __m512i lim = _mm512_set1_epi32(QGEMM_XMAX), nlim = _mm512_set1_epi32(-QGEMM_XMAX);
+	const __m512i off = _mm512_set1_epi32(128);
+	for (p = 0; p < k; p += 16) {
+		const int n = k - p < 16 ? k - p : 16;
+		const __mmask16 m = (__mmask16)(n == 16 ? 0xffff : (1u << n) - 1);
+		/* round to nearest even, as lrintf in the scalar twin */
+		__m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + p), vinv));
+		v = _mm512_add_epi32(_mm512_max_epi32(_mm512_min_epi32(v, lim), nlim), off);
+		_mm_mask_storeu_epi8(u + p, m, _mm512_cvtepi32_epi8(v));
+	}
+	for (p = k; p < k4; p++)
+		u[p] = 128;
+	return amax / (float)QGEMM_XMAX;
+}
+
+static inline int32_t load4(const uint8_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* Y tile [mr <= 4][nr <= 16] = dequant(sum over k4 of x rows . panel). */
+static void qgemm_tile(const uint8_t *const xr[QGEMM_MR], const float *sx, const int8_t *panel,
+                       const float *sw, const int32_t *colsum, const float *bias, int k4, float *y,
+                       size_t ldy, int mr, int nr, enum gemm_epilogue epi)
+{
+	__m512i e0 = _mm512_setzero_si512(), e1 = e0, e2 = e0, e3 = e0;
+	__m512i o0 = e0, o1 = e0, o2 = e0, o3 = e0;
+	const uint8_t *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];
+	const int steps = k4 / 4;
+	int t = 0;
+	for (; t + 2 <= steps; t += 2) {
+		const __m512i we = _mm512_load_si512((const void *)(panel + (size_t)t * 64));
+		const __m512i wo = _mm512_load_si512((const void *)(panel + (size_t)t * 64 + 64));
+		e0 = _mm512_dpbusd_epi32(e0, _mm512_set1_epi32(load4(x0 + 4 * t)), we);
+		e1 = _mm512_dpbusd_epi32(e1, _mm512_set1_epi32(load4(x1 + 4 * t)), we);
+		e2 = _mm512_dpbusd_epi32(e2, _mm512_set1_epi32(load4(x2 + 4 * t)), we);
+		e3 = _mm512_dpbusd_epi32(e3, _mm512_set1_epi32(load4(x3 + 4 * t)), we);
+		o0 = _mm512_dpbusd_epi32(o0, _mm512_set1_epi32(load4(x0 + 4 * t + 4)), wo);
+		o1 = _mm512_dpbusd_epi32(o1, _mm512_set1_epi32(load4(x1 + 4 * t + 4)), wo);
+		o2 = _mm512_dpbusd_epi32(o2, _mm512_set1_epi32(load4(x2 + 4 * t + 4)), wo);
+		o3 = _mm512_dpbusd_epi32(o3, _mm512_set1_epi32(load4(x3 + 4 * t + 4)), wo);
+	}
+	if (t < steps) {
+		const __m512i we = _mm512_load_si512((const void *)(panel + (size_t)t * 64));
+		e0 = _mm512_dpbusd_epi32(e0, _mm512_set1_epi32(load4(x0 + 4 * t)), we);
+		e1 = _mm512_dpbusd_epi32(e1, _mm512_set1_epi32(load4(x1 + 4 * t)), we);
+		e2 = _mm512_dpbusd_epi32(e2, _mm512_set1_epi32(load4(x2 + 4 * t)), we);
+		e3 = _mm512_dpbusd_epi32(e3, _mm512_set1_epi32(load4(x3 + 4 * t)), we);
+	}
+	const __m512i acc[QGEMM_MR] = {_mm512_add_epi32(e0, o0), _mm512_add_epi32(e1, o1),
+	                               _mm512_add_epi32(e2, o2), _mm512_add_epi32(e3, o3)};
+	const __mmask16 m = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1);
+	const __m512i off = _mm512_mullo_epi32(_mm512_load_si512((const void *)colsum),
+	                                       _mm512_set1_epi32(128));
+	const __m512 swv = _mm512_load_ps(sw);
+	const __m512 b = bias ? _mm512_maskz_loadu_ps(m, bias) : _mm512_setzero_ps();
+	for (int r = 0; r < mr; r++) {
+		float *yr = y + (size_t)r * ldy;
+		const __m512i v = _mm512_sub_epi32(acc[r], off);
+		const __m512 s = _mm512_mul_ps(_mm512_set1_ps(sx[r]), swv);
+		_mm512_mask_storeu_ps(yr, m, _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), s, b));
+		switch (epi) {
+		case GEMM_EPILOGUE_NONE: break;
+		case GEMM_EPILOGUE_GELU_ERF: gelu_erf_f32_avx2(yr, nr); break;
+		case GEMM_EPILOGUE_GELU_TANH: gelu_tanh_f32_avx2(yr, nr); break;
+		case GEMM_EPILOGUE_RELU: relu_f32_avx2(yr, nr); break;
+		case GEMM_EPILOGUE_TANH: tanh_f32_avx2(yr, nr); break;
+		}
+	}
+}
+
+#define SY_ISA_FN(name) name##_avx512
+#include "tensor/qgemm_driver.h"
