@@ -28,7 +28,7 @@ def req(method, path, body=None):
 def ok():
     st, body = req("GET", "/healthz")
     assert st == 200
-    assert body["isa"] in ("avx2", "portable"), body  # the kernel path (src/tensor/isa.c)
+    assert body["isa"] in ("avx512", "avx2", "portable"), body  # the kernel path (src/tensor/isa.c)
 
 for model, name in (("ce", "bert-ce-tiny"), ("org/xlmr-ce", "xlmr-ce-tiny")):
     g = json.load(open(f"tests/golden/{name}.json"))

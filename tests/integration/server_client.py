@@ -137,7 +137,7 @@ def mode_basic(url, cli_jsonl, texts_file):
     st, h, b = c.request("GET", "/healthz")
     # isa: the kernel path the server runs (src/tensor/isa.c)
     check(st == 200 and b == {"status": "ok", "isa": b.get("isa")}
-          and b["isa"] in ("avx2", "portable"), f"/healthz: {st} {b}")
+          and b["isa"] in ("avx512", "avx2", "portable"), f"/healthz: {st} {b}")
     check(h.get("x-request-id", "").startswith("sy-"), f"generated X-Request-ID: {h}")
     st, h, b = c.request("GET", "/readyz")
     check(st == 200 and b.get("status") == "ready", f"/readyz: {st} {b}")
