@@ -49,7 +49,8 @@ static bool tei_parse(struct request *rq, struct tei_body *b, struct response *r
 		return false;
 	}
 	if (!cJSON_IsObject(b->doc)) {
-		TEI_ERR(rs, 422, "VALIDATION", "Failed to deserialize the JSON body: expected an object");
+		TEI_ERR(rs, 422, "VALIDATION",
+		        "Failed to deserialize the JSON body: expected an object");
 		return false;
 	}
 	return true;
@@ -100,13 +101,12 @@ static bool check_text(struct request *rq, const char *s, size_t len, const char
 }
 
 /* A list of texts from `name` (a string or a list of strings), checked as TEI does. */
-static bool tei_texts(struct request *rq, struct tei_body *b, const char *name,
-                      struct response *rs)
+static bool tei_texts(struct request *rq, struct tei_body *b, const char *name, struct response *rs)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(b->doc, name);
 	if (!v) {
-		TEI_ERR(rs, 422, "VALIDATION", "Failed to deserialize the JSON body: missing field `%s`",
-		        name);
+		TEI_ERR(rs, 422, "VALIDATION",
+		        "Failed to deserialize the JSON body: missing field `%s`", name);
 		return false;
 	}
 	const bool one = cJSON_IsString(v);
@@ -142,13 +142,15 @@ static bool tei_texts(struct request *rq, struct tei_body *b, const char *name,
 		{
 			if (cJSON_IsArray(it)) {
 				TEI_ERR(rs, 422, "VALIDATION",
-				        "%s[%d]: token-id inputs are not supported; send text", name, i);
+				        "%s[%d]: token-id inputs are not supported; send text",
+				        name, i);
 				return false;
 			}
 			if (!cJSON_IsString(it)) {
-				TEI_ERR(rs, 422, "VALIDATION",
-				        "Failed to deserialize the JSON body: %s[%d] must be a string",
-				        name, i);
+				TEI_ERR(
+				    rs, 422, "VALIDATION",
+				    "Failed to deserialize the JSON body: %s[%d] must be a string",
+				    name, i);
 				return false;
 			}
 			b->texts[i++] = it->valuestring;
@@ -314,7 +316,9 @@ void route_tei_embed(struct request *rq, bool sparse, struct response *rs)
 	    .task = ENGINE_TASK_ENCODE,
 	    .encode = {.items = {model, b.n, b.texts, b.lens, truncate},
 	               .outputs = sparse ? ENGINE_OUTPUT_SPARSE : ENGINE_OUTPUT_DENSE,
-	               .normalize = sparse ? -1 : normalize ? 1 : 0,
+	               .normalize = sparse      ? -1
+	                            : normalize ? 1
+	                                        : 0,
 	               .instruction = prompt}};
 	struct engine_result res = {0};
 	if (!server_dispatch(rq, &er, rs, &res)) {
@@ -330,7 +334,8 @@ void route_tei_embed(struct request *rq, bool sparse, struct response *rs)
 		if (!sparse) {
 			const struct model_item_result *it = res.items ? &res.items[i] : NULL;
 			if (res.dense)
-				json_write_floats(o, res.dense + (size_t)i * (size_t)res.dims, res.dims);
+				json_write_floats(o, res.dense + (size_t)i * (size_t)res.dims,
+				                  res.dims);
 			else
 				json_write_floats(o, it->dense, it->dense_dims);
 		} else if (res.dense) {
@@ -399,11 +404,10 @@ void route_tei_rerank(struct request *rq, struct response *rs)
 		tei_body_free(&b);
 		return;
 	}
-	struct engine_request er = {
-	    .task = ENGINE_TASK_SCORE,
-	    .score = {.items = {model, b.n, b.texts, b.lens, true},
-	              .query = q->valuestring,
-	              .query_len = strlen(q->valuestring)}};
+	struct engine_request er = {.task = ENGINE_TASK_SCORE,
+	                            .score = {.items = {model, b.n, b.texts, b.lens, true},
+	                                      .query = q->valuestring,
+	                                      .query_len = strlen(q->valuestring)}};
 	struct engine_result res = {0};
 	if (!server_dispatch(rq, &er, rs, &res)) {
 		tei_error_adjust(rs);
@@ -494,7 +498,8 @@ static enum sy_status tei_tokenize_write(void *ctx, const struct tokenizer *tok,
 				sbuf_puts(o, ",\"special\":true,\"start\":null,\"stop\":null}");
 			} else {
 				json_write_str(o, s + a, (long)(e - a));
-				sbuf_printf(o, ",\"special\":false,\"start\":%u,\"stop\":%u}", a, e);
+				sbuf_printf(o, ",\"special\":false,\"start\":%u,\"stop\":%u}", a,
+				            e);
 			}
 		}
 		sbuf_putc(o, ']');
@@ -582,10 +587,11 @@ static bool decode_ids(const cJSON *arr, const char *field, struct tei_decode_jo
 	{
 		if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 4294967295.0 ||
 		    it->valuedouble != floor(it->valuedouble)) {
-			TEI_ERR(rs, 422, "VALIDATION",
-			        "Failed to deserialize the JSON body: %s must hold token ids (integers "
-			        ">= 0)",
-			        field);
+			TEI_ERR(
+			    rs, 422, "VALIDATION",
+			    "Failed to deserialize the JSON body: %s must hold token ids (integers "
+			    ">= 0)",
+			    field);
 			return false;
 		}
 		if (*n_ids >= cap)
@@ -643,7 +649,8 @@ void route_tei_decode(struct request *rq, struct response *rs)
 			snprintf(field, sizeof field, "ids[%d]", s);
 			if (!cJSON_IsArray(it)) {
 				TEI_ERR(rs, 422, "VALIDATION",
-				        "Failed to deserialize the JSON body: %s must be a list", field);
+				        "Failed to deserialize the JSON body: %s must be a list",
+				        field);
 				goto out;
 			}
 			if (!decode_ids(it, field, &j, &n_ids, total, rs))

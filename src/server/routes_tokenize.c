@@ -21,8 +21,8 @@ struct tokenize_job {
 	long total;
 };
 
-static enum sy_status tokenize_write(void *ctx, const struct tokenizer *tok,
-                                     const struct model *m, struct sy_error *err)
+static enum sy_status tokenize_write(void *ctx, const struct tokenizer *tok, const struct model *m,
+                                     struct sy_error *err)
 {
 	(void)m;
 	struct tokenize_job *j = ctx;
@@ -32,7 +32,8 @@ static enum sy_status tokenize_write(void *ctx, const struct tokenizer *tok,
 	p.add_special_tokens = j->add_special;
 	for (int i = 0; i < j->n; i++) {
 		struct tok_encoding enc = {0};
-		enum sy_status st = tokenizer_encode(tok, j->texts[i], j->lens[i], NULL, 0, &p, err, &enc);
+		enum sy_status st =
+		    tokenizer_encode(tok, j->texts[i], j->lens[i], NULL, 0, &p, err, &enc);
 		if (st != SY_OK)
 			return st;
 		sbuf_puts(b, i ? ",{\"ids\":[" : "{\"ids\":[");
@@ -75,7 +76,8 @@ void route_tokenize(struct request *rq, struct response *rs)
 	bool add_special = true;
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req.doc, "add_special_tokens");
 	if (v && !cJSON_IsNull(v) && !cJSON_IsBool(v)) {
-		response_error_set(rs, 400, "INVALID_INPUT", "add_special_tokens: expected boolean");
+		response_error_set(rs, 400, "INVALID_INPUT",
+		                   "add_special_tokens: expected boolean");
 		json_embeddings_request_free(&req);
 		return;
 	}

@@ -109,7 +109,8 @@ struct tok_decoder *tok_decoder_from_json(const cJSON *j)
 		if (d->items) {
 			d->kind = DEC_SEQUENCE;
 			const cJSON *it;
-			cJSON_ArrayForEach(it, arr) d->items[d->n_items++] = tok_decoder_from_json(it);
+			cJSON_ArrayForEach(it, arr) d->items[d->n_items++] =
+			    tok_decoder_from_json(it);
 		}
 	}
 	return d;
@@ -191,10 +192,10 @@ static void pieces_fuse(struct pieces *ps)
  * and English contractions go. */
 static void wordpiece_cleanup(struct sbuf *p)
 {
-	static const char *const from[] = {" .",   " ?",  " !",  " ,",  " ' ",      " n't",
-	                                   " 'm",  " 's", " 've", " 're", " do not"};
-	static const char *const to[] = {".", "?", "!", ",", "'", "n't", "'m", "'s", "'ve", "'re",
-	                                 " don't"};
+	static const char *const from[] = {" .",  " ?",  " !",   " ,",   " ' ",    " n't",
+	                                   " 'm", " 's", " 've", " 're", " do not"};
+	static const char *const to[] = {".",  "?",  "!",   ",",   "'",     "n't",
+	                                 "'m", "'s", "'ve", "'re", " don't"};
 	for (size_t i = 0; i < sizeof from / sizeof from[0]; i++)
 		piece_replace(p, from[i], to[i]);
 }
@@ -227,7 +228,8 @@ static void put_sanitized(struct sbuf *out, const char *s, size_t len)
 	for (size_t i = 0; i < len;) {
 		uint32_t cp;
 		size_t k = utf8_sanitize_step(u + i, len - i, &cp);
-		if (cp == 0xFFFD && !(k == 3 && u[i] == 0xEF && u[i + 1] == 0xBF && u[i + 2] == 0xBD))
+		if (cp == 0xFFFD &&
+		    !(k == 3 && u[i] == 0xEF && u[i + 1] == 0xBF && u[i + 2] == 0xBD))
 			sbuf_puts(out, "\xef\xbf\xbd");
 		else
 			sbuf_put(out, s + i, k);
@@ -288,7 +290,8 @@ static enum sy_status decode_chain(const struct tok_decoder *d, struct pieces *p
 		for (int i = 0; i < ps->n; i++) {
 			struct sbuf *p = &ps->v[i];
 			const size_t rl = strlen(d->a);
-			if (i == 0 && d->strip_first && p->len >= rl && !strncmp(piece_str(p), d->a, rl))
+			if (i == 0 && d->strip_first && p->len >= rl &&
+			    !strncmp(piece_str(p), d->a, rl))
 				piece_set(p, piece_str(p) + rl, p->len - rl);
 			piece_replace(p, d->a, " ");
 		}
@@ -336,9 +339,11 @@ static enum sy_status decode_chain(const struct tok_decoder *d, struct pieces *p
 			struct sbuf *p = &ps->v[i];
 			const char *s = piece_str(p);
 			size_t b = 0, e = p->len;
-			for (int k = 0; k < d->start && e - b >= cl && !strncmp(s + b, d->a, cl); k++)
+			for (int k = 0; k < d->start && e - b >= cl && !strncmp(s + b, d->a, cl);
+			     k++)
 				b += cl;
-			for (int k = 0; k < d->stop && e - b >= cl && !strncmp(s + e - cl, d->a, cl); k++)
+			for (int k = 0;
+			     k < d->stop && e - b >= cl && !strncmp(s + e - cl, d->a, cl); k++)
 				e -= cl;
 			piece_set(p, s + b, e - b);
 		}
@@ -370,7 +375,8 @@ enum sy_status tok_decoder_decode(const struct tok_decoder *d, const char *const
 		struct sbuf joined = {0};
 		for (int i = 0; i < ps.n; i++) {
 			if (!d && i)
-				sbuf_putc(&joined, ' '); /* no decoder: the library joins with spaces */
+				sbuf_putc(&joined,
+				          ' '); /* no decoder: the library joins with spaces */
 			sbuf_put(&joined, piece_str(&ps.v[i]), ps.v[i].len);
 		}
 		put_sanitized(out, piece_str(&joined), joined.len);
