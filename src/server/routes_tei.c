@@ -61,6 +61,11 @@ static bool tei_model(struct request *rq, const cJSON *doc, char *out, size_t ca
                       struct response *rs)
 {
 	const cJSON *m = doc ? cJSON_GetObjectItemCaseSensitive(doc, "model") : NULL;
+	if (m && !cJSON_IsNull(m) && !cJSON_IsString(m)) {
+		TEI_ERR(rs, 422, "VALIDATION",
+		        "Failed to deserialize the JSON body: `model` must be a string");
+		return false;
+	}
 	if (cJSON_IsString(m) && m->valuestring[0]) {
 		snprintf(out, cap, "%s", m->valuestring);
 		return true;
