@@ -62,7 +62,7 @@ deps:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential pkg-config clang-format \
 	  libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev libyaml-dev \
-	  libcurl4-openssl-dev libssl-dev zlib1g-dev libnats-dev nats-server python3-yaml wrk \
+	  libcurl4-openssl-dev libssl-dev zlib1g-dev libnats-dev nats-server python3-yaml wrk xxd \
 	  clang python3 curl qemu-user
 	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm
 	$(MAKE) deps-node
@@ -99,6 +99,19 @@ $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -c $< -o $@
+
+# The OpenAPI document and the /docs page are compiled in (xxd -i into a header), so the server
+# serves them without any file at run time.
+$(BUILD)/gen/%_json.h: src/server/%.json
+	@mkdir -p $(dir $@)
+	@echo "  GEN   $@"
+	@{ echo 'static const unsigned char $*_json[] = {'; xxd -i <$<; echo ',0};'; } >$@
+$(BUILD)/gen/%_html.h: src/server/%.html
+	@mkdir -p $(dir $@)
+	@echo "  GEN   $@"
+	@{ echo 'static const unsigned char $*_html[] = {'; xxd -i <$<; echo ',0};'; } >$@
+$(BUILD)/server/routes_docs.o: $(BUILD)/gen/openapi_json.h $(BUILD)/gen/docs_html.h
+$(BUILD)/server/routes_docs.o: CPPFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/libswitchyard.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -14,6 +14,9 @@
 #include "server/json_codec.h"
 #include "server/metrics.h"
 #include "base/sbuf.h"
+#include "server/server.h"
+#include "text/tokenizer.h"
+#include <strings.h>
 
 static struct server_limits test_limits(void)
 {
@@ -614,6 +617,169 @@ static void test_metrics(void)
 	metrics_free(m);
 }
 
+/* The OpenAPI document covers exactly the route table: every route the server answers is
+ * documented with its method, and every documented path and method is a route. */
+static void test_openapi_covers_routes(void)
+{
+	size_t len;
+	const char *text = server_openapi_json(&len);
+	CHECK(len > 1000 && strlen(text) == len);
+	cJSON *doc = cJSON_ParseWithLength(text, len);
+	CHECK(doc != NULL);
+	if (!doc)
+		return;
+	const cJSON *ver = cJSON_GetObjectItemCaseSensitive(doc, "openapi");
+	CHECK(cJSON_IsString(ver) && !strncmp(ver->valuestring, "3.1", 3));
+	const cJSON *paths = cJSON_GetObjectItemCaseSensitive(doc, "paths");
+	CHECK(cJSON_IsObject(paths));
+	const int n = server_route_count();
+	CHECK(n >= 28);
+	for (int i = 0; i < n; i++) {
+		const struct server_route r = server_route_at(i);
+		char method[8];
+		size_t k = 0;
+		for (; r.method[k] && k + 1 < sizeof method; k++)
+			method[k] = (char)(r.method[k] - 'A' + 'a');
+		method[k] = '\0';
+		const cJSON *item = cJSON_GetObjectItemCaseSensitive(paths, r.path);
+		CHECKF(item && cJSON_GetObjectItemCaseSensitive(item, method), "%s %s undocumented",
+		       r.method, r.path);
+	}
+	int documented = 0;
+	const cJSON *item;
+	cJSON_ArrayForEach(item, paths)
+	{
+		const cJSON *op;
+		cJSON_ArrayForEach(op, item)
+		{
+			documented++;
+			bool found = false;
+			for (int i = 0; i < n && !found; i++) {
+				const struct server_route r = server_route_at(i);
+				found = !strcmp(r.path, item->string) &&
+				        !strcasecmp(r.method, op->string);
+			}
+			CHECKF(found, "documented %s %s is not a route", op->string, item->string);
+			CHECKF(cJSON_GetObjectItemCaseSensitive(op, "responses") != NULL,
+			       "%s %s has no responses", op->string, item->string);
+		}
+	}
+	CHECK_EQ_INT(documented, n);
+	/* Every $ref names a schema that exists. */
+	const cJSON *schemas = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(doc, "components"), "schemas");
+	for (const char *p = text; (p = strstr(p, "\"$ref\": \"#/components/schemas/"));) {
+		p += strlen("\"$ref\": \"#/components/schemas/");
+		char name[64];
+		size_t m = 0;
+		while (p[m] && p[m] != '"' && m + 1 < sizeof name) {
+			name[m] = p[m];
+			m++;
+		}
+		name[m] = '\0';
+		CHECKF(cJSON_GetObjectItemCaseSensitive(schemas, name) != NULL, "$ref %s missing",
+		       name);
+	}
+	cJSON_Delete(doc);
+}
+
+/* TEI's error shape and types. */
+static void test_tei_errors(void)
+{
+	struct api_error e;
+	struct sbuf b = {0};
+	api_error_set(&e, 400, "TEI_EMPTY", "`inputs` cannot be empty");
+	tei_error_write_json(&e, &b);
+	CHECK_STREQ(b.data, "{\"error\":\"`inputs` cannot be empty\",\"error_type\":\"Empty\"}");
+	b.len = 0;
+	api_error_set(&e, 503, "QUEUE_FULL", "full");
+	e.http_status = 429;
+	tei_error_write_json(&e, &b);
+	CHECK(strstr(b.data, "\"error_type\":\"Overloaded\"") != NULL);
+	b.len = 0;
+	api_error_set(&e, 413, "INVALID_INPUT", "too big");
+	tei_error_write_json(&e, &b);
+	CHECK(strstr(b.data, "\"error_type\":\"Validation\"") != NULL);
+	b.len = 0;
+	api_error_set(&e, 503, "MODEL_LOADING", "loading");
+	tei_error_write_json(&e, &b);
+	CHECK(strstr(b.data, "\"error_type\":\"Unhealthy\"") != NULL);
+	b.len = 0;
+	api_error_set(&e, 424, "TEI_BACKEND", "not a re-ranker");
+	tei_error_write_json(&e, &b);
+	CHECK(strstr(b.data, "\"error_type\":\"Backend\"") != NULL);
+	sbuf_free(&b);
+}
+
+/* Decoding ids back to text with the fixture's WordPiece tokenizer (tokenizer.json) and with
+ * the decoders of other tokenizer families, written inline. */
+static void decode_expect(const char *tok_json, const int32_t *ids, int n, bool skip,
+                          const char *want)
+{
+	struct sy_error err = {0};
+	struct tokenizer *t = NULL;
+	CHECKF(tokenizer_load_json(tok_json, strlen(tok_json), &err, &t) == SY_OK, "%s", err.msg);
+	if (!t)
+		return;
+	struct sbuf out = {0};
+	CHECKF(tokenizer_decode(t, ids, n, skip, &err, &out) == SY_OK, "%s", err.msg);
+	CHECKF(out.len && !strcmp(out.data, want), "decoded '%s', want '%s'",
+	       out.len ? out.data : "", want);
+	sbuf_free(&out);
+	tokenizer_free(t);
+}
+
+static void test_tokenizer_decode(void)
+{
+	struct sy_error err = {0};
+	struct tokenizer *t = NULL;
+	CHECK(tokenizer_load("tests/fixtures/bert-tiny", &err, &t) == SY_OK);
+	if (t) {
+		struct tok_encode_params p = tokenizer_default_params();
+		struct tok_encoding enc = {0};
+		const char *text = "hello, world! it's unbelievable";
+		CHECK(tokenizer_encode(t, text, strlen(text), NULL, 0, &p, &err, &enc) == SY_OK);
+		struct sbuf out = {0};
+		CHECK(tokenizer_decode(t, enc.ids, enc.n, true, &err, &out) == SY_OK);
+		/* As the Rust library (and so TEI) decodes: cleanup runs per piece, so " ," joins
+		 * but the apostrophe's pieces keep their spaces. */
+		CHECKF(out.len && !strcmp(out.data, "hello, world! it ' s unbelievable"),
+		       "got '%s'", out.len ? out.data : "");
+		out.len = 0;
+		CHECK(tokenizer_decode(t, enc.ids, enc.n, false, &err, &out) == SY_OK);
+		CHECKF(out.len && !strncmp(out.data, "[CLS] hello", 11), "got '%s'",
+		       out.len ? out.data : "");
+		const int32_t bad = 1 << 30;
+		CHECK(tokenizer_decode(t, &bad, 1, true, &err, &out) == SY_ERR_INVALID_ARG);
+		sbuf_free(&out);
+		tok_encoding_free(&enc);
+		tokenizer_free(t);
+	}
+	/* Metaspace (SentencePiece): the leading replacement of the first piece goes. */
+	const char *meta =
+	    "{\"model\":{\"type\":\"WordLevel\",\"vocab\":{\"\u2581hello\":0,\"\u2581wor\":1,"
+	    "\"ld\":2,\"<s>\":3},\"unk_token\":\"<s>\"},\"added_tokens\":[{\"id\":3,\"content\":"
+	    "\"<s>\",\"special\":true}],\"decoder\":{\"type\":\"Metaspace\",\"replacement\":"
+	    "\"\u2581\",\"prepend_scheme\":\"always\"}}";
+	const int32_t m_ids[] = {3, 0, 1, 2};
+	decode_expect(meta, m_ids, 4, true, "hello world");
+	/* ByteLevel (GPT-2): U+0120 stands for a space, U+00C3 U+00A9 for the bytes of é. */
+	const char *bl = "{\"model\":{\"type\":\"WordLevel\",\"vocab\":{\"caf\":0,"
+	                 "\"\u00c3\u00a9\":1,\"\u0120ok\":2},\"unk_token\":\"caf\"},"
+	                 "\"decoder\":{\"type\":\"ByteLevel\"}}";
+	const int32_t b_ids[] = {0, 1, 2};
+	decode_expect(bl, b_ids, 3, true, "caf\xc3\xa9 ok");
+	/* Sequence with ByteFallback, Fuse and Strip (Llama). */
+	const char *seq = "{\"model\":{\"type\":\"WordLevel\",\"vocab\":{\"\u2581a\":0,"
+	                  "\"<0xC3>\":1,\"<0xA9>\":2},\"unk_token\":\"\u2581a\"},\"decoder\":{"
+	                  "\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":"
+	                  "{\"String\":\"\u2581\"},\"content\":\" \"},{\"type\":\"ByteFallback\"},"
+	                  "{\"type\":\"Fuse\"},{\"type\":\"Strip\",\"content\":\" \",\"start\":1,"
+	                  "\"stop\":0}]}}";
+	const int32_t s_ids[] = {0, 1, 2, 0};
+	decode_expect(seq, s_ids, 4, true, "a\xc3\xa9 a");
+}
+
 int main(void)
 {
 	RUN(test_sbuf);
@@ -631,5 +797,8 @@ int main(void)
 	RUN(test_redact_paths);
 	RUN(test_config_yaml);
 	RUN(test_metrics);
+	RUN(test_openapi_covers_routes);
+	RUN(test_tei_errors);
+	RUN(test_tokenizer_decode);
 	return harness_summary();
 }

@@ -121,6 +121,8 @@ static void serve_usage(FILE *f)
 	    "  --max-connections N      concurrent connections, one thread each (default 256)\n"
 	    "  --idle-timeout S         close a connection that sends nothing for S seconds "
 	    "(default 60)\n"
+	    "  --tei-model ID           the model the Text Embeddings Inference routes (/embed,\n"
+	    "                           /rerank, /tokenize, ...) use (default: the only one)\n"
 	    "  --no-builtin-models      do not add the built-in model ids (use-lite)\n"
 	    "  --log-format text|json   log lines as text (default) or JSON {ts, level, msg}\n"
 	    "  --strict                 a catalogued model path that is not a model directory or\n"
@@ -227,6 +229,8 @@ static int apply_flag(struct serve_config *c, const char *flag, const char *val)
 		return replace_str(&c->models_dir, val);
 	if (!strcmp(flag, "--api-key-file"))
 		return replace_str(&c->api_key_file, val);
+	if (!strcmp(flag, "--tei-model"))
+		return replace_str(&c->tei_model, val);
 	if (!strcmp(flag, "--model")) {
 		const char *eq = strchr(val, '=');
 		char id[512];
@@ -315,6 +319,7 @@ static const char *const env_flags[] = {
     "--port",
     "--models-dir",
     "--api-key-file",
+    "--tei-model",
     "--memory-budget",
     "--max-body-bytes",
     "--max-inflight-body-bytes",
@@ -702,6 +707,7 @@ static int serve_main(int argc, char **argv, enum run_mode mode)
 	    .port = cfg.port,
 	    .limits = cfg.limits,
 	    .api_key_file = cfg.api_key_file,
+	    .tei_model = cfg.tei_model,
 	    .connection_limit = cfg.max_connections,
 	    .connection_timeout_s = cfg.idle_timeout_s,
 	    .backend = gw ? gateway_backend(gw) : NULL,

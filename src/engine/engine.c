@@ -718,6 +718,28 @@ enum sy_status engine_extract(struct engine *e, const struct engine_extract_requ
 }
 
 /* The tokens the model's first task prepares for text (after the model's truncation). */
+enum sy_status engine_tokenizer_use(struct engine *e, const char *model, engine_tokenizer_fn fn,
+                                    void *ctx, struct sy_error *err)
+{
+	pthread_mutex_lock(&e->mu);
+	struct engine_model *m;
+	enum sy_status s = admitted_enter(e, model, err, &m);
+	pthread_mutex_unlock(&e->mu);
+	if (s != SY_OK)
+		return s;
+	const struct tokenizer *tok = model_tokenizer(m->model);
+	if (tok)
+		s = fn(ctx, tok, m->model, err);
+	else
+		s = sy_error_set(
+		    err, SY_ERR_UNSUPPORTED,
+		    "model %s has no Hugging Face tokenizer (tokenizer.json or vocab.txt)", model);
+	pthread_mutex_lock(&e->mu);
+	admitted_leave(e, m, SY_OK); /* a bad id or text is the client's error */
+	pthread_mutex_unlock(&e->mu);
+	return s;
+}
+
 enum sy_status engine_count_tokens(struct engine *e, const char *model, const char *text,
                                    size_t len, struct sy_error *err, int *out)
 {

@@ -242,6 +242,17 @@ enum sy_status engine_extract(struct engine *e, const struct engine_extract_requ
 enum sy_status engine_request_run(struct engine *e, const struct engine_request *req,
                                   struct sy_error *err, struct engine_result *out);
 
+/* Runs fn on the calling thread with model's tokenizer (and the model, for its prompts) while
+ * the model is held loaded: it is loaded first if needed and is not evicted or unloaded until
+ * fn returns. tok and m are read-only and valid during the call only. Fails like the task
+ * entry points for an unknown, loading or failed model, and with SY_ERR_UNSUPPORTED when the
+ * model has no Hugging Face tokenizer (USE-lite); else returns fn's status. For the tokenize
+ * and decode routes. */
+typedef enum sy_status (*engine_tokenizer_fn)(void *ctx, const struct tokenizer *tok,
+                                              const struct model *m, struct sy_error *err);
+enum sy_status engine_tokenizer_use(struct engine *e, const char *model, engine_tokenizer_fn fn,
+                                    void *ctx, struct sy_error *err);
+
 /* Tokens of one text for a model (loads it if needed), for OpenAI usage counting. */
 enum sy_status engine_count_tokens(struct engine *e, const char *model, const char *text,
                                    size_t len, struct sy_error *err, int *out);

@@ -172,6 +172,11 @@ const char *const *model_labels(const struct model *m, int *n)
 	return m->extract && m->extract->labels ? m->extract->labels(m->impl, n) : NULL;
 }
 
+const struct tokenizer *model_tokenizer(const struct model *m)
+{
+	return m->ops && m->ops->tokenizer ? m->ops->tokenizer(m->impl) : NULL;
+}
+
 const char *model_token(const struct model *m, int id)
 {
 	return m->encode && m->encode->token ? m->encode->token(m->impl, id) : NULL;

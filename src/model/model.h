@@ -211,6 +211,9 @@ struct model_ops {
 	const char *(*prompt)(const void *impl, const char *name); /* sentence-transformers */
 	void (*free_extra)(void *extra); /* NULL: prepare never sets extra */
 	enum model_matryoshka (*matryoshka)(const void *impl); /* NULL: MODEL_MRL_NONE */
+	/* The model's Hugging Face tokenizer (read-only, lives as long as the model), or NULL
+	 * when it has none (USE-lite's own tokenizer); for tokenize and decode. */
+	const struct tokenizer *(*tokenizer)(const void *impl);
 };
 
 struct model {
@@ -239,6 +242,8 @@ unsigned model_outputs(const struct model *m);
 int model_output_dims(const struct model *m, enum model_output o);
 /* The fixed labels of an extractor, or NULL (zero-shot, or no extract task). */
 const char *const *model_labels(const struct model *m, int *n);
+/* The model's tokenizer (model_ops.tokenizer), or NULL. */
+const struct tokenizer *model_tokenizer(const struct model *m);
 /* The term of a sparse model's dimension id, or NULL. */
 const char *model_token(const struct model *m, int id);
 

@@ -27,6 +27,7 @@ void serve_config_free(struct serve_config *c)
 	free(c->host);
 	free(c->models_dir);
 	free(c->api_key_file);
+	free(c->tei_model);
 	for (int i = 0; i < c->n_models; i++) {
 		free(c->models[i].id);
 		free(c->models[i].path);
@@ -156,6 +157,8 @@ static enum sy_status read_top_key(const struct yaml_doc *d, struct serve_config
 		return yaml_get_strdup(d, v, key, err, &c->models_dir);
 	if (!strcmp(key, "api_key_file"))
 		return yaml_get_strdup(d, v, key, err, &c->api_key_file);
+	if (!strcmp(key, "tei_model"))
+		return yaml_get_strdup(d, v, key, err, &c->tei_model);
 	if (!strcmp(key, "memory_budget"))
 		return yaml_get_size(d, v, key, err, &e->memory_budget);
 	if (!strcmp(key, "threads"))

@@ -47,6 +47,7 @@ struct serve_config {
 	int port;
 	char *models_dir; /* NULL: none */
 	char *api_key_file; /* NULL: no auth */
+	char *tei_model; /* --tei-model: the model of the TEI routes; NULL: the only one */
 	struct engine_config engine;
 	struct server_limits limits;
 	int max_connections; /* concurrent connections; 0: the server's default (256) */

@@ -214,3 +214,26 @@ bool server_dispatch(struct request *rq, struct engine_request *req, struct resp
 	response_error(rs, &ae);
 	return false;
 }
+
+bool server_tokenizer_use(struct request *rq, const char *model, engine_tokenizer_fn fn, void *ctx,
+                          struct response *rs)
+{
+	struct server *srv = rq->srv;
+	if (srv->backend.run) {
+		/* The cluster gateway holds no models: tokenizers live on the workers, and the
+		 * wire format carries no tokenize work. */
+		response_error_set(
+		    rs, 501, "NOT_IMPLEMENTED",
+		    "%s is not available through the cluster gateway (the tokenizers "
+		    "are on the workers); call a worker's serve process directly",
+		    rq->path);
+		return false;
+	}
+	struct sy_error err = {0};
+	if (engine_tokenizer_use(srv->engine, model, fn, ctx, &err) == SY_OK)
+		return true;
+	struct api_error ae;
+	api_error_from_engine(&ae, &err, atomic_load(&srv->draining));
+	response_error(rs, &ae);
+	return false;
+}

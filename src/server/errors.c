@@ -65,6 +65,31 @@ void api_error_write_json(const struct api_error *e, struct sbuf *out)
 	sbuf_puts(out, "}}");
 }
 
+void tei_error_write_json(const struct api_error *e, struct sbuf *out)
+{
+	static const struct {
+		const char *code, *type;
+	} types[] = {
+	    {"TEI_VALIDATION", "Validation"}, {"TEI_EMPTY", "Empty"},
+	    {"TEI_TOKENIZER", "Tokenizer"},   {"TEI_BACKEND", "Backend"},
+	    {"TEI_OVERLOADED", "Overloaded"}, {"TEI_UNHEALTHY", "Unhealthy"},
+	};
+	const char *type = NULL;
+	for (size_t i = 0; i < sizeof types / sizeof types[0] && !type; i++)
+		if (e->code && !strcmp(e->code, types[i].code))
+			type = types[i].type;
+	if (!type)
+		type = e->http_status == 429                            ? "Overloaded"
+		       : e->http_status == 503                          ? "Unhealthy"
+		       : e->http_status == 424 || e->http_status >= 500 ? "Backend"
+		                                                        : "Validation";
+	sbuf_puts(out, "{\"error\":");
+	json_write_str(out, e->message, -1);
+	sbuf_puts(out, ",\"error_type\":");
+	json_write_str(out, type, -1);
+	sbuf_putc(out, '}');
+}
+
 static bool path_end(char c)
 {
 	return !c || c == ' ' || c == '\t' || c == ':' || c == ',' || c == ')' || c == '"' ||

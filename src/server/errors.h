@@ -35,6 +35,12 @@ void api_error_from_engine(struct api_error *e, const struct sy_error *err, bool
  * sees of load errors, so the server's layout does not leak. cap is s's size. */
 void text_redact_paths(char *s, size_t cap);
 
+/* Writes Text Embeddings Inference's error shape, {"error":"...","error_type":"..."}: the
+ * TEI codes (TEI_VALIDATION, TEI_EMPTY, TEI_TOKENIZER, TEI_BACKEND, TEI_OVERLOADED,
+ * TEI_UNHEALTHY) name their type; the others are typed by status (429 Overloaded, 503
+ * Unhealthy, 5xx and 424 Backend, other 4xx Validation). */
+void tei_error_write_json(const struct api_error *e, struct sbuf *out);
+
 /* Writes {"error":{"code":...,"message":...}}. */
 void api_error_write_json(const struct api_error *e, struct sbuf *out);
 

@@ -52,6 +52,16 @@ enum route_kind {
 	ROUTE_KIND_CHAT,
 	ROUTE_KIND_ROUTER_RELOAD,
 	ROUTE_KIND_ROUTES,
+	ROUTE_KIND_TOKENIZE,
+	ROUTE_KIND_TEI_EMBED,
+	ROUTE_KIND_TEI_EMBED_SPARSE,
+	ROUTE_KIND_TEI_RERANK,
+	ROUTE_KIND_TEI_TOKENIZE,
+	ROUTE_KIND_TEI_DECODE,
+	ROUTE_KIND_TEI_INFO,
+	ROUTE_KIND_TEI_HEALTH,
+	ROUTE_KIND_OPENAPI,
+	ROUTE_KIND_DOCS,
 };
 
 /* One request's state across the access-handler calls. */
@@ -100,7 +110,10 @@ static enum MHD_Result response_send(struct conn_request *cr, struct response *r
 		rs->body.len = 0;
 		if (!rq->admin_view)
 			text_redact_paths(rs->error.message, sizeof rs->error.message);
-		api_error_write_json(&rs->error, &rs->body);
+		if (cr->kind >= ROUTE_KIND_TEI_EMBED && cr->kind <= ROUTE_KIND_TEI_HEALTH)
+			tei_error_write_json(&rs->error, &rs->body); /* TEI's own shape */
+		else
+			api_error_write_json(&rs->error, &rs->body);
 		rs->status = rs->error.http_status;
 		rs->content_type = "application/json";
 		if (rs->error.retry_after_s > 0)
@@ -155,19 +168,77 @@ static enum MHD_Result response_send(struct conn_request *cr, struct response *r
 
 /* ---- routing ---- */
 
-static bool has_prefix(const char *s, const char *prefix, const char **rest)
+/* The route table: every route the server answers, in matching order. A path is an OpenAPI
+ * template with at most one parameter, which takes the rest of the path between the text
+ * around it (model ids may contain '/'); more specific templates come first. The table is
+ * what server_routes() lists, so the OpenAPI document is checked against it (tests). */
+struct route_def {
+	enum http_method method;
+	const char *path;
+	enum route_kind kind;
+	enum metrics_route label;
+};
+
+static const struct route_def route_table[] = {
+    {HTTP_METHOD_POST, "/v1/encode/{model}", ROUTE_KIND_ENCODE, METRICS_ROUTE_ENCODE},
+    {HTTP_METHOD_POST, "/v1/score/{model}", ROUTE_KIND_SCORE, METRICS_ROUTE_SCORE},
+    {HTTP_METHOD_POST, "/v1/extract/{model}", ROUTE_KIND_EXTRACT, METRICS_ROUTE_EXTRACT},
+    {HTTP_METHOD_POST, "/v1/embeddings", ROUTE_KIND_EMBEDDINGS, METRICS_ROUTE_EMBEDDINGS},
+    {HTTP_METHOD_POST, "/v1/chat/completions", ROUTE_KIND_CHAT, METRICS_ROUTE_CHAT},
+    {HTTP_METHOD_POST, "/v1/admin/router/reload", ROUTE_KIND_ROUTER_RELOAD,
+     METRICS_ROUTE_MODEL_ADMIN},
+    /* Cohere's v2 clients post to /v2/rerank with the same body. */
+    {HTTP_METHOD_POST, "/v1/rerank", ROUTE_KIND_RERANK, METRICS_ROUTE_SCORE},
+    {HTTP_METHOD_POST, "/v2/rerank", ROUTE_KIND_RERANK, METRICS_ROUTE_SCORE},
+    {HTTP_METHOD_POST, "/v1/tokenize", ROUTE_KIND_TOKENIZE, METRICS_ROUTE_TOKENIZE},
+    {HTTP_METHOD_GET, "/v1/models", ROUTE_KIND_MODELS, METRICS_ROUTE_MODELS},
+    /* Ids may contain '/', so the admin verbs are recognised as a final segment. */
+    {HTTP_METHOD_POST, "/v1/models/{id}/load", ROUTE_KIND_MODEL_LOAD, METRICS_ROUTE_MODEL_ADMIN},
+    {HTTP_METHOD_POST, "/v1/models/{id}/unload", ROUTE_KIND_MODEL_UNLOAD,
+     METRICS_ROUTE_MODEL_ADMIN},
+    {HTTP_METHOD_GET, "/v1/models/{id}", ROUTE_KIND_MODEL_GET, METRICS_ROUTE_MODELS},
+    {HTTP_METHOD_GET, "/v1/routes", ROUTE_KIND_ROUTES, METRICS_ROUTE_MODELS},
+    /* Hugging Face Text Embeddings Inference (routes_tei.c). */
+    {HTTP_METHOD_POST, "/embed", ROUTE_KIND_TEI_EMBED, METRICS_ROUTE_ENCODE},
+    {HTTP_METHOD_POST, "/embed_sparse", ROUTE_KIND_TEI_EMBED_SPARSE, METRICS_ROUTE_ENCODE},
+    {HTTP_METHOD_POST, "/rerank", ROUTE_KIND_TEI_RERANK, METRICS_ROUTE_SCORE},
+    {HTTP_METHOD_POST, "/tokenize", ROUTE_KIND_TEI_TOKENIZE, METRICS_ROUTE_TOKENIZE},
+    {HTTP_METHOD_POST, "/decode", ROUTE_KIND_TEI_DECODE, METRICS_ROUTE_TOKENIZE},
+    {HTTP_METHOD_GET, "/info", ROUTE_KIND_TEI_INFO, METRICS_ROUTE_DOCS},
+    {HTTP_METHOD_GET, "/health", ROUTE_KIND_TEI_HEALTH, METRICS_ROUTE_HEALTHZ},
+    {HTTP_METHOD_GET, "/healthz", ROUTE_KIND_HEALTHZ, METRICS_ROUTE_HEALTHZ},
+    {HTTP_METHOD_GET, "/readyz", ROUTE_KIND_READYZ, METRICS_ROUTE_READYZ},
+    {HTTP_METHOD_GET, "/metrics", ROUTE_KIND_METRICS, METRICS_ROUTE_METRICS},
+    {HTTP_METHOD_GET, "/openapi.json", ROUTE_KIND_OPENAPI, METRICS_ROUTE_DOCS},
+    {HTTP_METHOD_GET, "/docs", ROUTE_KIND_DOCS, METRICS_ROUTE_DOCS},
+    {HTTP_METHOD_GET, "/", ROUTE_KIND_STATUS_PAGE, METRICS_ROUTE_STATUS_PAGE},
+    {HTTP_METHOD_GET, "/index.html", ROUTE_KIND_STATUS_PAGE, METRICS_ROUTE_STATUS_PAGE},
+};
+#define N_ROUTES (int)(sizeof route_table / sizeof route_table[0])
+
+int server_route_count(void)
 {
-	size_t n = strlen(prefix);
-	if (strncmp(s, prefix, n) != 0)
-		return false;
-	*rest = s + n;
-	return true;
+	return N_ROUTES;
 }
 
-static bool has_suffix(const char *s, const char *suffix)
+struct server_route server_route_at(int i)
 {
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && !strcmp(s + n - m, suffix);
+	return (struct server_route){route_table[i].method == HTTP_METHOD_GET ? "GET" : "POST",
+	                             route_table[i].path};
+}
+
+/* Whether path matches template t; *tail gets the parameter's text (malloc'd) when t has one. */
+static bool route_match(const char *t, const char *path, char **tail)
+{
+	const char *open = strchr(t, '{');
+	if (!open)
+		return !strcmp(t, path);
+	const char *close = strchr(open, '}');
+	const size_t pre = (size_t)(open - t), post = strlen(close + 1), n = strlen(path);
+	if (n < pre + post || strncmp(path, t, pre) != 0 || strcmp(path + n - post, close + 1) != 0)
+		return false;
+	*tail = strndup(path + pre, n - pre - post);
+	return true;
 }
 
 /* Resolves the path to a route. Sets *allowed to the one method the route takes, *tail to its
@@ -175,87 +246,17 @@ static bool has_suffix(const char *s, const char *suffix)
 static enum route_kind route_resolve(const char *path, enum http_method *allowed, char **tail,
                                      enum metrics_route *label)
 {
-	const char *rest;
 	*tail = NULL;
-	*allowed = HTTP_METHOD_POST;
-	*label = METRICS_ROUTE_OTHER;
-	if (has_prefix(path, "/v1/encode/", &rest)) {
-		*label = METRICS_ROUTE_ENCODE;
-		*tail = strdup(rest);
-		return ROUTE_KIND_ENCODE;
-	}
-	if (has_prefix(path, "/v1/score/", &rest)) {
-		*label = METRICS_ROUTE_SCORE;
-		*tail = strdup(rest);
-		return ROUTE_KIND_SCORE;
-	}
-	if (has_prefix(path, "/v1/extract/", &rest)) {
-		*label = METRICS_ROUTE_EXTRACT;
-		*tail = strdup(rest);
-		return ROUTE_KIND_EXTRACT;
-	}
-	if (!strcmp(path, "/v1/embeddings")) {
-		*label = METRICS_ROUTE_EMBEDDINGS;
-		return ROUTE_KIND_EMBEDDINGS;
-	}
-	if (!strcmp(path, "/v1/chat/completions")) {
-		*label = METRICS_ROUTE_CHAT;
-		return ROUTE_KIND_CHAT;
-	}
-	if (!strcmp(path, "/v1/admin/router/reload")) {
-		*label = METRICS_ROUTE_MODEL_ADMIN;
-		return ROUTE_KIND_ROUTER_RELOAD;
-	}
-	/* Cohere's v2 clients post to /v2/rerank with the same body. */
-	if (!strcmp(path, "/v1/rerank") || !strcmp(path, "/v2/rerank")) {
-		*label = METRICS_ROUTE_SCORE;
-		return ROUTE_KIND_RERANK;
-	}
-	if (!strcmp(path, "/v1/models") || !strcmp(path, "/v1/models/")) {
-		*label = METRICS_ROUTE_MODELS;
-		*allowed = HTTP_METHOD_GET;
-		return ROUTE_KIND_MODELS;
-	}
-	if (has_prefix(path, "/v1/models/", &rest)) {
-		/* Ids may contain '/', so the admin verbs are recognised as a final segment. */
-		enum route_kind k = ROUTE_KIND_MODEL_GET;
-		size_t n = strlen(rest);
-		if (has_suffix(rest, "/load")) {
-			k = ROUTE_KIND_MODEL_LOAD;
-			n -= 5;
-		} else if (has_suffix(rest, "/unload")) {
-			k = ROUTE_KIND_MODEL_UNLOAD;
-			n -= 7;
-		}
-		*tail = strndup(rest, n);
-		if (k == ROUTE_KIND_MODEL_GET) {
-			*allowed = HTTP_METHOD_GET;
-			*label = METRICS_ROUTE_MODELS;
-		} else {
-			*label = METRICS_ROUTE_MODEL_ADMIN;
-		}
-		return k;
-	}
 	*allowed = HTTP_METHOD_GET;
-	if (!strcmp(path, "/healthz")) {
-		*label = METRICS_ROUTE_HEALTHZ;
-		return ROUTE_KIND_HEALTHZ;
-	}
-	if (!strcmp(path, "/readyz")) {
-		*label = METRICS_ROUTE_READYZ;
-		return ROUTE_KIND_READYZ;
-	}
-	if (!strcmp(path, "/metrics")) {
-		*label = METRICS_ROUTE_METRICS;
-		return ROUTE_KIND_METRICS;
-	}
-	if (!strcmp(path, "/v1/routes")) {
-		*label = METRICS_ROUTE_MODELS;
-		return ROUTE_KIND_ROUTES;
-	}
-	if (!strcmp(path, "/") || !strcmp(path, "/index.html")) {
-		*label = METRICS_ROUTE_STATUS_PAGE;
-		return ROUTE_KIND_STATUS_PAGE;
+	*label = METRICS_ROUTE_OTHER;
+	if (!strcmp(path, "/v1/models/"))
+		path = "/v1/models";
+	for (int i = 0; i < N_ROUTES; i++) {
+		if (route_match(route_table[i].path, path, tail)) {
+			*allowed = route_table[i].method;
+			*label = route_table[i].label;
+			return route_table[i].kind;
+		}
 	}
 	return ROUTE_KIND_NONE;
 }
@@ -464,6 +465,16 @@ static void route_dispatch(struct conn_request *cr, struct response *rs)
 	case ROUTE_KIND_CHAT: route_chat(rq, rs); break;
 	case ROUTE_KIND_ROUTER_RELOAD: route_router_reload(rq, rs); break;
 	case ROUTE_KIND_ROUTES: route_routes(rq, rs); break;
+	case ROUTE_KIND_TOKENIZE: route_tokenize(rq, rs); break;
+	case ROUTE_KIND_TEI_EMBED: route_tei_embed(rq, false, rs); break;
+	case ROUTE_KIND_TEI_EMBED_SPARSE: route_tei_embed(rq, true, rs); break;
+	case ROUTE_KIND_TEI_RERANK: route_tei_rerank(rq, rs); break;
+	case ROUTE_KIND_TEI_TOKENIZE: route_tei_tokenize(rq, rs); break;
+	case ROUTE_KIND_TEI_DECODE: route_tei_decode(rq, rs); break;
+	case ROUTE_KIND_TEI_INFO: route_tei_info(rq, rs); break;
+	case ROUTE_KIND_TEI_HEALTH: route_tei_health(rq, rs); break;
+	case ROUTE_KIND_OPENAPI: route_openapi(rq, rs); break;
+	case ROUTE_KIND_DOCS: route_docs(rq, rs); break;
 	default: response_error_set(rs, 404, "NOT_FOUND", "no route for %s", rq->path); break;
 	}
 }
@@ -638,6 +649,7 @@ enum sy_status server_start(struct engine *e, const struct server_config *cfg, s
 	s->started_ns = sy_now_ns();
 	s->id_salt = mix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ s->started_ns);
 	snprintf(s->host, sizeof s->host, "%s", cfg->host ? cfg->host : "127.0.0.1");
+	snprintf(s->tei_model, sizeof s->tei_model, "%s", cfg->tei_model ? cfg->tei_model : "");
 	enum sy_status st;
 	if (cfg->api_key_file && (st = auth_load_file(cfg->api_key_file, err, &s->auth)) != SY_OK) {
 		free(s);

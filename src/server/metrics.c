@@ -19,8 +19,8 @@ static const double latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 #define METRICS_N_BOUNDS (int)(sizeof latency_bounds / sizeof latency_bounds[0])
 
 static const char *const route_names[METRICS_ROUTE_COUNT] = {
-    "encode",  "score",  "extract", "embeddings",  "models", "model_admin",
-    "healthz", "readyz", "metrics", "status_page", "chat",   "other",
+    "encode", "score",   "extract",     "embeddings", "models",   "model_admin", "healthz",
+    "readyz", "metrics", "status_page", "chat",       "tokenize", "docs",        "other",
 };
 
 struct metrics_histogram {

@@ -22,6 +22,8 @@ enum metrics_route {
 	METRICS_ROUTE_METRICS,
 	METRICS_ROUTE_STATUS_PAGE,
 	METRICS_ROUTE_CHAT,
+	METRICS_ROUTE_TOKENIZE, /* /v1/tokenize and TEI's /tokenize, /decode */
+	METRICS_ROUTE_DOCS, /* /openapi.json, /docs, TEI's /info */
 	METRICS_ROUTE_OTHER,
 	METRICS_ROUTE_COUNT,
 };

@@ -42,6 +42,9 @@ struct server_config {
 	struct server_limits limits;
 	const char
 	    *api_key_file; /* NULL: no auth; else one token per line, "admin:TOKEN" for admin */
+	/* The model the Text Embeddings Inference routes (/embed, /rerank, /tokenize, ...) use
+	 * when the body names none; NULL: the only model in the catalogue. */
+	const char *tei_model;
 	int connection_limit; /* concurrent connections (each has a thread); 0: default 256 */
 	int connection_timeout_s; /* idle keep-alive connections close after this; 0: default 60 */
 	const struct server_backend *backend; /* NULL: the engine given to server_start */
@@ -51,6 +54,18 @@ struct server_config {
 };
 
 struct server_limits server_default_limits(void);
+
+/* The routes the server answers (the route table in http.c, in matching order): method
+ * "GET" (HEAD too) or "POST", and the path as an OpenAPI template ("/v1/encode/{model}"). The
+ * OpenAPI document (GET /openapi.json) is tested against this list. */
+struct server_route {
+	const char *method;
+	const char *path;
+};
+int server_route_count(void);
+struct server_route server_route_at(int i); /* 0 <= i < server_route_count() */
+/* The OpenAPI 3.1 document GET /openapi.json serves (static, len bytes, NUL-terminated). */
+const char *server_openapi_json(size_t *len);
 
 struct server;
 

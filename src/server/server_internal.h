@@ -44,6 +44,7 @@ struct server {
 	atomic_size_t body_bytes; /* request body bytes held now (limits.max_inflight_body_bytes) */
 	atomic_ulong next_id; /* request counter for generated X-Request-IDs */
 	uint64_t id_salt; /* mixes the counter so ids differ between runs */
+	char tei_model[256]; /* --tei-model; "" when not given */
 };
 
 enum http_method {
@@ -108,6 +109,11 @@ void response_timing_headers(struct response *rs, double queue_ms, double infere
  * error answer into rs. Returns true with *out filled (engine_result_free) on success. */
 bool server_dispatch(struct request *rq, struct engine_request *req, struct response *rs,
                      struct engine_result *out);
+/* Runs fn with model's tokenizer (engine_tokenizer_use) for the tokenize and decode routes.
+ * Through a remote backend (the cluster gateway), which lends no tokenizer, it answers 501.
+ * On failure writes the error answer into rs and returns false. */
+bool server_tokenizer_use(struct request *rq, const char *model, engine_tokenizer_fn fn, void *ctx,
+                          struct response *rs);
 /* The vocabulary piece of a sparse model's term id, through the backend. */
 enum sy_status server_model_token(struct server *srv, const char *model, int id, char *buf,
                                   size_t cap);
@@ -128,6 +134,18 @@ void route_status_page(struct request *rq, struct response *rs);
 void route_chat(struct request *rq, struct response *rs);
 void route_router_reload(struct request *rq, struct response *rs);
 void route_routes(struct request *rq, struct response *rs);
+/* POST /v1/tokenize (routes_tokenize.c). */
+void route_tokenize(struct request *rq, struct response *rs);
+/* Hugging Face Text Embeddings Inference (routes_tei.c); errors answer in TEI's shape. */
+void route_tei_embed(struct request *rq, bool sparse, struct response *rs);
+void route_tei_rerank(struct request *rq, struct response *rs);
+void route_tei_tokenize(struct request *rq, struct response *rs);
+void route_tei_decode(struct request *rq, struct response *rs);
+void route_tei_info(struct request *rq, struct response *rs);
+void route_tei_health(struct request *rq, struct response *rs);
+/* GET /openapi.json and GET /docs (routes_docs.c): the checked-in document and its viewer. */
+void route_openapi(struct request *rq, struct response *rs);
+void route_docs(struct request *rq, struct response *rs);
 
 /* A copy of the engine's model list (catalogue order) in *out (malloc'd, caller frees);
  * returns the count (0 with *out NULL when empty or out of memory). */

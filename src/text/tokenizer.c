@@ -27,6 +27,7 @@
 
 #include "base/file.h"
 #include "base/strmap.h"
+#include "text/decoder.h"
 #include "text/normalizer.h"
 #include "text/pipeline.h"
 #include "text/postprocessor.h"
@@ -70,6 +71,7 @@ struct tokenizer {
 	bool trunc_left;
 	int32_t pad_id;
 	int vocab_size;
+	struct tok_decoder *decoder; /* NULL: pieces joined by spaces */
 };
 
 /* ---- Per-thread scratch ---- */
@@ -630,20 +632,56 @@ int32_t tokenizer_token_to_id(const struct tokenizer *tok, const char *token, si
 	return tok->model.vt->token_to_id(tok->model.impl, token, len);
 }
 
-const char *tokenizer_id_to_token(const struct tokenizer *tok, int32_t id)
+/* The added token with this id, or NULL. */
+static const struct tok_added *added_by_id(const struct tokenizer *tok, int32_t id)
 {
 	int lo = 0, hi = tok->n_added;
 	while (lo < hi) {
 		int mid = (lo + hi) / 2;
 		int32_t v = tok->added[tok->added_by_id[mid]].id;
 		if (v == id)
-			return tok->added[tok->added_by_id[mid]].content;
+			return &tok->added[tok->added_by_id[mid]];
 		if (v < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return tok->model.vt->id_to_token(tok->model.impl, id);
+	return NULL;
+}
+
+const char *tokenizer_id_to_token(const struct tokenizer *tok, int32_t id)
+{
+	const struct tok_added *a = added_by_id(tok, id);
+	return a ? a->content : tok->model.vt->id_to_token(tok->model.impl, id);
+}
+
+bool tokenizer_id_is_special(const struct tokenizer *tok, int32_t id)
+{
+	const struct tok_added *a = added_by_id(tok, id);
+	return a && a->special;
+}
+
+enum sy_status tokenizer_decode(const struct tokenizer *tok, const int32_t *ids, int n,
+                                bool skip_special, struct sy_error *err, struct sbuf *out)
+{
+	const char **pieces = malloc((size_t)(n > 0 ? n : 1) * sizeof *pieces);
+	if (!pieces)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	int m = 0;
+	for (int i = 0; i < n; i++) {
+		const char *t = ids[i] >= 0 ? tokenizer_id_to_token(tok, ids[i]) : NULL;
+		if (!t) {
+			free(pieces);
+			return sy_error_set(err, SY_ERR_INVALID_ARG,
+			                    "id %ld is not in the vocabulary", (long)ids[i]);
+		}
+		if (skip_special && tokenizer_id_is_special(tok, ids[i]))
+			continue;
+		pieces[m++] = t;
+	}
+	enum sy_status st = tok_decoder_decode(tok->decoder, pieces, m, err, out);
+	free(pieces);
+	return st;
 }
 
 int32_t tokenizer_pad_id(const struct tokenizer *tok)
@@ -688,6 +726,7 @@ void tokenizer_free(struct tokenizer *tok)
 	normalizer_free(tok->normalizer);
 	pretokenizer_free(tok->pretokenizer);
 	postprocessor_free(tok->post);
+	tok_decoder_free(tok->decoder);
 	for (int i = 0; i < tok->n_added; i++) {
 		if (tok->added[i].norm != tok->added[i].content)
 			free(tok->added[i].norm);
@@ -966,6 +1005,9 @@ static enum sy_status tokenizer_from_cjson(const cJSON *root, struct sy_error *e
 		                          err);
 	if (st == SY_OK)
 		st = tokenizer_finish(t, err);
+	if (st == SY_OK && (v = cJSON_GetObjectItemCaseSensitive(root, "decoder")) &&
+	    !cJSON_IsNull(v) && !(t->decoder = tok_decoder_from_json(v)))
+		st = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	if (st == SY_OK) {
 		v = cJSON_GetObjectItemCaseSensitive(root, "padding");
 		long pad;
@@ -1035,6 +1077,8 @@ static enum sy_status bert_from_vocab(const char *path, const struct bert_opts *
 	}
 	st = wordpiece_from_vocab_txt(data, len, path, err, &t->model);
 	free(data);
+	if (st == SY_OK && !(t->decoder = tok_decoder_wordpiece()))
+		st = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	if (st == SY_OK) {
 		t->normalizer = calloc(1, sizeof *t->normalizer);
 		t->pretokenizer = calloc(1, sizeof *t->pretokenizer);

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/sbuf.h"
 #include "base/status.h"
 
 struct tokenizer;
@@ -78,6 +79,14 @@ size_t tokenizer_bytes(const struct tokenizer *tok);
 int tokenizer_vocab_size(const struct tokenizer *tok);
 int32_t tokenizer_token_to_id(const struct tokenizer *tok, const char *token, size_t len); /* -1 */
 const char *tokenizer_id_to_token(const struct tokenizer *tok, int32_t id); /* NULL */
+/* Whether id is an added token marked special ([CLS], <s>, ...). */
+bool tokenizer_id_is_special(const struct tokenizer *tok, int32_t id);
+/* Text of n token ids, appended to out, as Hugging Face's Tokenizer::decode gives it: the
+ * pieces through tokenizer.json's decoder (WordPiece for vocab.txt), special tokens left out
+ * when skip_special. SY_ERR_INVALID_ARG for an id outside the vocabulary, SY_ERR_UNSUPPORTED
+ * for a decoder text/decoder.c does not know. */
+enum sy_status tokenizer_decode(const struct tokenizer *tok, const int32_t *ids, int n,
+                                bool skip_special, struct sy_error *err, struct sbuf *out);
 /* Padding id: tokenizer.json padding.pad_id, else the id of "[PAD]" or "<pad>", else 0. */
 int32_t tokenizer_pad_id(const struct tokenizer *tok);
 /* "WordPiece", "Unigram", "BPE", "WordLevel" */

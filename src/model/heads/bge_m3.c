@@ -502,8 +502,14 @@ static void m3_close(void *impl)
 	m3_free(impl);
 }
 
+/* The tokenizer, for the tokenize and decode routes. */
+static const struct tokenizer *m3_tokenizer(const void *impl)
+{
+	return ((const struct bge_m3 *)impl)->tok;
+}
+
 static const struct model_ops m3_ops = {
-    .close = m3_close, .bytes = m3_bytes, .max_tokens = m3_max_tokens};
+    .tokenizer = m3_tokenizer, .close = m3_close, .bytes = m3_bytes, .max_tokens = m3_max_tokens};
 static const struct model_encode_task m3_encode_task = {
     .output = MODEL_OUTPUT_DENSE,
     .outputs = M3_ALL,

@@ -466,8 +466,14 @@ static void cb_close(void *impl)
 	cb_free(impl);
 }
 
+/* The tokenizer, for the tokenize and decode routes. */
+static const struct tokenizer *cb_tokenizer(const void *impl)
+{
+	return ((const struct colbert *)impl)->tok;
+}
+
 static const struct model_ops cb_ops = {
-    .close = cb_close, .bytes = cb_bytes, .max_tokens = cb_max_tokens};
+    .tokenizer = cb_tokenizer, .close = cb_close, .bytes = cb_bytes, .max_tokens = cb_max_tokens};
 static const struct model_encode_task cb_encode = {
     .output = MODEL_OUTPUT_MULTIVECTOR,
     .dims = cb_dims,

@@ -454,8 +454,14 @@ static void ce_close(void *impl)
 	cross_encoder_close(impl);
 }
 
+/* The tokenizer, for the tokenize and decode routes. */
+static const struct tokenizer *ce_tokenizer(const void *impl)
+{
+	return ((const struct cross_encoder *)impl)->tok;
+}
+
 static const struct model_ops ce_ops = {
-    .close = ce_close, .bytes = ce_bytes, .max_tokens = ce_max_tokens};
+    .tokenizer = ce_tokenizer, .close = ce_close, .bytes = ce_bytes, .max_tokens = ce_max_tokens};
 static const struct model_score_task ce_score = {.prepare = ce_prepare, .run = ce_run};
 
 enum sy_status cross_encoder_open(const struct model_desc *d, const struct model_options *opts,

@@ -144,7 +144,14 @@ static enum model_matryoshka dense_matryoshka(const void *impl)
 	return b->head.n_dense ? MODEL_MRL_NONE : (enum model_matryoshka)b->enc.matryoshka;
 }
 
+/* The tokenizer, for the tokenize and decode routes. */
+static const struct tokenizer *dense_tokenizer(const void *impl)
+{
+	return ((const struct dense *)impl)->tok;
+}
+
 static const struct model_ops dense_ops = {
+    .tokenizer = dense_tokenizer,
     .matryoshka = dense_matryoshka,
     .close = dense_close,
     .bytes = dense_bytes,

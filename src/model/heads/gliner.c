@@ -682,7 +682,14 @@ static void gl_close(void *impl)
 	gliner_free(impl);
 }
 
-static const struct model_ops gl_ops = {.close = gl_close,
+/* The tokenizer, for the tokenize and decode routes. */
+static const struct tokenizer *gl_tokenizer(const void *impl)
+{
+	return ((const struct gliner *)impl)->tok;
+}
+
+static const struct model_ops gl_ops = {.tokenizer = gl_tokenizer,
+                                        .close = gl_close,
                                         .bytes = gl_bytes,
                                         .max_tokens = gl_max_tokens,
                                         .free_extra = gliner_prep_free};

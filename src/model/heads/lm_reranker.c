@@ -260,7 +260,14 @@ static int lmr_max_tokens(const void *impl)
 	return ((const struct lm_reranker *)impl)->max_length;
 }
 
+/* The tokenizer, for the tokenize and decode routes. */
+static const struct tokenizer *lmr_tokenizer(const void *impl)
+{
+	return ((const struct lm_reranker *)impl)->tok;
+}
+
 static const struct model_ops lmr_ops = {
+    .tokenizer = lmr_tokenizer,
     .close = lmr_close,
     .bytes = lmr_bytes,
     .max_tokens = lmr_max_tokens,

@@ -373,8 +373,16 @@ static void splade_close(void *impl)
 	splade_free(impl);
 }
 
-static const struct model_ops splade_ops = {
-    .close = splade_close, .bytes = splade_bytes, .max_tokens = splade_max_tokens};
+/* The tokenizer, for the tokenize and decode routes. */
+static const struct tokenizer *splade_tokenizer(const void *impl)
+{
+	return ((const struct splade *)impl)->tok;
+}
+
+static const struct model_ops splade_ops = {.tokenizer = splade_tokenizer,
+                                            .close = splade_close,
+                                            .bytes = splade_bytes,
+                                            .max_tokens = splade_max_tokens};
 static const struct model_encode_task splade_encode = {
     .output = MODEL_OUTPUT_SPARSE,
     .dims = splade_dims,

@@ -354,8 +354,14 @@ static void tc_close(void *impl)
 	tc_free(impl);
 }
 
+/* The tokenizer, for the tokenize and decode routes. */
+static const struct tokenizer *tc_tokenizer(const void *impl)
+{
+	return ((const struct token_classifier *)impl)->tok;
+}
+
 static const struct model_ops tc_ops = {
-    .close = tc_close, .bytes = tc_bytes, .max_tokens = tc_max_tokens};
+    .tokenizer = tc_tokenizer, .close = tc_close, .bytes = tc_bytes, .max_tokens = tc_max_tokens};
 static const struct model_extract_task tc_extract = {
     .labels = tc_labels, .prepare = tc_prepare, .run = tc_run};
 
