@@ -14,7 +14,7 @@
  *   Attention: <= (2 eps sqrt(d) smax + 2 eps sqrt(n_valid) + 1e-6) max|v|, smax the largest
  *   scale sum_e |q k| (score error) and the rest the P V accumulation.
  *
- * Every kernel path this CPU runs (src/tensor/isa.c: avx2, portable) is tested in turn, with the
+ * Every kernel path this CPU runs (src/tensor/isa.c: avx512, avx2, portable) is tested in turn, with the
  * same bounds; SWITCHYARD_ISA=<path> restricts the run to that one. */
 #include <stdbool.h>
 #include <stdint.h>
