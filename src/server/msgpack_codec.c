@@ -153,16 +153,25 @@ static const uint8_t *scan_value(const uint8_t *p, const uint8_t *end, int depth
 		fixed = b & 0x1f;
 	} else {
 		switch (b) {
-		case 0xc4: case 0xd9: len_bytes = 1; break; /* bin8, str8 */
-		case 0xc5: case 0xda: len_bytes = 2; break;
-		case 0xc6: case 0xdb: len_bytes = 4; break;
+		case 0xc4:
+		case 0xd9: len_bytes = 1; break; /* bin8, str8 */
+		case 0xc5:
+		case 0xda: len_bytes = 2; break;
+		case 0xc6:
+		case 0xdb: len_bytes = 4; break;
 		case 0xc7: len_bytes = 1, fixed = 1; break; /* ext8: length, then the type byte */
 		case 0xc8: len_bytes = 2, fixed = 1; break;
 		case 0xc9: len_bytes = 4, fixed = 1; break;
-		case 0xca: case 0xce: case 0xd2: fixed = 4; break;
-		case 0xcb: case 0xcf: case 0xd3: fixed = 8; break;
-		case 0xcc: case 0xd0: fixed = 1; break;
-		case 0xcd: case 0xd1: fixed = 2; break;
+		case 0xca:
+		case 0xce:
+		case 0xd2: fixed = 4; break;
+		case 0xcb:
+		case 0xcf:
+		case 0xd3: fixed = 8; break;
+		case 0xcc:
+		case 0xd0: fixed = 1; break;
+		case 0xcd:
+		case 0xd1: fixed = 2; break;
 		case 0xd4: fixed = 2; break; /* fixext: type byte + 1, 2, 4, 8, 16 */
 		case 0xd5: fixed = 3; break;
 		case 0xd6: fixed = 5; break;
@@ -309,10 +318,11 @@ static enum sy_status nd_decode(const msgpack_object *m, struct api_error *err, 
 		if (tn == strlen(nd_types[i].name) && !memcmp(tp, nd_types[i].name, tn))
 			t = &nd_types[i];
 	if (!t)
-		return api_error_set(err, 400, "INVALID_INPUT",
-		                     "body: msgpack-numpy type %.*s is not supported (<f4, <f8, <f2, "
-		                     "|i1, |u1, <i2, <i4, <i8, <u4, |b1)",
-		                     (int)(tn < 16 ? tn : 16), tp);
+		return api_error_set(
+		    err, 400, "INVALID_INPUT",
+		    "body: msgpack-numpy type %.*s is not supported (<f4, <f8, <f2, "
+		    "|i1, |u1, <i2, <i4, <i8, <u4, |b1)",
+		    (int)(tn < 16 ? tn : 16), tp);
 	const uint32_t n_dims = shape->via.array.size;
 	if (n_dims > ND_MAX_DIMS)
 		return api_error_set(err, 400, "INVALID_INPUT",
@@ -399,7 +409,8 @@ static enum sy_status to_cjson(const msgpack_object *o, struct api_error *err, c
 			const char *kp;
 			size_t kn;
 			char key[256];
-			if (!raw_bytes(&kv->key, &kp, &kn) || kn >= sizeof key || memchr(kp, 0, kn)) {
+			if (!raw_bytes(&kv->key, &kp, &kn) || kn >= sizeof key ||
+			    memchr(kp, 0, kn)) {
 				cJSON_Delete(*out);
 				*out = NULL;
 				return api_error_set(err, 400, "INVALID_INPUT",
@@ -422,8 +433,7 @@ static enum sy_status to_cjson(const msgpack_object *o, struct api_error *err, c
 		}
 		break;
 	}
-	default:
-		return api_error_set(err, 400, "INVALID_INPUT", "body: unknown msgpack type");
+	default: return api_error_set(err, 400, "INVALID_INPUT", "body: unknown msgpack type");
 	}
 	if (!*out)
 		return api_error_set(err, 500, "INTERNAL", "out of memory");
@@ -462,8 +472,8 @@ enum sy_status msgpack_to_json_tree(const void *data, size_t len, struct api_err
 	return st;
 }
 
-enum sy_status msgpack_to_json_text(const void *data, size_t len, struct api_error *err,
-                                    char **out, size_t *out_len)
+enum sy_status msgpack_to_json_text(const void *data, size_t len, struct api_error *err, char **out,
+                                    size_t *out_len)
 {
 	*out = NULL;
 	*out_len = 0;

@@ -42,8 +42,8 @@ bool msgpack_answer_wanted(const char *accept, bool request_msgpack);
 enum sy_status msgpack_to_json_tree(const void *data, size_t len, struct api_error *err,
                                     cJSON **out);
 /* The same, printed as compact JSON text (malloc'd, NUL-terminated, *out_len bytes). */
-enum sy_status msgpack_to_json_text(const void *data, size_t len, struct api_error *err,
-                                    char **out, size_t *out_len);
+enum sy_status msgpack_to_json_text(const void *data, size_t len, struct api_error *err, char **out,
+                                    size_t *out_len);
 
 /* Writes the msgpack form of a JSON text (an answer) into out. SY_ERR_FORMAT when json does not
  * parse; SY_ERR_NOMEM when out ran out of memory. */
