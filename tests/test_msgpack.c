@@ -120,18 +120,23 @@ static void test_decode(void)
 {
 	/* {"items":[{"text":"hello","id":7}],"params":{"x":nil,"b":true,"f":1.5,"n":-3}} */
 	static const char a[] = "\x82\xa5items\x91\x82\xa4text\xa5hello\xa2id\x07"
-	                        "\xa6params\x84\xa1x\xc0\xa1" "b\xc3\xa1" "f\xcb\x3f\xf8\0\0\0\0\0\0"
+	                        "\xa6params\x84\xa1x\xc0\xa1"
+	                        "b\xc3\xa1"
+	                        "f\xcb\x3f\xf8\0\0\0\0\0\0"
 	                        "\xa1n\xfd";
 	expect_json(a, sizeof a - 1,
 	            "{\"items\":[{\"text\":\"hello\",\"id\":7}],\"params\":{\"x\":null,\"b\":true,"
 	            "\"f\":1.5,\"n\":-3}}");
 	/* A msgpack-numpy array with bin keys, as Python writes it: float32 [2, 2]. */
-	static const char nd[] = "\x81\xa1v\x85\xc4\x02nd\xc3\xc4\x04type\xa3<f4\xc4\x04kind\xc4\x00"
-	                         "\xc4\x05shape\x92\x02\x02\xc4\x04" "data\xc4\x10"
-	                         "\x00\x00\x80\x3f\x00\x00\x00\xc0\x00\x00\x00\x00\x00\x00\x40\x40";
+	static const char nd[] =
+	    "\x81\xa1v\x85\xc4\x02nd\xc3\xc4\x04type\xa3<f4\xc4\x04kind\xc4\x00"
+	    "\xc4\x05shape\x92\x02\x02\xc4\x04"
+	    "data\xc4\x10"
+	    "\x00\x00\x80\x3f\x00\x00\x00\xc0\x00\x00\x00\x00\x00\x00\x40\x40";
 	expect_json(nd, sizeof nd - 1, "{\"v\":[[1,-2],[0,3]]}");
 	/* str keys, int8 and uint8 data. */
-	static const char i8[] = "\x81\xa1v\x84\xa2nd\xc3\xa4type\xa3|i1\xa5shape\x91\x03\xa4" "data"
+	static const char i8[] = "\x81\xa1v\x84\xa2nd\xc3\xa4type\xa3|i1\xa5shape\x91\x03\xa4"
+	                         "data"
 	                         "\xc4\x03\x81\x00\x7f";
 	expect_json(i8, sizeof i8 - 1, "{\"v\":[-127,0,127]}");
 }
@@ -139,27 +144,38 @@ static void test_decode(void)
 static void test_decode_refused(void)
 {
 	expect_refused("", 0, "empty");
-	expect_refused("\x81\xa1" "a", 3, "truncated");
+	expect_refused("\x81\xa1"
+	               "a",
+	               3, "truncated");
 	expect_refused("\xc1", 1, "reserved");
 	expect_refused("\xdd\xff\xff\xff\xff", 5, "container longer than the body");
 	expect_refused("\xdf\x7f\xff\xff\xff\x01", 6, "container longer than the body");
 	expect_refused("\x80\x80", 2, "unexpected data after");
-	expect_refused("\x81\xa1" "a\xc4\x01x", 6, "binary data");
-	expect_refused("\x81\xa1" "a\xa2x\x00", 6, "NUL");
+	expect_refused("\x81\xa1"
+	               "a\xc4\x01x",
+	               6, "binary data");
+	expect_refused("\x81\xa1"
+	               "a\xa2x\x00",
+	               6, "NUL");
 	expect_refused("\x81\x01\x02", 3, "map keys");
-	expect_refused("\x81\xa1" "a\xd4\x01\x02", 6, "extension");
+	expect_refused("\x81\xa1"
+	               "a\xd4\x01\x02",
+	               6, "extension");
 	char deep[64];
 	memset(deep, 0x91, sizeof deep);
 	deep[63] = 0x01;
 	expect_refused(deep, sizeof deep, "nested");
 	/* shape and data disagree; unknown type */
-	static const char nd[] = "\x84\xa2nd\xc3\xa4type\xa3<f4\xa5shape\x91\x03\xa4" "data\xc4\x04"
+	static const char nd[] = "\x84\xa2nd\xc3\xa4type\xa3<f4\xa5shape\x91\x03\xa4"
+	                         "data\xc4\x04"
 	                         "\0\0\0\0";
 	expect_refused(nd, sizeof nd - 1, "shape does not match");
-	static const char ty[] = "\x84\xa2nd\xc3\xa4type\xa3<c8\xa5shape\x91\x01\xa4" "data\xc4\x08"
+	static const char ty[] = "\x84\xa2nd\xc3\xa4type\xa3<c8\xa5shape\x91\x01\xa4"
+	                         "data\xc4\x08"
 	                         "\0\0\0\0\0\0\0\0";
 	expect_refused(ty, sizeof ty - 1, "not supported");
-	static const char nan[] = "\x81\xa1" "f\xca\x7f\xc0\x00\x00";
+	static const char nan[] = "\x81\xa1"
+	                          "f\xca\x7f\xc0\x00\x00";
 	expect_refused(nan, sizeof nan - 1, "not finite");
 }
 
@@ -167,17 +183,21 @@ static void test_encode(void)
 {
 	/* A dense int8 vector, a sparse vector and a multivector come out as numpy arrays with bin
 	 * keys; other fields map one to one. Decoding it back gives the same JSON. */
-	const char *json = "{\"model\":\"m\",\"items\":[{\"id\":\"a\",\"dense\":{\"dims\":3,"
-	                   "\"dtype\":\"int8\",\"values\":[-127,0,5]},\"sparse\":{\"dims\":10,"
-	                   "\"dtype\":\"float32\",\"indices\":[1,7],\"values\":[0.5,2]},"
-	                   "\"multivector\":{\"token_dims\":2,\"num_tokens\":2,\"dtype\":\"float16\","
-	                   "\"values\":[1,2,3,-0.5]}}],\"timing\":{\"total_ms\":1.25}}";
+	const char *json =
+	    "{\"model\":\"m\",\"items\":[{\"id\":\"a\",\"dense\":{\"dims\":3,"
+	    "\"dtype\":\"int8\",\"values\":[-127,0,5]},\"sparse\":{\"dims\":10,"
+	    "\"dtype\":\"float32\",\"indices\":[1,7],\"values\":[0.5,2]},"
+	    "\"multivector\":{\"token_dims\":2,\"num_tokens\":2,\"dtype\":\"float16\","
+	    "\"values\":[1,2,3,-0.5]}}],\"timing\":{\"total_ms\":1.25}}";
 	struct sbuf mp = {0};
 	CHECK(msgpack_from_json_text(json, strlen(json), &mp) == SY_OK);
 	CHECK(memmem(mp.data, mp.len, "\xc4\x02nd\xc3\xc4\x04type\xa3|i1", 13) != NULL);
 	CHECK(memmem(mp.data, mp.len, "\xa3<i4", 4) != NULL);
 	CHECK(memmem(mp.data, mp.len, "\xc4\x05shape\x92\x02\x02", 9) != NULL);
-	CHECK(memmem(mp.data, mp.len, "\xc4\x04" "data\xc4\x03\x81\x00\x05", 11) != NULL);
+	CHECK(memmem(mp.data, mp.len,
+	             "\xc4\x04"
+	             "data\xc4\x03\x81\x00\x05",
+	             11) != NULL);
 	expect_json(mp.data, mp.len,
 	            "{\"model\":\"m\",\"items\":[{\"id\":\"a\",\"dense\":{\"dims\":3,\"dtype\":"
 	            "\"int8\",\"values\":[-127,0,5]},\"sparse\":{\"dims\":10,\"dtype\":\"float32\","

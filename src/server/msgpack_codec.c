@@ -366,13 +366,15 @@ static enum sy_status to_cjson(const msgpack_object *o, struct api_error *err, c
 		break;
 	case MSGPACK_OBJECT_STR: {
 		const size_t n = o->via.str.size;
-		if (memchr(o->via.str.ptr, 0, n))
+		/* An empty string's pointer may be NULL. */
+		if (n && memchr(o->via.str.ptr, 0, n))
 			return api_error_set(err, 400, "INVALID_INPUT",
 			                     "body: a msgpack string holds a NUL byte");
 		char *s = malloc(n + 1);
 		if (!s)
 			break;
-		memcpy(s, o->via.str.ptr, n);
+		if (n)
+			memcpy(s, o->via.str.ptr, n);
 		s[n] = '\0';
 		*out = cJSON_CreateString(s);
 		free(s);
@@ -409,7 +411,7 @@ static enum sy_status to_cjson(const msgpack_object *o, struct api_error *err, c
 			const char *kp;
 			size_t kn;
 			char key[256];
-			if (!raw_bytes(&kv->key, &kp, &kn) || kn >= sizeof key ||
+			if (!raw_bytes(&kv->key, &kp, &kn) || kn == 0 || kn >= sizeof key ||
 			    memchr(kp, 0, kn)) {
 				cJSON_Delete(*out);
 				*out = NULL;
