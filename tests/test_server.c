@@ -37,7 +37,7 @@ static void expect_encode_error(const char *body, int status, const char *frag)
 	       e.message);
 	CHECKF(strstr(e.message, frag) != NULL, "%s: message '%s' lacks '%s'", body, e.message,
 	       frag);
-	CHECK_STREQ(e.code, status == 500 ? "INTERNAL" : "INVALID_INPUT");
+	CHECK_STREQ(e.code, status == 500 ? "INTERNAL_ERROR" : "INVALID_INPUT");
 	CHECK(r.doc == NULL && r.texts == NULL);
 }
 
@@ -425,8 +425,8 @@ static void test_errors(void)
 	    {SY_ERR_INVALID_ARG, false, 400, "INVALID_INPUT", 0},
 	    {SY_ERR_UNSUPPORTED, false, 400, "INVALID_INPUT", 0},
 	    {SY_ERR_LIMIT, false, 422, "INVALID_INPUT", 0},
-	    {SY_ERR_INTERNAL, false, 500, "INTERNAL", 0},
-	    {SY_ERR_NOMEM, false, 500, "INTERNAL", 0},
+	    {SY_ERR_INTERNAL, false, 500, "INTERNAL_ERROR", 0},
+	    {SY_ERR_NOMEM, false, 500, "INTERNAL_ERROR", 0},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct sy_error err = {0};

@@ -145,8 +145,10 @@ static enum MHD_Result response_send(struct conn_request *cr, struct response *r
 		r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	else if (rs->status == 500)
 		r = MHD_create_response_from_buffer(
-		    strlen("{\"error\":{\"code\":\"INTERNAL\",\"message\":\"out of memory\"}}"),
-		    (void *)"{\"error\":{\"code\":\"INTERNAL\",\"message\":\"out of memory\"}}",
+		    strlen(
+		        "{\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"out of memory\"}}"),
+		    (void *)"{\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"out of "
+		            "memory\"}}",
 		    MHD_RESPMEM_PERSISTENT);
 	else
 		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -605,7 +607,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		                   "body: more than %zu bytes (the limit)",
 		                   s->limits.max_body_bytes);
 	} else if (cr->body.oom) {
-		response_error_set(&rs, 500, "INTERNAL", "out of memory reading the body");
+		response_error_set(&rs, 500, "INTERNAL_ERROR", "out of memory reading the body");
 	} else {
 		if (cr->body.data) {
 			cr->rq.body = cr->body.data;

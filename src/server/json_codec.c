@@ -317,7 +317,7 @@ static enum sy_status parse_extract_params(const cJSON *p, struct api_error *err
 			                     "params.labels: expected 1 to 256 labels, got %d", n);
 		r->labels = calloc((size_t)n, sizeof *r->labels);
 		if (!r->labels)
-			return api_error_set(err, 500, "INTERNAL", "out of memory");
+			return api_error_set(err, 500, "INTERNAL_ERROR", "out of memory");
 		int i = 0;
 		for (const cJSON *t = l->child; t; t = t->next, i++) {
 			size_t bad;
@@ -465,7 +465,7 @@ static enum sy_status parse_items_request(const char *body, size_t len,
 	             : parse_encode_params(params, lim, err, out)) != SY_OK)
 		goto fail;
 	if (encode_request_alloc(n, out) != SY_OK) {
-		api_error_set(err, 500, "INTERNAL", "out of memory");
+		api_error_set(err, 500, "INTERNAL_ERROR", "out of memory");
 		goto fail;
 	}
 	char field[64];
@@ -595,7 +595,7 @@ static enum sy_status pairs_items(const cJSON *arr, const char *name, bool strin
 	out->texts = calloc((size_t)n, sizeof *out->texts);
 	out->lens = calloc((size_t)n, sizeof *out->lens);
 	if (!out->ids || !out->texts || !out->lens)
-		return api_error_set(err, 500, "INTERNAL", "out of memory");
+		return api_error_set(err, 500, "INTERNAL_ERROR", "out of memory");
 	char field[64];
 	int i = 0;
 	for (const cJSON *it = arr->child; it; it = it->next, i++) {
@@ -861,7 +861,7 @@ enum sy_status json_embeddings_request_parse(const char *body, size_t len,
 	out->texts = calloc((size_t)n, sizeof *out->texts);
 	out->lens = calloc((size_t)n, sizeof *out->lens);
 	if (!out->texts || !out->lens) {
-		api_error_set(err, 500, "INTERNAL", "out of memory");
+		api_error_set(err, 500, "INTERNAL_ERROR", "out of memory");
 		goto fail;
 	}
 	char field[64];

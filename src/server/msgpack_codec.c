@@ -346,7 +346,7 @@ static enum sy_status nd_decode(const msgpack_object *m, struct api_error *err, 
 		                     dn);
 	const uint8_t *p = (const uint8_t *)dp;
 	*out = nd_build(t, dims, (int)n_dims, 0, &p);
-	return *out ? SY_OK : api_error_set(err, 500, "INTERNAL", "out of memory");
+	return *out ? SY_OK : api_error_set(err, 500, "INTERNAL_ERROR", "out of memory");
 }
 
 static enum sy_status to_cjson(const msgpack_object *o, struct api_error *err, cJSON **out)
@@ -438,7 +438,7 @@ static enum sy_status to_cjson(const msgpack_object *o, struct api_error *err, c
 	default: return api_error_set(err, 400, "INVALID_INPUT", "body: unknown msgpack type");
 	}
 	if (!*out)
-		return api_error_set(err, 500, "INTERNAL", "out of memory");
+		return api_error_set(err, 500, "INTERNAL_ERROR", "out of memory");
 	return SY_OK;
 }
 
@@ -465,7 +465,7 @@ enum sy_status msgpack_to_json_tree(const void *data, size_t len, struct api_err
 	const msgpack_unpack_return r = msgpack_unpack_next(&u, data, len, &off);
 	enum sy_status st;
 	if (r == MSGPACK_UNPACK_NOMEM_ERROR)
-		st = api_error_set(err, 500, "INTERNAL", "out of memory");
+		st = api_error_set(err, 500, "INTERNAL_ERROR", "out of memory");
 	else if (r != MSGPACK_UNPACK_SUCCESS || off != len)
 		st = api_error_set(err, 400, "INVALID_INPUT", "body: malformed msgpack");
 	else
@@ -486,7 +486,7 @@ enum sy_status msgpack_to_json_text(const void *data, size_t len, struct api_err
 	*out = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
 	if (!*out)
-		return api_error_set(err, 500, "INTERNAL", "out of memory");
+		return api_error_set(err, 500, "INTERNAL_ERROR", "out of memory");
 	*out_len = strlen(*out);
 	return SY_OK;
 }

@@ -223,7 +223,7 @@ static void write_encode_response(struct request *rq, const char *model,
 	const bool multi = !several && res->items != NULL;
 	struct term *terms = sparse ? malloc((size_t)res->dims * sizeof *terms) : NULL;
 	if (sparse && !terms) {
-		response_error_set(rs, 500, "INTERNAL", "out of memory");
+		response_error_set(rs, 500, "INTERNAL_ERROR", "out of memory");
 		return;
 	}
 	/* Rough size: ~13 bytes per float plus the ids; one reservation avoids regrowth. */
@@ -242,7 +242,7 @@ static void write_encode_response(struct request *rq, const char *model,
 			sbuf_printf(b, "\"item-%d\"", i);
 		if (several) {
 			if (!write_outputs(rq, model, req, &res->items[i], b)) {
-				response_error_set(rs, 500, "INTERNAL", "out of memory");
+				response_error_set(rs, 500, "INTERNAL_ERROR", "out of memory");
 				return;
 			}
 			sbuf_putc(b, '}');
@@ -266,7 +266,7 @@ static void write_encode_response(struct request *rq, const char *model,
 		}
 		if (!ok) {
 			free(terms);
-			response_error_set(rs, 500, "INTERNAL", "out of memory");
+			response_error_set(rs, 500, "INTERNAL_ERROR", "out of memory");
 			return;
 		}
 		sbuf_putc(b, '}');

@@ -38,7 +38,7 @@ static bool run_pairs(struct request *rq, const char *model, const struct pairs_
 	*order = malloc((size_t)res->n_items * sizeof **order);
 	if (!*order) {
 		engine_result_free(res);
-		response_error_set(rs, 500, "INTERNAL", "out of memory");
+		response_error_set(rs, 500, "INTERNAL_ERROR", "out of memory");
 		return false;
 	}
 	for (int i = 0; i < res->n_items; i++)
