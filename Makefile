@@ -21,7 +21,7 @@ CFLAGS   := -std=c11 $(OPT) -g -pthread $(WARN) $(EXTRA_CFLAGS)
 ISA_AVX2 := -mavx2 -mfma -mf16c
 ISA_AVX512 := $(ISA_AVX2) -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 X86      := $(if $(filter x86_64% i%86%,$(shell $(CC) -dumpmachine)),1,)
-LDLIBS   := -lnats -lz -lcurl -lcrypto -lmicrohttpd -lyaml -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
+LDLIBS   := -lnats -lz -lcurl -lcrypto -lmicrohttpd -lyaml -lcjson -lmsgpackc -lutf8proc -lpcre2-8 -lm -lpthread
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
@@ -61,8 +61,9 @@ all: switchyard $(BUILD)/libswitchyard.a $(BUILD)/switchyard.pc
 deps:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential pkg-config clang-format \
-	  libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev libyaml-dev \
-	  libcurl4-openssl-dev libssl-dev zlib1g-dev libnats-dev nats-server python3-yaml wrk xxd \
+	  libcjson-dev libmsgpack-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev \
+	  libyaml-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libnats-dev nats-server python3-yaml \
+	  wrk xxd \
 	  clang python3 curl qemu-user
 	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm
 	$(MAKE) deps-node

@@ -12,6 +12,7 @@
 #include "server/config.h"
 #include "server/errors.h"
 #include "server/json_codec.h"
+#include "server/quantize.h"
 #include "server/metrics.h"
 #include "base/sbuf.h"
 #include "server/server.h"
@@ -39,7 +40,7 @@ static void expect_encode_error(const char *body, int status, const char *frag)
 	       e.message);
 	CHECKF(strstr(e.message, frag) != NULL, "%s: message '%s' lacks '%s'", body, e.message,
 	       frag);
-	CHECK_STREQ(e.code, status == 500 ? "INTERNAL" : "INVALID_INPUT");
+	CHECK_STREQ(e.code, status == 500 ? "INTERNAL_ERROR" : "INVALID_INPUT");
 	CHECK(r.doc == NULL && r.texts == NULL);
 }
 
@@ -240,6 +241,30 @@ static void test_encode_parse_ok(void)
 	CHECK_EQ_INT(r.outputs, ENGINE_OUTPUT_SPARSE | ENGINE_OUTPUT_MULTIVECTOR);
 	json_encode_request_free(&r);
 
+	/* SIE's precedence: options.output_types over params; params.output_dtype and
+	 * params.instruction over options; options.is_query over params.is_query; a template
+	 * stands for an instruction when none is given. */
+	const char *sie =
+	    "{\"items\":[{\"text\":\"a\"}],\"params\":{\"output_types\":[\"dense\"],"
+	    "\"output_dtype\":\"int8\",\"is_query\":false,\"options\":{"
+	    "\"output_types\":[\"sparse\"],\"output_dtype\":\"binary\","
+	    "\"is_query\":true,\"normalize\":false,\"profile\":\"default\","
+	    "\"query_template\":\"query: {text}\",\"doc_template\":\"passage: {text}\"}}}";
+	CHECK(json_encode_request_parse(sie, strlen(sie), &lim, &e, &r) == SY_OK);
+	CHECK_EQ_INT(r.outputs, ENGINE_OUTPUT_SPARSE);
+	CHECK_EQ_INT(r.output_dtype, OUTPUT_DTYPE_INT8);
+	CHECK(r.is_query && r.normalize == 0);
+	CHECK_STREQ(r.instruction, "query: ");
+	json_encode_request_free(&r);
+	const char *sie2 = "{\"items\":[{\"text\":\"a\"}],\"params\":{\"instruction\":\"mine\","
+	                   "\"options\":{\"output_dtype\":\"uint8\",\"instruction\":\"theirs\","
+	                   "\"doc_template\":\"passage: {text}\"}}}";
+	CHECK(json_encode_request_parse(sie2, strlen(sie2), &lim, &e, &r) == SY_OK);
+	CHECK_EQ_INT(r.output_dtype, OUTPUT_DTYPE_UINT8);
+	CHECK(!r.is_query);
+	CHECK_STREQ(r.instruction, "mine");
+	json_encode_request_free(&r);
+
 	/* At the limits exactly: 4 items, 10 characters (multi-byte counted once). */
 	const char *edge = "{\"items\":[{\"text\":\"ééééééééé\\u00e9\"},{\"text\":\"a\"},"
 	                   "{\"text\":\"b\"},{\"text\":\"c\"}]}";
@@ -291,10 +316,17 @@ static void test_encode_parse_errors(void)
 	                    "params.is_query: expected boolean");
 	expect_encode_error("{\"items\":[{\"text\":\"a\"}],\"params\":{\"instruction\":1}}", 400,
 	                    "params.instruction: expected string");
-	expect_encode_error("{\"items\":[{\"text\":\"a\"}],\"params\":{\"output_dtype\":\"int8\"}}",
-	                    400, "params.output_dtype: int8 is not supported yet");
 	expect_encode_error("{\"items\":[{\"text\":\"a\"}],\"params\":{\"output_dtype\":\"f64\"}}",
-	                    400, "params.output_dtype: unknown dtype");
+	                    400, "params.output_dtype: expected one of float32");
+	expect_encode_error("{\"items\":[{\"text\":\"a\"}],\"params\":{\"options\":{\"pooling\":"
+	                    "\"cls\"}}}",
+	                    400, "params.options.pooling: option not supported");
+	expect_encode_error("{\"items\":[{\"text\":\"a\"}],\"params\":{\"options\":{\"profile\":"
+	                    "\"fast\"}}}",
+	                    400, "params.options.profile: unknown profile");
+	expect_encode_error("{\"items\":[{\"text\":\"a\"}],\"params\":{\"options\":{"
+	                    "\"query_template\":\"{text} end\"}}}",
+	                    400, "params.options.query_template");
 	/* Deep nesting is refused by the parser rather than overflowing the stack. */
 	char deep[4003];
 	memset(deep, '[', 2000);
@@ -362,7 +394,7 @@ static void test_model_info_json(void)
 	m.idle_s = -1;
 	snprintf(m.error, sizeof m.error, "config.json: missing");
 	struct sbuf b = {0};
-	json_model_info_write(&b, &m);
+	json_model_info_write(&b, &m, false);
 	cJSON *j = cJSON_Parse(b.data);
 	CHECKF(j != NULL, "not JSON: %s", b.data);
 	if (j) {
@@ -396,8 +428,8 @@ static void test_errors(void)
 	    {SY_ERR_INVALID_ARG, false, 400, "INVALID_INPUT", 0},
 	    {SY_ERR_UNSUPPORTED, false, 400, "INVALID_INPUT", 0},
 	    {SY_ERR_LIMIT, false, 422, "INVALID_INPUT", 0},
-	    {SY_ERR_INTERNAL, false, 500, "INTERNAL", 0},
-	    {SY_ERR_NOMEM, false, 500, "INTERNAL", 0},
+	    {SY_ERR_INTERNAL, false, 500, "INTERNAL_ERROR", 0},
+	    {SY_ERR_NOMEM, false, 500, "INTERNAL_ERROR", 0},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct sy_error err = {0};

@@ -15,7 +15,7 @@ void router_chat(struct router *r, const char *body, size_t len, const char *api
 	memset(o, 0, sizeof *o);
 	struct chat_run *run = calloc(1, sizeof *run);
 	if (!run) {
-		chat_error_set(o, 500, "INTERNAL", "out of memory");
+		chat_error_set(o, 500, "INTERNAL_ERROR", "out of memory");
 		return;
 	}
 	o->priv = run;

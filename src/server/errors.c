@@ -52,7 +52,7 @@ void api_error_from_engine(struct api_error *e, const struct sy_error *err, bool
 		break;
 	case SY_ERR_TIMEOUT: api_error_set(e, 504, "TIMEOUT", "%s", msg); break;
 	case SY_ERR_DEAD_LETTER: api_error_set(e, 502, "DEAD_LETTER", "%s", msg); break;
-	default: api_error_set(e, 500, "INTERNAL", "%s", msg); break;
+	default: api_error_set(e, 500, "INTERNAL_ERROR", "%s", msg); break;
 	}
 }
 

@@ -6,7 +6,7 @@
  * routes fill one of these; http.c turns it into {"error":{"code","message"}} (DESIGN.md
  * section 3). Codes used: INVALID_INPUT (400/413/422), MODEL_NOT_FOUND (404), MODEL_LOADING
  * (503), MODEL_LOAD_FAILED (502), QUEUE_FULL (503), UNAUTHORIZED (401), NOT_FOUND (404, unknown
- * route), METHOD_NOT_ALLOWED (405), SHUTTING_DOWN (503, draining), INTERNAL (500). */
+ * route), METHOD_NOT_ALLOWED (405), SHUTTING_DOWN (503, draining), INTERNAL_ERROR (500; SIE's name). */
 #ifndef SY_SERVER_ERRORS_H
 #define SY_SERVER_ERRORS_H
 

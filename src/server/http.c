@@ -29,7 +29,9 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "server/msgpack_codec.h"
 #include "server/server_internal.h"
+#include "switchyard.h"
 
 /* Bytes of an over-limit chunked body read and dropped before the connection is closed. */
 #define BODY_DISCARD_MAX ((size_t)16 << 20)
@@ -78,6 +80,9 @@ struct conn_request {
 	size_t held; /* body bytes charged to server.body_bytes */
 	struct response early; /* an answer decided before the body was read */
 	bool has_early;
+	bool msgpack_in; /* the body is msgpack (Content-Type) */
+	bool msgpack_out; /* the answer goes out as msgpack (Accept, or the body's format) */
+	char *json_body; /* a msgpack body as JSON text (malloc'd), what the route reads */
 };
 
 struct server_limits server_default_limits(void)
@@ -121,6 +126,18 @@ static enum MHD_Result response_send(struct conn_request *cr, struct response *r
 	}
 	if (rs->status == 0)
 		rs->status = 500;
+	/* The SIE wire: a JSON answer goes out as msgpack when the client asked for it. */
+	const bool json = !rs->content_type || !strcmp(rs->content_type, "application/json");
+	if (cr->msgpack_out && json && !rs->stream_read && rs->body.len && !rs->body.oom) {
+		struct sbuf mp = {0};
+		if (msgpack_from_json_text(rs->body.data, rs->body.len, &mp) == SY_OK) {
+			sbuf_free(&rs->body);
+			rs->body = mp;
+			rs->content_type = "application/msgpack";
+		} else {
+			sbuf_free(&mp);
+		}
+	}
 	size_t len = 0;
 	char *data = NULL;
 	if (rs->body.oom) {
@@ -141,8 +158,10 @@ static enum MHD_Result response_send(struct conn_request *cr, struct response *r
 		r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	else if (rs->status == 500)
 		r = MHD_create_response_from_buffer(
-		    strlen("{\"error\":{\"code\":\"INTERNAL\",\"message\":\"out of memory\"}}"),
-		    (void *)"{\"error\":{\"code\":\"INTERNAL\",\"message\":\"out of memory\"}}",
+		    strlen(
+		        "{\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"out of memory\"}}"),
+		    (void *)"{\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"out of "
+		            "memory\"}}",
 		    MHD_RESPMEM_PERSISTENT);
 	else
 		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -154,6 +173,7 @@ static enum MHD_Result response_send(struct conn_request *cr, struct response *r
 	                        rs->content_type ? rs->content_type : "application/json");
 	MHD_add_response_header(r, "X-Request-ID", rq->request_id);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-SIE-Server-Version", SY_VERSION_STRING);
 	for (int i = 0; i < rs->n_headers; i++)
 		MHD_add_response_header(r, rs->headers[i].name, rs->headers[i].value);
 	if (atomic_load(&s->draining))
@@ -532,6 +552,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		    !s->auth || auth_check(s->auth, MHD_lookup_connection_value(
 		                                        conn, MHD_HEADER_KIND, "Authorization")) ==
 		                    AUTH_LEVEL_ADMIN;
+		cr->msgpack_in = msgpack_content_type(
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"));
+		cr->msgpack_out = msgpack_answer_wanted(
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept"), cr->msgpack_in);
 		enum http_method allowed;
 		cr->kind = route_resolve(url, &allowed, &cr->tail, &cr->rq.route);
 		request_precheck(s, cr, allowed);
@@ -594,13 +618,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		                   "body: more than %zu bytes (the limit)",
 		                   s->limits.max_body_bytes);
 	} else if (cr->body.oom) {
-		response_error_set(&rs, 500, "INTERNAL", "out of memory reading the body");
+		response_error_set(&rs, 500, "INTERNAL_ERROR", "out of memory reading the body");
 	} else {
 		if (cr->body.data) {
 			cr->rq.body = cr->body.data;
 			cr->rq.body_len = cr->body.len;
 		}
-		route_dispatch(cr, &rs);
+		struct api_error ae;
+		if (cr->msgpack_in && cr->rq.method == HTTP_METHOD_POST &&
+		    msgpack_to_json_text(cr->rq.body, cr->rq.body_len, &ae, &cr->json_body,
+		                         &cr->rq.body_len) != SY_OK) {
+			response_error(&rs, &ae);
+		} else {
+			if (cr->json_body)
+				cr->rq.body = cr->json_body;
+			route_dispatch(cr, &rs);
+		}
 	}
 	enum MHD_Result r = response_send(cr, &rs);
 	response_free(&rs);
@@ -618,6 +651,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&s->body_bytes, cr->held);
 	sbuf_free(&cr->body);
 	response_free(&cr->early);
+	free(cr->json_body);
 	free(cr->tail);
 	free(cr);
 	atomic_fetch_sub(&s->inflight, 1);

@@ -2,6 +2,8 @@
  * response writing into an sbuf. */
 #include "server/json_codec.h"
 
+#include "server/quantize.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -157,29 +159,111 @@ static enum sy_status parse_encode_params(const cJSON *p, const struct server_li
 	    get_bool(p, "is_query", "params.", err, &is_query) != SY_OK)
 		return SY_ERR_INVALID_ARG;
 	r->truncate = truncate;
-	r->is_query = is_query;
 	const cJSON *ins = cJSON_GetObjectItemCaseSensitive(p, "instruction");
 	if (ins && !cJSON_IsNull(ins)) {
 		if (!cJSON_IsString(ins))
 			return api_error_set(err, 400, "INVALID_INPUT",
 			                     "params.instruction: expected string, got %s",
 			                     json_type_name(ins));
-		if (check_prefix("params.instruction", ins->valuestring, strlen(ins->valuestring),
-		                 lim, err) != SY_OK)
-			return SY_ERR_INVALID_ARG;
 		r->instruction = ins->valuestring;
 	}
-	/* params.dimensions, or SIE's params.options.dimensions */
 	const cJSON *dm = cJSON_GetObjectItemCaseSensitive(p, "dimensions");
+	const cJSON *dt = cJSON_GetObjectItemCaseSensitive(p, "output_dtype");
+	/* SIE's params.options, merged over the (only, "default") profile. Precedence as SIE's
+	 * encode route: output_types from options over params; output_dtype, instruction and
+	 * dimensions from params over options; is_query and normalize from options over the
+	 * older top-level params. */
 	const cJSON *popts = cJSON_GetObjectItemCaseSensitive(p, "options");
-	if ((!dm || cJSON_IsNull(dm)) && cJSON_IsObject(popts))
-		dm = cJSON_GetObjectItemCaseSensitive(popts, "dimensions");
+	const char *query_template = NULL, *doc_template = NULL;
+	if (popts && !cJSON_IsNull(popts)) {
+		if (!cJSON_IsObject(popts))
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "params.options: expected object, got %s",
+			                     json_type_name(popts));
+		for (const cJSON *k = popts->child; k; k = k->next) {
+			const char *key = k->string;
+			if (cJSON_IsNull(k))
+				continue;
+			if (!strcmp(key, "is_query") || !strcmp(key, "normalize")) {
+				int *dst = !strcmp(key, "is_query") ? &is_query : &r->normalize;
+				if (get_bool(popts, key, "params.options.", err, dst) != SY_OK)
+					return SY_ERR_INVALID_ARG;
+			} else if (!strcmp(key, "output_types")) {
+				if (parse_output_types(k, err, &r->outputs) != SY_OK)
+					return SY_ERR_INVALID_ARG;
+			} else if (!strcmp(key, "output_dtype")) {
+				if (!dt || cJSON_IsNull(dt))
+					dt = k;
+			} else if (!strcmp(key, "dimensions")) {
+				if (!dm || cJSON_IsNull(dm))
+					dm = k;
+			} else if (!strcmp(key, "instruction")) {
+				if (!cJSON_IsString(k))
+					return api_error_set(err, 400, "INVALID_INPUT",
+					                     "params.options.instruction: expected "
+					                     "string, got %s",
+					                     json_type_name(k));
+				if (!r->instruction)
+					r->instruction = k->valuestring;
+			} else if (!strcmp(key, "query_template") || !strcmp(key, "doc_template")) {
+				/* "PREFIX{text}": the prefix goes before each text, as an
+				 * instruction does; other shapes are refused, not half-applied. */
+				const char *t = cJSON_IsString(k) ? k->valuestring : NULL;
+				const char *at = t ? strstr(t, "{text}") : NULL;
+				if (!at || strcmp(at, "{text}") != 0)
+					return api_error_set(
+					    err, 400, "INVALID_INPUT",
+					    "params.options.%s: Switchyard takes "
+					    "templates of the form \"PREFIX{text}\" "
+					    "only",
+					    key);
+				*(key[0] == 'q' ? &query_template : &doc_template) = t;
+			} else if (!strcmp(key, "profile")) {
+				if (!cJSON_IsString(k) || strcmp(k->valuestring, "default") != 0)
+					return api_error_set(
+					    err, 400, "INVALID_INPUT",
+					    "params.options.profile: unknown profile; "
+					    "Switchyard models have only \"default\"");
+			} else {
+				return api_error_set(
+				    err, 400, "INVALID_INPUT",
+				    "params.options.%.64s: option not supported by "
+				    "Switchyard (encode takes is_query, normalize, "
+				    "instruction, output_types, output_dtype, "
+				    "dimensions, query_template, doc_template, "
+				    "profile)",
+				    key);
+			}
+		}
+	}
+	r->is_query = is_query;
+	if (!r->instruction && (is_query ? query_template : doc_template)) {
+		const char *t = is_query ? query_template : doc_template;
+		const size_t n = (size_t)(strstr(t, "{text}") - t);
+		if (n > 0) {
+			/* The prefix, cut in place: the template lives in the request's tree. */
+			((char *)t)[n] = '\0';
+			r->instruction = t;
+		}
+	}
+	if (r->instruction && check_prefix("params.instruction", r->instruction,
+	                                   strlen(r->instruction), lim, err) != SY_OK)
+		return SY_ERR_INVALID_ARG;
 	if (dm && !cJSON_IsNull(dm)) {
 		if (!cJSON_IsNumber(dm) || !(dm->valuedouble >= 1 && dm->valuedouble <= 1e6) ||
 		    floor(dm->valuedouble) != dm->valuedouble)
 			return api_error_set(err, 400, "INVALID_INPUT",
 			                     "params.dimensions: expected a positive integer");
 		r->dimensions = (int)dm->valuedouble;
+	}
+	if (dt && !cJSON_IsNull(dt)) {
+		const int d = cJSON_IsString(dt) ? output_dtype_parse(dt->valuestring) : -1;
+		if (d < 0)
+			return api_error_set(
+			    err, 400, "INVALID_INPUT",
+			    "params.output_dtype: expected one of float32, float16, "
+			    "int8, uint8, binary, ubinary");
+		r->output_dtype = d;
 	}
 	const cJSON *tk = cJSON_GetObjectItemCaseSensitive(p, "sparse_top_k");
 	if (tk && !cJSON_IsNull(tk)) {
@@ -200,23 +284,6 @@ static enum sy_status parse_encode_params(const cJSON *p, const struct server_li
 	if (get_bool(p, "return_tokens", "params.", err, &rt) != SY_OK)
 		return SY_ERR_INVALID_ARG;
 	r->return_tokens = rt;
-	const cJSON *dt = cJSON_GetObjectItemCaseSensitive(p, "output_dtype");
-	if (dt && !cJSON_IsNull(dt)) {
-		if (!cJSON_IsString(dt))
-			return api_error_set(err, 400, "INVALID_INPUT",
-			                     "params.output_dtype: expected string, got %s",
-			                     json_type_name(dt));
-		const char *s = dt->valuestring;
-		if (!strcmp(s, "float16") || !strcmp(s, "int8") || !strcmp(s, "binary"))
-			return api_error_set(err, 400, "INVALID_INPUT",
-			                     "params.output_dtype: %s is not supported yet; only "
-			                     "float32 is",
-			                     s);
-		if (strcmp(s, "float32") != 0)
-			return api_error_set(
-			    err, 400, "INVALID_INPUT",
-			    "params.output_dtype: unknown dtype; expected float32");
-	}
 	return SY_OK;
 }
 
@@ -250,7 +317,7 @@ static enum sy_status parse_extract_params(const cJSON *p, struct api_error *err
 			                     "params.labels: expected 1 to 256 labels, got %d", n);
 		r->labels = calloc((size_t)n, sizeof *r->labels);
 		if (!r->labels)
-			return api_error_set(err, 500, "INTERNAL", "out of memory");
+			return api_error_set(err, 500, "INTERNAL_ERROR", "out of memory");
 		int i = 0;
 		for (const cJSON *t = l->child; t; t = t->next, i++) {
 			size_t bad;
@@ -288,7 +355,48 @@ static enum sy_status parse_extract_params(const cJSON *p, struct api_error *err
 			                     "\"average\" or \"max\"");
 		r->aggregation = a;
 	}
-	static const char *const known[] = {"labels", "threshold", "aggregation"};
+	/* SIE's params.options of GLiNER: threshold (over params.threshold); flat_ner and
+	 * multi_label as Switchyard decodes (flat, one label per span), other values refused. */
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(p, "options");
+	if (o && !cJSON_IsNull(o)) {
+		if (!cJSON_IsObject(o))
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "params.options: expected object, got %s",
+			                     json_type_name(o));
+		for (const cJSON *k = o->child; k; k = k->next) {
+			if (cJSON_IsNull(k))
+				continue;
+			if (!strcmp(k->string, "threshold")) {
+				if (!cJSON_IsNumber(k) ||
+				    !(k->valuedouble >= 0 && k->valuedouble <= 1))
+					return api_error_set(err, 400, "INVALID_INPUT",
+					                     "params.options.threshold: expected a "
+					                     "number from 0 to 1");
+				r->threshold = k->valuedouble;
+				r->has_threshold = true;
+			} else if (!strcmp(k->string, "flat_ner") ||
+			           !strcmp(k->string, "multi_label")) {
+				const bool want = !strcmp(k->string, "flat_ner");
+				if (!cJSON_IsBool(k) || (bool)cJSON_IsTrue(k) != want)
+					return api_error_set(
+					    err, 400, "INVALID_INPUT",
+					    "params.options.%s: only %s is supported "
+					    "(flat decoding, one label per span)",
+					    k->string, want ? "true" : "false");
+			} else if (!strcmp(k->string, "profile") && cJSON_IsString(k) &&
+			           !strcmp(k->valuestring, "default")) {
+				continue;
+			} else {
+				return api_error_set(
+				    err, 400, "INVALID_INPUT",
+				    "params.options.%.64s: option not supported by "
+				    "Switchyard (extract takes threshold, flat_ner, "
+				    "multi_label, profile)",
+				    k->string);
+			}
+		}
+	}
+	static const char *const known[] = {"labels", "threshold", "aggregation", "options"};
 	for (const cJSON *k = p->child; k; k = k->next) {
 		bool ok = false;
 		for (size_t i = 0; i < sizeof known / sizeof *known; i++)
@@ -297,7 +405,7 @@ static enum sy_status parse_extract_params(const cJSON *p, struct api_error *err
 			return api_error_set(
 			    err, 400, "INVALID_INPUT",
 			    "params.%.64s: unknown parameter; extract takes labels, "
-			    "threshold and aggregation",
+			    "threshold, aggregation and options",
 			    k->string);
 	}
 	return SY_OK;
@@ -357,7 +465,7 @@ static enum sy_status parse_items_request(const char *body, size_t len,
 	             : parse_encode_params(params, lim, err, out)) != SY_OK)
 		goto fail;
 	if (encode_request_alloc(n, out) != SY_OK) {
-		api_error_set(err, 500, "INTERNAL", "out of memory");
+		api_error_set(err, 500, "INTERNAL_ERROR", "out of memory");
 		goto fail;
 	}
 	char field[64];
@@ -445,6 +553,15 @@ static enum sy_status pairs_query(const cJSON *q, bool object_ok, const struct s
 			return api_error_set(err, 400, "INVALID_INPUT",
 			                     "query.text: expected string, got %s",
 			                     json_type_name(t));
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(q, "id");
+		if (id && !cJSON_IsNull(id)) {
+			size_t bad;
+			if (!cJSON_IsString(id) ||
+			    json_utf8_count(id->valuestring, strlen(id->valuestring), &bad) < 0)
+				return api_error_set(err, 400, "INVALID_INPUT",
+				                     "query.id: expected a UTF-8 string");
+			out->query_id = id->valuestring;
+		}
 		q = t;
 	} else if (!cJSON_IsString(q)) {
 		return api_error_set(err, 400, "INVALID_INPUT", "query: expected %s, got %s",
@@ -478,7 +595,7 @@ static enum sy_status pairs_items(const cJSON *arr, const char *name, bool strin
 	out->texts = calloc((size_t)n, sizeof *out->texts);
 	out->lens = calloc((size_t)n, sizeof *out->lens);
 	if (!out->ids || !out->texts || !out->lens)
-		return api_error_set(err, 500, "INTERNAL", "out of memory");
+		return api_error_set(err, 500, "INTERNAL_ERROR", "out of memory");
 	char field[64];
 	int i = 0;
 	for (const cJSON *it = arr->child; it; it = it->next, i++) {
@@ -524,8 +641,8 @@ static enum sy_status pairs_items(const cJSON *arr, const char *name, bool strin
 }
 
 /* options: {"score_mode": "dense" | "sparse" | "colbert" | "hybrid",
- *           "score_weights": [w_dense, w_sparse, w_colbert]} (BGE-M3); other keys are left
- * alone. */
+ *           "score_weights": [w_dense, w_sparse, w_colbert]} (BGE-M3), and SIE's profile
+ * "default"; any other option is refused by name rather than ignored. */
 static enum sy_status pairs_options(const cJSON *o, struct api_error *err,
                                     struct pairs_request *out)
 {
@@ -534,6 +651,17 @@ static enum sy_status pairs_options(const cJSON *o, struct api_error *err,
 	if (!cJSON_IsObject(o))
 		return api_error_set(err, 400, "INVALID_INPUT", "options: expected object, got %s",
 		                     json_type_name(o));
+	for (const cJSON *k = o->child; k; k = k->next) {
+		const bool profile = !strcmp(k->string, "profile") && cJSON_IsString(k) &&
+		                     !strcmp(k->valuestring, "default");
+		if (!profile && !cJSON_IsNull(k) && strcmp(k->string, "score_mode") != 0 &&
+		    strcmp(k->string, "score_weights") != 0)
+			return api_error_set(
+			    err, 400, "INVALID_INPUT",
+			    "options.%.64s: option not supported by Switchyard (score "
+			    "takes score_mode, score_weights, profile)",
+			    k->string);
+	}
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "score_mode");
 	if (m && !cJSON_IsNull(m)) {
 		const int mode = cJSON_IsString(m) ? model_score_mode_parse(m->valuestring) : -1;
@@ -733,7 +861,7 @@ enum sy_status json_embeddings_request_parse(const char *body, size_t len,
 	out->texts = calloc((size_t)n, sizeof *out->texts);
 	out->lens = calloc((size_t)n, sizeof *out->lens);
 	if (!out->texts || !out->lens) {
-		api_error_set(err, 500, "INTERNAL", "out of memory");
+		api_error_set(err, 500, "INTERNAL_ERROR", "out of memory");
 		goto fail;
 	}
 	char field[64];
@@ -782,19 +910,84 @@ void json_embeddings_request_free(struct embeddings_request *r)
 
 /* ---- answers ---- */
 
-void json_timing_write(struct sbuf *b, const struct engine_result *res, double total_ms)
+void json_timing_write(struct sbuf *b, const struct engine_result *res, double total_ms,
+                       double postprocessing_ms)
 {
-	/* tokenization_ms is SIE's name; tokenize_ms, the name before it, stays one release. */
+	/* SIE's TimingInfo; tokenize_ms, the name before tokenization_ms, stays one release. */
 	sbuf_printf(b,
-	            ",\"timing\":{\"queue_ms\":%.3f,\"tokenization_ms\":%.3f,"
-	            "\"tokenize_ms\":%.3f,\"inference_ms\":%.3f,\"total_ms\":%.3f}",
-	            res->queue_ms, res->tokenization_ms, res->tokenization_ms, res->inference_ms,
-	            total_ms);
+	            ",\"timing\":{\"total_ms\":%.3f,\"queue_ms\":%.3f,\"tokenization_ms\":%.3f,"
+	            "\"inference_ms\":%.3f,\"postprocessing_ms\":%.3f,\"tokenize_ms\":%.3f}",
+	            total_ms, res->queue_ms, res->tokenization_ms, res->inference_ms,
+	            postprocessing_ms, res->tokenization_ms);
 }
 
 /* ---- models ---- */
 
-void json_model_info_write(struct sbuf *b, const struct engine_model_info *m)
+/* The model's outputs as SIE names them: its encode outputs, "score" for scoring models and
+ * "entities" for extractors. */
+static void outputs_write(struct sbuf *b, const struct engine_model_info *m, bool with_dims)
+{
+	int k = 0;
+	sbuf_putc(b, with_dims ? '{' : '[');
+	for (unsigned bit = 1; bit <= MODEL_OUTPUTS_ALL; bit <<= 1) {
+		if (!(m->outputs & bit))
+			continue;
+		sbuf_printf(b, "%s\"%s\"", k++ ? "," : "", model_output_name(bit));
+		if (with_dims)
+			sbuf_printf(b, ":%d", m->dims);
+	}
+	if (!with_dims) {
+		if (m->tasks & ENGINE_TASK_SCORE)
+			sbuf_puts(b, k++ ? ",\"score\"" : "\"score\"");
+		if (m->tasks & ENGINE_TASK_EXTRACT)
+			sbuf_puts(b, k++ ? ",\"entities\"" : "\"entities\"");
+		if (!m->tasks && !m->outputs)
+			sbuf_puts(b, "\"dense\""); /* not loaded yet: what an encoder gives */
+	}
+	sbuf_putc(b, with_dims ? '}' : ']');
+}
+
+/* SIE's fields that do not clash with ours: name, inputs, loaded, max_sequence_length,
+ * profiles (each after a comma). */
+static void sie_fields_write(struct sbuf *b, const struct engine_model_info *m)
+{
+	sbuf_puts(b, ",\"name\":");
+	json_write_str(b, m->id, -1);
+	sbuf_printf(b, ",\"inputs\":[\"text\"],\"loaded\":%s",
+	            m->state == ENGINE_MODEL_LOADED ? "true" : "false");
+	if (m->max_tokens > 0)
+		sbuf_printf(b, ",\"max_sequence_length\":%d", m->max_tokens);
+	else
+		sbuf_puts(b, ",\"max_sequence_length\":null");
+	sbuf_puts(b, ",\"profiles\":{\"default\":{\"is_default\":true}}");
+}
+
+void json_model_info_write_sie(struct sbuf *b, const struct engine_model_info *m)
+{
+	sbuf_puts(b, "{\"name\":");
+	json_write_str(b, m->id, -1);
+	sbuf_puts(b, ",\"inputs\":[\"text\"],\"outputs\":");
+	outputs_write(b, m, false);
+	sbuf_puts(b, ",\"dims\":");
+	outputs_write(b, m, true);
+	sbuf_printf(
+	    b, ",\"loaded\":%s,\"state\":", m->state == ENGINE_MODEL_LOADED ? "true" : "false");
+	json_write_str(b, engine_model_state_str(m->state), -1);
+	if (m->state == ENGINE_MODEL_FAILED) {
+		sbuf_puts(b, ",\"last_error\":{\"code\":\"LOAD_FAILED\",\"message\":");
+		json_write_str(b, m->error, -1);
+		sbuf_printf(b, ",\"attempts\":%ld,\"permanent\":false}", m->n_load_failures);
+	} else {
+		sbuf_puts(b, ",\"last_error\":null");
+	}
+	if (m->max_tokens > 0)
+		sbuf_printf(b, ",\"max_sequence_length\":%d", m->max_tokens);
+	else
+		sbuf_puts(b, ",\"max_sequence_length\":null");
+	sbuf_puts(b, ",\"profiles\":{\"default\":{\"is_default\":true}}}");
+}
+
+void json_model_info_write(struct sbuf *b, const struct engine_model_info *m, bool sie)
 {
 	sbuf_puts(b, "{\"id\":");
 	json_write_str(b, m->id, -1);
@@ -814,13 +1007,12 @@ void json_model_info_write(struct sbuf *b, const struct engine_model_info *m)
 	sbuf_puts(b, "],\"arch\":");
 	json_write_str(b, m->arch, -1);
 	sbuf_printf(b, ",\"precision\":\"%s\"", linear_precision_name(m->precision));
-	if (m->outputs)
-		sbuf_printf(b, ",\"outputs\":[\"%s\"]",
-		            m->outputs == ENGINE_OUTPUT_SPARSE        ? "sparse"
-		            : m->outputs == ENGINE_OUTPUT_MULTIVECTOR ? "multivector"
-		                                                      : "dense");
-	else if (m->tasks & ENGINE_TASK_EXTRACT)
-		sbuf_puts(b, ",\"outputs\":[\"entities\"]");
+	if (m->outputs || (m->tasks & ENGINE_TASK_EXTRACT)) {
+		sbuf_puts(b, ",\"outputs\":");
+		const struct engine_model_info only = {.outputs = m->outputs,
+		                                       .tasks = m->tasks & ENGINE_TASK_EXTRACT};
+		outputs_write(b, &only, false);
+	}
 	if (m->labels[0]) {
 		sbuf_puts(b, ",\"labels\":[");
 		for (const char *l = m->labels; *l;) {
@@ -847,5 +1039,7 @@ void json_model_info_write(struct sbuf *b, const struct engine_model_info *m)
 		sbuf_puts(b, ",\"error\":");
 		json_write_str(b, m->error, -1);
 	}
+	if (sie)
+		sie_fields_write(b, m);
 	sbuf_putc(b, '}');
 }

@@ -38,6 +38,7 @@ struct encode_request {
 	double sparse_threshold; /* sparse output: keep weights above this (default 0) */
 	bool return_tokens; /* sparse output: the vocabulary piece of each index */
 	int dimensions; /* params.dimensions: Matryoshka size, 0 = the model's */
+	int output_dtype; /* enum output_dtype (server/quantize.h), float32 by default */
 	/* extract */
 	const char **labels; /* [n_labels] or NULL */
 	int n_labels;
@@ -92,6 +93,7 @@ struct pairs_request {
 	struct score_params score; /* options.score_mode, options.score_weights (BGE-M3) */
 	const char *instruction; /* "instruction": the task for models that read one (LLM
 	                            rerankers, ColBERT), or NULL */
+	const char *query_id; /* score: query.id, echoed as query_id; NULL when absent */
 	bool has_score; /* either was given */
 };
 
@@ -105,10 +107,15 @@ void json_pairs_request_free(struct pairs_request *r);
 
 /* ---- models ---- */
 
-/* One model object of GET /v1/models (DESIGN.md section 10). */
-void json_model_info_write(struct sbuf *b, const struct engine_model_info *m);
+/* One model object of GET /v1/models (DESIGN.md section 10), with SIE's fields (name, inputs,
+ * loaded, max_sequence_length, profiles) when sie is set. */
+void json_model_info_write(struct sbuf *b, const struct engine_model_info *m, bool sie);
+/* One entry of SIE's `models` list: {name, inputs, outputs, dims:{output: n}, loaded, state,
+ * max_sequence_length, profiles}. */
+void json_model_info_write_sie(struct sbuf *b, const struct engine_model_info *m);
 
 /* ,"timing":{...} of an engine result (the caller writes the braces around). */
-void json_timing_write(struct sbuf *b, const struct engine_result *res, double total_ms);
+void json_timing_write(struct sbuf *b, const struct engine_result *res, double total_ms,
+                       double postprocessing_ms);
 
 #endif

@@ -55,3 +55,11 @@ void response_timing_headers(struct response *rs, double queue_ms, double infere
 	response_header_add(rs, "X-Inference-Time", "%.3f", inference_ms);
 	response_header_add(rs, "X-Total-Time", "%.3f", total_ms);
 }
+
+void response_sie_timing_headers(struct response *rs, double tokenization_ms,
+                                 double postprocessing_ms)
+{
+	response_header_add(rs, "X-Tokenization-Time", "%.3f", tokenization_ms);
+	if (postprocessing_ms > 0)
+		response_header_add(rs, "X-Postprocessing-Time", "%.3f", postprocessing_ms);
+}

@@ -107,7 +107,7 @@ void route_chat(struct request *rq, struct response *rs)
 	struct chat_stream *cs = calloc(1, sizeof *cs);
 	if (!cs) {
 		router_release(s->routers, ref);
-		response_error_set(rs, 500, "INTERNAL", "out of memory");
+		response_error_set(rs, 500, "INTERNAL_ERROR", "out of memory");
 		return;
 	}
 	cs->srv = s;

@@ -4,13 +4,18 @@
  * Both parse and validate the whole request first (limits, types, UTF-8), so a bad request
  * costs no engine work; then one dispatched encode request, whose items the engine batches
  * with those of concurrent requests. Encode answers dense, sparse (SPLADE) or multivector
- * (ColBERT: {token_dims, num_tokens, values} with the vectors back to back); extract answers
- * entities with character offsets (code points, as Python counts them) into each text. */
+ * (ColBERT: {token_dims, num_tokens, dtype, values} with the vectors back to back) in SIE's
+ * shapes, each vector in the output_dtype asked for (quantize.h: per row, so a multi-vector is
+ * quantised per token); extract answers entities with character offsets (code points, as
+ * Python counts them) into each text, and SIE's other result lists (empty here). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "server/json_codec.h"
+#include "server/msgpack_codec.h"
+#include "server/quantize.h"
 #include "text/tokenizer.h"
 #include "server/server_internal.h"
 
@@ -30,6 +35,54 @@ struct term {
 	float value;
 };
 
+/* The JSON array of one row of n floats in dtype d: numbers for float32 and float16 (rounded
+ * to half precision), integers for int8 and uint8, packed bytes (0..255) for binary. false when
+ * out of memory. */
+static bool write_row(struct sbuf *b, const float *v, int n, enum output_dtype d, bool brackets)
+{
+	if (brackets)
+		sbuf_putc(b, '[');
+	if (d == OUTPUT_DTYPE_FLOAT32 || d == OUTPUT_DTYPE_FLOAT16) {
+		for (int i = 0; i < n; i++) {
+			if (i)
+				sbuf_putc(b, ',');
+			json_write_float(b, d == OUTPUT_DTYPE_FLOAT16
+			                        ? msgpack_half_to_float(msgpack_float_to_half(v[i]))
+			                        : v[i]);
+		}
+	} else {
+		const int m = d == OUTPUT_DTYPE_INT8 || d == OUTPUT_DTYPE_UINT8 ? n : (n + 7) / 8;
+		uint8_t *q = malloc((size_t)(m > 0 ? m : 1));
+		if (!q)
+			return false;
+		if (d == OUTPUT_DTYPE_INT8)
+			quantize_int8(v, n, (int8_t *)q);
+		else if (d == OUTPUT_DTYPE_UINT8)
+			quantize_uint8(v, n, q);
+		else
+			quantize_packbits(v, n, q);
+		for (int i = 0; i < m; i++)
+			sbuf_printf(b, i ? ",%d" : "%d",
+			            d == OUTPUT_DTYPE_INT8 ? (int)(int8_t)q[i] : q[i]);
+		free(q);
+	}
+	if (brackets)
+		sbuf_putc(b, ']');
+	return true;
+}
+
+/* {"dims":n,"dtype":...,"values":[...]} of a dense vector; dims is the width before packing. */
+static bool write_dense(struct sbuf *b, const float *v, int n, enum output_dtype d)
+{
+	sbuf_printf(b, "{\"dims\":%d,\"dtype\":\"%s\",\"values\":", n, output_dtype_name(d));
+	if (d == OUTPUT_DTYPE_FLOAT32)
+		json_write_floats(b, v, n);
+	else if (!write_row(b, v, n, d, true))
+		return false;
+	sbuf_putc(b, '}');
+	return true;
+}
+
 static int by_value_desc(const void *a, const void *b)
 {
 	const struct term *x = a, *y = b;
@@ -47,7 +100,7 @@ static int by_index(const void *a, const void *b)
  * order): those above the threshold, the top_k largest when asked, in index order. terms is
  * reordered. */
 static void write_terms(struct request *rq, const char *model, const struct encode_request *req,
-                        struct term *terms, int n, struct sbuf *b)
+                        struct term *terms, int n, int dims, struct sbuf *b)
 {
 	int m = 0;
 	for (int i = 0; i < n; i++)
@@ -59,14 +112,22 @@ static void write_terms(struct request *rq, const char *model, const struct enco
 		n = req->sparse_top_k;
 		qsort(terms, (size_t)n, sizeof *terms, by_index);
 	}
-	sbuf_puts(b, "{\"indices\":[");
+	/* Sparse values stay float: float16 when asked, float32 for every other dtype (SIE). */
+	const bool half = req->output_dtype == OUTPUT_DTYPE_FLOAT16;
+	if (dims > 0)
+		sbuf_printf(b, "{\"dims\":%d", dims);
+	else
+		sbuf_puts(b, "{\"dims\":null");
+	sbuf_printf(b, ",\"dtype\":\"%s\",\"indices\":[", half ? "float16" : "float32");
 	for (int i = 0; i < n; i++)
 		sbuf_printf(b, i ? ",%d" : "%d", terms[i].index);
 	sbuf_puts(b, "],\"values\":[");
 	for (int i = 0; i < n; i++) {
 		if (i)
 			sbuf_putc(b, ',');
-		json_write_float(b, terms[i].value);
+		json_write_float(b,
+		                 half ? msgpack_half_to_float(msgpack_float_to_half(terms[i].value))
+		                      : terms[i].value);
 	}
 	sbuf_putc(b, ']');
 	if (req->return_tokens) {
@@ -94,14 +155,31 @@ static void write_sparse(struct request *rq, const char *model, const struct enc
 	for (int v = 0; v < dims; v++)
 		if (w[v] > 0)
 			terms[n++] = (struct term){v, w[v]};
-	write_terms(rq, model, req, terms, n, b);
+	write_terms(rq, model, req, terms, n, dims, b);
 }
 
-static void write_multivector(const struct model_item_result *r, struct sbuf *b)
+/* {token_dims, num_tokens, dtype, values}: the token vectors back to back, each quantised on
+ * its own as SIE quantises a multi-vector's rows. */
+static bool write_multivector(const struct model_item_result *r, enum output_dtype d,
+                              struct sbuf *b)
 {
-	sbuf_printf(b, "{\"token_dims\":%d,\"num_tokens\":%d,\"values\":", r->dims, r->n_vectors);
-	json_write_floats(b, r->vectors, r->n_vectors * r->dims);
+	sbuf_printf(b, "{\"token_dims\":%d,\"num_tokens\":%d,\"dtype\":\"%s\",\"values\":", r->dims,
+	            r->n_vectors, output_dtype_name(d));
+	if (d == OUTPUT_DTYPE_FLOAT32) {
+		json_write_floats(b, r->vectors, r->n_vectors * r->dims);
+	} else {
+		sbuf_putc(b, '[');
+		for (int t = 0; t < r->n_vectors; t++) {
+			if (t)
+				sbuf_putc(b, ',');
+			if (!write_row(b, r->vectors + (size_t)t * (size_t)r->dims, r->dims, d,
+			               false))
+				return false;
+		}
+		sbuf_putc(b, ']');
+	}
 	sbuf_putc(b, '}');
+	return true;
 }
 
 /* An item of a model that gave several outputs in one run (BGE-M3): each asked-for output under
@@ -110,9 +188,9 @@ static bool write_outputs(struct request *rq, const char *model, const struct en
                           const struct model_item_result *r, struct sbuf *b)
 {
 	if ((req->outputs & ENGINE_OUTPUT_DENSE) && r->dense) {
-		sbuf_printf(b, ",\"dense\":{\"dims\":%d,\"values\":", r->dense_dims);
-		json_write_floats(b, r->dense, r->dense_dims);
-		sbuf_putc(b, '}');
+		sbuf_puts(b, ",\"dense\":");
+		if (!write_dense(b, r->dense, r->dense_dims, req->output_dtype))
+			return false;
 	}
 	if (req->outputs & ENGINE_OUTPUT_SPARSE) {
 		struct term *terms =
@@ -122,12 +200,13 @@ static bool write_outputs(struct request *rq, const char *model, const struct en
 		for (int k = 0; k < r->n_sparse; k++)
 			terms[k] = (struct term){r->sparse_ids[k], r->sparse_weights[k]};
 		sbuf_puts(b, ",\"sparse\":");
-		write_terms(rq, model, req, terms, r->n_sparse, b);
+		write_terms(rq, model, req, terms, r->n_sparse, 0, b);
 		free(terms);
 	}
 	if ((req->outputs & ENGINE_OUTPUT_MULTIVECTOR) && r->vectors) {
 		sbuf_puts(b, ",\"multivector\":");
-		write_multivector(r, b);
+		if (!write_multivector(r, req->output_dtype, b))
+			return false;
 	}
 	return true;
 }
@@ -136,6 +215,7 @@ static void write_encode_response(struct request *rq, const char *model,
                                   const struct encode_request *req, const struct engine_result *res,
                                   struct response *rs)
 {
+	const uint64_t t0 = sy_now_ns(); /* postprocessing: quantising and writing the answer */
 	struct sbuf *b = &rs->body;
 	/* Several outputs per item: results per item carry each, and no flat array. */
 	const bool several = res->items && !res->dense && (req->outputs & (req->outputs - 1)) != 0;
@@ -143,7 +223,7 @@ static void write_encode_response(struct request *rq, const char *model,
 	const bool multi = !several && res->items != NULL;
 	struct term *terms = sparse ? malloc((size_t)res->dims * sizeof *terms) : NULL;
 	if (sparse && !terms) {
-		response_error_set(rs, 500, "INTERNAL", "out of memory");
+		response_error_set(rs, 500, "INTERNAL_ERROR", "out of memory");
 		return;
 	}
 	/* Rough size: ~13 bytes per float plus the ids; one reservation avoids regrowth. */
@@ -162,7 +242,7 @@ static void write_encode_response(struct request *rq, const char *model,
 			sbuf_printf(b, "\"item-%d\"", i);
 		if (several) {
 			if (!write_outputs(rq, model, req, &res->items[i], b)) {
-				response_error_set(rs, 500, "INTERNAL", "out of memory");
+				response_error_set(rs, 500, "INTERNAL_ERROR", "out of memory");
 				return;
 			}
 			sbuf_putc(b, '}');
@@ -175,22 +255,30 @@ static void write_encode_response(struct request *rq, const char *model,
 			sbuf_putc(b, '}');
 			continue;
 		}
+		bool ok;
 		if (multi) {
 			sbuf_puts(b, ",\"multivector\":");
-			write_multivector(&res->items[i], b);
-			sbuf_putc(b, '}');
-			continue;
+			ok = write_multivector(&res->items[i], req->output_dtype, b);
+		} else {
+			sbuf_puts(b, ",\"dense\":");
+			ok = write_dense(b, res->dense + (size_t)i * (size_t)res->dims, res->dims,
+			                 req->output_dtype);
 		}
-		sbuf_printf(b, ",\"dense\":{\"dims\":%d,\"values\":", res->dims);
-		json_write_floats(b, res->dense + (size_t)i * (size_t)res->dims, res->dims);
-		sbuf_puts(b, "}}");
+		if (!ok) {
+			free(terms);
+			response_error_set(rs, 500, "INTERNAL_ERROR", "out of memory");
+			return;
+		}
+		sbuf_putc(b, '}');
 	}
 	free(terms);
-	double total_ms = request_elapsed_ms(rq);
+	const double total_ms = request_elapsed_ms(rq);
+	const double post_ms = (double)(sy_now_ns() - t0) / 1e6;
 	sbuf_putc(b, ']');
-	json_timing_write(b, res, total_ms);
+	json_timing_write(b, res, total_ms, post_ms);
 	sbuf_putc(b, '}');
 	response_timing_headers(rs, res->queue_ms, res->inference_ms, total_ms);
+	response_sie_timing_headers(rs, res->tokenization_ms, post_ms);
 	rs->status = 200;
 }
 
@@ -249,14 +337,17 @@ static void write_extract_response(const char *model, const struct encode_reques
 			json_write_str(b, en->label, -1);
 			sbuf_puts(b, ",\"score\":");
 			json_write_float(b, en->score);
-			sbuf_printf(b, ",\"start\":%zu,\"end\":%zu}",
+			sbuf_printf(b, ",\"start\":%zu,\"end\":%zu,\"bbox\":null}",
 			            tokenizer_char_offset(text, en->start),
 			            tokenizer_char_offset(text, en->end));
 		}
-		sbuf_puts(b, "]}");
+		/* SIE's other results; no Switchyard model gives them yet. */
+		sbuf_puts(b, "],\"relations\":[],\"classifications\":[],\"objects\":[],"
+		             "\"data\":{}}");
 	}
 	sbuf_putc(b, ']');
-	json_timing_write(b, res, total_ms);
+	json_timing_write(b, res, total_ms, 0);
+	response_sie_timing_headers(rs, res->tokenization_ms, 0);
 	sbuf_putc(b, '}');
 	response_timing_headers(rs, res->queue_ms, res->inference_ms, total_ms);
 	rs->status = 200;

@@ -2,7 +2,9 @@
  *
  * The list keeps the shape of DESIGN.md section 10 ({"object":"list","data":[...]}, each model
  * with id, state, tasks and bytes) in catalogue order, plus the engine's counters and the
- * memory budget, which the status page and scripts use. */
+ * memory budget, which the status page and scripts use; beside it, SIE's `models` list of the
+ * same models. GET /v1/models/{id} answers our object with SIE's fields added (its `dims`
+ * stays our integer; the `models` list has SIE's per-output map). */
 #include <stdlib.h>
 
 #include "server/json_codec.h"
@@ -31,11 +33,12 @@ int server_models_snapshot(struct engine *e, struct engine_model_info **out)
 }
 
 /* What a caller sees of a model: load errors without server paths unless it may see them. */
-static void model_info_write(const struct request *rq, struct engine_model_info *m, struct sbuf *b)
+static void model_info_write(const struct request *rq, struct engine_model_info *m, bool sie,
+                             struct sbuf *b)
 {
 	if (!rq->admin_view)
 		text_redact_paths(m->error, sizeof m->error);
-	json_model_info_write(b, m);
+	json_model_info_write(b, m, sie);
 }
 
 void route_models_list(struct request *rq, struct response *rs)
@@ -49,7 +52,14 @@ void route_models_list(struct request *rq, struct response *rs)
 	for (int i = 0; i < n; i++) {
 		if (i)
 			sbuf_putc(b, ',');
-		model_info_write(rq, &models[i], b);
+		model_info_write(rq, &models[i], false, b);
+	}
+	/* SIE's list of the same models (its SDK's list_models reads this key). */
+	sbuf_puts(b, "],\"models\":[");
+	for (int i = 0; i < n; i++) {
+		if (i)
+			sbuf_putc(b, ',');
+		json_model_info_write_sie(b, &models[i]);
 	}
 	sbuf_printf(b, "],\"memory_budget\":%zu,\"memory_used\":%zu}", st.memory_budget,
 	            st.memory_used);
@@ -77,7 +87,7 @@ void route_model_get(struct request *rq, const char *id, struct response *rs)
 		response_error(rs, &ae);
 		return;
 	}
-	model_info_write(rq, &info, &rs->body);
+	model_info_write(rq, &info, true, &rs->body);
 	rs->status = 200;
 }
 
@@ -98,6 +108,6 @@ void route_model_load(struct request *rq, const char *id, bool load, struct resp
 		response_error(rs, &ae);
 		return;
 	}
-	model_info_write(rq, &info, &rs->body);
+	model_info_write(rq, &info, false, &rs->body);
 	rs->status = 200;
 }

@@ -38,7 +38,7 @@ static bool run_pairs(struct request *rq, const char *model, const struct pairs_
 	*order = malloc((size_t)res->n_items * sizeof **order);
 	if (!*order) {
 		engine_result_free(res);
-		response_error_set(rs, 500, "INTERNAL", "out of memory");
+		response_error_set(rs, 500, "INTERNAL_ERROR", "out of memory");
 		return false;
 	}
 	for (int i = 0; i < res->n_items; i++)
@@ -67,6 +67,10 @@ void route_score(struct request *rq, const char *model, struct response *rs)
 		struct sbuf *b = &rs->body;
 		sbuf_puts(b, "{\"model\":");
 		json_write_str(b, model, -1);
+		if (req.query_id) {
+			sbuf_puts(b, ",\"query_id\":");
+			json_write_str(b, req.query_id, -1);
+		}
 		sbuf_puts(b, ",\"scores\":[");
 		for (int r = 0; r < res.n_items; r++) {
 			const int i = order[r].index;
@@ -81,9 +85,10 @@ void route_score(struct request *rq, const char *model, struct response *rs)
 		}
 		double total = request_elapsed_ms(rq);
 		sbuf_putc(b, ']');
-		json_timing_write(b, &res, total);
+		json_timing_write(b, &res, total, 0);
 		sbuf_putc(b, '}');
 		response_timing_headers(rs, res.queue_ms, res.inference_ms, total);
+		response_sie_timing_headers(rs, res.tokenization_ms, 0);
 		rs->status = 200;
 		free(order);
 		engine_result_free(&res);

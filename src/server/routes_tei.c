@@ -135,7 +135,7 @@ static bool tei_texts(struct request *rq, struct tei_body *b, const char *name, 
 	b->texts = calloc((size_t)n, sizeof *b->texts);
 	b->lens = calloc((size_t)n, sizeof *b->lens);
 	if (!b->texts || !b->lens) {
-		response_error_set(rs, 500, "INTERNAL", "out of memory");
+		response_error_set(rs, 500, "INTERNAL_ERROR", "out of memory");
 		return false;
 	}
 	int i = 0;
@@ -421,7 +421,7 @@ void route_tei_rerank(struct request *rq, struct response *rs)
 	}
 	struct rank *order = malloc((size_t)res.n_items * sizeof *order);
 	if (!order) {
-		response_error_set(rs, 500, "INTERNAL", "out of memory");
+		response_error_set(rs, 500, "INTERNAL_ERROR", "out of memory");
 		engine_result_free(&res);
 		tei_body_free(&b);
 		return;
@@ -641,7 +641,7 @@ void route_tei_decode(struct request *rq, struct response *rs)
 	j.ids = malloc((size_t)(total > 0 ? total : 1) * sizeof *j.ids);
 	j.starts = calloc((size_t)n_seqs + 1, sizeof *j.starts);
 	if (!j.ids || !j.starts) {
-		response_error_set(rs, 500, "INTERNAL", "out of memory");
+		response_error_set(rs, 500, "INTERNAL_ERROR", "out of memory");
 		goto out;
 	}
 	int n_ids = 0;

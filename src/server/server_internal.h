@@ -101,6 +101,9 @@ double request_elapsed_ms(const struct request *rq);
 /* Adds X-Queue-Time, X-Inference-Time and X-Total-Time (milliseconds). */
 void response_timing_headers(struct response *rs, double queue_ms, double inference_ms,
                              double total_ms);
+/* SIE's other timing headers: X-Tokenization-Time, and X-Postprocessing-Time when > 0. */
+void response_sie_timing_headers(struct response *rs, double tokenization_ms,
+                                 double postprocessing_ms);
 
 /* The dispatch stage (dispatch.c), the only way a route's work reaches a model: resolves a
  * task-table name for the request's task (the answer then names the model in

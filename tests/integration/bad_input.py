@@ -68,12 +68,12 @@ def still_serving():
         fail(f"a normal encode after the case: {st} {data[:200]}")
 
 
-def case(name, method, path, body, statuses, code=None, frag=None):
+def case(name, method, path, body, statuses, code=None, frag=None, headers=None):
     global CASES
     if isinstance(body, str):
         body = body.encode()
     try:
-        st, data, dt = raw_request(method, path, body)
+        st, data, dt = raw_request(method, path, body, headers)
     except Exception as e:  # noqa: BLE001
         fail(f"{name}: no answer ({e})")
     if st not in statuses:
@@ -117,6 +117,32 @@ def main():
         case(f"{lit} literal", "POST", enc,
              '{"items":[{"text":"a"}],"params":{"normalize":%s}}' % lit, {400},
              "INVALID_INPUT")
+    # msgpack bodies (SIE's wire format), answered in JSON as Accept asks.
+    mp = {"Content-Type": "application/msgpack", "Accept": "application/json"}
+    for name, body, frag in [
+            ("empty msgpack", b"", "empty"),
+            ("reserved byte", b"\xc1", "malformed msgpack"),
+            ("truncated map", b"\x82\xa5items", "malformed msgpack"),
+            ("array of 2^32-1 declared", b"\x81\xa5items\xdd\xff\xff\xff\xff",
+             "container longer than the body"),
+            ("map of 2^32-1 declared", b"\xdf\xff\xff\xff\xff", "container longer"),
+            ("str of 4 GB declared", b"\xdb\xff\xff\xff\xff", "truncated"),
+            ("nested 40 deep", b"\x91" * 40 + b"\x01", "nested"),
+            ("trailing bytes", b"\x80\x80", "after the msgpack value"),
+            ("binary text", b"\x81\xa5items\x91\x81\xa4text\xc4\x01a", "binary"),
+            ("ext type", b"\x81\xa5items\xd4\x01\x02", "extension"),
+            ("integer key", b"\x81\x01\x02", "map keys"),
+            ("NUL in a string", b"\x81\xa5items\x91\x81\xa4text\xa3a\x00b", "NUL"),
+            ("numpy shape lies", b"\x81\xa1v\x84\xa2nd\xc3\xa4type\xa3<f4\xa5shape\x91\xce"
+             b"\x10\x00\x00\x00\xa4data\xc4\x04\x00\x00\x00\x00", "shape"),
+            ("a list, not a map", b"\x91\x01", "expected a JSON object"),
+            ("wrong type in msgpack", b"\x81\xa5items\x91\x81\xa4text\x07", "items[0].text")]:
+        case(f"msgpack: {name}", "POST", enc, body, {400}, "INVALID_INPUT", frag, mp)
+    case("msgpack: a good body", "POST", enc, b"\x81\xa5items\x91\x81\xa4text\xa2ok", {200},
+         headers=mp)
+    case("msgpack: unknown SIE option", "POST", enc,
+         b"\x82\xa5items\x91\x81\xa4text\xa1a\xa6params\x81\xa7options\x81\xa7pooling\xa3cls",
+         {400}, "INVALID_INPUT", "params.options.pooling", mp)
     # Wrong types and empty values.
     for body, frag in [('{"items":{"text":"a"}}', "items"),
                        ('{"items":[{"text":null}]}', "items[0].text"),

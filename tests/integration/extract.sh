@@ -50,6 +50,18 @@ assert r["items"][0]["id"] == "item-0"
 st, r = req("POST", "/v1/extract/ner", {"items": [{"text": texts[2]}], "params": {"threshold": 0.8}})
 assert st == 200 and all(e["score"] >= 0.8 for e in r["items"][0]["entities"])
 assert len(r["items"][0]["entities"]) == sum(1 for e in g[2]["entities"]["first"] if e["score"] >= 0.8)
+# SIE's shape: options.threshold (over params.threshold), the other result lists present and
+# empty, bbox on each entity; flat_ner false and unknown options are refused by name.
+st, r2 = req("POST", "/v1/extract/ner", {"items": [{"text": texts[2]}],
+                                          "params": {"threshold": 0.1, "options": {"threshold": 0.8, "flat_ner": True}}})
+assert st == 200 and r2["items"][0]["entities"] == r["items"][0]["entities"], r2
+it = r2["items"][0]
+assert (it["relations"], it["classifications"], it["objects"], it["data"]) == ([], [], [], {}), it
+assert all("bbox" in e for e in it["entities"])
+for opt, frag in (({"flat_ner": False}, "params.options.flat_ner"), ({"multi_label": True}, "params.options.multi_label"),
+                  ({"top_k": 3}, "params.options.top_k")):
+    st, e = req("POST", "/v1/extract/ner", {"items": [{"text": "a"}], "params": {"options": opt}})
+    assert st == 400 and frag in e["error"]["message"], (opt, st, e)
 # Concurrent requests are batched and each gets its own answer.
 res = {}
 def one(k):

@@ -25,6 +25,19 @@ def req(method, path, body=None):
     n += 1
     return r.status, out
 
+def sie_checks():
+    # SIE's score body: query.id echoed as query_id, default item ids, SIE's timing; options
+    # other than score_mode/score_weights/profile refused by name.
+    st, r = req("POST", "/v1/score/ce", {"query": {"id": "q7", "text": "what"},
+                                          "items": [{"text": "a"}, {"id": "x", "text": "b"}],
+                                          "options": {"profile": "default"}})
+    assert st == 200 and r["query_id"] == "q7", r
+    assert sorted(s["item_id"] for s in r["scores"]) == ["item-0", "x"], r
+    assert set(r["timing"]) >= {"total_ms", "queue_ms", "tokenization_ms", "inference_ms"}, r
+    st, e = req("POST", "/v1/score/ce", {"query": {"text": "q"}, "items": [{"text": "a"}],
+                                          "options": {"max_seq_length": 4}})
+    assert st == 400 and "options.max_seq_length" in e["error"]["message"], e
+
 def ok():
     st, body = req("GET", "/healthz")
     assert st == 200
@@ -39,7 +52,7 @@ for model, name in (("ce", "bert-ce-tiny"), ("org/xlmr-ce", "xlmr-ce-tiny")):
         items = [{"id": f"d{j}", "text": p["document"]} for j, p in enumerate(ps)]
         st, r = req("POST", f"/v1/score/{model}", {"query": {"text": q}, "items": items})
         assert st == 200, (st, r)
-        assert r["model"] == model
+        assert r["model"] == model and "query_id" not in r
         got = {s["item_id"]: s for s in r["scores"]}
         assert [s["rank"] for s in r["scores"]] == list(range(len(ps)))
         assert all(r["scores"][k]["score"] >= r["scores"][k + 1]["score"] for k in range(len(ps) - 1))
@@ -106,5 +119,6 @@ for path, body, status, frag in bad:
     st, r = req("POST", path, body)
     assert st == status and frag in r["error"]["message"], (path, body, st, r)
     ok()
+sie_checks()
 print(f"ok: score and rerank, {n} requests")
 PY

@@ -2,7 +2,7 @@
 # Client libraries against a real server (with an API key): the Python SDK (clients/python,
 # Debian's python3), the JavaScript SDK (clients/js, node) and the official `openai` and
 # `cohere-ai` npm clients (tests/compat, installed by `make deps-node`): embeddings compared with
-# `switchyard encode`, rerank with /v1/score.
+# `switchyard encode`, rerank with /v1/score; SIE's msgpack wire through `@msgpack/msgpack`.
 . "$(dirname "$0")/lib/common.sh"
 
 # Expected vectors from the CLI.
@@ -33,6 +33,10 @@ echo "ok: js SDK ($(grep '^# pass' "$tmp/js.log"))"
 if [ -d tests/compat/node_modules/openai ]; then
 	(cd tests/compat && node openai_embeddings.mjs "$url" sdk-token "$SY_EXPECT") || fail "openai npm client"
 	(cd tests/compat && node cohere_rerank.mjs "$url" sdk-token ce) || fail "cohere-ai npm client"
+	[ -d tests/compat/node_modules/@msgpack/msgpack ] ||
+		fail "tests/compat/node_modules/@msgpack/msgpack is missing: run \`make deps-node\`"
+	(cd tests/compat && node sie_msgpack.mjs "$url" sdk-token "$SY_EXPECT") ||
+		fail "SIE msgpack wire (@msgpack/msgpack)"
 else
 	fail "tests/compat/node_modules is missing: run \`make deps-node\` (npm install of the openai client)"
 fi
