@@ -40,7 +40,8 @@ static float quantize_row_u8(const float *x, int k, int k4, uint8_t *u)
 		const int n = k - p < 16 ? k - p : 16;
 		const __mmask16 m = (__mmask16)(n == 16 ? 0xffff : (1u << n) - 1);
 		/* round to nearest even, as lrintf in the scalar twin */
-		__m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + p), vinv));
+		__m512i v =
+		    _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + p), vinv));
 		v = _mm512_add_epi32(_mm512_max_epi32(_mm512_min_epi32(v, lim), nlim), off);
 		_mm_mask_storeu_epi8(u + p, m, _mm512_cvtepi32_epi8(v));
 	}
@@ -88,8 +89,8 @@ static void qgemm_tile(const uint8_t *const xr[QGEMM_MR], const float *sx, const
 	const __m512i acc[QGEMM_MR] = {_mm512_add_epi32(e0, o0), _mm512_add_epi32(e1, o1),
 	                               _mm512_add_epi32(e2, o2), _mm512_add_epi32(e3, o3)};
 	const __mmask16 m = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1);
-	const __m512i off = _mm512_mullo_epi32(_mm512_load_si512((const void *)colsum),
-	                                       _mm512_set1_epi32(128));
+	const __m512i off =
+	    _mm512_mullo_epi32(_mm512_load_si512((const void *)colsum), _mm512_set1_epi32(128));
 	const __m512 swv = _mm512_load_ps(sw);
 	const __m512 b = bias ? _mm512_maskz_loadu_ps(m, bias) : _mm512_setzero_ps();
 	for (int r = 0; r < mr; r++) {
