@@ -503,10 +503,13 @@ static enum sy_status gw_token(void *ctx, const char *model, int id, char *buf, 
 static enum sy_status gateway_setup(struct gateway *g, struct sy_error *err)
 {
 	enum sy_status s = SY_OK;
-	for (int i = 0; s == SY_OK && i < g->cfg.n_pools; i++)
+	for (int i = 0; s == SY_OK && i < g->cfg.n_pools; i++) {
 		s = cluster_streams_ensure(g->js, g->cfg.pools[i],
 		                           g->cfg.max_pending > 0 ? g->cfg.max_pending : 100000,
 		                           err);
+		if (s == SY_OK)
+			s = cluster_consumer_ensure(g->js, g->cfg.pools[i], 30, false, err);
+	}
 	if (s != SY_OK)
 		return s;
 	jsCtx *async = NULL;

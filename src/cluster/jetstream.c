@@ -217,3 +217,34 @@ enum sy_status cluster_streams_ensure(jsCtx *js, const char *pool, long max_pend
 		                  err);
 	return s;
 }
+
+enum sy_status cluster_consumer_ensure(jsCtx *js, const char *pool, int ack_wait_s, bool update,
+                                       struct sy_error *err)
+{
+	char subject[96], durable[64], stream[64];
+	snprintf(subject, sizeof subject, "sy.work.*.%s", pool);
+	snprintf(durable, sizeof durable, "sy-%s", pool);
+	cluster_stream_name(stream, sizeof stream, pool);
+	jsConsumerConfig cc;
+	jsConsumerConfig_Init(&cc);
+	cc.Durable = durable;
+	cc.AckPolicy = js_AckExplicit;
+	cc.AckWait = (int64_t)ack_wait_s * 1000000000LL;
+	cc.MaxDeliver = -1; /* the worker counts deliveries itself (dead letters) */
+	cc.MaxAckPending = 10000;
+	cc.FilterSubject = subject;
+	jsConsumerInfo *ci = NULL;
+	natsStatus s = js_AddConsumer(&ci, js, stream, &cc, NULL, NULL);
+	jsConsumerInfo_Destroy(ci);
+	ci = NULL;
+	if (s != NATS_OK && update) {
+		s = js_UpdateConsumer(&ci, js, stream, &cc, NULL, NULL);
+		jsConsumerInfo_Destroy(ci);
+		ci = NULL;
+	}
+	if (s != NATS_OK && js_GetConsumerInfo(&ci, js, stream, durable, NULL, NULL) == NATS_OK) {
+		jsConsumerInfo_Destroy(ci);
+		s = NATS_OK;
+	}
+	return s == NATS_OK ? SY_OK : cluster_nats_error(err, s, "creating the pool's consumer");
+}

@@ -59,6 +59,14 @@ enum sy_status cluster_connect(struct cluster_link *link, const char *name, cons
 enum sy_status cluster_streams_ensure(jsCtx *js, const char *pool, long max_pending,
                                       struct sy_error *err);
 
+/* The pool's durable pull consumer sy-<pool> on its work stream (explicit acks, ack wait
+ * ack_wait_s), created unless it exists. The gateway creates it too, so a pool that never had
+ * a worker still shows its queued work as the consumer's pending count (what KEDA scales on,
+ * from zero). With update, an existing consumer takes this ack wait (a worker's --ack-wait
+ * wins over the default the gateway created it with). */
+enum sy_status cluster_consumer_ensure(jsCtx *js, const char *pool, int ack_wait_s, bool update,
+                                       struct sy_error *err);
+
 /* The work subject of (model, pool): model ids become one subject token ('.', '*', '>',
  * spaces and other bytes outside [A-Za-z0-9_-/] are replaced by '_'; '/' by '~'). */
 void cluster_work_subject(char *buf, size_t cap, const char *model, const char *pool);

@@ -338,33 +338,18 @@ static enum sy_status worker_setup(struct worker *wk, natsSubscription **sub,
 	enum sy_status s = cluster_streams_ensure(wk->js, cfg->pool, cfg->max_pending, err);
 	if (s != SY_OK)
 		return s;
+	s = cluster_consumer_ensure(wk->js, cfg->pool, cfg->ack_wait_s, true, err);
+	if (s != SY_OK)
+		return s;
 	char subject[96], durable[64], stream[64];
 	snprintf(subject, sizeof subject, "sy.work.*.%s", cfg->pool);
 	snprintf(durable, sizeof durable, "sy-%s", cfg->pool);
 	cluster_stream_name(stream, sizeof stream, cfg->pool);
-	jsConsumerConfig cc;
-	jsConsumerConfig_Init(&cc);
-	cc.Durable = durable;
-	cc.AckPolicy = js_AckExplicit;
-	cc.AckWait = (int64_t)cfg->ack_wait_s * 1000000000LL;
-	cc.MaxDeliver = -1; /* the worker counts deliveries itself (dead letters) */
-	cc.MaxAckPending = 10000;
-	cc.FilterSubject = subject;
-	jsConsumerInfo *ci = NULL;
-	natsStatus ns = js_AddConsumer(&ci, wk->js, stream, &cc, NULL, NULL);
-	jsConsumerInfo_Destroy(ci);
-	if (ns != NATS_OK &&
-	    js_GetConsumerInfo(&ci, wk->js, stream, durable, NULL, NULL) == NATS_OK) {
-		jsConsumerInfo_Destroy(ci);
-		ns = NATS_OK;
-	}
-	if (ns != NATS_OK)
-		return cluster_nats_error(err, ns, "creating the pool's consumer");
 	jsSubOptions so;
 	jsSubOptions_Init(&so);
 	so.Stream = stream;
 	so.Consumer = durable;
-	ns = js_PullSubscribe(sub, wk->js, subject, durable, NULL, &so, NULL);
+	natsStatus ns = js_PullSubscribe(sub, wk->js, subject, durable, NULL, &so, NULL);
 	if (ns != NATS_OK)
 		return cluster_nats_error(err, ns, "pull subscription");
 	char csubject[96];
