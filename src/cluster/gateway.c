@@ -680,11 +680,9 @@ void gateway_close(struct gateway *g)
 	atomic_store(&g->stop, true);
 	if (g->connector_started)
 		pthread_join(g->connector, NULL);
-	atomic_store(&g->link.closing, true);
 	natsSubscription_Destroy(g->inbox_sub);
 	natsSubscription_Destroy(g->hb_sub);
-	jsCtx_Destroy(g->js);
-	natsConnection_Destroy(g->nc);
+	cluster_close(&g->link, g->nc, g->js);
 	for (int i = 0; i < g->n_terms; i++) {
 		free(g->terms[i].model);
 		free(g->terms[i].name);

@@ -69,6 +69,19 @@ static void on_closed(natsConnection *nc, void *closure)
 	struct cluster_link *l = closure;
 	atomic_store(&l->connected, false);
 	sy_log(SY_LOG_INFO, "%s: NATS connection to %s closed", l->who, l->url);
+	atomic_store(&l->closed, true); /* last: cluster_close may free l from here on */
+}
+
+void cluster_close(struct cluster_link *link, natsConnection *nc, jsCtx *js)
+{
+	atomic_store(&link->closing, true);
+	jsCtx_Destroy(js);
+	if (!nc)
+		return;
+	natsConnection_Close(nc);
+	for (int i = 0; i < 100 && !atomic_load(&link->closed); i++)
+		usleep(10 * 1000);
+	natsConnection_Destroy(nc);
 }
 
 /* Called by the library after each round of failed reconnect attempts; returns the wait. */
@@ -133,6 +146,7 @@ enum sy_status cluster_connect(struct cluster_link *link, const char *name, cons
 		return sy_error_set(err, SY_ERR_UNAVAILABLE,
 		                    "shutting down before NATS at %s answered", link->url);
 	}
+	atomic_store(&link->closed, false); /* whatever a failed attempt's connection did */
 	atomic_store(&link->connected, true);
 	sy_log(SY_LOG_NOTICE, "%s: connected to NATS at %s", link->who, link->url);
 	jsOptions jo;
@@ -140,8 +154,7 @@ enum sy_status cluster_connect(struct cluster_link *link, const char *name, cons
 	jo.Wait = CLUSTER_JS_WAIT_MS;
 	s = natsConnection_JetStream(js, *nc, &jo);
 	if (s != NATS_OK) {
-		atomic_store(&link->closing, true);
-		natsConnection_Destroy(*nc);
+		cluster_close(link, *nc, NULL);
 		*nc = NULL;
 		return cluster_nats_error(err, s, "JetStream");
 	}

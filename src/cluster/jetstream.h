@@ -42,6 +42,7 @@ struct cluster_link {
 	const char *who; /* "gateway" or "worker", the log lines' prefix */
 	atomic_bool connected; /* connected now (false while lost and reconnecting) */
 	atomic_bool closing; /* the process closes it: a disconnect then is not "lost" */
+	atomic_bool closed; /* the library's closed callback is done with this link */
 };
 
 /* The delay before connect attempt n (1-based): CLUSTER_BACKOFF_FIRST_MS doubling up to
@@ -58,6 +59,11 @@ enum sy_status cluster_connect(struct cluster_link *link, const char *name, cons
 /* Creates the pool's work stream and the dead-letter stream unless they exist. */
 enum sy_status cluster_streams_ensure(jsCtx *js, const char *pool, long max_pending,
                                       struct sy_error *err);
+
+/* Closes and frees nc and js (either may be NULL). The library's callbacks run on its own
+ * thread and read link, so this waits (up to 1 s) for the closed callback before returning:
+ * link may be freed afterwards. */
+void cluster_close(struct cluster_link *link, natsConnection *nc, jsCtx *js);
 
 /* The pool's durable pull consumer sy-<pool> on its work stream (explicit acks, ack wait
  * ack_wait_s), created unless it exists. The gateway creates it too, so a pool that never had

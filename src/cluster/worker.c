@@ -440,9 +440,7 @@ enum sy_status worker_run(struct engine *e, const struct worker_config *cfg, ato
 		       "worker: done: %ld units answered, %ld set aside, %ld dropped (given up)",
 		       wk.n_units, wk.n_dead, wk.n_cancelled);
 	}
-	atomic_store(&wk.link.closing, true);
-	jsCtx_Destroy(wk.js);
-	natsConnection_Destroy(wk.nc);
+	cluster_close(&wk.link, wk.nc, wk.js);
 	pthread_mutex_destroy(&wk.cancels.mu);
 	return s;
 }
