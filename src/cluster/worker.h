@@ -9,6 +9,10 @@
  * to the dead-letter stream (sy.dead.<pool>) and, when it names a reply inbox, the client gets
  * a DEAD_LETTER error. Heartbeats on sy.workers.<pool> tell gateways the pool is served.
  *
+ * NATS need not be up first: the connection and the stream/consumer setup are retried with a
+ * backoff (jetstream.h) until they work or *stop is set, so a stop ends the worker within
+ * seconds in every state (then SY_OK).
+ *
  * Fault injection for tests (environment; never set in production):
  *   SY_WORKER_NAK_TEXT=T    a unit holding the text T is NAKed every time (a poison message)
  *   SY_WORKER_DELAY_MS=N    sleep N ms after each fetch, before running it (to kill a worker
