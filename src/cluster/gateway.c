@@ -393,7 +393,6 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 	g->pending = p;
 	if (p->pool >= 0)
 		g->pool_demand[p->pool]++;
-	const bool registered = true;
 	pthread_mutex_unlock(&g->mu);
 	char subject[320];
 	cluster_work_subject(subject, sizeof subject, model, pool);
@@ -404,56 +403,50 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 		s = publish_unit(g, subject, p, req, i, whole ? n : 1, want_tokens, err);
 	pthread_mutex_lock(&g->mu);
 	bool given_up = false;
-	if (registered) {
-		const uint64_t deadline = t0 + (uint64_t)g->cfg.request_timeout_ms * 1000000ull;
-		while (s == SY_OK && p->status == SY_OK && p->n_got < n) {
-			uint64_t now = sy_now_ns();
-			const uint64_t drain = atomic_load(&g->drain_deadline_ns);
-			if (drain && now >= drain) {
-				s = sy_error_set(
-				    err, SY_ERR_UNAVAILABLE,
-				    "the gateway is shutting down (%d of %d items done)", p->n_got,
-				    n);
-				break;
-			}
-			if (now >= deadline) {
-				s = timed_out(g, p, pool, model, err);
-				break;
-			}
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			uint64_t left =
-			    deadline - now > 100000000ull ? 100000000ull : deadline - now;
-			uint64_t t =
-			    (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + left;
-			ts.tv_sec = (time_t)(t / 1000000000ull);
-			ts.tv_nsec = (long)(t % 1000000000ull);
-			pthread_cond_timedwait(&p->cv, &g->mu, &ts);
-			/* A client that went away stops the wait; the workers hear that the units
-			 * already published are not wanted any more (publish_cancel). */
-			if (p->n_got < n && req->cancel && req->cancel->gone &&
-			    req->cancel->gone(req->cancel->ctx)) {
-				s = sy_error_set(err, SY_ERR_UNAVAILABLE,
-				                 "the caller went away (%d of %d items done)",
-				                 p->n_got, n);
-				break;
-			}
+	const uint64_t deadline = t0 + (uint64_t)g->cfg.request_timeout_ms * 1000000ull;
+	while (s == SY_OK && p->status == SY_OK && p->n_got < n) {
+		uint64_t now = sy_now_ns();
+		const uint64_t drain = atomic_load(&g->drain_deadline_ns);
+		if (drain && now >= drain) {
+			s = sy_error_set(err, SY_ERR_UNAVAILABLE,
+			                 "the gateway is shutting down (%d of %d items done)",
+			                 p->n_got, n);
+			break;
 		}
-		if (s == SY_OK && p->status != SY_OK) {
-			s = p->status;
-			if (err)
-				*err = p->err;
+		if (now >= deadline) {
+			s = timed_out(g, p, pool, model, err);
+			break;
 		}
-		given_up = p->n_got < n && (s == SY_ERR_TIMEOUT || s == SY_ERR_UNAVAILABLE ||
-		                            s == SY_ERR_NO_WORKERS);
-		if (p->pool >= 0)
-			g->pool_demand[p->pool]--;
-		for (struct pending **pp = &g->pending; *pp; pp = &(*pp)->next)
-			if (*pp == p) {
-				*pp = p->next;
-				break;
-			}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t left = deadline - now > 100000000ull ? 100000000ull : deadline - now;
+		uint64_t t = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + left;
+		ts.tv_sec = (time_t)(t / 1000000000ull);
+		ts.tv_nsec = (long)(t % 1000000000ull);
+		pthread_cond_timedwait(&p->cv, &g->mu, &ts);
+		/* A client that went away stops the wait; the workers hear that the units
+		 * already published are not wanted any more (publish_cancel). */
+		if (p->n_got < n && req->cancel && req->cancel->gone &&
+		    req->cancel->gone(req->cancel->ctx)) {
+			s = sy_error_set(err, SY_ERR_UNAVAILABLE,
+			                 "the caller went away (%d of %d items done)", p->n_got, n);
+			break;
+		}
 	}
+	if (s == SY_OK && p->status != SY_OK) {
+		s = p->status;
+		if (err)
+			*err = p->err;
+	}
+	given_up = p->n_got < n &&
+	           (s == SY_ERR_TIMEOUT || s == SY_ERR_UNAVAILABLE || s == SY_ERR_NO_WORKERS);
+	if (p->pool >= 0)
+		g->pool_demand[p->pool]--;
+	for (struct pending **pp = &g->pending; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
 	pthread_mutex_unlock(&g->mu);
 	if (given_up)
 		publish_cancel(g, pool, p->req_id);

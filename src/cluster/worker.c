@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "cluster/jetstream.h"
 #include "cluster/wire.h"
@@ -16,6 +17,8 @@
  * last CANCEL_KEEP has long been acted on, or its units were already answered). Written by the
  * NATS callback thread, read by the fetch loop and the engine's cancel check. */
 #define CANCEL_KEEP 512
+/* After a stop, the batch in hand has this long to finish before it is handed back. */
+#define WORKER_STOP_GRACE_MS 3000
 struct cancel_set {
 	pthread_mutex_t mu;
 	char keys[CANCEL_KEEP][WIRE_CANCEL_KEY_MAX];
@@ -34,6 +37,7 @@ struct worker {
 	long n_units, n_dead, n_cancelled;
 	struct cancel_set cancels;
 	struct cluster_link link;
+	_Atomic uint64_t stop_seen_ns; /* when a stop was first noticed (0: not yet) */
 };
 
 /* One fetched message and what became of it. */
@@ -91,10 +95,37 @@ struct group_ctx {
 	int n;
 };
 
-/* The engine's cancel check for a group run: gone when every unit's request was given up. */
+/* Whether the worker is stopping and the batch in hand has had its WORKER_STOP_GRACE_MS: then
+ * its engine run stops and its units are NAKed (redelivered to another worker), so a stop never
+ * waits on a long batch. Called from the engine's threads too. */
+static bool stop_overdue(struct worker *wk)
+{
+	if (!atomic_load(wk->stop))
+		return false;
+	const uint64_t now = sy_now_ns();
+	uint64_t seen = 0;
+	if (atomic_compare_exchange_strong(&wk->stop_seen_ns, &seen, now))
+		return false;
+	return now - seen >= (uint64_t)WORKER_STOP_GRACE_MS * 1000000ull;
+}
+
+/* NAKs units nobody will answer here (the worker stops): another worker gets them now. */
+static void give_back(struct unit *units, const int *idx, int n)
+{
+	for (int k = 0; k < n; k++) {
+		natsMsg_Nak(units[idx[k]].msg, NULL);
+		units[idx[k]].done = true;
+	}
+	sy_log(SY_LOG_NOTICE, "worker: stopping: %d unit(s) handed back for redelivery", n);
+}
+
+/* The engine's cancel check for a group run: gone when every unit's request was given up, or
+ * when the worker's stop grace ran out. */
 static bool group_gone(void *ctx)
 {
 	const struct group_ctx *g = ctx;
+	if (stop_overdue(g->wk))
+		return true;
 	for (int k = 0; k < g->n; k++)
 		if (!unit_cancelled(&g->wk->cancels, &g->units[g->idx[k]].w))
 			return false;
@@ -173,6 +204,10 @@ static bool transient(enum sy_status s)
 /* Runs units[idx[0..n)] (same model and parameters) as one engine call, replies, acks. */
 static void run_group(struct worker *wk, struct unit *units, const int *idx, int n)
 {
+	if (stop_overdue(wk)) {
+		give_back(units, idx, n);
+		return;
+	}
 	int total = 0;
 	for (int k = 0; k < n; k++)
 		total += units[idx[k]].w.er.items.n_items;
@@ -200,6 +235,13 @@ static void run_group(struct worker *wk, struct unit *units, const int *idx, int
 		er.cancel = NULL;
 	} else {
 		sy_error_set(&err, s, "out of memory");
+	}
+	if (s != SY_OK && stop_overdue(wk)) {
+		give_back(units, idx, n);
+		engine_result_free(&res);
+		free(texts);
+		free(lens);
+		return;
 	}
 	if (s != SY_OK && group_gone(&(struct group_ctx){wk, units, idx, n})) {
 		for (int k = 0; k < n; k++)
@@ -418,8 +460,10 @@ enum sy_status worker_run(struct engine *e, const struct worker_config *cfg, ato
 			cluster_sleep(200, stop);
 			continue;
 		}
-		if (wk.delay_ms > 0)
-			usleep((useconds_t)wk.delay_ms * 1000);
+		/* The fault hook holds the batch, as a long engine run would (a stop past the
+		 * grace hands it back). */
+		for (int t = 0; t < wk.delay_ms && !stop_overdue(&wk); t += 20)
+			usleep(20 * 1000);
 		run_batch(&wk, &list);
 		natsMsgList_Destroy(&list);
 	}

@@ -6,8 +6,9 @@
 # - scale from zero: a request for a pool with no worker is published and waits; the pending
 #   demand gauge and the pool consumer's pending count show it; a worker started afterwards
 #   answers it;
-# - SIGTERM while busy: a worker holding a unit finishes it and exits within 5 s; a gateway with
-#   a request waiting for a worker answers it 503 and exits within 5 s;
+# - SIGTERM while busy: a worker holding a unit past its 3 s grace hands it back (NAK) and exits
+#   within 5 s, and another worker answers it; a gateway with a request waiting for a worker
+#   answers it 503 and exits within 5 s;
 # - NATS lost while running: /readyz 503 and the lost/reconnecting log lines, a worker stopped
 #   in that state exits within 5 s, and the gateway recovers when NATS is back;
 # - the access log: one line per request, text and JSON.
@@ -174,8 +175,9 @@ start_worker w1 z
 W1=$LAST
 wait "$SFZ" || { tail -n 5 "$tmp/g1.err" "$tmp/w1.err"; fail "scale from zero"; }
 
-# ---- SIGTERM while busy: a worker holding a unit finishes it first, within 5 s ----
-start_worker w2 slow SY_WORKER_DELAY_MS=1500
+# ---- SIGTERM while busy: a worker holding a unit (for 6 s) gives it 3 s, then hands it back
+# (NAK) and ends within 5 s; another worker answers it ----
+start_worker w2 slow SY_WORKER_DELAY_MS=6000
 W2=$LAST
 python3 - "$G1_URL" "$NPORT" <<PY &
 $PY_HTTP
@@ -196,7 +198,7 @@ for _ in range(100):
 open("$tmp/w2.holding", "w").close()
 t.join()
 assert res["r"][0] == 200, res["r"]
-print("ok: the unit the worker held when stopped was answered")
+print("ok: the unit a stopped worker handed back was answered by another")
 PY
 BUSY=$!
 for _ in $(seq 1 200); do
@@ -205,7 +207,9 @@ for _ in $(seq 1 200); do
 done
 [ -e "$tmp/w2.holding" ] || fail "worker w2 never held a unit"
 stop_within_5s "$W2" w2
-wait "$BUSY" || fail "the busy worker's unit"
+grep -q "1 unit(s) handed back for redelivery" "$tmp/w2.err" || { cat "$tmp/w2.err"; fail "w2 did not hand its unit back"; }
+start_worker w2b slow
+wait "$BUSY" || fail "the unit handed back was not answered"
 
 # ---- NATS lost while running ----
 kill "$NATS_PID"
