@@ -49,7 +49,9 @@ static struct {
 	int n_map;
 	int request_timeout_ms, fetch_batch, ack_wait_s, max_deliver, max_pending;
 	bool strict; /* --strict: a catalogued model that cannot load stops the start */
-} cl = {.request_timeout_ms = 30000,
+	bool access_log; /* --access-log on|off (serve and gateway; default on) */
+} cl = {.access_log = true,
+        .request_timeout_ms = 30000,
         .fetch_batch = 64,
         .ack_wait_s = 30,
         .max_deliver = 5,
@@ -124,7 +126,9 @@ static void serve_usage(FILE *f)
 	    "  --tei-model ID           the model the Text Embeddings Inference routes (/embed,\n"
 	    "                           /rerank, /tokenize, ...) use (default: the only one)\n"
 	    "  --no-builtin-models      do not add the built-in model ids (use-lite)\n"
-	    "  --log-format text|json   log lines as text (default) or JSON {ts, level, msg}\n"
+	    "  --log-format text|json   log lines as text (default) or JSON {ts, level, msg, ...}\n"
+	    "  --access-log on|off      a log line per request: method, path, status, ms,\n"
+	    "                           request_id, model (default on; not for worker)\n"
 	    "  --strict                 a catalogued model path that is not a model directory or\n"
 	    "                           a Hub id stops the start (default: a warning)\n"
 	    "Every option that takes one value can also come from the environment as\n"
@@ -219,6 +223,15 @@ static int apply_flag(struct serve_config *c, const char *flag, const char *val)
 			return -1;
 		}
 		setenv("SWITCHYARD_LOG_FORMAT", val, 1); /* what base/log.c reads */
+		return 0;
+	}
+	if (!strcmp(flag, "--access-log") && cl.mode != MODE_WORKER) {
+		if (strcmp(val, "on") && strcmp(val, "off")) {
+			fprintf(stderr, "switchyard %s: --access-log: \"%s\": use on or off\n",
+			        mode_names[cl.mode], val);
+			return -1;
+		}
+		cl.access_log = !strcmp(val, "on");
 		return 0;
 	}
 	if (!strcmp(flag, "--host"))
@@ -339,6 +352,7 @@ static const char *const env_flags[] = {
     "--max-connections",
     "--idle-timeout",
     "--log-format",
+    "--access-log",
     /* the cluster's, applied in the modes that take them (env_applies) */
     "--nats",
     "--pool",
@@ -357,6 +371,8 @@ static bool env_applies(const char *flag)
 		return cl.mode != MODE_SERVE;
 	if (!strcmp(flag, "--request-timeout-ms"))
 		return cl.mode == MODE_GATEWAY;
+	if (!strcmp(flag, "--access-log"))
+		return cl.mode != MODE_WORKER;
 	if (!strcmp(flag, "--ack-wait") || !strcmp(flag, "--max-deliver") ||
 	    !strcmp(flag, "--fetch-batch"))
 		return cl.mode == MODE_WORKER;
@@ -712,6 +728,7 @@ static int serve_main(int argc, char **argv, enum run_mode mode)
 	    .connection_timeout_s = cfg.idle_timeout_s,
 	    .backend = gw ? gateway_backend(gw) : NULL,
 	    .router_config = config,
+	    .access_log = cl.access_log,
 	};
 	struct server *srv = NULL;
 	if (server_start(e, &scfg, &err, &srv) != SY_OK) {

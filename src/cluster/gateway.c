@@ -2,6 +2,7 @@
 #include "cluster/gateway.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,14 @@
 
 #define MAX_POOLS 32
 #define MAX_DIMS (1 << 22)
+/* After SIGTERM, requests still waiting for workers get this long, then answer 503
+ * SHUTTING_DOWN (so a stopping gateway never waits out a whole request timeout). */
+#define GATEWAY_DRAIN_GRACE_MS 2500
 
 /* A request waiting for its units' replies (gateway.mu). */
 struct pending {
 	char req_id[64];
+	int pool; /* index in gateway.pool_names */
 	const char *model; /* the request's (alive while it waits) */
 	int n_items;
 	bool score; /* a score request: its "dense" replies are one score per item */
@@ -45,6 +50,14 @@ struct term {
 struct gateway {
 	struct engine *engine;
 	struct gateway_config cfg;
+	/* nc, js, the subscriptions and inbox are set up by the connector thread and only used
+	 * once `ready` is true (it is set after them, and never cleared). */
+	pthread_t connector;
+	bool connector_started;
+	atomic_bool stop; /* draining or closing: the connector gives up */
+	atomic_bool ready; /* connected once, streams made, inbox subscribed */
+	struct cluster_link link; /* connected now or not */
+	_Atomic uint64_t drain_deadline_ns; /* 0, or when waiting requests give up (draining) */
 	natsConnection *nc;
 	jsCtx *js;
 	natsSubscription *inbox_sub, *hb_sub;
@@ -55,6 +68,7 @@ struct gateway {
 	unsigned long next_id;
 	char pool_names[MAX_POOLS][40];
 	uint64_t pool_seen_ns[MAX_POOLS]; /* last heartbeat */
+	long pool_demand[MAX_POOLS]; /* requests published and not yet answered */
 	struct term *terms; /* sparse term names seen in replies */
 	int n_terms, cap_terms;
 };
@@ -298,6 +312,30 @@ static void publish_cancel(struct gateway *g, const char *pool, const char *req_
 		natsConnection_PublishString(g->nc, subject, key);
 }
 
+static enum sy_status not_connected(struct gateway *g, struct sy_error *err)
+{
+	return sy_error_set(
+	    err, SY_ERR_NO_WORKERS, "the gateway is not connected to NATS at %s (%s); retry later",
+	    g->cfg.nats_url, atomic_load(&g->ready) ? "reconnecting" : "connecting");
+}
+
+/* The request's time ran out (mu held): 503 NO_WORKERS when no worker of the pool was seen
+ * meanwhile (none came up in time: scale from zero was too slow, or nothing serves the pool),
+ * else 504 TIMEOUT. */
+static enum sy_status timed_out(struct gateway *g, const struct pending *p, const char *pool,
+                                const char *model, struct sy_error *err)
+{
+	const uint64_t seen = p->pool >= 0 ? g->pool_seen_ns[p->pool] : 0;
+	if (!seen || sy_now_ns() - seen > 3ull * CLUSTER_HEARTBEAT_MS * 1000000ull)
+		return sy_error_set(err, SY_ERR_NO_WORKERS,
+		                    "no worker of pool %s took the work (model %s) within %d ms: "
+		                    "start `switchyard worker --pool %s`",
+		                    pool, model, g->cfg.request_timeout_ms, pool);
+	return sy_error_set(err, SY_ERR_TIMEOUT,
+	                    "no answer from pool %s within %d ms (%d of %d items done)", pool,
+	                    g->cfg.request_timeout_ms, p->n_got, p->n_items);
+}
+
 static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct sy_error *err,
                              struct engine_result *out)
 {
@@ -320,6 +358,8 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 	enum sy_status s = engine_model_get(g->engine, model, err, &info);
 	if (s != SY_OK)
 		return s;
+	if (!atomic_load(&g->ready) || !atomic_load(&g->link.connected))
+		return not_connected(g, err);
 	const char *pool = pool_of(g, model);
 	const int n = req->items.n_items;
 	struct pending *p = calloc(1, sizeof *p);
@@ -343,21 +383,16 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	}
 	pthread_cond_init(&p->cv, NULL);
-	bool registered = false;
+	/* Published even when no worker of the pool is alive: the units wait in the stream (its
+	 * consumer's pending count, and pool_demand, are what an autoscaler scales on) until a
+	 * worker starts or the request times out (scale from zero). */
 	pthread_mutex_lock(&g->mu);
-	const int pi = pool_index(g, pool);
-	const uint64_t seen = pi >= 0 ? g->pool_seen_ns[pi] : 0;
-	if (!seen || sy_now_ns() - seen > 3ull * CLUSTER_HEARTBEAT_MS * 1000000ull) {
-		s = sy_error_set(err, SY_ERR_NO_WORKERS,
-		                 "no worker serves pool %s (model %s): start `switchyard worker "
-		                 "--pool %s`",
-		                 pool, model, pool);
-	} else {
-		snprintf(p->req_id, sizeof p->req_id, "%lu", ++g->next_id);
-		p->next = g->pending;
-		g->pending = p;
-		registered = true;
-	}
+	p->pool = pool_index(g, pool);
+	snprintf(p->req_id, sizeof p->req_id, "%lu", ++g->next_id);
+	p->next = g->pending;
+	g->pending = p;
+	if (p->pool >= 0)
+		g->pool_demand[p->pool]++;
 	pthread_mutex_unlock(&g->mu);
 	char subject[320];
 	cluster_work_subject(subject, sizeof subject, model, pool);
@@ -368,49 +403,50 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 		s = publish_unit(g, subject, p, req, i, whole ? n : 1, want_tokens, err);
 	pthread_mutex_lock(&g->mu);
 	bool given_up = false;
-	if (registered) {
-		const uint64_t deadline = t0 + (uint64_t)g->cfg.request_timeout_ms * 1000000ull;
-		while (s == SY_OK && p->status == SY_OK && p->n_got < n) {
-			uint64_t now = sy_now_ns();
-			if (now >= deadline) {
-				s = sy_error_set(
-				    err, SY_ERR_TIMEOUT,
-				    "no answer from pool %s within %d ms (%d of %d items "
-				    "done)",
-				    pool, g->cfg.request_timeout_ms, p->n_got, n);
-				break;
-			}
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			uint64_t left =
-			    deadline - now > 100000000ull ? 100000000ull : deadline - now;
-			uint64_t t =
-			    (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + left;
-			ts.tv_sec = (time_t)(t / 1000000000ull);
-			ts.tv_nsec = (long)(t % 1000000000ull);
-			pthread_cond_timedwait(&p->cv, &g->mu, &ts);
-			/* A client that went away stops the wait; the workers hear that the units
-			 * already published are not wanted any more (publish_cancel). */
-			if (p->n_got < n && req->cancel && req->cancel->gone &&
-			    req->cancel->gone(req->cancel->ctx)) {
-				s = sy_error_set(err, SY_ERR_UNAVAILABLE,
-				                 "the caller went away (%d of %d items done)",
-				                 p->n_got, n);
-				break;
-			}
+	const uint64_t deadline = t0 + (uint64_t)g->cfg.request_timeout_ms * 1000000ull;
+	while (s == SY_OK && p->status == SY_OK && p->n_got < n) {
+		uint64_t now = sy_now_ns();
+		const uint64_t drain = atomic_load(&g->drain_deadline_ns);
+		if (drain && now >= drain) {
+			s = sy_error_set(err, SY_ERR_UNAVAILABLE,
+			                 "the gateway is shutting down (%d of %d items done)",
+			                 p->n_got, n);
+			break;
 		}
-		if (s == SY_OK && p->status != SY_OK) {
-			s = p->status;
-			if (err)
-				*err = p->err;
+		if (now >= deadline) {
+			s = timed_out(g, p, pool, model, err);
+			break;
 		}
-		given_up = p->n_got < n && (s == SY_ERR_TIMEOUT || s == SY_ERR_UNAVAILABLE);
-		for (struct pending **pp = &g->pending; *pp; pp = &(*pp)->next)
-			if (*pp == p) {
-				*pp = p->next;
-				break;
-			}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t left = deadline - now > 100000000ull ? 100000000ull : deadline - now;
+		uint64_t t = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + left;
+		ts.tv_sec = (time_t)(t / 1000000000ull);
+		ts.tv_nsec = (long)(t % 1000000000ull);
+		pthread_cond_timedwait(&p->cv, &g->mu, &ts);
+		/* A client that went away stops the wait; the workers hear that the units
+		 * already published are not wanted any more (publish_cancel). */
+		if (p->n_got < n && req->cancel && req->cancel->gone &&
+		    req->cancel->gone(req->cancel->ctx)) {
+			s = sy_error_set(err, SY_ERR_UNAVAILABLE,
+			                 "the caller went away (%d of %d items done)", p->n_got, n);
+			break;
+		}
 	}
+	if (s == SY_OK && p->status != SY_OK) {
+		s = p->status;
+		if (err)
+			*err = p->err;
+	}
+	given_up = p->n_got < n &&
+	           (s == SY_ERR_TIMEOUT || s == SY_ERR_UNAVAILABLE || s == SY_ERR_NO_WORKERS);
+	if (p->pool >= 0)
+		g->pool_demand[p->pool]--;
+	for (struct pending **pp = &g->pending; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
 	pthread_mutex_unlock(&g->mu);
 	if (given_up)
 		publish_cancel(g, pool, p->req_id);
@@ -454,6 +490,128 @@ static enum sy_status gw_token(void *ctx, const char *model, int id, char *buf, 
 	return s;
 }
 
+/* The NATS side of the gateway, once connected: the pools' streams, a JetStream context that
+ * publishes asynchronously (refusals go to on_publish_error), the reply inbox and the
+ * heartbeats. */
+static enum sy_status gateway_setup(struct gateway *g, struct sy_error *err)
+{
+	enum sy_status s = SY_OK;
+	for (int i = 0; s == SY_OK && i < g->cfg.n_pools; i++) {
+		s = cluster_streams_ensure(g->js, g->cfg.pools[i],
+		                           g->cfg.max_pending > 0 ? g->cfg.max_pending : 100000,
+		                           err);
+		if (s == SY_OK)
+			s = cluster_consumer_ensure(g->js, g->cfg.pools[i], 30, false, err);
+	}
+	if (s != SY_OK)
+		return s;
+	jsCtx *async = NULL;
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	jo.Wait = CLUSTER_JS_WAIT_MS;
+	jo.PublishAsync.ErrHandler = on_publish_error;
+	jo.PublishAsync.ErrHandlerClosure = g;
+	jo.PublishAsync.MaxPending = 100000;
+	natsStatus ns = natsConnection_JetStream(&async, g->nc, &jo);
+	if (ns != NATS_OK)
+		return cluster_nats_error(err, ns, "JetStream");
+	jsCtx_Destroy(g->js);
+	g->js = async;
+	if (!g->inbox_sub) {
+		natsInbox *inbox = NULL;
+		ns = natsInbox_Create(&inbox);
+		if (ns == NATS_OK) {
+			snprintf(g->inbox, sizeof g->inbox, "%s", (const char *)inbox);
+			natsInbox_Destroy(inbox);
+			ns = natsConnection_Subscribe(&g->inbox_sub, g->nc, g->inbox, on_reply, g);
+		}
+		if (ns == NATS_OK)
+			ns = natsSubscription_SetPendingLimits(g->inbox_sub, -1, -1);
+		if (ns != NATS_OK)
+			return cluster_nats_error(err, ns, "subscribing to the reply inbox");
+	}
+	if (!g->hb_sub) {
+		ns = natsConnection_Subscribe(&g->hb_sub, g->nc, "sy.workers.*", on_heartbeat, g);
+		if (ns != NATS_OK)
+			return cluster_nats_error(err, ns, "subscribing to heartbeats");
+	}
+	return SY_OK;
+}
+
+/* Connects and sets up in the background, so the HTTP side listens from the start (/readyz
+ * says 503 meanwhile): retried until it works or the gateway stops. */
+static void *connector_main(void *arg)
+{
+	struct gateway *g = arg;
+	struct sy_error err = {0};
+	if (cluster_connect(&g->link, "switchyard-gateway", &g->stop, &err, &g->nc, &g->js) !=
+	    SY_OK) {
+		if (!atomic_load(&g->stop))
+			sy_log(SY_LOG_ERROR, "gateway: %s", err.msg);
+		return NULL;
+	}
+	for (int attempt = 1; !atomic_load(&g->stop); attempt++) {
+		if (gateway_setup(g, &err) == SY_OK) {
+			atomic_store(&g->ready, true);
+			sy_log(SY_LOG_NOTICE, "gateway: ready: pools set up on %s",
+			       g->cfg.nats_url);
+			break;
+		}
+		const int ms = cluster_backoff_ms(attempt);
+		sy_log(SY_LOG_WARN,
+		       "gateway: setting up the pools' streams failed (attempt %d: %s); "
+		       "retrying in %d ms",
+		       attempt, err.msg, ms);
+		cluster_sleep(ms, &g->stop);
+	}
+	return NULL;
+}
+
+static bool gw_ready(void *ctx, char *why, size_t cap)
+{
+	struct gateway *g = ctx;
+	if (atomic_load(&g->ready) && atomic_load(&g->link.connected))
+		return true;
+	snprintf(why, cap, "NATS is not connected (%s at %s)",
+	         atomic_load(&g->ready) ? "reconnecting" : "connecting", g->cfg.nats_url);
+	return false;
+}
+
+/* Per pool: the requests published and not yet answered (what an autoscaler scales the pool's
+ * workers on, with the stream's pending count), and whether a worker was heard lately. */
+static void gw_metrics(void *ctx, struct sbuf *out)
+{
+	struct gateway *g = ctx;
+	const uint64_t now = sy_now_ns();
+	sbuf_puts(out, "# HELP switchyard_gateway_nats_connected 1 while the gateway is "
+	               "connected to NATS.\n# TYPE switchyard_gateway_nats_connected gauge\n");
+	sbuf_printf(out, "switchyard_gateway_nats_connected %d\n",
+	            atomic_load(&g->ready) && atomic_load(&g->link.connected));
+	sbuf_puts(out, "# HELP switchyard_gateway_pending_demand Requests published to a pool "
+	               "and not yet answered.\n# TYPE switchyard_gateway_pending_demand gauge\n");
+	pthread_mutex_lock(&g->mu);
+	for (int i = 0; i < g->cfg.n_pools; i++)
+		sbuf_printf(out, "switchyard_gateway_pending_demand{pool=\"%s\"} %ld\n",
+		            g->pool_names[i], g->pool_demand[i]);
+	sbuf_puts(out, "# HELP switchyard_gateway_pool_workers_alive 1 when a worker of the pool "
+	               "sent a heartbeat in the last 3 s.\n"
+	               "# TYPE switchyard_gateway_pool_workers_alive gauge\n");
+	for (int i = 0; i < g->cfg.n_pools; i++)
+		sbuf_printf(out, "switchyard_gateway_pool_workers_alive{pool=\"%s\"} %d\n",
+		            g->pool_names[i],
+		            g->pool_seen_ns[i] && now - g->pool_seen_ns[i] <=
+		                                      3ull * CLUSTER_HEARTBEAT_MS * 1000000ull);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void gw_drain(void *ctx)
+{
+	struct gateway *g = ctx;
+	atomic_store(&g->stop, true);
+	atomic_store(&g->drain_deadline_ns,
+	             sy_now_ns() + (uint64_t)GATEWAY_DRAIN_GRACE_MS * 1000000ull);
+}
+
 enum sy_status gateway_open(struct engine *e, const struct gateway_config *cfg,
                             struct sy_error *err, struct gateway **out)
 {
@@ -486,46 +644,19 @@ enum sy_status gateway_open(struct engine *e, const struct gateway_config *cfg,
 	for (int i = 0; i < cfg->n_pools; i++)
 		snprintf(g->pool_names[i], sizeof g->pool_names[i], "%s", cfg->pools[i]);
 	pthread_mutex_init(&g->mu, NULL);
-	enum sy_status s =
-	    cluster_connect(cfg->nats_url, "switchyard-gateway", err, &g->nc, &g->js);
-	for (int i = 0; s == SY_OK && i < cfg->n_pools; i++)
-		s = cluster_streams_ensure(g->js, cfg->pools[i],
-		                           cfg->max_pending > 0 ? cfg->max_pending : 100000, err);
-	if (s == SY_OK) {
-		/* Async publishing with errors reported to on_publish_error. */
-		jsCtx_Destroy(g->js);
-		g->js = NULL;
-		jsOptions jo;
-		jsOptions_Init(&jo);
-		jo.Wait = 5000;
-		jo.PublishAsync.ErrHandler = on_publish_error;
-		jo.PublishAsync.ErrHandlerClosure = g;
-		jo.PublishAsync.MaxPending = 100000;
-		natsStatus ns = natsConnection_JetStream(&g->js, g->nc, &jo);
-		if (ns != NATS_OK)
-			s = cluster_nats_error(err, ns, "JetStream");
-	}
-	if (s == SY_OK) {
-		natsInbox *inbox = NULL;
-		natsStatus ns = natsInbox_Create(&inbox);
-		if (ns == NATS_OK) {
-			snprintf(g->inbox, sizeof g->inbox, "%s", (const char *)inbox);
-			natsInbox_Destroy(inbox);
-			ns = natsConnection_Subscribe(&g->inbox_sub, g->nc, g->inbox, on_reply, g);
-		}
-		if (ns == NATS_OK)
-			ns = natsSubscription_SetPendingLimits(g->inbox_sub, -1, -1);
-		if (ns == NATS_OK)
-			ns = natsConnection_Subscribe(&g->hb_sub, g->nc, "sy.workers.*",
-			                              on_heartbeat, g);
-		if (ns != NATS_OK)
-			s = cluster_nats_error(err, ns, "subscribing");
-	}
-	if (s != SY_OK) {
+	g->link.url = cfg->nats_url;
+	g->link.who = "gateway";
+	if (pthread_create(&g->connector, NULL, connector_main, g) != 0) {
 		gateway_close(g);
-		return s;
+		return sy_error_set(err, SY_ERR_NOMEM, "cannot start a thread");
 	}
-	g->backend = (struct server_backend){.run = gw_run, .token = gw_token, .ctx = g};
+	g->connector_started = true;
+	g->backend = (struct server_backend){.run = gw_run,
+	                                     .token = gw_token,
+	                                     .ready = gw_ready,
+	                                     .metrics = gw_metrics,
+	                                     .drain = gw_drain,
+	                                     .ctx = g};
 	*out = g;
 	return SY_OK;
 }
@@ -539,10 +670,12 @@ void gateway_close(struct gateway *g)
 {
 	if (!g)
 		return;
+	atomic_store(&g->stop, true);
+	if (g->connector_started)
+		pthread_join(g->connector, NULL);
 	natsSubscription_Destroy(g->inbox_sub);
 	natsSubscription_Destroy(g->hb_sub);
-	jsCtx_Destroy(g->js);
-	natsConnection_Destroy(g->nc);
+	cluster_close(&g->link, g->nc, g->js);
 	for (int i = 0; i < g->n_terms; i++) {
 		free(g->terms[i].model);
 		free(g->terms[i].name);

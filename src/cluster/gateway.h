@@ -4,9 +4,16 @@
  * A request is split into work units (one per encode/extract item; a score call is one unit),
  * published to sy.work.<model>.<pool> with the gateway's inbox and a request id, and answered
  * once every unit's reply is in (in item order; a unit answered twice after a redelivery
- * counts once). Errors: 503 NO_WORKERS + Retry-After when no worker of the pool sent a
- * heartbeat lately, 503 QUEUE_FULL when the stream refuses the message (over its pending
- * bound), 504 TIMEOUT past the request timeout, and the worker's own errors unchanged. */
+ * counts once). A pool with no live worker is published to all the same (scale from zero: the
+ * request waits for a worker to start; pool_demand counts it for /metrics). Errors: 503
+ * NO_WORKERS + Retry-After when NATS is not connected, or when the request timed out with no
+ * worker of the pool heard meanwhile; 503 QUEUE_FULL when the stream refuses the message (over
+ * its pending bound); 504 TIMEOUT past the request timeout; 503 SHUTTING_DOWN for requests
+ * still waiting 2.5 s after the server began draining; the worker's own errors unchanged.
+ *
+ * gateway_open returns at once: a thread connects to NATS and sets the pools up in the
+ * background (jetstream.h: bounded attempts with backoff, logged), and the backend's `ready`
+ * says 503 on /readyz until that is done and while the connection is lost. */
 #ifndef SY_CLUSTER_GATEWAY_H
 #define SY_CLUSTER_GATEWAY_H
 

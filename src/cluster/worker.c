@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "cluster/jetstream.h"
 #include "cluster/wire.h"
@@ -16,6 +17,8 @@
  * last CANCEL_KEEP has long been acted on, or its units were already answered). Written by the
  * NATS callback thread, read by the fetch loop and the engine's cancel check. */
 #define CANCEL_KEEP 512
+/* After a stop, the batch in hand has this long to finish before it is handed back. */
+#define WORKER_STOP_GRACE_MS 3000
 struct cancel_set {
 	pthread_mutex_t mu;
 	char keys[CANCEL_KEEP][WIRE_CANCEL_KEY_MAX];
@@ -33,6 +36,8 @@ struct worker {
 	int delay_ms;
 	long n_units, n_dead, n_cancelled;
 	struct cancel_set cancels;
+	struct cluster_link link;
+	_Atomic uint64_t stop_seen_ns; /* when a stop was first noticed (0: not yet) */
 };
 
 /* One fetched message and what became of it. */
@@ -90,10 +95,37 @@ struct group_ctx {
 	int n;
 };
 
-/* The engine's cancel check for a group run: gone when every unit's request was given up. */
+/* Whether the worker is stopping and the batch in hand has had its WORKER_STOP_GRACE_MS: then
+ * its engine run stops and its units are NAKed (redelivered to another worker), so a stop never
+ * waits on a long batch. Called from the engine's threads too. */
+static bool stop_overdue(struct worker *wk)
+{
+	if (!atomic_load(wk->stop))
+		return false;
+	const uint64_t now = sy_now_ns();
+	uint64_t seen = 0;
+	if (atomic_compare_exchange_strong(&wk->stop_seen_ns, &seen, now))
+		return false;
+	return now - seen >= (uint64_t)WORKER_STOP_GRACE_MS * 1000000ull;
+}
+
+/* NAKs units nobody will answer here (the worker stops): another worker gets them now. */
+static void give_back(struct unit *units, const int *idx, int n)
+{
+	for (int k = 0; k < n; k++) {
+		natsMsg_Nak(units[idx[k]].msg, NULL);
+		units[idx[k]].done = true;
+	}
+	sy_log(SY_LOG_NOTICE, "worker: stopping: %d unit(s) handed back for redelivery", n);
+}
+
+/* The engine's cancel check for a group run: gone when every unit's request was given up, or
+ * when the worker's stop grace ran out. */
 static bool group_gone(void *ctx)
 {
 	const struct group_ctx *g = ctx;
+	if (stop_overdue(g->wk))
+		return true;
 	for (int k = 0; k < g->n; k++)
 		if (!unit_cancelled(&g->wk->cancels, &g->units[g->idx[k]].w))
 			return false;
@@ -172,6 +204,10 @@ static bool transient(enum sy_status s)
 /* Runs units[idx[0..n)] (same model and parameters) as one engine call, replies, acks. */
 static void run_group(struct worker *wk, struct unit *units, const int *idx, int n)
 {
+	if (stop_overdue(wk)) {
+		give_back(units, idx, n);
+		return;
+	}
 	int total = 0;
 	for (int k = 0; k < n; k++)
 		total += units[idx[k]].w.er.items.n_items;
@@ -199,6 +235,13 @@ static void run_group(struct worker *wk, struct unit *units, const int *idx, int
 		er.cancel = NULL;
 	} else {
 		sy_error_set(&err, s, "out of memory");
+	}
+	if (s != SY_OK && stop_overdue(wk)) {
+		give_back(units, idx, n);
+		engine_result_free(&res);
+		free(texts);
+		free(lens);
+		return;
 	}
 	if (s != SY_OK && group_gone(&(struct group_ctx){wk, units, idx, n})) {
 		for (int k = 0; k < n; k++)
@@ -327,6 +370,41 @@ static void run_batch(struct worker *wk, natsMsgList *list)
 	free(idx);
 }
 
+/* Creates (or finds) the pool's streams and durable consumer, binds a pull subscription to it
+ * and subscribes to the cancels. The consumer outlives every worker: the work in it waits for
+ * the next one. */
+static enum sy_status worker_setup(struct worker *wk, natsSubscription **sub,
+                                   natsSubscription **cancel_sub, struct sy_error *err)
+{
+	const struct worker_config *cfg = wk->cfg;
+	enum sy_status s = cluster_streams_ensure(wk->js, cfg->pool, cfg->max_pending, err);
+	if (s != SY_OK)
+		return s;
+	s = cluster_consumer_ensure(wk->js, cfg->pool, cfg->ack_wait_s, true, err);
+	if (s != SY_OK)
+		return s;
+	char subject[96], durable[64], stream[64];
+	snprintf(subject, sizeof subject, "sy.work.*.%s", cfg->pool);
+	snprintf(durable, sizeof durable, "sy-%s", cfg->pool);
+	cluster_stream_name(stream, sizeof stream, cfg->pool);
+	jsSubOptions so;
+	jsSubOptions_Init(&so);
+	so.Stream = stream;
+	so.Consumer = durable;
+	natsStatus ns = js_PullSubscribe(sub, wk->js, subject, durable, NULL, &so, NULL);
+	if (ns != NATS_OK)
+		return cluster_nats_error(err, ns, "pull subscription");
+	char csubject[96];
+	wire_cancel_subject(csubject, sizeof csubject, cfg->pool);
+	ns = natsConnection_Subscribe(cancel_sub, wk->nc, csubject, on_cancel, &wk->cancels);
+	if (ns != NATS_OK) {
+		natsSubscription_Destroy(*sub);
+		*sub = NULL;
+		return cluster_nats_error(err, ns, "subscribing to cancels");
+	}
+	return SY_OK;
+}
+
 enum sy_status worker_run(struct engine *e, const struct worker_config *cfg, atomic_bool *stop,
                           struct sy_error *err)
 {
@@ -341,62 +419,35 @@ enum sy_status worker_run(struct engine *e, const struct worker_config *cfg, ato
 	snprintf(wk.id, sizeof wk.id, "worker-%ld", (long)getpid());
 	wk.nak_text = getenv("SY_WORKER_NAK_TEXT");
 	wk.delay_ms = getenv("SY_WORKER_DELAY_MS") ? atoi(getenv("SY_WORKER_DELAY_MS")) : 0;
-	enum sy_status s = cluster_connect(cfg->nats_url, wk.id, err, &wk.nc, &wk.js);
-	if (s == SY_OK)
-		s = cluster_streams_ensure(wk.js, cfg->pool, cfg->max_pending, err);
-	natsSubscription *sub = NULL;
-	if (s == SY_OK) {
-		char subject[96], durable[64], stream[64];
-		snprintf(subject, sizeof subject, "sy.work.*.%s", cfg->pool);
-		snprintf(durable, sizeof durable, "sy-%s", cfg->pool);
-		cluster_stream_name(stream, sizeof stream, cfg->pool);
-		/* The consumer is created here (or found) and only bound to, so it outlives every
-		 * worker: the work in it waits for the next one. */
-		jsConsumerConfig cc;
-		jsConsumerConfig_Init(&cc);
-		cc.Durable = durable;
-		cc.AckPolicy = js_AckExplicit;
-		cc.AckWait = (int64_t)cfg->ack_wait_s * 1000000000LL;
-		cc.MaxDeliver = -1; /* the worker counts deliveries itself (dead letters) */
-		cc.MaxAckPending = 10000;
-		cc.FilterSubject = subject;
-		jsConsumerInfo *ci = NULL;
-		natsStatus ns = js_AddConsumer(&ci, wk.js, stream, &cc, NULL, NULL);
-		jsConsumerInfo_Destroy(ci);
-		if (ns != NATS_OK &&
-		    js_GetConsumerInfo(&ci, wk.js, stream, durable, NULL, NULL) == NATS_OK) {
-			jsConsumerInfo_Destroy(ci);
-			ns = NATS_OK;
-		}
-		if (ns != NATS_OK) {
-			s = cluster_nats_error(err, ns, "creating the pool's consumer");
-		} else {
-			jsSubOptions so;
-			jsSubOptions_Init(&so);
-			so.Stream = stream;
-			so.Consumer = durable;
-			ns = js_PullSubscribe(&sub, wk.js, subject, durable, NULL, &so, NULL);
-			if (ns != NATS_OK)
-				s = cluster_nats_error(err, ns, "pull subscription");
-		}
+	wk.link.url = cfg->nats_url;
+	wk.link.who = "worker";
+	enum sy_status s = cluster_connect(&wk.link, wk.id, stop, err, &wk.nc, &wk.js);
+	if (s == SY_ERR_UNAVAILABLE && atomic_load(stop)) {
+		pthread_mutex_destroy(&wk.cancels.mu);
+		return SY_OK; /* stopped before NATS answered: nothing to finish */
 	}
-	natsSubscription *cancel_sub = NULL;
-	if (s == SY_OK) {
-		char subject[96];
-		wire_cancel_subject(subject, sizeof subject, cfg->pool);
-		natsStatus ns =
-		    natsConnection_Subscribe(&cancel_sub, wk.nc, subject, on_cancel, &wk.cancels);
-		if (ns != NATS_OK)
-			s = cluster_nats_error(err, ns, "subscribing to cancels");
+	natsSubscription *sub = NULL, *cancel_sub = NULL;
+	/* The streams and the consumer: retried like the connection (NATS may be restarting, or
+	 * its JetStream not up yet), until they are there or the worker stops. */
+	for (int attempt = 1; s == SY_OK && !atomic_load(stop); attempt++) {
+		struct sy_error serr = {0};
+		if (worker_setup(&wk, &sub, &cancel_sub, &serr) == SY_OK)
+			break;
+		const int ms = cluster_backoff_ms(attempt);
+		sy_log(SY_LOG_WARN,
+		       "worker: pool %s: setting up its stream failed (attempt %d: %s); "
+		       "retrying in %d ms",
+		       cfg->pool, attempt, serr.msg, ms);
+		cluster_sleep(ms, stop);
 	}
 	pthread_t hb;
 	bool hb_started = false;
-	if (s == SY_OK)
+	if (s == SY_OK && sub)
 		hb_started = pthread_create(&hb, NULL, heartbeat_main, &wk) == 0;
-	if (s == SY_OK)
-		sy_log(SY_LOG_INFO, "worker: pool %s on %s, fetching up to %d", cfg->pool,
-		       cfg->nats_url, cfg->fetch_batch);
-	while (s == SY_OK && !atomic_load(stop)) {
+	if (s == SY_OK && sub)
+		sy_log(SY_LOG_NOTICE, "worker: serving pool %s from %s, fetching up to %d",
+		       cfg->pool, cfg->nats_url, cfg->fetch_batch);
+	while (s == SY_OK && sub && !atomic_load(stop)) {
 		natsMsgList list = {0};
 		natsStatus ns = natsSubscription_Fetch(&list, sub, cfg->fetch_batch, 500, NULL);
 		if (ns == NATS_TIMEOUT || (ns == NATS_OK && list.Count == 0)) {
@@ -406,11 +457,13 @@ enum sy_status worker_run(struct engine *e, const struct worker_config *cfg, ato
 		if (ns != NATS_OK) {
 			/* Disconnected, or the server restarting: wait and fetch again. */
 			natsMsgList_Destroy(&list);
-			usleep(200 * 1000);
+			cluster_sleep(200, stop);
 			continue;
 		}
-		if (wk.delay_ms > 0)
-			usleep((useconds_t)wk.delay_ms * 1000);
+		/* The fault hook holds the batch, as a long engine run would (a stop past the
+		 * grace hands it back). */
+		for (int t = 0; t < wk.delay_ms && !stop_overdue(&wk); t += 20)
+			usleep(20 * 1000);
 		run_batch(&wk, &list);
 		natsMsgList_Destroy(&list);
 	}
@@ -425,13 +478,13 @@ enum sy_status worker_run(struct engine *e, const struct worker_config *cfg, ato
 		natsSubscription_Destroy(cancel_sub);
 	}
 	if (wk.nc) {
-		natsConnection_FlushTimeout(wk.nc, 2000);
+		if (atomic_load(&wk.link.connected))
+			natsConnection_FlushTimeout(wk.nc, 1000);
 		sy_log(SY_LOG_INFO,
 		       "worker: done: %ld units answered, %ld set aside, %ld dropped (given up)",
 		       wk.n_units, wk.n_dead, wk.n_cancelled);
 	}
-	jsCtx_Destroy(wk.js);
-	natsConnection_Destroy(wk.nc);
+	cluster_close(&wk.link, wk.nc, wk.js);
 	pthread_mutex_destroy(&wk.cancels.mu);
 	return s;
 }

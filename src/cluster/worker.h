@@ -9,10 +9,16 @@
  * to the dead-letter stream (sy.dead.<pool>) and, when it names a reply inbox, the client gets
  * a DEAD_LETTER error. Heartbeats on sy.workers.<pool> tell gateways the pool is served.
  *
+ * NATS need not be up first: the connection and the stream/consumer setup are retried with a
+ * backoff (jetstream.h) until they work or *stop is set, so a stop ends the worker within
+ * seconds in every state (then SY_OK). A stop while a batch is in hand gives it 3 s to finish
+ * (answered and acked); past that its engine run stops and its units are NAKed, so another
+ * worker takes them at once.
+ *
  * Fault injection for tests (environment; never set in production):
  *   SY_WORKER_NAK_TEXT=T    a unit holding the text T is NAKed every time (a poison message)
- *   SY_WORKER_DELAY_MS=N    sleep N ms after each fetch, before running it (to kill a worker
- *                           with work in hand) */
+ *   SY_WORKER_DELAY_MS=N    hold each fetched batch N ms before running it (to kill or stop a
+ *                           worker with work in hand) */
 #ifndef SY_CLUSTER_WORKER_H
 #define SY_CLUSTER_WORKER_H
 

@@ -201,6 +201,8 @@ bool server_dispatch(struct request *rq, struct engine_request *req, struct resp
 	const struct engine_cancel cancel = {client_gone, rq};
 	if (rq->conn)
 		req->cancel = &cancel;
+	if (!rq->model[0] && req->items.model)
+		snprintf(rq->model, sizeof rq->model, "%s", req->items.model);
 	struct sy_error err = {0};
 	if (backend_run(rq->srv, req, &err, out) == SY_OK) {
 		req->cancel = NULL;

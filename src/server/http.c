@@ -106,6 +106,27 @@ static void response_free(struct response *rs)
 	rs->stream_read = NULL;
 }
 
+static const char *method_name(enum http_method m)
+{
+	return m == HTTP_METHOD_GET ? "GET" : m == HTTP_METHOD_POST ? "POST" : "OTHER";
+}
+
+/* The access log: one line per answered request, when the answer is queued (for a streamed
+ * answer, ms is the time to its headers). */
+static void access_log_write(const struct request *rq, int status, double ms)
+{
+	const struct sy_log_field f[] = {
+	    {"method", rq->method_name ? rq->method_name : method_name(rq->method), 0},
+	    {"path", rq->path ? rq->path : "", 0},
+	    {"status", NULL, status},
+	    {"ms", NULL, (double)(long long)(ms * 1000.0 + 0.5) / 1000.0},
+	    {"request_id", rq->request_id, 0},
+	    {"model", rq->model, 0},
+	};
+	const int n = (int)(sizeof f / sizeof *f) - (rq->model[0] ? 0 : 1); /* model: when known */
+	sy_log_fields(SY_LOG_INFO, f, n, "access");
+}
+
 /* Queues rs on the connection with the common headers, records metrics and frees rs's body. */
 static enum MHD_Result response_send(struct conn_request *cr, struct response *rs)
 {
@@ -181,8 +202,10 @@ static enum MHD_Result response_send(struct conn_request *cr, struct response *r
 	enum MHD_Result ret = MHD_queue_response(cr->rq.conn, (unsigned)rs->status, r);
 	MHD_destroy_response(r);
 	cr->answered = true;
-	metrics_request_observe(s->metrics, rq->route, rs->status,
-	                        (double)(sy_now_ns() - rq->t_start_ns) / 1e9);
+	const double seconds = (double)(sy_now_ns() - rq->t_start_ns) / 1e9;
+	metrics_request_observe(s->metrics, rq->route, rs->status, seconds);
+	if (s->access_log)
+		access_log_write(rq, rs->status, seconds * 1e3);
 	return ret;
 }
 
@@ -546,6 +569,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		cr->rq.t_start_ns = sy_now_ns();
 		cr->rq.path = url;
 		cr->rq.method = method_parse(method);
+		cr->rq.method_name = method;
 		cr->rq.body = "";
 		request_id_assign(s, conn, cr->rq.request_id, sizeof cr->rq.request_id);
 		cr->rq.admin_view =
@@ -680,6 +704,7 @@ enum sy_status server_start(struct engine *e, const struct server_config *cfg, s
 	if (cfg->backend)
 		s->backend = *cfg->backend;
 	s->limits = cfg->limits;
+	s->access_log = cfg->access_log;
 	s->started_ns = sy_now_ns();
 	s->id_salt = mix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ s->started_ns);
 	snprintf(s->host, sizeof s->host, "%s", cfg->host ? cfg->host : "127.0.0.1");
@@ -757,6 +782,8 @@ long server_inflight(const struct server *s)
 void server_drain_begin(struct server *s)
 {
 	atomic_store(&s->draining, true);
+	if (s->backend.drain)
+		s->backend.drain(s->backend.ctx);
 	if (s->daemon) {
 		/* Close the listening socket: new connections are refused by the kernel, open
 		 * ones keep being served (and answer 503 to new requests, see precheck). */

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/sbuf.h"
 #include "base/status.h"
 #include "engine/engine.h"
 
@@ -33,6 +34,13 @@ struct server_backend {
 	                      struct engine_result *out);
 	/* The vocabulary piece of a sparse model's term id, as engine_model_token; may be NULL. */
 	enum sy_status (*token)(void *ctx, const char *model, int id, char *buf, size_t cap);
+	/* Readiness beyond draining (/readyz): false with a reason in why (a sentence) while the
+	 * backend cannot take work (the gateway without NATS). NULL: always ready. */
+	bool (*ready)(void *ctx, char *why, size_t cap);
+	/* Appends the backend's own Prometheus lines to /metrics (may be NULL). */
+	void (*metrics)(void *ctx, struct sbuf *out);
+	/* The server began draining (SIGTERM): work that waits should end soon (may be NULL). */
+	void (*drain)(void *ctx);
 	void *ctx;
 };
 
@@ -51,6 +59,9 @@ struct server_config {
 	/* The YAML file with the routing sections (upstreams, routes, tasks, router), reloaded on
 	 * server_router_reload; NULL: no routing. */
 	const char *router_config;
+	/* One log line per answered request (method, path, status, ms, request_id, model), at
+	 * level info whatever SWITCHYARD_LOG says (base/log.h). */
+	bool access_log;
 };
 
 struct server_limits server_default_limits(void);

@@ -45,6 +45,7 @@ struct server {
 	atomic_ulong next_id; /* request counter for generated X-Request-IDs */
 	uint64_t id_salt; /* mixes the counter so ids differ between runs */
 	char tei_model[256]; /* --tei-model; "" when not given */
+	bool access_log; /* server_config.access_log */
 };
 
 enum http_method {
@@ -78,13 +79,15 @@ struct request {
 	struct server *srv;
 	struct MHD_Connection *conn;
 	enum http_method method;
+	const char *method_name; /* as sent (libmicrohttpd's, valid for the request's life) */
 	const char *path; /* decoded URL path, valid for the request's life */
 	const char *body; /* the whole body (NUL-terminated), or "" */
 	size_t body_len; /* bytes */
 	uint64_t t_start_ns; /* first byte seen */
 	char request_id[136];
 	enum metrics_route route;
-	char model[256]; /* the model a task-table name resolved to (server_dispatch) */
+	char model[256]; /* the model the work went to (server_dispatch; a task-table name
+			    resolved), for x-switchyard-model and the access log */
 	bool admin_view; /* may see server paths in messages: no auth, or an admin token */
 };
 

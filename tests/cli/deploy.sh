@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deploy/: every Kubernetes manifest parses as YAML (PyYAML, Debian's python3-yaml) with the
 # expected kinds; the gateway, worker and KEDA objects point at each other consistently (pool
-# names, stream and consumer names); every flag the manifests and systemd units pass to
+# names, stream and consumer names), and the workers scale from zero; every flag the manifests and systemd units pass to
 # `switchyard` is one the binary's --help lists.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -42,6 +42,8 @@ for f, d in docs:
         m = d["spec"]["triggers"][0]["metadata"]
         pool = m["stream"][len("SY_WORK_"):]
         assert m["stream"].startswith("SY_WORK_") and m["consumer"] == "sy-" + pool and pool in pools, m
+        # scale from zero: the gateway publishes with no worker up, and the first unit wakes one
+        assert d["spec"]["minReplicaCount"] == 0 and m.get("activationLagThreshold") == "0", d["spec"]
         target = d["spec"]["scaleTargetRef"]["name"]
         assert any(x["metadata"]["name"] == target for _, x in docs if x["kind"] == "StatefulSet"), target
 assert pools == gw_pools, (pools, gw_pools)
