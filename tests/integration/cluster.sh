@@ -8,20 +8,7 @@
 # Starting without NATS, losing it, shutdown in every state and scale from zero: cluster_ops.sh.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
-command -v nats-server >/dev/null || fail "nats-server is not installed (make deps)"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-NPORT=$(free_port)
-NATS=nats://127.0.0.1:$NPORT
-start_nats() {
-	timeout --foreground 300 nats-server -js -sd "$tmp/js" -a 127.0.0.1 -p "$NPORT" >>"$tmp/nats.log" 2>&1 &
-	NATS_PID=$!
-	sy_pids+=("$NATS_PID")
-	for _ in $(seq 1 100); do
-		python3 -c "import socket; socket.create_connection(('127.0.0.1', $NPORT), 1)" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	fail "nats-server did not start"
-}
+. "$(dirname "$0")/lib/nats.sh"
 start_nats
 MODELS=(--no-builtin-models --model bert=tests/fixtures/bert-tiny --model ner=tests/fixtures/ner-tiny
 	--model sp=tests/fixtures/splade-tiny --model cb=tests/fixtures/colbert-tiny
@@ -278,13 +265,26 @@ PY
 # killed are known to be its own (with a second worker racing it, how many it held at a fixed
 # moment depended on the machine's load); the second worker starts after the kill and takes the
 # redelivered units.
+# Both workers must still be running here: one that exited on its own is a bug, said loudly
+# (with set -e a failing kill would end the suite without a word).
+for w in W3 W4; do
+	kill -0 "${!w}" 2>/dev/null || {
+		tail -n 20 "$tmp/${w,,}.err"
+		fail "worker ${w,,} exited before it was stopped"
+	}
+done
 kill "$W3" "$W4"
 wait "$W3" "$W4" 2>/dev/null || true
 start_worker w5 SY_WORKER_DELAY_MS=1500
 W5=$LAST
 # The victim is the worker itself, not its `timeout` wrapper (killing the wrapper with -9 left
-# the worker running on, orphaned, past the end of the suite).
-W5_WORKER=$(pgrep -P "$W5" | head -1)
+# the worker running on, orphaned, past the end of the suite); the wrapper forks it a moment
+# after it starts.
+W5_WORKER=
+for _ in $(seq 100); do
+	W5_WORKER=$(pgrep -P "$W5" | head -1) && [ -n "$W5_WORKER" ] && break
+	sleep 0.05
+done
 [ -n "$W5_WORKER" ] || fail "worker w5 not found under its wrapper"
 python3 - "$SERVE_URL" "$GW_URL" "$W5_WORKER" "$NPORT" "$tmp/killed" <<'PY' &
 import http.client, json, os, signal, sys, threading, time, urllib.parse

@@ -14,20 +14,7 @@
 # - the access log: one line per request, text and JSON.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
-command -v nats-server >/dev/null || fail "nats-server is not installed (make deps)"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-NPORT=$(free_port)
-NATS=nats://127.0.0.1:$NPORT
-start_nats() {
-	timeout --foreground 120 nats-server -js -sd "$tmp/js" -a 127.0.0.1 -p "$NPORT" >>"$tmp/nats.log" 2>&1 &
-	NATS_PID=$!
-	sy_pids+=("$NATS_PID")
-	for _ in $(seq 1 100); do
-		python3 -c "import socket; socket.create_connection(('127.0.0.1', $NPORT), 1)" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	fail "nats-server did not start"
-}
+. "$(dirname "$0")/lib/nats.sh"
 MODELS=(--no-builtin-models --model bert=tests/fixtures/bert-tiny --model ner=tests/fixtures/ner-tiny)
 start_worker() { # NAME POOL [env...]
 	local name=$1 pool=$2
@@ -129,7 +116,7 @@ grep -q "giving up connecting to NATS at $NATS: shutting down" "$tmp/w0.err" ||
 	fail "w0: no 'giving up' line"
 
 # ---- NATS comes up later: g1 turns ready by itself ----
-start_nats
+start_nats 120
 python3 - "$G1_URL" <<PY || { tail -n 5 "$tmp/g1.err"; fail "gateway after NATS came up"; }
 $PY_HTTP
 wait_ready(sys.argv[1], 200, 15)
@@ -227,7 +214,7 @@ done
 grep -q "lost the NATS connection to $NATS" "$tmp/g1.err" && grep -q "reconnecting to NATS at $NATS: attempt" "$tmp/g1.err" ||
 	{ cat "$tmp/g1.err"; fail "g1: no lost/reconnecting lines"; }
 stop_within_5s "$W1" w1
-start_nats
+start_nats 120
 python3 - "$G1_URL" <<PY || { tail -n 5 "$tmp/g1.err"; fail "gateway after NATS came back"; }
 $PY_HTTP
 wait_ready(sys.argv[1], 200, 15)
