@@ -18,10 +18,11 @@
 // Inputs files are those of bench/encoder_bench.c (little-endian int32: magic "SYB1",
 // n_batches, then per batch n_seqs, lens[n_seqs], ids[sum lens]). Only the model work is timed
 // on either side. Prints one JSON line per engine and workload with every pass and the median.
-import childProcess from 'child_process';
 import fs from 'fs';
-import readline from 'readline';
 import { getLlama } from 'node-llama-cpp';
+import switchyardChild from '../peer/switchyard_child.js';
+
+const { startSwitchyard, median } = switchyardChild;
 
 const MAGIC = 0x31425953;
 
@@ -55,44 +56,6 @@ function loadInputs(path) {
 function peakRssMiB(pid) {
   const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(parseInt(m[1], 10) / 1024) : null;
-}
-
-function median(v) {
-  const s = [...v].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : 0.5 * (s[h - 1] + s[h]);
-}
-
-async function startSwitchyard(bin, dir, threads, specs) {
-  const child = childProcess.spawn(bin, ['serve', dir, String(threads), ...specs], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
-  });
-  const waiting = [];
-  let exited = null;
-  child.on('exit', (code) => {
-    exited = `${bin} serve exited with status ${code}`;
-    while (waiting.length) waiting.shift().reject(new Error(exited));
-  });
-  readline.createInterface({ input: child.stdout }).on('line', (line) => {
-    if (waiting.length) waiting.shift().resolve(line);
-  });
-  const next = () => new Promise((resolve, reject) => {
-    if (exited) reject(new Error(exited));
-    else waiting.push({ resolve, reject });
-  });
-  const ready = await next();
-  if (!ready.startsWith('ready ')) throw new Error(`${bin} serve: unexpected ${ready}`);
-  return {
-    pid: child.pid,
-    hidden: parseInt(ready.slice(6), 10),
-    ask: (line) => {
-      const reply = next();
-      child.stdin.write(line + '\n');
-      return reply;
-    },
-    close: () => child.stdin.end('quit\n'),
-  };
 }
 
 async function main() {

@@ -29,10 +29,9 @@
 // when it is 1e-3 or more.
 'use strict';
 
-const childProcess = require('child_process');
 const fs = require('fs');
-const readline = require('readline');
 const ort = require('onnxruntime-node');
+const { startSwitchyard, median } = require('./switchyard_child');
 
 const MAGIC = 0x31425953;
 const CHECK_TOLERANCE = 1e-3;
@@ -95,47 +94,6 @@ function makeFeeds(batch, inputNames) {
     feeds[name] = all[name];
   }
   return { seq, feeds };
-}
-
-function median(v) {
-  const s = [...v].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : 0.5 * (s[h - 1] + s[h]);
-}
-
-// Starts `encoder_bench serve` and returns {hidden, ask(line) -> Promise<reply line>, close()}.
-async function startSwitchyard(bin, dir, threads, specs) {
-  const child = childProcess.spawn(bin, ['serve', dir, String(threads), ...specs], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    // OpenBLAS is linked only for the peak measurement; its idle threads must not compete.
-    env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
-  });
-  const waiting = [];
-  let exited = null;
-  child.on('exit', (code) => {
-    exited = `${bin} serve exited with status ${code}`;
-    while (waiting.length) waiting.shift().reject(new Error(exited));
-  });
-  readline.createInterface({ input: child.stdout }).on('line', (line) => {
-    if (waiting.length) waiting.shift().resolve(line);
-  });
-  const next = () => new Promise((resolve, reject) => {
-    if (exited) reject(new Error(exited));
-    else waiting.push({ resolve, reject });
-  });
-  const ready = await next();
-  if (!ready.startsWith('ready ')) throw new Error(`${bin} serve: unexpected ${ready}`);
-  return {
-    hidden: parseInt(ready.slice(6), 10),
-    ask: (line) => {
-      const reply = next();
-      child.stdin.write(line + '\n');
-      return reply;
-    },
-    close: () => {
-      child.stdin.end('quit\n');
-    },
-  };
 }
 
 // Compares the last hidden state of batch 0 of w with Switchyard's dump; exits 3 when it differs.

@@ -177,10 +177,12 @@ for name, key, emb in (("mpnet-tiny", "texts", "embedding"), ("jina-bert-tiny", 
     checks.append((f"tests/fixtures/{name}", [t["text"] for t in gg], [t[emb] for t in gg]))
 gq = json.load(open("tests/golden/qwen3-emb-tiny.json"))
 checks.append(("tests/fixtures/qwen3-emb-tiny", gq["texts"], gq["models"]["qwen3-emb-tiny"]["embeddings"]))
+gg = json.load(open("tests/golden/embeddinggemma-tiny.json"))
+checks.append(("tests/fixtures/embeddinggemma-tiny", gg["texts"], gg["models"]["embeddinggemma-tiny"]["document_embeddings"]))
 for d, texts, want in checks:
     worst = min(cos(a, b) for a, b in zip(cli_dir(d, texts), want))
     assert worst >= 0.99999, (d, worst)
-print("ok: NomicBERT, MPNet, JinaBERT v2, ModernBERT and Qwen3-Embedding through the CLI")
+print("ok: NomicBERT, MPNet, JinaBERT v2, ModernBERT, Qwen3-Embedding and EmbeddingGemma through the CLI")
 # The LLM rerankers through `switchyard score`, with and without an instruction.
 for name in ("qwen3-rerank-tiny", "mxbai-rerank-v2-tiny"):
     gr = json.load(open(f"tests/golden/{name}.json"))
