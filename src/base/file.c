@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,18 @@ void sy_mmap_close(struct sy_mmap *m)
 		munmap((void *)m->data, m->len);
 	m->data = NULL;
 	m->len = 0;
+}
+
+void sy_mmap_release(const struct sy_mmap *m, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	if (!m->data || b < m->data || n > m->len || (size_t)(b - m->data) > m->len - n)
+		return;
+	const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	const uintptr_t lo = ((uintptr_t)b + page - 1) & ~(page - 1);
+	const uintptr_t hi = ((uintptr_t)b + n) & ~(page - 1);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advice: a failure changes nothing */
 }
 
 bool sy_path_exists(const char *path)

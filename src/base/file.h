@@ -19,6 +19,11 @@ struct sy_mmap {
 
 enum sy_status sy_mmap_open(const char *path, struct sy_error *err, struct sy_mmap *out);
 void sy_mmap_close(struct sy_mmap *m);
+/* Drops the resident pages of [p, p + n) (the whole pages inside it) from the mapping: a loader
+ * that has copied or converted a tensor calls it so that the file's pages and the converted copy
+ * are not both resident until the file is closed. Reading the range again faults the pages back
+ * in from the file. A range outside m (or an empty m) is ignored. */
+void sy_mmap_release(const struct sy_mmap *m, const void *p, size_t n);
 
 bool sy_path_exists(const char *path);
 bool sy_path_is_dir(const char *path);

@@ -56,7 +56,10 @@ static enum sy_status read_into(struct weight_loader *l, const char *name, int n
 	if (s != SY_OK)
 		return s;
 	l->bytes += (size_t)t->n_elems * sizeof(float);
-	return safetensors_tensor_read_f32(t, l->err, dst);
+	s = safetensors_tensor_read_f32(t, l->err, dst);
+	/* the fp32 copy is what stays: the file's pages need not stay resident beside it */
+	safetensors_release(l->st, t);
+	return s;
 }
 
 static enum sy_status read_named(struct weight_loader *l, const char *name, float **out, int nd,

@@ -362,6 +362,11 @@ enum sy_status safetensors_get(const struct safetensors *st, const char *name, i
 	return SY_OK;
 }
 
+void safetensors_release(const struct safetensors *st, const struct st_tensor *t)
+{
+	sy_mmap_release(&st->map, t->data, t->n_bytes);
+}
+
 enum sy_status safetensors_tensor_read_f32(const struct st_tensor *t, struct sy_error *err,
                                            float *dst)
 {

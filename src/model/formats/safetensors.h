@@ -81,6 +81,10 @@ enum sy_status safetensors_get(const struct safetensors *st, const char *name, i
                                const int64_t *shape, struct sy_error *err,
                                const struct st_tensor **out);
 
+/* Drops the resident pages of t's data once it has been read (see sy_mmap_release); a no-op for
+ * a safetensors opened from memory. */
+void safetensors_release(const struct safetensors *st, const struct st_tensor *t);
+
 /* Converts t to a malloc'd float32 array of t->n_elems values (caller frees). */
 enum sy_status safetensors_tensor_to_f32(const struct st_tensor *t, struct sy_error *err,
                                          float **out);
