@@ -87,7 +87,7 @@ static enum sy_status get_strings(struct y *y, const struct yaml_value *v, const
 
 /* A YAML value as cJSON (for verifier schemas): unquoted numbers, true/false and null/~ take
  * their JSON types, everything else is a string. */
-static cJSON *to_json(const struct yaml_value *n)
+cJSON *router_yaml_to_json(const struct yaml_value *n)
 {
 	if (!n)
 		return NULL;
@@ -106,13 +106,13 @@ static cJSON *to_json(const struct yaml_value *n)
 	if (n->kind == YAML_KIND_SEQUENCE) {
 		cJSON *a = cJSON_CreateArray();
 		for (int i = 0; i < yaml_count(n); i++)
-			cJSON_AddItemToArray(a, to_json(yaml_seq_item(n, i)));
+			cJSON_AddItemToArray(a, router_yaml_to_json(yaml_seq_item(n, i)));
 		return a;
 	}
 	cJSON *o = cJSON_CreateObject();
 	for (int i = 0; i < yaml_count(n); i++)
 		cJSON_AddItemToObject(o, yaml_scalar(yaml_map_key(n, i)),
-		                      to_json(yaml_map_value(n, i)));
+		                      router_yaml_to_json(yaml_map_value(n, i)));
 	return o;
 }
 
@@ -268,7 +268,7 @@ static enum sy_status verifier_field(struct y *y, const char *k, const struct ya
 		return yaml_get_bool(y->d, v, k, y->err, &vf->json);
 	if (!strcmp(k, "schema")) {
 		cJSON_Delete(vf->schema);
-		vf->schema = to_json(v);
+		vf->schema = router_yaml_to_json(v);
 		return SY_OK;
 	}
 	if (!strcmp(k, "regex")) {

@@ -133,6 +133,11 @@ enum sy_status router_tasks_read(const struct yaml_doc *d, const struct yaml_val
                                  struct sy_error *err, struct router *r);
 void router_tasks_free(struct router *r);
 
+/* A YAML value as cJSON (config.c; for verifier schemas and evaluation suites): unquoted
+ * numbers, true/false and null/~ take their JSON types, everything else is a string. NULL for
+ * NULL; the caller deletes the result. */
+struct cJSON *router_yaml_to_json(const struct yaml_value *n);
+
 /* ---- shared state (state.c) ---- */
 
 enum breaker_state { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN };
