@@ -9,6 +9,9 @@
  * judge check, the answer then goes to the judge upstream (retried the same way), and what the
  * judge's calls cost is added to the candidate's cost.
  *
+ * An upstream's rpm and tpm are honoured: a call that would pass them waits until the window
+ * frees up (that wait is not counted as latency: the example starts when its call does).
+ *
  * Latency is the wall time from an example's first try to its answer, retries included, as a
  * route's caller would see it; the judge's time is not part of it. */
 #include <math.h>
@@ -129,11 +132,27 @@ static bool job_start(struct run_ctx *x, struct job *j)
 	                              .timeout_ms = u->timeout_ms,
 	                              .ttfb_timeout_ms = u->ttft_timeout_ms};
 	struct sy_error err = {0};
+	if (j->phase == JOB_ANSWER && j->tries == 0)
+		j->t0_ms = sy_now_ms();
 	enum sy_status s = upstream_call_start(x->r->deps.upstream, &ur, &err, &j->call);
 	free(body);
 	j->tries++;
 	x->st->results[j->cand].calls++;
 	return s == SY_OK;
+}
+
+/* The upstream of the job's phase. */
+static const struct upstream_def *job_upstream(const struct run_ctx *x, const struct job *j)
+{
+	return j->phase == JOB_JUDGE ? upstream_named(x->r, x->st->check.judge)
+	                             : &x->r->upstreams[x->st->upstreams[j->cand]];
+}
+
+/* The upstream's rpm/tpm, as routes honour them; an evaluation waits instead of moving on. */
+static bool job_rate_allows(struct run_ctx *x, const struct job *j, int *wait_s)
+{
+	const struct upstream_def *u = job_upstream(x, j);
+	return state_rate_take(x->r->deps.state, u->name, u->rpm, u->tpm, wait_s);
 }
 
 static bool retryable(int http)
@@ -179,6 +198,7 @@ static bool job_finish(struct run_ctx *x, struct job *j, double now)
 	}
 	long in = 0, out = 0;
 	chat_find_usage(doc, &in, &out);
+	state_rate_tokens(x->r->deps.state, job_upstream(x, j)->name, in + out);
 	if (j->phase == JOB_ANSWER) {
 		const struct upstream_def *u = &x->r->upstreams[st->upstreams[j->cand]];
 		res->prompt_tokens += in;
@@ -237,14 +257,17 @@ static void step_run(struct run_ctx *x, FILE *progress)
 				slot[i] = next++;
 				struct job *j = &jobs[slot[i]];
 				j->phase = JOB_ANSWER;
-				j->t0_ms = now;
 				j->ready_ms = now;
 			}
 			if (slot[i] < 0)
 				continue;
 			struct job *j = &jobs[slot[i]];
 			bool finished = false;
-			if (!j->call && now >= j->ready_ms) {
+			int wait_s = 0;
+			if (!j->call && now >= j->ready_ms && !job_rate_allows(x, j, &wait_s)) {
+				j->ready_ms =
+				    now + wait_s * 1000.0; /* at rpm/tpm: wait, not a try */
+			} else if (!j->call && now >= j->ready_ms) {
 				if (!job_start(x, j))
 					finished = job_finish(x, j, now);
 			} else if (j->call && upstream_call_wait(j->call, 0) != UPSTREAM_RUNNING) {

@@ -133,6 +133,7 @@ void chat_account(struct router *r, struct chat_run *run, struct chat_outcome *o
 		const struct upstream_def *u = chat_candidate(r, run->rt, run->chosen);
 		state_count(st, "decisions", run->rt->name, u->name, 1);
 		charge(r, run, o, u);
+		state_rate_tokens(st, u->name, o->prompt_tokens + o->completion_tokens);
 	}
 	o->attempts = run->n_attempts;
 	o->latency_ms = (double)(sy_now_ns() - run->t0) / 1e6;

@@ -64,6 +64,8 @@ struct chat_run {
 	int chosen; /* candidate that answered, or -1 */
 	bool stream_taken; /* concurrency slot held by the committed stream */
 	const char *refusal; /* the refusals counter to add when accounting (an error code) */
+	int n_rate_limited; /* candidates skipped at their rpm/tpm limit */
+	int rate_retry_after_s; /* the soonest of them frees up in this many seconds */
 	/* a committed stream */
 	struct upstream_call *stream; /* the pass-through call, or NULL */
 	size_t stream_sent; /* bytes forwarded to the client */

@@ -1,7 +1,7 @@
 /* Reading the routing sections of the YAML config (docs/ROUTING.md has the full format):
  *
  *   upstreams:  name -> {base_url, api_key_env, model, price_input, price_output, timeout_ms,
- *                        ttft_timeout_ms, max_concurrency}
+ *                        ttft_timeout_ms, max_concurrency, rpm, tpm}
  *   routes:     name -> {policy, candidates, default, retries, fallback, max_retry_after_s,
  *                        breaker: {failures, cooldown_s},
  *                        budget: {window, limit_usd, per_key_usd, downgrade_at},
@@ -117,9 +117,10 @@ cJSON *router_yaml_to_json(const struct yaml_value *n)
 }
 
 /* The keys each section takes; a message for any other key lists them. */
-static const char *const upstream_keys[] = {"base_url",        "api_key_env",     "model",
-                                            "price_input",     "price_output",    "timeout_ms",
-                                            "ttft_timeout_ms", "max_concurrency", NULL};
+static const char *const upstream_keys[] = {
+    "base_url",   "api_key_env",     "model",           "price_input", "price_output",
+    "timeout_ms", "ttft_timeout_ms", "max_concurrency", "rpm",         "tpm",
+    NULL};
 static const char *const breaker_keys[] = {"failures", "cooldown_s", NULL};
 static const char *const budget_keys[] = {"window", "limit_usd", "per_key_usd", "downgrade_at",
                                           NULL};
@@ -164,6 +165,10 @@ static enum sy_status upstream_field(struct y *y, const char *k, const struct ya
 		return get_int(y, v, k, 1, 3600000, &u->ttft_timeout_ms);
 	if (!strcmp(k, "max_concurrency"))
 		return get_int(y, v, k, 1, 1000000, &u->max_concurrency);
+	if (!strcmp(k, "rpm"))
+		return get_int(y, v, k, 1, 1000000000, &u->rpm);
+	if (!strcmp(k, "tpm"))
+		return get_int(y, v, k, 1, 2000000000, &u->tpm);
 	return yaml_unknown_key(y->d, v, k, "an upstream setting", upstream_keys, y->err);
 }
 

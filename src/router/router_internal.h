@@ -22,6 +22,7 @@ struct upstream_def {
 	char model[ROUTER_MAX_NAME]; /* the provider's model id */
 	double price_input, price_output; /* USD per million tokens */
 	int timeout_ms, ttft_timeout_ms, max_concurrency;
+	int rpm, tpm; /* requests / tokens per minute to this upstream; 0: no limit */
 };
 
 enum policy_kind {
@@ -153,6 +154,14 @@ void state_spend_add(struct router_state *s, const char *key, const char *window
 /* In-flight calls per upstream, for max_concurrency. */
 bool state_concurrency_take(struct router_state *s, const char *name, int max);
 void state_concurrency_release(struct router_state *s, const char *name);
+/* Rate limits per upstream over a sliding minute (one-second buckets): takes one request when
+ * fewer than rpm were sent and fewer than tpm tokens were used in the last 60 s (0: no such
+ * limit) and returns true; otherwise returns false with the seconds until the oldest request
+ * or tokens counted leave the window in *retry_after_s (at least 1). */
+bool state_rate_take(struct router_state *s, const char *name, int rpm, int tpm,
+                     int *retry_after_s);
+/* Counts tokens an upstream's answer used (its usage) against its tpm. */
+void state_rate_tokens(struct router_state *s, const char *name, long tokens);
 void state_count(struct router_state *s, const char *counter, const char *route, const char *label,
                  double add);
 void state_metrics_write(struct router_state *s, struct sbuf *b);

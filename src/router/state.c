@@ -30,6 +30,14 @@ struct inflight {
 	int n;
 };
 
+/* One upstream's requests and tokens per second over the last minute (rpm, tpm). */
+#define RATE_SECONDS 60
+struct ratewin {
+	char name[ROUTER_MAX_NAME];
+	long sec[RATE_SECONDS]; /* the monotonic second bucket i counts */
+	long calls[RATE_SECONDS], tokens[RATE_SECONDS];
+};
+
 struct counter {
 	char name[48], route[ROUTER_MAX_NAME], label[ROUTER_MAX_NAME];
 	double value;
@@ -45,6 +53,8 @@ struct router_state {
 	int n_inflight, cap_inflight;
 	struct counter *counters;
 	int n_counters, cap_counters;
+	struct ratewin *rates;
+	int n_rates, cap_rates;
 	FILE *log;
 	char log_path[512];
 };
@@ -81,6 +91,7 @@ void router_state_free(struct router_state *s)
 	free(s->spends);
 	free(s->inflight);
 	free(s->counters);
+	free(s->rates);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -255,6 +266,84 @@ void state_concurrency_release(struct router_state *s, const char *name)
 	pthread_mutex_unlock(&s->mu);
 }
 
+static struct ratewin *rate_find(struct router_state *s, const char *name)
+{
+	for (int i = 0; i < s->n_rates; i++)
+		if (!strcmp(s->rates[i].name, name))
+			return &s->rates[i];
+	GROW(s->rates, s->n_rates, s->cap_rates);
+	if (s->n_rates == s->cap_rates)
+		return NULL;
+	struct ratewin *w = &s->rates[s->n_rates++];
+	memset(w, 0, sizeof *w);
+	for (int i = 0; i < RATE_SECONDS; i++)
+		w->sec[i] = -RATE_SECONDS;
+	snprintf(w->name, sizeof w->name, "%s", name);
+	return w;
+}
+
+/* The bucket of second now, emptied when it last counted an older second. */
+static int rate_bucket(struct ratewin *w, long now)
+{
+	int i = (int)(now % RATE_SECONDS);
+	if (w->sec[i] != now) {
+		w->sec[i] = now;
+		w->calls[i] = w->tokens[i] = 0;
+	}
+	return i;
+}
+
+bool state_rate_take(struct router_state *s, const char *name, int rpm, int tpm, int *retry_after_s)
+{
+	*retry_after_s = 0;
+	if (rpm <= 0 && tpm <= 0)
+		return true;
+	const long now = (long)(sy_now_ns() / 1000000000ull);
+	pthread_mutex_lock(&s->mu);
+	struct ratewin *w = rate_find(s, name);
+	bool ok = true;
+	if (w) {
+		long calls = 0, tokens = 0, oldest_call = now, oldest_token = now;
+		for (int i = 0; i < RATE_SECONDS; i++) {
+			if (w->sec[i] <= now - RATE_SECONDS)
+				continue;
+			calls += w->calls[i];
+			tokens += w->tokens[i];
+			if (w->calls[i] && w->sec[i] < oldest_call)
+				oldest_call = w->sec[i];
+			if (w->tokens[i] && w->sec[i] < oldest_token)
+				oldest_token = w->sec[i];
+		}
+		long wait = 0;
+		if (rpm > 0 && calls >= rpm)
+			wait = oldest_call + RATE_SECONDS - now;
+		if (tpm > 0 && tokens >= tpm && oldest_token + RATE_SECONDS - now > wait)
+			wait = oldest_token + RATE_SECONDS - now;
+		if (rpm > 0 && calls >= rpm)
+			ok = false;
+		if (tpm > 0 && tokens >= tpm)
+			ok = false;
+		if (ok)
+			w->calls[rate_bucket(w, now)]++;
+		else
+			*retry_after_s = wait > 0 ? (int)wait : 1;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
+void state_rate_tokens(struct router_state *s, const char *name, long tokens)
+{
+	if (tokens <= 0)
+		return;
+	const long now = (long)(sy_now_ns() / 1000000000ull);
+	pthread_mutex_lock(&s->mu);
+	struct ratewin *w = rate_find(s, name);
+	if (w)
+		w->tokens[rate_bucket(w, now)] += tokens;
+	pthread_mutex_unlock(&s->mu);
+}
+
 void state_count(struct router_state *s, const char *counter, const char *route, const char *label,
                  double add)
 {
@@ -288,6 +377,7 @@ void state_metrics_write(struct router_state *s, struct sbuf *b)
 	    {"spend_usd", "spend in USD from token usage, by route and candidate"},
 	    {"refusals", "requests refused (budget exhausted, no candidate), by route and code"},
 	    {"regex_limits", "rule regexes that hit their work limit, by route and rule"},
+	    {"rate_limited", "candidates skipped at their rpm/tpm limit, by route and candidate"},
 	};
 	pthread_mutex_lock(&s->mu);
 	for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
