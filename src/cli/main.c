@@ -18,7 +18,7 @@ static void usage(FILE *f)
 	        "  extract  find entities in texts with a NER model, one JSON line per text\n"
 	        "  models   inspect, pull or locate models (`models inspect|pull|path`)\n"
 	        "  eval     evaluate a model or a router on a data set (`eval "
-	        "sts|intents|routellm|candidates`)\n"
+	        "sts|intents|routellm|candidates|log`)\n"
 	        "  router   train a routing classifier (`router train`)\n"
 	        "  serve    run the HTTP server (`serve --port 8080 --model ID=PATH`)\n"
 	        "  gateway  the HTTP server in front of workers (`gateway --nats URL --pool P`)\n"

@@ -40,6 +40,7 @@ struct chat_request {
 	int n_messages;
 	/* the caller */
 	char key[160]; /* "key:<api key>" for per-key budgets, "" when anonymous */
+	char request_id[136]; /* the answer's X-Request-ID, "" when none */
 	bool critical; /* exempt from budget downgrades */
 };
 

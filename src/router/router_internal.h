@@ -166,6 +166,14 @@ void state_count(struct router_state *s, const char *counter, const char *route,
                  double add);
 void state_metrics_write(struct router_state *s, struct sbuf *b);
 void state_log_line(struct router_state *s, const char *path, const char *line);
+/* The last STATE_DECISIONS_KEPT decisions by request id (a ring), for feedback. */
+#define STATE_DECISIONS_KEPT 8192
+void state_decision_remember(struct router_state *s, const char *request_id, const char *route,
+                             const char *candidate);
+/* Finds the newest decision of request_id: route and candidate ("" when none answered) into
+ * route[cap] and candidate[cap]; false when it is not (or no longer) kept. */
+bool state_decision_find(struct router_state *s, const char *request_id, char *route,
+                         char *candidate, size_t cap);
 
 /* ---- policies (policy.c) ---- */
 

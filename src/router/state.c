@@ -38,6 +38,11 @@ struct ratewin {
 	long calls[RATE_SECONDS], tokens[RATE_SECONDS];
 };
 
+struct decision {
+	char request_id[136];
+	char route[ROUTER_MAX_NAME], candidate[ROUTER_MAX_NAME];
+};
+
 struct counter {
 	char name[48], route[ROUTER_MAX_NAME], label[ROUTER_MAX_NAME];
 	double value;
@@ -55,6 +60,8 @@ struct router_state {
 	int n_counters, cap_counters;
 	struct ratewin *rates;
 	int n_rates, cap_rates;
+	struct decision *decisions; /* [STATE_DECISIONS_KEPT] ring, allocated on first use */
+	long n_decisions; /* remembered so far; the next goes to n % STATE_DECISIONS_KEPT */
 	FILE *log;
 	char log_path[512];
 };
@@ -92,6 +99,7 @@ void router_state_free(struct router_state *s)
 	free(s->inflight);
 	free(s->counters);
 	free(s->rates);
+	free(s->decisions);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -344,6 +352,41 @@ void state_rate_tokens(struct router_state *s, const char *name, long tokens)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void state_decision_remember(struct router_state *s, const char *request_id, const char *route,
+                             const char *candidate)
+{
+	pthread_mutex_lock(&s->mu);
+	if (!s->decisions)
+		s->decisions = calloc(STATE_DECISIONS_KEPT, sizeof *s->decisions);
+	if (s->decisions) {
+		struct decision *d = &s->decisions[s->n_decisions++ % STATE_DECISIONS_KEPT];
+		snprintf(d->request_id, sizeof d->request_id, "%s", request_id);
+		snprintf(d->route, sizeof d->route, "%s", route);
+		snprintf(d->candidate, sizeof d->candidate, "%s", candidate);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+bool state_decision_find(struct router_state *s, const char *request_id, char *route,
+                         char *candidate, size_t cap)
+{
+	bool found = false;
+	pthread_mutex_lock(&s->mu);
+	const long n =
+	    s->n_decisions < STATE_DECISIONS_KEPT ? s->n_decisions : STATE_DECISIONS_KEPT;
+	for (long k = 0; s->decisions && k < n && !found; k++) { /* newest first */
+		const struct decision *d =
+		    &s->decisions[(s->n_decisions - 1 - k) % STATE_DECISIONS_KEPT];
+		if (!strcmp(d->request_id, request_id)) {
+			snprintf(route, cap, "%s", d->route);
+			snprintf(candidate, cap, "%s", d->candidate);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return found;
+}
+
 void state_count(struct router_state *s, const char *counter, const char *route, const char *label,
                  double add)
 {
@@ -378,6 +421,9 @@ void state_metrics_write(struct router_state *s, struct sbuf *b)
 	    {"refusals", "requests refused (budget exhausted, no candidate), by route and code"},
 	    {"regex_limits", "rule regexes that hit their work limit, by route and rule"},
 	    {"rate_limited", "candidates skipped at their rpm/tpm limit, by route and candidate"},
+	    {"feedback", "feedback received (POST /v1/feedback), by route and candidate"},
+	    {"feedback_success", "feedback counted as a success, by route and candidate"},
+	    {"misroutes", "feedback labelled misroute, by route and candidate"},
 	};
 	pthread_mutex_lock(&s->mu);
 	for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
