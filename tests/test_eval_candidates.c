@@ -1,7 +1,8 @@
 /* Candidate evaluation without a network (src/router/candidates.h): suite parsing and its
  * errors (file, line, key), the JSONL data (input or messages, the prompt template), the
  * checks, the judge's score parsing, nearest-rank percentiles, cost from tokens and prices,
- * the choice of the cheapest passing candidate, and the baseline comparison. The calls
+ * the choice of the cheapest passing candidate, the baseline comparison, and `eval log`'s
+ * join of decisions and feedback. The calls
  * themselves are in tests/integration/eval_candidates.sh. */
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "harness.h"
 #include "router/candidates.h"
+#include "router/eval_log.h"
 
 static char dir[64];
 
@@ -209,6 +211,49 @@ static void test_choice_and_baseline(void)
 	sbuf_free(&html);
 }
 
+/* eval log: decisions joined with feedback by request id */
+static void test_eval_log(void)
+{
+	const char *log =
+	    "{\"request_id\":\"a\",\"route\":\"r\",\"choice\":\"m\",\"latency_ms\":10,"
+	    "\"cost_usd\":0.5,\"status\":200}\n"
+	    "{\"request_id\":\"b\",\"route\":\"r\",\"choice\":\"m\",\"latency_ms\":30,"
+	    "\"cost_usd\":0.5,\"status\":200}\n"
+	    "{\"request_id\":\"c\",\"route\":\"r\",\"choice\":null,\"latency_ms\":5,"
+	    "\"status\":502}\n"
+	    "{\"type\":\"feedback\",\"request_id\":\"a\",\"route\":\"r\",\"choice\":\"m\","
+	    "\"score\":1,\"success\":true}\n";
+	const char *fb = "{\"request_id\":\"b\",\"label\":\"misroute\"}\n"
+	                 "{\"request_id\":\"zz\",\"score\":1}\n";
+	struct sbuf out = {0};
+	struct sy_error err = {0};
+	CHECKF(eval_log_summarize("log", log, strlen(log), "fb", fb, strlen(fb), true, &out,
+	                          &err) == SY_OK,
+	       "%s", err.msg);
+	cJSON *doc = cJSON_Parse(out.data);
+	CHECKF(doc != NULL, "%s", out.data);
+	CHECK(cJSON_GetObjectItem(doc, "requests")->valueint == 3);
+	CHECK(cJSON_GetObjectItem(doc, "unmatched_feedback")->valueint == 1);
+	const cJSON *m =
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "routes"), "r"), "m");
+	CHECK(cJSON_GetObjectItem(m, "requests")->valueint == 2);
+	CHECK(cJSON_GetObjectItem(m, "feedback")->valueint == 2);
+	CHECK(cJSON_GetObjectItem(m, "success_rate")->valuedouble == 0.5);
+	CHECK(cJSON_GetObjectItem(m, "misroutes")->valueint == 1);
+	CHECK(cJSON_GetObjectItem(m, "p50_ms")->valuedouble == 10);
+	CHECK(cJSON_GetObjectItem(m, "p95_ms")->valuedouble == 30);
+	CHECK(fabs(cJSON_GetObjectItem(m, "cost_per_request_usd")->valuedouble - 0.5) < 1e-12);
+	const cJSON *none = cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "routes"), "r"), "(none)");
+	CHECK(cJSON_GetObjectItem(none, "errors")->valueint == 1);
+	CHECK(cJSON_IsNull(cJSON_GetObjectItem(none, "success_rate")));
+	cJSON_Delete(doc);
+	sbuf_free(&out);
+	CHECK(eval_log_summarize("log", "{}\n[1]\n", 7, NULL, NULL, 0, true, &out, &err) != SY_OK);
+	CHECKF(strstr(err.msg, "log: line 2") != NULL, "%s", err.msg);
+	sbuf_free(&out);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/sy-cand-%d", (int)getpid());
@@ -220,6 +265,7 @@ int main(void)
 	RUN(test_checks);
 	RUN(test_numbers);
 	RUN(test_choice_and_baseline);
+	RUN(test_eval_log);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;
