@@ -121,6 +121,7 @@ static bool job_start(struct run_ctx *x, struct job *j)
 	                                   : &x->r->upstreams[st->upstreams[j->cand]];
 	char *body = j->phase == JOB_JUDGE ? judge_body(&st->check, ex, j->answer, u)
 	                                   : answer_body(st, ex, u);
+	j->tries++; /* a try even when it cannot start, so the retries end */
 	if (!body)
 		return false;
 	char url[600];
@@ -132,11 +133,10 @@ static bool job_start(struct run_ctx *x, struct job *j)
 	                              .timeout_ms = u->timeout_ms,
 	                              .ttfb_timeout_ms = u->ttft_timeout_ms};
 	struct sy_error err = {0};
-	if (j->phase == JOB_ANSWER && j->tries == 0)
+	if (j->phase == JOB_ANSWER && j->tries == 1)
 		j->t0_ms = sy_now_ms();
 	enum sy_status s = upstream_call_start(x->r->deps.upstream, &ur, &err, &j->call);
 	free(body);
-	j->tries++;
 	x->st->results[j->cand].calls++;
 	return s == SY_OK;
 }
