@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 	}
 	struct chat_outcome o;
-	router_chat(r, (const char *)data, size, "", false, &o);
+	router_chat(r, (const char *)data, size, "", false, "fuzz", &o);
 	if (o.http_status != 400 && o.http_status != 404)
 		__builtin_trap();
 	router_chat_finish(r, &o);

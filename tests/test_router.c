@@ -619,6 +619,26 @@ static void test_budget_guards(void)
 	router_state_free(st);
 }
 
+/* rpm/tpm per upstream over a sliding minute (state.c) */
+static void test_rate_limits(void)
+{
+	struct router_state *st = NULL;
+	CHECK(router_state_create(NULL, &st) == SY_OK);
+	int wait = -1;
+	CHECK(state_rate_take(st, "a", 0, 0, &wait) && wait == 0); /* no limits */
+	CHECK(state_rate_take(st, "a", 2, 0, &wait));
+	CHECK(state_rate_take(st, "a", 2, 0, &wait));
+	CHECK(!state_rate_take(st, "a", 2, 0, &wait));
+	CHECKF(wait >= 1 && wait <= 60, "%d", wait);
+	CHECK(state_rate_take(st, "b", 2, 0, &wait)); /* per upstream */
+	CHECK(state_rate_take(st, "t", 0, 100, &wait));
+	state_rate_tokens(st, "t", 60);
+	CHECK(state_rate_take(st, "t", 0, 100, &wait));
+	state_rate_tokens(st, "t", 40);
+	CHECK(!state_rate_take(st, "t", 0, 100, &wait) && wait >= 1);
+	router_state_free(st);
+}
+
 int main(void)
 {
 	RUN(test_verifier);
@@ -631,5 +651,6 @@ int main(void)
 	RUN(test_labels);
 	RUN(test_dataset_files);
 	RUN(test_budget_guards);
+	RUN(test_rate_limits);
 	return harness_summary();
 }

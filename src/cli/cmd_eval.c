@@ -274,8 +274,14 @@ int cmd_eval(int argc, char **argv)
 		return cmd_eval_intents(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "routellm"))
 		return cmd_eval_routellm(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "candidates"))
+		return cmd_eval_candidates(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "log"))
+		return cmd_eval_log(argc - 1, argv + 1);
 	if (strcmp(argv[1], "sts") != 0) {
-		fprintf(stderr, "switchyard eval: unknown task '%s' (sts, intents, routellm)\n",
+		fprintf(stderr,
+		        "switchyard eval: unknown task '%s' (sts, intents, routellm, candidates, "
+		        "log)\n",
 		        argv[1]);
 		eval_usage(stderr);
 		return 2;

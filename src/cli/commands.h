@@ -33,6 +33,8 @@ int cmd_models(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_eval_intents(int argc, char **argv);
 int cmd_eval_routellm(int argc, char **argv);
+int cmd_eval_candidates(int argc, char **argv);
+int cmd_eval_log(int argc, char **argv);
 int cmd_router(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_gateway(int argc, char **argv);

@@ -9,24 +9,24 @@
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: switchyard <command> [options]\n"
-	    "\n"
-	    "commands:\n"
-	    "  encode   embed texts with a model, one JSON line per text\n"
-	    "  score    score documents against a query (cross-encoder or ColBERT)\n"
-	    "  extract  find entities in texts with a NER model, one JSON line per text\n"
-	    "  models   inspect, pull or locate models (`models inspect|pull|path`)\n"
-	    "  eval     evaluate a model or a router on a data set (`eval sts|intents|routellm`)\n"
-	    "  router   train a routing classifier (`router train`)\n"
-	    "  serve    run the HTTP server (`serve --port 8080 --model ID=PATH`)\n"
-	    "  gateway  the HTTP server in front of workers (`gateway --nats URL --pool P`)\n"
-	    "  worker   drain a pool's work from NATS JetStream (`worker --nats URL --pool "
-	    "P`)\n"
-	    "\n"
-	    "Run `switchyard <command> --help` for the options of one command;\n"
-	    "`switchyard --version` prints the version and the kernels this CPU runs.\n");
+	fprintf(f,
+	        "usage: switchyard <command> [options]\n"
+	        "\n"
+	        "commands:\n"
+	        "  encode   embed texts with a model, one JSON line per text\n"
+	        "  score    score documents against a query (cross-encoder or ColBERT)\n"
+	        "  extract  find entities in texts with a NER model, one JSON line per text\n"
+	        "  models   inspect, pull or locate models (`models inspect|pull|path`)\n"
+	        "  eval     evaluate a model or a router on a data set (`eval "
+	        "sts|intents|routellm|candidates|log`)\n"
+	        "  router   train a routing classifier (`router train`)\n"
+	        "  serve    run the HTTP server (`serve --port 8080 --model ID=PATH`)\n"
+	        "  gateway  the HTTP server in front of workers (`gateway --nats URL --pool P`)\n"
+	        "  worker   drain a pool's work from NATS JetStream (`worker --nats URL --pool "
+	        "P`)\n"
+	        "\n"
+	        "Run `switchyard <command> --help` for the options of one command;\n"
+	        "`switchyard --version` prints the version and the kernels this CPU runs.\n");
 }
 
 /* argv with every "--opt=value" split into "--opt" "value", so the one-shot commands take both

@@ -10,7 +10,7 @@
 #include "router/chat_internal.h"
 
 void router_chat(struct router *r, const char *body, size_t len, const char *api_key, bool critical,
-                 struct chat_outcome *o)
+                 const char *request_id, struct chat_outcome *o)
 {
 	memset(o, 0, sizeof *o);
 	struct chat_run *run = calloc(1, sizeof *run);
@@ -22,6 +22,8 @@ void router_chat(struct router *r, const char *body, size_t len, const char *api
 	run->t0 = sy_now_ns();
 	run->chosen = -1;
 	run->req.critical = critical;
+	if (request_id)
+		snprintf(run->req.request_id, sizeof run->req.request_id, "%s", request_id);
 	if (api_key && api_key[0])
 		snprintf(run->req.key, sizeof run->req.key, "key:%.150s", api_key);
 	if (chat_parse(body, len, &run->req, o) && chat_decide(r, run, o))

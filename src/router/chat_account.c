@@ -97,7 +97,13 @@ static void write_log(struct router *r, const struct chat_run *run, const struct
 	gmtime_r(&now, &tm);
 	char ts[32];
 	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	sbuf_printf(&b, "{\"time\":\"%s\",\"route\":", ts);
+	sbuf_printf(&b, "{\"time\":\"%s\",", ts);
+	if (run->req.request_id[0]) {
+		sbuf_puts(&b, "\"request_id\":");
+		json_write_str(&b, run->req.request_id, -1);
+		sbuf_putc(&b, ',');
+	}
+	sbuf_puts(&b, "\"route\":");
 	json_write_str(&b, o->route, -1);
 	sbuf_puts(&b, ",\"policy\":");
 	json_write_str(&b, o->policy, -1);
@@ -133,8 +139,11 @@ void chat_account(struct router *r, struct chat_run *run, struct chat_outcome *o
 		const struct upstream_def *u = chat_candidate(r, run->rt, run->chosen);
 		state_count(st, "decisions", run->rt->name, u->name, 1);
 		charge(r, run, o, u);
+		state_rate_tokens(st, u->name, o->prompt_tokens + o->completion_tokens);
 	}
 	o->attempts = run->n_attempts;
 	o->latency_ms = (double)(sy_now_ns() - run->t0) / 1e6;
+	if (run->req.request_id[0] && o->route[0]) /* for feedback on it */
+		state_decision_remember(st, run->req.request_id, o->route, o->model);
 	write_log(r, run, o);
 }

@@ -255,6 +255,20 @@ static bool try_stream(struct router *r, struct chat_run *run, int c, struct cha
 	return false;
 }
 
+/* Whether candidate u is within its rpm/tpm limits (and takes one request); when not, records
+ * the skipped attempt and when it frees up. */
+static bool rate_allows(struct router *r, struct chat_run *run, int c, const struct upstream_def *u)
+{
+	int wait = 0;
+	if (state_rate_take(r->deps.state, u->name, u->rpm, u->tpm, &wait))
+		return true;
+	add_attempt(run, c, 0, 0, "rate limited");
+	state_count(r->deps.state, "rate_limited", run->rt->name, u->name, 1);
+	if (run->n_rate_limited++ == 0 || wait < run->rate_retry_after_s)
+		run->rate_retry_after_s = wait;
+	return false;
+}
+
 /* Racing: the first `n` candidates of the order at once; the first answer that passes the
  * verifier wins and the others are cancelled. Returns the winner's index in the order or -1. */
 static int race(struct router *r, struct chat_run *run, int n, struct chat_outcome *o)
@@ -269,6 +283,8 @@ static int race(struct router *r, struct chat_run *run, int n, struct chat_outco
 			add_attempt(run, run->order[i], 0, 0, "breaker open");
 			continue;
 		}
+		if (!rate_allows(r, run, run->order[i], u))
+			continue;
 		struct sy_error err = {0};
 		calls[m] = start_call(r, u, run->req.doc, false, &err);
 		if (calls[m])
@@ -402,6 +418,8 @@ static enum candidate_result run_candidate(struct router *r, struct chat_run *ru
 				usleep((useconds_t)ra * 1000000u);
 			if (!state_breaker_allows(st, u->name, rt->breaker_cooldown_s))
 				return CANDIDATE_NEXT;
+			if (!rate_allows(r, run, c, u)) /* a retry is a request too */
+				return CANDIDATE_NEXT;
 		}
 	}
 	return CANDIDATE_NEXT;
@@ -433,6 +451,8 @@ static int fallback_chain(struct router *r, struct chat_run *run, int from, stru
 			add_attempt(run, c, 0, 0, "breaker open");
 			continue;
 		}
+		if (!rate_allows(r, run, c, u))
+			continue;
 		if (!state_concurrency_take(st, u->name, u->max_concurrency)) {
 			add_attempt(run, c, 0, 0, "at max concurrency (%d)", u->max_concurrency);
 			continue;
@@ -459,7 +479,13 @@ static void set_failure(struct router *r, struct chat_run *run, struct chat_outc
 	int open_breakers = 0;
 	for (int a = 0; a < n; a++)
 		open_breakers += !strcmp(run->attempts[a].what, "breaker open");
-	if (open_breakers == n && n > 0) {
+	if (run->n_rate_limited > 0 && open_breakers + run->n_rate_limited == n) {
+		/* nothing was called: every candidate was at its rate limit (or its breaker open) */
+		chat_error_set(o, 429, "RATE_LIMITED",
+		               "route %s: every candidate is at its rate limit; retry in %d s",
+		               rt->name, run->rate_retry_after_s);
+		o->retry_after_s = run->rate_retry_after_s;
+	} else if (open_breakers == n && n > 0) {
 		chat_error_set(o, 503, "UPSTREAM_UNAVAILABLE",
 		               "route %s: every candidate's circuit breaker is open; retry later",
 		               rt->name);

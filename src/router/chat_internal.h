@@ -40,6 +40,7 @@ struct chat_request {
 	int n_messages;
 	/* the caller */
 	char key[160]; /* "key:<api key>" for per-key budgets, "" when anonymous */
+	char request_id[136]; /* the answer's X-Request-ID, "" when none */
 	bool critical; /* exempt from budget downgrades */
 };
 
@@ -64,6 +65,8 @@ struct chat_run {
 	int chosen; /* candidate that answered, or -1 */
 	bool stream_taken; /* concurrency slot held by the committed stream */
 	const char *refusal; /* the refusals counter to add when accounting (an error code) */
+	int n_rate_limited; /* candidates skipped at their rpm/tpm limit */
+	int rate_retry_after_s; /* the soonest of them frees up in this many seconds */
 	/* a committed stream */
 	struct upstream_call *stream; /* the pass-through call, or NULL */
 	size_t stream_sent; /* bytes forwarded to the client */

@@ -1,7 +1,7 @@
 /* Reading the routing sections of the YAML config (docs/ROUTING.md has the full format):
  *
  *   upstreams:  name -> {base_url, api_key_env, model, price_input, price_output, timeout_ms,
- *                        ttft_timeout_ms, max_concurrency}
+ *                        ttft_timeout_ms, max_concurrency, rpm, tpm}
  *   routes:     name -> {policy, candidates, default, retries, fallback, max_retry_after_s,
  *                        breaker: {failures, cooldown_s},
  *                        budget: {window, limit_usd, per_key_usd, downgrade_at},
@@ -87,7 +87,7 @@ static enum sy_status get_strings(struct y *y, const struct yaml_value *v, const
 
 /* A YAML value as cJSON (for verifier schemas): unquoted numbers, true/false and null/~ take
  * their JSON types, everything else is a string. */
-static cJSON *to_json(const struct yaml_value *n)
+cJSON *router_yaml_to_json(const struct yaml_value *n)
 {
 	if (!n)
 		return NULL;
@@ -106,20 +106,21 @@ static cJSON *to_json(const struct yaml_value *n)
 	if (n->kind == YAML_KIND_SEQUENCE) {
 		cJSON *a = cJSON_CreateArray();
 		for (int i = 0; i < yaml_count(n); i++)
-			cJSON_AddItemToArray(a, to_json(yaml_seq_item(n, i)));
+			cJSON_AddItemToArray(a, router_yaml_to_json(yaml_seq_item(n, i)));
 		return a;
 	}
 	cJSON *o = cJSON_CreateObject();
 	for (int i = 0; i < yaml_count(n); i++)
 		cJSON_AddItemToObject(o, yaml_scalar(yaml_map_key(n, i)),
-		                      to_json(yaml_map_value(n, i)));
+		                      router_yaml_to_json(yaml_map_value(n, i)));
 	return o;
 }
 
 /* The keys each section takes; a message for any other key lists them. */
-static const char *const upstream_keys[] = {"base_url",        "api_key_env",     "model",
-                                            "price_input",     "price_output",    "timeout_ms",
-                                            "ttft_timeout_ms", "max_concurrency", NULL};
+static const char *const upstream_keys[] = {
+    "base_url",   "api_key_env",     "model",           "price_input", "price_output",
+    "timeout_ms", "ttft_timeout_ms", "max_concurrency", "rpm",         "tpm",
+    NULL};
 static const char *const breaker_keys[] = {"failures", "cooldown_s", NULL};
 static const char *const budget_keys[] = {"window", "limit_usd", "per_key_usd", "downgrade_at",
                                           NULL};
@@ -164,6 +165,10 @@ static enum sy_status upstream_field(struct y *y, const char *k, const struct ya
 		return get_int(y, v, k, 1, 3600000, &u->ttft_timeout_ms);
 	if (!strcmp(k, "max_concurrency"))
 		return get_int(y, v, k, 1, 1000000, &u->max_concurrency);
+	if (!strcmp(k, "rpm"))
+		return get_int(y, v, k, 1, 1000000000, &u->rpm);
+	if (!strcmp(k, "tpm"))
+		return get_int(y, v, k, 1, 2000000000, &u->tpm);
 	return yaml_unknown_key(y->d, v, k, "an upstream setting", upstream_keys, y->err);
 }
 
@@ -268,7 +273,7 @@ static enum sy_status verifier_field(struct y *y, const char *k, const struct ya
 		return yaml_get_bool(y->d, v, k, y->err, &vf->json);
 	if (!strcmp(k, "schema")) {
 		cJSON_Delete(vf->schema);
-		vf->schema = to_json(v);
+		vf->schema = router_yaml_to_json(v);
 		return SY_OK;
 	}
 	if (!strcmp(k, "regex")) {

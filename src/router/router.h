@@ -100,11 +100,12 @@ struct chat_outcome {
 };
 
 /* Answers one POST /v1/chat/completions body. api_key identifies the caller for per-key
- * budgets ("" when none). critical exempts the request from budget downgrades. Every outcome,
+ * budgets ("" when none). request_id (NULL or "" when none) is the X-Request-ID the answer
+ * carries: the decision log records it and feedback (router_feedback) names it. critical exempts the request from budget downgrades. Every outcome,
  * error or not, ends with router_chat_finish; until then a committed stream holds its
  * upstream call and its candidate's concurrency slot. */
 void router_chat(struct router *r, const char *body, size_t len, const char *api_key, bool critical,
-                 struct chat_outcome *out);
+                 const char *request_id, struct chat_outcome *out);
 /* For a committed stream: waits for the bytes after those already read and copies up to max of
  * them into buf; returns how many, 0 at the end. A stream that broke off (failed, or ended
  * without "data: [DONE]") ends with one SSE error event, and the decision log records it. */
@@ -113,6 +114,18 @@ size_t router_chat_stream_read(struct router *r, struct chat_outcome *out, char 
  * have left early); accounts its usage and cost and writes the decision-log line. Frees the
  * outcome's resources. */
 void router_chat_finish(struct router *r, struct chat_outcome *out);
+
+/* ---- feedback ---- */
+
+/* Joins one POST /v1/feedback body, {"request_id", "score" (0..1) and/or "label", "comment"?},
+ * to the decision of that request (one of the last STATE_DECISIONS_KEPT of this process):
+ * writes a feedback line to the decision log and counts it (feedback, successes, misroutes by
+ * route and candidate), and writes that route and candidate to route/model (cap bytes each).
+ * SY_ERR_INVALID_ARG for a bad body, SY_ERR_NOT_FOUND for an unknown request id. A score of at
+ * least 0.5, or without a score a label of good/correct/positive/success/helpful/up, counts as
+ * a success; the label "misroute" counts as a misroute. */
+enum sy_status router_feedback(struct router *r, const char *body, size_t len, struct sy_error *err,
+                               char *route, char *model, size_t cap);
 
 /* Prometheus text for the routing counters (decisions, escalations, fallbacks, breaker state,
  * spend), appended to b. */

@@ -22,6 +22,7 @@ struct upstream_def {
 	char model[ROUTER_MAX_NAME]; /* the provider's model id */
 	double price_input, price_output; /* USD per million tokens */
 	int timeout_ms, ttft_timeout_ms, max_concurrency;
+	int rpm, tpm; /* requests / tokens per minute to this upstream; 0: no limit */
 };
 
 enum policy_kind {
@@ -133,6 +134,11 @@ enum sy_status router_tasks_read(const struct yaml_doc *d, const struct yaml_val
                                  struct sy_error *err, struct router *r);
 void router_tasks_free(struct router *r);
 
+/* A YAML value as cJSON (config.c; for verifier schemas and evaluation suites): unquoted
+ * numbers, true/false and null/~ take their JSON types, everything else is a string. NULL for
+ * NULL; the caller deletes the result. */
+struct cJSON *router_yaml_to_json(const struct yaml_value *n);
+
 /* ---- shared state (state.c) ---- */
 
 enum breaker_state { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN };
@@ -148,10 +154,26 @@ void state_spend_add(struct router_state *s, const char *key, const char *window
 /* In-flight calls per upstream, for max_concurrency. */
 bool state_concurrency_take(struct router_state *s, const char *name, int max);
 void state_concurrency_release(struct router_state *s, const char *name);
+/* Rate limits per upstream over a sliding minute (one-second buckets): takes one request when
+ * fewer than rpm were sent and fewer than tpm tokens were used in the last 60 s (0: no such
+ * limit) and returns true; otherwise returns false with the seconds until the oldest request
+ * or tokens counted leave the window in *retry_after_s (at least 1). */
+bool state_rate_take(struct router_state *s, const char *name, int rpm, int tpm,
+                     int *retry_after_s);
+/* Counts tokens an upstream's answer used (its usage) against its tpm. */
+void state_rate_tokens(struct router_state *s, const char *name, long tokens);
 void state_count(struct router_state *s, const char *counter, const char *route, const char *label,
                  double add);
 void state_metrics_write(struct router_state *s, struct sbuf *b);
 void state_log_line(struct router_state *s, const char *path, const char *line);
+/* The last STATE_DECISIONS_KEPT decisions by request id (a ring), for feedback. */
+#define STATE_DECISIONS_KEPT 8192
+void state_decision_remember(struct router_state *s, const char *request_id, const char *route,
+                             const char *candidate);
+/* Finds the newest decision of request_id: route and candidate ("" when none answered) into
+ * route[cap] and candidate[cap]; false when it is not (or no longer) kept. */
+bool state_decision_find(struct router_state *s, const char *request_id, char *route,
+                         char *candidate, size_t cap);
 
 /* ---- policies (policy.c) ---- */
 

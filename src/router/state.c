@@ -30,6 +30,19 @@ struct inflight {
 	int n;
 };
 
+/* One upstream's requests and tokens per second over the last minute (rpm, tpm). */
+#define RATE_SECONDS 60
+struct ratewin {
+	char name[ROUTER_MAX_NAME];
+	long sec[RATE_SECONDS]; /* the monotonic second bucket i counts */
+	long calls[RATE_SECONDS], tokens[RATE_SECONDS];
+};
+
+struct decision {
+	char request_id[136];
+	char route[ROUTER_MAX_NAME], candidate[ROUTER_MAX_NAME];
+};
+
 struct counter {
 	char name[48], route[ROUTER_MAX_NAME], label[ROUTER_MAX_NAME];
 	double value;
@@ -45,6 +58,10 @@ struct router_state {
 	int n_inflight, cap_inflight;
 	struct counter *counters;
 	int n_counters, cap_counters;
+	struct ratewin *rates;
+	int n_rates, cap_rates;
+	struct decision *decisions; /* [STATE_DECISIONS_KEPT] ring, allocated on first use */
+	long n_decisions; /* remembered so far; the next goes to n % STATE_DECISIONS_KEPT */
 	FILE *log;
 	char log_path[512];
 };
@@ -81,6 +98,8 @@ void router_state_free(struct router_state *s)
 	free(s->spends);
 	free(s->inflight);
 	free(s->counters);
+	free(s->rates);
+	free(s->decisions);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -255,6 +274,119 @@ void state_concurrency_release(struct router_state *s, const char *name)
 	pthread_mutex_unlock(&s->mu);
 }
 
+static struct ratewin *rate_find(struct router_state *s, const char *name)
+{
+	for (int i = 0; i < s->n_rates; i++)
+		if (!strcmp(s->rates[i].name, name))
+			return &s->rates[i];
+	GROW(s->rates, s->n_rates, s->cap_rates);
+	if (s->n_rates == s->cap_rates)
+		return NULL;
+	struct ratewin *w = &s->rates[s->n_rates++];
+	memset(w, 0, sizeof *w);
+	for (int i = 0; i < RATE_SECONDS; i++)
+		w->sec[i] = -RATE_SECONDS;
+	snprintf(w->name, sizeof w->name, "%s", name);
+	return w;
+}
+
+/* The bucket of second now, emptied when it last counted an older second. */
+static int rate_bucket(struct ratewin *w, long now)
+{
+	int i = (int)(now % RATE_SECONDS);
+	if (w->sec[i] != now) {
+		w->sec[i] = now;
+		w->calls[i] = w->tokens[i] = 0;
+	}
+	return i;
+}
+
+bool state_rate_take(struct router_state *s, const char *name, int rpm, int tpm, int *retry_after_s)
+{
+	*retry_after_s = 0;
+	if (rpm <= 0 && tpm <= 0)
+		return true;
+	const long now = (long)(sy_now_ns() / 1000000000ull);
+	pthread_mutex_lock(&s->mu);
+	struct ratewin *w = rate_find(s, name);
+	bool ok = true;
+	if (w) {
+		long calls = 0, tokens = 0, oldest_call = now, oldest_token = now;
+		for (int i = 0; i < RATE_SECONDS; i++) {
+			if (w->sec[i] <= now - RATE_SECONDS)
+				continue;
+			calls += w->calls[i];
+			tokens += w->tokens[i];
+			if (w->calls[i] && w->sec[i] < oldest_call)
+				oldest_call = w->sec[i];
+			if (w->tokens[i] && w->sec[i] < oldest_token)
+				oldest_token = w->sec[i];
+		}
+		long wait = 0;
+		if (rpm > 0 && calls >= rpm)
+			wait = oldest_call + RATE_SECONDS - now;
+		if (tpm > 0 && tokens >= tpm && oldest_token + RATE_SECONDS - now > wait)
+			wait = oldest_token + RATE_SECONDS - now;
+		if (rpm > 0 && calls >= rpm)
+			ok = false;
+		if (tpm > 0 && tokens >= tpm)
+			ok = false;
+		if (ok)
+			w->calls[rate_bucket(w, now)]++;
+		else
+			*retry_after_s = wait > 0 ? (int)wait : 1;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
+void state_rate_tokens(struct router_state *s, const char *name, long tokens)
+{
+	if (tokens <= 0)
+		return;
+	const long now = (long)(sy_now_ns() / 1000000000ull);
+	pthread_mutex_lock(&s->mu);
+	struct ratewin *w = rate_find(s, name);
+	if (w)
+		w->tokens[rate_bucket(w, now)] += tokens;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void state_decision_remember(struct router_state *s, const char *request_id, const char *route,
+                             const char *candidate)
+{
+	pthread_mutex_lock(&s->mu);
+	if (!s->decisions)
+		s->decisions = calloc(STATE_DECISIONS_KEPT, sizeof *s->decisions);
+	if (s->decisions) {
+		struct decision *d = &s->decisions[s->n_decisions++ % STATE_DECISIONS_KEPT];
+		snprintf(d->request_id, sizeof d->request_id, "%s", request_id);
+		snprintf(d->route, sizeof d->route, "%s", route);
+		snprintf(d->candidate, sizeof d->candidate, "%s", candidate);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+bool state_decision_find(struct router_state *s, const char *request_id, char *route,
+                         char *candidate, size_t cap)
+{
+	bool found = false;
+	pthread_mutex_lock(&s->mu);
+	const long n =
+	    s->n_decisions < STATE_DECISIONS_KEPT ? s->n_decisions : STATE_DECISIONS_KEPT;
+	for (long k = 0; s->decisions && k < n && !found; k++) { /* newest first */
+		const struct decision *d =
+		    &s->decisions[(s->n_decisions - 1 - k) % STATE_DECISIONS_KEPT];
+		if (!strcmp(d->request_id, request_id)) {
+			snprintf(route, cap, "%s", d->route);
+			snprintf(candidate, cap, "%s", d->candidate);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return found;
+}
+
 void state_count(struct router_state *s, const char *counter, const char *route, const char *label,
                  double add)
 {
@@ -288,6 +420,10 @@ void state_metrics_write(struct router_state *s, struct sbuf *b)
 	    {"spend_usd", "spend in USD from token usage, by route and candidate"},
 	    {"refusals", "requests refused (budget exhausted, no candidate), by route and code"},
 	    {"regex_limits", "rule regexes that hit their work limit, by route and rule"},
+	    {"rate_limited", "candidates skipped at their rpm/tpm limit, by route and candidate"},
+	    {"feedback", "feedback received (POST /v1/feedback), by route and candidate"},
+	    {"feedback_success", "feedback counted as a success, by route and candidate"},
+	    {"misroutes", "feedback labelled misroute, by route and candidate"},
 	};
 	pthread_mutex_lock(&s->mu);
 	for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {

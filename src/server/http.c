@@ -54,6 +54,7 @@ enum route_kind {
 	ROUTE_KIND_CHAT,
 	ROUTE_KIND_ROUTER_RELOAD,
 	ROUTE_KIND_ROUTES,
+	ROUTE_KIND_FEEDBACK,
 	ROUTE_KIND_TOKENIZE,
 	ROUTE_KIND_TEI_EMBED,
 	ROUTE_KIND_TEI_EMBED_SPARSE,
@@ -241,6 +242,7 @@ static const struct route_def route_table[] = {
      METRICS_ROUTE_MODEL_ADMIN},
     {HTTP_METHOD_GET, "/v1/models/{id}", ROUTE_KIND_MODEL_GET, METRICS_ROUTE_MODELS},
     {HTTP_METHOD_GET, "/v1/routes", ROUTE_KIND_ROUTES, METRICS_ROUTE_MODELS},
+    {HTTP_METHOD_POST, "/v1/feedback", ROUTE_KIND_FEEDBACK, METRICS_ROUTE_CHAT},
     /* Hugging Face Text Embeddings Inference (routes_tei.c). */
     {HTTP_METHOD_POST, "/embed", ROUTE_KIND_TEI_EMBED, METRICS_ROUTE_ENCODE},
     {HTTP_METHOD_POST, "/embed_sparse", ROUTE_KIND_TEI_EMBED_SPARSE, METRICS_ROUTE_ENCODE},
@@ -508,6 +510,7 @@ static void route_dispatch(struct conn_request *cr, struct response *rs)
 	case ROUTE_KIND_CHAT: route_chat(rq, rs); break;
 	case ROUTE_KIND_ROUTER_RELOAD: route_router_reload(rq, rs); break;
 	case ROUTE_KIND_ROUTES: route_routes(rq, rs); break;
+	case ROUTE_KIND_FEEDBACK: route_feedback(rq, rs); break;
 	case ROUTE_KIND_TOKENIZE: route_tokenize(rq, rs); break;
 	case ROUTE_KIND_TEI_EMBED: route_tei_embed(rq, false, rs); break;
 	case ROUTE_KIND_TEI_EMBED_SPARSE: route_tei_embed(rq, true, rs); break;

@@ -113,7 +113,7 @@ void route_chat(struct request *rq, struct response *rs)
 	cs->srv = s;
 	cs->ref = ref;
 	cs->r = r;
-	router_chat(r, rq->body, rq->body_len, key, critical, &cs->out);
+	router_chat(r, rq->body, rq->body_len, key, critical, rq->request_id, &cs->out);
 	struct chat_outcome *o = &cs->out;
 	explain_headers(rs, o, !o->stream);
 	if (o->error_code) {
@@ -167,5 +167,36 @@ void route_routes(struct request *rq, struct response *rs)
 	router_routes_json(r, &rs->body);
 	sbuf_putc(&rs->body, '}');
 	router_release(rq->srv->routers, ref);
+	rs->status = 200;
+}
+
+/* POST /v1/feedback: {request_id, score and/or label, comment} joined to that request's
+ * routing decision (router_feedback); 404 for an id the router does not know. */
+void route_feedback(struct request *rq, struct response *rs)
+{
+	struct router_ref *ref;
+	struct router *r = router_acquire(rq->srv->routers, &ref);
+	if (!r) {
+		response_error_set(rs, 404, "NOT_FOUND", "no routes are configured");
+		return;
+	}
+	struct sy_error err = {0};
+	char route[128], model[128];
+	enum sy_status s =
+	    router_feedback(r, rq->body, rq->body_len, &err, route, model, sizeof route);
+	router_release(rq->srv->routers, ref);
+	if (s == SY_ERR_NOT_FOUND) {
+		response_error_set(rs, 404, "NOT_FOUND", "%s", err.msg);
+		return;
+	}
+	if (s != SY_OK) {
+		response_error_set(rs, 400, "INVALID_INPUT", "%s", err.msg);
+		return;
+	}
+	sbuf_puts(&rs->body, "{\"ok\":true,\"route\":");
+	json_write_str(&rs->body, route, -1);
+	sbuf_puts(&rs->body, ",\"model\":");
+	json_write_str(&rs->body, model, -1);
+	sbuf_putc(&rs->body, '}');
 	rs->status = 200;
 }

@@ -140,6 +140,7 @@ void route_status_page(struct request *rq, struct response *rs);
 void route_chat(struct request *rq, struct response *rs);
 void route_router_reload(struct request *rq, struct response *rs);
 void route_routes(struct request *rq, struct response *rs);
+void route_feedback(struct request *rq, struct response *rs);
 /* POST /v1/tokenize (routes_tokenize.c). */
 void route_tokenize(struct request *rq, struct response *rs);
 /* Hugging Face Text Embeddings Inference (routes_tei.c); errors answer in TEI's shape. */

@@ -15,10 +15,15 @@ POST /v1/chat/completions behaves by the request's "model" (the upstream's model
   labeler     answers "big" when the last user message contains "hard", a label with CR/LF and
               quotes when it contains "inject" (a model steered to break the decision log), else
               "small"
+  quiz-P-MS   for evaluation suites: the last user message "item N: say WORD" is answered WORD
+              when N % 10 < P / 10 (so P% of items 0..9 right), else "wrong", after MS ms
+  judge       grades a judge prompt: "score: 9" when the text after EXPECTED ANSWER: appears in
+              the text after ANSWER TO GRADE:, else "score: 2"
 GET /stats returns {"calls": {model: n}, "disconnects": {model: n}, "last_body": {...}}.
 Run: python3 mock_llm.py PORTFILE  (writes the port it listens on to PORTFILE).
 """
 import json
+import re
 import sys
 import threading
 import time
@@ -107,6 +112,16 @@ class Handler(BaseHTTPRequestHandler):
                         pass
                     finally:
                         self.connection.setblocking(True)
+            if model.startswith("quiz-"):
+                _, pct, ms = model.split("-")
+                time.sleep(int(ms) / 1000)
+                m = re.search(r"item (\d+): say (\w+)", text)
+                right = m and int(m.group(1)) % 10 < int(pct) // 10
+                return self.send(200, answer(model, m.group(2) if right else "wrong", body))
+            if model == "judge":
+                m = re.search(r"EXPECTED ANSWER:\n(.*?)\n\nANSWER TO GRADE:\n(.*?)\n\n", text, re.S)
+                ok = m and m.group(1).strip().lower() in m.group(2).lower()
+                return self.send(200, answer(model, "score: 9" if ok else "score: 2", body))
             content = {"json": '{"answer": 42, "confidence": 0.9}',
                        "lowconf": "maybe 41; confidence: 0.2",
                        "labeler": "big" if "hard" in text else
