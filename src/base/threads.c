@@ -10,6 +10,16 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* The spin-wait hint: PAUSE on x86, YIELD on ARM, nothing elsewhere. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
 #define SPIN_ITERS 20000
 
 struct worker {
@@ -50,7 +60,7 @@ static void *worker_main(void *arg)
 		while ((gen = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
 		       !atomic_load(&p->stop)) {
 			if (++spins < SPIN_ITERS) {
-				__builtin_ia32_pause();
+				cpu_relax();
 				continue;
 			}
 			pthread_mutex_lock(&p->mu);
@@ -129,7 +139,7 @@ void sy_pool_run(struct sy_pool *p, sy_pool_fn fn, void *ctx)
 	pthread_mutex_unlock(&p->mu);
 	fn(ctx, 0, p->n);
 	while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
-		__builtin_ia32_pause();
+		cpu_relax();
 }
 
 void sy_pool_barrier(struct sy_pool *p)
@@ -145,7 +155,7 @@ void sy_pool_barrier(struct sy_pool *p)
 	int spins = 0;
 	while (atomic_load_explicit(&p->barrier_phase, memory_order_acquire) == phase) {
 		if (++spins < SPIN_ITERS)
-			__builtin_ia32_pause();
+			cpu_relax();
 		else
 			sched_yield();
 	}
