@@ -21,13 +21,13 @@ CFLAGS   := -std=c11 $(OPT) -g -pthread $(WARN) $(EXTRA_CFLAGS)
 ISA_AVX2 := -mavx2 -mfma -mf16c
 ISA_AVX512 := $(ISA_AVX2) -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 X86      := $(if $(filter x86_64% i%86%,$(shell $(CC) -dumpmachine)),1,)
-LDLIBS   := -lnats -lz -lcurl -lcrypto -lmicrohttpd -lyaml -lcjson -lmsgpackc -lutf8proc -lpcre2-8 -lm -lpthread
+LDLIBS   := -ljpeg -lpng16 -lwebp -lnats -lz -lcurl -lcrypto -lmicrohttpd -lyaml -lcjson -lmsgpackc -lutf8proc -lpcre2-8 -lm -lpthread
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-LAYERS   := base tensor text model/formats model/arch model/heads model hub engine upstream \
+LAYERS   := base image tensor text model/formats model/arch model/heads model hub engine upstream \
             router server cluster
 src_of    = $(filter-out $(if $(X86),,%_avx2.c %_avx512.c),$(sort $(wildcard src/$(1)/*.c)))
 obj_of    = $(patsubst src/%.c,$(BUILD)/%.o,$(call src_of,$(1)))
@@ -40,6 +40,7 @@ TEST_LAYERS_tensor := base tensor
 TEST_LAYERS_text   := base text
 TEST_LAYERS_text_models := base text
 TEST_LAYERS_hub    := base hub
+TEST_LAYERS_image  := base image
 TEST_LAYERS_qgemm  := base tensor
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 # Fuzz targets: fuzz/fuzz_<name>.c defines LLVMFuzzerTestOneInput; fuzz/corpus/<name>/ holds its
@@ -63,6 +64,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential pkg-config clang-format \
 	  libcjson-dev libmsgpack-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev \
 	  libyaml-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libnats-dev nats-server python3-yaml \
+	  libjpeg62-turbo-dev libpng-dev libwebp-dev \
 	  wrk xxd \
 	  clang python3 curl qemu-user
 	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm
