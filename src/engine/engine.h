@@ -157,6 +157,9 @@ struct engine_items {
 	const char *const *texts; /* [n_items], UTF-8 (invalid bytes are replaced) */
 	const size_t *lens; /* [n_items] bytes */
 	bool truncate; /* false: a text longer than the model limit is SY_ERR_LIMIT */
+	/* [n_items] or NULL: item i is an image when images[i].data is set (its text is then
+	 * ignored; encode and score only, for models that take images) */
+	const struct model_image *images;
 };
 
 struct engine_encode_request {
