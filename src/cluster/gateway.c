@@ -315,6 +315,12 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 		    err, SY_ERR_INVALID_ARG,
 		    "options.score_mode and options.score_weights are not supported "
 		    "through the cluster gateway yet");
+	for (int i = 0; req->items.images && i < req->items.n_items; i++)
+		if (req->items.images[i].data)
+			return sy_error_set(
+			    err, SY_ERR_UNSUPPORTED,
+			    "image items are not supported through the cluster "
+			    "gateway yet; send them to a server that runs the model");
 	const char *model = req->items.model;
 	struct engine_model_info info;
 	enum sy_status s = engine_model_get(g->engine, model, err, &info);

@@ -98,6 +98,8 @@ struct engine_model_info {
 	                   once, or when unknown) */
 	unsigned tasks; /* ENGINE_TASK_* bits the model offers (0 until loaded once) */
 	unsigned outputs; /* ENGINE_OUTPUT_* bits of its encode task (0 without one) */
+	bool images; /* it takes image items as well as texts (CLIP, SigLIP): known from the
+			directory's config when added, and from the model once loaded */
 	char labels[1024]; /* an extractor's fixed entity types, '\n'-separated ("" otherwise) */
 	char error[256]; /* last load error, when state == FAILED */
 	double idle_s; /* seconds since last use (-1 never used) */

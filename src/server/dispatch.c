@@ -83,6 +83,8 @@ static char *dup_or_null(const char *s, size_t len, bool *ok)
 static struct shadow_job *shadow_copy(struct server *srv, const char *model,
                                       const struct engine_request *req)
 {
+	if (req->items.images) /* the image bytes are the caller's; shadows copy texts only */
+		return NULL;
 	struct shadow_job *j = calloc(1, sizeof *j);
 	if (!j)
 		return NULL;

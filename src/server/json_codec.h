@@ -29,6 +29,9 @@ struct encode_request {
 	const char **ids; /* [n_items]; NULL entries mean the default "item-<i>" */
 	const char **texts; /* [n_items] UTF-8 */
 	size_t *lens; /* [n_items] bytes */
+	/* [n_items]: items[i].images[0] decoded (data into doc), or data NULL for a text item */
+	struct model_image *images;
+	int n_images; /* items that are images */
 	unsigned outputs; /* ENGINE_OUTPUT_* bits asked for (default dense) */
 	int normalize; /* -1 model default, 0, 1 */
 	bool truncate; /* default true */
@@ -88,6 +91,8 @@ struct pairs_request {
 	const char **ids; /* [n_items]; NULL entries: "item-<i>" (score only) */
 	const char **texts; /* [n_items] */
 	size_t *lens; /* [n_items] */
+	struct model_image *images; /* [n_items] as in encode_request (score only) */
+	int n_images;
 	int top_n; /* rerank: results to return (n_items when absent) */
 	bool return_documents; /* rerank */
 	struct score_params score; /* options.score_mode, options.score_weights (BGE-M3) */

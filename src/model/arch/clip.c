@@ -716,6 +716,8 @@ static enum sy_status prepare_image(const struct clip *c, const struct model_ima
 	struct image_rgb rgb;
 	enum sy_status s =
 	    image_decode(im->data, im->len, (enum image_format)im->format, 0, err, &rgb);
+	if (s == SY_ERR_LIMIT) /* the client's image, not a model limit: a plain 400 */
+		err->status = s = SY_ERR_INVALID_ARG;
 	if (s != SY_OK)
 		return s;
 	struct clip_extra *px = calloc(1, sizeof *px);
