@@ -801,26 +801,36 @@ static enum sy_status clip_run_score(void *impl, const struct model_item *items,
 {
 	struct clip *c = impl;
 	const int D = c->dims;
-	/* 2n embeddings: the items, then the queries (as text items). */
+	/* The items, then each distinct query once: the items of one request share their query
+	 * (the same pointer in the engine's input frame), so a request of n images embeds its
+	 * text once, not n times. qi[i] is item i's query among them. */
 	struct model_item *all = calloc((size_t)2 * n, sizeof *all);
 	struct model_prepared *preps = calloc((size_t)2 * n, sizeof *preps);
+	int *qi = calloc((size_t)n, sizeof *qi);
 	float *emb = malloc((size_t)2 * n * D * sizeof *emb);
 	enum sy_status s =
-	    all && preps && emb ? SY_OK : sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	    all && preps && qi && emb ? SY_OK : sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	int m = n;
 	for (int i = 0; s == SY_OK && i < n; i++) {
 		struct clip_extra *e = items[i].prep->extra;
 		preps[i] =
 		    (struct model_prepared){.enc = items[i].prep->enc, .extra = e->px ? e : NULL};
-		preps[n + i] = (struct model_prepared){.enc = e->query};
 		all[i] = (struct model_item){items[i].in, &preps[i]};
-		all[n + i] = (struct model_item){items[i].in, &preps[n + i]};
+		const struct model_input *in = items[i].in, *prev = i ? items[i - 1].in : NULL;
+		if (prev && in->query == prev->query && in->query_len == prev->query_len) {
+			qi[i] = qi[i - 1];
+			continue;
+		}
+		preps[m] = (struct model_prepared){.enc = e->query};
+		all[m] = (struct model_item){in, &preps[m]};
+		qi[i] = m++;
 	}
 	if (s == SY_OK)
-		s = embed_items(c, all, 2 * n, err, emb);
+		s = embed_items(c, all, m, err, emb);
+	for (int i = 0; s == SY_OK && i < m; i++)
+		l2_normalize_f32(emb + (size_t)i * D, D);
 	for (int i = 0; s == SY_OK && i < n; i++) {
-		float *a = emb + (size_t)i * D, *q = emb + (size_t)(n + i) * D;
-		l2_normalize_f32(a, D);
-		l2_normalize_f32(q, D);
+		const float *a = emb + (size_t)i * D, *q = emb + (size_t)qi[i] * D;
 		double dot = 0;
 		for (int k = 0; k < D; k++)
 			dot += (double)a[k] * q[k];
@@ -829,6 +839,7 @@ static enum sy_status clip_run_score(void *impl, const struct model_item *items,
 	}
 	free(all);
 	free(preps);
+	free(qi);
 	free(emb);
 	return s;
 }
