@@ -2,8 +2,8 @@
  * (tools/reference/make_clip.py, tests/golden/{clip,siglip}-tiny.json): text embeddings from
  * the fixture's tokenizer.json (ids equal to the reference's), image embeddings from the
  * reference's own pixel_values (cosine >= 0.99999) and through the whole decode + preprocess
- * path for every test image (>= 0.9999), zero-shot scores (CLIP softmax, SigLIP sigmoid with
- * logit_bias), batched equal to one by one, and bad images refused with a clear status. */
+ * path for every test image (>= 0.9999), zero-shot scores both ways (a text against images, an
+ * image against text labels; CLIP softmax, SigLIP sigmoid with logit_bias), batched equal to one by one, and bad images refused with a clear status. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -193,6 +193,37 @@ static void check_model(const char *kind)
 	     v = v->next, i++)
 		CHECKF(fabs(scores[i] - v->valuedouble) < 2e-4, "%s score %d: %g, reference %g",
 		       kind, i, scores[i], v->valuedouble);
+
+	/* Zero-shot classification: the first image as the query against the texts (labels). */
+	struct model_input lab[16];
+	i = 0;
+	for (const cJSON *t = texts->child; t; t = t->next, i++) {
+		const char *txt = cJSON_GetObjectItem(t, "text")->valuestring;
+		lab[i] = (struct model_input){.text = txt,
+		                              .len = strlen(txt),
+		                              .truncate = true,
+		                              .query = "",
+		                              .query_image = &mi[0]};
+	}
+	s = model_run_inputs(m, MODEL_TASK_SCORE, lab, nt, &err, scores, NULL, NULL);
+	CHECKF(s == SY_OK, "%s", err.msg);
+	CHECK_STREQ(cJSON_GetObjectItem(g, "image_query")->valuestring,
+	            cJSON_GetObjectItem(imgs->child, "image")->valuestring);
+	if (m->score->softmax) {
+		float mx = -INFINITY, sum = 0;
+		for (int k = 0; k < nt; k++)
+			mx = fmaxf(mx, scores[k]);
+		for (int k = 0; k < nt; k++)
+			sum += (scores[k] = expf(scores[k] - mx));
+		for (int k = 0; k < nt; k++)
+			scores[k] /= sum;
+	}
+	i = 0;
+	for (const cJSON *v = cJSON_GetObjectItem(g, "label_scores")->child; s == SY_OK && v;
+	     v = v->next, i++)
+		CHECKF(fabs(scores[i] - v->valuedouble) < 2e-4, "%s label %d: %g, reference %g",
+		       kind, i, scores[i], v->valuedouble);
+	CHECK(i == nt);
 
 	/* Bad images fail with a status naming the problem. */
 	const char *bad[] = {"truncated.jpg", "corrupt.png", "unsupported.gif"};

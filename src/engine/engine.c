@@ -343,6 +343,12 @@ static enum sy_status check_task(const struct engine_model *m, const struct engi
 	const bool takes_images = req->task == ENGINE_TASK_ENCODE ? md->encode && md->encode->images
 	                          : req->task == ENGINE_TASK_SCORE ? md->score && md->score->images
 	                                                           : false;
+	if (s == SY_OK && req->task == ENGINE_TASK_SCORE && !takes_images &&
+	    req->score.query_image && req->score.query_image->data)
+		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                 "the query is an image, and model %s takes text only (score "
+		                 "images with a CLIP or SigLIP model)",
+		                 m->id);
 	for (int i = 0; s == SY_OK && req->items.images && !takes_images && i < req->items.n_items;
 	     i++)
 		if (req->items.images[i].data)
@@ -395,6 +401,9 @@ static struct model_input input_frame(const struct engine_model *m,
 	case ENGINE_TASK_SCORE:
 		in.query = req->score.query ? req->score.query : "";
 		in.query_len = req->score.query ? req->score.query_len : 0;
+		in.query_image = req->score.query_image && req->score.query_image->data
+		                     ? req->score.query_image
+		                     : NULL;
 		in.prefix = req->score.instruction;
 		in.score = req->score.params;
 		break;

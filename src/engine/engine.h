@@ -182,6 +182,9 @@ struct engine_score_request {
 	struct engine_items items;
 	const char *query;
 	size_t query_len;
+	/* An image as the query instead of the text (image models: an image against text
+	 * labels, zero-shot classification), or NULL */
+	const struct model_image *query_image;
 	const char *instruction; /* put before each document by models that read one (ColBERT) */
 	/* score_mode and score_weights (BGE-M3), or NULL; a model that scores one way refuses
 	 * them with SY_ERR_INVALID_ARG */

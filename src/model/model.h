@@ -150,6 +150,7 @@ struct model_input {
 	size_t prefix_len;
 	const char *query; /* score: the pair's query (the document is text) */
 	size_t query_len;
+	const struct model_image *query_image; /* score: an image as the query instead, or NULL */
 	bool is_query; /* encode: the text is a search query (ColBERT, inference-free SPLADE) */
 	bool truncate; /* false: a text past the model's limit fails with SY_ERR_LIMIT */
 	signed char normalize; /* encode: -1 the model's default, 0 off, 1 L2-normalise */

@@ -133,48 +133,47 @@ static long base64_decode_inplace(char *s)
 /* items[i].images: [{"data": base64, "format": "jpeg" | "png" | "webp"}] (SIE's Item), one
  * image per item. The data is decoded in place in the request's document, which *out then
  * points into. No images field: out->data stays NULL. */
-static enum sy_status parse_item_images(cJSON *it, const char *name, int i, struct api_error *err,
+static enum sy_status parse_item_images(cJSON *it, const char *where, struct api_error *err,
                                         struct model_image *out)
 {
 	cJSON *arr = cJSON_GetObjectItemCaseSensitive(it, "images");
 	if (!arr || cJSON_IsNull(arr))
 		return SY_OK;
 	if (!cJSON_IsArray(arr))
-		return api_error_set(err, 400, "INVALID_INPUT",
-		                     "%s[%d].images: expected array, got %s", name, i,
-		                     json_type_name(arr));
+		return api_error_set(err, 400, "INVALID_INPUT", "%s.images: expected array, got %s",
+		                     where, json_type_name(arr));
 	const int n = cJSON_GetArraySize(arr);
 	if (n == 0)
 		return SY_OK;
 	if (n > 1)
 		return api_error_set(err, 400, "INVALID_INPUT",
-		                     "%s[%d].images: %d images; one image per item is supported "
+		                     "%s.images: %d images; one image per item is supported "
 		                     "(send each as its own item)",
-		                     name, i, n);
+		                     where, n);
 	cJSON *im = arr->child;
 	if (!cJSON_IsObject(im))
 		return api_error_set(err, 400, "INVALID_INPUT",
-		                     "%s[%d].images[0]: expected object, got %s", name, i,
+		                     "%s.images[0]: expected object, got %s", where,
 		                     json_type_name(im));
 	cJSON *data = cJSON_GetObjectItemCaseSensitive(im, "data");
 	if (!cJSON_IsString(data))
 		return api_error_set(err, 400, "INVALID_INPUT",
-		                     "%s[%d].images[0].data: expected a base64 string, got %s",
-		                     name, i, data ? json_type_name(data) : "nothing");
+		                     "%s.images[0].data: expected a base64 string, got %s", where,
+		                     data ? json_type_name(data) : "nothing");
 	const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(im, "format");
 	int f = 0;
 	if (fmt && !cJSON_IsNull(fmt)) {
 		f = cJSON_IsString(fmt) ? image_format_parse(fmt->valuestring) : -1;
 		if (f < 0)
 			return api_error_set(err, 400, "INVALID_INPUT",
-			                     "%s[%d].images[0].format: unsupported image format; "
+			                     "%s.images[0].format: unsupported image format; "
 			                     "expected \"jpeg\", \"png\" or \"webp\"",
-			                     name, i);
+			                     where);
 	}
 	const long len = base64_decode_inplace(data->valuestring);
 	if (len <= 0)
-		return api_error_set(err, 400, "INVALID_INPUT", "%s[%d].images[0].data: %s", name,
-		                     i, len < 0 ? "not valid base64" : "empty");
+		return api_error_set(err, 400, "INVALID_INPUT", "%s.images[0].data: %s", where,
+		                     len < 0 ? "not valid base64" : "empty");
 	*out = (struct model_image){(const unsigned char *)data->valuestring, (size_t)len, f};
 	return SY_OK;
 }
@@ -562,8 +561,9 @@ static enum sy_status parse_items_request(const char *body, size_t len,
 			              "items[%d]: expected object, got %s", i, json_type_name(it));
 			goto fail;
 		}
+		snprintf(field, sizeof field, "items[%d]", i);
 		if (!extract &&
-		    parse_item_images((cJSON *)it, "items", i, err, &out->images[i]) != SY_OK)
+		    parse_item_images((cJSON *)it, field, err, &out->images[i]) != SY_OK)
 			goto fail;
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "text");
 		if (!t && out->images[i].data) {
@@ -648,10 +648,16 @@ static enum sy_status pairs_query(const cJSON *q, bool object_ok, const struct s
 		return api_error_set(err, 400, "INVALID_INPUT", "query: required field is missing");
 	if (object_ok && cJSON_IsObject(q)) {
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(q, "text");
-		if (!t)
+		/* score: an image as the query ({images:[...]}), for image models */
+		if (parse_item_images((cJSON *)q, "query", err, &out->query_image) != SY_OK)
+			return SY_ERR_INVALID_ARG;
+		if (t && out->query_image.data)
 			return api_error_set(err, 400, "INVALID_INPUT",
-			                     "query.text: required field is missing");
-		if (!cJSON_IsString(t))
+			                     "query: give text or images, not both");
+		if (!t && !out->query_image.data)
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "query.text: required field is missing (or images)");
+		if (t && !cJSON_IsString(t))
 			return api_error_set(err, 400, "INVALID_INPUT",
 			                     "query.text: expected string, got %s",
 			                     json_type_name(t));
@@ -663,6 +669,11 @@ static enum sy_status pairs_query(const cJSON *q, bool object_ok, const struct s
 				return api_error_set(err, 400, "INVALID_INPUT",
 				                     "query.id: expected a UTF-8 string");
 			out->query_id = id->valuestring;
+		}
+		if (!t) {
+			out->query = "";
+			out->query_len = 0;
+			return SY_OK;
 		}
 		q = t;
 	} else if (!cJSON_IsString(q)) {
@@ -705,8 +716,9 @@ static enum sy_status pairs_items(const cJSON *arr, const char *name, bool strin
 		const cJSON *t = it;
 		if (cJSON_IsObject(it)) {
 			t = cJSON_GetObjectItemCaseSensitive(it, "text");
+			snprintf(field, sizeof field, "%s[%d]", name, i);
 			if (!strings_ok &&
-			    parse_item_images((cJSON *)it, name, i, err, &out->images[i]) != SY_OK)
+			    parse_item_images((cJSON *)it, field, err, &out->images[i]) != SY_OK)
 				return SY_ERR_INVALID_ARG;
 			if (t && out->images[i].data)
 				return api_error_set(err, 400, "INVALID_INPUT",

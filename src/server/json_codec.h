@@ -92,6 +92,8 @@ struct pairs_request {
 	const char **texts; /* [n_items] */
 	size_t *lens; /* [n_items] */
 	struct model_image *images; /* [n_items] as in encode_request (score only) */
+	struct model_image
+	    query_image; /* score: query.images[0] (query is then ""), or data NULL */
 	int n_images;
 	int top_n; /* rerank: results to return (n_items when absent) */
 	bool return_documents; /* rerank */

@@ -26,13 +26,15 @@ static int by_score(const void *a, const void *b)
 static bool run_pairs(struct request *rq, const char *model, const struct pairs_request *req,
                       struct response *rs, struct engine_result *res, struct ranked **order)
 {
-	struct engine_request er = {.task = ENGINE_TASK_SCORE,
-	                            .score = {.items = {model, req->n_items, req->texts, req->lens,
-	                                                true, req->n_images ? req->images : NULL},
-	                                      .query = req->query,
-	                                      .query_len = req->query_len,
-	                                      .instruction = req->instruction,
-	                                      .params = req->has_score ? &req->score : NULL}};
+	struct engine_request er = {
+	    .task = ENGINE_TASK_SCORE,
+	    .score = {.items = {model, req->n_items, req->texts, req->lens, true,
+	                        req->n_images ? req->images : NULL},
+	              .query = req->query,
+	              .query_len = req->query_len,
+	              .query_image = req->query_image.data ? &req->query_image : NULL,
+	              .instruction = req->instruction,
+	              .params = req->has_score ? &req->score : NULL}};
 	if (!server_dispatch(rq, &er, rs, res))
 		return false;
 	*order = malloc((size_t)res->n_items * sizeof **order);

@@ -2,14 +2,16 @@
 # Images through a real server (issue 18), against the PyTorch reference
 # (tools/reference/make_clip.py, tests/golden/{clip,siglip}-tiny.json): /v1/encode with image
 # items (base64, SIE's items[].images) and text items in one shared space, /v1/score as
-# zero-shot classification (CLIP softmax, SigLIP sigmoid), inputs ["text","image"] in
+# zero-shot classification both ways (a text against images, an image against text labels;
+# CLIP softmax, SigLIP sigmoid), inputs ["text","image"] in
 # /v1/models, and a clear 400 naming the item for truncated, corrupt, unsupported, mislabelled
 # and non-base64 images and for images sent to a text model, the server still serving after
 # each; images as raw bytes in SIE's msgpack bodies; then `switchyard encode --image`.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sy_start images --no-builtin-models --model clip=tests/fixtures/clip-tiny \
-	--model siglip=tests/fixtures/siglip-tiny --model bert=tests/fixtures/bert-tiny
+	--model siglip=tests/fixtures/siglip-tiny --model bert=tests/fixtures/bert-tiny \
+	--model ce=tests/fixtures/bert-ce-tiny
 python3 - "$URL" <<'PY' || fail "image checks"
 import base64, http.client, json, math, sys, urllib.parse
 u = urllib.parse.urlparse(sys.argv[1])
@@ -56,6 +58,15 @@ for kind in ["clip", "siglip"]:
     assert r["scores"][0]["item_id"] == max(want, key=want.get)
     if kind == "clip":
         assert abs(sum(s["score"] for s in r["scores"]) - 1) < 1e-4  # softmax
+    # Zero-shot classification: an image query against text labels.
+    st, r = req("POST", f"/v1/score/{kind}", {"query": {"id": "q", "images": [img(g["image_query"])]},
+                                              "items": [{"id": f"l{k}", "text": t["text"]} for k, t in enumerate(g["texts"])]})
+    assert st == 200 and r.get("query_id") == "q", (st, r)
+    for s in r["scores"]:
+        assert abs(s["score"] - g["label_scores"][int(s["item_id"][1:])]) < 2e-4, (kind, s)
+    st, r = req("POST", f"/v1/score/{kind}", {"query": {"images": [img("truncated.jpg")]},
+                                              "items": [{"text": "a cat"}]})
+    assert st == 400 and "query" in r["error"]["message"], (st, r)
     # Bad images: 400 naming the item, and the server keeps serving.
     bad = [({"images": [img("truncated.jpg")]}, "truncated"),
            ({"images": [img("corrupt.png")]}, "png"),
@@ -103,6 +114,8 @@ assert sie["clip"] == ["text", "image"] and sie["siglip"] == ["text", "image"], 
 assert sie["bert"] == ["text"], sie
 # A text model refuses image items with a 400 that says why.
 st, r = req("POST", "/v1/encode/bert", {"items": [{"images": [img("small.png")]}]})
+assert st == 400 and "image" in r["error"]["message"], (st, r)
+st, r = req("POST", "/v1/score/ce", {"query": {"images": [img("small.png")]}, "items": [{"text": "x"}]})
 assert st == 400 and "image" in r["error"]["message"], (st, r)
 st, r = req("POST", "/v1/encode/bert", {"items": [{"text": "still serving"}]})
 assert st == 200

@@ -527,7 +527,13 @@ def main():
             scores = torch.softmax(logits, 0)
         else:
             scores = torch.sigmoid(logits + w["logit_bias"].reshape(()))
-        json.dump({"texts": texts, "images": imgs, "query": TEXTS[0], "scores": scores.tolist()},
+        # Zero-shot classification: the first image against every text (the labels).
+        te = torch.nn.functional.normalize(torch.tensor([t["embed"] for t in texts]), dim=-1)
+        lg = (te @ torch.nn.functional.normalize(iv[0], dim=0)) * w["logit_scale"].exp().reshape(())
+        label_scores = torch.softmax(lg, 0) if kind == "clip" else \
+            torch.sigmoid(lg + w["logit_bias"].reshape(()))
+        json.dump({"texts": texts, "images": imgs, "query": TEXTS[0], "scores": scores.tolist(),
+                   "image_query": imgs[0]["image"], "label_scores": label_scores.tolist()},
                   open(os.path.join(GOLD, kind + "-tiny.json"), "w"))
     print("wrote", FIX, GOLD)
 

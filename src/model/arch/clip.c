@@ -110,6 +110,7 @@ struct clip {
 struct clip_extra {
 	float *px; /* [3][S][S], or NULL for a text item */
 	struct tok_encoding query; /* score: the query (n 0 otherwise) */
+	float *query_px; /* score with an image as the query: its [3][S][S], else NULL */
 };
 
 static void clip_free_extra(void *extra)
@@ -118,6 +119,7 @@ static void clip_free_extra(void *extra)
 	if (!e)
 		return;
 	free(e->px);
+	free(e->query_px);
 	tok_encoding_free(&e->query);
 	free(e);
 }
@@ -782,8 +784,23 @@ static enum sy_status clip_score_prepare(const void *impl, const struct model_in
 	}
 	struct model_input q = {.text = in->query, .len = in->query_len, .truncate = in->truncate};
 	struct model_prepared qp = {0};
-	if (s == SY_OK)
+	if (s == SY_OK && in->query_image) {
+		/* The query image is decoded with each item (the items of a request are prepared
+		 * one by one); run embeds it once per request. */
+		s = prepare_image(c, in->query_image, err, &qp);
+		if (s != SY_OK)
+			sy_error_prefix(err, "query: ");
+		if (s == SY_OK) {
+			struct clip_extra *qe = qp.extra;
+			e->query_px = qe->px;
+			qe->px = NULL;
+			clip_free_extra(qe);
+			out->n_tokens += qp.n_tokens;
+			return SY_OK;
+		}
+	} else if (s == SY_OK) {
 		s = prepare_text(c, &q, err, &qp);
+	}
 	if (s == SY_OK) {
 		e->query = qp.enc;
 		out->n_tokens += qp.n_tokens;
@@ -806,6 +823,7 @@ static enum sy_status clip_run_score(void *impl, const struct model_item *items,
 	 * text once, not n times. qi[i] is item i's query among them. */
 	struct model_item *all = calloc((size_t)2 * n, sizeof *all);
 	struct model_prepared *preps = calloc((size_t)2 * n, sizeof *preps);
+	struct clip_extra *qx = calloc((size_t)n, sizeof *qx); /* image queries */
 	int *qi = calloc((size_t)n, sizeof *qi);
 	float *emb = malloc((size_t)2 * n * D * sizeof *emb);
 	enum sy_status s =
@@ -817,11 +835,14 @@ static enum sy_status clip_run_score(void *impl, const struct model_item *items,
 		    (struct model_prepared){.enc = items[i].prep->enc, .extra = e->px ? e : NULL};
 		all[i] = (struct model_item){items[i].in, &preps[i]};
 		const struct model_input *in = items[i].in, *prev = i ? items[i - 1].in : NULL;
-		if (prev && in->query == prev->query && in->query_len == prev->query_len) {
+		if (prev && in->query == prev->query && in->query_len == prev->query_len &&
+		    in->query_image == prev->query_image) {
 			qi[i] = qi[i - 1];
 			continue;
 		}
-		preps[m] = (struct model_prepared){.enc = e->query};
+		qx[i].px = e->query_px;
+		preps[m] =
+		    (struct model_prepared){.enc = e->query, .extra = e->query_px ? &qx[i] : NULL};
 		all[m] = (struct model_item){in, &preps[m]};
 		qi[i] = m++;
 	}
@@ -839,6 +860,7 @@ static enum sy_status clip_run_score(void *impl, const struct model_item *items,
 	}
 	free(all);
 	free(preps);
+	free(qx);
 	free(qi);
 	free(emb);
 	return s;
