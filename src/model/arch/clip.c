@@ -524,7 +524,7 @@ static enum sy_status text_chunk(struct clip *c, const struct model_item *items,
                                  int n, struct sy_error *err, float *out, int dims)
 {
 	const int H = c->text.H;
-	int lens[CLIP_CHUNK_ROWS], rows = 0;
+	int lens[CLIP_CHUNK_ROWS], rows = 0; /* embed_items never passes more texts */
 	for (int i = 0; i < n; i++) {
 		const struct tok_encoding *e = &items[idx[i]].prep->enc;
 		lens[i] = e->n;
@@ -682,7 +682,8 @@ static enum sy_status embed_items(struct clip *c, const struct model_item *items
 			const bool image = i < n && is_image(items[i].prep);
 			const int cost = i == n ? 0 : image ? c->seq_v : items[i].prep->enc.n;
 			const bool mine = i < n && image == (kind == 1);
-			if (m && (i == n || (mine && rows + cost > c->cap_rows))) {
+			if (m && (i == n ||
+			          (mine && (rows + cost > c->cap_rows || m == CLIP_CHUNK_ROWS)))) {
 				s = kind ? image_chunk(c, items, idx, m, err, emb, c->dims)
 				         : text_chunk(c, items, idx, m, err, emb, c->dims);
 				m = rows = 0;
@@ -931,7 +932,12 @@ enum sy_status clip_open(const struct model_desc *d, const struct model_options 
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	c->siglip =
 	    !strcmp(d->model_type, "siglip") || model_desc_architecture(d, "SiglipModel", false);
+	/* Configs written by old transformers versions carry the towers under *_config_dict. */
 	const cJSON *tc = obj(d->config, "text_config"), *vc = obj(d->config, "vision_config");
+	if (!tc)
+		tc = obj(d->config, "text_config_dict");
+	if (!vc)
+		vc = obj(d->config, "vision_config_dict");
 	enum sy_status s = tower_config(tc, c->siglip, true, d->config_name, err, &c->text);
 	if (s == SY_OK)
 		s = tower_config(vc, c->siglip, false, d->config_name, err, &c->vision);
