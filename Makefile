@@ -41,6 +41,7 @@ TEST_LAYERS_text   := base text
 TEST_LAYERS_text_models := base text
 TEST_LAYERS_hub    := base hub
 TEST_LAYERS_image  := base image
+TEST_LAYERS_spm    := base text
 TEST_LAYERS_qgemm  := base tensor
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 # Fuzz targets: fuzz/fuzz_<name>.c defines LLVMFuzzerTestOneInput; fuzz/corpus/<name>/ holds its
@@ -77,7 +78,8 @@ deps-node:
 # The independent reference (tools/reference) needs PyTorch; CI does not run it.
 deps-reference:
 	apt-get update -q
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy python3-pil \
+	  python3-sentencepiece
 
 # Side-by-side benchmark against ONNX Runtime (installs the peer with npm; see docs/PERFORMANCE.md).
 bench: all

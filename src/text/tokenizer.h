@@ -51,8 +51,10 @@ struct tok_encoding {
 	uint32_t *offsets; /* [n][2] byte offsets [start, end) into the text named by seq */
 };
 
-/* Loads a tokenizer from a tokenizer.json file, or from a directory holding tokenizer.json or
- * vocab.txt (then tokenizer_config.json decides do_lower_case, default true). */
+/* Loads a tokenizer from a tokenizer.json file, a SentencePiece .model file (text/spm.h), or
+ * from a directory holding tokenizer.json, vocab.txt (then tokenizer_config.json decides
+ * do_lower_case, default true) or a SentencePiece model (spiece.model, spm.model,
+ * tokenizer.model; bos / eos from tokenizer_config.json). */
 enum sy_status tokenizer_load(const char *path, struct sy_error *err, struct tokenizer **out);
 /* Parses tokenizer.json content from memory (len bytes, need not be NUL-terminated). */
 enum sy_status tokenizer_load_json(const char *json, size_t len, struct sy_error *err,
