@@ -59,7 +59,7 @@ static struct blob read_image(const char *name)
 	return b;
 }
 
-static void check_model(const char *kind)
+static void check_model(const char *kind, const char *arch)
 {
 	char dir[128], gname[64];
 	snprintf(dir, sizeof dir, "tests/fixtures/%s-tiny", kind);
@@ -79,22 +79,22 @@ static void check_model(const char *kind)
 		cJSON_Delete(g);
 		return;
 	}
-	CHECK_STREQ(m->arch, kind);
+	CHECK_STREQ(m->arch, arch);
 	const int D = model_dims(m);
 	CHECK(m->encode && m->encode->images && m->score && m->score->images);
 
 	/* Texts: ids as the reference tokenised them, then the embedding. */
 	const cJSON *texts = cJSON_GetObjectItem(g, "texts");
 	const int nt = cJSON_GetArraySize(texts);
-	struct model_input ins[16] = {0};
-	float *out = calloc((size_t)16 * D, sizeof *out);
+	struct model_input ins[24] = {0};
+	float *out = calloc((size_t)24 * D, sizeof *out);
 	int i = 0;
 	for (const cJSON *t = texts->child; t; t = t->next, i++) {
 		const char *txt = cJSON_GetObjectItem(t, "text")->valuestring;
 		ins[i] = (struct model_input){
 		    .text = txt, .len = strlen(txt), .truncate = true, .normalize = 0};
 	}
-	int n_tokens[16];
+	int n_tokens[24];
 	s = model_run_inputs(m, MODEL_TASK_ENCODE, ins, nt, &err, out, NULL, n_tokens);
 	CHECKF(s == SY_OK, "%s", err.msg);
 	double worst = 1;
@@ -176,7 +176,7 @@ static void check_model(const char *kind)
 		ins[k].query_len = strlen(first);
 		ins[k].truncate = true;
 	}
-	float scores[16];
+	float scores[24];
 	s = model_run_inputs(m, MODEL_TASK_SCORE, ins, ni, &err, scores, NULL, NULL);
 	CHECKF(s == SY_OK, "%s", err.msg);
 	if (m->score->softmax) {
@@ -195,7 +195,7 @@ static void check_model(const char *kind)
 		       kind, i, scores[i], v->valuedouble);
 
 	/* Zero-shot classification: the first image as the query against the texts (labels). */
-	struct model_input lab[16];
+	struct model_input lab[24];
 	i = 0;
 	for (const cJSON *t = texts->child; t; t = t->next, i++) {
 		const char *txt = cJSON_GetObjectItem(t, "text")->valuestring;
@@ -245,17 +245,25 @@ static void check_model(const char *kind)
 
 static void test_clip(void)
 {
-	check_model("clip");
+	check_model("clip", "clip");
 }
 
 static void test_siglip(void)
 {
-	check_model("siglip");
+	check_model("siglip", "siglip");
+}
+
+/* SigLIP as google/siglip-* ships it: spiece.model and tokenizer_config.json, no
+ * tokenizer.json; texts go through SiglipTokenizer's lowercasing and canonicalize_text. */
+static void test_siglip_spiece(void)
+{
+	check_model("siglip-spm", "siglip");
 }
 
 int main(void)
 {
 	RUN(test_clip);
 	RUN(test_siglip);
+	RUN(test_siglip_spiece);
 	return harness_summary();
 }

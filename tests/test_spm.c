@@ -99,6 +99,29 @@ static void test_directory_eos(void)
 	rmdir(dir);
 }
 
+/* SiglipTokenizer's canonicalize_text after lowercasing, as Python computes it. */
+static void test_siglip_canonicalize(void)
+{
+	static const char *const cases[][2] = {
+	    {"A Photo, of a CAT!", "a photo of a cat"},
+	    {"  Hello\t\tWORLD...  ", "hello world"},
+	    {"\xc3\x9cn\xc3\xaf"
+	     "code \xc3\x89T\xc3\x89 \xe2\x80\x93 \xe2\x80\x9cquoted\xe2\x80\x9d",
+	     "\xc3\xbcn\xc3\xaf"
+	     "code \xc3\xa9t\xc3\xa9 \xe2\x80\x93 \xe2\x80\x9cquoted\xe2\x80\x9d"},
+	    {"x\xc2\xa0y\xe3\x80\x80z", "x y z"},
+	    {"", ""},
+	    {" !?. ", ""},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t n;
+		char *got = spm_siglip_canonicalize(cases[i][0], strlen(cases[i][0]), &n);
+		CHECK_STREQ(got, cases[i][1]);
+		CHECK(got && n == strlen(got));
+		free(got);
+	}
+}
+
 static void test_corrupt(void)
 {
 	char *data;
@@ -133,6 +156,7 @@ int main(void)
 	RUN(test_unigram);
 	RUN(test_bpe);
 	RUN(test_directory_eos);
+	RUN(test_siglip_canonicalize);
 	RUN(test_corrupt);
 	cJSON_Delete(gold);
 	return harness_summary();

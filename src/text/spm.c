@@ -29,6 +29,7 @@
 #include "base/strmap.h"
 #include "text/tokcfg.h"
 #include "text/tokenizer.h"
+#include "text/unicode.h"
 
 enum {
 	SPM_NORMAL = 1,
@@ -233,6 +234,12 @@ static enum sy_status parse_model(const unsigned char *data, size_t len, const c
 			return sy_error_set(err, SY_ERR_FORMAT, "%s: piece %d is not valid UTF-8",
 			                    name, i);
 	return SY_OK;
+}
+
+static bool ispunct_ascii(uint32_t c)
+{
+	return (c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') ||
+	       (c >= '{' && c <= '~');
 }
 
 static cJSON *str_n(const char *s, size_t n)
@@ -495,4 +502,36 @@ enum sy_status tokenizer_load_spm(const char *path, const struct spm_options *o,
 		s = tokenizer_load_spm_mem(data, len, path, o, err, out);
 	free(data);
 	return s;
+}
+
+char *spm_siglip_canonicalize(const char *text, size_t len, size_t *out_len)
+{
+	/* lowercasing can lengthen a character (U+0130 gives two), at most threefold in bytes */
+	char *out = malloc(3 * len + 1);
+	if (!out)
+		return NULL;
+	size_t n = 0;
+	bool space = false;
+	for (size_t i = 0; i < len;) {
+		uint32_t k;
+		const uint32_t c = utf8_decode(text + i, &k);
+		i += k;
+		if (c < 0x80 && c != ' ' && ispunct_ascii(c))
+			continue;
+		if (uc_is_whitespace(c)) {
+			space = n > 0;
+			continue;
+		}
+		if (space) {
+			out[n++] = ' ';
+			space = false;
+		}
+		uint32_t low[2];
+		const int m = uc_to_lower(c, low);
+		for (int j = 0; j < m; j++)
+			n += utf8_encode(low[j], out + n);
+	}
+	out[n] = '\0';
+	*out_len = n;
+	return out;
 }

@@ -22,4 +22,10 @@ enum sy_status tokenizer_load_spm_mem(const void *data, size_t len, const char *
                                       const struct spm_options *o, struct sy_error *err,
                                       struct tokenizer **out);
 
+/* What transformers' SiglipTokenizer does to a text before its spiece.model (do_lower_case,
+ * then canonicalize_text): lowercase, ASCII punctuation (Python's string.punctuation) removed,
+ * whitespace runs made one space, both ends stripped. text[len] is valid UTF-8; the result is
+ * malloc'd and NUL-terminated (NULL when out of memory), *out_len its length. */
+char *spm_siglip_canonicalize(const char *text, size_t len, size_t *out_len);
+
 #endif

@@ -190,6 +190,33 @@ def siglip_tokenizer():
     return tok, encode, len(pieces)
 
 
+def siglip_spm_tokenizer(d):
+    """SigLIP as google/siglip-* ships it: spiece.model (trained here by the sentencepiece
+    library, nmt_nfkc) and tokenizer_config.json, no tokenizer.json. The encoder is
+    SiglipTokenizer's: lowercase, canonicalize_text (ASCII punctuation removed, whitespace runs
+    made one space, stripped), sentencepiece, then </s>."""
+    import string
+    import sentencepiece as spm
+    corpus = [t for t in TEXTS] + ["photos of cats and dogs", "the red car and the blue car",
+                                   "a dog in the snow", "cats of the city"] * 10
+    m = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(corpus), model_writer=m,
+                                   model_type="unigram", vocab_size=60, hard_vocab_limit=False,
+                                   pad_id=0, eos_id=1, unk_id=2, bos_id=-1, minloglevel=2)
+    open(os.path.join(d, "spiece.model"), "wb").write(m.getvalue())
+    json.dump({"tokenizer_class": "SiglipTokenizer", "do_lower_case": True,
+               "model_max_length": 16, "eos_token": "</s>", "pad_token": "</s>",
+               "unk_token": "<unk>"}, open(os.path.join(d, "tokenizer_config.json"), "w"))
+    sp = spm.SentencePieceProcessor(model_proto=m.getvalue())
+
+    def encode(text):
+        text = text.lower().translate(str.maketrans("", "", string.punctuation))
+        text = re.sub(r"\s+", " ", text).strip()
+        return sp.encode(text) + [1]
+
+    return encode, sp.get_piece_size()
+
+
 # ---- images ----
 
 def make_images():
@@ -409,7 +436,7 @@ def tower_weights(g, pre, c, w, bias_patch, cls, pos_n):
 
 
 def build(kind):
-    g = torch.Generator().manual_seed(1234 if kind == "clip" else 4321)
+    g = torch.Generator().manual_seed({"clip": 1234, "siglip": 4321}.get(kind, 777))
     r = lambda *s, sc=0.2: torch.randn(*s, generator=g) * sc  # noqa: E731
     H, I = 32, 64
     common = {"hidden_size": H, "intermediate_size": I, "num_hidden_layers": 2,
@@ -431,7 +458,12 @@ def build(kind):
               "image_processor_type": "CLIPImageProcessor", "resample": 3,
               "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 32}}
     else:
-        tok, encode, V = siglip_tokenizer()
+        tok = None
+        if kind == "siglip-spm":
+            os.makedirs(os.path.join(FIX, kind + "-tiny"), exist_ok=True)
+            encode, V = siglip_spm_tokenizer(os.path.join(FIX, kind + "-tiny"))
+        else:
+            tok, encode, V = siglip_tokenizer()
         t = dict(common, model_type="siglip_text_model", vocab_size=V, max_position_embeddings=16,
                  hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6, pad_token_id=1,
                  eos_token_id=1, projection_size=H)
@@ -447,7 +479,7 @@ def build(kind):
     w = {}
     tower_weights(g, "text_model", t, w, False, False, t["max_position_embeddings"])
     n_patch = (v["image_size"] // v["patch_size"]) ** 2
-    tower_weights(g, "vision_model", v, w, kind == "siglip", kind == "clip",
+    tower_weights(g, "vision_model", v, w, kind != "clip", kind == "clip",
                   n_patch + (1 if kind == "clip" else 0))
     w["text_model.embeddings.token_embedding.weight"] = r(V, H, sc=0.5)
     for n in ("text_model.final_layer_norm", "vision_model.post_layernorm") + \
@@ -480,7 +512,8 @@ def build(kind):
     os.makedirs(d, exist_ok=True)
     json.dump(cfg, open(os.path.join(d, "config.json"), "w"), indent=1)
     json.dump(pp, open(os.path.join(d, "preprocessor_config.json"), "w"), indent=1)
-    json.dump(tok, open(os.path.join(d, "tokenizer.json"), "w"), ensure_ascii=False)
+    if tok is not None:
+        json.dump(tok, open(os.path.join(d, "tokenizer.json"), "w"), ensure_ascii=False)
     save_safetensors(os.path.join(d, "model.safetensors"), w)
     return cfg, pp, w, encode
 
@@ -502,10 +535,10 @@ def main():
                for n in images}
     json.dump({"decoded": decoded, "resize": resize},
               open(os.path.join(GOLD, "image-resize.json"), "w"))
-    for kind in ("clip", "siglip"):
+    for kind in ("clip", "siglip", "siglip-spm"):
         cfg, pp, w, encode = build(kind)
         texts = []
-        for t in TEXTS:
+        for t in TEXTS + (["The Blue DOG.", "  a   Photo,of a CAT "] if kind == "siglip-spm" else []):
             ids = encode(t)
             if kind == "clip":
                 e, used = clip_text(w, cfg, ids), ids

@@ -35,6 +35,7 @@
 #include "tensor/attention.h"
 #include "tensor/linear.h"
 #include "tensor/ops.h"
+#include "text/spm.h"
 #include "text/tokenizer.h"
 
 #define CLIP_CHUNK_ROWS 2048 /* tokens per tower run, at least one sequence */
@@ -76,6 +77,8 @@ struct clip {
 	int eos_id, pad_id;
 	bool eos_argmax; /* legacy configs (eos_token_id 2): the EOS is the largest id */
 	int max_text; /* tokens per text (SigLIP: every text is padded to it) */
+	bool siglip_canon; /* the tokenizer is spiece.model: texts first go through
+	                      SiglipTokenizer's lowercasing and canonicalize_text (text/spm.h) */
 	/* vision */
 	int image_size, patch, grid, n_patches, seq_v; /* seq_v: rows per image */
 	struct linear patch_w; /* [H_vision][3 p p] */
@@ -744,7 +747,26 @@ static enum sy_status prepare_image(const struct clip *c, const struct model_ima
 static enum sy_status prepare_text(const struct clip *c, const struct model_input *in,
                                    struct sy_error *err, struct model_prepared *out)
 {
-	enum sy_status s = model_tokenize(c->tok, in, c->max_text, err, &out->enc);
+	struct model_input canon = *in;
+	char *joined = NULL, *text = NULL;
+	if (c->siglip_canon) {
+		const char *t;
+		size_t len;
+		enum sy_status s = model_join_prefix(in, err, &t, &len, &joined);
+		if (s != SY_OK)
+			return s;
+		size_t n = 0;
+		text = spm_siglip_canonicalize(t, len, &n);
+		free(joined);
+		if (!text)
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		canon.text = text;
+		canon.len = n;
+		canon.prefix = NULL;
+		canon.prefix_len = 0;
+	}
+	enum sy_status s = model_tokenize(c->tok, &canon, c->max_text, err, &out->enc);
+	free(text);
 	if (s != SY_OK)
 		return s;
 	if (c->siglip && out->enc.n < c->max_text) {
@@ -978,6 +1000,8 @@ enum sy_status clip_open(const struct model_desc *d, const struct model_options 
 	safetensors_close(st);
 	if (s == SY_OK)
 		s = model_tokenizer_load(d->path, c->vocab, err, &c->tok);
+	if (s == SY_OK && c->siglip && !d->has[MODEL_FILE_TOKENIZER_JSON])
+		c->siglip_canon = true;
 	if (s == SY_OK)
 		s = image_preproc_load(d->path, c->image_size, c->siglip, err, &c->pp);
 	if (s == SY_OK && (c->pp.out_h != c->image_size || c->pp.out_w != c->image_size))
