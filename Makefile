@@ -55,7 +55,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 layers_for = $(or $(TEST_LAYERS_$(1)),$(LAYERS))
 
 .PRECIOUS: $(BUILD)/tests/%.o
-.PHONY: all deps deps-node deps-reference fuzz fuzz-build fuzz-ci test-tsan test test-% format format-check clean bench bench-llama models
+.PHONY: all deps deps-node deps-reference fuzz fuzz-build fuzz-ci test-tsan test test-% format format-check clean bench bench-images bench-llama models
 all: switchyard $(BUILD)/libswitchyard.a $(BUILD)/switchyard.pc
 
 # Debian packages, then the npm clients the compatibility tests use (Node from Debian when the
@@ -84,6 +84,10 @@ deps-reference:
 # Side-by-side benchmark against ONNX Runtime (installs the peer with npm; see docs/PERFORMANCE.md).
 bench: all
 	bench/run.sh
+
+# Images per second of CLIP ViT-B/32 and ViT-B/16 vision towers (Switchyard's side; bench/images.sh).
+bench-images: all
+	bench/images.sh
 
 # Decoder embedders against llama.cpp (f32 and q8_0 GGUF of the same weights; docs/PERFORMANCE.md).
 bench-llama: all
