@@ -610,6 +610,13 @@ static enum sy_status parse_items_request(const char *body, size_t len,
 			out->ids[i] = id->valuestring;
 		}
 	}
+	if (out->n_images > JSON_MAX_IMAGES) {
+		api_error_set(err, 413, "INVALID_INPUT",
+		              "items: %d images exceed the limit of %d per request (each is held "
+		              "decoded until it runs)",
+		              out->n_images, JSON_MAX_IMAGES);
+		goto fail;
+	}
 	out->n_items = n;
 	return SY_OK;
 fail:
@@ -762,6 +769,12 @@ static enum sy_status pairs_items(const cJSON *arr, const char *name, bool strin
 		if (check_text(field, out->texts[i], out->lens[i], lim, err) != SY_OK)
 			return SY_ERR_INVALID_ARG;
 	}
+	if (out->n_images > JSON_MAX_IMAGES)
+		return api_error_set(
+		    err, 413, "INVALID_INPUT",
+		    "%s: %d images exceed the limit of %d per request (each is held "
+		    "decoded until it runs)",
+		    name, out->n_images, JSON_MAX_IMAGES);
 	out->n_items = n;
 	out->top_n = n;
 	return SY_OK;

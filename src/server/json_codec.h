@@ -23,6 +23,11 @@
 
 /* ---- POST /v1/encode/{model} ---- */
 
+/* Image items one request may hold: each is kept decoded and preprocessed (3 x S x S floats,
+ * 0.6 MB at 224 pixels) from parsing until its batch runs, so the count is bounded apart from
+ * max_items. */
+#define JSON_MAX_IMAGES 256
+
 struct encode_request {
 	cJSON *doc; /* the parsed body; texts and ids point into it */
 	int n_items;

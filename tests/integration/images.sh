@@ -107,6 +107,11 @@ assert resp.status == 200, (resp.status, r)
 gc = {i["image"]: i["embed"] for i in json.load(open("tests/golden/clip-tiny.json"))["images"]}
 assert cos(r["items"][0]["dense"]["values"], gc["photo.webp"]) >= 0.9999
 
+# At most 256 image items per request (each is held decoded until it runs).
+tiny = img("small.png")
+st, r = req("POST", "/v1/encode/clip", {"items": [{"images": [tiny]}] * 257})
+assert st == 413 and "256" in r["error"]["message"], (st, r)
+
 st, r = req("GET", "/v1/models")
 assert st == 200
 sie = {m["name"]: m["inputs"] for m in r["models"]}
