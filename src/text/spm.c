@@ -23,12 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/file.h"
 #include "base/json_write.h"
 #include "base/sbuf.h"
 #include "base/strmap.h"
 #include "text/tokcfg.h"
-#include "text/tokenizer.h"
 #include "text/unicode.h"
 
 enum {
@@ -469,38 +467,17 @@ static cJSON *to_json(const struct spm_model *m, const struct spm_options *o)
 	return root;
 }
 
-enum sy_status tokenizer_load_spm_mem(const void *data, size_t len, const char *name,
-                                      const struct spm_options *o, struct sy_error *err,
-                                      struct tokenizer **out)
+enum sy_status spm_to_tokenizer_json(const void *data, size_t len, const char *name,
+                                     const struct spm_options *o, struct sy_error *err, char **out)
 {
 	*out = NULL;
 	struct spm_model m;
 	enum sy_status s = parse_model(data, len, name, err, &m);
 	cJSON *doc = s == SY_OK ? to_json(&m, o) : NULL;
-	char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
-	if (s == SY_OK && !text)
+	if (s == SY_OK && !(*out = doc ? cJSON_PrintUnformatted(doc) : NULL))
 		s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	if (s == SY_OK) {
-		s = tokenizer_load_json(text, strlen(text), err, out);
-		if (s != SY_OK)
-			sy_error_prefix(err, "%s: ", name);
-	}
-	free(text);
 	cJSON_Delete(doc);
 	free(m.pieces);
-	return s;
-}
-
-enum sy_status tokenizer_load_spm(const char *path, const struct spm_options *o,
-                                  struct sy_error *err, struct tokenizer **out)
-{
-	*out = NULL;
-	char *data = NULL;
-	size_t len = 0;
-	enum sy_status s = sy_file_read(path, err, &data, &len);
-	if (s == SY_OK)
-		s = tokenizer_load_spm_mem(data, len, path, o, err, out);
-	free(data);
 	return s;
 }
 

@@ -1,4 +1,4 @@
-/* SentencePiece model files (spiece.model and the like) read into a tokenizer (spm.c). */
+/* SentencePiece model files (spiece.model and the like) turned into tokenizer.json (spm.c). */
 #ifndef SY_TEXT_SPM_H
 #define SY_TEXT_SPM_H
 
@@ -7,20 +7,14 @@
 
 #include "base/status.h"
 
-struct tokenizer;
-
 struct spm_options {
 	bool add_bos, add_eos; /* put the model's bos / eos piece around each text */
 };
 
-/* Reads the ModelProto at path (Unigram or BPE) into *out (tokenizer_free). */
-enum sy_status tokenizer_load_spm(const char *path, const struct spm_options *o,
-                                  struct sy_error *err, struct tokenizer **out);
-
-/* The same from the file's bytes (name for messages). */
-enum sy_status tokenizer_load_spm_mem(const void *data, size_t len, const char *name,
-                                      const struct spm_options *o, struct sy_error *err,
-                                      struct tokenizer **out);
+/* The tokenizer.json text (malloc'd, *out) of the ModelProto data[len] (Unigram or BPE; name
+ * for messages). tokenizer_load_spm (text/tokenizer.h) loads it. */
+enum sy_status spm_to_tokenizer_json(const void *data, size_t len, const char *name,
+                                     const struct spm_options *o, struct sy_error *err, char **out);
 
 /* What transformers' SiglipTokenizer does to a text before its spiece.model (do_lower_case,
  * then canonicalize_text): lowercase, ASCII punctuation (Python's string.punctuation) removed,

@@ -1197,6 +1197,35 @@ static enum sy_status load_json_file(const char *path, struct sy_error *err, str
 	return st;
 }
 
+enum sy_status tokenizer_load_spm_mem(const void *data, size_t len, const char *name,
+                                      const struct spm_options *o, struct sy_error *err,
+                                      struct tokenizer **out)
+{
+	*out = NULL;
+	char *json = NULL;
+	enum sy_status s = spm_to_tokenizer_json(data, len, name, o, err, &json);
+	if (s == SY_OK) {
+		s = tokenizer_load_json(json, strlen(json), err, out);
+		if (s != SY_OK)
+			sy_error_prefix(err, "%s: ", name);
+	}
+	free(json);
+	return s;
+}
+
+enum sy_status tokenizer_load_spm(const char *path, const struct spm_options *o,
+                                  struct sy_error *err, struct tokenizer **out)
+{
+	*out = NULL;
+	char *data = NULL;
+	size_t len = 0;
+	enum sy_status s = sy_file_read(path, err, &data, &len);
+	if (s == SY_OK)
+		s = tokenizer_load_spm_mem(data, len, path, o, err, out);
+	free(data);
+	return s;
+}
+
 /* A directory with a SentencePiece model and no tokenizer.json: spiece.model (T5, SigLIP),
  * spm.model, tokenizer.model (Llama, Gemma). bos / eos come from tokenizer_config.json's
  * add_bos_token / add_eos_token, else from its tokenizer_class (T5 and SigLIP end each text

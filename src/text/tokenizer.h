@@ -17,6 +17,7 @@
 
 #include "base/sbuf.h"
 #include "base/status.h"
+#include "text/spm.h"
 
 struct tokenizer;
 
@@ -62,6 +63,13 @@ enum sy_status tokenizer_load_json(const char *json, size_t len, struct sy_error
 /* A BERT WordPiece tokenizer from a vocab.txt (one token per line; id = line number). */
 enum sy_status tokenizer_load_vocab_txt(const char *path, bool lowercase, struct sy_error *err,
                                         struct tokenizer **out);
+/* A SentencePiece model file (text/spm.h: Unigram or BPE; o may be NULL: no bos / eos), from a
+ * path or from its bytes (name for messages). */
+enum sy_status tokenizer_load_spm(const char *path, const struct spm_options *o,
+                                  struct sy_error *err, struct tokenizer **out);
+enum sy_status tokenizer_load_spm_mem(const void *data, size_t len, const char *name,
+                                      const struct spm_options *o, struct sy_error *err,
+                                      struct tokenizer **out);
 void tokenizer_free(struct tokenizer *tok);
 
 /* Encodes text (and pair when non-NULL) into out, which the caller frees with
