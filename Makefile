@@ -85,7 +85,7 @@ deps-reference:
 bench: all
 	bench/run.sh
 
-# Images per second of CLIP ViT-B/32 and ViT-B/16 vision towers (Switchyard's side; bench/images.sh).
+# Images per second of CLIP ViT-B/32 and ViT-B/16 vision towers beside ONNX Runtime (bench/images.sh).
 bench-images: all
 	bench/images.sh
 

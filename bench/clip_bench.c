@@ -1,7 +1,10 @@
 /* Images per second of a CLIP vision tower through the public library (sy_encode_images):
  * decode + preprocess + the tower, batches of B copies of one JPEG, after one warm-up batch;
- * prints one JSON line {"model","batch","runs","images_per_s","ms_per_batch"} with the median.
- * Used by bench/images.sh. */
+ * prints one JSON line {"side","model","batch","runs","images_per_s","ms_per_batch",
+ * "cosine_to_pytorch"} with the median. With EMBED.f32 (PyTorch's embedding of the same image,
+ * from tools/reference/export_clip_onnx.py) the first result must be within cosine 0.9999 of it
+ * before anything is timed. Used by bench/images.sh. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +27,9 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	if (argc != 6) {
-		fprintf(stderr, "usage: clip_bench MODEL_DIR IMAGE BATCH RUNS THREADS\n");
+	if (argc != 6 && argc != 7) {
+		fprintf(stderr,
+		        "usage: clip_bench MODEL_DIR IMAGE BATCH RUNS THREADS [EMBED.f32]\n");
 		return 2;
 	}
 	const int batch = atoi(argv[3]), runs = atoi(argv[4]);
@@ -47,6 +51,7 @@ int main(int argc, char **argv)
 		lens[i] = len;
 	}
 	double *ms = malloc((size_t)runs * sizeof *ms);
+	double cosine = -2;
 	for (int r = -1; r < runs; r++) {
 		sy_result *res;
 		const double t0 = now_ms();
@@ -56,15 +61,34 @@ int main(int argc, char **argv)
 			fprintf(stderr, "clip_bench: %s\n", sy_last_error(e));
 			return 1;
 		}
+		if (r < 0 && argc == 7) {
+			static float ref[8192];
+			FILE *g = fopen(argv[6], "rb");
+			size_t n = g ? fread(ref, sizeof *ref, 8192, g) : 0, dims;
+			if (g)
+				fclose(g);
+			const float *v = sy_result_dense(res, 0, &dims);
+			double dot = 0, aa = 0, bb = 0;
+			for (size_t k = 0; v && k < dims && dims == n; k++) {
+				dot += (double)v[k] * ref[k];
+				aa += (double)v[k] * v[k];
+				bb += (double)ref[k] * ref[k];
+			}
+			cosine = dot / sqrt(aa * bb + 1e-30);
+			if (!(cosine >= 0.9999)) {
+				fprintf(stderr, "clip_bench: cosine %.7f to PyTorch\n", cosine);
+				return 3;
+			}
+		}
 		sy_result_free(res);
 		if (r >= 0)
 			ms[r] = t;
 	}
 	qsort(ms, (size_t)runs, sizeof *ms, cmp);
 	const double med = ms[runs / 2];
-	printf("{\"model\":\"%s\",\"batch\":%d,\"runs\":%d,\"images_per_s\":%.2f,"
-	       "\"ms_per_batch\":%.1f}\n",
-	       argv[1], batch, runs, batch * 1000.0 / med, med);
+	printf("{\"side\":\"switchyard\",\"model\":\"%s\",\"batch\":%d,\"runs\":%d,"
+	       "\"images_per_s\":%.2f,\"ms_per_batch\":%.1f,\"cosine_to_pytorch\":%.7f}\n",
+	       argv[1], batch, runs, batch * 1000.0 / med, med, cosine);
 	free(ms);
 	free(imgs);
 	free(lens);
