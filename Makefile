@@ -21,13 +21,13 @@ CFLAGS   := -std=c11 $(OPT) -g -pthread $(WARN) $(EXTRA_CFLAGS)
 ISA_AVX2 := -mavx2 -mfma -mf16c
 ISA_AVX512 := $(ISA_AVX2) -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 X86      := $(if $(filter x86_64% i%86%,$(shell $(CC) -dumpmachine)),1,)
-LDLIBS   := -lnats -lz -lcurl -lcrypto -lmicrohttpd -lyaml -lcjson -lmsgpackc -lutf8proc -lpcre2-8 -lm -lpthread
+LDLIBS   := -ljpeg -lpng16 -lwebp -lnats -lz -lcurl -lcrypto -lmicrohttpd -lyaml -lcjson -lmsgpackc -lutf8proc -lpcre2-8 -lm -lpthread
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-LAYERS   := base tensor text model/formats model/arch model/heads model hub engine upstream \
+LAYERS   := base image tensor text model/formats model/arch model/heads model hub engine upstream \
             router server cluster
 src_of    = $(filter-out $(if $(X86),,%_avx2.c %_avx512.c),$(sort $(wildcard src/$(1)/*.c)))
 obj_of    = $(patsubst src/%.c,$(BUILD)/%.o,$(call src_of,$(1)))
@@ -40,6 +40,8 @@ TEST_LAYERS_tensor := base tensor
 TEST_LAYERS_text   := base text
 TEST_LAYERS_text_models := base text
 TEST_LAYERS_hub    := base hub
+TEST_LAYERS_image  := base image
+TEST_LAYERS_spm    := base text
 TEST_LAYERS_qgemm  := base tensor
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 # Fuzz targets: fuzz/fuzz_<name>.c defines LLVMFuzzerTestOneInput; fuzz/corpus/<name>/ holds its
@@ -53,7 +55,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 layers_for = $(or $(TEST_LAYERS_$(1)),$(LAYERS))
 
 .PRECIOUS: $(BUILD)/tests/%.o
-.PHONY: all deps deps-node deps-reference fuzz fuzz-build fuzz-ci test-tsan test test-% format format-check clean bench bench-llama models
+.PHONY: all deps deps-node deps-reference fuzz fuzz-build fuzz-ci test-tsan test test-% format format-check clean bench bench-images bench-llama models
 all: switchyard $(BUILD)/libswitchyard.a $(BUILD)/switchyard.pc
 
 # Debian packages, then the npm clients the compatibility tests use (Node from Debian when the
@@ -63,6 +65,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q build-essential pkg-config clang-format \
 	  libcjson-dev libmsgpack-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev \
 	  libyaml-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libnats-dev nats-server python3-yaml \
+	  libjpeg62-turbo-dev libpng-dev libwebp-dev \
 	  wrk xxd \
 	  clang python3 curl qemu-user
 	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm
@@ -75,11 +78,16 @@ deps-node:
 # The independent reference (tools/reference) needs PyTorch; CI does not run it.
 deps-reference:
 	apt-get update -q
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy python3-pil \
+	  python3-sentencepiece
 
 # Side-by-side benchmark against ONNX Runtime (installs the peer with npm; see docs/PERFORMANCE.md).
 bench: all
 	bench/run.sh
+
+# Images per second of CLIP ViT-B/32 and ViT-B/16 vision towers beside ONNX Runtime (bench/images.sh).
+bench-images: all
+	bench/images.sh
 
 # Decoder embedders against llama.cpp (f32 and q8_0 GGUF of the same weights; docs/PERFORMANCE.md).
 bench-llama: all

@@ -124,6 +124,13 @@ SY_API sy_encode_params sy_encode_default_params(void);
 /* n NUL-terminated texts -> one result item each. p may be NULL (defaults). */
 SY_API int sy_encode(sy_engine *e, const char *model, const char *const *texts, size_t n,
                      const sy_encode_params *p, sy_result **out);
+/* n encoded images (JPEG, PNG or WebP bytes: images[i] of lens[i] bytes, read during the call
+ * only) -> one result item each, in the same space as the model's texts (CLIP, SigLIP). A
+ * corrupt, truncated or unsupported image fails the call with SY_EINVAL naming it. p may be NULL
+ * (defaults). */
+SY_API int sy_encode_images(sy_engine *e, const char *model, const void *const *images,
+                            const size_t *lens, size_t n, const sy_encode_params *p,
+                            sy_result **out);
 /* The relevance of each of n documents to query (cross-encoders; ColBERT by MaxSim). */
 SY_API int sy_score(sy_engine *e, const char *model, const char *query, const char *const *docs,
                     size_t n, sy_result **out);

@@ -10,7 +10,11 @@ export interface ClientOptions {
   retryBudgetMs?: number;
 }
 
-export type ItemLike = string | { id?: string; text: string };
+export interface ImageItem { id?: string; images: { data: string; format?: 'jpeg' | 'png' | 'webp' }[] }
+/** A text, image bytes (CLIP/SigLIP models), a text item or an image item. */
+export type ItemLike = string | Uint8Array | { id?: string; text: string } | ImageItem;
+/** An image item (base64 of the file's bytes, SIE's shape) for encode and score. */
+export function imageItem(bytes: Uint8Array, format?: 'jpeg' | 'png' | 'webp', id?: string): ImageItem;
 
 export interface EncodeParams {
   output_types?: Array<'dense' | 'sparse' | 'multivector'>;

@@ -33,13 +33,26 @@ function errorFor(status, code, message, extra) {
   return new Cls(message, { code, status, ...extra });
 }
 
+/** An image item for encode and score with a CLIP or SigLIP model: the file's bytes (a
+ * Uint8Array or Buffer) sent base64 as SIE's {images: [{data, format}]}; format is 'jpeg',
+ * 'png' or 'webp' (optional: the server tells from the bytes). */
+export function imageItem(bytes, format = undefined, id = undefined) {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('imageItem: expected a Uint8Array or Buffer');
+  const img = { data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
+  if (format) img.format = format;
+  const item = { images: [img] };
+  if (id !== undefined) item.id = id;
+  return item;
+}
+
 function toItems(texts) {
-  const list = typeof texts === 'string' ? [texts] : texts;
+  const list = typeof texts === 'string' || texts instanceof Uint8Array ? [texts] : texts;
   if (!Array.isArray(list)) throw new TypeError('texts: expected a string or an array');
   return list.map((t, i) => {
     if (typeof t === 'string') return { text: t };
-    if (t && typeof t === 'object' && typeof t.text === 'string') return t;
-    throw new TypeError(`item ${i}: expected a string or {text}`);
+    if (t instanceof Uint8Array) return imageItem(t);
+    if (t && typeof t === 'object' && (typeof t.text === 'string' || Array.isArray(t.images))) return t;
+    throw new TypeError(`item ${i}: expected a string, image bytes, {text} or {images}`);
   });
 }
 

@@ -18,12 +18,14 @@ static void encode_usage(FILE *f)
 	       "[--normalize|--no-normalize]\n"
 	       "                         [--max-length N] [--dense-dims N] [--threads N]\n"
 	       "                         [--quantize int8|none]\n"
-	       "                         [--query] [--input FILE|-] [TEXT...]\n"
+	       "                         [--query] [--input FILE|-] [--image FILE...] [TEXT...]\n"
 	       "Prints one JSON line per text: {\"index\":i,\"dense\":[...]}; ColBERT models give\n"
 	       "{\"index\":i,\"multivector\":{\"token_dims\",\"num_tokens\",\"values\"}} (--query: "
 	       "the texts\n"
 	       "are search queries, encoded with ColBERT's query marker and [MASK] expansion).\n"
-	       "--input reads one text per line (\"-\" for stdin); TEXT arguments come first.\n");
+	       "--input reads one text per line (\"-\" for stdin); TEXT arguments come first.\n"
+	       "--image FILE (repeatable) encodes a JPEG, PNG or WebP file with an image model\n"
+	       "(CLIP, SigLIP); image lines follow the text lines, numbered on from them.\n");
 }
 
 struct text_list {
@@ -104,6 +106,70 @@ static int encode_chunk(const struct encode_run *r, char **texts, size_t n, size
 	return ferror(stdout) ? 1 : 0;
 }
 
+/* Reads the whole file at path into *data (malloc'd); -1 with a message on failure. */
+static int read_file(const char *path, char **data, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	*data = NULL;
+	*len = 0;
+	if (!f) {
+		fprintf(stderr, "switchyard encode: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	size_t cap = 0;
+	for (;;) {
+		if (*len == cap) {
+			cap = cap ? cap * 2 : 1 << 16;
+			char *d = realloc(*data, cap);
+			if (!d)
+				break;
+			*data = d;
+		}
+		size_t got = fread(*data + *len, 1, cap - *len, f);
+		*len += got;
+		if (got == 0)
+			break;
+	}
+	const bool bad = ferror(f) || !*data;
+	fclose(f);
+	if (bad) {
+		fprintf(stderr, "switchyard encode: cannot read %s\n", path);
+		free(*data);
+		*data = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Encodes the image files paths[0..n) and prints their lines, numbering from first_index. */
+static int encode_image_chunk(const struct encode_run *r, char **paths, size_t n,
+                              size_t first_index)
+{
+	char *data[CHUNK] = {0};
+	size_t lens[CHUNK];
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (read_file(paths[i], &data[i], &lens[i]) != 0)
+			rc = 1;
+	sy_result *res = NULL;
+	if (rc == 0 &&
+	    sy_encode_images(r->e, r->model, (const void *const *)data, lens, n, &r->p, &res) < 0) {
+		cli_engine_error("encode", r->e, -1);
+		rc = 1;
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		size_t dims;
+		const float *v = sy_result_dense(res, i, &dims);
+		printf("{\"index\":%zu,\"dense\":", first_index + i);
+		print_floats(v, (int)dims);
+		fputs("}\n", stdout);
+	}
+	sy_result_free(res);
+	for (size_t i = 0; i < n; i++)
+		free(data[i]);
+	return rc ? rc : ferror(stdout) ? 1 : 0;
+}
+
 /* Opens the engine and checks that the model encodes; fills r. */
 static int encode_open(const char *model, const struct cli_model_opts *mo, struct encode_run *r)
 {
@@ -130,8 +196,9 @@ static int encode_open(const char *model, const struct cli_model_opts *mo, struc
 }
 
 /* Encodes the lines of in (line endings dropped) in chunks, numbering from index. */
-static int encode_lines(const struct encode_run *run, FILE *in, size_t index)
+static int encode_lines(const struct encode_run *run, FILE *in, size_t *next_index)
 {
+	size_t index = *next_index;
 	char *chunk[CHUNK];
 	size_t n = 0;
 	char *line = NULL;
@@ -156,6 +223,7 @@ static int encode_lines(const struct encode_run *run, FILE *in, size_t index)
 	}
 	if (rc == 0 && n)
 		rc = encode_chunk(run, chunk, n, index);
+	*next_index = index + n;
 	for (size_t j = 0; j < n; j++)
 		free(chunk[j]);
 	free(line);
@@ -167,7 +235,7 @@ int cmd_encode(int argc, char **argv)
 	const char *model = NULL, *input = NULL;
 	struct cli_model_opts mo = {0};
 	struct encode_run run = {.p = sy_encode_default_params()};
-	struct text_list texts = {0};
+	struct text_list texts = {0}, images = {0};
 	int rc = 2;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -229,6 +297,12 @@ int cmd_encode(int argc, char **argv)
 		} else if (!strcmp(a, "--input") && val) {
 			input = val;
 			i++;
+		} else if (!strcmp(a, "--image") && val) {
+			if (list_push(&images, (char *)val) != 0) {
+				rc = 1;
+				goto out;
+			}
+			i++;
 		} else if (a[0] == '-' && a[1] == '-') {
 			fprintf(stderr, "switchyard encode: unknown or incomplete option '%s'\n",
 			        a);
@@ -244,9 +318,9 @@ int cmd_encode(int argc, char **argv)
 		encode_usage(stderr);
 		goto out;
 	}
-	if (!input && texts.n == 0) {
-		fprintf(stderr,
-		        "switchyard encode: no input: give TEXT arguments or --input FILE\n");
+	if (!input && texts.n == 0 && images.n == 0) {
+		fprintf(stderr, "switchyard encode: no input: give TEXT arguments, --input FILE "
+		                "or --image FILE\n");
 		goto out;
 	}
 
@@ -275,11 +349,17 @@ int cmd_encode(int argc, char **argv)
 		index += n;
 	}
 	if (in && rc == 0)
-		rc = encode_lines(&run, in, index);
+		rc = encode_lines(&run, in, &index);
 	if (in && in != stdin)
 		fclose(in);
+	for (size_t i = 0; rc == 0 && i < images.n; i += CHUNK) {
+		size_t n = images.n - i < CHUNK ? images.n - i : CHUNK;
+		rc = encode_image_chunk(&run, images.v + i, n, index);
+		index += n;
+	}
 	sy_engine_close(run.e);
 out:
 	free(texts.v);
+	free(images.v);
 	return rc;
 }

@@ -353,6 +353,13 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 		    err, SY_ERR_INVALID_ARG,
 		    "options.score_mode and options.score_weights are not supported "
 		    "through the cluster gateway yet");
+	const bool image_query = req->task == ENGINE_TASK_SCORE && req->score.query_image;
+	for (int i = 0; (req->items.images || image_query) && i < req->items.n_items; i++)
+		if (image_query || req->items.images[i].data)
+			return sy_error_set(
+			    err, SY_ERR_UNSUPPORTED,
+			    "image items are not supported through the cluster "
+			    "gateway yet; send them to a server that runs the model");
 	const char *model = req->items.model;
 	struct engine_model_info info;
 	enum sy_status s = engine_model_get(g->engine, model, err, &info);

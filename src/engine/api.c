@@ -254,6 +254,42 @@ int sy_encode(sy_engine *e, const char *model, const char *const *texts, size_t 
 	return rc;
 }
 
+int sy_encode_images(sy_engine *e, const char *model, const void *const *images, const size_t *lens,
+                     size_t n, const sy_encode_params *p, sy_result **out)
+{
+	if (!e || !model || !out || !images || !lens || n == 0 || n > (size_t)1 << 24)
+		return e ? fail(e, SY_ERR_INVALID_ARG,
+		                "sy_encode_images: engine, model, images, lens and out are needed")
+		         : SY_EINVAL;
+	*out = NULL;
+	sy_encode_params def = sy_encode_default_params();
+	if (!p)
+		p = &def;
+	struct model_image *ims = calloc(n, sizeof *ims);
+	const char **texts = calloc(n, sizeof *texts);
+	size_t *tlens = calloc(n, sizeof *tlens);
+	int rc = ims && texts && tlens ? 0 : fail(e, SY_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (!images[i] || !lens[i]) {
+			char msg[64];
+			snprintf(msg, sizeof msg, "image %zu is empty", i);
+			rc = fail(e, SY_ERR_INVALID_ARG, msg);
+		}
+		ims[i] = (struct model_image){images[i], lens[i], 0};
+		texts[i] = "";
+	}
+	struct engine_request req = {.task = ENGINE_TASK_ENCODE,
+	                             .encode = {.items = {model, (int)n, texts, tlens, true, ims},
+	                                        .outputs = ENGINE_OUTPUT_DENSE,
+	                                        .normalize = p->normalize}};
+	if (rc == 0)
+		rc = run(e, &req, out);
+	free(ims);
+	free(texts);
+	free(tlens);
+	return rc;
+}
+
 sy_score_params sy_score_default_params(void)
 {
 	return (sy_score_params){.truncate = 1};

@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/file.h"
 #include "engine/engine_internal.h"
+#include "model/registry.h"
 
 const char *engine_model_state_str(enum engine_model_state s)
 {
@@ -81,6 +82,9 @@ enum sy_status engine_model_add(struct engine *e, const char *id, const char *pa
 	char *path_copy = str_dup(path);
 	if (!path_copy)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	/* Read before the lock: whether the directory is an image model, for the catalogue. */
+	const char *family = sy_path_is_dir(path) ? model_family_of(path) : NULL;
+	const bool images = family && !strcmp(family, "clip");
 	pthread_mutex_lock(&e->mu);
 	struct engine_model *m = engine_model_find(e, id);
 	if (m) {
@@ -99,6 +103,7 @@ enum sy_status engine_model_add(struct engine *e, const char *id, const char *pa
 			m->arch[0] = '\0';
 			m->dims = 0;
 			m->tasks = m->outputs = 0;
+			m->images = images;
 			m->bytes = 0;
 		}
 		pthread_mutex_unlock(&e->mu);
@@ -127,6 +132,7 @@ enum sy_status engine_model_add(struct engine *e, const char *id, const char *pa
 	}
 	m->path = path_copy;
 	m->pinned = pinned;
+	m->images = images;
 	m->precision = e->cfg.precision;
 	m->opts = model_default_options();
 	m->state = ENGINE_MODEL_AVAILABLE;
@@ -256,6 +262,7 @@ void engine_model_info_fill(const struct engine_model *m, uint64_t now_ns,
 	out->max_tokens = m->max_tokens;
 	out->tasks = m->tasks;
 	out->outputs = m->outputs;
+	out->images = m->images;
 	snprintf(out->labels, sizeof out->labels, "%s", m->labels);
 	if (m->state == ENGINE_MODEL_FAILED)
 		snprintf(out->error, sizeof out->error, "%s", m->error);

@@ -24,6 +24,7 @@
 #include "engine/engine_internal.h"
 #include "model/arch/use_lite.h"
 #include "tensor/isa.h"
+#include "tensor/ops.h"
 
 struct engine_config engine_default_config(void)
 {
@@ -337,6 +338,24 @@ static enum sy_status check_task(const struct engine_model *m, const struct engi
                                  struct sy_error *err)
 {
 	enum sy_status s = check_task_message(m, req, err);
+	/* Image items go only to a task that takes them. */
+	const struct model *md = m->model;
+	const bool takes_images = req->task == ENGINE_TASK_ENCODE ? md->encode && md->encode->images
+	                          : req->task == ENGINE_TASK_SCORE ? md->score && md->score->images
+	                                                           : false;
+	if (s == SY_OK && req->task == ENGINE_TASK_SCORE && !takes_images &&
+	    req->score.query_image && req->score.query_image->data)
+		s = sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                 "the query is an image, and model %s takes text only (score "
+		                 "images with a CLIP or SigLIP model)",
+		                 m->id);
+	for (int i = 0; s == SY_OK && req->items.images && !takes_images && i < req->items.n_items;
+	     i++)
+		if (req->items.images[i].data)
+			s = sy_error_set(err, SY_ERR_UNSUPPORTED,
+			                 "item %d is an image, and model %s takes text only (%s "
+			                 "images with a CLIP or SigLIP model)",
+			                 i, m->id, engine_task_name(req->task));
 	if (s == SY_ERR_UNSUPPORTED && err)
 		err->hint = m->tasks;
 	return s;
@@ -382,6 +401,9 @@ static struct model_input input_frame(const struct engine_model *m,
 	case ENGINE_TASK_SCORE:
 		in.query = req->score.query ? req->score.query : "";
 		in.query_len = req->score.query ? req->score.query_len : 0;
+		in.query_image = req->score.query_image && req->score.query_image->data
+		                     ? req->score.query_image
+		                     : NULL;
 		in.prefix = req->score.instruction;
 		in.score = req->score.params;
 		break;
@@ -402,8 +424,11 @@ static enum sy_status prepare_items(const struct engine *e, const struct engine_
 	const model_prepare_fn prepare = model_task_prepare(model, (enum model_task)req->task);
 	for (int i = 0; i < j->n_items; i++) {
 		j->inputs[i] = *frame;
-		j->inputs[i].text = req->items.texts[i];
-		j->inputs[i].len = req->items.lens[i];
+		const struct model_image *im =
+		    req->items.images && req->items.images[i].data ? &req->items.images[i] : NULL;
+		j->inputs[i].text = im ? "" : req->items.texts[i];
+		j->inputs[i].len = im ? 0 : req->items.lens[i];
+		j->inputs[i].image = im;
 		struct sy_error item_err = {0};
 		enum sy_status s = prepare(model->impl, &j->inputs[i], &item_err, &j->prepared[i]);
 		if (s == SY_ERR_LIMIT)
@@ -619,11 +644,12 @@ enum sy_status engine_request_run(struct engine *e, const struct engine_request 
 	if (!req || !req->items.model)
 		return sy_error_set(err, SY_ERR_INVALID_ARG, "no model named");
 	const int n = req->items.n_items;
-	if (n <= 0 || !req->items.texts || !req->items.lens)
+	if (n <= 0 || ((!req->items.texts || !req->items.lens) && !req->items.images))
 		return sy_error_set(err, SY_ERR_INVALID_ARG, "no items to %s",
 		                    engine_task_name(req->task));
 	for (int i = 0; i < n; i++)
-		if (!req->items.texts[i])
+		if (!(req->items.images && req->items.images[i].data) &&
+		    !(req->items.texts && req->items.texts[i] && req->items.lens))
 			return sy_error_set(err, SY_ERR_INVALID_ARG, "item %d: no text", i);
 
 	pthread_mutex_lock(&e->mu);
@@ -640,8 +666,10 @@ enum sy_status engine_request_run(struct engine *e, const struct engine_request 
 	enum model_matryoshka mrl = MODEL_MRL_NONE;
 	if (s == SY_OK && req->task == ENGINE_TASK_ENCODE && req->encode.dimensions)
 		s = check_dimensions(m, &req->encode, err, &mrl);
+	bool softmax = false; /* the model's scores are logits for a softmax per request */
 	if (s == SY_OK) {
 		frame = input_frame(m, req);
+		softmax = req->task == ENGINE_TASK_SCORE && m->model->score->softmax;
 		if (req->task == ENGINE_TASK_ENCODE && m->model->encode->outputs) {
 			const unsigned want =
 			    req->encode.outputs ? req->encode.outputs : ENGINE_OUTPUT_DENSE;
@@ -675,9 +703,11 @@ enum sy_status engine_request_run(struct engine *e, const struct engine_request 
 		return s;
 	out->n_items = n;
 	out->dims = job.dims;
-	if (req->task == ENGINE_TASK_SCORE)
+	if (req->task == ENGINE_TASK_SCORE) {
 		out->scores = job.out;
-	else
+		if (softmax)
+			softmax_f32(out->scores, n); /* zero-shot: over this request's items */
+	} else
 		out->dense = job.out;
 	out->items = job.items;
 	out->n_tokens = job.n_tokens;

@@ -98,6 +98,8 @@ struct engine_model_info {
 	                   once, or when unknown) */
 	unsigned tasks; /* ENGINE_TASK_* bits the model offers (0 until loaded once) */
 	unsigned outputs; /* ENGINE_OUTPUT_* bits of its encode task (0 without one) */
+	bool images; /* it takes image items as well as texts (CLIP, SigLIP): known from the
+			directory's config when added, and from the model once loaded */
 	char labels[1024]; /* an extractor's fixed entity types, '\n'-separated ("" otherwise) */
 	char error[256]; /* last load error, when state == FAILED */
 	double idle_s; /* seconds since last use (-1 never used) */
@@ -157,6 +159,9 @@ struct engine_items {
 	const char *const *texts; /* [n_items], UTF-8 (invalid bytes are replaced) */
 	const size_t *lens; /* [n_items] bytes */
 	bool truncate; /* false: a text longer than the model limit is SY_ERR_LIMIT */
+	/* [n_items] or NULL: item i is an image when images[i].data is set (its text is then
+	 * ignored; encode and score only, for models that take images) */
+	const struct model_image *images;
 };
 
 struct engine_encode_request {
@@ -177,6 +182,9 @@ struct engine_score_request {
 	struct engine_items items;
 	const char *query;
 	size_t query_len;
+	/* An image as the query instead of the text (image models: an image against text
+	 * labels, zero-shot classification), or NULL */
+	const struct model_image *query_image;
 	const char *instruction; /* put before each document by models that read one (ColBERT) */
 	/* score_mode and score_weights (BGE-M3), or NULL; a model that scores one way refuses
 	 * them with SY_ERR_INVALID_ARG */

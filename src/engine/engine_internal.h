@@ -65,6 +65,7 @@ struct engine_model {
 	int dims;
 	int max_tokens; /* model_max_tokens, known after the first load */
 	unsigned tasks, outputs; /* engine_model_info's, known after the first load */
+	bool images; /* engine_model_info's: from the directory when added, then from the load */
 	char labels[1024]; /* model_labels, '\n'-separated */
 	size_t bytes; /* counted against the budget: resident bytes when LOADED, the estimate
 			      while LOADING, the last known value otherwise */

@@ -244,6 +244,7 @@ static enum sy_status load_locked(struct engine *e, struct engine_model *m, stru
 	           (model->score ? ENGINE_TASK_SCORE : 0u) |
 	           (model->extract ? ENGINE_TASK_EXTRACT : 0u);
 	m->outputs = model_outputs(model);
+	m->images = model->encode && model->encode->images;
 	m->labels[0] = '\0';
 	int n_labels = 0;
 	const char *const *labels = model_labels(model, &n_labels);

@@ -26,6 +26,7 @@ typedef enum sy_status (*model_open_fn)(const struct model_desc *d,
 	X(cross_encoder, "cross-encoder") /* heads/cross_encoder.c: *ForSequenceClassification */ \
 	X(lm_reranker, "lm-reranker") /* heads/lm_reranker.c: Qwen3-Reranker (yes/no logits) */   \
 	X(splade, "splade") /* heads/splade.c: (Distil)BertForMaskedLM */                         \
+	X(clip, "clip") /* arch/clip.c: CLIP and SigLIP text + vision towers (images) */          \
 	X(dense, "dense") /* heads/dense.c: any encoder (arch/encoder.h), pooled */               \
 	X(use_lite, "use-lite") /* arch/use_lite.c: TF.js Universal Sentence Encoder lite */
 
@@ -38,5 +39,9 @@ MODEL_FAMILIES(MODEL_FAMILY_DECLARE)
 /* For tests and tools: the encoder of a model dense opened, or NULL for another model. */
 struct encoder;
 const struct encoder *dense_encoder(const struct model *m);
+/* For tests: the unnormalised embeddings out[n][dims] of n images given as preprocessed
+ * pixel planes pixels[n][3][S][S] (pixel_values), of a model clip opened. */
+enum sy_status clip_embed_pixels(struct model *m, const float *pixels, int n, struct sy_error *err,
+                                 float *out);
 
 #endif

@@ -131,14 +131,26 @@ struct score_params {
 	float weights[3]; /* hybrid: dense, sparse, colbert */
 };
 
+/* An image item: encoded bytes (JPEG, PNG or WebP), read by prepare only (decoded and
+ * preprocessed there, on the request's thread), so they need to live until prepare returns. */
+struct model_image {
+	const unsigned char *data;
+	size_t len;
+	int format; /* enum image_format (image/image.h): 0 any (sniffed), jpeg, png, webp */
+};
+
 /* One item as a task's prepare receives it. */
 struct model_input {
 	const char *text; /* UTF-8, len bytes */
 	size_t len;
+	/* encode, score: an image instead of text (text is then ""), or NULL. Only the tasks with
+	 * `images` set take one; the engine refuses image items for the others. */
+	const struct model_image *image;
 	const char *prefix; /* encode: a prompt or instruction put before the text, or NULL */
 	size_t prefix_len;
 	const char *query; /* score: the pair's query (the document is text) */
 	size_t query_len;
+	const struct model_image *query_image; /* score: an image as the query instead, or NULL */
 	bool is_query; /* encode: the text is a search query (ColBERT, inference-free SPLADE) */
 	bool truncate; /* false: a text past the model's limit fails with SY_ERR_LIMIT */
 	signed char normalize; /* encode: -1 the model's default, 0 off, 1 L2-normalise */
@@ -164,6 +176,7 @@ struct model_item {
 
 struct model_encode_task {
 	enum model_output output; /* the one output this model gives (its default when outputs) */
+	bool images; /* prepare takes image items (model_input.image) as well as texts */
 	/* 0: output alone. Else the MODEL_OUTPUT_* bits one run can give together (BGE-M3's dense,
 	 * sparse and multivector from one forward): run then ignores out and fills res[i] with the
 	 * outputs items[i].in->outputs asks for (0: output), dense in dense, sparse in sparse_ids
@@ -183,6 +196,10 @@ struct model_encode_task {
 
 struct model_score_task {
 	bool modes; /* it takes struct score_params (model_input.score); else they are refused */
+	bool images; /* prepare takes image items (a text query against images: zero-shot) */
+	/* run gives logits that the engine turns into a softmax over each request's items (CLIP's
+	 * zero-shot classification); false: run's scores are final */
+	bool softmax;
 	enum sy_status (*prepare)(const void *impl, const struct model_input *in,
 	                          struct sy_error *err, struct model_prepared *out);
 	enum sy_status (*run)(void *impl, const struct model_item *items, int n,

@@ -83,6 +83,9 @@ static char *dup_or_null(const char *s, size_t len, bool *ok)
 static struct shadow_job *shadow_copy(struct server *srv, const char *model,
                                       const struct engine_request *req)
 {
+	/* the image bytes are the caller's; shadows copy texts only */
+	if (req->items.images || (req->task == ENGINE_TASK_SCORE && req->score.query_image))
+		return NULL;
 	struct shadow_job *j = calloc(1, sizeof *j);
 	if (!j)
 		return NULL;

@@ -1,6 +1,7 @@
 /* JSON codecs of the HTTP API (see json_codec.h): request parsing with field-precise errors and
  * response writing into an sbuf. */
 #include "server/json_codec.h"
+#include "image/image.h"
 
 #include "server/quantize.h"
 
@@ -92,6 +93,89 @@ static enum sy_status check_prefix(const char *field, const char *s, size_t len,
                                    const struct server_limits *lim, struct api_error *err)
 {
 	return check_chars(field, s, len, lim->max_prefix_chars, "(it goes with every item)", err);
+}
+
+/* Standard base64 (RFC 4648; padding optional, whitespace refused) decoded in place: the
+ * decoding is never longer than the text. -1 when s is not base64. */
+static long base64_decode_inplace(char *s)
+{
+	static signed char val[256];
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	if (!val[0]) { /* idempotent, so a race between first callers is harmless */
+		for (int i = 0; i < 256; i++)
+			val[i] = -1;
+		for (int i = 0; i < 64; i++)
+			val[(unsigned char)tab[i]] = (signed char)i;
+	}
+	size_t n = strlen(s);
+	while (n && s[n - 1] == '=')
+		n--;
+	if (n % 4 == 1 || strlen(s) - n > 2)
+		return -1;
+	size_t k = 0;
+	unsigned acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		const int v = val[(unsigned char)s[i]];
+		if (v < 0)
+			return -1;
+		acc = (acc << 6 | (unsigned)v) & 0xFFFFFF;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			s[k++] = (char)(acc >> bits & 0xFF);
+		}
+	}
+	return (long)k;
+}
+
+/* items[i].images: [{"data": base64, "format": "jpeg" | "png" | "webp"}] (SIE's Item), one
+ * image per item. The data is decoded in place in the request's document, which *out then
+ * points into. No images field: out->data stays NULL. */
+static enum sy_status parse_item_images(cJSON *it, const char *where, struct api_error *err,
+                                        struct model_image *out)
+{
+	cJSON *arr = cJSON_GetObjectItemCaseSensitive(it, "images");
+	if (!arr || cJSON_IsNull(arr))
+		return SY_OK;
+	if (!cJSON_IsArray(arr))
+		return api_error_set(err, 400, "INVALID_INPUT", "%s.images: expected array, got %s",
+		                     where, json_type_name(arr));
+	const int n = cJSON_GetArraySize(arr);
+	if (n == 0)
+		return SY_OK;
+	if (n > 1)
+		return api_error_set(err, 400, "INVALID_INPUT",
+		                     "%s.images: %d images; one image per item is supported "
+		                     "(send each as its own item)",
+		                     where, n);
+	cJSON *im = arr->child;
+	if (!cJSON_IsObject(im))
+		return api_error_set(err, 400, "INVALID_INPUT",
+		                     "%s.images[0]: expected object, got %s", where,
+		                     json_type_name(im));
+	cJSON *data = cJSON_GetObjectItemCaseSensitive(im, "data");
+	if (!cJSON_IsString(data))
+		return api_error_set(err, 400, "INVALID_INPUT",
+		                     "%s.images[0].data: expected a base64 string, got %s", where,
+		                     data ? json_type_name(data) : "nothing");
+	const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(im, "format");
+	int f = 0;
+	if (fmt && !cJSON_IsNull(fmt)) {
+		f = cJSON_IsString(fmt) ? image_format_parse(fmt->valuestring) : -1;
+		if (f < 0)
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "%s.images[0].format: unsupported image format; "
+			                     "expected \"jpeg\", \"png\" or \"webp\"",
+			                     where);
+	}
+	const long len = base64_decode_inplace(data->valuestring);
+	if (len <= 0)
+		return api_error_set(err, 400, "INVALID_INPUT", "%s.images[0].data: %s", where,
+		                     len < 0 ? "not valid base64" : "empty");
+	*out = (struct model_image){(const unsigned char *)data->valuestring, (size_t)len, f};
+	return SY_OK;
 }
 
 static enum sy_status get_bool(const cJSON *obj, const char *name, const char *prefix,
@@ -293,7 +377,8 @@ static enum sy_status encode_request_alloc(int n, struct encode_request *r)
 	r->ids = calloc(m, sizeof *r->ids);
 	r->texts = calloc(m, sizeof *r->texts);
 	r->lens = calloc(m, sizeof *r->lens);
-	return r->ids && r->texts && r->lens ? SY_OK : SY_ERR_NOMEM;
+	r->images = calloc(m, sizeof *r->images);
+	return r->ids && r->texts && r->lens && r->images ? SY_OK : SY_ERR_NOMEM;
 }
 
 /* POST /v1/extract/{model} params: labels?, threshold?, aggregation?. */
@@ -476,23 +561,38 @@ static enum sy_status parse_items_request(const char *body, size_t len,
 			              "items[%d]: expected object, got %s", i, json_type_name(it));
 			goto fail;
 		}
+		snprintf(field, sizeof field, "items[%d]", i);
+		if (!extract &&
+		    parse_item_images((cJSON *)it, field, err, &out->images[i]) != SY_OK)
+			goto fail;
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "text");
-		if (!t) {
+		if (!t && out->images[i].data) {
+			out->texts[i] = "";
+			out->n_images++;
+		} else if (!t) {
 			api_error_set(err, 400, "INVALID_INPUT",
-			              "items[%d].text: required field is missing", i);
+			              "items[%d].text: required field is missing%s", i,
+			              extract ? "" : " (or images)");
 			goto fail;
 		}
-		if (!cJSON_IsString(t)) {
+		if (t && out->images[i].data) {
+			api_error_set(err, 400, "INVALID_INPUT",
+			              "items[%d]: give text or images, not both", i);
+			goto fail;
+		}
+		if (t && !cJSON_IsString(t)) {
 			api_error_set(err, 400, "INVALID_INPUT",
 			              "items[%d].text: expected string, got %s", i,
 			              json_type_name(t));
 			goto fail;
 		}
-		out->texts[i] = t->valuestring;
-		out->lens[i] = strlen(t->valuestring);
-		snprintf(field, sizeof field, "items[%d].text", i);
-		if (check_text(field, out->texts[i], out->lens[i], lim, err) != SY_OK)
-			goto fail;
+		if (t) {
+			out->texts[i] = t->valuestring;
+			out->lens[i] = strlen(t->valuestring);
+			snprintf(field, sizeof field, "items[%d].text", i);
+			if (check_text(field, out->texts[i], out->lens[i], lim, err) != SY_OK)
+				goto fail;
+		}
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
 		if (id && !cJSON_IsNull(id)) {
 			if (!cJSON_IsString(id)) {
@@ -510,6 +610,13 @@ static enum sy_status parse_items_request(const char *body, size_t len,
 			out->ids[i] = id->valuestring;
 		}
 	}
+	if (out->n_images > JSON_MAX_IMAGES) {
+		api_error_set(err, 413, "INVALID_INPUT",
+		              "items: %d images exceed the limit of %d per request (each is held "
+		              "decoded until it runs)",
+		              out->n_images, JSON_MAX_IMAGES);
+		goto fail;
+	}
 	out->n_items = n;
 	return SY_OK;
 fail:
@@ -520,6 +627,7 @@ fail:
 void json_encode_request_free(struct encode_request *r)
 {
 	cJSON_Delete(r->doc);
+	free(r->images);
 	free(r->ids);
 	free(r->texts);
 	free(r->lens);
@@ -532,6 +640,7 @@ void json_encode_request_free(struct encode_request *r)
 void json_pairs_request_free(struct pairs_request *r)
 {
 	cJSON_Delete(r->doc);
+	free(r->images);
 	free(r->ids);
 	free(r->texts);
 	free(r->lens);
@@ -546,10 +655,16 @@ static enum sy_status pairs_query(const cJSON *q, bool object_ok, const struct s
 		return api_error_set(err, 400, "INVALID_INPUT", "query: required field is missing");
 	if (object_ok && cJSON_IsObject(q)) {
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(q, "text");
-		if (!t)
+		/* score: an image as the query ({images:[...]}), for image models */
+		if (parse_item_images((cJSON *)q, "query", err, &out->query_image) != SY_OK)
+			return SY_ERR_INVALID_ARG;
+		if (t && out->query_image.data)
 			return api_error_set(err, 400, "INVALID_INPUT",
-			                     "query.text: required field is missing");
-		if (!cJSON_IsString(t))
+			                     "query: give text or images, not both");
+		if (!t && !out->query_image.data)
+			return api_error_set(err, 400, "INVALID_INPUT",
+			                     "query.text: required field is missing (or images)");
+		if (t && !cJSON_IsString(t))
 			return api_error_set(err, 400, "INVALID_INPUT",
 			                     "query.text: expected string, got %s",
 			                     json_type_name(t));
@@ -561,6 +676,11 @@ static enum sy_status pairs_query(const cJSON *q, bool object_ok, const struct s
 				return api_error_set(err, 400, "INVALID_INPUT",
 				                     "query.id: expected a UTF-8 string");
 			out->query_id = id->valuestring;
+		}
+		if (!t) {
+			out->query = "";
+			out->query_len = 0;
+			return SY_OK;
 		}
 		q = t;
 	} else if (!cJSON_IsString(q)) {
@@ -594,7 +714,8 @@ static enum sy_status pairs_items(const cJSON *arr, const char *name, bool strin
 	out->ids = calloc((size_t)n, sizeof *out->ids);
 	out->texts = calloc((size_t)n, sizeof *out->texts);
 	out->lens = calloc((size_t)n, sizeof *out->lens);
-	if (!out->ids || !out->texts || !out->lens)
+	out->images = calloc((size_t)n, sizeof *out->images);
+	if (!out->ids || !out->texts || !out->lens || !out->images)
 		return api_error_set(err, 500, "INTERNAL_ERROR", "out of memory");
 	char field[64];
 	int i = 0;
@@ -602,10 +723,18 @@ static enum sy_status pairs_items(const cJSON *arr, const char *name, bool strin
 		const cJSON *t = it;
 		if (cJSON_IsObject(it)) {
 			t = cJSON_GetObjectItemCaseSensitive(it, "text");
-			if (!t)
+			snprintf(field, sizeof field, "%s[%d]", name, i);
+			if (!strings_ok &&
+			    parse_item_images((cJSON *)it, field, err, &out->images[i]) != SY_OK)
+				return SY_ERR_INVALID_ARG;
+			if (t && out->images[i].data)
 				return api_error_set(err, 400, "INVALID_INPUT",
-				                     "%s[%d].text: required field is missing", name,
+				                     "%s[%d]: give text or images, not both", name,
 				                     i);
+			if (!t && !out->images[i].data)
+				return api_error_set(err, 400, "INVALID_INPUT",
+				                     "%s[%d].text: required field is missing%s",
+				                     name, i, strings_ok ? "" : " (or images)");
 			const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
 			if (id && !cJSON_IsNull(id)) {
 				size_t bad;
@@ -625,6 +754,11 @@ static enum sy_status pairs_items(const cJSON *arr, const char *name, bool strin
 			    err, 400, "INVALID_INPUT", "%s[%d]: expected %s, got %s", name, i,
 			    strings_ok ? "string or object" : "object", json_type_name(it));
 		}
+		if (out->images[i].data) {
+			out->texts[i] = "";
+			out->n_images++;
+			continue;
+		}
 		if (!cJSON_IsString(t))
 			return api_error_set(err, 400, "INVALID_INPUT",
 			                     "%s[%d].text: expected string, got %s", name, i,
@@ -635,6 +769,12 @@ static enum sy_status pairs_items(const cJSON *arr, const char *name, bool strin
 		if (check_text(field, out->texts[i], out->lens[i], lim, err) != SY_OK)
 			return SY_ERR_INVALID_ARG;
 	}
+	if (out->n_images > JSON_MAX_IMAGES)
+		return api_error_set(
+		    err, 413, "INVALID_INPUT",
+		    "%s: %d images exceed the limit of %d per request (each is held "
+		    "decoded until it runs)",
+		    name, out->n_images, JSON_MAX_IMAGES);
 	out->n_items = n;
 	out->top_n = n;
 	return SY_OK;
@@ -953,7 +1093,8 @@ static void sie_fields_write(struct sbuf *b, const struct engine_model_info *m)
 {
 	sbuf_puts(b, ",\"name\":");
 	json_write_str(b, m->id, -1);
-	sbuf_printf(b, ",\"inputs\":[\"text\"],\"loaded\":%s",
+	sbuf_printf(b, ",\"inputs\":%s,\"loaded\":%s",
+	            m->images ? "[\"text\",\"image\"]" : "[\"text\"]",
 	            m->state == ENGINE_MODEL_LOADED ? "true" : "false");
 	if (m->max_tokens > 0)
 		sbuf_printf(b, ",\"max_sequence_length\":%d", m->max_tokens);
@@ -966,7 +1107,8 @@ void json_model_info_write_sie(struct sbuf *b, const struct engine_model_info *m
 {
 	sbuf_puts(b, "{\"name\":");
 	json_write_str(b, m->id, -1);
-	sbuf_puts(b, ",\"inputs\":[\"text\"],\"outputs\":");
+	sbuf_puts(b, m->images ? ",\"inputs\":[\"text\",\"image\"],\"outputs\":"
+	                       : ",\"inputs\":[\"text\"],\"outputs\":");
 	outputs_write(b, m, false);
 	sbuf_puts(b, ",\"dims\":");
 	outputs_write(b, m, true);

@@ -23,12 +23,20 @@
 
 /* ---- POST /v1/encode/{model} ---- */
 
+/* Image items one request may hold: each is kept decoded and preprocessed (3 x S x S floats,
+ * 0.6 MB at 224 pixels) from parsing until its batch runs, so the count is bounded apart from
+ * max_items. */
+#define JSON_MAX_IMAGES 256
+
 struct encode_request {
 	cJSON *doc; /* the parsed body; texts and ids point into it */
 	int n_items;
 	const char **ids; /* [n_items]; NULL entries mean the default "item-<i>" */
 	const char **texts; /* [n_items] UTF-8 */
 	size_t *lens; /* [n_items] bytes */
+	/* [n_items]: items[i].images[0] decoded (data into doc), or data NULL for a text item */
+	struct model_image *images;
+	int n_images; /* items that are images */
 	unsigned outputs; /* ENGINE_OUTPUT_* bits asked for (default dense) */
 	int normalize; /* -1 model default, 0, 1 */
 	bool truncate; /* default true */
@@ -88,6 +96,10 @@ struct pairs_request {
 	const char **ids; /* [n_items]; NULL entries: "item-<i>" (score only) */
 	const char **texts; /* [n_items] */
 	size_t *lens; /* [n_items] */
+	struct model_image *images; /* [n_items] as in encode_request (score only) */
+	struct model_image
+	    query_image; /* score: query.images[0] (query is then ""), or data NULL */
+	int n_images;
 	int top_n; /* rerank: results to return (n_items when absent) */
 	bool return_documents; /* rerank */
 	struct score_params score; /* options.score_mode, options.score_weights (BGE-M3) */

@@ -9,6 +9,9 @@
 
 #include <msgpack.h>
 
+#include "base/json_write.h"
+#include "base/sbuf.h"
+
 /* libmsgpack-c's unpacker keeps a fixed stack of 32 open containers. */
 #define MSGPACK_MAX_DEPTH 32
 /* Dimensions of one msgpack-numpy array. */
@@ -349,6 +352,19 @@ static enum sy_status nd_decode(const msgpack_object *m, struct api_error *err, 
 	return *out ? SY_OK : api_error_set(err, 500, "INTERNAL_ERROR", "out of memory");
 }
 
+/* A msgpack bin as a cJSON string of its base64, or NULL when out of memory. */
+static cJSON *bin_to_base64(const msgpack_object *o)
+{
+	struct sbuf b = {0};
+	json_write_base64(&b, o->via.bin.ptr, o->via.bin.size);
+	const bool oom = b.oom;
+	size_t len;
+	char *text = sbuf_take(&b, &len);
+	cJSON *c = !oom ? cJSON_CreateString(text ? text : "") : NULL;
+	free(text);
+	return c;
+}
+
 static enum sy_status to_cjson(const msgpack_object *o, struct api_error *err, cJSON **out)
 {
 	*out = NULL;
@@ -422,7 +438,16 @@ static enum sy_status to_cjson(const msgpack_object *o, struct api_error *err, c
 			memcpy(key, kp, kn);
 			key[kn] = '\0';
 			cJSON *c;
-			if (to_cjson(&kv->val, err, &c) != SY_OK) {
+			if (!strcmp(key, "data") && kv->val.type == MSGPACK_OBJECT_BIN) {
+				/* An image's raw bytes (SIE's Item.images[].data in msgpack): the
+				 * routes read base64 strings, so they become one. */
+				if (!(c = bin_to_base64(&kv->val))) {
+					cJSON_Delete(*out);
+					*out = NULL;
+					return api_error_set(err, 500, "INTERNAL_ERROR",
+					                     "out of memory");
+				}
+			} else if (to_cjson(&kv->val, err, &c) != SY_OK) {
 				cJSON_Delete(*out);
 				*out = NULL;
 				return SY_ERR_INVALID_ARG;

@@ -295,7 +295,8 @@ void route_encode(struct request *rq, const char *model, struct response *rs)
 	}
 	struct engine_request er = {
 	    .task = ENGINE_TASK_ENCODE,
-	    .encode = {.items = {model, req.n_items, req.texts, req.lens, req.truncate},
+	    .encode = {.items = {model, req.n_items, req.texts, req.lens, req.truncate,
+	                         req.n_images ? req.images : NULL},
 	               .outputs = req.outputs,
 	               .normalize = req.normalize,
 	               .is_query = req.is_query,

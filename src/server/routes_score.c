@@ -28,9 +28,11 @@ static bool run_pairs(struct request *rq, const char *model, const struct pairs_
 {
 	struct engine_request er = {
 	    .task = ENGINE_TASK_SCORE,
-	    .score = {.items = {model, req->n_items, req->texts, req->lens, true},
+	    .score = {.items = {model, req->n_items, req->texts, req->lens, true,
+	                        req->n_images ? req->images : NULL},
 	              .query = req->query,
 	              .query_len = req->query_len,
+	              .query_image = req->query_image.data ? &req->query_image : NULL,
 	              .instruction = req->instruction,
 	              .params = req->has_score ? &req->score : NULL}};
 	if (!server_dispatch(rq, &er, rs, res))

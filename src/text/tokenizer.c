@@ -16,6 +16,7 @@
  * Scratch memory lives in a per-thread `struct tok_work` (a pthread key, freed when the thread
  * exits), so steady-state encoding allocates only the result. A loaded tokenizer is read-only. */
 #include "text/tokenizer.h"
+#include "text/spm.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -1196,6 +1197,91 @@ static enum sy_status load_json_file(const char *path, struct sy_error *err, str
 	return st;
 }
 
+enum sy_status tokenizer_load_spm_mem(const void *data, size_t len, const char *name,
+                                      const struct spm_options *o, struct sy_error *err,
+                                      struct tokenizer **out)
+{
+	*out = NULL;
+	char *json = NULL;
+	enum sy_status s = spm_to_tokenizer_json(data, len, name, o, err, &json);
+	if (s == SY_OK) {
+		s = tokenizer_load_json(json, strlen(json), err, out);
+		if (s != SY_OK)
+			sy_error_prefix(err, "%s: ", name);
+	}
+	free(json);
+	return s;
+}
+
+enum sy_status tokenizer_load_spm(const char *path, const struct spm_options *o,
+                                  struct sy_error *err, struct tokenizer **out)
+{
+	*out = NULL;
+	char *data = NULL;
+	size_t len = 0;
+	enum sy_status s = sy_file_read(path, err, &data, &len);
+	if (s == SY_OK)
+		s = tokenizer_load_spm_mem(data, len, path, o, err, out);
+	free(data);
+	return s;
+}
+
+/* A directory with a SentencePiece model and no tokenizer.json: spiece.model (T5, SigLIP),
+ * spm.model, tokenizer.model (Llama, Gemma). bos / eos come from tokenizer_config.json's
+ * add_bos_token / add_eos_token, else from its tokenizer_class (T5 and SigLIP end each text
+ * with </s>; Llama and Gemma start it with <s>). fairseq's sentencepiece.bpe.model (XLM-R,
+ * CamemBERT) shifts every id, which its tokenizer.json spells out: it is refused. */
+static enum sy_status load_spm_dir(const char *dir, struct sy_error *err, struct tokenizer **out)
+{
+	static const char *const names[] = {"spiece.model", "spm.model", "tokenizer.model"};
+	char *model = NULL;
+	for (size_t i = 0; !model && i < sizeof names / sizeof names[0]; i++) {
+		char *p = sy_path_join(dir, names[i]);
+		if (p && sy_path_exists(p))
+			model = p;
+		else
+			free(p);
+	}
+	if (!model) {
+		char *fs = sy_path_join(dir, "sentencepiece.bpe.model");
+		const bool fairseq = fs && sy_path_exists(fs);
+		free(fs);
+		return fairseq ? sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                              "%s: sentencepiece.bpe.model (fairseq ids) needs the "
+		                              "model's tokenizer.json",
+		                              dir)
+		               : sy_error_set(err, SY_ERR_NOT_FOUND,
+		                              "%s: no tokenizer.json, vocab.txt or SentencePiece "
+		                              "model",
+		                              dir);
+	}
+	struct spm_options o = {0};
+	char *cfg_path = sy_path_join(dir, "tokenizer_config.json");
+	char *text = NULL;
+	size_t len = 0;
+	struct sy_error ignored;
+	cJSON *cfg = NULL;
+	if (cfg_path && sy_path_exists(cfg_path) &&
+	    sy_file_read(cfg_path, &ignored, &text, &len) == SY_OK)
+		cfg = cJSON_ParseWithLength(text, len);
+	const cJSON *cls = cJSON_GetObjectItemCaseSensitive(cfg, "tokenizer_class");
+	const char *c = cJSON_IsString(cls) ? cls->valuestring : "";
+	o.add_eos = !strncmp(c, "T5Tokenizer", 11) || !strncmp(c, "SiglipTokenizer", 15);
+	o.add_bos = !strncmp(c, "LlamaTokenizer", 14) || !strncmp(c, "GemmaTokenizer", 14);
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(cfg, "add_bos_token");
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(cfg, "add_eos_token");
+	if (cJSON_IsBool(b))
+		o.add_bos = cJSON_IsTrue(b);
+	if (cJSON_IsBool(e))
+		o.add_eos = cJSON_IsTrue(e);
+	cJSON_Delete(cfg);
+	free(text);
+	free(cfg_path);
+	enum sy_status st = tokenizer_load_spm(model, &o, err, out);
+	free(model);
+	return st;
+}
+
 enum sy_status tokenizer_load(const char *path, struct sy_error *err, struct tokenizer **out)
 {
 	if (!path || !out)
@@ -1204,6 +1290,8 @@ enum sy_status tokenizer_load(const char *path, struct sy_error *err, struct tok
 	if (!sy_path_is_dir(path)) {
 		if (ends_with(path, ".txt"))
 			return tokenizer_load_vocab_txt(path, true, err, out);
+		if (ends_with(path, ".model"))
+			return tokenizer_load_spm(path, NULL, err, out);
 		return load_json_file(path, err, out);
 	}
 	char *tj = sy_path_join(path, "tokenizer.json");
@@ -1219,8 +1307,7 @@ enum sy_status tokenizer_load(const char *path, struct sy_error *err, struct tok
 		if (st == SY_OK)
 			st = bert_from_vocab(vt, &o, err, out);
 	} else {
-		st = sy_error_set(err, SY_ERR_NOT_FOUND, "%s: neither tokenizer.json nor vocab.txt",
-		                  path);
+		st = load_spm_dir(path, err, out);
 	}
 	free(tj);
 	free(vt);

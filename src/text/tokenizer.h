@@ -17,6 +17,7 @@
 
 #include "base/sbuf.h"
 #include "base/status.h"
+#include "text/spm.h"
 
 struct tokenizer;
 
@@ -51,8 +52,10 @@ struct tok_encoding {
 	uint32_t *offsets; /* [n][2] byte offsets [start, end) into the text named by seq */
 };
 
-/* Loads a tokenizer from a tokenizer.json file, or from a directory holding tokenizer.json or
- * vocab.txt (then tokenizer_config.json decides do_lower_case, default true). */
+/* Loads a tokenizer from a tokenizer.json file, a SentencePiece .model file (text/spm.h), or
+ * from a directory holding tokenizer.json, vocab.txt (then tokenizer_config.json decides
+ * do_lower_case, default true) or a SentencePiece model (spiece.model, spm.model,
+ * tokenizer.model; bos / eos from tokenizer_config.json). */
 enum sy_status tokenizer_load(const char *path, struct sy_error *err, struct tokenizer **out);
 /* Parses tokenizer.json content from memory (len bytes, need not be NUL-terminated). */
 enum sy_status tokenizer_load_json(const char *json, size_t len, struct sy_error *err,
@@ -60,6 +63,13 @@ enum sy_status tokenizer_load_json(const char *json, size_t len, struct sy_error
 /* A BERT WordPiece tokenizer from a vocab.txt (one token per line; id = line number). */
 enum sy_status tokenizer_load_vocab_txt(const char *path, bool lowercase, struct sy_error *err,
                                         struct tokenizer **out);
+/* A SentencePiece model file (text/spm.h: Unigram or BPE; o may be NULL: no bos / eos), from a
+ * path or from its bytes (name for messages). */
+enum sy_status tokenizer_load_spm(const char *path, const struct spm_options *o,
+                                  struct sy_error *err, struct tokenizer **out);
+enum sy_status tokenizer_load_spm_mem(const void *data, size_t len, const char *name,
+                                      const struct spm_options *o, struct sy_error *err,
+                                      struct tokenizer **out);
 void tokenizer_free(struct tokenizer *tok);
 
 /* Encodes text (and pair when non-NULL) into out, which the caller frees with

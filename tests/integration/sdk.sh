@@ -17,7 +17,7 @@ PY
 printf 'sdk-token\n' >"$tmp/keys.txt"
 sy_start serve --no-builtin-models --api-key-file "$tmp/keys.txt" \
 	--model bert=tests/fixtures/bert-tiny --model roberta=tests/fixtures/roberta-tiny \
-	--model ce=tests/fixtures/bert-ce-tiny
+	--model ce=tests/fixtures/bert-ce-tiny --model clip=tests/fixtures/clip-tiny
 url=$URL
 export SY_URL="$url" SY_TOKEN=sdk-token SY_EXPECT="$tmp/expect.json"
 

@@ -35,6 +35,19 @@ describe('real server', { skip: !URL && 'SY_URL not set (run tests/integration/s
     assert.ok((await c.model('bert')).tasks.includes('encode'));
   });
 
+  test('images (CLIP): bytes and imageItem, zero-shot score', async () => {
+    const data = fs.readFileSync(new globalThis.URL('../../../tests/fixtures/images/wide.jpg', import.meta.url));
+    const gold = JSON.parse(fs.readFileSync(new globalThis.URL('../../../tests/golden/clip-tiny.json', import.meta.url), 'utf8'));
+    const want = gold.images.find((i) => i.image === 'wide.jpg').embed;
+    const r = await c.encode('clip', [data, sy.imageItem(data, 'jpeg', 'w'), 'a cat']);
+    assert.deepEqual(r.items.map((it) => it.id), ['item-0', 'w', 'item-2']);
+    const norm = Math.sqrt(want.reduce((a, x) => a + x * x, 0));
+    for (const v of r.dense.slice(0, 2)) assert.ok(v.reduce((a, x, j) => a + x * want[j], 0) / norm > 0.9999);
+    const s = await c.score('clip', 'a photo of a cat', [sy.imageItem(data, undefined, 'a'), 'a dog']);
+    assert.ok(Math.abs(s.scores.reduce((a, x) => a + x.score, 0) - 1) < 1e-4);
+    await assert.rejects(c.encode('clip', [data.subarray(0, data.length >> 1)]), sy.InvalidInputError);
+  });
+
   test('errors map to classes', async () => {
     await assert.rejects(c.encode('no-such-model', ['x']), (e) => e instanceof sy.ModelNotFoundError && e.status === 404 && !!e.requestId);
     await assert.rejects(c.encode('bert', ['x'], { output_types: ['nonsense'] }), sy.InvalidInputError);

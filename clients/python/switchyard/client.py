@@ -8,6 +8,7 @@ Calls that get 503 (a model loading, a full queue, a server restarting) or canno
 retried, waiting what the server's Retry-After says (else an exponential backoff), until
 `max_retries` or the total `retry_budget_s` is used up; then the last error is raised.
 """
+import base64
 import json
 import random
 import time
@@ -21,21 +22,43 @@ from .errors import SwitchyardError, error_for
 from .types import (EncodedItem, EncodeResult, Entity, ExtractedItem, ExtractResult, ModelInfo,
                     MultiVector, RerankResult, Score, ScoreResult, SparseVector, Timing)
 
-ItemsLike = Union[str, Sequence[Union[str, Dict[str, Any]]]]
+ItemsLike = Union[str, bytes, Sequence[Union[str, bytes, Dict[str, Any]]]]
+
+
+def image_item(image: Union[bytes, str], format: Optional[str] = None,
+               id: Optional[str] = None) -> Dict[str, Any]:
+    """An image item for encode and score with a CLIP or SigLIP model: the file's bytes (or a
+    path to read them from), sent base64 as SIE's {"images": [{"data", "format"}]}. format is
+    "jpeg", "png" or "webp"; without it the server tells from the bytes."""
+    if isinstance(image, str):
+        with open(image, "rb") as f:
+            image = f.read()
+    img: Dict[str, Any] = {"data": base64.b64encode(image).decode("ascii")}
+    if format:
+        img["format"] = format
+    item: Dict[str, Any] = {"images": [img]}
+    if id is not None:
+        item["id"] = id
+    return item
 
 
 def _items(texts: ItemsLike) -> List[Dict[str, Any]]:
-    """Strings become {"text": s}; dicts ({"id", "text"}) pass through."""
-    if isinstance(texts, str):
+    """Strings become {"text": s}; bytes become image items (image_item); dicts ({"id",
+    "text"} or {"id", "images"}) pass through."""
+    if isinstance(texts, (str, bytes)):
         texts = [texts]
     out = []
     for i, t in enumerate(texts):
         if isinstance(t, str):
             out.append({"text": t})
-        elif isinstance(t, dict) and isinstance(t.get("text"), str):
+        elif isinstance(t, (bytes, bytearray)):
+            out.append(image_item(bytes(t)))
+        elif isinstance(t, dict) and (isinstance(t.get("text"), str) or
+                                      isinstance(t.get("images"), list)):
             out.append(t)
         else:
-            raise TypeError(f"item {i}: expected a string or {{'text': ...}}, got {type(t).__name__}")
+            raise TypeError(f"item {i}: expected a string, image bytes, {{'text': ...}} or "
+                            f"{{'images': ...}}, got {type(t).__name__}")
     return out
 
 

@@ -89,6 +89,26 @@ class RealServer(unittest.TestCase):
         with self.assertRaises(switchyard.InvalidInputError):
             self.c.encode("ce", ["x"])  # a cross-encoder does not embed
 
+    def test_images(self):
+        # CLIP: image items (bytes, a path, or image_item) and texts in one space; zero-shot.
+        root = os.path.join(os.path.dirname(__file__), "..", "..", "..")
+        path = os.path.join(root, "tests", "fixtures", "images", "wide.jpg")
+        gold = json.load(open(os.path.join(root, "tests", "golden", "clip-tiny.json")))
+        want = {i["image"]: i["embed"] for i in gold["images"]}
+        data = open(path, "rb").read()
+        r = self.c.encode("clip", [data, switchyard.image_item(path, "jpeg", id="w"), "a cat"])
+        self.assertEqual([it.id for it in r.items], ["item-0", "w", "item-2"])
+        for v in r.dense[:2]:
+            dot = sum(a * b for a, b in zip(v, want["wide.jpg"]))
+            norm = sum(b * b for b in want["wide.jpg"]) ** 0.5
+            self.assertGreater(dot / norm, 0.9999)
+        s = self.c.score("clip", "a photo of a cat",
+                         [switchyard.image_item(path, id="a"), switchyard.image_item(
+                             os.path.join(root, "tests", "fixtures", "images", "small.png"), id="b")])
+        self.assertAlmostEqual(sum(x.score for x in s.scores), 1.0, places=4)
+        with self.assertRaises(switchyard.InvalidInputError):
+            self.c.encode("clip", [data[: len(data) // 2]])  # truncated
+
     @unittest.skipUnless(TOKEN, "server without auth")
     def test_auth(self):
         with self.assertRaises(switchyard.UnauthorizedError) as cm:
