@@ -7,6 +7,7 @@
 # tree) to /src/switchyard and ../shared to /src/shared inside it, and runs there, in a chroot
 # with /proc, /dev and /dev/pts mounted:
 #
+#   0. apt-get update && apt-get install -y make   (the README's prerequisite on a bare Debian)
 #   1. make deps && make && ./switchyard serve   (serve in the background until /healthz answers,
 #                                                 then SIGTERM; it must exit 0)
 #   2. make test                                 (must end with "N passed, 0 failed")
@@ -138,6 +139,9 @@ command1() {
 	echo "serve did not answer within an hour"
 	return 1
 }
+# The README's prerequisite for a bare Debian (debootstrap's minbase, like a minimal install or
+# a container image, has no make), exactly as written there.
+step prerequisite in_root 'apt-get update && apt-get install -y make'
 step command1 command1
 tail -1 "$log/command1.log" | sed 's/^/   /'
 
