@@ -16,6 +16,9 @@
 # whole suite); `make test-fresh` runs it. Everything it mounts is unmounted and every process
 # it started inside the root is ended by the trap, on success, failure or interruption.
 #
+# The root gets the host's DNS settings and extra certificate authorities (what any machine on
+# this network is set up with), nothing else of the host's.
+#
 # Settings: FRESH_DIR (where the root goes; default a new folder under /var/tmp, removed at the
 # end unless FRESH_KEEP=1), FRESH_MIRROR (default http://deb.debian.org/debian), SY_SHARED (the
 # shared folder; default ../shared). The log of each step is in $FRESH_DIR/*.log while it runs
@@ -83,6 +86,17 @@ fi
 # A machine fresh out of the installer has the mirror as its apt source, DNS, and sudo-less root.
 echo "deb $mirror bookworm main" >"$root/etc/apt/sources.list"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# ... and the certificate authorities its network needs (an egress proxy's CA): the host's extra
+# CAs go where update-ca-certificates finds them when `make deps` installs ca-certificates, and
+# the file NODE_EXTRA_CA_CERTS names (npm reads that) is passed on the same way.
+mkdir -p "$root/usr/local/share/ca-certificates"
+cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
+extra_ca=
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+	mkdir -p "$root/etc/ssl"
+	cp "$NODE_EXTRA_CA_CERTS" "$root/etc/ssl/extra-ca.pem"
+	extra_ca=NODE_EXTRA_CA_CERTS=/etc/ssl/extra-ca.pem
+fi
 
 copy_tree() {
 	rm -rf "$root/src"
@@ -103,7 +117,7 @@ done
 
 in_root() { # runs a bash script inside the root, in the checkout, as a login would
 	chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive bash -c "cd /src/switchyard && $1"
+		LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive $extra_ca bash -c "cd /src/switchyard && $1"
 }
 
 # Command 1 of the README, exactly; the server it ends with runs until /healthz answers.
