@@ -33,7 +33,7 @@ bin=$tmp/out/usr/local/bin/switchyard
 pk=$tmp/out/usr/share/switchyard/runtime-packages
 [ -s "$pk" ] || fail "no runtime package list"
 for p in $(cat "$pk"); do
-	dpkg -s "$p" >/dev/null 2>&1 || fail "runtime package $p is not a Debian package here"
+	dpkg-query -W "$p" >/dev/null 2>&1 || fail "runtime package $p is not a Debian package here"
 done
 grep -qx libmicrohttpd12 "$pk" && grep -qx 'libnats.*' "$pk" || fail "runtime packages: $(cat "$pk")"
 
