@@ -20,7 +20,7 @@
 # this network is set up with), nothing else of the host's.
 #
 # Settings: FRESH_DIR (where the root goes; default a new folder under /var/tmp, removed at the
-# end unless FRESH_KEEP=1), FRESH_MIRROR (default http://deb.debian.org/debian), SY_SHARED (the
+# end unless FRESH_KEEP=1; the logs stay when it fails), FRESH_MIRROR (default http://deb.debian.org/debian), SY_SHARED (the
 # shared folder; default ../shared). The log of each step is in $FRESH_DIR/*.log while it runs
 # and the last lines of a failing step are printed.
 set -euo pipefail
@@ -60,7 +60,8 @@ cleanup() {
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "warning: cannot unmount $m"
 	done
 	if [ "${FRESH_KEEP:-0}" != 1 ] && ! grep -q " $root/" /proc/mounts; then
-		rm -rf "$root" "$log"
+		rm -rf "$root"
+		if [ "$rc" = 0 ]; then rm -rf "$log"; else echo "logs kept in $log"; fi
 	fi
 	echo "fresh: $(($(date +%s) - t0)) s in all, exit $rc"
 	exit "$rc"
