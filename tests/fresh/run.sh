@@ -20,9 +20,9 @@
 # this network is set up with), nothing else of the host's.
 #
 # Settings: FRESH_DIR (where the root goes; default a new folder under /var/tmp, removed at the
-# end unless FRESH_KEEP=1; the logs stay when it fails), FRESH_MIRROR (default http://deb.debian.org/debian), SY_SHARED (the
-# shared folder; default ../shared). The log of each step is in $FRESH_DIR/*.log while it runs
-# and the last lines of a failing step are printed.
+# end unless FRESH_KEEP=1), FRESH_MIRROR (default http://deb.debian.org/debian), SY_SHARED (the
+# shared folder; default ../shared). The log of each step is in $FRESH_DIR.logs/NAME.log (kept
+# when the run fails), and the last lines of a failing step are printed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 checkout=$(pwd -P)
