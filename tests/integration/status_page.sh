@@ -4,7 +4,8 @@
 # 1. Auth (curl): with --api-key-file and --public-status, / and /v1/status answer without a
 #    token while the API and /metrics answer 401; --metrics-port serves /metrics (only) on a
 #    second port without a token; --public-metrics and SWITCHYARD_PUBLIC_METRICS open /metrics
-#    on the main port; YAML `public_status: true` does what the flag does.
+#    on the main port; SWITCHYARD_PUBLIC_STATUS, SWITCHYARD_METRICS_PORT and the YAML keys
+#    public_status and metrics_port do what the flags do.
 # 2. The JSON: the 4xx and 5xx answers are counted apart; dims are null for a cross-encoder;
 #    the LLM routes carry their breaker state (one opened by a dead upstream) and budgets.
 # 3. In headless Chromium (when installed): the page renders its embedded snapshot, then polls
@@ -59,6 +60,16 @@ SWITCHYARD_PUBLIC_METRICS=on sy_start pmenv --no-builtin-models --api-key-file "
 SWITCHYARD_PUBLIC_METRICS=on sy_start pmoff --no-builtin-models --api-key-file "$tmp/keys" \
 	--public-metrics=off
 [ "$(code "$URL/metrics")" = 401 ] || fail "--public-metrics=off does not win over the environment"
+SWITCHYARD_PUBLIC_STATUS=true SWITCHYARD_METRICS_PORT=0 sy_start stenv --no-builtin-models \
+	--api-key-file "$tmp/keys"
+[ "$(code "$URL/v1/status")" = 200 ] || fail "SWITCHYARD_PUBLIC_STATUS=true: /v1/status needs a token"
+sleep 0.2
+grep -q '^switchyard metrics on http://127.0.0.1:[0-9]*/metrics$' "$tmp/stenv.out" ||
+	fail "SWITCHYARD_METRICS_PORT=0: no metrics listener: $(cat "$tmp/stenv.out")"
+printf 'metrics_port: 0\napi_key_file: %s\n' "$tmp/keys" >"$tmp/mp.yaml"
+sy_start mpyaml --no-builtin-models --config "$tmp/mp.yaml"
+sleep 0.2
+grep -q '^switchyard metrics on ' "$tmp/mpyaml.out" || fail "YAML metrics_port: no metrics listener"
 printf 'public_status: true\napi_key_file: %s\n' "$tmp/keys" >"$tmp/serve.yaml"
 sy_start yaml --no-builtin-models --config "$tmp/serve.yaml"
 [ "$(code "$URL/v1/status")" = 200 ] || fail "YAML public_status: /v1/status needs a token"
