@@ -55,7 +55,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 layers_for = $(or $(TEST_LAYERS_$(1)),$(LAYERS))
 
 .PRECIOUS: $(BUILD)/tests/%.o
-.PHONY: all deps deps-node deps-reference fuzz fuzz-build fuzz-ci test-tsan test test-% format format-check clean bench bench-images bench-llama models
+.PHONY: all deps deps-node deps-reference fuzz fuzz-build fuzz-ci test-tsan test-fresh test test-% format format-check clean bench bench-images bench-llama models
 all: switchyard $(BUILD)/libswitchyard.a $(BUILD)/switchyard.pc
 
 # Debian packages, then the npm clients the compatibility tests use (Node from Debian when the
@@ -66,7 +66,7 @@ deps:
 	  libcjson-dev libmsgpack-dev libutf8proc-dev libpcre2-dev libopenblas-dev libmicrohttpd-dev \
 	  libyaml-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libnats-dev nats-server python3-yaml \
 	  libjpeg62-turbo-dev libpng-dev libwebp-dev \
-	  wrk xxd \
+	  wrk xxd procps \
 	  clang python3 curl qemu-user
 	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm
 	$(MAKE) deps-node
@@ -109,7 +109,7 @@ $(BUILD)/tests/%.o: tests/%.c
 	@echo "  CC    $<"
 	@$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -c $< -o $@
 
-# The OpenAPI document and the /docs page are compiled in (xxd -i into a header), so the server
+# The OpenAPI document, the /docs page and the status page are compiled in (xxd -i into a header), so the server
 # serves them without any file at run time.
 $(BUILD)/gen/%_json.h: src/server/%.json
 	@mkdir -p $(dir $@)
@@ -121,6 +121,8 @@ $(BUILD)/gen/%_html.h: src/server/%.html
 	@{ echo 'static const unsigned char $*_html[] = {'; xxd -i <$<; echo ',0};'; } >$@
 $(BUILD)/server/routes_docs.o: $(BUILD)/gen/openapi_json.h $(BUILD)/gen/docs_html.h
 $(BUILD)/server/routes_docs.o: CPPFLAGS += -I$(BUILD)/gen
+$(BUILD)/server/status_page.o: $(BUILD)/gen/status_page_html.h
+$(BUILD)/server/status_page.o: CPPFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/libswitchyard.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -188,6 +190,11 @@ fuzz: fuzz-build
 
 fuzz-ci:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
+
+# The README's two commands on a fresh Debian bookworm root (debootstrap + chroot; root only;
+# tens of minutes, so not part of `make test`): tests/fresh/run.sh.
+test-fresh:
+	tests/fresh/run.sh
 
 # The threaded parts (thread pool, kernels' thread splits, engine and batcher, server) under
 # ThreadSanitizer, in build-tsan/ (CI runs it).

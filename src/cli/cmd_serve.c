@@ -111,6 +111,14 @@ static void serve_usage(FILE *f)
 	    "  --load-wait-ms N         how long a request waits for a model load before 503 "
 	    "MODEL_LOADING\n"
 	    "  --api-key-file FILE      bearer tokens, one per line; \"admin:TOKEN\" for admin\n"
+	    "  --public-metrics         GET /metrics answers without a token (default: behind\n"
+	    "                           --api-key-file like every route)\n"
+	    "  --public-status          the status page (GET /, GET /v1/status) answers without a\n"
+	    "                           token\n"
+	    "  --metrics-port N         also serve GET /metrics (only) on port N of --host, never\n"
+	    "                           behind auth (0 picks a free one; printed on stdout's "
+	    "second\n"
+	    "                           line); for Prometheus inside the cluster\n"
 	    "  --max-body-bytes SIZE    request body limit (default 16M; larger answers 413)\n"
 	    "  --max-inflight-body-bytes SIZE  bodies held at once over all connections\n"
 	    "                           (default 256M; past it 503 QUEUE_FULL)\n"
@@ -134,8 +142,8 @@ static void serve_usage(FILE *f)
 	    "Every option that takes one value can also come from the environment as\n"
 	    "SWITCHYARD_<OPTION> (e.g. SWITCHYARD_PORT=8080, SWITCHYARD_MEMORY_BUDGET=4G), and "
 	    "PORT\n"
-	    "sets --port; the config file comes first, then the environment, then the command\n"
-	    "line, which wins.\n");
+	    "sets --port; on/off switches too (SWITCHYARD_PUBLIC_METRICS=on); the config file\n"
+	    "comes first, then the environment, then the command line, which wins.\n");
 }
 
 static int parse_int_arg(const char *flag, const char *s, long min, long max, int *out)
@@ -150,6 +158,20 @@ static int parse_int_arg(const char *flag, const char *s, long min, long max, in
 	}
 	*out = (int)v;
 	return 0;
+}
+
+/* on/off, true/false, yes/no, 1/0 (flags given a value, and the environment). */
+static bool parse_bool_arg(const char *s, bool *out)
+{
+	static const char *const yes[] = {"on", "true", "yes", "1"}, *const no[] = {"off", "false",
+	                                                                            "no", "0"};
+	for (int i = 0; i < 4; i++) {
+		if (!strcmp(s, yes[i]) || !strcmp(s, no[i])) {
+			*out = !strcmp(s, yes[i]);
+			return true;
+		}
+	}
+	return false;
 }
 
 static int replace_str(char **dst, const char *s)
@@ -234,6 +256,19 @@ static int apply_flag(struct serve_config *c, const char *flag, const char *val)
 		cl.access_log = !strcmp(val, "on");
 		return 0;
 	}
+	if (cl.mode != MODE_WORKER &&
+	    (!strcmp(flag, "--public-metrics") || !strcmp(flag, "--public-status"))) {
+		bool on;
+		if (!parse_bool_arg(val, &on)) {
+			fprintf(stderr, "switchyard %s: %s: \"%s\": use on or off\n",
+			        mode_names[cl.mode], flag, val);
+			return -1;
+		}
+		*(!strcmp(flag, "--public-metrics") ? &c->public_metrics : &c->public_status) = on;
+		return 0;
+	}
+	if (cl.mode != MODE_WORKER && !strcmp(flag, "--metrics-port"))
+		return parse_int_arg(flag, val, 0, 65535, &c->metrics_port);
 	if (!strcmp(flag, "--host"))
 		return replace_str(&c->host, val);
 	if (!strcmp(flag, "--port"))
@@ -353,6 +388,9 @@ static const char *const env_flags[] = {
     "--idle-timeout",
     "--log-format",
     "--access-log",
+    "--public-metrics",
+    "--public-status",
+    "--metrics-port",
     /* the cluster's, applied in the modes that take them (env_applies) */
     "--nats",
     "--pool",
@@ -371,7 +409,8 @@ static bool env_applies(const char *flag)
 		return cl.mode != MODE_SERVE;
 	if (!strcmp(flag, "--request-timeout-ms"))
 		return cl.mode == MODE_GATEWAY;
-	if (!strcmp(flag, "--access-log"))
+	if (!strcmp(flag, "--access-log") || !strcmp(flag, "--public-metrics") ||
+	    !strcmp(flag, "--public-status") || !strcmp(flag, "--metrics-port"))
 		return cl.mode != MODE_WORKER;
 	if (!strcmp(flag, "--ack-wait") || !strcmp(flag, "--max-deliver") ||
 	    !strcmp(flag, "--fetch-batch"))
@@ -418,6 +457,11 @@ static int parse_args(int argc, char **argv, bool config_only, const char **conf
 		}
 		if (!strcmp(a, "--strict")) {
 			cl.strict = true;
+			continue;
+		}
+		if (!strcmp(a, "--public-metrics") || !strcmp(a, "--public-status")) {
+			if (!config_only && apply_flag(c, a, "on") != 0)
+				return -1;
 			continue;
 		}
 		if (strncmp(a, "--", 2) != 0) {
@@ -729,6 +773,9 @@ static int serve_main(int argc, char **argv, enum run_mode mode)
 	    .backend = gw ? gateway_backend(gw) : NULL,
 	    .router_config = config,
 	    .access_log = cl.access_log,
+	    .public_metrics = cfg.public_metrics,
+	    .public_status = cfg.public_status,
+	    .metrics_port = cfg.metrics_port,
 	};
 	struct server *srv = NULL;
 	if (server_start(e, &scfg, &err, &srv) != SY_OK) {
@@ -740,6 +787,9 @@ static int serve_main(int argc, char **argv, enum run_mode mode)
 	bool v6 = strchr(cfg.host, ':') != NULL;
 	printf("switchyard listening on http://%s%s%s:%d\n", v6 ? "[" : "", cfg.host, v6 ? "]" : "",
 	       server_port(srv));
+	if (server_metrics_port(srv) >= 0)
+		printf("switchyard metrics on http://%s%s%s:%d/metrics\n", v6 ? "[" : "", cfg.host,
+		       v6 ? "]" : "", server_metrics_port(srv));
 	fflush(stdout);
 
 	wait_and_drain(srv, &set, mode, config);

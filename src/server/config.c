@@ -17,6 +17,7 @@ enum sy_status serve_config_init(struct serve_config *c, struct sy_error *err)
 	if (!c->host)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	c->port = 8080;
+	c->metrics_port = -1;
 	c->engine = engine_default_config();
 	c->limits = server_default_limits();
 	return SY_OK;
@@ -203,6 +204,12 @@ static enum sy_status read_top_key(const struct yaml_doc *d, struct serve_config
 		return yaml_get_int(d, v, key, 1, 65536, err, &c->max_connections);
 	if (!strcmp(key, "idle_timeout_s"))
 		return yaml_get_int(d, v, key, 1, 86400, err, &c->idle_timeout_s);
+	if (!strcmp(key, "public_metrics"))
+		return yaml_get_bool(d, v, key, err, &c->public_metrics);
+	if (!strcmp(key, "public_status"))
+		return yaml_get_bool(d, v, key, err, &c->public_status);
+	if (!strcmp(key, "metrics_port"))
+		return yaml_get_int(d, v, key, 0, 65535, err, &c->metrics_port);
 	if (!strcmp(key, "models"))
 		return read_models(d, c, v, err);
 	/* Sections that belong to other layers sharing the file (DESIGN.md section 6). */

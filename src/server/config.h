@@ -15,6 +15,9 @@
  *     max_body_bytes: 16M
  *     max_items: 2048
  *     max_chars: 100000
+ *     public_metrics: false      # /metrics without a token (with api_key_file)
+ *     public_status: false       # the status page (/ and /v1/status) without a token
+ *     metrics_port: 9090         # /metrics alone on a second port, never behind auth
  *     models:
  *       - id: BAAI/bge-small-en-v1.5
  *         path: /srv/models/bge-small
@@ -52,6 +55,9 @@ struct serve_config {
 	struct server_limits limits;
 	int max_connections; /* concurrent connections; 0: the server's default (256) */
 	int idle_timeout_s; /* close connections idle (or trickling nothing) this long; 0: 60 */
+	bool public_metrics; /* --public-metrics: GET /metrics without a token */
+	bool public_status; /* --public-status: GET / and /v1/status without a token */
+	int metrics_port; /* --metrics-port: /metrics alone on this port, no auth; -1: none */
 	struct serve_model *models; /* [n_models], catalogue order */
 	int n_models;
 };

@@ -51,6 +51,7 @@ enum route_kind {
 	ROUTE_KIND_READYZ,
 	ROUTE_KIND_METRICS,
 	ROUTE_KIND_STATUS_PAGE,
+	ROUTE_KIND_STATUS_JSON,
 	ROUTE_KIND_CHAT,
 	ROUTE_KIND_ROUTER_RELOAD,
 	ROUTE_KIND_ROUTES,
@@ -243,6 +244,7 @@ static const struct route_def route_table[] = {
     {HTTP_METHOD_GET, "/v1/models/{id}", ROUTE_KIND_MODEL_GET, METRICS_ROUTE_MODELS},
     {HTTP_METHOD_GET, "/v1/routes", ROUTE_KIND_ROUTES, METRICS_ROUTE_MODELS},
     {HTTP_METHOD_POST, "/v1/feedback", ROUTE_KIND_FEEDBACK, METRICS_ROUTE_CHAT},
+    {HTTP_METHOD_GET, "/v1/status", ROUTE_KIND_STATUS_JSON, METRICS_ROUTE_STATUS_PAGE},
     /* Hugging Face Text Embeddings Inference (routes_tei.c). */
     {HTTP_METHOD_POST, "/embed", ROUTE_KIND_TEI_EMBED, METRICS_ROUTE_ENCODE},
     {HTTP_METHOD_POST, "/embed_sparse", ROUTE_KIND_TEI_EMBED_SPARSE, METRICS_ROUTE_ENCODE},
@@ -435,7 +437,12 @@ static void request_precheck(struct server *s, struct conn_request *cr, enum htt
 		goto refused;
 	}
 	bool probe = cr->kind == ROUTE_KIND_HEALTHZ || cr->kind == ROUTE_KIND_READYZ;
-	if (s->auth && !probe) {
+	/* --public-metrics / --public-status open those to clients without a token (Prometheus,
+	 * a browser); the page's JSON follows the page. */
+	bool is_public = (s->public_metrics && cr->kind == ROUTE_KIND_METRICS) ||
+	                 (s->public_status && (cr->kind == ROUTE_KIND_STATUS_PAGE ||
+	                                       cr->kind == ROUTE_KIND_STATUS_JSON));
+	if (s->auth && !probe && !is_public) {
 		const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
 		enum auth_level level = auth_check(s->auth, h);
 		bool admin_route = cr->kind == ROUTE_KIND_MODEL_LOAD ||
@@ -507,6 +514,7 @@ static void route_dispatch(struct conn_request *cr, struct response *rs)
 	case ROUTE_KIND_READYZ: route_readyz(rq, rs); break;
 	case ROUTE_KIND_METRICS: route_metrics(rq, rs); break;
 	case ROUTE_KIND_STATUS_PAGE: route_status_page(rq, rs); break;
+	case ROUTE_KIND_STATUS_JSON: route_status_json(rq, rs); break;
 	case ROUTE_KIND_CHAT: route_chat(rq, rs); break;
 	case ROUTE_KIND_ROUTER_RELOAD: route_router_reload(rq, rs); break;
 	case ROUTE_KIND_ROUTES: route_routes(rq, rs); break;
@@ -684,6 +692,56 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&s->inflight, 1);
 }
 
+/* The --metrics-port listener: GET /metrics and nothing else, never behind auth, so Prometheus
+ * scrapes a port that is not exposed to clients while the API port keeps its tokens. */
+static enum MHD_Result on_metrics_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                          const char *method, const char *version,
+                                          const char *upload_data, size_t *upload_data_size,
+                                          void **con_cls)
+{
+	struct server *s = cls;
+	(void)version, (void)upload_data;
+	if (!*con_cls) { /* headers complete; answer on the next call */
+		*con_cls = s;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0; /* a body is read and dropped */
+		return MHD_YES;
+	}
+	struct request rq = {.srv = s, .conn = conn, .path = url, .body = ""};
+	struct response rs = {0};
+	int status = 200;
+	if (strcmp(url, "/metrics") != 0) {
+		status = 404;
+		sbuf_puts(&rs.body, "{\"error\":{\"code\":\"NOT_FOUND\",\"message\":\"this port "
+		                    "serves GET /metrics only\"}}");
+		rs.content_type = "application/json";
+	} else if (method_parse(method) != HTTP_METHOD_GET) {
+		status = 405;
+		sbuf_puts(&rs.body, "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":"
+		                    "\"/metrics needs GET\"}}");
+		rs.content_type = "application/json";
+	} else {
+		route_metrics(&rq, &rs);
+	}
+	size_t len = 0;
+	char *data = sbuf_take(&rs.body, &len);
+	struct MHD_Response *r =
+	    data ? MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE) : NULL;
+	if (!r) {
+		free(data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", rs.content_type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (status == 405)
+		MHD_add_response_header(r, "Allow", "GET, HEAD");
+	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
@@ -708,6 +766,9 @@ enum sy_status server_start(struct engine *e, const struct server_config *cfg, s
 		s->backend = *cfg->backend;
 	s->limits = cfg->limits;
 	s->access_log = cfg->access_log;
+	s->public_metrics = cfg->public_metrics;
+	s->public_status = cfg->public_status;
+	s->metrics_port = -1;
 	s->started_ns = sy_now_ns();
 	s->id_salt = mix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ s->started_ns);
 	snprintf(s->host, sizeof s->host, "%s", cfg->host ? cfg->host : "127.0.0.1");
@@ -768,6 +829,29 @@ enum sy_status server_start(struct engine *e, const struct server_config *cfg, s
 	const union MHD_DaemonInfo *info =
 	    MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : cfg->port;
+	if (cfg->metrics_port >= 0) {
+		if (v6)
+			((struct sockaddr_in6 *)&addr)->sin6_port =
+			    htons((uint16_t)cfg->metrics_port);
+		else
+			((struct sockaddr_in *)&addr)->sin_port =
+			    htons((uint16_t)cfg->metrics_port);
+		s->metrics_daemon = MHD_start_daemon(
+		    flags, 0, NULL, NULL, on_metrics_request, s, MHD_OPTION_SOCK_ADDR,
+		    (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, 16u,
+		    MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+		    s, MHD_OPTION_END);
+		if (!s->metrics_daemon) {
+			int e2 = errno;
+			server_stop(s);
+			return sy_error_set(err, SY_ERR_IO,
+			                    "cannot listen on %s port %d (--metrics-port): %s",
+			                    cfg->host, cfg->metrics_port,
+			                    e2 ? strerror(e2) : "libmicrohttpd failed to start");
+		}
+		info = MHD_get_daemon_info(s->metrics_daemon, MHD_DAEMON_INFO_BIND_PORT);
+		s->metrics_port = info ? info->port : cfg->metrics_port;
+	}
 	*out = s;
 	return SY_OK;
 }
@@ -775,6 +859,11 @@ enum sy_status server_start(struct engine *e, const struct server_config *cfg, s
 int server_port(const struct server *s)
 {
 	return s->port;
+}
+
+int server_metrics_port(const struct server *s)
+{
+	return s->metrics_port;
 }
 
 long server_inflight(const struct server *s)
@@ -812,6 +901,8 @@ void server_stop(struct server *s)
 {
 	if (!s)
 		return;
+	if (s->metrics_daemon)
+		MHD_stop_daemon(s->metrics_daemon);
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
 	router_holder_free(s->routers);

@@ -35,7 +35,7 @@ struct metrics {
 	struct metrics_histogram latency[METRICS_ROUTE_COUNT];
 	double recent_ms[METRICS_N_RECENT]; /* ring of encode/embeddings latencies */
 	long n_recent; /* total written; the ring holds the last ones */
-	long total_requests, total_errors;
+	long total_requests, total_errors, total_4xx, total_5xx;
 };
 
 const char *metrics_route_name(enum metrics_route r)
@@ -76,6 +76,10 @@ void metrics_request_observe(struct metrics *m, enum metrics_route r, int status
 	m->total_requests++;
 	if (status >= 400)
 		m->total_errors++;
+	if (status >= 400 && status < 500)
+		m->total_4xx++;
+	else if (status >= 500)
+		m->total_5xx++;
 	if ((r == METRICS_ROUTE_ENCODE || r == METRICS_ROUTE_EMBEDDINGS) && status == 200)
 		m->recent_ms[m->n_recent++ % METRICS_N_RECENT] = seconds * 1e3;
 	pthread_mutex_unlock(&m->mu);
@@ -98,6 +102,8 @@ void metrics_recent_get(struct metrics *m, struct metrics_recent *out)
 	memcpy(v, m->recent_ms, (size_t)n * sizeof *v);
 	out->total_requests = m->total_requests;
 	out->total_errors = m->total_errors;
+	out->total_4xx = m->total_4xx;
+	out->total_5xx = m->total_5xx;
 	pthread_mutex_unlock(&m->mu);
 	out->n = n;
 	if (n > 0) {

@@ -43,6 +43,8 @@ struct metrics_recent {
 	double p50_ms, p90_ms, p99_ms, max_ms;
 	long total_requests; /* every route, since start */
 	long total_errors; /* status >= 400, since start */
+	long total_4xx; /* 400..499: refused client requests (bad input, auth, not found) */
+	long total_5xx; /* 500..599: the server's own failures (and upstream ones) */
 };
 void metrics_recent_get(struct metrics *m, struct metrics_recent *out);
 

@@ -62,6 +62,13 @@ struct server_config {
 	/* One log line per answered request (method, path, status, ms, request_id, model), at
 	 * level info whatever SWITCHYARD_LOG says (base/log.h). */
 	bool access_log;
+	/* With api_key_file: GET /metrics (public_metrics) or the status page, GET / and its
+	 * JSON GET /v1/status (public_status), answer without a token. */
+	bool public_metrics;
+	bool public_status;
+	/* >= 0: a second listener on this port (0: a free one; see server_metrics_port) on the
+	 * same host that answers GET /metrics only, never behind auth. -1: none. */
+	int metrics_port;
 };
 
 struct server_limits server_default_limits(void);
@@ -84,6 +91,8 @@ enum sy_status server_start(struct engine *e, const struct server_config *cfg, s
                             struct server **out);
 /* The port actually bound (differs from cfg->port when that was 0). */
 int server_port(const struct server *s);
+/* The port of the metrics listener (server_config.metrics_port), or -1 when there is none. */
+int server_metrics_port(const struct server *s);
 /* Stops accepting new connections and marks the server draining (see above). */
 void server_drain_begin(struct server *s);
 /* Waits up to timeout_ms for requests in progress to be answered; true when none is left. */

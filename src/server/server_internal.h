@@ -46,6 +46,9 @@ struct server {
 	uint64_t id_salt; /* mixes the counter so ids differ between runs */
 	char tei_model[256]; /* --tei-model; "" when not given */
 	bool access_log; /* server_config.access_log */
+	bool public_metrics, public_status; /* server_config's */
+	struct MHD_Daemon *metrics_daemon; /* the --metrics-port listener; NULL: none */
+	int metrics_port; /* its bound port; -1: none */
 };
 
 enum http_method {
@@ -137,6 +140,8 @@ void route_healthz(struct request *rq, struct response *rs);
 void route_readyz(struct request *rq, struct response *rs);
 void route_metrics(struct request *rq, struct response *rs);
 void route_status_page(struct request *rq, struct response *rs);
+/* GET /v1/status: what the status page shows, as JSON (the page polls it). */
+void route_status_json(struct request *rq, struct response *rs);
 void route_chat(struct request *rq, struct response *rs);
 void route_router_reload(struct request *rq, struct response *rs);
 void route_routes(struct request *rq, struct response *rs);

@@ -359,8 +359,13 @@ def mode_basic(url, cli_jsonl, texts_file):
     st, h, page = c.request("GET", "/")
     page = page.decode()
     check(st == 200 and h["content-type"].startswith("text/html"), "status page type")
-    check("Switchyard" in page and "nested/bert" in page and 'http-equiv="refresh"' in page,
-          "status page content")
+    # the page carries its first snapshot and polls /v1/status instead of reloading itself
+    check("Switchyard" in page and "nested/bert" in page and 'http-equiv="refresh"' not in page
+          and 'fetch("/v1/status"' in page, "status page content")
+    st, h, body = c.request("GET", "/v1/status")
+    status = body if isinstance(body, dict) else json.loads(body)
+    check(st == 200 and any(m["id"] == "nested/bert" for m in status["models"])
+          and "client_errors_4xx" in status["requests"], f"/v1/status: {status}")
     check("http://" not in page.replace('href="/', ""), "status page has no external assets")
 
     # Concurrency: 16 threads, mixed requests; every answer equals the CLI's vector.
