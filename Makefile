@@ -20,7 +20,9 @@ CFLAGS   := -std=c11 $(OPT) -g -pthread $(WARN) $(EXTRA_CFLAGS)
 # Elsewhere than x86-64 those units are left out (the portable path runs).
 ISA_AVX2 := -mavx2 -mfma -mf16c
 ISA_AVX512 := $(ISA_AVX2) -mavx512f -mavx512bw -mavx512vl -mavx512vnni
+ISA_NEONDOT := -march=armv8.2-a+dotprod
 X86      := $(if $(filter x86_64% i%86%,$(shell $(CC) -dumpmachine)),1,)
+ARM64    := $(if $(filter aarch64%,$(shell $(CC) -dumpmachine)),1,)
 LDLIBS   := -ljpeg -lpng16 -lwebp -lnats -lz -lcurl -lcrypto -lmicrohttpd -lyaml -lcjson -lmsgpackc -lutf8proc -lpcre2-8 -lm -lpthread
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -29,7 +31,8 @@ endif
 
 LAYERS   := base image tensor text model/formats model/arch model/heads model hub engine upstream \
             router server cluster
-src_of    = $(filter-out $(if $(X86),,%_avx2.c %_avx512.c),$(sort $(wildcard src/$(1)/*.c)))
+src_of    = $(filter-out $(if $(X86),,%_avx2.c %_avx512.c) $(if $(ARM64),,%_neon.c %_neondot.c),\
+              $(sort $(wildcard src/$(1)/*.c)))
 obj_of    = $(patsubst src/%.c,$(BUILD)/%.o,$(call src_of,$(1)))
 LIB_OBJ  := $(foreach l,$(LAYERS),$(call obj_of,$(l)))
 CLI_OBJ  := $(call obj_of,cli)
@@ -55,7 +58,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 layers_for = $(or $(TEST_LAYERS_$(1)),$(LAYERS))
 
 .PRECIOUS: $(BUILD)/tests/%.o
-.PHONY: all deps deps-node deps-reference fuzz fuzz-build fuzz-ci test-tsan test-fresh test test-% format format-check clean bench bench-images bench-llama models
+.PHONY: all deps deps-node deps-reference deps-cross cross-aarch64 fuzz fuzz-build fuzz-ci test-tsan test-fresh test test-% format format-check clean bench bench-images bench-llama models
 all: switchyard $(BUILD)/libswitchyard.a $(BUILD)/switchyard.pc
 
 # Debian packages, then the npm clients the compatibility tests use (Node from Debian when the
@@ -81,6 +84,23 @@ deps-reference:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy python3-pil \
 	  python3-sentencepiece
 
+# The ARM64 cross build (Debian's gcc-aarch64-linux-gnu and the arm64 multiarch libraries) and
+# qemu-user to run it: `make deps-cross` once, then `make cross-aarch64` (tests/cli/aarch64.sh
+# builds it and compares its output with this machine's when the toolchain is present).
+CROSS_ARM64_LIBS := libcjson-dev libmsgpack-dev libutf8proc-dev libpcre2-dev libmicrohttpd-dev \
+  libyaml-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libnats-dev libjpeg62-turbo-dev \
+  libpng-dev libwebp-dev
+deps-cross:
+	dpkg --add-architecture arm64
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q gcc-aarch64-linux-gnu qemu-user \
+	  $(addsuffix :arm64,$(CROSS_ARM64_LIBS))
+
+CROSS_TESTS := base text tensor qgemm model
+cross-aarch64:
+	$(MAKE) CC=aarch64-linux-gnu-gcc BUILD=build-aarch64 build-aarch64/switchyard \
+	  $(addprefix build-aarch64/tests/test_,$(CROSS_TESTS))
+
 # Side-by-side benchmark against ONNX Runtime (installs the peer with npm; see docs/PERFORMANCE.md).
 bench: all
 	bench/run.sh
@@ -99,6 +119,7 @@ models:
 
 $(BUILD)/%_avx2.o: ISA_CFLAGS := $(ISA_AVX2)
 $(BUILD)/%_avx512.o: ISA_CFLAGS := $(ISA_AVX512)
+$(BUILD)/%_neondot.o: ISA_CFLAGS := $(ISA_NEONDOT)
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"

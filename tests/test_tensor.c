@@ -342,9 +342,13 @@ static double softmax_case(const float *x, int n)
 	softmax_f32(a, n);
 	softmax_f32_ref(b, n);
 	double worst = 0;
+	/* Every output is divided by a float sum of n terms, whose rounding error grows with n (the
+	 * reference sums in double): the relative tolerance grows as sqrt(n) past 256 terms. Seen at
+	 * n = 4099 on ARM64, where the compiler orders the sum's additions differently. */
+	const double grow = n > 256 ? sqrt(n / 256.0) : 1.0;
 	for (int i = 0; i < n; i++) {
 		double d = fabs((double)a[i] - b[i]);
-		double r1 = d / 1e-6, r2 = d / (8 * EPS * fabs(b[i]) + 1e-12);
+		double r1 = d / 1e-6, r2 = d / (8 * EPS * grow * fabs(b[i]) + 1e-12);
 		double r = r1 > r2 ? r1 : r2;
 		worst = r > worst || isnan(r) ? r : worst;
 	}

@@ -2,6 +2,9 @@
  *
  * The kernels that use SIMD intrinsics exist once per path, in their own translation units:
  *   *_avx2.c      AVX2 + FMA + F16C; built with -mavx2 -mfma -mf16c (Makefile);
+ *   *_neon.c      ARM64 NEON (baseline there): the fp32 GEMM micro-kernel;
+ *   *_neondot.c   ARMv8.2 dot product (+dotprod): the int8 GEMM; the ARM64 tables take the
+ *                 portable kernels for the rest;
  *   *_avx512.c    AVX-512 F/BW/VL/VNNI on top of those: the int8 GEMM (vpdpbusd); the AVX-512
  *                 table takes the AVX2 kernels for everything else;
  *   *_portable.c  plain C (GCC vector extensions for the GEMM micro-kernel), baseline x86-64.
@@ -34,6 +37,15 @@
 #define SY_ISA_X86 1
 #else
 #define SY_ISA_X86 0
+#endif
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#define SY_ISA_ARM64 1
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+#else
+#define SY_ISA_ARM64 0
 #endif
 
 #include "tensor/attention.h"
@@ -71,18 +83,35 @@ static struct sy_kernels kernels_avx512_make(void)
 static struct sy_kernels kernels_avx512;
 #endif
 
+#if SY_ISA_ARM64
+/* The portable table with the NEON GEMM, and that with the dot-product int8 GEMM too. */
+static struct sy_kernels kernels_arm64_make(bool dot)
+{
+	struct sy_kernels k = SY_KERNELS_TABLE(portable);
+	k.name = dot ? "neondot" : "neon";
+	k.gemm_micro_tile = gemm_micro_tile_neon;
+	k.gemm_micro_tile_rows = gemm_micro_tile_rows_neon;
+	k.gemm_linear = gemm_linear_neon;
+	if (dot)
+		k.qgemm_linear = qgemm_linear_neondot;
+	return k;
+}
+static struct sy_kernels kernels_neon, kernels_neondot;
+#endif
+
 static const struct sy_kernels *const tables[SY_ISA_COUNT] = {
     [SY_ISA_PORTABLE] = &kernels_portable,
 #if SY_ISA_X86
-    [SY_ISA_AVX2] = &kernels_avx2,
-    [SY_ISA_AVX512] = &kernels_avx512,
+    [SY_ISA_AVX2] = &kernels_avx2,         [SY_ISA_AVX512] = &kernels_avx512,
+#endif
+#if SY_ISA_ARM64
+    [SY_ISA_NEON] = &kernels_neon,         [SY_ISA_NEONDOT] = &kernels_neondot,
 #endif
 };
 
 static const char *const names[SY_ISA_COUNT] = {
-    [SY_ISA_PORTABLE] = "portable",
-    [SY_ISA_AVX2] = "avx2",
-    [SY_ISA_AVX512] = "avx512",
+    [SY_ISA_PORTABLE] = "portable", [SY_ISA_AVX2] = "avx2",       [SY_ISA_AVX512] = "avx512",
+    [SY_ISA_NEON] = "neon",         [SY_ISA_NEONDOT] = "neondot",
 };
 
 /* Starts on the portable table so that a kernel called before the constructor (another
@@ -118,6 +147,13 @@ static bool isa_cpu_has(enum sy_isa isa)
 		return isa_cpu_has(SY_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
 		       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
 		       __builtin_cpu_supports("avx512vnni");
+#else
+		return false;
+#endif
+	case SY_ISA_NEON: return SY_ISA_ARM64; /* NEON is part of ARMv8-A */
+	case SY_ISA_NEONDOT:
+#if SY_ISA_ARM64
+		return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 #else
 		return false;
 #endif
@@ -158,6 +194,10 @@ static void isa_select(void)
 #if SY_ISA_X86
 	kernels_avx512 = kernels_avx512_make();
 #endif
+#if SY_ISA_ARM64
+	kernels_neon = kernels_arm64_make(false);
+	kernels_neondot = kernels_arm64_make(true);
+#endif
 	enum sy_isa best = SY_ISA_PORTABLE;
 	for (int i = SY_ISA_COUNT - 1; i >= 0; i--)
 		if (sy_isa_supported((enum sy_isa)i)) {
@@ -174,7 +214,7 @@ static void isa_select(void)
 		if (found < 0)
 			snprintf(init_error, sizeof init_error,
 			         "SWITCHYARD_ISA=%.40s: unknown kernel path (known: auto, avx512, "
-			         "avx2, portable)",
+			         "avx2, neondot, neon, portable)",
 			         want);
 		else if (!sy_isa_supported((enum sy_isa)found))
 			snprintf(init_error, sizeof init_error,

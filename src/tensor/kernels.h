@@ -93,4 +93,16 @@ SY_KERNELS_DECLARE(portable)
 void qgemm_linear_avx512(const float *x, int ldx, const struct qgemm_weights *w, const float *bias,
                          enum gemm_epilogue epi, float *y, int ldy, int m, int ith, int nth);
 
+/* The ARM64 paths: the NEON fp32 GEMM, and the dot-product int8 GEMM; their tables take the
+ * portable kernels for the rest (isa.c). */
+void gemm_micro_tile_neon(int kc, const float *restrict a, const float *restrict b, size_t ldb,
+                          float *c, size_t ldc, int mr, int nr, int mode, const float *bias);
+void gemm_micro_tile_rows_neon(int kc, const float *a, size_t lda, const float *restrict b,
+                               size_t ldb, float *c, size_t ldc, int mr, int nr, int mode,
+                               const float *bias);
+void gemm_linear_neon(const float *x, int ldx, const struct gemm_weights *w, const float *bias,
+                      enum gemm_epilogue epi, float *y, int ldy, int m, int ith, int nth);
+void qgemm_linear_neondot(const float *x, int ldx, const struct qgemm_weights *w, const float *bias,
+                          enum gemm_epilogue epi, float *y, int ldy, int m, int ith, int nth);
+
 #endif
