@@ -138,7 +138,8 @@ static void serve_usage(FILE *f)
 	    "  --access-log on|off      a log line per request: method, path, status, ms,\n"
 	    "                           request_id, model (default on; not for worker)\n"
 	    "  --strict                 a catalogued model path that is not a model directory or\n"
-	    "                           a Hub id stops the start (default: a warning)\n"
+	    "                           a Hub id, or an upstream api_key_env that is not set,\n"
+	    "                           stops the start (default: a warning)\n"
 	    "Every option that takes one value can also come from the environment as\n"
 	    "SWITCHYARD_<OPTION> (e.g. SWITCHYARD_PORT=8080, SWITCHYARD_MEMORY_BUDGET=4G), and "
 	    "PORT\n"
@@ -772,6 +773,7 @@ static int serve_main(int argc, char **argv, enum run_mode mode)
 	    .connection_timeout_s = cfg.idle_timeout_s,
 	    .backend = gw ? gateway_backend(gw) : NULL,
 	    .router_config = config,
+	    .strict_keys = cl.strict,
 	    .access_log = cl.access_log,
 	    .public_metrics = cfg.public_metrics,
 	    .public_status = cfg.public_status,

@@ -725,6 +725,21 @@ static void free_strings(char **a, int n)
 	free(a);
 }
 
+int router_unset_keys(const struct router *r,
+                      void (*each)(const char *upstream, const char *env, void *ctx), void *ctx)
+{
+	int n = 0;
+	for (int i = 0; r && i < r->n_upstreams; i++) {
+		const struct upstream_def *u = &r->upstreams[i];
+		if (!u->api_key_env[0] || getenv(u->api_key_env))
+			continue;
+		n++;
+		if (each)
+			each(u->name, u->api_key_env, ctx);
+	}
+	return n;
+}
+
 void router_free(struct router *r)
 {
 	if (!r)

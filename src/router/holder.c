@@ -74,6 +74,15 @@ enum sy_status router_reload(struct router_holder *h, struct sy_error *err)
 	return router_reload_ex(h, false, err);
 }
 
+/* A key named by the config but absent from the environment is said at every load: the calls
+ * of that upstream would go without a key and fail upstream with 401. */
+static void warn_unset_key(const char *upstream, const char *env, void *ctx)
+{
+	sy_log(SY_LOG_WARN,
+	       "%s: upstream %s: api_key_env %s is not set (its calls go without a key)",
+	       (const char *)ctx, upstream, env);
+}
+
 /* A config that lost all its routes and tasks (a truncated or emptied file) would turn every
  * call into a 404; unless allow_empty, the reload is refused and the old router stays. */
 enum sy_status router_reload_ex(struct router_holder *h, bool allow_empty, struct sy_error *err)
@@ -114,6 +123,7 @@ enum sy_status router_reload_ex(struct router_holder *h, bool allow_empty, struc
 	router_release(h, old);
 	sy_log(SY_LOG_INFO, "router: %d route(s), %d task(s) from %s", router_n_routes(r),
 	       router_n_tasks(r), h->path);
+	router_unset_keys(r, warn_unset_key, (void *)h->path);
 	return SY_OK;
 }
 

@@ -43,6 +43,10 @@ enum sy_status router_load_text(const char *name, const char *text, size_t len,
 enum sy_status router_load_file(const char *path, const struct router_deps *deps,
                                 struct sy_error *err, struct router **out);
 void router_free(struct router *r);
+/* Upstreams whose api_key_env names an environment variable that is not set (their calls would
+ * go without a key): each(upstream, variable, ctx) for every one; returns how many. */
+int router_unset_keys(const struct router *r,
+                      void (*each)(const char *upstream, const char *env, void *ctx), void *ctx);
 
 /* ---- the router in use: reference-counted, swapped atomically on reload (holder.c) ---- */
 

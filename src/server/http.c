@@ -791,6 +791,19 @@ enum sy_status server_start(struct engine *e, const struct server_config *cfg, s
 		server_stop(s);
 		return st;
 	}
+	if (s->routers && cfg->strict_keys) {
+		struct router_ref *ref;
+		const int unset = router_unset_keys(router_acquire(s->routers, &ref), NULL, NULL);
+		router_release(s->routers, ref);
+		if (unset > 0) {
+			server_stop(s);
+			return sy_error_set(
+			    err, SY_ERR_INVALID_ARG,
+			    "%s: %d upstream key(s) named by api_key_env are not set "
+			    "(see the warnings above; --strict stops the start)",
+			    cfg->router_config, unset);
+		}
+	}
 
 	char port_str[16];
 	snprintf(port_str, sizeof port_str, "%d", cfg->port);

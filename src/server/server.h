@@ -59,6 +59,9 @@ struct server_config {
 	/* The YAML file with the routing sections (upstreams, routes, tasks, router), reloaded on
 	 * server_router_reload; NULL: no routing. */
 	const char *router_config;
+	/* The start fails when router_config names an upstream key (api_key_env) that is not set
+	 * (--strict); without it that is a warning at every load. */
+	bool strict_keys;
 	/* One log line per answered request (method, path, status, ms, request_id, model), at
 	 * level info whatever SWITCHYARD_LOG says (base/log.h). */
 	bool access_log;

@@ -29,13 +29,13 @@ gemm_micro_body(int kc, const float *const ar[GEMM_MR], const int step, const fl
 		const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4);
 		const float32x4_t b2 = vld1q_f32(b + 8), b3 = vld1q_f32(b + 12);
 		const size_t o = (size_t)p * step;
-#define GEMM_ROW(ap, x0, x1, x2, x3)           \
-	do {                                   \
-		const float av = (ap)[o];      \
-		x0 = vfmaq_n_f32(x0, b0, av);  \
-		x1 = vfmaq_n_f32(x1, b1, av);  \
-		x2 = vfmaq_n_f32(x2, b2, av);  \
-		x3 = vfmaq_n_f32(x3, b3, av);  \
+#define GEMM_ROW(ap, x0, x1, x2, x3)          \
+	do {                                  \
+		const float av = (ap)[o];     \
+		x0 = vfmaq_n_f32(x0, b0, av); \
+		x1 = vfmaq_n_f32(x1, b1, av); \
+		x2 = vfmaq_n_f32(x2, b2, av); \
+		x3 = vfmaq_n_f32(x3, b3, av); \
 	} while (0)
 		GEMM_ROW(a0, c00, c01, c02, c03);
 		GEMM_ROW(a1, c10, c11, c12, c13);

@@ -89,6 +89,41 @@ grep -q "listening" "$tmp/warn.out" || fail "serve did not start beside bad mode
 grep -q "model x: /no/such/dir" "$tmp/warn.err" && grep -q "model y: tests/golden: a directory no model family recognises" "$tmp/warn.err" ||
 	fail "no start-up warning for bad model paths: $(cat "$tmp/warn.err")"
 echo "ok: bad catalogue paths warn at start, and stop it with --strict"
+# an upstream key the environment lacks: a warning at start, or with --strict a failed start
+cat >"$tmp/keys.yaml" <<'YAML'
+upstreams:
+  cheap:
+    base_url: http://127.0.0.1:9/v1
+    api_key_env: SY_TEST_NO_SUCH_KEY
+    model: m
+routes:
+  chat:
+    candidates: [cheap]
+YAML
+rc=0
+env -u SY_TEST_NO_SUCH_KEY timeout 20 "$SY" serve --no-builtin-models --port 0 --strict --config "$tmp/keys.yaml" \
+	>/dev/null 2>"$tmp/keys.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "upstream cheap: api_key_env SY_TEST_NO_SUCH_KEY is not set" "$tmp/keys.err" &&
+	grep -q "upstream key(s) named by api_key_env are not set" "$tmp/keys.err" ||
+	fail "--strict with an unset upstream key: rc $rc, $(cat "$tmp/keys.err")"
+env -u SY_TEST_NO_SUCH_KEY timeout 20 "$SY" serve --no-builtin-models --port 0 --config "$tmp/keys.yaml" \
+	>"$tmp/keys.out" 2>"$tmp/keys2.err" &
+pids+=($!)
+for _ in $(seq 1 100); do
+	grep -q "listening" "$tmp/keys.out" 2>/dev/null && break
+	sleep 0.05
+done
+grep -q "listening" "$tmp/keys.out" && grep -q "api_key_env SY_TEST_NO_SUCH_KEY is not set" "$tmp/keys2.err" ||
+	fail "an unset upstream key: no warning, or no start: $(cat "$tmp/keys2.err")"
+SY_TEST_NO_SUCH_KEY=k timeout 20 "$SY" serve --no-builtin-models --port 0 --strict --config "$tmp/keys.yaml" \
+	>"$tmp/keys3.out" 2>"$tmp/keys3.err" &
+pids+=($!)
+for _ in $(seq 1 100); do
+	grep -q "listening" "$tmp/keys3.out" 2>/dev/null && break
+	sleep 0.05
+done
+grep -q "listening" "$tmp/keys3.out" || fail "--strict with the key set did not start: $(cat "$tmp/keys3.err")"
+echo "ok: an unset upstream key warns at start, and stops it with --strict"
 # log lines: an RFC 3339 UTC timestamp in text, JSON lines {ts, level, msg} with --log-format json
 grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z switchyard warn: model x' "$tmp/warn.err" ||
 	fail "text log line without a timestamp: $(head -1 "$tmp/warn.err")"
