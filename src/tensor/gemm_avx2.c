@@ -228,19 +228,6 @@ void gemm_micro_tile_rows_avx2(int kc, const float *a, size_t lda, const float *
 	gemm_micro_body(kc, ar, 1, b, ldb, c, ldc, mr, nr, mode, bias);
 }
 
-static void gemm_epilogue_rows(float *y, size_t ldy, int mr, int nr, enum gemm_epilogue epi)
-{
-	for (int r = 0; r < mr; r++) {
-		float *row = y + (size_t)r * ldy;
-		switch (epi) {
-		case GEMM_EPILOGUE_NONE: return;
-		case GEMM_EPILOGUE_GELU_ERF: gelu_erf_f32_avx2(row, nr); break;
-		case GEMM_EPILOGUE_GELU_TANH: gelu_tanh_f32_avx2(row, nr); break;
-		case GEMM_EPILOGUE_RELU: relu_f32_avx2(row, nr); break;
-		case GEMM_EPILOGUE_TANH: tanh_f32_avx2(row, nr); break;
-		}
-	}
-}
-
 #define SY_ISA_FN(name) name##_avx2
+#define SY_ISA_ACT avx2
 #include "tensor/gemm_driver.h"

@@ -2,7 +2,7 @@
  * split, and the calls into the path's packing routine, micro-kernel and epilogue. Included once
  * by each gemm_<isa>.c after it defines
  *   SY_ISA_FN(name)      its suffix, e.g. name##_avx2 (the path's gemm_pack_a, gemm_micro_tile);
- *   gemm_epilogue_rows   static void (float *y, size_t ldy, int mr, int nr, enum gemm_epilogue);
+ *   SY_ISA_ACT           the suffix of the activation kernels its epilogue uses, e.g. avx2;
  * and defines gemm_linear_<isa>. The calls are direct (no table lookup inside the loops), so the
  * compiler sees the same code as when the kernel and driver were one file. Results do not depend
  * on nth, and the blocking is the same on every path. */
@@ -11,6 +11,16 @@
 #endif
 
 #include "base/threads.h"
+
+#ifndef SY_ISA_ACT
+#error "define SY_ISA_ACT before including tensor/gemm_driver.h"
+#endif
+
+static void gemm_epilogue_rows(float *y, size_t ldy, int mr, int nr, enum gemm_epilogue epi)
+{
+	for (int r = 0; r < mr; r++)
+		SY_EPILOGUE_ROW(SY_ISA_ACT, y + (size_t)r * ldy, nr, epi);
+}
 
 #ifndef GEMM_KC
 #define GEMM_KC 768 /* most k per block: the k loop then runs as equal blocks of <= 768 */

@@ -103,19 +103,6 @@ static void gemm_pack_a_neon(float *restrict dst, const float *x, size_t ldx, in
 	gemm_pack_a_portable(dst, x, ldx, mc, kc);
 }
 
-static void gemm_epilogue_rows(float *y, size_t ldy, int mr, int nr, enum gemm_epilogue epi)
-{
-	for (int r = 0; r < mr; r++) {
-		float *row = y + (size_t)r * ldy;
-		switch (epi) {
-		case GEMM_EPILOGUE_NONE: return;
-		case GEMM_EPILOGUE_GELU_ERF: gelu_erf_f32_portable(row, nr); break;
-		case GEMM_EPILOGUE_GELU_TANH: gelu_tanh_f32_portable(row, nr); break;
-		case GEMM_EPILOGUE_RELU: relu_f32_portable(row, nr); break;
-		case GEMM_EPILOGUE_TANH: tanh_f32_portable(row, nr); break;
-		}
-	}
-}
-
 #define SY_ISA_FN(name) name##_neon
+#define SY_ISA_ACT portable
 #include "tensor/gemm_driver.h"

@@ -88,6 +88,21 @@ struct sy_kernels {
 SY_KERNELS_DECLARE(avx2)
 SY_KERNELS_DECLARE(portable)
 
+/* Applies a linear layer's activation (the GEMM epilogue) to one row of n outputs with the
+ * kernels of path sfx (a macro naming it expands first), while the row is still in L1: what every
+ * GEMM path's store ends with. */
+#define SY_EPILOGUE_ROW(sfx, row, n, epi) SY_EPILOGUE_ROW_(sfx, row, n, epi)
+#define SY_EPILOGUE_ROW_(sfx, row, n, epi)                                            \
+	do {                                                                          \
+		switch (epi) {                                                        \
+		case GEMM_EPILOGUE_NONE: break;                                       \
+		case GEMM_EPILOGUE_GELU_ERF: gelu_erf_f32_##sfx((row), (n)); break;   \
+		case GEMM_EPILOGUE_GELU_TANH: gelu_tanh_f32_##sfx((row), (n)); break; \
+		case GEMM_EPILOGUE_RELU: relu_f32_##sfx((row), (n)); break;           \
+		case GEMM_EPILOGUE_TANH: tanh_f32_##sfx((row), (n)); break;           \
+		}                                                                     \
+	} while (0)
+
 /* The AVX-512 path (VNNI) replaces only the kernels where it pays; its table takes the AVX2
  * kernels for the rest (isa.c). */
 void qgemm_linear_avx512(const float *x, int ldx, const struct qgemm_weights *w, const float *bias,

@@ -108,13 +108,7 @@ static void qgemm_tile(const uint8_t *const xr[QGEMM_MR], const float *sx, const
 			else
 				_mm256_maskstore_ps(yr + 8 * h, mask, out);
 		}
-		switch (epi) {
-		case GEMM_EPILOGUE_NONE: break;
-		case GEMM_EPILOGUE_GELU_ERF: gelu_erf_f32_avx2(yr, nr); break;
-		case GEMM_EPILOGUE_GELU_TANH: gelu_tanh_f32_avx2(yr, nr); break;
-		case GEMM_EPILOGUE_RELU: relu_f32_avx2(yr, nr); break;
-		case GEMM_EPILOGUE_TANH: tanh_f32_avx2(yr, nr); break;
-		}
+		SY_EPILOGUE_ROW(avx2, yr, nr, epi);
 	}
 }
 

@@ -98,13 +98,7 @@ static void qgemm_tile(const uint8_t *const xr[QGEMM_MR], const float *sx, const
 		const __m512i v = _mm512_sub_epi32(acc[r], off);
 		const __m512 s = _mm512_mul_ps(_mm512_set1_ps(sx[r]), swv);
 		_mm512_mask_storeu_ps(yr, m, _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), s, b));
-		switch (epi) {
-		case GEMM_EPILOGUE_NONE: break;
-		case GEMM_EPILOGUE_GELU_ERF: gelu_erf_f32_avx2(yr, nr); break;
-		case GEMM_EPILOGUE_GELU_TANH: gelu_tanh_f32_avx2(yr, nr); break;
-		case GEMM_EPILOGUE_RELU: relu_f32_avx2(yr, nr); break;
-		case GEMM_EPILOGUE_TANH: tanh_f32_avx2(yr, nr); break;
-		}
+		SY_EPILOGUE_ROW(avx2, yr, nr, epi);
 	}
 }
 

@@ -67,13 +67,7 @@ static void qgemm_tile(const uint8_t *const xr[QGEMM_MR], const float *sx, const
 			vst1q_s32(s + 4 * v, acc[r][v]);
 		for (int c = 0; c < nr; c++)
 			yr[c] = fmaf((float)s[c], sx[r] * sw[c], bias ? bias[c] : 0.0f);
-		switch (epi) {
-		case GEMM_EPILOGUE_NONE: break;
-		case GEMM_EPILOGUE_GELU_ERF: gelu_erf_f32_portable(yr, nr); break;
-		case GEMM_EPILOGUE_GELU_TANH: gelu_tanh_f32_portable(yr, nr); break;
-		case GEMM_EPILOGUE_RELU: relu_f32_portable(yr, nr); break;
-		case GEMM_EPILOGUE_TANH: tanh_f32_portable(yr, nr); break;
-		}
+		SY_EPILOGUE_ROW(portable, yr, nr, epi);
 	}
 }
 

@@ -52,13 +52,7 @@ static void qgemm_tile(const uint8_t *const xr[QGEMM_MR], const float *sx, const
 			const int32_t v = acc[r][c] - 128 * colsum[c];
 			yr[c] = fmaf((float)v, sx[r] * sw[c], bias ? bias[c] : 0.0f);
 		}
-		switch (epi) {
-		case GEMM_EPILOGUE_NONE: break;
-		case GEMM_EPILOGUE_GELU_ERF: gelu_erf_f32_portable(yr, nr); break;
-		case GEMM_EPILOGUE_GELU_TANH: gelu_tanh_f32_portable(yr, nr); break;
-		case GEMM_EPILOGUE_RELU: relu_f32_portable(yr, nr); break;
-		case GEMM_EPILOGUE_TANH: tanh_f32_portable(yr, nr); break;
-		}
+		SY_EPILOGUE_ROW(portable, yr, nr, epi);
 	}
 }
 
