@@ -35,11 +35,13 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # Starts serve with the given environment and arguments; prints the URL it listens on.
 listening() {
 	local log=$tmp/serve.$RANDOM
-	env "$@" timeout 20 "$SY" serve --no-builtin-models >"$log.out" 2>"$log.err" &
+	env "$@" timeout -k 5 20 "$SY" serve --no-builtin-models >"$log.out" 2>"$log.err" &
 	pids+=($!)
 	for _ in $(seq 1 100); do
 		u=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$log.out" 2>/dev/null || true)
-		[ -n "$u" ] && { echo "$u"; kill "${pids[-1]}"; return 0; }
+		# stopped and waited for here: a sanitizer build's leak check runs as it exits, and a
+		# second signal (timeout's) arriving during that check could leave it hanging
+		[ -n "$u" ] && { echo "$u"; kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; return 0; }
 		sleep 0.05
 	done
 	cat "$log.err" >&2
@@ -54,7 +56,7 @@ u=$(listening PORT="$p2") || fail "PORT"
 # the command line wins: --port 0 picks a free port whatever SWITCHYARD_PORT says
 p3=$(free_port)
 log=$tmp/cli
-SWITCHYARD_PORT=$p3 timeout 20 "$SY" serve --no-builtin-models --port 0 >"$log.out" 2>"$log.err" &
+SWITCHYARD_PORT=$p3 timeout -k 5 20 "$SY" serve --no-builtin-models --port 0 >"$log.out" 2>"$log.err" &
 pids+=($!)
 u=
 for _ in $(seq 1 100); do
@@ -66,7 +68,7 @@ done
 echo "ok: SWITCHYARD_PORT, PORT, and the command line over them"
 # a bad value from the environment: exit 1 at start, naming the variable
 rc=0
-SWITCHYARD_MEMORY_BUDGET=lots timeout 20 "$SY" serve --no-builtin-models --port 0 >/dev/null 2>"$tmp/bad.err" || rc=$?
+SWITCHYARD_MEMORY_BUDGET=lots timeout -k 5 20 "$SY" serve --no-builtin-models --port 0 >/dev/null 2>"$tmp/bad.err" || rc=$?
 [ "$rc" != 0 ] && grep -q "SWITCHYARD_MEMORY_BUDGET" "$tmp/bad.err" || fail "bad SWITCHYARD_MEMORY_BUDGET: rc $rc, $(cat "$tmp/bad.err")"
 # cluster options in the environment do not stop a plain serve
 p4=$(free_port)
@@ -75,10 +77,10 @@ u=$(listening SWITCHYARD_PORT="$p4" SWITCHYARD_NATS=nats://127.0.0.1:1 SWITCHYAR
 echo "ok: a bad value from the environment names its variable; cluster settings do not bother serve"
 # catalogue paths are checked at start: a warning, or with --strict a failed start
 rc=0
-timeout 20 "$SY" serve --no-builtin-models --port 0 --strict --model x=/no/such/dir >/dev/null 2>"$tmp/strict.err" || rc=$?
+timeout -k 5 20 "$SY" serve --no-builtin-models --port 0 --strict --model x=/no/such/dir >/dev/null 2>"$tmp/strict.err" || rc=$?
 [ "$rc" = 1 ] && grep -q "model x: /no/such/dir: no such directory" "$tmp/strict.err" ||
 	fail "--strict with a bad model path: rc $rc, $(cat "$tmp/strict.err")"
-timeout 20 "$SY" serve --no-builtin-models --port 0 --model x=/no/such/dir --model y=tests/golden \
+timeout -k 5 20 "$SY" serve --no-builtin-models --port 0 --model x=/no/such/dir --model y=tests/golden \
 	>"$tmp/warn.out" 2>"$tmp/warn.err" &
 pids+=($!)
 for _ in $(seq 1 100); do
@@ -101,12 +103,12 @@ routes:
     candidates: [cheap]
 YAML
 rc=0
-env -u SY_TEST_NO_SUCH_KEY timeout 20 "$SY" serve --no-builtin-models --port 0 --strict --config "$tmp/keys.yaml" \
+env -u SY_TEST_NO_SUCH_KEY timeout -k 5 20 "$SY" serve --no-builtin-models --port 0 --strict --config "$tmp/keys.yaml" \
 	>/dev/null 2>"$tmp/keys.err" || rc=$?
 [ "$rc" = 1 ] && grep -q "upstream cheap: api_key_env SY_TEST_NO_SUCH_KEY is not set" "$tmp/keys.err" &&
 	grep -q "upstream key(s) named by api_key_env are not set" "$tmp/keys.err" ||
 	fail "--strict with an unset upstream key: rc $rc, $(cat "$tmp/keys.err")"
-env -u SY_TEST_NO_SUCH_KEY timeout 20 "$SY" serve --no-builtin-models --port 0 --config "$tmp/keys.yaml" \
+env -u SY_TEST_NO_SUCH_KEY timeout -k 5 20 "$SY" serve --no-builtin-models --port 0 --config "$tmp/keys.yaml" \
 	>"$tmp/keys.out" 2>"$tmp/keys2.err" &
 pids+=($!)
 for _ in $(seq 1 100); do
@@ -115,7 +117,7 @@ for _ in $(seq 1 100); do
 done
 grep -q "listening" "$tmp/keys.out" && grep -q "api_key_env SY_TEST_NO_SUCH_KEY is not set" "$tmp/keys2.err" ||
 	fail "an unset upstream key: no warning, or no start: $(cat "$tmp/keys2.err")"
-SY_TEST_NO_SUCH_KEY=k timeout 20 "$SY" serve --no-builtin-models --port 0 --strict --config "$tmp/keys.yaml" \
+SY_TEST_NO_SUCH_KEY=k timeout -k 5 20 "$SY" serve --no-builtin-models --port 0 --strict --config "$tmp/keys.yaml" \
 	>"$tmp/keys3.out" 2>"$tmp/keys3.err" &
 pids+=($!)
 for _ in $(seq 1 100); do
@@ -127,7 +129,7 @@ echo "ok: an unset upstream key warns at start, and stops it with --strict"
 # log lines: an RFC 3339 UTC timestamp in text, JSON lines {ts, level, msg} with --log-format json
 grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z switchyard warn: model x' "$tmp/warn.err" ||
 	fail "text log line without a timestamp: $(head -1 "$tmp/warn.err")"
-SWITCHYARD_LOG_FORMAT=json timeout 20 "$SY" serve --no-builtin-models --port 0 --model x=/no/such/dir \
+SWITCHYARD_LOG_FORMAT=json timeout -k 5 20 "$SY" serve --no-builtin-models --port 0 --model x=/no/such/dir \
 	>"$tmp/json2.out" 2>"$tmp/json2.err" &
 pids+=($!)
 for _ in $(seq 1 100); do
@@ -143,7 +145,7 @@ assert set(l) == {"ts", "level", "msg"} and l["level"] == "warn" and "model x" i
 assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", l["ts"]), l
 PY
 rc=0
-timeout 20 "$SY" serve --no-builtin-models --port 0 --log-format xml >/dev/null 2>"$tmp/xml.err" || rc=$?
+timeout -k 5 20 "$SY" serve --no-builtin-models --port 0 --log-format xml >/dev/null 2>"$tmp/xml.err" || rc=$?
 [ "$rc" != 0 ] && grep -q "use text or json" "$tmp/xml.err" || fail "--log-format xml accepted"
 echo "ok: log lines carry timestamps; --log-format json (or SWITCHYARD_LOG_FORMAT) gives JSON lines"
 echo "options tests ok"
