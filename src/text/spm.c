@@ -300,7 +300,8 @@ static cJSON *bpe_merges(const struct spm_model *m, const struct sy_strmap *ids)
 			v[n++] = (struct merge){l, r, i};
 		}
 	}
-	qsort_r(v, n, sizeof *v, merge_cmp, (void *)m);
+	if (n > 1) /* qsort_r takes no NULL array, even for 0 elements */
+		qsort_r(v, n, sizeof *v, merge_cmp, (void *)m);
 	cJSON *arr = cJSON_CreateArray();
 	for (size_t i = 0; arr && i < n; i++) {
 		const struct spm_piece *l = &m->pieces[v[i].l], *r = &m->pieces[v[i].r];
