@@ -63,51 +63,57 @@ static const char *answer_content(const cJSON *doc)
 	return cJSON_IsString(c) ? c->valuestring : NULL;
 }
 
-/* The body for candidate u: the client's, with u's model, the stream flag, no metadata. */
-static char *upstream_body(const cJSON *req, const struct upstream_def *u, bool stream)
-{
-	cJSON *copy = cJSON_Duplicate(req, true);
-	if (!copy)
-		return NULL;
-	cJSON_DeleteItemFromObjectCaseSensitive(copy, "metadata");
-	cJSON_DeleteItemFromObjectCaseSensitive(copy, "stream_options");
-	cJSON_ReplaceItemInObjectCaseSensitive(copy, "model", cJSON_CreateString(u->model));
-	cJSON_DeleteItemFromObjectCaseSensitive(copy, "stream");
-	cJSON_AddBoolToObject(copy, "stream", stream);
-	if (stream) {
-		cJSON *so = cJSON_AddObjectToObject(copy, "stream_options");
-		cJSON_AddBoolToObject(so, "include_usage", true);
-	}
-	char *s = cJSON_PrintUnformatted(copy);
-	cJSON_Delete(copy);
-	return s;
-}
-
-/* Starts the request on candidate u (the client's body rewritten for it); NULL with err set
- * when it could not start. */
+/* Starts the request on candidate u (the client's body in u's wire format, with u's model and
+ * the stream flag; no metadata); NULL with err set when it could not start. */
 static struct upstream_call *start_call(struct router *r, const struct upstream_def *u,
                                         const cJSON *req, bool stream, struct sy_error *err)
 {
-	char *body = upstream_body(req, u, stream);
-	if (!body) {
+	cJSON *copy = cJSON_Duplicate(req, true);
+	if (!copy) {
 		sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
-	char url[600];
-	snprintf(url, sizeof url, "%s/chat/completions", u->base_url);
-	const char *key = u->api_key_env[0] ? getenv(u->api_key_env) : NULL;
-	struct upstream_request ur = {.url = url,
-	                              .api_key = key,
-	                              .body = body,
-	                              .body_len = strlen(body),
-	                              .timeout_ms = u->timeout_ms,
-	                              .ttfb_timeout_ms = u->ttft_timeout_ms,
-	                              /* a stream waits for a client that reads slowly */
-	                              .stream_window = stream ? (size_t)1 << 20 : 0};
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "metadata");
 	struct upstream_call *call = NULL;
-	enum sy_status s = upstream_call_start(r->deps.upstream, &ur, err, &call);
-	free(body);
+	/* a stream waits for a client that reads slowly */
+	struct provider p = router_upstream_provider(u);
+	p.stream_window = (size_t)1 << 20;
+	enum sy_status s = provider_chat_start(r->deps.upstream, &p, copy, stream, err, &call);
+	cJSON_Delete(copy);
 	return s == SY_OK ? call : NULL;
+}
+
+/* A 2xx answer of candidate u as an OpenAI chat completion (NULL when it is not one), with its
+ * JSON text in *raw (malloc'd). */
+static cJSON *answer_parse(const struct upstream_def *u, const struct upstream_result *res,
+                           char **raw, size_t *raw_len)
+{
+	*raw = NULL;
+	*raw_len = 0;
+	cJSON *doc = provider_chat_answer(u->kind, res->body, res->body_len);
+	if (!doc || !answer_content(doc)) {
+		cJSON_Delete(doc);
+		return NULL;
+	}
+	if (u->kind == UPSTREAM_KIND_OPENAI) {
+		*raw = malloc(res->body_len + 1);
+		if (*raw) {
+			memcpy(*raw, res->body, res->body_len);
+			(*raw)[res->body_len] = '\0';
+			*raw_len = res->body_len;
+		}
+	} else {
+		*raw = cJSON_PrintUnformatted(doc);
+		*raw_len = *raw ? strlen(*raw) : 0;
+	}
+	return doc;
+}
+
+/* Records an upstream's error message (its body's error.message) for the refusal. */
+static void note_error(struct chat_run *run, const struct upstream_result *res)
+{
+	provider_error_message(res->body, res->body_len, run->upstream_error,
+	                       sizeof run->upstream_error);
 }
 
 /* A non-streamed answer as an SSE stream (for a client that asked stream:true while the
@@ -189,23 +195,16 @@ static cJSON *call_once(struct router *r, struct chat_run *run, int c, int *http
 	*retry_after = res.retry_after_s;
 	cJSON *doc = NULL;
 	if (s == UPSTREAM_DONE && res.http_status / 100 == 2) {
-		doc = cJSON_ParseWithLength(res.body, res.body_len);
-		if (!doc || !answer_content(doc)) {
+		doc = answer_parse(u, &res, raw, raw_len);
+		if (!doc) {
 			add_attempt(run, c, res.http_status, res.total_ms, "malformed answer");
-			cJSON_Delete(doc);
-			doc = NULL;
 			*http = 502;
 		} else {
 			add_attempt(run, c, res.http_status, res.total_ms, "ok");
-			*raw = malloc(res.body_len + 1);
-			if (*raw) {
-				memcpy(*raw, res.body, res.body_len);
-				(*raw)[res.body_len] = '\0';
-				*raw_len = res.body_len;
-			}
 		}
 	} else if (s == UPSTREAM_DONE) {
 		add_attempt(run, c, res.http_status, res.total_ms, "http %d", res.http_status);
+		note_error(run, &res);
 	} else {
 		add_attempt(run, c, 0, res.total_ms, "%s", res.error);
 	}
@@ -235,6 +234,8 @@ static bool try_stream(struct router *r, struct chat_run *run, int c, struct cha
 	if (len > 0 && res.http_status / 100 == 2) {
 		add_attempt(run, c, res.http_status, res.ttfb_ms, "streaming");
 		run->stream = call;
+		if (u->kind != UPSTREAM_KIND_OPENAI)
+			run->xlate = provider_stream_create(u->kind, u->model);
 		o->stream = true;
 		o->sse = true;
 		o->http_status = 200;
@@ -247,9 +248,10 @@ static bool try_stream(struct router *r, struct chat_run *run, int c, struct cha
 	*retry_after = res.retry_after_s;
 	if (s == UPSTREAM_DONE && res.http_status / 100 == 2)
 		add_attempt(run, c, res.http_status, res.total_ms, "empty stream");
-	else if (s == UPSTREAM_DONE)
+	else if (s == UPSTREAM_DONE) {
 		add_attempt(run, c, res.http_status, res.total_ms, "http %d", res.http_status);
-	else
+		note_error(run, &res);
+	} else
 		add_attempt(run, c, 0, res.total_ms, "%s", res.error);
 	upstream_call_free(call);
 	return false;
@@ -299,8 +301,10 @@ static int race(struct router *r, struct chat_run *run, int n, struct chat_outco
 			upstream_call_result(calls[k], &res);
 			const int c = run->order[idx[k]];
 			const struct upstream_def *u = chat_candidate(r, rt, c);
+			char *raw = NULL;
+			size_t raw_len = 0;
 			cJSON *doc = res.http_status / 100 == 2
-			                 ? cJSON_ParseWithLength(res.body, res.body_len)
+			                 ? answer_parse(u, &res, &raw, &raw_len)
 			                 : NULL;
 			const char *content = doc ? answer_content(doc) : NULL;
 			char why[160] = "";
@@ -310,7 +314,7 @@ static int race(struct router *r, struct chat_run *run, int n, struct chat_outco
 				add_attempt(run, c, res.http_status, res.total_ms, "won the race");
 				state_breaker_record(r->deps.state, u->name, true,
 				                     rt->breaker_failures);
-				take_answer(o, doc, res.body, res.body_len, run->req.stream);
+				take_answer(o, doc, raw, raw_len, run->req.stream);
 				winner = idx[k];
 			} else {
 				add_attempt(run, c, res.http_status, res.total_ms, "%s",
@@ -322,6 +326,7 @@ static int race(struct router *r, struct chat_run *run, int n, struct chat_outco
 					                     rt->breaker_failures);
 			}
 			cJSON_Delete(doc);
+			free(raw);
 			upstream_call_free(calls[k]);
 			calls[k] = NULL;
 			open--;
@@ -408,7 +413,9 @@ static enum candidate_result run_candidate(struct router *r, struct chat_run *ru
 		state_breaker_record(st, u->name, false, rt->breaker_failures);
 		if (!again) { /* the request itself was refused: do not insist elsewhere */
 			chat_error_set(o, 502, "UPSTREAM_ERROR",
-			               "candidate %s refused the request (HTTP %d)", u->name, http);
+			               "candidate %s refused the request (HTTP %d%s%.300s)",
+			               u->name, http, run->upstream_error[0] ? ": " : "",
+			               run->upstream_error);
 			return CANDIDATE_STOP;
 		}
 		if (a < rt->retries) {

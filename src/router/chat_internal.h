@@ -66,10 +66,16 @@ struct chat_run {
 	bool stream_taken; /* concurrency slot held by the committed stream */
 	const char *refusal; /* the refusals counter to add when accounting (an error code) */
 	int n_rate_limited; /* candidates skipped at their rpm/tpm limit */
+	char upstream_error[256]; /* the last refusing upstream's error message, "" none */
 	int rate_retry_after_s; /* the soonest of them frees up in this many seconds */
 	/* a committed stream */
 	struct upstream_call *stream; /* the pass-through call, or NULL */
-	size_t stream_sent; /* bytes forwarded to the client */
+	size_t stream_sent; /* bytes of the upstream's stream forwarded (or translated) */
+	struct provider_stream *xlate; /* an Anthropic or Gemini stream's translation, or NULL */
+	struct sbuf xout; /* translated bytes (OpenAI SSE) */
+	size_t xout_sent; /* of xout, bytes given to the client */
+	bool xlate_ended; /* provider_stream_end ran */
+	bool xlate_complete; /* and said the stream ended properly */
 	bool stream_broke; /* it failed or ended before "data: [DONE]" */
 	char stream_error[256]; /* why, when it broke off */
 	uint64_t t0; /* sy_now_ns() when the request arrived */

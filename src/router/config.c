@@ -118,9 +118,8 @@ cJSON *router_yaml_to_json(const struct yaml_value *n)
 
 /* The keys each section takes; a message for any other key lists them. */
 static const char *const upstream_keys[] = {
-    "base_url",   "api_key_env",     "model",           "price_input", "price_output",
-    "timeout_ms", "ttft_timeout_ms", "max_concurrency", "rpm",         "tpm",
-    NULL};
+    "base_url",        "api_key_env",     "model", "price_input", "price_output", "timeout_ms",
+    "ttft_timeout_ms", "max_concurrency", "rpm",   "tpm",         "kind",         NULL};
 static const char *const breaker_keys[] = {"failures", "cooldown_s", NULL};
 static const char *const budget_keys[] = {"window", "limit_usd", "per_key_usd", "downgrade_at",
                                           NULL};
@@ -151,6 +150,13 @@ static enum sy_status upstream_field(struct y *y, const char *k, const struct ya
 		return get_str(y, v, k, u->base_url, sizeof u->base_url);
 	if (!strcmp(k, "api_key_env"))
 		return get_str(y, v, k, u->api_key_env, sizeof u->api_key_env);
+	if (!strcmp(k, "kind")) {
+		char kind[32];
+		s = get_str(y, v, k, kind, sizeof kind);
+		if (s == SY_OK && !upstream_kind_parse(kind, &u->kind))
+			s = bad(y, v, "must be openai, anthropic or gemini", k);
+		return s;
+	}
 	if (!strcmp(k, "model"))
 		return get_str(y, v, k, u->model, sizeof u->model);
 	if (!strcmp(k, "price_input") || !strcmp(k, "price_output")) {
@@ -195,6 +201,16 @@ static enum sy_status upstream_entry(struct y *y, const char *name, const struct
 	if (s == SY_OK)
 		r->n_upstreams++;
 	return s;
+}
+
+struct provider router_upstream_provider(const struct upstream_def *u)
+{
+	return (struct provider){.kind = u->kind,
+	                         .base_url = u->base_url,
+	                         .model = u->model,
+	                         .api_key = u->api_key_env[0] ? getenv(u->api_key_env) : NULL,
+	                         .timeout_ms = u->timeout_ms,
+	                         .ttfb_timeout_ms = u->ttft_timeout_ms};
 }
 
 static int upstream_index(const struct router *r, const char *name)

@@ -12,11 +12,13 @@
 #include "router/classifier.h"
 #include "router/router.h"
 #include "router/verifier.h"
+#include "upstream/provider.h"
 
 #define ROUTER_MAX_NAME 128
 
 struct upstream_def {
 	char name[ROUTER_MAX_NAME];
+	enum upstream_kind kind; /* its wire format (kind: openai | anthropic | gemini) */
 	char base_url[512]; /* up to /v1 */
 	char api_key_env[128];
 	char model[ROUTER_MAX_NAME]; /* the provider's model id */
@@ -123,6 +125,10 @@ struct router {
 	int n_tasks;
 	char decision_log[512];
 };
+
+/* Where upstream u's calls go (its kind, URL, model, the key from its api_key_env, timeouts);
+ * the strings point into u and the environment (config.c). */
+struct provider router_upstream_provider(const struct upstream_def *u);
 
 /* ---- the task table (tasks.c) ---- */
 
