@@ -21,15 +21,18 @@ void router_chat(struct router *r, const char *body, size_t len, const char *api
 	o->priv = run;
 	run->t0 = sy_now_ns();
 	run->chosen = -1;
+	run->arm = -1;
 	run->req.critical = critical;
 	if (request_id)
 		snprintf(run->req.request_id, sizeof run->req.request_id, "%s", request_id);
 	if (api_key && api_key[0])
 		snprintf(run->req.key, sizeof run->req.key, "key:%.150s", api_key);
-	if (chat_parse(body, len, &run->req, o) && chat_decide(r, run, o))
+	if (chat_parse(body, len, &run->req, o) && chat_decide(r, run, o)) {
+		chat_shadow_start(r, run, o);
 		chat_execute(r, run, o);
+	}
 	chat_request_free(&run->req);
-	o->attempts = run->n_attempts;
+	o->attempts = chat_calls(run);
 	if (!run->stream) /* a stream is accounted once it ended, in router_chat_finish */
 		chat_account(r, run, o);
 }

@@ -45,7 +45,17 @@ static void add_attempt(struct chat_run *run, int c, int status, double ms, cons
 	va_start(ap, fmt);
 	vsnprintf(a->what, sizeof a->what, fmt, ap);
 	va_end(ap);
+	a->skipped = false;
 }
+
+/* A candidate passed over without calling it (breaker open, at its rate or concurrency limit,
+ * not started): in the decision log's attempts, not in x-switchyard-attempts. */
+#define add_skip(run, c, ...)                                                  \
+	do {                                                                   \
+		add_attempt(run, c, 0, 0, __VA_ARGS__);                        \
+		if ((run)->n_attempts > 0)                                     \
+			(run)->attempts[(run)->n_attempts - 1].skipped = true; \
+	} while (0)
 
 /* Whether a finished call failed in a way another try may fix. */
 static bool retryable(enum upstream_state st, int http)
@@ -185,7 +195,7 @@ static cJSON *call_once(struct router *r, struct chat_run *run, int c, int *http
 	struct sy_error err = {0};
 	struct upstream_call *call = start_call(r, u, run->req.doc, false, &err);
 	if (!call) {
-		add_attempt(run, c, 0, 0, "not started: %s", err.msg);
+		add_skip(run, c, "not started: %s", err.msg);
 		return NULL;
 	}
 	enum upstream_state s = upstream_call_wait(call, -1);
@@ -223,7 +233,7 @@ static bool try_stream(struct router *r, struct chat_run *run, int c, struct cha
 	*http = 0;
 	*retry_after = -1;
 	if (!call) {
-		add_attempt(run, c, 0, 0, "not started: %s", err.msg);
+		add_skip(run, c, "not started: %s", err.msg);
 		return false;
 	}
 	const char *data;
@@ -264,7 +274,7 @@ static bool rate_allows(struct router *r, struct chat_run *run, int c, const str
 	int wait = 0;
 	if (state_rate_take(r->deps.state, u->name, u->rpm, u->tpm, &wait))
 		return true;
-	add_attempt(run, c, 0, 0, "rate limited");
+	add_skip(run, c, "rate limited");
 	state_count(r->deps.state, "rate_limited", run->rt->name, u->name, 1);
 	if (run->n_rate_limited++ == 0 || wait < run->rate_retry_after_s)
 		run->rate_retry_after_s = wait;
@@ -282,7 +292,7 @@ static int race(struct router *r, struct chat_run *run, int n, struct chat_outco
 	for (int i = 0; i < n && m < CHAT_MAX_CANDIDATES; i++) {
 		const struct upstream_def *u = chat_candidate(r, rt, run->order[i]);
 		if (!state_breaker_allows(r->deps.state, u->name, rt->breaker_cooldown_s)) {
-			add_attempt(run, run->order[i], 0, 0, "breaker open");
+			add_skip(run, run->order[i], "breaker open");
 			continue;
 		}
 		if (!rate_allows(r, run, run->order[i], u))
@@ -455,13 +465,13 @@ static int fallback_chain(struct router *r, struct chat_run *run, int from, stru
 		if (k > 0 && rt->policy != POLICY_CASCADE)
 			state_count(st, "fallbacks", rt->name, u->name, 1);
 		if (!state_breaker_allows(st, u->name, rt->breaker_cooldown_s)) {
-			add_attempt(run, c, 0, 0, "breaker open");
+			add_skip(run, c, "breaker open");
 			continue;
 		}
 		if (!rate_allows(r, run, c, u))
 			continue;
 		if (!state_concurrency_take(st, u->name, u->max_concurrency)) {
-			add_attempt(run, c, 0, 0, "at max concurrency (%d)", u->max_concurrency);
+			add_skip(run, c, "at max concurrency (%d)", u->max_concurrency);
 			continue;
 		}
 		enum candidate_result res = run_candidate(r, run, c, o, kept);
@@ -507,6 +517,30 @@ static void set_failure(struct router *r, struct chat_run *run, struct chat_outc
 	run->refusal = o->error_code;
 }
 
+/* When the policy's choice was passed over without a call (its breaker open, at a limit) and
+ * another candidate answered, the reason must not name a candidate that was not used: it says
+ * which one answered and why the choice was skipped; the policy's own reason stays in the
+ * decision log (policy_reason). */
+static void reason_fix(struct router *r, struct chat_run *run, struct chat_outcome *o)
+{
+	const int first = run->order[0];
+	if (run->chosen == first || run->n_order == 0)
+		return;
+	const char *why = NULL;
+	for (int a = 0; a < run->n_attempts; a++)
+		if (run->attempts[a].candidate == first) {
+			if (!run->attempts[a].skipped)
+				return; /* it was called and failed: a fallback the reason may name */
+			why = run->attempts[a].what;
+		}
+	if (!why)
+		return;
+	snprintf(run->policy_reason, sizeof run->policy_reason, "%s", o->reason);
+	snprintf(o->reason, sizeof o->reason,
+	         "%s: %s answered; the policy's choice was skipped without a call (%.60s)",
+	         o->policy, chat_candidate(r, run->rt, run->chosen)->name, why);
+}
+
 void chat_execute(struct router *r, struct chat_run *run, struct chat_outcome *o)
 {
 	const struct route_def *rt = run->rt;
@@ -534,6 +568,8 @@ void chat_execute(struct router *r, struct chat_run *run, struct chat_outcome *o
 	free(kept.raw);
 	if (run->chosen < 0 && !o->error_code)
 		set_failure(r, run, o);
-	if (run->chosen >= 0)
+	if (run->chosen >= 0) {
 		snprintf(o->model, sizeof o->model, "%s", chat_candidate(r, rt, run->chosen)->name);
+		reason_fix(r, run, o);
+	}
 }

@@ -134,7 +134,9 @@ static const char *const learned_keys[] = {"model_file", "encoder",   "strong",
 static const char *const route_keys[] = {
     "policy",  "candidates",  "default",        "retries",  "fallback", "max_retry_after_s",
     "race",    "breaker",     "budget",         "verifier", "rules",    "semantic",
-    "learned", "strong_weak", "llm_classifier", NULL};
+    "learned", "strong_weak", "llm_classifier", "split",    "shadow",   "shadow_share",
+    NULL};
+static const char *const split_keys[] = {"by", "arms", NULL};
 static const char *const llm_classifier_keys[] = {"upstream", "labels", "timeout_ms", NULL};
 static const char *const router_keys[] = {"decision_log", NULL};
 
@@ -531,6 +533,50 @@ static enum sy_status llm_clf_field(struct y *y, const char *k, const struct yam
 	                        y->err);
 }
 
+/* split: {by: request_id | random, arms: {candidate: weight, ...}} */
+static enum sy_status split_arm(struct y *y, const char *name, const struct yaml_value *v,
+                                void *ctx)
+{
+	struct route_ctx *c = ctx;
+	struct route_def *rt = c->rt;
+	const int cand = candidate_of(rt, c->r, name);
+	if (cand < 0)
+		return bad(y, v, "is not a candidate of the route", name);
+	double w;
+	enum sy_status s = get_num(y, v, name, 0, 1e9, &w);
+	if (s != SY_OK)
+		return s;
+	for (int i = 0; i < rt->n_split; i++)
+		if (rt->split_arms[i] == cand)
+			return bad(y, v, "is an arm twice", name);
+	rt->split_arms[rt->n_split] = cand;
+	rt->split_weights[rt->n_split++] = w;
+	return SY_OK;
+}
+
+static enum sy_status split_field(struct y *y, const char *k, const struct yaml_value *v, void *ctx)
+{
+	struct route_ctx *c = ctx;
+	if (!strcmp(k, "by")) {
+		char by[32];
+		enum sy_status s = get_str(y, v, k, by, sizeof by);
+		if (s == SY_OK && strcmp(by, "request_id") && strcmp(by, "random"))
+			s = bad(y, v, "must be request_id or random", k);
+		c->rt->split_random = s == SY_OK && !strcmp(by, "random");
+		return s;
+	}
+	if (!strcmp(k, "arms")) {
+		enum sy_status s = each_pair(y, v, k, split_arm, c);
+		double sum = 0;
+		for (int i = 0; i < c->rt->n_split; i++)
+			sum += c->rt->split_weights[i];
+		if (s == SY_OK && (c->rt->n_split < 1 || !(sum > 0)))
+			s = bad(y, v, "need at least one arm with a weight above 0", k);
+		return s;
+	}
+	return yaml_unknown_key(y->d, v, k, "a split setting", split_keys, y->err);
+}
+
 static enum sy_status route_field(struct y *y, const char *k, const struct yaml_value *v, void *ctx)
 {
 	struct route_ctx *c = ctx;
@@ -567,6 +613,17 @@ static enum sy_status route_field(struct y *y, const char *k, const struct yaml_
 		return get_int(y, v, k, 0, 16, &rt->race);
 	if (!strcmp(k, "breaker"))
 		return each_pair(y, v, k, breaker_field, rt);
+	if (!strcmp(k, "split"))
+		return each_pair(y, v, k, split_field, c);
+	if (!strcmp(k, "shadow")) {
+		char name[ROUTER_MAX_NAME];
+		enum sy_status s = get_str(y, v, k, name, sizeof name);
+		if (s == SY_OK && (rt->shadow = upstream_index(c->r, name)) < 0)
+			s = bad(y, v, "must name an upstream", k);
+		return s;
+	}
+	if (!strcmp(k, "shadow_share"))
+		return get_num(y, v, k, 0, 1, &rt->shadow_share);
 	if (!strcmp(k, "budget"))
 		return each_pair(y, v, k, budget_field, rt);
 	if (!strcmp(k, "verifier")) {
@@ -607,6 +664,8 @@ static enum sy_status route_entry(struct y *y, const char *name, const struct ya
 	rt->sw_threshold = 0.5f;
 	rt->clf_upstream = -1;
 	rt->clf_timeout_ms = 3000;
+	rt->shadow = -1;
+	rt->shadow_share = 1;
 	rt->verifier.min_length = rt->verifier.max_length = -1;
 	rt->verifier.min_confidence = -1;
 	pthread_mutex_init(&rt->embed_mu, NULL);

@@ -91,6 +91,9 @@ struct chat_outcome {
 	int retry_after_s;
 	/* explanation */
 	char route[128], model[128], policy[32], reason[384], signals[512];
+	char split[256]; /* the A/B split ("request_id a=0.9 b=0.1"), "" none */
+	char arm[128]; /* its arm for this request */
+	char shadow[128]; /* the shadow candidate called, "" none */
 	int attempts;
 	double cost_usd;
 	long prompt_tokens, completion_tokens;

@@ -79,6 +79,14 @@ struct route_def {
 	double budget_limit_usd, budget_per_key_usd, budget_downgrade_at;
 	/* racing */
 	int race; /* 0/1: off; N: first N candidates at once */
+	/* A/B split: the arm drawn by weight goes first (split_arms: candidate indices) */
+	int split_arms[ROUTER_MAX_CANDIDATES];
+	double split_weights[ROUTER_MAX_CANDIDATES]; /* as configured (any positive scale) */
+	int n_split;
+	bool split_random; /* by: random; default by request id (the same id, the same arm) */
+	/* shadow: a copy of the request to this upstream, logged, never returned */
+	int shadow; /* index into router.upstreams, -1 none */
+	double shadow_share; /* share of requests shadowed (default 1) */
 	/* verifier for cascade and racing */
 	struct verifier verifier;
 	bool has_verifier;
@@ -168,6 +176,9 @@ bool state_rate_take(struct router_state *s, const char *name, int rpm, int tpm,
                      int *retry_after_s);
 /* Counts tokens an upstream's answer used (its usage) against its tpm. */
 void state_rate_tokens(struct router_state *s, const char *name, long tokens);
+/* Shadow calls in flight: router_state_free waits until every begin had its end. */
+void state_shadow_begin(struct router_state *s);
+void state_shadow_end(struct router_state *s);
 void state_count(struct router_state *s, const char *counter, const char *route, const char *label,
                  double add);
 void state_metrics_write(struct router_state *s, struct sbuf *b);

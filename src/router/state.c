@@ -64,6 +64,8 @@ struct router_state {
 	long n_decisions; /* remembered so far; the next goes to n % STATE_DECISIONS_KEPT */
 	FILE *log;
 	char log_path[512];
+	int n_shadows; /* shadow calls in flight (chat_shadow.c) */
+	pthread_cond_t shadows_done;
 };
 
 #define GROW(arr, n, cap)                                                     \
@@ -84,6 +86,7 @@ enum sy_status router_state_create(struct sy_error *err, struct router_state **o
 	if (!s)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->shadows_done, NULL);
 	*out = s;
 	return SY_OK;
 }
@@ -92,6 +95,13 @@ void router_state_free(struct router_state *s)
 {
 	if (!s)
 		return;
+	/* shadow threads still write here; their calls end by their timeouts (or at once when the
+	 * upstream client was destroyed first, as the server does) */
+	pthread_mutex_lock(&s->mu);
+	while (s->n_shadows > 0)
+		pthread_cond_wait(&s->shadows_done, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	pthread_cond_destroy(&s->shadows_done);
 	if (s->log)
 		fclose(s->log);
 	free(s->breakers);
@@ -387,6 +397,21 @@ bool state_decision_find(struct router_state *s, const char *request_id, char *r
 	return found;
 }
 
+void state_shadow_begin(struct router_state *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->n_shadows++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void state_shadow_end(struct router_state *s)
+{
+	pthread_mutex_lock(&s->mu);
+	if (--s->n_shadows == 0)
+		pthread_cond_broadcast(&s->shadows_done);
+	pthread_mutex_unlock(&s->mu);
+}
+
 void state_count(struct router_state *s, const char *counter, const char *route, const char *label,
                  double add)
 {
@@ -413,17 +438,31 @@ void state_count(struct router_state *s, const char *counter, const char *route,
 
 void state_metrics_write(struct router_state *s, struct sbuf *b)
 {
-	static const char *const names[][2] = {
-	    {"decisions", "routing decisions, by route and chosen candidate"},
-	    {"escalations", "cascade escalations (a verifier failed), by route and candidate"},
-	    {"fallbacks", "moves to the next candidate after a failure, by route and candidate"},
-	    {"spend_usd", "spend in USD from token usage, by route and candidate"},
-	    {"refusals", "requests refused (budget exhausted, no candidate), by route and code"},
-	    {"regex_limits", "rule regexes that hit their work limit, by route and rule"},
-	    {"rate_limited", "candidates skipped at their rpm/tpm limit, by route and candidate"},
-	    {"feedback", "feedback received (POST /v1/feedback), by route and candidate"},
-	    {"feedback_success", "feedback counted as a success, by route and candidate"},
-	    {"misroutes", "feedback labelled misroute, by route and candidate"},
+	/* name, help, the second label's name */
+	static const char *const names[][3] = {
+	    {"decisions", "routing decisions, by route and chosen candidate", "candidate"},
+	    {"escalations", "cascade escalations (a verifier failed), by route and candidate",
+	     "candidate"},
+	    {"fallbacks", "moves to the next candidate after a failure, by route and candidate",
+	     "candidate"},
+	    {"spend_usd", "spend in USD from token usage, by route and candidate", "candidate"},
+	    {"refusals", "requests refused (budget exhausted, no candidate), by route and code",
+	     "code"},
+	    {"regex_limits", "rule regexes that hit their work limit, by route and rule", "rule"},
+	    {"rate_limited", "candidates skipped at their rpm/tpm limit, by route and candidate",
+	     "candidate"},
+	    {"feedback", "feedback received (POST /v1/feedback), by route and candidate",
+	     "candidate"},
+	    {"feedback_success", "feedback counted as a success, by route and candidate",
+	     "candidate"},
+	    {"misroutes", "feedback labelled misroute, by route and candidate", "candidate"},
+	    {"arms", "requests a route's A/B split sent to each arm, by route and candidate",
+	     "candidate"},
+	    {"shadows", "shadow calls made, by route and shadow candidate", "candidate"},
+	    {"shadow_errors", "shadow calls that got no answer, by route and shadow candidate",
+	     "candidate"},
+	    {"shadow_spend_usd", "spend of shadow calls in USD, by route and shadow candidate",
+	     "candidate"},
 	};
 	pthread_mutex_lock(&s->mu);
 	for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
@@ -435,9 +474,8 @@ void state_metrics_write(struct router_state *s, struct sbuf *b)
 			const struct counter *c = &s->counters[i];
 			if (strcmp(c->name, names[n][0]) != 0)
 				continue;
-			sbuf_printf(b,
-			            "switchyard_router_%s_total{route=\"%s\",label=\"%s\"} %.9g\n",
-			            c->name, c->route, c->label, c->value);
+			sbuf_printf(b, "switchyard_router_%s_total{route=\"%s\",%s=\"%s\"} %.9g\n",
+			            c->name, c->route, names[n][2], c->label, c->value);
 		}
 	}
 	sbuf_puts(b,

@@ -111,8 +111,8 @@ static cJSON *anthropic_body(const cJSON *req, const char *model, bool stream)
 	cJSON *b = cJSON_CreateObject();
 	cJSON_AddStringToObject(b, "model", model);
 	const cJSON *mt = max_tokens_of(req);
-	cJSON_AddNumberToObject(b, "max_tokens",
-	                        cJSON_IsNumber(mt) ? mt->valuedouble : ANTHROPIC_DEFAULT_MAX_TOKENS);
+	cJSON_AddNumberToObject(
+	    b, "max_tokens", cJSON_IsNumber(mt) ? mt->valuedouble : ANTHROPIC_DEFAULT_MAX_TOKENS);
 	struct sbuf sys = {0};
 	cJSON *msgs = cJSON_AddArrayToObject(b, "messages");
 	const cJSON *m;
@@ -160,10 +160,12 @@ static cJSON *anthropic_body(const cJSON *req, const char *model, bool stream)
 				const cJSON *fn = get(c, "function");
 				cJSON *tu = cJSON_CreateObject();
 				cJSON_AddStringToObject(tu, "type", "tool_use");
-				cJSON_AddStringToObject(tu, "id", str_of(c, "id") ? str_of(c, "id") : "");
-				cJSON_AddStringToObject(tu, "name",
-				                        str_of(fn, "name") ? str_of(fn, "name") : "");
-				cJSON_AddItemToObject(tu, "input", parse_args(str_of(fn, "arguments")));
+				cJSON_AddStringToObject(tu, "id",
+				                        str_of(c, "id") ? str_of(c, "id") : "");
+				cJSON_AddStringToObject(
+				    tu, "name", str_of(fn, "name") ? str_of(fn, "name") : "");
+				cJSON_AddItemToObject(tu, "input",
+				                      parse_args(str_of(fn, "arguments")));
 				cJSON_AddItemToArray(blocks, tu);
 			}
 		} else {
@@ -191,7 +193,8 @@ static cJSON *anthropic_body(const cJSON *req, const char *model, bool stream)
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddStringToObject(o, "name", str_of(fn, "name"));
 			if (str_of(fn, "description"))
-				cJSON_AddStringToObject(o, "description", str_of(fn, "description"));
+				cJSON_AddStringToObject(o, "description",
+				                        str_of(fn, "description"));
 			const cJSON *params = get(fn, "parameters");
 			cJSON *schema = cJSON_IsObject(params) ? cJSON_Duplicate(params, true)
 			                                       : cJSON_CreateObject();
@@ -212,7 +215,8 @@ static cJSON *anthropic_body(const cJSON *req, const char *model, bool stream)
 		} else if (str_of(get(tc, "function"), "name")) {
 			choice = cJSON_CreateObject();
 			cJSON_AddStringToObject(choice, "type", "tool");
-			cJSON_AddStringToObject(choice, "name", str_of(get(tc, "function"), "name"));
+			cJSON_AddStringToObject(choice, "name",
+			                        str_of(get(tc, "function"), "name"));
 		}
 		if (choice)
 			cJSON_AddItemToObject(b, "tool_choice", choice);
@@ -302,9 +306,10 @@ static cJSON *gemini_body(const cJSON *req)
 			{
 				const cJSON *fn = get(c, "function");
 				cJSON *fc = cJSON_CreateObject();
-				cJSON_AddStringToObject(fc, "name",
-				                        str_of(fn, "name") ? str_of(fn, "name") : "");
-				cJSON_AddItemToObject(fc, "args", parse_args(str_of(fn, "arguments")));
+				cJSON_AddStringToObject(
+				    fc, "name", str_of(fn, "name") ? str_of(fn, "name") : "");
+				cJSON_AddItemToObject(fc, "args",
+				                      parse_args(str_of(fn, "arguments")));
 				cJSON *p = cJSON_CreateObject();
 				cJSON_AddItemToObject(p, "functionCall", fc);
 				cJSON_AddItemToArray(parts, p);
@@ -348,7 +353,8 @@ static cJSON *gemini_body(const cJSON *req)
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddStringToObject(o, "name", str_of(fn, "name"));
 			if (str_of(fn, "description"))
-				cJSON_AddStringToObject(o, "description", str_of(fn, "description"));
+				cJSON_AddStringToObject(o, "description",
+				                        str_of(fn, "description"));
 			if (cJSON_IsObject(get(fn, "parameters")))
 				cJSON_AddItemToObject(o, "parameters",
 				                      cJSON_Duplicate(get(fn, "parameters"), true));
@@ -533,9 +539,9 @@ static cJSON *anthropic_answer(const cJSON *doc)
 		else if (bt && !strcmp(bt, "tool_use")) {
 			if (!calls)
 				calls = cJSON_CreateArray();
-			cJSON_AddItemToArray(calls, tool_call_new(str_of(blk, "id") ? str_of(blk, "id")
-			                                                            : "call_0",
-			                                          str_of(blk, "name"), get(blk, "input")));
+			cJSON_AddItemToArray(
+			    calls, tool_call_new(str_of(blk, "id") ? str_of(blk, "id") : "call_0",
+			                         str_of(blk, "name"), get(blk, "input")));
 		}
 	}
 	const char *id = str_of(doc, "id"), *model = str_of(doc, "model");
@@ -571,7 +577,8 @@ static void gemini_candidate(const cJSON *doc, struct sbuf *text, cJSON **calls,
 				*calls = cJSON_CreateArray();
 			char id[32];
 			snprintf(id, sizeof id, "call_%d", (*n_calls)++);
-			cJSON_AddItemToArray(*calls, tool_call_new(id, str_of(fc, "name"), get(fc, "args")));
+			cJSON_AddItemToArray(
+			    *calls, tool_call_new(id, str_of(fc, "name"), get(fc, "args")));
 		}
 	}
 	if (str_of(cand, "finishReason"))
@@ -618,7 +625,10 @@ void provider_error_message(const char *body, size_t len, char *msg, size_t cap)
 	const char *status = str_of(e, "status"); /* Gemini */
 	const char *type = str_of(e, "type"); /* Anthropic */
 	if (m)
-		snprintf(msg, cap, "%s%s%s", status ? status : type ? type : "",
+		snprintf(msg, cap, "%s%s%s",
+		         status ? status
+		         : type ? type
+		                : "",
 		         status || type ? ": " : "", m);
 	cJSON_Delete(doc);
 }
@@ -764,7 +774,8 @@ static void anthropic_event(struct provider_stream *ps, const cJSON *ev, struct 
 		if (get(u, "output_tokens"))
 			ps->out = num_of(u, "output_tokens");
 		if (get(u, "input_tokens")) /* newer API versions repeat it here */
-			ps->in = num_of(u, "input_tokens") + num_of(u, "cache_creation_input_tokens") +
+			ps->in = num_of(u, "input_tokens") +
+			         num_of(u, "cache_creation_input_tokens") +
 			         num_of(u, "cache_read_input_tokens");
 	} else if (!strcmp(type, "message_stop")) {
 		ps->finished = true;
