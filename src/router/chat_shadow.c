@@ -54,7 +54,8 @@ static void shadow_log(struct shadow_job *j, const struct upstream_result *res, 
 	if (content) {
 		size_t n = strlen(content);
 		sbuf_puts(&b, ",\"content\":");
-		json_write_str(&b, content, (long)(n < SHADOW_CONTENT_LOGGED ? n : SHADOW_CONTENT_LOGGED));
+		json_write_str(&b, content,
+		               (long)(n < SHADOW_CONTENT_LOGGED ? n : SHADOW_CONTENT_LOGGED));
 	}
 	sbuf_putc(&b, '}');
 	if (!b.oom)
