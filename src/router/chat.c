@@ -223,3 +223,63 @@ void router_routes_json(const struct router *r, struct sbuf *b)
 	}
 	sbuf_putc(b, ']');
 }
+
+/* One /v1/models entry of a route or a task (OpenAI's model object plus what it is). */
+static void model_entry(const struct router *r, int route, int task, struct sbuf *b)
+{
+	sbuf_puts(b, "{\"id\":");
+	if (route >= 0) {
+		const struct route_def *rt = &r->routes[route];
+		json_write_str(b, rt->name, -1);
+		sbuf_printf(b,
+		            ",\"object\":\"model\",\"created\":0,\"owned_by\":\"switchyard\","
+		            "\"kind\":\"route\",\"policy\":\"%s\",\"candidates\":[",
+		            policy_name(rt->policy));
+		for (int k = 0; k < rt->n_candidates; k++) {
+			if (k)
+				sbuf_putc(b, ',');
+			json_write_str(b, chat_candidate(r, rt, k)->name, -1);
+		}
+		sbuf_puts(b, "]}");
+		return;
+	}
+	const struct task_def *t = &r->tasks[task];
+	json_write_str(b, t->name, -1);
+	sbuf_puts(b, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"switchyard\","
+	             "\"kind\":\"task\",\"operation\":");
+	json_write_str(b, t->operation, -1);
+	sbuf_puts(b, ",\"model\":");
+	json_write_str(b, t->n_models ? t->models[0] : "", -1);
+	sbuf_putc(b, '}');
+}
+
+int router_models_json(const struct router *r, struct sbuf *b, bool comma)
+{
+	int n = 0;
+	for (int i = 0; r && i < r->n_routes; i++, n++) {
+		if (comma || n)
+			sbuf_putc(b, ',');
+		model_entry(r, i, -1, b);
+	}
+	for (int i = 0; r && i < r->n_tasks; i++, n++) {
+		if (comma || n)
+			sbuf_putc(b, ',');
+		model_entry(r, -1, i, b);
+	}
+	return n;
+}
+
+bool router_model_json(const struct router *r, const char *id, struct sbuf *b)
+{
+	for (int i = 0; r && i < r->n_routes; i++)
+		if (!strcmp(r->routes[i].name, id)) {
+			model_entry(r, i, -1, b);
+			return true;
+		}
+	for (int i = 0; r && i < r->n_tasks; i++)
+		if (!strcmp(r->tasks[i].name, id)) {
+			model_entry(r, -1, i, b);
+			return true;
+		}
+	return false;
+}

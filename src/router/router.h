@@ -133,6 +133,12 @@ enum sy_status router_feedback(struct router *r, const char *body, size_t len, s
 /* Prometheus text for the routing counters (decisions, escalations, fallbacks, breaker state,
  * spend), appended to b. */
 void router_metrics_write(const struct router *r, struct sbuf *b);
+/* The routes and tasks as OpenAI model objects ({"id","object":"model","created","owned_by",
+ * "kind":"route"|"task", and the policy and candidates, or the operation and model}), each
+ * preceded by a comma when comma or after the first, for GET /v1/models; returns how many. */
+int router_models_json(const struct router *r, struct sbuf *b, bool comma);
+/* The entry of route or task id into b; false when there is none. */
+bool router_model_json(const struct router *r, const char *id, struct sbuf *b);
 /* A JSON array of the routes with their policy, candidates and breaker states, for the status
  * page. */
 void router_routes_json(const struct router *r, struct sbuf *b);

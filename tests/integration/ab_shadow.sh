@@ -7,7 +7,7 @@
 # keep the server from stopping, the official `openai` npm client in front
 # (tests/compat/openai_ab.mjs); and from issue 21's "also fix" list: x-switchyard-attempts does
 # not count candidates the breaker skipped, the reason does not name them, and the router's
-# metrics label candidates candidate=.
+# metrics label candidates candidate=, and /v1/models lists the routes and tasks.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 sy_bg python3 tests/integration/lib/mock_llm.py "$tmp/mock.port"
@@ -25,6 +25,8 @@ routes:
   weighted: {policy: static, candidates: [a, b], split: {by: random, arms: {a: 3, b: 1}}}
   shadowslow: {policy: static, candidates: [a], shadow: slowsh}
   broken: {policy: static, candidates: [down, b], breaker: {failures: 1, cooldown_s: 60}}
+tasks:
+  retrieve: {operation: encode, model: use-lite}
 router:
   decision_log: $tmp/decisions.jsonl
 YAML
@@ -107,6 +109,13 @@ d = json.loads(sys.stdin.read())
 assert d["attempts"][0] == {"candidate": "down", "status": 0, "ms": 0.0, "result": "breaker open"}, d
 assert d["policy_reason"] == "static: down", d' || fail "the log keeps the skipped attempt and the policy reason"
 
+# /v1/models lists the routes and tasks after the models
+curl -s "$URL/v1/models" | python3 -c '
+import json, sys
+d = {m["id"]: m for m in json.load(sys.stdin)["data"]}
+assert d["ab"]["object"] == "model" and d["ab"]["kind"] == "route" and d["ab"]["policy"] == "static" and d["ab"]["candidates"] == ["a", "b"], d
+assert d["retrieve"]["kind"] == "task" and d["retrieve"]["operation"] == "encode" and d["retrieve"]["model"] == "use-lite", d' || fail "/v1/models routes and tasks"
+[ "$(curl -s -o "$tmp/b" -w '%{http_code}' "$URL/v1/models/weighted")" = 200 ] && grep -q '"kind":"route"' "$tmp/b" || fail "/v1/models/ROUTE"
 # the official openai npm client
 [ -d tests/compat/node_modules/openai ] || fail "tests/compat/node_modules is missing: run \`make deps-node\`"
 (cd tests/compat && timeout 60 node openai_ab.mjs "$URL") || fail "openai npm client through an A/B route"
