@@ -22,6 +22,7 @@ void router_chat(struct router *r, const char *body, size_t len, const char *api
 	run->t0 = sy_now_ns();
 	run->chosen = -1;
 	run->arm = -1;
+	run->tier = -1;
 	run->req.critical = critical;
 	if (request_id)
 		snprintf(run->req.request_id, sizeof run->req.request_id, "%s", request_id);

@@ -121,9 +121,50 @@ static void order_cheapest_first(const struct router *r, const struct route_def 
 		}
 }
 
-bool chat_budget_check(struct router *r, const struct route_def *rt, const struct chat_run *run,
-                       int *order, int n, char *note, size_t cap)
+/* Budget tiers: the highest tier reached replaces each candidate of order[n] by its cheaper
+ * one (a candidate that then appears twice is kept once, at its first place). */
+static int tier_apply(const struct router *r, const struct route_def *rt, struct chat_run *run,
+                      double share, int *order, int n, char *note, size_t cap)
 {
+	int k = -1;
+	for (int i = 0; i < rt->n_tiers; i++)
+		if (share >= rt->tiers[i].at)
+			k = i;
+	/* a tier maps the candidates once: a re-check during fallback only moves up a tier */
+	if (k <= run->tier)
+		return n;
+	run->tier = k;
+	const struct budget_tier *t = &rt->tiers[k];
+	char changes[160] = "";
+	size_t used = 0;
+	int out = 0;
+	for (int i = 0; i < n; i++) {
+		int c = order[i];
+		for (int m = 0; m < t->n_map; m++)
+			if (t->from[m] == c) {
+				c = t->to[m];
+				if (used < sizeof changes)
+					used += (size_t)snprintf(
+					    changes + used, sizeof changes - used, "%s%s->%s",
+					    used ? ", " : "", chat_candidate(r, rt, order[i])->name,
+					    chat_candidate(r, rt, c)->name);
+				break;
+			}
+		bool dup = false;
+		for (int j = 0; j < out; j++)
+			dup |= order[j] == c;
+		if (!dup)
+			order[out++] = c;
+	}
+	snprintf(note, cap, "; budget %.0f%% spent: tier %d (at %.2f)%s%.120s", share * 100, k + 1,
+	         t->at, changes[0] ? ": " : "", changes);
+	return out;
+}
+
+bool chat_budget_check(struct router *r, const struct route_def *rt, struct chat_run *run,
+                       int *order, int *n_order, char *note, size_t cap)
+{
+	const int n = *n_order;
 	note[0] = '\0';
 	if (!rt->budget_window[0])
 		return true;
@@ -141,6 +182,11 @@ bool chat_budget_check(struct router *r, const struct route_def *rt, const struc
 		share = spent / rt->budget_limit_usd;
 	if (rt->budget_per_key_usd > 0 && key[0] && kspent / rt->budget_per_key_usd > share)
 		share = kspent / rt->budget_per_key_usd;
+	if (rt->n_tiers > 0) {
+		if (!run->req.critical)
+			*n_order = tier_apply(r, rt, run, share, order, n, note, cap);
+		return true;
+	}
 	if (share >= rt->budget_downgrade_at && !run->req.critical && n > 1) {
 		order_cheapest_first(r, rt, order, n);
 		snprintf(note, cap, "; budget %.0f%% spent: downgraded to %.60s", share * 100,
@@ -176,9 +222,10 @@ bool chat_decide(struct router *r, struct chat_run *run, struct chat_outcome *o)
 	/* without fallback only the policy's choice is called; a cascade is a chain by nature */
 	if (!rt->fallback && rt->policy != POLICY_CASCADE)
 		n = 1;
-	run->n_order = n;
 	char note[192];
-	if (!chat_budget_check(r, rt, run, run->order, n, note, sizeof note)) {
+	const bool within = chat_budget_check(r, rt, run, run->order, &n, note, sizeof note);
+	run->n_order = n;
+	if (!within) {
 		chat_error_set(
 		    o, 429, "BUDGET_EXHAUSTED",
 		    "route %s: the %s budget is spent (limit %.4f USD%s); try again in the next "

@@ -452,8 +452,13 @@ static int fallback_chain(struct router *r, struct chat_run *run, int from, stru
 		if (k > 0) {
 			/* moving on: re-check the budget (it may downgrade the rest) */
 			char note[192];
-			if (!chat_budget_check(r, rt, run, run->order + k, run->n_order - k, note,
-			                       sizeof note)) {
+			int rest = run->n_order - k;
+			const bool within =
+			    chat_budget_check(r, rt, run, run->order + k, &rest, note, sizeof note);
+			run->n_order = k + rest;
+			if (within && note[0])
+				chat_reason_append(o, "%s", note);
+			if (!within) {
 				chat_error_set(o, 429, "BUDGET_EXHAUSTED",
 				               "route %s: the %s budget ran out during fallback",
 				               rt->name, rt->budget_window);

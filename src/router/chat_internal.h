@@ -65,6 +65,7 @@ struct chat_run {
 	int n_attempts;
 	int chosen; /* candidate that answered, or -1 */
 	int arm; /* the A/B split's arm (a candidate index), or -1 */
+	int tier; /* the budget tier applied (index), or -1 */
 	char policy_reason[384]; /* the policy's reason when the header's had to be rewritten */
 	bool stream_taken; /* concurrency slot held by the committed stream */
 	const char *refusal; /* the refusals counter to add when accounting (an error code) */
@@ -100,10 +101,11 @@ void chat_request_free(struct chat_request *req);
 /* Decide: resolves the route, orders its candidates (run->order, o->reason, o->signals) and
  * checks the budget. False (with the error in o) when nothing may be called. */
 bool chat_decide(struct router *r, struct chat_run *run, struct chat_outcome *o);
-/* The budget of the route for the candidates order[n]: false when spent (refused); near the
- * limit, and not for critical requests, reorders them cheapest first and writes a note. */
-bool chat_budget_check(struct router *r, const struct route_def *rt, const struct chat_run *run,
-                       int *order, int n, char *note, size_t cap);
+/* The budget of the route for the candidates order[*n]: false when spent (refused); near the
+ * limit, and not for critical requests, reorders them cheapest first (downgrade_at) or maps
+ * them to cheaper ones by the highest tier reached (which may shorten *n), writing a note. */
+bool chat_budget_check(struct router *r, const struct route_def *rt, struct chat_run *run,
+                       int *order, int *n, char *note, size_t cap);
 
 /* A draw in [0, 1): a hash of request_id (deterministic), or random when random or no id. */
 double chat_draw(const char *request_id, bool random);

@@ -121,8 +121,9 @@ static const char *const upstream_keys[] = {
     "base_url",        "api_key_env",     "model", "price_input", "price_output", "timeout_ms",
     "ttft_timeout_ms", "max_concurrency", "rpm",   "tpm",         "kind",         NULL};
 static const char *const breaker_keys[] = {"failures", "cooldown_s", NULL};
-static const char *const budget_keys[] = {"window", "limit_usd", "per_key_usd", "downgrade_at",
-                                          NULL};
+static const char *const budget_keys[] = {"window",       "limit_usd", "per_key_usd",
+                                          "downgrade_at", "tiers",     NULL};
+static const char *const tier_keys[] = {"at", "map", NULL};
 static const char *const verifier_keys[] = {"json",       "schema",         "regex", "min_length",
                                             "max_length", "min_confidence", NULL};
 static const char *const rule_keys[] = {
@@ -261,10 +262,69 @@ static enum sy_status breaker_field(struct y *y, const char *k, const struct yam
 	return yaml_unknown_key(y->d, v, k, "a breaker setting", breaker_keys, y->err);
 }
 
+/* One entry of a tier's map: candidate -> cheaper candidate. */
+static enum sy_status tier_map_pair(struct y *y, const char *from, const struct yaml_value *v,
+                                    void *ctx)
+{
+	struct route_ctx *c = ctx;
+	struct budget_tier *t = &c->rt->tiers[c->rt->n_tiers - 1];
+	if (!yaml_scalar(v))
+		return bad(y, v, "must name a candidate", from);
+	enum sy_status s = need_candidate(y, v, c, from, &t->from[t->n_map]);
+	if (s == SY_OK)
+		s = need_candidate(y, v, c, yaml_scalar(v), &t->to[t->n_map]);
+	if (s == SY_OK && t->n_map + 1 >= ROUTER_MAX_CANDIDATES)
+		s = bad(y, v, "has too many entries", "map");
+	if (s == SY_OK)
+		t->n_map++;
+	return s;
+}
+
+/* tiers: [{at: 0.5, map: {large: mini}}, {at: 0.8, map: {large: local, mini: local}}] */
+static enum sy_status tiers_list(struct y *y, const struct yaml_value *v, struct route_ctx *c)
+{
+	struct route_def *rt = c->rt;
+	if (!yaml_is_sequence(v) || yaml_count(v) < 1)
+		return bad(y, v, "must be a list of {at: share, map: {candidate: cheaper}}",
+		           "tiers");
+	if (yaml_count(v) > ROUTER_MAX_TIERS)
+		return bad(y, v, "may have at most 8 entries", "tiers");
+	for (int i = 0; i < yaml_count(v); i++) {
+		const struct yaml_value *m = yaml_seq_item(v, i);
+		if (!yaml_is_mapping(m))
+			return bad(y, m, "must be {at: share, map: {candidate: cheaper}}", "tier");
+		struct budget_tier *t = &rt->tiers[rt->n_tiers++];
+		memset(t, 0, sizeof *t);
+		t->at = -1;
+		for (int j = 0; j < yaml_count(m); j++) {
+			const char *k = yaml_scalar(yaml_map_key(m, j));
+			const struct yaml_value *val = yaml_map_value(m, j);
+			enum sy_status s;
+			if (k && !strcmp(k, "at"))
+				s = get_num(y, val, "at", 0, 1, &t->at);
+			else if (k && !strcmp(k, "map"))
+				s = each_pair(y, val, "map", tier_map_pair, c);
+			else
+				s = yaml_unknown_key(y->d, val, k ? k : "?", "a tier setting",
+				                     tier_keys, y->err);
+			if (s != SY_OK)
+				return s;
+		}
+		if (t->at < 0 || t->n_map == 0)
+			return bad(y, m, "needs at and map", "tier");
+		if (rt->n_tiers > 1 && t->at <= rt->tiers[rt->n_tiers - 2].at)
+			return bad(y, m, "must come after a lower one (ascending at)", "tier");
+	}
+	return SY_OK;
+}
+
 static enum sy_status budget_field(struct y *y, const char *k, const struct yaml_value *v,
                                    void *ctx)
 {
-	struct route_def *rt = ctx;
+	struct route_ctx *c = ctx;
+	struct route_def *rt = c->rt;
+	if (!strcmp(k, "tiers"))
+		return tiers_list(y, v, c);
 	if (!strcmp(k, "window")) {
 		enum sy_status s = get_str(y, v, k, rt->budget_window, sizeof rt->budget_window);
 		if (s == SY_OK && strcmp(rt->budget_window, "hourly") &&
@@ -625,7 +685,7 @@ static enum sy_status route_field(struct y *y, const char *k, const struct yaml_
 	if (!strcmp(k, "shadow_share"))
 		return get_num(y, v, k, 0, 1, &rt->shadow_share);
 	if (!strcmp(k, "budget"))
-		return each_pair(y, v, k, budget_field, rt);
+		return each_pair(y, v, k, budget_field, c);
 	if (!strcmp(k, "verifier")) {
 		rt->has_verifier = true;
 		return each_pair(y, v, k, verifier_field, &rt->verifier);

@@ -40,6 +40,14 @@ enum policy_kind {
 /* Candidates a route may have: the chat stages order them in fixed arrays of this size. */
 #define ROUTER_MAX_CANDIDATES 32
 
+/* A budget tier: from `at` of the budget spent, candidates are replaced by cheaper ones. */
+#define ROUTER_MAX_TIERS 8
+struct budget_tier {
+	double at; /* share of the limit spent, 0..1 */
+	int from[ROUTER_MAX_CANDIDATES], to[ROUTER_MAX_CANDIDATES]; /* candidate indices */
+	int n_map;
+};
+
 struct rule {
 	char **keywords; /* lowercase; any matches */
 	int n_keywords;
@@ -77,6 +85,9 @@ struct route_def {
 	/* budget */
 	char budget_window[16]; /* hourly, daily, monthly; "" none */
 	double budget_limit_usd, budget_per_key_usd, budget_downgrade_at;
+	struct budget_tier tiers[ROUTER_MAX_TIERS]; /* ascending by at; when any, they replace
+						       downgrade_at's cheapest-first order */
+	int n_tiers;
 	/* racing */
 	int race; /* 0/1: off; N: first N candidates at once */
 	/* A/B split: the arm drawn by weight goes first (split_arms: candidate indices) */
