@@ -139,7 +139,24 @@ static const char *const route_keys[] = {
     NULL};
 static const char *const split_keys[] = {"by", "arms", NULL};
 static const char *const llm_classifier_keys[] = {"upstream", "labels", "timeout_ms", NULL};
-static const char *const router_keys[] = {"decision_log", NULL};
+static const char *const router_keys[] = {"decision_log", "shared_state", NULL};
+static const char *const shared_keys[] = {"nats", "bucket", NULL};
+
+static enum sy_status shared_field(struct y *y, const char *k, const struct yaml_value *v,
+                                   void *ctx)
+{
+	struct router *r = ctx;
+	if (!strcmp(k, "nats"))
+		return get_str(y, v, k, r->shared_nats, sizeof r->shared_nats);
+	if (!strcmp(k, "bucket")) {
+		enum sy_status s = get_str(y, v, k, r->shared_bucket, sizeof r->shared_bucket);
+		for (const char *p = r->shared_bucket; s == SY_OK && *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+				s = bad(y, v, "may hold only letters, digits, _ and -", k);
+		return s;
+	}
+	return yaml_unknown_key(y->d, v, k, "a shared_state setting", shared_keys, y->err);
+}
 
 /* ---- upstreams ---- */
 
@@ -783,6 +800,12 @@ static enum sy_status router_section(struct y *y, const char *k, const struct ya
 	struct router *r = ctx;
 	if (!strcmp(k, "decision_log"))
 		return get_str(y, v, k, r->decision_log, sizeof r->decision_log);
+	if (!strcmp(k, "shared_state")) {
+		enum sy_status s = each_pair(y, v, k, shared_field, r);
+		if (s == SY_OK && !r->shared_nats[0])
+			s = bad(y, v, "needs nats: URL", k);
+		return s;
+	}
 	return yaml_unknown_key(y->d, v, k, "a router setting", router_keys, y->err);
 }
 
@@ -832,6 +855,12 @@ enum sy_status router_load_text(const char *name, const char *text, size_t len,
 			s = each_pair(&y, d->root, "the config", routes_entry, r);
 	}
 	yaml_doc_free(d);
+	/* budgets kept in NATS KV: connected here, so a config naming an unreachable NATS fails
+	 * to load (with no state, as in the fuzzer, nothing connects) */
+	if (s == SY_OK && r->shared_nats[0] && deps->state)
+		s = state_shared_configure(deps->state, r->shared_nats,
+		                           r->shared_bucket[0] ? r->shared_bucket : "SY_ROUTER",
+		                           err);
 	if (s != SY_OK) {
 		router_free(r);
 		return s;

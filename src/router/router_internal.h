@@ -143,6 +143,7 @@ struct router {
 	struct task_def *tasks;
 	int n_tasks;
 	char decision_log[512];
+	char shared_nats[256], shared_bucket[64]; /* router.shared_state; "" none */
 };
 
 /* Where upstream u's calls go (its kind, URL, model, the key from its api_key_env, timeouts);
@@ -202,6 +203,24 @@ void state_decision_remember(struct router_state *s, const char *request_id, con
  * route[cap] and candidate[cap]; false when it is not (or no longer) kept. */
 bool state_decision_find(struct router_state *s, const char *request_id, char *route,
                          char *candidate, size_t cap);
+
+/* ---- spend shared through NATS KV (state_shared.c) ---- */
+
+struct state_shared;
+enum sy_status state_shared_open(const char *url, const char *bucket, struct sy_error *err,
+                                 struct state_shared **out);
+void state_shared_close(struct state_shared *sh);
+bool state_shared_same(const struct state_shared *sh, const char *url, const char *bucket);
+/* The shared spend of key in window's current period; false when NATS could not answer. */
+bool state_shared_spend(struct state_shared *sh, const char *key, const char *window, long period,
+                        double *usd);
+/* Adds to it (compare-and-set on the key's revision); false when NATS could not take it. */
+bool state_shared_spend_add(struct state_shared *sh, const char *key, const char *window,
+                            long period, double add);
+/* Makes s keep budget spend in the NATS KV bucket at url (once: a later call with the same url
+ * and bucket does nothing, with another one it is refused until a restart). */
+enum sy_status state_shared_configure(struct router_state *s, const char *url, const char *bucket,
+                                      struct sy_error *err);
 
 /* ---- policies (policy.c) ---- */
 

@@ -65,6 +65,7 @@ struct router_state {
 	FILE *log;
 	char log_path[512];
 	int n_shadows; /* shadow calls in flight (chat_shadow.c) */
+	struct state_shared *shared; /* spend kept in NATS KV, or NULL (set once) */
 	pthread_cond_t shadows_done;
 };
 
@@ -102,6 +103,7 @@ void router_state_free(struct router_state *s)
 		pthread_cond_wait(&s->shadows_done, &s->mu);
 	pthread_mutex_unlock(&s->mu);
 	pthread_cond_destroy(&s->shadows_done);
+	state_shared_close(s->shared);
 	if (s->log)
 		fclose(s->log);
 	free(s->breakers);
@@ -235,22 +237,64 @@ static struct spend *spend_find(struct router_state *s, const char *key, const c
 	return sp;
 }
 
-double state_spend(struct router_state *s, const char *key, const char *window)
+static struct state_shared *shared_of(struct router_state *s)
 {
 	pthread_mutex_lock(&s->mu);
+	struct state_shared *sh = s->shared;
+	pthread_mutex_unlock(&s->mu);
+	return sh;
+}
+
+enum sy_status state_shared_configure(struct router_state *s, const char *url, const char *bucket,
+                                      struct sy_error *err)
+{
+	struct state_shared *cur = shared_of(s);
+	if (cur)
+		return state_shared_same(cur, url, bucket)
+		           ? SY_OK
+		           : sy_error_set(
+		                 err, SY_ERR_INVALID_ARG,
+		                 "router shared_state: already shared through another NATS "
+		                 "or bucket; restart to change it");
+	struct state_shared *sh = NULL;
+	enum sy_status st = state_shared_open(url, bucket, err, &sh);
+	if (st != SY_OK)
+		return st;
+	pthread_mutex_lock(&s->mu);
+	if (!s->shared) {
+		s->shared = sh;
+		sh = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+	state_shared_close(sh); /* another thread configured it first */
+	return SY_OK;
+}
+
+double state_spend(struct router_state *s, const char *key, const char *window)
+{
+	struct state_shared *sh = shared_of(s);
+	double v = 0;
+	if (sh && state_shared_spend(sh, key, window, period_of(window), &v))
+		return v;
+	pthread_mutex_lock(&s->mu);
 	struct spend *sp = spend_find(s, key, window, false);
-	double v = sp ? sp->usd : 0;
+	v = sp ? sp->usd : 0;
 	pthread_mutex_unlock(&s->mu);
 	return v;
 }
 
 void state_spend_add(struct router_state *s, const char *key, const char *window, double usd)
 {
+	if (!(usd > 0 && isfinite(usd))) /* spend only grows */
+		return;
 	pthread_mutex_lock(&s->mu);
 	struct spend *sp = spend_find(s, key, window, true);
-	if (sp && usd > 0 && isfinite(usd)) /* spend only grows */
+	if (sp)
 		sp->usd += usd;
+	struct state_shared *sh = s->shared;
 	pthread_mutex_unlock(&s->mu);
+	if (sh)
+		state_shared_spend_add(sh, key, window, period_of(window), usd);
 }
 
 bool state_concurrency_take(struct router_state *s, const char *name, int max)
