@@ -534,6 +534,42 @@ static void test_dataset_files(void)
 	CHECK_STREQ(tr.label[1], "oos");
 	dataset_free(&tr);
 	dataset_free(&te);
+	/* --test: a CLINC-format file (test + oos_test) replaces val */
+	char tpath[300];
+	snprintf(tpath, sizeof tpath, "%s/data_full.json", dir);
+	write_file(tpath, "{\"test\": [[\"hello\", \"greet\"], [\"yo\", \"greet\"]], "
+	                  "\"oos_test\": [[\"qq\", \"oos\"]]}");
+	CHECK_EQ_INT(dataset_read_intents(dir, tpath, &err, &tr, &te, &clinc), SY_OK);
+	CHECK(clinc && tr.n == 2 && te.n == 3);
+	CHECK_STREQ(te.text[0], "hello");
+	CHECK_STREQ(te.label[2], "oos");
+	dataset_free(&tr);
+	dataset_free(&te);
+	/* ... or a labelled CSV */
+	snprintf(tpath, sizeof tpath, "%s/test.csv", dir);
+	write_file(tpath, "text,label\nhowdy,greet\n");
+	CHECK_EQ_INT(dataset_read_intents(dir, tpath, &err, &tr, &te, &clinc), SY_OK);
+	CHECK(te.n == 1);
+	CHECK_STREQ(te.text[0], "howdy");
+	dataset_free(&tr);
+	dataset_free(&te);
+	unlink(tpath);
+	/* an unusable --test is an error: missing, a JSON object without "test", empty test */
+	CHECK_EQ_INT(dataset_read_intents(dir, tpath, &err, &tr, &te, &clinc), SY_ERR_NOT_FOUND);
+	CHECK(strstr(err.msg, "no such file") != NULL);
+	dataset_free(&tr);
+	dataset_free(&te);
+	snprintf(tpath, sizeof tpath, "%s/data_full.json", dir);
+	write_file(tpath, "{\"val\": [[\"hello\", \"greet\"]]}");
+	CHECK(dataset_read_intents(dir, tpath, &err, &tr, &te, &clinc) != SY_OK);
+	dataset_free(&tr);
+	dataset_free(&te);
+	write_file(tpath, "{\"test\": []}");
+	CHECK_EQ_INT(dataset_read_intents(dir, tpath, &err, &tr, &te, &clinc), SY_ERR_FORMAT);
+	CHECK(strstr(err.msg, "no test examples") != NULL);
+	dataset_free(&tr);
+	dataset_free(&te);
+	unlink(tpath);
 	write_file(path, "{\"train\": [[\"hi\", 3]]}");
 	CHECK_EQ_INT(dataset_read_clinc(dir, &err, &tr, &te), SY_ERR_FORMAT);
 	CHECK(strstr(err.msg, "train[0]: expected [text, label]") != NULL);

@@ -2,7 +2,9 @@
  * process: an answer with its status and Retry-After, a streamed answer read as it arrives, the
  * time-to-first-byte timeout, cancellation of a call that hangs (the server sees the connection
  * close), eight calls at once, and a refused connection. Also run under ThreadSanitizer
- * (`make test-tsan`): the client's own thread and the callers share every call. */
+ * (`make test-tsan`): the client's own thread and the callers share every call. The providers'
+ * wire formats (provider.c): requests translated, answers and errors back, and streams fed one
+ * byte at a time so that every event is split across feeds. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "upstream/provider.h"
 #include "upstream/upstream.h"
 
 static int listen_fd, port;
@@ -232,9 +235,169 @@ static void test_calls(void)
 	upstream_client_destroy(c);
 }
 
+static cJSON *request_of(const struct provider *p, const char *openai, bool stream, char *url,
+                         char *h1, char *h2)
+{
+	cJSON *in = cJSON_Parse(openai);
+	char *body = NULL;
+	struct sy_error err = {0};
+	CHECK(provider_chat_request(p, in, stream, &err, url, 512, &body, h1, h2, 256) == SY_OK);
+	cJSON *out = cJSON_Parse(body);
+	free(body);
+	cJSON_Delete(in);
+	return out;
+}
+
+static void test_provider_requests(void)
+{
+	const char *req = "{\"model\":\"route\",\"messages\":[{\"role\":\"system\",\"content\":"
+	                  "\"S\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+	                  "\"U\"}]},{\"role\":\"assistant\",\"content\":\"A\"}],\"max_tokens\":9,"
+	                  "\"stop\":[\"x\"],\"temperature\":0.5,\"metadata\":{\"k\":1}}";
+	char url[512], h1[256], h2[256];
+	struct provider a = {UPSTREAM_KIND_ANTHROPIC, "http://h/v1", "claude-x", "KEY", 0, 0, 0};
+	cJSON *b = request_of(&a, req, true, url, h1, h2);
+	char *s = cJSON_PrintUnformatted(b);
+	CHECK_STREQ(url, "http://h/v1/messages");
+	CHECK_STREQ(h1, "x-api-key: KEY");
+	CHECK_STREQ(h2, "anthropic-version: 2023-06-01");
+	CHECK_STREQ(s, "{\"model\":\"claude-x\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\","
+	               "\"content\":\"U\"},{\"role\":\"assistant\",\"content\":\"A\"}],\"system\":"
+	               "\"S\",\"temperature\":0.5,\"stop_sequences\":[\"x\"],\"stream\":true}");
+	cJSON_free(s);
+	cJSON_Delete(b);
+	struct provider g = {UPSTREAM_KIND_GEMINI, "http://h/v1beta", "gem-x", "KEY", 0, 0, 0};
+	b = request_of(&g, req, true, url, h1, h2);
+	s = cJSON_PrintUnformatted(b);
+	CHECK_STREQ(url, "http://h/v1beta/models/gem-x:streamGenerateContent?alt=sse");
+	CHECK_STREQ(h1, "x-goog-api-key: KEY");
+	CHECK_STREQ(h2, "");
+	CHECK_STREQ(s, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"U\"}]},{\"role\":"
+	               "\"model\",\"parts\":[{\"text\":\"A\"}]}],\"systemInstruction\":{\"parts\":"
+	               "[{\"text\":\"S\"}]},\"generationConfig\":{\"temperature\":0.5,"
+	               "\"maxOutputTokens\":9,\"stopSequences\":[\"x\"]}}");
+	cJSON_free(s);
+	cJSON_Delete(b);
+	/* no key: no key header */
+	g.api_key = NULL;
+	b = request_of(&g, req, false, url, h1, h2);
+	CHECK_STREQ(url, "http://h/v1beta/models/gem-x:generateContent");
+	CHECK_STREQ(h1, "");
+	cJSON_Delete(b);
+}
+
+static void test_provider_answers(void)
+{
+	const char *ant =
+	    "{\"id\":\"m1\",\"type\":\"message\",\"model\":\"c\",\"content\":[{\"type\":"
+	    "\"text\",\"text\":\"hi\"}],\"stop_reason\":\"max_tokens\",\"usage\":{"
+	    "\"input_tokens\":5,\"output_tokens\":2,\"cache_read_input_tokens\":1}}";
+	cJSON *o = provider_chat_answer(UPSTREAM_KIND_ANTHROPIC, ant, strlen(ant));
+	CHECK(o != NULL);
+	const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "choices"), 0);
+	CHECK_STREQ(cJSON_GetObjectItem(cJSON_GetObjectItem(ch, "message"), "content")->valuestring,
+	            "hi");
+	CHECK_STREQ(cJSON_GetObjectItem(ch, "finish_reason")->valuestring, "length");
+	CHECK_EQ_INT(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(o, "usage"), "prompt_tokens")->valueint, 6);
+	cJSON_Delete(o);
+	const char *gem = "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"},{\"text\":"
+	                  "\"b\"}]},\"finishReason\":\"SAFETY\"}],\"usageMetadata\":{"
+	                  "\"promptTokenCount\":3,\"candidatesTokenCount\":4}}";
+	o = provider_chat_answer(UPSTREAM_KIND_GEMINI, gem, strlen(gem));
+	ch = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "choices"), 0);
+	CHECK_STREQ(cJSON_GetObjectItem(cJSON_GetObjectItem(ch, "message"), "content")->valuestring,
+	            "ab");
+	CHECK_STREQ(cJSON_GetObjectItem(ch, "finish_reason")->valuestring, "content_filter");
+	CHECK_EQ_INT(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(o, "usage"), "completion_tokens")->valueint, 4);
+	cJSON_Delete(o);
+	/* not an answer of that kind */
+	CHECK(provider_chat_answer(UPSTREAM_KIND_ANTHROPIC, gem, strlen(gem)) == NULL);
+	CHECK(provider_chat_answer(UPSTREAM_KIND_GEMINI, "<html>", 6) == NULL);
+	char msg[128];
+	const char *e = "{\"error\":{\"code\":429,\"message\":\"quota\",\"status\":"
+	                "\"RESOURCE_EXHAUSTED\"}}";
+	provider_error_message(e, strlen(e), msg, sizeof msg);
+	CHECK_STREQ(msg, "RESOURCE_EXHAUSTED: quota");
+	provider_error_message("nope", 4, msg, sizeof msg);
+	CHECK_STREQ(msg, "");
+}
+
+/* Feeds a stream one byte at a time; returns the translated text's content and the end. */
+static bool feed_bytewise(enum upstream_kind k, const char *raw, struct sbuf *content, long *in,
+                          long *out_tokens, char *why)
+{
+	struct provider_stream *ps = provider_stream_create(k, "m");
+	struct sbuf out = {0};
+	for (size_t i = 0; raw[i]; i++)
+		provider_stream_feed(ps, raw + i, 1, &out);
+	bool ok = provider_stream_end(ps, &out, why, 128);
+	provider_stream_usage(ps, in, out_tokens);
+	/* collect the content deltas */
+	for (const char *p = out.data; p && (p = strstr(p, "data: ")); p += 6) {
+		const char *nl = strchr(p, '\n');
+		cJSON *ev = cJSON_ParseWithLength(p + 6, (size_t)(nl - p - 6));
+		const cJSON *d = cJSON_GetObjectItem(
+		    cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "choices"), 0), "delta");
+		const cJSON *c = cJSON_GetObjectItem(d, "content");
+		if (cJSON_IsString(c))
+			sbuf_puts(content, c->valuestring);
+		cJSON_Delete(ev);
+	}
+	if (ok)
+		CHECK(out.len > 14 && !strcmp(out.data + out.len - 14, "data: [DONE]\n\n"));
+	sbuf_free(&out);
+	provider_stream_free(ps);
+	return ok;
+}
+
+static void test_provider_streams(void)
+{
+	const char *ant =
+	    "event: message_start\r\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\","
+	    "\"usage\":{\"input_tokens\":7,\"output_tokens\":1}}}\r\n\r\n"
+	    "event: ping\ndata: {\"type\":\"ping\"}\n\n"
+	    "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":"
+	    "\"text\",\"text\":\"\"}}\n\n"
+	    "data: "
+	    "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+	    "\"text\":\"Hel\"}}\n\n"
+	    "data: "
+	    "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+	    "\"text\":\"lo\"}}\n\n"
+	    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{"
+	    "\"output_tokens\":3}}\n\n";
+	struct sbuf content = {0};
+	long in = 0, out = 0;
+	char why[128] = "";
+	/* without message_stop it did not end properly */
+	CHECK(!feed_bytewise(UPSTREAM_KIND_ANTHROPIC, ant, &content, &in, &out, why));
+	CHECK_STREQ(why, "it ended before its last event");
+	content.len = 0;
+	char full[2048];
+	snprintf(full, sizeof full, "%sdata: {\"type\":\"message_stop\"}\n\n", ant);
+	CHECK(feed_bytewise(UPSTREAM_KIND_ANTHROPIC, full, &content, &in, &out, why));
+	CHECK_STREQ(content.data, "Hello");
+	CHECK(in == 7 && out == 3);
+	const char *gem =
+	    "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Go\"}]}}]}\r\n\r\n"
+	    "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"od\"}]},"
+	    "\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":4,"
+	    "\"candidatesTokenCount\":2}}";
+	content.len = 0;
+	CHECK(feed_bytewise(UPSTREAM_KIND_GEMINI, gem, &content, &in, &out, why));
+	CHECK_STREQ(content.data, "Good");
+	CHECK(in == 4 && out == 2);
+	sbuf_free(&content);
+}
+
 int main(void)
 {
 	start_server();
 	RUN(test_calls);
+	RUN(test_provider_requests);
+	RUN(test_provider_answers);
+	RUN(test_provider_streams);
 	return harness_summary();
 }

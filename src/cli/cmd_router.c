@@ -199,7 +199,9 @@ static void eval_intents_usage(FILE *f)
 	    "default use-lite) and a semantic nearest-example router, and reports accuracy,\n"
 	    "macro-F1, the worst classes and top confusions of each on held-out data:\n"
 	    "  CLINC150 (a folder with data_train_val.json): train (+oos_train) -> val "
-	    "(+oos_val);\n"
+	    "(+oos_val),\n"
+	    "           or -> --test FILE: CLINC-format JSON (test + oos_test, as data_full.json)\n"
+	    "           or a labelled CSV/JSONL file;\n"
 	    "           out-of-scope = max probability below --oos-threshold (default 0.5);\n"
 	    "  a CSV/JSONL file (BANKING77 train.csv): every 5th example held out, or --test.\n");
 }

@@ -124,19 +124,16 @@ static bool job_start(struct run_ctx *x, struct job *j)
 	j->tries++; /* a try even when it cannot start, so the retries end */
 	if (!body)
 		return false;
-	char url[600];
-	snprintf(url, sizeof url, "%s/chat/completions", u->base_url);
-	struct upstream_request ur = {.url = url,
-	                              .api_key = u->api_key_env[0] ? getenv(u->api_key_env) : NULL,
-	                              .body = body,
-	                              .body_len = strlen(body),
-	                              .timeout_ms = u->timeout_ms,
-	                              .ttfb_timeout_ms = u->ttft_timeout_ms};
+	cJSON *doc = cJSON_Parse(body);
+	free(body);
 	struct sy_error err = {0};
 	if (j->phase == JOB_ANSWER && j->tries == 1)
 		j->t0_ms = sy_now_ms();
-	enum sy_status s = upstream_call_start(x->r->deps.upstream, &ur, &err, &j->call);
-	free(body);
+	struct provider p = router_upstream_provider(u);
+	enum sy_status s =
+	    doc ? provider_chat_start(x->r->deps.upstream, &p, doc, false, &err, &j->call)
+	        : SY_ERR_NOMEM;
+	cJSON_Delete(doc);
 	x->st->results[j->cand].calls++;
 	return s == SY_OK;
 }
@@ -178,7 +175,7 @@ static bool job_finish(struct run_ctx *x, struct job *j, double now)
 		http = state == UPSTREAM_DONE ? ur.http_status : 0;
 		ra = ur.retry_after_s;
 		if (http / 100 == 2) {
-			doc = cJSON_ParseWithLength(ur.body, ur.body_len);
+			doc = provider_chat_answer(job_upstream(x, j)->kind, ur.body, ur.body_len);
 			content = doc ? answer_text(doc) : NULL;
 			if (!content)
 				http = 502; /* a 2xx that is not a chat completion: a failure */

@@ -21,17 +21,79 @@ void router_chat(struct router *r, const char *body, size_t len, const char *api
 	o->priv = run;
 	run->t0 = sy_now_ns();
 	run->chosen = -1;
+	run->arm = -1;
+	run->tier = -1;
 	run->req.critical = critical;
 	if (request_id)
 		snprintf(run->req.request_id, sizeof run->req.request_id, "%s", request_id);
 	if (api_key && api_key[0])
 		snprintf(run->req.key, sizeof run->req.key, "key:%.150s", api_key);
-	if (chat_parse(body, len, &run->req, o) && chat_decide(r, run, o))
+	if (chat_parse(body, len, &run->req, o) && chat_decide(r, run, o)) {
+		chat_shadow_start(r, run, o);
 		chat_execute(r, run, o);
+	}
 	chat_request_free(&run->req);
-	o->attempts = run->n_attempts;
+	o->attempts = chat_calls(run);
 	if (!run->stream) /* a stream is accounted once it ended, in router_chat_finish */
 		chat_account(r, run, o);
+}
+
+/* A translated (Anthropic or Gemini) stream: feeds the upstream's new bytes to the translation
+ * and hands out what it produced; at the upstream's end, the last chunks or the break-off. */
+static size_t stream_read_translated(struct chat_run *run, char *buf, size_t max)
+{
+	for (;;) {
+		if (run->xout_sent < run->xout.len) {
+			size_t n = run->xout.len - run->xout_sent;
+			if (n > max)
+				n = max;
+			memcpy(buf, run->xout.data + run->xout_sent, n);
+			run->xout_sent += n;
+			return n;
+		}
+		run->xout.len = run->xout_sent = 0;
+		if (run->xlate_ended)
+			break;
+		const char *data;
+		size_t len;
+		enum upstream_state st =
+		    upstream_call_wait_data(run->stream, run->stream_sent, 1000, &data, &len);
+		if (len > run->stream_sent) {
+			provider_stream_feed(run->xlate, data + run->stream_sent,
+			                     len - run->stream_sent, &run->xout);
+			run->stream_sent = len;
+		} else if (st != UPSTREAM_RUNNING) {
+			run->xlate_ended = true;
+			run->xlate_complete =
+			    provider_stream_end(run->xlate, &run->xout, run->stream_error,
+			                        sizeof run->stream_error) &&
+			    st == UPSTREAM_DONE;
+		}
+	}
+	if (!run->xlate_complete && !run->stream_broke) {
+		if (!run->stream_error[0]) {
+			struct upstream_result res;
+			upstream_call_result(run->stream, &res);
+			snprintf(run->stream_error, sizeof run->stream_error, "%s",
+			         res.error[0] ? res.error : "it ended before its last event");
+		}
+		run->stream_broke = true;
+		struct sbuf b = {0};
+		sbuf_puts(&b, "data: {\"error\":{\"code\":\"UPSTREAM_ERROR\",\"message\":");
+		char msg[320];
+		snprintf(msg, sizeof msg, "the upstream stream broke off: %.200s",
+		         run->stream_error);
+		json_write_str(&b, msg, -1);
+		sbuf_puts(&b, "}}\n\n");
+		size_t n = 0;
+		if (!b.oom && b.len < max) {
+			memcpy(buf, b.data, b.len);
+			n = b.len;
+		}
+		sbuf_free(&b);
+		return n;
+	}
+	return 0;
 }
 
 size_t router_chat_stream_read(struct router *r, struct chat_outcome *o, char *buf, size_t max)
@@ -40,6 +102,8 @@ size_t router_chat_stream_read(struct router *r, struct chat_outcome *o, char *b
 	struct chat_run *run = o->priv;
 	if (!run || !run->stream)
 		return 0;
+	if (run->xlate)
+		return stream_read_translated(run, buf, max);
 	const char *data;
 	size_t len;
 	enum upstream_state st;
@@ -78,7 +142,18 @@ static void stream_finish(struct router *r, struct chat_run *run, struct chat_ou
 	const char *data;
 	size_t len;
 	upstream_call_wait_data(run->stream, (size_t)-1, 0, &data, &len);
-	chat_stream_usage(data, len, &o->prompt_tokens, &o->completion_tokens);
+	if (run->xlate) {
+		/* what the client did not read still counts (it may have left early) */
+		if (len > run->stream_sent)
+			provider_stream_feed(run->xlate, data + run->stream_sent,
+			                     len - run->stream_sent, &run->xout);
+		provider_stream_usage(run->xlate, &o->prompt_tokens, &o->completion_tokens);
+		provider_stream_free(run->xlate);
+		run->xlate = NULL;
+		sbuf_free(&run->xout);
+	} else {
+		chat_stream_usage(data, len, &o->prompt_tokens, &o->completion_tokens);
+	}
 	if (run->stream_broke) {
 		for (int i = run->n_attempts - 1; i >= 0; i--)
 			if (run->attempts[i].candidate == run->chosen) {
@@ -148,4 +223,64 @@ void router_routes_json(const struct router *r, struct sbuf *b)
 		sbuf_putc(b, '}');
 	}
 	sbuf_putc(b, ']');
+}
+
+/* One /v1/models entry of a route or a task (OpenAI's model object plus what it is). */
+static void model_entry(const struct router *r, int route, int task, struct sbuf *b)
+{
+	sbuf_puts(b, "{\"id\":");
+	if (route >= 0) {
+		const struct route_def *rt = &r->routes[route];
+		json_write_str(b, rt->name, -1);
+		sbuf_printf(b,
+		            ",\"object\":\"model\",\"created\":0,\"owned_by\":\"switchyard\","
+		            "\"kind\":\"route\",\"policy\":\"%s\",\"candidates\":[",
+		            policy_name(rt->policy));
+		for (int k = 0; k < rt->n_candidates; k++) {
+			if (k)
+				sbuf_putc(b, ',');
+			json_write_str(b, chat_candidate(r, rt, k)->name, -1);
+		}
+		sbuf_puts(b, "]}");
+		return;
+	}
+	const struct task_def *t = &r->tasks[task];
+	json_write_str(b, t->name, -1);
+	sbuf_puts(b, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"switchyard\","
+	             "\"kind\":\"task\",\"operation\":");
+	json_write_str(b, t->operation, -1);
+	sbuf_puts(b, ",\"model\":");
+	json_write_str(b, t->n_models ? t->models[0] : "", -1);
+	sbuf_putc(b, '}');
+}
+
+int router_models_json(const struct router *r, struct sbuf *b, bool comma)
+{
+	int n = 0;
+	for (int i = 0; r && i < r->n_routes; i++, n++) {
+		if (comma || n)
+			sbuf_putc(b, ',');
+		model_entry(r, i, -1, b);
+	}
+	for (int i = 0; r && i < r->n_tasks; i++, n++) {
+		if (comma || n)
+			sbuf_putc(b, ',');
+		model_entry(r, -1, i, b);
+	}
+	return n;
+}
+
+bool router_model_json(const struct router *r, const char *id, struct sbuf *b)
+{
+	for (int i = 0; r && i < r->n_routes; i++)
+		if (!strcmp(r->routes[i].name, id)) {
+			model_entry(r, i, -1, b);
+			return true;
+		}
+	for (int i = 0; r && i < r->n_tasks; i++)
+		if (!strcmp(r->tasks[i].name, id)) {
+			model_entry(r, -1, i, b);
+			return true;
+		}
+	return false;
 }

@@ -114,6 +114,20 @@ static void write_log(struct router *r, const struct chat_run *run, const struct
 		sbuf_puts(&b, "null");
 	sbuf_puts(&b, ",\"reason\":");
 	json_write_str(&b, o->reason, -1);
+	if (run->policy_reason[0]) {
+		sbuf_puts(&b, ",\"policy_reason\":");
+		json_write_str(&b, run->policy_reason, -1);
+	}
+	if (o->split[0]) {
+		sbuf_puts(&b, ",\"split\":");
+		json_write_str(&b, o->split, -1);
+		sbuf_puts(&b, ",\"arm\":");
+		json_write_str(&b, o->arm, -1);
+	}
+	if (o->shadow[0]) {
+		sbuf_puts(&b, ",\"shadow\":");
+		json_write_str(&b, o->shadow, -1);
+	}
 	write_attempts(r, run, &b);
 	sbuf_printf(&b,
 	            ",\"latency_ms\":%.1f,\"prompt_tokens\":%ld,\"completion_tokens\":%ld,"
@@ -130,6 +144,14 @@ static void write_log(struct router *r, const struct chat_run *run, const struct
 	sbuf_free(&b);
 }
 
+int chat_calls(const struct chat_run *run)
+{
+	int n = 0;
+	for (int i = 0; i < run->n_attempts; i++)
+		n += !run->attempts[i].skipped;
+	return n;
+}
+
 void chat_account(struct router *r, struct chat_run *run, struct chat_outcome *o)
 {
 	struct router_state *st = r->deps.state;
@@ -141,7 +163,7 @@ void chat_account(struct router *r, struct chat_run *run, struct chat_outcome *o
 		charge(r, run, o, u);
 		state_rate_tokens(st, u->name, o->prompt_tokens + o->completion_tokens);
 	}
-	o->attempts = run->n_attempts;
+	o->attempts = chat_calls(run);
 	o->latency_ms = (double)(sy_now_ns() - run->t0) / 1e6;
 	if (run->req.request_id[0] && o->route[0]) /* for feedback on it */
 		state_decision_remember(st, run->req.request_id, o->route, o->model);

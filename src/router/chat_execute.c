@@ -45,7 +45,17 @@ static void add_attempt(struct chat_run *run, int c, int status, double ms, cons
 	va_start(ap, fmt);
 	vsnprintf(a->what, sizeof a->what, fmt, ap);
 	va_end(ap);
+	a->skipped = false;
 }
+
+/* A candidate passed over without calling it (breaker open, at its rate or concurrency limit,
+ * not started): in the decision log's attempts, not in x-switchyard-attempts. */
+#define add_skip(run, c, ...)                                                  \
+	do {                                                                   \
+		add_attempt(run, c, 0, 0, __VA_ARGS__);                        \
+		if ((run)->n_attempts > 0)                                     \
+			(run)->attempts[(run)->n_attempts - 1].skipped = true; \
+	} while (0)
 
 /* Whether a finished call failed in a way another try may fix. */
 static bool retryable(enum upstream_state st, int http)
@@ -63,51 +73,57 @@ static const char *answer_content(const cJSON *doc)
 	return cJSON_IsString(c) ? c->valuestring : NULL;
 }
 
-/* The body for candidate u: the client's, with u's model, the stream flag, no metadata. */
-static char *upstream_body(const cJSON *req, const struct upstream_def *u, bool stream)
-{
-	cJSON *copy = cJSON_Duplicate(req, true);
-	if (!copy)
-		return NULL;
-	cJSON_DeleteItemFromObjectCaseSensitive(copy, "metadata");
-	cJSON_DeleteItemFromObjectCaseSensitive(copy, "stream_options");
-	cJSON_ReplaceItemInObjectCaseSensitive(copy, "model", cJSON_CreateString(u->model));
-	cJSON_DeleteItemFromObjectCaseSensitive(copy, "stream");
-	cJSON_AddBoolToObject(copy, "stream", stream);
-	if (stream) {
-		cJSON *so = cJSON_AddObjectToObject(copy, "stream_options");
-		cJSON_AddBoolToObject(so, "include_usage", true);
-	}
-	char *s = cJSON_PrintUnformatted(copy);
-	cJSON_Delete(copy);
-	return s;
-}
-
-/* Starts the request on candidate u (the client's body rewritten for it); NULL with err set
- * when it could not start. */
+/* Starts the request on candidate u (the client's body in u's wire format, with u's model and
+ * the stream flag; no metadata); NULL with err set when it could not start. */
 static struct upstream_call *start_call(struct router *r, const struct upstream_def *u,
                                         const cJSON *req, bool stream, struct sy_error *err)
 {
-	char *body = upstream_body(req, u, stream);
-	if (!body) {
+	cJSON *copy = cJSON_Duplicate(req, true);
+	if (!copy) {
 		sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
-	char url[600];
-	snprintf(url, sizeof url, "%s/chat/completions", u->base_url);
-	const char *key = u->api_key_env[0] ? getenv(u->api_key_env) : NULL;
-	struct upstream_request ur = {.url = url,
-	                              .api_key = key,
-	                              .body = body,
-	                              .body_len = strlen(body),
-	                              .timeout_ms = u->timeout_ms,
-	                              .ttfb_timeout_ms = u->ttft_timeout_ms,
-	                              /* a stream waits for a client that reads slowly */
-	                              .stream_window = stream ? (size_t)1 << 20 : 0};
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "metadata");
 	struct upstream_call *call = NULL;
-	enum sy_status s = upstream_call_start(r->deps.upstream, &ur, err, &call);
-	free(body);
+	/* a stream waits for a client that reads slowly */
+	struct provider p = router_upstream_provider(u);
+	p.stream_window = (size_t)1 << 20;
+	enum sy_status s = provider_chat_start(r->deps.upstream, &p, copy, stream, err, &call);
+	cJSON_Delete(copy);
 	return s == SY_OK ? call : NULL;
+}
+
+/* A 2xx answer of candidate u as an OpenAI chat completion (NULL when it is not one), with its
+ * JSON text in *raw (malloc'd). */
+static cJSON *answer_parse(const struct upstream_def *u, const struct upstream_result *res,
+                           char **raw, size_t *raw_len)
+{
+	*raw = NULL;
+	*raw_len = 0;
+	cJSON *doc = provider_chat_answer(u->kind, res->body, res->body_len);
+	if (!doc || !answer_content(doc)) {
+		cJSON_Delete(doc);
+		return NULL;
+	}
+	if (u->kind == UPSTREAM_KIND_OPENAI) {
+		*raw = malloc(res->body_len + 1);
+		if (*raw) {
+			memcpy(*raw, res->body, res->body_len);
+			(*raw)[res->body_len] = '\0';
+			*raw_len = res->body_len;
+		}
+	} else {
+		*raw = cJSON_PrintUnformatted(doc);
+		*raw_len = *raw ? strlen(*raw) : 0;
+	}
+	return doc;
+}
+
+/* Records an upstream's error message (its body's error.message) for the refusal. */
+static void note_error(struct chat_run *run, const struct upstream_result *res)
+{
+	provider_error_message(res->body, res->body_len, run->upstream_error,
+	                       sizeof run->upstream_error);
 }
 
 /* A non-streamed answer as an SSE stream (for a client that asked stream:true while the
@@ -179,7 +195,7 @@ static cJSON *call_once(struct router *r, struct chat_run *run, int c, int *http
 	struct sy_error err = {0};
 	struct upstream_call *call = start_call(r, u, run->req.doc, false, &err);
 	if (!call) {
-		add_attempt(run, c, 0, 0, "not started: %s", err.msg);
+		add_skip(run, c, "not started: %s", err.msg);
 		return NULL;
 	}
 	enum upstream_state s = upstream_call_wait(call, -1);
@@ -189,23 +205,16 @@ static cJSON *call_once(struct router *r, struct chat_run *run, int c, int *http
 	*retry_after = res.retry_after_s;
 	cJSON *doc = NULL;
 	if (s == UPSTREAM_DONE && res.http_status / 100 == 2) {
-		doc = cJSON_ParseWithLength(res.body, res.body_len);
-		if (!doc || !answer_content(doc)) {
+		doc = answer_parse(u, &res, raw, raw_len);
+		if (!doc) {
 			add_attempt(run, c, res.http_status, res.total_ms, "malformed answer");
-			cJSON_Delete(doc);
-			doc = NULL;
 			*http = 502;
 		} else {
 			add_attempt(run, c, res.http_status, res.total_ms, "ok");
-			*raw = malloc(res.body_len + 1);
-			if (*raw) {
-				memcpy(*raw, res.body, res.body_len);
-				(*raw)[res.body_len] = '\0';
-				*raw_len = res.body_len;
-			}
 		}
 	} else if (s == UPSTREAM_DONE) {
 		add_attempt(run, c, res.http_status, res.total_ms, "http %d", res.http_status);
+		note_error(run, &res);
 	} else {
 		add_attempt(run, c, 0, res.total_ms, "%s", res.error);
 	}
@@ -224,7 +233,7 @@ static bool try_stream(struct router *r, struct chat_run *run, int c, struct cha
 	*http = 0;
 	*retry_after = -1;
 	if (!call) {
-		add_attempt(run, c, 0, 0, "not started: %s", err.msg);
+		add_skip(run, c, "not started: %s", err.msg);
 		return false;
 	}
 	const char *data;
@@ -235,6 +244,8 @@ static bool try_stream(struct router *r, struct chat_run *run, int c, struct cha
 	if (len > 0 && res.http_status / 100 == 2) {
 		add_attempt(run, c, res.http_status, res.ttfb_ms, "streaming");
 		run->stream = call;
+		if (u->kind != UPSTREAM_KIND_OPENAI)
+			run->xlate = provider_stream_create(u->kind, u->model);
 		o->stream = true;
 		o->sse = true;
 		o->http_status = 200;
@@ -247,9 +258,10 @@ static bool try_stream(struct router *r, struct chat_run *run, int c, struct cha
 	*retry_after = res.retry_after_s;
 	if (s == UPSTREAM_DONE && res.http_status / 100 == 2)
 		add_attempt(run, c, res.http_status, res.total_ms, "empty stream");
-	else if (s == UPSTREAM_DONE)
+	else if (s == UPSTREAM_DONE) {
 		add_attempt(run, c, res.http_status, res.total_ms, "http %d", res.http_status);
-	else
+		note_error(run, &res);
+	} else
 		add_attempt(run, c, 0, res.total_ms, "%s", res.error);
 	upstream_call_free(call);
 	return false;
@@ -262,7 +274,7 @@ static bool rate_allows(struct router *r, struct chat_run *run, int c, const str
 	int wait = 0;
 	if (state_rate_take(r->deps.state, u->name, u->rpm, u->tpm, &wait))
 		return true;
-	add_attempt(run, c, 0, 0, "rate limited");
+	add_skip(run, c, "rate limited");
 	state_count(r->deps.state, "rate_limited", run->rt->name, u->name, 1);
 	if (run->n_rate_limited++ == 0 || wait < run->rate_retry_after_s)
 		run->rate_retry_after_s = wait;
@@ -280,7 +292,7 @@ static int race(struct router *r, struct chat_run *run, int n, struct chat_outco
 	for (int i = 0; i < n && m < CHAT_MAX_CANDIDATES; i++) {
 		const struct upstream_def *u = chat_candidate(r, rt, run->order[i]);
 		if (!state_breaker_allows(r->deps.state, u->name, rt->breaker_cooldown_s)) {
-			add_attempt(run, run->order[i], 0, 0, "breaker open");
+			add_skip(run, run->order[i], "breaker open");
 			continue;
 		}
 		if (!rate_allows(r, run, run->order[i], u))
@@ -299,8 +311,10 @@ static int race(struct router *r, struct chat_run *run, int n, struct chat_outco
 			upstream_call_result(calls[k], &res);
 			const int c = run->order[idx[k]];
 			const struct upstream_def *u = chat_candidate(r, rt, c);
+			char *raw = NULL;
+			size_t raw_len = 0;
 			cJSON *doc = res.http_status / 100 == 2
-			                 ? cJSON_ParseWithLength(res.body, res.body_len)
+			                 ? answer_parse(u, &res, &raw, &raw_len)
 			                 : NULL;
 			const char *content = doc ? answer_content(doc) : NULL;
 			char why[160] = "";
@@ -310,7 +324,7 @@ static int race(struct router *r, struct chat_run *run, int n, struct chat_outco
 				add_attempt(run, c, res.http_status, res.total_ms, "won the race");
 				state_breaker_record(r->deps.state, u->name, true,
 				                     rt->breaker_failures);
-				take_answer(o, doc, res.body, res.body_len, run->req.stream);
+				take_answer(o, doc, raw, raw_len, run->req.stream);
 				winner = idx[k];
 			} else {
 				add_attempt(run, c, res.http_status, res.total_ms, "%s",
@@ -322,6 +336,7 @@ static int race(struct router *r, struct chat_run *run, int n, struct chat_outco
 					                     rt->breaker_failures);
 			}
 			cJSON_Delete(doc);
+			free(raw);
 			upstream_call_free(calls[k]);
 			calls[k] = NULL;
 			open--;
@@ -408,7 +423,9 @@ static enum candidate_result run_candidate(struct router *r, struct chat_run *ru
 		state_breaker_record(st, u->name, false, rt->breaker_failures);
 		if (!again) { /* the request itself was refused: do not insist elsewhere */
 			chat_error_set(o, 502, "UPSTREAM_ERROR",
-			               "candidate %s refused the request (HTTP %d)", u->name, http);
+			               "candidate %s refused the request (HTTP %d%s%.300s)",
+			               u->name, http, run->upstream_error[0] ? ": " : "",
+			               run->upstream_error);
 			return CANDIDATE_STOP;
 		}
 		if (a < rt->retries) {
@@ -435,8 +452,13 @@ static int fallback_chain(struct router *r, struct chat_run *run, int from, stru
 		if (k > 0) {
 			/* moving on: re-check the budget (it may downgrade the rest) */
 			char note[192];
-			if (!chat_budget_check(r, rt, run, run->order + k, run->n_order - k, note,
-			                       sizeof note)) {
+			int rest = run->n_order - k;
+			const bool within =
+			    chat_budget_check(r, rt, run, run->order + k, &rest, note, sizeof note);
+			run->n_order = k + rest;
+			if (within && note[0])
+				chat_reason_append(o, "%s", note);
+			if (!within) {
 				chat_error_set(o, 429, "BUDGET_EXHAUSTED",
 				               "route %s: the %s budget ran out during fallback",
 				               rt->name, rt->budget_window);
@@ -448,13 +470,13 @@ static int fallback_chain(struct router *r, struct chat_run *run, int from, stru
 		if (k > 0 && rt->policy != POLICY_CASCADE)
 			state_count(st, "fallbacks", rt->name, u->name, 1);
 		if (!state_breaker_allows(st, u->name, rt->breaker_cooldown_s)) {
-			add_attempt(run, c, 0, 0, "breaker open");
+			add_skip(run, c, "breaker open");
 			continue;
 		}
 		if (!rate_allows(r, run, c, u))
 			continue;
 		if (!state_concurrency_take(st, u->name, u->max_concurrency)) {
-			add_attempt(run, c, 0, 0, "at max concurrency (%d)", u->max_concurrency);
+			add_skip(run, c, "at max concurrency (%d)", u->max_concurrency);
 			continue;
 		}
 		enum candidate_result res = run_candidate(r, run, c, o, kept);
@@ -500,6 +522,30 @@ static void set_failure(struct router *r, struct chat_run *run, struct chat_outc
 	run->refusal = o->error_code;
 }
 
+/* When the policy's choice was passed over without a call (its breaker open, at a limit) and
+ * another candidate answered, the reason must not name a candidate that was not used: it says
+ * which one answered and why the choice was skipped; the policy's own reason stays in the
+ * decision log (policy_reason). */
+static void reason_fix(struct router *r, struct chat_run *run, struct chat_outcome *o)
+{
+	const int first = run->order[0];
+	if (run->chosen == first || run->n_order == 0)
+		return;
+	const char *why = NULL;
+	for (int a = 0; a < run->n_attempts; a++)
+		if (run->attempts[a].candidate == first) {
+			if (!run->attempts[a].skipped)
+				return; /* it was called and failed: a fallback the reason may name */
+			why = run->attempts[a].what;
+		}
+	if (!why)
+		return;
+	snprintf(run->policy_reason, sizeof run->policy_reason, "%s", o->reason);
+	snprintf(o->reason, sizeof o->reason,
+	         "%s: %s answered; the policy's choice was skipped without a call (%.60s)",
+	         o->policy, chat_candidate(r, run->rt, run->chosen)->name, why);
+}
+
 void chat_execute(struct router *r, struct chat_run *run, struct chat_outcome *o)
 {
 	const struct route_def *rt = run->rt;
@@ -527,6 +573,8 @@ void chat_execute(struct router *r, struct chat_run *run, struct chat_outcome *o
 	free(kept.raw);
 	if (run->chosen < 0 && !o->error_code)
 		set_failure(r, run, o);
-	if (run->chosen >= 0)
+	if (run->chosen >= 0) {
 		snprintf(o->model, sizeof o->model, "%s", chat_candidate(r, rt, run->chosen)->name);
+		reason_fix(r, run, o);
+	}
 }

@@ -49,6 +49,7 @@ struct chat_attempt {
 	int http_status;
 	double ms;
 	char what[96]; /* "ok", "timeout", "http 503", "verifier: ...", "cancelled" */
+	bool skipped; /* passed over without a call (breaker open, rate or concurrency limit) */
 };
 
 /* Per-request state, kept in chat_outcome.priv until router_chat_finish. */
@@ -63,13 +64,22 @@ struct chat_run {
 	struct chat_attempt attempts[CHAT_MAX_ATTEMPTS];
 	int n_attempts;
 	int chosen; /* candidate that answered, or -1 */
+	int arm; /* the A/B split's arm (a candidate index), or -1 */
+	int tier; /* the budget tier applied (index), or -1 */
+	char policy_reason[384]; /* the policy's reason when the header's had to be rewritten */
 	bool stream_taken; /* concurrency slot held by the committed stream */
 	const char *refusal; /* the refusals counter to add when accounting (an error code) */
 	int n_rate_limited; /* candidates skipped at their rpm/tpm limit */
+	char upstream_error[256]; /* the last refusing upstream's error message, "" none */
 	int rate_retry_after_s; /* the soonest of them frees up in this many seconds */
 	/* a committed stream */
 	struct upstream_call *stream; /* the pass-through call, or NULL */
-	size_t stream_sent; /* bytes forwarded to the client */
+	size_t stream_sent; /* bytes of the upstream's stream forwarded (or translated) */
+	struct provider_stream *xlate; /* an Anthropic or Gemini stream's translation, or NULL */
+	struct sbuf xout; /* translated bytes (OpenAI SSE) */
+	size_t xout_sent; /* of xout, bytes given to the client */
+	bool xlate_ended; /* provider_stream_end ran */
+	bool xlate_complete; /* and said the stream ended properly */
 	bool stream_broke; /* it failed or ended before "data: [DONE]" */
 	char stream_error[256]; /* why, when it broke off */
 	uint64_t t0; /* sy_now_ns() when the request arrived */
@@ -91,10 +101,18 @@ void chat_request_free(struct chat_request *req);
 /* Decide: resolves the route, orders its candidates (run->order, o->reason, o->signals) and
  * checks the budget. False (with the error in o) when nothing may be called. */
 bool chat_decide(struct router *r, struct chat_run *run, struct chat_outcome *o);
-/* The budget of the route for the candidates order[n]: false when spent (refused); near the
- * limit, and not for critical requests, reorders them cheapest first and writes a note. */
-bool chat_budget_check(struct router *r, const struct route_def *rt, const struct chat_run *run,
-                       int *order, int n, char *note, size_t cap);
+/* The budget of the route for the candidates order[*n]: false when spent (refused); near the
+ * limit, and not for critical requests, reorders them cheapest first (downgrade_at) or maps
+ * them to cheaper ones by the highest tier reached (which may shorten *n), writing a note. */
+bool chat_budget_check(struct router *r, const struct route_def *rt, struct chat_run *run,
+                       int *order, int *n, char *note, size_t cap);
+
+/* A draw in [0, 1): a hash of request_id (deterministic), or random when random or no id. */
+double chat_draw(const char *request_id, bool random);
+
+/* Shadow: when the route has one (and the draw is within its share), sends a copy of the
+ * request to it in the background; its answer goes to the decision log and counters only. */
+void chat_shadow_start(struct router *r, struct chat_run *run, struct chat_outcome *o);
 
 /* Execute: calls the candidates in order until one answers (o->body, or a committed stream in
  * o->stream_call), setting run->chosen, or sets the error. */
@@ -103,6 +121,8 @@ void chat_execute(struct router *r, struct chat_run *run, struct chat_outcome *o
 /* Account: counters, spend and cost (for the chosen candidate), latency, the decision-log line.
  * Runs once per request: at the end of router_chat, or for a stream in router_chat_finish. */
 void chat_account(struct router *r, struct chat_run *run, struct chat_outcome *o);
+/* Calls made (attempts that were not skipped): x-switchyard-attempts. */
+int chat_calls(const struct chat_run *run);
 /* The usage numbers of an OpenAI answer (or of one SSE event carrying usage). */
 void chat_find_usage(const cJSON *doc, long *in, long *out);
 /* The usage of a whole SSE stream: its last event with usage. */

@@ -118,12 +118,12 @@ cJSON *router_yaml_to_json(const struct yaml_value *n)
 
 /* The keys each section takes; a message for any other key lists them. */
 static const char *const upstream_keys[] = {
-    "base_url",   "api_key_env",     "model",           "price_input", "price_output",
-    "timeout_ms", "ttft_timeout_ms", "max_concurrency", "rpm",         "tpm",
-    NULL};
+    "base_url",        "api_key_env",     "model", "price_input", "price_output", "timeout_ms",
+    "ttft_timeout_ms", "max_concurrency", "rpm",   "tpm",         "kind",         NULL};
 static const char *const breaker_keys[] = {"failures", "cooldown_s", NULL};
-static const char *const budget_keys[] = {"window", "limit_usd", "per_key_usd", "downgrade_at",
-                                          NULL};
+static const char *const budget_keys[] = {"window",       "limit_usd", "per_key_usd",
+                                          "downgrade_at", "tiers",     NULL};
+static const char *const tier_keys[] = {"at", "map", NULL};
 static const char *const verifier_keys[] = {"json",       "schema",         "regex", "min_length",
                                             "max_length", "min_confidence", NULL};
 static const char *const rule_keys[] = {
@@ -135,9 +135,28 @@ static const char *const learned_keys[] = {"model_file", "encoder",   "strong",
 static const char *const route_keys[] = {
     "policy",  "candidates",  "default",        "retries",  "fallback", "max_retry_after_s",
     "race",    "breaker",     "budget",         "verifier", "rules",    "semantic",
-    "learned", "strong_weak", "llm_classifier", NULL};
+    "learned", "strong_weak", "llm_classifier", "split",    "shadow",   "shadow_share",
+    NULL};
+static const char *const split_keys[] = {"by", "arms", NULL};
 static const char *const llm_classifier_keys[] = {"upstream", "labels", "timeout_ms", NULL};
-static const char *const router_keys[] = {"decision_log", NULL};
+static const char *const router_keys[] = {"decision_log", "shared_state", NULL};
+static const char *const shared_keys[] = {"nats", "bucket", NULL};
+
+static enum sy_status shared_field(struct y *y, const char *k, const struct yaml_value *v,
+                                   void *ctx)
+{
+	struct router *r = ctx;
+	if (!strcmp(k, "nats"))
+		return get_str(y, v, k, r->shared_nats, sizeof r->shared_nats);
+	if (!strcmp(k, "bucket")) {
+		enum sy_status s = get_str(y, v, k, r->shared_bucket, sizeof r->shared_bucket);
+		for (const char *p = r->shared_bucket; s == SY_OK && *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+				s = bad(y, v, "may hold only letters, digits, _ and -", k);
+		return s;
+	}
+	return yaml_unknown_key(y->d, v, k, "a shared_state setting", shared_keys, y->err);
+}
 
 /* ---- upstreams ---- */
 
@@ -151,6 +170,13 @@ static enum sy_status upstream_field(struct y *y, const char *k, const struct ya
 		return get_str(y, v, k, u->base_url, sizeof u->base_url);
 	if (!strcmp(k, "api_key_env"))
 		return get_str(y, v, k, u->api_key_env, sizeof u->api_key_env);
+	if (!strcmp(k, "kind")) {
+		char kind[32];
+		s = get_str(y, v, k, kind, sizeof kind);
+		if (s == SY_OK && !upstream_kind_parse(kind, &u->kind))
+			s = bad(y, v, "must be openai, anthropic or gemini", k);
+		return s;
+	}
 	if (!strcmp(k, "model"))
 		return get_str(y, v, k, u->model, sizeof u->model);
 	if (!strcmp(k, "price_input") || !strcmp(k, "price_output")) {
@@ -195,6 +221,16 @@ static enum sy_status upstream_entry(struct y *y, const char *name, const struct
 	if (s == SY_OK)
 		r->n_upstreams++;
 	return s;
+}
+
+struct provider router_upstream_provider(const struct upstream_def *u)
+{
+	return (struct provider){.kind = u->kind,
+	                         .base_url = u->base_url,
+	                         .model = u->model,
+	                         .api_key = u->api_key_env[0] ? getenv(u->api_key_env) : NULL,
+	                         .timeout_ms = u->timeout_ms,
+	                         .ttfb_timeout_ms = u->ttft_timeout_ms};
 }
 
 static int upstream_index(const struct router *r, const char *name)
@@ -243,10 +279,69 @@ static enum sy_status breaker_field(struct y *y, const char *k, const struct yam
 	return yaml_unknown_key(y->d, v, k, "a breaker setting", breaker_keys, y->err);
 }
 
+/* One entry of a tier's map: candidate -> cheaper candidate. */
+static enum sy_status tier_map_pair(struct y *y, const char *from, const struct yaml_value *v,
+                                    void *ctx)
+{
+	struct route_ctx *c = ctx;
+	struct budget_tier *t = &c->rt->tiers[c->rt->n_tiers - 1];
+	if (!yaml_scalar(v))
+		return bad(y, v, "must name a candidate", from);
+	enum sy_status s = need_candidate(y, v, c, from, &t->from[t->n_map]);
+	if (s == SY_OK)
+		s = need_candidate(y, v, c, yaml_scalar(v), &t->to[t->n_map]);
+	if (s == SY_OK && t->n_map + 1 >= ROUTER_MAX_CANDIDATES)
+		s = bad(y, v, "has too many entries", "map");
+	if (s == SY_OK)
+		t->n_map++;
+	return s;
+}
+
+/* tiers: [{at: 0.5, map: {large: mini}}, {at: 0.8, map: {large: local, mini: local}}] */
+static enum sy_status tiers_list(struct y *y, const struct yaml_value *v, struct route_ctx *c)
+{
+	struct route_def *rt = c->rt;
+	if (!yaml_is_sequence(v) || yaml_count(v) < 1)
+		return bad(y, v, "must be a list of {at: share, map: {candidate: cheaper}}",
+		           "tiers");
+	if (yaml_count(v) > ROUTER_MAX_TIERS)
+		return bad(y, v, "may have at most 8 entries", "tiers");
+	for (int i = 0; i < yaml_count(v); i++) {
+		const struct yaml_value *m = yaml_seq_item(v, i);
+		if (!yaml_is_mapping(m))
+			return bad(y, m, "must be {at: share, map: {candidate: cheaper}}", "tier");
+		struct budget_tier *t = &rt->tiers[rt->n_tiers++];
+		memset(t, 0, sizeof *t);
+		t->at = -1;
+		for (int j = 0; j < yaml_count(m); j++) {
+			const char *k = yaml_scalar(yaml_map_key(m, j));
+			const struct yaml_value *val = yaml_map_value(m, j);
+			enum sy_status s;
+			if (k && !strcmp(k, "at"))
+				s = get_num(y, val, "at", 0, 1, &t->at);
+			else if (k && !strcmp(k, "map"))
+				s = each_pair(y, val, "map", tier_map_pair, c);
+			else
+				s = yaml_unknown_key(y->d, val, k ? k : "?", "a tier setting",
+				                     tier_keys, y->err);
+			if (s != SY_OK)
+				return s;
+		}
+		if (t->at < 0 || t->n_map == 0)
+			return bad(y, m, "needs at and map", "tier");
+		if (rt->n_tiers > 1 && t->at <= rt->tiers[rt->n_tiers - 2].at)
+			return bad(y, m, "must come after a lower one (ascending at)", "tier");
+	}
+	return SY_OK;
+}
+
 static enum sy_status budget_field(struct y *y, const char *k, const struct yaml_value *v,
                                    void *ctx)
 {
-	struct route_def *rt = ctx;
+	struct route_ctx *c = ctx;
+	struct route_def *rt = c->rt;
+	if (!strcmp(k, "tiers"))
+		return tiers_list(y, v, c);
 	if (!strcmp(k, "window")) {
 		enum sy_status s = get_str(y, v, k, rt->budget_window, sizeof rt->budget_window);
 		if (s == SY_OK && strcmp(rt->budget_window, "hourly") &&
@@ -515,6 +610,50 @@ static enum sy_status llm_clf_field(struct y *y, const char *k, const struct yam
 	                        y->err);
 }
 
+/* split: {by: request_id | random, arms: {candidate: weight, ...}} */
+static enum sy_status split_arm(struct y *y, const char *name, const struct yaml_value *v,
+                                void *ctx)
+{
+	struct route_ctx *c = ctx;
+	struct route_def *rt = c->rt;
+	const int cand = candidate_of(rt, c->r, name);
+	if (cand < 0)
+		return bad(y, v, "is not a candidate of the route", name);
+	double w;
+	enum sy_status s = get_num(y, v, name, 0, 1e9, &w);
+	if (s != SY_OK)
+		return s;
+	for (int i = 0; i < rt->n_split; i++)
+		if (rt->split_arms[i] == cand)
+			return bad(y, v, "is an arm twice", name);
+	rt->split_arms[rt->n_split] = cand;
+	rt->split_weights[rt->n_split++] = w;
+	return SY_OK;
+}
+
+static enum sy_status split_field(struct y *y, const char *k, const struct yaml_value *v, void *ctx)
+{
+	struct route_ctx *c = ctx;
+	if (!strcmp(k, "by")) {
+		char by[32];
+		enum sy_status s = get_str(y, v, k, by, sizeof by);
+		if (s == SY_OK && strcmp(by, "request_id") && strcmp(by, "random"))
+			s = bad(y, v, "must be request_id or random", k);
+		c->rt->split_random = s == SY_OK && !strcmp(by, "random");
+		return s;
+	}
+	if (!strcmp(k, "arms")) {
+		enum sy_status s = each_pair(y, v, k, split_arm, c);
+		double sum = 0;
+		for (int i = 0; i < c->rt->n_split; i++)
+			sum += c->rt->split_weights[i];
+		if (s == SY_OK && (c->rt->n_split < 1 || !(sum > 0)))
+			s = bad(y, v, "need at least one arm with a weight above 0", k);
+		return s;
+	}
+	return yaml_unknown_key(y->d, v, k, "a split setting", split_keys, y->err);
+}
+
 static enum sy_status route_field(struct y *y, const char *k, const struct yaml_value *v, void *ctx)
 {
 	struct route_ctx *c = ctx;
@@ -551,8 +690,19 @@ static enum sy_status route_field(struct y *y, const char *k, const struct yaml_
 		return get_int(y, v, k, 0, 16, &rt->race);
 	if (!strcmp(k, "breaker"))
 		return each_pair(y, v, k, breaker_field, rt);
+	if (!strcmp(k, "split"))
+		return each_pair(y, v, k, split_field, c);
+	if (!strcmp(k, "shadow")) {
+		char name[ROUTER_MAX_NAME];
+		enum sy_status s = get_str(y, v, k, name, sizeof name);
+		if (s == SY_OK && (rt->shadow = upstream_index(c->r, name)) < 0)
+			s = bad(y, v, "must name an upstream", k);
+		return s;
+	}
+	if (!strcmp(k, "shadow_share"))
+		return get_num(y, v, k, 0, 1, &rt->shadow_share);
 	if (!strcmp(k, "budget"))
-		return each_pair(y, v, k, budget_field, rt);
+		return each_pair(y, v, k, budget_field, c);
 	if (!strcmp(k, "verifier")) {
 		rt->has_verifier = true;
 		return each_pair(y, v, k, verifier_field, &rt->verifier);
@@ -591,6 +741,8 @@ static enum sy_status route_entry(struct y *y, const char *name, const struct ya
 	rt->sw_threshold = 0.5f;
 	rt->clf_upstream = -1;
 	rt->clf_timeout_ms = 3000;
+	rt->shadow = -1;
+	rt->shadow_share = 1;
 	rt->verifier.min_length = rt->verifier.max_length = -1;
 	rt->verifier.min_confidence = -1;
 	pthread_mutex_init(&rt->embed_mu, NULL);
@@ -648,6 +800,12 @@ static enum sy_status router_section(struct y *y, const char *k, const struct ya
 	struct router *r = ctx;
 	if (!strcmp(k, "decision_log"))
 		return get_str(y, v, k, r->decision_log, sizeof r->decision_log);
+	if (!strcmp(k, "shared_state")) {
+		enum sy_status s = each_pair(y, v, k, shared_field, r);
+		if (s == SY_OK && !r->shared_nats[0])
+			s = bad(y, v, "needs nats: URL", k);
+		return s;
+	}
 	return yaml_unknown_key(y->d, v, k, "a router setting", router_keys, y->err);
 }
 
@@ -697,6 +855,12 @@ enum sy_status router_load_text(const char *name, const char *text, size_t len,
 			s = each_pair(&y, d->root, "the config", routes_entry, r);
 	}
 	yaml_doc_free(d);
+	/* budgets kept in NATS KV: connected here, so a config naming an unreachable NATS fails
+	 * to load (with no state, as in the fuzzer, nothing connects) */
+	if (s == SY_OK && r->shared_nats[0] && deps->state)
+		s = state_shared_configure(deps->state, r->shared_nats,
+		                           r->shared_bucket[0] ? r->shared_bucket : "SY_ROUTER",
+		                           err);
 	if (s != SY_OK) {
 		router_free(r);
 		return s;

@@ -373,25 +373,71 @@ static enum sy_status clinc_part(const cJSON *doc, const char *path, const char 
 	return SY_OK;
 }
 
+/* Reads a JSON file into *doc (caller deletes); fails naming the file when it is not JSON. */
+static enum sy_status json_file(const char *path, struct sy_error *err, cJSON **doc)
+{
+	char *text = NULL;
+	size_t len = 0;
+	*doc = NULL;
+	enum sy_status s = sy_file_read(path, err, &text, &len);
+	if (s != SY_OK)
+		return s;
+	*doc = cJSON_ParseWithLength(text, len);
+	free(text);
+	if (!*doc)
+		return sy_error_set(err, SY_ERR_FORMAT, "%s: not JSON", path);
+	return SY_OK;
+}
+
 enum sy_status dataset_read_clinc(const char *dir, struct sy_error *err, struct dataset *train,
                                   struct dataset *test)
 {
-	char *path = sy_path_join(dir, "data_train_val.json"), *text = NULL;
-	size_t len = 0;
+	return dataset_read_clinc_test(dir, NULL, err, train, test);
+}
+
+/* Whether a file starts (after blanks) with '{' and parses as a JSON object with a "test" list:
+ * CLINC150's format (data_full.json and the like). */
+static bool clinc_test_file(const char *path)
+{
+	cJSON *doc = NULL;
+	struct sy_error e = {0};
+	bool yes = json_file(path, &e, &doc) == SY_OK &&
+	           cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "test"));
+	cJSON_Delete(doc);
+	return yes;
+}
+
+enum sy_status dataset_read_clinc_test(const char *dir, const char *test_path, struct sy_error *err,
+                                       struct dataset *train, struct dataset *test)
+{
+	char *path = sy_path_join(dir, "data_train_val.json");
 	if (!path)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-	enum sy_status s = sy_file_read(path, err, &text, &len);
-	if (s != SY_OK) {
-		free(path);
-		return s;
-	}
-	cJSON *doc = cJSON_ParseWithLength(text, len);
-	free(text);
+	cJSON *doc = NULL;
+	enum sy_status s = json_file(path, err, &doc);
 	static const char *const parts[] = {"train", "oos_train", "val", "oos_val"};
-	for (int p = 0; p < 4 && s == SY_OK; p++)
+	const int n_parts = test_path ? 2 : 4; /* with a test file, val stays unused */
+	for (int p = 0; p < n_parts && s == SY_OK; p++)
 		s = clinc_part(doc, path, parts[p], err, p < 2 ? train : test);
 	cJSON_Delete(doc);
 	free(path);
+	if (s != SY_OK || !test_path)
+		return s;
+	if (!sy_path_exists(test_path) || sy_path_is_dir(test_path))
+		return sy_error_set(err, SY_ERR_NOT_FOUND, "--test %s: no such file", test_path);
+	if (clinc_test_file(test_path)) {
+		/* CLINC150's format: test, and oos_test when present */
+		s = json_file(test_path, err, &doc);
+		if (s == SY_OK)
+			s = clinc_part(doc, test_path, "test", err, test);
+		if (s == SY_OK && cJSON_GetObjectItemCaseSensitive(doc, "oos_test"))
+			s = clinc_part(doc, test_path, "oos_test", err, test);
+		cJSON_Delete(doc);
+	} else {
+		s = dataset_read_labelled(test_path, err, test);
+	}
+	if (s == SY_OK && test->n == 0)
+		s = sy_error_set(err, SY_ERR_FORMAT, "--test %s: no test examples", test_path);
 	return s;
 }
 
@@ -408,7 +454,7 @@ enum sy_status dataset_read_intents(const char *data, const char *test_path, str
 {
 	*clinc = sy_path_is_dir(data) && path_has(data, "data_train_val.json");
 	if (*clinc)
-		return dataset_read_clinc(data, err, train, test);
+		return dataset_read_clinc_test(data, test_path, err, train, test);
 	const bool in_dir = sy_path_is_dir(data) && path_has(data, "train.csv");
 	char *joined = in_dir ? sy_path_join(data, "train.csv") : NULL;
 	if (in_dir && !joined)
@@ -422,7 +468,11 @@ enum sy_status dataset_read_intents(const char *data, const char *test_path, str
 	}
 	if (test_path) {
 		*train = all;
-		return dataset_read_labelled(test_path, err, test);
+		s = dataset_read_labelled(test_path, err, test);
+		if (s == SY_OK && test->n == 0)
+			s = sy_error_set(err, SY_ERR_FORMAT, "--test %s: no test examples",
+			                 test_path);
+		return s;
 	}
 	for (int i = 0; s == SY_OK && i < all.n; i++)
 		s = push_or_fail(i % 5 == 4 ? test : train, all.text[i], all.label[i], false, false,

@@ -75,7 +75,15 @@ enum sy_status dataset_routellm_split(const struct dataset *mmlu, struct sy_erro
 enum sy_status dataset_read_clinc(const char *dir, struct sy_error *err, struct dataset *train,
                                   struct dataset *test);
 
-/* An intent dataset for `eval intents`: a CLINC150 folder (*clinc set), or a labelled file or a
+/* The same, but with test_path (or NULL) the test set is that file instead of val + oos_val:
+ * CLINC150's JSON format (an object with "test" and optionally "oos_test", as data_full.json)
+ * or a labelled CSV/JSONL file. A missing file, one that does not parse, or one without test
+ * examples is an error. */
+enum sy_status dataset_read_clinc_test(const char *dir, const char *test_path, struct sy_error *err,
+                                       struct dataset *train, struct dataset *test);
+
+/* An intent dataset for `eval intents`: a CLINC150 folder (*clinc set: train + oos_train, tested
+ * on val + oos_val or on test_path as dataset_read_clinc_test reads it), or a labelled file or a
  * folder with train.csv (BANKING77) whose every 5th example is held out for test, unless
  * test_path (or NULL) names the test file. */
 enum sy_status dataset_read_intents(const char *data, const char *test_path, struct sy_error *err,

@@ -349,26 +349,19 @@ static int policy_llm_classifier(struct router *r, struct route_def *rt,
 	cJSON_AddStringToObject(um, "content", f->last_user);
 	cJSON_AddItemToArray(msgs, um);
 	free(sys);
-	char *body = cJSON_PrintUnformatted(req);
-	cJSON_Delete(req);
-	char url[600];
-	snprintf(url, sizeof url, "%s/chat/completions", u->base_url);
-	const char *key = u->api_key_env[0] ? getenv(u->api_key_env) : NULL;
-	struct upstream_request ur = {.url = url,
-	                              .api_key = key,
-	                              .body = body,
-	                              .body_len = body ? strlen(body) : 0,
-	                              .timeout_ms = rt->clf_timeout_ms};
+	struct provider p = router_upstream_provider(u);
+	p.timeout_ms = rt->clf_timeout_ms;
+	p.ttfb_timeout_ms = 0;
 	struct upstream_call *call = NULL;
 	struct sy_error err = {0};
 	int choice = -1;
 	char label[128] = "";
-	if (body && upstream_call_start(r->deps.upstream, &ur, &err, &call) == SY_OK &&
+	if (provider_chat_start(r->deps.upstream, &p, req, false, &err, &call) == SY_OK &&
 	    upstream_call_wait(call, rt->clf_timeout_ms + 100) == UPSTREAM_DONE) {
 		struct upstream_result res;
 		upstream_call_result(call, &res);
 		cJSON *doc = res.http_status / 100 == 2
-		                 ? cJSON_ParseWithLength(res.body, res.body_len)
+		                 ? provider_chat_answer(u->kind, res.body, res.body_len)
 		                 : NULL;
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(
 		    cJSON_GetObjectItemCaseSensitive(
@@ -395,7 +388,7 @@ static int policy_llm_classifier(struct router *r, struct route_def *rt,
 		snprintf(err.msg, sizeof err.msg, "no answer within %d ms", rt->clf_timeout_ms);
 	}
 	upstream_call_free(call);
-	free(body);
+	cJSON_Delete(req);
 	struct sbuf sig = {0};
 	sbuf_puts(&sig, "{\"classifier\":");
 	json_write_str(&sig, u->name, -1);

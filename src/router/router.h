@@ -95,6 +95,9 @@ struct chat_outcome {
 	int retry_after_s;
 	/* explanation */
 	char route[128], model[128], policy[32], reason[384], signals[512];
+	char split[256]; /* the A/B split ("request_id a=0.9 b=0.1"), "" none */
+	char arm[128]; /* its arm for this request */
+	char shadow[128]; /* the shadow candidate called, "" none */
 	int attempts;
 	double cost_usd;
 	long prompt_tokens, completion_tokens;
@@ -134,6 +137,12 @@ enum sy_status router_feedback(struct router *r, const char *body, size_t len, s
 /* Prometheus text for the routing counters (decisions, escalations, fallbacks, breaker state,
  * spend), appended to b. */
 void router_metrics_write(const struct router *r, struct sbuf *b);
+/* The routes and tasks as OpenAI model objects ({"id","object":"model","created","owned_by",
+ * "kind":"route"|"task", and the policy and candidates, or the operation and model}), each
+ * preceded by a comma when comma or after the first, for GET /v1/models; returns how many. */
+int router_models_json(const struct router *r, struct sbuf *b, bool comma);
+/* The entry of route or task id into b; false when there is none. */
+bool router_model_json(const struct router *r, const char *id, struct sbuf *b);
 /* A JSON array of the routes with their policy, candidates and breaker states, for the status
  * page. */
 void router_routes_json(const struct router *r, struct sbuf *b);

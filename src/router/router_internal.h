@@ -12,11 +12,13 @@
 #include "router/classifier.h"
 #include "router/router.h"
 #include "router/verifier.h"
+#include "upstream/provider.h"
 
 #define ROUTER_MAX_NAME 128
 
 struct upstream_def {
 	char name[ROUTER_MAX_NAME];
+	enum upstream_kind kind; /* its wire format (kind: openai | anthropic | gemini) */
 	char base_url[512]; /* up to /v1 */
 	char api_key_env[128];
 	char model[ROUTER_MAX_NAME]; /* the provider's model id */
@@ -37,6 +39,14 @@ enum policy_kind {
 
 /* Candidates a route may have: the chat stages order them in fixed arrays of this size. */
 #define ROUTER_MAX_CANDIDATES 32
+
+/* A budget tier: from `at` of the budget spent, candidates are replaced by cheaper ones. */
+#define ROUTER_MAX_TIERS 8
+struct budget_tier {
+	double at; /* share of the limit spent, 0..1 */
+	int from[ROUTER_MAX_CANDIDATES], to[ROUTER_MAX_CANDIDATES]; /* candidate indices */
+	int n_map;
+};
 
 struct rule {
 	char **keywords; /* lowercase; any matches */
@@ -75,8 +85,19 @@ struct route_def {
 	/* budget */
 	char budget_window[16]; /* hourly, daily, monthly; "" none */
 	double budget_limit_usd, budget_per_key_usd, budget_downgrade_at;
+	struct budget_tier tiers[ROUTER_MAX_TIERS]; /* ascending by at; when any, they replace
+						       downgrade_at's cheapest-first order */
+	int n_tiers;
 	/* racing */
 	int race; /* 0/1: off; N: first N candidates at once */
+	/* A/B split: the arm drawn by weight goes first (split_arms: candidate indices) */
+	int split_arms[ROUTER_MAX_CANDIDATES];
+	double split_weights[ROUTER_MAX_CANDIDATES]; /* as configured (any positive scale) */
+	int n_split;
+	bool split_random; /* by: random; default by request id (the same id, the same arm) */
+	/* shadow: a copy of the request to this upstream, logged, never returned */
+	int shadow; /* index into router.upstreams, -1 none */
+	double shadow_share; /* share of requests shadowed (default 1) */
 	/* verifier for cascade and racing */
 	struct verifier verifier;
 	bool has_verifier;
@@ -122,7 +143,12 @@ struct router {
 	struct task_def *tasks;
 	int n_tasks;
 	char decision_log[512];
+	char shared_nats[256], shared_bucket[64]; /* router.shared_state; "" none */
 };
+
+/* Where upstream u's calls go (its kind, URL, model, the key from its api_key_env, timeouts);
+ * the strings point into u and the environment (config.c). */
+struct provider router_upstream_provider(const struct upstream_def *u);
 
 /* ---- the task table (tasks.c) ---- */
 
@@ -162,6 +188,9 @@ bool state_rate_take(struct router_state *s, const char *name, int rpm, int tpm,
                      int *retry_after_s);
 /* Counts tokens an upstream's answer used (its usage) against its tpm. */
 void state_rate_tokens(struct router_state *s, const char *name, long tokens);
+/* Shadow calls in flight: router_state_free waits until every begin had its end. */
+void state_shadow_begin(struct router_state *s);
+void state_shadow_end(struct router_state *s);
 void state_count(struct router_state *s, const char *counter, const char *route, const char *label,
                  double add);
 void state_metrics_write(struct router_state *s, struct sbuf *b);
@@ -174,6 +203,24 @@ void state_decision_remember(struct router_state *s, const char *request_id, con
  * route[cap] and candidate[cap]; false when it is not (or no longer) kept. */
 bool state_decision_find(struct router_state *s, const char *request_id, char *route,
                          char *candidate, size_t cap);
+
+/* ---- spend shared through NATS KV (state_shared.c) ---- */
+
+struct state_shared;
+enum sy_status state_shared_open(const char *url, const char *bucket, struct sy_error *err,
+                                 struct state_shared **out);
+void state_shared_close(struct state_shared *sh);
+bool state_shared_same(const struct state_shared *sh, const char *url, const char *bucket);
+/* The shared spend of key in window's current period; false when NATS could not answer. */
+bool state_shared_spend(struct state_shared *sh, const char *key, const char *window, long period,
+                        double *usd);
+/* Adds to it (compare-and-set on the key's revision); false when NATS could not take it. */
+bool state_shared_spend_add(struct state_shared *sh, const char *key, const char *window,
+                            long period, double add);
+/* Makes s keep budget spend in the NATS KV bucket at url (once: a later call with the same url
+ * and bucket does nothing, with another one it is refused until a restart). */
+enum sy_status state_shared_configure(struct router_state *s, const char *url, const char *bucket,
+                                      struct sy_error *err);
 
 /* ---- policies (policy.c) ---- */
 

@@ -64,6 +64,9 @@ struct router_state {
 	long n_decisions; /* remembered so far; the next goes to n % STATE_DECISIONS_KEPT */
 	FILE *log;
 	char log_path[512];
+	int n_shadows; /* shadow calls in flight (chat_shadow.c) */
+	struct state_shared *shared; /* spend kept in NATS KV, or NULL (set once) */
+	pthread_cond_t shadows_done;
 };
 
 #define GROW(arr, n, cap)                                                     \
@@ -84,6 +87,7 @@ enum sy_status router_state_create(struct sy_error *err, struct router_state **o
 	if (!s)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->shadows_done, NULL);
 	*out = s;
 	return SY_OK;
 }
@@ -92,6 +96,14 @@ void router_state_free(struct router_state *s)
 {
 	if (!s)
 		return;
+	/* shadow threads still write here; their calls end by their timeouts (or at once when the
+	 * upstream client was destroyed first, as the server does) */
+	pthread_mutex_lock(&s->mu);
+	while (s->n_shadows > 0)
+		pthread_cond_wait(&s->shadows_done, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	pthread_cond_destroy(&s->shadows_done);
+	state_shared_close(s->shared);
 	if (s->log)
 		fclose(s->log);
 	free(s->breakers);
@@ -225,22 +237,64 @@ static struct spend *spend_find(struct router_state *s, const char *key, const c
 	return sp;
 }
 
-double state_spend(struct router_state *s, const char *key, const char *window)
+static struct state_shared *shared_of(struct router_state *s)
 {
 	pthread_mutex_lock(&s->mu);
+	struct state_shared *sh = s->shared;
+	pthread_mutex_unlock(&s->mu);
+	return sh;
+}
+
+enum sy_status state_shared_configure(struct router_state *s, const char *url, const char *bucket,
+                                      struct sy_error *err)
+{
+	struct state_shared *cur = shared_of(s);
+	if (cur)
+		return state_shared_same(cur, url, bucket)
+		           ? SY_OK
+		           : sy_error_set(
+		                 err, SY_ERR_INVALID_ARG,
+		                 "router shared_state: already shared through another NATS "
+		                 "or bucket; restart to change it");
+	struct state_shared *sh = NULL;
+	enum sy_status st = state_shared_open(url, bucket, err, &sh);
+	if (st != SY_OK)
+		return st;
+	pthread_mutex_lock(&s->mu);
+	if (!s->shared) {
+		s->shared = sh;
+		sh = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+	state_shared_close(sh); /* another thread configured it first */
+	return SY_OK;
+}
+
+double state_spend(struct router_state *s, const char *key, const char *window)
+{
+	struct state_shared *sh = shared_of(s);
+	double v = 0;
+	if (sh && state_shared_spend(sh, key, window, period_of(window), &v))
+		return v;
+	pthread_mutex_lock(&s->mu);
 	struct spend *sp = spend_find(s, key, window, false);
-	double v = sp ? sp->usd : 0;
+	v = sp ? sp->usd : 0;
 	pthread_mutex_unlock(&s->mu);
 	return v;
 }
 
 void state_spend_add(struct router_state *s, const char *key, const char *window, double usd)
 {
+	if (!(usd > 0 && isfinite(usd))) /* spend only grows */
+		return;
 	pthread_mutex_lock(&s->mu);
 	struct spend *sp = spend_find(s, key, window, true);
-	if (sp && usd > 0 && isfinite(usd)) /* spend only grows */
+	if (sp)
 		sp->usd += usd;
+	struct state_shared *sh = s->shared;
 	pthread_mutex_unlock(&s->mu);
+	if (sh)
+		state_shared_spend_add(sh, key, window, period_of(window), usd);
 }
 
 bool state_concurrency_take(struct router_state *s, const char *name, int max)
@@ -387,6 +441,21 @@ bool state_decision_find(struct router_state *s, const char *request_id, char *r
 	return found;
 }
 
+void state_shadow_begin(struct router_state *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->n_shadows++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void state_shadow_end(struct router_state *s)
+{
+	pthread_mutex_lock(&s->mu);
+	if (--s->n_shadows == 0)
+		pthread_cond_broadcast(&s->shadows_done);
+	pthread_mutex_unlock(&s->mu);
+}
+
 void state_count(struct router_state *s, const char *counter, const char *route, const char *label,
                  double add)
 {
@@ -413,17 +482,31 @@ void state_count(struct router_state *s, const char *counter, const char *route,
 
 void state_metrics_write(struct router_state *s, struct sbuf *b)
 {
-	static const char *const names[][2] = {
-	    {"decisions", "routing decisions, by route and chosen candidate"},
-	    {"escalations", "cascade escalations (a verifier failed), by route and candidate"},
-	    {"fallbacks", "moves to the next candidate after a failure, by route and candidate"},
-	    {"spend_usd", "spend in USD from token usage, by route and candidate"},
-	    {"refusals", "requests refused (budget exhausted, no candidate), by route and code"},
-	    {"regex_limits", "rule regexes that hit their work limit, by route and rule"},
-	    {"rate_limited", "candidates skipped at their rpm/tpm limit, by route and candidate"},
-	    {"feedback", "feedback received (POST /v1/feedback), by route and candidate"},
-	    {"feedback_success", "feedback counted as a success, by route and candidate"},
-	    {"misroutes", "feedback labelled misroute, by route and candidate"},
+	/* name, help, the second label's name */
+	static const char *const names[][3] = {
+	    {"decisions", "routing decisions, by route and chosen candidate", "candidate"},
+	    {"escalations", "cascade escalations (a verifier failed), by route and candidate",
+	     "candidate"},
+	    {"fallbacks", "moves to the next candidate after a failure, by route and candidate",
+	     "candidate"},
+	    {"spend_usd", "spend in USD from token usage, by route and candidate", "candidate"},
+	    {"refusals", "requests refused (budget exhausted, no candidate), by route and code",
+	     "code"},
+	    {"regex_limits", "rule regexes that hit their work limit, by route and rule", "rule"},
+	    {"rate_limited", "candidates skipped at their rpm/tpm limit, by route and candidate",
+	     "candidate"},
+	    {"feedback", "feedback received (POST /v1/feedback), by route and candidate",
+	     "candidate"},
+	    {"feedback_success", "feedback counted as a success, by route and candidate",
+	     "candidate"},
+	    {"misroutes", "feedback labelled misroute, by route and candidate", "candidate"},
+	    {"arms", "requests a route's A/B split sent to each arm, by route and candidate",
+	     "candidate"},
+	    {"shadows", "shadow calls made, by route and shadow candidate", "candidate"},
+	    {"shadow_errors", "shadow calls that got no answer, by route and shadow candidate",
+	     "candidate"},
+	    {"shadow_spend_usd", "spend of shadow calls in USD, by route and shadow candidate",
+	     "candidate"},
 	};
 	pthread_mutex_lock(&s->mu);
 	for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
@@ -435,9 +518,8 @@ void state_metrics_write(struct router_state *s, struct sbuf *b)
 			const struct counter *c = &s->counters[i];
 			if (strcmp(c->name, names[n][0]) != 0)
 				continue;
-			sbuf_printf(b,
-			            "switchyard_router_%s_total{route=\"%s\",label=\"%s\"} %.9g\n",
-			            c->name, c->route, c->label, c->value);
+			sbuf_printf(b, "switchyard_router_%s_total{route=\"%s\",%s=\"%s\"} %.9g\n",
+			            c->name, c->route, names[n][2], c->label, c->value);
 		}
 	}
 	sbuf_puts(b,

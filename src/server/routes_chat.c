@@ -59,6 +59,12 @@ static void explain_headers(struct response *rs, const struct chat_outcome *o, b
 	if (o->reason[0])
 		response_header_add(rs, "x-switchyard-reason", "%.390s", o->reason);
 	response_header_add(rs, "x-switchyard-attempts", "%d", o->attempts);
+	if (o->split[0]) {
+		response_header_add(rs, "x-switchyard-split", "%.250s", o->split);
+		response_header_add(rs, "x-switchyard-arm", "%s", o->arm);
+	}
+	if (o->shadow[0])
+		response_header_add(rs, "x-switchyard-shadow", "%s", o->shadow);
 	if (with_cost)
 		response_header_add(rs, "x-switchyard-cost-usd", "%.8f", o->cost_usd);
 }

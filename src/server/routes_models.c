@@ -4,7 +4,9 @@
  * with id, state, tasks and bytes) in catalogue order, plus the engine's counters and the
  * memory budget, which the status page and scripts use; beside it, SIE's `models` list of the
  * same models. GET /v1/models/{id} answers our object with SIE's fields added (its `dims`
- * stays our integer; the `models` list has SIE's per-output map). */
+ * stays our integer; the `models` list has SIE's per-output map). The routes and tasks of the
+ * routing config follow the models in `data` (kind "route" or "task"), so an OpenAI client's
+ * models.list() and models.retrieve() see the names it may call. */
 #include <stdlib.h>
 
 #include "server/json_codec.h"
@@ -54,6 +56,13 @@ void route_models_list(struct request *rq, struct response *rs)
 			sbuf_putc(b, ',');
 		model_info_write(rq, &models[i], false, b);
 	}
+	/* The routes and tasks too, so OpenAI clients' models.list() finds the names they call. */
+	struct router_ref *ref = NULL;
+	struct router *r = router_acquire(rq->srv->routers, &ref);
+	if (r) {
+		router_models_json(r, b, n > 0);
+		router_release(rq->srv->routers, ref);
+	}
 	/* SIE's list of the same models (its SDK's list_models reads this key). */
 	sbuf_puts(b, "],\"models\":[");
 	for (int i = 0; i < n; i++) {
@@ -82,6 +91,15 @@ void route_model_get(struct request *rq, const char *id, struct response *rs)
 	struct engine_model_info info;
 	struct sy_error err = {0};
 	if (engine_model_get(rq->srv->engine, id, &err, &info) != SY_OK) {
+		struct router_ref *ref = NULL;
+		struct router *r = router_acquire(rq->srv->routers, &ref);
+		const bool found = r && router_model_json(r, id, &rs->body);
+		if (r)
+			router_release(rq->srv->routers, ref);
+		if (found) { /* a route or a task of that name */
+			rs->status = 200;
+			return;
+		}
 		struct api_error ae;
 		api_error_from_engine(&ae, &err, false);
 		response_error(rs, &ae);

@@ -289,6 +289,9 @@ enum sy_status upstream_call_start(struct upstream_client *c, const struct upstr
 		snprintf(h, sizeof h, "Authorization: Bearer %s", r->api_key);
 		call->headers = curl_slist_append(call->headers, h);
 	}
+	for (int i = 0; i < 2; i++)
+		if (r->headers[i] && r->headers[i][0])
+			call->headers = curl_slist_append(call->headers, r->headers[i]);
 	CURL *e = call->easy;
 	curl_easy_setopt(e, CURLOPT_URL, call->url);
 	curl_easy_setopt(e, CURLOPT_POST, 1L);

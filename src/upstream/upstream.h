@@ -23,6 +23,7 @@ void upstream_client_destroy(struct upstream_client *c);
 struct upstream_request {
 	const char *url; /* full URL, e.g. http://host/v1/chat/completions */
 	const char *api_key; /* Bearer token, or NULL */
+	const char *headers[2]; /* more header lines ("x-api-key: ..."), NULL or "" when unused */
 	const char *body; /* JSON */
 	size_t body_len;
 	int timeout_ms; /* whole call; 0: 60000 */

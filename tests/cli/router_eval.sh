@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CLI tests for router training and evaluation on small labelled files (USE-lite embeddings):
-# `switchyard eval intents` with --test reports accuracy and macro-F1 (JSON) for both routers,
+# `switchyard eval intents` with --test (a labelled file, or CLINC150's format next to a CLINC
+# folder; an unusable --test is an error) reports accuracy and macro-F1 (JSON) for both routers,
 # `switchyard router train` writes a classifier the learned policy loads, and malformed data
 # stops with the file and line.
 set -euo pipefail
@@ -53,6 +54,25 @@ grep -q "bad.jsonl: line 2" "$tmp/err" || { cat "$tmp/err"; fail "bad JSONL mess
 printf 'text,label\n"a",zzz\n' >"$tmp/unknown.csv"
 "$SY" eval intents --data "$tmp/train.csv" --test "$tmp/unknown.csv" 2>"$tmp/err" && fail "unknown label accepted"
 grep -q 'label "zzz" is not in the training data' "$tmp/err" || { cat "$tmp/err"; fail "unknown label message"; }
+# a CLINC150 folder with --test: the test file's test + oos_test are scored, not val
+mkdir "$tmp/clinc"
+python3 - "$tmp/train.csv" "$tmp/clinc" <<'PY'
+import csv, json, sys
+rows = [[r["text"], r["label"]] for r in csv.DictReader(open(sys.argv[1]))]
+json.dump({"train": rows, "oos_train": [["what is the meaning of life", "oos"], ["tell me about quantum foam", "oos"]],
+           "val": rows[:2], "oos_val": []}, open(sys.argv[2] + "/data_train_val.json", "w"))
+json.dump({"test": [["do I need an umbrella today", "weather"], ["play the next track", "music"], ["get me a table at a sushi place", "restaurant"]],
+           "oos_test": [["how tall is mount everest", "oos"]]}, open(sys.argv[2] + "/data_full.json", "w"))
+PY
+out=$("$SY" eval intents --data "$tmp/clinc" --test "$tmp/clinc/data_full.json" --json 2>/dev/null) || fail "eval intents --test on CLINC"
+python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["train"] == 12 and r["test"] == 4, r' "$out" || fail "CLINC --test not used: $out"
+out=$("$SY" eval intents --data "$tmp/clinc" --json 2>/dev/null) || fail "eval intents on CLINC val"
+python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["test"] == 2, r' "$out" || fail "CLINC val: $out"
+"$SY" eval intents --data "$tmp/clinc" --test "$tmp/clinc/missing.json" 2>"$tmp/err" && fail "a missing --test accepted"
+grep -q "no such file" "$tmp/err" || { cat "$tmp/err"; fail "missing --test message"; }
+echo '{"test": []}' >"$tmp/clinc/empty.json"
+"$SY" eval intents --data "$tmp/clinc" --test "$tmp/clinc/empty.json" 2>"$tmp/err" && fail "an empty --test accepted"
+grep -q "no test examples" "$tmp/err" || { cat "$tmp/err"; fail "empty --test message"; }
 "$SY" router train --strong-weak --data "$tmp/train.csv" --out "$tmp/x.json" 2>"$tmp/err" && fail "strong/weak labels"
 grep -q "is 0 or 1" "$tmp/err" || { cat "$tmp/err"; fail "strong/weak label message"; }
 echo ok

@@ -342,10 +342,10 @@ assert streamed and streamed[0]["status"] == 200 and streamed[0]["completion_tok
 cut = [l for l in lines if l["route"] == "cutoff"][-1]
 assert cut["error"] == "UPSTREAM_ERROR" and cut["attempts"][-1]["result"].startswith("stream broke off"), cut
 c.request("GET", "/metrics"); m = c.getresponse().read().decode()
-for k in ['switchyard_router_regex_limits_total{route="backtrack",label="rule 1"}', 'switchyard_router_decisions_total{route="triage",label="big"}', "switchyard_router_escalations_total",
+for k in ['switchyard_router_regex_limits_total{route="backtrack",rule="rule 1"}', 'switchyard_router_decisions_total{route="triage",candidate="big"}', "switchyard_router_escalations_total",
           "switchyard_router_fallbacks_total", 'switchyard_router_breaker_open{candidate="fail2"} 1',
-          "switchyard_router_spend_usd_total", 'switchyard_router_refusals_total{route="budgeted",label="BUDGET_EXHAUSTED"}',
-          'switchyard_router_decisions_total{route="cutoff",label="cut"} 1']:
+          "switchyard_router_spend_usd_total", 'switchyard_router_refusals_total{route="budgeted",code="BUDGET_EXHAUSTED"}',
+          'switchyard_router_decisions_total{route="cutoff",candidate="cut"} 1']:
     assert k in m, k
 c.request("GET", "/"); page = c.getresponse().read().decode()
 assert '<table id="routes">' in page, page[-2000:]

@@ -38,9 +38,9 @@ grep -q "request_id 'nope'" "$tmp/fb" || { cat "$tmp/fb"; fail "404 message"; }
 [ "$(fb '{"request_id":"req-1","score":2}')" = 400 ] || fail "score out of range"
 [ "$(fb 'not json')" = 400 ] || fail "bad body"
 curl -s "$URL/metrics" >"$tmp/metrics"
-grep -q '^switchyard_router_feedback_total{route="cheap",.*"small"} 2' "$tmp/metrics" || { grep feedback "$tmp/metrics"; fail "feedback counter"; }
-grep -q '^switchyard_router_feedback_success_total{route="cheap",.*"small"} 1' "$tmp/metrics" || fail "success counter"
-grep -q '^switchyard_router_misroutes_total{route="cheap",.*"small"} 1' "$tmp/metrics" || fail "misroute counter"
+grep -q '^switchyard_router_feedback_total{route="cheap",candidate="small"} 2' "$tmp/metrics" || { grep feedback "$tmp/metrics"; fail "feedback counter"; }
+grep -q '^switchyard_router_feedback_success_total{route="cheap",candidate="small"} 1' "$tmp/metrics" || fail "success counter"
+grep -q '^switchyard_router_misroutes_total{route="cheap",candidate="small"} 1' "$tmp/metrics" || fail "misroute counter"
 grep -q '"request_id":"req-1","route":"cheap"' "$tmp/decisions.jsonl" || fail "decision log has the request id"
 grep -q '"type":"feedback","request_id":"req-2","route":"cheap","choice":"small","label":"misroute"' "$tmp/decisions.jsonl" || { cat "$tmp/decisions.jsonl"; fail "feedback line in the log"; }
 # feedback gathered elsewhere (a separate file) joins the same way

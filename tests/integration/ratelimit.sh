@@ -54,7 +54,9 @@ calls_after=$(curl -s "$MOCK/../stats" | python3 -c 'import json,sys; print(json
 [ "$(chat tokens)" = 200 ] || fail "tokens 1"
 [ "$(chat tokens)" = 429 ] || { cat "$tmp/b"; fail "tpm not enforced"; }
 # the counter
-curl -s "$URL/metrics" | grep -q '^switchyard_router_rate_limited_total{route="spill",.*"a"} 1' || { curl -s "$URL/metrics" | grep rate_limited; fail "rate_limited counter"; }
+# (read whole first: `grep -q` leaving early would fail curl's write, and pipefail the test)
+curl -s "$URL/metrics" >"$tmp/metrics"
+grep -q '^switchyard_router_rate_limited_total{route="spill",candidate="a"} 1' "$tmp/metrics" || { grep rate_limited "$tmp/metrics"; fail "rate_limited counter"; }
 # a bad limit: the line and key
 sed 's/rpm: 2/rpm: 0/' "$tmp/config.yaml" >"$tmp/bad.yaml"
 if "$SY" serve --host 127.0.0.1 --port 0 --config "$tmp/bad.yaml" >"$tmp/bad.out" 2>"$tmp/bad.err"; then fail "rpm 0 accepted"; fi

@@ -19,6 +19,15 @@ POST /v1/chat/completions behaves by the request's "model" (the upstream's model
               when N % 10 < P / 10 (so P% of items 0..9 right), else "wrong", after MS ms
   judge       grades a judge prompt: "score: 9" when the text after EXPECTED ANSWER: appears in
               the text after ANSWER TO GRADE:, else "score: 2"
+POST /anthropic/v1/messages speaks Anthropic's Messages API and
+POST /gemini/v1beta/models/MODEL:generateContent (and :streamGenerateContent?alt=sse) Google's
+Gemini API, each checking its key header (x-api-key with anthropic-version, x-goog-api-key: the
+key must be "k-anthropic" / "k-gemini", else a 401 in the provider's error shape) and behaving by
+the model as above for echo-*, fail (Anthropic: 529 overloaded_error; Gemini: 503 UNAVAILABLE),
+badreq (400 in the provider's error shape), streamcut and:
+  tool        answers a call of the request's first tool with {"city": "Paris"}
+  streamerr   (Anthropic) a stream that sends an error event after its first text
+The translated request is kept in last_body under "anthropic:MODEL" / "gemini:MODEL".
 GET /stats returns {"calls": {model: n}, "disconnects": {model: n}, "last_body": {...}}.
 Run: python3 mock_llm.py PORTFILE  (writes the port it listens on to PORTFILE).
 """
@@ -45,6 +54,12 @@ def last_user(body):
             c = m.get("content")
             return c if isinstance(c, str) else " ".join(p.get("text", "") for p in c or [])
     return ""
+
+
+def thirds(text):
+    """text in three consecutive pieces (the provider streams' deltas)"""
+    n = len(text) // 3 + 1
+    return [text[:n], text[n:2 * n], text[2 * n:]]
 
 
 def answer(model, content, body):
@@ -80,9 +95,128 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.send(404, {"error": "no"})
 
+    def sse(self, events):
+        """Sends events (bytes each, already framed) as a stream, then closes."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        for ev in events:
+            if ev is None:  # cut the stream here
+                self.connection.shutdown(2)
+                return
+            self.wfile.write(ev)
+            self.wfile.flush()
+            time.sleep(0.03)
+        self.close_connection = True
+
+    def anthropic(self, body):
+        model = body.get("model", "")
+        with lock:
+            last_body["anthropic:" + model] = body
+        count(calls, "anthropic:" + model)
+        if self.headers.get("x-api-key") != "k-anthropic" or not self.headers.get("anthropic-version"):
+            return self.send(401, {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})
+        if model == "fail":
+            return self.send(529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+        if model == "badreq" or not isinstance(body.get("max_tokens"), int):
+            return self.send(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: field required" if model != "badreq" else "messages: roles must alternate"}})
+        msgs = body.get("messages", [])
+        last = msgs[-1]["content"] if msgs else ""
+        if isinstance(last, list):
+            last = " ".join(b.get("text", "") or str(b.get("content", "")) for b in last)
+        text = f"[{model}] {last}"
+        intoks = len(json.dumps(msgs)) // 4 + len(body.get("system", "")) // 4
+        blocks = [{"type": "text", "text": text}]
+        stop = "end_turn"
+        if model == "tool" and body.get("tools"):
+            blocks = [{"type": "tool_use", "id": "toolu_1", "name": body["tools"][0]["name"], "input": {"city": "Paris"}}]
+            stop = "tool_use"
+        outtoks = len(text) // 4 + 1
+        if not body.get("stream"):
+            return self.send(200, {"id": "msg_mock", "type": "message", "role": "assistant", "model": model,
+                                   "content": blocks, "stop_reason": stop, "stop_sequence": None,
+                                   "usage": {"input_tokens": intoks, "output_tokens": outtoks}})
+        def ev(name, obj):
+            return f"event: {name}\ndata: {json.dumps(obj)}\n\n".encode()
+        evs = [ev("message_start", {"type": "message_start", "message": {"id": "msg_mock", "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": None, "usage": {"input_tokens": intoks, "output_tokens": 1}}}),
+               ev("ping", {"type": "ping"})]
+        if stop == "tool_use":
+            evs += [ev("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_1", "name": blocks[0]["name"], "input": {}}}),
+                    ev("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": '{"city": '}}),
+                    ev("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": '"Paris"}'}})]
+        else:
+            evs.append(ev("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}))
+            for i, p in enumerate(thirds(text)):
+                evs.append(ev("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}))
+                if model == "streamcut" and i == 1:
+                    evs.append(None)
+                if model == "streamerr" and i == 0:
+                    evs.append(ev("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
+        evs += [ev("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None}, "usage": {"output_tokens": outtoks}}),
+                ev("message_stop", {"type": "message_stop"})]
+        self.sse(evs)
+
+    def gemini(self, body):
+        m = re.match(r"/gemini/v1beta/models/([^:/]+):(generateContent|streamGenerateContent)(\?alt=sse)?$", self.path)
+        if not m:
+            return self.send(404, {"error": {"code": 404, "message": "no such method", "status": "NOT_FOUND"}})
+        model, method = m.group(1), m.group(2)
+        with lock:
+            last_body["gemini:" + model] = body
+        count(calls, "gemini:" + model)
+        if self.headers.get("x-goog-api-key") != "k-gemini":
+            return self.send(403, {"error": {"code": 403, "message": "API key not valid", "status": "PERMISSION_DENIED"}})
+        if model == "fail":
+            return self.send(503, {"error": {"code": 503, "message": "The model is overloaded", "status": "UNAVAILABLE"}})
+        if model == "badreq":
+            return self.send(400, {"error": {"code": 400, "message": "Invalid JSON payload", "status": "INVALID_ARGUMENT"}})
+        contents = body.get("contents", [])
+        last = " ".join(p.get("text", "") for p in contents[-1]["parts"]) if contents else ""
+        text = f"[{model}] {last}"
+        intoks = len(json.dumps(contents)) // 4
+        outtoks = len(text) // 4 + 1
+        parts = [{"text": text}]
+        tools = body.get("tools", [{}])[0].get("functionDeclarations") if body.get("tools") else None
+        if model == "tool" and tools:
+            parts = [{"functionCall": {"name": tools[0]["name"], "args": {"city": "Paris"}}}]
+        usage = {"promptTokenCount": intoks, "candidatesTokenCount": outtoks, "totalTokenCount": intoks + outtoks}
+        def resp(ps, finish, u):
+            c = {"content": {"role": "model", "parts": ps}, "index": 0}
+            if finish:
+                c["finishReason"] = finish
+            r = {"candidates": [c], "modelVersion": model, "responseId": "gem-mock"}
+            if u:
+                r["usageMetadata"] = u
+            return r
+        if method == "generateContent":
+            return self.send(200, resp(parts, "STOP", usage))
+        if not m.group(3):
+            return self.send(400, {"error": {"code": 400, "message": "want alt=sse", "status": "INVALID_ARGUMENT"}})
+        evs = []
+        if "functionCall" in parts[0]:
+            evs.append(resp(parts, "STOP", usage))
+        else:
+            chunks = thirds(text)
+            for i, p in enumerate(chunks):
+                last_one = i == len(chunks) - 1
+                evs.append(resp([{"text": p}], "STOP" if last_one else None, usage if last_one else {"promptTokenCount": intoks}))
+        out = [b"data: " + json.dumps(e).encode() + b"\r\n\r\n" for e in evs]
+        if model == "streamcut":
+            out = out[:2] + [None]
+        self.sse(out)
+
     def do_POST(self):
         n = int(self.headers.get("Content-Length", 0))
         body = json.loads(self.rfile.read(n) or b"{}")
+        try:
+            if self.path.startswith("/anthropic/"):
+                return self.anthropic(body)
+            if self.path.startswith("/gemini/"):
+                return self.gemini(body)
+        except (BrokenPipeError, ConnectionResetError):
+            return
         model = body.get("model", "")
         with lock:
             last_body[model] = body
