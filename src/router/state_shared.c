@@ -74,9 +74,10 @@ enum sy_status state_shared_open(const char *url, const char *bucket, struct sy_
 	}
 	if (st != NATS_OK) {
 		state_shared_close(sh);
-		return sy_error_set(err, SY_ERR_UNAVAILABLE,
-		                    "router shared_state: no JetStream key-value bucket %s at %s: %s",
-		                    bucket, url, natsStatus_GetText(st));
+		return sy_error_set(
+		    err, SY_ERR_UNAVAILABLE,
+		    "router shared_state: no JetStream key-value bucket %s at %s: %s", bucket, url,
+		    natsStatus_GetText(st));
 	}
 	sy_log(SY_LOG_INFO, "router: budgets shared through NATS %s (bucket %s)", url, bucket);
 	*out = sh;
