@@ -102,6 +102,40 @@ static void test_pool(void)
 	}
 }
 
+/* The spin bound's parser, and pools that sleep at once (0) or spin long between runs. */
+static void test_pool_spin_us(void)
+{
+	long us = 7;
+	CHECK_EQ_INT(sy_spin_us_parse("0", &us), 0);
+	CHECK(us == 0);
+	CHECK_EQ_INT(sy_spin_us_parse("250000", &us), 0);
+	CHECK(us == 250000);
+	CHECK_EQ_INT(sy_spin_us_parse("10000000", &us), 0);
+	const char *bad[] = {NULL, "", "-1", "1ms", " 5", "5 ", "10000001", "99999999999999999999"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		us = 7;
+		CHECK_EQ_INT(sy_spin_us_parse(bad[i], &us), -1);
+		CHECK(us == 7);
+	}
+	const long saved = sy_pool_spin_us();
+	const long bounds[] = {0, 100000};
+	for (size_t b = 0; b < 2; b++) {
+		sy_pool_set_spin_us(bounds[b]);
+		CHECK(sy_pool_spin_us() == bounds[b]);
+		struct sy_pool *p = sy_pool_create(3);
+		for (int rep = 0; rep < 50; rep++) {
+			struct pool_ctx c = {.pool = p, .phase_ok = 1};
+			sy_pool_run(p, pool_fn, &c);
+			CHECK_EQ_INT(atomic_load(&c.sum), 999 * 1000 / 2);
+			CHECK(c.phase_ok);
+		}
+		sy_pool_free(p);
+	}
+	sy_pool_set_spin_us(-5);
+	CHECK(sy_pool_spin_us() == 0);
+	sy_pool_set_spin_us(saved);
+}
+
 static void test_split(void)
 {
 	int covered = 0, prev_end = 0;
@@ -459,6 +493,7 @@ int main(void)
 	RUN(test_file_read_missing);
 	RUN(test_file_read_and_map);
 	RUN(test_pool);
+	RUN(test_pool_spin_us);
 	RUN(test_split);
 	RUN(test_size_parse);
 	RUN(test_yaml_tree);

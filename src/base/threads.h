@@ -31,4 +31,17 @@ static inline void sy_split(int n, int ith, int nth, int *begin, int *end)
 
 int sy_n_cores(void);
 
+/* How long an idle worker spins for the next run before it sleeps on a condition variable, in
+ * microseconds, for every pool of the process. Spinning keeps a request that comes soon after
+ * the last one from paying the wake-up of a sleeping thread (on a VM an idle vCPU takes up to
+ * ~10 ms to wake); sleeping after the bound keeps an idle process off the CPU. Unless set, the
+ * first pool reads SWITCHYARD_SPIN_US, else SY_POOL_SPIN_US_DEFAULT; 0 sleeps at once. */
+#define SY_POOL_SPIN_US_DEFAULT 2000
+#define SY_POOL_SPIN_US_MAX 10000000L /* 10 s */
+void sy_pool_set_spin_us(long us);
+long sy_pool_spin_us(void);
+/* Parses a decimal microsecond count in [0, SY_POOL_SPIN_US_MAX] into *out: 0, or -1 when s is
+ * NULL, empty, not a whole number or out of range (*out untouched). */
+int sy_spin_us_parse(const char *s, long *out);
+
 #endif
