@@ -1,6 +1,7 @@
 /* Tests for src/base: status strings, errors, files, the thread pool, byte sizes, the YAML
  * reader and the JSON field reader. */
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "base/file.h"
 #include "base/json_read.h"
@@ -131,6 +132,24 @@ static void test_pool_spin_us(void)
 		}
 		sy_pool_free(p);
 	}
+	/* With no spin the workers go to sleep; a solo run then does all the work on this thread,
+	 * through its barriers, and leaves them asleep. */
+	sy_pool_set_spin_us(0);
+	struct sy_pool *p = sy_pool_create(3);
+	for (int tries = 0; tries < 2000 && !sy_pool_asleep(p); tries++)
+		usleep(1000);
+	CHECK(sy_pool_asleep(p));
+	struct pool_ctx c = {.pool = p, .phase_ok = 1};
+	sy_pool_run_solo(p, pool_fn, &c);
+	CHECK_EQ_INT(atomic_load(&c.sum), 999 * 1000 / 2);
+	CHECK(c.phase_ok && c.parts[0] && !c.parts[1]);
+	CHECK(sy_pool_asleep(p));
+	struct pool_ctx c2 = {.pool = p, .phase_ok = 1};
+	sy_pool_run(p, pool_fn, &c2);
+	CHECK_EQ_INT(atomic_load(&c2.sum), 999 * 1000 / 2);
+	CHECK(c2.parts[1] && c2.parts[2]);
+	sy_pool_free(p);
+	CHECK(!sy_pool_asleep(NULL));
 	sy_pool_set_spin_us(-5);
 	CHECK(sy_pool_spin_us() == 0);
 	sy_pool_set_spin_us(saved);

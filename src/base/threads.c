@@ -79,6 +79,8 @@ struct sy_pool {
 	atomic_uint generation; /* bumped for each run; workers run once per new value */
 	atomic_int pending; /* parts of the current run not yet finished */
 	atomic_int stop;
+	atomic_int n_asleep; /* workers waiting on cv (past their spin) */
+	int solo; /* set by sy_pool_run_solo for the length of its run: barriers are no-ops */
 	sy_pool_fn fn;
 	void *ctx;
 	/* barrier state */
@@ -111,8 +113,10 @@ static void *worker_main(void *arg)
 				continue;
 			}
 			pthread_mutex_lock(&p->mu);
+			atomic_fetch_add(&p->n_asleep, 1);
 			while (atomic_load(&p->generation) == seen && !atomic_load(&p->stop))
 				pthread_cond_wait(&p->cv, &p->mu);
+			atomic_fetch_sub(&p->n_asleep, 1);
 			pthread_mutex_unlock(&p->mu);
 		}
 		if (atomic_load(&p->stop))
@@ -189,9 +193,23 @@ void sy_pool_run(struct sy_pool *p, sy_pool_fn fn, void *ctx)
 		cpu_relax();
 }
 
+int sy_pool_asleep(struct sy_pool *p)
+{
+	return p && p->n > 1 && atomic_load(&p->n_asleep) == p->n - 1;
+}
+
+void sy_pool_run_solo(struct sy_pool *p, sy_pool_fn fn, void *ctx)
+{
+	if (p)
+		p->solo = 1;
+	fn(ctx, 0, 1);
+	if (p)
+		p->solo = 0;
+}
+
 void sy_pool_barrier(struct sy_pool *p)
 {
-	if (!p || p->n == 1)
+	if (!p || p->n == 1 || p->solo)
 		return;
 	unsigned phase = atomic_load_explicit(&p->barrier_phase, memory_order_acquire);
 	if (atomic_fetch_add_explicit(&p->barrier_count, 1, memory_order_acq_rel) == p->n - 1) {

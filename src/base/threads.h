@@ -21,6 +21,13 @@ int sy_pool_size(const struct sy_pool *pool);
 void sy_pool_run(struct sy_pool *pool, sy_pool_fn fn, void *ctx);
 void sy_pool_barrier(struct sy_pool *pool);
 
+/* Sporadic small requests: sy_pool_asleep says whether every worker has spun out its bound and
+ * sleeps; sy_pool_run_solo runs fn(ctx, 0, 1) on the calling thread alone, its barriers no-ops,
+ * leaving the workers asleep. A caller with little work (a lone short request) does better alone
+ * than waking threads that take up to ~10 ms to run on a VM, or that another process holds. */
+int sy_pool_asleep(struct sy_pool *pool);
+void sy_pool_run_solo(struct sy_pool *pool, sy_pool_fn fn, void *ctx);
+
 /* The [begin, end) share of n items for part ith of nth, in contiguous blocks. */
 static inline void sy_split(int n, int ith, int nth, int *begin, int *end)
 {
