@@ -307,7 +307,7 @@ for m in models:
     sy = {r["workload"]: r for r in res if r["side"] == "switchyard" and r.get("kind") is None}
     ort = [r for r in res if r["side"] == "ort"]
     # ORT's own int8 graph, timed in the same rounds on the ":int8" shapes
-    ort8 = {r["workload"]: r for r in res if r["side"] == "ort-int8" and r.get("kind") != "check"}
+    ort8 = {r["workload"]: r for r in res if r["side"] == "ort-int8" and r.get("kind") is None}
     checks += [(m, r) for r in res if r.get("kind") == "check"]
     lone += [(m, r) for r in res if r.get("kind") == "lone"]
     layers, h, ffn, glu = SHAPES[m.split(":")[0]]
