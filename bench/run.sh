@@ -9,6 +9,8 @@
 # build bench/out/encoder_bench against $BUILD/libswitchyard.a, measure the OpenBLAS GEMM peak,
 # then per model shape run both engines side by side, alternating pass by pass (after checking
 # that their last hidden states agree), and print the table (also written to bench/out/results.md).
+# On the ":int8" shapes ONNX Runtime's own int8 graph (tools/reference/quantize_onnx.py) runs as a
+# third engine in the same rounds; each shape ends with lone 1x16 requests after idle gaps.
 #
 # Environment:
 #   BUILD=build          where libswitchyard.a is built (`make BUILD=... bench` passes it on)
