@@ -34,12 +34,6 @@
 #include "model/model.h"
 #include "tensor/ops.h"
 
-/* A batch of at most this many tokens runs on the calling thread alone when the pool's workers
- * are asleep (sy_pool_run_solo): one 16-token MiniLM-shaped request takes ~2.5 ms alone, while
- * waking a sleeping worker on a VM costs up to ~10 ms and a worker another process holds stalls
- * every barrier of the forward. */
-#define BERT_SOLO_MAX_ROWS 32
-
 struct bert_layer {
 	struct linear qkv; /* [3H][H]: query, key, value weights stacked */
 	float *qkv_bias; /* [3H] */
@@ -610,7 +604,7 @@ enum sy_status bert_forward(struct bert_model *m, const struct encoder_input *in
 	m->seq_start[in->n_seqs] = r;
 	/* A short batch that finds the workers asleep (sporadic traffic) runs on this thread
 	 * alone rather than wait for them to wake (sy_pool_run_solo). */
-	const int solo = rows <= BERT_SOLO_MAX_ROWS && sy_pool_asleep(m->pool);
+	const int solo = rows <= ENCODER_SOLO_MAX_ROWS && sy_pool_asleep(m->pool);
 	int nth = solo ? 1 : sy_pool_size(m->pool);
 	c.split_units = nth > 1 && in->n_seqs * cfg->n_heads >= 4 * nth;
 	if (rows > 0 && solo)
