@@ -78,10 +78,11 @@ deps:
 deps-node:
 	cd tests/compat && npm ci --ignore-scripts --no-audit --no-fund
 
-# The independent reference (tools/reference) needs PyTorch; CI does not run it.
+# The independent reference (tools/reference) needs PyTorch, and python3-onnx writes ORT's int8
+# graph for `make bench` (tools/reference/quantize_onnx.py); CI does not run it.
 deps-reference:
 	apt-get update -q
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy python3-pil \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy python3-pil python3-onnx \
 	  python3-sentencepiece
 
 # The ARM64 cross build (Debian's gcc-aarch64-linux-gnu and the arm64 multiarch libraries) and

@@ -25,7 +25,9 @@
  *       one Switchyard pass with one ONNX Runtime pass, so a burst of load from elsewhere on a
  *       shared machine hits both engines alike. After loading it prints "ready HIDDEN", then
  *       answers one command a line: "warm NAME N" (the first batch N times; "ok"), "pass NAME"
- *       (one timed pass over all batches; "ms MILLISECONDS N_BATCHES N_TOKENS"), "dump NAME PATH"
+ *       (one timed pass over all batches; "ms MILLISECONDS N_BATCHES N_TOKENS"), "lone NAME" (the
+ *       first batch once, timed: "ms MILLISECONDS"; the orchestrator idles before it to measure
+ *       sporadic traffic), "dump NAME PATH"
  *       (the --check output above; "ok") and "quit". WARMUP and MAX_RUNS are not used here; the
  *       orchestrator decides. On an error it writes the message to stderr and exits with 1.
  *
@@ -420,6 +422,10 @@ static int cmd_serve(int argc, char **argv)
 			st = workload_pass(s.m, w, w->n_batches, &err);
 			snprintf(reply, sizeof(reply), "ms %.3f %d %ld", sy_now_ms() - t0,
 			         w->n_batches, w->n_tokens);
+		} else if (strcmp(cmd, "lone") == 0) {
+			double t0 = sy_now_ms();
+			st = workload_pass(s.m, w, 1, &err);
+			snprintf(reply, sizeof(reply), "ms %.3f", sy_now_ms() - t0);
 		} else if (strcmp(cmd, "dump") == 0 && n == 3) {
 			st = check_dump(s.m, w, arg, &err);
 		} else {

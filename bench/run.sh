@@ -9,6 +9,8 @@
 # build bench/out/encoder_bench against $BUILD/libswitchyard.a, measure the OpenBLAS GEMM peak,
 # then per model shape run both engines side by side, alternating pass by pass (after checking
 # that their last hidden states agree), and print the table (also written to bench/out/results.md).
+# On the ":int8" shapes ONNX Runtime's own int8 graph (tools/reference/quantize_onnx.py) runs as a
+# third engine in the same rounds; each shape ends with lone 1x16 requests after idle gaps.
 #
 # Environment:
 #   BUILD=build          where libswitchyard.a is built (`make BUILD=... bench` passes it on)
@@ -18,8 +20,12 @@
 #                        maximum, no more once either engine's runs of a workload took this long
 #   BENCH_STREAM_STRIDE=12  the stream workload takes every Nth batch of 32 (1: all 94 batches)
 #   BENCH_MODELS="minilm-l6 minilm-l6:int8 bge-base"   which model shapes to run; ":int8" runs
-#                        Switchyard's linear layers in int8 (--quantize int8) against ORT fp32,
-#                        and checks hidden states by cosine (>= 0.99 per token) instead of 1e-3.
+#                        Switchyard's linear layers in int8 (--quantize int8) against ORT fp32
+#                        AND ORT int8 (the graph quantize_dynamic makes, written by
+#                        tools/reference/quantize_onnx.py: DynamicQuantizeLinear + MatMulInteger,
+#                        int8 weights per tensor; checked in ORT against the fp32 graph, cosine
+#                        >= 0.99 per token, before any timing), all three alternating, and checks
+#                        hidden states by cosine (>= 0.99 per token) instead of 1e-3.
 #                        Also known, not run by default: gte-base (NewModel, the
 #                        Alibaba-NLP/gte-base-en-v1.5 shape) and modernbert-base (the
 #                        answerdotai/ModernBERT-base shape), e.g.
@@ -27,6 +33,10 @@
 #   SY_SHARED=../shared  the shared data folder (STS-B, the bert-base-uncased tokenizer)
 #   ORT_SPINNING=1       0 turns off the idle spinning of ORT's intra-op threads, which otherwise
 #                        slows Switchyard's passes that alternate with it on 2 cores
+#   BENCH_WORKLOADS="stsb 1x16 32x32 32x128 8x512"   the workloads timed (stsb is required)
+#   BENCH_GAPS="20 200"  idle gaps (ms) of the sporadic-traffic rows: per gap and per engine, N
+#                        lone 1x16 requests each after that much idle time (p50/p99); "" skips
+#   BENCH_GAP_N=30       requests per gap
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -88,12 +98,28 @@ else
 fi
 STRIDE=${BENCH_STREAM_STRIDE:-12}
 
-WORKLOADS="stsb 1x16 32x32 32x128 8x512"
+WORKLOADS=${BENCH_WORKLOADS:-stsb 1x16 32x32 32x128 8x512}
+case " $WORKLOADS " in
+*" stsb "*) ;;
+*) die "BENCH_WORKLOADS must include stsb (the hidden-state check runs on it)" ;;
+esac
+# The lone requests reuse the 1x16 workload's input, so they run only when it is timed too.
+GAPS=${BENCH_GAPS-20 200}
+LONE=()
+case " $WORKLOADS " in
+*" 1x16 "*) [ -z "$GAPS" ] || LONE=(--lone 1x16 "$(echo $GAPS | tr ' ' ',')" "${BENCH_GAP_N:-30}") ;;
+esac
 
 # --- prerequisites -----------------------------------------------------------------------------
 if ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
 	die "$PY lacks torch/numpy (needed to export the models); run \`make deps-reference\` first"
 fi
+case " $MODELS" in
+*:int8*)
+	"$PY" -c 'import onnx' 2>/dev/null ||
+		die "$PY lacks onnx (python3-onnx, to write ORT's int8 graph); run \`make deps-reference\` first"
+	;;
+esac
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	die "node and npm are needed for the ONNX Runtime side"
 fi
@@ -130,6 +156,27 @@ for m in $(for x in $MODELS; do echo "${x%%:*}"; done | sort -u); do
 		die "$m: the exported ONNX graph does not match the reference (see $d/check-ref.jsonl)"
 	fi
 	echo "$stamp" >"$d/.stamp"
+done
+
+# ORT's int8 graph of every ":int8" shape (model-int8.onnx), rewritten from model.onnx the way
+# quantize_dynamic quantises it, then run in ONNX Runtime against the float64 reference (cosine
+# >= 0.99 per token; ort_bench.js checks it against the fp32 graph again before timing).
+for m in $MODELS; do
+	[ "$m" != "${m%:int8}" ] || continue
+	d=$OUT/models/${m%%:*}
+	stamp="$(cat "$d/.stamp") $(md5sum <tools/reference/quantize_onnx.py | cut -d' ' -f1)"
+	if [ -f "$d/model-int8.onnx" ] && [ "$(cat "$d/.stamp-int8" 2>/dev/null)" = "$stamp" ]; then
+		continue
+	fi
+	say "writing ORT's int8 graph of ${m%%:*} (tools/reference/quantize_onnx.py)"
+	"$PY" tools/reference/quantize_onnx.py "$d/model.onnx" "$d/model-int8.onnx" >&2
+	h=$("$PY" -c 'import json, sys; c = json.load(open(sys.argv[1])); print(c.get("hidden_size", c.get("dim")))' \
+		"$d/config.json")
+	if ! CHECK_MIN_COSINE=0.99 node bench/peer/ort_bench.js "$d/model-int8.onnx" "$THREADS" --min-runs 1 \
+		--budget-ms 0 "ref=$d/check.bin:0:1" --check ref "$d/check-ref.f32" "$h" >"$d/check-ref-int8.jsonl"; then
+		die "$m: ORT's int8 graph is not within cosine 0.99 of the reference (see $d/check-ref-int8.jsonl)"
+	fi
+	echo "$stamp" >"$d/.stamp-int8"
 done
 
 # --- inputs: written in one place, read by both sides ------------------------------------------
@@ -198,6 +245,8 @@ if [ -n "$(git status --porcelain --untracked-files=no -- src include Makefile)"
 fi
 cat >"$OUT/meta.json" <<EOF
 {"machine": "$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs",
+ "cpu_flags": "$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(sse4_2|avx|avx2|fma|f16c|avx512[a-z_0-9]*|avx_vnni|amx[a-z_0-9]*)$' | sort | tr '\n' ' ' | sed 's/ $//')",
+ "isa": "${SWITCHYARD_ISA:-auto}",
  "date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "commit": "$COMMIT", "threads": $THREADS,
  "ort": "$ORT_VERSION", "loadavg_start": "$(cut -d' ' -f1-3 /proc/loadavg)"}
 EOF
@@ -215,9 +264,11 @@ for m in $MODELS; do
 	base=${m%%:*}
 	quant=none
 	check_cos=
+	also=()
 	if [ "$m" != "$base" ]; then
 		quant=${m#*:}
 		check_cos=0.99
+		also=(--also ort-int8 "$OUT/models/$base/model-int8.onnx")
 	fi
 	d=$OUT/models/$base
 	specs=()
@@ -227,7 +278,7 @@ for m in $MODELS; do
 	done
 	say "$m: Switchyard and ONNX Runtime $ORT_VERSION, alternating"
 	if ! SY_BENCH_QUANTIZE=$quant CHECK_MIN_COSINE=$check_cos node bench/peer/ort_bench.js \
-		"$d/model.onnx" "$THREADS" "${RULE[@]}" \
+		"$d/model.onnx" "$THREADS" "${RULE[@]}" "${also[@]}" "${LONE[@]}" \
 		--switchyard "$OUT/encoder_bench" "$d" "${specs[@]}" \
 		--check stsb "$OUT/check-${m/:/-}.f32" >"$OUT/results-${m/:/-}.jsonl"; then
 		die "$m: the benchmark failed, or the engines' last hidden states differ (see $OUT/results-${m/:/-}.jsonl)"
@@ -252,41 +303,54 @@ SHAPES = {"minilm-l6": (6, 384, 1536, False), "bge-base": (12, 768, 3072, False)
 def lines(path):
     return [json.loads(l) for l in open(path) if l.strip()]
 
-rows, checks = [], []
+rows, checks, lone = [], [], []
 for m in models:
     res = lines(os.path.join(out, f"results-{m.replace(':', '-')}.jsonl"))
-    sy = {r["workload"]: r for r in res if r["side"] == "switchyard"}
+    sy = {r["workload"]: r for r in res if r["side"] == "switchyard" and r.get("kind") is None}
     ort = [r for r in res if r["side"] == "ort"]
-    checks += [(m, r) for r in ort if r.get("kind") == "check"]
+    # ORT's own int8 graph, timed in the same rounds on the ":int8" shapes
+    ort8 = {r["workload"]: r for r in res if r["side"] == "ort-int8" and r.get("kind") is None}
+    checks += [(m, r) for r in res if r.get("kind") == "check"]
+    lone += [(m, r) for r in res if r.get("kind") == "lone"]
     layers, h, ffn, glu = SHAPES[m.split(":")[0]]
     # Linear layers per token: Q, K, V and the attention output (h x h each), FFN up (h x ffn,
     # twice for a gated MLP) and down.
     flop_per_token = 2 * layers * (4 * h * h + (3 if glu else 2) * h * ffn)
     order = ["1x16", "32x32", "32x128", "8x512", "stsb"]
-    for r in sorted((r for r in ort if r.get("kind") != "check"), key=lambda r: order.index(r["workload"])):
+    for r in sorted((r for r in ort if r.get("kind") is None), key=lambda r: order.index(r["workload"])):
         s = sy[r["workload"]]
         tok = s["tokens"]
         sy_tps, ort_tps = tok / s["median_ms"] * 1e3, tok / r["median_ms"] * 1e3
         gflops = tok * flop_per_token / (s["median_ms"] * 1e6)
         lat = f"{s['median_ms'] / r['median_ms']:.2f}" if r["workload"] == "1x16" else ""
         name = "stsb (stream)" if r["workload"] == "stsb" else r["workload"]
+        q = ort8.get(r["workload"])
+        q_cols = ["", "", ""]
+        if q:
+            q_cols = [f"{q['median_ms']:.2f}", f"{tok / q['median_ms'] * 1e3:,.0f}",
+                      f"{q['median_ms'] / s['median_ms']:.2f}"]
         rows.append([name, m, str(tok), f"{s['median_ms']:.2f}", f"{r['median_ms']:.2f}",
-                     f"{sy_tps:,.0f}", f"{ort_tps:,.0f}", f"{sy_tps / ort_tps:.2f}", lat,
+                     f"{sy_tps:,.0f}", f"{ort_tps:,.0f}", f"{sy_tps / ort_tps:.2f}", lat, *q_cols,
                      f"{gflops:.1f}", f"{100 * gflops / peak:.0f}%",
                      str(len(r["runs_ms"])) if len(s["runs_ms"]) == len(r["runs_ms"])
                      else f"{len(s['runs_ms'])}/{len(r['runs_ms'])}"])
 
 head = ["workload", "model", "tokens", "SY ms", "ORT ms", "SY tok/s", "ORT tok/s", "tok/s SY/ORT",
-        "latency SY/ORT", "SY linear GFLOP/s", "of peak", "runs"]
+        "latency SY/ORT", "ORT int8 ms", "ORT int8 tok/s", "tok/s SY/ORT int8", "SY linear GFLOP/s",
+        "of peak", "runs"]
 stream = open(os.path.join(out, "inputs", "stream.txt")).read().strip()
-info = [f"machine: {meta['machine']}", f"date: {meta['date']}", f"commit: {meta['commit']}",
+info = [f"machine: {meta['machine']}", f"CPU flags: {meta['cpu_flags']}",
+        f"Switchyard kernels: SWITCHYARD_ISA={meta['isa']}"
+        + (" (the best path the CPU runs)" if meta['isa'] == "auto" else ""),
+        f"date: {meta['date']}", f"commit: {meta['commit']}",
         f"threads: {meta['threads']} per side; ONNX Runtime {meta['ort']} (onnxruntime-node), "
         f"ORT idle spinning {'off' if os.environ.get('ORT_SPINNING') == '0' else 'on (its default)'}",
         f"GEMM peak: {peak:.1f} GFLOP/s (OpenBLAS sgemm 2048^3, best of two measurements)",
         f"stream: {stream}",
         f"load average at start {meta['loadavg_start']}, at end {load_end} (other processes "
         f"compete for the cores when it is near or above the thread count); total time {elapsed} s"]
-info += [f"check {m}: last hidden state, {r['workload']} batch 0 ({r['sequences']} sequences, "
+info += [f"check {m}{' ORT int8 graph vs ORT fp32' if r['side'] == 'ort-int8' else ''}: "
+         f"last hidden state, {r['workload']} batch 0 ({r['sequences']} sequences, "
          f"{r['tokens']} tokens): " +
          (f"min token cosine {r['min_cosine']:.5f} (>= {r['min_cosine_required']:g}; max abs diff "
           f"{r['max_abs_diff']:.2e})" if r.get("min_cosine_required") else
@@ -301,6 +365,18 @@ print()
 print(fmt(head))
 for r in rows:
     print(fmt(r))
+# Sporadic traffic: lone 1x16 requests after an idle gap, p50 / p99 per engine.
+lone_head = ["model", "idle gap", "engine", "p50 ms", "p99 ms", "requests"]
+lone_rows = [[m, f"{r['gap_ms']:g} ms", r["side"], f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}",
+              str(len(r["runs_ms"]))] for m, r in lone]
+if lone_rows:
+    lw = [max(len(x) for x in col) for col in zip(lone_head, *lone_rows)]
+    lfmt = lambda r: "  ".join(c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(r, lw)))
+    print()
+    print("lone 1x16 requests after an idle gap (sporadic traffic):")
+    print(lfmt(lone_head))
+    for r in lone_rows:
+        print(lfmt(r))
 
 with open(os.path.join(out, "results.md"), "w") as f:
     f.write("".join(f"- {x}\n" for x in info) + "\n")
@@ -308,5 +384,11 @@ with open(os.path.join(out, "results.md"), "w") as f:
     f.write("|" + "|".join("---" if i < 2 else "---:" for i in range(len(head))) + "|\n")
     for r in rows:
         f.write("| " + " | ".join(r) + " |\n")
+    if lone_rows:
+        f.write("\nLone 1x16 requests after an idle gap (sporadic traffic):\n\n")
+        f.write("| " + " | ".join(lone_head) + " |\n")
+        f.write("|---|---|---|---:|---:|---:|\n")
+        for r in lone_rows:
+            f.write("| " + " | ".join(r) + " |\n")
 print(f"\n(written to {os.path.join(out, 'results.md')})")
 EOF

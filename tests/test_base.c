@@ -1,6 +1,7 @@
 /* Tests for src/base: status strings, errors, files, the thread pool, byte sizes, the YAML
  * reader and the JSON field reader. */
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "base/file.h"
 #include "base/json_read.h"
@@ -100,6 +101,58 @@ static void test_pool(void)
 		}
 		sy_pool_free(p);
 	}
+}
+
+/* The spin bound's parser, and pools that sleep at once (0) or spin long between runs. */
+static void test_pool_spin_us(void)
+{
+	long us = 7;
+	CHECK_EQ_INT(sy_spin_us_parse("0", &us), 0);
+	CHECK(us == 0);
+	CHECK_EQ_INT(sy_spin_us_parse("250000", &us), 0);
+	CHECK(us == 250000);
+	CHECK_EQ_INT(sy_spin_us_parse("10000000", &us), 0);
+	const char *bad[] = {NULL, "", "-1", "1ms", " 5", "5 ", "10000001", "99999999999999999999"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		us = 7;
+		CHECK_EQ_INT(sy_spin_us_parse(bad[i], &us), -1);
+		CHECK(us == 7);
+	}
+	const long saved = sy_pool_spin_us();
+	const long bounds[] = {0, 100000};
+	for (size_t b = 0; b < 2; b++) {
+		sy_pool_set_spin_us(bounds[b]);
+		CHECK(sy_pool_spin_us() == bounds[b]);
+		struct sy_pool *p = sy_pool_create(3);
+		for (int rep = 0; rep < 50; rep++) {
+			struct pool_ctx c = {.pool = p, .phase_ok = 1};
+			sy_pool_run(p, pool_fn, &c);
+			CHECK_EQ_INT(atomic_load(&c.sum), 999 * 1000 / 2);
+			CHECK(c.phase_ok);
+		}
+		sy_pool_free(p);
+	}
+	/* With no spin the workers go to sleep; a solo run then does all the work on this thread,
+	 * through its barriers, and leaves them asleep. */
+	sy_pool_set_spin_us(0);
+	struct sy_pool *p = sy_pool_create(3);
+	for (int tries = 0; tries < 2000 && !sy_pool_asleep(p); tries++)
+		usleep(1000);
+	CHECK(sy_pool_asleep(p));
+	struct pool_ctx c = {.pool = p, .phase_ok = 1};
+	sy_pool_run_solo(p, pool_fn, &c);
+	CHECK_EQ_INT(atomic_load(&c.sum), 999 * 1000 / 2);
+	CHECK(c.phase_ok && c.parts[0] && !c.parts[1]);
+	CHECK(sy_pool_asleep(p));
+	struct pool_ctx c2 = {.pool = p, .phase_ok = 1};
+	sy_pool_run(p, pool_fn, &c2);
+	CHECK_EQ_INT(atomic_load(&c2.sum), 999 * 1000 / 2);
+	CHECK(c2.parts[1] && c2.parts[2]);
+	sy_pool_free(p);
+	CHECK(!sy_pool_asleep(NULL));
+	sy_pool_set_spin_us(-5);
+	CHECK(sy_pool_spin_us() == 0);
+	sy_pool_set_spin_us(saved);
 }
 
 static void test_split(void)
@@ -459,6 +512,7 @@ int main(void)
 	RUN(test_file_read_missing);
 	RUN(test_file_read_and_map);
 	RUN(test_pool);
+	RUN(test_pool_spin_us);
 	RUN(test_split);
 	RUN(test_size_parse);
 	RUN(test_yaml_tree);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "switchyard.h"
+#include "base/threads.h"
 #include "cli/commands.h"
 #include "tensor/isa.h"
 
@@ -26,7 +27,54 @@ static void usage(FILE *f)
 	        "P`)\n"
 	        "\n"
 	        "Run `switchyard <command> --help` for the options of one command;\n"
-	        "`switchyard --version` prints the version and the kernels this CPU runs.\n");
+	        "`switchyard --version` prints the version and the kernels this CPU runs.\n"
+	        "\n"
+	        "Every command takes --spin-us N (or SWITCHYARD_SPIN_US=N): how long idle worker\n"
+	        "threads spin for the next request before they sleep, in microseconds (default "
+	        "%d;\n"
+	        "0 sleeps at once; more keeps requests with longer gaps between them fast, at the "
+	        "cost\n"
+	        "of a busy core per thread for that long after each request).\n",
+	        SY_POOL_SPIN_US_DEFAULT);
+}
+
+/* Takes the global --spin-us N / --spin-us=N out of argv (anywhere after the command) and sets
+ * the pools' spin bound from it, else checks SWITCHYARD_SPIN_US. Returns 0, or -1 after a
+ * message when the value is not a microsecond count. */
+static int take_spin_us(int *argc, char **argv)
+{
+	const char *env = getenv("SWITCHYARD_SPIN_US");
+	long us;
+	if (env && *env && sy_spin_us_parse(env, &us) != 0) {
+		fprintf(stderr,
+		        "switchyard: SWITCHYARD_SPIN_US=%.40s: not a number of microseconds in [0, "
+		        "%ld]\n",
+		        env, SY_POOL_SPIN_US_MAX);
+		return -1;
+	}
+	int n = 1;
+	for (int i = 1; i < *argc; i++) {
+		const char *v = NULL;
+		if (!strcmp(argv[i], "--spin-us"))
+			v = i + 1 < *argc ? argv[++i] : "";
+		else if (!strncmp(argv[i], "--spin-us=", 10))
+			v = argv[i] + 10;
+		if (!v) {
+			argv[n++] = argv[i];
+			continue;
+		}
+		if (sy_spin_us_parse(v, &us) != 0) {
+			fprintf(stderr,
+			        "switchyard: --spin-us %.40s: not a number of microseconds in [0, "
+			        "%ld]\n",
+			        v, SY_POOL_SPIN_US_MAX);
+			return -1;
+		}
+		sy_pool_set_spin_us(us);
+	}
+	argv[n] = NULL;
+	*argc = n;
+	return 0;
 }
 
 /* argv with every "--opt=value" split into "--opt" "value", so the one-shot commands take both
@@ -90,6 +138,12 @@ int main(int argc, char **argv)
 	struct sy_error err;
 	if (sy_isa_init(&err) != SY_OK) {
 		fprintf(stderr, "switchyard: %s\n", err.msg);
+		return 2;
+	}
+	if (take_spin_us(&argc, argv) != 0)
+		return 2;
+	if (argc < 2) {
+		usage(stderr);
 		return 2;
 	}
 	const char *cmd = argv[1];

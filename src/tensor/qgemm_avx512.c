@@ -102,5 +102,64 @@ static void qgemm_tile(const uint8_t *const xr[QGEMM_MR], const float *sx, const
 	}
 }
 
+/* The 4 x 32 tile over two adjacent panels (panel and panel + 16 * k4): each broadcast of 4
+ * activation bytes feeds two vpdpbusd, so a group of 4 inputs takes 2 weight loads and 4
+ * broadcasts for 8 vpdpbusd where the 4 x 16 tile takes 1 + 4 for 4 (0.75 loads per vpdpbusd
+ * instead of 1.25). Eight accumulator chains, as in qgemm_tile. nr in (16, 32]. */
+static void qgemm_tile2(const uint8_t *const xr[QGEMM_MR], const float *sx, const int8_t *panel,
+                        const float *sw, const int32_t *colsum, const float *bias, int k4, float *y,
+                        size_t ldy, int mr, int nr, enum gemm_epilogue epi)
+{
+	__m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+	__m512i b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+	const uint8_t *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];
+	const int8_t *p1 = panel + (size_t)QGEMM_NR * k4;
+	const int steps = k4 / 4;
+	for (int t = 0; t < steps; t++) {
+		const __m512i w0 = _mm512_load_si512((const void *)(panel + (size_t)t * 64));
+		const __m512i w1 = _mm512_load_si512((const void *)(p1 + (size_t)t * 64));
+		const __m512i v0 = _mm512_set1_epi32(load4(x0 + 4 * t));
+		const __m512i v1 = _mm512_set1_epi32(load4(x1 + 4 * t));
+		const __m512i v2 = _mm512_set1_epi32(load4(x2 + 4 * t));
+		const __m512i v3 = _mm512_set1_epi32(load4(x3 + 4 * t));
+		a0 = _mm512_dpbusd_epi32(a0, v0, w0);
+		b0 = _mm512_dpbusd_epi32(b0, v0, w1);
+		a1 = _mm512_dpbusd_epi32(a1, v1, w0);
+		b1 = _mm512_dpbusd_epi32(b1, v1, w1);
+		a2 = _mm512_dpbusd_epi32(a2, v2, w0);
+		b2 = _mm512_dpbusd_epi32(b2, v2, w1);
+		a3 = _mm512_dpbusd_epi32(a3, v3, w0);
+		b3 = _mm512_dpbusd_epi32(b3, v3, w1);
+	}
+	const __m512i acc[2][QGEMM_MR] = {{a0, a1, a2, a3}, {b0, b1, b2, b3}};
+	for (int h = 0; h < 2; h++) {
+		const int nh = h == 0 ? QGEMM_NR : nr - QGEMM_NR;
+		const __mmask16 m = (__mmask16)(nh >= 16 ? 0xffff : (1u << nh) - 1);
+		const __m512i off =
+		    _mm512_mullo_epi32(_mm512_load_si512((const void *)(colsum + h * QGEMM_NR)),
+		                       _mm512_set1_epi32(128));
+		const __m512 swv = _mm512_load_ps(sw + h * QGEMM_NR);
+		const __m512 b =
+		    bias ? _mm512_maskz_loadu_ps(m, bias + h * QGEMM_NR) : _mm512_setzero_ps();
+		for (int r = 0; r < mr; r++) {
+			const __m512i v = _mm512_sub_epi32(acc[h][r], off);
+			const __m512 s = _mm512_mul_ps(_mm512_set1_ps(sx[r]), swv);
+			_mm512_mask_storeu_ps(y + (size_t)r * ldy + h * QGEMM_NR, m,
+			                      _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), s, b));
+		}
+	}
+	for (int r = 0; r < mr; r++) {
+		float *yr = y + (size_t)r * ldy;
+		switch (epi) {
+		case GEMM_EPILOGUE_NONE: break;
+		case GEMM_EPILOGUE_GELU_ERF: gelu_erf_f32_avx2(yr, nr); break;
+		case GEMM_EPILOGUE_GELU_TANH: gelu_tanh_f32_avx2(yr, nr); break;
+		case GEMM_EPILOGUE_RELU: relu_f32_avx2(yr, nr); break;
+		case GEMM_EPILOGUE_TANH: tanh_f32_avx2(yr, nr); break;
+		}
+	}
+}
+
+#define QGEMM_HAS_TILE2
 #define SY_ISA_FN(name) name##_avx512
 #include "tensor/qgemm_driver.h"

@@ -4,6 +4,9 @@
  *   quantize_row_u8   static float (const float *x, int k, int k4, uint8_t *u): qx + 128 into
  *                     u[k4] (padding 128), returns the scale (as qgemm_quantize_row);
  *   qgemm_tile        static void, the 4 x 16 tile (see qgemm_avx2.c);
+ * and optionally QGEMM_HAS_TILE2 with
+ *   qgemm_tile2       static void, the same over two adjacent panels (4 x 32; nr in (16, 32]),
+ *                     used for every whole pair of panels of a part;
  * and defines qgemm_linear_<isa>. */
 #ifndef SY_ISA_FN
 #error "define SY_ISA_FN before including tensor/qgemm_driver.h"
@@ -38,20 +41,37 @@ void SY_ISA_FN(qgemm_linear)(const float *x, int ldx, const struct qgemm_weights
 		for (int r = 0; r < rows; r++)
 			sx[r] =
 			    quantize_row_u8(x + (size_t)(rb + r) * ldx, k, k4, xq + (size_t)r * k4);
-		for (int j = j0; j < j1; j++) {
+		for (int j = j0; j < j1;) {
 			const int8_t *panel = w->packed + (size_t)j * QGEMM_NR * k4;
-			const int nr = n - j * QGEMM_NR < QGEMM_NR ? n - j * QGEMM_NR : QGEMM_NR;
+			const int left = n - j * QGEMM_NR;
+#ifdef QGEMM_HAS_TILE2
+			const int span = j + 1 < j1 ? 2 : 1;
+#else
+			const int span = 1;
+#endif
+			const int nr = left < span * QGEMM_NR ? left : span * QGEMM_NR;
 			for (int r = 0; r < rows; r += QGEMM_MR) {
 				const int mr = rows - r < QGEMM_MR ? rows - r : QGEMM_MR;
 				const uint8_t *xr[QGEMM_MR];
 				for (int i = 0; i < QGEMM_MR; i++)
 					xr[i] = xq + (size_t)(r + (i < mr ? i : mr - 1)) * k4;
+#ifdef QGEMM_HAS_TILE2
+				if (span == 2) {
+					qgemm_tile2(xr, sx + r, panel, w->scale + j * QGEMM_NR,
+					            w->colsum + j * QGEMM_NR,
+					            bias ? bias + j * QGEMM_NR : NULL, k4,
+					            y + (size_t)(rb + r) * ldy + j * QGEMM_NR,
+					            (size_t)ldy, mr, nr, epi);
+					continue;
+				}
+#endif
 				qgemm_tile(xr, sx + r, panel, w->scale + j * QGEMM_NR,
 				           w->colsum + j * QGEMM_NR,
 				           bias ? bias + j * QGEMM_NR : NULL, k4,
 				           y + (size_t)(rb + r) * ldy + j * QGEMM_NR, (size_t)ldy,
 				           mr, nr, epi);
 			}
+			j += span;
 		}
 	}
 }

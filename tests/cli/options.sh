@@ -22,6 +22,24 @@ case "$out" in
 *) fail "--version printed '$out'" ;;
 esac
 echo "ok: $out"
+# --spin-us (any command, either spelling) and SWITCHYARD_SPIN_US: the pools' spin bound; a bad
+# value stops the command with status 2 and a message naming the option
+a=$("$SY" encode --spin-us 0 --model tests/fixtures/bert-tiny "hello there")
+b=$("$SY" encode --model tests/fixtures/bert-tiny --spin-us=50000 "hello there")
+c=$(SWITCHYARD_SPIN_US=10 "$SY" encode --model tests/fixtures/bert-tiny "hello there")
+[ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" = "$c" ] || fail "--spin-us changed the output"
+for bad in "--spin-us -1" "--spin-us=1ms" "--spin-us" "--spin-us=99999999999"; do
+	# shellcheck disable=SC2086 # the option and its value are two words
+	if "$SY" encode --model tests/fixtures/bert-tiny "hi" $bad 2>"$tmp/err"; then
+		fail "encode $bad was accepted"
+	fi
+	grep -q -- "--spin-us" "$tmp/err" || fail "encode $bad: $(cat "$tmp/err")"
+done
+if SWITCHYARD_SPIN_US=abc "$SY" encode --model tests/fixtures/bert-tiny "hi" 2>"$tmp/err"; then
+	fail "SWITCHYARD_SPIN_US=abc was accepted"
+fi
+grep -q SWITCHYARD_SPIN_US "$tmp/err" || fail "SWITCHYARD_SPIN_US=abc: $(cat "$tmp/err")"
+echo "ok: --spin-us and SWITCHYARD_SPIN_US"
 # the one-shot commands take --opt=value as serve does
 a=$("$SY" encode --model=tests/fixtures/bert-tiny --max-length=16 "hello there")
 b=$("$SY" encode --model tests/fixtures/bert-tiny --max-length 16 "hello there")

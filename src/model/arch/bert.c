@@ -602,9 +602,14 @@ enum sy_status bert_forward(struct bert_model *m, const struct encoder_input *in
 		c.attn_cost += ((double)in->lens[q] * in->lens[q] + in->lens[q]) * cfg->n_heads;
 	}
 	m->seq_start[in->n_seqs] = r;
-	int nth = sy_pool_size(m->pool);
+	/* A short batch that finds the workers asleep (sporadic traffic) runs on this thread
+	 * alone rather than wait for them to wake (sy_pool_run_solo). */
+	const int solo = rows <= ENCODER_SOLO_MAX_ROWS && sy_pool_asleep(m->pool);
+	int nth = solo ? 1 : sy_pool_size(m->pool);
 	c.split_units = nth > 1 && in->n_seqs * cfg->n_heads >= 4 * nth;
-	if (rows > 0)
+	if (rows > 0 && solo)
+		sy_pool_run_solo(m->pool, forward_part, &c);
+	else if (rows > 0)
 		sy_pool_run(m->pool, forward_part, &c);
 	if (c.stopped)
 		return model_stopped_error(err);

@@ -16,6 +16,12 @@
 #include "model/formats/safetensors.h"
 #include "tensor/linear.h"
 
+/* A batch of at most this many tokens runs on the calling thread alone when the pool's workers
+ * are asleep (sy_pool_asleep, sy_pool_run_solo): a 16-token MiniLM-shaped request takes ~2 ms
+ * alone, while waking a sleeping worker on a VM costs up to ~10 ms and a worker another process
+ * holds stalls every barrier of the forward (docs/PERFORMANCE.md section 9b). */
+#define ENCODER_SOLO_MAX_ROWS 32
+
 struct encoder_input {
 	int n_seqs;
 	const int *lens; /* [n_seqs] tokens per sequence, each in [0, max_tokens] */

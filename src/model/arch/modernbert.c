@@ -503,9 +503,13 @@ static enum sy_status mb_forward(void *impl, const struct encoder_input *in, str
 		c.attn_cost += ((double)in->lens[q] * in->lens[q] + in->lens[q]) * cfg->n_heads;
 	}
 	m->seq_start[in->n_seqs] = r;
-	const int nth = sy_pool_size(m->pool);
+	/* A short batch that finds the workers asleep runs on this thread alone (encoder.h). */
+	const int solo = rows <= ENCODER_SOLO_MAX_ROWS && sy_pool_asleep(m->pool);
+	const int nth = solo ? 1 : sy_pool_size(m->pool);
 	c.split_units = nth > 1 && in->n_seqs * cfg->n_heads >= 4 * nth;
-	if (rows > 0)
+	if (rows > 0 && solo)
+		sy_pool_run_solo(m->pool, forward_part, &c);
+	else if (rows > 0)
 		sy_pool_run(m->pool, forward_part, &c);
 	if (c.stopped)
 		return model_stopped_error(err);

@@ -305,7 +305,10 @@ static enum sy_status forward(void *impl, const struct encoder_input *in, struct
 		return s;
 	encoder_input_positions(in, m->seq_start, m->pos_ids);
 	struct fwd f = {.m = m, .in = in, .rows = rows, .stop = model_stop_current()};
-	if (rows > 0)
+	/* A short batch that finds the workers asleep runs on this thread alone (encoder.h). */
+	if (rows > 0 && rows <= ENCODER_SOLO_MAX_ROWS && sy_pool_asleep(m->pool))
+		sy_pool_run_solo(m->pool, forward_part, &f);
+	else if (rows > 0)
 		sy_pool_run(m->pool, forward_part, &f);
 	if (f.stopped)
 		return model_stopped_error(err);
