@@ -48,7 +48,7 @@ static void test_encoder(void)
 	struct safetensors *st = NULL;
 	struct deberta_model *m = NULL;
 	CHECK(model_weights_open(FIXTURE, &err, &st, NULL) == SY_OK);
-	CHECKF(deberta_load(&dc, st, "token_rep_layer.bert_layer.model.", &err, &m) == SY_OK, "%s",
+	CHECKF(deberta_load(&dc, st, "token_rep_layer.bert_layer.model.", 1, &err, &m) == SY_OK, "%s",
 	       err.msg);
 	safetensors_close(st);
 	const cJSON *enc = cJSON_GetObjectItemCaseSensitive(doc, "encoder");

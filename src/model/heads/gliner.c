@@ -194,7 +194,8 @@ static enum sy_status find_markers(struct gliner *g, const char *dir, const char
 	return SY_OK;
 }
 
-static enum sy_status gliner_load(const char *dir, struct sy_error *err, struct gliner **out)
+static enum sy_status gliner_load(const char *dir, int n_threads, struct sy_error *err,
+                                  struct gliner **out)
 {
 	*out = NULL;
 	char *path = sy_path_join(dir, "gliner_config.json"), *text = NULL;
@@ -260,7 +261,8 @@ static enum sy_status gliner_load(const char *dir, struct sy_error *err, struct 
 	if (s == SY_OK)
 		s = model_weights_open(dir, err, &st, NULL);
 	if (s == SY_OK)
-		s = deberta_load(&g->ecfg, st, "token_rep_layer.bert_layer.model.", err, &g->enc);
+		s = deberta_load(&g->ecfg, st, "token_rep_layer.bert_layer.model.", n_threads, err,
+		                 &g->enc);
 	const int H = g->hidden, E = g->ecfg.hidden;
 	if (s == SY_OK && E != H) {
 		g->has_proj = true;
@@ -703,9 +705,8 @@ bool gliner_detect(const struct model_desc *d)
 enum sy_status gliner_open(const struct model_desc *d, const struct model_options *opts,
                            struct sy_error *err, struct model *out)
 {
-	(void)opts;
 	struct gliner *g;
-	enum sy_status s = gliner_load(d->path, err, &g);
+	enum sy_status s = gliner_load(d->path, opts ? opts->n_threads : 0, err, &g);
 	if (s != SY_OK)
 		return s;
 	out->arch = "gliner";
