@@ -134,8 +134,8 @@ static void layer_free(struct deberta_layer *l)
 	struct gemm_weights *g[] = {&l->q, &l->k, &l->v, &l->o, &l->ff1, &l->ff2};
 	for (size_t i = 0; i < 6; i++)
 		gemm_weights_free(g[i]);
-	float *f[] = {l->bq,    l->bk,    l->bv,    l->bo,   l->b1,
-	              l->b2,    l->ln1_g, l->ln1_b, l->ln2_g, l->ln2_b};
+	float *f[] = {l->bq, l->bk,    l->bv,    l->bo,    l->b1,
+	              l->b2, l->ln1_g, l->ln1_b, l->ln2_g, l->ln2_b};
 	for (size_t i = 0; i < sizeof f / sizeof *f; i++)
 		free(f[i]);
 	for (int h = 0; h < l->n_heads; h++) {
@@ -203,8 +203,7 @@ static enum sy_status pack_heads(const float *P, int nr, int H, int nh, struct s
 	const int d = H / nh;
 	*out = calloc((size_t)nh, sizeof **out);
 	float *slice = malloc((size_t)nr * d * sizeof *slice);
-	enum sy_status s =
-	    *out && slice ? SY_OK : sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	enum sy_status s = *out && slice ? SY_OK : sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	for (int h = 0; s == SY_OK && h < nh; h++) {
 		for (int r = 0; r < nr; r++)
 			memcpy(slice + (size_t)r * d, P + (size_t)r * H + (size_t)h * d,
@@ -399,8 +398,8 @@ static float dot_f32(const float *a, const float *b, int n)
 }
 
 /* x[r] = LayerNorm(tmp[r] + x[r]) for this part's rows. */
-static void residual_norm(struct deberta_model *m, int T, const float *g, const float *b,
-                          int ith, int nth)
+static void residual_norm(struct deberta_model *m, int T, const float *g, const float *b, int ith,
+                          int nth)
 {
 	const int H = m->cfg.hidden;
 	int rb, re;
