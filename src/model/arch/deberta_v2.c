@@ -389,12 +389,19 @@ struct fwd_ctx {
 	bool stopped;
 };
 
+/* Eight independent partial sums, so the adds do not wait on each other (and the compiler may
+ * vectorise them); the order is fixed, so the result is the same on every thread. */
 static float dot_f32(const float *a, const float *b, int n)
 {
-	float acc = 0;
-	for (int e = 0; e < n; e++)
-		acc += a[e] * b[e];
-	return acc;
+	float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+	int e = 0;
+	for (; e + 8 <= n; e += 8)
+		for (int l = 0; l < 8; l++)
+			acc[l] += a[e + l] * b[e + l];
+	float t = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+	for (; e < n; e++)
+		t += a[e] * b[e];
+	return t;
 }
 
 /* x[r] = LayerNorm(tmp[r] + x[r]) for this part's rows. */
