@@ -15,7 +15,12 @@
  * max_width words) is out_project(relu([project_start(h_s); project_end(h_e)])) and its score
  * for a label sigmoid(span . prompt_rep_layer(label)). Spans above the threshold are taken
  * highest first without overlaps (flat NER), then returned in text order with character
- * offsets. Words past what the encoder's 512 positions hold are dropped. */
+ * offsets. Words past what the encoder's 512 positions hold are dropped.
+ *
+ * Threads: the encoder runs on its own pool (deberta_v2.c) and the heads run on the same pool in
+ * one sy_pool_run (the projection, the LSTM's input terms and the MLPs as GEMMs split by rows or
+ * columns, the two LSTM directions side by side, spans scored GLINER_SPAN_CHUNK at a time); the
+ * entities and scores do not depend on the number of threads (tests/test_gliner.c). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -54,7 +59,8 @@ struct gliner {
 	float *proj_b;
 	bool has_proj;
 	/* LSTM, two directions: W_ih [4n][H], W_hh [4n][n], b = b_ih + b_hh [4n] */
-	float *wih[2], *whh[2], *bl[2];
+	float *whh[2], *bl[2];
+	struct gemm_weights wih[2]; /* W_ih packed: the input terms of all steps are one GEMM */
 	int n; /* hidden / 2 */
 	struct mlp start, end, out, prompt;
 	pcre2_code *words_re;
@@ -77,7 +83,7 @@ static void gliner_free(struct gliner *g)
 	gemm_weights_free(&g->proj);
 	free(g->proj_b);
 	for (int d = 0; d < 2; d++) {
-		free(g->wih[d]);
+		gemm_weights_free(&g->wih[d]);
 		free(g->whh[d]);
 		free(g->bl[d]);
 	}
@@ -139,7 +145,11 @@ static enum sy_status load_lstm(struct gliner *g, const struct safetensors *st,
 		char name[96];
 		float *bih = NULL, *bhh = NULL;
 		snprintf(name, sizeof name, "rnn.lstm.weight_ih_l0%s", sfx);
-		s = safetensors_read_f32(st, name, 2, (int64_t[]){4 * n, H}, err, &g->wih[d]);
+		float *wih = NULL;
+		s = safetensors_read_f32(st, name, 2, (int64_t[]){4 * n, H}, err, &wih);
+		if (s == SY_OK)
+			s = gemm_weights_pack(wih, 4 * n, H, err, &g->wih[d]);
+		free(wih);
 		snprintf(name, sizeof name, "rnn.lstm.weight_hh_l0%s", sfx);
 		if (s == SY_OK)
 			s = safetensors_read_f32(st, name, 2, (int64_t[]){4 * n, n}, err,
@@ -302,25 +312,30 @@ static float sigm(float x)
 	return 1.0f / (1.0f + expf(-x));
 }
 
-/* One LSTM direction over x[L][H] into out[L][2n] at column offset d * n. */
-static void lstm_run(const struct gliner *g, int d, const float *x, int L, float *out, float *gates,
+/* One LSTM direction into out[L][2n] at column offset d * n, from xg[L][4n], the input terms
+ * W_ih x_t + b_ih + b_hh of every step (one GEMM before); gates[4n], h[n], c[n] scratch. */
+static void lstm_run(const struct gliner *g, int d, const float *xg, int L, float *out, float *gates,
                      float *h, float *c)
 {
-	const int n = g->n, H = g->hidden;
+	const int n = g->n;
 	memset(h, 0, (size_t)n * sizeof *h);
 	memset(c, 0, (size_t)n * sizeof *c);
 	for (int s = 0; s < L; s++) {
 		const int t = d ? L - 1 - s : s;
-		const float *xt = x + (size_t)t * H;
+		const float *x = xg + (size_t)t * 4 * n;
 		for (int r = 0; r < 4 * n; r++) {
-			double acc = g->bl[d][r];
-			const float *wi = g->wih[d] + (size_t)r * H,
-			            *wh = g->whh[d] + (size_t)r * n;
-			for (int k = 0; k < H; k++)
-				acc += (double)wi[k] * xt[k];
-			for (int k = 0; k < n; k++)
-				acc += (double)wh[k] * h[k];
-			gates[r] = (float)acc;
+			const float *wh = g->whh[d] + (size_t)r * n;
+			double a0 = x[r], a1 = 0, a2 = 0, a3 = 0;
+			int k = 0;
+			for (; k + 4 <= n; k += 4) {
+				a0 += (double)wh[k] * h[k];
+				a1 += (double)wh[k + 1] * h[k + 1];
+				a2 += (double)wh[k + 2] * h[k + 2];
+				a3 += (double)wh[k + 3] * h[k + 3];
+			}
+			for (; k < n; k++)
+				a0 += (double)wh[k] * h[k];
+			gates[r] = (float)((a0 + a1) + (a2 + a3));
 		}
 		for (int k = 0; k < n; k++) {
 			const float i = sigm(gates[k]), f = sigm(gates[n + k]),
@@ -512,6 +527,7 @@ static enum sy_status gl_prepare(const void *impl, const struct model_input *in,
 struct gl_scratch {
 	float *tok, *ptok, *words, *rnn, *srep, *erep, *prompts, *prep, *mlp, *span, *cat, *prob;
 	float *gates, *hc; /* [2 directions][4n], [2 directions][2n] */
+	float *xg; /* [2 directions][L][4n]: the LSTM's input terms */
 	int *span_s, *span_e; /* [n_spans] first and last word of each span, in scoring order */
 	struct candidate *cand;
 };
@@ -520,7 +536,7 @@ static void gl_scratch_free(struct gl_scratch *b)
 {
 	free(b->tok), free(b->ptok), free(b->words), free(b->rnn), free(b->srep), free(b->erep);
 	free(b->prompts), free(b->prep), free(b->mlp), free(b->span), free(b->cat), free(b->prob);
-	free(b->gates), free(b->hc), free(b->span_s), free(b->span_e), free(b->cand);
+	free(b->gates), free(b->hc), free(b->xg), free(b->span_s), free(b->span_e), free(b->cand);
 }
 
 static bool gl_scratch_alloc(const struct gliner *g, int n, int L, int n_labels,
@@ -543,12 +559,13 @@ static bool gl_scratch_alloc(const struct gliner *g, int n, int L, int n_labels,
 	b->prob = malloc((size_t)C * n_labels * sizeof *b->prob);
 	b->gates = malloc((size_t)2 * 4 * g->n * sizeof *b->gates);
 	b->hc = malloc((size_t)2 * 2 * g->n * sizeof *b->hc);
+	b->xg = malloc((size_t)2 * L * 4 * g->n * sizeof *b->xg);
 	b->span_s = malloc((size_t)L * W * sizeof *b->span_s);
 	b->span_e = malloc((size_t)L * W * sizeof *b->span_e);
 	b->cand = malloc((size_t)L * W * n_labels * sizeof *b->cand);
 	return b->tok && (b->ptok || !g->has_proj) && b->words && b->rnn && b->srep && b->erep &&
 	       b->prompts && b->prep && b->mlp && b->span && b->cat && b->prob && b->gates &&
-	       b->hc && b->span_s && b->span_e && b->cand;
+	       b->hc && b->xg && b->span_s && b->span_e && b->cand;
 }
 
 /* One run of the heads over the encoder's states on the encoder's pool: every step splits its
@@ -642,9 +659,14 @@ static void heads_part(void *p, int ith, int nth)
 			       (size_t)H * sizeof *b->words);
 	}
 	sy_pool_barrier(hc->pool);
+	for (int d = 0; d < 2; d++)
+		gemm_linear(b->words, H, &g->wih[d], g->bl[d], GEMM_EPILOGUE_NONE,
+		            b->xg + (size_t)d * L * 4 * g->n, 4 * g->n, L, ith, nth);
+	sy_pool_barrier(hc->pool);
 	for (int d = ith; d < 2; d += nth) /* the two directions side by side */
-		lstm_run(g, d, b->words, L, b->rnn, b->gates + (size_t)d * 4 * g->n,
-		         b->hc + (size_t)d * 2 * g->n, b->hc + (size_t)d * 2 * g->n + g->n);
+		lstm_run(g, d, b->xg + (size_t)d * L * 4 * g->n, L, b->rnn,
+		         b->gates + (size_t)d * 4 * g->n, b->hc + (size_t)d * 2 * g->n,
+		         b->hc + (size_t)d * 2 * g->n + g->n);
 	sy_pool_barrier(hc->pool);
 	mlp_part(hc, &g->start, b->rnn, L, b->srep, ith, nth);
 	mlp_part(hc, &g->end, b->rnn, L, b->erep, ith, nth);
