@@ -56,7 +56,7 @@ def post(base, path, body):
 
 def server_ms(out):
     t = out.get("timing") or {}
-    return t.get("queue_ms", 0.0), t.get("inference_ms", 0.0)
+    return t.get("queue_ms", 0.0), t.get("inference_ms", 0.0), t.get("tokenization_ms", 0.0)
 
 
 def turn(base, rnd, docs, rerank_only=None):
@@ -73,7 +73,7 @@ def turn(base, rnd, docs, rerank_only=None):
                    {"query": {"text": q}, "items": [{"text": d} for d in docs]})
     assert len(out["scores"]) == len(docs), out
     rec["rerank"] = (ms, *server_ms(out))
-    rec["turn"] = ((time.perf_counter() - t0) * 1000, 0, 0)
+    rec["turn"] = ((time.perf_counter() - t0) * 1000, 0, 0, 0)
     return rec
 
 
@@ -123,13 +123,15 @@ def main():
         if s != "turn":
             row[s]["server_inference_p50"] = pct([r[s][2] for r in recs], 50)
             row[s]["server_queue_p50"] = pct([r[s][1] for r in recs], 50)
+            row[s]["server_tokenization_p50"] = pct([r[s][3] for r in recs], 50)
     print(json.dumps(row), file=sys.stderr)
 
     def cell(s):
         return f"{row[s]['p50']:.0f} / {row[s]['p99']:.0f}" if s in row else ""
     print(f"| {label} | {agents} | {len(recs)} | {cell('turn')} | {cell('extract')} | {cell('encode')} | "
           f"{cell('rerank')} | {row['rerank']['server_inference_p50']:.0f} | "
-          f"{row['rerank']['server_queue_p50']:.0f} | {row['turns_per_s']:.2f} |")
+          f"{row['rerank']['server_queue_p50']:.0f} | {row['rerank']['server_tokenization_p50']:.1f} | "
+          f"{row['turns_per_s']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -33,10 +33,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const int nt = argc > 2 ? atoi(argv[2]) : 2, reps = argc > 3 ? atoi(argv[3]) : 10;
-	const char *text = "Hi, can you find what Tim Cook said about Siemens when they met in Paris on "
-	                   "12 March 2019, and whether the new iPhone or the Pixel was part of it? I "
-	                   "also need the notes from the meeting with Ada Lovelace at the Red Cross "
-	                   "last week.";
+	const char *text =
+	    "Hi, can you find what Tim Cook said about Siemens when they met in Paris on "
+	    "12 March 2019, and whether the new iPhone or the Pixel was part of it? I "
+	    "also need the notes from the meeting with Ada Lovelace at the Red Cross "
+	    "last week.";
 	const char *labels[] = {"person", "organization", "location", "date", "product"};
 	struct extract_params xp = {.labels = labels, .n_labels = 5, .threshold = 0.5f};
 	size_t len = strlen(text);
@@ -51,13 +52,15 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	double *ms[2] = {calloc((size_t)reps, sizeof(double)), calloc((size_t)reps, sizeof(double))};
+	double *ms[2] = {calloc((size_t)reps, sizeof(double)),
+	                 calloc((size_t)reps, sizeof(double))};
 	int ntok = 0, nent[2] = {0, 0};
 	for (int r = -1; r < reps; r++)
 		for (int i = 0; i < 2; i++) {
 			struct model_item_result res = {0};
 			double t0 = now_ms();
-			if (model_extract_texts(m[i], &text, &len, 1, &xp, &err, &res, &ntok) != SY_OK) {
+			if (model_extract_texts(m[i], &text, &len, 1, &xp, &err, &res, &ntok) !=
+			    SY_OK) {
 				fprintf(stderr, "%s\n", err.msg);
 				return 1;
 			}

@@ -54,8 +54,8 @@ free_port() {
 		"$(date -u '+%Y-%m-%d %H:%M UTC'); threads ${THREADS} (0: one per core)."
 	echo "CPU flags: $(grep -m1 -o -w -E 'avx2|avx512f|avx512_vnni|avx_vnni|amx_int8' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 	echo
-	echo "| mode | agents | turns | turn p50 / p99 ms | extract p50 / p99 | encode p50 / p99 | rerank 100 p50 / p99 | rerank server inference p50 | rerank server queue p50 | turns/s |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| mode | agents | turns | turn p50 / p99 ms | extract p50 / p99 | encode p50 / p99 | rerank 100 p50 / p99 | rerank server inference p50 | rerank server queue p50 | rerank tokenization p50 | turns/s |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } | tee "$OUT/results.md"
 : >"$OUT/results.jsonl"
 

@@ -314,8 +314,8 @@ static float sigm(float x)
 
 /* One LSTM direction into out[L][2n] at column offset d * n, from xg[L][4n], the input terms
  * W_ih x_t + b_ih + b_hh of every step (one GEMM before); gates[4n], h[n], c[n] scratch. */
-static void lstm_run(const struct gliner *g, int d, const float *xg, int L, float *out, float *gates,
-                     float *h, float *c)
+static void lstm_run(const struct gliner *g, int d, const float *xg, int L, float *out,
+                     float *gates, float *h, float *c)
 {
 	const int n = g->n;
 	memset(h, 0, (size_t)n * sizeof *h);
