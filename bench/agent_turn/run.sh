@@ -17,6 +17,8 @@
 #   TURNS=4              turns per agent at 1 agent (TURNS4=2 per agent at 4 agents and above)
 #   RERANKS=5            MiniLM-shape reranks
 #   MODES="fp32 int8"
+#   GLINER_THREADS=0     1: also build bench/agent_turn/gliner_threads.c and time GLiNER in process
+#                        on 1 vs 2 threads (PERFORMANCE.md section 12)
 #   SY_SHARED=../shared
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,6 +36,12 @@ M=$OUT/models
 [ -x "$SY" ] || { echo "build first: make"; exit 1; }
 mkdir -p "$OUT"
 /usr/bin/python3 bench/agent_turn/make_models.py "$M"
+if [ "${GLINER_THREADS:-0}" = 1 ]; then
+	# shellcheck disable=SC2046
+	cc -std=c11 -O2 -Isrc -D_GNU_SOURCE bench/agent_turn/gliner_threads.c \
+		$(PKG_CONFIG_PATH="$BUILD" pkg-config --static --cflags --libs switchyard) -o "$OUT/gliner_threads"
+	"$OUT/gliner_threads" "$M/gliner" 2 10
+fi
 
 pid=
 log=$(mktemp)
