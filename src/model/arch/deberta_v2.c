@@ -39,7 +39,8 @@ struct deberta_model {
 	/* scratch, grown to the longest sequence */
 	int cap_t;
 	float *x, *q, *k, *v, *ctx, *tmp, *ff;
-	float *qkr, *kqr; /* [heads][T][2 span]: q_i . Kr[r] and k_i . Qr[r] per head */
+	float *qkr, *kqr; /* [heads in a pass][T][2 span]: q_i . Kr[r] and k_i . Qr[r] per head */
+	size_t rel_cap; /* floats in each of qkr, kqr */
 	float *row; /* [threads][T]: one attention row per thread */
 	int *bucket; /* [2T - 1]: the relative index c of i - j = d - (T - 1) */
 };
@@ -328,9 +329,9 @@ size_t deberta_bytes(const struct deberta_model *m)
 	        (m->pos ? (size_t)c->max_positions * c->hidden : 0)) *
 	           sizeof(float) +
 	       (size_t)m->cap_t *
-	           (size_t)(6 * c->hidden + c->intermediate + 4 * m->span * c->heads +
-	                    sy_pool_size(m->pool)) *
-	           sizeof(float);
+	           (size_t)(6 * c->hidden + c->intermediate + sy_pool_size(m->pool)) *
+	           sizeof(float) +
+	       2 * m->rel_cap * sizeof(float);
 }
 
 struct sy_pool *deberta_pool(struct deberta_model *m)
@@ -352,6 +353,13 @@ static int log_bucket(int rel, int bucket_size, int max_position)
 	return (int)log_pos * sign;
 }
 
+/* The relative terms are computed for as many heads at a time as fit in this many floats (or one
+ * head), so the scratch stays 2 x 4 MB instead of 2 x heads x T x 2 span floats (100 MB for the
+ * base shape at 512 tokens). */
+#ifndef DEBERTA_REL_FLOATS
+#define DEBERTA_REL_FLOATS ((size_t)1 << 20)
+#endif
+
 static enum sy_status reserve(struct deberta_model *m, int T, struct sy_error *err)
 {
 	if (T <= m->cap_t)
@@ -368,9 +376,10 @@ static enum sy_status reserve(struct deberta_model *m, int T, struct sy_error *e
 	free(m->row);
 	free(m->bucket);
 	m->ff = malloc((size_t)T * I * sizeof(float));
-	const size_t nh = (size_t)m->cfg.heads;
-	m->qkr = malloc(nh * T * nr * sizeof(float));
-	m->kqr = malloc(nh * T * nr * sizeof(float));
+	const size_t per_head = (size_t)T * nr;
+	m->rel_cap = per_head > DEBERTA_REL_FLOATS ? per_head : DEBERTA_REL_FLOATS;
+	m->qkr = malloc(m->rel_cap * sizeof(float));
+	m->kqr = malloc(m->rel_cap * sizeof(float));
 	m->row = malloc((size_t)sy_pool_size(m->pool) * T * sizeof(float));
 	m->bucket = malloc((size_t)(2 * T) * sizeof(int));
 	bool ok = m->ff && m->qkr && m->kqr && m->row && m->bucket;
@@ -385,6 +394,7 @@ struct fwd_ctx {
 	const int32_t *ids;
 	int T;
 	float scale;
+	int heads_per_pass; /* heads whose relative terms fit in qkr/kqr at once */
 	const struct model_stop *stop;
 	bool stopped;
 };
@@ -418,20 +428,21 @@ static void residual_norm(struct deberta_model *m, int T, const float *g, const 
 	}
 }
 
-/* Disentangled attention for this part's (head, query row) units. */
-static void attention_part(struct fwd_ctx *fc, int ith, int nth)
+/* Disentangled attention for this part's (head, query row) units of heads h0 .. h0 + n_h - 1,
+ * whose relative terms are in qkr/kqr. */
+static void attention_part(struct fwd_ctx *fc, int h0, int n_h, int ith, int nth)
 {
 	struct deberta_model *m = fc->m;
 	const struct deberta_config *c = &m->cfg;
 	const int T = fc->T, H = c->hidden, d = H / c->heads, nr = 2 * m->span;
 	float *row = m->row + (size_t)ith * T;
 	int ub, ue;
-	sy_split(c->heads * T, ith, nth, &ub, &ue);
+	sy_split(n_h * T, ith, nth, &ub, &ue);
 	for (int u = ub; u < ue; u++) {
-		const int h = u / T, i = u % T, o = h * d;
+		const int g = u / T, h = h0 + g, i = u % T, o = h * d;
 		const float *q = m->q + (size_t)i * H + o;
-		const float *qkr = m->qkr + ((size_t)h * T + i) * nr;
-		const float *kqr = m->kqr + (size_t)h * T * nr;
+		const float *qkr = m->qkr + ((size_t)g * T + i) * nr;
+		const float *kqr = m->kqr + (size_t)g * T * nr;
 		for (int j = 0; j < T; j++) {
 			const int ci = m->bucket[i - j + T - 1];
 			float sc = dot_f32(q, m->k + (size_t)j * H + o, d);
@@ -475,20 +486,24 @@ static void forward_part(void *p, int ith, int nth)
 		gemm_linear(m->x, H, &l->k, l->bk, GEMM_EPILOGUE_NONE, m->k, H, T, ith, nth);
 		gemm_linear(m->x, H, &l->v, l->bv, GEMM_EPILOGUE_NONE, m->v, H, T, ith, nth);
 		sy_pool_barrier(m->pool);
-		/* q_i . Kr[r] and k_i . Qr[r] for every head and relative index r */
-		for (int h = 0; h < nh; h++) {
-			if (c->c2p)
-				gemm_linear(m->q + (size_t)h * d, H, &l->kr[h], NULL,
-				            GEMM_EPILOGUE_NONE, m->qkr + (size_t)h * T * nr, nr, T,
-				            ith, nth);
-			if (c->p2c)
-				gemm_linear(m->k + (size_t)h * d, H, &l->qr[h], NULL,
-				            GEMM_EPILOGUE_NONE, m->kqr + (size_t)h * T * nr, nr, T,
-				            ith, nth);
+		/* per pass of heads: q_i . Kr[r] and k_i . Qr[r] for every relative index r,
+		 * then the attention of those heads */
+		for (int h0 = 0; h0 < nh; h0 += fc->heads_per_pass) {
+			const int n_h = nh - h0 < fc->heads_per_pass ? nh - h0 : fc->heads_per_pass;
+			for (int g = 0; g < n_h; g++) {
+				if (c->c2p)
+					gemm_linear(m->q + (size_t)(h0 + g) * d, H, &l->kr[h0 + g],
+					            NULL, GEMM_EPILOGUE_NONE,
+					            m->qkr + (size_t)g * T * nr, nr, T, ith, nth);
+				if (c->p2c)
+					gemm_linear(m->k + (size_t)(h0 + g) * d, H, &l->qr[h0 + g],
+					            NULL, GEMM_EPILOGUE_NONE,
+					            m->kqr + (size_t)g * T * nr, nr, T, ith, nth);
+			}
+			sy_pool_barrier(m->pool);
+			attention_part(fc, h0, n_h, ith, nth);
+			sy_pool_barrier(m->pool);
 		}
-		sy_pool_barrier(m->pool);
-		attention_part(fc, ith, nth);
-		sy_pool_barrier(m->pool);
 		gemm_linear(m->ctx, H, &l->o, l->bo, GEMM_EPILOGUE_NONE, m->tmp, H, T, ith, nth);
 		sy_pool_barrier(m->pool);
 		residual_norm(m, T, l->ln1_g, l->ln1_b, ith, nth);
@@ -539,6 +554,8 @@ enum sy_status deberta_forward(struct deberta_model *m, const int32_t *ids, int 
 	    .scale = 1.0f / sqrtf((float)d * (float)(1 + (c->c2p ? 1 : 0) + (c->p2c ? 1 : 0))),
 	    .stop = model_stop_current(),
 	};
+	const size_t per_head = (size_t)T * nr, fit = m->rel_cap / per_head;
+	fc.heads_per_pass = fit >= (size_t)nh ? nh : (int)fit;
 	sy_pool_run(m->pool, forward_part, &fc);
 	if (fc.stopped)
 		return model_stopped_error(err);
