@@ -58,7 +58,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 layers_for = $(or $(TEST_LAYERS_$(1)),$(LAYERS))
 
 .PRECIOUS: $(BUILD)/tests/%.o
-.PHONY: all deps deps-node deps-reference deps-cross cross-aarch64 fuzz fuzz-build fuzz-ci test-tsan test-fresh test test-% format format-check clean bench bench-images bench-llama models
+.PHONY: all deps deps-node deps-reference deps-cross cross-aarch64 fuzz fuzz-build fuzz-ci test-tsan test-fresh test test-% format format-check clean bench bench-images bench-llama bench-agent models
 all: switchyard $(BUILD)/libswitchyard.a $(BUILD)/switchyard.pc
 
 # Debian packages, then the npm clients the compatibility tests use (Node from Debian when the
@@ -113,6 +113,10 @@ bench-images: all
 # Decoder embedders against llama.cpp (f32 and q8_0 GGUF of the same weights; docs/PERFORMANCE.md).
 bench-llama: all
 	bench/llama/run.sh
+
+# The agent turn over HTTP: GLiNER extract + query encode + rerank of 100 (bench/agent_turn/run.sh).
+bench-agent: all
+	bench/agent_turn/run.sh
 
 # Fetches the USE-lite files into models/use-lite (only needed where ../shared is absent).
 models:

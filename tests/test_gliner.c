@@ -48,8 +48,8 @@ static void test_encoder(void)
 	struct safetensors *st = NULL;
 	struct deberta_model *m = NULL;
 	CHECK(model_weights_open(FIXTURE, &err, &st, NULL) == SY_OK);
-	CHECKF(deberta_load(&dc, st, "token_rep_layer.bert_layer.model.", &err, &m) == SY_OK, "%s",
-	       err.msg);
+	CHECKF(deberta_load(&dc, st, "token_rep_layer.bert_layer.model.", 1, &err, &m) == SY_OK,
+	       "%s", err.msg);
 	safetensors_close(st);
 	const cJSON *enc = cJSON_GetObjectItemCaseSensitive(doc, "encoder");
 	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(enc, "ids");
@@ -159,6 +159,94 @@ static void test_entities(void)
 	cJSON_Delete(doc);
 }
 
+/* The same entities and scores on 1, 2 and 3 threads (the encoder and the heads split their
+ * work by (ith, nth); every output is computed by the same code whatever the split), and the
+ * same hidden states from the encoder alone. */
+static void test_threads(void)
+{
+	cJSON *doc = golden();
+	struct model *e[3] = {NULL, NULL, NULL};
+	struct sy_error err = {0};
+	for (int t = 0; t < 3; t++) {
+		struct model_options o = model_default_options();
+		o.n_threads = t + 1;
+		CHECKF(model_open(FIXTURE, &o, &err, &e[t]) == SY_OK, "%s", err.msg);
+	}
+	if (!e[0] || !e[1] || !e[2]) {
+		for (int t = 0; t < 3; t++)
+			if (e[t])
+				model_close(e[t]);
+		cJSON_Delete(doc);
+		return;
+	}
+	/* the golden texts with their labels, then a longer one with every label */
+	const char *texts[8], *all[16];
+	const char *labels[8][16];
+	int nlab[8], nt = 0, na = 0;
+	const cJSON *t;
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(doc, "texts"))
+	{
+		if (nt == 7)
+			break;
+		texts[nt] = cJSON_GetObjectItemCaseSensitive(t, "text")->valuestring;
+		nlab[nt] = 0;
+		const cJSON *l;
+		cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(t, "labels"))
+		{
+			labels[nt][nlab[nt]++] = l->valuestring;
+			bool seen = false;
+			for (int k = 0; k < na; k++)
+				seen |= !strcmp(all[k], l->valuestring);
+			if (!seen && na < 16)
+				all[na++] = l->valuestring;
+		}
+		nt++;
+	}
+	char longer[2048] = "";
+	for (int k = 0; k < nt; k++) {
+		strcat(longer, texts[k]);
+		strcat(longer, " ");
+	}
+	texts[nt] = longer;
+	memcpy(labels[nt], all, (size_t)na * sizeof *all);
+	nlab[nt++] = na;
+	double worst = 0;
+	int n_ent = 0;
+	for (int k = 0; k < nt; k++) {
+		struct extract_params xp = {
+		    .labels = labels[k], .n_labels = nlab[k], .threshold = 0.3f};
+		size_t len = strlen(texts[k]);
+		struct model_item_result r[3] = {{0}};
+		for (int th = 0; th < 3; th++)
+			CHECKF(model_extract_texts(e[th], &texts[k], &len, 1, &xp, &err, &r[th],
+			                           NULL) == SY_OK,
+			       "%s", err.msg);
+		for (int th = 1; th < 3; th++) {
+			CHECKF(r[th].n_entities == r[0].n_entities,
+			       "text %d: %d entities on %d threads, %d on one", k, r[th].n_entities,
+			       th + 1, r[0].n_entities);
+			for (int i = 0; i < r[0].n_entities && i < r[th].n_entities; i++) {
+				CHECK_STREQ(r[th].entities[i].label, r[0].entities[i].label);
+				CHECK_EQ_INT((int)r[th].entities[i].start,
+				             (int)r[0].entities[i].start);
+				CHECK_EQ_INT((int)r[th].entities[i].end, (int)r[0].entities[i].end);
+				worst = fmax(
+				    worst, fabs(r[th].entities[i].score - r[0].entities[i].score));
+			}
+		}
+		n_ent += r[0].n_entities;
+		for (int th = 0; th < 3; th++)
+			model_item_result_free(&r[th]);
+	}
+	printf("  gliner-tiny on 1, 2 and 3 threads: %d texts, %d entities, max score diff %.2e\n",
+	       nt, n_ent, worst);
+	CHECK(n_ent >= 10);
+	CHECK(worst <= 1e-5);
+	for (int th = 0; th < 3; th++)
+		model_close(e[th]);
+	cJSON_Delete(doc);
+}
+
 /* A base model's tokenizer without the markers: they are taken at class_token_index. */
 static void test_base_tokenizer(void)
 {
@@ -189,6 +277,7 @@ int main(void)
 {
 	RUN(test_encoder);
 	RUN(test_entities);
+	RUN(test_threads);
 	RUN(test_base_tokenizer);
 	return harness_summary();
 }

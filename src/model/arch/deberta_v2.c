@@ -1,6 +1,12 @@
 /* DeBERTa-v2/v3 encoder (see deberta_v2.h). The relative-position projections Qr and Kr are
- * fixed per layer, so they are computed once at load; a forward pass then needs, per head,
- * q_i . Kr[r] and k_j . Qr[r] for the 2 span relative buckets r, and gathers them by i - j. */
+ * fixed per layer, so they are computed once at load and packed per head as GEMM weights; a
+ * forward pass then needs, per head, q_i . Kr[r] and k_j . Qr[r] for the 2 span relative buckets
+ * r (two GEMMs per head), and gathers them by i - j.
+ *
+ * The whole forward is one sy_pool_run, as in bert.c: every step splits its work by (ith, nth)
+ * (GEMM rows or columns, attention in (head, query row) units) and a barrier separates steps.
+ * Every output element is computed by the same code whatever the split, so the result does not
+ * depend on the number of threads, bit for bit. */
 #include "model/arch/deberta_v2.h"
 
 #include <math.h>
@@ -8,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/threads.h"
 #include "tensor/gemm.h"
 #include "model/model.h"
 #include "tensor/ops.h"
@@ -16,7 +23,10 @@ struct deberta_layer {
 	struct gemm_weights q, k, v, o, ff1, ff2;
 	float *bq, *bk, *bv, *bo, *b1, *b2;
 	float *ln1_g, *ln1_b, *ln2_g, *ln2_b;
-	float *Qr, *Kr; /* [2 span][hidden]: query/key projections of the relative embeddings */
+	/* [heads]: the head's slice of the query/key projections of the relative embeddings,
+	 * Qr/Kr [2 span][head_dim], packed as weights of 2 span outputs */
+	struct gemm_weights *qr, *kr;
+	int n_heads;
 };
 
 struct deberta_model {
@@ -25,9 +35,13 @@ struct deberta_model {
 	float *word, *pos; /* [vocab][H], [max_positions][H] or NULL */
 	float *emb_g, *emb_b;
 	struct deberta_layer *layers;
+	struct sy_pool *pool;
 	/* scratch, grown to the longest sequence */
 	int cap_t;
-	float *x, *q, *k, *v, *ctx, *tmp, *ff, *qkr, *kqr, *row;
+	float *x, *q, *k, *v, *ctx, *tmp, *ff;
+	float *qkr, *kqr; /* [heads in a pass][T][2 span]: q_i . Kr[r] and k_i . Qr[r] per head */
+	size_t rel_cap; /* floats in each of qkr, kqr */
+	float *row; /* [threads][T]: one attention row per thread */
 	int *bucket; /* [2T - 1]: the relative index c of i - j = d - (T - 1) */
 };
 
@@ -121,10 +135,18 @@ static void layer_free(struct deberta_layer *l)
 	struct gemm_weights *g[] = {&l->q, &l->k, &l->v, &l->o, &l->ff1, &l->ff2};
 	for (size_t i = 0; i < 6; i++)
 		gemm_weights_free(g[i]);
-	float *f[] = {l->bq,    l->bk,    l->bv,    l->bo,    l->b1, l->b2,
-	              l->ln1_g, l->ln1_b, l->ln2_g, l->ln2_b, l->Qr, l->Kr};
+	float *f[] = {l->bq, l->bk,    l->bv,    l->bo,    l->b1,
+	              l->b2, l->ln1_g, l->ln1_b, l->ln2_g, l->ln2_b};
 	for (size_t i = 0; i < sizeof f / sizeof *f; i++)
 		free(f[i]);
+	for (int h = 0; h < l->n_heads; h++) {
+		if (l->qr)
+			gemm_weights_free(&l->qr[h]);
+		if (l->kr)
+			gemm_weights_free(&l->kr[h]);
+	}
+	free(l->qr);
+	free(l->kr);
 }
 
 void deberta_free(struct deberta_model *m)
@@ -142,6 +164,7 @@ void deberta_free(struct deberta_model *m)
 	for (size_t i = 0; i < sizeof f / sizeof *f; i++)
 		free(f[i]);
 	free(m->bucket);
+	sy_pool_free(m->pool);
 	free(m);
 }
 
@@ -174,8 +197,27 @@ static enum sy_status read_linear(const struct safetensors *st, const char *pref
 	return s;
 }
 
+/* The head slices [nr][d] of P [nr][H] (one relative projection), packed per head. */
+static enum sy_status pack_heads(const float *P, int nr, int H, int nh, struct sy_error *err,
+                                 struct gemm_weights **out)
+{
+	const int d = H / nh;
+	*out = calloc((size_t)nh, sizeof **out);
+	float *slice = malloc((size_t)nr * d * sizeof *slice);
+	enum sy_status s = *out && slice ? SY_OK : sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	for (int h = 0; s == SY_OK && h < nh; h++) {
+		for (int r = 0; r < nr; r++)
+			memcpy(slice + (size_t)r * d, P + (size_t)r * H + (size_t)h * d,
+			       (size_t)d * sizeof *slice);
+		s = gemm_weights_pack(slice, nr, d, err, &(*out)[h]);
+	}
+	free(slice);
+	return s;
+}
+
 enum sy_status deberta_load(const struct deberta_config *cfg, const struct safetensors *st,
-                            const char *prefix, struct sy_error *err, struct deberta_model **out)
+                            const char *prefix, int n_threads, struct sy_error *err,
+                            struct deberta_model **out)
 {
 	*out = NULL;
 	struct deberta_model *m = calloc(1, sizeof *m);
@@ -185,11 +227,13 @@ enum sy_status deberta_load(const struct deberta_config *cfg, const struct safet
 	const int H = cfg->hidden;
 	m->span = cfg->position_buckets > 0 ? cfg->position_buckets : cfg->max_relative_positions;
 	m->layers = calloc((size_t)cfg->layers, sizeof *m->layers);
+	m->pool = sy_pool_create(n_threads);
 	char name[160];
 	snprintf(name, sizeof name, "%sembeddings.word_embeddings.weight", prefix);
 	enum sy_status s =
-	    m->layers ? safetensors_read_f32(st, name, 2, (int64_t[]){cfg->vocab, H}, err, &m->word)
-	              : sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	    m->layers && m->pool
+	        ? safetensors_read_f32(st, name, 2, (int64_t[]){cfg->vocab, H}, err, &m->word)
+	        : sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	if (s == SY_OK && cfg->position_biased_input) {
 		snprintf(name, sizeof name, "%sembeddings.position_embeddings.weight", prefix);
 		s = safetensors_read_f32(st, name, 2, (int64_t[]){cfg->max_positions, H}, err,
@@ -219,8 +263,16 @@ enum sy_status deberta_load(const struct deberta_config *cfg, const struct safet
 		for (int r = 0; s == SY_OK && r < nr; r++)
 			layer_norm_f32(R + (size_t)r * H, R + (size_t)r * H, rg, rb, H, cfg->eps);
 	}
+	float *Qr = NULL, *Kr = NULL;
+	if (s == SY_OK) {
+		Qr = malloc((size_t)nr * H * sizeof *Qr);
+		Kr = malloc((size_t)nr * H * sizeof *Kr);
+		if (!Qr || !Kr)
+			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	}
 	for (int i = 0; s == SY_OK && i < cfg->layers; i++) {
 		struct deberta_layer *l = &m->layers[i];
+		l->n_heads = cfg->heads;
 		char p[160];
 		snprintf(p, sizeof p, "%sencoder.layer.%d.", prefix, i);
 		s = read_linear(st, p, "attention.self.query_proj", H, H, err, &l->q, &l->bq, NULL);
@@ -248,16 +300,15 @@ enum sy_status deberta_load(const struct deberta_config *cfg, const struct safet
 		if (s == SY_OK)
 			s = read_vec(st, p, "output.LayerNorm.bias", H, err, &l->ln2_b);
 		if (s == SY_OK) {
-			l->Qr = malloc((size_t)nr * H * sizeof *l->Qr);
-			l->Kr = malloc((size_t)nr * H * sizeof *l->Kr);
-			if (!l->Qr || !l->Kr)
-				s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+			gemm_linear(R, H, &l->q, l->bq, GEMM_EPILOGUE_NONE, Qr, H, nr, 0, 1);
+			gemm_linear(R, H, &l->k, l->bk, GEMM_EPILOGUE_NONE, Kr, H, nr, 0, 1);
+			s = pack_heads(Qr, nr, H, cfg->heads, err, &l->qr);
 		}
-		if (s == SY_OK) {
-			gemm_linear(R, H, &l->q, l->bq, GEMM_EPILOGUE_NONE, l->Qr, H, nr, 0, 1);
-			gemm_linear(R, H, &l->k, l->bk, GEMM_EPILOGUE_NONE, l->Kr, H, nr, 0, 1);
-		}
+		if (s == SY_OK)
+			s = pack_heads(Kr, nr, H, cfg->heads, err, &l->kr);
 	}
+	free(Qr);
+	free(Kr);
 	free(R);
 	free(rg);
 	free(rb);
@@ -277,7 +328,15 @@ size_t deberta_bytes(const struct deberta_model *m)
 	return ((size_t)c->vocab * c->hidden + per * c->layers +
 	        (m->pos ? (size_t)c->max_positions * c->hidden : 0)) *
 	           sizeof(float) +
-	       (size_t)m->cap_t * (size_t)(8 * c->hidden + c->intermediate) * sizeof(float);
+	       (size_t)m->cap_t *
+	           (size_t)(6 * c->hidden + c->intermediate + sy_pool_size(m->pool)) *
+	           sizeof(float) +
+	       2 * m->rel_cap * sizeof(float);
+}
+
+struct sy_pool *deberta_pool(struct deberta_model *m)
+{
+	return m->pool;
 }
 
 /* make_log_bucket_position for one relative distance. */
@@ -293,6 +352,13 @@ static int log_bucket(int rel, int bucket_size, int max_position)
 	    mid;
 	return (int)log_pos * sign;
 }
+
+/* The relative terms are computed for as many heads at a time as fit in this many floats (or one
+ * head), so the scratch stays 2 x 4 MB instead of 2 x heads x T x 2 span floats (100 MB for the
+ * base shape at 512 tokens). */
+#ifndef DEBERTA_REL_FLOATS
+#define DEBERTA_REL_FLOATS ((size_t)1 << 20)
+#endif
 
 static enum sy_status reserve(struct deberta_model *m, int T, struct sy_error *err)
 {
@@ -310,15 +376,151 @@ static enum sy_status reserve(struct deberta_model *m, int T, struct sy_error *e
 	free(m->row);
 	free(m->bucket);
 	m->ff = malloc((size_t)T * I * sizeof(float));
-	m->qkr = malloc((size_t)T * nr * sizeof(float));
-	m->kqr = malloc((size_t)T * nr * sizeof(float));
-	m->row = malloc((size_t)T * sizeof(float));
+	const size_t per_head = (size_t)T * nr;
+	m->rel_cap = per_head > DEBERTA_REL_FLOATS ? per_head : DEBERTA_REL_FLOATS;
+	m->qkr = malloc(m->rel_cap * sizeof(float));
+	m->kqr = malloc(m->rel_cap * sizeof(float));
+	m->row = malloc((size_t)sy_pool_size(m->pool) * T * sizeof(float));
 	m->bucket = malloc((size_t)(2 * T) * sizeof(int));
 	bool ok = m->ff && m->qkr && m->kqr && m->row && m->bucket;
 	for (size_t i = 0; i < 6; i++)
 		ok &= *b[i] != NULL;
 	m->cap_t = ok ? T : 0;
 	return ok ? SY_OK : sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d tokens", T);
+}
+
+struct fwd_ctx {
+	struct deberta_model *m;
+	const int32_t *ids;
+	int T;
+	float scale;
+	int heads_per_pass; /* heads whose relative terms fit in qkr/kqr at once */
+	const struct model_stop *stop;
+	bool stopped;
+};
+
+/* Eight independent partial sums, so the adds do not wait on each other (and the compiler may
+ * vectorise them); the order is fixed, so the result is the same on every thread. */
+static float dot_f32(const float *a, const float *b, int n)
+{
+	float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+	int e = 0;
+	for (; e + 8 <= n; e += 8)
+		for (int l = 0; l < 8; l++)
+			acc[l] += a[e + l] * b[e + l];
+	float t = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+	for (; e < n; e++)
+		t += a[e] * b[e];
+	return t;
+}
+
+/* x[r] = LayerNorm(tmp[r] + x[r]) for this part's rows. */
+static void residual_norm(struct deberta_model *m, int T, const float *g, const float *b, int ith,
+                          int nth)
+{
+	const int H = m->cfg.hidden;
+	int rb, re;
+	sy_split(T, ith, nth, &rb, &re);
+	for (int i = rb; i < re; i++) {
+		float *t = m->tmp + (size_t)i * H, *x = m->x + (size_t)i * H;
+		add_f32(t, x, H);
+		layer_norm_f32(x, t, g, b, H, m->cfg.eps);
+	}
+}
+
+/* Disentangled attention for this part's (head, query row) units of heads h0 .. h0 + n_h - 1,
+ * whose relative terms are in qkr/kqr. */
+static void attention_part(struct fwd_ctx *fc, int h0, int n_h, int ith, int nth)
+{
+	struct deberta_model *m = fc->m;
+	const struct deberta_config *c = &m->cfg;
+	const int T = fc->T, H = c->hidden, d = H / c->heads, nr = 2 * m->span;
+	float *row = m->row + (size_t)ith * T;
+	int ub, ue;
+	sy_split(n_h * T, ith, nth, &ub, &ue);
+	for (int u = ub; u < ue; u++) {
+		const int g = u / T, h = h0 + g, i = u % T, o = h * d;
+		const float *q = m->q + (size_t)i * H + o;
+		const float *qkr = m->qkr + ((size_t)g * T + i) * nr;
+		const float *kqr = m->kqr + (size_t)g * T * nr;
+		for (int j = 0; j < T; j++) {
+			const int ci = m->bucket[i - j + T - 1];
+			float sc = dot_f32(q, m->k + (size_t)j * H + o, d);
+			if (c->c2p)
+				sc += qkr[ci];
+			if (c->p2c)
+				sc += kqr[(size_t)j * nr + ci];
+			row[j] = sc * fc->scale;
+		}
+		softmax_f32(row, T);
+		float *ctx = m->ctx + (size_t)i * H + o;
+		memset(ctx, 0, (size_t)d * sizeof *ctx);
+		for (int j = 0; j < T; j++) {
+			const float *v = m->v + (size_t)j * H + o;
+			const float p = row[j];
+			for (int e = 0; e < d; e++)
+				ctx[e] += p * v[e];
+		}
+	}
+}
+
+static void forward_part(void *p, int ith, int nth)
+{
+	struct fwd_ctx *fc = p;
+	struct deberta_model *m = fc->m;
+	const struct deberta_config *c = &m->cfg;
+	const int T = fc->T, H = c->hidden, nh = c->heads, d = H / nh, nr = 2 * m->span;
+	int rb, re;
+	sy_split(T, ith, nth, &rb, &re);
+	for (int i = rb; i < re; i++) {
+		float *x = m->x + (size_t)i * H;
+		memcpy(x, m->word + (size_t)fc->ids[i] * H, (size_t)H * sizeof *x);
+		if (m->pos)
+			add_f32(x, m->pos + (size_t)i * H, H);
+		layer_norm_f32(x, x, m->emb_g, m->emb_b, H, c->eps);
+	}
+	sy_pool_barrier(m->pool);
+	for (int li = 0; li < c->layers; li++) {
+		const struct deberta_layer *l = &m->layers[li];
+		gemm_linear(m->x, H, &l->q, l->bq, GEMM_EPILOGUE_NONE, m->q, H, T, ith, nth);
+		gemm_linear(m->x, H, &l->k, l->bk, GEMM_EPILOGUE_NONE, m->k, H, T, ith, nth);
+		gemm_linear(m->x, H, &l->v, l->bv, GEMM_EPILOGUE_NONE, m->v, H, T, ith, nth);
+		sy_pool_barrier(m->pool);
+		/* per pass of heads: q_i . Kr[r] and k_i . Qr[r] for every relative index r,
+		 * then the attention of those heads */
+		for (int h0 = 0; h0 < nh; h0 += fc->heads_per_pass) {
+			const int n_h = nh - h0 < fc->heads_per_pass ? nh - h0 : fc->heads_per_pass;
+			for (int g = 0; g < n_h; g++) {
+				if (c->c2p)
+					gemm_linear(m->q + (size_t)(h0 + g) * d, H, &l->kr[h0 + g],
+					            NULL, GEMM_EPILOGUE_NONE,
+					            m->qkr + (size_t)g * T * nr, nr, T, ith, nth);
+				if (c->p2c)
+					gemm_linear(m->k + (size_t)(h0 + g) * d, H, &l->qr[h0 + g],
+					            NULL, GEMM_EPILOGUE_NONE,
+					            m->kqr + (size_t)g * T * nr, nr, T, ith, nth);
+			}
+			sy_pool_barrier(m->pool);
+			attention_part(fc, h0, n_h, ith, nth);
+			sy_pool_barrier(m->pool);
+		}
+		gemm_linear(m->ctx, H, &l->o, l->bo, GEMM_EPILOGUE_NONE, m->tmp, H, T, ith, nth);
+		sy_pool_barrier(m->pool);
+		residual_norm(m, T, l->ln1_g, l->ln1_b, ith, nth);
+		sy_pool_barrier(m->pool);
+		gemm_linear(m->x, H, &l->ff1, l->b1, GEMM_EPILOGUE_GELU_ERF, m->ff, c->intermediate,
+		            T, ith, nth);
+		sy_pool_barrier(m->pool);
+		gemm_linear(m->ff, c->intermediate, &l->ff2, l->b2, GEMM_EPILOGUE_NONE, m->tmp, H,
+		            T, ith, nth);
+		sy_pool_barrier(m->pool);
+		residual_norm(m, T, l->ln2_g, l->ln2_b, ith, nth);
+		if (ith == 0 && li + 1 < c->layers)
+			fc->stopped = model_stop_requested(fc->stop);
+		sy_pool_barrier(m->pool);
+		if (fc->stopped)
+			return;
+	}
 }
 
 enum sy_status deberta_forward(struct deberta_model *m, const int32_t *ids, int T,
@@ -331,19 +533,13 @@ enum sy_status deberta_forward(struct deberta_model *m, const int32_t *ids, int 
 	if (m->pos && T > c->max_positions)
 		return sy_error_set(err, SY_ERR_LIMIT, "%d tokens, more than the %d positions", T,
 		                    c->max_positions);
-	enum sy_status s = reserve(m, T, err);
-	if (s != SY_OK)
-		return s;
-	for (int i = 0; i < T; i++) {
+	for (int i = 0; i < T; i++)
 		if (ids[i] < 0 || ids[i] >= c->vocab)
 			return sy_error_set(err, SY_ERR_INVALID_ARG,
 			                    "token id %d out of the vocabulary", ids[i]);
-		float *x = m->x + (size_t)i * H;
-		memcpy(x, m->word + (size_t)ids[i] * H, (size_t)H * sizeof *x);
-		if (m->pos)
-			add_f32(x, m->pos + (size_t)i * H, H);
-		layer_norm_f32(x, x, m->emb_g, m->emb_b, H, c->eps);
-	}
+	enum sy_status s = reserve(m, T, err);
+	if (s != SY_OK)
+		return s;
 	for (int r = 0; r < 2 * T - 1; r++) { /* i - j = r - (T - 1) */
 		int b = c->position_buckets > 0 ? log_bucket(r - (T - 1), c->position_buckets,
 		                                             c->max_relative_positions)
@@ -351,72 +547,18 @@ enum sy_status deberta_forward(struct deberta_model *m, const int32_t *ids, int 
 		b += m->span;
 		m->bucket[r] = b < 0 ? 0 : b > nr - 1 ? nr - 1 : b;
 	}
-	const float scale =
-	    1.0f / sqrtf((float)d * (float)(1 + (c->c2p ? 1 : 0) + (c->p2c ? 1 : 0)));
-	const struct model_stop *stop = model_stop_current();
-	for (int li = 0; li < c->layers; li++) {
-		if (li > 0 && model_stop_requested(stop))
-			return model_stopped_error(err);
-		const struct deberta_layer *l = &m->layers[li];
-		gemm_linear(m->x, H, &l->q, l->bq, GEMM_EPILOGUE_NONE, m->q, H, T, 0, 1);
-		gemm_linear(m->x, H, &l->k, l->bk, GEMM_EPILOGUE_NONE, m->k, H, T, 0, 1);
-		gemm_linear(m->x, H, &l->v, l->bv, GEMM_EPILOGUE_NONE, m->v, H, T, 0, 1);
-		for (int h = 0; h < nh; h++) {
-			const int o = h * d;
-			/* q_i . Kr[r] and k_j . Qr[r] for every relative index r */
-			for (int i = 0; i < T; i++)
-				for (int r = 0; r < nr; r++) {
-					const float *q = m->q + (size_t)i * H + o,
-					            *k = m->k + (size_t)i * H + o;
-					const float *kr = l->Kr + (size_t)r * H + o,
-					            *qr = l->Qr + (size_t)r * H + o;
-					float a = 0, b = 0;
-					for (int e = 0; e < d; e++) {
-						a += q[e] * kr[e];
-						b += k[e] * qr[e];
-					}
-					m->qkr[(size_t)i * nr + r] = c->c2p ? a : 0;
-					m->kqr[(size_t)i * nr + r] = c->p2c ? b : 0;
-				}
-			for (int i = 0; i < T; i++) {
-				const float *q = m->q + (size_t)i * H + o;
-				float *row = m->row;
-				for (int j = 0; j < T; j++) {
-					const float *k = m->k + (size_t)j * H + o;
-					float dot = 0;
-					for (int e = 0; e < d; e++)
-						dot += q[e] * k[e];
-					const int ci = m->bucket[i - j + T - 1];
-					row[j] = (dot + m->qkr[(size_t)i * nr + ci] +
-					          m->kqr[(size_t)j * nr + ci]) *
-					         scale;
-				}
-				softmax_f32(row, T);
-				float *ctx = m->ctx + (size_t)i * H + o;
-				memset(ctx, 0, (size_t)d * sizeof *ctx);
-				for (int j = 0; j < T; j++) {
-					const float *v = m->v + (size_t)j * H + o;
-					for (int e = 0; e < d; e++)
-						ctx[e] += row[j] * v[e];
-				}
-			}
-		}
-		gemm_linear(m->ctx, H, &l->o, l->bo, GEMM_EPILOGUE_NONE, m->tmp, H, T, 0, 1);
-		for (int i = 0; i < T; i++) {
-			float *t = m->tmp + (size_t)i * H, *x = m->x + (size_t)i * H;
-			add_f32(t, x, H);
-			layer_norm_f32(x, t, l->ln1_g, l->ln1_b, H, c->eps);
-		}
-		gemm_linear(m->x, H, &l->ff1, l->b1, GEMM_EPILOGUE_GELU_ERF, m->ff, c->intermediate,
-		            T, 0, 1);
-		gemm_linear(m->ff, c->intermediate, &l->ff2, l->b2, GEMM_EPILOGUE_NONE, m->tmp, H,
-		            T, 0, 1);
-		for (int i = 0; i < T; i++) {
-			float *t = m->tmp + (size_t)i * H, *x = m->x + (size_t)i * H;
-			add_f32(t, x, H);
-			layer_norm_f32(x, t, l->ln2_g, l->ln2_b, H, c->eps);
-		}
-	}
+	struct fwd_ctx fc = {
+	    .m = m,
+	    .ids = ids,
+	    .T = T,
+	    .scale = 1.0f / sqrtf((float)d * (float)(1 + (c->c2p ? 1 : 0) + (c->p2c ? 1 : 0))),
+	    .stop = model_stop_current(),
+	};
+	const size_t per_head = (size_t)T * nr, fit = m->rel_cap / per_head;
+	fc.heads_per_pass = fit >= (size_t)nh ? nh : (int)fit;
+	sy_pool_run(m->pool, forward_part, &fc);
+	if (fc.stopped)
+		return model_stopped_error(err);
 	memcpy(out, m->x, (size_t)T * H * sizeof *out);
 	return SY_OK;
 }

@@ -15,7 +15,12 @@
  * max_width words) is out_project(relu([project_start(h_s); project_end(h_e)])) and its score
  * for a label sigmoid(span . prompt_rep_layer(label)). Spans above the threshold are taken
  * highest first without overlaps (flat NER), then returned in text order with character
- * offsets. Words past what the encoder's 512 positions hold are dropped. */
+ * offsets. Words past what the encoder's 512 positions hold are dropped.
+ *
+ * Threads: the encoder runs on its own pool (deberta_v2.c) and the heads run on the same pool in
+ * one sy_pool_run (the projection, the LSTM's input terms and the MLPs as GEMMs split by rows or
+ * columns, the two LSTM directions side by side, spans scored GLINER_SPAN_CHUNK at a time); the
+ * entities and scores do not depend on the number of threads (tests/test_gliner.c). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +31,7 @@
 #include <pcre2.h>
 
 #include "base/file.h"
+#include "base/threads.h"
 #include "model/arch/deberta_v2.h"
 #include "model/families.h"
 #include "model/formats/weights.h"
@@ -53,7 +59,8 @@ struct gliner {
 	float *proj_b;
 	bool has_proj;
 	/* LSTM, two directions: W_ih [4n][H], W_hh [4n][n], b = b_ih + b_hh [4n] */
-	float *wih[2], *whh[2], *bl[2];
+	float *whh[2], *bl[2];
+	struct gemm_weights wih[2]; /* W_ih packed: the input terms of all steps are one GEMM */
 	int n; /* hidden / 2 */
 	struct mlp start, end, out, prompt;
 	pcre2_code *words_re;
@@ -76,7 +83,7 @@ static void gliner_free(struct gliner *g)
 	gemm_weights_free(&g->proj);
 	free(g->proj_b);
 	for (int d = 0; d < 2; d++) {
-		free(g->wih[d]);
+		gemm_weights_free(&g->wih[d]);
 		free(g->whh[d]);
 		free(g->bl[d]);
 	}
@@ -122,13 +129,6 @@ static enum sy_status mlp_load(const struct safetensors *st, const char *name, i
 	return s;
 }
 
-/* y[rows][out] = mlp(x[rows][in]); scratch holds rows x mid floats. */
-static void mlp_run(const struct mlp *m, const float *x, int rows, float *scratch, float *y)
-{
-	gemm_linear(x, m->in, &m->a, m->ba, GEMM_EPILOGUE_RELU, scratch, m->mid, rows, 0, 1);
-	gemm_linear(scratch, m->mid, &m->b, m->bb, GEMM_EPILOGUE_NONE, y, m->out, rows, 0, 1);
-}
-
 static int32_t find_token(const struct tokenizer *tok, const char *s)
 {
 	return tokenizer_token_to_id(tok, s, strlen(s));
@@ -145,7 +145,11 @@ static enum sy_status load_lstm(struct gliner *g, const struct safetensors *st,
 		char name[96];
 		float *bih = NULL, *bhh = NULL;
 		snprintf(name, sizeof name, "rnn.lstm.weight_ih_l0%s", sfx);
-		s = safetensors_read_f32(st, name, 2, (int64_t[]){4 * n, H}, err, &g->wih[d]);
+		float *wih = NULL;
+		s = safetensors_read_f32(st, name, 2, (int64_t[]){4 * n, H}, err, &wih);
+		if (s == SY_OK)
+			s = gemm_weights_pack(wih, 4 * n, H, err, &g->wih[d]);
+		free(wih);
 		snprintf(name, sizeof name, "rnn.lstm.weight_hh_l0%s", sfx);
 		if (s == SY_OK)
 			s = safetensors_read_f32(st, name, 2, (int64_t[]){4 * n, n}, err,
@@ -194,7 +198,8 @@ static enum sy_status find_markers(struct gliner *g, const char *dir, const char
 	return SY_OK;
 }
 
-static enum sy_status gliner_load(const char *dir, struct sy_error *err, struct gliner **out)
+static enum sy_status gliner_load(const char *dir, int n_threads, struct sy_error *err,
+                                  struct gliner **out)
 {
 	*out = NULL;
 	char *path = sy_path_join(dir, "gliner_config.json"), *text = NULL;
@@ -260,7 +265,8 @@ static enum sy_status gliner_load(const char *dir, struct sy_error *err, struct 
 	if (s == SY_OK)
 		s = model_weights_open(dir, err, &st, NULL);
 	if (s == SY_OK)
-		s = deberta_load(&g->ecfg, st, "token_rep_layer.bert_layer.model.", err, &g->enc);
+		s = deberta_load(&g->ecfg, st, "token_rep_layer.bert_layer.model.", n_threads, err,
+		                 &g->enc);
 	const int H = g->hidden, E = g->ecfg.hidden;
 	if (s == SY_OK && E != H) {
 		g->has_proj = true;
@@ -306,25 +312,30 @@ static float sigm(float x)
 	return 1.0f / (1.0f + expf(-x));
 }
 
-/* One LSTM direction over x[L][H] into out[L][2n] at column offset d * n. */
-static void lstm_run(const struct gliner *g, int d, const float *x, int L, float *out, float *gates,
-                     float *h, float *c)
+/* One LSTM direction into out[L][2n] at column offset d * n, from xg[L][4n], the input terms
+ * W_ih x_t + b_ih + b_hh of every step (one GEMM before); gates[4n], h[n], c[n] scratch. */
+static void lstm_run(const struct gliner *g, int d, const float *xg, int L, float *out,
+                     float *gates, float *h, float *c)
 {
-	const int n = g->n, H = g->hidden;
+	const int n = g->n;
 	memset(h, 0, (size_t)n * sizeof *h);
 	memset(c, 0, (size_t)n * sizeof *c);
 	for (int s = 0; s < L; s++) {
 		const int t = d ? L - 1 - s : s;
-		const float *xt = x + (size_t)t * H;
+		const float *x = xg + (size_t)t * 4 * n;
 		for (int r = 0; r < 4 * n; r++) {
-			double acc = g->bl[d][r];
-			const float *wi = g->wih[d] + (size_t)r * H,
-			            *wh = g->whh[d] + (size_t)r * n;
-			for (int k = 0; k < H; k++)
-				acc += (double)wi[k] * xt[k];
-			for (int k = 0; k < n; k++)
-				acc += (double)wh[k] * h[k];
-			gates[r] = (float)acc;
+			const float *wh = g->whh[d] + (size_t)r * n;
+			double a0 = x[r], a1 = 0, a2 = 0, a3 = 0;
+			int k = 0;
+			for (; k + 4 <= n; k += 4) {
+				a0 += (double)wh[k] * h[k];
+				a1 += (double)wh[k + 1] * h[k + 1];
+				a2 += (double)wh[k + 2] * h[k + 2];
+				a3 += (double)wh[k + 3] * h[k + 3];
+			}
+			for (; k < n; k++)
+				a0 += (double)wh[k] * h[k];
+			gates[r] = (float)((a0 + a1) + (a2 + a3));
 		}
 		for (int k = 0; k < n; k++) {
 			const float i = sigm(gates[k]), f = sigm(gates[n + k]),
@@ -510,68 +521,157 @@ static enum sy_status gl_prepare(const void *impl, const struct model_input *in,
 	return SY_OK;
 }
 
+#define GLINER_SPAN_CHUNK 96 /* spans scored per GEMM */
+
 /* Scratch of one run: token states, word states and the heads' buffers. */
 struct gl_scratch {
-	float *tok, *words, *rnn, *srep, *erep, *prompts, *prep, *mlp, *span, *cat, *gates, *hc;
+	float *tok, *ptok, *words, *rnn, *srep, *erep, *prompts, *prep, *mlp, *span, *cat, *prob;
+	float *gates, *hc; /* [2 directions][4n], [2 directions][2n] */
+	float *xg; /* [2 directions][L][4n]: the LSTM's input terms */
+	int *span_s, *span_e; /* [n_spans] first and last word of each span, in scoring order */
 	struct candidate *cand;
 };
 
 static void gl_scratch_free(struct gl_scratch *b)
 {
-	free(b->tok), free(b->words), free(b->rnn), free(b->srep), free(b->erep);
-	free(b->prompts), free(b->prep), free(b->mlp), free(b->span), free(b->cat);
-	free(b->gates), free(b->hc), free(b->cand);
+	free(b->tok), free(b->ptok), free(b->words), free(b->rnn), free(b->srep), free(b->erep);
+	free(b->prompts), free(b->prep), free(b->mlp), free(b->span), free(b->cat), free(b->prob);
+	free(b->gates), free(b->hc), free(b->xg), free(b->span_s), free(b->span_e), free(b->cand);
 }
 
 static bool gl_scratch_alloc(const struct gliner *g, int n, int L, int n_labels,
                              struct gl_scratch *b)
 {
-	const int H = g->hidden, E = g->ecfg.hidden, W = g->max_width;
-	const int mid = 4 * (2 * H > H ? 2 * H : H);
-	b->tok = malloc((size_t)n * (E > H ? E : H) * sizeof *b->tok);
+	const int H = g->hidden, E = g->ecfg.hidden, W = g->max_width, C = GLINER_SPAN_CHUNK;
+	const int mid = 4 * H,
+	          rows = L > n_labels ? (L > C ? L : C) : (n_labels > C ? n_labels : C);
+	b->tok = malloc((size_t)n * E * sizeof *b->tok);
+	b->ptok = g->has_proj ? malloc((size_t)n * H * sizeof *b->ptok) : NULL;
 	b->words = calloc((size_t)L * H, sizeof *b->words);
 	b->rnn = malloc((size_t)L * H * sizeof *b->rnn);
 	b->srep = malloc((size_t)L * H * sizeof *b->srep);
 	b->erep = malloc((size_t)L * H * sizeof *b->erep);
 	b->prompts = malloc((size_t)n_labels * H * sizeof *b->prompts);
 	b->prep = malloc((size_t)n_labels * H * sizeof *b->prep);
-	b->mlp = malloc((size_t)(L > n_labels ? L : n_labels) * mid * sizeof *b->mlp);
-	b->span = malloc((size_t)H * sizeof *b->span);
-	b->cat = malloc((size_t)2 * H * sizeof *b->cat);
-	b->gates = malloc((size_t)4 * g->n * sizeof *b->gates);
-	b->hc = malloc((size_t)2 * g->n * sizeof *b->hc);
+	b->mlp = malloc((size_t)rows * mid * sizeof *b->mlp);
+	b->span = malloc((size_t)C * H * sizeof *b->span);
+	b->cat = malloc((size_t)C * 2 * H * sizeof *b->cat);
+	b->prob = malloc((size_t)C * n_labels * sizeof *b->prob);
+	b->gates = malloc((size_t)2 * 4 * g->n * sizeof *b->gates);
+	b->hc = malloc((size_t)2 * 2 * g->n * sizeof *b->hc);
+	b->xg = malloc((size_t)2 * L * 4 * g->n * sizeof *b->xg);
+	b->span_s = malloc((size_t)L * W * sizeof *b->span_s);
+	b->span_e = malloc((size_t)L * W * sizeof *b->span_e);
 	b->cand = malloc((size_t)L * W * n_labels * sizeof *b->cand);
-	return b->tok && b->words && b->rnn && b->srep && b->erep && b->prompts && b->prep &&
-	       b->mlp && b->span && b->cat && b->gates && b->hc && b->cand;
+	return b->tok && (b->ptok || !g->has_proj) && b->words && b->rnn && b->srep && b->erep &&
+	       b->prompts && b->prep && b->mlp && b->span && b->cat && b->prob && b->gates &&
+	       b->hc && b->xg && b->span_s && b->span_e && b->cand;
 }
 
-/* Scores every span of up to max_width words against every label; keeps those above the
- * threshold in b->cand and returns how many. */
-static int score_spans(const struct gliner *g, struct gl_scratch *b, int L, int n_labels,
-                       float threshold)
+/* One run of the heads over the encoder's states on the encoder's pool: every step splits its
+ * work by (ith, nth) and a barrier separates steps; each output is computed by the same code
+ * whatever the split, so the entities do not depend on the number of threads. */
+struct head_ctx {
+	const struct gliner *g;
+	const struct gliner_prep *gp;
+	struct gl_scratch *b;
+	struct sy_pool *pool;
+	int n, L, n_labels, n_spans;
+	float threshold;
+	int nc; /* candidates found (written by part 0) */
+};
+
+/* y[rows][out] = mlp(x[rows][in]) by part ith of nth; ends on a barrier. */
+static void mlp_part(struct head_ctx *hc, const struct mlp *m, const float *x, int rows, float *y,
+                     int ith, int nth)
 {
-	const int H = g->hidden, W = g->max_width;
-	int nc = 0;
-	for (int st = 0; st < L; st++)
-		for (int k = 0; k < W && st + k < L; k++) {
-			const int e = st + k;
+	gemm_linear(x, m->in, &m->a, m->ba, GEMM_EPILOGUE_RELU, hc->b->mlp, m->mid, rows, ith, nth);
+	sy_pool_barrier(hc->pool);
+	gemm_linear(hc->b->mlp, m->mid, &m->b, m->bb, GEMM_EPILOGUE_NONE, y, m->out, rows, ith,
+	            nth);
+	sy_pool_barrier(hc->pool);
+}
+
+/* Scores every span of up to max_width words against every label, GLINER_SPAN_CHUNK spans at
+ * a time; part 0 keeps those above the threshold in b->cand, in span then label order. */
+static void score_spans_part(struct head_ctx *hc, int ith, int nth)
+{
+	const struct gliner *g = hc->g;
+	struct gl_scratch *b = hc->b;
+	const int H = g->hidden, nl = hc->n_labels;
+	for (int c0 = 0; c0 < hc->n_spans; c0 += GLINER_SPAN_CHUNK) {
+		const int rows =
+		    hc->n_spans - c0 < GLINER_SPAN_CHUNK ? hc->n_spans - c0 : GLINER_SPAN_CHUNK;
+		int rb, re;
+		sy_split(rows, ith, nth, &rb, &re);
+		for (int r = rb; r < re; r++) {
+			const float *sr = b->srep + (size_t)b->span_s[c0 + r] * H,
+			            *er = b->erep + (size_t)b->span_e[c0 + r] * H;
+			float *cat = b->cat + (size_t)r * 2 * H;
 			for (int j = 0; j < H; j++) {
-				float a = b->srep[(size_t)st * H + j],
-				      c = b->erep[(size_t)e * H + j];
-				b->cat[j] = a > 0 ? a : 0;
-				b->cat[H + j] = c > 0 ? c : 0;
-			}
-			mlp_run(&g->out, b->cat, 1, b->mlp, b->span);
-			for (int c = 0; c < n_labels; c++) {
-				double dot = 0;
-				for (int j = 0; j < H; j++)
-					dot += (double)b->span[j] * b->prep[(size_t)c * H + j];
-				const float p = (float)(1.0 / (1.0 + exp(-dot)));
-				if (p > threshold)
-					b->cand[nc++] = (struct candidate){st, e, c, p};
+				cat[j] = sr[j] > 0 ? sr[j] : 0;
+				cat[H + j] = er[j] > 0 ? er[j] : 0;
 			}
 		}
-	return nc;
+		sy_pool_barrier(hc->pool);
+		mlp_part(hc, &g->out, b->cat, rows, b->span, ith, nth);
+		for (int r = rb; r < re; r++)
+			for (int c = 0; c < nl; c++) {
+				double dot = 0;
+				for (int j = 0; j < H; j++)
+					dot += (double)b->span[(size_t)r * H + j] *
+					       b->prep[(size_t)c * H + j];
+				b->prob[(size_t)r * nl + c] = (float)(1.0 / (1.0 + exp(-dot)));
+			}
+		sy_pool_barrier(hc->pool);
+		if (ith == 0)
+			for (int r = 0; r < rows; r++)
+				for (int c = 0; c < nl; c++) {
+					const float p = b->prob[(size_t)r * nl + c];
+					if (p > hc->threshold)
+						b->cand[hc->nc++] = (struct candidate){
+						    b->span_s[c0 + r], b->span_e[c0 + r], c, p};
+				}
+	}
+}
+
+static void heads_part(void *p, int ith, int nth)
+{
+	struct head_ctx *hc = p;
+	const struct gliner *g = hc->g;
+	const struct gliner_prep *gp = hc->gp;
+	struct gl_scratch *b = hc->b;
+	const int H = g->hidden, E = g->ecfg.hidden, L = hc->L;
+	const float *tok = b->tok;
+	if (g->has_proj) {
+		gemm_linear(b->tok, E, &g->proj, g->proj_b, GEMM_EPILOGUE_NONE, b->ptok, H, hc->n,
+		            ith, nth);
+		sy_pool_barrier(hc->pool);
+		tok = b->ptok;
+	}
+	if (ith == 0) {
+		for (int k = 0; k < hc->n_labels; k++)
+			memcpy(b->prompts + (size_t)k * H,
+			       tok + (size_t)(gp->ent_pos[k] + (g->embed_ent_token ? 0 : 1)) * H,
+			       (size_t)H * sizeof *b->prompts);
+		for (int w = 0; w < L; w++)
+			memcpy(b->words + (size_t)w * H, tok + (size_t)gp->first[w] * H,
+			       (size_t)H * sizeof *b->words);
+	}
+	sy_pool_barrier(hc->pool);
+	for (int d = 0; d < 2; d++)
+		gemm_linear(b->words, H, &g->wih[d], g->bl[d], GEMM_EPILOGUE_NONE,
+		            b->xg + (size_t)d * L * 4 * g->n, 4 * g->n, L, ith, nth);
+	sy_pool_barrier(hc->pool);
+	for (int d = ith; d < 2; d += nth) /* the two directions side by side */
+		lstm_run(g, d, b->xg + (size_t)d * L * 4 * g->n, L, b->rnn,
+		         b->gates + (size_t)d * 4 * g->n, b->hc + (size_t)d * 2 * g->n,
+		         b->hc + (size_t)d * 2 * g->n + g->n);
+	sy_pool_barrier(hc->pool);
+	mlp_part(hc, &g->start, b->rnn, L, b->srep, ith, nth);
+	mlp_part(hc, &g->end, b->rnn, L, b->erep, ith, nth);
+	mlp_part(hc, &g->prompt, b->prompts, hc->n_labels, b->prep, ith, nth);
+	score_spans_part(hc, ith, nth);
 }
 
 /* Flat greedy decoding: the highest-scoring spans first, none overlapping, then in text
@@ -608,9 +708,8 @@ static enum sy_status gliner_run_one(struct gliner *g, const struct model_prepar
                                      struct sy_error *err, struct model_item_result *out)
 {
 	const struct gliner_prep *gp = p->extra;
-	const int H = g->hidden, E = g->ecfg.hidden, L = gp->n_words, n = p->enc.n;
+	const int L = gp->n_words, n = p->enc.n;
 	const int n_labels = gp->xp->n_labels;
-	const float threshold = gp->xp->threshold >= 0 ? gp->xp->threshold : 0.5f;
 	if (L == 0)
 		return SY_OK;
 	struct gl_scratch b = {0};
@@ -619,32 +718,24 @@ static enum sy_status gliner_run_one(struct gliner *g, const struct model_prepar
 	                       : sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	if (s == SY_OK)
 		s = deberta_forward(g->enc, p->enc.ids, n, err, b.tok);
-	if (s == SY_OK && g->has_proj) {
-		float *pr = malloc((size_t)n * H * sizeof *pr);
-		if (!pr) {
-			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
-		} else {
-			gemm_linear(b.tok, E, &g->proj, g->proj_b, GEMM_EPILOGUE_NONE, pr, H, n, 0,
-			            1);
-			memcpy(b.tok, pr, (size_t)n * H * sizeof *pr);
-			free(pr);
-		}
-	}
 	if (s == SY_OK) {
-		for (int k = 0; k < n_labels; k++)
-			memcpy(b.prompts + (size_t)k * H,
-			       b.tok + (size_t)(gp->ent_pos[k] + (g->embed_ent_token ? 0 : 1)) * H,
-			       (size_t)H * sizeof *b.prompts);
-		for (int w = 0; w < L; w++)
-			memcpy(b.words + (size_t)w * H, b.tok + (size_t)gp->first[w] * H,
-			       (size_t)H * sizeof *b.words);
-		lstm_run(g, 0, b.words, L, b.rnn, b.gates, b.hc, b.hc + g->n);
-		lstm_run(g, 1, b.words, L, b.rnn, b.gates, b.hc, b.hc + g->n);
-		mlp_run(&g->start, b.rnn, L, b.mlp, b.srep);
-		mlp_run(&g->end, b.rnn, L, b.mlp, b.erep);
-		mlp_run(&g->prompt, b.prompts, n_labels, b.mlp, b.prep);
-		int nc = score_spans(g, &b, L, n_labels, threshold);
-		s = decode_spans(gp, b.cand, nc, err, out);
+		struct head_ctx hc = {
+		    .g = g,
+		    .gp = gp,
+		    .b = &b,
+		    .pool = deberta_pool(g->enc),
+		    .n = n,
+		    .L = L,
+		    .n_labels = n_labels,
+		    .threshold = gp->xp->threshold >= 0 ? gp->xp->threshold : 0.5f,
+		};
+		for (int st = 0; st < L; st++) /* start, then width: the reference's order */
+			for (int k = 0; k < g->max_width && st + k < L; k++) {
+				b.span_s[hc.n_spans] = st;
+				b.span_e[hc.n_spans++] = st + k;
+			}
+		sy_pool_run(hc.pool, heads_part, &hc);
+		s = decode_spans(gp, b.cand, hc.nc, err, out);
 	}
 	gl_scratch_free(&b);
 	return s;
@@ -703,9 +794,8 @@ bool gliner_detect(const struct model_desc *d)
 enum sy_status gliner_open(const struct model_desc *d, const struct model_options *opts,
                            struct sy_error *err, struct model *out)
 {
-	(void)opts;
 	struct gliner *g;
-	enum sy_status s = gliner_load(d->path, err, &g);
+	enum sy_status s = gliner_load(d->path, opts ? opts->n_threads : 0, err, &g);
 	if (s != SY_OK)
 		return s;
 	out->arch = "gliner";
