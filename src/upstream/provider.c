@@ -43,6 +43,19 @@ static const char *str_of(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* An OpenAI tool's function as both providers declare it: {name, description?}; each adds its
+ * own schema key. NULL for a function without a name (skipped). */
+static cJSON *tool_decl(const cJSON *fn)
+{
+	if (!str_of(fn, "name"))
+		return NULL;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "name", str_of(fn, "name"));
+	if (str_of(fn, "description"))
+		cJSON_AddStringToObject(o, "description", str_of(fn, "description"));
+	return o;
+}
+
 /* The text of an OpenAI message content: a string, or the text of its text parts. */
 static void content_text(const cJSON *content, struct sbuf *b)
 {
@@ -188,13 +201,9 @@ static cJSON *anthropic_body(const cJSON *req, const char *model, bool stream)
 		cJSON_ArrayForEach(t, tools)
 		{
 			const cJSON *fn = get(t, "function");
-			if (!str_of(fn, "name"))
+			cJSON *o = tool_decl(fn);
+			if (!o)
 				continue;
-			cJSON *o = cJSON_CreateObject();
-			cJSON_AddStringToObject(o, "name", str_of(fn, "name"));
-			if (str_of(fn, "description"))
-				cJSON_AddStringToObject(o, "description",
-				                        str_of(fn, "description"));
 			const cJSON *params = get(fn, "parameters");
 			cJSON *schema = cJSON_IsObject(params) ? cJSON_Duplicate(params, true)
 			                                       : cJSON_CreateObject();
@@ -348,13 +357,9 @@ static cJSON *gemini_body(const cJSON *req)
 		cJSON_ArrayForEach(t, tools)
 		{
 			const cJSON *fn = get(t, "function");
-			if (!str_of(fn, "name"))
+			cJSON *o = tool_decl(fn);
+			if (!o)
 				continue;
-			cJSON *o = cJSON_CreateObject();
-			cJSON_AddStringToObject(o, "name", str_of(fn, "name"));
-			if (str_of(fn, "description"))
-				cJSON_AddStringToObject(o, "description",
-				                        str_of(fn, "description"));
 			if (cJSON_IsObject(get(fn, "parameters")))
 				cJSON_AddItemToObject(o, "parameters",
 				                      cJSON_Duplicate(get(fn, "parameters"), true));
