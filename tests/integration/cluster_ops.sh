@@ -253,6 +253,10 @@ time.sleep(0.2)
 assert '"access"' not in open(sys.argv[2]).read()
 PY
 stop_within_5s "$G2" g2
+# A worker for pool z, so that the POST below is answered at once: without one it waits the
+# whole request timeout (scale from zero), as long as the client's own timeout.
+start_worker w3 z
+W3=$LAST
 start_gateway g3 --pool z --log-format json
 G3=$LAST
 python3 - "$GURL" "$tmp/g3.err" <<PY || { cat "$tmp/g3.err"; fail "JSON access log"; }
@@ -270,4 +274,5 @@ assert b["method"] == "POST" and b["path"] == "/v1/encode/bert" and b["model"] =
 print("ok: access log: text by default, JSON fields with --log-format json, off with SWITCHYARD_ACCESS_LOG=off")
 PY
 stop_within_5s "$G3" g3
+stop_within_5s "$W3" w3
 echo "ok: cluster operations"
