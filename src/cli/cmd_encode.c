@@ -99,8 +99,13 @@ static int encode_chunk(const struct encode_run *r, char **texts, size_t n, size
 		printf("{\"index\":%zu,\"multivector\":{\"token_dims\":%zu,\"num_tokens\":%zu,"
 		       "\"values\":",
 		       first_index + i, dims, nv);
-		print_floats(v, (int)(nv * dims));
-		fputs("}}\n", stdout);
+		putchar('[');
+		for (size_t t = 0; t < nv; t++) {
+			if (t)
+				putchar(',');
+			print_floats(v + t * dims, (int)dims);
+		}
+		fputs("]}}\n", stdout);
 	}
 	sy_result_free(res);
 	return ferror(stdout) ? 1 : 0;

@@ -102,6 +102,7 @@ enum sy_status engine_model_add(struct engine *e, const char *id, const char *pa
 			m->error[0] = '\0';
 			m->arch[0] = '\0';
 			m->dims = 0;
+			memset(m->output_dims, 0, sizeof m->output_dims);
 			m->tasks = m->outputs = 0;
 			m->images = images;
 			m->bytes = 0;
@@ -259,6 +260,7 @@ void engine_model_info_fill(const struct engine_model *m, uint64_t now_ns,
 	out->precision = m->precision;
 	out->bytes = m->bytes;
 	out->dims = m->dims;
+	memcpy(out->output_dims, m->output_dims, sizeof out->output_dims);
 	out->max_tokens = m->max_tokens;
 	out->tasks = m->tasks;
 	out->outputs = m->outputs;

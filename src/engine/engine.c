@@ -711,6 +711,7 @@ enum sy_status engine_request_run(struct engine *e, const struct engine_request 
 		out->dense = job.out;
 	out->items = job.items;
 	out->n_tokens = job.n_tokens;
+	out->sparse_dims = m->output_dims[1];
 	if (flat && flatten_items(out, flat, flat_dims) != SY_OK) {
 		engine_result_free(out);
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d items", n);

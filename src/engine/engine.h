@@ -94,6 +94,10 @@ struct engine_model_info {
 	enum linear_precision precision; /* what the model loads (or loaded) with */
 	size_t bytes; /* resident bytes when loaded (weights + scratch), else estimate or 0 */
 	int dims; /* dense output dims (0 until loaded once) */
+	/* The width of each encode output, indexed by its ENGINE_OUTPUT_* bit's position (dense,
+	 * sparse: the vocabulary, multivector: per token); 0 for outputs the model lacks and until
+	 * loaded once */
+	int output_dims[3];
 	int max_tokens; /* tokens per text the model takes, special ones included (0 until loaded
 	                   once, or when unknown) */
 	unsigned tasks; /* ENGINE_TASK_* bits the model offers (0 until loaded once) */
@@ -225,6 +229,7 @@ struct engine_result {
 	float *scores; /* score: [n_items] relevance; NULL otherwise */
 	struct model_item_result *items; /* [n_items] multi-vectors or entities, or NULL */
 	int *n_tokens; /* [n_items] tokens per item incl. special tokens (for usage) */
+	int sparse_dims; /* items with several outputs: the sparse output's width (vocabulary) */
 	/* tokenization_ms: preparing the items on the caller's thread before they queue;
 	 * queue_ms: from admission to the start of the first batch holding one of them;
 	 * inference_ms: from there to the end of the last; total_ms: the whole call, a lazy

@@ -63,6 +63,7 @@ struct engine_model {
 	struct model *model; /* when LOADED */
 	char arch[32];
 	int dims;
+	int output_dims[3]; /* engine_model_info's, known after the first load */
 	int max_tokens; /* model_max_tokens, known after the first load */
 	unsigned tasks, outputs; /* engine_model_info's, known after the first load */
 	bool images; /* engine_model_info's: from the directory when added, then from the load */

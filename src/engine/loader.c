@@ -239,6 +239,8 @@ static enum sy_status load_locked(struct engine *e, struct engine_model *m, stru
 	e->used += actual;
 	snprintf(m->arch, sizeof m->arch, "%s", model->arch);
 	m->dims = model_dims(model);
+	for (int k = 0; k < 3; k++)
+		m->output_dims[k] = model_output_dims(model, (enum model_output)(1u << k));
 	m->max_tokens = model_max_tokens(model);
 	m->tasks = (model->encode ? ENGINE_TASK_ENCODE : 0u) |
 	           (model->score ? ENGINE_TASK_SCORE : 0u) |

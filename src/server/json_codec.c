@@ -1069,12 +1069,12 @@ static void outputs_write(struct sbuf *b, const struct engine_model_info *m, boo
 {
 	int k = 0;
 	sbuf_putc(b, with_dims ? '{' : '[');
-	for (unsigned bit = 1; bit <= MODEL_OUTPUTS_ALL; bit <<= 1) {
+	for (unsigned bit = 1, at = 0; bit <= MODEL_OUTPUTS_ALL; bit <<= 1, at++) {
 		if (!(m->outputs & bit))
 			continue;
 		sbuf_printf(b, "%s\"%s\"", k++ ? "," : "", model_output_name(bit));
 		if (with_dims)
-			sbuf_printf(b, ":%d", m->dims);
+			sbuf_printf(b, ":%d", m->output_dims[at]);
 	}
 	if (!with_dims) {
 		if (m->tasks & ENGINE_TASK_SCORE)
@@ -1169,12 +1169,20 @@ void json_model_info_write(struct sbuf *b, const struct engine_model_info *m, bo
 	}
 	if (m->max_tokens > 0)
 		sbuf_printf(b, ",\"max_tokens\":%d", m->max_tokens);
+	/* dims: our dense width in the list's data; SIE's {output: width} map in a single model's
+	 * answer, as SIE's SDK reads it. */
+	if (sie) {
+		sbuf_puts(b, ",\"dims\":");
+		outputs_write(b, m, true);
+	} else {
+		sbuf_printf(b, ",\"dims\":%d", m->dims);
+	}
 	sbuf_printf(b,
-	            ",\"bytes\":%zu,\"dims\":%d,\"pinned\":%s,\"idle_s\":%.3f,"
+	            ",\"bytes\":%zu,\"pinned\":%s,\"idle_s\":%.3f,"
 	            "\"queue_items\":%ld,\"requests\":%ld,\"items\":%ld,\"tokens\":%ld,"
 	            "\"batches\":%ld,\"errors\":%ld,\"loads\":%ld,\"evictions\":%ld,"
 	            "\"load_failures\":%ld,\"cancelled_items\":%ld,\"load_ms\":%.3f",
-	            m->bytes, m->dims, m->pinned ? "true" : "false", m->idle_s, m->queue_items,
+	            m->bytes, m->pinned ? "true" : "false", m->idle_s, m->queue_items,
 	            m->n_requests, m->n_items, m->n_tokens, m->n_batches, m->n_errors, m->n_loads,
 	            m->n_evictions, m->n_load_failures, m->n_cancelled_items, m->load_ms);
 	if (m->state == ENGINE_MODEL_FAILED || m->error[0]) {

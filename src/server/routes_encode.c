@@ -4,7 +4,7 @@
  * Both parse and validate the whole request first (limits, types, UTF-8), so a bad request
  * costs no engine work; then one dispatched encode request, whose items the engine batches
  * with those of concurrent requests. Encode answers dense, sparse (SPLADE) or multivector
- * (ColBERT: {token_dims, num_tokens, dtype, values} with the vectors back to back) in SIE's
+ * (ColBERT: {token_dims, num_tokens, dtype, values}, values a list of vectors) in SIE's
  * shapes, each vector in the output_dtype asked for (quantize.h: per row, so a multi-vector is
  * quantised per token); extract answers entities with character offsets (code points, as
  * Python counts them) into each text, and SIE's other result lists (empty here). */
@@ -158,26 +158,24 @@ static void write_sparse(struct request *rq, const char *model, const struct enc
 	write_terms(rq, model, req, terms, n, dims, b);
 }
 
-/* {token_dims, num_tokens, dtype, values}: the token vectors back to back, each quantised on
- * its own as SIE quantises a multi-vector's rows. */
+/* {token_dims, num_tokens, dtype, values}: values is [num_tokens][token_dims] as SIE's JSON has
+ * it, each row quantised on its own as SIE quantises a multi-vector's rows. */
 static bool write_multivector(const struct model_item_result *r, enum output_dtype d,
                               struct sbuf *b)
 {
 	sbuf_printf(b, "{\"token_dims\":%d,\"num_tokens\":%d,\"dtype\":\"%s\",\"values\":", r->dims,
 	            r->n_vectors, output_dtype_name(d));
-	if (d == OUTPUT_DTYPE_FLOAT32) {
-		json_write_floats(b, r->vectors, r->n_vectors * r->dims);
-	} else {
-		sbuf_putc(b, '[');
-		for (int t = 0; t < r->n_vectors; t++) {
-			if (t)
-				sbuf_putc(b, ',');
-			if (!write_row(b, r->vectors + (size_t)t * (size_t)r->dims, r->dims, d,
-			               false))
-				return false;
-		}
-		sbuf_putc(b, ']');
+	sbuf_putc(b, '[');
+	for (int t = 0; t < r->n_vectors; t++) {
+		const float *v = r->vectors + (size_t)t * (size_t)r->dims;
+		if (t)
+			sbuf_putc(b, ',');
+		if (d == OUTPUT_DTYPE_FLOAT32)
+			json_write_floats(b, v, r->dims);
+		else if (!write_row(b, v, r->dims, d, true))
+			return false;
 	}
+	sbuf_putc(b, ']');
 	sbuf_putc(b, '}');
 	return true;
 }
@@ -185,7 +183,7 @@ static bool write_multivector(const struct model_item_result *r, enum output_dty
 /* An item of a model that gave several outputs in one run (BGE-M3): each asked-for output under
  * its key. */
 static bool write_outputs(struct request *rq, const char *model, const struct encode_request *req,
-                          const struct model_item_result *r, struct sbuf *b)
+                          const struct model_item_result *r, int sparse_dims, struct sbuf *b)
 {
 	if ((req->outputs & ENGINE_OUTPUT_DENSE) && r->dense) {
 		sbuf_puts(b, ",\"dense\":");
@@ -200,7 +198,7 @@ static bool write_outputs(struct request *rq, const char *model, const struct en
 		for (int k = 0; k < r->n_sparse; k++)
 			terms[k] = (struct term){r->sparse_ids[k], r->sparse_weights[k]};
 		sbuf_puts(b, ",\"sparse\":");
-		write_terms(rq, model, req, terms, r->n_sparse, 0, b);
+		write_terms(rq, model, req, terms, r->n_sparse, sparse_dims, b);
 		free(terms);
 	}
 	if ((req->outputs & ENGINE_OUTPUT_MULTIVECTOR) && r->vectors) {
@@ -241,7 +239,7 @@ static void write_encode_response(struct request *rq, const char *model,
 		else
 			sbuf_printf(b, "\"item-%d\"", i);
 		if (several) {
-			if (!write_outputs(rq, model, req, &res->items[i], b)) {
+			if (!write_outputs(rq, model, req, &res->items[i], res->sparse_dims, b)) {
 				response_error_set(rs, 500, "INTERNAL_ERROR", "out of memory");
 				return;
 			}

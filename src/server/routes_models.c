@@ -3,8 +3,8 @@
  * The list keeps the shape of DESIGN.md section 10 ({"object":"list","data":[...]}, each model
  * with id, state, tasks and bytes) in catalogue order, plus the engine's counters and the
  * memory budget, which the status page and scripts use; beside it, SIE's `models` list of the
- * same models. GET /v1/models/{id} answers our object with SIE's fields added (its `dims`
- * stays our integer; the `models` list has SIE's per-output map). The routes and tasks of the
+ * same models. GET /v1/models/{id} answers our object with SIE's fields added, `dims` as SIE's
+ * per-output map ({"dense": 384}; in the list's `data`, our integer dense width). The routes and tasks of the
  * routing config follow the models in `data` (kind "route" or "task"), so an OpenAI client's
  * models.list() and models.retrieve() see the names it may call. */
 #include <stdlib.h>

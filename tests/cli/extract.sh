@@ -47,7 +47,8 @@ for qi, q in enumerate(c["queries"]):
 rows = [json.loads(l) for l in run("encode", "--model", "tests/fixtures/colbert-tiny", "--query", c["queries"][0]["text"]).stdout.splitlines()]
 mv = rows[0]["multivector"]
 want = [x for v in c["queries"][0]["vectors"] for x in v]
-assert mv["num_tokens"] == c["query_maxlen"] and max(abs(a - b) for a, b in zip(mv["values"], want)) < 1e-5
+assert len(mv["values"]) == mv["num_tokens"] and all(len(r) == mv["token_dims"] for r in mv["values"])
+assert mv["num_tokens"] == c["query_maxlen"] and max(abs(a - b) for a, b in zip([x for r in mv["values"] for x in r], want)) < 1e-5
 rows = [json.loads(l) for l in run("encode", "--model", "tests/fixtures/colbert-tiny", docs[0]).stdout.splitlines()]
 assert rows[0]["multivector"]["num_tokens"] == len(c["documents"][0]["vectors"])
 assert "switchyard extract" in run("encode", "--model", "tests/fixtures/ner-tiny", "x", ok=False).stderr

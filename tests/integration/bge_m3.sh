@@ -29,12 +29,13 @@ for it, want in zip(r["items"], golds):
     assert set(it) == {"id", "dense", "sparse", "multivector"}, it.keys()
     assert cos(it["dense"]["values"], want["dense"]) >= 0.99999
     assert it["sparse"]["indices"] == want["sparse"]["indices"], (it["sparse"], want["sparse"])
+    assert it["sparse"]["dims"] == 30522, "sparse dims is the vocabulary size (SIE)"
     assert max(abs(a - b) for a, b in zip(it["sparse"]["values"], want["sparse"]["values"])) < 1e-4 \
         if want["sparse"]["values"] else True
     mv = it["multivector"]
     assert mv["num_tokens"] == len(want["colbert"]) and mv["token_dims"] == 64, mv.keys()
-    vs = mv["values"]
-    vecs = [vs[i * 64:(i + 1) * 64] for i in range(mv["num_tokens"])] if vs and not isinstance(vs[0], list) else vs
+    vecs = mv["values"]
+    assert all(isinstance(v, list) and len(v) == 64 for v in vecs), "values is a list of token vectors"
     assert min(cos(a, b) for a, b in zip(vecs, want["colbert"])) >= 0.99999
 # dense alone by default; sparse alone with tokens
 st, r = call("POST", "/v1/encode/m3", {"items": [{"text": g["query"]["text"]}]})
@@ -45,6 +46,9 @@ assert st == 200 and r["items"][0]["sparse"]["indices"] == g["query"]["sparse"][
 assert "a" in r["items"][0]["sparse"]["tokens"], r
 st, r = call("GET", "/v1/models/m3")
 assert st == 200 and r["arch"] == "bge-m3", r
+assert r["dims"] == {"dense": 64, "sparse": 30522, "multivector": 64}, r["dims"]
+st, r = call("GET", "/v1/models")
+assert [m["dims"] for m in r["models"] if m["name"] == "m3"] == [r_dims := {"dense": 64, "sparse": 30522, "multivector": 64}], r["models"]
 # score modes
 docs = [x["text"] for x in g["documents"]]
 sbody = {"query": g["query"]["text"], "items": [{"text": t} for t in docs]}

@@ -54,9 +54,9 @@ a = encode("stella", {"instruction": "s2s_query"})
 b = encode("stella", {"instruction": g["prompts"]["s2s_query"]})
 assert a == b, "instruction s2s_query differs from its text"
 st, r = call("GET", "/v1/models/stella")
-assert st == 200 and r["dims"] == 64 and r["arch"] == "new" and r["max_tokens"] == 128, r
+assert st == 200 and r["dims"] == {"dense": 64} and r["arch"] == "new" and r["max_tokens"] == 128, r
 st, r = call("GET", "/v1/models/stella16")
-assert st == 200 and r["dims"] == 16, r
+assert st == 200 and r["dims"] == {"dense": 16}, r
 print("ok: NewModel (stella layout) over HTTP")
 gn = json.load(open("tests/golden/nomic-tiny.json"))["models"]["nomic-tiny"]
 for params, key in ((None, "search_document"), ({"is_query": True}, "search_query"),
@@ -65,7 +65,7 @@ for params, key in ((None, "search_document"), ({"is_query": True}, "search_quer
     worst = min(cos(a, b) for a, b in zip(got, gn[key]))
     assert worst >= 0.99999, ("nomic", key, worst)
 st, r = call("GET", "/v1/models/nomic")
-assert st == 200 and r["arch"] == "nomic_bert" and r["dims"] == 32, r
+assert st == 200 and r["arch"] == "nomic_bert" and r["dims"] == {"dense": 32}, r
 print("ok: NomicBERT over HTTP (search_document / search_query prefixes)")
 gq = json.load(open("tests/golden/qwen3-emb-tiny.json"))["models"]["qwen3-emb-tiny"]
 for params, key in ((None, "embeddings"), ({"is_query": True}, "query_embeddings")):

@@ -75,7 +75,7 @@ for want in gd:
         assert "[CLS]" in sp["tokens"]
 
 st, m = req("GET", "/v1/models/sp")
-assert m["arch"] == "splade" and m["outputs"] == ["sparse"] and m["dims"] == 30522, m
+assert m["arch"] == "splade" and m["outputs"] == ["sparse"] and m["dims"] == {"sparse": 30522}, m
 for path, body, frag in [
     ("/v1/encode/sp", {"items": [{"text": "x"}]}, "is a sparse (SPLADE) model"),
     ("/v1/encode/bert", {"items": [{"text": "x"}], "params": {"output_types": ["sparse"]}}, "does not support sparse"),
