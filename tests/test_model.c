@@ -574,7 +574,7 @@ static void golden_forward(const char *name, int n_threads)
 	float *sref = golden_f32(&g, "sentence_embedding");
 	if (se && sref && (int)se->shape[1] == head.dims) {
 		float *emb = malloc((size_t)g.B * head.dims * sizeof(float));
-		CHECK(pooling_head_apply(&head, hidden, g.lens, g.B, &err, emb) == SY_OK);
+		CHECK(pooling_head_apply(&head, hidden, g.lens, g.B, NULL, &err, emb) == SY_OK);
 		float ma;
 		double mc;
 		rows_err(emb, sref, g.B, head.dims, &ma, &mc);

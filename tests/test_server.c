@@ -319,8 +319,14 @@ static void test_encode_parse_errors(void)
 	expect_encode_error("{\"items\":[{\"text\":\"a\"}],\"params\":{\"output_dtype\":\"f64\"}}",
 	                    400, "params.output_dtype: expected one of float32");
 	expect_encode_error("{\"items\":[{\"text\":\"a\"}],\"params\":{\"options\":{\"pooling\":"
-	                    "\"cls\"}}}",
-	                    400, "params.options.pooling: option not supported");
+	                    "\"median\"}}}",
+	                    400, "params.options.pooling: expected one of cls, mean");
+	expect_encode_error("{\"items\":[{\"text\":\"a\"}],\"params\":{\"options\":{"
+	                    "\"max_seq_length\":\"8\"}}}",
+	                    400, "params.options.max_seq_length: expected a positive integer");
+	expect_encode_error("{\"items\":[{\"text\":\"a\"}],\"params\":{\"options\":{"
+	                    "\"muvera\":true}}}",
+	                    400, "params.options.muvera: option not supported");
 	expect_encode_error("{\"items\":[{\"text\":\"a\"}],\"params\":{\"options\":{\"profile\":"
 	                    "\"fast\"}}}",
 	                    400, "params.options.profile: unknown profile");

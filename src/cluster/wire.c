@@ -70,6 +70,12 @@ void wire_work_write(struct sbuf *b, const char *reply, const char *req_id, int 
 	            normalize < 0 ? -1 : normalize > 0, req->items.truncate ? "true" : "false",
 	            enc && req->encode.is_query ? "true" : "false",
 	            enc ? req->encode.dimensions : 0);
+	/* Written only when set, so units from older gateways and the usual ones read alike. */
+	if (req->items.max_length > 0 || req->items.truncate_left)
+		sbuf_printf(b, "\"max_len\":%d,\"left\":%s,", req->items.max_length,
+		            req->items.truncate_left ? "true" : "false");
+	if (enc && req->encode.pooling)
+		sbuf_printf(b, "\"pool\":%d,", req->encode.pooling);
 	sbuf_puts(b, "\"instruction\":");
 	if (instruction)
 		json_write_str(b, instruction, -1);
@@ -177,6 +183,14 @@ enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *er
 	const int dims = cJSON_GetObjectItemCaseSensitive(p, "dims")
 	                     ? (int)get_num(p, "dims", 0, 1 << 20, &ok)
 	                     : 0;
+	/* optional: a per-request token limit, truncation from the start, a pooling */
+	const int max_len = cJSON_GetObjectItemCaseSensitive(p, "max_len")
+	                        ? (int)get_num(p, "max_len", 0, 1 << 20, &ok)
+	                        : 0;
+	const bool left = cJSON_GetObjectItemCaseSensitive(p, "left") && get_bool(p, "left", &ok);
+	const int pool = cJSON_GetObjectItemCaseSensitive(p, "pool")
+	                     ? (int)get_num(p, "pool", 0, POOLING_LAST, &ok)
+	                     : 0;
 	const char *instruction = get_str(p, "instruction", true, &ok);
 	const char *query = get_str(p, "query", true, &ok);
 	if (task == ENGINE_TASK_ENCODE && outputs != 0)
@@ -185,7 +199,8 @@ enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *er
 		                                         .normalize = normalize,
 		                                         .is_query = is_query,
 		                                         .instruction = instruction,
-		                                         .dimensions = dims}};
+		                                         .dimensions = dims,
+		                                         .pooling = pool}};
 	else if (task == ENGINE_TASK_SCORE && query)
 		*er = (struct engine_request){.task = ENGINE_TASK_SCORE,
 		                              .score = {.query = query,
@@ -198,6 +213,8 @@ enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *er
 		ok = false;
 	er->items.model = out->model;
 	er->items.truncate = truncate;
+	er->items.max_length = max_len;
+	er->items.truncate_left = left;
 	out->xp.threshold = (float)get_num(p, "threshold", -1, 1, &ok);
 	out->xp.aggregation = (enum ner_aggregation)get_num(p, "aggregation", 0, 3, &ok);
 	out->return_tokens = get_bool(p, "tokens", &ok);

@@ -4,7 +4,8 @@
  * Work (gateway -> stream sy.work.<model>.<pool>): one unit of an engine_encode request, the
  * texts [first, first + n) of it (one item for encode/extract, every item of a score call):
  *   {"v":1,"reply":INBOX,"req":ID,"first":i,"model":M,
- *    "p":{"outputs":u,"normalize":-1|0|1,"truncate":b,"is_query":b,"dims":n,"instruction":s|null,
+ *    "p":{"outputs":u,"normalize":-1|0|1,"truncate":b,"is_query":b,"dims":n,
+ *         ["max_len":n,"left":b,] ["pool":k,] (only when set) "instruction":s|null,
  *         "query":s|null,"labels":[s]|null,"threshold":x,"aggregation":k,"tokens":b},
  *    "texts":[s,...]}
  * "p" is written in this fixed order, so units with equal parameters have equal "p" text and a

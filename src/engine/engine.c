@@ -356,6 +356,20 @@ static enum sy_status check_task(const struct engine_model *m, const struct engi
 			                 "item %d is an image, and model %s takes text only (%s "
 			                 "images with a CLIP or SigLIP model)",
 			                 i, m->id, engine_task_name(req->task));
+	/* Per-request limits and pooling go only to a task that honours them, never ignored. */
+	const struct model_encode_task *enc = req->task == ENGINE_TASK_ENCODE ? md->encode : NULL;
+	if (s == SY_OK && (req->items.max_length > 0 || req->items.truncate_left) &&
+	    !(enc && enc->item_limits))
+		s = sy_error_set(err, SY_ERR_INVALID_ARG,
+		                 "%s: model %s (%s) does not take a per-request sequence limit or "
+		                 "truncation direction",
+		                 req->items.max_length > 0 ? "max_seq_length"
+		                                           : "truncation_direction",
+		                 m->id, md->arch);
+	if (s == SY_OK && enc && req->encode.pooling != POOLING_DEFAULT && !enc->pooling)
+		s = sy_error_set(err, SY_ERR_INVALID_ARG,
+		                 "pooling: model %s (%s) has no pooling head to change", m->id,
+		                 md->arch);
 	if (s == SY_ERR_UNSUPPORTED && err)
 		err->hint = m->tasks;
 	return s;
@@ -396,6 +410,9 @@ static struct model_input input_frame(const struct engine_model *m,
 		in.outputs = r->outputs;
 		in.normalize = (signed char)(r->normalize < 0 ? -1 : r->normalize > 0);
 		in.prefix = encode_prefix(m->model, r);
+		in.max_length = req->items.max_length;
+		in.truncate_left = req->items.truncate_left;
+		in.pooling = (signed char)r->pooling;
 		break;
 	}
 	case ENGINE_TASK_SCORE:

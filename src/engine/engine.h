@@ -166,6 +166,11 @@ struct engine_items {
 	/* [n_items] or NULL: item i is an image when images[i].data is set (its text is then
 	 * ignored; encode and score only, for models that take images) */
 	const struct model_image *images;
+	/* encode: a token limit below the model's (0: the model's; SIE's max_seq_length), and
+	 * truncation from the start (TEI's truncation_direction Left); models whose encode task
+	 * lacks item_limits refuse both with SY_ERR_INVALID_ARG */
+	int max_length;
+	bool truncate_left;
 };
 
 struct engine_encode_request {
@@ -176,6 +181,9 @@ struct engine_encode_request {
 	const char *instruction; /* prepended to each text when non-NULL (overrides prompts) */
 	int dimensions; /* > 0: dense vectors cut to this many dimensions (Matryoshka), for models
 	                   trained for it; 0: all */
+	/* enum pooling_mode: the model's pooling replaced for this request (SIE's options.pooling);
+	 * POOLING_DEFAULT: the model's. Models without a pooling head refuse it. */
+	int pooling;
 	/* The caller will ask engine_model_token for the sparse terms (return_tokens): a hint
 	 * for remote backends (the cluster gateway), which fetch the names with the result. */
 	bool want_tokens;

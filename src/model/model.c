@@ -227,7 +227,10 @@ enum sy_status model_tokenize(const struct tokenizer *tok, const struct model_in
 		return SY_ERR_NOMEM;
 	struct tok_encode_params p = tokenizer_default_params();
 	p.add_special_tokens = true;
+	if (in->max_length > 0 && (max_length <= 0 || in->max_length < max_length))
+		max_length = in->max_length; /* the request's own, lower limit */
 	p.max_length = in->truncate ? max_length : -1;
+	p.truncate_left = in->truncate_left;
 	enum sy_status s = tokenizer_encode(tok, text, len, NULL, 0, &p, err, out);
 	free(joined);
 	if (s == SY_OK && !in->truncate && max_length > 0 && out->n > max_length) {

@@ -153,6 +153,11 @@ struct model_input {
 	const struct model_image *query_image; /* score: an image as the query instead, or NULL */
 	bool is_query; /* encode: the text is a search query (ColBERT, inference-free SPLADE) */
 	bool truncate; /* false: a text past the model's limit fails with SY_ERR_LIMIT */
+	/* encode, for tasks with item_limits: a limit below the model's (tokens, special ones
+	 * included; 0: the model's), and cutting from the start instead of the end */
+	int max_length;
+	bool truncate_left;
+	signed char pooling; /* encode, for tasks with pooling: enum pooling_mode, 0 the model's */
 	signed char normalize; /* encode: -1 the model's default, 0 off, 1 L2-normalise */
 	const struct extract_params *extract; /* extract: NULL for the defaults */
 	unsigned outputs; /* encode with a task that gives several outputs: the MODEL_OUTPUT_* bits
@@ -177,6 +182,8 @@ struct model_item {
 struct model_encode_task {
 	enum model_output output; /* the one output this model gives (its default when outputs) */
 	bool images; /* prepare takes image items (model_input.image) as well as texts */
+	bool item_limits; /* prepare honours model_input.max_length and truncate_left */
+	bool pooling; /* run honours model_input.pooling */
 	/* 0: output alone. Else the MODEL_OUTPUT_* bits one run can give together (BGE-M3's dense,
 	 * sparse and multivector from one forward): run then ignores out and fills res[i] with the
 	 * outputs items[i].in->outputs asks for (0: output), dense in dense, sparse in sparse_ids
@@ -319,8 +326,9 @@ enum sy_status model_extract_texts(struct model *m, const char *const *texts, co
 enum sy_status model_join_prefix(const struct model_input *in, struct sy_error *err,
                                  const char **text, size_t *len, char **joined);
 /* Tokenises prefix + text (joined, as sentence-transformers prompts are) into out.
- * max_length > 0 truncates to it unless in->truncate is false, in which case a longer text
- * fails with SY_ERR_LIMIT naming both counts. */
+ * max_length > 0 (or in->max_length when lower) truncates to it, from the start when
+ * in->truncate_left, unless in->truncate is false, in which case a longer text fails with
+ * SY_ERR_LIMIT naming both counts. */
 enum sy_status model_tokenize(const struct tokenizer *tok, const struct model_input *in,
                               int max_length, struct sy_error *err, struct tok_encoding *out);
 /* Loads dir's tokenizer for a model whose embedding table has rows rows: a tokenizer that gives

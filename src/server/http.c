@@ -60,6 +60,7 @@ enum route_kind {
 	ROUTE_KIND_TEI_EMBED,
 	ROUTE_KIND_TEI_EMBED_SPARSE,
 	ROUTE_KIND_TEI_RERANK,
+	ROUTE_KIND_TEI_SIMILARITY,
 	ROUTE_KIND_TEI_TOKENIZE,
 	ROUTE_KIND_TEI_DECODE,
 	ROUTE_KIND_TEI_INFO,
@@ -249,6 +250,7 @@ static const struct route_def route_table[] = {
     {HTTP_METHOD_POST, "/embed", ROUTE_KIND_TEI_EMBED, METRICS_ROUTE_ENCODE},
     {HTTP_METHOD_POST, "/embed_sparse", ROUTE_KIND_TEI_EMBED_SPARSE, METRICS_ROUTE_ENCODE},
     {HTTP_METHOD_POST, "/rerank", ROUTE_KIND_TEI_RERANK, METRICS_ROUTE_SCORE},
+    {HTTP_METHOD_POST, "/similarity", ROUTE_KIND_TEI_SIMILARITY, METRICS_ROUTE_ENCODE},
     {HTTP_METHOD_POST, "/tokenize", ROUTE_KIND_TEI_TOKENIZE, METRICS_ROUTE_TOKENIZE},
     {HTTP_METHOD_POST, "/decode", ROUTE_KIND_TEI_DECODE, METRICS_ROUTE_TOKENIZE},
     {HTTP_METHOD_GET, "/info", ROUTE_KIND_TEI_INFO, METRICS_ROUTE_DOCS},
@@ -523,6 +525,7 @@ static void route_dispatch(struct conn_request *cr, struct response *rs)
 	case ROUTE_KIND_TEI_EMBED: route_tei_embed(rq, false, rs); break;
 	case ROUTE_KIND_TEI_EMBED_SPARSE: route_tei_embed(rq, true, rs); break;
 	case ROUTE_KIND_TEI_RERANK: route_tei_rerank(rq, rs); break;
+	case ROUTE_KIND_TEI_SIMILARITY: route_tei_similarity(rq, rs); break;
 	case ROUTE_KIND_TEI_TOKENIZE: route_tei_tokenize(rq, rs); break;
 	case ROUTE_KIND_TEI_DECODE: route_tei_decode(rq, rs); break;
 	case ROUTE_KIND_TEI_INFO: route_tei_info(rq, rs); break;

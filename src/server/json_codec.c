@@ -302,6 +302,25 @@ static enum sy_status parse_encode_params(const cJSON *p, const struct server_li
 					    "only",
 					    key);
 				*(key[0] == 'q' ? &query_template : &doc_template) = t;
+			} else if (!strcmp(key, "pooling")) {
+				/* SIE's names; sentence-transformers' "lasttoken" too */
+				const char *v = cJSON_IsString(k) ? k->valuestring : "";
+				r->pooling =
+				    !strcmp(v, "lasttoken") ? POOLING_LAST : pooling_mode_parse(v);
+				if (r->pooling == POOLING_DEFAULT)
+					return api_error_set(
+					    err, 400, "INVALID_INPUT",
+					    "params.options.pooling: expected one of "
+					    "cls, mean, max, last");
+			} else if (!strcmp(key, "max_seq_length")) {
+				if (!cJSON_IsNumber(k) || k->valuedouble < 1 ||
+				    k->valuedouble > 1 << 20 ||
+				    k->valuedouble != (double)(int)k->valuedouble)
+					return api_error_set(
+					    err, 400, "INVALID_INPUT",
+					    "params.options.max_seq_length: expected a "
+					    "positive integer (tokens)");
+				r->max_length = (int)k->valuedouble;
 			} else if (!strcmp(key, "profile")) {
 				if (!cJSON_IsString(k) || strcmp(k->valuestring, "default") != 0)
 					return api_error_set(
@@ -314,8 +333,8 @@ static enum sy_status parse_encode_params(const cJSON *p, const struct server_li
 				    "params.options.%.64s: option not supported by "
 				    "Switchyard (encode takes is_query, normalize, "
 				    "instruction, output_types, output_dtype, "
-				    "dimensions, query_template, doc_template, "
-				    "profile)",
+				    "dimensions, pooling, max_seq_length, "
+				    "query_template, doc_template, profile)",
 				    key);
 			}
 		}

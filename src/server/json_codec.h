@@ -47,6 +47,8 @@ struct encode_request {
 	bool return_tokens; /* sparse output: the vocabulary piece of each index */
 	int dimensions; /* params.dimensions: Matryoshka size, 0 = the model's */
 	int output_dtype; /* enum output_dtype (server/quantize.h), float32 by default */
+	int pooling; /* options.pooling: enum pooling_mode, POOLING_DEFAULT the model's */
+	int max_length; /* options.max_seq_length: tokens, 0 the model's */
 	/* extract */
 	const char **labels; /* [n_labels] or NULL */
 	int n_labels;

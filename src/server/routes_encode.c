@@ -294,8 +294,9 @@ void route_encode(struct request *rq, const char *model, struct response *rs)
 	struct engine_request er = {
 	    .task = ENGINE_TASK_ENCODE,
 	    .encode = {.items = {model, req.n_items, req.texts, req.lens, req.truncate,
-	                         req.n_images ? req.images : NULL},
+	                         req.n_images ? req.images : NULL, req.max_length},
 	               .outputs = req.outputs,
+	               .pooling = req.pooling,
 	               .normalize = req.normalize,
 	               .is_query = req.is_query,
 	               .instruction = req.instruction,

@@ -186,10 +186,13 @@ static bool tei_bool(const cJSON *doc, const char *name, bool dflt, bool *out, s
 	return true;
 }
 
-/* truncate (default false, as TEI without --auto-truncate) and truncation_direction ("Right";
- * "Left" is refused: the engine cuts texts at the end). */
-static bool tei_truncate(const cJSON *doc, bool *truncate, struct response *rs)
+/* truncate (default false, as TEI without --auto-truncate) and truncation_direction ("Right",
+ * or "Left": tokens cut from the start; *left NULL where the route cannot, the reranker's pairs,
+ * which refuse it). */
+static bool tei_truncate(const cJSON *doc, bool *truncate, bool *left, struct response *rs)
 {
+	if (left)
+		*left = false;
 	if (!tei_bool(doc, "truncate", false, truncate, rs))
 		return false;
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(doc, "truncation_direction");
@@ -203,11 +206,35 @@ static bool tei_truncate(const cJSON *doc, bool *truncate, struct response *rs)
 		        "\"Left\" or \"Right\"");
 		return false;
 	}
-	if (*truncate && (d->valuestring[0] == 'L' || d->valuestring[0] == 'l')) {
-		TEI_ERR(rs, 422, "VALIDATION",
-		        "truncation_direction Left is not supported: texts are cut at the end");
+	const bool is_left = d->valuestring[0] == 'L' || d->valuestring[0] == 'l';
+	if (left)
+		*left = is_left;
+	else if (*truncate && is_left) {
+		TEI_ERR(
+		    rs, 422, "VALIDATION",
+		    "truncation_direction Left is not supported by /rerank: a pair's document is "
+		    "cut at its end");
 		return false;
 	}
+	return true;
+}
+
+/* dimensions (TEI's /embed: the first N of a Matryoshka model's dimensions, renormalised);
+ * absent or null: all. */
+static bool tei_dimensions(const cJSON *doc, int *out, struct response *rs)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(doc, "dimensions");
+	*out = 0;
+	if (!d || cJSON_IsNull(d))
+		return true;
+	if (!cJSON_IsNumber(d) || d->valuedouble < 1 || d->valuedouble > 1 << 20 ||
+	    d->valuedouble != (double)(int)d->valuedouble) {
+		TEI_ERR(rs, 422, "VALIDATION",
+		        "Failed to deserialize the JSON body: `dimensions` must be a positive "
+		        "integer");
+		return false;
+	}
+	*out = (int)d->valuedouble;
 	return true;
 }
 
@@ -307,24 +334,27 @@ void route_tei_embed(struct request *rq, bool sparse, struct response *rs)
 {
 	struct tei_body b;
 	char model[256];
-	bool truncate, normalize = true;
+	bool truncate, left, normalize = true;
+	int dimensions = 0;
 	struct prompt_job pj = {0};
 	const char *prompt = NULL;
 	if (!tei_parse(rq, &b, rs) || !tei_model(rq, b.doc, model, sizeof model, rs) ||
-	    !tei_texts(rq, &b, "inputs", rs) || !tei_truncate(b.doc, &truncate, rs) ||
+	    !tei_texts(rq, &b, "inputs", rs) || !tei_truncate(b.doc, &truncate, &left, rs) ||
 	    (!sparse && !tei_bool(b.doc, "normalize", true, &normalize, rs)) ||
+	    (!sparse && !tei_dimensions(b.doc, &dimensions, rs)) ||
 	    !tei_prompt(rq, b.doc, model, &pj, &prompt, rs)) {
 		tei_body_free(&b);
 		return;
 	}
 	struct engine_request er = {
 	    .task = ENGINE_TASK_ENCODE,
-	    .encode = {.items = {model, b.n, b.texts, b.lens, truncate},
+	    .encode = {.items = {model, b.n, b.texts, b.lens, truncate, NULL, 0, truncate && left},
 	               .outputs = sparse ? ENGINE_OUTPUT_SPARSE : ENGINE_OUTPUT_DENSE,
 	               .normalize = sparse      ? -1
 	                            : normalize ? 1
 	                                        : 0,
-	               .instruction = prompt}};
+	               .instruction = prompt,
+	               .dimensions = dimensions}};
 	struct engine_result res = {0};
 	if (!server_dispatch(rq, &er, rs, &res)) {
 		tei_error_adjust(rs);
@@ -356,6 +386,120 @@ void route_tei_embed(struct request *rq, bool sparse, struct response *rs)
 			}
 			sbuf_putc(o, ']');
 		}
+	}
+	sbuf_putc(o, ']');
+	response_timing_headers(rs, res.queue_ms, res.inference_ms, request_elapsed_ms(rq));
+	rs->status = 200;
+	engine_result_free(&res);
+	tei_body_free(&b);
+}
+
+/* ---- POST /similarity ---- */
+
+/* {inputs: {source_sentence, sentences: [...]}, parameters?: {truncate, truncation_direction,
+ * prompt_name}} -> the cosine similarity of each sentence to the source sentence, from one
+ * encode of all of them (unnormalised, as TEI does). */
+void route_tei_similarity(struct request *rq, struct response *rs)
+{
+	struct tei_body b;
+	char model[256];
+	bool truncate = false, left = false;
+	struct prompt_job pj = {0};
+	const char *prompt = NULL;
+	if (!tei_parse(rq, &b, rs) || !tei_model(rq, b.doc, model, sizeof model, rs)) {
+		tei_body_free(&b);
+		return;
+	}
+	const cJSON *in = cJSON_GetObjectItemCaseSensitive(b.doc, "inputs");
+	const cJSON *src = cJSON_GetObjectItemCaseSensitive(in, "source_sentence");
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(in, "sentences");
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(b.doc, "parameters");
+	const char *bad = !cJSON_IsObject(in)    ? "`inputs` must be an object"
+	                  : !cJSON_IsString(src) ? "`inputs.source_sentence` "
+	                                           "must be a string"
+	                  : !cJSON_IsArray(list) ? "`inputs.sentences` must be "
+	                                           "a list of strings"
+	                  : params && !cJSON_IsNull(params) && !cJSON_IsObject(params)
+	                      ? "`parameters` must be an object"
+	                      : NULL;
+	if (bad) {
+		TEI_ERR(rs, 422, "VALIDATION", "Failed to deserialize the JSON body: %s", bad);
+		tei_body_free(&b);
+		return;
+	}
+	const int n = cJSON_GetArraySize(list) + 1;
+	if (n == 1) {
+		TEI_ERR(rs, 400, "EMPTY", "`inputs.sentences` cannot be empty");
+		tei_body_free(&b);
+		return;
+	}
+	if (n > rq->srv->limits.max_items) {
+		TEI_ERR(rs, 413, "VALIDATION", "batch size %d > maximum allowed batch size %d", n,
+		        rq->srv->limits.max_items);
+		tei_body_free(&b);
+		return;
+	}
+	b.texts = calloc((size_t)n, sizeof *b.texts);
+	b.lens = calloc((size_t)n, sizeof *b.lens);
+	if (!b.texts || !b.lens) {
+		response_error_set(rs, 500, "INTERNAL_ERROR", "out of memory");
+		tei_body_free(&b);
+		return;
+	}
+	b.texts[0] = src->valuestring;
+	int i = 1;
+	for (const cJSON *s = list->child; s; s = s->next, i++) {
+		if (!cJSON_IsString(s)) {
+			TEI_ERR(
+			    rs, 422, "VALIDATION",
+			    "Failed to deserialize the JSON body: inputs.sentences[%d] must be a "
+			    "string",
+			    i - 1);
+			tei_body_free(&b);
+			return;
+		}
+		b.texts[i] = s->valuestring;
+	}
+	b.n = n;
+	for (i = 0; i < n; i++) {
+		b.lens[i] = strlen(b.texts[i]);
+		if (!check_text(rq, b.texts[i], b.lens[i],
+		                i ? "inputs.sentences" : "inputs.source_sentence", rs)) {
+			tei_body_free(&b);
+			return;
+		}
+	}
+	if (params && cJSON_IsObject(params) &&
+	    (!tei_truncate(params, &truncate, &left, rs) ||
+	     !tei_prompt(rq, params, model, &pj, &prompt, rs))) {
+		tei_body_free(&b);
+		return;
+	}
+	struct engine_request er = {
+	    .task = ENGINE_TASK_ENCODE,
+	    .encode = {.items = {model, b.n, b.texts, b.lens, truncate, NULL, 0, truncate && left},
+	               .outputs = ENGINE_OUTPUT_DENSE,
+	               .normalize = 0,
+	               .instruction = prompt}};
+	struct engine_result res = {0};
+	if (!server_dispatch(rq, &er, rs, &res)) {
+		tei_error_adjust(rs);
+		tei_body_free(&b);
+		return;
+	}
+	struct sbuf *o = &rs->body;
+	sbuf_putc(o, '[');
+	for (i = 1; i < res.n_items; i++) {
+		const float *a = res.dense, *v = res.dense + (size_t)i * (size_t)res.dims;
+		double dot = 0, na = 0, nv = 0;
+		for (int d = 0; d < res.dims; d++) {
+			dot += (double)a[d] * v[d];
+			na += (double)a[d] * a[d];
+			nv += (double)v[d] * v[d];
+		}
+		if (i > 1)
+			sbuf_putc(o, ',');
+		json_write_float(o, na > 0 && nv > 0 ? (float)(dot / sqrt(na * nv)) : 0.0f);
 	}
 	sbuf_putc(o, ']');
 	response_timing_headers(rs, res.queue_ms, res.inference_ms, request_elapsed_ms(rq));
@@ -403,7 +547,7 @@ void route_tei_rerank(struct request *rq, struct response *rs)
 		return;
 	}
 	if (!check_text(rq, q->valuestring, strlen(q->valuestring), "query", rs) ||
-	    !tei_texts(rq, &b, "texts", rs) || !tei_truncate(b.doc, &truncate, rs) ||
+	    !tei_texts(rq, &b, "texts", rs) || !tei_truncate(b.doc, &truncate, NULL, rs) ||
 	    !tei_bool(b.doc, "raw_scores", false, &raw, rs) ||
 	    !tei_bool(b.doc, "return_text", false, &return_text, rs)) {
 		tei_body_free(&b);

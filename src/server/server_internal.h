@@ -151,6 +151,7 @@ void route_tokenize(struct request *rq, struct response *rs);
 /* Hugging Face Text Embeddings Inference (routes_tei.c); errors answer in TEI's shape. */
 void route_tei_embed(struct request *rq, bool sparse, struct response *rs);
 void route_tei_rerank(struct request *rq, struct response *rs);
+void route_tei_similarity(struct request *rq, struct response *rs);
 void route_tei_tokenize(struct request *rq, struct response *rs);
 void route_tei_decode(struct request *rq, struct response *rs);
 void route_tei_info(struct request *rq, struct response *rs);

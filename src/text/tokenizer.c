@@ -576,7 +576,7 @@ enum sy_status tokenizer_encode(const struct tokenizer *tok, const char *text, s
 	if (st == SY_OK) {
 		int max_len = params->max_length;
 		enum tok_truncation strategy = params->truncation;
-		bool left = false;
+		bool left = params->truncate_left;
 		if (max_len == 0) {
 			max_len = tok->trunc_max;
 			strategy = tok->trunc_strategy;

@@ -32,6 +32,8 @@ struct tok_encode_params {
 			   (tokenizer.json "truncation": its max_length, strategy and direction;
 			   none for vocab.txt), < 0 = unlimited */
 	enum tok_truncation truncation; /* used when max_length > 0 */
+	bool truncate_left; /* used when max_length > 0: cut tokens from the start (Hugging Face's
+			       TruncationDirection::Left), not the end */
 	bool add_special_tokens;
 };
 

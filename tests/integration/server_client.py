@@ -203,8 +203,11 @@ def mode_basic(url, cli_jsonl, texts_file):
                  {"items": [{"text": "x"}], "params": {"output_dtype": "int4"}}, 400,
                  "INVALID_INPUT", "params.output_dtype")
     expect_error(c, "POST", "/v1/encode/bert",
-                 {"items": [{"text": "x"}], "params": {"options": {"max_seq_length": 8}}}, 400,
+                 {"items": [{"text": "x"}], "params": {"options": {"max_seq_length": -8}}}, 400,
                  "INVALID_INPUT", "params.options.max_seq_length")
+    expect_error(c, "POST", "/v1/encode/bert",
+                 {"items": [{"text": "x"}], "params": {"options": {"pooling": "median"}}}, 400,
+                 "INVALID_INPUT", "params.options.pooling")
     expect_error(c, "POST", "/v1/encode/bert",
                  {"items": [{"text": "x"}], "params": {"normalize": "yes"}}, 400,
                  "INVALID_INPUT", "params.normalize: expected boolean")

@@ -512,6 +512,7 @@ static const struct model_ops m3_ops = {
     .tokenizer = m3_tokenizer, .close = m3_close, .bytes = m3_bytes, .max_tokens = m3_max_tokens};
 static const struct model_encode_task m3_encode_task = {
     .output = MODEL_OUTPUT_DENSE,
+    .item_limits = true,
     .outputs = M3_ALL,
     .output_dims = m3_output_dims,
     .dims = m3_dims,

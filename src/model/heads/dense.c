@@ -71,8 +71,19 @@ static enum sy_status run_chunk(void *ctx, struct packed_batch *pb, int first, i
 	const int dims = b->head.dims;
 	float *out = r->out + (size_t)first * dims;
 	const bool model_default = b->head.normalize;
+	/* Items that ask for a pooling of their own (SIE's options.pooling) pool one by one. */
+	enum pooling_mode *modes = NULL;
+	for (int i = 0; i < count && !modes; i++)
+		if (r->items[first + i].in->pooling != POOLING_DEFAULT) {
+			modes = calloc((size_t)count, sizeof *modes);
+			if (!modes)
+				return sy_error_set(err, SY_ERR_NOMEM, "out of memory for pooling");
+			for (int k = 0; k < count; k++)
+				modes[k] = (enum pooling_mode)r->items[first + k].in->pooling;
+		}
 	b->head.normalize = false;
-	s = pooling_head_apply(&b->head, hidden, in.lens, count, err, out);
+	s = pooling_head_apply(&b->head, hidden, in.lens, count, modes, err, out);
+	free(modes);
 	b->head.normalize = model_default;
 	for (int i = 0; s == SY_OK && i < count; i++) {
 		const signed char want = r->items[first + i].in->normalize;
@@ -161,6 +172,8 @@ static const struct model_ops dense_ops = {
 
 static const struct model_encode_task dense_encode = {
     .output = MODEL_OUTPUT_DENSE,
+    .item_limits = true,
+    .pooling = true,
     .dims = dense_dims,
     .prepare = dense_prepare,
     .run = dense_run,

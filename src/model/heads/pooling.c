@@ -125,11 +125,27 @@ void pooling_head_free(struct pooling_head *h)
 	memset(h, 0, sizeof *h);
 }
 
+/* The pooling step of the head: one mode for all, or each sequence's own. */
+static void pool_rows(const struct pooling_head *h, const float *hidden, const int *lens, int n,
+                      const enum pooling_mode *modes, float *out)
+{
+	if (!modes) {
+		pooling_f32(h->mode, hidden, lens, n, h->hidden, out);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const enum pooling_mode m = modes[i] != POOLING_DEFAULT ? modes[i] : h->mode;
+		pooling_f32(m, hidden, &lens[i], 1, h->hidden, out + (size_t)i * h->hidden);
+		hidden += (size_t)(lens[i] > 0 ? lens[i] : 0) * h->hidden;
+	}
+}
+
 enum sy_status pooling_head_apply(struct pooling_head *h, const float *hidden, const int *lens,
-                                  int n, struct sy_error *err, float *out)
+                                  int n, const enum pooling_mode *modes, struct sy_error *err,
+                                  float *out)
 {
 	if (h->n_dense == 0) {
-		pooling_f32(h->mode, hidden, lens, n, h->hidden, out);
+		pool_rows(h, hidden, lens, n, modes, out);
 	} else {
 		if (n > h->cap_rows) {
 			size_t sz = (size_t)n * h->max_width * sizeof(float);
@@ -145,7 +161,7 @@ enum sy_status pooling_head_apply(struct pooling_head *h, const float *hidden, c
 				                    "out of memory for pooling scratch");
 			}
 		}
-		pooling_f32(h->mode, hidden, lens, n, h->hidden, h->buf[0]);
+		pool_rows(h, hidden, lens, n, modes, h->buf[0]);
 		int cur = 0;
 		for (int i = 0; i < h->n_dense; i++) {
 			const struct pooling_dense *d = &h->dense[i];

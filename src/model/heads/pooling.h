@@ -48,8 +48,10 @@ enum sy_status pooling_head_init(const struct st_meta *meta, const struct model_
                                  int hidden, struct sy_error *err, struct pooling_head *out);
 void pooling_head_free(struct pooling_head *h);
 
-/* Pools, runs the Dense layers and normalises n sequences into out[n][h->dims]. */
+/* Pools, runs the Dense layers and normalises n sequences into out[n][h->dims]. modes[n], when
+ * not NULL, overrides the head's pooling per sequence (POOLING_DEFAULT: the head's). */
 enum sy_status pooling_head_apply(struct pooling_head *h, const float *hidden, const int *lens,
-                                  int n, struct sy_error *err, float *out);
+                                  int n, const enum pooling_mode *modes, struct sy_error *err,
+                                  float *out);
 
 #endif

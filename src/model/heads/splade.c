@@ -385,6 +385,7 @@ static const struct model_ops splade_ops = {.tokenizer = splade_tokenizer,
                                             .max_tokens = splade_max_tokens};
 static const struct model_encode_task splade_encode = {
     .output = MODEL_OUTPUT_SPARSE,
+    .item_limits = true,
     .dims = splade_dims,
     .prepare = splade_prepare,
     .run = splade_run,
