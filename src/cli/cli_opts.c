@@ -3,6 +3,7 @@
  * ("--opt=value", "--opt value", permuted positional arguments, "--"); this file adds the
  * messages, refuses abbreviations (getopt_long accepts any unique prefix, which would make a
  * typo silently mean another option) and prints the help from the same table. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -61,7 +62,10 @@ static void usage_line(FILE *f, const struct cli_opt *o)
 		snprintf(left, sizeof left, "--%s[=%s]", o->name, o->meta);
 	else
 		snprintf(left, sizeof left, "--%s %s", o->name, o->meta);
-	fprintf(f, "  %-24s ", left);
+	if (strlen(left) > 24)
+		fprintf(f, "  %s\n%27s", left, ""); /* too long to share a line with its help */
+	else
+		fprintf(f, "  %-24s ", left);
 	for (const char *h = o->help; *h; h++) {
 		fputc(*h, f);
 		if (*h == '\n')
@@ -205,5 +209,33 @@ int cli_opts_env(const struct cli_cmd *c, cli_apply_fn apply, void *ctx)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+int cli_int_arg(const char *cmd, const struct cli_opt *o, const char *val, int min, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(val, &end, 10);
+	if (errno || end == val || *end || v < min || v > 1L << 20) {
+		fprintf(stderr, "switchyard %s: --%s needs an integer from %d to %ld, got '%s'\n", cmd,
+		        o->name, min, 1L << 20, val);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+int cli_double_arg(const char *cmd, const struct cli_opt *o, const char *val, double min,
+                   double max, bool closed, double *out)
+{
+	char *end;
+	double v = strtod(val, &end);
+	if (end == val || *end || !(closed ? v >= min && v <= max : v > min && v < max)) {
+		fprintf(stderr, "switchyard %s: --%s must be in %c%g, %g%c, got '%s'\n", cmd, o->name,
+		        closed ? '[' : '(', min, max, closed ? ']' : ')', val);
+		return -1;
+	}
+	*out = v;
 	return 0;
 }

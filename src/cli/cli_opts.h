@@ -64,6 +64,14 @@ void cli_opts_usage(const struct cli_cmd *c, FILE *f);
 int cli_usage_error(const struct cli_cmd *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* An integer option's value, from min to 2^20, into *out. Returns 0, or -1 after a message. */
+int cli_int_arg(const char *cmd, const struct cli_opt *o, const char *val, int min, int *out);
+
+/* A number option's value, from min to max (inclusive when closed), into *out. Returns 0, or
+ * -1 after a message. */
+int cli_double_arg(const char *cmd, const struct cli_opt *o, const char *val, double min,
+                   double max, bool closed, double *out);
+
 /* `--version`: "switchyard VERSION (kernels: ISA)" on stdout. */
 void cli_version_print(void);
 
