@@ -239,3 +239,21 @@ int cli_double_arg(const char *cmd, const struct cli_opt *o, const char *val, do
 	*out = v;
 	return 0;
 }
+
+int cli_group_option(const char *name, const char *arg, const char *usage)
+{
+	if (arg[0] != '-')
+		return -1;
+	if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (!strcmp(arg, "--version")) {
+		cli_version_print();
+		return 0;
+	}
+	char flag[64];
+	fprintf(stderr, "switchyard %s: unknown option '%s'\n%s", name,
+	        flag_of(arg, flag, sizeof flag), usage);
+	return 2;
+}

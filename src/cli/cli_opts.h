@@ -72,6 +72,12 @@ int cli_int_arg(const char *cmd, const struct cli_opt *o, const char *val, int m
 int cli_double_arg(const char *cmd, const struct cli_opt *o, const char *val, double min,
                    double max, bool closed, double *out);
 
+/* For a command with subcommands (models, eval, router): when arg, the word after the command,
+ * is an option rather than a subcommand, answers it (--help or -h prints usage on stdout,
+ * --version the version, anything else is an unknown option) and returns the exit status;
+ * returns -1 when arg is a subcommand. */
+int cli_group_option(const char *name, const char *arg, const char *usage);
+
 /* `--version`: "switchyard VERSION (kernels: ISA)" on stdout. */
 void cli_version_print(void);
 
