@@ -20,7 +20,8 @@ enum { OPT_HELP = 'h', OPT_VERSION = 1000, OPT_SPIN_US, OPT_BASE = 2000 };
 static const struct cli_opt shared_opts[] = {
     {"spin-us", CLI_VALUE, "N",
      "how long idle worker threads spin for the next request before they\n"
-     "sleep, in microseconds (or SWITCHYARD_SPIN_US)", .env = false},
+     "sleep, in microseconds (or SWITCHYARD_SPIN_US)",
+     .env = false},
     {"help", CLI_SWITCH, NULL, "this text (also -h)", .env = false},
     {"version", CLI_SWITCH, NULL, "the version and the kernels this CPU runs", .env = false},
 };
@@ -34,7 +35,9 @@ static bool in_scope(const struct cli_cmd *c, const struct cli_opt *o)
 
 static int has_arg_of(enum cli_arg a)
 {
-	return a == CLI_VALUE ? required_argument : a == CLI_OPTIONAL ? optional_argument : no_argument;
+	return a == CLI_VALUE      ? required_argument
+	       : a == CLI_OPTIONAL ? optional_argument
+	                           : no_argument;
 }
 
 void cli_version_print(void)
@@ -115,7 +118,8 @@ static int set_spin_us(const struct cli_cmd *c, const char *v)
 {
 	long us;
 	if (sy_spin_us_parse(v, &us) != 0)
-		return cli_usage_error(c, "--spin-us %.40s: not a number of microseconds in [0, %ld]",
+		return cli_usage_error(c,
+		                       "--spin-us %.40s: not a number of microseconds in [0, %ld]",
 		                       v, SY_POOL_SPIN_US_MAX);
 	sy_pool_set_spin_us(us);
 	return 0;
@@ -155,16 +159,19 @@ int cli_opts_parse(const struct cli_cmd *c, int argc, char **argv, cli_apply_fn 
 	while (rc == 0 && (ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		const char *el = argv[optind - 1], *name = long_name(c, ch);
 		if (ch == '?' && optopt >= OPT_BASE)
-			rc = cli_usage_error(c, "option '--%s' takes no value", long_name(c, optopt));
+			rc = cli_usage_error(c, "option '--%s' takes no value",
+			                     long_name(c, optopt));
 		else if (ch == '?' && optopt == 0)
-			rc = cli_usage_error(c, "unknown option '%s'", flag_of(el, flag, sizeof flag));
+			rc = cli_usage_error(c, "unknown option '%s'",
+			                     flag_of(el, flag, sizeof flag));
 		else if (ch == '?')
 			rc = cli_usage_error(c, "unknown option '-%c'", optopt);
 		else if (ch == ':') /* only long options take values */
 			rc = cli_usage_error(c, "option '%s' needs a value",
 			                     flag_of(el, flag, sizeof flag));
 		else if ((el = option_element(argv, optind))[1] == '-' && !spelled_out(el, name))
-			rc = cli_usage_error(c, "unknown option '%s'", flag_of(el, flag, sizeof flag));
+			rc = cli_usage_error(c, "unknown option '%s'",
+			                     flag_of(el, flag, sizeof flag));
 		else if (ch >= OPT_BASE)
 			rc = apply(ctx, &c->opts[ch - OPT_BASE], optarg) != 0 ? 2 : 0;
 		else if (ch == OPT_HELP) {
@@ -205,7 +212,8 @@ int cli_opts_env(const struct cli_cmd *c, cli_apply_fn apply, void *ctx)
 		if (!v || !v[0])
 			continue;
 		if (apply(ctx, o, v) != 0) {
-			fprintf(stderr, "switchyard %s: (from the environment, %s)\n", c->name, var);
+			fprintf(stderr, "switchyard %s: (from the environment, %s)\n", c->name,
+			        var);
 			return -1;
 		}
 	}
@@ -218,8 +226,8 @@ int cli_int_arg(const char *cmd, const struct cli_opt *o, const char *val, int m
 	errno = 0;
 	long v = strtol(val, &end, 10);
 	if (errno || end == val || *end || v < min || v > 1L << 20) {
-		fprintf(stderr, "switchyard %s: --%s needs an integer from %d to %ld, got '%s'\n", cmd,
-		        o->name, min, 1L << 20, val);
+		fprintf(stderr, "switchyard %s: --%s needs an integer from %d to %ld, got '%s'\n",
+		        cmd, o->name, min, 1L << 20, val);
 		return -1;
 	}
 	*out = (int)v;
@@ -232,8 +240,8 @@ int cli_double_arg(const char *cmd, const struct cli_opt *o, const char *val, do
 	char *end;
 	double v = strtod(val, &end);
 	if (end == val || *end || !(closed ? v >= min && v <= max : v > min && v < max)) {
-		fprintf(stderr, "switchyard %s: --%s must be in %c%g, %g%c, got '%s'\n", cmd, o->name,
-		        closed ? '[' : '(', min, max, closed ? ']' : ')', val);
+		fprintf(stderr, "switchyard %s: --%s must be in %c%g, %g%c, got '%s'\n", cmd,
+		        o->name, closed ? '[' : '(', min, max, closed ? ']' : ')', val);
 		return -1;
 	}
 	*out = v;

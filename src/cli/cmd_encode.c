@@ -33,9 +33,11 @@ static const struct cli_opt encode_opts[] = {
     {"normalize", CLI_SWITCH, NULL, "unit-length vectors", .id = ENC_NORMALIZE},
     {"no-normalize", CLI_SWITCH, NULL, "vectors as the model gives them", .id = ENC_NO_NORMALIZE},
     {"max-length", CLI_VALUE, "N", "truncate texts to N tokens", .id = ENC_MAX_LENGTH},
-    {"dense-dims", CLI_VALUE, "N", "keep the first N dimensions (Matryoshka)", .id = ENC_DENSE_DIMS},
+    {"dense-dims", CLI_VALUE, "N", "keep the first N dimensions (Matryoshka)",
+     .id = ENC_DENSE_DIMS},
     {"threads", CLI_VALUE, "N", "compute threads (default: one per core)", .id = ENC_THREADS},
-    {"quantize", CLI_VALUE, "int8|none", "linear layers in int8 (default none)", .id = ENC_QUANTIZE},
+    {"quantize", CLI_VALUE, "int8|none", "linear layers in int8 (default none)",
+     .id = ENC_QUANTIZE},
     {"query", CLI_SWITCH, NULL, "the texts are search queries (ColBERT's query marker)",
      .id = ENC_QUERY},
     {"input", CLI_VALUE, "FILE|-", "one text per line (\"-\": stdin)", .id = ENC_INPUT},
@@ -271,13 +273,12 @@ static int encode_apply(void *ctx, const struct cli_opt *o, const char *val)
 {
 	struct encode_args *a = ctx;
 	switch (o->id) {
-	case ENC_MODEL:
-		a->model = val;
-		return 0;
+	case ENC_MODEL: a->model = val; return 0;
 	case ENC_POOLING:
 		if (strcmp(val, "cls") && strcmp(val, "mean") && strcmp(val, "max") &&
 		    strcmp(val, "last")) {
-			fprintf(stderr, "switchyard encode: --pooling must be cls, mean, max or last\n");
+			fprintf(stderr,
+			        "switchyard encode: --pooling must be cls, mean, max or last\n");
 			return -1;
 		}
 		a->mo.pooling = val;
@@ -289,33 +290,28 @@ static int encode_apply(void *ctx, const struct cli_opt *o, const char *val)
 		}
 		a->mo.int8 = !strcmp(val, "int8");
 		return 0;
-	case ENC_QUERY:
-		a->run->p.is_query = 1;
-		return 0;
+	case ENC_QUERY: a->run->p.is_query = 1; return 0;
 	case ENC_NORMALIZE:
-	case ENC_NO_NORMALIZE:
-		a->run->p.normalize = o->id == ENC_NORMALIZE;
-		return 0;
+	case ENC_NO_NORMALIZE: a->run->p.normalize = o->id == ENC_NORMALIZE; return 0;
 	case ENC_DENSE_DIMS:
 	case ENC_MAX_LENGTH: {
 		int *dst = o->id == ENC_DENSE_DIMS ? &a->mo.dense_dims : &a->mo.max_length;
 		if (parse_int(val, dst) != 0 || *dst < 1) {
-			fprintf(stderr, "switchyard encode: --%s needs a positive integer\n", o->name);
+			fprintf(stderr, "switchyard encode: --%s needs a positive integer\n",
+			        o->name);
 			return -1;
 		}
 		return 0;
 	}
 	case ENC_THREADS:
 		if (parse_int(val, &a->mo.n_threads) != 0) {
-			fprintf(stderr, "switchyard encode: --threads needs a non-negative integer\n");
+			fprintf(stderr,
+			        "switchyard encode: --threads needs a non-negative integer\n");
 			return -1;
 		}
 		return 0;
-	case ENC_INPUT:
-		a->input = val;
-		return 0;
-	case ENC_IMAGE:
-		return list_push(&a->images, (char *)val);
+	case ENC_INPUT: a->input = val; return 0;
+	case ENC_IMAGE: return list_push(&a->images, (char *)val);
 	}
 	return -1;
 }

@@ -26,8 +26,16 @@ static const char eval_usage[] =
     "usage: switchyard eval sts|intents|routellm|candidates|log [options]\n"
     "Run `switchyard eval TASK --help` for the options of one task.\n";
 
-enum { STS_MODEL, STS_DATA, STS_BATCH, STS_THREADS, STS_MAX_LENGTH, STS_LIMIT, STS_JSON,
-       STS_QUANTIZE };
+enum {
+	STS_MODEL,
+	STS_DATA,
+	STS_BATCH,
+	STS_THREADS,
+	STS_MAX_LENGTH,
+	STS_LIMIT,
+	STS_JSON,
+	STS_QUANTIZE
+};
 
 static const struct cli_opt sts_opts[] = {
     {"model", CLI_VALUE, "DIR|ID", "the embedding model (required)", .id = STS_MODEL},
@@ -63,23 +71,13 @@ static int sts_apply(void *ctx, const struct cli_opt *o, const char *val)
 {
 	struct sts_args *a = ctx;
 	switch (o->id) {
-	case STS_MODEL:
-		a->model = val;
-		return 0;
-	case STS_DATA:
-		a->data = val;
-		return 0;
-	case STS_BATCH:
-		return cli_int_arg("eval sts", o, val, 1, &a->batch);
-	case STS_THREADS:
-		return cli_int_arg("eval sts", o, val, 0, &a->opts.n_threads);
-	case STS_MAX_LENGTH:
-		return cli_int_arg("eval sts", o, val, 1, &a->opts.max_length);
-	case STS_LIMIT:
-		return cli_int_arg("eval sts", o, val, 0, &a->limit);
-	case STS_JSON:
-		a->json = 1;
-		return 0;
+	case STS_MODEL: a->model = val; return 0;
+	case STS_DATA: a->data = val; return 0;
+	case STS_BATCH: return cli_int_arg("eval sts", o, val, 1, &a->batch);
+	case STS_THREADS: return cli_int_arg("eval sts", o, val, 0, &a->opts.n_threads);
+	case STS_MAX_LENGTH: return cli_int_arg("eval sts", o, val, 1, &a->opts.max_length);
+	case STS_LIMIT: return cli_int_arg("eval sts", o, val, 0, &a->limit);
+	case STS_JSON: a->json = 1; return 0;
 	case STS_QUANTIZE:
 		if (!linear_precision_parse(val, &a->opts.precision)) {
 			fprintf(stderr, "switchyard eval sts: --quantize: use int8 or none\n");

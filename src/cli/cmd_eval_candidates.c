@@ -17,14 +17,11 @@
 #include "router/candidates.h"
 #include "router/router.h"
 
-enum { CAND_CONFIG, CAND_SUITE, CAND_JSON, CAND_OUT, CAND_BASELINE, CAND_CONCURRENCY,
-       CAND_QUIET };
+enum { CAND_CONFIG, CAND_SUITE, CAND_JSON, CAND_OUT, CAND_BASELINE, CAND_CONCURRENCY, CAND_QUIET };
 
 static const struct cli_opt cand_opts[] = {
-    {"config", CLI_VALUE, "ROUTES.yaml", "the routes and upstreams (required)",
-     .id = CAND_CONFIG},
-    {"suite", CLI_VALUE, "SUITE.yaml", "the steps and their examples (required)",
-     .id = CAND_SUITE},
+    {"config", CLI_VALUE, "ROUTES.yaml", "the routes and upstreams (required)", .id = CAND_CONFIG},
+    {"suite", CLI_VALUE, "SUITE.yaml", "the steps and their examples (required)", .id = CAND_SUITE},
     {"json", CLI_SWITCH, NULL, "print the report as JSON", .id = CAND_JSON},
     {"out", CLI_VALUE, "DIR", "also write report.json, report.html, switchyard_eval.prom",
      .id = CAND_OUT},
@@ -60,29 +57,18 @@ static int cand_apply(void *ctx, const struct cli_opt *o, const char *val)
 {
 	struct cand_args *a = ctx;
 	switch (o->id) {
-	case CAND_CONFIG:
-		a->config = val;
-		return 0;
-	case CAND_SUITE:
-		a->suite_path = val;
-		return 0;
-	case CAND_OUT:
-		a->out_dir = val;
-		return 0;
-	case CAND_BASELINE:
-		a->baseline = val;
-		return 0;
-	case CAND_JSON:
-		a->json = true;
-		return 0;
-	case CAND_QUIET:
-		a->quiet = true;
-		return 0;
+	case CAND_CONFIG: a->config = val; return 0;
+	case CAND_SUITE: a->suite_path = val; return 0;
+	case CAND_OUT: a->out_dir = val; return 0;
+	case CAND_BASELINE: a->baseline = val; return 0;
+	case CAND_JSON: a->json = true; return 0;
+	case CAND_QUIET: a->quiet = true; return 0;
 	case CAND_CONCURRENCY:
 		if (cli_int_arg("eval candidates", o, val, 1, &a->concurrency) != 0)
 			return -1;
 		if (a->concurrency > 256) {
-			fprintf(stderr, "switchyard eval candidates: --concurrency: expected 1 to 256\n");
+			fprintf(stderr,
+			        "switchyard eval candidates: --concurrency: expected 1 to 256\n");
 			return -1;
 		}
 		return 0;

@@ -12,21 +12,28 @@
 #include "cli/commands.h"
 #include "text/tokenizer.h"
 
-enum { EX_MODEL, EX_INPUT, EX_AGGREGATION, EX_THRESHOLD, EX_LABELS, EX_THREADS, EX_MAX_LENGTH,
-       EX_QUANTIZE };
+enum {
+	EX_MODEL,
+	EX_INPUT,
+	EX_AGGREGATION,
+	EX_THRESHOLD,
+	EX_LABELS,
+	EX_THREADS,
+	EX_MAX_LENGTH,
+	EX_QUANTIZE
+};
 
 static const struct cli_opt extract_opts[] = {
     {"model", CLI_VALUE, "DIR|ID", "the NER or GLiNER model: a directory or a Hub id (required)",
      .id = EX_MODEL},
-    {"aggregation", CLI_VALUE, "first|simple|average|max",
-     "how token labels join into entities", .id = EX_AGGREGATION},
+    {"aggregation", CLI_VALUE, "first|simple|average|max", "how token labels join into entities",
+     .id = EX_AGGREGATION},
     {"threshold", CLI_VALUE, "X", "entities scoring below X (0 to 1) are dropped",
      .id = EX_THRESHOLD},
     {"labels", CLI_VALUE, "A,B,...", "the labels GLiNER looks for", .id = EX_LABELS},
     {"threads", CLI_VALUE, "N", "compute threads (default: one per core)", .id = EX_THREADS},
     {"max-length", CLI_VALUE, "N", "truncate texts to N tokens", .id = EX_MAX_LENGTH},
-    {"quantize", CLI_VALUE, "int8|none", "linear layers in int8 (default none)",
-     .id = EX_QUANTIZE},
+    {"quantize", CLI_VALUE, "int8|none", "linear layers in int8 (default none)", .id = EX_QUANTIZE},
     {"input", CLI_VALUE, "FILE|-", "one text per line (\"-\": stdin)", .id = EX_INPUT},
 };
 
@@ -54,12 +61,8 @@ static int extract_apply(void *ctx, const struct cli_opt *o, const char *val)
 	struct extract_args *a = ctx;
 	double t;
 	switch (o->id) {
-	case EX_MODEL:
-		a->model = val;
-		return 0;
-	case EX_INPUT:
-		a->input = val;
-		return 0;
+	case EX_MODEL: a->model = val; return 0;
+	case EX_INPUT: a->input = val; return 0;
 	case EX_AGGREGATION:
 		if (strcmp(val, "first") && strcmp(val, "simple") && strcmp(val, "average") &&
 		    strcmp(val, "max")) {
@@ -80,17 +83,14 @@ static int extract_apply(void *ctx, const struct cli_opt *o, const char *val)
 		if (!a->labels_arg)
 			return -1;
 		a->xp.n_labels = 0;
-		for (char *sv, *tok = strtok_r(a->labels_arg, ",", &sv); tok && a->xp.n_labels < 256;
-		     tok = strtok_r(NULL, ",", &sv))
+		for (char *sv, *tok = strtok_r(a->labels_arg, ",", &sv);
+		     tok && a->xp.n_labels < 256; tok = strtok_r(NULL, ",", &sv))
 			a->labels[a->xp.n_labels++] = tok;
 		a->xp.labels = a->xp.n_labels ? a->labels : NULL;
 		return 0;
-	case EX_THREADS:
-		return cli_int_arg("extract", o, val, 0, &a->mo.n_threads);
-	case EX_MAX_LENGTH:
-		return cli_int_arg("extract", o, val, 1, &a->mo.max_length);
-	case EX_QUANTIZE:
-		return cli_quantize_arg("extract", val, &a->mo);
+	case EX_THREADS: return cli_int_arg("extract", o, val, 0, &a->mo.n_threads);
+	case EX_MAX_LENGTH: return cli_int_arg("extract", o, val, 1, &a->mo.max_length);
+	case EX_QUANTIZE: return cli_quantize_arg("extract", val, &a->mo);
 	}
 	return -1;
 }

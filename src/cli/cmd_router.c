@@ -87,22 +87,12 @@ static int train_apply(void *ctx, const struct cli_opt *o, const char *val)
 {
 	struct train_args *a = ctx;
 	switch (o->id) {
-	case TR_DATA:
-		a->data = val;
-		return 0;
-	case TR_OUT:
-		a->out = val;
-		return 0;
-	case TR_MODEL:
-		a->model = val;
-		return 0;
-	case TR_THREADS:
-		return cli_int_arg("router train", o, val, 0, &a->threads);
-	case TR_STRONG_WEAK:
-		a->strong_weak = true;
-		return 0;
-	case TR_STRONG_SHARE:
-		return cli_double_arg("router train", o, val, 0, 1, false, &a->share);
+	case TR_DATA: a->data = val; return 0;
+	case TR_OUT: a->out = val; return 0;
+	case TR_MODEL: a->model = val; return 0;
+	case TR_THREADS: return cli_int_arg("router train", o, val, 0, &a->threads);
+	case TR_STRONG_WEAK: a->strong_weak = true; return 0;
+	case TR_STRONG_SHARE: return cli_double_arg("router train", o, val, 0, 1, false, &a->share);
 	}
 	return -1;
 }
@@ -250,22 +240,13 @@ static int intents_apply(void *ctx, const struct cli_opt *o, const char *val)
 {
 	struct intents_args *a = ctx;
 	switch (o->id) {
-	case IN_DATA:
-		a->data = val;
-		return 0;
-	case IN_TEST:
-		a->test_path = val;
-		return 0;
-	case IN_MODEL:
-		a->model = val;
-		return 0;
-	case IN_THREADS:
-		return cli_int_arg("eval intents", o, val, 0, &a->threads);
+	case IN_DATA: a->data = val; return 0;
+	case IN_TEST: a->test_path = val; return 0;
+	case IN_MODEL: a->model = val; return 0;
+	case IN_THREADS: return cli_int_arg("eval intents", o, val, 0, &a->threads);
 	case IN_OOS_THRESHOLD:
 		return cli_double_arg("eval intents", o, val, 0, 1, true, &a->oos_threshold);
-	case IN_JSON:
-		a->json = true;
-		return 0;
+	case IN_JSON: a->json = true; return 0;
 	}
 	return -1;
 }
@@ -447,24 +428,14 @@ static int routellm_apply(void *ctx, const struct cli_opt *o, const char *val)
 {
 	struct routellm_args *a = ctx;
 	switch (o->id) {
-	case RL_DATA:
-		a->data = val;
-		return 0;
-	case RL_MODEL:
-		a->model = val;
-		return 0;
-	case RL_THREADS:
-		return cli_int_arg("eval routellm", o, val, 0, &a->threads);
-	case RL_LIMIT:
-		return cli_int_arg("eval routellm", o, val, 0, &a->limit);
+	case RL_DATA: a->data = val; return 0;
+	case RL_MODEL: a->model = val; return 0;
+	case RL_THREADS: return cli_int_arg("eval routellm", o, val, 0, &a->threads);
+	case RL_LIMIT: return cli_int_arg("eval routellm", o, val, 0, &a->limit);
 	case RL_STRONG_SHARE:
 		return cli_double_arg("eval routellm", o, val, 0, 1, false, &a->share);
-	case RL_SVG:
-		a->svg = val;
-		return 0;
-	case RL_JSON:
-		a->json = true;
-		return 0;
+	case RL_SVG: a->svg = val; return 0;
+	case RL_JSON: a->json = true; return 0;
 	}
 	return -1;
 }

@@ -13,18 +13,15 @@
 enum { SC_MODEL, SC_QUERY, SC_INSTRUCTION, SC_INPUT, SC_THREADS, SC_MAX_LENGTH, SC_QUANTIZE };
 
 static const struct cli_opt score_opts[] = {
-    {"model", CLI_VALUE, "DIR|ID", "the model: a directory or a Hub id (required)",
-     .id = SC_MODEL},
+    {"model", CLI_VALUE, "DIR|ID", "the model: a directory or a Hub id (required)", .id = SC_MODEL},
     {"query", CLI_VALUE, "TEXT", "the query the documents are scored against (required)",
      .id = SC_QUERY},
     {"instruction", CLI_VALUE, "TEXT", "replaces an LLM reranker's default task instruction",
      .id = SC_INSTRUCTION},
     {"input", CLI_VALUE, "FILE|-", "one document per line (\"-\": stdin)", .id = SC_INPUT},
     {"threads", CLI_VALUE, "N", "compute threads (default: one per core)", .id = SC_THREADS},
-    {"max-length", CLI_VALUE, "N", "truncate query and document to N tokens",
-     .id = SC_MAX_LENGTH},
-    {"quantize", CLI_VALUE, "int8|none", "linear layers in int8 (default none)",
-     .id = SC_QUANTIZE},
+    {"max-length", CLI_VALUE, "N", "truncate query and document to N tokens", .id = SC_MAX_LENGTH},
+    {"quantize", CLI_VALUE, "int8|none", "linear layers in int8 (default none)", .id = SC_QUANTIZE},
 };
 
 static const struct cli_cmd score_cmd = {
@@ -49,24 +46,13 @@ static int score_apply(void *ctx, const struct cli_opt *o, const char *val)
 {
 	struct score_args *a = ctx;
 	switch (o->id) {
-	case SC_MODEL:
-		a->model = val;
-		return 0;
-	case SC_QUERY:
-		a->query = val;
-		return 0;
-	case SC_INSTRUCTION:
-		a->sp.instruction = val;
-		return 0;
-	case SC_INPUT:
-		a->input = val;
-		return 0;
-	case SC_THREADS:
-		return cli_int_arg("score", o, val, 0, &a->mo.n_threads);
-	case SC_MAX_LENGTH:
-		return cli_int_arg("score", o, val, 1, &a->mo.max_length);
-	case SC_QUANTIZE:
-		return cli_quantize_arg("score", val, &a->mo);
+	case SC_MODEL: a->model = val; return 0;
+	case SC_QUERY: a->query = val; return 0;
+	case SC_INSTRUCTION: a->sp.instruction = val; return 0;
+	case SC_INPUT: a->input = val; return 0;
+	case SC_THREADS: return cli_int_arg("score", o, val, 0, &a->mo.n_threads);
+	case SC_MAX_LENGTH: return cli_int_arg("score", o, val, 1, &a->mo.max_length);
+	case SC_QUANTIZE: return cli_quantize_arg("score", val, &a->mo);
 	}
 	return -1;
 }
@@ -112,7 +98,8 @@ int cmd_score(int argc, char **argv)
 	if (cli_engine_open("score", model, &a.mo, &e, &id) < 0)
 		goto free_docs;
 	sy_result *res;
-	int st = sy_score_with(e, id, query, (const char *const *)docs, (size_t)n_docs, &a.sp, &res);
+	int st =
+	    sy_score_with(e, id, query, (const char *const *)docs, (size_t)n_docs, &a.sp, &res);
 	if (st < 0) {
 		cli_engine_error("score", e, st);
 	} else {
