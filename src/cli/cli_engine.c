@@ -2,8 +2,19 @@
  * (include/switchyard.h): one model, added under the name the user gave. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
+
+int cli_quantize_arg(const char *cmd, const char *val, struct cli_model_opts *o)
+{
+	if (strcmp(val, "int8") && strcmp(val, "none")) {
+		fprintf(stderr, "switchyard %s: --quantize must be int8 or none\n", cmd);
+		return -1;
+	}
+	o->int8 = !strcmp(val, "int8");
+	return 0;
+}
 
 int cli_engine_open(const char *cmd, const char *model, const struct cli_model_opts *o,
                     sy_engine **out, const char **id)

@@ -7,26 +7,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 
 #define CHUNK 64
 
-static void encode_usage(FILE *f)
-{
-	fprintf(
-	    f, "usage: switchyard encode --model DIR|ID [--pooling cls|mean|max|last] "
-	       "[--normalize|--no-normalize]\n"
-	       "                         [--max-length N] [--dense-dims N] [--threads N]\n"
-	       "                         [--quantize int8|none]\n"
-	       "                         [--query] [--input FILE|-] [--image FILE...] [TEXT...]\n"
-	       "Prints one JSON line per text: {\"index\":i,\"dense\":[...]}; ColBERT models give\n"
-	       "{\"index\":i,\"multivector\":{\"token_dims\",\"num_tokens\",\"values\"}} (--query: "
-	       "the texts\n"
-	       "are search queries, encoded with ColBERT's query marker and [MASK] expansion).\n"
-	       "--input reads one text per line (\"-\" for stdin); TEXT arguments come first.\n"
-	       "--image FILE (repeatable) encodes a JPEG, PNG or WebP file with an image model\n"
-	       "(CLIP, SigLIP); image lines follow the text lines, numbered on from them.\n");
-}
+enum {
+	ENC_MODEL,
+	ENC_POOLING,
+	ENC_NORMALIZE,
+	ENC_NO_NORMALIZE,
+	ENC_MAX_LENGTH,
+	ENC_DENSE_DIMS,
+	ENC_THREADS,
+	ENC_QUANTIZE,
+	ENC_QUERY,
+	ENC_INPUT,
+	ENC_IMAGE,
+};
+
+static const struct cli_opt encode_opts[] = {
+    {"model", CLI_VALUE, "DIR|ID", "the model: a directory, a Hub id or use-lite (required)",
+     .id = ENC_MODEL},
+    {"pooling", CLI_VALUE, "cls|mean|max|last", "override the model's pooling", .id = ENC_POOLING},
+    {"normalize", CLI_SWITCH, NULL, "unit-length vectors", .id = ENC_NORMALIZE},
+    {"no-normalize", CLI_SWITCH, NULL, "vectors as the model gives them", .id = ENC_NO_NORMALIZE},
+    {"max-length", CLI_VALUE, "N", "truncate texts to N tokens", .id = ENC_MAX_LENGTH},
+    {"dense-dims", CLI_VALUE, "N", "keep the first N dimensions (Matryoshka)",
+     .id = ENC_DENSE_DIMS},
+    {"threads", CLI_VALUE, "N", "compute threads (default: one per core)", .id = ENC_THREADS},
+    {"quantize", CLI_VALUE, "int8|none", "linear layers in int8 (default none)",
+     .id = ENC_QUANTIZE},
+    {"query", CLI_SWITCH, NULL, "the texts are search queries (ColBERT's query marker)",
+     .id = ENC_QUERY},
+    {"input", CLI_VALUE, "FILE|-", "one text per line (\"-\": stdin)", .id = ENC_INPUT},
+    {"image", CLI_VALUE, "FILE", "a JPEG, PNG or WebP file for an image model (repeatable)",
+     .id = ENC_IMAGE},
+};
+
+static const struct cli_cmd encode_cmd = {
+    "encode",
+    "usage: switchyard encode --model DIR|ID [options] [TEXT...]\n",
+    "Prints one JSON line per text: {\"index\":i,\"dense\":[...]}; ColBERT models give\n"
+    "{\"index\":i,\"multivector\":{\"token_dims\",\"num_tokens\",\"values\"}} (--query: the "
+    "texts\nare search queries, encoded with ColBERT's query marker and [MASK] expansion).\n"
+    "--input reads one text per line (\"-\" for stdin); TEXT arguments come first.\n"
+    "--image FILE (repeatable) encodes a JPEG, PNG or WebP file with an image model\n"
+    "(CLIP, SigLIP); image lines follow the text lines, numbered on from them.\n",
+    encode_opts,
+    (int)(sizeof encode_opts / sizeof *encode_opts),
+    0,
+};
 
 struct text_list {
 	char **v;
@@ -235,92 +266,84 @@ static int encode_lines(const struct encode_run *run, FILE *in, size_t *next_ind
 	return rc;
 }
 
+/* The options of one run, as encode_apply fills them. */
+struct encode_args {
+	const char *model, *input;
+	struct cli_model_opts mo;
+	struct encode_run *run;
+	struct text_list images;
+};
+
+static int encode_apply(void *ctx, const struct cli_opt *o, const char *val)
+{
+	struct encode_args *a = ctx;
+	switch (o->id) {
+	case ENC_MODEL: a->model = val; return 0;
+	case ENC_POOLING:
+		if (strcmp(val, "cls") && strcmp(val, "mean") && strcmp(val, "max") &&
+		    strcmp(val, "last")) {
+			fprintf(stderr,
+			        "switchyard encode: --pooling must be cls, mean, max or last\n");
+			return -1;
+		}
+		a->mo.pooling = val;
+		return 0;
+	case ENC_QUANTIZE:
+		if (strcmp(val, "int8") && strcmp(val, "none")) {
+			fprintf(stderr, "switchyard encode: --quantize must be int8 or none\n");
+			return -1;
+		}
+		a->mo.int8 = !strcmp(val, "int8");
+		return 0;
+	case ENC_QUERY: a->run->p.is_query = 1; return 0;
+	case ENC_NORMALIZE:
+	case ENC_NO_NORMALIZE: a->run->p.normalize = o->id == ENC_NORMALIZE; return 0;
+	case ENC_DENSE_DIMS:
+	case ENC_MAX_LENGTH: {
+		int *dst = o->id == ENC_DENSE_DIMS ? &a->mo.dense_dims : &a->mo.max_length;
+		if (parse_int(val, dst) != 0 || *dst < 1) {
+			fprintf(stderr, "switchyard encode: --%s needs a positive integer\n",
+			        o->name);
+			return -1;
+		}
+		return 0;
+	}
+	case ENC_THREADS:
+		if (parse_int(val, &a->mo.n_threads) != 0) {
+			fprintf(stderr,
+			        "switchyard encode: --threads needs a non-negative integer\n");
+			return -1;
+		}
+		return 0;
+	case ENC_INPUT: a->input = val; return 0;
+	case ENC_IMAGE: return list_push(&a->images, (char *)val);
+	}
+	return -1;
+}
+
 int cmd_encode(int argc, char **argv)
 {
-	const char *model = NULL, *input = NULL;
-	struct cli_model_opts mo = {0};
 	struct encode_run run = {.p = sy_encode_default_params()};
-	struct text_list texts = {0}, images = {0};
-	int rc = 2;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			encode_usage(stdout);
-			free(texts.v);
-			return 0;
-		} else if (!strcmp(a, "--model") && val) {
-			model = val;
-			i++;
-		} else if (!strcmp(a, "--pooling") && val) {
-			mo.pooling = val;
-			if (strcmp(val, "cls") && strcmp(val, "mean") && strcmp(val, "max") &&
-			    strcmp(val, "last")) {
-				fprintf(stderr, "switchyard encode: --pooling must be cls, mean, "
-				                "max or last\n");
-				goto out;
-			}
-			i++;
-		} else if (!strcmp(a, "--quantize") && val) {
-			if (strcmp(val, "int8") && strcmp(val, "none")) {
-				fprintf(stderr,
-				        "switchyard encode: --quantize must be int8 or none\n");
-				goto out;
-			}
-			mo.int8 = !strcmp(val, "int8");
-			i++;
-		} else if (!strcmp(a, "--query")) {
-			run.p.is_query = 1;
-		} else if (!strcmp(a, "--normalize")) {
-			run.p.normalize = 1;
-		} else if (!strcmp(a, "--no-normalize")) {
-			run.p.normalize = 0;
-		} else if (!strcmp(a, "--dense-dims") && val) {
-			if (parse_int(val, &mo.dense_dims) != 0 || mo.dense_dims < 1) {
-				fprintf(
-				    stderr,
-				    "switchyard encode: --dense-dims needs a positive integer\n");
-				goto out;
-			}
-			i++;
-		} else if (!strcmp(a, "--max-length") && val) {
-			if (parse_int(val, &mo.max_length) != 0 || mo.max_length < 1) {
-				fprintf(
-				    stderr,
-				    "switchyard encode: --max-length needs a positive integer\n");
-				goto out;
-			}
-			i++;
-		} else if (!strcmp(a, "--threads") && val) {
-			if (parse_int(val, &mo.n_threads) != 0) {
-				fprintf(
-				    stderr,
-				    "switchyard encode: --threads needs a non-negative integer\n");
-				goto out;
-			}
-			i++;
-		} else if (!strcmp(a, "--input") && val) {
-			input = val;
-			i++;
-		} else if (!strcmp(a, "--image") && val) {
-			if (list_push(&images, (char *)val) != 0) {
-				rc = 1;
-				goto out;
-			}
-			i++;
-		} else if (a[0] == '-' && a[1] == '-') {
-			fprintf(stderr, "switchyard encode: unknown or incomplete option '%s'\n",
-			        a);
-			encode_usage(stderr);
-			goto out;
-		} else if (list_push(&texts, (char *)a) != 0) {
+	struct encode_args args = {.run = &run};
+	struct text_list texts = {0};
+	int first;
+	int rc = cli_opts_parse(&encode_cmd, argc, argv, encode_apply, &args, &first);
+	if (rc != 0) {
+		free(args.images.v);
+		return rc == 1 ? 0 : 2;
+	}
+	const char *model = args.model, *input = args.input;
+	struct cli_model_opts mo = args.mo;
+	struct text_list images = args.images;
+	rc = 2;
+	for (int i = first; i < argc; i++) {
+		if (list_push(&texts, argv[i]) != 0) {
 			rc = 1;
 			goto out;
 		}
 	}
 	if (!model) {
-		fprintf(stderr, "switchyard encode: --model is required\n");
-		encode_usage(stderr);
+		cli_usage_error(&encode_cmd, "--model is required");
 		goto out;
 	}
 	if (!input && texts.n == 0 && images.n == 0) {

@@ -18,20 +18,74 @@
 
 #include "base/clock.h"
 #include "base/file.h"
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "model/registry.h"
 
-static void eval_usage(FILE *f)
+static const char eval_usage[] =
+    "usage: switchyard eval sts|intents|routellm|candidates|log [options]\n"
+    "Run `switchyard eval TASK --help` for the options of one task.\n";
+
+enum {
+	STS_MODEL,
+	STS_DATA,
+	STS_BATCH,
+	STS_THREADS,
+	STS_MAX_LENGTH,
+	STS_LIMIT,
+	STS_JSON,
+	STS_QUANTIZE
+};
+
+static const struct cli_opt sts_opts[] = {
+    {"model", CLI_VALUE, "DIR|ID", "the embedding model (required)", .id = STS_MODEL},
+    {"data", CLI_VALUE, "FILE", "an STS Benchmark file (required)", .id = STS_DATA},
+    {"batch", CLI_VALUE, "N", "texts per encode call (default 32)", .id = STS_BATCH},
+    {"threads", CLI_VALUE, "N", "compute threads (default: one per core)", .id = STS_THREADS},
+    {"max-length", CLI_VALUE, "N", "truncate texts to N tokens", .id = STS_MAX_LENGTH},
+    {"limit", CLI_VALUE, "N", "the first N pairs only", .id = STS_LIMIT},
+    {"json", CLI_SWITCH, NULL, "one JSON object instead of text lines", .id = STS_JSON},
+    {"quantize", CLI_VALUE, "int8|none", "linear layers in int8 (default none)",
+     .id = STS_QUANTIZE},
+};
+
+static const struct cli_cmd sts_cmd = {
+    "eval sts",
+    "usage: switchyard eval sts --model DIR|ID --data FILE [options]\n",
+    "Embeds both sentences of every pair of an STS Benchmark file (tab-separated:\n"
+    "genre, file, year, id, score, sentence 1, sentence 2) and prints the Spearman and\n"
+    "Pearson correlations of their cosine similarity with the gold scores, and the\n"
+    "encoding speed.\n",
+    sts_opts,
+    (int)(sizeof sts_opts / sizeof *sts_opts),
+    0,
+};
+
+struct sts_args {
+	const char *model, *data;
+	struct model_options opts;
+	int batch, limit, json;
+};
+
+static int sts_apply(void *ctx, const struct cli_opt *o, const char *val)
 {
-	fprintf(
-	    f, "usage: switchyard eval sts --model DIR|ID --data FILE [--batch N] [--threads N]\n"
-	       "                           [--max-length N] [--limit N] [--json] [--quantize "
-	       "int8|none]\n"
-	       "Embeds both sentences of every pair of an STS Benchmark file (tab-separated:\n"
-	       "genre, file, year, id, score, sentence 1, sentence 2) and prints the Spearman and\n"
-	       "Pearson correlations of their cosine similarity with the gold scores, and the\n"
-	       "encoding speed. --batch texts per encode call (default 32); --limit the first N\n"
-	       "pairs only; --json one JSON object instead of text lines.\n");
+	struct sts_args *a = ctx;
+	switch (o->id) {
+	case STS_MODEL: a->model = val; return 0;
+	case STS_DATA: a->data = val; return 0;
+	case STS_BATCH: return cli_int_arg("eval sts", o, val, 1, &a->batch);
+	case STS_THREADS: return cli_int_arg("eval sts", o, val, 0, &a->opts.n_threads);
+	case STS_MAX_LENGTH: return cli_int_arg("eval sts", o, val, 1, &a->opts.max_length);
+	case STS_LIMIT: return cli_int_arg("eval sts", o, val, 0, &a->limit);
+	case STS_JSON: a->json = 1; return 0;
+	case STS_QUANTIZE:
+		if (!linear_precision_parse(val, &a->opts.precision)) {
+			fprintf(stderr, "switchyard eval sts: --quantize: use int8 or none\n");
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
 }
 
 struct sts_pair {
@@ -152,17 +206,6 @@ static int ranks(const double *x, int n, double *r)
 	return 0;
 }
 
-static int parse_count(const char *s, int *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < 0 || v > 1 << 24)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
 static double cosine(const float *a, const float *b, int n)
 {
 	double ab = 0, aa = 0, bb = 0;
@@ -266,10 +309,13 @@ out:
 
 int cmd_eval(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		eval_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
+	if (argc < 2) {
+		fputs(eval_usage, stderr);
+		return 2;
 	}
+	const int opt = cli_group_option("eval", argv[1], eval_usage);
+	if (opt >= 0)
+		return opt;
 	if (!strcmp(argv[1], "intents"))
 		return cmd_eval_intents(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "routellm"))
@@ -283,59 +329,21 @@ int cmd_eval(int argc, char **argv)
 		        "switchyard eval: unknown task '%s' (sts, intents, routellm, candidates, "
 		        "log)\n",
 		        argv[1]);
-		eval_usage(stderr);
+		fputs(eval_usage, stderr);
 		return 2;
 	}
-	const char *model = NULL, *data = NULL;
-	struct model_options opts = model_default_options();
-	int batch = 32, limit = 0, json = 0;
-	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-		int bad = 0;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			eval_usage(stdout);
-			return 0;
-		} else if (!strcmp(a, "--model") && val) {
-			model = val;
-			i++;
-		} else if (!strcmp(a, "--data") && val) {
-			data = val;
-			i++;
-		} else if (!strcmp(a, "--batch") && val) {
-			bad = parse_count(val, &batch) || batch < 1;
-			i++;
-		} else if (!strcmp(a, "--threads") && val) {
-			bad = parse_count(val, &opts.n_threads);
-			i++;
-		} else if (!strcmp(a, "--max-length") && val) {
-			bad = parse_count(val, &opts.max_length) || opts.max_length < 1;
-			i++;
-		} else if (!strcmp(a, "--quantize") && val) {
-			if (!linear_precision_parse(val, &opts.precision)) {
-				fprintf(stderr, "switchyard eval: --quantize: use int8 or none\n");
-				return 2;
-			}
-			i++;
-		} else if (!strcmp(a, "--limit") && val) {
-			bad = parse_count(val, &limit);
-			i++;
-		} else if (!strcmp(a, "--json")) {
-			json = 1;
-		} else {
-			fprintf(stderr, "switchyard eval: unknown or incomplete option '%s'\n", a);
-			eval_usage(stderr);
-			return 2;
-		}
-		if (bad) {
-			fprintf(stderr, "switchyard eval: %s needs a positive integer\n", a);
-			return 2;
-		}
-	}
-	if (!model || !data) {
-		fprintf(stderr, "switchyard eval: --model and --data are required\n");
-		eval_usage(stderr);
-		return 2;
-	}
+	struct sts_args a = {.opts = model_default_options(), .batch = 32};
+	int first, prc = cli_opts_parse(&sts_cmd, argc - 1, argv + 1, sts_apply, &a, &first);
+	if (prc != 0)
+		return prc == 1 ? 0 : 2;
+	if (first < argc - 1)
+		return cli_usage_error(&sts_cmd, "unexpected argument '%s'", argv[1 + first]);
+	if (!a.model || !a.data)
+		return cli_usage_error(&sts_cmd, "--model and --data are required");
+	const char *model = a.model, *data = a.data;
+	const struct model_options opts = a.opts;
+	const int batch = a.batch, json = a.json;
+	int limit = a.limit;
 	char *text;
 	size_t len;
 	struct sy_error err = {0};

@@ -12,24 +12,68 @@
 #include <sys/stat.h>
 
 #include "base/file.h"
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "router/candidates.h"
 #include "router/router.h"
 
-static void usage(FILE *f)
+enum { CAND_CONFIG, CAND_SUITE, CAND_JSON, CAND_OUT, CAND_BASELINE, CAND_CONCURRENCY, CAND_QUIET };
+
+static const struct cli_opt cand_opts[] = {
+    {"config", CLI_VALUE, "ROUTES.yaml", "the routes and upstreams (required)", .id = CAND_CONFIG},
+    {"suite", CLI_VALUE, "SUITE.yaml", "the steps and their examples (required)", .id = CAND_SUITE},
+    {"json", CLI_SWITCH, NULL, "print the report as JSON", .id = CAND_JSON},
+    {"out", CLI_VALUE, "DIR", "also write report.json, report.html, switchyard_eval.prom",
+     .id = CAND_OUT},
+    {"baseline", CLI_VALUE, "FILE", "an earlier --json report: exit 3 on a regression",
+     .id = CAND_BASELINE},
+    {"concurrency", CLI_VALUE, "N", "calls in flight (1 to 256; default: the suite's)",
+     .id = CAND_CONCURRENCY},
+    {"quiet", CLI_SWITCH, NULL, "no progress lines on stderr", .id = CAND_QUIET},
+};
+
+static const struct cli_cmd cand_cmd = {
+    "eval candidates",
+    "usage: switchyard eval candidates --config ROUTES.yaml --suite SUITE.yaml [options]\n",
+    "Calls every candidate upstream of every step of the suite on the step's examples\n"
+    "and chooses the cheapest candidate meeting the step's thresholds. --json prints\n"
+    "{\"steps\":{STEP:{\"candidates\":{NAME:{accuracy,p50_ms,p95_ms,cost_usd,passed}},\n"
+    "\"chosen\":NAME|null}}}; --out DIR also writes report.json, report.html and\n"
+    "switchyard_eval.prom there; --baseline FILE (an earlier --json report) exits 3\n"
+    "when a step's candidate chosen there no longer passes. --concurrency overrides\n"
+    "the suite's calls in flight; --quiet drops the progress lines on stderr.\n",
+    cand_opts,
+    (int)(sizeof cand_opts / sizeof *cand_opts),
+    0,
+};
+
+struct cand_args {
+	const char *config, *suite_path, *out_dir, *baseline;
+	bool json, quiet;
+	int concurrency;
+};
+
+static int cand_apply(void *ctx, const struct cli_opt *o, const char *val)
 {
-	fprintf(
-	    f,
-	    "usage: switchyard eval candidates --config ROUTES.yaml --suite SUITE.yaml [--json]\n"
-	    "                                  [--out DIR] [--baseline FILE] [--concurrency N]\n"
-	    "                                  [--quiet]\n"
-	    "Calls every candidate upstream of every step of the suite on the step's examples\n"
-	    "and chooses the cheapest candidate meeting the step's thresholds. --json prints\n"
-	    "{\"steps\":{STEP:{\"candidates\":{NAME:{accuracy,p50_ms,p95_ms,cost_usd,passed}},\n"
-	    "\"chosen\":NAME|null}}}; --out DIR also writes report.json, report.html and\n"
-	    "switchyard_eval.prom there; --baseline FILE (an earlier --json report) exits 3\n"
-	    "when a step's candidate chosen there no longer passes. --concurrency overrides\n"
-	    "the suite's calls in flight; --quiet drops the progress lines on stderr.\n");
+	struct cand_args *a = ctx;
+	switch (o->id) {
+	case CAND_CONFIG: a->config = val; return 0;
+	case CAND_SUITE: a->suite_path = val; return 0;
+	case CAND_OUT: a->out_dir = val; return 0;
+	case CAND_BASELINE: a->baseline = val; return 0;
+	case CAND_JSON: a->json = true; return 0;
+	case CAND_QUIET: a->quiet = true; return 0;
+	case CAND_CONCURRENCY:
+		if (cli_int_arg("eval candidates", o, val, 1, &a->concurrency) != 0)
+			return -1;
+		if (a->concurrency > 256) {
+			fprintf(stderr,
+			        "switchyard eval candidates: --concurrency: expected 1 to 256\n");
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
 }
 
 static int write_file(const char *dir, const char *name, const struct sbuf *b)
@@ -54,49 +98,18 @@ static int write_file(const char *dir, const char *name, const struct sbuf *b)
 
 int cmd_eval_candidates(int argc, char **argv)
 {
-	const char *config = NULL, *suite_path = NULL, *out_dir = NULL, *baseline = NULL;
-	bool json = false, quiet = false;
-	int concurrency = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const bool has = i + 1 < argc;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return 0;
-		} else if (!strcmp(a, "--json"))
-			json = true;
-		else if (!strcmp(a, "--quiet"))
-			quiet = true;
-		else if (!strcmp(a, "--config") && has)
-			config = argv[++i];
-		else if (!strcmp(a, "--suite") && has)
-			suite_path = argv[++i];
-		else if (!strcmp(a, "--out") && has)
-			out_dir = argv[++i];
-		else if (!strcmp(a, "--baseline") && has)
-			baseline = argv[++i];
-		else if (!strcmp(a, "--concurrency") && has) {
-			char *end;
-			long v = strtol(argv[++i], &end, 10);
-			if (*end || v < 1 || v > 256) {
-				fprintf(stderr,
-				        "switchyard eval candidates: --concurrency: expected 1 "
-				        "to 256\n");
-				return 2;
-			}
-			concurrency = (int)v;
-		} else {
-			fprintf(stderr,
-			        "switchyard eval candidates: unknown or incomplete option '%s'\n",
-			        a);
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (!config || !suite_path) {
-		usage(stderr);
-		return 2;
-	}
+	struct cand_args a = {0};
+	int first, prc = cli_opts_parse(&cand_cmd, argc, argv, cand_apply, &a, &first);
+	if (prc != 0)
+		return prc == 1 ? 0 : 2;
+	if (first < argc)
+		return cli_usage_error(&cand_cmd, "unexpected argument '%s'", argv[first]);
+	if (!a.config || !a.suite_path)
+		return cli_usage_error(&cand_cmd, "--config and --suite are required");
+	const char *config = a.config, *suite_path = a.suite_path, *out_dir = a.out_dir,
+	           *baseline = a.baseline;
+	const bool json = a.json, quiet = a.quiet;
+	const int concurrency = a.concurrency;
 	struct sy_error err = {0};
 	struct cand_suite suite = {0};
 	struct router_deps deps = {0};

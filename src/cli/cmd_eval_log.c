@@ -6,44 +6,61 @@
 #include <string.h>
 
 #include "base/file.h"
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "router/eval_log.h"
 
-static void usage(FILE *f)
+enum { LOG_LOG, LOG_FEEDBACK, LOG_JSON };
+
+static const struct cli_opt log_opts[] = {
+    {"log", CLI_VALUE, "DECISIONS.jsonl", "the decision log (required)", .id = LOG_LOG},
+    {"feedback", CLI_VALUE, "FILE", "JSONL of {request_id, score and/or label}",
+     .id = LOG_FEEDBACK},
+    {"json", CLI_SWITCH, NULL, "one JSON object instead of text lines", .id = LOG_JSON},
+};
+
+static const struct cli_cmd log_cmd = {
+    "eval log",
+    "usage: switchyard eval log --log DECISIONS.jsonl [--feedback FILE] [--json]\n",
+    "Joins a decision log (router.decision_log, with the feedback lines POST\n"
+    "/v1/feedback adds) and optionally a feedback file (JSONL of {request_id,\n"
+    "score and/or label}) by request id, and prints per route and candidate the\n"
+    "requests, errors, cost, p50/p95 latency, feedback, success rate, mean score\n"
+    "and misroutes.\n",
+    log_opts,
+    (int)(sizeof log_opts / sizeof *log_opts),
+    0,
+};
+
+struct log_args {
+	const char *log, *fb;
+	bool json;
+};
+
+static int log_apply(void *ctx, const struct cli_opt *o, const char *val)
 {
-	fprintf(f, "usage: switchyard eval log --log DECISIONS.jsonl [--feedback FILE] [--json]\n"
-	           "Joins a decision log (router.decision_log, with the feedback lines POST\n"
-	           "/v1/feedback adds) and optionally a feedback file (JSONL of {request_id,\n"
-	           "score and/or label}) by request id, and prints per route and candidate the\n"
-	           "requests, errors, cost, p50/p95 latency, feedback, success rate, mean score\n"
-	           "and misroutes.\n");
+	struct log_args *a = ctx;
+	if (o->id == LOG_LOG)
+		a->log = val;
+	else if (o->id == LOG_FEEDBACK)
+		a->fb = val;
+	else
+		a->json = true;
+	return 0;
 }
 
 int cmd_eval_log(int argc, char **argv)
 {
-	const char *log = NULL, *fb = NULL;
-	bool json = false;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		} else if (!strcmp(argv[i], "--json"))
-			json = true;
-		else if (!strcmp(argv[i], "--log") && i + 1 < argc)
-			log = argv[++i];
-		else if (!strcmp(argv[i], "--feedback") && i + 1 < argc)
-			fb = argv[++i];
-		else {
-			fprintf(stderr, "switchyard eval log: unknown or incomplete option '%s'\n",
-			        argv[i]);
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (!log) {
-		usage(stderr);
-		return 2;
-	}
+	struct log_args a = {0};
+	int first, prc = cli_opts_parse(&log_cmd, argc, argv, log_apply, &a, &first);
+	if (prc != 0)
+		return prc == 1 ? 0 : 2;
+	if (first < argc)
+		return cli_usage_error(&log_cmd, "unexpected argument '%s'", argv[first]);
+	if (!a.log)
+		return cli_usage_error(&log_cmd, "--log is required");
+	const char *log = a.log, *fb = a.fb;
+	const bool json = a.json;
 	struct sy_error err = {0};
 	char *lt = NULL, *ft = NULL;
 	size_t ll = 0, fl = 0;

@@ -8,19 +8,91 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "text/tokenizer.h"
 
-static void extract_usage(FILE *f)
+enum {
+	EX_MODEL,
+	EX_INPUT,
+	EX_AGGREGATION,
+	EX_THRESHOLD,
+	EX_LABELS,
+	EX_THREADS,
+	EX_MAX_LENGTH,
+	EX_QUANTIZE
+};
+
+static const struct cli_opt extract_opts[] = {
+    {"model", CLI_VALUE, "DIR|ID", "the NER or GLiNER model: a directory or a Hub id (required)",
+     .id = EX_MODEL},
+    {"aggregation", CLI_VALUE, "first|simple|average|max", "how token labels join into entities",
+     .id = EX_AGGREGATION},
+    {"threshold", CLI_VALUE, "X", "entities scoring below X (0 to 1) are dropped",
+     .id = EX_THRESHOLD},
+    {"labels", CLI_VALUE, "A,B,...", "the labels GLiNER looks for", .id = EX_LABELS},
+    {"threads", CLI_VALUE, "N", "compute threads (default: one per core)", .id = EX_THREADS},
+    {"max-length", CLI_VALUE, "N", "truncate texts to N tokens", .id = EX_MAX_LENGTH},
+    {"quantize", CLI_VALUE, "int8|none", "linear layers in int8 (default none)", .id = EX_QUANTIZE},
+    {"input", CLI_VALUE, "FILE|-", "one text per line (\"-\": stdin)", .id = EX_INPUT},
+};
+
+static const struct cli_cmd extract_cmd = {
+    "extract",
+    "usage: switchyard extract --model DIR|ID [options] [TEXT...]\n",
+    "Prints one JSON line per text, in input order:\n"
+    "{\"index\":i,\"entities\":[{\"text\",\"label\",\"score\",\"start\",\"end\"}]} (character "
+    "offsets).\nTEXT arguments come before --input's lines.\n",
+    extract_opts,
+    (int)(sizeof extract_opts / sizeof *extract_opts),
+    0,
+};
+
+struct extract_args {
+	const char *model, *input;
+	char *labels_arg; /* owned; labels point into it */
+	const char *labels[256];
+	struct cli_model_opts mo;
+	sy_extract_params xp;
+};
+
+static int extract_apply(void *ctx, const struct cli_opt *o, const char *val)
 {
-	fprintf(
-	    f, "usage: switchyard extract --model DIR|ID [--aggregation first|simple|average|max]\n"
-	       "                          [--threshold X] [--labels A,B,...] [--threads N]\n"
-	       "                          [--max-length N] [--quantize int8|none]\n"
-	       "                          [--input FILE|-] [TEXT...]\n"
-	       "Prints one JSON line per text, in input order:\n"
-	       "{\"index\":i,\"entities\":[{\"text\",\"label\",\"score\",\"start\",\"end\"}]} "
-	       "(character offsets).\n");
+	struct extract_args *a = ctx;
+	double t;
+	switch (o->id) {
+	case EX_MODEL: a->model = val; return 0;
+	case EX_INPUT: a->input = val; return 0;
+	case EX_AGGREGATION:
+		if (strcmp(val, "first") && strcmp(val, "simple") && strcmp(val, "average") &&
+		    strcmp(val, "max")) {
+			fprintf(stderr, "switchyard extract: --aggregation must be first, simple, "
+			                "average or max\n");
+			return -1;
+		}
+		a->xp.aggregation = val;
+		return 0;
+	case EX_THRESHOLD:
+		if (cli_double_arg("extract", o, val, 0, 1, true, &t) != 0)
+			return -1;
+		a->xp.threshold = (float)t;
+		return 0;
+	case EX_LABELS:
+		free(a->labels_arg);
+		a->labels_arg = strdup(val);
+		if (!a->labels_arg)
+			return -1;
+		a->xp.n_labels = 0;
+		for (char *sv, *tok = strtok_r(a->labels_arg, ",", &sv);
+		     tok && a->xp.n_labels < 256; tok = strtok_r(NULL, ",", &sv))
+			a->labels[a->xp.n_labels++] = tok;
+		a->xp.labels = a->xp.n_labels ? a->labels : NULL;
+		return 0;
+	case EX_THREADS: return cli_int_arg("extract", o, val, 0, &a->mo.n_threads);
+	case EX_MAX_LENGTH: return cli_int_arg("extract", o, val, 1, &a->mo.max_length);
+	case EX_QUANTIZE: return cli_quantize_arg("extract", val, &a->mo);
+	}
+	return -1;
 }
 
 static void print_json_str(const char *s, size_t n)
@@ -70,82 +142,28 @@ static int extract_texts(sy_engine *e, const char *model, char **texts, int n,
 
 int cmd_extract(int argc, char **argv)
 {
-	const char *model = NULL, *input = NULL;
-	char *labels_arg = NULL;
-	const char *labels[256];
-	struct cli_model_opts mo = {0};
-	sy_extract_params xp = sy_extract_default_params();
-	int n = 0, cap = 16, rc = 2, first_owned;
-	char **texts = malloc((size_t)cap * sizeof *texts);
-	if (!texts)
-		return 1;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			extract_usage(stdout);
-			rc = 0;
-			goto out;
-		} else if (!strcmp(a, "--model") && val) {
-			model = argv[++i];
-		} else if (!strcmp(a, "--input") && val) {
-			input = argv[++i];
-		} else if (!strcmp(a, "--aggregation") && val) {
-			const char *ag = argv[++i];
-			if (strcmp(ag, "first") && strcmp(ag, "simple") && strcmp(ag, "average") &&
-			    strcmp(ag, "max")) {
-				fprintf(stderr, "switchyard extract: --aggregation must be first, "
-				                "simple, average or max\n");
+	struct extract_args a = {.xp = sy_extract_default_params()};
+	int n = 0, cap = 16, first, first_owned;
+	int rc = cli_opts_parse(&extract_cmd, argc, argv, extract_apply, &a, &first);
+	char **texts = rc == 0 ? malloc((size_t)cap * sizeof *texts) : NULL;
+	if (!texts) {
+		free(a.labels_arg);
+		return rc == 1 ? 0 : rc == 2 ? 2 : 1;
+	}
+	const char *model = a.model, *input = a.input;
+	rc = 2;
+	for (int i = first; i < argc; i++) {
+		if (n == cap) {
+			char **t = realloc(texts, (size_t)(cap *= 2) * sizeof *t);
+			if (!t)
 				goto out;
-			}
-			xp.aggregation = ag;
-		} else if (!strcmp(a, "--threshold") && val) {
-			char *end;
-			double t = strtod(argv[++i], &end);
-			if (*end || !(t >= 0 && t <= 1)) {
-				fprintf(stderr,
-				        "switchyard extract: --threshold must be from 0 to 1\n");
-				goto out;
-			}
-			xp.threshold = (float)t;
-		} else if (!strcmp(a, "--labels") && val) {
-			free(labels_arg);
-			labels_arg = strdup(argv[++i]);
-			xp.n_labels = 0;
-			for (char *sv, *t = strtok_r(labels_arg, ",", &sv); t && xp.n_labels < 256;
-			     t = strtok_r(NULL, ",", &sv))
-				labels[xp.n_labels++] = t;
-			xp.labels = xp.n_labels ? labels : NULL;
-		} else if (!strcmp(a, "--threads") && val) {
-			mo.n_threads = atoi(argv[++i]);
-		} else if (!strcmp(a, "--max-length") && val) {
-			mo.max_length = atoi(argv[++i]);
-		} else if (!strcmp(a, "--quantize") && val) {
-			const char *q = argv[++i];
-			if (strcmp(q, "int8") && strcmp(q, "none")) {
-				fprintf(stderr,
-				        "switchyard extract: --quantize must be int8 or none\n");
-				goto out;
-			}
-			mo.int8 = !strcmp(q, "int8");
-		} else if (a[0] == '-' && a[1] == '-') {
-			fprintf(stderr, "switchyard extract: unknown or incomplete option '%s'\n",
-			        a);
-			extract_usage(stderr);
-			goto out;
-		} else {
-			if (n == cap) {
-				char **t = realloc(texts, (size_t)(cap *= 2) * sizeof *t);
-				if (!t)
-					goto out;
-				texts = t;
-			}
-			texts[n++] = argv[i];
+			texts = t;
 		}
+		texts[n++] = argv[i];
 	}
 	first_owned = n;
 	if (!model) {
-		fprintf(stderr, "switchyard extract: --model is required\n");
-		extract_usage(stderr);
+		cli_usage_error(&extract_cmd, "--model is required");
 		goto out;
 	}
 	if (input && cli_read_lines("extract", input, &texts, &n, &cap) != 0) {
@@ -160,7 +178,7 @@ int cmd_extract(int argc, char **argv)
 	sy_engine *e;
 	const char *id;
 	rc = 1;
-	if (cli_engine_open("extract", model, &mo, &e, &id) < 0)
+	if (cli_engine_open("extract", model, &a.mo, &e, &id) < 0)
 		goto free_texts;
 	int tasks = 0, st = sy_model_tasks(e, id, &tasks, NULL);
 	if (st < 0)
@@ -171,13 +189,13 @@ int cmd_extract(int argc, char **argv)
 		        "token-classification (NER) model, *ForTokenClassification, or GLiNER)\n",
 		        model);
 	else
-		rc = extract_texts(e, id, texts, n, &xp);
+		rc = extract_texts(e, id, texts, n, &a.xp);
 	sy_engine_close(e);
 free_texts:
 	for (int i = first_owned; i < n; i++)
 		free(texts[i]);
 out:
-	free(labels_arg);
+	free(a.labels_arg);
 	free(texts);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "model/registry.h"
 #include "router/classifier.h"
@@ -48,18 +49,32 @@ static void free_labels(char **labels, int n)
 
 /* ---- switchyard router train ---- */
 
-static void train_usage(FILE *f)
-{
-	fprintf(
-	    f,
-	    "usage: switchyard router train --data FILE --out FILE [--model ID] [--threads N]\n"
-	    "                               [--strong-weak [--strong-share X]]\n"
-	    "Trains the classifier of a `learned` route (labels = candidate names) or, with\n"
-	    "--strong-weak, of a `strong_weak` route (label 1: the weak model's answer is good\n"
-	    "enough, 0: it is not), on --model embeddings (default use-lite). FILE: CSV with a\n"
-	    "header (text,label) or JSONL ({\"text\",\"label\"}). --strong-share calibrates the\n"
-	    "threshold so that this share of the training prompts goes to the strong model.\n");
-}
+enum { TR_DATA, TR_OUT, TR_MODEL, TR_THREADS, TR_STRONG_WEAK, TR_STRONG_SHARE };
+
+static const struct cli_opt train_opts[] = {
+    {"data", CLI_VALUE, "FILE", "labelled prompts: CSV (text,label) or JSONL (required)",
+     .id = TR_DATA},
+    {"out", CLI_VALUE, "FILE", "where the classifier goes (required)", .id = TR_OUT},
+    {"model", CLI_VALUE, "ID", "the embedding model (default use-lite)", .id = TR_MODEL},
+    {"threads", CLI_VALUE, "N", "compute threads (default: one per core)", .id = TR_THREADS},
+    {"strong-weak", CLI_SWITCH, NULL, "train a strong_weak route's classifier",
+     .id = TR_STRONG_WEAK},
+    {"strong-share", CLI_VALUE, "X", "calibrate: this share (0 to 1) goes to the strong model",
+     .id = TR_STRONG_SHARE},
+};
+
+static const struct cli_cmd train_cmd = {
+    "router train",
+    "usage: switchyard router train --data FILE --out FILE [options]\n",
+    "Trains the classifier of a `learned` route (labels = candidate names) or, with\n"
+    "--strong-weak, of a `strong_weak` route (label 1: the weak model's answer is good\n"
+    "enough, 0: it is not), on --model embeddings (default use-lite). FILE: CSV with a\n"
+    "header (text,label) or JSONL ({\"text\",\"label\"}). --strong-share calibrates the\n"
+    "threshold so that this share of the training prompts goes to the strong model.\n",
+    train_opts,
+    (int)(sizeof train_opts / sizeof *train_opts),
+    0,
+};
 
 struct train_args {
 	const char *data, *out, *model;
@@ -68,45 +83,31 @@ struct train_args {
 	double share; /* -1: not calibrated */
 };
 
+static int train_apply(void *ctx, const struct cli_opt *o, const char *val)
+{
+	struct train_args *a = ctx;
+	switch (o->id) {
+	case TR_DATA: a->data = val; return 0;
+	case TR_OUT: a->out = val; return 0;
+	case TR_MODEL: a->model = val; return 0;
+	case TR_THREADS: return cli_int_arg("router train", o, val, 0, &a->threads);
+	case TR_STRONG_WEAK: a->strong_weak = true; return 0;
+	case TR_STRONG_SHARE: return cli_double_arg("router train", o, val, 0, 1, false, &a->share);
+	}
+	return -1;
+}
+
 /* 0: parsed, 1: --help shown, 2: a usage error (said on stderr). */
 static int train_parse_args(int argc, char **argv, struct train_args *a)
 {
 	*a = (struct train_args){.model = "use-lite", .share = -1};
-	for (int i = 1; i < argc; i++) {
-		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-			train_usage(stdout);
-			return 1;
-		} else if (!strcmp(o, "--data") && v) {
-			a->data = argv[++i];
-		} else if (!strcmp(o, "--out") && v) {
-			a->out = argv[++i];
-		} else if (!strcmp(o, "--model") && v) {
-			a->model = argv[++i];
-		} else if (!strcmp(o, "--threads") && v) {
-			a->threads = atoi(argv[++i]);
-		} else if (!strcmp(o, "--strong-weak")) {
-			a->strong_weak = true;
-		} else if (!strcmp(o, "--strong-share") && v) {
-			a->share = atof(argv[++i]);
-			if (!(a->share > 0 && a->share < 1)) {
-				fprintf(
-				    stderr,
-				    "switchyard router train: --strong-share must be in (0, 1)\n");
-				return 2;
-			}
-		} else {
-			fprintf(stderr,
-			        "switchyard router train: unknown or incomplete option '%s'\n", o);
-			train_usage(stderr);
-			return 2;
-		}
-	}
-	if (!a->data || !a->out) {
-		fprintf(stderr, "switchyard router train: --data and --out are required\n");
-		train_usage(stderr);
-		return 2;
-	}
+	int first, rc = cli_opts_parse(&train_cmd, argc, argv, train_apply, a, &first);
+	if (rc != 0)
+		return rc;
+	if (first < argc)
+		return cli_usage_error(&train_cmd, "unexpected argument '%s'", argv[first]);
+	if (!a->data || !a->out)
+		return cli_usage_error(&train_cmd, "--data and --out are required");
 	return 0;
 }
 
@@ -179,32 +180,54 @@ static int cmd_router_train(int argc, char **argv)
 	return rc;
 }
 
+static const char router_usage[] = "usage: switchyard router train --data FILE --out FILE "
+                                   "[options]\n"
+                                   "Run `switchyard router train --help` for its options.\n";
+
 int cmd_router(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "train"))
 		return cmd_router_train(argc - 1, argv + 1);
-	fprintf(stderr, "usage: switchyard router train --data FILE --out FILE [...]\n");
-	return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? 0 : 2;
+	const int opt = argc >= 2 ? cli_group_option("router", argv[1], router_usage) : -1;
+	if (opt >= 0)
+		return opt;
+	if (argc >= 2)
+		fprintf(stderr, "switchyard router: unknown command '%s'\n", argv[1]);
+	fputs(router_usage, stderr);
+	return 2;
 }
 
 /* ---- switchyard eval intents ---- */
 
-static void eval_intents_usage(FILE *f)
-{
-	fprintf(
-	    f,
-	    "usage: switchyard eval intents --data DIR|FILE [--model ID] [--threads N]\n"
-	    "                               [--oos-threshold X] [--test FILE] [--json]\n"
-	    "Trains a classifier router (multinomial logistic regression on --model embeddings,\n"
-	    "default use-lite) and a semantic nearest-example router, and reports accuracy,\n"
-	    "macro-F1, the worst classes and top confusions of each on held-out data:\n"
-	    "  CLINC150 (a folder with data_train_val.json): train (+oos_train) -> val "
-	    "(+oos_val),\n"
-	    "           or -> --test FILE: CLINC-format JSON (test + oos_test, as data_full.json)\n"
-	    "           or a labelled CSV/JSONL file;\n"
-	    "           out-of-scope = max probability below --oos-threshold (default 0.5);\n"
-	    "  a CSV/JSONL file (BANKING77 train.csv): every 5th example held out, or --test.\n");
-}
+enum { IN_DATA, IN_TEST, IN_MODEL, IN_THREADS, IN_OOS_THRESHOLD, IN_JSON };
+
+static const struct cli_opt intents_opts[] = {
+    {"data", CLI_VALUE, "DIR|FILE", "CLINC150 folder or a labelled CSV/JSONL (required)",
+     .id = IN_DATA},
+    {"model", CLI_VALUE, "ID", "the embedding model (default use-lite)", .id = IN_MODEL},
+    {"threads", CLI_VALUE, "N", "compute threads (default: one per core)", .id = IN_THREADS},
+    {"oos-threshold", CLI_VALUE, "X", "out of scope below this probability (default 0.5)",
+     .id = IN_OOS_THRESHOLD},
+    {"test", CLI_VALUE, "FILE", "held-out data instead of the default split", .id = IN_TEST},
+    {"json", CLI_SWITCH, NULL, "one JSON object instead of text lines", .id = IN_JSON},
+};
+
+static const struct cli_cmd intents_cmd = {
+    "eval intents",
+    "usage: switchyard eval intents --data DIR|FILE [options]\n",
+    "Trains a classifier router (multinomial logistic regression on --model embeddings,\n"
+    "default use-lite) and a semantic nearest-example router, and reports accuracy,\n"
+    "macro-F1, the worst classes and top confusions of each on held-out data:\n"
+    "  CLINC150 (a folder with data_train_val.json): train (+oos_train) -> val "
+    "(+oos_val),\n"
+    "           or -> --test FILE: CLINC-format JSON (test + oos_test, as data_full.json)\n"
+    "           or a labelled CSV/JSONL file;\n"
+    "           out-of-scope = max probability below --oos-threshold (default 0.5);\n"
+    "  a CSV/JSONL file (BANKING77 train.csv): every 5th example held out, or --test.\n",
+    intents_opts,
+    (int)(sizeof intents_opts / sizeof *intents_opts),
+    0,
+};
 
 struct intents_args {
 	const char *data, *model, *test_path;
@@ -213,38 +236,32 @@ struct intents_args {
 	double oos_threshold;
 };
 
+static int intents_apply(void *ctx, const struct cli_opt *o, const char *val)
+{
+	struct intents_args *a = ctx;
+	switch (o->id) {
+	case IN_DATA: a->data = val; return 0;
+	case IN_TEST: a->test_path = val; return 0;
+	case IN_MODEL: a->model = val; return 0;
+	case IN_THREADS: return cli_int_arg("eval intents", o, val, 0, &a->threads);
+	case IN_OOS_THRESHOLD:
+		return cli_double_arg("eval intents", o, val, 0, 1, true, &a->oos_threshold);
+	case IN_JSON: a->json = true; return 0;
+	}
+	return -1;
+}
+
 /* 0: parsed, 1: --help shown, 2: a usage error (said on stderr). */
 static int intents_parse_args(int argc, char **argv, struct intents_args *a)
 {
 	*a = (struct intents_args){.model = "use-lite", .oos_threshold = 0.5};
-	for (int i = 1; i < argc; i++) {
-		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-			eval_intents_usage(stdout);
-			return 1;
-		} else if (!strcmp(o, "--data") && v) {
-			a->data = argv[++i];
-		} else if (!strcmp(o, "--test") && v) {
-			a->test_path = argv[++i];
-		} else if (!strcmp(o, "--model") && v) {
-			a->model = argv[++i];
-		} else if (!strcmp(o, "--threads") && v) {
-			a->threads = atoi(argv[++i]);
-		} else if (!strcmp(o, "--oos-threshold") && v) {
-			a->oos_threshold = atof(argv[++i]);
-		} else if (!strcmp(o, "--json")) {
-			a->json = true;
-		} else {
-			fprintf(stderr,
-			        "switchyard eval intents: unknown or incomplete option '%s'\n", o);
-			eval_intents_usage(stderr);
-			return 2;
-		}
-	}
-	if (!a->data) {
-		eval_intents_usage(stderr);
-		return 2;
-	}
+	int first, rc = cli_opts_parse(&intents_cmd, argc, argv, intents_apply, a, &first);
+	if (rc != 0)
+		return rc;
+	if (first < argc)
+		return cli_usage_error(&intents_cmd, "unexpected argument '%s'", argv[first]);
+	if (!a->data)
+		return cli_usage_error(&intents_cmd, "--data is required");
 	return 0;
 }
 
@@ -344,21 +361,34 @@ out:
 
 /* ---- switchyard eval routellm ---- */
 
-static void eval_routellm_usage(FILE *f)
-{
-	fprintf(
-	    f,
-	    "usage: switchyard eval routellm --data DIR [--model ID] [--threads N]\n"
-	    "                                [--strong-share X] [--svg FILE] [--limit N] [--json]\n"
-	    "Strong/weak routing on RouteLLM's correctness tables (DIR/mmlu/*.csv and\n"
-	    "DIR/gsm8k/gsm8k_responses.csv: prompt, weak correct, strong correct). A strong/weak\n"
-	    "classifier on --model embeddings (default use-lite) is trained on 4/5 of the MMLU\n"
-	    "prompts and evaluated on the other fifth and on GSM8K: APGR, CPT(50%%), CPT(80%%),\n"
-	    "strong calls saved against the random router, and the share of strong calls and\n"
-	    "PGR at a threshold calibrated on the training prompts for --strong-share (default\n"
-	    "0.5). Random (mean of 20 seeds) and oracle routers are reported alongside. --svg\n"
-	    "writes the quality-vs-cost curves of the MMLU held-out fifth.\n");
-}
+enum { RL_DATA, RL_MODEL, RL_THREADS, RL_LIMIT, RL_STRONG_SHARE, RL_SVG, RL_JSON };
+
+static const struct cli_opt routellm_opts[] = {
+    {"data", CLI_VALUE, "DIR", "RouteLLM's correctness tables (required)", .id = RL_DATA},
+    {"model", CLI_VALUE, "ID", "the embedding model (default use-lite)", .id = RL_MODEL},
+    {"threads", CLI_VALUE, "N", "compute threads (default: one per core)", .id = RL_THREADS},
+    {"strong-share", CLI_VALUE, "X", "calibration target, 0 to 1 (default 0.5)",
+     .id = RL_STRONG_SHARE},
+    {"svg", CLI_VALUE, "FILE", "write the quality-vs-cost curves", .id = RL_SVG},
+    {"limit", CLI_VALUE, "N", "the first N prompts of each table only", .id = RL_LIMIT},
+    {"json", CLI_SWITCH, NULL, "one JSON object instead of text lines", .id = RL_JSON},
+};
+
+static const struct cli_cmd routellm_cmd = {
+    "eval routellm",
+    "usage: switchyard eval routellm --data DIR [options]\n",
+    "Strong/weak routing on RouteLLM's correctness tables (DIR/mmlu/*.csv and\n"
+    "DIR/gsm8k/gsm8k_responses.csv: prompt, weak correct, strong correct). A strong/weak\n"
+    "classifier on --model embeddings (default use-lite) is trained on 4/5 of the MMLU\n"
+    "prompts and evaluated on the other fifth and on GSM8K: APGR, CPT(50%), CPT(80%),\n"
+    "strong calls saved against the random router, and the share of strong calls and\n"
+    "PGR at a threshold calibrated on the training prompts for --strong-share (default\n"
+    "0.5). Random (mean of 20 seeds) and oracle routers are reported alongside. --svg\n"
+    "writes the quality-vs-cost curves of the MMLU held-out fifth.\n",
+    routellm_opts,
+    (int)(sizeof routellm_opts / sizeof *routellm_opts),
+    0,
+};
 
 static void print_split(const char *name, const struct routellm_split *r, bool json, bool last)
 {
@@ -394,40 +424,33 @@ struct routellm_args {
 	double share;
 };
 
+static int routellm_apply(void *ctx, const struct cli_opt *o, const char *val)
+{
+	struct routellm_args *a = ctx;
+	switch (o->id) {
+	case RL_DATA: a->data = val; return 0;
+	case RL_MODEL: a->model = val; return 0;
+	case RL_THREADS: return cli_int_arg("eval routellm", o, val, 0, &a->threads);
+	case RL_LIMIT: return cli_int_arg("eval routellm", o, val, 0, &a->limit);
+	case RL_STRONG_SHARE:
+		return cli_double_arg("eval routellm", o, val, 0, 1, false, &a->share);
+	case RL_SVG: a->svg = val; return 0;
+	case RL_JSON: a->json = true; return 0;
+	}
+	return -1;
+}
+
 /* 0: parsed, 1: --help shown, 2: a usage error (said on stderr). */
 static int routellm_parse_args(int argc, char **argv, struct routellm_args *a)
 {
 	*a = (struct routellm_args){.model = "use-lite", .share = 0.5};
-	for (int i = 1; i < argc; i++) {
-		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-			eval_routellm_usage(stdout);
-			return 1;
-		} else if (!strcmp(o, "--data") && v) {
-			a->data = argv[++i];
-		} else if (!strcmp(o, "--model") && v) {
-			a->model = argv[++i];
-		} else if (!strcmp(o, "--threads") && v) {
-			a->threads = atoi(argv[++i]);
-		} else if (!strcmp(o, "--limit") && v) {
-			a->limit = atoi(argv[++i]);
-		} else if (!strcmp(o, "--strong-share") && v) {
-			a->share = atof(argv[++i]);
-		} else if (!strcmp(o, "--svg") && v) {
-			a->svg = argv[++i];
-		} else if (!strcmp(o, "--json")) {
-			a->json = true;
-		} else {
-			fprintf(stderr,
-			        "switchyard eval routellm: unknown or incomplete option '%s'\n", o);
-			eval_routellm_usage(stderr);
-			return 2;
-		}
-	}
-	if (!a->data || !(a->share > 0 && a->share < 1)) {
-		eval_routellm_usage(stderr);
-		return 2;
-	}
+	int first, rc = cli_opts_parse(&routellm_cmd, argc, argv, routellm_apply, a, &first);
+	if (rc != 0)
+		return rc;
+	if (first < argc)
+		return cli_usage_error(&routellm_cmd, "unexpected argument '%s'", argv[first]);
+	if (!a->data)
+		return cli_usage_error(&routellm_cmd, "--data is required");
 	return 0;
 }
 

@@ -7,73 +7,79 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 
-static void score_usage(FILE *f)
+enum { SC_MODEL, SC_QUERY, SC_INSTRUCTION, SC_INPUT, SC_THREADS, SC_MAX_LENGTH, SC_QUANTIZE };
+
+static const struct cli_opt score_opts[] = {
+    {"model", CLI_VALUE, "DIR|ID", "the model: a directory or a Hub id (required)", .id = SC_MODEL},
+    {"query", CLI_VALUE, "TEXT", "the query the documents are scored against (required)",
+     .id = SC_QUERY},
+    {"instruction", CLI_VALUE, "TEXT", "replaces an LLM reranker's default task instruction",
+     .id = SC_INSTRUCTION},
+    {"input", CLI_VALUE, "FILE|-", "one document per line (\"-\": stdin)", .id = SC_INPUT},
+    {"threads", CLI_VALUE, "N", "compute threads (default: one per core)", .id = SC_THREADS},
+    {"max-length", CLI_VALUE, "N", "truncate query and document to N tokens", .id = SC_MAX_LENGTH},
+    {"quantize", CLI_VALUE, "int8|none", "linear layers in int8 (default none)", .id = SC_QUANTIZE},
+};
+
+static const struct cli_cmd score_cmd = {
+    "score",
+    "usage: switchyard score --model DIR|ID --query TEXT [options] [DOC...]\n",
+    "Prints one JSON line per document, in input order: {\"index\":i,\"score\":s}\n"
+    "(sigmoid of the logit for one-label models, else the probability of the last label;\n"
+    "for ColBERT models the MaxSim of query and document token vectors; for LLM\n"
+    "rerankers the probability of the yes answer). DOC arguments come before --input's.\n",
+    score_opts,
+    (int)(sizeof score_opts / sizeof *score_opts),
+    0,
+};
+
+struct score_args {
+	const char *model, *query, *input;
+	sy_score_params sp;
+	struct cli_model_opts mo;
+};
+
+static int score_apply(void *ctx, const struct cli_opt *o, const char *val)
 {
-	fprintf(f,
-	        "usage: switchyard score --model DIR|ID --query TEXT [--instruction TEXT]\n"
-	        "                        [--threads N] [--max-length N] [--quantize int8|none]\n"
-	        "                        [--input FILE|-] [DOC...]\n"
-	        "Prints one JSON line per document, in input order: {\"index\":i,\"score\":s}\n"
-	        "(sigmoid of the logit for one-label models, else the probability of the last "
-	        "label; for ColBERT models the MaxSim of query and document token vectors;\n"
-	        "for LLM rerankers the probability of the yes answer). --instruction replaces an\n"
-	        "LLM reranker's default task instruction.\n");
+	struct score_args *a = ctx;
+	switch (o->id) {
+	case SC_MODEL: a->model = val; return 0;
+	case SC_QUERY: a->query = val; return 0;
+	case SC_INSTRUCTION: a->sp.instruction = val; return 0;
+	case SC_INPUT: a->input = val; return 0;
+	case SC_THREADS: return cli_int_arg("score", o, val, 0, &a->mo.n_threads);
+	case SC_MAX_LENGTH: return cli_int_arg("score", o, val, 1, &a->mo.max_length);
+	case SC_QUANTIZE: return cli_quantize_arg("score", val, &a->mo);
+	}
+	return -1;
 }
 
 int cmd_score(int argc, char **argv)
 {
-	const char *model = NULL, *query = NULL, *input = NULL;
-	sy_score_params sp = sy_score_default_params();
-	struct cli_model_opts mo = {0};
-	int n_docs = 0, cap = 16, rc = 2;
+	struct score_args a = {.sp = sy_score_default_params()};
+	int first, n_docs = 0, cap = 16;
+	int rc = cli_opts_parse(&score_cmd, argc, argv, score_apply, &a, &first);
+	if (rc != 0)
+		return rc == 1 ? 0 : 2;
+	const char *model = a.model, *query = a.query, *input = a.input;
+	rc = 2;
 	char **docs = malloc((size_t)cap * sizeof *docs);
 	if (!docs)
 		return 1;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			score_usage(stdout);
-			free(docs);
-			return 0;
-		} else if (!strcmp(a, "--model") && val) {
-			model = argv[++i];
-		} else if (!strcmp(a, "--query") && val) {
-			query = argv[++i];
-		} else if (!strcmp(a, "--instruction") && val) {
-			sp.instruction = argv[++i];
-		} else if (!strcmp(a, "--input") && val) {
-			input = argv[++i];
-		} else if (!strcmp(a, "--threads") && val) {
-			mo.n_threads = atoi(argv[++i]);
-		} else if (!strcmp(a, "--max-length") && val) {
-			mo.max_length = atoi(argv[++i]);
-		} else if (!strcmp(a, "--quantize") && val) {
-			const char *q = argv[++i];
-			if (strcmp(q, "int8") && strcmp(q, "none")) {
-				fprintf(stderr,
-				        "switchyard score: --quantize must be int8 or none\n");
+	for (int i = first; i < argc; i++) {
+		if (n_docs == cap) {
+			char **d = realloc(docs, (size_t)(cap *= 2) * sizeof *d);
+			if (!d)
 				goto out;
-			}
-			mo.int8 = !strcmp(q, "int8");
-		} else if (a[0] == '-' && a[1] == '-') {
-			fprintf(stderr, "switchyard score: unknown or incomplete option '%s'\n", a);
-			score_usage(stderr);
-			goto out;
-		} else {
-			if (n_docs == cap) {
-				char **d = realloc(docs, (size_t)(cap *= 2) * sizeof *d);
-				if (!d)
-					goto out;
-				docs = d;
-			}
-			docs[n_docs++] = argv[i];
+			docs = d;
 		}
+		docs[n_docs++] = argv[i];
 	}
 	if (!model || !query) {
-		fprintf(stderr, "switchyard score: --model and --query are required\n");
-		score_usage(stderr);
+		cli_usage_error(&score_cmd, "--model and --query are required");
 		goto out;
 	}
 	int first_owned = n_docs;
@@ -89,10 +95,11 @@ int cmd_score(int argc, char **argv)
 	sy_engine *e;
 	const char *id;
 	rc = 1;
-	if (cli_engine_open("score", model, &mo, &e, &id) < 0)
+	if (cli_engine_open("score", model, &a.mo, &e, &id) < 0)
 		goto free_docs;
 	sy_result *res;
-	int st = sy_score_with(e, id, query, (const char *const *)docs, (size_t)n_docs, &sp, &res);
+	int st =
+	    sy_score_with(e, id, query, (const char *const *)docs, (size_t)n_docs, &a.sp, &res);
 	if (st < 0) {
 		cli_engine_error("score", e, st);
 	} else {

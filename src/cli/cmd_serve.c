@@ -23,6 +23,7 @@
 
 #include "base/log.h"
 #include "base/size.h"
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "cluster/gateway.h"
 #include "cluster/worker.h"
@@ -57,94 +58,135 @@ static struct {
         .max_deliver = 5,
         .max_pending = 100000};
 
-static void cluster_usage(FILE *f, enum run_mode mode)
-{
-	if (mode == MODE_GATEWAY)
-		fprintf(
-		    f,
-		    "gateway options (besides those of serve; models are only catalogued here):\n"
-		    "  --nats URL               NATS server with JetStream (required)\n"
-		    "  --pool NAME              a worker pool (repeatable; the first takes the "
-		    "models\n"
-		    "                           not mapped with --model-pool)\n"
-		    "  --model-pool ID=POOL     send model ID's work to POOL\n"
-		    "  --request-timeout-ms N   answer 504 TIMEOUT past this (default 30000)\n"
-		    "  --max-pending N          bound of a pool's work stream when created "
-		    "(default 100000)\n");
-	else if (mode == MODE_WORKER)
-		fprintf(f, "worker options (besides the engine options of serve):\n"
-		           "  --nats URL               NATS server with JetStream (required)\n"
-		           "  --pool NAME              the pool whose work this worker drains "
-		           "(required)\n"
-		           "  --fetch-batch N          messages per fetch (default 64)\n"
-		           "  --ack-wait S             redeliver unacked work after S seconds "
-		           "(default 30)\n"
-		           "  --max-deliver N          deliveries before the dead-letter stream "
-		           "(default 5)\n"
-		           "  --max-pending N          bound of the work stream when created "
-		           "(default 100000)\n");
-}
+/* Which of serve, gateway and worker take an option (cli_opt.scope). */
+#define SERVE (1u << MODE_SERVE)
+#define GATEWAY (1u << MODE_GATEWAY)
+#define WORKER (1u << MODE_WORKER)
+#define CLUSTER (GATEWAY | WORKER)
+#define HTTP (SERVE | GATEWAY)
 
-static void serve_usage(FILE *f)
+/* The options of the three commands; those marked env also come from SWITCHYARD_<OPTION>. Every
+ * option but the switches is applied by name in apply_flag. */
+static const struct cli_opt serve_opts[] = {
+    {"nats", CLI_VALUE, "URL", "NATS server with JetStream (required)", .scope = CLUSTER,
+     .env = true},
+    {"pool", CLI_VALUE, "NAME",
+     "a worker pool (repeatable; the first takes the models\nnot mapped with --model-pool)",
+     .scope = GATEWAY, .env = true},
+    {"pool", CLI_VALUE, "NAME", "the pool whose work this worker drains (required)",
+     .scope = WORKER, .env = true},
+    {"model-pool", CLI_VALUE, "ID=POOL", "send model ID's work to POOL (repeatable)",
+     .scope = GATEWAY},
+    {"request-timeout-ms", CLI_VALUE, "N", "answer 504 TIMEOUT past this (default 30000)",
+     .scope = GATEWAY, .env = true},
+    {"fetch-batch", CLI_VALUE, "N", "messages per fetch (default 64)", .scope = WORKER,
+     .env = true},
+    {"ack-wait", CLI_VALUE, "S", "redeliver unacked work after S seconds (default 30)",
+     .scope = WORKER, .env = true},
+    {"max-deliver", CLI_VALUE, "N", "deliveries before the dead-letter stream (default 5)",
+     .scope = WORKER, .env = true},
+    {"max-pending", CLI_VALUE, "N", "bound of a pool's work stream when created (default 100000)",
+     .scope = CLUSTER, .env = true},
+    {"host", CLI_VALUE, "ADDR", "address to bind (default 127.0.0.1)", .env = true},
+    {"port", CLI_VALUE, "N", "port (default 8080; 0 picks a free one; or PORT)", .env = true,
+     .env_also = "PORT"},
+    {"config", CLI_VALUE, "FILE", "YAML settings and model catalogue (flags override it)",
+     .env = false},
+    {"model", CLI_VALUE, "ID=PATH", "add a model (repeatable); --model PATH uses PATH as id",
+     .env = false},
+    {"models-dir", CLI_VALUE, "DIR", "add every subdirectory of DIR as a model", .env = true},
+    {"memory-budget", CLI_VALUE, "SIZE",
+     "bytes for loaded models, K/M/G suffix (default: half of RAM)", .env = true},
+    {"threads", CLI_VALUE, "N", "compute threads per model run (default: one per core)",
+     .env = true},
+    {"quantize", CLI_VALUE, "int8|none",
+     "linear layers in int8 (dynamic quantisation; default none)", .env = true},
+    {"workers", CLI_VALUE, "N", "batches run at once, across models (default 1)", .env = true},
+    {"max-batch-tokens", CLI_VALUE, "N", "close a batch at this many tokens (default 8192)",
+     .env = true},
+    {"max-batch-items", CLI_VALUE, "N", "... or at this many items (default 256)", .env = true},
+    {"max-wait-ms", CLI_VALUE, "N", "... or when its oldest item waited this long (default 0)",
+     .env = true},
+    {"max-queue-items", CLI_VALUE, "N", "per-model queue bound; beyond it 503 QUEUE_FULL",
+     .env = true},
+    {"idle-ttl", CLI_VALUE, "S", "unload models idle this many seconds (default never)",
+     .env = true},
+    {"load-wait-ms", CLI_VALUE, "N",
+     "how long a request waits for a model load before 503\nMODEL_LOADING", .env = true},
+    {"api-key-file", CLI_VALUE, "FILE", "bearer tokens, one per line; \"admin:TOKEN\" for admin",
+     .env = true},
+    {"public-metrics", CLI_OPTIONAL, "on|off",
+     "GET /metrics answers without a token (default: behind\n--api-key-file like every route)",
+     .scope = HTTP, .env = true},
+    {"public-status", CLI_OPTIONAL, "on|off",
+     "the status page (GET /, GET /v1/status) answers without a\ntoken", .scope = HTTP,
+     .env = true},
+    {"metrics-port", CLI_VALUE, "N",
+     "also serve GET /metrics (only) on port N of --host, never\nbehind auth (0 picks a free "
+     "one; printed on stdout's second\nline); for Prometheus inside the cluster",
+     .scope = HTTP, .env = true},
+    {"max-body-bytes", CLI_VALUE, "SIZE", "request body limit (default 16M; larger answers 413)",
+     .env = true},
+    {"max-inflight-body-bytes", CLI_VALUE, "SIZE",
+     "bodies held at once over all connections\n(default 256M; past it 503 QUEUE_FULL)",
+     .env = true},
+    {"max-items", CLI_VALUE, "N", "items per request (default 2048; more answers 413)",
+     .env = true},
+    {"max-chars", CLI_VALUE, "N", "characters per item (default 100000; more answers 422)",
+     .env = true},
+    {"max-prefix-chars", CLI_VALUE, "N",
+     "characters of an instruction or a score query, which go\nwith every item (default 8192; "
+     "more answers 422)",
+     .env = true},
+    {"max-request-tokens", CLI_VALUE, "N",
+     "tokens one request may hold once tokenised (default\n1048576; more answers 422 before any "
+     "model work)",
+     .env = true},
+    {"max-connections", CLI_VALUE, "N", "concurrent connections, one thread each (default 256)",
+     .env = true},
+    {"idle-timeout", CLI_VALUE, "S",
+     "close a connection that sends nothing for S seconds\n(default 60)", .env = true},
+    {"tei-model", CLI_VALUE, "ID",
+     "the model the Text Embeddings Inference routes (/embed,\n/rerank, /tokenize, ...) use "
+     "(default: the only one)",
+     .env = true},
+    {"no-builtin-models", CLI_SWITCH, NULL, "do not add the built-in model ids (use-lite)",
+     .env = false},
+    {"log-format", CLI_VALUE, "text|json",
+     "log lines as text (default) or JSON {ts, level, msg, ...}", .env = true},
+    {"access-log", CLI_VALUE, "on|off",
+     "a log line per request: method, path, status, ms,\nrequest_id, model (default on)",
+     .scope = HTTP, .env = true},
+    {"strict", CLI_SWITCH, NULL,
+     "a catalogued model path that is not a model directory or\na Hub id, or an upstream "
+     "api_key_env that is not set,\nstops the start (default: a warning)",
+     .env = false},
+};
+
+static const char serve_about[] =
+    "Every option marked above as taking one value can also come from the environment as\n"
+    "SWITCHYARD_<OPTION> (e.g. SWITCHYARD_PORT=8080, SWITCHYARD_MEMORY_BUDGET=4G), and PORT\n"
+    "sets --port; on/off switches too (SWITCHYARD_PUBLIC_METRICS=on); --model, --model-pool\n"
+    "and --config are command-line only. The config file comes first, then the environment,\n"
+    "then the command line, which wins.\n";
+
+static const char *const serve_synopsis[] = {
+    "usage: switchyard serve [options]\nRuns the HTTP server in front of the engine.\n",
+    "usage: switchyard gateway --nats URL --pool NAME [options]\nThe HTTP server in front of "
+    "workers: models are only catalogued here, their work\ngoes to the pools over NATS "
+    "JetStream.\n",
+    "usage: switchyard worker --nats URL --pool NAME [options]\nRuns a pool's work from NATS "
+    "JetStream on an engine.\n",
+};
+
+static struct cli_cmd serve_cmd(enum run_mode mode)
 {
-	fprintf(f, "usage: switchyard %s [options]\n", mode_names[cl.mode]);
-	cluster_usage(f, cl.mode);
-	fprintf(
-	    f,
-	    "serve options:\n"
-	    "  --host ADDR              address to bind (default 127.0.0.1)\n"
-	    "  --port N                 port (default 8080; 0 picks a free one)\n"
-	    "  --config FILE            YAML settings and model catalogue (flags override it)\n"
-	    "  --model ID=PATH          add a model (repeatable); --model PATH uses PATH as id\n"
-	    "  --models-dir DIR         add every subdirectory of DIR as a model\n"
-	    "  --memory-budget SIZE     bytes for loaded models, K/M/G suffix (default: half "
-	    "of RAM)\n"
-	    "  --threads N              compute threads per model run (default: one per core)\n"
-	    "  --quantize int8|none     linear layers in int8 (dynamic quantisation; default "
-	    "none)\n"
-	    "  --workers N              batches run at once, across models (default 1)\n"
-	    "  --max-batch-tokens N     close a batch at this many tokens (default 8192)\n"
-	    "  --max-batch-items N      ... or at this many items (default 256)\n"
-	    "  --max-wait-ms N          ... or when its oldest item waited this long (default 0)\n"
-	    "  --max-queue-items N      per-model queue bound; beyond it 503 QUEUE_FULL\n"
-	    "  --idle-ttl S             unload models idle this many seconds (default never)\n"
-	    "  --load-wait-ms N         how long a request waits for a model load before 503 "
-	    "MODEL_LOADING\n"
-	    "  --api-key-file FILE      bearer tokens, one per line; \"admin:TOKEN\" for admin\n"
-	    "  --public-metrics         GET /metrics answers without a token (default: behind\n"
-	    "                           --api-key-file like every route)\n"
-	    "  --public-status          the status page (GET /, GET /v1/status) answers without a\n"
-	    "                           token\n"
-	    "  --metrics-port N         also serve GET /metrics (only) on port N of --host, never\n"
-	    "                           behind auth (0 picks a free one; printed on stdout's "
-	    "second\n"
-	    "                           line); for Prometheus inside the cluster\n"
-	    "  --max-body-bytes SIZE    request body limit (default 16M; larger answers 413)\n"
-	    "  --max-inflight-body-bytes SIZE  bodies held at once over all connections\n"
-	    "                           (default 256M; past it 503 QUEUE_FULL)\n"
-	    "  --max-items N            items per request (default 2048; more answers 413)\n"
-	    "  --max-chars N            characters per item (default 100000; more answers 422)\n"
-	    "  --max-prefix-chars N     characters of an instruction or a score query, which go\n"
-	    "                           with every item (default 8192; more answers 422)\n"
-	    "  --max-request-tokens N   tokens one request may hold once tokenised (default\n"
-	    "                           1048576; more answers 422 before any model work)\n"
-	    "  --max-connections N      concurrent connections, one thread each (default 256)\n"
-	    "  --idle-timeout S         close a connection that sends nothing for S seconds "
-	    "(default 60)\n"
-	    "  --tei-model ID           the model the Text Embeddings Inference routes (/embed,\n"
-	    "                           /rerank, /tokenize, ...) use (default: the only one)\n"
-	    "  --no-builtin-models      do not add the built-in model ids (use-lite)\n"
-	    "  --log-format text|json   log lines as text (default) or JSON {ts, level, msg, ...}\n"
-	    "  --access-log on|off      a log line per request: method, path, status, ms,\n"
-	    "                           request_id, model (default on; not for worker)\n"
-	    "  --strict                 a catalogued model path that is not a model directory or\n"
-	    "                           a Hub id, or an upstream api_key_env that is not set,\n"
-	    "                           stops the start (default: a warning)\n"
-	    "Every option that takes one value can also come from the environment as\n"
-	    "SWITCHYARD_<OPTION> (e.g. SWITCHYARD_PORT=8080, SWITCHYARD_MEMORY_BUDGET=4G), and "
-	    "PORT\n"
-	    "sets --port; on/off switches too (SWITCHYARD_PUBLIC_METRICS=on); the config file\n"
-	    "comes first, then the environment, then the command line, which wins.\n");
+	return (struct cli_cmd){mode_names[mode],
+	                        serve_synopsis[mode],
+	                        serve_about,
+	                        serve_opts,
+	                        (int)(sizeof serve_opts / sizeof *serve_opts),
+	                        1u << mode};
 }
 
 static int parse_int_arg(const char *flag, const char *s, long min, long max, int *out)
@@ -360,137 +402,41 @@ static int apply_flag(struct serve_config *c, const char *flag, const char *val)
 	return -1;
 }
 
-/* The flags that may also come from the environment, as SWITCHYARD_<FLAG> (upper case, '-' as
- * '_'): every single-valued one. --model and --model-pool take a list and stay flags (or the
- * config file). */
-static const char *const env_flags[] = {
-    "--host",
-    "--port",
-    "--models-dir",
-    "--api-key-file",
-    "--tei-model",
-    "--memory-budget",
-    "--max-body-bytes",
-    "--max-inflight-body-bytes",
-    "--threads",
-    "--workers",
-    "--max-batch-tokens",
-    "--max-batch-items",
-    "--max-wait-ms",
-    "--quantize",
-    "--max-queue-items",
-    "--idle-ttl",
-    "--load-wait-ms",
-    "--max-items",
-    "--max-chars",
-    "--max-prefix-chars",
-    "--max-request-tokens",
-    "--max-connections",
-    "--idle-timeout",
-    "--log-format",
-    "--access-log",
-    "--public-metrics",
-    "--public-status",
-    "--metrics-port",
-    /* the cluster's, applied in the modes that take them (env_applies) */
-    "--nats",
-    "--pool",
-    "--max-pending",
-    "--request-timeout-ms",
-    "--ack-wait",
-    "--max-deliver",
-    "--fetch-batch",
+/* What serve_apply works on: the first pass over argv only takes --config (the file comes
+ * before the environment and the other flags); the second applies the rest. */
+struct serve_parse {
+	struct serve_config *c;
+	bool config_only;
+	bool from_env; /* cli_opts_env is applying */
+	bool env_pools; /* the pools so far came from SWITCHYARD_POOL: a --pool replaces them */
+	const char *config;
 };
 
-/* Whether flag (from env_flags) applies to the running mode: one environment can then serve a
- * gateway and its workers without an option one of them refuses. */
-static bool env_applies(const char *flag)
+static int serve_apply(void *ctx, const struct cli_opt *o, const char *val)
 {
-	if (!strcmp(flag, "--nats") || !strcmp(flag, "--pool") || !strcmp(flag, "--max-pending"))
-		return cl.mode != MODE_SERVE;
-	if (!strcmp(flag, "--request-timeout-ms"))
-		return cl.mode == MODE_GATEWAY;
-	if (!strcmp(flag, "--access-log") || !strcmp(flag, "--public-metrics") ||
-	    !strcmp(flag, "--public-status") || !strcmp(flag, "--metrics-port"))
-		return cl.mode != MODE_WORKER;
-	if (!strcmp(flag, "--ack-wait") || !strcmp(flag, "--max-deliver") ||
-	    !strcmp(flag, "--fetch-batch"))
-		return cl.mode == MODE_WORKER;
-	return true;
-}
-
-/* Applies the environment's settings to c: SWITCHYARD_<FLAG> for each flag above, and PORT
- * (the container platforms' convention) for --port when SWITCHYARD_PORT is unset. The config
- * file comes first, then these, then the command line, which wins. */
-static int apply_env(struct serve_config *c)
-{
-	for (size_t i = 0; i < sizeof env_flags / sizeof *env_flags; i++) {
-		char name[64] = "SWITCHYARD_";
-		size_t k = strlen(name);
-		for (const char *f = env_flags[i] + 2; *f && k + 1 < sizeof name; f++)
-			name[k++] = *f == '-' ? '_' : (char)(*f >= 'a' && *f <= 'z' ? *f - 32 : *f);
-		name[k] = '\0';
-		const char *v = env_applies(env_flags[i]) ? getenv(name) : NULL;
-		if (!v && !strcmp(env_flags[i], "--port"))
-			v = getenv("PORT");
-		if (!v || !v[0])
-			continue;
-		if (apply_flag(c, env_flags[i], v) != 0) {
-			fprintf(stderr, "switchyard %s: (from the environment, %s)\n",
-			        mode_names[cl.mode], getenv(name) ? name : "PORT");
-			return -1;
-		}
+	struct serve_parse *p = ctx;
+	if (!strcmp(o->name, "config")) {
+		p->config = val;
+		return 0;
 	}
-	return 0;
-}
-
-/* Walks argv: "--flag value" and "--flag=value". With config_only, only --config is acted on
- * (its path returned in *config); otherwise every flag but --config is applied to c. */
-static int parse_args(int argc, char **argv, bool config_only, const char **config,
-                      struct serve_config *c)
-{
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--no-builtin-models")) {
-			if (!config_only)
-				c->engine.builtin_models = false;
-			continue;
-		}
-		if (!strcmp(a, "--strict")) {
-			cl.strict = true;
-			continue;
-		}
-		if (!strcmp(a, "--public-metrics") || !strcmp(a, "--public-status")) {
-			if (!config_only && apply_flag(c, a, "on") != 0)
-				return -1;
-			continue;
-		}
-		if (strncmp(a, "--", 2) != 0) {
-			fprintf(stderr, "switchyard serve: unexpected argument '%s'\n", a);
-			return -1;
-		}
-		char flag[64];
-		const char *val;
-		const char *eq = strchr(a, '=');
-		if (eq) {
-			snprintf(flag, sizeof flag, "%.*s", (int)(eq - a), a);
-			val = eq + 1;
-		} else {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "switchyard serve: %s needs a value\n", a);
-				return -1;
-			}
-			snprintf(flag, sizeof flag, "%s", a);
-			val = argv[++i];
-		}
-		if (!strcmp(flag, "--config")) {
-			*config = val;
-			continue;
-		}
-		if (!config_only && apply_flag(c, flag, val) != 0)
-			return -1;
+	if (!strcmp(o->name, "strict")) {
+		cl.strict = true;
+		return 0;
 	}
-	return 0;
+	if (p->config_only)
+		return 0;
+	if (!strcmp(o->name, "no-builtin-models")) {
+		p->c->engine.builtin_models = false;
+		return 0;
+	}
+	if (!strcmp(o->name, "pool")) {
+		if (p->env_pools && !p->from_env)
+			cl.n_pools = 0;
+		p->env_pools = p->from_env;
+	}
+	char flag[64];
+	snprintf(flag, sizeof flag, "--%s", o->name);
+	return apply_flag(p->c, flag, val ? val : "on"); /* an optional value given no value: on */
 }
 
 /* Waits for SIGTERM/SIGINT (blocked in every thread); returns the signal. */
@@ -664,34 +610,41 @@ static void wait_and_drain(struct server *srv, sigset_t *set, enum run_mode mode
 static int serve_main(int argc, char **argv, enum run_mode mode)
 {
 	cl.mode = mode;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			serve_usage(stdout);
-			return 0;
-		}
-	}
+	const struct cli_cmd cmd = serve_cmd(mode);
 	struct serve_config cfg;
 	struct sy_error err = {0};
 	if (serve_config_init(&cfg, &err) != SY_OK) {
-		fprintf(stderr, "switchyard serve: %s\n", err.msg);
+		fprintf(stderr, "switchyard %s: %s\n", mode_names[mode], err.msg);
 		return 1;
 	}
-	const char *config = NULL;
-	int rc = 2;
-	if (parse_args(argc, argv, true, &config, &cfg) != 0)
-		goto out_usage;
-	if (config && serve_config_load_file(&cfg, config, &err) != SY_OK) {
-		fprintf(stderr, "switchyard serve: %s\n", err.msg);
+	struct serve_parse p = {.c = &cfg, .config_only = true};
+	int first_arg, rc = cli_opts_parse(&cmd, argc, argv, serve_apply, &p, &first_arg);
+	if (rc != 0) {
+		rc = rc == 1 ? 0 : 2;
 		goto out;
 	}
-	if (apply_env(&cfg) != 0)
+	rc = 2;
+	if (first_arg < argc) {
+		cli_usage_error(&cmd, "unexpected argument '%s'", argv[first_arg]);
 		goto out;
-	if (parse_args(argc, argv, false, &config, &cfg) != 0)
-		goto out_usage;
+	}
+	rc = 1;
+	if (p.config && serve_config_load_file(&cfg, p.config, &err) != SY_OK) {
+		fprintf(stderr, "switchyard %s: %s\n", mode_names[mode], err.msg);
+		goto out;
+	}
+	p.config_only = false;
+	p.from_env = true;
+	if (cli_opts_env(&cmd, serve_apply, &p) != 0)
+		goto out;
+	p.from_env = false;
+	rc = 2;
+	if (cli_opts_parse(&cmd, argc, argv, serve_apply, &p, &first_arg) != 0)
+		goto out;
+	const char *config = p.config;
 	if (mode != MODE_SERVE && (!cl.nats || cl.n_pools == 0)) {
-		fprintf(stderr, "switchyard %s: --nats URL and --pool NAME are required\n",
-		        mode_names[mode]);
-		goto out_usage;
+		cli_usage_error(&cmd, "--nats URL and --pool NAME are required");
+		goto out;
 	}
 
 	/* Block the shutdown signals before any thread starts, so every thread inherits the
@@ -800,9 +753,6 @@ static int serve_main(int argc, char **argv, enum run_mode mode)
 	gateway_close(gw);
 	engine_destroy(e);
 	rc = 0;
-	goto out;
-out_usage:
-	serve_usage(stderr);
 out:
 	serve_config_free(&cfg);
 	return rc;

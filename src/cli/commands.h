@@ -23,6 +23,8 @@ struct cli_model_opts {
  * that is a valid id (*id says which). Returns 0, or a negative status after printing why. */
 int cli_engine_open(const char *cmd, const char *model, const struct cli_model_opts *o,
                     sy_engine **out, const char **id);
+/* --quantize int8|none into o->int8. Returns 0, or -1 after a message. */
+int cli_quantize_arg(const char *cmd, const char *val, struct cli_model_opts *o);
 /* Prints the engine's message for a failed call. */
 void cli_engine_error(const char *cmd, sy_engine *e, int rc);
 

@@ -48,6 +48,69 @@ a=$("$SY" score --model=tests/fixtures/bert-ce-tiny --query="what is a yard?" "a
 b=$("$SY" score --model tests/fixtures/bert-ce-tiny --query "what is a yard?" "a yard")
 [ -n "$a" ] && [ "$a" = "$b" ] || fail "score --opt=value differs from --opt value"
 echo "ok: encode and score take --opt=value"
+# every command, parsed by getopt_long from one table (src/cli/cli_opts.c): --help on stdout and
+# exit 0, --version, an unknown option and a missing value answered with exit 2 and the same words
+cmds=("encode" "score" "extract" "models inspect" "models pull" "models path" "eval sts"
+	"eval intents" "eval routellm" "eval candidates" "eval log" "router train" "serve" "gateway"
+	"worker")
+for c in "${cmds[@]}"; do
+	# shellcheck disable=SC2086 # "models pull" is two words
+	$SY $c --help >"$tmp/help" || fail "$c --help failed"
+	grep -q "switchyard $c" "$tmp/help" && grep -q -- "--spin-us N" "$tmp/help" ||
+		fail "$c --help: $(head -3 "$tmp/help")"
+	# shellcheck disable=SC2086
+	[ "$($SY $c --version)" = "$out" ] || fail "$c --version"
+	for bad in --no-such-option --no-such-option=1; do
+		rc=0
+		# shellcheck disable=SC2086
+		$SY $c $bad 2>"$tmp/err" >/dev/null || rc=$?
+		[ "$rc" = 2 ] && grep -q "^switchyard $c: unknown option '--no-such-option'$" "$tmp/err" ||
+			fail "$c $bad: rc $rc, $(cat "$tmp/err")"
+	done
+done
+# a missing value (the option last), an abbreviation and a value given to a switch
+needs=("encode --model" "score --query" "extract --labels" "models pull x --revision" "eval sts --data"
+	"eval intents --data" "eval routellm --svg" "eval candidates --suite" "eval log --log"
+	"router train --out" "serve --port" "gateway --pool" "worker --fetch-batch")
+for c in "${needs[@]}"; do
+	rc=0
+	# shellcheck disable=SC2086
+	$SY $c 2>"$tmp/err" >/dev/null || rc=$?
+	[ "$rc" = 2 ] && grep -q "option '--${c##*--}' needs a value" "$tmp/err" || fail "$c: rc $rc, $(cat "$tmp/err")"
+done
+rc=0
+"$SY" serve --por 1 2>"$tmp/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "unknown option '--por'" "$tmp/err" || fail "serve --por: rc $rc, $(cat "$tmp/err")"
+rc=0
+"$SY" serve --strict=yes 2>"$tmp/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "option '--strict' takes no value" "$tmp/err" || fail "serve --strict=yes: $(cat "$tmp/err")"
+rc=0
+"$SY" serve --port 0 --no-such-option 2>"$tmp/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "unknown option '--no-such-option'" "$tmp/err" || fail "serve: last unknown option: $(cat "$tmp/err")"
+# options only some of serve, gateway and worker take
+rc=0
+"$SY" worker --access-log off 2>"$tmp/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "unknown option '--access-log'" "$tmp/err" || fail "worker --access-log: $(cat "$tmp/err")"
+rc=0
+"$SY" serve --nats x 2>"$tmp/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "unknown option '--nats'" "$tmp/err" || fail "serve --nats: $(cat "$tmp/err")"
+# --opt=value for the other commands, and a bad value with exit 2
+a=$("$SY" extract --model=tests/fixtures/ner-tiny --threshold=0.5 "Ada Lovelace lives in London" 2>&1 || true)
+b=$("$SY" extract --model tests/fixtures/ner-tiny --threshold 0.5 "Ada Lovelace lives in London" 2>&1 || true)
+[ "$a" = "$b" ] || fail "extract --opt=value differs from --opt value"
+rc=0
+"$SY" models inspect=x 2>/dev/null >/dev/null || rc=$?
+[ "$rc" = 2 ] || fail "models inspect=x: rc $rc"
+[ "$("$SY" models inspect --spin-us=0 tests/fixtures/bert-tiny | head -1)" = "$("$SY" models inspect tests/fixtures/bert-tiny | head -1)" ] ||
+	fail "models inspect --spin-us=0"
+rc=0
+"$SY" eval sts --model x --data y --batch=0 2>"$tmp/err" || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--batch" "$tmp/err" || fail "eval sts --batch=0: rc $rc, $(cat "$tmp/err")"
+rc=0
+"$SY" router train --data=x --out=y --strong-share=2 2>"$tmp/err" || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--strong-share" "$tmp/err" || fail "router train --strong-share=2: $(cat "$tmp/err")"
+"$SY" --help | grep -q "^  worker " || fail "top-level help lacks a command"
+echo "ok: every command: --help, --version, unknown options, missing values, --opt=value"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Starts serve with the given environment and arguments; prints the URL it listens on.
@@ -92,6 +155,14 @@ SWITCHYARD_MEMORY_BUDGET=lots timeout -k 5 20 "$SY" serve --no-builtin-models --
 p4=$(free_port)
 u=$(listening SWITCHYARD_PORT="$p4" SWITCHYARD_NATS=nats://127.0.0.1:1 SWITCHYARD_ACK_WAIT=5) ||
 	fail "serve with cluster settings in the environment"
+# a bad value for a gateway-only option in the environment is checked by gateway alone
+rc=0
+SWITCHYARD_REQUEST_TIMEOUT_MS=soon timeout -k 5 20 "$SY" gateway --nats nats://127.0.0.1:1 --pool p --port 0 \
+	>/dev/null 2>"$tmp/gw.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "SWITCHYARD_REQUEST_TIMEOUT_MS" "$tmp/gw.err" || fail "gateway env: rc $rc, $(cat "$tmp/gw.err")"
+rc=0
+SWITCHYARD_FETCH_BATCH=0 timeout -k 5 20 "$SY" worker --nats nats://127.0.0.1:1 --pool p >/dev/null 2>"$tmp/wk.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "SWITCHYARD_FETCH_BATCH" "$tmp/wk.err" || fail "worker env: rc $rc, $(cat "$tmp/wk.err")"
 echo "ok: a bad value from the environment names its variable; cluster settings do not bother serve"
 # catalogue paths are checked at start: a warning, or with --strict a failed start
 rc=0

@@ -96,7 +96,7 @@ grep -q "SHA-256" "$tmp/err" || fail "checksum message: $(cat "$tmp/err")"
 ls "$cache"/models--sy-test--corrupt/blobs/ffffffff* >/dev/null 2>&1 && fail "corrupt blob kept"
 for bad in "../../etc" "/etc/passwd" "a/b/c" "sy-test/..x" "--x"; do
 	if "$SY" models pull "$bad" --quiet 2>"$tmp/err"; then fail "bad id $bad accepted"; fi
-	grep -q "not a Hugging Face model id\|unexpected argument" "$tmp/err" || fail "bad id $bad: $(cat "$tmp/err")"
+	grep -q "not a Hugging Face model id\|unexpected argument\|unknown option" "$tmp/err" || fail "bad id $bad: $(cat "$tmp/err")"
 done
 ok
 echo "ok: hub: $n groups"
