@@ -51,8 +51,13 @@ int main(int argc, char **argv)
 			    "{\"index\":%zu,\"multivector\":{\"token_dims\":%zu,\"num_tokens\":%zu,"
 			    "\"values\":",
 			    i, dims, n);
-			print_floats(v, n * dims);
-			puts("}}");
+			putchar('[');
+			for (size_t t = 0; t < n; t++) {
+				if (t)
+					putchar(',');
+				print_floats(v + t * dims, dims);
+			}
+			puts("]}}");
 		}
 	}
 	sy_result_free(r);

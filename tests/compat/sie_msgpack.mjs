@@ -134,10 +134,10 @@ r16.body.items.forEach((it, i) => {
 // SIE's options: output_dtype from options when params has none; an unknown option refused.
 const ro = await call('/v1/encode/bert', { items, params: { options: { output_dtype: 'int8', is_query: true } } });
 assert.equal(ro.body.items[0].dense.dtype, 'int8');
-const bad = await call('/v1/encode/bert', { items, params: { options: { pooling: 'cls' } } });
+const bad = await call('/v1/encode/bert', { items, params: { options: { muvera: true } } });
 assert.equal(bad.status, 400);
 assert.equal(bad.body.error.code, 'INVALID_INPUT');
-assert.match(bad.body.error.message, /pooling/);
+assert.match(bad.body.error.message, /muvera/);
 checks += 2;
 
 // list_models reads `models`.

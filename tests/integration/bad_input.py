@@ -141,8 +141,8 @@ def main():
     case("msgpack: a good body", "POST", enc, b"\x81\xa5items\x91\x81\xa4text\xa2ok", {200},
          headers=mp)
     case("msgpack: unknown SIE option", "POST", enc,
-         b"\x82\xa5items\x91\x81\xa4text\xa1a\xa6params\x81\xa7options\x81\xa7pooling\xa3cls",
-         {400}, "INVALID_INPUT", "params.options.pooling", mp)
+         b"\x82\xa5items\x91\x81\xa4text\xa1a\xa6params\x81\xa7options\x81\xa6muvera\xc3",
+         {400}, "INVALID_INPUT", "params.options.muvera", mp)
     # Wrong types and empty values.
     for body, frag in [('{"items":{"text":"a"}}', "items"),
                        ('{"items":[{"text":null}]}', "items[0].text"),
