@@ -162,6 +162,9 @@ struct engine_items {
 	/* [n_items] or NULL: item i is an image when images[i].data is set (its text is then
 	 * ignored; encode and score only, for models that take images) */
 	const struct model_image *images;
+	/* The index of item 0 in the client's request, added to the item numbers in messages (a
+	 * cluster worker runs one item of a larger request); 0 otherwise. */
+	int index_base;
 };
 
 struct engine_encode_request {
