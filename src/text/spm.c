@@ -13,6 +13,10 @@
  *                  vocabulary, where their score of 0 makes the model keep them whole
  *   post_processor bos / eos as the caller asks (tokenizer_config.json or the tokenizer class)
  *
+ * With spm_options.fairseq (XLM-R's sentencepiece.bpe.model) the pieces are first renumbered
+ * into fairseq's dictionary as XLMRobertaTokenizer uses it (fairseq_remap), checked against
+ * tools/reference/make_xlmr_spm.py.
+ *
  * Protobuf wire format: tag = field << 3 | wire type; varints little-endian base 128; type 2
  * is length-delimited, 5 is 4 bytes, 1 is 8 bytes. Every length is checked against the
  * buffer, so a corrupt file fails with SY_ERR_FORMAT. */
