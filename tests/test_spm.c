@@ -3,7 +3,9 @@
  * a user-defined symbol and the nmt_nfkc charsmap, and a BPE model, each on texts with
  * non-ASCII, full-width forms, emoji, unknown characters, whitespace runs, tabs, newlines and
  * empty strings: the ids must be equal. Also: a directory with spiece.model and a
- * tokenizer_config.json naming SiglipTokenizer appends </s>; a corrupt file fails cleanly. */
+ * tokenizer_config.json naming SiglipTokenizer appends </s>; XLM-R's sentencepiece.bpe.model
+ * directories with fairseq's ids (tools/reference/make_xlmr_spm.py); a corrupt file fails
+ * cleanly. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +124,100 @@ static void test_siglip_canonicalize(void)
 	}
 }
 
+/* The ids of text (and pair, when not NULL) against want; prints both on a difference. */
+static bool same_ids(const struct tokenizer *tok, const char *label, const char *text,
+                     const char *pair, const cJSON *want)
+{
+	struct sy_error err = {0};
+	struct tok_encoding e;
+	enum sy_status s = tokenizer_encode(tok, text, strlen(text), pair, pair ? strlen(pair) : 0,
+	                                    NULL, &err, &e);
+	bool same = s == SY_OK && e.n == cJSON_GetArraySize(want);
+	int k = 0;
+	for (const cJSON *v = want->child; same && v; v = v->next, k++)
+		same = e.ids[k] == v->valueint;
+	if (!same) {
+		fprintf(stderr, "  %s \"%s\"%s%s:\n    got ", label, text, pair ? " + " : "",
+		        pair ? pair : "");
+		for (int j = 0; s == SY_OK && j < e.n; j++)
+			fprintf(stderr, "%d ", e.ids[j]);
+		fprintf(stderr, "\n    want ");
+		for (const cJSON *v = want->child; v; v = v->next)
+			fprintf(stderr, "%d ", v->valueint);
+		fputc('\n', stderr);
+	}
+	if (s == SY_OK)
+		tok_encoding_free(&e);
+	return same;
+}
+
+/* XLM-RoBERTa's directories (sentencepiece.bpe.model, no tokenizer.json) with fairseq's ids,
+ * against tools/reference/make_xlmr_spm.py (tests/golden/xlmr_spm.json): texts, pairs, <mask>. */
+static void test_xlmr_fairseq(void)
+{
+	char *text;
+	size_t len;
+	struct sy_error err = {0};
+	CHECK(sy_file_read("tests/golden/xlmr_spm.json", &err, &text, &len) == SY_OK);
+	cJSON *g = cJSON_ParseWithLength(text, len);
+	free(text);
+	CHECK(g != NULL);
+	static const char *const kinds[] = {"bpe", "unigram"};
+	for (int k = 0; g && k < 2; k++) {
+		char dir[128];
+		snprintf(dir, sizeof dir, "tests/fixtures/xlmr-spm/%s", kinds[k]);
+		struct tokenizer *tok;
+		enum sy_status s = tokenizer_load(dir, &err, &tok);
+		CHECKF(s == SY_OK, "%s: %s", dir, err.msg);
+		if (s != SY_OK)
+			continue;
+		const cJSON *kg = cJSON_GetObjectItem(g, kinds[k]);
+		int n = 0, bad = 0;
+		for (const cJSON *t = cJSON_GetObjectItem(kg, "texts")->child; t; t = t->next, n++)
+			bad += !same_ids(tok, kinds[k], cJSON_GetObjectItem(t, "text")->valuestring,
+			                 NULL, cJSON_GetObjectItem(t, "ids"));
+		for (const cJSON *t = cJSON_GetObjectItem(kg, "pairs")->child; t; t = t->next, n++)
+			bad += !same_ids(tok, kinds[k], cJSON_GetObjectItem(t, "a")->valuestring,
+			                 cJSON_GetObjectItem(t, "b")->valuestring,
+			                 cJSON_GetObjectItem(t, "ids"));
+		CHECKF(bad == 0, "%s: %d of %d texts differ from XLMRobertaTokenizer's ids",
+		       kinds[k], bad, n);
+		CHECK(n >= 20);
+		tokenizer_free(tok);
+	}
+	cJSON_Delete(g);
+	/* Another fairseq class (CamemBERT numbers its specials otherwise) is refused. */
+	char dir[] = "/tmp/sy-xlmr-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char model[256], cfg[256], cmd[600];
+	snprintf(model, sizeof model, "%s/sentencepiece.bpe.model", dir);
+	snprintf(cfg, sizeof cfg, "%s/tokenizer_config.json", dir);
+	snprintf(cmd, sizeof cmd, "cp tests/fixtures/xlmr-spm/bpe/sentencepiece.bpe.model %s",
+	         model);
+	CHECK(system(cmd) == 0);
+	FILE *f = fopen(cfg, "w");
+	if (f) {
+		fputs("{\"tokenizer_class\": \"CamembertTokenizer\"}", f);
+		fclose(f);
+	}
+	struct tokenizer *tok = NULL;
+	CHECK(tokenizer_load(dir, &err, &tok) == SY_ERR_UNSUPPORTED);
+	CHECKF(strstr(err.msg, "CamembertTokenizer") != NULL, "%s", err.msg);
+	/* With no tokenizer_config.json at all, the file's name decides: XLM-R's ids. */
+	unlink(cfg);
+	enum sy_status s = tokenizer_load(dir, &err, &tok);
+	CHECKF(s == SY_OK, "%s", err.msg);
+	if (s == SY_OK) {
+		struct tok_encoding e;
+		CHECK(tokenizer_encode(tok, "", 0, NULL, 0, NULL, &err, &e) == SY_OK);
+		CHECK(e.n == 2 && e.ids[0] == 0 && e.ids[1] == 2);
+		tok_encoding_free(&e);
+		tokenizer_free(tok);
+	}
+	unlink(model);
+	rmdir(dir);
+}
+
 static void test_corrupt(void)
 {
 	char *data;
@@ -157,6 +253,7 @@ int main(void)
 	RUN(test_bpe);
 	RUN(test_directory_eos);
 	RUN(test_siglip_canonicalize);
+	RUN(test_xlmr_fairseq);
 	RUN(test_corrupt);
 	cJSON_Delete(gold);
 	return harness_summary();

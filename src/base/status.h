@@ -34,9 +34,12 @@ struct sy_error {
 	char msg[SY_ERROR_MSG_LEN];
 	/* A detail for the layers above, by status; 0 when none. SY_ERR_UNSUPPORTED for a task a
 	 * model lacks: the tasks it does offer (the engine's task bits), so a caller can say where
-	 * to go instead. */
+	 * to go instead. SY_ERR_LIMIT: SY_HINT_WHOLE_REQUEST when the request as a whole is over a
+	 * size limit (HTTP 413), not one of its items (422). */
 	unsigned hint;
 };
+
+#define SY_HINT_WHOLE_REQUEST 1u
 
 const char *sy_status_str(enum sy_status s);
 

@@ -282,12 +282,19 @@ static enum sy_status publish_unit(struct gateway *g, const char *subject, struc
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	}
 	if ((int64_t)b.len > natsConnection_GetMaxPayload(g->nc)) {
+		/* Never cut: the whole request is refused (413), naming the limit. */
 		size_t len = b.len;
 		sbuf_free(&b);
-		return sy_error_set(err, SY_ERR_LIMIT,
-		                    "a work unit of %zu bytes is larger than the NATS max_payload "
-		                    "(%ld bytes)",
-		                    len, (long)natsConnection_GetMaxPayload(g->nc));
+		sy_error_set(err, SY_ERR_LIMIT,
+		             "a work unit of %zu bytes (%s) is larger than the NATS max_payload "
+		             "(%ld bytes): send fewer or smaller images or texts per request, or "
+		             "raise max_payload in the nats-server configuration",
+		             len,
+		             req->task == ENGINE_TASK_SCORE ? "every item of the score call"
+		                                            : "one item",
+		             (long)natsConnection_GetMaxPayload(g->nc));
+		err->hint = SY_HINT_WHOLE_REQUEST;
+		return SY_ERR_LIMIT;
 	}
 	natsMsg *m = NULL;
 	natsStatus s = natsMsg_Create(&m, subject, NULL, b.data, (int)b.len);
@@ -353,13 +360,6 @@ static enum sy_status gw_run(void *ctx, const struct engine_request *req, struct
 		    err, SY_ERR_INVALID_ARG,
 		    "options.score_mode and options.score_weights are not supported "
 		    "through the cluster gateway yet");
-	const bool image_query = req->task == ENGINE_TASK_SCORE && req->score.query_image;
-	for (int i = 0; (req->items.images || image_query) && i < req->items.n_items; i++)
-		if (image_query || req->items.images[i].data)
-			return sy_error_set(
-			    err, SY_ERR_UNSUPPORTED,
-			    "image items are not supported through the cluster "
-			    "gateway yet; send them to a server that runs the model");
 	const char *model = req->items.model;
 	struct engine_model_info info;
 	enum sy_status s = engine_model_get(g->engine, model, err, &info);

@@ -47,6 +47,12 @@ bool wire_reply_subject_ok(const char *subject)
 	return token;
 }
 
+/* Item i's image, or NULL when it is a text. */
+static const struct model_image *image_at(const struct engine_request *req, int i)
+{
+	return req->items.images && req->items.images[i].data ? &req->items.images[i] : NULL;
+}
+
 void wire_work_write(struct sbuf *b, const char *reply, const char *req_id, int first, int n,
                      const struct engine_request *req, bool return_tokens)
 {
@@ -105,9 +111,47 @@ void wire_work_write(struct sbuf *b, const char *reply, const char *req_id, int 
 	for (int i = 0; i < n; i++) {
 		if (i)
 			sbuf_putc(b, ',');
-		json_write_str(b, req->items.texts[first + i], (long)req->items.lens[first + i]);
+		const struct model_image *im = image_at(req, first + i);
+		if (im)
+			sbuf_puts(b, "\"\"");
+		else
+			json_write_str(b, req->items.texts[first + i],
+			               (long)req->items.lens[first + i]);
 	}
-	sbuf_puts(b, "]}");
+	sbuf_putc(b, ']');
+	/* Images: their places in the bytes after the JSON, then the bytes themselves. */
+	const struct model_image *q =
+	    score && req->score.query_image && req->score.query_image->data ? req->score.query_image
+	                                                                    : NULL;
+	size_t at = 0;
+	if (q) {
+		sbuf_printf(b, ",\"qimage\":{\"f\":%d,\"o\":0,\"n\":%zu}", q->format, q->len);
+		at = q->len;
+	}
+	bool any = false;
+	for (int i = 0; i < n; i++)
+		any = any || image_at(req, first + i);
+	for (int i = 0; any && i < n; i++) {
+		const struct model_image *im = image_at(req, first + i);
+		sbuf_puts(b, i ? "," : ",\"images\":[");
+		if (im) {
+			sbuf_printf(b, "{\"f\":%d,\"o\":%zu,\"n\":%zu}", im->format, at, im->len);
+			at += im->len;
+		} else {
+			sbuf_puts(b, "null");
+		}
+	}
+	sbuf_puts(b, any ? "]}" : "}");
+	if (!q && !any)
+		return;
+	sbuf_putc(b, '\0');
+	if (q)
+		sbuf_put(b, (const char *)q->data, q->len);
+	for (int i = 0; i < n; i++) {
+		const struct model_image *im = image_at(req, first + i);
+		if (im)
+			sbuf_put(b, (const char *)im->data, im->len);
+	}
 }
 
 static const char *get_str(const cJSON *o, const char *k, bool nullable, bool *ok)
@@ -142,11 +186,30 @@ static bool get_bool(const cJSON *o, const char *k, bool *ok)
 	return cJSON_IsTrue(v);
 }
 
+/* An image's place {"f":format,"o":offset,"n":bytes} in the bytes after the JSON: true and
+ * *im set (data pointing into blob) when it is one and lies inside them. */
+static bool blob_ref(const cJSON *o, const unsigned char *blob, size_t blob_len,
+                     struct model_image *im)
+{
+	bool ok = cJSON_IsObject(o);
+	const double f = ok ? get_num(o, "f", 0, 3, &ok) : 0;
+	const double off = ok ? get_num(o, "o", 0, (double)blob_len, &ok) : 0;
+	const double n = ok ? get_num(o, "n", 1, (double)blob_len, &ok) : 0;
+	if (!ok || off + n > (double)blob_len)
+		return false;
+	*im = (struct model_image){blob + (size_t)off, (size_t)n, (int)f};
+	return true;
+}
+
 enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *err,
                                struct wire_work *out)
 {
 	memset(out, 0, sizeof *out);
-	out->doc = cJSON_ParseWithLength(data, len);
+	/* The JSON ends at the first NUL byte; the images' bytes follow it. */
+	const char *nul = memchr(data, '\0', len);
+	const unsigned char *blob = nul ? (const unsigned char *)nul + 1 : NULL;
+	const size_t blob_len = nul ? len - (size_t)(nul - data) - 1 : 0;
+	out->doc = cJSON_ParseWithLength(data, nul ? (size_t)(nul - data) : len);
 	if (!cJSON_IsObject(out->doc)) {
 		wire_work_free(out);
 		return sy_error_set(err, SY_ERR_FORMAT, "work message: not a JSON object");
@@ -193,6 +256,9 @@ enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *er
 	                     : 0;
 	const char *instruction = get_str(p, "instruction", true, &ok);
 	const char *query = get_str(p, "query", true, &ok);
+	const cJSON *qimage = cJSON_GetObjectItemCaseSensitive(out->doc, "qimage");
+	if (qimage && !blob_ref(qimage, blob, blob_len, &out->qimage))
+		ok = false;
 	if (task == ENGINE_TASK_ENCODE && outputs != 0)
 		*er = (struct engine_request){.task = ENGINE_TASK_ENCODE,
 		                              .encode = {.outputs = outputs,
@@ -201,11 +267,13 @@ enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *er
 		                                         .instruction = instruction,
 		                                         .dimensions = dims,
 		                                         .pooling = pool}};
-	else if (task == ENGINE_TASK_SCORE && query)
-		*er = (struct engine_request){.task = ENGINE_TASK_SCORE,
-		                              .score = {.query = query,
-		                                        .query_len = strlen(query),
-		                                        .instruction = instruction}};
+	else if (task == ENGINE_TASK_SCORE && (query || out->qimage.data))
+		*er = (struct engine_request){
+		    .task = ENGINE_TASK_SCORE,
+		    .score = {.query = query ? query : "",
+		              .query_len = query ? strlen(query) : 0,
+		              .query_image = out->qimage.data ? &out->qimage : NULL,
+		              .instruction = instruction}};
 	else if (task == ENGINE_TASK_EXTRACT)
 		*er = (struct engine_request){.task = ENGINE_TASK_EXTRACT,
 		                              .extract = {.params = &out->xp}};
@@ -255,6 +323,29 @@ enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *er
 		}
 		out->labels[i] = l->valuestring;
 	}
+	const cJSON *images = cJSON_GetObjectItemCaseSensitive(out->doc, "images");
+	if (images && (!cJSON_IsArray(images) || cJSON_GetArraySize(images) != n ||
+	               task == ENGINE_TASK_EXTRACT)) {
+		wire_work_free(out);
+		return sy_error_set(err, SY_ERR_FORMAT, "work message: bad images");
+	}
+	if (images) {
+		out->images = calloc((size_t)n, sizeof *out->images);
+		if (!out->images) {
+			wire_work_free(out);
+			return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+		}
+		i = 0;
+		for (const cJSON *im = images->child; im; im = im->next, i++)
+			if (!cJSON_IsNull(im) && !blob_ref(im, blob, blob_len, &out->images[i])) {
+				wire_work_free(out);
+				return sy_error_set(err, SY_ERR_FORMAT,
+				                    "work message: images[%d] is not a place in "
+				                    "its bytes",
+				                    i);
+			}
+		er->items.images = out->images;
+	}
 	out->xp.labels = out->labels;
 	out->xp.n_labels = n_labels;
 	er->items.n_items = n;
@@ -270,6 +361,7 @@ void wire_work_free(struct wire_work *w)
 	free(w->texts);
 	free(w->lens);
 	free(w->labels);
+	free(w->images);
 	memset(w, 0, sizeof *w);
 }
 

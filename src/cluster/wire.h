@@ -7,7 +7,13 @@
  *    "p":{"outputs":u,"normalize":-1|0|1,"truncate":b,"is_query":b,"dims":n,
  *         ["max_len":n,"left":b,] ["pool":k,] (only when set) "instruction":s|null,
  *         "query":s|null,"labels":[s]|null,"threshold":x,"aggregation":k,"tokens":b},
- *    "texts":[s,...]}
+ *    "texts":[s,...],"qimage":IMG?,"images":[IMG|null,...]?} NUL BYTES?
+ * Images travel as raw bytes after the JSON and one NUL byte (JSON text holds no raw NUL):
+ * IMG is {"f":format,"o":offset,"n":bytes}, their place in those bytes (the query image of a
+ * score unit, and one per item whose item is an image; the item's text is then ""). So an
+ * image costs its own size on the bus, not base64's 4/3, and a unit must still fit the NATS
+ * max_payload (default 1 MiB): the gateway answers 413 naming the limit for one that does
+ * not (an encode unit carries one item; a score unit carries every item and the query).
  * "p" is written in this fixed order, so units with equal parameters have equal "p" text and a
  * worker may run them as one engine call.
  *
@@ -53,9 +59,12 @@ struct wire_work {
 	const char **texts;
 	size_t *lens;
 	const char **labels;
+	struct model_image *images; /* [n] or NULL; data points into the message's bytes */
+	struct model_image qimage; /* the query image (data NULL when none), into the message */
 };
 
-/* Parses and checks a work unit (untrusted: every field is validated). */
+/* Parses and checks a work unit (untrusted: every field is validated). The images point into
+ * data, which must outlive out. */
 enum sy_status wire_work_parse(const char *data, size_t len, struct sy_error *err,
                                struct wire_work *out);
 void wire_work_free(struct wire_work *w);

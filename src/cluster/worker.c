@@ -214,20 +214,31 @@ static void run_group(struct worker *wk, struct unit *units, const int *idx, int
 	struct engine_request er = units[idx[0]].w.er;
 	const char **texts = malloc((size_t)total * sizeof *texts);
 	size_t *lens = malloc((size_t)total * sizeof *lens);
+	bool any_image = false;
+	for (int k = 0; k < n; k++)
+		any_image = any_image || units[idx[k]].w.images;
+	struct model_image *images = any_image ? calloc((size_t)total, sizeof *images) : NULL;
 	struct engine_result res = {0};
 	struct sy_error err = {0};
-	enum sy_status s = texts && lens ? SY_OK : SY_ERR_NOMEM;
+	enum sy_status s = texts && lens && (images || !any_image) ? SY_OK : SY_ERR_NOMEM;
 	if (s == SY_OK) {
 		int at = 0;
 		for (int k = 0; k < n; k++) {
 			const struct wire_work *w = &units[idx[k]].w;
 			memcpy(texts + at, w->texts, (size_t)w->er.items.n_items * sizeof *texts);
 			memcpy(lens + at, w->lens, (size_t)w->er.items.n_items * sizeof *lens);
+			if (w->images)
+				memcpy(images + at, w->images,
+				       (size_t)w->er.items.n_items * sizeof *images);
 			at += w->er.items.n_items;
 		}
 		er.items.n_items = total;
 		er.items.texts = texts;
 		er.items.lens = lens;
+		er.items.images = images;
+		/* Messages name items as the client numbered them; a group that fails is run
+		 * again unit by unit below, so only a lone unit's numbers reach a client. */
+		er.items.index_base = n == 1 ? units[idx[0]].w.first : 0;
 		struct group_ctx gc = {wk, units, idx, n};
 		const struct engine_cancel cancel = {group_gone, &gc};
 		er.cancel = &cancel;
@@ -241,6 +252,7 @@ static void run_group(struct worker *wk, struct unit *units, const int *idx, int
 		engine_result_free(&res);
 		free(texts);
 		free(lens);
+		free(images);
 		return;
 	}
 	if (s != SY_OK && group_gone(&(struct group_ctx){wk, units, idx, n})) {
@@ -249,12 +261,14 @@ static void run_group(struct worker *wk, struct unit *units, const int *idx, int
 		engine_result_free(&res);
 		free(texts);
 		free(lens);
+		free(images);
 		return;
 	}
 	if (s != SY_OK && n > 1 && !transient(s)) {
 		/* One unit's failure (a text too long, say) must not fail the others. */
 		free(texts);
 		free(lens);
+		free(images);
 		for (int k = 0; k < n; k++)
 			run_group(wk, units, idx + k, 1);
 		return;
@@ -295,6 +309,7 @@ static void run_group(struct worker *wk, struct unit *units, const int *idx, int
 	engine_result_free(&res);
 	free(texts);
 	free(lens);
+	free(images);
 }
 
 static bool has_text(const struct wire_work *w, const char *t)
@@ -355,7 +370,10 @@ static void run_batch(struct worker *wk, natsMsgList *list)
 		int m = 0;
 		for (int j = i; j < n; j++) {
 			struct unit *u = &units[j];
-			if (!u->done && !strcmp(u->w.model, units[i].w.model) &&
+			/* A unit with a query image runs alone: its "p" does not hold the image. */
+			const bool alone = units[i].w.qimage.data || u->w.qimage.data;
+			if (!u->done && (j == i || !alone) &&
+			    !strcmp(u->w.model, units[i].w.model) &&
 			    !strcmp(u->w.params, units[i].w.params)) {
 				idx[m++] = j;
 				u->done = true; /* taken; run_group acks or naks it */

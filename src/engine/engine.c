@@ -355,7 +355,8 @@ static enum sy_status check_task(const struct engine_model *m, const struct engi
 			s = sy_error_set(err, SY_ERR_UNSUPPORTED,
 			                 "item %d is an image, and model %s takes text only (%s "
 			                 "images with a CLIP or SigLIP model)",
-			                 i, m->id, engine_task_name(req->task));
+			                 i + req->items.index_base, m->id,
+			                 engine_task_name(req->task));
 	/* Per-request limits and pooling go only to a task that honours them, never ignored. */
 	const struct model_encode_task *enc = req->task == ENGINE_TASK_ENCODE ? md->encode : NULL;
 	if (s == SY_OK && (req->items.max_length > 0 || req->items.truncate_left) &&
@@ -449,10 +450,11 @@ static enum sy_status prepare_items(const struct engine *e, const struct engine_
 		struct sy_error item_err = {0};
 		enum sy_status s = prepare(model->impl, &j->inputs[i], &item_err, &j->prepared[i]);
 		if (s == SY_ERR_LIMIT)
-			return sy_error_set(err, s, "item %d: %s (model %s, truncate is false)", i,
-			                    item_err.msg, m->id);
+			return sy_error_set(err, s, "item %d: %s (model %s, truncate is false)",
+			                    i + req->items.index_base, item_err.msg, m->id);
 		if (s != SY_OK)
-			return sy_error_set(err, s, "item %d: %s", i, item_err.msg);
+			return sy_error_set(err, s, "item %d: %s", i + req->items.index_base,
+			                    item_err.msg);
 		j->n_tokens[i] = j->prepared[i].n_tokens;
 		total += j->prepared[i].enc.n > 0 ? j->prepared[i].enc.n : j->prepared[i].n_tokens;
 		if (total > e->cfg.max_request_tokens)
@@ -460,7 +462,7 @@ static enum sy_status prepare_items(const struct engine *e, const struct engine_
 			    err, SY_ERR_LIMIT,
 			    "the request holds more than the %ld tokens one request may "
 			    "(at item %d)",
-			    e->cfg.max_request_tokens, i);
+			    e->cfg.max_request_tokens, i + req->items.index_base);
 	}
 	return SY_OK;
 }
@@ -667,7 +669,8 @@ enum sy_status engine_request_run(struct engine *e, const struct engine_request 
 	for (int i = 0; i < n; i++)
 		if (!(req->items.images && req->items.images[i].data) &&
 		    !(req->items.texts && req->items.texts[i] && req->items.lens))
-			return sy_error_set(err, SY_ERR_INVALID_ARG, "item %d: no text", i);
+			return sy_error_set(err, SY_ERR_INVALID_ARG, "item %d: no text",
+			                    i + req->items.index_base);
 
 	pthread_mutex_lock(&e->mu);
 	struct engine_model *m;

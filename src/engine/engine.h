@@ -171,6 +171,9 @@ struct engine_items {
 	 * lacks item_limits refuse both with SY_ERR_INVALID_ARG */
 	int max_length;
 	bool truncate_left;
+	/* The index of item 0 in the client's request, added to the item numbers in messages (a
+	 * cluster worker runs one item of a larger request); 0 otherwise. */
+	int index_base;
 };
 
 struct engine_encode_request {

@@ -43,8 +43,10 @@ void api_error_from_engine(struct api_error *e, const struct sy_error *err, bool
 	case SY_ERR_UNSUPPORTED: api_error_set(e, 400, "INVALID_INPUT", "%s", msg); break;
 	case SY_ERR_LIMIT:
 		/* The engine's limit is per item (a text longer than the model takes with
-		 * truncate:false), the same class as our characters-per-item limit: 422. */
-		api_error_set(e, 422, "INVALID_INPUT", "%s", msg);
+		 * truncate:false), the same class as our characters-per-item limit: 422. A limit on
+		 * the request as a whole (the cluster's NATS max_payload) is 413. */
+		api_error_set(e, err->hint == SY_HINT_WHOLE_REQUEST ? 413 : 422, "INVALID_INPUT",
+		              "%s", msg);
 		break;
 	case SY_ERR_NO_WORKERS:
 		api_error_set(e, 503, "NO_WORKERS", "%s", msg);

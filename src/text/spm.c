@@ -13,6 +13,10 @@
  *                  vocabulary, where their score of 0 makes the model keep them whole
  *   post_processor bos / eos as the caller asks (tokenizer_config.json or the tokenizer class)
  *
+ * With spm_options.fairseq (XLM-R's sentencepiece.bpe.model) the pieces are first renumbered
+ * into fairseq's dictionary as XLMRobertaTokenizer uses it (fairseq_remap), checked against
+ * tools/reference/make_xlmr_spm.py.
+ *
  * Protobuf wire format: tag = field << 3 | wire type; varints little-endian base 128; type 2
  * is length-delimited, 5 is 4 bytes, 1 is 8 bytes. Every length is checked against the
  * buffer, so a corrupt file fails with SY_ERR_FORMAT. */
@@ -54,6 +58,8 @@ struct spm_model {
 	const unsigned char *charsmap;
 	size_t charsmap_len;
 	bool add_dummy_prefix, remove_extra_ws;
+	long
+	    lstrip_id; /* an added token that takes the spaces before it (fairseq's <mask>), or -1 */
 };
 
 struct pb {
@@ -185,7 +191,8 @@ static enum sy_status parse_model(const unsigned char *data, size_t len, const c
 	                        .bos_id = 1,
 	                        .eos_id = 2,
 	                        .add_dummy_prefix = true,
-	                        .remove_extra_ws = true};
+	                        .remove_extra_ws = true,
+	                        .lstrip_id = -1};
 	struct pb b = {data, data + len};
 	uint32_t f;
 	int wt;
@@ -231,6 +238,39 @@ static enum sy_status parse_model(const unsigned char *data, size_t len, const c
 		if (!tokcfg_utf8_valid(m->pieces[i].s, m->pieces[i].len))
 			return sy_error_set(err, SY_ERR_FORMAT, "%s: piece %d is not valid UTF-8",
 			                    name, i);
+	return SY_OK;
+}
+
+/* fairseq's dictionary (spm_options.fairseq): the pieces renumbered as XLMRobertaTokenizer
+ * numbers them. Its four specials come first; spm's <unk>, <s>, </s> (ids 0-2) give way to
+ * them and every other piece moves up by one; <mask> is appended. The pieces keep pointing
+ * into the file (or at the literals here). */
+static enum sy_status fairseq_remap(struct spm_model *m, const char *name, struct sy_error *err)
+{
+	if (m->n < 3 || m->unk_id != 0 || m->pieces[0].type != SPM_UNKNOWN ||
+	    m->pieces[1].type != SPM_CONTROL || m->pieces[2].type != SPM_CONTROL)
+		return sy_error_set(err, SY_ERR_UNSUPPORTED,
+		                    "%s: a fairseq sentencepiece.bpe.model must start with "
+		                    "<unk>, <s>, </s> (SentencePiece's ids 0, 1, 2)",
+		                    name);
+	const int n = m->n + 2;
+	struct spm_piece *p = malloc((size_t)n * sizeof *p);
+	if (!p)
+		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+	static const char *const specials[4] = {"<s>", "<pad>", "</s>", "<unk>"};
+	for (int i = 0; i < 4; i++)
+		p[i] = (struct spm_piece){specials[i], strlen(specials[i]), 0.0f,
+		                          i == 3 ? SPM_UNKNOWN : SPM_CONTROL};
+	for (int i = 3; i < m->n; i++)
+		p[i + 1] = m->pieces[i];
+	p[n - 1] = (struct spm_piece){"<mask>", 6, 0.0f, SPM_CONTROL};
+	free(m->pieces);
+	m->pieces = p;
+	m->n = m->cap = n;
+	m->unk_id = 3;
+	m->bos_id = 0;
+	m->eos_id = 2;
+	m->lstrip_id = n - 1;
 	return SY_OK;
 }
 
@@ -314,7 +354,7 @@ static cJSON *bpe_merges(const struct spm_model *m, const struct sy_strmap *ids)
 	return arr;
 }
 
-static cJSON *special_template(const struct spm_model *m, bool bos, bool eos)
+static cJSON *special_template(const struct spm_model *m, bool bos, bool eos, bool fairseq)
 {
 	cJSON *single = cJSON_CreateArray(), *specials = cJSON_CreateObject();
 	cJSON *tp = cJSON_CreateObject();
@@ -350,18 +390,23 @@ static cJSON *special_template(const struct spm_model *m, bool bos, bool eos)
 	}
 	cJSON_AddStringToObject(tp, "type", "TemplateProcessing");
 	cJSON_AddItemToObject(tp, "single", single);
-	/* a pair: the single template, then B and (with eos) eos again (T5's "$A </s> $B </s>") */
+	/* a pair: the single template, then B and (with eos) eos again (T5's "$A </s> $B </s>");
+	 * fairseq's puts a second </s> before B (RoBERTa's "<s> $A </s> </s> $B </s>") */
 	cJSON *pair = cJSON_Duplicate(single, 1), *seq = cJSON_CreateObject(),
 	      *bb = cJSON_CreateObject();
+	const cJSON *last_special = eos && cJSON_GetArraySize(single) > 0
+	                                ? cJSON_GetArrayItem(single, cJSON_GetArraySize(single) - 1)
+	                                : NULL;
+	if (last_special && !cJSON_GetObjectItem(last_special, "SpecialToken"))
+		last_special = NULL;
+	if (fairseq && last_special)
+		cJSON_AddItemToArray(pair, cJSON_Duplicate(last_special, 1));
 	cJSON_AddStringToObject(bb, "id", "B");
 	cJSON_AddNumberToObject(bb, "type_id", 0);
 	cJSON_AddItemToObject(seq, "Sequence", bb);
 	cJSON_AddItemToArray(pair, seq);
-	if (eos && cJSON_GetArraySize(single) > 0) {
-		cJSON *last = cJSON_GetArrayItem(single, cJSON_GetArraySize(single) - 1);
-		if (cJSON_GetObjectItem(last, "SpecialToken"))
-			cJSON_AddItemToArray(pair, cJSON_Duplicate(last, 1));
-	}
+	if (last_special)
+		cJSON_AddItemToArray(pair, cJSON_Duplicate(last_special, 1));
 	cJSON_AddItemToObject(tp, "pair", pair);
 	cJSON_AddItemToObject(tp, "special_tokens", specials);
 	return tp;
@@ -380,7 +425,7 @@ static cJSON *to_json(const struct spm_model *m, const struct spm_options *o)
 		cJSON_AddNumberToObject(a, "id", i);
 		cJSON_AddItemToObject(a, "content", str_n(p->s, p->len));
 		cJSON_AddBoolToObject(a, "single_word", false);
-		cJSON_AddBoolToObject(a, "lstrip", false);
+		cJSON_AddBoolToObject(a, "lstrip", i == m->lstrip_id);
 		cJSON_AddBoolToObject(a, "rstrip", false);
 		cJSON_AddBoolToObject(a, "normalized", false);
 		cJSON_AddBoolToObject(a, "special", true);
@@ -418,7 +463,7 @@ static cJSON *to_json(const struct spm_model *m, const struct spm_options *o)
 	cJSON_AddBoolToObject(pre, "split", true);
 	if (o && (o->add_bos || o->add_eos))
 		cJSON_AddItemToObject(root, "post_processor",
-		                      special_template(m, o->add_bos, o->add_eos));
+		                      special_template(m, o->add_bos, o->add_eos, o->fairseq));
 	cJSON *dec = cJSON_AddObjectToObject(root, "decoder");
 	cJSON_AddStringToObject(dec, "type", "Metaspace");
 	cJSON_AddStringToObject(dec, "replacement", "\xe2\x96\x81");
@@ -474,6 +519,8 @@ enum sy_status spm_to_tokenizer_json(const void *data, size_t len, const char *n
 	*out = NULL;
 	struct spm_model m;
 	enum sy_status s = parse_model(data, len, name, err, &m);
+	if (s == SY_OK && o && o->fairseq)
+		s = fairseq_remap(&m, name, err);
 	cJSON *doc = s == SY_OK ? to_json(&m, o) : NULL;
 	if (s == SY_OK && !(*out = doc ? cJSON_PrintUnformatted(doc) : NULL))
 		s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");

@@ -9,6 +9,12 @@
 
 struct spm_options {
 	bool add_bos, add_eos; /* put the model's bos / eos piece around each text */
+	/* fairseq's dictionary over the pieces (XLM-RoBERTa's sentencepiece.bpe.model, as
+	 * transformers' XLMRobertaTokenizer maps it): <s>=0 <pad>=1 </s>=2 <unk>=3, then each
+	 * piece at its SentencePiece id + 1 (spm's own <unk> is 3), <mask> last (it takes the
+	 * spaces before it); a pair is <s> A </s> </s> B </s>. The model's first three pieces
+	 * must be <unk>, <s>, </s> (SentencePiece's default), as fairseq's are. */
+	bool fairseq;
 };
 
 /* The tokenizer.json text (malloc'd, *out) of the ModelProto data[len] (Unigram or BPE; name

@@ -1226,57 +1226,81 @@ enum sy_status tokenizer_load_spm(const char *path, const struct spm_options *o,
 	return s;
 }
 
-/* A directory with a SentencePiece model and no tokenizer.json: spiece.model (T5, SigLIP),
- * spm.model, tokenizer.model (Llama, Gemma). bos / eos come from tokenizer_config.json's
- * add_bos_token / add_eos_token, else from its tokenizer_class (T5 and SigLIP end each text
- * with </s>; Llama and Gemma start it with <s>). fairseq's sentencepiece.bpe.model (XLM-R,
- * CamemBERT) shifts every id, which its tokenizer.json spells out: it is refused. */
-static enum sy_status load_spm_dir(const char *dir, struct sy_error *err, struct tokenizer **out)
+/* The parsed JSON file name in dir, or NULL when it is absent or unreadable. */
+static cJSON *read_dir_json(const char *dir, const char *name)
 {
-	static const char *const names[] = {"spiece.model", "spm.model", "tokenizer.model"};
-	char *model = NULL;
-	for (size_t i = 0; !model && i < sizeof names / sizeof names[0]; i++) {
-		char *p = sy_path_join(dir, names[i]);
-		if (p && sy_path_exists(p))
-			model = p;
-		else
-			free(p);
-	}
-	if (!model) {
-		char *fs = sy_path_join(dir, "sentencepiece.bpe.model");
-		const bool fairseq = fs && sy_path_exists(fs);
-		free(fs);
-		return fairseq ? sy_error_set(err, SY_ERR_UNSUPPORTED,
-		                              "%s: sentencepiece.bpe.model (fairseq ids) needs the "
-		                              "model's tokenizer.json",
-		                              dir)
-		               : sy_error_set(err, SY_ERR_NOT_FOUND,
-		                              "%s: no tokenizer.json, vocab.txt or SentencePiece "
-		                              "model",
-		                              dir);
-	}
-	struct spm_options o = {0};
-	char *cfg_path = sy_path_join(dir, "tokenizer_config.json");
+	char *path = sy_path_join(dir, name);
 	char *text = NULL;
 	size_t len = 0;
 	struct sy_error ignored;
-	cJSON *cfg = NULL;
-	if (cfg_path && sy_path_exists(cfg_path) &&
-	    sy_file_read(cfg_path, &ignored, &text, &len) == SY_OK)
-		cfg = cJSON_ParseWithLength(text, len);
+	cJSON *doc = NULL;
+	if (path && sy_path_exists(path) && sy_file_read(path, &ignored, &text, &len) == SY_OK)
+		doc = cJSON_ParseWithLength(text, len);
+	free(text);
+	free(path);
+	return doc;
+}
+
+/* A directory with a SentencePiece model and no tokenizer.json: spiece.model (T5, SigLIP),
+ * spm.model, tokenizer.model (Llama, Gemma). bos / eos come from tokenizer_config.json's
+ * add_bos_token / add_eos_token, else from its tokenizer_class (T5 and SigLIP end each text
+ * with </s>; Llama and Gemma start it with <s>). fairseq's sentencepiece.bpe.model is read with
+ * the XLM-RoBERTa dictionary (spm_options.fairseq: every id shifted, <s> A </s>) when
+ * tokenizer_config.json names XLMRobertaTokenizer, or config.json's model_type is xlm-roberta,
+ * or neither file says otherwise; another class (CamemBERT's own specials) is refused. */
+static enum sy_status load_spm_dir(const char *dir, struct sy_error *err, struct tokenizer **out)
+{
+	static const char *const names[] = {"spiece.model", "spm.model", "tokenizer.model",
+	                                    "sentencepiece.bpe.model"};
+	char *model = NULL;
+	bool fairseq = false;
+	for (size_t i = 0; !model && i < sizeof names / sizeof names[0]; i++) {
+		char *p = sy_path_join(dir, names[i]);
+		if (p && sy_path_exists(p)) {
+			model = p;
+			fairseq = i == 3;
+		} else {
+			free(p);
+		}
+	}
+	if (!model)
+		return sy_error_set(err, SY_ERR_NOT_FOUND,
+		                    "%s: no tokenizer.json, vocab.txt or SentencePiece model", dir);
+	struct spm_options o = {0};
+	cJSON *cfg = read_dir_json(dir, "tokenizer_config.json");
 	const cJSON *cls = cJSON_GetObjectItemCaseSensitive(cfg, "tokenizer_class");
 	const char *c = cJSON_IsString(cls) ? cls->valuestring : "";
-	o.add_eos = !strncmp(c, "T5Tokenizer", 11) || !strncmp(c, "SiglipTokenizer", 15);
-	o.add_bos = !strncmp(c, "LlamaTokenizer", 14) || !strncmp(c, "GemmaTokenizer", 14);
+	if (fairseq) {
+		cJSON *mc = read_dir_json(dir, "config.json");
+		const cJSON *mt = cJSON_GetObjectItemCaseSensitive(mc, "model_type");
+		const bool xlmr = !strncmp(c, "XLMRobertaTokenizer", 19) ||
+		                  (cJSON_IsString(mt) && !strcmp(mt->valuestring, "xlm-roberta"));
+		const bool other = c[0] || cJSON_IsString(mt);
+		cJSON_Delete(mc);
+		if (!xlmr && other) {
+			sy_error_set(
+			    err, SY_ERR_UNSUPPORTED,
+			    "%s: sentencepiece.bpe.model with tokenizer class \"%s\": only "
+			    "XLM-RoBERTa's fairseq ids are known without the model's "
+			    "tokenizer.json",
+			    dir, c);
+			cJSON_Delete(cfg); /* c points into it */
+			free(model);
+			return SY_ERR_UNSUPPORTED;
+		}
+		o.fairseq = o.add_bos = o.add_eos = true;
+	}
+	o.add_eos =
+	    o.add_eos || !strncmp(c, "T5Tokenizer", 11) || !strncmp(c, "SiglipTokenizer", 15);
+	o.add_bos =
+	    o.add_bos || !strncmp(c, "LlamaTokenizer", 14) || !strncmp(c, "GemmaTokenizer", 14);
 	const cJSON *b = cJSON_GetObjectItemCaseSensitive(cfg, "add_bos_token");
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(cfg, "add_eos_token");
-	if (cJSON_IsBool(b))
+	if (cJSON_IsBool(b) && !fairseq)
 		o.add_bos = cJSON_IsTrue(b);
-	if (cJSON_IsBool(e))
+	if (cJSON_IsBool(e) && !fairseq)
 		o.add_eos = cJSON_IsTrue(e);
 	cJSON_Delete(cfg);
-	free(text);
-	free(cfg_path);
 	enum sy_status st = tokenizer_load_spm(model, &o, err, out);
 	free(model);
 	return st;
