@@ -98,10 +98,14 @@ void SY_ISA_FN(gemm_linear)(const float *x, int ldx, const struct gemm_weights *
 					SY_ISA_FN(gemm_micro_tile)
 					(kc, xpack + (size_t)ir * kc, bp, GEMM_NR, c, (size_t)ldy,
 					 mr, nr, mode, bias ? bias + col : NULL);
-					if (last && epi != GEMM_EPILOGUE_NONE)
-						gemm_epilogue_rows(c, (size_t)ldy, mr, nr, epi);
 				}
 			}
+			/* The activation over the row block's whole width while it is still in
+			 * cache: long rows keep the activation's polynomial chains in flight
+			 * (per 6 x 16 tile, two vectors a row, they were latency-bound). */
+			if (last && epi != GEMM_EPILOGUE_NONE)
+				gemm_epilogue_rows(y + (size_t)ic * ldy + c0, (size_t)ldy, mc,
+				                   c1 - c0, epi);
 		}
 	}
 }

@@ -113,4 +113,5 @@ static void qgemm_tile(const uint8_t *const xr[QGEMM_MR], const float *sx, const
 }
 
 #define SY_ISA_FN(name) name##_avx2
+#define SY_ISA_ACT avx2
 #include "tensor/qgemm_driver.h"

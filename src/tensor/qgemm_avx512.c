@@ -132,8 +132,6 @@ static void qgemm_tile(const uint8_t *const xr[QGEMM_MR], const float *sx, const
 		if (epi == GEMM_EPILOGUE_GELU_ERF)
 			o = gelu_erf16(o);
 		_mm512_mask_storeu_ps(yr, m, o);
-		if (epi != GEMM_EPILOGUE_GELU_ERF)
-			SY_EPILOGUE_ROW(avx2, yr, nr, epi);
 	}
 }
 
@@ -185,18 +183,11 @@ static void qgemm_tile2(const uint8_t *const xr[QGEMM_MR], const float *sx, cons
 			_mm512_mask_storeu_ps(y + (size_t)r * ldy + h * QGEMM_NR, m, o);
 		}
 	}
-	for (int r = 0; r < mr; r++) {
-		float *yr = y + (size_t)r * ldy;
-		switch (epi) {
-		case GEMM_EPILOGUE_NONE:
-		case GEMM_EPILOGUE_GELU_ERF: break; /* applied above, in registers */
-		case GEMM_EPILOGUE_GELU_TANH: gelu_tanh_f32_avx2(yr, nr); break;
-		case GEMM_EPILOGUE_RELU: relu_f32_avx2(yr, nr); break;
-		case GEMM_EPILOGUE_TANH: tanh_f32_avx2(yr, nr); break;
-		}
-	}
 }
 
 #define QGEMM_HAS_TILE2
+/* The tiles take GEMM_EPILOGUE_NONE or _GELU_ERF (in registers); the driver applies the rest. */
+#define QGEMM_TILE_GELU
 #define SY_ISA_FN(name) name##_avx512
+#define SY_ISA_ACT avx2
 #include "tensor/qgemm_driver.h"

@@ -7,10 +7,15 @@
  * and optionally QGEMM_HAS_TILE2 with
  *   qgemm_tile2       static void, the same over two adjacent panels (4 x 32; nr in (16, 32]),
  *                     used for every whole pair of panels of a part;
+ * and QGEMM_TILE_GELU when the tiles apply GELU-erf themselves, in registers; else the driver
+ * applies every activation over a block's whole rows once its tiles are written (per tile, on
+ * rows of 16-32 floats, the activation's polynomial chains were bound by their latency);
  * and defines qgemm_linear_<isa>. */
 #ifndef SY_ISA_FN
 #error "define SY_ISA_FN before including tensor/qgemm_driver.h"
 #endif
+
+#include <stdbool.h>
 
 #include "base/threads.h"
 
@@ -36,6 +41,13 @@ void SY_ISA_FN(qgemm_linear)(const float *x, int ldx, const struct qgemm_weights
 		return;
 	uint8_t xq[QGEMM_RB * (size_t)k4];
 	float sx[QGEMM_RB];
+#ifdef QGEMM_TILE_GELU
+	const bool tile_epi = epi == GEMM_EPILOGUE_GELU_ERF || epi == GEMM_EPILOGUE_NONE;
+#else
+	const bool tile_epi = epi == GEMM_EPILOGUE_NONE;
+#endif
+	const enum gemm_epilogue te = tile_epi ? epi : GEMM_EPILOGUE_NONE;
+	const int c0 = j0 * QGEMM_NR, c1 = j1 * QGEMM_NR < n ? j1 * QGEMM_NR : n;
 	for (int rb = m0; rb < m1; rb += QGEMM_RB) {
 		const int rows = m1 - rb < QGEMM_RB ? m1 - rb : QGEMM_RB;
 		for (int r = 0; r < rows; r++)
@@ -61,7 +73,7 @@ void SY_ISA_FN(qgemm_linear)(const float *x, int ldx, const struct qgemm_weights
 					            w->colsum + j * QGEMM_NR,
 					            bias ? bias + j * QGEMM_NR : NULL, k4,
 					            y + (size_t)(rb + r) * ldy + j * QGEMM_NR,
-					            (size_t)ldy, mr, nr, epi);
+					            (size_t)ldy, mr, nr, te);
 					continue;
 				}
 #endif
@@ -69,9 +81,13 @@ void SY_ISA_FN(qgemm_linear)(const float *x, int ldx, const struct qgemm_weights
 				           w->colsum + j * QGEMM_NR,
 				           bias ? bias + j * QGEMM_NR : NULL, k4,
 				           y + (size_t)(rb + r) * ldy + j * QGEMM_NR, (size_t)ldy,
-				           mr, nr, epi);
+				           mr, nr, te);
 			}
 			j += span;
 		}
+		if (!tile_epi)
+			for (int r = 0; r < rows; r++)
+				SY_EPILOGUE_ROW(SY_ISA_ACT, y + (size_t)(rb + r) * ldy + c0,
+				                c1 - c0, epi);
 	}
 }

@@ -57,4 +57,5 @@ static void qgemm_tile(const uint8_t *const xr[QGEMM_MR], const float *sx, const
 }
 
 #define SY_ISA_FN(name) name##_portable
+#define SY_ISA_ACT portable
 #include "tensor/qgemm_driver.h"
