@@ -260,6 +260,33 @@ static void tei_error_adjust(struct response *rs)
 	rs->status = e->http_status;
 }
 
+/* The encode of a TEI route's texts; false when answered (a TEI-shaped error). */
+struct tei_encode_opts {
+	bool truncate, left; /* left: cut from the start (truncation_direction Left) */
+	unsigned outputs;
+	int normalize; /* -1 the model's, 0, 1 */
+	const char *prompt; /* prompt_name's text, or NULL */
+	int dimensions; /* Matryoshka width, 0 all */
+};
+
+static bool tei_encode(struct request *rq, const struct tei_body *b, const char *model,
+                       const struct tei_encode_opts *o, struct response *rs,
+                       struct engine_result *res)
+{
+	struct engine_request er = {
+	    .task = ENGINE_TASK_ENCODE,
+	    .encode = {.items = {model, b->n, b->texts, b->lens, o->truncate, NULL, 0,
+	                         o->truncate && o->left},
+	               .outputs = o->outputs,
+	               .normalize = o->normalize,
+	               .instruction = o->prompt,
+	               .dimensions = o->dimensions}};
+	if (server_dispatch(rq, &er, rs, res))
+		return true;
+	tei_error_adjust(rs);
+	return false;
+}
+
 /* ---- prompt_name: a prompt of the model's sentence-transformers config ---- */
 
 struct prompt_job {
@@ -346,18 +373,14 @@ void route_tei_embed(struct request *rq, bool sparse, struct response *rs)
 		tei_body_free(&b);
 		return;
 	}
-	struct engine_request er = {
-	    .task = ENGINE_TASK_ENCODE,
-	    .encode = {.items = {model, b.n, b.texts, b.lens, truncate, NULL, 0, truncate && left},
-	               .outputs = sparse ? ENGINE_OUTPUT_SPARSE : ENGINE_OUTPUT_DENSE,
-	               .normalize = sparse      ? -1
-	                            : normalize ? 1
-	                                        : 0,
-	               .instruction = prompt,
-	               .dimensions = dimensions}};
 	struct engine_result res = {0};
-	if (!server_dispatch(rq, &er, rs, &res)) {
-		tei_error_adjust(rs);
+	const struct tei_encode_opts eo = {truncate,
+	                                   left,
+	                                   sparse ? ENGINE_OUTPUT_SPARSE : ENGINE_OUTPUT_DENSE,
+	                                   sparse ? -1 : normalize,
+	                                   prompt,
+	                                   dimensions};
+	if (!tei_encode(rq, &b, model, &eo, rs, &res)) {
 		tei_body_free(&b);
 		return;
 	}
@@ -475,15 +498,9 @@ void route_tei_similarity(struct request *rq, struct response *rs)
 		tei_body_free(&b);
 		return;
 	}
-	struct engine_request er = {
-	    .task = ENGINE_TASK_ENCODE,
-	    .encode = {.items = {model, b.n, b.texts, b.lens, truncate, NULL, 0, truncate && left},
-	               .outputs = ENGINE_OUTPUT_DENSE,
-	               .normalize = 0,
-	               .instruction = prompt}};
 	struct engine_result res = {0};
-	if (!server_dispatch(rq, &er, rs, &res)) {
-		tei_error_adjust(rs);
+	const struct tei_encode_opts eo = {truncate, left, ENGINE_OUTPUT_DENSE, 0, prompt, 0};
+	if (!tei_encode(rq, &b, model, &eo, rs, &res)) {
 		tei_body_free(&b);
 		return;
 	}
