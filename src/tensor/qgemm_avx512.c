@@ -18,6 +18,7 @@
 
 #include "tensor/kernels.h"
 #include "tensor/qgemm.h"
+#include "tensor/vecmath.h"
 
 /* vec_gelu_erf (tensor/vecmath.h) on 16 lanes, the same operations in the same order, so the
  * results equal the 8-lane kernel's bit for bit. Applied to the tile's rows while they are still
@@ -29,22 +30,23 @@ static inline __m512 gelu_erf16(__m512 x)
 	const __m512 one = _mm512_set1_ps(1.0f);
 	const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
 	const __m512 a = _mm512_castsi512_ps(_mm512_andnot_si512(sign_bit, _mm512_castps_si512(z)));
-	const __m512 am = _mm512_min_ps(a, _mm512_set1_ps(3.92f));
+	const __m512 am = _mm512_min_ps(a, _mm512_set1_ps(GELU_ERF_CUT));
 	const __m512 s = _mm512_mul_ps(am, am);
-	__m512 p = _mm512_set1_ps(2.071762310e-06f);
-	p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(2.820197551e-04f));
-	p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(3.635460045e-03f));
-	p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(5.233611539e-02f));
-	p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(1.873528957e-01f));
-	p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(1.128379107e+00f));
-	__m512 q = _mm512_set1_ps(3.817318429e-05f);
-	q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(1.131368568e-03f));
-	q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(1.470441278e-02f));
-	q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(1.128397658e-01f));
-	q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(4.993703365e-01f));
+	__m512 p = _mm512_set1_ps(GELU_ERF_P5);
+	p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(GELU_ERF_P4));
+	p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(GELU_ERF_P3));
+	p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(GELU_ERF_P2));
+	p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(GELU_ERF_P1));
+	p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(GELU_ERF_P0));
+	__m512 q = _mm512_set1_ps(GELU_ERF_Q5);
+	q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(GELU_ERF_Q4));
+	q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(GELU_ERF_Q3));
+	q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(GELU_ERF_Q2));
+	q = _mm512_fmadd_ps(q, s, _mm512_set1_ps(GELU_ERF_Q1));
 	q = _mm512_fmadd_ps(q, s, one);
 	__m512 e = _mm512_min_ps(one, _mm512_div_ps(_mm512_mul_ps(am, p), q));
-	e = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(3.92f), _CMP_GE_OQ), e, one);
+	e = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(GELU_ERF_CUT), _CMP_GE_OQ), e,
+	                         one);
 	e = _mm512_castsi512_ps(_mm512_or_si512(
 	    _mm512_castps_si512(e), _mm512_and_si512(_mm512_castps_si512(z), sign_bit)));
 	return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(one, e));

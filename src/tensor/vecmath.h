@@ -99,6 +99,22 @@ static inline __m256 vec_tanh(__m256 x)
 	return _mm256_or_ps(r, sign);
 }
 
+/* The rational erf of vec_gelu_erf: erf(z) = z P(z^2) / Q(z^2) for |z| < GELU_ERF_CUT, P and Q
+ * of degree 5 (Q's constant term 1). Shared with the 16-lane copy in qgemm_avx512.c, which must
+ * give the same bits. */
+#define GELU_ERF_CUT 3.92f
+#define GELU_ERF_P0 1.128379107e+00f
+#define GELU_ERF_P1 1.873528957e-01f
+#define GELU_ERF_P2 5.233611539e-02f
+#define GELU_ERF_P3 3.635460045e-03f
+#define GELU_ERF_P4 2.820197551e-04f
+#define GELU_ERF_P5 2.071762310e-06f
+#define GELU_ERF_Q1 4.993703365e-01f
+#define GELU_ERF_Q2 1.128397658e-01f
+#define GELU_ERF_Q3 1.470441278e-02f
+#define GELU_ERF_Q4 1.131368568e-03f
+#define GELU_ERF_Q5 3.817318429e-05f
+
 /* GELU with the normal CDF: x Phi(x) = x/2 (1 + erf(z)), z = x / sqrt 2.
  *
  * erf(z) = z P(z^2) / Q(z^2) on |z| < 3.92, P and Q of degree 5 (fitted relative error 6.7e-8
@@ -114,23 +130,23 @@ static inline __m256 vec_gelu_erf(__m256 x)
 	const __m256 one = _mm256_set1_ps(1.0f);
 	__m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
 	__m256 a = _mm256_andnot_ps(sign_bit, z);
-	__m256 am = _mm256_min_ps(a, _mm256_set1_ps(3.92f));
+	__m256 am = _mm256_min_ps(a, _mm256_set1_ps(GELU_ERF_CUT));
 	__m256 s = _mm256_mul_ps(am, am);
-	__m256 p = _mm256_set1_ps(2.071762310e-06f);
-	p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(2.820197551e-04f));
-	p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(3.635460045e-03f));
-	p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(5.233611539e-02f));
-	p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(1.873528957e-01f));
-	p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(1.128379107e+00f));
-	__m256 q = _mm256_set1_ps(3.817318429e-05f);
-	q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(1.131368568e-03f));
-	q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(1.470441278e-02f));
-	q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(1.128397658e-01f));
-	q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(4.993703365e-01f));
+	__m256 p = _mm256_set1_ps(GELU_ERF_P5);
+	p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(GELU_ERF_P4));
+	p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(GELU_ERF_P3));
+	p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(GELU_ERF_P2));
+	p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(GELU_ERF_P1));
+	p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(GELU_ERF_P0));
+	__m256 q = _mm256_set1_ps(GELU_ERF_Q5);
+	q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(GELU_ERF_Q4));
+	q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(GELU_ERF_Q3));
+	q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(GELU_ERF_Q2));
+	q = _mm256_fmadd_ps(q, s, _mm256_set1_ps(GELU_ERF_Q1));
 	q = _mm256_fmadd_ps(q, s, one);
 	__m256 e = _mm256_min_ps(one, _mm256_div_ps(_mm256_mul_ps(am, p), q));
 	/* |z| >= 3.92 (and +-inf): exactly 1; NaN fails the comparison and stays NaN. */
-	e = _mm256_blendv_ps(e, one, _mm256_cmp_ps(a, _mm256_set1_ps(3.92f), _CMP_GE_OQ));
+	e = _mm256_blendv_ps(e, one, _mm256_cmp_ps(a, _mm256_set1_ps(GELU_ERF_CUT), _CMP_GE_OQ));
 	e = _mm256_or_ps(e, _mm256_and_ps(z, sign_bit));
 	return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.5f)), _mm256_add_ps(one, e));
 }
