@@ -140,7 +140,7 @@ static const char *const route_keys[] = {
 static const char *const split_keys[] = {"by", "arms", NULL};
 static const char *const llm_classifier_keys[] = {"upstream", "labels", "timeout_ms", NULL};
 static const char *const router_keys[] = {"decision_log", "shared_state", NULL};
-static const char *const shared_keys[] = {"nats", "bucket", NULL};
+static const char *const shared_keys[] = {"nats", "bucket", "breakers", "rate_limits", NULL};
 
 static enum sy_status shared_field(struct y *y, const char *k, const struct yaml_value *v,
                                    void *ctx)
@@ -155,6 +155,10 @@ static enum sy_status shared_field(struct y *y, const char *k, const struct yaml
 				s = bad(y, v, "may hold only letters, digits, _ and -", k);
 		return s;
 	}
+	if (!strcmp(k, "breakers"))
+		return yaml_get_bool(y->d, v, k, y->err, &r->shared_breakers);
+	if (!strcmp(k, "rate_limits"))
+		return yaml_get_bool(y->d, v, k, y->err, &r->shared_rates);
 	return yaml_unknown_key(y->d, v, k, "a shared_state setting", shared_keys, y->err);
 }
 
@@ -860,7 +864,7 @@ enum sy_status router_load_text(const char *name, const char *text, size_t len,
 	if (s == SY_OK && r->shared_nats[0] && deps->state)
 		s = state_shared_configure(deps->state, r->shared_nats,
 		                           r->shared_bucket[0] ? r->shared_bucket : "SY_ROUTER",
-		                           err);
+		                           r->shared_breakers, r->shared_rates, err);
 	if (s != SY_OK) {
 		router_free(r);
 		return s;
