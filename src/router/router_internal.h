@@ -101,6 +101,14 @@ struct route_def {
 	/* verifier for cascade and racing */
 	struct verifier verifier;
 	bool has_verifier;
+	/* LLM judge (judge:): an answer that passed the verifier is graded by this upstream, and
+	 * one scored under judge_threshold escalates to the next candidate as a failed verifier
+	 * does (chat_execute.c) */
+	int judge; /* index into router.upstreams, -1 none */
+	char *judge_rubric; /* owned; NULL: the default rubric */
+	double judge_threshold, judge_scale; /* the score needed, out of judge_scale (default 10) */
+	bool judge_escalate_on_error; /* on_error: escalate; default accept the answer */
+	int judge_timeout_ms; /* default 10000 */
 	/* rules */
 	struct rule *rules;
 	int n_rules;

@@ -695,6 +695,9 @@ void state_metrics_write(struct router_state *s, struct sbuf *b)
 	     "candidate"},
 	    {"shadow_spend_usd", "spend of shadow calls in USD, by route and shadow candidate",
 	     "candidate"},
+	    {"judge_calls", "calls to a route's LLM judge, by route and judge", "candidate"},
+	    {"judge_spend_usd", "spend of a route's LLM judge in USD, by route and judge",
+	     "candidate"},
 	};
 	pthread_mutex_lock(&s->mu);
 	for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
