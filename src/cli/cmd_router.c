@@ -203,7 +203,12 @@ static void eval_intents_usage(FILE *f)
 	    "           or -> --test FILE: CLINC-format JSON (test + oos_test, as data_full.json)\n"
 	    "           or a labelled CSV/JSONL file;\n"
 	    "           out-of-scope = max probability below --oos-threshold (default 0.5);\n"
-	    "  a CSV/JSONL file (BANKING77 train.csv): every 5th example held out, or --test.\n");
+	    "  a CSV/JSONL file (BANKING77 train.csv): every 5th example held out, or --test.\n"
+	    "Out-of-scope options (CLINC150): --head logreg|mlp (an MLP head, --hidden N units,\n"
+	    "default 256; --epochs N), --oos-class (train the out-of-scope examples as a class),\n"
+	    "--oos-score maxprob|energy (the in-scope score thresholded). With data that has\n"
+	    "out-of-scope examples it also reports the score's AUROC, the best threshold on the\n"
+	    "test rows, and a 2-fold threshold (each half's tuned on the other half).\n");
 }
 
 struct intents_args {
@@ -211,12 +216,15 @@ struct intents_args {
 	int threads;
 	bool json;
 	double oos_threshold;
+	bool mlp, oos_class;
+	int hidden, epochs;
+	enum intent_oos_score oos_score;
 };
 
 /* 0: parsed, 1: --help shown, 2: a usage error (said on stderr). */
 static int intents_parse_args(int argc, char **argv, struct intents_args *a)
 {
-	*a = (struct intents_args){.model = "use-lite", .oos_threshold = 0.5};
+	*a = (struct intents_args){.model = "use-lite", .oos_threshold = 0.5, .hidden = 256};
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
@@ -234,6 +242,18 @@ static int intents_parse_args(int argc, char **argv, struct intents_args *a)
 			a->oos_threshold = atof(argv[++i]);
 		} else if (!strcmp(o, "--json")) {
 			a->json = true;
+		} else if (!strcmp(o, "--head") && v && (!strcmp(v, "mlp") || !strcmp(v, "logreg"))) {
+			a->mlp = !strcmp(argv[++i], "mlp");
+		} else if (!strcmp(o, "--hidden") && v && atoi(v) > 0 && atoi(v) <= 4096) {
+			a->hidden = atoi(argv[++i]);
+		} else if (!strcmp(o, "--epochs") && v && atoi(v) > 0) {
+			a->epochs = atoi(argv[++i]);
+		} else if (!strcmp(o, "--oos-class")) {
+			a->oos_class = true;
+		} else if (!strcmp(o, "--oos-score") && v &&
+		           (!strcmp(v, "maxprob") || !strcmp(v, "energy"))) {
+			a->oos_score =
+			    !strcmp(argv[++i], "energy") ? INTENT_OOS_ENERGY : INTENT_OOS_MAXPROB;
 		} else {
 			fprintf(stderr,
 			        "switchyard eval intents: unknown or incomplete option '%s'\n", o);
@@ -248,19 +268,59 @@ static int intents_parse_args(int argc, char **argv, struct intents_args *a)
 	return 0;
 }
 
+static const char *oos_desc(const struct intents_args *a)
+{
+	static char buf[160];
+	snprintf(buf, sizeof buf, "%s head%s, %s score%s", a->mlp ? "mlp" : "logreg",
+	         a->mlp ? (a->hidden == 256 ? " (256 units)" : " (custom units)") : "",
+	         a->oos_score == INTENT_OOS_ENERGY ? "energy" : "maxprob",
+	         a->oos_class ? ", out-of-scope trained as a class" : "");
+	return buf;
+}
+
+static void oos_print(const struct intents_args *a, const struct intent_oos_eval *e)
+{
+	if (a->json) {
+		printf(",\"oos\":{\"head\":\"%s\",\"hidden\":%d,\"score\":\"%s\",\"oos_class\":%s,"
+		       "\"auroc\":%.6f,\"best\":{\"threshold\":%.6g,\"accuracy\":%.6f,"
+		       "\"in_scope_accuracy\":%.6f,\"oos_recall\":%.6f,\"oos_precision\":%.6f},"
+		       "\"cv2\":{\"accuracy\":%.6f,\"in_scope_accuracy\":%.6f,\"oos_recall\":%.6f,"
+		       "\"oos_precision\":%.6f}}",
+		       a->mlp ? "mlp" : "logreg", a->mlp ? a->hidden : 0,
+		       a->oos_score == INTENT_OOS_ENERGY ? "energy" : "maxprob",
+		       a->oos_class ? "true" : "false", e->auroc, e->best_t, e->best.accuracy,
+		       e->best.in_scope_accuracy, e->best.oos_recall, e->best.oos_precision,
+		       e->cv.accuracy, e->cv.in_scope_accuracy, e->cv.oos_recall,
+		       e->cv.oos_precision);
+		return;
+	}
+	printf("out-of-scope test (%s): AUROC %.4f\n", oos_desc(a), e->auroc);
+	printf("  best threshold on these rows (%.4g): accuracy %.4f, in-scope %.4f, out-of-scope "
+	       "recall %.3f, precision %.3f\n",
+	       e->best_t, e->best.accuracy, e->best.in_scope_accuracy, e->best.oos_recall,
+	       e->best.oos_precision);
+	printf("  2-fold threshold (%.4g / %.4g, each half's from the other): accuracy %.4f, "
+	       "in-scope %.4f, out-of-scope recall %.3f, precision %.3f\n",
+	       e->cv_t[0], e->cv_t[1], e->cv.accuracy, e->cv.in_scope_accuracy, e->cv.oos_recall,
+	       e->cv.oos_precision);
+}
+
 static void intents_print(const struct intents_args *a, const struct intent_data *d, int n_test,
                           const struct intent_report *r, const struct intent_report *rn,
-                          double train_s, double us)
+                          double train_s, double us, const struct intent_oos_eval *oe)
 {
 	if (a->json) {
 		printf(
 		    "{\"data\":\"%s\",\"model\":\"%s\",\"train\":%d,\"test\":%d,\"classes\":%d,"
 		    "\"learned\":{\"accuracy\":%.6f,\"macro_f1\":%.6f,\"in_scope_accuracy\":%.6f,"
 		    "\"oos_recall\":%.6f,\"oos_precision\":%.6f,\"train_s\":%.2f,"
-		    "\"predict_us\":%.2f},\"semantic\":{\"accuracy\":%.6f,\"macro_f1\":%.6f}}\n",
+		    "\"predict_us\":%.2f},\"semantic\":{\"accuracy\":%.6f,\"macro_f1\":%.6f}",
 		    a->data, a->model, d->in_train.n, n_test, d->n_in, r->accuracy, r->macro_f1,
 		    r->in_scope_accuracy, r->oos_recall, r->oos_precision, train_s, us,
 		    rn->accuracy, rn->macro_f1);
+		if (oe)
+			oos_print(a, oe);
+		printf("}\n");
 		return;
 	}
 	printf("%s: %d training examples, %d test examples, %d classes, %s embeddings\n", a->data,
@@ -270,18 +330,32 @@ static void intents_print(const struct intents_args *a, const struct intent_data
 	intent_report_print(r, (const char *const *)d->labels, 5, 5);
 	printf("semantic router (nearest training example):\n");
 	intent_report_print(rn, (const char *const *)d->labels, 3, 3);
+	if (oe)
+		oos_print(a, oe);
 }
 
 /* Trains on X, predicts the test rows T with both routers and prints the reports; 0 when
  * done. */
 static int intents_run(const struct intents_args *a, const struct intent_data *d, const float *X,
-                       const float *T, int n_test, int dims)
+                       const float *T, int n_test, int dims, int n_oos_rows)
 {
 	struct classifier *c = NULL;
 	struct sy_error err = {0};
 	uint64_t t0 = sy_now_ns();
-	if (classifier_train(X, d->y, d->in_train.n, dims, (const char *const *)d->labels, d->n_in,
-	                     NULL, &err, &c) != SY_OK) {
+	struct classifier_train_options to = classifier_default_options();
+	if (a->mlp) {
+		/* the MLP's gradients are not those of unit-length rows: a smaller step */
+		to.hidden = a->hidden;
+		to.lr = 1.0;
+		to.l2 = 1e-4;
+		to.epochs = 300;
+	}
+	if (a->epochs > 0)
+		to.epochs = a->epochs;
+	/* with --oos-class the last n_oos_rows rows are out-of-scope examples, class d->oos (the
+	 * class after the n_in in-scope ones) */
+	if (classifier_train(X, d->y, d->in_train.n, dims, (const char *const *)d->labels,
+	                     n_oos_rows ? d->n_in + 1 : d->n_in, &to, &err, &c) != SY_OK) {
 		fprintf(stderr, "switchyard eval intents: %s\n", err.msg);
 		return 1;
 	}
@@ -297,11 +371,27 @@ static int intents_run(const struct intents_args *a, const struct intent_data *d
 	t0 = sy_now_ns();
 	intent_predict_classifier(c, T, n_test, d->oos, a->oos_threshold, pred);
 	const double us = (double)(sy_now_ns() - t0) / 1e3 / (n_test ? n_test : 1);
-	intent_predict_nearest(X, d->y, d->in_train.n, T, n_test, dims, pred_nn);
+	intent_predict_nearest(X, d->y, d->in_train.n - n_oos_rows, T, n_test, dims, pred_nn);
 	struct intent_report r, rn;
 	intent_report_compute(d->y_test, pred, n_test, d->n_labels, d->oos, &r);
 	intent_report_compute(d->y_test, pred_nn, n_test, d->n_labels, d->oos, &rn);
-	intents_print(a, d, n_test, &r, &rn, train_s, us);
+	/* the out-of-scope test, when the test rows have out-of-scope examples */
+	struct intent_oos_eval oe;
+	bool with_oe = false;
+	for (int i = 0; d->oos >= 0 && i < n_test && !with_oe; i++)
+		with_oe = d->y_test[i] == d->oos;
+	int *arg = with_oe ? malloc((size_t)n_test * sizeof *arg) : NULL;
+	double *score = with_oe ? malloc((size_t)n_test * sizeof *score) : NULL;
+	with_oe = arg && score;
+	if (with_oe) {
+		intent_oos_scores(c, T, n_test, d->n_in, a->oos_score, arg, score);
+		intent_oos_evaluate(d->y_test, arg, score, n_test, d->n_labels, d->oos, &oe);
+	}
+	intents_print(a, d, n_test, &r, &rn, train_s, us, with_oe ? &oe : NULL);
+	if (with_oe)
+		intent_oos_eval_free(&oe);
+	free(arg);
+	free(score);
 	intent_report_free(&r);
 	intent_report_free(&rn);
 	free(pred);
@@ -326,13 +416,20 @@ int cmd_eval_intents(int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 		goto out;
 	}
+	int n_oos_rows = 0;
+	if (a.oos_class && clinc)
+		n_oos_rows = intent_data_add_oos(&d, &train, &err);
+	if (n_oos_rows < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		goto out;
+	}
 	int dims = 0, dt = 0;
 	struct model *emb = open_encoder(a.model, a.threads);
 	float *X = emb ? embed_all(emb, d.in_train.text, d.in_train.n, &dims, "training") : NULL;
 	float *T = X ? embed_all(emb, test.text, test.n, &dt, "test") : NULL;
 	model_close(emb);
 	if (T)
-		rc = intents_run(&a, &d, X, T, test.n, dims);
+		rc = intents_run(&a, &d, X, T, test.n, dims, n_oos_rows);
 	free(X);
 	free(T);
 out:
