@@ -53,18 +53,32 @@ static void train_usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: switchyard router train --data FILE --out FILE [--model ID] [--threads N]\n"
-	    "                               [--strong-weak [--strong-share X]]\n"
+	    "                               [--strong-weak [--strong-share X]] [--head mlp]\n"
 	    "Trains the classifier of a `learned` route (labels = candidate names) or, with\n"
 	    "--strong-weak, of a `strong_weak` route (label 1: the weak model's answer is good\n"
 	    "enough, 0: it is not), on --model embeddings (default use-lite). FILE: CSV with a\n"
 	    "header (text,label) or JSONL ({\"text\",\"label\"}). --strong-share calibrates the\n"
-	    "threshold so that this share of the training prompts goes to the strong model.\n");
+	    "threshold so that this share of the training prompts goes to the strong model.\n"
+	    "--head mlp trains a small MLP head (256 ReLU units) instead of the logistic\n"
+	    "regression; a learned route loads either.\n");
+}
+
+/* The training options of the MLP head (eval intents --head mlp uses the same): its gradients
+ * are not those of unit-length rows, so a smaller step than the logistic regression's. */
+static struct classifier_train_options mlp_options(int hidden)
+{
+	struct classifier_train_options to = classifier_default_options();
+	to.hidden = hidden;
+	to.lr = 1.0;
+	to.l2 = 1e-4;
+	to.epochs = 300;
+	return to;
 }
 
 struct train_args {
 	const char *data, *out, *model;
 	int threads;
-	bool strong_weak;
+	bool strong_weak, mlp;
 	double share; /* -1: not calibrated */
 };
 
@@ -87,6 +101,9 @@ static int train_parse_args(int argc, char **argv, struct train_args *a)
 			a->threads = atoi(argv[++i]);
 		} else if (!strcmp(o, "--strong-weak")) {
 			a->strong_weak = true;
+		} else if (!strcmp(o, "--head") && v &&
+		           (!strcmp(v, "mlp") || !strcmp(v, "logreg"))) {
+			a->mlp = !strcmp(argv[++i], "mlp");
 		} else if (!strcmp(o, "--strong-share") && v) {
 			a->share = atof(argv[++i]);
 			if (!(a->share > 0 && a->share < 1)) {
@@ -116,8 +133,10 @@ static int train_save(const struct train_args *a, const float *X, const int *y, 
 {
 	struct classifier *c = NULL;
 	struct sy_error err = {0};
-	if (classifier_train(X, y, n, dims, (const char *const *)labels, n_labels, NULL, &err,
-	                     &c) != SY_OK) {
+	const struct classifier_train_options to =
+	    a->mlp ? mlp_options(256) : classifier_default_options();
+	if (classifier_train(X, y, n, dims, (const char *const *)labels, n_labels, &to, &err, &c) !=
+	    SY_OK) {
 		fprintf(stderr, "switchyard router train: %s\n", err.msg);
 		return 1;
 	}
@@ -242,7 +261,8 @@ static int intents_parse_args(int argc, char **argv, struct intents_args *a)
 			a->oos_threshold = atof(argv[++i]);
 		} else if (!strcmp(o, "--json")) {
 			a->json = true;
-		} else if (!strcmp(o, "--head") && v && (!strcmp(v, "mlp") || !strcmp(v, "logreg"))) {
+		} else if (!strcmp(o, "--head") && v &&
+		           (!strcmp(v, "mlp") || !strcmp(v, "logreg"))) {
 			a->mlp = !strcmp(argv[++i], "mlp");
 		} else if (!strcmp(o, "--hidden") && v && atoi(v) > 0 && atoi(v) <= 4096) {
 			a->hidden = atoi(argv[++i]);
@@ -342,14 +362,8 @@ static int intents_run(const struct intents_args *a, const struct intent_data *d
 	struct classifier *c = NULL;
 	struct sy_error err = {0};
 	uint64_t t0 = sy_now_ns();
-	struct classifier_train_options to = classifier_default_options();
-	if (a->mlp) {
-		/* the MLP's gradients are not those of unit-length rows: a smaller step */
-		to.hidden = a->hidden;
-		to.lr = 1.0;
-		to.l2 = 1e-4;
-		to.epochs = 300;
-	}
+	struct classifier_train_options to =
+	    a->mlp ? mlp_options(a->hidden) : classifier_default_options();
 	if (a->epochs > 0)
 		to.epochs = a->epochs;
 	/* with --oos-class the last n_oos_rows rows are out-of-scope examples, class d->oos (the

@@ -41,7 +41,8 @@ static cJSON *judge_request(const struct route_def *rt, const struct upstream_de
 	cJSON *msgs = cJSON_AddArrayToObject(b, "messages");
 	cJSON *sys = cJSON_CreateObject();
 	cJSON_AddStringToObject(sys, "role", "system");
-	cJSON_AddStringToObject(sys, "content", rt->judge_rubric ? rt->judge_rubric : default_rubric);
+	cJSON_AddStringToObject(sys, "content",
+	                        rt->judge_rubric ? rt->judge_rubric : default_rubric);
 	cJSON_AddItemToArray(msgs, sys);
 	cJSON *u = cJSON_CreateObject();
 	cJSON_AddStringToObject(u, "role", "user");
@@ -100,7 +101,8 @@ enum judge_verdict chat_judge(struct router *r, struct chat_run *run, int c, con
 		long in = 0, out = 0;
 		if (doc)
 			chat_find_usage(doc, &in, &out);
-		const double cost = ((double)in * ju->price_input + (double)out * ju->price_output) / 1e6;
+		const double cost =
+		    ((double)in * ju->price_input + (double)out * ju->price_output) / 1e6;
 		run->judge_cost_usd += cost;
 		state_count(st, "judge_spend_usd", rt->name, ju->name, cost);
 		state_rate_tokens(st, ju->name, in + out);

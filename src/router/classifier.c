@@ -13,7 +13,8 @@
 
 struct classifier_train_options classifier_default_options(void)
 {
-	return (struct classifier_train_options){.l2 = 1e-5, .lr = 32.0, .epochs = 400, .hidden = 0};
+	return (struct classifier_train_options){
+	    .l2 = 1e-5, .lr = 32.0, .epochs = 400, .hidden = 0};
 }
 
 void classifier_free(struct classifier *c)
@@ -55,8 +56,8 @@ static struct classifier *classifier_alloc(int n_classes, int dims, int hidden)
 }
 
 /* z[K] = W f + b over the features f[F] (double precision). */
-static int logits_of(const float *W, const float *b, const double *f, const float *xf, int K,
-                     int F, double *z)
+static int logits_of(const float *W, const float *b, const double *f, const float *xf, int K, int F,
+                     double *z)
 {
 	int best = 0;
 	for (int k = 0; k < K; k++) {
@@ -496,7 +497,8 @@ enum sy_status classifier_load(const char *path, struct sy_error *err, struct cl
 	if (Hn > 0) {
 		ok = ok && read_rows(W1, D, c->W1);
 		k = 0;
-		cJSON_ArrayForEach(l, b1) c->b1[k++] = cJSON_IsNumber(l) ? (float)l->valuedouble : 0;
+		cJSON_ArrayForEach(l, b1) c->b1[k++] =
+		    cJSON_IsNumber(l) ? (float)l->valuedouble : 0;
 	}
 	cJSON_Delete(doc);
 	if (!ok) {

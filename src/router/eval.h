@@ -119,8 +119,8 @@ struct intent_oos_eval {
 };
 
 /* Scores the out-of-scope test: a row is out of scope when arg is oos or score < t. */
-void intent_oos_evaluate(const int *gold, const int *arg, const double *score, int n,
-                         int n_classes, int oos, struct intent_oos_eval *out);
+void intent_oos_evaluate(const int *gold, const int *arg, const double *score, int n, int n_classes,
+                         int oos, struct intent_oos_eval *out);
 void intent_oos_eval_free(struct intent_oos_eval *e);
 
 /* The semantic router: pred[n_test] is the class y of the nearest training row of

@@ -221,8 +221,8 @@ static double oos_best_threshold(const int *gold, const int *arg, const double *
 	return best_t;
 }
 
-void intent_oos_evaluate(const int *gold, const int *arg, const double *score, int n,
-                         int n_classes, int oos, struct intent_oos_eval *out)
+void intent_oos_evaluate(const int *gold, const int *arg, const double *score, int n, int n_classes,
+                         int oos, struct intent_oos_eval *out)
 {
 	memset(out, 0, sizeof *out);
 	/* AUROC by ranks (Mann-Whitney U), ties counted half */
@@ -251,9 +251,9 @@ void intent_oos_evaluate(const int *gold, const int *arg, const double *score, i
 		j = e;
 	}
 	n_neg = n - n_pos;
-	out->auroc = n_pos && n_neg ? (rank_sum - (double)n_pos * (n_pos + 1) / 2) /
-	                                  ((double)n_pos * n_neg)
-	                            : NAN;
+	out->auroc = n_pos && n_neg
+	                 ? (rank_sum - (double)n_pos * (n_pos + 1) / 2) / ((double)n_pos * n_neg)
+	                 : NAN;
 	out->best_t = oos_best_threshold(gold, arg, score, n, oos, -1);
 	for (int i = 0; i < n; i++)
 		pred[i] = arg[i] == oos || score[i] < out->best_t ? oos : arg[i];
