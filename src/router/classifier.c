@@ -146,14 +146,16 @@ static void momentum_step(float *w, double *v, const float *g, int m, double n, 
 
 /* The MLP head: the same full-batch gradient descent with momentum through one ReLU layer.
  * Per epoch, five GEMMs: H = relu(X W1^T + b1), Z = H W^T + b, gW = G^T H, gH = G W (masked by
- * H > 0), gW1 = gH^T X. W1 starts from a fixed-seed He initialisation (uniform with the
- * variance 2/dims), so training is deterministic. */
+ * H > 0), gW1 = gH^T X. W1 starts from a fixed-seed He initialisation (uniform, for rows of
+ * unit length), so training is deterministic. */
 static enum sy_status mlp_train(struct classifier *c, const float *X, const int *y, int n,
                                 const struct classifier_train_options *o, struct sy_error *err)
 {
 	const int K = c->n_classes, D = c->dims, H = c->hidden;
 	uint32_t seed = 12345u;
-	const double a = sqrt(6.0 / D);
+	/* He initialisation for rows of unit length (not unit variance per feature): variance
+	 * 2 / |x|^2 = 2, so the hidden units start with a variance near 1 */
+	const double a = sqrt(6.0);
 	for (size_t j = 0; j < (size_t)H * D; j++) {
 		seed = seed * 1664525u + 1013904223u;
 		c->W1[j] = (float)(a * (2.0 * (seed >> 8) / 16777216.0 - 1.0));
