@@ -4,6 +4,7 @@
  * dataset loaders (CSV, JSONL, CLINC150, RouteLLM) with their errors. The whole path with
  * upstreams is in tests/integration/chat.sh. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,83 @@ static void test_classifier(void)
 	CHECK(classifier_train(X, y, n, D, labels, 1, NULL, &err, &l) == SY_ERR_INVALID_ARG);
 	classifier_free(c);
 	free(X), free(T), free(y), free(yt);
+}
+
+/* The MLP head learns a class that is not linearly separable (XOR of two coordinates' signs),
+ * which the logistic regression cannot, and saves and loads with the same predictions. */
+static void test_mlp_head(void)
+{
+	const int n = 400, D = 4;
+	float *X = malloc(sizeof(float) * n * D);
+	int *y = malloc(sizeof(int) * n);
+	uint32_t seed = 7;
+	for (int i = 0; i < n; i++) {
+		for (int d = 0; d < D; d++) {
+			seed = seed * 1664525u + 1013904223u;
+			X[i * D + d] = (float)((seed >> 8) / 16777216.0 * 2 - 1);
+		}
+		y[i] = (X[i * D] > 0) != (X[i * D + 1] > 0);
+	}
+	const char *labels[] = {"same", "differ"};
+	struct sy_error err = {0};
+	struct classifier_train_options o = classifier_default_options();
+	struct classifier *lr = NULL, *m = NULL;
+	CHECK(classifier_train(X, y, n, D, labels, 2, &o, &err, &lr) == SY_OK);
+	o.hidden = 32;
+	o.lr = 1.0;
+	o.l2 = 1e-4;
+	o.epochs = 600;
+	CHECKF(classifier_train(X, y, n, D, labels, 2, &o, &err, &m) == SY_OK, "%s", err.msg);
+	if (!lr || !m)
+		return;
+	const double acc_lr = classifier_accuracy(lr, X, y, n),
+	             acc_m = classifier_accuracy(m, X, y, n);
+	printf("  XOR: logistic regression %.3f, MLP head %.3f\n", acc_lr, acc_m);
+	CHECK(acc_lr < 0.75);
+	CHECK(acc_m > 0.9);
+	char path[] = "/tmp/sy-mlp-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	CHECK(classifier_save(m, path, &err) == SY_OK);
+	struct classifier *l = NULL;
+	CHECKF(classifier_load(path, &err, &l) == SY_OK, "%s", err.msg);
+	if (l) {
+		CHECK_EQ_INT(l->hidden, 32);
+		int same = 0;
+		for (int i = 0; i < n; i++)
+			same += classifier_predict(l, X + (size_t)i * D, NULL) ==
+			        classifier_predict(m, X + (size_t)i * D, NULL);
+		CHECK_EQ_INT(same, n);
+		classifier_free(l);
+	}
+	FILE *f = fopen(path, "w");
+	fputs("{\"labels\":[\"a\",\"b\"],\"dims\":2,\"hidden\":2,\"W1\":[[1,2]],\"b1\":[0,0],"
+	      "\"W\":[[1,2],[3,4]],\"b\":[0,0]}",
+	      f);
+	fclose(f);
+	CHECK(classifier_load(path, &err, &l) == SY_ERR_FORMAT);
+	unlink(path);
+	classifier_free(lr);
+	classifier_free(m);
+	free(X), free(y);
+}
+
+/* The out-of-scope evaluation on a hand-checked case: 4 in-scope rows (class 0, 1) and 2
+ * out-of-scope rows (class 2). */
+static void test_oos_evaluate(void)
+{
+	const int gold[6] = {0, 1, 0, 1, 2, 2};
+	const int arg[6] = {0, 1, 1, 1, 0, 2};
+	const double score[6] = {0.9, 0.8, 0.7, 0.3, 0.2, 0.5};
+	struct intent_oos_eval e;
+	intent_oos_evaluate(gold, arg, score, 6, 3, 2, &e);
+	/* in-scope scores 0.9 0.8 0.7 0.3 against 0.2 0.5: 7 of the 8 pairs ordered right */
+	CHECK(fabs(e.auroc - 7.0 / 8) < 1e-12);
+	/* t in (0.2, 0.3]: row 4 out of scope, every other row as argmax: 5 of 6 right */
+	CHECK(e.best_t > 0.2 && e.best_t <= 0.3);
+	CHECK(fabs(e.best.accuracy - 5.0 / 6) < 1e-12);
+	CHECK(fabs(e.best.oos_recall - 1.0) < 1e-12);
+	intent_oos_eval_free(&e);
 }
 
 static enum sy_status load(const char *yaml, struct sy_error *err, struct router **r)
@@ -679,6 +757,8 @@ int main(void)
 {
 	RUN(test_verifier);
 	RUN(test_classifier);
+	RUN(test_mlp_head);
+	RUN(test_oos_evaluate);
 	RUN(test_config_errors);
 	RUN(test_rules_and_tasks);
 	RUN(test_eval_metrics);

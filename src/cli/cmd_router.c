@@ -49,7 +49,7 @@ static void free_labels(char **labels, int n)
 
 /* ---- switchyard router train ---- */
 
-enum { TR_DATA, TR_OUT, TR_MODEL, TR_THREADS, TR_STRONG_WEAK, TR_STRONG_SHARE };
+enum { TR_DATA, TR_OUT, TR_MODEL, TR_THREADS, TR_STRONG_WEAK, TR_STRONG_SHARE, TR_HEAD };
 
 static const struct cli_opt train_opts[] = {
     {"data", CLI_VALUE, "FILE", "labelled prompts: CSV (text,label) or JSONL (required)",
@@ -61,6 +61,8 @@ static const struct cli_opt train_opts[] = {
      .id = TR_STRONG_WEAK},
     {"strong-share", CLI_VALUE, "X", "calibrate: this share (0 to 1) goes to the strong model",
      .id = TR_STRONG_SHARE},
+    {"head", CLI_VALUE, "logreg|mlp",
+     "the classifier: logistic regression (default) or an MLP (256 ReLU units)", .id = TR_HEAD},
 };
 
 static const struct cli_cmd train_cmd = {
@@ -70,16 +72,42 @@ static const struct cli_cmd train_cmd = {
     "--strong-weak, of a `strong_weak` route (label 1: the weak model's answer is good\n"
     "enough, 0: it is not), on --model embeddings (default use-lite). FILE: CSV with a\n"
     "header (text,label) or JSONL ({\"text\",\"label\"}). --strong-share calibrates the\n"
-    "threshold so that this share of the training prompts goes to the strong model.\n",
+    "threshold so that this share of the training prompts goes to the strong model.\n"
+    "--head mlp trains a small MLP head instead of the logistic regression; a learned route\n"
+    "loads either.\n",
     train_opts,
     (int)(sizeof train_opts / sizeof *train_opts),
     0,
 };
 
+/* The training options of the MLP head (eval intents --head mlp uses the same): its hidden
+ * units are of order 1 where the logistic regression's inputs are unit-length rows, so a smaller
+ * step, and more epochs (measured on CLINC150 val, docs/ROUTING.md). */
+static struct classifier_train_options mlp_options(int hidden)
+{
+	struct classifier_train_options to = classifier_default_options();
+	to.hidden = hidden;
+	to.lr = 2.0;
+	to.l2 = 1e-4;
+	to.epochs = 800;
+	return to;
+}
+
+/* --head logreg|mlp into *mlp; -1 after a message for anything else. */
+static int head_arg(const char *cmd, const struct cli_opt *o, const char *val, bool *mlp)
+{
+	if (strcmp(val, "mlp") && strcmp(val, "logreg")) {
+		fprintf(stderr, "switchyard %s: --%s: expected logreg or mlp\n", cmd, o->name);
+		return -1;
+	}
+	*mlp = !strcmp(val, "mlp");
+	return 0;
+}
+
 struct train_args {
 	const char *data, *out, *model;
 	int threads;
-	bool strong_weak;
+	bool strong_weak, mlp;
 	double share; /* -1: not calibrated */
 };
 
@@ -93,6 +121,7 @@ static int train_apply(void *ctx, const struct cli_opt *o, const char *val)
 	case TR_THREADS: return cli_int_arg("router train", o, val, 0, &a->threads);
 	case TR_STRONG_WEAK: a->strong_weak = true; return 0;
 	case TR_STRONG_SHARE: return cli_double_arg("router train", o, val, 0, 1, false, &a->share);
+	case TR_HEAD: return head_arg("router train", o, val, &a->mlp);
 	}
 	return -1;
 }
@@ -117,8 +146,10 @@ static int train_save(const struct train_args *a, const float *X, const int *y, 
 {
 	struct classifier *c = NULL;
 	struct sy_error err = {0};
-	if (classifier_train(X, y, n, dims, (const char *const *)labels, n_labels, NULL, &err,
-	                     &c) != SY_OK) {
+	const struct classifier_train_options to =
+	    a->mlp ? mlp_options(256) : classifier_default_options();
+	if (classifier_train(X, y, n, dims, (const char *const *)labels, n_labels, &to, &err, &c) !=
+	    SY_OK) {
 		fprintf(stderr, "switchyard router train: %s\n", err.msg);
 		return 1;
 	}
@@ -199,7 +230,21 @@ int cmd_router(int argc, char **argv)
 
 /* ---- switchyard eval intents ---- */
 
-enum { IN_DATA, IN_TEST, IN_MODEL, IN_THREADS, IN_OOS_THRESHOLD, IN_JSON };
+enum {
+	IN_DATA,
+	IN_TEST,
+	IN_MODEL,
+	IN_THREADS,
+	IN_OOS_THRESHOLD,
+	IN_JSON,
+	IN_HEAD,
+	IN_HIDDEN,
+	IN_EPOCHS,
+	IN_LR,
+	IN_CACHE,
+	IN_OOS_CLASS,
+	IN_OOS_SCORE,
+};
 
 static const struct cli_opt intents_opts[] = {
     {"data", CLI_VALUE, "DIR|FILE", "CLINC150 folder or a labelled CSV/JSONL (required)",
@@ -210,6 +255,15 @@ static const struct cli_opt intents_opts[] = {
      .id = IN_OOS_THRESHOLD},
     {"test", CLI_VALUE, "FILE", "held-out data instead of the default split", .id = IN_TEST},
     {"json", CLI_SWITCH, NULL, "one JSON object instead of text lines", .id = IN_JSON},
+    {"head", CLI_VALUE, "logreg|mlp", "the classifier (default logreg)", .id = IN_HEAD},
+    {"hidden", CLI_VALUE, "N", "the MLP head's hidden units (default 256)", .id = IN_HIDDEN},
+    {"epochs", CLI_VALUE, "N", "training epochs (default: the head's)", .id = IN_EPOCHS},
+    {"lr", CLI_VALUE, "X", "learning rate (default: the head's)", .id = IN_LR},
+    {"cache", CLI_VALUE, "FILE", "keep the embeddings between runs in FILE", .id = IN_CACHE},
+    {"oos-class", CLI_SWITCH, NULL, "train the out-of-scope examples as a class",
+     .id = IN_OOS_CLASS},
+    {"oos-score", CLI_VALUE, "maxprob|energy", "the in-scope score thresholded (default maxprob)",
+     .id = IN_OOS_SCORE},
 };
 
 static const struct cli_cmd intents_cmd = {
@@ -223,17 +277,23 @@ static const struct cli_cmd intents_cmd = {
     "           or -> --test FILE: CLINC-format JSON (test + oos_test, as data_full.json)\n"
     "           or a labelled CSV/JSONL file;\n"
     "           out-of-scope = max probability below --oos-threshold (default 0.5);\n"
-    "  a CSV/JSONL file (BANKING77 train.csv): every 5th example held out, or --test.\n",
+    "  a CSV/JSONL file (BANKING77 train.csv): every 5th example held out, or --test.\n"
+    "With out-of-scope examples in the test rows it also reports the score's AUROC, the best\n"
+    "threshold on the test rows, and a 2-fold threshold (each half's tuned on the other).\n",
     intents_opts,
     (int)(sizeof intents_opts / sizeof *intents_opts),
     0,
 };
 
 struct intents_args {
-	const char *data, *model, *test_path;
+	const char *data, *model, *test_path, *cache;
 	int threads;
 	bool json;
 	double oos_threshold;
+	bool mlp, oos_class;
+	int hidden, epochs;
+	double lr; /* 0: the head's default */
+	enum intent_oos_score oos_score;
 };
 
 static int intents_apply(void *ctx, const struct cli_opt *o, const char *val)
@@ -247,6 +307,21 @@ static int intents_apply(void *ctx, const struct cli_opt *o, const char *val)
 	case IN_OOS_THRESHOLD:
 		return cli_double_arg("eval intents", o, val, 0, 1, true, &a->oos_threshold);
 	case IN_JSON: a->json = true; return 0;
+	case IN_HEAD: return head_arg("eval intents", o, val, &a->mlp);
+	case IN_HIDDEN: return cli_int_arg("eval intents", o, val, 1, &a->hidden);
+	case IN_EPOCHS: return cli_int_arg("eval intents", o, val, 1, &a->epochs);
+	case IN_LR: return cli_double_arg("eval intents", o, val, 0, 1e6, false, &a->lr);
+	case IN_CACHE: a->cache = val; return 0;
+	case IN_OOS_CLASS: a->oos_class = true; return 0;
+	case IN_OOS_SCORE:
+		if (strcmp(val, "maxprob") && strcmp(val, "energy")) {
+			fprintf(
+			    stderr,
+			    "switchyard eval intents: --oos-score: expected maxprob or energy\n");
+			return -1;
+		}
+		a->oos_score = !strcmp(val, "energy") ? INTENT_OOS_ENERGY : INTENT_OOS_MAXPROB;
+		return 0;
 	}
 	return -1;
 }
@@ -254,7 +329,7 @@ static int intents_apply(void *ctx, const struct cli_opt *o, const char *val)
 /* 0: parsed, 1: --help shown, 2: a usage error (said on stderr). */
 static int intents_parse_args(int argc, char **argv, struct intents_args *a)
 {
-	*a = (struct intents_args){.model = "use-lite", .oos_threshold = 0.5};
+	*a = (struct intents_args){.model = "use-lite", .oos_threshold = 0.5, .hidden = 256};
 	int first, rc = cli_opts_parse(&intents_cmd, argc, argv, intents_apply, a, &first);
 	if (rc != 0)
 		return rc;
@@ -265,40 +340,92 @@ static int intents_parse_args(int argc, char **argv, struct intents_args *a)
 	return 0;
 }
 
+static const char *oos_desc(const struct intents_args *a)
+{
+	static char buf[160];
+	char head[48] = "logreg head";
+	if (a->mlp)
+		snprintf(head, sizeof head, "mlp head (%d units)", a->hidden);
+	snprintf(buf, sizeof buf, "%s, %s score%s", head,
+	         a->oos_score == INTENT_OOS_ENERGY ? "energy" : "maxprob",
+	         a->oos_class ? ", out-of-scope trained as a class" : "");
+	return buf;
+}
+
+static void oos_print(const struct intents_args *a, const struct intent_oos_eval *e)
+{
+	if (a->json) {
+		printf(",\"oos\":{\"head\":\"%s\",\"hidden\":%d,\"score\":\"%s\",\"oos_class\":%s,"
+		       "\"auroc\":%.6f,\"best\":{\"threshold\":%.6g,\"accuracy\":%.6f,"
+		       "\"in_scope_accuracy\":%.6f,\"oos_recall\":%.6f,\"oos_precision\":%.6f},"
+		       "\"cv2\":{\"accuracy\":%.6f,\"in_scope_accuracy\":%.6f,\"oos_recall\":%.6f,"
+		       "\"oos_precision\":%.6f}}",
+		       a->mlp ? "mlp" : "logreg", a->mlp ? a->hidden : 0,
+		       a->oos_score == INTENT_OOS_ENERGY ? "energy" : "maxprob",
+		       a->oos_class ? "true" : "false", e->auroc, e->best_t, e->best.accuracy,
+		       e->best.in_scope_accuracy, e->best.oos_recall, e->best.oos_precision,
+		       e->cv.accuracy, e->cv.in_scope_accuracy, e->cv.oos_recall,
+		       e->cv.oos_precision);
+		return;
+	}
+	printf("out-of-scope test (%s): AUROC %.4f\n", oos_desc(a), e->auroc);
+	printf("  best threshold on these rows (%.4g): accuracy %.4f, in-scope %.4f, out-of-scope "
+	       "recall %.3f, precision %.3f\n",
+	       e->best_t, e->best.accuracy, e->best.in_scope_accuracy, e->best.oos_recall,
+	       e->best.oos_precision);
+	printf("  2-fold threshold (%.4g / %.4g, each half's from the other): accuracy %.4f, "
+	       "in-scope %.4f, out-of-scope recall %.3f, precision %.3f\n",
+	       e->cv_t[0], e->cv_t[1], e->cv.accuracy, e->cv.in_scope_accuracy, e->cv.oos_recall,
+	       e->cv.oos_precision);
+}
+
 static void intents_print(const struct intents_args *a, const struct intent_data *d, int n_test,
                           const struct intent_report *r, const struct intent_report *rn,
-                          double train_s, double us)
+                          double train_s, double us, const struct intent_oos_eval *oe)
 {
 	if (a->json) {
 		printf(
 		    "{\"data\":\"%s\",\"model\":\"%s\",\"train\":%d,\"test\":%d,\"classes\":%d,"
 		    "\"learned\":{\"accuracy\":%.6f,\"macro_f1\":%.6f,\"in_scope_accuracy\":%.6f,"
 		    "\"oos_recall\":%.6f,\"oos_precision\":%.6f,\"train_s\":%.2f,"
-		    "\"predict_us\":%.2f},\"semantic\":{\"accuracy\":%.6f,\"macro_f1\":%.6f}}\n",
+		    "\"predict_us\":%.2f},\"semantic\":{\"accuracy\":%.6f,\"macro_f1\":%.6f}",
 		    a->data, a->model, d->in_train.n, n_test, d->n_in, r->accuracy, r->macro_f1,
 		    r->in_scope_accuracy, r->oos_recall, r->oos_precision, train_s, us,
 		    rn->accuracy, rn->macro_f1);
+		if (oe)
+			oos_print(a, oe);
+		printf("}\n");
 		return;
 	}
 	printf("%s: %d training examples, %d test examples, %d classes, %s embeddings\n", a->data,
 	       d->in_train.n, n_test, d->n_in, a->model);
-	printf("learned router (logistic regression, trained in %.1f s, %.1f us per prediction):\n",
-	       train_s, us);
+	printf("learned router (%s, trained in %.1f s, %.1f us per prediction):\n",
+	       a->mlp ? "MLP head" : "logistic regression", train_s, us);
 	intent_report_print(r, (const char *const *)d->labels, 5, 5);
 	printf("semantic router (nearest training example):\n");
 	intent_report_print(rn, (const char *const *)d->labels, 3, 3);
+	if (oe)
+		oos_print(a, oe);
 }
 
 /* Trains on X, predicts the test rows T with both routers and prints the reports; 0 when
  * done. */
 static int intents_run(const struct intents_args *a, const struct intent_data *d, const float *X,
-                       const float *T, int n_test, int dims)
+                       const float *T, int n_test, int dims, int n_oos_rows)
 {
 	struct classifier *c = NULL;
 	struct sy_error err = {0};
 	uint64_t t0 = sy_now_ns();
-	if (classifier_train(X, d->y, d->in_train.n, dims, (const char *const *)d->labels, d->n_in,
-	                     NULL, &err, &c) != SY_OK) {
+	struct classifier_train_options to =
+	    a->mlp ? mlp_options(a->hidden) : classifier_default_options();
+	if (a->epochs > 0)
+		to.epochs = a->epochs;
+	if (a->lr > 0)
+		to.lr = a->lr;
+	/* with --oos-class the last n_oos_rows rows are out-of-scope examples, class d->oos (the
+	 * class after the n_in in-scope ones) */
+	if (classifier_train(X, d->y, d->in_train.n, dims, (const char *const *)d->labels,
+	                     n_oos_rows ? d->n_in + 1 : d->n_in, &to, &err, &c) != SY_OK) {
 		fprintf(stderr, "switchyard eval intents: %s\n", err.msg);
 		return 1;
 	}
@@ -314,17 +441,75 @@ static int intents_run(const struct intents_args *a, const struct intent_data *d
 	t0 = sy_now_ns();
 	intent_predict_classifier(c, T, n_test, d->oos, a->oos_threshold, pred);
 	const double us = (double)(sy_now_ns() - t0) / 1e3 / (n_test ? n_test : 1);
-	intent_predict_nearest(X, d->y, d->in_train.n, T, n_test, dims, pred_nn);
+	intent_predict_nearest(X, d->y, d->in_train.n - n_oos_rows, T, n_test, dims, pred_nn);
 	struct intent_report r, rn;
 	intent_report_compute(d->y_test, pred, n_test, d->n_labels, d->oos, &r);
 	intent_report_compute(d->y_test, pred_nn, n_test, d->n_labels, d->oos, &rn);
-	intents_print(a, d, n_test, &r, &rn, train_s, us);
+	/* the out-of-scope test, when the test rows have out-of-scope examples */
+	struct intent_oos_eval oe;
+	bool with_oe = false;
+	for (int i = 0; d->oos >= 0 && i < n_test && !with_oe; i++)
+		with_oe = d->y_test[i] == d->oos;
+	int *arg = with_oe ? malloc((size_t)n_test * sizeof *arg) : NULL;
+	double *score = with_oe ? malloc((size_t)n_test * sizeof *score) : NULL;
+	with_oe = arg && score;
+	if (with_oe) {
+		intent_oos_scores(c, T, n_test, d->n_in, a->oos_score, arg, score);
+		intent_oos_evaluate(d->y_test, arg, score, n_test, d->n_labels, d->oos, &oe);
+	}
+	intents_print(a, d, n_test, &r, &rn, train_s, us, with_oe ? &oe : NULL);
+	if (with_oe)
+		intent_oos_eval_free(&oe);
+	free(arg);
+	free(score);
 	intent_report_free(&r);
 	intent_report_free(&rn);
 	free(pred);
 	free(pred_nn);
 	classifier_free(c);
 	return 0;
+}
+
+/* --cache FILE: the embeddings of the training and test rows, kept between runs that change
+ * only the classifier (three ints n_train, n_test, dims, then the floats). A file for other
+ * counts is ignored and rewritten. */
+static bool cache_read(const char *path, int n_train, int n_test, int *dims, float **X, float **T)
+{
+	FILE *f = fopen(path, "rb");
+	int h[3];
+	if (!f)
+		return false;
+	bool ok = fread(h, sizeof h, 1, f) == 1 && h[0] == n_train && h[1] == n_test && h[2] > 0 &&
+	          h[2] <= 65536;
+	*X = ok ? malloc((size_t)n_train * h[2] * sizeof **X) : NULL;
+	*T = ok ? malloc((size_t)n_test * h[2] * sizeof **T) : NULL;
+	ok = ok && *X && *T &&
+	     fread(*X, sizeof **X, (size_t)n_train * h[2], f) == (size_t)n_train * h[2] &&
+	     fread(*T, sizeof **T, (size_t)n_test * h[2], f) == (size_t)n_test * h[2];
+	fclose(f);
+	if (!ok) {
+		free(*X);
+		free(*T);
+		*X = *T = NULL;
+		return false;
+	}
+	*dims = h[2];
+	fprintf(stderr, "  embeddings read from %s\n", path);
+	return true;
+}
+
+static void cache_write(const char *path, int n_train, int n_test, int dims, const float *X,
+                        const float *T)
+{
+	FILE *f = fopen(path, "wb");
+	const int h[3] = {n_train, n_test, dims};
+	bool ok = f && fwrite(h, sizeof h, 1, f) == 1 &&
+	          fwrite(X, sizeof *X, (size_t)n_train * dims, f) == (size_t)n_train * dims &&
+	          fwrite(T, sizeof *T, (size_t)n_test * dims, f) == (size_t)n_test * dims;
+	if (f && fclose(f) != 0)
+		ok = false;
+	if (!ok)
+		fprintf(stderr, "  could not write the embeddings to %s\n", path);
 }
 
 int cmd_eval_intents(int argc, char **argv)
@@ -343,13 +528,25 @@ int cmd_eval_intents(int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 		goto out;
 	}
+	int n_oos_rows = 0;
+	if (a.oos_class && clinc)
+		n_oos_rows = intent_data_add_oos(&d, &train, &err);
+	if (n_oos_rows < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		goto out;
+	}
 	int dims = 0, dt = 0;
-	struct model *emb = open_encoder(a.model, a.threads);
-	float *X = emb ? embed_all(emb, d.in_train.text, d.in_train.n, &dims, "training") : NULL;
-	float *T = X ? embed_all(emb, test.text, test.n, &dt, "test") : NULL;
-	model_close(emb);
+	float *X = NULL, *T = NULL;
+	if (!(a.cache && cache_read(a.cache, d.in_train.n, test.n, &dims, &X, &T))) {
+		struct model *emb = open_encoder(a.model, a.threads);
+		X = emb ? embed_all(emb, d.in_train.text, d.in_train.n, &dims, "training") : NULL;
+		T = X ? embed_all(emb, test.text, test.n, &dt, "test") : NULL;
+		model_close(emb);
+		if (T && a.cache)
+			cache_write(a.cache, d.in_train.n, test.n, dims, X, T);
+	}
 	if (T)
-		rc = intents_run(&a, &d, X, T, test.n, dims);
+		rc = intents_run(&a, &d, X, T, test.n, dims, n_oos_rows);
 	free(X);
 	free(T);
 out:

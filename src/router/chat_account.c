@@ -72,6 +72,22 @@ static void charge(struct router *r, const struct chat_run *run, struct chat_out
 	}
 }
 
+/* The judge's cost into the answer's cost and the budget windows (its counter is kept by
+ * chat_judge). */
+static void charge_judge(struct router *r, const struct chat_run *run, struct chat_outcome *o)
+{
+	const struct route_def *rt = run->rt;
+	struct router_state *st = r->deps.state;
+	o->cost_usd += run->judge_cost_usd;
+	if (rt->budget_window[0]) {
+		char rkey[160];
+		snprintf(rkey, sizeof rkey, "route:%s", rt->name);
+		state_spend_add(st, rkey, rt->budget_window, run->judge_cost_usd);
+		if (run->req.key[0])
+			state_spend_add(st, run->req.key, rt->budget_window, run->judge_cost_usd);
+	}
+}
+
 static void write_attempts(struct router *r, const struct chat_run *run, struct sbuf *b)
 {
 	sbuf_puts(b, ",\"attempts\":[");
@@ -128,6 +144,23 @@ static void write_log(struct router *r, const struct chat_run *run, const struct
 		sbuf_puts(&b, ",\"shadow\":");
 		json_write_str(&b, o->shadow, -1);
 	}
+	if (run->n_judged > 0) {
+		const struct route_def *rt = run->rt;
+		sbuf_puts(&b, ",\"judge\":{\"upstream\":");
+		json_write_str(&b, r->upstreams[rt->judge].name, -1);
+		sbuf_printf(&b, ",\"threshold\":%g,\"scale\":%g,\"scores\":[", rt->judge_threshold,
+		            rt->judge_scale);
+		for (int i = 0; i < run->n_judged; i++) {
+			sbuf_puts(&b, i ? ",{\"candidate\":" : "{\"candidate\":");
+			json_write_str(&b, chat_candidate(r, rt, run->judged[i].candidate)->name,
+			               -1);
+			if (run->judged[i].score >= 0)
+				sbuf_printf(&b, ",\"score\":%g}", run->judged[i].score);
+			else
+				sbuf_puts(&b, ",\"score\":null}");
+		}
+		sbuf_printf(&b, "],\"cost_usd\":%.8f}", run->judge_cost_usd);
+	}
 	write_attempts(r, run, &b);
 	sbuf_printf(&b,
 	            ",\"latency_ms\":%.1f,\"prompt_tokens\":%ld,\"completion_tokens\":%ld,"
@@ -163,6 +196,8 @@ void chat_account(struct router *r, struct chat_run *run, struct chat_outcome *o
 		charge(r, run, o, u);
 		state_rate_tokens(st, u->name, o->prompt_tokens + o->completion_tokens);
 	}
+	if (run->judge_cost_usd > 0) /* the judge's calls: in the budget and the answer's cost */
+		charge_judge(r, run, o);
 	o->attempts = chat_calls(run);
 	o->latency_ms = (double)(sy_now_ns() - run->t0) / 1e6;
 	if (run->req.request_id[0] && o->route[0]) /* for feedback on it */

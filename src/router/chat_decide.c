@@ -32,6 +32,7 @@ static struct route_def *route_resolve(struct router *r, struct chat_run *run, c
 		rt->breaker_failures = 3;
 		rt->breaker_cooldown_s = 30;
 		rt->shadow = -1;
+		rt->judge = -1;
 		return rt;
 	}
 	return NULL;

@@ -366,7 +366,7 @@ static enum try_result try_candidate(struct router *r, struct chat_run *run, int
 	const struct upstream_def *u = chat_candidate(r, rt, c);
 	struct router_state *st = r->deps.state;
 	/* a verifier or a cascade must see the whole answer before the client gets any of it */
-	if (run->req.stream && !rt->has_verifier && rt->policy != POLICY_CASCADE) {
+	if (run->req.stream && !rt->has_verifier && rt->judge < 0 && rt->policy != POLICY_CASCADE) {
 		if (!try_stream(r, run, c, o, http, retry_after))
 			return TRY_FAILED;
 		state_breaker_record(st, u->name, true, rt->breaker_failures);
@@ -391,6 +391,24 @@ static enum try_result try_candidate(struct router *r, struct chat_run *run, int
 		free(kept->raw);
 		*kept = (struct kept_answer){doc, raw, raw_len, c};
 		return TRY_ESCALATE;
+	}
+	/* the judge grades an answer that passed the verifier, unless nothing is left to escalate to
+	 * (the last answer stands whatever its grade) */
+	if (rt->judge >= 0 && !run->last_in_order) {
+		double score;
+		const int a = run->n_attempts - 1;
+		enum judge_verdict v = chat_judge(r, run, c, content, &score, why, sizeof why);
+		const bool escalate =
+		    v == JUDGE_FAIL || (v == JUDGE_ERROR && rt->judge_escalate_on_error);
+		snprintf(run->attempts[a].what, sizeof run->attempts[0].what, "%s%s",
+		         v == JUDGE_ERROR && !escalate ? "accepted; " : "", why);
+		if (escalate) {
+			state_count(st, "escalations", rt->name, u->name, 1);
+			cJSON_Delete(kept->doc);
+			free(kept->raw);
+			*kept = (struct kept_answer){doc, raw, raw_len, c};
+			return TRY_ESCALATE;
+		}
 	}
 	take_answer(o, doc, raw, raw_len, run->req.stream);
 	cJSON_Delete(doc);
@@ -479,6 +497,7 @@ static int fallback_chain(struct router *r, struct chat_run *run, int from, stru
 			add_skip(run, c, "at max concurrency (%d)", u->max_concurrency);
 			continue;
 		}
+		run->last_in_order = k == run->n_order - 1;
 		enum candidate_result res = run_candidate(r, run, c, o, kept);
 		if (!run->stream_taken) /* a committed stream holds its slot until it ends */
 			state_concurrency_release(st, u->name);
@@ -546,6 +565,26 @@ static void reason_fix(struct router *r, struct chat_run *run, struct chat_outco
 	         o->policy, chat_candidate(r, run->rt, run->chosen)->name, why);
 }
 
+/* The judge's grades into the x-switchyard-judge header and the reason. */
+static void judge_explain(struct router *r, struct chat_run *run, struct chat_outcome *o)
+{
+	const struct route_def *rt = run->rt;
+	char grades[200] = "";
+	size_t n = 0;
+	for (int i = 0; i < run->n_judged && n < sizeof grades; i++) {
+		const char *name = chat_candidate(r, rt, run->judged[i].candidate)->name;
+		if (run->judged[i].score >= 0)
+			n += (size_t)snprintf(grades + n, sizeof grades - n, "%s%s=%g",
+			                      i ? " " : "", name, run->judged[i].score);
+		else
+			n += (size_t)snprintf(grades + n, sizeof grades - n, "%s%s=error",
+			                      i ? " " : "", name);
+	}
+	snprintf(o->judge, sizeof o->judge, "%s (threshold %g of %g)", grades, rt->judge_threshold,
+	         rt->judge_scale);
+	chat_reason_append(o, "; judge %s: %s", r->upstreams[rt->judge].name, o->judge);
+}
+
 void chat_execute(struct router *r, struct chat_run *run, struct chat_outcome *o)
 {
 	const struct route_def *rt = run->rt;
@@ -566,7 +605,8 @@ void chat_execute(struct router *r, struct chat_run *run, struct chat_outcome *o
 		/* every candidate failed the verifier: the last (strongest) answer stands */
 		take_answer(o, kept.doc, kept.raw, kept.raw_len, run->req.stream);
 		run->chosen = kept.candidate;
-		chat_reason_append(o, "; no answer passed the verifier, the last one stands");
+		chat_reason_append(o, "; no answer passed the %s, the last one stands",
+		                   rt->judge >= 0 ? "verifier and judge" : "verifier");
 		o->error_code = NULL;
 	}
 	cJSON_Delete(kept.doc);
@@ -577,4 +617,6 @@ void chat_execute(struct router *r, struct chat_run *run, struct chat_outcome *o
 		snprintf(o->model, sizeof o->model, "%s", chat_candidate(r, rt, run->chosen)->name);
 		reason_fix(r, run, o);
 	}
+	if (run->n_judged > 0)
+		judge_explain(r, run, o);
 }

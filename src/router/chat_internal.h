@@ -82,6 +82,14 @@ struct chat_run {
 	bool xlate_complete; /* and said the stream ended properly */
 	bool stream_broke; /* it failed or ended before "data: [DONE]" */
 	char stream_error[256]; /* why, when it broke off */
+	/* the judge (chat_judge.c): its grades in call order, score -1 when it gave none */
+	struct {
+		int candidate;
+		double score;
+	} judged[CHAT_MAX_ATTEMPTS];
+	int n_judged;
+	double judge_cost_usd; /* of its calls, charged by the account stage */
+	bool last_in_order; /* the candidate being tried is the order's last (not judged) */
 	uint64_t t0; /* sy_now_ns() when the request arrived */
 };
 
@@ -117,6 +125,13 @@ void chat_shadow_start(struct router *r, struct chat_run *run, struct chat_outco
 /* Execute: calls the candidates in order until one answers (o->body, or a committed stream in
  * o->stream_call), setting run->chosen, or sets the error. */
 void chat_execute(struct router *r, struct chat_run *run, struct chat_outcome *o);
+
+/* Judge: grades candidate c's answer with the route's judge (rt->judge >= 0), recording the
+ * grade and the judge's cost in run; the score (-1 when none) in *score and a phrase (e.g.
+ * "judge grader: score 3 < 7") in why. */
+enum judge_verdict { JUDGE_PASS, JUDGE_FAIL, JUDGE_ERROR };
+enum judge_verdict chat_judge(struct router *r, struct chat_run *run, int c, const char *answer,
+                              double *score, char *why, size_t cap);
 
 /* Account: counters, spend and cost (for the chosen candidate), latency, the decision-log line.
  * Runs once per request: at the end of router_chat, or for a stream in router_chat_finish. */

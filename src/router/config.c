@@ -136,11 +136,13 @@ static const char *const route_keys[] = {
     "policy",  "candidates",  "default",        "retries",  "fallback", "max_retry_after_s",
     "race",    "breaker",     "budget",         "verifier", "rules",    "semantic",
     "learned", "strong_weak", "llm_classifier", "split",    "shadow",   "shadow_share",
-    NULL};
+    "judge",   NULL};
+static const char *const judge_keys[] = {"upstream", "rubric",     "threshold", "scale",
+                                         "on_error", "timeout_ms", NULL};
 static const char *const split_keys[] = {"by", "arms", NULL};
 static const char *const llm_classifier_keys[] = {"upstream", "labels", "timeout_ms", NULL};
 static const char *const router_keys[] = {"decision_log", "shared_state", NULL};
-static const char *const shared_keys[] = {"nats", "bucket", NULL};
+static const char *const shared_keys[] = {"nats", "bucket", "breakers", "rate_limits", NULL};
 
 static enum sy_status shared_field(struct y *y, const char *k, const struct yaml_value *v,
                                    void *ctx)
@@ -155,6 +157,10 @@ static enum sy_status shared_field(struct y *y, const char *k, const struct yaml
 				s = bad(y, v, "may hold only letters, digits, _ and -", k);
 		return s;
 	}
+	if (!strcmp(k, "breakers"))
+		return yaml_get_bool(y->d, v, k, y->err, &r->shared_breakers);
+	if (!strcmp(k, "rate_limits"))
+		return yaml_get_bool(y->d, v, k, y->err, &r->shared_rates);
 	return yaml_unknown_key(y->d, v, k, "a shared_state setting", shared_keys, y->err);
 }
 
@@ -386,6 +392,45 @@ static enum sy_status verifier_field(struct y *y, const char *k, const struct ya
 	if (!strcmp(k, "min_confidence"))
 		return get_num(y, v, k, 0, 1, &vf->min_confidence);
 	return yaml_unknown_key(y->d, v, k, "a verifier check", verifier_keys, y->err);
+}
+
+static enum sy_status judge_field(struct y *y, const char *k, const struct yaml_value *v, void *ctx)
+{
+	const struct route_ctx *c = ctx;
+	struct route_def *rt = c->rt;
+	if (!strcmp(k, "upstream")) {
+		char name[ROUTER_MAX_NAME];
+		enum sy_status s = get_str(y, v, k, name, sizeof name);
+		if (s == SY_OK && (rt->judge = upstream_index(c->r, name)) < 0)
+			s = bad(y, v, "must name an upstream", k);
+		return s;
+	}
+	if (!strcmp(k, "rubric")) {
+		const char *p = yaml_scalar(v);
+		if (!p || !p[0])
+			return bad(y, v, "must be a non-empty string", k);
+		free(rt->judge_rubric);
+		rt->judge_rubric = strdup(p);
+		return rt->judge_rubric ? SY_OK
+		                        : sy_error_set(y->err, SY_ERR_NOMEM, "out of memory");
+	}
+	if (!strcmp(k, "threshold"))
+		return get_num(y, v, k, 0, 1e6, &rt->judge_threshold);
+	if (!strcmp(k, "scale"))
+		return get_num(y, v, k, 1e-6, 1e6, &rt->judge_scale);
+	if (!strcmp(k, "timeout_ms"))
+		return get_int(y, v, k, 1, 600000, &rt->judge_timeout_ms);
+	if (!strcmp(k, "on_error")) {
+		const char *p = yaml_scalar(v);
+		if (p && !strcmp(p, "accept"))
+			rt->judge_escalate_on_error = false;
+		else if (p && !strcmp(p, "escalate"))
+			rt->judge_escalate_on_error = true;
+		else
+			return bad(y, v, "must be accept or escalate", k);
+		return SY_OK;
+	}
+	return yaml_unknown_key(y->d, v, k, "a judge setting", judge_keys, y->err);
 }
 
 static enum sy_status rule_if_field(struct y *y, const char *k, const struct yaml_value *v,
@@ -715,6 +760,16 @@ static enum sy_status route_field(struct y *y, const char *k, const struct yaml_
 		return each_pair(y, v, k, learned_field, c);
 	if (!strcmp(k, "llm_classifier"))
 		return each_pair(y, v, k, llm_clf_field, c);
+	if (!strcmp(k, "judge")) {
+		enum sy_status s = each_pair(y, v, k, judge_field, c);
+		if (s == SY_OK && rt->judge < 0)
+			s = bad(y, v, "needs upstream: NAME", k);
+		if (s == SY_OK && !(rt->judge_threshold > 0))
+			s = bad(y, v, "needs threshold: a score above 0", k);
+		if (s == SY_OK && rt->judge_threshold > rt->judge_scale)
+			s = bad(y, v, "threshold must not exceed scale", k);
+		return s;
+	}
 	return yaml_unknown_key(y->d, v, k, "a route setting", route_keys, y->err);
 }
 
@@ -743,6 +798,9 @@ static enum sy_status route_entry(struct y *y, const char *name, const struct ya
 	rt->clf_timeout_ms = 3000;
 	rt->shadow = -1;
 	rt->shadow_share = 1;
+	rt->judge = -1;
+	rt->judge_scale = 10;
+	rt->judge_timeout_ms = 10000;
 	rt->verifier.min_length = rt->verifier.max_length = -1;
 	rt->verifier.min_confidence = -1;
 	pthread_mutex_init(&rt->embed_mu, NULL);
@@ -778,6 +836,9 @@ static enum sy_status route_entry(struct y *y, const char *name, const struct ya
 	if (s == SY_OK && (rt->policy == POLICY_LEARNED || rt->policy == POLICY_STRONG_WEAK) &&
 	    !rt->classifier)
 		s = bad(y, v, "needs a model_file (switchyard router train)", name);
+	if (s == SY_OK && rt->judge >= 0 && rt->race >= 2)
+		s = bad(y, v, "cannot race with a judge (the judge grades one answer at a time)",
+		        name);
 	if (s == SY_OK && rt->policy == POLICY_STRONG_WEAK && rt->classifier &&
 	    rt->classifier->n_classes != 2)
 		s = bad(y, v, "needs a two-class (strong/weak) model_file", name);
@@ -860,7 +921,7 @@ enum sy_status router_load_text(const char *name, const char *text, size_t len,
 	if (s == SY_OK && r->shared_nats[0] && deps->state)
 		s = state_shared_configure(deps->state, r->shared_nats,
 		                           r->shared_bucket[0] ? r->shared_bucket : "SY_ROUTER",
-		                           err);
+		                           r->shared_breakers, r->shared_rates, err);
 	if (s != SY_OK) {
 		router_free(r);
 		return s;
@@ -912,6 +973,7 @@ void router_free(struct router *r)
 		struct route_def *rt = &r->routes[i];
 		free(rt->candidates);
 		verifier_free(&rt->verifier);
+		free(rt->judge_rubric);
 		for (int k = 0; k < rt->n_rules; k++) {
 			struct rule *ru = &rt->rules[k];
 			free_strings(ru->keywords, ru->n_keywords);

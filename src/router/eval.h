@@ -86,12 +86,43 @@ struct intent_data {
 /* Fails when a test label is not a training one. */
 enum sy_status intent_data_prepare(const struct dataset *train, const struct dataset *test,
                                    bool with_oos, struct sy_error *err, struct intent_data *out);
+/* Appends train's out-of-scope examples to d->in_train with class d->oos (after
+ * intent_data_prepare with with_oos), so a classifier of d->n_in + 1 classes learns it; returns
+ * how many. */
+int intent_data_add_oos(struct intent_data *d, const struct dataset *train, struct sy_error *err);
 void intent_data_free(struct intent_data *d);
 
 /* pred[n_test] for the test rows T[n_test][c->dims]: the classifier's argmax, or oos_class
  * (when >= 0) where the top probability is below oos_threshold. */
 void intent_predict_classifier(const struct classifier *c, const float *T, int n_test,
                                int oos_class, double oos_threshold, int *pred);
+/* ---- a stronger out-of-scope test (eval intents --head, --oos-score, --oos-class) ---- */
+
+enum intent_oos_score {
+	INTENT_OOS_MAXPROB, /* the top in-scope softmax probability */
+	INTENT_OOS_ENERGY, /* logsumexp of the in-scope logits (Liu et al. 2020) */
+};
+
+/* For each test row of T[n][c->dims]: arg[i] the classifier's argmax (which may be the
+ * out-of-scope class when it was trained as one) and score[i] the in-scope score (higher: more
+ * likely in scope) over the first n_in classes. */
+void intent_oos_scores(const struct classifier *c, const float *T, int n, int n_in,
+                       enum intent_oos_score kind, int *arg, double *score);
+
+struct intent_oos_eval {
+	double auroc; /* of score separating in-scope (positive) from out-of-scope rows */
+	double best_t; /* the threshold with the best accuracy on all rows (tuned on the test) */
+	struct intent_report best; /* there */
+	struct intent_report cv; /* each half's threshold tuned on the other half (2-fold, by
+				    index parity): no threshold sees the rows it is scored on */
+	double cv_t[2];
+};
+
+/* Scores the out-of-scope test: a row is out of scope when arg is oos or score < t. */
+void intent_oos_evaluate(const int *gold, const int *arg, const double *score, int n, int n_classes,
+                         int oos, struct intent_oos_eval *out);
+void intent_oos_eval_free(struct intent_oos_eval *e);
+
 /* The semantic router: pred[n_test] is the class y of the nearest training row of
  * X[n_train][dims] (cosine; rows are unit vectors) to each test row of T[n_test][dims]. */
 void intent_predict_nearest(const float *X, const int *y, int n_train, const float *T, int n_test,

@@ -110,6 +110,29 @@ enum sy_status intent_data_prepare(const struct dataset *train, const struct dat
 	return SY_OK;
 }
 
+int intent_data_add_oos(struct intent_data *d, const struct dataset *train, struct sy_error *err)
+{
+	if (d->oos < 0)
+		return 0;
+	int added = 0;
+	for (int i = 0; i < train->n; i++) {
+		if (strcmp(train->label[i], "oos") != 0)
+			continue;
+		int *y = realloc(d->y, (size_t)(d->in_train.n + 1) * sizeof *y);
+		if (!y || dataset_push(&d->in_train, train->text[i], strlen(train->text[i]), "oos",
+		                       false, false) != SY_OK) {
+			if (y)
+				d->y = y;
+			sy_error_set(err, SY_ERR_NOMEM, "out of memory");
+			return -1;
+		}
+		d->y = y;
+		d->y[d->in_train.n - 1] = d->oos;
+		added++;
+	}
+	return added;
+}
+
 void intent_data_free(struct intent_data *d)
 {
 	dataset_free(&d->in_train);
@@ -130,6 +153,124 @@ void intent_predict_classifier(const struct classifier *c, const float *T, int n
 		pred[i] = p && oos_class >= 0 && p[k] < oos_threshold ? oos_class : k;
 	}
 	free(p);
+}
+
+void intent_oos_scores(const struct classifier *c, const float *T, int n, int n_in,
+                       enum intent_oos_score kind, int *arg, double *score)
+{
+	double *z = malloc((size_t)c->n_classes * sizeof *z);
+	for (int i = 0; z && i < n; i++) {
+		arg[i] = classifier_logits(c, T + (size_t)i * c->dims, z);
+		double mx = -INFINITY, all = -INFINITY;
+		for (int k = 0; k < c->n_classes; k++)
+			all = z[k] > all ? z[k] : all;
+		for (int k = 0; k < n_in && k < c->n_classes; k++)
+			mx = z[k] > mx ? z[k] : mx;
+		double s_in = 0, s_all = 0;
+		for (int k = 0; k < c->n_classes; k++) {
+			s_all += exp(z[k] - all);
+			if (k < n_in)
+				s_in += exp(z[k] - mx);
+		}
+		/* maxprob: the top in-scope class's share of the whole softmax; energy: the
+		 * in-scope logits' logsumexp */
+		score[i] = kind == INTENT_OOS_ENERGY ? mx + log(s_in) : exp(mx - all) / s_all;
+	}
+	free(z);
+}
+
+struct scored {
+	double s;
+	int i;
+};
+
+static int cmp_scored(const void *a, const void *b)
+{
+	const struct scored *x = a, *y = b;
+	return x->s < y->s ? -1 : x->s > y->s ? 1 : x->i - y->i;
+}
+
+/* The threshold t (out of scope when score < t) with the best accuracy over the rows i with
+ * i % 2 == parity (all rows when parity < 0). Sweeping t upwards past a row flips it to out of
+ * scope: +1 when it is out of scope and was not called so, -1 when it was right in scope. */
+static double oos_best_threshold(const int *gold, const int *arg, const double *score, int n,
+                                 int oos, int parity)
+{
+	struct scored *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+	int m = 0;
+	for (int i = 0; v && i < n; i++)
+		if (parity < 0 || i % 2 == parity)
+			v[m++] = (struct scored){score[i], i};
+	if (!v || m == 0) {
+		free(v);
+		return -INFINITY;
+	}
+	qsort(v, (size_t)m, sizeof *v, cmp_scored);
+	long acc = 0, best = 0;
+	double best_t = v[0].s - 1;
+	for (int j = 0; j < m; j++) {
+		const int i = v[j].i;
+		if (arg[i] != oos)
+			acc += gold[i] == oos ? 1 : gold[i] == arg[i] ? -1 : 0;
+		if ((j + 1 == m || v[j + 1].s > v[j].s) && acc > best) {
+			best = acc;
+			best_t = j + 1 < m ? (v[j].s + v[j + 1].s) / 2 : v[j].s + 1e-9;
+		}
+	}
+	free(v);
+	return best_t;
+}
+
+void intent_oos_evaluate(const int *gold, const int *arg, const double *score, int n, int n_classes,
+                         int oos, struct intent_oos_eval *out)
+{
+	memset(out, 0, sizeof *out);
+	/* AUROC by ranks (Mann-Whitney U), ties counted half */
+	struct scored *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+	int *pred = malloc((size_t)(n > 0 ? n : 1) * sizeof *pred);
+	if (!v || !pred) {
+		free(v);
+		free(pred);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		v[i] = (struct scored){score[i], i};
+	qsort(v, (size_t)n, sizeof *v, cmp_scored);
+	double rank_sum = 0;
+	long n_pos = 0, n_neg = 0;
+	for (int j = 0; j < n;) {
+		int e = j;
+		while (e < n && v[e].s == v[j].s)
+			e++;
+		const double r = (j + 1 + e) / 2.0; /* mean rank of the tie group, 1-based */
+		for (int k = j; k < e; k++)
+			if (gold[v[k].i] != oos) {
+				rank_sum += r;
+				n_pos++;
+			}
+		j = e;
+	}
+	n_neg = n - n_pos;
+	out->auroc = n_pos && n_neg
+	                 ? (rank_sum - (double)n_pos * (n_pos + 1) / 2) / ((double)n_pos * n_neg)
+	                 : NAN;
+	out->best_t = oos_best_threshold(gold, arg, score, n, oos, -1);
+	for (int i = 0; i < n; i++)
+		pred[i] = arg[i] == oos || score[i] < out->best_t ? oos : arg[i];
+	intent_report_compute(gold, pred, n, n_classes, oos, &out->best);
+	out->cv_t[0] = oos_best_threshold(gold, arg, score, n, oos, 1); /* for the even rows */
+	out->cv_t[1] = oos_best_threshold(gold, arg, score, n, oos, 0);
+	for (int i = 0; i < n; i++)
+		pred[i] = arg[i] == oos || score[i] < out->cv_t[i % 2] ? oos : arg[i];
+	intent_report_compute(gold, pred, n, n_classes, oos, &out->cv);
+	free(v);
+	free(pred);
+}
+
+void intent_oos_eval_free(struct intent_oos_eval *e)
+{
+	intent_report_free(&e->best);
+	intent_report_free(&e->cv);
 }
 
 void intent_predict_nearest(const float *X, const int *y, int n_train, const float *T, int n_test,

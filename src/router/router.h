@@ -98,6 +98,7 @@ struct chat_outcome {
 	char split[256]; /* the A/B split ("request_id a=0.9 b=0.1"), "" none */
 	char arm[128]; /* its arm for this request */
 	char shadow[128]; /* the shadow candidate called, "" none */
+	char judge[256]; /* the judge's grades ("local=2 mini=8 (threshold 7 of 10)"), "" none */
 	int attempts;
 	double cost_usd;
 	long prompt_tokens, completion_tokens;

@@ -101,6 +101,14 @@ struct route_def {
 	/* verifier for cascade and racing */
 	struct verifier verifier;
 	bool has_verifier;
+	/* LLM judge (judge:): an answer that passed the verifier is graded by this upstream, and
+	 * one scored under judge_threshold escalates to the next candidate as a failed verifier
+	 * does (chat_execute.c) */
+	int judge; /* index into router.upstreams, -1 none */
+	char *judge_rubric; /* owned; NULL: the default rubric */
+	double judge_threshold, judge_scale; /* the score needed, out of judge_scale (default 10) */
+	bool judge_escalate_on_error; /* on_error: escalate; default accept the answer */
+	int judge_timeout_ms; /* default 10000 */
 	/* rules */
 	struct rule *rules;
 	int n_rules;
@@ -144,6 +152,7 @@ struct router {
 	int n_tasks;
 	char decision_log[512];
 	char shared_nats[256], shared_bucket[64]; /* router.shared_state; "" none */
+	bool shared_breakers, shared_rates; /* shared_state.breakers, .rate_limits */
 };
 
 /* Where upstream u's calls go (its kind, URL, model, the key from its api_key_env, timeouts);
@@ -217,10 +226,25 @@ bool state_shared_spend(struct state_shared *sh, const char *key, const char *wi
 /* Adds to it (compare-and-set on the key's revision); false when NATS could not take it. */
 bool state_shared_spend_add(struct state_shared *sh, const char *key, const char *window,
                             long period, double add);
+/* Values of other kinds (kind "breaker" or "rate": one key per name, kind.<hash of name>) held
+ * as text of at most STATE_SHARED_VALUE_MAX - 1 bytes. state_shared_read writes the value of
+ * name into buf[cap] ("" when none yet); false when NATS could not answer. */
+#define STATE_SHARED_VALUE_MAX 4096
+bool state_shared_read(struct state_shared *sh, const char *kind, const char *name, char *buf,
+                       size_t cap);
+/* A compare-and-set update: calls update(ctx, old, out, cap) with the value read ("" when none);
+ * it writes the new value into out and returns true, or returns false to write nothing. When
+ * another process wrote in between, it is called again on the newer value (so it must compute
+ * out from old and ctx alone). False when NATS could not take it. */
+typedef bool (*state_shared_fn)(void *ctx, const char *old, char *out, size_t cap);
+bool state_shared_update(struct state_shared *sh, const char *kind, const char *name,
+                         state_shared_fn update, void *ctx);
 /* Makes s keep budget spend in the NATS KV bucket at url (once: a later call with the same url
- * and bucket does nothing, with another one it is refused until a restart). */
+ * and bucket does nothing, with another one it is refused until a restart); breakers and
+ * rate_limits say whether the circuit breakers and the rpm/tpm windows are kept there too
+ * (each config load sets them). */
 enum sy_status state_shared_configure(struct router_state *s, const char *url, const char *bucket,
-                                      struct sy_error *err);
+                                      bool breakers, bool rate_limits, struct sy_error *err);
 
 /* ---- policies (policy.c) ---- */
 

@@ -1,6 +1,16 @@
 /* State that outlives router reloads: circuit breakers, spend per budget window, in-flight
  * calls per upstream, counters, and the decision-log file (see router_internal.h). One mutex;
- * every entry is small and looked up by name. */
+ * every entry is small and looked up by name.
+ *
+ * With shared_state (state_shared.c) spend lives in NATS KV; with its breakers and rate_limits
+ * switches the breakers and the rpm/tpm windows do too, as text values this file writes and
+ * reads: a breaker is "FAILURES OPEN OPENED_MS" (OPENED_MS wall-clock milliseconds since the
+ * epoch, so every process measures the cooldown from the same instant) and a rate window is
+ * "SEC:CALLS:TOKENS ..." for the wall-clock seconds of the last minute that counted something.
+ * Each check reads the shared value and mirrors it into the local entry (the metrics and
+ * /v1/routes show it; NATS going away leaves the local entry in charge, with a warning); each
+ * change is a compare-and-set that applies the same rule as the local entry. The half-open
+ * probe is one per process: after the cooldown each gateway may let one probe through. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +76,7 @@ struct router_state {
 	char log_path[512];
 	int n_shadows; /* shadow calls in flight (chat_shadow.c) */
 	struct state_shared *shared; /* spend kept in NATS KV, or NULL (set once) */
+	bool share_breakers, share_rates; /* breakers, rate windows kept there too */
 	pthread_cond_t shadows_done;
 };
 
@@ -141,8 +152,96 @@ static enum breaker_state breaker_state_of(const struct breaker *b, int cooldown
 	return BREAKER_OPEN;
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The shared store when its switch `which` is on (its value read under the lock). */
+static struct state_shared *shared_if(struct router_state *s, const bool *which)
+{
+	pthread_mutex_lock(&s->mu);
+	struct state_shared *sh = *which ? s->shared : NULL;
+	pthread_mutex_unlock(&s->mu);
+	return sh;
+}
+
+struct shared_breaker {
+	int failures; /* consecutive */
+	int open;
+	long long opened_ms; /* wall clock */
+};
+
+static void shared_breaker_parse(const char *text, struct shared_breaker *b)
+{
+	*b = (struct shared_breaker){0};
+	if (sscanf(text, "%d %d %lld", &b->failures, &b->open, &b->opened_ms) != 3)
+		*b = (struct shared_breaker){0};
+}
+
+/* Mirrors name's shared breaker into the local one (when breakers are shared and NATS answers;
+ * the caller does not hold the lock). */
+static void breaker_pull(struct router_state *s, const char *name)
+{
+	struct state_shared *sh = shared_if(s, &s->share_breakers);
+	char text[128];
+	if (!sh || !state_shared_read(sh, "breaker", name, text, sizeof text))
+		return;
+	struct shared_breaker sb;
+	shared_breaker_parse(text, &sb);
+	const uint64_t now = sy_now_ns();
+	long long ago_ms = wall_ms() - sb.opened_ms;
+	if (ago_ms < 0)
+		ago_ms = 0;
+	pthread_mutex_lock(&s->mu);
+	struct breaker *b = breaker_find(s, name, sb.open || sb.failures);
+	if (b) {
+		b->consecutive_failures = sb.failures;
+		if (!sb.open) {
+			b->open = false;
+			b->probing = false;
+		} else {
+			const uint64_t ago_ns = (uint64_t)ago_ms * 1000000ull;
+			/* a newer opening (another process's failed probe) ends our probe */
+			const uint64_t opened = ago_ns < now ? now - ago_ns : 0;
+			if (!b->open || opened > b->opened_ns + 50000000ull)
+				b->probing = false;
+			b->open = true;
+			b->opened_ns = opened;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+struct breaker_change {
+	bool ok;
+	int failures; /* the route's threshold */
+	long long now_ms;
+};
+
+/* The same transition as state_breaker_record's, on the shared value. */
+static bool breaker_update(void *ctx, const char *old, char *out, size_t cap)
+{
+	const struct breaker_change *c = ctx;
+	struct shared_breaker b;
+	shared_breaker_parse(old, &b);
+	if (c->ok) {
+		if (!b.open && b.failures == 0 && old[0])
+			return false; /* already closed: nothing to write */
+		b = (struct shared_breaker){0};
+	} else if (++b.failures >= c->failures || b.open) {
+		b.open = 1;
+		b.opened_ms = c->now_ms;
+	}
+	snprintf(out, cap, "%d %d %lld", b.failures, b.open, b.opened_ms);
+	return true;
+}
+
 bool state_breaker_allows(struct router_state *s, const char *name, int cooldown_s)
 {
+	breaker_pull(s, name);
 	pthread_mutex_lock(&s->mu);
 	struct breaker *b = breaker_find(s, name, false);
 	enum breaker_state st = breaker_state_of(b, cooldown_s);
@@ -169,11 +268,17 @@ void state_breaker_record(struct router_state *s, const char *name, bool ok, int
 			b->opened_ns = sy_now_ns();
 		}
 	}
+	struct state_shared *sh = s->share_breakers ? s->shared : NULL;
 	pthread_mutex_unlock(&s->mu);
+	if (sh) {
+		struct breaker_change c = {ok, failures, wall_ms()};
+		state_shared_update(sh, "breaker", name, breaker_update, &c);
+	}
 }
 
 enum breaker_state state_breaker_get(struct router_state *s, const char *name, int cooldown_s)
 {
+	breaker_pull(s, name);
 	pthread_mutex_lock(&s->mu);
 	enum breaker_state st = breaker_state_of(breaker_find(s, name, false), cooldown_s);
 	pthread_mutex_unlock(&s->mu);
@@ -246,25 +351,26 @@ static struct state_shared *shared_of(struct router_state *s)
 }
 
 enum sy_status state_shared_configure(struct router_state *s, const char *url, const char *bucket,
-                                      struct sy_error *err)
+                                      bool breakers, bool rate_limits, struct sy_error *err)
 {
 	struct state_shared *cur = shared_of(s);
-	if (cur)
-		return state_shared_same(cur, url, bucket)
-		           ? SY_OK
-		           : sy_error_set(
-		                 err, SY_ERR_INVALID_ARG,
-		                 "router shared_state: already shared through another NATS "
-		                 "or bucket; restart to change it");
 	struct state_shared *sh = NULL;
-	enum sy_status st = state_shared_open(url, bucket, err, &sh);
-	if (st != SY_OK)
-		return st;
+	if (cur && !state_shared_same(cur, url, bucket))
+		return sy_error_set(err, SY_ERR_INVALID_ARG,
+		                    "router shared_state: already shared through another NATS "
+		                    "or bucket; restart to change it");
+	if (!cur) {
+		enum sy_status st = state_shared_open(url, bucket, err, &sh);
+		if (st != SY_OK)
+			return st;
+	}
 	pthread_mutex_lock(&s->mu);
 	if (!s->shared) {
 		s->shared = sh;
 		sh = NULL;
 	}
+	s->share_breakers = breakers;
+	s->share_rates = rate_limits;
 	pthread_mutex_unlock(&s->mu);
 	state_shared_close(sh); /* another thread configured it first */
 	return SY_OK;
@@ -355,40 +461,117 @@ static int rate_bucket(struct ratewin *w, long now)
 	return i;
 }
 
+/* Takes one request from window w at second now when within rpm and tpm (true); otherwise the
+ * seconds until the oldest request or tokens counted leave it go to *retry_after_s. */
+static bool rate_check(struct ratewin *w, long now, int rpm, int tpm, int *retry_after_s)
+{
+	long calls = 0, tokens = 0, oldest_call = now, oldest_token = now;
+	for (int i = 0; i < RATE_SECONDS; i++) {
+		if (w->sec[i] <= now - RATE_SECONDS || w->sec[i] > now)
+			continue;
+		calls += w->calls[i];
+		tokens += w->tokens[i];
+		if (w->calls[i] && w->sec[i] < oldest_call)
+			oldest_call = w->sec[i];
+		if (w->tokens[i] && w->sec[i] < oldest_token)
+			oldest_token = w->sec[i];
+	}
+	long wait = 0;
+	bool ok = true;
+	if (rpm > 0 && calls >= rpm) {
+		wait = oldest_call + RATE_SECONDS - now;
+		ok = false;
+	}
+	if (tpm > 0 && tokens >= tpm) {
+		if (oldest_token + RATE_SECONDS - now > wait)
+			wait = oldest_token + RATE_SECONDS - now;
+		ok = false;
+	}
+	if (ok)
+		w->calls[rate_bucket(w, now)]++;
+	else
+		*retry_after_s = wait > 0 ? (int)wait : 1;
+	return ok;
+}
+
+/* A shared window's text ("SEC:CALLS:TOKENS ...") into w, and back (the seconds of the last
+ * minute before now only). */
+static void rate_parse(const char *text, struct ratewin *w)
+{
+	memset(w, 0, sizeof *w);
+	for (int i = 0; i < RATE_SECONDS; i++)
+		w->sec[i] = -RATE_SECONDS;
+	const char *p = text;
+	long sec, calls, tokens;
+	int n;
+	while (sscanf(p, " %ld:%ld:%ld%n", &sec, &calls, &tokens, &n) == 3) {
+		p += n;
+		if (sec < 0)
+			continue;
+		const int i = (int)(sec % RATE_SECONDS);
+		if (w->sec[i] > sec)
+			continue;
+		w->sec[i] = sec;
+		w->calls[i] = calls;
+		w->tokens[i] = tokens;
+	}
+}
+
+static void rate_format(const struct ratewin *w, long now, char *out, size_t cap)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (int i = 0; i < RATE_SECONDS && n < cap; i++)
+		if (w->sec[i] > now - RATE_SECONDS && w->sec[i] <= now &&
+		    (w->calls[i] || w->tokens[i]))
+			n += (size_t)snprintf(out + n, cap - n, "%s%ld:%ld:%ld", n ? " " : "",
+			                      w->sec[i], w->calls[i], w->tokens[i]);
+}
+
+struct rate_change {
+	int rpm, tpm; /* take one request within these (both 0: add tokens only) */
+	long tokens; /* tokens to add */
+	long now; /* wall-clock second */
+	bool ok;
+	int retry_after_s;
+};
+
+static bool rate_update(void *ctx, const char *old, char *out, size_t cap)
+{
+	struct rate_change *c = ctx;
+	struct ratewin w;
+	rate_parse(old, &w);
+	c->ok = true;
+	c->retry_after_s = 0;
+	if (c->rpm > 0 || c->tpm > 0)
+		c->ok = rate_check(&w, c->now, c->rpm, c->tpm, &c->retry_after_s);
+	if (!c->ok)
+		return false;
+	if (c->tokens > 0)
+		w.tokens[rate_bucket(&w, c->now)] += c->tokens;
+	rate_format(&w, c->now, out, cap);
+	return true;
+}
+
 bool state_rate_take(struct router_state *s, const char *name, int rpm, int tpm, int *retry_after_s)
 {
 	*retry_after_s = 0;
 	if (rpm <= 0 && tpm <= 0)
 		return true;
 	const long now = (long)(sy_now_ns() / 1000000000ull);
+	struct state_shared *sh = shared_if(s, &s->share_rates);
+	struct rate_change c = {rpm, tpm, 0, (long)time(NULL), true, 0};
+	const bool shared = sh && state_shared_update(sh, "rate", name, rate_update, &c);
 	pthread_mutex_lock(&s->mu);
 	struct ratewin *w = rate_find(s, name);
 	bool ok = true;
-	if (w) {
-		long calls = 0, tokens = 0, oldest_call = now, oldest_token = now;
-		for (int i = 0; i < RATE_SECONDS; i++) {
-			if (w->sec[i] <= now - RATE_SECONDS)
-				continue;
-			calls += w->calls[i];
-			tokens += w->tokens[i];
-			if (w->calls[i] && w->sec[i] < oldest_call)
-				oldest_call = w->sec[i];
-			if (w->tokens[i] && w->sec[i] < oldest_token)
-				oldest_token = w->sec[i];
-		}
-		long wait = 0;
-		if (rpm > 0 && calls >= rpm)
-			wait = oldest_call + RATE_SECONDS - now;
-		if (tpm > 0 && tokens >= tpm && oldest_token + RATE_SECONDS - now > wait)
-			wait = oldest_token + RATE_SECONDS - now;
-		if (rpm > 0 && calls >= rpm)
-			ok = false;
-		if (tpm > 0 && tokens >= tpm)
-			ok = false;
-		if (ok)
+	if (shared) { /* the shared window decided; the local one counts this process's calls */
+		ok = c.ok;
+		*retry_after_s = c.retry_after_s;
+		if (ok && w)
 			w->calls[rate_bucket(w, now)]++;
-		else
-			*retry_after_s = wait > 0 ? (int)wait : 1;
+	} else if (w) {
+		ok = rate_check(w, now, rpm, tpm, retry_after_s);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return ok;
@@ -403,7 +586,12 @@ void state_rate_tokens(struct router_state *s, const char *name, long tokens)
 	struct ratewin *w = rate_find(s, name);
 	if (w)
 		w->tokens[rate_bucket(w, now)] += tokens;
+	struct state_shared *sh = s->share_rates ? s->shared : NULL;
 	pthread_mutex_unlock(&s->mu);
+	if (sh) {
+		struct rate_change c = {0, 0, tokens, (long)time(NULL), true, 0};
+		state_shared_update(sh, "rate", name, rate_update, &c);
+	}
 }
 
 void state_decision_remember(struct router_state *s, const char *request_id, const char *route,
@@ -506,6 +694,9 @@ void state_metrics_write(struct router_state *s, struct sbuf *b)
 	    {"shadow_errors", "shadow calls that got no answer, by route and shadow candidate",
 	     "candidate"},
 	    {"shadow_spend_usd", "spend of shadow calls in USD, by route and shadow candidate",
+	     "candidate"},
+	    {"judge_calls", "calls to a route's LLM judge, by route and judge", "candidate"},
+	    {"judge_spend_usd", "spend of a route's LLM judge in USD, by route and judge",
 	     "candidate"},
 	};
 	pthread_mutex_lock(&s->mu);

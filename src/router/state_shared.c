@@ -1,7 +1,9 @@
-/* Budget spend shared by several gateways through NATS JetStream's key-value store
- * (router_internal.h, docs/ROUTING.md "Shared state"): with `router: {shared_state: {nats: URL}}`
- * every process that routes with the same bucket reads and adds to one spend per budget window,
- * so two gateways enforce one budget.
+/* Budget spend, and optionally circuit breakers and rate-limit windows, shared by several
+ * gateways through NATS JetStream's key-value store (router_internal.h, docs/ROUTING.md "Shared
+ * state"): with `router: {shared_state: {nats: URL}}` every process that routes with the same
+ * bucket reads and adds to one spend per budget window, so two gateways enforce one budget;
+ * with `breakers: true` and `rate_limits: true` as well they see one breaker and one rpm/tpm
+ * window per upstream (state.c decides what a value means; this file only stores it).
  *
  * A spend is one KV key per (window, period, budget key): spend.<window>.<period>.<hash>, the
  * hash (FNV-1a, 64 bits, hex) standing for the budget key, which may be an API key and must not
@@ -79,7 +81,7 @@ enum sy_status state_shared_open(const char *url, const char *bucket, struct sy_
 		    "router shared_state: no JetStream key-value bucket %s at %s: %s", bucket, url,
 		    natsStatus_GetText(st));
 	}
-	sy_log(SY_LOG_INFO, "router: budgets shared through NATS %s (bucket %s)", url, bucket);
+	sy_log(SY_LOG_INFO, "router: state shared through NATS %s (bucket %s)", url, bucket);
 	*out = sh;
 	return SY_OK;
 }
@@ -99,12 +101,17 @@ bool state_shared_same(const struct state_shared *sh, const char *url, const cha
 	return sh && !strcmp(sh->url, url) && !strcmp(sh->bucket, bucket);
 }
 
-static void kv_key(char *out, size_t cap, const char *key, const char *window, long period)
+static uint64_t fnv1a(const char *key)
 {
 	uint64_t h = 1469598103934665603ull;
 	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
 		h = (h ^ *p) * 1099511628211ull;
-	snprintf(out, cap, "spend.%s.%ld.%016llx", window, period, (unsigned long long)h);
+	return h;
+}
+
+static void kv_key(char *out, size_t cap, const char *key, const char *window, long period)
+{
+	snprintf(out, cap, "spend.%s.%ld.%016llx", window, period, (unsigned long long)fnv1a(key));
 }
 
 /* The shared value of a key and its revision (0 when it has none yet); false when NATS failed. */
@@ -162,5 +169,67 @@ bool state_shared_spend_add(struct state_shared *sh, const char *key, const char
 	}
 	sy_log(SY_LOG_WARN, "router: shared spend not added in NATS (USD %.6f); counted locally",
 	       add);
+	return false;
+}
+
+/* ---- values kept as text: breakers and rate windows (state.c) ---- */
+
+/* The value of key k as text into buf[cap] ("" when it has none yet) and its revision; false
+ * when NATS failed. A value too long for buf reads as "". */
+static bool kv_read_text(struct state_shared *sh, const char *k, char *buf, size_t cap,
+                         uint64_t *rev)
+{
+	kvEntry *e = NULL;
+	natsStatus st = kvStore_Get(&e, sh->kv, k);
+	buf[0] = '\0';
+	*rev = 0;
+	if (st == NATS_NOT_FOUND)
+		return true;
+	if (st != NATS_OK)
+		return false;
+	int n = kvEntry_ValueLen(e);
+	if (n > 0 && (size_t)n < cap) {
+		memcpy(buf, kvEntry_Value(e), (size_t)n);
+		buf[n] = '\0';
+	}
+	*rev = kvEntry_Revision(e);
+	kvEntry_Destroy(e);
+	return true;
+}
+
+bool state_shared_read(struct state_shared *sh, const char *kind, const char *name, char *buf,
+                       size_t cap)
+{
+	char k[96];
+	snprintf(k, sizeof k, "%s.%016llx", kind, (unsigned long long)fnv1a(name));
+	uint64_t rev;
+	if (kv_read_text(sh, k, buf, cap, &rev))
+		return true;
+	sy_log(SY_LOG_WARN,
+	       "router: shared %s state unreadable from NATS; using this process's own", kind);
+	return false;
+}
+
+bool state_shared_update(struct state_shared *sh, const char *kind, const char *name,
+                         state_shared_fn update, void *ctx)
+{
+	char k[96];
+	snprintf(k, sizeof k, "%s.%016llx", kind, (unsigned long long)fnv1a(name));
+	char old[STATE_SHARED_VALUE_MAX], nv[STATE_SHARED_VALUE_MAX];
+	for (int t = 0; t < SHARED_CAS_TRIES; t++) {
+		uint64_t rev, out_rev = 0;
+		if (!kv_read_text(sh, k, old, sizeof old, &rev))
+			break;
+		nv[0] = '\0';
+		if (!update(ctx, old, nv, sizeof nv))
+			return true; /* nothing to write */
+		const int n = (int)strlen(nv);
+		natsStatus st = rev ? kvStore_Update(&out_rev, sh->kv, k, nv, n, rev)
+		                    : kvStore_Create(&out_rev, sh->kv, k, nv, n);
+		if (st == NATS_OK)
+			return true;
+		/* another process wrote first: read again and retry */
+	}
+	sy_log(SY_LOG_WARN, "router: shared %s state not written in NATS; counted locally", kind);
 	return false;
 }

@@ -65,6 +65,8 @@ static void explain_headers(struct response *rs, const struct chat_outcome *o, b
 	}
 	if (o->shadow[0])
 		response_header_add(rs, "x-switchyard-shadow", "%s", o->shadow);
+	if (o->judge[0])
+		response_header_add(rs, "x-switchyard-judge", "%.250s", o->judge);
 	if (with_cost)
 		response_header_add(rs, "x-switchyard-cost-usd", "%.8f", o->cost_usd);
 }

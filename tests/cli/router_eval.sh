@@ -2,8 +2,9 @@
 # CLI tests for router training and evaluation on small labelled files (USE-lite embeddings):
 # `switchyard eval intents` with --test (a labelled file, or CLINC150's format next to a CLINC
 # folder; an unusable --test is an error) reports accuracy and macro-F1 (JSON) for both routers,
-# `switchyard router train` writes a classifier the learned policy loads, and malformed data
-# stops with the file and line.
+# `switchyard router train` writes a classifier the learned policy loads (logistic regression or,
+# with --head mlp, an MLP head), the out-of-scope options (--head mlp, --oos-class, --oos-score
+# energy) report AUROC and thresholds, and malformed data stops with the file and line.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SY=${BUILD:-build}/switchyard
@@ -68,6 +69,22 @@ out=$("$SY" eval intents --data "$tmp/clinc" --test "$tmp/clinc/data_full.json" 
 python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["train"] == 12 and r["test"] == 4, r' "$out" || fail "CLINC --test not used: $out"
 out=$("$SY" eval intents --data "$tmp/clinc" --json 2>/dev/null) || fail "eval intents on CLINC val"
 python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["test"] == 2, r' "$out" || fail "CLINC val: $out"
+# the stronger out-of-scope options: an MLP head, out-of-scope trained as a class, the energy
+# score; with out-of-scope test rows the report adds the score's AUROC and thresholds
+out=$("$SY" eval intents --data "$tmp/clinc" --test "$tmp/clinc/data_full.json" --head mlp --hidden 16 --epochs 50 --oos-class --oos-score energy --json 2>/dev/null) || fail "eval intents --head mlp"
+python3 - "$out" <<'PY' || fail "out-of-scope options: $out"
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["train"] == 14 and r["test"] == 4, r
+o = r["oos"]
+assert o["head"] == "mlp" and o["hidden"] == 16 and o["score"] == "energy" and o["oos_class"] is True, o
+assert 0 <= o["auroc"] <= 1 and 0 <= o["best"]["accuracy"] <= 1 and 0 <= o["cv2"]["oos_recall"] <= 1, o
+PY
+"$SY" eval intents --data "$tmp/clinc" --test "$tmp/clinc/data_full.json" 2>/dev/null | grep -q "out-of-scope test (logreg head, maxprob score): AUROC" || fail "out-of-scope text report"
+"$SY" eval intents --data "$tmp/clinc" --oos-score bogus 2>"$tmp/err" && fail "--oos-score bogus accepted"
+grep -q "oos-score: expected maxprob or energy" "$tmp/err" || { cat "$tmp/err"; fail "--oos-score message"; }
+"$SY" router train --data "$tmp/train.csv" --out "$tmp/m.json" --head mlp | grep -q "3 classes" || fail "router train --head mlp"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['type']=='mlp' and d['hidden']==256 and len(d['W1'])==256 and len(d['W'][0])==256" "$tmp/m.json" || fail "MLP classifier file"
 "$SY" eval intents --data "$tmp/clinc" --test "$tmp/clinc/missing.json" 2>"$tmp/err" && fail "a missing --test accepted"
 grep -q "no such file" "$tmp/err" || { cat "$tmp/err"; fail "missing --test message"; }
 echo '{"test": []}' >"$tmp/clinc/empty.json"

@@ -19,6 +19,10 @@ POST /v1/chat/completions behaves by the request's "model" (the upstream's model
               when N % 10 < P / 10 (so P% of items 0..9 right), else "wrong", after MS ms
   judge       grades a judge prompt: "score: 9" when the text after EXPECTED ANSWER: appears in
               the text after ANSWER TO GRADE:, else "score: 2"
+  grader      grades a route judge's prompt: "score: N" when the text after ANSWER TO GRADE:
+              names a model echo-qN (so echo-q2 answers score 2, echo-q8 answers 8), else
+              "score: 0"
+  mute-grader answers "I would rather not say" (a reply without a score)
 POST /anthropic/v1/messages speaks Anthropic's Messages API and
 POST /gemini/v1beta/models/MODEL:generateContent (and :streamGenerateContent?alt=sse) Google's
 Gemini API, each checking its key header (x-api-key with anthropic-version, x-goog-api-key: the
@@ -256,8 +260,12 @@ class Handler(BaseHTTPRequestHandler):
                 m = re.search(r"EXPECTED ANSWER:\n(.*?)\n\nANSWER TO GRADE:\n(.*?)\n\n", text, re.S)
                 ok = m and m.group(1).strip().lower() in m.group(2).lower()
                 return self.send(200, answer(model, "score: 9" if ok else "score: 2", body))
+            if model == "grader":
+                m = re.search(r"ANSWER TO GRADE:\n.*?echo-q(\d+)", text, re.S)
+                return self.send(200, answer(model, f"score: {m.group(1) if m else 0}", body))
             content = {"json": '{"answer": 42, "confidence": 0.9}',
                        "lowconf": "maybe 41; confidence: 0.2",
+                       "mute-grader": "I would rather not say",
                        "labeler": "big" if "hard" in text else
                        "sm\r\nall\"}\n{\"forged\":1}" if "inject" in text else "small"}.get(
                            model, f"[{model}] {text}")
