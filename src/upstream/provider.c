@@ -1,7 +1,11 @@
 /* Chat providers' wire formats (see provider.h): requests out of OpenAI's shape into
  * Anthropic's Messages API and Gemini's generateContent, and answers, streams and errors back.
- * Only what the OpenAI shape can say travels: text (string or text parts), system prompts,
- * max_tokens, temperature, top_p, stop, tools and tool calls; other fields are dropped. */
+ * What travels: text (string or text parts), images (base64 data URLs inline, http(s) URLs by
+ * reference), system prompts, max_tokens, temperature, top_p, stop, tools and tool calls, n,
+ * seed and response_format. What a provider cannot take (Anthropic's seed and n > 1, a schema
+ * keyword outside Gemini's subset, a malformed data URL) is refused with SY_ERR_INVALID_ARG
+ * and a message naming the field, never dropped; parameters without any equivalent
+ * (logprobs, penalties, ...) are dropped. */
 #include "upstream/provider.h"
 
 #include <stdio.h>
