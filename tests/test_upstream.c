@@ -392,6 +392,267 @@ static void test_provider_streams(void)
 	sbuf_free(&content);
 }
 
+/* The request's body as the provider gets it (compact JSON, malloc'd), or NULL with err set. */
+static char *body_of(const struct provider *p, const char *openai, struct sy_error *err)
+{
+	cJSON *in = cJSON_Parse(openai);
+	CHECK(in != NULL);
+	char url[512], h1[256], h2[256], *body = NULL;
+	enum sy_status s = provider_chat_request(p, in, false, err, url, 512, &body, h1, h2, 256);
+	cJSON_Delete(in);
+	if (s != SY_OK) {
+		CHECK(body == NULL && s == SY_ERR_INVALID_ARG);
+		return NULL;
+	}
+	cJSON *b = cJSON_Parse(body);
+	free(body);
+	char *out = cJSON_PrintUnformatted(b);
+	cJSON_Delete(b);
+	return out;
+}
+
+static void check_body(const struct provider *p, const char *openai, const char *want)
+{
+	struct sy_error err = {0};
+	char *got = body_of(p, openai, &err);
+	if (!got)
+		fprintf(stderr, "refused: %s\n", err.msg);
+	CHECK(got != NULL);
+	if (got)
+		CHECK_STREQ(got, want);
+	cJSON_free(got);
+}
+
+/* The request is refused and the message contains `want`. */
+static void check_refused(const struct provider *p, const char *openai, const char *want)
+{
+	struct sy_error err = {0};
+	char *got = body_of(p, openai, &err);
+	CHECK(got == NULL);
+	cJSON_free(got);
+	if (!strstr(err.msg, want))
+		fprintf(stderr, "message \"%s\" lacks \"%s\"\n", err.msg, want);
+	CHECK(strstr(err.msg, want) != NULL);
+}
+
+static void test_provider_images_and_params(void)
+{
+	struct provider a = {UPSTREAM_KIND_ANTHROPIC, "http://h/v1", "c", NULL, 0, 0, 0};
+	struct provider g = {UPSTREAM_KIND_GEMINI, "http://h/v1beta", "g", NULL, 0, 0, 0};
+	const char *img =
+	    "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+	    "\"text\":\"what?\"},{\"type\":\"image_url\",\"image_url\":{\"url\":"
+	    "\"data:Image/PNG;base64,iVBORw0KGgo=\"}},{\"type\":\"image_url\","
+	    "\"image_url\":{\"url\":\"https://x.test/a.JPG?s=1\",\"detail\":\"low\"}}]}],"
+	    "\"max_tokens\":5}";
+	check_body(
+	    &a, img,
+	    "{\"model\":\"c\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":"
+	    "[{\"type\":\"text\",\"text\":\"what?\"},{\"type\":\"image\",\"source\":{\"type\":"
+	    "\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBORw0KGgo=\"}},{\"type\":"
+	    "\"image\",\"source\":{\"type\":\"url\",\"url\":\"https://x.test/a.JPG?s=1\"}}]}]}");
+	check_body(
+	    &g, img,
+	    "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"what?\"},{\"inlineData\":"
+	    "{\"mimeType\":\"image/png\",\"data\":\"iVBORw0KGgo=\"}},{\"fileData\":{\"mimeType\":"
+	    "\"image/jpeg\",\"fileUri\":\"https://x.test/a.JPG?s=1\"}}]}],\"generationConfig\":"
+	    "{\"maxOutputTokens\":5}}");
+	/* malformed data URLs name the message and part */
+	static const char *const bad[] = {
+	    "data:image/png;base64,iVBORw0KGgo",
+	    "data:image/png,iVBORw0KGgo=",
+	    "data:;base64,iVBORw0KGgo=",
+	    "data:image/png;base64,iVBO*w0KGgo=",
+	    "data:image/png;base64,",
+	    "data:image/png;base64,iV=ORw0KGgo=",
+	    "data:png;base64,iVBORw0KGgo=",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char req[512];
+		snprintf(
+		    req, sizeof req,
+		    "{\"messages\":[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\","
+		    "\"content\":[{\"type\":\"text\",\"text\":\"x\"},{\"type\":\"image_url\","
+		    "\"image_url\":{\"url\":\"%s\"}}]}]}",
+		    bad[i]);
+		check_refused(&a, req,
+		              "messages[1].content[1]: image_url.url is not a base64 data URL");
+		check_refused(&g, req,
+		              "messages[1].content[1]: image_url.url is not a base64 data URL");
+	}
+	const char *bmp = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+	                  "\"image_url\":{\"url\":\"data:image/bmp;base64,Qk0=\"}}]}]}";
+	check_refused(&a, bmp, "messages[0].content[0]: anthropic upstreams take image/jpeg");
+	check_body(&g, bmp,
+	           "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"inlineData\":{\"mimeType\":"
+	           "\"image/bmp\",\"data\":\"Qk0=\"}}]}]}");
+	check_refused(
+	    &g,
+	    "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+	    "\"image_url\":{\"url\":\"ftp://x/a.png\"}}]}]}",
+	    "messages[0].content[0]: image_url.url must be a data: URL or an http(s) URL");
+	check_refused(&a,
+	              "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\","
+	              "\"input_audio\":{}}]}]}",
+	              "messages[0].content[0]: input_audio parts are not supported by anthropic");
+	check_refused(&g,
+	              "{\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"image_url\","
+	              "\"image_url\":{\"url\":\"https://x/a.png\"}}]}]}",
+	              "messages[0].content[0]: image_url parts are taken in user messages only");
+	/* seed and n */
+	const char *sn =
+	    "{\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],\"seed\":7,\"n\":3}";
+	check_body(&g, sn,
+	           "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"u\"}]}],"
+	           "\"generationConfig\":{\"candidateCount\":3,\"seed\":7}}");
+	check_refused(&a, sn, "n: anthropic upstreams give one choice per request");
+	check_refused(&a, "{\"messages\":[],\"seed\":7,\"n\":1}",
+	              "seed: anthropic upstreams take no seed");
+	check_body(&a, "{\"messages\":[],\"seed\":null,\"n\":1,\"max_tokens\":1}",
+	           "{\"model\":\"c\",\"max_tokens\":1,\"messages\":[]}");
+	check_refused(&g, "{\"messages\":[],\"n\":0}", "n: expected a whole number from 1 to 8");
+	check_refused(&g, "{\"messages\":[],\"n\":9}", "n: expected a whole number from 1 to 8");
+	check_refused(&g, "{\"messages\":[],\"seed\":1.5}", "seed: expected a whole number");
+	/* response_format */
+	const char *jo = "{\"messages\":[],\"max_tokens\":1,\"response_format\":{\"type\":"
+	                 "\"json_object\"}}";
+	check_body(&g, jo,
+	           "{\"contents\":[],\"generationConfig\":{\"maxOutputTokens\":1,"
+	           "\"responseMimeType\":\"application/json\"}}");
+	check_body(&a, jo,
+	           "{\"model\":\"c\",\"max_tokens\":1,\"messages\":[],\"tools\":[{\"name\":"
+	           "\"switchyard_json\",\"description\":\"Give your whole answer as this tool's "
+	           "input: a JSON object.\",\"input_schema\":{\"type\":\"object\"}}],"
+	           "\"tool_choice\":{\"type\":\"tool\",\"name\":\"switchyard_json\"}}");
+	const char *js =
+	    "{\"messages\":[],\"max_tokens\":1,\"response_format\":{\"type\":\"json_schema\","
+	    "\"json_schema\":{\"name\":\"city\",\"strict\":true,\"schema\":{\"type\":\"object\","
+	    "\"properties\":{\"name\":{\"type\":\"string\",\"description\":\"d\"},\"pop\":{"
+	    "\"type\":"
+	    "[\"integer\",\"null\"]},\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\","
+	    "\"enum\":[\"a\",\"b\"]}}},\"required\":[\"name\",\"pop\",\"tags\"],"
+	    "\"additionalProperties\":false}}}}";
+	check_body(
+	    &g, js,
+	    "{\"contents\":[],\"generationConfig\":{\"maxOutputTokens\":1,"
+	    "\"responseMimeType\":\"application/json\",\"responseSchema\":{\"type\":\"OBJECT\","
+	    "\"properties\":{\"name\":{\"type\":\"STRING\",\"description\":\"d\"},\"pop\":{"
+	    "\"type\":\"INTEGER\",\"nullable\":true},\"tags\":{\"type\":\"ARRAY\",\"items\":{"
+	    "\"type\":\"STRING\",\"enum\":[\"a\",\"b\"]}}},\"required\":[\"name\",\"pop\","
+	    "\"tags\"]}}}");
+	check_body(
+	    &a, js,
+	    "{\"model\":\"c\",\"max_tokens\":1,\"messages\":[],\"tools\":[{\"name\":"
+	    "\"switchyard_json\",\"description\":\"Give your whole answer as this tool's "
+	    "input: a JSON object (city) matching its schema.\",\"input_schema\":{\"type\":"
+	    "\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"description\":\"d\"},"
+	    "\"pop\":{\"type\":[\"integer\",\"null\"]},\"tags\":{\"type\":\"array\",\"items\":{"
+	    "\"type\":\"string\",\"enum\":[\"a\",\"b\"]}}},\"required\":[\"name\",\"pop\","
+	    "\"tags\"],\"additionalProperties\":false}}],\"tool_choice\":{\"type\":\"tool\","
+	    "\"name\":\"switchyard_json\"}}");
+	check_refused(
+	    &g,
+	    "{\"messages\":[],\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
+	    "{\"name\":\"x\",\"schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":"
+	    "\"#/$defs/A\"}}}}}}",
+	    "response_format.json_schema.schema.properties.a: keyword $ref is not supported "
+	    "by gemini upstreams' responseSchema");
+	check_refused(
+	    &g,
+	    "{\"messages\":[],\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
+	    "{\"name\":\"x\",\"schema\":{\"type\":[\"string\",\"integer\"]}}}}",
+	    "response_format.json_schema.schema.type: gemini upstreams take one of");
+	check_refused(
+	    &a,
+	    "{\"messages\":[],\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
+	    "{\"name\":\"x\",\"schema\":{\"type\":\"array\"}}}}",
+	    "response_format.json_schema.schema.type: anthropic upstreams take an object");
+	check_refused(
+	    &a,
+	    "{\"messages\":[],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],"
+	    "\"response_format\":{\"type\":\"json_object\"}}",
+	    "response_format: anthropic upstreams answer in JSON through a forced tool call");
+	check_refused(&g, "{\"messages\":[],\"response_format\":{\"type\":\"xml\"}}",
+	              "response_format.type: expected text, json_object or json_schema");
+	check_body(&g, "{\"messages\":[],\"response_format\":{\"type\":\"text\"}}",
+	           "{\"contents\":[]}");
+}
+
+static void test_provider_json_and_choices(void)
+{
+	/* Anthropic: response_format's forced tool comes back as the content */
+	const char *ant =
+	    "{\"id\":\"m\",\"type\":\"message\",\"model\":\"c\",\"content\":[{\"type\":"
+	    "\"tool_use\",\"id\":\"t\",\"name\":\"switchyard_json\",\"input\":{\"a\":1}}],"
+	    "\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":1,"
+	    "\"output_tokens\":1}}";
+	cJSON *o = provider_chat_answer(UPSTREAM_KIND_ANTHROPIC, ant, strlen(ant));
+	char *s = cJSON_PrintUnformatted(cJSON_GetObjectItem(o, "choices"));
+	CHECK_STREQ(
+	    s, "[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"{\\\"a\\\":1}\"},"
+	       "\"finish_reason\":\"stop\"}]");
+	cJSON_free(s);
+	cJSON_Delete(o);
+	/* Gemini: candidates become choices */
+	const char *gem =
+	    "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}]},\"finishReason\":"
+	    "\"STOP\"},{\"content\":{\"parts\":[{\"text\":\"y\"}]},\"finishReason\":"
+	    "\"MAX_TOKENS\",\"index\":1}]}";
+	o = provider_chat_answer(UPSTREAM_KIND_GEMINI, gem, strlen(gem));
+	s = cJSON_PrintUnformatted(cJSON_GetObjectItem(o, "choices"));
+	CHECK_STREQ(s,
+	            "[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"x\"},"
+	            "\"finish_reason\":\"stop\"},{\"index\":1,\"message\":{\"role\":\"assistant\","
+	            "\"content\":\"y\"},\"finish_reason\":\"length\"}]");
+	cJSON_free(s);
+	cJSON_Delete(o);
+	/* streams: the forced tool's input as content; Gemini's candidates as choices */
+	const char *as =
+	    "data: "
+	    "{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":"
+	    "1}}}\n\ndata: "
+	    "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":"
+	    "\"tool_use\",\"id\":\"t\",\"name\":\"switchyard_json\",\"input\":{}}}\n\n"
+	    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+	    "\"input_json_delta\",\"partial_json\":\"{\\\"a\\\": \"}}\n\n"
+	    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+	    "\"input_json_delta\",\"partial_json\":\"1}\"}}\n\n"
+	    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{"
+	    "\"output_tokens\":2}}\n\ndata: {\"type\":\"message_stop\"}\n\n";
+	struct provider_stream *ps = provider_stream_create(UPSTREAM_KIND_ANTHROPIC, "m");
+	struct sbuf out = {0};
+	char why[128];
+	provider_stream_feed(ps, as, strlen(as), &out);
+	CHECK(provider_stream_end(ps, &out, why, sizeof why));
+	CHECK(strstr(out.data, "\"content\":\"{\\\"a\\\": \"") != NULL);
+	CHECK(strstr(out.data, "\"finish_reason\":\"stop\"") != NULL);
+	CHECK(strstr(out.data, "tool_calls") == NULL);
+	provider_stream_free(ps);
+	out.len = 0;
+	const char *gs =
+	    "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}]}},{\"content\":{"
+	    "\"parts\":[{\"text\":\"y\"}]},\"index\":1}]}\n\n"
+	    "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"!\"}]},\"finishReason\":"
+	    "\"STOP\"}]}\n\n";
+	ps = provider_stream_create(UPSTREAM_KIND_GEMINI, "m");
+	provider_stream_feed(ps, gs, strlen(gs), &out);
+	CHECK(!provider_stream_end(ps, &out, why, sizeof why)); /* choice 1 never finished */
+	provider_stream_free(ps);
+	out.len = 0;
+	const char *gs2 = "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"y\"}]},"
+	                  "\"finishReason\":\"STOP\",\"index\":1}]}\n\n";
+	ps = provider_stream_create(UPSTREAM_KIND_GEMINI, "m");
+	provider_stream_feed(ps, gs, strlen(gs), &out);
+	provider_stream_feed(ps, gs2, strlen(gs2), &out);
+	CHECK(provider_stream_end(ps, &out, why, sizeof why));
+	CHECK(strstr(out.data,
+	             "{\"index\":1,\"delta\":{\"role\":\"assistant\",\"content\":\"y\"}") != NULL);
+	CHECK(strstr(out.data, "{\"index\":1,\"delta\":{},\"finish_reason\":\"stop\"}") != NULL);
+	CHECK(strstr(out.data, "{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}") != NULL);
+	provider_stream_free(ps);
+	sbuf_free(&out);
+}
+
 int main(void)
 {
 	start_server();
@@ -399,5 +660,7 @@ int main(void)
 	RUN(test_provider_requests);
 	RUN(test_provider_answers);
 	RUN(test_provider_streams);
+	RUN(test_provider_images_and_params);
+	RUN(test_provider_json_and_choices);
 	return harness_summary();
 }

@@ -183,6 +183,20 @@ static void take_answer(struct chat_outcome *o, cJSON *doc, const char *raw, siz
 	}
 }
 
+/* A call to candidate c that could not start: a request the candidate's wire format cannot
+ * say (err's status SY_ERR_INVALID_ARG) is the client's fault and stops the chain as a 400
+ * (*http = 400, run->untranslatable says why); anything else is a skip. */
+static void not_started(struct chat_run *run, int c, const struct sy_error *err, int *http)
+{
+	if (err->status != SY_ERR_INVALID_ARG) {
+		add_skip(run, c, "not started: %s", err->msg);
+		return;
+	}
+	add_attempt(run, c, 400, 0, "not sent: %.80s", err->msg);
+	snprintf(run->untranslatable, sizeof run->untranslatable, "%s", err->msg);
+	*http = 400;
+}
+
 /* One non-streamed call to candidate c: returns the parsed answer (caller deletes, with *raw)
  * or NULL, recording the attempt. *http gets the status (502 for a malformed answer, 0 when
  * there was none), *retry_after the upstream's Retry-After (or -1). */
@@ -195,7 +209,7 @@ static cJSON *call_once(struct router *r, struct chat_run *run, int c, int *http
 	struct sy_error err = {0};
 	struct upstream_call *call = start_call(r, u, run->req.doc, false, &err);
 	if (!call) {
-		add_skip(run, c, "not started: %s", err.msg);
+		not_started(run, c, &err, http);
 		return NULL;
 	}
 	enum upstream_state s = upstream_call_wait(call, -1);
@@ -233,7 +247,7 @@ static bool try_stream(struct router *r, struct chat_run *run, int c, struct cha
 	*http = 0;
 	*retry_after = -1;
 	if (!call) {
-		add_skip(run, c, "not started: %s", err.msg);
+		not_started(run, c, &err, http);
 		return false;
 	}
 	const char *data;
@@ -438,6 +452,12 @@ static enum candidate_result run_candidate(struct router *r, struct chat_run *ru
 			return CANDIDATE_NEXT;
 		const bool again =
 		    retryable(http ? UPSTREAM_DONE : UPSTREAM_FAILED, http) || http == 0;
+		if (run->untranslatable[0]) { /* the client's fault, not the candidate's */
+			chat_error_set(o, 400, "INVALID_INPUT",
+			               "candidate %s (%s upstream) cannot take this request: %s",
+			               u->name, upstream_kind_name(u->kind), run->untranslatable);
+			return CANDIDATE_STOP;
+		}
 		state_breaker_record(st, u->name, false, rt->breaker_failures);
 		if (!again) { /* the request itself was refused: do not insist elsewhere */
 			chat_error_set(o, 502, "UPSTREAM_ERROR",

@@ -71,6 +71,9 @@ struct chat_run {
 	const char *refusal; /* the refusals counter to add when accounting (an error code) */
 	int n_rate_limited; /* candidates skipped at their rpm/tpm limit */
 	char upstream_error[256]; /* the last refusing upstream's error message, "" none */
+	/* why the request could not be put in a candidate's wire format (an Anthropic or Gemini
+	 * upstream refusing an image, n, seed or response_format it cannot take), "" none */
+	char untranslatable[SY_ERROR_MSG_LEN];
 	int rate_retry_after_s; /* the soonest of them frees up in this many seconds */
 	/* a committed stream */
 	struct upstream_call *stream; /* the pass-through call, or NULL */

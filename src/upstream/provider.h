@@ -7,14 +7,18 @@
  *   anthropic  POST {base_url}/messages (base_url up to /v1), x-api-key: KEY and
  *              anthropic-version: 2023-06-01; system messages become `system`, max_tokens is
  *              required (4096 when the client gave none), stop -> stop_sequences, tools ->
- *              input_schema tools, tool calls and tool results as tool_use / tool_result blocks;
+ *              input_schema tools, tool calls and tool results as tool_use / tool_result blocks,
+ *              images as image blocks (base64 or url source); response_format as a forced tool
+ *              whose input comes back as the content; seed and n > 1 are refused;
  *              streams are Anthropic's events (message_start, content_block_*, message_delta,
  *              message_stop, error);
  *   gemini     POST {base_url}/models/MODEL:generateContent (base_url up to /v1beta), or
  *              :streamGenerateContent?alt=sse, x-goog-api-key: KEY; system -> systemInstruction,
  *              assistant -> role model, parameters -> generationConfig, tools ->
- *              functionDeclarations; a stream is one GenerateContentResponse per event, without
- *              a final sentinel.
+ *              functionDeclarations, images as inlineData / fileData parts, n -> candidateCount
+ *              (candidates back as choices), seed, response_format -> responseMimeType and
+ *              responseSchema (the schema's OpenAPI subset); a stream is one
+ *              GenerateContentResponse per event, without a final sentinel.
  *
  * Answers become chat.completion objects (content, tool_calls, finish_reason, usage from
  * input/output tokens or usageMetadata), streams become chat.completion.chunk events ending with
@@ -53,7 +57,9 @@ struct provider {
 };
 
 /* Translates an OpenAI chat completions body (its model and stream fields are replaced by
- * p->model and stream) into the provider's request and starts it. */
+ * p->model and stream) into the provider's request and starts it. SY_ERR_INVALID_ARG when the
+ * body asks what the provider's API cannot say (err names the field: the client's fault, a
+ * 400); other errors are the call's. */
 enum sy_status provider_chat_start(struct upstream_client *c, const struct provider *p,
                                    const cJSON *openai_body, bool stream, struct sy_error *err,
                                    struct upstream_call **out);

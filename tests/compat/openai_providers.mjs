@@ -1,7 +1,8 @@
 // The official `openai` npm client, unchanged, calling routes whose upstreams speak Anthropic's
 // Messages API and Google's Gemini API (tests/integration/providers.sh runs it against the
-// scripted upstream): plain and streamed completions, tool calls, usage, and a provider's
-// refusal as the client's own error class.
+// scripted upstream): plain and streamed completions, tool calls, usage, a provider's refusal
+// as the client's own error class, images, JSON answers (response_format), n and seed, and
+// what a provider cannot take as a 400 (BadRequestError).
 // Usage: node openai_providers.mjs URL   (prints "ok: N checks")
 import OpenAI from 'openai';
 import assert from 'node:assert/strict';
@@ -64,4 +65,39 @@ for (const [route, model] of [['claude', 'echo-claude'], ['gem', 'echo-gem']]) {
     (e) => e instanceof OpenAI.InternalServerError && e.status === 502 && /refused the request \(HTTP 400: /.test(e.message));
   checks++;
 }
+// images, JSON answers, n and seed (what each provider can take; a 400 names what it cannot)
+const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==';
+const imgMsgs = [{ role: 'user', content: [{ type: 'text', text: 'what is this?' },
+  { type: 'image_url', image_url: { url: `data:image/png;base64,${png}`, detail: 'low' } }] }];
+const place = { type: 'json_schema', json_schema: { name: 'place', strict: true, schema: {
+  type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false } } };
+for (const route of ['claude', 'gem']) {
+  const i = await client.chat.completions.create({ model: route, messages: imgMsgs });
+  assert.equal(i.choices[0].finish_reason, 'stop');
+  checks++;
+  const j = await client.chat.completions.create({ model: route, messages: msgs, response_format: place });
+  assert.deepEqual(JSON.parse(j.choices[0].message.content), { city: 'Paris' });
+  assert.equal(j.choices[0].finish_reason, 'stop');
+  assert.equal(j.choices[0].message.tool_calls, undefined);
+  checks++;
+  const js = await client.chat.completions.create({ model: route, messages: msgs, response_format: { type: 'json_object' }, stream: true });
+  let jtext = '';
+  for await (const chunk of js) jtext += chunk.choices[0]?.delta?.content ?? '';
+  assert.deepEqual(JSON.parse(jtext), { city: 'Paris' });
+  checks++;
+}
+const n2 = await client.chat.completions.create({ model: 'gem', messages: msgs, n: 2, seed: 7 });
+assert.deepEqual(n2.choices.map((c) => c.index), [0, 1]);
+assert.equal(n2.choices[1].message.content, '[echo-gem] hello there #1');
+checks++;
+for (const [extra, what] of [[{ n: 2 }, /n: anthropic upstreams give one choice per request/],
+  [{ seed: 7 }, /seed: anthropic upstreams take no seed/]]) {
+  await assert.rejects(client.chat.completions.create({ model: 'claude', messages: msgs, ...extra }),
+    (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && what.test(e.message));
+  checks++;
+}
+const bad = [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,%%%' } }] }];
+await assert.rejects(client.chat.completions.create({ model: 'gem', messages: bad }),
+  (e) => e instanceof OpenAI.BadRequestError && /messages\[0\]\.content\[0\]: image_url\.url is not a base64 data URL/.test(e.message));
+checks++;
 console.log(`ok: ${checks} checks`);

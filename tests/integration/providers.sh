@@ -166,6 +166,111 @@ for r in claude-cut gem-cut claude-err; do
 done
 grep -q 'overloaded_error: Overloaded' "$tmp/b" || { cat "$tmp/b"; fail "claude-err message"; }
 
+# images, n, seed and response_format (tests/test_upstream.c has the edge cases)
+post() { # $1 JSON body; prints the status; body in $tmp/b
+	curl -s -m 20 -o "$tmp/b" -w '%{http_code}' "$URL/v1/chat/completions" -d "$1"
+}
+PNG=iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==
+IMG="{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"what is this?\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,$PNG\"}},{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/cat.webp\"}}]}"
+for r in claude gem; do
+	[ "$(post "{\"model\":\"$r\",\"messages\":[$IMG]}")" = 200 ] || { cat "$tmp/b"; fail "$r image"; }
+done
+stats | python3 -c '
+import json, sys
+png = sys.argv[1]
+s = json.load(sys.stdin)["last_body"]
+a = s["anthropic:echo-claude"]["messages"]
+assert a == [{"role": "user", "content": [{"type": "text", "text": "what is this?"},
+    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+    {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.webp"}}]}], a
+g = s["gemini:echo-gem"]["contents"]
+assert g == [{"role": "user", "parts": [{"text": "what is this?"},
+    {"inlineData": {"mimeType": "image/png", "data": png}},
+    {"fileData": {"mimeType": "image/webp", "fileUri": "https://example.com/cat.webp"}}]}], g' "$PNG" || fail "translated images"
+# gemini: seed, candidateCount (choices back), JSON with a translated schema
+SCHEMA='{"type":"object","properties":{"city":{"type":"string","description":"a city"},"pop":{"type":["integer","null"]}},"required":["city"],"additionalProperties":false}'
+RF="\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"place\",\"strict\":true,\"schema\":$SCHEMA}}"
+[ "$(chat gem ",\"seed\":42,\"n\":2,$RF")" = 200 ] || { cat "$tmp/b"; fail "gem n/seed/json"; }
+python3 - "$tmp/b" <<'PY' || { cat "$tmp/b"; fail "gem choices"; }
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = d["choices"]
+assert [x["index"] for x in c] == [0, 1], c
+assert json.loads(c[0]["message"]["content"]) == {"city": "Paris"}, c
+assert c[1]["message"]["content"].endswith(" #1") and all(x["finish_reason"] == "stop" for x in c), c
+PY
+stats | python3 -c '
+import json, sys
+g = json.load(sys.stdin)["last_body"]["gemini:echo-gem"]["generationConfig"]
+assert g == {"candidateCount": 2, "seed": 42, "responseMimeType": "application/json",
+    "responseSchema": {"type": "OBJECT", "properties": {"city": {"type": "STRING", "description": "a city"},
+    "pop": {"type": "INTEGER", "nullable": True}}, "required": ["city"]}}, g' || fail "gemini generationConfig"
+[ "$(chat gem ',"n":2,"stream":true')" = 200 ] || fail "gem n stream"
+python3 - "$tmp/b" <<'PY' || { cat "$tmp/b"; fail "gem n stream body"; }
+import json, sys
+raw = open(sys.argv[1]).read()
+events = [l[6:] for l in raw.split("\n") if l.startswith("data: ")]
+assert events[-1] == "[DONE]", events[-3:]
+text, fin = {}, {}
+for e in events[:-1]:
+    for c in json.loads(e)["choices"]:
+        text[c["index"]] = text.get(c["index"], "") + c["delta"].get("content", "")
+        if c["finish_reason"]:
+            fin[c["index"]] = c["finish_reason"]
+assert text == {0: "[echo-gem] hello there", 1: "[echo-gem] hello there #1"}, text
+assert fin == {0: "stop", 1: "stop"}, fin
+PY
+# anthropic: JSON through a forced tool whose input is the content
+for s in false true; do
+	[ "$(chat claude ",$RF,\"stream\":$s")" = 200 ] || { cat "$tmp/b"; fail "claude json stream=$s"; }
+	python3 - "$tmp/b" $s <<'PY' || { cat "$tmp/b"; fail "claude json answer stream=$2"; }
+import json, sys
+raw, stream = open(sys.argv[1]).read(), sys.argv[2] == "true"
+if stream:
+    chunks = [json.loads(l[6:]) for l in raw.split("\n") if l.startswith("data: {")]
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    fin = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
+    assert not any("tool_calls" in c["choices"][0]["delta"] for c in chunks if c["choices"]), raw
+else:
+    d = json.loads(raw)
+    text, fin = d["choices"][0]["message"]["content"], [d["choices"][0]["finish_reason"]]
+    assert "tool_calls" not in d["choices"][0]["message"], d
+assert json.loads(text) == {"city": "Paris"} and fin == ["stop"], (text, fin)
+PY
+done
+stats | python3 -c '
+import json, sys
+schema = json.loads(sys.argv[1])
+a = json.load(sys.stdin)["last_body"]["anthropic:echo-claude"]
+assert a["tools"] == [{"name": "switchyard_json", "description": "Give your whole answer as this tool'"'"'s input: a JSON object (place) matching its schema.", "input_schema": schema}], a
+assert a["tool_choice"] == {"type": "tool", "name": "switchyard_json"}, a' "$SCHEMA" || fail "anthropic forced tool"
+# what a provider cannot take: 400 naming the field, nothing sent, the server still serving
+calls_before=$(stats | python3 -c 'import json,sys; print(sum(json.load(sys.stdin)["calls"].values()))')
+bad() { # $1 route, $2 extra fields or a whole messages value, $3 expected text
+	local code msgs='[{"role":"user","content":"hi"}]'
+	[ -z "${4:-}" ] || msgs=$4
+	code=$(post "{\"model\":\"$1\",\"messages\":$msgs$2}")
+	[ "$code" = 400 ] || { cat "$tmp/b"; fail "$1 $3: $code, not 400"; }
+	grep -qF -- "$3" "$tmp/b" || { cat "$tmp/b"; fail "$1: no \"$3\""; }
+}
+BADIMG='[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"x"},{"type":"image_url","image_url":{"url":"data:image/png;base64,not base64!"}}]}]'
+for r in claude gem; do
+	bad $r '' 'messages[1].content[1]: image_url.url is not a base64 data URL' "$BADIMG"
+	bad $r ',"stream":true' 'messages[1].content[1]: image_url.url is not a base64 data URL' "$BADIMG"
+done
+bad claude ',"seed":7' 'cannot take this request: seed: anthropic upstreams take no seed'
+bad claude ',"n":2' 'n: anthropic upstreams give one choice per request'
+bad claude ",$RF,$tools" 'response_format: anthropic upstreams answer in JSON through a forced tool call'
+bad gem ',"n":9' 'n: expected a whole number from 1 to 8'
+bad gem ',"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","properties":{"a":{"$ref":"#/$defs/A"}}}}}' \
+	'response_format.json_schema.schema.properties.a: keyword $ref is not supported by gemini'
+[ "$(stats | python3 -c 'import json,sys; print(sum(json.load(sys.stdin)["calls"].values()))')" = "$calls_before" ] || fail "a refused request reached the provider"
+tail -1 "$tmp/decisions.jsonl" | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+assert d["status"] == 400 and d["attempts"][0]["status"] == 400 and d["attempts"][0]["result"].startswith("not sent: response_format"), d' || { tail -1 "$tmp/decisions.jsonl"; fail "400 in the log"; }
+[ "$(chat claude)" = 200 ] && [ "$(chat gem)" = 200 ] || fail "serving after the refusals"
+
 # a bad kind in the config names the line
 sed 's/kind: gemini, base_url/kind: vertex, base_url/' "$tmp/config.yaml" >"$tmp/bad.yaml"
 if "$SY" serve --host 127.0.0.1 --port 0 --config "$tmp/bad.yaml" >"$tmp/bad.out" 2>"$tmp/bad.err"; then fail "kind vertex accepted"; fi

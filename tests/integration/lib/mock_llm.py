@@ -31,6 +31,11 @@ the model as above for echo-*, fail (Anthropic: 529 overloaded_error; Gemini: 50
 badreq (400 in the provider's error shape), streamcut and:
   tool        answers a call of the request's first tool with {"city": "Paris"}
   streamerr   (Anthropic) a stream that sends an error event after its first text
+Whatever the model: an Anthropic request forcing one tool (tool_choice {"type": "tool"}, as
+response_format becomes) is answered by a call of that tool with {"city": "Paris"}; a Gemini
+request with generationConfig.responseMimeType application/json is answered {"city": "Paris"}
+as text, and one with candidateCount N gets N candidates (the echo, then "#i" appended), in
+streams too (index 0 without its field, as proto3 JSON leaves it out).
 The translated request is kept in last_body under "anthropic:MODEL" / "gemini:MODEL".
 GET /stats returns {"calls": {model: n}, "disconnects": {model: n}, "last_body": {...}}.
 Run: python3 mock_llm.py PORTFILE  (writes the port it listens on to PORTFILE).
@@ -133,8 +138,10 @@ class Handler(BaseHTTPRequestHandler):
         intoks = len(json.dumps(msgs)) // 4 + len(body.get("system", "")) // 4
         blocks = [{"type": "text", "text": text}]
         stop = "end_turn"
-        if model == "tool" and body.get("tools"):
-            blocks = [{"type": "tool_use", "id": "toolu_1", "name": body["tools"][0]["name"], "input": {"city": "Paris"}}]
+        forced = (body.get("tool_choice") or {}).get("type") == "tool"
+        if (model == "tool" and body.get("tools")) or forced:
+            name = body["tool_choice"]["name"] if forced else body["tools"][0]["name"]
+            blocks = [{"type": "tool_use", "id": "toolu_1", "name": name, "input": {"city": "Paris"}}]
             stop = "tool_use"
         outtoks = len(text) // 4 + 1
         if not body.get("stream"):
@@ -181,31 +188,43 @@ class Handler(BaseHTTPRequestHandler):
         text = f"[{model}] {last}"
         intoks = len(json.dumps(contents)) // 4
         outtoks = len(text) // 4 + 1
+        gc = body.get("generationConfig", {})
+        if gc.get("responseMimeType") == "application/json":
+            text = json.dumps({"city": "Paris"})
+        n = gc.get("candidateCount", 1)
+        texts = [text] + [f"{text} #{i}" for i in range(1, n)]
         parts = [{"text": text}]
         tools = body.get("tools", [{}])[0].get("functionDeclarations") if body.get("tools") else None
         if model == "tool" and tools:
             parts = [{"functionCall": {"name": tools[0]["name"], "args": {"city": "Paris"}}}]
-        usage = {"promptTokenCount": intoks, "candidatesTokenCount": outtoks, "totalTokenCount": intoks + outtoks}
-        def resp(ps, finish, u):
-            c = {"content": {"role": "model", "parts": ps}, "index": 0}
+        usage = {"promptTokenCount": intoks, "candidatesTokenCount": outtoks * n, "totalTokenCount": intoks + outtoks * n}
+        def cand(ps, finish, i):
+            c = {"content": {"role": "model", "parts": ps}}
+            if i:
+                c["index"] = i
             if finish:
                 c["finishReason"] = finish
-            r = {"candidates": [c], "modelVersion": model, "responseId": "gem-mock"}
+            return c
+        def resp(cands, u):
+            r = {"candidates": cands, "modelVersion": model, "responseId": "gem-mock"}
             if u:
                 r["usageMetadata"] = u
             return r
         if method == "generateContent":
-            return self.send(200, resp(parts, "STOP", usage))
+            if "functionCall" in parts[0]:
+                return self.send(200, resp([cand(parts, "STOP", 0)], usage))
+            return self.send(200, resp([cand([{"text": t}], "STOP", i) for i, t in enumerate(texts)], usage))
         if not m.group(3):
             return self.send(400, {"error": {"code": 400, "message": "want alt=sse", "status": "INVALID_ARGUMENT"}})
         evs = []
         if "functionCall" in parts[0]:
-            evs.append(resp(parts, "STOP", usage))
+            evs.append(resp([cand(parts, "STOP", 0)], usage))
         else:
-            chunks = thirds(text)
-            for i, p in enumerate(chunks):
-                last_one = i == len(chunks) - 1
-                evs.append(resp([{"text": p}], "STOP" if last_one else None, usage if last_one else {"promptTokenCount": intoks}))
+            pieces = [thirds(t) for t in texts]
+            for k in range(3):
+                last_one = k == 2
+                evs.append(resp([cand([{"text": p[k]}], "STOP" if last_one else None, i) for i, p in enumerate(pieces)],
+                                usage if last_one else {"promptTokenCount": intoks}))
         out = [b"data: " + json.dumps(e).encode() + b"\r\n\r\n" for e in evs]
         if model == "streamcut":
             out = out[:2] + [None]
