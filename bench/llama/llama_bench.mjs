@@ -115,12 +115,19 @@ async function main() {
   const pooling = { 1: 'mean', 2: 'cls', 3: 'last' }[meta[arch]?.pooling_type] || 'last';
   // Counts the llama_decode calls node-llama-cpp really makes (one per batch it sends).
   let decodes = 0;
+  // The addon's methods are read-only, so the context's handle on it is wrapped instead.
   const native = ctx._llamaContext._ctx;
-  const decodeBatch = native.decodeBatch.bind(native);
-  native.decodeBatch = (...a) => {
-    decodes++;
-    return decodeBatch(...a);
-  };
+  ctx._llamaContext._ctx = new Proxy(native, {
+    get(target, prop) {
+      const v = target[prop];
+      if (typeof v !== 'function') return v;
+      if (prop !== 'decodeBatch') return v.bind(target);
+      return (...a) => {
+        decodes++;
+        return v.apply(target, a);
+      };
+    },
+  });
   process.stderr.write(`llama_bench: loaded ${modelPath} in ${(performance.now() - t0).toFixed(0)} ms ` +
     `(node-llama-cpp prebuilt, ${arch}, ${pooling} pooling, ${threads} threads, context ${ctx._llamaContext.contextSize}, ` +
     `batch ${ctx._llamaContext.batchSize})\n`);
