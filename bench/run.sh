@@ -156,7 +156,10 @@ LLAMA_VERSION=
 if [ "$LLAMA" != 0 ]; then
 	say "peer: llama.cpp through node-llama-cpp's prebuilt CPU binaries (bench/llama)"
 	if ! (cd bench/llama && node -e 'import("node-llama-cpp")' 2>/dev/null); then
-		(cd bench/llama && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2
+		# The lock file lists only this platform's prebuilt packages, which newer npm versions refuse
+		# in `npm ci`; then the pinned version is installed without touching the lock file.
+		(cd bench/llama && { npm ci --ignore-scripts --no-audit --no-fund --loglevel=error ||
+			npm install --ignore-scripts --no-audit --no-fund --no-package-lock --loglevel=error; }) >&2
 	fi
 	LLAMA_VERSION=$(node -p 'const r = (f) => JSON.parse(require("fs").readFileSync(`bench/llama/node_modules/node-llama-cpp/${f}`));
 		`node-llama-cpp ${r("package.json").version}, its llama.cpp release ${r("llama/binariesGithubRelease.json").release}`')
