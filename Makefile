@@ -102,7 +102,8 @@ cross-aarch64:
 	$(MAKE) CC=aarch64-linux-gnu-gcc BUILD=build-aarch64 build-aarch64/switchyard \
 	  $(addprefix build-aarch64/tests/test_,$(CROSS_TESTS))
 
-# Side-by-side benchmark against ONNX Runtime (installs the peer with npm; see docs/PERFORMANCE.md).
+# Side-by-side benchmark against ONNX Runtime fp32/int8 and, on the BERT shapes, llama.cpp f32/q8_0
+# (installs the peers with npm; BENCH_LLAMA=0 skips llama.cpp; see docs/PERFORMANCE.md).
 bench: all
 	bench/run.sh
 

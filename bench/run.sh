@@ -11,6 +11,11 @@
 # that their last hidden states agree), and print the table (also written to bench/out/results.md).
 # On the ":int8" shapes ONNX Runtime's own int8 graph (tools/reference/quantize_onnx.py) runs as a
 # third engine in the same rounds; each shape ends with lone 1x16 requests after idle gaps.
+# Then, on the BERT shapes (minilm-l6, bge-base), llama.cpp (the prebuilt CPU build of the
+# node-llama-cpp npm package, bench/llama) runs the same weights written as GGUF
+# (bench/llama/bert_gguf.py): f32 against Switchyard fp32, q8_0 against Switchyard int8 on the
+# ":int8" shapes, alternating with Switchyard pass by pass on the same inputs after a check of the
+# pooled embeddings (bench/llama/llama_bench.mjs); printed as a second table.
 #
 # Environment:
 #   BUILD=build          where libswitchyard.a is built (`make BUILD=... bench` passes it on)
@@ -37,6 +42,11 @@
 #   BENCH_GAPS="20 200"  idle gaps (ms) of the sporadic-traffic rows: per gap and per engine, N
 #                        lone 1x16 requests each after that much idle time (p50/p99); "" skips
 #   BENCH_GAP_N=30       requests per gap
+#   BENCH_LLAMA=1        0 skips llama.cpp. Its GGUF declares the pooling the shape's real model
+#                        uses (minilm-l6: mean, as all-MiniLM-L6-v2; bge-base: CLS, as bge), and
+#                        the check compares llama.cpp's pooled embedding of every sequence of the
+#                        first STS-B batch with the same pooling of Switchyard's last hidden state
+#                        (cosine >= 0.999 f32 vs fp32, >= 0.99 q8_0 vs int8)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -97,6 +107,16 @@ else
 	RULE=(--min-runs 3 --budget-ms "$((${BENCH_BUDGET_S:-15} * 1000))")
 fi
 STRIDE=${BENCH_STREAM_STRIDE:-12}
+LLAMA=${BENCH_LLAMA:-1}
+
+# The pooling llama.cpp's GGUF of a BERT shape declares (that of the real model of that shape);
+# empty for the shapes llama.cpp's bert architecture does not cover.
+llama_pooling() {
+	case $1 in
+	minilm-l6) echo mean ;;
+	bge-base) echo cls ;;
+	esac
+}
 
 WORKLOADS=${BENCH_WORKLOADS:-stsb 1x16 32x32 32x128 8x512}
 case " $WORKLOADS " in
@@ -132,6 +152,18 @@ if ! (cd bench/peer && node -e 'require("onnxruntime-node")' 2>/dev/null); then
 	(cd bench/peer && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2
 fi
 ORT_VERSION=$(cd bench/peer && node -p 'require("onnxruntime-node").env.versions.node')
+LLAMA_VERSION=
+if [ "$LLAMA" != 0 ]; then
+	say "peer: llama.cpp through node-llama-cpp's prebuilt CPU binaries (bench/llama)"
+	if ! (cd bench/llama && node -e 'import("node-llama-cpp")' 2>/dev/null); then
+		# The lock file lists only this platform's prebuilt packages, which newer npm versions refuse
+		# in `npm ci`; then the pinned version is installed without touching the lock file.
+		(cd bench/llama && { npm ci --ignore-scripts --no-audit --no-fund --loglevel=error ||
+			npm install --ignore-scripts --no-audit --no-fund --no-package-lock --loglevel=error; }) >&2
+	fi
+	LLAMA_VERSION=$(node -p 'const r = (f) => JSON.parse(require("fs").readFileSync(`bench/llama/node_modules/node-llama-cpp/${f}`));
+		`node-llama-cpp ${r("package.json").version}, its llama.cpp release ${r("llama/binariesGithubRelease.json").release}`')
+fi
 
 # --- models: exported once, again only when the shape or the reference changes ------------------
 ref_sum=$(cat tools/reference/export_onnx.py tools/reference/models.py tools/reference/make_fixtures.py \
@@ -178,6 +210,23 @@ for m in $MODELS; do
 	fi
 	echo "$stamp" >"$d/.stamp-int8"
 done
+
+# llama.cpp's GGUF files of every BERT shape (model-f32.gguf, model-q8_0.gguf), written from the
+# same model.safetensors.
+if [ "$LLAMA" != 0 ]; then
+	for m in $(for x in $MODELS; do echo "${x%%:*}"; done | sort -u); do
+		pool=$(llama_pooling "$m")
+		[ -n "$pool" ] || continue
+		d=$OUT/models/$m
+		stamp="$(cat "$d/.stamp") $pool $(cat bench/llama/bert_gguf.py bench/llama/gguf_write.py | md5sum | cut -d' ' -f1)"
+		if [ -f "$d/model-q8_0.gguf" ] && [ "$(cat "$d/.stamp-gguf" 2>/dev/null)" = "$stamp" ]; then
+			continue
+		fi
+		say "writing llama.cpp's GGUF files of $m (bench/llama/bert_gguf.py, $pool pooling)"
+		"$PY" bench/llama/bert_gguf.py "$d" --pooling "$pool" >&2
+		echo "$stamp" >"$d/.stamp-gguf"
+	done
+fi
 
 # --- inputs: written in one place, read by both sides ------------------------------------------
 say "inputs: fixed shapes (seeded random ids) and the STS-B dev stream (bert-base-uncased, max 128)"
@@ -248,7 +297,7 @@ cat >"$OUT/meta.json" <<EOF
  "cpu_flags": "$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(sse4_2|avx|avx2|fma|f16c|avx512[a-z_0-9]*|avx_vnni|amx[a-z_0-9]*)$' | sort | tr '\n' ' ' | sed 's/ $//')",
  "isa": "${SWITCHYARD_ISA:-auto}",
  "date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "commit": "$COMMIT", "threads": $THREADS,
- "ort": "$ORT_VERSION", "loadavg_start": "$(cut -d' ' -f1-3 /proc/loadavg)"}
+ "ort": "$ORT_VERSION", "llama": "$LLAMA_VERSION", "loadavg_start": "$(cut -d' ' -f1-3 /proc/loadavg)"}
 EOF
 
 # OpenBLAS's threads are only wanted by the peak measurement: the engine runs with one so that
@@ -282,6 +331,21 @@ for m in $MODELS; do
 		--switchyard "$OUT/encoder_bench" "$d" "${specs[@]}" \
 		--check stsb "$OUT/check-${m/:/-}.f32" >"$OUT/results-${m/:/-}.jsonl"; then
 		die "$m: the benchmark failed, or the engines' last hidden states differ (see $OUT/results-${m/:/-}.jsonl)"
+	fi
+	# llama.cpp beside Switchyard on the same workloads: f32 against fp32, q8_0 against int8.
+	rm -f "$OUT/results-llama-${m/:/-}.jsonl"
+	[ "$LLAMA" != 0 ] && [ -n "$(llama_pooling "$base")" ] || continue
+	gguf=f32
+	check_cos=0.999
+	if [ "$quant" = int8 ]; then
+		gguf=q8_0
+		check_cos=0.99
+	fi
+	say "$m: Switchyard and llama.cpp $gguf ($LLAMA_VERSION), alternating"
+	if ! SY_BENCH_QUANTIZE=$quant CHECK_MIN_COSINE=$check_cos node bench/llama/llama_bench.mjs \
+		"$d/model-$gguf.gguf" "$THREADS" "${RULE[@]}" --label "llama.cpp-$gguf" --check stsb \
+		--switchyard "$OUT/encoder_bench" "$d" "${specs[@]}" >"$OUT/results-llama-${m/:/-}.jsonl"; then
+		die "$m: the llama.cpp benchmark failed, or the pooled embeddings differ (see $OUT/results-llama-${m/:/-}.jsonl)"
 	fi
 done
 
@@ -389,6 +453,56 @@ with open(os.path.join(out, "results.md"), "w") as f:
         f.write("| " + " | ".join(lone_head) + " |\n")
         f.write("|---|---|---|---:|---:|---:|\n")
         for r in lone_rows:
+            f.write("| " + " | ".join(r) + " |\n")
+
+# llama.cpp beside Switchyard (a second run of each shape, alternating with Switchyard again).
+llama_rows, llama_info = [], []
+for m in models:
+    path = os.path.join(out, f"results-llama-{m.replace(':', '-')}.jsonl")
+    if not os.path.exists(path):
+        continue
+    res = lines(path)
+    sy = {r["workload"]: r for r in res if r.get("side") == "switchyard"}
+    for r in res:
+        if r.get("kind") == "check":
+            llama_info.append(f"check {m} {r['side']} vs Switchyard {'int8' if ':int8' in m else 'fp32'}: "
+                              f"{r['pooling']}-pooled embedding of {r['sequences']} sequences "
+                              f"({r['workload']} batch 0): min cosine {r['cosine']:.6f} "
+                              f"(>= {r['min_cosine_required']:g}; max abs diff {r['max_abs_diff']:.2e})")
+    order = ["1x16", "32x32", "32x128", "8x512", "stsb"]
+    ll = sorted((r for r in res if r.get("side", "").startswith("llama.cpp") and r.get("kind") is None),
+                key=lambda r: order.index(r["workload"]))
+    for r in ll:
+        s = sy[r["workload"]]
+        tok = s["tokens"]
+        name = "stsb (stream)" if r["workload"] == "stsb" else r["workload"]
+        lat = f"{s['median_ms'] / r['median_ms']:.2f}" if r["workload"] == "1x16" else ""
+        llama_rows.append([name, m, r["side"], str(tok), f"{s['median_ms']:.2f}", f"{r['median_ms']:.2f}",
+                           f"{tok / s['median_ms'] * 1e3:,.0f}", f"{tok / r['median_ms'] * 1e3:,.0f}",
+                           f"{r['median_ms'] / s['median_ms']:.2f}", lat,
+                           f"{r['decodes']} ({r['sequences']} seqs)", str(len(r["runs_ms"]))])
+llama_head = ["workload", "model", "llama.cpp", "tokens", "SY ms", "llama.cpp ms", "SY tok/s",
+              "llama.cpp tok/s", "tok/s SY/llama.cpp", "latency SY/llama.cpp", "llama_decode calls a pass",
+              "runs"]
+if llama_rows:
+    llama_info.insert(0, f"llama.cpp: {meta['llama']} (prebuilt CPU build, its embedding context: one "
+                      f"sequence per llama_decode), {meta['threads']} threads; GGUF from the same "
+                      "safetensors (bench/llama/bert_gguf.py): f32 beside Switchyard fp32, q8_0 beside "
+                      "Switchyard int8 (the :int8 rows); Switchyard timed again, alternating with llama.cpp")
+    lw = [max(len(x) for x in col) for col in zip(llama_head, *llama_rows)]
+    lfmt = lambda r: "  ".join(c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(r, lw)))
+    print()
+    print("Switchyard vs llama.cpp (same weights as GGUF, same token ids, same threads):")
+    print("\n".join(llama_info))
+    print(lfmt(llama_head))
+    for r in llama_rows:
+        print(lfmt(r))
+    with open(os.path.join(out, "results.md"), "a") as f:
+        f.write("\nSwitchyard vs llama.cpp (same weights as GGUF, same token ids, same threads):\n\n")
+        f.write("".join(f"- {x}\n" for x in llama_info) + "\n")
+        f.write("| " + " | ".join(llama_head) + " |\n")
+        f.write("|" + "|".join("---" if i < 3 else "---:" for i in range(len(llama_head))) + "|\n")
+        for r in llama_rows:
             f.write("| " + " | ".join(r) + " |\n")
 print(f"\n(written to {os.path.join(out, 'results.md')})")
 EOF

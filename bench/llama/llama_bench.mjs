@@ -1,19 +1,27 @@
-// The llama.cpp side of the decoder-embedder comparison (bench/llama/run.sh, docs/PERFORMANCE.md).
+// The llama.cpp side of the comparisons with llama.cpp: the decoder embedders of `make
+// bench-llama` (bench/llama/run.sh) and the BERT shapes of `make bench` (bench/run.sh);
+// docs/PERFORMANCE.md sections 8 and 14.
 //
 //   node llama_bench.mjs MODEL.gguf THREADS --switchyard ENCODER_BENCH MODEL_DIR
-//        [--min-runs N] [--budget-ms MS] [--gap-ms MS] [--label L] NAME=INPUTS:WARMUP:MAX_RUNS...
+//        [--min-runs N] [--budget-ms MS] [--gap-ms MS] [--label L] [--check NAME]
+//        NAME=INPUTS:WARMUP:MAX_RUNS...
 //
 // llama.cpp is the prebuilt CPU build that the node-llama-cpp npm package ships (it picks the
 // backend variant for this CPU at run time, as llama.cpp's own GGML_CPU_ALL_VARIANTS build does);
 // it runs its embedding path: an embedding context (pooling from the GGUF: last token for
-// qwen3), THREADS threads, one sequence per llama_decode, the token ids given directly.
+// qwen3, mean or CLS for bert), THREADS threads, the token ids given directly. node-llama-cpp's
+// embedding context has one sequence and evaluates one input per call, so every sequence of a
+// batch is its own llama_decode (n_ubatch = n_batch, so a whole sequence is one ubatch); the
+// script counts the decodes it really makes and reports them per pass ("decodes").
 //
 // Switchyard is `ENCODER_BENCH serve MODEL_DIR` (bench/encoder_bench.c) on the same weights in
 // Hugging Face layout, started as a child; SY_BENCH_QUANTIZE=int8 in the environment runs its
 // linear layers in int8. The engines alternate pass by pass (S L L S S L ..), after a check:
-// the first sequence of the first workload's last-token hidden state from each side, compared
-// by cosine (it must be at least 0.999; the q8_0 / int8 pairing at least 0.99), so both sides
-// are known to compute the same model before anything is timed.
+// every sequence of the first batch of the first workload (or of --check's), pooled as the GGUF
+// declares ({arch}.pooling_type: last token, mean over the tokens, or the first token, computed
+// on Switchyard's dumped last hidden state), compared with llama.cpp's pooled embedding by
+// cosine: the lowest must be at least CHECK_MIN_COSINE (default 0.999; 0.99 for the q8_0 / int8
+// pairing), so both sides are known to compute the same model before anything is timed.
 //
 // Inputs files are those of bench/encoder_bench.c (little-endian int32: magic "SYB1",
 // n_batches, then per batch n_seqs, lens[n_seqs], ids[sum lens]). Only the model work is timed
@@ -70,11 +78,13 @@ async function main() {
   let budgetMs = 15000;
   let gapMs = 5;
   let label = 'llama.cpp';
+  let checkName = null;
   for (let i = 2; i < args.length; i++) {
     if (args[i] === '--min-runs' && i + 1 < args.length) minRuns = parseInt(args[++i], 10);
     else if (args[i] === '--budget-ms' && i + 1 < args.length) budgetMs = parseFloat(args[++i]);
     else if (args[i] === '--gap-ms' && i + 1 < args.length) gapMs = parseFloat(args[++i]);
     else if (args[i] === '--label' && i + 1 < args.length) label = args[++i];
+    else if (args[i] === '--check' && i + 1 < args.length) checkName = args[++i];
     else if (args[i] === '--switchyard' && i + 2 < args.length) {
       peer = { bin: args[i + 1], dir: args[i + 2] };
       i += 2;
@@ -95,13 +105,37 @@ async function main() {
   const t0 = performance.now();
   const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'warn' });
   const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
-  const ctx = await model.createEmbeddingContext({ contextSize: Math.max(512, longest), batchSize: Math.max(512, longest), threads });
+  // The context must be longer than the longest input (node-llama-cpp's own rule), and the batch
+  // holds a whole sequence: llama.cpp's non-causal models need all of it in one ubatch.
+  const size = Math.max(512, longest + 1);
+  const ctx = await model.createEmbeddingContext({ contextSize: size, batchSize: size, threads });
+  // Pooling as the GGUF declares it (llama.cpp's enum: 1 mean, 2 CLS, 3 last).
+  const meta = model.fileInfo.metadata;
+  const arch = meta.general.architecture;
+  const pooling = { 1: 'mean', 2: 'cls', 3: 'last' }[meta[arch]?.pooling_type] || 'last';
+  // Counts the llama_decode calls node-llama-cpp really makes (one per batch it sends).
+  let decodes = 0;
+  // The addon's methods are read-only, so the context's handle on it is wrapped instead.
+  const native = ctx._llamaContext._ctx;
+  ctx._llamaContext._ctx = new Proxy(native, {
+    get(target, prop) {
+      const v = target[prop];
+      if (typeof v !== 'function') return v;
+      if (prop !== 'decodeBatch') return v.bind(target);
+      return (...a) => {
+        decodes++;
+        return v.apply(target, a);
+      };
+    },
+  });
   process.stderr.write(`llama_bench: loaded ${modelPath} in ${(performance.now() - t0).toFixed(0)} ms ` +
-    `(node-llama-cpp prebuilt, ${threads} threads)\n`);
+    `(node-llama-cpp prebuilt, ${arch}, ${pooling} pooling, ${threads} threads, context ${ctx._llamaContext.contextSize}, ` +
+    `batch ${ctx._llamaContext.batchSize})\n`);
   const sy = await startSwitchyard(peer.bin, peer.dir, threads, specs);
 
-  // The check: the same model on both sides.
-  const w0 = workloads[0];
+  // The check: the same model on both sides, every sequence of the check batch.
+  const w0 = checkName ? workloads.find((x) => x.name === checkName) : workloads[0];
+  if (!w0) fail(`--check ${checkName}: no such workload`);
   const dumpPath = `${process.env.TMPDIR || '/tmp'}/llama_bench.${process.pid}.f32`;
   if ((await sy.ask(`dump ${w0.name} ${dumpPath}`)) !== 'ok') fail('switchyard: dump failed');
   const buf = fs.readFileSync(dumpPath);
@@ -109,26 +143,43 @@ async function main() {
   const syOut = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
   const h = sy.hidden;
   const first = w0.batches[0];
-  const last = syOut.subarray((first.lens[0] - 1) * h, first.lens[0] * h);
-  const ll = (await ctx.getEmbeddingFor(first.seqs[0])).vector;
-  if (ll.length !== h) fail(`llama.cpp embedding has ${ll.length} dims, Switchyard ${h}`);
-  let dot = 0; let na = 0; let nb = 0; let maxDiff = 0;
-  for (let j = 0; j < h; j++) {
-    dot += ll[j] * last[j]; na += ll[j] * ll[j]; nb += last[j] * last[j];
-    maxDiff = Math.max(maxDiff, Math.abs(ll[j] - last[j]));
+  let minCos = 1; let maxDiff = 0; let at = 0;
+  for (let s = 0; s < first.nSeqs; s++) {
+    const n = first.lens[s];
+    // Switchyard's pooled embedding of sequence s from its last hidden state [n][h].
+    const pooled = new Float64Array(h);
+    const from = pooling === 'last' ? n - 1 : 0;
+    const to = pooling === 'mean' ? n : from + 1;
+    for (let t = from; t < to; t++) for (let j = 0; j < h; j++) pooled[j] += syOut[(at + t) * h + j] / (to - from);
+    at += n;
+    const ll = (await ctx.getEmbeddingFor(first.seqs[s])).vector;
+    if (ll.length !== h) fail(`llama.cpp embedding has ${ll.length} dims, Switchyard ${h}`);
+    let dot = 0; let na = 0; let nb = 0;
+    for (let j = 0; j < h; j++) {
+      dot += ll[j] * pooled[j]; na += ll[j] * ll[j]; nb += pooled[j] * pooled[j];
+      maxDiff = Math.max(maxDiff, Math.abs(ll[j] - pooled[j]));
+    }
+    const c = dot / Math.sqrt(na * nb);
+    minCos = Math.min(minCos, Number.isNaN(c) ? -1 : c);
   }
-  const cos = dot / Math.sqrt(na * nb);
+  if (at * h !== syOut.length) fail(`switchyard dump has ${syOut.length} floats, expected ${at * h}`);
   const need = Number(process.env.CHECK_MIN_COSINE || 0.999);
-  console.log(JSON.stringify({ side: label, kind: 'check', workload: w0.name, cosine: cos, max_abs_diff: maxDiff, min_cosine_required: need }));
-  process.stderr.write(`llama_bench: check on ${w0.name}: cosine ${cos.toFixed(6)}, max abs diff ${maxDiff.toExponential(3)}\n`);
-  if (!(cos >= need)) process.exit(3);
+  // "cosine" is the lowest over the batch's sequences (one sequence on bench-llama's check).
+  console.log(JSON.stringify({ side: label, kind: 'check', workload: w0.name, pooling, sequences: first.nSeqs,
+    cosine: minCos, max_abs_diff: maxDiff, min_cosine_required: need }));
+  process.stderr.write(`llama_bench: check on ${w0.name} batch 0 (${first.nSeqs} sequences, ${pooling} pooling): ` +
+    `min cosine ${minCos.toFixed(6)}, max abs diff ${maxDiff.toExponential(3)}\n`);
+  if (!(minCos >= need)) process.exit(3);
 
   const pause = () => new Promise((resolve) => setTimeout(resolve, gapMs));
   const llamaPass = async (w) => {
     if (gapMs > 0) await pause();
+    const d0 = decodes;
     const s = process.hrtime.bigint();
     for (const b of w.batches) for (const ids of b.seqs) await ctx.getEmbeddingFor(ids);
-    return Number(process.hrtime.bigint() - s) / 1e6;
+    const ms = Number(process.hrtime.bigint() - s) / 1e6;
+    w.decodes = decodes - d0;
+    return ms;
   };
   const syPass = async (w) => {
     if (gapMs > 0) await pause();
@@ -137,11 +188,11 @@ async function main() {
     return parseFloat(reply.split(' ')[1]);
   };
   const sum = (v) => v.reduce((a, x) => a + x, 0);
-  const report = (side, w, ms) => {
-    console.log(JSON.stringify({ side, workload: w.name, tokens: w.tokens, median_ms: +median(ms).toFixed(3),
+  const report = (side, w, ms, extra) => {
+    console.log(JSON.stringify({ side, workload: w.name, tokens: w.tokens, ...extra, median_ms: +median(ms).toFixed(3),
       tokens_per_s: Math.round(w.tokens / (median(ms) / 1000)), runs_ms: ms.map((x) => +x.toFixed(3)) }));
     process.stderr.write(`llama_bench: ${side.padEnd(12)} ${w.name.padEnd(8)} median ${median(ms).toFixed(2).padStart(9)} ms ` +
-      `over ${ms.length} runs\n`);
+      `over ${ms.length} runs${extra ? `, ${extra.decodes} llama_decode calls a pass` : ''}\n`);
   };
   for (const w of workloads) {
     const llMs = [];
@@ -156,7 +207,8 @@ async function main() {
       if (round % 2 === 1) syMs.push(await syPass(w));
     }
     report('switchyard', w, syMs);
-    report(label, w, llMs);
+    report(label, w, llMs, { batches: w.batches.length, sequences: w.batches.reduce((a, b) => a + b.nSeqs, 0),
+      decodes: w.decodes });
   }
   // Peak resident memory of each side: Switchyard's process, and this Node process (llama.cpp's
   // model and context, plus Node itself, which idles at about 50 MiB).

@@ -15,9 +15,8 @@ byte-level BPE of tests/tokenizers/qwen-bpe.json, so the embedding table has its
 rows. The benchmark feeds token ids, not text, and the table is only looked up, so its size does
 not change the work measured.
 
-The GGUF writer is written here from the format's published description (header, typed
-key/value metadata, tensor infos with dimensions innermost first, 32-byte aligned data); the
-tensor names and keys are those llama.cpp reads for qwen3.
+The GGUF writer is bench/llama/gguf_write.py (shared with bench/llama/bert_gguf.py); the tensor
+names and keys are those llama.cpp reads for qwen3.
 
 Run:  /usr/bin/python3 bench/llama/make_models.py OUT [--layers N]
 """
@@ -25,22 +24,19 @@ Run:  /usr/bin/python3 bench/llama/make_models.py OUT [--layers N]
 import json
 import os
 import shutil
-import struct
 import sys
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "reference"))
 import safetensors_io  # noqa: E402
 
+import gguf_write as gw  # noqa: E402  (bench/llama/gw.py, beside this script)
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 TOKENIZER = os.path.join(REPO, "tests", "tokenizers", "qwen-bpe.json")
 
-GGUF_UINT32, GGUF_INT32, GGUF_FLOAT32, GGUF_BOOL, GGUF_STRING, GGUF_ARRAY = 4, 5, 6, 7, 8, 9
-GGML_F32, GGML_Q8_0 = 0, 8
-POOLING_LAST = 3
-ALIGN = 32
+POOLING_LAST = gw.POOLING["last"]
 
 
 def config(layers, vocab):
@@ -102,39 +98,6 @@ def gguf_name(hf):
     return f"blk.{i}.{GGUF_NAMES[rest.rsplit('.', 1)[0]]}.weight"
 
 
-def gstr(s):
-    b = s.encode("utf-8")
-    return struct.pack("<Q", len(b)) + b
-
-
-def kv(key, vtype, value):
-    out = gstr(key) + struct.pack("<I", vtype)
-    if vtype == GGUF_STRING:
-        return out + gstr(value)
-    if vtype == GGUF_ARRAY:
-        etype, items = value
-        out += struct.pack("<IQ", etype, len(items))
-        if etype == GGUF_STRING:
-            return out + b"".join(gstr(x) for x in items)
-        return out + b"".join(struct.pack({GGUF_INT32: "<i", GGUF_UINT32: "<I"}[etype], x) for x in items)
-    fmt = {GGUF_UINT32: "<I", GGUF_INT32: "<i", GGUF_FLOAT32: "<f", GGUF_BOOL: "<?"}[vtype]
-    return out + struct.pack(fmt, value)
-
-
-def q8_0(a):
-    """Rows of a 2-D float32 array as Q8_0 blocks: fp16 scale, then 32 int8."""
-    rows, cols = a.shape
-    assert cols % 32 == 0
-    blocks = a.reshape(rows, cols // 32, 32).astype(np.float32)
-    d = np.abs(blocks).max(axis=2) / 127.0
-    inv = np.where(d > 0, 1.0 / np.where(d > 0, d, 1), 0.0)
-    q = np.round(blocks * inv[..., None]).astype(np.int8)
-    rec = np.zeros((rows, cols // 32), dtype=[("d", "<f2"), ("q", "i1", (32,))])
-    rec["d"] = d.astype(np.float16)
-    rec["q"] = q
-    return rec.tobytes()
-
-
 def write_gguf(path, cfg, w, tok, quant):
     vocab = {**tok["model"]["vocab"], **{a["content"]: a["id"] for a in tok["added_tokens"]}}
     tokens = [None] * len(vocab)
@@ -144,52 +107,33 @@ def write_gguf(path, cfg, w, tok, quant):
     eos = min(special)
     arch = "qwen3"
     meta = [
-        kv("general.architecture", GGUF_STRING, arch),
-        kv("general.name", GGUF_STRING, "switchyard-bench-qwen3-embedding-shape"),
-        kv("general.file_type", GGUF_UINT32, 7 if quant else 0),
-        kv("general.alignment", GGUF_UINT32, ALIGN),
-        kv(f"{arch}.block_count", GGUF_UINT32, cfg["num_hidden_layers"]),
-        kv(f"{arch}.context_length", GGUF_UINT32, cfg["max_position_embeddings"]),
-        kv(f"{arch}.embedding_length", GGUF_UINT32, cfg["hidden_size"]),
-        kv(f"{arch}.feed_forward_length", GGUF_UINT32, cfg["intermediate_size"]),
-        kv(f"{arch}.attention.head_count", GGUF_UINT32, cfg["num_attention_heads"]),
-        kv(f"{arch}.attention.head_count_kv", GGUF_UINT32, cfg["num_key_value_heads"]),
-        kv(f"{arch}.attention.key_length", GGUF_UINT32, cfg["head_dim"]),
-        kv(f"{arch}.attention.value_length", GGUF_UINT32, cfg["head_dim"]),
-        kv(f"{arch}.rope.freq_base", GGUF_FLOAT32, float(cfg["rope_theta"])),
-        kv(f"{arch}.attention.layer_norm_rms_epsilon", GGUF_FLOAT32, cfg["rms_norm_eps"]),
-        kv(f"{arch}.pooling_type", GGUF_UINT32, POOLING_LAST),
-        kv("tokenizer.ggml.model", GGUF_STRING, "gpt2"),
-        kv("tokenizer.ggml.pre", GGUF_STRING, "qwen2"),
-        kv("tokenizer.ggml.tokens", GGUF_ARRAY, (GGUF_STRING, tokens)),
-        kv("tokenizer.ggml.token_type", GGUF_ARRAY, (GGUF_INT32, [3 if i in special else 1 for i in range(len(tokens))])),
-        kv("tokenizer.ggml.merges", GGUF_ARRAY, (GGUF_STRING, tok["model"]["merges"])),
-        kv("tokenizer.ggml.eos_token_id", GGUF_UINT32, eos),
-        kv("tokenizer.ggml.bos_token_id", GGUF_UINT32, eos),
-        kv("tokenizer.ggml.padding_token_id", GGUF_UINT32, eos),
-        kv("tokenizer.ggml.add_bos_token", GGUF_BOOL, False),
+        gw.kv("general.architecture", gw.STRING, arch),
+        gw.kv("general.name", gw.STRING, "switchyard-bench-qwen3-embedding-shape"),
+        gw.kv("general.file_type", gw.UINT32, gw.FILE_TYPE[gw.Q8_0 if quant else gw.F32]),
+        gw.kv(f"{arch}.block_count", gw.UINT32, cfg["num_hidden_layers"]),
+        gw.kv(f"{arch}.context_length", gw.UINT32, cfg["max_position_embeddings"]),
+        gw.kv(f"{arch}.embedding_length", gw.UINT32, cfg["hidden_size"]),
+        gw.kv(f"{arch}.feed_forward_length", gw.UINT32, cfg["intermediate_size"]),
+        gw.kv(f"{arch}.attention.head_count", gw.UINT32, cfg["num_attention_heads"]),
+        gw.kv(f"{arch}.attention.head_count_kv", gw.UINT32, cfg["num_key_value_heads"]),
+        gw.kv(f"{arch}.attention.key_length", gw.UINT32, cfg["head_dim"]),
+        gw.kv(f"{arch}.attention.value_length", gw.UINT32, cfg["head_dim"]),
+        gw.kv(f"{arch}.rope.freq_base", gw.FLOAT32, float(cfg["rope_theta"])),
+        gw.kv(f"{arch}.attention.layer_norm_rms_epsilon", gw.FLOAT32, cfg["rms_norm_eps"]),
+        gw.kv(f"{arch}.pooling_type", gw.UINT32, POOLING_LAST),
+        gw.kv("tokenizer.ggml.model", gw.STRING, "gpt2"),
+        gw.kv("tokenizer.ggml.pre", gw.STRING, "qwen2"),
+        gw.kv("tokenizer.ggml.tokens", gw.ARRAY, (gw.STRING, tokens)),
+        gw.kv("tokenizer.ggml.token_type", gw.ARRAY, (gw.INT32, [3 if i in special else 1 for i in range(len(tokens))])),
+        gw.kv("tokenizer.ggml.merges", gw.ARRAY, (gw.STRING, tok["model"]["merges"])),
+        gw.kv("tokenizer.ggml.eos_token_id", gw.UINT32, eos),
+        gw.kv("tokenizer.ggml.bos_token_id", gw.UINT32, eos),
+        gw.kv("tokenizer.ggml.padding_token_id", gw.UINT32, eos),
+        gw.kv("tokenizer.ggml.add_bos_token", gw.BOOL, False),
     ]
-    infos, blobs, offset = [], [], 0
-    for name, t in w.items():
-        a = t.float().numpy()
-        qt = quant and a.ndim == 2
-        data = q8_0(a) if qt else a.astype("<f4").tobytes()
-        dims = list(reversed(a.shape))  # innermost first
-        infos.append(gstr(gguf_name(name)) + struct.pack("<I", len(dims)) +
-                     b"".join(struct.pack("<Q", d) for d in dims) +
-                     struct.pack("<IQ", GGML_Q8_0 if qt else GGML_F32, offset))
-        pad = (-len(data)) % ALIGN
-        blobs.append(data + b"\0" * pad)
-        offset += len(data) + pad
-    with open(path, "wb") as f:
-        f.write(b"GGUF" + struct.pack("<IQQ", 3, len(infos), len(meta)))
-        for m in meta:
-            f.write(m)
-        for i in infos:
-            f.write(i)
-        f.write(b"\0" * ((-f.tell()) % ALIGN))
-        for b in blobs:
-            f.write(b)
+    tensors = [(gguf_name(name), t.float().numpy(), gw.Q8_0 if quant and t.dim() == 2 else gw.F32)
+               for name, t in w.items()]
+    gw.write(path, meta, tensors)
 
 
 def main():

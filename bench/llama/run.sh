@@ -30,7 +30,10 @@ mkdir -p "$OUT"
 
 say "peer: llama.cpp through node-llama-cpp's prebuilt CPU binaries (bench/llama)"
 if ! (cd bench/llama && node -e 'import("node-llama-cpp")' 2>/dev/null); then
-	(cd bench/llama && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2
+	# The lock file lists only this platform's prebuilt packages, which newer npm versions refuse
+	# in `npm ci`; then the pinned version is installed without touching the lock file.
+	(cd bench/llama && { npm ci --ignore-scripts --no-audit --no-fund --loglevel=error ||
+		npm install --ignore-scripts --no-audit --no-fund --no-package-lock --loglevel=error; }) >&2
 fi
 
 stamp="$LAYERS $(md5sum bench/llama/make_models.py tests/tokenizers/qwen-bpe.json | md5sum | cut -d' ' -f1)"
