@@ -44,15 +44,6 @@ struct run_ctx {
 	int *n_lat;
 };
 
-static const char *answer_text(const cJSON *doc)
-{
-	const cJSON *c = cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(
-	        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "choices"), 0), "message"),
-	    "content");
-	return cJSON_IsString(c) ? c->valuestring : NULL;
-}
-
 static char *answer_body(const struct cand_step *st, const struct cand_example *ex,
                          const struct upstream_def *u)
 {
@@ -176,7 +167,7 @@ static bool job_finish(struct run_ctx *x, struct job *j, double now)
 		ra = ur.retry_after_s;
 		if (http / 100 == 2) {
 			doc = provider_chat_answer(job_upstream(x, j)->kind, ur.body, ur.body_len);
-			content = doc ? answer_text(doc) : NULL;
+			content = doc ? provider_answer_text(doc) : NULL;
 			if (!content)
 				http = 502; /* a 2xx that is not a chat completion: a failure */
 		}

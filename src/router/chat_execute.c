@@ -64,15 +64,6 @@ static bool retryable(enum upstream_state st, int http)
 	       http == 401 || http == 403;
 }
 
-static const char *answer_content(const cJSON *doc)
-{
-	const cJSON *c = cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(
-	        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "choices"), 0), "message"),
-	    "content");
-	return cJSON_IsString(c) ? c->valuestring : NULL;
-}
-
 /* Starts the request on candidate u (the client's body in u's wire format, with u's model and
  * the stream flag; no metadata); NULL with err set when it could not start. */
 static struct upstream_call *start_call(struct router *r, const struct upstream_def *u,
@@ -101,7 +92,7 @@ static cJSON *answer_parse(const struct upstream_def *u, const struct upstream_r
 	*raw = NULL;
 	*raw_len = 0;
 	cJSON *doc = provider_chat_answer(u->kind, res->body, res->body_len);
-	if (!doc || !answer_content(doc)) {
+	if (!doc || !provider_answer_text(doc)) {
 		cJSON_Delete(doc);
 		return NULL;
 	}
@@ -132,7 +123,7 @@ static void synthesize_sse(const cJSON *doc, struct sbuf *b)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
 	const cJSON *model = cJSON_GetObjectItemCaseSensitive(doc, "model");
-	const char *content = answer_content(doc);
+	const char *content = provider_answer_text(doc);
 	const cJSON *fr = cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "choices"), 0),
 	    "finish_reason");
@@ -330,7 +321,7 @@ static int race(struct router *r, struct chat_run *run, int n, struct chat_outco
 			cJSON *doc = res.http_status / 100 == 2
 			                 ? answer_parse(u, &res, &raw, &raw_len)
 			                 : NULL;
-			const char *content = doc ? answer_content(doc) : NULL;
+			const char *content = doc ? provider_answer_text(doc) : NULL;
 			char why[160] = "";
 			if (content && (!rt->has_verifier ||
 			                verifier_check(&rt->verifier, content, strlen(content), why,
@@ -393,7 +384,7 @@ static enum try_result try_candidate(struct router *r, struct chat_run *run, int
 	if (!doc)
 		return TRY_FAILED;
 	state_breaker_record(st, u->name, true, rt->breaker_failures);
-	const char *content = answer_content(doc);
+	const char *content = provider_answer_text(doc);
 	char why[160] = "";
 	if (rt->has_verifier &&
 	    !verifier_check(&rt->verifier, content, strlen(content), why, sizeof why)) {

@@ -93,11 +93,7 @@ enum judge_verdict chat_judge(struct router *r, struct chat_run *run, int c, con
 		cJSON *doc = s == UPSTREAM_DONE && res.http_status / 100 == 2
 		                 ? provider_chat_answer(ju->kind, res.body, res.body_len)
 		                 : NULL;
-		const cJSON *content = cJSON_GetObjectItemCaseSensitive(
-		    cJSON_GetObjectItemCaseSensitive(
-		        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "choices"), 0),
-		        "message"),
-		    "content");
+		const char *content = provider_answer_text(doc);
 		long in = 0, out = 0;
 		if (doc)
 			chat_find_usage(doc, &in, &out);
@@ -109,11 +105,11 @@ enum judge_verdict chat_judge(struct router *r, struct chat_run *run, int c, con
 		if (s != UPSTREAM_DONE)
 			snprintf(why, cap, "judge %s: %s", ju->name,
 			         res.error[0] ? res.error : "no answer");
-		else if (!cJSON_IsString(content))
+		else if (!content)
 			snprintf(why, cap, "judge %s: HTTP %d without an answer", ju->name,
 			         res.http_status);
 		else {
-			const double sc = cand_judge_score(content->valuestring);
+			const double sc = cand_judge_score(content);
 			if (!(sc >= 0 && sc <= rt->judge_scale))
 				snprintf(why, cap, "judge %s: no score in its reply", ju->name);
 			else {

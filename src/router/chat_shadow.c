@@ -72,14 +72,11 @@ static void *shadow_main(void *arg)
 	cJSON *doc = st == UPSTREAM_DONE && res.http_status / 100 == 2
 	                 ? provider_chat_answer(j->kind, res.body, res.body_len)
 	                 : NULL;
-	const cJSON *content = cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(
-	        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "choices"), 0), "message"),
-	    "content");
+	const char *content = provider_answer_text(doc);
 	long in = 0, out = 0;
 	double cost = 0;
 	char what[300];
-	if (cJSON_IsString(content)) {
+	if (content) {
 		chat_find_usage(doc, &in, &out);
 		cost = ((double)in * j->price_input + (double)out * j->price_output) / 1e6;
 		snprintf(what, sizeof what, "ok");
@@ -94,8 +91,7 @@ static void *shadow_main(void *arg)
 			snprintf(what, sizeof what, "http %d", res.http_status);
 		state_count(j->state, "shadow_errors", j->route, j->candidate, 1);
 	}
-	shadow_log(j, &res, what, cJSON_IsString(content) ? content->valuestring : NULL, in, out,
-	           cost);
+	shadow_log(j, &res, what, content, in, out, cost);
 	cJSON_Delete(doc);
 	upstream_call_free(j->call);
 	struct router_state *state = j->state;

@@ -311,21 +311,7 @@ enum sy_status classifier_train(const float *X, const int *y, int n, int dims,
 			s = sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 			break;
 		}
-		memset(gbp, 0, (size_t)K * sizeof *gbp);
-		for (int i = 0; i < n; i++) {
-			float *z = Z + (size_t)i * K;
-			float mx = z[0];
-			for (int k = 1; k < K; k++)
-				mx = z[k] > mx ? z[k] : mx;
-			double sum = 0;
-			for (int k = 0; k < K; k++)
-				sum += exp((double)z[k] - mx);
-			for (int k = 0; k < K; k++) {
-				double g = exp((double)z[k] - mx) / sum - (y[i] == k);
-				Gt[(size_t)k * n + i] = (float)g;
-				gbp[k] += g;
-			}
-		}
+		ce_grad(Z, y, n, K, Gt, gbp);
 		gemm_linear(Gt, n, &xt, NULL, GEMM_EPILOGUE_NONE, gW, D, K, 0, 1);
 		for (int k = 0; k < K; k++) {
 			for (int d = 0; d < D; d++) {

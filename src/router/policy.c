@@ -363,13 +363,9 @@ static int policy_llm_classifier(struct router *r, struct route_def *rt,
 		cJSON *doc = res.http_status / 100 == 2
 		                 ? provider_chat_answer(u->kind, res.body, res.body_len)
 		                 : NULL;
-		const cJSON *content = cJSON_GetObjectItemCaseSensitive(
-		    cJSON_GetObjectItemCaseSensitive(
-		        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "choices"), 0),
-		        "message"),
-		    "content");
-		if (cJSON_IsString(content)) {
-			snprintf(label, sizeof label, "%s", content->valuestring);
+		const char *content = provider_answer_text(doc);
+		if (content) {
+			snprintf(label, sizeof label, "%s", content);
 			/* trim spaces, quotes and a final period */
 			char *a = label;
 			while (*a && (isspace((unsigned char)*a) || *a == '"' || *a == '\''))

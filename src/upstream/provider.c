@@ -1503,3 +1503,12 @@ void provider_stream_usage(const struct provider_stream *ps, long *in, long *out
 	*in = ps->in;
 	*out = ps->out;
 }
+
+const char *provider_answer_text(const cJSON *doc)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(
+	        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "choices"), 0), "message"),
+	    "content");
+	return cJSON_IsString(c) ? c->valuestring : NULL;
+}

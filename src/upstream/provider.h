@@ -73,6 +73,9 @@ enum sy_status provider_chat_request(const struct provider *p, const cJSON *open
 /* A provider's 2xx chat answer as an OpenAI chat.completion object (the caller deletes it), or
  * NULL when the body is not an answer of that kind. */
 cJSON *provider_chat_answer(enum upstream_kind kind, const char *body, size_t len);
+/* The text of an OpenAI-shaped answer's first choice (choices[0].message.content), or NULL when
+ * it has none (doc may be NULL). */
+const char *provider_answer_text(const cJSON *doc);
 
 /* The message of a provider's error body (error.message, with Gemini's error.status in front),
  * or "" when it has none. */
