@@ -36,20 +36,8 @@ static cJSON *judge_request(const struct route_def *rt, const struct upstream_de
 	sbuf_putc(&t, '\0');
 	size_t n;
 	char *user = sbuf_take(&t, &n);
-	cJSON *b = cJSON_CreateObject();
-	cJSON_AddStringToObject(b, "model", ju->model);
-	cJSON *msgs = cJSON_AddArrayToObject(b, "messages");
-	cJSON *sys = cJSON_CreateObject();
-	cJSON_AddStringToObject(sys, "role", "system");
-	cJSON_AddStringToObject(sys, "content",
-	                        rt->judge_rubric ? rt->judge_rubric : default_rubric);
-	cJSON_AddItemToArray(msgs, sys);
-	cJSON *u = cJSON_CreateObject();
-	cJSON_AddStringToObject(u, "role", "user");
-	cJSON_AddStringToObject(u, "content", user ? user : "");
-	cJSON_AddItemToArray(msgs, u);
-	cJSON_AddNumberToObject(b, "temperature", 0);
-	cJSON_AddNumberToObject(b, "max_tokens", 16);
+	cJSON *b =
+	    cand_judge_body(ju->model, rt->judge_rubric ? rt->judge_rubric : default_rubric, user);
 	free(user);
 	return b;
 }
