@@ -321,6 +321,28 @@ static enum sy_status content_check(enum upstream_kind kind, const cJSON *conten
 	return SY_OK;
 }
 
+/* What both translations do first with messages[mi]: its role (*role NULL: nothing more to
+ * do with it, as for a message without one), its content checked for the provider, and the text
+ * of a system or developer message gathered into sys (which then needs nothing more either). */
+static enum sy_status message_begin(enum upstream_kind kind, const cJSON *m, int mi,
+                                    struct sbuf *sys, struct sy_error *err, const char **role,
+                                    bool *has_image)
+{
+	*role = str_of(m, "role");
+	*has_image = false;
+	if (!*role)
+		return SY_OK;
+	enum sy_status st =
+	    content_check(kind, get(m, "content"), mi, !strcmp(*role, "user"), err, has_image);
+	if (st == SY_OK && (!strcmp(*role, "system") || !strcmp(*role, "developer"))) {
+		if (sys->len)
+			sbuf_puts(sys, "\n\n");
+		content_text(get(m, "content"), sys);
+		*role = NULL;
+	}
+	return st;
+}
+
 /* A user message's parts, images among them, as Anthropic content blocks or Gemini parts, in
  * their order (empty text parts left out). */
 static enum sy_status parts_of(enum upstream_kind kind, const cJSON *content, int mi,
@@ -456,20 +478,13 @@ static enum sy_status anthropic_body(const cJSON *req, const char *model, bool s
 	cJSON_ArrayForEach(m, get(req, "messages"))
 	{
 		mi++;
-		const char *role = str_of(m, "role");
-		if (!role)
-			continue;
+		const char *role;
 		bool has_image;
-		st = content_check(UPSTREAM_KIND_ANTHROPIC, get(m, "content"), mi,
-		                   !strcmp(role, "user"), err, &has_image);
+		st = message_begin(UPSTREAM_KIND_ANTHROPIC, m, mi, &sys, err, &role, &has_image);
 		if (st != SY_OK)
 			break;
-		if (!strcmp(role, "system") || !strcmp(role, "developer")) {
-			if (sys.len)
-				sbuf_puts(&sys, "\n\n");
-			content_text(get(m, "content"), &sys);
+		if (!role)
 			continue;
-		}
 		cJSON *out = cJSON_CreateObject();
 		cJSON_AddItemToArray(msgs, out);
 		if (!strcmp(role, "tool")) { /* a tool's result goes back as the user's block */
@@ -780,20 +795,13 @@ static enum sy_status gemini_body(const cJSON *req, struct sy_error *err, cJSON 
 	cJSON_ArrayForEach(m, messages)
 	{
 		mi++;
-		const char *role = str_of(m, "role");
-		if (!role)
-			continue;
+		const char *role;
 		bool has_image;
-		st = content_check(UPSTREAM_KIND_GEMINI, get(m, "content"), mi,
-		                   !strcmp(role, "user"), err, &has_image);
+		st = message_begin(UPSTREAM_KIND_GEMINI, m, mi, &sys, err, &role, &has_image);
 		if (st != SY_OK)
 			break;
-		if (!strcmp(role, "system") || !strcmp(role, "developer")) {
-			if (sys.len)
-				sbuf_puts(&sys, "\n\n");
-			content_text(get(m, "content"), &sys);
+		if (!role)
 			continue;
-		}
 		cJSON *out = cJSON_CreateObject();
 		cJSON_AddItemToArray(contents, out);
 		const bool assistant = !strcmp(role, "assistant");
