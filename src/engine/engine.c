@@ -687,8 +687,10 @@ enum sy_status engine_request_run(struct engine *e, const struct engine_request 
 	if (s == SY_OK && req->task == ENGINE_TASK_ENCODE && req->encode.dimensions)
 		s = check_dimensions(m, &req->encode, err, &mrl);
 	bool softmax = false; /* the model's scores are logits for a softmax per request */
+	int sparse_dims = 0; /* read with mu held, as the catalogue may re-add the model */
 	if (s == SY_OK) {
 		frame = input_frame(m, req);
+		sparse_dims = m->output_dims[1];
 		softmax = req->task == ENGINE_TASK_SCORE && m->model->score->softmax;
 		if (req->task == ENGINE_TASK_ENCODE && m->model->encode->outputs) {
 			const unsigned want =
@@ -731,7 +733,7 @@ enum sy_status engine_request_run(struct engine *e, const struct engine_request 
 		out->dense = job.out;
 	out->items = job.items;
 	out->n_tokens = job.n_tokens;
-	out->sparse_dims = m->output_dims[1];
+	out->sparse_dims = sparse_dims;
 	if (flat && flatten_items(out, flat, flat_dims) != SY_OK) {
 		engine_result_free(out);
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory for %d items", n);
