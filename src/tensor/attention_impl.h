@@ -12,16 +12,82 @@
 #define ATT_QB 48 /* most query rows per work item (a multiple of GEMM_MR) */
 #define ATT_DC 128 /* head-dimension chunk for Q K^T */
 
+#include <string.h>
+
 static inline size_t ceil_to(size_t v, size_t m)
 {
 	return (v + m - 1) / m * m;
 }
 
+/* The query block size (a multiple of mr_mult, at most ATT_QB rows) for t rows, n_heads heads
+ * and nth parts: enough blocks that every part gets a (head, block) item when possible. The
+ * number of blocks goes to *nqb. */
+static inline int att_query_block(int t, int n_heads, int nth, int mr_mult, int *nqb)
+{
+	int n = (t + ATT_QB - 1) / ATT_QB;
+	int want = (nth + n_heads - 1) / n_heads;
+	if (want > n)
+		n = want < t ? want : t;
+	int qb = (int)ceil_to((size_t)((t + n - 1) / n), (size_t)mr_mult);
+	if (qb > ATT_QB)
+		qb = ATT_QB;
+	*nqb = (t + qb - 1) / qb;
+	return qb;
+}
+
+/* The keys a query block [i0, i0 + mb) reads: [*kb, *ke), *kb on a 16-key panel boundary. With a
+ * window only those within reach of some row of the block; without, all nv valid keys. */
+static inline void att_key_range(int i0, int mb, int nv, int window, int *kb, int *ke)
+{
+	*kb = 0;
+	*ke = nv;
+	if (window >= 0) {
+		*kb = i0 - window > 0 ? (i0 - window) / 16 * 16 : 0;
+		*ke = i0 + mb + window < nv ? i0 + mb + window : nv;
+	}
+}
+
+/* Turns the block's scores s (row i at s + i ld_s, keys [kb, ke) from column 0) into
+ * exponentials exp(score - row max) in place, each row over its own window, the rest of its row
+ * zeroed; 1 / (row sum) goes to inv_sum[i] (0 for a row with no key in reach). The score is
+ * scale (q . k), plus the distance bias of head h when rel_bias is set. sexp is the path's
+ * softmax_exp_f32. */
+static inline void att_exp_rows(float *s, int ld_s, int i0, int mb, int kb, int ke, int window,
+                                const float *rel_bias, int bias_ld, int h, float scale,
+                                float *inv_sum, float (*sexp)(float *, int, float))
+{
+	const int nk = ke - kb;
+	for (int i = 0; i < mb; i++) {
+		float *row = s + (size_t)i * ld_s;
+		int lo = kb, hi = ke;
+		if (window >= 0) {
+			const int qi = i0 + i;
+			lo = qi - window > kb ? qi - window : kb;
+			hi = qi + window + 1 < ke ? qi + window + 1 : ke;
+		}
+		if (hi <= lo) {
+			memset(row, 0, sizeof(float) * nk);
+			inv_sum[i] = 0;
+			continue;
+		}
+		if (rel_bias) {
+			/* scale s + the bias of key j at distance j - qi, then exp with scale 1 */
+			const float *bq = rel_bias + (ptrdiff_t)h * bias_ld - (i0 + i);
+			float *r = row + (lo - kb);
+			for (int j = lo; j < hi; j++, r++)
+				*r = *r * scale + bq[j];
+			inv_sum[i] = sexp(row + (lo - kb), hi - lo, 1.0f);
+		} else {
+			inv_sum[i] = sexp(row + (lo - kb), hi - lo, scale);
+		}
+		memset(row, 0, sizeof(float) * (lo - kb));
+		memset(row + (hi - kb), 0, sizeof(float) * (ke - hi));
+	}
+}
+
 #endif
 
 #ifdef SY_ISA_FN
-#include <string.h>
-
 #include "base/threads.h"
 #include "tensor/attention.h"
 #include "tensor/gemm_micro.h"
@@ -44,15 +110,8 @@ void SY_ISA_FN(attention_ext_f32)(const float *q, const float *k, const float *v
 	float *vedge = kp + t16 * ATT_DC;
 	float inv_sum[ATT_QB];
 
-	/* Query blocks: at most ATT_QB rows, and enough blocks to give every part an item. */
-	int nqb = (t + ATT_QB - 1) / ATT_QB;
-	int want = (nth + n_heads - 1) / n_heads;
-	if (want > nqb)
-		nqb = want < t ? want : t;
-	int qb = (int)ceil_to((size_t)((t + nqb - 1) / nqb), GEMM_MR);
-	if (qb > ATT_QB)
-		qb = ATT_QB;
-	nqb = (t + qb - 1) / qb;
+	int nqb;
+	const int qb = att_query_block(t, n_heads, nth, GEMM_MR, &nqb);
 
 	int b, e;
 	sy_split(n_heads * nqb, ith, nth, &b, &e);
@@ -71,12 +130,8 @@ void SY_ISA_FN(attention_ext_f32)(const float *q, const float *k, const float *v
 				       sizeof(float) * head_dim);
 			continue;
 		}
-		/* The keys this block reads: [kb, ke), kb on a panel boundary. */
-		int kb = 0, ke = nv;
-		if (window >= 0) {
-			kb = i0 - window > 0 ? (i0 - window) / GEMM_NR * GEMM_NR : 0;
-			ke = i0 + mb + window < nv ? i0 + mb + window : nv;
-		}
+		int kb, ke;
+		att_key_range(i0, mb, nv, window, &kb, &ke);
 		if (ke <= kb) {
 			for (int i = 0; i < mb; i++)
 				memset(out + (size_t)(i0 + i) * ldo + col, 0,
@@ -106,34 +161,8 @@ void SY_ISA_FN(attention_ext_f32)(const float *q, const float *k, const float *v
 				}
 			}
 		}
-		for (int i = 0; i < mb; i++) {
-			float *row = s + (size_t)i * ld_s;
-			int lo = kb, hi = ke;
-			if (window >= 0) {
-				const int qi = i0 + i;
-				lo = qi - window > kb ? qi - window : kb;
-				hi = qi + window + 1 < ke ? qi + window + 1 : ke;
-			}
-			if (hi <= lo) {
-				memset(row, 0, sizeof(float) * nk);
-				inv_sum[i] = 0;
-				continue;
-			}
-			if (rel_bias) {
-				/* scale s + the bias of key j at distance j - qi, then exp with scale 1 */
-				const float *bq = rel_bias + (ptrdiff_t)h * bias_ld - (i0 + i);
-				float *r = row + (lo - kb);
-				for (int j = lo; j < hi; j++, r++)
-					*r = *r * scale + bq[j];
-				inv_sum[i] =
-				    SY_ISA_FN(softmax_exp_f32)(row + (lo - kb), hi - lo, 1.0f);
-			} else {
-				inv_sum[i] =
-				    SY_ISA_FN(softmax_exp_f32)(row + (lo - kb), hi - lo, scale);
-			}
-			memset(row, 0, sizeof(float) * (lo - kb));
-			memset(row + (hi - kb), 0, sizeof(float) * (ke - hi));
-		}
+		att_exp_rows(s, ld_s, i0, mb, kb, ke, window, rel_bias, bias_ld, h, scale, inv_sum,
+		             SY_ISA_FN(softmax_exp_f32));
 
 		/* O = E V, 16 output columns at a time; a last panel narrower than 16 is copied
 		 * into a zero-padded buffer so that no load reaches past the head's columns. */
