@@ -15,11 +15,12 @@ WARN     ?= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE -MMD -MP
 CFLAGS   := -std=c11 $(OPT) -g -pthread $(WARN) $(EXTRA_CFLAGS)
 # Runtime kernel dispatch (src/tensor/isa.c): everything is built for the baseline CPU, except the
-# kernel units src/**/*_avx2.c and *_avx512.c, which get their ISA's flags and run only where
+# kernel units src/**/*_avx2.c, *_avx512.c and *_avx512bf16.c, which get their ISA's flags and run only where
 # CPUID says they can.
 # Elsewhere than x86-64 those units are left out (the portable path runs).
 ISA_AVX2 := -mavx2 -mfma -mf16c
 ISA_AVX512 := $(ISA_AVX2) -mavx512f -mavx512bw -mavx512vl -mavx512vnni
+ISA_AVX512BF16 := $(ISA_AVX512) -mavx512bf16
 ISA_NEONDOT := -march=armv8.2-a+dotprod
 X86      := $(if $(filter x86_64% i%86%,$(shell $(CC) -dumpmachine)),1,)
 ARM64    := $(if $(filter aarch64%,$(shell $(CC) -dumpmachine)),1,)
@@ -31,7 +32,7 @@ endif
 
 LAYERS   := base image tensor text model/formats model/arch model/heads model hub engine upstream \
             router server cluster
-src_of    = $(filter-out $(if $(X86),,%_avx2.c %_avx512.c) $(if $(ARM64),,%_neon.c %_neondot.c),\
+src_of    = $(filter-out $(if $(X86),,%_avx2.c %_avx512.c %_avx512bf16.c) $(if $(ARM64),,%_neon.c %_neondot.c),\
               $(sort $(wildcard src/$(1)/*.c)))
 obj_of    = $(patsubst src/%.c,$(BUILD)/%.o,$(call src_of,$(1)))
 LIB_OBJ  := $(foreach l,$(LAYERS),$(call obj_of,$(l)))
@@ -125,6 +126,7 @@ models:
 
 $(BUILD)/%_avx2.o: ISA_CFLAGS := $(ISA_AVX2)
 $(BUILD)/%_avx512.o: ISA_CFLAGS := $(ISA_AVX512)
+$(BUILD)/%_avx512bf16.o: ISA_CFLAGS := $(ISA_AVX512BF16)
 $(BUILD)/%_neondot.o: ISA_CFLAGS := $(ISA_NEONDOT)
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(dir $@)

@@ -677,9 +677,40 @@ static void test_gemm_pool(void)
 /* Checks attention_ext_f32 (window < 0: none; with biased, a random distance bias table)
  * against its reference for one configuration and thread splits 1..5. Keys and values past
  * n_valid hold NaN: the fast kernel must not read them into the result. */
-static void attention_check_ext(int t, int n_valid, int window, int n_heads, int head_dim, int pad,
-                                bool biased)
+/* The largest share one key takes of query row i's attention in head h (in double, from the
+ * unrounded inputs): what one exponential's last bf16 bit can move the row's output by, in
+ * units of 2^-8 max |v|. */
+static double attention_max_share(const float *q, const float *k, int ld, int n_valid, int window,
+                                  const float *bias, int bias_ld, int h, int head_dim, float scale,
+                                  int i)
 {
+	double m = -INFINITY, sum = 0, top = 0;
+	double p[n_valid > 0 ? n_valid : 1];
+	for (int j = 0; j < n_valid; j++) {
+		p[j] = -INFINITY;
+		if (window >= 0 && abs(i - j) > window)
+			continue;
+		double d = 0;
+		for (int e = 0; e < head_dim; e++)
+			d += (double)q[(size_t)i * ld + h * head_dim + e] *
+			     k[(size_t)j * ld + h * head_dim + e];
+		p[j] = d * scale + (bias ? bias[(ptrdiff_t)h * bias_ld + j - i] : 0);
+		m = fmax(m, p[j]);
+	}
+	for (int j = 0; j < n_valid; j++) {
+		p[j] = p[j] == -INFINITY ? 0 : exp(p[j] - m);
+		sum += p[j];
+		top = fmax(top, p[j]);
+	}
+	return sum > 0 ? top / sum : 0;
+}
+
+/* Checks attention_ext_f32 (or, with bf16, attention_ext_bf16 against its bf16 twin) for one
+ * configuration and thread splits 1..5. */
+static void attention_check_any(int t, int n_valid, int window, int n_heads, int head_dim, int pad,
+                                bool biased, bool bf16)
+{
+	const bool call_bf16 = bf16;
 	const int width = n_heads * head_dim, ld = 3 * width + pad, ldo = width + pad + 1;
 	float *qkv = buf_new((size_t)t * ld), *o1 = buf_new((size_t)t * ldo);
 	float *o2 = malloc(sizeof(float) * ((size_t)t * ldo + 1));
@@ -706,8 +737,10 @@ static void attention_check_ext(int t, int n_valid, int window, int n_heads, int
 		}
 		bias = table + t;
 	}
-	attention_ext_f32_ref(q, k, v, ld, o2, ldo, t, n_valid, window, bias, bias_ld, n_heads,
-	                      head_dim, scale);
+	/* Heads wider than 128 run the fp32 kernel in attention_ext_bf16 too. */
+	bf16 = bf16 && head_dim <= 128;
+	(bf16 ? attention_ext_bf16_ref : attention_ext_f32_ref)(
+	    q, k, v, ld, o2, ldo, t, n_valid, window, bias, bias_ld, n_heads, head_dim, scale);
 	double smax = 0, vmax = 0;
 	for (int h = 0; h < n_heads; h++)
 		for (int i = 0; i < t; i++)
@@ -736,7 +769,11 @@ static void attention_check_ext(int t, int n_valid, int window, int n_heads, int
 		for (size_t i = 0; i < per * 5; i++)
 			scratch[i] = NAN;
 		for (int ith = nth - 1; ith >= 0; ith--) {
-			if (window < 0 && !biased)
+			if (call_bf16)
+				attention_ext_bf16(q, k, v, ld, o1, ldo, t, n_valid, window, bias,
+				                   bias_ld, n_heads, head_dim, scale,
+				                   scratch + per * ith, ith, nth);
+			else if (window < 0 && !biased)
 				attention_f32(q, k, v, ld, o1, ldo, t, n_valid, n_heads, head_dim,
 				              scale, scratch + per * ith, ith, nth);
 			else
@@ -753,16 +790,27 @@ static void attention_check_ext(int t, int n_valid, int window, int n_heads, int
 					bad += a != SENTINEL;
 					continue;
 				}
-				double r = fabs(a - o2[(size_t)i * ldo + e]) / tol;
+				/* bf16: the kernel's fp32 exponential and the twin's double one may
+				 * round to neighbouring bf16 values near a halfway point; allow
+				 * two such keys of the row's largest share. */
+				const double flip =
+				    bf16 ? 2 * 0x1p-8 *
+				               attention_max_share(q, k, ld, n_valid, window, bias,
+				                                   bias_ld, e / head_dim, head_dim,
+				                                   scale, i) *
+				               vmax
+				         : 0;
+				double r = fabs(a - o2[(size_t)i * ldo + e]) / (tol + flip);
 				worst = r > worst || isnan(r) ? r : worst;
 				bad += !(r <= 1);
 			}
 		track(worst);
-		CHECKF(bad == 0,
-		       "attention%s t=%d valid=%d window=%d heads=%d dim=%d pad=%d nth=%d: %d bad, "
-		       "worst %.3g x tol (%.3g)",
-		       biased ? " (distance bias)" : "", t, n_valid, window, n_heads, head_dim, pad,
-		       nth, bad, worst, tol);
+		CHECKF(
+		    bad == 0,
+		    "attention%s%s t=%d valid=%d window=%d heads=%d dim=%d pad=%d nth=%d: %d bad, "
+		    "worst %.3g x tol (%.3g)",
+		    bf16 ? " bf16" : "", biased ? " (distance bias)" : "", t, n_valid, window,
+		    n_heads, head_dim, pad, nth, bad, worst, tol);
 		if (nth == 1)
 			memcpy(o_one, o1, sizeof(float) * t * ldo);
 		CHECKF(memcmp(o_one, o1, sizeof(float) * t * ldo) == 0,
@@ -774,6 +822,12 @@ static void attention_check_ext(int t, int n_valid, int window, int n_heads, int
 	buf_free(qkv);
 	buf_free(o1);
 	free(o2);
+}
+
+static void attention_check_ext(int t, int n_valid, int window, int n_heads, int head_dim, int pad,
+                                bool biased)
+{
+	attention_check_any(t, n_valid, window, n_heads, head_dim, pad, biased, false);
 }
 
 static void attention_check(int t, int n_valid, int n_heads, int head_dim, int pad)
@@ -798,6 +852,35 @@ static void test_attention(void)
 		                    (int)(c % 2) * 3, true);
 	attention_check_ext(19, 15, -1, 2, 200, 1, true);
 	note_test("attention with a distance bias");
+}
+
+/* bf16 products (int8 models' attention) against their twin, on the kernel paths that have
+ * them: plain, windowed and biased, odd key counts and head widths (the pair padding), heads
+ * past 128 (the fp32 kernel runs), and a row of near-equal scores against one dominant key. */
+static void test_attention_bf16(void)
+{
+	if (!attention_bf16_active()) {
+		printf(
+		    "   (no bf16 attention on this path: attention_ext_bf16 is the fp32 kernel)\n");
+		return;
+	}
+	static const int cfg[][5] = {
+	    /* t, n_valid, window, heads, dim */
+	    {1, 1, -1, 1, 64},      {3, 3, -1, 2, 16},     {7, 5, -1, 3, 32},
+	    {17, 17, -1, 2, 64},    {17, 9, -1, 4, 8},     {31, 30, -1, 1, 33},
+	    {33, 1, -1, 2, 7},      {65, 65, -1, 12, 64},  {65, 40, -1, 3, 24},
+	    {127, 100, -1, 2, 64},  {130, 130, -1, 1, 17}, {20, 0, -1, 2, 16},
+	    {128, 128, -1, 12, 32}, {50, 50, -1, 6, 32},   {200, 171, -1, 2, 128},
+	    {19, 15, -1, 2, 200},   {100, 100, 8, 3, 32},  {130, 90, 8, 4, 24},
+	    {150, 150, 1, 12, 64},  {70, 0, 4, 2, 16},
+	};
+	for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++) {
+		attention_check_any(cfg[c][0], cfg[c][1], cfg[c][2], cfg[c][3], cfg[c][4],
+		                    (int)(c % 2) * 3, false, true);
+		attention_check_any(cfg[c][0], cfg[c][1], cfg[c][2], cfg[c][3], cfg[c][4],
+		                    (int)(c % 2) * 3, true, true);
+	}
+	note_test("attention bf16");
 }
 
 /* Head dimensions above one 128-wide chunk accumulate the scores over chunks. */
@@ -904,6 +987,7 @@ int main(void)
 		RUN(test_attention);
 		RUN(test_attention_wide_heads);
 		RUN(test_attention_window);
+		RUN(test_attention_bf16);
 	}
 	sy_isa_set(start);
 	return harness_summary();

@@ -52,3 +52,8 @@ void attention_window_f32(const float *q, const float *k, const float *v, int ld
 	attention_ext_f32(q, k, v, ld, out, ldo, t, n_valid, window, NULL, 0, n_heads, head_dim,
 	                  scale, scratch, ith, nth);
 }
+
+attention_ext_fn attention_ext_for(bool int8_model)
+{
+	return int8_model && attention_bf16_active() ? attention_ext_bf16 : attention_ext_f32;
+}

@@ -14,6 +14,7 @@
 #ifndef SY_TENSOR_ATTENTION_H
 #define SY_TENSOR_ATTENTION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 size_t attention_scratch_floats(int t);
@@ -62,5 +63,35 @@ void attention_ext_f32(const float *q, const float *k, const float *v, int ld, f
 void attention_ext_f32_ref(const float *q, const float *k, const float *v, int ld, float *out,
                            int ldo, int t, int n_valid, int window, const float *rel_bias,
                            int bias_ld, int n_heads, int head_dim, float scale);
+
+/* attention_ext_f32 with its two products (Q K^T and E V) in bf16: Q, K, V and the softmax's
+ * exponentials rounded to bf16 (nearest even) and multiplied with fp32 sums, the softmax itself
+ * in fp32 (attention_avx512bf16.c). For models whose linear layers run in int8, where it is
+ * within the error they already carry; about twice the multiply-adds per instruction. Runs on
+ * AVX-512 BF16 CPUs only: elsewhere, and for heads wider than 128, it is attention_ext_f32.
+ * Same arguments, scratch, splitting and determinism over nth. The scalar twin rounds as the
+ * kernel does and computes in double; the kernel matches it within the fp32 kernel's accuracy
+ * plus, where an exponential lies within float rounding of a bf16 halfway point, that
+ * exponential's last bf16 bit. */
+void attention_ext_bf16(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+                        int t, int n_valid, int window, const float *rel_bias, int bias_ld,
+                        int n_heads, int head_dim, float scale, float *scratch, int ith, int nth);
+
+void attention_ext_bf16_ref(const float *q, const float *k, const float *v, int ld, float *out,
+                            int ldo, int t, int n_valid, int window, const float *rel_bias,
+                            int bias_ld, int n_heads, int head_dim, float scale);
+
+/* Whether attention_ext_bf16 computes in bf16 on the kernel path in use (the CPU has AVX-512
+ * BF16 and the path is avx512) and SWITCHYARD_ATTENTION_BF16 is not 0. Models that choose it
+ * ask this once at load. */
+bool attention_bf16_active(void);
+
+/* attention_ext_f32's signature, and the kernel a model whose linear layers are int8 (or not)
+ * runs: attention_ext_bf16 for int8 where attention_bf16_active(), attention_ext_f32 else. */
+typedef void (*attention_ext_fn)(const float *q, const float *k, const float *v, int ld, float *out,
+                                 int ldo, int t, int n_valid, int window, const float *rel_bias,
+                                 int bias_ld, int n_heads, int head_dim, float scale,
+                                 float *scratch, int ith, int nth);
+attention_ext_fn attention_ext_for(bool int8_model);
 
 #endif

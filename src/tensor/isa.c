@@ -78,6 +78,9 @@ static struct sy_kernels kernels_avx512_make(void)
 	struct sy_kernels k = SY_KERNELS_TABLE(avx2);
 	k.name = "avx512";
 	k.qgemm_linear = qgemm_linear_avx512;
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512bf16"))
+		k.attention_ext_bf16 = attention_ext_bf16_avx512bf16;
 	return k;
 }
 static struct sy_kernels kernels_avx512;
@@ -189,6 +192,9 @@ bool sy_isa_set(enum sy_isa isa)
 	return true;
 }
 
+/* SWITCHYARD_ATTENTION_BF16=0 keeps int8 models' attention in fp32 (attention_bf16_active). */
+static bool attention_bf16_off;
+
 static void isa_select(void)
 {
 #if SY_ISA_X86
@@ -229,6 +235,17 @@ static void isa_select(void)
 			         names[best]);
 		else
 			pick = (enum sy_isa)found;
+	}
+	const char *bf16 = getenv("SWITCHYARD_ATTENTION_BF16");
+	if (bf16 && *bf16 && strcmp(bf16, "1") && strcmp(bf16, "auto")) {
+		if (!strcmp(bf16, "0"))
+			attention_bf16_off = true;
+		else if (!init_error[0])
+			snprintf(
+			    init_error, sizeof init_error,
+			    "SWITCHYARD_ATTENTION_BF16=%.40s: expected 0 (fp32 attention) or 1 "
+			    "(bf16 where the CPU has it, the default)",
+			    bf16);
 	}
 	__atomic_store_n(&current, tables[pick], __ATOMIC_RELAXED);
 }
@@ -346,6 +363,22 @@ void qgemm_linear(const float *x, int ldx, const struct qgemm_weights *w, const 
                   enum gemm_epilogue epi, float *y, int ldy, int m, int ith, int nth)
 {
 	K()->qgemm_linear(x, ldx, w, bias, epi, y, ldy, m, ith, nth);
+}
+
+void attention_ext_bf16(const float *q, const float *k, const float *v, int ld, float *out, int ldo,
+                        int t, int n_valid, int window, const float *rel_bias, int bias_ld,
+                        int n_heads, int head_dim, float scale, float *scratch, int ith, int nth)
+{
+	const struct sy_kernels *kt = K();
+	(kt->attention_ext_bf16 ? kt->attention_ext_bf16 : kt->attention_ext_f32)(
+	    q, k, v, ld, out, ldo, t, n_valid, window, rel_bias, bias_ld, n_heads, head_dim, scale,
+	    scratch, ith, nth);
+}
+
+bool attention_bf16_active(void)
+{
+	pthread_once(&once, isa_select);
+	return K()->attention_ext_bf16 != NULL && !attention_bf16_off;
 }
 
 void attention_ext_f32(const float *q, const float *k, const float *v, int ld, float *out, int ldo,

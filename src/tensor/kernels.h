@@ -48,6 +48,11 @@ struct sy_kernels {
 	                          float *out, int ldo, int t, int n_valid, int window,
 	                          const float *rel_bias, int bias_ld, int n_heads, int head_dim,
 	                          float scale, float *scratch, int ith, int nth);
+	/* NULL on paths without bf16 products (attention_ext_bf16 then runs attention_ext_f32) */
+	void (*attention_ext_bf16)(const float *q, const float *k, const float *v, int ld,
+	                           float *out, int ldo, int t, int n_valid, int window,
+	                           const float *rel_bias, int bias_ld, int n_heads, int head_dim,
+	                           float scale, float *scratch, int ith, int nth);
 };
 
 /* Declares the kernels of one path (sfx: avx2, portable). */
@@ -107,6 +112,13 @@ SY_KERNELS_DECLARE(portable)
  * kernels for the rest (isa.c). */
 void qgemm_linear_avx512(const float *x, int ldx, const struct qgemm_weights *w, const float *bias,
                          enum gemm_epilogue epi, float *y, int ldy, int m, int ith, int nth);
+
+/* The AVX-512 BF16 attention (attention_avx512bf16.c), in the avx512 table where CPUID has
+ * AVX512_BF16. */
+void attention_ext_bf16_avx512bf16(const float *q, const float *k, const float *v, int ld,
+                                   float *out, int ldo, int t, int n_valid, int window,
+                                   const float *rel_bias, int bias_ld, int n_heads, int head_dim,
+                                   float scale, float *scratch, int ith, int nth);
 
 /* The ARM64 paths: the NEON fp32 GEMM, and the dot-product int8 GEMM; their tables take the
  * portable kernels for the rest (isa.c). */

@@ -1,7 +1,9 @@
 /* Scalar reference kernels: the plainest correct code, in double precision where it is cheap,
  * used as the twin every fast kernel is tested against. */
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,11 +173,24 @@ void attention_window_f32_ref(const float *q, const float *k, const float *v, in
 	                      scale);
 }
 
-void attention_ext_f32_ref(const float *q, const float *k, const float *v, int ld, float *out,
-                           int ldo, int t, int n_valid, int window, const float *rel_bias,
-                           int bias_ld, int n_heads, int head_dim, float scale)
+/* x rounded to the nearest bf16 (ties to even), as a float: what vcvtneps2bf16 keeps. */
+static float bf16_round(float x)
+{
+	uint32_t u;
+	memcpy(&u, &x, sizeof u);
+	u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+	memcpy(&x, &u, sizeof x);
+	return x;
+}
+
+/* The attention twin; with bf16, Q, K, V and the exponentials are rounded to bf16 first, the
+ * rest in double as without. */
+static void attention_ref(const float *q, const float *k, const float *v, int ld, float *out,
+                          int ldo, int t, int n_valid, int window, const float *rel_bias,
+                          int bias_ld, int n_heads, int head_dim, float scale, bool bf16)
 {
 	double p[n_valid > 0 ? n_valid : 1];
+	double e16[n_valid > 0 ? n_valid : 1];
 	for (int h = 0; h < n_heads; h++)
 		for (int i = 0; i < t; i++) {
 			const float *qi = q + (size_t)i * ld + h * head_dim;
@@ -188,7 +203,8 @@ void attention_ext_f32_ref(const float *q, const float *k, const float *v, int l
 				const float *kj = k + (size_t)j * ld + h * head_dim;
 				double d = 0;
 				for (int e = 0; e < head_dim; e++)
-					d += (double)qi[e] * kj[e];
+					d += bf16 ? (double)bf16_round(qi[e]) * bf16_round(kj[e])
+					          : (double)qi[e] * kj[e];
 				p[j] = d * scale;
 				if (rel_bias)
 					p[j] += rel_bias[(ptrdiff_t)h * bias_ld + j - i];
@@ -197,15 +213,34 @@ void attention_ext_f32_ref(const float *q, const float *k, const float *v, int l
 			for (int j = 0; j < n_valid; j++) {
 				p[j] = p[j] == -INFINITY ? 0 : exp(p[j] - m);
 				s += p[j];
+				e16[j] = bf16 ? bf16_round((float)p[j]) : p[j];
 			}
 			float *oi = out + (size_t)i * ldo + h * head_dim;
 			for (int e = 0; e < head_dim; e++) {
 				double acc = 0;
-				for (int j = 0; j < n_valid; j++)
-					if (p[j] != 0)
-						acc +=
-						    p[j] / s * v[(size_t)j * ld + h * head_dim + e];
+				for (int j = 0; j < n_valid; j++) {
+					if (p[j] == 0)
+						continue;
+					const float vj = v[(size_t)j * ld + h * head_dim + e];
+					acc += e16[j] / s * (bf16 ? bf16_round(vj) : vj);
+				}
 				oi[e] = (float)acc;
 			}
 		}
+}
+
+void attention_ext_f32_ref(const float *q, const float *k, const float *v, int ld, float *out,
+                           int ldo, int t, int n_valid, int window, const float *rel_bias,
+                           int bias_ld, int n_heads, int head_dim, float scale)
+{
+	attention_ref(q, k, v, ld, out, ldo, t, n_valid, window, rel_bias, bias_ld, n_heads,
+	              head_dim, scale, false);
+}
+
+void attention_ext_bf16_ref(const float *q, const float *k, const float *v, int ld, float *out,
+                            int ldo, int t, int n_valid, int window, const float *rel_bias,
+                            int bias_ld, int n_heads, int head_dim, float scale)
+{
+	attention_ref(q, k, v, ld, out, ldo, t, n_valid, window, rel_bias, bias_ld, n_heads,
+	              head_dim, scale, true);
 }

@@ -46,6 +46,16 @@ static inline double vec_hsum_pd(__m256d v)
 	return _mm_cvtsd_f64(s);
 }
 
+/* e^r = 1 + r + r^2 (P1 + P2 r + .. + P5 r^4) on |r| <= ln(2)/2, with ln 2 in two parts for the
+ * reduction r = x - n ln 2; shared with the 16-lane exp of attention_avx512bf16.c. */
+#define EXP_LN2_HI 0.693147182464599609375f
+#define EXP_LN2_LO (-1.904654323148236e-09f)
+#define EXP_P1 4.9999993451679836e-01f
+#define EXP_P2 1.6666520689634995e-01f
+#define EXP_P3 4.1668387367002e-02f
+#define EXP_P4 8.368709842551468e-03f
+#define EXP_P5 1.3814612983372165e-03f
+
 /* e^x. Range reduction x = n ln2 + r with |r| <= ln2/2 (ln2 split in a float head and tail, the
  * head product exact through FMA), e^r = 1 + r + r^2 P(r) with P of degree 4 (fitted relative
  * error 3.1e-9), then the result is scaled by 2^n as 2^(n/2) * 2^(n - n/2) so that the whole range
@@ -56,13 +66,13 @@ static inline __m256 vec_exp(__m256 x)
 	x = _mm256_min_ps(_mm256_set1_ps(89.0f), _mm256_max_ps(_mm256_set1_ps(-104.0f), x));
 	__m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
 	                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-	__m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693147182464599609375f), x);
-	r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-1.904654323148236e-09f), r);
-	__m256 p = _mm256_set1_ps(1.3814612983372165e-03f);
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.368709842551468e-03f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1668387367002e-02f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666520689634995e-01f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.9999993451679836e-01f));
+	__m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_HI), x);
+	r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_LO), r);
+	__m256 p = _mm256_set1_ps(EXP_P5);
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P4));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P3));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P2));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P1));
 	p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
 	p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
 	__m256i ni = _mm256_cvtps_epi32(n);

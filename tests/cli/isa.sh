@@ -76,6 +76,12 @@ set -e
 [ $rc -eq 2 ] || fail "an unknown SWITCHYARD_ISA should exit 2, got $rc"
 grep -q "SWITCHYARD_ISA=avx9000: unknown kernel path" "$tmp/err" || fail "message: $(cat "$tmp/err")"
 [ ! -s "$tmp/out" ] || fail "output despite a refused SWITCHYARD_ISA"
+set +e
+SWITCHYARD_ATTENTION_BF16=yes "$SY" encode --model tests/fixtures/bert-tiny "hello" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+set -e
+[ $rc -eq 2 ] || fail "a bad SWITCHYARD_ATTENTION_BF16 should exit 2, got $rc"
+grep -q "SWITCHYARD_ATTENTION_BF16=yes: expected 0" "$tmp/err" || fail "message: $(cat "$tmp/err")"
 
 # 3. A CPU without AVX2 (or anything newer than SSE4.2), emulated.
 if ! command -v qemu-x86_64 >/dev/null; then

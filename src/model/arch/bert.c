@@ -62,6 +62,7 @@ struct bert_model {
 	int rel_ld;
 	size_t weight_bytes;
 	enum linear_precision prec; /* of the encoder's linear layers */
+	attention_ext_fn attention; /* bf16 products with int8 layers where the CPU has them */
 	struct sy_pool *pool;
 
 	/* Scratch, grown to the largest batch seen (rows = tokens in the batch). */
@@ -230,6 +231,7 @@ enum sy_status bert_model_load_variant(const struct bert_config *cfg,
 	snprintf(m->prefix, sizeof m->prefix, "%s", prefix);
 	const int H = cfg->hidden;
 	m->prec = prec;
+	m->attention = attention_ext_for(prec == LINEAR_INT8);
 	struct weight_loader l = {.st = st, .prefix = m->prefix, .prec = prec, .err = err};
 	enum sy_status s = weight_tensor(&l, &m->word_emb, 2, (int64_t[]){cfg->vocab_size, H},
 	                                 "embeddings.word_embeddings.weight");
@@ -458,10 +460,10 @@ static void attention_step(struct fwd_ctx *c, int ith, int nth)
 			if (len == 0)
 				continue;
 			const float *q = m->qkv + (size_t)m->seq_start[s] * 3 * H;
-			attention_rel_f32(q, q + H, q + 2 * H, 3 * H,
-			                  m->ctx + (size_t)m->seq_start[s] * H, H, len,
-			                  in->n_valid ? in->n_valid[s] : len, nh, hd, scale, bias,
-			                  m->rel_ld, scratch, ith, nth);
+			m->attention(q, q + H, q + 2 * H, 3 * H,
+			             m->ctx + (size_t)m->seq_start[s] * H, H, len,
+			             in->n_valid ? in->n_valid[s] : len, -1, bias, m->rel_ld, nh,
+			             hd, scale, scratch, ith, nth);
 		}
 		return;
 	}
@@ -480,11 +482,11 @@ static void attention_step(struct fwd_ctx *c, int ith, int nth)
 			if (owner != ith)
 				continue;
 			const float *q = m->qkv + (size_t)m->seq_start[s] * 3 * H + (size_t)h * hd;
-			attention_rel_f32(q, q + H, q + 2 * H, 3 * H,
-			                  m->ctx + (size_t)m->seq_start[s] * H + (size_t)h * hd, H,
-			                  len, in->n_valid ? in->n_valid[s] : len, 1, hd, scale,
-			                  bias ? bias + (size_t)h * m->rel_ld : NULL, m->rel_ld,
-			                  scratch, 0, 1);
+			m->attention(q, q + H, q + 2 * H, 3 * H,
+			             m->ctx + (size_t)m->seq_start[s] * H + (size_t)h * hd, H, len,
+			             in->n_valid ? in->n_valid[s] : len, -1,
+			             bias ? bias + (size_t)h * m->rel_ld : NULL, m->rel_ld, 1, hd,
+			             scale, scratch, 0, 1);
 		}
 	}
 }

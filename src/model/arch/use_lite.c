@@ -95,6 +95,7 @@ struct use_lite {
 	float *ffn; /* [rows][ff_max] */
 	float *pooled; /* [cap_seqs][dims] */
 	float *attn_scratch; /* [pool size][attn_stride] */
+	attention_ext_fn attention; /* bf16 products with int8 layers where the CPU has them */
 	size_t attn_stride;
 };
 
@@ -381,6 +382,7 @@ static enum sy_status use_lite_load(const char *dir, const struct model_options 
 	if (!m)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	m->prec = opts->precision;
+	m->attention = attention_ext_for(m->prec == LINEAR_INT8);
 	char *mj = sy_path_join(dir, "model.json"), *vj = sy_path_join(dir, "vocab.json");
 	enum sy_status s = SY_OK;
 	if (!mj || !vj)
@@ -506,9 +508,9 @@ static void attention_step(struct fwd_ctx *c, const struct use_layer *L, int ith
 			if (len == 0)
 				continue;
 			const float *q = m->qkv + (size_t)m->seq_start[s] * ld;
-			attention_f32(q, q + d, q + 2 * d, ld,
-			              m->ctx + (size_t)m->seq_start[s] * m->d_max, m->d_max, len,
-			              len, nh, hd, L->attn_scale, scratch, ith, nth);
+			m->attention(q, q + d, q + 2 * d, ld,
+			             m->ctx + (size_t)m->seq_start[s] * m->d_max, m->d_max, len,
+			             len, -1, NULL, 0, nh, hd, L->attn_scale, scratch, ith, nth);
 		}
 		return;
 	}
@@ -527,9 +529,10 @@ static void attention_step(struct fwd_ctx *c, const struct use_layer *L, int ith
 			if (owner != ith)
 				continue;
 			const float *q = m->qkv + (size_t)m->seq_start[s] * ld + (size_t)h * hd;
-			attention_f32(q, q + d, q + 2 * d, ld,
-			              m->ctx + (size_t)m->seq_start[s] * m->d_max + (size_t)h * hd,
-			              m->d_max, len, len, 1, hd, L->attn_scale, scratch, 0, 1);
+			m->attention(q, q + d, q + 2 * d, ld,
+			             m->ctx + (size_t)m->seq_start[s] * m->d_max + (size_t)h * hd,
+			             m->d_max, len, len, -1, NULL, 0, 1, hd, L->attn_scale, scratch,
+			             0, 1);
 		}
 	}
 }

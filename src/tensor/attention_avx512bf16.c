@@ -1,0 +1,315 @@
+/* Multi-head attention with both products in bf16: AVX-512 BF16 (vdpbf16ps), compiled with the
+ * AVX-512 flags plus -mavx512bf16 and reached through isa.c only where CPUID has AVX512_BF16.
+ * Models whose linear layers run in int8 use it (attention.h, attention_ext_bf16): there the
+ * activations already carry 8-bit quantisation error, and attention was the largest fp32 part
+ * left (about a quarter of an int8 MiniLM forward, docs/PERFORMANCE.md section 15).
+ *
+ * The plan is the fp32 kernel's (attention_impl.h: items of (head, query block), S = Q K^T over
+ * the keys in reach, exponentials in fp32, O = E V / row sums), with these differences:
+ *   - Q, K, V and the exponentials E are rounded to bf16 (nearest even) just before their
+ *     product; vdpbf16ps multiplies pairs of bf16 exactly and accumulates in fp32, so the only
+ *     new error is that rounding (relative 2^-9 per factor);
+ *   - the softmax stays in fp32, and the row sums are those of the fp32 exponentials;
+ *   - one instruction does 32 multiply-adds where an fp32 FMA on 16 lanes does 16: measured on
+ *     Zen 4, 114 against 54 multiply-adds per ns (one core).
+ *
+ * vdpbf16ps adds, in each fp32 lane, the products of the lane's two bf16 halves. The layouts
+ * therefore hold 32-bit words, each a pair of bf16 with the lower index in the low half:
+ *   kp  per 16-key panel, per pair of head dimensions (d, d + 1): 16 words, one per key, so a
+ *       broadcast Q pair times one 64-byte load gives 16 keys' partial scores;
+ *   vp  per 16-column panel, per pair of keys (j, j + 1): 16 words, one per column, so a
+ *       broadcast E pair times one load gives 16 output columns;
+ *   qa  the block's Q rows as pairs; E each score row's exponentials as pairs, written in
+ *       place over the row's first half.
+ * K and V are packed once per head into the fp32 kernel's key area (t16 * ATT_DC floats), which
+ * holds both for heads up to ATT_DC wide; wider heads run the fp32 kernel. */
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "base/threads.h"
+#include "tensor/attention.h"
+#include "tensor/attention_impl.h"
+#include "tensor/kernels.h"
+#include "tensor/vecmath.h"
+
+#define BF_MR 6 /* query rows per tile */
+#define BF_NP 4 /* 16-wide panels per tile: 6 x 4 accumulators */
+#define BF_HP_MAX (ATT_DC / 2) /* pairs in the widest head this kernel takes */
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+ALWAYS_INLINE __mmask16 lanes(int n)
+{
+	return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
+/* e^x on 16 lanes for x <= 0 (scores minus their row maximum): vec_exp's reduction and
+ * polynomial, with 2^n applied by vscalefps, which is exact down through the subnormals, so one
+ * instruction replaces the AVX2 version's rounding, conversion and two exponent builds. */
+ALWAYS_INLINE __m512 exp16(__m512 x)
+{
+	x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+	const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+	                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	__m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_HI), x);
+	r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_LO), r);
+	__m512 p = _mm512_set1_ps(EXP_P5);
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P4));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P3));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P2));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P1));
+	p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
+	return _mm512_scalef_ps(_mm512_add_ps(p, _mm512_set1_ps(1.0f)), n);
+}
+
+/* softmax_exp_f32's contract on 16 lanes: x[i] = e^(scale x[i] - max), returns 1 / sum. */
+static float softmax_exp16(float *x, int n, float scale)
+{
+	const __m512 vs = _mm512_set1_ps(scale);
+	__m512 m0 = _mm512_set1_ps(-INFINITY);
+	for (int i = 0; i < n; i += 16)
+		m0 = _mm512_max_ps(m0, _mm512_mul_ps(_mm512_mask_loadu_ps(m0, lanes(n - i), x + i),
+		                                     vs));
+	const __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(m0));
+	__m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+	int i = 0;
+	for (; i + 32 <= n; i += 32) {
+		const __m512 e0 = exp16(_mm512_fmsub_ps(_mm512_loadu_ps(x + i), vs, vm));
+		const __m512 e1 = exp16(_mm512_fmsub_ps(_mm512_loadu_ps(x + i + 16), vs, vm));
+		_mm512_storeu_ps(x + i, e0);
+		_mm512_storeu_ps(x + i + 16, e1);
+		acc0 = _mm512_add_ps(acc0, e0);
+		acc1 = _mm512_add_ps(acc1, e1);
+	}
+	for (; i < n; i += 16) {
+		const __mmask16 m = lanes(n - i);
+		const __m512 e = exp16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, x + i), vs, vm));
+		_mm512_mask_storeu_ps(x + i, m, e);
+		acc0 = _mm512_add_ps(acc0, _mm512_maskz_mov_ps(m, e));
+	}
+	return 1.0f / _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+/* x[0..n) rounded to bf16 into dst as ceil(n/2) pairs, an odd n's last high half 0. The stores
+ * trail the loads, so dst may be x itself (the exponentials are converted in place). */
+static void row_to_pairs(uint32_t *dst, const float *x, int n)
+{
+	const int n2 = (n + 1) & ~1;
+	uint16_t *d = (uint16_t *)dst;
+	for (int e = 0; e < n2; e += 16) {
+		const __m512 v = _mm512_maskz_loadu_ps(lanes(n - e), x + e);
+		_mm256_mask_storeu_epi16(d + e, lanes(n2 - e), (__m256i)_mm512_cvtneps_pbh(v));
+	}
+}
+
+/* The keys [0, nv) of one head (key j at k + j ld, hd wide) as kp; keys past nv in the last
+ * panel are 0. */
+static void pack_keys(uint32_t *kp, const float *k, size_t ld, int nv, int hd)
+{
+	const int hp = (hd + 1) / 2;
+	uint32_t rows[16][BF_HP_MAX];
+	for (int j0 = 0; j0 < nv; j0 += 16) {
+		const int nj = nv - j0 < 16 ? nv - j0 : 16;
+		for (int jj = 0; jj < 16; jj++) {
+			if (jj < nj)
+				row_to_pairs(rows[jj], k + (size_t)(j0 + jj) * ld, hd);
+			else
+				memset(rows[jj], 0, sizeof(uint32_t) * hp);
+		}
+		uint32_t *dst = kp + (size_t)(j0 / 16) * hp * 16;
+		for (int d = 0; d < hp; d++)
+			for (int jj = 0; jj < 16; jj++)
+				dst[d * 16 + jj] = rows[jj][d];
+	}
+}
+
+/* The values [0, nv) of one head as vp: column panel c, key pair p at vp + (c np2 + p) 16 with
+ * np2 = ceil(nv / 2); columns past hd and an odd last key's partner are 0. */
+static void pack_values(uint32_t *vp, const float *v, size_t ld, int nv, int hd)
+{
+	const int np2 = (nv + 1) / 2;
+	for (int c0 = 0; c0 < hd; c0 += 16) {
+		const __mmask16 m = lanes(hd - c0);
+		uint32_t *dst = vp + (size_t)(c0 / 16) * np2 * 16;
+		for (int p = 0; p < np2; p++) {
+			const float *r = v + (size_t)(2 * p) * ld + c0;
+			const __m512i lo = _mm512_cvtepu16_epi32(
+			    (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, r)));
+			__m512i hi = _mm512_setzero_si512();
+			if (2 * p + 1 < nv)
+				hi = _mm512_cvtepu16_epi32(
+				    (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, r + ld)));
+			_mm512_storeu_si512(dst + (size_t)p * 16,
+			                    _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+		}
+	}
+}
+
+ALWAYS_INLINE __m512bh bcast_pair(const uint32_t *p)
+{
+	return (__m512bh)_mm512_broadcastd_epi32(_mm_loadu_si32(p));
+}
+
+/* s[i][16 p + c] (i < BF_MR, p < np) = the dot products of the pair rows a[i] (stride lda words,
+ * n pairs) with the panels b + p bstride (n x 16 words each). Rows past the block's are
+ * computed too: qa and E hold zeros or finite values there, and nothing of them is stored
+ * outside the scratch. */
+ALWAYS_INLINE void dot_tile(int n, const uint32_t *a, int lda, const uint32_t *b, size_t bstride,
+                            int np, __m512 acc[BF_MR][BF_NP])
+{
+#pragma GCC unroll 6
+	for (int i = 0; i < BF_MR; i++)
+#pragma GCC unroll 4
+		for (int p = 0; p < np; p++)
+			acc[i][p] = _mm512_setzero_ps();
+	for (int d = 0; d < n; d++) {
+		__m512bh bv[BF_NP];
+#pragma GCC unroll 4
+		for (int p = 0; p < np; p++)
+			bv[p] = (__m512bh)_mm512_loadu_si512(b + p * bstride + (size_t)d * 16);
+#pragma GCC unroll 6
+		for (int i = 0; i < BF_MR; i++) {
+			const __m512bh av = bcast_pair(a + (size_t)i * lda + d);
+#pragma GCC unroll 4
+			for (int p = 0; p < np; p++)
+				acc[i][p] = _mm512_dpbf16_ps(acc[i][p], av, bv[p]);
+		}
+	}
+}
+
+ALWAYS_INLINE void score_tile(int hp, const uint32_t *qa, const uint32_t *kp, size_t kstride,
+                              float *s, int ld_s, int np)
+{
+	__m512 acc[BF_MR][BF_NP];
+	dot_tile(hp, qa, BF_HP_MAX, kp, kstride, np, acc);
+#pragma GCC unroll 6
+	for (int i = 0; i < BF_MR; i++)
+#pragma GCC unroll 4
+		for (int p = 0; p < np; p++)
+			_mm512_storeu_ps(s + (size_t)i * ld_s + p * 16, acc[i][p]);
+}
+
+/* O rows i < mr, columns [0, ncols) from the tile's start: (E V)[i] * inv[i]. */
+ALWAYS_INLINE void value_tile(int npairs, const uint32_t *e, int lde, const uint32_t *vp,
+                              size_t vstride, float *o, size_t ldo, int mr, int ncols,
+                              const float *inv, int np)
+{
+	__m512 acc[BF_MR][BF_NP];
+	dot_tile(npairs, e, lde, vp, vstride, np, acc);
+#pragma GCC unroll 6
+	for (int i = 0; i < BF_MR; i++) {
+		if (i >= mr)
+			break;
+		const __m512 sc = _mm512_set1_ps(inv[i]);
+#pragma GCC unroll 4
+		for (int p = 0; p < np; p++)
+			_mm512_mask_storeu_ps(o + (size_t)i * ldo + p * 16, lanes(ncols - p * 16),
+			                      _mm512_mul_ps(acc[i][p], sc));
+	}
+}
+
+static void score_tiles(int hp, const uint32_t *qa, const uint32_t *kp, size_t kstride, float *s,
+                        int ld_s, int np)
+{
+	switch (np) {
+	case 1: score_tile(hp, qa, kp, kstride, s, ld_s, 1); break;
+	case 2: score_tile(hp, qa, kp, kstride, s, ld_s, 2); break;
+	case 3: score_tile(hp, qa, kp, kstride, s, ld_s, 3); break;
+	default: score_tile(hp, qa, kp, kstride, s, ld_s, 4); break;
+	}
+}
+
+static void value_tiles(int npairs, const uint32_t *e, int lde, const uint32_t *vp,
+                        size_t vstride, float *o, size_t ldo, int mr, int ncols,
+                        const float *inv, int np)
+{
+	switch (np) {
+	case 1: value_tile(npairs, e, lde, vp, vstride, o, ldo, mr, ncols, inv, 1); break;
+	case 2: value_tile(npairs, e, lde, vp, vstride, o, ldo, mr, ncols, inv, 2); break;
+	case 3: value_tile(npairs, e, lde, vp, vstride, o, ldo, mr, ncols, inv, 3); break;
+	default: value_tile(npairs, e, lde, vp, vstride, o, ldo, mr, ncols, inv, 4); break;
+	}
+}
+
+void attention_ext_bf16_avx512bf16(const float *q, const float *k, const float *v, int ld,
+                                   float *out, int ldo, int t, int n_valid, int window,
+                                   const float *rel_bias, int bias_ld, int n_heads, int head_dim,
+                                   float scale, float *scratch, int ith, int nth)
+{
+	if (head_dim > ATT_DC) {
+		attention_ext_f32_avx2(q, k, v, ld, out, ldo, t, n_valid, window, rel_bias, bias_ld,
+		                       n_heads, head_dim, scale, scratch, ith, nth);
+		return;
+	}
+	if (t <= 0 || n_heads <= 0 || head_dim <= 0)
+		return;
+	const size_t t16 = ceil_to((size_t)t, 16);
+	float *s = scratch;
+	const int hp = (head_dim + 1) / 2;
+	uint32_t *kp = (uint32_t *)(s + ATT_QB * t16);
+	uint32_t *vp = kp + t16 * hp;
+	uint32_t qa[ATT_QB][BF_HP_MAX];
+	float inv_sum[ATT_QB];
+
+	int nqb;
+	const int qb = att_query_block(t, n_heads, nth, BF_MR, &nqb);
+	int b, e;
+	sy_split(n_heads * nqb, ith, nth, &b, &e);
+	const int nv = n_valid < 0 ? 0 : n_valid > t ? t : n_valid;
+	const int ld_s = (int)ceil_to((size_t)(nv > 0 ? nv : 1), 16);
+	const int np2 = (nv + 1) / 2;
+	int packed_head = -1;
+	for (int item = b; item < e; item++) {
+		const int h = item / nqb, i0 = item % nqb * qb;
+		const int mb = t - i0 < qb ? t - i0 : qb;
+		const size_t col = (size_t)h * head_dim;
+		int kb = 0, ke = 0;
+		if (nv > 0)
+			att_key_range(i0, mb, nv, window, &kb, &ke);
+		if (ke <= kb) {
+			/* No key in reach: the reference's empty sum is 0. */
+			for (int i = 0; i < mb; i++)
+				memset(out + (size_t)(i0 + i) * ldo + col, 0,
+				       sizeof(float) * head_dim);
+			continue;
+		}
+		if (packed_head != h) {
+			pack_keys(kp, k + col, (size_t)ld, nv, head_dim);
+			pack_values(vp, v + col, (size_t)ld, nv, head_dim);
+			packed_head = h;
+		}
+		const int mbr = (int)ceil_to((size_t)mb, BF_MR);
+		for (int i = 0; i < mbr; i++) {
+			if (i < mb)
+				row_to_pairs(qa[i], q + (size_t)(i0 + i) * ld + col, head_dim);
+			else
+				memset(qa[i], 0, sizeof(uint32_t) * hp);
+		}
+
+		/* S = Q K^T over the panels [jp0, jp1) that hold keys [kb, ke). */
+		const int jp0 = kb / 16, jp1 = (ke + 15) / 16;
+		for (int ir = 0; ir < mbr; ir += BF_MR)
+			for (int jp = jp0; jp < jp1; jp += BF_NP)
+				score_tiles(hp, qa[ir], kp + (size_t)jp * hp * 16, (size_t)hp * 16,
+				            s + (size_t)ir * ld_s + (jp * 16 - kb), ld_s,
+				            jp1 - jp < BF_NP ? jp1 - jp : BF_NP);
+
+		att_exp_rows(s, ld_s, i0, mb, kb, ke, window, rel_bias, bias_ld, h, scale, inv_sum,
+		             softmax_exp16);
+		const int nk = ke - kb, npk = (nk + 1) / 2;
+		for (int i = 0; i < mb; i++)
+			row_to_pairs((uint32_t *)(s + (size_t)i * ld_s), s + (size_t)i * ld_s, nk);
+
+		/* O = E V / sums; E's pairs start at key kb (a multiple of 16, so of 2). */
+		const int ncp = (head_dim + 15) / 16;
+		for (int ir = 0; ir < mb; ir += BF_MR)
+			for (int cp = 0; cp < ncp; cp += BF_NP)
+				value_tiles(npk, (const uint32_t *)(s + (size_t)ir * ld_s), ld_s,
+				            vp + ((size_t)cp * np2 + kb / 2) * 16, (size_t)np2 * 16,
+				            out + (size_t)(i0 + ir) * ldo + col + cp * 16, (size_t)ldo,
+				            mb - ir < BF_MR ? mb - ir : BF_MR, head_dim - cp * 16,
+				            inv_sum + ir, ncp - cp < BF_NP ? ncp - cp : BF_NP);
+	}
+}
