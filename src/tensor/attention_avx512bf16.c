@@ -51,8 +51,9 @@ ALWAYS_INLINE __mmask16 lanes(int n)
 ALWAYS_INLINE __m512 exp16(__m512 x)
 {
 	x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-	const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-	                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	const __m512 n =
+	    _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+	                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 	__m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_HI), x);
 	r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_LO), r);
 	__m512 p = _mm512_set1_ps(EXP_P5);
@@ -70,8 +71,8 @@ static float softmax_exp16(float *x, int n, float scale)
 	const __m512 vs = _mm512_set1_ps(scale);
 	__m512 m0 = _mm512_set1_ps(-INFINITY);
 	for (int i = 0; i < n; i += 16)
-		m0 = _mm512_max_ps(m0, _mm512_mul_ps(_mm512_mask_loadu_ps(m0, lanes(n - i), x + i),
-		                                     vs));
+		m0 = _mm512_max_ps(
+		    m0, _mm512_mul_ps(_mm512_mask_loadu_ps(m0, lanes(n - i), x + i), vs));
 	const __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(m0));
 	__m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
 	int i = 0;
@@ -221,9 +222,8 @@ static void score_tiles(int hp, const uint32_t *qa, const uint32_t *kp, size_t k
 	}
 }
 
-static void value_tiles(int npairs, const uint32_t *e, int lde, const uint32_t *vp,
-                        size_t vstride, float *o, size_t ldo, int mr, int ncols,
-                        const float *inv, int np)
+static void value_tiles(int npairs, const uint32_t *e, int lde, const uint32_t *vp, size_t vstride,
+                        float *o, size_t ldo, int mr, int ncols, const float *inv, int np)
 {
 	switch (np) {
 	case 1: value_tile(npairs, e, lde, vp, vstride, o, ldo, mr, ncols, inv, 1); break;
@@ -308,8 +308,9 @@ void attention_ext_bf16_avx512bf16(const float *q, const float *k, const float *
 			for (int cp = 0; cp < ncp; cp += BF_NP)
 				value_tiles(npk, (const uint32_t *)(s + (size_t)ir * ld_s), ld_s,
 				            vp + ((size_t)cp * np2 + kb / 2) * 16, (size_t)np2 * 16,
-				            out + (size_t)(i0 + ir) * ldo + col + cp * 16, (size_t)ldo,
-				            mb - ir < BF_MR ? mb - ir : BF_MR, head_dim - cp * 16,
-				            inv_sum + ir, ncp - cp < BF_NP ? ncp - cp : BF_NP);
+				            out + (size_t)(i0 + ir) * ldo + col + cp * 16,
+				            (size_t)ldo, mb - ir < BF_MR ? mb - ir : BF_MR,
+				            head_dim - cp * 16, inv_sum + ir,
+				            ncp - cp < BF_NP ? ncp - cp : BF_NP);
 	}
 }

@@ -106,6 +106,7 @@ struct clip {
 	float *causal; /* [2 max_text - 1]: 0 for keys at or before the query, -1e30 after */
 	float *attn_scratch;
 	size_t attn_stride;
+	attention_ext_fn attention; /* bf16 products with int8 layers where the CPU has them */
 };
 
 /* What prepare keeps beside the tokens: an image's pixel planes, and for score the query's
@@ -339,6 +340,7 @@ static enum sy_status load_weights(struct clip *c, const struct safetensors *st,
                                    enum linear_precision prec, struct sy_error *err)
 {
 	struct weight_loader l = {.st = st, .prefix = "", .prec = prec, .err = err};
+	c->attention = attention_ext_for(prec == LINEAR_INT8);
 	const int Ht = c->text.H, Hv = c->vision.H, p = c->patch;
 	enum sy_status s = weight_tensor(&l, &c->tok_emb, 2, (int64_t[]){c->vocab, Ht},
 	                                 "text_model.embeddings.token_embedding.weight");
@@ -487,10 +489,9 @@ static void tower_part(void *p, int ith, int nth)
 		for (int s = 0, at = 0; s < r->n_seqs; s++) {
 			const int len = r->lens ? r->lens[s] : r->seq_len;
 			const float *q = c->qkv + (size_t)at * 3 * H;
-			attention_rel_f32(q, q + H, q + 2 * H, 3 * H, c->ctx + (size_t)at * H, H,
-			                  len, len, t->n_heads, hd, scale,
-			                  r->causal ? c->causal + c->max_text - 1 : NULL, 0,
-			                  scratch, ith, nth);
+			c->attention(q, q + H, q + 2 * H, 3 * H, c->ctx + (size_t)at * H, H, len,
+			             len, -1, r->causal ? c->causal + c->max_text - 1 : NULL, 0,
+			             t->n_heads, hd, scale, scratch, ith, nth);
 			at += len;
 		}
 		sy_pool_barrier(c->pool);

@@ -81,6 +81,7 @@ struct mb_model {
 	int *seq_start; /* [seqs + 1] */
 	float *attn_scratch;
 	size_t attn_stride;
+	attention_ext_fn attention; /* bf16 products with int8 layers where the CPU has them */
 };
 
 /* ---- configuration ---- */
@@ -359,10 +360,10 @@ static void attention_step(struct fwd_ctx *c, int window, int ith, int nth)
 			if (len == 0)
 				continue;
 			const float *q = m->qkv + (size_t)m->seq_start[s] * 3 * H;
-			attention_window_f32(q, q + H, q + 2 * H, 3 * H,
-			                     m->ctx + (size_t)m->seq_start[s] * H, H, len,
-			                     in->n_valid ? in->n_valid[s] : len, window, nh, hd,
-			                     scale, scratch, ith, nth);
+			m->attention(q, q + H, q + 2 * H, 3 * H,
+			             m->ctx + (size_t)m->seq_start[s] * H, H, len,
+			             in->n_valid ? in->n_valid[s] : len, window, NULL, 0, nh, hd,
+			             scale, scratch, ith, nth);
 		}
 		return;
 	}
@@ -379,10 +380,10 @@ static void attention_step(struct fwd_ctx *c, int window, int ith, int nth)
 			if (owner != ith)
 				continue;
 			const float *q = m->qkv + (size_t)m->seq_start[s] * 3 * H + (size_t)h * hd;
-			attention_window_f32(q, q + H, q + 2 * H, 3 * H,
-			                     m->ctx + (size_t)m->seq_start[s] * H + (size_t)h * hd,
-			                     H, len, in->n_valid ? in->n_valid[s] : len, window, 1,
-			                     hd, scale, scratch, 0, 1);
+			m->attention(q, q + H, q + 2 * H, 3 * H,
+			             m->ctx + (size_t)m->seq_start[s] * H + (size_t)h * hd, H, len,
+			             in->n_valid ? in->n_valid[s] : len, window, NULL, 0, 1, hd,
+			             scale, scratch, 0, 1);
 		}
 	}
 }
@@ -591,6 +592,7 @@ enum sy_status modernbert_encoder_open(const struct model_desc *d, const struct 
 	if (!m)
 		return sy_error_set(err, SY_ERR_NOMEM, "out of memory");
 	m->cfg = cfg;
+	m->attention = attention_ext_for(prec == LINEAR_INT8);
 	const int H = cfg.hidden;
 	struct weight_loader l = {.st = st, .prefix = prefix, .prec = prec, .err = err};
 	s = weight_tensor(&l, &m->tok_emb, 2, (int64_t[]){cfg.vocab_size, H},

@@ -46,6 +46,7 @@ struct rope_glu {
 	float *x, *qkv, *ctx, *tmp, *ug, *attn_scratch;
 	int *pos_ids, *seq_start;
 	size_t attn_stride;
+	attention_ext_fn attention; /* bf16 products with int8 layers where the CPU has them */
 };
 
 /* ---- loading ---- */
@@ -213,9 +214,9 @@ static void attention_all(struct fwd *f, int ith, int nth)
 		if (len == 0)
 			continue;
 		const float *q = m->qkv + (size_t)m->seq_start[s] * 3 * H;
-		attention_f32(q, q + H, q + 2 * H, 3 * H, m->ctx + (size_t)m->seq_start[s] * H, H,
-		              len, f->in->n_valid ? f->in->n_valid[s] : len, nh, hd,
-		              1.0f / sqrtf((float)hd), scratch, ith, nth);
+		m->attention(q, q + H, q + 2 * H, 3 * H, m->ctx + (size_t)m->seq_start[s] * H, H,
+		             len, f->in->n_valid ? f->in->n_valid[s] : len, -1, NULL, 0, nh, hd,
+		             1.0f / sqrtf((float)hd), scratch, ith, nth);
 	}
 }
 
@@ -357,6 +358,7 @@ enum sy_status rope_glu_open(const struct rope_glu_config *cfg, const struct rop
 	m->cfg = *cfg;
 	m->arch = arch;
 	m->cfg.inv_freq = NULL; /* the caller's; the table below keeps what is needed */
+	m->attention = attention_ext_for(prec == LINEAR_INT8);
 	const int hd = cfg->hidden / cfg->heads;
 	struct weight_loader l = {.st = st, .prefix = prefix, .prec = prec, .err = err};
 	enum sy_status s = SY_OK;
