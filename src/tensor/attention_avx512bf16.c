@@ -25,6 +25,7 @@
  * holds both for heads up to ATT_DC wide; wider heads run the fp32 kernel. */
 #include <immintrin.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -89,6 +90,33 @@ static float softmax_exp16(float *x, int n, float scale)
 		const __m512 e = exp16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, x + i), vs, vm));
 		_mm512_mask_storeu_ps(x + i, m, e);
 		acc0 = _mm512_add_ps(acc0, _mm512_maskz_mov_ps(m, e));
+	}
+	return 1.0f / _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+/* The plain rows' softmax in one pass (no window, no bias; mx the row's largest score): x[0..n)
+ * becomes e^(scale x - scale mx) rounded to bf16 pairs over the row's first half, as
+ * row_to_pairs would leave it, and 1 / (sum of the fp32 exponentials) is returned. */
+static float exp_row_pairs(float *x, int n, float scale, float mx)
+{
+	const __m512 vs = _mm512_set1_ps(scale), vm = _mm512_set1_ps(scale * mx);
+	uint16_t *d = (uint16_t *)x;
+	__m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+	int i = 0;
+	for (; i + 32 <= n; i += 32) {
+		const __m512 e0 = exp16(_mm512_fmsub_ps(_mm512_loadu_ps(x + i), vs, vm));
+		const __m512 e1 = exp16(_mm512_fmsub_ps(_mm512_loadu_ps(x + i + 16), vs, vm));
+		acc0 = _mm512_add_ps(acc0, e0);
+		acc1 = _mm512_add_ps(acc1, e1);
+		_mm512_storeu_si512(d + i, (__m512i)_mm512_cvtne2ps_pbh(e1, e0));
+	}
+	const int n2 = (n + 1) & ~1;
+	for (; i < n2; i += 16) {
+		const __mmask16 m = lanes(n - i);
+		const __m512 e = _mm512_maskz_mov_ps(
+		    m, exp16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, x + i), vs, vm)));
+		acc0 = _mm512_add_ps(acc0, e);
+		_mm256_mask_storeu_epi16(d + i, lanes(n2 - i), (__m256i)_mm512_cvtneps_pbh(e));
 	}
 	return 1.0f / _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
@@ -180,16 +208,27 @@ ALWAYS_INLINE void dot_tile(int n, const uint32_t *a, int lda, const uint32_t *b
 	}
 }
 
+/* With rmax set, rmax[i] also becomes the larger of itself and row i's largest score of the
+ * tile's first ncols columns (the rest are keys past n_valid, 0 from the zero padding). */
 ALWAYS_INLINE void score_tile(int hp, const uint32_t *qa, const uint32_t *kp, size_t kstride,
-                              float *s, int ld_s, int np)
+                              float *s, int ld_s, int np, int ncols, float *rmax)
 {
 	__m512 acc[BF_MR][BF_NP];
 	dot_tile(hp, qa, BF_HP_MAX, kp, kstride, np, acc);
 #pragma GCC unroll 6
-	for (int i = 0; i < BF_MR; i++)
+	for (int i = 0; i < BF_MR; i++) {
+		__m512 mx = _mm512_set1_ps(-INFINITY);
 #pragma GCC unroll 4
-		for (int p = 0; p < np; p++)
+		for (int p = 0; p < np; p++) {
 			_mm512_storeu_ps(s + (size_t)i * ld_s + p * 16, acc[i][p]);
+			if (rmax)
+				mx = _mm512_mask_max_ps(mx, lanes(ncols - p * 16), mx, acc[i][p]);
+		}
+		if (rmax) {
+			const float m = _mm512_reduce_max_ps(mx);
+			rmax[i] = m > rmax[i] ? m : rmax[i];
+		}
+	}
 }
 
 /* O rows i < mr, columns [0, ncols) from the tile's start: (E V)[i] * inv[i]. */
@@ -212,13 +251,13 @@ ALWAYS_INLINE void value_tile(int npairs, const uint32_t *e, int lde, const uint
 }
 
 static void score_tiles(int hp, const uint32_t *qa, const uint32_t *kp, size_t kstride, float *s,
-                        int ld_s, int np)
+                        int ld_s, int np, int ncols, float *rmax)
 {
 	switch (np) {
-	case 1: score_tile(hp, qa, kp, kstride, s, ld_s, 1); break;
-	case 2: score_tile(hp, qa, kp, kstride, s, ld_s, 2); break;
-	case 3: score_tile(hp, qa, kp, kstride, s, ld_s, 3); break;
-	default: score_tile(hp, qa, kp, kstride, s, ld_s, 4); break;
+	case 1: score_tile(hp, qa, kp, kstride, s, ld_s, 1, ncols, rmax); break;
+	case 2: score_tile(hp, qa, kp, kstride, s, ld_s, 2, ncols, rmax); break;
+	case 3: score_tile(hp, qa, kp, kstride, s, ld_s, 3, ncols, rmax); break;
+	default: score_tile(hp, qa, kp, kstride, s, ld_s, 4, ncols, rmax); break;
 	}
 }
 
@@ -288,19 +327,33 @@ void attention_ext_bf16_avx512bf16(const float *q, const float *k, const float *
 				memset(qa[i], 0, sizeof(uint32_t) * hp);
 		}
 
-		/* S = Q K^T over the panels [jp0, jp1) that hold keys [kb, ke). */
+		/* S = Q K^T over the panels [jp0, jp1) that hold keys [kb, ke); plain rows (no
+		 * window, no bias) get their maxima from the tiles on the way. */
+		const bool plain = window < 0 && !rel_bias;
+		float rmax[ATT_QB];
+		for (int i = 0; i < mbr; i++)
+			rmax[i] = -INFINITY;
 		const int jp0 = kb / 16, jp1 = (ke + 15) / 16;
 		for (int ir = 0; ir < mbr; ir += BF_MR)
 			for (int jp = jp0; jp < jp1; jp += BF_NP)
 				score_tiles(hp, qa[ir], kp + (size_t)jp * hp * 16, (size_t)hp * 16,
 				            s + (size_t)ir * ld_s + (jp * 16 - kb), ld_s,
-				            jp1 - jp < BF_NP ? jp1 - jp : BF_NP);
+				            jp1 - jp < BF_NP ? jp1 - jp : BF_NP, ke - jp * 16,
+				            plain ? rmax + ir : NULL);
 
-		att_exp_rows(s, ld_s, i0, mb, kb, ke, window, rel_bias, bias_ld, h, scale, inv_sum,
-		             softmax_exp16);
+		/* E = the exponentials as bf16 pairs in place, inv_sum = 1 / their fp32 sums. */
 		const int nk = ke - kb, npk = (nk + 1) / 2;
-		for (int i = 0; i < mb; i++)
-			row_to_pairs((uint32_t *)(s + (size_t)i * ld_s), s + (size_t)i * ld_s, nk);
+		if (plain) {
+			for (int i = 0; i < mb; i++)
+				inv_sum[i] =
+				    exp_row_pairs(s + (size_t)i * ld_s, nk, scale, rmax[i]);
+		} else {
+			att_exp_rows(s, ld_s, i0, mb, kb, ke, window, rel_bias, bias_ld, h, scale,
+			             inv_sum, softmax_exp16);
+			for (int i = 0; i < mb; i++)
+				row_to_pairs((uint32_t *)(s + (size_t)i * ld_s),
+				             s + (size_t)i * ld_s, nk);
+		}
 
 		/* O = E V / sums; E's pairs start at key kb (a multiple of 16, so of 2). */
 		const int ncp = (head_dim + 15) / 16;
