@@ -12,6 +12,7 @@
 #include "switchyard.h"
 #include "base/threads.h"
 #include "cli/cli_opts.h"
+#include "tensor/attention.h"
 #include "tensor/isa.h"
 
 /* getopt_long's val for the shared options; a table entry i gets OPT_BASE + i. */
@@ -42,7 +43,8 @@ static int has_arg_of(enum cli_arg a)
 
 void cli_version_print(void)
 {
-	printf("switchyard %s (kernels: %s)\n", SY_VERSION_STRING, sy_isa_name(sy_isa_current()));
+	printf("switchyard %s (kernels: %s%s)\n", SY_VERSION_STRING, sy_isa_name(sy_isa_current()),
+	       attention_bf16_active() ? ", bf16 attention for int8 models" : "");
 }
 
 int cli_usage_error(const struct cli_cmd *c, const char *fmt, ...)

@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "engine/engine_internal.h"
 #include "model/arch/use_lite.h"
+#include "tensor/attention.h"
 #include "tensor/isa.h"
 #include "tensor/ops.h"
 
@@ -93,7 +94,8 @@ enum sy_status engine_create(const struct engine_config *cfg, struct sy_error *e
 	       "engine: budget %.0f MB, %d worker(s), batches of %d tokens / %d items",
 	       (double)c.memory_budget / (1024.0 * 1024.0), c.n_workers, c.max_batch_tokens,
 	       c.max_batch_items);
-	sy_log(SY_LOG_INFO, "engine: %s kernels", sy_isa_name(sy_isa_current()));
+	sy_log(SY_LOG_INFO, "engine: %s kernels%s", sy_isa_name(sy_isa_current()),
+	       attention_bf16_active() ? ", bf16 attention for int8 models" : "");
 	enum sy_status s = SY_OK;
 	if (c.builtin_models) {
 		char buf[4096];
