@@ -123,34 +123,81 @@ static float exp_row_pairs(float *x, int n, float scale, float mx)
 
 /* x[0..n) rounded to bf16 into dst as ceil(n/2) pairs, an odd n's last high half 0. The stores
  * trail the loads, so dst may be x itself (the exponentials are converted in place). */
-static void row_to_pairs(uint32_t *dst, const float *x, int n)
+ALWAYS_INLINE void row_to_pairs(uint32_t *dst, const float *x, int n)
 {
-	const int n2 = (n + 1) & ~1;
 	uint16_t *d = (uint16_t *)dst;
-	for (int e = 0; e < n2; e += 16) {
+	int e = 0;
+	for (; e + 32 <= n; e += 32) {
+		const __m512 lo = _mm512_loadu_ps(x + e), hi = _mm512_loadu_ps(x + e + 16);
+		_mm512_storeu_si512(d + e, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+	}
+	const int n2 = (n + 1) & ~1;
+	for (; e < n2; e += 16) {
 		const __m512 v = _mm512_maskz_loadu_ps(lanes(n - e), x + e);
 		_mm256_mask_storeu_epi16(d + e, lanes(n2 - e), (__m256i)_mm512_cvtneps_pbh(v));
 	}
 }
 
+/* r[0..16) as a 16 x 16 matrix of 32-bit words, transposed in registers: row i of the result
+ * is column i of the input. */
+ALWAYS_INLINE void transpose16(__m512i r[16])
+{
+	__m512i t[16];
+#pragma GCC unroll 8
+	for (int i = 0; i < 16; i += 2) {
+		t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+		t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+	}
+#pragma GCC unroll 4
+	for (int i = 0; i < 16; i += 4) {
+		r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+		r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+		r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+		r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+	}
+	/* Each 128-bit lane L of r[4a + b] now holds rows 4a..4a+3, columns 4L + b (as 4
+	 * words); gather the lanes across registers. */
+#pragma GCC unroll 4
+	for (int b = 0; b < 4; b++) {
+		const __m512i a0 = _mm512_shuffle_i32x4(r[b], r[4 + b], 0x44);
+		const __m512i a1 = _mm512_shuffle_i32x4(r[b], r[4 + b], 0xee);
+		const __m512i a2 = _mm512_shuffle_i32x4(r[8 + b], r[12 + b], 0x44);
+		const __m512i a3 = _mm512_shuffle_i32x4(r[8 + b], r[12 + b], 0xee);
+		t[b] = _mm512_shuffle_i32x4(a0, a2, 0x88);
+		t[4 + b] = _mm512_shuffle_i32x4(a0, a2, 0xdd);
+		t[8 + b] = _mm512_shuffle_i32x4(a1, a3, 0x88);
+		t[12 + b] = _mm512_shuffle_i32x4(a1, a3, 0xdd);
+	}
+#pragma GCC unroll 16
+	for (int i = 0; i < 16; i++)
+		r[i] = t[i];
+}
+
 /* The keys [0, nv) of one head (key j at k + j ld, hd wide) as kp; keys past nv in the last
- * panel are 0. */
+ * panel are 0. Sixteen keys' rows of 16 pairs are rounded and transposed in registers. */
 static void pack_keys(uint32_t *kp, const float *k, size_t ld, int nv, int hd)
 {
 	const int hp = (hd + 1) / 2;
-	uint32_t rows[16][BF_HP_MAX];
 	for (int j0 = 0; j0 < nv; j0 += 16) {
 		const int nj = nv - j0 < 16 ? nv - j0 : 16;
-		for (int jj = 0; jj < 16; jj++) {
-			if (jj < nj)
-				row_to_pairs(rows[jj], k + (size_t)(j0 + jj) * ld, hd);
-			else
-				memset(rows[jj], 0, sizeof(uint32_t) * hp);
-		}
 		uint32_t *dst = kp + (size_t)(j0 / 16) * hp * 16;
-		for (int d = 0; d < hp; d++)
-			for (int jj = 0; jj < 16; jj++)
-				dst[d * 16 + jj] = rows[jj][d];
+		for (int c = 0; c < hd; c += 32) {
+			const __mmask16 m0 = lanes(hd - c), m1 = lanes(hd - c - 16);
+			__m512i r[16];
+			for (int jj = 0; jj < 16; jj++) {
+				if (jj >= nj) {
+					r[jj] = _mm512_setzero_si512();
+					continue;
+				}
+				const float *row = k + (size_t)(j0 + jj) * ld + c;
+				r[jj] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, row + 16),
+				                                     _mm512_maskz_loadu_ps(m0, row));
+			}
+			transpose16(r);
+			const int np = hp - c / 2 < 16 ? hp - c / 2 : 16;
+			for (int d = 0; d < np; d++)
+				_mm512_storeu_si512(dst + (size_t)(c / 2 + d) * 16, r[d]);
+		}
 	}
 }
 
