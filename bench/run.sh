@@ -159,7 +159,7 @@ if [ "$LLAMA" != 0 ]; then
 	say "peer: llama.cpp built from source (bench/llama/build_llama.sh)"
 	LLAMA_COMMIT=$(bench/llama/build_llama.sh | tail -n 1)
 	# ggml's CPU features as llama.cpp reports them, only those it was built with ("X = 1").
-	LLAMA_CPU=$("$OUT/llama_embed_bench" --system-info | tr '|' '\n' | sed -n 's/^ *\([A-Z0-9_]*\) = 1 *$/\1/p' | tr '\n' ' ' | sed 's/ $//')
+	LLAMA_CPU=$("$OUT/llama_embed_bench" --system-info | tr '|' '\n' | sed -n 's/^ *\(CPU : \)\{0,1\}\([A-Z0-9_]*\) = 1 *$/\2/p' | tr '\n' ' ' | sed 's/ $//')
 	LLAMA_VERSION="llama.cpp ${LLAMA_COMMIT:0:8} built from source (GGML_NATIVE, ggml CPU: $LLAMA_CPU)"
 fi
 

@@ -16,7 +16,8 @@
 #
 # Only libllama and ggml are built: no common library, tools, examples, server or tests, and no
 # OpenSSL (download support), none of which the benchmark uses. A stamp file holds the commit and
-# the driver's checksum; when both match, nothing is rebuilt.
+# the checksums of the driver and of this script (its build flags); when all match, nothing is
+# rebuilt.
 #
 # Prints (stderr) the llama.cpp commit and the CPU features ggml was built with; the last stdout
 # line is the commit, for the callers' tables.
@@ -51,7 +52,7 @@ command -v cmake >/dev/null || die "cmake is needed to build llama.cpp"
 
 commit=$(git bundle list-heads "$BUNDLE" | awk '$2 == "HEAD" { print $1 }')
 [ -n "$commit" ] || die "$BUNDLE names no HEAD commit"
-stamp="$commit $(md5sum <bench/llama/llama_embed_bench.c | cut -d' ' -f1)"
+stamp="$commit $(cat bench/llama/llama_embed_bench.c bench/llama/build_llama.sh | md5sum | cut -d' ' -f1)"
 
 if [ -x "$BIN" ] && [ "$(cat "$OUT/llama_embed_bench.stamp" 2>/dev/null)" = "$stamp" ]; then
 	say "llama.cpp ${commit:0:8}: already built ($BLD)"
@@ -63,10 +64,13 @@ else
 		git -C "$SRC" -c advice.detachedHead=false checkout -q "$commit"
 	fi
 	say "llama.cpp ${commit:0:8}: building libllama and ggml in $BLD (native CPU, static, -j$JOBS)"
-	# GGML_NATIVE: this CPU's instruction set (-march=native), the fastest build for this machine;
-	# GGML_OPENMP stays on (llama.cpp's default thread pool). LLAMA_CURL is gone in this tree
-	# (deprecated, ignored); LLAMA_OPENSSL is what would pull in a download library.
-	cmake -S "$SRC" -B "$BLD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
+	# GGML_NATIVE: this CPU's instruction set (-march=native), the fastest build for this machine.
+	# GGML_OPENMP=OFF: ggml's own thread pool, as node-llama-cpp's prebuilt binaries (no libgomp)
+	# that this build replaces; with OpenMP, on this shared 2-core host, a pass stalls whenever
+	# one of the 2 threads is descheduled (a trial: the 1x16 BERT query's median 291 ms against
+	# 7 ms without). LLAMA_CURL is gone in this tree (deprecated, ignored); LLAMA_OPENSSL is what
+	# would pull in a download library.
+	cmake -S "$SRC" -B "$BLD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DGGML_OPENMP=OFF \
 		-DBUILD_SHARED_LIBS=OFF -DGGML_CCACHE=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_COMMON=OFF \
 		-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 		-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_SUBPROCESS=OFF >"$OUT/llama.cpp-cmake.log" ||
@@ -76,11 +80,11 @@ else
 	# The static libraries' link order: libllama needs ggml, ggml its CPU backend and base.
 	libs=$(find "$BLD" -name 'libllama.a' -o -name 'libggml.a' | sort -r)
 	libs="$libs $(find "$BLD" -name 'libggml-cpu.a') $(find "$BLD" -name 'libggml-base.a')"
-	# The driver is C; libllama is C++, so g++ links (its runtime library and OpenMP's).
+	# The driver is C; libllama is C++, so g++ links (with its runtime library).
 	nice -n 10 cc -std=c11 -O2 -Wall -Wextra -Werror -I"$SRC/include" -I"$SRC/ggml/include" \
 		-c bench/llama/llama_embed_bench.c -o "$BIN.o"
 	# shellcheck disable=SC2086 # the library list is whitespace-separated paths without spaces
-	g++ "$BIN.o" $libs -fopenmp -lpthread -lm -o "$BIN"
+	g++ "$BIN.o" $libs -lpthread -lm -o "$BIN"
 	echo "$stamp" >"$OUT/llama_embed_bench.stamp"
 fi
 
