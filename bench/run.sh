@@ -44,7 +44,9 @@
 #   BENCH_GAPS="20 200"  idle gaps (ms) of the sporadic-traffic rows: per gap and per engine, N
 #                        lone 1x16 requests each after that much idle time (p50/p99); "" skips
 #   BENCH_GAP_N=30       requests per gap
-#   BENCH_LLAMA=1        0 skips llama.cpp. Its GGUF declares the pooling the shape's real model
+#   BENCH_LLAMA=1        0 skips llama.cpp. The first run builds it from source (a few minutes
+#                        on 2 cores; bench/llama/build_llama.sh, LLAMA_JOBS=2), later runs reuse
+#                        the build. Its GGUF declares the pooling the shape's real model
 #                        uses (minilm-l6: mean, as all-MiniLM-L6-v2; bge-base: CLS, as bge), and
 #                        the check compares llama.cpp's pooled embedding of every sequence of the
 #                        first STS-B batch with the same pooling of Switchyard's last hidden state
