@@ -49,6 +49,11 @@ if [ ! -f "$BUNDLE" ]; then
 fi
 [ -f "$BUNDLE" ] || die "$BUNDLE not found after installing node-llama-cpp"
 command -v cmake >/dev/null || die "cmake is needed to build llama.cpp"
+# Ninja when there is one (Debian's ninja-build); otherwise CMake's default, make.
+gen=()
+if command -v ninja >/dev/null; then
+	gen=(-G Ninja)
+fi
 
 commit=$(git bundle list-heads "$BUNDLE" | awk '$2 == "HEAD" { print $1 }')
 [ -n "$commit" ] || die "$BUNDLE names no HEAD commit"
@@ -70,21 +75,22 @@ else
 	# one of the 2 threads is descheduled (a trial: the 1x16 BERT query's median 291 ms against
 	# 7 ms without). LLAMA_CURL is gone in this tree (deprecated, ignored); LLAMA_OPENSSL is what
 	# would pull in a download library.
-	cmake -S "$SRC" -B "$BLD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DGGML_OPENMP=OFF \
+	cmake -S "$SRC" -B "$BLD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DGGML_OPENMP=OFF \
 		-DBUILD_SHARED_LIBS=OFF -DGGML_CCACHE=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_COMMON=OFF \
 		-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-		-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_SUBPROCESS=OFF >"$OUT/llama.cpp-cmake.log" ||
+		-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_SUBPROCESS=OFF >"$OUT/llama.cpp-cmake.log" 2>&1 ||
 		die "cmake configure failed (see $OUT/llama.cpp-cmake.log)"
 	nice -n 10 cmake --build "$BLD" --target llama -j "$JOBS" >&2
 	say "linking $BIN"
-	# The static libraries' link order: libllama needs ggml, ggml its CPU backend and base.
-	libs=$(find "$BLD" -name 'libllama.a' -o -name 'libggml.a' | sort -r)
-	libs="$libs $(find "$BLD" -name 'libggml-cpu.a') $(find "$BLD" -name 'libggml-base.a')"
+	# The static libraries in link order: libllama needs ggml, ggml its CPU backend and base.
+	libs=("$BLD/src/libllama.a" "$BLD/ggml/src/libggml.a" "$BLD/ggml/src/libggml-cpu.a" "$BLD/ggml/src/libggml-base.a")
+	for l in "${libs[@]}"; do
+		[ -f "$l" ] || die "$l not built"
+	done
 	# The driver is C; libllama is C++, so g++ links (with its runtime library).
 	nice -n 10 cc -std=c11 -O2 -Wall -Wextra -Werror -I"$SRC/include" -I"$SRC/ggml/include" \
 		-c bench/llama/llama_embed_bench.c -o "$BIN.o"
-	# shellcheck disable=SC2086 # the library list is whitespace-separated paths without spaces
-	g++ "$BIN.o" $libs -lpthread -lm -o "$BIN"
+	g++ "$BIN.o" "${libs[@]}" -lpthread -lm -o "$BIN"
 	echo "$stamp" >"$OUT/llama_embed_bench.stamp"
 fi
 

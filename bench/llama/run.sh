@@ -30,8 +30,9 @@ die() {
 	exit 1
 }
 "$PY" -c 'import torch, numpy' 2>/dev/null || die "$PY lacks torch/numpy; run \`make deps-reference\` first"
-command -v node >/dev/null && command -v npm >/dev/null ||
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	die "node (the orchestrator) and npm (node-llama-cpp carries llama.cpp's source) are needed"
+fi
 mkdir -p "$OUT"
 
 say "peer: llama.cpp built from source (bench/llama/build_llama.sh)"
@@ -95,7 +96,7 @@ for g in ("f32", "q8_0"):
         side = "switchyard-" + ("fp32" if g == "f32" else "int8") if r["side"] == "switchyard" else r["side"]
         rows[(r["workload"], side)] = r
 cols = ["switchyard-fp32", "llama.cpp-f32", "switchyard-int8", "llama.cpp-q8_0"]
-cpu = " ".join(f.split("=")[0].strip() for f in sysinfo.split("|") if f.strip().endswith("= 1"))
+cpu = " ".join(f.split("=")[0].split(":")[-1].strip() for f in sysinfo.split("|") if f.strip().endswith("= 1"))
 print(f"llama.cpp {commit[:8]} built from source (GGML_NATIVE; ggml CPU: {cpu})")
 print(f"Qwen3-Embedding-0.6B shape, {threads} threads; medians (tokens/s)")
 print("| workload | " + " | ".join(cols) + " | fp32 ratio | int8 ratio |")
