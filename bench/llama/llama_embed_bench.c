@@ -222,7 +222,10 @@ int main(int argc, char **argv)
 	 * default for n_seq_max > 1), so n_ctx is the longest sequence, padded to llama.cpp's 256,
 	 * times the sequences. */
 	cp.n_ctx = (uint32_t)(((max_len + 255) / 256 * 256) * max_seqs);
-	cp.n_batch = cp.n_ubatch = (uint32_t)max_tokens;
+	/* Rounded up to a multiple of n_seq_max: llama.cpp's worst-case graph reservation rounds its
+	 * token count so but not its output count, and mean pooling then fails an assertion (e.g. a
+	 * 854-token STS-B batch of 32 sequences). */
+	cp.n_batch = cp.n_ubatch = (uint32_t)((max_tokens + max_seqs - 1) / max_seqs * max_seqs);
 	ctx = llama_init_from_model(model, cp);
 	if (!ctx)
 		die("cannot create the context");
