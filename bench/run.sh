@@ -11,11 +11,13 @@
 # that their last hidden states agree), and print the table (also written to bench/out/results.md).
 # On the ":int8" shapes ONNX Runtime's own int8 graph (tools/reference/quantize_onnx.py) runs as a
 # third engine in the same rounds; each shape ends with lone 1x16 requests after idle gaps.
-# Then, on the BERT shapes (minilm-l6, bge-base), llama.cpp (the prebuilt CPU build of the
-# node-llama-cpp npm package, bench/llama) runs the same weights written as GGUF
-# (bench/llama/bert_gguf.py): f32 against Switchyard fp32, q8_0 against Switchyard int8 on the
-# ":int8" shapes, alternating with Switchyard pass by pass on the same inputs after a check of the
-# pooled embeddings (bench/llama/llama_bench.mjs); printed as a second table.
+# Then, on the BERT shapes (minilm-l6, bge-base), llama.cpp (built from source for this CPU by
+# bench/llama/build_llama.sh, from the source bundle the node-llama-cpp npm package carries, and
+# run by its C driver bench/llama/llama_embed_bench.c, a whole batch in one llama_decode) runs the
+# same weights written as GGUF with llama.cpp's own gguf-py (bench/llama/bert_gguf.py): f32
+# against Switchyard fp32, q8_0 against Switchyard int8 on the ":int8" shapes, alternating with
+# Switchyard pass by pass on the same inputs after a check of the pooled embeddings
+# (bench/llama/llama_bench.mjs); printed as a second table.
 #
 # Environment:
 #   BUILD=build          where libswitchyard.a is built (`make BUILD=... bench` passes it on)
@@ -42,7 +44,9 @@
 #   BENCH_GAPS="20 200"  idle gaps (ms) of the sporadic-traffic rows: per gap and per engine, N
 #                        lone 1x16 requests each after that much idle time (p50/p99); "" skips
 #   BENCH_GAP_N=30       requests per gap
-#   BENCH_LLAMA=1        0 skips llama.cpp. Its GGUF declares the pooling the shape's real model
+#   BENCH_LLAMA=1        0 skips llama.cpp. The first run builds it from source (a few minutes
+#                        on 2 cores; bench/llama/build_llama.sh, LLAMA_JOBS=2), later runs reuse
+#                        the build. Its GGUF declares the pooling the shape's real model
 #                        uses (minilm-l6: mean, as all-MiniLM-L6-v2; bge-base: CLS, as bge), and
 #                        the check compares llama.cpp's pooled embedding of every sequence of the
 #                        first STS-B batch with the same pooling of Switchyard's last hidden state
@@ -154,15 +158,11 @@ fi
 ORT_VERSION=$(cd bench/peer && node -p 'require("onnxruntime-node").env.versions.node')
 LLAMA_VERSION=
 if [ "$LLAMA" != 0 ]; then
-	say "peer: llama.cpp through node-llama-cpp's prebuilt CPU binaries (bench/llama)"
-	if ! (cd bench/llama && node -e 'import("node-llama-cpp")' 2>/dev/null); then
-		# The lock file lists only this platform's prebuilt packages, which newer npm versions refuse
-		# in `npm ci`; then the pinned version is installed without touching the lock file.
-		(cd bench/llama && { npm ci --ignore-scripts --no-audit --no-fund --loglevel=error ||
-			npm install --ignore-scripts --no-audit --no-fund --no-package-lock --loglevel=error; }) >&2
-	fi
-	LLAMA_VERSION=$(node -p 'const r = (f) => JSON.parse(require("fs").readFileSync(`bench/llama/node_modules/node-llama-cpp/${f}`));
-		`node-llama-cpp ${r("package.json").version}, its llama.cpp release ${r("llama/binariesGithubRelease.json").release}`')
+	say "peer: llama.cpp built from source (bench/llama/build_llama.sh)"
+	LLAMA_COMMIT=$(bench/llama/build_llama.sh | tail -n 1)
+	# ggml's CPU features as llama.cpp reports them, only those it was built with ("X = 1").
+	LLAMA_CPU=$("$OUT/llama_embed_bench" --system-info | tr '|' '\n' | sed -n 's/^ *\(CPU : \)\{0,1\}\([A-Z0-9_]*\) = 1 *$/\2/p' | tr '\n' ' ' | sed 's/ $//')
+	LLAMA_VERSION="llama.cpp ${LLAMA_COMMIT:0:8} built from source (GGML_NATIVE, ggml CPU: $LLAMA_CPU)"
 fi
 
 # --- models: exported once, again only when the shape or the reference changes ------------------
@@ -218,7 +218,7 @@ if [ "$LLAMA" != 0 ]; then
 		pool=$(llama_pooling "$m")
 		[ -n "$pool" ] || continue
 		d=$OUT/models/$m
-		stamp="$(cat "$d/.stamp") $pool $(cat bench/llama/bert_gguf.py bench/llama/gguf_write.py | md5sum | cut -d' ' -f1)"
+		stamp="$(cat "$d/.stamp") $pool $LLAMA_COMMIT $(cat bench/llama/bert_gguf.py bench/llama/llama_gguf.py | md5sum | cut -d' ' -f1)"
 		if [ -f "$d/model-q8_0.gguf" ] && [ "$(cat "$d/.stamp-gguf" 2>/dev/null)" = "$stamp" ]; then
 			continue
 		fi
@@ -344,6 +344,7 @@ for m in $MODELS; do
 	say "$m: Switchyard and llama.cpp $gguf ($LLAMA_VERSION), alternating"
 	if ! SY_BENCH_QUANTIZE=$quant CHECK_MIN_COSINE=$check_cos node bench/llama/llama_bench.mjs \
 		"$d/model-$gguf.gguf" "$THREADS" "${RULE[@]}" --label "llama.cpp-$gguf" --check stsb \
+		--llama "$OUT/llama_embed_bench" \
 		--switchyard "$OUT/encoder_bench" "$d" "${specs[@]}" >"$OUT/results-llama-${m/:/-}.jsonl"; then
 		die "$m: the llama.cpp benchmark failed, or the pooled embeddings differ (see $OUT/results-llama-${m/:/-}.jsonl)"
 	fi
@@ -485,10 +486,11 @@ llama_head = ["workload", "model", "llama.cpp", "tokens", "SY ms", "llama.cpp ms
               "llama.cpp tok/s", "tok/s SY/llama.cpp", "latency SY/llama.cpp", "llama_decode calls a pass",
               "runs"]
 if llama_rows:
-    llama_info.insert(0, f"llama.cpp: {meta['llama']} (prebuilt CPU build, its embedding context: one "
-                      f"sequence per llama_decode), {meta['threads']} threads; GGUF from the same "
-                      "safetensors (bench/llama/bert_gguf.py): f32 beside Switchyard fp32, q8_0 beside "
-                      "Switchyard int8 (the :int8 rows); Switchyard timed again, alternating with llama.cpp")
+    llama_info.insert(0, f"llama.cpp: {meta['llama']}, run by bench/llama/llama_embed_bench.c (a whole "
+                      f"batch in one llama_decode), {meta['threads']} threads; GGUF from the same "
+                      "safetensors by llama.cpp's gguf-py (bench/llama/bert_gguf.py): f32 beside Switchyard "
+                      "fp32, q8_0 beside Switchyard int8 (the :int8 rows); Switchyard timed again, "
+                      "alternating with llama.cpp")
     lw = [max(len(x) for x in col) for col in zip(llama_head, *llama_rows)]
     lfmt = lambda r: "  ".join(c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(r, lw)))
     print()

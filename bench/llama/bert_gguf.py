@@ -25,6 +25,9 @@ gguf-py's BertModel converter writes):
 
 llama.cpp adds token type 0's row to every token, as Switchyard does when given no type ids.
 
+The files are written with llama.cpp's own gguf-py (bench/llama/llama_gguf.py: from the tree
+bench/llama/build_llama.sh clones; Q8_0 by gguf-py's quants module).
+
 Run:  /usr/bin/python3 bench/llama/bert_gguf.py DIR --pooling mean|cls
 """
 
@@ -37,7 +40,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "reference"))
 import safetensors_io  # noqa: E402
 
-import gguf_write as gw  # noqa: E402  (bench/llama/gguf_write.py, beside this script)
+import llama_gguf as lg  # noqa: E402  (bench/llama/llama_gguf.py, beside this script)
+from llama_gguf import V  # noqa: E402
 
 CONTROL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -83,27 +87,26 @@ def metadata(cfg, vocab, pooling, ttype):
     if len(set(tokens)) != len(tokens):
         raise ValueError("two tokens share one spelling once rewritten for llama.cpp")
     meta = [
-        gw.kv("general.architecture", gw.STRING, arch),
-        gw.kv("general.name", gw.STRING, "switchyard-bench-bert-shape"),
-        gw.kv("general.file_type", gw.UINT32, gw.FILE_TYPE[ttype]),
-        gw.kv(f"{arch}.block_count", gw.UINT32, cfg["num_hidden_layers"]),
-        gw.kv(f"{arch}.context_length", gw.UINT32, cfg["max_position_embeddings"]),
-        gw.kv(f"{arch}.embedding_length", gw.UINT32, cfg["hidden_size"]),
-        gw.kv(f"{arch}.feed_forward_length", gw.UINT32, cfg["intermediate_size"]),
-        gw.kv(f"{arch}.attention.head_count", gw.UINT32, cfg["num_attention_heads"]),
-        gw.kv(f"{arch}.attention.layer_norm_epsilon", gw.FLOAT32, cfg["layer_norm_eps"]),
-        gw.kv(f"{arch}.attention.causal", gw.BOOL, False),
-        gw.kv(f"{arch}.pooling_type", gw.UINT32, gw.POOLING[pooling]),
-        gw.kv("tokenizer.ggml.model", gw.STRING, "bert"),
-        gw.kv("tokenizer.ggml.pre", gw.STRING, "default"),
-        gw.kv("tokenizer.ggml.tokens", gw.ARRAY, (gw.STRING, tokens)),
-        gw.kv("tokenizer.ggml.token_type", gw.ARRAY,
-              (gw.INT32, [gw.TOKEN_CONTROL if t in CONTROL else gw.TOKEN_NORMAL for t in vocab])),
-        gw.kv("tokenizer.ggml.token_type_count", gw.UINT32, cfg.get("type_vocab_size", 2)),
+        ("general.name", "switchyard-bench-bert-shape", V.STRING),
+        ("general.file_type", lg.FILE_TYPE[ttype], V.UINT32),
+        (f"{arch}.block_count", cfg["num_hidden_layers"], V.UINT32),
+        (f"{arch}.context_length", cfg["max_position_embeddings"], V.UINT32),
+        (f"{arch}.embedding_length", cfg["hidden_size"], V.UINT32),
+        (f"{arch}.feed_forward_length", cfg["intermediate_size"], V.UINT32),
+        (f"{arch}.attention.head_count", cfg["num_attention_heads"], V.UINT32),
+        (f"{arch}.attention.layer_norm_epsilon", cfg["layer_norm_eps"], V.FLOAT32),
+        (f"{arch}.attention.causal", False, V.BOOL),
+        (f"{arch}.pooling_type", lg.POOLING[pooling], V.UINT32),
+        ("tokenizer.ggml.model", "bert", V.STRING),
+        ("tokenizer.ggml.pre", "default", V.STRING),
+        ("tokenizer.ggml.tokens", tokens, V.ARRAY),
+        ("tokenizer.ggml.token_type",
+         [int(lg.TOKEN_CONTROL if t in CONTROL else lg.TOKEN_NORMAL) for t in vocab], V.ARRAY),
+        ("tokenizer.ggml.token_type_count", cfg.get("type_vocab_size", 2), V.UINT32),
     ]
     for key, tok in (("bos", "[CLS]"), ("cls", "[CLS]"), ("seperator", "[SEP]"),
                      ("unknown", "[UNK]"), ("padding", "[PAD]"), ("mask", "[MASK]")):
-        meta.append(gw.kv(f"tokenizer.ggml.{key}_token_id", gw.UINT32, ids[tok]))
+        meta.append((f"tokenizer.ggml.{key}_token_id", ids[tok], V.UINT32))
     return meta
 
 
@@ -121,12 +124,12 @@ def main():
     named = [(n, a) for n, a in named if n]
     if dict(named)["token_embd.weight"].shape[0] != len(vocab):
         sys.exit(f"{args.dir}: {len(vocab)} tokens in vocab.txt, not the embedding table's rows")
-    for ttype, suffix in ((gw.F32, "f32"), (gw.Q8_0, "q8_0")):
+    for ttype, suffix in ((lg.F32, "f32"), (lg.Q8_0, "q8_0")):
         # Q8_0 for the matrices a forward multiplies by and the (looked-up) token table; the
         # position and token-type tables stay float32, as llama.cpp's converter keeps them.
-        tensors = [(n, a, gw.Q8_0 if ttype == gw.Q8_0 and a.ndim == 2 and n not in
-                    ("position_embd.weight", "token_types.weight") else gw.F32) for n, a in named]
-        gw.write(os.path.join(args.dir, f"model-{suffix}.gguf"),
+        tensors = [(n, a, lg.Q8_0 if ttype == lg.Q8_0 and a.ndim == 2 and n not in
+                    ("position_embd.weight", "token_types.weight") else lg.F32) for n, a in named]
+        lg.write(os.path.join(args.dir, f"model-{suffix}.gguf"), "bert",
                  metadata(cfg, vocab, args.pooling, ttype), tensors)
     print(f"{args.dir}: model-f32.gguf and model-q8_0.gguf ({len(named)} tensors, {args.pooling} pooling)")
 

@@ -2,17 +2,17 @@
 // bench-llama` (bench/llama/run.sh) and the BERT shapes of `make bench` (bench/run.sh);
 // docs/PERFORMANCE.md sections 8 and 14.
 //
-//   node llama_bench.mjs MODEL.gguf THREADS --switchyard ENCODER_BENCH MODEL_DIR
+//   node llama_bench.mjs MODEL.gguf THREADS --llama LLAMA_EMBED_BENCH
+//        --switchyard ENCODER_BENCH MODEL_DIR
 //        [--min-runs N] [--budget-ms MS] [--gap-ms MS] [--label L] [--check NAME]
 //        NAME=INPUTS:WARMUP:MAX_RUNS...
 //
-// llama.cpp is the prebuilt CPU build that the node-llama-cpp npm package ships (it picks the
-// backend variant for this CPU at run time, as llama.cpp's own GGML_CPU_ALL_VARIANTS build does);
-// it runs its embedding path: an embedding context (pooling from the GGUF: last token for
-// qwen3, mean or CLS for bert), THREADS threads, the token ids given directly. node-llama-cpp's
-// embedding context has one sequence and evaluates one input per call, so every sequence of a
-// batch is its own llama_decode (n_ubatch = n_batch, so a whole sequence is one ubatch); the
-// script counts the decodes it really makes and reports them per pass ("decodes").
+// llama.cpp is built from source for this CPU by bench/llama/build_llama.sh and runs in its
+// driver, `LLAMA_EMBED_BENCH serve MODEL.gguf THREADS SPECS...` (bench/llama/llama_embed_bench.c),
+// started as a child that answers the same line protocol as Switchyard's: an embedding context
+// (pooling from the GGUF: last token for qwen3, mean or CLS for bert), THREADS threads, the
+// token ids given directly, every batch of a workload in ONE llama_decode (one sequence id per
+// sequence); the driver counts its llama_decode calls and each pass reports them ("decodes").
 //
 // Switchyard is `ENCODER_BENCH serve MODEL_DIR` (bench/encoder_bench.c) on the same weights in
 // Hugging Face layout, started as a child; SY_BENCH_QUANTIZE=int8 in the environment runs its
@@ -27,7 +27,6 @@
 // n_batches, then per batch n_seqs, lens[n_seqs], ids[sum lens]). Only the model work is timed
 // on either side. Prints one JSON line per engine and workload with every pass and the median.
 import fs from 'fs';
-import { getLlama } from 'node-llama-cpp';
 import switchyardChild from '../peer/switchyard_child.js';
 
 const { startSwitchyard, median } = switchyardChild;
@@ -68,12 +67,13 @@ function peakRssMiB(pid) {
 
 async function main() {
   const args = process.argv.slice(2);
-  if (args.length < 3) fail('usage: node llama_bench.mjs MODEL.gguf THREADS --switchyard BIN DIR NAME=INPUTS:WARMUP:MAX_RUNS...');
+  if (args.length < 3) fail('usage: node llama_bench.mjs MODEL.gguf THREADS --llama BIN --switchyard BIN DIR NAME=INPUTS:WARMUP:MAX_RUNS...');
   const [modelPath, threadsArg] = args;
   const threads = parseInt(threadsArg, 10);
   const workloads = [];
   const specs = [];
   let peer = null;
+  let llamaBin = null;
   let minRuns = 3;
   let budgetMs = 15000;
   let gapMs = 5;
@@ -85,6 +85,7 @@ async function main() {
     else if (args[i] === '--gap-ms' && i + 1 < args.length) gapMs = parseFloat(args[++i]);
     else if (args[i] === '--label' && i + 1 < args.length) label = args[++i];
     else if (args[i] === '--check' && i + 1 < args.length) checkName = args[++i];
+    else if (args[i] === '--llama' && i + 1 < args.length) llamaBin = args[++i];
     else if (args[i] === '--switchyard' && i + 2 < args.length) {
       peer = { bin: args[i + 1], dir: args[i + 2] };
       i += 2;
@@ -96,52 +97,34 @@ async function main() {
     }
   }
   if (!peer) fail('--switchyard ENCODER_BENCH MODEL_DIR is required');
+  if (!llamaBin) fail('--llama LLAMA_EMBED_BENCH is required (bench/llama/build_llama.sh builds it)');
   for (const w of workloads) {
     w.batches = loadInputs(w.path);
     w.tokens = w.batches.reduce((a, b) => a + b.lens.reduce((x, y) => x + y, 0), 0);
   }
-  const longest = Math.max(...workloads.flatMap((w) => w.batches.flatMap((b) => b.lens)));
-
-  const t0 = performance.now();
-  const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'warn' });
-  const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
-  // The context must be longer than the longest input (node-llama-cpp's own rule), and the batch
-  // holds a whole sequence: llama.cpp's non-causal models need all of it in one ubatch.
-  const size = Math.max(512, longest + 1);
-  const ctx = await model.createEmbeddingContext({ contextSize: size, batchSize: size, threads });
-  // Pooling as the GGUF declares it (llama.cpp's enum: 1 mean, 2 CLS, 3 last).
-  const meta = model.fileInfo.metadata;
-  const arch = meta.general.architecture;
-  const pooling = { 1: 'mean', 2: 'cls', 3: 'last' }[meta[arch]?.pooling_type] || 'last';
-  // Counts the llama_decode calls node-llama-cpp really makes (one per batch it sends).
-  let decodes = 0;
-  // The addon's methods are read-only, so the context's handle on it is wrapped instead.
-  const native = ctx._llamaContext._ctx;
-  ctx._llamaContext._ctx = new Proxy(native, {
-    get(target, prop) {
-      const v = target[prop];
-      if (typeof v !== 'function') return v;
-      if (prop !== 'decodeBatch') return v.bind(target);
-      return (...a) => {
-        decodes++;
-        return v.apply(target, a);
-      };
-    },
-  });
-  process.stderr.write(`llama_bench: loaded ${modelPath} in ${(performance.now() - t0).toFixed(0)} ms ` +
-    `(node-llama-cpp prebuilt, ${arch}, ${pooling} pooling, ${threads} threads, context ${ctx._llamaContext.contextSize}, ` +
-    `batch ${ctx._llamaContext.batchSize})\n`);
+  // llama.cpp's driver speaks Switchyard's protocol ("ready N_EMBD" first; `serve MODEL THREADS
+  // SPECS`), so the same child starter serves both sides.
+  const ll = await startSwitchyard(llamaBin, modelPath, threads, specs);
+  const pooling = await ll.ask('pooling');
+  if (!['mean', 'cls', 'last'].includes(pooling)) fail(`llama.cpp: unexpected pooling ${pooling}`);
   const sy = await startSwitchyard(peer.bin, peer.dir, threads, specs);
 
   // The check: the same model on both sides, every sequence of the check batch.
   const w0 = checkName ? workloads.find((x) => x.name === checkName) : workloads[0];
   if (!w0) fail(`--check ${checkName}: no such workload`);
-  const dumpPath = `${process.env.TMPDIR || '/tmp'}/llama_bench.${process.pid}.f32`;
-  if ((await sy.ask(`dump ${w0.name} ${dumpPath}`)) !== 'ok') fail('switchyard: dump failed');
-  const buf = fs.readFileSync(dumpPath);
-  fs.unlinkSync(dumpPath);
-  const syOut = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
+  const readDump = async (side, child, path) => {
+    if ((await child.ask(`dump ${w0.name} ${path}`)) !== 'ok') fail(`${side}: dump failed`);
+    const buf = fs.readFileSync(path);
+    fs.unlinkSync(path);
+    return new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
+  };
+  const tmp = `${process.env.TMPDIR || '/tmp'}/llama_bench.${process.pid}`;
+  const syOut = await readDump('switchyard', sy, `${tmp}.sy.f32`);
+  // llama.cpp's pooled embeddings of the batch, [n_seqs][n_embd], from one llama_decode.
+  const llOut = await readDump('llama.cpp', ll, `${tmp}.ll.f32`);
   const h = sy.hidden;
+  if (ll.hidden !== h) fail(`llama.cpp embedding has ${ll.hidden} dims, Switchyard ${h}`);
+  if (llOut.length !== w0.batches[0].nSeqs * h) fail(`llama.cpp dump has ${llOut.length} floats`);
   const first = w0.batches[0];
   let minCos = 1; let maxDiff = 0; let at = 0;
   for (let s = 0; s < first.nSeqs; s++) {
@@ -152,12 +135,11 @@ async function main() {
     const to = pooling === 'mean' ? n : from + 1;
     for (let t = from; t < to; t++) for (let j = 0; j < h; j++) pooled[j] += syOut[(at + t) * h + j] / (to - from);
     at += n;
-    const ll = (await ctx.getEmbeddingFor(first.seqs[s])).vector;
-    if (ll.length !== h) fail(`llama.cpp embedding has ${ll.length} dims, Switchyard ${h}`);
+    const e = llOut.subarray(s * h, (s + 1) * h);
     let dot = 0; let na = 0; let nb = 0;
     for (let j = 0; j < h; j++) {
-      dot += ll[j] * pooled[j]; na += ll[j] * ll[j]; nb += pooled[j] * pooled[j];
-      maxDiff = Math.max(maxDiff, Math.abs(ll[j] - pooled[j]));
+      dot += e[j] * pooled[j]; na += e[j] * e[j]; nb += pooled[j] * pooled[j];
+      maxDiff = Math.max(maxDiff, Math.abs(e[j] - pooled[j]));
     }
     const c = dot / Math.sqrt(na * nb);
     minCos = Math.min(minCos, Number.isNaN(c) ? -1 : c);
@@ -174,12 +156,11 @@ async function main() {
   const pause = () => new Promise((resolve) => setTimeout(resolve, gapMs));
   const llamaPass = async (w) => {
     if (gapMs > 0) await pause();
-    const d0 = decodes;
-    const s = process.hrtime.bigint();
-    for (const b of w.batches) for (const ids of b.seqs) await ctx.getEmbeddingFor(ids);
-    const ms = Number(process.hrtime.bigint() - s) / 1e6;
-    w.decodes = decodes - d0;
-    return ms;
+    const reply = await ll.ask(`pass ${w.name}`);
+    const m = /^ms (\S+) decodes (\d+)$/.exec(reply);
+    if (!m) fail(`llama.cpp: unexpected reply ${reply}`);
+    w.decodes = parseInt(m[2], 10);
+    return parseFloat(m[1]);
   };
   const syPass = async (w) => {
     if (gapMs > 0) await pause();
@@ -198,7 +179,7 @@ async function main() {
     const llMs = [];
     const syMs = [];
     if ((await sy.ask(`warm ${w.name} ${w.warmup}`)) !== 'ok') fail('switchyard: warm-up failed');
-    for (let r = 0; r < w.warmup; r++) await ctx.getEmbeddingFor(w.batches[0].seqs[0]);
+    if ((await ll.ask(`warm ${w.name} ${w.warmup}`)) !== 'ok') fail('llama.cpp: warm-up failed');
     for (let round = 0; ; round++) {
       const spent = Math.max(sum(llMs), sum(syMs));
       if (round >= w.maxRuns || (round >= minRuns && spent >= budgetMs)) break;
@@ -210,12 +191,10 @@ async function main() {
     report(label, w, llMs, { batches: w.batches.length, sequences: w.batches.reduce((a, b) => a + b.nSeqs, 0),
       decodes: w.decodes });
   }
-  // Peak resident memory of each side: Switchyard's process, and this Node process (llama.cpp's
-  // model and context, plus Node itself, which idles at about 50 MiB).
-  console.log(JSON.stringify({ kind: 'rss', switchyard_mib: peakRssMiB(sy.pid), [label + '_mib']: peakRssMiB('self') }));
+  // Peak resident memory of each side's process.
+  console.log(JSON.stringify({ kind: 'rss', switchyard_mib: peakRssMiB(sy.pid), [label + '_mib']: peakRssMiB(ll.pid) }));
   sy.close();
-  await ctx.dispose();
-  await model.dispose();
+  ll.close();
 }
 
 main().catch((e) => fail(e.stack || String(e)));

@@ -15,8 +15,9 @@ byte-level BPE of tests/tokenizers/qwen-bpe.json, so the embedding table has its
 rows. The benchmark feeds token ids, not text, and the table is only looked up, so its size does
 not change the work measured.
 
-The GGUF writer is bench/llama/gguf_write.py (shared with bench/llama/bert_gguf.py); the tensor
-names and keys are those llama.cpp reads for qwen3.
+The GGUF writer is llama.cpp's own gguf-py (bench/llama/llama_gguf.py, shared with
+bench/llama/bert_gguf.py: from the tree bench/llama/build_llama.sh clones; Q8_0 by gguf-py's quants
+module); the tensor names and keys are those llama.cpp reads for qwen3.
 
 Run:  /usr/bin/python3 bench/llama/make_models.py OUT [--layers N]
 """
@@ -31,12 +32,13 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "reference"))
 import safetensors_io  # noqa: E402
 
-import gguf_write as gw  # noqa: E402  (bench/llama/gw.py, beside this script)
+import llama_gguf as lg  # noqa: E402  (bench/llama/llama_gguf.py, beside this script)
+from llama_gguf import V  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 TOKENIZER = os.path.join(REPO, "tests", "tokenizers", "qwen-bpe.json")
 
-POOLING_LAST = gw.POOLING["last"]
+POOLING_LAST = lg.POOLING["last"]
 
 
 def config(layers, vocab):
@@ -107,33 +109,32 @@ def write_gguf(path, cfg, w, tok, quant):
     eos = min(special)
     arch = "qwen3"
     meta = [
-        gw.kv("general.architecture", gw.STRING, arch),
-        gw.kv("general.name", gw.STRING, "switchyard-bench-qwen3-embedding-shape"),
-        gw.kv("general.file_type", gw.UINT32, gw.FILE_TYPE[gw.Q8_0 if quant else gw.F32]),
-        gw.kv(f"{arch}.block_count", gw.UINT32, cfg["num_hidden_layers"]),
-        gw.kv(f"{arch}.context_length", gw.UINT32, cfg["max_position_embeddings"]),
-        gw.kv(f"{arch}.embedding_length", gw.UINT32, cfg["hidden_size"]),
-        gw.kv(f"{arch}.feed_forward_length", gw.UINT32, cfg["intermediate_size"]),
-        gw.kv(f"{arch}.attention.head_count", gw.UINT32, cfg["num_attention_heads"]),
-        gw.kv(f"{arch}.attention.head_count_kv", gw.UINT32, cfg["num_key_value_heads"]),
-        gw.kv(f"{arch}.attention.key_length", gw.UINT32, cfg["head_dim"]),
-        gw.kv(f"{arch}.attention.value_length", gw.UINT32, cfg["head_dim"]),
-        gw.kv(f"{arch}.rope.freq_base", gw.FLOAT32, float(cfg["rope_theta"])),
-        gw.kv(f"{arch}.attention.layer_norm_rms_epsilon", gw.FLOAT32, cfg["rms_norm_eps"]),
-        gw.kv(f"{arch}.pooling_type", gw.UINT32, POOLING_LAST),
-        gw.kv("tokenizer.ggml.model", gw.STRING, "gpt2"),
-        gw.kv("tokenizer.ggml.pre", gw.STRING, "qwen2"),
-        gw.kv("tokenizer.ggml.tokens", gw.ARRAY, (gw.STRING, tokens)),
-        gw.kv("tokenizer.ggml.token_type", gw.ARRAY, (gw.INT32, [3 if i in special else 1 for i in range(len(tokens))])),
-        gw.kv("tokenizer.ggml.merges", gw.ARRAY, (gw.STRING, tok["model"]["merges"])),
-        gw.kv("tokenizer.ggml.eos_token_id", gw.UINT32, eos),
-        gw.kv("tokenizer.ggml.bos_token_id", gw.UINT32, eos),
-        gw.kv("tokenizer.ggml.padding_token_id", gw.UINT32, eos),
-        gw.kv("tokenizer.ggml.add_bos_token", gw.BOOL, False),
+        ("general.name", "switchyard-bench-qwen3-embedding-shape", V.STRING),
+        ("general.file_type", lg.FILE_TYPE[lg.Q8_0 if quant else lg.F32], V.UINT32),
+        (f"{arch}.block_count", cfg["num_hidden_layers"], V.UINT32),
+        (f"{arch}.context_length", cfg["max_position_embeddings"], V.UINT32),
+        (f"{arch}.embedding_length", cfg["hidden_size"], V.UINT32),
+        (f"{arch}.feed_forward_length", cfg["intermediate_size"], V.UINT32),
+        (f"{arch}.attention.head_count", cfg["num_attention_heads"], V.UINT32),
+        (f"{arch}.attention.head_count_kv", cfg["num_key_value_heads"], V.UINT32),
+        (f"{arch}.attention.key_length", cfg["head_dim"], V.UINT32),
+        (f"{arch}.attention.value_length", cfg["head_dim"], V.UINT32),
+        (f"{arch}.rope.freq_base", float(cfg["rope_theta"]), V.FLOAT32),
+        (f"{arch}.attention.layer_norm_rms_epsilon", cfg["rms_norm_eps"], V.FLOAT32),
+        (f"{arch}.pooling_type", POOLING_LAST, V.UINT32),
+        ("tokenizer.ggml.model", "gpt2", V.STRING),
+        ("tokenizer.ggml.pre", "qwen2", V.STRING),
+        ("tokenizer.ggml.tokens", tokens, V.ARRAY),
+        ("tokenizer.ggml.token_type", [3 if i in special else 1 for i in range(len(tokens))], V.ARRAY),
+        ("tokenizer.ggml.merges", tok["model"]["merges"], V.ARRAY),
+        ("tokenizer.ggml.eos_token_id", eos, V.UINT32),
+        ("tokenizer.ggml.bos_token_id", eos, V.UINT32),
+        ("tokenizer.ggml.padding_token_id", eos, V.UINT32),
+        ("tokenizer.ggml.add_bos_token", False, V.BOOL),
     ]
-    tensors = [(gguf_name(name), t.float().numpy(), gw.Q8_0 if quant and t.dim() == 2 else gw.F32)
+    tensors = [(gguf_name(name), t.float().numpy(), lg.Q8_0 if quant and t.dim() == 2 else lg.F32)
                for name, t in w.items()]
-    gw.write(path, meta, tensors)
+    lg.write(path, arch, meta, tensors)
 
 
 def main():

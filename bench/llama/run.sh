@@ -7,6 +7,11 @@
 # both compute the same embedding. Workloads: a 1x32 query (latency) and a 16x256 document batch
 # (throughput). Run it as `make bench-llama` (or bench/llama/run.sh after `make`).
 #
+# llama.cpp is built from source for this CPU (bench/llama/build_llama.sh: the source bundle the
+# node-llama-cpp npm package carries, GGML_NATIVE, static libllama + ggml, once per commit) and
+# runs in its C driver bench/llama/llama_embed_bench.c, a whole batch in one llama_decode. The
+# GGUF files are written by llama.cpp's own gguf-py from that tree (bench/llama/llama_gguf.py).
+#
 # Environment: BUILD=build, BENCH_THREADS=2, BENCH_BUDGET_S=20 (per workload and engine, at least
 # 3 timed runs), BENCH_LAYERS=28 (fewer for a quick try).
 set -euo pipefail
@@ -25,18 +30,15 @@ die() {
 	exit 1
 }
 "$PY" -c 'import torch, numpy' 2>/dev/null || die "$PY lacks torch/numpy; run \`make deps-reference\` first"
-command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are needed for the llama.cpp side"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	die "node (the orchestrator) and npm (node-llama-cpp carries llama.cpp's source) are needed"
+fi
 mkdir -p "$OUT"
 
-say "peer: llama.cpp through node-llama-cpp's prebuilt CPU binaries (bench/llama)"
-if ! (cd bench/llama && node -e 'import("node-llama-cpp")' 2>/dev/null); then
-	# The lock file lists only this platform's prebuilt packages, which newer npm versions refuse
-	# in `npm ci`; then the pinned version is installed without touching the lock file.
-	(cd bench/llama && { npm ci --ignore-scripts --no-audit --no-fund --loglevel=error ||
-		npm install --ignore-scripts --no-audit --no-fund --no-package-lock --loglevel=error; }) >&2
-fi
+say "peer: llama.cpp built from source (bench/llama/build_llama.sh)"
+commit=$(bench/llama/build_llama.sh | tail -n 1)
 
-stamp="$LAYERS $(md5sum bench/llama/make_models.py tests/tokenizers/qwen-bpe.json | md5sum | cut -d' ' -f1)"
+stamp="$LAYERS $commit $(md5sum bench/llama/make_models.py bench/llama/llama_gguf.py tests/tokenizers/qwen-bpe.json | md5sum | cut -d' ' -f1)"
 if [ "$(cat "$OUT/models/.stamp" 2>/dev/null)" != "$stamp" ]; then
 	say "writing the Qwen3-Embedding-0.6B shape ($LAYERS layers) as safetensors and GGUF f32/q8_0"
 	rm -rf "$OUT/models"
@@ -69,14 +71,15 @@ for pair in "none f32 0.999" "int8 q8_0 0.99"; do
 	say "Switchyard ($quant) against llama.cpp $gguf, alternating"
 	if ! SY_BENCH_QUANTIZE=$quant CHECK_MIN_COSINE=$cos node bench/llama/llama_bench.mjs \
 		"$OUT/models/model-$gguf.gguf" "$THREADS" --budget-ms "$BUDGET_MS" --label "llama.cpp-$gguf" \
+		--llama bench/out/llama_embed_bench \
 		--switchyard "$OUT/encoder_bench" "$OUT/models/hf" "${specs[@]}" >"$OUT/results-$gguf.jsonl"; then
 		die "$gguf: the benchmark failed or the engines disagree (see $OUT/results-$gguf.jsonl)"
 	fi
 done
 
-"$PY" - "$OUT" "$THREADS" <<'PY'
+"$PY" - "$OUT" "$THREADS" "$commit" "$(bench/out/llama_embed_bench --system-info)" <<'PY'
 import json, sys
-out, threads = sys.argv[1], sys.argv[2]
+out, threads, commit, sysinfo = sys.argv[1:5]
 rows = {}
 checks = []
 rss = {}
@@ -93,6 +96,8 @@ for g in ("f32", "q8_0"):
         side = "switchyard-" + ("fp32" if g == "f32" else "int8") if r["side"] == "switchyard" else r["side"]
         rows[(r["workload"], side)] = r
 cols = ["switchyard-fp32", "llama.cpp-f32", "switchyard-int8", "llama.cpp-q8_0"]
+cpu = " ".join(f.split("=")[0].split(":")[-1].strip() for f in sysinfo.split("|") if f.strip().endswith("= 1"))
+print(f"llama.cpp {commit[:8]} built from source (GGML_NATIVE; ggml CPU: {cpu})")
 print(f"Qwen3-Embedding-0.6B shape, {threads} threads; medians (tokens/s)")
 print("| workload | " + " | ".join(cols) + " | fp32 ratio | int8 ratio |")
 print("|---|" + "---:|" * (len(cols) + 2))
@@ -105,5 +110,7 @@ for w in ("q1x32", "d16x256"):
     q = rows[(w, "llama.cpp-q8_0")]["median_ms"] / rows[(w, "switchyard-int8")]["median_ms"]
     print(f"| {w} | " + " | ".join(cells) + f" | {f:.2f}x | {q:.2f}x |")
 print("| peak RSS | " + " | ".join(f"{rss[c]} MiB" for c in cols) + " | | |")
+print("llama_decode calls a pass: " + "; ".join(
+    f"{w} {g}: {rows[(w, 'llama.cpp-' + g)]['decodes']}" for w in ("q1x32", "d16x256") for g in ("f32", "q8_0")))
 print("checks: " + "; ".join(checks))
 PY
