@@ -14,7 +14,11 @@
  * batch in one ubatch anyway), and n_ctx room for every sequence at its longest. The memory (the
  * KV cache of a decoder; a BERT has none) is cleared before every batch, so each batch is
  * encoded from nothing, as Switchyard encodes it. The pooled embedding of every sequence is read
- * with llama_get_embeddings_seq.
+ * with llama_get_embeddings_seq. At warm-up each workload's first batch is also timed with one
+ * llama_decode per sequence, and the timed passes use whichever of the two ways was faster
+ * (one decode a batch suits short sequences; one a sequence suits long ones, since a batched
+ * bert decode attends over all of the batch's tokens under a mask): llama.cpp runs with its
+ * best batching for each workload, and the pass reply's decode count says which it was.
  *
  * Inputs files are bench/encoder_bench.c's (little-endian int32: magic "SYB1", n_batches, then
  * per batch n_seqs, lens[n_seqs], ids[sum lens]). Commands on stdin, one reply line each on
@@ -24,7 +28,7 @@
  *   pooling           mean | cls | last
  *   dump NAME PATH    the pooled embeddings of the first batch of NAME, float32 [n_seqs][n_embd],
  *                     written to PATH -> ok
- *   warm NAME N       the first batch of NAME N times -> ok
+ *   warm NAME N       the first batch of NAME N times each way, then both ways timed -> ok
  *   pass NAME         every batch of NAME once -> ms MILLISECONDS decodes N (llama_decode calls)
  *   quit
  *
@@ -52,6 +56,7 @@ typedef struct {
 	char name[64];
 	batch_t *batches;
 	int n_batches;
+	int per_seq; /* one llama_decode per sequence (chosen at warm-up, the faster way) */
 } workload_t;
 
 static void die(const char *msg)
@@ -116,20 +121,19 @@ static struct llama_batch lb;
 static int n_embd;
 static int n_decodes; /* llama_decode calls made, reported per pass */
 
-/* One batch of sequences through one llama_decode; out (if not NULL) gets the pooled
- * embeddings, [n_seqs][n_embd]. */
-static void run_batch(const batch_t *b, float *out)
+/* The sequences [s0, s1) of a batch (ids from the first of them) through one llama_decode,
+ * sequence s0 + i with seq_id i; out (if not NULL) gets their pooled embeddings. */
+static void decode_seqs(const batch_t *b, const int32_t *ids, int s0, int s1, float *out)
 {
 	llama_memory_clear(llama_get_memory(ctx), true);
 	lb.n_tokens = 0;
-	const int32_t *ids = b->ids;
-	for (int s = 0; s < b->n_seqs; s++) {
+	for (int s = s0; s < s1; s++) {
 		for (int t = 0; t < b->lens[s]; t++) {
 			int i = lb.n_tokens++;
 			lb.token[i] = ids[t];
 			lb.pos[i] = t;
 			lb.n_seq_id[i] = 1;
-			lb.seq_id[i][0] = s;
+			lb.seq_id[i][0] = s - s0;
 			lb.logits[i] = 1; /* every token is an output: the pooling reads them all */
 		}
 		ids += b->lens[s];
@@ -137,12 +141,29 @@ static void run_batch(const batch_t *b, float *out)
 	n_decodes++;
 	if (llama_decode(ctx, lb) != 0)
 		die("llama_decode failed");
-	for (int s = 0; s < b->n_seqs; s++) {
-		const float *e = llama_get_embeddings_seq(ctx, s);
+	for (int s = s0; s < s1; s++) {
+		const float *e = llama_get_embeddings_seq(ctx, s - s0);
 		if (!e)
 			die("llama_get_embeddings_seq returned no embedding");
 		if (out)
 			memcpy(out + (size_t)s * n_embd, e, sizeof(float) * (size_t)n_embd);
+	}
+}
+
+/* One batch: all its sequences in one llama_decode, or (per_seq) one llama_decode each. The
+ * second is faster for long sequences: llama.cpp's bert attends over every token of the ubatch
+ * with a mask that keeps each sequence to itself, so one decode of 32 x 128 tokens does 32
+ * times the attention the sequences need. */
+static void run_batch(const batch_t *b, float *out, int per_seq)
+{
+	if (!per_seq) {
+		decode_seqs(b, b->ids, 0, b->n_seqs, out);
+		return;
+	}
+	const int32_t *ids = b->ids;
+	for (int s = 0; s < b->n_seqs; s++) {
+		decode_seqs(b, ids, s, s + 1, out);
+		ids += b->lens[s];
 	}
 }
 
@@ -263,7 +284,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(cmd, "dump")) {
 			const batch_t *b = &w->batches[0];
 			float *out = malloc(sizeof(float) * (size_t)b->n_seqs * (size_t)n_embd);
-			run_batch(b, out);
+			run_batch(b, out, 0);
 			FILE *f = fopen(arg, "wb");
 			int ok = f && fwrite(out, sizeof(float) * (size_t)n_embd, (size_t)b->n_seqs,
 			                     f) == (size_t)b->n_seqs;
@@ -272,14 +293,31 @@ int main(int argc, char **argv)
 			free(out);
 			printf(ok ? "ok\n" : "error cannot write the dump\n");
 		} else if (!strcmp(cmd, "warm")) {
+			/* Warm both ways, then keep the faster on the first batch (best of 2):
+			 * llama.cpp gets its best batching for each workload. */
 			for (int r = 0; r < atoi(arg); r++)
-				run_batch(&w->batches[0], NULL);
+				for (int mode = 0; mode < 2; mode++)
+					run_batch(&w->batches[0], NULL, mode);
+			double best[2] = {1e300, 1e300};
+			for (int r = 0; r < 2; r++)
+				for (int mode = 0; mode < 2; mode++) {
+					double t = now_ms();
+					run_batch(&w->batches[0], NULL, mode);
+					t = now_ms() - t;
+					best[mode] = t < best[mode] ? t : best[mode];
+				}
+			w->per_seq = best[1] < best[0];
+			fprintf(stderr,
+			        "llama_embed_bench: %s: one decode a batch %.1f ms, one a sequence "
+			        "%.1f ms on its first batch: %s\n",
+			        w->name, best[0], best[1],
+			        w->per_seq ? "one a sequence" : "one a batch");
 			printf("ok\n");
 		} else if (!strcmp(cmd, "pass")) {
 			int d0 = n_decodes;
 			double s = now_ms();
 			for (int b = 0; b < w->n_batches; b++)
-				run_batch(&w->batches[b], NULL);
+				run_batch(&w->batches[b], NULL, w->per_seq);
 			printf("ms %.3f decodes %d\n", now_ms() - s, n_decodes - d0);
 		} else {
 			printf("error unknown command\n");
