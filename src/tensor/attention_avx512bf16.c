@@ -190,8 +190,9 @@ static void pack_keys(uint32_t *kp, const float *k, size_t ld, int nv, int hd)
 					continue;
 				}
 				const float *row = k + (size_t)(j0 + jj) * ld + c;
-				r[jj] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, row + 16),
-				                                     _mm512_maskz_loadu_ps(m0, row));
+				r[jj] = (__m512i)_mm512_cvtne2ps_pbh(
+				    _mm512_maskz_loadu_ps(m1, row + 16),
+				    _mm512_maskz_loadu_ps(m0, row));
 			}
 			transpose16(r);
 			const int np = hp - c / 2 < 16 ? hp - c / 2 : 16;
