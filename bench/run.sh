@@ -13,7 +13,8 @@
 # third engine in the same rounds; each shape ends with lone 1x16 requests after idle gaps.
 # Then, on the BERT shapes (minilm-l6, bge-base), llama.cpp (built from source for this CPU by
 # bench/llama/build_llama.sh, from the source bundle the node-llama-cpp npm package carries, and
-# run by its C driver bench/llama/llama_embed_bench.c, a whole batch in one llama_decode) runs the
+# run by its C driver bench/llama/llama_embed_bench.c, a whole batch in one llama_decode or one
+# decode a sequence, whichever its warm-up timed faster for the workload) runs the
 # same weights written as GGUF with llama.cpp's own gguf-py (bench/llama/bert_gguf.py): f32
 # against Switchyard fp32, q8_0 against Switchyard int8 on the ":int8" shapes, alternating with
 # Switchyard pass by pass on the same inputs after a check of the pooled embeddings
@@ -487,7 +488,7 @@ llama_head = ["workload", "model", "llama.cpp", "tokens", "SY ms", "llama.cpp ms
               "runs"]
 if llama_rows:
     llama_info.insert(0, f"llama.cpp: {meta['llama']}, run by bench/llama/llama_embed_bench.c (a whole "
-                      f"batch in one llama_decode), {meta['threads']} threads; GGUF from the same "
+                      f"batch in one llama_decode or one a sequence, the faster at warm-up), {meta['threads']} threads; GGUF from the same "
                       "safetensors by llama.cpp's gguf-py (bench/llama/bert_gguf.py): f32 beside Switchyard "
                       "fp32, q8_0 beside Switchyard int8 (the :int8 rows); Switchyard timed again, "
                       "alternating with llama.cpp")

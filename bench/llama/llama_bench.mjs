@@ -12,7 +12,8 @@
 // started as a child that answers the same line protocol as Switchyard's: an embedding context
 // (pooling from the GGUF: last token for qwen3, mean or CLS for bert), THREADS threads, the
 // token ids given directly, every batch of a workload in ONE llama_decode (one sequence id per
-// sequence); the driver counts its llama_decode calls and each pass reports them ("decodes").
+// sequence) or one decode a sequence, whichever the driver's warm-up timed faster for that
+// workload; the driver counts its llama_decode calls and each pass reports them ("decodes").
 //
 // Switchyard is `ENCODER_BENCH serve MODEL_DIR` (bench/encoder_bench.c) on the same weights in
 // Hugging Face layout, started as a child; SY_BENCH_QUANTIZE=int8 in the environment runs its

@@ -8,7 +8,7 @@
  *
  * The model is loaded with embeddings on and the pooling its GGUF declares ({arch}.pooling_type:
  * mean or CLS for bert, last token for qwen3), THREADS threads for both single-token and batch
- * work. The context is sized so that any batch of any workload goes into ONE llama_decode: all
+ * work. The context is sized so that any batch of any workload can go into ONE llama_decode: all
  * its sequences' tokens in one llama_batch, sequence s with seq_id s, n_seq_max at least the
  * largest batch, n_batch = n_ubatch at least its token count (a non-causal model needs the whole
  * batch in one ubatch anyway), and n_ctx room for every sequence at its longest. The memory (the
@@ -28,7 +28,7 @@
  *   pooling           mean | cls | last
  *   dump NAME PATH    the pooled embeddings of the first batch of NAME, float32 [n_seqs][n_embd],
  *                     written to PATH -> ok
- *   warm NAME N       the first batch of NAME N times each way, then both ways timed -> ok
+ *   warm NAME N       the first batch of NAME N times, then once each way, timed -> ok
  *   pass NAME         every batch of NAME once -> ms MILLISECONDS decodes N (llama_decode calls)
  *   quit
  *
@@ -293,19 +293,17 @@ int main(int argc, char **argv)
 			free(out);
 			printf(ok ? "ok\n" : "error cannot write the dump\n");
 		} else if (!strcmp(cmd, "warm")) {
-			/* Warm both ways, then keep the faster on the first batch (best of 2):
-			 * llama.cpp gets its best batching for each workload. */
+			/* Warm up, then time the first batch once each way and keep the faster:
+			 * llama.cpp gets its best batching for each workload. (Once each: the
+			 * decoder shapes of make bench-llama take seconds a batch.) */
 			for (int r = 0; r < atoi(arg); r++)
-				for (int mode = 0; mode < 2; mode++)
-					run_batch(&w->batches[0], NULL, mode);
-			double best[2] = {1e300, 1e300};
-			for (int r = 0; r < 2; r++)
-				for (int mode = 0; mode < 2; mode++) {
-					double t = now_ms();
-					run_batch(&w->batches[0], NULL, mode);
-					t = now_ms() - t;
-					best[mode] = t < best[mode] ? t : best[mode];
-				}
+				run_batch(&w->batches[0], NULL, 0);
+			double best[2];
+			for (int mode = 0; mode < 2; mode++) {
+				best[mode] = now_ms();
+				run_batch(&w->batches[0], NULL, mode);
+				best[mode] = now_ms() - best[mode];
+			}
 			w->per_seq = best[1] < best[0];
 			fprintf(stderr,
 			        "llama_embed_bench: %s: one decode a batch %.1f ms, one a sequence "

@@ -9,7 +9,8 @@
 #
 # llama.cpp is built from source for this CPU (bench/llama/build_llama.sh: the source bundle the
 # node-llama-cpp npm package carries, GGML_NATIVE, static libllama + ggml, once per commit) and
-# runs in its C driver bench/llama/llama_embed_bench.c, a whole batch in one llama_decode. The
+# runs in its C driver bench/llama/llama_embed_bench.c, a whole batch in one llama_decode or one
+# decode a sequence, whichever its warm-up timed faster. The
 # GGUF files are written by llama.cpp's own gguf-py from that tree (bench/llama/llama_gguf.py).
 #
 # Environment: BUILD=build, BENCH_THREADS=2, BENCH_BUDGET_S=20 (per workload and engine, at least
