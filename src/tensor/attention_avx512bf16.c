@@ -29,7 +29,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "base/threads.h"
 #include "tensor/attention.h"
 #include "tensor/attention_impl.h"
 #include "tensor/kernels.h"
@@ -340,28 +339,18 @@ void attention_ext_bf16_avx512bf16(const float *q, const float *k, const float *
 	uint32_t qa[ATT_QB][BF_HP_MAX];
 	float inv_sum[ATT_QB];
 
-	int nqb;
-	const int qb = att_query_block(t, n_heads, nth, BF_MR, &nqb);
-	int b, e;
-	sy_split(n_heads * nqb, ith, nth, &b, &e);
-	const int nv = n_valid < 0 ? 0 : n_valid > t ? t : n_valid;
-	const int ld_s = (int)ceil_to((size_t)(nv > 0 ? nv : 1), 16);
+	const struct att_plan pl = att_plan_make(t, n_valid, n_heads, BF_MR, ith, nth);
+	const int qb = pl.qb, nqb = pl.nqb, nv = pl.nv, ld_s = pl.ld_s;
 	const int np2 = (nv + 1) / 2;
 	int packed_head = -1;
-	for (int item = b; item < e; item++) {
+	for (int item = pl.b; item < pl.e; item++) {
 		const int h = item / nqb, i0 = item % nqb * qb;
 		const int mb = t - i0 < qb ? t - i0 : qb;
 		const size_t col = (size_t)h * head_dim;
-		int kb = 0, ke = 0;
-		if (nv > 0)
-			att_key_range(i0, mb, nv, window, &kb, &ke);
-		if (ke <= kb) {
-			/* No key in reach: the reference's empty sum is 0. */
-			for (int i = 0; i < mb; i++)
-				memset(out + (size_t)(i0 + i) * ldo + col, 0,
-				       sizeof(float) * head_dim);
+		int kb, ke;
+		if (!att_key_range(i0, mb, nv, window, &kb, &ke, out + (size_t)i0 * ldo + col, ldo,
+		                   head_dim))
 			continue;
-		}
 		if (packed_head != h) {
 			pack_keys(kp, k + col, (size_t)ld, nv, head_dim);
 			pack_values(vp, v + col, (size_t)ld, nv, head_dim);

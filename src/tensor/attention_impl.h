@@ -12,39 +12,60 @@
 #define ATT_QB 48 /* most query rows per work item (a multiple of GEMM_MR) */
 #define ATT_DC 128 /* head-dimension chunk for Q K^T */
 
+#include <stdbool.h>
 #include <string.h>
+
+#include "base/threads.h"
 
 static inline size_t ceil_to(size_t v, size_t m)
 {
 	return (v + m - 1) / m * m;
 }
 
-/* The query block size (a multiple of mr_mult, at most ATT_QB rows) for t rows, n_heads heads
- * and nth parts: enough blocks that every part gets a (head, block) item when possible. The
- * number of blocks goes to *nqb. */
-static inline int att_query_block(int t, int n_heads, int nth, int mr_mult, int *nqb)
+/* How part ith of nth splits the work: items (head, query block) numbered head-major, this
+ * part's [b, e); qb rows a block (a multiple of mr_mult, at most ATT_QB, and enough blocks that
+ * every part gets an item when possible), nqb blocks a head; nv valid keys (n_valid clamped to
+ * [0, t]) and ld_s, the score rows' stride (nv rounded up to 16). */
+struct att_plan {
+	int qb, nqb, b, e, nv, ld_s;
+};
+
+static inline struct att_plan att_plan_make(int t, int n_valid, int n_heads, int mr_mult, int ith,
+                                            int nth)
 {
+	struct att_plan p;
 	int n = (t + ATT_QB - 1) / ATT_QB;
 	int want = (nth + n_heads - 1) / n_heads;
 	if (want > n)
 		n = want < t ? want : t;
-	int qb = (int)ceil_to((size_t)((t + n - 1) / n), (size_t)mr_mult);
-	if (qb > ATT_QB)
-		qb = ATT_QB;
-	*nqb = (t + qb - 1) / qb;
-	return qb;
+	p.qb = (int)ceil_to((size_t)((t + n - 1) / n), (size_t)mr_mult);
+	if (p.qb > ATT_QB)
+		p.qb = ATT_QB;
+	p.nqb = (t + p.qb - 1) / p.qb;
+	sy_split(n_heads * p.nqb, ith, nth, &p.b, &p.e);
+	p.nv = n_valid < 0 ? 0 : n_valid > t ? t : n_valid;
+	p.ld_s = (int)ceil_to((size_t)(p.nv > 0 ? p.nv : 1), 16);
+	return p;
 }
 
 /* The keys a query block [i0, i0 + mb) reads: [*kb, *ke), *kb on a 16-key panel boundary. With a
- * window only those within reach of some row of the block; without, all nv valid keys. */
-static inline void att_key_range(int i0, int mb, int nv, int window, int *kb, int *ke)
+ * window only those within reach of some row of the block; without, all nv valid keys. False
+ * when there is none: the block's output rows are then 0 (the reference's empty sum), which
+ * this writes (mb rows of hd floats from out, stride ldo). */
+static inline bool att_key_range(int i0, int mb, int nv, int window, int *kb, int *ke, float *out,
+                                 int ldo, int hd)
 {
 	*kb = 0;
 	*ke = nv;
-	if (window >= 0) {
+	if (window >= 0 && nv > 0) {
 		*kb = i0 - window > 0 ? (i0 - window) / 16 * 16 : 0;
 		*ke = i0 + mb + window < nv ? i0 + mb + window : nv;
 	}
+	if (*ke > *kb)
+		return true;
+	for (int i = 0; i < mb; i++)
+		memset(out + (size_t)i * ldo, 0, sizeof(float) * hd);
+	return false;
 }
 
 /* Turns the block's scores s (row i at s + i ld_s, keys [kb, ke) from column 0) into
@@ -88,7 +109,6 @@ static inline void att_exp_rows(float *s, int ld_s, int i0, int mb, int kb, int 
 #endif
 
 #ifdef SY_ISA_FN
-#include "base/threads.h"
 #include "tensor/attention.h"
 #include "tensor/gemm_micro.h"
 #include "tensor/kernels.h"
@@ -110,34 +130,18 @@ void SY_ISA_FN(attention_ext_f32)(const float *q, const float *k, const float *v
 	float *vedge = kp + t16 * ATT_DC;
 	float inv_sum[ATT_QB];
 
-	int nqb;
-	const int qb = att_query_block(t, n_heads, nth, GEMM_MR, &nqb);
-
-	int b, e;
-	sy_split(n_heads * nqb, ith, nth, &b, &e);
-	const int nv = n_valid < 0 ? 0 : n_valid > t ? t : n_valid;
-	const int ld_s = (int)ceil_to((size_t)(nv > 0 ? nv : 1), GEMM_NR);
+	const struct att_plan pl = att_plan_make(t, n_valid, n_heads, GEMM_MR, ith, nth);
+	const int qb = pl.qb, nqb = pl.nqb, nv = pl.nv, ld_s = pl.ld_s;
 	const int n_dc = (head_dim + ATT_DC - 1) / ATT_DC;
 	int packed_head = -1;
-	for (int item = b; item < e; item++) {
+	for (int item = pl.b; item < pl.e; item++) {
 		const int h = item / nqb, i0 = item % nqb * qb;
 		const int mb = t - i0 < qb ? t - i0 : qb;
 		const size_t col = (size_t)h * head_dim;
-		if (nv == 0) {
-			/* No key to attend to: the reference's empty sum is 0. */
-			for (int i = 0; i < mb; i++)
-				memset(out + (size_t)(i0 + i) * ldo + col, 0,
-				       sizeof(float) * head_dim);
-			continue;
-		}
 		int kb, ke;
-		att_key_range(i0, mb, nv, window, &kb, &ke);
-		if (ke <= kb) {
-			for (int i = 0; i < mb; i++)
-				memset(out + (size_t)(i0 + i) * ldo + col, 0,
-				       sizeof(float) * head_dim);
+		if (!att_key_range(i0, mb, nv, window, &kb, &ke, out + (size_t)i0 * ldo + col, ldo,
+		                   head_dim))
 			continue;
-		}
 		const int nk = ke - kb;
 		/* S = Q K^T, one head-dimension chunk at a time. */
 		for (int dc = 0; dc < n_dc; dc++) {
