@@ -78,6 +78,7 @@ static struct sy_kernels kernels_avx512_make(void)
 	struct sy_kernels k = SY_KERNELS_TABLE(avx2);
 	k.name = "avx512";
 	k.qgemm_linear = qgemm_linear_avx512;
+	k.attention_ext_f32 = attention_ext_f32_avx512;
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512bf16"))
 		k.attention_ext_bf16 = attention_ext_bf16_avx512bf16;

@@ -113,6 +113,12 @@ SY_KERNELS_DECLARE(portable)
 void qgemm_linear_avx512(const float *x, int ldx, const struct qgemm_weights *w, const float *bias,
                          enum gemm_epilogue epi, float *y, int ldy, int m, int ith, int nth);
 
+/* The AVX-512 fp32 attention (attention_avx512.c: the shared kernel with a 16-lane softmax). */
+void attention_ext_f32_avx512(const float *q, const float *k, const float *v, int ld, float *out,
+                              int ldo, int t, int n_valid, int window, const float *rel_bias,
+                              int bias_ld, int n_heads, int head_dim, float scale, float *scratch,
+                              int ith, int nth);
+
 /* The AVX-512 BF16 attention (attention_avx512bf16.c), in the avx512 table where CPUID has
  * AVX512_BF16. */
 void attention_ext_bf16_avx512bf16(const float *q, const float *k, const float *v, int ld,
