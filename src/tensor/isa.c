@@ -5,8 +5,11 @@
  *   *_neon.c      ARM64 NEON (baseline there): the fp32 GEMM micro-kernel;
  *   *_neondot.c   ARMv8.2 dot product (+dotprod): the int8 GEMM; the ARM64 tables take the
  *                 portable kernels for the rest;
- *   *_avx512.c    AVX-512 F/BW/VL/VNNI on top of those: the int8 GEMM (vpdpbusd); the AVX-512
- *                 table takes the AVX2 kernels for everything else;
+ *   *_avx512.c    AVX-512 F/BW/VL/VNNI on top of those: the int8 GEMM (vpdpbusd) and fp32
+ *                 attention with a 16-lane softmax; the AVX-512 table takes the AVX2 kernels for
+ *                 everything else;
+ *   *_avx512bf16.c  AVX-512 BF16 on top of that: int8 models' attention (vdpbf16ps), in the
+ *                 AVX-512 table only where CPUID has AVX512_BF16 (attention_bf16_active);
  *   *_portable.c  plain C (GCC vector extensions for the GEMM micro-kernel), baseline x86-64.
  * The rest of the tree, this file included, is built for the baseline, so nothing outside those
  * units can execute an instruction the CPU lacks. Each path fills a `struct sy_kernels`
