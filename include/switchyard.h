@@ -96,6 +96,8 @@ typedef struct sy_model_params {
 	int max_length; /* tokens per text; 0: the model's own limit */
 	int dense_dims; /* of a model with several N-named Dense heads (stella's 2_Dense_N), the one
 	                   giving this many dimensions; 0: the one modules.json names */
+	int quantize; /* 0: the engine's (sy_engine_params.quantize_int8); 1: int8 for this model,
+	                 which a model without an int8 path (GLiNER) refuses at load; -1: fp32 */
 } sy_model_params;
 
 SY_API sy_model_params sy_model_default_params(void);

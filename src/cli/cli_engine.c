@@ -34,6 +34,7 @@ int cli_engine_open(const char *cmd, const char *model, const struct cli_model_o
 	mp.pooling = o->pooling;
 	mp.max_length = o->max_length;
 	mp.dense_dims = o->dense_dims;
+	mp.quantize = o->int8 ? 1 : 0; /* the one model's: refused by one without an int8 path */
 	/* Named as given, so messages name it; a path that is no valid id ("/abs/dir/") goes
 	 * under a plain one. */
 	*id = model;

@@ -153,11 +153,16 @@ int sy_model_add_with(sy_engine *e, const char *id, const char *path_or_hub_id,
 	if (p && p->dense_dims < 0)
 		return fail(e, SY_ERR_INVALID_ARG, "dense_dims must not be negative");
 	o.dense_dims = p ? p->dense_dims : 0;
+	if (p && (p->quantize < -1 || p->quantize > 1))
+		return fail(e, SY_ERR_INVALID_ARG, "quantize must be -1 (fp32), 0 or 1 (int8)");
 	int rc = sy_model_add(e, id, path_or_hub_id);
 	if (rc < 0)
 		return rc;
 	struct sy_error err = {0};
 	enum sy_status s = engine_model_set_options(e->e, id, &o, &err);
+	if (s == SY_OK && p && p->quantize)
+		s = engine_model_set_precision(e->e, id,
+		                               p->quantize > 0 ? LINEAR_INT8 : LINEAR_FP32, &err);
 	return s == SY_OK ? 0 : fail(e, s, err.msg);
 }
 

@@ -181,8 +181,10 @@ enum sy_status engine_model_set_precision(struct engine *e, const char *id, enum
 	pthread_mutex_lock(&e->mu);
 	struct engine_model *m;
 	enum sy_status s = settable(e, id, "precision", err, &m);
-	if (s == SY_OK)
+	if (s == SY_OK) {
 		m->precision = p;
+		m->precision_explicit = true;
+	}
 	pthread_mutex_unlock(&e->mu);
 	return s;
 }

@@ -58,6 +58,8 @@ struct engine_model {
 	char *id, *path;
 	bool pinned;
 	enum linear_precision precision; /* the engine's default unless set for this model */
+	bool
+	    precision_explicit; /* set for this model: a model that cannot honour it fails to load */
 	struct model_options opts; /* pooling, normalize, max_length (engine_model_set_options) */
 	enum engine_model_state state;
 	struct model *model; /* when LOADED */

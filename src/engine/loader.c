@@ -210,6 +210,7 @@ static enum sy_status load_locked(struct engine *e, struct engine_model *m, stru
 	struct model_options opts = m->opts;
 	opts.n_threads = e->cfg.n_threads;
 	opts.precision = m->precision;
+	const bool precision_explicit = m->precision_explicit;
 	struct sy_error load_err = {0};
 	struct model *model = NULL;
 	uint64_t t0 = sy_now_ns();
@@ -224,6 +225,19 @@ static enum sy_status load_locked(struct engine *e, struct engine_model *m, stru
 	if (s == SY_OK)
 		s = model_open(hub_dir ? hub_dir : m->path, &opts, &load_err, &model);
 	free(hub_dir);
+	/* A model without an int8 path (GLiNER's DeBERTa-v2) runs in fp32. int8 asked for this
+	 * model by name is refused; as the engine's default for every model it is noted below. */
+	const bool int8_unused = s == SY_OK && opts.precision == LINEAR_INT8 && model->fp32_only;
+	if (int8_unused && precision_explicit) {
+		char arch[32];
+		snprintf(arch, sizeof arch, "%s", model->arch);
+		model_close(model);
+		model = NULL;
+		s = sy_error_set(&load_err, SY_ERR_INVALID_ARG,
+		                 "quantize: int8: a %s model has no int8 path (its linear layers "
+		                 "run in fp32 only); use quantize: none",
+		                 arch);
+	}
 	uint64_t t1 = sy_now_ns();
 
 	pthread_mutex_lock(&e->mu);
@@ -238,6 +252,11 @@ static enum sy_status load_locked(struct engine *e, struct engine_model *m, stru
 	m->bytes = actual;
 	e->used += actual;
 	snprintf(m->arch, sizeof m->arch, "%s", model->arch);
+	if (int8_unused) {
+		m->precision = LINEAR_FP32; /* what it runs, for its info */
+		sy_log(SY_LOG_WARN, "engine: %s: a %s model has no int8 path; it runs in fp32",
+		       m->id, model->arch);
+	}
 	m->dims = model_dims(model);
 	for (int k = 0; k < 3; k++)
 		m->output_dims[k] = model_output_dims(model, (enum model_output)(1u << k));

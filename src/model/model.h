@@ -246,6 +246,9 @@ struct model {
 	const struct model_encode_task *encode; /* NULL: the model does not encode */
 	const struct model_score_task *score; /* NULL: it does not score */
 	const struct model_extract_task *extract; /* NULL: it does not extract */
+	/* Its linear layers run in fp32 whatever model_options.precision says (no int8 path):
+	 * the engine refuses int8 asked for it by name and reports fp32 for it. */
+	bool fp32_only;
 	void *impl;
 };
 

@@ -17,6 +17,13 @@ def run(*args, ok=True):
     assert (p.returncode == 0) == ok, (args, p.returncode, p.stderr)
     return p
 
+# int8 for a model without an int8 path (GLiNER) is refused, naming the option; the NER
+# model (BERT) runs it.
+p = run("extract", "--model", "tests/fixtures/gliner-tiny", "--quantize", "int8", "--labels",
+        "person", "Alice met Bob", ok=False)
+assert "quantize: int8" in p.stderr and "no int8 path" in p.stderr, p.stderr
+run("extract", "--model", "tests/fixtures/ner-tiny", "--quantize", "int8", "Alice met Bob")
+
 g = json.load(open("tests/golden/ner-tiny.json"))["texts"]
 texts = [t["text"] for t in g if t["text"]]
 for strategy in ["simple", "first", "average", "max"]:

@@ -799,6 +799,7 @@ enum sy_status gliner_open(const struct model_desc *d, const struct model_option
 	if (s != SY_OK)
 		return s;
 	out->arch = "gliner";
+	out->fp32_only = true; /* DeBERTa-v2 has no int8 path */
 	out->impl = g;
 	out->ops = &gl_ops;
 	out->extract = &gl_extract;
