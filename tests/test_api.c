@@ -158,6 +158,15 @@ static void test_errors(void)
 	sy_model_params mp = sy_model_default_params();
 	mp.pooling = "median";
 	CHECK_EQ_INT(sy_model_add_with(e, "b2", "tests/fixtures/bert-tiny", &mp), SY_EINVAL);
+	mp = sy_model_default_params();
+	mp.quantize = 2;
+	CHECK_EQ_INT(sy_model_add_with(e, "b2", "tests/fixtures/bert-tiny", &mp), SY_EINVAL);
+	CHECK(strstr(sy_last_error(e), "quantize") != NULL);
+	/* int8 asked by name of a model without an int8 path fails its load, naming the key. */
+	mp.quantize = 1;
+	CHECK_EQ_INT(sy_model_add_with(e, "gl8", "tests/fixtures/gliner-tiny", &mp), 0);
+	CHECK_EQ_INT(sy_model_tasks(e, "gl8", NULL, NULL), SY_ELOAD);
+	CHECK(strstr(sy_last_error(e), "quantize: int8") != NULL);
 	/* A model that fails to load. */
 	CHECK_EQ_INT(sy_model_add(e, "ghost", "/nonexistent/model"), 0);
 	CHECK_EQ_INT(sy_encode(e, "ghost", texts, 1, NULL, &r), SY_ELOAD);
