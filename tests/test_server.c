@@ -601,6 +601,12 @@ static void test_config_yaml(void)
 	    {"models:\n  - id: x\n    path: /p\n    quantize: fp8\n",
 	     "line 4: models[0].quantize: \"fp8\" is not a precision (use int8 or none)"},
 	    {"- a\n- b\n", "expected a mapping of settings"},
+	    /* A misspelt key is refused by name rather than left to pass for its default. */
+	    {"max_conections: 5\n", "bad.yaml: line 1: max_conections: unknown key"},
+	    {"models:\n  - id: x\n    path: /p\n    quantise: int8\n",
+	     "line 4: models[0].quantise is not a models entry setting (id, path, pinned, "
+	     "quantize, "
+	     "dense_dims)"},
 	    {"port: 1\n  bad indent: [\n", "bad.yaml: line"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

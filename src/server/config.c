@@ -112,9 +112,12 @@ static enum sy_status read_model(const struct yaml_doc *d, struct serve_config *
 		else if (!strcmp(kn, "quantize")) {
 			st = get_precision(d, v, key, err, &prec);
 			prec_set = true;
-		} else
-			sy_log(SY_LOG_WARN, "%s: line %d: %s: unknown key ignored", d->name,
-			       k->line, key);
+		} else {
+			/* A misspelt option must not pass for its default (quantise: int8). */
+			static const char *const known[] = {"id",       "path",       "pinned",
+			                                    "quantize", "dense_dims", NULL};
+			st = yaml_unknown_key(d, k, key, "a models entry setting", known, err);
+		}
 	}
 	if (st == SY_OK && (!id || !id[0]))
 		st = yaml_error(d, m, err, "models[%d].id: missing", idx);
@@ -218,8 +221,8 @@ static enum sy_status read_top_key(const struct yaml_doc *d, struct serve_config
 	for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
 		if (!strcmp(key, others[i]))
 			return SY_OK;
-	sy_log(SY_LOG_WARN, "%s: line %d: unknown key '%s' ignored", d->name, v->line, key);
-	return SY_OK;
+	/* A misspelt option must not pass for its default. */
+	return yaml_error(d, v, err, "%s: unknown key", key);
 }
 
 enum sy_status serve_config_load_text(struct serve_config *c, const char *name, const char *text,
