@@ -647,20 +647,20 @@ void cand_suite_free(struct cand_suite *s)
 	memset(s, 0, sizeof *s);
 }
 
-cJSON *cand_judge_body(const char *model, const char *rubric, const char *user)
+cJSON *cand_chat_body(const char *model, const char *system, const char *user, int max_tokens)
 {
 	cJSON *b = cJSON_CreateObject();
 	cJSON_AddStringToObject(b, "model", model);
 	cJSON *msgs = cJSON_AddArrayToObject(b, "messages");
 	cJSON *sys = cJSON_CreateObject();
 	cJSON_AddStringToObject(sys, "role", "system");
-	cJSON_AddStringToObject(sys, "content", rubric);
+	cJSON_AddStringToObject(sys, "content", system);
 	cJSON_AddItemToArray(msgs, sys);
 	cJSON *u = cJSON_CreateObject();
 	cJSON_AddStringToObject(u, "role", "user");
 	cJSON_AddStringToObject(u, "content", user ? user : "");
 	cJSON_AddItemToArray(msgs, u);
 	cJSON_AddNumberToObject(b, "temperature", 0);
-	cJSON_AddNumberToObject(b, "max_tokens", 16);
+	cJSON_AddNumberToObject(b, "max_tokens", max_tokens);
 	return b;
 }

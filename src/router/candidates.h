@@ -113,9 +113,10 @@ bool cand_check_answer(const struct cand_check *c, const char *answer, const cha
 /* The score a judge's reply states: the first number in it (as "score: 8" or "8/10"); -1 when
  * it has none. */
 double cand_judge_score(const char *reply);
-/* The chat request a judge upstream gets: model, the rubric as the system message, user (the
- * question, the answer and how to reply) as the user message, temperature 0, a short answer. */
-cJSON *cand_judge_body(const char *model, const char *rubric, const char *user);
+/* A one-turn chat request for a short, deterministic reply: model, system as the system message,
+ * user (NULL: "") as the user message, temperature 0, at most max_tokens tokens. What a judge
+ * upstream (the rubric as system, 16 tokens) and the LLM classifier (its labels, 8) get. */
+cJSON *cand_chat_body(const char *model, const char *system, const char *user, int max_tokens);
 /* The q-th percentile (0 < q <= 100) of v[n] by the nearest-rank method: the smallest value
  * with at least q% of the values at or below it. Sorts v. NAN when n is 0. */
 double cand_percentile(double *v, int n, double q);

@@ -75,7 +75,7 @@ static char *judge_body(const struct cand_check *c, const struct cand_example *e
 	sbuf_putc(&t, '\0');
 	size_t n;
 	char *user = sbuf_take(&t, &n);
-	cJSON *b = cand_judge_body(judge->model, c->rubric ? c->rubric : default_rubric, user);
+	cJSON *b = cand_chat_body(judge->model, c->rubric ? c->rubric : default_rubric, user, 16);
 	free(user);
 	char *s = cJSON_PrintUnformatted(b);
 	cJSON_Delete(b);

@@ -36,8 +36,8 @@ static cJSON *judge_request(const struct route_def *rt, const struct upstream_de
 	sbuf_putc(&t, '\0');
 	size_t n;
 	char *user = sbuf_take(&t, &n);
-	cJSON *b =
-	    cand_judge_body(ju->model, rt->judge_rubric ? rt->judge_rubric : default_rubric, user);
+	cJSON *b = cand_chat_body(ju->model, rt->judge_rubric ? rt->judge_rubric : default_rubric,
+	                          user, 16);
 	free(user);
 	return b;
 }

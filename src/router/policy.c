@@ -12,6 +12,7 @@
 
 #include "base/log.h"
 #include "base/json_write.h"
+#include "router/candidates.h"
 #include "router/router_internal.h"
 
 const char *policy_name(enum policy_kind k)
@@ -327,11 +328,6 @@ static int policy_llm_classifier(struct router *r, struct route_def *rt,
                                  char *signals, size_t scap)
 {
 	const struct upstream_def *u = &r->upstreams[rt->clf_upstream];
-	cJSON *req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "model", u->model);
-	cJSON_AddNumberToObject(req, "temperature", 0);
-	cJSON_AddNumberToObject(req, "max_tokens", 8);
-	cJSON *msgs = cJSON_AddArrayToObject(req, "messages");
 	char *sys = NULL;
 	size_t sys_len = 0;
 	FILE *m = open_memstream(&sys, &sys_len);
@@ -340,14 +336,7 @@ static int policy_llm_classifier(struct router *r, struct route_def *rt,
 	for (int i = 0; i < rt->n_clf; i++)
 		fprintf(m, "- %s: %s\n", rt->clf_labels[i], rt->clf_descriptions[i]);
 	fclose(m);
-	cJSON *s = cJSON_CreateObject();
-	cJSON_AddStringToObject(s, "role", "system");
-	cJSON_AddStringToObject(s, "content", sys);
-	cJSON_AddItemToArray(msgs, s);
-	cJSON *um = cJSON_CreateObject();
-	cJSON_AddStringToObject(um, "role", "user");
-	cJSON_AddStringToObject(um, "content", f->last_user);
-	cJSON_AddItemToArray(msgs, um);
+	cJSON *req = cand_chat_body(u->model, sys, f->last_user, 8);
 	free(sys);
 	struct provider p = router_upstream_provider(u);
 	p.timeout_ms = rt->clf_timeout_ms;
