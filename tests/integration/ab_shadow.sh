@@ -37,7 +37,6 @@ chat() { # $1 route, $2 request id ("" none); prints the status; headers in $tmp
 	curl -s -m 20 -D "$tmp/h" -o "$tmp/b" -w '%{http_code}' "${idh[@]}" "$URL/v1/chat/completions" \
 		-d "{\"model\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}"
 }
-hdr() { tr -d '\r' <"$tmp/h" | sed -n "s/^$1: //Ip"; }
 
 # by request id: deterministic, both arms used, headers and log
 na=0 nb=0

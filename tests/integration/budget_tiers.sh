@@ -34,7 +34,6 @@ chat() { # $1 extra curl args; prints the status; headers in $tmp/h, body in $tm
 	curl -s -m 20 -D "$tmp/h" -o "$tmp/b" -w '%{http_code}' ${1:+"$1"} "$URL/v1/chat/completions" \
 		-d '{"model":"tiered","messages":[{"role":"user","content":"hello there"}]}'
 }
-hdr() { tr -d '\r' <"$tmp/h" | sed -n "s/^$1: //Ip"; }
 want() { # $1 model; $2 reason pattern
 	[ "$(hdr x-switchyard-model)" = "$1" ] || { hdr x-switchyard-reason; fail "answered by $(hdr x-switchyard-model), wanted $1"; }
 	hdr x-switchyard-reason | grep -q -- "$2" || fail "reason '$(hdr x-switchyard-reason)' lacks '$2'"

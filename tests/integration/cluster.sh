@@ -27,18 +27,10 @@ start_worker w2
 W2=$LAST
 sy_start serve "${MODELS[@]}"
 SERVE_URL=$URL
-timeout --foreground 300 "$SY" gateway --host 127.0.0.1 --port 0 --nats "$NATS" --pool p1 --pool p2 \
-	--model-pool lonely=p2 --request-timeout-ms 20000 --no-builtin-models --model bert --model ner \
-	--model sp --model cb --model ce --model nomic --model lonely >"$tmp/gw.out" 2>"$tmp/gw.err" &
-GW=$!
-sy_pids+=("$GW")
-GW_URL=
-for _ in $(seq 1 200); do
-	GW_URL=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/gw.out" 2>/dev/null || true)
-	[ -n "$GW_URL" ] && break
-	sleep 0.05
-done
-[ -n "$GW_URL" ] || { cat "$tmp/gw.err"; fail "gateway did not start"; }
+SY_SERVER_TIMEOUT=300 SY_LISTEN_S=10 sy_gateway gw --nats "$NATS" --pool p1 --pool p2 --model-pool lonely=p2 \
+	--request-timeout-ms 20000 --no-builtin-models --model bert --model ner --model sp --model cb \
+	--model ce --model nomic --model lonely
+GW_URL=$URL
 
 python3 - "$SERVE_URL" "$GW_URL" "$NPORT" <<'PY' || { tail -n 5 "$tmp"/w1.err "$tmp"/gw.err; fail "cluster equivalence"; }
 import http.client, json, sys, time, urllib.parse
@@ -118,18 +110,10 @@ PY
 # a core subscription on the work subject) answers a dense request with a multivector and an
 # extract request with an entity past its text. The gateway answers an error, sends no memory
 # back, and keeps serving.
-timeout --foreground 300 "$SY" gateway --host 127.0.0.1 --port 0 --nats "$NATS" --pool rogue \
-	--request-timeout-ms 5000 --no-builtin-models --model bert --model ner \
-	>"$tmp/gw3.out" 2>"$tmp/gw3.err" &
-GW3=$!
-sy_pids+=("$GW3")
-GW3_URL=
-for _ in $(seq 1 200); do
-	GW3_URL=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/gw3.out" 2>/dev/null || true)
-	[ -n "$GW3_URL" ] && break
-	sleep 0.05
-done
-[ -n "$GW3_URL" ] || fail "rogue-pool gateway did not start"
+SY_SERVER_TIMEOUT=300 SY_LISTEN_S=10 sy_gateway gw3 --nats "$NATS" --pool rogue --request-timeout-ms 5000 \
+	--no-builtin-models --model bert --model ner
+GW3=$PID
+GW3_URL=$URL
 python3 - "$GW3_URL" "$NPORT" <<'PY' || { tail -n 5 "$tmp"/gw3.err; fail "untrusted worker replies"; }
 import http.client, json, sys, threading, time, urllib.parse
 sys.path.insert(0, "tests/integration/lib")
@@ -365,17 +349,9 @@ PY
 
 # A pool whose stream holds at most 2 units and whose worker is slow: a burst gets 503
 # QUEUE_FULL for what does not fit, and a request waiting past --request-timeout-ms gets 504.
-timeout --foreground 300 "$SY" gateway --host 127.0.0.1 --port 0 --nats "$NATS" --pool tiny \
-	--max-pending 2 --request-timeout-ms 1000 --no-builtin-models --model bert \
-	>"$tmp/gw2.out" 2>"$tmp/gw2.err" &
-sy_pids+=($!)
-GW2_URL=
-for _ in $(seq 1 200); do
-	GW2_URL=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/gw2.out" 2>/dev/null || true)
-	[ -n "$GW2_URL" ] && break
-	sleep 0.05
-done
-[ -n "$GW2_URL" ] || { cat "$tmp/gw2.err"; fail "second gateway did not start"; }
+SY_SERVER_TIMEOUT=300 SY_LISTEN_S=10 sy_gateway gw2 --nats "$NATS" --pool tiny --max-pending 2 \
+	--request-timeout-ms 1000 --no-builtin-models --model bert
+GW2_URL=$URL
 SWITCHYARD_LOG=info SY_WORKER_DELAY_MS=2500 timeout --foreground 300 "$SY" worker --nats "$NATS" --pool tiny --fetch-batch 1 \
 	--threads 1 "${MODELS[@]}" >"$tmp/w7.out" 2>"$tmp/w7.err" &
 sy_pids+=($!)

@@ -18,16 +18,8 @@ timeout --foreground 200 "$SY" worker --nats "$NATS" --pool p1 --threads 1 "${MO
 sy_pids+=("$!")
 sy_start serve "${MODELS[@]}"
 SERVE_URL=$URL
-timeout --foreground 200 "$SY" gateway --host 127.0.0.1 --port 0 --nats "$NATS" --pool p1 \
-	--request-timeout-ms 30000 "${MODELS[@]}" >"$tmp/gw.out" 2>"$tmp/gw.err" &
-sy_pids+=("$!")
-GW_URL=
-for _ in $(seq 1 200); do
-	GW_URL=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/gw.out" 2>/dev/null || true)
-	[ -n "$GW_URL" ] && break
-	sleep 0.05
-done
-[ -n "$GW_URL" ] || { cat "$tmp/gw.err"; fail "gateway did not start"; }
+SY_SERVER_TIMEOUT=200 SY_LISTEN_S=10 sy_gateway gw --nats "$NATS" --pool p1 --request-timeout-ms 30000 "${MODELS[@]}"
+GW_URL=$URL
 
 python3 - "$SERVE_URL" "$GW_URL" <<'PY' || { tail -n 5 "$tmp"/w1.err "$tmp"/gw.err; fail "images through the cluster"; }
 import base64, http.client, json, os, sys, time, urllib.parse

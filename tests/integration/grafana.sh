@@ -18,16 +18,8 @@ curl -sf "$URL/v1/encode/bert" -d '{"items":[{"text":"hello"}]}' >/dev/null || f
 curl -s "$URL/v1/chat/completions" -d '{"model":"r","messages":[{"role":"user","content":"x"}]}' >/dev/null
 curl -sf "$URL/metrics" >"$tmp/serve.metrics" || fail "serve /metrics"
 
-timeout --foreground 60 "$SY" gateway --host 127.0.0.1 --port 0 --nats nats://127.0.0.1:1 \
-	--pool cpu --no-builtin-models >"$tmp/gw.out" 2>"$tmp/gw.err" &
-sy_pids+=($!)
-gurl=
-for _ in $(seq 1 100); do
-	gurl=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/gw.out")
-	[ -n "$gurl" ] && break
-	sleep 0.05
-done
-[ -n "$gurl" ] || fail "the gateway did not listen: $(tail -3 "$tmp/gw.err")"
+SY_SERVER_TIMEOUT=60 SY_LISTEN_S=5 sy_gateway gw --nats nats://127.0.0.1:1 --pool cpu --no-builtin-models
+gurl=$URL
 curl -sf "$gurl/metrics" >"$tmp/gw.metrics" || fail "gateway /metrics"
 
 /usr/bin/python3 - deploy/grafana/switchyard.json "$tmp/serve.metrics" "$tmp/gw.metrics" <<'PY' ||

@@ -46,7 +46,6 @@ chat() { # $1 route, $2 request id; prints the status; headers in $tmp/h, body i
 	curl -s -m 20 -D "$tmp/h" -o "$tmp/b" -w '%{http_code}' -H "x-request-id: $2" "$URL/v1/chat/completions" \
 		-d "{\"model\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"what is 2+2\"}]}"
 }
-hdr() { tr -d '\r' <"$tmp/h" | sed -n "s/^$1: //Ip"; }
 stats() { curl -s "http://127.0.0.1:$MPORT/stats"; }
 calls() { stats | python3 -c "import json,sys; print(json.load(sys.stdin)['calls'].get(sys.argv[1], 0))" "$1"; }
 logline() { python3 -c "

@@ -49,7 +49,6 @@ chat() { # $1 route, $2 extra JSON fields; prints the status; headers in $tmp/h,
 	curl -s -m 20 -D "$tmp/h" -o "$tmp/b" -w '%{http_code}' "$URL/v1/chat/completions" \
 		-d "{\"model\":\"$1\",\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"hello\"},{\"role\":\"user\",\"content\":\"hello there\"}]${2:-}}"
 }
-hdr() { tr -d '\r' <"$tmp/h" | sed -n "s/^$1: //Ip"; }
 stats() { curl -s "$BASE/stats"; }
 
 # non-streamed, both kinds, with the translated requests checked

@@ -28,7 +28,6 @@ chat() { # $1 route; prints the status; headers in $tmp/h, body in $tmp/b
 	curl -s -D "$tmp/h" -o "$tmp/b" -w '%{http_code}' "$URL/v1/chat/completions" \
 		-d "{\"model\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}]}"
 }
-hdr() { tr -d '\r' <"$tmp/h" | sed -n "s/^$1: //Ip"; }
 for i in 1 2; do
 	[ "$(chat spill)" = 200 ] || { cat "$tmp/b"; fail "spill $i"; }
 	[ "$(hdr x-switchyard-model)" = a ] || fail "spill $i answered by $(hdr x-switchyard-model), wanted a"

@@ -37,7 +37,6 @@ chat() { # $1 base URL, $2 route; prints the status; headers in $tmp/h
 	curl -s -m 20 -D "$tmp/h" -o "$tmp/b" -w '%{http_code}' "$1/v1/chat/completions" \
 		-d "{\"model\":\"$2\",\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}]}"
 }
-hdr() { tr -d '\r' <"$tmp/h" | sed -n "s/^$1: //Ip"; }
 spent() { # $1 base URL, $2 route: its budget's spend in /v1/routes
 	curl -s "$1/v1/routes" | python3 -c "
 import json, sys

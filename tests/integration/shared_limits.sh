@@ -41,7 +41,6 @@ chat() { # $1 base URL, $2 route; prints the status; headers in $tmp/h
 	curl -s -m 20 -D "$tmp/h" -o "$tmp/b" -w '%{http_code}' "$1/v1/chat/completions" \
 		-d "{\"model\":\"$2\",\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}]}"
 }
-hdr() { tr -d '\r' <"$tmp/h" | sed -n "s/^$1: //Ip"; }
 calls() { curl -s "http://127.0.0.1:$(cat "$tmp/mock.port")/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['calls'].get(sys.argv[1], 0))" "$1"; }
 breaker_of() { # $1 base URL, $2 route, $3 candidate: its breaker state in /v1/routes
 	curl -s "$1/v1/routes" | python3 -c "

@@ -5,7 +5,10 @@
 #   sy_start NAME ARGS...   starts `switchyard serve --host 127.0.0.1 --port 0 ARGS...` under
 #                           `timeout --foreground` (so a signal sent to $PID reaches the server
 #                           once), waits for its "listening" line and sets URL and PID; output in
-#                           $tmp/NAME.out and $tmp/NAME.err.
+#                           $tmp/NAME.out and $tmp/NAME.err. SY_SERVER_TIMEOUT=S before it
+#                           bounds the server's life (default 120 s), SY_LISTEN_S=S the wait
+#                           for its address (default 20 s).
+#   sy_gateway NAME ARGS... the same for `switchyard gateway`.
 #   sy_bg CMD...            starts any other helper process in the background, stopped on exit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../../.."
@@ -45,25 +48,33 @@ sy_cleanup() {
 }
 trap sy_cleanup EXIT
 
+# hdr NAME: the value of response header NAME in $tmp/h (what `curl -D "$tmp/h"` wrote).
+hdr() { tr -d '\r' <"$tmp/h" | sed -n "s/^$1: //Ip"; }
+
 sy_bg() {
 	"$@" &
 	sy_pids+=($!)
 }
 
-sy_start() {
-	local name=$1
-	shift
-	timeout --foreground "$SY_SERVER_TIMEOUT" "$SY" serve --host 127.0.0.1 --port 0 "$@" \
+# sy_listen CMD NAME ARGS...: starts `switchyard CMD` (serve, gateway) on a free loopback port
+# and waits (SY_LISTEN_S seconds at most, default 20) for the "listening" line its stdout starts
+# with.
+sy_listen() {
+	local cmd=$1 name=$2 tries=$((${SY_LISTEN_S:-20} * 20))
+	shift 2
+	timeout --foreground "$SY_SERVER_TIMEOUT" "$SY" "$cmd" --host 127.0.0.1 --port 0 "$@" \
 		>"$tmp/$name.out" 2>"$tmp/$name.err" &
 	PID=$!
 	sy_pids+=("$PID")
 	URL=
-	for _ in $(seq 1 400); do
+	for _ in $(seq 1 "$tries"); do
 		URL=$(sed -n '1s/^switchyard listening on \(http:.*\)$/\1/p' "$tmp/$name.out" 2>/dev/null || true)
 		[ -n "$URL" ] && return 0
-		kill -0 "$PID" 2>/dev/null || { cat "$tmp/$name.err"; fail "$name server exited"; }
+		kill -0 "$PID" 2>/dev/null || { cat "$tmp/$name.err"; fail "$name ($cmd) exited"; }
 		sleep 0.05
 	done
 	cat "$tmp/$name.err"
-	fail "$name server did not print its address"
+	fail "$name ($cmd) did not print its address"
 }
+sy_start() { sy_listen serve "$@"; }
+sy_gateway() { sy_listen gateway "$@"; }
