@@ -23,6 +23,8 @@ GW_URL=$URL
 
 python3 - "$SERVE_URL" "$GW_URL" <<'PY' || { tail -n 5 "$tmp"/w1.err "$tmp"/gw.err; fail "images through the cluster"; }
 import base64, http.client, json, os, sys, time, urllib.parse
+sys.path.insert(0, "tests/integration/lib")
+from msgpack_min import mp
 serve, gw = sys.argv[1], sys.argv[2]
 
 def req(url, path, body, ctype="application/json"):
@@ -89,17 +91,6 @@ for kind in ["clip", "siglip"]:
     same(f"/v1/encode/{kind}", {"items": [{"images": [img("small.png")]}]})
 
 # SIE's msgpack body: the image's raw bytes as a bin.
-def mp(o):
-    if isinstance(o, dict):
-        return bytes([0x80 | len(o)]) + b"".join(mp(k) + mp(v) for k, v in o.items())
-    if isinstance(o, list):
-        return bytes([0x90 | len(o)]) + b"".join(mp(v) for v in o)
-    if isinstance(o, str):
-        b = o.encode()
-        return bytes([0xd9, len(b)]) + b
-    if isinstance(o, bytes):
-        return b"\xc6" + len(o).to_bytes(4, "big") + o
-    raise TypeError(o)
 raw = open("tests/fixtures/images/photo.webp", "rb").read()
 r = same("/v1/encode/clip", mp({"items": [{"id": "m", "images": [{"data": raw, "format": "webp"}]},
                                           {"id": "t", "text": "a photo"}]}), "application/msgpack")

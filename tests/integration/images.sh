@@ -14,6 +14,8 @@ sy_start images --no-builtin-models --model clip=tests/fixtures/clip-tiny \
 	--model ce=tests/fixtures/bert-ce-tiny
 python3 - "$URL" <<'PY' || fail "image checks"
 import base64, http.client, json, math, sys, urllib.parse
+sys.path.insert(0, "tests/integration/lib")
+from msgpack_min import mp
 u = urllib.parse.urlparse(sys.argv[1])
 
 def req(method, path, body=None):
@@ -83,18 +85,7 @@ for kind in ["clip", "siglip"]:
         st, r = req("POST", f"/v1/encode/{kind}", {"items": [{"images": [img("small.png")]}]})
         assert st == 200, (st, r)
 
-# SIE's msgpack: the image's raw bytes as a bin (a minimal encoder for what this body needs).
-def mp(o):
-    if isinstance(o, dict):
-        return bytes([0x80 | len(o)]) + b"".join(mp(k) + mp(v) for k, v in o.items())
-    if isinstance(o, list):
-        return bytes([0x90 | len(o)]) + b"".join(mp(v) for v in o)
-    if isinstance(o, str):
-        b = o.encode()
-        return bytes([0xd9, len(b)]) + b
-    if isinstance(o, bytes):
-        return b"\xc6" + len(o).to_bytes(4, "big") + o
-    raise TypeError(o)
+# SIE's msgpack: the image's raw bytes as a bin (lib/msgpack_min.py).
 raw = open("tests/fixtures/images/photo.webp", "rb").read()
 body = mp({"items": [{"id": "m", "images": [{"data": raw, "format": "webp"}]}]})
 c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
