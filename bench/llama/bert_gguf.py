@@ -86,14 +86,7 @@ def metadata(cfg, vocab, pooling, ttype):
     tokens = [t if t in CONTROL else t[2:] if t.startswith("##") else "\u2581" + t for t in vocab]
     if len(set(tokens)) != len(tokens):
         raise ValueError("two tokens share one spelling once rewritten for llama.cpp")
-    meta = [
-        ("general.name", "switchyard-bench-bert-shape", V.STRING),
-        ("general.file_type", lg.FILE_TYPE[ttype], V.UINT32),
-        (f"{arch}.block_count", cfg["num_hidden_layers"], V.UINT32),
-        (f"{arch}.context_length", cfg["max_position_embeddings"], V.UINT32),
-        (f"{arch}.embedding_length", cfg["hidden_size"], V.UINT32),
-        (f"{arch}.feed_forward_length", cfg["intermediate_size"], V.UINT32),
-        (f"{arch}.attention.head_count", cfg["num_attention_heads"], V.UINT32),
+    meta = lg.model_meta("switchyard-bench-bert-shape", arch, ttype, cfg) + [
         (f"{arch}.attention.layer_norm_epsilon", cfg["layer_norm_eps"], V.FLOAT32),
         (f"{arch}.attention.causal", False, V.BOOL),
         (f"{arch}.pooling_type", lg.POOLING[pooling], V.UINT32),

@@ -33,6 +33,20 @@ TOKEN_NORMAL, TOKEN_CONTROL = gguf.TokenType.NORMAL, gguf.TokenType.CONTROL
 V = gguf.GGUFValueType
 
 
+def model_meta(name, arch, file_type, cfg):
+    """The keys every GGUF of the benchmarks starts with: its name and file type (F32 or Q8_0),
+    then arch's layer count, context, widths and query heads from a Hugging Face config.json."""
+    return [
+        ("general.name", name, V.STRING),
+        ("general.file_type", FILE_TYPE[file_type], V.UINT32),
+        (f"{arch}.block_count", cfg["num_hidden_layers"], V.UINT32),
+        (f"{arch}.context_length", cfg["max_position_embeddings"], V.UINT32),
+        (f"{arch}.embedding_length", cfg["hidden_size"], V.UINT32),
+        (f"{arch}.feed_forward_length", cfg["intermediate_size"], V.UINT32),
+        (f"{arch}.attention.head_count", cfg["num_attention_heads"], V.UINT32),
+    ]
+
+
 def write(path, arch, meta, tensors):
     """Writes a GGUF file (through PATH.tmp, so a failed run leaves no half file): arch is
     general.architecture (the writer adds it), meta a list of (key, value, GGUFValueType; for an

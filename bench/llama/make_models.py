@@ -108,14 +108,8 @@ def write_gguf(path, cfg, w, tok, quant):
     special = {a["id"] for a in tok["added_tokens"]}
     eos = min(special)
     arch = "qwen3"
-    meta = [
-        ("general.name", "switchyard-bench-qwen3-embedding-shape", V.STRING),
-        ("general.file_type", lg.FILE_TYPE[lg.Q8_0 if quant else lg.F32], V.UINT32),
-        (f"{arch}.block_count", cfg["num_hidden_layers"], V.UINT32),
-        (f"{arch}.context_length", cfg["max_position_embeddings"], V.UINT32),
-        (f"{arch}.embedding_length", cfg["hidden_size"], V.UINT32),
-        (f"{arch}.feed_forward_length", cfg["intermediate_size"], V.UINT32),
-        (f"{arch}.attention.head_count", cfg["num_attention_heads"], V.UINT32),
+    meta = lg.model_meta("switchyard-bench-qwen3-embedding-shape", arch,
+                         lg.Q8_0 if quant else lg.F32, cfg) + [
         (f"{arch}.attention.head_count_kv", cfg["num_key_value_heads"], V.UINT32),
         (f"{arch}.attention.key_length", cfg["head_dim"], V.UINT32),
         (f"{arch}.attention.value_length", cfg["head_dim"], V.UINT32),
