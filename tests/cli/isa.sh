@@ -68,20 +68,18 @@ for isa in avx2 portable; do
 		fail "the int8 embeddings of the avx512 and $isa paths differ"
 done
 
-# 2. An unknown path.
-set +e
-SWITCHYARD_ISA=avx9000 "$SY" encode --model tests/fixtures/bert-tiny "hello" >"$tmp/out" 2>"$tmp/err"
-rc=$?
-set -e
-[ $rc -eq 2 ] || fail "an unknown SWITCHYARD_ISA should exit 2, got $rc"
-grep -q "SWITCHYARD_ISA=avx9000: unknown kernel path" "$tmp/err" || fail "message: $(cat "$tmp/err")"
-[ ! -s "$tmp/out" ] || fail "output despite a refused SWITCHYARD_ISA"
-set +e
-SWITCHYARD_ATTENTION_BF16=yes "$SY" encode --model tests/fixtures/bert-tiny "hello" >"$tmp/out" 2>"$tmp/err"
-rc=$?
-set -e
-[ $rc -eq 2 ] || fail "a bad SWITCHYARD_ATTENTION_BF16 should exit 2, got $rc"
-grep -q "SWITCHYARD_ATTENTION_BF16=yes: expected 0" "$tmp/err" || fail "message: $(cat "$tmp/err")"
+# 2. An unknown path, and a bad bf16-attention switch: exit 2, the message, no output.
+refused() { # $1 VAR=VALUE, $2 what stderr must say
+	set +e
+	env "$1" "$SY" encode --model tests/fixtures/bert-tiny "hello" >"$tmp/out" 2>"$tmp/err"
+	local rc=$?
+	set -e
+	[ $rc -eq 2 ] || fail "$1 should exit 2, got $rc"
+	grep -q "$2" "$tmp/err" || fail "$1: message: $(cat "$tmp/err")"
+	[ ! -s "$tmp/out" ] || fail "output despite a refused $1"
+}
+refused SWITCHYARD_ISA=avx9000 "SWITCHYARD_ISA=avx9000: unknown kernel path"
+refused SWITCHYARD_ATTENTION_BF16=yes "SWITCHYARD_ATTENTION_BF16=yes: expected 0"
 
 # 3. A CPU without AVX2 (or anything newer than SSE4.2), emulated.
 if ! command -v qemu-x86_64 >/dev/null; then
